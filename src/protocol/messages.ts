@@ -1,0 +1,79 @@
+/**
+ * Plain TypeScript views of the messages that cross ZeroMQ between the supervisor and custom
+ * nodes. The Cap'n Proto schemas in this folder are the wire contract; `codec.ts` is the one
+ * place that turns these objects into Cap'n Proto bytes and back.
+ *
+ * Every ZeroMQ message is multipart: frame 0 is one Cap'n Proto message (one of the unions
+ * below), and messages that carry data (`output`, `input`) have the payload bytes as frame 1,
+ * untouched, so a payload is never copied into the header.
+ */
+
+/** Bumped when the wire contract changes incompatibly; checked at registration. */
+export const PROTOCOL_VERSION = 1
+
+/** A metadata value: dora's typed parameters. Numbers travel as float64, bigints as int64. */
+export type MetadataValue = string | number | bigint | boolean | Uint8Array
+
+/** Header of every data message: what a node sent, with where and when. */
+export interface MessageHeader {
+  dataflowId: string
+  senderNode: string
+  /** Empty for custom nodes. */
+  senderOperator: string
+  outputId: string
+  /** Monotonic per sender output, starting at 1. */
+  sequence: bigint
+  /** Wall-clock nanoseconds since the Unix epoch when the message was sent. */
+  timestampNs: bigint
+  /** User metadata, in insertion order. */
+  metadata: Record<string, MetadataValue>
+  /** How the payload bytes are encoded: `raw`, `json`, `utf8`, `f32`, ... (free text). */
+  encoding: string
+  /**
+   * Identity of this message that depends only on the event that produced it, so a receiver
+   * can drop a redelivered duplicate. Empty when the sender does not set one.
+   */
+  messageId: string
+  /** True when this message is delivered again after a crash of its receiver or sender. */
+  redelivered: boolean
+}
+
+export type StopCause = 'manual' | 'all-inputs-closed'
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug'
+
+/** Messages a custom node sends to the supervisor. */
+export type NodeToSupervisor =
+  | { type: 'register'; nodeId: string; protocolVersion: number; pid: number }
+  /** Payload in frame 1. */
+  | { type: 'output'; header: MessageHeader }
+  /** The node is ready for more events; the supervisor answers with what it has queued. */
+  | { type: 'next' }
+  | { type: 'close-outputs'; outputs: string[] }
+  | { type: 'log'; level: LogLevel; message: string }
+  /** A union variant this build does not know (a newer peer); ignored by receivers. */
+  | { type: 'unknown'; which: number }
+
+/** What the supervisor tells a node about itself when it registers. */
+export interface Registration {
+  dataflowId: string
+  dataflowName: string
+  nodeId: string
+  /** How many times this node has been restarted in this run (0 on first start). */
+  restartCount: number
+  inputs: string[]
+  outputs: string[]
+}
+
+/** Messages the supervisor sends to a custom node. */
+export type SupervisorToNode =
+  | { type: 'registered'; registration: Registration }
+  | { type: 'register-rejected'; reason: string }
+  /** Payload in frame 1. `header` is the sender's header (with `redelivered` set when replayed). */
+  | { type: 'input'; inputId: string; header: MessageHeader }
+  | { type: 'input-closed'; inputId: string }
+  | { type: 'stop'; cause: StopCause }
+  | { type: 'error'; message: string }
+  | { type: 'node-restarted'; nodeId: string }
+  | { type: 'node-failed'; nodeId: string; error: string; affectedInputs: string[] }
+  | { type: 'unknown'; which: number }

@@ -1,0 +1,137 @@
+/**
+ * The resolved, validated form of a dataflow YAML. The runtime only ever sees these types:
+ * everything here has been checked (sources exist, timers are valid, paths resolved to absolute
+ * paths), so the runtime never re-validates.
+ */
+
+/** Where a YAML value came from, for error messages and `dora-ts check`. */
+export interface SourcePosition {
+  /** Absolute path of the YAML file. */
+  file: string
+  /** 1-based line. */
+  line: number
+  /** 1-based column. */
+  column: number
+}
+
+export type QueuePolicy = 'drop_oldest' | 'backpressure'
+
+export type RestartPolicy = 'never' | 'on-failure' | 'always'
+
+/** A timer input: `dora/timer/millis/100`, `dora/timer/hz/30`, ... */
+export interface TimerSource {
+  kind: 'timer'
+  /** Interval in nanoseconds (always > 0). */
+  intervalNs: bigint
+  /** The original string, e.g. `dora/timer/millis/100`; also the timer's identity. */
+  name: string
+}
+
+/** An input fed by another node's (or operator's) output. */
+export interface OutputSource {
+  kind: 'output'
+  node: string
+  /** Set when the source is an operator of an `operators:` list: `node/operator/output`. */
+  operator?: string | undefined
+  output: string
+}
+
+export interface InputSpec {
+  /** The input id as the receiver sees it. */
+  id: string
+  source: TimerSource | OutputSource
+  /** Max queued messages for this input (default 10). */
+  queueSize: number
+  queuePolicy: QueuePolicy
+  /** Seconds without input before the input counts as timed out, if set. */
+  inputTimeout?: number | undefined
+  position: SourcePosition
+}
+
+export interface RestartSpec {
+  policy: RestartPolicy
+  /** 0 = unlimited. */
+  maxRestarts: number
+  /** Seconds; window in which `maxRestarts` applies, undefined = whole run. */
+  restartWindow?: number | undefined
+  /** Seconds before the first restart; doubles each time up to `maxRestartDelay`. */
+  restartDelay: number
+  maxRestartDelay: number
+  /** Seconds a (re)started node may take to become ready. */
+  healthCheckTimeout?: number | undefined
+}
+
+export type Durability = 'process' | 'power'
+
+export interface OperatorSpec {
+  /** Operator id; for a single `operator:` it equals the node id. */
+  id: string
+  /** Absolute path of the TS/JS module. */
+  module: string
+  language: 'typescript' | 'javascript'
+  inputs: InputSpec[]
+  outputs: string[]
+  /** Handler watchdog in seconds (undefined = none). */
+  timeout?: number | undefined
+  restart: RestartSpec
+  durability: Durability
+  /** Max redeliveries of one input before it is dropped as poison. */
+  maxRedeliveries: number
+  position: SourcePosition
+}
+
+interface NodeSpecBase {
+  id: string
+  name?: string | undefined
+  description?: string | undefined
+  /** Merged environment: global `env` overridden by the node's own. Values are strings. */
+  env: Record<string, string>
+  restart: RestartSpec
+  position: SourcePosition
+}
+
+/** A custom node: a separate executable launched as a child process. */
+export interface CustomNodeSpec extends NodeSpecBase {
+  kind: 'custom'
+  /** Absolute path of the executable or script. */
+  path: string
+  /** `ts`, `js` (run with node) or `exe` (executed directly). */
+  runtime: 'ts' | 'js' | 'exe'
+  /** `args` split shell-style into words. */
+  args: string[]
+  inputs: InputSpec[]
+  outputs: string[]
+}
+
+/**
+ * A node made of operators loaded in-process. A single `operator:` becomes a list of one whose
+ * id is the node id and whose outputs are addressed `node/output`; an `operators:` list's
+ * outputs are addressed `node/operator/output`.
+ */
+export interface OperatorNodeSpec extends NodeSpecBase {
+  kind: 'operators'
+  /** True for the single `operator:` form (addressing `node/output`). */
+  single: boolean
+  operators: OperatorSpec[]
+}
+
+export type NodeSpec = CustomNodeSpec | OperatorNodeSpec
+
+export interface DataflowSpec {
+  /** Absolute path of the YAML file. */
+  file: string
+  /** Directory relative paths are resolved against (the YAML's directory). */
+  baseDir: string
+  /** Dataflow name: the YAML `name:` key if given, else the file's base name without extension. */
+  name: string
+  nodes: NodeSpec[]
+  /** Global env from the YAML (already merged into each node's env). */
+  env: Record<string, string>
+  /** Node ids whose ending ends the dataflow (dora's `exit_when_nodes_finish`). */
+  exitWhenNodesFinish: string[]
+  /** Seconds; dora's `health_check_interval` (default 5). */
+  healthCheckInterval: number
+  /** Where operator state lives, if the YAML sets `state_dir` (resolved to absolute). */
+  stateDir?: string | undefined
+  durability: Durability
+}
