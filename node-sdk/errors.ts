@@ -1,0 +1,49 @@
+/** Errors the SDK raises in user code, each with a stable code (see the README's table). */
+import { DoraError, registerErrorClass } from '../src/errors.js'
+
+type Options = { hint?: string; cause?: unknown }
+
+/** The node could not reach or register with its supervisor. */
+export class NodeConnectError extends DoraError {
+  constructor(message: string, options: Options = {}) {
+    super('DORA_NODE_CONNECT', message, options)
+  }
+}
+
+/** `send()` named an output the YAML does not declare for this node or operator. */
+export class UnknownOutputError extends DoraError {
+  constructor(message: string, options: Options = {}) {
+    super('DORA_UNKNOWN_OUTPUT', message, options)
+  }
+}
+
+/** A payload that is not a `Uint8Array`, or a send after the node was closed. */
+export class InvalidSendError extends DoraError {
+  constructor(message: string, options: Options = {}) {
+    super('DORA_INVALID_SEND', message, options)
+  }
+}
+
+/** The operator module does not export an operator the runtime can run. */
+export class InvalidOperatorError extends DoraError {
+  constructor(message: string, options: Options = {}) {
+    super('DORA_INVALID_OPERATOR', message, options)
+  }
+}
+
+for (const cls of [NodeConnectError, UnknownOutputError, InvalidSendError, InvalidOperatorError]) registerErrorClass(cls)
+
+export function checkOutput(outputs: readonly string[], outputId: string, who: string): void {
+  if (outputs.includes(outputId)) return
+  const declared = outputs.length === 0 ? 'it declares no outputs' : `its outputs are: ${outputs.join(', ')}`
+  throw new UnknownOutputError(`${who} sent on output "${outputId}", but ${declared}`, {
+    hint: `Add "${outputId}" to the outputs: list of ${who} in the dataflow YAML, or send on a declared output.`,
+  })
+}
+
+export function checkPayload(data: unknown, who: string): asserts data is Uint8Array {
+  if (data instanceof Uint8Array) return
+  throw new InvalidSendError(`${who} tried to send a ${data === null ? 'null' : typeof data} payload; payloads are Uint8Array`, {
+    hint: 'Encode the value first, e.g. with encodeJson(value) or typedArrayBytes(array), or use sendJson().',
+  })
+}

@@ -1,0 +1,33 @@
+/**
+ * dora-ts node SDK: what authors import to write operators and custom nodes.
+ *
+ * - Operators: `export default defineOperator({ onInput(input, ctx) { ... } })`
+ * - Custom nodes: `const node = await Node.connect(); for await (const e of node.events()) ...`
+ * - Payload helpers: JSON, text and typed arrays over raw `Uint8Array` bytes.
+ */
+export { Node, type NodeConnectOptions } from './node.js'
+export {
+  defineOperator,
+  type OperatorContext,
+  type OperatorDefinition,
+  type OperatorHandlers,
+  type OperatorClass,
+  type OperatorLogger,
+  type OperatorSendOptions,
+} from './operator.js'
+export type {
+  DoraEvent,
+  InputEvent,
+  InputClosedEvent,
+  StopEvent,
+  ErrorEvent,
+  NodeRestartedEvent,
+  NodeFailedEvent,
+  InputMetadata,
+  SendOptions,
+  MetadataValue,
+  StopCause,
+} from './events.js'
+export { encodeJson, decodeJson, encodeText, decodeText, typedArrayBytes, asTypedArray, Encoding } from './payload.js'
+export { NodeConnectError, UnknownOutputError, InvalidSendError, InvalidOperatorError } from './errors.js'
+export { DoraError } from '../src/errors.js'

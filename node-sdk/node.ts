@@ -1,0 +1,316 @@
+/**
+ * The client a custom node uses to talk to its supervisor: a ZeroMQ DEALER socket on the
+ * per-run `ipc://` endpoint, every message framed with Cap'n Proto, payloads as their own frame.
+ *
+ * @example
+ * ```ts
+ * import { Node } from 'dora-ts'
+ * const node = await Node.connect()
+ * for await (const event of node.events()) {
+ *   if (event.type === 'input') await node.send('scan', event.data)
+ * }
+ * await node.close()
+ * ```
+ */
+import { rmSync } from 'node:fs'
+import { basename, dirname } from 'node:path'
+import { Dealer } from 'zeromq'
+import { decodeSupervisorToNode, encodeNodeToSupervisor } from '../src/protocol/codec.js'
+import { PROTOCOL_VERSION, type MessageHeader, type Registration, type SupervisorToNode } from '../src/protocol/messages.js'
+import { SendQueue } from '../src/transport/send-queue.js'
+import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID, ENV_SUPERVISOR_PID } from '../src/transport/env.js'
+import { isAlive } from '../src/transport/run-dir.js'
+import { nowNs } from '../src/clock.js'
+import type { DoraEvent, SendOptions } from './events.js'
+import { checkOutput, checkPayload, InvalidSendError, NodeConnectError } from './errors.js'
+import { metadataFromHeader } from './metadata.js'
+import { encodeJson, Encoding } from './payload.js'
+
+export interface NodeConnectOptions {
+  /** Defaults to the `DORA_TS_ENDPOINT` the supervisor set. */
+  endpoint?: string
+  /** Defaults to the `DORA_TS_NODE_ID` the supervisor set. */
+  nodeId?: string
+  /** How long to wait for the supervisor to accept the registration (default 10 s). */
+  timeoutMs?: number
+}
+
+const EMPTY = new Uint8Array(0)
+/** How often a node checks that its supervisor still exists. */
+const PARENT_POLL_MS = 250
+
+export class Node implements AsyncDisposable {
+  /** This node's id from the YAML. */
+  readonly id: string
+  readonly dataflowId: string
+  readonly dataflowName: string
+  /** How many times this node was restarted in this run (dora's `restart_count()`). */
+  readonly restartCount: number
+  readonly inputs: readonly string[]
+  readonly outputs: readonly string[]
+
+  readonly #socket: Dealer
+  readonly #sender: SendQueue
+  readonly #buffer: DoraEvent[] = []
+  readonly #sequences = new Map<string, bigint>()
+  #waiter: ((ended: boolean) => void) | undefined
+  #nextRequested = false
+  #ended = false
+  #closed = false
+  #parentWatch: NodeJS.Timeout | undefined
+
+  private constructor(socket: Dealer, sender: SendQueue, registration: Registration) {
+    this.#socket = socket
+    this.#sender = sender
+    this.id = registration.nodeId
+    this.dataflowId = registration.dataflowId
+    this.dataflowName = registration.dataflowName
+    this.restartCount = registration.restartCount
+    this.inputs = registration.inputs
+    this.outputs = registration.outputs
+  }
+
+  /** dora's `is_restart()`: true when this process replaces one that crashed. */
+  get isRestart(): boolean {
+    return this.restartCount > 0
+  }
+
+  /** Connect to the supervisor that launched this process and register. */
+  static async connect(options: NodeConnectOptions = {}): Promise<Node> {
+    const endpoint = options.endpoint ?? process.env[ENV_ENDPOINT]
+    const nodeId = options.nodeId ?? process.env[ENV_NODE_ID]
+    if (endpoint === undefined || nodeId === undefined) {
+      throw new NodeConnectError(`this program is a dora-ts node, but ${ENV_ENDPOINT} and ${ENV_NODE_ID} are not set`, {
+        hint: 'Start it through a dataflow (dora-ts run dataflow.yml) rather than directly.',
+      })
+    }
+    const socket = new Dealer({ linger: 2000 })
+    const sender = new SendQueue(socket, () => {})
+    socket.connect(endpoint)
+    const timeoutMs = options.timeoutMs ?? 10_000
+    try {
+      await sender.send([encodeNodeToSupervisor({ type: 'register', nodeId, protocolVersion: PROTOCOL_VERSION, pid: process.pid })])
+      const reply = await receiveWithin(socket, timeoutMs, endpoint)
+      if (reply.type === 'register-rejected') {
+        throw new NodeConnectError(`the supervisor rejected node "${nodeId}": ${reply.reason}`, {
+          hint: 'Check that the node id matches the dataflow YAML and that dora-ts versions match.',
+        })
+      }
+      if (reply.type !== 'registered') {
+        throw new NodeConnectError(`the supervisor answered registration of "${nodeId}" with "${reply.type}"`)
+      }
+      const node = new Node(socket, sender, reply.registration)
+      node.#startReceiving()
+      node.#watchSupervisor()
+      return node
+    } catch (err) {
+      sender.close()
+      socket.linger = 0
+      socket.close()
+      throw err
+    }
+  }
+
+  /**
+   * The node's events, in order. Ends after a `stop` event (or when the node is closed).
+   * Only one consumer may iterate at a time.
+   */
+  async *events(): AsyncGenerator<DoraEvent, void, undefined> {
+    for (;;) {
+      const event = this.#buffer.shift()
+      if (event !== undefined) {
+        yield event
+        if (event.type === 'stop') return
+        continue
+      }
+      if (this.#ended || this.#closed) return
+      this.#requestNext()
+      const ended = await new Promise<boolean>((resolve) => (this.#waiter = resolve))
+      if (ended && this.#buffer.length === 0) return
+    }
+  }
+
+  /**
+   * Send `data` on `outputId`. The bytes go out as their own ZeroMQ frame, uncopied.
+   * Resolves once ZeroMQ has queued the message.
+   */
+  async send(outputId: string, data: Uint8Array, options: SendOptions & { messageId?: string } = {}): Promise<void> {
+    if (this.#closed) throw new InvalidSendError(`node "${this.id}" sent on "${outputId}" after close()`)
+    checkOutput(this.outputs, outputId, `node "${this.id}"`)
+    checkPayload(data, `node "${this.id}"`)
+    const sequence = (this.#sequences.get(outputId) ?? 0n) + 1n
+    this.#sequences.set(outputId, sequence)
+    const header: MessageHeader = {
+      dataflowId: this.dataflowId,
+      senderNode: this.id,
+      senderOperator: '',
+      outputId,
+      sequence,
+      timestampNs: nowNs(),
+      metadata: options.parameters ?? {},
+      encoding: options.encoding ?? Encoding.raw,
+      messageId: options.messageId ?? '',
+      redelivered: false,
+    }
+    await this.#sender.send([encodeNodeToSupervisor({ type: 'output', header }), data])
+  }
+
+  /** Send a JSON-serialisable value (encoding `json`). */
+  sendJson(outputId: string, value: unknown, options: SendOptions = {}): Promise<void> {
+    return this.send(outputId, encodeJson(value), { ...options, encoding: Encoding.json })
+  }
+
+  /** Tell the supervisor these outputs will send nothing more (their receivers get InputClosed). */
+  async closeOutputs(outputs: readonly string[]): Promise<void> {
+    for (const output of outputs) checkOutput(this.outputs, output, `node "${this.id}"`)
+    await this.#sender.send([encodeNodeToSupervisor({ type: 'close-outputs', outputs: [...outputs] })])
+  }
+
+  /** Close every output and the connection, after flushing what was sent. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    try {
+      if (this.outputs.length > 0) await this.closeOutputs(this.outputs)
+    } catch {
+      // The supervisor may already be gone; closing must still release the socket.
+    }
+    this.#closed = true
+    this.#ended = true
+    clearInterval(this.#parentWatch)
+    this.#sender.close()
+    this.#socket.close()
+    this.#wake(true)
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  #requestNext(): void {
+    if (this.#nextRequested || this.#closed) return
+    this.#nextRequested = true
+    this.#sender.post([encodeNodeToSupervisor({ type: 'next' })])
+  }
+
+  #wake(ended: boolean): void {
+    const waiter = this.#waiter
+    this.#waiter = undefined
+    waiter?.(ended)
+  }
+
+  #startReceiving(): void {
+    void (async () => {
+      try {
+        for await (const frames of this.#socket) {
+          const [head, payload] = frames
+          if (head === undefined) continue
+          let message: SupervisorToNode
+          try {
+            message = decodeSupervisorToNode(head)
+          } catch (err) {
+            process.stderr.write(`dora-ts: node "${this.id}" dropped an undecodable message: ${(err as Error).message}\n`)
+            continue
+          }
+          this.#accept(message, payload)
+        }
+      } catch {
+        // The socket was closed: the loop ends.
+      }
+      this.#ended = true
+      this.#wake(true)
+    })()
+  }
+
+  #accept(message: SupervisorToNode, payload: Buffer | undefined): void {
+    let event: DoraEvent | undefined
+    switch (message.type) {
+      case 'input': {
+        const data = payload === undefined ? EMPTY : new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength)
+        event = { type: 'input', id: message.inputId, data, metadata: metadataFromHeader(message.header) }
+        break
+      }
+      case 'input-closed':
+        event = { type: 'input-closed', id: message.inputId }
+        break
+      case 'stop':
+        event = { type: 'stop', cause: message.cause }
+        break
+      case 'error':
+        event = { type: 'error', message: message.message }
+        break
+      case 'node-restarted':
+        event = { type: 'node-restarted', nodeId: message.nodeId }
+        break
+      case 'node-failed':
+        event = { type: 'node-failed', nodeId: message.nodeId, error: message.error, affectedInputs: message.affectedInputs }
+        break
+      default:
+        // Unknown kinds come from a newer supervisor: ignore them so the protocol can grow.
+        return
+    }
+    // Each batch answers one `next` request; the following pull asks again.
+    this.#nextRequested = false
+    this.#buffer.push(event)
+    this.#wake(false)
+  }
+
+  /**
+   * A node must not outlive its supervisor (dora #2856 left spinning orphans for hours). The
+   * SDK checks the supervisor's pid and, when it is gone, ends the event stream and exits the
+   * process shortly after, even if user code is still busy elsewhere.
+   */
+  #watchSupervisor(): void {
+    const pid = Number(process.env[ENV_SUPERVISOR_PID])
+    if (!Number.isInteger(pid) || pid <= 0) return
+    this.#parentWatch = setInterval(() => {
+      if (isAlive(pid)) return
+      clearInterval(this.#parentWatch)
+      process.stderr.write(`dora-ts: the supervisor (pid ${pid}) is gone; node "${this.id}" exits\n`)
+      // The dead supervisor cannot remove its sockets; whichever node notices first does.
+      removeOrphanedRunDir(process.env[ENV_ENDPOINT], pid)
+      this.#buffer.push({ type: 'stop', cause: 'manual' })
+      this.#wake(false)
+      void this.close()
+      setTimeout(() => process.exit(1), 1000)
+    }, PARENT_POLL_MS)
+    this.#parentWatch.unref()
+  }
+}
+
+/** Remove the run directory of a dead supervisor (only a `run-<pid>-*` directory of that pid). */
+function removeOrphanedRunDir(endpoint: string | undefined, pid: number): void {
+  if (endpoint === undefined || !endpoint.startsWith('ipc://')) return
+  const dir = dirname(endpoint.slice('ipc://'.length))
+  if (!basename(dir).startsWith(`run-${pid}-`)) return
+  try {
+    rmSync(dir, { recursive: true, force: true })
+  } catch {
+    // Another node removed it first, or it is not ours to remove: either way nothing to do.
+  }
+}
+
+async function receiveWithin(socket: Dealer, timeoutMs: number, endpoint: string): Promise<SupervisorToNode> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new NodeConnectError(`no answer from the supervisor at ${endpoint} within ${timeoutMs} ms`, {
+            hint: 'Is the dataflow still running? Nodes must be started by dora-ts, not by hand.',
+          }),
+        ),
+      timeoutMs,
+    )
+  })
+  try {
+    const frames = await Promise.race([socket.receive(), timeout])
+    const head = frames[0]
+    if (head === undefined) throw new NodeConnectError('the supervisor sent an empty registration reply')
+    return decodeSupervisorToNode(head)
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+// Re-exported so `dora-ts` users can name the env variables in their own launchers.
+export { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID }

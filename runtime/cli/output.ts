@@ -1,0 +1,56 @@
+/**
+ * Terminal output for the CLI: node lines prefixed with their source, colour only on a TTY,
+ * and errors as one clear paragraph (a stack trace only for bugs, with a please-report line).
+ */
+import { DoraError } from '../../src/errors.js'
+import type { LogEntry } from '../unit.js'
+
+const COLORS = [36, 32, 35, 33, 34, 96, 92, 95, 93, 94]
+
+export interface Printer {
+  log(entry: LogEntry): void
+  info(text: string): void
+  error(text: string): void
+}
+
+export function createPrinter(stream: NodeJS.WriteStream = process.stdout, errStream: NodeJS.WriteStream = process.stderr): Printer {
+  const color = stream.isTTY === true && process.env['NO_COLOR'] === undefined
+  const assigned = new Map<string, number>()
+  const paint = (code: number, text: string): string => (color ? `\x1b[${code}m${text}\x1b[0m` : text)
+  const colorOf = (source: string): number => {
+    let code = assigned.get(source)
+    if (code === undefined) {
+      code = COLORS[assigned.size % COLORS.length]!
+      assigned.set(source, code)
+    }
+    return code
+  }
+  return {
+    log(entry) {
+      if (entry.stream === 'supervisor') {
+        const code = entry.level === 'error' ? 31 : entry.level === 'warn' ? 33 : 90
+        errStream.write(`${paint(code, 'dora-ts:')} ${entry.text}\n`)
+        return
+      }
+      const level = entry.stream === 'log' && entry.level !== 'info' ? `${entry.level.toUpperCase()} ` : ''
+      stream.write(`${paint(colorOf(entry.source), `[${entry.source}]`)} ${level}${entry.text}\n`)
+    },
+    info(text) {
+      errStream.write(`${paint(90, 'dora-ts:')} ${text}\n`)
+    },
+    error(text) {
+      errStream.write(`${paint(31, 'error:')} ${text}\n`)
+    },
+  }
+}
+
+/** Print an error the way users should see it; returns the exit code to use. */
+export function reportError(err: unknown, printer: Printer = createPrinter()): number {
+  if (err instanceof DoraError) {
+    printer.error(err.describe())
+    return 1
+  }
+  const text = err instanceof Error ? (err.stack ?? err.message) : String(err)
+  printer.error(`${text}\nThis is a bug in dora-ts; please report it with the command you ran.`)
+  return 70
+}

@@ -1,0 +1,204 @@
+/**
+ * A custom node: a child process that talks to the supervisor over the run's ZeroMQ ROUTER.
+ * Owns the process from spawn to exit; events reach it in batches, each batch answering one
+ * `next` request, so the inbox (and its queue_size policy) applies while the node is busy.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { encodeSupervisorToNode } from '../src/protocol/codec.js'
+import type { SupervisorToNode } from '../src/protocol/messages.js'
+import type { CustomNodeSpec } from '../src/spec/types.js'
+import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID, ENV_SUPERVISOR_PID } from '../src/transport/env.js'
+import type { Frames } from '../src/transport/send-queue.js'
+import type { Inbox, InboxItem } from './inbox.js'
+import { forEachLine, LineTail, type Unit, type UnitHost, type UnitResult, type UnitStatus } from './unit.js'
+
+/** The TS loader passed to `node --import` for `.ts` nodes, resolved from our own install. */
+const TSX_LOADER = import.meta.resolve('tsx')
+
+export interface CustomNodeOptions {
+  endpoint: string
+  /** Sends frames to the node's ZeroMQ identity (through the run's ROUTER send queue). */
+  sendTo(identity: Buffer, frames: Frames): void
+  inbox: Inbox
+  /** Working directory: the dataflow YAML's directory, as dora does. */
+  cwd: string
+}
+
+export class CustomNode implements Unit {
+  readonly key: string
+  readonly display: string
+  readonly nodeId: string
+  readonly inbox: Inbox
+  readonly spec: CustomNodeSpec
+  readonly outputs: readonly string[]
+  #status: UnitStatus = 'starting'
+  #child: ChildProcess | undefined
+  #identity: Buffer | undefined
+  #nextPending = false
+  #endedReported = false
+  #failure: string | undefined
+  readonly #stderr = new LineTail()
+  readonly #host: UnitHost
+  readonly #options: CustomNodeOptions
+
+  constructor(spec: CustomNodeSpec, host: UnitHost, options: CustomNodeOptions) {
+    this.spec = spec
+    this.key = spec.id
+    this.display = spec.id
+    this.nodeId = spec.id
+    this.outputs = spec.outputs
+    this.inbox = options.inbox
+    this.#host = host
+    this.#options = options
+  }
+
+  get status(): UnitStatus {
+    return this.#status
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid
+  }
+
+  get registered(): boolean {
+    return this.#identity !== undefined
+  }
+
+  start(): Promise<void> {
+    const { command, args } = commandLine(this.spec)
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...this.spec.env,
+      [ENV_ENDPOINT]: this.#options.endpoint,
+      [ENV_NODE_ID]: this.spec.id,
+      [ENV_DATAFLOW_ID]: this.#host.dataflowId,
+      [ENV_SUPERVISOR_PID]: String(process.pid),
+    }
+    return new Promise((resolve, reject) => {
+      let child: ChildProcess
+      try {
+        child = spawn(command, args, { cwd: this.#options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+      } catch (err) {
+        this.#fail(`could not start ${this.spec.path}: ${(err as Error).message}`)
+        reject(err)
+        return
+      }
+      this.#child = child
+      forEachLine(child.stdout!, (text) => this.#host.log({ source: this.display, stream: 'stdout', level: 'info', text }))
+      forEachLine(child.stderr!, (text) => {
+        this.#stderr.push(text)
+        this.#host.log({ source: this.display, stream: 'stderr', level: 'warn', text })
+      })
+      child.once('spawn', () => {
+        this.#status = 'running'
+        resolve()
+      })
+      child.once('error', (err) => {
+        this.#fail(`could not start ${this.spec.path}: ${err.message}`)
+        reject(err)
+      })
+      // 'close' (not 'exit') waits for stdout/stderr to drain, so the last lines are logged
+      // before the node counts as ended.
+      child.once('close', (code, signal) => this.#onClose(code, signal))
+    })
+  }
+
+  /** The node registered from this ZeroMQ identity. */
+  attach(identity: Buffer): void {
+    this.#identity = identity
+    this.pump()
+  }
+
+  /** The node asked for its next events. */
+  requestNext(): void {
+    this.#nextPending = true
+    this.pump()
+  }
+
+  send(message: SupervisorToNode, payload?: Uint8Array): void {
+    if (this.#identity === undefined) return
+    const head = encodeSupervisorToNode(message)
+    this.#options.sendTo(this.#identity, payload === undefined ? [head] : [head, payload])
+  }
+
+  pump(): void {
+    if (!this.#nextPending || this.#identity === undefined || this.inbox.length === 0) return
+    if (this.#status === 'finished' || this.#status === 'failed') return
+    this.#nextPending = false
+    for (let item = this.inbox.shift(); item !== undefined; item = this.inbox.shift()) {
+      this.#deliver(item)
+      if (item.kind === 'stop') {
+        this.#status = 'stopping'
+        break
+      }
+    }
+  }
+
+  terminate(reason: string): void {
+    this.#signal('SIGTERM', reason)
+  }
+
+  kill(reason: string): void {
+    this.#signal('SIGKILL', reason)
+  }
+
+  #signal(signal: NodeJS.Signals, reason: string): void {
+    const child = this.#child
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
+    this.#failure ??= reason
+    child.kill(signal)
+  }
+
+  #deliver(item: InboxItem): void {
+    switch (item.kind) {
+      case 'input':
+        this.send({ type: 'input', inputId: item.inputId, header: item.header }, item.payload)
+        break
+      case 'input-closed':
+        this.send({ type: 'input-closed', inputId: item.inputId })
+        break
+      case 'stop':
+        this.send({ type: 'stop', cause: item.cause })
+        break
+      case 'node-restarted':
+        this.send({ type: 'node-restarted', nodeId: item.nodeId })
+        break
+      case 'node-failed':
+        this.send({ type: 'node-failed', nodeId: item.nodeId, error: item.error, affectedInputs: item.affectedInputs })
+        break
+    }
+  }
+
+  #fail(error: string): void {
+    this.#failure ??= error
+    this.#report()
+  }
+
+  #onClose(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.#failure === undefined) {
+      if (signal !== null) this.#failure = `was killed by ${signal}`
+      else if (code !== 0) this.#failure = `exited with code ${code}`
+    }
+    this.#report()
+  }
+
+  #report(): void {
+    if (this.#endedReported) return
+    this.#endedReported = true
+    this.#status = this.#failure === undefined ? 'finished' : 'failed'
+    const result: UnitResult = { status: this.#status, error: this.#failure, stderrTail: this.#stderr.lines }
+    this.#host.ended(this, result)
+  }
+}
+
+/** How to launch a node: `.ts` through node with the tsx loader, `.js` with node, else exec. */
+export function commandLine(spec: CustomNodeSpec): { command: string; args: string[] } {
+  switch (spec.runtime) {
+    case 'ts':
+      return { command: process.execPath, args: ['--import', TSX_LOADER, spec.path, ...spec.args] }
+    case 'js':
+      return { command: process.execPath, args: [spec.path, ...spec.args] }
+    case 'exe':
+      return { command: spec.path, args: spec.args }
+  }
+}

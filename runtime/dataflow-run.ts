@@ -1,0 +1,403 @@
+/**
+ * One running dataflow: binds its private ZeroMQ endpoint, launches custom nodes and operator
+ * workers, ticks timers, routes every output to the inboxes of its receivers, and stops it
+ * all with dora's ladder (Stop, grace period, SIGTERM, SIGKILL).
+ *
+ * Message path: node --(DEALER/ROUTER, ipc)--> supervisor --> receiver inbox --> either
+ * ROUTER --> node, or MessagePort --> operator worker.
+ */
+import { randomUUID } from 'node:crypto'
+import { Router } from 'zeromq'
+import { decodeNodeToSupervisor, encodeSupervisorToNode } from '../src/protocol/codec.js'
+import { PROTOCOL_VERSION, type MessageHeader, type NodeToSupervisor, type StopCause } from '../src/protocol/messages.js'
+import type { DataflowSpec, InputSpec } from '../src/spec/types.js'
+import { createRunDir, type RunDir } from '../src/transport/run-dir.js'
+import { SendQueue, type Frames } from '../src/transport/send-queue.js'
+import { CustomNode } from './custom-node.js'
+import { Inbox, type InboxItem, type InputLimits } from './inbox.js'
+import { OperatorHost } from './operator-host.js'
+import { buildRoutingTable, type RoutingTable } from './routing.js'
+import { Timer } from './timers.js'
+import type { LogEntry, Unit, UnitHost, UnitResult } from './unit.js'
+
+export interface RunOptions {
+  /** How long nodes get to handle Stop before SIGTERM (default 10 s). */
+  graceMs?: number
+  /** Stop the dataflow after this long (dora's `--stop-after`). */
+  stopAfterMs?: number
+  /** Where log lines go (node output, operator logs, supervisor notices). */
+  log?: (entry: LogEntry) => void
+  /** Dataflow id; a random UUID by default. */
+  dataflowId?: string
+}
+
+export interface UnitReport {
+  unit: string
+  status: 'finished' | 'failed'
+  error?: string | undefined
+  stderrTail: string[]
+}
+
+export interface RunResult {
+  /** True when every node finished without failing. */
+  ok: boolean
+  /** Why the run ended. */
+  reason: 'completed' | 'stopped' | 'stop-after' | 'start-failed'
+  units: UnitReport[]
+  /** Messages dropped by drop_oldest queues, per `receiver/input`. */
+  dropped: Record<string, number>
+}
+
+/** After Stop escalates to SIGTERM, how long before SIGKILL. */
+const KILL_AFTER_TERM_MS = 3000
+/** A node that crashed may still have frames in flight on the socket; wait this long for them. */
+const CRASH_DRAIN_MS = 50
+
+export class DataflowRun {
+  readonly spec: DataflowSpec
+  readonly id: string
+  readonly done: Promise<RunResult>
+  readonly #options: Required<Omit<RunOptions, 'stopAfterMs' | 'dataflowId'>> & Pick<RunOptions, 'stopAfterMs'>
+  readonly #routing: RoutingTable
+  readonly #units = new Map<string, Unit>()
+  readonly #customByIdentity = new Map<string, CustomNode>()
+  readonly #results = new Map<string, UnitReport>()
+  readonly #closedOutputs = new Set<string>()
+  readonly #openInputs = new Map<string, Set<string>>()
+  readonly #timers: Timer[] = []
+  readonly #deadlines: NodeJS.Timeout[] = []
+  #runDir: RunDir | undefined
+  #router: Router | undefined
+  #sender: SendQueue | undefined
+  #stopRequested = 0
+  #reason: RunResult['reason'] = 'completed'
+  #finished = false
+  #resolveDone!: (result: RunResult) => void
+  readonly #undecodableLogged = new Set<string>()
+
+  constructor(spec: DataflowSpec, options: RunOptions = {}) {
+    this.spec = spec
+    this.id = options.dataflowId ?? randomUUID()
+    this.#options = {
+      graceMs: options.graceMs ?? 10_000,
+      stopAfterMs: options.stopAfterMs,
+      log: options.log ?? (() => {}),
+    }
+    this.#routing = buildRoutingTable(spec)
+    this.done = new Promise((resolve) => (this.#resolveDone = resolve))
+  }
+
+  /** The units of this run, keyed `node` or `node/operator`. */
+  get units(): ReadonlyMap<string, Unit> {
+    return this.#units
+  }
+
+  get endpoint(): string | undefined {
+    return this.#runDir?.nodeEndpoint
+  }
+
+  /**
+   * Launch everything. Resolves once every operator is ready and every process spawned;
+   * if any fails to start, the rest is stopped and `done` reports `start-failed`.
+   */
+  async start(): Promise<void> {
+    this.#runDir = createRunDir()
+    const router = new Router({ linger: 0, mandatory: false })
+    this.#router = router
+    await router.bind(this.#runDir.nodeEndpoint)
+    this.#sender = new SendQueue(router, (err) => this.#notice('warn', `a send to a node failed: ${(err as Error).message}`))
+    void this.#receive(router)
+
+    const host = this.#unitHost()
+    for (const node of this.spec.nodes) {
+      if (node.kind === 'custom') {
+        const unit = new CustomNode(node, host, {
+          endpoint: this.#runDir.nodeEndpoint,
+          sendTo: (identity, frames) => this.#send(identity, frames),
+          inbox: new Inbox(limitsOf(node.inputs)),
+          cwd: this.spec.baseDir,
+        })
+        this.#add(unit, node.inputs)
+      } else {
+        for (const op of node.operators) {
+          this.#add(new OperatorHost(node, op, host, { inbox: new Inbox(limitsOf(op.inputs)) }), op.inputs)
+        }
+      }
+    }
+
+    const starts = [...this.#units.values()].map((unit) =>
+      unit.start().then(
+        () => undefined,
+        (err: unknown) => ({ unit, err }),
+      ),
+    )
+    const failures = (await Promise.all(starts)).filter((f) => f !== undefined)
+    if (failures.length > 0) {
+      this.#reason = 'start-failed'
+      this.stop()
+      return
+    }
+    for (const route of this.#routing.timers) {
+      const timer = new Timer(route.name, route.intervalNs, this.id, (tick) => {
+        for (const dest of route.destinations) this.#deliver(dest.receiver, { kind: 'input', inputId: dest.inputId, header: tick.header, payload: new Uint8Array(0) })
+      })
+      this.#timers.push(timer)
+      timer.start()
+    }
+    if (this.#options.stopAfterMs !== undefined) {
+      this.#deadlines.push(
+        setTimeout(() => {
+          this.#reason = 'stop-after'
+          this.stop()
+        }, this.#options.stopAfterMs).unref(),
+      )
+    }
+  }
+
+  /**
+   * Stop the dataflow: every node gets Stop, then after the grace period SIGTERM, then SIGKILL.
+   * Calling it again skips the grace period (a second Ctrl-C).
+   */
+  stop(cause: StopCause = 'manual'): void {
+    this.#stopRequested++
+    if (this.#reason === 'completed') this.#reason = 'stopped'
+    for (const timer of this.#timers) timer.stop()
+    const live = [...this.#units.values()].filter((u) => u.status !== 'finished' && u.status !== 'failed')
+    if (this.#stopRequested === 1) {
+      for (const unit of live) this.#deliver(unit.key, { kind: 'stop', cause })
+      this.#deadlines.push(setTimeout(() => this.#escalate(), this.#options.graceMs).unref())
+    } else {
+      this.#escalate()
+    }
+    this.#checkFinished()
+  }
+
+  #escalate(): void {
+    const live = [...this.#units.values()].filter((u) => u.status !== 'finished' && u.status !== 'failed')
+    for (const unit of live) unit.terminate(`did not stop within the ${this.#options.graceMs / 1000} s grace period and was terminated`)
+    this.#deadlines.push(
+      setTimeout(() => {
+        for (const unit of this.#units.values()) unit.kill('did not exit after SIGTERM and was killed')
+      }, KILL_AFTER_TERM_MS).unref(),
+    )
+  }
+
+  #add(unit: Unit, inputs: InputSpec[]): void {
+    this.#units.set(unit.key, unit)
+    this.#openInputs.set(unit.key, new Set(inputs.filter((i) => i.source.kind === 'output').map((i) => i.id)))
+  }
+
+  #unitHost(): UnitHost {
+    return {
+      dataflowId: this.id,
+      dataflowName: this.spec.name,
+      emit: (unit, outputId, header, payload) => this.#route(unit.key, outputId, header, payload),
+      log: (entry) => this.#options.log(entry),
+      ended: (unit, result) => this.#onUnitEnded(unit, result),
+    }
+  }
+
+  #notice(level: LogEntry['level'], text: string): void {
+    this.#options.log({ source: 'dora-ts', stream: 'supervisor', level, text })
+  }
+
+  #send(identity: Buffer, frames: Frames): void {
+    this.#sender?.post([identity, ...frames])
+  }
+
+  /** Route an output of `producerKey` to every receiver input it feeds. */
+  #route(producerKey: string, outputId: string, header: MessageHeader, payload: Uint8Array): void {
+    const key = this.#routing.producers.get(producerKey)?.outputKeys.get(outputId)
+    if (key === undefined || this.#closedOutputs.has(key)) return
+    const destinations = this.#routing.outputs.get(key)
+    if (destinations === undefined) return
+    const single = destinations.length === 1
+    for (const dest of destinations) {
+      // A worker may take ownership of (transfer) its payload's buffer, so with several
+      // receivers each operator gets its own copy; processes share the original bytes.
+      const receiver = this.#units.get(dest.receiver)
+      const own = single || !(receiver instanceof OperatorHost) ? payload : payload.slice()
+      this.#deliver(dest.receiver, { kind: 'input', inputId: dest.inputId, header, payload: own })
+    }
+  }
+
+  #deliver(receiverKey: string, item: InboxItem): void {
+    const unit = this.#units.get(receiverKey)
+    if (unit === undefined || unit.status === 'finished' || unit.status === 'failed') return
+    unit.inbox.push(item)
+    unit.pump()
+  }
+
+  /** Close outputs of a unit: their receivers get InputClosed, and Stop when none is left. */
+  #closeOutputs(unit: Unit, outputs: readonly string[]): void {
+    const producer = this.#routing.producers.get(unit.key)
+    if (producer === undefined) return
+    for (const output of outputs) {
+      const key = producer.outputKeys.get(output)
+      if (key === undefined || this.#closedOutputs.has(key)) continue
+      this.#closedOutputs.add(key)
+      for (const dest of this.#routing.outputs.get(key) ?? []) {
+        const open = this.#openInputs.get(dest.receiver)
+        if (open === undefined || !open.delete(dest.inputId)) continue
+        this.#deliver(dest.receiver, { kind: 'input-closed', inputId: dest.inputId })
+        if (open.size === 0 && this.#allTimerFree(dest.receiver)) this.#deliver(dest.receiver, { kind: 'stop', cause: 'all-inputs-closed' })
+      }
+    }
+  }
+
+  /** A receiver whose inputs include a timer keeps running: timers never close. */
+  #allTimerFree(receiverKey: string): boolean {
+    return !(this.#routing.inputs.get(receiverKey) ?? []).some((i) => i.source.kind === 'timer')
+  }
+
+  #onUnitEnded(unit: Unit, result: UnitResult): void {
+    this.#results.set(unit.key, { unit: unit.display, status: result.status, error: result.error, stderrTail: result.stderrTail })
+    if (result.status === 'failed') this.#notice('error', `${unit.display} ${result.error ?? 'failed'}`)
+    const close = (): void => {
+      this.#closeOutputs(unit, unit.outputs)
+      this.#checkExitWhenFinish()
+      this.#checkFinished()
+    }
+    // Frames a process wrote just before it exited may still be in the socket: let them land
+    // before its outputs close, so receivers never get InputClosed ahead of the last message.
+    if (unit instanceof CustomNode) setTimeout(close, CRASH_DRAIN_MS)
+    else close()
+  }
+
+  #checkExitWhenFinish(): void {
+    const watched = this.spec.exitWhenNodesFinish
+    if (watched.length === 0 || this.#stopRequested > 0) return
+    const allDone = watched.every((nodeId) =>
+      [...this.#units.values()].filter((u) => u.nodeId === nodeId).every((u) => u.status === 'finished' || u.status === 'failed'),
+    )
+    if (allDone) this.stop()
+  }
+
+  #checkFinished(): void {
+    if (this.#finished) return
+    for (const unit of this.#units.values()) if (!this.#results.has(unit.key)) return
+    this.#finished = true
+    void this.#finish()
+  }
+
+  async #finish(): Promise<void> {
+    for (const timer of this.#timers) timer.stop()
+    for (const deadline of this.#deadlines) clearTimeout(deadline)
+    this.#sender?.close()
+    this.#router?.close()
+    this.#runDir?.remove()
+    const units = [...this.#units.values()].map((u) => this.#results.get(u.key)!)
+    const dropped: Record<string, number> = {}
+    for (const unit of this.#units.values()) {
+      for (const [input, count] of unit.inbox.dropped) dropped[`${unit.display}/${input}`] = count
+    }
+    const ok = this.#reason !== 'start-failed' && units.every((u) => u.status === 'finished')
+    this.#resolveDone({ ok, reason: this.#reason, units, dropped })
+  }
+
+  async #receive(router: Router): Promise<void> {
+    try {
+      for await (const frames of router) {
+        const [identity, head, payload] = frames
+        if (identity === undefined || head === undefined) continue
+        let message: NodeToSupervisor
+        try {
+          message = decodeNodeToSupervisor(head)
+        } catch (err) {
+          this.#dropped(identity, `an undecodable frame (${(err as Error).message})`)
+          continue
+        }
+        try {
+          this.#handle(identity, message, payload)
+        } catch (err) {
+          this.#notice('error', `internal error handling a "${message.type}" message: ${(err as Error).stack ?? String(err)}`)
+        }
+      }
+    } catch {
+      // The router was closed: the run is over.
+    }
+  }
+
+  #dropped(identity: Buffer, what: string): void {
+    // Log once per sender so a rogue process cannot flood the log.
+    const key = identity.toString('hex')
+    if (this.#undecodableLogged.has(key)) return
+    this.#undecodableLogged.add(key)
+    this.#notice('warn', `dropped ${what} from connection ${key}; further drops from it are not logged`)
+  }
+
+  #handle(identity: Buffer, message: NodeToSupervisor, payload: Buffer | undefined): void {
+    if (message.type === 'register') {
+      this.#register(identity, message.nodeId, message.protocolVersion)
+      return
+    }
+    const node = this.#customByIdentity.get(identity.toString('hex'))
+    if (node === undefined) {
+      this.#dropped(identity, `a "${message.type}" message from an unregistered connection`)
+      return
+    }
+    switch (message.type) {
+      case 'output': {
+        if (!node.outputs.includes(message.header.outputId)) {
+          this.#notice('warn', `${node.display} sent on undeclared output "${message.header.outputId}"; dropped`)
+          return
+        }
+        // Trust the connection, not the header, for who sent it.
+        const header: MessageHeader = { ...message.header, dataflowId: this.id, senderNode: node.nodeId, senderOperator: '' }
+        const data = payload === undefined ? new Uint8Array(0) : new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength)
+        this.#route(node.key, header.outputId, header, data)
+        return
+      }
+      case 'next':
+        node.requestNext()
+        return
+      case 'close-outputs':
+        this.#closeOutputs(node, message.outputs.filter((o) => node.outputs.includes(o)))
+        return
+      case 'log':
+        this.#options.log({ source: node.display, stream: 'log', level: message.level, text: message.message })
+        return
+      default:
+        return
+    }
+  }
+
+  #register(identity: Buffer, nodeId: string, protocolVersion: number): void {
+    const reject = (reason: string): void => {
+      this.#notice('warn', `rejected a registration as "${nodeId}": ${reason}`)
+      this.#send(identity, [encodeSupervisorToNode({ type: 'register-rejected', reason })])
+    }
+    if (protocolVersion !== PROTOCOL_VERSION) {
+      reject(`protocol version ${protocolVersion} does not match the supervisor's ${PROTOCOL_VERSION}`)
+      return
+    }
+    const unit = this.#units.get(nodeId)
+    if (!(unit instanceof CustomNode)) {
+      reject(`this dataflow has no custom node "${nodeId}"`)
+      return
+    }
+    if (unit.registered) {
+      reject(`node "${nodeId}" is already registered`)
+      return
+    }
+    this.#customByIdentity.set(identity.toString('hex'), unit)
+    this.#send(identity, [
+      encodeSupervisorToNode({
+        type: 'registered',
+        registration: {
+          dataflowId: this.id,
+          dataflowName: this.spec.name,
+          nodeId,
+          restartCount: 0,
+          inputs: unit.spec.inputs.map((i) => i.id),
+          outputs: [...unit.spec.outputs],
+        },
+      }),
+    ])
+    unit.attach(identity)
+  }
+}
+
+function limitsOf(inputs: InputSpec[]): Map<string, InputLimits> {
+  return new Map(inputs.map((i) => [i.id, { queueSize: i.queueSize, queuePolicy: i.queuePolicy }]))
+}

@@ -1,0 +1,32 @@
+/**
+ * Messages between an operator host (supervisor main thread) and its worker thread, over the
+ * worker's MessagePort. Payloads are Uint8Arrays whose buffers are transferred when possible.
+ * This file holds only types so the worker imports nothing from the host side.
+ */
+import type { SerializedError } from '../src/errors.js'
+import type { MetadataValue } from '../src/protocol/messages.js'
+import type { DoraEvent } from '../node-sdk/events.js'
+import type { LogLevel } from '../src/protocol/messages.js'
+
+export interface OperatorWorkerData {
+  modulePath: string
+  language: 'typescript' | 'javascript'
+  dataflowId: string
+  dataflowName: string
+  nodeId: string
+  operatorId: string
+  outputs: string[]
+  restartCount: number
+}
+
+export type HostToWorker = { type: 'event'; event: DoraEvent }
+
+export type WorkerToHost =
+  | { type: 'ready' }
+  | { type: 'load-failed'; error: SerializedError }
+  | { type: 'output'; outputId: string; data: Uint8Array; encoding: string; parameters: Record<string, MetadataValue> }
+  /** The last event was handled completely. */
+  | { type: 'done' }
+  /** A handler threw or its promise rejected: the operator crashed. */
+  | { type: 'failed'; error: SerializedError }
+  | { type: 'log'; level: LogLevel; text: string }

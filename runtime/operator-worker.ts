@@ -1,0 +1,137 @@
+/**
+ * Entry point of an operator's worker thread. It loads the user's module, builds the operator
+ * and runs its handlers one event at a time, reporting `done` after each so the host knows the
+ * event completed. Runs on the worker thread: imports only the SDK and types, never the host.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { pathToFileURL } from 'node:url'
+import { format } from 'node:util'
+import { serializeError } from '../src/errors.js'
+import type { DoraEvent, SendOptions } from '../node-sdk/events.js'
+import { checkOutput, checkPayload, InvalidOperatorError } from '../node-sdk/errors.js'
+import { toOperatorDefinition, type OperatorContext, type OperatorHandlers, type OperatorSendOptions } from '../node-sdk/operator.js'
+import { encodeJson, Encoding } from '../node-sdk/payload.js'
+import type { HostToWorker, OperatorWorkerData, WorkerToHost } from './operator-messages.js'
+import type { LogLevel } from '../src/protocol/messages.js'
+
+const port = parentPort!
+const data = workerData as OperatorWorkerData
+const who = `operator "${data.nodeId}/${data.operatorId}"`
+
+function post(message: WorkerToHost, transfer?: ArrayBuffer[]): void {
+  port.postMessage(message, transfer)
+}
+
+function log(level: LogLevel, args: unknown[]): void {
+  post({ type: 'log', level, text: format(...args) })
+}
+
+const ctx: OperatorContext = {
+  dataflowId: data.dataflowId,
+  dataflowName: data.dataflowName,
+  nodeId: data.nodeId,
+  operatorId: data.operatorId,
+  outputs: data.outputs,
+  restartCount: data.restartCount,
+  send(outputId: string, bytes: Uint8Array, options: OperatorSendOptions = {}) {
+    checkOutput(data.outputs, outputId, who)
+    checkPayload(bytes, who)
+    const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer
+    const transfer = options.transfer === true && whole ? [bytes.buffer as ArrayBuffer] : undefined
+    post(
+      { type: 'output', outputId, data: bytes, encoding: options.encoding ?? Encoding.raw, parameters: options.parameters ?? {} },
+      transfer,
+    )
+  },
+  sendJson(outputId: string, value: unknown, options: SendOptions = {}) {
+    ctx.send(outputId, encodeJson(value), { ...options, encoding: Encoding.json, transfer: true })
+  },
+  log: {
+    debug: (...args) => log('debug', args),
+    info: (...args) => log('info', args),
+    warn: (...args) => log('warn', args),
+    error: (...args) => log('error', args),
+  },
+}
+
+async function importOperatorModule(): Promise<unknown> {
+  if (data.language === 'typescript') {
+    // Operators may be written in TypeScript: tsx compiles them on load. Both hooks are needed
+    // since a .ts file outside a "type": "module" package is loaded as CommonJS.
+    const esm = await import('tsx/esm/api')
+    esm.register()
+    const cjs = await import('tsx/cjs/api')
+    cjs.register()
+  }
+  const mod = (await import(pathToFileURL(data.modulePath).href)) as { default?: unknown }
+  let exported = mod.default
+  // A TS module compiled as CommonJS nests its default export one level deeper.
+  if (toOperatorDefinition(exported) === undefined && typeof exported === 'object' && exported !== null && 'default' in exported) {
+    exported = (exported as { default: unknown }).default
+  }
+  return exported
+}
+
+async function load(): Promise<OperatorHandlers> {
+  const exported = await importOperatorModule()
+  const definition = toOperatorDefinition(exported)
+  if (definition === undefined) {
+    throw new InvalidOperatorError(`${data.modulePath} does not export an operator`, {
+      hint: "Export one as default: export default defineOperator({ onInput(input, ctx) { ... } }) (import { defineOperator } from 'dora-ts'), or a class with an onInput method.",
+    })
+  }
+  const handlers = definition.create(ctx)
+  await handlers.init?.(ctx)
+  return handlers
+}
+
+async function handle(handlers: OperatorHandlers, event: DoraEvent): Promise<void> {
+  switch (event.type) {
+    case 'input':
+      return handlers.onInput(event, ctx)
+    case 'input-closed':
+      return handlers.onInputClosed?.(event, ctx)
+    case 'stop':
+      return handlers.onStop?.(event, ctx)
+    default:
+      return handlers.onEvent?.(event, ctx)
+  }
+}
+
+async function main(): Promise<void> {
+  let handlers: OperatorHandlers
+  try {
+    handlers = await load()
+  } catch (err) {
+    // The host terminates the worker when it reads this; the thread has nothing left to do.
+    post({ type: 'load-failed', error: serializeError(err) })
+    return
+  }
+
+  // Events are handled strictly one at a time and in order: the host sends the next event
+  // only after `done`, but queue defensively in case it does not.
+  const queue: DoraEvent[] = []
+  let busy = false
+  const drain = async (): Promise<void> => {
+    busy = true
+    for (let event = queue.shift(); event !== undefined; event = queue.shift()) {
+      try {
+        await handle(handlers, event)
+      } catch (err) {
+        // A crash: stay busy and let the host terminate this thread.
+        post({ type: 'failed', error: serializeError(err) })
+        return
+      }
+      post({ type: 'done' })
+    }
+    busy = false
+  }
+  port.on('message', (message: HostToWorker) => {
+    if (message.type !== 'event') return
+    queue.push(message.event)
+    if (!busy) void drain()
+  })
+  post({ type: 'ready' })
+}
+
+void main()

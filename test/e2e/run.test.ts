@@ -1,0 +1,278 @@
+/**
+ * `dora-ts run` end to end: the real CLI, real child processes over ZeroMQ, real operator
+ * worker threads. Every wait is bounded; nothing asserts a duration.
+ */
+import t, { type Test } from 'tap'
+import { readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { alive, printedPids, ROOT, runCli, shortRuntimeDir, startCli, waitForExit } from './helpers.js'
+
+const FIXTURES = join(ROOT, 'test', 'e2e', 'fixtures')
+const fixture = (name: string): string => join(FIXTURES, name)
+
+/** Write a dataflow YAML into a fresh test dir; returns its path. */
+function dataflow(t: Test, yaml: string): { file: string; dir: string; runtimeDir: string } {
+  const dir = t.testdir({ 'dataflow.yml': yaml })
+  return { file: join(dir, 'dataflow.yml'), dir, runtimeDir: shortRuntimeDir(t) }
+}
+
+/** Lines of the sink's output: `got <input> <value> ...`. */
+function received(stdout: string, source = 'sink'): number[] {
+  return [...stdout.matchAll(new RegExp(`^\\[${source}\\] got \\S+ (\\d+)`, 'gm'))].map((m) => Number(m[1]))
+}
+
+t.test('messages flow node -> operator -> node in order, then InputClosed and Stop end the run', async (t) => {
+  const { file, runtimeDir } = dataflow(
+    t,
+    `nodes:
+  - id: source
+    path: ${fixture('source.mjs')}
+    env: { COUNT: 50 }
+    outputs: [numbers]
+  - id: plus-one
+    operator:
+      javascript: ${fixture('add-one.mjs')}
+      inputs:
+        numbers: { source: source/numbers, queue_size: 100 }
+      outputs: [numbers]
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    inputs:
+      numbers: { source: plus-one/numbers, queue_size: 100 }
+`,
+  )
+  const result = await runCli(['run', file], { env: { DORA_TS_RUNTIME_DIR: runtimeDir } })
+  t.equal(result.code, 0, result.stderr)
+  t.same(
+    received(result.stdout),
+    Array.from({ length: 50 }, (_, i) => i + 2),
+  )
+  t.match(result.stdout, /\[plus-one\] input numbers closed/)
+  t.match(result.stdout, /\[plus-one\] stop all-inputs-closed/)
+  const sinkLines = result.stdout.split('\n').filter((l) => l.startsWith('[sink] ') && !l.includes('pid='))
+  t.same(sinkLines.slice(-2), ['[sink] closed numbers', '[sink] stop all-inputs-closed'])
+  t.match(result.stderr, /dataflow finished \(completed\)/)
+  // The run directory (and its socket) is removed when the run ends.
+  t.same(readdirSync(join(runtimeDir, readdirSync(runtimeDir)[0]!)), [])
+})
+
+t.test('queue_size with drop_oldest drops the oldest messages for a slow receiver and reports it', async (t) => {
+  const { file } = dataflow(
+    t,
+    `nodes:
+  - id: source
+    path: ${fixture('source.mjs')}
+    env: { COUNT: 300 }
+    outputs: [numbers]
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    env: { DELAY_MS: 5 }
+    inputs:
+      numbers: { source: source/numbers, queue_size: 2, queue_policy: drop_oldest }
+`,
+  )
+  const result = await runCli(['run', file])
+  t.equal(result.code, 0, result.stderr)
+  const values = received(result.stdout)
+  t.ok(values.length < 300, `the slow sink saw ${values.length} of 300 messages`)
+  t.equal(values.at(-1), 300, 'the newest message is never the one dropped')
+  t.ok(
+    values.every((v, i) => i === 0 || v > values[i - 1]!),
+    'what arrives stays in order',
+  )
+  const dropped = /sink\/numbers: (\d+) messages dropped/.exec(result.stderr)
+  t.ok(dropped, 'the run reports the drops')
+  t.equal(Number(dropped?.[1]) + values.length, 300, 'every message was either delivered or counted as dropped')
+})
+
+t.test('Ctrl-C sends Stop to every node, ends with exit code 0 and leaves no process or socket behind', async (t) => {
+  const { file, runtimeDir } = dataflow(
+    t,
+    `nodes:
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    inputs: { tick: dora/timer/millis/20 }
+  - id: idle
+    path: ${fixture('sink.mjs')}
+  - id: plus-one
+    operator:
+      javascript: ${fixture('add-one.mjs')}
+      inputs: { tick: dora/timer/millis/50 }
+      outputs: [numbers]
+`,
+  )
+  const cli = startCli(['run', file], { env: { DORA_TS_RUNTIME_DIR: runtimeDir } })
+  await cli.waitFor(/\[sink\] got tick null seq=3/)
+  const pids = printedPids(cli.output().stdout)
+  t.equal(pids.length, 2, 'both custom nodes printed their pid')
+  cli.child.kill('SIGINT')
+  const result = await cli.exited
+  t.equal(result.code, 0, result.stderr)
+  t.match(result.stdout, /\[sink\] stop manual/)
+  t.match(result.stdout, /\[idle\] stop manual/, 'a node without inputs gets Stop too (unlike dora #500)')
+  t.match(result.stdout, /\[plus-one\] stop manual/)
+  t.same(await waitForExit(pids), [], 'no node outlives the run')
+  t.same(readdirSync(runtimeDir).flatMap((d) => readdirSync(join(runtimeDir, d))), [], 'no socket file is left')
+})
+
+t.test('a node that exits with an error fails the run with its id and its last stderr lines', async (t) => {
+  const { file } = dataflow(
+    t,
+    `nodes:
+  - id: broken
+    path: ${fixture('broken.mjs')}
+    inputs: { tick: dora/timer/millis/10 }
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    inputs: { tick: dora/timer/millis/10 }
+`,
+  )
+  const cli = startCli(['run', file])
+  await cli.waitFor(/broken exited with code 3/)
+  cli.child.kill('SIGINT')
+  const result = await cli.exited
+  t.equal(result.code, 1)
+  t.match(result.stderr, /node "broken" failed: exited with code 3/)
+  t.match(result.stderr, /last stderr lines:\n\s+boom: sensor unplugged/)
+  t.notMatch(result.stderr, /at .*\.js:\d+/, 'no stack trace')
+})
+
+t.test('an operator that throws is reported as crashed, and its receivers see InputClosed', async (t) => {
+  const { file } = dataflow(
+    t,
+    `nodes:
+  - id: source
+    path: ${fixture('source.mjs')}
+    env: { COUNT: 10 }
+    outputs: [numbers]
+  - id: plus-one
+    operator:
+      javascript: ${fixture('add-one.mjs')}
+      inputs: { numbers: source/numbers }
+      outputs: [numbers]
+      restart_policy: never
+    env: { THROW_ON: 4 }
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    inputs:
+      numbers: { source: plus-one/numbers, queue_size: 100 }
+`,
+  )
+  const result = await runCli(['run', file])
+  t.equal(result.code, 1)
+  t.match(result.stderr, /node "plus-one" failed: crashed: refusing to add one to 4/)
+  t.same(received(result.stdout), [2, 3, 4])
+  t.match(result.stdout, /\[sink\] closed numbers/)
+})
+
+t.test('a node that ignores Stop is terminated after the grace period', async (t) => {
+  const { file } = dataflow(
+    t,
+    `nodes:
+  - id: stubborn
+    path: ${fixture('stubborn.mjs')}
+    inputs: { tick: dora/timer/millis/50 }
+`,
+  )
+  const cli = startCli(['run', file, '--grace', '500ms'])
+  await cli.waitFor(/pid=(\d+)/)
+  const [pid] = printedPids(cli.output().stdout)
+  cli.child.kill('SIGINT')
+  const result = await cli.exited
+  t.equal(result.code, 1)
+  t.match(result.stdout, /stop ignored/)
+  t.match(result.stderr, /node "stubborn" failed: did not stop within the 0.5 s grace period/)
+  t.notOk(alive(pid!))
+})
+
+t.test('when the supervisor is SIGKILLed, its nodes exit on their own and remove its sockets', async (t) => {
+  const { file, runtimeDir } = dataflow(
+    t,
+    `nodes:
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    inputs: { tick: dora/timer/millis/20 }
+  - id: idle
+    path: ${fixture('stubborn.mjs')}
+`,
+  )
+  const cli = startCli(['run', file], { env: { DORA_TS_RUNTIME_DIR: runtimeDir } })
+  await cli.waitFor(/\[sink\] got tick/)
+  await cli.waitFor(/pid=\d+[\s\S]*pid=\d+/)
+  const pids = printedPids(cli.output().stdout)
+  cli.child.kill('SIGKILL')
+  await cli.exited
+  t.same(await waitForExit(pids, 15_000), [], 'no orphan node keeps running (dora #2856)')
+  t.same(readdirSync(runtimeDir).flatMap((d) => readdirSync(join(runtimeDir, d))), [], 'the orphaned socket was removed')
+})
+
+t.test('garbage on the supervisor socket is dropped and logged; the dataflow carries on', async (t) => {
+  const { file } = dataflow(
+    t,
+    `nodes:
+  - id: rogue
+    path: ${fixture('rogue.mjs')}
+    outputs: [numbers]
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    inputs:
+      numbers: { source: rogue/numbers, queue_size: 100 }
+`,
+  )
+  const result = await runCli(['run', file])
+  t.equal(result.code, 0, result.stderr)
+  t.same(received(result.stdout), [1, 2, 3, 4, 5])
+  t.match(result.stderr, /dropped an undecodable frame/)
+})
+
+t.test('exit_when_nodes_finish stops the rest of the dataflow when the listed nodes end', async (t) => {
+  const { file } = dataflow(
+    t,
+    `exit_when_nodes_finish: [source]
+nodes:
+  - id: source
+    path: ${fixture('source.mjs')}
+    env: { COUNT: 3 }
+    outputs: [numbers]
+  - id: ticker
+    path: ${fixture('sink.mjs')}
+    inputs: { tick: dora/timer/millis/20 }
+`,
+  )
+  const result = await runCli(['run', file])
+  t.equal(result.code, 0, result.stderr)
+  t.match(result.stdout, /\[ticker\] stop manual/)
+})
+
+t.test('--stop-after ends a dataflow that would otherwise run forever', async (t) => {
+  const { file } = dataflow(
+    t,
+    `nodes:
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    inputs: { tick: dora/timer/millis/20 }
+`,
+  )
+  const result = await runCli(['run', file, '--stop-after', '1s'])
+  t.equal(result.code, 0, result.stderr)
+  t.match(result.stderr, /dataflow finished \(stop-after\)/)
+  t.match(result.stdout, /\[sink\] stop manual/)
+})
+
+t.test('the default dataflow.yml runs the robot: lidar -> filter operator -> controller', async (t) => {
+  const result = await runCli(['run', 'dataflow.yml', '--stop-after', '4s'], { cwd: ROOT })
+  t.equal(result.code, 0, result.stderr)
+  t.match(result.stdout, /\[controller\] scan \d+: obstacle \d+\.\d+ m at beam \d+ -> (forward|slow|stop)/)
+  t.match(result.stdout, /\[controller\] stopping \(manual\)/)
+})
+
+t.test('bad command-line values get a clear error and exit code 1', async (t) => {
+  const result = await runCli(['run', 'dataflow.yml', '--stop-after', 'soon'])
+  t.equal(result.code, 1)
+  t.match(result.stderr, /--stop-after "soon" is not a duration/)
+  const missing = await runCli(['run', join(t.testdirName, 'nope.yml')])
+  t.equal(missing.code, 1)
+  t.match(missing.stderr, /nope\.yml/)
+  t.notMatch(missing.stderr, /\n\s+at /, 'no stack trace')
+})
+
