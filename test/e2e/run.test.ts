@@ -276,3 +276,10 @@ t.test('bad command-line values get a clear error and exit code 1', async (t) =>
   t.notMatch(missing.stderr, /\n\s+at /, 'no stack trace')
 })
 
+
+t.test('examples/pipeline: several operators in one node feed a plain-JS node, which ends the run', async (t) => {
+  const result = await runCli(['run', 'examples/pipeline/dataflow.yml'], { cwd: ROOT })
+  t.equal(result.code, 0, result.stderr)
+  const values = [...result.stdout.matchAll(/^\[printer\] doubled = (\d+) \(from pipeline\/doubler/gm)].map((m) => Number(m[1]))
+  t.same(values, [2, 4, 6, 8, 10, 12, 14, 16, 18, 20])
+})
