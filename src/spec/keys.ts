@@ -1,0 +1,228 @@
+/**
+ * The one table of YAML keys dora-ts knows, per level (root, node, operator, input). The
+ * validator reads its allowed keys from here and the JSON Schema (`dataflow.schema.json`) is
+ * generated from here, so the two cannot drift.
+ *
+ * @module
+ */
+
+/** A JSON value, for schema fragments. */
+export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue }
+
+/** A JSON Schema fragment. */
+export type JsonSchema = { readonly [key: string]: JsonValue }
+
+/** What dora-ts knows about one YAML key. */
+export interface KeyInfo {
+  /** Shown by editors on hover and in completions. */
+  readonly description: string
+  /** Schema of the value; `$ref`s point into the `$defs` of {@link buildDataflowSchema}. */
+  readonly schema?: JsonSchema
+  /** Set for dora keys dora-ts accepts but does not support yet: the hint to show. */
+  readonly unsupported?: string
+}
+
+/** The keys of a table that dora-ts supports (those without `unsupported`). */
+export type SupportedKey<T> = { [K in keyof T]: T[K] extends { readonly unsupported: string } ? never : K }[keyof T] & string
+
+/** Node and operator ids: dora's rule. */
+export const ID_PATTERN = '^(?!\\.)(?!dora$)[A-Za-z0-9_.-]+$'
+/** Input and output ids: anything without `/` or whitespace. */
+export const DATA_ID_PATTERN = '^[^/\\s]+$'
+
+const restartKeys = {
+  restart_policy: {
+    description: 'When to restart after the node exits: `never`, `on-failure` (non-zero exit or crash) or `always`. Default: `never` for custom nodes, `on-failure` for operators.',
+    schema: { enum: ['never', 'on-failure', 'always'] },
+  },
+  max_restarts: {
+    description: 'Most restarts allowed (within `restart_window` if set); 0 = unlimited (the default).',
+    schema: { type: 'integer', minimum: 0 },
+  },
+  restart_delay: {
+    description: 'Wait before the first restart (seconds, or a duration such as `500ms`); doubles on each restart up to `max_restart_delay`. Default 0.1 s.',
+    schema: { $ref: '#/$defs/duration' },
+  },
+  max_restart_delay: {
+    description: 'Upper bound of the doubling restart delay (seconds or a duration). Default 10 s.',
+    schema: { $ref: '#/$defs/duration' },
+  },
+  restart_window: {
+    description: 'Window (seconds or a duration) in which `max_restarts` counts; unset = the whole run.',
+    schema: { $ref: '#/$defs/duration' },
+  },
+  health_check_timeout: {
+    description: 'Time (seconds or a duration) a (re)started node may take to become ready.',
+    schema: { $ref: '#/$defs/duration' },
+  },
+} as const satisfies Record<string, KeyInfo>
+
+/** Keys of the YAML's top-level mapping. */
+export const ROOT_KEYS = {
+  name: {
+    description: 'dora-ts: the dataflow name. Default: the file name without its extension.',
+    schema: { type: 'string', minLength: 1 },
+  },
+  nodes: {
+    description: 'The nodes of the dataflow (required, at least one).',
+    schema: { type: 'array', minItems: 1, items: { $ref: '#/$defs/node' } },
+  },
+  env: {
+    description: 'Environment variables for every node; a node\'s own `env` wins.',
+    schema: { $ref: '#/$defs/env' },
+  },
+  exit_when_nodes_finish: {
+    description: 'Node ids: when all of these have finished, the dataflow stops.',
+    schema: { type: 'array', items: { type: 'string', pattern: ID_PATTERN } },
+  },
+  health_check_interval: {
+    description: 'Seconds (or a duration) between health checks of the nodes. Default 5.',
+    schema: { $ref: '#/$defs/duration' },
+  },
+  state_dir: {
+    description: 'dora-ts: folder for operator state, relative to this file.',
+    schema: { type: 'string', minLength: 1 },
+  },
+  durability: {
+    description: 'dora-ts: default durability of operator state: `process` (survives a crash of the operator) or `power` (also survives power loss, slower). Default `process`.',
+    schema: { $ref: '#/$defs/durability' },
+  },
+  deploy: { description: 'dora: where to deploy the dataflow.', unsupported: 'dora-ts runs every node on this machine; remove `deploy:`.' },
+  _unstable_deploy: { description: 'dora: where to deploy the dataflow.', unsupported: 'dora-ts runs every node on this machine; remove `_unstable_deploy:`.' },
+  debug: { description: 'dora: debug options.', unsupported: 'remove `debug:`; dora-ts has no debug options yet.' },
+  _unstable_debug: { description: 'dora: debug options.', unsupported: 'remove `_unstable_debug:`; dora-ts has no debug options yet.' },
+} as const satisfies Record<string, KeyInfo>
+
+/** Keys of one entry of `nodes:`. */
+export const NODE_KEYS = {
+  id: {
+    description: 'Unique node id: letters, digits, `_`, `.`, `-`; no leading `.`; not `dora`.',
+    schema: { type: 'string', pattern: ID_PATTERN },
+  },
+  name: { description: 'Human-readable name.', schema: { type: 'string' } },
+  description: { description: 'What the node does.', schema: { type: 'string' } },
+  path: {
+    description: 'Custom node: the executable or script, relative to this file, or a command on PATH. `.ts` runs as TypeScript, `.js`/`.mjs`/`.cjs` with node, anything else is executed directly.',
+    schema: { type: 'string', minLength: 1 },
+  },
+  args: {
+    description: 'Arguments for `path`, one string split like a shell does (quotes group words).',
+    schema: { type: 'string' },
+  },
+  env: {
+    description: 'Environment variables for this node; wins over the top-level `env`.',
+    schema: { $ref: '#/$defs/env' },
+  },
+  inputs: {
+    description: 'Custom node inputs: input id -> source (`node/output`, `node/operator/output` or `dora/timer/...`).',
+    schema: { $ref: '#/$defs/inputs' },
+  },
+  outputs: {
+    description: 'Custom node output ids.',
+    schema: { $ref: '#/$defs/outputs' },
+  },
+  operator: {
+    description: 'A single operator run in-process; its outputs are addressed `node/output`.',
+    schema: { $ref: '#/$defs/operator' },
+  },
+  operators: {
+    description: 'Several operators in one node; their outputs are addressed `node/operator/output`.',
+    schema: { type: 'array', minItems: 1, items: { $ref: '#/$defs/listedOperator' } },
+  },
+  ...restartKeys,
+  build: { description: 'dora: build command.', unsupported: 'build the node yourself before `dora-ts run`; remove `build:`.' },
+  git: { description: 'dora: git repository to fetch the node from.', unsupported: 'clone the repository yourself and point `path:` at the file; remove `git:`.' },
+  branch: { description: 'dora: git branch.', unsupported: 'clone the repository yourself and point `path:` at the file; remove `branch:`.' },
+  tag: { description: 'dora: git tag.', unsupported: 'clone the repository yourself and point `path:` at the file; remove `tag:`.' },
+  rev: { description: 'dora: git revision.', unsupported: 'clone the repository yourself and point `path:` at the file; remove `rev:`.' },
+  send_stdout_as: { description: 'dora: publish stdout as an output.', unsupported: 'send the text as a regular output from the node; remove `send_stdout_as:`.' },
+  send_logs_as: { description: 'dora: publish logs as an output.', unsupported: 'send the logs as a regular output from the node; remove `send_logs_as:`.' },
+  min_log_level: { description: 'dora: minimum log level.', unsupported: 'remove `min_log_level:`; dora-ts keeps all node logs.' },
+  max_log_size: { description: 'dora: log size limit.', unsupported: 'remove `max_log_size:`; dora-ts does not rotate node logs yet.' },
+  deploy: { description: 'dora: machine to run the node on.', unsupported: 'dora-ts runs every node on this machine; remove `deploy:`.' },
+  _unstable_deploy: { description: 'dora: machine to run the node on.', unsupported: 'dora-ts runs every node on this machine; remove `_unstable_deploy:`.' },
+  custom: { description: 'dora (old format): custom node definition.', unsupported: 'use the dora 1.0 form: put `path:`, `args:`, `inputs:` and `outputs:` directly on the node.' },
+} as const satisfies Record<string, KeyInfo>
+
+/** Keys of `operator:` and of each entry of `operators:`. */
+export const OPERATOR_KEYS = {
+  id: {
+    description: 'Operator id (required in `operators:`, unique within the node; ignored for a single `operator:`, which takes the node id).',
+    schema: { type: 'string', pattern: ID_PATTERN },
+  },
+  name: { description: 'Human-readable name.', schema: { type: 'string' } },
+  description: { description: 'What the operator does.', schema: { type: 'string' } },
+  typescript: {
+    description: 'The operator module (`.ts`, `.mts`, `.cts`), relative to this file.',
+    schema: { type: 'string', pattern: '\\.[cm]?ts$' },
+  },
+  javascript: {
+    description: 'The operator module (`.js`, `.mjs`, `.cjs`), relative to this file.',
+    schema: { type: 'string', pattern: '\\.[cm]?js$' },
+  },
+  inputs: {
+    description: 'Operator inputs: input id -> source (`node/output`, `node/operator/output` or `dora/timer/...`).',
+    schema: { $ref: '#/$defs/inputs' },
+  },
+  outputs: { description: 'Operator output ids.', schema: { $ref: '#/$defs/outputs' } },
+  timeout: {
+    description: 'dora-ts: handler watchdog (seconds or a duration); a handler running longer is aborted and the operator restarted.',
+    schema: { $ref: '#/$defs/duration' },
+  },
+  max_redeliveries: {
+    description: 'dora-ts: how often one input is redelivered after crashes before it is dropped as poison. Default 3.',
+    schema: { type: 'integer', minimum: 0 },
+  },
+  durability: {
+    description: 'dora-ts: durability of this operator\'s state: `process` or `power`. Default: the top-level `durability`.',
+    schema: { $ref: '#/$defs/durability' },
+  },
+  ...restartKeys,
+  python: {
+    description: 'dora: Python operator.',
+    unsupported: 'dora-ts runs TypeScript/JavaScript operators; run Python code as a custom node with `path:`.',
+  },
+  'shared-library': {
+    description: 'dora: shared-library operator.',
+    unsupported: 'dora-ts runs TypeScript/JavaScript operators; run native code as a custom node with `path:`.',
+  },
+  build: { description: 'dora: build command.', unsupported: 'build the operator yourself before `dora-ts run`; remove `build:`.' },
+  send_stdout_as: { description: 'dora: publish stdout as an output.', unsupported: 'send the text as a regular output; remove `send_stdout_as:`.' },
+} as const satisfies Record<string, KeyInfo>
+
+/** Keys of the long form of an input. */
+export const INPUT_KEYS = {
+  source: {
+    description: '`node/output`, `node/operator/output`, `dora/timer/{secs,millis,micros,nanos}/N` or `dora/timer/hz/N`.',
+    schema: { $ref: '#/$defs/source' },
+  },
+  queue_size: {
+    description: 'Most messages queued for this input. Default 10.',
+    schema: { type: 'integer', minimum: 1 },
+  },
+  queue_policy: {
+    description: 'What happens when the queue is full: `drop_oldest` (default) drops the oldest message; `backpressure` makes the sender wait.',
+    schema: { enum: ['drop_oldest', 'backpressure'] },
+  },
+  input_timeout: {
+    description: 'Seconds (or a duration) without a message before the input counts as timed out.',
+    schema: { $ref: '#/$defs/duration' },
+  },
+} as const satisfies Record<string, KeyInfo>
+
+/** Every table by level, for the validator's messages and for tests. */
+export const KEY_TABLES = {
+  root: ROOT_KEYS,
+  node: NODE_KEYS,
+  operator: OPERATOR_KEYS,
+  input: INPUT_KEYS,
+} as const
+
+export type KeyLevel = keyof typeof KEY_TABLES
+
+/** The keys of `table` dora-ts supports (no `unsupported`). */
+export function supportedKeys(table: Readonly<Record<string, KeyInfo>>): string[] {
+  return Object.entries(table)
+    .filter(([, info]) => info.unsupported === undefined)
+    .map(([key]) => key)
+}
