@@ -1,0 +1,65 @@
+# Messages the dora-ts supervisor sends to a custom node (protocol version 1).
+#
+# Frame 0 of every ZeroMQ message to a node is one `SupervisorToNode`. An `input` is followed
+# by frame 1, the payload bytes. See common.capnp for the versioning rules: new variants get new
+# ordinals at the end, and a node that does not know a variant ignores it.
+
+@0xab1f49d029a6c141;
+
+using Common = import "common.capnp";
+
+struct SupervisorToNode {
+  union {
+    registered @0 :Registration;            # Answer to `register`: the node is accepted.
+    registerRejected @1 :RegisterRejected;  # Answer to `register`: the node is refused.
+    input @2 :Input;                        # Data arrived on one of the node's inputs;
+                                            # payload in frame 1.
+    inputClosed @3 :InputClosed;            # An input will receive nothing more.
+    stop @4 :Stop;                          # The node must finish and exit.
+    error @5 :Error;                        # The supervisor could not handle the node's last
+                                            # message (the connection stays open).
+    nodeRestarted @6 :NodeRestarted;        # An upstream node was restarted after a crash.
+    nodeFailed @7 :NodeFailed;              # An upstream node failed for good.
+  }
+
+  # What the supervisor tells a node about itself when it registers.
+  struct Registration {
+    dataflowId @0 :Text;      # UUID of the running dataflow.
+    dataflowName @1 :Text;    # Name of the dataflow (from the YAML file or --name).
+    nodeId @2 :Text;          # The node's id, as accepted.
+    restartCount @3 :UInt32;  # Restarts of this node in this run; 0 on first start.
+    inputs @4 :List(Text);    # Input ids of the node, as declared in the YAML.
+    outputs @5 :List(Text);   # Output ids of the node, as declared in the YAML.
+  }
+
+  struct RegisterRejected {
+    reason @0 :Text;  # Why, for the node to print before it exits.
+  }
+
+  struct Input {
+    inputId @0 :Text;                 # The receiving node's input id.
+    header @1 :Common.MessageHeader;  # The sender's header, with `redelivered` set when replayed.
+  }
+
+  struct InputClosed {
+    inputId @0 :Text;  # The input that was closed.
+  }
+
+  struct Stop {
+    cause @0 :Common.StopCause;  # Why the node is stopped.
+  }
+
+  struct Error {
+    message @0 :Text;  # Human-readable description.
+  }
+
+  struct NodeRestarted {
+    nodeId @0 :Text;  # The upstream node that was restarted.
+  }
+
+  struct NodeFailed {
+    nodeId @0 :Text;             # The upstream node that failed.
+    error @1 :Text;              # Its last error.
+    affectedInputs @2 :List(Text);  # This node's inputs fed by it, now closed.
+  }
+}
