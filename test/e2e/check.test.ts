@@ -1,7 +1,7 @@
 /** `dora-ts check` through the real CLI: valid files pass, mistakes name file, line and node. */
 import t from 'tap'
 import { join } from 'node:path'
-import { ROOT, runCli } from './helpers.js'
+import { ROOT, runCli } from './fixtures/cli.js'
 
 t.test('check accepts the default dataflow and the examples', async (t) => {
   for (const file of ['dataflow.yml', 'examples/pipeline/dataflow.yml']) {

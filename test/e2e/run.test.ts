@@ -5,7 +5,7 @@
 import t, { type Test } from 'tap'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { alive, printedPids, ROOT, runCli, shortRuntimeDir, startCli, waitForExit } from './helpers.js'
+import { alive, printedPids, ROOT, runCli, shortRuntimeDir, startCli, waitForExit } from './fixtures/cli.js'
 
 const FIXTURES = join(ROOT, 'test', 'e2e', 'fixtures')
 const fixture = (name: string): string => join(FIXTURES, name)
@@ -103,6 +103,7 @@ t.test('Ctrl-C sends Stop to every node, ends with exit code 0 and leaves no pro
   )
   const cli = startCli(['run', file], { env: { DORA_TS_RUNTIME_DIR: runtimeDir } })
   await cli.waitFor(/\[sink\] got tick null seq=3/)
+  await cli.waitFor(/pid=\d+[\s\S]*pid=\d+/)
   const pids = printedPids(cli.output().stdout)
   t.equal(pids.length, 2, 'both custom nodes printed their pid')
   cli.child.kill('SIGINT')
