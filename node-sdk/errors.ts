@@ -31,7 +31,14 @@ export class InvalidOperatorError extends DoraError {
   }
 }
 
-for (const cls of [NodeConnectError, UnknownOutputError, InvalidSendError, InvalidOperatorError]) registerErrorClass(cls)
+/** saveState/deleteState with a key that is not a non-empty string. */
+export class InvalidStateKeyError extends DoraError {
+  constructor(message: string, options: Options = {}) {
+    super('DORA_STATE_BAD_KEY', message, options)
+  }
+}
+
+for (const cls of [NodeConnectError, UnknownOutputError, InvalidSendError, InvalidOperatorError, InvalidStateKeyError]) registerErrorClass(cls)
 
 export function checkOutput(outputs: readonly string[], outputId: string, who: string): void {
   if (outputs.includes(outputId)) return

@@ -28,6 +28,7 @@ export type {
   MetadataValue,
   StopCause,
 } from './events.js'
+export { msgpack, json, raw, type StateCodec } from './state-codecs.js'
 export { encodeJson, decodeJson, encodeText, decodeText, typedArrayBytes, asTypedArray, Encoding } from './payload.js'
-export { NodeConnectError, UnknownOutputError, InvalidSendError, InvalidOperatorError } from './errors.js'
+export { NodeConnectError, UnknownOutputError, InvalidSendError, InvalidOperatorError, InvalidStateKeyError } from './errors.js'
 export { DoraError } from '../src/errors.js'

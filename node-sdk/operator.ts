@@ -54,13 +54,28 @@ export interface OperatorContext {
   sendJson(outputId: string, value: unknown, options?: SendOptions): void
   /** Lines appear in the dataflow's output prefixed with `node/operator`. */
   readonly log: OperatorLogger
+  /**
+   * Save `value` under `key` in this operator's private state (the latest value per key wins).
+   * Every saveState/deleteState made while handling one event commits atomically when the
+   * handler returns (or its promise resolves); a handler that throws commits nothing. The
+   * bytes are copied at the call. Keep fast-changing state under its own small key.
+   * @example ctx.saveState('count', encodeJson(count))
+   */
+  saveState(key: string, value: Uint8Array): void
+  /** Delete `key` from this operator's state, atomically with the rest of the event. */
+  deleteState(key: string): void
 }
 
 type MaybePromise<T> = T | Promise<T>
 
 /** The handlers an operator implements; only `onInput` is required. */
 export interface OperatorHandlers {
-  /** Called once after the operator loaded, before any event. */
+  /**
+   * Called before the first event whenever saved state exists (after a crash, and when the
+   * dataflow starts again), with exactly the state of the last completed event.
+   */
+  restoreState?(state: Map<string, Uint8Array>, ctx: OperatorContext): MaybePromise<void>
+  /** Called once after the operator loaded (and after restoreState), before any event. */
   init?(ctx: OperatorContext): MaybePromise<void>
   onInput(input: InputEvent, ctx: OperatorContext): MaybePromise<void>
   onInputClosed?(event: InputClosedEvent, ctx: OperatorContext): MaybePromise<void>

@@ -10,6 +10,7 @@ import type { CustomNodeSpec } from '../src/spec/types.js'
 import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID, ENV_SUPERVISOR_PID } from '../src/transport/env.js'
 import type { Frames } from '../src/transport/send-queue.js'
 import type { Inbox, InboxItem } from './inbox.js'
+import { RestartBudget } from './restart-policy.js'
 import { forEachLine, LineTail, type Unit, type UnitHost, type UnitResult, type UnitStatus } from './unit.js'
 
 /** The TS loader passed to `node --import` for `.ts` nodes, resolved from our own install. */
@@ -33,6 +34,11 @@ export class CustomNode implements Unit {
   readonly outputs: readonly string[]
   #status: UnitStatus = 'starting'
   #child: ChildProcess | undefined
+  /** Set once the node was told to stop or is being terminated: its exit is then no crash. */
+  #stopping = false
+  #restartCount = 0
+  #restartTimer: NodeJS.Timeout | undefined
+  readonly #budget: RestartBudget
   #identity: Buffer | undefined
   #nextPending = false
   #endedReported = false
@@ -50,6 +56,11 @@ export class CustomNode implements Unit {
     this.inbox = options.inbox
     this.#host = host
     this.#options = options
+    this.#budget = new RestartBudget(spec.restart)
+  }
+
+  get restartCount(): number {
+    return this.#restartCount
   }
 
   get status(): UnitStatus {
@@ -65,6 +76,9 @@ export class CustomNode implements Unit {
   }
 
   start(): Promise<void> {
+    this.#failure = undefined
+    this.#identity = undefined
+    this.#nextPending = false
     const { command, args } = commandLine(this.spec)
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -129,17 +143,38 @@ export class CustomNode implements Unit {
       this.#deliver(item)
       if (item.kind === 'stop') {
         this.#status = 'stopping'
+        this.#stopping = true
         break
       }
     }
   }
 
   terminate(reason: string): void {
+    this.#stopping = true
+    if (this.#cancelRestart(reason)) return
     this.#signal('SIGTERM', reason)
   }
 
   kill(reason: string): void {
+    this.#stopping = true
+    if (this.#cancelRestart(reason)) return
     this.#signal('SIGKILL', reason)
+  }
+
+  crash(reason = 'killed on purpose'): void {
+    const child = this.#child
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
+    this.#host.log({ source: 'dora-ts', stream: 'supervisor', level: 'warn', text: `${this.display}: ${reason} (SIGKILL)` })
+    child.kill('SIGKILL')
+  }
+
+  /** A node waiting to be restarted has no process to signal: it just ends. */
+  #cancelRestart(reason: string): boolean {
+    if (this.#status !== 'restarting') return false
+    clearTimeout(this.#restartTimer)
+    this.#failure ??= reason
+    this.#report()
+    return true
   }
 
   #signal(signal: NodeJS.Signals, reason: string): void {
@@ -171,6 +206,7 @@ export class CustomNode implements Unit {
 
   #fail(error: string): void {
     this.#failure ??= error
+    this.#stopping = true
     this.#report()
   }
 
@@ -179,7 +215,34 @@ export class CustomNode implements Unit {
       if (signal !== null) this.#failure = `was killed by ${signal}`
       else if (code !== 0) this.#failure = `exited with code ${code}`
     }
+    if (!this.#stopping) {
+      const failed = this.#failure !== undefined
+      const decision = this.#budget.next(failed)
+      if (decision.restart) {
+        this.#restartAfter(decision.delayMs, failed ? this.#failure! : 'exited')
+        return
+      }
+      if (failed) this.#failure = `${this.#failure}; not restarted: ${decision.reason}`
+    }
     this.#report()
+  }
+
+  #restartAfter(delayMs: number, why: string): void {
+    this.#status = 'restarting'
+    this.#host.log({
+      source: 'dora-ts',
+      stream: 'supervisor',
+      level: 'warn',
+      text: `${this.display} ${why}; restarting in ${Math.round(delayMs)} ms (restart ${this.#restartCount + 1})`,
+    })
+    this.#restartTimer = setTimeout(() => {
+      this.#restartCount++
+      this.#host.restarted(this)
+      this.start().catch(() => {
+        // A node that cannot even be spawned again has failed for good.
+        this.#report()
+      })
+    }, delayMs)
   }
 
   #report(): void {

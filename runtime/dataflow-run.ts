@@ -16,7 +16,10 @@ import { SendQueue, type Frames } from '../src/transport/send-queue.js'
 import { CustomNode } from './custom-node.js'
 import { Inbox, type InboxItem, type InputLimits } from './inbox.js'
 import { OperatorHost } from './operator-host.js'
-import { buildRoutingTable, type RoutingTable } from './routing.js'
+import { buildRoutingTable, operatorKey, type RoutingTable } from './routing.js'
+import { StateStore } from '../src/store/state-store.js'
+import { join } from 'node:path'
+import { copyBytes } from '../src/bytes.js'
 import { Timer } from './timers.js'
 import type { LogEntry, Unit, UnitHost, UnitResult } from './unit.js'
 
@@ -29,6 +32,15 @@ export interface RunOptions {
   log?: (entry: LogEntry) => void
   /** Dataflow id; a random UUID by default. */
   dataflowId?: string
+  /**
+   * Root of operator state; the dataflow's store is `<stateDir>/<dataflow name>`. Default: the
+   * YAML's `state_dir`, else `.dora-ts/state` next to the YAML.
+   */
+  stateDir?: string
+  /** Start from empty state on purpose (`--clean-state`). */
+  cleanState?: boolean
+  /** Directory for the run's private socket directory (default: see `runRoot()`). */
+  runtimeDir?: string
 }
 
 export interface UnitReport {
@@ -57,7 +69,7 @@ export class DataflowRun {
   readonly spec: DataflowSpec
   readonly id: string
   readonly done: Promise<RunResult>
-  readonly #options: Required<Omit<RunOptions, 'stopAfterMs' | 'dataflowId'>> & Pick<RunOptions, 'stopAfterMs'>
+  readonly #options: Required<Pick<RunOptions, 'graceMs' | 'log'>> & Pick<RunOptions, 'stopAfterMs' | 'stateDir' | 'cleanState' | 'runtimeDir'>
   readonly #routing: RoutingTable
   readonly #units = new Map<string, Unit>()
   readonly #customByIdentity = new Map<string, CustomNode>()
@@ -67,6 +79,7 @@ export class DataflowRun {
   readonly #timers: Timer[] = []
   readonly #deadlines: NodeJS.Timeout[] = []
   #runDir: RunDir | undefined
+  #store: StateStore | undefined
   #router: Router | undefined
   #sender: SendQueue | undefined
   #stopRequested = 0
@@ -82,6 +95,9 @@ export class DataflowRun {
       graceMs: options.graceMs ?? 10_000,
       stopAfterMs: options.stopAfterMs,
       log: options.log ?? (() => {}),
+      stateDir: options.stateDir,
+      cleanState: options.cleanState,
+      runtimeDir: options.runtimeDir,
     }
     this.#routing = buildRoutingTable(spec)
     this.done = new Promise((resolve) => (this.#resolveDone = resolve))
@@ -101,7 +117,8 @@ export class DataflowRun {
    * if any fails to start, the rest is stopped and `done` reports `start-failed`.
    */
   async start(): Promise<void> {
-    this.#runDir = createRunDir()
+    this.#store = this.#openStateStore()
+    this.#runDir = createRunDir(this.#options.runtimeDir === undefined ? undefined : join(this.#options.runtimeDir, 'dora-ts'))
     const router = new Router({ linger: 0, mandatory: false })
     this.#router = router
     await router.bind(this.#runDir.nodeEndpoint)
@@ -120,7 +137,8 @@ export class DataflowRun {
         this.#add(unit, node.inputs)
       } else {
         for (const op of node.operators) {
-          this.#add(new OperatorHost(node, op, host, { inbox: new Inbox(limitsOf(op.inputs)) }), op.inputs)
+          const state = this.#store?.operator(operatorKey(node, op))
+          this.#add(new OperatorHost(node, op, host, { inbox: new Inbox(limitsOf(op.inputs)), state, maxMemoryMb: op.maxMemoryMb }), op.inputs)
         }
       }
     }
@@ -152,6 +170,31 @@ export class DataflowRun {
         }, this.#options.stopAfterMs).unref(),
       )
     }
+  }
+
+  /** Where this dataflow's operator state lives. */
+  get stateDir(): string {
+    const root = this.#options.stateDir ?? this.spec.stateDir ?? join(this.spec.baseDir, '.dora-ts', 'state')
+    return join(root, this.spec.name)
+  }
+
+  /** The run's state store (open while the run is), if it has operators. */
+  get store(): StateStore | undefined {
+    return this.#store
+  }
+
+  #openStateStore(): StateStore | undefined {
+    const operators = this.spec.nodes.flatMap((n) => (n.kind === 'operators' ? n.operators : []))
+    if (operators.length === 0) return undefined
+    // One environment has one sync mode: if any operator asks for power-loss durability,
+    // every commit of this dataflow fsyncs.
+    const durability = this.spec.durability === 'power' || operators.some((op) => op.durability === 'power') ? 'power' : 'process'
+    const store = StateStore.open({ dir: this.stateDir, durability })
+    if (this.#options.cleanState === true) {
+      store.clear()
+      this.#notice('info', `--clean-state: cleared the saved state in ${this.stateDir}`)
+    }
+    return store
   }
 
   /**
@@ -194,6 +237,7 @@ export class DataflowRun {
       emit: (unit, outputId, header, payload) => this.#route(unit.key, outputId, header, payload),
       log: (entry) => this.#options.log(entry),
       ended: (unit, result) => this.#onUnitEnded(unit, result),
+      restarted: (unit) => this.#notifyDownstream(unit, (nodeId) => ({ kind: 'node-restarted', nodeId })),
     }
   }
 
@@ -216,7 +260,7 @@ export class DataflowRun {
       // A worker may take ownership of (transfer) its payload's buffer, so with several
       // receivers each operator gets its own copy; processes share the original bytes.
       const receiver = this.#units.get(dest.receiver)
-      const own = single || !(receiver instanceof OperatorHost) ? payload : payload.slice()
+      const own = single || !(receiver instanceof OperatorHost) ? payload : copyBytes(payload)
       this.#deliver(dest.receiver, { kind: 'input', inputId: dest.inputId, header, payload: own })
     }
   }
@@ -250,9 +294,23 @@ export class DataflowRun {
     return !(this.#routing.inputs.get(receiverKey) ?? []).some((i) => i.source.kind === 'timer')
   }
 
+  /** Send an event to every receiver fed by one of `unit`'s outputs, once per receiver. */
+  #notifyDownstream(unit: Unit, make: (nodeId: string, affectedInputs: string[]) => InboxItem): void {
+    const producer = this.#routing.producers.get(unit.key)
+    if (producer === undefined || this.#stopRequested > 0) return
+    const affected = new Map<string, string[]>()
+    for (const key of producer.outputKeys.values()) {
+      for (const dest of this.#routing.outputs.get(key) ?? []) affected.set(dest.receiver, [...(affected.get(dest.receiver) ?? []), dest.inputId])
+    }
+    for (const [receiver, inputs] of affected) this.#deliver(receiver, make(unit.display, inputs))
+  }
+
   #onUnitEnded(unit: Unit, result: UnitResult): void {
     this.#results.set(unit.key, { unit: unit.display, status: result.status, error: result.error, stderrTail: result.stderrTail })
-    if (result.status === 'failed') this.#notice('error', `${unit.display} ${result.error ?? 'failed'}`)
+    if (result.status === 'failed') {
+      this.#notice('error', `${unit.display} ${result.error ?? 'failed'}`)
+      this.#notifyDownstream(unit, (nodeId, affectedInputs) => ({ kind: 'node-failed', nodeId, error: result.error ?? 'failed', affectedInputs }))
+    }
     const close = (): void => {
       this.#closeOutputs(unit, unit.outputs)
       this.#checkExitWhenFinish()
@@ -286,6 +344,7 @@ export class DataflowRun {
     this.#sender?.close()
     this.#router?.close()
     this.#runDir?.remove()
+    this.#store?.close()
     const units = [...this.#units.values()].map((u) => this.#results.get(u.key)!)
     const dropped: Record<string, number> = {}
     for (const unit of this.#units.values()) {
@@ -388,7 +447,7 @@ export class DataflowRun {
           dataflowId: this.id,
           dataflowName: this.spec.name,
           nodeId,
-          restartCount: 0,
+          restartCount: unit.restartCount,
           inputs: unit.spec.inputs.map((i) => i.id),
           outputs: [...unit.spec.outputs],
         },

@@ -17,16 +17,22 @@ export interface OperatorWorkerData {
   operatorId: string
   outputs: string[]
   restartCount: number
+  /** The operator's saved state, handed to restoreState before the first event. */
+  state: Map<string, Uint8Array>
 }
+
+/** One buffered state change, shipped with `done` and committed by the host. */
+export type StateWrite = { key: string; value: Uint8Array } | { key: string; delete: true }
 
 export type HostToWorker = { type: 'event'; event: DoraEvent }
 
 export type WorkerToHost =
-  | { type: 'ready' }
+  /** Loaded, restored and initialised; `writes` are state changes made in restoreState/init. */
+  | { type: 'ready'; writes: StateWrite[] }
   | { type: 'load-failed'; error: SerializedError }
   | { type: 'output'; outputId: string; data: Uint8Array; encoding: string; parameters: Record<string, MetadataValue> }
-  /** The last event was handled completely. */
-  | { type: 'done' }
+  /** The last event was handled completely; `writes` are its state changes, to commit. */
+  | { type: 'done'; writes: StateWrite[] }
   /** A handler threw or its promise rejected: the operator crashed. */
   | { type: 'failed'; error: SerializedError }
   | { type: 'log'; level: LogLevel; text: string }

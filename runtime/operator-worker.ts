@@ -7,11 +7,12 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { pathToFileURL } from 'node:url'
 import { format } from 'node:util'
 import { serializeError } from '../src/errors.js'
+import { copyBytes, ownsWholeBuffer } from '../src/bytes.js'
 import type { DoraEvent, SendOptions } from '../node-sdk/events.js'
-import { checkOutput, checkPayload, InvalidOperatorError } from '../node-sdk/errors.js'
+import { checkOutput, checkPayload, InvalidOperatorError, InvalidStateKeyError } from '../node-sdk/errors.js'
 import { toOperatorDefinition, type OperatorContext, type OperatorHandlers, type OperatorSendOptions } from '../node-sdk/operator.js'
 import { encodeJson, Encoding } from '../node-sdk/payload.js'
-import type { HostToWorker, OperatorWorkerData, WorkerToHost } from './operator-messages.js'
+import type { HostToWorker, OperatorWorkerData, StateWrite, WorkerToHost } from './operator-messages.js'
 import type { LogLevel } from '../src/protocol/messages.js'
 
 const port = parentPort!
@@ -26,6 +27,27 @@ function log(level: LogLevel, args: unknown[]): void {
   post({ type: 'log', level, text: format(...args) })
 }
 
+/**
+ * State changes of the event being handled, latest per key. They leave the worker only with
+ * `done`, so a worker that dies mid-handler cannot leave a partial write behind.
+ */
+const pendingWrites = new Map<string, StateWrite>()
+
+function takeWrites(): { writes: StateWrite[]; transfer: ArrayBuffer[] } {
+  const writes = [...pendingWrites.values()]
+  pendingWrites.clear()
+  const transfer = writes.flatMap((w) => ('value' in w ? [w.value.buffer as ArrayBuffer] : []))
+  return { writes, transfer }
+}
+
+function checkStateKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new InvalidStateKeyError(`${who} used ${typeof key === 'string' ? 'an empty' : `a ${typeof key}`} state key`, {
+      hint: 'State keys are non-empty strings, e.g. ctx.saveState("count", bytes).',
+    })
+  }
+}
+
 const ctx: OperatorContext = {
   dataflowId: data.dataflowId,
   dataflowName: data.dataflowName,
@@ -36,15 +58,24 @@ const ctx: OperatorContext = {
   send(outputId: string, bytes: Uint8Array, options: OperatorSendOptions = {}) {
     checkOutput(data.outputs, outputId, who)
     checkPayload(bytes, who)
-    const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer
-    const transfer = options.transfer === true && whole ? [bytes.buffer as ArrayBuffer] : undefined
-    post(
-      { type: 'output', outputId, data: bytes, encoding: options.encoding ?? Encoding.raw, parameters: options.parameters ?? {} },
-      transfer,
-    )
+    const whole = ownsWholeBuffer(bytes)
+    const transfer = options.transfer === true && whole ? [bytes.buffer] : undefined
+    // Structured clone copies a view's whole buffer: send a partial view as its own bytes.
+    const payload = whole ? bytes : copyBytes(bytes)
+    post({ type: 'output', outputId, data: payload, encoding: options.encoding ?? Encoding.raw, parameters: options.parameters ?? {} }, transfer)
   },
   sendJson(outputId: string, value: unknown, options: SendOptions = {}) {
     ctx.send(outputId, encodeJson(value), { ...options, encoding: Encoding.json, transfer: true })
+  },
+  saveState(key: string, value: Uint8Array) {
+    checkStateKey(key)
+    checkPayload(value, who)
+    // Copy now: the caller may reuse its buffer, and the copy is ours to transfer later.
+    pendingWrites.set(key, { key, value: copyBytes(value) })
+  },
+  deleteState(key: string) {
+    checkStateKey(key)
+    pendingWrites.set(key, { key, delete: true })
   },
   log: {
     debug: (...args) => log('debug', args),
@@ -81,6 +112,7 @@ async function load(): Promise<OperatorHandlers> {
     })
   }
   const handlers = definition.create(ctx)
+  if (data.state.size > 0) await handlers.restoreState?.(data.state, ctx)
   await handlers.init?.(ctx)
   return handlers
 }
@@ -118,11 +150,13 @@ async function main(): Promise<void> {
       try {
         await handle(handlers, event)
       } catch (err) {
-        // A crash: stay busy and let the host terminate this thread.
+        // A crash: nothing of this event is committed. Stay busy; the host ends this thread.
+        pendingWrites.clear()
         post({ type: 'failed', error: serializeError(err) })
         return
       }
-      post({ type: 'done' })
+      const { writes, transfer } = takeWrites()
+      post({ type: 'done', writes }, transfer)
     }
     busy = false
   }
@@ -131,7 +165,8 @@ async function main(): Promise<void> {
     queue.push(message.event)
     if (!busy) void drain()
   })
-  post({ type: 'ready' })
+  const { writes, transfer } = takeWrites()
+  post({ type: 'ready', writes }, transfer)
 }
 
 void main()

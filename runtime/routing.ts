@@ -3,6 +3,7 @@
  * output (or timer) feeds. Receivers are keyed `node` for custom nodes and `node/operator` for
  * operators; outputs are keyed as YAML inputs name them (`node/output` or `node/op/output`).
  */
+import { POISON_OUTPUT } from '../src/spec/resolve.js'
 import type { DataflowSpec, InputSpec, OperatorNodeSpec, OperatorSpec } from '../src/spec/types.js'
 
 export interface Destination {
@@ -81,7 +82,9 @@ export function buildRoutingTable(spec: DataflowSpec): RoutingTable {
       const key = operatorKey(node, op)
       addInputs(key, op.inputs)
       const opPart = node.single ? undefined : op.id
-      producers.set(key, { key, outputKeys: new Map(op.outputs.map((o) => [o, outputKey(node.id, opPart, o)])) })
+      // Every operator also reports poison inputs on its implicit `_errors` output.
+      const outputs = [...new Set([...op.outputs, POISON_OUTPUT])]
+      producers.set(key, { key, outputKeys: new Map(outputs.map((o) => [o, outputKey(node.id, opPart, o)])) })
     }
   }
   return { outputs, timers: [...timers.values()], inputs, producers }

@@ -5,8 +5,8 @@
 import type { MessageHeader } from '../src/protocol/messages.js'
 import type { Inbox } from './inbox.js'
 
-/** Lifecycle: starting -> running -> stopping -> finished | failed. */
-export type UnitStatus = 'starting' | 'running' | 'stopping' | 'finished' | 'failed'
+/** Lifecycle: starting -> running -> stopping -> finished | failed, with running -> restarting -> starting after a crash. */
+export type UnitStatus = 'starting' | 'running' | 'restarting' | 'stopping' | 'finished' | 'failed'
 
 export interface UnitResult {
   status: 'finished' | 'failed'
@@ -35,6 +35,8 @@ export interface UnitHost {
   log(entry: LogEntry): void
   /** Called exactly once when the unit has ended for good. */
   ended(unit: Unit, result: UnitResult): void
+  /** The unit crashed and is being started again (its receivers get NodeRestarted). */
+  restarted(unit: Unit): void
 }
 
 export interface Unit {
@@ -46,6 +48,8 @@ export interface Unit {
   readonly inbox: Inbox
   readonly status: UnitStatus
   readonly outputs: readonly string[]
+  /** Restarts so far in this run. */
+  readonly restartCount: number
   /** Launch it. Resolves when it is running; rejects if it failed to load or launch. */
   start(): Promise<void>
   /** Deliver queued events if the unit can take them now. */
@@ -54,6 +58,8 @@ export interface Unit {
   terminate(reason: string): void
   /** End it at once (SIGKILL / terminate). */
   kill(reason: string): void
+  /** Crash it on purpose (fault injection); the restart policy then acts as for any crash. */
+  crash(reason?: string): void
 }
 
 /** Keep the last `max` lines of a stream, for failure reports. */

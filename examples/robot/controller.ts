@@ -1,13 +1,15 @@
 /**
  * Controller (custom node): turns the nearest obstacle distance into a drive command and
- * prints each decision when it changes, at a human pace.
+ * prints each decision, at a human pace.
  */
 import { Node, decodeJson } from 'dora-ts'
 
 interface Nearest {
   distance: number
   beam: number
-  scan: number
+  /** Scans the filter has processed since its state was first created. */
+  processed: number
+  redelivered: boolean
 }
 
 function decide(distance: number): 'forward' | 'slow' | 'stop' {
@@ -22,9 +24,12 @@ for await (const event of node.events()) {
   if (event.type === 'input') {
     const nearest = decodeJson<Nearest>(event.data)
     const command = decide(nearest.distance)
-    console.log(`scan ${nearest.scan}: obstacle ${nearest.distance.toFixed(2)} m at beam ${nearest.beam} -> ${command}${command === last ? '' : '  (changed)'}`)
+    const notes = [command === last ? '' : '(changed)', nearest.redelivered ? '(after a filter crash)' : ''].filter(Boolean).join(' ')
+    console.log(`scan ${nearest.processed}: obstacle ${nearest.distance.toFixed(2)} m at beam ${nearest.beam} -> ${command} ${notes}`.trimEnd())
     last = command
     await node.sendJson('command', { command, distance: nearest.distance })
+  } else if (event.type === 'node-restarted') {
+    console.log(`${event.nodeId} was restarted; carrying on`)
   } else if (event.type === 'stop') {
     console.log(`stopping (${event.cause}); last command was ${last ?? 'none'}`)
   }

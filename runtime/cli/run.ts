@@ -3,6 +3,7 @@
  * `--stop-after` deadline, or Ctrl-C (Stop, grace period, SIGTERM, SIGKILL; a second Ctrl-C
  * skips the grace period). Exits 0 after a clean stop and 1 when any node failed.
  */
+import { resolve } from 'node:path'
 import type { CommandModule } from 'yargs'
 import { loadDataflow } from '../../src/spec/load.js'
 import { DataflowRun, type RunResult } from '../dataflow-run.js'
@@ -13,6 +14,8 @@ interface RunArgs {
   dataflow: string
   'stop-after'?: string | undefined
   grace: string
+  'state-dir'?: string | undefined
+  'clean-state': boolean
 }
 
 export const runCommand: CommandModule<object, RunArgs> = {
@@ -23,14 +26,23 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .positional('dataflow', { type: 'string', demandOption: true, describe: 'Path of the dataflow YAML' })
       .option('stop-after', { type: 'string', describe: 'Stop the dataflow after this long, e.g. 30s' })
       .option('grace', { type: 'string', default: '10s', describe: 'Time nodes get to handle Stop before SIGTERM' })
+      .option('state-dir', { type: 'string', describe: 'Root of operator state (default: state_dir in the YAML, else .dora-ts/state next to it)' })
+      .option('clean-state', { type: 'boolean', default: false, describe: 'Start from empty operator state on purpose' })
       .example('$0 run dataflow.yml', 'Run until Ctrl-C')
-      .example('$0 run dataflow.yml --stop-after 30s', 'Run for 30 seconds, then stop cleanly'),
+      .example('$0 run dataflow.yml --stop-after 30s', 'Run for 30 seconds, then stop cleanly')
+      .example('$0 run dataflow.yml --clean-state', 'Forget every operator\'s saved state first'),
   handler: async (args) => {
     const printer = createPrinter()
     const stopAfterMs = args['stop-after'] === undefined ? undefined : durationOption('--stop-after', args['stop-after']) * 1000
     const graceMs = durationOption('--grace', args.grace) * 1000
     const spec = await loadDataflow(args.dataflow)
-    const run = new DataflowRun(spec, { graceMs, stopAfterMs, log: (entry) => printer.log(entry) })
+    const run = new DataflowRun(spec, {
+      graceMs,
+      stopAfterMs,
+      log: (entry) => printer.log(entry),
+      stateDir: args['state-dir'] === undefined ? undefined : resolve(args['state-dir']),
+      cleanState: args['clean-state'],
+    })
 
     let interrupts = 0
     const onSignal = (signal: NodeJS.Signals): void => {

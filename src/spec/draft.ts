@@ -47,6 +47,7 @@ export interface DraftOperator {
   outputs: string[] | undefined
   timeout?: number | undefined
   maxRedeliveries?: number | undefined
+  maxMemoryMb?: number | undefined
   durability?: Durability | undefined
   restart: DraftRestart
   position: SourcePosition

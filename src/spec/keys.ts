@@ -84,7 +84,7 @@ export const ROOT_KEYS = {
     schema: { type: 'string', minLength: 1 },
   },
   durability: {
-    description: 'dora-ts: default durability of operator state: `process` (survives a crash of the operator) or `power` (also survives power loss, slower). Default `process`.',
+    description: 'dora-ts: default durability of operator state: `process` (every committed event survives any process crash, the supervisor\'s included, but not power loss) or `power` (fsync on every commit: also survives power loss, slower). Default `process`.',
     schema: { $ref: '#/$defs/durability' },
   },
   deploy: { description: 'dora: where to deploy the dataflow.', unsupported: 'dora-ts runs every node on this machine; remove `deploy:`.' },
@@ -169,9 +169,13 @@ export const OPERATOR_KEYS = {
     description: 'dora-ts: handler watchdog (seconds or a duration); a handler running longer is aborted and the operator restarted.',
     schema: { $ref: '#/$defs/duration' },
   },
+  max_memory_mb: {
+    description: 'dora-ts: heap limit of the operator\'s worker thread in MiB; an operator that exceeds it counts as crashed and is restarted. Default: Node\'s own limit.',
+    schema: { type: 'integer', minimum: 1 },
+  },
   max_redeliveries: {
-    description: 'dora-ts: how often one input is redelivered after crashes before it is dropped as poison. Default 3.',
-    schema: { type: 'integer', minimum: 0 },
+    description: 'dora-ts: an input that has crashed the operator this many times is dropped as poison (logged with its sequence number and reported on the operator\'s `_errors` output). Default 3.',
+    schema: { type: 'integer', minimum: 1 },
   },
   durability: {
     description: 'dora-ts: durability of this operator\'s state: `process` or `power`. Default: the top-level `durability`.',

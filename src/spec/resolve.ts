@@ -25,6 +25,12 @@ export const RESTART_DEFAULTS = {
   maxRestartDelay: 10,
 } as const satisfies Record<string, number | RestartPolicy>
 
+/**
+ * Every operator has this output besides its declared ones: inputs it dropped as poison are
+ * reported there (as JSON), so a dataflow can log or alert on them.
+ */
+export const POISON_OUTPUT = '_errors'
+
 export const DEFAULT_HEALTH_CHECK_INTERVAL = 5
 export const DEFAULT_MAX_REDELIVERIES = 3
 export const DEFAULT_DURABILITY: Durability = 'process'
@@ -134,6 +140,7 @@ class Resolver {
       restart: this.restart(RESTART_DEFAULTS.operatorPolicy, [node.restart, op.restart], scope),
       durability: op.durability ?? durability,
       maxRedeliveries: op.maxRedeliveries ?? DEFAULT_MAX_REDELIVERIES,
+      maxMemoryMb: op.maxMemoryMb,
       position: op.position,
     }
   }
@@ -233,7 +240,7 @@ class Resolver {
         this.problems.add('DORA_SPEC_UNKNOWN_SOURCE_OPERATOR', at, scope, `${reads}, but node "${nodeId}" is ${what} and has no operators`, `read its outputs as ${nodeId}/<output>${outputs !== undefined && outputs.includes(third) ? `, e.g. ${nodeId}/${third}` : ''}`)
         return placeholder
       }
-      if (outputs !== undefined && !outputs.includes(second)) {
+      if (outputs !== undefined && !outputs.includes(second) && !(body.kind === 'operators' && second === POISON_OUTPUT)) {
         this.problems.add('DORA_SPEC_UNKNOWN_SOURCE_OUTPUT', at, scope, `${reads}, but node "${nodeId}" has no output "${second}"${didYouMean(second, outputs)}`, outputHint(second, `node "${nodeId}"`, outputs))
       }
       return { kind: 'output', node: nodeId, operator: undefined, output: second }
@@ -250,7 +257,7 @@ class Resolver {
       this.problems.add('DORA_SPEC_UNKNOWN_SOURCE_OPERATOR', at, scope, `${reads}, but node "${nodeId}" has no operator "${second}"${didYouMean(second, ids)}`, `its operators are: ${ids.join(', ')}`)
       return placeholder
     }
-    if (op.outputs !== undefined && !op.outputs.includes(third)) {
+    if (op.outputs !== undefined && !op.outputs.includes(third) && third !== POISON_OUTPUT) {
       this.problems.add('DORA_SPEC_UNKNOWN_SOURCE_OUTPUT', at, scope, `${reads}, but operator "${second}" of node "${nodeId}" has no output "${third}"${didYouMean(third, op.outputs)}`, outputHint(third, `operator "${second}" of node "${nodeId}"`, op.outputs))
     }
     return { kind: 'output', node: nodeId, operator: second, output: third }

@@ -77,6 +77,8 @@ export interface OperatorSpec {
   durability: Durability
   /** Max redeliveries of one input before it is dropped as poison. */
   maxRedeliveries: number
+  /** Heap limit of the operator's worker thread in MiB; past it the worker is a crash. */
+  maxMemoryMb?: number | undefined
   position: SourcePosition
 }
 
