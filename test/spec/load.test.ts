@@ -129,6 +129,7 @@ t.test('a full dataflow resolves to the expected spec', async (t) => {
             restart: { policy: 'on-failure', maxRestarts: 0, restartDelay: 0.1, maxRestartDelay: 10, restartWindow: undefined, healthCheckTimeout: undefined },
             durability: 'power',
             maxRedeliveries: 1,
+            maxMemoryMb: undefined,
             position: pos('typescript: ./examples'),
           },
         ],
@@ -162,6 +163,7 @@ t.test('a full dataflow resolves to the expected spec', async (t) => {
             restart: { policy: 'always', maxRestarts: 5, restartDelay: 0.1, maxRestartDelay: 10, restartWindow: undefined, healthCheckTimeout: undefined },
             durability: 'process',
             maxRedeliveries: 3,
+            maxMemoryMb: undefined,
             position: pos('id: op1'),
           },
           {
@@ -191,6 +193,7 @@ t.test('a full dataflow resolves to the expected spec', async (t) => {
             restart: { policy: 'never', maxRestarts: 5, restartDelay: 0.1, maxRestartDelay: 10, restartWindow: undefined, healthCheckTimeout: undefined },
             durability: 'process',
             maxRedeliveries: 3,
+            maxMemoryMb: undefined,
             position: pos('id: op2'),
           },
         ],

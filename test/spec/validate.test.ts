@@ -244,7 +244,7 @@ t.test('operator-only keys are checked too', async (t) => {
   const errors = problemsIn(text)
   t.equal(errors.length, 3)
   expectProblem(t, errors.filter((e) => e.line === 5), { code: 'DORA_SPEC_INVALID_VALUE', text, needle: '-1', nodeId: 'o', says: ['`timeout` must be a positive duration'], hints: ['"500ms"'] })
-  expectProblem(t, errors.filter((e) => e.line === 6), { code: 'DORA_SPEC_INVALID_VALUE', text, needle: 'many', nodeId: 'o', says: ['`max_redeliveries` must be a non-negative integer'] })
+  expectProblem(t, errors.filter((e) => e.line === 6), { code: 'DORA_SPEC_INVALID_VALUE', text, needle: 'many', nodeId: 'o', says: ['`max_redeliveries` must be an integer >= 1'] })
   expectProblem(t, errors.filter((e) => e.line === 7), { code: 'DORA_SPEC_INVALID_VALUE', text, needle: 'disk', nodeId: 'o', says: ['`durability` must be one of process, power'] })
 })
 
