@@ -38,6 +38,7 @@ export class CustomNode implements Unit {
   #stopping = false
   #restartCount = 0
   #restartTimer: NodeJS.Timeout | undefined
+  #healthTimer: NodeJS.Timeout | undefined
   readonly #budget: RestartBudget
   #identity: Buffer | undefined
   #nextPending = false
@@ -105,6 +106,7 @@ export class CustomNode implements Unit {
       })
       child.once('spawn', () => {
         this.#status = 'running'
+        this.#armHealthCheck()
         resolve()
       })
       child.once('error', (err) => {
@@ -117,8 +119,22 @@ export class CustomNode implements Unit {
     })
   }
 
+  /** A (re)started node must register within health_check_timeout, or it counts as crashed. */
+  #armHealthCheck(): void {
+    const seconds = this.spec.restart.healthCheckTimeout
+    if (seconds === undefined) return
+    clearTimeout(this.#healthTimer)
+    this.#healthTimer = setTimeout(() => {
+      if (this.#identity !== undefined) return
+      this.#failure = `did not register within health_check_timeout (${seconds} s)`
+      this.#child?.kill('SIGKILL')
+    }, seconds * 1000)
+    this.#healthTimer.unref()
+  }
+
   /** The node registered from this ZeroMQ identity. */
   attach(identity: Buffer): void {
+    clearTimeout(this.#healthTimer)
     this.#identity = identity
     this.pump()
   }
@@ -246,6 +262,7 @@ export class CustomNode implements Unit {
   }
 
   #report(): void {
+    clearTimeout(this.#healthTimer)
     if (this.#endedReported) return
     this.#endedReported = true
     this.#status = this.#failure === undefined ? 'finished' : 'failed'

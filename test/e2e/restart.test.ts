@@ -59,3 +59,19 @@ t.test('max_restarts bounds the restarts of a node that keeps crashing', async (
   t.match(result.units[0]?.error, /exited with code 3; not restarted: it was restarted 2 times \(max_restarts 2\)/)
   t.equal((dump(flow.logs).match(/restarting in/g) ?? []).length, 2)
 })
+
+t.test('a node that never registers within health_check_timeout is killed and counts as failed', async (t) => {
+  const dir = t.testdir({ 'silent.mjs': 'setInterval(() => {}, 1000)\n' })
+  const flow = await startInProcess(
+    t,
+    `nodes:
+  - id: silent
+    path: ${dir}/silent.mjs
+    health_check_timeout: 300ms
+`,
+    { dir },
+  )
+  const result = await flow.done
+  t.notOk(result.ok)
+  t.match(result.units[0]?.error, /did not register within health_check_timeout \(0.3 s\); not restarted: restart_policy is never/)
+})
