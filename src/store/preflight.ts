@@ -17,6 +17,7 @@
 
 import { accessSync, closeSync, constants as fsConstants, lstatSync, mkdirSync, openSync, readSync, type Stats } from 'node:fs'
 import { spawnSync } from 'node:child_process'
+import { endianness } from 'node:os'
 import { join } from 'node:path'
 import { corruptHint, layoutHint, StateCorruptError, StateLayoutError, StateOpenError, stateErrorFrom } from './errors.js'
 
@@ -39,12 +40,15 @@ const META_PAGE_SIZE = META + 24 // uint32 mm_dbs[FREE_DBI].md_pad, after mm_add
 const META_LAST_PAGE = META + 120 // pgno_t mm_last_pg, after mm_dbs[2] (2 x 48 bytes)
 const META_TXNID = META + 128 // txnid_t mm_txnid
 const META_END = META + 136
+const HEADER_LAYOUT_KNOWN = endianness() === 'LE' && ['x64', 'arm64', 'ppc64', 'riscv64', 'loong64'].includes(process.arch)
 
 /** What {@link inspectDataFile} found. */
 export type DataFileReport =
   | { kind: 'absent' }
   /** LMDB initializes an empty file as a new store. */
   | { kind: 'empty' }
+  /** Not a platform whose meta page layout this module knows. */
+  | { kind: 'unchecked' }
   | { kind: 'ok'; pageSize: number; txnId: bigint; lastPage: bigint; size: number }
   /** Shorter than the newest meta page says: damaged, or ending in never-written free pages. */
   | { kind: 'short'; pageSize: number; txnId: bigint; lastPage: bigint; size: number }
@@ -81,6 +85,9 @@ export function inspectDataFile(dir: string): DataFileReport {
   const stat = lstatOrUndefined(path, dir)
   if (stat === undefined) return { kind: 'absent' }
   if (stat.size === 0) return { kind: 'empty' }
+  // The offsets below are those of 64-bit little-endian builds (x64, arm64): elsewhere the
+  // layout differs and the file is left to LMDB.
+  if (!HEADER_LAYOUT_KNOWN) return { kind: 'unchecked' }
   const corrupt = (why: string): StateCorruptError =>
     new StateCorruptError(`cannot open the state store in ${dir}: data.mdb ${why}`, { dir, hint: corruptHint(dir) })
 
@@ -161,9 +168,10 @@ const PROBE_SOURCE = `
 const [lmdbUrl, dir] = process.argv.slice(1)
 const { open } = await import(lmdbUrl)
 const env = open({ path: dir, noSubdir: false, readOnly: true, maxDbs: 1000, keyEncoding: 'binary', encoding: 'binary' })
+// Collect the names first: opening a database while a cursor walks the main one fails.
+const names = Array.from(env.getKeys(), (raw) => Buffer.from(raw).toString('utf8').replace(/\\0$/, ''))
 let bytes = 0
-for (const rawName of env.getKeys()) {
-  const name = Buffer.from(rawName).toString('utf8').replace(/\\0$/, '')
+for (const name of names) {
   const db = env.openDB({ name, keyEncoding: 'binary', encoding: 'binary' })
   for (const { value } of db.getRange()) bytes += value.length
 }
@@ -177,7 +185,11 @@ process.stdout.write(String(bytes))
  */
 export function probeStore(dir: string, report: DataFileReport): void {
   const lmdbUrl = import.meta.resolve('lmdb')
+  // Plain node: no loaders or flags of this process (NODE_OPTIONS, execArgv) in the probe.
+  const env = { ...process.env }
+  delete env['NODE_OPTIONS']
   const result = spawnSync(process.execPath, ['--input-type=module', '-e', PROBE_SOURCE, lmdbUrl, dir], {
+    env,
     encoding: 'utf8',
     timeout: 120_000,
     stdio: ['ignore', 'pipe', 'pipe'],

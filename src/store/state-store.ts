@@ -302,20 +302,23 @@ export class StateStore {
    */
   clear(operatorKey?: string): void {
     const env = this.#requireEnv()
+    const problem = operatorKey === undefined ? undefined : operatorKeyProblem(operatorKey)
+    if (problem !== undefined) {
+      throw new StateBadKeyError(`cannot clear the state in ${this.dir}: ${problem}`, { dir: this.dir, hint: 'pass the operator as "node/operator"' })
+    }
     const context: StateErrorContext = { dir: this.dir, action: 'clear', operator: operatorKey }
-    const existing = new Set(this.#operatorKeys(context))
-    const targets = operatorKey === undefined ? [...existing] : [operatorKey]
+    const existing = this.#operatorKeys(context)
+    const targets = operatorKey === undefined ? existing : [operatorKey]
+    const drops = targets.filter((key) => existing.includes(key)).map((key) => [key, this.#db(key)] as const)
     try {
       env.transactionSync(() => {
-        for (const key of targets) {
-          if (existing.has(key)) {
-            const db = this.#dbs.get(key) ?? env.openDB<Buffer, Buffer>({ name: operatorDbName(key), keyEncoding: 'binary', encoding: 'binary' })
-            // Drops the database and closes its handle at once: forget it before anything else.
-            this.#dbs.delete(key)
-            db.dropSync()
-          }
-          this.#meta.removeSync(this.#metaKey(key))
+        for (const [key, db] of drops) {
+          // mdb_drop closes the handle at once, even if the transaction then fails: forget it
+          // first, so the next use of the operator opens (and creates) its database afresh.
+          this.#dbs.delete(key)
+          db.dropSync()
         }
+        for (const key of targets) this.#meta.removeSync(this.#metaKey(key))
       }, COMMIT_FLAGS.power)
     } catch (err) {
       throw stateErrorFrom(err, context)
@@ -538,14 +541,21 @@ export class StateStore {
           hint: 'serialize state values to bytes (Uint8Array) before saving them',
         })
       }
-      if (value.byteLength > MAX_VALUE_BYTES || value.byteLength + key.length + growth > this.mapSizeBytes) {
+      if (value.byteLength > MAX_VALUE_BYTES || value.byteLength + COMMIT_SLACK_PAGES * this.#pageSize > this.mapSizeBytes) {
+        const limit = value.byteLength > MAX_VALUE_BYTES ? `the limit is ${MAX_VALUE_BYTES}` : `a store of ${this.mapSizeBytes} bytes can never hold it`
         throw new StateValueTooLargeError(
-          `cannot commit the state of operator "${operatorKey}" in ${dir}: the value of key ${JSON.stringify(write.key)} is ${value.byteLength} bytes, it can never fit in a store of ${this.mapSizeBytes} bytes`,
+          `cannot commit the state of operator "${operatorKey}" in ${dir}: the value of key ${JSON.stringify(write.key)} is ${value.byteLength} bytes, ${limit}`,
           { dir, operator: operatorKey, hint: 'split the value across several keys, or raise the state map size' },
         )
       }
       values[i] = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)
       growth += key.length + value.byteLength + NODE_OVERHEAD_BYTES
+    }
+    if (growth > this.mapSizeBytes) {
+      throw new StateValueTooLargeError(
+        `cannot commit the state of operator "${operatorKey}" in ${dir}: the writes of this event need up to ${growth} bytes, a store of ${this.mapSizeBytes} bytes can never hold them`,
+        { dir, operator: operatorKey, hint: 'save less state per event, or raise the state map size' },
+      )
     }
     this.#reserve(growth, operatorKey)
 
@@ -610,7 +620,10 @@ function openLayout(env: RootDatabase<Buffer, Buffer>, dir: string): Bytes {
   const layoutKey = Buffer.from(LAYOUT_KEY)
   const bytes = meta.get(layoutKey)
   if (bytes === undefined) {
-    if (names.length > 0) {
+    // A new store, or one whose creation was cut short between creating __meta__ and writing
+    // the layout record (nothing else can be in it yet): write the record.
+    const fresh = names.every((name) => name === META_DB) && meta.getCount() === 0
+    if (!fresh) {
       throw new StateLayoutError(`cannot open the state store in ${dir}: its ${META_DB} database has no layout record`, { dir, hint: layoutHint(dir) })
     }
     env.transactionSync(() => meta.putSync(layoutKey, encodeLayout()), COMMIT_FLAGS.power)

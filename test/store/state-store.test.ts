@@ -133,7 +133,7 @@ t.test('bad keys are DORA_STATE_BAD_KEY and nothing of the commit is applied', a
   throwsState(t, () => op.commit([{ key: '', delete: true }], meta(2n)), 'DORA_STATE_BAD_KEY', store.dir, /must not be empty/)
   op.commit([{ key: 'k'.repeat(511), value: bytes('max') }], meta(2n))
   const { state, meta: m } = op.load()
-  t.same([...state.keys()].sort(), ['k'.repeat(511), 'keep'])
+  t.same([...state.keys()].sort(), ['keep', 'k'.repeat(511)])
   t.equal(m.lastEvent, 2n)
   throwsState(t, () => store.operator(''), 'DORA_STATE_BAD_KEY', store.dir)
   throwsState(t, () => store.operator('x'.repeat(600)), 'DORA_STATE_BAD_KEY', store.dir)
@@ -179,6 +179,25 @@ t.test('a value that can never fit is DORA_STATE_VALUE_TOO_LARGE', async (t) => 
   throwsState(t, () => store.operator('n/o').commit([{ key: 'big', value: new Uint8Array(MIN_MAP_SIZE_BYTES) }], meta(1n)), 'DORA_STATE_VALUE_TOO_LARGE', store.dir, /"big" is 262144 bytes/)
 })
 
+t.test('the writes of one event that can never fit together are DORA_STATE_VALUE_TOO_LARGE', async (t) => {
+  const store = openStore(t, { mapSizeBytes: MIN_MAP_SIZE_BYTES })
+  const op = store.operator('n/o')
+  const writes = Array.from({ length: 4 }, (_, i) => ({ key: `k${i}`, value: new Uint8Array(MIN_MAP_SIZE_BYTES / 4) }))
+  throwsState(t, () => op.commit(writes, meta(1n)), 'DORA_STATE_VALUE_TOO_LARGE', store.dir, /the writes of this event need up to \d+ bytes/)
+  t.equal(op.load().state.size, 0)
+})
+
+t.test('a store whose creation stopped before the layout record was written opens as new', async (t) => {
+  const dir = t.testdir()
+  const env = openLmdb({ path: dir, noSubdir: false, maxDbs: 10, keyEncoding: 'binary', encoding: 'binary', overlappingSync: false })
+  env.openDB({ name: '__meta__', keyEncoding: 'binary', encoding: 'binary' })
+  await env.close()
+  const store = StateStore.open({ dir, durability: 'process' })
+  t.teardown(() => store.close())
+  store.operator('n/o').commit([], meta(1n))
+  t.equal(store.operator('n/o').load().meta.lastEvent, 1n)
+})
+
 t.test('a newer layout version is refused with DORA_STATE_LAYOUT, and nothing is wiped', async (t) => {
   const dir = t.testdir()
   const store = StateStore.open({ dir, durability: 'process' })
@@ -187,7 +206,6 @@ t.test('a newer layout version is refused with DORA_STATE_LAYOUT, and nothing is
   const env = openLmdb({ path: dir, noSubdir: false, maxDbs: 10, keyEncoding: 'binary', encoding: 'binary', overlappingSync: false })
   const metaDb = env.openDB({ name: '__meta__', keyEncoding: 'binary', encoding: 'binary' })
   env.transactionSync(() => metaDb.putSync(Buffer.from('layout'), Buffer.from('{"format":"dora-ts-state","version":2}')))
-  throwsState(t, () => StateStore.open({ dir, durability: 'process' }), 'DORA_STATE_OPEN', dir, /already open/)
   await env.close()
 
   throwsState(t, () => StateStore.open({ dir, durability: 'process' }), 'DORA_STATE_LAYOUT', dir, /layout version 2, written by a newer dora-ts; this one reads version 1/)
@@ -239,6 +257,24 @@ t.test('clear() of one operator leaves the others; clear() of all empties the st
   store.clear()
   t.same(store.stats(), [])
   t.same(b.load(), { state: new Map(), meta: meta(0n) })
+  throwsState(t, () => store.clear(''), 'DORA_STATE_BAD_KEY', store.dir)
+})
+
+t.test('clear() after a reopen drops operators this process never touched', async (t) => {
+  const dir = t.testdir()
+  const first = StateStore.open({ dir, durability: 'process' })
+  for (const key of ['n/a', 'n/b', 'm/c']) first.operator(key).commit([{ key: 'k', value: bytes(key) }], meta(1n))
+  first.close()
+  const store = StateStore.open({ dir, durability: 'process' })
+  t.teardown(() => store.close())
+  store.clear('n/b')
+  t.same(
+    store.stats().map((s) => s.operator),
+    ['m/c', 'n/a'],
+  )
+  store.clear()
+  t.same(store.stats(), [])
+  t.equal(store.operator('m/c').load().meta.lastEvent, 0n)
 })
 
 t.test('snapshot() copies a consistent store while it stays open and writable', async (t) => {
