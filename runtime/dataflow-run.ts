@@ -137,7 +137,7 @@ export class DataflowRun {
         this.#add(unit, node.inputs)
       } else {
         for (const op of node.operators) {
-          const state = this.#store?.operator(operatorKey(node, op))
+          const state = this.#store?.operator(operatorKey(node, op), { durability: op.durability })
           this.#add(new OperatorHost(node, op, host, { inbox: new Inbox(limitsOf(op.inputs)), state, maxMemoryMb: op.maxMemoryMb }), op.inputs)
         }
       }
@@ -186,10 +186,8 @@ export class DataflowRun {
   #openStateStore(): StateStore | undefined {
     const operators = this.spec.nodes.flatMap((n) => (n.kind === 'operators' ? n.operators : []))
     if (operators.length === 0) return undefined
-    // One environment has one sync mode: if any operator asks for power-loss durability,
-    // every commit of this dataflow fsyncs.
-    const durability = this.spec.durability === 'power' || operators.some((op) => op.durability === 'power') ? 'power' : 'process'
-    const store = StateStore.open({ dir: this.stateDir, durability })
+    // Durability is chosen per commit (each operator's own); this is the store's default.
+    const store = StateStore.open({ dir: this.stateDir, durability: this.spec.durability })
     if (this.#options.cleanState === true) {
       store.clear()
       this.#notice('info', `--clean-state: cleared the saved state in ${this.stateDir}`)
