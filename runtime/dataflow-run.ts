@@ -18,6 +18,7 @@ import { Inbox, type InboxItem, type InputLimits } from './inbox.js'
 import { OperatorHost } from './operator-host.js'
 import { buildRoutingTable, operatorKey, type RoutingTable } from './routing.js'
 import { StateStore } from '../src/store/state-store.js'
+import { acquireOwnerLock, type OwnerLock } from '../src/store/owner-lock.js'
 import { join } from 'node:path'
 import { copyBytes } from '../src/bytes.js'
 import { Timer } from './timers.js'
@@ -80,6 +81,7 @@ export class DataflowRun {
   readonly #deadlines: NodeJS.Timeout[] = []
   #runDir: RunDir | undefined
   #store: StateStore | undefined
+  #ownerLock: OwnerLock | undefined
   #router: Router | undefined
   #sender: SendQueue | undefined
   #stopRequested = 0
@@ -117,11 +119,20 @@ export class DataflowRun {
    * if any fails to start, the rest is stopped and `done` reports `start-failed`.
    */
   async start(): Promise<void> {
-    this.#store = this.#openStateStore()
-    this.#runDir = createRunDir(this.#options.runtimeDir === undefined ? undefined : join(this.#options.runtimeDir, 'dora-ts'))
-    const router = new Router({ linger: 0, mandatory: false })
-    this.#router = router
-    await router.bind(this.#runDir.nodeEndpoint)
+    try {
+      this.#store = this.#openStateStore()
+      this.#runDir = createRunDir(this.#options.runtimeDir === undefined ? undefined : join(this.#options.runtimeDir, 'dora-ts'))
+      this.#router = new Router({ linger: 0, mandatory: false })
+      await this.#router.bind(this.#runDir.nodeEndpoint)
+    } catch (err) {
+      // Nothing was launched yet: release what was opened, and let the caller report it.
+      this.#router?.close()
+      this.#runDir?.remove()
+      this.#store?.close()
+      this.#ownerLock?.release()
+      throw err
+    }
+    const router = this.#router
     this.#sender = new SendQueue(router, (err) => this.#notice('warn', `a send to a node failed: ${(err as Error).message}`))
     void this.#receive(router)
 
@@ -186,8 +197,15 @@ export class DataflowRun {
   #openStateStore(): StateStore | undefined {
     const operators = this.spec.nodes.flatMap((n) => (n.kind === 'operators' ? n.operators : []))
     if (operators.length === 0) return undefined
+    this.#ownerLock = acquireOwnerLock(this.stateDir)
     // Durability is chosen per commit (each operator's own); this is the store's default.
-    const store = StateStore.open({ dir: this.stateDir, durability: this.spec.durability })
+    let store: StateStore
+    try {
+      store = StateStore.open({ dir: this.stateDir, durability: this.spec.durability })
+    } catch (err) {
+      this.#ownerLock.release()
+      throw err
+    }
     if (this.#options.cleanState === true) {
       store.clear()
       this.#notice('info', `--clean-state: cleared the saved state in ${this.stateDir}`)
@@ -343,6 +361,7 @@ export class DataflowRun {
     this.#router?.close()
     this.#runDir?.remove()
     this.#store?.close()
+    this.#ownerLock?.release()
     const units = [...this.#units.values()].map((u) => this.#results.get(u.key)!)
     const dropped: Record<string, number> = {}
     for (const unit of this.#units.values()) {

@@ -13,6 +13,7 @@ import { DoraError, registerErrorClass } from '../errors.js'
 /** The code of each kind of state store failure. */
 export type StateErrorCode =
   | 'DORA_STATE_OPEN'
+  | 'DORA_STATE_IN_USE'
   | 'DORA_STATE_LAYOUT'
   | 'DORA_STATE_CORRUPT'
   | 'DORA_STATE_MAP_FULL'
@@ -28,6 +29,7 @@ export type StateErrorCode =
 /** Every {@link StateErrorCode}, for the docs' error table and for tests. */
 export const STATE_ERROR_CODES: readonly StateErrorCode[] = [
   'DORA_STATE_OPEN',
+  'DORA_STATE_IN_USE',
   'DORA_STATE_LAYOUT',
   'DORA_STATE_CORRUPT',
   'DORA_STATE_MAP_FULL',
@@ -83,6 +85,15 @@ export class StateOpenError extends StateError {
   }
 }
 registerErrorClass(StateOpenError)
+
+/** Another live dora-ts process is running a dataflow on this state directory. */
+export class StateInUseError extends StateError {
+  declare readonly code: 'DORA_STATE_IN_USE'
+  constructor(message: string, options: StateErrorOptions = {}) {
+    super('DORA_STATE_IN_USE', message, options)
+  }
+}
+registerErrorClass(StateInUseError)
 
 /** The directory holds state in a layout this dora-ts cannot read (newer, or not dora-ts state). */
 export class StateLayoutError extends StateError {
