@@ -4,6 +4,7 @@
  * - Operators: `export default defineOperator({ onInput(input, ctx) { ... } })`
  * - Custom nodes: `const node = await Node.connect(); for await (const e of node.events()) ...`
  * - Payload helpers: JSON, text and typed arrays over raw `Uint8Array` bytes.
+ * - The machine's shared key-value store: `node.kvs`, `ctx.kvs`, or `openKvs()` elsewhere.
  */
 export { Node, type NodeConnectOptions } from './node.js'
 export {
@@ -29,6 +30,32 @@ export type {
   StopCause,
 } from './events.js'
 export { msgpack, json, raw, type StateCodec } from './state-codecs.js'
+export {
+  openKvs,
+  type Kvs,
+  type KvsChange,
+  type KvsEntry,
+  type KvsListOptions,
+  type KvsWatch,
+  type KvsWatchOptions,
+  type OpenKvsOptions,
+  type TypedArrayClass,
+} from './kvs.js'
+export {
+  KvsError,
+  KvsOpenError,
+  KvsCorruptError,
+  KvsLayoutError,
+  KvsBadKeyError,
+  KvsBadValueError,
+  KvsBadNamespaceError,
+  KvsValueTooLargeError,
+  KvsMapFullError,
+  KvsDiskFullError,
+  KvsIoError,
+  KvsClosedError,
+  type KvsErrorCode,
+} from '../src/store/kvs-errors.js'
 export { encodeJson, decodeJson, encodeText, decodeText, typedArrayBytes, asTypedArray, Encoding } from './payload.js'
 export { NodeConnectError, UnknownOutputError, InvalidSendError, InvalidOperatorError, InvalidStateKeyError } from './errors.js'
 export { DoraError } from '../src/errors.js'

@@ -21,10 +21,12 @@ import { SendQueue } from '../src/transport/send-queue.js'
 import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID, ENV_SUPERVISOR_PID } from '../src/transport/env.js'
 import { isAlive } from '../src/transport/run-dir.js'
 import { nowNs } from '../src/clock.js'
+import { DEFAULT_KVS_MAP_SIZE_BYTES } from '../src/store/kvs.js'
 import type { DoraEvent, SendOptions } from './events.js'
 import { checkOutput, checkPayload, InvalidSendError, NodeConnectError } from './errors.js'
 import { metadataFromHeader } from './metadata.js'
 import { encodeJson, Encoding } from './payload.js'
+import { createKvs, type Kvs } from './kvs.js'
 
 export interface NodeConnectOptions {
   /** Defaults to the `DORA_TS_ENDPOINT` the supervisor set. */
@@ -48,6 +50,13 @@ export class Node implements AsyncDisposable {
   readonly restartCount: number
   readonly inputs: readonly string[]
   readonly outputs: readonly string[]
+  /**
+   * The machine's shared key-value store, on this dataflow's namespace (its name, or its
+   * `kvs_namespace`). Opened on first use, with the path and size the supervisor handed over
+   * at registration; closed by {@link close}.
+   * @example node.kvs.writeJson('pose', { x: 1, y: 2 }); node.kvs.readJson('pose')
+   */
+  readonly kvs: Kvs
 
   readonly #socket: Dealer
   readonly #sender: SendQueue
@@ -68,6 +77,15 @@ export class Node implements AsyncDisposable {
     this.restartCount = registration.restartCount
     this.inputs = registration.inputs
     this.outputs = registration.outputs
+    this.kvs = createKvs(
+      registration.kvsPath === ''
+        ? `node "${registration.nodeId}" has no KVS: its supervisor handed over no KVS path at registration (an older dora-ts)`
+        : {
+            dir: registration.kvsPath,
+            mapSizeBytes: registration.kvsMapSize > 0n ? Number(registration.kvsMapSize) : DEFAULT_KVS_MAP_SIZE_BYTES,
+            namespace: registration.kvsNamespace === '' ? registration.dataflowName : registration.kvsNamespace,
+          },
+    )
   }
 
   /** dora's `is_restart()`: true when this process replaces one that crashed. */
@@ -176,6 +194,7 @@ export class Node implements AsyncDisposable {
     }
     this.#closed = true
     this.#ended = true
+    this.kvs.close()
     clearInterval(this.#parentWatch)
     this.#sender.close()
     this.#socket.close()

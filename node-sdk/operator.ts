@@ -20,6 +20,7 @@ import type {
   SendOptions,
   StopEvent,
 } from './events.js'
+import type { Kvs } from './kvs.js'
 
 export interface OperatorLogger {
   debug(...args: unknown[]): void
@@ -64,6 +65,13 @@ export interface OperatorContext {
   saveState(key: string, value: Uint8Array): void
   /** Delete `key` from this operator's state, atomically with the rest of the event. */
   deleteState(key: string): void
+  /**
+   * The machine's shared key-value store, on this dataflow's namespace: the same store custom
+   * nodes see as `node.kvs`. Unlike saveState, a KVS write commits at once (it is not undone
+   * when the handler throws, and a redelivered input may repeat it).
+   * @example ctx.kvs.update('hits', (old) => encodeJson((old ? decodeJson<number>(old) : 0) + 1))
+   */
+  readonly kvs: Kvs
 }
 
 type MaybePromise<T> = T | Promise<T>

@@ -177,11 +177,11 @@ export class CustomNode implements Unit {
     this.#signal('SIGKILL', reason)
   }
 
-  crash(reason = 'killed on purpose'): void {
+  crash(reason = 'killed on purpose', signal: NodeJS.Signals = 'SIGKILL'): void {
     const child = this.#child
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
-    this.#host.log({ source: 'dora-ts', stream: 'supervisor', level: 'warn', text: `${this.display}: ${reason} (SIGKILL)` })
-    child.kill('SIGKILL')
+    this.#host.log({ source: 'dora-ts', stream: 'supervisor', level: 'warn', text: `${this.display} ${reason}` })
+    child.kill(signal)
   }
 
   /** A node waiting to be restarted has no process to signal: it just ends. */

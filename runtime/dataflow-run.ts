@@ -19,7 +19,10 @@ import { OperatorHost } from './operator-host.js'
 import { buildRoutingTable, operatorKey, type RoutingTable } from './routing.js'
 import { StateStore } from '../src/store/state-store.js'
 import { acquireOwnerLock, type OwnerLock } from '../src/store/owner-lock.js'
-import { join } from 'node:path'
+import { stateDirOf } from './state-location.js'
+import { join, resolve } from 'node:path'
+import { DEFAULT_KVS_MAP_SIZE_BYTES, defaultKvsDir } from '../src/store/kvs.js'
+import type { KvsConfig } from '../node-sdk/kvs.js'
 import { copyBytes } from '../src/bytes.js'
 import { Timer } from './timers.js'
 import type { LogEntry, Unit, UnitHost, UnitResult } from './unit.js'
@@ -42,6 +45,13 @@ export interface RunOptions {
   cleanState?: boolean
   /** Directory for the run's private socket directory (default: see `runRoot()`). */
   runtimeDir?: string
+  /**
+   * The machine's shared KVS directory, handed to every node and operator (`--kvs-dir`).
+   * Default: `$DORA_TS_KVS_DIR`, else `$XDG_STATE_HOME/dora-ts/kvs`, else `~/.local/state/dora-ts/kvs`.
+   */
+  kvsDir?: string
+  /** Size limit of the KVS in bytes, handed to every node and operator (default 1 GiB). */
+  kvsMapSizeBytes?: number
 }
 
 export interface UnitReport {
@@ -49,6 +59,22 @@ export interface UnitReport {
   status: 'finished' | 'failed'
   error?: string | undefined
   stderrTail: string[]
+}
+
+/** One node or operator as `dora-ts list` shows it. */
+export interface UnitInfo {
+  name: string
+  kind: 'custom' | 'operator'
+  status: string
+  restarts: number
+  /** OS pid: the node's process, or the supervisor's for an operator. */
+  pid: number | undefined
+  /** Worker thread id of an operator. */
+  threadId?: number | undefined
+  /** When the current instance started (ms since epoch). */
+  startedAt: number
+  messagesIn: number
+  messagesOut: number
 }
 
 export interface RunResult {
@@ -89,10 +115,20 @@ export class DataflowRun {
   #finished = false
   #resolveDone!: (result: RunResult) => void
   readonly #undecodableLogged = new Set<string>()
+  readonly #counters = new Map<string, { in: number; out: number; startedAt: number }>()
+  readonly startedAt = Date.now()
+
+  /** The shared KVS as this run hands it to its nodes and operators (they open it themselves). */
+  readonly kvs: KvsConfig
 
   constructor(spec: DataflowSpec, options: RunOptions = {}) {
     this.spec = spec
     this.id = options.dataflowId ?? randomUUID()
+    this.kvs = {
+      dir: resolve(options.kvsDir ?? defaultKvsDir()),
+      mapSizeBytes: options.kvsMapSizeBytes ?? DEFAULT_KVS_MAP_SIZE_BYTES,
+      namespace: spec.kvsNamespace ?? spec.name,
+    }
     this.#options = {
       graceMs: options.graceMs ?? 10_000,
       stopAfterMs: options.stopAfterMs,
@@ -149,7 +185,7 @@ export class DataflowRun {
       } else {
         for (const op of node.operators) {
           const state = this.#store?.operator(operatorKey(node, op), { durability: op.durability })
-          this.#add(new OperatorHost(node, op, host, { inbox: new Inbox(limitsOf(op.inputs)), state, maxMemoryMb: op.maxMemoryMb }), op.inputs)
+          this.#add(new OperatorHost(node, op, host, { inbox: new Inbox(limitsOf(op.inputs)), state, maxMemoryMb: op.maxMemoryMb, kvs: this.kvs }), op.inputs)
         }
       }
     }
@@ -183,10 +219,44 @@ export class DataflowRun {
     }
   }
 
+  /** True once every unit has ended. */
+  get finished(): boolean {
+    return this.#finished
+  }
+
+  /** True once stop() was called. */
+  get stopping(): boolean {
+    return this.#stopRequested > 0
+  }
+
+  /** Per node and operator: status, restarts, pid, uptime and message counts. */
+  unitInfo(): UnitInfo[] {
+    return [...this.#units.values()].map((unit) => {
+      const counter = this.#counters.get(unit.key)!
+      const operator = unit instanceof OperatorHost
+      return {
+        name: unit.display,
+        kind: operator ? 'operator' : 'custom',
+        status: unit.status,
+        restarts: unit.restartCount,
+        pid: operator ? process.pid : (unit as CustomNode).pid,
+        threadId: operator ? unit.threadId : undefined,
+        startedAt: counter.startedAt,
+        messagesIn: counter.in,
+        messagesOut: counter.out,
+      }
+    })
+  }
+
+  /** Find a unit by the name users see (`node` or `node/operator`), or by node id. */
+  findUnit(name: string): Unit | undefined {
+    for (const unit of this.#units.values()) if (unit.display === name || unit.key === name) return unit
+    return undefined
+  }
+
   /** Where this dataflow's operator state lives. */
   get stateDir(): string {
-    const root = this.#options.stateDir ?? this.spec.stateDir ?? join(this.spec.baseDir, '.dora-ts', 'state')
-    return join(root, this.spec.name)
+    return stateDirOf(this.spec, this.#options.stateDir)
   }
 
   /** The run's state store (open while the run is), if it has operators. */
@@ -243,6 +313,7 @@ export class DataflowRun {
 
   #add(unit: Unit, inputs: InputSpec[]): void {
     this.#units.set(unit.key, unit)
+    this.#counters.set(unit.key, { in: 0, out: 0, startedAt: Date.now() })
     this.#openInputs.set(unit.key, new Set(inputs.filter((i) => i.source.kind === 'output').map((i) => i.id)))
   }
 
@@ -253,7 +324,11 @@ export class DataflowRun {
       emit: (unit, outputId, header, payload) => this.#route(unit.key, outputId, header, payload),
       log: (entry) => this.#options.log(entry),
       ended: (unit, result) => this.#onUnitEnded(unit, result),
-      restarted: (unit) => this.#notifyDownstream(unit, (nodeId) => ({ kind: 'node-restarted', nodeId })),
+      restarted: (unit) => {
+        const counter = this.#counters.get(unit.key)
+        if (counter !== undefined) counter.startedAt = Date.now()
+        this.#notifyDownstream(unit, (nodeId) => ({ kind: 'node-restarted', nodeId }))
+      },
     }
   }
 
@@ -269,6 +344,8 @@ export class DataflowRun {
   #route(producerKey: string, outputId: string, header: MessageHeader, payload: Uint8Array): void {
     const key = this.#routing.producers.get(producerKey)?.outputKeys.get(outputId)
     if (key === undefined || this.#closedOutputs.has(key)) return
+    const sender = this.#counters.get(producerKey)
+    if (sender !== undefined) sender.out++
     const destinations = this.#routing.outputs.get(key)
     if (destinations === undefined) return
     const single = destinations.length === 1
@@ -284,6 +361,7 @@ export class DataflowRun {
   #deliver(receiverKey: string, item: InboxItem): void {
     const unit = this.#units.get(receiverKey)
     if (unit === undefined || unit.status === 'finished' || unit.status === 'failed') return
+    if (item.kind === 'input') this.#counters.get(receiverKey)!.in++
     unit.inbox.push(item)
     unit.pump()
   }
@@ -467,6 +545,9 @@ export class DataflowRun {
           restartCount: unit.restartCount,
           inputs: unit.spec.inputs.map((i) => i.id),
           outputs: [...unit.spec.outputs],
+          kvsPath: this.kvs.dir,
+          kvsMapSize: BigInt(this.kvs.mapSizeBytes),
+          kvsNamespace: this.kvs.namespace,
         },
       }),
     ])

@@ -20,6 +20,7 @@ import type { OperatorNodeSpec, OperatorSpec } from '../src/spec/types.js'
 import { POISON_OUTPUT } from '../src/spec/resolve.js'
 import type { OperatorState } from '../src/store/state-store.js'
 import type { DoraEvent } from '../node-sdk/events.js'
+import type { KvsConfig } from '../node-sdk/kvs.js'
 import { metadataFromHeader } from '../node-sdk/metadata.js'
 import { encodeJson } from '../node-sdk/payload.js'
 import type { Inbox, InboxItem } from './inbox.js'
@@ -45,6 +46,8 @@ export interface OperatorHostOptions {
   state?: OperatorState | undefined
   /** Heap limit of the worker in MiB (resource limits); undefined = Node's default. */
   maxMemoryMb?: number | undefined
+  /** The shared KVS the operator reaches as ctx.kvs (it opens it in its own thread). */
+  kvs?: KvsConfig | undefined
 }
 
 /** An event handed to the worker and not yet committed. */
@@ -52,6 +55,11 @@ interface InFlight {
   item: InboxItem
   eventNo: number
   crashes: number
+}
+
+/** An error's message, followed by its code when it is a dora-ts error (`[DORA_KVS_BAD_KEY]`), for scripts. */
+function withCode(error: Error): string {
+  return error instanceof DoraError ? `${error.message} [${error.code}]` : error.message
 }
 
 /** Id of a message produced while handling event `eventNo`: `<event>.<index>`. */
@@ -86,6 +94,7 @@ export class OperatorHost implements Unit {
   readonly #host: UnitHost
   readonly #state: OperatorState | undefined
   readonly #maxMemoryMb: number | undefined
+  readonly #kvs: KvsConfig | undefined
   readonly #budget: RestartBudget
 
   constructor(node: OperatorNodeSpec, spec: OperatorSpec, host: UnitHost, options: OperatorHostOptions) {
@@ -99,6 +108,7 @@ export class OperatorHost implements Unit {
     this.#host = host
     this.#state = options.state
     this.#maxMemoryMb = options.maxMemoryMb
+    this.#kvs = options.kvs
     this.#budget = new RestartBudget(spec.restart)
   }
 
@@ -182,6 +192,7 @@ export class OperatorHost implements Unit {
       outputs: [...this.spec.outputs],
       restartCount: this.#restartCount,
       state,
+      kvs: this.#kvs,
     }
     this.#status = 'starting'
     const worker = new Worker(workerEntry(), {
@@ -221,15 +232,15 @@ export class OperatorHost implements Unit {
           if (first !== undefined) {
             // Failing to load the first time is a bug in the module or the YAML, not a crash:
             // restarting would only loop.
-            this.#failForGood(`failed to load ${this.spec.module}: ${error.message}`)
+            this.#failForGood(`failed to load ${this.spec.module}: ${withCode(error)}`)
             first.reject(error)
           } else {
-            this.#crash(`failed to load on restart: ${error.message}`)
+            this.#crash(`failed to load on restart: ${withCode(error)}`)
           }
           return
         }
         case 'failed':
-          this.#crash(`crashed: ${deserializeError(message.error).message}`)
+          this.#crash(`crashed: ${withCode(deserializeError(message.error))}`)
           return
         case 'done':
           this.#onDone(message.writes)

@@ -6,6 +6,7 @@
 import type { SerializedError } from '../src/errors.js'
 import type { MetadataValue } from '../src/protocol/messages.js'
 import type { DoraEvent } from '../node-sdk/events.js'
+import type { KvsConfig } from '../node-sdk/kvs.js'
 import type { LogLevel } from '../src/protocol/messages.js'
 
 export interface OperatorWorkerData {
@@ -19,6 +20,8 @@ export interface OperatorWorkerData {
   restartCount: number
   /** The operator's saved state, handed to restoreState before the first event. */
   state: Map<string, Uint8Array>
+  /** Where the shared KVS is and the dataflow's namespace; undefined: ctx.kvs fails on use. */
+  kvs?: KvsConfig | undefined
 }
 
 /** One buffered state change, shipped with `done` and committed by the host. */

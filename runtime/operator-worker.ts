@@ -12,6 +12,7 @@ import type { DoraEvent, SendOptions } from '../node-sdk/events.js'
 import { checkOutput, checkPayload, InvalidOperatorError, InvalidStateKeyError } from '../node-sdk/errors.js'
 import { toOperatorDefinition, type OperatorContext, type OperatorHandlers, type OperatorSendOptions } from '../node-sdk/operator.js'
 import { encodeJson, Encoding } from '../node-sdk/payload.js'
+import { createKvs } from '../node-sdk/kvs.js'
 import type { HostToWorker, OperatorWorkerData, StateWrite, WorkerToHost } from './operator-messages.js'
 import type { LogLevel } from '../src/protocol/messages.js'
 
@@ -67,6 +68,8 @@ const ctx: OperatorContext = {
   sendJson(outputId: string, value: unknown, options: SendOptions = {}) {
     ctx.send(outputId, encodeJson(value), { ...options, encoding: Encoding.json, transfer: true })
   },
+  // Opened in this thread on first use: reads and writes go straight to LMDB, not through the host.
+  kvs: createKvs(data.kvs ?? `${who} has no KVS: its host passed no KVS configuration`),
   saveState(key: string, value: Uint8Array) {
     checkStateKey(key)
     checkPayload(value, who)

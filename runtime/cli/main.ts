@@ -5,6 +5,18 @@ import { hideBin } from 'yargs/helpers'
 import { createRequire } from 'node:module'
 import { checkCommand } from './check.js'
 import { runCommand } from './run.js'
+import { kvsCommand } from './kvs.js'
+import { graphCommand } from './graph.js'
+import { newCommand } from './new.js'
+import { stateCommand } from './state.js'
+import { upCommand } from './up.js'
+import { startCommand } from './start.js'
+import { stopCommand } from './stop.js'
+import { listCommand } from './list.js'
+import { logsCommand } from './logs.js'
+import { killCommand } from './kill.js'
+import { destroyCommand } from './destroy.js'
+import { daemonCommand } from './daemon.js'
 import { createPrinter, reportError } from './output.js'
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string }
@@ -15,6 +27,18 @@ try {
     .scriptName('dora-ts')
     .command(runCommand)
     .command(checkCommand)
+    .command(kvsCommand)
+    .command(graphCommand)
+    .command(newCommand)
+    .command(stateCommand)
+    .command(upCommand)
+    .command(startCommand)
+    .command(stopCommand)
+    .command(listCommand)
+    .command(logsCommand)
+    .command(killCommand)
+    .command(destroyCommand)
+    .command(daemonCommand)
     .demandCommand(1, 'Name a command; see dora-ts --help.')
     .strict()
     .version(version)

@@ -16,6 +16,7 @@ interface RunArgs {
   grace: string
   'state-dir'?: string | undefined
   'clean-state': boolean
+  'kvs-dir'?: string | undefined
 }
 
 export const runCommand: CommandModule<object, RunArgs> = {
@@ -28,6 +29,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('grace', { type: 'string', default: '10s', describe: 'Time nodes get to handle Stop before SIGTERM' })
       .option('state-dir', { type: 'string', describe: 'Root of operator state (default: state_dir in the YAML, else .dora-ts/state next to it)' })
       .option('clean-state', { type: 'boolean', default: false, describe: 'Start from empty operator state on purpose' })
+      .option('kvs-dir', { type: 'string', describe: 'Directory of the shared key-value store (default: $DORA_TS_KVS_DIR, else $XDG_STATE_HOME/dora-ts/kvs, else ~/.local/state/dora-ts/kvs)' })
       .example('$0 run dataflow.yml', 'Run until Ctrl-C')
       .example('$0 run dataflow.yml --stop-after 30s', 'Run for 30 seconds, then stop cleanly')
       .example('$0 run dataflow.yml --clean-state', 'Forget every operator\'s saved state first'),
@@ -42,6 +44,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       log: (entry) => printer.log(entry),
       stateDir: args['state-dir'] === undefined ? undefined : resolve(args['state-dir']),
       cleanState: args['clean-state'],
+      kvsDir: args['kvs-dir'] === undefined ? undefined : resolve(args['kvs-dir']),
     })
 
     let interrupts = 0

@@ -178,6 +178,9 @@ export function encodeSupervisorToNode(msg: SupervisorToNode): Uint8Array {
       w.setU32(s, g.restartCount, u32(r.restartCount, 'registration.restartCount'))
       w.textList(s, g.inputs, strList(r.inputs, 'registration.inputs'))
       w.textList(s, g.outputs, strList(r.outputs, 'registration.outputs'))
+      w.text(s, g.kvsPath, str(r.kvsPath, 'registration.kvsPath'))
+      w.setU64(s, g.kvsMapSize, u64(r.kvsMapSize, 'registration.kvsMapSize'))
+      w.text(s, g.kvsNamespace, str(r.kvsNamespace, 'registration.kvsNamespace'))
       break
     }
     case 'register-rejected': {
@@ -256,6 +259,9 @@ export function decodeSupervisorToNode(bytes: Uint8Array): SupervisorToNode {
             restartCount: r.u32(s, g.restartCount),
             inputs: r.textList(s, g.inputs),
             outputs: r.textList(s, g.outputs),
+            kvsPath: r.text(s, g.kvsPath),
+            kvsMapSize: r.u64(s, g.kvsMapSize),
+            kvsNamespace: r.text(s, g.kvsNamespace),
           },
         }
       }

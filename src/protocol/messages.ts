@@ -63,6 +63,12 @@ export interface Registration {
   restartCount: number
   inputs: string[]
   outputs: string[]
+  /** Directory of the machine's shared KVS; '' from a supervisor that predates the KVS. */
+  kvsPath: string
+  /** Size limit of the KVS in bytes (0 from a supervisor that predates the KVS). */
+  kvsMapSize: bigint
+  /** The node's default KVS namespace: the dataflow's name, or its `kvs_namespace`. */
+  kvsNamespace: string
 }
 
 /** Messages the supervisor sends to a custom node. */

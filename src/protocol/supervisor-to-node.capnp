@@ -30,6 +30,9 @@ struct SupervisorToNode {
     restartCount @3 :UInt32;  # Restarts of this node in this run; 0 on first start.
     inputs @4 :List(Text);    # Input ids of the node, as declared in the YAML.
     outputs @5 :List(Text);   # Output ids of the node, as declared in the YAML.
+    kvsPath @6 :Text;         # Directory of the machine's shared KVS (LMDB environment).
+    kvsMapSize @7 :UInt64;    # Size limit of the KVS in bytes, as the supervisor chose it.
+    kvsNamespace @8 :Text;    # The node's default KVS namespace (the dataflow's pool).
   }
 
   struct RegisterRejected {

@@ -8,7 +8,7 @@ export class SupervisorToNode_Registration extends $.Struct {
   static readonly _capnp = {
     displayName: "Registration",
     id: "a409c8abbc07f73e",
-    size: new $.ObjectSize(8, 5),
+    size: new $.ObjectSize(16, 7),
   };
   /**
 * UUID of the running dataflow.
@@ -93,6 +93,36 @@ export class SupervisorToNode_Registration extends $.Struct {
   }
   set outputs(value: $.List<string>) {
     $.utils.copyFrom(value, $.utils.getPointer(4, this));
+  }
+  /**
+* Directory of the machine's shared KVS (LMDB environment).
+*
+*/
+  get kvsPath(): string {
+    return $.utils.getText(5, this);
+  }
+  set kvsPath(value: string) {
+    $.utils.setText(5, value, this);
+  }
+  /**
+* Size limit of the KVS in bytes, as the supervisor chose it.
+*
+*/
+  get kvsMapSize(): bigint {
+    return $.utils.getUint64(8, this);
+  }
+  set kvsMapSize(value: bigint) {
+    $.utils.setUint64(8, value, this);
+  }
+  /**
+* The node's default KVS namespace (the dataflow's pool).
+*
+*/
+  get kvsNamespace(): string {
+    return $.utils.getText(6, this);
+  }
+  set kvsNamespace(value: string) {
+    $.utils.setText(6, value, this);
   }
   toString(): string { return "SupervisorToNode_Registration_" + super.toString(); }
 }

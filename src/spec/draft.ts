@@ -87,5 +87,6 @@ export interface DraftDataflow {
   healthCheckInterval?: number | undefined
   stateDir?: string | undefined
   durability?: Durability | undefined
+  kvsNamespace?: string | undefined
   nodes: DraftNode[]
 }

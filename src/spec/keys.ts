@@ -83,6 +83,10 @@ export const ROOT_KEYS = {
     description: 'dora-ts: folder for operator state, relative to this file.',
     schema: { type: 'string', minLength: 1 },
   },
+  kvs_namespace: {
+    description: 'dora-ts: the namespace (pool) of the shared key-value store that this dataflow\'s nodes and operators use as `kvs`. Default: the dataflow name. Two dataflows that set the same value share their keys.',
+    schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\u0000]+$' },
+  },
   durability: {
     description: 'dora-ts: default durability of operator state: `process` (every committed event survives any process crash, the supervisor\'s included, but not power loss) or `power` (fsync on every commit: also survives power loss, slower). Default `process`.',
     schema: { $ref: '#/$defs/durability' },

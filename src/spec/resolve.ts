@@ -87,6 +87,7 @@ class Resolver {
       healthCheckInterval: draft.healthCheckInterval ?? DEFAULT_HEALTH_CHECK_INTERVAL,
       stateDir: draft.stateDir === undefined ? undefined : resolve(this.baseDir, draft.stateDir),
       durability,
+      ...(draft.kvsNamespace === undefined ? {} : { kvsNamespace: draft.kvsNamespace }),
     }
   }
 

@@ -136,4 +136,6 @@ export interface DataflowSpec {
   /** Where operator state lives, if the YAML sets `state_dir` (resolved to absolute). */
   stateDir?: string | undefined
   durability: Durability
+  /** The KVS namespace of the dataflow's nodes, if the YAML sets `kvs_namespace` (default: {@link name}). */
+  kvsNamespace?: string | undefined
 }

@@ -44,6 +44,24 @@ class Validator {
     this.pos = (where) => problems.positions.of(where)
   }
 
+  /** `kvs_namespace`: a name LMDB can use for a database (at most 255 UTF-8 bytes, no NUL). */
+  private kvsNamespace(field: Field | undefined): string | undefined {
+    const name = this.read.string(field, {})
+    if (name === undefined || field === undefined) return undefined
+    const bytes = Buffer.byteLength(name)
+    if (name.includes('\0') || /[\uD800-\uDFFF]/u.test(name) || bytes > 255) {
+      this.problems.add(
+        'DORA_SPEC_INVALID_VALUE',
+        field.value,
+        {},
+        `\`kvs_namespace\` must be at most 255 UTF-8 bytes of well-formed text without NUL characters, got ${bytes} bytes`,
+        'choose a short name, e.g. the dataflow name',
+      )
+      return undefined
+    }
+    return name
+  }
+
   root(): DraftDataflow | undefined {
     const contents = this.read.deref(this.doc.contents)
     if (contents === null || (isScalar(contents) && (contents.value === null || contents.value === undefined))) {
@@ -60,6 +78,7 @@ class Validator {
       healthCheckInterval: this.read.duration(f.health_check_interval, {}, true),
       stateDir: this.read.string(f.state_dir, {}),
       durability: this.read.oneOf(f.durability, {}, DURABILITIES),
+      kvsNamespace: this.kvsNamespace(f.kvs_namespace),
       nodes: [],
     }
     if (f.nodes === undefined) {

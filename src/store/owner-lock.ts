@@ -4,45 +4,30 @@
  * break "restore = last completed event". The owner writes its pid to `owner.pid`; a pid file
  * left by a process that no longer exists (a SIGKILLed supervisor) is taken over.
  */
-import { openSync, writeSync, closeSync, readFileSync, rmSync, mkdirSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { isAlive } from '../transport/run-dir.js'
+import { tryAcquirePidFile } from '../transport/pid-file.js'
 import { StateInUseError, StateOpenError } from './errors.js'
 
 export interface OwnerLock {
   release(): void
 }
 
+export const OWNER_FILE = 'owner.pid'
+
 export function acquireOwnerLock(dir: string): OwnerLock {
-  mkdirSync(dir, { recursive: true })
-  const file = join(dir, 'owner.pid')
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fd = openSync(file, 'wx', 0o600)
-      writeSync(fd, `${process.pid}\n`)
-      closeSync(fd)
-      let released = false
-      return {
-        release() {
-          if (released) return
-          released = true
-          rmSync(file, { force: true })
-        },
-      }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new StateOpenError(`cannot lock the state store in ${dir}: ${(err as Error).message}`, { dir, cause: err })
-      }
-    }
-    const owner = Number.parseInt(readFileSync(file, 'utf8').trim(), 10)
-    if (Number.isInteger(owner) && isAlive(owner)) {
-      throw new StateInUseError(`the state store in ${dir} is in use by another dora-ts process (pid ${owner})`, {
-        dir,
-        hint: 'Stop that dataflow first, or run this one with another --state-dir or dataflow name.',
-      })
-    }
-    // Left behind by a process that died: take it over.
-    rmSync(file, { force: true })
+  let result
+  try {
+    mkdirSync(dir, { recursive: true })
+    result = tryAcquirePidFile(join(dir, OWNER_FILE))
+  } catch (err) {
+    throw new StateOpenError(`cannot lock the state store in ${dir}: ${(err as Error).message}`, { dir, cause: err })
   }
-  throw new StateOpenError(`cannot lock the state store in ${dir}: another process keeps taking the lock`, { dir })
+  if (!result.acquired) {
+    throw new StateInUseError(`the state store in ${dir} is in use by another dora-ts process (pid ${result.ownerPid})`, {
+      dir,
+      hint: 'Stop that dataflow first, or run this one with another --state-dir or dataflow name.',
+    })
+  }
+  return result
 }

@@ -126,13 +126,13 @@ t.test('encoding rejects values the schema cannot carry, with ProtocolEncodeErro
     ['restartCount negative', () =>
       encodeSupervisorToNode({
         type: 'registered',
-        registration: { dataflowId: '', dataflowName: '', nodeId: '', restartCount: -1, inputs: [], outputs: [] },
+        registration: { dataflowId: '', dataflowName: '', nodeId: '', restartCount: -1, inputs: [], outputs: [], kvsPath: '', kvsMapSize: 0n, kvsNamespace: '' },
       })],
     ['registration missing', () => encodeSupervisorToNode({ type: 'registered', registration: undefined as never })],
     ['inputs holding undefined', () =>
       encodeSupervisorToNode({
         type: 'registered',
-        registration: { dataflowId: '', dataflowName: '', nodeId: '', restartCount: 0, inputs: [undefined as never], outputs: [] },
+        registration: { dataflowId: '', dataflowName: '', nodeId: '', restartCount: 0, inputs: [undefined as never], outputs: [], kvsPath: '', kvsMapSize: 0n, kvsNamespace: '' },
       })],
     ['unknown s2n type', () => encodeSupervisorToNode({ type: 'unknown', which: 99 })],
     ['n2s message null', () => encodeNodeToSupervisor(null as never)],
@@ -191,7 +191,7 @@ t.test('an all-zero root (null pointer) decodes as the first variant with defaul
   t.strictSame(decodeNodeToSupervisor(frame), { type: 'register', nodeId: '', protocolVersion: 0, pid: 0 })
   t.strictSame(decodeSupervisorToNode(frame), {
     type: 'registered',
-    registration: { dataflowId: '', dataflowName: '', nodeId: '', restartCount: 0, inputs: [], outputs: [] },
+    registration: { dataflowId: '', dataflowName: '', nodeId: '', restartCount: 0, inputs: [], outputs: [], kvsPath: '', kvsMapSize: 0n, kvsNamespace: '' },
   })
 })
 

@@ -53,7 +53,8 @@ if (haveCapnp(t)) {
     t.equal(
       flat(r.text),
       '(registered = (dataflowId = "0193a4b2-7c1d-7e0f-8a9b-123456789abc", dataflowName = "robot", nodeId = "planner", ' +
-        'restartCount = 3, inputs = ["camera/image", "lidar/points", ""], outputs = ["plan"]))',
+        'restartCount = 3, inputs = ["camera/image", "lidar/points", ""], outputs = ["plan"], ' +
+        'kvsPath = "/home/robot/.local/state/dora-ts/kvs", kvsMapSize = 1073741824, kvsNamespace = "robot"))',
     )
     const stop = capnpDecode(S2N_SCHEMA, 'SupervisorToNode', encodeSupervisorToNode({ type: 'stop', cause: 'all-inputs-closed' }))
     t.equal(flat(stop.text), '(stop = (cause = allInputsClosed))')
@@ -120,10 +121,21 @@ if (haveCapnp(t)) {
 
   const s2nFromText: Array<[string, SupervisorToNode]> = [
     [
-      '(registered = (dataflowId = "d", dataflowName = "n", nodeId = "x", restartCount = 4294967295, inputs = ["a"], outputs = ["b", "c"]))',
+      '(registered = (dataflowId = "d", dataflowName = "n", nodeId = "x", restartCount = 4294967295, inputs = ["a"], outputs = ["b", "c"], ' +
+        'kvsPath = "/k", kvsMapSize = 18446744073709551615, kvsNamespace = "n"))',
       {
         type: 'registered',
-        registration: { dataflowId: 'd', dataflowName: 'n', nodeId: 'x', restartCount: 4294967295, inputs: ['a'], outputs: ['b', 'c'] },
+        registration: {
+          dataflowId: 'd',
+          dataflowName: 'n',
+          nodeId: 'x',
+          restartCount: 4294967295,
+          inputs: ['a'],
+          outputs: ['b', 'c'],
+          kvsPath: '/k',
+          kvsMapSize: (1n << 64n) - 1n,
+          kvsNamespace: 'n',
+        },
       },
     ],
     ['(registerRejected = (reason = "no"))', { type: 'register-rejected', reason: 'no' }],
@@ -208,7 +220,7 @@ if (haveCapnp(t)) {
     )
     t.strictSame(reg, {
       type: 'registered',
-      registration: { dataflowId: '', dataflowName: '', nodeId: 'x', restartCount: 0, inputs: ['i'], outputs: [] },
+      registration: { dataflowId: '', dataflowName: '', nodeId: 'x', restartCount: 0, inputs: ['i'], outputs: [], kvsPath: '', kvsMapSize: 0n, kvsNamespace: '' },
     })
   })
 

@@ -16,6 +16,7 @@ const SAMPLES: Record<keyof typeof KEY_TABLES, Record<string, unknown>> = {
     health_check_interval: '2s',
     state_dir: './state',
     durability: 'power',
+    kvs_namespace: 'shared-pool',
   },
   node: {
     id: 'custom',

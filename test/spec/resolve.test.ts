@@ -292,3 +292,13 @@ nodes:
   t.equal(spec.stateDir, '/tmp/flows/robot/state')
   t.equal(spec.durability, 'power')
 })
+
+t.test('kvs_namespace names the KVS pool; without it the spec leaves it to the dataflow name', async (t) => {
+  const node = `nodes:\n  - id: n\n    path: ./n.ts\n`
+  t.equal(parseOk(`kvs_namespace: shared-pool\n${node}`).kvsNamespace, 'shared-pool')
+  t.equal(parseOk(node).kvsNamespace, undefined)
+  const bad = `kvs_namespace: "${'x'.repeat(256)}"\n${node}`
+  expectProblem(t, problemsIn(bad), { code: 'DORA_SPEC_INVALID_VALUE', text: bad, needle: '"xxx', says: ['`kvs_namespace` must be at most 255 UTF-8 bytes'] })
+  const empty = `kvs_namespace: ""\n${node}`
+  t.equal(problemsIn(empty)[0]?.code, 'DORA_SPEC_INVALID_VALUE')
+})

@@ -1,0 +1,33 @@
+/** `dora-ts daemon`: run the supervisor daemon in the foreground (what `dora-ts up` launches). */
+import type { CommandModule } from 'yargs'
+import { Daemon } from '../daemon/server.js'
+import { createPrinter } from './output.js'
+
+interface DaemonArgs {
+  tcp?: string | undefined
+}
+
+export const daemonCommand: CommandModule<object, DaemonArgs> = {
+  command: 'daemon',
+  describe: false, // internal: users run `dora-ts up`
+  builder: (yargs) => yargs.option('tcp', { type: 'string', describe: 'Also listen on this tcp:// endpoint' }),
+  handler: async (args) => {
+    const printer = createPrinter()
+    const started = await Daemon.start({ tcp: args.tcp })
+    if (!(started instanceof Daemon)) {
+      printer.info(`a supervisor is already running (pid ${started.ownerPid})`)
+      return
+    }
+    printer.info(`supervisor running (pid ${process.pid}), control socket ${started.paths.controlEndpoint}`)
+    // A background supervisor runs many dataflows: a stray rejection in one must not take them
+    // all down. It is logged as the bug it is.
+    process.on('unhandledRejection', (reason) => {
+      printer.error(`unhandled rejection (a bug in dora-ts; please report it): ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`)
+    })
+    const shutdown = (): void => void started.destroy()
+    process.on('SIGINT', shutdown)
+    process.on('SIGTERM', shutdown)
+    await started.closed
+    printer.info('supervisor stopped')
+  },
+}

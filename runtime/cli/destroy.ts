@@ -1,0 +1,29 @@
+/** `dora-ts destroy` (alias `down`): stop every dataflow, then the supervisor. */
+import type { CommandModule } from 'yargs'
+import { DaemonClient, runningDaemonPid } from '../daemon/client.js'
+import { isAlive } from '../../src/transport/run-dir.js'
+import { createPrinter } from './output.js'
+
+export const destroyCommand: CommandModule<object, object> = {
+  command: 'destroy',
+  aliases: ['down'],
+  describe: 'Stop every dataflow and the supervisor',
+  builder: (yargs) => yargs.example('$0 destroy', 'Stop everything the supervisor runs, then the supervisor'),
+  handler: async () => {
+    const printer = createPrinter()
+    if (runningDaemonPid() === undefined) {
+      printer.info('no supervisor is running')
+      return
+    }
+    const client = DaemonClient.connect()
+    try {
+      const { stopped } = await client.request<{ stopped: string[] }>('destroy', {}, 120_000)
+      // Wait for the process itself to be gone, so `up` right after starts a fresh one.
+      const pid = client.pid
+      for (let i = 0; i < 100 && pid !== undefined && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50))
+      printer.info(`supervisor stopped${stopped.length === 0 ? '' : ` (and ${stopped.join(', ')})`}`)
+    } finally {
+      client.close()
+    }
+  },
+}

@@ -1,0 +1,251 @@
+/**
+ * `dora-ts kvs get|put|ls|rm|watch`: the machine's shared key-value store from the shell, also
+ * while dataflows run (the CLI opens the same LMDB environment as the nodes do). `--json`
+ * prints machine-readable output for scripts; `watch --json` prints one JSON object per line.
+ */
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import type { Argv, CommandModule } from 'yargs'
+import { defaultKvsDir, ENV_KVS_DIR, KvsStore, type KvsChange, type KvsNamespace } from '../../src/store/kvs.js'
+import { createPrinter } from './output.js'
+import { CliUsageError } from './options.js'
+
+/** Environment variable with the default `--namespace` of the kvs commands. */
+export const ENV_KVS_NAMESPACE = 'DORA_TS_KVS_NAMESPACE'
+
+interface KvsArgs {
+  namespace?: string | undefined
+  'kvs-dir'?: string | undefined
+  json: boolean
+}
+
+interface KeyArgs extends KvsArgs {
+  key: string
+}
+
+interface PutArgs extends KeyArgs {
+  value?: string | undefined
+  file?: string | undefined
+}
+
+interface PrefixArgs extends KvsArgs {
+  prefix: string
+}
+
+interface WatchArgs extends PrefixArgs {
+  count?: number | undefined
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** A value as `--json` shows it: size, base64, and its text and JSON when it has them. */
+export function describeValue(bytes: Uint8Array): { bytes: number; text?: string; json?: unknown; base64: string } {
+  const base64 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
+  let text: string
+  try {
+    text = utf8.decode(bytes)
+  } catch {
+    return { bytes: bytes.byteLength, base64 }
+  }
+  try {
+    return { bytes: bytes.byteLength, text, json: JSON.parse(text) as unknown, base64 }
+  } catch {
+    return { bytes: bytes.byteLength, text, base64 }
+  }
+}
+
+/** A value as the text output shows it on one line. */
+function preview(bytes: Uint8Array): string {
+  const { text } = describeValue(bytes)
+  if (text === undefined) return `<${bytes.byteLength} bytes of binary>`
+  // eslint-disable-next-line no-control-regex
+  return /[\u0000-\u001f\u007f]/.test(text) ? JSON.stringify(text) : text
+}
+
+/** Open the KVS and the namespace the options name; `use` runs with them, the store is closed after. */
+async function withNamespace<T>(args: KvsArgs, use: (ns: KvsNamespace, store: KvsStore) => T | Promise<T>): Promise<T> {
+  const dir = args['kvs-dir'] === undefined ? defaultKvsDir() : resolve(args['kvs-dir'])
+  const store = KvsStore.open({ dir })
+  try {
+    const name = args.namespace ?? process.env[ENV_KVS_NAMESPACE]
+    if (name === undefined || name === '') {
+      const existing = store.namespaces()
+      throw new CliUsageError(`name the KVS namespace with --namespace (or ${ENV_KVS_NAMESPACE})`, {
+        hint:
+          existing.length === 0
+            ? `the KVS in ${dir} has no namespaces yet; a dataflow's nodes use its name (or its kvs_namespace)`
+            : `namespaces in ${dir}: ${existing.join(', ')} (a dataflow's nodes use its name, or its kvs_namespace)`,
+      })
+    }
+    return await use(store.namespace(name), store)
+  } finally {
+    store.close()
+  }
+}
+
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`)
+}
+
+const getCommand: CommandModule<KvsArgs, KeyArgs> = {
+  command: 'get <key>',
+  describe: 'Print the value of a key (its raw bytes; with --json, an object)',
+  builder: (yargs) =>
+    yargs
+      .positional('key', { type: 'string', demandOption: true, describe: 'The key' })
+      .example('$0 kvs get settings/max-speed -n robot', 'Print the value')
+      .example('$0 kvs get count -n robot --json', '{"namespace":"robot","key":"count","found":true,"bytes":2,"text":"42","json":42,"base64":"NDI="}'),
+  handler: (args) =>
+    withNamespace(args, (ns) => {
+      const value = ns.read(args.key)
+      if (args.json) {
+        printJson({ namespace: ns.name, key: args.key, found: value !== undefined, ...(value === undefined ? {} : describeValue(value)) })
+      } else if (value !== undefined) {
+        process.stdout.write(value)
+        if (process.stdout.isTTY === true) process.stdout.write('\n')
+      }
+      if (value === undefined) {
+        if (!args.json) createPrinter().error(`key ${JSON.stringify(args.key)} not found in KVS namespace ${JSON.stringify(ns.name)}`)
+        process.exitCode = 1
+      }
+    }),
+}
+
+const putCommand: CommandModule<KvsArgs, PutArgs> = {
+  command: 'put <key> [value]',
+  describe: 'Set a key to a string, or to the bytes of a file (--file; - for stdin)',
+  builder: (yargs) =>
+    yargs
+      .positional('key', { type: 'string', demandOption: true, describe: 'The key' })
+      .positional('value', { type: 'string', describe: 'The value, stored as UTF-8 text' })
+      .option('file', { type: 'string', describe: 'Store the bytes of this file instead (- reads stdin)' })
+      .example('$0 kvs put settings/max-speed 1.5 -n robot', 'Set a value')
+      .example('$0 kvs put map.png --file map.png -n robot', 'Store a file'),
+  handler: (args) => {
+    if ((args.value === undefined) === (args.file === undefined)) {
+      throw new CliUsageError('kvs put takes a value or --file, exactly one of them', { hint: 'e.g. dora-ts kvs put KEY VALUE, or dora-ts kvs put KEY --file PATH' })
+    }
+    let bytes: Uint8Array
+    if (args.file !== undefined) {
+      try {
+        bytes = readFileSync(args.file === '-' ? 0 : args.file)
+      } catch (err) {
+        throw new CliUsageError(`cannot read --file ${args.file}: ${(err as Error).message}`, { hint: 'pass a readable file, or - for stdin' })
+      }
+    } else {
+      bytes = Buffer.from(args.value ?? '', 'utf8')
+    }
+    return withNamespace(args, (ns) => {
+      ns.write(args.key, bytes)
+      if (args.json) printJson({ namespace: ns.name, key: args.key, bytes: bytes.byteLength })
+    })
+  },
+}
+
+const lsCommand: CommandModule<KvsArgs, PrefixArgs> = {
+  command: 'ls [prefix]',
+  describe: 'List the keys (starting with PREFIX) and their values, in key order',
+  builder: (yargs) =>
+    yargs
+      .positional('prefix', { type: 'string', default: '', describe: 'Only keys that start with this' })
+      .example('$0 kvs ls settings/ -n robot', 'key<TAB>value lines')
+      .example('$0 kvs ls -n robot --json', 'A JSON array of {key, bytes, text, json, base64}'),
+  handler: (args) =>
+    withNamespace(args, (ns) => {
+      const entries = ns.list(args.prefix)
+      if (args.json) {
+        printJson(entries.map(({ key, value }) => ({ key, ...describeValue(value) })))
+        return
+      }
+      for (const { key, value } of entries) process.stdout.write(`${key}\t${preview(value)}\n`)
+    }),
+}
+
+const rmCommand: CommandModule<KvsArgs, KeyArgs> = {
+  command: 'rm <key>',
+  describe: 'Delete a key (exit code 1 when it does not exist)',
+  builder: (yargs) => yargs.positional('key', { type: 'string', demandOption: true, describe: 'The key' }).example('$0 kvs rm settings/max-speed -n robot', 'Delete it'),
+  handler: (args) =>
+    withNamespace(args, (ns) => {
+      const removed = ns.delete(args.key)
+      if (args.json) printJson({ namespace: ns.name, key: args.key, removed })
+      if (!removed) {
+        if (!args.json) createPrinter().error(`key ${JSON.stringify(args.key)} not found in KVS namespace ${JSON.stringify(ns.name)}`)
+        process.exitCode = 1
+      }
+    }),
+}
+
+const watchCommand: CommandModule<KvsArgs, WatchArgs> = {
+  command: 'watch [prefix]',
+  describe: 'Print every change to keys starting with PREFIX as it happens, until Ctrl-C',
+  builder: (yargs) =>
+    yargs
+      .positional('prefix', { type: 'string', default: '', describe: 'Only keys that start with this' })
+      .option('count', { type: 'number', describe: 'Exit after this many changes' })
+      .example('$0 kvs watch settings/ -n robot', 'put/delete lines as changes happen')
+      .example('$0 kvs watch -n robot --json', 'One JSON object per change and line'),
+  handler: (args) =>
+    withNamespace(args, async (ns) => {
+      if (args.count !== undefined && !(Number.isInteger(args.count) && args.count > 0)) {
+        throw new CliUsageError(`--count must be a positive integer, got ${args.count}`)
+      }
+      const controller = new AbortController()
+      const watch = ns.watch(args.prefix, { signal: controller.signal })
+      const stop = (): void => controller.abort()
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+      // The watch's timer is unref'd (a watch must not keep a node alive); this command exists to wait.
+      const keepAlive = setInterval(() => {}, 1 << 30)
+      const filter = args.prefix === '' ? '' : ` for keys starting with ${JSON.stringify(args.prefix)}`
+      createPrinter().info(`watching KVS namespace ${JSON.stringify(ns.name)}${filter} (Ctrl-C to stop)`)
+      let seen = 0
+      try {
+        for await (const change of watch) {
+          printChange(change, args.json)
+          if (args.count !== undefined && ++seen >= args.count) break
+        }
+      } finally {
+        clearInterval(keepAlive)
+        process.off('SIGINT', stop)
+        process.off('SIGTERM', stop)
+        watch.close()
+      }
+    }),
+}
+
+function printChange(change: KvsChange, json: boolean): void {
+  switch (change.type) {
+    case 'put':
+      if (json) printJson({ type: 'put', key: change.key, seq: change.seq, ...describeValue(change.value) })
+      else process.stdout.write(`put\t${change.key}\t${preview(change.value)}\n`)
+      return
+    case 'delete':
+      if (json) printJson({ type: 'delete', key: change.key, seq: change.seq })
+      else process.stdout.write(`delete\t${change.key}\n`)
+      return
+    case 'lagged':
+      if (json) printJson({ type: 'lagged', seq: change.seq })
+      else createPrinter().error('fell behind: some changes were trimmed from the log before they were printed')
+      return
+    default:
+      return
+  }
+}
+
+export const kvsCommand: CommandModule<object, KvsArgs> = {
+  command: 'kvs <command>',
+  describe: 'Read, write and watch the shared key-value store (also while dataflows run)',
+  builder: (yargs: Argv) =>
+    yargs
+      .option('namespace', { alias: 'n', type: 'string', describe: `The namespace (pool): a dataflow's nodes use its name, or its kvs_namespace (default: $${ENV_KVS_NAMESPACE})` })
+      .option('kvs-dir', { type: 'string', describe: `The KVS directory (default: $${ENV_KVS_DIR}, else $XDG_STATE_HOME/dora-ts/kvs, else ~/.local/state/dora-ts/kvs)` })
+      .option('json', { type: 'boolean', default: false, describe: 'Machine-readable output' })
+      .command(getCommand)
+      .command(putCommand)
+      .command(lsCommand)
+      .command(rmCommand)
+      .command(watchCommand)
+      .demandCommand(1, 'Name a kvs command: get, put, ls, rm or watch.') as unknown as Argv<KvsArgs>,
+  handler: () => {},
+}

@@ -1,0 +1,35 @@
+/** `dora-ts stop [NAME|ID]`: stop a dataflow on the supervisor (Stop, grace, SIGTERM, SIGKILL). */
+import type { CommandModule } from 'yargs'
+import { DaemonClient } from '../daemon/client.js'
+import type { RunResult } from '../dataflow-run.js'
+import { createPrinter } from './output.js'
+import { durationOption } from './options.js'
+
+interface StopArgs {
+  target?: string | undefined
+  grace?: string | undefined
+}
+
+export const stopCommand: CommandModule<object, StopArgs> = {
+  command: 'stop [target]',
+  describe: 'Stop a running dataflow (by name or id; the only one if omitted)',
+  builder: (yargs) =>
+    yargs
+      .positional('target', { type: 'string', describe: 'Dataflow name or id' })
+      .option('grace', { type: 'string', describe: 'Time nodes get to handle Stop before SIGTERM (default: as started)' })
+      .example('$0 stop robot --grace 2s', 'Stop "robot", giving nodes 2 s to finish'),
+  handler: async (args) => {
+    const printer = createPrinter()
+    const graceMs = args.grace === undefined ? undefined : durationOption('--grace', args.grace) * 1000
+    const client = DaemonClient.connect()
+    try {
+      const { name, result } = await client.request<{ name: string; result: RunResult }>('stop', { target: args.target, graceMs }, (graceMs ?? 60_000) + 30_000)
+      const failed = result.units.filter((u) => u.status === 'failed')
+      for (const unit of failed) printer.error(`node "${unit.unit}" failed: ${unit.error ?? 'unknown error'}`)
+      printer.info(`dataflow "${name}" stopped${failed.length === 0 ? '' : ` with ${failed.length} failed node${failed.length === 1 ? '' : 's'}`}`)
+      if (failed.length > 0) process.exitCode = 1
+    } finally {
+      client.close()
+    }
+  },
+}

@@ -1,0 +1,28 @@
+/** `dora-ts up`: start the supervisor in the background, or say it already runs. */
+import type { CommandModule } from 'yargs'
+import { launchDaemon } from '../daemon/launch.js'
+import { daemonPaths } from '../daemon/paths.js'
+import { createPrinter } from './output.js'
+
+interface UpArgs {
+  tcp?: number | undefined
+  host: string
+}
+
+export const upCommand: CommandModule<object, UpArgs> = {
+  command: 'up',
+  describe: 'Start the supervisor in the background',
+  builder: (yargs) =>
+    yargs
+      .option('tcp', { type: 'number', describe: 'Also listen for the CLI on this TCP port (off by default)' })
+      .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address for --tcp' })
+      .example('$0 up', 'Start the supervisor; then dora-ts start dataflow.yml'),
+  handler: async (args) => {
+    const printer = createPrinter()
+    const tcp = args.tcp === undefined ? undefined : `tcp://${args.host}:${args.tcp}`
+    const up = await launchDaemon({ tcp })
+    const paths = daemonPaths()
+    if (up.alreadyRunning) printer.info(`the supervisor is already running (pid ${up.pid})`)
+    else printer.info(`supervisor started (pid ${up.pid}); logs in ${paths.logsRoot}`)
+  },
+}

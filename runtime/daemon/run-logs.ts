@@ -1,0 +1,126 @@
+/**
+ * Logs of one dataflow run on disk, one file per node or operator plus `supervisor.log` with
+ * the run's own notices (crashes, restarts and their errors, in order). Every line is
+ * `<ISO time> <stream> <text>`. When the run ends, `result.json` is written: readers that
+ * follow the logs stop there.
+ */
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, existsSync, writeFileSync, type WriteStream } from 'node:fs'
+import { join } from 'node:path'
+import type { LogEntry } from '../unit.js'
+
+export const SUPERVISOR_LOG = 'supervisor'
+export const RESULT_FILE = 'result.json'
+
+/** File name of a unit's log: `node/op` becomes `node.op.log`. */
+export function logFileName(source: string): string {
+  return `${source.replace(/\//g, '.')}.log`
+}
+
+export class RunLogWriter {
+  readonly dir: string
+  readonly #streams = new Map<string, WriteStream>()
+  readonly #units: ReadonlySet<string>
+  #closed = false
+
+  /** `units` are the names of the run's nodes and operators, as they appear in log sources. */
+  constructor(logsRoot: string, dataflowName: string, runId: string, units: Iterable<string>) {
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+    this.dir = join(logsRoot, dataflowName, `${stamp}_${runId.slice(0, 8)}`)
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 })
+    this.#units = new Set(units)
+  }
+
+  write(entry: LogEntry): void {
+    if (this.#closed) return
+    const line = `${new Date().toISOString()} ${entry.stream}${entry.stream === 'log' ? `:${entry.level}` : ''} ${entry.text}\n`
+    if (entry.stream === 'supervisor') {
+      this.#stream(SUPERVISOR_LOG).write(line)
+      // A notice about a unit also goes into that unit's own log, so `logs NAME NODE` shows
+      // its crashes and restarts between its own lines.
+      const unit = entry.text.split(/[ :]/, 1)[0] ?? ''
+      if (this.#units.has(unit)) this.#stream(unit).write(line)
+      return
+    }
+    this.#stream(entry.source).write(line)
+  }
+
+  /** Write the result marker and close every file. Never throws: logs must not stop a run. */
+  async finish(result: unknown): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await Promise.all([...this.#streams.values()].map((s) => new Promise<void>((resolve) => s.end(resolve))))
+    try {
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 })
+      writeFileSync(join(this.dir, RESULT_FILE), `${JSON.stringify(result, null, 2)}\n`)
+    } catch (err) {
+      process.stderr.write(`dora-ts: could not write the result of the run to ${this.dir}: ${(err as Error).message}\n`)
+    }
+  }
+
+  #stream(source: string): WriteStream {
+    let stream = this.#streams.get(source)
+    if (stream === undefined) {
+      stream = createWriteStream(join(this.dir, logFileName(source)), { flags: 'a', mode: 0o600 })
+      // A log directory removed under a running dataflow must not take the supervisor down.
+      stream.on('error', (err) => process.stderr.write(`dora-ts: log ${join(this.dir, logFileName(source))}: ${err.message}\n`))
+      this.#streams.set(source, stream)
+    }
+    return stream
+  }
+}
+
+/** Run directories of a dataflow, oldest first. */
+export function runLogDirs(logsRoot: string, dataflowName: string): string[] {
+  const root = join(logsRoot, dataflowName)
+  if (!existsSync(root)) return []
+  return readdirSync(root)
+    .sort()
+    .map((d) => join(root, d))
+}
+
+/** Dataflow names that have logs. */
+export function loggedDataflows(logsRoot: string): string[] {
+  if (!existsSync(logsRoot)) return []
+  return readdirSync(logsRoot, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort()
+}
+
+export interface LogLine {
+  time: string
+  source: string
+  text: string
+}
+
+/** Read the lines of a run's logs (one unit's, or all merged by time), from byte offsets. */
+export function readRunLogs(dir: string, unit: string | undefined, offsets = new Map<string, number>()): LogLine[] {
+  const files = unit === undefined ? readdirSync(dir).filter((f) => f.endsWith('.log')) : [logFileName(unit)]
+  const lines: LogLine[] = []
+  for (const file of files) {
+    const path = join(dir, file)
+    if (!existsSync(path)) continue
+    const content = readFileSync(path)
+    const from = offsets.get(file) ?? 0
+    // Only whole lines: a line being written is read on the next pass.
+    const end = content.lastIndexOf(0x0a) + 1
+    if (end <= from) continue
+    offsets.set(file, end)
+    const source = file.slice(0, -'.log'.length)
+    // In the merged view a notice appears once: from supervisor.log, not again from the unit.
+    for (const raw of content.subarray(from, end).toString('utf8').split('\n')) {
+      if (raw === '') continue
+      const space = raw.indexOf(' ')
+      const entry = { time: raw.slice(0, space), source, text: raw.slice(space + 1) }
+      if (unit === undefined && source !== SUPERVISOR_LOG && entry.text.startsWith('supervisor ')) continue
+      lines.push(entry)
+    }
+  }
+  return lines.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0))
+}
+
+/** The run's result, once it ended. */
+export function readRunResult(dir: string): unknown {
+  const path = join(dir, RESULT_FILE)
+  return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined
+}

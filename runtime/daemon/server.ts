@@ -1,0 +1,286 @@
+/**
+ * The supervisor daemon (`dora-ts up`): runs dataflows in the background and answers the CLI
+ * on a ROUTER control socket in the user's private runtime directory. One pid file makes sure
+ * only one daemon runs per user (two `up` at once: one wins); a pid file or socket left by a
+ * daemon that died is detected and replaced.
+ */
+import { mkdirSync, rmSync, chmodSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { Router } from 'zeromq'
+import { DoraError, serializeError } from '../../src/errors.js'
+import { decodeControlRequest, encodeControlReply, type ControlReply } from '../../src/protocol/control-codec.js'
+import { loadDataflow } from '../../src/spec/load.js'
+import { tryAcquirePidFile } from '../../src/transport/pid-file.js'
+import { SendQueue } from '../../src/transport/send-queue.js'
+import { DataflowRun, type RunResult, type UnitInfo } from '../dataflow-run.js'
+import { CustomNode } from '../custom-node.js'
+import { daemonPaths, type DaemonPaths } from './paths.js'
+import { RunLogWriter } from './run-logs.js'
+import {
+  BadControlRequestError,
+  DataflowNameInUseError,
+  UnknownDataflowError,
+  UnknownNodeError,
+} from './errors.js'
+
+export interface StartRequest {
+  file: string
+  name?: string | undefined
+  stateDir?: string | undefined
+  cleanState?: boolean | undefined
+  graceMs?: number | undefined
+  stopAfterMs?: number | undefined
+}
+
+export interface DataflowInfo {
+  id: string
+  name: string
+  file: string
+  status: 'running' | 'stopping' | 'finished' | 'failed'
+  startedAt: number
+  logDir: string
+  units: UnitInfo[]
+  /** Bytes of operator state, per operator. */
+  state: Array<{ operator: string; entries: number; bytes: number }>
+  result?: RunResult | undefined
+}
+
+interface Entry {
+  run: DataflowRun
+  name: string
+  file: string
+  logs: RunLogWriter
+  result?: RunResult
+}
+
+/** Finished dataflows stay listed (with their result) this long. */
+const KEEP_FINISHED_MS = 10 * 60 * 1000
+
+export class Daemon {
+  readonly paths: DaemonPaths
+  readonly closed: Promise<void>
+  readonly #router: Router
+  readonly #sender: SendQueue
+  readonly #entries = new Map<string, Entry>()
+  readonly #release: () => void
+  #closing = false
+  #resolveClosed!: () => void
+
+  private constructor(paths: DaemonPaths, router: Router, release: () => void) {
+    this.paths = paths
+    this.#router = router
+    this.#release = release
+    this.#sender = new SendQueue(router, () => {})
+    this.closed = new Promise((r) => (this.#resolveClosed = r))
+  }
+
+  /**
+   * Take the daemon pid file and bind the control socket. Resolves to undefined when another
+   * live daemon holds the pid file (it won the race).
+   */
+  static async start(options: { tcp?: string | undefined } = {}): Promise<Daemon | { ownerPid: number }> {
+    const paths = daemonPaths()
+    mkdirSync(paths.dir, { recursive: true, mode: 0o700 })
+    chmodSync(paths.dir, 0o700)
+    mkdirSync(paths.logsRoot, { recursive: true, mode: 0o700 })
+    const lock = tryAcquirePidFile(paths.pidFile)
+    if (!lock.acquired) return { ownerPid: lock.ownerPid }
+    // We own the pid file: any socket file here is a dead daemon's leftover.
+    rmSync(paths.controlSocket, { force: true })
+    const router = new Router({ linger: 0 })
+    try {
+      await router.bind(`ipc://${paths.controlSocket}`)
+      if (options.tcp !== undefined) await router.bind(options.tcp)
+    } catch (err) {
+      router.close()
+      lock.release()
+      throw err
+    }
+    const daemon = new Daemon(paths, router, () => lock.release())
+    void daemon.#serve()
+    return daemon
+  }
+
+  /** Stop every dataflow (with their grace periods); returns their names. */
+  async #stopAll(): Promise<string[]> {
+    const runs = [...this.#entries.values()].filter((e) => !e.run.finished)
+    for (const entry of runs) entry.run.stop()
+    await Promise.all(runs.map((e) => e.run.done))
+    return runs.map((e) => e.name)
+  }
+
+  /** Stop every dataflow, then close. */
+  async destroy(): Promise<void> {
+    if (this.#closing) return this.closed
+    this.#closing = true
+    await this.#stopAll()
+    // Let the reply to `destroy` leave before the socket closes.
+    await new Promise((r) => setTimeout(r, 100))
+    this.#sender.close()
+    this.#router.close()
+    rmSync(this.paths.controlSocket, { force: true })
+    this.#release()
+    this.#resolveClosed()
+    return this.closed
+  }
+
+  async #serve(): Promise<void> {
+    try {
+      for await (const [identity, frame] of this.#router) {
+        if (identity === undefined || frame === undefined) continue
+        let id = 0n
+        try {
+          const request = decodeControlRequest(frame)
+          id = request.id
+          void this.#answer(identity, request.id, request.command, request.body)
+        } catch (err) {
+          this.#reply(identity, errorReply(id, err))
+        }
+      }
+    } catch {
+      // The socket closed: the daemon is shutting down.
+    }
+  }
+
+  async #answer(identity: Buffer, id: bigint, command: string, body: string): Promise<void> {
+    try {
+      const args = body === '' ? {} : (JSON.parse(body) as Record<string, unknown>)
+      const result = await this.#dispatch(command, args)
+      this.#reply(identity, { id, type: 'ok', body: JSON.stringify(result ?? null) })
+    } catch (err) {
+      this.#reply(identity, errorReply(id, err))
+    }
+    if (command === 'destroy') void this.destroy()
+  }
+
+  #reply(identity: Buffer, reply: ControlReply): void {
+    this.#sender.post([identity, encodeControlReply(reply)])
+  }
+
+  async #dispatch(command: string, args: Record<string, unknown>): Promise<unknown> {
+    switch (command) {
+      case 'ping':
+        return { pid: process.pid, dataflows: [...this.#entries.values()].filter((e) => !e.run.finished).length }
+      case 'start':
+        return this.#start(args as unknown as StartRequest)
+      case 'stop':
+        return this.#stop(args['target'] as string | undefined, args['graceMs'] as number | undefined)
+      case 'list':
+        return this.#list()
+      case 'kill':
+        return this.#kill(args['target'] as string | undefined, String(args['unit'] ?? ''), (args['signal'] as NodeJS.Signals | undefined) ?? 'SIGKILL')
+      case 'destroy':
+        return { stopped: await this.#stopAll() }
+      default:
+        throw new BadControlRequestError(`the supervisor does not know the command "${command}"`, {
+          hint: 'The CLI and the running supervisor may be different dora-ts versions: run dora-ts destroy, then dora-ts up.',
+        })
+    }
+  }
+
+  async #start(request: StartRequest): Promise<{ id: string; name: string; logDir: string }> {
+    const spec = await loadDataflow(resolve(request.file))
+    if (request.name !== undefined) spec.name = request.name
+    const clash = [...this.#entries.values()].find((e) => e.name === spec.name && !e.run.finished)
+    if (clash !== undefined) {
+      throw new DataflowNameInUseError(`a dataflow named "${spec.name}" is already running (id ${clash.run.id})`, {
+        hint: `Stop it first (dora-ts stop ${spec.name}) or start this one with --name.`,
+      })
+    }
+    const units = spec.nodes.flatMap((n) => (n.kind === 'custom' ? [n.id] : n.operators.map((op) => (n.single ? n.id : `${n.id}/${op.id}`))))
+    let logs: RunLogWriter | undefined
+    const run = new DataflowRun(spec, {
+      graceMs: request.graceMs,
+      stopAfterMs: request.stopAfterMs,
+      stateDir: request.stateDir,
+      cleanState: request.cleanState,
+      log: (entry) => logs?.write(entry),
+    })
+    logs = new RunLogWriter(this.paths.logsRoot, spec.name, run.id, units)
+    await run.start()
+    const entry: Entry = { run, name: spec.name, file: spec.file, logs }
+    this.#entries.set(run.id, entry)
+    logs.write({ source: 'dora-ts', stream: 'supervisor', level: 'info', text: `dataflow "${spec.name}" started (id ${run.id}) from ${spec.file}` })
+    void run.done.then(async (result) => {
+      entry.result = result
+      const failed = result.units.filter((u) => u.status === 'failed').map((u) => `${u.unit}: ${u.error ?? 'failed'}`)
+      logs.write({
+        source: 'dora-ts',
+        stream: 'supervisor',
+        level: result.ok ? 'info' : 'error',
+        text: `dataflow finished (${result.reason})${failed.length === 0 ? '' : `; failed: ${failed.join('; ')}`}`,
+      })
+      await logs.finish(result)
+      setTimeout(() => this.#entries.delete(run.id), KEEP_FINISHED_MS).unref()
+    })
+    return { id: run.id, name: spec.name, logDir: logs.dir }
+  }
+
+  async #stop(target: string | undefined, graceMs: number | undefined): Promise<{ id: string; name: string; result: RunResult }> {
+    const entry = this.#find(target, true)
+    if (graceMs === 0) {
+      entry.run.stop()
+      entry.run.stop()
+    } else {
+      entry.run.stop()
+    }
+    const result = await entry.run.done
+    return { id: entry.run.id, name: entry.name, result }
+  }
+
+  #kill(target: string | undefined, unitName: string, signal: NodeJS.Signals): { unit: string; pid?: number | undefined } {
+    const entry = this.#find(target, true)
+    const unit = entry.run.findUnit(unitName)
+    if (unit === undefined) {
+      const names = entry.run.unitInfo().map((u) => u.name)
+      throw new UnknownNodeError(`dataflow "${entry.name}" has no node or operator "${unitName}"`, { hint: `Its nodes and operators are: ${names.join(', ')}.` })
+    }
+    const reason = `killed on purpose by dora-ts kill (${unit instanceof CustomNode ? signal : 'worker terminated'})`
+    if (unit instanceof CustomNode) {
+      const pid = unit.pid
+      unit.crash(reason, signal)
+      return { unit: unit.display, pid }
+    }
+    unit.crash(reason)
+    return { unit: unit.display }
+  }
+
+  #list(): DataflowInfo[] {
+    return [...this.#entries.values()].map((e) => ({
+      id: e.run.id,
+      name: e.name,
+      file: e.file,
+      status: e.result !== undefined ? (e.result.ok ? 'finished' : 'failed') : e.run.stopping ? 'stopping' : 'running',
+      startedAt: e.run.startedAt,
+      logDir: e.logs.dir,
+      units: e.run.unitInfo(),
+      state: e.run.finished ? [] : (e.run.store?.stats() ?? []),
+      result: e.result,
+    }))
+  }
+
+  /** A dataflow by name or id (prefix); the only running one when no target is given. */
+  #find(target: string | undefined, runningOnly: boolean): Entry {
+    const candidates = [...this.#entries.values()].filter((e) => !runningOnly || !e.run.finished)
+    if (target === undefined || target === '') {
+      if (candidates.length === 1) return candidates[0]!
+      throw new UnknownDataflowError(
+        candidates.length === 0 ? 'no dataflow is running on this supervisor' : `${candidates.length} dataflows are running; name one`,
+        { hint: candidates.length === 0 ? 'Start one with dora-ts start dataflow.yml.' : `Running: ${candidates.map((e) => e.name).join(', ')}.` },
+      )
+    }
+    const byName = candidates.filter((e) => e.name === target)
+    const found = byName.length > 0 ? byName : candidates.filter((e) => e.run.id.startsWith(target))
+    if (found.length === 1) return found[0]!
+    const known = candidates.map((e) => `${e.name} (${e.run.id.slice(0, 8)})`)
+    throw new UnknownDataflowError(`no ${runningOnly ? 'running ' : ''}dataflow is named "${target}" or has an id starting with it`, {
+      hint: known.length === 0 ? 'No dataflow is running; start one with dora-ts start dataflow.yml.' : `Running: ${known.join(', ')}.`,
+    })
+  }
+}
+
+function errorReply(id: bigint, err: unknown): ControlReply {
+  if (err instanceof DoraError) return { id, type: 'error', code: err.code, message: err.message, hint: err.hint ?? '' }
+  const s = serializeError(err)
+  return { id, type: 'error', code: 'DORA_INTERNAL', message: `${s.message}\n${s.stack ?? ''}`, hint: 'This is a bug in dora-ts; please report it.' }
+}

@@ -1,0 +1,201 @@
+/**
+ * The supervisor daemon and its CLI end to end: the real binary in child processes against a
+ * real background supervisor, each test with its own runtime and log directories.
+ */
+import t, { type Test } from 'tap'
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { alive, runCli, shortRuntimeDir, waitForExit, type CliResult } from './fixtures/cli.js'
+import { fixture } from './fixtures/in-process.js'
+
+/** A private daemon environment; the daemon is destroyed (or killed) when the test ends. */
+function daemonEnv(t: Test): { env: NodeJS.ProcessEnv; cli: (...args: string[]) => Promise<CliResult>; runtimeDir: string; logDir: string } {
+  const runtimeDir = shortRuntimeDir(t)
+  // Not t.testdir(): the dataflow files of a test live there, and each call recreates it.
+  const logDir = join(runtimeDir, 'logs')
+  const env = { DORA_TS_RUNTIME_DIR: runtimeDir, DORA_TS_LOG_DIR: logDir }
+  const cli = (...args: string[]): Promise<CliResult> => runCli(args, { env, timeoutMs: 90_000 })
+  t.teardown(async () => {
+    const pidFile = join(runtimeDir, `dora-ts-${process.getuid!()}`, 'daemon', 'daemon.pid')
+    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : undefined
+    await cli('destroy')
+    if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGKILL')
+  })
+  return { env, cli, runtimeDir, logDir }
+}
+
+const TICKING = `nodes:
+  - id: counter
+    operator:
+      javascript: ${fixture('counter.mjs')}
+      inputs: { tick: dora/timer/millis/20 }
+      outputs: [count]
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    restart_policy: on-failure
+    inputs:
+      count: counter/count
+`
+
+/** Write the test's dataflow files (all at once: each t.testdir() call recreates the dir). */
+function dataflowFiles(t: Test, files: Record<string, string> = { 'robot.yml': TICKING }): { dir: string; file: string; stateDir: string } {
+  const dir = t.testdir(files)
+  return { dir, file: join(dir, Object.keys(files)[0]!), stateDir: join(dir, 'state') }
+}
+
+t.test('without a supervisor, commands say so and how to start one', async (t) => {
+  const { cli } = daemonEnv(t)
+  for (const args of [['list'], ['stop', 'x'], ['kill', 'x', 'y']]) {
+    const result = await cli(...args)
+    t.equal(result.code, 1, args.join(' '))
+    t.match(result.stderr, /no dora-ts supervisor is running\nStart one with dora-ts up/)
+  }
+  const { file } = dataflowFiles(t)
+  const start = await cli('start', file)
+  t.equal(start.code, 1)
+  t.match(start.stderr, /no dora-ts supervisor is running/)
+})
+
+t.test('up, start, list, kill (and the restart seen in list and logs), logs, stop, destroy', async (t) => {
+  const { cli } = daemonEnv(t)
+  const { file, stateDir } = dataflowFiles(t)
+  const up = await cli('up')
+  t.equal(up.code, 0, up.stderr)
+  t.match(up.stderr, /supervisor started \(pid (\d+)\)/)
+  const daemonPid = Number(/pid (\d+)/.exec(up.stderr)![1])
+  const again = await cli('up')
+  t.match(again.stderr, new RegExp(`already running \\(pid ${daemonPid}\\)`))
+
+  const start = await cli('start', file, '--state-dir', stateDir)
+  t.equal(start.code, 0, start.stderr)
+  t.match(start.stderr, /started dataflow "robot" \(id [0-9a-f-]{36}\)/)
+
+  // Wait until the operator has handled some ticks.
+  let listed: Array<{ name: string; units: Array<{ name: string; status: string; restarts: number; messagesOut: number; pid: number }> }> = []
+  for (let i = 0; i < 100; i++) {
+    listed = JSON.parse((await cli('list', '--json')).stdout)
+    if ((listed[0]?.units.find((u) => u.name === 'counter')?.messagesOut ?? 0) > 5) break
+  }
+  t.equal(listed.length, 1)
+  t.equal(listed[0]!.name, 'robot')
+  t.same(listed[0]!.units.map((u) => [u.name, u.status, u.restarts]), [
+    ['counter', 'running', 0],
+    ['sink', 'running', 0],
+  ])
+  const table = await cli('list')
+  t.match(table.stdout, /robot\s+[0-9a-f-]{36}\s+running/)
+  t.match(table.stdout, /NODE\s+KIND\s+STATUS\s+RESTARTS\s+PID\s+UPTIME\s+IN\s+OUT\s+STATE/)
+  t.match(table.stdout, /counter\s+operator\s+running\s+0\s+\d+\/t\d+/)
+
+  const killOp = await cli('kill', 'robot', 'counter')
+  t.equal(killOp.code, 0, killOp.stderr)
+  const sinkPid = listed[0]!.units.find((u) => u.name === 'sink')!.pid
+  const killNode = await cli('kill', 'robot', 'sink')
+  t.match(killNode.stderr, new RegExp(`sink \\(pid ${sinkPid}\\) killed`))
+  for (let i = 0; i < 100; i++) {
+    listed = JSON.parse((await cli('list', '--json')).stdout)
+    if (listed[0]!.units.every((u) => u.restarts === 1 && u.status === 'running')) break
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  t.same(listed[0]!.units.map((u) => [u.name, u.status, u.restarts]), [
+    ['counter', 'running', 1],
+    ['sink', 'running', 1],
+  ])
+
+  const logs = await cli('logs', 'robot')
+  t.match(logs.stderr + logs.stdout, /counter killed on purpose by dora-ts kill \(worker terminated\)/)
+  t.match(logs.stderr + logs.stdout, /sink killed on purpose by dora-ts kill \(SIGKILL\)/)
+  t.match(logs.stderr + logs.stdout, /\[counter\] .* restored count=\d+ sum=\d+ restartCount=1/)
+  const sinkLogs = await cli('logs', 'robot', 'sink')
+  t.match(sinkLogs.stdout, /\[sink\] .* got count \d+/)
+  t.notMatch(sinkLogs.stdout, /\[counter\]/, 'only the sink')
+
+  const stop = await cli('stop', 'robot')
+  t.equal(stop.code, 0, stop.stderr)
+  t.match(stop.stderr, /dataflow "robot" stopped/)
+  const after = JSON.parse((await cli('list', '--json')).stdout) as Array<{ status: string }>
+  t.equal(after[0]?.status, 'finished')
+
+  const destroy = await cli('destroy')
+  t.equal(destroy.code, 0, destroy.stderr)
+  t.notOk(alive(daemonPid), 'the supervisor process is gone')
+  t.match((await cli('list')).stderr, /no dora-ts supervisor is running/)
+})
+
+t.test('error paths: unknown dataflow, unknown node, a name already running, bad YAML', async (t) => {
+  const { cli } = daemonEnv(t)
+  const { dir, file, stateDir } = dataflowFiles(t, { 'robot.yml': TICKING, 'bad.yml': 'nodes:\n  - id: a\n    pth: x\n' })
+  await cli('up')
+  const started = await cli('start', file, '--state-dir', stateDir)
+  t.equal(started.code, 0, started.stderr)
+
+  const unknown = await cli('stop', 'nope')
+  t.equal(unknown.code, 1)
+  t.match(unknown.stderr, /no running dataflow is named "nope".*\nRunning: robot \(/s)
+  const unknownNode = await cli('kill', 'robot', 'nope')
+  t.equal(unknownNode.code, 1)
+  t.match(unknownNode.stderr, /dataflow "robot" has no node or operator "nope"\nIts nodes and operators are: counter, sink/)
+  const twice = await cli('start', file, '--state-dir', join(stateDir, 'other'))
+  t.equal(twice.code, 1)
+  t.match(twice.stderr, /a dataflow named "robot" is already running/)
+  const logsUnknown = await cli('logs', 'nope')
+  t.equal(logsUnknown.code, 1)
+  t.match(logsUnknown.stderr, /no logs of a dataflow named "nope".*Dataflows with logs: robot/s)
+  const badStart = await cli('start', join(dir, 'bad.yml'))
+  t.equal(badStart.code, 1)
+  t.match(badStart.stderr, /bad\.yml:3:5: node "a": unknown node key `pth` \(did you mean "path"\?\)/)
+})
+
+t.test('start --attach streams the logs and ends with the dataflow', async (t) => {
+  const { cli } = daemonEnv(t)
+  const { file, stateDir } = dataflowFiles(t)
+  await cli('up')
+  const attached = await cli('start', file, '--state-dir', stateDir, '--attach', '--stop-after', '1s')
+  t.equal(attached.code, 0, attached.stderr)
+  t.match(attached.stdout, /\[sink\] .* got count 1 /)
+  t.match(attached.stderr, /dataflow finished \(stop-after\)/)
+})
+
+t.test('a stale pid file and socket of a dead supervisor are cleaned, and up works', async (t) => {
+  const { cli, runtimeDir } = daemonEnv(t)
+  const dir = join(runtimeDir, `dora-ts-${process.getuid!()}`, 'daemon')
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  writeFileSync(join(dir, 'daemon.pid'), '999999\n')
+  writeFileSync(join(dir, 'control.sock'), '')
+  const list = await cli('list')
+  t.equal(list.code, 1)
+  t.match(list.stderr, /no dora-ts supervisor is running/)
+  t.notOk(existsSync(join(dir, 'daemon.pid')), 'stale pid file removed')
+  t.notOk(existsSync(join(dir, 'control.sock')), 'stale socket removed')
+  const up = await cli('up')
+  t.match(up.stderr, /supervisor started/)
+})
+
+t.test('two up at once: one supervisor wins', async (t) => {
+  const { cli } = daemonEnv(t)
+  const [a, b] = await Promise.all([cli('up'), cli('up')])
+  t.equal(a.code, 0, a.stderr)
+  t.equal(b.code, 0, b.stderr)
+  const pids = [a, b].map((r) => Number(/pid (\d+)/.exec(r.stderr)?.[1]))
+  t.equal(pids[0], pids[1], 'both name the same supervisor')
+  t.ok(alive(pids[0]!))
+})
+
+t.test('SIGKILL of the supervisor leaves no orphan nodes, and up works afterwards', async (t) => {
+  const { cli } = daemonEnv(t)
+  const { file, stateDir } = dataflowFiles(t)
+  const up = await cli('up')
+  const daemonPid = Number(/pid (\d+)/.exec(up.stderr)![1])
+  await cli('start', file, '--state-dir', stateDir)
+  let nodePids: number[] = []
+  for (let i = 0; i < 100 && nodePids.length === 0; i++) {
+    const listed = JSON.parse((await cli('list', '--json')).stdout) as Array<{ units: Array<{ kind: string; pid?: number }> }>
+    nodePids = listed[0]!.units.filter((u) => u.kind === 'custom' && u.pid !== undefined).map((u) => u.pid!)
+  }
+  t.equal(nodePids.length, 1)
+  process.kill(daemonPid, 'SIGKILL')
+  t.same(await waitForExit(nodePids, 15_000), [], 'the node exited on its own')
+  const again = await cli('up')
+  t.equal(again.code, 0, again.stderr)
+  t.match(again.stderr, /supervisor started/)
+})
