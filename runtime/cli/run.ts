@@ -17,6 +17,7 @@ interface RunArgs {
   'state-dir'?: string | undefined
   'clean-state': boolean
   'kvs-dir'?: string | undefined
+  name?: string | undefined
 }
 
 export const runCommand: CommandModule<object, RunArgs> = {
@@ -29,6 +30,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('grace', { type: 'string', default: '10s', describe: 'Time nodes get to handle Stop before SIGTERM' })
       .option('state-dir', { type: 'string', describe: 'Root of operator state (default: state_dir in the YAML, else .dora-ts/state next to it)' })
       .option('clean-state', { type: 'boolean', default: false, describe: 'Start from empty operator state on purpose' })
+      .option('name', { type: 'string', describe: 'Name of this run (default: the YAML name: or file name); names its state' })
       .option('kvs-dir', { type: 'string', describe: 'Directory of the shared key-value store (default: $DORA_TS_KVS_DIR, else $XDG_STATE_HOME/dora-ts/kvs, else ~/.local/state/dora-ts/kvs)' })
       .example('$0 run dataflow.yml', 'Run until Ctrl-C')
       .example('$0 run dataflow.yml --stop-after 30s', 'Run for 30 seconds, then stop cleanly')
@@ -38,6 +40,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const stopAfterMs = args['stop-after'] === undefined ? undefined : durationOption('--stop-after', args['stop-after']) * 1000
     const graceMs = durationOption('--grace', args.grace) * 1000
     const spec = await loadDataflow(args.dataflow)
+    if (args.name !== undefined) spec.name = args.name
     const run = new DataflowRun(spec, {
       graceMs,
       stopAfterMs,
