@@ -76,13 +76,22 @@ const SNAPSHOT_INFO = 'snapshot.json'
 /**
  * Resolve `target`, a dataflow name or the path of its YAML, to its store. For a YAML the
  * root is `stateDirOption`, else the YAML's `state_dir`, else `.dora-ts/state` next to it (as
- * `dora-ts run`); for a name it is `stateDirOption`, else `./.dora-ts/state`.
+ * `dora-ts run`), and the name is `runName` (`dora-ts run --name`), else the YAML's; for a
+ * name the root is `stateDirOption`, else `./.dora-ts/state`.
  */
-export async function resolveStateTarget(target: string, stateDirOption?: string): Promise<StateTarget> {
+export async function resolveStateTarget(target: string, stateDirOption?: string, runName?: string): Promise<StateTarget> {
   if (/\.ya?ml$/i.test(target) || isFile(target)) {
     const spec = await loadDataflow(target, { checkFiles: false })
     const root = stateRootOf(spec, stateDirOption)
-    return { name: spec.name, root, dir: join(root, spec.name), file: spec.file }
+    const name = runName ?? spec.name
+    const problem = nameProblem(name)
+    if (problem !== undefined) throw new StateNameError(`--name ${JSON.stringify(name)} is not a dataflow name: it ${problem}`, { hint: 'Pass the name given to dora-ts run --name.' })
+    return { name, root, dir: join(root, name), file: spec.file }
+  }
+  if (runName !== undefined) {
+    throw new StateNameError(`--name goes with a dataflow YAML, not with the dataflow name ${JSON.stringify(target)}`, {
+      hint: `Pass the run's name alone (dora-ts state ls ${runName}), or the YAML with --name.`,
+    })
   }
   const problem = nameProblem(target)
   if (problem !== undefined) {
@@ -383,8 +392,8 @@ function msgpackValue(buffer: Buffer): string | undefined {
 function nameProblem(name: string): string | undefined {
   if (name === '') return 'is empty'
   if (name === '.' || name === '..') return 'is a folder reference'
-  if (name.startsWith('.')) return 'starts with "." (folders starting with "." under the state root are not stores)'
   if (name.includes('/') || name.includes('\\')) return 'contains a path separator (pass a YAML path ending in .yml or .yaml, or the name alone)'
+  if (name.startsWith('.')) return 'starts with "." (folders starting with "." under the state root are not stores)'
   return undefined
 }
 

@@ -12,6 +12,7 @@ import { writeTextFile } from '../file-output.js'
 import { renderGraphHtml } from '../graph-html.js'
 import { renderGraphMermaid } from '../graph-mermaid.js'
 import { buildGraph } from '../graph-model.js'
+import { CliUsageError } from './options.js'
 import { createPrinter, type Printer } from './output.js'
 
 interface GraphArgs {
@@ -36,6 +37,9 @@ export const graphCommand: CommandModule<object, GraphArgs> = {
     const printer = createPrinter()
     // Drawing needs the structure only: do not insist that every node's file exists yet.
     const spec = await loadDataflow(args.dataflow, { checkFiles: false })
+    if (args.out !== undefined && resolve(args.out) === spec.file) {
+      throw new CliUsageError(`--out ${args.out} is the dataflow YAML itself; dora-ts graph will not overwrite it`, { hint: 'Pass another file to --out, or leave it out to write <dataflow>.html next to the YAML.' })
+    }
     const graph = buildGraph(spec)
     if (args.mermaid) {
       const text = renderGraphMermaid(graph)

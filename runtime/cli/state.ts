@@ -31,6 +31,7 @@ import { createPrinter } from './output.js'
 
 interface CommonArgs {
   'state-dir'?: string | undefined
+  name?: string | undefined
 }
 interface LsArgs extends CommonArgs {
   dataflow?: string | undefined
@@ -61,10 +62,12 @@ interface RestoreArgs extends CommonArgs {
 const DATAFLOW = { type: 'string', demandOption: true, describe: 'Dataflow name (as dora-ts run names it) or the path of its YAML' } as const
 
 function withStateDir<T>(yargs: Argv<T>): Argv<T & CommonArgs> {
-  return yargs.option('state-dir', {
-    type: 'string',
-    describe: 'State root (default: ./.dora-ts/state for a name; for a YAML, its state_dir or .dora-ts/state next to it)',
-  })
+  return yargs
+    .option('state-dir', {
+      type: 'string',
+      describe: 'State root (default: ./.dora-ts/state for a name; for a YAML, its state_dir or .dora-ts/state next to it)',
+    })
+    .option('name', { type: 'string', describe: 'With a YAML: the name the run was given (dora-ts run --name)' })
 }
 
 const out = (line = ''): void => {
@@ -82,6 +85,7 @@ const lsCommand: CommandModule<object, LsArgs> = {
       .example('$0 state ls dataflow.yml --json', 'The same for the dataflow of dataflow.yml, as JSON'),
   handler: async (args) => {
     if (args.dataflow === undefined) {
+      if (args.name !== undefined) throw new CliUsageError('--name goes with a dataflow YAML', { hint: 'dora-ts state ls lists every store under the root; pass a YAML with --name to see one.' })
       const root = resolve(args['state-dir'] ?? DEFAULT_STATE_ROOT)
       const stores = listStores(root).map((name) => {
         const pid = liveOwner(resolve(root, name))
@@ -93,7 +97,7 @@ const lsCommand: CommandModule<object, LsArgs> = {
       out(table(['dataflow', 'on disk', 'owner'], stores.map((s) => [s.name, formatBytes(s.bytesOnDisk), s.owner === null ? 'not in use' : `in use (pid ${s.owner})`])))
       return
     }
-    const target = await resolveStateTarget(args.dataflow, args['state-dir'])
+    const target = await resolveStateTarget(args.dataflow, args['state-dir'], args.name)
     requireStore(target)
     const pid = liveOwner(target.dir)
     const operators = await withStore(target.dir, (store) => store.stats())
@@ -118,7 +122,7 @@ const dumpCommand: CommandModule<object, DumpArgs> = {
       .example('$0 state dump robot obstacle-filter', 'Keys and values of one operator: text as text, other bytes as hex or base64 (decoded when MessagePack)')
       .example('$0 state dump robot --json', 'Every value, base64-encoded, as JSON'),
   handler: async (args) => {
-    const target = await resolveStateTarget(args.dataflow, args['state-dir'])
+    const target = await resolveStateTarget(args.dataflow, args['state-dir'], args.name)
     requireStore(target)
     const dump = await withStore(target.dir, (store) => {
       const stats = store.stats()
@@ -152,7 +156,7 @@ const clearCommand: CommandModule<object, ClearArgs> = {
       .example('$0 state clear robot obstacle-filter', 'Forget one operator\'s state (asks first on a terminal)'),
   handler: async (args) => {
     const printer = createPrinter()
-    const target = await resolveStateTarget(args.dataflow, args['state-dir'])
+    const target = await resolveStateTarget(args.dataflow, args['state-dir'], args.name)
     requireStore(target)
     const what = args.operator === undefined ? 'the state of every operator' : `the state of operator "${args.operator}"`
     refuseWhileOwned(target, `clear ${what}`)
@@ -184,7 +188,7 @@ const snapshotCommand: CommandModule<object, SnapshotArgs> = {
       .positional('dataflow', DATAFLOW)
       .example('$0 state snapshot robot', 'Copy the state of dataflow "robot" to .dora-ts/state/.snapshots/robot/<UTC time>/'),
   handler: async (args) => {
-    const target = await resolveStateTarget(args.dataflow, args['state-dir'])
+    const target = await resolveStateTarget(args.dataflow, args['state-dir'], args.name)
     const snapshot = await takeSnapshot(target)
     const ops = snapshot.operators?.length ?? 0
     createPrinter().info(`snapshot of dataflow "${target.name}": ${ops} operator${ops === 1 ? '' : 's'}, ${formatBytes(snapshot.bytes)}, in ${snapshot.dir}`)
@@ -201,7 +205,7 @@ const snapshotsCommand: CommandModule<object, SnapshotsArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'Print JSON' })
       .example('$0 state snapshots robot', 'Snapshots of dataflow "robot", oldest first'),
   handler: async (args) => {
-    const target = await resolveStateTarget(args.dataflow, args['state-dir'])
+    const target = await resolveStateTarget(args.dataflow, args['state-dir'], args.name)
     const snapshots = listSnapshots(target)
     if (snapshots.length === 0 && !storeExists(target)) requireStore(target)
     if (args.json) {
@@ -228,7 +232,7 @@ const restoreCommand: CommandModule<object, RestoreArgs> = {
       .positional('snapshot', { type: 'string', demandOption: true, describe: 'Snapshot id, as dora-ts state snapshots lists them' })
       .example('$0 state restore robot 2025-01-31T12-00-00.000Z', 'Put the state of dataflow "robot" back as it was then'),
   handler: async (args) => {
-    const target = await resolveStateTarget(args.dataflow, args['state-dir'])
+    const target = await resolveStateTarget(args.dataflow, args['state-dir'], args.name)
     if (!storeExists(target) && listSnapshots(target).length === 0) requireStore(target)
     const { restored, saved, operators } = await restoreSnapshot(target, args.snapshot)
     const printer = createPrinter()

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { loadDataflow } from '../../src/spec/load.js'
 import { ROOT, runCli } from './fixtures/cli.js'
 
+const FLOW = 'nodes:\n  - id: a\n    path: ./a.mjs\n'
 const VOID = new Set(['meta', 'link', 'br', 'hr', 'img', 'input'])
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" }
 const TEXT_ENTITY = /&(amp|lt|gt|quot|#39);/g
@@ -240,11 +241,16 @@ t.test('graph errors are one paragraph with a non-zero exit code', async (t) => 
   t.match(missing.stderr, /no-such-dataflow\.yml/)
   t.notMatch(missing.stderr, /\n\s+at \S+ \(/, 'no stack trace')
 
-  const dir = t.testdir({ 'a-file': '' })
+  const dir = t.testdir({ 'a-file': '', 'flow.yml': FLOW })
   const unwritable = await runCli(['graph', 'dataflow.yml', '--out', join(dir, 'a-file', 'graph.html')], { cwd: ROOT })
   t.equal(unwritable.code, 1)
   t.match(unwritable.stderr, /error: cannot write .*a-file\/graph\.html/)
   t.notMatch(unwritable.stderr, /\n\s+at \S+ \(/, 'no stack trace')
+
+  const self = await runCli(['graph', join(dir, 'flow.yml'), '--out', join(dir, 'flow.yml')], { cwd: ROOT })
+  t.equal(self.code, 1, 'the page never replaces the YAML')
+  t.match(self.stderr, /is the dataflow YAML itself; dora-ts graph will not overwrite it/)
+  t.equal(readFileSync(join(dir, 'flow.yml'), 'utf8'), FLOW)
 
   const help = await runCli(['graph', '--help'])
   t.equal(help.code, 0)
