@@ -116,6 +116,7 @@ export class DataflowRun {
   #resolveDone!: (result: RunResult) => void
   readonly #undecodableLogged = new Set<string>()
   readonly #counters = new Map<string, { in: number; out: number; startedAt: number }>()
+  readonly #inputWatchdogs = new Map<string, { feed(): void; stop(): void }>()
   readonly startedAt = Date.now()
 
   /** The shared KVS as this run hands it to its nodes and operators (they open it themselves). */
@@ -202,6 +203,7 @@ export class DataflowRun {
       this.stop()
       return
     }
+    this.#armInputTimeouts()
     for (const route of this.#routing.timers) {
       const timer = new Timer(route.name, route.intervalNs, this.id, (tick) => {
         for (const dest of route.destinations) this.#deliver(dest.receiver, { kind: 'input', inputId: dest.inputId, header: tick.header, payload: new Uint8Array(0) })
@@ -361,9 +363,50 @@ export class DataflowRun {
   #deliver(receiverKey: string, item: InboxItem): void {
     const unit = this.#units.get(receiverKey)
     if (unit === undefined || unit.status === 'finished' || unit.status === 'failed') return
-    if (item.kind === 'input') this.#counters.get(receiverKey)!.in++
+    if (item.kind === 'input') {
+      this.#counters.get(receiverKey)!.in++
+      this.#inputWatchdogs.get(`${receiverKey}\0${item.inputId}`)?.feed()
+    }
     unit.inbox.push(item)
     unit.pump()
+  }
+
+  /**
+   * `input_timeout`: when an input gets no message for that long after its last one, its
+   * receiver gets InputClosed for it; messages that come later are delivered as usual (the
+   * input recovers). The first message arms it, so a slow-starting sender is not a timeout.
+   * A timed-out input does not count towards Stop(all-inputs-closed): a sensor that pauses
+   * must not stop its readers for good.
+   */
+  #armInputTimeouts(): void {
+    for (const [receiver, inputs] of this.#routing.inputs) {
+      for (const input of inputs) {
+        if (input.inputTimeout === undefined) continue
+        const ms = input.inputTimeout * 1000
+        let timedOut = false
+        let timer: NodeJS.Timeout | undefined
+        const arm = (): void => {
+          clearTimeout(timer)
+          timer = setTimeout(() => {
+            if (this.#stopRequested > 0 || !this.#openInputs.get(receiver)?.has(input.id)) return
+            timedOut = true
+            this.#notice('warn', `${this.#units.get(receiver)?.display ?? receiver}: input "${input.id}" got nothing for ${input.inputTimeout} s (input_timeout); closing it until messages come again`)
+            this.#deliver(receiver, { kind: 'input-closed', inputId: input.id })
+          }, ms)
+          timer.unref()
+        }
+        this.#inputWatchdogs.set(`${receiver}\0${input.id}`, {
+          stop: () => clearTimeout(timer),
+          feed: () => {
+            if (timedOut) {
+              timedOut = false
+              this.#notice('info', `${this.#units.get(receiver)?.display ?? receiver}: input "${input.id}" recovered`)
+            }
+            arm()
+          },
+        })
+      }
+    }
   }
 
   /** Close outputs of a unit: their receivers get InputClosed, and Stop when none is left. */
@@ -434,6 +477,7 @@ export class DataflowRun {
 
   async #finish(): Promise<void> {
     for (const timer of this.#timers) timer.stop()
+    for (const watchdog of this.#inputWatchdogs.values()) watchdog.stop()
     for (const deadline of this.#deadlines) clearTimeout(deadline)
     this.#sender?.close()
     this.#router?.close()

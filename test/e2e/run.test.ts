@@ -3,7 +3,7 @@
  * worker threads. Every wait is bounded; nothing asserts a duration.
  */
 import t, { type Test } from 'tap'
-import { readdirSync } from 'node:fs'
+import { readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { alive, printedPids, ROOT, runCli, shortRuntimeDir, startCli, waitForExit } from './fixtures/cli.js'
 
@@ -283,4 +283,47 @@ t.test('examples/pipeline: several operators in one node feed a plain-JS node, w
   t.equal(result.code, 0, result.stderr)
   const values = [...result.stdout.matchAll(/^\[printer\] doubled = (\d+) \(from pipeline\/doubler/gm)].map((m) => Number(m[1]))
   t.same(values, [2, 4, 6, 8, 10, 12, 14, 16, 18, 20])
+})
+
+t.test('input_timeout closes a silent input, and it recovers when messages come again', async (t) => {
+  const dir = t.testdir({
+    'pauser.mjs': `import { Node } from 'dora-ts'
+const node = await Node.connect()
+for (const pause of [0, 0, 800, 0]) {
+  await new Promise((r) => setTimeout(r, pause))
+  await node.sendJson('numbers', pause)
+}
+await new Promise((r) => setTimeout(r, 300))
+await node.close()
+`,
+    'dataflow.yml': '',
+  })
+  const { file } = { file: join(dir, 'dataflow.yml') }
+  writeFileSync(
+    file,
+    `nodes:
+  - id: pauser
+    path: ${join(dir, 'pauser.mjs')}
+    outputs: [numbers]
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    inputs:
+      numbers: { source: pauser/numbers, input_timeout: 400ms }
+`,
+  )
+  const result = await runCli(['run', file])
+  t.equal(result.code, 0, result.stderr)
+  const sink = result.stdout.split('\n').filter((l) => l.startsWith('[sink] ') && !l.includes('pid='))
+  // Two messages, the timeout closes the input, then it recovers with the next messages.
+  t.same(sink.map((l) => l.replace(/ seq=.*/, '')), [
+    '[sink] got numbers 0',
+    '[sink] got numbers 0',
+    '[sink] closed numbers',
+    '[sink] got numbers 800',
+    '[sink] got numbers 0',
+    '[sink] closed numbers',
+    '[sink] stop all-inputs-closed',
+  ])
+  t.match(result.stderr, /sink: input "numbers" got nothing for 0.4 s \(input_timeout\)/)
+  t.match(result.stderr, /sink: input "numbers" recovered/)
 })
