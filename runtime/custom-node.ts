@@ -13,6 +13,9 @@ import type { Inbox, InboxItem } from './inbox.js'
 import { RestartBudget } from './restart-policy.js'
 import { forEachLine, LineTail, type Unit, type UnitHost, type UnitResult, type UnitStatus } from './unit.js'
 
+/** Most events sent to a node per `next` request; well under ZeroMQ's default HWM of 1000. */
+export const MAX_BATCH = 256
+
 /** The TS loader passed to `node --import` for `.ts` nodes, resolved from our own install. */
 const TSX_LOADER = import.meta.resolve('tsx')
 
@@ -155,7 +158,12 @@ export class CustomNode implements Unit {
     if (!this.#nextPending || this.#identity === undefined || this.inbox.length === 0) return
     if (this.#status === 'finished' || this.#status === 'failed') return
     this.#nextPending = false
-    for (let item = this.inbox.shift(); item !== undefined; item = this.inbox.shift()) {
+    // One batch per `next`, and a bounded one: ZeroMQ's ROUTER silently drops what exceeds a
+    // peer's send high-water mark (1000), so the rest waits in the inbox, where the input's
+    // queue policy (and its drop count) applies, until the node asks again.
+    for (let sent = 0; sent < MAX_BATCH; sent++) {
+      const item = this.inbox.shift()
+      if (item === undefined) break
       this.#deliver(item)
       if (item.kind === 'stop') {
         this.#status = 'stopping'

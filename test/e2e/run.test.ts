@@ -327,3 +327,28 @@ await node.close()
   t.match(result.stderr, /sink: input "numbers" got nothing for 0.4 s \(input_timeout\)/)
   t.match(result.stderr, /sink: input "numbers" recovered/)
 })
+
+t.test('a slow node with a backpressure input loses nothing, even thousands of messages behind', async (t) => {
+  // Regression: the supervisor sent a node its whole inbox per request, and ZeroMQ's ROUTER
+  // silently dropped what exceeded the 1000-message high-water mark.
+  const { file } = dataflow(
+    t,
+    `nodes:
+  - id: source
+    path: ${fixture('source.mjs')}
+    env: { COUNT: 5000 }
+    outputs: [numbers]
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    env: { DELAY_MS: 0 }
+    inputs:
+      numbers: { source: source/numbers, queue_policy: backpressure }
+`,
+  )
+  const result = await runCli(['run', file])
+  t.equal(result.code, 0, result.stderr)
+  const values = received(result.stdout)
+  t.equal(values.length, 5000)
+  t.same(values.slice(-3), [4998, 4999, 5000])
+  t.notMatch(result.stderr, /dropped/)
+})
