@@ -1,0 +1,58 @@
+/**
+ * 5. fan-out: one custom node sends 1 KB messages (paced, 200/s) to 1, 4 and 16 custom-node
+ * receivers, once all of them are up. Each receiver computes the one-way latency of every message from the sender's
+ * wall-clock stamp (one machine, one clock); the figure pools all receivers of a round.
+ */
+import { join } from 'node:path'
+import { fixture, freshDir, readJson, runDataflow, writeJson, type SectionContext } from './harness.js'
+import { rounds } from './plans.js'
+import { latencyFigure, type Figure } from './report.js'
+import { medianOfRounds } from './stats.js'
+
+const SECTION = 'fan-out'
+export const FAN_OUT = [1, 4, 16] as const
+
+export async function benchFanOut(ctx: SectionContext): Promise<Figure[]> {
+  const figures: Figure[] = []
+  for (const receivers of FAN_OUT) {
+    const dir = freshDir(ctx.tmp, `fan-${receivers}`)
+    const plan = { size: 1024, warmup: 50, rounds: rounds(ctx.quick), count: ctx.quick ? 100 : 300, intervalMs: 5 }
+    const planFile = writeJson(join(dir, 'plan.json'), plan)
+    const sinks = Array.from({ length: receivers }, (_, i) => `sink-${i}`)
+    const dataflow = {
+      name: 'bench-fan-out',
+      nodes: [
+        // The sender starts once every receiver has said it is ready (the `ready` inputs).
+        { id: 'src', path: fixture('fan-src.mjs'), env: { BENCH_PLAN: planFile }, inputs: Object.fromEntries(sinks.map((id) => [id, `${id}/ready`])), outputs: ['out'] },
+        ...sinks.map((id) => ({
+          id,
+          path: fixture('fan-sink.mjs'),
+          env: { BENCH_OUT: join(dir, `${id}.json`) },
+          inputs: { in: { source: 'src/out', queue_size: 10_000, queue_policy: 'backpressure' } },
+          outputs: ['ready'],
+        })),
+      ],
+    }
+    ctx.progress(`fan-out to ${receivers} receivers`)
+    await runDataflow(dir, dataflow, { timeoutMs: 120_000 })
+    const perSink = sinks.map((id) => readJson<{ latency: Array<number | null> }>(join(dir, `${id}.json`)).latency)
+    const pooled: number[][] = []
+    for (let r = 0; r < plan.rounds; r++) {
+      const round: number[] = []
+      for (const latency of perSink) {
+        for (let k = 0; k < plan.count; k++) {
+          const value = latency[plan.warmup + r * plan.count + k]
+          if (typeof value === 'number') round.push(value)
+        }
+      }
+      pooled.push(round)
+    }
+    figures.push(
+      latencyFigure(
+        { id: `${SECTION}.${receivers}`, section: SECTION, label: `1 KB to ${receivers} receiver${receivers === 1 ? '' : 's'} (one way, all receivers)`, unit: 'µs', rounds: plan.rounds },
+        medianOfRounds(pooled),
+      ),
+    )
+  }
+  return figures
+}

@@ -1,0 +1,49 @@
+/**
+ * How much each measurement does, full run and --quick. Counts are per round; each figure is
+ * the median over its rounds. Sized so the full run stays around 5 minutes on 2 cores.
+ */
+import { SIZES, type LatencyPhase, type SizeLabel, type StreamPhase } from './harness.js'
+
+const LATENCY_FULL: Record<SizeLabel, { warmup: number; count: number }> = {
+  '8B': { warmup: 300, count: 1000 },
+  '1KB': { warmup: 300, count: 1000 },
+  '64KB': { warmup: 200, count: 500 },
+  '1MB': { warmup: 20, count: 100 },
+  '4MB': { warmup: 5, count: 30 },
+}
+const LATENCY_QUICK: Record<SizeLabel, { warmup: number; count: number }> = {
+  '8B': { warmup: 50, count: 200 },
+  '1KB': { warmup: 50, count: 200 },
+  '64KB': { warmup: 20, count: 100 },
+  '1MB': { warmup: 5, count: 20 },
+  '4MB': { warmup: 2, count: 5 },
+}
+
+export const rounds = (quick: boolean): number => (quick ? 2 : 5)
+
+/** Back-to-back round trips for each size in `labels`. */
+export function latencyPhases(quick: boolean, labels: readonly SizeLabel[]): LatencyPhase[] {
+  const table = quick ? LATENCY_QUICK : LATENCY_FULL
+  return labels.map((label) => ({ label, size: SIZES[label], ...table[label], rounds: rounds(quick) }))
+}
+
+/** 1 KB round trips paced at 1000 messages/s (the p99 <= 3x p50 target). */
+export const PACED_LABEL = '1KB@1000/s'
+export function pacedPhase(quick: boolean): LatencyPhase {
+  return { label: PACED_LABEL, size: 1024, warmup: quick ? 50 : 100, rounds: rounds(quick), count: quick ? 200 : 1000, intervalMs: 1 }
+}
+
+/**
+ * At most this many messages in flight: the sender waits for an ack every WINDOW messages.
+ * Without a window a slow receiver loses messages in dora-ts today (the supervisor's ROUTER
+ * drops at its send high-water mark of 1000, even under queue_policy backpressure).
+ */
+export const WINDOW = 500
+
+/** One-way streams for throughput: 8 B and 64 KB. */
+export function streamPhases(quick: boolean): StreamPhase[] {
+  return [
+    { label: '8B', size: 8, warmup: quick ? 1000 : 5000, rounds: rounds(quick), count: quick ? 2000 : 20_000, window: WINDOW },
+    { label: '64KB', size: 64 * 1024, warmup: quick ? 500 : 1000, rounds: rounds(quick), count: quick ? 500 : 2000, window: WINDOW },
+  ]
+}

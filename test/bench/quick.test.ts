@@ -1,0 +1,108 @@
+/**
+ * The benchmark's smoke check: `node dist/bench/main.js --quick` must produce every figure as a
+ * finite number. It never asserts a time: benchmarks measure, the README compares.
+ */
+import { spawn } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const MAIN = join(ROOT, 'dist', 'bench', 'main.js')
+
+interface Figure {
+  id: string
+  value: number
+  p99?: number
+  max?: number
+  baseline?: number
+  ratio?: number
+}
+
+const sizes = ['8B', '1KB', '64KB', '1MB', '4MB', '1KB@1000/s']
+const pair = (section: string): string[] => [
+  ...sizes.map((s) => `${section}.rtt.${s}`),
+  ...['8B', '64KB'].flatMap((s) => [`${section}.tput.${s}.msgs`, `${section}.tput.${s}.mbs`]),
+]
+/** Every figure the issue asks for; those with a baseline measured in the same run. */
+const WITH_BASELINE = [
+  ...pair('node-node'),
+  ...pair('operator-operator'),
+  ...[1, 10, 50].flatMap((n) => [`scale.operators.${n}.rss`, `scale.nodes.${n}.rss`]),
+  ...['16B', '1KB', '64KB'].flatMap((s) => [`state.commit.${s}`, `state.operator.${s}`]),
+]
+const WITHOUT_BASELINE = [
+  ...['8B', '64KB', '1MB'].flatMap((s) => [`node-operator.n2o.${s}`, `node-operator.o2n.${s}`, `node-operator.rtt.${s}`]),
+  ...['operator', 'node'].flatMap((who) => [`timer.${who}.interval`, `timer.${who}.jitter`]),
+  ...[1, 4, 16].map((n) => `fan-out.${n}`),
+  ...[1, 10, 50].flatMap((n) => [`scale.operators.${n}.startup`, `scale.nodes.${n}.startup`]),
+  'state.operator.none',
+  'state.restore.1KB',
+  'state.restore.10MB',
+]
+/** Figures that are distributions (p50, p99, max). */
+const DISTRIBUTIONS = /\.(rtt|n2o|o2n|interval|jitter|restore)\.|^fan-out\./
+
+/** Run the quick benchmark; kill it (and say so in stderr) if it outlives `timeoutMs`. */
+function runQuick(out: string, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  // Run it plain: tap's process tracking and coverage (NODE_OPTIONS, NODE_V8_COVERAGE) would
+  // follow it into every node process and worker it starts and slow them all down.
+  const env = { ...process.env }
+  delete env['NODE_OPTIONS']
+  delete env['NODE_V8_COVERAGE']
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAIN, '--quick', '--out', out], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c))
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c))
+    const timer = setTimeout(() => {
+      stderr += `\n(killed after ${timeoutMs} ms)`
+      child.kill('SIGKILL')
+    }, timeoutMs)
+    child.once('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
+
+// --quick takes about 40 s on an idle 2-core machine. The limits below only stop a run that
+// hangs; they leave room for a loaded machine and are not a timing assertion.
+const LIMIT_MS = 220_000
+t.setTimeout(LIMIT_MS + 20_000)
+
+t.test('npm run bench -- --quick produces every figure', { timeout: LIMIT_MS + 10_000 }, async (t) => {
+  const out = join(t.testdir({}), 'results.json')
+  const { code, stdout, stderr } = await runQuick(out, LIMIT_MS)
+  t.equal(code, 0, 'the benchmark exits cleanly', { stderr })
+  if (code !== 0) return
+  const results = JSON.parse(readFileSync(out, 'utf8')) as { figures: Figure[]; errors: unknown[]; node: string; date: string; machine: { cpu: string; cores: number } }
+  t.same(results.errors, [], 'no section failed')
+  t.equal(results.node, process.version)
+  t.ok(Number.isFinite(Date.parse(results.date)), 'the run is dated')
+  t.ok(results.machine.cores > 0 && results.machine.cpu.length > 0, 'the machine is described')
+  t.match(stdout, /\| section \| figure \|/, 'a table is printed')
+
+  const byId = new Map(results.figures.map((f) => [f.id, f]))
+  const finite = (v: number | undefined): boolean => typeof v === 'number' && Number.isFinite(v)
+  for (const id of [...WITH_BASELINE, ...WITHOUT_BASELINE]) {
+    const f = byId.get(id)
+    if (f === undefined) {
+      t.fail(`figure ${id} is missing`)
+      continue
+    }
+    const ok = finite(f.value) && (!DISTRIBUTIONS.test(id) || (finite(f.p99) && finite(f.max))) && (!WITH_BASELINE.includes(id) || (finite(f.baseline) && finite(f.ratio)))
+    t.ok(ok, `figure ${id} is a finite number${WITH_BASELINE.includes(id) ? ', with its baseline' : ''}`, { found: f })
+  }
+
+  // bench/kvs.ts is written separately; when it is built, its rows must be there too.
+  const kvs = results.figures.filter((f) => f.id.startsWith('kvs.'))
+  if (existsSync(join(ROOT, 'dist', 'bench', 'kvs.js'))) {
+    t.ok(kvs.length > 0, 'the KVS rows are included')
+    for (const f of kvs) t.ok(finite(f.value) && (f.baseline === undefined || finite(f.baseline)), `KVS figure ${f.id} is a finite number`)
+  } else {
+    t.equal(kvs.length, 0, 'no KVS rows without bench/kvs.ts')
+  }
+})
