@@ -159,7 +159,9 @@ export class DataflowRun {
     try {
       this.#store = this.#openStateStore()
       this.#runDir = createRunDir(this.#options.runtimeDir === undefined ? undefined : join(this.#options.runtimeDir, 'dora-ts'))
-      this.#router = new Router({ linger: 0, mandatory: false })
+      // No send high-water mark: a ROUTER silently drops past it. Flow control is the inbox and
+      // the nodes' `next` requests, which bound what is in flight to each node.
+      this.#router = new Router({ linger: 0, mandatory: false, sendHighWaterMark: 0 })
       await this.#router.bind(this.#runDir.nodeEndpoint)
     } catch (err) {
       // Nothing was launched yet: release what was opened, and let the caller report it.
