@@ -7,10 +7,12 @@
  * - read: `kvs.read(key)` of a 16-byte value, which starts a fresh LMDB read snapshot every
  *   time (so it sees every write that returned in any process), against lmdb-js `db.get(key)`,
  *   which reuses one snapshot until the next event-loop turn.
- * - write: `kvs.write(key, value)`: one synchronous transaction with the value and its change
- *   log entry, against `transactionSync(() => db.putSync(key, value))` with the same flags
- *   (commit without fsync).
- * - update: `kvs.update(key, fn)` against a raw get + put in one transactionSync.
+ * - write: `kvs.write(key, value)`: one synchronous, fsync'ed transaction with the value and its
+ *   change log entry, against `transactionSync(() => db.putSync(key, value))` with the same
+ *   flags; and, for the record, the raw write without fsync that the KVS cannot use (lmdb-js
+ *   loses such commits when another process opens the store: see src/store/kvs.ts).
+ * - update: `kvs.update(key, fn)` against a raw get + put in one transactionSync. From an
+ *   operator every call is a round trip to the supervisor's KVS thread (src/store/kvs-service.ts).
  *
  *   node dist/bench/kvs.js [--quick]     prints the rows (npm run bench includes them)
  */
@@ -48,13 +50,14 @@ interface WorkloadResult {
   rawReads: number
   rawWrites: number
   rawUpdates: number
+  rawNoSyncWrites: number
 }
 
 const WORKLOAD = fileURLToPath(new URL('../../bench/fixtures/kvs-workload.mjs', import.meta.url))
 
 /** Measure the KVS from a custom node and from an operator; see the module comment. */
 export async function benchKvs(options: { quick: boolean }): Promise<KvsBenchRow[]> {
-  const plan: Plan = options.quick ? { reads: 20_000, writes: 2_000, rounds: 1, size: 16 } : { reads: 500_000, writes: 20_000, rounds: 5, size: 16 }
+  const plan: Plan = options.quick ? { reads: 20_000, writes: 2_000, rounds: 1, size: 16 } : { reads: 500_000, writes: 4_000, rounds: 5, size: 16 }
   const tmp = mkdtempSync(join(tmpdir(), 'dora-kvs-bench-'))
   try {
     const node = await runWorkload(tmp, 'node', plan)
@@ -68,6 +71,7 @@ export async function benchKvs(options: { quick: boolean }): Promise<KvsBenchRow
       rows.push({ name: `KVS write from ${who}`, value: r.writes, unit: 'writes/s', baseline: r.rawWrites })
       rows.push({ name: `KVS update from ${who}`, value: r.updates, unit: 'updates/s', baseline: r.rawUpdates })
     }
+    rows.push({ name: 'raw lmdb-js write without fsync (not safe across processes)', value: node.rawNoSyncWrites, unit: 'writes/s' })
     return rows
   } finally {
     rmSync(tmp, { recursive: true, force: true })

@@ -4,9 +4,11 @@
  * (here `read`/`write`, also as `kvsRead`/`kvsWrite`), plus delete, list, atomic update and
  * compare-and-set, watch, namespaces (pools) and JSON / typed-array helpers.
  *
- * Every process on the machine that uses the KVS opens the same LMDB environment directly, so
- * a read is a plain LMDB read (under a microsecond) and a write a synchronous LMDB commit
- * (about 10 µs); nothing goes through the supervisor. See src/store/kvs.ts for the guarantees.
+ * A custom node (any process) opens the machine's LMDB environment itself: a read is a plain
+ * LMDB read (about 1.5 µs), a write a synchronous, fsynced LMDB commit (a few hundred µs).
+ * An operator reaches it through its supervisor's KVS thread (src/store/kvs-service.ts), since
+ * lmdb-js does not survive the termination of a thread inside a transaction: a call is then a
+ * round trip of some 25 µs more. See src/store/kvs.ts for the guarantees.
  *
  * @example
  * ```ts
@@ -32,7 +34,8 @@ import {
   type KvsChange,
   type KvsEntry,
   type KvsListOptions,
-  type KvsNamespace,
+  type KvsPool,
+  type KvsProvider,
   type KvsWatch,
   type KvsWatchOptions,
 } from '../src/store/kvs.js'
@@ -53,6 +56,18 @@ export interface KvsConfig {
   mapSizeBytes: number
   /** The default namespace: the dataflow's name, or its `kvs_namespace`. */
   namespace: string
+}
+
+/** What a handle is built on: the directory (for messages), the namespace, and how to reach the store on first use. */
+export interface KvsSource {
+  dir: string
+  namespace: string
+  open(): KvsProvider
+}
+
+/** Open the store in this process (custom nodes, tools): the LMDB environment itself. */
+export function directSource(config: KvsConfig): KvsSource {
+  return { dir: config.dir, namespace: config.namespace, open: () => KvsStore.open({ dir: config.dir, mapSizeBytes: config.mapSizeBytes }) }
 }
 
 /**
@@ -84,8 +99,10 @@ export interface Kvs {
   /**
    * Atomic read-modify-write. `fn` gets the current value (undefined when absent) and returns
    * the new one (undefined deletes the key); concurrent updaters in any process never lose an
-   * update. `fn` runs holding the KVS's machine-wide write lock: keep it short and synchronous,
-   * never call process.exit() in it. If it throws, nothing is written. Returns the new value.
+   * update. Keep `fn` short, synchronous and free of side effects: in a custom node it runs
+   * holding the KVS's machine-wide write lock (never call process.exit() in it), in an
+   * operator it may run more than once (an optimistic compare-and-set loop). If it throws,
+   * nothing is written. Returns the new value.
    * @example kvs.update('count', (old) => encodeJson((old ? decodeJson<number>(old) : 0) + 1))
    */
   update(key: string, fn: (current: Uint8Array | undefined) => Uint8Array | undefined): Uint8Array | undefined
@@ -139,52 +156,48 @@ export interface OpenKvsOptions {
  * @example const kvs = openKvs({ namespace: 'robot' }); kvs.readJson('settings/max-speed')
  */
 export function openKvs(options: OpenKvsOptions): Kvs {
-  return createKvs({ dir: options.dir ?? defaultKvsDir(), mapSizeBytes: options.mapSizeBytes ?? DEFAULT_KVS_MAP_SIZE_BYTES, namespace: options.namespace })
+  return createKvs(directSource({ dir: options.dir ?? defaultKvsDir(), mapSizeBytes: options.mapSizeBytes ?? DEFAULT_KVS_MAP_SIZE_BYTES, namespace: options.namespace }))
 }
 
 /**
- * A {@link Kvs} for `config`, or for the reason there is none (a message: every use throws
- * DORA_KVS_OPEN with it). The environment opens on first use, so a node that never touches
- * the KVS never opens it.
+ * A {@link Kvs} on `source`, or for the reason there is none (a message: every use throws
+ * DORA_KVS_OPEN with it). The store opens on first use, so a node that never touches the KVS
+ * never opens it.
  * @internal Used by the node SDK and the operator worker.
  */
-export function createKvs(config: KvsConfig | string): Kvs {
-  if (typeof config === 'string') {
-    return new KvsHandle(new KvsRoot(new KvsOpenError(config, { hint: 'run the node with a dora-ts supervisor of the same version (dora-ts run dataflow.yml)' })), 'default')
+export function createKvs(source: KvsSource | string): Kvs {
+  if (typeof source === 'string') {
+    return new KvsHandle(new KvsRoot(new KvsOpenError(source, { hint: 'run the node with a dora-ts supervisor of the same version (dora-ts run dataflow.yml)' })), 'default')
   }
-  const problem = namespaceProblem(config.namespace)
+  const problem = namespaceProblem(source.namespace)
   // Never throw here (a node must connect even with an odd dataflow name): fail on first use.
-  if (problem !== undefined) return new KvsHandle(new KvsRoot(badNamespace(problem, config.dir)), 'default')
-  return new KvsHandle(new KvsRoot(config), config.namespace)
+  if (problem !== undefined) return new KvsHandle(new KvsRoot(badNamespace(problem, source.dir)), 'default')
+  return new KvsHandle(new KvsRoot(source), source.namespace)
 }
 
 /** The lazily opened store shared by a root handle and the handles made from it. */
 class KvsRoot {
-  readonly #config: KvsConfig | KvsError
-  #store: KvsStore | undefined
+  readonly #source: KvsSource | KvsError
+  #store: KvsProvider | undefined
   #closed = false
 
-  constructor(config: KvsConfig | KvsError) {
-    this.#config = config
+  constructor(source: KvsSource | KvsError) {
+    this.#source = source
   }
 
-  get closed(): boolean {
-    return this.#closed
-  }
-
-  store(namespace: string): KvsStore {
+  store(namespace: string): KvsProvider {
     if (this.#store !== undefined) return this.#store
-    const config = this.#config
+    const source = this.#source
     if (this.#closed) {
-      const dir = config.dir
+      const dir = source.dir
       throw new KvsClosedError(`the KVS handle on namespace ${JSON.stringify(namespace)} is closed${dir === '' ? '' : ` (${dir})`}`, {
         dir,
         namespace,
         hint: 'use the KVS before closing the node (node.close()) or the handle',
       })
     }
-    if (config instanceof KvsError) throw config
-    this.#store = KvsStore.open({ dir: config.dir, mapSizeBytes: config.mapSizeBytes })
+    if (source instanceof KvsError) throw source
+    this.#store = source.open()
     return this.#store
   }
 
@@ -212,7 +225,7 @@ class KvsHandle implements Kvs {
     this.name = name
   }
 
-  #ns(): KvsNamespace {
+  #ns(): KvsPool {
     return this.#root.store(this.name).namespace(this.name)
   }
 

@@ -26,7 +26,7 @@ import type { DoraEvent, SendOptions } from './events.js'
 import { checkOutput, checkPayload, InvalidSendError, NodeConnectError } from './errors.js'
 import { metadataFromHeader } from './metadata.js'
 import { encodeJson, Encoding } from './payload.js'
-import { createKvs, type Kvs } from './kvs.js'
+import { createKvs, directSource, type Kvs } from './kvs.js'
 
 export interface NodeConnectOptions {
   /** Defaults to the `DORA_TS_ENDPOINT` the supervisor set. */
@@ -77,14 +77,15 @@ export class Node implements AsyncDisposable {
     this.restartCount = registration.restartCount
     this.inputs = registration.inputs
     this.outputs = registration.outputs
+    // A process opens the LMDB environment itself: reads are plain LMDB reads (see kvs.ts).
     this.kvs = createKvs(
       registration.kvsPath === ''
         ? `node "${registration.nodeId}" has no KVS: its supervisor handed over no KVS path at registration (an older dora-ts)`
-        : {
+        : directSource({
             dir: registration.kvsPath,
             mapSizeBytes: registration.kvsMapSize > 0n ? Number(registration.kvsMapSize) : DEFAULT_KVS_MAP_SIZE_BYTES,
             namespace: registration.kvsNamespace === '' ? registration.dataflowName : registration.kvsNamespace,
-          },
+          }),
     )
   }
 

@@ -67,8 +67,9 @@ export interface OperatorContext {
   deleteState(key: string): void
   /**
    * The machine's shared key-value store, on this dataflow's namespace: the same store custom
-   * nodes see as `node.kvs`. Unlike saveState, a KVS write commits at once (it is not undone
-   * when the handler throws, and a redelivered input may repeat it).
+   * nodes see as `node.kvs`, reached through the supervisor's KVS thread. Unlike saveState, a
+   * KVS write commits at once (it is not undone when the handler throws, and a redelivered
+   * input may repeat it).
    * @example ctx.kvs.update('hits', (old) => encodeJson((old ? decodeJson<number>(old) : 0) + 1))
    */
   readonly kvs: Kvs

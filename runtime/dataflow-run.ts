@@ -23,6 +23,8 @@ import { stateDirOf } from './state-location.js'
 import { join, resolve } from 'node:path'
 import { DEFAULT_KVS_MAP_SIZE_BYTES, defaultKvsDir } from '../src/store/kvs.js'
 import type { KvsConfig } from '../node-sdk/kvs.js'
+import { KvsService } from '../src/store/kvs-service.js'
+import type { MessagePort } from 'node:worker_threads'
 import { copyBytes } from '../src/bytes.js'
 import { Timer } from './timers.js'
 import type { LogEntry, Unit, UnitHost, UnitResult } from './unit.js'
@@ -107,6 +109,7 @@ export class DataflowRun {
   readonly #deadlines: NodeJS.Timeout[] = []
   #runDir: RunDir | undefined
   #store: StateStore | undefined
+  #kvsService: KvsService | undefined
   #ownerLock: OwnerLock | undefined
   #router: Router | undefined
   #sender: SendQueue | undefined
@@ -188,7 +191,7 @@ export class DataflowRun {
       } else {
         for (const op of node.operators) {
           const state = this.#store?.operator(operatorKey(node, op), { durability: op.durability })
-          this.#add(new OperatorHost(node, op, host, { inbox: new Inbox(limitsOf(op.inputs)), state, maxMemoryMb: op.maxMemoryMb, kvs: this.kvs }), op.inputs)
+          this.#add(new OperatorHost(node, op, host, { inbox: new Inbox(limitsOf(op.inputs)), state, maxMemoryMb: op.maxMemoryMb, kvs: this.#operatorKvs() }), op.inputs)
         }
       }
     }
@@ -256,6 +259,18 @@ export class DataflowRun {
   findUnit(name: string): Unit | undefined {
     for (const unit of this.#units.values()) if (unit.display === name || unit.key === name) return unit
     return undefined
+  }
+
+  /**
+   * How operators reach the KVS: through one KVS thread per run, started when the first
+   * operator launches (worker threads must not hold LMDB transactions: see kvs-service.ts).
+   */
+  #operatorKvs(): { dir: string; namespace: string; connect(): MessagePort } {
+    return {
+      dir: this.kvs.dir,
+      namespace: this.kvs.namespace,
+      connect: () => (this.#kvsService ??= new KvsService({ dir: this.kvs.dir, mapSizeBytes: this.kvs.mapSizeBytes })).connect(),
+    }
   }
 
   /** Where this dataflow's operator state lives. */
@@ -486,6 +501,7 @@ export class DataflowRun {
     this.#runDir?.remove()
     this.#store?.close()
     this.#ownerLock?.release()
+    await this.#kvsService?.close()
     const units = [...this.#units.values()].map((u) => this.#results.get(u.key)!)
     const dropped: Record<string, number> = {}
     for (const unit of this.#units.values()) {

@@ -9,7 +9,7 @@
  * worker, an uncaught error, a handler that outlives its `timeout` (the thread is terminated),
  * running out of memory (resource limits), and failing to load on a restart.
  */
-import { Worker } from 'node:worker_threads'
+import { Worker, type MessagePort } from 'node:worker_threads'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 import { deserializeError, DoraError } from '../src/errors.js'
@@ -20,7 +20,6 @@ import type { OperatorNodeSpec, OperatorSpec } from '../src/spec/types.js'
 import { POISON_OUTPUT } from '../src/spec/resolve.js'
 import type { OperatorState } from '../src/store/state-store.js'
 import type { DoraEvent } from '../node-sdk/events.js'
-import type { KvsConfig } from '../node-sdk/kvs.js'
 import { metadataFromHeader } from '../node-sdk/metadata.js'
 import { encodeJson } from '../node-sdk/payload.js'
 import type { Inbox, InboxItem } from './inbox.js'
@@ -46,8 +45,8 @@ export interface OperatorHostOptions {
   state?: OperatorState | undefined
   /** Heap limit of the worker in MiB (resource limits); undefined = Node's default. */
   maxMemoryMb?: number | undefined
-  /** The shared KVS the operator reaches as ctx.kvs (it opens it in its own thread). */
-  kvs?: KvsConfig | undefined
+  /** The shared KVS the operator reaches as ctx.kvs: a new port to the run's KVS thread per launch. */
+  kvs?: { dir: string; namespace: string; connect(): MessagePort } | undefined
 }
 
 /** An event handed to the worker and not yet committed. */
@@ -94,7 +93,7 @@ export class OperatorHost implements Unit {
   readonly #host: UnitHost
   readonly #state: OperatorState | undefined
   readonly #maxMemoryMb: number | undefined
-  readonly #kvs: KvsConfig | undefined
+  readonly #kvs: OperatorHostOptions['kvs']
   readonly #budget: RestartBudget
 
   constructor(node: OperatorNodeSpec, spec: OperatorSpec, host: UnitHost, options: OperatorHostOptions) {
@@ -192,11 +191,13 @@ export class OperatorHost implements Unit {
       outputs: [...this.spec.outputs],
       restartCount: this.#restartCount,
       state,
-      kvs: this.#kvs,
     }
+    const kvsPort = this.#kvs?.connect()
+    if (this.#kvs !== undefined && kvsPort !== undefined) workerData.kvs = { dir: this.#kvs.dir, namespace: this.#kvs.namespace, port: kvsPort }
     this.#status = 'starting'
     const worker = new Worker(workerEntry(), {
       workerData,
+      ...(kvsPort === undefined ? {} : { transferList: [kvsPort] }),
       stdout: true,
       stderr: true,
       env: { ...process.env, ...this.node.env },

@@ -6,7 +6,7 @@
 import type { SerializedError } from '../src/errors.js'
 import type { MetadataValue } from '../src/protocol/messages.js'
 import type { DoraEvent } from '../node-sdk/events.js'
-import type { KvsConfig } from '../node-sdk/kvs.js'
+import type { MessagePort } from 'node:worker_threads'
 import type { LogLevel } from '../src/protocol/messages.js'
 
 export interface OperatorWorkerData {
@@ -20,8 +20,12 @@ export interface OperatorWorkerData {
   restartCount: number
   /** The operator's saved state, handed to restoreState before the first event. */
   state: Map<string, Uint8Array>
-  /** Where the shared KVS is and the dataflow's namespace; undefined: ctx.kvs fails on use. */
-  kvs?: KvsConfig | undefined
+  /**
+   * The shared KVS: its directory, the dataflow's namespace, and a port to the supervisor's
+   * KVS thread (an operator never opens LMDB in its own thread, see kvs-service.ts).
+   * Undefined: ctx.kvs fails on use.
+   */
+  kvs?: { dir: string; namespace: string; port: MessagePort } | undefined
 }
 
 /** One buffered state change, shipped with `done` and committed by the host. */

@@ -13,6 +13,7 @@ import { checkOutput, checkPayload, InvalidOperatorError, InvalidStateKeyError }
 import { toOperatorDefinition, type OperatorContext, type OperatorHandlers, type OperatorSendOptions } from '../node-sdk/operator.js'
 import { encodeJson, Encoding } from '../node-sdk/payload.js'
 import { createKvs } from '../node-sdk/kvs.js'
+import { KvsRemote } from '../src/store/kvs-service.js'
 import type { HostToWorker, OperatorWorkerData, StateWrite, WorkerToHost } from './operator-messages.js'
 import type { LogLevel } from '../src/protocol/messages.js'
 
@@ -68,8 +69,13 @@ const ctx: OperatorContext = {
   sendJson(outputId: string, value: unknown, options: SendOptions = {}) {
     ctx.send(outputId, encodeJson(value), { ...options, encoding: Encoding.json, transfer: true })
   },
-  // Opened in this thread on first use: reads and writes go straight to LMDB, not through the host.
-  kvs: createKvs(data.kvs ?? `${who} has no KVS: its host passed no KVS configuration`),
+  // Every call is a synchronous round trip to the supervisor's KVS thread: this thread may be
+  // terminated at any time, which lmdb-js does not survive (see src/store/kvs-service.ts).
+  kvs: createKvs(
+    data.kvs === undefined
+      ? `${who} has no KVS: its host passed no KVS configuration`
+      : { dir: data.kvs.dir, namespace: data.kvs.namespace, open: () => new KvsRemote(data.kvs!.port, data.kvs!.dir) },
+  ),
   saveState(key: string, value: Uint8Array) {
     checkStateKey(key)
     checkPayload(value, who)

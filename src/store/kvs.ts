@@ -14,16 +14,22 @@
  * Consistency, per namespace and key:
  * - Every write (write, delete, update, compareAndSet) is one synchronous LMDB write
  *   transaction (`transactionSync`): when the call returns it is committed, and visible to
- *   every later read in any process. Reads start a fresh read transaction each time (about
- *   0.7 µs), so a read never sees an older snapshot than the last write that returned.
+ *   every later read in any process. Reads start a fresh read snapshot each time (about
+ *   1 µs), so a read never sees an older snapshot than the last write that returned.
  * - Values are replaced atomically (LMDB copy-on-write pages): a reader sees the old value or
  *   the new one, never a mix.
  * - update and compareAndSet read and write inside one write transaction. LMDB's write lock is
  *   a robust cross-process mutex, so they are linearizable per key: concurrent updaters in any
  *   number of processes never lose an update, and a process killed while holding the lock
  *   releases it (the next writer recovers it).
- * - Durability: commits are written to the OS page cache without fsync (the `process` level of
- *   operator state): they survive SIGKILL of the writer and of the supervisor, not power loss.
+ * - Durability: every commit is fsync'ed before the call returns, so it survives SIGKILL of
+ *   the writer and of the supervisor, and power loss too. Not by choice of durability but of
+ *   correctness: lmdb-js 3.5.6 loses whole transactions committed without fsync (MDB_NOSYNC,
+ *   per transaction or per environment) when another process opens the environment, even
+ *   read-only, while they are made (reproduced with bare lmdb-js: a process's commit vanishes
+ *   and its next write transaction gets the same id; never with fsync'ed commits, nor when no
+ *   process opens the environment meanwhile). Processes open and close the KVS all the time (nodes restart, the
+ *   CLI), so the KVS pays the fsync: a write costs about 0.3 to 1 ms instead of 10 µs.
  *
  * Watch: LMDB has no notifications, so every write also appends to the namespace's change log
  * in the same transaction, keyed by the LMDB transaction id (monotonic for the whole
@@ -107,14 +113,14 @@ const MAX_READERS = 1024
 /** Trim the log in batches, so most writes only compare two numbers: it holds up to KEEP + BATCH entries. */
 export const KVS_LOG_TRIM_BATCH_TXNS = 256
 
-// lmdb-js transactionSync flags (index.d.ts TransactionFlags), as in state-store.ts:
-// NO_SYNC_FLUSH is MDB_NOSYNC for this transaction only (commit to the page cache, no fsync).
+// lmdb-js transactionSync flags (index.d.ts TransactionFlags): a synchronous, abortable commit,
+// fsync'ed (never NO_SYNC_FLUSH, 0x10000: see "Durability" above).
 const ABORTABLE = 0x1
 const SYNCHRONOUS_COMMIT = 0x2
-const NO_SYNC_FLUSH = 0x10000
-const WRITE_FLAGS = ABORTABLE | SYNCHRONOUS_COMMIT | NO_SYNC_FLUSH
-/** Creating the layout record is rare: flush it. */
-const DURABLE_FLAGS = ABORTABLE | SYNCHRONOUS_COMMIT
+/** The flags of every KVS write transaction. */
+export const KVS_COMMIT_FLAGS = ABORTABLE | SYNCHRONOUS_COMMIT
+const WRITE_FLAGS = KVS_COMMIT_FLAGS
+const DURABLE_FLAGS = KVS_COMMIT_FLAGS
 
 // Change log entry kinds.
 const LOG_PUT = 1
@@ -238,6 +244,41 @@ export function kvsKeyProblem(key: unknown, bytes: number, what = 'key'): string
   return undefined
 }
 
+/** Check a key for `context` (the operation, namespace and directory the message names); its UTF-8 length. */
+export function checkKvsKey(key: unknown, context: KvsErrorContext): number {
+  const bytes = typeof key === 'string' ? Buffer.byteLength(key, 'utf8') : undefined
+  const problem = kvsKeyProblem(key, bytes ?? 0)
+  if (problem !== undefined || bytes === undefined) {
+    throw new KvsBadKeyError(`${describeKvsAction({ ...context, key: undefined })}: ${problem ?? 'bad key'}`, {
+      dir: context.dir,
+      namespace: context.namespace,
+      hint: `use non-empty string keys of at most ${MAX_KVS_KEY_BYTES} UTF-8 bytes, e.g. "robot/pose"`,
+    })
+  }
+  return bytes
+}
+
+/**
+ * One namespace's operations, as a `Kvs` handle uses them: a {@link KvsNamespace} in this
+ * thread, or the operators' client of the supervisor's KVS thread (kvs-service.ts).
+ */
+export interface KvsPool {
+  readonly name: string
+  read(key: string): Uint8Array | undefined
+  write(key: string, value: Uint8Array): void
+  delete(key: string): boolean
+  list(prefix?: string, options?: KvsListOptions): KvsEntry[]
+  update(key: string, fn: (current: Uint8Array | undefined) => Uint8Array | undefined): Uint8Array | undefined
+  compareAndSet(key: string, expected: Uint8Array | undefined, next: Uint8Array | undefined): boolean
+  watch(prefix?: string, options?: KvsWatchOptions): KvsWatch
+}
+
+/** Hands out {@link KvsPool}s: a {@link KvsStore}, or the client of the KVS thread. */
+export interface KvsProvider {
+  namespace(name: string): KvsPool
+  close(): void
+}
+
 /** The write transaction this realm is running, if any (update functions may write too). */
 interface OpenTxn {
   seq: number
@@ -278,7 +319,7 @@ let internals!: Internals
  * The machine's shared KVS. Open it once per process (or thread); {@link namespace} hands out
  * cheap per-namespace handles.
  */
-export class KvsStore {
+export class KvsStore implements KvsProvider {
   /** Absolute path of the KVS directory. */
   readonly dir: string
   /** The store's size limit in bytes. */
@@ -404,7 +445,7 @@ export class KvsStore {
  * One namespace (pool) of the KVS. Keys are non-empty strings of at most 511 UTF-8 bytes;
  * values are bytes (Uint8Array) of at most {@link MAX_KVS_VALUE_BYTES}.
  */
-export class KvsNamespace {
+export class KvsNamespace implements KvsPool {
   readonly store: KvsStore
   /** The namespace's name. */
   readonly name: string
@@ -567,37 +608,43 @@ export class KvsNamespace {
    * `break`/`return()`, on `options.signal`, and when the store is closed.
    */
   watch(prefix = '', options: KvsWatchOptions = {}): KvsWatch {
-    const context = this.#context('watch')
-    this.#prefix(prefix, context)
-    const p = Buffer.from(prefix, 'utf8')
-    const intervalMs = options.intervalMs ?? DEFAULT_WATCH_INTERVAL_MS
-    if (!(intervalMs > 0) || !Number.isFinite(intervalMs)) {
-      throw new KvsBadValueError(`${describeKvsAction(context)}: intervalMs must be a positive number of milliseconds, got ${String(options.intervalMs)}`, this.#options(context, 'omit intervalMs for the default of 10 ms'))
-    }
-    const shared = this.#internals.shared(this.store, context)
-    let start: number
-    try {
-      start = (shared.env.getStats() as { lastTxnId: number }).lastTxnId + 1
-    } catch (err) {
-      throw kvsErrorFrom(err, context)
-    }
-    const watch = new KvsWatch(
-      {
-        prefix: p,
-        start,
-        intervalMs,
-        signal: options.signal,
-        poll: (from, limit) => this.#changesSince(from, p, limit, context),
-        detach: (w) => this.#internals.removeWatch(this.store, w),
-      },
-      watchToken,
-    )
+    const intervalMs = watchInterval(options, this.store.dir, this.name)
+    const start = this.watchStart(prefix)
+    const watch = createKvsWatch({
+      start,
+      intervalMs,
+      signal: options.signal,
+      poll: (from, limit) => this.changesSince(from, prefix, limit),
+      detach: (w) => this.#internals.removeWatch(this.store, w),
+    })
     this.#internals.addWatch(this.store, watch)
     return watch
   }
 
-  /** Changes in the log from position `from`, and the position after the last one read. */
-  #changesSince(from: LogPosition, prefix: Buffer, limit: number, context: KvsErrorContext): { changes: KvsChange[]; next: LogPosition } {
+  /**
+   * Where a watch of `prefix` starting now begins in the log (checks the prefix).
+   * @internal For {@link watch} and the KVS thread.
+   */
+  watchStart(prefix: string): LogPosition {
+    const context = this.#context('watch')
+    this.#prefix(prefix, context)
+    const shared = this.#internals.shared(this.store, context)
+    try {
+      return { seq: (shared.env.getStats() as { lastTxnId: number }).lastTxnId + 1, index: 0 }
+    } catch (err) {
+      throw kvsErrorFrom(err, context)
+    }
+  }
+
+  /**
+   * The changes of keys with `prefix` in the log from position `from` (at most `limit` entries
+   * read), and the position after the last one read.
+   * @internal For {@link watch} and the KVS thread.
+   */
+  changesSince(from: LogPosition, prefixText: string, limit: number): { changes: KvsChange[]; next: LogPosition } {
+    const context = this.#context('watch')
+    this.#prefix(prefixText, context)
+    const prefix = Buffer.from(prefixText, 'utf8')
     const shared = this.#internals.shared(this.store, context)
     const changes: KvsChange[] = []
     let next = from
@@ -765,12 +812,7 @@ export class KvsNamespace {
 
   /** Check `key`; its length in UTF-8 bytes. */
   #key(key: unknown, context: KvsErrorContext): number {
-    const bytes = typeof key === 'string' ? Buffer.byteLength(key, 'utf8') : undefined
-    const problem = kvsKeyProblem(key, bytes ?? 0)
-    if (problem !== undefined || bytes === undefined) {
-      throw new KvsBadKeyError(`${describeKvsAction({ ...context, key: undefined })}: ${problem ?? 'bad key'}`, this.#options(context, `use non-empty string keys of at most ${MAX_KVS_KEY_BYTES} UTF-8 bytes, e.g. "robot/pose"`))
-    }
-    return bytes
+    return checkKvsKey(key, context)
   }
 
   #prefix(prefix: unknown, context: KvsErrorContext): number {
@@ -801,18 +843,36 @@ export class KvsNamespace {
 }
 
 /** A position in a change log: the next entry to read. */
-interface LogPosition {
+export interface LogPosition {
   seq: number
   index: number
 }
 
-interface WatchSource {
-  prefix: Buffer
-  start: number
+/** Where a {@link KvsWatch} gets its changes: a namespace in this thread, or the KVS thread. */
+export interface WatchSource {
+  start: LogPosition
   intervalMs: number
   signal: AbortSignal | undefined
   poll(from: LogPosition, limit: number): { changes: KvsChange[]; next: LogPosition }
   detach(watch: KvsWatch): void
+}
+
+/** @internal A watch over `source` (KvsNamespace.watch, and the operators' client of the KVS thread). */
+export function createKvsWatch(source: WatchSource): KvsWatch {
+  return new KvsWatch(source, watchToken)
+}
+
+/** The checked `intervalMs` of watch options. */
+export function watchInterval(options: KvsWatchOptions, dir: string, namespace: string): number {
+  const intervalMs = options.intervalMs ?? DEFAULT_WATCH_INTERVAL_MS
+  if (!(intervalMs > 0) || !Number.isFinite(intervalMs)) {
+    throw new KvsBadValueError(`${describeKvsAction({ dir, action: 'watch', namespace })}: intervalMs must be a positive number of milliseconds, got ${String(options.intervalMs)}`, {
+      dir,
+      namespace,
+      hint: 'omit intervalMs for the default of 10 ms',
+    })
+  }
+  return intervalMs
 }
 
 const watchToken = Symbol('KvsWatch')
@@ -837,7 +897,7 @@ export class KvsWatch implements AsyncIterableIterator<KvsChange>, AsyncDisposab
   constructor(source: WatchSource, token: symbol) {
     if (token !== watchToken) throw new TypeError('use KvsNamespace.watch() to watch a namespace')
     this.#source = source
-    this.#position = { seq: source.start, index: 0 }
+    this.#position = source.start
     if (source.signal?.aborted === true) this.#closed = true
     source.signal?.addEventListener('abort', this.#onAbort, { once: true })
   }
@@ -914,7 +974,7 @@ function openEnvironment(dir: string, realDir: string, mapSizeBytes: number): Sh
     maxDbs: MAX_DBS,
     maxReaders: MAX_READERS,
     mapSize: mapSizeBytes,
-    noSync: false, // durability is chosen per transaction, see WRITE_FLAGS
+    noSync: false, // every commit is fsync'ed: see "Durability" in the module comment
     overlappingSync: false,
     keyEncoding: 'binary',
     encoding: 'binary',

@@ -5,7 +5,7 @@
 import t, { type Test } from 'tap'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { createKvs, openKvs, type Kvs } from '../../node-sdk/kvs.js'
+import { createKvs, directSource, openKvs, type Kvs } from '../../node-sdk/kvs.js'
 import { encodeText, decodeText } from '../../node-sdk/payload.js'
 import { msgpack } from '../../node-sdk/state-codecs.js'
 import { KvsError } from '../../src/store/kvs-errors.js'
@@ -103,6 +103,6 @@ t.test('a handle without a configuration, or with a bad namespace, fails on use 
   t.equal(err.code, 'DORA_KVS_OPEN')
   t.match(err.message, /has no KVS/)
   t.match(err.hint, /same version/)
-  const bad = createKvs({ dir: t.testdir({}), mapSizeBytes: DEFAULT_KVS_MAP_SIZE_BYTES, namespace: 'x'.repeat(300) })
+  const bad = createKvs(directSource({ dir: t.testdir({}), mapSizeBytes: DEFAULT_KVS_MAP_SIZE_BYTES, namespace: 'x'.repeat(300) }))
   t.throws(() => bad.write('a', encodeText('x')), { code: 'DORA_KVS_BAD_NAMESPACE' })
 })
