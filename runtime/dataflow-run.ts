@@ -7,6 +7,7 @@
  * ROUTER --> node, or MessagePort --> operator worker.
  */
 import { randomUUID } from 'node:crypto'
+import { rmSync } from 'node:fs'
 import { Router } from 'zeromq'
 import { decodeNodeToSupervisor, encodeSupervisorToNode } from '../src/protocol/codec.js'
 import { PROTOCOL_VERSION, type MessageHeader, type NodeToSupervisor, type StopCause } from '../src/protocol/messages.js'
@@ -18,7 +19,8 @@ import { Inbox, type InboxItem, type InputLimits } from './inbox.js'
 import { OperatorHost } from './operator-host.js'
 import { buildRoutingTable, operatorKey, type RoutingTable } from './routing.js'
 import { StateStore } from '../src/store/state-store.js'
-import { acquireOwnerLock, type OwnerLock } from '../src/store/owner-lock.js'
+import { acquireOwnerLockWaiting, type OwnerLock } from '../src/store/owner-lock.js'
+import { OWNER_ENDPOINT_FILE, StateService } from './state-service.js'
 import { stateDirOf } from './state-location.js'
 import { join, resolve } from 'node:path'
 import { DEFAULT_KVS_MAP_SIZE_BYTES, defaultKvsDir } from '../src/store/kvs.js'
@@ -110,6 +112,7 @@ export class DataflowRun {
   #runDir: RunDir | undefined
   #store: StateStore | undefined
   #kvsService: KvsService | undefined
+  #stateService: StateService | undefined
   #ownerLock: OwnerLock | undefined
   #router: Router | undefined
   #sender: SendQueue | undefined
@@ -160,14 +163,17 @@ export class DataflowRun {
    */
   async start(): Promise<void> {
     try {
-      this.#store = this.#openStateStore()
+      this.#store = await this.#openStateStore()
       this.#runDir = createRunDir(this.#options.runtimeDir === undefined ? undefined : join(this.#options.runtimeDir, 'dora-ts'))
       // No send high-water mark: a ROUTER silently drops past it. Flow control is the inbox and
       // the nodes' `next` requests, which bound what is in flight to each node.
       this.#router = new Router({ linger: 0, mandatory: false, sendHighWaterMark: 0 })
       await this.#router.bind(this.#runDir.nodeEndpoint)
+      // The CLI reads a live store through its owner only: see state-service.ts.
+      if (this.#store !== undefined) this.#stateService = await StateService.start(this.#store, `ipc://${join(this.#runDir.path, 'state.sock')}`)
     } catch (err) {
       // Nothing was launched yet: release what was opened, and let the caller report it.
+      this.#stateService?.close()
       this.#router?.close()
       this.#runDir?.remove()
       this.#store?.close()
@@ -283,10 +289,12 @@ export class DataflowRun {
     return this.#store
   }
 
-  #openStateStore(): StateStore | undefined {
+  async #openStateStore(): Promise<StateStore | undefined> {
     const operators = this.spec.nodes.flatMap((n) => (n.kind === 'operators' ? n.operators : []))
     if (operators.length === 0) return undefined
-    this.#ownerLock = acquireOwnerLock(this.stateDir)
+    this.#ownerLock = await acquireOwnerLockWaiting(this.stateDir)
+    // An endpoint published by an owner that died (SIGKILL) must not send the CLI there.
+    rmSync(join(this.stateDir, OWNER_ENDPOINT_FILE), { force: true })
     // Durability is chosen per commit (each operator's own); this is the store's default.
     let store: StateStore
     try {
@@ -497,6 +505,7 @@ export class DataflowRun {
     for (const watchdog of this.#inputWatchdogs.values()) watchdog.stop()
     for (const deadline of this.#deadlines) clearTimeout(deadline)
     this.#sender?.close()
+    this.#stateService?.close()
     this.#router?.close()
     this.#runDir?.remove()
     this.#store?.close()

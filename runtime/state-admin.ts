@@ -3,10 +3,11 @@
  * dataflow name or YAML, as `dora-ts run` does), tell whether a live run owns it, list and dump
  * operators, clear them, and take, list and restore snapshots.
  *
- * Reading (ls, dump, snapshot) works while a run owns the store: LMDB lets another process open
- * the same environment, and a snapshot is one read transaction (StateStore.snapshot). The owner
- * lock (`owner.pid`) is only read for those. Writing (clear, restore) takes the owner lock, so
- * it is refused while a run lives and no run can start meanwhile.
+ * Reading (ls, dump, snapshot) works while a run owns the store, but never by opening the live
+ * store here: the owning run answers on its state service (state-service.ts says why). A store
+ * no run owns is opened here under the owner lock (`owner.pid`), so no run starts committing
+ * into it meanwhile. Writing (clear, restore) takes the owner lock too, so it is refused while a
+ * run lives.
  *
  * Snapshots live in `<state root>/.snapshots/<dataflow>/<id>/`: a compacted copy of the store
  * (data.mdb) and `snapshot.json` saying what it holds. A restore keeps the store it replaces as
@@ -20,6 +21,8 @@ import { loadDataflow } from '../src/spec/load.js'
 import { StateInUseError } from '../src/store/errors.js'
 import { acquireOwnerLock } from '../src/store/owner-lock.js'
 import { StateStore, type OperatorStats } from '../src/store/state-store.js'
+import { ControlClient } from './control-client.js'
+import { dumpStore, ownerEndpoint, STATE_COMMANDS, type OperatorDump } from './state-service.js'
 import { isAlive } from '../src/transport/run-dir.js'
 import { SNAPSHOTS_DIR, stateRootOf } from './state-location.js'
 
@@ -163,9 +166,88 @@ function inUse(target: StateTarget, action: string, pid: number | undefined): St
   })
 }
 
+/** Read access to a store, wherever it is served from. */
+export interface StateReader {
+  /** The pid of the live run that answers for the store; undefined when it is read here. */
+  readonly owner: number | undefined
+  stats(): Promise<OperatorStats[]>
+  /** The state of `operators` (operator keys), or of every operator. */
+  dump(operators?: readonly string[]): Promise<OperatorDump[]>
+  /** Copy the store into the new directory `dir`; returns the stats of the copied store. */
+  snapshot(dir: string): Promise<OperatorStats[]>
+}
+
+/** How long to wait for a run that has just taken the store to publish its endpoint. */
+const OWNER_ENDPOINT_WAIT_MS = 5_000
+/** A snapshot of a big store takes as long as copying it. */
+const SNAPSHOT_TIMEOUT_MS = 10 * 60_000
+
+/**
+ * Run `work` with read access to `target`'s store: through the live run that owns it, else on
+ * the store opened here under the owner lock (so no run starts meanwhile).
+ */
+export async function withStateReader<T>(target: StateTarget, work: (reader: StateReader) => Promise<T>): Promise<T> {
+  for (const deadline = Date.now() + OWNER_ENDPOINT_WAIT_MS; ; ) {
+    let lock
+    try {
+      lock = acquireOwnerLock(target.dir)
+    } catch (err) {
+      if (!(err instanceof StateInUseError)) throw err
+    }
+    if (lock !== undefined) {
+      try {
+        return await withStore(target.dir, (store) => work(localReader(store)))
+      } finally {
+        lock.release()
+      }
+    }
+    const pid = liveOwner(target.dir)
+    const endpoint = ownerEndpoint(target.dir)
+    if (pid !== undefined && endpoint !== undefined) {
+      const client = ControlClient.open(endpoint, `the running dataflow "${target.name}" (dora-ts pid ${pid})`, pid, `It may be busy or hung: check its output (or dora-ts logs ${target.name}), and try again.`)
+      try {
+        return await work(remoteReader(client, pid))
+      } finally {
+        client.close()
+      }
+    }
+    // The owner is starting (no endpoint yet) or has just ended (the lock is free again).
+    if (Date.now() > deadline) {
+      throw new StateInUseError(`cannot read the state of dataflow "${target.name}": dora-ts pid ${pid ?? '?'} owns its store in ${target.dir} but does not serve it`, {
+        dir: target.dir,
+        hint: 'That process may be a dora-ts older than this CLI, or stuck starting: try again, or stop it first.',
+      })
+    }
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+function localReader(store: StateStore): StateReader {
+  return {
+    owner: undefined,
+    stats: async () => store.stats(),
+    dump: async (operators) => dumpStore(store, operators),
+    snapshot: async (dir) => {
+      // Stats and copy come from two read transactions; the stats are informative only.
+      const stats = store.stats()
+      await store.snapshot(dir)
+      return stats
+    },
+  }
+}
+
+function remoteReader(client: ControlClient, pid: number): StateReader {
+  return {
+    owner: pid,
+    stats: () => client.request<OperatorStats[]>(STATE_COMMANDS.stats),
+    dump: (operators) => client.request<OperatorDump[]>(STATE_COMMANDS.dump, operators === undefined ? {} : { operators }),
+    snapshot: (dir) => client.request<OperatorStats[]>(STATE_COMMANDS.snapshot, { dir }, SNAPSHOT_TIMEOUT_MS),
+  }
+}
+
 /**
  * Run `work` on the store opened in this process, then close it. Does not take the owner
- * lock: callers that write take it first.
+ * lock: callers take it first (or open a store no run can own, such as a snapshot).
  */
 export async function withStore<T>(dir: string, work: (store: StateStore) => T | Promise<T>): Promise<T> {
   const store = StateStore.open({ dir, durability: 'process' })
@@ -246,11 +328,12 @@ export function listSnapshots(target: StateTarget): SnapshotInfo[] {
 }
 
 /**
- * Take a consistent snapshot of `target`'s store (works while a run owns it). The id is the
- * UTC time, e.g. `2025-01-31T12-00-00.000Z`, prefixed `before-restore-` for the copy a restore
- * keeps of the store it replaces.
+ * Take a consistent snapshot of `target`'s store (works while a run owns it: the run copies it).
+ * The id is the UTC time, e.g. `2025-01-31T12-00-00.000Z`, prefixed `before-restore-` for the
+ * copy a restore keeps of the store it replaces. `heldStore`: the store, already opened by a
+ * caller that holds the owner lock.
  */
-export async function takeSnapshot(target: StateTarget, reason: 'snapshot' | 'before-restore' = 'snapshot'): Promise<SnapshotInfo> {
+export async function takeSnapshot(target: StateTarget, reason: 'snapshot' | 'before-restore' = 'snapshot', heldStore?: StateStore): Promise<SnapshotInfo> {
   requireStore(target)
   const createdAt = new Date()
   const base = `${reason === 'before-restore' ? 'before-restore-' : ''}${createdAt.toISOString().replace(/:/g, '-')}`
@@ -258,12 +341,7 @@ export async function takeSnapshot(target: StateTarget, reason: 'snapshot' | 'be
   let id = base
   for (let n = 2; existsSync(join(parent, id)); n++) id = `${base}-${n}`
   const dir = join(parent, id)
-  const operators = await withStore(target.dir, async (store) => {
-    // Stats and copy come from two read transactions; the stats are informative only.
-    const stats = store.stats()
-    await store.snapshot(dir)
-    return stats
-  })
+  const operators = heldStore === undefined ? await withStateReader(target, (reader) => reader.snapshot(dir)) : await localReader(heldStore).snapshot(dir)
   writeFileSync(join(dir, SNAPSHOT_INFO), `${JSON.stringify({ dataflow: target.name, createdAt: createdAt.toISOString(), reason, source: target.dir, operators }, null, 2)}\n`)
   return { id, dir, createdAt, bytes: sizeOf(dir), operators, reason }
 }
@@ -297,7 +375,7 @@ export async function restoreSnapshot(target: StateTarget, id: string): Promise<
   try {
     // Refuse a snapshot this dora-ts cannot open before touching the store.
     await withStore(snapshot.dir, (store) => store.stats())
-    const saved = storeExists(target) ? await takeSnapshot(target, 'before-restore') : undefined
+    const saved = storeExists(target) ? await withStore(target.dir, (store) => takeSnapshot(target, 'before-restore', store)) : undefined
     const data = join(target.dir, 'data.mdb')
     const staging = join(target.dir, 'data.mdb.restoring')
     copyFileSync(join(snapshot.dir, 'data.mdb'), staging)

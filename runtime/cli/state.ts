@@ -24,7 +24,7 @@ import {
   snapshotsDirOf,
   storeExists,
   takeSnapshot,
-  withStore,
+  withStateReader,
 } from '../state-admin.js'
 import { CliUsageError } from './options.js'
 import { createPrinter } from './output.js'
@@ -99,8 +99,7 @@ const lsCommand: CommandModule<object, LsArgs> = {
     }
     const target = await resolveStateTarget(args.dataflow, args['state-dir'], args.name)
     requireStore(target)
-    const pid = liveOwner(target.dir)
-    const operators = await withStore(target.dir, (store) => store.stats())
+    const { pid, operators } = await withStateReader(target, async (reader) => ({ pid: reader.owner, operators: await reader.stats() }))
     const bytesOnDisk = sizeOf(target.dir)
     if (args.json) {
       return out(JSON.stringify({ dataflow: target.name, dir: target.dir, bytesOnDisk, inUse: pid !== undefined, owner: pid ?? null, operators }, null, 2))
@@ -124,22 +123,15 @@ const dumpCommand: CommandModule<object, DumpArgs> = {
   handler: async (args) => {
     const target = await resolveStateTarget(args.dataflow, args['state-dir'], args.name)
     requireStore(target)
-    const dump = await withStore(target.dir, (store) => {
-      const stats = store.stats()
-      const keys = args.operator === undefined ? stats.map((s) => s.operator) : [resolveOperator(target, stats, args.operator)]
-      return keys.map((key) => ({ operator: key, state: store.operator(key).load().state }))
+    const dump = await withStateReader(target, async (reader) => {
+      if (args.operator === undefined) return reader.dump()
+      return reader.dump([resolveOperator(target, await reader.stats(), args.operator)])
     })
-    if (args.json) {
-      const json: Record<string, Record<string, string>> = {}
-      for (const { operator, state } of dump) {
-        json[operator] = Object.fromEntries([...state].map(([key, value]) => [key, Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')]))
-      }
-      return out(JSON.stringify(json, null, 2))
-    }
+    if (args.json) return out(JSON.stringify(Object.fromEntries(dump.map(({ operator, state }) => [operator, Object.fromEntries(state)])), null, 2))
     if (dump.length === 0) return out(`dataflow "${target.name}" has no operator state`)
     for (const { operator, state } of dump) {
-      out(`${operator} (${state.size} ${state.size === 1 ? 'entry' : 'entries'})`)
-      for (const [key, value] of state) out(`  ${showKey(key)} = ${formatValue(value)}`)
+      out(`${operator} (${state.length} ${state.length === 1 ? 'entry' : 'entries'})`)
+      for (const [key, value] of state) out(`  ${showKey(key)} = ${formatValue(Buffer.from(value, 'base64'))}`)
     }
   },
 }

@@ -6,12 +6,9 @@
  */
 import { mkdirSync, rmSync, chmodSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { Router } from 'zeromq'
-import { DoraError, serializeError } from '../../src/errors.js'
-import { decodeControlRequest, encodeControlReply, type ControlReply } from '../../src/protocol/control-codec.js'
 import { loadDataflow } from '../../src/spec/load.js'
 import { tryAcquirePidFile } from '../../src/transport/pid-file.js'
-import { SendQueue } from '../../src/transport/send-queue.js'
+import { ControlServer } from '../control-server.js'
 import { DataflowRun, type RunResult, type UnitInfo } from '../dataflow-run.js'
 import { CustomNode } from '../custom-node.js'
 import { daemonPaths, type DaemonPaths } from './paths.js'
@@ -59,18 +56,15 @@ const KEEP_FINISHED_MS = 10 * 60 * 1000
 export class Daemon {
   readonly paths: DaemonPaths
   readonly closed: Promise<void>
-  readonly #router: Router
-  readonly #sender: SendQueue
+  #server: ControlServer | undefined
   readonly #entries = new Map<string, Entry>()
   readonly #release: () => void
   #closing = false
   #resolveClosed!: () => void
 
-  private constructor(paths: DaemonPaths, router: Router, release: () => void) {
+  private constructor(paths: DaemonPaths, release: () => void) {
     this.paths = paths
-    this.#router = router
     this.#release = release
-    this.#sender = new SendQueue(router, () => {})
     this.closed = new Promise((r) => (this.#resolveClosed = r))
   }
 
@@ -87,17 +81,20 @@ export class Daemon {
     if (!lock.acquired) return { ownerPid: lock.ownerPid }
     // We own the pid file: any socket file here is a dead daemon's leftover.
     rmSync(paths.controlSocket, { force: true })
-    const router = new Router({ linger: 0 })
+    const daemon = new Daemon(paths, () => lock.release())
+    const endpoints = [`ipc://${paths.controlSocket}`, ...(options.tcp === undefined ? [] : [options.tcp])]
     try {
-      await router.bind(`ipc://${paths.controlSocket}`)
-      if (options.tcp !== undefined) await router.bind(options.tcp)
+      daemon.#server = await ControlServer.bind({
+        endpoints,
+        dispatch: (command, args) => daemon.#dispatch(command, args),
+        afterReply: (command) => {
+          if (command === 'destroy') void daemon.destroy()
+        },
+      })
     } catch (err) {
-      router.close()
       lock.release()
       throw err
     }
-    const daemon = new Daemon(paths, router, () => lock.release())
-    void daemon.#serve()
     return daemon
   }
 
@@ -116,45 +113,11 @@ export class Daemon {
     await this.#stopAll()
     // Let the reply to `destroy` leave before the socket closes.
     await new Promise((r) => setTimeout(r, 100))
-    this.#sender.close()
-    this.#router.close()
+    this.#server?.close()
     rmSync(this.paths.controlSocket, { force: true })
     this.#release()
     this.#resolveClosed()
     return this.closed
-  }
-
-  async #serve(): Promise<void> {
-    try {
-      for await (const [identity, frame] of this.#router) {
-        if (identity === undefined || frame === undefined) continue
-        let id = 0n
-        try {
-          const request = decodeControlRequest(frame)
-          id = request.id
-          void this.#answer(identity, request.id, request.command, request.body)
-        } catch (err) {
-          this.#reply(identity, errorReply(id, err))
-        }
-      }
-    } catch {
-      // The socket closed: the daemon is shutting down.
-    }
-  }
-
-  async #answer(identity: Buffer, id: bigint, command: string, body: string): Promise<void> {
-    try {
-      const args = body === '' ? {} : (JSON.parse(body) as Record<string, unknown>)
-      const result = await this.#dispatch(command, args)
-      this.#reply(identity, { id, type: 'ok', body: JSON.stringify(result ?? null) })
-    } catch (err) {
-      this.#reply(identity, errorReply(id, err))
-    }
-    if (command === 'destroy') void this.destroy()
-  }
-
-  #reply(identity: Buffer, reply: ControlReply): void {
-    this.#sender.post([identity, encodeControlReply(reply)])
   }
 
   async #dispatch(command: string, args: Record<string, unknown>): Promise<unknown> {
@@ -277,10 +240,4 @@ export class Daemon {
       hint: known.length === 0 ? 'No dataflow is running; start one with dora-ts start dataflow.yml.' : `Running: ${known.join(', ')}.`,
     })
   }
-}
-
-function errorReply(id: bigint, err: unknown): ControlReply {
-  if (err instanceof DoraError) return { id, type: 'error', code: err.code, message: err.message, hint: err.hint ?? '' }
-  const s = serializeError(err)
-  return { id, type: 'error', code: 'DORA_INTERNAL', message: `${s.message}\n${s.stack ?? ''}`, hint: 'This is a bug in dora-ts; please report it.' }
 }

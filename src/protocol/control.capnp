@@ -6,6 +6,10 @@
 # text in `body`/`ok`: the set of commands grows faster than a schema should, while the envelope
 # (ids, errors with stable codes) is fixed here. Same evolution rules as common.capnp: new
 # fields and variants only with new, higher ordinals.
+#
+# The same envelope serves `dora-ts state` reads: a run that owns a state store answers
+# `state.stats`, `state.dump` and `state.snapshot` on `state.sock` in its run directory, whose
+# endpoint it writes to `<state dir>/owner.endpoint`.
 
 @0xedfe44e66e72a418;
 

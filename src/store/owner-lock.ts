@@ -3,6 +3,10 @@
  * supervisors running the same dataflow would interleave commits of the same operators and
  * break "restore = last completed event". The owner writes its pid to `owner.pid`; a pid file
  * left by a process that no longer exists (a SIGKILLed supervisor) is taken over.
+ *
+ * The CLI also takes the lock, for a moment, while it reads a store no run owns (no other
+ * process may open a store while a run commits into it: runtime/state-service.ts says why), so
+ * a starting run waits a little for the lock: {@link acquireOwnerLockWaiting}.
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -30,4 +34,20 @@ export function acquireOwnerLock(dir: string): OwnerLock {
     })
   }
   return result
+}
+
+/** How long {@link acquireOwnerLockWaiting} waits by default: a CLI read takes well under this. */
+export const OWNER_LOCK_WAIT_MS = 3_000
+
+/** {@link acquireOwnerLock}, retrying for up to `waitMs` while another process holds the lock. */
+export async function acquireOwnerLockWaiting(dir: string, waitMs = OWNER_LOCK_WAIT_MS): Promise<OwnerLock> {
+  const deadline = Date.now() + waitMs
+  for (;;) {
+    try {
+      return acquireOwnerLock(dir)
+    } catch (err) {
+      if (!(err instanceof StateInUseError) || Date.now() >= deadline) throw err
+    }
+    await new Promise((r) => setTimeout(r, 25))
+  }
 }

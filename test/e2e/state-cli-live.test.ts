@@ -4,6 +4,8 @@
  * YAML finds its store as `dora-ts run` does.
  */
 import t, { type Test } from 'tap'
+import { spawnSync } from 'node:child_process'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { msgpack } from '../../node-sdk/state-codecs.js'
 import { runCli, shortRuntimeDir, startCli, type CliResult } from './fixtures/cli.js'
@@ -118,4 +120,64 @@ t.test('a dataflow YAML finds its store as dora-ts run does: state_dir, or .dora
   const byName = await runCli(['state', 'dump', 'dataflow'], { cwd: join(dir, 'default') })
   t.equal(byName.code, 0, byName.stderr)
   t.match(byName.stdout, /count = hex:02 \(msgpack: 2\)/)
+})
+
+t.test('reads while the run commits fast go through the run: it is never disturbed, and each read is one event', async (t) => {
+  const total = 20_000
+  const dir = t.testdir({ 'dataflow.yml': flow(total, 0) })
+  const root = join(dir, 'state')
+  const env = { DORA_TS_RUNTIME_DIR: shortRuntimeDir(t) }
+  const state = (...args: string[]): Promise<CliResult> => runCli(['state', ...args, '--state-dir', root], { env })
+  const cli = startCli(['run', join(dir, 'dataflow.yml'), '--state-dir', root], { env })
+  t.teardown(() => {
+    cli.child.kill('SIGKILL')
+  })
+  await cli.waitFor(/\[sink\] got count 3 /)
+  // Before the state service, another process opening the live store made the run's commits
+  // fail (MDB_BAD_TXN) or crash the supervisor; now these reads are answered by the run.
+  let last = 0
+  let reads = 0
+  for (let i = 0; i < 15 && cli.child.exitCode === null; i++) {
+    const dump = await state('dump', 'counting', '--json')
+    t.equal(dump.code, 0, dump.stderr)
+    const { count, sum } = countAndSum(dump)
+    t.equal(sum, (count * (count + 1)) / 2, `read ${i}: count and sum of the same event`)
+    t.ok(count >= last, `read ${i}: never older than the read before (${count} >= ${last})`)
+    last = count
+    reads++
+  }
+  t.ok(reads > 0, 'read the store while the run was live')
+  const ended = await cli.exited
+  t.equal(ended.code, 0, ended.stderr)
+  t.match(ended.stdout, new RegExp(`\\[sink\\] got count ${total} `), 'every event was counted')
+  t.notMatch(ended.stderr, /failed|crashed|could not commit/, 'no operator failed or crashed')
+  t.same(countAndSum(await state('dump', 'counting', '--json')), { count: total, sum: (total * (total + 1)) / 2 }, 'the store holds the last event')
+})
+
+t.test('a dead owner\'s leftovers are ignored; a live owner that does not serve is a clear error', async (t) => {
+  const dir = t.testdir({ 'dataflow.yml': flow(3, 0) })
+  const root = join(dir, 'state')
+  const env = { DORA_TS_RUNTIME_DIR: shortRuntimeDir(t) }
+  const state = (...args: string[]): Promise<CliResult> => runCli(['state', ...args, '--state-dir', root], { env })
+  const run = await runCli(['run', join(dir, 'dataflow.yml'), '--state-dir', root], { env })
+  t.equal(run.code, 0, run.stderr)
+  const store = join(root, 'counting')
+
+  // A SIGKILLed run leaves owner.pid and owner.endpoint behind.
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid!
+  writeFileSync(join(store, 'owner.pid'), `${dead}\n`)
+  writeFileSync(join(store, 'owner.endpoint'), `ipc://${join(dir, 'gone.sock')}\n`)
+  const ls = await state('ls', 'counting')
+  t.equal(ls.code, 0, ls.stderr)
+  t.match(ls.stdout, /not in use\n/)
+  t.match(ls.stdout, /counter\/counter +2 /)
+
+  // A live process holds the lock but serves nothing (say, an older dora-ts).
+  writeFileSync(join(store, 'owner.pid'), `${process.pid}\n`)
+  rmSync(join(store, 'owner.endpoint'), { force: true })
+  const stuck = await state('dump', 'counting')
+  t.equal(stuck.code, 1)
+  t.match(stuck.stderr, new RegExp(`error: cannot read the state of dataflow "counting": dora-ts pid ${process.pid} owns its store in .* but does not serve it`))
+  noStack(t, stuck)
+  rmSync(join(store, 'owner.pid'), { force: true })
 })
