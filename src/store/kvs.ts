@@ -62,6 +62,7 @@ import { isAbsolute, join, resolve } from 'node:path'
 import { open as openLmdb, type Database, type Key, type RootDatabase, type Transaction } from 'lmdb'
 import { decodeLayout, LAYOUT_KEY, MAX_KEY_BYTES, META_DB } from './layout.js'
 import { preflight } from './preflight.js'
+import { withEnvOpenLock } from './env-open-lock.js'
 import {
   describeKvsAction,
   kvsCorruptHint,
@@ -355,7 +356,7 @@ export class KvsStore implements KvsProvider {
       // A new KVS is private to its user: robot settings are nobody else's business.
       mkdirSync(dir, { recursive: true, mode: 0o700 })
       const realDir = realpathSync(dir)
-      shared = environments.get(realDir) ?? openEnvironment(dir, realDir, mapSizeBytes)
+      shared = environments.get(realDir) ?? withEnvOpenLock(dir, () => openEnvironment(dir, realDir, mapSizeBytes))
     } catch (err) {
       throw kvsErrorFrom(err, context)
     }
@@ -410,14 +411,7 @@ export class KvsStore implements KvsProvider {
     this.#namespaces.clear()
     shared.refs--
     if (shared.refs > 0) return
-    environments.delete(shared.realDir)
-    shared.dbs.clear()
-    try {
-      // No asynchronous write is ever queued, so lmdb-js closes synchronously.
-      void shared.env.close()
-    } catch {
-      // Closing releases memory only; nothing to report.
-    }
+    closeEnvironment(shared)
   }
 
   [Symbol.dispose](): void {
@@ -964,6 +958,32 @@ export class KvsWatch implements AsyncIterableIterator<KvsChange>, AsyncDisposab
     }
   }
 }
+
+/**
+ * Close an environment this thread no longer uses, under the open lock (env-open-lock.ts). Never
+ * throws: closing releases memory, and a lock that cannot be had must not keep it open.
+ */
+function closeEnvironment(shared: SharedEnv): void {
+  environments.delete(shared.realDir)
+  shared.dbs.clear()
+  // No asynchronous write is ever queued, so lmdb-js closes synchronously.
+  const close = (): void => void shared.env.close()
+  try {
+    withEnvOpenLock(shared.realDir, close)
+  } catch {
+    try {
+      close()
+    } catch {
+      // Nothing to report.
+    }
+  }
+}
+
+// A process that exits without closing its stores would close the environments in lmdb-js's
+// exit hook, outside the open lock: close them here first ('exit' handlers run before it).
+process.once('exit', () => {
+  for (const shared of [...environments.values()]) closeEnvironment(shared)
+})
 
 /** Open the lmdb-js environment of `dir`, check or write its layout record. */
 function openEnvironment(dir: string, realDir: string, mapSizeBytes: number): SharedEnv {

@@ -8,7 +8,8 @@
  * - writes survive a SIGKILL of the writer, and a writer killed holding the write lock does
  *   not block the others;
  * - no update is lost while other processes open and close the store (lmdb-js 3.5.6 loses
- *   commits made without fsync in that case: the reason every KVS commit is fsync'ed).
+ *   commits made without fsync in that case: the reason every KVS commit is fsync'ed);
+ * - processes opening and closing it at the same moment never fail (the open lock).
  */
 import t, { type Test } from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -104,6 +105,17 @@ t.test('regression: no update is lost while other processes open and close the s
   const churners = [child(t, 'churn', dir, '40'), child(t, 'churn', dir, '40')]
   for (const c of [...writers, ...churners]) await finished(t, c)
   t.equal(decodeJson<number>(open(t, dir).namespace('ns').read('count')!), writers.length * m)
+})
+
+t.test('regression: processes that only open, update and close the store never fail to open it', async (t) => {
+  // Nobody holds the store open, so each close may be the last one out. Without the open lock
+  // (src/store/env-open-lock.ts) a process opening just then got the mutexes the closer had
+  // destroyed, and its opens failed with "Invalid argument: No transaction to renew".
+  const dir = join(t.testdir({}), 'kvs')
+  const m = 1500
+  const children = [0, 1, 2].map(() => child(t, 'churn-increment', dir, 'count', String(m)))
+  for (const c of children) await finished(t, c)
+  t.equal(decodeJson<number>(open(t, dir).namespace('ns').read('count')!), (children.length * m) / 10, 'every update landed')
 })
 
 t.test('a write that returned is visible to the very next read in another process', async (t) => {
