@@ -11,6 +11,7 @@ import { DaemonNotRunningError } from '../daemon/errors.js'
 import { launchDaemon } from '../daemon/launch.js'
 import { createPrinter } from './output.js'
 import { durationOption } from './options.js'
+import { ENV_KVS_DIR } from '../../src/store/kvs.js'
 import { followRunLogs } from './logs.js'
 import type { RunResult } from '../dataflow-run.js'
 
@@ -20,9 +21,15 @@ interface StartArgs {
   attach: boolean
   'clean-state': boolean
   'state-dir'?: string | undefined
+  'kvs-dir'?: string | undefined
   grace: string
   'stop-after'?: string | undefined
   'auto-up': boolean
+}
+
+function kvsDirOf(option: string | undefined): string | undefined {
+  const dir = option ?? process.env[ENV_KVS_DIR]
+  return dir === undefined || dir === '' ? undefined : resolve(dir)
 }
 
 export const startCommand: CommandModule<object, StartArgs> = {
@@ -35,6 +42,7 @@ export const startCommand: CommandModule<object, StartArgs> = {
       .option('attach', { type: 'boolean', default: false, describe: 'Stream its logs until it ends; Ctrl-C stops it' })
       .option('clean-state', { type: 'boolean', default: false, describe: 'Start from empty operator state on purpose' })
       .option('state-dir', { type: 'string', describe: 'Root of operator state' })
+      .option('kvs-dir', { type: 'string', describe: `Directory of the shared key-value store (default: $${ENV_KVS_DIR} of this shell, else the supervisor's default, ~/.local/state/dora-ts/kvs)` })
       .option('grace', { type: 'string', default: '10s', describe: 'Time nodes get to handle Stop before SIGTERM' })
       .option('stop-after', { type: 'string', describe: 'Stop the dataflow after this long' })
       .option('auto-up', { type: 'boolean', default: false, describe: 'Start the supervisor first if none is running' })
@@ -60,6 +68,9 @@ export const startCommand: CommandModule<object, StartArgs> = {
         name: args.name,
         cleanState: args['clean-state'],
         stateDir: args['state-dir'] === undefined ? undefined : resolve(args['state-dir']),
+        // The shell's DORA_TS_KVS_DIR is what the user sees; the supervisor may have been started
+        // from another environment.
+        kvsDir: kvsDirOf(args['kvs-dir']),
         graceMs,
         stopAfterMs,
       }, 60_000)

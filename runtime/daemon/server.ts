@@ -24,6 +24,7 @@ export interface StartRequest {
   file: string
   name?: string | undefined
   stateDir?: string | undefined
+  kvsDir?: string | undefined
   cleanState?: boolean | undefined
   graceMs?: number | undefined
   stopAfterMs?: number | undefined
@@ -156,6 +157,7 @@ export class Daemon {
       graceMs: request.graceMs,
       stopAfterMs: request.stopAfterMs,
       stateDir: request.stateDir,
+      kvsDir: request.kvsDir,
       cleanState: request.cleanState,
       log: (entry) => logs?.write(entry),
     })

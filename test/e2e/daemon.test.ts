@@ -203,3 +203,43 @@ t.test('SIGKILL of the supervisor leaves no orphan nodes, and up works afterward
   t.equal(again.code, 0, again.stderr)
   t.match(again.stderr, /supervisor started/)
 })
+
+t.test('start --kvs-dir hands the KVS to the run; state reads of a run on the supervisor are answered by it', async (t) => {
+  const { cli } = daemonEnv(t)
+  const { dir, file, stateDir } = dataflowFiles(t, {
+    'settings.yml': `nodes:
+  - id: writer
+    operator:
+      javascript: ${fixture('kvs-writer-op.mjs')}
+      inputs: { tick: dora/timer/millis/20 }
+  - id: counter
+    operator:
+      javascript: ${fixture('counter.mjs')}
+      inputs: { tick: dora/timer/millis/20 }
+      outputs: [count]
+`,
+  })
+  const kvsDir = join(dir, 'kvs')
+  t.equal((await cli('up')).code, 0)
+  const start = await cli('start', file, '--state-dir', stateDir, '--kvs-dir', kvsDir)
+  t.equal(start.code, 0, start.stderr)
+
+  let got: CliResult | undefined
+  for (let i = 0; i < 100; i++) {
+    got = await cli('kvs', 'get', 'settings/tick', '--kvs-dir', kvsDir, '--namespace', 'settings')
+    if (got.code === 0) break
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  t.equal(got?.code, 0, `the run wrote into --kvs-dir: ${got?.stderr}`)
+  t.match(got?.stdout, /^\d+\n?$/, 'the tick count it wrote')
+
+  const ls = await cli('state', 'ls', 'settings', '--state-dir', stateDir, '--json')
+  t.equal(ls.code, 0, ls.stderr)
+  const listed = JSON.parse(ls.stdout) as { inUse: boolean; owner: number; operators: Array<{ operator: string }> }
+  t.equal(listed.inUse, true, 'the supervisor owns the store')
+  t.match(listed.operators, [{ operator: 'counter/counter' }])
+  const dump = await cli('state', 'dump', 'settings', 'counter', '--state-dir', stateDir)
+  t.equal(dump.code, 0, dump.stderr)
+  t.match(dump.stdout, /^counter\/counter \(2 entries\)\n  count = /)
+  t.equal((await cli('stop', 'settings')).code, 0)
+})
