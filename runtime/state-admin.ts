@@ -437,8 +437,13 @@ export function sizeOf(dir: string): number {
  */
 export function formatValue(bytes: Uint8Array): string {
   const text = printableText(bytes)
-  if (text !== undefined) return JSON.stringify(text)
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (text !== undefined) {
+    // One printable byte is also a whole MessagePack integer (0x20-0x7e): msgpack.encode(103)
+    // is "g". Say both rather than guess.
+    const decoded = bytes.length === 1 ? msgpackValue(buffer) : undefined
+    return decoded === undefined ? JSON.stringify(text) : `${JSON.stringify(text)} (msgpack: ${decoded})`
+  }
   const shown = bytes.length <= 32 ? `hex:${buffer.toString('hex')}` : `base64:${buffer.toString('base64')}`
   const decoded = msgpackValue(buffer)
   return decoded === undefined ? shown : `${shown} (msgpack: ${decoded})`

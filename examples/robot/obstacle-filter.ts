@@ -8,13 +8,20 @@
  * CRASH_EVERY=N to make it crash on every Nth scan and watch it come back: the supervisor
  * restarts it, restoreState hands back the state of the last completed scan, and the scan that
  * crashed it is delivered again (marked redelivered), so no scan is lost or counted twice.
+ *
+ * How much it smooths is a shared setting in the KVS (`smoothing`, the weight of the newest
+ * scan, 0 < w <= 1; default 0.4), read on every scan through ctx.kvs, so it can be tuned while
+ * it runs: `npx dora-ts kvs put -n robot smoothing 0.9`.
  */
-import { defineOperator, asTypedArray, msgpack } from 'dora-ts'
+import { defineOperator, asTypedArray, decodeText, msgpack } from 'dora-ts'
+
+const DEFAULT_SMOOTHING = 0.4
 
 const crashEvery = Number(process.env['CRASH_EVERY'] ?? '0')
 
 export default defineOperator(() => {
   let smoothed: number | undefined
+  let lastWeight = DEFAULT_SMOOTHING
   let processed = 0
   return {
     restoreState(state, ctx) {
@@ -35,7 +42,12 @@ export default defineOperator(() => {
           beam = i
         }
       })
-      smoothed = smoothed === undefined ? nearest : 0.6 * smoothed + 0.4 * nearest
+      const setting = ctx.kvs.read('smoothing')
+      const weight = setting === undefined ? DEFAULT_SMOOTHING : Number(decodeText(setting))
+      const w = weight > 0 && weight <= 1 ? weight : DEFAULT_SMOOTHING
+      if (w !== lastWeight) ctx.log.info(`smoothing is now ${w}${w === weight ? '' : ` (${decodeText(setting!)} is not in (0, 1])`}`)
+      lastWeight = w
+      smoothed = smoothed === undefined ? nearest : (1 - w) * smoothed + w * nearest
       processed++
       // Both keys commit together when this handler returns: never one without the other.
       ctx.saveState('processed', msgpack.encode(processed))

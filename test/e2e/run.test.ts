@@ -260,11 +260,29 @@ t.test('--stop-after ends a dataflow that would otherwise run forever', async (t
   t.match(result.stdout, /\[sink\] stop manual/)
 })
 
-t.test('the default dataflow.yml runs the robot: lidar -> filter operator -> controller', async (t) => {
-  const result = await runCli(['run', 'dataflow.yml', '--stop-after', '4s'], { cwd: ROOT })
-  t.equal(result.code, 0, result.stderr)
-  t.match(result.stdout, /\[controller\] scan \d+: obstacle \d+\.\d+ m at beam \d+ -> (forward|slow|stop)/)
-  t.match(result.stdout, /\[controller\] stopping \(manual\)/)
+t.test('the default dataflow.yml runs the robot: lidar -> filter operator -> controller, tuned through the KVS', async (t) => {
+  const dir = t.testdir({})
+  const env = { DORA_TS_KVS_DIR: join(dir, 'kvs'), DORA_TS_RUNTIME_DIR: shortRuntimeDir(t) }
+  const cli = startCli(['run', 'dataflow.yml', '--state-dir', join(dir, 'state')], { cwd: ROOT, env })
+  t.teardown(() => {
+    cli.child.kill('SIGKILL')
+  })
+  await cli.waitFor(/\[controller\] scan \d+: obstacle \d+\.\d+ m at beam \d+ -> (forward|slow|stop)/)
+  t.match(cli.output().stdout, /\[controller\] stop below 0.8 m, slow below 1.8 m \(KVS namespace robot\)/, 'defaults written to the KVS')
+  const ls = await runCli(['kvs', 'ls', '-n', 'robot'], { env })
+  t.equal(ls.stdout, 'slow_distance\t1.8\nstop_distance\t0.8\n', 'where the CLI sees them')
+
+  // Tune both while it runs: the custom node watches, the operator reads on every scan.
+  t.equal((await runCli(['kvs', 'put', '-n', 'robot', 'stop_distance', '99'], { env })).code, 0)
+  t.equal((await runCli(['kvs', 'put', '-n', 'robot', 'smoothing', '0.9'], { env })).code, 0)
+  // Every obstacle is nearer than 99 m: the next scan after the change says stop.
+  await cli.waitFor(/\[controller\] stop_distance is now 99 m \(set in the KVS\)\n(?:.*\n)*?\[controller\] scan \d+: obstacle [\d.]+ m at beam \d+ -> stop/)
+  await cli.waitFor(/\[obstacle-filter\] smoothing is now 0.9/)
+
+  cli.child.kill('SIGINT')
+  const ended = await cli.exited
+  t.equal(ended.code, 0, ended.stderr)
+  t.match(ended.stdout, /\[controller\] stopping \(manual\)/)
 })
 
 t.test('bad command-line values get a clear error and exit code 1', async (t) => {

@@ -35,6 +35,9 @@ t.test('values are shown as text when printable, else hex or base64, decoded whe
   t.equal(formatValue(Buffer.from('hello\nworld')), '"hello\\nworld"')
   t.equal(formatValue(Buffer.from('{"a":1}')), '"{\\"a\\":1}"')
   t.equal(formatValue(msgpack.encode(5)), 'hex:05 (msgpack: 5)')
+  t.equal(formatValue(msgpack.encode(103)), '"g" (msgpack: 103)', 'one printable byte: text and msgpack integer both said')
+  t.equal(formatValue(Buffer.from('g')), '"g" (msgpack: 103)')
+  t.equal(formatValue(Buffer.from('go')), '"go"', 'longer text is text')
   t.equal(formatValue(msgpack.encode({ pose: [1, 2] })), `hex:${Buffer.from(msgpack.encode({ pose: [1, 2] })).toString('hex')} (msgpack: {"pose":[1,2]})`)
   const big = new Uint8Array(40).fill(0xc1) // 0xc1 is never valid MessagePack
   t.equal(formatValue(big), `base64:${Buffer.from(big).toString('base64')}`)
