@@ -7,8 +7,8 @@
  * @module
  */
 
-import { constants as osConstants } from 'node:os'
 import { DoraError, registerErrorClass } from '../errors.js'
+import { classifyLmdbError } from './lmdb-errors.js'
 
 /** The code of each kind of state store failure. */
 export type StateErrorCode =
@@ -194,21 +194,6 @@ export class StateClosedError extends StateError {
 }
 registerErrorClass(StateClosedError)
 
-/** LMDB return codes (lmdb.h) that {@link stateErrorFrom} tells apart. */
-export const MDB = {
-  PAGE_NOTFOUND: -30797,
-  CORRUPTED: -30796,
-  PANIC: -30795,
-  VERSION_MISMATCH: -30794,
-  INVALID: -30793,
-  MAP_FULL: -30792,
-  DBS_FULL: -30791,
-  READERS_FULL: -30790,
-  TXN_FULL: -30788,
-  INCOMPATIBLE: -30784,
-  BAD_VALSIZE: -30781,
-} as const
-
 /** What the store was doing when something failed, for the message. */
 export interface StateErrorContext {
   dir: string
@@ -219,12 +204,9 @@ export interface StateErrorContext {
   mapSizeBytes?: number | undefined
 }
 
-const ERRNO = osConstants.errno
-
 /**
- * Turn an error thrown by lmdb-js or `node:fs` into the matching {@link StateError}. lmdb-js
- * throws plain `Error`s whose numeric `code` is the LMDB return code (negative, -30799..-30780)
- * or an errno (positive); `node:fs` throws string codes (`ENOSPC`). A StateError passes through.
+ * Turn an error thrown by lmdb-js or `node:fs` into the matching {@link StateError} (see
+ * lmdb-errors.ts for how it is classified). A StateError passes through.
  */
 export function stateErrorFrom(err: unknown, context: StateErrorContext): StateError {
   if (err instanceof StateError) return err
@@ -232,49 +214,44 @@ export function stateErrorFrom(err: unknown, context: StateErrorContext): StateE
   const detail = err instanceof Error ? err.message : String(err)
   const options = (hint: string): StateErrorOptions => ({ hint, cause: err, dir, operator })
   const what = describeAction(context)
-  const code = errorCode(err)
 
-  if (code === MDB.MAP_FULL) {
-    return new StateMapFullError(`${what}: the store is full (${detail})`, options(mapFullHint(context.mapSizeBytes)))
-  }
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new StateDiskFullError(
-      `${what}: the file system is full (${detail})`,
-      options(`free disk space on the file system that holds ${dir}, or move the state elsewhere with --state-dir`),
-    )
-  }
-  if (code === MDB.INVALID || code === MDB.CORRUPTED || code === MDB.PAGE_NOTFOUND) {
-    return new StateCorruptError(`${what}: the state files are damaged (${detail})`, options(corruptHint(dir)))
-  }
-  if (code === MDB.VERSION_MISMATCH || code === MDB.INCOMPATIBLE) {
-    return new StateLayoutError(`${what}: the state files were written by an incompatible LMDB (${detail})`, options(layoutHint(dir)))
-  }
-  if (code === MDB.TXN_FULL) {
-    return new StateValueTooLargeError(
-      `${what}: the writes of one event are too large for one LMDB transaction (${detail})`,
-      options('save less state per event, or split large values across events'),
-    )
-  }
-  if (code === MDB.BAD_VALSIZE || /key size|zero length key|key was too large/i.test(detail)) {
-    return new StateBadKeyError(`${what}: a key has an unsupported size (${detail})`, options('use non-empty state keys of at most 511 UTF-8 bytes'))
-  }
-  if (code === MDB.DBS_FULL) {
-    return new StateOpenError(
-      `${what}: too many operators in one state store (${detail})`,
-      options(`split the dataflow, or clear the state of operators that no longer exist with --clean-state`),
-    )
-  }
-  if (code === MDB.READERS_FULL) {
-    return new StateIoError(
-      `${what}: too many concurrent readers (${detail})`,
-      options(`stop other processes that read ${dir}; stale reader slots of killed processes are cleared on the next open`),
-    )
-  }
-  if (code === MDB.PANIC) {
-    return new StateIoError(
-      `${what}: LMDB hit a fatal error and refuses further writes (${detail})`,
-      options(`check the disk that holds ${dir} for I/O errors, then restart the dataflow`),
-    )
+  switch (classifyLmdbError(err)) {
+    case 'map-full':
+      return new StateMapFullError(`${what}: the store is full (${detail})`, options(mapFullHint(context.mapSizeBytes)))
+    case 'disk-full':
+      return new StateDiskFullError(
+        `${what}: the file system is full (${detail})`,
+        options(`free disk space on the file system that holds ${dir}, or move the state elsewhere with --state-dir`),
+      )
+    case 'corrupt':
+      return new StateCorruptError(`${what}: the state files are damaged (${detail})`, options(corruptHint(dir)))
+    case 'incompatible':
+      return new StateLayoutError(`${what}: the state files were written by an incompatible LMDB (${detail})`, options(layoutHint(dir)))
+    case 'txn-full':
+      return new StateValueTooLargeError(
+        `${what}: the writes of one event are too large for one LMDB transaction (${detail})`,
+        options('save less state per event, or split large values across events'),
+      )
+    case 'bad-key':
+      return new StateBadKeyError(`${what}: a key has an unsupported size (${detail})`, options('use non-empty state keys of at most 511 UTF-8 bytes'))
+    case 'dbs-full':
+      return new StateOpenError(
+        `${what}: too many operators in one state store (${detail})`,
+        options(`split the dataflow, or clear the state of operators that no longer exist with --clean-state`),
+      )
+    case 'readers-full':
+      return new StateIoError(
+        `${what}: too many concurrent readers (${detail})`,
+        options(`stop other processes that read ${dir}; stale reader slots of killed processes are cleared on the next open`),
+      )
+    case 'panic':
+      return new StateIoError(
+        `${what}: LMDB hit a fatal error and refuses further writes (${detail})`,
+        options(`check the disk that holds ${dir} for I/O errors, then restart the dataflow`),
+      )
+    case 'open-lock':
+    case 'other':
+      break
   }
   if (context.action === 'open') {
     return new StateOpenError(
@@ -283,18 +260,6 @@ export function stateErrorFrom(err: unknown, context: StateErrorContext): StateE
     )
   }
   return new StateIoError(`${what}: ${detail}`, options(`check the disk that holds ${dir}; nothing of the failed operation was applied`))
-}
-
-/** lmdb-js errors carry a numeric code; errno numbers are turned into their names. */
-function errorCode(err: unknown): string | number | undefined {
-  if (typeof err !== 'object' || err === null || !('code' in err)) return undefined
-  const code = (err as { code: unknown }).code
-  if (typeof code === 'string') return code
-  if (typeof code !== 'number') return undefined
-  if (code > 0) {
-    for (const [name, value] of Object.entries(ERRNO)) if (value === code) return name
-  }
-  return code
 }
 
 function describeAction(context: StateErrorContext): string {

@@ -8,9 +8,8 @@
  * @module
  */
 
-import { constants as osConstants } from 'node:os'
 import { DoraError, registerErrorClass } from '../errors.js'
-import { MDB } from './errors.js'
+import { classifyLmdbError } from './lmdb-errors.js'
 
 /** The code of each kind of KVS failure. */
 export type KvsErrorCode =
@@ -188,8 +187,6 @@ export interface KvsErrorContext {
   mapSizeBytes?: number | undefined
 }
 
-const ERRNO = osConstants.errno
-
 /** The hint of a {@link KvsCorruptError}. */
 export function kvsCorruptHint(dir: string): string {
   return `stop every dataflow that uses it, move ${dir} aside (keep it for inspection) and start again: a new, empty KVS is created`
@@ -250,31 +247,31 @@ export function kvsErrorFrom(err: unknown, context: KvsErrorContext): KvsError {
     return new KvsOpenError(`${what}: ${why}`, options(`make sure ${dir} is a writable directory, or choose another one with --kvs-dir or DORA_TS_KVS_DIR`))
   }
   const detail = err instanceof Error ? err.message : String(err)
-  const code = errorCode(err)
-  if (code === MDB.MAP_FULL) return new KvsMapFullError(`${what}: the KVS is full (${detail})`, options(kvsMapFullHint(context.mapSizeBytes)))
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new KvsDiskFullError(`${what}: the file system is full (${detail})`, options(`free disk space on the file system that holds ${dir}, or move the KVS with --kvs-dir`))
-  }
-  if (code === MDB.INVALID || code === MDB.CORRUPTED || code === MDB.PAGE_NOTFOUND) {
-    return new KvsCorruptError(`${what}: the KVS files are damaged (${detail})`, options(kvsCorruptHint(dir)))
-  }
-  if (code === MDB.VERSION_MISMATCH || code === MDB.INCOMPATIBLE) {
-    return new KvsLayoutError(`${what}: the KVS files were written by an incompatible LMDB (${detail})`, options(`use a dora-ts that matches the KVS in ${dir}, or choose another --kvs-dir`))
-  }
-  if (code === MDB.BAD_VALSIZE || /key size|zero length key|key was too large/i.test(detail)) {
-    return new KvsBadKeyError(`${what}: the key has an unsupported size (${detail})`, options('use non-empty keys of at most 511 UTF-8 bytes'))
-  }
-  if (code === MDB.DBS_FULL) {
-    return new KvsOpenError(`${what}: too many namespaces in one KVS (${detail})`, options(`delete namespaces that are no longer used, or give this dataflow its own --kvs-dir`))
-  }
-  if (code === MDB.READERS_FULL) {
-    return new KvsIoError(
-      `${what}: too many concurrent readers (${detail})`,
-      options(`stop other processes that use ${dir}; reader slots of killed processes are cleared on the next open`),
-    )
-  }
-  if (code === MDB.PANIC) {
-    return new KvsIoError(`${what}: LMDB hit a fatal error and refuses further writes (${detail})`, options(`check the disk that holds ${dir} for I/O errors, then restart the processes that use it`))
+  switch (classifyLmdbError(err)) {
+    case 'map-full':
+      return new KvsMapFullError(`${what}: the KVS is full (${detail})`, options(kvsMapFullHint(context.mapSizeBytes)))
+    case 'disk-full':
+      return new KvsDiskFullError(`${what}: the file system is full (${detail})`, options(`free disk space on the file system that holds ${dir}, or move the KVS with --kvs-dir`))
+    case 'corrupt':
+      return new KvsCorruptError(`${what}: the KVS files are damaged (${detail})`, options(kvsCorruptHint(dir)))
+    case 'incompatible':
+      return new KvsLayoutError(`${what}: the KVS files were written by an incompatible LMDB (${detail})`, options(`use a dora-ts that matches the KVS in ${dir}, or choose another --kvs-dir`))
+    case 'bad-key':
+      return new KvsBadKeyError(`${what}: the key has an unsupported size (${detail})`, options('use non-empty keys of at most 511 UTF-8 bytes'))
+    case 'dbs-full':
+      return new KvsOpenError(`${what}: too many namespaces in one KVS (${detail})`, options(`delete namespaces that are no longer used, or give this dataflow its own --kvs-dir`))
+    case 'readers-full':
+      return new KvsIoError(
+        `${what}: too many concurrent readers (${detail})`,
+        options(`stop other processes that use ${dir}; reader slots of killed processes are cleared on the next open`),
+      )
+    case 'panic':
+      return new KvsIoError(`${what}: LMDB hit a fatal error and refuses further writes (${detail})`, options(`check the disk that holds ${dir} for I/O errors, then restart the processes that use it`))
+    case 'open-lock':
+      return new KvsOpenError(`${what}: ${detail}`, options(`find that process (ps -p PID), stop it if it hangs, then try again`))
+    case 'txn-full':
+    case 'other':
+      break
   }
   if (context.action === 'open') {
     return new KvsOpenError(`${what}: ${detail}`, options(`make sure ${dir} is a writable directory, or choose another one with --kvs-dir or DORA_TS_KVS_DIR`))
@@ -282,14 +279,3 @@ export function kvsErrorFrom(err: unknown, context: KvsErrorContext): KvsError {
   return new KvsIoError(`${what}: ${detail}`, options(`check the disk that holds ${dir}; nothing of the failed operation was applied`))
 }
 
-/** lmdb-js errors carry a numeric code; errno numbers are turned into their names. */
-function errorCode(err: unknown): string | number | undefined {
-  if (typeof err !== 'object' || err === null || !('code' in err)) return undefined
-  const code = (err as { code: unknown }).code
-  if (typeof code === 'string') return code
-  if (typeof code !== 'number') return undefined
-  if (code > 0) {
-    for (const [name, value] of Object.entries(ERRNO)) if (value === code) return name
-  }
-  return code
-}

@@ -3,43 +3,13 @@
  * ls, dump, clear, snapshot, snapshots and restore, with their output and exit codes, and the
  * error paths of each (unknown operator or snapshot, clear without --yes off a terminal).
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { msgpack } from '../../node-sdk/state-codecs.js'
 import { runCli, shortRuntimeDir, type CliResult } from './fixtures/cli.js'
-import { fixture } from './fixtures/in-process.js'
+import { countAndSum, countingFlow, noStack } from './fixtures/counting.js'
 
-function flow(count: number, delayMs: number, extra = ''): string {
-  return `name: counting
-${extra}nodes:
-  - id: source
-    path: ${fixture('source.mjs')}
-    env: { COUNT: ${count}, DELAY_MS: ${delayMs} }
-    outputs: [numbers]
-  - id: counter
-    operator:
-      javascript: ${fixture('counter.mjs')}
-      inputs:
-        numbers: { source: source/numbers, queue_size: 100000, queue_policy: backpressure }
-      outputs: [count]
-  - id: sink
-    path: ${fixture('sink.mjs')}
-    inputs:
-      count: { source: counter/count, queue_size: 100000 }
-`
-}
-
-/** The counter's state as `state dump --json` reports it. */
-function countAndSum(result: CliResult): { count: number; sum: number } {
-  const json = JSON.parse(result.stdout) as Record<string, Record<string, string>>
-  const state = json['counter/counter']!
-  return { count: msgpack.decode<number>(Buffer.from(state['count']!, 'base64')), sum: msgpack.decode<number>(Buffer.from(state['sum']!, 'base64')) }
-}
-
-const noStack = (t: Test, result: CliResult): void => {
-  t.notMatch(result.stderr, /\n\s+at \S+ \(/, 'no stack trace')
-}
+const flow = (count: number, delayMs: number, extra = ''): string => countingFlow({ name: 'counting', count, delayMs, extra })
 
 t.test('state ls, dump, snapshot, snapshots, clear and restore on the store of a finished run', async (t) => {
   const dir = t.testdir({ 'dataflow.yml': flow(5, 1) })

@@ -5,34 +5,16 @@
 import t from 'tap'
 import { join } from 'node:path'
 import { StateStore } from '../../src/store/state-store.js'
-import { msgpack } from '../../node-sdk/state-codecs.js'
 import { printedPids, runCli, shortRuntimeDir, startCli, waitForExit } from './fixtures/cli.js'
-import { fixture } from './fixtures/in-process.js'
+import { countingFlow, decodeCounter } from './fixtures/counting.js'
 
-function flow(count: number): string {
-  return `nodes:
-  - id: source
-    path: ${fixture('source.mjs')}
-    env: { COUNT: ${count}, DELAY_MS: 1 }
-    outputs: [numbers]
-  - id: counter
-    operator:
-      javascript: ${fixture('counter.mjs')}
-      inputs:
-        numbers: { source: source/numbers, queue_size: 100000, queue_policy: backpressure }
-      outputs: [count]
-  - id: sink
-    path: ${fixture('sink.mjs')}
-    inputs:
-      count: { source: counter/count, queue_size: 100000 }
-`
-}
+const flow = (count: number): string => countingFlow({ count, delayMs: 1 })
 
 function readCounter(stateDir: string): { count: number; sum: number } {
   const store = StateStore.open({ dir: join(stateDir, 'dataflow'), durability: 'process' })
   try {
     const { state } = store.operator('counter/counter').load()
-    return { count: msgpack.decode<number>(state.get('count')!), sum: msgpack.decode<number>(state.get('sum')!) }
+    return decodeCounter(state.get('count')!, state.get('sum')!)
   } finally {
     store.close()
   }
