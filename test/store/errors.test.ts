@@ -1,7 +1,7 @@
 import t from 'tap'
 import { DoraError, deserializeError, serializeError } from '../../src/errors.js'
+import { MDB } from '../../src/store/lmdb-errors.js'
 import {
-  MDB,
   STATE_ERROR_CODES,
   StateBadKeyError,
   StateCorruptError,
