@@ -11,14 +11,12 @@
  * 1 round of 2; with this lock, none. Serialising open and close through a lock file of our own
  * makes the two steps never interleave.
  *
- * The lock is a file created with link() (so it appears with the owner's pid already in it);
- * a lock left by a process that died (SIGKILL while opening) is taken over. Waiting is a
- * synchronous sleep: opening is synchronous in the API, and the lock is held for milliseconds.
+ * The lock is a pid file (src/transport/pid-file.ts: it appears whole, and one left by a process
+ * that died is taken over). Waiting is a synchronous sleep: opening is synchronous in the API,
+ * and the lock is held for milliseconds.
  */
-import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { randomBytes } from 'node:crypto'
-import { isAlive } from '../transport/run-dir.js'
+import { tryAcquirePidFile } from '../transport/pid-file.js'
 
 /** Name of the lock file in the environment's directory. */
 export const OPEN_LOCK_FILE = 'open.lock'
@@ -48,37 +46,12 @@ export function withEnvOpenLock<T>(dir: string, work: () => T, timeoutMs = OPEN_
 }
 
 function acquire(file: string, timeoutMs: number): () => void {
-  const mine = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`
-  writeFileSync(mine, `${process.pid}\n`, { mode: 0o600 })
-  try {
-    const deadline = Date.now() + timeoutMs
-    for (let pause = 1; ; pause = Math.min(pause * 2, 20)) {
-      try {
-        linkSync(mine, file)
-        return () => rmSync(file, { force: true })
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      }
-      const holder = holderOf(file)
-      // Left by a process that died while holding it: take it over. (Its content is never half
-      // written: link() makes it appear whole.)
-      if (holder !== undefined && !isAlive(holder)) {
-        rmSync(file, { force: true })
-        continue
-      }
-      if (Date.now() > deadline) throw new OpenLockTimeoutError(file, holder, timeoutMs)
-      Atomics.wait(sleeper, 0, 0, pause)
-    }
-  } finally {
-    rmSync(mine, { force: true })
-  }
-}
-
-function holderOf(file: string): number | undefined {
-  try {
-    const pid = Number.parseInt(readFileSync(file, 'utf8').trim(), 10)
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined
-  } catch {
-    return undefined
+  const deadline = Date.now() + timeoutMs
+  for (let pause = 1; ; pause = Math.min(pause * 2, 20)) {
+    // Takes over a lock left by a process that died while holding it (SIGKILL while opening).
+    const result = tryAcquirePidFile(file)
+    if (result.acquired) return result.release
+    if (Date.now() > deadline) throw new OpenLockTimeoutError(file, result.ownerPid === 0 ? undefined : result.ownerPid, timeoutMs)
+    Atomics.wait(sleeper, 0, 0, pause)
   }
 }

@@ -1,39 +1,84 @@
 /**
- * Exclusive pid files: who owns a resource (a state directory, the supervisor daemon), such
- * that a file left by a process that died, even by SIGKILL, is taken over rather than
- * blocking forever. Creation uses O_EXCL, so of two processes racing only one wins.
+ * Exclusive pid files: who owns a resource (a state directory, the supervisor daemon, the
+ * KVS's open lock), such that a file left by a process that died, even by SIGKILL, is taken
+ * over rather than blocking forever.
+ *
+ * The file is made with link() from a private temporary file that already holds the pid, so it
+ * appears whole: a racer never reads it empty and takes it for stale (with open(O_EXCL) and then
+ * write, there is a moment when it is). Taking over a dead owner's file happens under a second,
+ * short-lived lock (a `.takeover` directory made with mkdir), and only after reading the file
+ * again under it: two racers never both remove a file, and none ever removes a live owner's
+ * (rename-aside or read-then-unlink without it let 2 of 6 racers win in a test).
  */
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
+import { linkSync, mkdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
 import { isAlive } from './run-dir.js'
 
 export type PidFileResult = { acquired: true; release(): void } | { acquired: false; ownerPid: number }
 
+/** A takeover lock older than this was left by a process that died in the middle of one. */
+const STALE_TAKEOVER_MS = 10_000
+/** Attempts before giving up on a file whose owner is dead (racers keep taking it over). */
+const MAX_ATTEMPTS = 200
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4))
+
 export function tryAcquirePidFile(file: string): PidFileResult {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fd = openSync(file, 'wx', 0o600)
-      writeSync(fd, `${process.pid}\n`)
-      closeSync(fd)
-      let released = false
-      return {
-        acquired: true,
-        release() {
-          if (released) return
-          released = true
-          // Only remove it if it is still ours (a stale-lock takeover may have replaced it).
-          if (readPidFile(file) === process.pid) rmSync(file, { force: true })
-        },
+  const mine = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+  writeFileSync(mine, `${process.pid}\n`, { mode: 0o600 })
+  try {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      try {
+        linkSync(mine, file)
+        return { acquired: true, release: releaser(file) }
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
       }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      const owner = readPidFile(file)
+      if (owner !== undefined && isAlive(owner)) return { acquired: false, ownerPid: owner }
+      // Left behind by a process that died (or not a pid file at all): remove it, under the
+      // takeover lock, if it is still that file; then try again.
+      if (!removeIfStale(file)) Atomics.wait(sleeper, 0, 0, 1 + (attempt % 5))
     }
-    const owner = readPidFile(file)
-    if (owner !== undefined && isAlive(owner)) return { acquired: false, ownerPid: owner }
-    // Left behind by a process that died (or half-written by one): take it over.
-    rmSync(file, { force: true })
+    return { acquired: false, ownerPid: readPidFile(file) ?? 0 }
+  } finally {
+    rmSync(mine, { force: true })
   }
-  const owner = readPidFile(file)
-  return { acquired: false, ownerPid: owner ?? 0 }
+}
+
+/** Remove `file` if its owner is dead, holding the takeover lock; false when another racer holds that lock. */
+function removeIfStale(file: string): boolean {
+  const takeover = `${file}.takeover`
+  try {
+    mkdirSync(takeover)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    try {
+      if (Date.now() - statSync(takeover).mtimeMs > STALE_TAKEOVER_MS) rmdirSync(takeover)
+    } catch {
+      // Gone meanwhile: the next attempt sees.
+    }
+    return false
+  }
+  try {
+    // Read again under the lock: only a dead owner's file is removed. Nobody else removes or
+    // links it meanwhile (removal needs this lock; link fails while the file exists).
+    const owner = readPidFile(file)
+    if (owner === undefined || !isAlive(owner)) rmSync(file, { force: true })
+    return true
+  } finally {
+    rmdirSync(takeover)
+  }
+}
+
+function releaser(file: string): () => void {
+  let released = false
+  return () => {
+    if (released) return
+    released = true
+    // Only remove it if it is still ours (a stale-lock takeover may have replaced it).
+    if (readPidFile(file) === process.pid) rmSync(file, { force: true })
+  }
 }
 
 /** The pid in a pid file, or undefined when it is missing or unreadable. */

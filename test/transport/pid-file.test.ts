@@ -1,0 +1,91 @@
+/**
+ * Pid files decide who owns a state store, the supervisor daemon and the KVS open lock: of
+ * processes racing for one, exactly one may win, also when the file left by a dead owner is
+ * being taken over at the same moment. Real processes, started together.
+ */
+import t from 'tap'
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { readPidFile, tryAcquirePidFile } from '../../src/transport/pid-file.js'
+import { ROOT } from '../e2e/fixtures/cli.js'
+
+const MODULE = pathToFileURL(join(ROOT, 'dist', 'src', 'transport', 'pid-file.js')).href
+
+/**
+ * Start `n` processes that each try once when `go` appears and print won/lost; winners hold the
+ * file until every process has answered (so a late starter cannot win a released file).
+ */
+async function race(dir: string, file: string, n: number): Promise<string[]> {
+  const go = join(dir, 'go')
+  const done = join(dir, 'done')
+  const script = `
+    import { existsSync } from 'node:fs'
+    const { tryAcquirePidFile } = await import(${JSON.stringify(MODULE)})
+    const wait = async (path) => { while (!existsSync(path)) await new Promise((r) => setTimeout(r, 1)) }
+    console.log('ready')
+    await wait(${JSON.stringify(go)})
+    const result = tryAcquirePidFile(${JSON.stringify(file)})
+    console.log(result.acquired ? 'won' : 'lost')
+    await wait(${JSON.stringify(done)})
+    if (result.acquired) result.release()
+  `
+  const children = Array.from({ length: n }, () => spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] }))
+  const line = (child: (typeof children)[number], pattern: RegExp): Promise<string> =>
+    new Promise((resolve, reject) => {
+      let out = ''
+      const onData = (chunk: string): void => {
+        out += chunk
+        const match = pattern.exec(out)
+        if (match !== null) {
+          child.stdout!.off('data', onData)
+          resolve(match[0])
+        }
+      }
+      child.stdout!.setEncoding('utf8').on('data', onData)
+      child.once('close', () => reject(new Error(`a racer exited without printing ${pattern}: ${out}`)))
+    })
+  const closed = children.map((child) => new Promise((resolve) => child.once('close', resolve)))
+  await Promise.all(children.map((child) => line(child, /ready/)))
+  const results = Promise.all(children.map((child) => line(child, /won|lost/)))
+  writeFileSync(go, '')
+  const answers = await results
+  writeFileSync(done, '')
+  await Promise.all(closed)
+  return answers
+}
+
+t.test('of processes racing for a free pid file, exactly one wins', async (t) => {
+  for (let round = 0; round < 3; round++) {
+    const dir = t.testdir({})
+    const results = await race(dir, join(dir, 'owner.pid'), 6)
+    t.equal(results.filter((r) => r === 'won').length, 1, `round ${round}: ${results.join(' ')}`)
+  }
+})
+
+t.test('of processes racing to take over a dead owner\'s pid file, exactly one wins', async (t) => {
+  for (let round = 0; round < 3; round++) {
+    const dir = t.testdir({})
+    const file = join(dir, 'owner.pid')
+    writeFileSync(file, `${spawnSync(process.execPath, ['-e', '0']).pid!}\n`)
+    const results = await race(dir, file, 6)
+    t.equal(results.filter((r) => r === 'won').length, 1, `round ${round}: ${results.join(' ')}`)
+    t.same(readdirSync(dir).filter((name) => name !== 'go' && name !== 'done'), [], 'released, and no temporary or moved-aside file left')
+  }
+})
+
+t.test('an empty or garbage pid file counts as stale; a live owner keeps it', async (t) => {
+  const dir = t.testdir({})
+  const file = join(dir, 'owner.pid')
+  for (const junk of ['', 'not a pid\n']) {
+    writeFileSync(file, junk)
+    const result = tryAcquirePidFile(file)
+    t.ok(result.acquired, `taken over from ${JSON.stringify(junk)}`)
+    t.equal(readPidFile(file), process.pid)
+    if (result.acquired) result.release()
+    t.notOk(existsSync(file), 'released')
+  }
+  writeFileSync(file, `${process.ppid}\n`)
+  t.same(tryAcquirePidFile(file), { acquired: false, ownerPid: process.ppid })
+})
