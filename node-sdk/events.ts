@@ -42,6 +42,16 @@ export interface InputClosedEvent {
   id: string
 }
 
+/**
+ * An input that its `input_timeout` closed receives messages again: this comes just before the
+ * first of them (dora's InputRecovered). Only timed-out inputs recover; one closed because its
+ * sender ended stays closed.
+ */
+export interface InputRecoveredEvent {
+  type: 'input-recovered'
+  id: string
+}
+
 export interface StopEvent {
   type: 'stop'
   /** `manual`: the dataflow is stopping; `all-inputs-closed`: every input of this node closed. */
@@ -65,7 +75,7 @@ export interface NodeFailedEvent {
   affectedInputs: string[]
 }
 
-export type DoraEvent = InputEvent | InputClosedEvent | StopEvent | ErrorEvent | NodeRestartedEvent | NodeFailedEvent
+export type DoraEvent = InputEvent | InputClosedEvent | InputRecoveredEvent | StopEvent | ErrorEvent | NodeRestartedEvent | NodeFailedEvent
 
 /** Options for sending an output. */
 export interface SendOptions {

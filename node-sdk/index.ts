@@ -20,6 +20,7 @@ export type {
   DoraEvent,
   InputEvent,
   InputClosedEvent,
+  InputRecoveredEvent,
   StopEvent,
   ErrorEvent,
   NodeRestartedEvent,

@@ -252,6 +252,9 @@ export class Node implements AsyncDisposable {
       case 'input-closed':
         event = { type: 'input-closed', id: message.inputId }
         break
+      case 'input-recovered':
+        event = { type: 'input-recovered', id: message.inputId }
+        break
       case 'stop':
         event = { type: 'stop', cause: message.cause }
         break

@@ -216,6 +216,9 @@ export class CustomNode implements Unit {
       case 'input-closed':
         this.send({ type: 'input-closed', inputId: item.inputId })
         break
+      case 'input-recovered':
+        this.send({ type: 'input-recovered', inputId: item.inputId })
+        break
       case 'stop':
         this.send({ type: 'stop', cause: item.cause })
         break

@@ -398,8 +398,8 @@ export class DataflowRun {
 
   /**
    * `input_timeout`: when an input gets no message for that long after its last one, its
-   * receiver gets InputClosed for it; messages that come later are delivered as usual (the
-   * input recovers). The first message arms it, so a slow-starting sender is not a timeout.
+   * receiver gets InputClosed for it; when messages come again, it gets InputRecovered and then
+   * the messages, as usual. The first message arms it, so a slow-starting sender is not a timeout.
    * A timed-out input does not count towards Stop(all-inputs-closed): a sensor that pauses
    * must not stop its readers for good.
    */
@@ -426,6 +426,8 @@ export class DataflowRun {
             if (timedOut) {
               timedOut = false
               this.#notice('info', `${this.#units.get(receiver)?.display ?? receiver}: input "${input.id}" recovered`)
+              // Queued ahead of the message that recovered it (feed() runs before its push).
+              this.#deliver(receiver, { kind: 'input-recovered', inputId: input.id })
             }
             arm()
           },

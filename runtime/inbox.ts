@@ -11,6 +11,7 @@ import type { QueuePolicy } from '../src/spec/types.js'
 export type InboxItem =
   | { kind: 'input'; inputId: string; header: MessageHeader; payload: Uint8Array }
   | { kind: 'input-closed'; inputId: string }
+  | { kind: 'input-recovered'; inputId: string }
   | { kind: 'stop'; cause: StopCause }
   | { kind: 'node-restarted'; nodeId: string }
   | { kind: 'node-failed'; nodeId: string; error: string; affectedInputs: string[] }

@@ -466,6 +466,8 @@ function toEvent(item: InboxItem, redelivered: boolean): { event: DoraEvent } {
     }
     case 'input-closed':
       return { event: { type: 'input-closed', id: item.inputId } }
+    case 'input-recovered':
+      return { event: { type: 'input-recovered', id: item.inputId } }
     case 'stop':
       return { event: { type: 'stop', cause: item.cause } }
     case 'node-restarted':

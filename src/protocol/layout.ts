@@ -102,6 +102,7 @@ export const LAYOUT = {
       error: p(0, 5),
       nodeRestarted: p(0, 6),
       nodeFailed: p(0, 7),
+      inputRecovered: p(0, 8),
     },
   },
   'SupervisorToNode.Registration': {
@@ -122,6 +123,7 @@ export const LAYOUT = {
   'SupervisorToNode.RegisterRejected': { bytes: 0, ptrs: 1, fields: { reason: p(0) } },
   'SupervisorToNode.Input': { bytes: 0, ptrs: 2, fields: { inputId: p(0), header: p(1) } },
   'SupervisorToNode.InputClosed': { bytes: 0, ptrs: 1, fields: { inputId: p(0) } },
+  'SupervisorToNode.InputRecovered': { bytes: 0, ptrs: 1, fields: { inputId: p(0) } },
   'SupervisorToNode.Stop': { bytes: 8, ptrs: 0, fields: { cause: d(0, 16) } },
   'SupervisorToNode.Error': { bytes: 0, ptrs: 1, fields: { message: p(0) } },
   'SupervisorToNode.NodeRestarted': { bytes: 0, ptrs: 1, fields: { nodeId: p(0) } },

@@ -78,6 +78,7 @@ export type SupervisorToNode =
   /** Payload in frame 1. `header` is the sender's header (with `redelivered` set when replayed). */
   | { type: 'input'; inputId: string; header: MessageHeader }
   | { type: 'input-closed'; inputId: string }
+  | { type: 'input-recovered'; inputId: string }
   | { type: 'stop'; cause: StopCause }
   | { type: 'error'; message: string }
   | { type: 'node-restarted'; nodeId: string }

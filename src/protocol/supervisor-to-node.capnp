@@ -20,6 +20,8 @@ struct SupervisorToNode {
                                             # message (the connection stays open).
     nodeRestarted @6 :NodeRestarted;        # An upstream node was restarted after a crash.
     nodeFailed @7 :NodeFailed;              # An upstream node failed for good.
+    inputRecovered @8 :InputRecovered;      # An input closed by its input_timeout receives
+                                            # messages again (sent just before the first one).
   }
 
   # What the supervisor tells a node about itself when it registers.
@@ -46,6 +48,10 @@ struct SupervisorToNode {
 
   struct InputClosed {
     inputId @0 :Text;  # The input that was closed.
+  }
+
+  struct InputRecovered {
+    inputId @0 :Text;  # The input that recovered.
   }
 
   struct Stop {

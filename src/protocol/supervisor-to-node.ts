@@ -202,6 +202,24 @@ export class SupervisorToNode_InputClosed extends $.Struct {
   }
   toString(): string { return "SupervisorToNode_InputClosed_" + super.toString(); }
 }
+export class SupervisorToNode_InputRecovered extends $.Struct {
+  static readonly _capnp = {
+    displayName: "InputRecovered",
+    id: "d3b7605bb7a8f632",
+    size: new $.ObjectSize(0, 1),
+  };
+  /**
+* The input that recovered.
+*
+*/
+  get inputId(): string {
+    return $.utils.getText(0, this);
+  }
+  set inputId(value: string) {
+    $.utils.setText(0, value, this);
+  }
+  toString(): string { return "SupervisorToNode_InputRecovered_" + super.toString(); }
+}
 export class SupervisorToNode_Stop extends $.Struct {
   static readonly _capnp = {
     displayName: "Stop",
@@ -348,7 +366,13 @@ export const SupervisorToNode_Which = {
 * An upstream node failed for good.
 *
 */
-  NODE_FAILED: 7
+  NODE_FAILED: 7,
+  /**
+* An input closed by its input_timeout receives
+* messages again (sent just before the first one).
+*
+*/
+  INPUT_RECOVERED: 8
 } as const;
 export type SupervisorToNode_Which = (typeof SupervisorToNode_Which)[keyof typeof SupervisorToNode_Which];
 export class SupervisorToNode extends $.Struct {
@@ -360,10 +384,12 @@ export class SupervisorToNode extends $.Struct {
   static readonly ERROR = SupervisorToNode_Which.ERROR;
   static readonly NODE_RESTARTED = SupervisorToNode_Which.NODE_RESTARTED;
   static readonly NODE_FAILED = SupervisorToNode_Which.NODE_FAILED;
+  static readonly INPUT_RECOVERED = SupervisorToNode_Which.INPUT_RECOVERED;
   static readonly Registration = SupervisorToNode_Registration;
   static readonly RegisterRejected = SupervisorToNode_RegisterRejected;
   static readonly Input = SupervisorToNode_Input;
   static readonly InputClosed = SupervisorToNode_InputClosed;
+  static readonly InputRecovered = SupervisorToNode_InputRecovered;
   static readonly Stop = SupervisorToNode_Stop;
   static readonly Error = SupervisorToNode_Error;
   static readonly NodeRestarted = SupervisorToNode_NodeRestarted;
@@ -605,6 +631,36 @@ export class SupervisorToNode extends $.Struct {
   }
   set nodeFailed(value: SupervisorToNode_NodeFailed) {
     $.utils.setUint16(0, 7, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptInputRecovered(value: $.Orphan<SupervisorToNode_InputRecovered>): void {
+    $.utils.setUint16(0, 8, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownInputRecovered(): $.Orphan<SupervisorToNode_InputRecovered> {
+    return $.utils.disown(this.inputRecovered);
+  }
+  /**
+* An input closed by its input_timeout receives
+* messages again (sent just before the first one).
+*
+*/
+  get inputRecovered(): SupervisorToNode_InputRecovered {
+    $.utils.testWhich("inputRecovered", $.utils.getUint16(0, this), 8, this);
+    return $.utils.getStruct(0, SupervisorToNode_InputRecovered, this);
+  }
+  _hasInputRecovered(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initInputRecovered(): SupervisorToNode_InputRecovered {
+    $.utils.setUint16(0, 8, this);
+    return $.utils.initStructAt(0, SupervisorToNode_InputRecovered, this);
+  }
+  get _isInputRecovered(): boolean {
+    return $.utils.getUint16(0, this) === 8;
+  }
+  set inputRecovered(value: SupervisorToNode_InputRecovered) {
+    $.utils.setUint16(0, 8, this);
     $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
   toString(): string { return "SupervisorToNode_" + super.toString(); }

@@ -303,7 +303,7 @@ t.test('examples/pipeline: several operators in one node feed a plain-JS node, w
   t.same(values, [2, 4, 6, 8, 10, 12, 14, 16, 18, 20])
 })
 
-t.test('input_timeout closes a silent input, and it recovers when messages come again', async (t) => {
+t.test('input_timeout closes a silent input, and InputRecovered comes before the messages that come again', async (t) => {
   const dir = t.testdir({
     'pauser.mjs': `import { Node } from 'dora-ts'
 const node = await Node.connect()
@@ -313,6 +313,13 @@ for (const pause of [0, 0, 800, 0]) {
 }
 await new Promise((r) => setTimeout(r, 300))
 await node.close()
+`,
+    'watcher.mjs': `import { defineOperator } from 'dora-ts'
+export default defineOperator({
+  onInput(input, ctx) { ctx.log.info('got ' + input.id) },
+  onInputClosed(event, ctx) { ctx.log.info('closed ' + event.id) },
+  onEvent(event, ctx) { if (event.type === 'input-recovered') ctx.log.info('recovered ' + event.id) },
+})
 `,
     'dataflow.yml': '',
   })
@@ -327,6 +334,11 @@ await node.close()
     path: ${fixture('sink.mjs')}
     inputs:
       numbers: { source: pauser/numbers, input_timeout: 400ms }
+  - id: watcher
+    operator:
+      javascript: ${join(dir, 'watcher.mjs')}
+      inputs:
+        numbers: { source: pauser/numbers, input_timeout: 400ms }
 `,
   )
   const result = await runCli(['run', file])
@@ -337,11 +349,15 @@ await node.close()
     '[sink] got numbers 0',
     '[sink] got numbers 0',
     '[sink] closed numbers',
+    '[sink] recovered numbers',
     '[sink] got numbers 800',
     '[sink] got numbers 0',
     '[sink] closed numbers',
     '[sink] stop all-inputs-closed',
   ])
+  // The operator sees the same, the recovery through onEvent.
+  const watcher = result.stdout.split('\n').filter((l) => l.startsWith('[watcher] '))
+  t.same(watcher, ['[watcher] got numbers', '[watcher] got numbers', '[watcher] closed numbers', '[watcher] recovered numbers', '[watcher] got numbers', '[watcher] got numbers', '[watcher] closed numbers'])
   t.match(result.stderr, /sink: input "numbers" got nothing for 0.4 s \(input_timeout\)/)
   t.match(result.stderr, /sink: input "numbers" recovered/)
 })
