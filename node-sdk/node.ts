@@ -16,7 +16,7 @@ import { rmSync } from 'node:fs'
 import { basename, dirname } from 'node:path'
 import { Dealer } from 'zeromq'
 import { decodeSupervisorToNode, encodeNodeToSupervisor } from '../src/protocol/codec.js'
-import { PROTOCOL_VERSION, type MessageHeader, type Registration, type SupervisorToNode } from '../src/protocol/messages.js'
+import { MAX_PAUSE_MS, PROTOCOL_VERSION, type MessageHeader, type Registration, type SupervisorToNode } from '../src/protocol/messages.js'
 import { SendQueue } from '../src/transport/send-queue.js'
 import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID, ENV_SUPERVISOR_PID } from '../src/transport/env.js'
 import { isAlive } from '../src/transport/run-dir.js'
@@ -67,6 +67,10 @@ export class Node implements AsyncDisposable {
   #ended = false
   #closed = false
   #parentWatch: NodeJS.Timeout | undefined
+  /** Outputs paused by backpressure (the supervisor's `outputs-paused`), and sends waiting on them. */
+  #paused: ReadonlySet<string> = new Set()
+  readonly #resumeWaiters = new Set<() => void>()
+  #pauseWarned = false
 
   private constructor(socket: Dealer, sender: SendQueue, registration: Registration) {
     this.#socket = socket
@@ -151,12 +155,14 @@ export class Node implements AsyncDisposable {
 
   /**
    * Send `data` on `outputId`. The bytes go out as their own ZeroMQ frame, uncopied.
-   * Resolves once ZeroMQ has queued the message.
+   * Resolves once ZeroMQ has queued the message. When a receiver's `backpressure` queue is
+   * full, it first waits until that receiver catches up (at most 5 s per send).
    */
   async send(outputId: string, data: Uint8Array, options: SendOptions & { messageId?: string } = {}): Promise<void> {
     if (this.#closed) throw new InvalidSendError(`node "${this.id}" sent on "${outputId}" after close()`)
     checkOutput(this.outputs, outputId, `node "${this.id}"`)
     checkPayload(data, `node "${this.id}"`)
+    if (this.#paused.has(outputId)) await this.#whilePaused(outputId)
     const sequence = (this.#sequences.get(outputId) ?? 0n) + 1n
     this.#sequences.set(outputId, sequence)
     const header: MessageHeader = {
@@ -172,6 +178,30 @@ export class Node implements AsyncDisposable {
       redelivered: false,
     }
     await this.#sender.send([encodeNodeToSupervisor({ type: 'output', header }), data])
+  }
+
+  /** Wait until `outputId` is resumed, at most MAX_PAUSE_MS (then send anyway, and say so once). */
+  async #whilePaused(outputId: string): Promise<void> {
+    const deadline = Date.now() + MAX_PAUSE_MS
+    while (this.#paused.has(outputId) && !this.#closed && !this.#ended) {
+      const left = deadline - Date.now()
+      if (left <= 0) {
+        if (!this.#pauseWarned) {
+          this.#pauseWarned = true
+          process.stderr.write(`dora-ts: node "${this.id}": output "${outputId}" has been paused by backpressure for ${MAX_PAUSE_MS / 1000} s; sending anyway (a cycle of backpressure inputs?)\n`)
+        }
+        return
+      }
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer)
+          this.#resumeWaiters.delete(done)
+          resolve()
+        }
+        const timer = setTimeout(done, left)
+        this.#resumeWaiters.add(done)
+      })
+    }
   }
 
   /** Send a JSON-serialisable value (encoding `json`). */
@@ -195,6 +225,7 @@ export class Node implements AsyncDisposable {
     }
     this.#closed = true
     this.#ended = true
+    for (const resume of [...this.#resumeWaiters]) resume()
     this.kvs.close()
     clearInterval(this.#parentWatch)
     this.#sender.close()
@@ -255,6 +286,11 @@ export class Node implements AsyncDisposable {
       case 'input-recovered':
         event = { type: 'input-recovered', id: message.inputId }
         break
+      case 'outputs-paused':
+        // Not an event: flow control for `send`, which may be waiting right now.
+        this.#paused = new Set(message.outputs)
+        for (const resume of [...this.#resumeWaiters]) resume()
+        return
       case 'stop':
         event = { type: 'stop', cause: message.cause }
         break

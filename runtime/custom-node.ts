@@ -45,6 +45,8 @@ export class CustomNode implements Unit {
   readonly #budget: RestartBudget
   #identity: Buffer | undefined
   #nextPending = false
+  /** Outputs paused by backpressure, as last told to the node. */
+  #paused: string[] = []
   #endedReported = false
   #failure: string | undefined
   readonly #stderr = new LineTail()
@@ -139,7 +141,15 @@ export class CustomNode implements Unit {
   attach(identity: Buffer): void {
     clearTimeout(this.#healthTimer)
     this.#identity = identity
+    // A restarted node starts with nothing paused: tell it what is.
+    if (this.#paused.length > 0) this.send({ type: 'outputs-paused', outputs: this.#paused })
     this.pump()
+  }
+
+  /** Backpressure (flow-control.ts): the node's SDK makes `send` on these outputs wait. */
+  setPausedOutputs(outputs: ReadonlySet<string>): void {
+    this.#paused = [...outputs]
+    this.send({ type: 'outputs-paused', outputs: this.#paused })
   }
 
   /** The node asked for its next events. */

@@ -29,6 +29,7 @@ import { KvsService } from '../src/store/kvs-service.js'
 import type { MessagePort } from 'node:worker_threads'
 import { copyBytes } from '../src/bytes.js'
 import { Timer } from './timers.js'
+import { FlowControl } from './flow-control.js'
 import type { LogEntry, Unit, UnitHost, UnitResult } from './unit.js'
 
 export interface RunOptions {
@@ -102,6 +103,8 @@ export class DataflowRun {
   readonly done: Promise<RunResult>
   readonly #options: Required<Pick<RunOptions, 'graceMs' | 'log'>> & Pick<RunOptions, 'stopAfterMs' | 'stateDir' | 'cleanState' | 'runtimeDir'>
   readonly #routing: RoutingTable
+  /** Backpressure: pauses the outputs feeding full `backpressure` inputs (flow-control.ts). */
+  readonly #flow: FlowControl
   readonly #units = new Map<string, Unit>()
   readonly #customByIdentity = new Map<string, CustomNode>()
   readonly #results = new Map<string, UnitReport>()
@@ -145,6 +148,7 @@ export class DataflowRun {
       runtimeDir: options.runtimeDir,
     }
     this.#routing = buildRoutingTable(spec)
+    this.#flow = new FlowControl(this.#routing, (producer, paused) => this.#units.get(producer)?.setPausedOutputs(paused))
     this.done = new Promise((resolve) => (this.#resolveDone = resolve))
   }
 
@@ -190,14 +194,14 @@ export class DataflowRun {
         const unit = new CustomNode(node, host, {
           endpoint: this.#runDir.nodeEndpoint,
           sendTo: (identity, frames) => this.#send(identity, frames),
-          inbox: new Inbox(limitsOf(node.inputs)),
+          inbox: this.#inbox(node.id, node.inputs),
           cwd: this.spec.baseDir,
         })
         this.#add(unit, node.inputs)
       } else {
         for (const op of node.operators) {
           const state = this.#store?.operator(operatorKey(node, op), { durability: op.durability })
-          this.#add(new OperatorHost(node, op, host, { inbox: new Inbox(limitsOf(op.inputs)), state, maxMemoryMb: op.maxMemoryMb, kvs: this.#operatorKvs() }), op.inputs)
+          this.#add(new OperatorHost(node, op, host, { inbox: this.#inbox(operatorKey(node, op), op.inputs), state, maxMemoryMb: op.maxMemoryMb, kvs: this.#operatorKvs() }), op.inputs)
         }
       }
     }
@@ -217,7 +221,11 @@ export class DataflowRun {
     this.#armInputTimeouts()
     for (const route of this.#routing.timers) {
       const timer = new Timer(route.name, route.intervalNs, this.id, (tick) => {
-        for (const dest of route.destinations) this.#deliver(dest.receiver, { kind: 'input', inputId: dest.inputId, header: tick.header, payload: new Uint8Array(0) })
+        for (const dest of route.destinations) {
+          // A timer cannot be slowed down: a tick for a full backpressure queue is skipped.
+          if (this.#isFullBackpressure(dest.receiver, dest.inputId)) continue
+          this.#deliver(dest.receiver, { kind: 'input', inputId: dest.inputId, header: tick.header, payload: new Uint8Array(0) })
+        }
       })
       this.#timers.push(timer)
       timer.start()
@@ -316,6 +324,8 @@ export class DataflowRun {
    */
   stop(cause: StopCause = 'manual'): void {
     this.#stopRequested++
+    // Paused senders must be able to flush and see Stop.
+    this.#flow.releaseAll()
     if (this.#reason === 'completed') this.#reason = 'stopped'
     for (const timer of this.#timers) timer.stop()
     const live = [...this.#units.values()].filter((u) => u.status !== 'finished' && u.status !== 'failed')
@@ -469,7 +479,22 @@ export class DataflowRun {
     for (const [receiver, inputs] of affected) this.#deliver(receiver, make(unit.display, inputs))
   }
 
+  /** The inbox of receiver `key`; its backpressure queues report their length to flow control. */
+  #inbox(key: string, inputs: InputSpec[]): Inbox {
+    return new Inbox(limitsOf(inputs), (inputId, queued) => {
+      if (this.#flow.watches(key, inputId)) this.#flow.queued(key, inputId, queued)
+    })
+  }
+
+  #isFullBackpressure(receiver: string, inputId: string): boolean {
+    const input = this.#routing.inputs.get(receiver)?.find((i) => i.id === inputId)
+    if (input?.queuePolicy !== 'backpressure') return false
+    return (this.#units.get(receiver)?.inbox.queued(inputId) ?? 0) >= input.queueSize
+  }
+
   #onUnitEnded(unit: Unit, result: UnitResult): void {
+    // It takes nothing more: whatever it held paused goes on (its queue is never delivered).
+    this.#flow.release(unit.key)
     this.#results.set(unit.key, { unit: unit.display, status: result.status, error: result.error, stderrTail: result.stderrTail })
     if (result.status === 'failed') {
       this.#notice('error', `${unit.display} ${result.error ?? 'failed'}`)

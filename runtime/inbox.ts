@@ -26,9 +26,18 @@ export class Inbox {
   readonly #queued = new Map<string, number>()
   readonly #limits: ReadonlyMap<string, InputLimits>
   readonly #dropped = new Map<string, number>()
+  readonly #onQueued: ((inputId: string, queued: number) => void) | undefined
 
-  constructor(limits: ReadonlyMap<string, InputLimits>) {
+  /** @param onQueued told the new length of an input's queue whenever it changes (for backpressure). */
+  constructor(limits: ReadonlyMap<string, InputLimits>, onQueued?: (inputId: string, queued: number) => void) {
     this.#limits = limits
+    this.#onQueued = onQueued
+  }
+
+  #count(inputId: string, delta: number): void {
+    const queued = Math.max(0, (this.#queued.get(inputId) ?? 0) + delta)
+    this.#queued.set(inputId, queued)
+    this.#onQueued?.(inputId, queued)
   }
 
   get length(): number {
@@ -46,26 +55,33 @@ export class Inbox {
     if (item.kind === 'input') {
       const limits = this.#limits.get(item.inputId)
       const count = this.#queued.get(item.inputId) ?? 0
-      // Backpressure never drops; its bound is enforced upstream by the sender waiting.
+      // Backpressure never drops; its bound is kept upstream: the sender waits (flow-control.ts).
       if (limits !== undefined && limits.queuePolicy === 'drop_oldest' && count >= limits.queueSize) {
         displaced = this.#removeOldest(item.inputId)
       }
-      this.#queued.set(item.inputId, (this.#queued.get(item.inputId) ?? 0) + 1)
+      this.#items.push(item)
+      this.#count(item.inputId, 1)
+      return displaced
     }
     this.#items.push(item)
     return displaced
   }
 
+  /** The next item, left in place. */
+  peek(): InboxItem | undefined {
+    return this.#items[0]
+  }
+
   shift(): InboxItem | undefined {
     const item = this.#items.shift()
-    if (item?.kind === 'input') this.#queued.set(item.inputId, (this.#queued.get(item.inputId) ?? 1) - 1)
+    if (item?.kind === 'input') this.#count(item.inputId, -1)
     return item
   }
 
   /** Put an item back at the head (it was taken but could not be delivered). */
   unshift(item: InboxItem): void {
-    if (item.kind === 'input') this.#queued.set(item.inputId, (this.#queued.get(item.inputId) ?? 0) + 1)
     this.#items.unshift(item)
+    if (item.kind === 'input') this.#count(item.inputId, 1)
   }
 
   /** Messages of this input currently queued. */
@@ -82,7 +98,9 @@ export class Inbox {
         removed++
       }
     }
+    const inputs = [...this.#queued.keys()]
     this.#queued.clear()
+    for (const inputId of inputs) this.#onQueued?.(inputId, 0)
     return removed
   }
 
@@ -90,7 +108,7 @@ export class Inbox {
     const index = this.#items.findIndex((it) => it.kind === 'input' && it.inputId === inputId)
     if (index < 0) return undefined
     const [removed] = this.#items.splice(index, 1)
-    this.#queued.set(inputId, (this.#queued.get(inputId) ?? 1) - 1)
+    this.#count(inputId, -1)
     this.#dropped.set(inputId, (this.#dropped.get(inputId) ?? 0) + 1)
     return removed
   }

@@ -24,6 +24,7 @@ import { metadataFromHeader } from '../node-sdk/metadata.js'
 import { encodeJson } from '../node-sdk/payload.js'
 import type { Inbox, InboxItem } from './inbox.js'
 import type { HostToWorker, OperatorWorkerData, StateWrite, WorkerToHost } from './operator-messages.js'
+import { MAX_PAUSE_MS } from './flow-control.js'
 import { RestartBudget } from './restart-policy.js'
 import { displayName, operatorKey } from './routing.js'
 import { forEachLine, LineTail, type Unit, type UnitHost, type UnitResult, type UnitStatus } from './unit.js'
@@ -87,6 +88,10 @@ export class OperatorHost implements Unit {
   #restartTimer: NodeJS.Timeout | undefined
   #watchdog: NodeJS.Timeout | undefined
   #deduplicated = 0
+  /** Backpressure (flow-control.ts): while some output is paused, no new input is delivered. */
+  #pausedSince: number | undefined
+  #pauseTimer: NodeJS.Timeout | undefined
+  #pauseWarned = false
   readonly #seen = new Map<string, [number, number]>()
   readonly #sequences = new Map<string, bigint>()
   readonly #stderr = new LineTail()
@@ -135,6 +140,7 @@ export class OperatorHost implements Unit {
 
   pump(): void {
     if (this.#status !== 'running' || this.#inFlight !== undefined || this.#stopSent) return
+    if (this.#pausedSince !== undefined && this.inbox.peek()?.kind === 'input' && !this.#pauseExpired()) return
     for (let item = this.inbox.shift(); item !== undefined; item = this.inbox.shift()) {
       if (item.kind === 'input' && this.#isDuplicate(item.header)) {
         this.#deduplicated++
@@ -144,6 +150,35 @@ export class OperatorHost implements Unit {
       this.#post(this.#inFlight)
       return
     }
+  }
+
+  /** Backpressure: hold new inputs while any of `outputs` is paused (at most MAX_PAUSE_MS per event). */
+  setPausedOutputs(outputs: ReadonlySet<string>): void {
+    clearTimeout(this.#pauseTimer)
+    if (outputs.size === 0) {
+      this.#pausedSince = undefined
+      this.#pauseWarned = false
+      this.pump()
+      return
+    }
+    this.#pausedSince ??= Date.now()
+    this.#pauseTimer = setTimeout(() => this.pump(), Math.max(0, this.#pausedSince + MAX_PAUSE_MS - Date.now())).unref()
+  }
+
+  /**
+   * A pause that lasted MAX_PAUSE_MS lets one event through and starts again: a cycle of
+   * backpressure inputs slows to a crawl instead of deadlocking, and says so once.
+   */
+  #pauseExpired(): boolean {
+    if (Date.now() - this.#pausedSince! < MAX_PAUSE_MS) return false
+    if (!this.#pauseWarned) {
+      this.#pauseWarned = true
+      this.#host.log({ source: 'dora-ts', stream: 'supervisor', level: 'warn', text: `${this.display}: its outputs have been paused by backpressure for ${MAX_PAUSE_MS / 1000} s; letting one input through every ${MAX_PAUSE_MS / 1000} s (a cycle of backpressure inputs?)` })
+    }
+    this.#pausedSince = Date.now()
+    clearTimeout(this.#pauseTimer)
+    this.#pauseTimer = setTimeout(() => this.pump(), MAX_PAUSE_MS).unref()
+    return true
   }
 
   terminate(reason: string): void {

@@ -60,6 +60,8 @@ export interface Unit {
   kill(reason: string): void
   /** Crash it on purpose (fault injection); the restart policy then acts as for any crash. */
   crash(reason?: string): void
+  /** Backpressure: the unit's outputs that must wait now (the whole set; empty: none). See flow-control.ts. */
+  setPausedOutputs(outputs: ReadonlySet<string>): void
 }
 
 /** Keep the last `max` lines of a stream, for failure reports. */

@@ -103,6 +103,7 @@ export const LAYOUT = {
       nodeRestarted: p(0, 6),
       nodeFailed: p(0, 7),
       inputRecovered: p(0, 8),
+      outputsPaused: p(0, 9),
     },
   },
   'SupervisorToNode.Registration': {
@@ -124,6 +125,7 @@ export const LAYOUT = {
   'SupervisorToNode.Input': { bytes: 0, ptrs: 2, fields: { inputId: p(0), header: p(1) } },
   'SupervisorToNode.InputClosed': { bytes: 0, ptrs: 1, fields: { inputId: p(0) } },
   'SupervisorToNode.InputRecovered': { bytes: 0, ptrs: 1, fields: { inputId: p(0) } },
+  'SupervisorToNode.OutputsPaused': { bytes: 0, ptrs: 1, fields: { outputs: p(0) } },
   'SupervisorToNode.Stop': { bytes: 8, ptrs: 0, fields: { cause: d(0, 16) } },
   'SupervisorToNode.Error': { bytes: 0, ptrs: 1, fields: { message: p(0) } },
   'SupervisorToNode.NodeRestarted': { bytes: 0, ptrs: 1, fields: { nodeId: p(0) } },

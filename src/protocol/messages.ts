@@ -11,6 +11,13 @@
 /** Bumped when the wire contract changes incompatibly; checked at registration. */
 export const PROTOCOL_VERSION = 1
 
+/**
+ * Backpressure (`outputs-paused`): the longest a sender waits on a paused output before it sends
+ * anyway. A cycle of backpressure inputs would otherwise deadlock; this way it crawls, and the
+ * waiting side says so.
+ */
+export const MAX_PAUSE_MS = 5_000
+
 /** A metadata value: dora's typed parameters. Numbers travel as float64, bigints as int64. */
 export type MetadataValue = string | number | bigint | boolean | Uint8Array
 
@@ -79,6 +86,7 @@ export type SupervisorToNode =
   | { type: 'input'; inputId: string; header: MessageHeader }
   | { type: 'input-closed'; inputId: string }
   | { type: 'input-recovered'; inputId: string }
+  | { type: 'outputs-paused'; outputs: string[] }
   | { type: 'stop'; cause: StopCause }
   | { type: 'error'; message: string }
   | { type: 'node-restarted'; nodeId: string }

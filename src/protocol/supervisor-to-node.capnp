@@ -22,6 +22,8 @@ struct SupervisorToNode {
     nodeFailed @7 :NodeFailed;              # An upstream node failed for good.
     inputRecovered @8 :InputRecovered;      # An input closed by its input_timeout receives
                                             # messages again (sent just before the first one).
+    outputsPaused @9 :OutputsPaused;        # Backpressure: which of the node's outputs must
+                                            # wait before sending (the whole set; empty: none).
   }
 
   # What the supervisor tells a node about itself when it registers.
@@ -52,6 +54,10 @@ struct SupervisorToNode {
 
   struct InputRecovered {
     inputId @0 :Text;  # The input that recovered.
+  }
+
+  struct OutputsPaused {
+    outputs @0 :List(Text);  # Output ids paused now; every other output may send.
   }
 
   struct Stop {

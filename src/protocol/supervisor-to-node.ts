@@ -220,6 +220,36 @@ export class SupervisorToNode_InputRecovered extends $.Struct {
   }
   toString(): string { return "SupervisorToNode_InputRecovered_" + super.toString(); }
 }
+export class SupervisorToNode_OutputsPaused extends $.Struct {
+  static readonly _capnp = {
+    displayName: "OutputsPaused",
+    id: "b3273b5049b8e8d1",
+    size: new $.ObjectSize(0, 1),
+  };
+  _adoptOutputs(value: $.Orphan<$.List<string>>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownOutputs(): $.Orphan<$.List<string>> {
+    return $.utils.disown(this.outputs);
+  }
+  /**
+* Output ids paused now; every other output may send.
+*
+*/
+  get outputs(): $.List<string> {
+    return $.utils.getList(0, $.TextList, this);
+  }
+  _hasOutputs(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initOutputs(length: number): $.List<string> {
+    return $.utils.initList(0, $.TextList, length, this);
+  }
+  set outputs(value: $.List<string>) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  toString(): string { return "SupervisorToNode_OutputsPaused_" + super.toString(); }
+}
 export class SupervisorToNode_Stop extends $.Struct {
   static readonly _capnp = {
     displayName: "Stop",
@@ -372,7 +402,13 @@ export const SupervisorToNode_Which = {
 * messages again (sent just before the first one).
 *
 */
-  INPUT_RECOVERED: 8
+  INPUT_RECOVERED: 8,
+  /**
+* Backpressure: which of the node's outputs must
+* wait before sending (the whole set; empty: none).
+*
+*/
+  OUTPUTS_PAUSED: 9
 } as const;
 export type SupervisorToNode_Which = (typeof SupervisorToNode_Which)[keyof typeof SupervisorToNode_Which];
 export class SupervisorToNode extends $.Struct {
@@ -385,11 +421,13 @@ export class SupervisorToNode extends $.Struct {
   static readonly NODE_RESTARTED = SupervisorToNode_Which.NODE_RESTARTED;
   static readonly NODE_FAILED = SupervisorToNode_Which.NODE_FAILED;
   static readonly INPUT_RECOVERED = SupervisorToNode_Which.INPUT_RECOVERED;
+  static readonly OUTPUTS_PAUSED = SupervisorToNode_Which.OUTPUTS_PAUSED;
   static readonly Registration = SupervisorToNode_Registration;
   static readonly RegisterRejected = SupervisorToNode_RegisterRejected;
   static readonly Input = SupervisorToNode_Input;
   static readonly InputClosed = SupervisorToNode_InputClosed;
   static readonly InputRecovered = SupervisorToNode_InputRecovered;
+  static readonly OutputsPaused = SupervisorToNode_OutputsPaused;
   static readonly Stop = SupervisorToNode_Stop;
   static readonly Error = SupervisorToNode_Error;
   static readonly NodeRestarted = SupervisorToNode_NodeRestarted;
@@ -661,6 +699,36 @@ export class SupervisorToNode extends $.Struct {
   }
   set inputRecovered(value: SupervisorToNode_InputRecovered) {
     $.utils.setUint16(0, 8, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptOutputsPaused(value: $.Orphan<SupervisorToNode_OutputsPaused>): void {
+    $.utils.setUint16(0, 9, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownOutputsPaused(): $.Orphan<SupervisorToNode_OutputsPaused> {
+    return $.utils.disown(this.outputsPaused);
+  }
+  /**
+* Backpressure: which of the node's outputs must
+* wait before sending (the whole set; empty: none).
+*
+*/
+  get outputsPaused(): SupervisorToNode_OutputsPaused {
+    $.utils.testWhich("outputsPaused", $.utils.getUint16(0, this), 9, this);
+    return $.utils.getStruct(0, SupervisorToNode_OutputsPaused, this);
+  }
+  _hasOutputsPaused(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initOutputsPaused(): SupervisorToNode_OutputsPaused {
+    $.utils.setUint16(0, 9, this);
+    return $.utils.initStructAt(0, SupervisorToNode_OutputsPaused, this);
+  }
+  get _isOutputsPaused(): boolean {
+    return $.utils.getUint16(0, this) === 9;
+  }
+  set outputsPaused(value: SupervisorToNode_OutputsPaused) {
+    $.utils.setUint16(0, 9, this);
     $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
   toString(): string { return "SupervisorToNode_" + super.toString(); }

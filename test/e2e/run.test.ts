@@ -362,9 +362,10 @@ export default defineOperator({
   t.match(result.stderr, /sink: input "numbers" recovered/)
 })
 
-t.test('a slow node with a backpressure input loses nothing, even thousands of messages behind', async (t) => {
+t.test('a slow node with a deep queue loses nothing, even thousands of messages behind', async (t) => {
   // Regression: the supervisor sent a node its whole inbox per request, and ZeroMQ's ROUTER
-  // silently dropped what exceeded the 1000-message high-water mark.
+  // silently dropped what exceeded the 1000-message high-water mark. (A queue this deep, not
+  // backpressure: backpressure keeps the sender from getting thousands ahead.)
   const { file } = dataflow(
     t,
     `nodes:
@@ -376,7 +377,7 @@ t.test('a slow node with a backpressure input loses nothing, even thousands of m
     path: ${fixture('sink.mjs')}
     env: { DELAY_MS: 0 }
     inputs:
-      numbers: { source: source/numbers, queue_policy: backpressure }
+      numbers: { source: source/numbers, queue_size: 100000 }
 `,
   )
   const result = await runCli(['run', file])
@@ -385,4 +386,72 @@ t.test('a slow node with a backpressure input loses nothing, even thousands of m
   t.equal(values.length, 5000)
   t.same(values.slice(-3), [4998, 4999, 5000])
   t.notMatch(result.stderr, /dropped/)
+})
+
+/** "sent N; the sink had received R", as source.mjs prints it with COUNT_FILE. */
+function sinkBehind(stdout: string): { sent: number; seen: number } {
+  const match = /sent (\d+); the sink had received (\d+)/.exec(stdout)
+  if (match === null) throw new Error(`the source printed no summary:\n${stdout}`)
+  return { sent: Number(match[1]), seen: Number(match[2]) }
+}
+
+t.test('backpressure slows a fast node down to its slow receiver, and nothing is dropped', async (t) => {
+  const { file, dir } = dataflow(t, '')
+  const total = 6000
+  writeFileSync(
+    file,
+    `nodes:
+  - id: source
+    path: ${fixture('source.mjs')}
+    env: { COUNT: ${total}, COUNT_FILE: ${join(dir, 'count')} }
+    outputs: [numbers]
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    env: { DELAY_MS: 1, COUNT_FILE: ${join(dir, 'count')} }
+    inputs:
+      numbers: { source: source/numbers, queue_size: 10, queue_policy: backpressure }
+`,
+  )
+  const result = await runCli(['run', file])
+  t.equal(result.code, 0, result.stderr)
+  t.same(received(result.stdout), Array.from({ length: total }, (_, i) => i + 1), 'every message, in order')
+  // Without backpressure the source is done within a second, with the sink (1 ms a message) a
+  // few hundred in. With it, the source can be ahead by the queue (10), one batch the sink's
+  // SDK fetched (at most 256) and what ZeroMQ had in flight when the pause reached it (its
+  // send and receive buffers: up to about 2000 messages on a loaded machine).
+  const { sent, seen } = sinkBehind(result.stdout)
+  t.equal(sent, total)
+  t.ok(seen >= total - 2600, `the source was held back: the sink had ${seen} of ${total} when the last send returned`)
+  t.notMatch(result.stderr, /dropped|paused by backpressure for/)
+})
+
+t.test('backpressure reaches back through an operator: a slow sink slows the operator, which slows the source', async (t) => {
+  const { file, dir } = dataflow(t, '')
+  const total = 6000
+  writeFileSync(
+    file,
+    `nodes:
+  - id: source
+    path: ${fixture('source.mjs')}
+    env: { COUNT: ${total}, COUNT_FILE: ${join(dir, 'count')} }
+    outputs: [numbers]
+  - id: plus
+    operator:
+      javascript: ${fixture('add-one.mjs')}
+      inputs:
+        numbers: { source: source/numbers, queue_size: 10, queue_policy: backpressure }
+      outputs: [numbers]
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    env: { DELAY_MS: 1, COUNT_FILE: ${join(dir, 'count')} }
+    inputs:
+      numbers: { source: plus/numbers, queue_size: 10, queue_policy: backpressure }
+`,
+  )
+  const result = await runCli(['run', file])
+  t.equal(result.code, 0, result.stderr)
+  t.same(received(result.stdout), Array.from({ length: total }, (_, i) => i + 2), 'every message, in order')
+  const { seen } = sinkBehind(result.stdout)
+  t.ok(seen >= total - 2600, `the source was held back: the sink had ${seen} of ${total} when the last send returned`)
+  t.notMatch(result.stderr, /dropped|paused by backpressure for/)
 })
