@@ -19,11 +19,10 @@ import { unpackMultiple } from 'msgpackr'
 import { DoraError, registerErrorClass } from '../src/errors.js'
 import { loadDataflow } from '../src/spec/load.js'
 import { StateInUseError } from '../src/store/errors.js'
-import { acquireOwnerLock } from '../src/store/owner-lock.js'
+import { acquireOwnerLock, acquireOwnerLockWaiting, liveOwnerOf, OWNER_LOCK_WAIT_MS } from '../src/store/owner-lock.js'
 import { StateStore, type OperatorStats } from '../src/store/state-store.js'
 import { ControlClient } from './control-client.js'
 import { dumpStore, ownerEndpoint, STATE_COMMANDS, type OperatorDump } from './state-service.js'
-import { isAlive } from '../src/transport/run-dir.js'
 import { SNAPSHOTS_DIR, stateRootOf } from './state-location.js'
 
 /** No state store of that dataflow name under the state root. */
@@ -140,16 +139,10 @@ function notFound(target: StateTarget): StateNotFoundError {
   })
 }
 
-/** The pid of the live process that owns the store (a running dataflow), if any. */
+/** The pid of the live run that owns the store, if any (a `dora-ts state` command reading it for a moment is not one). */
 export function liveOwner(dir: string): number | undefined {
-  let text: string
-  try {
-    text = readFileSync(join(dir, 'owner.pid'), 'utf8')
-  } catch {
-    return undefined
-  }
-  const pid = Number.parseInt(text.trim(), 10)
-  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined
+  const owner = liveOwnerOf(dir)
+  return owner?.role === 'run' ? owner.pid : undefined
 }
 
 /** Throw DORA_STATE_IN_USE when a live run owns the store; `action` says what was refused. */
@@ -190,7 +183,7 @@ export async function withStateReader<T>(target: StateTarget, work: (reader: Sta
   for (const deadline = Date.now() + OWNER_ENDPOINT_WAIT_MS; ; ) {
     let lock
     try {
-      lock = acquireOwnerLock(target.dir)
+      lock = acquireOwnerLock(target.dir, 'cli')
     } catch (err) {
       if (!(err instanceof StateInUseError)) throw err
     }
@@ -201,7 +194,8 @@ export async function withStateReader<T>(target: StateTarget, work: (reader: Sta
         lock.release()
       }
     }
-    const pid = liveOwner(target.dir)
+    const owner = liveOwnerOf(target.dir)
+    const pid = owner?.role === 'run' ? owner.pid : undefined
     const endpoint = ownerEndpoint(target.dir)
     if (pid !== undefined && endpoint !== undefined) {
       const client = ControlClient.open(endpoint, `the running dataflow "${target.name}" (dora-ts pid ${pid})`, pid, `It may be busy or hung: check its output (or dora-ts logs ${target.name}), and try again.`)
@@ -211,7 +205,14 @@ export async function withStateReader<T>(target: StateTarget, work: (reader: Sta
         client.close()
       }
     }
-    // The owner is starting (no endpoint yet) or has just ended (the lock is free again).
+    // Another command reads it for a moment, or the owner is starting (no endpoint yet) or has
+    // just ended (the lock is free again): try again shortly.
+    if (Date.now() > deadline && owner?.role === 'cli') {
+      throw new StateInUseError(`cannot read the state of dataflow "${target.name}": another dora-ts command (pid ${owner.pid}) has held its store in ${target.dir} for over ${OWNER_ENDPOINT_WAIT_MS / 1000} s`, {
+        dir: target.dir,
+        hint: 'It may be stuck (a big snapshot or restore takes a while): wait for it, or stop it, then try again.',
+      })
+    }
     if (Date.now() > deadline) {
       throw new StateInUseError(`cannot read the state of dataflow "${target.name}": dora-ts pid ${pid ?? '?'} owns its store in ${target.dir} but does not serve it`, {
         dir: target.dir,
@@ -367,7 +368,7 @@ export async function restoreSnapshot(target: StateTarget, id: string): Promise<
   refuseWhileOwned(target, `restore the state`)
   let lock
   try {
-    lock = acquireOwnerLock(target.dir)
+    lock = await acquireOwnerLockWaiting(target.dir, OWNER_LOCK_WAIT_MS, 'cli')
   } catch (err) {
     if (err instanceof StateInUseError) throw inUse(target, 'restore the state', liveOwner(target.dir))
     throw err
@@ -398,7 +399,7 @@ export async function clearState(target: StateTarget, operator?: string): Promis
   refuseWhileOwned(target, operator === undefined ? 'clear the state' : `clear the state of operator "${operator}"`)
   let lock
   try {
-    lock = acquireOwnerLock(target.dir)
+    lock = await acquireOwnerLockWaiting(target.dir, OWNER_LOCK_WAIT_MS, 'cli')
   } catch (err) {
     if (err instanceof StateInUseError) throw inUse(target, 'clear the state', liveOwner(target.dir))
     throw err

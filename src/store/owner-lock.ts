@@ -10,7 +10,8 @@
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { tryAcquirePidFile } from '../transport/pid-file.js'
+import { readPidFile, readPidFileTag, tryAcquirePidFile } from '../transport/pid-file.js'
+import { isAlive } from '../transport/run-dir.js'
 import { StateInUseError, StateOpenError } from './errors.js'
 
 export interface OwnerLock {
@@ -19,11 +20,19 @@ export interface OwnerLock {
 
 export const OWNER_FILE = 'owner.pid'
 
-export function acquireOwnerLock(dir: string): OwnerLock {
+/** Who holds the lock: a run (owner of the store while it lives) or a CLI command for a moment. */
+export type OwnerRole = 'run' | 'cli'
+
+/**
+ * Take the owner lock of the store in `dir`. A `cli` holder (a `dora-ts state` command) is
+ * marked as such in the file, so that nobody reports the store "in use by a running dataflow"
+ * while a command reads it.
+ */
+export function acquireOwnerLock(dir: string, role: OwnerRole = 'run'): OwnerLock {
   let result
   try {
     mkdirSync(dir, { recursive: true })
-    result = tryAcquirePidFile(join(dir, OWNER_FILE))
+    result = tryAcquirePidFile(join(dir, OWNER_FILE), role === 'cli' ? 'cli' : '')
   } catch (err) {
     throw new StateOpenError(`cannot lock the state store in ${dir}: ${(err as Error).message}`, { dir, cause: err })
   }
@@ -36,15 +45,23 @@ export function acquireOwnerLock(dir: string): OwnerLock {
   return result
 }
 
+/** The live holder of the owner lock of `dir`, if any: its pid and role. */
+export function liveOwnerOf(dir: string): { pid: number; role: OwnerRole } | undefined {
+  const file = join(dir, OWNER_FILE)
+  const pid = readPidFile(file)
+  if (pid === undefined || !isAlive(pid)) return undefined
+  return { pid, role: readPidFileTag(file) === 'cli' ? 'cli' : 'run' }
+}
+
 /** How long {@link acquireOwnerLockWaiting} waits by default: a CLI read takes well under this. */
 export const OWNER_LOCK_WAIT_MS = 3_000
 
 /** {@link acquireOwnerLock}, retrying for up to `waitMs` while another process holds the lock. */
-export async function acquireOwnerLockWaiting(dir: string, waitMs = OWNER_LOCK_WAIT_MS): Promise<OwnerLock> {
+export async function acquireOwnerLockWaiting(dir: string, waitMs = OWNER_LOCK_WAIT_MS, role: OwnerRole = 'run'): Promise<OwnerLock> {
   const deadline = Date.now() + waitMs
   for (;;) {
     try {
-      return acquireOwnerLock(dir)
+      return acquireOwnerLock(dir, role)
     } catch (err) {
       if (!(err instanceof StateInUseError) || Date.now() >= deadline) throw err
     }

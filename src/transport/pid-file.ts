@@ -23,9 +23,13 @@ const MAX_ATTEMPTS = 200
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4))
 
-export function tryAcquirePidFile(file: string): PidFileResult {
+/**
+ * Take `file` for this process, or say who holds it. `tag` (one word) is written after the pid,
+ * for readers of the file to tell kinds of holders apart ({@link readPidFileTag}).
+ */
+export function tryAcquirePidFile(file: string, tag = ''): PidFileResult {
   const mine = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
-  writeFileSync(mine, `${process.pid}\n`, { mode: 0o600 })
+  writeFileSync(mine, `${process.pid}${tag === '' ? '' : ` ${tag}`}\n`, { mode: 0o600 })
   try {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       try {
@@ -78,6 +82,15 @@ function releaser(file: string): () => void {
     released = true
     // Only remove it if it is still ours (a stale-lock takeover may have replaced it).
     if (readPidFile(file) === process.pid) rmSync(file, { force: true })
+  }
+}
+
+/** The tag written after the pid ('' when none), or undefined when the file is missing. */
+export function readPidFileTag(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8').trim().split(/\s+/)[1] ?? ''
+  } catch {
+    return undefined
   }
 }
 

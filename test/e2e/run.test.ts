@@ -307,11 +307,12 @@ t.test('input_timeout closes a silent input, and InputRecovered comes before the
   const dir = t.testdir({
     'pauser.mjs': `import { Node } from 'dora-ts'
 const node = await Node.connect()
-for (const pause of [0, 0, 800, 0]) {
+// Pauses far apart from the 500 ms timeout, so a loaded machine cannot blur them: the timeout
+// fires 1.5 s into the pause, and the close comes right after the last message.
+for (const pause of [0, 0, 2000, 0]) {
   await new Promise((r) => setTimeout(r, pause))
   await node.sendJson('numbers', pause)
 }
-await new Promise((r) => setTimeout(r, 300))
 await node.close()
 `,
     'watcher.mjs': `import { defineOperator } from 'dora-ts'
@@ -333,12 +334,12 @@ export default defineOperator({
   - id: sink
     path: ${fixture('sink.mjs')}
     inputs:
-      numbers: { source: pauser/numbers, input_timeout: 400ms }
+      numbers: { source: pauser/numbers, input_timeout: 500ms }
   - id: watcher
     operator:
       javascript: ${join(dir, 'watcher.mjs')}
       inputs:
-        numbers: { source: pauser/numbers, input_timeout: 400ms }
+        numbers: { source: pauser/numbers, input_timeout: 500ms }
 `,
   )
   const result = await runCli(['run', file])
@@ -350,7 +351,7 @@ export default defineOperator({
     '[sink] got numbers 0',
     '[sink] closed numbers',
     '[sink] recovered numbers',
-    '[sink] got numbers 800',
+    '[sink] got numbers 2000',
     '[sink] got numbers 0',
     '[sink] closed numbers',
     '[sink] stop all-inputs-closed',
@@ -358,7 +359,7 @@ export default defineOperator({
   // The operator sees the same, the recovery through onEvent.
   const watcher = result.stdout.split('\n').filter((l) => l.startsWith('[watcher] '))
   t.same(watcher, ['[watcher] got numbers', '[watcher] got numbers', '[watcher] closed numbers', '[watcher] recovered numbers', '[watcher] got numbers', '[watcher] got numbers', '[watcher] closed numbers'])
-  t.match(result.stderr, /sink: input "numbers" got nothing for 0.4 s \(input_timeout\)/)
+  t.match(result.stderr, /sink: input "numbers" got nothing for 0.5 s \(input_timeout\)/)
   t.match(result.stderr, /sink: input "numbers" recovered/)
 })
 

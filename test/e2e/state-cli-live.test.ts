@@ -142,6 +142,16 @@ t.test('a dead owner\'s leftovers are ignored; a live owner that does not serve 
   t.match(ls.stdout, /not in use\n/)
   t.match(ls.stdout, /counter\/counter +2 /)
 
+  // Another state command holds the lock for a moment: not "in use" by a run; reads wait for it.
+  writeFileSync(join(store, 'owner.pid'), `${process.pid} cli\n`)
+  const listing = await state('ls')
+  t.match(listing.stdout, /counting +[\d.]+ KiB +not in use\n/, 'a command reading the store is not a run owning it')
+  const released = setTimeout(() => rmSync(join(store, 'owner.pid'), { force: true }), 500)
+  const waited = await state('dump', 'counting')
+  clearTimeout(released)
+  t.equal(waited.code, 0, waited.stderr)
+  t.match(waited.stdout, /count = hex:03 \(msgpack: 3\)/, 'the read waited for the other command, then went on')
+
   // A live process holds the lock but serves nothing (say, an older dora-ts).
   writeFileSync(join(store, 'owner.pid'), `${process.pid}\n`)
   rmSync(join(store, 'owner.endpoint'), { force: true })
