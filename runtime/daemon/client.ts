@@ -4,8 +4,7 @@
  * than a hang, and a pid file or socket left by a dead daemon is cleaned up on the way.
  */
 import { existsSync, rmSync } from 'node:fs'
-import { readPidFile } from '../../src/transport/pid-file.js'
-import { isAlive } from '../../src/transport/run-dir.js'
+import { livePidFileOwner } from '../../src/transport/pid-file.js'
 import { ControlClient } from '../control-client.js'
 import { DaemonNotRunningError } from './errors.js'
 import { daemonPaths, type DaemonPaths } from './paths.js'
@@ -14,8 +13,8 @@ export const UP_HINT = 'Start one with dora-ts up (or pass --auto-up to dora-ts 
 
 /** The pid of the running daemon, cleaning up the leftovers of a dead one. */
 export function runningDaemonPid(paths: DaemonPaths = daemonPaths()): number | undefined {
-  const pid = readPidFile(paths.pidFile)
-  if (pid !== undefined && isAlive(pid)) return pid
+  const pid = livePidFileOwner(paths.pidFile)
+  if (pid !== undefined) return pid
   // A dead daemon's pid file and socket: remove them so nothing waits on them.
   if (existsSync(paths.pidFile) || existsSync(paths.controlSocket)) {
     rmSync(paths.pidFile, { force: true })

@@ -10,8 +10,7 @@
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { readPidFile, readPidFileTag, tryAcquirePidFile } from '../transport/pid-file.js'
-import { isAlive } from '../transport/run-dir.js'
+import { livePidFileOwner, readPidFileTag, tryAcquirePidFile } from '../transport/pid-file.js'
 import { StateInUseError, StateOpenError } from './errors.js'
 
 export interface OwnerLock {
@@ -48,8 +47,8 @@ export function acquireOwnerLock(dir: string, role: OwnerRole = 'run'): OwnerLoc
 /** The live holder of the owner lock of `dir`, if any: its pid and role. */
 export function liveOwnerOf(dir: string): { pid: number; role: OwnerRole } | undefined {
   const file = join(dir, OWNER_FILE)
-  const pid = readPidFile(file)
-  if (pid === undefined || !isAlive(pid)) return undefined
+  const pid = livePidFileOwner(file)
+  if (pid === undefined) return undefined
   return { pid, role: readPidFileTag(file) === 'cli' ? 'cli' : 'run' }
 }
 

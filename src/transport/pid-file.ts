@@ -12,7 +12,7 @@
  */
 import { linkSync, mkdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
-import { isAlive } from './run-dir.js'
+import { isSameProcess, processStamp } from './process-stamp.js'
 
 export type PidFileResult = { acquired: true; release(): void } | { acquired: false; ownerPid: number }
 
@@ -29,7 +29,8 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4))
  */
 export function tryAcquirePidFile(file: string, tag = ''): PidFileResult {
   const mine = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
-  writeFileSync(mine, `${process.pid}${tag === '' ? '' : ` ${tag}`}\n`, { mode: 0o600 })
+  // "<pid> <tag or -> <stamp>": the stamp tells this process from a later one with its pid.
+  writeFileSync(mine, `${process.pid} ${tag === '' ? '-' : tag} ${processStamp(process.pid) ?? '-'}\n`, { mode: 0o600 })
   try {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       try {
@@ -38,13 +39,13 @@ export function tryAcquirePidFile(file: string, tag = ''): PidFileResult {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
       }
-      const owner = readPidFile(file)
-      if (owner !== undefined && isAlive(owner)) return { acquired: false, ownerPid: owner }
+      const owner = livePidFileOwner(file)
+      if (owner !== undefined) return { acquired: false, ownerPid: owner }
       // Left behind by a process that died (or not a pid file at all): remove it, under the
       // takeover lock, if it is still that file; then try again.
       if (!removeIfStale(file)) Atomics.wait(sleeper, 0, 0, 1 + (attempt % 5))
     }
-    return { acquired: false, ownerPid: readPidFile(file) ?? 0 }
+    return { acquired: false, ownerPid: livePidFileOwner(file) ?? readPidFile(file) ?? 0 }
   } finally {
     rmSync(mine, { force: true })
   }
@@ -67,8 +68,7 @@ function removeIfStale(file: string): boolean {
   try {
     // Read again under the lock: only a dead owner's file is removed. Nobody else removes or
     // links it meanwhile (removal needs this lock; link fails while the file exists).
-    const owner = readPidFile(file)
-    if (owner === undefined || !isAlive(owner)) rmSync(file, { force: true })
+    if (livePidFileOwner(file) === undefined) rmSync(file, { force: true })
     return true
   } finally {
     rmdirSync(takeover)
@@ -87,8 +87,26 @@ function releaser(file: string): () => void {
 
 /** The tag written after the pid ('' when none), or undefined when the file is missing. */
 export function readPidFileTag(file: string): string | undefined {
+  const fields = readFields(file)
+  if (fields === undefined) return undefined
+  const tag = fields[1] ?? ''
+  return tag === '-' ? '' : tag
+}
+
+/**
+ * The pid in `file` if that process still runs and is the one that wrote it (not a later
+ * process that got its pid after a reboot or a wrap-around); else undefined.
+ */
+export function livePidFileOwner(file: string): number | undefined {
+  const pid = readPidFile(file)
+  if (pid === undefined) return undefined
+  const stamp = readFields(file)?.[2]
+  return isSameProcess(pid, stamp === '-' ? undefined : stamp) ? pid : undefined
+}
+
+function readFields(file: string): string[] | undefined {
   try {
-    return readFileSync(file, 'utf8').trim().split(/\s+/)[1] ?? ''
+    return readFileSync(file, 'utf8').trim().split(/\s+/)
   } catch {
     return undefined
   }

@@ -5,10 +5,11 @@
  */
 import t from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { readPidFile, tryAcquirePidFile } from '../../src/transport/pid-file.js'
+import { livePidFileOwner, readPidFile, readPidFileTag, tryAcquirePidFile } from '../../src/transport/pid-file.js'
+import { processStamp } from '../../src/transport/process-stamp.js'
 import { ROOT } from '../e2e/fixtures/cli.js'
 
 const MODULE = pathToFileURL(join(ROOT, 'dist', 'src', 'transport', 'pid-file.js')).href
@@ -88,4 +89,30 @@ t.test('an empty or garbage pid file counts as stale; a live owner keeps it', as
   }
   writeFileSync(file, `${process.ppid}\n`)
   t.same(tryAcquirePidFile(file), { acquired: false, ownerPid: process.ppid })
+})
+
+t.test('a pid file whose pid now belongs to another process (after a reboot, or reused) is stale', { skip: processStamp(process.pid) === undefined ? 'no /proc here' : false }, async (t) => {
+  const dir = t.testdir({})
+  const file = join(dir, 'owner.pid')
+  // The pid of a live process, stamped as some other process (another boot or start time).
+  writeFileSync(file, `${process.ppid} - 00000000-0000-0000-0000-000000000000:1\n`)
+  const result = tryAcquirePidFile(file)
+  t.ok(result.acquired, 'taken over: the live pid is not the process that wrote the file')
+  if (result.acquired) result.release()
+  // Stamped correctly, the same live pid keeps it.
+  writeFileSync(file, `${process.ppid} - ${processStamp(process.ppid)}\n`)
+  t.same(tryAcquirePidFile(file), { acquired: false, ownerPid: process.ppid })
+  t.equal(livePidFileOwner(file), process.ppid)
+  t.match(readFileSync(file, 'utf8'), /^\d+ - \S+\n$/)
+})
+
+t.test('a pid file records pid, tag and the process stamp', async (t) => {
+  const dir = t.testdir({})
+  const file = join(dir, 'owner.pid')
+  const result = tryAcquirePidFile(file, 'cli')
+  t.ok(result.acquired)
+  t.equal(readFileSync(file, 'utf8'), `${process.pid} cli ${processStamp(process.pid)}\n`)
+  t.equal(readPidFileTag(file), 'cli')
+  t.equal(readPidFile(file), process.pid)
+  if (result.acquired) result.release()
 })
