@@ -40,6 +40,17 @@ export interface NodeConnectOptions {
 const EMPTY = new Uint8Array(0)
 /** How often a node checks that its supervisor still exists. */
 const PARENT_POLL_MS = 250
+/** How long closeOutputs() waits for the supervisor's confirmation before going on. */
+export const CLOSE_ACK_TIMEOUT_MS = 30_000
+/**
+ * How long the socket keeps trying to deliver after close(), in ms (`DORA_TS_NODE_LINGER_MS`,
+ * default 2000). close() waits for the supervisor's confirmation first, so nothing the node
+ * sent depends on it; it only bounds the wait at exit when the supervisor is gone.
+ */
+function lingerMs(): number {
+  const value = Number(process.env['DORA_TS_NODE_LINGER_MS'] ?? '2000')
+  return Number.isInteger(value) && value >= 0 ? value : 2000
+}
 
 export class Node implements AsyncDisposable {
   /** This node's id from the YAML. */
@@ -71,6 +82,8 @@ export class Node implements AsyncDisposable {
   #paused: ReadonlySet<string> = new Set()
   readonly #resumeWaiters = new Set<() => void>()
   #pauseWarned = false
+  /** closeOutputs() calls waiting for the supervisor's `outputs-closed`, oldest first. */
+  readonly #closeAcks: Array<() => void> = []
 
   private constructor(socket: Dealer, sender: SendQueue, registration: Registration) {
     this.#socket = socket
@@ -107,7 +120,7 @@ export class Node implements AsyncDisposable {
         hint: 'Start it through a dataflow (dora-ts run dataflow.yml) rather than directly.',
       })
     }
-    const socket = new Dealer({ linger: 2000 })
+    const socket = new Dealer({ linger: lingerMs() })
     const sender = new SendQueue(socket, () => {})
     socket.connect(endpoint)
     const timeoutMs = options.timeoutMs ?? 10_000
@@ -209,10 +222,23 @@ export class Node implements AsyncDisposable {
     return this.send(outputId, encodeJson(value), { ...options, encoding: Encoding.json })
   }
 
-  /** Tell the supervisor these outputs will send nothing more (their receivers get InputClosed). */
+  /**
+   * Tell the supervisor these outputs will send nothing more (their receivers get InputClosed).
+   * Resolves once the supervisor confirms, which also means it has received everything this
+   * node sent before (at most {@link CLOSE_ACK_TIMEOUT_MS} if it does not answer).
+   */
   async closeOutputs(outputs: readonly string[]): Promise<void> {
     for (const output of outputs) checkOutput(this.outputs, output, `node "${this.id}"`)
+    const acked = new Promise<void>((resolve) => {
+      const timer = setTimeout(done, CLOSE_ACK_TIMEOUT_MS)
+      function done(): void {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.#closeAcks.push(done)
+    })
     await this.#sender.send([encodeNodeToSupervisor({ type: 'close-outputs', outputs: [...outputs] })])
+    await acked
   }
 
   /** Close every output and the connection, after flushing what was sent. Idempotent. */
@@ -226,6 +252,7 @@ export class Node implements AsyncDisposable {
     this.#closed = true
     this.#ended = true
     for (const resume of [...this.#resumeWaiters]) resume()
+    for (const ack of this.#closeAcks.splice(0)) ack()
     this.kvs.close()
     clearInterval(this.#parentWatch)
     this.#sender.close()
@@ -290,6 +317,10 @@ export class Node implements AsyncDisposable {
         // Not an event: flow control for `send`, which may be waiting right now.
         this.#paused = new Set(message.outputs)
         for (const resume of [...this.#resumeWaiters]) resume()
+        return
+      case 'outputs-closed':
+        // Not an event: the answer to the oldest closeOutputs() still waiting.
+        this.#closeAcks.shift()?.()
         return
       case 'stop':
         event = { type: 'stop', cause: message.cause }

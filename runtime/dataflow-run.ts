@@ -206,6 +206,9 @@ export class DataflowRun {
       }
     }
 
+    // Armed before anything launches: messages routed while a slow receiver is still starting
+    // feed its input_timeout watchdogs too (armed later, a pause during start-up went unseen).
+    this.#armInputTimeouts()
     const starts = [...this.#units.values()].map((unit) =>
       unit.start().then(
         () => undefined,
@@ -218,7 +221,6 @@ export class DataflowRun {
       this.stop()
       return
     }
-    this.#armInputTimeouts()
     for (const route of this.#routing.timers) {
       const timer = new Timer(route.name, route.intervalNs, this.id, (tick) => {
         for (const dest of route.destinations) {
@@ -605,6 +607,9 @@ export class DataflowRun {
         return
       case 'close-outputs':
         this.#closeOutputs(node, message.outputs.filter((o) => node.outputs.includes(o)))
+        // The node waits for this before it closes its socket: everything it sent before has
+        // arrived (same connection, in order), so nothing is left for its linger to lose.
+        node.send({ type: 'outputs-closed', outputs: message.outputs })
         return
       case 'log':
         this.#options.log({ source: node.display, stream: 'log', level: message.level, text: message.message })

@@ -52,6 +52,7 @@ const S2N_INPUT = LAYOUT['SupervisorToNode.Input']
 const S2N_INPUT_CLOSED = LAYOUT['SupervisorToNode.InputClosed']
 const S2N_INPUT_RECOVERED = LAYOUT['SupervisorToNode.InputRecovered']
 const S2N_OUTPUTS_PAUSED = LAYOUT['SupervisorToNode.OutputsPaused']
+const S2N_OUTPUTS_CLOSED = LAYOUT['SupervisorToNode.OutputsClosed']
 const S2N_STOP = LAYOUT['SupervisorToNode.Stop']
 const S2N_ERROR = LAYOUT['SupervisorToNode.Error']
 const S2N_NODE_RESTARTED = LAYOUT['SupervisorToNode.NodeRestarted']
@@ -216,6 +217,12 @@ export function encodeSupervisorToNode(msg: SupervisorToNode): Uint8Array {
       w.textList(s, S2N_OUTPUTS_PAUSED.fields.outputs, strList(msg.outputs, 'outputsPaused.outputs'))
       break
     }
+    case 'outputs-closed': {
+      w.setWhich(root, S2N, f.outputsClosed.tag)
+      const s = w.struct(root, f.outputsClosed, S2N_OUTPUTS_CLOSED)
+      w.textList(s, S2N_OUTPUTS_CLOSED.fields.outputs, strList(msg.outputs, 'outputsClosed.outputs'))
+      break
+    }
     case 'stop': {
       w.setWhich(root, S2N, f.stop.tag)
       const s = w.struct(root, f.stop, S2N_STOP)
@@ -295,6 +302,8 @@ export function decodeSupervisorToNode(bytes: Uint8Array): SupervisorToNode {
         return { type: 'input-recovered', inputId: r.text(r.struct(root, f.inputRecovered), S2N_INPUT_RECOVERED.fields.inputId) }
       case f.outputsPaused.tag:
         return { type: 'outputs-paused', outputs: r.textList(r.struct(root, f.outputsPaused), S2N_OUTPUTS_PAUSED.fields.outputs) }
+      case f.outputsClosed.tag:
+        return { type: 'outputs-closed', outputs: r.textList(r.struct(root, f.outputsClosed), S2N_OUTPUTS_CLOSED.fields.outputs) }
       case f.stop.tag:
         return { type: 'stop', cause: STOP_CAUSES[r.u16(r.struct(root, f.stop), S2N_STOP.fields.cause)] ?? 'manual' }
       case f.error.tag:

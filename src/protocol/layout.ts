@@ -104,6 +104,7 @@ export const LAYOUT = {
       nodeFailed: p(0, 7),
       inputRecovered: p(0, 8),
       outputsPaused: p(0, 9),
+      outputsClosed: p(0, 10),
     },
   },
   'SupervisorToNode.Registration': {
@@ -126,6 +127,7 @@ export const LAYOUT = {
   'SupervisorToNode.InputClosed': { bytes: 0, ptrs: 1, fields: { inputId: p(0) } },
   'SupervisorToNode.InputRecovered': { bytes: 0, ptrs: 1, fields: { inputId: p(0) } },
   'SupervisorToNode.OutputsPaused': { bytes: 0, ptrs: 1, fields: { outputs: p(0) } },
+  'SupervisorToNode.OutputsClosed': { bytes: 0, ptrs: 1, fields: { outputs: p(0) } },
   'SupervisorToNode.Stop': { bytes: 8, ptrs: 0, fields: { cause: d(0, 16) } },
   'SupervisorToNode.Error': { bytes: 0, ptrs: 1, fields: { message: p(0) } },
   'SupervisorToNode.NodeRestarted': { bytes: 0, ptrs: 1, fields: { nodeId: p(0) } },

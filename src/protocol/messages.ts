@@ -87,6 +87,7 @@ export type SupervisorToNode =
   | { type: 'input-closed'; inputId: string }
   | { type: 'input-recovered'; inputId: string }
   | { type: 'outputs-paused'; outputs: string[] }
+  | { type: 'outputs-closed'; outputs: string[] }
   | { type: 'stop'; cause: StopCause }
   | { type: 'error'; message: string }
   | { type: 'node-restarted'; nodeId: string }

@@ -24,6 +24,8 @@ struct SupervisorToNode {
                                             # messages again (sent just before the first one).
     outputsPaused @9 :OutputsPaused;        # Backpressure: which of the node's outputs must
                                             # wait before sending (the whole set; empty: none).
+    outputsClosed @10 :OutputsClosed;       # Answer to `closeOutputs`: everything the node sent
+                                            # before it has been received and routed.
   }
 
   # What the supervisor tells a node about itself when it registers.
@@ -58,6 +60,10 @@ struct SupervisorToNode {
 
   struct OutputsPaused {
     outputs @0 :List(Text);  # Output ids paused now; every other output may send.
+  }
+
+  struct OutputsClosed {
+    outputs @0 :List(Text);  # The outputs the request named.
   }
 
   struct Stop {

@@ -250,6 +250,36 @@ export class SupervisorToNode_OutputsPaused extends $.Struct {
   }
   toString(): string { return "SupervisorToNode_OutputsPaused_" + super.toString(); }
 }
+export class SupervisorToNode_OutputsClosed extends $.Struct {
+  static readonly _capnp = {
+    displayName: "OutputsClosed",
+    id: "e6f7a57e2c57f46e",
+    size: new $.ObjectSize(0, 1),
+  };
+  _adoptOutputs(value: $.Orphan<$.List<string>>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownOutputs(): $.Orphan<$.List<string>> {
+    return $.utils.disown(this.outputs);
+  }
+  /**
+* The outputs the request named.
+*
+*/
+  get outputs(): $.List<string> {
+    return $.utils.getList(0, $.TextList, this);
+  }
+  _hasOutputs(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initOutputs(length: number): $.List<string> {
+    return $.utils.initList(0, $.TextList, length, this);
+  }
+  set outputs(value: $.List<string>) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  toString(): string { return "SupervisorToNode_OutputsClosed_" + super.toString(); }
+}
 export class SupervisorToNode_Stop extends $.Struct {
   static readonly _capnp = {
     displayName: "Stop",
@@ -408,7 +438,13 @@ export const SupervisorToNode_Which = {
 * wait before sending (the whole set; empty: none).
 *
 */
-  OUTPUTS_PAUSED: 9
+  OUTPUTS_PAUSED: 9,
+  /**
+* Answer to `closeOutputs`: everything the node sent
+* before it has been received and routed.
+*
+*/
+  OUTPUTS_CLOSED: 10
 } as const;
 export type SupervisorToNode_Which = (typeof SupervisorToNode_Which)[keyof typeof SupervisorToNode_Which];
 export class SupervisorToNode extends $.Struct {
@@ -422,12 +458,14 @@ export class SupervisorToNode extends $.Struct {
   static readonly NODE_FAILED = SupervisorToNode_Which.NODE_FAILED;
   static readonly INPUT_RECOVERED = SupervisorToNode_Which.INPUT_RECOVERED;
   static readonly OUTPUTS_PAUSED = SupervisorToNode_Which.OUTPUTS_PAUSED;
+  static readonly OUTPUTS_CLOSED = SupervisorToNode_Which.OUTPUTS_CLOSED;
   static readonly Registration = SupervisorToNode_Registration;
   static readonly RegisterRejected = SupervisorToNode_RegisterRejected;
   static readonly Input = SupervisorToNode_Input;
   static readonly InputClosed = SupervisorToNode_InputClosed;
   static readonly InputRecovered = SupervisorToNode_InputRecovered;
   static readonly OutputsPaused = SupervisorToNode_OutputsPaused;
+  static readonly OutputsClosed = SupervisorToNode_OutputsClosed;
   static readonly Stop = SupervisorToNode_Stop;
   static readonly Error = SupervisorToNode_Error;
   static readonly NodeRestarted = SupervisorToNode_NodeRestarted;
@@ -729,6 +767,36 @@ export class SupervisorToNode extends $.Struct {
   }
   set outputsPaused(value: SupervisorToNode_OutputsPaused) {
     $.utils.setUint16(0, 9, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptOutputsClosed(value: $.Orphan<SupervisorToNode_OutputsClosed>): void {
+    $.utils.setUint16(0, 10, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownOutputsClosed(): $.Orphan<SupervisorToNode_OutputsClosed> {
+    return $.utils.disown(this.outputsClosed);
+  }
+  /**
+* Answer to `closeOutputs`: everything the node sent
+* before it has been received and routed.
+*
+*/
+  get outputsClosed(): SupervisorToNode_OutputsClosed {
+    $.utils.testWhich("outputsClosed", $.utils.getUint16(0, this), 10, this);
+    return $.utils.getStruct(0, SupervisorToNode_OutputsClosed, this);
+  }
+  _hasOutputsClosed(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initOutputsClosed(): SupervisorToNode_OutputsClosed {
+    $.utils.setUint16(0, 10, this);
+    return $.utils.initStructAt(0, SupervisorToNode_OutputsClosed, this);
+  }
+  get _isOutputsClosed(): boolean {
+    return $.utils.getUint16(0, this) === 10;
+  }
+  set outputsClosed(value: SupervisorToNode_OutputsClosed) {
+    $.utils.setUint16(0, 10, this);
     $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
   toString(): string { return "SupervisorToNode_" + super.toString(); }

@@ -456,3 +456,24 @@ t.test('backpressure reaches back through an operator: a slow sink slows the ope
   t.ok(seen >= total - 2600, `the source was held back: the sink had ${seen} of ${total} when the last send returned`)
   t.notMatch(result.stderr, /dropped|paused by backpressure for/)
 })
+
+t.test('a node that sends a burst and exits at once loses nothing: close() waits for the supervisor', async (t) => {
+  // With no linger at all, whatever was still in the node's socket at close would be lost;
+  // close() waits for the supervisor's outputs-closed, which comes after everything sent before.
+  const { file } = dataflow(
+    t,
+    `nodes:
+  - id: source
+    path: ${fixture('source.mjs')}
+    env: { COUNT: 20000, DORA_TS_NODE_LINGER_MS: 0 }
+    outputs: [numbers]
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    inputs:
+      numbers: { source: source/numbers, queue_size: 100000 }
+`,
+  )
+  const result = await runCli(['run', file])
+  t.equal(result.code, 0, result.stderr)
+  t.same(received(result.stdout), Array.from({ length: 20000 }, (_, i) => i + 1), 'every message, the last ones too')
+})

@@ -161,6 +161,7 @@ if (haveCapnp(t)) {
     ['(inputClosed = (inputId = "in"))', { type: 'input-closed', inputId: 'in' }],
     ['(inputRecovered = (inputId = "in"))', { type: 'input-recovered', inputId: 'in' }],
     ['(outputsPaused = (outputs = ["a", "b"]))', { type: 'outputs-paused', outputs: ['a', 'b'] }],
+    ['(outputsClosed = (outputs = ["a"]))', { type: 'outputs-closed', outputs: ['a'] }],
     ['(stop = (cause = manual))', { type: 'stop', cause: 'manual' }],
     ['(stop = (cause = allInputsClosed))', { type: 'stop', cause: 'all-inputs-closed' }],
     ['(error = (message = "bad"))', { type: 'error', message: 'bad' }],
@@ -183,7 +184,7 @@ if (haveCapnp(t)) {
       return r.bytes
     }
     t.strictSame(decodeNodeToSupervisor(future('NodeToSupervisor', '(ping = (nonce = 5))')), { type: 'unknown', which: 5 })
-    t.strictSame(decodeSupervisorToNode(future('SupervisorToNode', '(reload = void)')), { type: 'unknown', which: 10 })
+    t.strictSame(decodeSupervisorToNode(future('SupervisorToNode', '(reload = void)')), { type: 'unknown', which: 11 })
     t.strictSame(
       decodeNodeToSupervisor(future('NodeToSupervisor', '(register = (nodeId = "n", protocolVersion = 2, pid = 9, language = "rust"))')),
       { type: 'register', nodeId: 'n', protocolVersion: 2, pid: 9 },
