@@ -97,7 +97,11 @@ export class CustomNode implements Unit {
     return new Promise((resolve, reject) => {
       let child: ChildProcess
       try {
-        child = spawn(command, args, { cwd: this.#options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+        // Its own process group: a Ctrl-C in the terminal signals the whole foreground group,
+        // and nodes killed by that SIGINT could not handle Stop (the run then reported them
+        // failed). The supervisor alone decides: Stop, grace, SIGTERM, SIGKILL, to the group.
+        // If the supervisor dies, the SDK notices and exits the node (node-sdk/node.ts).
+        child = spawn(command, args, { cwd: this.#options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
       } catch (err) {
         this.#fail(`could not start ${this.spec.path}: ${(err as Error).message}`)
         reject(err)
@@ -199,7 +203,7 @@ export class CustomNode implements Unit {
     const child = this.#child
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
     this.#host.log({ source: 'dora-ts', stream: 'supervisor', level: 'warn', text: `${this.display} ${reason}` })
-    child.kill(signal)
+    killGroup(child, signal)
   }
 
   /** A node waiting to be restarted has no process to signal: it just ends. */
@@ -215,7 +219,7 @@ export class CustomNode implements Unit {
     const child = this.#child
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
     this.#failure ??= reason
-    child.kill(signal)
+    killGroup(child, signal)
   }
 
   #deliver(item: InboxItem): void {
@@ -302,4 +306,20 @@ export function commandLine(spec: CustomNodeSpec): { command: string; args: stri
     case 'exe':
       return { command: spec.path, args: spec.args }
   }
+}
+
+/**
+ * Signal the node's whole process group (it leads one: see the spawn), so helpers it started,
+ * such as the real program behind a shell wrapper, go with it; the process alone if that fails.
+ */
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid !== undefined) {
+    try {
+      process.kill(-child.pid, signal)
+      return
+    } catch {
+      // The group is gone or not ours: fall back on the process.
+    }
+  }
+  child.kill(signal)
 }

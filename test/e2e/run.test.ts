@@ -477,3 +477,36 @@ t.test('a node that sends a burst and exits at once loses nothing: close() waits
   t.equal(result.code, 0, result.stderr)
   t.same(received(result.stdout), Array.from({ length: 20000 }, (_, i) => i + 1), 'every message, the last ones too')
 })
+
+t.test('a terminal Ctrl-C (SIGINT to the whole foreground process group) still ends with Stop handled', async (t) => {
+  // Nodes run in process groups of their own, so the terminal's SIGINT reaches only the
+  // supervisor, which sends Stop; before, the nodes died of the SIGINT and the run failed.
+  const { file, runtimeDir } = dataflow(
+    t,
+    `nodes:
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    inputs: { tick: dora/timer/millis/20 }
+  - id: idle
+    path: ${fixture('sink.mjs')}
+`,
+  )
+  const cli = startCli(['run', file], { env: { DORA_TS_RUNTIME_DIR: runtimeDir }, ownGroup: true })
+  t.teardown(() => {
+    try {
+      process.kill(-cli.child.pid!, 'SIGKILL')
+    } catch {
+      // Already gone.
+    }
+  })
+  await cli.waitFor(/\[sink\] got tick null seq=3/)
+  await cli.waitFor(/pid=\d+[\s\S]*pid=\d+/)
+  const pids = printedPids(cli.output().stdout)
+  process.kill(-cli.child.pid!, 'SIGINT')
+  const result = await cli.exited
+  t.equal(result.code, 0, result.stderr)
+  t.match(result.stdout, /\[sink\] stop manual/)
+  t.match(result.stdout, /\[idle\] stop manual/)
+  t.notMatch(result.stderr, /killed by SIGINT|failed/)
+  t.same(await waitForExit(pids), [], 'no node outlives the run')
+})
