@@ -66,7 +66,9 @@ for (const kind of crashKinds) {
 }
 
 t.test('terminating the worker from outside at random moments loses and duplicates nothing', async (t) => {
-  const flow = await startInProcess(t, counterFlow({ count: 300, sourceEnv: 'DELAY_MS: 2' }))
+  // Short restart delays (not the doubling 100 ms default), so that a loaded machine still gets
+  // several kills in before the 300 inputs are through.
+  const flow = await startInProcess(t, counterFlow({ count: 300, sourceEnv: 'DELAY_MS: 8', counterKeys: '      restart_delay: 10ms\n      max_restart_delay: 20ms' }))
   const counter = flow.run.units.get('counter/counter') as OperatorHost
   let kills = 0
   // Terminate its worker whenever it runs, with random gaps, until every input was counted.
