@@ -40,6 +40,22 @@ export interface NodeConnectOptions {
 const EMPTY = new Uint8Array(0)
 /** How often a node checks that its supervisor still exists. */
 const PARENT_POLL_MS = 250
+/**
+ * Resolve when the function this adds to `waiters` is called (by whoever wakes them) or after
+ * `ms`, whichever comes first; the function removes itself either way.
+ */
+function wakeOrTimeout(waiters: Set<() => void>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const wake = (): void => {
+      clearTimeout(timer)
+      waiters.delete(wake)
+      resolve()
+    }
+    const timer = setTimeout(wake, ms)
+    waiters.add(wake)
+  })
+}
+
 /** How long closeOutputs() waits for the supervisor's confirmation before going on. */
 export const CLOSE_ACK_TIMEOUT_MS = 30_000
 /**
@@ -83,7 +99,7 @@ export class Node implements AsyncDisposable {
   readonly #resumeWaiters = new Set<() => void>()
   #pauseWarned = false
   /** closeOutputs() calls waiting for the supervisor's `outputs-closed`, oldest first. */
-  readonly #closeAcks: Array<() => void> = []
+  readonly #closeAcks = new Set<() => void>()
 
   private constructor(socket: Dealer, sender: SendQueue, registration: Registration) {
     this.#socket = socket
@@ -205,15 +221,7 @@ export class Node implements AsyncDisposable {
         }
         return
       }
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          clearTimeout(timer)
-          this.#resumeWaiters.delete(done)
-          resolve()
-        }
-        const timer = setTimeout(done, left)
-        this.#resumeWaiters.add(done)
-      })
+      await wakeOrTimeout(this.#resumeWaiters, left)
     }
   }
 
@@ -229,14 +237,7 @@ export class Node implements AsyncDisposable {
    */
   async closeOutputs(outputs: readonly string[]): Promise<void> {
     for (const output of outputs) checkOutput(this.outputs, output, `node "${this.id}"`)
-    const acked = new Promise<void>((resolve) => {
-      const timer = setTimeout(done, CLOSE_ACK_TIMEOUT_MS)
-      function done(): void {
-        clearTimeout(timer)
-        resolve()
-      }
-      this.#closeAcks.push(done)
-    })
+    const acked = wakeOrTimeout(this.#closeAcks, CLOSE_ACK_TIMEOUT_MS)
     await this.#sender.send([encodeNodeToSupervisor({ type: 'close-outputs', outputs: [...outputs] })])
     await acked
   }
@@ -252,7 +253,7 @@ export class Node implements AsyncDisposable {
     this.#closed = true
     this.#ended = true
     for (const resume of [...this.#resumeWaiters]) resume()
-    for (const ack of this.#closeAcks.splice(0)) ack()
+    for (const ack of [...this.#closeAcks]) ack()
     this.kvs.close()
     clearInterval(this.#parentWatch)
     this.#sender.close()
@@ -320,7 +321,7 @@ export class Node implements AsyncDisposable {
         return
       case 'outputs-closed':
         // Not an event: the answer to the oldest closeOutputs() still waiting.
-        this.#closeAcks.shift()?.()
+        this.#closeAcks.values().next().value?.()
         return
       case 'stop':
         event = { type: 'stop', cause: message.cause }
