@@ -16,6 +16,24 @@ function dataflow(t: Test, yaml: string): { file: string; dir: string; runtimeDi
   return { file: join(dir, 'dataflow.yml'), dir, runtimeDir: shortRuntimeDir(t) }
 }
 
+/**
+ * The two-node dataflow most of these tests run: `source` (source.mjs) sends numbers to `sink`
+ * (sink.mjs). `source` and `sink` are their env entries, `input` the sink's input spec (inside
+ * the braces of a YAML flow map).
+ */
+function sourceToSink(o: { source: string; sink?: string; input: string }): string {
+  return `nodes:
+  - id: source
+    path: ${fixture('source.mjs')}
+    env: { ${o.source} }
+    outputs: [numbers]
+  - id: sink
+    path: ${fixture('sink.mjs')}
+${o.sink === undefined ? '' : `    env: { ${o.sink} }\n`}    inputs:
+      numbers: { ${o.input} }
+`
+}
+
 /** Lines of the sink's output: `got <input> <value> ...`. */
 function received(stdout: string, source = 'sink'): number[] {
   return [...stdout.matchAll(new RegExp(`^\\[${source}\\] got \\S+ (\\d+)`, 'gm'))].map((m) => Number(m[1]))
@@ -59,17 +77,7 @@ t.test('messages flow node -> operator -> node in order, then InputClosed and St
 t.test('queue_size with drop_oldest drops the oldest messages for a slow receiver and reports it', async (t) => {
   const { file } = dataflow(
     t,
-    `nodes:
-  - id: source
-    path: ${fixture('source.mjs')}
-    env: { COUNT: 300 }
-    outputs: [numbers]
-  - id: sink
-    path: ${fixture('sink.mjs')}
-    env: { DELAY_MS: 5 }
-    inputs:
-      numbers: { source: source/numbers, queue_size: 2, queue_policy: drop_oldest }
-`,
+    sourceToSink({ source: 'COUNT: 300', sink: 'DELAY_MS: 5', input: 'source: source/numbers, queue_size: 2, queue_policy: drop_oldest' }),
   )
   const result = await runCli(['run', file])
   t.equal(result.code, 0, result.stderr)
@@ -369,17 +377,7 @@ t.test('a slow node with a deep queue loses nothing, even thousands of messages 
   // backpressure: backpressure keeps the sender from getting thousands ahead.)
   const { file } = dataflow(
     t,
-    `nodes:
-  - id: source
-    path: ${fixture('source.mjs')}
-    env: { COUNT: 5000 }
-    outputs: [numbers]
-  - id: sink
-    path: ${fixture('sink.mjs')}
-    env: { DELAY_MS: 0 }
-    inputs:
-      numbers: { source: source/numbers, queue_size: 100000 }
-`,
+    sourceToSink({ source: 'COUNT: 5000', sink: 'DELAY_MS: 0', input: 'source: source/numbers, queue_size: 100000' }),
   )
   const result = await runCli(['run', file])
   t.equal(result.code, 0, result.stderr)
@@ -401,17 +399,7 @@ t.test('backpressure slows a fast node down to its slow receiver, and nothing is
   const total = 6000
   writeFileSync(
     file,
-    `nodes:
-  - id: source
-    path: ${fixture('source.mjs')}
-    env: { COUNT: ${total}, COUNT_FILE: ${join(dir, 'count')} }
-    outputs: [numbers]
-  - id: sink
-    path: ${fixture('sink.mjs')}
-    env: { DELAY_MS: 1, COUNT_FILE: ${join(dir, 'count')} }
-    inputs:
-      numbers: { source: source/numbers, queue_size: 10, queue_policy: backpressure }
-`,
+    sourceToSink({ source: `COUNT: ${total}, COUNT_FILE: ${join(dir, 'count')}`, sink: `DELAY_MS: 1, COUNT_FILE: ${join(dir, 'count')}`, input: 'source: source/numbers, queue_size: 10, queue_policy: backpressure' }),
   )
   const result = await runCli(['run', file])
   t.equal(result.code, 0, result.stderr)
@@ -462,16 +450,7 @@ t.test('a node that sends a burst and exits at once loses nothing: close() waits
   // close() waits for the supervisor's outputs-closed, which comes after everything sent before.
   const { file } = dataflow(
     t,
-    `nodes:
-  - id: source
-    path: ${fixture('source.mjs')}
-    env: { COUNT: 20000, DORA_TS_NODE_LINGER_MS: 0 }
-    outputs: [numbers]
-  - id: sink
-    path: ${fixture('sink.mjs')}
-    inputs:
-      numbers: { source: source/numbers, queue_size: 100000 }
-`,
+    sourceToSink({ source: 'COUNT: 20000, DORA_TS_NODE_LINGER_MS: 0', input: 'source: source/numbers, queue_size: 100000' }),
   )
   const result = await runCli(['run', file])
   t.equal(result.code, 0, result.stderr)
