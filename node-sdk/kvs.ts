@@ -24,12 +24,13 @@
  *
  * @module
  */
-import { KvsBadNamespaceError, KvsBadValueError, KvsClosedError, KvsError, KvsOpenError } from '../src/store/kvs-errors.js'
+import { KvsBadValueError, KvsClosedError, KvsError, KvsOpenError } from '../src/store/kvs-errors.js'
 import {
   DEFAULT_KVS_MAP_SIZE_BYTES,
   defaultKvsDir,
   KvsStore,
-  MAX_NAMESPACE_BYTES,
+  badNamespaceError,
+  checkKvsNamespace,
   namespaceProblem,
   type KvsChange,
   type KvsEntry,
@@ -171,7 +172,7 @@ export function createKvs(source: KvsSource | string): Kvs {
   }
   const problem = namespaceProblem(source.namespace)
   // Never throw here (a node must connect even with an odd dataflow name): fail on first use.
-  if (problem !== undefined) return new KvsHandle(new KvsRoot(badNamespace(problem, source.dir)), 'default')
+  if (problem !== undefined) return new KvsHandle(new KvsRoot(badNamespaceError(problem, source.dir)), 'default')
   return new KvsHandle(new KvsRoot(source), source.namespace)
 }
 
@@ -207,13 +208,6 @@ class KvsRoot {
     this.#store = undefined
     store?.close()
   }
-}
-
-function badNamespace(problem: string, dir: string): KvsBadNamespaceError {
-  return new KvsBadNamespaceError(`bad KVS namespace${dir === '' ? '' : ` in ${dir}`}: ${problem}`, {
-    dir,
-    hint: `use a non-empty name of at most ${MAX_NAMESPACE_BYTES} UTF-8 bytes without NUL characters`,
-  })
 }
 
 class KvsHandle implements Kvs {
@@ -266,8 +260,7 @@ class KvsHandle implements Kvs {
   }
 
   namespace(name: string): Kvs {
-    const problem = namespaceProblem(name)
-    if (problem !== undefined) throw badNamespace(problem, '')
+    checkKvsNamespace(name, '')
     return new KvsHandle(this.#root, name)
   }
 

@@ -24,13 +24,12 @@ import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 import { MessageChannel, receiveMessageOnPort, Worker, isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads'
 import { deserializeError, serializeError, type SerializedError } from '../errors.js'
-import { KvsBadNamespaceError, KvsBadValueError, KvsClosedError, KvsIoError, describeKvsAction, type KvsErrorContext } from './kvs-errors.js'
+import { KvsBadValueError, KvsClosedError, KvsIoError, describeKvsAction, type KvsErrorContext } from './kvs-errors.js'
 import {
   checkKvsKey,
   createKvsWatch,
   KvsStore,
-  MAX_NAMESPACE_BYTES,
-  namespaceProblem,
+  checkKvsNamespace,
   watchInterval,
   type KvsChange,
   type KvsEntry,
@@ -231,13 +230,7 @@ export class KvsRemote implements KvsProvider {
 
   namespace(name: string): KvsPool {
     this.#check({ dir: this.dir, action: 'open', namespace: name })
-    const problem = namespaceProblem(name)
-    if (problem !== undefined) {
-      throw new KvsBadNamespaceError(`bad KVS namespace in ${this.dir}: ${problem}`, {
-        dir: this.dir,
-        hint: `use a non-empty name of at most ${MAX_NAMESPACE_BYTES} UTF-8 bytes without NUL characters`,
-      })
-    }
+    checkKvsNamespace(name, this.dir)
     let pool = this.#namespaces.get(name)
     if (pool === undefined) {
       pool = new RemotePool(name, this.dir, (request, context) => this.#call(request, context), this.#watches)

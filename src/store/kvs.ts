@@ -236,6 +236,20 @@ export function namespaceProblem(name: unknown): string | undefined {
   return undefined
 }
 
+/** The error for a namespace with `problem` (from {@link namespaceProblem}); `dir` '' when not known yet. */
+export function badNamespaceError(problem: string, dir: string): KvsBadNamespaceError {
+  return new KvsBadNamespaceError(`bad KVS namespace${dir === '' ? '' : ` in ${dir}`}: ${problem}`, {
+    dir,
+    hint: `use a non-empty name of at most ${MAX_NAMESPACE_BYTES} UTF-8 bytes without NUL characters`,
+  })
+}
+
+/** Throw {@link badNamespaceError} unless `name` can name a namespace of the KVS in `dir`. */
+export function checkKvsNamespace(name: unknown, dir: string): void {
+  const problem = namespaceProblem(name)
+  if (problem !== undefined) throw badNamespaceError(problem, dir)
+}
+
 /** Why `key` cannot be a KVS key (`bytes` is its UTF-8 length), or undefined when it can. */
 export function kvsKeyProblem(key: unknown, bytes: number, what = 'key'): string | undefined {
   if (typeof key !== 'string') return `a ${what} must be a string, got ${key === null ? 'null' : typeof key}`
@@ -367,13 +381,7 @@ export class KvsStore implements KvsProvider {
   /** A handle on namespace `name` (a pool); cached, cheap. Its databases are created on first write. */
   namespace(name: string): KvsNamespace {
     this.#require()
-    const problem = namespaceProblem(name)
-    if (problem !== undefined) {
-      throw new KvsBadNamespaceError(`bad KVS namespace in ${this.dir}: ${problem}`, {
-        dir: this.dir,
-        hint: `use a non-empty name of at most ${MAX_NAMESPACE_BYTES} UTF-8 bytes without NUL characters`,
-      })
-    }
+    checkKvsNamespace(name, this.dir)
     let ns = this.#namespaces.get(name)
     if (ns === undefined) {
       ns = new KvsNamespace(this, name, internals)
