@@ -10,7 +10,7 @@
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { livePidFileOwner, readPidFileTag, tryAcquirePidFile } from '../transport/pid-file.js'
+import { livePidFileEntry, tryAcquirePidFile } from '../transport/pid-file.js'
 import { StateInUseError, StateOpenError } from './errors.js'
 
 export interface OwnerLock {
@@ -47,9 +47,9 @@ export function acquireOwnerLock(dir: string, role: OwnerRole = 'run'): OwnerLoc
 /** The live holder of the owner lock of `dir`, if any: its pid and role. */
 export function liveOwnerOf(dir: string): { pid: number; role: OwnerRole } | undefined {
   const file = join(dir, OWNER_FILE)
-  const pid = livePidFileOwner(file)
-  if (pid === undefined) return undefined
-  return { pid, role: readPidFileTag(file) === 'cli' ? 'cli' : 'run' }
+  const owner = livePidFileEntry(file)
+  if (owner === undefined) return undefined
+  return { pid: owner.pid, role: owner.tag === 'cli' ? 'cli' : 'run' }
 }
 
 /** How long {@link acquireOwnerLockWaiting} waits by default: a CLI read takes well under this. */

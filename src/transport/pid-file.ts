@@ -85,39 +85,50 @@ function releaser(file: string): () => void {
   }
 }
 
-/** The tag written after the pid ('' when none), or undefined when the file is missing. */
-export function readPidFileTag(file: string): string | undefined {
-  const fields = readFields(file)
-  if (fields === undefined) return undefined
-  const tag = fields[1] ?? ''
-  return tag === '-' ? '' : tag
+/** What a pid file says: `<pid> <tag or -> <stamp or ->` (older files hold the pid alone). */
+export interface PidFileEntry {
+  pid: number
+  /** '' when none. */
+  tag: string
+  /** The writer's {@link processStamp}, undefined when not recorded. */
+  stamp: string | undefined
 }
 
-/**
- * The pid in `file` if that process still runs and is the one that wrote it (not a later
- * process that got its pid after a reboot or a wrap-around); else undefined.
- */
-export function livePidFileOwner(file: string): number | undefined {
-  const pid = readPidFile(file)
-  if (pid === undefined) return undefined
-  const stamp = readFields(file)?.[2]
-  return isSameProcess(pid, stamp === '-' ? undefined : stamp) ? pid : undefined
-}
-
-function readFields(file: string): string[] | undefined {
+/** The entry of a pid file, read once; undefined when it is missing or holds no pid. */
+export function readPidFileEntry(file: string): PidFileEntry | undefined {
+  let fields: string[]
   try {
-    return readFileSync(file, 'utf8').trim().split(/\s+/)
+    fields = readFileSync(file, 'utf8').trim().split(/\s+/)
   } catch {
     return undefined
   }
+  const pid = Number.parseInt(fields[0] ?? '', 10)
+  if (!Number.isInteger(pid) || pid <= 0) return undefined
+  const tag = fields[1] ?? ''
+  const stamp = fields[2]
+  return { pid, tag: tag === '-' ? '' : tag, stamp: stamp === '-' ? undefined : stamp }
+}
+
+/**
+ * The entry of `file` if its process still runs and is the one that wrote it (not a later
+ * process that got its pid after a reboot or a wrap-around); else undefined.
+ */
+export function livePidFileEntry(file: string): PidFileEntry | undefined {
+  const entry = readPidFileEntry(file)
+  return entry !== undefined && isSameProcess(entry.pid, entry.stamp) ? entry : undefined
+}
+
+/** The pid of {@link livePidFileEntry}. */
+export function livePidFileOwner(file: string): number | undefined {
+  return livePidFileEntry(file)?.pid
+}
+
+/** The tag written after the pid ('' when none), or undefined when the file is missing. */
+export function readPidFileTag(file: string): string | undefined {
+  return readPidFileEntry(file)?.tag
 }
 
 /** The pid in a pid file, or undefined when it is missing or unreadable. */
 export function readPidFile(file: string): number | undefined {
-  try {
-    const pid = Number.parseInt(readFileSync(file, 'utf8').trim(), 10)
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined
-  } catch {
-    return undefined
-  }
+  return readPidFileEntry(file)?.pid
 }
