@@ -481,11 +481,9 @@ export class DataflowRun {
     for (const [receiver, inputs] of affected) this.#deliver(receiver, make(unit.display, inputs))
   }
 
-  /** The inbox of receiver `key`; its backpressure queues report their length to flow control. */
+  /** The inbox of receiver `key`; its queues report their length to flow control (which ignores all but backpressure inputs). */
   #inbox(key: string, inputs: InputSpec[]): Inbox {
-    return new Inbox(limitsOf(inputs), (inputId, queued) => {
-      if (this.#flow.watches(key, inputId)) this.#flow.queued(key, inputId, queued)
-    })
+    return new Inbox(limitsOf(inputs), (inputId, queued) => this.#flow.queued(key, inputId, queued))
   }
 
   #isFullBackpressure(receiver: string, inputId: string): boolean {

@@ -46,7 +46,7 @@ export class FlowControl {
     }
   }
 
-  /** True when `receiver`'s input `inputId` is a backpressure input (worth reporting its queue). */
+  /** True when `receiver`'s input `inputId` is a backpressure input fed by an output: one whose queue can pause its sender. */
   watches(receiver: string, inputId: string): boolean {
     return this.#inputs.has(`${receiver}\0${inputId}`)
   }

@@ -162,7 +162,13 @@ export class OperatorHost implements Unit {
       return
     }
     this.#pausedSince ??= Date.now()
-    this.#pauseTimer = setTimeout(() => this.pump(), Math.max(0, this.#pausedSince + MAX_PAUSE_MS - Date.now())).unref()
+    this.#wakeAtPauseEnd()
+  }
+
+  /** Pump again when the current pause reaches MAX_PAUSE_MS. */
+  #wakeAtPauseEnd(): void {
+    clearTimeout(this.#pauseTimer)
+    this.#pauseTimer = setTimeout(() => this.pump(), Math.max(0, this.#pausedSince! + MAX_PAUSE_MS - Date.now())).unref()
   }
 
   /**
@@ -176,8 +182,7 @@ export class OperatorHost implements Unit {
       this.#host.log({ source: 'dora-ts', stream: 'supervisor', level: 'warn', text: `${this.display}: its outputs have been paused by backpressure for ${MAX_PAUSE_MS / 1000} s; letting one input through every ${MAX_PAUSE_MS / 1000} s (a cycle of backpressure inputs?)` })
     }
     this.#pausedSince = Date.now()
-    clearTimeout(this.#pauseTimer)
-    this.#pauseTimer = setTimeout(() => this.pump(), MAX_PAUSE_MS).unref()
+    this.#wakeAtPauseEnd()
     return true
   }
 
