@@ -7,16 +7,13 @@ import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { runCli, shortRuntimeDir, startCli, type CliResult } from './fixtures/cli.js'
-import { countAndSum, countingFlow, noStack } from './fixtures/counting.js'
+import { runCli, shortRuntimeDir, startCli } from './fixtures/cli.js'
+import { countAndSum, countingFlow, noStack, stateWorkspace } from './fixtures/counting.js'
 
 const flow = (count: number, delayMs: number, extra = ''): string => countingFlow({ name: 'counting', count, delayMs, extra })
 
 t.test('while a run owns the store: ls shows it, dump and snapshot work, clear and restore are refused', async (t) => {
-  const dir = t.testdir({ 'dataflow.yml': flow(1_000_000, 5) })
-  const root = join(dir, 'state')
-  const env = { DORA_TS_RUNTIME_DIR: shortRuntimeDir(t) }
-  const state = (...args: string[]): Promise<CliResult> => runCli(['state', ...args, '--state-dir', root], { env })
+  const { dir, root, env, state } = stateWorkspace(t, flow(1_000_000, 5))
 
   const cli = startCli(['run', join(dir, 'dataflow.yml'), '--state-dir', root], { env })
   t.teardown(() => {
@@ -94,10 +91,7 @@ t.test('a dataflow YAML finds its store as dora-ts run does: state_dir, or .dora
 
 t.test('reads while the run commits fast go through the run: it is never disturbed, and each read is one event', async (t) => {
   const total = 20_000
-  const dir = t.testdir({ 'dataflow.yml': flow(total, 0) })
-  const root = join(dir, 'state')
-  const env = { DORA_TS_RUNTIME_DIR: shortRuntimeDir(t) }
-  const state = (...args: string[]): Promise<CliResult> => runCli(['state', ...args, '--state-dir', root], { env })
+  const { dir, root, env, state } = stateWorkspace(t, flow(total, 0))
   const cli = startCli(['run', join(dir, 'dataflow.yml'), '--state-dir', root], { env })
   t.teardown(() => {
     cli.child.kill('SIGKILL')
@@ -125,10 +119,7 @@ t.test('reads while the run commits fast go through the run: it is never disturb
 })
 
 t.test('a dead owner\'s leftovers are ignored; a live owner that does not serve is a clear error', async (t) => {
-  const dir = t.testdir({ 'dataflow.yml': flow(3, 0) })
-  const root = join(dir, 'state')
-  const env = { DORA_TS_RUNTIME_DIR: shortRuntimeDir(t) }
-  const state = (...args: string[]): Promise<CliResult> => runCli(['state', ...args, '--state-dir', root], { env })
+  const { dir, root, env, state } = stateWorkspace(t, flow(3, 0))
   const run = await runCli(['run', join(dir, 'dataflow.yml'), '--state-dir', root], { env })
   t.equal(run.code, 0, run.stderr)
   const store = join(root, 'counting')

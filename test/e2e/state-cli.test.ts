@@ -6,16 +6,13 @@
 import t from 'tap'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { runCli, shortRuntimeDir, type CliResult } from './fixtures/cli.js'
-import { countAndSum, countingFlow, noStack } from './fixtures/counting.js'
+import { runCli } from './fixtures/cli.js'
+import { countAndSum, countingFlow, noStack, stateWorkspace } from './fixtures/counting.js'
 
 const flow = (count: number, delayMs: number, extra = ''): string => countingFlow({ name: 'counting', count, delayMs, extra })
 
 t.test('state ls, dump, snapshot, snapshots, clear and restore on the store of a finished run', async (t) => {
-  const dir = t.testdir({ 'dataflow.yml': flow(5, 1) })
-  const root = join(dir, 'state')
-  const env = { DORA_TS_RUNTIME_DIR: shortRuntimeDir(t) }
-  const state = (...args: string[]): Promise<CliResult> => runCli(['state', ...args, '--state-dir', root], { env })
+  const { dir, root, env, state } = stateWorkspace(t, flow(5, 1))
 
   const run = await runCli(['run', join(dir, 'dataflow.yml'), '--state-dir', root, '--stop-after', '30s'], { env })
   t.equal(run.code, 0, run.stderr)
