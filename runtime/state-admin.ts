@@ -22,7 +22,7 @@ import { StateInUseError } from '../src/store/errors.js'
 import { acquireOwnerLock, acquireOwnerLockWaiting, liveOwnerOf, OWNER_LOCK_WAIT_MS } from '../src/store/owner-lock.js'
 import { StateStore, type OperatorStats } from '../src/store/state-store.js'
 import { ControlClient } from './control-client.js'
-import { dumpStore, ownerEndpoint, STATE_COMMANDS, type OperatorDump } from './state-service.js'
+import { ownerEndpoint, STATE_COMMANDS, storeReader, type OperatorDump, type StateReader } from './state-service.js'
 import { SNAPSHOTS_DIR, stateRootOf } from './state-location.js'
 
 /** No state store of that dataflow name under the state root. */
@@ -159,17 +159,6 @@ function inUse(target: StateTarget, action: string, pid: number | undefined): St
   })
 }
 
-/** Read access to a store, wherever it is served from. */
-export interface StateReader {
-  /** The pid of the live run that answers for the store; undefined when it is read here. */
-  readonly owner: number | undefined
-  stats(): Promise<OperatorStats[]>
-  /** The state of `operators` (operator keys), or of every operator. */
-  dump(operators?: readonly string[]): Promise<OperatorDump[]>
-  /** Copy the store into the new directory `dir`; returns the stats of the copied store. */
-  snapshot(dir: string): Promise<OperatorStats[]>
-}
-
 /** How long to wait for a run that has just taken the store to publish its endpoint. */
 const OWNER_ENDPOINT_WAIT_MS = 5_000
 /** A snapshot of a big store takes as long as copying it. */
@@ -189,7 +178,7 @@ export async function withStateReader<T>(target: StateTarget, work: (reader: Sta
     }
     if (lock !== undefined) {
       try {
-        return await withStore(target.dir, (store) => work(localReader(store)))
+        return await withStore(target.dir, (store) => work(storeReader(store)))
       } finally {
         lock.release()
       }
@@ -220,20 +209,6 @@ export async function withStateReader<T>(target: StateTarget, work: (reader: Sta
       })
     }
     await new Promise((r) => setTimeout(r, 50))
-  }
-}
-
-function localReader(store: StateStore): StateReader {
-  return {
-    owner: undefined,
-    stats: async () => store.stats(),
-    dump: async (operators) => dumpStore(store, operators),
-    snapshot: async (dir) => {
-      // Stats and copy come from two read transactions; the stats are informative only.
-      const stats = store.stats()
-      await store.snapshot(dir)
-      return stats
-    },
   }
 }
 
@@ -342,7 +317,7 @@ export async function takeSnapshot(target: StateTarget, reason: 'snapshot' | 'be
   let id = base
   for (let n = 2; existsSync(join(parent, id)); n++) id = `${base}-${n}`
   const dir = join(parent, id)
-  const operators = heldStore === undefined ? await withStateReader(target, (reader) => reader.snapshot(dir)) : await localReader(heldStore).snapshot(dir)
+  const operators = heldStore === undefined ? await withStateReader(target, (reader) => reader.snapshot(dir)) : await storeReader(heldStore).snapshot(dir)
   writeFileSync(join(dir, SNAPSHOT_INFO), `${JSON.stringify({ dataflow: target.name, createdAt: createdAt.toISOString(), reason, source: target.dir, operators }, null, 2)}\n`)
   return { id, dir, createdAt, bytes: sizeOf(dir), operators, reason }
 }

@@ -35,8 +35,34 @@ export const STATE_COMMANDS = {
   snapshot: 'state.snapshot',
 } as const
 
+/** Read access to a store, wherever it is served from: the owning run, or the CLI itself. */
+export interface StateReader {
+  /** The pid of the live run that answers for the store; undefined when it is read in this process. */
+  readonly owner: number | undefined
+  stats(): Promise<OperatorStats[]>
+  /** The state of `operators` (operator keys), or of every operator. */
+  dump(operators?: readonly string[]): Promise<OperatorDump[]>
+  /** Copy the store into the new directory `dir`; returns the stats of the copied store. */
+  snapshot(dir: string): Promise<OperatorStats[]>
+}
+
+/** A {@link StateReader} on a store open in this process (the run's own, or one no run owns). */
+export function storeReader(store: StateStore): StateReader {
+  return {
+    owner: undefined,
+    stats: async () => store.stats(),
+    dump: async (operators) => dumpStore(store, operators),
+    snapshot: async (dir) => {
+      // Stats and copy come from two read transactions; the stats are informative only.
+      const stats = store.stats()
+      await store.snapshot(dir)
+      return stats
+    },
+  }
+}
+
 /** The operators' state of `store`, for `operators` (every one when undefined). */
-export function dumpStore(store: StateStore, operators?: readonly string[]): OperatorDump[] {
+function dumpStore(store: StateStore, operators?: readonly string[]): OperatorDump[] {
   const keys = operators ?? store.stats().map((s) => s.operator)
   return keys.map((operator) => {
     const state = [...store.operator(operator).load().state].map(([key, value]): [string, string] => [key, Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')])
@@ -56,19 +82,17 @@ export class StateService {
 
   /** Bind `endpoint` and publish it in the store's directory. Call while holding the owner lock. */
   static async start(store: StateStore, endpoint: string): Promise<StateService> {
+    const reader = storeReader(store)
     const server = await ControlServer.bind({
       endpoints: [endpoint],
       dispatch: async (command, args) => {
         switch (command) {
           case STATE_COMMANDS.stats:
-            return store.stats()
+            return reader.stats()
           case STATE_COMMANDS.dump:
-            return dumpStore(store, Array.isArray(args['operators']) ? args['operators'].map(String) : undefined)
-          case STATE_COMMANDS.snapshot: {
-            const stats: OperatorStats[] = store.stats()
-            await store.snapshot(String(args['dir']))
-            return stats
-          }
+            return reader.dump(Array.isArray(args['operators']) ? args['operators'].map(String) : undefined)
+          case STATE_COMMANDS.snapshot:
+            return reader.snapshot(String(args['dir']))
           default:
             throw new BadControlRequestError(`the run that owns the state store in ${store.dir} does not know the command "${command}"`, {
               hint: 'The CLI and the running dataflow may be different dora-ts versions: use the dora-ts that started it.',
