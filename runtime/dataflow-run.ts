@@ -225,7 +225,7 @@ export class DataflowRun {
       const timer = new Timer(route.name, route.intervalNs, this.id, (tick) => {
         for (const dest of route.destinations) {
           // A timer cannot be slowed down: a tick for a full backpressure queue is skipped.
-          if (this.#isFullBackpressure(dest.receiver, dest.inputId)) continue
+          if (this.#units.get(dest.receiver)?.inbox.backpressureFull(dest.inputId) === true) continue
           this.#deliver(dest.receiver, { kind: 'input', inputId: dest.inputId, header: tick.header, payload: new Uint8Array(0) })
         }
       })
@@ -484,12 +484,6 @@ export class DataflowRun {
   /** The inbox of receiver `key`; its queues report their length to flow control (which ignores all but backpressure inputs). */
   #inbox(key: string, inputs: InputSpec[]): Inbox {
     return new Inbox(limitsOf(inputs), (inputId, queued) => this.#flow.queued(key, inputId, queued))
-  }
-
-  #isFullBackpressure(receiver: string, inputId: string): boolean {
-    const input = this.#routing.inputs.get(receiver)?.find((i) => i.id === inputId)
-    if (input?.queuePolicy !== 'backpressure') return false
-    return (this.#units.get(receiver)?.inbox.queued(inputId) ?? 0) >= input.queueSize
   }
 
   #onUnitEnded(unit: Unit, result: UnitResult): void {

@@ -84,6 +84,12 @@ export class Inbox {
     if (item.kind === 'input') this.#count(item.inputId, 1)
   }
 
+  /** True when `inputId` is a `backpressure` input whose queue holds `queue_size` messages or more. */
+  backpressureFull(inputId: string): boolean {
+    const limits = this.#limits.get(inputId)
+    return limits?.queuePolicy === 'backpressure' && this.queued(inputId) >= limits.queueSize
+  }
+
   /** Messages of this input currently queued. */
   queued(inputId: string): number {
     return this.#queued.get(inputId) ?? 0

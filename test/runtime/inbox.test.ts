@@ -85,3 +85,24 @@ t.test('clearInputs drops queued inputs but keeps control events', async (t) => 
   t.equal(inbox.clearInputs(), 2)
   t.same(sequences(inbox), ['stop'])
 })
+
+t.test('backpressureFull: a backpressure queue at queue_size is full; drop_oldest ones never are; lengths are reported', async (t) => {
+  const reported: Array<[string, number]> = []
+  const inbox = new Inbox(
+    new Map([
+      ['slow', { queueSize: 2, queuePolicy: 'backpressure' as const }],
+      ['fast', { queueSize: 1, queuePolicy: 'drop_oldest' as const }],
+    ]),
+    (inputId, queued) => reported.push([inputId, queued]),
+  )
+  inbox.push(input('slow', 1))
+  t.notOk(inbox.backpressureFull('slow'))
+  inbox.push(input('slow', 2))
+  t.ok(inbox.backpressureFull('slow'), 'full at queue_size')
+  inbox.push(input('fast', 1))
+  inbox.push(input('fast', 2))
+  t.notOk(inbox.backpressureFull('fast'), 'drop_oldest makes room instead')
+  inbox.shift()
+  t.notOk(inbox.backpressureFull('slow'))
+  t.same(reported, [['slow', 1], ['slow', 2], ['fast', 1], ['fast', 0], ['fast', 1], ['slow', 1]])
+})
