@@ -71,10 +71,15 @@ t.test('terminating the worker from outside at random moments loses and duplicat
   const flow = await startInProcess(t, counterFlow({ count: 300, sourceEnv: 'DELAY_MS: 8', counterKeys: '      restart_delay: 10ms\n      max_restart_delay: 20ms' }))
   const counter = flow.run.units.get('counter/counter') as OperatorHost
   let kills = 0
-  // Terminate its worker whenever it runs, with random gaps, until every input was counted.
+  // Terminate its worker at random moments while it runs, until every input was counted; but
+  // only once it has counted something since the last kill, so a slow machine where a restart
+  // takes longer than the gaps cannot livelock it (it did: 200 kills, no progress, timeout).
+  const counted = (): number => flow.lines('sink').filter((l) => l.startsWith('got count ')).length
+  let countedAtKill = -1
   while (!flow.lines('sink').some((l) => /^got count 300 /.test(l))) {
     await new Promise((r) => setTimeout(r, 5 + Math.random() * 40))
-    if (counter.status === 'running') {
+    if (counter.status === 'running' && counted() > countedAtKill) {
+      countedAtKill = counted()
       counter.crash('terminated by the test')
       kills++
     }
