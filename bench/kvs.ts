@@ -10,9 +10,9 @@
  * - write: `kvs.write(key, value)`: one synchronous, fsync'ed transaction with the value and its
  *   change log entry, against `transactionSync(() => db.putSync(key, value))` with the same
  *   flags; and, for the record, the raw write without fsync that the KVS cannot use (lmdb-js
- *   loses such commits when another process opens the store: see src/store/kvs.ts).
+ *   loses such commits when another process opens the store: see src/store/kvs/store.ts).
  * - update: `kvs.update(key, fn)` against a raw get + put in one transactionSync. From an
- *   operator every call is a round trip to the supervisor's KVS thread (src/store/kvs-service.ts).
+ *   operator every call is a round trip to the supervisor's KVS thread (src/store/kvs/service.ts).
  *
  *   node dist/bench/kvs.js [--quick]     prints the rows (npm run bench includes them)
  */
@@ -21,8 +21,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { stringify } from 'yaml'
-import { DataflowRun } from '../runtime/dataflow-run.js'
-import type { LogEntry } from '../runtime/unit.js'
+import { DataflowRun } from '../runtime/supervisor/dataflow-run.js'
+import type { LogEntry } from '../runtime/supervisor/unit.js'
 import { parseDataflow } from '../src/spec/load.js'
 
 /** One figure: `value` in `unit`, and raw lmdb-js doing the same as `baseline`. */

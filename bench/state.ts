@@ -11,7 +11,7 @@
  */
 import { join } from 'node:path'
 import { open as openLmdb } from 'lmdb'
-import { StateStore } from '../src/store/state-store.js'
+import { StateStore } from '../src/store/state/store.js'
 import { fixture, freshDir, linesMatching, readJson, runDataflow, sizeText, writeJson, type SectionContext, type StreamResult } from './harness.js'
 import { rounds } from './plans.js'
 import { latencyFigure, rateFigure, type Figure } from './report.js'

@@ -3,7 +3,7 @@
  * open: code that switches on `type` must ignore kinds it does not know, so the protocol can
  * grow without breaking existing nodes.
  */
-import type { MetadataValue, StopCause } from '../src/protocol/messages.js'
+import type { MetadataValue, StopCause } from '../src/protocol/node/messages.js'
 
 export type { MetadataValue, StopCause }
 

@@ -56,7 +56,7 @@ export {
   KvsIoError,
   KvsClosedError,
   type KvsErrorCode,
-} from '../src/store/kvs-errors.js'
+} from '../src/store/kvs/errors.js'
 export { encodeJson, decodeJson, encodeText, decodeText, typedArrayBytes, asTypedArray, Encoding } from './payload.js'
 export { NodeConnectError, UnknownOutputError, InvalidSendError, InvalidOperatorError, InvalidStateKeyError } from './errors.js'
 export { DoraError } from '../src/errors.js'

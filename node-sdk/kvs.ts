@@ -6,9 +6,9 @@
  *
  * A custom node (any process) opens the machine's LMDB environment itself: a read is a plain
  * LMDB read (about 1.5 µs), a write a synchronous, fsynced LMDB commit (a few hundred µs).
- * An operator reaches it through its supervisor's KVS thread (src/store/kvs-service.ts), since
+ * An operator reaches it through its supervisor's KVS thread (src/store/kvs/service.ts), since
  * lmdb-js does not survive the termination of a thread inside a transaction: a call is then a
- * round trip of some 25 µs more. See src/store/kvs.ts for the guarantees.
+ * round trip of some 25 µs more. See src/store/kvs/store.ts for the guarantees.
  *
  * @example
  * ```ts
@@ -24,7 +24,7 @@
  *
  * @module
  */
-import { KvsBadValueError, KvsClosedError, KvsError, KvsOpenError } from '../src/store/kvs-errors.js'
+import { KvsBadValueError, KvsClosedError, KvsError, KvsOpenError } from '../src/store/kvs/errors.js'
 import {
   DEFAULT_KVS_MAP_SIZE_BYTES,
   defaultKvsDir,
@@ -39,7 +39,7 @@ import {
   type KvsProvider,
   type KvsWatch,
   type KvsWatchOptions,
-} from '../src/store/kvs.js'
+} from '../src/store/kvs/store.js'
 import { json } from './state-codecs.js'
 import { asTypedArray, typedArrayBytes } from './payload.js'
 

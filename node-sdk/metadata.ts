@@ -1,5 +1,5 @@
 /** Conversion between the wire header and the metadata users see. */
-import type { MessageHeader } from '../src/protocol/messages.js'
+import type { MessageHeader } from '../src/protocol/node/messages.js'
 import type { InputMetadata } from './events.js'
 
 export function metadataFromHeader(header: MessageHeader): InputMetadata {

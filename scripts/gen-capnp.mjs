@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-// Regenerates the TypeScript for every Cap'n Proto schema in src/protocol/, next to its schema
-// (`common.capnp` -> `common.ts`): the output of `npx capnp-es src/protocol/*.capnp -ots`, byte
+// Regenerates the TypeScript for every Cap'n Proto schema in src/protocol/schema/ into
+// test/protocol/fixtures/generated/ (`common.capnp` -> `common.ts`): the output of `npx capnp-es src/protocol/schema/*.capnp -ots`, byte
 // for byte, below a two-line header of ours (see HEADER).
 //
 //   node scripts/gen-capnp.mjs          write the generated files
 //   node scripts/gen-capnp.mjs --check  generate into a temp dir and exit 1 if the committed
-//                                       files differ (test/protocol/generated.test.ts runs this)
+//                                       files differ (test/protocol/fixtures/generated.test.ts runs this)
 //
 // Needs the reference compiler `capnp` on PATH (Debian/Ubuntu: `apt-get install capnproto`).
 // We call `capnp compile -o-` ourselves and hand its CodeGeneratorRequest to capnp-es's
@@ -20,7 +20,9 @@ import { fileURLToPath } from 'node:url'
 import { compileAll } from 'capnp-es/compiler'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const schemaDir = join(root, 'src', 'protocol')
+const schemaDir = join(root, 'src', 'protocol', 'schema')
+// The generated classes are reference code for the tests (the runtime uses its own codec).
+const outDir = join(root, 'test', 'protocol', 'fixtures', 'generated')
 const check = process.argv.includes('--check')
 
 const schemas = readdirSync(schemaDir)
@@ -53,7 +55,7 @@ const HEADER = (schema) =>
   `// @ts-nocheck -- generated from ${schema} by scripts/gen-capnp.mjs (npm run gen:capnp); do not edit.\n` +
   '// (nocheck: capnp-es imports all types of imported schemas, unused ones fail noUnusedLocals.)\n'
 
-/** @type {Map<string, string>} generated file name (relative to src/protocol) -> content */
+/** @type {Map<string, string>} generated file name (relative to test/protocol/fixtures/generated) -> content */
 const outputs = new Map()
 for (const [name, content] of files) {
   const file = basename(name)
@@ -69,8 +71,8 @@ for (const schema of schemas) {
 
 if (!check) {
   for (const [name, content] of outputs) {
-    writeFileSync(join(schemaDir, name), content)
-    console.log(`[gen-capnp] wrote ${relative(root, join(schemaDir, name))}`)
+    writeFileSync(join(outDir, name), content)
+    console.log(`[gen-capnp] wrote ${relative(root, join(outDir, name))}`)
   }
 } else {
   const tmp = mkdtempSync(join(tmpdir(), 'dora-gen-capnp-'))
@@ -78,7 +80,7 @@ if (!check) {
   try {
     for (const [name, content] of outputs) {
       writeFileSync(join(tmp, name), content)
-      const committed = join(schemaDir, name)
+      const committed = join(outDir, name)
       if (!existsSync(committed)) stale.push(`${relative(root, committed)} is missing`)
       else if (readFileSync(committed, 'utf8') !== readFileSync(join(tmp, name), 'utf8'))
         stale.push(`${relative(root, committed)} differs from what its schema generates`)

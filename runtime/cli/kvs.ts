@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Argv, CommandModule } from 'yargs'
-import { defaultKvsDir, ENV_KVS_DIR, KvsStore, type KvsChange, type KvsNamespace } from '../../src/store/kvs.js'
+import { defaultKvsDir, ENV_KVS_DIR, KvsStore, type KvsChange, type KvsNamespace } from '../../src/store/kvs/store.js'
 import { createPrinter } from './output.js'
 import { CliUsageError } from './options.js'
 

@@ -4,7 +4,7 @@
  */
 import { join, resolve } from 'node:path'
 import type { CommandModule } from 'yargs'
-import { commonJsPackage, displayPath, scaffoldFiles, scaffoldNameProblem, writeScaffold, type ScaffoldKind, type ScaffoldLang } from '../scaffold.js'
+import { commonJsPackage, displayPath, scaffoldFiles, scaffoldNameProblem, writeScaffold, type ScaffoldKind, type ScaffoldLang } from '../tools/scaffold.js'
 import { CliUsageError } from './options.js'
 import { createPrinter } from './output.js'
 

@@ -3,7 +3,7 @@
  * and errors as one clear paragraph (a stack trace only for bugs, with a please-report line).
  */
 import { DoraError } from '../../src/errors.js'
-import type { LogEntry } from '../unit.js'
+import type { LogEntry } from '../supervisor/unit.js'
 
 const COLORS = [36, 32, 35, 33, 34, 96, 92, 95, 93, 94]
 

@@ -6,7 +6,7 @@
 import { resolve } from 'node:path'
 import type { CommandModule } from 'yargs'
 import { loadDataflow } from '../../src/spec/load.js'
-import { DataflowRun, type RunResult } from '../dataflow-run.js'
+import { DataflowRun, type RunResult } from '../supervisor/dataflow-run.js'
 import { createPrinter, type Printer } from './output.js'
 import { durationOption } from './options.js'
 

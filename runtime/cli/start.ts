@@ -11,9 +11,9 @@ import { DaemonNotRunningError } from '../daemon/errors.js'
 import { launchDaemon } from '../daemon/launch.js'
 import { createPrinter } from './output.js'
 import { durationOption } from './options.js'
-import { ENV_KVS_DIR } from '../../src/store/kvs.js'
+import { ENV_KVS_DIR } from '../../src/store/kvs/store.js'
 import { followRunLogs } from './logs.js'
-import type { RunResult } from '../dataflow-run.js'
+import type { RunResult } from '../supervisor/dataflow-run.js'
 
 interface StartArgs {
   dataflow: string

@@ -25,7 +25,7 @@ import {
   storeExists,
   takeSnapshot,
   withStateReader,
-} from '../state-admin.js'
+} from '../state/admin.js'
 import { CliUsageError } from './options.js'
 import { createPrinter } from './output.js'
 

@@ -1,7 +1,7 @@
 /** `dora-ts stop [NAME|ID]`: stop a dataflow on the supervisor (Stop, grace, SIGTERM, SIGKILL). */
 import type { CommandModule } from 'yargs'
 import { DaemonClient } from '../daemon/client.js'
-import type { RunResult } from '../dataflow-run.js'
+import type { RunResult } from '../supervisor/dataflow-run.js'
 import { createPrinter } from './output.js'
 import { durationOption } from './options.js'
 

@@ -5,7 +5,7 @@
  */
 import { existsSync, rmSync } from 'node:fs'
 import { livePidFileOwner } from '../../src/transport/pid-file.js'
-import { ControlClient } from '../control-client.js'
+import { ControlClient } from '../control/client.js'
 import { DaemonNotRunningError } from './errors.js'
 import { daemonPaths, type DaemonPaths } from './paths.js'
 

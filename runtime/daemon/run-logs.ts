@@ -6,7 +6,7 @@
  */
 import { createWriteStream, mkdirSync, readdirSync, readFileSync, existsSync, writeFileSync, type WriteStream } from 'node:fs'
 import { join } from 'node:path'
-import type { LogEntry } from '../unit.js'
+import type { LogEntry } from '../supervisor/unit.js'
 
 export const SUPERVISOR_LOG = 'supervisor'
 export const RESULT_FILE = 'result.json'

@@ -23,7 +23,7 @@
  */
 
 import { ProtocolEncodeError, ProtocolError } from './errors.js'
-import type { DataField, PointerField, StructLayout } from './layout.js'
+import type { DataField, PointerField, StructLayout } from './struct-layout.js'
 
 /** Largest frame 0 we decode or encode: headers are small, payloads travel in frame 1. */
 export const MAX_FRAME_BYTES = 1 << 20

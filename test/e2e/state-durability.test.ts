@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import { join } from 'node:path'
-import { StateStore } from '../../src/store/state-store.js'
+import { StateStore } from '../../src/store/state/store.js'
 import { printedPids, runCli, shortRuntimeDir, startCli, waitForExit } from './fixtures/cli.js'
 import { countingFlow, decodeCounter } from './fixtures/counting.js'
 

@@ -6,7 +6,7 @@
  */
 import t from 'tap'
 import { dump, fixture, startInProcess } from './fixtures/in-process.js'
-import type { OperatorHost } from '../../runtime/operator-host.js'
+import type { OperatorHost } from '../../runtime/operator/host.js'
 
 /** source (COUNT numbers) -> counter operator -> sink, every queue large enough to drop nothing. */
 function counterFlow(options: { count: number; counterEnv?: string; counterKeys?: string; sourceEnv?: string }): string {

@@ -8,8 +8,8 @@ import { join } from 'node:path'
 import { createKvs, directSource, openKvs, type Kvs } from '../../node-sdk/kvs.js'
 import { encodeText, decodeText } from '../../node-sdk/payload.js'
 import { msgpack } from '../../node-sdk/state-codecs.js'
-import { KvsError } from '../../src/store/kvs-errors.js'
-import { DEFAULT_KVS_MAP_SIZE_BYTES } from '../../src/store/kvs.js'
+import { KvsError } from '../../src/store/kvs/errors.js'
+import { DEFAULT_KVS_MAP_SIZE_BYTES } from '../../src/store/kvs/store.js'
 
 function kvsIn(t: Test, namespace = 'robot'): { kvs: Kvs; dir: string } {
   const dir = join(t.testdir({}), 'kvs')

@@ -9,7 +9,7 @@ import {
   decodeSupervisorToNode,
   encodeNodeToSupervisor,
   encodeSupervisorToNode,
-} from '../../src/protocol/codec.js'
+} from '../../src/protocol/node/codec.js'
 import { ProtocolError } from '../../src/protocol/errors.js'
 import { prng, withDoubleFarRoot, withFarRoot } from './fixtures/frames.js'
 import { nodeToSupervisorSamples, supervisorToNodeSamples } from './fixtures/messages.js'

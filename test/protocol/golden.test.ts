@@ -8,9 +8,9 @@ import {
   decodeSupervisorToNode,
   encodeNodeToSupervisor,
   encodeSupervisorToNode,
-} from '../../src/protocol/codec.js'
+} from '../../src/protocol/node/codec.js'
 import { ProtocolError } from '../../src/protocol/errors.js'
-import type { NodeToSupervisor, SupervisorToNode } from '../../src/protocol/messages.js'
+import type { NodeToSupervisor, SupervisorToNode } from '../../src/protocol/node/messages.js'
 import { capnpDecode, capnpEncode, FIXTURE_DIR, haveCapnp } from './fixtures/capnp-tool.js'
 import { withDoubleFarRoot, withFarRoot } from './fixtures/frames.js'
 import { nodeToSupervisorSamples, supervisorToNodeSamples, typicalHeader } from './fixtures/messages.js'

@@ -2,7 +2,7 @@
 // ProtocolError, quickly, without allocating what the frame claims.
 
 import t from 'tap'
-import { decodeNodeToSupervisor, decodeSupervisorToNode, encodeNodeToSupervisor } from '../../src/protocol/codec.js'
+import { decodeNodeToSupervisor, decodeSupervisorToNode, encodeNodeToSupervisor } from '../../src/protocol/node/codec.js'
 import { ProtocolError } from '../../src/protocol/errors.js'
 import { MAX_FRAME_BYTES, MAX_SEGMENTS } from '../../src/protocol/wire.js'
 import { farPtr, frame, listPtr, NULL, structPtr, type Word } from './fixtures/frames.js'

@@ -1,0 +1,181 @@
+/**
+ * Entry point of an operator's worker thread. It loads the user's module, builds the operator
+ * and runs its handlers one event at a time, reporting `done` after each so the host knows the
+ * event completed. Runs on the worker thread: imports only the SDK and types, never the host.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { pathToFileURL } from 'node:url'
+import { format } from 'node:util'
+import { serializeError } from '../../src/errors.js'
+import { copyBytes, ownsWholeBuffer } from '../../src/bytes.js'
+import type { DoraEvent, SendOptions } from '../../node-sdk/events.js'
+import { checkOutput, checkPayload, InvalidOperatorError, InvalidStateKeyError } from '../../node-sdk/errors.js'
+import { toOperatorDefinition, type OperatorContext, type OperatorHandlers, type OperatorSendOptions } from '../../node-sdk/operator.js'
+import { encodeJson, Encoding } from '../../node-sdk/payload.js'
+import { createKvs } from '../../node-sdk/kvs.js'
+import { KvsRemote } from '../../src/store/kvs/service.js'
+import type { HostToWorker, OperatorWorkerData, StateWrite, WorkerToHost } from './messages.js'
+import type { LogLevel } from '../../src/protocol/node/messages.js'
+
+const port = parentPort!
+const data = workerData as OperatorWorkerData
+const who = `operator "${data.nodeId}/${data.operatorId}"`
+
+function post(message: WorkerToHost, transfer?: ArrayBuffer[]): void {
+  port.postMessage(message, transfer)
+}
+
+function log(level: LogLevel, args: unknown[]): void {
+  post({ type: 'log', level, text: format(...args) })
+}
+
+/**
+ * State changes of the event being handled, latest per key. They leave the worker only with
+ * `done`, so a worker that dies mid-handler cannot leave a partial write behind.
+ */
+const pendingWrites = new Map<string, StateWrite>()
+
+function takeWrites(): { writes: StateWrite[]; transfer: ArrayBuffer[] } {
+  const writes = [...pendingWrites.values()]
+  pendingWrites.clear()
+  const transfer = writes.flatMap((w) => ('value' in w ? [w.value.buffer as ArrayBuffer] : []))
+  return { writes, transfer }
+}
+
+function checkStateKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new InvalidStateKeyError(`${who} used ${typeof key === 'string' ? 'an empty' : `a ${typeof key}`} state key`, {
+      hint: 'State keys are non-empty strings, e.g. ctx.saveState("count", bytes).',
+    })
+  }
+}
+
+const ctx: OperatorContext = {
+  dataflowId: data.dataflowId,
+  dataflowName: data.dataflowName,
+  nodeId: data.nodeId,
+  operatorId: data.operatorId,
+  outputs: data.outputs,
+  restartCount: data.restartCount,
+  send(outputId: string, bytes: Uint8Array, options: OperatorSendOptions = {}) {
+    checkOutput(data.outputs, outputId, who)
+    checkPayload(bytes, who)
+    const whole = ownsWholeBuffer(bytes)
+    const transfer = options.transfer === true && whole ? [bytes.buffer] : undefined
+    // Structured clone copies a view's whole buffer: send a partial view as its own bytes.
+    const payload = whole ? bytes : copyBytes(bytes)
+    post({ type: 'output', outputId, data: payload, encoding: options.encoding ?? Encoding.raw, parameters: options.parameters ?? {} }, transfer)
+  },
+  sendJson(outputId: string, value: unknown, options: SendOptions = {}) {
+    ctx.send(outputId, encodeJson(value), { ...options, encoding: Encoding.json, transfer: true })
+  },
+  // Every call is a synchronous round trip to the supervisor's KVS thread: this thread may be
+  // terminated at any time, which lmdb-js does not survive (see src/store/kvs/service.ts).
+  kvs: createKvs(
+    data.kvs === undefined
+      ? `${who} has no KVS: its host passed no KVS configuration`
+      : { dir: data.kvs.dir, namespace: data.kvs.namespace, open: () => new KvsRemote(data.kvs!.port, data.kvs!.dir) },
+  ),
+  saveState(key: string, value: Uint8Array) {
+    checkStateKey(key)
+    checkPayload(value, who)
+    // Copy now: the caller may reuse its buffer, and the copy is ours to transfer later.
+    pendingWrites.set(key, { key, value: copyBytes(value) })
+  },
+  deleteState(key: string) {
+    checkStateKey(key)
+    pendingWrites.set(key, { key, delete: true })
+  },
+  log: {
+    debug: (...args) => log('debug', args),
+    info: (...args) => log('info', args),
+    warn: (...args) => log('warn', args),
+    error: (...args) => log('error', args),
+  },
+}
+
+async function importOperatorModule(): Promise<unknown> {
+  if (data.language === 'typescript') {
+    // Operators may be written in TypeScript: tsx compiles them on load. Both hooks are needed
+    // since a .ts file outside a "type": "module" package is loaded as CommonJS.
+    const esm = await import('tsx/esm/api')
+    esm.register()
+    const cjs = await import('tsx/cjs/api')
+    cjs.register()
+  }
+  const mod = (await import(pathToFileURL(data.modulePath).href)) as { default?: unknown }
+  let exported = mod.default
+  // A TS module compiled as CommonJS nests its default export one level deeper.
+  if (toOperatorDefinition(exported) === undefined && typeof exported === 'object' && exported !== null && 'default' in exported) {
+    exported = (exported as { default: unknown }).default
+  }
+  return exported
+}
+
+async function load(): Promise<OperatorHandlers> {
+  const exported = await importOperatorModule()
+  const definition = toOperatorDefinition(exported)
+  if (definition === undefined) {
+    throw new InvalidOperatorError(`${data.modulePath} does not export an operator`, {
+      hint: "Export one as default: export default defineOperator({ onInput(input, ctx) { ... } }) (import { defineOperator } from 'dora-ts'), or a class with an onInput method.",
+    })
+  }
+  const handlers = definition.create(ctx)
+  if (data.state.size > 0) await handlers.restoreState?.(data.state, ctx)
+  await handlers.init?.(ctx)
+  return handlers
+}
+
+async function handle(handlers: OperatorHandlers, event: DoraEvent): Promise<void> {
+  switch (event.type) {
+    case 'input':
+      return handlers.onInput(event, ctx)
+    case 'input-closed':
+      return handlers.onInputClosed?.(event, ctx)
+    case 'stop':
+      return handlers.onStop?.(event, ctx)
+    default:
+      return handlers.onEvent?.(event, ctx)
+  }
+}
+
+async function main(): Promise<void> {
+  let handlers: OperatorHandlers
+  try {
+    handlers = await load()
+  } catch (err) {
+    // The host terminates the worker when it reads this; the thread has nothing left to do.
+    post({ type: 'load-failed', error: serializeError(err) })
+    return
+  }
+
+  // Events are handled strictly one at a time and in order: the host sends the next event
+  // only after `done`, but queue defensively in case it does not.
+  const queue: DoraEvent[] = []
+  let busy = false
+  const drain = async (): Promise<void> => {
+    busy = true
+    for (let event = queue.shift(); event !== undefined; event = queue.shift()) {
+      try {
+        await handle(handlers, event)
+      } catch (err) {
+        // A crash: nothing of this event is committed. Stay busy; the host ends this thread.
+        pendingWrites.clear()
+        post({ type: 'failed', error: serializeError(err) })
+        return
+      }
+      const { writes, transfer } = takeWrites()
+      post({ type: 'done', writes }, transfer)
+    }
+    busy = false
+  }
+  port.on('message', (message: HostToWorker) => {
+    if (message.type !== 'event') return
+    queue.push(message.event)
+    if (!busy) void drain()
+  })
+  const { writes, transfer } = takeWrites()
+  post({ type: 'ready', writes }, transfer)
+}
+
+void main()

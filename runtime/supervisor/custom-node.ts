@@ -1,0 +1,325 @@
+/**
+ * A custom node: a child process that talks to the supervisor over the run's ZeroMQ ROUTER.
+ * Owns the process from spawn to exit; events reach it in batches, each batch answering one
+ * `next` request, so the inbox (and its queue_size policy) applies while the node is busy.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { encodeSupervisorToNode } from '../../src/protocol/node/codec.js'
+import type { SupervisorToNode } from '../../src/protocol/node/messages.js'
+import type { CustomNodeSpec } from '../../src/spec/types.js'
+import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID, ENV_SUPERVISOR_PID } from '../../src/transport/env.js'
+import type { Frames } from '../../src/transport/send-queue.js'
+import type { Inbox, InboxItem } from './inbox.js'
+import { RestartBudget } from './restart-policy.js'
+import { forEachLine, LineTail, type Unit, type UnitHost, type UnitResult, type UnitStatus } from './unit.js'
+
+/** Most events sent to a node per `next` request; well under ZeroMQ's default HWM of 1000. */
+export const MAX_BATCH = 256
+
+/** The TS loader passed to `node --import` for `.ts` nodes, resolved from our own install. */
+const TSX_LOADER = import.meta.resolve('tsx')
+
+export interface CustomNodeOptions {
+  endpoint: string
+  /** Sends frames to the node's ZeroMQ identity (through the run's ROUTER send queue). */
+  sendTo(identity: Buffer, frames: Frames): void
+  inbox: Inbox
+  /** Working directory: the dataflow YAML's directory, as dora does. */
+  cwd: string
+}
+
+export class CustomNode implements Unit {
+  readonly key: string
+  readonly display: string
+  readonly nodeId: string
+  readonly inbox: Inbox
+  readonly spec: CustomNodeSpec
+  readonly outputs: readonly string[]
+  #status: UnitStatus = 'starting'
+  #child: ChildProcess | undefined
+  /** Set once the node was told to stop or is being terminated: its exit is then no crash. */
+  #stopping = false
+  #restartCount = 0
+  #restartTimer: NodeJS.Timeout | undefined
+  #healthTimer: NodeJS.Timeout | undefined
+  readonly #budget: RestartBudget
+  #identity: Buffer | undefined
+  #nextPending = false
+  /** Outputs paused by backpressure, as last told to the node. */
+  #paused: string[] = []
+  #endedReported = false
+  #failure: string | undefined
+  readonly #stderr = new LineTail()
+  readonly #host: UnitHost
+  readonly #options: CustomNodeOptions
+
+  constructor(spec: CustomNodeSpec, host: UnitHost, options: CustomNodeOptions) {
+    this.spec = spec
+    this.key = spec.id
+    this.display = spec.id
+    this.nodeId = spec.id
+    this.outputs = spec.outputs
+    this.inbox = options.inbox
+    this.#host = host
+    this.#options = options
+    this.#budget = new RestartBudget(spec.restart)
+  }
+
+  get restartCount(): number {
+    return this.#restartCount
+  }
+
+  get status(): UnitStatus {
+    return this.#status
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid
+  }
+
+  get registered(): boolean {
+    return this.#identity !== undefined
+  }
+
+  start(): Promise<void> {
+    this.#failure = undefined
+    this.#identity = undefined
+    this.#nextPending = false
+    const { command, args } = commandLine(this.spec)
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...this.spec.env,
+      [ENV_ENDPOINT]: this.#options.endpoint,
+      [ENV_NODE_ID]: this.spec.id,
+      [ENV_DATAFLOW_ID]: this.#host.dataflowId,
+      [ENV_SUPERVISOR_PID]: String(process.pid),
+    }
+    return new Promise((resolve, reject) => {
+      let child: ChildProcess
+      try {
+        // Its own process group: a Ctrl-C in the terminal signals the whole foreground group,
+        // and nodes killed by that SIGINT could not handle Stop (the run then reported them
+        // failed). The supervisor alone decides: Stop, grace, SIGTERM, SIGKILL, to the group.
+        // If the supervisor dies, the SDK notices and exits the node (node-sdk/node.ts).
+        child = spawn(command, args, { cwd: this.#options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+      } catch (err) {
+        this.#fail(`could not start ${this.spec.path}: ${(err as Error).message}`)
+        reject(err)
+        return
+      }
+      this.#child = child
+      forEachLine(child.stdout!, (text) => this.#host.log({ source: this.display, stream: 'stdout', level: 'info', text }))
+      forEachLine(child.stderr!, (text) => {
+        this.#stderr.push(text)
+        this.#host.log({ source: this.display, stream: 'stderr', level: 'warn', text })
+      })
+      child.once('spawn', () => {
+        this.#status = 'running'
+        this.#armHealthCheck()
+        resolve()
+      })
+      child.once('error', (err) => {
+        this.#fail(`could not start ${this.spec.path}: ${err.message}`)
+        reject(err)
+      })
+      // 'close' (not 'exit') waits for stdout/stderr to drain, so the last lines are logged
+      // before the node counts as ended.
+      child.once('close', (code, signal) => this.#onClose(code, signal))
+    })
+  }
+
+  /** A (re)started node must register within health_check_timeout, or it counts as crashed. */
+  #armHealthCheck(): void {
+    const seconds = this.spec.restart.healthCheckTimeout
+    if (seconds === undefined) return
+    clearTimeout(this.#healthTimer)
+    this.#healthTimer = setTimeout(() => {
+      if (this.#identity !== undefined) return
+      this.#failure = `did not register within health_check_timeout (${seconds} s)`
+      this.#child?.kill('SIGKILL')
+    }, seconds * 1000)
+    this.#healthTimer.unref()
+  }
+
+  /** The node registered from this ZeroMQ identity. */
+  attach(identity: Buffer): void {
+    clearTimeout(this.#healthTimer)
+    this.#identity = identity
+    // A restarted node starts with nothing paused: tell it what is.
+    if (this.#paused.length > 0) this.send({ type: 'outputs-paused', outputs: this.#paused })
+    this.pump()
+  }
+
+  /** Backpressure (flow-control.ts): the node's SDK makes `send` on these outputs wait. */
+  setPausedOutputs(outputs: ReadonlySet<string>): void {
+    this.#paused = [...outputs]
+    this.send({ type: 'outputs-paused', outputs: this.#paused })
+  }
+
+  /** The node asked for its next events. */
+  requestNext(): void {
+    this.#nextPending = true
+    this.pump()
+  }
+
+  send(message: SupervisorToNode, payload?: Uint8Array): void {
+    if (this.#identity === undefined) return
+    const head = encodeSupervisorToNode(message)
+    this.#options.sendTo(this.#identity, payload === undefined ? [head] : [head, payload])
+  }
+
+  pump(): void {
+    if (!this.#nextPending || this.#identity === undefined || this.inbox.length === 0) return
+    if (this.#status === 'finished' || this.#status === 'failed') return
+    this.#nextPending = false
+    // One batch per `next`, and a bounded one: ZeroMQ's ROUTER silently drops what exceeds a
+    // peer's send high-water mark (1000), so the rest waits in the inbox, where the input's
+    // queue policy (and its drop count) applies, until the node asks again.
+    for (let sent = 0; sent < MAX_BATCH; sent++) {
+      const item = this.inbox.shift()
+      if (item === undefined) break
+      this.#deliver(item)
+      if (item.kind === 'stop') {
+        this.#status = 'stopping'
+        this.#stopping = true
+        break
+      }
+    }
+  }
+
+  terminate(reason: string): void {
+    this.#stopping = true
+    if (this.#cancelRestart(reason)) return
+    this.#signal('SIGTERM', reason)
+  }
+
+  kill(reason: string): void {
+    this.#stopping = true
+    if (this.#cancelRestart(reason)) return
+    this.#signal('SIGKILL', reason)
+  }
+
+  crash(reason = 'killed on purpose', signal: NodeJS.Signals = 'SIGKILL'): void {
+    const child = this.#child
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
+    this.#host.log({ source: 'dora-ts', stream: 'supervisor', level: 'warn', text: `${this.display} ${reason}` })
+    killGroup(child, signal)
+  }
+
+  /** A node waiting to be restarted has no process to signal: it just ends. */
+  #cancelRestart(reason: string): boolean {
+    if (this.#status !== 'restarting') return false
+    clearTimeout(this.#restartTimer)
+    this.#failure ??= reason
+    this.#report()
+    return true
+  }
+
+  #signal(signal: NodeJS.Signals, reason: string): void {
+    const child = this.#child
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
+    this.#failure ??= reason
+    killGroup(child, signal)
+  }
+
+  #deliver(item: InboxItem): void {
+    switch (item.kind) {
+      case 'input':
+        this.send({ type: 'input', inputId: item.inputId, header: item.header }, item.payload)
+        break
+      case 'input-closed':
+        this.send({ type: 'input-closed', inputId: item.inputId })
+        break
+      case 'input-recovered':
+        this.send({ type: 'input-recovered', inputId: item.inputId })
+        break
+      case 'stop':
+        this.send({ type: 'stop', cause: item.cause })
+        break
+      case 'node-restarted':
+        this.send({ type: 'node-restarted', nodeId: item.nodeId })
+        break
+      case 'node-failed':
+        this.send({ type: 'node-failed', nodeId: item.nodeId, error: item.error, affectedInputs: item.affectedInputs })
+        break
+    }
+  }
+
+  #fail(error: string): void {
+    this.#failure ??= error
+    this.#stopping = true
+    this.#report()
+  }
+
+  #onClose(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.#failure === undefined) {
+      if (signal !== null) this.#failure = `was killed by ${signal}`
+      else if (code !== 0) this.#failure = `exited with code ${code}`
+    }
+    if (!this.#stopping) {
+      const failed = this.#failure !== undefined
+      const decision = this.#budget.next(failed)
+      if (decision.restart) {
+        this.#restartAfter(decision.delayMs, failed ? this.#failure! : 'exited')
+        return
+      }
+      if (failed) this.#failure = `${this.#failure}; not restarted: ${decision.reason}`
+    }
+    this.#report()
+  }
+
+  #restartAfter(delayMs: number, why: string): void {
+    this.#status = 'restarting'
+    this.#host.log({
+      source: 'dora-ts',
+      stream: 'supervisor',
+      level: 'warn',
+      text: `${this.display} ${why}; restarting in ${Math.round(delayMs)} ms (restart ${this.#restartCount + 1})`,
+    })
+    this.#restartTimer = setTimeout(() => {
+      this.#restartCount++
+      this.#host.restarted(this)
+      this.start().catch(() => {
+        // A node that cannot even be spawned again has failed for good.
+        this.#report()
+      })
+    }, delayMs)
+  }
+
+  #report(): void {
+    clearTimeout(this.#healthTimer)
+    if (this.#endedReported) return
+    this.#endedReported = true
+    this.#status = this.#failure === undefined ? 'finished' : 'failed'
+    const result: UnitResult = { status: this.#status, error: this.#failure, stderrTail: this.#stderr.lines }
+    this.#host.ended(this, result)
+  }
+}
+
+/** How to launch a node: `.ts` through node with the tsx loader, `.js` with node, else exec. */
+export function commandLine(spec: CustomNodeSpec): { command: string; args: string[] } {
+  switch (spec.runtime) {
+    case 'ts':
+      return { command: process.execPath, args: ['--import', TSX_LOADER, spec.path, ...spec.args] }
+    case 'js':
+      return { command: process.execPath, args: [spec.path, ...spec.args] }
+    case 'exe':
+      return { command: spec.path, args: spec.args }
+  }
+}
+
+/**
+ * Signal the node's whole process group (it leads one: see the spawn), so helpers it started,
+ * such as the real program behind a shell wrapper, go with it; the process alone if that fails.
+ */
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid !== undefined) {
+    try {
+      process.kill(-child.pid, signal)
+      return
+    } catch {
+      // The group is gone or not ours: fall back on the process.
+    }
+  }
+  child.kill(signal)
+}

@@ -1,0 +1,121 @@
+/**
+ * The queue of events waiting for one receiver (a custom node or an operator). Inputs are
+ * bounded per input id by `queue_size`: under `drop_oldest` the oldest queued message of that
+ * input is dropped (and counted) to make room, so a slow receiver always sees the freshest
+ * data, as dora does. Control events (input-closed, stop, ...) are never dropped and keep their
+ * place in arrival order.
+ */
+import type { MessageHeader, StopCause } from '../../src/protocol/node/messages.js'
+import type { QueuePolicy } from '../../src/spec/types.js'
+
+export type InboxItem =
+  | { kind: 'input'; inputId: string; header: MessageHeader; payload: Uint8Array }
+  | { kind: 'input-closed'; inputId: string }
+  | { kind: 'input-recovered'; inputId: string }
+  | { kind: 'stop'; cause: StopCause }
+  | { kind: 'node-restarted'; nodeId: string }
+  | { kind: 'node-failed'; nodeId: string; error: string; affectedInputs: string[] }
+
+export interface InputLimits {
+  queueSize: number
+  queuePolicy: QueuePolicy
+}
+
+export class Inbox {
+  readonly #items: InboxItem[] = []
+  readonly #queued = new Map<string, number>()
+  readonly #limits: ReadonlyMap<string, InputLimits>
+  readonly #dropped = new Map<string, number>()
+  readonly #onQueued: ((inputId: string, queued: number) => void) | undefined
+
+  /** @param onQueued told the new length of an input's queue whenever it changes (for backpressure). */
+  constructor(limits: ReadonlyMap<string, InputLimits>, onQueued?: (inputId: string, queued: number) => void) {
+    this.#limits = limits
+    this.#onQueued = onQueued
+  }
+
+  #count(inputId: string, delta: number): void {
+    const queued = Math.max(0, (this.#queued.get(inputId) ?? 0) + delta)
+    this.#queued.set(inputId, queued)
+    this.#onQueued?.(inputId, queued)
+  }
+
+  get length(): number {
+    return this.#items.length
+  }
+
+  /** Messages dropped so far, per input id. */
+  get dropped(): ReadonlyMap<string, number> {
+    return this.#dropped
+  }
+
+  /** Queue an item; returns the input message it displaced, if any. */
+  push(item: InboxItem): InboxItem | undefined {
+    let displaced: InboxItem | undefined
+    if (item.kind === 'input') {
+      const limits = this.#limits.get(item.inputId)
+      const count = this.#queued.get(item.inputId) ?? 0
+      // Backpressure never drops; its bound is kept upstream: the sender waits (flow-control.ts).
+      if (limits !== undefined && limits.queuePolicy === 'drop_oldest' && count >= limits.queueSize) {
+        displaced = this.#removeOldest(item.inputId)
+      }
+      this.#items.push(item)
+      this.#count(item.inputId, 1)
+      return displaced
+    }
+    this.#items.push(item)
+    return displaced
+  }
+
+  /** The next item, left in place. */
+  peek(): InboxItem | undefined {
+    return this.#items[0]
+  }
+
+  shift(): InboxItem | undefined {
+    const item = this.#items.shift()
+    if (item?.kind === 'input') this.#count(item.inputId, -1)
+    return item
+  }
+
+  /** Put an item back at the head (it was taken but could not be delivered). */
+  unshift(item: InboxItem): void {
+    this.#items.unshift(item)
+    if (item.kind === 'input') this.#count(item.inputId, 1)
+  }
+
+  /** True when `inputId` is a `backpressure` input whose queue holds `queue_size` messages or more. */
+  backpressureFull(inputId: string): boolean {
+    const limits = this.#limits.get(inputId)
+    return limits?.queuePolicy === 'backpressure' && this.queued(inputId) >= limits.queueSize
+  }
+
+  /** Messages of this input currently queued. */
+  queued(inputId: string): number {
+    return this.#queued.get(inputId) ?? 0
+  }
+
+  /** Drop every queued input message (control events stay); returns how many were dropped. */
+  clearInputs(): number {
+    let removed = 0
+    for (let i = this.#items.length - 1; i >= 0; i--) {
+      if (this.#items[i]!.kind === 'input') {
+        this.#items.splice(i, 1)
+        removed++
+      }
+    }
+    const inputs = [...this.#queued.keys()]
+    this.#queued.clear()
+    for (const inputId of inputs) this.#onQueued?.(inputId, 0)
+    return removed
+  }
+
+  #removeOldest(inputId: string): InboxItem | undefined {
+    const index = this.#items.findIndex((it) => it.kind === 'input' && it.inputId === inputId)
+    if (index < 0) return undefined
+    const [removed] = this.#items.splice(index, 1)
+    this.#count(inputId, -1)
+    this.#dropped.set(inputId, (this.#dropped.get(inputId) ?? 0) + 1)
+    return removed
+  }
+}

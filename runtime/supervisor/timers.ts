@@ -1,0 +1,80 @@
+/**
+ * Timer inputs (`dora/timer/millis/100`, ...). Each distinct timer ticks on its own schedule
+ * computed from its start time (tick k is due at start + k * interval), so ticks do not drift
+ * when one fires late; a tick that is more than one interval late is skipped rather than
+ * delivered in a burst, as a robot's control loop would want.
+ */
+import { nowNs } from '../../src/clock.js'
+import type { MessageHeader } from '../../src/protocol/node/messages.js'
+
+export interface TimerTick {
+  name: string
+  header: MessageHeader
+}
+
+export class Timer {
+  readonly name: string
+  readonly intervalNs: bigint
+  #handle: NodeJS.Timeout | undefined
+  #sequence = 0n
+  #startMs = 0
+  #stopped = false
+  #skipped = 0
+  readonly #dataflowId: string
+  readonly #onTick: (tick: TimerTick) => void
+
+  constructor(name: string, intervalNs: bigint, dataflowId: string, onTick: (tick: TimerTick) => void) {
+    this.name = name
+    this.intervalNs = intervalNs
+    this.#dataflowId = dataflowId
+    this.#onTick = onTick
+  }
+
+  /** Ticks skipped because the event loop was busy past their due time. */
+  get skipped(): number {
+    return this.#skipped
+  }
+
+  start(): void {
+    this.#startMs = performance.now()
+    this.#schedule(1)
+  }
+
+  stop(): void {
+    this.#stopped = true
+    clearTimeout(this.#handle)
+  }
+
+  #schedule(k: number): void {
+    if (this.#stopped) return
+    const intervalMs = Number(this.intervalNs) / 1e6
+    const due = this.#startMs + k * intervalMs
+    this.#handle = setTimeout(() => this.#fire(k), Math.max(0, due - performance.now()))
+  }
+
+  #fire(k: number): void {
+    if (this.#stopped) return
+    const intervalMs = Number(this.intervalNs) / 1e6
+    this.#sequence += 1n
+    this.#onTick({
+      name: this.name,
+      header: {
+        dataflowId: this.#dataflowId,
+        senderNode: 'dora',
+        senderOperator: '',
+        outputId: this.name,
+        sequence: this.#sequence,
+        timestampNs: nowNs(),
+        metadata: {},
+        encoding: 'raw',
+        messageId: '',
+        redelivered: false,
+      },
+    })
+    // Skip ticks we are already late for instead of firing them back to back.
+    const elapsedTicks = Math.floor((performance.now() - this.#startMs) / intervalMs)
+    const next = Math.max(k + 1, elapsedTicks + 1)
+    this.#skipped += next - (k + 1)
+    this.#schedule(next)
+  }
+}

@@ -1,0 +1,493 @@
+/**
+ * The one place where node-protocol messages become Cap'n Proto bytes and back: one
+ * encode/decode pair per direction. The wire contract is the schemas in this folder
+ * (`node-to-supervisor.capnp`, `supervisor-to-node.capnp`, `common.capnp`); field positions
+ * come from `layout.ts`, which the tests check against the Cap'n Proto compiler.
+ *
+ * Bytes are the standard unpacked serialization with a segment table, so the reference tools
+ * interoperate: `capnp decode src/protocol/schema/node-to-supervisor.capnp NodeToSupervisor < frame`.
+ *
+ * Decoding is eager and defensive (see `wire.ts`): every field is copied into plain objects, so
+ * nothing returned refers to the received buffer, and any malformed input surfaces as one
+ * {@link ProtocolError}, thrown before the caller sees a partial message.
+ *
+ * Metadata entries travel in `Object.keys` order, which is insertion order except that
+ * integer-like keys (`"2"`) come first, as JavaScript orders them. Empty strings and byte arrays
+ * are written as null pointers (every Cap'n Proto reader reads them back as empty).
+ */
+
+import { ProtocolEncodeError, ProtocolError } from '../errors.js'
+import { LAYOUT } from '../struct-layout.js'
+import type {
+  LogLevel,
+  MessageHeader,
+  MetadataValue,
+  NodeToSupervisor,
+  StopCause,
+  SupervisorToNode,
+} from './messages.js'
+import { FrameReader, FrameWriter, type StructReader, type StructWriter } from '../wire.js'
+
+export { MAX_FRAME_BYTES } from '../wire.js'
+
+// Enum ordinals, in schema order (common.capnp). Unknown ordinals from a newer peer decode to
+// the safest known value: a stop is still a stop, an unknown log level is logged as info.
+const STOP_CAUSES: readonly StopCause[] = ['manual', 'all-inputs-closed']
+const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug']
+
+const UINT32_MAX = 0xffff_ffff
+const UINT64_MAX = (1n << 64n) - 1n
+const INT64_MIN = -(1n << 63n)
+const INT64_MAX = (1n << 63n) - 1n
+
+const N2S = LAYOUT.NodeToSupervisor
+const N2S_REGISTER = LAYOUT['NodeToSupervisor.Register']
+const N2S_OUTPUT = LAYOUT['NodeToSupervisor.Output']
+const N2S_CLOSE_OUTPUTS = LAYOUT['NodeToSupervisor.CloseOutputs']
+const N2S_LOG = LAYOUT['NodeToSupervisor.Log']
+const S2N = LAYOUT.SupervisorToNode
+const S2N_REGISTRATION = LAYOUT['SupervisorToNode.Registration']
+const S2N_REGISTER_REJECTED = LAYOUT['SupervisorToNode.RegisterRejected']
+const S2N_INPUT = LAYOUT['SupervisorToNode.Input']
+const S2N_INPUT_CLOSED = LAYOUT['SupervisorToNode.InputClosed']
+const S2N_INPUT_RECOVERED = LAYOUT['SupervisorToNode.InputRecovered']
+const S2N_OUTPUTS_PAUSED = LAYOUT['SupervisorToNode.OutputsPaused']
+const S2N_OUTPUTS_CLOSED = LAYOUT['SupervisorToNode.OutputsClosed']
+const S2N_STOP = LAYOUT['SupervisorToNode.Stop']
+const S2N_ERROR = LAYOUT['SupervisorToNode.Error']
+const S2N_NODE_RESTARTED = LAYOUT['SupervisorToNode.NodeRestarted']
+const S2N_NODE_FAILED = LAYOUT['SupervisorToNode.NodeFailed']
+const HEADER = LAYOUT.MessageHeader
+const KEY_VALUE = LAYOUT.KeyValue
+
+// ---------------------------------------------------------------------------------------------
+// Node -> supervisor
+
+/**
+ * Encode a message a custom node sends to the supervisor as frame 0 (the payload of an `output`
+ * travels as frame 1, untouched).
+ *
+ * @throws {ProtocolEncodeError} when a field holds a value the schema cannot carry, or the
+ * encoded header would exceed {@link MAX_FRAME_BYTES}.
+ * @example
+ * ```ts
+ * await socket.send([encodeNodeToSupervisor({ type: 'output', header }), payload])
+ * ```
+ */
+export function encodeNodeToSupervisor(msg: NodeToSupervisor): Uint8Array {
+  if (typeof msg !== 'object' || msg === null) throw new ProtocolEncodeError(`message is a ${describeType(msg)}, not an object`)
+  const w = new FrameWriter()
+  const root = w.root(N2S)
+  const f = N2S.fields
+  switch (msg.type) {
+    case 'register': {
+      w.setWhich(root, N2S, f.register.tag)
+      const s = w.struct(root, f.register, N2S_REGISTER)
+      w.text(s, N2S_REGISTER.fields.nodeId, str(msg.nodeId, 'register.nodeId'))
+      w.setU32(s, N2S_REGISTER.fields.protocolVersion, u32(msg.protocolVersion, 'register.protocolVersion'))
+      w.setU32(s, N2S_REGISTER.fields.pid, u32(msg.pid, 'register.pid'))
+      break
+    }
+    case 'output': {
+      w.setWhich(root, N2S, f.output.tag)
+      const s = w.struct(root, f.output, N2S_OUTPUT)
+      writeHeader(w, w.struct(s, N2S_OUTPUT.fields.header, HEADER), msg.header)
+      break
+    }
+    case 'next':
+      w.setWhich(root, N2S, f.next.tag)
+      break
+    case 'close-outputs': {
+      w.setWhich(root, N2S, f.closeOutputs.tag)
+      const s = w.struct(root, f.closeOutputs, N2S_CLOSE_OUTPUTS)
+      w.textList(s, N2S_CLOSE_OUTPUTS.fields.outputs, strList(msg.outputs, 'closeOutputs.outputs'))
+      break
+    }
+    case 'log': {
+      w.setWhich(root, N2S, f.log.tag)
+      const s = w.struct(root, f.log, N2S_LOG)
+      w.setU16(s, N2S_LOG.fields.level, enumOrdinal(LOG_LEVELS, msg.level, 'log.level'))
+      w.text(s, N2S_LOG.fields.message, str(msg.message, 'log.message'))
+      break
+    }
+    default:
+      throw unencodable(msg)
+  }
+  return w.finish()
+}
+
+/**
+ * Decode frame 0 of a message from a custom node. Unknown union variants (a newer node) come
+ * back as `{ type: 'unknown', which }` for the caller to ignore.
+ *
+ * @throws {ProtocolError} for anything that is not a well-formed message of this protocol.
+ */
+export function decodeNodeToSupervisor(bytes: Uint8Array): NodeToSupervisor {
+  return decode(bytes, (r): NodeToSupervisor => {
+    const root = r.root()
+    const f = N2S.fields
+    const which = r.which(root, N2S)
+    switch (which) {
+      case f.register.tag: {
+        const s = r.struct(root, f.register)
+        const g = N2S_REGISTER.fields
+        return { type: 'register', nodeId: r.text(s, g.nodeId), protocolVersion: r.u32(s, g.protocolVersion), pid: r.u32(s, g.pid) }
+      }
+      case f.output.tag:
+        return { type: 'output', header: readHeader(r, r.struct(r.struct(root, f.output), N2S_OUTPUT.fields.header)) }
+      case f.next.tag:
+        return { type: 'next' }
+      case f.closeOutputs.tag:
+        return { type: 'close-outputs', outputs: r.textList(r.struct(root, f.closeOutputs), N2S_CLOSE_OUTPUTS.fields.outputs) }
+      case f.log.tag: {
+        const s = r.struct(root, f.log)
+        return {
+          type: 'log',
+          level: LOG_LEVELS[r.u16(s, N2S_LOG.fields.level)] ?? 'info',
+          message: r.text(s, N2S_LOG.fields.message),
+        }
+      }
+      default:
+        return { type: 'unknown', which }
+    }
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Supervisor -> node
+
+/**
+ * Encode a message the supervisor sends to a custom node as frame 0 (the payload of an `input`
+ * travels as frame 1, untouched).
+ *
+ * @throws {ProtocolEncodeError} when a field holds a value the schema cannot carry, or the
+ * encoded header would exceed {@link MAX_FRAME_BYTES}.
+ */
+export function encodeSupervisorToNode(msg: SupervisorToNode): Uint8Array {
+  if (typeof msg !== 'object' || msg === null) throw new ProtocolEncodeError(`message is a ${describeType(msg)}, not an object`)
+  const w = new FrameWriter()
+  const root = w.root(S2N)
+  const f = S2N.fields
+  switch (msg.type) {
+    case 'registered': {
+      const r = msg.registration
+      if (typeof r !== 'object' || r === null) throw new ProtocolEncodeError('registered.registration is not an object')
+      w.setWhich(root, S2N, f.registered.tag)
+      const s = w.struct(root, f.registered, S2N_REGISTRATION)
+      const g = S2N_REGISTRATION.fields
+      w.text(s, g.dataflowId, str(r.dataflowId, 'registration.dataflowId'))
+      w.text(s, g.dataflowName, str(r.dataflowName, 'registration.dataflowName'))
+      w.text(s, g.nodeId, str(r.nodeId, 'registration.nodeId'))
+      w.setU32(s, g.restartCount, u32(r.restartCount, 'registration.restartCount'))
+      w.textList(s, g.inputs, strList(r.inputs, 'registration.inputs'))
+      w.textList(s, g.outputs, strList(r.outputs, 'registration.outputs'))
+      w.text(s, g.kvsPath, str(r.kvsPath, 'registration.kvsPath'))
+      w.setU64(s, g.kvsMapSize, u64(r.kvsMapSize, 'registration.kvsMapSize'))
+      w.text(s, g.kvsNamespace, str(r.kvsNamespace, 'registration.kvsNamespace'))
+      break
+    }
+    case 'register-rejected': {
+      w.setWhich(root, S2N, f.registerRejected.tag)
+      const s = w.struct(root, f.registerRejected, S2N_REGISTER_REJECTED)
+      w.text(s, S2N_REGISTER_REJECTED.fields.reason, str(msg.reason, 'registerRejected.reason'))
+      break
+    }
+    case 'input': {
+      w.setWhich(root, S2N, f.input.tag)
+      const s = w.struct(root, f.input, S2N_INPUT)
+      w.text(s, S2N_INPUT.fields.inputId, str(msg.inputId, 'input.inputId'))
+      writeHeader(w, w.struct(s, S2N_INPUT.fields.header, HEADER), msg.header)
+      break
+    }
+    case 'input-closed': {
+      w.setWhich(root, S2N, f.inputClosed.tag)
+      const s = w.struct(root, f.inputClosed, S2N_INPUT_CLOSED)
+      w.text(s, S2N_INPUT_CLOSED.fields.inputId, str(msg.inputId, 'inputClosed.inputId'))
+      break
+    }
+    case 'input-recovered': {
+      w.setWhich(root, S2N, f.inputRecovered.tag)
+      const s = w.struct(root, f.inputRecovered, S2N_INPUT_RECOVERED)
+      w.text(s, S2N_INPUT_RECOVERED.fields.inputId, str(msg.inputId, 'inputRecovered.inputId'))
+      break
+    }
+    case 'outputs-paused': {
+      w.setWhich(root, S2N, f.outputsPaused.tag)
+      const s = w.struct(root, f.outputsPaused, S2N_OUTPUTS_PAUSED)
+      w.textList(s, S2N_OUTPUTS_PAUSED.fields.outputs, strList(msg.outputs, 'outputsPaused.outputs'))
+      break
+    }
+    case 'outputs-closed': {
+      w.setWhich(root, S2N, f.outputsClosed.tag)
+      const s = w.struct(root, f.outputsClosed, S2N_OUTPUTS_CLOSED)
+      w.textList(s, S2N_OUTPUTS_CLOSED.fields.outputs, strList(msg.outputs, 'outputsClosed.outputs'))
+      break
+    }
+    case 'stop': {
+      w.setWhich(root, S2N, f.stop.tag)
+      const s = w.struct(root, f.stop, S2N_STOP)
+      w.setU16(s, S2N_STOP.fields.cause, enumOrdinal(STOP_CAUSES, msg.cause, 'stop.cause'))
+      break
+    }
+    case 'error': {
+      w.setWhich(root, S2N, f.error.tag)
+      const s = w.struct(root, f.error, S2N_ERROR)
+      w.text(s, S2N_ERROR.fields.message, str(msg.message, 'error.message'))
+      break
+    }
+    case 'node-restarted': {
+      w.setWhich(root, S2N, f.nodeRestarted.tag)
+      const s = w.struct(root, f.nodeRestarted, S2N_NODE_RESTARTED)
+      w.text(s, S2N_NODE_RESTARTED.fields.nodeId, str(msg.nodeId, 'nodeRestarted.nodeId'))
+      break
+    }
+    case 'node-failed': {
+      w.setWhich(root, S2N, f.nodeFailed.tag)
+      const s = w.struct(root, f.nodeFailed, S2N_NODE_FAILED)
+      const g = S2N_NODE_FAILED.fields
+      w.text(s, g.nodeId, str(msg.nodeId, 'nodeFailed.nodeId'))
+      w.text(s, g.error, str(msg.error, 'nodeFailed.error'))
+      w.textList(s, g.affectedInputs, strList(msg.affectedInputs, 'nodeFailed.affectedInputs'))
+      break
+    }
+    default:
+      throw unencodable(msg)
+  }
+  return w.finish()
+}
+
+/**
+ * Decode frame 0 of a message from the supervisor. Unknown union variants (a newer
+ * supervisor) come back as `{ type: 'unknown', which }` for the caller to ignore.
+ *
+ * @throws {ProtocolError} for anything that is not a well-formed message of this protocol.
+ */
+export function decodeSupervisorToNode(bytes: Uint8Array): SupervisorToNode {
+  return decode(bytes, (r): SupervisorToNode => {
+    const root = r.root()
+    const f = S2N.fields
+    const which = r.which(root, S2N)
+    switch (which) {
+      case f.registered.tag: {
+        const s = r.struct(root, f.registered)
+        const g = S2N_REGISTRATION.fields
+        return {
+          type: 'registered',
+          registration: {
+            dataflowId: r.text(s, g.dataflowId),
+            dataflowName: r.text(s, g.dataflowName),
+            nodeId: r.text(s, g.nodeId),
+            restartCount: r.u32(s, g.restartCount),
+            inputs: r.textList(s, g.inputs),
+            outputs: r.textList(s, g.outputs),
+            kvsPath: r.text(s, g.kvsPath),
+            kvsMapSize: r.u64(s, g.kvsMapSize),
+            kvsNamespace: r.text(s, g.kvsNamespace),
+          },
+        }
+      }
+      case f.registerRejected.tag:
+        return { type: 'register-rejected', reason: r.text(r.struct(root, f.registerRejected), S2N_REGISTER_REJECTED.fields.reason) }
+      case f.input.tag: {
+        const s = r.struct(root, f.input)
+        return {
+          type: 'input',
+          inputId: r.text(s, S2N_INPUT.fields.inputId),
+          header: readHeader(r, r.struct(s, S2N_INPUT.fields.header)),
+        }
+      }
+      case f.inputClosed.tag:
+        return { type: 'input-closed', inputId: r.text(r.struct(root, f.inputClosed), S2N_INPUT_CLOSED.fields.inputId) }
+      case f.inputRecovered.tag:
+        return { type: 'input-recovered', inputId: r.text(r.struct(root, f.inputRecovered), S2N_INPUT_RECOVERED.fields.inputId) }
+      case f.outputsPaused.tag:
+        return { type: 'outputs-paused', outputs: r.textList(r.struct(root, f.outputsPaused), S2N_OUTPUTS_PAUSED.fields.outputs) }
+      case f.outputsClosed.tag:
+        return { type: 'outputs-closed', outputs: r.textList(r.struct(root, f.outputsClosed), S2N_OUTPUTS_CLOSED.fields.outputs) }
+      case f.stop.tag:
+        return { type: 'stop', cause: STOP_CAUSES[r.u16(r.struct(root, f.stop), S2N_STOP.fields.cause)] ?? 'manual' }
+      case f.error.tag:
+        return { type: 'error', message: r.text(r.struct(root, f.error), S2N_ERROR.fields.message) }
+      case f.nodeRestarted.tag:
+        return { type: 'node-restarted', nodeId: r.text(r.struct(root, f.nodeRestarted), S2N_NODE_RESTARTED.fields.nodeId) }
+      case f.nodeFailed.tag: {
+        const s = r.struct(root, f.nodeFailed)
+        const g = S2N_NODE_FAILED.fields
+        return { type: 'node-failed', nodeId: r.text(s, g.nodeId), error: r.text(s, g.error), affectedInputs: r.textList(s, g.affectedInputs) }
+      }
+      default:
+        return { type: 'unknown', which }
+    }
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared parts
+
+function decode<R>(bytes: Uint8Array, read: (r: FrameReader) => R): R {
+  if (!(bytes instanceof Uint8Array)) throw new ProtocolError(`frame is a ${describeType(bytes)}, not a Uint8Array`)
+  try {
+    return read(new FrameReader(bytes))
+  } catch (err) {
+    if (err instanceof ProtocolError) throw err
+    // wire.ts checks bounds before every read; this net turns a missed check into the
+    // documented error instead of a RangeError.
+    /* c8 ignore next */
+    throw new ProtocolError(`malformed message: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+  }
+}
+
+function writeHeader(w: FrameWriter, s: StructWriter, h: MessageHeader): void {
+  if (typeof h !== 'object' || h === null) throw new ProtocolEncodeError('header is not an object')
+  const f = HEADER.fields
+  w.text(s, f.dataflowId, str(h.dataflowId, 'header.dataflowId'))
+  w.text(s, f.senderNode, str(h.senderNode, 'header.senderNode'))
+  w.text(s, f.senderOperator, str(h.senderOperator, 'header.senderOperator'))
+  w.text(s, f.outputId, str(h.outputId, 'header.outputId'))
+  w.setU64(s, f.sequence, u64(h.sequence, 'header.sequence'))
+  w.setU64(s, f.timestampNs, u64(h.timestampNs, 'header.timestampNs'))
+  const metadata = h.metadata
+  if (typeof metadata !== 'object' || metadata === null) throw new ProtocolEncodeError('header.metadata is not an object')
+  const keys = Object.keys(metadata)
+  if (keys.length > 0) {
+    const entries = w.structList(s, f.metadata, KEY_VALUE, keys.length)
+    const g = KEY_VALUE.fields
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string
+      const e = entries[i] as StructWriter
+      w.text(e, g.key, key)
+      const value: unknown = metadata[key]
+      switch (typeof value) {
+        case 'string':
+          w.setWhich(e, KEY_VALUE, g.text.tag)
+          w.text(e, g.text, value)
+          break
+        case 'number':
+          w.setWhich(e, KEY_VALUE, g.float64.tag)
+          w.setF64(e, g.float64, value)
+          break
+        case 'bigint':
+          if (value < INT64_MIN || value > INT64_MAX) {
+            throw new ProtocolEncodeError(`metadata ${JSON.stringify(key)}: bigint ${value}n is outside Int64`)
+          }
+          w.setWhich(e, KEY_VALUE, g.int64.tag)
+          w.setI64(e, g.int64, value)
+          break
+        case 'boolean':
+          w.setWhich(e, KEY_VALUE, g.bool.tag)
+          w.setBool(e, g.bool, value)
+          break
+        default:
+          if (!(value instanceof Uint8Array)) {
+            throw new ProtocolEncodeError(
+              `metadata ${JSON.stringify(key)}: a ${describeType(value)} is not a metadata value (string, number, bigint, boolean or Uint8Array)`,
+            )
+          }
+          w.setWhich(e, KEY_VALUE, g.data.tag)
+          w.data(e, g.data, value)
+      }
+    }
+  }
+  w.text(s, f.encoding, str(h.encoding, 'header.encoding'))
+  w.text(s, f.messageId, str(h.messageId, 'header.messageId'))
+  if (typeof h.redelivered !== 'boolean') throw new ProtocolEncodeError('header.redelivered is not a boolean')
+  w.setBool(s, f.redelivered, h.redelivered)
+}
+
+function readHeader(r: FrameReader, s: StructReader): MessageHeader {
+  const f = HEADER.fields
+  const g = KEY_VALUE.fields
+  const dataflowId = r.text(s, f.dataflowId)
+  const senderNode = r.text(s, f.senderNode)
+  const senderOperator = r.text(s, f.senderOperator)
+  const outputId = r.text(s, f.outputId)
+  const metadata: Record<string, MetadataValue> = {}
+  const list = r.structList(s, f.metadata)
+  for (let i = 0; i < list.count; i++) {
+    const e = r.element(list, i)
+    let value: MetadataValue
+    switch (r.which(e, KEY_VALUE)) {
+      case g.text.tag:
+        value = r.text(e, g.text)
+        break
+      case g.float64.tag:
+        value = r.f64(e, g.float64)
+        break
+      case g.int64.tag:
+        value = r.i64(e, g.int64)
+        break
+      case g.bool.tag:
+        value = r.bool(e, g.bool)
+        break
+      case g.data.tag:
+        value = r.data(e, g.data)
+        break
+      default:
+        // A value type from a newer peer: drop this entry, keep the rest (see common.capnp).
+        continue
+    }
+    const key = r.text(e, g.key)
+    if (Object.hasOwn(metadata, key)) throw new ProtocolError(`metadata key ${JSON.stringify(key)} appears twice`)
+    // `__proto__` must become an own property, not the object's prototype.
+    if (key === '__proto__') Object.defineProperty(metadata, key, { value, enumerable: true, writable: true, configurable: true })
+    else metadata[key] = value
+  }
+  return {
+    dataflowId,
+    senderNode,
+    senderOperator,
+    outputId,
+    sequence: r.u64(s, f.sequence),
+    timestampNs: r.u64(s, f.timestampNs),
+    metadata,
+    encoding: r.text(s, f.encoding),
+    messageId: r.text(s, f.messageId),
+    redelivered: r.bool(s, f.redelivered),
+  }
+}
+
+function str(value: string, name: string): string {
+  if (typeof value !== 'string') throw new ProtocolEncodeError(`${name} is a ${describeType(value)}, not a string`)
+  return value
+}
+
+function strList(values: readonly string[], name: string): readonly string[] {
+  if (!Array.isArray(values)) throw new ProtocolEncodeError(`${name} is a ${describeType(values)}, not an array`)
+  for (const v of values) if (typeof v !== 'string') throw new ProtocolEncodeError(`${name} holds a ${describeType(v)}, not a string`)
+  return values
+}
+
+function u32(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 0 || value > UINT32_MAX) {
+    throw new ProtocolEncodeError(`${name} must be an integer in [0, 2^32 - 1], got ${String(value)}`)
+  }
+  return value
+}
+
+function u64(value: bigint, name: string): bigint {
+  if (typeof value !== 'bigint' || value < 0n || value > UINT64_MAX) {
+    throw new ProtocolEncodeError(`${name} must be a bigint in [0, 2^64 - 1], got ${describeValue(value)}`)
+  }
+  return value
+}
+
+function enumOrdinal<T extends string>(values: readonly T[], value: T, name: string): number {
+  const i = values.indexOf(value)
+  if (i < 0) throw new ProtocolEncodeError(`${name} must be one of ${values.join(', ')}, got ${describeValue(value)}`)
+  return i
+}
+
+function unencodable(msg: { type: string }): ProtocolEncodeError {
+  return new ProtocolEncodeError(`cannot encode a message of type ${describeValue((msg as { type?: unknown }).type)}`)
+}
+
+function describeType(value: unknown): string {
+  if (value === null) return 'null'
+  if (typeof value === 'object') return (value as object).constructor?.name ?? 'object'
+  return typeof value
+}
+
+function describeValue(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : typeof value === 'bigint' ? `${value}n` : String(value)
+}
+

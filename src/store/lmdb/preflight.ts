@@ -1,0 +1,212 @@
+/**
+ * Checks of a state directory made before lmdb-js opens it.
+ *
+ * Why: lmdb-js 3.5.6 crashes the whole process instead of throwing when `mdb_env_open` fails
+ * after the lock file is set up (its open-failure path deletes the environment's context
+ * twice: SIGSEGV), and LMDB itself dies with SIGBUS when it touches a page past the end of a
+ * truncated file. A damaged state file must never take the supervisor down, so we read the
+ * two LMDB meta pages ourselves and refuse what LMDB would choke on with a clear error:
+ * not an LMDB file, another LMDB data format, a file shorter than its meta page says. Only a
+ * file that looks truncated is opened for real, in a throw-away child process ({@link
+ * probeStore}), to tell a damaged file from one that just ends in free pages.
+ *
+ * Damage inside the B-tree pages (bit rot) is not detected here; LMDB trusts its pages.
+ *
+ * @module
+ */
+
+import { accessSync, closeSync, constants as fsConstants, lstatSync, mkdirSync, openSync, readSync, type Stats } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { endianness } from 'node:os'
+import { join } from 'node:path'
+import { corruptHint, layoutHint, StateCorruptError, StateLayoutError, StateOpenError, stateErrorFrom } from '../state/errors.js'
+
+/** LMDB's file magic (mdb.c MDB_MAGIC). */
+const MDB_MAGIC = 0xbeefc0de
+/**
+ * The data format of the LMDB inside lmdb-js 3.x (mdb.c MDB_DATA_VERSION). Upstream LMDB 0.9
+ * (Debian's lmdb-utils) writes and reads format 1 only, so its tools cannot open our files.
+ */
+export const LMDB_DATA_VERSION = 2
+/** Page flag of a meta page (mdb.c P_META). */
+const P_META = 0x08
+
+// Offsets in a meta page on a 64-bit little-endian build (mdb.c MDB_page_header, MDB_meta).
+const PAGE_FLAGS = 18 // uint16 mh_flags, after mh_p (8), mh_txnid (8), mh_pad (2)
+const META = 24 // PAGEHDRSZ
+const META_MAGIC = META + 0 // uint32 mm_magic
+const META_VERSION = META + 4 // uint32 mm_version (low 16 bits)
+const META_PAGE_SIZE = META + 24 // uint32 mm_dbs[FREE_DBI].md_pad, after mm_address (8), mm_mapsize (8)
+const META_LAST_PAGE = META + 120 // pgno_t mm_last_pg, after mm_dbs[2] (2 x 48 bytes)
+const META_TXNID = META + 128 // txnid_t mm_txnid
+const META_END = META + 136
+const HEADER_LAYOUT_KNOWN = endianness() === 'LE' && ['x64', 'arm64', 'ppc64', 'riscv64', 'loong64'].includes(process.arch)
+
+/** What {@link inspectDataFile} found. */
+export type DataFileReport =
+  | { kind: 'absent' }
+  /** LMDB initializes an empty file as a new store. */
+  | { kind: 'empty' }
+  /** Not a platform whose meta page layout this module knows. */
+  | { kind: 'unchecked' }
+  | { kind: 'ok'; pageSize: number; txnId: bigint; lastPage: bigint; size: number }
+  /** Shorter than the newest meta page says: damaged, or ending in never-written free pages. */
+  | { kind: 'short'; pageSize: number; txnId: bigint; lastPage: bigint; size: number }
+
+/**
+ * Make sure `dir` exists and is writable, and that its data.mdb (if any) is an LMDB file
+ * lmdb-js can open without crashing. Throws a StateError naming `dir` otherwise.
+ */
+export function preflight(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true })
+  } catch (err) {
+    throw stateErrorFrom(err, { dir, action: 'open' })
+  }
+  checkAccess(dir, 'the state directory', true)
+  for (const file of ['data.mdb', 'lock.mdb']) {
+    const stat = lstatOrUndefined(join(dir, file), dir)
+    if (stat === undefined) continue
+    if (!stat.isFile()) {
+      throw new StateOpenError(`cannot open the state store in ${dir}: ${file} is not a regular file`, {
+        dir,
+        hint: `remove ${join(dir, file)} or choose another --state-dir`,
+      })
+    }
+    checkAccess(join(dir, file), file, false, dir)
+  }
+  const report = inspectDataFile(dir)
+  if (report.kind === 'short') probeStore(dir, report)
+}
+
+/** Read and check the meta pages of `<dir>/data.mdb`. Throws CORRUPT or LAYOUT errors. */
+export function inspectDataFile(dir: string): DataFileReport {
+  const path = join(dir, 'data.mdb')
+  const stat = lstatOrUndefined(path, dir)
+  if (stat === undefined) return { kind: 'absent' }
+  if (stat.size === 0) return { kind: 'empty' }
+  // The offsets below are those of 64-bit little-endian builds (x64, arm64): elsewhere the
+  // layout differs and the file is left to LMDB.
+  if (!HEADER_LAYOUT_KNOWN) return { kind: 'unchecked' }
+  const corrupt = (why: string): StateCorruptError =>
+    new StateCorruptError(`cannot open the state store in ${dir}: data.mdb ${why}`, { dir, hint: corruptHint(dir) })
+
+  const fd = openSync(path, 'r')
+  try {
+    const first = readAt(fd, 0, META_END)
+    if (first.length < META_END) throw corrupt(`is ${stat.size} bytes long, too short to be an LMDB file`)
+    const meta0 = readMeta(first, dir, corrupt, 'page 0')
+    const pageSize = first.readUInt32LE(META_PAGE_SIZE)
+    if (pageSize < 512 || pageSize > 0x100000 || (pageSize & (pageSize - 1)) !== 0) throw corrupt(`records an impossible page size (${pageSize})`)
+    const second = readAt(fd, pageSize, META_END)
+    if (second.length < META_END) throw corrupt(`is ${stat.size} bytes long, it ends inside its second meta page`)
+    const meta1 = readMeta(second, dir, corrupt, 'page 1')
+    // LMDB uses the meta page with the higher transaction id (mdb_pick_meta).
+    const newest = meta1.txnId > meta0.txnId ? meta1 : meta0
+    const needed = (newest.lastPage + 1n) * BigInt(pageSize)
+    const kind = BigInt(stat.size) < needed ? 'short' : 'ok'
+    return { kind, pageSize, txnId: newest.txnId, lastPage: newest.lastPage, size: stat.size }
+  } finally {
+    closeSync(fd)
+  }
+}
+
+function readMeta(
+  page: Buffer,
+  dir: string,
+  corrupt: (why: string) => StateCorruptError,
+  where: string,
+): { txnId: bigint; lastPage: bigint } {
+  if (page.readUInt32LE(META_MAGIC) !== MDB_MAGIC) throw corrupt(`is not an LMDB file (no LMDB magic number in ${where})`)
+  if ((page.readUInt16LE(PAGE_FLAGS) & P_META) === 0) throw corrupt(`is damaged: ${where} is not a meta page`)
+  const version = page.readUInt32LE(META_VERSION) & 0xffff
+  if (version !== LMDB_DATA_VERSION) {
+    throw new StateLayoutError(
+      `cannot open the state store in ${dir}: data.mdb uses LMDB data format ${version}, this dora-ts reads format ${LMDB_DATA_VERSION}`,
+      { dir, hint: layoutHint(dir) },
+    )
+  }
+  return { txnId: page.readBigUInt64LE(META_TXNID), lastPage: page.readBigUInt64LE(META_LAST_PAGE) }
+}
+
+function readAt(fd: number, position: number, length: number): Buffer {
+  const buffer = Buffer.alloc(length)
+  let done = 0
+  while (done < length) {
+    const n = readSync(fd, buffer, done, length - done, position + done)
+    if (n === 0) break
+    done += n
+  }
+  return buffer.subarray(0, done)
+}
+
+function lstatOrUndefined(path: string, dir: string): Stats | undefined {
+  try {
+    return lstatSync(path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw stateErrorFrom(err, { dir, action: 'open' })
+  }
+}
+
+function checkAccess(path: string, what: string, isDir: boolean, dir = path): void {
+  try {
+    accessSync(path, fsConstants.R_OK | fsConstants.W_OK | (isDir ? fsConstants.X_OK : 0))
+  } catch (err) {
+    throw new StateOpenError(`cannot open the state store in ${dir}: ${what} is not readable and writable (${(err as Error).message})`, {
+      dir,
+      cause: err,
+      hint: `fix the permissions of ${path}, or choose another --state-dir`,
+    })
+  }
+}
+
+// Opens the environment read-only and reads every record of every database, so each page a
+// later load() would touch is touched here first. Runs as `node --input-type=module -e`, so it
+// works the same from src/ under a TS loader and from dist/.
+const PROBE_SOURCE = `
+const [lmdbUrl, dir] = process.argv.slice(1)
+const { open } = await import(lmdbUrl)
+const env = open({ path: dir, noSubdir: false, readOnly: true, maxDbs: 1000, keyEncoding: 'binary', encoding: 'binary' })
+// Collect the names first: opening a database while a cursor walks the main one fails.
+const names = Array.from(env.getKeys(), (raw) => Buffer.from(raw).toString('utf8').replace(/\\0$/, ''))
+let bytes = 0
+for (const name of names) {
+  const db = env.openDB({ name, keyEncoding: 'binary', encoding: 'binary' })
+  for (const { value } of db.getRange()) bytes += value.length
+}
+env.close()
+process.stdout.write(String(bytes))
+`
+
+/**
+ * Open the store in a child process and read all of it. A crash or an error there means the
+ * file is damaged: throw DORA_STATE_CORRUPT instead of letting the supervisor crash.
+ */
+export function probeStore(dir: string, report: DataFileReport): void {
+  const lmdbUrl = import.meta.resolve('lmdb')
+  // Plain node: no loaders or flags of this process (NODE_OPTIONS, execArgv) in the probe.
+  const env = { ...process.env }
+  delete env['NODE_OPTIONS']
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', PROBE_SOURCE, lmdbUrl, dir], {
+    env,
+    encoding: 'utf8',
+    timeout: 120_000,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  if (result.status === 0) return
+  const size = 'size' in report ? `data.mdb is ${report.size} bytes but its newest meta page ends the data at ${(report.lastPage + 1n) * BigInt(report.pageSize)}; ` : ''
+  const how = result.signal !== null ? `LMDB crashed with ${result.signal}` : `LMDB failed: ${firstLine(result.stderr) ?? `exit code ${result.status}`}`
+  throw new StateCorruptError(`cannot open the state store in ${dir}: ${size}reading it in a probe process failed (${how}); the file is truncated or damaged`, {
+    dir,
+    hint: corruptHint(dir),
+  })
+}
+
+function firstLine(text: string | undefined): string | undefined {
+  const line = text
+    ?.split('\n')
+    .map((l) => l.trim())
+    .find((l) => l.startsWith('Error') || l.includes('MDB_'))
+  return line === undefined || line === '' ? undefined : line
+}

@@ -1,0 +1,108 @@
+import t from 'tap'
+import { Inbox, type InboxItem } from '../../../runtime/supervisor/inbox.js'
+import type { MessageHeader } from '../../../src/protocol/node/messages.js'
+
+function header(sequence: number): MessageHeader {
+  return {
+    dataflowId: 'df',
+    senderNode: 'src',
+    senderOperator: '',
+    outputId: 'out',
+    sequence: BigInt(sequence),
+    timestampNs: 0n,
+    metadata: {},
+    encoding: 'raw',
+    messageId: '',
+    redelivered: false,
+  }
+}
+
+function input(inputId: string, sequence: number): InboxItem {
+  return { kind: 'input', inputId, header: header(sequence), payload: new Uint8Array([sequence]) }
+}
+
+function sequences(inbox: Inbox): string[] {
+  const out: string[] = []
+  for (let item = inbox.shift(); item !== undefined; item = inbox.shift()) {
+    out.push(item.kind === 'input' ? `${item.inputId}:${item.header.sequence}` : item.kind)
+  }
+  return out
+}
+
+t.test('drop_oldest keeps the newest queue_size messages of one input and counts the drops', async (t) => {
+  const inbox = new Inbox(new Map([['scan', { queueSize: 3, queuePolicy: 'drop_oldest' as const }]]))
+  for (let i = 1; i <= 7; i++) inbox.push(input('scan', i))
+  t.equal(inbox.queued('scan'), 3)
+  t.equal(inbox.dropped.get('scan'), 4)
+  t.same(sequences(inbox), ['scan:5', 'scan:6', 'scan:7'])
+})
+
+t.test('one busy input does not evict messages of another input', async (t) => {
+  const inbox = new Inbox(
+    new Map([
+      ['fast', { queueSize: 2, queuePolicy: 'drop_oldest' as const }],
+      ['slow', { queueSize: 2, queuePolicy: 'drop_oldest' as const }],
+    ]),
+  )
+  inbox.push(input('slow', 1))
+  for (let i = 1; i <= 5; i++) inbox.push(input('fast', i))
+  t.same(sequences(inbox), ['slow:1', 'fast:4', 'fast:5'])
+  t.equal(inbox.dropped.get('slow'), undefined)
+})
+
+t.test('control events are never dropped and keep their place in arrival order', async (t) => {
+  const inbox = new Inbox(new Map([['a', { queueSize: 1, queuePolicy: 'drop_oldest' as const }]]))
+  inbox.push(input('a', 1))
+  inbox.push({ kind: 'input-closed', inputId: 'b' })
+  inbox.push(input('a', 2))
+  inbox.push({ kind: 'stop', cause: 'manual' })
+  t.same(sequences(inbox), ['input-closed', 'a:2', 'stop'])
+})
+
+t.test('backpressure never drops at the inbox', async (t) => {
+  const inbox = new Inbox(new Map([['a', { queueSize: 2, queuePolicy: 'backpressure' as const }]]))
+  for (let i = 1; i <= 5; i++) inbox.push(input('a', i))
+  t.equal(inbox.length, 5)
+  t.equal(inbox.dropped.size, 0)
+})
+
+t.test('unshift puts an item back at the head and keeps the per-input count right', async (t) => {
+  const inbox = new Inbox(new Map([['a', { queueSize: 2, queuePolicy: 'drop_oldest' as const }]]))
+  inbox.push(input('a', 1))
+  inbox.push(input('a', 2))
+  const first = inbox.shift()!
+  t.equal(inbox.queued('a'), 1)
+  inbox.unshift(first)
+  t.equal(inbox.queued('a'), 2)
+  t.same(sequences(inbox), ['a:1', 'a:2'])
+})
+
+t.test('clearInputs drops queued inputs but keeps control events', async (t) => {
+  const inbox = new Inbox(new Map())
+  inbox.push(input('a', 1))
+  inbox.push({ kind: 'stop', cause: 'manual' })
+  inbox.push(input('a', 2))
+  t.equal(inbox.clearInputs(), 2)
+  t.same(sequences(inbox), ['stop'])
+})
+
+t.test('backpressureFull: a backpressure queue at queue_size is full; drop_oldest ones never are; lengths are reported', async (t) => {
+  const reported: Array<[string, number]> = []
+  const inbox = new Inbox(
+    new Map([
+      ['slow', { queueSize: 2, queuePolicy: 'backpressure' as const }],
+      ['fast', { queueSize: 1, queuePolicy: 'drop_oldest' as const }],
+    ]),
+    (inputId, queued) => reported.push([inputId, queued]),
+  )
+  inbox.push(input('slow', 1))
+  t.notOk(inbox.backpressureFull('slow'))
+  inbox.push(input('slow', 2))
+  t.ok(inbox.backpressureFull('slow'), 'full at queue_size')
+  inbox.push(input('fast', 1))
+  inbox.push(input('fast', 2))
+  t.notOk(inbox.backpressureFull('fast'), 'drop_oldest makes room instead')
+  inbox.shift()
+  t.notOk(inbox.backpressureFull('slow'))
+  t.same(reported, [['slow', 1], ['slow', 2], ['fast', 1], ['fast', 0], ['fast', 1], ['slow', 1]])
+})

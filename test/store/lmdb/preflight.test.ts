@@ -1,0 +1,126 @@
+import t from 'tap'
+import { closeSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import { inspectDataFile, LMDB_DATA_VERSION, preflight } from '../../../src/store/lmdb/preflight.js'
+import { StateStore } from '../../../src/store/state/store.js'
+
+/** A closed store with enough data that its file is many pages long. */
+function makeStore(dir: string, entries = 400): void {
+  const store = StateStore.open({ dir, durability: 'process' })
+  const op = store.operator('n/o')
+  const writes = Array.from({ length: entries }, (_, i) => ({ key: `k${i}`, value: new Uint8Array(500).fill(i & 0xff) }))
+  op.commit(writes, { lastEvent: 1n, seen: new Map() })
+  store.close()
+}
+
+t.test('a missing or empty data file is a new store', async (t) => {
+  const dir = t.testdir()
+  t.same(inspectDataFile(dir), { kind: 'absent' })
+  writeFileSync(join(dir, 'data.mdb'), '')
+  t.same(inspectDataFile(dir), { kind: 'empty' })
+  preflight(dir)
+})
+
+t.test('a healthy store reads as ok, with its page size and newest transaction', async (t) => {
+  const dir = t.testdir()
+  makeStore(dir)
+  const report = inspectDataFile(dir)
+  t.equal(report.kind, 'ok')
+  if (report.kind !== 'ok') return
+  t.equal(report.pageSize, 4096)
+  t.ok(report.txnId > 0n)
+  t.equal(BigInt(report.size) >= (report.lastPage + 1n) * 4096n, true)
+  preflight(dir)
+})
+
+t.test('preflight creates the directory', async (t) => {
+  const dir = join(t.testdir(), 'a', 'b.v2')
+  preflight(dir)
+  t.ok(statSync(dir).isDirectory())
+})
+
+t.test('garbage instead of data.mdb is DORA_STATE_CORRUPT, naming the directory', async (t) => {
+  const dir = t.testdir({ 'data.mdb': Buffer.alloc(100_000, 0x41) })
+  t.throws(() => preflight(dir), {
+    code: 'DORA_STATE_CORRUPT',
+    message: `cannot open the state store in ${dir}: data.mdb is not an LMDB file (no LMDB magic number in page 0)`,
+  })
+})
+
+t.test('a data.mdb too short to hold its meta pages is DORA_STATE_CORRUPT', async (t) => {
+  const root = t.testdir({ tiny: { 'data.mdb': 'hello' } })
+  t.throws(() => preflight(join(root, 'tiny')), { code: 'DORA_STATE_CORRUPT', message: /is 5 bytes long/ })
+  const dir = join(root, 'cut')
+  makeStore(dir)
+  truncateSync(join(dir, 'data.mdb'), 4096 + 100)
+  t.throws(() => preflight(dir), { code: 'DORA_STATE_CORRUPT', message: /ends inside its second meta page/ })
+})
+
+t.test('a damaged second meta page is DORA_STATE_CORRUPT', async (t) => {
+  const dir = t.testdir()
+  makeStore(dir)
+  const fd = openSync(join(dir, 'data.mdb'), 'r+')
+  writeSync(fd, Buffer.alloc(64, 0x55), 0, 64, 4096)
+  closeSync(fd)
+  t.throws(() => preflight(dir), { code: 'DORA_STATE_CORRUPT', message: /no LMDB magic number in page 1/ })
+})
+
+t.test('another LMDB data format is DORA_STATE_LAYOUT, not corruption', async (t) => {
+  const dir = t.testdir()
+  makeStore(dir)
+  // Rewrite mm_version of both meta pages to format 1 (upstream LMDB 0.9's).
+  const fd = openSync(join(dir, 'data.mdb'), 'r+')
+  const one = Buffer.alloc(4)
+  one.writeUInt32LE(1)
+  writeSync(fd, one, 0, 4, 28)
+  writeSync(fd, one, 0, 4, 4096 + 28)
+  closeSync(fd)
+  t.throws(() => preflight(dir), {
+    code: 'DORA_STATE_LAYOUT',
+    message: `cannot open the state store in ${dir}: data.mdb uses LMDB data format 1, this dora-ts reads format ${LMDB_DATA_VERSION}`,
+  })
+})
+
+t.test('a truncated data.mdb is caught by the probe process instead of crashing this one', async (t) => {
+  const dir = t.testdir()
+  makeStore(dir)
+  const size = statSync(join(dir, 'data.mdb')).size
+  truncateSync(join(dir, 'data.mdb'), 3 * 4096)
+  const report = inspectDataFile(dir)
+  t.equal(report.kind, 'short')
+  t.throws(() => preflight(dir), {
+    code: 'DORA_STATE_CORRUPT',
+    message: /^cannot open the state store in .*: data\.mdb is 12288 bytes but its newest meta page ends the data at \d+; reading it in a probe process failed \(LMDB crashed with SIG(BUS|SEGV)\)/,
+  })
+  t.ok(size > 3 * 4096, 'the file really was cut')
+})
+
+t.test('a file that only looks short but reads fine passes the probe', async (t) => {
+  const dir = t.testdir()
+  makeStore(dir, 10)
+  // Claim a last page one past the end in the newest meta page: LMDB never reads that page.
+  const report = inspectDataFile(dir)
+  if (report.kind !== 'ok') throw new Error('expected a healthy store')
+  const bytes = readFileSync(join(dir, 'data.mdb'))
+  const newest = bytes.readBigUInt64LE(152) === report.txnId ? 0 : 4096
+  const fd = openSync(join(dir, 'data.mdb'), 'r+')
+  const last = Buffer.alloc(8)
+  last.writeBigUInt64LE(report.lastPage + 1n)
+  writeSync(fd, last, 0, 8, newest + 144)
+  closeSync(fd)
+  t.equal(inspectDataFile(dir).kind, 'short')
+  preflight(dir)
+  const store = StateStore.open({ dir, durability: 'process' })
+  t.equal(store.operator('n/o').load().state.size, 10)
+  store.close()
+})
+
+t.test('a directory that is a file is DORA_STATE_OPEN', async (t) => {
+  const file = join(t.testdir({ f: 'x' }), 'f')
+  t.throws(() => preflight(join(file, 'state')), { code: 'DORA_STATE_OPEN', message: new RegExp(`cannot open the state store in ${file}/state`) })
+})
+
+t.test('data.mdb that is a directory is DORA_STATE_OPEN', async (t) => {
+  const dir = t.testdir({ 'data.mdb': {} })
+  t.throws(() => preflight(dir), { code: 'DORA_STATE_OPEN', message: /data\.mdb is not a regular file/ })
+})
