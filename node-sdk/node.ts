@@ -16,7 +16,7 @@ import { rmSync } from 'node:fs'
 import { basename, dirname } from 'node:path'
 import { Dealer } from 'zeromq'
 import { decodeSupervisorToNode, encodeNodeToSupervisor } from '../src/protocol/node/codec.js'
-import { MAX_PAUSE_MS, PROTOCOL_VERSION, type MessageHeader, type Registration, type SupervisorToNode } from '../src/protocol/node/messages.js'
+import { MAX_PAUSE_MS, PROTOCOL_VERSION, type Registration, type SupervisorToNode } from '../src/protocol/node/messages.js'
 import { SendQueue } from '../src/transport/send-queue.js'
 import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID, ENV_SUPERVISOR_PID } from '../src/transport/env.js'
 import { isAlive } from '../src/transport/run-dir.js'
@@ -24,7 +24,7 @@ import { nowNs } from '../src/clock.js'
 import { DEFAULT_KVS_MAP_SIZE_BYTES } from '../src/store/kvs/store.js'
 import type { DoraEvent, SendOptions } from './events.js'
 import { checkOutput, checkPayload, InvalidSendError, NodeConnectError } from './errors.js'
-import { metadataFromHeader } from './metadata.js'
+import { toDoraEvent, type MessageHeader } from '../src/events.js'
 import { encodeJson, Encoding } from './payload.js'
 import { createKvs, directSource, type Kvs } from './kvs.js'
 
@@ -301,19 +301,8 @@ export class Node implements AsyncDisposable {
   }
 
   #accept(message: SupervisorToNode, payload: Buffer | undefined): void {
-    let event: DoraEvent | undefined
+    let event: DoraEvent
     switch (message.type) {
-      case 'input': {
-        const data = payload === undefined ? EMPTY : new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength)
-        event = { type: 'input', id: message.inputId, data, metadata: metadataFromHeader(message.header) }
-        break
-      }
-      case 'input-closed':
-        event = { type: 'input-closed', id: message.inputId }
-        break
-      case 'input-recovered':
-        event = { type: 'input-recovered', id: message.inputId }
-        break
       case 'outputs-paused':
         // Not an event: flow control for `send`, which may be waiting right now.
         this.#paused = new Set(message.outputs)
@@ -323,20 +312,22 @@ export class Node implements AsyncDisposable {
         // Not an event: the answer to the oldest closeOutputs() still waiting.
         this.#closeAcks.values().next().value?.()
         return
+      case 'input': {
+        const data = payload === undefined ? EMPTY : new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength)
+        event = toDoraEvent({ ...message, data })
+        break
+      }
+      case 'input-closed':
+      case 'input-recovered':
       case 'stop':
-        event = { type: 'stop', cause: message.cause }
-        break
       case 'error':
-        event = { type: 'error', message: message.message }
-        break
       case 'node-restarted':
-        event = { type: 'node-restarted', nodeId: message.nodeId }
-        break
       case 'node-failed':
-        event = { type: 'node-failed', nodeId: message.nodeId, error: message.error, affectedInputs: message.affectedInputs }
+        event = message
         break
       default:
-        // Unknown kinds come from a newer supervisor: ignore them so the protocol can grow.
+        // Registration replies are answered in connect(); unknown kinds come from a newer
+        // supervisor: ignore them so the protocol can grow.
         return
     }
     // Each batch answers one `next` request; the following pull asks again.

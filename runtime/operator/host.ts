@@ -15,14 +15,13 @@ import { dirname, join } from 'node:path'
 import { deserializeError, DoraError } from '../../src/errors.js'
 import { nowNs } from '../../src/clock.js'
 import { copyBytes, ownsWholeBuffer } from '../../src/bytes.js'
-import type { MessageHeader } from '../../src/protocol/node/messages.js'
+import type { MessageHeader } from '../../src/events.js'
 import type { OperatorNodeSpec, OperatorSpec } from '../../src/spec/types.js'
 import { POISON_OUTPUT } from '../../src/spec/resolve.js'
 import type { OperatorState } from '../../src/store/state/store.js'
-import type { DoraEvent } from '../../node-sdk/events.js'
-import { metadataFromHeader } from '../../node-sdk/metadata.js'
+import type { DeliveredEvent } from '../../src/events.js'
 import { encodeJson } from '../../node-sdk/payload.js'
-import type { Inbox, InboxItem } from '../supervisor/inbox.js'
+import type { Inbox } from '../supervisor/inbox.js'
 import type { HostToWorker, OperatorWorkerData, StateWrite, WorkerToHost } from './messages.js'
 import { MAX_PAUSE_MS } from '../supervisor/flow-control.js'
 import { RestartBudget } from '../supervisor/restart-policy.js'
@@ -52,7 +51,7 @@ export interface OperatorHostOptions {
 
 /** An event handed to the worker and not yet committed. */
 interface InFlight {
-  item: InboxItem
+  item: DeliveredEvent
   eventNo: number
   crashes: number
 }
@@ -140,9 +139,9 @@ export class OperatorHost implements Unit {
 
   pump(): void {
     if (this.#status !== 'running' || this.#inFlight !== undefined || this.#stopSent) return
-    if (this.#pausedSince !== undefined && this.inbox.peek()?.kind === 'input' && !this.#pauseExpired()) return
+    if (this.#pausedSince !== undefined && this.inbox.peek()?.type === 'input' && !this.#pauseExpired()) return
     for (let item = this.inbox.shift(); item !== undefined; item = this.inbox.shift()) {
-      if (item.kind === 'input' && this.#isDuplicate(item.header)) {
+      if (item.type === 'input' && this.#isDuplicate(item.header)) {
         this.#deduplicated++
         continue
       }
@@ -322,8 +321,7 @@ export class OperatorHost implements Unit {
   }
 
   #post(inFlight: InFlight): void {
-    const redelivered = inFlight.crashes > 0
-    const { event } = toEvent(inFlight.item, redelivered)
+    const event = forWorker(inFlight.item, inFlight.crashes > 0)
     if (event.type === 'stop') this.#stopSent = true
     this.#outputIndex = 0
     if (this.spec.timeout !== undefined) {
@@ -346,8 +344,8 @@ export class OperatorHost implements Unit {
     const inFlight = this.#inFlight
     if (!this.#commit(writes)) return
     this.#inFlight = undefined
-    if (inFlight !== undefined && inFlight.item.kind === 'input') this.#markSeen(inFlight.item.header)
-    if (inFlight?.item.kind === 'stop') {
+    if (inFlight !== undefined && inFlight.item.type === 'input') this.#markSeen(inFlight.item.header)
+    if (inFlight?.item.type === 'stop') {
       // Stop was handled: a deliberate, clean end.
       this.#stopHandled = true
       this.#status = 'stopping'
@@ -384,7 +382,7 @@ export class OperatorHost implements Unit {
     const inFlight = this.#inFlight
     if (inFlight !== undefined) {
       inFlight.crashes++
-      if (inFlight.crashes >= this.spec.maxRedeliveries && inFlight.item.kind === 'input') {
+      if (inFlight.crashes >= this.spec.maxRedeliveries && inFlight.item.type === 'input') {
         this.#dropPoison(inFlight, reason)
         this.#inFlight = undefined
       }
@@ -410,13 +408,13 @@ export class OperatorHost implements Unit {
 
   #dropPoison(inFlight: InFlight, reason: string): void {
     const item = inFlight.item
-    if (item.kind !== 'input') return
+    if (item.type !== 'input') return
     const { header } = item
-    const text = `dropped input "${item.inputId}" (sequence ${header.sequence} from ${header.senderNode}${header.senderOperator === '' ? '' : `/${header.senderOperator}`}) as poison: it crashed the operator ${inFlight.crashes} times (max_redeliveries ${this.spec.maxRedeliveries}); last error: ${reason}`
+    const text = `dropped input "${item.id}" (sequence ${header.sequence} from ${header.senderNode}${header.senderOperator === '' ? '' : `/${header.senderOperator}`}) as poison: it crashed the operator ${inFlight.crashes} times (max_redeliveries ${this.spec.maxRedeliveries}); last error: ${reason}`
     this.#host.log({ source: 'dora-ts', stream: 'supervisor', level: 'error', text: `${this.display} ${text}` })
     const report = encodeJson({
       operator: this.display,
-      input: item.inputId,
+      input: item.id,
       sequence: header.sequence.toString(),
       sender: header.senderOperator === '' ? header.senderNode : `${header.senderNode}/${header.senderOperator}`,
       messageId: header.messageId,
@@ -494,25 +492,13 @@ export class OperatorHost implements Unit {
   }
 }
 
-/** Convert a queued item into the event the worker handles. */
-function toEvent(item: InboxItem, redelivered: boolean): { event: DoraEvent } {
-  switch (item.kind) {
-    case 'input': {
-      const metadata = metadataFromHeader(item.header)
-      if (redelivered) metadata.redelivered = true
-      // Structured clone copies a view's whole buffer: trim a partial view first.
-      const data = ownsWholeBuffer(item.payload) ? item.payload : copyBytes(item.payload)
-      return { event: { type: 'input', id: item.inputId, data, metadata } }
-    }
-    case 'input-closed':
-      return { event: { type: 'input-closed', id: item.inputId } }
-    case 'input-recovered':
-      return { event: { type: 'input-recovered', id: item.inputId } }
-    case 'stop':
-      return { event: { type: 'stop', cause: item.cause } }
-    case 'node-restarted':
-      return { event: { type: 'node-restarted', nodeId: item.nodeId } }
-    case 'node-failed':
-      return { event: { type: 'node-failed', nodeId: item.nodeId, error: item.error, affectedInputs: item.affectedInputs } }
-  }
+/**
+ * The event as posted to the worker: an input delivered again is marked so, and its bytes are
+ * trimmed to a buffer of their own first (structured clone copies a view's whole buffer).
+ */
+function forWorker(event: DeliveredEvent, redelivered: boolean): DeliveredEvent {
+  if (event.type !== 'input') return event
+  const data = ownsWholeBuffer(event.data) ? event.data : copyBytes(event.data)
+  const header = redelivered ? { ...event.header, redelivered: true } : event.header
+  return { ...event, header, data }
 }

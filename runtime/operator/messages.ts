@@ -4,10 +4,10 @@
  * This file holds only types so the worker imports nothing from the host side.
  */
 import type { SerializedError } from '../../src/errors.js'
-import type { MetadataValue } from '../../src/protocol/node/messages.js'
-import type { DoraEvent } from '../../node-sdk/events.js'
+import type { DeliveredEvent } from '../../src/events.js'
 import type { MessagePort } from 'node:worker_threads'
 import type { LogLevel } from '../../src/protocol/node/messages.js'
+import type { MetadataValue } from '../../src/events.js'
 
 export interface OperatorWorkerData {
   modulePath: string
@@ -31,7 +31,8 @@ export interface OperatorWorkerData {
 /** One buffered state change, shipped with `done` and committed by the host. */
 export type StateWrite = { key: string; value: Uint8Array } | { key: string; delete: true }
 
-export type HostToWorker = { type: 'event'; event: DoraEvent }
+/** The worker turns the event into the user's form itself (toDoraEvent), as the node SDK does. */
+export type HostToWorker = { type: 'event'; event: DeliveredEvent }
 
 export type WorkerToHost =
   /** Loaded, restored and initialised; `writes` are state changes made in restoreState/init. */

@@ -9,6 +9,7 @@ import { format } from 'node:util'
 import { serializeError } from '../../src/errors.js'
 import { copyBytes, ownsWholeBuffer } from '../../src/bytes.js'
 import type { DoraEvent, SendOptions } from '../../node-sdk/events.js'
+import { toDoraEvent } from '../../src/events.js'
 import { checkOutput, checkPayload, InvalidOperatorError, InvalidStateKeyError } from '../../node-sdk/errors.js'
 import { toOperatorDefinition, type OperatorContext, type OperatorHandlers, type OperatorSendOptions } from '../../node-sdk/operator.js'
 import { encodeJson, Encoding } from '../../node-sdk/payload.js'
@@ -171,7 +172,7 @@ async function main(): Promise<void> {
   }
   port.on('message', (message: HostToWorker) => {
     if (message.type !== 'event') return
-    queue.push(message.event)
+    queue.push(toDoraEvent(message.event))
     if (!busy) void drain()
   })
   const { writes, transfer } = takeWrites()

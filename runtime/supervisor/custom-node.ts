@@ -9,7 +9,8 @@ import type { SupervisorToNode } from '../../src/protocol/node/messages.js'
 import type { CustomNodeSpec } from '../../src/spec/types.js'
 import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID, ENV_SUPERVISOR_PID } from '../../src/transport/env.js'
 import type { Frames } from '../../src/transport/send-queue.js'
-import type { Inbox, InboxItem } from './inbox.js'
+import type { DeliveredEvent } from '../../src/events.js'
+import type { Inbox } from './inbox.js'
 import { RestartBudget } from './restart-policy.js'
 import { forEachLine, LineTail, type Unit, type UnitHost, type UnitResult, type UnitStatus } from './unit.js'
 
@@ -179,7 +180,7 @@ export class CustomNode implements Unit {
       const item = this.inbox.shift()
       if (item === undefined) break
       this.#deliver(item)
-      if (item.kind === 'stop') {
+      if (item.type === 'stop') {
         this.#status = 'stopping'
         this.#stopping = true
         break
@@ -222,27 +223,11 @@ export class CustomNode implements Unit {
     killGroup(child, signal)
   }
 
-  #deliver(item: InboxItem): void {
-    switch (item.kind) {
-      case 'input':
-        this.send({ type: 'input', inputId: item.inputId, header: item.header }, item.payload)
-        break
-      case 'input-closed':
-        this.send({ type: 'input-closed', inputId: item.inputId })
-        break
-      case 'input-recovered':
-        this.send({ type: 'input-recovered', inputId: item.inputId })
-        break
-      case 'stop':
-        this.send({ type: 'stop', cause: item.cause })
-        break
-      case 'node-restarted':
-        this.send({ type: 'node-restarted', nodeId: item.nodeId })
-        break
-      case 'node-failed':
-        this.send({ type: 'node-failed', nodeId: item.nodeId, error: item.error, affectedInputs: item.affectedInputs })
-        break
-    }
+  #deliver(event: DeliveredEvent): void {
+    if (event.type !== 'input') return this.send(event)
+    // The payload travels as its own frame, never inside the header message.
+    const { data, ...header } = event
+    this.send(header, data)
   }
 
   #fail(error: string): void {

@@ -10,12 +10,13 @@ import { randomUUID } from 'node:crypto'
 import { rmSync } from 'node:fs'
 import { Router } from 'zeromq'
 import { decodeNodeToSupervisor, encodeSupervisorToNode } from '../../src/protocol/node/codec.js'
-import { PROTOCOL_VERSION, type MessageHeader, type NodeToSupervisor, type StopCause } from '../../src/protocol/node/messages.js'
+import { PROTOCOL_VERSION, type NodeToSupervisor } from '../../src/protocol/node/messages.js'
 import type { DataflowSpec, InputSpec } from '../../src/spec/types.js'
 import { createRunDir, type RunDir } from '../../src/transport/run-dir.js'
 import { SendQueue, type Frames } from '../../src/transport/send-queue.js'
 import { CustomNode } from './custom-node.js'
-import { Inbox, type InboxItem, type InputLimits } from './inbox.js'
+import type { DeliveredEvent, MessageHeader, StopCause } from '../../src/events.js'
+import { Inbox, type InputLimits } from './inbox.js'
 import { OperatorHost } from '../operator/host.js'
 import { buildRoutingTable, operatorKey, type RoutingTable } from './routing.js'
 import { StateStore } from '../../src/store/state/store.js'
@@ -226,7 +227,7 @@ export class DataflowRun {
         for (const dest of route.destinations) {
           // A timer cannot be slowed down: a tick for a full backpressure queue is skipped.
           if (this.#units.get(dest.receiver)?.inbox.backpressureFull(dest.inputId) === true) continue
-          this.#deliver(dest.receiver, { kind: 'input', inputId: dest.inputId, header: tick.header, payload: new Uint8Array(0) })
+          this.#deliver(dest.receiver, { type: 'input', id: dest.inputId, header: tick.header, data: new Uint8Array(0) })
         }
       })
       this.#timers.push(timer)
@@ -332,7 +333,7 @@ export class DataflowRun {
     for (const timer of this.#timers) timer.stop()
     const live = [...this.#units.values()].filter((u) => u.status !== 'finished' && u.status !== 'failed')
     if (this.#stopRequested === 1) {
-      for (const unit of live) this.#deliver(unit.key, { kind: 'stop', cause })
+      for (const unit of live) this.#deliver(unit.key, { type: 'stop', cause })
       this.#deadlines.push(setTimeout(() => this.#escalate(), this.#options.graceMs).unref())
     } else {
       this.#escalate()
@@ -366,7 +367,7 @@ export class DataflowRun {
       restarted: (unit) => {
         const counter = this.#counters.get(unit.key)
         if (counter !== undefined) counter.startedAt = Date.now()
-        this.#notifyDownstream(unit, (nodeId) => ({ kind: 'node-restarted', nodeId }))
+        this.#notifyDownstream(unit, (nodeId) => ({ type: 'node-restarted', nodeId }))
       },
     }
   }
@@ -393,16 +394,16 @@ export class DataflowRun {
       // receivers each operator gets its own copy; processes share the original bytes.
       const receiver = this.#units.get(dest.receiver)
       const own = single || !(receiver instanceof OperatorHost) ? payload : copyBytes(payload)
-      this.#deliver(dest.receiver, { kind: 'input', inputId: dest.inputId, header, payload: own })
+      this.#deliver(dest.receiver, { type: 'input', id: dest.inputId, header, data: own })
     }
   }
 
-  #deliver(receiverKey: string, item: InboxItem): void {
+  #deliver(receiverKey: string, item: DeliveredEvent): void {
     const unit = this.#units.get(receiverKey)
     if (unit === undefined || unit.status === 'finished' || unit.status === 'failed') return
-    if (item.kind === 'input') {
+    if (item.type === 'input') {
       this.#counters.get(receiverKey)!.in++
-      this.#inputWatchdogs.get(`${receiverKey}\0${item.inputId}`)?.feed()
+      this.#inputWatchdogs.get(`${receiverKey}\0${item.id}`)?.feed()
     }
     unit.inbox.push(item)
     unit.pump()
@@ -428,7 +429,7 @@ export class DataflowRun {
             if (this.#stopRequested > 0 || !this.#openInputs.get(receiver)?.has(input.id)) return
             timedOut = true
             this.#notice('warn', `${this.#units.get(receiver)?.display ?? receiver}: input "${input.id}" got nothing for ${input.inputTimeout} s (input_timeout); closing it until messages come again`)
-            this.#deliver(receiver, { kind: 'input-closed', inputId: input.id })
+            this.#deliver(receiver, { type: 'input-closed', id: input.id })
           }, ms)
           timer.unref()
         }
@@ -439,7 +440,7 @@ export class DataflowRun {
               timedOut = false
               this.#notice('info', `${this.#units.get(receiver)?.display ?? receiver}: input "${input.id}" recovered`)
               // Queued ahead of the message that recovered it (feed() runs before its push).
-              this.#deliver(receiver, { kind: 'input-recovered', inputId: input.id })
+              this.#deliver(receiver, { type: 'input-recovered', id: input.id })
             }
             arm()
           },
@@ -459,8 +460,8 @@ export class DataflowRun {
       for (const dest of this.#routing.outputs.get(key) ?? []) {
         const open = this.#openInputs.get(dest.receiver)
         if (open === undefined || !open.delete(dest.inputId)) continue
-        this.#deliver(dest.receiver, { kind: 'input-closed', inputId: dest.inputId })
-        if (open.size === 0 && this.#allTimerFree(dest.receiver)) this.#deliver(dest.receiver, { kind: 'stop', cause: 'all-inputs-closed' })
+        this.#deliver(dest.receiver, { type: 'input-closed', id: dest.inputId })
+        if (open.size === 0 && this.#allTimerFree(dest.receiver)) this.#deliver(dest.receiver, { type: 'stop', cause: 'all-inputs-closed' })
       }
     }
   }
@@ -471,7 +472,7 @@ export class DataflowRun {
   }
 
   /** Send an event to every receiver fed by one of `unit`'s outputs, once per receiver. */
-  #notifyDownstream(unit: Unit, make: (nodeId: string, affectedInputs: string[]) => InboxItem): void {
+  #notifyDownstream(unit: Unit, make: (nodeId: string, affectedInputs: string[]) => DeliveredEvent): void {
     const producer = this.#routing.producers.get(unit.key)
     if (producer === undefined || this.#stopRequested > 0) return
     const affected = new Map<string, string[]>()
@@ -492,7 +493,7 @@ export class DataflowRun {
     this.#results.set(unit.key, { unit: unit.display, status: result.status, error: result.error, stderrTail: result.stderrTail })
     if (result.status === 'failed') {
       this.#notice('error', `${unit.display} ${result.error ?? 'failed'}`)
-      this.#notifyDownstream(unit, (nodeId, affectedInputs) => ({ kind: 'node-failed', nodeId, error: result.error ?? 'failed', affectedInputs }))
+      this.#notifyDownstream(unit, (nodeId, affectedInputs) => ({ type: 'node-failed', nodeId, error: result.error ?? 'failed', affectedInputs }))
     }
     const close = (): void => {
       this.#closeOutputs(unit, unit.outputs)

@@ -5,16 +5,8 @@
  * data, as dora does. Control events (input-closed, stop, ...) are never dropped and keep their
  * place in arrival order.
  */
-import type { MessageHeader, StopCause } from '../../src/protocol/node/messages.js'
+import type { DeliveredEvent } from '../../src/events.js'
 import type { QueuePolicy } from '../../src/spec/types.js'
-
-export type InboxItem =
-  | { kind: 'input'; inputId: string; header: MessageHeader; payload: Uint8Array }
-  | { kind: 'input-closed'; inputId: string }
-  | { kind: 'input-recovered'; inputId: string }
-  | { kind: 'stop'; cause: StopCause }
-  | { kind: 'node-restarted'; nodeId: string }
-  | { kind: 'node-failed'; nodeId: string; error: string; affectedInputs: string[] }
 
 export interface InputLimits {
   queueSize: number
@@ -22,7 +14,7 @@ export interface InputLimits {
 }
 
 export class Inbox {
-  readonly #items: InboxItem[] = []
+  readonly #items: DeliveredEvent[] = []
   readonly #queued = new Map<string, number>()
   readonly #limits: ReadonlyMap<string, InputLimits>
   readonly #dropped = new Map<string, number>()
@@ -50,17 +42,17 @@ export class Inbox {
   }
 
   /** Queue an item; returns the input message it displaced, if any. */
-  push(item: InboxItem): InboxItem | undefined {
-    let displaced: InboxItem | undefined
-    if (item.kind === 'input') {
-      const limits = this.#limits.get(item.inputId)
-      const count = this.#queued.get(item.inputId) ?? 0
+  push(item: DeliveredEvent): DeliveredEvent | undefined {
+    let displaced: DeliveredEvent | undefined
+    if (item.type === 'input') {
+      const limits = this.#limits.get(item.id)
+      const count = this.#queued.get(item.id) ?? 0
       // Backpressure never drops; its bound is kept upstream: the sender waits (flow-control.ts).
       if (limits !== undefined && limits.queuePolicy === 'drop_oldest' && count >= limits.queueSize) {
-        displaced = this.#removeOldest(item.inputId)
+        displaced = this.#removeOldest(item.id)
       }
       this.#items.push(item)
-      this.#count(item.inputId, 1)
+      this.#count(item.id, 1)
       return displaced
     }
     this.#items.push(item)
@@ -68,20 +60,20 @@ export class Inbox {
   }
 
   /** The next item, left in place. */
-  peek(): InboxItem | undefined {
+  peek(): DeliveredEvent | undefined {
     return this.#items[0]
   }
 
-  shift(): InboxItem | undefined {
+  shift(): DeliveredEvent | undefined {
     const item = this.#items.shift()
-    if (item?.kind === 'input') this.#count(item.inputId, -1)
+    if (item?.type === 'input') this.#count(item.id, -1)
     return item
   }
 
   /** Put an item back at the head (it was taken but could not be delivered). */
-  unshift(item: InboxItem): void {
+  unshift(item: DeliveredEvent): void {
     this.#items.unshift(item)
-    if (item.kind === 'input') this.#count(item.inputId, 1)
+    if (item.type === 'input') this.#count(item.id, 1)
   }
 
   /** True when `inputId` is a `backpressure` input whose queue holds `queue_size` messages or more. */
@@ -99,7 +91,7 @@ export class Inbox {
   clearInputs(): number {
     let removed = 0
     for (let i = this.#items.length - 1; i >= 0; i--) {
-      if (this.#items[i]!.kind === 'input') {
+      if (this.#items[i]!.type === 'input') {
         this.#items.splice(i, 1)
         removed++
       }
@@ -110,8 +102,8 @@ export class Inbox {
     return removed
   }
 
-  #removeOldest(inputId: string): InboxItem | undefined {
-    const index = this.#items.findIndex((it) => it.kind === 'input' && it.inputId === inputId)
+  #removeOldest(inputId: string): DeliveredEvent | undefined {
+    const index = this.#items.findIndex((it) => it.type === 'input' && it.id === inputId)
     if (index < 0) return undefined
     const [removed] = this.#items.splice(index, 1)
     this.#count(inputId, -1)

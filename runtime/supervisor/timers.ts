@@ -5,7 +5,7 @@
  * delivered in a burst, as a robot's control loop would want.
  */
 import { nowNs } from '../../src/clock.js'
-import type { MessageHeader } from '../../src/protocol/node/messages.js'
+import type { MessageHeader } from '../../src/events.js'
 
 export interface TimerTick {
   name: string

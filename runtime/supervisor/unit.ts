@@ -2,7 +2,7 @@
  * What the dataflow run needs from each thing it supervises, custom node or operator: an inbox
  * it drains at its own pace, a way to stop it (politely, then less so), and how it ended.
  */
-import type { MessageHeader } from '../../src/protocol/node/messages.js'
+import type { MessageHeader } from '../../src/events.js'
 import type { Inbox } from './inbox.js'
 
 /** Lifecycle: starting -> running -> stopping -> finished | failed, with running -> restarting -> starting after a crash. */

@@ -92,7 +92,7 @@ t.test('our codec reads a frame capnp-es wrote', async (t) => {
   md.get(1).value._initData(2).toUint8Array().set([9, 8])
   t.strictSame(decodeSupervisorToNode(new Uint8Array(m2.toArrayBuffer())), {
     type: 'input',
-    inputId: 'in',
+    id: 'in',
     header: {
       dataflowId: '',
       senderNode: 'cam',

@@ -143,7 +143,7 @@ if (haveCapnp(t)) {
       '(input = (inputId = "in", header = (senderNode = "s", sequence = 1, metadata = [(key = "k", value = (text = "v"))])))',
       {
         type: 'input',
-        inputId: 'in',
+        id: 'in',
         header: {
           dataflowId: '',
           senderNode: 's',
@@ -158,8 +158,8 @@ if (haveCapnp(t)) {
         },
       },
     ],
-    ['(inputClosed = (inputId = "in"))', { type: 'input-closed', inputId: 'in' }],
-    ['(inputRecovered = (inputId = "in"))', { type: 'input-recovered', inputId: 'in' }],
+    ['(inputClosed = (inputId = "in"))', { type: 'input-closed', id: 'in' }],
+    ['(inputRecovered = (inputId = "in"))', { type: 'input-recovered', id: 'in' }],
     ['(outputsPaused = (outputs = ["a", "b"]))', { type: 'outputs-paused', outputs: ['a', 'b'] }],
     ['(outputsClosed = (outputs = ["a"]))', { type: 'outputs-closed', outputs: ['a'] }],
     ['(stop = (cause = manual))', { type: 'stop', cause: 'manual' }],
@@ -256,7 +256,7 @@ if (haveCapnp(t)) {
     })
     t.strictSame(decodeSupervisorToNode(past('SupervisorToNode', '(input = (inputId = "i"))')), {
       type: 'input',
-      inputId: 'i',
+      id: 'i',
       header: {
         dataflowId: '',
         senderNode: '',

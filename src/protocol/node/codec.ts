@@ -195,20 +195,20 @@ export function encodeSupervisorToNode(msg: SupervisorToNode): Uint8Array {
     case 'input': {
       w.setWhich(root, S2N, f.input.tag)
       const s = w.struct(root, f.input, S2N_INPUT)
-      w.text(s, S2N_INPUT.fields.inputId, str(msg.inputId, 'input.inputId'))
+      w.text(s, S2N_INPUT.fields.inputId, str(msg.id, 'input.id'))
       writeHeader(w, w.struct(s, S2N_INPUT.fields.header, HEADER), msg.header)
       break
     }
     case 'input-closed': {
       w.setWhich(root, S2N, f.inputClosed.tag)
       const s = w.struct(root, f.inputClosed, S2N_INPUT_CLOSED)
-      w.text(s, S2N_INPUT_CLOSED.fields.inputId, str(msg.inputId, 'inputClosed.inputId'))
+      w.text(s, S2N_INPUT_CLOSED.fields.inputId, str(msg.id, 'inputClosed.id'))
       break
     }
     case 'input-recovered': {
       w.setWhich(root, S2N, f.inputRecovered.tag)
       const s = w.struct(root, f.inputRecovered, S2N_INPUT_RECOVERED)
-      w.text(s, S2N_INPUT_RECOVERED.fields.inputId, str(msg.inputId, 'inputRecovered.inputId'))
+      w.text(s, S2N_INPUT_RECOVERED.fields.inputId, str(msg.id, 'inputRecovered.id'))
       break
     }
     case 'outputs-paused': {
@@ -292,14 +292,14 @@ export function decodeSupervisorToNode(bytes: Uint8Array): SupervisorToNode {
         const s = r.struct(root, f.input)
         return {
           type: 'input',
-          inputId: r.text(s, S2N_INPUT.fields.inputId),
+          id: r.text(s, S2N_INPUT.fields.inputId),
           header: readHeader(r, r.struct(s, S2N_INPUT.fields.header)),
         }
       }
       case f.inputClosed.tag:
-        return { type: 'input-closed', inputId: r.text(r.struct(root, f.inputClosed), S2N_INPUT_CLOSED.fields.inputId) }
+        return { type: 'input-closed', id: r.text(r.struct(root, f.inputClosed), S2N_INPUT_CLOSED.fields.inputId) }
       case f.inputRecovered.tag:
-        return { type: 'input-recovered', inputId: r.text(r.struct(root, f.inputRecovered), S2N_INPUT_RECOVERED.fields.inputId) }
+        return { type: 'input-recovered', id: r.text(r.struct(root, f.inputRecovered), S2N_INPUT_RECOVERED.fields.inputId) }
       case f.outputsPaused.tag:
         return { type: 'outputs-paused', outputs: r.textList(r.struct(root, f.outputsPaused), S2N_OUTPUTS_PAUSED.fields.outputs) }
       case f.outputsClosed.tag:

@@ -6,7 +6,11 @@
  * Every ZeroMQ message is multipart: frame 0 is one Cap'n Proto message (one of the unions
  * below), and messages that carry data (`output`, `input`) have the payload bytes as frame 1,
  * untouched, so a payload is never copied into the header.
+ *
+ * The events among them (inputs, stop, input-closed, ...) are the shared event model of
+ * `src/events.ts`; only the session messages (registration, flow control) are defined here.
  */
+import type { ControlEvent, InputDelivery, MessageHeader, MetadataValue, StopCause } from '../../events.js'
 
 /** Bumped when the wire contract changes incompatibly; checked at registration. */
 export const PROTOCOL_VERSION = 1
@@ -18,34 +22,7 @@ export const PROTOCOL_VERSION = 1
  */
 export const MAX_PAUSE_MS = 5_000
 
-/** A metadata value: dora's typed parameters. Numbers travel as float64, bigints as int64. */
-export type MetadataValue = string | number | bigint | boolean | Uint8Array
-
-/** Header of every data message: what a node sent, with where and when. */
-export interface MessageHeader {
-  dataflowId: string
-  senderNode: string
-  /** Empty for custom nodes. */
-  senderOperator: string
-  outputId: string
-  /** Monotonic per sender output, starting at 1. */
-  sequence: bigint
-  /** Wall-clock nanoseconds since the Unix epoch when the message was sent. */
-  timestampNs: bigint
-  /** User metadata, in insertion order. */
-  metadata: Record<string, MetadataValue>
-  /** How the payload bytes are encoded: `raw`, `json`, `utf8`, `f32`, ... (free text). */
-  encoding: string
-  /**
-   * Identity of this message that depends only on the event that produced it, so a receiver
-   * can drop a redelivered duplicate. Empty when the sender does not set one.
-   */
-  messageId: string
-  /** True when this message is delivered again after a crash of its receiver or sender. */
-  redelivered: boolean
-}
-
-export type StopCause = 'manual' | 'all-inputs-closed'
+export type { MessageHeader, MetadataValue, StopCause }
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug'
 
@@ -78,18 +55,17 @@ export interface Registration {
   kvsNamespace: string
 }
 
+/**
+ * An event on the wire: an input's payload is not part of the header message, it travels as
+ * frame 1 (see the module comment).
+ */
+export type WireEvent = Omit<InputDelivery, 'data'> | ControlEvent
+
 /** Messages the supervisor sends to a custom node. */
 export type SupervisorToNode =
   | { type: 'registered'; registration: Registration }
   | { type: 'register-rejected'; reason: string }
-  /** Payload in frame 1. `header` is the sender's header (with `redelivered` set when replayed). */
-  | { type: 'input'; inputId: string; header: MessageHeader }
-  | { type: 'input-closed'; inputId: string }
-  | { type: 'input-recovered'; inputId: string }
+  | WireEvent
   | { type: 'outputs-paused'; outputs: string[] }
   | { type: 'outputs-closed'; outputs: string[] }
-  | { type: 'stop'; cause: StopCause }
-  | { type: 'error'; message: string }
-  | { type: 'node-restarted'; nodeId: string }
-  | { type: 'node-failed'; nodeId: string; error: string; affectedInputs: string[] }
   | { type: 'unknown'; which: number }

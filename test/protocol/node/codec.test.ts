@@ -167,14 +167,14 @@ t.test('a decoded message does not alias the frame it came from', async (t) => {
 })
 
 t.test('decoding accepts a frame inside a larger buffer, and a Node Buffer', async (t) => {
-  const frame = encodeSupervisorToNode({ type: 'input-closed', inputId: 'image' })
+  const frame = encodeSupervisorToNode({ type: 'input-closed', id: 'image' })
   const big = new Uint8Array(frame.byteLength + 13)
   big.set(frame, 5)
-  t.strictSame(decodeSupervisorToNode(big.subarray(5, 5 + frame.byteLength)), { type: 'input-closed', inputId: 'image' })
-  t.strictSame(decodeSupervisorToNode(Buffer.from(frame)), { type: 'input-closed', inputId: 'image' })
+  t.strictSame(decodeSupervisorToNode(big.subarray(5, 5 + frame.byteLength)), { type: 'input-closed', id: 'image' })
+  t.strictSame(decodeSupervisorToNode(Buffer.from(frame)), { type: 'input-closed', id: 'image' })
   const shared = new Uint8Array(new SharedArrayBuffer(frame.byteLength))
   shared.set(frame)
-  t.strictSame(decodeSupervisorToNode(shared), { type: 'input-closed', inputId: 'image' })
+  t.strictSame(decodeSupervisorToNode(shared), { type: 'input-closed', id: 'image' })
 })
 
 t.test('decoding something that is not a Uint8Array throws ProtocolError', async (t) => {

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { Inbox, type InboxItem } from '../../../runtime/supervisor/inbox.js'
-import type { MessageHeader } from '../../../src/protocol/node/messages.js'
+import { Inbox } from '../../../runtime/supervisor/inbox.js'
+import type { DeliveredEvent, MessageHeader } from '../../../src/events.js'
 
 function header(sequence: number): MessageHeader {
   return {
@@ -17,14 +17,14 @@ function header(sequence: number): MessageHeader {
   }
 }
 
-function input(inputId: string, sequence: number): InboxItem {
-  return { kind: 'input', inputId, header: header(sequence), payload: new Uint8Array([sequence]) }
+function input(id: string, sequence: number): DeliveredEvent {
+  return { type: 'input', id, header: header(sequence), data: new Uint8Array([sequence]) }
 }
 
 function sequences(inbox: Inbox): string[] {
   const out: string[] = []
   for (let item = inbox.shift(); item !== undefined; item = inbox.shift()) {
-    out.push(item.kind === 'input' ? `${item.inputId}:${item.header.sequence}` : item.kind)
+    out.push(item.type === 'input' ? `${item.id}:${item.header.sequence}` : item.type)
   }
   return out
 }
@@ -53,9 +53,9 @@ t.test('one busy input does not evict messages of another input', async (t) => {
 t.test('control events are never dropped and keep their place in arrival order', async (t) => {
   const inbox = new Inbox(new Map([['a', { queueSize: 1, queuePolicy: 'drop_oldest' as const }]]))
   inbox.push(input('a', 1))
-  inbox.push({ kind: 'input-closed', inputId: 'b' })
+  inbox.push({ type: 'input-closed', id: 'b' })
   inbox.push(input('a', 2))
-  inbox.push({ kind: 'stop', cause: 'manual' })
+  inbox.push({ type: 'stop', cause: 'manual' })
   t.same(sequences(inbox), ['input-closed', 'a:2', 'stop'])
 })
 
@@ -80,7 +80,7 @@ t.test('unshift puts an item back at the head and keeps the per-input count righ
 t.test('clearInputs drops queued inputs but keeps control events', async (t) => {
   const inbox = new Inbox(new Map())
   inbox.push(input('a', 1))
-  inbox.push({ kind: 'stop', cause: 'manual' })
+  inbox.push({ type: 'stop', cause: 'manual' })
   inbox.push(input('a', 2))
   t.equal(inbox.clearInputs(), 2)
   t.same(sequences(inbox), ['stop'])
