@@ -23,6 +23,7 @@ import { commitOf, machine, resultsMarkdown, table, type Figure, type Results } 
 import { benchScale } from './scale.js'
 import { benchState } from './state.js'
 import { benchTimer } from './timer.js'
+import { errorMessage, errorStack } from '../src/errors.js'
 
 export const SECTIONS: Record<string, Section> = {
   'node-node': benchNodeNode,
@@ -46,7 +47,7 @@ async function main(): Promise<number> {
       strict: true,
     }))
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`)
+    process.stderr.write(`${errorMessage(err)}\n${USAGE}\n`)
     return 2
   }
   if (values.help === true) {
@@ -77,7 +78,7 @@ async function main(): Promise<number> {
         figures.push(...got)
         process.stderr.write(`bench: ${name}: ${got.length} figures in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`)
       } catch (err) {
-        const error = (err as Error).stack ?? String(err)
+        const error = errorStack(err)
         errors.push({ section: name, error })
         process.stderr.write(`bench: ${name} FAILED: ${error}\n`)
       } finally {

@@ -1,40 +1,47 @@
 /** Errors the SDK raises in user code, each with a stable code (see the README's table). */
-import { DoraError, registerErrorClass } from '../src/errors.js'
-
-type Options = { hint?: string; cause?: unknown }
+import { DoraError, registerErrorClass, type DoraErrorOptions } from '../src/errors.js'
 
 /** The node could not reach or register with its supervisor. */
 export class NodeConnectError extends DoraError {
-  constructor(message: string, options: Options = {}) {
+  declare readonly code: 'DORA_NODE_CONNECT'
+  constructor(message: string, options: DoraErrorOptions = {}) {
     super('DORA_NODE_CONNECT', message, options)
   }
 }
 
 /** `send()` named an output the YAML does not declare for this node or operator. */
 export class UnknownOutputError extends DoraError {
-  constructor(message: string, options: Options = {}) {
+  declare readonly code: 'DORA_UNKNOWN_OUTPUT'
+  constructor(message: string, options: DoraErrorOptions = {}) {
     super('DORA_UNKNOWN_OUTPUT', message, options)
   }
 }
 
 /** A payload that is not a `Uint8Array`, or a send after the node was closed. */
 export class InvalidSendError extends DoraError {
-  constructor(message: string, options: Options = {}) {
+  declare readonly code: 'DORA_INVALID_SEND'
+  constructor(message: string, options: DoraErrorOptions = {}) {
     super('DORA_INVALID_SEND', message, options)
   }
 }
 
 /** The operator module does not export an operator the runtime can run. */
 export class InvalidOperatorError extends DoraError {
-  constructor(message: string, options: Options = {}) {
+  declare readonly code: 'DORA_INVALID_OPERATOR'
+  constructor(message: string, options: DoraErrorOptions = {}) {
     super('DORA_INVALID_OPERATOR', message, options)
   }
 }
 
-/** saveState/deleteState with a key that is not a non-empty string. */
+/**
+ * saveState/deleteState with a key that is not a non-empty string, thrown into the handler.
+ * Its own code, not the store's DORA_STATE_BAD_KEY: it is caught at the call in the operator's
+ * thread, while the store's code is a commit the store refused (a key over LMDB's limit).
+ */
 export class InvalidStateKeyError extends DoraError {
-  constructor(message: string, options: Options = {}) {
-    super('DORA_STATE_BAD_KEY', message, options)
+  declare readonly code: 'DORA_INVALID_STATE_KEY'
+  constructor(message: string, options: DoraErrorOptions = {}) {
+    super('DORA_INVALID_STATE_KEY', message, options)
   }
 }
 

@@ -27,6 +27,7 @@ import { checkOutput, checkPayload, InvalidSendError, NodeConnectError } from '.
 import { toDoraEvent, type MessageHeader } from '../src/events.js'
 import { encodeJson, Encoding } from './payload.js'
 import { createKvs, directSource, type Kvs } from './kvs.js'
+import { errorMessage } from '../src/errors.js'
 
 export interface NodeConnectOptions {
   /** Defaults to the `DORA_TS_ENDPOINT` the supervisor set. */
@@ -287,7 +288,7 @@ export class Node implements AsyncDisposable {
           try {
             message = decodeSupervisorToNode(head)
           } catch (err) {
-            process.stderr.write(`dora-ts: node "${this.id}" dropped an undecodable message: ${(err as Error).message}\n`)
+            process.stderr.write(`dora-ts: node "${this.id}" dropped an undecodable message: ${errorMessage(err)}\n`)
             continue
           }
           this.#accept(message, payload)

@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, copyFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { errorMessage } from '../src/errors.js'
 
 export interface LmdbTools {
   mdbStat: string
@@ -47,7 +48,7 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(
     copyFileSync(tools.mdbDump, join(target, 'mdb_dump'))
     console.log(`built ${join(target, 'mdb_stat')} and ${join(target, 'mdb_dump')}`)
   } catch (err) {
-    console.error((err as Error).message)
+    console.error(errorMessage(err))
     process.exitCode = 1
   }
 }

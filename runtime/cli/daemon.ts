@@ -2,6 +2,7 @@
 import type { CommandModule } from 'yargs'
 import { Daemon } from '../daemon/server.js'
 import { createPrinter } from './output.js'
+import { errorStack } from '../../src/errors.js'
 
 interface DaemonArgs {
   tcp?: string | undefined
@@ -22,7 +23,7 @@ export const daemonCommand: CommandModule<object, DaemonArgs> = {
     // A background supervisor runs many dataflows: a stray rejection in one must not take them
     // all down. It is logged as the bug it is.
     process.on('unhandledRejection', (reason) => {
-      printer.error(`unhandled rejection (a bug in dora-ts; please report it): ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`)
+      printer.error(`unhandled rejection (a bug in dora-ts; please report it): ${errorStack(reason)}`)
     })
     const shutdown = (): void => void started.destroy()
     process.on('SIGINT', shutdown)

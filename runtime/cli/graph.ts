@@ -14,6 +14,7 @@ import { renderGraphMermaid } from '../tools/graph/mermaid.js'
 import { buildGraph } from '../tools/graph/model.js'
 import { CliUsageError } from './options.js'
 import { createPrinter, type Printer } from './output.js'
+import { errorMessage } from '../../src/errors.js'
 
 interface GraphArgs {
   dataflow: string
@@ -80,7 +81,7 @@ function openInBrowser(file: string, printer: Printer): void {
     child.unref()
     printer.info(`opening ${url} with ${command}`)
   } catch (err) {
-    printer.info(`--open: ${command} failed (${(err as Error).message}); open ${url} in a browser`)
+    printer.info(`--open: ${command} failed (${errorMessage(err)}); open ${url} in a browser`)
   }
 }
 

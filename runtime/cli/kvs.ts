@@ -9,6 +9,7 @@ import type { Argv, CommandModule } from 'yargs'
 import { defaultKvsDir, ENV_KVS_DIR, KvsStore, type KvsChange, type KvsNamespace } from '../../src/store/kvs/store.js'
 import { createPrinter } from './output.js'
 import { CliUsageError } from './options.js'
+import { errorMessage } from '../../src/errors.js'
 
 /** Environment variable with the default `--namespace` of the kvs commands. */
 export const ENV_KVS_NAMESPACE = 'DORA_TS_KVS_NAMESPACE'
@@ -130,7 +131,7 @@ const putCommand: CommandModule<KvsArgs, PutArgs> = {
       try {
         bytes = readFileSync(args.file === '-' ? 0 : args.file)
       } catch (err) {
-        throw new CliUsageError(`cannot read --file ${args.file}: ${(err as Error).message}`, { hint: 'pass a readable file, or - for stdin' })
+        throw new CliUsageError(`cannot read --file ${args.file}: ${errorMessage(err)}`, { hint: 'pass a readable file, or - for stdin' })
       }
     } else {
       bytes = Buffer.from(args.value ?? '', 'utf8')

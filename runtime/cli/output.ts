@@ -2,7 +2,7 @@
  * Terminal output for the CLI: node lines prefixed with their source, colour only on a TTY,
  * and errors as one clear paragraph (a stack trace only for bugs, with a please-report line).
  */
-import { DoraError } from '../../src/errors.js'
+import { DoraError, errorStack } from '../../src/errors.js'
 import type { LogEntry } from '../supervisor/unit.js'
 
 const COLORS = [36, 32, 35, 33, 34, 96, 92, 95, 93, 94]
@@ -50,7 +50,7 @@ export function reportError(err: unknown, printer: Printer = createPrinter()): n
     printer.error(err.describe())
     return 1
   }
-  const text = err instanceof Error ? (err.stack ?? err.message) : String(err)
+  const text = errorStack(err)
   printer.error(`${text}\nThis is a bug in dora-ts; please report it with the command you ran.`)
   return 70
 }

@@ -14,6 +14,7 @@ import { durationOption } from './options.js'
 import { ENV_KVS_DIR } from '../../src/store/kvs/store.js'
 import { followRunLogs } from './logs.js'
 import type { RunResult } from '../supervisor/dataflow-run.js'
+import { errorMessage } from '../../src/errors.js'
 
 interface StartArgs {
   dataflow: string
@@ -89,7 +90,7 @@ export const startCommand: CommandModule<object, StartArgs> = {
       printer.info(interrupts === 1 ? `stopping "${started.name}" (again to skip the grace period)` : 'terminating every node now')
       stopper
         .request('stop', { target: started.id, graceMs: interrupts === 1 ? undefined : 0 }, graceMs + 30_000)
-        .catch((err: unknown) => printer.error((err as Error).message))
+        .catch((err: unknown) => printer.error(errorMessage(err)))
         .finally(() => stopper.close())
     }
     process.on('SIGINT', onSignal)

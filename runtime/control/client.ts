@@ -4,7 +4,7 @@
  * to the supervisor daemon and to the run that owns a state store.
  */
 import { Dealer } from 'zeromq'
-import { DoraError } from '../../src/errors.js'
+import { deserializeError } from '../../src/errors.js'
 import { decodeControlReply, encodeControlRequest } from '../../src/protocol/control/codec.js'
 import { DaemonUnresponsiveError } from '../daemon/errors.js'
 
@@ -55,7 +55,7 @@ export class ControlClient {
         if (reply.id !== id) continue
         if (reply.type === 'ok') return JSON.parse(reply.body) as T
         if (reply.type === 'error') {
-          throw new DoraError(reply.code, reply.message, { hint: reply.hint === '' ? undefined : reply.hint })
+          throw deserializeError({ name: 'DoraError', code: reply.code, message: reply.message, hint: reply.hint === '' ? undefined : reply.hint })
         }
         throw new DaemonUnresponsiveError(`${this.#who} answered "${command}" with a reply this CLI does not understand`, {
           hint: 'The CLI and the supervisor may be different dora-ts versions: run dora-ts destroy, then dora-ts up.',

@@ -1,46 +1,50 @@
 /** Errors of the supervisor daemon and its control plane, each with a stable code. */
-import { DoraError, registerErrorClass } from '../../src/errors.js'
-
-type Options = { hint?: string; cause?: unknown }
+import { DoraError, registerErrorClass, type DoraErrorOptions } from '../../src/errors.js'
 
 /** No supervisor daemon is running (or only a stale pid file / socket of a dead one). */
 export class DaemonNotRunningError extends DoraError {
-  constructor(message: string, options: Options = {}) {
+  declare readonly code: 'DORA_DAEMON_NOT_RUNNING'
+  constructor(message: string, options: DoraErrorOptions = {}) {
     super('DORA_DAEMON_NOT_RUNNING', message, options)
   }
 }
 
 /** A daemon process exists but does not answer on its control socket. */
 export class DaemonUnresponsiveError extends DoraError {
-  constructor(message: string, options: Options = {}) {
+  declare readonly code: 'DORA_DAEMON_UNRESPONSIVE'
+  constructor(message: string, options: DoraErrorOptions = {}) {
     super('DORA_DAEMON_UNRESPONSIVE', message, options)
   }
 }
 
 /** No running or recent dataflow has that name or id. */
 export class UnknownDataflowError extends DoraError {
-  constructor(message: string, options: Options = {}) {
+  declare readonly code: 'DORA_DAEMON_UNKNOWN_DATAFLOW'
+  constructor(message: string, options: DoraErrorOptions = {}) {
     super('DORA_DAEMON_UNKNOWN_DATAFLOW', message, options)
   }
 }
 
 /** A dataflow with that name already runs on this supervisor. */
 export class DataflowNameInUseError extends DoraError {
-  constructor(message: string, options: Options = {}) {
+  declare readonly code: 'DORA_DAEMON_NAME_IN_USE'
+  constructor(message: string, options: DoraErrorOptions = {}) {
     super('DORA_DAEMON_NAME_IN_USE', message, options)
   }
 }
 
 /** The dataflow has no node or operator by that name. */
 export class UnknownNodeError extends DoraError {
-  constructor(message: string, options: Options = {}) {
+  declare readonly code: 'DORA_DAEMON_UNKNOWN_NODE'
+  constructor(message: string, options: DoraErrorOptions = {}) {
     super('DORA_DAEMON_UNKNOWN_NODE', message, options)
   }
 }
 
 /** A control request the daemon does not understand. */
 export class BadControlRequestError extends DoraError {
-  constructor(message: string, options: Options = {}) {
+  declare readonly code: 'DORA_DAEMON_BAD_REQUEST'
+  constructor(message: string, options: DoraErrorOptions = {}) {
     super('DORA_DAEMON_BAD_REQUEST', message, options)
   }
 }

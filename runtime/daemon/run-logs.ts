@@ -7,6 +7,7 @@
 import { createWriteStream, mkdirSync, readdirSync, readFileSync, existsSync, writeFileSync, type WriteStream } from 'node:fs'
 import { join } from 'node:path'
 import type { LogEntry } from '../supervisor/unit.js'
+import { errorMessage } from '../../src/errors.js'
 
 export const SUPERVISOR_LOG = 'supervisor'
 export const RESULT_FILE = 'result.json'
@@ -53,7 +54,7 @@ export class RunLogWriter {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 })
       writeFileSync(join(this.dir, RESULT_FILE), `${JSON.stringify(result, null, 2)}\n`)
     } catch (err) {
-      process.stderr.write(`dora-ts: could not write the result of the run to ${this.dir}: ${(err as Error).message}\n`)
+      process.stderr.write(`dora-ts: could not write the result of the run to ${this.dir}: ${errorMessage(err)}\n`)
     }
   }
 

@@ -12,7 +12,7 @@
 import { Worker, type MessagePort } from 'node:worker_threads'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
-import { deserializeError, DoraError } from '../../src/errors.js'
+import { deserializeError, DoraError, errorMessage } from '../../src/errors.js'
 import { nowNs } from '../../src/clock.js'
 import { copyBytes, ownsWholeBuffer } from '../../src/bytes.js'
 import type { MessageHeader } from '../../src/events.js'
@@ -216,7 +216,7 @@ export class OperatorHost implements Unit {
     try {
       state = this.#state?.load().state ?? new Map()
     } catch (err) {
-      this.#failForGood(`could not read its saved state: ${(err as Error).message}`)
+      this.#failForGood(`could not read its saved state: ${errorMessage(err)}`)
       first?.reject(err)
       return
     }
@@ -364,7 +364,7 @@ export class OperatorHost implements Unit {
       return true
     } catch (err) {
       // A full map or disk will not get better by restarting: fail with the store's advice.
-      const text = err instanceof DoraError ? err.describe() : (err as Error).message
+      const text = err instanceof DoraError ? err.describe() : errorMessage(err)
       this.#failForGood(`could not commit its state: ${text}`)
       return false
     }

@@ -52,7 +52,7 @@ registerErrorClass(SnapshotNotFoundError)
 /** A bad dataflow name on the command line. */
 export class StateNameError extends DoraError {
   constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
-    super('DORA_CLI_USAGE', message, options)
+    super('DORA_STATE_BAD_NAME', message, options)
   }
 }
 registerErrorClass(StateNameError)

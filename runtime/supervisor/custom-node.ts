@@ -13,6 +13,7 @@ import type { DeliveredEvent } from '../../src/events.js'
 import type { Inbox } from './inbox.js'
 import { RestartBudget } from './restart-policy.js'
 import { forEachLine, LineTail, type Unit, type UnitHost, type UnitResult, type UnitStatus } from './unit.js'
+import { errorMessage } from '../../src/errors.js'
 
 /** Most events sent to a node per `next` request; well under ZeroMQ's default HWM of 1000. */
 export const MAX_BATCH = 256
@@ -104,7 +105,7 @@ export class CustomNode implements Unit {
         // If the supervisor dies, the SDK notices and exits the node (node-sdk/node.ts).
         child = spawn(command, args, { cwd: this.#options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
       } catch (err) {
-        this.#fail(`could not start ${this.spec.path}: ${(err as Error).message}`)
+        this.#fail(`could not start ${this.spec.path}: ${errorMessage(err)}`)
         reject(err)
         return
       }

@@ -32,6 +32,7 @@ import { copyBytes } from '../../src/bytes.js'
 import { Timer } from './timers.js'
 import { FlowControl } from './flow-control.js'
 import type { LogEntry, Unit, UnitHost, UnitResult } from './unit.js'
+import { errorMessage, errorStack } from '../../src/errors.js'
 
 export interface RunOptions {
   /** How long nodes get to handle Stop before SIGTERM (default 10 s). */
@@ -186,7 +187,7 @@ export class DataflowRun {
       throw err
     }
     const router = this.#router
-    this.#sender = new SendQueue(router, (err) => this.#notice('warn', `a send to a node failed: ${(err as Error).message}`))
+    this.#sender = new SendQueue(router, (err) => this.#notice('warn', `a send to a node failed: ${errorMessage(err)}`))
     void this.#receive(router)
 
     const host = this.#unitHost()
@@ -551,13 +552,13 @@ export class DataflowRun {
         try {
           message = decodeNodeToSupervisor(head)
         } catch (err) {
-          this.#dropped(identity, `an undecodable frame (${(err as Error).message})`)
+          this.#dropped(identity, `an undecodable frame (${errorMessage(err)})`)
           continue
         }
         try {
           this.#handle(identity, message, payload)
         } catch (err) {
-          this.#notice('error', `internal error handling a "${message.type}" message: ${(err as Error).stack ?? String(err)}`)
+          this.#notice('error', `internal error handling a "${message.type}" message: ${errorStack(err)}`)
         }
       }
     } catch {

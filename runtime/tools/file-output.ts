@@ -4,7 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { DoraError, registerErrorClass } from '../../src/errors.js'
+import { DoraError, registerErrorClass, errorMessage } from '../../src/errors.js'
 
 /** A file the CLI was asked to create already exists; nothing was written. */
 export class FileExistsError extends DoraError {
@@ -30,7 +30,7 @@ export function writeTextFile(file: string, text: string, options: { exclusive?:
   try {
     mkdirSync(dirname(file), { recursive: true })
   } catch (err) {
-    throw new FileWriteError(`cannot write ${file}: cannot create its folder (${(err as Error).message})`, { hint: 'Check the path: a file may be in the way of a folder, or the place is not writable.', cause: err })
+    throw new FileWriteError(`cannot write ${file}: cannot create its folder (${errorMessage(err)})`, { hint: 'Check the path: a file may be in the way of a folder, or the place is not writable.', cause: err })
   }
   try {
     writeFileSync(file, text, { flag: options.exclusive === true ? 'wx' : 'w', mode: options.mode ?? 0o644 })
@@ -39,6 +39,6 @@ export function writeTextFile(file: string, text: string, options: { exclusive?:
     if (code === 'EEXIST' && options.exclusive === true) {
       throw new FileExistsError(`${file} already exists; dora-ts does not overwrite files`, { hint: 'Choose another name or --dir, or move the existing file away first.', cause: err })
     }
-    throw new FileWriteError(`cannot write ${file}: ${(err as Error).message}`, { hint: 'Check that the folder exists and is writable, or choose another path.', cause: err })
+    throw new FileWriteError(`cannot write ${file}: ${errorMessage(err)}`, { hint: 'Check that the folder exists and is writable, or choose another path.', cause: err })
   }
 }

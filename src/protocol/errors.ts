@@ -5,7 +5,7 @@
  * own code tried to send a value the wire contract cannot carry.
  */
 
-import { DoraError, registerErrorClass } from '../errors.js'
+import { DoraError, registerErrorClass, type DoraErrorOptions } from '../errors.js'
 
 /**
  * A received frame is not a valid Cap'n Proto message of the node protocol: bad segment table,
@@ -24,11 +24,9 @@ import { DoraError, registerErrorClass } from '../errors.js'
 export class ProtocolError extends DoraError {
   declare readonly code: 'DORA_PROTOCOL_DECODE'
 
-  constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
-    super('DORA_PROTOCOL_DECODE', message, {
-      hint: options.hint ?? 'The peer is not speaking the dora-ts node protocol, or runs an incompatible version.',
-      cause: options.cause,
-    })
+  /** Without a hint, the table's: the peer does not speak this protocol (version). */
+  constructor(message: string, options: DoraErrorOptions = {}) {
+    super('DORA_PROTOCOL_DECODE', message, options)
   }
 }
 
@@ -40,8 +38,8 @@ export class ProtocolError extends DoraError {
 export class ProtocolEncodeError extends DoraError {
   declare readonly code: 'DORA_PROTOCOL_ENCODE'
 
-  constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
-    super('DORA_PROTOCOL_ENCODE', message, { hint: options.hint, cause: options.cause })
+  constructor(message: string, options: DoraErrorOptions = {}) {
+    super('DORA_PROTOCOL_ENCODE', message, options)
   }
 }
 

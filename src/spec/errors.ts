@@ -8,31 +8,13 @@
  */
 
 import { relative, isAbsolute } from 'node:path'
-import { DoraError, registerErrorClass } from '../errors.js'
+import { DoraError, registerErrorClass, type CodesStartingWith, type DoraErrorOptions } from '../errors.js'
 
-/** The code of each kind of problem a dataflow YAML can have. */
-export type SpecErrorCode =
-  | 'DORA_SPEC_FILE_NOT_FOUND'
-  | 'DORA_SPEC_YAML_SYNTAX'
-  | 'DORA_SPEC_UNKNOWN_KEY'
-  | 'DORA_SPEC_DUPLICATE_KEY'
-  | 'DORA_SPEC_NOT_SUPPORTED'
-  | 'DORA_SPEC_MISSING_KEY'
-  | 'DORA_SPEC_INVALID_VALUE'
-  | 'DORA_SPEC_INVALID_ID'
-  | 'DORA_SPEC_DUPLICATE_ID'
-  | 'DORA_SPEC_PATH_AND_OPERATOR'
-  | 'DORA_SPEC_CONFLICTING_KEYS'
-  | 'DORA_SPEC_BAD_INPUT'
-  | 'DORA_SPEC_BAD_TIMER'
-  | 'DORA_SPEC_UNKNOWN_SOURCE_NODE'
-  | 'DORA_SPEC_UNKNOWN_SOURCE_OPERATOR'
-  | 'DORA_SPEC_UNKNOWN_SOURCE_OUTPUT'
-  | 'DORA_SPEC_UNKNOWN_NODE'
-  | 'DORA_SPEC_MISSING_FILE'
+/** The code of each kind of problem a dataflow YAML can have (rows of {@link ERROR_CODES}). */
+export type SpecErrorCode = Exclude<CodesStartingWith<'DORA_SPEC_'>, 'DORA_SPEC_INVALID'>
 
 /** Where a problem is and which node it belongs to. */
-export interface SpecErrorLocation {
+export type SpecErrorLocation = {
   /** Absolute path of the YAML file. */
   file: string
   /** 1-based line; 0 when the problem is about the whole file (e.g. it cannot be read). */
@@ -44,19 +26,14 @@ export interface SpecErrorLocation {
 }
 
 /** Options of every {@link SpecError} constructor. */
-export interface SpecErrorOptions extends Partial<SpecErrorLocation> {
-  hint?: string | undefined
-  cause?: unknown
-}
-
-const LOCATION_PREFIX = /^(.+?):(\d+):(\d+): /
+export interface SpecErrorOptions extends Partial<SpecErrorLocation>, DoraErrorOptions {}
 
 /**
  * One problem in a dataflow YAML. The message names the file, line, column and node, e.g.
  * `dataflow.yml:12:15: node "obstacle-filter": input "scan" reads from "lidar/scann", but node
  * "lidar" has no output "scann" (did you mean "scan"?)`. Build one with {@link createSpecError}.
  */
-export class SpecError extends DoraError {
+export abstract class SpecError extends DoraError {
   declare readonly code: SpecErrorCode
   /** Absolute path of the YAML file. */
   readonly file: string
@@ -69,13 +46,17 @@ export class SpecError extends DoraError {
 
   constructor(code: SpecErrorCode, message: string, options: SpecErrorOptions = {}) {
     super(code, message, { hint: options.hint, cause: options.cause })
-    // A SpecError rebuilt from its serialized form only has the message: read the place back.
-    const parsed = options.file === undefined ? LOCATION_PREFIX.exec(message) : null
-    this.file = options.file ?? parsed?.[1] ?? ''
-    this.line = options.line ?? (parsed === null ? 0 : Number(parsed[2]))
-    this.column = options.column ?? (parsed === null ? 0 : Number(parsed[3]))
+    // '' and 0 only for an error rebuilt from a form that lost its context (an older peer).
+    this.file = options.file ?? ''
+    this.line = options.line ?? 0
+    this.column = options.column ?? 0
     this.nodeId = options.nodeId
     this.operatorId = options.operatorId
+  }
+
+  /** The place, carried across threads and processes by {@link serializeError}. */
+  override get context(): SpecErrorLocation {
+    return { file: this.file, line: this.line, column: this.column, nodeId: this.nodeId, operatorId: this.operatorId }
   }
 
   /** Matches any dora-ts spec problem, also one made in another realm (by its code). */
@@ -316,15 +297,15 @@ export function createSpecError(code: SpecErrorCode, detail: string, at: SpecErr
  */
 export class SpecErrors extends DoraError {
   declare readonly code: 'DORA_SPEC_INVALID'
-  /** The problems, sorted by line and column. Empty when rebuilt from a serialized form. */
+  /** The problems, sorted by line and column; they cross threads and processes as `errors`. */
   readonly errors: readonly SpecError[]
 
   /** Pass the problems (the usual use), or a finished message (rebuilding a serialized one). */
-  constructor(errorsOrMessage: readonly SpecError[] | string, options: { hint?: string | undefined; cause?: unknown } = {}) {
+  constructor(errorsOrMessage: readonly SpecError[] | string, options: DoraErrorOptions = {}) {
     const errors = typeof errorsOrMessage === 'string' ? [] : sortErrors(errorsOrMessage)
     const message = typeof errorsOrMessage === 'string' ? errorsOrMessage : summarize(errors)
-    const hint = options.hint ?? (typeof errorsOrMessage === 'string' ? undefined : 'Fix the problems listed above; `dora-ts check <file>` re-checks the dataflow without running it.')
-    super('DORA_SPEC_INVALID', message, { hint, cause: options.cause })
+    // The default hint (`dora-ts check`) comes from the DORA_SPEC_INVALID row of the table.
+    super('DORA_SPEC_INVALID', message, options)
     this.errors = errors
   }
 
@@ -339,7 +320,11 @@ export class SpecErrors extends DoraError {
     return lines.join('\n')
   }
 }
-registerErrorClass(SpecErrors)
+// Rebuilt from its members, so a SpecErrors from a worker or a child lists its problems again.
+registerErrorClass(SpecErrors, ({ message, hint, cause, errors }) => {
+  const problems = errors.filter((e): e is SpecError => e instanceof SpecError)
+  return problems.length === 0 ? new SpecErrors(message, { hint, cause }) : new SpecErrors(problems, { hint, cause })
+})
 
 function sortErrors(errors: readonly SpecError[]): SpecError[] {
   return [...errors].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column)

@@ -61,7 +61,7 @@ t.test('every code has its own registered class that survives serialization', as
     const spec = back as SpecError
     t.equal(spec.code, code)
     t.equal(spec.hint, 'do this')
-    t.same([spec.file, spec.line, spec.column], ['/abs/dataflow.yml', 7, 9], 'location read back from the message')
+    t.same([spec.file, spec.line, spec.column], ['/abs/dataflow.yml', 7, 9], 'location carried as context')
   }
   t.equal(names.size, SPEC_ERROR_CODES.length, 'one class per code')
   const bare = deserializeError({ name: 'SpecBadTimerError', code: 'DORA_SPEC_BAD_TIMER', message: 'no location' }) as SpecError
@@ -71,7 +71,7 @@ t.test('every code has its own registered class that survives serialization', as
 t.test('SpecError instanceof goes by code, also for errors from another realm', async (t) => {
   const foreign = new DoraError('DORA_SPEC_BAD_TIMER', 'from a worker')
   t.ok(foreign instanceof SpecError)
-  t.notOk(new DoraError('DORA_OTHER', 'x') instanceof SpecError)
+  t.notOk(new DoraError('DORA_KVS_IO', 'x') instanceof SpecError)
   t.notOk(new SpecErrors([]) instanceof SpecError)
   t.notOk(new Error('x') instanceof SpecError)
   t.notOk(createSpecError('DORA_SPEC_BAD_TIMER', 'x', { file, line: 1, column: 1 }) instanceof SpecUnknownSourceOutputError)
@@ -95,12 +95,19 @@ t.test('SpecErrors lists every problem on its own line, sorted, with hints in de
   t.match(two.message, /^dataflow: invalid dataflow, 2 problems:/)
 })
 
-t.test('SpecErrors rebuilt from its serialized form keeps message and hint', async (t) => {
-  const errs = new SpecErrors([createSpecError('DORA_SPEC_MISSING_KEY', 'x', { file, line: 1, column: 1 })])
+t.test('SpecErrors rebuilt from its serialized form keeps message, hint and every problem with its place', async (t) => {
+  const errs = new SpecErrors([
+    createSpecError('DORA_SPEC_MISSING_KEY', 'x', { file, line: 1, column: 1 }, 'add it'),
+    createSpecError('DORA_SPEC_BAD_TIMER', 'y', { file, line: 4, column: 13, nodeId: 'n', operatorId: 'op' }),
+  ])
   const back = deserializeError(JSON.parse(JSON.stringify(serializeError(errs))))
   t.ok(back instanceof SpecErrors)
   t.equal(back.message, errs.message)
   t.equal((back as SpecErrors).hint, errs.hint)
-  t.same((back as SpecErrors).errors, [])
-  t.equal((back as SpecErrors).describe(), `${errs.message}\n${errs.hint}`)
+  const problems = (back as SpecErrors).errors
+  t.same(problems.map((e) => [e.constructor, e.code, e.file, e.line, e.column, e.nodeId, e.operatorId, e.hint]), [
+    [errs.errors[0]!.constructor, 'DORA_SPEC_MISSING_KEY', file, 1, 1, undefined, undefined, 'add it'],
+    [SpecBadTimerError, 'DORA_SPEC_BAD_TIMER', file, 4, 13, 'n', 'op', undefined],
+  ])
+  t.equal((back as SpecErrors).describe(), errs.describe())
 })

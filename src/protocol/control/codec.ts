@@ -6,6 +6,7 @@
 import type { DataField, PointerField, StructLayout } from '../struct-layout.js'
 import { FrameReader, FrameWriter } from '../wire.js'
 import { ProtocolEncodeError, ProtocolError } from '../errors.js'
+import { errorMessage } from '../../errors.js'
 
 /** Field positions as `capnp compile -ocapnp src/protocol/schema/control.capnp` prints them (checked by a test). */
 export const CONTROL_LAYOUT = {
@@ -94,7 +95,7 @@ function decode<R>(bytes: Uint8Array, read: (r: FrameReader) => R): R {
   } catch (err) {
     if (err instanceof ProtocolError) throw err
     /* c8 ignore next -- wire.ts checks bounds before every read; this is the safety net */
-    throw new ProtocolError(`malformed control message: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    throw new ProtocolError(`malformed control message: ${errorMessage(err)}`, { cause: err })
   }
 }
 

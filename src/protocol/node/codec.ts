@@ -27,6 +27,7 @@ import type {
   SupervisorToNode,
 } from './messages.js'
 import { FrameReader, FrameWriter, type StructReader, type StructWriter } from '../wire.js'
+import { errorMessage } from '../../errors.js'
 
 export { MAX_FRAME_BYTES } from '../wire.js'
 
@@ -333,7 +334,7 @@ function decode<R>(bytes: Uint8Array, read: (r: FrameReader) => R): R {
     // wire.ts checks bounds before every read; this net turns a missed check into the
     // documented error instead of a RangeError.
     /* c8 ignore next */
-    throw new ProtocolError(`malformed message: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    throw new ProtocolError(`malformed message: ${errorMessage(err)}`, { cause: err })
   }
 }
 

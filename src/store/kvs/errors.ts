@@ -8,42 +8,17 @@
  * @module
  */
 
-import { DoraError, registerErrorClass } from '../../errors.js'
+import { DoraError, errorCodes, errorMessage, registerErrorClass, type CodesStartingWith, type DoraErrorOptions } from '../../errors.js'
 import { classifyLmdbError } from '../lmdb/errors.js'
 
-/** The code of each kind of KVS failure. */
-export type KvsErrorCode =
-  | 'DORA_KVS_OPEN'
-  | 'DORA_KVS_CORRUPT'
-  | 'DORA_KVS_LAYOUT'
-  | 'DORA_KVS_BAD_KEY'
-  | 'DORA_KVS_BAD_VALUE'
-  | 'DORA_KVS_BAD_NAMESPACE'
-  | 'DORA_KVS_VALUE_TOO_LARGE'
-  | 'DORA_KVS_MAP_FULL'
-  | 'DORA_KVS_DISK_FULL'
-  | 'DORA_KVS_IO'
-  | 'DORA_KVS_CLOSED'
+/** The code of each kind of KVS failure (rows of {@link ERROR_CODES}). */
+export type KvsErrorCode = CodesStartingWith<'DORA_KVS_'>
 
-/** Every {@link KvsErrorCode}, for the docs' error table and for tests. */
-export const KVS_ERROR_CODES: readonly KvsErrorCode[] = [
-  'DORA_KVS_OPEN',
-  'DORA_KVS_CORRUPT',
-  'DORA_KVS_LAYOUT',
-  'DORA_KVS_BAD_KEY',
-  'DORA_KVS_BAD_VALUE',
-  'DORA_KVS_BAD_NAMESPACE',
-  'DORA_KVS_VALUE_TOO_LARGE',
-  'DORA_KVS_MAP_FULL',
-  'DORA_KVS_DISK_FULL',
-  'DORA_KVS_IO',
-  'DORA_KVS_CLOSED',
-]
+/** Every {@link KvsErrorCode}, in the table's order, for tests. */
+export const KVS_ERROR_CODES: readonly KvsErrorCode[] = errorCodes().filter((code): code is KvsErrorCode => code.startsWith('DORA_KVS_'))
 
-/** Options of every {@link KvsError} constructor. */
-export interface KvsErrorOptions {
-  hint?: string | undefined
-  cause?: unknown
+/** Where a KVS failure happened: carried across threads and processes by {@link serializeError}. */
+export type KvsErrorFields = {
   /** Absolute path of the KVS directory. */
   dir?: string | undefined
   /** The namespace the failure is about, if any. */
@@ -52,11 +27,14 @@ export interface KvsErrorOptions {
   key?: string | undefined
 }
 
+/** Options of every {@link KvsError} constructor. */
+export interface KvsErrorOptions extends KvsErrorFields, DoraErrorOptions {}
+
 /**
  * A failure of the shared KVS. The message always names the directory, e.g.
  * `cannot write key "pose" in KVS namespace "robot" (/home/me/.local/state/dora-ts/kvs): ...`.
  */
-export class KvsError extends DoraError {
+export abstract class KvsError extends DoraError {
   declare readonly code: KvsErrorCode
   /** Absolute path of the KVS directory ('' when rebuilt from a serialized error). */
   readonly dir: string
@@ -68,6 +46,10 @@ export class KvsError extends DoraError {
     this.dir = options.dir ?? ''
     this.namespace = options.namespace
     this.key = options.key
+  }
+
+  override get context(): KvsErrorFields {
+    return { dir: this.dir, namespace: this.namespace, key: this.key }
   }
 
   /** Matches any KVS error, also one made in another realm (by its code prefix). */
@@ -246,7 +228,7 @@ export function kvsErrorFrom(err: unknown, context: KvsErrorContext): KvsError {
     }
     return new KvsOpenError(`${what}: ${why}`, options(`make sure ${dir} is a writable directory, or choose another one with --kvs-dir or DORA_TS_KVS_DIR`))
   }
-  const detail = err instanceof Error ? err.message : String(err)
+  const detail = errorMessage(err)
   switch (classifyLmdbError(err)) {
     case 'map-full':
       return new KvsMapFullError(`${what}: the KVS is full (${detail})`, options(kvsMapFullHint(context.mapSizeBytes)))

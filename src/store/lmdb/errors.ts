@@ -8,6 +8,7 @@
  */
 import { constants as osConstants } from 'node:os'
 import { OpenLockTimeoutError } from './open-lock.js'
+import { errorMessage } from '../../errors.js'
 
 /** LMDB return codes (lmdb.h) told apart. */
 export const MDB = {
@@ -54,7 +55,7 @@ const ERRNO = osConstants.errno
 export function classifyLmdbError(err: unknown): LmdbFailure {
   if (err instanceof OpenLockTimeoutError) return 'open-lock'
   const code = errorCode(err)
-  const detail = err instanceof Error ? err.message : String(err)
+  const detail = errorMessage(err)
   if (code === MDB.MAP_FULL) return 'map-full'
   if (code === 'ENOSPC' || code === 'EDQUOT') return 'disk-full'
   if (code === MDB.INVALID || code === MDB.CORRUPTED || code === MDB.PAGE_NOTFOUND) return 'corrupt'

@@ -16,6 +16,7 @@
  * and the lock is held for milliseconds.
  */
 import { join } from 'node:path'
+import { DoraError, registerErrorClass, type DoraErrorOptions } from '../../errors.js'
 import { tryAcquirePidFile } from '../../transport/pid-file.js'
 
 /** Name of the lock file in the environment's directory. */
@@ -25,14 +26,48 @@ export const OPEN_LOCK_TIMEOUT_MS = 30_000
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4))
 
-/** A holder of the lock did not let go within `timeoutMs`. */
-export class OpenLockTimeoutError extends Error {
+/** Where the lock wait failed: carried across threads and processes by `serializeError`. */
+export type OpenLockFields = {
+  /** Absolute path of the lock file. */
+  file: string
+  /** The pid that held it, when known. */
+  holder: number | undefined
+  /** How long we waited, in milliseconds. */
+  timeoutMs: number
+}
+
+/**
+ * A holder of the lock did not let go within `timeoutMs`. A DoraError (code
+ * `DORA_LMDB_OPEN_LOCK_TIMEOUT`) because it can reach a user: the KVS wraps it as the cause of a
+ * `DORA_KVS_OPEN`. Its hint (from the table) says what to do. Build one with {@link OpenLockTimeoutError.waited}.
+ */
+export class OpenLockTimeoutError extends DoraError {
+  declare readonly code: 'DORA_LMDB_OPEN_LOCK_TIMEOUT'
+  readonly file: string
   readonly holder: number | undefined
-  constructor(file: string, holder: number | undefined, timeoutMs: number) {
-    super(`the lock ${file} was held by ${holder === undefined ? 'another process' : `pid ${holder}`} for over ${timeoutMs / 1000} s (opening or closing takes milliseconds: that process is stuck; stop it, or remove the file once it is gone)`)
-    this.holder = holder
+  readonly timeoutMs: number
+
+  constructor(message: string, options: Partial<OpenLockFields> & DoraErrorOptions = {}) {
+    super('DORA_LMDB_OPEN_LOCK_TIMEOUT', message, options)
+    this.file = options.file ?? ''
+    this.holder = options.holder
+    this.timeoutMs = options.timeoutMs ?? 0
+  }
+
+  /** The error for `file`, held by `holder` for over `timeoutMs`. */
+  static waited(file: string, holder: number | undefined, timeoutMs: number): OpenLockTimeoutError {
+    const by = holder === undefined ? 'another process' : `pid ${holder}`
+    return new OpenLockTimeoutError(
+      `the lock ${file} was held by ${by} for over ${timeoutMs / 1000} s; opening or closing takes milliseconds, so that process is stuck`,
+      { file, holder, timeoutMs },
+    )
+  }
+
+  override get context(): OpenLockFields {
+    return { file: this.file, holder: this.holder, timeoutMs: this.timeoutMs }
   }
 }
+registerErrorClass(OpenLockTimeoutError)
 
 /** Run `work` holding the open lock of the environment in `dir` (which must exist). */
 export function withEnvOpenLock<T>(dir: string, work: () => T, timeoutMs = OPEN_LOCK_TIMEOUT_MS): T {
@@ -51,7 +86,7 @@ function acquire(file: string, timeoutMs: number): () => void {
     // Takes over a lock left by a process that died while holding it (SIGKILL while opening).
     const result = tryAcquirePidFile(file)
     if (result.acquired) return result.release
-    if (Date.now() > deadline) throw new OpenLockTimeoutError(file, result.ownerPid === 0 ? undefined : result.ownerPid, timeoutMs)
+    if (Date.now() > deadline) throw OpenLockTimeoutError.waited(file, result.ownerPid === 0 ? undefined : result.ownerPid, timeoutMs)
     Atomics.wait(sleeper, 0, 0, pause)
   }
 }

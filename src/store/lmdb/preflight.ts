@@ -20,6 +20,7 @@ import { spawnSync } from 'node:child_process'
 import { endianness } from 'node:os'
 import { join } from 'node:path'
 import { corruptHint, layoutHint, StateCorruptError, StateLayoutError, StateOpenError, stateErrorFrom } from '../state/errors.js'
+import { errorMessage } from '../../errors.js'
 
 /** LMDB's file magic (mdb.c MDB_MAGIC). */
 const MDB_MAGIC = 0xbeefc0de
@@ -153,7 +154,7 @@ function checkAccess(path: string, what: string, isDir: boolean, dir = path): vo
   try {
     accessSync(path, fsConstants.R_OK | fsConstants.W_OK | (isDir ? fsConstants.X_OK : 0))
   } catch (err) {
-    throw new StateOpenError(`cannot open the state store in ${dir}: ${what} is not readable and writable (${(err as Error).message})`, {
+    throw new StateOpenError(`cannot open the state store in ${dir}: ${what} is not readable and writable (${errorMessage(err)})`, {
       dir,
       cause: err,
       hint: `fix the permissions of ${path}, or choose another --state-dir`,

@@ -7,10 +7,13 @@
  * @module
  */
 
-import { DoraError, registerErrorClass } from '../../errors.js'
+import { DoraError, errorMessage, registerErrorClass, type DoraErrorOptions } from '../../errors.js'
 import { classifyLmdbError } from '../lmdb/errors.js'
 
-/** The code of each kind of state store failure. */
+/**
+ * The code of each kind of state store failure (rows of {@link ERROR_CODES}). The `dora-ts
+ * state` command's own codes (`DORA_STATE_NOT_FOUND`, ...) belong to runtime/state/admin.ts.
+ */
 export type StateErrorCode =
   | 'DORA_STATE_OPEN'
   | 'DORA_STATE_IN_USE'
@@ -26,7 +29,7 @@ export type StateErrorCode =
   | 'DORA_STATE_SNAPSHOT'
   | 'DORA_STATE_CLOSED'
 
-/** Every {@link StateErrorCode}, for the docs' error table and for tests. */
+/** Every {@link StateErrorCode}, for tests. */
 export const STATE_ERROR_CODES: readonly StateErrorCode[] = [
   'DORA_STATE_OPEN',
   'DORA_STATE_IN_USE',
@@ -43,21 +46,24 @@ export const STATE_ERROR_CODES: readonly StateErrorCode[] = [
   'DORA_STATE_CLOSED',
 ]
 
-/** Options of every {@link StateError} constructor. */
-export interface StateErrorOptions {
-  hint?: string | undefined
-  cause?: unknown
+const STATE_CODES: ReadonlySet<string> = new Set(STATE_ERROR_CODES)
+
+/** Where a state store failure happened: carried across threads and processes by {@link serializeError}. */
+export type StateErrorFields = {
   /** Absolute path of the state directory. */
   dir?: string | undefined
   /** The operator key (`node/operator`) the failure is about, if any. */
   operator?: string | undefined
 }
 
+/** Options of every {@link StateError} constructor. */
+export interface StateErrorOptions extends StateErrorFields, DoraErrorOptions {}
+
 /**
  * A failure of the state store. The message always names the directory, e.g.
  * `cannot open the state store in /app/.dora-ts/state/robot: data.mdb is not an LMDB file`.
  */
-export class StateError extends DoraError {
+export abstract class StateError extends DoraError {
   declare readonly code: StateErrorCode
   /** Absolute path of the state directory ('' when rebuilt from a serialized error). */
   readonly dir: string
@@ -69,11 +75,18 @@ export class StateError extends DoraError {
     this.operator = options.operator
   }
 
-  /** Matches any state store error, also one made in another realm (by its code prefix). */
+  override get context(): StateErrorFields {
+    return { dir: this.dir, operator: this.operator }
+  }
+
+  /**
+   * Matches any state store error, also one made in another realm (by its code). Not the
+   * `dora-ts state` command's codes (DORA_STATE_NOT_FOUND, ...): those are not store failures.
+   */
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (this !== StateError) return super[Symbol.hasInstance](value)
     if (!DoraError[Symbol.hasInstance](value)) return false
-    return (value as DoraError).code.startsWith('DORA_STATE_')
+    return STATE_CODES.has((value as DoraError).code)
   }
 }
 
@@ -211,7 +224,7 @@ export interface StateErrorContext {
 export function stateErrorFrom(err: unknown, context: StateErrorContext): StateError {
   if (err instanceof StateError) return err
   const { dir, operator } = context
-  const detail = err instanceof Error ? err.message : String(err)
+  const detail = errorMessage(err)
   const options = (hint: string): StateErrorOptions => ({ hint, cause: err, dir, operator })
   const what = describeAction(context)
 

@@ -12,6 +12,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { livePidFileEntry, tryAcquirePidFile } from '../../transport/pid-file.js'
 import { StateInUseError, StateOpenError } from './errors.js'
+import { errorMessage } from '../../errors.js'
 
 export interface OwnerLock {
   release(): void
@@ -33,7 +34,7 @@ export function acquireOwnerLock(dir: string, role: OwnerRole = 'run'): OwnerLoc
     mkdirSync(dir, { recursive: true })
     result = tryAcquirePidFile(join(dir, OWNER_FILE), role === 'cli' ? 'cli' : '')
   } catch (err) {
-    throw new StateOpenError(`cannot lock the state store in ${dir}: ${(err as Error).message}`, { dir, cause: err })
+    throw new StateOpenError(`cannot lock the state store in ${dir}: ${errorMessage(err)}`, { dir, cause: err })
   }
   if (!result.acquired) {
     throw new StateInUseError(`the state store in ${dir} is in use by another dora-ts process (pid ${result.ownerPid})`, {

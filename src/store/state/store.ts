@@ -79,6 +79,7 @@ import {
   type OperatorMeta,
 } from './disk-layout.js'
 import { preflight } from '../lmdb/preflight.js'
+import { errorMessage } from '../../errors.js'
 
 export type { OperatorMeta } from './disk-layout.js'
 export type { Durability } from '../../spec/types.js'
@@ -373,7 +374,7 @@ export class StateStore {
     try {
       mkdirSync(target, { recursive: true })
     } catch (err) {
-      throw fail((err as Error).message, err)
+      throw fail(errorMessage(err), err)
     }
     if (existsSync(join(target, 'data.mdb'))) throw fail('it already holds a store (data.mdb exists)')
     const copy = env.backup(target, true).catch((err: unknown) => {
@@ -489,7 +490,7 @@ export class StateStore {
     try {
       return { state, meta: decodeMeta(metaBytes) }
     } catch (err) {
-      throw new StateCorruptError(`cannot load the state of operator "${operatorKey}" from ${this.dir}: ${(err as Error).message}`, {
+      throw new StateCorruptError(`cannot load the state of operator "${operatorKey}" from ${this.dir}: ${errorMessage(err)}`, {
         dir: this.dir,
         operator: operatorKey,
         cause: err,
