@@ -36,7 +36,7 @@ export class InvalidOperatorError extends DoraError {
 /**
  * saveState/deleteState with a key that is not a non-empty string, thrown into the handler.
  * Its own code, not the store's DORA_STATE_BAD_KEY: it is caught at the call in the operator's
- * thread, while the store's code is a commit the store refused (a key over LMDB's limit).
+ * thread, while the store's code is a key the store itself refused (empty, or over LMDB's limit).
  */
 export class InvalidStateKeyError extends DoraError {
   declare readonly code: 'DORA_INVALID_STATE_KEY'

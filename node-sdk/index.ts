@@ -59,4 +59,4 @@ export {
 } from '../src/store/kvs/errors.js'
 export { encodeJson, decodeJson, encodeText, decodeText, typedArrayBytes, asTypedArray, Encoding } from './payload.js'
 export { NodeConnectError, UnknownOutputError, InvalidSendError, InvalidOperatorError, InvalidStateKeyError } from './errors.js'
-export { DoraError } from '../src/errors.js'
+export { DoraError, type DoraErrorCode } from '../src/errors.js'

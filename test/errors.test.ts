@@ -67,6 +67,10 @@ t.test('only defined context fields are serialized, and a class without fields h
 })
 
 t.test('a code whose class is not loaded is rebuilt as a DoraError named after its class; a foreign code is kept', async (t) => {
+  // What the control client does with a supervisor's error reply (code, message, hint only).
+  const internal = deserializeError({ name: 'DoraError', code: 'DORA_INTERNAL', message: 'TypeError: x\n    at y', hint: 'report it' })
+  t.ok(internal instanceof InternalError)
+  t.equal((internal as InternalError).hint, 'report it')
   const known = deserializeError({ name: 'Whatever', code: 'DORA_DAEMON_NAME_IN_USE', message: 'taken' })
   t.ok(known instanceof DoraError)
   t.equal(known.name, 'DataflowNameInUseError')

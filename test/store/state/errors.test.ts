@@ -80,11 +80,15 @@ t.test('state errors survive serialization as their own class', async (t) => {
   t.equal((back as StateMapFullError).code, 'DORA_STATE_MAP_FULL')
   t.equal(back.message, err.message)
   t.equal((back as StateMapFullError).hint, err.hint)
+  t.same([(back as StateMapFullError).dir, (back as StateMapFullError).operator], [dir, 'a/b'], 'dir and operator cross as context')
 })
 
 t.test('StateError matches every DORA_STATE_ code and nothing else', async (t) => {
   t.equal(new Set(STATE_ERROR_CODES).size, STATE_ERROR_CODES.length)
   for (const code of STATE_ERROR_CODES) t.ok(new DoraError(code, 'x') instanceof StateError, code)
   t.notOk(new DoraError('DORA_SPEC_INVALID_ID', 'x') instanceof StateError)
+  for (const code of ['DORA_STATE_NOT_FOUND', 'DORA_STATE_BAD_NAME', 'DORA_STATE_UNKNOWN_OPERATOR', 'DORA_STATE_SNAPSHOT_NOT_FOUND'] as const) {
+    t.notOk(new DoraError(code, 'x') instanceof StateError, `${code} is the state command's, not a store failure`)
+  }
   t.notOk(new Error('plain') instanceof StateError)
 })
