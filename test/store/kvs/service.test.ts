@@ -6,7 +6,8 @@
  */
 import t, { type Test } from 'tap'
 import { spawnSync } from 'node:child_process'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { writeFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { kvsThreadEntry, KvsService } from '../../../src/store/kvs/service.js'
@@ -26,6 +27,17 @@ function service(t: Test): { dir: string; service: KvsService } {
   return { dir, service: svc }
 }
 
+let scripts = 0
+/**
+ * Write a client thread's module next to the KVS directory `dir` (in the test's directory:
+ * calling t.testdir() again would wipe it, maybe under a thread that is loading its script).
+ */
+function clientScript(dir: string, source: string): string {
+  const file = join(dirname(dir), `client-${++scripts}.mjs`)
+  writeFileSync(file, source)
+  return file
+}
+
 /** The compiled client module, as an operator worker loads it. */
 const remoteModule = pathToFileURL(join(ROOT, 'dist', 'src', 'store', 'kvs', 'remote.js')).href
 
@@ -33,14 +45,14 @@ const remoteModule = pathToFileURL(join(ROOT, 'dist', 'src', 'store', 'kvs', 're
  * Run `body` (the source of an ES module's body; it has `ns`, namespace `n` through a KvsRemote,
  * and `workerData`) in a client worker thread; its exit code.
  */
-async function inClientThread(t: Test, svc: KvsService, dir: string, body: string, data: Record<string, unknown> = {}): Promise<number> {
+async function inClientThread(svc: KvsService, dir: string, body: string, data: Record<string, unknown> = {}): Promise<number> {
   const source = `
     const { workerData, parentPort } = await import('node:worker_threads')
     const { KvsRemote } = await import(${JSON.stringify(remoteModule)})
     const ns = new KvsRemote(workerData.port, workerData.dir).namespace('n')
     ${body}
   `
-  const script = join(t.testdir({ 'client.mjs': source }), 'client.mjs')
+  const script = clientScript(dir, source)
   const port = svc.connect()
   const worker = new Worker(script, { workerData: { port, dir, ...data }, transferList: [port] })
   return new Promise<number>((resolve, reject) => {
@@ -55,7 +67,7 @@ async function inClientThread(t: Test, svc: KvsService, dir: string, body: strin
  * that first request and start the KVS thread.
  */
 async function startThread(t: Test, svc: KvsService, dir: string): Promise<void> {
-  t.equal(await inClientThread(t, svc, dir, `ns.read('warm-up')`), 0, 'a client thread started the KVS thread')
+  t.equal(await inClientThread(svc, dir, `ns.read('warm-up')`), 0, 'a client thread started the KVS thread')
 }
 
 t.test('every operation works through the KVS thread, with the same errors and codes', async (t) => {
@@ -116,7 +128,7 @@ t.test('update through the KVS thread is linearizable: clients in several thread
   const { dir, service: svc } = service(t)
   const m = 200
   const body = `for (let i = 0; i < workerData.m; i++) ns.update('count', (old) => Buffer.from(String((old ? Number(Buffer.from(old).toString()) : 0) + 1)))`
-  const threads = [0, 1, 2].map(() => inClientThread(t, svc, dir, body, { m }))
+  const threads = [0, 1, 2].map(() => inClientThread(svc, dir, body, { m }))
   t.same(await Promise.all(threads), [0, 0, 0])
   const direct = KvsStore.open({ dir })
   t.teardown(() => direct.close())
@@ -140,7 +152,7 @@ t.test('terminating a client thread in the middle of KVS calls blocks no one and
       }
     }, 0)
   `
-  const script = join(t.testdir({ 'client.mjs': source }), 'client.mjs')
+  const script = clientScript(dir, source)
   for (let i = 0; i < 8; i++) {
     const port = svc.connect()
     const worker = new Worker(script, { workerData: { port, dir }, transferList: [port] })
