@@ -1,7 +1,7 @@
 /**
  * Crash-safe operator state on LMDB (lmdb-js). One environment per dataflow state directory,
  * one named database per operator, and a `__meta__` database with the layout record and each
- * operator's event bookkeeping (see layout.ts).
+ * operator's event bookkeeping (see disk-layout.ts).
  *
  * The supervisor's main thread owns the environment. While an operator handles one event its
  * worker buffers saveState/deleteState calls and ships them with "event done"; the host then
