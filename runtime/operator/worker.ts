@@ -14,7 +14,7 @@ import { checkOutput, checkPayload, InvalidOperatorError, InvalidStateKeyError }
 import { toOperatorDefinition, type OperatorContext, type OperatorHandlers, type OperatorSendOptions } from '../../node-sdk/operator.js'
 import { encodeJson, Encoding } from '../../node-sdk/payload.js'
 import { createKvs } from '../../node-sdk/kvs.js'
-import { KvsRemote } from '../../src/store/kvs/service.js'
+import { KvsRemote } from '../../src/store/kvs/remote.js'
 import type { HostToWorker, OperatorWorkerData, StateWrite, WorkerToHost } from './messages.js'
 import type { LogLevel } from '../../src/protocol/node/messages.js'
 

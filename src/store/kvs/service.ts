@@ -10,103 +10,88 @@
  * terminating clients of the KVS thread mid-call blocks and crashes nothing.
  *
  * So each supervisor runs one KVS thread, which it never terminates while it works: it owns
- * the environment, and each operator worker gets a MessagePort to it. The worker's
- * {@link KvsRemote} makes every call synchronous (the API is): it posts the request, blocks in
- * `Atomics.wait` until the thread answers, and takes the answer with `receiveMessageOnPort`.
- * Terminating a worker mid-call is then harmless: the thread finishes the operation and
- * answers a port nobody reads. `update` runs the user's function in the worker, as an
- * optimistic loop of read and compare-and-set (still linearizable; the function may run more
- * than once under contention).
+ * the environment, and each operator worker gets a MessagePort to it. Split by the thread each
+ * part runs on (as piscina does): this file is the supervisor's side, {@link KvsService};
+ * service-thread.ts is the thread; remote.ts is the operator worker's client, `KvsRemote`;
+ * service-protocol.ts the messages between them.
  *
  * @module
  */
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
-import { MessageChannel, receiveMessageOnPort, Worker, isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads'
-import { deserializeError, serializeError, type SerializedError } from '../../errors.js'
-import { KvsBadValueError, KvsClosedError, KvsIoError, describeKvsAction, type KvsErrorContext } from './errors.js'
-import {
-  checkKvsKey,
-  createKvsWatch,
-  KvsStore,
-  checkKvsNamespace,
-  watchInterval,
-  type KvsChange,
-  type KvsEntry,
-  type KvsListOptions,
-  type KvsPool,
-  type KvsProvider,
-  type KvsWatch,
-  type KvsWatchOptions,
-  type LogPosition,
-} from './store.js'
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads'
+import { KvsClosedError } from './errors.js'
+import { KVS_THREAD_MARK, type KvsServiceConfig } from './service-protocol.js'
 
-/** What the KVS thread needs to open the store. */
-export interface KvsServiceConfig {
-  dir: string
-  mapSizeBytes: number
-}
+export type { KvsServiceConfig } from './service-protocol.js'
 
-/** How long a call waits for the KVS thread (a write may wait for another process's write lock). */
-const CALL_TIMEOUT_MS = 60_000
-
-type Request =
-  | { op: 'read'; ns: string; key: string }
-  | { op: 'write'; ns: string; key: string; value: Uint8Array }
-  | { op: 'delete'; ns: string; key: string }
-  | { op: 'list'; ns: string; prefix: string; limit: number | undefined }
-  | { op: 'cas'; ns: string; key: string; expected: Uint8Array | undefined; next: Uint8Array | undefined }
-  | { op: 'watch-start'; ns: string; prefix: string }
-  | { op: 'watch-poll'; ns: string; prefix: string; from: LogPosition; limit: number }
-
-type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: SerializedError }
-
-/** A request as a client posts it: `flag` is shared memory the client sleeps on. */
-interface ClientMessage {
-  id: number
-  request: Request
-  flag: Int32Array
-}
-
-/** The thread's entry is always the compiled file (a worker cannot load .ts without a loader). */
-function threadEntry(): string {
-  const here = fileURLToPath(import.meta.url)
-  if (here.endsWith('.js')) return here
-  return join(dirname(here), '..', '..', '..', 'dist', 'src', 'store', 'kvs', 'service.js')
-}
-
-const THREAD_MARK = 'dora-ts.kvs-service'
+/** How long close() lets the thread finish before it terminates it (it only hangs on a bug). */
+const CLOSE_GRACE_MS = 10_000
 
 /**
- * The supervisor's side: starts the KVS thread on the first {@link connect} and stops it on
- * {@link close}. One per dataflow run.
+ * The thread's entry, always the compiled file: a worker cannot load .ts without a loader, so
+ * from the sources (tests run them through tsx) it is the same file under dist/.
  */
-export class KvsService {
+export function kvsThreadEntry(moduleUrl: string = import.meta.url): string {
+  const here = fileURLToPath(moduleUrl)
+  const entry = 'service-thread.js'
+  if (here.endsWith('.js')) return join(dirname(here), entry)
+  // <root>/src/store/kvs/service.ts -> <root>/dist/src/store/kvs/service-thread.js
+  return join(dirname(here), '..', '..', '..', 'dist', 'src', 'store', 'kvs', entry)
+}
+
+/**
+ * The supervisor's side of the KVS thread: hands out ports to it ({@link connect}), starts
+ * it on the first request of any client, and stops it ({@link close}). One per dataflow run.
+ *
+ * @example
+ * ```ts
+ * await using service = new KvsService({ dir: defaultKvsDir(), mapSizeBytes: DEFAULT_KVS_MAP_SIZE_BYTES })
+ * const port = service.connect()
+ * new Worker(operatorEntry, { workerData: { kvsPort: port }, transferList: [port] })
+ * ```
+ */
+export class KvsService implements AsyncDisposable {
   readonly config: KvsServiceConfig
   #worker: Worker | undefined
   #exited: Promise<void> | undefined
-  #closed = false
+  /** Set by the first close(); every later call returns it. */
+  #closing: Promise<void> | undefined
+  /** Ports handed out whose client has not sent its first request yet (they wait in this thread). */
+  readonly #waiting = new Set<MessagePort>()
 
   constructor(config: KvsServiceConfig) {
     this.config = config
   }
 
+  /** True until {@link close} is called. */
+  get open(): boolean {
+    return this.#closing === undefined
+  }
+
   /**
-   * A port for one client (an operator worker): transfer it to the worker. The thread starts
-   * on the first request of any client, so a dataflow whose operators never use the KVS has
-   * none.
+   * A port for one client (an operator worker): transfer it to the worker, which wraps it in a
+   * `KvsRemote`. The thread starts on the first request of any client, so a dataflow whose
+   * operators never use the KVS has none. Throws DORA_KVS_CLOSED after {@link close}.
    */
   connect(): MessagePort {
-    if (this.#closed) throw new KvsIoError(`the KVS thread of ${this.config.dir} is closed`, { dir: this.config.dir, hint: 'this is a bug in dora-ts: it connected an operator after the run ended' })
+    if (this.#closing !== undefined) {
+      throw new KvsClosedError(`cannot connect an operator to the KVS thread of ${this.config.dir}: the KVS service is closed`, {
+        dir: this.config.dir,
+        hint: 'this is a bug in dora-ts: it connected an operator after the run ended',
+      })
+    }
     const { port1, port2 } = new MessageChannel()
     if (this.#worker !== undefined) {
       this.#worker.postMessage({ type: 'connect', port: port1 }, [port1])
       return port2
     }
-    // Lazily: this thread must be free to see the first request (a client in this very thread
-    // would block it in Atomics.wait: call start() first then).
+    // Lazily: the first request wakes this port, here in the supervisor's thread (which must
+    // be free to see it: a client in this very thread would block it in Atomics.wait).
+    this.#waiting.add(port1)
     port1.once('message', (first: unknown) => {
-      if (this.#closed) return port1.close()
+      this.#waiting.delete(port1)
+      if (this.#closing !== undefined) return port1.close()
       // Hand the port over with the request that woke it; later ones travel queued in the port.
       this.#start().postMessage({ type: 'connect', port: port1, first }, [port1])
     })
@@ -114,266 +99,46 @@ export class KvsService {
     return port2
   }
 
-  /** Start the thread now rather than on the first request. */
-  start(): void {
-    this.#start()
+  /**
+   * Let the thread finish what it was asked, close the store, and exit. Idempotent: every call
+   * returns the same promise, which resolves once the thread has exited (at once if it never
+   * started). Clients still calling afterwards time out; connect() throws DORA_KVS_CLOSED.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
   }
 
-  /** Let the thread finish what it was asked, close the store, and exit. Idempotent. */
-  async close(): Promise<void> {
-    this.#closed = true
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  async #close(): Promise<void> {
+    for (const port of this.#waiting) port.close()
+    this.#waiting.clear()
     const worker = this.#worker
     if (worker === undefined) return
-    this.#worker = undefined
     worker.postMessage({ type: 'close' })
     // It exits once its store is closed (keep the process alive until then); it is never
     // terminated mid-transaction, unless it hangs.
     worker.ref()
-    const timer = setTimeout(() => void worker.terminate(), 10_000)
-    await this.#exited
-    clearTimeout(timer)
+    const timer = setTimeout(() => void worker.terminate(), CLOSE_GRACE_MS)
+    try {
+      await this.#exited
+    } finally {
+      clearTimeout(timer)
+    }
   }
 
   #start(): Worker {
     if (this.#worker !== undefined) return this.#worker
-    const worker = new Worker(threadEntry(), { workerData: { [THREAD_MARK]: this.config }, name: 'dora-ts kvs' })
+    const worker = new Worker(kvsThreadEntry(), { workerData: { [KVS_THREAD_MARK]: this.config }, name: 'dora-ts kvs' })
     // A thread that dies fails its clients' calls with a timeout; say why on stderr.
     worker.on('error', (err) => process.stderr.write(`dora-ts: the KVS thread failed: ${err.stack ?? String(err)}\n`))
     this.#exited = new Promise((resolve) => worker.once('exit', () => resolve()))
+    // A running thread alone does not keep the supervisor alive; close() refs it while it stops.
     worker.unref()
     this.#worker = worker
     return worker
-  }
-}
-
-/** The thread: serve each client port, one request at a time, in order. */
-function serve(config: KvsServiceConfig): void {
-  let store: KvsStore | undefined
-  const ports = new Set<MessagePort>()
-  const open = (): KvsStore => (store ??= KvsStore.open({ dir: config.dir, mapSizeBytes: config.mapSizeBytes }))
-  const handle = (request: Request): unknown => {
-    const ns = open().namespace(request.ns)
-    switch (request.op) {
-      case 'read':
-        return ns.read(request.key)
-      case 'write':
-        return ns.write(request.key, request.value)
-      case 'delete':
-        return ns.delete(request.key)
-      case 'list':
-        return ns.list(request.prefix, request.limit === undefined ? {} : { limit: request.limit })
-      case 'cas':
-        return ns.compareAndSet(request.key, request.expected, request.next)
-      case 'watch-start':
-        return ns.watchStart(request.prefix)
-      case 'watch-poll':
-        return ns.changesSince(request.from, request.prefix, request.limit)
-    }
-  }
-  parentPort!.on('message', (message: { type: 'connect'; port: MessagePort; first?: ClientMessage } | { type: 'close' }) => {
-    if (message.type === 'close') {
-      for (const port of ports) port.close()
-      store?.close()
-      parentPort!.close()
-      return
-    }
-    const { port, first } = message
-    ports.add(port)
-    port.on('close', () => ports.delete(port))
-    const answer = ({ id, request, flag }: ClientMessage): void => {
-      try {
-        let reply: Reply
-        try {
-          reply = { id, ok: true, result: handle(request) }
-        } catch (err) {
-          reply = { id, ok: false, error: serializeError(err) }
-        }
-        try {
-          port.postMessage(reply)
-        } catch (err) {
-          // A result that cannot be cloned must still answer the caller, which is waiting.
-          port.postMessage({ id, ok: false, error: serializeError(err) } satisfies Reply)
-        }
-      } finally {
-        // The caller sleeps until the flag holds its request's id.
-        Atomics.store(flag, 0, id)
-        Atomics.notify(flag, 0)
-      }
-    }
-    if (first !== undefined) answer(first)
-    port.on('message', answer)
-  })
-}
-
-if (!isMainThread && typeof workerData === 'object' && workerData !== null && THREAD_MARK in workerData) {
-  serve((workerData as Record<string, KvsServiceConfig>)[THREAD_MARK]!)
-}
-
-/**
- * The operator worker's side: a {@link KvsProvider} whose every call is a synchronous round
- * trip to the KVS thread (about 20 µs).
- */
-export class KvsRemote implements KvsProvider {
-  readonly dir: string
-  readonly #port: MessagePort
-  /** The id of the last request the KVS thread answered (it stores it, then notifies). */
-  readonly #flag = new Int32Array(new SharedArrayBuffer(4))
-  #lastId = 0
-  readonly #namespaces = new Map<string, KvsPool>()
-  readonly #watches = new Set<KvsWatch>()
-  #closed = false
-
-  constructor(port: MessagePort, dir: string) {
-    this.#port = port
-    this.dir = dir
-  }
-
-  namespace(name: string): KvsPool {
-    this.#check({ dir: this.dir, action: 'open', namespace: name })
-    checkKvsNamespace(name, this.dir)
-    let pool = this.#namespaces.get(name)
-    if (pool === undefined) {
-      pool = new RemotePool(name, this.dir, (request, context) => this.#call(request, context), this.#watches)
-      this.#namespaces.set(name, pool)
-    }
-    return pool
-  }
-
-  close(): void {
-    if (this.#closed) return
-    this.#closed = true
-    for (const watch of [...this.#watches]) watch.close()
-    this.#port.close()
-  }
-
-  #check(context: KvsErrorContext): void {
-    if (this.#closed) {
-      throw new KvsClosedError(`${describeKvsAction(context)}: the KVS handle is closed`, { dir: this.dir, namespace: context.namespace, hint: 'use the KVS before the operator stops' })
-    }
-  }
-
-  #call(request: Request, context: KvsErrorContext): unknown {
-    this.#check(context)
-    // Ids only grow (wrapping within int32), so a stale wake-up or answer is told apart.
-    const id = (this.#lastId = this.#lastId >= 0x7fff_fff0 ? 1 : this.#lastId + 1)
-    this.#port.postMessage({ id, request, flag: this.#flag })
-    const deadline = Date.now() + CALL_TIMEOUT_MS
-    for (;;) {
-      const seen = Atomics.load(this.#flag, 0)
-      if (seen === id) {
-        const reply = this.#take(id)
-        if (reply !== undefined) {
-          if (!reply.ok) throw deserializeError(reply.error)
-          return reply.result
-        }
-      }
-      const left = deadline - Date.now()
-      if (left <= 0) {
-        throw new KvsIoError(`${describeKvsAction(context)}: the supervisor's KVS thread did not answer within ${CALL_TIMEOUT_MS / 1000} s`, {
-          dir: this.dir,
-          namespace: context.namespace,
-          hint: `another process may hold the KVS write lock of ${this.dir} for that long; check the supervisor's log`,
-        })
-      }
-      // Sleeps until the thread stores a new id (or briefly, if the answer is still on its way).
-      Atomics.wait(this.#flag, 0, seen, seen === id ? 1 : left)
-    }
-  }
-
-  /** The answer to request `id`, if it has arrived; older answers (of calls that gave up) are dropped. */
-  #take(id: number): Reply | undefined {
-    for (;;) {
-      const reply = receiveMessageOnPort(this.#port)?.message as Reply | undefined
-      if (reply === undefined || reply.id === id) return reply
-    }
-  }
-}
-
-type Call = (request: Request, context: KvsErrorContext) => unknown
-
-/** One namespace through the KVS thread. */
-class RemotePool implements KvsPool {
-  readonly name: string
-  readonly #dir: string
-  readonly #call: Call
-  readonly #watches: Set<KvsWatch>
-
-  constructor(name: string, dir: string, call: Call, watches: Set<KvsWatch>) {
-    this.name = name
-    this.#dir = dir
-    this.#call = call
-    this.#watches = watches
-  }
-
-  read(key: string): Uint8Array | undefined {
-    return this.#call({ op: 'read', ns: this.name, key }, this.#context('read', key)) as Uint8Array | undefined
-  }
-
-  write(key: string, value: Uint8Array): void {
-    this.#call({ op: 'write', ns: this.name, key, value }, this.#context('write', key))
-  }
-
-  delete(key: string): boolean {
-    return this.#call({ op: 'delete', ns: this.name, key }, this.#context('delete', key)) as boolean
-  }
-
-  list(prefix = '', options: KvsListOptions = {}): KvsEntry[] {
-    return this.#call({ op: 'list', ns: this.name, prefix, limit: options.limit }, this.#context('list')) as KvsEntry[]
-  }
-
-  compareAndSet(key: string, expected: Uint8Array | undefined, next: Uint8Array | undefined): boolean {
-    return this.#call({ op: 'cas', ns: this.name, key, expected, next }, this.#context('compare-and-set', key)) as boolean
-  }
-
-  /**
-   * Optimistic: read, compute, compare-and-set, again until nobody wrote in between. As
-   * linearizable as the in-transaction update of KvsNamespace; `fn` may run more than once.
-   */
-  update(key: string, fn: (current: Uint8Array | undefined) => Uint8Array | undefined): Uint8Array | undefined {
-    const context = this.#context('update', key)
-    checkKvsKey(key, context)
-    if (typeof fn !== 'function') {
-      throw new KvsBadValueError(`${describeKvsAction(context)}: the update function is a ${typeof fn}`, { dir: this.#dir, namespace: this.name, key, hint: 'pass a function (current) => next' })
-    }
-    for (;;) {
-      const current = this.read(key)
-      const next: unknown = fn(current)
-      if (typeof (next as { then?: unknown } | null)?.then === 'function') {
-        throw new KvsBadValueError(`${describeKvsAction(context)}: the update function returned a Promise; it must be synchronous`, {
-          dir: this.#dir,
-          namespace: this.name,
-          key,
-          hint: 'compute the new value synchronously from the current one; do any waiting before calling update()',
-        })
-      }
-      if (next !== undefined && !(next instanceof Uint8Array)) {
-        const what = next === null ? 'null' : typeof next === 'object' ? (next.constructor?.name ?? 'object') : typeof next
-        throw new KvsBadValueError(`${describeKvsAction(context)}: the value is a ${what}, not a Uint8Array`, {
-          dir: this.#dir,
-          namespace: this.name,
-          key,
-          hint: 'encode values to bytes first, or use updateJson()',
-        })
-      }
-      if (this.#call({ op: 'cas', ns: this.name, key, expected: current, next: next as Uint8Array | undefined }, context) === true) return next as Uint8Array | undefined
-    }
-  }
-
-  watch(prefix = '', options: KvsWatchOptions = {}): KvsWatch {
-    const intervalMs = watchInterval(options, this.#dir, this.name)
-    const start = this.#call({ op: 'watch-start', ns: this.name, prefix }, this.#context('watch')) as LogPosition
-    const watch = createKvsWatch({
-      start,
-      intervalMs,
-      signal: options.signal,
-      poll: (from, limit) => this.#call({ op: 'watch-poll', ns: this.name, prefix, from, limit }, this.#context('watch')) as { changes: KvsChange[]; next: LogPosition },
-      detach: (w) => this.#watches.delete(w),
-    })
-    this.#watches.add(watch)
-    return watch
-  }
-
-  #context(action: KvsErrorContext['action'], key?: string): KvsErrorContext {
-    return { dir: this.#dir, action, namespace: this.name, key }
   }
 }

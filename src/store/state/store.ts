@@ -1,7 +1,7 @@
 /**
  * Crash-safe operator state on LMDB (lmdb-js). One environment per dataflow state directory,
  * one named database per operator, and a `__meta__` database with the layout record and each
- * operator's event bookkeeping (see layout.ts).
+ * operator's event bookkeeping (see disk-layout.ts).
  *
  * The supervisor's main thread owns the environment. While an operator handles one event its
  * worker buffers saveState/deleteState calls and ships them with "event done"; the host then
@@ -22,11 +22,15 @@
  * A 'power' commit also flushes every 'process' commit before it. For the power-loss guarantee
  * to hold for a whole dataflow, all its operators should use 'power'.
  *
- * lmdb-js pitfalls handled here: stale reader slots of SIGKILLed processes (readerCheck() on
- * open), maxDbs defaulting to 12, a path with a dot being taken for a file (noSubdir: false),
- * a live file is never copied (snapshot() uses backup()), a bad data file crashing the process
- * (preflight.ts). Never use a StateStore across fork(), and never call process.exit() inside a
- * transaction (lmdb-js #336): commit() runs no user code inside its transaction.
+ * lmdb-js pitfalls: the ones of opening are handled in environment.ts; a live file is never
+ * copied (snapshot() uses backup()). Never use a StateStore across fork(), and never call
+ * process.exit() inside a transaction (lmdb-js #336): commit() runs no user code inside its
+ * transaction.
+ *
+ * The files of the state store, by job: disk-layout.ts (records and names on disk),
+ * environment.ts (opening: options, preflight, layout check, one store per directory),
+ * commit.ts (checking, encoding and applying one event's writes; the size limit), this file
+ * (the store and its operator handles), owner-lock.ts (one supervisor per state directory).
  *
  * @example
  * ```ts
@@ -40,49 +44,20 @@
  * @module
  */
 
-import { existsSync, mkdirSync, realpathSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { open as openLmdb, type Database, type RootDatabase } from 'lmdb'
+import type { RootDatabase } from 'lmdb'
 import type { Durability } from '../../spec/types.js'
-import {
-  layoutHint,
-  mapFullHint,
-  corruptHint,
-  StateBadKeyError,
-  StateBadMetaError,
-  StateBadValueError,
-  StateClosedError,
-  StateCorruptError,
-  StateLayoutError,
-  StateMapFullError,
-  StateOpenError,
-  StateSnapshotError,
-  StateValueTooLargeError,
-  stateErrorFrom,
-  type StateErrorContext,
-} from './errors.js'
-import {
-  decodeLayout,
-  decodeMeta,
-  emptyMeta,
-  encodeLayout,
-  encodeMeta,
-  LAYOUT_FORMAT,
-  LAYOUT_KEY,
-  LAYOUT_VERSION,
-  META_DB,
-  metaProblem,
-  operatorDbName,
-  operatorKeyOf,
-  operatorKeyProblem,
-  stateKeyProblem,
-  type OperatorMeta,
-} from './disk-layout.js'
-import { preflight } from '../lmdb/preflight.js'
+import { corruptHint, StateBadKeyError, StateClosedError, StateCorruptError, StateSnapshotError, stateErrorFrom, type StateErrorContext } from './errors.js'
+import { decodeMeta, emptyMeta, operatorDbName, operatorKeyOf, operatorKeyProblem, type OperatorMeta } from './disk-layout.js'
+import { checkDurability, DEFAULT_MAP_SIZE_BYTES, listDbNames, openStateEnvironment, releaseStateDir, type Bytes, type StateEnvironment } from './environment.js'
+import { applyCommit, COMMIT_FLAGS, encodeCommit, SizeBudget, type StateWrite } from './commit.js'
 import { errorMessage } from '../../errors.js'
 
 export type { OperatorMeta } from './disk-layout.js'
 export type { Durability } from '../../spec/types.js'
+export { DEFAULT_MAP_SIZE_BYTES, MAX_DBS, MAX_READERS, MIN_MAP_SIZE_BYTES } from './environment.js'
+export { MAX_VALUE_BYTES, type StateWrite } from './commit.js'
 
 /** Options of {@link StateStore.open}. */
 export interface StateStoreOptions {
@@ -99,9 +74,6 @@ export interface StateStoreOptions {
    */
   mapSizeBytes?: number
 }
-
-/** One write of an event: set `key` to `value`, or delete `key`. */
-export type StateWrite = { key: string; value: Uint8Array } | { key: string; delete: true }
 
 /** Options of {@link StateStore.operator}. */
 export interface OperatorStateOptions {
@@ -129,41 +101,6 @@ export interface OperatorStats {
   bytes: number
 }
 
-/** Default {@link StateStoreOptions.mapSizeBytes}: 1 GiB. */
-export const DEFAULT_MAP_SIZE_BYTES = 1024 * 1024 * 1024
-/** Smallest accepted map size: a few pages for the meta database and one operator. */
-export const MIN_MAP_SIZE_BYTES = 256 * 1024
-/** Named databases per environment; lmdb-js's default of 12 would cap a dataflow at 11 operators. */
-export const MAX_DBS = 1000
-/** Concurrent read transactions (LMDB default 126); lmdb-js takes a slot per read txn (MDB_NOTLS). */
-export const MAX_READERS = 512
-/**
- * lmdb-js hands a value's length to its native writer as a uint32, so a single value must
- * stay below 4 GiB whatever the map size.
- */
-export const MAX_VALUE_BYTES = 0xffff_ffff
-
-// lmdb-js transactionSync flags (index.d.ts TransactionFlags). NO_SYNC_FLUSH is passed to
-// mdb_txn_begin as MDB_NOSYNC: commit without fsync, for this transaction only.
-const ABORTABLE = 0x1
-const SYNCHRONOUS_COMMIT = 0x2
-const NO_SYNC_FLUSH = 0x10000
-const COMMIT_FLAGS: Record<Durability, number> = {
-  process: ABORTABLE | SYNCHRONOUS_COMMIT | NO_SYNC_FLUSH,
-  power: ABORTABLE | SYNCHRONOUS_COMMIT,
-}
-
-// Upper estimate of what one commit adds to the file beyond its keys and values: LMDB copies
-// the root-to-leaf path of each database it touches (operator, __meta__, main, free list).
-const COMMIT_SLACK_PAGES = 12
-const NODE_OVERHEAD_BYTES = 16
-
-type Bytes = Database<Buffer, Buffer>
-
-/** Directories open in this realm: lmdb-js shares one native environment per file, and a
- * second StateStore on it would see dropped database handles of the first. */
-const openDirs = new Set<string>()
-
 /**
  * The state of every operator of one dataflow, in one LMDB environment. Open it once in the
  * supervisor's main thread; hand {@link OperatorState} handles to the operator hosts.
@@ -176,34 +113,31 @@ export class StateStore {
   /** The store's size limit in bytes. */
   readonly mapSizeBytes: number
 
-  /** `dir` with symlinks resolved: the key in {@link openDirs}. */
+  /** `dir` with symlinks resolved: released for reopening on close. */
   readonly #realDir: string
   #env: RootDatabase<Buffer, Buffer> | undefined
   readonly #meta: Bytes
+  readonly #budget: SizeBudget
   readonly #pageSize: number
   /** Opened operator databases, by operator key. */
   readonly #dbs = new Map<string, Bytes>()
+  /** Each operator's meta record key in `__meta__`, encoded once. */
   readonly #metaKeys = new Map<string, Buffer>()
   readonly #pendingSnapshots = new Set<Promise<void>>()
   #closing = false
   readonly #closed: Promise<void>
   #resolveClosed: () => void = () => {}
-  /** Data file size (bytes of pages up to the last used one) when last measured. */
-  #highWater = 0
-  /** Upper estimate of what the commits since that measurement added. */
-  #growth = 0
 
-  private constructor(dir: string, realDir: string, durability: Durability, mapSizeBytes: number, env: RootDatabase<Buffer, Buffer>, meta: Bytes) {
+  private constructor(dir: string, durability: Durability, mapSizeBytes: number, opened: StateEnvironment) {
     this.dir = dir
-    this.#realDir = realDir
     this.durability = durability
     this.mapSizeBytes = mapSizeBytes
-    this.#env = env
-    this.#meta = meta
+    this.#realDir = opened.realDir
+    this.#env = opened.env
+    this.#meta = opened.meta
+    this.#pageSize = opened.pageSize
+    this.#budget = new SizeBudget(mapSizeBytes, opened.pageSize, opened.highWater)
     this.#closed = new Promise((done) => (this.#resolveClosed = done))
-    const stats = env.getStats() as { pageSize: number; lastPageNumber: number }
-    this.#pageSize = stats.pageSize
-    this.#highWater = (stats.lastPageNumber + 1) * stats.pageSize
   }
 
   /**
@@ -214,56 +148,9 @@ export class StateStore {
   static open(options: StateStoreOptions): StateStore {
     const dir = resolve(options.dir)
     const { durability } = options
+    checkDurability(durability, dir)
     const mapSizeBytes = options.mapSizeBytes ?? DEFAULT_MAP_SIZE_BYTES
-    if (durability !== 'process' && durability !== 'power') {
-      throw new StateOpenError(`cannot open the state store in ${dir}: durability must be 'process' or 'power', got ${String(durability)}`, {
-        dir,
-        hint: "use durability 'process' (survives crashes) or 'power' (also survives power loss)",
-      })
-    }
-    if (!Number.isSafeInteger(mapSizeBytes) || mapSizeBytes < MIN_MAP_SIZE_BYTES) {
-      throw new StateOpenError(`cannot open the state store in ${dir}: the map size must be an integer of at least ${MIN_MAP_SIZE_BYTES} bytes, got ${mapSizeBytes}`, {
-        dir,
-        hint: `set the state map size to ${MIN_MAP_SIZE_BYTES} bytes or more`,
-      })
-    }
-    if (existsSync(dir) && openDirs.has(realpathSync(dir))) {
-      throw new StateOpenError(`cannot open the state store in ${dir}: it is already open in this process`, {
-        dir,
-        hint: 'share the open StateStore, or close() it before opening it again',
-      })
-    }
-    preflight(dir)
-    const realDir = realpathSync(dir)
-
-    let env: RootDatabase<Buffer, Buffer>
-    try {
-      env = openLmdb<Buffer, Buffer>({
-        path: dir,
-        noSubdir: false, // lmdb-js takes a path whose last part has a dot ("flow.v2") for a file
-        maxDbs: MAX_DBS,
-        maxReaders: MAX_READERS,
-        mapSize: mapSizeBytes,
-        noSync: false, // durability is chosen per transaction, see COMMIT_FLAGS
-        overlappingSync: false, // it would flush 'power' commits after they become visible
-        keyEncoding: 'binary',
-        encoding: 'binary',
-      })
-    } catch (err) {
-      throw stateErrorFrom(err, { dir, action: 'open' })
-    }
-    try {
-      // A SIGKILLed supervisor leaves its reader slots behind; lmdb-js also does this on open,
-      // but the guarantee is ours, so do not depend on it.
-      env.readerCheck()
-      const meta = openLayout(env, dir)
-      const store = new StateStore(dir, realDir, durability, mapSizeBytes, env, meta)
-      openDirs.add(realDir)
-      return store
-    } catch (err) {
-      void env.close()
-      throw stateErrorFrom(err, { dir, action: 'open' })
-    }
+    return new StateStore(dir, durability, mapSizeBytes, openStateEnvironment(dir, mapSizeBytes))
   }
 
   /**
@@ -280,13 +167,7 @@ export class StateStore {
       })
     }
     const durability = options.durability ?? this.durability
-    if (durability !== 'process' && durability !== 'power') {
-      throw new StateOpenError(`bad durability for operator "${operatorKey}" in ${this.dir}: ${String(durability)}`, {
-        dir: this.dir,
-        operator: operatorKey,
-        hint: "use durability 'process' or 'power'",
-      })
-    }
+    checkDurability(durability, this.dir, operatorKey)
     this.#db(operatorKey)
     return {
       operatorKey,
@@ -409,7 +290,7 @@ export class StateStore {
         // (this store never queues one), so the directory can be reopened right away.
         void env?.close()
       } finally {
-        openDirs.delete(this.#realDir)
+        releaseStateDir(this.#realDir)
         this.#resolveClosed()
       }
     }
@@ -501,148 +382,10 @@ export class StateStore {
 
   #commit(operatorKey: string, flags: number, writes: readonly StateWrite[], meta: OperatorMeta): void {
     const env = this.#requireEnv(operatorKey)
-    const dir = this.dir
     const db = this.#db(operatorKey)
-    const metaIssue = metaProblem(meta)
-    if (metaIssue !== undefined) {
-      throw new StateBadMetaError(`cannot commit the state of operator "${operatorKey}" in ${dir}: ${metaIssue}`, {
-        dir,
-        operator: operatorKey,
-        hint: 'this is a bug in the operator host: it must pass the event number and dedup ids as bigints',
-      })
-    }
-    const metaBytes = encodeMeta(meta)
-    const metaKey = this.#metaKey(operatorKey)
-
-    // Validate and encode everything before the transaction, so a bad write aborts nothing.
-    const keys = new Array<Buffer>(writes.length)
-    const values = new Array<Buffer | undefined>(writes.length)
-    let growth = metaKey.length + metaBytes.length + COMMIT_SLACK_PAGES * this.#pageSize
-    for (let i = 0; i < writes.length; i++) {
-      const write = writes[i] as StateWrite
-      const key = typeof write?.key === 'string' ? Buffer.from(write.key, 'utf8') : undefined
-      const keyIssue = stateKeyProblem(write?.key, key?.length ?? 0)
-      if (keyIssue !== undefined || key === undefined) {
-        throw new StateBadKeyError(`cannot commit the state of operator "${operatorKey}" in ${dir}: ${keyIssue ?? 'bad key'}`, {
-          dir,
-          operator: operatorKey,
-          hint: 'use non-empty state keys of at most 511 UTF-8 bytes',
-        })
-      }
-      keys[i] = key
-      if ('delete' in write && write.delete === true) {
-        values[i] = undefined
-        continue
-      }
-      const value = (write as { value?: unknown }).value
-      if (!(value instanceof Uint8Array)) {
-        throw new StateBadValueError(`cannot commit the state of operator "${operatorKey}" in ${dir}: the value of key ${JSON.stringify(write.key)} is not a Uint8Array`, {
-          dir,
-          operator: operatorKey,
-          hint: 'serialize state values to bytes (Uint8Array) before saving them',
-        })
-      }
-      if (value.byteLength > MAX_VALUE_BYTES || value.byteLength + COMMIT_SLACK_PAGES * this.#pageSize > this.mapSizeBytes) {
-        const limit = value.byteLength > MAX_VALUE_BYTES ? `the limit is ${MAX_VALUE_BYTES}` : `a store of ${this.mapSizeBytes} bytes can never hold it`
-        throw new StateValueTooLargeError(
-          `cannot commit the state of operator "${operatorKey}" in ${dir}: the value of key ${JSON.stringify(write.key)} is ${value.byteLength} bytes, ${limit}`,
-          { dir, operator: operatorKey, hint: 'split the value across several keys, or raise the state map size' },
-        )
-      }
-      values[i] = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)
-      growth += key.length + value.byteLength + NODE_OVERHEAD_BYTES
-    }
-    if (growth > this.mapSizeBytes) {
-      throw new StateValueTooLargeError(
-        `cannot commit the state of operator "${operatorKey}" in ${dir}: the writes of this event need up to ${growth} bytes, a store of ${this.mapSizeBytes} bytes can never hold them`,
-        { dir, operator: operatorKey, hint: 'save less state per event, or raise the state map size' },
-      )
-    }
-    this.#reserve(growth, operatorKey)
-
-    try {
-      env.transactionSync(() => {
-        for (let i = 0; i < keys.length; i++) {
-          const value = values[i]
-          if (value === undefined) db.removeSync(keys[i] as Buffer)
-          else db.putSync(keys[i] as Buffer, value)
-        }
-        this.#meta.putSync(metaKey, metaBytes)
-      }, flags)
-    } catch (err) {
-      throw stateErrorFrom(err, { dir, action: 'commit', operator: operatorKey, mapSizeBytes: this.mapSizeBytes })
-    }
+    const target = { dir: this.dir, operatorKey, metaKey: this.#metaKey(operatorKey), pageSize: this.#pageSize, mapSizeBytes: this.mapSizeBytes }
+    const commit = encodeCommit(target, writes, meta)
+    this.#budget.reserve(env, commit.growth, this.dir, operatorKey)
+    applyCommit(env, db, this.#meta, commit, flags, target)
   }
-
-  /**
-   * Enforce {@link StateStoreOptions.mapSizeBytes}. Measuring the file costs a few
-   * microseconds, so it is done only when the last measurement plus the upper estimates of the
-   * commits since then could exceed the limit.
-   */
-  #reserve(growth: number, operatorKey: string): void {
-    if (this.#highWater + this.#growth + growth > this.mapSizeBytes) {
-      const stats = this.#requireEnv(operatorKey).getStats() as { lastPageNumber: number }
-      this.#highWater = (stats.lastPageNumber + 1) * this.#pageSize
-      this.#growth = 0
-      if (this.#highWater + growth > this.mapSizeBytes) {
-        throw new StateMapFullError(
-          `cannot commit the state of operator "${operatorKey}" in ${this.dir}: the store is full (${this.#highWater} of ${this.mapSizeBytes} bytes used, this event needs up to ${growth} more)`,
-          { dir: this.dir, operator: operatorKey, hint: mapFullHint(this.mapSizeBytes) },
-        )
-      }
-    }
-    this.#growth += growth
-  }
-}
-
-/** Names of the named databases: the keys of LMDB's main database, minus lmdb-js's trailing NUL. */
-function listDbNames(env: RootDatabase<Buffer, Buffer>): string[] {
-  const names: string[] = []
-  for (const raw of env.getKeys()) {
-    const name = Buffer.from(raw).toString('utf8')
-    names.push(name.endsWith('\0') ? name.slice(0, -1) : name)
-  }
-  return names
-}
-
-/**
- * Check the layout record of an existing store, or write it into a new one. Refuses, never
- * wipes: an environment with databases but no layout record is not dora-ts state.
- */
-function openLayout(env: RootDatabase<Buffer, Buffer>, dir: string): Bytes {
-  const names = listDbNames(env)
-  if (names.length > 0 && !names.includes(META_DB)) {
-    throw new StateLayoutError(`cannot open the state store in ${dir}: it holds an LMDB environment that is not dora-ts state (no ${META_DB} database)`, {
-      dir,
-      hint: layoutHint(dir),
-    })
-  }
-  const meta = env.openDB<Buffer, Buffer>({ name: META_DB, keyEncoding: 'binary', encoding: 'binary' })
-  const layoutKey = Buffer.from(LAYOUT_KEY)
-  const bytes = meta.get(layoutKey)
-  if (bytes === undefined) {
-    // A new store, or one whose creation was cut short between creating __meta__ and writing
-    // the layout record (nothing else can be in it yet): write the record.
-    const fresh = names.every((name) => name === META_DB) && meta.getCount() === 0
-    if (!fresh) {
-      throw new StateLayoutError(`cannot open the state store in ${dir}: its ${META_DB} database has no layout record`, { dir, hint: layoutHint(dir) })
-    }
-    env.transactionSync(() => meta.putSync(layoutKey, encodeLayout()), COMMIT_FLAGS.power)
-    return meta
-  }
-  const layout = decodeLayout(bytes)
-  if (layout === undefined) {
-    throw new StateCorruptError(`cannot open the state store in ${dir}: its layout record does not decode`, { dir, hint: corruptHint(dir) })
-  }
-  if (layout.format !== LAYOUT_FORMAT) {
-    throw new StateLayoutError(`cannot open the state store in ${dir}: it holds "${layout.format}" data, not ${LAYOUT_FORMAT}`, { dir, hint: layoutHint(dir) })
-  }
-  if (layout.version !== LAYOUT_VERSION) {
-    const by = layout.version > LAYOUT_VERSION ? 'a newer' : 'an older'
-    throw new StateLayoutError(
-      `cannot open the state store in ${dir}: it has layout version ${layout.version}, written by ${by} dora-ts; this one reads version ${LAYOUT_VERSION}`,
-      { dir, hint: layoutHint(dir) },
-    )
-  }
-  return meta
 }

@@ -1,14 +1,17 @@
 /**
  * The KVS thread (how operators reach the KVS): every operation through a client, errors with
- * their codes, and what it exists for: terminating a client thread in the middle of a call
- * neither blocks the store for other processes nor takes the process down.
+ * their codes, its lifecycle (lazy start, close), and what it exists for: terminating a client
+ * thread in the middle of a call neither blocks the store for other processes nor takes the
+ * process down.
  */
 import t, { type Test } from 'tap'
 import { spawnSync } from 'node:child_process'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { writeFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import { KvsRemote, KvsService } from '../../../src/store/kvs/service.js'
+import { kvsThreadEntry, KvsService } from '../../../src/store/kvs/service.js'
+import { KvsRemote } from '../../../src/store/kvs/remote.js'
 import { KvsError } from '../../../src/store/kvs/errors.js'
 import { KvsStore, MAX_KVS_VALUE_BYTES, type KvsChange } from '../../../src/store/kvs/store.js'
 import { fixture } from '../../e2e/fixtures/in-process.js'
@@ -24,10 +27,53 @@ function service(t: Test): { dir: string; service: KvsService } {
   return { dir, service: svc }
 }
 
+let scripts = 0
+/**
+ * Write a client thread's module next to the KVS directory `dir` (in the test's directory:
+ * calling t.testdir() again would wipe it, maybe under a thread that is loading its script).
+ */
+function clientScript(dir: string, source: string): string {
+  const file = join(dirname(dir), `client-${++scripts}.mjs`)
+  writeFileSync(file, source)
+  return file
+}
+
+/** The compiled client module, as an operator worker loads it. */
+const remoteModule = pathToFileURL(join(ROOT, 'dist', 'src', 'store', 'kvs', 'remote.js')).href
+
+/**
+ * Run `body` (the source of an ES module's body; it has `ns`, namespace `n` through a KvsRemote,
+ * and `workerData`) in a client worker thread; its exit code.
+ */
+async function inClientThread(svc: KvsService, dir: string, body: string, data: Record<string, unknown> = {}): Promise<number> {
+  const source = `
+    const { workerData, parentPort } = await import('node:worker_threads')
+    const { KvsRemote } = await import(${JSON.stringify(remoteModule)})
+    const ns = new KvsRemote(workerData.port, workerData.dir).namespace('n')
+    ${body}
+  `
+  const script = clientScript(dir, source)
+  const port = svc.connect()
+  const worker = new Worker(script, { workerData: { port, dir, ...data }, transferList: [port] })
+  return new Promise<number>((resolve, reject) => {
+    worker.once('error', reject)
+    worker.once('exit', resolve)
+  })
+}
+
+/**
+ * Start the KVS thread the way operators do, by a first request from a client thread: a
+ * client in the test's own thread blocks it in Atomics.wait, so this thread could not see
+ * that first request and start the KVS thread.
+ */
+async function startThread(t: Test, svc: KvsService, dir: string): Promise<void> {
+  t.equal(await inClientThread(svc, dir, `ns.read('warm-up')`), 0, 'a client thread started the KVS thread')
+}
+
 t.test('every operation works through the KVS thread, with the same errors and codes', async (t) => {
   const { dir, service: svc } = service(t)
-  // The client is this thread, which blocks while it waits: the thread must not wait for it.
-  svc.start()
+  // The client is this thread, which blocks while it waits: the thread must be running already.
+  await startThread(t, svc, dir)
   const remote = new KvsRemote(svc.connect(), dir)
   t.teardown(() => remote.close())
   const ns = remote.namespace('robot')
@@ -81,21 +127,8 @@ t.test('every operation works through the KVS thread, with the same errors and c
 t.test('update through the KVS thread is linearizable: clients in several threads lose no update', async (t) => {
   const { dir, service: svc } = service(t)
   const m = 200
-  const source = `
-    const { workerData } = await import('node:worker_threads')
-    const { KvsRemote } = await import(${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'src', 'store', 'kvs', 'service.js')).href)})
-    const ns = new KvsRemote(workerData.port, workerData.dir).namespace('n')
-    for (let i = 0; i < workerData.m; i++) ns.update('count', (old) => Buffer.from(String((old ? Number(Buffer.from(old).toString()) : 0) + 1)))
-  `
-  const script = join(t.testdir({ 'client.mjs': source }), 'client.mjs')
-  const threads = [0, 1, 2].map(() => {
-    const port = svc.connect()
-    const worker = new Worker(script, { workerData: { port, dir, m }, transferList: [port] })
-    return new Promise<number>((resolve, reject) => {
-      worker.once('error', reject)
-      worker.once('exit', resolve)
-    })
-  })
+  const body = `for (let i = 0; i < workerData.m; i++) ns.update('count', (old) => Buffer.from(String((old ? Number(Buffer.from(old).toString()) : 0) + 1)))`
+  const threads = [0, 1, 2].map(() => inClientThread(svc, dir, body, { m }))
   t.same(await Promise.all(threads), [0, 0, 0])
   const direct = KvsStore.open({ dir })
   t.teardown(() => direct.close())
@@ -106,7 +139,7 @@ t.test('terminating a client thread in the middle of KVS calls blocks no one and
   const { dir, service: svc } = service(t)
   const source = `
     const { workerData, parentPort } = await import('node:worker_threads')
-    const { KvsRemote } = await import(${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'src', 'store', 'kvs', 'service.js')).href)})
+    const { KvsRemote } = await import(${JSON.stringify(remoteModule)})
     const ns = new KvsRemote(workerData.port, workerData.dir).namespace('n')
     const watch = ns.watch('', { intervalMs: 1 })
     void (async () => { for await (const _ of watch) {} })()
@@ -119,7 +152,7 @@ t.test('terminating a client thread in the middle of KVS calls blocks no one and
       }
     }, 0)
   `
-  const script = join(t.testdir({ 'client.mjs': source }), 'client.mjs')
+  const script = clientScript(dir, source)
   for (let i = 0; i < 8; i++) {
     const port = svc.connect()
     const worker = new Worker(script, { workerData: { port, dir }, transferList: [port] })
@@ -134,4 +167,76 @@ t.test('terminating a client thread in the middle of KVS calls blocks no one and
   t.teardown(() => direct.close())
   t.equal(str(direct.namespace('n').read('after')), '3')
   t.ok(Number(str(direct.namespace('n').read('count'))) > 0, "the clients' updates landed")
+})
+
+t.test('close() is idempotent: every call gets the same promise, resolved once the thread has exited', async (t) => {
+  const { dir, service: svc } = service(t)
+  await startThread(t, svc, dir)
+  const first = svc.close()
+  t.equal(svc.close(), first, 'a second call gets the same promise')
+  t.equal(svc.open, false)
+  await first
+  t.equal(svc.close(), first, 'so does a call after it settled')
+  // The thread wrote through the store it closed on its way out; the data is there.
+  const direct = KvsStore.open({ dir })
+  t.teardown(() => direct.close())
+  t.same(direct.namespaces(), [], 'the warm-up only read')
+})
+
+t.test('regression: a second close() resolved at once, before the thread had exited', async (t) => {
+  const { dir, service: svc } = service(t)
+  await startThread(t, svc, dir)
+  const settled: string[] = []
+  // The first close() resolves on the thread's 'exit'; the old second one returned at once,
+  // so it settled first.
+  const first = svc.close().then(() => settled.push('first'))
+  const second = svc.close().then(() => settled.push('second'))
+  await Promise.all([first, second])
+  t.same(settled, ['first', 'second'])
+})
+
+t.test('after close(), connect() throws DORA_KVS_CLOSED; a service never started closes at once', async (t) => {
+  const { service: svc } = service(t)
+  svc.connect() // a port whose client never calls: the thread never starts
+  await svc.close()
+  const err = t.throws(() => svc.connect()) as KvsError
+  t.ok(err instanceof KvsError)
+  t.equal(err.code, 'DORA_KVS_CLOSED')
+  t.match(err.message, /KVS service is closed/)
+})
+
+t.test('await using closes the service', async (t) => {
+  const dir = join(t.testdir({}), 'kvs')
+  let svc: KvsService
+  {
+    await using scoped = new KvsService({ dir, mapSizeBytes: 1 << 30 })
+    svc = scoped
+    await startThread(t, scoped, dir)
+  }
+  t.equal(svc.open, false)
+  t.throws(() => svc.connect(), { code: 'DORA_KVS_CLOSED' })
+})
+
+t.test('the thread entry is the compiled service-thread.js, from the sources or from dist', async (t) => {
+  t.equal(kvsThreadEntry(pathToFileURL(join(ROOT, 'dist', 'src', 'store', 'kvs', 'service.js')).href), join(ROOT, 'dist', 'src', 'store', 'kvs', 'service-thread.js'))
+  t.equal(kvsThreadEntry(pathToFileURL(join(ROOT, 'src', 'store', 'kvs', 'service.ts')).href), join(ROOT, 'dist', 'src', 'store', 'kvs', 'service-thread.js'))
+})
+
+t.test('the client module an operator worker loads does not load LMDB (the store module does)', async (t) => {
+  /** The native addons a fresh node loads when it imports `module`. */
+  const addons = (module: string): string[] => {
+    const probe = `
+      const loaded = []
+      const dlopen = process.dlopen
+      process.dlopen = function (module, file, ...rest) { loaded.push(file); return dlopen.call(this, module, file, ...rest) }
+      await import(${JSON.stringify(module)})
+      process.stdout.write(JSON.stringify(loaded))
+    `
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8', timeout: 30_000 })
+    t.equal(result.status, 0, result.stderr)
+    return JSON.parse(result.stdout) as string[]
+  }
+  t.same(addons(remoteModule), [], 'remote.js loads no native addon')
+  const store = pathToFileURL(join(ROOT, 'dist', 'src', 'store', 'kvs', 'store.js')).href
+  t.ok(addons(store).some((file) => file.includes('lmdb')), 'the probe does see LMDB where it is loaded')
 })

@@ -1,0 +1,335 @@
+/**
+ * One namespace (pool) of the KVS in this thread: {@link KvsNamespace}, handed out by
+ * {@link KvsStore.namespace}. Every write is one synchronous, fsync'ed LMDB write transaction
+ * that also appends to the namespace's change log (change-log.ts); see store.ts for the
+ * consistency this gives.
+ *
+ * @module
+ */
+import type { Key } from 'lmdb'
+import { describeKvsAction, kvsErrorFrom, KvsBadValueError, KvsError, type KvsErrorContext } from './errors.js'
+import { checkKvsKey, checkKvsPrefix, UTF8_KEYS } from './keys.js'
+import { dbExists, freshReadTxn, KVS_COMMIT_FLAGS, type AnyDb, type Bytes, type NamespaceDb, type OpenTxn, type SharedEnv } from './environment.js'
+import { LOG_DB_PREFIX, NAMESPACE_DB_PREFIX, TRIM_KEY_PREFIX } from './disk-layout.js'
+import { checkKvsValue, reserveRoom } from './limits.js'
+import { appendChange, logEnd, readChanges, type LogPosition, type NamespaceLog } from './change-log.js'
+import { createKvsWatch, watchInterval, type KvsChange, type KvsWatch, type KvsWatchOptions } from './watch.js'
+import type { KvsEntry, KvsListOptions, KvsPool } from './pool.js'
+import type { KvsStore } from './store.js'
+
+/**
+ * @internal What a namespace needs of its store, which keeps it private: the shared
+ * environment (throws DORA_KVS_CLOSED once the store is closed) and the store's watches, which
+ * end when it closes.
+ */
+export interface NamespaceAccess {
+  shared(context?: KvsErrorContext): SharedEnv
+  addWatch(watch: KvsWatch): void
+  removeWatch(watch: KvsWatch): void
+}
+
+/**
+ * One namespace (pool) of the KVS. Keys are non-empty strings of at most 511 UTF-8 bytes;
+ * values are bytes (Uint8Array) of at most 64 MiB (MAX_KVS_VALUE_BYTES).
+ */
+export class KvsNamespace implements KvsPool {
+  readonly store: KvsStore
+  /** The namespace's name. */
+  readonly name: string
+  readonly #access: NamespaceAccess
+  readonly #dbName: string
+  readonly #logName: string
+  readonly #trimKey: Buffer
+
+  /** @internal Use {@link KvsStore.namespace}. */
+  constructor(store: KvsStore, name: string, access: NamespaceAccess) {
+    this.store = store
+    this.name = name
+    this.#access = access
+    this.#dbName = NAMESPACE_DB_PREFIX + name
+    this.#logName = LOG_DB_PREFIX + name
+    this.#trimKey = Buffer.from(TRIM_KEY_PREFIX + name)
+  }
+
+  /** The value of `key`, or undefined. Sees every write that returned before, in any process. */
+  read(key: string): Uint8Array | undefined {
+    const context = this.#context('read', key)
+    checkKvsKey(key, context)
+    const shared = this.#access.shared(context)
+    try {
+      const db = this.#ns(shared, false)
+      if (db === undefined) return undefined
+      // Inside an update function: read through its write transaction (lmdb-js does that
+      // whenever one is open), so it sees its own writes.
+      if (shared.txn !== undefined) return db.get(key)
+      // lmdb-js keeps one read snapshot until the next event-loop turn; a read must not see an
+      // older snapshot than the last write that returned in any process: start a fresh one.
+      db.resetReadTxn()
+      return db.get(key)
+    } catch (err) {
+      throw kvsErrorFrom(err, context)
+    }
+  }
+
+  /** Set `key` to `value`. Returns once committed: every later read in any process sees it. */
+  write(key: string, value: Uint8Array): void {
+    const context = this.#context('write', key)
+    const k = checkKvsKey(key, context)
+    const v = this.#value(value, context)
+    this.#transact(context, k + v.length, (shared, txn) => {
+      this.#ns(shared, true, txn)!.putSync(key, v)
+      appendChange(shared, txn, this.#changeLog(shared, txn), key, k, v)
+    })
+  }
+
+  /** Delete `key`; true when it existed. */
+  delete(key: string): boolean {
+    const context = this.#context('delete', key)
+    const k = checkKvsKey(key, context)
+    const shared = this.#access.shared(context)
+    if (shared.txn === undefined && !this.#exists(shared, context)) return false
+    return this.#transact(context, k, (shared, txn) => {
+      const existed = this.#ns(shared, true, txn)!.removeSync(key)
+      if (existed) appendChange(shared, txn, this.#changeLog(shared, txn), key, k, undefined)
+      return existed
+    })
+  }
+
+  /** Every key starting with `prefix` and its value, in key order (UTF-8 byte order), from one snapshot. */
+  list(prefix = '', options: KvsListOptions = {}): KvsEntry[] {
+    const context = this.#context('list')
+    checkKvsPrefix(prefix, context)
+    const limit = options.limit ?? Infinity
+    if (!(limit >= 0)) throw new KvsBadValueError(`${describeKvsAction(context)}: limit must be a number >= 0, got ${String(options.limit)}`, { dir: this.store.dir, namespace: this.name, hint: 'pass { limit: n } with n >= 0' })
+    const shared = this.#access.shared(context)
+    const entries: KvsEntry[] = []
+    try {
+      const db = this.#ns(shared, false)
+      if (db === undefined || limit === 0) return entries
+      const txn = shared.txn === undefined ? freshReadTxn(db) : undefined
+      try {
+        for (const { key, value } of db.getRange({ ...(prefix === '' ? {} : { start: prefix }), ...(txn === undefined ? {} : { transaction: txn }) })) {
+          // Byte order and string prefixes agree for well-formed UTF-16 (lone surrogates are refused).
+          if (!key.startsWith(prefix)) break
+          entries.push({ key, value })
+          if (entries.length >= limit) break
+        }
+      } finally {
+        txn?.done()
+      }
+    } catch (err) {
+      throw kvsErrorFrom(err, context)
+    }
+    return entries
+  }
+
+  /**
+   * Atomic read-modify-write: `fn` gets the current value (undefined when absent) and returns
+   * the new one (undefined deletes the key). It runs inside the write transaction, holding the
+   * KVS's machine-wide write lock, so concurrent updaters in any process never lose an update.
+   * Keep `fn` short and synchronous; it may read and write other keys (also of other
+   * namespaces): they commit together. If it throws, nothing is written and the error is
+   * rethrown. Never call process.exit() in it. Returns the new value.
+   */
+  update(key: string, fn: (current: Uint8Array | undefined) => Uint8Array | undefined): Uint8Array | undefined {
+    const context = this.#context('update', key)
+    const k = checkKvsKey(key, context)
+    if (typeof fn !== 'function') {
+      throw new KvsBadValueError(`${describeKvsAction(context)}: the update function is a ${typeof fn}`, this.#options(context, 'pass a function (current) => next'))
+    }
+    return this.#transact(context, k, (shared, txn) => {
+      const db = this.#ns(shared, true, txn)!
+      const current = db.get(key)
+      const next: unknown = fn(current)
+      if (next === undefined) {
+        if (current !== undefined && db.removeSync(key)) appendChange(shared, txn, this.#changeLog(shared, txn), key, k, undefined)
+        return undefined
+      }
+      if (typeof (next as { then?: unknown } | null)?.then === 'function') {
+        throw new KvsBadValueError(
+          `${describeKvsAction(context)}: the update function returned a Promise; it runs inside the write transaction and must be synchronous`,
+          this.#options(context, 'compute the new value synchronously from the current one; do any waiting before calling update()'),
+        )
+      }
+      const v = this.#value(next, context)
+      reserveRoom(shared, k + v.length, this.store.mapSizeBytes, context)
+      db.putSync(key, v)
+      appendChange(shared, txn, this.#changeLog(shared, txn), key, k, v)
+      return next as Uint8Array
+    })
+  }
+
+  /**
+   * Set `key` to `next` (undefined: delete it) only if its value is byte-equal to `expected`
+   * (undefined: only if absent), atomically. True when it was set.
+   */
+  compareAndSet(key: string, expected: Uint8Array | undefined, next: Uint8Array | undefined): boolean {
+    const context = this.#context('compare-and-set', key)
+    const k = checkKvsKey(key, context)
+    if (expected !== undefined && !(expected instanceof Uint8Array)) {
+      throw new KvsBadValueError(`${describeKvsAction(context)}: the expected value is a ${typeof expected}, not a Uint8Array or undefined`, this.#options(context, 'pass the bytes you read, or undefined for "absent"'))
+    }
+    const v = next === undefined ? undefined : this.#value(next, context)
+    return this.#transact(context, k + (v?.length ?? 0), (shared, txn) => {
+      const db = this.#ns(shared, true, txn)!
+      // A view of the current value (no copy), compared at once, before the next LMDB call.
+      // lmdb-js hands out its reusable buffer with a `length` override: view just the value.
+      const fast = db.getBinaryFast(key)
+      const current = fast === undefined ? undefined : fast.subarray(0, fast.length)
+      const equal = expected === undefined ? current === undefined : current !== undefined && Buffer.compare(current, expected) === 0
+      if (!equal) return false
+      if (v === undefined) {
+        if (current !== undefined && db.removeSync(key)) appendChange(shared, txn, this.#changeLog(shared, txn), key, k, undefined)
+      } else {
+        db.putSync(key, v)
+        appendChange(shared, txn, this.#changeLog(shared, txn), key, k, v)
+      }
+      return true
+    })
+  }
+
+  /**
+   * Changes of keys starting with `prefix` made after this call, by any process, in commit
+   * order, as an async iterator. It looks for new changes every `intervalMs` (default 10 ms)
+   * with an unref'd timer: a watch alone does not keep the process alive. It ends cleanly on
+   * `break`/`return()`, on `options.signal`, and when the store is closed.
+   */
+  watch(prefix = '', options: KvsWatchOptions = {}): KvsWatch {
+    const intervalMs = watchInterval(options, this.store.dir, this.name)
+    const start = this.watchStart(prefix)
+    const watch = createKvsWatch({
+      start,
+      intervalMs,
+      signal: options.signal,
+      poll: (from, limit) => this.changesSince(from, prefix, limit),
+      detach: (w) => this.#access.removeWatch(w),
+    })
+    this.#access.addWatch(watch)
+    return watch
+  }
+
+  /**
+   * Where a watch of `prefix` starting now begins in the log (checks the prefix).
+   * @internal For {@link watch} and the KVS thread.
+   */
+  watchStart(prefix: string): LogPosition {
+    const context = this.#context('watch')
+    checkKvsPrefix(prefix, context)
+    const shared = this.#access.shared(context)
+    try {
+      return logEnd(shared.env)
+    } catch (err) {
+      throw kvsErrorFrom(err, context)
+    }
+  }
+
+  /**
+   * The changes of keys with `prefix` in the log from position `from` (at most `limit` entries
+   * read), and the position after the last one read.
+   * @internal For {@link watch} and the KVS thread.
+   */
+  changesSince(from: LogPosition, prefixText: string, limit: number): { changes: KvsChange[]; next: LogPosition } {
+    const context = this.#context('watch')
+    checkKvsPrefix(prefixText, context)
+    const prefix = Buffer.from(prefixText, 'utf8')
+    const shared = this.#access.shared(context)
+    try {
+      const log = this.#db(shared, this.#logName, false)
+      if (log === undefined) return { changes: [], next: from }
+      return readChanges(shared, { name: this.name, log, trimKey: this.#trimKey }, this.#ns(shared, false), from, prefix, limit)
+    } catch (err) {
+      throw kvsErrorFrom(err, context)
+    }
+  }
+
+  /** Run `body` in one synchronous write transaction (or in the one already open in this realm). */
+  #transact<T>(context: KvsErrorContext, bytes: number, body: (shared: SharedEnv, txn: OpenTxn) => T): T {
+    const shared = this.#access.shared(context)
+    reserveRoom(shared, bytes, this.store.mapSizeBytes, context)
+    // Nested in an update function: join its transaction, commit with it.
+    if (shared.txn !== undefined) return body(shared, shared.txn)
+    let result: T | undefined
+    let thrown: { error: unknown } | undefined
+    let opened: string[] = []
+    try {
+      shared.env.transactionSync(() => {
+        const txn: OpenTxn = { seq: shared.env.getWriteTxnId(), index: 0, opened: [] }
+        opened = txn.opened
+        shared.txn = txn
+        try {
+          result = body(shared, txn)
+        } catch (err) {
+          thrown = { error: err }
+          throw err
+        } finally {
+          shared.txn = undefined
+        }
+      }, KVS_COMMIT_FLAGS)
+    } catch (err) {
+      // LMDB closes the handles of databases opened in an aborted transaction.
+      for (const name of opened) shared.dbs.delete(name)
+      // What the user's update function threw, and our own errors, pass through unchanged.
+      if (thrown !== undefined && thrown.error === err && !(err instanceof KvsError) && !isLmdbError(err)) throw err
+      throw kvsErrorFrom(err, context)
+    }
+    shared.writesSinceMeasure++
+    return result as T
+  }
+
+  /** The namespace's change log, opened (created) in the write transaction `txn`. */
+  #changeLog(shared: SharedEnv, txn: OpenTxn): NamespaceLog {
+    return { name: this.name, log: this.#db(shared, this.#logName, true, txn)!, trimKey: this.#trimKey }
+  }
+
+  /** The database `name` (binary keys), opened (created when `create`) and cached; undefined when absent and not created. */
+  #db(shared: SharedEnv, name: string, create: boolean, txn?: OpenTxn): Bytes | undefined {
+    return this.#open(shared, name, create, txn, { keyEncoding: 'binary' }) as Bytes | undefined
+  }
+
+  /** The namespace's own database: string keys stored as their plain UTF-8 bytes. */
+  #ns(shared: SharedEnv, create: boolean, txn?: OpenTxn): NamespaceDb | undefined {
+    return this.#open(shared, this.#dbName, create, txn, { keyEncoder: UTF8_KEYS }) as NamespaceDb | undefined
+  }
+
+  #open(shared: SharedEnv, name: string, create: boolean, txn: OpenTxn | undefined, keys: { keyEncoding: 'binary' } | { keyEncoder: typeof UTF8_KEYS }): AnyDb | undefined {
+    const cached = shared.dbs.get(name)
+    if (cached !== undefined) return cached
+    if (!create && !dbExists(shared.env, name, shared.txn === undefined)) return undefined
+    // lmdb-js opens (and creates) a database in a write transaction, or in the one already open.
+    const db = shared.env.openDB<Buffer, Key>({ name, encoding: 'binary', ...keys })
+    shared.dbs.set(name, db)
+    txn?.opened.push(name)
+    return db
+  }
+
+  #exists(shared: SharedEnv, context: KvsErrorContext): boolean {
+    try {
+      return shared.dbs.has(this.#dbName) || dbExists(shared.env, this.#dbName, true)
+    } catch (err) {
+      throw kvsErrorFrom(err, context)
+    }
+  }
+
+  #context(action: KvsErrorContext['action'], key?: unknown): KvsErrorContext {
+    return {
+      dir: this.store.dir,
+      action,
+      namespace: this.name,
+      key: typeof key === 'string' ? key : undefined,
+      mapSizeBytes: this.store.mapSizeBytes,
+    }
+  }
+
+  #options(context: KvsErrorContext, hint: string): { dir: string; namespace: string; key: string | undefined; hint: string } {
+    return { dir: this.store.dir, namespace: this.name, key: context.key, hint }
+  }
+
+  #value(value: unknown, context: KvsErrorContext): Buffer {
+    return checkKvsValue(value, this.#access.shared(context).pageSize, this.store.mapSizeBytes, context)
+  }
+}
+
+/** lmdb-js errors carry a numeric code (LMDB return code or errno). */
+function isLmdbError(err: unknown): boolean {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === 'number'
+}

@@ -1,0 +1,204 @@
+/**
+ * The operator worker's side of the KVS thread: {@link KvsRemote}, a {@link KvsProvider}
+ * whose every call is a synchronous round trip to the supervisor's KVS thread (about 20 µs).
+ *
+ * Why a thread at all is said in service.ts. The client posts the request with a shared
+ * `Int32Array` flag, blocks in `Atomics.wait` until the thread stores the request's id in it,
+ * and takes the answer with `receiveMessageOnPort`: so the synchronous KVS API stays
+ * synchronous, and terminating the worker mid-call is harmless (the thread finishes the
+ * operation and answers a port nobody reads). `update` runs the user's function here, in the
+ * worker, as an optimistic loop of read and compare-and-set (still linearizable; the function
+ * may run more than once under contention).
+ *
+ * Runs in every operator worker, so it imports no LMDB: only key checks, the watch iterator,
+ * errors and the message types.
+ *
+ * @module
+ */
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads'
+import { deserializeError } from '../../errors.js'
+import { describeKvsAction, KvsBadValueError, KvsClosedError, KvsIoError, type KvsErrorContext } from './errors.js'
+import { checkKvsKey, checkKvsNamespace } from './keys.js'
+import { createKvsWatch, watchInterval, type KvsChange, type KvsWatch, type KvsWatchOptions } from './watch.js'
+import type { LogPosition } from './change-log.js'
+import type { KvsEntry, KvsListOptions, KvsPool, KvsProvider } from './pool.js'
+import type { KvsReply, KvsRequest } from './service-protocol.js'
+
+/** How long a call waits for the KVS thread (a write may wait for another process's write lock). */
+const CALL_TIMEOUT_MS = 60_000
+
+/**
+ * An operator worker's KVS: the client of one port to the supervisor's KVS thread (from
+ * KvsService.connect, transferred to the worker).
+ *
+ * @example
+ * ```ts
+ * const kvs = new KvsRemote(workerData.kvsPort, workerData.kvsDir)
+ * kvs.namespace('robot').write('pose', bytes)
+ * kvs.close()
+ * ```
+ */
+export class KvsRemote implements KvsProvider {
+  readonly dir: string
+  readonly #port: MessagePort
+  /** The id of the last request the KVS thread answered (it stores it, then notifies). */
+  readonly #flag = new Int32Array(new SharedArrayBuffer(4))
+  #lastId = 0
+  readonly #namespaces = new Map<string, KvsPool>()
+  readonly #watches = new Set<KvsWatch>()
+  #closed = false
+
+  constructor(port: MessagePort, dir: string) {
+    this.#port = port
+    this.dir = dir
+  }
+
+  namespace(name: string): KvsPool {
+    this.#check({ dir: this.dir, action: 'open', namespace: name })
+    checkKvsNamespace(name, this.dir)
+    let pool = this.#namespaces.get(name)
+    if (pool === undefined) {
+      pool = new RemotePool(name, this.dir, (request, context) => this.#call(request, context), this.#watches)
+      this.#namespaces.set(name, pool)
+    }
+    return pool
+  }
+
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    for (const watch of [...this.#watches]) watch.close()
+    this.#port.close()
+  }
+
+  #check(context: KvsErrorContext): void {
+    if (this.#closed) {
+      throw new KvsClosedError(`${describeKvsAction(context)}: the KVS handle is closed`, { dir: this.dir, namespace: context.namespace, hint: 'use the KVS before the operator stops' })
+    }
+  }
+
+  #call(request: KvsRequest, context: KvsErrorContext): unknown {
+    this.#check(context)
+    // Ids only grow (wrapping within int32), so a stale wake-up or answer is told apart.
+    const id = (this.#lastId = this.#lastId >= 0x7fff_fff0 ? 1 : this.#lastId + 1)
+    this.#port.postMessage({ id, request, flag: this.#flag })
+    const deadline = Date.now() + CALL_TIMEOUT_MS
+    for (;;) {
+      const seen = Atomics.load(this.#flag, 0)
+      if (seen === id) {
+        const reply = this.#take(id)
+        if (reply !== undefined) {
+          if (!reply.ok) throw deserializeError(reply.error)
+          return reply.result
+        }
+      }
+      const left = deadline - Date.now()
+      if (left <= 0) {
+        throw new KvsIoError(`${describeKvsAction(context)}: the supervisor's KVS thread did not answer within ${CALL_TIMEOUT_MS / 1000} s`, {
+          dir: this.dir,
+          namespace: context.namespace,
+          hint: `another process may hold the KVS write lock of ${this.dir} for that long; check the supervisor's log`,
+        })
+      }
+      // Sleeps until the thread stores a new id (or briefly, if the answer is still on its way).
+      Atomics.wait(this.#flag, 0, seen, seen === id ? 1 : left)
+    }
+  }
+
+  /** The answer to request `id`, if it has arrived; older answers (of calls that gave up) are dropped. */
+  #take(id: number): KvsReply | undefined {
+    for (;;) {
+      const reply = receiveMessageOnPort(this.#port)?.message as KvsReply | undefined
+      if (reply === undefined || reply.id === id) return reply
+    }
+  }
+}
+
+type Call = (request: KvsRequest, context: KvsErrorContext) => unknown
+
+/** One namespace through the KVS thread. */
+class RemotePool implements KvsPool {
+  readonly name: string
+  readonly #dir: string
+  readonly #call: Call
+  readonly #watches: Set<KvsWatch>
+
+  constructor(name: string, dir: string, call: Call, watches: Set<KvsWatch>) {
+    this.name = name
+    this.#dir = dir
+    this.#call = call
+    this.#watches = watches
+  }
+
+  read(key: string): Uint8Array | undefined {
+    return this.#call({ op: 'read', ns: this.name, key }, this.#context('read', key)) as Uint8Array | undefined
+  }
+
+  write(key: string, value: Uint8Array): void {
+    this.#call({ op: 'write', ns: this.name, key, value }, this.#context('write', key))
+  }
+
+  delete(key: string): boolean {
+    return this.#call({ op: 'delete', ns: this.name, key }, this.#context('delete', key)) as boolean
+  }
+
+  list(prefix = '', options: KvsListOptions = {}): KvsEntry[] {
+    return this.#call({ op: 'list', ns: this.name, prefix, limit: options.limit }, this.#context('list')) as KvsEntry[]
+  }
+
+  compareAndSet(key: string, expected: Uint8Array | undefined, next: Uint8Array | undefined): boolean {
+    return this.#call({ op: 'cas', ns: this.name, key, expected, next }, this.#context('compare-and-set', key)) as boolean
+  }
+
+  /**
+   * Optimistic: read, compute, compare-and-set, again until nobody wrote in between. As
+   * linearizable as the in-transaction update of KvsNamespace; `fn` may run more than once.
+   */
+  update(key: string, fn: (current: Uint8Array | undefined) => Uint8Array | undefined): Uint8Array | undefined {
+    const context = this.#context('update', key)
+    checkKvsKey(key, context)
+    if (typeof fn !== 'function') {
+      throw new KvsBadValueError(`${describeKvsAction(context)}: the update function is a ${typeof fn}`, { dir: this.#dir, namespace: this.name, key, hint: 'pass a function (current) => next' })
+    }
+    for (;;) {
+      const current = this.read(key)
+      const next: unknown = fn(current)
+      if (typeof (next as { then?: unknown } | null)?.then === 'function') {
+        throw new KvsBadValueError(`${describeKvsAction(context)}: the update function returned a Promise; it must be synchronous`, {
+          dir: this.#dir,
+          namespace: this.name,
+          key,
+          hint: 'compute the new value synchronously from the current one; do any waiting before calling update()',
+        })
+      }
+      if (next !== undefined && !(next instanceof Uint8Array)) {
+        const what = next === null ? 'null' : typeof next === 'object' ? (next.constructor?.name ?? 'object') : typeof next
+        throw new KvsBadValueError(`${describeKvsAction(context)}: the value is a ${what}, not a Uint8Array`, {
+          dir: this.#dir,
+          namespace: this.name,
+          key,
+          hint: 'encode values to bytes first, or use updateJson()',
+        })
+      }
+      if (this.#call({ op: 'cas', ns: this.name, key, expected: current, next: next as Uint8Array | undefined }, context) === true) return next as Uint8Array | undefined
+    }
+  }
+
+  watch(prefix = '', options: KvsWatchOptions = {}): KvsWatch {
+    const intervalMs = watchInterval(options, this.#dir, this.name)
+    const start = this.#call({ op: 'watch-start', ns: this.name, prefix }, this.#context('watch')) as LogPosition
+    const watch = createKvsWatch({
+      start,
+      intervalMs,
+      signal: options.signal,
+      poll: (from, limit) => this.#call({ op: 'watch-poll', ns: this.name, prefix, from, limit }, this.#context('watch')) as { changes: KvsChange[]; next: LogPosition },
+      detach: (w) => this.#watches.delete(w),
+    })
+    this.#watches.add(watch)
+    return watch
+  }
+
+  #context(action: KvsErrorContext['action'], key?: string): KvsErrorContext {
+    return { dir: this.#dir, action, namespace: this.name, key }
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The messages between the supervisor's KVS thread (service-thread.ts) and its clients, the
+ * operator workers (remote.ts), and what the supervisor (service.ts) hands the thread. Types
+ * and constants only: each side imports this without loading the other.
+ *
+ * ```
+ * client -> thread   ClientMessage {id, request, flag}   on the client's MessagePort
+ * thread -> client   Reply {id, ok, result | error}      on the same port, then flag := id
+ * supervisor -> thread   {type: 'connect', port, first?} | {type: 'close'}   on parentPort
+ * ```
+ *
+ * @module
+ */
+import type { MessagePort } from 'node:worker_threads'
+import type { SerializedError } from '../../errors.js'
+import type { LogPosition } from './change-log.js'
+
+/** What the KVS thread needs to open the store. */
+export interface KvsServiceConfig {
+  dir: string
+  mapSizeBytes: number
+}
+
+/** The key of the thread's config in its `workerData`: marks a Worker as the KVS thread. */
+export const KVS_THREAD_MARK = 'dora-ts.kvs-service'
+
+/** One KVS operation, as a client asks the thread for it. */
+export type KvsRequest =
+  | { op: 'read'; ns: string; key: string }
+  | { op: 'write'; ns: string; key: string; value: Uint8Array }
+  | { op: 'delete'; ns: string; key: string }
+  | { op: 'list'; ns: string; prefix: string; limit: number | undefined }
+  | { op: 'cas'; ns: string; key: string; expected: Uint8Array | undefined; next: Uint8Array | undefined }
+  | { op: 'watch-start'; ns: string; prefix: string }
+  | { op: 'watch-poll'; ns: string; prefix: string; from: LogPosition; limit: number }
+
+/** The thread's answer to request `id`: its result, or the error it threw (serialized). */
+export type KvsReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: SerializedError }
+
+/** A request as a client posts it: `flag` is shared memory the client sleeps on. */
+export interface KvsClientMessage {
+  id: number
+  request: KvsRequest
+  flag: Int32Array
+}
+
+/** What the supervisor posts to the thread. */
+export type KvsControlMessage = { type: 'connect'; port: MessagePort; first?: KvsClientMessage } | { type: 'close' }

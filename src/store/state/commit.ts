@@ -1,0 +1,183 @@
+/**
+ * The commit path of operator state: check and encode one event's writes and meta before
+ * anything is written ({@link encodeCommit}), make sure the store can hold them
+ * ({@link SizeBudget}), then apply them in ONE synchronous LMDB write transaction
+ * ({@link applyCommit}) with the flags of the operator's durability ({@link COMMIT_FLAGS}).
+ *
+ * Durability, chosen per commit with LMDB's per-transaction MDB_NOSYNC flag (see store.ts):
+ * 'process' commits are not fsync'ed, 'power' commits are.
+ *
+ * @module
+ */
+import type { RootDatabase } from 'lmdb'
+import type { Durability } from '../../spec/types.js'
+import { mapFullHint, StateBadKeyError, StateBadMetaError, StateBadValueError, StateMapFullError, StateValueTooLargeError, stateErrorFrom } from './errors.js'
+import { encodeMeta, metaProblem, stateKeyProblem, type OperatorMeta } from './disk-layout.js'
+import type { Bytes } from './environment.js'
+
+/** One write of an event: set `key` to `value`, or delete `key`. */
+export type StateWrite = { key: string; value: Uint8Array } | { key: string; delete: true }
+
+/**
+ * lmdb-js hands a value's length to its native writer as a uint32, so a single value must
+ * stay below 4 GiB whatever the map size.
+ */
+export const MAX_VALUE_BYTES = 0xffff_ffff
+
+// lmdb-js transactionSync flags (index.d.ts TransactionFlags). NO_SYNC_FLUSH is passed to
+// mdb_txn_begin as MDB_NOSYNC: commit without fsync, for this transaction only.
+const ABORTABLE = 0x1
+const SYNCHRONOUS_COMMIT = 0x2
+const NO_SYNC_FLUSH = 0x10000
+/** The transaction flags of a commit of each durability. */
+export const COMMIT_FLAGS: Readonly<Record<Durability, number>> = {
+  process: ABORTABLE | SYNCHRONOUS_COMMIT | NO_SYNC_FLUSH,
+  power: ABORTABLE | SYNCHRONOUS_COMMIT,
+}
+
+// Upper estimate of what one commit adds to the file beyond its keys and values: LMDB copies
+// the root-to-leaf path of each database it touches (operator, __meta__, main, free list).
+const COMMIT_SLACK_PAGES = 12
+const NODE_OVERHEAD_BYTES = 16
+
+/** One event's writes and meta, checked and encoded: what {@link applyCommit} writes. */
+export interface EncodedCommit {
+  keys: Buffer[]
+  /** The value of each key, or undefined to delete it. */
+  values: (Buffer | undefined)[]
+  metaKey: Buffer
+  metaBytes: Buffer
+  /** Upper estimate of the bytes the commit adds to the data file. */
+  growth: number
+}
+
+/** Where a commit goes, for its checks and messages. */
+export interface CommitTarget {
+  dir: string
+  operatorKey: string
+  /** The operator's meta record key in `__meta__`. */
+  metaKey: Buffer
+  pageSize: number
+  mapSizeBytes: number
+}
+
+/**
+ * Check and encode `writes` and `meta` before the transaction, so a bad write aborts nothing:
+ * DORA_STATE_BAD_META, DORA_STATE_BAD_KEY, DORA_STATE_BAD_VALUE, DORA_STATE_VALUE_TOO_LARGE.
+ */
+export function encodeCommit(target: CommitTarget, writes: readonly StateWrite[], meta: OperatorMeta): EncodedCommit {
+  const { dir, operatorKey, metaKey, pageSize, mapSizeBytes } = target
+  const metaIssue = metaProblem(meta)
+  if (metaIssue !== undefined) {
+    throw new StateBadMetaError(`cannot commit the state of operator "${operatorKey}" in ${dir}: ${metaIssue}`, {
+      dir,
+      operator: operatorKey,
+      hint: 'this is a bug in the operator host: it must pass the event number and dedup ids as bigints',
+    })
+  }
+  const metaBytes = encodeMeta(meta)
+  const keys = new Array<Buffer>(writes.length)
+  const values = new Array<Buffer | undefined>(writes.length)
+  let growth = metaKey.length + metaBytes.length + COMMIT_SLACK_PAGES * pageSize
+  for (let i = 0; i < writes.length; i++) {
+    const write = writes[i] as StateWrite
+    const key = typeof write?.key === 'string' ? Buffer.from(write.key, 'utf8') : undefined
+    const keyIssue = stateKeyProblem(write?.key, key?.length ?? 0)
+    if (keyIssue !== undefined || key === undefined) {
+      throw new StateBadKeyError(`cannot commit the state of operator "${operatorKey}" in ${dir}: ${keyIssue ?? 'bad key'}`, {
+        dir,
+        operator: operatorKey,
+        hint: 'use non-empty state keys of at most 511 UTF-8 bytes',
+      })
+    }
+    keys[i] = key
+    if ('delete' in write && write.delete === true) {
+      values[i] = undefined
+      continue
+    }
+    const value = (write as { value?: unknown }).value
+    if (!(value instanceof Uint8Array)) {
+      throw new StateBadValueError(`cannot commit the state of operator "${operatorKey}" in ${dir}: the value of key ${JSON.stringify(write.key)} is not a Uint8Array`, {
+        dir,
+        operator: operatorKey,
+        hint: 'serialize state values to bytes (Uint8Array) before saving them',
+      })
+    }
+    if (value.byteLength > MAX_VALUE_BYTES || value.byteLength + COMMIT_SLACK_PAGES * pageSize > mapSizeBytes) {
+      const limit = value.byteLength > MAX_VALUE_BYTES ? `the limit is ${MAX_VALUE_BYTES}` : `a store of ${mapSizeBytes} bytes can never hold it`
+      throw new StateValueTooLargeError(
+        `cannot commit the state of operator "${operatorKey}" in ${dir}: the value of key ${JSON.stringify(write.key)} is ${value.byteLength} bytes, ${limit}`,
+        { dir, operator: operatorKey, hint: 'split the value across several keys, or raise the state map size' },
+      )
+    }
+    values[i] = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+    growth += key.length + value.byteLength + NODE_OVERHEAD_BYTES
+  }
+  if (growth > mapSizeBytes) {
+    throw new StateValueTooLargeError(
+      `cannot commit the state of operator "${operatorKey}" in ${dir}: the writes of this event need up to ${growth} bytes, a store of ${mapSizeBytes} bytes can never hold them`,
+      { dir, operator: operatorKey, hint: 'save less state per event, or raise the state map size' },
+    )
+  }
+  return { keys, values, metaKey, metaBytes, growth }
+}
+
+/**
+ * Apply an encoded commit to the operator's database `db` and its meta record in `meta`, in
+ * one synchronous write transaction with `flags`; returns once committed.
+ */
+export function applyCommit(env: RootDatabase<Buffer, Buffer>, db: Bytes, meta: Bytes, commit: EncodedCommit, flags: number, target: Pick<CommitTarget, 'dir' | 'operatorKey' | 'mapSizeBytes'>): void {
+  const { keys, values, metaKey, metaBytes } = commit
+  try {
+    env.transactionSync(() => {
+      for (let i = 0; i < keys.length; i++) {
+        const value = values[i]
+        if (value === undefined) db.removeSync(keys[i] as Buffer)
+        else db.putSync(keys[i] as Buffer, value)
+      }
+      meta.putSync(metaKey, metaBytes)
+    }, flags)
+  } catch (err) {
+    throw stateErrorFrom(err, { dir: target.dir, action: 'commit', operator: target.operatorKey, mapSizeBytes: target.mapSizeBytes })
+  }
+}
+
+/**
+ * Enforces a store's map size. lmdb-js grows the map on demand, so LMDB would never report
+ * MDB_MAP_FULL by itself. Measuring the file costs a few microseconds, so it is done only when
+ * the last measurement plus the upper estimates of the commits since then could exceed the
+ * limit. Conservative: it assumes a commit needs fresh pages, although LMDB may reuse freed ones.
+ */
+export class SizeBudget {
+  readonly #mapSizeBytes: number
+  readonly #pageSize: number
+  /** Data file size (bytes of pages up to the last used one) when last measured. */
+  #highWater: number
+  /** Upper estimate of what the commits since that measurement added. */
+  #growth = 0
+
+  constructor(mapSizeBytes: number, pageSize: number, highWater: number) {
+    this.#mapSizeBytes = mapSizeBytes
+    this.#pageSize = pageSize
+    this.#highWater = highWater
+  }
+
+  /**
+   * Count `growth` more bytes, or throw DORA_STATE_MAP_FULL when the file (measured with
+   * `env`) cannot take them.
+   */
+  reserve(env: RootDatabase<Buffer, Buffer>, growth: number, dir: string, operatorKey: string): void {
+    if (this.#highWater + this.#growth + growth > this.#mapSizeBytes) {
+      const stats = env.getStats() as { lastPageNumber: number }
+      this.#highWater = (stats.lastPageNumber + 1) * this.#pageSize
+      this.#growth = 0
+      if (this.#highWater + growth > this.#mapSizeBytes) {
+        throw new StateMapFullError(
+          `cannot commit the state of operator "${operatorKey}" in ${dir}: the store is full (${this.#highWater} of ${this.#mapSizeBytes} bytes used, this event needs up to ${growth} more)`,
+          { dir, operator: operatorKey, hint: mapFullHint(this.#mapSizeBytes) },
+        )
+      }
+    }
+    this.#growth += growth
+  }
+}

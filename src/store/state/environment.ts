@@ -1,0 +1,170 @@
+/**
+ * Opening a dataflow's state environment: checking the options, the preflight of the data
+ * file, lmdb-js's options, the layout record, and the rule of one open store per directory
+ * and process. What {@link StateStore.open} does before it has a store.
+ *
+ * lmdb-js pitfalls handled here: stale reader slots of SIGKILLed processes (readerCheck() on
+ * open), maxDbs defaulting to 12, a path with a dot being taken for a file (noSubdir: false),
+ * a bad data file crashing the process (preflight.ts).
+ *
+ * @module
+ */
+import { existsSync, realpathSync } from 'node:fs'
+import { open as openLmdb, type Database, type RootDatabase } from 'lmdb'
+import type { Durability } from '../../spec/types.js'
+import { corruptHint, layoutHint, StateCorruptError, StateLayoutError, StateOpenError, stateErrorFrom } from './errors.js'
+import { decodeLayout, encodeLayout, LAYOUT_FORMAT, LAYOUT_KEY, LAYOUT_VERSION, META_DB } from './disk-layout.js'
+import { preflight } from '../lmdb/preflight.js'
+import { COMMIT_FLAGS } from './commit.js'
+
+/** Default map size of a state store: 1 GiB. */
+export const DEFAULT_MAP_SIZE_BYTES = 1024 * 1024 * 1024
+/** Smallest accepted map size: a few pages for the meta database and one operator. */
+export const MIN_MAP_SIZE_BYTES = 256 * 1024
+/** Named databases per environment; lmdb-js's default of 12 would cap a dataflow at 11 operators. */
+export const MAX_DBS = 1000
+/** Concurrent read transactions (LMDB default 126); lmdb-js takes a slot per read txn (MDB_NOTLS). */
+export const MAX_READERS = 512
+
+/** A database with binary keys and values. */
+export type Bytes = Database<Buffer, Buffer>
+
+/** An open state environment, as {@link openStateEnvironment} hands it to the store. */
+export interface StateEnvironment {
+  env: RootDatabase<Buffer, Buffer>
+  /** The `__meta__` database (layout and operator meta records). */
+  meta: Bytes
+  /** The directory with symlinks resolved: give it back with {@link releaseStateDir}. */
+  realDir: string
+  pageSize: number
+  /** Bytes of the data file up to its last used page, when opened. */
+  highWater: number
+}
+
+/**
+ * Directories open in this realm: lmdb-js shares one native environment per file, and a
+ * second StateStore on it would see dropped database handles of the first.
+ */
+const openDirs = new Set<string>()
+
+/** Throw DORA_STATE_OPEN unless `durability` is a durability (for the store in `dir`, or one operator of it). */
+export function checkDurability(durability: unknown, dir: string, operator?: string): asserts durability is Durability {
+  if (durability === 'process' || durability === 'power') return
+  const message =
+    operator === undefined
+      ? `cannot open the state store in ${dir}: durability must be 'process' or 'power', got ${String(durability)}`
+      : `bad durability for operator "${operator}" in ${dir}: ${String(durability)}`
+  throw new StateOpenError(message, {
+    dir,
+    operator,
+    hint: operator === undefined ? "use durability 'process' (survives crashes) or 'power' (also survives power loss)" : "use durability 'process' or 'power'",
+  })
+}
+
+/**
+ * Open (or create) the LMDB environment of the state store in `dir` (absolute), and claim the
+ * directory for this realm. Never wipes anything: refuses with DORA_STATE_LAYOUT,
+ * DORA_STATE_CORRUPT or DORA_STATE_OPEN.
+ */
+export function openStateEnvironment(dir: string, mapSizeBytes: number): StateEnvironment {
+  if (!Number.isSafeInteger(mapSizeBytes) || mapSizeBytes < MIN_MAP_SIZE_BYTES) {
+    throw new StateOpenError(`cannot open the state store in ${dir}: the map size must be an integer of at least ${MIN_MAP_SIZE_BYTES} bytes, got ${mapSizeBytes}`, {
+      dir,
+      hint: `set the state map size to ${MIN_MAP_SIZE_BYTES} bytes or more`,
+    })
+  }
+  if (existsSync(dir) && openDirs.has(realpathSync(dir))) {
+    throw new StateOpenError(`cannot open the state store in ${dir}: it is already open in this process`, {
+      dir,
+      hint: 'share the open StateStore, or close() it before opening it again',
+    })
+  }
+  preflight(dir)
+  const realDir = realpathSync(dir)
+
+  let env: RootDatabase<Buffer, Buffer>
+  try {
+    env = openLmdb<Buffer, Buffer>({
+      path: dir,
+      noSubdir: false, // lmdb-js takes a path whose last part has a dot ("flow.v2") for a file
+      maxDbs: MAX_DBS,
+      maxReaders: MAX_READERS,
+      mapSize: mapSizeBytes,
+      noSync: false, // durability is chosen per transaction, see COMMIT_FLAGS
+      overlappingSync: false, // it would flush 'power' commits after they become visible
+      keyEncoding: 'binary',
+      encoding: 'binary',
+    })
+  } catch (err) {
+    throw stateErrorFrom(err, { dir, action: 'open' })
+  }
+  try {
+    // A SIGKILLed supervisor leaves its reader slots behind; lmdb-js also does this on open,
+    // but the guarantee is ours, so do not depend on it.
+    env.readerCheck()
+    const meta = checkStateLayout(env, dir)
+    const stats = env.getStats() as { pageSize: number; lastPageNumber: number }
+    openDirs.add(realDir)
+    return { env, meta, realDir, pageSize: stats.pageSize, highWater: (stats.lastPageNumber + 1) * stats.pageSize }
+  } catch (err) {
+    void env.close()
+    throw stateErrorFrom(err, { dir, action: 'open' })
+  }
+}
+
+/** Let the directory be opened again in this realm (once its environment is closed). */
+export function releaseStateDir(realDir: string): void {
+  openDirs.delete(realDir)
+}
+
+/** Names of the named databases: the keys of LMDB's main database, minus lmdb-js's trailing NUL. */
+export function listDbNames(env: RootDatabase<Buffer, Buffer>): string[] {
+  const names: string[] = []
+  for (const raw of env.getKeys()) {
+    const name = Buffer.from(raw).toString('utf8')
+    names.push(name.endsWith('\0') ? name.slice(0, -1) : name)
+  }
+  return names
+}
+
+/**
+ * Check the layout record of an existing store, or write it into a new one. Refuses, never
+ * wipes: an environment with databases but no layout record is not dora-ts state.
+ */
+function checkStateLayout(env: RootDatabase<Buffer, Buffer>, dir: string): Bytes {
+  const names = listDbNames(env)
+  if (names.length > 0 && !names.includes(META_DB)) {
+    throw new StateLayoutError(`cannot open the state store in ${dir}: it holds an LMDB environment that is not dora-ts state (no ${META_DB} database)`, {
+      dir,
+      hint: layoutHint(dir),
+    })
+  }
+  const meta = env.openDB<Buffer, Buffer>({ name: META_DB, keyEncoding: 'binary', encoding: 'binary' })
+  const layoutKey = Buffer.from(LAYOUT_KEY)
+  const bytes = meta.get(layoutKey)
+  if (bytes === undefined) {
+    // A new store, or one whose creation was cut short between creating __meta__ and writing
+    // the layout record (nothing else can be in it yet): write the record.
+    const fresh = names.every((name) => name === META_DB) && meta.getCount() === 0
+    if (!fresh) {
+      throw new StateLayoutError(`cannot open the state store in ${dir}: its ${META_DB} database has no layout record`, { dir, hint: layoutHint(dir) })
+    }
+    env.transactionSync(() => meta.putSync(layoutKey, encodeLayout()), COMMIT_FLAGS.power)
+    return meta
+  }
+  const layout = decodeLayout(bytes)
+  if (layout === undefined) {
+    throw new StateCorruptError(`cannot open the state store in ${dir}: its layout record does not decode`, { dir, hint: corruptHint(dir) })
+  }
+  if (layout.format !== LAYOUT_FORMAT) {
+    throw new StateLayoutError(`cannot open the state store in ${dir}: it holds "${layout.format}" data, not ${LAYOUT_FORMAT}`, { dir, hint: layoutHint(dir) })
+  }
+  if (layout.version !== LAYOUT_VERSION) {
+    const by = layout.version > LAYOUT_VERSION ? 'a newer' : 'an older'
+    throw new StateLayoutError(
+      `cannot open the state store in ${dir}: it has layout version ${layout.version}, written by ${by} dora-ts; this one reads version ${LAYOUT_VERSION}`,
+      { dir, hint: layoutHint(dir) },
+    )
+  }
+  return meta
+}

@@ -1,0 +1,99 @@
+/**
+ * The commit path on its own: what encodeCommit refuses before any transaction starts, what it
+ * hands to the transaction, and the size budget measured on a real environment.
+ */
+import t, { type Test } from 'tap'
+import { join } from 'node:path'
+import { applyCommit, COMMIT_FLAGS, encodeCommit, MAX_VALUE_BYTES, SizeBudget, type CommitTarget, type StateWrite } from '../../../src/store/state/commit.js'
+import { MIN_MAP_SIZE_BYTES, openStateEnvironment, releaseStateDir, type StateEnvironment } from '../../../src/store/state/environment.js'
+import { StateError } from '../../../src/store/state/errors.js'
+import { emptyMeta, operatorDbName, type OperatorMeta } from '../../../src/store/state/disk-layout.js'
+
+const target: CommitTarget = { dir: '/state', operatorKey: 'n/o', metaKey: Buffer.from('op/n/o'), pageSize: 4096, mapSizeBytes: 1 << 20 }
+const meta = (lastEvent: bigint): OperatorMeta => ({ lastEvent, seen: new Map() })
+
+function refused(t: Test, fn: () => unknown, code: string, message: RegExp): void {
+  const err = t.throws(fn) as StateError
+  t.ok(err instanceof StateError, `a StateError: ${String(err)}`)
+  t.equal(err.code, code)
+  t.match(err.message, /^cannot commit the state of operator "n\/o" in \/state: /)
+  t.match(err.message, message)
+}
+
+function environment(t: Test, mapSizeBytes = MIN_MAP_SIZE_BYTES): StateEnvironment {
+  const opened = openStateEnvironment(join(t.testdir(), 'state'), mapSizeBytes)
+  t.teardown(() => {
+    void opened.env.close()
+    releaseStateDir(opened.realDir)
+  })
+  return opened
+}
+
+t.test('encodeCommit keeps the writes in order, deletes as undefined, values as views (no copy)', async (t) => {
+  const backing = new Uint8Array([9, 1, 2, 3, 9])
+  const view = backing.subarray(1, 4)
+  const writes: StateWrite[] = [
+    { key: 'a', value: view },
+    { key: 'b', delete: true },
+    { key: 'é', value: new Uint8Array(0) },
+  ]
+  const commit = encodeCommit(target, writes, meta(7n))
+  t.same(
+    commit.keys.map((k) => k.toString()),
+    ['a', 'b', 'é'],
+  )
+  t.equal(commit.keys[2]?.length, 2, 'keys are UTF-8 bytes')
+  t.equal(commit.values[1], undefined, 'a delete')
+  t.same([...(commit.values[0] ?? [])], [1, 2, 3])
+  backing[1] = 5
+  t.equal(commit.values[0]?.[0], 5, 'the value is a view of the caller’s bytes')
+  t.equal(commit.metaKey, target.metaKey)
+  t.match(commit.metaBytes.toString(), /"lastEvent":"7"/)
+  t.ok(commit.growth >= 12 * target.pageSize + 3 + 2 + 1, 'the estimate covers the slack pages and every key and value')
+})
+
+t.test('encodeCommit refuses a bad commit whole, naming operator and directory', async (t) => {
+  refused(t, () => encodeCommit(target, [], { lastEvent: 1, seen: new Map() } as unknown as OperatorMeta), 'DORA_STATE_BAD_META', /lastEvent/)
+  refused(t, () => encodeCommit(target, [{ key: '', value: new Uint8Array(1) }], meta(1n)), 'DORA_STATE_BAD_KEY', /empty/)
+  refused(t, () => encodeCommit(target, [{ key: 'k'.repeat(512), value: new Uint8Array(1) }], meta(1n)), 'DORA_STATE_BAD_KEY', /512/)
+  refused(t, () => encodeCommit(target, [{ key: 'k', value: 'text' } as unknown as StateWrite], meta(1n)), 'DORA_STATE_BAD_VALUE', /"k" is not a Uint8Array/)
+  refused(t, () => encodeCommit(target, [{ key: 'big', value: new Uint8Array(target.mapSizeBytes) }], meta(1n)), 'DORA_STATE_VALUE_TOO_LARGE', /can never hold it/)
+  const quarter = new Uint8Array(target.mapSizeBytes / 4)
+  refused(
+    t,
+    () => encodeCommit(target, [0, 1, 2, 3].map((i) => ({ key: `k${i}`, value: quarter })), meta(1n)),
+    'DORA_STATE_VALUE_TOO_LARGE',
+    /the writes of this event need up to \d+ bytes/,
+  )
+  t.equal(MAX_VALUE_BYTES, 0xffff_ffff, "lmdb-js's uint32 value length")
+})
+
+t.test('applyCommit writes the state and the meta record in one transaction', async (t) => {
+  const { env, meta: metaDb } = environment(t)
+  const db = env.openDB<Buffer, Buffer>({ name: operatorDbName('n/o'), keyEncoding: 'binary', encoding: 'binary' })
+  const at = { ...target, dir: '/state' }
+  applyCommit(env, db, metaDb, encodeCommit(at, [{ key: 'a', value: Buffer.from('1') }, { key: 'b', value: Buffer.from('2') }], meta(1n)), COMMIT_FLAGS.process, at)
+  applyCommit(env, db, metaDb, encodeCommit(at, [{ key: 'a', delete: true }], meta(2n)), COMMIT_FLAGS.power, at)
+  t.equal(db.get(Buffer.from('a')), undefined)
+  t.equal(db.get(Buffer.from('b'))?.toString(), '2')
+  t.match(metaDb.get(target.metaKey)?.toString(), /"lastEvent":"2"/)
+  t.not(COMMIT_FLAGS.process, COMMIT_FLAGS.power, "'process' commits skip the fsync, 'power' commits do not")
+  t.same(emptyMeta(), { lastEvent: 0n, seen: new Map() })
+})
+
+t.test('the size budget refuses growth past the map size, measured on the real file', async (t) => {
+  const { env, pageSize, highWater } = environment(t)
+  t.ok(highWater > 0 && highWater % pageSize === 0, 'the open reports the file up to its last page')
+  const budget = new SizeBudget(MIN_MAP_SIZE_BYTES, pageSize, highWater)
+  const room = MIN_MAP_SIZE_BYTES - highWater
+  budget.reserve(env, room, '/state', 'n/o')
+  t.pass('growth up to the limit is fine')
+  // The estimates of the commits since the last measurement now reach the limit, so this one
+  // measures the file: nothing was written, so there is room again.
+  budget.reserve(env, room, '/state', 'n/o')
+  t.pass('a measurement replaces the upper estimates with the real size')
+  const err = t.throws(() => budget.reserve(env, room + 1, '/state', 'n/o')) as StateError
+  t.equal(err.code, 'DORA_STATE_MAP_FULL', 'one byte more than the file can take is refused')
+  t.match(err.message, /the store is full/)
+  t.match(err.hint, /map size/)
+})
