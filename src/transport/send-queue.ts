@@ -78,8 +78,9 @@ export class SendQueue {
 
   /**
    * Stop writing. Messages not yet handed to ZeroMQ reject with a {@link ClosedError} (with
-   * `cause` as its cause, when given); the one being written, if any, is left to the socket.
-   * Idempotent: a second call changes nothing.
+   * `cause` as its cause, when given); the one being written, if any, is left to the socket:
+   * it resolves if ZeroMQ takes it, and rejects with a ClosedError if closing the socket
+   * fails it. Idempotent: a second call changes nothing.
    */
   close(cause?: unknown): void {
     if (this.#closed) return
@@ -103,7 +104,10 @@ export class SendQueue {
           await this.#socket.send(item.frames)
           item.resolve()
         } catch (err) {
-          item.reject(err)
+          // Closing the socket fails the write it was blocked in (EAGAIN): that is the close's
+          // doing, so the caller gets the same ClosedError as the queued ones, with the socket's
+          // error as its cause.
+          item.reject(this.#closed ? new ClosedError('the send queue was closed while this message was being written; it was not sent', { cause: err }) : err)
         }
       }
     } finally {

@@ -83,6 +83,20 @@ t.test('close rejects the queued sends with DORA_CLOSED and leaves the one being
   t.strictSame(await receive(router), ['marker'])
 })
 
+t.test('the write a socket close interrupts rejects as closed too, with the socket error as cause', async (t) => {
+  const { dealer } = await pair(t)
+  const queue = new SendQueue(dealer, () => {})
+  const writing = queue.send(['never'])
+  queue.close()
+  dealer.close()
+  const err = await writing.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  t.ok(err instanceof ClosedError)
+  t.ok((err as ClosedError).cause instanceof Error, 'the socket error is the cause')
+})
+
 t.test('a send after close rejects the same way, with the close cause', async (t) => {
   const { dealer } = await pair(t)
   const queue = new SendQueue(dealer, () => {})
