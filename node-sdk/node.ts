@@ -78,14 +78,15 @@ function lingerMs(): number {
 }
 
 /**
- * A custom node's connection to its supervisor: {@link Node.connect} registers, {@link events}
- * yields what arrives, {@link send} publishes outputs, {@link close} flushes and leaves.
+ * A custom node's connection to its supervisor: {@link Node.connect} registers,
+ * {@link Node.events} yields what arrives, {@link Node.send} publishes outputs,
+ * {@link Node.close} flushes and leaves.
  *
- * Lifecycle (undici's client states): `open` -> `closing` (from the first {@link close} call:
- * sends are refused, what was sent before is flushed) -> `closed`; {@link destroy} goes to
- * `closed` at once without flushing. When the supervisor process disappears the node ends its
- * event stream with a `stop` event, destroys itself and says so once on stderr; it never exits
- * the process (see supervisor-watch.ts).
+ * Lifecycle (undici's client states): `open` -> `closing` (from the first {@link Node.close}
+ * call: sends are refused, what was sent before is flushed) -> `closed`; {@link Node.destroy}
+ * goes to `closed` at once without flushing. When the supervisor process disappears the node
+ * ends its event stream with a `stop` event, destroys itself and says so once on stderr; it
+ * never exits the process (see supervisor-watch.ts).
  */
 export class Node implements AsyncDisposable {
   /** This node's id from the YAML. */
@@ -379,11 +380,12 @@ export class Node implements AsyncDisposable {
     for (const resume of [...this.#resumeWaiters]) resume()
     for (const ack of [...this.#closeAcks]) ack()
     this.#sender.close(this.#destroyCause)
-    this.kvs.close()
     if (now) this.#socket.linger = 0
     this.#socket.close()
     this.#ended = true
     this.#wake(true)
+    // Last: the connection is released even if closing the LMDB environment throws.
+    this.kvs.close()
   }
 
   #closedError(message: string): ClosedError {
