@@ -17,11 +17,26 @@ export class UnknownOutputError extends DoraError {
   }
 }
 
-/** A payload that is not a `Uint8Array`, or a send after the node was closed. */
+/**
+ * A payload that is not a `Uint8Array`. (A send during or after `close()` rejects with a
+ * `ClosedError`, code `DORA_CLOSED`, instead.)
+ */
 export class InvalidSendError extends DoraError {
   declare readonly code: 'DORA_INVALID_SEND'
   constructor(message: string, options: DoraErrorOptions = {}) {
     super('DORA_INVALID_SEND', message, options)
+  }
+}
+
+/**
+ * The supervisor that launched this node is gone (its process no longer exists). The node
+ * ends its event stream with a `stop` event and releases its connection; this error is the
+ * `cause` of the `ClosedError` that sends get afterwards.
+ */
+export class SupervisorGoneError extends DoraError {
+  declare readonly code: 'DORA_SUPERVISOR_GONE'
+  constructor(message: string, options: DoraErrorOptions = {}) {
+    super('DORA_SUPERVISOR_GONE', message, options)
   }
 }
 
@@ -45,7 +60,7 @@ export class InvalidStateKeyError extends DoraError {
   }
 }
 
-for (const cls of [NodeConnectError, UnknownOutputError, InvalidSendError, InvalidOperatorError, InvalidStateKeyError]) registerErrorClass(cls)
+for (const cls of [NodeConnectError, UnknownOutputError, InvalidSendError, SupervisorGoneError, InvalidOperatorError, InvalidStateKeyError]) registerErrorClass(cls)
 
 export function checkOutput(outputs: readonly string[], outputId: string, who: string): void {
   if (outputs.includes(outputId)) return

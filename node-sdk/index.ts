@@ -6,7 +6,7 @@
  * - Payload helpers: JSON, text and typed arrays over raw `Uint8Array` bytes.
  * - The machine's shared key-value store: `node.kvs`, `ctx.kvs`, or `openKvs()` elsewhere.
  */
-export { Node, type NodeConnectOptions } from './node.js'
+export { Node, type NodeConnectOptions, type NodeEventsOptions } from './node.js'
 export {
   defineOperator,
   type OperatorContext,
@@ -58,5 +58,6 @@ export {
   type KvsErrorCode,
 } from '../src/store/kvs/errors.js'
 export { encodeJson, decodeJson, encodeText, decodeText, typedArrayBytes, asTypedArray, Encoding } from './payload.js'
-export { NodeConnectError, UnknownOutputError, InvalidSendError, InvalidOperatorError, InvalidStateKeyError } from './errors.js'
+export { NodeConnectError, UnknownOutputError, InvalidSendError, SupervisorGoneError, InvalidOperatorError, InvalidStateKeyError } from './errors.js'
+export { ClosedError } from '../src/transport/errors.js'
 export { DoraError, type DoraErrorCode } from '../src/errors.js'

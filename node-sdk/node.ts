@@ -12,22 +12,22 @@
  * await node.close()
  * ```
  */
-import { rmSync } from 'node:fs'
-import { basename, dirname } from 'node:path'
 import { Dealer } from 'zeromq'
 import { decodeSupervisorToNode, encodeNodeToSupervisor } from '../src/protocol/node/codec.js'
 import { MAX_PAUSE_MS, PROTOCOL_VERSION, type Registration, type SupervisorToNode } from '../src/protocol/node/messages.js'
 import { SendQueue } from '../src/transport/send-queue.js'
-import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID, ENV_SUPERVISOR_PID } from '../src/transport/env.js'
-import { isAlive } from '../src/transport/run-dir.js'
+import { ClosedError } from '../src/transport/errors.js'
+import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID } from '../src/transport/env.js'
 import { nowNs } from '../src/clock.js'
 import { DEFAULT_KVS_MAP_SIZE_BYTES } from '../src/store/kvs/store.js'
 import type { DoraEvent, SendOptions } from './events.js'
-import { checkOutput, checkPayload, InvalidSendError, NodeConnectError } from './errors.js'
+import { checkOutput, checkPayload, NodeConnectError, SupervisorGoneError } from './errors.js'
 import { toDoraEvent, type MessageHeader } from '../src/events.js'
 import { encodeJson, Encoding } from './payload.js'
 import { createKvs, directSource, type Kvs } from './kvs.js'
 import { errorMessage } from '../src/errors.js'
+import { watchSupervisor } from './supervisor-watch.js'
+import { raceAbortAndTimeout, wakeOrTimeout } from './waits.js'
 
 export interface NodeConnectOptions {
   /** Defaults to the `DORA_TS_ENDPOINT` the supervisor set. */
@@ -36,26 +36,35 @@ export interface NodeConnectOptions {
   nodeId?: string
   /** How long to wait for the supervisor to accept the registration (default 10 s). */
   timeoutMs?: number
+  /**
+   * Cancels the connection attempt: an abort before the supervisor accepted the registration
+   * closes the socket and rejects `connect()` with `signal.reason` (an `AbortError` unless the
+   * caller gave another reason). An abort after `connect()` resolved does nothing: close the node.
+   * @example
+   * ```ts
+   * const node = await Node.connect({ signal: AbortSignal.timeout(2_000) })
+   * ```
+   */
+  signal?: AbortSignal
+}
+
+/** Options of {@link Node.events}. */
+export interface NodeEventsOptions {
+  /**
+   * Ends this iteration: after an abort the loop gets no further event and finishes normally
+   * (no exception). Events not yet taken stay queued for the next `events()` call, and the
+   * node stays open.
+   * @example
+   * ```ts
+   * const stop = new AbortController()
+   * setTimeout(() => stop.abort(), 1_000)
+   * for await (const event of node.events({ signal: stop.signal })) handle(event)
+   * ```
+   */
+  signal?: AbortSignal
 }
 
 const EMPTY = new Uint8Array(0)
-/** How often a node checks that its supervisor still exists. */
-const PARENT_POLL_MS = 250
-/**
- * Resolve when the function this adds to `waiters` is called (by whoever wakes them) or after
- * `ms`, whichever comes first; the function removes itself either way.
- */
-function wakeOrTimeout(waiters: Set<() => void>, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const wake = (): void => {
-      clearTimeout(timer)
-      waiters.delete(wake)
-      resolve()
-    }
-    const timer = setTimeout(wake, ms)
-    waiters.add(wake)
-  })
-}
 
 /** How long closeOutputs() waits for the supervisor's confirmation before going on. */
 export const CLOSE_ACK_TIMEOUT_MS = 30_000
@@ -69,6 +78,17 @@ function lingerMs(): number {
   return Number.isInteger(value) && value >= 0 ? value : 2000
 }
 
+/**
+ * A custom node's connection to its supervisor: {@link Node.connect} registers,
+ * {@link Node.events} yields what arrives, {@link Node.send} publishes outputs,
+ * {@link Node.close} flushes and leaves.
+ *
+ * Lifecycle (undici's client states): `open` -> `closing` (from the first {@link Node.close}
+ * call: sends are refused, what was sent before is flushed) -> `closed`; {@link Node.destroy}
+ * goes to `closed` at once without flushing. When the supervisor process disappears the node
+ * ends its event stream with a `stop` event, destroys itself and says so once on stderr; it
+ * never exits the process (see supervisor-watch.ts).
+ */
 export class Node implements AsyncDisposable {
   /** This node's id from the YAML. */
   readonly id: string
@@ -92,9 +112,17 @@ export class Node implements AsyncDisposable {
   readonly #sequences = new Map<string, bigint>()
   #waiter: ((ended: boolean) => void) | undefined
   #nextRequested = false
+  /** No more events will arrive: the socket's receive loop ended or the node was released. */
   #ended = false
-  #closed = false
-  #parentWatch: NodeJS.Timeout | undefined
+  /** A `stop` event was received or queued: the supervisor-gone path must not add another. */
+  #stopQueued = false
+  /** `open` until close() or destroy(); set synchronously, before any await. */
+  #state: 'open' | 'closing' | 'closed' = 'open'
+  /** The one promise every close(), destroy() and asyncDispose caller gets. */
+  #closing: Promise<void> | undefined
+  /** Why the node was destroyed, if it was: the `cause` of the ClosedErrors sends get. */
+  #destroyCause: unknown
+  #stopWatching: () => void = () => {}
   /** Outputs paused by backpressure (the supervisor's `outputs-paused`), and sends waiting on them. */
   #paused: ReadonlySet<string> = new Set()
   readonly #resumeWaiters = new Set<() => void>()
@@ -128,8 +156,23 @@ export class Node implements AsyncDisposable {
     return this.restartCount > 0
   }
 
-  /** Connect to the supervisor that launched this process and register. */
+  /**
+   * Connect to the supervisor that launched this process and register.
+   *
+   * Rejects with a {@link NodeConnectError} when the environment does not name a supervisor,
+   * the supervisor refuses the registration or does not answer within `timeoutMs`, and with
+   * `options.signal.reason` when the signal aborts first. On every rejection the socket is
+   * closed.
+   *
+   * @example
+   * ```ts
+   * const controller = new AbortController()
+   * process.once('SIGTERM', () => controller.abort())
+   * const node = await Node.connect({ signal: controller.signal })
+   * ```
+   */
   static async connect(options: NodeConnectOptions = {}): Promise<Node> {
+    options.signal?.throwIfAborted()
     const endpoint = options.endpoint ?? process.env[ENV_ENDPOINT]
     const nodeId = options.nodeId ?? process.env[ENV_NODE_ID]
     if (endpoint === undefined || nodeId === undefined) {
@@ -138,12 +181,20 @@ export class Node implements AsyncDisposable {
       })
     }
     const socket = new Dealer({ linger: lingerMs() })
+    // Only register and the reply travel here; a failed send rejects its own await.
     const sender = new SendQueue(socket, () => {})
     socket.connect(endpoint)
     const timeoutMs = options.timeoutMs ?? 10_000
     try {
-      await sender.send([encodeNodeToSupervisor({ type: 'register', nodeId, protocolVersion: PROTOCOL_VERSION, pid: process.pid })])
-      const reply = await receiveWithin(socket, timeoutMs, endpoint)
+      const reply = await raceAbortAndTimeout(
+        register(socket, sender, nodeId, endpoint),
+        options.signal,
+        timeoutMs,
+        () =>
+          new NodeConnectError(`no answer from the supervisor at ${endpoint} within ${timeoutMs} ms`, {
+            hint: 'Is the dataflow still running? Nodes must be started by dora-ts, not by hand.',
+          }),
+      )
       if (reply.type === 'register-rejected') {
         throw new NodeConnectError(`the supervisor rejected node "${nodeId}": ${reply.reason}`, {
           hint: 'Check that the node id matches the dataflow YAML and that dora-ts versions match.',
@@ -154,10 +205,12 @@ export class Node implements AsyncDisposable {
       }
       const node = new Node(socket, sender, reply.registration)
       node.#startReceiving()
-      node.#watchSupervisor()
+      node.#stopWatching = watchSupervisor((pid) => node.#onSupervisorGone(pid))
       return node
     } catch (err) {
-      sender.close()
+      // Nothing of this connection may outlive the failed attempt (the pending receive
+      // rejects when the socket closes; the race above already ignores it).
+      sender.close(err)
       socket.linger = 0
       socket.close()
       throw err
@@ -165,21 +218,37 @@ export class Node implements AsyncDisposable {
   }
 
   /**
-   * The node's events, in order. Ends after a `stop` event (or when the node is closed).
-   * Only one consumer may iterate at a time.
+   * The node's events, in order. Ends after a `stop` event, when the node is closed or
+   * destroyed, or when `options.signal` aborts. Only one consumer may iterate at a time.
+   *
+   * @example
+   * ```ts
+   * for await (const event of node.events()) {
+   *   if (event.type === 'input') await node.send('out', event.data)
+   * }
+   * ```
    */
-  async *events(): AsyncGenerator<DoraEvent, void, undefined> {
-    for (;;) {
-      const event = this.#buffer.shift()
-      if (event !== undefined) {
-        yield event
-        if (event.type === 'stop') return
-        continue
+  async *events(options: NodeEventsOptions = {}): AsyncGenerator<DoraEvent, void, undefined> {
+    const signal = options.signal
+    if (signal?.aborted) return
+    const onAbort = (): void => this.#wake(true)
+    signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      for (;;) {
+        if (signal?.aborted) return
+        const event = this.#buffer.shift()
+        if (event !== undefined) {
+          yield event
+          if (event.type === 'stop') return
+          continue
+        }
+        if (this.#ended) return
+        this.#requestNext()
+        const ended = await new Promise<boolean>((resolve) => (this.#waiter = resolve))
+        if (ended && this.#buffer.length === 0) return
       }
-      if (this.#ended || this.#closed) return
-      this.#requestNext()
-      const ended = await new Promise<boolean>((resolve) => (this.#waiter = resolve))
-      if (ended && this.#buffer.length === 0) return
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
     }
   }
 
@@ -187,12 +256,19 @@ export class Node implements AsyncDisposable {
    * Send `data` on `outputId`. The bytes go out as their own ZeroMQ frame, uncopied.
    * Resolves once ZeroMQ has queued the message. When a receiver's `backpressure` queue is
    * full, it first waits until that receiver catches up (at most 5 s per send).
+   *
+   * Rejects with a `ClosedError` (code `DORA_CLOSED`) once {@link close} or {@link destroy}
+   * has been called, also for a send that was waiting on backpressure then: nothing of it
+   * was sent. Sends that started before close() are flushed by it.
    */
   async send(outputId: string, data: Uint8Array, options: SendOptions & { messageId?: string } = {}): Promise<void> {
-    if (this.#closed) throw new InvalidSendError(`node "${this.id}" sent on "${outputId}" after close()`)
+    if (this.#state !== 'open') throw this.#closedError(`node "${this.id}" is closed; nothing was sent on "${outputId}"`)
     checkOutput(this.outputs, outputId, `node "${this.id}"`)
     checkPayload(data, `node "${this.id}"`)
-    if (this.#paused.has(outputId)) await this.#whilePaused(outputId)
+    if (this.#paused.has(outputId)) {
+      await this.#whilePaused(outputId)
+      if (this.#state !== 'open') throw this.#closedError(`node "${this.id}" was closed while "${outputId}" was paused by backpressure; nothing was sent`)
+    }
     const sequence = (this.#sequences.get(outputId) ?? 0n) + 1n
     this.#sequences.set(outputId, sequence)
     const header: MessageHeader = {
@@ -213,7 +289,7 @@ export class Node implements AsyncDisposable {
   /** Wait until `outputId` is resumed, at most MAX_PAUSE_MS (then send anyway, and say so once). */
   async #whilePaused(outputId: string): Promise<void> {
     const deadline = Date.now() + MAX_PAUSE_MS
-    while (this.#paused.has(outputId) && !this.#closed && !this.#ended) {
+    while (this.#paused.has(outputId) && this.#state === 'open' && !this.#ended) {
       const left = deadline - Date.now()
       if (left <= 0) {
         if (!this.#pauseWarned) {
@@ -222,7 +298,7 @@ export class Node implements AsyncDisposable {
         }
         return
       }
-      await wakeOrTimeout(this.#resumeWaiters, left)
+      await wakeOrTimeout(this.#resumeWaiters, left).done
     }
   }
 
@@ -234,41 +310,109 @@ export class Node implements AsyncDisposable {
   /**
    * Tell the supervisor these outputs will send nothing more (their receivers get InputClosed).
    * Resolves once the supervisor confirms, which also means it has received everything this
-   * node sent before (at most {@link CLOSE_ACK_TIMEOUT_MS} if it does not answer).
+   * node sent before (at most {@link CLOSE_ACK_TIMEOUT_MS} if it does not answer, or until the
+   * node is destroyed).
    */
   async closeOutputs(outputs: readonly string[]): Promise<void> {
     for (const output of outputs) checkOutput(this.outputs, output, `node "${this.id}"`)
     const acked = wakeOrTimeout(this.#closeAcks, CLOSE_ACK_TIMEOUT_MS)
-    await this.#sender.send([encodeNodeToSupervisor({ type: 'close-outputs', outputs: [...outputs] })])
-    await acked
+    try {
+      await this.#sender.send([encodeNodeToSupervisor({ type: 'close-outputs', outputs: [...outputs] })])
+    } catch (err) {
+      acked.wake() // no answer will come: free the timer
+      throw err
+    }
+    await acked.done
   }
 
-  /** Close every output and the connection, after flushing what was sent. Idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed) return
+  /**
+   * Close every output and the connection, after flushing what was sent: the supervisor's
+   * confirmation of the outputs' close means it has everything sent before. Idempotent: every
+   * caller, concurrent or later, gets the same promise, and the node refuses new sends from
+   * the moment of the first call. Never rejects.
+   *
+   * @example
+   * ```ts
+   * await using node = await Node.connect() // or: try { ... } finally { await node.close() }
+   * ```
+   */
+  close(): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing
+    this.#state = 'closing'
+    // Paused sends re-check the state now and reject instead of sending after close-outputs.
+    for (const resume of [...this.#resumeWaiters]) resume()
+    this.#closing = this.#closeGracefully()
+    return this.#closing
+  }
+
+  /**
+   * Stop now, without flushing: sends still queued reject with a `ClosedError` (whose `cause`
+   * is `err`, when given), the socket is closed without lingering, the event stream ends. A
+   * {@link close} in progress finishes at once. Returns the same promise as {@link close}.
+   */
+  destroy(err?: unknown): Promise<void> {
+    if (this.#state !== 'closed') {
+      this.#destroyCause = err
+      this.#release(true)
+    }
+    this.#closing ??= Promise.resolve()
+    return this.#closing
+  }
+
+  /** `await using node = ...` closes it: the same promise as {@link close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
+  async #closeGracefully(): Promise<void> {
     try {
       if (this.outputs.length > 0) await this.closeOutputs(this.outputs)
     } catch {
-      // The supervisor may already be gone; closing must still release the socket.
+      // The supervisor may already be gone, or destroy() came first: release the socket anyway.
     }
-    this.#closed = true
-    this.#ended = true
-    for (const resume of [...this.#resumeWaiters]) resume()
-    for (const ack of [...this.#closeAcks]) ack()
-    this.kvs.close()
-    clearInterval(this.#parentWatch)
-    this.#sender.close()
-    this.#socket.close()
-    this.#wake(true)
+    this.#release(false)
   }
 
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close()
+  /** Release everything the node holds; `now`: drop what ZeroMQ has not delivered yet. */
+  #release(now: boolean): void {
+    if (this.#state === 'closed') return
+    this.#state = 'closed'
+    this.#stopWatching()
+    for (const resume of [...this.#resumeWaiters]) resume()
+    for (const ack of [...this.#closeAcks]) ack()
+    this.#sender.close(this.#destroyCause)
+    if (now) this.#socket.linger = 0
+    this.#socket.close()
+    this.#ended = true
+    this.#wake(true)
+    // Last: the connection is released even if closing the LMDB environment throws.
+    this.kvs.close()
+  }
+
+  #closedError(message: string): ClosedError {
+    return new ClosedError(message, this.#destroyCause === undefined ? {} : { cause: this.#destroyCause })
+  }
+
+  /**
+   * The supervisor process is gone: nobody will send Stop, answer `next` or confirm a close.
+   * End the stream the way a stopping dataflow would and release the connection; leave the
+   * process to the user's code (and to the supervisor side's reaper).
+   */
+  #onSupervisorGone(pid: number): void {
+    if (this.#state === 'closed') return
+    process.stderr.write(`dora-ts: the supervisor (pid ${pid}) is gone; node "${this.id}" stops (its events end with a stop event)\n`)
+    if (!this.#stopQueued) {
+      this.#stopQueued = true
+      this.#buffer.push({ type: 'stop', cause: 'manual' })
+      this.#wake(false)
+    }
+    void this.destroy(new SupervisorGoneError(`the supervisor (pid ${pid}) of node "${this.id}" is gone`))
   }
 
   #requestNext(): void {
-    if (this.#nextRequested || this.#closed) return
+    if (this.#nextRequested || this.#state === 'closed') return
     this.#nextRequested = true
+    // A `next` that cannot leave (the node is closing) needs no report: no events are wanted.
     this.#sender.post([encodeNodeToSupervisor({ type: 'next' })])
   }
 
@@ -318,9 +462,12 @@ export class Node implements AsyncDisposable {
         event = toDoraEvent({ ...message, data })
         break
       }
+      case 'stop':
+        this.#stopQueued = true
+        event = message
+        break
       case 'input-closed':
       case 'input-recovered':
-      case 'stop':
       case 'error':
       case 'node-restarted':
       case 'node-failed':
@@ -336,63 +483,14 @@ export class Node implements AsyncDisposable {
     this.#buffer.push(event)
     this.#wake(false)
   }
-
-  /**
-   * A node must not outlive its supervisor (dora #2856 left spinning orphans for hours). The
-   * SDK checks the supervisor's pid and, when it is gone, ends the event stream and exits the
-   * process shortly after, even if user code is still busy elsewhere.
-   */
-  #watchSupervisor(): void {
-    const pid = Number(process.env[ENV_SUPERVISOR_PID])
-    if (!Number.isInteger(pid) || pid <= 0) return
-    this.#parentWatch = setInterval(() => {
-      if (isAlive(pid)) return
-      clearInterval(this.#parentWatch)
-      process.stderr.write(`dora-ts: the supervisor (pid ${pid}) is gone; node "${this.id}" exits\n`)
-      // The dead supervisor cannot remove its sockets; whichever node notices first does.
-      removeOrphanedRunDir(process.env[ENV_ENDPOINT], pid)
-      this.#buffer.push({ type: 'stop', cause: 'manual' })
-      this.#wake(false)
-      void this.close()
-      setTimeout(() => process.exit(1), 1000)
-    }, PARENT_POLL_MS)
-    this.#parentWatch.unref()
-  }
 }
 
-/** Remove the run directory of a dead supervisor (only a `run-<pid>-*` directory of that pid). */
-function removeOrphanedRunDir(endpoint: string | undefined, pid: number): void {
-  if (endpoint === undefined || !endpoint.startsWith('ipc://')) return
-  const dir = dirname(endpoint.slice('ipc://'.length))
-  if (!basename(dir).startsWith(`run-${pid}-`)) return
-  try {
-    rmSync(dir, { recursive: true, force: true })
-  } catch {
-    // Another node removed it first, or it is not ours to remove: either way nothing to do.
-  }
-}
-
-async function receiveWithin(socket: Dealer, timeoutMs: number, endpoint: string): Promise<SupervisorToNode> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new NodeConnectError(`no answer from the supervisor at ${endpoint} within ${timeoutMs} ms`, {
-            hint: 'Is the dataflow still running? Nodes must be started by dora-ts, not by hand.',
-          }),
-        ),
-      timeoutMs,
-    )
-  })
-  try {
-    const frames = await Promise.race([socket.receive(), timeout])
-    const head = frames[0]
-    if (head === undefined) throw new NodeConnectError('the supervisor sent an empty registration reply')
-    return decodeSupervisorToNode(head)
-  } finally {
-    clearTimeout(timer)
-  }
+/** Send the registration and decode the supervisor's answer. */
+async function register(socket: Dealer, sender: SendQueue, nodeId: string, endpoint: string): Promise<SupervisorToNode> {
+  await sender.send([encodeNodeToSupervisor({ type: 'register', nodeId, protocolVersion: PROTOCOL_VERSION, pid: process.pid })])
+  const [head] = await socket.receive()
+  if (head === undefined) throw new NodeConnectError(`the supervisor at ${endpoint} sent an empty registration reply`)
+  return decodeSupervisorToNode(head)
 }
 
 // Re-exported so `dora-ts` users can name the env variables in their own launchers.

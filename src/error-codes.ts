@@ -74,7 +74,12 @@ export const ERROR_CODES = {
   // What the SDK raises in user code (node-sdk/errors.ts).
   DORA_NODE_CONNECT: { className: 'NodeConnectError', module: 'node-sdk/errors.ts', doc: 'a custom node could not register with its supervisor' },
   DORA_UNKNOWN_OUTPUT: { className: 'UnknownOutputError', module: 'node-sdk/errors.ts', doc: '`send` on an output the YAML does not declare' },
-  DORA_INVALID_SEND: { className: 'InvalidSendError', module: 'node-sdk/errors.ts', doc: 'a payload that is not a `Uint8Array`, or a send after close' },
+  DORA_INVALID_SEND: { className: 'InvalidSendError', module: 'node-sdk/errors.ts', doc: 'a payload that is not a `Uint8Array`' },
+  DORA_SUPERVISOR_GONE: {
+    className: 'SupervisorGoneError',
+    module: 'node-sdk/errors.ts',
+    doc: "the supervisor that launched this node is gone: the node's events end with `stop`; later sends get `DORA_CLOSED` with this as the cause",
+  },
   DORA_INVALID_OPERATOR: { className: 'InvalidOperatorError', module: 'node-sdk/errors.ts', doc: 'an operator module that exports no operator' },
   DORA_INVALID_STATE_KEY: {
     className: 'InvalidStateKeyError',
@@ -83,6 +88,11 @@ export const ERROR_CODES = {
   },
 
   // Runtime plumbing (src/transport/, src/errors.ts).
+  DORA_CLOSED: {
+    className: 'ClosedError',
+    module: 'src/transport/errors.ts',
+    doc: 'a send (or a queued one) after its node or socket was closed or destroyed; nothing of it reached the peer',
+  },
   DORA_RUN_DIR: { className: 'RunDirError', module: 'src/transport/run-dir.ts', doc: 'the private runtime directory could not be created' },
   DORA_INTERNAL: {
     className: 'InternalError',

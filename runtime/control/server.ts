@@ -17,7 +17,7 @@ export interface ControlServerOptions {
   /** Endpoints to bind, e.g. `ipc:///run/user/1000/dora-ts-1000/control.sock`. */
   endpoints: readonly string[]
   dispatch: ControlDispatch
-  /** Called once the reply to `command` has been queued (the daemon shuts down after `destroy`). */
+  /** Called once the reply to `command` has been handed to ZeroMQ (the daemon shuts down after `destroy`). */
   afterReply?: (command: string) => void
 }
 
@@ -52,7 +52,11 @@ export class ControlServer {
   /** Stop answering and close the socket. Idempotent. */
   close(): void {
     this.#sender.close()
-    if (!this.#router.closed) this.#router.close()
+    // Replies already handed to ZeroMQ (the daemon's answer to `destroy`) still leave; linger 0
+    // would drop them. An asker that is gone costs at most this long at process exit.
+    if (this.#router.closed) return
+    this.#router.linger = 1000
+    this.#router.close()
   }
 
   async #serve(): Promise<void> {
@@ -63,7 +67,7 @@ export class ControlServer {
         try {
           request = decodeControlRequest(frame)
         } catch (err) {
-          this.#reply(identity, errorReply(0n, err))
+          void this.#reply(identity, errorReply(0n, err))
           continue
         }
         void this.#answer(identity, request.id, request.command, request.body)
@@ -77,15 +81,16 @@ export class ControlServer {
     try {
       const args = body === '' ? {} : (JSON.parse(body) as Record<string, unknown>)
       const result = await this.#dispatch(command, args)
-      this.#reply(identity, { id, type: 'ok', body: JSON.stringify(result ?? null) })
+      await this.#reply(identity, { id, type: 'ok', body: JSON.stringify(result ?? null) })
     } catch (err) {
-      this.#reply(identity, errorReply(id, err))
+      await this.#reply(identity, errorReply(id, err))
     }
     this.#afterReply?.(command)
   }
 
-  #reply(identity: Buffer, reply: ControlReply): void {
-    this.#sender.post([identity, encodeControlReply(reply)])
+  /** Resolves once ZeroMQ took the reply, or it could not be sent (the asker left, or we closed). */
+  #reply(identity: Buffer, reply: ControlReply): Promise<void> {
+    return this.#sender.send([identity, encodeControlReply(reply)]).catch(() => {})
   }
 }
 

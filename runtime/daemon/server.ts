@@ -112,8 +112,6 @@ export class Daemon {
     if (this.#closing) return this.closed
     this.#closing = true
     await this.#stopAll()
-    // Let the reply to `destroy` leave before the socket closes.
-    await new Promise((r) => setTimeout(r, 100))
     this.#server?.close()
     rmSync(this.paths.controlSocket, { force: true })
     this.#release()

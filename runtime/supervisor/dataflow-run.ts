@@ -14,6 +14,7 @@ import { PROTOCOL_VERSION, type NodeToSupervisor } from '../../src/protocol/node
 import type { DataflowSpec, InputSpec } from '../../src/spec/types.js'
 import { createRunDir, type RunDir } from '../../src/transport/run-dir.js'
 import { SendQueue, type Frames } from '../../src/transport/send-queue.js'
+import { ClosedError } from '../../src/transport/errors.js'
 import { CustomNode } from './custom-node.js'
 import type { DeliveredEvent, MessageHeader, StopCause } from '../../src/events.js'
 import { Inbox, type InputLimits } from './inbox.js'
@@ -187,7 +188,10 @@ export class DataflowRun {
       throw err
     }
     const router = this.#router
-    this.#sender = new SendQueue(router, (err) => this.#notice('warn', `a send to a node failed: ${errorMessage(err)}`))
+    // DORA_CLOSED: a message still queued when the run finished; every node has ended by then.
+    this.#sender = new SendQueue(router, (err) => {
+      if (!(err instanceof ClosedError)) this.#notice('warn', `a send to a node failed: ${errorMessage(err)}`)
+    })
     void this.#receive(router)
 
     const host = this.#unitHost()

@@ -1,0 +1,257 @@
+/**
+ * The node client against a supervisor played by the test: a real ZeroMQ ROUTER speaking the
+ * node protocol through the one codec (src/protocol/node/codec.ts). Pins the close, destroy
+ * and cancellation semantics users rely on (undici's: one shared close, closed errors for late
+ * callers, AbortSignal on every long wait), and that the SDK never exits the process.
+ */
+import t, { type Test } from 'tap'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { Router } from 'zeromq'
+import { decodeNodeToSupervisor, encodeSupervisorToNode } from '../../src/protocol/node/codec.js'
+import type { NodeToSupervisor, Registration, SupervisorToNode } from '../../src/protocol/node/messages.js'
+import { ClosedError } from '../../src/transport/errors.js'
+import { Node } from '../../node-sdk/node.js'
+import { ROOT } from '../e2e/fixtures/cli.js'
+
+const NODE_ID = 'camera'
+
+const registration: Registration = {
+  dataflowId: 'df-1',
+  dataflowName: 'test-flow',
+  nodeId: NODE_ID,
+  restartCount: 0,
+  inputs: ['tick'],
+  outputs: ['image'],
+  kvsPath: '',
+  kvsMapSize: 0n,
+  kvsNamespace: '',
+}
+
+/** The supervisor's side of the node socket, played by the test. */
+class FakeSupervisor {
+  readonly endpoint: string
+  readonly router: Router
+  /** Resolves on the first peer disconnect: the (one) node of the test closed its socket. */
+  readonly disconnected: Promise<void>
+
+  private constructor(endpoint: string, router: Router) {
+    this.endpoint = endpoint
+    this.router = router
+    this.disconnected = new Promise((resolve) => router.events.on('disconnect', () => resolve()))
+  }
+
+  static async start(t: Test): Promise<FakeSupervisor> {
+    // Not t.testdir(): its paths are longer than a Unix socket path may be.
+    const dir = mkdtempSync(join(tmpdir(), 'dsn-'))
+    const endpoint = `ipc://${join(dir, 'node.sock')}`
+    const router = new Router({ linger: 0 })
+    const supervisor = new FakeSupervisor(endpoint, router) // observe events before any peer
+    await router.bind(endpoint)
+    t.teardown(() => {
+      router.close()
+      rmSync(dir, { recursive: true, force: true })
+    })
+    return supervisor
+  }
+
+  /** The next message from any node, with the identity to answer it. */
+  async receive(): Promise<{ identity: Buffer; message: NodeToSupervisor; payload: Buffer | undefined }> {
+    const [identity, head, payload] = await this.router.receive()
+    return { identity: identity!, message: decodeNodeToSupervisor(head!), payload }
+  }
+
+  /** The next message, which must be of `type`. */
+  async expect<K extends NodeToSupervisor['type']>(t: Test, type: K): Promise<{ identity: Buffer; message: Extract<NodeToSupervisor, { type: K }>; payload: Buffer | undefined }> {
+    const got = await this.receive()
+    t.equal(got.message.type, type, `the node sent ${type}`)
+    return got as never
+  }
+
+  async send(identity: Buffer, message: SupervisorToNode, payload?: Uint8Array): Promise<void> {
+    await this.router.send(payload === undefined ? [identity, encodeSupervisorToNode(message)] : [identity, encodeSupervisorToNode(message), payload])
+  }
+
+  /** Accept the next registration; resolves with the node's identity. */
+  async accept(t: Test): Promise<Buffer> {
+    const { identity, message } = await this.expect(t, 'register')
+    t.equal(message.nodeId, NODE_ID)
+    await this.send(identity, { type: 'registered', registration })
+    return identity
+  }
+
+  /** Whether a message is already waiting, without waiting for one. */
+  async hasPending(): Promise<boolean> {
+    this.router.receiveTimeout = 0
+    try {
+      await this.router.receive()
+      return true
+    } catch {
+      return false
+    } finally {
+      this.router.receiveTimeout = -1
+    }
+  }
+}
+
+async function connected(t: Test, supervisor: FakeSupervisor): Promise<{ node: Node; identity: Buffer }> {
+  const [node, identity] = await Promise.all([Node.connect({ endpoint: supervisor.endpoint, nodeId: NODE_ID }), supervisor.accept(t)])
+  t.teardown(() => node.destroy())
+  return { node, identity }
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => undefined,
+    (err: unknown) => err,
+  )
+}
+
+t.test('connect registers with the ids from the reply; events are pulled with next; sends carry the payload', async (t) => {
+  const supervisor = await FakeSupervisor.start(t)
+  const { node, identity } = await connected(t, supervisor)
+  t.equal(node.id, NODE_ID)
+  t.equal(node.dataflowName, 'test-flow')
+  t.strictSame(node.outputs, ['image'])
+  t.equal(node.isRestart, false)
+
+  const events = node.events()
+  const first = events.next()
+  await supervisor.expect(t, 'next')
+  await supervisor.send(identity, { type: 'input-closed', id: 'tick' })
+  t.strictSame((await first).value, { type: 'input-closed', id: 'tick' })
+
+  await node.send('image', new Uint8Array([1, 2, 3]))
+  const { message, payload } = await supervisor.expect(t, 'output')
+  t.equal(message.header.outputId, 'image')
+  t.equal(message.header.sequence, 1n)
+  t.strictSame([...payload!], [1, 2, 3])
+  await events.return()
+})
+
+t.test('two concurrent close() calls share one promise and send close-outputs once', async (t) => {
+  const supervisor = await FakeSupervisor.start(t)
+  const { node, identity } = await connected(t, supervisor)
+  await node.send('image', new Uint8Array([7]))
+  const first = node.close()
+  const second = node.close()
+  t.equal(second, first, 'the same promise')
+  t.equal(node[Symbol.asyncDispose](), first, 'asyncDispose shares it')
+  // The closing state is set before close() awaits anything: a send now is refused.
+  const refused = await rejection(node.send('image', new Uint8Array([8])))
+  t.ok(refused instanceof ClosedError, 'a send during close rejects with ClosedError')
+  t.equal((refused as ClosedError).code, 'DORA_CLOSED')
+
+  // What was sent before close() is flushed ahead of close-outputs.
+  const flushed = await supervisor.expect(t, 'output')
+  t.strictSame([...flushed.payload!], [7])
+  const { message } = await supervisor.expect(t, 'close-outputs')
+  t.strictSame(message.outputs, ['image'])
+  await supervisor.send(identity, { type: 'outputs-closed', outputs: ['image'] })
+  await first
+  // The node closed its socket: everything it sent has arrived, and nothing else did.
+  await supervisor.disconnected
+  t.equal(await supervisor.hasPending(), false, 'no second close-outputs')
+  t.equal(node.close(), first, 'a later close() gets the same promise')
+  t.ok((await rejection(node.send('image', new Uint8Array([9])))) instanceof ClosedError, 'a send after close rejects')
+})
+
+t.test('destroy() cuts a close() that waits for the supervisor short and rejects later sends with its cause', async (t) => {
+  const supervisor = await FakeSupervisor.start(t)
+  const { node } = await connected(t, supervisor)
+  const closing = node.close()
+  await supervisor.expect(t, 'close-outputs') // never answered
+  const reason = new Error('shutting down now')
+  t.equal(node.destroy(reason), closing, 'destroy shares the close promise')
+  await closing
+  await supervisor.disconnected
+  const err = await rejection(node.send('image', new Uint8Array([1])))
+  t.ok(err instanceof ClosedError)
+  t.equal((err as ClosedError).cause, reason)
+})
+
+t.test('aborting connect before the registration reply closes the socket and rejects with the reason', async (t) => {
+  const supervisor = await FakeSupervisor.start(t)
+  const controller = new AbortController()
+  const connecting = Node.connect({ endpoint: supervisor.endpoint, nodeId: NODE_ID, signal: controller.signal })
+  await supervisor.expect(t, 'register') // registered, never answered
+  controller.abort()
+  const err = await rejection(connecting)
+  t.ok(err instanceof Error && err.name === 'AbortError', `an AbortError (got ${String(err)})`)
+  await supervisor.disconnected
+  t.pass('the socket was closed')
+
+  const custom = new Error('no longer needed')
+  await t.rejects(Node.connect({ endpoint: supervisor.endpoint, nodeId: NODE_ID, signal: AbortSignal.abort(custom) }), custom, 'an already aborted signal: its reason')
+})
+
+t.test('aborting events() ends the iteration cleanly and loses no event', async (t) => {
+  const supervisor = await FakeSupervisor.start(t)
+  const { node, identity } = await connected(t, supervisor)
+  const controller = new AbortController()
+  const seen: string[] = []
+  const loop = (async () => {
+    for await (const event of node.events({ signal: controller.signal })) seen.push(event.type)
+    return 'ended'
+  })()
+  await supervisor.expect(t, 'next') // the loop is waiting for an event
+  controller.abort()
+  t.equal(await loop, 'ended', 'the for-await loop finished without throwing')
+  t.strictSame(seen, [])
+
+  // The node is still open; an event that arrives now goes to the next iteration.
+  await supervisor.send(identity, { type: 'stop', cause: 'all-inputs-closed' })
+  const again: unknown[] = []
+  for await (const event of node.events()) again.push(event)
+  t.strictSame(again, [{ type: 'stop', cause: 'all-inputs-closed' }])
+})
+
+t.test('when the supervisor dies the node ends its events with stop and never exits the process', async (t) => {
+  const supervisor = await FakeSupervisor.start(t)
+  // A stand-in supervisor process whose pid the node watches.
+  const fakePid = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e6)'], { stdio: 'ignore' })
+  t.teardown(() => fakePid.kill('SIGKILL'))
+  const sdk = pathToFileURL(join(ROOT, 'dist', 'node-sdk', 'index.js')).href
+  const script = `
+    const { Node } = await import(${JSON.stringify(sdk)})
+    const node = await Node.connect()
+    console.log('connected')
+    for await (const event of node.events()) console.log('event ' + JSON.stringify(event))
+    console.log('events ended')
+    const err = await node.send('image', new Uint8Array(1)).then(() => undefined, (e) => e)
+    console.log('send after: ' + err?.code + ' caused by ' + err?.cause?.code)
+    await node.close()
+    console.log('script returned')
+  `
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, DORA_TS_ENDPOINT: supervisor.endpoint, DORA_TS_NODE_ID: NODE_ID, DORA_TS_SUPERVISOR_PID: String(fakePid.pid) },
+  })
+  t.teardown(() => child.kill('SIGKILL'))
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
+
+  await supervisor.accept(t)
+  await supervisor.expect(t, 'next') // the child is iterating its events
+  fakePid.kill('SIGKILL')
+  await once(fakePid, 'exit')
+
+  const [code, signal] = await exited
+  t.equal(signal, null, stderr)
+  t.equal(code, 0, 'exit code 0: the script returned, the SDK did not call process.exit')
+  t.strictSame(stdout.trim().split('\n'), [
+    'connected',
+    'event {"type":"stop","cause":"manual"}',
+    'events ended',
+    'send after: DORA_CLOSED caused by DORA_SUPERVISOR_GONE',
+    'script returned',
+  ])
+  t.equal(stderr.match(/is gone/g)?.length, 1, `reported once on stderr: ${stderr}`)
+})
