@@ -94,6 +94,11 @@ export const ERROR_CODES = {
     doc: 'a send (or a queued one) after its node or socket was closed or destroyed; nothing of it reached the peer',
   },
   DORA_RUN_DIR: { className: 'RunDirError', module: 'src/transport/run-dir.ts', doc: 'the private runtime directory could not be created' },
+  DORA_REAPER: {
+    className: 'ReaperError',
+    module: 'runtime/supervisor/reaper.ts',
+    doc: "the run's reaper process (it stops every custom node if the supervisor dies) could not be started, or a node could not be spawned behind it",
+  },
   DORA_INTERNAL: {
     className: 'InternalError',
     module: 'src/errors.ts',

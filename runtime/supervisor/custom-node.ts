@@ -11,6 +11,7 @@ import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID, ENV_SUPERVISOR_PID } from '
 import type { Frames } from '../../src/transport/send-queue.js'
 import type { DeliveredEvent } from '../../src/events.js'
 import type { Inbox } from './inbox.js'
+import type { Reaper, TrackedSpawnOptions } from './reaper.js'
 import { RestartBudget } from './restart-policy.js'
 import { forEachLine, LineTail, type Unit, type UnitHost, type UnitResult, type UnitStatus } from './unit.js'
 import { errorMessage } from '../../src/errors.js'
@@ -28,6 +29,8 @@ export interface CustomNodeOptions {
   inbox: Inbox
   /** Working directory: the dataflow YAML's directory, as dora does. */
   cwd: string
+  /** Spawns the node so that it cannot outlive the supervisor (reaper.ts); without it, a plain spawn. */
+  reaper?: Reaper | undefined
 }
 
 export class CustomNode implements Unit {
@@ -102,8 +105,9 @@ export class CustomNode implements Unit {
         // Its own process group: a Ctrl-C in the terminal signals the whole foreground group,
         // and nodes killed by that SIGINT could not handle Stop (the run then reported them
         // failed). The supervisor alone decides: Stop, grace, SIGTERM, SIGKILL, to the group.
-        // If the supervisor dies, the SDK notices and exits the node (node-sdk/node.ts).
-        child = spawn(command, args, { cwd: this.#options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+        // If the supervisor dies, even by SIGKILL, the run's reaper stops the group (reaper.ts).
+        const options: TrackedSpawnOptions = { cwd: this.#options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] }
+        child = this.#options.reaper?.spawn(command, args, options) ?? spawn(command, args, { ...options, detached: true })
       } catch (err) {
         this.#fail(`could not start ${this.spec.path}: ${errorMessage(err)}`)
         reject(err)

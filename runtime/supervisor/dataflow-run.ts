@@ -16,6 +16,7 @@ import { createRunDir, type RunDir } from '../../src/transport/run-dir.js'
 import { SendQueue, type Frames } from '../../src/transport/send-queue.js'
 import { ClosedError } from '../../src/transport/errors.js'
 import { CustomNode } from './custom-node.js'
+import { Reaper } from './reaper.js'
 import type { DeliveredEvent, MessageHeader, StopCause } from '../../src/events.js'
 import { Inbox, type InputLimits } from './inbox.js'
 import { OperatorHost } from '../operator/host.js'
@@ -116,6 +117,8 @@ export class DataflowRun {
   readonly #timers: Timer[] = []
   readonly #deadlines: NodeJS.Timeout[] = []
   #runDir: RunDir | undefined
+  /** Stops the custom nodes if this process dies, even by SIGKILL (reaper.ts). */
+  #reaper: Reaper | undefined
   #store: StateStore | undefined
   #kvsService: KvsService | undefined
   #stateService: StateService | undefined
@@ -172,14 +175,18 @@ export class DataflowRun {
     try {
       this.#store = await this.#openStateStore()
       this.#runDir = createRunDir(this.#options.runtimeDir === undefined ? undefined : join(this.#options.runtimeDir, 'dora-ts'))
+      // Started before any node, awaited below: it starts while the sockets are bound.
+      if (this.spec.nodes.some((n) => n.kind === 'custom')) this.#reaper = new Reaper({ runDir: this.#runDir.path, log: (level, text) => this.#notice(level, text) })
       // No send high-water mark: a ROUTER silently drops past it. Flow control is the inbox and
       // the nodes' `next` requests, which bound what is in flight to each node.
       this.#router = new Router({ linger: 0, mandatory: false, sendHighWaterMark: 0 })
       await this.#router.bind(this.#runDir.nodeEndpoint)
       // The CLI reads a live store through its owner only: see state-service.ts.
       if (this.#store !== undefined) this.#stateService = await StateService.start(this.#store, `ipc://${join(this.#runDir.path, 'state.sock')}`)
+      await this.#reaper?.ready
     } catch (err) {
       // Nothing was launched yet: release what was opened, and let the caller report it.
+      void this.#reaper?.close()
       this.#stateService?.close()
       this.#router?.close()
       this.#runDir?.remove()
@@ -202,6 +209,7 @@ export class DataflowRun {
           sendTo: (identity, frames) => this.#send(identity, frames),
           inbox: this.#inbox(node.id, node.inputs),
           cwd: this.spec.baseDir,
+          reaper: this.#reaper,
         })
         this.#add(unit, node.inputs)
       } else {
@@ -538,6 +546,7 @@ export class DataflowRun {
     this.#store?.close()
     this.#ownerLock?.release()
     await this.#kvsService?.close()
+    await this.#reaper?.close()
     const units = [...this.#units.values()].map((u) => this.#results.get(u.key)!)
     const dropped: Record<string, number> = {}
     for (const unit of this.#units.values()) {
