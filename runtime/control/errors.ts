@@ -1,0 +1,14 @@
+/** Errors of the control-socket client itself (the daemon's own errors are in runtime/daemon/errors.ts). */
+import { DoraError, registerErrorClass } from '../../src/errors.js'
+
+/**
+ * A request was made on, or was still waiting when its caller closed, a {@link ControlClient}.
+ * Code `DORA_CONTROL_CLOSED`.
+ */
+export class ControlClientClosedError extends DoraError {
+  constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super('DORA_CONTROL_CLOSED', message, options)
+  }
+}
+
+registerErrorClass(ControlClientClosedError)
