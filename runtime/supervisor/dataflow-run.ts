@@ -213,6 +213,9 @@ export class DataflowRun implements AsyncDisposable {
       kvs: this.kvs,
       notice: (text) => this.#notice('info', text),
     })
+    // A stop() while nothing was launched yet ended the run at once (it has no units): it must
+    // not launch anything now, and what was just opened is released here.
+    if (this.#finished) return resources.close()
     try {
       this.#nodes = await NodeRouter.bind(resources.runDir.nodeEndpoint, {
         dataflowId: this.id,
@@ -230,6 +233,10 @@ export class DataflowRun implements AsyncDisposable {
       // Nothing was launched yet: release what was opened, and let the caller report it.
       await resources.close()
       throw err
+    }
+    if (this.#finished) {
+      this.#nodes.close()
+      return resources.close()
     }
     this.#resources = resources
 

@@ -128,3 +128,18 @@ t.test('await using closes the run at the end of the block', async (t) => {
   }
   t.notOk(existsSync(endpoint), 'the socket is gone once the block is left')
 })
+
+t.test('a stop() while start() is still opening the run launches nothing and leaves nothing open', async (t) => {
+  const dir = t.testdir({})
+  const runtimeDir = shortRuntimeDir(t)
+  const { run } = newRun(t, dir, runtimeDir)
+  const starting = run.start()
+  run.stop()
+  await starting
+  await run.close()
+  t.same((await run.done).units, [], 'no unit was launched')
+  t.same(readdirSync(join(runtimeDir, 'dora-ts')), [], 'no run directory is left')
+  const lock = acquireOwnerLock(run.stateDir)
+  StateStore.open({ dir: run.stateDir, durability: 'process' }).close()
+  lock.release()
+})
