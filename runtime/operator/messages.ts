@@ -1,6 +1,8 @@
 /**
  * Messages between an operator host (supervisor main thread) and its worker thread, over the
- * worker's MessagePort. Payloads are Uint8Arrays whose buffers are transferred when possible.
+ * worker's MessagePort. Payloads are Uint8Arrays. Host to worker they are copied (structured
+ * clone), so the host keeps each event's original until it commits, for redelivery; worker to
+ * host, outputs and state writes are transferred when the worker owns their whole buffer.
  * This file holds only types so the worker imports nothing from the host side.
  */
 import type { SerializedError } from '../../src/errors.js'

@@ -15,7 +15,6 @@ import type { Frames } from '../../src/transport/send-queue.js'
 import type { DeliveredEvent, MessageHeader } from '../../src/events.js'
 import { DEFAULT_KVS_MAP_SIZE_BYTES, defaultKvsDir } from '../../src/store/kvs/store.js'
 import type { StateStore } from '../../src/store/state/store.js'
-import { copyBytes } from '../../src/bytes.js'
 import type { KvsConfig } from '../../node-sdk/kvs.js'
 import { stateDirOf } from '../state/location.js'
 import { OperatorHost } from '../operator/host.js'
@@ -398,14 +397,9 @@ export class DataflowRun implements AsyncDisposable {
     this.#counters.sent(producerKey)
     const destinations = this.#routing.outputs.get(key)
     if (destinations === undefined) return
-    const single = destinations.length === 1
-    for (const dest of destinations) {
-      // A worker may take ownership of (transfer) its payload's buffer, so with several
-      // receivers each operator gets its own copy; processes share the original bytes.
-      const receiver = this.#units.get(dest.receiver)
-      const own = single || !(receiver instanceof OperatorHost) ? payload : copyBytes(payload)
-      this.#deliver(dest.receiver, { type: 'input', id: dest.inputId, header, data: own })
-    }
+    // Every receiver shares the same bytes: nothing writes to a payload, and an operator's
+    // host copies it into the worker (never transfers it), keeping the original for redelivery.
+    for (const dest of destinations) this.#deliver(dest.receiver, { type: 'input', id: dest.inputId, header, data: payload })
   }
 
   #deliver(receiverKey: string, item: DeliveredEvent): void {
