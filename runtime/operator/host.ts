@@ -62,7 +62,7 @@ export class OperatorHost implements Unit {
   /** Increments per launch; messages from an older worker are ignored. */
   #generation = 0
   readonly #deliveries = new Deliveries()
-  /** Backpressure (flow-control.ts): while some output is paused, no new input is delivered. */
+  /** Backpressure (pause-gate.ts): while some output is paused, no new input is delivered. */
   readonly #pause: PauseGate
   #stopSent = false
   #stopHandled = false

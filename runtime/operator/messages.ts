@@ -24,7 +24,7 @@ export interface OperatorWorkerData {
   state: Map<string, Uint8Array>
   /**
    * The shared KVS: its directory, the dataflow's namespace, and a port to the supervisor's
-   * KVS thread (an operator never opens LMDB in its own thread, see kvs-service.ts).
+   * KVS thread (an operator never opens LMDB in its own thread, see src/store/kvs/service.ts).
    * Undefined: ctx.kvs fails on use.
    */
   kvs?: { dir: string; namespace: string; port: MessagePort } | undefined
