@@ -110,51 +110,51 @@ export async function runDataflow(dir: string, dataflow: object, options: RunDat
   const logs: LogEntry[] = []
   let check: (() => void) | undefined
   const sockets = socketDir()
-  const run = new DataflowRun(spec, {
-    graceMs: 3000,
-    runtimeDir: sockets.path,
-    stateDir: join(dir, 'state'),
-    log: (entry) => {
-      logs.push(entry)
-      check?.()
-    },
-  })
-  let timer: NodeJS.Timeout | undefined
   let timedOut = false
+  let result: RunResult
   try {
-    await run.start()
-  } catch (err) {
-    // Nothing was launched (no endpoint, no state store): there is no run to wait for.
-    sockets.release()
-    throw err
-  }
-  try {
-    const until = options.until
-    const reached =
-      until === undefined
-        ? new Promise<void>(() => {})
-        : new Promise<void>((resolve) => {
-            check = () => {
-              if (until(logs)) resolve()
-            }
-            check()
-          })
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        timedOut = true
-        resolve()
-      }, options.timeoutMs)
+    // Closed on every path out of this block, a start() that failed included.
+    await using run = new DataflowRun(spec, {
+      graceMs: 3000,
+      runtimeDir: sockets.path,
+      stateDir: join(dir, 'state'),
+      log: (entry) => {
+        logs.push(entry)
+        check?.()
+      },
     })
-    await Promise.race([run.done, reached, timeout])
+    await run.start()
+    let timer: NodeJS.Timeout | undefined
+    try {
+      const until = options.until
+      const reached =
+        until === undefined
+          ? new Promise<void>(() => {})
+          : new Promise<void>((resolve) => {
+              check = () => {
+                if (until(logs)) resolve()
+              }
+              check()
+            })
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          timedOut = true
+          resolve()
+        }, options.timeoutMs)
+      })
+      await Promise.race([run.done, reached, timeout])
+    } finally {
+      clearTimeout(timer)
+      check = undefined
+      run.stop()
+    }
+    // A unit still running 5 s after Stop is terminated without waiting out the grace period.
+    const killer = setTimeout(() => run.stop(), 5000)
+    result = await run.done
+    clearTimeout(killer)
   } finally {
-    clearTimeout(timer)
-    check = undefined
-    run.stop()
+    sockets.release()
   }
-  const killer = setTimeout(() => run.stop(), 5000)
-  const result = await run.done
-  clearTimeout(killer)
-  sockets.release()
   const failed = result.units.filter((u) => u.status === 'failed')
   if (timedOut || result.reason === 'start-failed' || failed.length > 0) {
     const why = timedOut ? `timed out after ${options.timeoutMs} ms` : result.reason === 'start-failed' ? 'failed to start' : `${failed.map((u) => `${u.unit} ${u.error ?? 'failed'}`).join('; ')}`

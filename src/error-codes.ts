@@ -168,6 +168,11 @@ export const ERROR_CODES = {
   // The supervisor daemon and its control socket (runtime/daemon/errors.ts).
   DORA_DAEMON_NOT_RUNNING: { className: 'DaemonNotRunningError', module: 'runtime/daemon/errors.ts', doc: 'no supervisor is running (`dora-ts up`)' },
   DORA_DAEMON_UNRESPONSIVE: { className: 'DaemonUnresponsiveError', module: 'runtime/daemon/errors.ts', doc: 'a supervisor process exists but does not answer' },
+  DORA_CONTROL_CLOSED: {
+    className: 'ControlClientClosedError',
+    module: 'runtime/control/errors.ts',
+    doc: "a control request (to the supervisor or a run's state service) was cancelled because its client was closed",
+  },
   DORA_DAEMON_UNKNOWN_DATAFLOW: { className: 'UnknownDataflowError', module: 'runtime/daemon/errors.ts', doc: 'no dataflow has that name or id' },
   DORA_DAEMON_NAME_IN_USE: { className: 'DataflowNameInUseError', module: 'runtime/daemon/errors.ts', doc: 'a dataflow with that name already runs on the supervisor' },
   DORA_DAEMON_UNKNOWN_NODE: { className: 'UnknownNodeError', module: 'runtime/daemon/errors.ts', doc: 'the dataflow has no node or operator of that name' },

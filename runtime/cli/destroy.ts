@@ -17,7 +17,7 @@ export const destroyCommand: CommandModule<object, object> = {
     }
     const client = DaemonClient.connect()
     try {
-      const { stopped } = await client.request<{ stopped: string[] }>('destroy', {}, 120_000)
+      const { stopped } = await client.request<{ stopped: string[] }>('destroy', {}, { timeoutMs: 120_000 })
       // Wait for the process itself to be gone, so `up` right after starts a fresh one.
       const pid = client.pid
       for (let i = 0; i < 100 && pid !== undefined && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50))

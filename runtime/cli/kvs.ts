@@ -59,7 +59,7 @@ export function describeValue(bytes: Uint8Array): { bytes: number; text?: string
 function preview(bytes: Uint8Array): string {
   const { text } = describeValue(bytes)
   if (text === undefined) return `<${bytes.byteLength} bytes of binary>`
-  // eslint-disable-next-line no-control-regex
+  // Control characters would break the one-line-per-key output: show those values JSON-escaped.
   return /[\u0000-\u001f\u007f]/.test(text) ? JSON.stringify(text) : text
 }
 

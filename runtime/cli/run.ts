@@ -41,7 +41,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const graceMs = durationOption('--grace', args.grace) * 1000
     const spec = await loadDataflow(args.dataflow)
     if (args.name !== undefined) spec.name = args.name
-    const run = new DataflowRun(spec, {
+    // Closed on every way out of the handler (a failed start, a throw): nothing is left open.
+    await using run = new DataflowRun(spec, {
       graceMs,
       stopAfterMs,
       log: (entry) => printer.log(entry),
@@ -62,8 +63,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     try {
       await run.start()
       printer.info(`dataflow "${spec.name}" running (id ${run.id})`)
-      const result = await run.done
-      process.exitCode = summarize(result, printer)
+      process.exitCode = summarize(await run.done, printer)
     } finally {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)

@@ -74,7 +74,7 @@ export const startCommand: CommandModule<object, StartArgs> = {
         kvsDir: kvsDirOf(args['kvs-dir']),
         graceMs,
         stopAfterMs,
-      }, 60_000)
+      }, { timeoutMs: 60_000 })
     } finally {
       client.close()
     }
@@ -89,7 +89,7 @@ export const startCommand: CommandModule<object, StartArgs> = {
       const stopper = DaemonClient.connect()
       printer.info(interrupts === 1 ? `stopping "${started.name}" (again to skip the grace period)` : 'terminating every node now')
       stopper
-        .request('stop', { target: started.id, graceMs: interrupts === 1 ? undefined : 0 }, graceMs + 30_000)
+        .request('stop', { target: started.id, graceMs: interrupts === 1 ? undefined : 0 }, { timeoutMs: graceMs + 30_000 })
         .catch((err: unknown) => printer.error(errorMessage(err)))
         .finally(() => stopper.close())
     }

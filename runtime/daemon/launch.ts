@@ -34,7 +34,7 @@ export async function launchDaemon(options: { tcp?: string | undefined; timeoutM
     if (pid !== undefined) {
       const client = DaemonClient.connect(paths)
       try {
-        const pong = await client.request<{ pid: number }>('ping', {}, 2000)
+        const pong = await client.request<{ pid: number }>('ping', {}, { timeoutMs: 2000 })
         return { pid: pong.pid, alreadyRunning: pong.pid !== child.pid }
       } catch {
         // Bound but not answering yet: try again.

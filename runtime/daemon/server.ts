@@ -70,8 +70,8 @@ export class Daemon {
   }
 
   /**
-   * Take the daemon pid file and bind the control socket. Resolves to undefined when another
-   * live daemon holds the pid file (it won the race).
+   * Take the daemon pid file and bind the control socket. Resolves to `{ ownerPid }` instead
+   * when another live daemon holds the pid file (it won the race).
    */
   static async start(options: { tcp?: string | undefined } = {}): Promise<Daemon | { ownerPid: number }> {
     const paths = daemonPaths()
@@ -102,8 +102,8 @@ export class Daemon {
   /** Stop every dataflow (with their grace periods); returns their names. */
   async #stopAll(): Promise<string[]> {
     const runs = [...this.#entries.values()].filter((e) => !e.run.finished)
-    for (const entry of runs) entry.run.stop()
-    await Promise.all(runs.map((e) => e.run.done))
+    // close() stops each with its grace period and waits until it released everything.
+    await Promise.all(runs.map((e) => e.run.close()))
     return runs.map((e) => e.name)
   }
 
@@ -181,12 +181,9 @@ export class Daemon {
 
   async #stop(target: string | undefined, graceMs: number | undefined): Promise<{ id: string; name: string; result: RunResult }> {
     const entry = this.#find(target, true)
-    if (graceMs === 0) {
-      entry.run.stop()
-      entry.run.stop()
-    } else {
-      entry.run.stop()
-    }
+    entry.run.stop()
+    // A second request skips the grace period (stop-ladder.ts).
+    if (graceMs === 0) entry.run.stop()
     const result = await entry.run.done
     return { id: entry.run.id, name: entry.name, result }
   }

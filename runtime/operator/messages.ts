@@ -1,6 +1,8 @@
 /**
  * Messages between an operator host (supervisor main thread) and its worker thread, over the
- * worker's MessagePort. Payloads are Uint8Arrays whose buffers are transferred when possible.
+ * worker's MessagePort. Payloads are Uint8Arrays. Host to worker they are copied (structured
+ * clone), so the host keeps each event's original until it commits, for redelivery; worker to
+ * host, outputs and state writes are transferred when the worker owns their whole buffer.
  * This file holds only types so the worker imports nothing from the host side.
  */
 import type { SerializedError } from '../../src/errors.js'
@@ -22,7 +24,7 @@ export interface OperatorWorkerData {
   state: Map<string, Uint8Array>
   /**
    * The shared KVS: its directory, the dataflow's namespace, and a port to the supervisor's
-   * KVS thread (an operator never opens LMDB in its own thread, see kvs-service.ts).
+   * KVS thread (an operator never opens LMDB in its own thread, see src/store/kvs/service.ts).
    * Undefined: ctx.kvs fails on use.
    */
   kvs?: { dir: string; namespace: string; port: MessagePort } | undefined

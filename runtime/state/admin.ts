@@ -217,7 +217,7 @@ function remoteReader(client: ControlClient, pid: number): StateReader {
     owner: pid,
     stats: () => client.request<OperatorStats[]>(STATE_COMMANDS.stats),
     dump: (operators) => client.request<OperatorDump[]>(STATE_COMMANDS.dump, operators === undefined ? {} : { operators }),
-    snapshot: (dir) => client.request<OperatorStats[]>(STATE_COMMANDS.snapshot, { dir }, SNAPSHOT_TIMEOUT_MS),
+    snapshot: (dir) => client.request<OperatorStats[]>(STATE_COMMANDS.snapshot, { dir }, { timeoutMs: SNAPSHOT_TIMEOUT_MS }),
   }
 }
 

@@ -1,40 +1,39 @@
 /**
- * One running dataflow: binds its private ZeroMQ endpoint, launches custom nodes and operator
- * workers, ticks timers, routes every output to the inboxes of its receivers, and stops it
- * all with dora's ladder (Stop, grace period, SIGTERM, SIGKILL).
+ * One running dataflow: opens what it needs (run-resources.ts), binds the custom nodes' ROUTER
+ * (node-router.ts), launches custom nodes and operator workers, ticks timers, routes every
+ * output to the inboxes of its receivers, and stops it all with dora's ladder (stop-ladder.ts).
+ * The pieces it wires together each keep one kind of bookkeeping: closed outputs and what
+ * receivers are told about their senders (downstream.ts), input_timeout clocks
+ * (input-timeouts.ts), backpressure (flow-control.ts) and message counts (counters.ts).
  *
  * Message path: node --(DEALER/ROUTER, ipc)--> supervisor --> receiver inbox --> either
  * ROUTER --> node, or MessagePort --> operator worker.
  */
+import { errorMessage } from '../../src/errors.js'
 import { randomUUID } from 'node:crypto'
-import { rmSync } from 'node:fs'
-import { Router } from 'zeromq'
-import { decodeNodeToSupervisor, encodeSupervisorToNode } from '../../src/protocol/node/codec.js'
-import { PROTOCOL_VERSION, type NodeToSupervisor } from '../../src/protocol/node/messages.js'
 import type { DataflowSpec, InputSpec } from '../../src/spec/types.js'
-import { createRunDir, type RunDir } from '../../src/transport/run-dir.js'
-import { SendQueue, type Frames } from '../../src/transport/send-queue.js'
-import { ClosedError } from '../../src/transport/errors.js'
-import { CustomNode } from './custom-node.js'
-import { Reaper } from './reaper.js'
-import type { DeliveredEvent, MessageHeader, StopCause } from '../../src/events.js'
-import { Inbox, type InputLimits } from './inbox.js'
-import { OperatorHost } from '../operator/host.js'
-import { buildRoutingTable, operatorKey, type RoutingTable } from './routing.js'
-import { StateStore } from '../../src/store/state/store.js'
-import { acquireOwnerLockWaiting, type OwnerLock } from '../../src/store/state/owner-lock.js'
-import { OWNER_ENDPOINT_FILE, StateService } from '../state/service.js'
-import { stateDirOf } from '../state/location.js'
-import { join, resolve } from 'node:path'
+import type { Frames } from '../../src/transport/send-queue.js'
+import type { DeliveredEvent, MessageHeader } from '../../src/events.js'
 import { DEFAULT_KVS_MAP_SIZE_BYTES, defaultKvsDir } from '../../src/store/kvs/store.js'
+import type { StateStore } from '../../src/store/state/store.js'
 import type { KvsConfig } from '../../node-sdk/kvs.js'
-import { KvsService } from '../../src/store/kvs/service.js'
-import type { MessagePort } from 'node:worker_threads'
-import { copyBytes } from '../../src/bytes.js'
-import { Timer } from './timers.js'
+import { stateDirOf } from '../state/location.js'
+import { OperatorHost } from '../operator/host.js'
+import { resolve } from 'node:path'
+import { CustomNode } from './custom-node.js'
+import { UnitCounters, type UnitInfo } from './counters.js'
+import { Downstream } from './downstream.js'
 import { FlowControl } from './flow-control.js'
+import { Inbox, type InputLimits } from './inbox.js'
+import { InputTimeouts } from './input-timeouts.js'
+import { NodeRouter } from './node-router.js'
+import { buildRoutingTable, operatorKey, type RoutingTable } from './routing.js'
+import { RunResources } from './run-resources.js'
+import { StopLadder } from './stop-ladder.js'
+import { Timer } from './timers.js'
 import type { LogEntry, Unit, UnitHost, UnitResult } from './unit.js'
-import { errorMessage, errorStack } from '../../src/errors.js'
+
+export type { UnitInfo } from './counters.js'
 
 export interface RunOptions {
   /** How long nodes get to handle Stop before SIGTERM (default 10 s). */
@@ -70,22 +69,6 @@ export interface UnitReport {
   stderrTail: string[]
 }
 
-/** One node or operator as `dora-ts list` shows it. */
-export interface UnitInfo {
-  name: string
-  kind: 'custom' | 'operator'
-  status: string
-  restarts: number
-  /** OS pid: the node's process, or the supervisor's for an operator. */
-  pid: number | undefined
-  /** Worker thread id of an operator. */
-  threadId?: number | undefined
-  /** When the current instance started (ms since epoch). */
-  startedAt: number
-  messagesIn: number
-  messagesOut: number
-}
-
 export interface RunResult {
   /** True when every node finished without failing. */
   ok: boolean
@@ -96,46 +79,44 @@ export interface RunResult {
   dropped: Record<string, number>
 }
 
-/** After Stop escalates to SIGTERM, how long before SIGKILL. */
-const KILL_AFTER_TERM_MS = 3000
 /** A node that crashed may still have frames in flight on the socket; wait this long for them. */
 const CRASH_DRAIN_MS = 50
 
-export class DataflowRun {
+/**
+ * A dataflow run: `start()` it, await `done` for how it ended, `stop()` it (again to skip the
+ * grace period), and `close()` (or `await using`) it to be sure everything it held is released.
+ *
+ * @example
+ * await using run = new DataflowRun(spec, { stopAfterMs: 30_000 })
+ * await run.start()
+ * const result = await run.done
+ */
+export class DataflowRun implements AsyncDisposable {
   readonly spec: DataflowSpec
   readonly id: string
+  /** How the run ended; resolves once every unit ended and everything the run held is released. */
   readonly done: Promise<RunResult>
+  readonly startedAt = Date.now()
+  /** The shared KVS as this run hands it to its nodes and operators (they open it themselves). */
+  readonly kvs: KvsConfig
   readonly #options: Required<Pick<RunOptions, 'graceMs' | 'log'>> & Pick<RunOptions, 'stopAfterMs' | 'stateDir' | 'cleanState' | 'runtimeDir'>
   readonly #routing: RoutingTable
   /** Backpressure: pauses the outputs feeding full `backpressure` inputs (flow-control.ts). */
   readonly #flow: FlowControl
+  readonly #downstream: Downstream
+  readonly #inputTimeouts: InputTimeouts
+  readonly #ladder: StopLadder
+  readonly #counters = new UnitCounters()
   readonly #units = new Map<string, Unit>()
-  readonly #customByIdentity = new Map<string, CustomNode>()
   readonly #results = new Map<string, UnitReport>()
-  readonly #closedOutputs = new Set<string>()
-  readonly #openInputs = new Map<string, Set<string>>()
   readonly #timers: Timer[] = []
-  readonly #deadlines: NodeJS.Timeout[] = []
-  #runDir: RunDir | undefined
-  /** Stops the custom nodes if this process dies, even by SIGKILL (reaper.ts). */
-  #reaper: Reaper | undefined
-  #store: StateStore | undefined
-  #kvsService: KvsService | undefined
-  #stateService: StateService | undefined
-  #ownerLock: OwnerLock | undefined
-  #router: Router | undefined
-  #sender: SendQueue | undefined
-  #stopRequested = 0
+  #resources: RunResources | undefined
+  #nodes: NodeRouter | undefined
+  #starting: Promise<void> | undefined
+  #closing: Promise<void> | undefined
   #reason: RunResult['reason'] = 'completed'
   #finished = false
   #resolveDone!: (result: RunResult) => void
-  readonly #undecodableLogged = new Set<string>()
-  readonly #counters = new Map<string, { in: number; out: number; startedAt: number }>()
-  readonly #inputWatchdogs = new Map<string, { feed(): void; stop(): void }>()
-  readonly startedAt = Date.now()
-
-  /** The shared KVS as this run hands it to its nodes and operators (they open it themselves). */
-  readonly kvs: KvsConfig
 
   constructor(spec: DataflowSpec, options: RunOptions = {}) {
     this.spec = spec
@@ -155,6 +136,30 @@ export class DataflowRun {
     }
     this.#routing = buildRoutingTable(spec)
     this.#flow = new FlowControl(this.#routing, (producer, paused) => this.#units.get(producer)?.setPausedOutputs(paused))
+    this.#downstream = new Downstream(this.#routing, (receiver, event) => this.#deliver(receiver, event))
+    this.#inputTimeouts = new InputTimeouts(this.#routing.inputs, {
+      mayTimeOut: (receiver, inputId) => !this.stopping && this.#downstream.isInputOpen(receiver, inputId),
+      timedOut: (receiver, input) => {
+        this.#notice('warn', `${this.#nameOf(receiver)}: input "${input.id}" got nothing for ${input.inputTimeout} s (input_timeout); closing it until messages come again`)
+        this.#deliver(receiver, { type: 'input-closed', id: input.id })
+      },
+      recovered: (receiver, input) => {
+        this.#notice('info', `${this.#nameOf(receiver)}: input "${input.id}" recovered`)
+        this.#deliver(receiver, { type: 'input-recovered', id: input.id })
+      },
+    })
+    this.#ladder = new StopLadder({
+      graceMs: this.#options.graceMs,
+      sendStop: () => {
+        for (const unit of this.#live()) this.#deliver(unit.key, { type: 'stop', cause: 'manual' })
+      },
+      terminate: (reason) => {
+        for (const unit of this.#live()) unit.terminate(reason)
+      },
+      kill: (reason) => {
+        for (const unit of this.#units.values()) unit.kill(reason)
+      },
+    })
     this.done = new Promise((resolve) => (this.#resolveDone = resolve))
   }
 
@@ -163,66 +168,102 @@ export class DataflowRun {
     return this.#units
   }
 
+  /** The custom nodes' ZeroMQ endpoint, once started. */
   get endpoint(): string | undefined {
-    return this.#runDir?.nodeEndpoint
+    return this.#resources?.runDir.nodeEndpoint
+  }
+
+  /** True once every unit has ended. */
+  get finished(): boolean {
+    return this.#finished
+  }
+
+  /** True once stop() was called. */
+  get stopping(): boolean {
+    return this.#ladder.requests > 0
+  }
+
+  /** Where this dataflow's operator state lives. */
+  get stateDir(): string {
+    return stateDirOf(this.spec, this.#options.stateDir)
+  }
+
+  /** The run's state store (open while the run is), if it has operators. */
+  get store(): StateStore | undefined {
+    return this.#resources?.store
   }
 
   /**
    * Launch everything. Resolves once every operator is ready and every process spawned;
-   * if any fails to start, the rest is stopped and `done` reports `start-failed`.
+   * if any fails to start, the rest is stopped and `done` reports `start-failed`. Rejects,
+   * with nothing left open, when the run's store, directory or socket cannot be set up.
    */
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    if (this.#starting !== undefined || this.#closing !== undefined) return Promise.reject(new Error('DataflowRun.start() can be called once, before close()'))
+    this.#starting = this.#start()
+    return this.#starting
+  }
+
+  async #start(): Promise<void> {
+    const resources = await RunResources.open({
+      spec: this.spec,
+      stateDir: this.stateDir,
+      cleanState: this.#options.cleanState,
+      runtimeDir: this.#options.runtimeDir,
+      kvs: this.kvs,
+      notice: (text) => this.#notice('info', text),
+      log: (level, text) => this.#notice(level, text),
+    })
+    // A stop() while nothing was launched yet ended the run at once (it has no units): it must
+    // not launch anything now, and what was just opened is released here.
+    if (this.#finished) return resources.close()
     try {
-      this.#store = await this.#openStateStore()
-      this.#runDir = createRunDir(this.#options.runtimeDir === undefined ? undefined : join(this.#options.runtimeDir, 'dora-ts'))
-      // Started before any node, awaited below: it starts while the sockets are bound.
-      if (this.spec.nodes.some((n) => n.kind === 'custom')) this.#reaper = new Reaper({ runDir: this.#runDir.path, log: (level, text) => this.#notice(level, text) })
-      // No send high-water mark: a ROUTER silently drops past it. Flow control is the inbox and
-      // the nodes' `next` requests, which bound what is in flight to each node.
-      this.#router = new Router({ linger: 0, mandatory: false, sendHighWaterMark: 0 })
-      await this.#router.bind(this.#runDir.nodeEndpoint)
-      // The CLI reads a live store through its owner only: see state-service.ts.
-      if (this.#store !== undefined) this.#stateService = await StateService.start(this.#store, `ipc://${join(this.#runDir.path, 'state.sock')}`)
-      await this.#reaper?.ready
+      this.#nodes = await NodeRouter.bind(resources.runDir.nodeEndpoint, {
+        dataflowId: this.id,
+        dataflowName: this.spec.name,
+        kvs: this.kvs,
+        customNode: (nodeId) => {
+          const unit = this.#units.get(nodeId)
+          return unit instanceof CustomNode ? unit : undefined
+        },
+        output: (node, header, data) => this.#route(node.key, header.outputId, header, data),
+        closeOutputs: (node, outputs) => this.#downstream.closeOutputs(node.key, outputs),
+        log: (entry) => this.#options.log(entry),
+      })
     } catch (err) {
       // Nothing was launched yet: release what was opened, and let the caller report it.
-      void this.#reaper?.close()
-      this.#stateService?.close()
-      this.#router?.close()
-      this.#runDir?.remove()
-      this.#store?.close()
-      this.#ownerLock?.release()
+      await resources.close()
       throw err
     }
-    const router = this.#router
-    // DORA_CLOSED: a message still queued when the run finished; every node has ended by then.
-    this.#sender = new SendQueue(router, (err) => {
-      if (!(err instanceof ClosedError)) this.#notice('warn', `a send to a node failed: ${errorMessage(err)}`)
-    })
-    void this.#receive(router)
+    if (this.#finished) {
+      this.#nodes.close()
+      return resources.close()
+    }
+    this.#resources = resources
 
     const host = this.#unitHost()
     for (const node of this.spec.nodes) {
       if (node.kind === 'custom') {
         const unit = new CustomNode(node, host, {
-          endpoint: this.#runDir.nodeEndpoint,
+          endpoint: resources.runDir.nodeEndpoint,
           sendTo: (identity, frames) => this.#send(identity, frames),
           inbox: this.#inbox(node.id, node.inputs),
           cwd: this.spec.baseDir,
-          reaper: this.#reaper,
+          reaper: resources.reaper,
         })
-        this.#add(unit, node.inputs)
+        this.#add(unit)
       } else {
         for (const op of node.operators) {
-          const state = this.#store?.operator(operatorKey(node, op), { durability: op.durability })
-          this.#add(new OperatorHost(node, op, host, { inbox: this.#inbox(operatorKey(node, op), op.inputs), state, maxMemoryMb: op.maxMemoryMb, kvs: this.#operatorKvs() }), op.inputs)
+          const key = operatorKey(node, op)
+          const state = resources.store?.operator(key, { durability: op.durability })
+          const kvs = { dir: this.kvs.dir, namespace: this.kvs.namespace, connect: () => resources.connectKvs() }
+          this.#add(new OperatorHost(node, op, host, { inbox: this.#inbox(key, op.inputs), state, maxMemoryMb: op.maxMemoryMb, kvs }))
         }
       }
     }
 
-    // Armed before anything launches: messages routed while a slow receiver is still starting
-    // feed its input_timeout watchdogs too (armed later, a pause during start-up went unseen).
-    this.#armInputTimeouts()
+    // The input_timeout clocks exist since the constructor: messages routed while a slow
+    // receiver is still starting feed them too (armed later, a pause during start-up went unseen).
     const starts = [...this.#units.values()].map((unit) =>
       unit.start().then(
         () => undefined,
@@ -235,6 +276,8 @@ export class DataflowRun {
       this.stop()
       return
     }
+    // A stop() while the units were starting: no timer and no deadline may start after it.
+    if (this.stopping) return
     for (const route of this.#routing.timers) {
       const timer = new Timer(route.name, route.intervalNs, this.id, (tick) => {
         for (const dest of route.destinations) {
@@ -247,29 +290,53 @@ export class DataflowRun {
       timer.start()
     }
     if (this.#options.stopAfterMs !== undefined) {
-      this.#deadlines.push(
-        setTimeout(() => {
-          this.#reason = 'stop-after'
-          this.stop()
-        }, this.#options.stopAfterMs).unref(),
-      )
+      this.#ladder.deadline(this.#options.stopAfterMs, () => {
+        this.#reason = 'stop-after'
+        this.stop()
+      })
     }
   }
 
-  /** True once every unit has ended. */
-  get finished(): boolean {
-    return this.#finished
+  /**
+   * Stop the dataflow: every node gets Stop, then after the grace period SIGTERM, then SIGKILL.
+   * Calling it again skips the grace period (a second Ctrl-C).
+   */
+  stop(): void {
+    // Paused senders must be able to flush and see Stop.
+    this.#flow.releaseAll()
+    if (this.#reason === 'completed') this.#reason = 'stopped'
+    for (const timer of this.#timers) timer.stop()
+    this.#ladder.request()
+    this.#checkFinished()
   }
 
-  /** True once stop() was called. */
-  get stopping(): boolean {
-    return this.#stopRequested > 0
+  /**
+   * End the run and release everything it holds: stops it if it is running (with the grace
+   * period), waits for every unit to end, then closes its sockets, state service, state store,
+   * owner lock and KVS thread. Safe on every path: before start(), after a start() that
+   * failed, while running, after it ended. Idempotent: every call shares one promise.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  async #close(): Promise<void> {
+    // A start() under way finishes launching first, so every unit it starts is stopped too.
+    await this.#starting?.catch(() => {})
+    if (!this.#finished && !this.stopping) this.stop()
+    else this.#checkFinished()
+    await this.done
   }
 
   /** Per node and operator: status, restarts, pid, uptime and message counts. */
   unitInfo(): UnitInfo[] {
     return [...this.#units.values()].map((unit) => {
-      const counter = this.#counters.get(unit.key)!
+      const counter = this.#counters.get(unit.key)
       const operator = unit instanceof OperatorHost
       return {
         name: unit.display,
@@ -291,83 +358,17 @@ export class DataflowRun {
     return undefined
   }
 
-  /**
-   * How operators reach the KVS: through one KVS thread per run, started when the first
-   * operator launches (worker threads must not hold LMDB transactions: see kvs-service.ts).
-   */
-  #operatorKvs(): { dir: string; namespace: string; connect(): MessagePort } {
-    return {
-      dir: this.kvs.dir,
-      namespace: this.kvs.namespace,
-      connect: () => (this.#kvsService ??= new KvsService({ dir: this.kvs.dir, mapSizeBytes: this.kvs.mapSizeBytes })).connect(),
-    }
+  #live(): Unit[] {
+    return [...this.#units.values()].filter((u) => u.status !== 'finished' && u.status !== 'failed')
   }
 
-  /** Where this dataflow's operator state lives. */
-  get stateDir(): string {
-    return stateDirOf(this.spec, this.#options.stateDir)
+  #nameOf(key: string): string {
+    return this.#units.get(key)?.display ?? key
   }
 
-  /** The run's state store (open while the run is), if it has operators. */
-  get store(): StateStore | undefined {
-    return this.#store
-  }
-
-  async #openStateStore(): Promise<StateStore | undefined> {
-    const operators = this.spec.nodes.flatMap((n) => (n.kind === 'operators' ? n.operators : []))
-    if (operators.length === 0) return undefined
-    this.#ownerLock = await acquireOwnerLockWaiting(this.stateDir)
-    // An endpoint published by an owner that died (SIGKILL) must not send the CLI there.
-    rmSync(join(this.stateDir, OWNER_ENDPOINT_FILE), { force: true })
-    // Durability is chosen per commit (each operator's own); this is the store's default.
-    let store: StateStore
-    try {
-      store = StateStore.open({ dir: this.stateDir, durability: this.spec.durability })
-    } catch (err) {
-      this.#ownerLock.release()
-      throw err
-    }
-    if (this.#options.cleanState === true) {
-      store.clear()
-      this.#notice('info', `--clean-state: cleared the saved state in ${this.stateDir}`)
-    }
-    return store
-  }
-
-  /**
-   * Stop the dataflow: every node gets Stop, then after the grace period SIGTERM, then SIGKILL.
-   * Calling it again skips the grace period (a second Ctrl-C).
-   */
-  stop(cause: StopCause = 'manual'): void {
-    this.#stopRequested++
-    // Paused senders must be able to flush and see Stop.
-    this.#flow.releaseAll()
-    if (this.#reason === 'completed') this.#reason = 'stopped'
-    for (const timer of this.#timers) timer.stop()
-    const live = [...this.#units.values()].filter((u) => u.status !== 'finished' && u.status !== 'failed')
-    if (this.#stopRequested === 1) {
-      for (const unit of live) this.#deliver(unit.key, { type: 'stop', cause })
-      this.#deadlines.push(setTimeout(() => this.#escalate(), this.#options.graceMs).unref())
-    } else {
-      this.#escalate()
-    }
-    this.#checkFinished()
-  }
-
-  #escalate(): void {
-    const live = [...this.#units.values()].filter((u) => u.status !== 'finished' && u.status !== 'failed')
-    for (const unit of live) unit.terminate(`did not stop within the ${this.#options.graceMs / 1000} s grace period and was terminated`)
-    this.#deadlines.push(
-      setTimeout(() => {
-        for (const unit of this.#units.values()) unit.kill('did not exit after SIGTERM and was killed')
-      }, KILL_AFTER_TERM_MS).unref(),
-    )
-  }
-
-  #add(unit: Unit, inputs: InputSpec[]): void {
+  #add(unit: Unit): void {
     this.#units.set(unit.key, unit)
-    this.#counters.set(unit.key, { in: 0, out: 0, startedAt: Date.now() })
-    this.#openInputs.set(unit.key, new Set(inputs.filter((i) => i.source.kind === 'output').map((i) => i.id)))
+    this.#counters.add(unit.key)
   }
 
   #unitHost(): UnitHost {
@@ -378,9 +379,8 @@ export class DataflowRun {
       log: (entry) => this.#options.log(entry),
       ended: (unit, result) => this.#onUnitEnded(unit, result),
       restarted: (unit) => {
-        const counter = this.#counters.get(unit.key)
-        if (counter !== undefined) counter.startedAt = Date.now()
-        this.#notifyDownstream(unit, (nodeId) => ({ type: 'node-restarted', nodeId }))
+        this.#counters.restarted(unit.key)
+        if (!this.stopping) this.#downstream.notify(unit.key, () => ({ type: 'node-restarted', nodeId: unit.display }))
       },
     }
   }
@@ -390,109 +390,30 @@ export class DataflowRun {
   }
 
   #send(identity: Buffer, frames: Frames): void {
-    this.#sender?.post([identity, ...frames])
+    this.#nodes?.send(identity, frames)
   }
 
   /** Route an output of `producerKey` to every receiver input it feeds. */
   #route(producerKey: string, outputId: string, header: MessageHeader, payload: Uint8Array): void {
-    const key = this.#routing.producers.get(producerKey)?.outputKeys.get(outputId)
-    if (key === undefined || this.#closedOutputs.has(key)) return
-    const sender = this.#counters.get(producerKey)
-    if (sender !== undefined) sender.out++
+    const key = this.#downstream.openOutputKey(producerKey, outputId)
+    if (key === undefined) return
+    this.#counters.sent(producerKey)
     const destinations = this.#routing.outputs.get(key)
     if (destinations === undefined) return
-    const single = destinations.length === 1
-    for (const dest of destinations) {
-      // A worker may take ownership of (transfer) its payload's buffer, so with several
-      // receivers each operator gets its own copy; processes share the original bytes.
-      const receiver = this.#units.get(dest.receiver)
-      const own = single || !(receiver instanceof OperatorHost) ? payload : copyBytes(payload)
-      this.#deliver(dest.receiver, { type: 'input', id: dest.inputId, header, data: own })
-    }
+    // Every receiver shares the same bytes: nothing writes to a payload, and an operator's
+    // host copies it into the worker (never transfers it), keeping the original for redelivery.
+    for (const dest of destinations) this.#deliver(dest.receiver, { type: 'input', id: dest.inputId, header, data: payload })
   }
 
   #deliver(receiverKey: string, item: DeliveredEvent): void {
     const unit = this.#units.get(receiverKey)
     if (unit === undefined || unit.status === 'finished' || unit.status === 'failed') return
     if (item.type === 'input') {
-      this.#counters.get(receiverKey)!.in++
-      this.#inputWatchdogs.get(`${receiverKey}\0${item.id}`)?.feed()
+      this.#counters.received(receiverKey)
+      this.#inputTimeouts.feed(receiverKey, item.id)
     }
     unit.inbox.push(item)
     unit.pump()
-  }
-
-  /**
-   * `input_timeout`: when an input gets no message for that long after its last one, its
-   * receiver gets InputClosed for it; when messages come again, it gets InputRecovered and then
-   * the messages, as usual. The first message arms it, so a slow-starting sender is not a timeout.
-   * A timed-out input does not count towards Stop(all-inputs-closed): a sensor that pauses
-   * must not stop its readers for good.
-   */
-  #armInputTimeouts(): void {
-    for (const [receiver, inputs] of this.#routing.inputs) {
-      for (const input of inputs) {
-        if (input.inputTimeout === undefined) continue
-        const ms = input.inputTimeout * 1000
-        let timedOut = false
-        let timer: NodeJS.Timeout | undefined
-        const arm = (): void => {
-          clearTimeout(timer)
-          timer = setTimeout(() => {
-            if (this.#stopRequested > 0 || !this.#openInputs.get(receiver)?.has(input.id)) return
-            timedOut = true
-            this.#notice('warn', `${this.#units.get(receiver)?.display ?? receiver}: input "${input.id}" got nothing for ${input.inputTimeout} s (input_timeout); closing it until messages come again`)
-            this.#deliver(receiver, { type: 'input-closed', id: input.id })
-          }, ms)
-          timer.unref()
-        }
-        this.#inputWatchdogs.set(`${receiver}\0${input.id}`, {
-          stop: () => clearTimeout(timer),
-          feed: () => {
-            if (timedOut) {
-              timedOut = false
-              this.#notice('info', `${this.#units.get(receiver)?.display ?? receiver}: input "${input.id}" recovered`)
-              // Queued ahead of the message that recovered it (feed() runs before its push).
-              this.#deliver(receiver, { type: 'input-recovered', id: input.id })
-            }
-            arm()
-          },
-        })
-      }
-    }
-  }
-
-  /** Close outputs of a unit: their receivers get InputClosed, and Stop when none is left. */
-  #closeOutputs(unit: Unit, outputs: readonly string[]): void {
-    const producer = this.#routing.producers.get(unit.key)
-    if (producer === undefined) return
-    for (const output of outputs) {
-      const key = producer.outputKeys.get(output)
-      if (key === undefined || this.#closedOutputs.has(key)) continue
-      this.#closedOutputs.add(key)
-      for (const dest of this.#routing.outputs.get(key) ?? []) {
-        const open = this.#openInputs.get(dest.receiver)
-        if (open === undefined || !open.delete(dest.inputId)) continue
-        this.#deliver(dest.receiver, { type: 'input-closed', id: dest.inputId })
-        if (open.size === 0 && this.#allTimerFree(dest.receiver)) this.#deliver(dest.receiver, { type: 'stop', cause: 'all-inputs-closed' })
-      }
-    }
-  }
-
-  /** A receiver whose inputs include a timer keeps running: timers never close. */
-  #allTimerFree(receiverKey: string): boolean {
-    return !(this.#routing.inputs.get(receiverKey) ?? []).some((i) => i.source.kind === 'timer')
-  }
-
-  /** Send an event to every receiver fed by one of `unit`'s outputs, once per receiver. */
-  #notifyDownstream(unit: Unit, make: (nodeId: string, affectedInputs: string[]) => DeliveredEvent): void {
-    const producer = this.#routing.producers.get(unit.key)
-    if (producer === undefined || this.#stopRequested > 0) return
-    const affected = new Map<string, string[]>()
-    for (const key of producer.outputKeys.values()) {
-      for (const dest of this.#routing.outputs.get(key) ?? []) affected.set(dest.receiver, [...(affected.get(dest.receiver) ?? []), dest.inputId])
-    }
-    for (const [receiver, inputs] of affected) this.#deliver(receiver, make(unit.display, inputs))
   }
 
   /** The inbox of receiver `key`; its queues report their length to flow control (which ignores all but backpressure inputs). */
@@ -506,10 +427,10 @@ export class DataflowRun {
     this.#results.set(unit.key, { unit: unit.display, status: result.status, error: result.error, stderrTail: result.stderrTail })
     if (result.status === 'failed') {
       this.#notice('error', `${unit.display} ${result.error ?? 'failed'}`)
-      this.#notifyDownstream(unit, (nodeId, affectedInputs) => ({ type: 'node-failed', nodeId, error: result.error ?? 'failed', affectedInputs }))
+      if (!this.stopping) this.#downstream.notify(unit.key, (affectedInputs) => ({ type: 'node-failed', nodeId: unit.display, error: result.error ?? 'failed', affectedInputs }))
     }
     const close = (): void => {
-      this.#closeOutputs(unit, unit.outputs)
+      this.#downstream.closeOutputs(unit.key, unit.outputs)
       this.#checkExitWhenFinish()
       this.#checkFinished()
     }
@@ -521,7 +442,7 @@ export class DataflowRun {
 
   #checkExitWhenFinish(): void {
     const watched = this.spec.exitWhenNodesFinish
-    if (watched.length === 0 || this.#stopRequested > 0) return
+    if (watched.length === 0 || this.stopping) return
     const allDone = watched.every((nodeId) =>
       [...this.#units.values()].filter((u) => u.nodeId === nodeId).every((u) => u.status === 'finished' || u.status === 'failed'),
     )
@@ -537,16 +458,14 @@ export class DataflowRun {
 
   async #finish(): Promise<void> {
     for (const timer of this.#timers) timer.stop()
-    for (const watchdog of this.#inputWatchdogs.values()) watchdog.stop()
-    for (const deadline of this.#deadlines) clearTimeout(deadline)
-    this.#sender?.close()
-    this.#stateService?.close()
-    this.#router?.close()
-    this.#runDir?.remove()
-    this.#store?.close()
-    this.#ownerLock?.release()
-    await this.#kvsService?.close()
-    await this.#reaper?.close()
+    this.#inputTimeouts.stop()
+    this.#ladder.clear()
+    this.#nodes?.close()
+    try {
+      await this.#resources?.close()
+    } catch (err) {
+      this.#notice('error', `could not release the run's state store or KVS thread: ${errorMessage(err)}`)
+    }
     const units = [...this.#units.values()].map((u) => this.#results.get(u.key)!)
     const dropped: Record<string, number> = {}
     for (const unit of this.#units.values()) {
@@ -554,114 +473,6 @@ export class DataflowRun {
     }
     const ok = this.#reason !== 'start-failed' && units.every((u) => u.status === 'finished')
     this.#resolveDone({ ok, reason: this.#reason, units, dropped })
-  }
-
-  async #receive(router: Router): Promise<void> {
-    try {
-      for await (const frames of router) {
-        const [identity, head, payload] = frames
-        if (identity === undefined || head === undefined) continue
-        let message: NodeToSupervisor
-        try {
-          message = decodeNodeToSupervisor(head)
-        } catch (err) {
-          this.#dropped(identity, `an undecodable frame (${errorMessage(err)})`)
-          continue
-        }
-        try {
-          this.#handle(identity, message, payload)
-        } catch (err) {
-          this.#notice('error', `internal error handling a "${message.type}" message: ${errorStack(err)}`)
-        }
-      }
-    } catch {
-      // The router was closed: the run is over.
-    }
-  }
-
-  #dropped(identity: Buffer, what: string): void {
-    // Log once per sender so a rogue process cannot flood the log.
-    const key = identity.toString('hex')
-    if (this.#undecodableLogged.has(key)) return
-    this.#undecodableLogged.add(key)
-    this.#notice('warn', `dropped ${what} from connection ${key}; further drops from it are not logged`)
-  }
-
-  #handle(identity: Buffer, message: NodeToSupervisor, payload: Buffer | undefined): void {
-    if (message.type === 'register') {
-      this.#register(identity, message.nodeId, message.protocolVersion)
-      return
-    }
-    const node = this.#customByIdentity.get(identity.toString('hex'))
-    if (node === undefined) {
-      this.#dropped(identity, `a "${message.type}" message from an unregistered connection`)
-      return
-    }
-    switch (message.type) {
-      case 'output': {
-        if (!node.outputs.includes(message.header.outputId)) {
-          this.#notice('warn', `${node.display} sent on undeclared output "${message.header.outputId}"; dropped`)
-          return
-        }
-        // Trust the connection, not the header, for who sent it.
-        const header: MessageHeader = { ...message.header, dataflowId: this.id, senderNode: node.nodeId, senderOperator: '' }
-        const data = payload === undefined ? new Uint8Array(0) : new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength)
-        this.#route(node.key, header.outputId, header, data)
-        return
-      }
-      case 'next':
-        node.requestNext()
-        return
-      case 'close-outputs':
-        this.#closeOutputs(node, message.outputs.filter((o) => node.outputs.includes(o)))
-        // The node waits for this before it closes its socket: everything it sent before has
-        // arrived (same connection, in order), so nothing is left for its linger to lose.
-        node.send({ type: 'outputs-closed', outputs: message.outputs })
-        return
-      case 'log':
-        this.#options.log({ source: node.display, stream: 'log', level: message.level, text: message.message })
-        return
-      default:
-        return
-    }
-  }
-
-  #register(identity: Buffer, nodeId: string, protocolVersion: number): void {
-    const reject = (reason: string): void => {
-      this.#notice('warn', `rejected a registration as "${nodeId}": ${reason}`)
-      this.#send(identity, [encodeSupervisorToNode({ type: 'register-rejected', reason })])
-    }
-    if (protocolVersion !== PROTOCOL_VERSION) {
-      reject(`protocol version ${protocolVersion} does not match the supervisor's ${PROTOCOL_VERSION}`)
-      return
-    }
-    const unit = this.#units.get(nodeId)
-    if (!(unit instanceof CustomNode)) {
-      reject(`this dataflow has no custom node "${nodeId}"`)
-      return
-    }
-    if (unit.registered) {
-      reject(`node "${nodeId}" is already registered`)
-      return
-    }
-    this.#customByIdentity.set(identity.toString('hex'), unit)
-    this.#send(identity, [
-      encodeSupervisorToNode({
-        type: 'registered',
-        registration: {
-          dataflowId: this.id,
-          dataflowName: this.spec.name,
-          nodeId,
-          restartCount: unit.restartCount,
-          inputs: unit.spec.inputs.map((i) => i.id),
-          outputs: [...unit.spec.outputs],
-          kvsPath: this.kvs.dir,
-          kvsMapSize: BigInt(this.kvs.mapSizeBytes),
-          kvsNamespace: this.kvs.namespace,
-        },
-      }),
-    ])
-    unit.attach(identity)
   }
 }
 

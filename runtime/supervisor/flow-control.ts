@@ -46,11 +46,6 @@ export class FlowControl {
     }
   }
 
-  /** True when `receiver`'s input `inputId` is a backpressure input fed by an output: one whose queue can pause its sender. */
-  watches(receiver: string, inputId: string): boolean {
-    return this.#inputs.has(`${receiver}\0${inputId}`)
-  }
-
   /** The queue of `receiver`'s input `inputId` now holds `queued` messages. */
   queued(receiver: string, inputId: string, queued: number): void {
     const hold = `${receiver}\0${inputId}`
@@ -86,7 +81,7 @@ export class FlowControl {
   }
 
   /** The output ids of `producer` paused now. */
-  paused(producer: string): Set<string> {
+  #paused(producer: string): Set<string> {
     const result = new Set<string>()
     for (const key of this.#holds.keys()) {
       const split = key.indexOf('\0')
@@ -96,7 +91,7 @@ export class FlowControl {
   }
 
   #notify(producer: string): void {
-    this.#onChange(producer, this.paused(producer))
+    this.#onChange(producer, this.#paused(producer))
   }
 }
 

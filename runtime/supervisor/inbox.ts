@@ -70,12 +70,6 @@ export class Inbox {
     return item
   }
 
-  /** Put an item back at the head (it was taken but could not be delivered). */
-  unshift(item: DeliveredEvent): void {
-    this.#items.unshift(item)
-    if (item.type === 'input') this.#count(item.id, 1)
-  }
-
   /** True when `inputId` is a `backpressure` input whose queue holds `queue_size` messages or more. */
   backpressureFull(inputId: string): boolean {
     const limits = this.#limits.get(inputId)
@@ -85,21 +79,6 @@ export class Inbox {
   /** Messages of this input currently queued. */
   queued(inputId: string): number {
     return this.#queued.get(inputId) ?? 0
-  }
-
-  /** Drop every queued input message (control events stay); returns how many were dropped. */
-  clearInputs(): number {
-    let removed = 0
-    for (let i = this.#items.length - 1; i >= 0; i--) {
-      if (this.#items[i]!.type === 'input') {
-        this.#items.splice(i, 1)
-        removed++
-      }
-    }
-    const inputs = [...this.#queued.keys()]
-    this.#queued.clear()
-    for (const inputId of inputs) this.#onQueued?.(inputId, 0)
-    return removed
   }
 
   #removeOldest(inputId: string): DeliveredEvent | undefined {

@@ -22,7 +22,7 @@ import type { Socket } from 'node:net'
 import { dirname, join } from 'node:path'
 import type { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
-import { DoraError, registerErrorClass, type DoraErrorOptions } from '../../src/errors.js'
+import { DoraError, errorMessage, registerErrorClass, type DoraErrorOptions } from '../../src/errors.js'
 
 /** After SIGTERM, how long the reaper lets node groups exit before SIGKILL. */
 export const REAPER_GRACE_MS = 300
@@ -172,7 +172,7 @@ export class Reaper {
       if (!ready || this.#closed !== undefined || proc !== this.#proc) return
       const how = signal === null ? `exit code ${code}` : signal
       this.#options.log?.('warn', `the reaper process (pid ${proc.pid}) ended unexpectedly (${how}); starting a new one for the ${this.#groups.size} live node group(s)`)
-      this.#launch().catch((err: unknown) => this.#options.log?.('error', `${(err as Error).message}; this run's custom nodes will not be stopped if the supervisor dies`))
+      this.#launch().catch((err: unknown) => this.#options.log?.('error', `${errorMessage(err)}; this run's custom nodes will not be stopped if the supervisor dies`))
     })
     return new Promise((resolve, reject) => {
       let out = ''

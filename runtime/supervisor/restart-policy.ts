@@ -18,11 +18,6 @@ export class RestartBudget {
     this.#now = now
   }
 
-  /** Total restarts granted so far. */
-  get count(): number {
-    return this.#restarts.length
-  }
-
   /**
    * Decide what to do after the unit ended. `failed` is false for a clean exit (which only
    * `always` restarts).

@@ -19,7 +19,6 @@ export class Timer {
   #sequence = 0n
   #startMs = 0
   #stopped = false
-  #skipped = 0
   readonly #dataflowId: string
   readonly #onTick: (tick: TimerTick) => void
 
@@ -28,11 +27,6 @@ export class Timer {
     this.intervalNs = intervalNs
     this.#dataflowId = dataflowId
     this.#onTick = onTick
-  }
-
-  /** Ticks skipped because the event loop was busy past their due time. */
-  get skipped(): number {
-    return this.#skipped
   }
 
   start(): void {
@@ -73,8 +67,6 @@ export class Timer {
     })
     // Skip ticks we are already late for instead of firing them back to back.
     const elapsedTicks = Math.floor((performance.now() - this.#startMs) / intervalMs)
-    const next = Math.max(k + 1, elapsedTicks + 1)
-    this.#skipped += next - (k + 1)
-    this.#schedule(next)
+    this.#schedule(Math.max(k + 1, elapsedTicks + 1))
   }
 }

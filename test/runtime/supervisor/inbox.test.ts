@@ -66,26 +66,6 @@ t.test('backpressure never drops at the inbox', async (t) => {
   t.equal(inbox.dropped.size, 0)
 })
 
-t.test('unshift puts an item back at the head and keeps the per-input count right', async (t) => {
-  const inbox = new Inbox(new Map([['a', { queueSize: 2, queuePolicy: 'drop_oldest' as const }]]))
-  inbox.push(input('a', 1))
-  inbox.push(input('a', 2))
-  const first = inbox.shift()!
-  t.equal(inbox.queued('a'), 1)
-  inbox.unshift(first)
-  t.equal(inbox.queued('a'), 2)
-  t.same(sequences(inbox), ['a:1', 'a:2'])
-})
-
-t.test('clearInputs drops queued inputs but keeps control events', async (t) => {
-  const inbox = new Inbox(new Map())
-  inbox.push(input('a', 1))
-  inbox.push({ type: 'stop', cause: 'manual' })
-  inbox.push(input('a', 2))
-  t.equal(inbox.clearInputs(), 2)
-  t.same(sequences(inbox), ['stop'])
-})
-
 t.test('backpressureFull: a backpressure queue at queue_size is full; drop_oldest ones never are; lengths are reported', async (t) => {
   const reported: Array<[string, number]> = []
   const inbox = new Inbox(

@@ -1,0 +1,71 @@
+/**
+ * Starting one operator worker thread: the entry file, its workerData, resource limits and
+ * environment, its stdout/stderr turned into log lines, and its 'message', 'error' and 'exit'
+ * handed to the host only while this launch is the current one (a terminated worker's last
+ * words must not reach its successor). The host decides what each of them means.
+ */
+import { Worker, type MessagePort } from 'node:worker_threads'
+import { fileURLToPath } from 'node:url'
+import { dirname, join } from 'node:path'
+import type { OperatorWorkerData, WorkerToHost } from './messages.js'
+import { forEachLine, type LineTail, type LogEntry } from '../supervisor/unit.js'
+
+/**
+ * The worker entry is always the compiled file: when this module itself runs from the TS
+ * sources (tests), map to the build output, since a worker cannot load .ts without a loader.
+ */
+export function workerEntry(): string {
+  const here = fileURLToPath(import.meta.url)
+  if (here.endsWith('.js')) return join(dirname(here), 'worker.js')
+  return join(dirname(here), '..', '..', 'dist', 'runtime', 'operator', 'worker.js')
+}
+
+export interface WorkerLaunch {
+  workerData: OperatorWorkerData
+  /** A port to the KVS thread, transferred to the worker (it is in `workerData.kvs`). */
+  kvsPort?: MessagePort | undefined
+  env: NodeJS.ProcessEnv
+  /** Name shown in logs and in the thread's name. */
+  display: string
+  /** Heap limit in MiB; undefined = Node's default. */
+  maxMemoryMb?: number | undefined
+  log(entry: LogEntry): void
+  /** Where its stderr lines are kept for the failure report. */
+  stderr: LineTail
+  /** False once a newer launch (or the end of the operator) replaced this one: its events are then ignored. */
+  current(): boolean
+}
+
+export interface WorkerEvents {
+  message(message: WorkerToHost): void
+  error(err: Error): void
+  exit(code: number): void
+}
+
+export function launchWorker(launch: WorkerLaunch, events: WorkerEvents): Worker {
+  const { kvsPort, maxMemoryMb, display } = launch
+  const worker = new Worker(workerEntry(), {
+    workerData: launch.workerData,
+    ...(kvsPort === undefined ? {} : { transferList: [kvsPort] }),
+    stdout: true,
+    stderr: true,
+    env: launch.env,
+    name: `dora-ts operator ${display}`,
+    ...(maxMemoryMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: maxMemoryMb } }),
+  })
+  forEachLine(worker.stdout, (text) => launch.log({ source: display, stream: 'stdout', level: 'info', text }))
+  forEachLine(worker.stderr, (text) => {
+    launch.stderr.push(text)
+    launch.log({ source: display, stream: 'stderr', level: 'warn', text })
+  })
+  worker.on('message', (message: WorkerToHost) => {
+    if (launch.current()) events.message(message)
+  })
+  worker.on('error', (err) => {
+    if (launch.current()) events.error(err)
+  })
+  worker.on('exit', (code) => {
+    if (launch.current()) events.exit(code)
+  })
+  return worker
+}

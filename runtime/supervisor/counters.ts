@@ -1,0 +1,58 @@
+/**
+ * Per unit of a run: messages in and out, and when its current instance started; what
+ * `dora-ts list` shows next to each node's status.
+ */
+export interface UnitCounter {
+  in: number
+  out: number
+  /** When the current instance started (ms since epoch); reset on a restart. */
+  startedAt: number
+}
+
+/** One node or operator as `dora-ts list` shows it. */
+export interface UnitInfo {
+  name: string
+  kind: 'custom' | 'operator'
+  status: string
+  restarts: number
+  /** OS pid: the node's process, or the supervisor's for an operator. */
+  pid: number | undefined
+  /** Worker thread id of an operator. */
+  threadId?: number | undefined
+  /** When the current instance started (ms since epoch). */
+  startedAt: number
+  messagesIn: number
+  messagesOut: number
+}
+
+export class UnitCounters {
+  readonly #counters = new Map<string, UnitCounter>()
+
+  /** Start counting for unit `key`. */
+  add(key: string): void {
+    this.#counters.set(key, { in: 0, out: 0, startedAt: Date.now() })
+  }
+
+  /** A message was queued for `key`. */
+  received(key: string): void {
+    const counter = this.#counters.get(key)
+    if (counter !== undefined) counter.in++
+  }
+
+  /** `key` sent a message on an open output. */
+  sent(key: string): void {
+    const counter = this.#counters.get(key)
+    if (counter !== undefined) counter.out++
+  }
+
+  /** `key` was started again after a crash. */
+  restarted(key: string): void {
+    const counter = this.#counters.get(key)
+    if (counter !== undefined) counter.startedAt = Date.now()
+  }
+
+  /** The counts of `key` (zeros for an unknown key). */
+  get(key: string): Readonly<UnitCounter> {
+    return this.#counters.get(key) ?? { in: 0, out: 0, startedAt: 0 }
+  }
+}

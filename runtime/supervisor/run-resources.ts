@@ -1,0 +1,134 @@
+/**
+ * What a run holds besides its units, opened before anything launches and released when it
+ * ends: the owner lock and the state store (when the dataflow has operators), the state service
+ * that lets the CLI read that live store, the private run directory for its sockets, and the
+ * KVS thread its operators reach the shared KVS through (started with the first operator), and
+ * the reaper that stops the custom nodes if this process dies (reaper.ts).
+ * One idempotent close() releases all of it, in the order that keeps each step safe: stop
+ * answering the CLI before the store closes, close the store before its owner lock is released.
+ */
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import type { MessagePort } from 'node:worker_threads'
+import type { DataflowSpec } from '../../src/spec/types.js'
+import { KvsService } from '../../src/store/kvs/service.js'
+import { acquireOwnerLockWaiting, type OwnerLock } from '../../src/store/state/owner-lock.js'
+import { StateStore } from '../../src/store/state/store.js'
+import { createRunDir, type RunDir } from '../../src/transport/run-dir.js'
+import { OWNER_ENDPOINT_FILE, StateService } from '../state/service.js'
+import { Reaper } from './reaper.js'
+
+export interface RunResourcesOptions {
+  spec: DataflowSpec
+  /** The dataflow's state directory (`stateDirOf`). */
+  stateDir: string
+  /** Start from empty state on purpose (`--clean-state`). */
+  cleanState?: boolean | undefined
+  /** Parent of the run's private socket directory; `runRoot()` when undefined. */
+  runtimeDir?: string | undefined
+  /** The shared KVS the run's KVS thread opens. */
+  kvs: { dir: string; mapSizeBytes: number }
+  /** A supervisor notice (the --clean-state message). */
+  notice(text: string): void
+  /** Warnings and errors of the reaper (it died and was replaced, or could not be). */
+  log(level: 'warn' | 'error', text: string): void
+}
+
+export class RunResources {
+  readonly runDir: RunDir
+  /** The run's state store: open until close(), undefined when the dataflow has no operators. */
+  readonly store: StateStore | undefined
+  /** Stops the custom nodes if this process dies, even by SIGKILL; undefined without custom nodes. */
+  reaper: Reaper | undefined
+  readonly #ownerLock: OwnerLock | undefined
+  readonly #kvsConfig: { dir: string; mapSizeBytes: number }
+  #stateService: StateService | undefined
+  #kvsService: KvsService | undefined
+  #closed: Promise<void> | undefined
+
+  private constructor(runDir: RunDir, store: StateStore | undefined, ownerLock: OwnerLock | undefined, kvs: { dir: string; mapSizeBytes: number }) {
+    this.runDir = runDir
+    this.store = store
+    this.#ownerLock = ownerLock
+    this.#kvsConfig = kvs
+  }
+
+  /** Open everything; on a failure, what was opened is released before the error is thrown. */
+  static async open(options: RunResourcesOptions): Promise<RunResources> {
+    const owned = await openStateStore(options)
+    let runDir: RunDir
+    try {
+      runDir = createRunDir(options.runtimeDir === undefined ? undefined : join(options.runtimeDir, 'dora-ts'))
+    } catch (err) {
+      owned?.store.close()
+      owned?.lock.release()
+      throw err
+    }
+    const resources = new RunResources(runDir, owned?.store, owned?.lock, options.kvs)
+    try {
+      // Started before any node; it starts while the state service binds.
+      if (options.spec.nodes.some((n) => n.kind === 'custom')) resources.reaper = new Reaper({ runDir: runDir.path, log: options.log })
+      // The CLI reads a live store through its owner only: see runtime/state/service.ts.
+      if (resources.store !== undefined) resources.#stateService = await StateService.start(resources.store, `ipc://${join(runDir.path, 'state.sock')}`)
+      await resources.reaper?.ready
+    } catch (err) {
+      await resources.close()
+      throw err
+    }
+    return resources
+  }
+
+  /**
+   * A new port to the run's KVS thread, started on first use (worker threads must not hold
+   * LMDB transactions: see src/store/kvs/service.ts).
+   */
+  connectKvs(): MessagePort {
+    this.#kvsService ??= new KvsService(this.#kvsConfig)
+    return this.#kvsService.connect()
+  }
+
+  /** Release everything. Idempotent: every call shares one promise. */
+  close(): Promise<void> {
+    this.#closed ??= this.#close()
+    return this.#closed
+  }
+
+  async #close(): Promise<void> {
+    this.#stateService?.close()
+    this.runDir.remove()
+    try {
+      // Waits for a snapshot still being copied: the owner lock must outlive the environment.
+      await this.store?.[Symbol.asyncDispose]()
+    } finally {
+      this.#ownerLock?.release()
+      try {
+        await this.#kvsService?.close()
+      } finally {
+        // Last: the run's nodes have all ended by now, so `bye` and let the reaper exit.
+        await this.reaper?.close()
+      }
+    }
+  }
+}
+
+/** Take the owner lock and open the store, when the dataflow has operators. */
+async function openStateStore(options: RunResourcesOptions): Promise<{ store: StateStore; lock: OwnerLock } | undefined> {
+  const { spec, stateDir } = options
+  if (!spec.nodes.some((n) => n.kind === 'operators' && n.operators.length > 0)) return undefined
+  const lock = await acquireOwnerLockWaiting(stateDir)
+  let store: StateStore
+  try {
+    // An endpoint published by an owner that died (SIGKILL) must not send the CLI there.
+    rmSync(join(stateDir, OWNER_ENDPOINT_FILE), { force: true })
+    // Durability is chosen per commit (each operator's own); this is the store's default.
+    store = StateStore.open({ dir: stateDir, durability: spec.durability })
+  } catch (err) {
+    lock.release()
+    throw err
+  }
+  if (options.cleanState === true) {
+    store.clear()
+    options.notice(`--clean-state: cleared the saved state in ${stateDir}`)
+  }
+  return { store, lock }
+}

@@ -1,0 +1,75 @@
+/**
+ * dora's stop ladder for a whole run: the first stop request sends Stop to every live unit and
+ * gives them `graceMs` to end by themselves; then every unit still alive is terminated
+ * (SIGTERM / worker terminate), and `killAfterMs` later killed (SIGKILL). A second request
+ * (a second Ctrl-C, `stop --grace 0`) skips the grace period. It also holds the run's other
+ * deadline (`--stop-after`), so one `clear()` drops every timer when the run ends.
+ * Every timer is unref()'d: the units keep the process alive, not their deadlines.
+ */
+
+/** After Stop escalates to SIGTERM, how long before SIGKILL. */
+export const KILL_AFTER_TERM_MS = 3000
+
+/** What a stop request does: the first sends Stop and starts the grace period; any later one escalates at once. */
+export type StopStep = 'send-stop' | 'escalate'
+
+/** The step for the `requests`-th stop request (counting from 1). */
+export function stopStep(requests: number): StopStep {
+  return requests <= 1 ? 'send-stop' : 'escalate'
+}
+
+export interface StopLadderOptions {
+  graceMs: number
+  killAfterMs?: number
+  /** Send Stop to every unit still alive. */
+  sendStop(): void
+  /** Terminate every unit still alive, with this reason for its report. */
+  terminate(reason: string): void
+  /** Kill every unit (those already ended ignore it). */
+  kill(reason: string): void
+}
+
+export class StopLadder {
+  readonly #options: StopLadderOptions
+  readonly #timers: NodeJS.Timeout[] = []
+  #requests = 0
+
+  constructor(options: StopLadderOptions) {
+    this.#options = options
+  }
+
+  /** Stop requests so far. */
+  get requests(): number {
+    return this.#requests
+  }
+
+  /** One more stop request: take the next step. */
+  request(): void {
+    this.#requests++
+    if (stopStep(this.#requests) === 'send-stop') {
+      this.#options.sendStop()
+      this.#after(this.#options.graceMs, () => this.#escalate())
+    } else {
+      this.#escalate()
+    }
+  }
+
+  /** Run `fn` after `ms` unless the ladder is cleared first (the `--stop-after` deadline). */
+  deadline(ms: number, fn: () => void): void {
+    this.#after(ms, fn)
+  }
+
+  /** Drop every pending step and deadline (the run has ended). */
+  clear(): void {
+    for (const timer of this.#timers.splice(0)) clearTimeout(timer)
+  }
+
+  #escalate(): void {
+    this.#options.terminate(`did not stop within the ${this.#options.graceMs / 1000} s grace period and was terminated`)
+    this.#after(this.#options.killAfterMs ?? KILL_AFTER_TERM_MS, () => this.#options.kill('did not exit after SIGTERM and was killed'))
+  }
+
+  #after(ms: number, fn: () => void): void {
+    this.#timers.push(setTimeout(fn, ms).unref())
+  }
+}

@@ -1,0 +1,103 @@
+import t from 'tap'
+import type { DeliveredEvent, MessageHeader } from '../../../src/events.js'
+import { decodeJson } from '../../../node-sdk/payload.js'
+import { Inbox } from '../../../runtime/supervisor/inbox.js'
+import { Deliveries, forWorker, poisonReport } from '../../../runtime/operator/deliveries.js'
+
+function input(messageId: string, senderOperator = 'op', data = new Uint8Array([1, 2, 3])): DeliveredEvent {
+  const header: MessageHeader = {
+    dataflowId: 'df',
+    senderNode: 'up',
+    senderOperator,
+    outputId: 'out',
+    sequence: 7n,
+    timestampNs: 0n,
+    metadata: {},
+    encoding: 'raw',
+    messageId,
+    redelivered: false,
+  }
+  return { type: 'input', id: 'in', header, data }
+}
+
+function inboxOf(...items: DeliveredEvent[]): Inbox {
+  const inbox = new Inbox(new Map([['in', { queueSize: 100, queuePolicy: 'drop_oldest' as const }]]))
+  for (const item of items) inbox.push(item)
+  return inbox
+}
+
+t.test('one event in flight until committed; messages sent while handling it are numbered <event>.<index>', async (t) => {
+  const d = new Deliveries()
+  const inbox = inboxOf(input('1.0'), { type: 'stop', cause: 'manual' })
+  t.equal(d.nextMessage().messageId, '', 'outside an event a message has no id')
+  const first = d.take(inbox)!
+  t.equal(first.eventNo, 1)
+  t.equal(d.inFlight, first)
+  d.post(first)
+  t.same([d.nextMessage(), d.nextMessage()], [{ messageId: '1.0', redelivered: false }, { messageId: '1.1', redelivered: false }])
+  t.equal(d.committed(), first)
+  t.equal(d.inFlight, undefined)
+  t.equal(d.take(inbox)?.item.type, 'stop')
+  t.equal(d.eventNo, 2)
+})
+
+t.test('after a crash the same event goes again, marked redelivered, and its message ids start over', async (t) => {
+  const d = new Deliveries()
+  const inFlight = d.take(inboxOf(input('1.0')))!
+  d.post(inFlight)
+  d.nextMessage()
+  t.equal(d.crashed(3), undefined, 'one crash is no poison')
+  const again = d.post(d.inFlight!)
+  t.equal(again.type === 'input' && again.header.redelivered, true)
+  t.same(d.nextMessage(), { messageId: '1.0', redelivered: true })
+})
+
+t.test('an input that crashed the operator max_redeliveries times is dropped as poison and counts as consumed', async (t) => {
+  const d = new Deliveries()
+  const inbox = inboxOf(input('4.2'))
+  d.take(inbox)
+  t.equal(d.crashed(2), undefined)
+  const poison = d.crashed(2)!
+  t.equal(poison.crashes, 2)
+  t.equal(d.inFlight, undefined)
+  inbox.push(input('4.2'))
+  t.equal(d.take(inbox), undefined, 'a redelivered copy of the poison is not run again')
+
+  const { text, payload } = poisonReport('sink', poison, 2, 'boom')
+  t.match(text, /dropped input "in" \(sequence 7 from up\/op\) as poison: it crashed the operator 2 times \(max_redeliveries 2\); last error: boom/)
+  t.same(decodeJson(payload), { operator: 'sink', input: 'in', sequence: '7', sender: 'up/op', messageId: '4.2', crashes: 2, error: 'boom' })
+})
+
+t.test('a Stop never becomes poison', async (t) => {
+  const d = new Deliveries()
+  d.take(inboxOf({ type: 'stop', cause: 'manual' }))
+  t.equal(d.crashed(1), undefined)
+  t.equal(d.inFlight?.item.type, 'stop', 'it stays in flight for the restarted worker')
+})
+
+t.test('copies an operator already committed are skipped; messages from custom nodes never are', async (t) => {
+  const d = new Deliveries()
+  const inbox = inboxOf(input('3.1'))
+  d.take(inbox)
+  d.committed()
+  inbox.push(input('3.0'))
+  inbox.push(input('3.1'))
+  inbox.push(input('3.2'))
+  t.equal(d.take(inbox)?.item.type === 'input' && d.inFlight?.eventNo, 2, 'the two old ids were skipped')
+  t.equal((d.inFlight!.item as { header: MessageHeader }).header.messageId, '3.2')
+  d.committed()
+  inbox.push(input('3.1', ''))
+  t.ok(d.take(inbox), 'a custom node (no operator) is never deduplicated')
+})
+
+t.test('forWorker trims a view to a buffer of its own and leaves the original untouched', async (t) => {
+  const backing = new Uint8Array([9, 1, 2, 3, 9])
+  const event = input('1.0', 'op', backing.subarray(1, 4))
+  const posted = forWorker(event, false)
+  t.not(posted, event)
+  t.same(posted.type === 'input' && [...posted.data], [1, 2, 3])
+  t.equal(posted.type === 'input' && posted.data.buffer.byteLength, 3)
+  t.equal(event.type === 'input' && event.data.buffer, backing.buffer, 'the original keeps its bytes for redelivery')
+  const whole = input('1.0')
+  t.equal(forWorker(whole, false).type === 'input' && (forWorker(whole, false) as { data: Uint8Array }).data, (whole as { data: Uint8Array }).data, 'a view of a whole buffer is posted as is (structured clone copies it)')
+})
