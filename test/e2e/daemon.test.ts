@@ -6,7 +6,7 @@ import t, { type Test } from 'tap'
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { alive, runCli, shortRuntimeDir, waitForExit, type CliResult } from './fixtures/cli.js'
-import { fixture } from './fixtures/in-process.js'
+import { fixture } from '../fixtures/nodes.js'
 
 /** A private daemon environment; the daemon is destroyed (or killed) when the test ends. */
 function daemonEnv(t: Test): { env: NodeJS.ProcessEnv; cli: (...args: string[]) => Promise<CliResult>; runtimeDir: string; logDir: string } {

@@ -6,7 +6,7 @@
 import t, { type Test } from 'tap'
 import { join } from 'node:path'
 import { printedPids, runCli, shortRuntimeDir, startCli, waitForExit, type CliResult } from './fixtures/cli.js'
-import { fixture, startInProcess, dump } from './fixtures/in-process.js'
+import { fixture } from '../fixtures/nodes.js'
 
 interface Env {
   kvsDir: string
@@ -136,34 +136,6 @@ nodes:
   const present = new Set(entries.map((e) => e.json))
   const missing = Array.from({ length: acked }, (_, i) => i + 1).filter((i) => !present.has(i))
   t.same(missing, [], `all ${acked} writes the node reported are there`)
-})
-
-t.test('an operator gets KVS errors with their codes and classes; an uncaught one names its code', async (t) => {
-  const env = isolated(t)
-  const yaml = `nodes:
-  - id: errors
-    operator:
-      javascript: ${fixture('kvs-errors-op.mjs')}
-      inputs:
-        tick: dora/timer/secs/10
-`
-  const flow = await startInProcess(t, yaml, { kvsDir: env.kvsDir })
-  for (const line of [
-    'empty key: code=DORA_KVS_BAD_KEY kvsError=true badKey=true',
-    'long key: code=DORA_KVS_BAD_KEY kvsError=true badKey=true',
-    'big value: code=DORA_KVS_VALUE_TOO_LARGE kvsError=true badKey=false',
-    'not bytes: code=DORA_KVS_BAD_VALUE kvsError=true badKey=false',
-  ]) {
-    await flow.waitForLine(new RegExp(line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-  }
-  flow.run.stop()
-  const done = await flow.done
-  t.equal(done.ok, true, dump(flow.logs))
-
-  const failing = await startInProcess(t, yaml.replace('operator:', 'env: { THROW: "1" }\n    operator:'), { kvsDir: env.kvsDir })
-  const failed = await failing.done
-  t.equal(failed.ok, false)
-  t.match(failed.units[0]?.error, /failed to load .*cannot read from KVS namespace "dataflow" .*a key must not be empty \[DORA_KVS_BAD_KEY\]/)
 })
 
 t.test('dora-ts kvs: get/put/ls/rm with --json, --file, and clear errors', async (t) => {

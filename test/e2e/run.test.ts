@@ -6,9 +6,8 @@ import t, { type Test } from 'tap'
 import { readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { alive, printedPids, ROOT, runCli, shortRuntimeDir, startCli, waitForExit } from './fixtures/cli.js'
+import { fixture } from '../fixtures/nodes.js'
 
-const FIXTURES = join(ROOT, 'test', 'e2e', 'fixtures')
-const fixture = (name: string): string => join(FIXTURES, name)
 
 /** Write a dataflow YAML into a fresh test dir; returns its path. */
 function dataflow(t: Test, yaml: string): { file: string; dir: string; runtimeDir: string } {

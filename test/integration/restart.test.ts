@@ -1,6 +1,7 @@
 /** Restart policies of custom nodes: processes restarted per dora's keys, seen downstream. */
 import t from 'tap'
-import { dump, fixture, startInProcess } from './fixtures/in-process.js'
+import { fixture } from '../fixtures/nodes.js'
+import { dump, startInProcess } from './fixtures/in-process.js'
 
 function flakyFlow(restartKeys: string): string {
   return `nodes:

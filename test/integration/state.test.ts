@@ -5,7 +5,8 @@
  * every source message exactly once however often any of them crashes.
  */
 import t from 'tap'
-import { dump, fixture, startInProcess } from './fixtures/in-process.js'
+import { fixture } from '../fixtures/nodes.js'
+import { dump, startInProcess } from './fixtures/in-process.js'
 import type { OperatorHost } from '../../runtime/operator/host.js'
 
 /** source (COUNT numbers) -> counter operator -> sink, every queue large enough to drop nothing. */
