@@ -15,7 +15,7 @@ function daemonEnv(t: Test): { env: NodeJS.ProcessEnv; cli: (...args: string[]) 
   // Not t.testdir(): the dataflow files of a test live there, and each call recreates it.
   const logDir = join(runtimeDir, 'logs')
   const env = { DORA_TS_RUNTIME_DIR: runtimeDir, DORA_TS_LOG_DIR: logDir }
-  const cli = (...args: string[]): Promise<CliResult> => runCli(args, { env, timeoutMs: 90_000 })
+  const cli = (...args: string[]): Promise<CliResult> => runCli(args, { env })
   t.teardown(async () => {
     const pidFile = join(runtimeDir, `dora-ts-${process.getuid!()}`, 'daemon', 'daemon.pid')
     const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : undefined

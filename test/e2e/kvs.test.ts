@@ -19,7 +19,7 @@ function isolated(t: Test): Env {
 }
 
 async function kvsCli(env: Env, ...args: string[]): Promise<CliResult> {
-  return runCli(['kvs', ...args], { env: env.env, timeoutMs: 30_000 })
+  return runCli(['kvs', ...args], { env: env.env })
 }
 
 async function kvsJson<T>(t: Test, env: Env, ...args: string[]): Promise<T> {
@@ -54,7 +54,7 @@ exit_when_nodes_finish: [node-a, node-b, node-c]
 `,
   })
   // The path comes from --kvs-dir here (the other tests use DORA_TS_KVS_DIR).
-  const run = await runCli(['run', join(dir, 'dataflow.yml'), '--kvs-dir', env.kvsDir], { env: { DORA_TS_RUNTIME_DIR: env.env['DORA_TS_RUNTIME_DIR'] }, timeoutMs: 60_000 })
+  const run = await runCli(['run', join(dir, 'dataflow.yml'), '--kvs-dir', env.kvsDir], { env: { DORA_TS_RUNTIME_DIR: env.env['DORA_TS_RUNTIME_DIR'] } })
   t.equal(run.code, 0, run.stderr)
   t.match(run.stdout, new RegExp(`\\[node-a\\] node-a did ${count} increments in namespace counters`))
   t.match(run.stdout, new RegExp(`\\[ops/op-b\\] ops/op-b did ${count} increments in namespace counters`))
@@ -90,7 +90,7 @@ nodes:
   await run.waitFor(/\[watcher\] change delete settings\/speed/)
 
   // And the other way round: the CLI watches what the operator writes.
-  const watched = await runCli(['kvs', 'watch', 'settings/', '-n', 'shared-pool', '--count', '2', '--json'], { env: env.env, timeoutMs: 30_000 })
+  const watched = await runCli(['kvs', 'watch', 'settings/', '-n', 'shared-pool', '--count', '2', '--json'], { env: env.env })
   t.equal(watched.code, 0, watched.stderr)
   const changes = watched.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; key: string; json: number })
   t.same(
