@@ -44,7 +44,12 @@ async function main(): Promise<void> {
   await run.start()
   const customNodes = [...run.units.values()].filter((u) => u instanceof CustomNode)
   while (!customNodes.every((u) => u.registered)) {
-    if (customNodes.some((u) => u.status === 'failed' || u.status === 'finished')) throw new Error('a node ended during start-up')
+    if (customNodes.some((u) => u.status === 'failed' || u.status === 'finished')) {
+      run.stop()
+      run.stop()
+      const result = await run.done
+      throw new Error(`a node ended during start-up: ${JSON.stringify(result.units.filter((u) => u.status === 'failed').slice(0, 3))}`)
+    }
     await sleep(1)
   }
   const startupMs = performance.now() - t0

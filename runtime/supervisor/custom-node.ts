@@ -42,8 +42,19 @@ export class CustomNode implements Unit {
   readonly outputs: readonly string[]
   #status: UnitStatus = 'starting'
   #child: ChildProcess | undefined
-  /** Set once the node was told to stop or is being terminated: its exit is then no crash. */
+  /**
+   * Set once the run is stopping it (Stop(manual), SIGTERM, SIGKILL): its exit is then no crash.
+   * Stop(all-inputs-closed) does not set it: that Stop goes out in the same batch as the inputs
+   * queued ahead of it, and a crash on one of those is a crash like any other.
+   */
   #stopping = false
+  /**
+   * What the current process was told about its inputs ending (Stop(all-inputs-closed) and the
+   * inputs closed), so a restarted process is told again instead of waiting for inputs that
+   * will never come; and a clean exit after that Stop is an end, which `always` does not restart.
+   */
+  readonly #closedInputs = new Set<string>()
+  #inputsDone = false
   #restartCount = 0
   #restartTimer: NodeJS.Timeout | undefined
   #healthTimer: NodeJS.Timeout | undefined
@@ -185,9 +196,12 @@ export class CustomNode implements Unit {
       const item = this.inbox.shift()
       if (item === undefined) break
       this.#deliver(item)
+      if (item.type === 'input-closed') this.#closedInputs.add(item.id)
+      if (item.type === 'input-recovered') this.#closedInputs.delete(item.id)
       if (item.type === 'stop') {
         this.#status = 'stopping'
-        this.#stopping = true
+        if (item.cause === 'all-inputs-closed') this.#inputsDone = true
+        else this.#stopping = true
         break
       }
     }
@@ -242,11 +256,16 @@ export class CustomNode implements Unit {
   }
 
   #onClose(code: number | null, signal: NodeJS.Signals | null): void {
+    // The process is gone, and so is its socket: until a new one registers, pump() must leave
+    // inputs in the inbox. (A `next` the dead process sent ahead of its crash used to send the
+    // inputs arriving during restart_delay to its identity, where the ROUTER dropped them.)
+    this.#identity = undefined
+    this.#nextPending = false
     if (this.#failure === undefined) {
       if (signal !== null) this.#failure = `was killed by ${signal}`
       else if (code !== 0) this.#failure = `exited with code ${code}`
     }
-    if (!this.#stopping) {
+    if (!this.#stopping && !(this.#inputsDone && this.#failure === undefined)) {
       const failed = this.#failure !== undefined
       const decision = this.#budget.next(failed)
       if (decision.restart) {
@@ -269,6 +288,12 @@ export class CustomNode implements Unit {
     this.#restartTimer = setTimeout(() => {
       this.#restartCount++
       this.#host.restarted(this)
+      // Ahead of what was queued while it was down (nothing more arrives on a closed input);
+      // Stop last, as the run sent it: after Stop(all-inputs-closed) only notices get queued.
+      for (const inputId of this.#closedInputs) this.inbox.unshift({ type: 'input-closed', id: inputId })
+      if (this.#inputsDone) this.inbox.push({ type: 'stop', cause: 'all-inputs-closed' })
+      this.#closedInputs.clear()
+      this.#inputsDone = false
       this.start().catch(() => {
         // A node that cannot even be spawned again has failed for good.
         this.#report()

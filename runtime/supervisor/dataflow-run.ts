@@ -264,12 +264,19 @@ export class DataflowRun implements AsyncDisposable {
 
     // The input_timeout clocks exist since the constructor: messages routed while a slow
     // receiver is still starting feed them too (armed later, a pause during start-up went unseen).
-    const starts = [...this.#units.values()].map((unit) =>
-      unit.start().then(
-        () => undefined,
-        (err: unknown) => ({ unit, err }),
-      ),
-    )
+    const starts: Promise<{ unit: Unit; err: unknown } | undefined>[] = []
+    for (const unit of this.#units.values()) {
+      starts.push(
+        unit.start().then(
+          () => undefined,
+          (err: unknown) => ({ unit, err }),
+        ),
+      )
+      // spawn() blocks until the child has exec'd (up to ~0.5 s each on a loaded machine): let
+      // the router answer the nodes already up between launches, or with 50 nodes the first
+      // ones waited past the SDK's registration timeout and gave up.
+      await new Promise((resolve) => setImmediate(resolve))
+    }
     const failures = (await Promise.all(starts)).filter((f) => f !== undefined)
     if (failures.length > 0) {
       this.#reason = 'start-failed'

@@ -70,6 +70,12 @@ export class Inbox {
     return item
   }
 
+  /** Put an item back at the head (a restarted node is told again which inputs are closed). */
+  unshift(item: DeliveredEvent): void {
+    this.#items.unshift(item)
+    if (item.type === 'input') this.#count(item.id, 1)
+  }
+
   /** True when `inputId` is a `backpressure` input whose queue holds `queue_size` messages or more. */
   backpressureFull(inputId: string): boolean {
     const limits = this.#limits.get(inputId)

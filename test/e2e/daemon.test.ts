@@ -6,7 +6,8 @@ import t, { type Test } from 'tap'
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { alive, runCli, shortRuntimeDir, waitForExit, type CliResult } from './fixtures/cli.js'
-import { fixture } from './fixtures/in-process.js'
+import { fixture } from '../fixtures/nodes.js'
+import { waitFor } from '../fixtures/wait-for.js'
 
 /** A private daemon environment; the daemon is destroyed (or killed) when the test ends. */
 function daemonEnv(t: Test): { env: NodeJS.ProcessEnv; cli: (...args: string[]) => Promise<CliResult>; runtimeDir: string; logDir: string } {
@@ -14,7 +15,7 @@ function daemonEnv(t: Test): { env: NodeJS.ProcessEnv; cli: (...args: string[]) 
   // Not t.testdir(): the dataflow files of a test live there, and each call recreates it.
   const logDir = join(runtimeDir, 'logs')
   const env = { DORA_TS_RUNTIME_DIR: runtimeDir, DORA_TS_LOG_DIR: logDir }
-  const cli = (...args: string[]): Promise<CliResult> => runCli(args, { env, timeoutMs: 90_000 })
+  const cli = (...args: string[]): Promise<CliResult> => runCli(args, { env })
   t.teardown(async () => {
     const pidFile = join(runtimeDir, `dora-ts-${process.getuid!()}`, 'daemon', 'daemon.pid')
     const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : undefined
@@ -95,11 +96,14 @@ t.test('up, start, list, kill (and the restart seen in list and logs), logs, sto
   const sinkPid = listed[0]!.units.find((u) => u.name === 'sink')!.pid
   const killNode = await cli('kill', 'robot', 'sink')
   t.match(killNode.stderr, new RegExp(`sink \\(pid ${sinkPid}\\) killed`))
-  for (let i = 0; i < 100; i++) {
-    listed = JSON.parse((await cli('list', '--json')).stdout)
-    if (listed[0]!.units.every((u) => u.restarts === 1 && u.status === 'running')) break
-    await new Promise((r) => setTimeout(r, 100))
-  }
+  // The daemon restarts them on its own time: ask it until both are back.
+  await waitFor(
+    async () => {
+      listed = JSON.parse((await cli('list', '--json')).stdout)
+      return listed[0]!.units.every((u) => u.restarts === 1 && u.status === 'running')
+    },
+    { what: 'counter and sink restarted and running', intervalMs: 100, detail: () => JSON.stringify(listed) },
+  )
   t.same(listed[0]!.units.map((u) => [u.name, u.status, u.restarts]), [
     ['counter', 'running', 1],
     ['sink', 'running', 1],
@@ -225,11 +229,13 @@ t.test('start --kvs-dir hands the KVS to the run; state reads of a run on the su
   t.equal(start.code, 0, start.stderr)
 
   let got: CliResult | undefined
-  for (let i = 0; i < 100; i++) {
-    got = await cli('kvs', 'get', 'settings/tick', '--kvs-dir', kvsDir, '--namespace', 'settings')
-    if (got.code === 0) break
-    await new Promise((r) => setTimeout(r, 100))
-  }
+  await waitFor(
+    async () => {
+      got = await cli('kvs', 'get', 'settings/tick', '--kvs-dir', kvsDir, '--namespace', 'settings')
+      return got.code === 0
+    },
+    { what: 'the run to write settings/tick', intervalMs: 100, detail: () => got?.stderr ?? '' },
+  )
   t.equal(got?.code, 0, `the run wrote into --kvs-dir: ${got?.stderr}`)
   t.match(got?.stdout, /^\d+\n?$/, 'the tick count it wrote')
 

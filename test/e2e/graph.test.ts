@@ -8,6 +8,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadDataflow } from '../../src/spec/load.js'
 import { ROOT, runCli } from './fixtures/cli.js'
+import { waitFor } from '../fixtures/wait-for.js'
 
 const FLOW = 'nodes:\n  - id: a\n    path: ./a.mjs\n'
 const VOID = new Set(['meta', 'link', 'br', 'hr', 'img', 'input'])
@@ -226,9 +227,10 @@ t.test('graph --open hands the page to xdg-open (or open), and only says so when
   const opened = await runCli(['graph', 'dataflow.yml', '--out', out, '--open'], { cwd: ROOT, env: { PATH: join(dir, 'bin') } })
   t.equal(opened.code, 0, opened.stderr)
   t.match(opened.stderr, /opening file:\/\/.*robot\.html with (xdg-open|open)/)
-  const deadline = Date.now() + 10_000
-  while (!existsSync(log) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
-  t.equal(readFileSync(log, 'utf8').trim(), out, 'the opener got the page')
+  // The opener runs detached from the CLI, so nothing to wait on but its file (complete once
+  // it ends in the newline echo writes last).
+  const written = await waitFor(() => (existsSync(log) && readFileSync(log, 'utf8').endsWith('\n') ? readFileSync(log, 'utf8') : undefined), { what: `the opener to write ${log}` })
+  t.equal(written.trim(), out, 'the opener got the page')
 
   const none = await runCli(['graph', 'dataflow.yml', '--out', out, '--open'], { cwd: ROOT, env: { PATH: join(dir, 'empty') } })
   t.equal(none.code, 0, 'no opener is not a failure')

@@ -6,7 +6,7 @@
 import t, { type Test } from 'tap'
 import { join } from 'node:path'
 import { printedPids, runCli, shortRuntimeDir, startCli, waitForExit, type CliResult } from './fixtures/cli.js'
-import { fixture, startInProcess, dump } from './fixtures/in-process.js'
+import { fixture } from '../fixtures/nodes.js'
 
 interface Env {
   kvsDir: string
@@ -19,7 +19,7 @@ function isolated(t: Test): Env {
 }
 
 async function kvsCli(env: Env, ...args: string[]): Promise<CliResult> {
-  return runCli(['kvs', ...args], { env: env.env, timeoutMs: 30_000 })
+  return runCli(['kvs', ...args], { env: env.env })
 }
 
 async function kvsJson<T>(t: Test, env: Env, ...args: string[]): Promise<T> {
@@ -54,7 +54,7 @@ exit_when_nodes_finish: [node-a, node-b, node-c]
 `,
   })
   // The path comes from --kvs-dir here (the other tests use DORA_TS_KVS_DIR).
-  const run = await runCli(['run', join(dir, 'dataflow.yml'), '--kvs-dir', env.kvsDir], { env: { DORA_TS_RUNTIME_DIR: env.env['DORA_TS_RUNTIME_DIR'] }, timeoutMs: 60_000 })
+  const run = await runCli(['run', join(dir, 'dataflow.yml'), '--kvs-dir', env.kvsDir], { env: { DORA_TS_RUNTIME_DIR: env.env['DORA_TS_RUNTIME_DIR'] } })
   t.equal(run.code, 0, run.stderr)
   t.match(run.stdout, new RegExp(`\\[node-a\\] node-a did ${count} increments in namespace counters`))
   t.match(run.stdout, new RegExp(`\\[ops/op-b\\] ops/op-b did ${count} increments in namespace counters`))
@@ -90,7 +90,7 @@ nodes:
   await run.waitFor(/\[watcher\] change delete settings\/speed/)
 
   // And the other way round: the CLI watches what the operator writes.
-  const watched = await runCli(['kvs', 'watch', 'settings/', '-n', 'shared-pool', '--count', '2', '--json'], { env: env.env, timeoutMs: 30_000 })
+  const watched = await runCli(['kvs', 'watch', 'settings/', '-n', 'shared-pool', '--count', '2', '--json'], { env: env.env })
   t.equal(watched.code, 0, watched.stderr)
   const changes = watched.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; key: string; json: number })
   t.same(
@@ -136,34 +136,6 @@ nodes:
   const present = new Set(entries.map((e) => e.json))
   const missing = Array.from({ length: acked }, (_, i) => i + 1).filter((i) => !present.has(i))
   t.same(missing, [], `all ${acked} writes the node reported are there`)
-})
-
-t.test('an operator gets KVS errors with their codes and classes; an uncaught one names its code', async (t) => {
-  const env = isolated(t)
-  const yaml = `nodes:
-  - id: errors
-    operator:
-      javascript: ${fixture('kvs-errors-op.mjs')}
-      inputs:
-        tick: dora/timer/secs/10
-`
-  const flow = await startInProcess(t, yaml, { kvsDir: env.kvsDir })
-  for (const line of [
-    'empty key: code=DORA_KVS_BAD_KEY kvsError=true badKey=true',
-    'long key: code=DORA_KVS_BAD_KEY kvsError=true badKey=true',
-    'big value: code=DORA_KVS_VALUE_TOO_LARGE kvsError=true badKey=false',
-    'not bytes: code=DORA_KVS_BAD_VALUE kvsError=true badKey=false',
-  ]) {
-    await flow.waitForLine(new RegExp(line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-  }
-  flow.run.stop()
-  const done = await flow.done
-  t.equal(done.ok, true, dump(flow.logs))
-
-  const failing = await startInProcess(t, yaml.replace('operator:', 'env: { THROW: "1" }\n    operator:'), { kvsDir: env.kvsDir })
-  const failed = await failing.done
-  t.equal(failed.ok, false)
-  t.match(failed.units[0]?.error, /failed to load .*cannot read from KVS namespace "dataflow" .*a key must not be empty \[DORA_KVS_BAD_KEY\]/)
 })
 
 t.test('dora-ts kvs: get/put/ls/rm with --json, --file, and clear errors', async (t) => {

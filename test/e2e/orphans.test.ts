@@ -8,10 +8,10 @@
 import t, { type Test } from 'tap'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { ROOT, shortRuntimeDir, startCli } from './fixtures/cli.js'
+import { shortRuntimeDir, startCli } from './fixtures/cli.js'
+import { fixture } from '../fixtures/nodes.js'
 import { processesNaming, running, waitUntilGone, waitUntilNone } from './fixtures/processes.js'
 
-const fixture = (name: string): string => join(ROOT, 'test', 'e2e', 'fixtures', name)
 
 /** Write a dataflow YAML into a fresh test dir, with a private runtime dir for its sockets. */
 function dataflow(t: Test, yaml: string): { file: string; runtimeDir: string } {

@@ -6,9 +6,8 @@ import t, { type Test } from 'tap'
 import { readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { alive, printedPids, ROOT, runCli, shortRuntimeDir, startCli, waitForExit } from './fixtures/cli.js'
+import { fixture } from '../fixtures/nodes.js'
 
-const FIXTURES = join(ROOT, 'test', 'e2e', 'fixtures')
-const fixture = (name: string): string => join(FIXTURES, name)
 
 /** Write a dataflow YAML into a fresh test dir; returns its path. */
 function dataflow(t: Test, yaml: string): { file: string; dir: string; runtimeDir: string } {
@@ -314,13 +313,16 @@ t.test('examples/pipeline: several operators in one node feed a plain-JS node, w
 t.test('input_timeout closes a silent input, and InputRecovered comes before the messages that come again', async (t) => {
   const dir = t.testdir({
     'pauser.mjs': `import { Node } from 'dora-ts'
+// Two messages, then silence until the test has seen both receivers time out (it sends SIGUSR1),
+// then two more: the pause is as long as the timeout needs, however loaded the machine.
+const go = new Promise((resolve) => process.once('SIGUSR1', resolve))
 const node = await Node.connect()
-// Pauses far apart from the 500 ms timeout, so a loaded machine cannot blur them: the timeout
-// fires 1.5 s into the pause, and the close comes right after the last message.
-for (const pause of [0, 0, 2000, 0]) {
-  await new Promise((r) => setTimeout(r, pause))
-  await node.sendJson('numbers', pause)
-}
+console.log('pid=' + process.pid)
+await node.sendJson('numbers', 1)
+await node.sendJson('numbers', 2)
+await go
+await node.sendJson('numbers', 3)
+await node.sendJson('numbers', 4)
 await node.close()
 `,
     'watcher.mjs': `import { defineOperator } from 'dora-ts'
@@ -350,17 +352,22 @@ export default defineOperator({
         numbers: { source: pauser/numbers, input_timeout: 500ms }
 `,
   )
-  const result = await runCli(['run', file])
+  const run = startCli(['run', file])
+  const [, pid] = await run.waitFor(/\[pauser\] pid=(\d+)/)
+  await run.waitFor(/\[sink\] closed numbers/)
+  await run.waitFor(/\[watcher\] closed numbers/)
+  process.kill(Number(pid), 'SIGUSR1')
+  const result = await run.exited
   t.equal(result.code, 0, result.stderr)
   const sink = result.stdout.split('\n').filter((l) => l.startsWith('[sink] ') && !l.includes('pid='))
   // Two messages, the timeout closes the input, then it recovers with the next messages.
   t.same(sink.map((l) => l.replace(/ seq=.*/, '')), [
-    '[sink] got numbers 0',
-    '[sink] got numbers 0',
+    '[sink] got numbers 1',
+    '[sink] got numbers 2',
     '[sink] closed numbers',
     '[sink] recovered numbers',
-    '[sink] got numbers 2000',
-    '[sink] got numbers 0',
+    '[sink] got numbers 3',
+    '[sink] got numbers 4',
     '[sink] closed numbers',
     '[sink] stop all-inputs-closed',
   ])

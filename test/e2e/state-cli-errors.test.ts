@@ -6,7 +6,7 @@
 import t from 'tap'
 import { join } from 'node:path'
 import { runCli, shortRuntimeDir } from './fixtures/cli.js'
-import { fixture } from './fixtures/in-process.js'
+import { fixture } from '../fixtures/nodes.js'
 
 const flow = `name: counting
 nodes:

@@ -5,10 +5,11 @@
  */
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
-import { rmSync, writeFileSync } from 'node:fs'
+import { rmSync, watch, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runCli, shortRuntimeDir, startCli } from './fixtures/cli.js'
 import { countAndSum, countingFlow, noStack, stateWorkspace } from './fixtures/counting.js'
+import { waitFor } from '../fixtures/wait-for.js'
 
 const flow = (count: number, delayMs: number, extra = ''): string => countingFlow({ name: 'counting', count, delayMs, extra })
 
@@ -137,9 +138,18 @@ t.test('a dead owner\'s leftovers are ignored; a live owner that does not serve 
   writeFileSync(join(store, 'owner.pid'), `${process.pid} cli\n`)
   const listing = await state('ls')
   t.match(listing.stdout, /counting +[\d.]+ KiB +not in use\n/, 'a command reading the store is not a run owning it')
-  const released = setTimeout(() => rmSync(join(store, 'owner.pid'), { force: true }), 500)
-  const waited = await state('dump', 'counting')
-  clearTimeout(released)
+  // Release it only once the dump has tried to take the lock and failed (each try links a
+  // `owner.pid.<its pid>.*.tmp` file, seen here through fs.watch): then it must have waited.
+  const created: string[] = []
+  const watcher = watch(store, (_event, name) => {
+    if (name !== null) created.push(name)
+  })
+  t.teardown(() => watcher.close())
+  const dump = startCli(['state', 'dump', 'counting', '--state-dir', root], { env })
+  await waitFor(() => created.some((name) => name.startsWith(`owner.pid.${dump.child.pid}.`)), { what: 'the dump to try the lock', detail: () => created.join('\n') })
+  watcher.close()
+  rmSync(join(store, 'owner.pid'), { force: true })
+  const waited = await dump.exited
   t.equal(waited.code, 0, waited.stderr)
   t.match(waited.stdout, /count = hex:03 \(msgpack: 3\)/, 'the read waited for the other command, then went on')
 

@@ -3,7 +3,7 @@ import t from 'tap'
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { runCli, startCli, shortRuntimeDir } from './fixtures/cli.js'
-import { fixture } from './fixtures/in-process.js'
+import { fixture } from '../fixtures/nodes.js'
 
 const yaml = `nodes:
   - id: counter

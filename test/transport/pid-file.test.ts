@@ -15,24 +15,24 @@ import { ROOT } from '../e2e/fixtures/cli.js'
 const MODULE = pathToFileURL(join(ROOT, 'dist', 'src', 'transport', 'pid-file.js')).href
 
 /**
- * Start `n` processes that each try once when `go` appears and print won/lost; winners hold the
- * file until every process has answered (so a late starter cannot win a released file).
+ * Start `n` processes that each try once when told "go" (a line on stdin, written to all of them
+ * at once) and print won/lost; winners hold the file until told "done", after every process has
+ * answered (so a late starter cannot win a released file).
  */
-async function race(dir: string, file: string, n: number): Promise<string[]> {
-  const go = join(dir, 'go')
-  const done = join(dir, 'done')
+async function race(file: string, n: number): Promise<string[]> {
   const script = `
-    import { existsSync } from 'node:fs'
+    import { createInterface } from 'node:readline'
     const { tryAcquirePidFile } = await import(${JSON.stringify(MODULE)})
-    const wait = async (path) => { while (!existsSync(path)) await new Promise((r) => setTimeout(r, 1)) }
+    const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]()
     console.log('ready')
-    await wait(${JSON.stringify(go)})
+    await lines.next()
     const result = tryAcquirePidFile(${JSON.stringify(file)})
     console.log(result.acquired ? 'won' : 'lost')
-    await wait(${JSON.stringify(done)})
+    await lines.next()
     if (result.acquired) result.release()
+    process.stdin.destroy()
   `
-  const children = Array.from({ length: n }, () => spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] }))
+  const children = Array.from({ length: n }, () => spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] }))
   const line = (child: (typeof children)[number], pattern: RegExp): Promise<string> =>
     new Promise((resolve, reject) => {
       let out = ''
@@ -50,9 +50,9 @@ async function race(dir: string, file: string, n: number): Promise<string[]> {
   const closed = children.map((child) => new Promise((resolve) => child.once('close', resolve)))
   await Promise.all(children.map((child) => line(child, /ready/)))
   const results = Promise.all(children.map((child) => line(child, /won|lost/)))
-  writeFileSync(go, '')
+  for (const child of children) child.stdin!.write('go\n')
   const answers = await results
-  writeFileSync(done, '')
+  for (const child of children) child.stdin!.end('done\n')
   await Promise.all(closed)
   return answers
 }
@@ -60,7 +60,7 @@ async function race(dir: string, file: string, n: number): Promise<string[]> {
 t.test('of processes racing for a free pid file, exactly one wins', async (t) => {
   for (let round = 0; round < 3; round++) {
     const dir = t.testdir({})
-    const results = await race(dir, join(dir, 'owner.pid'), 6)
+    const results = await race(join(dir, 'owner.pid'), 6)
     t.equal(results.filter((r) => r === 'won').length, 1, `round ${round}: ${results.join(' ')}`)
   }
 })
@@ -70,9 +70,9 @@ t.test('of processes racing to take over a dead owner\'s pid file, exactly one w
     const dir = t.testdir({})
     const file = join(dir, 'owner.pid')
     writeFileSync(file, `${spawnSync(process.execPath, ['-e', '0']).pid!}\n`)
-    const results = await race(dir, file, 6)
+    const results = await race(file, 6)
     t.equal(results.filter((r) => r === 'won').length, 1, `round ${round}: ${results.join(' ')}`)
-    t.same(readdirSync(dir).filter((name) => name !== 'go' && name !== 'done'), [], 'released, and no temporary or moved-aside file left')
+    t.same(readdirSync(dir), [], 'released, and no temporary or moved-aside file left')
   }
 })
 

@@ -7,7 +7,7 @@ import { acquireOwnerLock } from '../../../src/store/state/owner-lock.js'
 import { DataflowRun } from '../../../runtime/supervisor/dataflow-run.js'
 import type { LogEntry } from '../../../runtime/supervisor/unit.js'
 import { shortRuntimeDir } from '../../e2e/fixtures/cli.js'
-import { fixture } from '../../e2e/fixtures/in-process.js'
+import { fixture } from '../../fixtures/nodes.js'
 
 /** source (custom node) -> plus (operator, with state) -> sink (custom node); the source never ends by itself. */
 function spec(dir: string): ReturnType<typeof parseDataflow> {

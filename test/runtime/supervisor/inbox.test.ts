@@ -59,6 +59,17 @@ t.test('control events are never dropped and keep their place in arrival order',
   t.same(sequences(inbox), ['input-closed', 'a:2', 'stop'])
 })
 
+t.test('unshift puts an item back at the head and keeps the per-input count right', async (t) => {
+  const inbox = new Inbox(new Map([['a', { queueSize: 2, queuePolicy: 'drop_oldest' as const }]]))
+  inbox.push(input('a', 1))
+  inbox.push(input('a', 2))
+  const first = inbox.shift()!
+  t.equal(inbox.queued('a'), 1)
+  inbox.unshift(first)
+  t.equal(inbox.queued('a'), 2)
+  t.same(sequences(inbox), ['a:1', 'a:2'])
+})
+
 t.test('backpressure never drops at the inbox', async (t) => {
   const inbox = new Inbox(new Map([['a', { queueSize: 2, queuePolicy: 'backpressure' as const }]]))
   for (let i = 1; i <= 5; i++) inbox.push(input('a', i))

@@ -13,7 +13,7 @@ import { ROOT } from '../../e2e/fixtures/cli.js'
 import { processesNaming, running, waitUntilGone, waitUntilNone } from '../../e2e/fixtures/processes.js'
 
 const HOST = join(ROOT, 'test', 'e2e', 'fixtures', 'reaper-host.mjs')
-const SLEEPER = join(ROOT, 'test', 'e2e', 'fixtures', 'sleeper.sh')
+const SLEEPER = join(ROOT, 'test', 'fixtures', 'nodes', 'sleeper.sh')
 
 interface Host {
   child: ChildProcess

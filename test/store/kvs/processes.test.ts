@@ -1,6 +1,6 @@
 /**
  * The KVS guarantees across real processes on one machine (children run
- * test/e2e/fixtures/kvs-child.mjs against the built package):
+ * test/fixtures/nodes/kvs-child.mjs against the built package):
  * - update and compareAndSet never lose an update, whoever runs them;
  * - a write that returned is visible to the next read in any other process;
  * - a reader never sees a torn value;
@@ -16,7 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { KvsStore, type KvsChange } from '../../../src/store/kvs/store.js'
 import { decodeJson } from '../../../node-sdk/payload.js'
-import { fixture } from '../../e2e/fixtures/in-process.js'
+import { fixture } from '../../fixtures/nodes.js'
 
 const CHILD = fixture('kvs-child.mjs')
 

@@ -14,7 +14,7 @@ import { kvsThreadEntry, KvsService } from '../../../src/store/kvs/service.js'
 import { KvsRemote } from '../../../src/store/kvs/remote.js'
 import { KvsError } from '../../../src/store/kvs/errors.js'
 import { KvsStore, MAX_KVS_VALUE_BYTES, type KvsChange } from '../../../src/store/kvs/store.js'
-import { fixture } from '../../e2e/fixtures/in-process.js'
+import { fixture } from '../../fixtures/nodes.js'
 import { ROOT } from '../../e2e/fixtures/cli.js'
 
 const text = (s: string): Uint8Array => Buffer.from(s)

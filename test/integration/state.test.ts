@@ -5,7 +5,9 @@
  * every source message exactly once however often any of them crashes.
  */
 import t from 'tap'
-import { dump, fixture, startInProcess } from './fixtures/in-process.js'
+import { fixture } from '../fixtures/nodes.js'
+import { waitFor } from '../fixtures/wait-for.js'
+import { dump, startInProcess } from './fixtures/in-process.js'
 import type { OperatorHost } from '../../runtime/operator/host.js'
 
 /** source (COUNT numbers) -> counter operator -> sink, every queue large enough to drop nothing. */
@@ -71,19 +73,21 @@ t.test('terminating the worker from outside at random moments loses and duplicat
   const flow = await startInProcess(t, counterFlow({ count: 300, sourceEnv: 'DELAY_MS: 8', counterKeys: '      restart_delay: 10ms\n      max_restart_delay: 20ms' }))
   const counter = flow.run.units.get('counter/counter') as OperatorHost
   let kills = 0
-  // Terminate its worker at random moments while it runs, until every input was counted; but
-  // only once it has counted something since the last kill, so a slow machine where a restart
-  // takes longer than the gaps cannot livelock it (it did: 200 kills, no progress, timeout).
+  // Terminate its worker at random moments while it runs, until every input was counted:
+  // moments measured in progress, not time (after 1 to 15 more counts reached the sink), so a
+  // slow machine where a restart takes longer than any gap cannot livelock it (with random
+  // delays it did: 200 kills, no progress, timeout).
   const counted = (): number => flow.lines('sink').filter((l) => l.startsWith('got count ')).length
-  let countedAtKill = -1
-  while (!flow.lines('sink').some((l) => /^got count 300 /.test(l))) {
-    await new Promise((r) => setTimeout(r, 5 + Math.random() * 40))
-    if (counter.status === 'running' && counted() > countedAtKill) {
-      countedAtKill = counted()
-      counter.crash('terminated by the test')
-      kills++
-    }
-    if (kills > 200) break
+  const finished = (): boolean => flow.lines('sink').some((l) => /^got count 300 /.test(l))
+  while (!finished()) {
+    const target = counted() + 1 + Math.floor(Math.random() * 15)
+    await waitFor(() => finished() || (counter.status === 'running' && counted() >= target), {
+      what: `the sink to get ${target} counts (kill ${kills + 1})`,
+      detail: () => dump(flow.logs),
+    })
+    if (finished()) break
+    counter.crash('terminated by the test')
+    kills++
   }
   const result = await flow.done
   t.ok(result.ok, dump(flow.logs))

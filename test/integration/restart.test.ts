@@ -1,0 +1,145 @@
+/** Restart policies of custom nodes: processes restarted per dora's keys, seen downstream. */
+import t from 'tap'
+import { fixture } from '../fixtures/nodes.js'
+import type { CustomNode } from '../../runtime/supervisor/custom-node.js'
+import { waitFor } from '../fixtures/wait-for.js'
+import { dump, startInProcess, type InProcessRun } from './fixtures/in-process.js'
+
+/** source -> flaky (crashes on its third input, in its first life) -> sink; `env` adds to a node's env map. */
+function flakyFlow(restartKeys: string, env: { source?: string; flaky?: string } = {}): string {
+  return `nodes:
+  - id: source
+    path: ${fixture('source.mjs')}
+    env: { ${env.source ?? 'COUNT: 30'} }
+    outputs: [numbers]
+  - id: flaky
+    path: ${fixture('flaky-node.mjs')}
+    env: { FAIL_AFTER: 3${env.flaky ?? ''} }
+    inputs:
+      numbers: { source: source/numbers, queue_size: 1000 }
+    outputs: [numbers]
+${restartKeys}
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    inputs:
+      numbers: { source: flaky/numbers, queue_size: 1000 }
+`
+}
+
+/** The pid of a custom node's current process. */
+function pidOf(flow: InProcessRun, id: string): number {
+  const pid = (flow.run.units.get(id) as CustomNode).pid
+  if (pid === undefined) throw new Error(`${id} has no process`)
+  return pid
+}
+
+t.test('a custom node with restart_policy on-failure is restarted, knows it, and its receivers are told', async (t) => {
+  // The source sends 3 numbers (the third crashes flaky), then the rest only once flaky has
+  // crashed: whenever its process starts and however slowly it runs, the rest reaches the
+  // new process (queued while it is down, or sent to it).
+  const flow = await startInProcess(t, flakyFlow('    restart_policy: on-failure\n    restart_delay: 10ms', { source: 'COUNT: 30, GO_AFTER: 3' }))
+  await flow.waitForLine(/^flaky exited with code 1; restarting in 10 ms \(restart 1\)$/)
+  process.kill(pidOf(flow, 'source'), 'SIGUSR1')
+  const result = await flow.done
+  t.ok(result.ok, dump(flow.logs))
+  t.same(flow.lines('flaky').filter((l) => l.startsWith('started')), ['started restartCount=0 isRestart=false', 'started restartCount=1 isRestart=true'])
+  const sink = flow.lines('sink')
+  t.ok(sink.includes('node-restarted flaky'), 'the sink got NodeRestarted')
+  const values = sink.flatMap((l) => /^got numbers (\d+)/.exec(l)?.slice(1).map(Number) ?? [])
+  t.same(values.slice(-27), Array.from({ length: 27 }, (_, i) => i + 4), 'every number sent after the crash, in order')
+})
+
+t.test('a custom node with the default policy (never) fails the run when it crashes', async (t) => {
+  const flow = await startInProcess(t, flakyFlow(''))
+  const result = await flow.done
+  t.notOk(result.ok)
+  t.match(result.units.find((u) => u.unit === 'flaky')?.error, /exited with code 1; not restarted: restart_policy is never/)
+  t.same(result.units.find((u) => u.unit === 'flaky')?.stderrTail, ['flaky: giving up'])
+})
+
+// Regression: a node that registered late got its queued inputs, the InputClosed and
+// Stop(all-inputs-closed) in one batch, and sending that Stop marked it as stopping, so a crash
+// on one of those inputs (before it even read Stop) counted as a deliberate exit: never
+// restarted under on-failure, and reported without the policy's reason. It failed
+// test/e2e/restart.test.ts on a loaded machine whenever flaky started after the source ended.
+for (const [policy, keys] of [
+  ['on-failure', '    restart_policy: on-failure\n    restart_delay: 10ms'],
+  ['never', ''],
+] as const) {
+  t.test(`a crash on an input queued ahead of Stop(all-inputs-closed) is a crash (restart_policy ${policy})`, async (t) => {
+    const flow = await startInProcess(t, flakyFlow(keys, { source: 'COUNT: 5', flaky: ', CONNECT_ON_SIGNAL: "1"' }))
+    const flaky = flow.run.units.get('flaky')!
+    // 5 inputs, InputClosed and Stop, all queued before flaky registers.
+    await waitFor(() => flaky.inbox.length === 7, { what: "flaky's inbox to hold the source's 5 numbers, InputClosed and Stop", detail: () => dump(flow.logs) })
+    await flow.waitForLine(/^waiting for SIGUSR1$/)
+    process.kill(pidOf(flow, 'flaky'), 'SIGUSR1')
+    if (policy === 'on-failure') {
+      // The new process is told again that its input is closed, and ends.
+      await waitFor(() => flow.lines('flaky').filter((l) => l === 'waiting for SIGUSR1').length === 2, { what: 'the restarted flaky', detail: () => dump(flow.logs) })
+      process.kill(pidOf(flow, 'flaky'), 'SIGUSR1')
+      const result = await flow.done
+      t.ok(result.ok, dump(flow.logs))
+      t.same(flow.lines('flaky').filter((l) => l.startsWith('started')), ['started restartCount=0 isRestart=false', 'started restartCount=1 isRestart=true'])
+      t.ok(flow.lines('sink').includes('node-restarted flaky'), 'the sink got NodeRestarted')
+    } else {
+      const result = await flow.done
+      t.notOk(result.ok)
+      t.match(result.units.find((u) => u.unit === 'flaky')?.error, /^exited with code 1; not restarted: restart_policy is never$/)
+    }
+  })
+}
+
+t.test('a node under restart_policy always that ends after its inputs closed is not restarted', async (t) => {
+  const flow = await startInProcess(
+    t,
+    `nodes:
+  - id: source
+    path: ${fixture('source.mjs')}
+    env: { COUNT: 3 }
+    outputs: [numbers]
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    inputs: { numbers: source/numbers }
+    restart_policy: always
+    restart_delay: 10ms
+`,
+  )
+  const result = await flow.done
+  t.ok(result.ok, dump(flow.logs))
+  t.same(flow.lines('sink').filter((l) => l.startsWith('got') || l.startsWith('stop')), ['got numbers 1 seq=1 from=source', 'got numbers 2 seq=2 from=source', 'got numbers 3 seq=3 from=source', 'stop all-inputs-closed'])
+  t.notMatch(dump(flow.logs), /restarting in/)
+})
+
+t.test('max_restarts bounds the restarts of a node that keeps crashing', async (t) => {
+  const flow = await startInProcess(
+    t,
+    `nodes:
+  - id: broken
+    path: ${fixture('broken.mjs')}
+    inputs: { tick: dora/timer/millis/10 }
+    restart_policy: always
+    max_restarts: 2
+    restart_delay: 10ms
+`,
+  )
+  const result = await flow.done
+  t.notOk(result.ok)
+  t.match(result.units[0]?.error, /exited with code 3; not restarted: it was restarted 2 times \(max_restarts 2\)/)
+  t.equal((dump(flow.logs).match(/restarting in/g) ?? []).length, 2)
+})
+
+t.test('a node that never registers within health_check_timeout is killed and counts as failed', async (t) => {
+  const dir = t.testdir({ 'silent.mjs': 'setInterval(() => {}, 1000)\n' })
+  const flow = await startInProcess(
+    t,
+    `nodes:
+  - id: silent
+    path: ${dir}/silent.mjs
+    health_check_timeout: 300ms
+`,
+    { dir },
+  )
+  const result = await flow.done
+  t.notOk(result.ok)
+  t.match(result.units[0]?.error, /did not register within health_check_timeout \(0.3 s\); not restarted: restart_policy is never/)
+})

@@ -1,0 +1,70 @@
+/** dora's restart policy: which exits restart, how many times, and after how long. */
+import t from 'tap'
+import { RestartBudget } from '../../../runtime/supervisor/restart-policy.js'
+import type { RestartSpec } from '../../../src/spec/types.js'
+
+const spec = (overrides: Partial<RestartSpec>): RestartSpec => ({ policy: 'on-failure', maxRestarts: 0, restartDelay: 0.1, maxRestartDelay: 10, ...overrides })
+
+/** A budget on a clock the test moves by hand (seconds). */
+function budget(overrides: Partial<RestartSpec>): { budget: RestartBudget; advance(seconds: number): void } {
+  let nowMs = 1_000
+  return { budget: new RestartBudget(spec(overrides), () => nowMs), advance: (seconds) => (nowMs += seconds * 1000) }
+}
+
+t.test('never restarts nothing, failed or not, and says why', async (t) => {
+  const { budget: b } = budget({ policy: 'never' })
+  t.same(b.next(true), { restart: false, reason: 'restart_policy is never' })
+  t.same(b.next(false), { restart: false, reason: 'restart_policy is never' })
+})
+
+t.test('on-failure restarts a crash but not a clean exit; always restarts both', async (t) => {
+  t.match(budget({ policy: 'on-failure' }).budget.next(true), { restart: true })
+  t.same(budget({ policy: 'on-failure' }).budget.next(false), { restart: false, reason: 'it ended cleanly' })
+  t.match(budget({ policy: 'always' }).budget.next(true), { restart: true })
+  t.match(budget({ policy: 'always' }).budget.next(false), { restart: true })
+})
+
+t.test('the delay doubles with each restart up to max_restart_delay; attempts count from 1', async (t) => {
+  const { budget: b } = budget({ restartDelay: 0.1, maxRestartDelay: 0.5 })
+  const decisions = Array.from({ length: 5 }, () => b.next(true))
+  t.same(decisions, [
+    { restart: true, delayMs: 100, attempt: 1 },
+    { restart: true, delayMs: 200, attempt: 2 },
+    { restart: true, delayMs: 400, attempt: 3 },
+    { restart: true, delayMs: 500, attempt: 4 },
+    { restart: true, delayMs: 500, attempt: 5 },
+  ])
+})
+
+t.test('max_restarts 0 is unlimited', async (t) => {
+  const { budget: b } = budget({ maxRestarts: 0, restartDelay: 0, maxRestartDelay: 0 })
+  for (let i = 0; i < 100; i++) b.next(true)
+  t.match(b.next(true), { restart: true, attempt: 101 })
+})
+
+t.test('without a window, max_restarts bounds the whole run', async (t) => {
+  const { budget: b, advance } = budget({ maxRestarts: 2 })
+  t.match(b.next(true), { restart: true })
+  advance(3600)
+  t.match(b.next(true), { restart: true })
+  advance(3600)
+  t.same(b.next(true), { restart: false, reason: 'it was restarted 2 times (max_restarts 2)' })
+  t.same(b.next(true), { restart: false, reason: 'it was restarted 2 times (max_restarts 2)' }, 'a refusal is not a restart')
+  // A clean exit under on-failure is no restart, whatever the budget says.
+  t.same(b.next(false), { restart: false, reason: 'it ended cleanly' })
+})
+
+t.test('with restart_window, only restarts inside the window count, for the limit and the delay', async (t) => {
+  const { budget: b, advance } = budget({ maxRestarts: 2, restartWindow: 10, restartDelay: 1, maxRestartDelay: 60 })
+  t.same(b.next(true), { restart: true, delayMs: 1000, attempt: 1 })
+  advance(4)
+  t.same(b.next(true), { restart: true, delayMs: 2000, attempt: 2 })
+  advance(4)
+  t.same(b.next(true), { restart: false, reason: 'it was restarted 2 times within 10 s (max_restarts 2)' })
+  // 11 s after the first restart it has left the window: one restart in it, so one more is allowed,
+  // with the delay of a second restart in the window.
+  advance(3)
+  t.same(b.next(true), { restart: true, delayMs: 2000, attempt: 3 })
+  advance(20)
+  t.same(b.next(true), { restart: true, delayMs: 1000, attempt: 4 }, 'a quiet spell resets the back-off')
+})
