@@ -60,6 +60,7 @@ function preview(bytes: Uint8Array): string {
   const { text } = describeValue(bytes)
   if (text === undefined) return `<${bytes.byteLength} bytes of binary>`
   // Control characters would break the one-line-per-key output: show those values JSON-escaped.
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
   return /[\u0000-\u001f\u007f]/.test(text) ? JSON.stringify(text) : text
 }
 

@@ -150,6 +150,7 @@ export class Daemon {
       })
     }
     const units = spec.nodes.flatMap((n) => (n.kind === 'custom' ? [n.id] : n.operators.map((op) => (n.single ? n.id : `${n.id}/${op.id}`))))
+    // eslint-disable-next-line prefer-const -- assigned once the run exists (its id names the log); the callback reads it later
     let logs: RunLogWriter | undefined
     const run = new DataflowRun(spec, {
       graceMs: request.graceMs,

@@ -433,6 +433,7 @@ export function printableText(bytes: Uint8Array): string | undefined {
   } catch {
     return undefined
   }
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
   return /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text) ? undefined : text
 }
 

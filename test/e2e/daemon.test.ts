@@ -246,6 +246,6 @@ t.test('start --kvs-dir hands the KVS to the run; state reads of a run on the su
   t.match(listed.operators, [{ operator: 'counter/counter' }])
   const dump = await cli('state', 'dump', 'settings', 'counter', '--state-dir', stateDir)
   t.equal(dump.code, 0, dump.stderr)
-  t.match(dump.stdout, /^counter\/counter \(2 entries\)\n  count = /)
+  t.match(dump.stdout, /^counter\/counter \(2 entries\)\n {2}count = /)
   t.equal((await cli('stop', 'settings')).code, 0)
 })
