@@ -23,7 +23,13 @@ export async function benchFanOut(ctx: SectionContext): Promise<Figure[]> {
       name: 'bench-fan-out',
       nodes: [
         // The sender starts once every receiver has said it is ready (the `ready` inputs).
-        { id: 'src', path: fixture('fan-src.mjs'), env: { BENCH_PLAN: planFile }, inputs: Object.fromEntries(sinks.map((id) => [id, `${id}/ready`])), outputs: ['out'] },
+        {
+          id: 'src',
+          path: fixture('fan-src.mjs'),
+          env: { BENCH_PLAN: planFile },
+          inputs: Object.fromEntries(sinks.map((id) => [id, `${id}/ready`])),
+          outputs: ['out'],
+        },
         ...sinks.map((id) => ({
           id,
           path: fixture('fan-sink.mjs'),
@@ -49,7 +55,13 @@ export async function benchFanOut(ctx: SectionContext): Promise<Figure[]> {
     }
     figures.push(
       latencyFigure(
-        { id: `${SECTION}.${receivers}`, section: SECTION, label: `1 KB to ${receivers} receiver${receivers === 1 ? '' : 's'} (one way, all receivers)`, unit: 'µs', rounds: plan.rounds },
+        {
+          id: `${SECTION}.${receivers}`,
+          section: SECTION,
+          label: `1 KB to ${receivers} receiver${receivers === 1 ? '' : 's'} (one way, all receivers)`,
+          unit: 'µs',
+          rounds: plan.rounds,
+        },
         medianOfRounds(pooled),
       ),
     )

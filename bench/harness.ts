@@ -157,7 +157,11 @@ export async function runDataflow(dir: string, dataflow: object, options: RunDat
   }
   const failed = result.units.filter((u) => u.status === 'failed')
   if (timedOut || result.reason === 'start-failed' || failed.length > 0) {
-    const why = timedOut ? `timed out after ${options.timeoutMs} ms` : result.reason === 'start-failed' ? 'failed to start' : `${failed.map((u) => `${u.unit} ${u.error ?? 'failed'}`).join('; ')}`
+    const why = timedOut
+      ? `timed out after ${options.timeoutMs} ms`
+      : result.reason === 'start-failed'
+        ? 'failed to start'
+        : `${failed.map((u) => `${u.unit} ${u.error ?? 'failed'}`).join('; ')}`
     throw new Error(`dataflow in ${dir} ${why}\n${logTail(logs)}`)
   }
   return { logs, result }

@@ -30,7 +30,10 @@ export async function benchKvsIfPresent(ctx: SectionContext): Promise<Figure[]> 
   const rows = await mod.benchKvs({ quick: ctx.quick })
   return rows.map((row) => {
     const figure: Figure = {
-      id: `kvs.${row.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')}`,
+      id: `kvs.${row.name
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-|-$/g, '')}`,
       section: 'kvs',
       label: row.name,
       unit: row.unit,

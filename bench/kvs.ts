@@ -131,7 +131,10 @@ async function runWorkload(tmp: string, kind: 'node' | 'operator', plan: Plan): 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const rows = await benchKvs({ quick: process.argv.includes('--quick') })
   for (const row of rows) {
-    const ratio = row.baseline === undefined ? '' : `  raw lmdb-js ${Math.round(row.baseline).toLocaleString('en')} ${row.unit}, ratio ${(row.value / row.baseline).toFixed(2)}`
+    const ratio =
+      row.baseline === undefined
+        ? ''
+        : `  raw lmdb-js ${Math.round(row.baseline).toLocaleString('en')} ${row.unit}, ratio ${(row.value / row.baseline).toFixed(2)}`
     process.stdout.write(`${row.name.padEnd(32)} ${Math.round(row.value).toLocaleString('en').padStart(10)} ${row.unit}${ratio}\n`)
   }
 }

@@ -55,7 +55,13 @@ async function main(): Promise<number> {
     return 0
   }
   const quick = values.quick === true
-  const names = values.only === undefined ? Object.keys(SECTIONS) : values.only.split(',').map((s) => s.trim()).filter(Boolean)
+  const names =
+    values.only === undefined
+      ? Object.keys(SECTIONS)
+      : values.only
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
   const unknown = names.filter((n) => !(n in SECTIONS))
   if (unknown.length > 0) {
     process.stderr.write(`unknown section ${unknown.join(', ')}\n${USAGE}\n`)

@@ -14,13 +14,21 @@ const SECTION = 'node-operator'
 export async function benchNodeOperator(ctx: SectionContext): Promise<Figure[]> {
   const plan: Plan = { mode: 'latency', phases: latencyPhases(ctx.quick, ['8B', '64KB', '1MB']) }
   ctx.progress('node <-> operator round trips')
-  const result = await doraPair<LatencyResult>(freshDir(ctx.tmp, 'rtt'), { kind: 'node', script: 'node-ping.mjs' }, { kind: 'operator', script: 'op-echo.mjs' }, plan, 240_000)
+  const result = await doraPair<LatencyResult>(
+    freshDir(ctx.tmp, 'rtt'),
+    { kind: 'node', script: 'node-ping.mjs' },
+    { kind: 'operator', script: 'op-echo.mjs' },
+    plan,
+    240_000,
+  )
   const figures: Figure[] = []
   for (const [label, r] of Object.entries(result)) {
     const common = { section: SECTION, unit: 'µs', rounds: r.rtt.length }
     figures.push(latencyFigure({ ...common, id: `${SECTION}.n2o.${label}`, label: `node -> operator ${sizeText(label)} (one way)` }, medianOfRounds(r.leg1)))
     figures.push(latencyFigure({ ...common, id: `${SECTION}.o2n.${label}`, label: `operator -> node ${sizeText(label)} (one way)` }, medianOfRounds(r.leg2)))
-    figures.push(latencyFigure({ ...common, id: `${SECTION}.rtt.${label}`, label: `node -> operator -> node ${sizeText(label)} (round trip)` }, medianOfRounds(r.rtt)))
+    figures.push(
+      latencyFigure({ ...common, id: `${SECTION}.rtt.${label}`, label: `node -> operator -> node ${sizeText(label)} (round trip)` }, medianOfRounds(r.rtt)),
+    )
   }
   return figures
 }

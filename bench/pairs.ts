@@ -51,8 +51,12 @@ export function throughputFigures(section: string, dora: StreamResult, base: Str
     const msgs = (x: { count: number; elapsedMs: number[] }): number[] => x.elapsedMs.map((ms) => x.count / (ms / 1000))
     const mbs = (x: { count: number; size: number; elapsedMs: number[] }): number[] => x.elapsedMs.map((ms) => (x.count * x.size) / 2 ** 20 / (ms / 1000))
     const common = { section, rounds: r.elapsedMs.length, samples: r.count, baselineLabel }
-    figures.push(rateFigure({ ...common, id: `${section}.tput.${label}.msgs`, label: `one-way throughput ${sizeText(label)}`, unit: 'msg/s' }, msgs(r), b && msgs(b)))
-    figures.push(rateFigure({ ...common, id: `${section}.tput.${label}.mbs`, label: `one-way throughput ${sizeText(label)}`, unit: 'MB/s' }, mbs(r), b && mbs(b)))
+    figures.push(
+      rateFigure({ ...common, id: `${section}.tput.${label}.msgs`, label: `one-way throughput ${sizeText(label)}`, unit: 'msg/s' }, msgs(r), b && msgs(b)),
+    )
+    figures.push(
+      rateFigure({ ...common, id: `${section}.tput.${label}.mbs`, label: `one-way throughput ${sizeText(label)}`, unit: 'MB/s' }, mbs(r), b && mbs(b)),
+    )
   }
   return figures
 }

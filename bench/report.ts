@@ -150,8 +150,10 @@ export function table(results: Results): string {
   for (const f of results.figures) {
     const base = f.baseline === undefined ? '' : `${fmt(f.baseline)}${f.baselineLabel === undefined ? '' : ` (${f.baselineLabel})`}`
     const ratio = f.ratio === undefined ? '' : `${f.ratio.toFixed(2)}x`
-    const size = f.samples === undefined ? `${f.rounds}` : `${f.rounds} x ${Math.round(f.samples).toLocaleString("en-US")}`
-    lines.push(`| ${SECTION_TITLES[f.section] ?? f.section} | ${f.label} | ${fmt(f.value)} | ${fmt(f.p99)} | ${fmt(f.max)} | ${f.unit} | ${base} | ${ratio} | ${size} |`)
+    const size = f.samples === undefined ? `${f.rounds}` : `${f.rounds} x ${Math.round(f.samples).toLocaleString('en-US')}`
+    lines.push(
+      `| ${SECTION_TITLES[f.section] ?? f.section} | ${f.label} | ${fmt(f.value)} | ${fmt(f.p99)} | ${fmt(f.max)} | ${f.unit} | ${base} | ${ratio} | ${size} |`,
+    )
   }
   for (const e of results.errors) lines.push('', `**${e.section} failed:** ${e.error.split('\n')[0]}`)
   lines.push('', `${results.figures.length} figures in ${results.durationS.toFixed(0)} s.`)

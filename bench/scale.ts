@@ -27,7 +27,12 @@ export async function benchScale(ctx: SectionContext): Promise<Figure[]> {
       }
       const what = `${count} ${count === 1 ? kind.slice(0, -1) : kind}`
       const common = { section: SECTION, rounds }
-      figures.push(rateFigure({ ...common, id: `${SECTION}.${kind}.${count}.startup`, label: `start-up, ${what}`, unit: 'ms' }, samples.map((s) => s.startupMs)))
+      figures.push(
+        rateFigure(
+          { ...common, id: `${SECTION}.${kind}.${count}.startup`, label: `start-up, ${what}`, unit: 'ms' },
+          samples.map((s) => s.startupMs),
+        ),
+      )
       figures.push(
         rateFigure(
           { ...common, id: `${SECTION}.${kind}.${count}.rss`, label: `supervisor RSS, ${what}`, unit: 'MB', baselineLabel: 'idle' },

@@ -55,7 +55,16 @@ async function commits(ctx: SectionContext): Promise<Figure[]> {
   const figures: Figure[] = []
   const store = StateStore.open({ dir: freshDir(ctx.tmp, 'store'), durability: 'process' })
   const rawDir = freshDir(ctx.tmp, 'raw')
-  const env = openLmdb<Buffer, Buffer>({ path: rawDir, noSubdir: false, maxDbs: 16, mapSize: 2 ** 30, noSync: false, overlappingSync: false, keyEncoding: 'binary', encoding: 'binary' })
+  const env = openLmdb<Buffer, Buffer>({
+    path: rawDir,
+    noSubdir: false,
+    maxDbs: 16,
+    mapSize: 2 ** 30,
+    noSync: false,
+    overlappingSync: false,
+    keyEncoding: 'binary',
+    encoding: 'binary',
+  })
   try {
     const raw = env.openDB<Buffer, Buffer>({ name: 'raw', keyEncoding: 'binary', encoding: 'binary' })
     for (const [label, size] of Object.entries(COMMIT_SIZES)) {
@@ -72,7 +81,15 @@ async function commits(ctx: SectionContext): Promise<Figure[]> {
       ])
       figures.push(
         rateFigure(
-          { id: `${SECTION}.commit.${label}`, section: SECTION, label: `saveState commit of ${sizeText(label)} (StateStore API)`, unit: 'commits/s', rounds: dora.length, samples: count, baselineLabel: 'raw lmdb-js' },
+          {
+            id: `${SECTION}.commit.${label}`,
+            section: SECTION,
+            label: `saveState commit of ${sizeText(label)} (StateStore API)`,
+            unit: 'commits/s',
+            rounds: dora.length,
+            samples: count,
+            baselineLabel: 'raw lmdb-js',
+          },
           dora,
           base,
         ),
@@ -98,7 +115,13 @@ async function operatorLoop(ctx: SectionContext): Promise<Figure[]> {
   const env = { BENCH_PLAN: writeJson(join(dir, 'plan.json'), { phases }), BENCH_OUT: out }
   const dataflow = {
     name: 'bench-state-loop',
-    nodes: [{ id: 'loop', env, operator: { javascript: fixture('state-loop.mjs'), inputs: { self: { source: 'loop/out', queue_policy: 'backpressure' } }, outputs: ['out'] } }],
+    nodes: [
+      {
+        id: 'loop',
+        env,
+        operator: { javascript: fixture('state-loop.mjs'), inputs: { self: { source: 'loop/out', queue_policy: 'backpressure' } }, outputs: ['out'] },
+      },
+    ],
   }
   ctx.progress('saveState through a real operator')
   await runDataflow(dir, dataflow, { timeoutMs: 180_000, until: (logs) => linesMatching(logs, /^BENCH_DONE/) > 0 })
@@ -110,13 +133,31 @@ async function operatorLoop(ctx: SectionContext): Promise<Figure[]> {
   }
   const none = eventRates('none')
   const figures: Figure[] = [
-    rateFigure({ id: `${SECTION}.operator.none`, section: SECTION, label: 'operator events, no state (self-loop)', unit: 'events/s', rounds: none.length, samples: count }, none),
+    rateFigure(
+      {
+        id: `${SECTION}.operator.none`,
+        section: SECTION,
+        label: 'operator events, no state (self-loop)',
+        unit: 'events/s',
+        rounds: none.length,
+        samples: count,
+      },
+      none,
+    ),
   ]
   for (const label of Object.keys(COMMIT_SIZES)) {
     const r = eventRates(label)
     figures.push(
       rateFigure(
-        { id: `${SECTION}.operator.${label}`, section: SECTION, label: `operator events, saveState of ${sizeText(label)} each`, unit: 'events/s', rounds: r.length, samples: count, baselineLabel: 'no state' },
+        {
+          id: `${SECTION}.operator.${label}`,
+          section: SECTION,
+          label: `operator events, saveState of ${sizeText(label)} each`,
+          unit: 'events/s',
+          rounds: r.length,
+          samples: count,
+          baselineLabel: 'no state',
+        },
         r,
         none,
       ),
@@ -150,13 +191,21 @@ async function restores(ctx: SectionContext): Promise<Figure[]> {
       const m = /^RESTORED_AT (\S+) (\S+)/.exec(l.text)
       return m === null ? [] : [{ at: Number(m[1]), bytes: Number(m[2]) }]
     })
-    if (crashedAt.length !== crashes || restored.length !== crashes) throw new Error(`expected ${crashes} crashes and restores, saw ${crashedAt.length} and ${restored.length}`)
+    if (crashedAt.length !== crashes || restored.length !== crashes)
+      throw new Error(`expected ${crashes} crashes and restores, saw ${crashedAt.length} and ${restored.length}`)
     const wrong = restored.find((r) => r.bytes !== size)
     if (wrong !== undefined) throw new Error(`an operator restored ${wrong.bytes} bytes of state, not ${size}`)
     const ms = crashedAt.map((t, i) => (restored[i] as { at: number }).at - t).slice(1)
     figures.push(
       latencyFigure(
-        { id: `${SECTION}.restore.${label}`, section: SECTION, label: `crash -> restored -> first event, ${sizeText(label)} of state`, unit: 'ms', rounds: 1, note: 'restart_delay 0' },
+        {
+          id: `${SECTION}.restore.${label}`,
+          section: SECTION,
+          label: `crash -> restored -> first event, ${sizeText(label)} of state`,
+          unit: 'ms',
+          rounds: 1,
+          note: 'restart_delay 0',
+        },
         distribution(ms),
       ),
     )

@@ -31,7 +31,12 @@ export function median(values: readonly number[]): number {
 /** p50, p99 and max of one round. */
 export function distribution(samples: readonly number[]): Distribution {
   const sorted = [...samples].sort((a, b) => a - b)
-  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.length === 0 ? Number.NaN : (sorted[sorted.length - 1] as number), n: sorted.length }
+  return {
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    max: sorted.length === 0 ? Number.NaN : (sorted[sorted.length - 1] as number),
+    n: sorted.length,
+  }
 }
 
 /** Summarise each round, then take the median of each statistic over the rounds. */

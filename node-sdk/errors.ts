@@ -60,7 +60,8 @@ export class InvalidStateKeyError extends DoraError {
   }
 }
 
-for (const cls of [NodeConnectError, UnknownOutputError, InvalidSendError, SupervisorGoneError, InvalidOperatorError, InvalidStateKeyError]) registerErrorClass(cls)
+for (const cls of [NodeConnectError, UnknownOutputError, InvalidSendError, SupervisorGoneError, InvalidOperatorError, InvalidStateKeyError])
+  registerErrorClass(cls)
 
 export function checkOutput(outputs: readonly string[], outputId: string, who: string): void {
   if (outputs.includes(outputId)) return

@@ -157,7 +157,9 @@ export interface OpenKvsOptions {
  * @example const kvs = openKvs({ namespace: 'robot' }); kvs.readJson('settings/max-speed')
  */
 export function openKvs(options: OpenKvsOptions): Kvs {
-  return createKvs(directSource({ dir: options.dir ?? defaultKvsDir(), mapSizeBytes: options.mapSizeBytes ?? DEFAULT_KVS_MAP_SIZE_BYTES, namespace: options.namespace }))
+  return createKvs(
+    directSource({ dir: options.dir ?? defaultKvsDir(), mapSizeBytes: options.mapSizeBytes ?? DEFAULT_KVS_MAP_SIZE_BYTES, namespace: options.namespace }),
+  )
 }
 
 /**
@@ -168,7 +170,10 @@ export function openKvs(options: OpenKvsOptions): Kvs {
  */
 export function createKvs(source: KvsSource | string): Kvs {
   if (typeof source === 'string') {
-    return new KvsHandle(new KvsRoot(new KvsOpenError(source, { hint: 'run the node with a dora-ts supervisor of the same version (dora-ts run dataflow.yml)' })), 'default')
+    return new KvsHandle(
+      new KvsRoot(new KvsOpenError(source, { hint: 'run the node with a dora-ts supervisor of the same version (dora-ts run dataflow.yml)' })),
+      'default',
+    )
   }
   const problem = namespaceProblem(source.namespace)
   // Never throw here (a node must connect even with an odd dataflow name): fail on first use.

@@ -294,7 +294,9 @@ export class Node implements AsyncDisposable {
       if (left <= 0) {
         if (!this.#pauseWarned) {
           this.#pauseWarned = true
-          process.stderr.write(`dora-ts: node "${this.id}": output "${outputId}" has been paused by backpressure for ${MAX_PAUSE_MS / 1000} s; sending anyway (a cycle of backpressure inputs?)\n`)
+          process.stderr.write(
+            `dora-ts: node "${this.id}": output "${outputId}" has been paused by backpressure for ${MAX_PAUSE_MS / 1000} s; sending anyway (a cycle of backpressure inputs?)\n`,
+          )
         }
         return
       }

@@ -12,14 +12,7 @@
  * })
  * ```
  */
-import type {
-  DoraEvent,
-  InputClosedEvent,
-  InputEvent,
-  MetadataValue,
-  SendOptions,
-  StopEvent,
-} from './events.js'
+import type { DoraEvent, InputClosedEvent, InputEvent, MetadataValue, SendOptions, StopEvent } from './events.js'
 import type { Kvs } from './kvs.js'
 
 export interface OperatorLogger {

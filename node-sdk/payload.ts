@@ -25,17 +25,7 @@ export function decodeText(data: Uint8Array): string {
   return decoder.decode(data)
 }
 
-type NumericArray =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Int16Array
-  | Int32Array
-  | Uint8Array
-  | Uint16Array
-  | Uint32Array
-  | BigInt64Array
-  | BigUint64Array
+type NumericArray = Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array | BigInt64Array | BigUint64Array
 
 /** The bytes of a typed array, without copying. */
 export function typedArrayBytes(array: NumericArray): Uint8Array {

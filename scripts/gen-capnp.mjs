@@ -38,7 +38,7 @@ if (compiled.error !== undefined) {
   const notFound = /** @type {NodeJS.ErrnoException} */ (compiled.error).code === 'ENOENT'
   fail(
     notFound
-      ? 'the Cap\'n Proto compiler `capnp` is not on PATH: install it with `apt-get install capnproto` (or your OS\'s capnproto package)'
+      ? "the Cap'n Proto compiler `capnp` is not on PATH: install it with `apt-get install capnproto` (or your OS's capnproto package)"
       : `could not run capnp: ${compiled.error.message}`,
   )
 }

@@ -28,7 +28,9 @@ export function buildLmdbTools(workDir: string): LmdbTools {
   for (const tool of ['make', 'cc']) {
     const probe = spawnSync(tool, ['--version'], { encoding: 'utf8' })
     if (probe.error !== undefined || probe.status !== 0) {
-      throw new Error(`"${tool}" is missing: install make and a C compiler (Debian: apt-get install build-essential) to build mdb_stat/mdb_dump matching lmdb-js's data format`)
+      throw new Error(
+        `"${tool}" is missing: install make and a C compiler (Debian: apt-get install build-essential) to build mdb_stat/mdb_dump matching lmdb-js's data format`,
+      )
     }
   }
   const build = join(workDir, 'liblmdb')

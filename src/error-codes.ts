@@ -48,19 +48,47 @@ export const ERROR_CODES = {
   DORA_SPEC_UNKNOWN_KEY: { className: 'SpecUnknownKeyError', module: 'src/spec/errors.ts', doc: 'a key dora-ts does not know (with a did-you-mean)' },
   DORA_SPEC_DUPLICATE_KEY: { className: 'SpecDuplicateKeyError', module: 'src/spec/errors.ts', doc: 'the same key twice in one mapping' },
   DORA_SPEC_NOT_SUPPORTED: { className: 'SpecNotSupportedError', module: 'src/spec/errors.ts', doc: 'a dora key or value dora-ts does not support yet' },
-  DORA_SPEC_MISSING_KEY: { className: 'SpecMissingKeyError', module: 'src/spec/errors.ts', doc: "a required key is missing (`nodes`, `id`, a node's `path`/`operator`, ...)" },
+  DORA_SPEC_MISSING_KEY: {
+    className: 'SpecMissingKeyError',
+    module: 'src/spec/errors.ts',
+    doc: "a required key is missing (`nodes`, `id`, a node's `path`/`operator`, ...)",
+  },
   DORA_SPEC_INVALID_VALUE: { className: 'SpecInvalidValueError', module: 'src/spec/errors.ts', doc: 'a value of the wrong type or range' },
   DORA_SPEC_INVALID_ID: { className: 'SpecInvalidIdError', module: 'src/spec/errors.ts', doc: "an id that breaks dora's id rule" },
   DORA_SPEC_DUPLICATE_ID: { className: 'SpecDuplicateIdError', module: 'src/spec/errors.ts', doc: 'two nodes, operators, inputs or outputs share an id' },
   DORA_SPEC_PATH_AND_OPERATOR: { className: 'SpecPathAndOperatorError', module: 'src/spec/errors.ts', doc: 'a node has `path` and `operator`/`operators`' },
-  DORA_SPEC_CONFLICTING_KEYS: { className: 'SpecConflictingKeysError', module: 'src/spec/errors.ts', doc: 'keys that exclude each other (`operator` and `operators`, `typescript` and `javascript`, ...)' },
-  DORA_SPEC_BAD_INPUT: { className: 'SpecBadInputError', module: 'src/spec/errors.ts', doc: 'an input source that is neither `node/output`, `node/operator/output` nor a timer' },
+  DORA_SPEC_CONFLICTING_KEYS: {
+    className: 'SpecConflictingKeysError',
+    module: 'src/spec/errors.ts',
+    doc: 'keys that exclude each other (`operator` and `operators`, `typescript` and `javascript`, ...)',
+  },
+  DORA_SPEC_BAD_INPUT: {
+    className: 'SpecBadInputError',
+    module: 'src/spec/errors.ts',
+    doc: 'an input source that is neither `node/output`, `node/operator/output` nor a timer',
+  },
   DORA_SPEC_BAD_TIMER: { className: 'SpecBadTimerError', module: 'src/spec/errors.ts', doc: 'a malformed or zero timer' },
-  DORA_SPEC_UNKNOWN_SOURCE_NODE: { className: 'SpecUnknownSourceNodeError', module: 'src/spec/errors.ts', doc: 'an input reads from a node that does not exist' },
-  DORA_SPEC_UNKNOWN_SOURCE_OPERATOR: { className: 'SpecUnknownSourceOperatorError', module: 'src/spec/errors.ts', doc: 'an input reads from an operator its node does not have' },
-  DORA_SPEC_UNKNOWN_SOURCE_OUTPUT: { className: 'SpecUnknownSourceOutputError', module: 'src/spec/errors.ts', doc: 'an input reads an output its source node or operator does not declare' },
+  DORA_SPEC_UNKNOWN_SOURCE_NODE: {
+    className: 'SpecUnknownSourceNodeError',
+    module: 'src/spec/errors.ts',
+    doc: 'an input reads from a node that does not exist',
+  },
+  DORA_SPEC_UNKNOWN_SOURCE_OPERATOR: {
+    className: 'SpecUnknownSourceOperatorError',
+    module: 'src/spec/errors.ts',
+    doc: 'an input reads from an operator its node does not have',
+  },
+  DORA_SPEC_UNKNOWN_SOURCE_OUTPUT: {
+    className: 'SpecUnknownSourceOutputError',
+    module: 'src/spec/errors.ts',
+    doc: 'an input reads an output its source node or operator does not declare',
+  },
   DORA_SPEC_UNKNOWN_NODE: { className: 'SpecUnknownNodeError', module: 'src/spec/errors.ts', doc: '`exit_when_nodes_finish` names a node that does not exist' },
-  DORA_SPEC_MISSING_FILE: { className: 'SpecMissingFileError', module: 'src/spec/errors.ts', doc: "a node's executable or an operator's module does not exist" },
+  DORA_SPEC_MISSING_FILE: {
+    className: 'SpecMissingFileError',
+    module: 'src/spec/errors.ts',
+    doc: "a node's executable or an operator's module does not exist",
+  },
 
   // The node protocol (src/protocol/errors.ts).
   DORA_PROTOCOL_DECODE: {
@@ -69,7 +97,11 @@ export const ERROR_CODES = {
     doc: 'a ZeroMQ frame that is not a valid message',
     hint: 'The peer is not speaking the dora-ts node protocol, or runs an incompatible version.',
   },
-  DORA_PROTOCOL_ENCODE: { className: 'ProtocolEncodeError', module: 'src/protocol/errors.ts', doc: 'a message that cannot be encoded (a value out of range, a frame over 1 MiB)' },
+  DORA_PROTOCOL_ENCODE: {
+    className: 'ProtocolEncodeError',
+    module: 'src/protocol/errors.ts',
+    doc: 'a message that cannot be encoded (a value out of range, a frame over 1 MiB)',
+  },
 
   // What the SDK raises in user code (node-sdk/errors.ts).
   DORA_NODE_CONNECT: { className: 'NodeConnectError', module: 'node-sdk/errors.ts', doc: 'a custom node could not register with its supervisor' },
@@ -113,16 +145,52 @@ export const ERROR_CODES = {
     module: 'src/store/state/errors.ts',
     doc: 'another live dora-ts process runs a dataflow on the same state directory (a run waits up to 3 s for a CLI read to finish); or, for `state ls/dump/snapshot`, the live owner does not answer for its store',
   },
-  DORA_STATE_LAYOUT: { className: 'StateLayoutError', module: 'src/store/state/errors.ts', doc: 'the state store was written by an incompatible dora-ts layout or LMDB' },
-  DORA_STATE_CORRUPT: { className: 'StateCorruptError', module: 'src/store/state/errors.ts', doc: 'the state store is not a valid LMDB environment, or a record does not decode' },
-  DORA_STATE_MAP_FULL: { className: 'StateMapFullError', module: 'src/store/state/errors.ts', doc: 'the state store reached its map size; the commit was not applied' },
-  DORA_STATE_DISK_FULL: { className: 'StateDiskFullError', module: 'src/store/state/errors.ts', doc: 'the disk holding the state is full (ENOSPC, EDQUOT); the commit was not applied' },
-  DORA_STATE_VALUE_TOO_LARGE: { className: 'StateValueTooLargeError', module: 'src/store/state/errors.ts', doc: "a state value, or one event's writes, too large to ever fit" },
-  DORA_STATE_BAD_KEY: { className: 'StateBadKeyError', module: 'src/store/state/errors.ts', doc: 'a state or operator key that is empty, over 511 UTF-8 bytes or not well-formed Unicode' },
+  DORA_STATE_LAYOUT: {
+    className: 'StateLayoutError',
+    module: 'src/store/state/errors.ts',
+    doc: 'the state store was written by an incompatible dora-ts layout or LMDB',
+  },
+  DORA_STATE_CORRUPT: {
+    className: 'StateCorruptError',
+    module: 'src/store/state/errors.ts',
+    doc: 'the state store is not a valid LMDB environment, or a record does not decode',
+  },
+  DORA_STATE_MAP_FULL: {
+    className: 'StateMapFullError',
+    module: 'src/store/state/errors.ts',
+    doc: 'the state store reached its map size; the commit was not applied',
+  },
+  DORA_STATE_DISK_FULL: {
+    className: 'StateDiskFullError',
+    module: 'src/store/state/errors.ts',
+    doc: 'the disk holding the state is full (ENOSPC, EDQUOT); the commit was not applied',
+  },
+  DORA_STATE_VALUE_TOO_LARGE: {
+    className: 'StateValueTooLargeError',
+    module: 'src/store/state/errors.ts',
+    doc: "a state value, or one event's writes, too large to ever fit",
+  },
+  DORA_STATE_BAD_KEY: {
+    className: 'StateBadKeyError',
+    module: 'src/store/state/errors.ts',
+    doc: 'a state or operator key that is empty, over 511 UTF-8 bytes or not well-formed Unicode',
+  },
   DORA_STATE_BAD_VALUE: { className: 'StateBadValueError', module: 'src/store/state/errors.ts', doc: 'a state value that is not a `Uint8Array`' },
-  DORA_STATE_BAD_META: { className: 'StateBadMetaError', module: 'src/store/state/errors.ts', doc: 'the event metadata of a commit is invalid (a negative event number, ...)' },
-  DORA_STATE_IO: { className: 'StateIoError', module: 'src/store/state/errors.ts', doc: 'any other state read or commit failure (too many readers, an I/O error); nothing was applied' },
-  DORA_STATE_SNAPSHOT: { className: 'StateSnapshotError', module: 'src/store/state/errors.ts', doc: 'a snapshot cannot be written (the target exists, or is not writable)' },
+  DORA_STATE_BAD_META: {
+    className: 'StateBadMetaError',
+    module: 'src/store/state/errors.ts',
+    doc: 'the event metadata of a commit is invalid (a negative event number, ...)',
+  },
+  DORA_STATE_IO: {
+    className: 'StateIoError',
+    module: 'src/store/state/errors.ts',
+    doc: 'any other state read or commit failure (too many readers, an I/O error); nothing was applied',
+  },
+  DORA_STATE_SNAPSHOT: {
+    className: 'StateSnapshotError',
+    module: 'src/store/state/errors.ts',
+    doc: 'a snapshot cannot be written (the target exists, or is not writable)',
+  },
   DORA_STATE_CLOSED: { className: 'StateClosedError', module: 'src/store/state/errors.ts', doc: 'the state store used after `close()`' },
 
   // `dora-ts state` (runtime/state/admin.ts).
@@ -136,20 +204,64 @@ export const ERROR_CODES = {
     module: 'runtime/state/admin.ts',
     doc: '`dora-ts state`: a dataflow name that cannot name a state store (a path, `..`, a dot name), or `--name` without a YAML',
   },
-  DORA_STATE_UNKNOWN_OPERATOR: { className: 'StateUnknownOperatorError', module: 'runtime/state/admin.ts', doc: '`dora-ts state dump/clear`: the store has no state for that operator' },
-  DORA_STATE_SNAPSHOT_NOT_FOUND: { className: 'SnapshotNotFoundError', module: 'runtime/state/admin.ts', doc: '`dora-ts state restore`: no snapshot of that id' },
+  DORA_STATE_UNKNOWN_OPERATOR: {
+    className: 'StateUnknownOperatorError',
+    module: 'runtime/state/admin.ts',
+    doc: '`dora-ts state dump/clear`: the store has no state for that operator',
+  },
+  DORA_STATE_SNAPSHOT_NOT_FOUND: {
+    className: 'SnapshotNotFoundError',
+    module: 'runtime/state/admin.ts',
+    doc: '`dora-ts state restore`: no snapshot of that id',
+  },
 
   // The shared key-value store (src/store/kvs/errors.ts).
-  DORA_KVS_OPEN: { className: 'KvsOpenError', module: 'src/store/kvs/errors.ts', doc: 'the KVS directory cannot be created or opened (permissions, a file in the way, no KVS configured)' },
+  DORA_KVS_OPEN: {
+    className: 'KvsOpenError',
+    module: 'src/store/kvs/errors.ts',
+    doc: 'the KVS directory cannot be created or opened (permissions, a file in the way, no KVS configured)',
+  },
   DORA_KVS_CORRUPT: { className: 'KvsCorruptError', module: 'src/store/kvs/errors.ts', doc: 'the KVS directory holds a damaged or non-LMDB data file' },
-  DORA_KVS_LAYOUT: { className: 'KvsLayoutError', module: 'src/store/kvs/errors.ts', doc: 'the KVS directory holds something else (operator state, another LMDB environment, a newer layout)' },
-  DORA_KVS_BAD_KEY: { className: 'KvsBadKeyError', module: 'src/store/kvs/errors.ts', doc: 'a KVS key that is not a string, is empty, or is over 511 UTF-8 bytes (also a prefix over 511 bytes)' },
-  DORA_KVS_BAD_VALUE: { className: 'KvsBadValueError', module: 'src/store/kvs/errors.ts', doc: 'a KVS value that is not a `Uint8Array`, or an `update` function that returned a Promise' },
-  DORA_KVS_BAD_NAMESPACE: { className: 'KvsBadNamespaceError', module: 'src/store/kvs/errors.ts', doc: 'a namespace name that is empty, over 255 UTF-8 bytes or holds a NUL' },
-  DORA_KVS_VALUE_TOO_LARGE: { className: 'KvsValueTooLargeError', module: 'src/store/kvs/errors.ts', doc: "a KVS value over 64 MiB, or over what the store's map size can ever hold" },
-  DORA_KVS_MAP_FULL: { className: 'KvsMapFullError', module: 'src/store/kvs/errors.ts', doc: 'no room left in the KVS (its map size); the write was not applied' },
-  DORA_KVS_DISK_FULL: { className: 'KvsDiskFullError', module: 'src/store/kvs/errors.ts', doc: 'no room left on the disk holding the KVS (ENOSPC, EDQUOT); the write was not applied' },
-  DORA_KVS_IO: { className: 'KvsIoError', module: 'src/store/kvs/errors.ts', doc: 'any other KVS read or write failure (too many readers, an I/O error); nothing was applied' },
+  DORA_KVS_LAYOUT: {
+    className: 'KvsLayoutError',
+    module: 'src/store/kvs/errors.ts',
+    doc: 'the KVS directory holds something else (operator state, another LMDB environment, a newer layout)',
+  },
+  DORA_KVS_BAD_KEY: {
+    className: 'KvsBadKeyError',
+    module: 'src/store/kvs/errors.ts',
+    doc: 'a KVS key that is not a string, is empty, or is over 511 UTF-8 bytes (also a prefix over 511 bytes)',
+  },
+  DORA_KVS_BAD_VALUE: {
+    className: 'KvsBadValueError',
+    module: 'src/store/kvs/errors.ts',
+    doc: 'a KVS value that is not a `Uint8Array`, or an `update` function that returned a Promise',
+  },
+  DORA_KVS_BAD_NAMESPACE: {
+    className: 'KvsBadNamespaceError',
+    module: 'src/store/kvs/errors.ts',
+    doc: 'a namespace name that is empty, over 255 UTF-8 bytes or holds a NUL',
+  },
+  DORA_KVS_VALUE_TOO_LARGE: {
+    className: 'KvsValueTooLargeError',
+    module: 'src/store/kvs/errors.ts',
+    doc: "a KVS value over 64 MiB, or over what the store's map size can ever hold",
+  },
+  DORA_KVS_MAP_FULL: {
+    className: 'KvsMapFullError',
+    module: 'src/store/kvs/errors.ts',
+    doc: 'no room left in the KVS (its map size); the write was not applied',
+  },
+  DORA_KVS_DISK_FULL: {
+    className: 'KvsDiskFullError',
+    module: 'src/store/kvs/errors.ts',
+    doc: 'no room left on the disk holding the KVS (ENOSPC, EDQUOT); the write was not applied',
+  },
+  DORA_KVS_IO: {
+    className: 'KvsIoError',
+    module: 'src/store/kvs/errors.ts',
+    doc: 'any other KVS read or write failure (too many readers, an I/O error); nothing was applied',
+  },
   DORA_KVS_CLOSED: { className: 'KvsClosedError', module: 'src/store/kvs/errors.ts', doc: 'a KVS handle used after `close()`' },
 
   // LMDB environments shared by both stores (src/store/lmdb/).
@@ -162,21 +274,41 @@ export const ERROR_CODES = {
 
   // The CLI (runtime/cli/, runtime/tools/).
   DORA_CLI_USAGE: { className: 'CliUsageError', module: 'runtime/cli/options.ts', doc: 'a bad command-line value' },
-  DORA_CLI_FILE_EXISTS: { className: 'FileExistsError', module: 'runtime/tools/file-output.ts', doc: '`dora-ts new` would overwrite a file or a non-empty folder' },
-  DORA_CLI_WRITE: { className: 'FileWriteError', module: 'runtime/tools/file-output.ts', doc: "a file the CLI writes (`graph`'s page, `new`'s files) could not be written" },
+  DORA_CLI_FILE_EXISTS: {
+    className: 'FileExistsError',
+    module: 'runtime/tools/file-output.ts',
+    doc: '`dora-ts new` would overwrite a file or a non-empty folder',
+  },
+  DORA_CLI_WRITE: {
+    className: 'FileWriteError',
+    module: 'runtime/tools/file-output.ts',
+    doc: "a file the CLI writes (`graph`'s page, `new`'s files) could not be written",
+  },
 
   // The supervisor daemon and its control socket (runtime/daemon/errors.ts).
   DORA_DAEMON_NOT_RUNNING: { className: 'DaemonNotRunningError', module: 'runtime/daemon/errors.ts', doc: 'no supervisor is running (`dora-ts up`)' },
-  DORA_DAEMON_UNRESPONSIVE: { className: 'DaemonUnresponsiveError', module: 'runtime/daemon/errors.ts', doc: 'a supervisor process exists but does not answer' },
+  DORA_DAEMON_UNRESPONSIVE: {
+    className: 'DaemonUnresponsiveError',
+    module: 'runtime/daemon/errors.ts',
+    doc: 'a supervisor process exists but does not answer',
+  },
   DORA_CONTROL_CLOSED: {
     className: 'ControlClientClosedError',
     module: 'runtime/control/errors.ts',
     doc: "a control request (to the supervisor or a run's state service) was cancelled because its client was closed",
   },
   DORA_DAEMON_UNKNOWN_DATAFLOW: { className: 'UnknownDataflowError', module: 'runtime/daemon/errors.ts', doc: 'no dataflow has that name or id' },
-  DORA_DAEMON_NAME_IN_USE: { className: 'DataflowNameInUseError', module: 'runtime/daemon/errors.ts', doc: 'a dataflow with that name already runs on the supervisor' },
+  DORA_DAEMON_NAME_IN_USE: {
+    className: 'DataflowNameInUseError',
+    module: 'runtime/daemon/errors.ts',
+    doc: 'a dataflow with that name already runs on the supervisor',
+  },
   DORA_DAEMON_UNKNOWN_NODE: { className: 'UnknownNodeError', module: 'runtime/daemon/errors.ts', doc: 'the dataflow has no node or operator of that name' },
-  DORA_DAEMON_BAD_REQUEST: { className: 'BadControlRequestError', module: 'runtime/daemon/errors.ts', doc: 'the supervisor does not know a command (CLI and supervisor versions differ)' },
+  DORA_DAEMON_BAD_REQUEST: {
+    className: 'BadControlRequestError',
+    module: 'runtime/daemon/errors.ts',
+    doc: 'the supervisor does not know a command (CLI and supervisor versions differ)',
+  },
 } as const satisfies Record<`DORA_${string}`, ErrorCodeInfo>
 
 /** Every code dora-ts raises, e.g. `'DORA_SPEC_UNKNOWN_SOURCE_OUTPUT'`. */

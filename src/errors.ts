@@ -181,7 +181,10 @@ export function deserializeError(data: SerializedError): Error {
     err = new DoraError(data.code as DoraErrorCode, data.message, { hint: data.hint, cause })
     err.name = isDoraErrorCode(data.code) ? ERROR_CODES[data.code].className : data.name
   } else {
-    err = data.name === 'AggregateError' ? new AggregateError(errors, data.message, { cause }) : new Error(data.message, cause === undefined ? undefined : { cause })
+    err =
+      data.name === 'AggregateError'
+        ? new AggregateError(errors, data.message, { cause })
+        : new Error(data.message, cause === undefined ? undefined : { cause })
     err.name = data.name
     Object.assign(err, { code: data.code })
   }

@@ -13,7 +13,16 @@ t.test('nanoseconds since the epoch, agreeing with the wall clock', async (t) =>
 
 t.test('never goes backwards, and resolves below a millisecond', async (t) => {
   const samples = Array.from({ length: 10_000 }, () => nowNs())
-  t.ok(samples.every((s, i) => i === 0 || s >= samples[i - 1]!), 'monotonic')
-  t.ok(samples.some((s) => s % 1_000_000n !== 0n), 'sub-millisecond digits are real')
-  t.ok(samples.every((s) => s % 1000n === 0n), 'microsecond resolution, in nanoseconds')
+  t.ok(
+    samples.every((s, i) => i === 0 || s >= samples[i - 1]!),
+    'monotonic',
+  )
+  t.ok(
+    samples.some((s) => s % 1_000_000n !== 0n),
+    'sub-millisecond digits are real',
+  )
+  t.ok(
+    samples.every((s) => s % 1000n === 0n),
+    'microsecond resolution, in nanoseconds',
+  )
 })

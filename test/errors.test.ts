@@ -2,15 +2,7 @@ import t, { type Test } from 'tap'
 import { Worker } from 'node:worker_threads'
 import { pathToFileURL } from 'node:url'
 import { join } from 'node:path'
-import {
-  DoraError,
-  deserializeError,
-  errorMessage,
-  errorStack,
-  InternalError,
-  serializeError,
-  type SerializedError,
-} from '../src/errors.js'
+import { DoraError, deserializeError, errorMessage, errorStack, InternalError, serializeError, type SerializedError } from '../src/errors.js'
 import { createSpecError, SpecBadTimerError, SpecError, SpecErrors, SpecUnknownKeyError } from '../src/spec/errors.js'
 import { KvsError, KvsOpenError } from '../src/store/kvs/errors.js'
 import { StateError, StateMapFullError } from '../src/store/state/errors.js'
@@ -148,7 +140,14 @@ t.test('errors built in a worker realm come back as their classes, with context 
   t.same([bad.file, bad.line, bad.column, bad.nodeId, bad.operatorId, bad.hint], ['/abs/flow.yml', 4, 13, 'lidar', 'op', 'use millis'])
 
   t.ok(all instanceof SpecErrors)
-  t.same((all as SpecErrors).errors.map((e) => [e.name, e.line]), [['SpecUnknownKeyError', 2], ['SpecBadTimerError', 4]], 'the problems, sorted, as their classes')
+  t.same(
+    (all as SpecErrors).errors.map((e) => [e.name, e.line]),
+    [
+      ['SpecUnknownKeyError', 2],
+      ['SpecBadTimerError', 4],
+    ],
+    'the problems, sorted, as their classes',
+  )
 
   t.ok(kvs instanceof KvsOpenError)
   t.same([(kvs as KvsOpenError).dir, (kvs as KvsOpenError).namespace], ['/kvs', 'ns'])

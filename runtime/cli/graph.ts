@@ -39,7 +39,9 @@ export const graphCommand: CommandModule<object, GraphArgs> = {
     // Drawing needs the structure only: do not insist that every node's file exists yet.
     const spec = await loadDataflow(args.dataflow, { checkFiles: false })
     if (args.out !== undefined && resolve(args.out) === spec.file) {
-      throw new CliUsageError(`--out ${args.out} is the dataflow YAML itself; dora-ts graph will not overwrite it`, { hint: 'Pass another file to --out, or leave it out to write <dataflow>.html next to the YAML.' })
+      throw new CliUsageError(`--out ${args.out} is the dataflow YAML itself; dora-ts graph will not overwrite it`, {
+        hint: 'Pass another file to --out, or leave it out to write <dataflow>.html next to the YAML.',
+      })
     }
     const graph = buildGraph(spec)
     if (args.mermaid) {

@@ -125,7 +125,9 @@ const putCommand: CommandModule<KvsArgs, PutArgs> = {
       .example('$0 kvs put map.png --file map.png -n robot', 'Store a file'),
   handler: (args) => {
     if ((args.value === undefined) === (args.file === undefined)) {
-      throw new CliUsageError('kvs put takes a value or --file, exactly one of them', { hint: 'e.g. dora-ts kvs put KEY VALUE, or dora-ts kvs put KEY --file PATH' })
+      throw new CliUsageError('kvs put takes a value or --file, exactly one of them', {
+        hint: 'e.g. dora-ts kvs put KEY VALUE, or dora-ts kvs put KEY --file PATH',
+      })
     }
     let bytes: Uint8Array
     if (args.file !== undefined) {
@@ -166,7 +168,8 @@ const lsCommand: CommandModule<KvsArgs, PrefixArgs> = {
 const rmCommand: CommandModule<KvsArgs, KeyArgs> = {
   command: 'rm <key>',
   describe: 'Delete a key (exit code 1 when it does not exist)',
-  builder: (yargs) => yargs.positional('key', { type: 'string', demandOption: true, describe: 'The key' }).example('$0 kvs rm settings/max-speed -n robot', 'Delete it'),
+  builder: (yargs) =>
+    yargs.positional('key', { type: 'string', demandOption: true, describe: 'The key' }).example('$0 kvs rm settings/max-speed -n robot', 'Delete it'),
   handler: (args) =>
     withNamespace(args, (ns) => {
       const removed = ns.delete(args.key)
@@ -240,8 +243,15 @@ export const kvsCommand: CommandModule<object, KvsArgs> = {
   describe: 'Read, write and watch the shared key-value store (also while dataflows run)',
   builder: (yargs: Argv) =>
     yargs
-      .option('namespace', { alias: 'n', type: 'string', describe: `The namespace (pool): a dataflow's nodes use its name, or its kvs_namespace (default: $${ENV_KVS_NAMESPACE})` })
-      .option('kvs-dir', { type: 'string', describe: `The KVS directory (default: $${ENV_KVS_DIR}, else $XDG_STATE_HOME/dora-ts/kvs, else ~/.local/state/dora-ts/kvs)` })
+      .option('namespace', {
+        alias: 'n',
+        type: 'string',
+        describe: `The namespace (pool): a dataflow's nodes use its name, or its kvs_namespace (default: $${ENV_KVS_NAMESPACE})`,
+      })
+      .option('kvs-dir', {
+        type: 'string',
+        describe: `The KVS directory (default: $${ENV_KVS_DIR}, else $XDG_STATE_HOME/dora-ts/kvs, else ~/.local/state/dora-ts/kvs)`,
+      })
       .option('json', { type: 'boolean', default: false, describe: 'Machine-readable output' })
       .command(getCommand)
       .command(putCommand)

@@ -38,7 +38,9 @@ export const newCommand: CommandModule<object, NewArgs> = {
     if (ext !== null && args.kind !== 'dataflow') {
       const implied: ScaffoldLang = ext[2] === 'ts' || ext[2] === 'mts' ? 'ts' : 'js'
       if (lang !== undefined && lang !== implied) {
-        throw new CliUsageError(`the name ${JSON.stringify(name)} ends in .${ext[2]!} but --lang is ${lang}`, { hint: 'Give the name without an extension, e.g. dora-ts new operator filter --lang js.' })
+        throw new CliUsageError(`the name ${JSON.stringify(name)} ends in .${ext[2]!} but --lang is ${lang}`, {
+          hint: 'Give the name without an extension, e.g. dora-ts new operator filter --lang js.',
+        })
       }
       name = ext[1]!
       lang = implied
@@ -58,7 +60,9 @@ export const newCommand: CommandModule<object, NewArgs> = {
       const pkg = commonJsPackage(where)
       if (pkg !== undefined) {
         const which = pkg === 'none' ? 'there is no package.json above it' : `${displayPath(pkg)} does not set "type": "module"`
-        printer.info(`note: ${which}, so Node loads .ts files there as CommonJS, which cannot import dora-ts; add "type": "module" to the package.json, or use --lang js (.mjs files are always ES modules)`)
+        printer.info(
+          `note: ${which}, so Node loads .ts files there as CommonJS, which cannot import dora-ts; add "type": "module" to the package.json, or use --lang js (.mjs files are always ES modules)`,
+        )
       }
     }
     if (args.kind === 'dataflow') {

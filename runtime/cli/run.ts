@@ -31,10 +31,13 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('state-dir', { type: 'string', describe: 'Root of operator state (default: state_dir in the YAML, else .dora-ts/state next to it)' })
       .option('clean-state', { type: 'boolean', default: false, describe: 'Start from empty operator state on purpose' })
       .option('name', { type: 'string', describe: 'Name of this run (default: the YAML name: or file name); names its state' })
-      .option('kvs-dir', { type: 'string', describe: 'Directory of the shared key-value store (default: $DORA_TS_KVS_DIR, else $XDG_STATE_HOME/dora-ts/kvs, else ~/.local/state/dora-ts/kvs)' })
+      .option('kvs-dir', {
+        type: 'string',
+        describe: 'Directory of the shared key-value store (default: $DORA_TS_KVS_DIR, else $XDG_STATE_HOME/dora-ts/kvs, else ~/.local/state/dora-ts/kvs)',
+      })
       .example('$0 run dataflow.yml', 'Run until Ctrl-C')
       .example('$0 run dataflow.yml --stop-after 30s', 'Run for 30 seconds, then stop cleanly')
-      .example('$0 run dataflow.yml --clean-state', 'Forget every operator\'s saved state first'),
+      .example('$0 run dataflow.yml --clean-state', "Forget every operator's saved state first"),
   handler: async (args) => {
     const printer = createPrinter()
     const stopAfterMs = args['stop-after'] === undefined ? undefined : durationOption('--stop-after', args['stop-after']) * 1000

@@ -43,7 +43,10 @@ export const startCommand: CommandModule<object, StartArgs> = {
       .option('attach', { type: 'boolean', default: false, describe: 'Stream its logs until it ends; Ctrl-C stops it' })
       .option('clean-state', { type: 'boolean', default: false, describe: 'Start from empty operator state on purpose' })
       .option('state-dir', { type: 'string', describe: 'Root of operator state' })
-      .option('kvs-dir', { type: 'string', describe: `Directory of the shared key-value store (default: $${ENV_KVS_DIR} of this shell, else the supervisor's default, ~/.local/state/dora-ts/kvs)` })
+      .option('kvs-dir', {
+        type: 'string',
+        describe: `Directory of the shared key-value store (default: $${ENV_KVS_DIR} of this shell, else the supervisor's default, ~/.local/state/dora-ts/kvs)`,
+      })
       .option('grace', { type: 'string', default: '10s', describe: 'Time nodes get to handle Stop before SIGTERM' })
       .option('stop-after', { type: 'string', describe: 'Stop the dataflow after this long' })
       .option('auto-up', { type: 'boolean', default: false, describe: 'Start the supervisor first if none is running' })
@@ -64,17 +67,21 @@ export const startCommand: CommandModule<object, StartArgs> = {
     const client = DaemonClient.connect()
     let started: { id: string; name: string; logDir: string }
     try {
-      started = await client.request('start', {
-        file,
-        name: args.name,
-        cleanState: args['clean-state'],
-        stateDir: args['state-dir'] === undefined ? undefined : resolve(args['state-dir']),
-        // The shell's DORA_TS_KVS_DIR is what the user sees; the supervisor may have been started
-        // from another environment.
-        kvsDir: kvsDirOf(args['kvs-dir']),
-        graceMs,
-        stopAfterMs,
-      }, { timeoutMs: 60_000 })
+      started = await client.request(
+        'start',
+        {
+          file,
+          name: args.name,
+          cleanState: args['clean-state'],
+          stateDir: args['state-dir'] === undefined ? undefined : resolve(args['state-dir']),
+          // The shell's DORA_TS_KVS_DIR is what the user sees; the supervisor may have been started
+          // from another environment.
+          kvsDir: kvsDirOf(args['kvs-dir']),
+          graceMs,
+          stopAfterMs,
+        },
+        { timeoutMs: 60_000 },
+      )
     } finally {
       client.close()
     }

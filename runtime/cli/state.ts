@@ -85,7 +85,10 @@ const lsCommand: CommandModule<object, LsArgs> = {
       .example('$0 state ls dataflow.yml --json', 'The same for the dataflow of dataflow.yml, as JSON'),
   handler: async (args) => {
     if (args.dataflow === undefined) {
-      if (args.name !== undefined) throw new CliUsageError('--name goes with a dataflow YAML', { hint: 'dora-ts state ls lists every store under the root; pass a YAML with --name to see one.' })
+      if (args.name !== undefined)
+        throw new CliUsageError('--name goes with a dataflow YAML', {
+          hint: 'dora-ts state ls lists every store under the root; pass a YAML with --name to see one.',
+        })
       const root = resolve(args['state-dir'] ?? DEFAULT_STATE_ROOT)
       const stores = listStores(root).map((name) => {
         const pid = liveOwner(resolve(root, name))
@@ -94,7 +97,12 @@ const lsCommand: CommandModule<object, LsArgs> = {
       if (args.json) return out(JSON.stringify({ root, stores }, null, 2))
       if (stores.length === 0) return out(`no state stores under ${root}`)
       out(`state stores under ${root}:`)
-      out(table(['dataflow', 'on disk', 'owner'], stores.map((s) => [s.name, formatBytes(s.bytesOnDisk), s.owner === null ? 'not in use' : `in use (pid ${s.owner})`])))
+      out(
+        table(
+          ['dataflow', 'on disk', 'owner'],
+          stores.map((s) => [s.name, formatBytes(s.bytesOnDisk), s.owner === null ? 'not in use' : `in use (pid ${s.owner})`]),
+        ),
+      )
       return
     }
     const target = await resolveStateTarget(args.dataflow, args['state-dir'], args.name)
@@ -104,9 +112,17 @@ const lsCommand: CommandModule<object, LsArgs> = {
     if (args.json) {
       return out(JSON.stringify({ dataflow: target.name, dir: target.dir, bytesOnDisk, inUse: pid !== undefined, owner: pid ?? null, operators }, null, 2))
     }
-    out(`dataflow "${target.name}": ${target.dir} (${formatBytes(bytesOnDisk)} on disk), ${pid === undefined ? 'not in use' : `in use by a running dataflow (pid ${pid})`}`)
+    out(
+      `dataflow "${target.name}": ${target.dir} (${formatBytes(bytesOnDisk)} on disk), ${pid === undefined ? 'not in use' : `in use by a running dataflow (pid ${pid})`}`,
+    )
     if (operators.length === 0) return out('no operator state')
-    out(table(['operator', 'entries', 'bytes'], operators.map((o) => [o.operator, String(o.entries), String(o.bytes)]), [false, true, true]))
+    out(
+      table(
+        ['operator', 'entries', 'bytes'],
+        operators.map((o) => [o.operator, String(o.entries), String(o.bytes)]),
+        [false, true, true],
+      ),
+    )
   },
 }
 
@@ -145,7 +161,7 @@ const clearCommand: CommandModule<object, ClearArgs> = {
       .positional('operator', { type: 'string', describe: 'Only this operator: node/operator, or the node of a single operator' })
       .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Do not ask for confirmation' })
       .example('$0 state clear robot --yes', 'Forget the state of every operator of dataflow "robot"')
-      .example('$0 state clear robot obstacle-filter', 'Forget one operator\'s state (asks first on a terminal)'),
+      .example('$0 state clear robot obstacle-filter', "Forget one operator's state (asks first on a terminal)"),
   handler: async (args) => {
     const printer = createPrinter()
     const target = await resolveStateTarget(args.dataflow, args['state-dir'], args.name)
@@ -201,14 +217,29 @@ const snapshotsCommand: CommandModule<object, SnapshotsArgs> = {
     const snapshots = listSnapshots(target)
     if (snapshots.length === 0 && !storeExists(target)) requireStore(target)
     if (args.json) {
-      const json = snapshots.map((s) => ({ id: s.id, createdAt: s.createdAt.toISOString(), bytes: s.bytes, dir: s.dir, reason: s.reason ?? null, operators: s.operators ?? null }))
+      const json = snapshots.map((s) => ({
+        id: s.id,
+        createdAt: s.createdAt.toISOString(),
+        bytes: s.bytes,
+        dir: s.dir,
+        reason: s.reason ?? null,
+        operators: s.operators ?? null,
+      }))
       return out(JSON.stringify({ dataflow: target.name, dir: snapshotsDirOf(target), snapshots: json }, null, 2))
     }
     if (snapshots.length === 0) return out(`no snapshots of dataflow "${target.name}" yet (take one with dora-ts state snapshot ${target.name})`)
     out(
       table(
         ['id', 'date (UTC)', 'size', 'operators'],
-        snapshots.map((s) => [s.id, s.createdAt.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ''), formatBytes(s.bytes), s.operators === undefined ? '?' : String(s.operators.length)]),
+        snapshots.map((s) => [
+          s.id,
+          s.createdAt
+            .toISOString()
+            .replace('T', ' ')
+            .replace(/\.\d+Z$/, ''),
+          formatBytes(s.bytes),
+          s.operators === undefined ? '?' : String(s.operators.length),
+        ]),
         [false, false, true, true],
       ),
     )
@@ -229,7 +260,8 @@ const restoreCommand: CommandModule<object, RestoreArgs> = {
     const { restored, saved, operators } = await restoreSnapshot(target, args.snapshot)
     const printer = createPrinter()
     printer.info(`restored dataflow "${target.name}" from snapshot ${restored.id}: ${operators.length} operator${operators.length === 1 ? '' : 's'}`)
-    if (saved !== undefined) printer.info(`the state it replaced is kept as snapshot ${saved.id} (dora-ts state restore ${target.name} ${saved.id} undoes this)`)
+    if (saved !== undefined)
+      printer.info(`the state it replaced is kept as snapshot ${saved.id} (dora-ts state restore ${target.name} ${saved.id} undoes this)`)
   },
 }
 

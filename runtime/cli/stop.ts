@@ -23,7 +23,11 @@ export const stopCommand: CommandModule<object, StopArgs> = {
     const graceMs = args.grace === undefined ? undefined : durationOption('--grace', args.grace) * 1000
     const client = DaemonClient.connect()
     try {
-      const { name, result } = await client.request<{ name: string; result: RunResult }>('stop', { target: args.target, graceMs }, { timeoutMs: (graceMs ?? 60_000) + 30_000 })
+      const { name, result } = await client.request<{ name: string; result: RunResult }>(
+        'stop',
+        { target: args.target, graceMs },
+        { timeoutMs: (graceMs ?? 60_000) + 30_000 },
+      )
       const failed = result.units.filter((u) => u.status === 'failed')
       for (const unit of failed) printer.error(`node "${unit.unit}" failed: ${unit.error ?? 'unknown error'}`)
       printer.info(`dataflow "${name}" stopped${failed.length === 0 ? '' : ` with ${failed.length} failed node${failed.length === 1 ? '' : 's'}`}`)

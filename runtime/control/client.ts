@@ -46,7 +46,12 @@ export class ControlClient {
   #receiving = false
   #closed = false
 
-  protected constructor(endpoint: string, who: string, pid: number | undefined, unresponsiveHint = 'It may be busy or hung: check dora-ts logs, or restart it with dora-ts destroy and dora-ts up.') {
+  protected constructor(
+    endpoint: string,
+    who: string,
+    pid: number | undefined,
+    unresponsiveHint = 'It may be busy or hung: check dora-ts logs, or restart it with dora-ts destroy and dora-ts up.',
+  ) {
     this.#socket = new Dealer({ linger: 0 })
     this.#socket.connect(endpoint)
     // Requests may overlap (one timed out, the next sent): zeromq.js takes one send at a time.

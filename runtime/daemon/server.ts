@@ -13,12 +13,7 @@ import { DataflowRun, type RunResult, type UnitInfo } from '../supervisor/datafl
 import { CustomNode } from '../supervisor/custom-node.js'
 import { daemonPaths, type DaemonPaths } from './paths.js'
 import { RunLogWriter } from './run-logs.js'
-import {
-  BadControlRequestError,
-  DataflowNameInUseError,
-  UnknownDataflowError,
-  UnknownNodeError,
-} from './errors.js'
+import { BadControlRequestError, DataflowNameInUseError, UnknownDataflowError, UnknownNodeError } from './errors.js'
 
 export interface StartRequest {
   file: string
@@ -194,7 +189,9 @@ export class Daemon {
     const unit = entry.run.findUnit(unitName)
     if (unit === undefined) {
       const names = entry.run.unitInfo().map((u) => u.name)
-      throw new UnknownNodeError(`dataflow "${entry.name}" has no node or operator "${unitName}"`, { hint: `Its nodes and operators are: ${names.join(', ')}.` })
+      throw new UnknownNodeError(`dataflow "${entry.name}" has no node or operator "${unitName}"`, {
+        hint: `Its nodes and operators are: ${names.join(', ')}.`,
+      })
     }
     const reason = `killed on purpose by dora-ts kill (${unit instanceof CustomNode ? signal : 'worker terminated'})`
     if (unit instanceof CustomNode) {

@@ -41,7 +41,9 @@ export class PauseGate {
     if (Date.now() - this.#pausedSince < MAX_PAUSE_MS) return true
     if (!this.#warned) {
       this.#warned = true
-      this.#warn(`its outputs have been paused by backpressure for ${MAX_PAUSE_MS / 1000} s; letting one input through every ${MAX_PAUSE_MS / 1000} s (a cycle of backpressure inputs?)`)
+      this.#warn(
+        `its outputs have been paused by backpressure for ${MAX_PAUSE_MS / 1000} s; letting one input through every ${MAX_PAUSE_MS / 1000} s (a cycle of backpressure inputs?)`,
+      )
     }
     this.#pausedSince = Date.now()
     this.#wakeAtPauseEnd()

@@ -87,7 +87,8 @@ export async function resolveStateTarget(target: string, stateDirOption?: string
     const root = stateRootOf(spec, stateDirOption)
     const name = runName ?? spec.name
     const problem = nameProblem(name)
-    if (problem !== undefined) throw new StateNameError(`--name ${JSON.stringify(name)} is not a dataflow name: it ${problem}`, { hint: 'Pass the name given to dora-ts run --name.' })
+    if (problem !== undefined)
+      throw new StateNameError(`--name ${JSON.stringify(name)} is not a dataflow name: it ${problem}`, { hint: 'Pass the name given to dora-ts run --name.' })
     return { name, root, dir: join(root, name), file: spec.file }
   }
   if (runName !== undefined) {
@@ -153,10 +154,13 @@ export function refuseWhileOwned(target: StateTarget, action: string): void {
 }
 
 function inUse(target: StateTarget, action: string, pid: number | undefined): StateInUseError {
-  return new StateInUseError(`cannot ${action} of dataflow "${target.name}": a running dataflow (dora-ts pid ${pid ?? '?'}) owns its state store in ${target.dir}`, {
-    dir: target.dir,
-    hint: 'Stop that dataflow first (Ctrl-C, or dora-ts stop), then try again. Reading works meanwhile: dora-ts state ls, dump and snapshot.',
-  })
+  return new StateInUseError(
+    `cannot ${action} of dataflow "${target.name}": a running dataflow (dora-ts pid ${pid ?? '?'}) owns its state store in ${target.dir}`,
+    {
+      dir: target.dir,
+      hint: 'Stop that dataflow first (Ctrl-C, or dora-ts stop), then try again. Reading works meanwhile: dora-ts state ls, dump and snapshot.',
+    },
+  )
 }
 
 /** How long to wait for a run that has just taken the store to publish its endpoint. */
@@ -169,7 +173,7 @@ const SNAPSHOT_TIMEOUT_MS = 10 * 60_000
  * the store opened here under the owner lock (so no run starts meanwhile).
  */
 export async function withStateReader<T>(target: StateTarget, work: (reader: StateReader) => Promise<T>): Promise<T> {
-  for (const deadline = Date.now() + OWNER_ENDPOINT_WAIT_MS; ; ) {
+  for (const deadline = Date.now() + OWNER_ENDPOINT_WAIT_MS; ;) {
     let lock
     try {
       lock = acquireOwnerLock(target.dir, 'cli')
@@ -187,7 +191,12 @@ export async function withStateReader<T>(target: StateTarget, work: (reader: Sta
     const pid = owner?.role === 'run' ? owner.pid : undefined
     const endpoint = ownerEndpoint(target.dir)
     if (pid !== undefined && endpoint !== undefined) {
-      const client = ControlClient.open(endpoint, `the running dataflow "${target.name}" (dora-ts pid ${pid})`, pid, `It may be busy or hung: check its output (or dora-ts logs ${target.name}), and try again.`)
+      const client = ControlClient.open(
+        endpoint,
+        `the running dataflow "${target.name}" (dora-ts pid ${pid})`,
+        pid,
+        `It may be busy or hung: check its output (or dora-ts logs ${target.name}), and try again.`,
+      )
       try {
         return await work(remoteReader(client, pid))
       } finally {
@@ -197,16 +206,22 @@ export async function withStateReader<T>(target: StateTarget, work: (reader: Sta
     // Another command reads it for a moment, or the owner is starting (no endpoint yet) or has
     // just ended (the lock is free again): try again shortly.
     if (Date.now() > deadline && owner?.role === 'cli') {
-      throw new StateInUseError(`cannot read the state of dataflow "${target.name}": another dora-ts command (pid ${owner.pid}) has held its store in ${target.dir} for over ${OWNER_ENDPOINT_WAIT_MS / 1000} s`, {
-        dir: target.dir,
-        hint: 'It may be stuck (a big snapshot or restore takes a while): wait for it, or stop it, then try again.',
-      })
+      throw new StateInUseError(
+        `cannot read the state of dataflow "${target.name}": another dora-ts command (pid ${owner.pid}) has held its store in ${target.dir} for over ${OWNER_ENDPOINT_WAIT_MS / 1000} s`,
+        {
+          dir: target.dir,
+          hint: 'It may be stuck (a big snapshot or restore takes a while): wait for it, or stop it, then try again.',
+        },
+      )
     }
     if (Date.now() > deadline) {
-      throw new StateInUseError(`cannot read the state of dataflow "${target.name}": dora-ts pid ${pid ?? '?'} owns its store in ${target.dir} but does not serve it`, {
-        dir: target.dir,
-        hint: 'That process may be a dora-ts older than this CLI, or stuck starting: try again, or stop it first.',
-      })
+      throw new StateInUseError(
+        `cannot read the state of dataflow "${target.name}": dora-ts pid ${pid ?? '?'} owns its store in ${target.dir} but does not serve it`,
+        {
+          dir: target.dir,
+          hint: 'That process may be a dora-ts older than this CLI, or stuck starting: try again, or stop it first.',
+        },
+      )
     }
     await new Promise((r) => setTimeout(r, 50))
   }
@@ -318,7 +333,10 @@ export async function takeSnapshot(target: StateTarget, reason: 'snapshot' | 'be
   for (let n = 2; existsSync(join(parent, id)); n++) id = `${base}-${n}`
   const dir = join(parent, id)
   const operators = heldStore === undefined ? await withStateReader(target, (reader) => reader.snapshot(dir)) : await storeReader(heldStore).snapshot(dir)
-  writeFileSync(join(dir, SNAPSHOT_INFO), `${JSON.stringify({ dataflow: target.name, createdAt: createdAt.toISOString(), reason, source: target.dir, operators }, null, 2)}\n`)
+  writeFileSync(
+    join(dir, SNAPSHOT_INFO),
+    `${JSON.stringify({ dataflow: target.name, createdAt: createdAt.toISOString(), reason, source: target.dir, operators }, null, 2)}\n`,
+  )
   return { id, dir, createdAt, bytes: sizeOf(dir), operators, reason }
 }
 
@@ -338,7 +356,10 @@ export function findSnapshot(target: StateTarget, id: string): SnapshotInfo {
  * the store; holds the owner lock meanwhile, so no run starts halfway. The store it replaces
  * is kept as a `before-restore-...` snapshot first.
  */
-export async function restoreSnapshot(target: StateTarget, id: string): Promise<{ restored: SnapshotInfo; saved: SnapshotInfo | undefined; operators: OperatorStats[] }> {
+export async function restoreSnapshot(
+  target: StateTarget,
+  id: string,
+): Promise<{ restored: SnapshotInfo; saved: SnapshotInfo | undefined; operators: OperatorStats[] }> {
   const snapshot = findSnapshot(target, id)
   refuseWhileOwned(target, `restore the state`)
   let lock

@@ -65,7 +65,10 @@ export function storeReader(store: StateStore): StateReader {
 function dumpStore(store: StateStore, operators?: readonly string[]): OperatorDump[] {
   const keys = operators ?? store.stats().map((s) => s.operator)
   return keys.map((operator) => {
-    const state = [...store.operator(operator).load().state].map(([key, value]): [string, string] => [key, Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')])
+    const state = [...store.operator(operator).load().state].map(([key, value]): [string, string] => [
+      key,
+      Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64'),
+    ])
     return { operator, state }
   })
 }

@@ -140,7 +140,10 @@ export class DataflowRun implements AsyncDisposable {
     this.#inputTimeouts = new InputTimeouts(this.#routing.inputs, {
       mayTimeOut: (receiver, inputId) => !this.stopping && this.#downstream.isInputOpen(receiver, inputId),
       timedOut: (receiver, input) => {
-        this.#notice('warn', `${this.#nameOf(receiver)}: input "${input.id}" got nothing for ${input.inputTimeout} s (input_timeout); closing it until messages come again`)
+        this.#notice(
+          'warn',
+          `${this.#nameOf(receiver)}: input "${input.id}" got nothing for ${input.inputTimeout} s (input_timeout); closing it until messages come again`,
+        )
         this.#deliver(receiver, { type: 'input-closed', id: input.id })
       },
       recovered: (receiver, input) => {
@@ -434,7 +437,8 @@ export class DataflowRun implements AsyncDisposable {
     this.#results.set(unit.key, { unit: unit.display, status: result.status, error: result.error, stderrTail: result.stderrTail })
     if (result.status === 'failed') {
       this.#notice('error', `${unit.display} ${result.error ?? 'failed'}`)
-      if (!this.stopping) this.#downstream.notify(unit.key, (affectedInputs) => ({ type: 'node-failed', nodeId: unit.display, error: result.error ?? 'failed', affectedInputs }))
+      if (!this.stopping)
+        this.#downstream.notify(unit.key, (affectedInputs) => ({ type: 'node-failed', nodeId: unit.display, error: result.error ?? 'failed', affectedInputs }))
     }
     const close = (): void => {
       this.#downstream.closeOutputs(unit.key, unit.outputs)

@@ -135,7 +135,10 @@ export class NodeRouter {
         node.requestNext()
         return
       case 'close-outputs':
-        this.#handlers.closeOutputs(node, message.outputs.filter((o) => node.outputs.includes(o)))
+        this.#handlers.closeOutputs(
+          node,
+          message.outputs.filter((o) => node.outputs.includes(o)),
+        )
         // The node waits for this before it closes its socket: everything it sent before has
         // arrived (same connection, in order), so nothing is left for its linger to lose.
         node.send({ type: 'outputs-closed', outputs: message.outputs })

@@ -171,8 +171,13 @@ export class Reaper {
     proc.once('exit', (code, signal) => {
       if (!ready || this.#closed !== undefined || proc !== this.#proc) return
       const how = signal === null ? `exit code ${code}` : signal
-      this.#options.log?.('warn', `the reaper process (pid ${proc.pid}) ended unexpectedly (${how}); starting a new one for the ${this.#groups.size} live node group(s)`)
-      this.#launch().catch((err: unknown) => this.#options.log?.('error', `${errorMessage(err)}; this run's custom nodes will not be stopped if the supervisor dies`))
+      this.#options.log?.(
+        'warn',
+        `the reaper process (pid ${proc.pid}) ended unexpectedly (${how}); starting a new one for the ${this.#groups.size} live node group(s)`,
+      )
+      this.#launch().catch((err: unknown) =>
+        this.#options.log?.('error', `${errorMessage(err)}; this run's custom nodes will not be stopped if the supervisor dies`),
+      )
     })
     return new Promise((resolve, reject) => {
       let out = ''
@@ -191,7 +196,9 @@ export class Reaper {
         if (out.includes('ready\n')) settle()
       }
       const onEarlyExit = (code: number | null, signal: NodeJS.Signals | null): void => {
-        settle(new ReaperError(`the reaper process exited before it was ready (${signal ?? `exit code ${code}`})`, { hint: 'Is dist/ built? Run `npm run build`.' }))
+        settle(
+          new ReaperError(`the reaper process exited before it was ready (${signal ?? `exit code ${code}`})`, { hint: 'Is dist/ built? Run `npm run build`.' }),
+        )
       }
       const onError = (err: Error): void => settle(new ReaperError(`could not start the reaper process: ${err.message}`, { cause: err }))
       proc.stdout?.setEncoding('utf8').on('data', onData)

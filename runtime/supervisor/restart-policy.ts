@@ -27,8 +27,7 @@ export class RestartBudget {
     if (policy === 'never') return { restart: false, reason: 'restart_policy is never' }
     if (!failed && policy !== 'always') return { restart: false, reason: 'it ended cleanly' }
     const now = this.#now()
-    const inWindow =
-      restartWindow === undefined ? this.#restarts.length : this.#restarts.filter((t) => now - t <= restartWindow * 1000).length
+    const inWindow = restartWindow === undefined ? this.#restarts.length : this.#restarts.filter((t) => now - t <= restartWindow * 1000).length
     if (maxRestarts > 0 && inWindow >= maxRestarts) {
       const window = restartWindow === undefined ? '' : ` within ${restartWindow} s`
       return { restart: false, reason: `it was restarted ${inWindow} times${window} (max_restarts ${maxRestarts})` }

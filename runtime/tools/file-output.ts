@@ -30,15 +30,24 @@ export function writeTextFile(file: string, text: string, options: { exclusive?:
   try {
     mkdirSync(dirname(file), { recursive: true })
   } catch (err) {
-    throw new FileWriteError(`cannot write ${file}: cannot create its folder (${errorMessage(err)})`, { hint: 'Check the path: a file may be in the way of a folder, or the place is not writable.', cause: err })
+    throw new FileWriteError(`cannot write ${file}: cannot create its folder (${errorMessage(err)})`, {
+      hint: 'Check the path: a file may be in the way of a folder, or the place is not writable.',
+      cause: err,
+    })
   }
   try {
     writeFileSync(file, text, { flag: options.exclusive === true ? 'wx' : 'w', mode: options.mode ?? 0o644 })
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'EEXIST' && options.exclusive === true) {
-      throw new FileExistsError(`${file} already exists; dora-ts does not overwrite files`, { hint: 'Choose another name or --dir, or move the existing file away first.', cause: err })
+      throw new FileExistsError(`${file} already exists; dora-ts does not overwrite files`, {
+        hint: 'Choose another name or --dir, or move the existing file away first.',
+        cause: err,
+      })
     }
-    throw new FileWriteError(`cannot write ${file}: ${errorMessage(err)}`, { hint: 'Check that the folder exists and is writable, or choose another path.', cause: err })
+    throw new FileWriteError(`cannot write ${file}: ${errorMessage(err)}`, {
+      hint: 'Check that the folder exists and is writable, or choose another path.',
+      cause: err,
+    })
   }
 }

@@ -32,7 +32,8 @@ export const DATA_ID_PATTERN = '^[^/\\s]+$'
 
 const restartKeys = {
   restart_policy: {
-    description: 'When to restart after the node exits: `never`, `on-failure` (non-zero exit or crash) or `always`. Default: `never` for custom nodes, `on-failure` for operators.',
+    description:
+      'When to restart after the node exits: `never`, `on-failure` (non-zero exit or crash) or `always`. Default: `never` for custom nodes, `on-failure` for operators.',
     schema: { enum: ['never', 'on-failure', 'always'] },
   },
   max_restarts: {
@@ -68,7 +69,7 @@ export const ROOT_KEYS = {
     schema: { type: 'array', minItems: 1, items: { $ref: '#/$defs/node' } },
   },
   env: {
-    description: 'Environment variables for every node; a node\'s own `env` wins.',
+    description: "Environment variables for every node; a node's own `env` wins.",
     schema: { $ref: '#/$defs/env' },
   },
   exit_when_nodes_finish: {
@@ -84,11 +85,13 @@ export const ROOT_KEYS = {
     schema: { type: 'string', minLength: 1 },
   },
   kvs_namespace: {
-    description: 'dora-ts: the namespace (pool) of the shared key-value store that this dataflow\'s nodes and operators use as `kvs`. Default: the dataflow name. Two dataflows that set the same value share their keys.',
+    description:
+      "dora-ts: the namespace (pool) of the shared key-value store that this dataflow's nodes and operators use as `kvs`. Default: the dataflow name. Two dataflows that set the same value share their keys.",
     schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\u0000]+$' },
   },
   durability: {
-    description: 'dora-ts: default durability of operator state: `process` (every committed event survives any process crash, the supervisor\'s included, but not power loss) or `power` (fsync on every commit: also survives power loss, slower). Default `process`.',
+    description:
+      "dora-ts: default durability of operator state: `process` (every committed event survives any process crash, the supervisor's included, but not power loss) or `power` (fsync on every commit: also survives power loss, slower). Default `process`.",
     schema: { $ref: '#/$defs/durability' },
   },
   deploy: { description: 'dora: where to deploy the dataflow.', unsupported: 'dora-ts runs every node on this machine; remove `deploy:`.' },
@@ -106,7 +109,8 @@ export const NODE_KEYS = {
   name: { description: 'Human-readable name.', schema: { type: 'string' } },
   description: { description: 'What the node does.', schema: { type: 'string' } },
   path: {
-    description: 'Custom node: the executable or script, relative to this file, or a command on PATH. `.ts` runs as TypeScript, `.js`/`.mjs`/`.cjs` with node, anything else is executed directly.',
+    description:
+      'Custom node: the executable or script, relative to this file, or a command on PATH. `.ts` runs as TypeScript, `.js`/`.mjs`/`.cjs` with node, anything else is executed directly.',
     schema: { type: 'string', minLength: 1 },
   },
   args: {
@@ -135,17 +139,26 @@ export const NODE_KEYS = {
   },
   ...restartKeys,
   build: { description: 'dora: build command.', unsupported: 'build the node yourself before `dora-ts run`; remove `build:`.' },
-  git: { description: 'dora: git repository to fetch the node from.', unsupported: 'clone the repository yourself and point `path:` at the file; remove `git:`.' },
+  git: {
+    description: 'dora: git repository to fetch the node from.',
+    unsupported: 'clone the repository yourself and point `path:` at the file; remove `git:`.',
+  },
   branch: { description: 'dora: git branch.', unsupported: 'clone the repository yourself and point `path:` at the file; remove `branch:`.' },
   tag: { description: 'dora: git tag.', unsupported: 'clone the repository yourself and point `path:` at the file; remove `tag:`.' },
   rev: { description: 'dora: git revision.', unsupported: 'clone the repository yourself and point `path:` at the file; remove `rev:`.' },
-  send_stdout_as: { description: 'dora: publish stdout as an output.', unsupported: 'send the text as a regular output from the node; remove `send_stdout_as:`.' },
+  send_stdout_as: {
+    description: 'dora: publish stdout as an output.',
+    unsupported: 'send the text as a regular output from the node; remove `send_stdout_as:`.',
+  },
   send_logs_as: { description: 'dora: publish logs as an output.', unsupported: 'send the logs as a regular output from the node; remove `send_logs_as:`.' },
   min_log_level: { description: 'dora: minimum log level.', unsupported: 'remove `min_log_level:`; dora-ts keeps all node logs.' },
   max_log_size: { description: 'dora: log size limit.', unsupported: 'remove `max_log_size:`; dora-ts does not rotate node logs yet.' },
   deploy: { description: 'dora: machine to run the node on.', unsupported: 'dora-ts runs every node on this machine; remove `deploy:`.' },
   _unstable_deploy: { description: 'dora: machine to run the node on.', unsupported: 'dora-ts runs every node on this machine; remove `_unstable_deploy:`.' },
-  custom: { description: 'dora (old format): custom node definition.', unsupported: 'use the dora 1.0 form: put `path:`, `args:`, `inputs:` and `outputs:` directly on the node.' },
+  custom: {
+    description: 'dora (old format): custom node definition.',
+    unsupported: 'use the dora 1.0 form: put `path:`, `args:`, `inputs:` and `outputs:` directly on the node.',
+  },
 } as const satisfies Record<string, KeyInfo>
 
 /** Keys of `operator:` and of each entry of `operators:`. */
@@ -174,15 +187,17 @@ export const OPERATOR_KEYS = {
     schema: { $ref: '#/$defs/duration' },
   },
   max_memory_mb: {
-    description: 'dora-ts: heap limit of the operator\'s worker thread in MiB; an operator that exceeds it counts as crashed and is restarted. Default: Node\'s own limit.',
+    description:
+      "dora-ts: heap limit of the operator's worker thread in MiB; an operator that exceeds it counts as crashed and is restarted. Default: Node's own limit.",
     schema: { type: 'integer', minimum: 1 },
   },
   max_redeliveries: {
-    description: 'dora-ts: an input that has crashed the operator this many times is dropped as poison (logged with its sequence number and reported on the operator\'s `_errors` output). Default 3.',
+    description:
+      "dora-ts: an input that has crashed the operator this many times is dropped as poison (logged with its sequence number and reported on the operator's `_errors` output). Default 3.",
     schema: { type: 'integer', minimum: 1 },
   },
   durability: {
-    description: 'dora-ts: durability of this operator\'s state: `process` or `power`. Default: the top-level `durability`.',
+    description: "dora-ts: durability of this operator's state: `process` or `power`. Default: the top-level `durability`.",
     schema: { $ref: '#/$defs/durability' },
   },
   ...restartKeys,

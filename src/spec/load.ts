@@ -41,8 +41,17 @@ export async function loadDataflow(file: string, options: LoadOptions = {}): Pro
     text = await readFile(abs, 'utf8')
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    const detail = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'this is a directory, not a YAML file' : `cannot read the file (${code ?? String(err)})`
-    throw new SpecErrors([createSpecError('DORA_SPEC_FILE_NOT_FOUND', detail, { file: abs, line: 0, column: 0 }, 'pass the path of the dataflow YAML, e.g. `dora-ts run dataflow.yml`', err)])
+    const detail =
+      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'this is a directory, not a YAML file' : `cannot read the file (${code ?? String(err)})`
+    throw new SpecErrors([
+      createSpecError(
+        'DORA_SPEC_FILE_NOT_FOUND',
+        detail,
+        { file: abs, line: 0, column: 0 },
+        'pass the path of the dataflow YAML, e.g. `dora-ts run dataflow.yml`',
+        err,
+      ),
+    ])
   }
   return parseDataflow(text, abs, options)
 }
@@ -64,9 +73,21 @@ export function parseDataflow(text: string, file: string, options: LoadOptions =
     for (const err of doc.errors) {
       const at = problems.positions.ofOffset(err.pos[0])
       if (err.code === 'MULTIPLE_DOCS') {
-        problems.add('DORA_SPEC_YAML_SYNTAX', at, {}, 'YAML syntax error: the file holds more than one YAML document', 'a dataflow is one document: remove the `---` line and what follows, or move it to its own file')
+        problems.add(
+          'DORA_SPEC_YAML_SYNTAX',
+          at,
+          {},
+          'YAML syntax error: the file holds more than one YAML document',
+          'a dataflow is one document: remove the `---` line and what follows, or move it to its own file',
+        )
       } else {
-        problems.add('DORA_SPEC_YAML_SYNTAX', at, {}, `YAML syntax error: ${err.message}`, 'fix the YAML syntax (check the indentation and the quotes around that place)')
+        problems.add(
+          'DORA_SPEC_YAML_SYNTAX',
+          at,
+          {},
+          `YAML syntax error: ${err.message}`,
+          'fix the YAML syntax (check the indentation and the quotes around that place)',
+        )
       }
     }
     problems.throwIfAny()

@@ -62,7 +62,13 @@ export class Reader {
 
   /** Record "`key` must be <expected>, got <actual>". */
   wrongType(field: Field, scope: Scope, expected: string, hint?: string, suggestion = ''): void {
-    this.problems.add('DORA_SPEC_INVALID_VALUE', this.valueOrKey(field.value, field.key), scope, `\`${field.name}\` must be ${expected}, got ${this.describe(field.value)}${suggestion}`, hint)
+    this.problems.add(
+      'DORA_SPEC_INVALID_VALUE',
+      this.valueOrKey(field.value, field.key),
+      scope,
+      `\`${field.name}\` must be ${expected}, got ${this.describe(field.value)}${suggestion}`,
+      hint,
+    )
   }
 
   /**
@@ -99,14 +105,26 @@ export class Reader {
       const first = seen.get(name)
       if (first !== undefined) {
         const line = this.problems.positions.of(first).line
-        this.problems.add('DORA_SPEC_DUPLICATE_KEY', key, scope, `key \`${name}\` appears twice in this ${level} (first on line ${line})`, 'remove one of them; YAML mappings cannot repeat a key')
+        this.problems.add(
+          'DORA_SPEC_DUPLICATE_KEY',
+          key,
+          scope,
+          `key \`${name}\` appears twice in this ${level} (first on line ${line})`,
+          'remove one of them; YAML mappings cannot repeat a key',
+        )
         continue
       }
       seen.set(name, key)
       const info: KeyInfo | undefined = Object.hasOwn(table, name) ? table[name] : undefined
       if (info === undefined) {
         const allowed = Object.keys(table)
-        this.problems.add('DORA_SPEC_UNKNOWN_KEY', key, scope, `unknown ${level} key \`${name}\`${didYouMean(name, allowed)}`, `${level} keys are: ${allowed.filter((k) => table[k]?.unsupported === undefined).join(', ')}`)
+        this.problems.add(
+          'DORA_SPEC_UNKNOWN_KEY',
+          key,
+          scope,
+          `unknown ${level} key \`${name}\`${didYouMean(name, allowed)}`,
+          `${level} keys are: ${allowed.filter((k) => table[k]?.unsupported === undefined).join(', ')}`,
+        )
         rejected.push(name)
         continue
       }
@@ -144,7 +162,12 @@ export class Reader {
     const v = field.value
     const seconds = isScalar(v) ? parseDuration(v.value) : undefined
     if (seconds !== undefined && (!positive || seconds > 0)) return seconds
-    this.wrongType(field, scope, `a ${positive ? 'positive' : 'non-negative'} duration`, 'write a number of seconds (e.g. 0.5) or a string with a unit: ns, us, ms, s, m or h (e.g. "500ms", "2s")')
+    this.wrongType(
+      field,
+      scope,
+      `a ${positive ? 'positive' : 'non-negative'} duration`,
+      'write a number of seconds (e.g. 0.5) or a string with a unit: ns, us, ms, s, m or h (e.g. "500ms", "2s")',
+    )
     return undefined
   }
 
@@ -185,7 +208,13 @@ export class Reader {
       const name = String(key.value)
       const first = seen.get(name)
       if (first !== undefined) {
-        this.problems.add('DORA_SPEC_DUPLICATE_KEY', key, scope, `\`env\` variable \`${name}\` is set twice (first on line ${this.problems.positions.of(first).line})`, 'remove one of them')
+        this.problems.add(
+          'DORA_SPEC_DUPLICATE_KEY',
+          key,
+          scope,
+          `\`env\` variable \`${name}\` is set twice (first on line ${this.problems.positions.of(first).line})`,
+          'remove one of them',
+        )
         continue
       }
       seen.set(name, key)
@@ -194,7 +223,13 @@ export class Reader {
       if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
         env[name] = String(v)
       } else {
-        this.problems.add('DORA_SPEC_INVALID_VALUE', this.valueOrKey(value, key), scope, `\`env\` variable \`${name}\` must be a string, number or boolean, got ${this.describe(value)}`, 'give it a value; write "" for an empty string')
+        this.problems.add(
+          'DORA_SPEC_INVALID_VALUE',
+          this.valueOrKey(value, key),
+          scope,
+          `\`env\` variable \`${name}\` must be a string, number or boolean, got ${this.describe(value)}`,
+          'give it a value; write "" for an empty string',
+        )
       }
     }
     return env

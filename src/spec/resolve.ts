@@ -67,7 +67,13 @@ class Resolver {
     const { draft } = this
     for (const exit of draft.exitWhenNodesFinish) {
       if (!this.byId.has(exit.value)) {
-        this.problems.add('DORA_SPEC_UNKNOWN_NODE', exit.at, {}, `\`exit_when_nodes_finish\` names node "${exit.value}", which does not exist${didYouMean(exit.value, this.byId.keys())}`, `node ids are: ${[...this.byId.keys()].join(', ')}`)
+        this.problems.add(
+          'DORA_SPEC_UNKNOWN_NODE',
+          exit.at,
+          {},
+          `\`exit_when_nodes_finish\` names node "${exit.value}", which does not exist${didYouMean(exit.value, this.byId.keys())}`,
+          `node ids are: ${[...this.byId.keys()].join(', ')}`,
+        )
       }
     }
     const durability = draft.durability ?? DEFAULT_DURABILITY
@@ -127,7 +133,13 @@ class Resolver {
       const found = resolveModule(op.module.value, this.baseDir)
       module = found.path
       if (!found.found && this.options.checkFiles) {
-        this.problems.add('DORA_SPEC_MISSING_FILE', op.module.at, scope, `operator module ${found.reason}`, `create the file or fix the path; paths are relative to the dataflow's folder ${this.baseDir}`)
+        this.problems.add(
+          'DORA_SPEC_MISSING_FILE',
+          op.module.at,
+          scope,
+          `operator module ${found.reason}`,
+          `create the file or fix the path; paths are relative to the dataflow's folder ${this.baseDir}`,
+        )
       }
     }
     const runtime = runtimeOf(module)
@@ -150,18 +162,36 @@ class Resolver {
     if (path === undefined) return ''
     const value = path.value
     if (/^https?:\/\//i.test(value)) {
-      this.problems.add('DORA_SPEC_NOT_SUPPORTED', path.at, scope, `\`path\` "${value}" is a URL; downloading nodes is not supported yet`, 'download the file and point `path:` at it')
+      this.problems.add(
+        'DORA_SPEC_NOT_SUPPORTED',
+        path.at,
+        scope,
+        `\`path\` "${value}" is a URL; downloading nodes is not supported yet`,
+        'download the file and point `path:` at it',
+      )
       return value
     }
     if (value === 'dynamic') {
-      this.problems.add('DORA_SPEC_NOT_SUPPORTED', path.at, scope, '`path: dynamic` (a node started by hand) is not supported yet', 'dora-ts starts every node itself: point `path:` at the executable or script')
+      this.problems.add(
+        'DORA_SPEC_NOT_SUPPORTED',
+        path.at,
+        scope,
+        '`path: dynamic` (a node started by hand) is not supported yet',
+        'dora-ts starts every node itself: point `path:` at the executable or script',
+      )
       return value
     }
     // Without file checks, only a bare command needs the disk (to find it on PATH).
     if (!this.options.checkFiles && !isBareCommand(value)) return resolve(this.baseDir, value)
     const found = resolveExecutable(value, this.baseDir)
     if (!found.found && this.options.checkFiles) {
-      this.problems.add('DORA_SPEC_MISSING_FILE', path.at, scope, `\`path\` ${found.reason}`, `create the file or fix the path; paths are relative to the dataflow's folder ${this.baseDir}`)
+      this.problems.add(
+        'DORA_SPEC_MISSING_FILE',
+        path.at,
+        scope,
+        `\`path\` ${found.reason}`,
+        `create the file or fix the path; paths are relative to the dataflow's folder ${this.baseDir}`,
+      )
     }
     return found.path
   }
@@ -181,7 +211,13 @@ class Resolver {
       const key = `${explicitMax.at.line}:${explicitMax.at.column}`
       if (explicitMax.value < restartDelay && !this.reportedDelays.has(key)) {
         this.reportedDelays.add(key)
-        this.problems.add('DORA_SPEC_INVALID_VALUE', explicitMax.at, scope, `\`max_restart_delay\` (${explicitMax.value} s) is shorter than \`restart_delay\` (${restartDelay} s)`, 'make max_restart_delay at least restart_delay')
+        this.problems.add(
+          'DORA_SPEC_INVALID_VALUE',
+          explicitMax.at,
+          scope,
+          `\`max_restart_delay\` (${explicitMax.value} s) is shorter than \`restart_delay\` (${restartDelay} s)`,
+          'make max_restart_delay at least restart_delay',
+        )
       }
     }
     return {
@@ -216,18 +252,36 @@ class Resolver {
     }
     const placeholder: OutputSource = { kind: 'output', node: '', output: '' }
     if (value === 'dora' || value.startsWith('dora/')) {
-      this.problems.add('DORA_SPEC_BAD_INPUT', at, scope, `${reads}, which is not a dora source`, 'the only built-in source is a timer: dora/timer/<secs|millis|micros|nanos>/<n> or dora/timer/hz/<rate>')
+      this.problems.add(
+        'DORA_SPEC_BAD_INPUT',
+        at,
+        scope,
+        `${reads}, which is not a dora source`,
+        'the only built-in source is a timer: dora/timer/<secs|millis|micros|nanos>/<n> or dora/timer/hz/<rate>',
+      )
       return placeholder
     }
     const parts = value.split('/')
     if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) {
-      this.problems.add('DORA_SPEC_BAD_INPUT', at, scope, `${reads}, which is not a source`, 'write node/output, node/operator/output (for a node with an `operators:` list) or dora/timer/millis/<n>')
+      this.problems.add(
+        'DORA_SPEC_BAD_INPUT',
+        at,
+        scope,
+        `${reads}, which is not a source`,
+        'write node/output, node/operator/output (for a node with an `operators:` list) or dora/timer/millis/<n>',
+      )
       return placeholder
     }
     const [nodeId = '', second = '', third] = parts
     const node = this.byId.get(nodeId)
     if (node === undefined) {
-      this.problems.add('DORA_SPEC_UNKNOWN_SOURCE_NODE', at, scope, `${reads}, but there is no node "${nodeId}"${didYouMean(nodeId, this.byId.keys())}`, `node ids are: ${[...this.byId.keys()].join(', ')}`)
+      this.problems.add(
+        'DORA_SPEC_UNKNOWN_SOURCE_NODE',
+        at,
+        scope,
+        `${reads}, but there is no node "${nodeId}"${didYouMean(nodeId, this.byId.keys())}`,
+        `node ids are: ${[...this.byId.keys()].join(', ')}`,
+      )
       return placeholder
     }
     const body = node.body
@@ -238,28 +292,60 @@ class Resolver {
       const outputs = body.kind === 'custom' ? body.outputs : body.operators[0]?.outputs
       if (third !== undefined) {
         const what = body.kind === 'custom' ? 'a custom node' : 'a single-operator node'
-        this.problems.add('DORA_SPEC_UNKNOWN_SOURCE_OPERATOR', at, scope, `${reads}, but node "${nodeId}" is ${what} and has no operators`, `read its outputs as ${nodeId}/<output>${outputs !== undefined && outputs.includes(third) ? `, e.g. ${nodeId}/${third}` : ''}`)
+        this.problems.add(
+          'DORA_SPEC_UNKNOWN_SOURCE_OPERATOR',
+          at,
+          scope,
+          `${reads}, but node "${nodeId}" is ${what} and has no operators`,
+          `read its outputs as ${nodeId}/<output>${outputs !== undefined && outputs.includes(third) ? `, e.g. ${nodeId}/${third}` : ''}`,
+        )
         return placeholder
       }
       if (outputs !== undefined && !outputs.includes(second) && !(body.kind === 'operators' && second === POISON_OUTPUT)) {
-        this.problems.add('DORA_SPEC_UNKNOWN_SOURCE_OUTPUT', at, scope, `${reads}, but node "${nodeId}" has no output "${second}"${didYouMean(second, outputs)}`, outputHint(second, `node "${nodeId}"`, outputs))
+        this.problems.add(
+          'DORA_SPEC_UNKNOWN_SOURCE_OUTPUT',
+          at,
+          scope,
+          `${reads}, but node "${nodeId}" has no output "${second}"${didYouMean(second, outputs)}`,
+          outputHint(second, `node "${nodeId}"`, outputs),
+        )
       }
       return { kind: 'output', node: nodeId, operator: undefined, output: second }
     }
     const operators = body.operators
     if (third === undefined) {
       const owner = operators.find((op) => op.outputs?.includes(second))
-      this.problems.add('DORA_SPEC_UNKNOWN_SOURCE_OUTPUT', at, scope, `${reads}, but node "${nodeId}" is an \`operators:\` list, whose outputs are addressed ${nodeId}/<operator>/<output>`, owner !== undefined ? `write ${nodeId}/${owner.id}/${second}` : `write ${nodeId}/<operator>/<output>; its operators are: ${operators.map((op) => op.id).join(', ')}`)
+      this.problems.add(
+        'DORA_SPEC_UNKNOWN_SOURCE_OUTPUT',
+        at,
+        scope,
+        `${reads}, but node "${nodeId}" is an \`operators:\` list, whose outputs are addressed ${nodeId}/<operator>/<output>`,
+        owner !== undefined
+          ? `write ${nodeId}/${owner.id}/${second}`
+          : `write ${nodeId}/<operator>/<output>; its operators are: ${operators.map((op) => op.id).join(', ')}`,
+      )
       return placeholder
     }
     const op = operators.find((o) => o.id === second)
     if (op === undefined) {
       const ids = operators.map((o) => o.id)
-      this.problems.add('DORA_SPEC_UNKNOWN_SOURCE_OPERATOR', at, scope, `${reads}, but node "${nodeId}" has no operator "${second}"${didYouMean(second, ids)}`, `its operators are: ${ids.join(', ')}`)
+      this.problems.add(
+        'DORA_SPEC_UNKNOWN_SOURCE_OPERATOR',
+        at,
+        scope,
+        `${reads}, but node "${nodeId}" has no operator "${second}"${didYouMean(second, ids)}`,
+        `its operators are: ${ids.join(', ')}`,
+      )
       return placeholder
     }
     if (op.outputs !== undefined && !op.outputs.includes(third) && third !== POISON_OUTPUT) {
-      this.problems.add('DORA_SPEC_UNKNOWN_SOURCE_OUTPUT', at, scope, `${reads}, but operator "${second}" of node "${nodeId}" has no output "${third}"${didYouMean(third, op.outputs)}`, outputHint(third, `operator "${second}" of node "${nodeId}"`, op.outputs))
+      this.problems.add(
+        'DORA_SPEC_UNKNOWN_SOURCE_OUTPUT',
+        at,
+        scope,
+        `${reads}, but operator "${second}" of node "${nodeId}" has no output "${third}"${didYouMean(third, op.outputs)}`,
+        outputHint(third, `operator "${second}" of node "${nodeId}"`, op.outputs),
+      )
     }
     return { kind: 'output', node: nodeId, operator: second, output: third }
   }

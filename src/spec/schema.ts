@@ -16,7 +16,8 @@ import { DATA_ID_PATTERN, ID_PATTERN, INPUT_KEYS, NODE_KEYS, OPERATOR_KEYS, ROOT
 export const SCHEMA_ID = 'https://github.com/dora-ts/dora-ts/dataflow.schema.json'
 
 /** A source pattern editors can check: timers, `node/output`, `node/operator/output`. */
-export const SOURCE_PATTERN = '^(dora/timer/(secs|millis|micros|nanos)/[0-9]+|dora/timer/hz/([0-9]+(\\.[0-9]*)?|\\.[0-9]+)|(?!dora/)[^/\\s]+/[^/\\s]+(/[^/\\s]+)?)$'
+export const SOURCE_PATTERN =
+  '^(dora/timer/(secs|millis|micros|nanos)/[0-9]+|dora/timer/hz/([0-9]+(\\.[0-9]*)?|\\.[0-9]+)|(?!dora/)[^/\\s]+/[^/\\s]+(/[^/\\s]+)?)$'
 
 function properties(table: Readonly<Record<string, KeyInfo>>): Record<string, JsonSchema> {
   const props: Record<string, JsonSchema> = {}

@@ -22,7 +22,9 @@ const DURABILITIES: readonly Durability[] = ['process', 'power']
 /** Default queue size of an input. */
 export const DEFAULT_QUEUE_SIZE = 10
 
-type RestartFields = Partial<Record<'restart_policy' | 'max_restarts' | 'restart_delay' | 'max_restart_delay' | 'restart_window' | 'health_check_timeout', Field>>
+type RestartFields = Partial<
+  Record<'restart_policy' | 'max_restarts' | 'restart_delay' | 'max_restart_delay' | 'restart_window' | 'health_check_timeout', Field>
+>
 
 /**
  * Check the document's structure and values, recording problems in `problems`. Returns
@@ -65,7 +67,13 @@ class Validator {
   root(): DraftDataflow | undefined {
     const contents = this.read.deref(this.doc.contents)
     if (contents === null || (isScalar(contents) && (contents.value === null || contents.value === undefined))) {
-      this.problems.add('DORA_SPEC_MISSING_KEY', contents, {}, 'the dataflow is empty', 'a dataflow needs a `nodes:` list, e.g.\nnodes:\n  - id: my-node\n    path: ./my-node.ts')
+      this.problems.add(
+        'DORA_SPEC_MISSING_KEY',
+        contents,
+        {},
+        'the dataflow is empty',
+        'a dataflow needs a `nodes:` list, e.g.\nnodes:\n  - id: my-node\n    path: ./my-node.ts',
+      )
       return undefined
     }
     const map = this.read.asMap(contents, null, {}, 'the dataflow')
@@ -82,7 +90,13 @@ class Validator {
       nodes: [],
     }
     if (f.nodes === undefined) {
-      this.problems.add('DORA_SPEC_MISSING_KEY', map, {}, 'the dataflow has no `nodes:` list', 'add `nodes:` with at least one node (an `id` and a `path`, `operator` or `operators`)')
+      this.problems.add(
+        'DORA_SPEC_MISSING_KEY',
+        map,
+        {},
+        'the dataflow has no `nodes:` list',
+        'add `nodes:` with at least one node (an `id` and a `path`, `operator` or `operators`)',
+      )
       return undefined
     }
     const seq = this.read.list(f.nodes, {}, 'a list of nodes')
@@ -100,7 +114,13 @@ class Validator {
       const first = firstById.get(node.id)
       if (first !== undefined) {
         // Point at the second id; the node keeps its draft so its own problems still show.
-        this.problems.add('DORA_SPEC_DUPLICATE_ID', node.idAt, { nodeId: node.id }, `node id "${node.id}" is already used by the node on line ${first.line}`, 'give every node a unique id')
+        this.problems.add(
+          'DORA_SPEC_DUPLICATE_ID',
+          node.idAt,
+          { nodeId: node.id },
+          `node id "${node.id}" is already used by the node on line ${first.line}`,
+          'give every node a unique id',
+        )
       } else {
         firstById.set(node.id, node.idAt ?? node.position)
       }
@@ -116,7 +136,12 @@ class Validator {
       const node = this.read.deref(item)
       const s = this.read.scalarString(node)
       if (s === undefined || s.value === '') {
-        this.problems.add('DORA_SPEC_INVALID_VALUE', this.read.valueOrKey(node, field?.key ?? null), {}, `\`exit_when_nodes_finish\` entries must be node ids, got ${this.read.describe(node)}`)
+        this.problems.add(
+          'DORA_SPEC_INVALID_VALUE',
+          this.read.valueOrKey(node, field?.key ?? null),
+          {},
+          `\`exit_when_nodes_finish\` entries must be node ids, got ${this.read.describe(node)}`,
+        )
         continue
       }
       ids.push({ value: s.value, at: this.pos(s) })
@@ -147,13 +172,27 @@ class Validator {
     if (kinds.length === 0) {
       // A rejected key (`pth:`, dora's old `custom:`) already explains what is missing.
       if (rejected.length > 0) return draft
-      this.problems.add('DORA_SPEC_MISSING_KEY', idField?.key ?? map, scope, 'the node has none of `path`, `operator` or `operators`', 'add `path:` for a custom node (an executable or script), `operator:` for one TypeScript/JavaScript operator, or `operators:` for several')
+      this.problems.add(
+        'DORA_SPEC_MISSING_KEY',
+        idField?.key ?? map,
+        scope,
+        'the node has none of `path`, `operator` or `operators`',
+        'add `path:` for a custom node (an executable or script), `operator:` for one TypeScript/JavaScript operator, or `operators:` for several',
+      )
       return draft
     }
     if (kinds.length > 1) {
       const second = f[kinds[1] as (typeof kinds)[number]] as Field
       const code = kinds[0] === 'path' ? 'DORA_SPEC_PATH_AND_OPERATOR' : 'DORA_SPEC_CONFLICTING_KEYS'
-      this.problems.add(code, second.key, scope, `the node has both \`${kinds[0]}\` and \`${kinds[1]}\``, kinds[0] === 'path' ? 'a node is either a custom node (`path:`) or an operator node (`operator:`/`operators:`); split it into two nodes' : 'use `operator:` for one operator or `operators:` for a list, not both')
+      this.problems.add(
+        code,
+        second.key,
+        scope,
+        `the node has both \`${kinds[0]}\` and \`${kinds[1]}\``,
+        kinds[0] === 'path'
+          ? 'a node is either a custom node (`path:`) or an operator node (`operator:`/`operators:`); split it into two nodes'
+          : 'use `operator:` for one operator or `operators:` for a list, not both',
+      )
       return draft
     }
     draft.body = kinds[0] === 'path' ? this.customBody(f, scope, rejected) : this.operatorsBody(f, scope, id?.value)
@@ -171,7 +210,13 @@ class Validator {
 
   private id(field: Field | undefined, map: YAMLMap, scope: Scope, what: 'node' | 'operator'): At<string> | undefined {
     if (field === undefined) {
-      this.problems.add('DORA_SPEC_MISSING_KEY', map, scope, `the ${what} has no \`id\``, `add \`id:\` with a unique ${what} id (letters, digits, "_", "." and "-")`)
+      this.problems.add(
+        'DORA_SPEC_MISSING_KEY',
+        map,
+        scope,
+        `the ${what} has no \`id\``,
+        `add \`id:\` with a unique ${what} id (letters, digits, "_", "." and "-")`,
+      )
       return undefined
     }
     const s = this.read.scalarString(field.value)
@@ -182,7 +227,13 @@ class Validator {
     const problem = nodeIdProblem(s.value)
     const at = this.pos(s)
     if (problem !== undefined) {
-      this.problems.add('DORA_SPEC_INVALID_ID', s, scope, `${what} id "${s.value}" ${problem}`, 'ids may contain letters, digits, "_", "." and "-", must not start with "." and must not be "dora"')
+      this.problems.add(
+        'DORA_SPEC_INVALID_ID',
+        s,
+        scope,
+        `${what} id "${s.value}" ${problem}`,
+        'ids may contain letters, digits, "_", "." and "-", must not start with "." and must not be "dora"',
+      )
     }
     return { value: s.value, at }
   }
@@ -206,7 +257,14 @@ class Validator {
     if (argText !== undefined && f.args !== undefined) {
       const split = splitShellWords(argText)
       if (split.ok) args = split.words
-      else this.problems.add('DORA_SPEC_INVALID_VALUE', f.args.value, scope, `\`args\` cannot be split into words: ${split.message}`, 'close the quote, or escape it with a backslash')
+      else
+        this.problems.add(
+          'DORA_SPEC_INVALID_VALUE',
+          f.args.value,
+          scope,
+          `\`args\` cannot be split into words: ${split.message}`,
+          'close the quote, or escape it with a backslash',
+        )
     }
     return {
       kind: 'custom',
@@ -241,7 +299,13 @@ class Validator {
       operators.push(op)
       const first = firstById.get(op.id)
       if (first !== undefined) {
-        this.problems.add('DORA_SPEC_DUPLICATE_ID', op.idAt, { ...scope, operatorId: op.id }, `operator id "${op.id}" is already used in this node on line ${first.line}`, 'give every operator of a node a unique id')
+        this.problems.add(
+          'DORA_SPEC_DUPLICATE_ID',
+          op.idAt,
+          { ...scope, operatorId: op.id },
+          `operator id "${op.id}" is already used in this node on line ${first.line}`,
+          'give every operator of a node a unique id',
+        )
       } else {
         firstById.set(op.id, op.idAt ?? op.position)
       }
@@ -269,11 +333,23 @@ class Validator {
     let module: At<string> | undefined
     let language: 'typescript' | 'javascript' | undefined
     if (f.typescript !== undefined && f.javascript !== undefined) {
-      this.problems.add('DORA_SPEC_CONFLICTING_KEYS', f.javascript.key, scope, 'the operator has both `typescript` and `javascript`', 'an operator is one module: keep one of them')
+      this.problems.add(
+        'DORA_SPEC_CONFLICTING_KEYS',
+        f.javascript.key,
+        scope,
+        'the operator has both `typescript` and `javascript`',
+        'an operator is one module: keep one of them',
+      )
     } else if (f.typescript === undefined && f.javascript === undefined) {
       // A rejected key (python:, shared-library:, a typo) already explains what is missing.
       if (rejected.length === 0) {
-        this.problems.add('DORA_SPEC_MISSING_KEY', map, scope, 'the operator has no `typescript` or `javascript` module', 'add `typescript: ./my-operator.ts` (or `javascript: ./my-operator.js`)')
+        this.problems.add(
+          'DORA_SPEC_MISSING_KEY',
+          map,
+          scope,
+          'the operator has no `typescript` or `javascript` module',
+          'add `typescript: ./my-operator.ts` (or `javascript: ./my-operator.js`)',
+        )
       }
     } else {
       const field = (f.typescript ?? f.javascript) as Field
@@ -282,7 +358,13 @@ class Validator {
       if (path !== undefined) {
         const re = language === 'typescript' ? /\.[cm]?ts$/i : /\.[cm]?js$/i
         if (!re.test(path)) {
-          this.problems.add('DORA_SPEC_INVALID_VALUE', field.value, scope, `\`${language}\` module "${path}" must end in ${language === 'typescript' ? '.ts, .mts or .cts' : '.js, .mjs or .cjs'}`, language === 'typescript' ? 'use `javascript:` for a JavaScript module' : 'use `typescript:` for a TypeScript module')
+          this.problems.add(
+            'DORA_SPEC_INVALID_VALUE',
+            field.value,
+            scope,
+            `\`${language}\` module "${path}" must end in ${language === 'typescript' ? '.ts, .mts or .cts' : '.js, .mjs or .cjs'}`,
+            language === 'typescript' ? 'use `javascript:` for a JavaScript module' : 'use `typescript:` for a TypeScript module',
+          )
         } else {
           module = { value: path, at: this.pos(field.value) }
         }
@@ -317,7 +399,12 @@ class Validator {
       const node = this.read.deref(item)
       const s = this.read.scalarString(node)
       if (s === undefined) {
-        this.problems.add('DORA_SPEC_INVALID_VALUE', this.read.valueOrKey(node, field.key), scope, `\`outputs\` entries must be strings, got ${this.read.describe(node)}`)
+        this.problems.add(
+          'DORA_SPEC_INVALID_VALUE',
+          this.read.valueOrKey(node, field.key),
+          scope,
+          `\`outputs\` entries must be strings, got ${this.read.describe(node)}`,
+        )
         valid = false
         continue
       }
@@ -329,7 +416,13 @@ class Validator {
       }
       const previous = first.get(s.value)
       if (previous !== undefined) {
-        this.problems.add('DORA_SPEC_DUPLICATE_ID', s, scope, `output "${s.value}" is listed twice (first on line ${this.pos(previous).line})`, 'remove the repeated output')
+        this.problems.add(
+          'DORA_SPEC_DUPLICATE_ID',
+          s,
+          scope,
+          `output "${s.value}" is listed twice (first on line ${this.pos(previous).line})`,
+          'remove the repeated output',
+        )
         continue
       }
       first.set(s.value, s)
@@ -364,7 +457,13 @@ class Validator {
       }
       const previous = first.get(id)
       if (previous !== undefined) {
-        this.problems.add('DORA_SPEC_DUPLICATE_ID', key, scope, `input "${id}" is defined twice (first on line ${this.pos(previous).line})`, 'give every input a unique id')
+        this.problems.add(
+          'DORA_SPEC_DUPLICATE_ID',
+          key,
+          scope,
+          `input "${id}" is defined twice (first on line ${this.pos(previous).line})`,
+          'give every input a unique id',
+        )
         continue
       }
       first.set(id, key)
@@ -381,7 +480,13 @@ class Validator {
       return { id, source: { value: short.value, at: this.pos(short) }, queueSize: DEFAULT_QUEUE_SIZE, queuePolicy: 'drop_oldest', position }
     }
     if (!isMap(value)) {
-      this.problems.add('DORA_SPEC_INVALID_VALUE', this.read.valueOrKey(value, key), scope, `input "${id}" must be a source string or a mapping with \`source\`, got ${this.read.describe(value)}`, 'write e.g. `tick: dora/timer/millis/100` or `scan: { source: lidar/scan, queue_size: 4 }`')
+      this.problems.add(
+        'DORA_SPEC_INVALID_VALUE',
+        this.read.valueOrKey(value, key),
+        scope,
+        `input "${id}" must be a source string or a mapping with \`source\`, got ${this.read.describe(value)}`,
+        'write e.g. `tick: dora/timer/millis/100` or `scan: { source: lidar/scan, queue_size: 4 }`',
+      )
       return undefined
     }
     const f = this.read.fields(value, INPUT_KEYS, 'input', scope).fields

@@ -90,7 +90,13 @@ t.test('npm run bench -- --quick produces every figure', { timeout: TOTAL_MS + 1
   const { code, stdout, stderr } = await runQuick(out, STALL_MS)
   t.equal(code, 0, 'the benchmark exits cleanly', { stderr })
   if (code !== 0) return
-  const results = JSON.parse(readFileSync(out, 'utf8')) as { figures: Figure[]; errors: unknown[]; node: string; date: string; machine: { cpu: string; cores: number } }
+  const results = JSON.parse(readFileSync(out, 'utf8')) as {
+    figures: Figure[]
+    errors: unknown[]
+    node: string
+    date: string
+    machine: { cpu: string; cores: number }
+  }
   t.same(results.errors, [], 'no section failed')
   t.equal(results.node, process.version)
   t.ok(Number.isFinite(Date.parse(results.date)), 'the run is dated')
@@ -105,7 +111,10 @@ t.test('npm run bench -- --quick produces every figure', { timeout: TOTAL_MS + 1
       t.fail(`figure ${id} is missing`)
       continue
     }
-    const ok = finite(f.value) && (!DISTRIBUTIONS.test(id) || (finite(f.p99) && finite(f.max))) && (!WITH_BASELINE.includes(id) || (finite(f.baseline) && finite(f.ratio)))
+    const ok =
+      finite(f.value) &&
+      (!DISTRIBUTIONS.test(id) || (finite(f.p99) && finite(f.max))) &&
+      (!WITH_BASELINE.includes(id) || (finite(f.baseline) && finite(f.ratio)))
     t.ok(ok, `figure ${id} is a finite number${WITH_BASELINE.includes(id) ? ', with its baseline' : ''}`, { found: f })
   }
 

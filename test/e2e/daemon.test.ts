@@ -82,10 +82,13 @@ t.test('up, start, list, kill (and the restart seen in list and logs), logs, sto
   }
   t.equal(listed.length, 1)
   t.equal(listed[0]!.name, 'robot')
-  t.same(listed[0]!.units.map((u) => [u.name, u.status, u.restarts]), [
-    ['counter', 'running', 0],
-    ['sink', 'running', 0],
-  ])
+  t.same(
+    listed[0]!.units.map((u) => [u.name, u.status, u.restarts]),
+    [
+      ['counter', 'running', 0],
+      ['sink', 'running', 0],
+    ],
+  )
   const table = await cli('list')
   t.match(table.stdout, /robot\s+[0-9a-f-]{36}\s+running/)
   t.match(table.stdout, /NODE\s+KIND\s+STATUS\s+RESTARTS\s+PID\s+UPTIME\s+IN\s+OUT\s+STATE/)
@@ -104,10 +107,13 @@ t.test('up, start, list, kill (and the restart seen in list and logs), logs, sto
     },
     { what: 'counter and sink restarted and running', intervalMs: 100, detail: () => JSON.stringify(listed) },
   )
-  t.same(listed[0]!.units.map((u) => [u.name, u.status, u.restarts]), [
-    ['counter', 'running', 1],
-    ['sink', 'running', 1],
-  ])
+  t.same(
+    listed[0]!.units.map((u) => [u.name, u.status, u.restarts]),
+    [
+      ['counter', 'running', 1],
+      ['sink', 'running', 1],
+    ],
+  )
 
   const logs = await cli('logs', 'robot')
   t.match(logs.stderr + logs.stdout, /counter killed on purpose by dora-ts kill \(worker terminated\)/)

@@ -121,10 +121,17 @@ for (const file of ['dataflow.yml', 'examples/pipeline/dataflow.yml']) {
     const html = readFileSync(out, 'utf8')
     const page = parseStrict(html)
     t.ok(page.tags.includes('svg'), 'draws an inline SVG')
-    t.notMatch(html, /<script|<link|<img|@import|url\((?!#)|https?:\/\/(?!www\.w3\.org\/2000\/svg)/, 'loads nothing: no script, stylesheet, image or remote URL')
+    t.notMatch(
+      html,
+      /<script|<link|<img|@import|url\((?!#)|https?:\/\/(?!www\.w3\.org\/2000\/svg)/,
+      'loads nothing: no script, stylesheet, image or remote URL',
+    )
     const svgText = page.svgText.join('\n')
     for (const name of await expectedNames(join(ROOT, file))) {
-      t.ok(page.svgText.some((text) => text === name || text.includes(name)), `the drawing names ${JSON.stringify(name)}`)
+      t.ok(
+        page.svgText.some((text) => text === name || text.includes(name)),
+        `the drawing names ${JSON.stringify(name)}`,
+      )
     }
     if (file === 'dataflow.yml') {
       t.match(svgText, /scan -> scan/)
@@ -199,11 +206,13 @@ t.test('graph --mermaid prints a flowchart naming every node, operator, timer an
     t.equal(result.code, 0, result.stderr)
     const text = result.stdout
     t.match(text, /^flowchart LR\n/)
-    for (const name of await expectedNames(join(ROOT, file))) t.ok(text.includes(`"${name}`) || text.includes(`${name}"`) || text.includes(` (${name})`), `names ${JSON.stringify(name)}`)
+    for (const name of await expectedNames(join(ROOT, file)))
+      t.ok(text.includes(`"${name}`) || text.includes(`${name}"`) || text.includes(` (${name})`), `names ${JSON.stringify(name)}`)
     const opens = text.match(/^\s*subgraph /gm)?.length ?? 0
     const ends = text.match(/^\s*end$/gm)?.length ?? 0
     t.equal(opens, ends, 'every subgraph is closed')
-    for (const line of text.split('\n').filter((l) => l.includes('-->'))) t.match(line, /^\s+[A-Za-z]\w* -->\|"[^"]*"\| [A-Za-z]\w*$/, `edge line is valid: ${line}`)
+    for (const line of text.split('\n').filter((l) => l.includes('-->')))
+      t.match(line, /^\s+[A-Za-z]\w* -->\|"[^"]*"\| [A-Za-z]\w*$/, `edge line is valid: ${line}`)
   }
   const robot = await runCli(['graph', 'dataflow.yml', '--mermaid'], { cwd: ROOT })
   t.match(robot.stdout, /lidar -->\|"scan -> scan \(queue 4\)"\| obstacle_filter/)
@@ -229,7 +238,9 @@ t.test('graph --open hands the page to xdg-open (or open), and only says so when
   t.match(opened.stderr, /opening file:\/\/.*robot\.html with (xdg-open|open)/)
   // The opener runs detached from the CLI, so nothing to wait on but its file (complete once
   // it ends in the newline echo writes last).
-  const written = await waitFor(() => (existsSync(log) && readFileSync(log, 'utf8').endsWith('\n') ? readFileSync(log, 'utf8') : undefined), { what: `the opener to write ${log}` })
+  const written = await waitFor(() => (existsSync(log) && readFileSync(log, 'utf8').endsWith('\n') ? readFileSync(log, 'utf8') : undefined), {
+    what: `the opener to write ${log}`,
+  })
   t.equal(written.trim(), out, 'the opener got the page')
 
   const none = await runCli(['graph', 'dataflow.yml', '--out', out, '--open'], { cwd: ROOT, env: { PATH: join(dir, 'empty') } })

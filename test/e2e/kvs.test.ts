@@ -92,7 +92,10 @@ nodes:
   // And the other way round: the CLI watches what the operator writes.
   const watched = await runCli(['kvs', 'watch', 'settings/', '-n', 'shared-pool', '--count', '2', '--json'], { env: env.env })
   t.equal(watched.code, 0, watched.stderr)
-  const changes = watched.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; key: string; json: number })
+  const changes = watched.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { type: string; key: string; json: number })
   t.same(
     changes.map((c) => [c.type, c.key]),
     [

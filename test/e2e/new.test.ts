@@ -50,7 +50,11 @@ for (const lang of ['ts', 'js'] as const) {
       const again = await runCli(['run', yml, '--stop-after', '2s'], { env })
       t.equal(again.code, 0, again.stderr)
       t.match(again.stdout, /\[transform\] restored: [1-9]\d* readings so far/)
-      t.equal(typecheck(['source', 'transform', 'sink'].map((f) => join(dir, 'demo', `${f}.ts`))), '', 'the TypeScript scaffold type-checks under strict settings')
+      t.equal(
+        typecheck(['source', 'transform', 'sink'].map((f) => join(dir, 'demo', `${f}.ts`))),
+        '',
+        'the TypeScript scaffold type-checks under strict settings',
+      )
     }
   })
 }

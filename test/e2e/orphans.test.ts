@@ -12,7 +12,6 @@ import { shortRuntimeDir, startCli } from './fixtures/cli.js'
 import { fixture } from '../fixtures/nodes.js'
 import { processesNaming, running, waitUntilGone, waitUntilNone } from './fixtures/processes.js'
 
-
 /** Write a dataflow YAML into a fresh test dir, with a private runtime dir for its sockets. */
 function dataflow(t: Test, yaml: string): { file: string; runtimeDir: string } {
   const dir = t.testdir({ 'dataflow.yml': yaml })
@@ -74,7 +73,10 @@ t.test('SIGKILL of the supervisor during start-up: no node outlives it, however 
   // Every node's command line names the runtime dir, so that the test also finds the nodes
   // that never printed their pid (still behind their gate, or loading).
   const nodes = [1, 2, 3].flatMap((i) => [`script${i}: sleeper.sh`, `starting${i}: starting.mjs`, `sdk${i}: orphan-sdk.mjs`])
-  const yaml = `nodes:\n${nodes.map((n) => n.split(': ')).map(([id, path]) => `  - id: ${id}\n    path: ${fixture(path!)}\n    args: ${runtimeDir}\n`).join('')}`
+  const yaml = `nodes:\n${nodes
+    .map((n) => n.split(': '))
+    .map(([id, path]) => `  - id: ${id}\n    path: ${fixture(path!)}\n    args: ${runtimeDir}\n`)
+    .join('')}`
   const dir = t.testdir({ 'dataflow.yml': yaml })
   const cli = startCli(['run', join(dir, 'dataflow.yml')], { env: { DORA_TS_RUNTIME_DIR: runtimeDir } })
   // The first node to reach its first line: the others are anywhere from not yet spawned to

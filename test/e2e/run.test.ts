@@ -8,7 +8,6 @@ import { join } from 'node:path'
 import { alive, printedPids, ROOT, runCli, shortRuntimeDir, startCli, waitForExit } from './fixtures/cli.js'
 import { fixture } from '../fixtures/nodes.js'
 
-
 /** Write a dataflow YAML into a fresh test dir; returns its path. */
 function dataflow(t: Test, yaml: string): { file: string; dir: string; runtimeDir: string } {
   const dir = t.testdir({ 'dataflow.yml': yaml })
@@ -120,7 +119,11 @@ t.test('Ctrl-C sends Stop to every node, ends with exit code 0 and leaves no pro
   t.match(result.stdout, /\[idle\] stop manual/, 'a node without inputs gets Stop too (unlike dora #500)')
   t.match(result.stdout, /\[plus-one\] stop manual/)
   t.same(await waitForExit(pids), [], 'no node outlives the run')
-  t.same(readdirSync(runtimeDir).flatMap((d) => readdirSync(join(runtimeDir, d))), [], 'no socket file is left')
+  t.same(
+    readdirSync(runtimeDir).flatMap((d) => readdirSync(join(runtimeDir, d))),
+    [],
+    'no socket file is left',
+  )
 })
 
 t.test('a node that exits with an error fails the run with its id and its last stderr lines', async (t) => {
@@ -211,7 +214,11 @@ t.test('when the supervisor is SIGKILLed, its nodes exit on their own and remove
   cli.child.kill('SIGKILL')
   await cli.exited
   t.same(await waitForExit(pids, 15_000), [], 'no orphan node keeps running (dora #2856)')
-  t.same(readdirSync(runtimeDir).flatMap((d) => readdirSync(join(runtimeDir, d))), [], 'the orphaned socket was removed')
+  t.same(
+    readdirSync(runtimeDir).flatMap((d) => readdirSync(join(runtimeDir, d))),
+    [],
+    'the orphaned socket was removed',
+  )
 })
 
 t.test('garbage on the supervisor socket is dropped and logged; the dataflow carries on', async (t) => {
@@ -302,7 +309,6 @@ t.test('bad command-line values get a clear error and exit code 1', async (t) =>
   t.notMatch(missing.stderr, /\n\s+at /, 'no stack trace')
 })
 
-
 t.test('examples/pipeline: several operators in one node feed a plain-JS node, which ends the run', async (t) => {
   const result = await runCli(['run', 'examples/pipeline/dataflow.yml'], { cwd: ROOT })
   t.equal(result.code, 0, result.stderr)
@@ -361,19 +367,30 @@ export default defineOperator({
   t.equal(result.code, 0, result.stderr)
   const sink = result.stdout.split('\n').filter((l) => l.startsWith('[sink] ') && !l.includes('pid='))
   // Two messages, the timeout closes the input, then it recovers with the next messages.
-  t.same(sink.map((l) => l.replace(/ seq=.*/, '')), [
-    '[sink] got numbers 1',
-    '[sink] got numbers 2',
-    '[sink] closed numbers',
-    '[sink] recovered numbers',
-    '[sink] got numbers 3',
-    '[sink] got numbers 4',
-    '[sink] closed numbers',
-    '[sink] stop all-inputs-closed',
-  ])
+  t.same(
+    sink.map((l) => l.replace(/ seq=.*/, '')),
+    [
+      '[sink] got numbers 1',
+      '[sink] got numbers 2',
+      '[sink] closed numbers',
+      '[sink] recovered numbers',
+      '[sink] got numbers 3',
+      '[sink] got numbers 4',
+      '[sink] closed numbers',
+      '[sink] stop all-inputs-closed',
+    ],
+  )
   // The operator sees the same, the recovery through onEvent.
   const watcher = result.stdout.split('\n').filter((l) => l.startsWith('[watcher] '))
-  t.same(watcher, ['[watcher] got numbers', '[watcher] got numbers', '[watcher] closed numbers', '[watcher] recovered numbers', '[watcher] got numbers', '[watcher] got numbers', '[watcher] closed numbers'])
+  t.same(watcher, [
+    '[watcher] got numbers',
+    '[watcher] got numbers',
+    '[watcher] closed numbers',
+    '[watcher] recovered numbers',
+    '[watcher] got numbers',
+    '[watcher] got numbers',
+    '[watcher] closed numbers',
+  ])
   t.match(result.stderr, /sink: input "numbers" got nothing for 0.5 s \(input_timeout\)/)
   t.match(result.stderr, /sink: input "numbers" recovered/)
 })
@@ -382,10 +399,7 @@ t.test('a slow node with a deep queue loses nothing, even thousands of messages 
   // Regression: the supervisor sent a node its whole inbox per request, and ZeroMQ's ROUTER
   // silently dropped what exceeded the 1000-message high-water mark. (A queue this deep, not
   // backpressure: backpressure keeps the sender from getting thousands ahead.)
-  const { file } = dataflow(
-    t,
-    sourceToSink({ source: 'COUNT: 5000', sink: 'DELAY_MS: 0', input: 'source: source/numbers, queue_size: 100000' }),
-  )
+  const { file } = dataflow(t, sourceToSink({ source: 'COUNT: 5000', sink: 'DELAY_MS: 0', input: 'source: source/numbers, queue_size: 100000' }))
   const result = await runCli(['run', file])
   t.equal(result.code, 0, result.stderr)
   const values = received(result.stdout)
@@ -406,11 +420,19 @@ t.test('backpressure slows a fast node down to its slow receiver, and nothing is
   const total = 6000
   writeFileSync(
     file,
-    sourceToSink({ source: `COUNT: ${total}, COUNT_FILE: ${join(dir, 'count')}`, sink: `DELAY_MS: 1, COUNT_FILE: ${join(dir, 'count')}`, input: 'source: source/numbers, queue_size: 10, queue_policy: backpressure' }),
+    sourceToSink({
+      source: `COUNT: ${total}, COUNT_FILE: ${join(dir, 'count')}`,
+      sink: `DELAY_MS: 1, COUNT_FILE: ${join(dir, 'count')}`,
+      input: 'source: source/numbers, queue_size: 10, queue_policy: backpressure',
+    }),
   )
   const result = await runCli(['run', file])
   t.equal(result.code, 0, result.stderr)
-  t.same(received(result.stdout), Array.from({ length: total }, (_, i) => i + 1), 'every message, in order')
+  t.same(
+    received(result.stdout),
+    Array.from({ length: total }, (_, i) => i + 1),
+    'every message, in order',
+  )
   // Without backpressure the source is done within a second, with the sink (1 ms a message) a
   // few hundred in. With it, the source can be ahead by the queue (10), one batch the sink's
   // SDK fetched (at most 256) and what ZeroMQ had in flight when the pause reached it (its
@@ -446,7 +468,11 @@ t.test('backpressure reaches back through an operator: a slow sink slows the ope
   )
   const result = await runCli(['run', file])
   t.equal(result.code, 0, result.stderr)
-  t.same(received(result.stdout), Array.from({ length: total }, (_, i) => i + 2), 'every message, in order')
+  t.same(
+    received(result.stdout),
+    Array.from({ length: total }, (_, i) => i + 2),
+    'every message, in order',
+  )
   const { seen } = sinkBehind(result.stdout)
   t.ok(seen >= total - 2600, `the source was held back: the sink had ${seen} of ${total} when the last send returned`)
   t.notMatch(result.stderr, /dropped|paused by backpressure for/)
@@ -455,13 +481,14 @@ t.test('backpressure reaches back through an operator: a slow sink slows the ope
 t.test('a node that sends a burst and exits at once loses nothing: close() waits for the supervisor', async (t) => {
   // With no linger at all, whatever was still in the node's socket at close would be lost;
   // close() waits for the supervisor's outputs-closed, which comes after everything sent before.
-  const { file } = dataflow(
-    t,
-    sourceToSink({ source: 'COUNT: 20000, DORA_TS_NODE_LINGER_MS: 0', input: 'source: source/numbers, queue_size: 100000' }),
-  )
+  const { file } = dataflow(t, sourceToSink({ source: 'COUNT: 20000, DORA_TS_NODE_LINGER_MS: 0', input: 'source: source/numbers, queue_size: 100000' }))
   const result = await runCli(['run', file])
   t.equal(result.code, 0, result.stderr)
-  t.same(received(result.stdout), Array.from({ length: 20000 }, (_, i) => i + 1), 'every message, the last ones too')
+  t.same(
+    received(result.stdout),
+    Array.from({ length: 20000 }, (_, i) => i + 1),
+    'every message, the last ones too',
+  )
 })
 
 t.test('a terminal Ctrl-C (SIGINT to the whole foreground process group) still ends with Stop handled', async (t) => {

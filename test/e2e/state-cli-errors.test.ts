@@ -27,12 +27,24 @@ t.test('an unknown dataflow is an error listing the stores that exist, for every
   const root = join(dir, 'state')
   const run = await runCli(['run', join(dir, 'dataflow.yml'), '--state-dir', root, '--stop-after', '30s'], { env: { DORA_TS_RUNTIME_DIR: shortRuntimeDir(t) } })
   t.equal(run.code, 0, run.stderr)
-  const commands = [['ls', 'nope'], ['dump', 'nope'], ['dump', 'nope', 'counter'], ['clear', 'nope', '--yes'], ['snapshot', 'nope'], ['snapshots', 'nope'], ['restore', 'nope', 'x']]
+  const commands = [
+    ['ls', 'nope'],
+    ['dump', 'nope'],
+    ['dump', 'nope', 'counter'],
+    ['clear', 'nope', '--yes'],
+    ['snapshot', 'nope'],
+    ['snapshots', 'nope'],
+    ['restore', 'nope', 'x'],
+  ]
   const results = await Promise.all(commands.map((args) => runCli(['state', ...args, '--state-dir', root])))
   results.forEach((result, i) => {
     const what = `state ${commands[i]!.join(' ')}`
     t.equal(result.code, 1, `${what} exits 1`)
-    t.match(result.stderr, /^error: no state store for dataflow "nope" in .*state: the stores there are: counting\nPass one of those names \(or the dataflow YAML\), or --state-dir with the root `dora-ts run` used\.\n$/, `${what} says so in one paragraph and lists the stores`)
+    t.match(
+      result.stderr,
+      /^error: no state store for dataflow "nope" in .*state: the stores there are: counting\nPass one of those names \(or the dataflow YAML\), or --state-dir with the root `dora-ts run` used\.\n$/,
+      `${what} says so in one paragraph and lists the stores`,
+    )
   })
 
   const [empty, badName, noSub] = await Promise.all([

@@ -41,14 +41,22 @@ t.test('while a run owns the store: ls shows it, dump and snapshot work, clear a
 
   const clear = await state('clear', 'counting', '--yes')
   t.equal(clear.code, 1)
-  t.match(clear.stderr, new RegExp(`error: cannot clear the state of every operator of dataflow "counting": a running dataflow \\(dora-ts pid ${pid}\\) owns its state store in .*\\nStop that dataflow first`))
+  t.match(
+    clear.stderr,
+    new RegExp(
+      `error: cannot clear the state of every operator of dataflow "counting": a running dataflow \\(dora-ts pid ${pid}\\) owns its state store in .*\\nStop that dataflow first`,
+    ),
+  )
   noStack(t, clear)
   const clearOne = await state('clear', 'counting', 'counter', '--yes')
   t.equal(clearOne.code, 1)
   t.match(clearOne.stderr, /cannot clear the state of operator "counter" of dataflow "counting": a running dataflow/)
   const restore = await state('restore', 'counting', id)
   t.equal(restore.code, 1)
-  t.match(restore.stderr, new RegExp(`error: cannot restore the state of dataflow "counting": a running dataflow \\(dora-ts pid ${pid}\\) owns its state store`))
+  t.match(
+    restore.stderr,
+    new RegExp(`error: cannot restore the state of dataflow "counting": a running dataflow \\(dora-ts pid ${pid}\\) owns its state store`),
+  )
   noStack(t, restore)
   t.notMatch(cli.output().stderr, /failed|crashed/, 'the run was not disturbed')
 
@@ -65,7 +73,10 @@ t.test('while a run owns the store: ls shows it, dump and snapshot work, clear a
 })
 
 t.test('a dataflow YAML finds its store as dora-ts run does: state_dir, or .dora-ts/state next to it', async (t) => {
-  const dir = t.testdir({ default: { 'dataflow.yml': flow(2, 1).replace('name: counting\n', '') }, custom: { 'dataflow.yml': flow(2, 1, 'state_dir: ./my-state\n') } })
+  const dir = t.testdir({
+    default: { 'dataflow.yml': flow(2, 1).replace('name: counting\n', '') },
+    custom: { 'dataflow.yml': flow(2, 1, 'state_dir: ./my-state\n') },
+  })
   const env = { DORA_TS_RUNTIME_DIR: shortRuntimeDir(t) }
   for (const which of ['default', 'custom']) {
     const yml = join(dir, which, 'dataflow.yml')
@@ -119,7 +130,7 @@ t.test('reads while the run commits fast go through the run: it is never disturb
   t.same(countAndSum(await state('dump', 'counting', '--json')), { count: total, sum: (total * (total + 1)) / 2 }, 'the store holds the last event')
 })
 
-t.test('a dead owner\'s leftovers are ignored; a live owner that does not serve is a clear error', async (t) => {
+t.test("a dead owner's leftovers are ignored; a live owner that does not serve is a clear error", async (t) => {
   const { dir, root, env, state } = stateWorkspace(t, flow(3, 0))
   const run = await runCli(['run', join(dir, 'dataflow.yml'), '--state-dir', root], { env })
   t.equal(run.code, 0, run.stderr)
@@ -146,7 +157,10 @@ t.test('a dead owner\'s leftovers are ignored; a live owner that does not serve 
   })
   t.teardown(() => watcher.close())
   const dump = startCli(['state', 'dump', 'counting', '--state-dir', root], { env })
-  await waitFor(() => created.some((name) => name.startsWith(`owner.pid.${dump.child.pid}.`)), { what: 'the dump to try the lock', detail: () => created.join('\n') })
+  await waitFor(() => created.some((name) => name.startsWith(`owner.pid.${dump.child.pid}.`)), {
+    what: 'the dump to try the lock',
+    detail: () => created.join('\n'),
+  })
   watcher.close()
   rmSync(join(store, 'owner.pid'), { force: true })
   const waited = await dump.exited
@@ -158,7 +172,10 @@ t.test('a dead owner\'s leftovers are ignored; a live owner that does not serve 
   rmSync(join(store, 'owner.endpoint'), { force: true })
   const stuck = await state('dump', 'counting')
   t.equal(stuck.code, 1)
-  t.match(stuck.stderr, new RegExp(`error: cannot read the state of dataflow "counting": dora-ts pid ${process.pid} owns its store in .* but does not serve it`))
+  t.match(
+    stuck.stderr,
+    new RegExp(`error: cannot read the state of dataflow "counting": dora-ts pid ${process.pid} owns its store in .* but does not serve it`),
+  )
   noStack(t, stuck)
   rmSync(join(store, 'owner.pid'), { force: true })
 })

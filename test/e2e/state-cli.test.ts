@@ -32,7 +32,13 @@ t.test('state ls, dump, snapshot, snapshots, clear and restore on the store of a
   t.match(stores!.stdout, /^state stores under .*state:\ndataflow +on disk +owner\ncounting +[\d.]+ KiB +not in use\n$/)
   t.equal(ls!.code, 0, ls!.stderr)
   t.match(ls!.stdout, /^dataflow "counting": .*state\/counting \([\d.]+ KiB on disk\), not in use\noperator +entries +bytes\ncounter\/counter +2 +\d+\n$/)
-  t.match(JSON.parse(lsJson!.stdout), { dataflow: 'counting', dir: join(root, 'counting'), inUse: false, owner: null, operators: [{ operator: 'counter/counter', entries: 2 }] })
+  t.match(JSON.parse(lsJson!.stdout), {
+    dataflow: 'counting',
+    dir: join(root, 'counting'),
+    inUse: false,
+    owner: null,
+    operators: [{ operator: 'counter/counter', entries: 2 }],
+  })
   t.equal(byYaml!.stdout, ls!.stdout, 'the dataflow YAML names the same store as its name')
 
   t.equal(dump!.code, 0, dump!.stderr)
@@ -41,7 +47,10 @@ t.test('state ls, dump, snapshot, snapshots, clear and restore on the store of a
   t.same(Object.keys(JSON.parse(dumpJson!.stdout) as object), ['counter/counter'], 'a single operator is named by its node')
   t.same(countAndSum(dumpJson!), { count: 5, sum: 15 })
   t.equal(unknownOp!.code, 1)
-  t.match(unknownOp!.stderr, /error: cannot find the state of operator "nope" of dataflow "counting" in .*: it has no operator "nope"; its operators are: counter\/counter\n/)
+  t.match(
+    unknownOp!.stderr,
+    /error: cannot find the state of operator "nope" of dataflow "counting" in .*: it has no operator "nope"; its operators are: counter\/counter\n/,
+  )
   noStack(t, unknownOp!)
 
   // snapshot, snapshots
@@ -58,7 +67,10 @@ t.test('state ls, dump, snapshot, snapshots, clear and restore on the store of a
     state('clear', 'counting'),
   ])
   t.equal(list!.code, 0, list!.stderr)
-  t.match(list!.stdout, new RegExp(`^id +date \\(UTC\\) +size +operators\\n${id.replace(/\./g, '\\.')} +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d +[\\d.]+ KiB +1\\n$`))
+  t.match(
+    list!.stdout,
+    new RegExp(`^id +date \\(UTC\\) +size +operators\\n${id.replace(/\./g, '\\.')} +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d +[\\d.]+ KiB +1\\n$`),
+  )
   const listJson = JSON.parse(listJsonResult!.stdout) as { snapshots: { id: string; bytes: number; createdAt: string }[] }
   t.equal(listJson.snapshots.length, 1)
   t.equal(listJson.snapshots[0]!.id, id)
@@ -68,7 +80,10 @@ t.test('state ls, dump, snapshot, snapshots, clear and restore on the store of a
 
   // clear
   t.equal(unconfirmed!.code, 1)
-  t.match(unconfirmed!.stderr, /error: refusing to clear the state of every operator of dataflow "counting" without confirmation: not on a terminal.*\nPass --yes to clear without asking/)
+  t.match(
+    unconfirmed!.stderr,
+    /error: refusing to clear the state of every operator of dataflow "counting" without confirmation: not on a terminal.*\nPass --yes to clear without asking/,
+  )
   t.equal((await state('dump', 'counting')).stdout, dump!.stdout, 'nothing was cleared')
   const cleared = await state('clear', 'counting', 'counter/counter', '--yes')
   t.equal(cleared.code, 0, cleared.stderr)
@@ -78,7 +93,10 @@ t.test('state ls, dump, snapshot, snapshots, clear and restore on the store of a
   // restore
   const unknownSnap = await state('restore', 'counting', 'no-such-snapshot')
   t.equal(unknownSnap.code, 1)
-  t.match(unknownSnap.stderr, new RegExp(`error: no snapshot "no-such-snapshot" of dataflow "counting" in .*: its snapshots are: ${id.replace(/\./g, '\\.')}\\n`))
+  t.match(
+    unknownSnap.stderr,
+    new RegExp(`error: no snapshot "no-such-snapshot" of dataflow "counting" in .*: its snapshots are: ${id.replace(/\./g, '\\.')}\\n`),
+  )
   noStack(t, unknownSnap)
   const restored = await state('restore', 'counting', id)
   t.equal(restored.code, 0, restored.stderr)
@@ -86,7 +104,11 @@ t.test('state ls, dump, snapshot, snapshots, clear and restore on the store of a
   const saved = /kept as snapshot (before-restore-\S+)/.exec(restored.stderr)?.[1]
   t.ok(saved, 'the replaced state is kept as a snapshot')
   t.same(countAndSum(await state('dump', 'counting', '--json')), { count: 5, sum: 15 }, 'the state is back')
-  t.match((await state('snapshots', 'counting')).stdout, new RegExp(`${saved!.replace(/\./g, '\\.')} .* 0\\n`), 'the before-restore snapshot holds the cleared (empty) state')
+  t.match(
+    (await state('snapshots', 'counting')).stdout,
+    new RegExp(`${saved!.replace(/\./g, '\\.')} .* 0\\n`),
+    'the before-restore snapshot holds the cleared (empty) state',
+  )
 
   // The restored store is the one the next run resumes from.
   const again = await runCli(['run', join(dir, 'dataflow.yml'), '--state-dir', root, '--stop-after', '30s'], { env })

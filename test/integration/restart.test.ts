@@ -42,11 +42,18 @@ t.test('a custom node with restart_policy on-failure is restarted, knows it, and
   process.kill(pidOf(flow, 'source'), 'SIGUSR1')
   const result = await flow.done
   t.ok(result.ok, dump(flow.logs))
-  t.same(flow.lines('flaky').filter((l) => l.startsWith('started')), ['started restartCount=0 isRestart=false', 'started restartCount=1 isRestart=true'])
+  t.same(
+    flow.lines('flaky').filter((l) => l.startsWith('started')),
+    ['started restartCount=0 isRestart=false', 'started restartCount=1 isRestart=true'],
+  )
   const sink = flow.lines('sink')
   t.ok(sink.includes('node-restarted flaky'), 'the sink got NodeRestarted')
   const values = sink.flatMap((l) => /^got numbers (\d+)/.exec(l)?.slice(1).map(Number) ?? [])
-  t.same(values.slice(-27), Array.from({ length: 27 }, (_, i) => i + 4), 'every number sent after the crash, in order')
+  t.same(
+    values.slice(-27),
+    Array.from({ length: 27 }, (_, i) => i + 4),
+    'every number sent after the crash, in order',
+  )
 })
 
 t.test('a custom node with the default policy (never) fails the run when it crashes', async (t) => {
@@ -75,11 +82,17 @@ for (const [policy, keys] of [
     process.kill(pidOf(flow, 'flaky'), 'SIGUSR1')
     if (policy === 'on-failure') {
       // The new process is told again that its input is closed, and ends.
-      await waitFor(() => flow.lines('flaky').filter((l) => l === 'waiting for SIGUSR1').length === 2, { what: 'the restarted flaky', detail: () => dump(flow.logs) })
+      await waitFor(() => flow.lines('flaky').filter((l) => l === 'waiting for SIGUSR1').length === 2, {
+        what: 'the restarted flaky',
+        detail: () => dump(flow.logs),
+      })
       process.kill(pidOf(flow, 'flaky'), 'SIGUSR1')
       const result = await flow.done
       t.ok(result.ok, dump(flow.logs))
-      t.same(flow.lines('flaky').filter((l) => l.startsWith('started')), ['started restartCount=0 isRestart=false', 'started restartCount=1 isRestart=true'])
+      t.same(
+        flow.lines('flaky').filter((l) => l.startsWith('started')),
+        ['started restartCount=0 isRestart=false', 'started restartCount=1 isRestart=true'],
+      )
       t.ok(flow.lines('sink').includes('node-restarted flaky'), 'the sink got NodeRestarted')
     } else {
       const result = await flow.done
@@ -106,7 +119,10 @@ t.test('a node under restart_policy always that ends after its inputs closed is 
   )
   const result = await flow.done
   t.ok(result.ok, dump(flow.logs))
-  t.same(flow.lines('sink').filter((l) => l.startsWith('got') || l.startsWith('stop')), ['got numbers 1 seq=1 from=source', 'got numbers 2 seq=2 from=source', 'got numbers 3 seq=3 from=source', 'stop all-inputs-closed'])
+  t.same(
+    flow.lines('sink').filter((l) => l.startsWith('got') || l.startsWith('stop')),
+    ['got numbers 1 seq=1 from=source', 'got numbers 2 seq=2 from=source', 'got numbers 3 seq=3 from=source', 'stop all-inputs-closed'],
+  )
   t.notMatch(dump(flow.logs), /restarting in/)
 })
 

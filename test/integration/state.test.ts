@@ -50,27 +50,34 @@ const crashKinds: Array<{ mode: string; keys?: string; expect: RegExp }> = [
 
 for (const kind of crashKinds) {
   t.test(`a counting operator that crashes by "${kind.mode}" ends with exactly the inputs sent`, async (t) => {
-    const flow = await startInProcess(
-      t,
-      counterFlow({ count: 40, counterEnv: `CRASH_AT: "10,25", CRASH_MODE: ${kind.mode}`, counterKeys: kind.keys }),
-    )
+    const flow = await startInProcess(t, counterFlow({ count: 40, counterEnv: `CRASH_AT: "10,25", CRASH_MODE: ${kind.mode}`, counterKeys: kind.keys }))
     const result = await flow.done
     t.ok(result.ok, dump(flow.logs))
     t.match(dump(flow.logs), kind.expect)
-    t.same(flow.lines('counter').filter((l) => l.startsWith('final')), ['final count=40 sum=820'], 'every input counted exactly once')
+    t.same(
+      flow.lines('counter').filter((l) => l.startsWith('final')),
+      ['final count=40 sum=820'],
+      'every input counted exactly once',
+    )
     t.same(
       flow.lines('counter').filter((l) => l.startsWith('restored')),
       ['restored count=9 sum=45 restartCount=1', 'restored count=24 sum=300 restartCount=2'],
       'each restart restores exactly the last completed event (the half-saved crash is gone)',
     )
-    t.same(sinkValues(flow.lines('sink')), Array.from({ length: 40 }, (_, i) => i + 1))
+    t.same(
+      sinkValues(flow.lines('sink')),
+      Array.from({ length: 40 }, (_, i) => i + 1),
+    )
   })
 }
 
 t.test('terminating the worker from outside at random moments loses and duplicates nothing', async (t) => {
   // Short restart delays (not the doubling 100 ms default), so that a loaded machine still gets
   // several kills in before the 300 inputs are through.
-  const flow = await startInProcess(t, counterFlow({ count: 300, sourceEnv: 'DELAY_MS: 8', counterKeys: '      restart_delay: 10ms\n      max_restart_delay: 20ms' }))
+  const flow = await startInProcess(
+    t,
+    counterFlow({ count: 300, sourceEnv: 'DELAY_MS: 8', counterKeys: '      restart_delay: 10ms\n      max_restart_delay: 20ms' }),
+  )
   const counter = flow.run.units.get('counter/counter') as OperatorHost
   let kills = 0
   // Terminate its worker at random moments while it runs, until every input was counted:
@@ -92,7 +99,10 @@ t.test('terminating the worker from outside at random moments loses and duplicat
   const result = await flow.done
   t.ok(result.ok, dump(flow.logs))
   t.ok(kills >= 3, `the worker was terminated ${kills} times`)
-  t.same(flow.lines('counter').filter((l) => l.startsWith('final')), ['final count=300 sum=45150'])
+  t.same(
+    flow.lines('counter').filter((l) => l.startsWith('final')),
+    ['final count=300 sum=45150'],
+  )
 })
 
 t.test('after a crash the operator gets restoreState first, then the unfinished input marked redelivered', async (t) => {
@@ -133,11 +143,21 @@ t.test('a chain of counting operators crashing after they send counts every sour
   )
   const result = await flow.done
   t.ok(result.ok, dump(flow.logs))
-  t.same(flow.lines('op1').filter((l) => l.startsWith('final')), ['final count=60 sum=1830'])
-  t.same(flow.lines('op2').filter((l) => l.startsWith('final')), ['final count=60 sum=1830'], 'op2 dropped every message op1 sent twice')
+  t.same(
+    flow.lines('op1').filter((l) => l.startsWith('final')),
+    ['final count=60 sum=1830'],
+  )
+  t.same(
+    flow.lines('op2').filter((l) => l.startsWith('final')),
+    ['final count=60 sum=1830'],
+    'op2 dropped every message op1 sent twice',
+  )
   // The custom node downstream sees the resent copies, flagged, and could dedup by id.
   const values = sinkValues(flow.lines('sink'))
-  t.same([...new Set(values)], Array.from({ length: 60 }, (_, i) => i + 1))
+  t.same(
+    [...new Set(values)],
+    Array.from({ length: 60 }, (_, i) => i + 1),
+  )
   t.ok(values.length > 60, 'op2 resent some outputs after its crashes')
 })
 
@@ -165,7 +185,10 @@ t.test('a poison input is dropped after max_redeliveries crashes and reported on
   )
   const result = await flow.done
   t.ok(result.ok, dump(flow.logs))
-  t.same(flow.lines('counter').filter((l) => l.startsWith('final')), ['final count=9 sum=48'])
+  t.same(
+    flow.lines('counter').filter((l) => l.startsWith('final')),
+    ['final count=9 sum=48'],
+  )
   t.match(dump(flow.logs), /counter dropped input "numbers" \(sequence 7 from source\) as poison: it crashed the operator 2 times \(max_redeliveries 2\)/)
   const report = flow.lines('sink').find((l) => l.startsWith('got errors'))
   t.match(report, /"input":"numbers","sequence":"7","sender":"source"/)
@@ -201,7 +224,10 @@ t.test('when the restart budget is spent the operator fails and its receivers ge
   const sink = flow.lines('sink')
   t.ok(sink.indexOf('node-failed counter inputs=count') >= 0, 'the receiver got NodeFailed naming its affected input')
   t.ok(sink.indexOf('closed count') > sink.indexOf('node-failed counter inputs=count'), 'then InputClosed')
-  t.same(sink.filter((l) => l.startsWith('node-restarted')), ['node-restarted counter', 'node-restarted counter'])
+  t.same(
+    sink.filter((l) => l.startsWith('node-restarted')),
+    ['node-restarted counter', 'node-restarted counter'],
+  )
 })
 
 t.test('restart delays double up to max_restart_delay, in order', async (t) => {

@@ -66,7 +66,10 @@ class FakeSupervisor {
   }
 
   /** The next message, which must be of `type`. */
-  async expect<K extends NodeToSupervisor['type']>(t: Test, type: K): Promise<{ identity: Buffer; message: Extract<NodeToSupervisor, { type: K }>; payload: Buffer | undefined }> {
+  async expect<K extends NodeToSupervisor['type']>(
+    t: Test,
+    type: K,
+  ): Promise<{ identity: Buffer; message: Extract<NodeToSupervisor, { type: K }>; payload: Buffer | undefined }> {
     const got = await this.receive()
     t.equal(got.message.type, type, `the node sent ${type}`)
     return got as never
@@ -186,7 +189,11 @@ t.test('aborting connect before the registration reply closes the socket and rej
   t.pass('the socket was closed')
 
   const custom = new Error('no longer needed')
-  await t.rejects(Node.connect({ endpoint: supervisor.endpoint, nodeId: NODE_ID, signal: AbortSignal.abort(custom) }), custom, 'an already aborted signal: its reason')
+  await t.rejects(
+    Node.connect({ endpoint: supervisor.endpoint, nodeId: NODE_ID, signal: AbortSignal.abort(custom) }),
+    custom,
+    'an already aborted signal: its reason',
+  )
 })
 
 t.test('aborting events() ends the iteration cleanly and loses no event', async (t) => {

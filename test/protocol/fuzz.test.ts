@@ -4,12 +4,7 @@
 // failure names the seed and case that reproduce it.
 
 import t from 'tap'
-import {
-  decodeNodeToSupervisor,
-  decodeSupervisorToNode,
-  encodeNodeToSupervisor,
-  encodeSupervisorToNode,
-} from '../../src/protocol/node/codec.js'
+import { decodeNodeToSupervisor, decodeSupervisorToNode, encodeNodeToSupervisor, encodeSupervisorToNode } from '../../src/protocol/node/codec.js'
 import { ProtocolError } from '../../src/protocol/errors.js'
 import { prng, withDoubleFarRoot, withFarRoot } from './fixtures/frames.js'
 import { nodeToSupervisorSamples, supervisorToNodeSamples } from './fixtures/messages.js'
@@ -99,7 +94,7 @@ t.test('random frames: each decodes to a valid message or throws ProtocolError',
           const [lo, hi] = randomPointer(rand)
           view.setUint32(w * 8, lo >>> 0, true)
           view.setUint32(w * 8 + 4, hi >>> 0, true)
-        // eslint-disable-next-line no-dupe-else-if -- rand() draws a new number: half of the other half
+          // eslint-disable-next-line no-dupe-else-if -- rand() draws a new number: half of the other half
         } else if (rand() < 0.5) {
           view.setBigUint64(w * 8, 0n, true)
         }

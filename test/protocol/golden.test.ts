@@ -3,12 +3,7 @@
 // versions of the schemas. A missing `capnp` fails this file (see fixtures/capnp-tool.ts).
 
 import t from 'tap'
-import {
-  decodeNodeToSupervisor,
-  decodeSupervisorToNode,
-  encodeNodeToSupervisor,
-  encodeSupervisorToNode,
-} from '../../src/protocol/node/codec.js'
+import { decodeNodeToSupervisor, decodeSupervisorToNode, encodeNodeToSupervisor, encodeSupervisorToNode } from '../../src/protocol/node/codec.js'
 import { ProtocolError } from '../../src/protocol/errors.js'
 import type { NodeToSupervisor, SupervisorToNode } from '../../src/protocol/node/messages.js'
 import { capnpDecode, capnpEncode, FIXTURE_DIR, haveCapnp } from './fixtures/capnp-tool.js'
@@ -19,8 +14,7 @@ const N2S_SCHEMA = 'node-to-supervisor.capnp'
 const S2N_SCHEMA = 'supervisor-to-node.capnp'
 
 /** Cap'n Proto text with its line-breaking undone (`( a = 1 )` -> `(a = 1)`), for comparisons. */
-const flat = (text: string) =>
-  text.replace(/\s+/g, ' ').replace(/\( /g, '(').replace(/ \)/g, ')').trim()
+const flat = (text: string) => text.replace(/\s+/g, ' ').replace(/\( /g, '(').replace(/ \)/g, ')').trim()
 
 if (haveCapnp(t)) {
   t.test('capnp decode reads our output frame with every field in place', async (t) => {
@@ -185,10 +179,12 @@ if (haveCapnp(t)) {
     }
     t.strictSame(decodeNodeToSupervisor(future('NodeToSupervisor', '(ping = (nonce = 5))')), { type: 'unknown', which: 5 })
     t.strictSame(decodeSupervisorToNode(future('SupervisorToNode', '(reload = void)')), { type: 'unknown', which: 11 })
-    t.strictSame(
-      decodeNodeToSupervisor(future('NodeToSupervisor', '(register = (nodeId = "n", protocolVersion = 2, pid = 9, language = "rust"))')),
-      { type: 'register', nodeId: 'n', protocolVersion: 2, pid: 9 },
-    )
+    t.strictSame(decodeNodeToSupervisor(future('NodeToSupervisor', '(register = (nodeId = "n", protocolVersion = 2, pid = 9, language = "rust"))')), {
+      type: 'register',
+      nodeId: 'n',
+      protocolVersion: 2,
+      pid: 9,
+    })
     t.strictSame(decodeNodeToSupervisor(future('NodeToSupervisor', '(log = (level = trace, message = "m"))')), {
       type: 'log',
       level: 'info',
@@ -223,7 +219,17 @@ if (haveCapnp(t)) {
     )
     t.strictSame(reg, {
       type: 'registered',
-      registration: { dataflowId: '', dataflowName: '', nodeId: 'x', restartCount: 0, inputs: ['i'], outputs: [], kvsPath: '', kvsMapSize: 0n, kvsNamespace: '' },
+      registration: {
+        dataflowId: '',
+        dataflowName: '',
+        nodeId: 'x',
+        restartCount: 0,
+        inputs: ['i'],
+        outputs: [],
+        kvsPath: '',
+        kvsMapSize: 0n,
+        kvsNamespace: '',
+      },
     })
   })
 

@@ -8,7 +8,7 @@ import { parseLayout } from './fixtures/layout-parser.js'
 import { capnpLayout, haveCapnp } from './fixtures/capnp-tool.js'
 
 if (haveCapnp(t)) {
-  t.test('LAYOUT matches the positions the Cap\'n Proto compiler assigns', async (t) => {
+  t.test("LAYOUT matches the positions the Cap'n Proto compiler assigns", async (t) => {
     const r = capnpLayout(['common.capnp', 'node-to-supervisor.capnp', 'supervisor-to-node.capnp'])
     t.equal(r.status, 0, r.stderr)
     const parsed = parseLayout(r.text)

@@ -100,12 +100,7 @@ t.test('pointers outside their segment are rejected, even when the bytes exist i
   rejects(t, () => decodeNodeToSupervisor(frame([structPtr(100, 1, 0)])), /outside its segment/, 'past the end')
   rejects(t, () => decodeNodeToSupervisor(frame([structPtr(-5, 1, 0)])), /outside its segment/, 'before the start')
   // Segment 1 holds only the landing pad; the struct it describes would be segment 2's word.
-  rejects(
-    t,
-    () => decodeNodeToSupervisor(frame([farPtr(1, 0)], [structPtr(0, 1, 0)], [[4, 0]])),
-    /outside its segment/,
-    'into the next segment',
-  )
+  rejects(t, () => decodeNodeToSupervisor(frame([farPtr(1, 0)], [structPtr(0, 1, 0)], [[4, 0]])), /outside its segment/, 'into the next segment')
   const big = registeredWithInputs(listPtr(1, BYTE, 1 << 28))
   rejects(t, () => decodeSupervisorToNode(big), /expected a list of pointers/, 'text list of the wrong kind')
   rejects(t, () => decodeSupervisorToNode(registeredWithInputs(listPtr(1, POINTER, 1 << 28))), /outside its segment/, 'list longer than the segment')
@@ -117,12 +112,7 @@ t.test('far pointers: bad segments, out-of-bounds pads and far-to-far chains are
   rejects(t, () => decodeNodeToSupervisor(frame([farPtr(1, 0)], [farPtr(0, 0)])), /another far pointer/, 'far to far (a loop)')
   rejects(t, () => decodeNodeToSupervisor(frame([farPtr(1, 0, true)], [NULL])), /landing pad/, 'double-far pad out of bounds')
   rejects(t, () => decodeNodeToSupervisor(frame([farPtr(1, 0, true)], [structPtr(0, 0, 0), NULL])), /single far/, 'double-far pad not far')
-  rejects(
-    t,
-    () => decodeNodeToSupervisor(frame([farPtr(1, 0, true)], [farPtr(1, 0), farPtr(0, 0)])),
-    /tag is a far pointer/,
-    'double-far tag is far',
-  )
+  rejects(t, () => decodeNodeToSupervisor(frame([farPtr(1, 0, true)], [farPtr(1, 0), farPtr(0, 0)])), /tag is a far pointer/, 'double-far tag is far')
   rejects(t, () => decodeNodeToSupervisor(frame([farPtr(1, 0, true)], [farPtr(9, 0), NULL])), /names segment 9/, 'double-far to a missing segment')
   t.strictSame(decodeNodeToSupervisor(frame([farPtr(1, 0)], [NULL])), decodeNodeToSupervisor(frame([NULL])), 'a null landing pad is a null pointer')
 })
@@ -155,14 +145,24 @@ t.test('a list of 2^28 zero-size structs is rejected before it is iterated', asy
 })
 
 t.test('lists of the wrong kind are rejected, never reinterpreted', async (t) => {
-  rejects(t, () => decodeNodeToSupervisor(outputWithMetadata(listPtr(2, 1, (1 << 29) - 1))), /expected a list of structs, found a list of bits/, 'bits as metadata')
+  rejects(
+    t,
+    () => decodeNodeToSupervisor(outputWithMetadata(listPtr(2, 1, (1 << 29) - 1))),
+    /expected a list of structs, found a list of bits/,
+    'bits as metadata',
+  )
   rejects(t, () => decodeNodeToSupervisor(outputWithMetadata(structPtr(2, 1, 1))), /expected a list pointer, found a struct/, 'struct as metadata')
   rejects(t, () => decodeNodeToSupervisor(outputWithMetadata([3, 0])), /found a capability/, 'capability as metadata')
   rejects(t, () => decodeNodeToSupervisor(frame([[3, 0]])), /expected a struct pointer, found a capability/, 'capability as root')
 })
 
 t.test('composite list tags that do not fit their list are rejected', async (t) => {
-  rejects(t, () => decodeNodeToSupervisor(outputWithMetadata(listPtr(2, COMPOSITE, 8), [[5 << 2, 2 | (2 << 16)], ...Array.from({ length: 8 }, () => NULL)])), /overruns/, 'more elements than words')
+  rejects(
+    t,
+    () => decodeNodeToSupervisor(outputWithMetadata(listPtr(2, COMPOSITE, 8), [[5 << 2, 2 | (2 << 16)], ...Array.from({ length: 8 }, () => NULL)])),
+    /overruns/,
+    'more elements than words',
+  )
   rejects(t, () => decodeNodeToSupervisor(outputWithMetadata(listPtr(2, COMPOSITE, 1), [[1, 0], NULL])), /not a struct tag/, 'tag of the wrong kind')
   rejects(t, () => decodeNodeToSupervisor(outputWithMetadata(listPtr(2, COMPOSITE, 1), [[-4, 0], NULL])), /overruns/, 'negative element count')
 })

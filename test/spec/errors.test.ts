@@ -25,7 +25,10 @@ t.test('createSpecError names file, line, column and node in the message', async
   t.ok(err instanceof DoraError)
   t.equal(err.code, 'DORA_SPEC_UNKNOWN_SOURCE_OUTPUT')
   t.equal(err.name, 'SpecUnknownSourceOutputError')
-  t.equal(err.message, 'examples/dataflow.yml:12:15: node "obstacle-filter": input "scan" reads from "lidar/scann", but node "lidar" has no output "scann" (did you mean "scan"?)')
+  t.equal(
+    err.message,
+    'examples/dataflow.yml:12:15: node "obstacle-filter": input "scan" reads from "lidar/scann", but node "lidar" has no output "scann" (did you mean "scan"?)',
+  )
   t.equal(err.file, file)
   t.equal(err.line, 12)
   t.equal(err.column, 15)
@@ -105,9 +108,12 @@ t.test('SpecErrors rebuilt from its serialized form keeps message, hint and ever
   t.equal(back.message, errs.message)
   t.equal((back as SpecErrors).hint, errs.hint)
   const problems = (back as SpecErrors).errors
-  t.same(problems.map((e) => [e.constructor, e.code, e.file, e.line, e.column, e.nodeId, e.operatorId, e.hint]), [
-    [errs.errors[0]!.constructor, 'DORA_SPEC_MISSING_KEY', file, 1, 1, undefined, undefined, 'add it'],
-    [SpecBadTimerError, 'DORA_SPEC_BAD_TIMER', file, 4, 13, 'n', 'op', undefined],
-  ])
+  t.same(
+    problems.map((e) => [e.constructor, e.code, e.file, e.line, e.column, e.nodeId, e.operatorId, e.hint]),
+    [
+      [errs.errors[0]!.constructor, 'DORA_SPEC_MISSING_KEY', file, 1, 1, undefined, undefined, 'add it'],
+      [SpecBadTimerError, 'DORA_SPEC_BAD_TIMER', file, 4, 13, 'n', 'op', undefined],
+    ],
+  )
   t.equal((back as SpecErrors).describe(), errs.describe())
 })

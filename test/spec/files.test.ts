@@ -4,7 +4,18 @@ import { join } from 'node:path'
 import { findOnPath, isBareCommand, isDirectory, isFile, resolveExecutable, resolveModule, runtimeOf } from '../../src/spec/files.js'
 
 t.test('runtimeOf tells ts, js and executables apart by extension', async (t) => {
-  t.same(['a.ts', 'a.mts', 'a.CTS', 'a.js', 'a.mjs', 'a.cjs', 'a.py', 'a', '/usr/bin/python3', 'a.d.ts'].map(runtimeOf), ['ts', 'ts', 'ts', 'js', 'js', 'js', 'exe', 'exe', 'exe', 'ts'])
+  t.same(['a.ts', 'a.mts', 'a.CTS', 'a.js', 'a.mjs', 'a.cjs', 'a.py', 'a', '/usr/bin/python3', 'a.d.ts'].map(runtimeOf), [
+    'ts',
+    'ts',
+    'ts',
+    'js',
+    'js',
+    'js',
+    'exe',
+    'exe',
+    'exe',
+    'ts',
+  ])
 })
 
 t.test('isBareCommand is a name without a directory part', async (t) => {

@@ -81,7 +81,11 @@ t.test('the validator accepts every supported key of the table with a valid valu
     nodes: [
       { ...pick('node', ['operator', 'operators']), inputs: { tick: 'dora/timer/millis/5', long: input } },
       { ...pick('node', ['path', 'args', 'inputs', 'outputs', 'operators']), id: 'single', operator: { ...operator, inputs: { x: input } } },
-      { ...pick('node', ['path', 'args', 'inputs', 'outputs', 'operator']), id: 'list', operators: [operator, { ...operator, id: 'js', typescript: undefined, javascript: './op.js' }] },
+      {
+        ...pick('node', ['path', 'args', 'inputs', 'outputs', 'operator']),
+        id: 'list',
+        operators: [operator, { ...operator, id: 'js', typescript: undefined, javascript: './op.js' }],
+      },
     ],
   }
   const text = stringify(doc)

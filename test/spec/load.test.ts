@@ -318,7 +318,10 @@ t.test('YAML syntax errors are DORA_SPEC_YAML_SYNTAX at the parser position', as
   t.match(first?.message, /^\/tmp\/x\/dataflow\.yml:5:1: YAML syntax error: /)
 
   const docs = problemsOf(() => parseDataflow('nodes: []\n---\nnodes: []\n', '/tmp/x/dataflow.yml'))
-  t.same(docs.map((e) => [e.code, e.line]), [['DORA_SPEC_YAML_SYNTAX', 2]])
+  t.same(
+    docs.map((e) => [e.code, e.line]),
+    [['DORA_SPEC_YAML_SYNTAX', 2]],
+  )
   t.match(docs[0]?.message, /more than one YAML document/)
   t.match(docs[0]?.hint, /`---`/)
 

@@ -18,5 +18,9 @@ t.test('problems are positioned from YAML nodes and thrown together', async (t) 
   t.same([second?.line, second?.column, second?.nodeId], [1, 4, undefined])
   const thrown = t.throws(() => problems.throwIfAny()) as SpecErrors
   t.ok(thrown instanceof SpecErrors)
-  t.same(thrown.errors.map((e) => e.line), [1, 2], 'sorted by position')
+  t.same(
+    thrown.errors.map((e) => e.line),
+    [1, 2],
+    'sorted by position',
+  )
 })

@@ -21,14 +21,10 @@ function setup(text: string) {
 
 t.test('describe names the type of a value for messages', async (t) => {
   const { reader, field } = setup('a: x\nb: 1\nc: true\nd:\ne: [1]\nf: {}\n')
-  t.same(['a', 'b', 'c', 'd', 'e', 'f'].map((k) => reader.describe(field(k).value)), [
-    'the string "x"',
-    'the number 1',
-    'the boolean true',
-    'an empty value',
-    'a list',
-    'a mapping',
-  ])
+  t.same(
+    ['a', 'b', 'c', 'd', 'e', 'f'].map((k) => reader.describe(field(k).value)),
+    ['the string "x"', 'the number 1', 'the boolean true', 'an empty value', 'a list', 'a mapping'],
+  )
   t.equal(reader.describe(null), 'nothing')
 })
 
@@ -52,7 +48,10 @@ t.test('fields sorts keys into known, unknown and unsupported', async (t) => {
   const { fields, rejected } = reader.fields(map, INPUT_KEYS, 'input', {})
   t.same(Object.keys(fields), ['source', 'queue_size'])
   t.same(rejected, ['queue_sise'])
-  t.same(problems.errors.map((e) => e.code), ['DORA_SPEC_UNKNOWN_KEY', 'DORA_SPEC_DUPLICATE_KEY'])
+  t.same(
+    problems.errors.map((e) => e.code),
+    ['DORA_SPEC_UNKNOWN_KEY', 'DORA_SPEC_DUPLICATE_KEY'],
+  )
 })
 
 t.test('an alias reads as the anchored value', async (t) => {

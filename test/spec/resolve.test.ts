@@ -57,7 +57,13 @@ t.test('an unknown output is DORA_SPEC_UNKNOWN_SOURCE_OUTPUT with a did-you-mean
     hints: ['add "scann" to the `outputs` of node "lidar"', 'its outputs are: scan, status'],
   })
   const single = reading('obstacle-filter/nearst')
-  expectProblem(t, problemsIn(single), { code: 'DORA_SPEC_UNKNOWN_SOURCE_OUTPUT', text: blank(single), needle: 'obstacle-filter/nearst', nodeId: 'reader', says: ['node "obstacle-filter" has no output "nearst" (did you mean "nearest"?)'] })
+  expectProblem(t, problemsIn(single), {
+    code: 'DORA_SPEC_UNKNOWN_SOURCE_OUTPUT',
+    text: blank(single),
+    needle: 'obstacle-filter/nearst',
+    nodeId: 'reader',
+    says: ['node "obstacle-filter" has no output "nearst" (did you mean "nearest"?)'],
+  })
   const listed = reading('pipeline/op1/cout')
   expectProblem(t, problemsIn(listed), {
     code: 'DORA_SPEC_UNKNOWN_SOURCE_OUTPUT',
@@ -68,7 +74,13 @@ t.test('an unknown output is DORA_SPEC_UNKNOWN_SOURCE_OUTPUT with a did-you-mean
     hints: ['its outputs are: count'],
   })
   const none = `nodes:\n  - id: quiet\n    path: ./q.ts\n  - id: r\n    path: ./r.ts\n    inputs: { x: quiet/out }\n`
-  expectProblem(t, problemsIn(none), { code: 'DORA_SPEC_UNKNOWN_SOURCE_OUTPUT', text: none, needle: 'quiet/out', nodeId: 'r', hints: ['it has no outputs yet'] })
+  expectProblem(t, problemsIn(none), {
+    code: 'DORA_SPEC_UNKNOWN_SOURCE_OUTPUT',
+    text: none,
+    needle: 'quiet/out',
+    nodeId: 'r',
+    hints: ['it has no outputs yet'],
+  })
 })
 
 t.test('node/output on an operators list says to address node/operator/output', async (t) => {
@@ -82,22 +94,51 @@ t.test('node/output on an operators list says to address node/operator/output', 
     hints: ['write pipeline/op1/count'],
   })
   const unowned = reading('pipeline/nothing')
-  expectProblem(t, problemsIn(unowned), { code: 'DORA_SPEC_UNKNOWN_SOURCE_OUTPUT', text: blank(unowned), needle: 'pipeline/nothing', hints: ['its operators are: op1, op2'] })
+  expectProblem(t, problemsIn(unowned), {
+    code: 'DORA_SPEC_UNKNOWN_SOURCE_OUTPUT',
+    text: blank(unowned),
+    needle: 'pipeline/nothing',
+    hints: ['its operators are: op1, op2'],
+  })
 })
 
 t.test('an unknown operator, or one on a node without operators, is DORA_SPEC_UNKNOWN_SOURCE_OPERATOR', async (t) => {
   const typo = reading('pipeline/op3/count')
-  expectProblem(t, problemsIn(typo), { code: 'DORA_SPEC_UNKNOWN_SOURCE_OPERATOR', text: blank(typo), needle: 'pipeline/op3', nodeId: 'reader', says: ['node "pipeline" has no operator "op3" (did you mean "op1"?)'], hints: ['its operators are: op1, op2'] })
+  expectProblem(t, problemsIn(typo), {
+    code: 'DORA_SPEC_UNKNOWN_SOURCE_OPERATOR',
+    text: blank(typo),
+    needle: 'pipeline/op3',
+    nodeId: 'reader',
+    says: ['node "pipeline" has no operator "op3" (did you mean "op1"?)'],
+    hints: ['its operators are: op1, op2'],
+  })
   const custom = reading('lidar/driver/scan')
-  expectProblem(t, problemsIn(custom), { code: 'DORA_SPEC_UNKNOWN_SOURCE_OPERATOR', text: blank(custom), needle: 'lidar/driver', says: ['node "lidar" is a custom node and has no operators'], hints: ['lidar/<output>, e.g. lidar/scan'] })
+  expectProblem(t, problemsIn(custom), {
+    code: 'DORA_SPEC_UNKNOWN_SOURCE_OPERATOR',
+    text: blank(custom),
+    needle: 'lidar/driver',
+    says: ['node "lidar" is a custom node and has no operators'],
+    hints: ['lidar/<output>, e.g. lidar/scan'],
+  })
   const single = reading('obstacle-filter/op/other')
-  expectProblem(t, problemsIn(single), { code: 'DORA_SPEC_UNKNOWN_SOURCE_OPERATOR', text: blank(single), needle: 'obstacle-filter/op', says: ['is a single-operator node and has no operators'] })
+  expectProblem(t, problemsIn(single), {
+    code: 'DORA_SPEC_UNKNOWN_SOURCE_OPERATOR',
+    text: blank(single),
+    needle: 'obstacle-filter/op',
+    says: ['is a single-operator node and has no operators'],
+  })
 })
 
 t.test('bad timers are DORA_SPEC_BAD_TIMER; other dora/ and malformed sources DORA_SPEC_BAD_INPUT', async (t) => {
   for (const source of ['dora/timer/millis/0', 'dora/timer/millis/-5', 'dora/timer/millis/ten', 'dora/timer/weeks/1', 'dora/timer/hz/0', 'dora/timer']) {
     const text = reading(source)
-    expectProblem(t, problemsIn(text), { code: 'DORA_SPEC_BAD_TIMER', text: blank(text), needle: source, nodeId: 'reader', says: [`input "x": timer "${source}"`] })
+    expectProblem(t, problemsIn(text), {
+      code: 'DORA_SPEC_BAD_TIMER',
+      text: blank(text),
+      needle: source,
+      nodeId: 'reader',
+      says: [`input "x": timer "${source}"`],
+    })
   }
   for (const [source, says] of [
     ['dora/clock/1', 'which is not a dora source'],
@@ -124,15 +165,24 @@ t.test('cycles and inputs from the own node are allowed', async (t) => {
     outputs: [out]
 `)
   const a = spec.nodes[0] as CustomNodeSpec
-  t.same(a.inputs.map((i) => i.source), [
-    { kind: 'output', node: 'b', operator: undefined, output: 'out' },
-    { kind: 'output', node: 'a', operator: undefined, output: 'out' },
-  ])
+  t.same(
+    a.inputs.map((i) => i.source),
+    [
+      { kind: 'output', node: 'b', operator: undefined, output: 'out' },
+      { kind: 'output', node: 'a', operator: undefined, output: 'out' },
+    ],
+  )
 })
 
 t.test('exit_when_nodes_finish must name existing nodes', async (t) => {
   const text = `exit_when_nodes_finish: [lidar, planer]\nnodes:\n  - id: lidar\n    path: ./l.ts\n  - id: planner\n    path: ./p.ts\n`
-  expectProblem(t, problemsIn(text), { code: 'DORA_SPEC_UNKNOWN_NODE', text, needle: 'planer', says: ['`exit_when_nodes_finish` names node "planer", which does not exist (did you mean "planner"?)'], hints: ['lidar, planner'] })
+  expectProblem(t, problemsIn(text), {
+    code: 'DORA_SPEC_UNKNOWN_NODE',
+    text,
+    needle: 'planer',
+    says: ['`exit_when_nodes_finish` names node "planer", which does not exist (did you mean "planner"?)'],
+    hints: ['lidar, planner'],
+  })
 })
 
 t.test('missing files are DORA_SPEC_MISSING_FILE when files are checked', async (t) => {
@@ -155,20 +205,37 @@ t.test('missing files are DORA_SPEC_MISSING_FILE when files are checked', async 
   const errors = problemsIn(text, dir, { checkFiles: true })
   t.equal(errors.length, 5, errors.map((e) => e.message).join('\n'))
   const byNode = (id: string) => errors.filter((e) => e.nodeId === id)
-  expectProblem(t, byNode('exe'), { code: 'DORA_SPEC_MISSING_FILE', text, needle: './bin/missing', nodeId: 'exe', says: [`\`path\` "./bin/missing" does not exist (looked for ${join(dir, 'bin', 'missing')})`], hints: [`relative to the dataflow's folder ${dir}`] })
+  expectProblem(t, byNode('exe'), {
+    code: 'DORA_SPEC_MISSING_FILE',
+    text,
+    needle: './bin/missing',
+    nodeId: 'exe',
+    says: [`\`path\` "./bin/missing" does not exist (looked for ${join(dir, 'bin', 'missing')})`],
+    hints: [`relative to the dataflow's folder ${dir}`],
+  })
   expectProblem(t, byNode('dir'), { code: 'DORA_SPEC_MISSING_FILE', text, needle: './bin\n', nodeId: 'dir', says: ['is a directory'] })
-  expectProblem(t, byNode('cmd'), { code: 'DORA_SPEC_MISSING_FILE', text, needle: 'no-such-command', nodeId: 'cmd', says: ['is neither a file in', 'nor a command on PATH'] })
-  expectProblem(t, byNode('op'), { code: 'DORA_SPEC_MISSING_FILE', text, needle: './ops/missing.ts', nodeId: 'op', says: ['operator module "./ops/missing.ts" does not exist'] })
+  expectProblem(t, byNode('cmd'), {
+    code: 'DORA_SPEC_MISSING_FILE',
+    text,
+    needle: 'no-such-command',
+    nodeId: 'cmd',
+    says: ['is neither a file in', 'nor a command on PATH'],
+  })
+  expectProblem(t, byNode('op'), {
+    code: 'DORA_SPEC_MISSING_FILE',
+    text,
+    needle: './ops/missing.ts',
+    nodeId: 'op',
+    says: ['operator module "./ops/missing.ts" does not exist'],
+  })
   expectProblem(t, byNode('ops'), { code: 'DORA_SPEC_MISSING_FILE', text, needle: './ops.js', nodeId: 'ops', operatorId: 'one', says: ['is a directory'] })
 
   const unchecked = parseDataflow(text, join(dir, 'dataflow.yml'), { checkFiles: false })
-  t.same(unchecked.nodes.map((n) => (n.kind === 'custom' ? n.path : n.operators[0]?.module)), [
-    join(dir, 'bin', 'missing'),
-    join(dir, 'bin'),
-    join(dir, 'no-such-command-dora-ts'),
-    join(dir, 'ops', 'missing.ts'),
-    join(dir, 'ops.js'),
-  ], 'without file checks paths still resolve against the YAML folder')
+  t.same(
+    unchecked.nodes.map((n) => (n.kind === 'custom' ? n.path : n.operators[0]?.module)),
+    [join(dir, 'bin', 'missing'), join(dir, 'bin'), join(dir, 'no-such-command-dora-ts'), join(dir, 'ops', 'missing.ts'), join(dir, 'ops.js')],
+    'without file checks paths still resolve against the YAML folder',
+  )
 })
 
 t.test('a bare command is found next to the YAML first, then on PATH', async (t) => {
@@ -181,8 +248,14 @@ t.test('a bare command is found next to the YAML first, then on PATH', async (t)
   process.env.PATH = `${join(dir, 'bin')}:${savedPath ?? ''}`
   for (const checkFiles of [true, false]) {
     const spec = parseOk(`nodes:\n  - id: a\n    path: dora-ts-test-tool\n  - id: b\n    path: local-tool\n`, dir, { checkFiles })
-    t.same(spec.nodes.map((n) => (n as CustomNodeSpec).path), [join(dir, 'bin', 'dora-ts-test-tool'), join(dir, 'local-tool')])
-    t.same(spec.nodes.map((n) => (n as CustomNodeSpec).runtime), ['exe', 'exe'])
+    t.same(
+      spec.nodes.map((n) => (n as CustomNodeSpec).path),
+      [join(dir, 'bin', 'dora-ts-test-tool'), join(dir, 'local-tool')],
+    )
+    t.same(
+      spec.nodes.map((n) => (n as CustomNodeSpec).runtime),
+      ['exe', 'exe'],
+    )
   }
   const sh = parseOk('nodes:\n  - id: shell\n    path: sh\n', dir, { checkFiles: true })
   t.equal(basename((sh.nodes[0] as CustomNodeSpec).path), 'sh', 'like dora, `path: python3`-style commands work')
@@ -191,8 +264,16 @@ t.test('a bare command is found next to the YAML first, then on PATH', async (t)
 t.test('URL and dynamic nodes are DORA_SPEC_NOT_SUPPORTED', async (t) => {
   const text = `nodes:\n  - id: url\n    path: https://example.com/node\n  - id: dyn\n    path: dynamic\n`
   const errors = problemsIn(text)
-  expectProblem(t, errors.filter((e) => e.nodeId === 'url'), { code: 'DORA_SPEC_NOT_SUPPORTED', text, needle: 'https', nodeId: 'url', hints: ['download the file'] })
-  expectProblem(t, errors.filter((e) => e.nodeId === 'dyn'), { code: 'DORA_SPEC_NOT_SUPPORTED', text, needle: 'dynamic', nodeId: 'dyn', says: ['`path: dynamic`'] })
+  expectProblem(
+    t,
+    errors.filter((e) => e.nodeId === 'url'),
+    { code: 'DORA_SPEC_NOT_SUPPORTED', text, needle: 'https', nodeId: 'url', hints: ['download the file'] },
+  )
+  expectProblem(
+    t,
+    errors.filter((e) => e.nodeId === 'dyn'),
+    { code: 'DORA_SPEC_NOT_SUPPORTED', text, needle: 'dynamic', nodeId: 'dyn', says: ['`path: dynamic`'] },
+  )
 })
 
 t.test('runtime follows the extension', async (t) => {
@@ -206,7 +287,10 @@ t.test('runtime follows the extension', async (t) => {
   - { id: g, path: ./g.py }
   - { id: h, path: ./h }
 `)
-  t.same(spec.nodes.map((n) => (n as CustomNodeSpec).runtime), ['ts', 'ts', 'ts', 'js', 'js', 'js', 'exe', 'exe'])
+  t.same(
+    spec.nodes.map((n) => (n as CustomNodeSpec).runtime),
+    ['ts', 'ts', 'ts', 'js', 'js', 'js', 'exe', 'exe'],
+  )
 })
 
 t.test('restart defaults: never for custom nodes, on-failure for operators; operator keys override the node', async (t) => {
@@ -237,7 +321,11 @@ t.test('restart defaults: never for custom nodes, on-failure for operators; oper
   t.same(single.restart, single.operators[0]?.restart, 'a single operator and its node share the restart spec')
   t.same(list.restart, { ...defaults, policy: 'always', restartWindow: 30, healthCheckTimeout: 5 })
   t.same(list.operators[0]?.restart, { ...defaults, policy: 'always', restartWindow: 30, healthCheckTimeout: 5 })
-  t.same(list.operators[1]?.restart, { ...defaults, policy: 'never', restartWindow: 30, healthCheckTimeout: 5, restartDelay: 20, maxRestartDelay: 20 }, 'the max delay grows to a larger first delay')
+  t.same(
+    list.operators[1]?.restart,
+    { ...defaults, policy: 'never', restartWindow: 30, healthCheckTimeout: 5, restartDelay: 20, maxRestartDelay: 20 },
+    'the max delay grows to a larger first delay',
+  )
   t.equal(RESTART_DEFAULTS.restartDelay, 0.1)
 })
 
@@ -254,11 +342,19 @@ t.test('a max_restart_delay shorter than restart_delay is DORA_SPEC_INVALID_VALU
         restart_delay: 3
 `
   const errors = problemsIn(text)
-  expectProblem(t, errors, { code: 'DORA_SPEC_INVALID_VALUE', text, needle: '1\n', nodeId: 'list', operatorId: 'a', says: ['`max_restart_delay` (1 s) is shorter than `restart_delay` (2 s)'] })
+  expectProblem(t, errors, {
+    code: 'DORA_SPEC_INVALID_VALUE',
+    text,
+    needle: '1\n',
+    nodeId: 'list',
+    operatorId: 'a',
+    says: ['`max_restart_delay` (1 s) is shorter than `restart_delay` (2 s)'],
+  })
 })
 
 t.test('env merges with the node winning; durability, redeliveries and timeouts default', async (t) => {
-  const spec = parseOk(`env: { A: global, B: global }
+  const spec = parseOk(
+    `env: { A: global, B: global }
 durability: power
 health_check_interval: 500ms
 state_dir: state
@@ -275,13 +371,18 @@ nodes:
       typescript: ./p.ts
       durability: process
       timeout: 250ms
-`, '/tmp/flows/robot')
+`,
+    '/tmp/flows/robot',
+  )
   t.same(spec.env, { A: 'global', B: 'global' })
-  t.same(spec.nodes.map((n) => n.env), [
-    { A: 'global', B: 'node', C: '3' },
-    { A: 'op-node', B: 'global' },
-    { A: 'global', B: 'global' },
-  ])
+  t.same(
+    spec.nodes.map((n) => n.env),
+    [
+      { A: 'global', B: 'node', C: '3' },
+      { A: 'op-node', B: 'global' },
+      { A: 'global', B: 'global' },
+    ],
+  )
   const [, o, p] = spec.nodes as [CustomNodeSpec, OperatorNodeSpec, OperatorNodeSpec]
   t.equal(o.operators[0]?.durability, 'power', 'the dataflow durability is the default')
   t.equal(o.operators[0]?.maxRedeliveries, 3)

@@ -64,7 +64,8 @@ t.test('every $ref points at a definition and every pattern compiles', async (t)
 
 t.test('the schema patterns agree with the validator', async (t) => {
   const source = new RegExp(SOURCE_PATTERN, 'u')
-  const graph = 'nodes:\n  - id: a\n    path: ./a.ts\n    outputs: [b]\n  - id: p\n    operators:\n      - id: o\n        typescript: ./o.ts\n        outputs: [b]\n  - id: r\n    path: ./r.ts\n    inputs:\n      x: '
+  const graph =
+    'nodes:\n  - id: a\n    path: ./a.ts\n    outputs: [b]\n  - id: p\n    operators:\n      - id: o\n        typescript: ./o.ts\n        outputs: [b]\n  - id: r\n    path: ./r.ts\n    inputs:\n      x: '
   // The schema cannot know node names or reject a zero interval, but must never reject a source
   // the validator accepts, and rejects what has the wrong shape.
   const cases: Array<[string, boolean]> = [

@@ -18,10 +18,39 @@ nodes:
 `
   const errors = problemsIn(text)
   t.equal(errors.length, 4, `no cascade from the typo in outputs:\n${errors.map((e) => e.message).join('\n')}`)
-  expectProblem(t, errors.filter((e) => e.line === 1), { code: 'DORA_SPEC_UNKNOWN_KEY', text, needle: 'nodess', says: ['unknown dataflow key `nodess` (did you mean "nodes"?)'], hints: ['dataflow keys are: name, nodes, env'] })
-  expectProblem(t, errors.filter((e) => e.line === 6), { code: 'DORA_SPEC_UNKNOWN_KEY', text, needle: 'ouputs', nodeId: 'lidar', says: ['unknown node key `ouputs` (did you mean "outputs"?)'] })
-  expectProblem(t, errors.filter((e) => e.line === 11), { code: 'DORA_SPEC_UNKNOWN_KEY', text, needle: 'input:', nodeId: 'p', operatorId: 'op1', says: ['(did you mean "inputs"?)'] })
-  expectProblem(t, errors.filter((e) => e.line === 13), { code: 'DORA_SPEC_UNKNOWN_KEY', text, needle: 'queue_sise', nodeId: 'p', operatorId: 'op1', says: ['unknown input key `queue_sise` (did you mean "queue_size"?)'] })
+  expectProblem(
+    t,
+    errors.filter((e) => e.line === 1),
+    {
+      code: 'DORA_SPEC_UNKNOWN_KEY',
+      text,
+      needle: 'nodess',
+      says: ['unknown dataflow key `nodess` (did you mean "nodes"?)'],
+      hints: ['dataflow keys are: name, nodes, env'],
+    },
+  )
+  expectProblem(
+    t,
+    errors.filter((e) => e.line === 6),
+    { code: 'DORA_SPEC_UNKNOWN_KEY', text, needle: 'ouputs', nodeId: 'lidar', says: ['unknown node key `ouputs` (did you mean "outputs"?)'] },
+  )
+  expectProblem(
+    t,
+    errors.filter((e) => e.line === 11),
+    { code: 'DORA_SPEC_UNKNOWN_KEY', text, needle: 'input:', nodeId: 'p', operatorId: 'op1', says: ['(did you mean "inputs"?)'] },
+  )
+  expectProblem(
+    t,
+    errors.filter((e) => e.line === 13),
+    {
+      code: 'DORA_SPEC_UNKNOWN_KEY',
+      text,
+      needle: 'queue_sise',
+      nodeId: 'p',
+      operatorId: 'op1',
+      says: ['unknown input key `queue_sise` (did you mean "queue_size"?)'],
+    },
+  )
 })
 
 t.test('dora keys not supported yet are DORA_SPEC_NOT_SUPPORTED with a hint', async (t) => {
@@ -45,20 +74,43 @@ nodes:
       source: ./x
 `
   const errors = problemsIn(text)
-  t.ok(errors.every((e) => e.code === 'DORA_SPEC_NOT_SUPPORTED'), errors.map((e) => `${e.code} ${e.message}`).join('\n'))
+  t.ok(
+    errors.every((e) => e.code === 'DORA_SPEC_NOT_SUPPORTED'),
+    errors.map((e) => `${e.code} ${e.message}`).join('\n'),
+  )
   t.equal(errors.length, 9, 'no "missing path" on top of the rejected keys')
-  expectProblem(t, errors.filter((e) => e.line === 1), { code: 'DORA_SPEC_NOT_SUPPORTED', text, needle: 'deploy', says: ['dataflow key `deploy` is not supported yet'], hints: ['this machine'] })
-  expectProblem(t, errors.filter((e) => e.line === 6), { code: 'DORA_SPEC_NOT_SUPPORTED', text, needle: 'build', nodeId: 'cam', says: ['node key `build` is not supported yet'] })
-  expectProblem(t, errors.filter((e) => e.line === 12), {
-    code: 'DORA_SPEC_NOT_SUPPORTED',
-    text,
-    needle: 'python',
-    nodeId: 'op',
-    says: ['operator key `python` is not supported yet'],
-    hints: ['dora-ts runs TypeScript/JavaScript operators; run Python code as a custom node with `path:`'],
-  })
-  expectProblem(t, errors.filter((e) => e.line === 15), { code: 'DORA_SPEC_NOT_SUPPORTED', text, needle: 'shared-library', nodeId: 'lib' })
-  expectProblem(t, errors.filter((e) => e.line === 17), { code: 'DORA_SPEC_NOT_SUPPORTED', text, needle: 'custom', nodeId: 'legacy', hints: ['`path:`'] })
+  expectProblem(
+    t,
+    errors.filter((e) => e.line === 1),
+    { code: 'DORA_SPEC_NOT_SUPPORTED', text, needle: 'deploy', says: ['dataflow key `deploy` is not supported yet'], hints: ['this machine'] },
+  )
+  expectProblem(
+    t,
+    errors.filter((e) => e.line === 6),
+    { code: 'DORA_SPEC_NOT_SUPPORTED', text, needle: 'build', nodeId: 'cam', says: ['node key `build` is not supported yet'] },
+  )
+  expectProblem(
+    t,
+    errors.filter((e) => e.line === 12),
+    {
+      code: 'DORA_SPEC_NOT_SUPPORTED',
+      text,
+      needle: 'python',
+      nodeId: 'op',
+      says: ['operator key `python` is not supported yet'],
+      hints: ['dora-ts runs TypeScript/JavaScript operators; run Python code as a custom node with `path:`'],
+    },
+  )
+  expectProblem(
+    t,
+    errors.filter((e) => e.line === 15),
+    { code: 'DORA_SPEC_NOT_SUPPORTED', text, needle: 'shared-library', nodeId: 'lib' },
+  )
+  expectProblem(
+    t,
+    errors.filter((e) => e.line === 17),
+    { code: 'DORA_SPEC_NOT_SUPPORTED', text, needle: 'custom', nodeId: 'legacy', hints: ['`path:`'] },
+  )
 })
 
 t.test('duplicates are DORA_SPEC_DUPLICATE_ID at the second one, naming the first line', async (t) => {
@@ -80,10 +132,41 @@ t.test('duplicates are DORA_SPEC_DUPLICATE_ID at the second one, naming the firs
 `
   const errors = problemsIn(text)
   t.equal(errors.length, 4, errors.map((e) => e.message).join('\n'))
-  expectProblem(t, errors.filter((e) => e.line === 4), { code: 'DORA_SPEC_DUPLICATE_ID', text, needle: 'scan]', nodeId: 'lidar', says: ['output "scan" is listed twice (first on line 4)'] })
-  expectProblem(t, errors.filter((e) => e.line === 7), { code: 'DORA_SPEC_DUPLICATE_ID', text, needle: 'tick', nth: 1, nodeId: 'lidar', says: ['input "tick" is defined twice (first on line 6)'] })
-  expectProblem(t, errors.filter((e) => e.line === 12), { code: 'DORA_SPEC_DUPLICATE_ID', text, needle: 'op1', nth: 1, nodeId: 'p', operatorId: 'op1', says: ['operator id "op1" is already used in this node on line 10'] })
-  expectProblem(t, errors.filter((e) => e.line === 14), { code: 'DORA_SPEC_DUPLICATE_ID', text, needle: 'lidar\n    path: ./other', nodeId: 'lidar', says: ['node id "lidar" is already used by the node on line 2'], hints: ['unique'] })
+  expectProblem(
+    t,
+    errors.filter((e) => e.line === 4),
+    { code: 'DORA_SPEC_DUPLICATE_ID', text, needle: 'scan]', nodeId: 'lidar', says: ['output "scan" is listed twice (first on line 4)'] },
+  )
+  expectProblem(
+    t,
+    errors.filter((e) => e.line === 7),
+    { code: 'DORA_SPEC_DUPLICATE_ID', text, needle: 'tick', nth: 1, nodeId: 'lidar', says: ['input "tick" is defined twice (first on line 6)'] },
+  )
+  expectProblem(
+    t,
+    errors.filter((e) => e.line === 12),
+    {
+      code: 'DORA_SPEC_DUPLICATE_ID',
+      text,
+      needle: 'op1',
+      nth: 1,
+      nodeId: 'p',
+      operatorId: 'op1',
+      says: ['operator id "op1" is already used in this node on line 10'],
+    },
+  )
+  expectProblem(
+    t,
+    errors.filter((e) => e.line === 14),
+    {
+      code: 'DORA_SPEC_DUPLICATE_ID',
+      text,
+      needle: 'lidar\n    path: ./other',
+      nodeId: 'lidar',
+      says: ['node id "lidar" is already used by the node on line 2'],
+      hints: ['unique'],
+    },
+  )
 })
 
 t.test('a key repeated in one mapping is DORA_SPEC_DUPLICATE_KEY', async (t) => {
@@ -97,8 +180,16 @@ env:
 `
   const errors = problemsIn(text)
   t.equal(errors.length, 2)
-  expectProblem(t, errors.filter((e) => e.line === 4), { code: 'DORA_SPEC_DUPLICATE_KEY', text, needle: 'path', nth: 1, nodeId: 'a', says: ['key `path` appears twice in this node (first on line 3)'] })
-  expectProblem(t, errors.filter((e) => e.line === 7), { code: 'DORA_SPEC_DUPLICATE_KEY', text, needle: 'X: 2', says: ['`env` variable `X` is set twice (first on line 6)'] })
+  expectProblem(
+    t,
+    errors.filter((e) => e.line === 4),
+    { code: 'DORA_SPEC_DUPLICATE_KEY', text, needle: 'path', nth: 1, nodeId: 'a', says: ['key `path` appears twice in this node (first on line 3)'] },
+  )
+  expectProblem(
+    t,
+    errors.filter((e) => e.line === 7),
+    { code: 'DORA_SPEC_DUPLICATE_KEY', text, needle: 'X: 2', says: ['`env` variable `X` is set twice (first on line 6)'] },
+  )
 })
 
 t.test('bad node and operator ids are DORA_SPEC_INVALID_ID; a missing id is DORA_SPEC_MISSING_KEY', async (t) => {
@@ -120,13 +211,41 @@ t.test('bad node and operator ids are DORA_SPEC_INVALID_ID; a missing id is DORA
 `
   const errors = problemsIn(text)
   t.equal(errors.length, 7, errors.map((e) => e.message).join('\n'))
-  expectProblem(t, errors.filter((e) => e.line === 2), { code: 'DORA_SPEC_INVALID_ID', text, needle: 'my node', nodeId: 'my node', says: ['may only contain'] })
-  expectProblem(t, errors.filter((e) => e.line === 4), { code: 'DORA_SPEC_INVALID_ID', text, needle: '.hidden', nodeId: '.hidden', says: ['must not start with "."'] })
-  expectProblem(t, errors.filter((e) => e.line === 6), { code: 'DORA_SPEC_INVALID_ID', text, needle: 'dora', nodeId: 'dora', says: ['reserved'] })
-  expectProblem(t, errors.filter((e) => e.line === 8), { code: 'DORA_SPEC_INVALID_ID', text, needle: 'a/b', nodeId: 'a/b', says: ['"/"'] })
-  expectProblem(t, errors.filter((e) => e.line === 10), { code: 'DORA_SPEC_MISSING_KEY', text, needle: 'path: ./a.ts', nth: 4, says: ['the node has no `id`'] })
-  expectProblem(t, errors.filter((e) => e.line === 13), { code: 'DORA_SPEC_MISSING_KEY', text, needle: 'typescript: ./a.ts', nodeId: 'p', says: ['the operator has no `id`'] })
-  expectProblem(t, errors.filter((e) => e.line === 14), { code: 'DORA_SPEC_INVALID_ID', text, needle: 'bad op', nodeId: 'p', operatorId: 'bad op', says: ['operator id "bad op"'] })
+  expectProblem(
+    t,
+    errors.filter((e) => e.line === 2),
+    { code: 'DORA_SPEC_INVALID_ID', text, needle: 'my node', nodeId: 'my node', says: ['may only contain'] },
+  )
+  expectProblem(
+    t,
+    errors.filter((e) => e.line === 4),
+    { code: 'DORA_SPEC_INVALID_ID', text, needle: '.hidden', nodeId: '.hidden', says: ['must not start with "."'] },
+  )
+  expectProblem(
+    t,
+    errors.filter((e) => e.line === 6),
+    { code: 'DORA_SPEC_INVALID_ID', text, needle: 'dora', nodeId: 'dora', says: ['reserved'] },
+  )
+  expectProblem(
+    t,
+    errors.filter((e) => e.line === 8),
+    { code: 'DORA_SPEC_INVALID_ID', text, needle: 'a/b', nodeId: 'a/b', says: ['"/"'] },
+  )
+  expectProblem(
+    t,
+    errors.filter((e) => e.line === 10),
+    { code: 'DORA_SPEC_MISSING_KEY', text, needle: 'path: ./a.ts', nth: 4, says: ['the node has no `id`'] },
+  )
+  expectProblem(
+    t,
+    errors.filter((e) => e.line === 13),
+    { code: 'DORA_SPEC_MISSING_KEY', text, needle: 'typescript: ./a.ts', nodeId: 'p', says: ['the operator has no `id`'] },
+  )
+  expectProblem(
+    t,
+    errors.filter((e) => e.line === 14),
+    { code: 'DORA_SPEC_INVALID_ID', text, needle: 'bad op', nodeId: 'p', operatorId: 'bad op', says: ['operator id "bad op"'] },
+  )
 })
 
 t.test('a node needs exactly one of path, operator, operators', async (t) => {
@@ -144,9 +263,23 @@ t.test('a node needs exactly one of path, operator, operators', async (t) => {
 `
   const errors = problemsIn(text)
   t.equal(errors.length, 3, errors.map((e) => e.message).join('\n'))
-  expectProblem(t, errors, { code: 'DORA_SPEC_PATH_AND_OPERATOR', text, needle: 'operator:', nodeId: 'both', says: ['the node has both `path` and `operator`'], hints: ['split it into two nodes'] })
+  expectProblem(t, errors, {
+    code: 'DORA_SPEC_PATH_AND_OPERATOR',
+    text,
+    needle: 'operator:',
+    nodeId: 'both',
+    says: ['the node has both `path` and `operator`'],
+    hints: ['split it into two nodes'],
+  })
   expectProblem(t, errors, { code: 'DORA_SPEC_CONFLICTING_KEYS', text, needle: 'operators:', nodeId: 'two-kinds', says: ['both `operator` and `operators`'] })
-  expectProblem(t, errors, { code: 'DORA_SPEC_MISSING_KEY', text, needle: 'id: none', nodeId: 'none', says: ['none of `path`, `operator` or `operators`'], hints: ['`path:`'] })
+  expectProblem(t, errors, {
+    code: 'DORA_SPEC_MISSING_KEY',
+    text,
+    needle: 'id: none',
+    nodeId: 'none',
+    says: ['none of `path`, `operator` or `operators`'],
+    hints: ['`path:`'],
+  })
 })
 
 t.test('an operator needs exactly one typescript or javascript module of the right kind', async (t) => {
@@ -176,8 +309,23 @@ t.test('an operator needs exactly one typescript or javascript module of the rig
   expectProblem(t, errors, { code: 'DORA_SPEC_CONFLICTING_KEYS', text, needle: 'javascript', nodeId: 'both' })
   expectProblem(t, errors, { code: 'DORA_SPEC_MISSING_KEY', text, needle: 'outputs: [x]', nodeId: 'none', says: ['no `typescript` or `javascript` module'] })
   const wrong = errors.filter((e) => e.code === 'DORA_SPEC_INVALID_VALUE')
-  expectProblem(t, wrong.slice(0, 1), { code: 'DORA_SPEC_INVALID_VALUE', text, needle: './a.js', nth: 1, nodeId: 'wrong-ts', says: ['must end in .ts, .mts or .cts'], hints: ['`javascript:`'] })
-  expectProblem(t, wrong.slice(1), { code: 'DORA_SPEC_INVALID_VALUE', text, needle: './a.ts', nth: 1, nodeId: 'wrong-js', says: ['must end in .js, .mjs or .cjs'] })
+  expectProblem(t, wrong.slice(0, 1), {
+    code: 'DORA_SPEC_INVALID_VALUE',
+    text,
+    needle: './a.js',
+    nth: 1,
+    nodeId: 'wrong-ts',
+    says: ['must end in .ts, .mts or .cts'],
+    hints: ['`javascript:`'],
+  })
+  expectProblem(t, wrong.slice(1), {
+    code: 'DORA_SPEC_INVALID_VALUE',
+    text,
+    needle: './a.ts',
+    nth: 1,
+    nodeId: 'wrong-js',
+    says: ['must end in .js, .mjs or .cjs'],
+  })
 })
 
 t.test('custom-node keys on an operator node are DORA_SPEC_CONFLICTING_KEYS', async (t) => {
@@ -188,14 +336,21 @@ t.test('custom-node keys on an operator node are DORA_SPEC_CONFLICTING_KEYS', as
       typescript: ./a.ts
 `
   const errors = problemsIn(text)
-  expectProblem(t, errors, { code: 'DORA_SPEC_CONFLICTING_KEYS', text, needle: 'inputs', nodeId: 'op', says: ['`inputs` is for custom nodes'], hints: ['move `inputs:` inside the operator'] })
+  expectProblem(t, errors, {
+    code: 'DORA_SPEC_CONFLICTING_KEYS',
+    text,
+    needle: 'inputs',
+    nodeId: 'op',
+    says: ['`inputs` is for custom nodes'],
+    hints: ['move `inputs:` inside the operator'],
+  })
 })
 
 t.test('values of the wrong type or range are DORA_SPEC_INVALID_VALUE naming key and expected type', async (t) => {
   // [the node's extra line, where the problem points, what the message says]
   const cases: Array<[string, string, string]> = [
     ['args: [a, b]', '[a, b]', '`args` must be a string, got a list'],
-    ['args: \'"unterminated\'', '\'"unterminated\'', '`args` cannot be split into words: unterminated double quote'],
+    ["args: '\"unterminated'", "'\"unterminated'", '`args` cannot be split into words: unterminated double quote'],
     ['env: [A]', '[A]', '`env` must be a mapping of variable names to values, got a list'],
     ['env: { A: }', 'A:', '`env` variable `A` must be a string, number or boolean, got an empty value'],
     ['env: { A: [1] }', '[1]', 'got a list'],
@@ -206,7 +361,11 @@ t.test('values of the wrong type or range are DORA_SPEC_INVALID_VALUE naming key
     ['inputs: { x: { source: 5 } }', '5', '`source` must be a non-empty string, got the number 5'],
     ['inputs: { x: { source: n/b, queue_size: 0 } }', '0', '`queue_size` must be an integer >= 1, got the number 0'],
     ['inputs: { x: { source: n/b, queue_size: 1.5 } }', '1.5', '`queue_size` must be an integer >= 1'],
-    ['inputs: { x: { source: n/b, queue_policy: drop_olds } }', 'drop_olds', '`queue_policy` must be one of drop_oldest, backpressure, got the string "drop_olds" (did you mean "drop_oldest"?)'],
+    [
+      'inputs: { x: { source: n/b, queue_policy: drop_olds } }',
+      'drop_olds',
+      '`queue_policy` must be one of drop_oldest, backpressure, got the string "drop_olds" (did you mean "drop_oldest"?)',
+    ],
     ['inputs: { x: { source: n/b, input_timeout: 0 } }', '0 }', '`input_timeout` must be a positive duration, got the number 0'],
     ['restart_policy: sometimes', 'sometimes', '`restart_policy` must be one of never, on-failure, always'],
     ['restart_policy:', 'restart_policy', '`restart_policy` must be one of never, on-failure, always, got an empty value'],
@@ -220,16 +379,47 @@ t.test('values of the wrong type or range are DORA_SPEC_INVALID_VALUE naming key
     const text = `nodes:\n  - id: n\n    path: ./n.ts\n    outputs: [b]\n    ${line}\n`
     const errors = problemsIn(text)
     t.equal(errors.length, 1, `${line}: ${errors.map((e) => e.message).join(' | ')}`)
-    expectProblem(t, errors, { code: 'DORA_SPEC_INVALID_VALUE', text: text.replace(/^(?:.*\n){4}/, (m) => m.replace(/./g, ' ')), needle, nodeId: 'n', says: [says] })
+    expectProblem(t, errors, {
+      code: 'DORA_SPEC_INVALID_VALUE',
+      text: text.replace(/^(?:.*\n){4}/, (m) => m.replace(/./g, ' ')),
+      needle,
+      nodeId: 'n',
+      says: [says],
+    })
   }
   const path = 'nodes:\n  - id: n\n    path: 5\n'
-  expectProblem(t, problemsIn(path), { code: 'DORA_SPEC_INVALID_VALUE', text: path, needle: '5', nodeId: 'n', says: ['`path` must be a non-empty string, got the number 5'] })
+  expectProblem(t, problemsIn(path), {
+    code: 'DORA_SPEC_INVALID_VALUE',
+    text: path,
+    needle: '5',
+    nodeId: 'n',
+    says: ['`path` must be a non-empty string, got the number 5'],
+  })
   const entry = 'nodes:\n  - id: n\n    path: ./n.ts\n    outputs: [a, 1]\n'
-  expectProblem(t, problemsIn(entry), { code: 'DORA_SPEC_INVALID_VALUE', text: entry, needle: '1]', nodeId: 'n', says: ['`outputs` entries must be strings, got the number 1'] })
+  expectProblem(t, problemsIn(entry), {
+    code: 'DORA_SPEC_INVALID_VALUE',
+    text: entry,
+    needle: '1]',
+    nodeId: 'n',
+    says: ['`outputs` entries must be strings, got the number 1'],
+  })
   const outputs = 'nodes:\n  - id: n\n    path: ./n.ts\n    outputs: scan\n'
-  expectProblem(t, problemsIn(outputs), { code: 'DORA_SPEC_INVALID_VALUE', text: outputs, needle: 'scan', nodeId: 'n', says: ['`outputs` must be a list of output ids, got the string "scan"'] })
+  expectProblem(t, problemsIn(outputs), {
+    code: 'DORA_SPEC_INVALID_VALUE',
+    text: outputs,
+    needle: 'scan',
+    nodeId: 'n',
+    says: ['`outputs` must be a list of output ids, got the string "scan"'],
+  })
   const source = 'nodes:\n  - id: n\n    path: ./n.ts\n    inputs: { x: { queue_size: 2 } }\n'
-  expectProblem(t, problemsIn(source), { code: 'DORA_SPEC_MISSING_KEY', text: source, needle: '{ queue_size', nodeId: 'n', says: ['input "x" has no `source`'], hints: ['source: node/output'] })
+  expectProblem(t, problemsIn(source), {
+    code: 'DORA_SPEC_MISSING_KEY',
+    text: source,
+    needle: '{ queue_size',
+    nodeId: 'n',
+    says: ['input "x" has no `source`'],
+    hints: ['source: node/output'],
+  })
 })
 
 t.test('operator-only keys are checked too', async (t) => {
@@ -243,9 +433,21 @@ t.test('operator-only keys are checked too', async (t) => {
 `
   const errors = problemsIn(text)
   t.equal(errors.length, 3)
-  expectProblem(t, errors.filter((e) => e.line === 5), { code: 'DORA_SPEC_INVALID_VALUE', text, needle: '-1', nodeId: 'o', says: ['`timeout` must be a positive duration'], hints: ['"500ms"'] })
-  expectProblem(t, errors.filter((e) => e.line === 6), { code: 'DORA_SPEC_INVALID_VALUE', text, needle: 'many', nodeId: 'o', says: ['`max_redeliveries` must be an integer >= 1'] })
-  expectProblem(t, errors.filter((e) => e.line === 7), { code: 'DORA_SPEC_INVALID_VALUE', text, needle: 'disk', nodeId: 'o', says: ['`durability` must be one of process, power'] })
+  expectProblem(
+    t,
+    errors.filter((e) => e.line === 5),
+    { code: 'DORA_SPEC_INVALID_VALUE', text, needle: '-1', nodeId: 'o', says: ['`timeout` must be a positive duration'], hints: ['"500ms"'] },
+  )
+  expectProblem(
+    t,
+    errors.filter((e) => e.line === 6),
+    { code: 'DORA_SPEC_INVALID_VALUE', text, needle: 'many', nodeId: 'o', says: ['`max_redeliveries` must be an integer >= 1'] },
+  )
+  expectProblem(
+    t,
+    errors.filter((e) => e.line === 7),
+    { code: 'DORA_SPEC_INVALID_VALUE', text, needle: 'disk', nodeId: 'o', says: ['`durability` must be one of process, power'] },
+  )
 })
 
 t.test('root values are checked', async (t) => {

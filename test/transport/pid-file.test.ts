@@ -65,7 +65,7 @@ t.test('of processes racing for a free pid file, exactly one wins', async (t) =>
   }
 })
 
-t.test('of processes racing to take over a dead owner\'s pid file, exactly one wins', async (t) => {
+t.test("of processes racing to take over a dead owner's pid file, exactly one wins", async (t) => {
   for (let round = 0; round < 3; round++) {
     const dir = t.testdir({})
     const file = join(dir, 'owner.pid')
@@ -91,20 +91,24 @@ t.test('an empty or garbage pid file counts as stale; a live owner keeps it', as
   t.same(tryAcquirePidFile(file), { acquired: false, ownerPid: process.ppid })
 })
 
-t.test('a pid file whose pid now belongs to another process (after a reboot, or reused) is stale', { skip: processStamp(process.pid) === undefined ? 'no /proc here' : false }, async (t) => {
-  const dir = t.testdir({})
-  const file = join(dir, 'owner.pid')
-  // The pid of a live process, stamped as some other process (another boot or start time).
-  writeFileSync(file, `${process.ppid} - 00000000-0000-0000-0000-000000000000:1\n`)
-  const result = tryAcquirePidFile(file)
-  t.ok(result.acquired, 'taken over: the live pid is not the process that wrote the file')
-  if (result.acquired) result.release()
-  // Stamped correctly, the same live pid keeps it.
-  writeFileSync(file, `${process.ppid} - ${processStamp(process.ppid)}\n`)
-  t.same(tryAcquirePidFile(file), { acquired: false, ownerPid: process.ppid })
-  t.equal(livePidFileOwner(file), process.ppid)
-  t.match(readFileSync(file, 'utf8'), /^\d+ - \S+\n$/)
-})
+t.test(
+  'a pid file whose pid now belongs to another process (after a reboot, or reused) is stale',
+  { skip: processStamp(process.pid) === undefined ? 'no /proc here' : false },
+  async (t) => {
+    const dir = t.testdir({})
+    const file = join(dir, 'owner.pid')
+    // The pid of a live process, stamped as some other process (another boot or start time).
+    writeFileSync(file, `${process.ppid} - 00000000-0000-0000-0000-000000000000:1\n`)
+    const result = tryAcquirePidFile(file)
+    t.ok(result.acquired, 'taken over: the live pid is not the process that wrote the file')
+    if (result.acquired) result.release()
+    // Stamped correctly, the same live pid keeps it.
+    writeFileSync(file, `${process.ppid} - ${processStamp(process.ppid)}\n`)
+    t.same(tryAcquirePidFile(file), { acquired: false, ownerPid: process.ppid })
+    t.equal(livePidFileOwner(file), process.ppid)
+    t.match(readFileSync(file, 'utf8'), /^\d+ - \S+\n$/)
+  },
+)
 
 t.test('a pid file records pid, tag and the process stamp', async (t) => {
   const dir = t.testdir({})

@@ -13,7 +13,9 @@ t.test('a live process has a stable stamp: boot id and start time', { skip: !lin
 
 t.test('another process has another stamp; a finished one has none', { skip: !linux && 'needs /proc' }, async (t) => {
   // A command name with spaces and a parenthesis must not shift the fields read after it.
-  const child = spawn(process.execPath, ['-e', 'process.title = "odd (name) x"; setInterval(() => {}, 1000); console.log("ready")'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['-e', 'process.title = "odd (name) x"; setInterval(() => {}, 1000); console.log("ready")'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   t.teardown(() => child.kill('SIGKILL'))
   await new Promise((resolve) => child.stdout.once('data', resolve))
   const stamp = processStamp(child.pid!)

@@ -62,7 +62,10 @@ t.test('creating a run directory sweeps the stale ones first', async (t) => {
 t.test('the root honours DORA_TS_RUNTIME_DIR, then XDG_RUNTIME_DIR, and is per user', async (t) => {
   const saved = { dora: process.env['DORA_TS_RUNTIME_DIR'], xdg: process.env['XDG_RUNTIME_DIR'] }
   t.teardown(() => {
-    for (const [key, value] of [['DORA_TS_RUNTIME_DIR', saved.dora], ['XDG_RUNTIME_DIR', saved.xdg]] as const) {
+    for (const [key, value] of [
+      ['DORA_TS_RUNTIME_DIR', saved.dora],
+      ['XDG_RUNTIME_DIR', saved.xdg],
+    ] as const) {
       if (value === undefined) delete process.env[key]
       else process.env[key] = value
     }

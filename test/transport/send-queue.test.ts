@@ -54,7 +54,10 @@ t.test('sends from many callers go out one at a time, in call order', async (t) 
   t.equal(queue.pending, 0)
   const got: string[] = []
   for (let i = 0; i < 50; i++) got.push((await receive(router))[0]!)
-  t.strictSame(got, Array.from({ length: 50 }, (_, i) => String(i)))
+  t.strictSame(
+    got,
+    Array.from({ length: 50 }, (_, i) => String(i)),
+  )
 })
 
 t.test('close rejects the queued sends with DORA_CLOSED and leaves the one being written to ZeroMQ', async (t) => {

@@ -152,7 +152,13 @@ export function renderGraphSvg(graph: DataflowGraph): string {
       const e = graph.edges[i]!
       const from = unitGeometry.get(e.from.unit)!
       const to = unitGeometry.get(e.to.unit)!
-      return { ...layoutEdge(e, unitGeometry, to.dx), from: unitBox.get(e.from.unit)!, to: unitBox.get(e.to.unit)!, fromY: from.dy + portY(from, 'out', e.from.output), toY: to.dy + portY(to, 'in', e.to.input) }
+      return {
+        ...layoutEdge(e, unitGeometry, to.dx),
+        from: unitBox.get(e.from.unit)!,
+        to: unitBox.get(e.to.unit)!,
+        fromY: from.dy + portY(from, 'out', e.from.output),
+        toY: to.dy + portY(to, 'in', e.to.input),
+      }
     }),
   )
   const origin = (key: string): Point => {
@@ -248,14 +254,22 @@ function layoutEdge(e: GraphEdge, units: Map<string, UnitGeometry>, targetOffset
   const from = units.get(e.from.unit)!
   const to = units.get(e.to.unit)!
   const chars = Math.max(e.label.length, e.detail.length)
-  return { from: e.from.unit, to: e.to.unit, fromY: portY(from, 'out', e.from.output), toY: portY(to, 'in', e.to.input), labelWidth: chars * CHAR + 28 - targetOffset }
+  return {
+    from: e.from.unit,
+    to: e.to.unit,
+    fromY: portY(from, 'out', e.from.output),
+    toY: portY(to, 'in', e.to.input),
+    labelWidth: chars * CHAR + 28 - targetOffset,
+  }
 }
 
 function measureUnit(unit: GraphUnit, row: number): UnitGeometry {
   const ports = unit.kind === 'timer' ? 1 : Math.max(unit.inputs.length, unit.outputs.length)
   const longestIn = Math.max(0, ...unit.inputs.map((s) => s.length))
   const longestOut = unit.kind === 'timer' ? 0 : Math.max(0, ...unit.outputs.map((s) => s.length))
-  const width = Math.ceil(Math.max(120, unit.title.length * TITLE_CHAR + 2 * PAD, unit.subtitle.length * CHAR + 2 * PAD, (longestIn + longestOut) * CHAR + 3 * PAD + 16))
+  const width = Math.ceil(
+    Math.max(120, unit.title.length * TITLE_CHAR + 2 * PAD, unit.subtitle.length * CHAR + 2 * PAD, (longestIn + longestOut) * CHAR + 3 * PAD + 16),
+  )
   const height = unit.kind === 'timer' ? HEADER + 8 : HEADER + ports * row + (ports > 0 ? 6 : 0)
   return { unit, width, height, row, dx: 0, dy: 0 }
 }
@@ -282,7 +296,9 @@ function renderUnit(u: UnitGeometry, x: number, y: number): string {
     })
     unit.outputs.forEach((id) => {
       const py = y + portY(u, 'out', id)
-      parts.push(`<circle class="port" cx="${n(x + u.width)}" cy="${n(py)}" r="3"/><text class="port-name" x="${n(x + u.width - PAD)}" y="${n(py + 4)}" text-anchor="end">${esc(id)}</text>`)
+      parts.push(
+        `<circle class="port" cx="${n(x + u.width)}" cy="${n(py)}" r="3"/><text class="port-name" x="${n(x + u.width - PAD)}" y="${n(py + 4)}" text-anchor="end">${esc(id)}</text>`,
+      )
     })
   } else {
     parts.push(`<circle class="port" cx="${n(x + u.width)}" cy="${n(y + u.height / 2)}" r="3"/>`)

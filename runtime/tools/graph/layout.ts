@@ -222,7 +222,8 @@ export function layoutGraph(nodes: readonly LayoutNode[], edges: readonly Layout
 
   // 5. Vertical positions.
   const top = new Map<string, number>()
-  const gapBetween = (a: string, b: string): number => (items.get(a)!.dummy && items.get(b)!.dummy ? 4 : items.get(a)!.dummy || items.get(b)!.dummy ? opts.rowGap / 2 : opts.rowGap)
+  const gapBetween = (a: string, b: string): number =>
+    items.get(a)!.dummy && items.get(b)!.dummy ? 4 : items.get(a)!.dummy || items.get(b)!.dummy ? opts.rowGap / 2 : opts.rowGap
   for (const layer of best) {
     let y = 0
     layer.forEach((id, i) => {

@@ -127,7 +127,16 @@ export function buildGraph(spec: DataflowSpec): DataflowGraph {
         const name = input.source.name
         const key = timerKey(name)
         if (!timers.has(key)) {
-          const unit: GraphUnit = { key, kind: 'timer', name, title: name, subtitle: `timer: ${formatInterval(input.source.intervalNs)}`, inputs: [], outputs: [name], tooltip: `${name}: ticks ${formatInterval(input.source.intervalNs)}` }
+          const unit: GraphUnit = {
+            key,
+            kind: 'timer',
+            name,
+            title: name,
+            subtitle: `timer: ${formatInterval(input.source.intervalNs)}`,
+            inputs: [],
+            outputs: [name],
+            tooltip: `${name}: ticks ${formatInterval(input.source.intervalNs)}`,
+          }
           units.set(key, unit)
           timers.set(key, { key, kind: 'timer', title: unit.title, subtitle: unit.subtitle, tooltip: unit.tooltip, units: [unit] })
         }

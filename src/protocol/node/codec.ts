@@ -18,14 +18,7 @@
 
 import { ProtocolEncodeError, ProtocolError } from '../errors.js'
 import { LAYOUT } from '../struct-layout.js'
-import type {
-  LogLevel,
-  MessageHeader,
-  MetadataValue,
-  NodeToSupervisor,
-  StopCause,
-  SupervisorToNode,
-} from './messages.js'
+import type { LogLevel, MessageHeader, MetadataValue, NodeToSupervisor, StopCause, SupervisorToNode } from './messages.js'
 import { FrameReader, FrameWriter, type StructReader, type StructWriter } from '../wire.js'
 import { errorMessage } from '../../errors.js'
 
@@ -491,4 +484,3 @@ function describeType(value: unknown): string {
 function describeValue(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : typeof value === 'bigint' ? `${value}n` : String(value)
 }
-

@@ -38,7 +38,10 @@ export function checkKvsLayout(env: RootDatabase<Buffer, Buffer>, dir: string, c
   const names = listDbNames(env)
   const layoutHint = `point --kvs-dir (or ${ENV_KVS_DIR}) at a KVS directory, or at an empty one`
   if (names.length > 0 && !names.includes(META_DB)) {
-    throw new KvsLayoutError(`cannot open the KVS in ${dir}: it holds an LMDB environment that is not a dora-ts KVS (no ${META_DB} database)`, { dir, hint: layoutHint })
+    throw new KvsLayoutError(`cannot open the KVS in ${dir}: it holds an LMDB environment that is not a dora-ts KVS (no ${META_DB} database)`, {
+      dir,
+      hint: layoutHint,
+    })
   }
   const meta = env.openDB<Buffer, Buffer>({ name: META_DB, keyEncoding: 'binary', encoding: 'binary' })
   const layoutKey = Buffer.from(LAYOUT_KEY)
@@ -61,10 +64,13 @@ export function checkKvsLayout(env: RootDatabase<Buffer, Buffer>, dir: string, c
   }
   if (layout.version !== KVS_LAYOUT_VERSION) {
     const by = layout.version > KVS_LAYOUT_VERSION ? 'a newer' : 'an older'
-    throw new KvsLayoutError(`cannot open the KVS in ${dir}: it was written by ${by} dora-ts (KVS layout ${layout.version}, this one reads ${KVS_LAYOUT_VERSION})`, {
-      dir,
-      hint: `use a dora-ts that matches the KVS in ${dir}, or choose another directory with --kvs-dir`,
-    })
+    throw new KvsLayoutError(
+      `cannot open the KVS in ${dir}: it was written by ${by} dora-ts (KVS layout ${layout.version}, this one reads ${KVS_LAYOUT_VERSION})`,
+      {
+        dir,
+        hint: `use a dora-ts that matches the KVS in ${dir}, or choose another directory with --kvs-dir`,
+      },
+    )
   }
   return meta
 }

@@ -233,22 +233,34 @@ export function kvsErrorFrom(err: unknown, context: KvsErrorContext): KvsError {
     case 'map-full':
       return new KvsMapFullError(`${what}: the KVS is full (${detail})`, options(kvsMapFullHint(context.mapSizeBytes)))
     case 'disk-full':
-      return new KvsDiskFullError(`${what}: the file system is full (${detail})`, options(`free disk space on the file system that holds ${dir}, or move the KVS with --kvs-dir`))
+      return new KvsDiskFullError(
+        `${what}: the file system is full (${detail})`,
+        options(`free disk space on the file system that holds ${dir}, or move the KVS with --kvs-dir`),
+      )
     case 'corrupt':
       return new KvsCorruptError(`${what}: the KVS files are damaged (${detail})`, options(kvsCorruptHint(dir)))
     case 'incompatible':
-      return new KvsLayoutError(`${what}: the KVS files were written by an incompatible LMDB (${detail})`, options(`use a dora-ts that matches the KVS in ${dir}, or choose another --kvs-dir`))
+      return new KvsLayoutError(
+        `${what}: the KVS files were written by an incompatible LMDB (${detail})`,
+        options(`use a dora-ts that matches the KVS in ${dir}, or choose another --kvs-dir`),
+      )
     case 'bad-key':
       return new KvsBadKeyError(`${what}: the key has an unsupported size (${detail})`, options('use non-empty keys of at most 511 UTF-8 bytes'))
     case 'dbs-full':
-      return new KvsOpenError(`${what}: too many namespaces in one KVS (${detail})`, options(`delete namespaces that are no longer used, or give this dataflow its own --kvs-dir`))
+      return new KvsOpenError(
+        `${what}: too many namespaces in one KVS (${detail})`,
+        options(`delete namespaces that are no longer used, or give this dataflow its own --kvs-dir`),
+      )
     case 'readers-full':
       return new KvsIoError(
         `${what}: too many concurrent readers (${detail})`,
         options(`stop other processes that use ${dir}; reader slots of killed processes are cleared on the next open`),
       )
     case 'panic':
-      return new KvsIoError(`${what}: LMDB hit a fatal error and refuses further writes (${detail})`, options(`check the disk that holds ${dir} for I/O errors, then restart the processes that use it`))
+      return new KvsIoError(
+        `${what}: LMDB hit a fatal error and refuses further writes (${detail})`,
+        options(`check the disk that holds ${dir} for I/O errors, then restart the processes that use it`),
+      )
     case 'open-lock':
       return new KvsOpenError(`${what}: ${detail}`, options(`find that process (ps -p PID), stop it if it hangs, then try again`))
     case 'txn-full':
@@ -260,4 +272,3 @@ export function kvsErrorFrom(err: unknown, context: KvsErrorContext): KvsError {
   }
   return new KvsIoError(`${what}: ${detail}`, options(`check the disk that holds ${dir}; nothing of the failed operation was applied`))
 }
-

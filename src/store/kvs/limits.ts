@@ -31,10 +31,13 @@ const MEASURE_EVERY_MS = 100
 /** Throw DORA_KVS_OPEN unless `mapSizeBytes` is an acceptable map size for the KVS in `dir`. */
 export function checkKvsMapSize(mapSizeBytes: number, dir: string): void {
   if (!Number.isSafeInteger(mapSizeBytes) || mapSizeBytes < MIN_KVS_MAP_SIZE_BYTES) {
-    throw new KvsOpenError(`${describeKvsAction({ dir, action: 'open' })}: the map size must be an integer of at least ${MIN_KVS_MAP_SIZE_BYTES} bytes, got ${mapSizeBytes}`, {
-      dir,
-      hint: `give the KVS a map size of ${MIN_KVS_MAP_SIZE_BYTES} bytes or more`,
-    })
+    throw new KvsOpenError(
+      `${describeKvsAction({ dir, action: 'open' })}: the map size must be an integer of at least ${MIN_KVS_MAP_SIZE_BYTES} bytes, got ${mapSizeBytes}`,
+      {
+        dir,
+        hint: `give the KVS a map size of ${MIN_KVS_MAP_SIZE_BYTES} bytes or more`,
+      },
+    )
   }
 }
 
@@ -45,11 +48,15 @@ export function checkKvsMapSize(mapSizeBytes: number, dir: string): void {
 export function checkKvsValue(value: unknown, pageSize: number, mapSizeBytes: number, context: KvsErrorContext): Buffer {
   if (!(value instanceof Uint8Array)) {
     const what = value === null ? 'null' : typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value
-    throw new KvsBadValueError(`${describeKvsAction(context)}: the value is a ${what}, not a Uint8Array`, errorOptions(context, 'encode values to bytes first, or use writeJson()/writeTyped()'))
+    throw new KvsBadValueError(
+      `${describeKvsAction(context)}: the value is a ${what}, not a Uint8Array`,
+      errorOptions(context, 'encode values to bytes first, or use writeJson()/writeTyped()'),
+    )
   }
   const limit = Math.min(MAX_KVS_VALUE_BYTES, mapSizeBytes - WRITE_SLACK_PAGES * pageSize)
   if (value.byteLength > limit) {
-    const why = value.byteLength > MAX_KVS_VALUE_BYTES ? `the limit is ${MAX_KVS_VALUE_BYTES} bytes (64 MiB)` : `a KVS of ${mapSizeBytes} bytes can never hold it`
+    const why =
+      value.byteLength > MAX_KVS_VALUE_BYTES ? `the limit is ${MAX_KVS_VALUE_BYTES} bytes (64 MiB)` : `a KVS of ${mapSizeBytes} bytes can never hold it`
     throw new KvsValueTooLargeError(
       `${describeKvsAction(context)}: the value is ${value.byteLength} bytes, ${why}`,
       errorOptions(context, 'split the value across several keys, or share large data by file path and keep the path in the KVS'),

@@ -100,7 +100,12 @@ export class KvsNamespace implements KvsPool {
     const context = this.#context('list')
     checkKvsPrefix(prefix, context)
     const limit = options.limit ?? Infinity
-    if (!(limit >= 0)) throw new KvsBadValueError(`${describeKvsAction(context)}: limit must be a number >= 0, got ${String(options.limit)}`, { dir: this.store.dir, namespace: this.name, hint: 'pass { limit: n } with n >= 0' })
+    if (!(limit >= 0))
+      throw new KvsBadValueError(`${describeKvsAction(context)}: limit must be a number >= 0, got ${String(options.limit)}`, {
+        dir: this.store.dir,
+        namespace: this.name,
+        hint: 'pass { limit: n } with n >= 0',
+      })
     const shared = this.#access.shared(context)
     const entries: KvsEntry[] = []
     try {
@@ -135,7 +140,10 @@ export class KvsNamespace implements KvsPool {
     const context = this.#context('update', key)
     const k = checkKvsKey(key, context)
     if (typeof fn !== 'function') {
-      throw new KvsBadValueError(`${describeKvsAction(context)}: the update function is a ${typeof fn}`, this.#options(context, 'pass a function (current) => next'))
+      throw new KvsBadValueError(
+        `${describeKvsAction(context)}: the update function is a ${typeof fn}`,
+        this.#options(context, 'pass a function (current) => next'),
+      )
     }
     return this.#transact(context, k, (shared, txn) => {
       const db = this.#ns(shared, true, txn)!
@@ -167,7 +175,10 @@ export class KvsNamespace implements KvsPool {
     const context = this.#context('compare-and-set', key)
     const k = checkKvsKey(key, context)
     if (expected !== undefined && !(expected instanceof Uint8Array)) {
-      throw new KvsBadValueError(`${describeKvsAction(context)}: the expected value is a ${typeof expected}, not a Uint8Array or undefined`, this.#options(context, 'pass the bytes you read, or undefined for "absent"'))
+      throw new KvsBadValueError(
+        `${describeKvsAction(context)}: the expected value is a ${typeof expected}, not a Uint8Array or undefined`,
+        this.#options(context, 'pass the bytes you read, or undefined for "absent"'),
+      )
     }
     const v = next === undefined ? undefined : this.#value(next, context)
     return this.#transact(context, k + (v?.length ?? 0), (shared, txn) => {
@@ -291,7 +302,13 @@ export class KvsNamespace implements KvsPool {
     return this.#open(shared, this.#dbName, create, txn, { keyEncoder: UTF8_KEYS }) as NamespaceDb | undefined
   }
 
-  #open(shared: SharedEnv, name: string, create: boolean, txn: OpenTxn | undefined, keys: { keyEncoding: 'binary' } | { keyEncoder: typeof UTF8_KEYS }): AnyDb | undefined {
+  #open(
+    shared: SharedEnv,
+    name: string,
+    create: boolean,
+    txn: OpenTxn | undefined,
+    keys: { keyEncoding: 'binary' } | { keyEncoder: typeof UTF8_KEYS },
+  ): AnyDb | undefined {
     const cached = shared.dbs.get(name)
     if (cached !== undefined) return cached
     if (!create && !dbExists(shared.env, name, shared.txn === undefined)) return undefined

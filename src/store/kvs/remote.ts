@@ -73,7 +73,11 @@ export class KvsRemote implements KvsProvider {
 
   #check(context: KvsErrorContext): void {
     if (this.#closed) {
-      throw new KvsClosedError(`${describeKvsAction(context)}: the KVS handle is closed`, { dir: this.dir, namespace: context.namespace, hint: 'use the KVS before the operator stops' })
+      throw new KvsClosedError(`${describeKvsAction(context)}: the KVS handle is closed`, {
+        dir: this.dir,
+        namespace: context.namespace,
+        hint: 'use the KVS before the operator stops',
+      })
     }
   }
 
@@ -158,7 +162,12 @@ class RemotePool implements KvsPool {
     const context = this.#context('update', key)
     checkKvsKey(key, context)
     if (typeof fn !== 'function') {
-      throw new KvsBadValueError(`${describeKvsAction(context)}: the update function is a ${typeof fn}`, { dir: this.#dir, namespace: this.name, key, hint: 'pass a function (current) => next' })
+      throw new KvsBadValueError(`${describeKvsAction(context)}: the update function is a ${typeof fn}`, {
+        dir: this.#dir,
+        namespace: this.name,
+        key,
+        hint: 'pass a function (current) => next',
+      })
     }
     for (;;) {
       const current = this.read(key)
@@ -180,7 +189,8 @@ class RemotePool implements KvsPool {
           hint: 'encode values to bytes first, or use updateJson()',
         })
       }
-      if (this.#call({ op: 'cas', ns: this.name, key, expected: current, next: next as Uint8Array | undefined }, context) === true) return next as Uint8Array | undefined
+      if (this.#call({ op: 'cas', ns: this.name, key, expected: current, next: next as Uint8Array | undefined }, context) === true)
+        return next as Uint8Array | undefined
     }
   }
 
@@ -191,7 +201,8 @@ class RemotePool implements KvsPool {
       start,
       intervalMs,
       signal: options.signal,
-      poll: (from, limit) => this.#call({ op: 'watch-poll', ns: this.name, prefix, from, limit }, this.#context('watch')) as { changes: KvsChange[]; next: LogPosition },
+      poll: (from, limit) =>
+        this.#call({ op: 'watch-poll', ns: this.name, prefix, from, limit }, this.#context('watch')) as { changes: KvsChange[]; next: LogPosition },
       detach: (w) => this.#watches.delete(w),
     })
     this.#watches.add(watch)

@@ -187,7 +187,12 @@ export class KvsStore implements KvsProvider {
   #require(context?: KvsErrorContext): SharedEnv {
     if (this.#shared === undefined) {
       const what = context === undefined ? `the KVS in ${this.dir} is closed` : `${describeKvsAction(context)}: the KVS handle is closed`
-      throw new KvsClosedError(what, { dir: this.dir, namespace: context?.namespace, key: context?.key, hint: 'this is a bug in the caller: it used the KVS after close()' })
+      throw new KvsClosedError(what, {
+        dir: this.dir,
+        namespace: context?.namespace,
+        key: context?.key,
+        hint: 'this is a bug in the caller: it used the KVS after close()',
+      })
     }
     return this.#shared
   }

@@ -24,9 +24,7 @@ export const DEFAULT_WATCH_INTERVAL_MS = 10
  *   not seen; re-read what you need with `list(prefix)`.
  */
 export type KvsChange =
-  | { type: 'put'; key: string; value: Uint8Array; seq: number }
-  | { type: 'delete'; key: string; seq: number }
-  | { type: 'lagged'; seq: number }
+  { type: 'put'; key: string; value: Uint8Array; seq: number } | { type: 'delete'; key: string; seq: number } | { type: 'lagged'; seq: number }
 
 /** Options of {@link KvsNamespace.watch}. */
 export interface KvsWatchOptions {
@@ -58,11 +56,14 @@ export function createKvsWatch(source: WatchSource): KvsWatch {
 export function watchInterval(options: KvsWatchOptions, dir: string, namespace: string): number {
   const intervalMs = options.intervalMs ?? DEFAULT_WATCH_INTERVAL_MS
   if (!(intervalMs > 0) || !Number.isFinite(intervalMs)) {
-    throw new KvsBadValueError(`${describeKvsAction({ dir, action: 'watch', namespace })}: intervalMs must be a positive number of milliseconds, got ${String(options.intervalMs)}`, {
-      dir,
-      namespace,
-      hint: 'omit intervalMs for the default of 10 ms',
-    })
+    throw new KvsBadValueError(
+      `${describeKvsAction({ dir, action: 'watch', namespace })}: intervalMs must be a positive number of milliseconds, got ${String(options.intervalMs)}`,
+      {
+        dir,
+        namespace,
+        hint: 'omit intervalMs for the default of 10 ms',
+      },
+    )
   }
   return intervalMs
 }

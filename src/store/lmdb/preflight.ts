@@ -112,12 +112,7 @@ export function inspectDataFile(dir: string): DataFileReport {
   }
 }
 
-function readMeta(
-  page: Buffer,
-  dir: string,
-  corrupt: (why: string) => StateCorruptError,
-  where: string,
-): { txnId: bigint; lastPage: bigint } {
+function readMeta(page: Buffer, dir: string, corrupt: (why: string) => StateCorruptError, where: string): { txnId: bigint; lastPage: bigint } {
   if (page.readUInt32LE(META_MAGIC) !== MDB_MAGIC) throw corrupt(`is not an LMDB file (no LMDB magic number in ${where})`)
   if ((page.readUInt16LE(PAGE_FLAGS) & P_META) === 0) throw corrupt(`is damaged: ${where} is not a meta page`)
   const version = page.readUInt32LE(META_VERSION) & 0xffff
@@ -196,7 +191,8 @@ export function probeStore(dir: string, report: DataFileReport): void {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   if (result.status === 0) return
-  const size = 'size' in report ? `data.mdb is ${report.size} bytes but its newest meta page ends the data at ${(report.lastPage + 1n) * BigInt(report.pageSize)}; ` : ''
+  const size =
+    'size' in report ? `data.mdb is ${report.size} bytes but its newest meta page ends the data at ${(report.lastPage + 1n) * BigInt(report.pageSize)}; ` : ''
   const how = result.signal !== null ? `LMDB crashed with ${result.signal}` : `LMDB failed: ${firstLine(result.stderr) ?? `exit code ${result.status}`}`
   throw new StateCorruptError(`cannot open the state store in ${dir}: ${size}reading it in a probe process failed (${how}); the file is truncated or damaged`, {
     dir,

@@ -97,11 +97,14 @@ export function encodeCommit(target: CommitTarget, writes: readonly StateWrite[]
     }
     const value = (write as { value?: unknown }).value
     if (!(value instanceof Uint8Array)) {
-      throw new StateBadValueError(`cannot commit the state of operator "${operatorKey}" in ${dir}: the value of key ${JSON.stringify(write.key)} is not a Uint8Array`, {
-        dir,
-        operator: operatorKey,
-        hint: 'serialize state values to bytes (Uint8Array) before saving them',
-      })
+      throw new StateBadValueError(
+        `cannot commit the state of operator "${operatorKey}" in ${dir}: the value of key ${JSON.stringify(write.key)} is not a Uint8Array`,
+        {
+          dir,
+          operator: operatorKey,
+          hint: 'serialize state values to bytes (Uint8Array) before saving them',
+        },
+      )
     }
     if (value.byteLength > MAX_VALUE_BYTES || value.byteLength + COMMIT_SLACK_PAGES * pageSize > mapSizeBytes) {
       const limit = value.byteLength > MAX_VALUE_BYTES ? `the limit is ${MAX_VALUE_BYTES}` : `a store of ${mapSizeBytes} bytes can never hold it`
@@ -126,7 +129,14 @@ export function encodeCommit(target: CommitTarget, writes: readonly StateWrite[]
  * Apply an encoded commit to the operator's database `db` and its meta record in `meta`, in
  * one synchronous write transaction with `flags`; returns once committed.
  */
-export function applyCommit(env: RootDatabase<Buffer, Buffer>, db: Bytes, meta: Bytes, commit: EncodedCommit, flags: number, target: Pick<CommitTarget, 'dir' | 'operatorKey' | 'mapSizeBytes'>): void {
+export function applyCommit(
+  env: RootDatabase<Buffer, Buffer>,
+  db: Bytes,
+  meta: Bytes,
+  commit: EncodedCommit,
+  flags: number,
+  target: Pick<CommitTarget, 'dir' | 'operatorKey' | 'mapSizeBytes'>,
+): void {
   const { keys, values, metaKey, metaBytes } = commit
   try {
     env.transactionSync(() => {

@@ -68,10 +68,13 @@ export function checkDurability(durability: unknown, dir: string, operator?: str
  */
 export function openStateEnvironment(dir: string, mapSizeBytes: number): StateEnvironment {
   if (!Number.isSafeInteger(mapSizeBytes) || mapSizeBytes < MIN_MAP_SIZE_BYTES) {
-    throw new StateOpenError(`cannot open the state store in ${dir}: the map size must be an integer of at least ${MIN_MAP_SIZE_BYTES} bytes, got ${mapSizeBytes}`, {
-      dir,
-      hint: `set the state map size to ${MIN_MAP_SIZE_BYTES} bytes or more`,
-    })
+    throw new StateOpenError(
+      `cannot open the state store in ${dir}: the map size must be an integer of at least ${MIN_MAP_SIZE_BYTES} bytes, got ${mapSizeBytes}`,
+      {
+        dir,
+        hint: `set the state map size to ${MIN_MAP_SIZE_BYTES} bytes or more`,
+      },
+    )
   }
   if (existsSync(dir) && openDirs.has(realpathSync(dir))) {
     throw new StateOpenError(`cannot open the state store in ${dir}: it is already open in this process`, {

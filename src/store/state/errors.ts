@@ -267,10 +267,7 @@ export function stateErrorFrom(err: unknown, context: StateErrorContext): StateE
       break
   }
   if (context.action === 'open') {
-    return new StateOpenError(
-      `${what}: ${detail}`,
-      options(`make sure ${dir} is a writable directory, or choose another one with --state-dir`),
-    )
+    return new StateOpenError(`${what}: ${detail}`, options(`make sure ${dir} is a writable directory, or choose another one with --state-dir`))
   }
   return new StateIoError(`${what}: ${detail}`, options(`check the disk that holds ${dir}; nothing of the failed operation was applied`))
 }

@@ -1,13 +1,7 @@
 // The control plane codec: round trips, the compiler's field layout, the reference tool in both
 // directions, and garbage that must be a ProtocolError.
 import t from 'tap'
-import {
-  CONTROL_LAYOUT,
-  decodeControlReply,
-  decodeControlRequest,
-  encodeControlReply,
-  encodeControlRequest,
-} from '../../../src/protocol/control/codec.js'
+import { CONTROL_LAYOUT, decodeControlReply, decodeControlRequest, encodeControlReply, encodeControlRequest } from '../../../src/protocol/control/codec.js'
 import { ProtocolError } from '../../../src/protocol/errors.js'
 import { capnpDecode, capnpEncode, capnpLayout, haveCapnp } from '../fixtures/capnp-tool.js'
 import { parseLayout } from '../fixtures/layout-parser.js'
@@ -22,7 +16,7 @@ t.test('requests and replies round-trip', async (t) => {
 
 t.test('random and truncated frames are ProtocolErrors, never anything else', async (t) => {
   let seed = 7
-  const random = (): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff)
+  const random = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff
   const valid = encodeControlRequest({ id: 1n, command: 'list', body: '{}' })
   for (let i = 0; i < 2000; i++) {
     const bytes =

@@ -8,14 +8,7 @@ import {
 } from '../../../src/protocol/node/codec.js'
 import { ProtocolEncodeError, ProtocolError } from '../../../src/protocol/errors.js'
 import type { MessageHeader, NodeToSupervisor, SupervisorToNode } from '../../../src/protocol/node/messages.js'
-import {
-  INT64_MAX,
-  INT64_MIN,
-  nodeToSupervisorSamples,
-  supervisorToNodeSamples,
-  typicalHeader,
-  UINT64_MAX,
-} from '../fixtures/messages.js'
+import { INT64_MAX, INT64_MIN, nodeToSupervisorSamples, supervisorToNodeSamples, typicalHeader, UINT64_MAX } from '../fixtures/messages.js'
 
 const output = (header: Partial<MessageHeader>): NodeToSupervisor => ({ type: 'output', header: { ...typicalHeader, ...header } })
 const roundTripN2S = (m: NodeToSupervisor) => decodeNodeToSupervisor(encodeNodeToSupervisor(m))
@@ -123,17 +116,43 @@ t.test('encoding rejects values the schema cannot carry, with ProtocolEncodeErro
     ['unknown n2s type', () => encodeNodeToSupervisor({ type: 'unknown', which: 9 })],
     ['made-up n2s type', () => encodeNodeToSupervisor({ type: 'shout' } as never)],
     ['unknown stop cause', () => encodeSupervisorToNode({ type: 'stop', cause: 'bored' as never })],
-    ['restartCount negative', () =>
-      encodeSupervisorToNode({
-        type: 'registered',
-        registration: { dataflowId: '', dataflowName: '', nodeId: '', restartCount: -1, inputs: [], outputs: [], kvsPath: '', kvsMapSize: 0n, kvsNamespace: '' },
-      })],
+    [
+      'restartCount negative',
+      () =>
+        encodeSupervisorToNode({
+          type: 'registered',
+          registration: {
+            dataflowId: '',
+            dataflowName: '',
+            nodeId: '',
+            restartCount: -1,
+            inputs: [],
+            outputs: [],
+            kvsPath: '',
+            kvsMapSize: 0n,
+            kvsNamespace: '',
+          },
+        }),
+    ],
     ['registration missing', () => encodeSupervisorToNode({ type: 'registered', registration: undefined as never })],
-    ['inputs holding undefined', () =>
-      encodeSupervisorToNode({
-        type: 'registered',
-        registration: { dataflowId: '', dataflowName: '', nodeId: '', restartCount: 0, inputs: [undefined as never], outputs: [], kvsPath: '', kvsMapSize: 0n, kvsNamespace: '' },
-      })],
+    [
+      'inputs holding undefined',
+      () =>
+        encodeSupervisorToNode({
+          type: 'registered',
+          registration: {
+            dataflowId: '',
+            dataflowName: '',
+            nodeId: '',
+            restartCount: 0,
+            inputs: [undefined as never],
+            outputs: [],
+            kvsPath: '',
+            kvsMapSize: 0n,
+            kvsNamespace: '',
+          },
+        }),
+    ],
     ['unknown s2n type', () => encodeSupervisorToNode({ type: 'unknown', which: 99 })],
     ['n2s message null', () => encodeNodeToSupervisor(null as never)],
     ['s2n message undefined', () => encodeSupervisorToNode(undefined as never)],

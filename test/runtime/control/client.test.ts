@@ -13,7 +13,12 @@ interface Received {
 }
 
 /** A real ROUTER that hands every request it gets to the test, which decides whether to answer. */
-async function server(t: Test): Promise<{ endpoint: string; next(): Promise<Received>; answer(r: Received, body: unknown): Promise<void>; reply(r: Received, reply: ControlReply): Promise<void> }> {
+async function server(t: Test): Promise<{
+  endpoint: string
+  next(): Promise<Received>
+  answer(r: Received, body: unknown): Promise<void>
+  reply(r: Received, reply: ControlReply): Promise<void>
+}> {
   const endpoint = `ipc://${join(shortRuntimeDir(t), 'control.sock')}`
   const router = new Router({ linger: 0 })
   await router.bind(endpoint)

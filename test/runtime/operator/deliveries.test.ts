@@ -34,7 +34,13 @@ t.test('one event in flight until committed; messages sent while handling it are
   t.equal(first.eventNo, 1)
   t.equal(d.inFlight, first)
   d.post(first)
-  t.same([d.nextMessage(), d.nextMessage()], [{ messageId: '1.0', redelivered: false }, { messageId: '1.1', redelivered: false }])
+  t.same(
+    [d.nextMessage(), d.nextMessage()],
+    [
+      { messageId: '1.0', redelivered: false },
+      { messageId: '1.1', redelivered: false },
+    ],
+  )
   t.equal(d.committed(), first)
   t.equal(d.inFlight, undefined)
   t.equal(d.take(inbox)?.item.type, 'stop')
@@ -99,5 +105,9 @@ t.test('forWorker trims a view to a buffer of its own and leaves the original un
   t.equal(posted.type === 'input' && posted.data.buffer.byteLength, 3)
   t.equal(event.type === 'input' && event.data.buffer, backing.buffer, 'the original keeps its bytes for redelivery')
   const whole = input('1.0')
-  t.equal(forWorker(whole, false).type === 'input' && (forWorker(whole, false) as { data: Uint8Array }).data, (whole as { data: Uint8Array }).data, 'a view of a whole buffer is posted as is (structured clone copies it)')
+  t.equal(
+    forWorker(whole, false).type === 'input' && (forWorker(whole, false) as { data: Uint8Array }).data,
+    (whole as { data: Uint8Array }).data,
+    'a view of a whole buffer is posted as is (structured clone copies it)',
+  )
 })

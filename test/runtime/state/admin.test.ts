@@ -47,13 +47,24 @@ t.test('values are shown as text when printable, else hex or base64, decoded whe
 })
 
 t.test('a name resolves under ./.dora-ts/state or --state-dir; a YAML as dora-ts run resolves it', async (t) => {
-  const dir = t.testdir({ 'flow.yml': 'name: robot\nnodes:\n  - id: a\n    path: ./a.mjs\n', 'other.yaml': 'state_dir: ./st\nnodes:\n  - id: a\n    path: ./a.mjs\n' })
+  const dir = t.testdir({
+    'flow.yml': 'name: robot\nnodes:\n  - id: a\n    path: ./a.mjs\n',
+    'other.yaml': 'state_dir: ./st\nnodes:\n  - id: a\n    path: ./a.mjs\n',
+  })
   t.same(await resolveStateTarget('robot', '/srv/state'), { name: 'robot', root: '/srv/state', dir: '/srv/state/robot' })
   t.equal((await resolveStateTarget('robot')).root, join(process.cwd(), '.dora-ts', 'state'))
-  t.match(await resolveStateTarget(join(dir, 'flow.yml')), { name: 'robot', root: join(dir, '.dora-ts', 'state'), dir: join(dir, '.dora-ts', 'state', 'robot') })
+  t.match(await resolveStateTarget(join(dir, 'flow.yml')), {
+    name: 'robot',
+    root: join(dir, '.dora-ts', 'state'),
+    dir: join(dir, '.dora-ts', 'state', 'robot'),
+  })
   t.match(await resolveStateTarget(join(dir, 'flow.yml'), '/x'), { dir: '/x/robot' }, '--state-dir wins over the YAML')
   t.match(await resolveStateTarget(join(dir, 'other.yaml')), { name: 'other', dir: join(dir, 'st', 'other') })
-  t.match(await resolveStateTarget(join(dir, 'flow.yml'), undefined, 'run-2'), { name: 'run-2', dir: join(dir, '.dora-ts', 'state', 'run-2') }, 'a YAML run under another --name')
+  t.match(
+    await resolveStateTarget(join(dir, 'flow.yml'), undefined, 'run-2'),
+    { name: 'run-2', dir: join(dir, '.dora-ts', 'state', 'run-2') },
+    'a YAML run under another --name',
+  )
   await t.rejects(resolveStateTarget('robot', undefined, 'x'), { code: 'DORA_STATE_BAD_NAME', message: /--name goes with a dataflow YAML/ })
   await t.rejects(resolveStateTarget(join(dir, 'flow.yml'), undefined, '../x'), { code: 'DORA_STATE_BAD_NAME' })
   await t.rejects(resolveStateTarget('../up'), { code: 'DORA_STATE_BAD_NAME' })
@@ -123,7 +134,10 @@ t.test('clear and restore are refused while a live process owns the store', asyn
   const target = makeStore(root, 'v')
   const snap = await takeSnapshot(target)
   writeFileSync(join(target.dir, 'owner.pid'), `${process.pid}\n`)
-  await t.rejects(clearState(target), { code: 'DORA_STATE_IN_USE', message: new RegExp(`cannot clear the state of dataflow "flow": a running dataflow \\(dora-ts pid ${process.pid}\\)`) })
+  await t.rejects(clearState(target), {
+    code: 'DORA_STATE_IN_USE',
+    message: new RegExp(`cannot clear the state of dataflow "flow": a running dataflow \\(dora-ts pid ${process.pid}\\)`),
+  })
   await t.rejects(restoreSnapshot(target, snap.id), { code: 'DORA_STATE_IN_USE', message: /cannot restore the state of dataflow "flow"/ })
   t.ok(existsSync(join(target.dir, 'owner.pid')), "the owner's lock is left alone")
 })
@@ -131,5 +145,8 @@ t.test('clear and restore are refused while a live process owns the store', asyn
 t.test('a snapshot of a store that does not exist is refused, naming the stores there are', async (t) => {
   const root = t.testdir()
   mkdirSync(join(root, 'empty'))
-  await t.rejects(takeSnapshot({ name: 'nope', root, dir: join(root, 'nope') }), { code: 'DORA_STATE_NOT_FOUND', message: /there is no state store under .* at all/ })
+  await t.rejects(takeSnapshot({ name: 'nope', root, dir: join(root, 'nope') }), {
+    code: 'DORA_STATE_NOT_FOUND',
+    message: /there is no state store under .* at all/,
+  })
 })

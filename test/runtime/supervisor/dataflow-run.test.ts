@@ -76,7 +76,7 @@ t.test('close() of a running dataflow stops it, shares one promise, and releases
 
   const first = run.close()
   const second = run.close()
-  t.equal(second, first, 'a second close() shares the first one\'s promise')
+  t.equal(second, first, "a second close() shares the first one's promise")
   await first
   t.equal(run.finished, true)
   const result = await run.done
@@ -88,7 +88,10 @@ t.test('close() of a running dataflow stops it, shares one promise, and releases
   // The store and its owner lock were released: this process can take both again.
   const lock = acquireOwnerLock(run.stateDir)
   const store = StateStore.open({ dir: run.stateDir, durability: 'process' })
-  t.ok(store.stats().some((s) => s.operator === 'plus/plus'), 'the operator\'s state is there')
+  t.ok(
+    store.stats().some((s) => s.operator === 'plus/plus'),
+    "the operator's state is there",
+  )
   store.close()
   lock.release()
   t.equal(run.close(), first, 'close() after the end is the same promise')

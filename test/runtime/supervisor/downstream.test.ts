@@ -33,16 +33,24 @@ t.test('closing outputs sends InputClosed, and Stop once every input fed by an o
   t.equal(down.openOutputKey('src', 'a'), undefined, 'a closed output takes no more messages')
   t.equal(down.isInputOpen('sink', 'x'), false)
   t.equal(down.isInputOpen('sink', 'y'), true)
-  t.same(got, [
-    ['sink', { type: 'input-closed', id: 'x' }],
-    ['ticking', { type: 'input-closed', id: 'x' }],
-  ], 'a receiver with a timer input gets no Stop: timers never close')
+  t.same(
+    got,
+    [
+      ['sink', { type: 'input-closed', id: 'x' }],
+      ['ticking', { type: 'input-closed', id: 'x' }],
+    ],
+    'a receiver with a timer input gets no Stop: timers never close',
+  )
   got.length = 0
   down.closeOutputs('src', ['a', 'b', 'unknown'])
-  t.same(got, [
-    ['sink', { type: 'input-closed', id: 'y' }],
-    ['sink', { type: 'stop', cause: 'all-inputs-closed' }],
-  ], 'an output closes once; the last open input brings Stop')
+  t.same(
+    got,
+    [
+      ['sink', { type: 'input-closed', id: 'y' }],
+      ['sink', { type: 'stop', cause: 'all-inputs-closed' }],
+    ],
+    'an output closes once; the last open input brings Stop',
+  )
 })
 
 t.test('notify reaches each receiver once, with the inputs it feeds', async (t) => {

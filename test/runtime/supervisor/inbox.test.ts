@@ -95,5 +95,12 @@ t.test('backpressureFull: a backpressure queue at queue_size is full; drop_oldes
   t.notOk(inbox.backpressureFull('fast'), 'drop_oldest makes room instead')
   inbox.shift()
   t.notOk(inbox.backpressureFull('slow'))
-  t.same(reported, [['slow', 1], ['slow', 2], ['fast', 1], ['fast', 0], ['fast', 1], ['slow', 1]])
+  t.same(reported, [
+    ['slow', 1],
+    ['slow', 2],
+    ['fast', 1],
+    ['fast', 0],
+    ['fast', 1],
+    ['slow', 1],
+  ])
 })

@@ -145,7 +145,7 @@ t.test('a clean close says bye: the reaper exits at once and stops nothing', asy
   cleanup(t, [node])
   await host.waitFor(/^closed$/m)
   t.notOk(running(reaper), 'close() resolved after the reaper exited')
-  t.ok(running(node), 'bye stopped nothing: the nodes are the supervisor\'s to stop')
+  t.ok(running(node), "bye stopped nothing: the nodes are the supervisor's to stop")
 })
 
 t.test('in process: nodes are tracked while they run, and spawn failures stay spawn failures', async (t) => {
@@ -159,7 +159,7 @@ t.test('in process: nodes are tracked while they run, and spawn failures stay sp
   let out = ''
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c))
   const [code] = (await once(child, 'close')) as [number]
-  t.equal(code, 3, 'the exit code is the program\'s, not the gate\'s')
+  t.equal(code, 3, "the exit code is the program's, not the gate's")
   t.equal(out, 'args: a b c\n', 'arguments arrive unchanged')
   t.notOk(reaper.groups.has(child.pid!), 'dropped once it exited')
 

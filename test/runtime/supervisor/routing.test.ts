@@ -65,16 +65,25 @@ t.test('one timer route per timer name, shared by all its receivers', async (t) 
 
 t.test('every receiver has its inputs; every producer its output keys, operators with _errors', async (t) => {
   t.same([...table.inputs.keys()], ['camera', 'detector/detector', 'pipeline/filter', 'pipeline/logger', 'sink'])
-  t.same(table.inputs.get('pipeline/logger')?.map((i) => i.id), ['kept', 'image', 'slow'])
+  t.same(
+    table.inputs.get('pipeline/logger')?.map((i) => i.id),
+    ['kept', 'image', 'slow'],
+  )
   t.same([...table.producers.get('camera')!.outputKeys], [['image', 'camera/image']])
-  t.same([...table.producers.get('detector/detector')!.outputKeys], [
-    ['boxes', 'detector/boxes'],
-    ['_errors', 'detector/_errors'],
-  ])
-  t.same([...table.producers.get('pipeline/filter')!.outputKeys], [
-    ['kept', 'pipeline/filter/kept'],
-    ['_errors', 'pipeline/filter/_errors'],
-  ])
+  t.same(
+    [...table.producers.get('detector/detector')!.outputKeys],
+    [
+      ['boxes', 'detector/boxes'],
+      ['_errors', 'detector/_errors'],
+    ],
+  )
+  t.same(
+    [...table.producers.get('pipeline/filter')!.outputKeys],
+    [
+      ['kept', 'pipeline/filter/kept'],
+      ['_errors', 'pipeline/filter/_errors'],
+    ],
+  )
   // Another node can read an operator's poison reports like any output.
   t.same(table.outputs.get('detector/_errors'), [{ receiver: 'sink', inputId: 'errors' }])
 })

@@ -19,7 +19,13 @@ function ladder(graceMs: number, killAfterMs: number): { ladder: StopLadder; ste
     steps.push(s)
     waiters.shift()?.(s)
   }
-  const l = new StopLadder({ graceMs, killAfterMs, sendStop: () => push('stop'), terminate: (reason) => push(`terminate: ${reason}`), kill: (reason) => push(`kill: ${reason}`) })
+  const l = new StopLadder({
+    graceMs,
+    killAfterMs,
+    sendStop: () => push('stop'),
+    terminate: (reason) => push(`terminate: ${reason}`),
+    kill: (reason) => push(`kill: ${reason}`),
+  })
   return { ladder: l, steps, next: () => new Promise((resolve) => waiters.push(resolve)) }
 }
 

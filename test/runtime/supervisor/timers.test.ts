@@ -46,8 +46,8 @@ t.test('a timer that falls behind skips the ticks it missed instead of bursting'
         // Block the event loop for ten intervals: ticks 2 to 10 are all overdue when it ends.
         const until = performance.now() + 100
         while (performance.now() < until) {
-            // busy: hogging the thread is the scenario
-          }
+          // busy: hogging the thread is the scenario
+        }
         blockEnded = performance.now()
       }
       if (count === 3) {

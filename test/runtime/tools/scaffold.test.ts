@@ -45,12 +45,22 @@ t.test('operator and node scaffolds are one file named after them', async (t) =>
 
 t.test('writeScaffold writes everything or nothing, and never overwrites', async (t) => {
   const dir = t.testdir({ 'b.txt': 'mine' })
-  t.throws(() => writeScaffold(dir, [{ path: 'a.txt', text: 'a' }, { path: 'b.txt', text: 'b' }]), { code: 'DORA_CLI_FILE_EXISTS', message: /b\.txt already exists/ })
+  t.throws(
+    () =>
+      writeScaffold(dir, [
+        { path: 'a.txt', text: 'a' },
+        { path: 'b.txt', text: 'b' },
+      ]),
+    { code: 'DORA_CLI_FILE_EXISTS', message: /b\.txt already exists/ },
+  )
   t.same(readdirSync(dir), ['b.txt'], 'a.txt was not written either')
   t.equal(readFileSync(join(dir, 'b.txt'), 'utf8'), 'mine')
   const written = writeScaffold(dir, [{ path: join('sub', 'c.txt'), text: 'c' }])
   t.same(written, [join(dir, 'sub', 'c.txt')])
-  t.throws(() => writeScaffold(dir, [{ path: join('sub', 'd.txt'), text: 'd' }], 'sub'), { code: 'DORA_CLI_FILE_EXISTS', message: /sub already exists and is not an empty folder/ })
+  t.throws(() => writeScaffold(dir, [{ path: join('sub', 'd.txt'), text: 'd' }], 'sub'), {
+    code: 'DORA_CLI_FILE_EXISTS',
+    message: /sub already exists and is not an empty folder/,
+  })
   t.doesNotThrow(() => writeScaffold(t.testdir({ empty: {} }), [{ path: join('empty', 'x'), text: '' }], 'empty'), 'an empty folder is fine')
 })
 

@@ -22,11 +22,14 @@ const compiled = (file: string): string => pathToFileURL(join(ROOT, 'dist', 'src
 
 t.test('importing the KVS registers no process exit listener', async (t) => {
   for (const file of ['store.js', 'environment.js', 'service-thread.js']) {
-    const out = node(t, `
+    const out = node(
+      t,
+      `
       const before = process.listenerCount('exit')
       await import(${JSON.stringify(compiled(file))})
       process.stdout.write(JSON.stringify([before, process.listenerCount('exit')]))
-    `)
+    `,
+    )
     const [before, after] = JSON.parse(out) as [number, number]
     t.equal(after, before, `${file}: no listener added by the import`)
   }
@@ -55,11 +58,14 @@ t.test('the exit listener comes with the first open environment and goes with th
 
 t.test('a process that exits with its store open loses no write', async (t) => {
   const dir = join(t.testdir({}), 'kvs')
-  node(t, `
+  node(
+    t,
+    `
     const { KvsStore } = await import(${JSON.stringify(compiled('store.js'))})
     KvsStore.open({ dir: ${JSON.stringify(dir)} }).namespace('n').write('k', Buffer.from('v'))
     // no close(): the exit listener closes the environment
-  `)
+  `,
+  )
   const store = KvsStore.open({ dir })
   t.teardown(() => store.close())
   t.equal(Buffer.from(store.namespace('n').read('k') ?? []).toString(), 'v')

@@ -92,7 +92,10 @@ t.test('every operation works through the KVS thread, with the same errors and c
     ],
   )
   t.equal(ns.delete('b'), true)
-  t.equal(ns.update('a', () => undefined), undefined)
+  t.equal(
+    ns.update('a', () => undefined),
+    undefined,
+  )
   t.equal(ns.read('a'), undefined)
 
   const watch = ns.watch('w/', { intervalMs: 5 })
@@ -218,7 +221,10 @@ t.test('await using closes the service', async (t) => {
 })
 
 t.test('the thread entry is the compiled service-thread.js, from the sources or from dist', async (t) => {
-  t.equal(kvsThreadEntry(pathToFileURL(join(ROOT, 'dist', 'src', 'store', 'kvs', 'service.js')).href), join(ROOT, 'dist', 'src', 'store', 'kvs', 'service-thread.js'))
+  t.equal(
+    kvsThreadEntry(pathToFileURL(join(ROOT, 'dist', 'src', 'store', 'kvs', 'service.js')).href),
+    join(ROOT, 'dist', 'src', 'store', 'kvs', 'service-thread.js'),
+  )
   t.equal(kvsThreadEntry(pathToFileURL(join(ROOT, 'src', 'store', 'kvs', 'service.ts')).href), join(ROOT, 'dist', 'src', 'store', 'kvs', 'service-thread.js'))
 })
 
@@ -238,5 +244,8 @@ t.test('the client module an operator worker loads does not load LMDB (the store
   }
   t.same(addons(remoteModule), [], 'remote.js loads no native addon')
   const store = pathToFileURL(join(ROOT, 'dist', 'src', 'store', 'kvs', 'store.js')).href
-  t.ok(addons(store).some((file) => file.includes('lmdb')), 'the probe does see LMDB where it is loaded')
+  t.ok(
+    addons(store).some((file) => file.includes('lmdb')),
+    'the probe does see LMDB where it is loaded',
+  )
 })

@@ -198,10 +198,15 @@ t.test('update is a read-modify-write in one transaction', async (t) => {
 
   ns.write('c', text('5'))
   const boom = new Error('boom')
-  t.throws(() => ns.update('c', () => {
-    ns.write('other', text('x'))
-    throw boom
-  }), boom, "the function's own error comes back unchanged")
+  t.throws(
+    () =>
+      ns.update('c', () => {
+        ns.write('other', text('x'))
+        throw boom
+      }),
+    boom,
+    "the function's own error comes back unchanged",
+  )
   t.equal(str(ns.read('c')), '5', 'nothing is written when the function throws')
   t.equal(ns.read('other'), undefined, 'not even a write made inside it')
 
@@ -268,7 +273,9 @@ t.test('watch yields the changes after it started, in order, filtered by prefix'
   ns.delete('settings/absent')
   const changes = await take(watch, 4)
   t.same(
-    changes.map((c) => (c.type === 'put' ? ['put', c.key, c.value.length === big.length ? 'big' : str(c.value)] : c.type === 'delete' ? ['delete', c.key] : [c.type])),
+    changes.map((c) =>
+      c.type === 'put' ? ['put', c.key, c.value.length === big.length ? 'big' : str(c.value)] : c.type === 'delete' ? ['delete', c.key] : [c.type],
+    ),
     [
       ['put', 'settings/speed', '1'],
       ['delete', 'settings/before'],
@@ -277,7 +284,11 @@ t.test('watch yields the changes after it started, in order, filtered by prefix'
     ],
   )
   const seqs = changes.map((c) => c.seq)
-  t.same(seqs, [...seqs].sort((x, y) => x - y), 'sequence numbers increase')
+  t.same(
+    seqs,
+    [...seqs].sort((x, y) => x - y),
+    'sequence numbers increase',
+  )
 })
 
 t.test('a watch ends on break, on return(), on its signal and when the store closes', async (t) => {

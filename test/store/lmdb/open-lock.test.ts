@@ -8,11 +8,19 @@ import { OPEN_LOCK_FILE, OpenLockTimeoutError, withEnvOpenLock } from '../../../
 t.test('the lock is held during the work and released after it, also when it throws', async (t) => {
   const dir = t.testdir({})
   const file = join(dir, OPEN_LOCK_FILE)
-  t.equal(withEnvOpenLock(dir, () => existsSync(file)), true, 'held during the work')
+  t.equal(
+    withEnvOpenLock(dir, () => existsSync(file)),
+    true,
+    'held during the work',
+  )
   t.notOk(existsSync(file), 'released')
-  t.throws(() => withEnvOpenLock(dir, () => {
-    throw new Error('boom')
-  }), { message: 'boom' })
+  t.throws(
+    () =>
+      withEnvOpenLock(dir, () => {
+        throw new Error('boom')
+      }),
+    { message: 'boom' },
+  )
   t.notOk(existsSync(file), 'released after a throw')
   t.same(readdirSync(dir), [], 'no temporary files left')
 })
@@ -22,7 +30,11 @@ t.test('a lock left by a dead process is taken over; a live holder makes it wait
   const file = join(dir, OPEN_LOCK_FILE)
   const dead = spawnSync(process.execPath, ['-e', '0']).pid!
   writeFileSync(file, `${dead}\n`)
-  t.equal(withEnvOpenLock(dir, () => 'ran'), 'ran', 'taken over from a dead pid')
+  t.equal(
+    withEnvOpenLock(dir, () => 'ran'),
+    'ran',
+    'taken over from a dead pid',
+  )
 
   writeFileSync(file, `${process.ppid}\n`) // alive for as long as this test runs
   const started = Date.now()

@@ -90,7 +90,8 @@ t.test('a truncated data.mdb is caught by the probe process instead of crashing 
   t.equal(report.kind, 'short')
   t.throws(() => preflight(dir), {
     code: 'DORA_STATE_CORRUPT',
-    message: /^cannot open the state store in .*: data\.mdb is 12288 bytes but its newest meta page ends the data at \d+; reading it in a probe process failed \(LMDB crashed with SIG(BUS|SEGV)\)/,
+    message:
+      /^cannot open the state store in .*: data\.mdb is 12288 bytes but its newest meta page ends the data at \d+; reading it in a probe process failed \(LMDB crashed with SIG(BUS|SEGV)\)/,
   })
   t.ok(size > 3 * 4096, 'the file really was cut')
 })

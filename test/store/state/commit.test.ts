@@ -57,11 +57,21 @@ t.test('encodeCommit refuses a bad commit whole, naming operator and directory',
   refused(t, () => encodeCommit(target, [{ key: '', value: new Uint8Array(1) }], meta(1n)), 'DORA_STATE_BAD_KEY', /empty/)
   refused(t, () => encodeCommit(target, [{ key: 'k'.repeat(512), value: new Uint8Array(1) }], meta(1n)), 'DORA_STATE_BAD_KEY', /512/)
   refused(t, () => encodeCommit(target, [{ key: 'k', value: 'text' } as unknown as StateWrite], meta(1n)), 'DORA_STATE_BAD_VALUE', /"k" is not a Uint8Array/)
-  refused(t, () => encodeCommit(target, [{ key: 'big', value: new Uint8Array(target.mapSizeBytes) }], meta(1n)), 'DORA_STATE_VALUE_TOO_LARGE', /can never hold it/)
+  refused(
+    t,
+    () => encodeCommit(target, [{ key: 'big', value: new Uint8Array(target.mapSizeBytes) }], meta(1n)),
+    'DORA_STATE_VALUE_TOO_LARGE',
+    /can never hold it/,
+  )
   const quarter = new Uint8Array(target.mapSizeBytes / 4)
   refused(
     t,
-    () => encodeCommit(target, [0, 1, 2, 3].map((i) => ({ key: `k${i}`, value: quarter })), meta(1n)),
+    () =>
+      encodeCommit(
+        target,
+        [0, 1, 2, 3].map((i) => ({ key: `k${i}`, value: quarter })),
+        meta(1n),
+      ),
     'DORA_STATE_VALUE_TOO_LARGE',
     /the writes of this event need up to \d+ bytes/,
   )
@@ -72,7 +82,21 @@ t.test('applyCommit writes the state and the meta record in one transaction', as
   const { env, meta: metaDb } = environment(t)
   const db = env.openDB<Buffer, Buffer>({ name: operatorDbName('n/o'), keyEncoding: 'binary', encoding: 'binary' })
   const at = { ...target, dir: '/state' }
-  applyCommit(env, db, metaDb, encodeCommit(at, [{ key: 'a', value: Buffer.from('1') }, { key: 'b', value: Buffer.from('2') }], meta(1n)), COMMIT_FLAGS.process, at)
+  applyCommit(
+    env,
+    db,
+    metaDb,
+    encodeCommit(
+      at,
+      [
+        { key: 'a', value: Buffer.from('1') },
+        { key: 'b', value: Buffer.from('2') },
+      ],
+      meta(1n),
+    ),
+    COMMIT_FLAGS.process,
+    at,
+  )
   applyCommit(env, db, metaDb, encodeCommit(at, [{ key: 'a', delete: true }], meta(2n)), COMMIT_FLAGS.power, at)
   t.equal(db.get(Buffer.from('a')), undefined)
   t.equal(db.get(Buffer.from('b'))?.toString(), '2')

@@ -43,7 +43,16 @@ t.test('meta round-trips exactly, bigints beyond 2^53 included', async (t) => {
 })
 
 t.test('meta records that do not decode are reported, not guessed at', async (t) => {
-  for (const text of ['not json', '[]', '{"lastEvent":5,"seen":{}}', '{"lastEvent":"-1","seen":{}}', '{"lastEvent":"1"}', '{"lastEvent":"1","seen":{"a":["1"]}}', '{"lastEvent":"1","seen":{"a":["x",0]}}', '{"lastEvent":"1","seen":{"a":["1",-1]}}']) {
+  for (const text of [
+    'not json',
+    '[]',
+    '{"lastEvent":5,"seen":{}}',
+    '{"lastEvent":"-1","seen":{}}',
+    '{"lastEvent":"1"}',
+    '{"lastEvent":"1","seen":{"a":["1"]}}',
+    '{"lastEvent":"1","seen":{"a":["x",0]}}',
+    '{"lastEvent":"1","seen":{"a":["1",-1]}}',
+  ]) {
     t.throws(() => decodeMeta(Buffer.from(text)), text)
   }
 })

@@ -23,7 +23,7 @@ function lmdbError(code: number, message: string): Error {
 }
 
 t.test('each LMDB and errno failure maps to its own code, naming dir and operator', async (t) => {
-  const cases: Array<[unknown, string, (new (...args: never[]) => StateError)]> = [
+  const cases: Array<[unknown, string, new (...args: never[]) => StateError]> = [
     [lmdbError(MDB.MAP_FULL, 'MDB_MAP_FULL: Environment mapsize limit reached'), 'DORA_STATE_MAP_FULL', StateMapFullError],
     [lmdbError(28, 'No space left on device'), 'DORA_STATE_DISK_FULL', StateDiskFullError],
     [Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }), 'DORA_STATE_DISK_FULL', StateDiskFullError],

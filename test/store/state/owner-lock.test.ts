@@ -16,9 +16,13 @@ t.test('a second owner is refused while the first lives, in the same process too
 t.test('a lock left by a SIGKILLed process is taken over', async (t) => {
   const dir = t.testdir({})
   // A child that writes the lock file the way an owner does, then waits to be killed.
-  const child = spawn(process.execPath, ['-e', `require('fs').writeFileSync(${JSON.stringify(join(dir, 'owner.pid'))}, process.pid + '\\n'); console.log('locked'); setInterval(() => {}, 1000)`], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
+  const child = spawn(
+    process.execPath,
+    ['-e', `require('fs').writeFileSync(${JSON.stringify(join(dir, 'owner.pid'))}, process.pid + '\\n'); console.log('locked'); setInterval(() => {}, 1000)`],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  )
   await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()))
   try {
     acquireOwnerLock(dir)
@@ -38,9 +42,16 @@ t.test('a lock left by a SIGKILLed process is taken over', async (t) => {
 t.test('a starting run waits for a short holder (a CLI read), and gives up on a long one', async (t) => {
   const dir = t.testdir({})
   // A process that holds the lock for 300 ms, as `dora-ts state ls` does, then releases it.
-  const child = spawn(process.execPath, ['-e', `const f = ${JSON.stringify(join(dir, 'owner.pid'))}; require('fs').writeFileSync(f, process.pid + '\\n'); console.log('locked'); setTimeout(() => require('fs').rmSync(f), 300); setTimeout(() => {}, 5000)`], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const f = ${JSON.stringify(join(dir, 'owner.pid'))}; require('fs').writeFileSync(f, process.pid + '\\n'); console.log('locked'); setTimeout(() => require('fs').rmSync(f), 300); setTimeout(() => {}, 5000)`,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  )
   t.teardown(() => {
     child.kill('SIGKILL')
   })

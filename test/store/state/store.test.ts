@@ -62,7 +62,13 @@ t.test('commit then load round-trips state and meta', async (t) => {
 
 t.test('deletes remove keys; writes apply in order', async (t) => {
   const op = openStore(t).operator('n/o')
-  op.commit([{ key: 'a', value: bytes('1') }, { key: 'b', value: bytes('2') }], meta(1n))
+  op.commit(
+    [
+      { key: 'a', value: bytes('1') },
+      { key: 'b', value: bytes('2') },
+    ],
+    meta(1n),
+  )
   op.commit(
     [
       { key: 'a', delete: true },
@@ -128,7 +134,19 @@ t.test('bad keys are DORA_STATE_BAD_KEY and nothing of the commit is applied', a
   const op = store.operator('n/o')
   op.commit([{ key: 'keep', value: bytes('1') }], meta(1n))
   for (const key of ['', 'k'.repeat(512), 'é'.repeat(256), 'a\uDC00']) {
-    throwsState(t, () => op.commit([{ key: 'new', value: bytes('x') }, { key, value: bytes('y') }], meta(2n)), 'DORA_STATE_BAD_KEY', store.dir)
+    throwsState(
+      t,
+      () =>
+        op.commit(
+          [
+            { key: 'new', value: bytes('x') },
+            { key, value: bytes('y') },
+          ],
+          meta(2n),
+        ),
+      'DORA_STATE_BAD_KEY',
+      store.dir,
+    )
   }
   throwsState(t, () => op.commit([{ key: '', delete: true }], meta(2n)), 'DORA_STATE_BAD_KEY', store.dir, /must not be empty/)
   op.commit([{ key: 'k'.repeat(511), value: bytes('max') }], meta(2n))
@@ -176,7 +194,13 @@ t.test('a full store is DORA_STATE_MAP_FULL; the refused commit leaves the last 
 
 t.test('a value that can never fit is DORA_STATE_VALUE_TOO_LARGE', async (t) => {
   const store = openStore(t, { mapSizeBytes: MIN_MAP_SIZE_BYTES })
-  throwsState(t, () => store.operator('n/o').commit([{ key: 'big', value: new Uint8Array(MIN_MAP_SIZE_BYTES) }], meta(1n)), 'DORA_STATE_VALUE_TOO_LARGE', store.dir, /"big" is 262144 bytes/)
+  throwsState(
+    t,
+    () => store.operator('n/o').commit([{ key: 'big', value: new Uint8Array(MIN_MAP_SIZE_BYTES) }], meta(1n)),
+    'DORA_STATE_VALUE_TOO_LARGE',
+    store.dir,
+    /"big" is 262144 bytes/,
+  )
 })
 
 t.test('the writes of one event that can never fit together are DORA_STATE_VALUE_TOO_LARGE', async (t) => {
@@ -208,7 +232,13 @@ t.test('a newer layout version is refused with DORA_STATE_LAYOUT, and nothing is
   env.transactionSync(() => metaDb.putSync(Buffer.from('layout'), Buffer.from('{"format":"dora-ts-state","version":2}')))
   await env.close()
 
-  throwsState(t, () => StateStore.open({ dir, durability: 'process' }), 'DORA_STATE_LAYOUT', dir, /layout version 2, written by a newer dora-ts; this one reads version 1/)
+  throwsState(
+    t,
+    () => StateStore.open({ dir, durability: 'process' }),
+    'DORA_STATE_LAYOUT',
+    dir,
+    /layout version 2, written by a newer dora-ts; this one reads version 1/,
+  )
   const again = openLmdb({ path: dir, noSubdir: false, maxDbs: 10, keyEncoding: 'binary', encoding: 'binary', overlappingSync: false })
   t.equal(text(again.openDB({ name: 'op/n/o', keyEncoding: 'binary', encoding: 'binary' }).get(Buffer.from('k'))), 'precious')
   await again.close()
@@ -280,7 +310,14 @@ t.test('clear() after a reopen drops operators this process never touched', asyn
 t.test('snapshot() copies a consistent store while it stays open and writable', async (t) => {
   const store = openStore(t)
   const op = store.operator('n/o')
-  for (let i = 1; i <= 200; i++) op.commit([{ key: `k${i % 50}`, value: new Uint8Array(1000).fill(i & 0xff) }, { key: 'counter', value: bytes(String(i)) }], meta(BigInt(i)))
+  for (let i = 1; i <= 200; i++)
+    op.commit(
+      [
+        { key: `k${i % 50}`, value: new Uint8Array(1000).fill(i & 0xff) },
+        { key: 'counter', value: bytes(String(i)) },
+      ],
+      meta(BigInt(i)),
+    )
   const target = join(dirname(store.dir), 'snap.1')
   const copying = store.snapshot(target)
   for (let i = 201; i <= 220; i++) op.commit([{ key: 'counter', value: bytes(String(i)) }], meta(BigInt(i)))
@@ -329,7 +366,9 @@ t.test('opening a directory twice in one process is refused', async (t) => {
 // The SIGKILL test runs the compiled store in a child, like the supervisor.
 const fixture = fileURLToPath(new URL('../fixtures/commit-loop.mjs', import.meta.url))
 const compiled = resolve(fileURLToPath(new URL('../../../dist/src/store/state/store.js', import.meta.url)))
-const sources = ['state/store.ts', 'state/disk-layout.ts', 'state/errors.ts', 'lmdb/preflight.ts'].map((f) => fileURLToPath(new URL(`../../../src/store/${f}`, import.meta.url)))
+const sources = ['state/store.ts', 'state/disk-layout.ts', 'state/errors.ts', 'lmdb/preflight.ts'].map((f) =>
+  fileURLToPath(new URL(`../../../src/store/${f}`, import.meta.url)),
+)
 
 interface Round {
   lastPrinted: number
@@ -397,7 +436,10 @@ t.test('SIGKILL at a random moment: a == b, meta matches, nothing acknowledged i
     const bv = Number(Buffer.from(b).readBigUInt64BE(0))
     t.equal(av, bv, `round ${round} (${durability}, kill after ${delay} ms): a == b == ${av}`)
     t.equal(b.length, 3000)
-    t.ok(b.subarray(8).every((x) => x === (bv & 0xff)), `round ${round}: b is whole`)
+    t.ok(
+      b.subarray(8).every((x) => x === (bv & 0xff)),
+      `round ${round}: b is whole`,
+    )
     t.equal(m.lastEvent, BigInt(av), `round ${round}: meta is from the same event`)
     t.same(m.seen.get('source/out'), [BigInt(av), av % 3])
     t.ok(av >= lastPrinted, `round ${round}: committed ${av} >= last acknowledged ${lastPrinted}`)

@@ -13,7 +13,9 @@ interface Rect {
 
 /** Boxes of nodes and operators, and an estimate of each edge label's extent. */
 function shapes(svg: string): { boxes: Rect[]; labels: Rect[] } {
-  const boxes = [...svg.matchAll(/<g class="box (custom|operator|timer)"><title>([^<]*)<\/title><rect x="([\d.-]+)" y="([\d.-]+)" width="([\d.]+)" height="([\d.]+)"/g)].map((m) => ({
+  const boxes = [
+    ...svg.matchAll(/<g class="box (custom|operator|timer)"><title>([^<]*)<\/title><rect x="([\d.-]+)" y="([\d.-]+)" width="([\d.]+)" height="([\d.]+)"/g),
+  ].map((m) => ({
     what: m[2]!,
     x: Number(m[3]),
     y: Number(m[4]),
@@ -34,7 +36,9 @@ const overlap = (a: Rect, b: Rect): boolean => a.x < b.x + b.width && b.x < a.x 
 function flow(): string {
   const nodes = ['nodes:']
   for (let i = 0; i < 24; i++) {
-    const inputs = [i < 3 ? `      tick: dora/timer/millis/${(i + 1) * 10}` : `      from_${i - 3}: { source: n${i - 3}/out, queue_size: ${i % 4 === 0 ? 1 : 10} }`]
+    const inputs = [
+      i < 3 ? `      tick: dora/timer/millis/${(i + 1) * 10}` : `      from_${i - 3}: { source: n${i - 3}/out, queue_size: ${i % 4 === 0 ? 1 : 10} }`,
+    ]
     if (i > 4) inputs.push(`      also_${i}: n${Math.floor(i / 2)}/out`)
     if (i === 20) inputs.push('      feedback: n23/out')
     nodes.push(`  - id: n${i}\n    path: ./n.mjs\n    inputs:\n${inputs.join('\n')}\n    outputs: [out]`)
@@ -56,7 +60,8 @@ t.test('no box overlaps another, and no edge label covers a box', async (t) => {
   const svg = renderGraphSvg(buildGraph(parseDataflow(flow(), '/f/flow.yml', { checkFiles: false })))
   const { boxes, labels } = shapes(svg)
   t.equal(boxes.length, 3 + 24 + 2, 'every timer, node and operator is drawn')
-  for (let a = 0; a < boxes.length; a++) for (let b = a + 1; b < boxes.length; b++) if (overlap(boxes[a]!, boxes[b]!)) t.fail(`${boxes[a]!.what} overlaps ${boxes[b]!.what}`)
+  for (let a = 0; a < boxes.length; a++)
+    for (let b = a + 1; b < boxes.length; b++) if (overlap(boxes[a]!, boxes[b]!)) t.fail(`${boxes[a]!.what} overlaps ${boxes[b]!.what}`)
   t.ok(labels.length >= 24 + 20, 'every edge has a label')
   for (const label of labels) for (const box of boxes) if (overlap(label, box)) t.fail(`label "${label.what}" covers ${box.what}`)
 })

@@ -17,14 +17,18 @@ function assertNoOverlap(t: Test, layout: Layout): void {
     }
   }
   t.equal(overlaps, 0, 'no two boxes overlap')
-  for (const n of nodes) t.ok(n.x >= 0 && n.y >= 0 && n.x + n.width <= layout.width + 0.01 && n.y + n.height <= layout.height + 0.01, `${n.id} lies inside the drawing`)
+  for (const n of nodes)
+    t.ok(n.x >= 0 && n.y >= 0 && n.x + n.width <= layout.width + 0.01 && n.y + n.height <= layout.height + 0.01, `${n.id} lies inside the drawing`)
 }
 
 t.test('a chain is laid out left to right, one layer per node', async (t) => {
-  const layout = layoutGraph([box('a'), box('b'), box('c')], [
-    { from: 'a', to: 'b' },
-    { from: 'b', to: 'c' },
-  ])
+  const layout = layoutGraph(
+    [box('a'), box('b'), box('c')],
+    [
+      { from: 'a', to: 'b' },
+      { from: 'b', to: 'c' },
+    ],
+  )
   t.same(layout.layers, [['a'], ['b'], ['c']])
   const [a, b, c] = ['a', 'b', 'c'].map((id) => layout.nodes.get(id)!)
   t.ok(a!.x + a!.width < b!.x && b!.x + b!.width < c!.x)
@@ -36,12 +40,15 @@ t.test('a chain is laid out left to right, one layer per node', async (t) => {
 })
 
 t.test('a node sits one layer after its longest path from a source', async (t) => {
-  const layout = layoutGraph([box('a'), box('b'), box('c'), box('d')], [
-    { from: 'a', to: 'b' },
-    { from: 'b', to: 'c' },
-    { from: 'a', to: 'c' },
-    { from: 'c', to: 'd' },
-  ])
+  const layout = layoutGraph(
+    [box('a'), box('b'), box('c'), box('d')],
+    [
+      { from: 'a', to: 'b' },
+      { from: 'b', to: 'c' },
+      { from: 'a', to: 'c' },
+      { from: 'c', to: 'd' },
+    ],
+  )
   t.same(
     ['a', 'b', 'c', 'd'].map((id) => layout.nodes.get(id)!.layer),
     [0, 1, 2, 3],
@@ -57,12 +64,15 @@ t.test('a node sits one layer after its longest path from a source', async (t) =
 })
 
 t.test('cycles are allowed: back-edges are marked and left out of the layering', async (t) => {
-  const layout = layoutGraph([box('a'), box('b'), box('c')], [
-    { from: 'a', to: 'b' },
-    { from: 'b', to: 'c' },
-    { from: 'c', to: 'a' },
-    { from: 'b', to: 'b' },
-  ])
+  const layout = layoutGraph(
+    [box('a'), box('b'), box('c')],
+    [
+      { from: 'a', to: 'b' },
+      { from: 'b', to: 'c' },
+      { from: 'c', to: 'a' },
+      { from: 'b', to: 'b' },
+    ],
+  )
   t.same(layout.layers, [['a'], ['b'], ['c']])
   t.same(
     layout.routes.map((r) => r.back),
@@ -70,10 +80,13 @@ t.test('cycles are allowed: back-edges are marked and left out of the layering',
     'the edge closing the cycle and the self-loop are back-edges',
   )
   // A cycle without any source: still laid out.
-  const ring = layoutGraph([box('x'), box('y')], [
-    { from: 'x', to: 'y' },
-    { from: 'y', to: 'x' },
-  ])
+  const ring = layoutGraph(
+    [box('x'), box('y')],
+    [
+      { from: 'x', to: 'y' },
+      { from: 'y', to: 'x' },
+    ],
+  )
   t.equal(ring.nodes.size, 2)
   t.equal(ring.routes.filter((r) => r.back).length, 1)
 })
