@@ -17,6 +17,7 @@ import type { Database, RootDatabase } from 'lmdb'
 import { decodeLayout, LAYOUT_KEY, META_DB } from '../state/disk-layout.js'
 import { kvsCorruptHint, KvsCorruptError, KvsLayoutError } from './errors.js'
 import { ENV_KVS_DIR } from './location.js'
+import { listDbNames } from '../lmdb/db-names.js'
 
 /** Format and version of the layout record in `__meta__`. */
 export const KVS_LAYOUT_FORMAT = 'dora-ts-kvs'
@@ -73,14 +74,4 @@ export function checkKvsLayout(env: RootDatabase<Buffer, Buffer>, dir: string, c
     )
   }
   return meta
-}
-
-/** Names of the named databases: the keys of LMDB's main database, minus lmdb-js's trailing NUL. */
-export function listDbNames(env: RootDatabase<Buffer, Buffer>): string[] {
-  const names: string[] = []
-  for (const raw of env.getKeys()) {
-    const name = Buffer.from(raw).toString('utf8')
-    names.push(name.endsWith('\0') ? name.slice(0, -1) : name)
-  }
-  return names
 }

@@ -15,6 +15,7 @@ import type { Durability } from '../../spec/types.js'
 import { corruptHint, layoutHint, StateCorruptError, StateLayoutError, StateOpenError, stateErrorFrom } from './errors.js'
 import { decodeLayout, encodeLayout, LAYOUT_FORMAT, LAYOUT_KEY, LAYOUT_VERSION, META_DB } from './disk-layout.js'
 import { preflight } from '../lmdb/preflight.js'
+import { listDbNames } from '../lmdb/db-names.js'
 import { COMMIT_FLAGS } from './commit.js'
 
 /** Default map size of a state store: 1 GiB. */
@@ -118,16 +119,6 @@ export function openStateEnvironment(dir: string, mapSizeBytes: number): StateEn
 /** Let the directory be opened again in this realm (once its environment is closed). */
 export function releaseStateDir(realDir: string): void {
   openDirs.delete(realDir)
-}
-
-/** Names of the named databases: the keys of LMDB's main database, minus lmdb-js's trailing NUL. */
-export function listDbNames(env: RootDatabase<Buffer, Buffer>): string[] {
-  const names: string[] = []
-  for (const raw of env.getKeys()) {
-    const name = Buffer.from(raw).toString('utf8')
-    names.push(name.endsWith('\0') ? name.slice(0, -1) : name)
-  }
-  return names
 }
 
 /**

@@ -50,17 +50,10 @@ import type { RootDatabase } from 'lmdb'
 import type { Durability } from '../../spec/types.js'
 import { corruptHint, StateBadKeyError, StateClosedError, StateCorruptError, StateSnapshotError, stateErrorFrom, type StateErrorContext } from './errors.js'
 import { decodeMeta, emptyMeta, operatorDbName, operatorKeyOf, operatorKeyProblem, type OperatorMeta } from './disk-layout.js'
-import {
-  checkDurability,
-  DEFAULT_MAP_SIZE_BYTES,
-  listDbNames,
-  openStateEnvironment,
-  releaseStateDir,
-  type Bytes,
-  type StateEnvironment,
-} from './environment.js'
+import { checkDurability, DEFAULT_MAP_SIZE_BYTES, openStateEnvironment, releaseStateDir, type Bytes, type StateEnvironment } from './environment.js'
 import { applyCommit, COMMIT_FLAGS, encodeCommit, SizeBudget, type StateWrite } from './commit.js'
 import { errorMessage } from '../../errors.js'
+import { listDbNames } from '../lmdb/db-names.js'
 
 export type { OperatorMeta } from './disk-layout.js'
 export type { Durability } from '../../spec/types.js'

@@ -5,7 +5,8 @@
 import t from 'tap'
 import { join } from 'node:path'
 import { existsSync, symlinkSync } from 'node:fs'
-import { checkDurability, listDbNames, MIN_MAP_SIZE_BYTES, openStateEnvironment, releaseStateDir } from '../../../src/store/state/environment.js'
+import { checkDurability, MIN_MAP_SIZE_BYTES, openStateEnvironment, releaseStateDir } from '../../../src/store/state/environment.js'
+import { listDbNames } from '../../../src/store/lmdb/db-names.js'
 import { StateError } from '../../../src/store/state/errors.js'
 
 t.test('checkDurability takes process and power, and names the operator when there is one', async (t) => {
