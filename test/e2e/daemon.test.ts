@@ -3,10 +3,11 @@
  * real background supervisor, each test with its own runtime and log directories.
  */
 import t, { type Test } from 'tap'
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs'
+import { existsSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { alive, runCli, shortRuntimeDir, waitForExit, type CliResult } from './fixtures/cli.js'
 import { fixture } from '../fixtures/nodes.js'
+import { readPidFile } from '../../src/transport/pid-file.js'
 import { waitFor } from '../fixtures/wait-for.js'
 
 /** A private daemon environment; the daemon is destroyed (or killed) when the test ends. */
@@ -18,7 +19,9 @@ function daemonEnv(t: Test): { env: NodeJS.ProcessEnv; cli: (...args: string[]) 
   const cli = (...args: string[]): Promise<CliResult> => runCli(args, { env })
   t.teardown(async () => {
     const pidFile = join(runtimeDir, `dora-ts-${process.getuid!()}`, 'daemon', 'daemon.pid')
-    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : undefined
+    // The pid file holds `<pid> <tag> <stamp>` (pid-file.ts): Number() of it was NaN, so a
+    // supervisor that destroy could not stop was never killed and outlived the test run.
+    const pid = readPidFile(pidFile)
     await cli('destroy')
     if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGKILL')
   })
