@@ -66,11 +66,11 @@ export class RunResources {
     }
     const resources = new RunResources(runDir, owned?.store, owned?.lock, options.kvs)
     try {
-      // Started before any node; it starts while the state service binds.
+      // Started before any node, and not awaited: nodes spawned while it starts are still
+      // registered (their lines wait in its pipe), and a failed start is logged (reaper.ts).
       if (options.spec.nodes.some((n) => n.kind === 'custom')) resources.reaper = new Reaper({ runDir: runDir.path, log: options.log })
       // The CLI reads a live store through its owner only: see runtime/state/service.ts.
       if (resources.store !== undefined) resources.#stateService = await StateService.start(resources.store, `ipc://${join(runDir.path, 'state.sock')}`)
-      await resources.reaper?.ready
     } catch (err) {
       await resources.close()
       throw err
@@ -104,7 +104,7 @@ export class RunResources {
       try {
         await this.#kvsService?.close()
       } finally {
-        // Last: the run's nodes have all ended by now, so `bye` and let the reaper exit.
+        // Last: the run's nodes have all ended by now, so `bye` (the reaper then exits alone).
         await this.reaper?.close()
       }
     }

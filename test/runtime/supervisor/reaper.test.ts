@@ -144,7 +144,7 @@ t.test('a clean close says bye: the reaper exits at once and stops nothing', asy
   const node = Number((await host.waitFor(/pid=(\d+)/))[1])
   cleanup(t, [node])
   await host.waitFor(/^closed$/m)
-  t.notOk(running(reaper), 'close() resolved after the reaper exited')
+  t.same((await waitUntilGone([reaper])).left, [], 'the reaper exits on its own after bye')
   t.ok(running(node), "bye stopped nothing: the nodes are the supervisor's to stop")
 })
 
@@ -168,9 +168,10 @@ t.test('in process: nodes are tracked while they run, and spawn failures stay sp
   t.throws(() => reaper.spawn(plain, [], { stdio: ['ignore', 'ignore', 'ignore'] }), { code: 'EACCES' })
 
   const pid = reaper.pid!
-  await reaper.close()
-  await reaper.close()
-  t.notOk(running(pid), 'close() is idempotent and waits for the reaper to exit')
+  const closing = reaper.close()
+  t.equal(reaper.close(), closing, 'close() is idempotent: one promise')
+  await closing
+  t.same((await waitUntilGone([pid])).left, [], 'the reaper exits on its own after bye')
   let closed: unknown
   try {
     reaper.spawn('/bin/true', [], { stdio: ['ignore', 'ignore', 'ignore'] })
