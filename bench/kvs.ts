@@ -57,7 +57,7 @@ const WORKLOAD = fileURLToPath(new URL('../../bench/fixtures/kvs-workload.mjs', 
 
 /** Measure the KVS from a custom node and from an operator; see the module comment. */
 export async function benchKvs(options: { quick: boolean }): Promise<KvsBenchRow[]> {
-  const plan: Plan = options.quick ? { reads: 20_000, writes: 2_000, rounds: 1, size: 16 } : { reads: 500_000, writes: 4_000, rounds: 5, size: 16 }
+  const plan: Plan = options.quick ? { reads: 1_000, writes: 50, rounds: 1, size: 16 } : { reads: 500_000, writes: 4_000, rounds: 5, size: 16 }
   const tmp = mkdtempSync(join(tmpdir(), 'dora-kvs-bench-'))
   try {
     const node = await runWorkload(tmp, 'node', plan)

@@ -1,6 +1,9 @@
 /**
  * How much each measurement does, full run and --quick. Counts are per round; each figure is
- * the median over its rounds. Sized so the full run stays around 5 minutes on 2 cores.
+ * the median over its rounds. Sized so the full run stays around 5 minutes on 2 cores. --quick
+ * is the test suite's smoke check (test/bench/quick.test.ts): it only has to prove that every
+ * section runs and reports its figures, so it does the least that yields each one (its numbers
+ * are not worth comparing).
  */
 import { SIZES, type LatencyPhase, type SizeLabel, type StreamPhase } from './harness.js'
 
@@ -12,14 +15,14 @@ const LATENCY_FULL: Record<SizeLabel, { warmup: number; count: number }> = {
   '4MB': { warmup: 5, count: 30 },
 }
 const LATENCY_QUICK: Record<SizeLabel, { warmup: number; count: number }> = {
-  '8B': { warmup: 50, count: 200 },
-  '1KB': { warmup: 50, count: 200 },
-  '64KB': { warmup: 20, count: 100 },
-  '1MB': { warmup: 5, count: 20 },
-  '4MB': { warmup: 2, count: 5 },
+  '8B': { warmup: 5, count: 20 },
+  '1KB': { warmup: 5, count: 20 },
+  '64KB': { warmup: 2, count: 10 },
+  '1MB': { warmup: 1, count: 5 },
+  '4MB': { warmup: 1, count: 3 },
 }
 
-export const rounds = (quick: boolean): number => (quick ? 2 : 5)
+export const rounds = (quick: boolean): number => (quick ? 1 : 5)
 
 /** Back-to-back round trips for each size in `labels`. */
 export function latencyPhases(quick: boolean, labels: readonly SizeLabel[]): LatencyPhase[] {
@@ -30,7 +33,7 @@ export function latencyPhases(quick: boolean, labels: readonly SizeLabel[]): Lat
 /** 1 KB round trips paced at 1000 messages/s (the p99 <= 3x p50 target). */
 export const PACED_LABEL = '1KB@1000/s'
 export function pacedPhase(quick: boolean): LatencyPhase {
-  return { label: PACED_LABEL, size: 1024, warmup: quick ? 50 : 100, rounds: rounds(quick), count: quick ? 200 : 1000, intervalMs: 1 }
+  return { label: PACED_LABEL, size: 1024, warmup: quick ? 5 : 100, rounds: rounds(quick), count: quick ? 20 : 1000, intervalMs: 1 }
 }
 
 /**
@@ -43,7 +46,7 @@ export const WINDOW = 500
 /** One-way streams for throughput: 8 B and 64 KB. */
 export function streamPhases(quick: boolean): StreamPhase[] {
   return [
-    { label: '8B', size: 8, warmup: quick ? 1000 : 5000, rounds: rounds(quick), count: quick ? 2000 : 20_000, window: WINDOW },
-    { label: '64KB', size: 64 * 1024, warmup: quick ? 500 : 1000, rounds: rounds(quick), count: quick ? 500 : 2000, window: WINDOW },
+    { label: '8B', size: 8, warmup: quick ? 100 : 5000, rounds: rounds(quick), count: quick ? 200 : 20_000, window: WINDOW },
+    { label: '64KB', size: 64 * 1024, warmup: quick ? 20 : 1000, rounds: rounds(quick), count: quick ? 50 : 2000, window: WINDOW },
   ]
 }

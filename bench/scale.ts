@@ -11,6 +11,8 @@ import type { ScaleSample } from './scale-child.js'
 
 const SECTION = 'scale'
 export const SCALE_COUNTS = [1, 10, 50] as const
+/** --quick: two sizes, so that a smoke check does not start 50 processes and 50 workers. */
+export const SCALE_COUNTS_QUICK = [1, 4] as const
 const CHILD = fileURLToPath(new URL('./scale-child.js', import.meta.url))
 const MB = 2 ** 20
 
@@ -18,7 +20,7 @@ export async function benchScale(ctx: SectionContext): Promise<Figure[]> {
   const rounds = ctx.quick ? 1 : 3
   const figures: Figure[] = []
   for (const kind of ['operators', 'nodes'] as const) {
-    for (const count of SCALE_COUNTS) {
+    for (const count of ctx.quick ? SCALE_COUNTS_QUICK : SCALE_COUNTS) {
       ctx.progress(`${count} ${kind}`)
       const samples: ScaleSample[] = []
       for (let r = 0; r < rounds; r++) {

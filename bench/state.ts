@@ -30,7 +30,7 @@ export async function benchState(ctx: SectionContext): Promise<Figure[]> {
 
 function commitsPerRound(quick: boolean, size: number): number {
   const n = size > 4096 ? 2000 : 10_000
-  return quick ? n / 10 : n
+  return quick ? n / 100 : n
 }
 
 /**
@@ -104,7 +104,7 @@ async function commits(ctx: SectionContext): Promise<Figure[]> {
 
 async function operatorLoop(ctx: SectionContext): Promise<Figure[]> {
   const dir = freshDir(ctx.tmp, 'loop')
-  const count = ctx.quick ? 300 : 2000
+  const count = ctx.quick ? 30 : 2000
   const phases = [{ label: 'none', size: 0 }, ...Object.entries(COMMIT_SIZES).map(([label, size]) => ({ label, size }))].map((p) => ({
     ...p,
     warmup: count / 5,
@@ -168,7 +168,7 @@ async function operatorLoop(ctx: SectionContext): Promise<Figure[]> {
 
 async function restores(ctx: SectionContext): Promise<Figure[]> {
   const figures: Figure[] = []
-  const crashes = ctx.quick ? 3 : 11 // the first one warms up
+  const crashes = ctx.quick ? 2 : 11 // the first one warms up
   for (const [label, size] of Object.entries(RESTORE_SIZES)) {
     const dir = freshDir(ctx.tmp, `restore-${label}`)
     const env = { BENCH_PLAN: writeJson(join(dir, 'plan.json'), { size, crashes }) }

@@ -14,7 +14,7 @@ const PERIOD_MS = 10
 
 export async function benchTimer(ctx: SectionContext): Promise<Figure[]> {
   const dir = freshDir(ctx.tmp, 'timer')
-  const plan = { warmup: 20, rounds: rounds(ctx.quick), count: ctx.quick ? 50 : 300 }
+  const plan = { warmup: ctx.quick ? 5 : 20, rounds: rounds(ctx.quick), count: ctx.quick ? 20 : 300 }
   const planFile = writeJson(join(dir, 'plan.json'), plan)
   const opOut = join(dir, 'op.json')
   const nodeOut = join(dir, 'node.json')
