@@ -25,21 +25,10 @@
  * @module
  */
 import { KvsBadValueError, KvsClosedError, KvsError, KvsOpenError } from '../src/store/kvs/errors.js'
-import {
-  DEFAULT_KVS_MAP_SIZE_BYTES,
-  defaultKvsDir,
-  KvsStore,
-  badNamespaceError,
-  checkKvsNamespace,
-  namespaceProblem,
-  type KvsChange,
-  type KvsEntry,
-  type KvsListOptions,
-  type KvsPool,
-  type KvsProvider,
-  type KvsWatch,
-  type KvsWatchOptions,
-} from '../src/store/kvs/store.js'
+// Only leaf modules and types: an operator's worker loads this file, and must not load lmdb
+// (it reaches the KVS through the supervisor's KVS thread). The direct store: kvs-direct.ts.
+import { badNamespaceError, checkKvsNamespace, namespaceProblem } from '../src/store/kvs/keys.js'
+import type { KvsChange, KvsEntry, KvsListOptions, KvsPool, KvsProvider, KvsWatch, KvsWatchOptions } from '../src/store/kvs/store.js'
 import { json } from './state-codecs.js'
 import { asTypedArray, typedArrayBytes } from './payload.js'
 
@@ -64,11 +53,6 @@ export interface KvsSource {
   dir: string
   namespace: string
   open(): KvsProvider
-}
-
-/** Open the store in this process (custom nodes, tools): the LMDB environment itself. */
-export function directSource(config: KvsConfig): KvsSource {
-  return { dir: config.dir, namespace: config.namespace, open: () => KvsStore.open({ dir: config.dir, mapSizeBytes: config.mapSizeBytes }) }
 }
 
 /**
@@ -139,27 +123,6 @@ export interface Kvs {
    * `node.close()` and the end of an operator do it for you. Idempotent.
    */
   close(): void
-}
-
-/** Options of {@link openKvs}. */
-export interface OpenKvsOptions {
-  /** The KVS directory; default `$DORA_TS_KVS_DIR`, else `$XDG_STATE_HOME/dora-ts/kvs`, else `~/.local/state/dora-ts/kvs`. */
-  dir?: string
-  /** Size limit in bytes; default 1 GiB. */
-  mapSizeBytes?: number
-  /** The namespace to start on (required). */
-  namespace: string
-}
-
-/**
- * Open the KVS outside a dataflow (a script, a test, a tool). Nodes and operators get theirs
- * as `node.kvs` and `ctx.kvs`, configured by the supervisor.
- * @example const kvs = openKvs({ namespace: 'robot' }); kvs.readJson('settings/max-speed')
- */
-export function openKvs(options: OpenKvsOptions): Kvs {
-  return createKvs(
-    directSource({ dir: options.dir ?? defaultKvsDir(), mapSizeBytes: options.mapSizeBytes ?? DEFAULT_KVS_MAP_SIZE_BYTES, namespace: options.namespace }),
-  )
 }
 
 /**

@@ -1,13 +1,17 @@
 /**
- * The at-least-once bookkeeping of one operator, kept across its worker's crashes: one event is
- * in flight at a time and stays here until its `done` has been committed, so a restarted worker
- * gets it again, marked redelivered; every message the operator sends gets an id made of the
- * event that produced it and its place in it (`<event>.<index>`), so a receiver drops a copy it
- * has already committed; and an input that crashed the operator `max_redeliveries` times is
- * dropped as poison and reported on the `_errors` output.
+ * The exactly-once bookkeeping of one operator, kept across its worker's crashes: an event is
+ * in flight from the moment it is taken from the inbox until its `done` has been committed, so
+ * a restarted worker gets it again, marked redelivered; every message the operator sends gets
+ * an id made of the event that produced it and its place in it (`<event>.<index>`, event
+ * numbers continuing from the last committed one across runs, never reused), or of the launch
+ * whose init()/restoreState sent it (`i<launch>.<index>`); a receiver drops a copy it has
+ * already committed, comparing ids per sender, and that record (`seen`) is committed with its
+ * state; an input that crashed the operator `max_redeliveries` times is dropped as poison and
+ * reported on the `_errors` output.
  */
 import { copyBytes, ownsWholeBuffer } from '../../src/bytes.js'
 import type { DeliveredEvent, MessageHeader } from '../../src/events.js'
+import type { OperatorMeta } from '../../src/store/state/store.js'
 import { encodeJson } from '../../node-sdk/payload.js'
 import type { Inbox } from '../supervisor/inbox.js'
 
@@ -15,99 +19,169 @@ import type { Inbox } from '../supervisor/inbox.js'
 export interface InFlight {
   item: DeliveredEvent
   eventNo: number
-  /** Crashes of the operator while it handled this event. */
+  /** Crashes of the operator this event caused (a handler throwing, a timeout, ...). */
   crashes: number
 }
 
 /** Id of a message produced while handling event `eventNo`: `<event>.<index>`. */
 const MESSAGE_ID = /^(\d+)\.(\d+)$/
+/** Id of a message sent by init()/restoreState at launch `launch`: `i<launch>.<index>`. */
+const INIT_ID = /^i(\d+)\.(\d+)$/
+
+/** The sender key of an input from an operator (`node/operator`), undefined from a custom node. */
+export function senderOf(header: MessageHeader): string | undefined {
+  return header.senderOperator === '' ? undefined : `${header.senderNode}/${header.senderOperator}`
+}
 
 export class Deliveries {
-  #inFlight: InFlight | undefined
+  /** Taken from the inbox, posted or not, not yet committed, oldest first. */
+  readonly #inFlight: InFlight[] = []
+  /** Number of the last event taken. */
   #eventNo = 0
-  #outputIndex = 0
-  /** `sender node/operator` -> the id of its last message this operator committed: [event, index]. */
+  /** Number of the last event committed. */
+  #committedNo = 0
+  /** Launches whose init()/restoreState sent messages. */
+  #launches = 0
+  /**
+   * `sender node/operator>input` -> the id of its last message this operator committed there:
+   * [event, index]; init messages under `sender>input#init` -> [launch, index].
+   */
   readonly #seen = new Map<string, [number, number]>()
 
-  /** The event handed to the worker and not yet committed. */
+  /** Continue from what the operator committed last (its meta), when the run starts. */
+  resume(meta: OperatorMeta): void {
+    this.#eventNo = Number(meta.lastEvent)
+    this.#committedNo = this.#eventNo
+    this.#launches = Number(meta.launches ?? 0n)
+    this.#seen.clear()
+    for (const [sender, [event, index]] of meta.seen) this.#seen.set(sender, [Number(event), index])
+  }
+
+  /** The oldest event handed to the worker and not yet committed. */
   get inFlight(): InFlight | undefined {
+    return this.#inFlight[0]
+  }
+
+  /** Every event taken and not yet committed, oldest first. */
+  get uncommitted(): readonly InFlight[] {
     return this.#inFlight
   }
 
-  /** Number of the last event taken (what a commit records as its last event). */
+  /** Number of the last event taken. */
   get eventNo(): number {
     return this.#eventNo
   }
 
   /**
-   * Take the next event from `inbox` as the one in flight, skipping inputs this operator has
-   * already committed (a redelivered copy from a sender that crashed). Undefined when the
-   * inbox holds nothing to deliver.
+   * Take the next event from `inbox` as in flight, skipping inputs this operator has already
+   * committed (a copy from a sender that crashed). Undefined when the inbox holds nothing to
+   * deliver. `skipped` gets each input skipped (its outbox entry can go).
    */
-  take(inbox: Inbox): InFlight | undefined {
+  take(inbox: Inbox, skipped?: (item: DeliveredEvent) => void): InFlight | undefined {
     for (let item = inbox.shift(); item !== undefined; item = inbox.shift()) {
-      if (item.type === 'input' && this.#isDuplicate(item.header)) continue
-      this.#inFlight = { item, eventNo: ++this.#eventNo, crashes: 0 }
-      return this.#inFlight
+      if (item.type === 'input' && this.isDuplicate(item.id, item.header)) {
+        skipped?.(item)
+        continue
+      }
+      const inFlight = { item, eventNo: ++this.#eventNo, crashes: 0 }
+      this.#inFlight.push(inFlight)
+      return inFlight
     }
     return undefined
   }
 
-  /** The in-flight event as it is posted (again) to a worker; its output ids start over at 0. */
+  /** The event as it is posted (again) to a worker. */
   post(inFlight: InFlight): DeliveredEvent {
-    this.#outputIndex = 0
     return forWorker(inFlight.item, inFlight.crashes > 0)
   }
 
-  /** Id and redelivered flag of the next message the operator sends (empty outside an event). */
-  nextMessage(): { messageId: string; redelivered: boolean } {
-    const inFlight = this.#inFlight
-    // The id depends only on the event that produced the message and its place in it, so a
-    // receiver can recognise the same message sent again after this operator crashed.
-    if (inFlight === undefined) return { messageId: '', redelivered: false }
-    return { messageId: `${inFlight.eventNo}.${this.#outputIndex++}`, redelivered: inFlight.crashes > 0 }
+  /**
+   * Ids of the `count` messages the oldest in-flight event sent: they depend only on the event
+   * and their place in it, so the same event handled again after a crash sends the same ids.
+   */
+  messageIds(count: number): { ids: string[]; redelivered: boolean } {
+    const inFlight = this.#inFlight[0]
+    if (inFlight === undefined) return { ids: new Array<string>(count).fill(''), redelivered: false }
+    return { ids: Array.from({ length: count }, (_, i) => `${inFlight.eventNo}.${i}`), redelivered: inFlight.crashes > 0 }
   }
 
-  /** The in-flight event committed: it is done for good. Returns it. */
+  /** The launch number for messages sent by init()/restoreState now, and their ids. */
+  launchIds(count: number): { launch: number; ids: string[] } {
+    const launch = this.#launches + 1
+    return { launch, ids: Array.from({ length: count }, (_, i) => `i${launch}.${i}`) }
+  }
+
+  /** The launch's messages were committed: the next launch that sends gets a new number. */
+  launchCommitted(launch: number): void {
+    this.#launches = launch
+  }
+
+  /** The oldest in-flight event committed: it is done for good. Returns it. */
   committed(): InFlight | undefined {
-    const inFlight = this.#inFlight
-    this.#inFlight = undefined
-    if (inFlight?.item.type === 'input') this.#markSeen(inFlight.item.header)
+    const inFlight = this.#inFlight.shift()
+    if (inFlight === undefined) return undefined
+    this.#committedNo = inFlight.eventNo
+    if (inFlight.item.type === 'input') this.#markSeen(inFlight.item.id, inFlight.item.header)
     return inFlight
+  }
+
+  /** The meta to commit now (after {@link committed} or {@link launchCommitted}). */
+  meta(): OperatorMeta {
+    const seen = new Map<string, [bigint, number]>()
+    for (const [sender, [event, index]] of this.#seen) seen.set(sender, [BigInt(event), index])
+    return { lastEvent: BigInt(this.#committedNo), seen, launches: BigInt(this.#launches) }
   }
 
   /**
-   * The operator crashed: count it against the in-flight event. Returns that event when it has
-   * now crashed the operator `maxRedeliveries` times and is an input: it is dropped (and counts
-   * as consumed, so a redelivered copy is not run again); the caller reports it.
+   * The operator crashed. When `caused` (by the oldest in-flight event: its handler threw, timed
+   * out, ...), count it against that event; returns the event when it has now crashed the
+   * operator `maxRedeliveries` times and is an input: it is dropped (and counts as consumed,
+   * so a redelivered copy is not run again); the caller commits and reports it. Every later
+   * in-flight event is handed back to be posted again.
    */
-  crashed(maxRedeliveries: number): InFlight | undefined {
-    const inFlight = this.#inFlight
-    if (inFlight === undefined) return undefined
+  crashed(maxRedeliveries: number, caused: boolean): InFlight | undefined {
+    const inFlight = this.#inFlight[0]
+    if (inFlight === undefined || !caused) return undefined
     inFlight.crashes++
     if (inFlight.crashes < maxRedeliveries || inFlight.item.type !== 'input') return undefined
-    this.#markSeen(inFlight.item.header)
-    this.#inFlight = undefined
-    return inFlight
+    return this.committed()
   }
 
-  #isDuplicate(header: MessageHeader): boolean {
-    if (header.senderOperator === '') return false
-    const id = MESSAGE_ID.exec(header.messageId)
-    if (id === null) return false
-    const seen = this.#seen.get(`${header.senderNode}/${header.senderOperator}`)
+  /** True when this operator already committed the message with this header on input `inputId`. */
+  isDuplicate(inputId: string, header: MessageHeader): boolean {
+    const key = seenKey(inputId, header)
+    if (key === undefined) return false
+    const id = parseId(header.messageId)
+    if (id === undefined) return false
+    const seen = this.#seen.get(id.init ? `${key}#init` : key)
     if (seen === undefined) return false
-    const event = Number(id[1])
-    const index = Number(id[2])
-    return event < seen[0] || (event === seen[0] && index <= seen[1])
+    return id.n < seen[0] || (id.n === seen[0] && id.index <= seen[1])
   }
 
-  #markSeen(header: MessageHeader): void {
-    if (header.senderOperator === '') return
-    const id = MESSAGE_ID.exec(header.messageId)
-    if (id === null) return
-    this.#seen.set(`${header.senderNode}/${header.senderOperator}`, [Number(id[1]), Number(id[2])])
+  #markSeen(inputId: string, header: MessageHeader): void {
+    const key = seenKey(inputId, header)
+    if (key === undefined) return
+    const id = parseId(header.messageId)
+    if (id === undefined) return
+    this.#seen.set(id.init ? `${key}#init` : key, [id.n, id.index])
   }
+}
+
+/**
+ * Ids only grow per sender and input (the same message may reach two inputs of one receiver):
+ * the dedup record is kept per `sender>input`.
+ */
+function seenKey(inputId: string, header: MessageHeader): string | undefined {
+  const sender = senderOf(header)
+  return sender === undefined ? undefined : `${sender}>${inputId}`
+}
+
+function parseId(messageId: string): { init: boolean; n: number; index: number } | undefined {
+  const event = MESSAGE_ID.exec(messageId)
+  if (event !== null) return { init: false, n: Number(event[1]), index: Number(event[2]) }
+  const init = INIT_ID.exec(messageId)
+  if (init !== null) return { init: true, n: Number(init[1]), index: Number(init[2]) }
+  return undefined
 }
 
 /** The log line and the `_errors` payload for an input dropped as poison. */

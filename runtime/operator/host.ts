@@ -1,9 +1,13 @@
 /**
  * Supervises one operator in its own worker thread (piscina's pattern), and makes it survive
- * crashes: the worker counts as started only after READY; one event is in flight at a time and
- * is kept until its `done` (with the event's state writes) has been committed, so after any
- * crash the restarted worker gets `restoreState` with the last committed state, then the
- * unfinished event again, marked redelivered. ZeroMQ never enters the worker (zeromq.js #411).
+ * crashes: the worker counts as started only after READY; events are posted ahead (up to
+ * PIPELINE_DEPTH, the worker handles them one at a time in order) and each is kept until its
+ * `done` (with the event's state writes and outputs) has been committed, so after any crash
+ * the restarted worker gets `restoreState` with the last committed state, then the unfinished
+ * events again, the first marked redelivered. An event's outputs are routed only after it
+ * committed (read-committed), and those for operators are committed with it into the outbox
+ * (exactly-once between operators, see src/store/state/outbox.ts). ZeroMQ never enters the
+ * worker (zeromq.js #411).
  *
  * Crash kinds handled the same way: a handler that throws or rejects, `process.exit()` in the
  * worker, an uncaught error, a handler that outlives its `timeout` (the thread is terminated),
@@ -22,13 +26,16 @@ import type { OperatorNodeSpec, OperatorSpec } from '../../src/spec/types.js'
 import { POISON_OUTPUT } from '../../src/spec/resolve.js'
 import type { OperatorState } from '../../src/store/state/store.js'
 import type { Inbox } from '../supervisor/inbox.js'
-import type { HostToWorker, OperatorWorkerData, StateWrite, WorkerToHost } from './messages.js'
+import type { BufferedOutput, HostToWorker, OperatorWorkerData, StateWrite, WorkerToHost } from './messages.js'
 import { RestartBudget } from '../supervisor/restart-policy.js'
 import { displayName, operatorKey } from '../supervisor/routing.js'
 import { LineTail, type Unit, type UnitHost, type UnitResult, type UnitStatus } from '../supervisor/unit.js'
 import { Deliveries, poisonReport, type InFlight } from './deliveries.js'
 import { PauseGate } from './pause-gate.js'
-import { commitWrites, loadState } from './state-commit.js'
+import { commitEvent, loadState, type SentMessage } from './state-commit.js'
+import { eventOrder, initOrder } from '../../src/store/state/outbox.js'
+import { consumedKey, rememberOrder, type OutboxRoute } from './outbox.js'
+import type { DeliveredEvent } from '../../src/events.js'
 import { launchWorker } from './worker-launch.js'
 
 export interface OperatorHostOptions {
@@ -39,7 +46,18 @@ export interface OperatorHostOptions {
   maxMemoryMb?: number | undefined
   /** The shared KVS the operator reaches as ctx.kvs: a new port to the run's KVS thread per launch. */
   kvs?: { dir: string; namespace: string; connect(): MessagePort } | undefined
+  /** The receivers of an output that are operators: their copies are committed into the outbox. */
+  outboxRoutes?: ((outputId: string) => readonly OutboxRoute[]) | undefined
 }
+
+/**
+ * Events posted to the worker ahead of the one it is handling: it never waits for a round trip
+ * to the host between two events. Small, so a `drop_oldest` queue still drops what a slow
+ * operator cannot take (events posted ahead are no longer in the queue).
+ */
+export const PIPELINE_DEPTH = 4
+
+const NO_ROUTES: readonly OutboxRoute[] = []
 
 /** An error's message, followed by its code when it is a dora-ts error (`[DORA_KVS_BAD_KEY]`), for scripts. */
 function withCode(error: Error): string {
@@ -65,6 +83,10 @@ export class OperatorHost implements Unit {
   /** Backpressure (pause-gate.ts): while some output is paused, no new input is delivered. */
   readonly #pause: PauseGate
   #stopSent = false
+  /** Uncommitted events already posted to the current worker. */
+  #posted = 0
+  /** The last crash, for the report when a stop ends the operator instead of a restart. */
+  #lastCrash: string | undefined
   #stopHandled = false
   #endedReported = false
   #failure: string | undefined
@@ -78,6 +100,7 @@ export class OperatorHost implements Unit {
   readonly #maxMemoryMb: number | undefined
   readonly #kvs: OperatorHostOptions['kvs']
   readonly #budget: RestartBudget
+  readonly #outboxRoutes: (outputId: string) => readonly OutboxRoute[]
 
   constructor(node: OperatorNodeSpec, spec: OperatorSpec, host: UnitHost, options: OperatorHostOptions) {
     this.node = node
@@ -92,6 +115,7 @@ export class OperatorHost implements Unit {
     this.#maxMemoryMb = options.maxMemoryMb
     this.#kvs = options.kvs
     this.#budget = new RestartBudget(spec.restart)
+    this.#outboxRoutes = options.outboxRoutes ?? (() => NO_ROUTES)
     this.#pause = new PauseGate(
       () => this.pump(),
       (text) => this.#host.log({ source: 'dora-ts', stream: 'supervisor', level: 'warn', text: `${this.display}: ${text}` }),
@@ -116,10 +140,37 @@ export class OperatorHost implements Unit {
   }
 
   pump(): void {
-    if (this.#status !== 'running' || this.#deliveries.inFlight !== undefined || this.#stopSent) return
-    if (this.inbox.peek()?.type === 'input' && this.#pause.holds()) return
-    const inFlight = this.#deliveries.take(this.inbox)
-    if (inFlight !== undefined) this.#post(inFlight)
+    // Stop is final: a crashed operator waiting for its restart ends now, with its real cause.
+    if (this.#status === 'restarting' && this.inbox.stopRequested) {
+      this.#failForGood(`${this.#lastCrash ?? 'crashed'}; not restarted: the dataflow is stopping`)
+      return
+    }
+    if (this.#status !== 'running' || this.#worker === undefined) return
+    while (!this.#stopSent && this.#posted < PIPELINE_DEPTH) {
+      if (this.inbox.peek()?.type === 'input' && this.#pause.holds()) return
+      const inFlight = this.#deliveries.take(this.inbox, (skipped) => this.discarded(skipped))
+      if (inFlight === undefined) return
+      this.#post(inFlight)
+    }
+  }
+
+  /**
+   * An input this operator will never handle (dropped by its queue policy, or a copy it
+   * already committed): its outbox entry goes, or the next run would replay it.
+   */
+  discarded(item: DeliveredEvent): void {
+    const key = consumedKey(this.key, item)
+    if (key === undefined || this.#state === undefined) return
+    try {
+      this.#state.discard([key])
+    } catch (err) {
+      this.#host.log({
+        source: 'dora-ts',
+        stream: 'supervisor',
+        level: 'warn',
+        text: `${this.display}: could not drop a discarded message from the outbox: ${errorMessage(err)}`,
+      })
+    }
   }
 
   /** Backpressure: hold new inputs while any of `outputs` is paused (at most MAX_PAUSE_MS per event). */
@@ -137,7 +188,8 @@ export class OperatorHost implements Unit {
 
   /** Crash it on purpose (fault injection): the restart policy acts as for a real crash. */
   crash(reason = 'killed on purpose'): void {
-    if (this.#worker !== undefined) this.#crash(reason)
+    // Not the input's fault: it does not count towards max_redeliveries.
+    if (this.#worker !== undefined) this.#crash(reason, false)
   }
 
   #end(reason: string): void {
@@ -159,9 +211,13 @@ export class OperatorHost implements Unit {
 
   #launch(first?: FirstLaunch): void {
     const generation = ++this.#generation
+    this.#posted = 0
     let state: Map<string, Uint8Array>
     try {
-      state = loadState(this.#state)
+      const loaded = loadState(this.#state)
+      state = loaded.state
+      // Ids continue from the last committed event across runs (never reused).
+      if (first !== undefined) this.#deliveries.resume(loaded.meta)
     } catch (err) {
       this.#failForGood(`could not read its saved state: ${errorMessage(err)}`)
       first?.reject(err)
@@ -204,7 +260,7 @@ export class OperatorHost implements Unit {
         error: (err) => {
           const oom = (err as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY'
           const reason = oom ? `ran out of memory (limit ${this.#maxMemoryMb ?? 'default'} MiB)` : `crashed: ${err.message}`
-          if (!loadFailed(`failed to start: ${reason}`)) this.#crash(reason)
+          if (!loadFailed(`failed to start: ${reason}`)) this.#crash(reason, this.#status === 'running')
         },
         exit: (code) => {
           this.#worker = undefined
@@ -213,13 +269,13 @@ export class OperatorHost implements Unit {
             return
           }
           const reason = `its worker exited with code ${code}`
-          if (!loadFailed(`failed to start: ${reason}`)) this.#crash(reason)
+          if (!loadFailed(`failed to start: ${reason}`)) this.#crash(reason, this.#status === 'running')
         },
       },
     )
     const healthTimeout = this.spec.restart.healthCheckTimeout
     if (healthTimeout !== undefined) {
-      this.#armWatchdog(healthTimeout, `did not become ready within health_check_timeout (${healthTimeout} s)`)
+      this.#armWatchdog(healthTimeout, `did not become ready within health_check_timeout (${healthTimeout} s)`, false)
     }
   }
 
@@ -227,12 +283,12 @@ export class OperatorHost implements Unit {
     switch (message.type) {
       case 'ready': {
         clearTimeout(this.#watchdog)
-        if (!this.#commit(message.writes)) return
+        if (!this.#commitLaunch(message.writes, message.outputs)) return
         this.#status = 'running'
         first?.resolve()
-        const inFlight = this.#deliveries.inFlight
-        if (inFlight !== undefined) this.#post(inFlight)
-        else this.pump()
+        // The events a crash interrupted go again, in order, before anything new.
+        for (const inFlight of this.#deliveries.uncommitted) this.#post(inFlight)
+        this.pump()
         return
       }
       case 'load-failed': {
@@ -243,21 +299,17 @@ export class OperatorHost implements Unit {
           this.#failForGood(`failed to load ${this.spec.module}: ${withCode(error)}`)
           first.reject(error)
         } else {
-          this.#crash(`failed to load on restart: ${withCode(error)}`)
+          // restoreState or init failed: not the fault of the input waiting for it.
+          this.#crash(`failed to load on restart: ${withCode(error)}`, false)
         }
         return
       }
       case 'failed':
-        this.#crash(`crashed: ${withCode(deserializeError(message.error))}`)
+        this.#crash(`crashed: ${withCode(deserializeError(message.error))}`, true)
         return
       case 'done':
-        this.#onDone(message.writes)
+        this.#onDone(message.writes, message.outputs)
         return
-      case 'output': {
-        const { messageId, redelivered } = this.#deliveries.nextMessage()
-        this.#emit(message.outputId, message.data, message.encoding, message.parameters, messageId, redelivered)
-        return
-      }
       case 'log':
         this.#host.log({ source: this.display, stream: 'log', level: message.level, text: message.text })
         return
@@ -269,25 +321,40 @@ export class OperatorHost implements Unit {
   #post(inFlight: InFlight): void {
     const event = this.#deliveries.post(inFlight)
     if (event.type === 'stop') this.#stopSent = true
-    if (this.spec.timeout !== undefined) {
-      this.#armWatchdog(this.spec.timeout, `a handler did not return within its timeout (${this.spec.timeout} s)`)
-    }
+    // The watchdog times the event the worker is handling: the oldest posted one.
+    if (this.#posted === 0) this.#armHandlerWatchdog()
+    this.#posted++
     const message: HostToWorker = { type: 'event', event }
     // Copied into the worker (structured clone), never transferred: see forWorker().
     this.#worker!.postMessage(message)
   }
 
-  #armWatchdog(seconds: number, reason: string): void {
+  #armHandlerWatchdog(): void {
+    if (this.spec.timeout !== undefined) {
+      this.#armWatchdog(this.spec.timeout, `a handler did not return within its timeout (${this.spec.timeout} s)`, true)
+    }
+  }
+
+  #armWatchdog(seconds: number, reason: string, caused: boolean): void {
     clearTimeout(this.#watchdog)
-    this.#watchdog = setTimeout(() => this.#crash(reason), seconds * 1000)
+    this.#watchdog = setTimeout(() => this.#crash(reason, caused), seconds * 1000)
     this.#watchdog.unref()
   }
 
-  #onDone(writes: StateWrite[]): void {
+  #onDone(writes: StateWrite[], outputs: BufferedOutput[]): void {
     clearTimeout(this.#watchdog)
-    if (!this.#commit(writes)) return
-    const done = this.#deliveries.committed()
-    if (done?.item.type === 'stop') {
+    const inFlight = this.#deliveries.inFlight
+    if (inFlight === undefined) return
+    this.#posted = Math.max(0, this.#posted - 1)
+    if (this.#posted > 0) this.#armHandlerWatchdog()
+    const { ids, redelivered } = this.#deliveries.messageIds(outputs.length)
+    const sent = outputs.map((output, i) => this.#message(output, ids[i] ?? '', redelivered, eventOrder(inFlight.eventNo, i)))
+    const consumed = consumedKey(this.key, inFlight.item)
+    this.#deliveries.committed()
+    if (!this.#commit(writes, sent, consumed)) return
+    // Committed: only now may anyone see its outputs.
+    for (const message of sent) this.#route(message)
+    if (inFlight.item.type === 'stop') {
       // Stop was handled: a deliberate, clean end.
       this.#stopHandled = true
       this.#status = 'stopping'
@@ -297,25 +364,59 @@ export class OperatorHost implements Unit {
     this.pump()
   }
 
-  /** Commit an event's state writes in one transaction; false (and failed) when that fails. */
-  #commit(writes: StateWrite[]): boolean {
-    const failure = commitWrites(this.#state, writes, this.#deliveries.eventNo)
+  /** Commit init()/restoreState's writes and messages, under a new launch number when it sent any. */
+  #commitLaunch(writes: StateWrite[], outputs: BufferedOutput[]): boolean {
+    if (outputs.length === 0) return this.#commit(writes, [], undefined)
+    const { launch, ids } = this.#deliveries.launchIds(outputs.length)
+    const lastEvent = Number(this.#deliveries.meta().lastEvent)
+    const sent = outputs.map((output, i) => this.#message(output, ids[i] ?? '', false, initOrder(lastEvent, launch, i)))
+    this.#deliveries.launchCommitted(launch)
+    if (!this.#commit(writes, sent, undefined)) return false
+    for (const message of sent) this.#route(message)
+    return true
+  }
+
+  /** Commit what an event did in one transaction; false (and failed) when that fails. */
+  #commit(writes: StateWrite[], sent: readonly SentMessage[], consumed: Buffer | undefined): boolean {
+    const failure = commitEvent(this.#state, {
+      sender: this.key,
+      writes,
+      sent,
+      routes: this.#outboxRoutes,
+      consumed,
+      meta: this.#deliveries.meta(),
+    })
     if (failure === undefined) return true
     this.#failForGood(failure)
     return false
   }
 
-  #crash(reason: string): void {
+  /**
+   * A crash. `caused`: the event the worker was handling caused it (its handler threw or timed
+   * out, or the worker died while running it), so it counts towards max_redeliveries; a failed
+   * restore, a kill on purpose or a health check does not.
+   */
+  #crash(reason: string, caused: boolean): void {
     if (this.#endedReported || this.#status === 'restarting') return
     clearTimeout(this.#watchdog)
     this.#stopWorker()
+    this.#lastCrash = reason
     this.#host.log({ source: 'dora-ts', stream: 'supervisor', level: 'error', text: `${this.display} ${reason}` })
 
-    const poison = this.#deliveries.crashed(this.spec.maxRedeliveries)
+    const oldest = this.#deliveries.inFlight
+    const consumed = oldest === undefined ? undefined : consumedKey(this.key, oldest.item)
+    const poison = this.#deliveries.crashed(this.spec.maxRedeliveries, caused)
     if (poison !== undefined) {
+      // Dropped for good: it counts as consumed, in the store too (dedup record, outbox entry).
+      if (!this.#commit([], [], consumed)) return
       const { text, payload } = poisonReport(this.display, poison, this.spec.maxRedeliveries, reason)
       this.#host.log({ source: 'dora-ts', stream: 'supervisor', level: 'error', text: `${this.display} ${text}` })
       this.#emit(POISON_OUTPUT, payload, 'json', {}, '', false)
+    }
+    // Stop is final: after it nothing restarts.
+    if (this.inbox.stopRequested) {
+      this.#failForGood(`${reason}; not restarted: the dataflow is stopping`)
+      return
     }
     const decision = this.#budget.next(true)
     if (!decision.restart) {
@@ -336,10 +437,24 @@ export class OperatorHost implements Unit {
     }, decision.delayMs)
   }
 
+  /** A message the worker sent, with its header and outbox sort key, ready to commit and route. */
+  #message(output: BufferedOutput, messageId: string, redelivered: boolean, order: string): SentMessage {
+    return { header: this.#header(output.outputId, output.encoding, output.parameters, messageId, redelivered), data: output.data, order }
+  }
+
+  #route(message: SentMessage): void {
+    rememberOrder(message.header, message.order)
+    this.#host.emit(this, message.header.outputId, message.header, message.data)
+  }
+
   #emit(outputId: string, data: Uint8Array, encoding: string, parameters: MessageHeader['metadata'], messageId: string, redelivered: boolean): void {
+    this.#host.emit(this, outputId, this.#header(outputId, encoding, parameters, messageId, redelivered), data)
+  }
+
+  #header(outputId: string, encoding: string, parameters: MessageHeader['metadata'], messageId: string, redelivered: boolean): MessageHeader {
     const sequence = (this.#sequences.get(outputId) ?? 0n) + 1n
     this.#sequences.set(outputId, sequence)
-    const header: MessageHeader = {
+    return {
       dataflowId: this.#host.dataflowId,
       senderNode: this.node.id,
       senderOperator: this.spec.id,
@@ -351,7 +466,6 @@ export class OperatorHost implements Unit {
       messageId,
       redelivered,
     }
-    this.#host.emit(this, outputId, header, data)
   }
 
   #failForGood(error: string): void {

@@ -2,7 +2,8 @@
  * Messages between an operator host (supervisor main thread) and its worker thread, over the
  * worker's MessagePort. Payloads are Uint8Arrays. Host to worker they are copied (structured
  * clone), so the host keeps each event's original until it commits, for redelivery; worker to
- * host, outputs and state writes are transferred when the worker owns their whole buffer.
+ * host, an event's outputs and state writes travel together with `done`, transferred (the
+ * worker owns a copy of each).
  * This file holds only types so the worker imports nothing from the host side.
  */
 import type { SerializedError } from '../../src/errors.js'
@@ -33,16 +34,27 @@ export interface OperatorWorkerData {
 /** One buffered state change, shipped with `done` and committed by the host. */
 export type StateWrite = { key: string; value: Uint8Array } | { key: string; delete: true }
 
+/**
+ * One message the operator sent while handling an event (or in init/restoreState), shipped
+ * with `done` (or `ready`): the host routes it only once the event has committed, so no
+ * receiver ever sees an output of an event that did not commit.
+ */
+export interface BufferedOutput {
+  outputId: string
+  data: Uint8Array
+  encoding: string
+  parameters: Record<string, MetadataValue>
+}
+
 /** The worker turns the event into the user's form itself (toDoraEvent), as the node SDK does. */
 export type HostToWorker = { type: 'event'; event: DeliveredEvent }
 
 export type WorkerToHost =
-  /** Loaded, restored and initialised; `writes` are state changes made in restoreState/init. */
-  | { type: 'ready'; writes: StateWrite[] }
+  /** Loaded, restored and initialised; `writes` and `outputs` are what restoreState/init did. */
+  | { type: 'ready'; writes: StateWrite[]; outputs: BufferedOutput[] }
   | { type: 'load-failed'; error: SerializedError }
-  | { type: 'output'; outputId: string; data: Uint8Array; encoding: string; parameters: Record<string, MetadataValue> }
-  /** The last event was handled completely; `writes` are its state changes, to commit. */
-  | { type: 'done'; writes: StateWrite[] }
+  /** The last event was handled completely; its state changes and outputs, to commit together. */
+  | { type: 'done'; writes: StateWrite[]; outputs: BufferedOutput[] }
   /** A handler threw or its promise rejected: the operator crashed. */
   | { type: 'failed'; error: SerializedError }
   | { type: 'log'; level: LogLevel; text: string }

@@ -1,26 +1,61 @@
 /**
- * The operator's side of its saved state, as the host sees it: read it whole for a (re)started
- * worker's `restoreState`, and commit the writes an event made in one transaction, together
- * with the number of that event, when the worker reports it done.
+ * The operator's side of its saved state, as the host sees it: read it whole (with its meta)
+ * for a (re)started worker's `restoreState`, and commit what one event did in ONE transaction:
+ * its state writes, its meta (last event, dedup record), its messages to operators into the
+ * outbox, and the removal of the outbox entry of the input it consumed.
  */
 import { DoraError, errorMessage } from '../../src/errors.js'
-import type { OperatorState } from '../../src/store/state/store.js'
+import type { MessageHeader } from '../../src/events.js'
+import { emptyMeta } from '../../src/store/state/disk-layout.js'
+import { encodeOutboxValue, outboxKey } from '../../src/store/state/outbox.js'
+import type { OperatorMeta, OperatorState, OutboxChange } from '../../src/store/state/store.js'
 import type { StateWrite } from './messages.js'
+import type { OutboxRoute } from './outbox.js'
 
-/** The saved state to hand a new worker (empty when the operator runs without persistence). */
-export function loadState(state: OperatorState | undefined): Map<string, Uint8Array> {
-  return state?.load().state ?? new Map()
+/** The saved state and meta to hand a new worker (empty when the operator runs without persistence). */
+export function loadState(state: OperatorState | undefined): { state: Map<string, Uint8Array>; meta: OperatorMeta } {
+  return state?.load() ?? { state: new Map(), meta: emptyMeta() }
+}
+
+/** A message the event sent, ready to route: its header, bytes and outbox sort key. */
+export interface SentMessage {
+  header: MessageHeader
+  data: Uint8Array
+  order: string
+}
+
+/** What one event (or one launch's init) did, to commit. */
+export interface EventCommit {
+  /** The committing operator's key (`node/operator`): the sender of `sent`. */
+  sender: string
+  writes: StateWrite[]
+  sent: readonly SentMessage[]
+  /** The operator receivers of each output (their copies go into the outbox). */
+  routes(outputId: string): readonly OutboxRoute[]
+  /** The outbox entry consumed, if the event's input came from an operator. */
+  consumed: Buffer | undefined
+  meta: OperatorMeta
 }
 
 /**
- * Commit an event's state writes in one transaction. Returns undefined when committed (or
- * nothing to commit), else why it failed: a full map or disk will not get better by
- * restarting, so the caller fails the operator with the store's advice.
+ * Commit an event in one transaction. Returns undefined when committed (or nothing needed
+ * committing), else why it failed: a full map or disk will not get better by restarting, so
+ * the caller fails the operator with the store's advice. An event that wrote nothing, sent
+ * nothing and consumed no outbox entry is not committed: its number was never shown to anyone.
  */
-export function commitWrites(state: OperatorState | undefined, writes: StateWrite[], lastEvent: number): string | undefined {
-  if (writes.length === 0 || state === undefined) return undefined
+export function commitEvent(state: OperatorState | undefined, commit: EventCommit): string | undefined {
+  if (state === undefined) return undefined
+  const { writes, sent, consumed } = commit
+  if (writes.length === 0 && sent.length === 0 && consumed === undefined) return undefined
+  const outbox: OutboxChange = { put: [], remove: consumed === undefined ? [] : [consumed] }
+  for (const message of sent) {
+    const routes = commit.routes(message.header.outputId)
+    if (routes.length === 0) continue
+    const value = encodeOutboxValue(message.header, message.data)
+    for (const route of routes) outbox.put.push({ key: outboxKey(route.receiver, route.inputId, commit.sender, message.order), value })
+  }
   try {
-    state.commit(writes, { lastEvent: BigInt(lastEvent), seen: new Map() })
+    state.commit(writes, commit.meta, outbox)
     return undefined
   } catch (err) {
     return `could not commit its state: ${err instanceof DoraError ? err.describe() : errorMessage(err)}`

@@ -20,6 +20,9 @@ export function workerEntry(): string {
   return join(dirname(here), '..', '..', 'dist', 'runtime', 'operator', 'worker.js')
 }
 
+/** The export condition under which the `dora-ts` package resolves to its operator entry. */
+export const OPERATOR_CONDITION = 'dora-ts-operator'
+
 export interface WorkerLaunch {
   workerData: OperatorWorkerData
   /** A port to the KVS thread, transferred to the worker (it is in `workerData.kvs`). */
@@ -49,7 +52,11 @@ export function launchWorker(launch: WorkerLaunch, events: WorkerEvents): Worker
     ...(kvsPort === undefined ? {} : { transferList: [kvsPort] }),
     stdout: true,
     stderr: true,
-    env: launch.env,
+    // msgpackr's optional native accelerator is a native addon too: a worker loads none.
+    env: { ...launch.env, MSGPACKR_NATIVE_ACCELERATION_DISABLED: 'true' },
+    // `import ... from 'dora-ts'` in the operator resolves to the entry without native addons
+    // (package.json "dora-ts-operator" condition, node-sdk/operator-entry.ts): ESM and CJS alike.
+    execArgv: [...process.execArgv, `--conditions=${OPERATOR_CONDITION}`],
     name: `dora-ts operator ${display}`,
     ...(maxMemoryMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: maxMemoryMb } }),
   })

@@ -15,7 +15,7 @@ import { toOperatorDefinition, type OperatorContext, type OperatorHandlers, type
 import { encodeJson, Encoding } from '../../node-sdk/payload.js'
 import { createKvs } from '../../node-sdk/kvs.js'
 import { KvsRemote } from '../../src/store/kvs/remote.js'
-import type { HostToWorker, OperatorWorkerData, StateWrite, WorkerToHost } from './messages.js'
+import type { BufferedOutput, HostToWorker, OperatorWorkerData, StateWrite, WorkerToHost } from './messages.js'
 import type { LogLevel } from '../../src/protocol/node/messages.js'
 
 const port = parentPort!
@@ -35,12 +35,24 @@ function log(level: LogLevel, args: unknown[]): void {
  * `done`, so a worker that dies mid-handler cannot leave a partial write behind.
  */
 const pendingWrites = new Map<string, StateWrite>()
+/** Messages sent while handling the event: they leave with `done`, to be routed after the commit. */
+let pendingOutputs: BufferedOutput[] = []
 
-function takeWrites(): { writes: StateWrite[]; transfer: ArrayBuffer[] } {
+/** The event's writes and outputs, and the buffers to transfer with them (each is the worker's own). */
+function takeResults(): { writes: StateWrite[]; outputs: BufferedOutput[]; transfer: ArrayBuffer[] } {
   const writes = [...pendingWrites.values()]
   pendingWrites.clear()
-  const transfer = writes.flatMap((w) => ('value' in w ? [w.value.buffer as ArrayBuffer] : []))
-  return { writes, transfer }
+  const outputs = pendingOutputs
+  pendingOutputs = []
+  const transfer = new Set<ArrayBuffer>()
+  for (const w of writes) if ('value' in w) transfer.add(w.value.buffer as ArrayBuffer)
+  for (const o of outputs) transfer.add(o.data.buffer as ArrayBuffer)
+  return { writes, outputs, transfer: [...transfer] }
+}
+
+function discardResults(): void {
+  pendingWrites.clear()
+  pendingOutputs = []
 }
 
 function checkStateKey(key: unknown): asserts key is string {
@@ -61,11 +73,10 @@ const ctx: OperatorContext = {
   send(outputId: string, bytes: Uint8Array, options: OperatorSendOptions = {}) {
     checkOutput(data.outputs, outputId, who)
     checkPayload(bytes, who)
-    const whole = ownsWholeBuffer(bytes)
-    const transfer = options.transfer === true && whole ? [bytes.buffer] : undefined
-    // Structured clone copies a view's whole buffer: send a partial view as its own bytes.
-    const payload = whole ? bytes : copyBytes(bytes)
-    post({ type: 'output', outputId, data: payload, encoding: options.encoding ?? Encoding.raw, parameters: options.parameters ?? {} }, transfer)
+    // The bytes are ours from here on (transferred with `done`): take the caller's buffer when
+    // it says so and the view spans it, else copy (the caller may reuse its buffer).
+    const payload = options.transfer === true && ownsWholeBuffer(bytes) && bytes.buffer instanceof ArrayBuffer ? bytes : copyBytes(bytes)
+    pendingOutputs.push({ outputId, data: payload, encoding: options.encoding ?? Encoding.raw, parameters: { ...(options.parameters ?? {}) } })
   },
   sendJson(outputId: string, value: unknown, options: SendOptions = {}) {
     ctx.send(outputId, encodeJson(value), { ...options, encoding: Encoding.json, transfer: true })
@@ -150,8 +161,8 @@ async function main(): Promise<void> {
     return
   }
 
-  // Events are handled strictly one at a time and in order: the host sends the next event
-  // only after `done`, but queue defensively in case it does not.
+  // Events are handled strictly one at a time and in order; the host may post the next ones
+  // before this one's `done` (pipelining), so they queue here.
   const queue: DoraEvent[] = []
   let busy = false
   const drain = async (): Promise<void> => {
@@ -161,12 +172,12 @@ async function main(): Promise<void> {
         await handle(handlers, event)
       } catch (err) {
         // A crash: nothing of this event is committed. Stay busy; the host ends this thread.
-        pendingWrites.clear()
+        discardResults()
         post({ type: 'failed', error: serializeError(err) })
         return
       }
-      const { writes, transfer } = takeWrites()
-      post({ type: 'done', writes }, transfer)
+      const { writes, outputs, transfer } = takeResults()
+      post({ type: 'done', writes, outputs }, transfer)
     }
     busy = false
   }
@@ -175,8 +186,8 @@ async function main(): Promise<void> {
     queue.push(toDoraEvent(message.event))
     if (!busy) void drain()
   })
-  const { writes, transfer } = takeWrites()
-  post({ type: 'ready', writes }, transfer)
+  const { writes, outputs, transfer } = takeResults()
+  post({ type: 'ready', writes, outputs }, transfer)
 }
 
 void main()

@@ -19,6 +19,7 @@ import type { StateStore } from '../../src/store/state/store.js'
 import type { KvsConfig } from '../../node-sdk/kvs.js'
 import { stateDirOf } from '../state/location.js'
 import { OperatorHost } from '../operator/host.js'
+import { rememberOrder, type OutboxRoute } from '../operator/outbox.js'
 import { resolve } from 'node:path'
 import { CustomNode } from './custom-node.js'
 import { UnitCounters, type UnitInfo } from './counters.js'
@@ -110,6 +111,7 @@ export class DataflowRun implements AsyncDisposable {
   readonly #units = new Map<string, Unit>()
   readonly #results = new Map<string, UnitReport>()
   readonly #timers: Timer[] = []
+  readonly #outboxRoutes = new Map<string, readonly OutboxRoute[]>()
   #resources: RunResources | undefined
   #nodes: NodeRouter | undefined
   #starting: Promise<void> | undefined
@@ -260,10 +262,14 @@ export class DataflowRun implements AsyncDisposable {
           const key = operatorKey(node, op)
           const state = resources.store?.operator(key, { durability: op.durability })
           const kvs = { dir: this.kvs.dir, namespace: this.kvs.namespace, connect: () => resources.connectKvs() }
-          this.#add(new OperatorHost(node, op, host, { inbox: this.#inbox(key, op.inputs), state, maxMemoryMb: op.maxMemoryMb, kvs }))
+          const outboxRoutes = (outputId: string): readonly OutboxRoute[] => this.#operatorReceivers(key, outputId)
+          this.#add(new OperatorHost(node, op, host, { inbox: this.#inbox(key, op.inputs), state, maxMemoryMb: op.maxMemoryMb, kvs, outboxRoutes }))
         }
       }
     }
+    // Messages between operators that a previous run committed and their receiver did not:
+    // first in line, before anything new (a SIGKILL, a stop or a power cut lost none of them).
+    this.#replayOutbox()
 
     // The input_timeout clocks exist since the constructor: messages routed while a slow
     // receiver is still starting feed them too (armed later, a pause during start-up went unseen).
@@ -422,8 +428,52 @@ export class DataflowRun implements AsyncDisposable {
       this.#counters.received(receiverKey)
       this.#inputTimeouts.feed(receiverKey, item.id)
     }
-    unit.inbox.push(item)
+    const displaced = unit.inbox.push(item)
+    // Dropped by drop_oldest: it must not come back from the outbox in the next run.
+    if (displaced !== undefined && unit instanceof OperatorHost) unit.discarded(displaced)
     unit.pump()
+  }
+
+  /** The receivers of `producer`'s output `outputId` that are operators (their copies go into the outbox). */
+  #operatorReceivers(producer: string, outputId: string): readonly OutboxRoute[] {
+    const cacheKey = `${producer}\0${outputId}`
+    let routes = this.#outboxRoutes.get(cacheKey)
+    if (routes === undefined) {
+      const key = this.#routing.producers.get(producer)?.outputKeys.get(outputId)
+      const destinations = key === undefined ? [] : (this.#routing.outputs.get(key) ?? [])
+      routes = destinations.filter((d) => this.#units.get(d.receiver) instanceof OperatorHost).map((d) => ({ receiver: d.receiver, inputId: d.inputId }))
+      this.#outboxRoutes.set(cacheKey, routes)
+    }
+    return routes
+  }
+
+  /** Queue every message left in the outbox for its receiver, in the order it was committed. */
+  #replayOutbox(): void {
+    const store = this.#resources?.store
+    if (store === undefined) return
+    for (const unit of this.#units.values()) {
+      if (!(unit instanceof OperatorHost)) continue
+      const inputs = new Set((this.#routing.inputs.get(unit.key) ?? []).map((i) => i.id))
+      let entries
+      try {
+        entries = store.operator(unit.key).pending(this.id)
+      } catch (err) {
+        this.#notice('error', `${unit.display}: could not read the messages waiting for it: ${errorMessage(err)}`)
+        continue
+      }
+      let unknown = 0
+      for (const entry of entries) {
+        if (!inputs.has(entry.inputId)) {
+          // The YAML changed since: the entry stays, for a run that has the input again.
+          unknown++
+          continue
+        }
+        rememberOrder(entry.header, entry.order)
+        this.#deliver(unit.key, { type: 'input', id: entry.inputId, header: entry.header, data: entry.data })
+      }
+      if (entries.length > unknown) this.#notice('info', `${unit.display}: replaying ${entries.length - unknown} message(s) committed by the previous run`)
+      if (unknown > 0) this.#notice('warn', `${unit.display}: ${unknown} waiting message(s) are for inputs it no longer has; they are kept`)
+    }
   }
 
   /** The inbox of receiver `key`; its queues report their length to flow control (which ignores all but backpressure inputs). */

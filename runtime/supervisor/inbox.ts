@@ -19,6 +19,7 @@ export class Inbox {
   readonly #limits: ReadonlyMap<string, InputLimits>
   readonly #dropped = new Map<string, number>()
   readonly #onQueued: ((inputId: string, queued: number) => void) | undefined
+  #stopRequested = false
 
   /** @param onQueued told the new length of an input's queue whenever it changes (for backpressure). */
   constructor(limits: ReadonlyMap<string, InputLimits>, onQueued?: (inputId: string, queued: number) => void) {
@@ -34,6 +35,14 @@ export class Inbox {
 
   get length(): number {
     return this.#items.length
+  }
+
+  /**
+   * True once a Stop of the dataflow (cause `manual`) was queued: from then on the receiver is
+   * never restarted (stop is final), whether or not it has taken the Stop yet.
+   */
+  get stopRequested(): boolean {
+    return this.#stopRequested
   }
 
   /** Messages dropped so far, per input id. */
@@ -55,6 +64,7 @@ export class Inbox {
       this.#count(item.id, 1)
       return displaced
     }
+    if (item.type === 'stop' && item.cause === 'manual') this.#stopRequested = true
     this.#items.push(item)
     return displaced
   }

@@ -14,6 +14,7 @@ import type { Durability } from '../../spec/types.js'
 import { mapFullHint, StateBadKeyError, StateBadMetaError, StateBadValueError, StateMapFullError, StateValueTooLargeError, stateErrorFrom } from './errors.js'
 import { encodeMeta, metaProblem, stateKeyProblem, type OperatorMeta } from './disk-layout.js'
 import type { Bytes } from './environment.js'
+import type { OutboxChange } from './outbox.js'
 
 /** One write of an event: set `key` to `value`, or delete `key`. */
 export type StateWrite = { key: string; value: Uint8Array } | { key: string; delete: true }
@@ -49,6 +50,8 @@ export interface EncodedCommit {
   metaBytes: Buffer
   /** Upper estimate of the bytes the commit adds to the data file. */
   growth: number
+  /** Messages to operators this event sent, and the outbox entry of the input it consumed. */
+  outbox?: OutboxChange | undefined
 }
 
 /** Where a commit goes, for its checks and messages. */
@@ -65,7 +68,7 @@ export interface CommitTarget {
  * Check and encode `writes` and `meta` before the transaction, so a bad write aborts nothing:
  * DORA_STATE_BAD_META, DORA_STATE_BAD_KEY, DORA_STATE_BAD_VALUE, DORA_STATE_VALUE_TOO_LARGE.
  */
-export function encodeCommit(target: CommitTarget, writes: readonly StateWrite[], meta: OperatorMeta): EncodedCommit {
+export function encodeCommit(target: CommitTarget, writes: readonly StateWrite[], meta: OperatorMeta, outbox?: OutboxChange): EncodedCommit {
   const { dir, operatorKey, metaKey, pageSize, mapSizeBytes } = target
   const metaIssue = metaProblem(meta)
   if (metaIssue !== undefined) {
@@ -116,13 +119,14 @@ export function encodeCommit(target: CommitTarget, writes: readonly StateWrite[]
     values[i] = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)
     growth += key.length + value.byteLength + NODE_OVERHEAD_BYTES
   }
+  for (const { key, value } of outbox?.put ?? []) growth += key.length + value.length + NODE_OVERHEAD_BYTES
   if (growth > mapSizeBytes) {
     throw new StateValueTooLargeError(
       `cannot commit the state of operator "${operatorKey}" in ${dir}: the writes of this event need up to ${growth} bytes, a store of ${mapSizeBytes} bytes can never hold them`,
       { dir, operator: operatorKey, hint: 'save less state per event, or raise the state map size' },
     )
   }
-  return { keys, values, metaKey, metaBytes, growth }
+  return { keys, values, metaKey, metaBytes, growth, outbox }
 }
 
 /**
@@ -136,8 +140,9 @@ export function applyCommit(
   commit: EncodedCommit,
   flags: number,
   target: Pick<CommitTarget, 'dir' | 'operatorKey' | 'mapSizeBytes'>,
+  outboxDb?: Bytes,
 ): void {
-  const { keys, values, metaKey, metaBytes } = commit
+  const { keys, values, metaKey, metaBytes, outbox } = commit
   try {
     env.transactionSync(() => {
       for (let i = 0; i < keys.length; i++) {
@@ -146,6 +151,10 @@ export function applyCommit(
         else db.putSync(keys[i] as Buffer, value)
       }
       meta.putSync(metaKey, metaBytes)
+      if (outbox !== undefined && outboxDb !== undefined) {
+        for (const key of outbox.remove) outboxDb.removeSync(key)
+        for (const { key, value } of outbox.put) outboxDb.putSync(key, value)
+      }
     }, flags)
   } catch (err) {
     throw stateErrorFrom(err, { dir: target.dir, action: 'commit', operator: target.operatorKey, mapSizeBytes: target.mapSizeBytes })

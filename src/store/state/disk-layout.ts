@@ -6,8 +6,9 @@
  * <state dir>/data.mdb, lock.mdb     one LMDB environment per dataflow
  *   __meta__                         named database of JSON records (readable with mdb_dump -p)
  *     layout          {"format":"dora-ts-state","version":1}
- *     op/<node>/<op>  {"lastEvent":"42","seen":{"camera/image":["41",0]}}
+ *     op/<node>/<op>  {"lastEvent":"42","seen":{"camera/image":["41",0]},"launches":"3"}
  *   op/<node>/<op>                   one named database per operator: UTF-8 key -> raw bytes
+ *   __outbox__                       messages between operators not yet consumed (outbox.ts)
  * ```
  *
  * Keys are stored as their plain UTF-8 bytes and values as raw bytes (no msgpack, no
@@ -47,6 +48,11 @@ export interface OperatorMeta {
   lastEvent: bigint
   /** Exactly-once dedup: per upstream producer key, the id [event, index] of the last message committed from it. */
   seen: Map<string, [bigint, number]>
+  /**
+   * Launches of the operator whose init()/restoreState sent messages (0n if none): their ids,
+   * `i<launch>.<index>`, stay unique across restarts. Absent in records written before it existed.
+   */
+  launches?: bigint
 }
 
 /** What a layout record says. */
@@ -117,8 +123,9 @@ export function decodeLayout(bytes: Uint8Array): LayoutRecord | undefined {
 /** Why `meta` cannot be committed, or undefined when it can. */
 export function metaProblem(meta: unknown): string | undefined {
   if (!isRecord(meta)) return 'meta must be an object { lastEvent, seen }'
-  const { lastEvent, seen } = meta
+  const { lastEvent, seen, launches } = meta
   if (typeof lastEvent !== 'bigint' || lastEvent < 0n) return `meta.lastEvent must be a non-negative bigint, got ${describe(lastEvent)}`
+  if (launches !== undefined && (typeof launches !== 'bigint' || launches < 0n)) return `meta.launches must be a non-negative bigint, got ${describe(launches)}`
   if (!(seen instanceof Map)) return 'meta.seen must be a Map'
   for (const [producer, id] of seen as Map<unknown, unknown>) {
     if (typeof producer !== 'string') return `meta.seen keys must be strings, got ${describe(producer)}`
@@ -142,7 +149,8 @@ export function encodeMeta(meta: OperatorMeta): Buffer {
   for (const [producer, [event, index]] of meta.seen) {
     Object.defineProperty(seen, producer, { value: [event.toString(), index], enumerable: true, writable: true, configurable: true })
   }
-  return Buffer.from(JSON.stringify({ lastEvent: meta.lastEvent.toString(), seen }))
+  const launches = meta.launches === undefined || meta.launches === 0n ? {} : { launches: meta.launches.toString() }
+  return Buffer.from(JSON.stringify({ lastEvent: meta.lastEvent.toString(), seen, ...launches }))
 }
 
 /** Decode a meta record; throws an Error saying what is wrong when it does not decode. */
@@ -160,7 +168,8 @@ export function decodeMeta(bytes: Uint8Array): OperatorMeta {
     }
     seen.set(producer, [parseBigint(event, `seen of ${JSON.stringify(producer)}`), index])
   }
-  return { lastEvent, seen }
+  if (value.launches === undefined) return { lastEvent, seen }
+  return { lastEvent, seen, launches: parseBigint(value.launches, 'launches') }
 }
 
 const DECIMAL = /^(0|[1-9][0-9]*)$/

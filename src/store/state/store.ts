@@ -54,11 +54,13 @@ import { checkDurability, DEFAULT_MAP_SIZE_BYTES, openStateEnvironment, releaseS
 import { applyCommit, COMMIT_FLAGS, encodeCommit, SizeBudget, type StateWrite } from './commit.js'
 import { errorMessage } from '../../errors.js'
 import { listDbNames } from '../lmdb/db-names.js'
+import { decodeOutboxEntry, OUTBOX_DB, receiverRange, type OutboxChange, type OutboxEntry } from './outbox.js'
 
 export type { OperatorMeta } from './disk-layout.js'
 export type { Durability } from '../../spec/types.js'
 export { DEFAULT_MAP_SIZE_BYTES, MAX_DBS, MAX_READERS, MIN_MAP_SIZE_BYTES } from './environment.js'
 export { MAX_VALUE_BYTES, type StateWrite } from './commit.js'
+export type { OutboxChange, OutboxEntry } from './outbox.js'
 
 /** Options of {@link StateStore.open}. */
 export interface StateStoreOptions {
@@ -89,8 +91,16 @@ export interface OperatorState {
   readonly durability: Durability
   /** Current state (keys -> values) and meta, read in one read transaction. */
   load(): { state: Map<string, Uint8Array>; meta: OperatorMeta }
-  /** Apply writes (in order) and set meta in ONE synchronous transaction. Returns when committed. */
-  commit(writes: readonly StateWrite[], meta: OperatorMeta): void
+  /**
+   * Apply writes (in order), set meta and apply the outbox change (messages this event sent
+   * to operators, the entry of the input it consumed) in ONE synchronous transaction.
+   * Returns when committed.
+   */
+  commit(writes: readonly StateWrite[], meta: OperatorMeta, outbox?: OutboxChange): void
+  /** The messages for this operator left in the outbox, in key order (see outbox.ts). */
+  pending(dataflowId: string): OutboxEntry[]
+  /** Delete outbox entries (messages this operator will never consume: dropped by its queue policy). */
+  discard(keys: readonly Buffer[]): void
 }
 
 /** A line of {@link StateStore.stats}. */
@@ -124,6 +134,7 @@ export class StateStore {
   readonly #dbs = new Map<string, Bytes>()
   /** Each operator's meta record key in `__meta__`, encoded once. */
   readonly #metaKeys = new Map<string, Buffer>()
+  #outbox: Bytes | undefined
   readonly #pendingSnapshots = new Set<Promise<void>>()
   #closing = false
   readonly #closed: Promise<void>
@@ -174,7 +185,9 @@ export class StateStore {
       operatorKey,
       durability,
       load: () => this.#load(operatorKey),
-      commit: (writes, meta) => this.#commit(operatorKey, COMMIT_FLAGS[durability], writes, meta),
+      commit: (writes, meta, outbox) => this.#commit(operatorKey, COMMIT_FLAGS[durability], writes, meta, outbox),
+      pending: (dataflowId) => this.#pending(operatorKey, dataflowId),
+      discard: (keys) => this.#discard(operatorKey, COMMIT_FLAGS[durability], keys),
     }
   }
 
@@ -202,6 +215,12 @@ export class StateStore {
           db.dropSync()
         }
         for (const key of targets) this.#meta.removeSync(this.#metaKey(key))
+        // Messages waiting for a cleared operator go too: it starts from nothing.
+        const outbox = this.#outboxDb()
+        for (const key of targets) {
+          const { start, end } = receiverRange(key)
+          for (const entry of outbox.getKeys({ start, end })) outbox.removeSync(entry)
+        }
       }, COMMIT_FLAGS.power)
     } catch (err) {
       throw stateErrorFrom(err, context)
@@ -286,6 +305,7 @@ export class StateStore {
     this.#env = undefined
     const finish = (): void => {
       this.#dbs.clear()
+      this.#outbox = undefined
       try {
         // lmdb-js closes the environment synchronously when no asynchronous write is queued
         // (this store never queues one), so the directory can be reopened right away.
@@ -381,12 +401,63 @@ export class StateStore {
     }
   }
 
-  #commit(operatorKey: string, flags: number, writes: readonly StateWrite[], meta: OperatorMeta): void {
+  #commit(operatorKey: string, flags: number, writes: readonly StateWrite[], meta: OperatorMeta, outbox: OutboxChange | undefined): void {
     const env = this.#requireEnv(operatorKey)
     const db = this.#db(operatorKey)
     const target = { dir: this.dir, operatorKey, metaKey: this.#metaKey(operatorKey), pageSize: this.#pageSize, mapSizeBytes: this.mapSizeBytes }
-    const commit = encodeCommit(target, writes, meta)
+    const commit = encodeCommit(target, writes, meta, outbox)
     this.#budget.reserve(env, commit.growth, this.dir, operatorKey)
-    applyCommit(env, db, this.#meta, commit, flags, target)
+    applyCommit(env, db, this.#meta, commit, flags, target, outbox === undefined ? undefined : this.#outboxDb())
+  }
+
+  /** The outbox database, opened (and created) on first use. */
+  #outboxDb(): Bytes {
+    if (this.#outbox !== undefined) return this.#outbox
+    const env = this.#requireEnv()
+    try {
+      this.#outbox = env.openDB<Buffer, Buffer>({ name: OUTBOX_DB, keyEncoding: 'binary', encoding: 'binary' })
+      return this.#outbox
+    } catch (err) {
+      throw stateErrorFrom(err, { dir: this.dir, action: 'open' })
+    }
+  }
+
+  #pending(operatorKey: string, dataflowId: string): OutboxEntry[] {
+    this.#requireEnv(operatorKey)
+    const context: StateErrorContext = { dir: this.dir, action: 'load', operator: operatorKey }
+    const outbox = this.#outboxDb()
+    const raw: Array<{ key: Buffer; value: Buffer }> = []
+    try {
+      for (const { key, value } of outbox.getRange(receiverRange(operatorKey))) raw.push({ key: Buffer.from(key), value })
+    } catch (err) {
+      throw stateErrorFrom(err, context)
+    }
+    const entries: OutboxEntry[] = []
+    for (const { key, value } of raw) {
+      try {
+        entries.push(decodeOutboxEntry(key, value, dataflowId))
+      } catch (err) {
+        throw new StateCorruptError(`cannot read the messages waiting for operator "${operatorKey}" in ${this.dir}: ${errorMessage(err)}`, {
+          dir: this.dir,
+          operator: operatorKey,
+          cause: err,
+          hint: corruptHint(this.dir),
+        })
+      }
+    }
+    return entries
+  }
+
+  #discard(operatorKey: string, flags: number, keys: readonly Buffer[]): void {
+    if (keys.length === 0) return
+    const env = this.#requireEnv(operatorKey)
+    const outbox = this.#outboxDb()
+    try {
+      env.transactionSync(() => {
+        for (const key of keys) outbox.removeSync(key)
+      }, flags)
+    } catch (err) {
+      throw stateErrorFrom(err, { dir: this.dir, action: 'commit', operator: operatorKey, mapSizeBytes: this.mapSizeBytes })
+    }
   }
 }

@@ -26,44 +26,58 @@ function inboxOf(...items: DeliveredEvent[]): Inbox {
   return inbox
 }
 
-t.test('one event in flight until committed; messages sent while handling it are numbered <event>.<index>', async (t) => {
+t.test('events stay in flight until committed; messages an event sent are numbered <event>.<index>', async (t) => {
   const d = new Deliveries()
   const inbox = inboxOf(input('1.0'), { type: 'stop', cause: 'manual' })
-  t.equal(d.nextMessage().messageId, '', 'outside an event a message has no id')
   const first = d.take(inbox)!
   t.equal(first.eventNo, 1)
   t.equal(d.inFlight, first)
   d.post(first)
-  t.same(
-    [d.nextMessage(), d.nextMessage()],
-    [
-      { messageId: '1.0', redelivered: false },
-      { messageId: '1.1', redelivered: false },
-    ],
-  )
+  t.same(d.messageIds(2), { ids: ['1.0', '1.1'], redelivered: false })
+  const second = d.take(inbox)!
+  t.equal(second.item.type, 'stop', 'a second event can be taken before the first committed (pipelining)')
+  t.same(d.uncommitted, [first, second])
   t.equal(d.committed(), first)
-  t.equal(d.inFlight, undefined)
-  t.equal(d.take(inbox)?.item.type, 'stop')
-  t.equal(d.eventNo, 2)
+  t.equal(d.inFlight, second)
+  t.equal(d.meta().lastEvent, 1n)
+  t.same([...d.meta().seen], [['up/op>in', [1n, 0]]], 'the dedup record is kept per sender and input')
 })
 
-t.test('after a crash the same event goes again, marked redelivered, and its message ids start over', async (t) => {
+t.test('event numbers continue from the committed meta, so ids are never reused across runs', async (t) => {
+  const d = new Deliveries()
+  d.resume({ lastEvent: 41n, seen: new Map([['up/op>in', [9n, 2]]]), launches: 2n })
+  const next = d.take(inboxOf(input('9.2'), input('9.3')))!
+  t.equal(next.eventNo, 42, 'the copy of 9.2 was skipped, 9.3 is event 42')
+  t.same(d.messageIds(1).ids, ['42.0'])
+  t.same(d.launchIds(2), { launch: 3, ids: ['i3.0', 'i3.1'] }, 'init messages have their own id space')
+  d.launchCommitted(3)
+  t.equal(d.meta().launches, 3n)
+  t.equal(d.meta().lastEvent, 41n, 'nothing committed yet')
+})
+
+t.test('after a crash the input caused, the same event goes again, marked redelivered, with the same ids', async (t) => {
   const d = new Deliveries()
   const inFlight = d.take(inboxOf(input('1.0')))!
   d.post(inFlight)
-  d.nextMessage()
-  t.equal(d.crashed(3), undefined, 'one crash is no poison')
+  t.equal(d.crashed(3, true), undefined, 'one crash is no poison')
   const again = d.post(d.inFlight!)
   t.equal(again.type === 'input' && again.header.redelivered, true)
-  t.same(d.nextMessage(), { messageId: '1.0', redelivered: true })
+  t.same(d.messageIds(1), { ids: ['1.0'], redelivered: true })
+})
+
+t.test('crashes the input did not cause (a kill, a failed restore) never make it poison', async (t) => {
+  const d = new Deliveries()
+  d.take(inboxOf(input('1.0')))
+  for (let i = 0; i < 5; i++) t.equal(d.crashed(1, false), undefined)
+  t.equal(d.inFlight?.crashes, 0)
 })
 
 t.test('an input that crashed the operator max_redeliveries times is dropped as poison and counts as consumed', async (t) => {
   const d = new Deliveries()
   const inbox = inboxOf(input('4.2'))
   d.take(inbox)
-  t.equal(d.crashed(2), undefined)
-  const poison = d.crashed(2)!
+  t.equal(d.crashed(2, true), undefined)
+  const poison = d.crashed(2, true)!
   t.equal(poison.crashes, 2)
   t.equal(d.inFlight, undefined)
   inbox.push(input('4.2'))
@@ -77,7 +91,7 @@ t.test('an input that crashed the operator max_redeliveries times is dropped as 
 t.test('a Stop never becomes poison', async (t) => {
   const d = new Deliveries()
   d.take(inboxOf({ type: 'stop', cause: 'manual' }))
-  t.equal(d.crashed(1), undefined)
+  t.equal(d.crashed(1, true), undefined)
   t.equal(d.inFlight?.item.type, 'stop', 'it stays in flight for the restarted worker')
 })
 
@@ -88,9 +102,15 @@ t.test('copies an operator already committed are skipped; messages from custom n
   d.committed()
   inbox.push(input('3.0'))
   inbox.push(input('3.1'))
+  inbox.push(input('i1.0'))
+  const skipped: string[] = []
+  t.equal(d.take(inbox, (item) => skipped.push((item as { header: MessageHeader }).header.messageId))?.eventNo, 2, 'the two old ids were skipped')
+  t.same(skipped, ['3.0', '3.1'])
+  t.equal((d.inFlight!.item as { header: MessageHeader }).header.messageId, 'i1.0', 'init ids are compared among themselves')
+  d.committed()
+  inbox.push(input('i1.0'))
   inbox.push(input('3.2'))
-  t.equal(d.take(inbox)?.item.type === 'input' && d.inFlight?.eventNo, 2, 'the two old ids were skipped')
-  t.equal((d.inFlight!.item as { header: MessageHeader }).header.messageId, '3.2')
+  t.equal((d.take(inbox)!.item as { header: MessageHeader }).header.messageId, '3.2')
   d.committed()
   inbox.push(input('3.1', ''))
   t.ok(d.take(inbox), 'a custom node (no operator) is never deduplicated')

@@ -1,0 +1,39 @@
+/**
+ * The operator host's side of the outbox (src/store/state/outbox.ts): which receivers of an
+ * output are operators (their copies are committed with the producing event), the sort key of
+ * every message routed or replayed in this process (so its consumer can delete its entry in
+ * the same transaction as its own state), and the key of the entry an input consumes.
+ */
+import type { DeliveredEvent, MessageHeader } from '../../src/events.js'
+import { outboxKey } from '../../src/store/state/outbox.js'
+import { senderOf } from './deliveries.js'
+
+/** A receiver of an output that is an operator: its copy goes into the outbox. */
+export interface OutboxRoute {
+  receiver: string
+  inputId: string
+}
+
+/**
+ * The outbox sort key of each message header routed or replayed by this process. Every
+ * receiver shares the header object (dataflow-run.ts #route), so one entry serves them all;
+ * a header is forgotten with the message.
+ */
+const orders = new WeakMap<MessageHeader, string>()
+
+/** Remember the outbox sort key of a message about to be routed. */
+export function rememberOrder(header: MessageHeader, order: string): void {
+  orders.set(header, order)
+}
+
+/**
+ * The outbox key of the entry `receiver` consumes with `item`, or undefined when it has none
+ * (an input from a custom node or a timer, an event that is not an input).
+ */
+export function consumedKey(receiver: string, item: DeliveredEvent): Buffer | undefined {
+  if (item.type !== 'input') return undefined
+  const sender = senderOf(item.header)
+  const order = orders.get(item.header)
+  if (sender === undefined || order === undefined) return undefined
+  return outboxKey(receiver, item.id, sender, order)
+}

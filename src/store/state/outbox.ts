@@ -1,0 +1,141 @@
+/**
+ * The outbox: messages between operators that a committed event produced and their receiver
+ * has not committed yet. They live in the named database `__outbox__` of the dataflow's state
+ * environment, so the producing event writes them in the same transaction as its state, and
+ * the consuming event deletes its input's entry in the same transaction as its own state:
+ * a message between operators is never lost (it stays until consumed) and never consumed
+ * twice (its consumption and the consumer's state commit together). On start, every entry
+ * left is replayed into its receiver's inbox.
+ *
+ * ```
+ * __outbox__  <receiver>\0<input>\0<sender>\0<order>  ->  u32 header length, header JSON, payload
+ * ```
+ * `<order>` sorts a sender's messages in the order it committed them: the hex event number,
+ * then `e` and the hex output index for an event's outputs, or `i`, the hex launch number and
+ * index for outputs of init()/restoreState (which follow the event committed before them).
+ *
+ * @module
+ */
+import type { MessageHeader, MetadataValue } from '../../events.js'
+
+/** Named database of the outbox in the state environment. */
+export const OUTBOX_DB = '__outbox__'
+
+const SEP = '\0'
+
+/** One message in the outbox. */
+export interface OutboxEntry {
+  key: Buffer
+  receiver: string
+  inputId: string
+  sender: string
+  order: string
+  header: MessageHeader
+  data: Uint8Array
+}
+
+/** Outbox changes committed with an event: entries to add, keys to delete. */
+export interface OutboxChange {
+  put: Array<{ key: Buffer; value: Buffer }>
+  remove: Buffer[]
+}
+
+function hex(n: number, width: number): string {
+  return n.toString(16).padStart(width, '0')
+}
+
+/** Sort key of output `index` of event `eventNo`. */
+export function eventOrder(eventNo: number, index: number): string {
+  return `${hex(eventNo, 13)}e${hex(index, 8)}`
+}
+
+/** Sort key of output `index` sent by init()/restoreState at launch `launchNo`, after event `lastEvent`. */
+export function initOrder(lastEvent: number, launchNo: number, index: number): string {
+  return `${hex(lastEvent, 13)}i${hex(launchNo, 8)}.${hex(index, 8)}`
+}
+
+/** Key of a message for `receiver`'s input `inputId` from `sender` (`node/operator`). */
+export function outboxKey(receiver: string, inputId: string, sender: string, order: string): Buffer {
+  return Buffer.from(`${receiver}${SEP}${inputId}${SEP}${sender}${SEP}${order}`, 'utf8')
+}
+
+/** First and past-the-last key of `receiver`'s entries. */
+export function receiverRange(receiver: string): { start: Buffer; end: Buffer } {
+  return { start: Buffer.from(`${receiver}${SEP}`, 'utf8'), end: Buffer.from(`${receiver}\u0001`, 'utf8') }
+}
+
+interface HeaderJson {
+  senderNode: string
+  senderOperator: string
+  outputId: string
+  sequence: string
+  timestampNs: string
+  /** Each value tagged with its type, so bigints and bytes come back as they were. */
+  metadata: Array<[string, TaggedValue]>
+  encoding: string
+  messageId: string
+}
+
+type TaggedValue = { s: string } | { n: number } | { b: boolean } | { i: string } | { u: string }
+
+function tag(value: MetadataValue): TaggedValue {
+  if (typeof value === 'string') return { s: value }
+  if (typeof value === 'number') return { n: value }
+  if (typeof value === 'boolean') return { b: value }
+  if (typeof value === 'bigint') return { i: value.toString() }
+  return { u: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') }
+}
+
+function untag(value: TaggedValue): MetadataValue {
+  if ('s' in value) return value.s
+  if ('n' in value) return value.n
+  if ('b' in value) return value.b
+  if ('i' in value) return BigInt(value.i)
+  return new Uint8Array(Buffer.from(value.u, 'base64'))
+}
+
+/** The stored form of a message: its header as JSON (bigints as strings), then its bytes. */
+export function encodeOutboxValue(header: MessageHeader, data: Uint8Array): Buffer {
+  const json: HeaderJson = {
+    senderNode: header.senderNode,
+    senderOperator: header.senderOperator,
+    outputId: header.outputId,
+    sequence: header.sequence.toString(),
+    timestampNs: header.timestampNs.toString(),
+    metadata: Object.entries(header.metadata).map(([k, v]) => [k, tag(v)]),
+    encoding: header.encoding,
+    messageId: header.messageId,
+  }
+  const head = Buffer.from(JSON.stringify(json), 'utf8')
+  const value = Buffer.allocUnsafe(4 + head.length + data.byteLength)
+  value.writeUInt32LE(head.length, 0)
+  head.copy(value, 4)
+  value.set(data, 4 + head.length)
+  return value
+}
+
+/** Decode an entry read from the outbox; throws an Error saying what is wrong when it does not decode. */
+export function decodeOutboxEntry(key: Buffer, value: Buffer, dataflowId: string): OutboxEntry {
+  const parts = key.toString('utf8').split(SEP)
+  if (parts.length !== 4) throw new Error(`outbox key ${JSON.stringify(key.toString('utf8'))} is not receiver/input/sender/order`)
+  const [receiver, inputId, sender, order] = parts as [string, string, string, string]
+  if (value.length < 4) throw new Error('outbox value is too short')
+  const length = value.readUInt32LE(0)
+  if (4 + length > value.length) throw new Error('outbox value has a bad header length')
+  const json = JSON.parse(value.subarray(4, 4 + length).toString('utf8')) as HeaderJson
+  const header: MessageHeader = {
+    dataflowId,
+    senderNode: json.senderNode,
+    senderOperator: json.senderOperator,
+    outputId: json.outputId,
+    sequence: BigInt(json.sequence),
+    timestampNs: BigInt(json.timestampNs),
+    metadata: Object.fromEntries(json.metadata.map(([k, v]) => [k, untag(v)])),
+    encoding: json.encoding,
+    messageId: json.messageId,
+    redelivered: true,
+  }
+  // A copy of its own: the payload outlives the read transaction and may be posted to a worker.
+  const data = new Uint8Array(value.subarray(4 + length))
+  return { key, receiver, inputId, sender, order, header, data }
+}
