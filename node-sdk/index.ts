@@ -6,7 +6,7 @@
  * - Payload helpers: JSON, text and typed arrays over raw `Uint8Array` bytes.
  * - The machine's shared key-value store: `node.kvs`, `ctx.kvs`, or `openKvs()` elsewhere.
  */
-export { Node, type NodeConnectOptions, type NodeEventsOptions } from './node.js'
+export { Node, type NodeConnectOptions, type NodeEventsOptions, type NodeSendOptions } from './node.js'
 export {
   defineOperator,
   type OperatorContext,

@@ -30,6 +30,7 @@ const registration: Registration = {
   kvsPath: '',
   kvsMapSize: 0n,
   kvsNamespace: '',
+  acksOutputs: false,
 }
 
 /** The supervisor's side of the node socket, played by the test. */
