@@ -129,8 +129,11 @@ export class Node implements AsyncDisposable {
   readonly #sequences = new Map<string, bigint>()
   /** Sends not yet confirmed by the supervisor (`outputs-taken`); unused if it does not confirm. */
   readonly #pending = new PendingSends()
-  /** The supervisor confirms outputs: `send()` waits for the confirmation. */
-  readonly #acked: boolean
+  /**
+   * The supervisor confirms outputs (`send()` waits for the confirmation) and ends each batch
+   * with `batch-end` (the next `next` waits for it: it tells the supervisor the batch is done).
+   */
+  readonly #atLeastOnce: boolean
   #waiter: ((ended: boolean) => void) | undefined
   #nextRequested = false
   /** No more events will arrive: the socket's receive loop ended or the node was released. */
@@ -160,7 +163,7 @@ export class Node implements AsyncDisposable {
     this.restartCount = registration.restartCount
     this.inputs = registration.inputs
     this.outputs = registration.outputs
-    this.#acked = registration.acksOutputs
+    this.#atLeastOnce = registration.atLeastOnce
     // A process opens the LMDB environment itself: reads are plain LMDB reads (see kvs.ts).
     this.kvs = createKvs(
       registration.kvsPath === ''
@@ -319,7 +322,7 @@ export class Node implements AsyncDisposable {
       messageId: options.messageId ?? `${this.restartCount}.${sequence}`,
       redelivered: false,
     }
-    if (!this.#acked) {
+    if (!this.#atLeastOnce) {
       // A supervisor that confirms nothing: queued in ZeroMQ is all this can know.
       await this.#sender.send([encodeNodeToSupervisor({ type: 'output', header, sendSeq: 0n }), data])
       return
@@ -513,6 +516,13 @@ export class Node implements AsyncDisposable {
         // Not an event: the confirmation the pending sends wait for.
         this.#pending.taken(message.upTo)
         return
+      case 'batch-end':
+        // Every event answering our `next` is here: the following `next` may go, and it tells
+        // the supervisor this batch is consumed, so it goes only once the user's loop has taken
+        // every event of the batch (asks for more with the buffer empty).
+        this.#nextRequested = false
+        if (this.#waiter !== undefined && this.#buffer.length === 0) this.#requestNext()
+        return
       case 'input': {
         const data = payload === undefined ? EMPTY : new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength)
         event = toDoraEvent({ ...message, data })
@@ -534,8 +544,9 @@ export class Node implements AsyncDisposable {
         // supervisor: ignore them so the protocol can grow.
         return
     }
-    // Each batch answers one `next` request; the following pull asks again.
-    this.#nextRequested = false
+    // Each batch answers one `next` request; the following pull asks again (once the batch
+    // has ended, when the supervisor says where it ends).
+    if (!this.#atLeastOnce) this.#nextRequested = false
     this.#buffer.push(event)
     this.#wake(false)
   }

@@ -248,6 +248,9 @@ export class CustomNode implements Unit {
         break
       }
     }
+    // The node asks for the next batch only after this (and after handling all of it): an
+    // earlier `next` would consume events still on their way.
+    this.send({ type: 'batch-end' })
   }
 
   terminate(reason: string): void {

@@ -190,7 +190,7 @@ export class NodeRouter {
           kvsPath: kvs.dir,
           kvsMapSize: BigInt(kvs.mapSizeBytes),
           kvsNamespace: kvs.namespace,
-          acksOutputs: true,
+          atLeastOnce: true,
         },
       }),
     ])

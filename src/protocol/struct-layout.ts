@@ -106,6 +106,7 @@ export const LAYOUT = {
       outputsPaused: p(0, 9),
       outputsClosed: p(0, 10),
       outputsTaken: p(0, 11),
+      batchEnd: d(0, 0, 12),
     },
   },
   'SupervisorToNode.Registration': {
@@ -121,7 +122,7 @@ export const LAYOUT = {
       kvsPath: p(5),
       kvsMapSize: d(64, 64),
       kvsNamespace: p(6),
-      acksOutputs: d(32, 1),
+      atLeastOnce: d(32, 1),
     },
   },
   'SupervisorToNode.RegisterRejected': { bytes: 0, ptrs: 1, fields: { reason: p(0) } },

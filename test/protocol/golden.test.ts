@@ -49,7 +49,7 @@ if (haveCapnp(t)) {
       flat(r.text),
       '(registered = (dataflowId = "0193a4b2-7c1d-7e0f-8a9b-123456789abc", dataflowName = "robot", nodeId = "planner", ' +
         'restartCount = 3, inputs = ["camera/image", "lidar/points", ""], outputs = ["plan"], ' +
-        'kvsPath = "/home/robot/.local/state/dora-ts/kvs", kvsMapSize = 1073741824, kvsNamespace = "robot", acksOutputs = true))',
+        'kvsPath = "/home/robot/.local/state/dora-ts/kvs", kvsMapSize = 1073741824, kvsNamespace = "robot", atLeastOnce = true))',
     )
     const stop = capnpDecode(S2N_SCHEMA, 'SupervisorToNode', encodeSupervisorToNode({ type: 'stop', cause: 'all-inputs-closed' }))
     t.equal(flat(stop.text), '(stop = (cause = allInputsClosed))')
@@ -118,7 +118,7 @@ if (haveCapnp(t)) {
   const s2nFromText: Array<[string, SupervisorToNode]> = [
     [
       '(registered = (dataflowId = "d", dataflowName = "n", nodeId = "x", restartCount = 4294967295, inputs = ["a"], outputs = ["b", "c"], ' +
-        'kvsPath = "/k", kvsMapSize = 18446744073709551615, kvsNamespace = "n", acksOutputs = true))',
+        'kvsPath = "/k", kvsMapSize = 18446744073709551615, kvsNamespace = "n", atLeastOnce = true))',
       {
         type: 'registered',
         registration: {
@@ -131,7 +131,7 @@ if (haveCapnp(t)) {
           kvsPath: '/k',
           kvsMapSize: (1n << 64n) - 1n,
           kvsNamespace: 'n',
-          acksOutputs: true,
+          atLeastOnce: true,
         },
       },
     ],
@@ -165,6 +165,7 @@ if (haveCapnp(t)) {
     ['(nodeRestarted = (nodeId = "cam"))', { type: 'node-restarted', nodeId: 'cam' }],
     ['(nodeFailed = (nodeId = "cam", error = "boom", affectedInputs = ["i"]))', { type: 'node-failed', nodeId: 'cam', error: 'boom', affectedInputs: ['i'] }],
     ['(outputsTaken = (upTo = 18446744073709551615))', { type: 'outputs-taken', upTo: (1n << 64n) - 1n }],
+    ['(batchEnd = void)', { type: 'batch-end' }],
   ]
 
   t.test('we read what capnp encode writes for each supervisor-to-node variant', async (t) => {
@@ -182,7 +183,7 @@ if (haveCapnp(t)) {
       return r.bytes
     }
     t.strictSame(decodeNodeToSupervisor(future('NodeToSupervisor', '(ping = (nonce = 5))')), { type: 'unknown', which: 5 })
-    t.strictSame(decodeSupervisorToNode(future('SupervisorToNode', '(reload = void)')), { type: 'unknown', which: 12 })
+    t.strictSame(decodeSupervisorToNode(future('SupervisorToNode', '(reload = void)')), { type: 'unknown', which: 13 })
     t.strictSame(decodeNodeToSupervisor(future('NodeToSupervisor', '(register = (nodeId = "n", protocolVersion = 2, pid = 9, language = "rust"))')), {
       type: 'register',
       nodeId: 'n',
@@ -234,7 +235,7 @@ if (haveCapnp(t)) {
         kvsPath: '',
         kvsMapSize: 0n,
         kvsNamespace: '',
-        acksOutputs: false,
+        atLeastOnce: false,
       },
     })
   })

@@ -182,7 +182,7 @@ export function encodeSupervisorToNode(msg: SupervisorToNode): Uint8Array {
       w.text(s, g.kvsPath, str(r.kvsPath, 'registration.kvsPath'))
       w.setU64(s, g.kvsMapSize, u64(r.kvsMapSize, 'registration.kvsMapSize'))
       w.text(s, g.kvsNamespace, str(r.kvsNamespace, 'registration.kvsNamespace'))
-      w.setBool(s, g.acksOutputs, bool(r.acksOutputs, 'registration.acksOutputs'))
+      w.setBool(s, g.atLeastOnce, bool(r.atLeastOnce, 'registration.atLeastOnce'))
       break
     }
     case 'register-rejected': {
@@ -228,6 +228,9 @@ export function encodeSupervisorToNode(msg: SupervisorToNode): Uint8Array {
       w.setU64(s, S2N_OUTPUTS_TAKEN.fields.upTo, u64(msg.upTo, 'outputsTaken.upTo'))
       break
     }
+    case 'batch-end':
+      w.setWhich(root, S2N, f.batchEnd.tag)
+      break
     case 'stop': {
       w.setWhich(root, S2N, f.stop.tag)
       const s = w.struct(root, f.stop, S2N_STOP)
@@ -288,7 +291,7 @@ export function decodeSupervisorToNode(bytes: Uint8Array): SupervisorToNode {
             kvsPath: r.text(s, g.kvsPath),
             kvsMapSize: r.u64(s, g.kvsMapSize),
             kvsNamespace: r.text(s, g.kvsNamespace),
-            acksOutputs: r.bool(s, g.acksOutputs),
+            atLeastOnce: r.bool(s, g.atLeastOnce),
           },
         }
       }
@@ -312,6 +315,8 @@ export function decodeSupervisorToNode(bytes: Uint8Array): SupervisorToNode {
         return { type: 'outputs-closed', outputs: r.textList(r.struct(root, f.outputsClosed), S2N_OUTPUTS_CLOSED.fields.outputs) }
       case f.outputsTaken.tag:
         return { type: 'outputs-taken', upTo: r.u64(r.struct(root, f.outputsTaken), S2N_OUTPUTS_TAKEN.fields.upTo) }
+      case f.batchEnd.tag:
+        return { type: 'batch-end' }
       case f.stop.tag:
         return { type: 'stop', cause: STOP_CAUSES[r.u16(r.struct(root, f.stop), S2N_STOP.fields.cause)] ?? 'manual' }
       case f.error.tag:

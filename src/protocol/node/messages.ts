@@ -57,10 +57,11 @@ export interface Registration {
   /** The node's default KVS namespace: the dataflow's name, or its `kvs_namespace`. */
   kvsNamespace: string
   /**
-   * True when the supervisor confirms outputs with `outputs-taken` (false from a supervisor
-   * that predates it: a node must then not wait for confirmations).
+   * True when the supervisor confirms outputs with `outputs-taken` and ends every batch of
+   * events with `batch-end` (false from a supervisor that predates them: a node must then wait
+   * for neither).
    */
-  acksOutputs: boolean
+  atLeastOnce: boolean
 }
 
 /**
@@ -81,4 +82,9 @@ export type SupervisorToNode =
    * queue of every receiver it feeds. Cumulative: one covers a whole burst of outputs.
    */
   | { type: 'outputs-taken'; upTo: bigint }
+  /**
+   * The batch answering one `next` is complete. Its events count as consumed only when the node
+   * sends its following `next`; a node that dies before gets them again, marked redelivered.
+   */
+  | { type: 'batch-end' }
   | { type: 'unknown'; which: number }

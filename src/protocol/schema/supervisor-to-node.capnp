@@ -28,6 +28,13 @@ struct SupervisorToNode {
                                             # before it has been received and routed.
     outputsTaken @11 :OutputsTaken;         # Confirms the node's outputs up to a `sendSeq`: see
                                             # OutputsTaken.
+    batchEnd @12 :Void;                     # Ends the batch of events answering one `next`.
+                                            # The events of a batch count as consumed when the
+                                            # node sends its next `next`: a node sends it only
+                                            # after `batchEnd` and after handling every event
+                                            # of the batch. If the node dies first, the
+                                            # supervisor delivers them again to the restarted
+                                            # node, inputs with `redelivered` set.
   }
 
   # What the supervisor tells a node about itself when it registers.
@@ -41,9 +48,10 @@ struct SupervisorToNode {
     kvsPath @6 :Text;         # Directory of the machine's shared KVS (LMDB environment).
     kvsMapSize @7 :UInt64;    # Size limit of the KVS in bytes, as the supervisor chose it.
     kvsNamespace @8 :Text;    # The node's default KVS namespace (the dataflow's pool).
-    acksOutputs @9 :Bool;     # True: this supervisor answers outputs that carry a `sendSeq` with
-                              # `outputsTaken`. False (a supervisor older than the field): no
-                              # confirmation will come; a node must not wait for one.
+    atLeastOnce @9 :Bool;     # True: this supervisor answers outputs that carry a `sendSeq` with
+                              # `outputsTaken`, and ends every batch with `batchEnd`. False (a
+                              # supervisor older than the field): neither comes; a node must not
+                              # wait for them.
   }
 
   struct RegisterRejected {

@@ -131,7 +131,7 @@ t.test('encoding rejects values the schema cannot carry, with ProtocolEncodeErro
             kvsPath: '',
             kvsMapSize: 0n,
             kvsNamespace: '',
-            acksOutputs: false,
+            atLeastOnce: false,
           },
         }),
     ],
@@ -139,7 +139,7 @@ t.test('encoding rejects values the schema cannot carry, with ProtocolEncodeErro
     ['sendSeq not a bigint', () => encodeNodeToSupervisor({ type: 'output', header: typicalHeader, sendSeq: 1 as never })],
     ['outputs-taken negative', () => encodeSupervisorToNode({ type: 'outputs-taken', upTo: -1n })],
     [
-      'acksOutputs not a boolean',
+      'atLeastOnce not a boolean',
       () =>
         encodeSupervisorToNode({
           type: 'registered',
@@ -153,7 +153,7 @@ t.test('encoding rejects values the schema cannot carry, with ProtocolEncodeErro
             kvsPath: '',
             kvsMapSize: 0n,
             kvsNamespace: '',
-            acksOutputs: 1 as never,
+            atLeastOnce: 1 as never,
           },
         }),
     ],
@@ -172,7 +172,7 @@ t.test('encoding rejects values the schema cannot carry, with ProtocolEncodeErro
             kvsPath: '',
             kvsMapSize: 0n,
             kvsNamespace: '',
-            acksOutputs: false,
+            atLeastOnce: false,
           },
         }),
     ],
@@ -243,7 +243,7 @@ t.test('an all-zero root (null pointer) decodes as the first variant with defaul
       kvsPath: '',
       kvsMapSize: 0n,
       kvsNamespace: '',
-      acksOutputs: false,
+      atLeastOnce: false,
     },
   })
 })
