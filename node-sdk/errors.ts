@@ -71,6 +71,13 @@ export function checkOutput(outputs: readonly string[], outputId: string, who: s
   })
 }
 
+export function checkMessageId(messageId: unknown, who: string): void {
+  if (messageId === undefined || typeof messageId === 'string') return
+  throw new InvalidSendError(`${who} passed a ${messageId === null ? 'null' : typeof messageId} messageId; a messageId is a string`, {
+    hint: 'Pass a string that identifies the message (the same one when the same message is sent again), or leave messageId out for the default.',
+  })
+}
+
 export function checkPayload(data: unknown, who: string): asserts data is Uint8Array {
   if (data instanceof Uint8Array) return
   throw new InvalidSendError(`${who} tried to send a ${data === null ? 'null' : typeof data} payload; payloads are Uint8Array`, {

@@ -7,5 +7,5 @@
  * - The machine's shared key-value store: `node.kvs`, `ctx.kvs`, or `openKvs()` elsewhere.
  */
 export * from './portable.js'
-export { Node, type NodeConnectOptions, type NodeEventsOptions } from './node.js'
+export { Node, type NodeConnectOptions, type NodeEventsOptions, type NodeSendOptions } from './node.js'
 export { openKvs, type OpenKvsOptions } from './kvs-direct.js'

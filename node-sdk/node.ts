@@ -21,7 +21,7 @@ import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID } from '../src/transport/env
 import { nowNs } from '../src/clock.js'
 import { DEFAULT_KVS_MAP_SIZE_BYTES } from '../src/store/kvs/store.js'
 import type { DoraEvent, SendOptions } from './events.js'
-import { checkOutput, checkPayload, NodeConnectError, SupervisorGoneError } from './errors.js'
+import { checkMessageId, checkOutput, checkPayload, NodeConnectError, SupervisorGoneError } from './errors.js'
 import { toDoraEvent, type MessageHeader } from '../src/events.js'
 import { encodeJson, Encoding } from './payload.js'
 import { createKvs, type Kvs } from './kvs.js'
@@ -29,6 +29,7 @@ import { directSource } from './kvs-direct.js'
 import { errorMessage } from '../src/errors.js'
 import { watchSupervisor } from './supervisor-watch.js'
 import { raceAbortAndTimeout, wakeOrTimeout } from './waits.js'
+import { PendingSends } from './pending-sends.js'
 
 export interface NodeConnectOptions {
   /** Defaults to the `DORA_TS_ENDPOINT` the supervisor set. */
@@ -63,6 +64,22 @@ export interface NodeEventsOptions {
    * ```
    */
   signal?: AbortSignal
+}
+
+/** Options of {@link Node.send}: those of every send, plus the message's id. */
+export interface NodeSendOptions extends SendOptions {
+  /**
+   * The message's `messageId`, what receivers dedup by. Give one when the node can produce
+   * the same message again, such as a source that restarts from a position it saved: the same
+   * position, the same id. Default: `<restartCount>.<sequence>` (this process's restart count
+   * in the run, then the output's sequence number), unique per output within a run across
+   * restarts of the node. `''` sends no id.
+   * @example
+   * ```ts
+   * await node.send('frame', bytes, { messageId: `frame-${position}` })
+   * ```
+   */
+  messageId?: string
 }
 
 const EMPTY = new Uint8Array(0)
@@ -111,6 +128,13 @@ export class Node implements AsyncDisposable {
   readonly #sender: SendQueue
   readonly #buffer: DoraEvent[] = []
   readonly #sequences = new Map<string, bigint>()
+  /** Sends not yet confirmed by the supervisor (`outputs-taken`); unused if it does not confirm. */
+  readonly #pending = new PendingSends()
+  /**
+   * The supervisor confirms outputs (`send()` waits for the confirmation) and ends each batch
+   * with `batch-end` (the next `next` waits for it: it tells the supervisor the batch is done).
+   */
+  readonly #atLeastOnce: boolean
   #waiter: ((ended: boolean) => void) | undefined
   #nextRequested = false
   /** No more events will arrive: the socket's receive loop ended or the node was released. */
@@ -140,6 +164,7 @@ export class Node implements AsyncDisposable {
     this.restartCount = registration.restartCount
     this.inputs = registration.inputs
     this.outputs = registration.outputs
+    this.#atLeastOnce = registration.atLeastOnce
     // A process opens the LMDB environment itself: reads are plain LMDB reads (see kvs.ts).
     this.kvs = createKvs(
       registration.kvsPath === ''
@@ -255,17 +280,31 @@ export class Node implements AsyncDisposable {
 
   /**
    * Send `data` on `outputId`. The bytes go out as their own ZeroMQ frame, uncopied.
-   * Resolves once ZeroMQ has queued the message. When a receiver's `backpressure` queue is
-   * full, it first waits until that receiver catches up (at most 5 s per send).
+   *
+   * Resolves once the supervisor has taken the message: routed it to the queue of every
+   * receiver it feeds. From then on the message survives this process being killed, so a
+   * source may record its position (in the KVS, say) after `await node.send()`. Sends are
+   * pipelined: many may be in flight, and one confirmation from the supervisor covers all the
+   * messages it received in a burst. To send fast, start several sends and await them together:
+   *
+   * ```ts
+   * await Promise.all(frames.map((f) => node.send('frame', f)))
+   * ```
+   *
+   * When a receiver's `backpressure` queue is full, it first waits until that receiver catches
+   * up (at most 5 s per send).
    *
    * Rejects with a `ClosedError` (code `DORA_CLOSED`) once {@link close} or {@link destroy}
    * has been called, also for a send that was waiting on backpressure then: nothing of it
-   * was sent. Sends that started before close() are flushed by it.
+   * was sent. Sends that started before close() are flushed by it. A send still unconfirmed
+   * when the node is destroyed (or its supervisor dies) rejects with a `ClosedError` saying
+   * so: that message may or may not have reached its receivers.
    */
-  async send(outputId: string, data: Uint8Array, options: SendOptions & { messageId?: string } = {}): Promise<void> {
+  async send(outputId: string, data: Uint8Array, options: NodeSendOptions = {}): Promise<void> {
     if (this.#state !== 'open') throw this.#closedError(`node "${this.id}" is closed; nothing was sent on "${outputId}"`)
     checkOutput(this.outputs, outputId, `node "${this.id}"`)
     checkPayload(data, `node "${this.id}"`)
+    checkMessageId(options.messageId, `node "${this.id}"`)
     if (this.#paused.has(outputId)) {
       await this.#whilePaused(outputId)
       if (this.#state !== 'open') throw this.#closedError(`node "${this.id}" was closed while "${outputId}" was paused by backpressure; nothing was sent`)
@@ -281,10 +320,19 @@ export class Node implements AsyncDisposable {
       timestampNs: nowNs(),
       metadata: options.parameters ?? {},
       encoding: options.encoding ?? Encoding.raw,
-      messageId: options.messageId ?? '',
+      messageId: options.messageId ?? `${this.restartCount}.${sequence}`,
       redelivered: false,
     }
-    await this.#sender.send([encodeNodeToSupervisor({ type: 'output', header }), data])
+    if (!this.#atLeastOnce) {
+      // A supervisor that confirms nothing: queued in ZeroMQ is all this can know.
+      await this.#sender.send([encodeNodeToSupervisor({ type: 'output', header, sendSeq: 0n }), data])
+      return
+    }
+    // Numbered and queued in the same synchronous step, so numbers follow the order on the wire.
+    const sendSeq = this.#pending.next()
+    const taken = this.#pending.wait(sendSeq)
+    this.#sender.send([encodeNodeToSupervisor({ type: 'output', header, sendSeq }), data]).catch((err: unknown) => this.#pending.fail(sendSeq, err))
+    await taken
   }
 
   /** Wait until `outputId` is resumed, at most MAX_PAUSE_MS (then send anyway, and say so once). */
@@ -305,8 +353,8 @@ export class Node implements AsyncDisposable {
     }
   }
 
-  /** Send a JSON-serialisable value (encoding `json`). */
-  sendJson(outputId: string, value: unknown, options: SendOptions = {}): Promise<void> {
+  /** Send a JSON-serialisable value (encoding `json`); resolves as {@link send} does. */
+  sendJson(outputId: string, value: unknown, options: NodeSendOptions = {}): Promise<void> {
     return this.send(outputId, encodeJson(value), { ...options, encoding: Encoding.json })
   }
 
@@ -383,6 +431,11 @@ export class Node implements AsyncDisposable {
     this.#stopWatching()
     for (const resume of [...this.#resumeWaiters]) resume()
     for (const ack of [...this.#closeAcks]) ack()
+    this.#pending.failAll((seq) =>
+      this.#closedError(
+        `node "${this.id}" was ${now ? 'destroyed' : 'closed'} before the supervisor confirmed its message #${seq}; it may or may not have reached its receivers`,
+      ),
+    )
     this.#sender.close(this.#destroyCause)
     if (now) this.#socket.linger = 0
     this.#socket.close()
@@ -460,6 +513,17 @@ export class Node implements AsyncDisposable {
         // Not an event: the answer to the oldest closeOutputs() still waiting.
         this.#closeAcks.values().next().value?.()
         return
+      case 'outputs-taken':
+        // Not an event: the confirmation the pending sends wait for.
+        this.#pending.taken(message.upTo)
+        return
+      case 'batch-end':
+        // Every event answering our `next` is here: the following `next` may go, and it tells
+        // the supervisor this batch is consumed, so it goes only once the user's loop has taken
+        // every event of the batch (asks for more with the buffer empty).
+        this.#nextRequested = false
+        if (this.#waiter !== undefined && this.#buffer.length === 0) this.#requestNext()
+        return
       case 'input': {
         const data = payload === undefined ? EMPTY : new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength)
         event = toDoraEvent({ ...message, data })
@@ -481,8 +545,9 @@ export class Node implements AsyncDisposable {
         // supervisor: ignore them so the protocol can grow.
         return
     }
-    // Each batch answers one `next` request; the following pull asks again.
-    this.#nextRequested = false
+    // Each batch answers one `next` request; the following pull asks again (once the batch
+    // has ended, when the supervisor says where it ends).
+    if (!this.#atLeastOnce) this.#nextRequested = false
     this.#buffer.push(event)
     this.#wake(false)
   }

@@ -2,6 +2,15 @@
  * A custom node: a child process that talks to the supervisor over the run's ZeroMQ ROUTER.
  * Owns the process from spawn to exit; events reach it in batches, each batch answering one
  * `next` request, so the inbox (and its queue_size policy) applies while the node is busy.
+ *
+ * At-least-once both ways (README "Guarantees"):
+ * - Outputs: the node's SDK resolves `send()` only when this side confirms it took the message
+ *   (`outputs-taken`, cumulative, see {@link OutputAcks}), so a node killed after `await send()`
+ *   has lost nothing.
+ * - Inputs: a batch counts as consumed only when the node asks for the next one. If the process
+ *   dies first and is restarted, the batch is queued again ahead of everything else, its inputs
+ *   marked `redelivered` with their original header (messageId, sequence), so a sink can drop
+ *   the ones it had already handled.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { encodeSupervisorToNode } from '../../src/protocol/node/codec.js'
@@ -15,6 +24,8 @@ import type { Reaper, TrackedSpawnOptions } from './reaper.js'
 import { RestartBudget } from './restart-policy.js'
 import { forEachLine, LineTail, type Unit, type UnitHost, type UnitResult, type UnitStatus } from './unit.js'
 import { errorMessage } from '../../src/errors.js'
+import { OutputAcks } from './output-acks.js'
+import { Redelivery } from './redelivery.js'
 
 /** Most events sent to a node per `next` request; well under ZeroMQ's default HWM of 1000. */
 export const MAX_BATCH = 256
@@ -61,6 +72,10 @@ export class CustomNode implements Unit {
   readonly #budget: RestartBudget
   #identity: Buffer | undefined
   #nextPending = false
+  /** Confirmations of the current connection's outputs. */
+  readonly #acks: OutputAcks
+  /** The batch the current process has not yet consumed, and what to replay after a crash. */
+  readonly #redelivery = new Redelivery()
   /** Outputs paused by backpressure, as last told to the node. */
   #paused: string[] = []
   #endedReported = false
@@ -79,6 +94,16 @@ export class CustomNode implements Unit {
     this.#host = host
     this.#options = options
     this.#budget = new RestartBudget(spec.restart)
+    this.#acks = new OutputAcks({
+      send: (upTo) => this.send({ type: 'outputs-taken', upTo }),
+      gap: (expected, got) =>
+        this.#host.log({
+          source: 'dora-ts',
+          stream: 'supervisor',
+          level: 'warn',
+          text: `${this.display} numbered an output ${got} where ${expected} was expected (sendSeq); confirming up to ${got} anyway`,
+        }),
+    })
   }
 
   get restartCount(): number {
@@ -162,6 +187,8 @@ export class CustomNode implements Unit {
   attach(identity: Buffer): void {
     clearTimeout(this.#healthTimer)
     this.#identity = identity
+    // A new connection numbers its outputs from 1 again.
+    this.#acks.reset()
     // A restarted node starts with nothing paused: tell it what is.
     if (this.#paused.length > 0) this.send({ type: 'outputs-paused', outputs: this.#paused })
     this.pump()
@@ -173,10 +200,24 @@ export class CustomNode implements Unit {
     this.send({ type: 'outputs-paused', outputs: this.#paused })
   }
 
-  /** The node asked for its next events. */
+  /** The node asked for its next events: it is done with the previous batch. */
   requestNext(): void {
     this.#nextPending = true
+    this.#redelivery.consumed()
     this.pump()
+  }
+
+  /**
+   * The node's output numbered `sendSeq` has been routed to every receiver's queue: confirm it
+   * (coalesced with the others of this turn of the event loop; see output-acks.ts).
+   */
+  outputTaken(sendSeq: bigint): void {
+    this.#acks.taken(sendSeq)
+  }
+
+  /** Send the pending confirmation now: what follows (`outputs-closed`) must come after it. */
+  flushTaken(): void {
+    this.#acks.flush()
   }
 
   send(message: SupervisorToNode, payload?: Uint8Array): void {
@@ -189,12 +230,14 @@ export class CustomNode implements Unit {
     if (!this.#nextPending || this.#identity === undefined || this.inbox.length === 0) return
     if (this.#status === 'finished' || this.#status === 'failed') return
     this.#nextPending = false
+    this.#redelivery.startBatch(this.#closedInputs)
     // One batch per `next`, and a bounded one: ZeroMQ's ROUTER silently drops what exceeds a
     // peer's send high-water mark (1000), so the rest waits in the inbox, where the input's
     // queue policy (and its drop count) applies, until the node asks again.
     for (let sent = 0; sent < MAX_BATCH; sent++) {
       const item = this.inbox.shift()
       if (item === undefined) break
+      this.#redelivery.delivered(item)
       this.#deliver(item)
       if (item.type === 'input-closed') this.#closedInputs.add(item.id)
       if (item.type === 'input-recovered') this.#closedInputs.delete(item.id)
@@ -205,6 +248,9 @@ export class CustomNode implements Unit {
         break
       }
     }
+    // The node asks for the next batch only after this (and after handling all of it): an
+    // earlier `next` would consume events still on their way.
+    this.send({ type: 'batch-end' })
   }
 
   terminate(reason: string): void {
@@ -261,6 +307,8 @@ export class CustomNode implements Unit {
     // inputs arriving during restart_delay to its identity, where the ROUTER dropped them.)
     this.#identity = undefined
     this.#nextPending = false
+    // What the process had not consumed when it died is kept for a restart (dropped otherwise).
+    this.#redelivery.died()
     if (this.#failure === undefined) {
       if (signal !== null) this.#failure = `was killed by ${signal}`
       else if (code !== 0) this.#failure = `exited with code ${code}`
@@ -288,9 +336,13 @@ export class CustomNode implements Unit {
     this.#restartTimer = setTimeout(() => {
       this.#restartCount++
       this.#host.restarted(this)
-      // Ahead of what was queued while it was down (nothing more arrives on a closed input);
-      // Stop last, as the run sent it: after Stop(all-inputs-closed) only notices get queued.
-      for (const inputId of this.#closedInputs) this.inbox.unshift({ type: 'input-closed', id: inputId })
+      // Ahead of what was queued while it was down: the notices of the inputs closed before the
+      // batch it died with, then that batch again (inputs marked redelivered, with their own
+      // closed/recovered notices in place); nothing more arrives on a closed input. Stop last,
+      // as the run sent it: after Stop(all-inputs-closed) only notices get queued.
+      const { closedBefore, replay } = this.#redelivery.takeReplay(this.#closedInputs)
+      for (let i = replay.length - 1; i >= 0; i--) this.inbox.unshift(replay[i]!)
+      for (const inputId of closedBefore) this.inbox.unshift({ type: 'input-closed', id: inputId })
       if (this.#inputsDone) this.inbox.push({ type: 'stop', cause: 'all-inputs-closed' })
       this.#closedInputs.clear()
       this.#inputsDone = false

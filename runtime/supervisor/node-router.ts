@@ -123,12 +123,16 @@ export class NodeRouter {
       case 'output': {
         if (!node.outputs.includes(message.header.outputId)) {
           this.#notice('warn', `${node.display} sent on undeclared output "${message.header.outputId}"; dropped`)
+          // Dealt with for good (the log says so): a node waiting on it must not hang.
+          node.outputTaken(message.sendSeq)
           return
         }
         // Trust the connection, not the header, for who sent it.
         const header: MessageHeader = { ...message.header, dataflowId: this.#handlers.dataflowId, senderNode: node.nodeId, senderOperator: '' }
         const data = payload === undefined ? new Uint8Array(0) : new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength)
         this.#handlers.output(node, header, data)
+        // Routed to every receiver's queue: the node's `await send()` may now resolve.
+        node.outputTaken(message.sendSeq)
         return
       }
       case 'next':
@@ -140,7 +144,9 @@ export class NodeRouter {
           message.outputs.filter((o) => node.outputs.includes(o)),
         )
         // The node waits for this before it closes its socket: everything it sent before has
-        // arrived (same connection, in order), so nothing is left for its linger to lose.
+        // arrived (same connection, in order), so nothing is left for its linger to lose. The
+        // confirmation of those outputs goes first, so the node never sees them unconfirmed.
+        node.flushTaken()
         node.send({ type: 'outputs-closed', outputs: message.outputs })
         return
       case 'log':
@@ -184,6 +190,7 @@ export class NodeRouter {
           kvsPath: kvs.dir,
           kvsMapSize: BigInt(kvs.mapSizeBytes),
           kvsNamespace: kvs.namespace,
+          atLeastOnce: true,
         },
       }),
     ])

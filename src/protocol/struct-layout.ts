@@ -84,7 +84,7 @@ export const LAYOUT = {
     fields: { register: p(0, 0), output: p(0, 1), next: d(0, 0, 2), closeOutputs: p(0, 3), log: p(0, 4) },
   },
   'NodeToSupervisor.Register': { bytes: 8, ptrs: 1, fields: { nodeId: p(0), protocolVersion: d(0, 32), pid: d(32, 32) } },
-  'NodeToSupervisor.Output': { bytes: 0, ptrs: 1, fields: { header: p(0) } },
+  'NodeToSupervisor.Output': { bytes: 8, ptrs: 1, fields: { header: p(0), sendSeq: d(0, 64) } },
   'NodeToSupervisor.CloseOutputs': { bytes: 0, ptrs: 1, fields: { outputs: p(0) } },
   'NodeToSupervisor.Log': { bytes: 8, ptrs: 1, fields: { level: d(0, 16), message: p(0) } },
 
@@ -105,6 +105,8 @@ export const LAYOUT = {
       inputRecovered: p(0, 8),
       outputsPaused: p(0, 9),
       outputsClosed: p(0, 10),
+      outputsTaken: p(0, 11),
+      batchEnd: d(0, 0, 12),
     },
   },
   'SupervisorToNode.Registration': {
@@ -120,6 +122,7 @@ export const LAYOUT = {
       kvsPath: p(5),
       kvsMapSize: d(64, 64),
       kvsNamespace: p(6),
+      atLeastOnce: d(32, 1),
     },
   },
   'SupervisorToNode.RegisterRejected': { bytes: 0, ptrs: 1, fields: { reason: p(0) } },
@@ -128,6 +131,7 @@ export const LAYOUT = {
   'SupervisorToNode.InputRecovered': { bytes: 0, ptrs: 1, fields: { inputId: p(0) } },
   'SupervisorToNode.OutputsPaused': { bytes: 0, ptrs: 1, fields: { outputs: p(0) } },
   'SupervisorToNode.OutputsClosed': { bytes: 0, ptrs: 1, fields: { outputs: p(0) } },
+  'SupervisorToNode.OutputsTaken': { bytes: 8, ptrs: 0, fields: { upTo: d(0, 64) } },
   'SupervisorToNode.Stop': { bytes: 8, ptrs: 0, fields: { cause: d(0, 16) } },
   'SupervisorToNode.Error': { bytes: 0, ptrs: 1, fields: { message: p(0) } },
   'SupervisorToNode.NodeRestarted': { bytes: 0, ptrs: 1, fields: { nodeId: p(0) } },

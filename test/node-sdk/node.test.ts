@@ -30,6 +30,7 @@ const registration: Registration = {
   kvsPath: '',
   kvsMapSize: 0n,
   kvsNamespace: '',
+  atLeastOnce: false,
 }
 
 /** The supervisor's side of the node socket, played by the test. */
@@ -80,10 +81,10 @@ class FakeSupervisor {
   }
 
   /** Accept the next registration; resolves with the node's identity. */
-  async accept(t: Test): Promise<Buffer> {
+  async accept(t: Test, reply: Registration = registration): Promise<Buffer> {
     const { identity, message } = await this.expect(t, 'register')
     t.equal(message.nodeId, NODE_ID)
-    await this.send(identity, { type: 'registered', registration })
+    await this.send(identity, { type: 'registered', registration: reply })
     return identity
   }
 
@@ -101,8 +102,8 @@ class FakeSupervisor {
   }
 }
 
-async function connected(t: Test, supervisor: FakeSupervisor): Promise<{ node: Node; identity: Buffer }> {
-  const [node, identity] = await Promise.all([Node.connect({ endpoint: supervisor.endpoint, nodeId: NODE_ID }), supervisor.accept(t)])
+async function connected(t: Test, supervisor: FakeSupervisor, reply: Registration = registration): Promise<{ node: Node; identity: Buffer }> {
+  const [node, identity] = await Promise.all([Node.connect({ endpoint: supervisor.endpoint, nodeId: NODE_ID }), supervisor.accept(t, reply)])
   t.teardown(() => node.destroy())
   return { node, identity }
 }
@@ -262,3 +263,113 @@ t.test('when the supervisor dies the node ends its events with stop and never ex
   ])
   t.equal(stderr.match(/is gone/g)?.length, 1, `reported once on stderr: ${stderr}`)
 })
+
+/** A supervisor that confirms outputs and ends batches (issue 11's at-least-once protocol). */
+const atLeastOnce: Registration = { ...registration, atLeastOnce: true, restartCount: 2 }
+
+t.test('send() resolves only once the supervisor confirmed it; one outputs-taken settles a burst', async (t) => {
+  const supervisor = await FakeSupervisor.start(t)
+  const { node, identity } = await connected(t, supervisor, atLeastOnce)
+  const settled: number[] = []
+  const sends = [1, 2, 3].map((n) => node.send('image', new Uint8Array([n])).then(() => settled.push(n)))
+  // All three are on the wire at once (pipelined), numbered per connection.
+  const got = [await supervisor.expect(t, 'output'), await supervisor.expect(t, 'output'), await supervisor.expect(t, 'output')]
+  t.strictSame(
+    got.map((g) => g.message.sendSeq),
+    [1n, 2n, 3n],
+  )
+  t.strictSame(
+    got.map((g) => g.message.header.messageId),
+    ['2.1', '2.2', '2.3'],
+    'default ids: <restartCount>.<sequence>',
+  )
+  t.strictSame(settled, [], 'nothing resolved before a confirmation')
+  await supervisor.send(identity, { type: 'outputs-taken', upTo: 2n })
+  await Promise.all(sends.slice(0, 2))
+  t.strictSame(settled, [1, 2], 'upTo 2 resolves the first two only')
+  await supervisor.send(identity, { type: 'outputs-taken', upTo: 3n })
+  await Promise.all(sends)
+  t.strictSame(settled, [1, 2, 3])
+})
+
+t.test('a messageId given to send() is sent as is; a non-string one is refused', async (t) => {
+  const supervisor = await FakeSupervisor.start(t)
+  const { node, identity } = await connected(t, supervisor, atLeastOnce)
+  const sent = node.sendJson('image', { position: 7 }, { messageId: 'pos-7' })
+  const { message } = await supervisor.expect(t, 'output')
+  t.equal(message.header.messageId, 'pos-7')
+  await supervisor.send(identity, { type: 'outputs-taken', upTo: message.sendSeq })
+  await sent
+  const err = await rejection(node.send('image', new Uint8Array(0), { messageId: 7 as never }))
+  t.equal((err as { code?: string }).code, 'DORA_INVALID_SEND')
+})
+
+t.test('destroy() rejects the sends still waiting for their confirmation with a ClosedError', async (t) => {
+  const supervisor = await FakeSupervisor.start(t)
+  const { node } = await connected(t, supervisor, atLeastOnce)
+  const pending = rejection(node.send('image', new Uint8Array([1])))
+  await supervisor.expect(t, 'output') // never confirmed
+  const reason = new Error('going down')
+  await node.destroy(reason)
+  const err = await pending
+  t.ok(err instanceof ClosedError, 'a ClosedError')
+  t.match((err as Error).message, /before the supervisor confirmed its message #1; it may or may not have reached its receivers/)
+  t.equal((err as ClosedError).cause, reason)
+})
+
+t.test('close() resolves the sends confirmed before outputs-closed', async (t) => {
+  const supervisor = await FakeSupervisor.start(t)
+  const { node, identity } = await connected(t, supervisor, atLeastOnce)
+  const sent = node.send('image', new Uint8Array([1]))
+  const closing = node.close()
+  const { message } = await supervisor.expect(t, 'output')
+  await supervisor.expect(t, 'close-outputs')
+  // The supervisor confirms before it answers close-outputs (node-router.ts).
+  await supervisor.send(identity, { type: 'outputs-taken', upTo: message.sendSeq })
+  await supervisor.send(identity, { type: 'outputs-closed', outputs: ['image'] })
+  await sent
+  await closing
+  t.pass('the send resolved and the node closed')
+})
+
+t.test('with batch-end, the next request waits until the batch ended and every event of it was taken', async (t) => {
+  const supervisor = await FakeSupervisor.start(t)
+  const { node, identity } = await connected(t, supervisor, atLeastOnce)
+  const events = node.events()
+  const first = events.next()
+  await supervisor.expect(t, 'next')
+  const input = (n: number): SupervisorToNode => ({ type: 'input', id: 'tick', header: { ...header(n) } })
+  await supervisor.send(identity, input(1), new Uint8Array([1]))
+  t.equal((await first).value?.type, 'input')
+  // The batch's second input is still on its way: taking the first must not ask for more (a
+  // `next` now would tell the supervisor the whole batch was consumed).
+  const second = events.next()
+  const output = node.send('image', new Uint8Array([9]))
+  t.equal((await supervisor.receive()).message.type, 'output', 'the output came first: no next was sent before it')
+  await supervisor.send(identity, input(2), new Uint8Array([2]))
+  t.equal((await second).value?.type, 'input')
+  await supervisor.send(identity, { type: 'batch-end' })
+  const third = events.next()
+  await supervisor.expect(t, 'next')
+  t.pass('next once the batch ended and its events were taken')
+  await supervisor.send(identity, { type: 'outputs-taken', upTo: 1n })
+  await output
+  await supervisor.send(identity, { type: 'stop', cause: 'manual' })
+  t.equal((await third).value?.type, 'stop')
+  await events.return()
+})
+
+function header(sequence: number): Extract<SupervisorToNode, { type: 'input' }>['header'] {
+  return {
+    dataflowId: 'df-1',
+    senderNode: 'up',
+    senderOperator: '',
+    outputId: 'out',
+    sequence: BigInt(sequence),
+    timestampNs: 0n,
+    metadata: {},
+    encoding: 'raw',
+    messageId: `0.${sequence}`,
+    redelivered: false,
+  }
+}

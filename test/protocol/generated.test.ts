@@ -23,7 +23,7 @@ if (haveCapnp(t)) {
 }
 
 t.test('capnp-es reads every field of a frame our codec wrote', async (t) => {
-  const frame = encodeNodeToSupervisor({ type: 'output', header: richHeader })
+  const frame = encodeNodeToSupervisor({ type: 'output', header: richHeader, sendSeq: 5n })
   const root = new $.Message(frame, false).getRoot(NodeToSupervisor)
   t.equal(root.which(), NodeToSupervisor_Which.OUTPUT)
   const h = root.output.header

@@ -18,7 +18,7 @@ const flat = (text: string) => text.replace(/\s+/g, ' ').replace(/\( /g, '(').re
 
 if (haveCapnp(t)) {
   t.test('capnp decode reads our output frame with every field in place', async (t) => {
-    const r = capnpDecode(N2S_SCHEMA, 'NodeToSupervisor', encodeNodeToSupervisor({ type: 'output', header: typicalHeader }))
+    const r = capnpDecode(N2S_SCHEMA, 'NodeToSupervisor', encodeNodeToSupervisor({ type: 'output', header: typicalHeader, sendSeq: 42n }))
     t.equal(r.status, 0, r.stderr)
     const text = flat(r.text)
     for (const field of [
@@ -35,6 +35,7 @@ if (haveCapnp(t)) {
       'encoding = "raw"',
       'messageId = "camera/image/42"',
       'redelivered = false',
+      'sendSeq = 42',
     ]) {
       t.ok(text.includes(field), `has ${field}`)
     }
@@ -48,7 +49,7 @@ if (haveCapnp(t)) {
       flat(r.text),
       '(registered = (dataflowId = "0193a4b2-7c1d-7e0f-8a9b-123456789abc", dataflowName = "robot", nodeId = "planner", ' +
         'restartCount = 3, inputs = ["camera/image", "lidar/points", ""], outputs = ["plan"], ' +
-        'kvsPath = "/home/robot/.local/state/dora-ts/kvs", kvsMapSize = 1073741824, kvsNamespace = "robot"))',
+        'kvsPath = "/home/robot/.local/state/dora-ts/kvs", kvsMapSize = 1073741824, kvsNamespace = "robot", atLeastOnce = true))',
     )
     const stop = capnpDecode(S2N_SCHEMA, 'SupervisorToNode', encodeSupervisorToNode({ type: 'stop', cause: 'all-inputs-closed' }))
     t.equal(flat(stop.text), '(stop = (cause = allInputsClosed))')
@@ -83,9 +84,10 @@ if (haveCapnp(t)) {
         'sequence = 18446744073709551615, timestampNs = 9223372036854775807, metadata = [' +
         '(key = "f", value = (float64 = -2.5)), (key = "i", value = (int64 = -9223372036854775808)), ' +
         '(key = "t", value = (text = "日本")), (key = "b", value = (bool = true)), (key = "d", value = (data = 0x"00ff10"))], ' +
-        'encoding = "raw", messageId = "m-1", redelivered = true)))',
+        'encoding = "raw", messageId = "m-1", redelivered = true), sendSeq = 18446744073709551615))',
       {
         type: 'output',
+        sendSeq: 18446744073709551615n,
         header: {
           dataflowId: 'df',
           senderNode: 'cam',
@@ -116,7 +118,7 @@ if (haveCapnp(t)) {
   const s2nFromText: Array<[string, SupervisorToNode]> = [
     [
       '(registered = (dataflowId = "d", dataflowName = "n", nodeId = "x", restartCount = 4294967295, inputs = ["a"], outputs = ["b", "c"], ' +
-        'kvsPath = "/k", kvsMapSize = 18446744073709551615, kvsNamespace = "n"))',
+        'kvsPath = "/k", kvsMapSize = 18446744073709551615, kvsNamespace = "n", atLeastOnce = true))',
       {
         type: 'registered',
         registration: {
@@ -129,6 +131,7 @@ if (haveCapnp(t)) {
           kvsPath: '/k',
           kvsMapSize: (1n << 64n) - 1n,
           kvsNamespace: 'n',
+          atLeastOnce: true,
         },
       },
     ],
@@ -161,6 +164,8 @@ if (haveCapnp(t)) {
     ['(error = (message = "bad"))', { type: 'error', message: 'bad' }],
     ['(nodeRestarted = (nodeId = "cam"))', { type: 'node-restarted', nodeId: 'cam' }],
     ['(nodeFailed = (nodeId = "cam", error = "boom", affectedInputs = ["i"]))', { type: 'node-failed', nodeId: 'cam', error: 'boom', affectedInputs: ['i'] }],
+    ['(outputsTaken = (upTo = 18446744073709551615))', { type: 'outputs-taken', upTo: (1n << 64n) - 1n }],
+    ['(batchEnd = void)', { type: 'batch-end' }],
   ]
 
   t.test('we read what capnp encode writes for each supervisor-to-node variant', async (t) => {
@@ -178,7 +183,7 @@ if (haveCapnp(t)) {
       return r.bytes
     }
     t.strictSame(decodeNodeToSupervisor(future('NodeToSupervisor', '(ping = (nonce = 5))')), { type: 'unknown', which: 5 })
-    t.strictSame(decodeSupervisorToNode(future('SupervisorToNode', '(reload = void)')), { type: 'unknown', which: 11 })
+    t.strictSame(decodeSupervisorToNode(future('SupervisorToNode', '(reload = void)')), { type: 'unknown', which: 13 })
     t.strictSame(decodeNodeToSupervisor(future('NodeToSupervisor', '(register = (nodeId = "n", protocolVersion = 2, pid = 9, language = "rust"))')), {
       type: 'register',
       nodeId: 'n',
@@ -196,11 +201,12 @@ if (haveCapnp(t)) {
         'NodeToSupervisor',
         '(output = (header = (senderNode = "s", sequence = 7, metadata = [' +
           '(key = "a", value = (text = "kept"), unit = "m"), (key = "v", value = (float32s = [1.5, 2])), (key = "b", value = (int64 = 3))], ' +
-          'redelivered = true, traceId = "t", priority = 3, lineage = [(senderNode = "up")])))',
+          'redelivered = true, traceId = "t", priority = 3, lineage = [(senderNode = "up")]), sendSeq = 9, origin = "cam"))',
       ),
     )
     t.strictSame(out, {
       type: 'output',
+      sendSeq: 9n,
       header: {
         dataflowId: '',
         senderNode: 's',
@@ -229,6 +235,7 @@ if (haveCapnp(t)) {
         kvsPath: '',
         kvsMapSize: 0n,
         kvsNamespace: '',
+        atLeastOnce: false,
       },
     })
   })
@@ -247,6 +254,7 @@ if (haveCapnp(t)) {
     })
     t.strictSame(decodeNodeToSupervisor(past('NodeToSupervisor', '(output = (header = (dataflowId = "d", senderNode = "s")))')), {
       type: 'output',
+      sendSeq: 0n,
       header: {
         dataflowId: 'd',
         senderNode: 's',

@@ -47,6 +47,7 @@ const S2N_INPUT_CLOSED = LAYOUT['SupervisorToNode.InputClosed']
 const S2N_INPUT_RECOVERED = LAYOUT['SupervisorToNode.InputRecovered']
 const S2N_OUTPUTS_PAUSED = LAYOUT['SupervisorToNode.OutputsPaused']
 const S2N_OUTPUTS_CLOSED = LAYOUT['SupervisorToNode.OutputsClosed']
+const S2N_OUTPUTS_TAKEN = LAYOUT['SupervisorToNode.OutputsTaken']
 const S2N_STOP = LAYOUT['SupervisorToNode.Stop']
 const S2N_ERROR = LAYOUT['SupervisorToNode.Error']
 const S2N_NODE_RESTARTED = LAYOUT['SupervisorToNode.NodeRestarted']
@@ -86,6 +87,7 @@ export function encodeNodeToSupervisor(msg: NodeToSupervisor): Uint8Array {
       w.setWhich(root, N2S, f.output.tag)
       const s = w.struct(root, f.output, N2S_OUTPUT)
       writeHeader(w, w.struct(s, N2S_OUTPUT.fields.header, HEADER), msg.header)
+      w.setU64(s, N2S_OUTPUT.fields.sendSeq, u64(msg.sendSeq, 'output.sendSeq'))
       break
     }
     case 'next':
@@ -127,8 +129,10 @@ export function decodeNodeToSupervisor(bytes: Uint8Array): NodeToSupervisor {
         const g = N2S_REGISTER.fields
         return { type: 'register', nodeId: r.text(s, g.nodeId), protocolVersion: r.u32(s, g.protocolVersion), pid: r.u32(s, g.pid) }
       }
-      case f.output.tag:
-        return { type: 'output', header: readHeader(r, r.struct(r.struct(root, f.output), N2S_OUTPUT.fields.header)) }
+      case f.output.tag: {
+        const s = r.struct(root, f.output)
+        return { type: 'output', header: readHeader(r, r.struct(s, N2S_OUTPUT.fields.header)), sendSeq: r.u64(s, N2S_OUTPUT.fields.sendSeq) }
+      }
       case f.next.tag:
         return { type: 'next' }
       case f.closeOutputs.tag:
@@ -178,6 +182,7 @@ export function encodeSupervisorToNode(msg: SupervisorToNode): Uint8Array {
       w.text(s, g.kvsPath, str(r.kvsPath, 'registration.kvsPath'))
       w.setU64(s, g.kvsMapSize, u64(r.kvsMapSize, 'registration.kvsMapSize'))
       w.text(s, g.kvsNamespace, str(r.kvsNamespace, 'registration.kvsNamespace'))
+      w.setBool(s, g.atLeastOnce, bool(r.atLeastOnce, 'registration.atLeastOnce'))
       break
     }
     case 'register-rejected': {
@@ -217,6 +222,15 @@ export function encodeSupervisorToNode(msg: SupervisorToNode): Uint8Array {
       w.textList(s, S2N_OUTPUTS_CLOSED.fields.outputs, strList(msg.outputs, 'outputsClosed.outputs'))
       break
     }
+    case 'outputs-taken': {
+      w.setWhich(root, S2N, f.outputsTaken.tag)
+      const s = w.struct(root, f.outputsTaken, S2N_OUTPUTS_TAKEN)
+      w.setU64(s, S2N_OUTPUTS_TAKEN.fields.upTo, u64(msg.upTo, 'outputsTaken.upTo'))
+      break
+    }
+    case 'batch-end':
+      w.setWhich(root, S2N, f.batchEnd.tag)
+      break
     case 'stop': {
       w.setWhich(root, S2N, f.stop.tag)
       const s = w.struct(root, f.stop, S2N_STOP)
@@ -277,6 +291,7 @@ export function decodeSupervisorToNode(bytes: Uint8Array): SupervisorToNode {
             kvsPath: r.text(s, g.kvsPath),
             kvsMapSize: r.u64(s, g.kvsMapSize),
             kvsNamespace: r.text(s, g.kvsNamespace),
+            atLeastOnce: r.bool(s, g.atLeastOnce),
           },
         }
       }
@@ -298,6 +313,10 @@ export function decodeSupervisorToNode(bytes: Uint8Array): SupervisorToNode {
         return { type: 'outputs-paused', outputs: r.textList(r.struct(root, f.outputsPaused), S2N_OUTPUTS_PAUSED.fields.outputs) }
       case f.outputsClosed.tag:
         return { type: 'outputs-closed', outputs: r.textList(r.struct(root, f.outputsClosed), S2N_OUTPUTS_CLOSED.fields.outputs) }
+      case f.outputsTaken.tag:
+        return { type: 'outputs-taken', upTo: r.u64(r.struct(root, f.outputsTaken), S2N_OUTPUTS_TAKEN.fields.upTo) }
+      case f.batchEnd.tag:
+        return { type: 'batch-end' }
       case f.stop.tag:
         return { type: 'stop', cause: STOP_CAUSES[r.u16(r.struct(root, f.stop), S2N_STOP.fields.cause)] ?? 'manual' }
       case f.error.tag:
@@ -449,6 +468,11 @@ function strList(values: readonly string[], name: string): readonly string[] {
   if (!Array.isArray(values)) throw new ProtocolEncodeError(`${name} is a ${describeType(values)}, not an array`)
   for (const v of values) if (typeof v !== 'string') throw new ProtocolEncodeError(`${name} holds a ${describeType(v)}, not a string`)
   return values
+}
+
+function bool(value: boolean, name: string): boolean {
+  if (typeof value !== 'boolean') throw new ProtocolEncodeError(`${name} is a ${describeType(value)}, not a boolean`)
+  return value
 }
 
 function u32(value: number, name: string): number {

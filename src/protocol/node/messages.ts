@@ -29,8 +29,11 @@ export type LogLevel = 'error' | 'warn' | 'info' | 'debug'
 /** Messages a custom node sends to the supervisor. */
 export type NodeToSupervisor =
   | { type: 'register'; nodeId: string; protocolVersion: number; pid: number }
-  /** Payload in frame 1. */
-  | { type: 'output'; header: MessageHeader }
+  /**
+   * Payload in frame 1. `sendSeq` numbers the outputs of one connection from 1 (0: no
+   * confirmation wanted); the supervisor confirms them with `outputs-taken`.
+   */
+  | { type: 'output'; header: MessageHeader; sendSeq: bigint }
   /** The node is ready for more events; the supervisor answers with what it has queued. */
   | { type: 'next' }
   | { type: 'close-outputs'; outputs: string[] }
@@ -53,6 +56,12 @@ export interface Registration {
   kvsMapSize: bigint
   /** The node's default KVS namespace: the dataflow's name, or its `kvs_namespace`. */
   kvsNamespace: string
+  /**
+   * True when the supervisor confirms outputs with `outputs-taken` and ends every batch of
+   * events with `batch-end` (false from a supervisor that predates them: a node must then wait
+   * for neither).
+   */
+  atLeastOnce: boolean
 }
 
 /**
@@ -68,4 +77,14 @@ export type SupervisorToNode =
   | WireEvent
   | { type: 'outputs-paused'; outputs: string[] }
   | { type: 'outputs-closed'; outputs: string[] }
+  /**
+   * Every output of this connection with `0 < sendSeq <= upTo` has been taken: routed to the
+   * queue of every receiver it feeds. Cumulative: one covers a whole burst of outputs.
+   */
+  | { type: 'outputs-taken'; upTo: bigint }
+  /**
+   * The batch answering one `next` is complete. Its events count as consumed only when the node
+   * sends its following `next`; a node that dies before gets them again, marked redelivered.
+   */
+  | { type: 'batch-end' }
   | { type: 'unknown'; which: number }

@@ -26,6 +26,10 @@ struct NodeToSupervisor {
 
   struct Output {
     header @0 :Common.MessageHeader;  # What was sent; the payload is frame 1.
+    sendSeq @1 :UInt64;               # Numbers the outputs of one connection: 1 for the first
+                                      # output after `register`, then +1 per output. The
+                                      # supervisor confirms them with `outputsTaken`. 0: the node
+                                      # wants no confirmation (a node written before this field).
   }
 
   struct CloseOutputs {

@@ -26,6 +26,15 @@ struct SupervisorToNode {
                                             # wait before sending (the whole set; empty: none).
     outputsClosed @10 :OutputsClosed;       # Answer to `closeOutputs`: everything the node sent
                                             # before it has been received and routed.
+    outputsTaken @11 :OutputsTaken;         # Confirms the node's outputs up to a `sendSeq`: see
+                                            # OutputsTaken.
+    batchEnd @12 :Void;                     # Ends the batch of events answering one `next`.
+                                            # The events of a batch count as consumed when the
+                                            # node sends its next `next`: a node sends it only
+                                            # after `batchEnd` and after handling every event
+                                            # of the batch. If the node dies first, the
+                                            # supervisor delivers them again to the restarted
+                                            # node, inputs with `redelivered` set.
   }
 
   # What the supervisor tells a node about itself when it registers.
@@ -39,6 +48,10 @@ struct SupervisorToNode {
     kvsPath @6 :Text;         # Directory of the machine's shared KVS (LMDB environment).
     kvsMapSize @7 :UInt64;    # Size limit of the KVS in bytes, as the supervisor chose it.
     kvsNamespace @8 :Text;    # The node's default KVS namespace (the dataflow's pool).
+    atLeastOnce @9 :Bool;     # True: this supervisor answers outputs that carry a `sendSeq` with
+                              # `outputsTaken`, and ends every batch with `batchEnd`. False (a
+                              # supervisor older than the field): neither comes; a node must not
+                              # wait for them.
   }
 
   struct RegisterRejected {
@@ -64,6 +77,17 @@ struct SupervisorToNode {
 
   struct OutputsClosed {
     outputs @0 :List(Text);  # The outputs the request named.
+  }
+
+  # Cumulative confirmation of a node's outputs, the node's proof that they are safe: every
+  # `output` of this connection with 0 < sendSeq <= upTo has been taken by the supervisor, that
+  # is routed to the queue of every receiver it feeds (or dropped because the output was closed
+  # or undeclared, as a log line says), so it survives the death of the node. One confirmation
+  # covers every output received since the previous one: a node that sends faster than the
+  # round trip gets one `outputsTaken` per burst, not one per message. Sent on the same
+  # connection before the `outputsClosed` answering a later `closeOutputs`.
+  struct OutputsTaken {
+    upTo @0 :UInt64;  # The highest sendSeq taken; never decreases on a connection.
   }
 
   struct Stop {

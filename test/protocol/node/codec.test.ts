@@ -10,7 +10,7 @@ import { ProtocolEncodeError, ProtocolError } from '../../../src/protocol/errors
 import type { MessageHeader, NodeToSupervisor, SupervisorToNode } from '../../../src/protocol/node/messages.js'
 import { INT64_MAX, INT64_MIN, nodeToSupervisorSamples, supervisorToNodeSamples, typicalHeader, UINT64_MAX } from '../fixtures/messages.js'
 
-const output = (header: Partial<MessageHeader>): NodeToSupervisor => ({ type: 'output', header: { ...typicalHeader, ...header } })
+const output = (header: Partial<MessageHeader>): NodeToSupervisor => ({ type: 'output', header: { ...typicalHeader, ...header }, sendSeq: 1n })
 const roundTripN2S = (m: NodeToSupervisor) => decodeNodeToSupervisor(encodeNodeToSupervisor(m))
 const roundTripS2N = (m: SupervisorToNode) => decodeSupervisorToNode(encodeSupervisorToNode(m))
 
@@ -103,7 +103,7 @@ t.test('encoding rejects values the schema cannot carry, with ProtocolEncodeErro
     ['metadata undefined', () => encodeNodeToSupervisor(output({ metadata: { x: undefined as never } }))],
     ['metadata DataView', () => encodeNodeToSupervisor(output({ metadata: { x: new DataView(new ArrayBuffer(1)) as never } }))],
     ['metadata not an object', () => encodeNodeToSupervisor(output({ metadata: 'x' as never }))],
-    ['header not an object', () => encodeNodeToSupervisor({ type: 'output', header: null as never })],
+    ['header not an object', () => encodeNodeToSupervisor({ type: 'output', header: null as never, sendSeq: 1n })],
     ['redelivered not boolean', () => encodeNodeToSupervisor(output({ redelivered: 1 as never }))],
     ['string field not a string', () => encodeNodeToSupervisor(output({ outputId: 7 as never }))],
     ['pid negative', () => encodeNodeToSupervisor({ type: 'register', nodeId: 'n', protocolVersion: 1, pid: -1 })],
@@ -131,10 +131,32 @@ t.test('encoding rejects values the schema cannot carry, with ProtocolEncodeErro
             kvsPath: '',
             kvsMapSize: 0n,
             kvsNamespace: '',
+            atLeastOnce: false,
           },
         }),
     ],
     ['registration missing', () => encodeSupervisorToNode({ type: 'registered', registration: undefined as never })],
+    ['sendSeq not a bigint', () => encodeNodeToSupervisor({ type: 'output', header: typicalHeader, sendSeq: 1 as never })],
+    ['outputs-taken negative', () => encodeSupervisorToNode({ type: 'outputs-taken', upTo: -1n })],
+    [
+      'atLeastOnce not a boolean',
+      () =>
+        encodeSupervisorToNode({
+          type: 'registered',
+          registration: {
+            dataflowId: '',
+            dataflowName: '',
+            nodeId: '',
+            restartCount: 0,
+            inputs: [],
+            outputs: [],
+            kvsPath: '',
+            kvsMapSize: 0n,
+            kvsNamespace: '',
+            atLeastOnce: 1 as never,
+          },
+        }),
+    ],
     [
       'inputs holding undefined',
       () =>
@@ -150,6 +172,7 @@ t.test('encoding rejects values the schema cannot carry, with ProtocolEncodeErro
             kvsPath: '',
             kvsMapSize: 0n,
             kvsNamespace: '',
+            atLeastOnce: false,
           },
         }),
     ],
@@ -210,12 +233,23 @@ t.test('an all-zero root (null pointer) decodes as the first variant with defaul
   t.strictSame(decodeNodeToSupervisor(frame), { type: 'register', nodeId: '', protocolVersion: 0, pid: 0 })
   t.strictSame(decodeSupervisorToNode(frame), {
     type: 'registered',
-    registration: { dataflowId: '', dataflowName: '', nodeId: '', restartCount: 0, inputs: [], outputs: [], kvsPath: '', kvsMapSize: 0n, kvsNamespace: '' },
+    registration: {
+      dataflowId: '',
+      dataflowName: '',
+      nodeId: '',
+      restartCount: 0,
+      inputs: [],
+      outputs: [],
+      kvsPath: '',
+      kvsMapSize: 0n,
+      kvsNamespace: '',
+      atLeastOnce: false,
+    },
   })
 })
 
 t.test('frames are the standard single-segment framing and stay small', async (t) => {
-  const frame = encodeNodeToSupervisor({ type: 'output', header: typicalHeader })
+  const frame = encodeNodeToSupervisor({ type: 'output', header: typicalHeader, sendSeq: 1n })
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength)
   t.equal(view.getUint32(0, true), 0, 'one segment')
   t.equal(view.getUint32(4, true) * 8 + 8, frame.byteLength, 'segment table gives the whole length')

@@ -1,0 +1,137 @@
+/**
+ * Custom nodes, at-least-once with stable ids both ways (issue 11), with real processes that
+ * SIGKILL themselves at the worst moment:
+ * - a source killed right after `await node.send(n)` resolved: n reaches the receiver;
+ * - a sink killed in the middle of a batch: its restarted process gets the unconsumed inputs
+ *   again, marked redelivered, with their original messageIds, so a sink that dedups by
+ *   messageId handles every message exactly once.
+ */
+import t from 'tap'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fixture } from '../fixtures/nodes.js'
+import { dump, startInProcess } from './fixtures/in-process.js'
+
+interface Record {
+  life: number
+  from: string
+  value: number
+  messageId: string
+  redelivered: boolean
+  dup: boolean
+}
+
+function records(file: string): Record[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record)
+}
+
+t.test('a source SIGKILLed right after await send(n) resolved loses nothing: n reaches the sink', async (t) => {
+  const dir = t.testdir({})
+  const record = join(dir, 'record.jsonl')
+  // Three sources, each killing itself right after its fifth send resolved, then (restarted)
+  // sending five more and ending; the sink ends when all three have.
+  const sources = ['a', 'b', 'c']
+  const yaml = `nodes:
+${sources
+  .map(
+    (id) => `  - id: ${id}
+    path: ${fixture('acked-source.mjs')}
+    env: { COUNT: 5, KILL_AFTER_LAST: 1 }
+    outputs: [numbers]
+    restart_policy: on-failure
+    restart_delay: 1ms
+`,
+  )
+  .join('')}  - id: sink
+    path: ${fixture('dedup-sink.mjs')}
+    env: { RECORD_FILE: ${JSON.stringify(record)} }
+    inputs:
+${sources.map((id) => `      ${id}: { source: ${id}/numbers, queue_size: 1000 }\n`).join('')}`
+  const flow = await startInProcess(t, yaml, { dir })
+  const result = await flow.done
+  t.ok(result.ok, dump(flow.logs))
+  for (const id of sources) t.match(flow.lines('dora-ts').join('\n'), new RegExp(`${id} was killed by SIGKILL; restarting`), `${id} was killed`)
+  const got = records(record)
+  for (const id of sources) {
+    const mine = got.filter((r) => r.from === id)
+    t.same(
+      mine.map((r) => r.value),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+      `every number of ${id}, the one sent just before the kill included, once and in order`,
+    )
+    t.same(
+      mine.map((r) => r.messageId),
+      ['0.1', '0.2', '0.3', '0.4', '0.5', '1.1', '1.2', '1.3', '1.4', '1.5'],
+      `${id}'s default messageIds are <restartCount>.<sequence>: unique across its restart`,
+    )
+  }
+  t.notOk(
+    got.some((r) => r.dup || r.redelivered),
+    'nothing was delivered twice',
+  )
+  const info = flow.run.unitInfo()
+  t.equal(info.find((u) => u.name === 'sink')?.messagesIn, 30, 'dora-ts list: the sink received 30')
+  for (const id of sources) t.equal(info.find((u) => u.name === id)?.messagesOut, 10, `dora-ts list: ${id} sent 10`)
+})
+
+t.test('a sink SIGKILLed mid-batch gets the unconsumed inputs again, marked redelivered, same ids; dedup leaves each once', async (t) => {
+  const dir = t.testdir({})
+  const record = join(dir, 'record.jsonl')
+  const done = join(dir, 'source-done')
+  // The sink waits after its first input until every send of the source has resolved: from
+  // then on, 2..10 are queued for it and come in one batch, in which it dies at 4.
+  const flow = await startInProcess(
+    t,
+    `nodes:
+  - id: source
+    path: ${fixture('acked-source.mjs')}
+    env: { COUNT: 10, DONE_FILE: ${JSON.stringify(done)} }
+    outputs: [numbers]
+  - id: sink
+    path: ${fixture('dedup-sink.mjs')}
+    env: { RECORD_FILE: ${JSON.stringify(record)}, WAIT_FILE: ${JSON.stringify(done)}, KILL_AT: 4 }
+    inputs:
+      numbers: { source: source/numbers, queue_size: 1000 }
+    restart_policy: on-failure
+    restart_delay: 1ms
+`,
+    { dir },
+  )
+  const result = await flow.done
+  t.ok(result.ok, dump(flow.logs))
+  t.match(flow.lines('dora-ts').join('\n'), /sink was killed by SIGKILL; restarting/)
+  const got = records(record)
+  const first = got.filter((r) => r.life === 0)
+  const second = got.filter((r) => r.life === 1)
+  t.same(
+    first.map((r) => r.value),
+    [1, 2, 3, 4],
+    'the first process handled 1..4, then died',
+  )
+  t.notOk(
+    first.some((r) => r.redelivered),
+    'nothing was redelivered to the first process',
+  )
+  // 4..10 were in the batch it died with (2 and 3 too, unless they came in an earlier batch).
+  const again = second.map((r) => r.value)
+  t.same(again.slice(-7), [4, 5, 6, 7, 8, 9, 10], 'the restarted process got the rest of the batch, in order')
+  t.ok(
+    second.every((r) => r.redelivered),
+    'every input the restarted process got was marked redelivered (all were in the dead batch)',
+  )
+  const idOf = new Map(first.map((r) => [r.value, r.messageId]))
+  for (const r of second.filter((r) => r.value <= 4)) {
+    t.equal(r.messageId, idOf.get(r.value), `redelivered ${r.value} kept its messageId`)
+    t.ok(r.dup, `${r.value} was recognised as a duplicate by its messageId`)
+  }
+  t.ok(
+    second.some((r) => r.value === 4 && r.dup),
+    'the input the sink died on came again',
+  )
+  const handled = got.filter((r) => !r.dup).map((r) => r.value)
+  t.same(handled, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'deduplicated by messageId, every message was handled exactly once')
+  t.equal(flow.run.unitInfo().find((u) => u.name === 'sink')?.messagesIn, 10, 'dora-ts list counts each message once, redelivery not included')
+})
