@@ -195,7 +195,7 @@ t.test('process.exit() inside update exits the process and releases the write lo
   const quitter = child(t, 'exit-in-update', dir, '7')
   // Before the fix the child never exited: the 30 s bound of the test runner would catch it,
   // so bound the wait here to say what went wrong.
-  const exited = await Promise.race([quitter.exited, new Promise<undefined>((resolve) => setTimeout(resolve, 20_000).unref())])
+  const exited = await Promise.race([quitter.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 20_000).unref())])
   t.ok(exited !== undefined, 'the process exited')
   t.equal(exited?.code, 7, 'with the code it asked for')
   const next = child(t, 'increment', dir, 'count', '5')
