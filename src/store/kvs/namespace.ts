@@ -76,7 +76,8 @@ export class KvsNamespace implements KvsPool {
     const context = this.#context('write', key)
     const k = checkKvsKey(key, context)
     const v = this.#value(value, context)
-    this.#transact(context, k + v.length, (shared, txn) => {
+    // The value is stored twice: in the namespace and in its change log (change-log.ts).
+    this.#transact(context, k + 2 * v.length, (shared, txn) => {
       this.#ns(shared, true, txn)!.putSync(key, v)
       appendChange(shared, txn, this.#changeLog(shared, txn), key, k, v)
     })
@@ -160,7 +161,7 @@ export class KvsNamespace implements KvsPool {
         )
       }
       const v = this.#value(next, context)
-      reserveRoom(shared, k + v.length, this.store.mapSizeBytes, context)
+      reserveRoom(shared, k + 2 * v.length, this.store.mapSizeBytes, context)
       db.putSync(key, v)
       appendChange(shared, txn, this.#changeLog(shared, txn), key, k, v)
       return next as Uint8Array
@@ -181,7 +182,7 @@ export class KvsNamespace implements KvsPool {
       )
     }
     const v = next === undefined ? undefined : this.#value(next, context)
-    return this.#transact(context, k + (v?.length ?? 0), (shared, txn) => {
+    return this.#transact(context, k + 2 * (v?.length ?? 0), (shared, txn) => {
       const db = this.#ns(shared, true, txn)!
       // A view of the current value (no copy), compared at once, before the next LMDB call.
       // lmdb-js hands out its reusable buffer with a `length` override: view just the value.

@@ -8,7 +8,6 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   KVS_LOG_KEEP_TXNS,
-  KVS_LOG_INLINE_BYTES,
   KVS_LOG_TRIM_BATCH_TXNS,
   KvsStore,
   MAX_KVS_VALUE_BYTES,
@@ -267,7 +266,7 @@ t.test('watch yields the changes after it started, in order, filtered by prefix'
   ns.write('settings/speed', text('1'))
   ns.write('other', text('ignored'))
   ns.delete('settings/before')
-  const big = new Uint8Array(KVS_LOG_INLINE_BYTES + 1).fill(3)
+  const big = new Uint8Array(4097).fill(3)
   ns.write('settings/map', big)
   ns.update('settings/speed', () => text('2'))
   ns.delete('settings/absent')
@@ -289,6 +288,32 @@ t.test('watch yields the changes after it started, in order, filtered by prefix'
     [...seqs].sort((x, y) => x - y),
     'sequence numbers increase',
   )
+})
+
+t.test("regression (issue 12): watch reports each put's own value at every size, around 4 KiB and up to 1 MB", async (t) => {
+  const ns = openStore(t).namespace('n')
+  const watch = ns.watch('', { intervalMs: 5 })
+  t.teardown(() => watch.close())
+  const sizes = [4095, 4096, 4097, 5000, 1_000_000]
+  const expected: string[] = []
+  // Each size twice with two fill bytes, all written before the watcher polls: it must see
+  // the first value of each pair although the second replaced it, then a small put after.
+  for (const size of sizes) {
+    for (const fill of ['a', 'b']) {
+      ns.write(`k${size}`, Buffer.alloc(size, fill))
+      expected.push(`k${size}=${fill}*${size}`)
+    }
+  }
+  ns.write('after', text('c'))
+  expected.push('after=c*1')
+  const changes = await take(watch, expected.length)
+  const seen = changes.map((c) => {
+    if (c.type !== 'put') return c.type
+    const value = Buffer.from(c.value)
+    const fill = String.fromCharCode(value[0]!)
+    return value.equals(Buffer.alloc(value.length, fill)) ? `${c.key}=${fill}*${value.length}` : `${c.key}=mixed`
+  })
+  t.same(seen, expected)
 })
 
 t.test('a watch ends on break, on return(), on its signal and when the store closes', async (t) => {
