@@ -85,6 +85,27 @@ export function appendChange(shared: SharedEnv, txn: OpenTxn, target: NamespaceL
 }
 
 /**
+ * Empty every namespace's change log in the open write transaction `txn` (their floors move
+ * to it: a watcher behind gets a `lagged` change). The log is there for watchers, the keys
+ * are the data: when the KVS is full, the log gives way first, so that deleting keys makes
+ * room again although the log still held copies of their values. Returns how many entries
+ * went.
+ */
+export function dropAllLogs(shared: SharedEnv, txn: OpenTxn, logs: Array<{ name: string; log: Bytes; trimKey: Buffer }>): number {
+  let dropped = 0
+  const end = logKey(txn.seq, 0)
+  for (const { name, log, trimKey } of logs) {
+    // Collect first: removing under a live cursor is not safe in lmdb-js.
+    const old = [...log.getKeys({ end })]
+    for (const k of old) log.removeSync(k)
+    dropped += old.length
+    shared.meta.putSync(trimKey, seqBytes(txn.seq))
+    shared.floors.set(name, txn.seq)
+  }
+  return dropped
+}
+
+/**
  * The changes of keys with `prefix` in the log from position `from` (at most `limit` entries
  * read, in one fresh read snapshot), and the position after the last one read. A put written
  * by an older dora-ts without its value reads it from `values` in the same snapshot.

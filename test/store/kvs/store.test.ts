@@ -170,12 +170,39 @@ t.test('a full KVS refuses writes with DORA_KVS_MAP_FULL, and takes them again o
   }
   t.ok(full instanceof KvsError && full.code === 'DORA_KVS_MAP_FULL', `full after ${written} values: ${String(full)}`)
   t.match((full as KvsError).hint, /delete keys that are no longer needed/)
+  t.match((full as KvsError).hint, /kvs_map_size:.*--kvs-map-size/, 'the hint names the settings that exist')
   t.ok(written >= 5, 'it held several values first')
   t.equal(ns.read(`k${written}`), undefined, 'the refused write left nothing')
   for (let i = 0; i < written; i++) t.equal(ns.read(`k${i}`)?.length, value.length, `k${i} intact`)
-  for (let i = 0; i < written; i++) ns.delete(`k${i}`)
+  // Regression (issue 12): every kind of delete works on a full KVS (it was refused).
+  t.equal(
+    ns.update('k0', () => undefined),
+    undefined,
+    'update deleting on a full KVS',
+  )
+  t.equal(ns.compareAndSet('k1', value, undefined), true, 'compareAndSet deleting on a full KVS')
+  for (let i = 2; i < written; i++) t.equal(ns.delete(`k${i}`), true, `delete k${i} on a full KVS`)
   ns.write('after', value)
-  t.equal(ns.read('after')?.length, value.length, 'freed pages are reused')
+  t.equal(ns.read('after')?.length, value.length, 'freed pages are reused (the change log gave way)')
+})
+
+t.test('a full KVS takes writes again when opened with a larger map size', async (t) => {
+  const dir = join(t.testdir({}), 'kvs')
+  const small = KvsStore.open({ dir, mapSizeBytes: 2 * MIN_KVS_MAP_SIZE_BYTES })
+  const value = new Uint8Array(100 * 1024).fill(7)
+  let written = 0
+  try {
+    for (; written < 100; written++) small.namespace('n').write(`k${written}`, value)
+  } catch (err) {
+    t.equal((err as KvsError).code, 'DORA_KVS_MAP_FULL')
+  } finally {
+    small.close()
+  }
+  const large = KvsStore.open({ dir, mapSizeBytes: 8 * MIN_KVS_MAP_SIZE_BYTES })
+  t.teardown(() => large.close())
+  large.namespace('n').write('more', value)
+  t.equal(large.namespace('n').read('more')?.length, value.length)
+  t.equal(large.namespace('n').read('k0')?.length, value.length, 'the old values are intact')
 })
 
 t.test('update is a read-modify-write in one transaction', async (t) => {
