@@ -8,7 +8,7 @@ import { resolve } from 'node:path'
 import type { Argv, CommandModule } from 'yargs'
 import { defaultKvsDir, ENV_KVS_DIR, KvsStore, type KvsChange, type KvsNamespace } from '../../src/store/kvs/store.js'
 import { createPrinter } from './output.js'
-import { CliUsageError } from './options.js'
+import { byteSizeOption, CliUsageError } from './options.js'
 import { errorMessage } from '../../src/errors.js'
 
 /** Environment variable with the default `--namespace` of the kvs commands. */
@@ -17,6 +17,7 @@ export const ENV_KVS_NAMESPACE = 'DORA_TS_KVS_NAMESPACE'
 interface KvsArgs {
   namespace?: string | undefined
   'kvs-dir'?: string | undefined
+  'kvs-map-size'?: string | undefined
   json: boolean
 }
 
@@ -67,7 +68,8 @@ function preview(bytes: Uint8Array): string {
 /** Open the KVS and the namespace the options name; `use` runs with them, the store is closed after. */
 async function withNamespace<T>(args: KvsArgs, use: (ns: KvsNamespace, store: KvsStore) => T | Promise<T>): Promise<T> {
   const dir = args['kvs-dir'] === undefined ? defaultKvsDir() : resolve(args['kvs-dir'])
-  const store = KvsStore.open({ dir })
+  const mapSizeBytes = args['kvs-map-size'] === undefined ? undefined : byteSizeOption('--kvs-map-size', args['kvs-map-size'])
+  const store = KvsStore.open({ dir, ...(mapSizeBytes === undefined ? {} : { mapSizeBytes }) })
   try {
     const name = args.namespace ?? process.env[ENV_KVS_NAMESPACE]
     if (name === undefined || name === '') {
@@ -251,6 +253,10 @@ export const kvsCommand: CommandModule<object, KvsArgs> = {
       .option('kvs-dir', {
         type: 'string',
         describe: `The KVS directory (default: $${ENV_KVS_DIR}, else $XDG_STATE_HOME/dora-ts/kvs, else ~/.local/state/dora-ts/kvs)`,
+      })
+      .option('kvs-map-size', {
+        type: 'string',
+        describe: 'Size limit of the KVS for this command, e.g. 2GiB (default 1GiB): a put into a full KVS succeeds with a larger one',
       })
       .option('json', { type: 'boolean', default: false, describe: 'Machine-readable output' })
       .command(getCommand)

@@ -1,6 +1,7 @@
 /** Parsing of CLI option values, with errors that name the option. */
 import { DoraError, registerErrorClass } from '../../src/errors.js'
 import { parseDuration } from '../../src/spec/duration.js'
+import { BYTE_SIZE_EXAMPLE, parseByteSize } from '../../src/spec/byte-size.js'
 
 export class CliUsageError extends DoraError {
   constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
@@ -8,6 +9,13 @@ export class CliUsageError extends DoraError {
   }
 }
 registerErrorClass(CliUsageError)
+
+/** Bytes from a CLI size such as `2GiB` or a bare number of bytes (src/spec/byte-size.ts). */
+export function byteSizeOption(option: string, value: string): number {
+  const bytes = parseByteSize(/^\s*\d+\s*$/.test(value) ? Number(value) : value)
+  if (bytes === undefined) throw new CliUsageError(`${option} ${JSON.stringify(value)} is not a size`, { hint: `Use ${BYTE_SIZE_EXAMPLE}.` })
+  return bytes
+}
 
 /** Seconds from a CLI duration such as `30s`, `500ms`, `2m` or a bare number of seconds. */
 export function durationOption(option: string, value: string): number {

@@ -8,7 +8,7 @@ import type { CommandModule } from 'yargs'
 import { loadDataflow } from '../../src/spec/load.js'
 import { DataflowRun, type RunResult } from '../supervisor/dataflow-run.js'
 import { createPrinter, type Printer } from './output.js'
-import { durationOption } from './options.js'
+import { byteSizeOption, durationOption } from './options.js'
 
 interface RunArgs {
   dataflow: string
@@ -17,6 +17,7 @@ interface RunArgs {
   'state-dir'?: string | undefined
   'clean-state': boolean
   'kvs-dir'?: string | undefined
+  'kvs-map-size'?: string | undefined
   name?: string | undefined
 }
 
@@ -35,6 +36,11 @@ export const runCommand: CommandModule<object, RunArgs> = {
         type: 'string',
         describe: 'Directory of the shared key-value store (default: $DORA_TS_KVS_DIR, else $XDG_STATE_HOME/dora-ts/kvs, else ~/.local/state/dora-ts/kvs)',
       })
+      .option('kvs-map-size', {
+        type: 'string',
+        describe:
+          'Size limit of the shared key-value store, e.g. 2GiB (default: kvs_map_size in the YAML, else 1GiB); raise it when writes fail with DORA_KVS_MAP_FULL',
+      })
       .example('$0 run dataflow.yml', 'Run until Ctrl-C')
       .example('$0 run dataflow.yml --stop-after 30s', 'Run for 30 seconds, then stop cleanly')
       .example('$0 run dataflow.yml --clean-state', "Forget every operator's saved state first"),
@@ -52,6 +58,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       stateDir: args['state-dir'] === undefined ? undefined : resolve(args['state-dir']),
       cleanState: args['clean-state'],
       kvsDir: args['kvs-dir'] === undefined ? undefined : resolve(args['kvs-dir']),
+      ...(args['kvs-map-size'] === undefined ? {} : { kvsMapSizeBytes: byteSizeOption('--kvs-map-size', args['kvs-map-size']) }),
     })
 
     let interrupts = 0

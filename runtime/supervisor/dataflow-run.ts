@@ -125,7 +125,7 @@ export class DataflowRun implements AsyncDisposable {
     this.id = options.dataflowId ?? randomUUID()
     this.kvs = {
       dir: resolve(options.kvsDir ?? defaultKvsDir()),
-      mapSizeBytes: options.kvsMapSizeBytes ?? DEFAULT_KVS_MAP_SIZE_BYTES,
+      mapSizeBytes: options.kvsMapSizeBytes ?? spec.kvsMapSize ?? DEFAULT_KVS_MAP_SIZE_BYTES,
       namespace: spec.kvsNamespace ?? spec.name,
     }
     this.#options = {

@@ -121,7 +121,7 @@ async function openStateStore(options: RunResourcesOptions): Promise<{ store: St
     // An endpoint published by an owner that died (SIGKILL) must not send the CLI there.
     rmSync(join(stateDir, OWNER_ENDPOINT_FILE), { force: true })
     // Durability is chosen per commit (each operator's own); this is the store's default.
-    store = StateStore.open({ dir: stateDir, durability: spec.durability })
+    store = StateStore.open({ dir: stateDir, durability: spec.durability, ...(spec.stateMapSize === undefined ? {} : { mapSizeBytes: spec.stateMapSize }) })
   } catch (err) {
     lock.release()
     throw err

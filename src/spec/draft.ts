@@ -88,5 +88,7 @@ export interface DraftDataflow {
   stateDir?: string | undefined
   durability?: Durability | undefined
   kvsNamespace?: string | undefined
+  stateMapSize?: number | undefined
+  kvsMapSize?: number | undefined
   nodes: DraftNode[]
 }

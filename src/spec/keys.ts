@@ -84,6 +84,16 @@ export const ROOT_KEYS = {
     description: 'dora-ts: folder for operator state, relative to this file.',
     schema: { type: 'string', minLength: 1 },
   },
+  state_map_size: {
+    description:
+      'dora-ts: size limit of the operator state store: bytes, or a size with a unit such as `2GiB`. Default 1GiB. Raise it when a run stops with DORA_STATE_MAP_FULL; it may be changed between runs.',
+    schema: { $ref: '#/$defs/byteSize' },
+  },
+  kvs_map_size: {
+    description:
+      'dora-ts: size limit of the shared key-value store as this dataflow uses it: bytes, or a size with a unit such as `2GiB`. Default 1GiB. Raise it when a write fails with DORA_KVS_MAP_FULL (`--kvs-map-size` on the command line wins).',
+    schema: { $ref: '#/$defs/byteSize' },
+  },
   kvs_namespace: {
     description:
       "dora-ts: the namespace (pool) of the shared key-value store that this dataflow's nodes and operators use as `kvs`. Default: the dataflow name. Two dataflows that set the same value share their keys.",

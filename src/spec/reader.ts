@@ -7,6 +7,7 @@
 
 import { isAlias, isMap, isScalar, isSeq, type Document, type Node, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml'
 import { didYouMean } from './did-you-mean.js'
+import { BYTE_SIZE_EXAMPLE, parseByteSize } from './byte-size.js'
 import { parseDuration } from './duration.js'
 import type { KeyInfo, SupportedKey } from './keys.js'
 import type { Problems, Scope } from './problems.js'
@@ -153,6 +154,16 @@ export class Reader {
     const v = field.value
     if (isScalar(v) && typeof v.value === 'number' && Number.isSafeInteger(v.value) && v.value >= min) return v.value
     this.wrongType(field, scope, min === 0 ? 'a non-negative integer' : `an integer >= ${min}`)
+    return undefined
+  }
+
+  /** A size in bytes: a positive integer or a string with a unit (byte-size.ts). */
+  byteSize(field: Field | undefined, scope: Scope): number | undefined {
+    if (field === undefined) return undefined
+    const v = field.value
+    const bytes = isScalar(v) ? parseByteSize(v.value) : undefined
+    if (bytes !== undefined) return bytes
+    this.wrongType(field, scope, 'a size', `write ${BYTE_SIZE_EXAMPLE}`)
     return undefined
   }
 

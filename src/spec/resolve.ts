@@ -94,6 +94,8 @@ class Resolver {
       stateDir: draft.stateDir === undefined ? undefined : resolve(this.baseDir, draft.stateDir),
       durability,
       ...(draft.kvsNamespace === undefined ? {} : { kvsNamespace: draft.kvsNamespace }),
+      ...(draft.stateMapSize === undefined ? {} : { stateMapSize: draft.stateMapSize }),
+      ...(draft.kvsMapSize === undefined ? {} : { kvsMapSize: draft.kvsMapSize }),
     }
   }
 

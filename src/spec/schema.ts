@@ -59,6 +59,13 @@ export function buildDataflowSchema(): JsonSchema {
           { type: 'string', pattern: DURATION_PATTERN },
         ],
       },
+      byteSize: {
+        description: 'Bytes as an integer, or a string with a unit: B, KiB, MiB, GiB, TiB, kB, MB, GB, TB (e.g. "2GiB").',
+        oneOf: [
+          { type: 'integer', minimum: 1 },
+          { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*([bB]|[kKmMgGtT]i?[bB])?\\s*$' },
+        ],
+      },
       durability: {
         enum: ['process', 'power'],
         description: '`process`: state survives a crash of the operator. `power`: it also survives power loss (synced to disk on every commit).',

@@ -138,4 +138,8 @@ export interface DataflowSpec {
   durability: Durability
   /** The KVS namespace of the dataflow's nodes, if the YAML sets `kvs_namespace` (default: {@link name}). */
   kvsNamespace?: string | undefined
+  /** Bytes; the YAML's `state_map_size`, if set (default: the state store's 1 GiB). */
+  stateMapSize?: number | undefined
+  /** Bytes; the YAML's `kvs_map_size`, if set (default: the KVS's 1 GiB; `--kvs-map-size` wins). */
+  kvsMapSize?: number | undefined
 }

@@ -87,6 +87,8 @@ class Validator {
       stateDir: this.read.string(f.state_dir, {}),
       durability: this.read.oneOf(f.durability, {}, DURABILITIES),
       kvsNamespace: this.kvsNamespace(f.kvs_namespace),
+      stateMapSize: this.read.byteSize(f.state_map_size, {}),
+      kvsMapSize: this.read.byteSize(f.kvs_map_size, {}),
       nodes: [],
     }
     if (f.nodes === undefined) {

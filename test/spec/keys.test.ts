@@ -17,6 +17,8 @@ const SAMPLES: Record<keyof typeof KEY_TABLES, Record<string, unknown>> = {
     state_dir: './state',
     durability: 'power',
     kvs_namespace: 'shared-pool',
+    state_map_size: '2GiB',
+    kvs_map_size: 4194304,
   },
   node: {
     id: 'custom',

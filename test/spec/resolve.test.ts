@@ -403,3 +403,16 @@ t.test('kvs_namespace names the KVS pool; without it the spec leaves it to the d
   const empty = `kvs_namespace: ""\n${node}`
   t.equal(problemsIn(empty)[0]?.code, 'DORA_SPEC_INVALID_VALUE')
 })
+
+t.test('state_map_size and kvs_map_size take bytes or a size with a unit; a bad one is a problem naming the key', async (t) => {
+  const node = `nodes:\n  - id: n\n    path: ./n.ts\n`
+  const spec = parseOk(`state_map_size: 4GiB\nkvs_map_size: 2097152\n${node}`)
+  t.equal(spec.stateMapSize, 4 * 1024 ** 3)
+  t.equal(spec.kvsMapSize, 2 * 1024 * 1024)
+  t.equal(parseOk(`kvs_map_size: 1.5 MB\n${node}`).kvsMapSize, 1_500_000)
+  t.equal(parseOk(node).stateMapSize, undefined)
+  const bad = problemsIn(`kvs_map_size: lots\n${node}`)
+  t.equal(bad[0]?.code, 'DORA_SPEC_INVALID_VALUE')
+  t.match(bad[0]?.message, /kvs_map_size/)
+  t.match(bad[0]?.hint, /2GiB/)
+})

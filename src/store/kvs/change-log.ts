@@ -7,6 +7,10 @@
  * log/<name>: [txn id u64 BE][index u32 BE] -> [kind u8][key length u16 BE][key][value, when inline]
  * ```
  *
+ * Every put keeps its value in the log, whatever its size, so a watcher sees each put's own
+ * value even when later writes replaced it (the namespace holds only the newest). The price:
+ * a value is stored twice until its log entry is trimmed, which the map size check counts.
+ *
  * The log keeps the changes of the last {@link KVS_LOG_KEEP_TXNS} write transactions of the
  * environment; it is trimmed inside write transactions, in batches, and the floor below which
  * entries are gone is kept in `__meta__` (`trim/<name>`). A reader that asks for changes below
@@ -21,14 +25,19 @@ import type { KvsChange } from './watch.js'
 
 /** The change log keeps the changes of this many most recent write transactions. */
 export const KVS_LOG_KEEP_TXNS = 10_000
-/** Values up to this size are kept in the change log; a watcher reads bigger ones from the namespace. */
-export const KVS_LOG_INLINE_BYTES = 4096
 /** Trim the log in batches, so most writes only compare two numbers: it holds up to KEEP + BATCH entries. */
 export const KVS_LOG_TRIM_BATCH_TXNS = 256
 
 // Change log entry kinds.
+/** A put with its value: every put since issue 12, whatever the value's size. */
 const LOG_PUT = 1
-/** A put whose value is over KVS_LOG_INLINE_BYTES: the watcher reads the value from the namespace. */
+/**
+ * A put of a value over 4096 bytes whose value was NOT kept in the log (written by dora-ts
+ * before issue 12): the value is read from the namespace, so it is the key's value now, not
+ * the one this put wrote. That was the watch bug (`put k=a*5000`, `put k=b*5000` seen as `b`,
+ * `b`): every put now keeps its own value, and this kind is only read, for logs written by an
+ * older dora-ts, until they are trimmed.
+ */
 const LOG_PUT_EXTERNAL = 2
 const LOG_DELETE = 3
 
@@ -76,9 +85,30 @@ export function appendChange(shared: SharedEnv, txn: OpenTxn, target: NamespaceL
 }
 
 /**
+ * Empty every namespace's change log in the open write transaction `txn` (their floors move
+ * to it: a watcher behind gets a `lagged` change). The log is there for watchers, the keys
+ * are the data: when the KVS is full, the log gives way first, so that deleting keys makes
+ * room again although the log still held copies of their values. Returns how many entries
+ * went.
+ */
+export function dropAllLogs(shared: SharedEnv, txn: OpenTxn, logs: Array<{ name: string; log: Bytes; trimKey: Buffer }>): number {
+  let dropped = 0
+  const end = logKey(txn.seq, 0)
+  for (const { name, log, trimKey } of logs) {
+    // Collect first: removing under a live cursor is not safe in lmdb-js.
+    const old = [...log.getKeys({ end })]
+    for (const k of old) log.removeSync(k)
+    dropped += old.length
+    shared.meta.putSync(trimKey, seqBytes(txn.seq))
+    shared.floors.set(name, txn.seq)
+  }
+  return dropped
+}
+
+/**
  * The changes of keys with `prefix` in the log from position `from` (at most `limit` entries
- * read, in one fresh read snapshot), and the position after the last one read. A put of a
- * value too large to be inline reads the value from `values` in the same snapshot.
+ * read, in one fresh read snapshot), and the position after the last one read. A put written
+ * by an older dora-ts without its value reads it from `values` in the same snapshot.
  */
 export function readChanges(
   shared: SharedEnv,
@@ -130,13 +160,11 @@ function readSeq(bytes: Buffer): number {
 }
 
 function encodeLogEntry(key: string, keyBytes: number, value: Buffer | undefined): Buffer {
-  const inline = value !== undefined && value.length <= KVS_LOG_INLINE_BYTES
-  const kind = value === undefined ? LOG_DELETE : inline ? LOG_PUT : LOG_PUT_EXTERNAL
-  const entry = Buffer.allocUnsafe(3 + keyBytes + (inline ? value.length : 0))
-  entry[0] = kind
+  const entry = Buffer.allocUnsafe(3 + keyBytes + (value?.length ?? 0))
+  entry[0] = value === undefined ? LOG_DELETE : LOG_PUT
   entry.writeUInt16BE(keyBytes, 1)
   writeUtf8(entry, key, 3, keyBytes)
-  if (inline) value.copy(entry, 3 + keyBytes)
+  value?.copy(entry, 3 + keyBytes)
   return entry
 }
 

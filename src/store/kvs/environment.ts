@@ -159,9 +159,23 @@ function closeEnvironment(shared: SharedEnv): void {
   }
 }
 
-/** The 'exit' listener, registered while an environment is open (see the module comment). */
+/**
+ * The 'exit' listener, registered while an environment is open (see the module comment).
+ *
+ * An environment with a write transaction open (process.exit() called inside an update
+ * function) is left alone. Why: lmdb-js 3.5.6's env.close() first takes its per-environment
+ * `writingLock`, a plain process-local pthread mutex that this very thread already holds for
+ * the open transaction (EnvWrap::beginTxn -> EnvWrap::cleanupStrayTxns, env.cpp): the thread
+ * waits on itself forever, still holding LMDB's machine-wide write mutex, so every writer and
+ * new reader of the KVS on the machine blocks behind a process that never exits (issue 12,
+ * seen with gdb: main thread in pthread_mutex_lock under cleanupStrayTxns). Left open, the
+ * process exits; the kernel marks the robust write mutex's owner dead, and the next writer
+ * anywhere recovers it and discards the uncommitted transaction, exactly as after a SIGKILL.
+ */
 function closeAllAtExit(): void {
-  for (const shared of [...environments.values()]) closeEnvironment(shared)
+  for (const shared of [...environments.values()]) {
+    if (shared.txn === undefined) closeEnvironment(shared)
+  }
 }
 
 /**

@@ -177,7 +177,7 @@ export function kvsCorruptHint(dir: string): string {
 /** The hint of a {@link KvsMapFullError}. */
 export function kvsMapFullHint(mapSizeBytes: number | undefined): string {
   const current = mapSizeBytes === undefined ? '' : ` (now ${mapSizeBytes} bytes)`
-  return `delete keys that are no longer needed (dora-ts kvs rm), or give the supervisor a larger KVS map size${current}`
+  return `delete keys that are no longer needed (dora-ts kvs rm: deletes work on a full KVS), or raise the KVS map size${current}: kvs_map_size: in the dataflow YAML or --kvs-map-size on dora-ts run, and --kvs-map-size on dora-ts kvs put`
 }
 
 /** "cannot write key "k" in KVS namespace "ns" (/dir)", the start of every message. */

@@ -53,7 +53,8 @@ export function checkKvsValue(value: unknown, pageSize: number, mapSizeBytes: nu
       errorOptions(context, 'encode values to bytes first, or use writeJson()/writeTyped()'),
     )
   }
-  const limit = Math.min(MAX_KVS_VALUE_BYTES, mapSizeBytes - WRITE_SLACK_PAGES * pageSize)
+  // Stored twice (the namespace and its change log): half the map is the most a value can take.
+  const limit = Math.min(MAX_KVS_VALUE_BYTES, Math.floor((mapSizeBytes - WRITE_SLACK_PAGES * pageSize) / 2))
   if (value.byteLength > limit) {
     const why =
       value.byteLength > MAX_KVS_VALUE_BYTES ? `the limit is ${MAX_KVS_VALUE_BYTES} bytes (64 MiB)` : `a KVS of ${mapSizeBytes} bytes can never hold it`

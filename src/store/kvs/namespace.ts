@@ -7,12 +7,13 @@
  * @module
  */
 import type { Key } from 'lmdb'
-import { describeKvsAction, kvsErrorFrom, KvsBadValueError, KvsError, type KvsErrorContext } from './errors.js'
+import { describeKvsAction, kvsErrorFrom, KvsBadValueError, KvsError, KvsMapFullError, type KvsErrorContext } from './errors.js'
+import { listDbNames } from '../lmdb/db-names.js'
 import { checkKvsKey, checkKvsPrefix, UTF8_KEYS } from './keys.js'
 import { dbExists, freshReadTxn, KVS_COMMIT_FLAGS, type AnyDb, type Bytes, type NamespaceDb, type OpenTxn, type SharedEnv } from './environment.js'
 import { LOG_DB_PREFIX, NAMESPACE_DB_PREFIX, TRIM_KEY_PREFIX } from './disk-layout.js'
 import { checkKvsValue, reserveRoom } from './limits.js'
-import { appendChange, logEnd, readChanges, type LogPosition, type NamespaceLog } from './change-log.js'
+import { appendChange, dropAllLogs, logEnd, readChanges, type LogPosition, type NamespaceLog } from './change-log.js'
 import { createKvsWatch, watchInterval, type KvsChange, type KvsWatch, type KvsWatchOptions } from './watch.js'
 import type { KvsEntry, KvsListOptions, KvsPool } from './pool.js'
 import type { KvsStore } from './store.js'
@@ -76,7 +77,8 @@ export class KvsNamespace implements KvsPool {
     const context = this.#context('write', key)
     const k = checkKvsKey(key, context)
     const v = this.#value(value, context)
-    this.#transact(context, k + v.length, (shared, txn) => {
+    // The value is stored twice: in the namespace and in its change log (change-log.ts).
+    this.#transact(context, k + 2 * v.length, (shared, txn) => {
       this.#ns(shared, true, txn)!.putSync(key, v)
       appendChange(shared, txn, this.#changeLog(shared, txn), key, k, v)
     })
@@ -88,7 +90,10 @@ export class KvsNamespace implements KvsPool {
     const k = checkKvsKey(key, context)
     const shared = this.#access.shared(context)
     if (shared.txn === undefined && !this.#exists(shared, context)) return false
-    return this.#transact(context, k, (shared, txn) => {
+    // A delete is never refused for want of room: the limit is the store's own (lmdb-js grows
+    // the map on demand), a delete needs only the few pages of its copied path, and deleting
+    // is how a full KVS is made usable again (issue 12: `kvs rm` was refused on a full KVS).
+    return this.#transact(context, undefined, (shared, txn) => {
       const existed = this.#ns(shared, true, txn)!.removeSync(key)
       if (existed) appendChange(shared, txn, this.#changeLog(shared, txn), key, k, undefined)
       return existed
@@ -145,7 +150,8 @@ export class KvsNamespace implements KvsPool {
         this.#options(context, 'pass a function (current) => next'),
       )
     }
-    return this.#transact(context, k, (shared, txn) => {
+    // Room is made below, once `fn` has said whether it writes or deletes.
+    return this.#transact(context, undefined, (shared, txn) => {
       const db = this.#ns(shared, true, txn)!
       const current = db.get(key)
       const next: unknown = fn(current)
@@ -160,7 +166,7 @@ export class KvsNamespace implements KvsPool {
         )
       }
       const v = this.#value(next, context)
-      reserveRoom(shared, k + v.length, this.store.mapSizeBytes, context)
+      this.#makeRoom(shared, k + 2 * v.length, context)
       db.putSync(key, v)
       appendChange(shared, txn, this.#changeLog(shared, txn), key, k, v)
       return next as Uint8Array
@@ -181,7 +187,7 @@ export class KvsNamespace implements KvsPool {
       )
     }
     const v = next === undefined ? undefined : this.#value(next, context)
-    return this.#transact(context, k + (v?.length ?? 0), (shared, txn) => {
+    return this.#transact(context, v === undefined ? undefined : k + 2 * v.length, (shared, txn) => {
       const db = this.#ns(shared, true, txn)!
       // A view of the current value (no copy), compared at once, before the next LMDB call.
       // lmdb-js hands out its reusable buffer with a `length` override: view just the value.
@@ -253,10 +259,13 @@ export class KvsNamespace implements KvsPool {
     }
   }
 
-  /** Run `body` in one synchronous write transaction (or in the one already open in this realm). */
-  #transact<T>(context: KvsErrorContext, bytes: number, body: (shared: SharedEnv, txn: OpenTxn) => T): T {
+  /**
+   * Run `body` in one synchronous write transaction (or in the one already open in this
+   * realm), after making room for `bytes` (undefined: a delete, which needs no room).
+   */
+  #transact<T>(context: KvsErrorContext, bytes: number | undefined, body: (shared: SharedEnv, txn: OpenTxn) => T): T {
     const shared = this.#access.shared(context)
-    reserveRoom(shared, bytes, this.store.mapSizeBytes, context)
+    if (bytes !== undefined) this.#makeRoom(shared, bytes, context)
     // Nested in an update function: join its transaction, commit with it.
     if (shared.txn !== undefined) return body(shared, shared.txn)
     let result: T | undefined
@@ -285,6 +294,36 @@ export class KvsNamespace implements KvsPool {
     }
     shared.writesSinceMeasure++
     return result as T
+  }
+
+  /**
+   * Make room for a write of `bytes`, or throw DORA_KVS_MAP_FULL. When the KVS is full, the
+   * change logs, which keep a copy of each recent value, are emptied first (change-log.ts
+   * dropAllLogs) and the check made again: so deleting keys always makes room.
+   */
+  #makeRoom(shared: SharedEnv, bytes: number, context: KvsErrorContext): void {
+    try {
+      reserveRoom(shared, bytes, this.store.mapSizeBytes, context)
+      return
+    } catch (err) {
+      if (!(err instanceof KvsMapFullError)) throw err
+      if (this.#dropLogs(shared, context) === 0) throw err
+    }
+    reserveRoom(shared, bytes, this.store.mapSizeBytes, context)
+  }
+
+  /** Empty every change log (in the open write transaction, or in one of its own); how many entries went. */
+  #dropLogs(shared: SharedEnv, context: KvsErrorContext): number {
+    const drop = (txn: OpenTxn): number => {
+      const names = listDbNames(shared.env).filter((n) => n.startsWith(LOG_DB_PREFIX))
+      const logs = names.map((dbName) => {
+        const name = dbName.slice(LOG_DB_PREFIX.length)
+        return { name, log: this.#db(shared, dbName, true, txn)!, trimKey: Buffer.from(TRIM_KEY_PREFIX + name) }
+      })
+      return dropAllLogs(shared, txn, logs)
+    }
+    if (shared.txn !== undefined) return drop(shared.txn)
+    return this.#transact(context, undefined, (_shared, txn) => drop(txn))
   }
 
   /** The namespace's change log, opened (created) in the write transaction `txn`. */

@@ -78,7 +78,7 @@ export { MAX_KVS_KEY_BYTES, MAX_NAMESPACE_BYTES, badNamespaceError, checkKvsKey,
 export { DEFAULT_KVS_MAP_SIZE_BYTES, MAX_KVS_VALUE_BYTES, MIN_KVS_MAP_SIZE_BYTES } from './limits.js'
 export { KVS_COMMIT_FLAGS } from './environment.js'
 export { KVS_LAYOUT_FORMAT, KVS_LAYOUT_VERSION } from './disk-layout.js'
-export { KVS_LOG_INLINE_BYTES, KVS_LOG_KEEP_TXNS, KVS_LOG_TRIM_BATCH_TXNS, type LogPosition } from './change-log.js'
+export { KVS_LOG_KEEP_TXNS, KVS_LOG_TRIM_BATCH_TXNS, type LogPosition } from './change-log.js'
 export { DEFAULT_WATCH_INTERVAL_MS, KvsWatch, type KvsChange, type KvsWatchOptions } from './watch.js'
 export { KvsNamespace } from './namespace.js'
 export type { KvsEntry, KvsListOptions, KvsPool, KvsProvider } from './pool.js'

@@ -293,7 +293,7 @@ function describeAction(context: StateErrorContext): string {
 /** The hint of a {@link StateMapFullError}. */
 export function mapFullHint(mapSizeBytes: number | undefined): string {
   const current = mapSizeBytes === undefined ? '' : ` (now ${mapSizeBytes} bytes)`
-  return `raise the state map size${current}, or remove state that is no longer needed with --clean-state`
+  return `raise the state map size${current} with state_map_size: in the dataflow YAML (e.g. state_map_size: 4GiB), or start from empty state with dora-ts run --clean-state`
 }
 
 /** The hint of a {@link StateCorruptError}. */

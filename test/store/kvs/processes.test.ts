@@ -6,7 +6,7 @@
  * - a reader never sees a torn value;
  * - a watcher sees the writes of another process;
  * - writes survive a SIGKILL of the writer, and a writer killed holding the write lock does
- *   not block the others;
+ *   not block the others; nor does one that calls process.exit() inside update (it exits);
  * - no update is lost while other processes open and close the store (lmdb-js 3.5.6 loses
  *   commits made without fsync in that case: the reason every KVS commit is fsync'ed);
  * - processes opening and closing it at the same moment never fail (the open lock).
@@ -187,6 +187,21 @@ t.test('writes survive a SIGKILL of the writer; the next writer carries on', asy
   t.same(missing, [], `all ${acked} acknowledged writes are there`)
   ns.write('after', Buffer.from('ok'))
   t.equal(Buffer.from(ns.read('after')!).toString(), 'ok')
+})
+
+t.test('process.exit() inside update exits the process and releases the write lock (issue 12: it hung holding it)', async (t) => {
+  const dir = join(t.testdir({}), 'kvs')
+  const ns = open(t, dir).namespace('ns')
+  const quitter = child(t, 'exit-in-update', dir, '7')
+  // Before the fix the child never exited: the 30 s bound of the test runner would catch it,
+  // so bound the wait here to say what went wrong.
+  const exited = await Promise.race([quitter.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 20_000).unref())])
+  t.ok(exited !== undefined, 'the process exited')
+  t.equal(exited?.code, 7, 'with the code it asked for')
+  const next = child(t, 'increment', dir, 'count', '5')
+  await finished(t, next)
+  t.equal(decodeJson<number>(ns.read('count')!), 5, 'other writers carry on')
+  t.equal(ns.read('exited'), undefined, 'the interrupted update wrote nothing')
 })
 
 t.test('a process SIGKILLed while holding the write lock (inside update) does not block the others', async (t) => {

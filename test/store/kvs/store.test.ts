@@ -8,7 +8,6 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   KVS_LOG_KEEP_TXNS,
-  KVS_LOG_INLINE_BYTES,
   KVS_LOG_TRIM_BATCH_TXNS,
   KvsStore,
   MAX_KVS_VALUE_BYTES,
@@ -171,12 +170,39 @@ t.test('a full KVS refuses writes with DORA_KVS_MAP_FULL, and takes them again o
   }
   t.ok(full instanceof KvsError && full.code === 'DORA_KVS_MAP_FULL', `full after ${written} values: ${String(full)}`)
   t.match((full as KvsError).hint, /delete keys that are no longer needed/)
+  t.match((full as KvsError).hint, /kvs_map_size:.*--kvs-map-size/, 'the hint names the settings that exist')
   t.ok(written >= 5, 'it held several values first')
   t.equal(ns.read(`k${written}`), undefined, 'the refused write left nothing')
   for (let i = 0; i < written; i++) t.equal(ns.read(`k${i}`)?.length, value.length, `k${i} intact`)
-  for (let i = 0; i < written; i++) ns.delete(`k${i}`)
+  // Regression (issue 12): every kind of delete works on a full KVS (it was refused).
+  t.equal(
+    ns.update('k0', () => undefined),
+    undefined,
+    'update deleting on a full KVS',
+  )
+  t.equal(ns.compareAndSet('k1', value, undefined), true, 'compareAndSet deleting on a full KVS')
+  for (let i = 2; i < written; i++) t.equal(ns.delete(`k${i}`), true, `delete k${i} on a full KVS`)
   ns.write('after', value)
-  t.equal(ns.read('after')?.length, value.length, 'freed pages are reused')
+  t.equal(ns.read('after')?.length, value.length, 'freed pages are reused (the change log gave way)')
+})
+
+t.test('a full KVS takes writes again when opened with a larger map size', async (t) => {
+  const dir = join(t.testdir({}), 'kvs')
+  const small = KvsStore.open({ dir, mapSizeBytes: 2 * MIN_KVS_MAP_SIZE_BYTES })
+  const value = new Uint8Array(100 * 1024).fill(7)
+  let written = 0
+  try {
+    for (; written < 100; written++) small.namespace('n').write(`k${written}`, value)
+  } catch (err) {
+    t.equal((err as KvsError).code, 'DORA_KVS_MAP_FULL')
+  } finally {
+    small.close()
+  }
+  const large = KvsStore.open({ dir, mapSizeBytes: 8 * MIN_KVS_MAP_SIZE_BYTES })
+  t.teardown(() => large.close())
+  large.namespace('n').write('more', value)
+  t.equal(large.namespace('n').read('more')?.length, value.length)
+  t.equal(large.namespace('n').read('k0')?.length, value.length, 'the old values are intact')
 })
 
 t.test('update is a read-modify-write in one transaction', async (t) => {
@@ -267,7 +293,7 @@ t.test('watch yields the changes after it started, in order, filtered by prefix'
   ns.write('settings/speed', text('1'))
   ns.write('other', text('ignored'))
   ns.delete('settings/before')
-  const big = new Uint8Array(KVS_LOG_INLINE_BYTES + 1).fill(3)
+  const big = new Uint8Array(4097).fill(3)
   ns.write('settings/map', big)
   ns.update('settings/speed', () => text('2'))
   ns.delete('settings/absent')
@@ -289,6 +315,32 @@ t.test('watch yields the changes after it started, in order, filtered by prefix'
     [...seqs].sort((x, y) => x - y),
     'sequence numbers increase',
   )
+})
+
+t.test("regression (issue 12): watch reports each put's own value at every size, around 4 KiB and up to 1 MB", async (t) => {
+  const ns = openStore(t).namespace('n')
+  const watch = ns.watch('', { intervalMs: 5 })
+  t.teardown(() => watch.close())
+  const sizes = [4095, 4096, 4097, 5000, 1_000_000]
+  const expected: string[] = []
+  // Each size twice with two fill bytes, all written before the watcher polls: it must see
+  // the first value of each pair although the second replaced it, then a small put after.
+  for (const size of sizes) {
+    for (const fill of ['a', 'b']) {
+      ns.write(`k${size}`, Buffer.alloc(size, fill))
+      expected.push(`k${size}=${fill}*${size}`)
+    }
+  }
+  ns.write('after', text('c'))
+  expected.push('after=c*1')
+  const changes = await take(watch, expected.length)
+  const seen = changes.map((c) => {
+    if (c.type !== 'put') return c.type
+    const value = Buffer.from(c.value)
+    const fill = String.fromCharCode(value[0]!)
+    return value.equals(Buffer.alloc(value.length, fill)) ? `${c.key}=${fill}*${value.length}` : `${c.key}=mixed`
+  })
+  t.same(seen, expected)
 })
 
 t.test('a watch ends on break, on return(), on its signal and when the store closes', async (t) => {
