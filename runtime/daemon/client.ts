@@ -8,6 +8,7 @@ import { livePidFileOwner } from '../../src/transport/pid-file.js'
 import { ControlClient } from '../control/client.js'
 import { DaemonNotRunningError } from './errors.js'
 import { daemonPaths, type DaemonPaths } from './paths.js'
+import { curveClientOptions } from '../../src/security/curve-keys.js'
 
 export const UP_HINT = 'Start one with dora-ts up (or pass --auto-up to dora-ts start).'
 
@@ -32,6 +33,15 @@ export class DaemonClient extends ControlClient {
     if (!remote && pid === undefined) {
       throw new DaemonNotRunningError('no dora-ts supervisor is running', { hint: UP_HINT })
     }
-    return new DaemonClient(paths.controlEndpoint, `the supervisor${pid === undefined ? '' : ` (pid ${pid})`}`, pid)
+    const who = `the supervisor${pid === undefined ? '' : ` (pid ${pid})`}`
+    if (!paths.controlEndpoint.startsWith('tcp://')) return new DaemonClient(paths.controlEndpoint, who, pid)
+    // TCP: authenticated with CURVE; an unknown key gets no answer at all, hence the hint.
+    return new DaemonClient(
+      paths.controlEndpoint,
+      who,
+      pid,
+      "Over TCP this also happens when the supervisor does not allow this CLI: on its machine run dora-ts keys allow <this CLI's client public key> (dora-ts keys shows it), and check DORA_TS_SUPERVISOR_KEY.",
+      curveClientOptions(),
+    )
   }
 }
