@@ -9,6 +9,8 @@ import { ControlClient } from '../control/client.js'
 import { DaemonNotRunningError } from './errors.js'
 import { daemonPaths, type DaemonPaths } from './paths.js'
 import { curveClientOptions } from '../../src/security/curve-keys.js'
+import { checkPrivateDir } from '../../src/security/private-path.js'
+import { checkRunRoot } from '../../src/transport/run-dir.js'
 
 export const UP_HINT = 'Start one with dora-ts up (or pass --auto-up to dora-ts start).'
 
@@ -29,6 +31,12 @@ export class DaemonClient extends ControlClient {
   /** Connect to the running daemon; throws DaemonNotRunningError when there is none. */
   static connect(paths: DaemonPaths = daemonPaths()): DaemonClient {
     const remote = process.env['DORA_TS_SUPERVISOR'] !== undefined
+    // Before trusting a pid file or a socket: is the directory ours? (issue 13: a pre-created
+    // /tmp/dora-ts-<uid> let another user's fake supervisor receive our `start`.)
+    if (!remote) {
+      checkRunRoot()
+      checkPrivateDir(paths.dir, { what: 'daemon directory' })
+    }
     const pid = remote ? undefined : runningDaemonPid(paths)
     if (!remote && pid === undefined) {
       throw new DaemonNotRunningError('no dora-ts supervisor is running', { hint: UP_HINT })

@@ -4,7 +4,7 @@
  * only one daemon runs per user (two `up` at once: one wins); a pid file or socket left by a
  * daemon that died is detected and replaced.
  */
-import { rmSync } from 'node:fs'
+import { chmodSync, rmSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { loadDataflow } from '../../src/spec/load.js'
 import { tryAcquirePidFile } from '../../src/transport/pid-file.js'
@@ -16,7 +16,8 @@ import { RunLogWriter } from './run-logs.js'
 import { BadControlRequestError, DataflowNameInUseError, UnknownDataflowError, UnknownNodeError } from './errors.js'
 import { loadCurveKeys, readAllowedClients } from '../../src/security/curve-keys.js'
 import { RateLimitedLog } from '../../src/security/rate-limited-log.js'
-import { ensurePrivateDir } from '../../src/security/private-path.js'
+import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../../src/security/private-path.js'
+import { runRoot, runtimeDirCheck } from '../../src/transport/run-dir.js'
 import { checkDaemonRequest } from './requests.js'
 
 export interface StartRequest {
@@ -74,6 +75,7 @@ export class Daemon {
    */
   static async start(options: { tcp?: string | undefined } = {}): Promise<Daemon | { ownerPid: number }> {
     const paths = daemonPaths()
+    ensurePrivateDir(runRoot(), runtimeDirCheck(runRoot()))
     ensurePrivateDir(paths.dir, { what: 'daemon directory' })
     ensurePrivateDir(paths.logsRoot, { what: 'log directory', hint: `Remove ${paths.logsRoot} or set DORA_TS_LOG_DIR to a directory of yours.` })
     const lock = tryAcquirePidFile(paths.pidFile)
@@ -114,7 +116,10 @@ export class Daemon {
           if (command === 'destroy') void daemon.destroy()
         },
       })
+      // The directory (0700) already keeps others out; the socket's own mode says so too.
+      chmodSync(paths.controlSocket, PRIVATE_FILE_MODE)
     } catch (err) {
+      daemon.#server?.close()
       lock.release()
       throw err
     }

@@ -60,8 +60,36 @@ export function ensurePrivateDir(path: string, options: { what?: string; hint?: 
       hint: options.hint ?? `Remove ${path} (or point dora-ts elsewhere) and run the command again; dora-ts creates it with mode 0700.`,
     })
   }
+  // Ours but writable by others: someone else may have planted an entry (a socket, a pid file)
+  // while it was open. Refuse what is not ours; then close it.
+  if ((st.mode & 0o022) !== 0) {
+    const uid = myUid()
+    for (const entry of readdirSync(path)) {
+      const est = lstatSync(join(path, entry))
+      if (uid !== undefined && est.uid !== uid) {
+        throw new InsecurePathError(`the ${what} ${path} was writable by other users and holds ${entry}, owned by uid ${est.uid}, so dora-ts will not use it`, {
+          hint: options.hint ?? `Remove ${path} and run the command again; dora-ts creates it with mode 0700.`,
+        })
+      }
+    }
+  }
   // Ours: whatever the umask or an older version left, only we may use it.
   if ((st.mode & 0o777) !== PRIVATE_DIR_MODE) chmodSync(path, PRIVATE_DIR_MODE)
+}
+
+/**
+ * Check, without creating or changing anything, that `path` (if it exists) is a directory of
+ * this user and not a symlink; throws {@link InsecurePathError} otherwise. For readers, such as
+ * a CLI about to connect to a socket inside it.
+ */
+export function checkPrivateDir(path: string, options: { what?: string; hint?: string } = {}): void {
+  const st = lstatOrUndefined(path)
+  if (st === undefined) return
+  const reason = untrustedDirReason(st)
+  if (reason === undefined && (st.mode & 0o022) === 0) return
+  throw new InsecurePathError(`the ${options.what ?? 'private directory'} ${path} ${reason ?? 'can be written by other users'}, so dora-ts will not use it`, {
+    hint: options.hint ?? `Remove ${path} and run the command again; dora-ts creates it with mode 0700.`,
+  })
 }
 
 /**
