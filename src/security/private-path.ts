@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { chmodSync, lstatSync, mkdirSync, readdirSync, type Stats } from 'node:fs'
+import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync, type Stats } from 'node:fs'
 import { join } from 'node:path'
 import { InsecurePathError } from './errors.js'
 
@@ -47,9 +47,13 @@ function untrustedDirReason(st: Stats): string | undefined {
  * @example
  * ensurePrivateDir(join(runtimeBase, `dora-ts-${uid}`), { what: 'runtime directory', hint: 'Set DORA_TS_RUNTIME_DIR.' })
  */
-export function ensurePrivateDir(path: string, options: { what?: string; hint?: string } = {}): void {
+export function ensurePrivateDir(path: string, options: { what?: string; hint?: string; followSymlink?: boolean } = {}): void {
   const what = options.what ?? 'private directory'
-  let st = lstatOrUndefined(path)
+  // A store directory may be a symlink the user made (to another disk): its target is checked.
+  // A runtime directory may not: in a shared /tmp a symlink is how it would be hijacked.
+  const statOf = (p: string): Stats | undefined =>
+    options.followSymlink === true && lstatOrUndefined(p)?.isSymbolicLink() === true ? statSync(p) : lstatOrUndefined(p)
+  let st = statOf(path)
   if (st === undefined) {
     mkdirSync(path, { recursive: true, mode: PRIVATE_DIR_MODE })
     st = lstatSync(path)
@@ -100,7 +104,9 @@ export function checkPrivateDir(path: string, options: { what?: string; hint?: s
  */
 export function makeTreePrivate(dir: string, options: { what?: string } = {}): string[] {
   const fixed: string[] = []
-  const st = lstatOrUndefined(dir)
+  const lst = lstatOrUndefined(dir)
+  // The top directory may be the user's own symlink (see ensurePrivateDir); entries may not.
+  const st = lst?.isSymbolicLink() === true ? statSync(dir) : lst
   if (st === undefined) return fixed
   const what = options.what ?? 'store directory'
   const reason = untrustedDirReason(st)
@@ -134,3 +140,24 @@ export function makeTreePrivate(dir: string, options: { what?: string } = {}): s
   }
   return fixed
 }
+
+/**
+ * Prepare the directory of an LMDB store (state or KVS) before opening it: created 0700, or
+ * checked as ours and closed to 0700, with files left readable by others (an older dora-ts, a
+ * loose umask) set to 0600 and a one-line notice on stderr saying so. lmdb-js then creates its
+ * files with `permissionsMode` {@link PRIVATE_FILE_MODE}.
+ */
+export function prepareStoreDir(dir: string, what = 'store directory'): void {
+  ensurePrivateDir(dir, { what, followSymlink: true, hint: `Move ${dir} aside, or choose a directory of yours; dora-ts creates it with mode 0700.` })
+  const fixed = makeTreePrivate(dir, { what })
+  if (fixed.length > 0) {
+    process.stderr.write(`dora-ts: ${dir} was readable by other users; made ${fixed.length} file${fixed.length === 1 ? '' : 's'} private (0600)\n`)
+  }
+}
+
+/**
+ * Spread into lmdb-js `open()` options so data.mdb and lock.mdb are created 0600 (lmdb-js's
+ * default is 0664). `permissionsMode` is read by lmdb-js's env.cpp but missing from its types,
+ * hence the plain `object`.
+ */
+export const LMDB_PRIVATE_FILES: object = { permissionsMode: PRIVATE_FILE_MODE }
