@@ -126,6 +126,21 @@ export const ERROR_CODES = {
     doc: 'a send (or a queued one) after its node or socket was closed or destroyed; nothing of it reached the peer',
   },
   DORA_RUN_DIR: { className: 'RunDirError', module: 'src/transport/run-dir.ts', doc: 'the private runtime directory could not be created' },
+  DORA_INSECURE_PATH: {
+    className: 'InsecurePathError',
+    module: 'src/security/errors.ts',
+    doc: 'a directory or file that must be private (runtime directory, state, KVS, keys) is owned by another user, open to others, or a symlink',
+  },
+  DORA_CURVE_KEYS: {
+    className: 'CurveKeysError',
+    module: 'src/security/errors.ts',
+    doc: 'the CURVE keys of the TCP control socket are missing or malformed (`dora-ts keys`)',
+  },
+  DORA_INVALID_NAME: {
+    className: 'InvalidNameError',
+    module: 'src/security/errors.ts',
+    doc: 'a dataflow name (or other name that names files) is not an identifier',
+  },
   DORA_REAPER: {
     className: 'ReaperError',
     module: 'runtime/supervisor/reaper.ts',

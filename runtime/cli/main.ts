@@ -17,6 +17,7 @@ import { logsCommand } from './logs.js'
 import { killCommand } from './kill.js'
 import { destroyCommand } from './destroy.js'
 import { daemonCommand } from './daemon.js'
+import { keysCommand } from './keys.js'
 import { createPrinter, reportError } from './output.js'
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string }
@@ -39,6 +40,7 @@ try {
     .command(killCommand)
     .command(destroyCommand)
     .command(daemonCommand)
+    .command(keysCommand)
     .demandCommand(1, 'Name a command; see dora-ts --help.')
     .strict()
     .version(version)

@@ -3,6 +3,8 @@ import type { CommandModule } from 'yargs'
 import { launchDaemon } from '../daemon/launch.js'
 import { daemonPaths } from '../daemon/paths.js'
 import { createPrinter } from './output.js'
+import { loadCurveKeys } from '../../src/security/curve-keys.js'
+import { escapeForTerminal } from '../../src/security/escape.js'
 
 interface UpArgs {
   tcp?: number | undefined
@@ -14,15 +16,22 @@ export const upCommand: CommandModule<object, UpArgs> = {
   describe: 'Start the supervisor in the background',
   builder: (yargs) =>
     yargs
-      .option('tcp', { type: 'number', describe: 'Also listen for the CLI on this TCP port (off by default)' })
+      .option('tcp', { type: 'number', describe: 'Also listen for the CLI on this TCP port, CURVE-authenticated (see dora-ts keys; off by default)' })
       .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address for --tcp' })
       .example('$0 up', 'Start the supervisor; then dora-ts start dataflow.yml'),
   handler: async (args) => {
     const printer = createPrinter()
     const tcp = args.tcp === undefined ? undefined : `tcp://${args.host}:${args.tcp}`
+    // TCP is always CURVE: create the keys now so the user sees what a remote CLI needs.
+    const keys = tcp === undefined ? undefined : loadCurveKeys({ create: true })
     const up = await launchDaemon({ tcp })
     const paths = daemonPaths()
     if (up.alreadyRunning) printer.info(`the supervisor is already running (pid ${up.pid})`)
     else printer.info(`supervisor started (pid ${up.pid}); logs in ${paths.logsRoot}`)
+    if (keys !== undefined && !up.alreadyRunning) {
+      printer.info(
+        `listening on ${escapeForTerminal(tcp!, { keepNewlines: false })} for CLIs whose key is in ${keys.paths.allowedClients} (CURVE; supervisor public key ${keys.server.publicKey}; see dora-ts keys)`,
+      )
+    }
   },
 }

@@ -12,6 +12,7 @@ import { Dealer } from 'zeromq'
 import { deserializeError } from '../../src/errors.js'
 import { decodeControlReply, encodeControlRequest } from '../../src/protocol/control/codec.js'
 import { SendQueue } from '../../src/transport/send-queue.js'
+import type { CurveClientOptions } from '../../src/security/curve-keys.js'
 import { DaemonUnresponsiveError } from '../daemon/errors.js'
 import { ControlClientClosedError } from './errors.js'
 
@@ -51,8 +52,11 @@ export class ControlClient {
     who: string,
     pid: number | undefined,
     unresponsiveHint = 'It may be busy or hung: check dora-ts logs, or restart it with dora-ts destroy and dora-ts up.',
+    curve?: CurveClientOptions,
   ) {
-    this.#socket = new Dealer({ linger: 0 })
+    // Over TCP the client authenticates with CURVE (a refused key looks like no answer: ZAP
+    // closes the handshake without a reply, so the hint says to check the keys).
+    this.#socket = new Dealer({ linger: 0, ...curve })
     this.#socket.connect(endpoint)
     // Requests may overlap (one timed out, the next sent): zeromq.js takes one send at a time.
     this.#sender = new SendQueue(this.#socket, () => {})
@@ -64,10 +68,10 @@ export class ControlClient {
 
   /**
    * Connect to `endpoint`; `who` names the answering process in errors, `unresponsiveHint`
-   * says what to do when it does not answer.
+   * says what to do when it does not answer; `curve` authenticates over TCP.
    */
-  static open(endpoint: string, who: string, pid: number | undefined, unresponsiveHint: string): ControlClient {
-    return new ControlClient(endpoint, who, pid, unresponsiveHint)
+  static open(endpoint: string, who: string, pid: number | undefined, unresponsiveHint: string, curve?: CurveClientOptions): ControlClient {
+    return new ControlClient(endpoint, who, pid, unresponsiveHint, curve)
   }
 
   /**

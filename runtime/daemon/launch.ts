@@ -3,7 +3,9 @@
  * survives the terminal closing, with its output in the daemon log. Waits until it answers.
  */
 import { spawn } from 'node:child_process'
-import { mkdirSync, openSync, closeSync } from 'node:fs'
+import { openSync, closeSync } from 'node:fs'
+import { ensurePrivateDir } from '../../src/security/private-path.js'
+import { runRoot, runtimeDirCheck } from '../../src/transport/run-dir.js'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 import { DaemonClient, runningDaemonPid } from './client.js'
@@ -19,9 +21,12 @@ export interface UpResult {
 
 export async function launchDaemon(options: { tcp?: string | undefined; timeoutMs?: number } = {}): Promise<UpResult> {
   const paths = daemonPaths()
+  // Refuse here, in the user's terminal, a runtime directory we cannot trust (the daemon would
+  // refuse it too, but only in its log).
+  ensurePrivateDir(runRoot(), runtimeDirCheck(runRoot()))
   const running = runningDaemonPid(paths)
   if (running !== undefined) return { pid: running, alreadyRunning: true }
-  mkdirSync(paths.logsRoot, { recursive: true, mode: 0o700 })
+  ensurePrivateDir(paths.logsRoot, { what: 'log directory', hint: `Remove ${paths.logsRoot} or set DORA_TS_LOG_DIR to a directory of yours.` })
   const out = openSync(paths.daemonLog, 'a', 0o600)
   const args = [CLI_MAIN, 'daemon', ...(options.tcp === undefined ? [] : ['--tcp', options.tcp])]
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', out, out], env: process.env })

@@ -4,16 +4,21 @@
  * only one daemon runs per user (two `up` at once: one wins); a pid file or socket left by a
  * daemon that died is detected and replaced.
  */
-import { mkdirSync, rmSync, chmodSync } from 'node:fs'
+import { chmodSync, rmSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { loadDataflow } from '../../src/spec/load.js'
 import { tryAcquirePidFile } from '../../src/transport/pid-file.js'
-import { ControlServer } from '../control/server.js'
+import { ControlServer, type CurveEndpoint } from '../control/server.js'
 import { DataflowRun, type RunResult, type UnitInfo } from '../supervisor/dataflow-run.js'
 import { CustomNode } from '../supervisor/custom-node.js'
 import { daemonPaths, type DaemonPaths } from './paths.js'
 import { RunLogWriter } from './run-logs.js'
 import { BadControlRequestError, DataflowNameInUseError, UnknownDataflowError, UnknownNodeError } from './errors.js'
+import { loadCurveKeys, readAllowedClients } from '../../src/security/curve-keys.js'
+import { RateLimitedLog } from '../../src/security/rate-limited-log.js'
+import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../../src/security/private-path.js'
+import { runRoot, runtimeDirCheck } from '../../src/transport/run-dir.js'
+import { checkDaemonRequest } from './requests.js'
 
 export interface StartRequest {
   file: string
@@ -70,16 +75,40 @@ export class Daemon {
    */
   static async start(options: { tcp?: string | undefined } = {}): Promise<Daemon | { ownerPid: number }> {
     const paths = daemonPaths()
-    mkdirSync(paths.dir, { recursive: true, mode: 0o700 })
-    chmodSync(paths.dir, 0o700)
-    mkdirSync(paths.logsRoot, { recursive: true, mode: 0o700 })
+    ensurePrivateDir(runRoot(), runtimeDirCheck(runRoot()))
+    ensurePrivateDir(paths.dir, { what: 'daemon directory' })
+    ensurePrivateDir(paths.logsRoot, { what: 'log directory', hint: `Remove ${paths.logsRoot} or set DORA_TS_LOG_DIR to a directory of yours.` })
     const lock = tryAcquirePidFile(paths.pidFile)
     if (!lock.acquired) return { ownerPid: lock.ownerPid }
     // We own the pid file: any socket file here is a dead daemon's leftover.
     rmSync(paths.controlSocket, { force: true })
     const daemon = new Daemon(paths, () => lock.release())
-    const endpoints = [`ipc://${paths.controlSocket}`, ...(options.tcp === undefined ? [] : [options.tcp])]
     try {
+      const endpoints: Array<string | CurveEndpoint> = [`ipc://${paths.controlSocket}`]
+      if (options.tcp !== undefined) {
+        // TCP is CURVE only: a port is open to every user of the machine (and beyond).
+        const keys = loadCurveKeys({ create: true })
+        const refusals = new RateLimitedLog((line) => process.stderr.write(`dora-ts: ${line}\n`))
+        endpoints.push({
+          endpoint: options.tcp,
+          secretKey: keys.server.secretKey,
+          // Read at every connection, so dora-ts keys allow takes effect without a restart.
+          allow: (key) => {
+            try {
+              return readAllowedClients(keys.paths.allowedClients).includes(key)
+            } catch {
+              return false
+            }
+          },
+          onDecision: (d) => {
+            if (!d.allowed)
+              refusals.log(
+                'refused-curve',
+                `refused a TCP control connection from ${d.address}: client key ${d.clientKey ?? '(none)'} is not in ${keys.paths.allowedClients}`,
+              )
+          },
+        })
+      }
       daemon.#server = await ControlServer.bind({
         endpoints,
         dispatch: (command, args) => daemon.#dispatch(command, args),
@@ -87,7 +116,10 @@ export class Daemon {
           if (command === 'destroy') void daemon.destroy()
         },
       })
+      // The directory (0700) already keeps others out; the socket's own mode says so too.
+      chmodSync(paths.controlSocket, PRIVATE_FILE_MODE)
     } catch (err) {
+      daemon.#server?.close()
       lock.release()
       throw err
     }
@@ -114,7 +146,8 @@ export class Daemon {
     return this.closed
   }
 
-  async #dispatch(command: string, args: Record<string, unknown>): Promise<unknown> {
+  async #dispatch(command: string, raw: Record<string, unknown>): Promise<unknown> {
+    const args = checkDaemonRequest(command, raw)
     switch (command) {
       case 'ping':
         return { pid: process.pid, dataflows: [...this.#entries.values()].filter((e) => !e.run.finished).length }

@@ -8,6 +8,8 @@ import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { DoraError, registerErrorClass } from '../errors.js'
+import { InsecurePathError } from '../security/errors.js'
+import { ensurePrivateDir, checkPrivateDir } from '../security/private-path.js'
 
 /** Unix socket paths are limited to 107 bytes (sun_path); we stay well under. */
 const MAX_SOCKET_PATH = 100
@@ -18,6 +20,23 @@ export class RunDirError extends DoraError {
   }
 }
 registerErrorClass(RunDirError)
+
+/** How {@link ensurePrivateDir} names the runtime directory and says what to do. */
+export function runtimeDirCheck(root: string): { what: string; hint: string } {
+  return {
+    what: 'runtime directory',
+    hint: `Remove ${root} if you can (or ask an administrator: another user made it), or set DORA_TS_RUNTIME_DIR to a directory of yours; dora-ts then creates its own, mode 0700.`,
+  }
+}
+
+/**
+ * Refuse to use a runtime directory another user owns, or a symlink, before connecting to a
+ * socket in it (a fake supervisor there would receive our commands). A missing one is fine:
+ * nothing runs.
+ */
+export function checkRunRoot(root: string = runRoot()): void {
+  checkPrivateDir(root, runtimeDirCheck(root))
+}
 
 /** The directory that holds every run directory of this user. */
 export function runRoot(): string {
@@ -37,10 +56,11 @@ export interface RunDir {
 /** Create a fresh private run directory for the calling process. */
 export function createRunDir(root: string = runRoot()): RunDir {
   try {
-    mkdirSync(root, { recursive: true, mode: 0o700 })
-    // mkdir's mode is masked by umask and ignored when the folder exists: enforce it.
-    chmodSync(root, 0o700)
+    // Created 0700, or checked (ours, not a symlink) and set to 0700: another user may have
+    // pre-created it in a shared /tmp to plant a socket of their own.
+    ensurePrivateDir(root, runtimeDirCheck(root))
   } catch (cause) {
+    if (cause instanceof InsecurePathError) throw cause
     throw new RunDirError(`cannot create the runtime directory ${root}`, {
       hint: 'Set DORA_TS_RUNTIME_DIR to a writable directory on a local filesystem.',
       cause,

@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { LMDB_PRIVATE_FILES } from '../../security/private-path.js'
 import { mkdirSync, realpathSync } from 'node:fs'
 import { open as openLmdb, type Database, type Key, type RootDatabase, type Transaction } from 'lmdb'
 import { META_DB } from '../state/disk-layout.js'
@@ -108,6 +109,7 @@ function openEnvironment(dir: string, realDir: string, mapSizeBytes: number): Sh
     overlappingSync: false,
     keyEncoding: 'binary',
     encoding: 'binary',
+    ...LMDB_PRIVATE_FILES, // data.mdb and lock.mdb: readable by this user only
   })
   try {
     // SIGKILLed processes leave their reader slots behind; free them.

@@ -15,7 +15,9 @@
  * @module
  */
 
-import { accessSync, closeSync, constants as fsConstants, lstatSync, mkdirSync, openSync, readSync, type Stats } from 'node:fs'
+import { accessSync, closeSync, constants as fsConstants, lstatSync, openSync, readSync, type Stats } from 'node:fs'
+import { InsecurePathError } from '../../security/errors.js'
+import { prepareStoreDir } from '../../security/private-path.js'
 import { spawnSync } from 'node:child_process'
 import { endianness } from 'node:os'
 import { join } from 'node:path'
@@ -60,8 +62,10 @@ export type DataFileReport =
  */
 export function preflight(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true })
+    // Private: created 0700 and checked as ours on every open (issue 13, src/security).
+    prepareStoreDir(dir)
   } catch (err) {
+    if (err instanceof InsecurePathError) throw err
     throw stateErrorFrom(err, { dir, action: 'open' })
   }
   checkAccess(dir, 'the state directory', true)

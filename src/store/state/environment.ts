@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { LMDB_PRIVATE_FILES } from '../../security/private-path.js'
 import { existsSync, realpathSync } from 'node:fs'
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb'
 import type { Durability } from '../../spec/types.js'
@@ -98,6 +99,7 @@ export function openStateEnvironment(dir: string, mapSizeBytes: number): StateEn
       overlappingSync: false, // it would flush 'power' commits after they become visible
       keyEncoding: 'binary',
       encoding: 'binary',
+      ...LMDB_PRIVATE_FILES, // data.mdb and lock.mdb: readable by this user only
     })
   } catch (err) {
     throw stateErrorFrom(err, { dir, action: 'open' })

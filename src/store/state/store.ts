@@ -273,7 +273,8 @@ export class StateStore {
       })
     if (target === this.dir) throw fail('the target is the store itself')
     try {
-      mkdirSync(target, { recursive: true })
+      // 0700: the copy is as private as the store (issue 13).
+      mkdirSync(target, { recursive: true, mode: 0o700 })
     } catch (err) {
       throw fail(errorMessage(err), err)
     }

@@ -1,0 +1,82 @@
+/**
+ * The schema of every request the daemon answers: each field's type, which are required, and
+ * nothing else allowed. A body that does not fit is refused with a {@link BadControlRequestError}
+ * naming the field (never echoing a long or binary value back), before any of it is used; a
+ * dataflow name must be an identifier, since it names folders of state and logs.
+ *
+ * @module
+ */
+import { constants } from 'node:os'
+import { BadControlRequestError } from './errors.js'
+import { checkName } from '../../src/security/names.js'
+
+type FieldType = 'string' | 'boolean' | 'duration' | 'signal' | 'name'
+
+interface Schema {
+  required?: Record<string, FieldType>
+  optional?: Record<string, FieldType>
+}
+
+const SCHEMAS: Record<string, Schema> = {
+  ping: {},
+  list: {},
+  destroy: {},
+  start: {
+    required: { file: 'string' },
+    optional: { name: 'name', stateDir: 'string', kvsDir: 'string', cleanState: 'boolean', graceMs: 'duration', stopAfterMs: 'duration' },
+  },
+  stop: { optional: { target: 'string', graceMs: 'duration' } },
+  kill: { required: { unit: 'string' }, optional: { target: 'string', signal: 'signal' } },
+}
+
+/** Longest string field we take (paths included). */
+const MAX_STRING = 4096
+
+const HINT = 'The CLI and the supervisor may be different dora-ts versions: run dora-ts destroy, then dora-ts up.'
+
+function problem(command: string, field: string, type: FieldType, value: unknown): string | undefined {
+  switch (type) {
+    case 'string':
+      if (typeof value !== 'string') return 'must be a string'
+      if (value.length > MAX_STRING) return `is longer than ${MAX_STRING} characters`
+      if (value.includes('\0')) return 'contains a NUL character'
+      return undefined
+    case 'name':
+      if (typeof value !== 'string') return 'must be a string'
+      checkName(value, { what: `the ${command} request's ${field}` })
+      return undefined
+    case 'boolean':
+      return typeof value === 'boolean' ? undefined : 'must be true or false'
+    case 'duration':
+      return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= 2 ** 31 ? undefined : 'must be a number of milliseconds'
+    case 'signal':
+      return typeof value === 'string' && Object.hasOwn(constants.signals, value) ? undefined : 'must be a signal name such as SIGKILL'
+  }
+}
+
+/**
+ * `args` checked against the schema of `command` (unknown commands pass, to be refused by the
+ * dispatcher with its own message). Throws {@link BadControlRequestError}.
+ */
+export function checkDaemonRequest(command: string, args: Record<string, unknown>): Record<string, unknown> {
+  const schema = SCHEMAS[command]
+  if (schema === undefined) return args
+  const fields = { ...schema.required, ...schema.optional }
+  for (const key of Object.keys(args)) {
+    if (!Object.hasOwn(fields, key)) {
+      throw new BadControlRequestError(`the "${command}" request has an unknown field (${JSON.stringify(key.slice(0, 40))})`, { hint: HINT })
+    }
+  }
+  for (const [field, type] of Object.entries(fields)) {
+    const value = args[field]
+    if (value === undefined || value === null) {
+      if (schema.required !== undefined && Object.hasOwn(schema.required, field)) {
+        throw new BadControlRequestError(`the "${command}" request lacks its "${field}" field`, { hint: HINT })
+      }
+      continue
+    }
+    const why = problem(command, field, type, value)
+    if (why !== undefined) throw new BadControlRequestError(`the "${field}" field of the "${command}" request ${why}`, { hint: HINT })
+  }
+  return args
+}
