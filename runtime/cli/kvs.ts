@@ -10,6 +10,7 @@ import { defaultKvsDir, ENV_KVS_DIR, KvsStore, type KvsChange, type KvsNamespace
 import { createPrinter } from './output.js'
 import { byteSizeOption, CliUsageError } from './options.js'
 import { errorMessage } from '../../src/errors.js'
+import { didYouMean } from '../../src/spec/did-you-mean.js'
 
 /** Environment variable with the default `--namespace` of the kvs commands. */
 export const ENV_KVS_NAMESPACE = 'DORA_TS_KVS_NAMESPACE'
@@ -56,17 +57,36 @@ export function describeValue(bytes: Uint8Array): { bytes: number; text?: string
   }
 }
 
-/** A value as the text output shows it on one line. */
-function preview(bytes: Uint8Array): string {
+/** Characters of a value `kvs ls` and `kvs watch` show before cutting it short. */
+export const PREVIEW_CHARS = 80
+
+/**
+ * A value as the text output shows it on one line, cut to {@link PREVIEW_CHARS}: a listing is
+ * for finding keys, and a store of megabyte values printed in full floods the terminal (`kvs
+ * get KEY` or `--json` give the whole value).
+ */
+export function preview(bytes: Uint8Array): string {
   const { text } = describeValue(bytes)
   if (text === undefined) return `<${bytes.byteLength} bytes of binary>`
   // Control characters would break the one-line-per-key output: show those values JSON-escaped.
   // eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
-  return /[\u0000-\u001f\u007f]/.test(text) ? JSON.stringify(text) : text
+  const shown = /[\u0000-\u001f\u007f]/.test(text) ? JSON.stringify(text) : text
+  const chars = [...shown]
+  if (chars.length <= PREVIEW_CHARS) return shown
+  return `${chars.slice(0, PREVIEW_CHARS).join('')}... (${bytes.byteLength} bytes)`
 }
 
-/** Open the KVS and the namespace the options name; `use` runs with them, the store is closed after. */
-async function withNamespace<T>(args: KvsArgs, use: (ns: KvsNamespace, store: KvsStore) => T | Promise<T>): Promise<T> {
+/**
+ * Open the KVS and the namespace the options name; `use` runs with them, the store is closed
+ * after. A namespace comes into being on its first write, so a mistyped `-n robto` would read
+ * nothing or silently start a second pool: reads of a namespace that does not exist are
+ * refused with the existing ones, and a `put` that creates one says so on stderr.
+ */
+async function withNamespace<T>(
+  args: KvsArgs,
+  use: (ns: KvsNamespace, store: KvsStore) => T | Promise<T>,
+  access: 'read' | 'write' | 'watch' = 'read',
+): Promise<T> {
   const dir = args['kvs-dir'] === undefined ? defaultKvsDir() : resolve(args['kvs-dir'])
   const mapSizeBytes = args['kvs-map-size'] === undefined ? undefined : byteSizeOption('--kvs-map-size', args['kvs-map-size'])
   const store = KvsStore.open({ dir, ...(mapSizeBytes === undefined ? {} : { mapSizeBytes }) })
@@ -81,7 +101,19 @@ async function withNamespace<T>(args: KvsArgs, use: (ns: KvsNamespace, store: Kv
             : `namespaces in ${dir}: ${existing.join(', ')} (a dataflow's nodes use its name, or its kvs_namespace)`,
       })
     }
-    return await use(store.namespace(name), store)
+    const ns = store.namespace(name)
+    const existing = store.namespaces()
+    if (!existing.includes(name)) {
+      const known = existing.length === 0 ? `the KVS in ${dir} has no namespaces yet` : `namespaces in ${dir}: ${existing.join(', ')}`
+      if (access === 'read') {
+        throw new CliUsageError(`KVS namespace ${JSON.stringify(name)} does not exist${didYouMean(name, existing)}`, {
+          hint: `${known}; a namespace is created by its first write (dora-ts kvs namespaces lists them)`,
+        })
+      }
+      if (access === 'watch') createPrinter().info(`KVS namespace ${JSON.stringify(name)} does not exist yet${didYouMean(name, existing)}; ${known}`)
+      else if (existing.length > 0) createPrinter().info(`creating KVS namespace ${JSON.stringify(name)}${didYouMean(name, existing)}; ${known}`)
+    }
+    return await use(ns, store)
   } finally {
     store.close()
   }
@@ -91,12 +123,17 @@ function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`)
 }
 
-const getCommand: CommandModule<KvsArgs, KeyArgs> = {
+interface GetArgs extends KeyArgs {
+  raw: boolean
+}
+
+const getCommand: CommandModule<KvsArgs, GetArgs> = {
   command: 'get <key>',
   describe: 'Print the value of a key (its raw bytes; with --json, an object)',
   builder: (yargs) =>
     yargs
       .positional('key', { type: 'string', demandOption: true, describe: 'The key' })
+      .option('raw', { type: 'boolean', default: false, describe: 'Print the stored bytes exactly, without the newline that ends a text value' })
       .example('$0 kvs get settings/max-speed -n robot', 'Print the value')
       .example('$0 kvs get count -n robot --json', '{"namespace":"robot","key":"count","found":true,"bytes":2,"text":"42","json":42,"base64":"NDI="}'),
   handler: (args) =>
@@ -106,7 +143,10 @@ const getCommand: CommandModule<KvsArgs, KeyArgs> = {
         printJson({ namespace: ns.name, key: args.key, found: value !== undefined, ...(value === undefined ? {} : describeValue(value)) })
       } else if (value !== undefined) {
         process.stdout.write(value)
-        if (process.stdout.isTTY === true) process.stdout.write('\n')
+        // A text value ends its line, as `echo` does, so the shell prompt does not follow it
+        // on the same line; --raw prints the stored bytes exactly (binary values always are).
+        const text = describeValue(value).text
+        if (!args.raw && text !== undefined && !text.endsWith('\n')) process.stdout.write('\n')
       }
       if (value === undefined) {
         if (!args.json) createPrinter().error(`key ${JSON.stringify(args.key)} not found in KVS namespace ${JSON.stringify(ns.name)}`)
@@ -117,14 +157,15 @@ const getCommand: CommandModule<KvsArgs, KeyArgs> = {
 
 const putCommand: CommandModule<KvsArgs, PutArgs> = {
   command: 'put <key> [value]',
-  describe: 'Set a key to a string, or to the bytes of a file (--file; - for stdin)',
+  describe: 'Set a key to a string, or to the bytes of a file (--file PATH; - or --file - for stdin)',
   builder: (yargs) =>
     yargs
       .positional('key', { type: 'string', demandOption: true, describe: 'The key' })
       .positional('value', { type: 'string', describe: 'The value, stored as UTF-8 text' })
       .option('file', { type: 'string', describe: 'Store the bytes of this file instead (- reads stdin)' })
       .example('$0 kvs put settings/max-speed 1.5 -n robot', 'Set a value')
-      .example('$0 kvs put map.png --file map.png -n robot', 'Store a file'),
+      .example('$0 kvs put map.png --file map.png -n robot', 'Store a file')
+      .example('echo 1.5 | $0 kvs put settings/max-speed - -n robot', 'Store what stdin gives'),
   handler: (args) => {
     if ((args.value === undefined) === (args.file === undefined)) {
       throw new CliUsageError('kvs put takes a value or --file, exactly one of them', {
@@ -141,16 +182,20 @@ const putCommand: CommandModule<KvsArgs, PutArgs> = {
     } else {
       bytes = Buffer.from(args.value ?? '', 'utf8')
     }
-    return withNamespace(args, (ns) => {
-      ns.write(args.key, bytes)
-      if (args.json) printJson({ namespace: ns.name, key: args.key, bytes: bytes.byteLength })
-    })
+    return withNamespace(
+      args,
+      (ns) => {
+        ns.write(args.key, bytes)
+        if (args.json) printJson({ namespace: ns.name, key: args.key, bytes: bytes.byteLength })
+      },
+      'write',
+    )
   },
 }
 
 const lsCommand: CommandModule<KvsArgs, PrefixArgs> = {
   command: 'ls [prefix]',
-  describe: 'List the keys (starting with PREFIX) and their values, in key order',
+  describe: `List the keys (starting with PREFIX) and the first ${PREVIEW_CHARS} characters of their values, in key order`,
   builder: (yargs) =>
     yargs
       .positional('prefix', { type: 'string', default: '', describe: 'Only keys that start with this' })
@@ -193,32 +238,36 @@ const watchCommand: CommandModule<KvsArgs, WatchArgs> = {
       .example('$0 kvs watch settings/ -n robot', 'put/delete lines as changes happen')
       .example('$0 kvs watch -n robot --json', 'One JSON object per change and line'),
   handler: (args) =>
-    withNamespace(args, async (ns) => {
-      if (args.count !== undefined && !(Number.isInteger(args.count) && args.count > 0)) {
-        throw new CliUsageError(`--count must be a positive integer, got ${args.count}`)
-      }
-      const controller = new AbortController()
-      const watch = ns.watch(args.prefix, { signal: controller.signal })
-      const stop = (): void => controller.abort()
-      process.once('SIGINT', stop)
-      process.once('SIGTERM', stop)
-      // The watch's timer is unref'd (a watch must not keep a node alive); this command exists to wait.
-      const keepAlive = setInterval(() => {}, 1 << 30)
-      const filter = args.prefix === '' ? '' : ` for keys starting with ${JSON.stringify(args.prefix)}`
-      createPrinter().info(`watching KVS namespace ${JSON.stringify(ns.name)}${filter} (Ctrl-C to stop)`)
-      let seen = 0
-      try {
-        for await (const change of watch) {
-          printChange(change, args.json)
-          if (args.count !== undefined && ++seen >= args.count) break
+    withNamespace(
+      args,
+      async (ns) => {
+        if (args.count !== undefined && !(Number.isInteger(args.count) && args.count > 0)) {
+          throw new CliUsageError(`--count must be a positive integer, got ${args.count}`)
         }
-      } finally {
-        clearInterval(keepAlive)
-        process.off('SIGINT', stop)
-        process.off('SIGTERM', stop)
-        watch.close()
-      }
-    }),
+        const controller = new AbortController()
+        const watch = ns.watch(args.prefix, { signal: controller.signal })
+        const stop = (): void => controller.abort()
+        process.once('SIGINT', stop)
+        process.once('SIGTERM', stop)
+        // The watch's timer is unref'd (a watch must not keep a node alive); this command exists to wait.
+        const keepAlive = setInterval(() => {}, 1 << 30)
+        const filter = args.prefix === '' ? '' : ` for keys starting with ${JSON.stringify(args.prefix)}`
+        createPrinter().info(`watching KVS namespace ${JSON.stringify(ns.name)}${filter} (Ctrl-C to stop)`)
+        let seen = 0
+        try {
+          for await (const change of watch) {
+            printChange(change, args.json)
+            if (args.count !== undefined && ++seen >= args.count) break
+          }
+        } finally {
+          clearInterval(keepAlive)
+          process.off('SIGINT', stop)
+          process.off('SIGTERM', stop)
+          watch.close()
+        }
+      },
+      'watch',
+    ),
 }
 
 function printChange(change: KvsChange, json: boolean): void {
@@ -238,6 +287,24 @@ function printChange(change: KvsChange, json: boolean): void {
     default:
       return
   }
+}
+
+const namespacesCommand: CommandModule<KvsArgs, KvsArgs> = {
+  command: 'namespaces',
+  aliases: ['ns'],
+  describe: 'List the namespaces (pools) that exist, one a line',
+  builder: (yargs) => yargs.example('$0 kvs namespaces', 'robot\nsettings'),
+  handler: (args) => {
+    const dir = args['kvs-dir'] === undefined ? defaultKvsDir() : resolve(args['kvs-dir'])
+    const store = KvsStore.open({ dir })
+    try {
+      const names = store.namespaces()
+      if (args.json) printJson(names)
+      else for (const name of names) process.stdout.write(`${name}\n`)
+    } finally {
+      store.close()
+    }
+  },
 }
 
 export const kvsCommand: CommandModule<object, KvsArgs> = {
@@ -264,6 +331,7 @@ export const kvsCommand: CommandModule<object, KvsArgs> = {
       .command(lsCommand)
       .command(rmCommand)
       .command(watchCommand)
-      .demandCommand(1, 'Name a kvs command: get, put, ls, rm or watch.') as unknown as Argv<KvsArgs>,
+      .command(namespacesCommand)
+      .demandCommand(1, 'Name a kvs command: get, put, ls, rm, watch or namespaces.') as unknown as Argv<KvsArgs>,
   handler: () => {},
 }

@@ -31,7 +31,9 @@ export const listCommand: CommandModule<object, ListArgs> = {
     }
     const now = Date.now()
     for (const df of dataflows) {
-      process.stdout.write(`${df.name}  ${df.id}  ${df.status}  up ${formatDuration(now - df.startedAt)}  ${df.file}\n`)
+      // A finished run's uptime stops at its end (it used to keep counting until it was dropped).
+      const uptime = df.endedAt === undefined ? `up ${formatDuration(now - df.startedAt)}` : `ran ${formatDuration(df.endedAt - df.startedAt)}`
+      process.stdout.write(`${df.name}  ${df.id}  ${df.status}  ${uptime}  ${df.file}\n`)
       const rows = df.units.map((u) => {
         const state = df.state.find((s) => s.operator === u.name || s.operator.replace(/^.*?\//, '') === u.name)
         return [

@@ -36,6 +36,8 @@ export interface DataflowInfo {
   file: string
   status: 'running' | 'stopping' | 'finished' | 'failed'
   startedAt: number
+  /** When the run ended (Date.now()); absent while it runs. `list` shows the uptime it had. */
+  endedAt?: number | undefined
   logDir: string
   units: UnitInfo[]
   /** Bytes of operator state, per operator. */
@@ -49,6 +51,7 @@ interface Entry {
   file: string
   logs: RunLogWriter
   result?: RunResult
+  endedAt?: number
 }
 
 /** Finished dataflows stay listed (with their result) this long. */
@@ -195,6 +198,7 @@ export class Daemon {
     logs.write({ source: 'dora-ts', stream: 'supervisor', level: 'info', text: `dataflow "${spec.name}" started (id ${run.id}) from ${spec.file}` })
     void run.done.then(async (result) => {
       entry.result = result
+      entry.endedAt = Date.now()
       const failed = result.units.filter((u) => u.status === 'failed').map((u) => `${u.unit}: ${u.error ?? 'failed'}`)
       logs.write({
         source: 'dora-ts',
@@ -243,6 +247,7 @@ export class Daemon {
       file: e.file,
       status: e.result !== undefined ? (e.result.ok ? 'finished' : 'failed') : e.run.stopping ? 'stopping' : 'running',
       startedAt: e.run.startedAt,
+      endedAt: e.endedAt,
       logDir: e.logs.dir,
       units: e.run.unitInfo(),
       state: e.run.finished ? [] : (e.run.store?.stats() ?? []),

@@ -4,16 +4,24 @@
  * @module
  */
 
-/** Levenshtein distance between `a` and `b` (insert, delete, substitute each cost 1). */
+/**
+ * Edit distance between `a` and `b`: insert, delete, substitute, and swapping two adjacent
+ * characters each cost 1 (optimal string alignment). The swap matters: `lsit`, `robto` are the
+ * commonest typos, and plain Levenshtein counts them as 2, too far for a short word.
+ */
 export function editDistance(a: string, b: string): number {
   if (a === b) return 0
+  let before: number[] = []
   let previous = Array.from({ length: b.length + 1 }, (_, i) => i)
   for (let i = 1; i <= a.length; i++) {
     const current = [i]
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1
-      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost)
+      let d = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, (before[j - 2] ?? 0) + 1)
+      current[j] = d
     }
+    before = previous
     previous = current
   }
   return previous[b.length] ?? 0

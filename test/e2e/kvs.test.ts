@@ -110,8 +110,9 @@ nodes:
     ls.map((e) => e.key),
     ['settings/tick'],
   )
-  const other = await kvsJson<unknown[]>(t, env, 'ls', '-n', 'watched')
-  t.same(other, [], 'nothing landed in the namespace named after the dataflow')
+  const other = await kvsCli(env, 'ls', '-n', 'watched')
+  t.equal(other.code, 1, 'nothing landed in the namespace named after the dataflow: it does not exist')
+  t.match(other.stderr, /KVS namespace "watched" does not exist[\s\S]*namespaces in .*: shared-pool/)
 
   run.child.kill('SIGINT')
   const exited = await run.exited
@@ -147,7 +148,7 @@ t.test('dora-ts kvs: get/put/ls/rm with --json, --file, and clear errors', async
   t.equal((await kvsCli(env, 'put', 'config/name', 'robot one', '-n', 'cli')).code, 0)
   t.same(await kvsJson(t, env, 'put', 'blob', '--file', file, '-n', 'cli'), { namespace: 'cli', key: 'blob', bytes: 4 })
   const get = await kvsCli(env, 'get', 'config/name', '-n', 'cli')
-  t.equal(get.stdout, 'robot one', 'get prints the raw value')
+  t.equal(get.stdout, 'robot one\n', 'get prints the value and ends its line')
   t.same(await kvsJson(t, env, 'get', 'blob', '-n', 'cli'), { namespace: 'cli', key: 'blob', found: true, bytes: 4, base64: 'AAEC/w==' })
   const ls = await kvsCli(env, 'ls', '-n', 'cli')
   t.equal(ls.stdout, 'blob\t<4 bytes of binary>\nconfig/name\trobot one\n')

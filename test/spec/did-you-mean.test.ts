@@ -7,6 +7,8 @@ t.test('editDistance counts inserts, deletes and substitutions', async (t) => {
   t.equal(editDistance('kitten', 'sitting'), 3)
   t.equal(editDistance('', 'abc'), 3)
   t.equal(editDistance('abc', ''), 3)
+  t.equal(editDistance('robto', 'robot'), 1, 'a swap of two neighbours is one typo')
+  t.equal(closest('lsit', ['list', 'logs']), 'list')
 })
 
 t.test('closest suggests a likely typo and nothing for unrelated words', async (t) => {

@@ -18,6 +18,7 @@ import {
 } from '../../../src/store/state/disk-layout.js'
 import { StateStore } from '../../../src/store/state/store.js'
 import { buildLmdbTools } from '../fixtures/lmdb-tools.js'
+import { haveTool } from '../../fixtures/external-tool.js'
 
 const keyProblem = (key: string): string | undefined => stateKeyProblem(key, Buffer.byteLength(key))
 
@@ -98,15 +99,10 @@ t.test('the layout record names the format and version', async (t) => {
 })
 
 t.test('the real LMDB tools see the layout: mdb_stat lists op/<node>/<op>, mdb_dump shows the records', async (t) => {
+  // Skipped with the install command on a machine without make and cc; fails in CI.
+  if (!haveTool(t, { commands: ['make', 'cc'], install: 'apt-get install build-essential', purpose: 'the disk layout with mdb_stat/mdb_dump' })) return
   const root = t.testdir()
-  let tools
-  try {
-    tools = buildLmdbTools(join(root, 'tools'))
-  } catch (err) {
-    // Fail, never skip: the check is the point of this test.
-    t.fail((err as Error).message)
-    return
-  }
+  const tools = buildLmdbTools(join(root, 'tools'))
   const dir = join(root, 'state')
   const store = StateStore.open({ dir, durability: 'process' })
   store.operator('planner/path').commit([{ key: 'pose', value: Buffer.from('x=1') }], { lastEvent: 2n ** 60n, seen: new Map([['camera/image', [9n, 2]]]) })
