@@ -21,6 +21,8 @@ export interface InFlight {
   eventNo: number
   /** Crashes of the operator this event caused (a handler throwing, a timeout, ...). */
   crashes: number
+  /** True once a worker crashed (for any reason) while handling it: it goes again marked redelivered. */
+  interrupted: boolean
 }
 
 /** Id of a message produced while handling event `eventNo`: `<event>.<index>`. */
@@ -83,7 +85,7 @@ export class Deliveries {
         skipped?.(item)
         continue
       }
-      const inFlight = { item, eventNo: ++this.#eventNo, crashes: 0 }
+      const inFlight = { item, eventNo: ++this.#eventNo, crashes: 0, interrupted: false }
       this.#inFlight.push(inFlight)
       return inFlight
     }
@@ -92,7 +94,7 @@ export class Deliveries {
 
   /** The event as it is posted (again) to a worker. */
   post(inFlight: InFlight): DeliveredEvent {
-    return forWorker(inFlight.item, inFlight.crashes > 0)
+    return forWorker(inFlight.item, inFlight.interrupted)
   }
 
   /**
@@ -102,7 +104,7 @@ export class Deliveries {
   messageIds(count: number): { ids: string[]; redelivered: boolean } {
     const inFlight = this.#inFlight[0]
     if (inFlight === undefined) return { ids: new Array<string>(count).fill(''), redelivered: false }
-    return { ids: Array.from({ length: count }, (_, i) => `${inFlight.eventNo}.${i}`), redelivered: inFlight.crashes > 0 }
+    return { ids: Array.from({ length: count }, (_, i) => `${inFlight.eventNo}.${i}`), redelivered: inFlight.interrupted }
   }
 
   /** The launch number for messages sent by init()/restoreState now, and their ids. */
@@ -141,7 +143,9 @@ export class Deliveries {
    */
   crashed(maxRedeliveries: number, caused: boolean): InFlight | undefined {
     const inFlight = this.#inFlight[0]
-    if (inFlight === undefined || !caused) return undefined
+    if (inFlight === undefined) return undefined
+    inFlight.interrupted = true
+    if (!caused) return undefined
     inFlight.crashes++
     if (inFlight.crashes < maxRedeliveries || inFlight.item.type !== 'input') return undefined
     return this.committed()

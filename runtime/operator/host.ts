@@ -32,7 +32,7 @@ import { displayName, operatorKey } from '../supervisor/routing.js'
 import { LineTail, type Unit, type UnitHost, type UnitResult, type UnitStatus } from '../supervisor/unit.js'
 import { Deliveries, poisonReport, type InFlight } from './deliveries.js'
 import { PauseGate } from './pause-gate.js'
-import { commitEvent, loadState, type SentMessage } from './state-commit.js'
+import { commitEvent, commitEventLater, loadState, type EventCommit, type SentMessage } from './state-commit.js'
 import { eventOrder, initOrder } from '../../src/store/state/outbox.js'
 import { consumedKey, rememberOrder, type OutboxRoute } from './outbox.js'
 import type { DeliveredEvent } from '../../src/events.js'
@@ -351,17 +351,25 @@ export class OperatorHost implements Unit {
     const sent = outputs.map((output, i) => this.#message(output, ids[i] ?? '', redelivered, eventOrder(inFlight.eventNo, i)))
     const consumed = consumedKey(this.key, inFlight.item)
     this.#deliveries.committed()
-    if (!this.#commit(writes, sent, consumed)) return
-    // Committed: only now may anyone see its outputs.
-    for (const message of sent) this.#route(message)
-    if (inFlight.item.type === 'stop') {
-      // Stop was handled: a deliberate, clean end.
-      this.#stopHandled = true
-      this.#status = 'stopping'
-      void this.#worker?.terminate()
-      return
-    }
-    this.pump()
+    const generation = this.#generation
+    // Grouped with the other commits of this turn (one transaction); the worker meanwhile
+    // goes on with the next events posted to it.
+    commitEventLater(this.#state, this.#eventCommit(writes, sent, consumed), (failure) => {
+      if (failure !== undefined) {
+        this.#failForGood(failure)
+        return
+      }
+      // Committed: only now may anyone see its outputs.
+      for (const message of sent) this.#route(message)
+      if (inFlight.item.type === 'stop') {
+        // Stop was handled: a deliberate, clean end (unless the worker was replaced meanwhile).
+        if (generation !== this.#generation) return
+        this.#stopHandled = true
+        this.#status = 'stopping'
+        void this.#worker?.terminate()
+      }
+    })
+    if (inFlight.item.type !== 'stop') this.pump()
   }
 
   /** Commit init()/restoreState's writes and messages, under a new launch number when it sent any. */
@@ -376,16 +384,13 @@ export class OperatorHost implements Unit {
     return true
   }
 
+  #eventCommit(writes: StateWrite[], sent: readonly SentMessage[], consumed: Buffer | undefined): EventCommit {
+    return { sender: this.key, writes, sent, routes: this.#outboxRoutes, consumed, meta: this.#deliveries.meta() }
+  }
+
   /** Commit what an event did in one transaction; false (and failed) when that fails. */
   #commit(writes: StateWrite[], sent: readonly SentMessage[], consumed: Buffer | undefined): boolean {
-    const failure = commitEvent(this.#state, {
-      sender: this.key,
-      writes,
-      sent,
-      routes: this.#outboxRoutes,
-      consumed,
-      meta: this.#deliveries.meta(),
-    })
+    const failure = commitEvent(this.#state, this.#eventCommit(writes, sent, consumed))
     if (failure === undefined) return true
     this.#failForGood(failure)
     return false

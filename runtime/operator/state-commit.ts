@@ -44,7 +44,40 @@ export interface EventCommit {
  * nothing and consumed no outbox entry is not committed: its number was never shown to anyone.
  */
 export function commitEvent(state: OperatorState | undefined, commit: EventCommit): string | undefined {
-  if (state === undefined) return undefined
+  const outbox = state === undefined ? undefined : outboxChange(commit)
+  if (state === undefined || outbox === undefined) return undefined
+  try {
+    state.commit(commit.writes, commit.meta, outbox)
+    return undefined
+  } catch (err) {
+    return failureOf(err)
+  }
+}
+
+/**
+ * {@link commitEvent}, grouped with the other commits of this turn of the event loop (one
+ * transaction for all of them, see OperatorState.commitLater): `done` gets undefined once
+ * committed (at once when nothing needs committing), else why it failed.
+ */
+export function commitEventLater(state: OperatorState | undefined, commit: EventCommit, done: (failure: string | undefined) => void): void {
+  const outbox = state === undefined ? undefined : outboxChange(commit)
+  if (state === undefined || outbox === undefined) {
+    done(undefined)
+    return
+  }
+  state.commitLater(commit.writes, commit.meta, outbox, (err) => done(err === undefined ? undefined : failureOf(err)))
+}
+
+function failureOf(err: unknown): string {
+  return `could not commit its state: ${err instanceof DoraError ? err.describe() : errorMessage(err)}`
+}
+
+/**
+ * The outbox change of an event: its messages for operators, and the entry it consumed.
+ * Undefined when the event needs no commit: it wrote nothing, sent nothing and consumed no
+ * outbox entry (its number was never shown to anyone).
+ */
+function outboxChange(commit: EventCommit): OutboxChange | undefined {
   const { writes, sent, consumed } = commit
   if (writes.length === 0 && sent.length === 0 && consumed === undefined) return undefined
   const outbox: OutboxChange = { put: [], remove: consumed === undefined ? [] : [consumed] }
@@ -54,10 +87,5 @@ export function commitEvent(state: OperatorState | undefined, commit: EventCommi
     const value = encodeOutboxValue(message.header, message.data)
     for (const route of routes) outbox.put.push({ key: outboxKey(route.receiver, route.inputId, commit.sender, message.order), value })
   }
-  try {
-    state.commit(writes, commit.meta, outbox)
-    return undefined
-  } catch (err) {
-    return `could not commit its state: ${err instanceof DoraError ? err.describe() : errorMessage(err)}`
-  }
+  return outbox
 }

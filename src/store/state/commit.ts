@@ -142,22 +142,25 @@ export function applyCommit(
   target: Pick<CommitTarget, 'dir' | 'operatorKey' | 'mapSizeBytes'>,
   outboxDb?: Bytes,
 ): void {
-  const { keys, values, metaKey, metaBytes, outbox } = commit
   try {
-    env.transactionSync(() => {
-      for (let i = 0; i < keys.length; i++) {
-        const value = values[i]
-        if (value === undefined) db.removeSync(keys[i] as Buffer)
-        else db.putSync(keys[i] as Buffer, value)
-      }
-      meta.putSync(metaKey, metaBytes)
-      if (outbox !== undefined && outboxDb !== undefined) {
-        for (const key of outbox.remove) outboxDb.removeSync(key)
-        for (const { key, value } of outbox.put) outboxDb.putSync(key, value)
-      }
-    }, flags)
+    env.transactionSync(() => writeCommit(db, meta, commit, outboxDb), flags)
   } catch (err) {
     throw stateErrorFrom(err, { dir: target.dir, action: 'commit', operator: target.operatorKey, mapSizeBytes: target.mapSizeBytes })
+  }
+}
+
+/** Write an encoded commit inside the caller's write transaction (one of a group, see store.ts). */
+export function writeCommit(db: Bytes, meta: Bytes, commit: EncodedCommit, outboxDb?: Bytes): void {
+  const { keys, values, metaKey, metaBytes, outbox } = commit
+  for (let i = 0; i < keys.length; i++) {
+    const value = values[i]
+    if (value === undefined) db.removeSync(keys[i] as Buffer)
+    else db.putSync(keys[i] as Buffer, value)
+  }
+  meta.putSync(metaKey, metaBytes)
+  if (outbox !== undefined && outboxDb !== undefined) {
+    for (const key of outbox.remove) outboxDb.removeSync(key)
+    for (const { key, value } of outbox.put) outboxDb.putSync(key, value)
   }
 }
 

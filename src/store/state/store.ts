@@ -51,7 +51,7 @@ import type { Durability } from '../../spec/types.js'
 import { corruptHint, StateBadKeyError, StateClosedError, StateCorruptError, StateSnapshotError, stateErrorFrom, type StateErrorContext } from './errors.js'
 import { decodeMeta, emptyMeta, operatorDbName, operatorKeyOf, operatorKeyProblem, type OperatorMeta } from './disk-layout.js'
 import { checkDurability, DEFAULT_MAP_SIZE_BYTES, openStateEnvironment, releaseStateDir, type Bytes, type StateEnvironment } from './environment.js'
-import { applyCommit, COMMIT_FLAGS, encodeCommit, SizeBudget, type StateWrite } from './commit.js'
+import { applyCommit, COMMIT_FLAGS, encodeCommit, SizeBudget, writeCommit, type EncodedCommit, type StateWrite } from './commit.js'
 import { errorMessage } from '../../errors.js'
 import { listDbNames } from '../lmdb/db-names.js'
 import { decodeOutboxEntry, OUTBOX_DB, receiverRange, type OutboxChange, type OutboxEntry } from './outbox.js'
@@ -97,6 +97,14 @@ export interface OperatorState {
    * Returns when committed.
    */
   commit(writes: readonly StateWrite[], meta: OperatorMeta, outbox?: OutboxChange): void
+  /**
+   * The same as {@link commit}, grouped: the event is committed together with every other
+   * commitLater of this store (any operator) made in the same turn of the event loop, in ONE
+   * transaction (each event still all or nothing), then `done` is called, with the error if
+   * the transaction failed. Calls of one operator commit in order. A sync {@link commit} or
+   * close() commits the pending group first.
+   */
+  commitLater(writes: readonly StateWrite[], meta: OperatorMeta, outbox: OutboxChange | undefined, done: (err?: unknown) => void): void
   /** The messages for this operator left in the outbox, in key order (see outbox.ts). */
   pending(dataflowId: string): OutboxEntry[]
   /** Delete outbox entries (messages this operator will never consume: dropped by its queue policy). */
@@ -135,6 +143,9 @@ export class StateStore {
   /** Each operator's meta record key in `__meta__`, encoded once. */
   readonly #metaKeys = new Map<string, Buffer>()
   #outbox: Bytes | undefined
+  /** Commits waiting for the group transaction of this turn of the event loop. */
+  readonly #group: Array<{ operatorKey: string; flags: number; commit?: EncodedCommit; error?: unknown; done: (err?: unknown) => void }> = []
+  #groupScheduled = false
   readonly #pendingSnapshots = new Set<Promise<void>>()
   #closing = false
   readonly #closed: Promise<void>
@@ -186,6 +197,7 @@ export class StateStore {
       durability,
       load: () => this.#load(operatorKey),
       commit: (writes, meta, outbox) => this.#commit(operatorKey, COMMIT_FLAGS[durability], writes, meta, outbox),
+      commitLater: (writes, meta, outbox, done) => this.#commitLater(operatorKey, COMMIT_FLAGS[durability], writes, meta, outbox, done),
       pending: (dataflowId) => this.#pending(operatorKey, dataflowId),
       discard: (keys) => this.#discard(operatorKey, COMMIT_FLAGS[durability], keys),
     }
@@ -301,6 +313,8 @@ export class StateStore {
    */
   close(): void {
     if (this.#closing) return
+    // Commits already accepted are committed, not dropped.
+    if (this.#group.length > 0) this.#flushGroup()
     this.#closing = true
     const env = this.#env
     this.#env = undefined
@@ -402,7 +416,74 @@ export class StateStore {
     }
   }
 
+  #commitLater(
+    operatorKey: string,
+    flags: number,
+    writes: readonly StateWrite[],
+    meta: OperatorMeta,
+    outbox: OutboxChange | undefined,
+    done: (err?: unknown) => void,
+  ): void {
+    let commit: EncodedCommit
+    try {
+      const env = this.#requireEnv(operatorKey)
+      const target = { dir: this.dir, operatorKey, metaKey: this.#metaKey(operatorKey), pageSize: this.#pageSize, mapSizeBytes: this.mapSizeBytes }
+      commit = encodeCommit(target, writes, meta, outbox)
+      this.#budget.reserve(env, commit.growth, this.dir, operatorKey)
+    } catch (err) {
+      // Its place in the group is kept: `done` is called in order, never before earlier ones.
+      this.#group.push({ operatorKey, flags, done, error: err })
+      this.#scheduleGroup()
+      return
+    }
+    this.#group.push({ operatorKey, flags, commit, done })
+    this.#scheduleGroup()
+  }
+
+  #scheduleGroup(): void {
+    if (this.#groupScheduled) return
+    this.#groupScheduled = true
+    // After the I/O callbacks of this turn: every 'done' that arrived in it joins the group.
+    setImmediate(() => this.#flushGroup())
+  }
+
+  /** Commit the pending group in one transaction, then tell each caller, in order. */
+  #flushGroup(): void {
+    this.#groupScheduled = false
+    const group = this.#group.splice(0)
+    if (group.length === 0) return
+    const env = this.#env
+    let failure: unknown
+    const valid = group.filter((g) => g.commit !== undefined)
+    if (valid.length > 0) {
+      if (env === undefined) failure = this.#closedError()
+      else {
+        // The strictest durability of the group: a 'power' commit fsyncs the whole group.
+        const flags = valid.find((g) => g.flags === COMMIT_FLAGS.power)?.flags ?? (valid[0] as { flags: number }).flags
+        const outboxDb = valid.some((g) => g.commit?.outbox !== undefined) ? this.#outboxDb() : undefined
+        try {
+          const dbs = valid.map((g) => this.#db(g.operatorKey))
+          env.transactionSync(() => {
+            valid.forEach((g, i) => writeCommit(dbs[i] as Bytes, this.#meta, g.commit as EncodedCommit, outboxDb))
+          }, flags)
+        } catch (err) {
+          failure = stateErrorFrom(err, { dir: this.dir, action: 'commit', operator: valid[0]?.operatorKey, mapSizeBytes: this.mapSizeBytes })
+        }
+      }
+    }
+    for (const g of group) g.done(g.error ?? failure)
+  }
+
+  #closedError(): StateClosedError {
+    return new StateClosedError(`the state store in ${this.dir} is closed`, {
+      dir: this.dir,
+      hint: 'this is a bug in the caller: it used the state store after close()',
+    })
+  }
+
   #commit(operatorKey: string, flags: number, writes: readonly StateWrite[], meta: OperatorMeta, outbox: OutboxChange | undefined): void {
+    // Commits of one operator stay in order: a pending group goes first.
+    if (this.#group.length > 0) this.#flushGroup()
     const env = this.#requireEnv(operatorKey)
     const db = this.#db(operatorKey)
     const target = { dir: this.dir, operatorKey, metaKey: this.#metaKey(operatorKey), pageSize: this.#pageSize, mapSizeBytes: this.mapSizeBytes }

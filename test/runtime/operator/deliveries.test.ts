@@ -70,6 +70,8 @@ t.test('crashes the input did not cause (a kill, a failed restore) never make it
   d.take(inboxOf(input('1.0')))
   for (let i = 0; i < 5; i++) t.equal(d.crashed(1, false), undefined)
   t.equal(d.inFlight?.crashes, 0)
+  const again = d.post(d.inFlight!)
+  t.equal(again.type === 'input' && again.header.redelivered, true, 'it still goes again marked redelivered')
 })
 
 t.test('an input that crashed the operator max_redeliveries times is dropped as poison and counts as consumed', async (t) => {
