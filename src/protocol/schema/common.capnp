@@ -64,5 +64,9 @@ struct MessageHeader {
   encoding @7 :Text;        # How the payload frame is encoded: raw, json, utf8, f32, ... (free text).
   messageId @8 :Text;       # Identity derived from the producing event only, so a receiver can
                             # drop a redelivered duplicate; empty when the sender sets none.
-  redelivered @9 :Bool;     # True when delivered again after a crash of its receiver or sender.
+                            # Operators: `<event>.<index>`. Custom nodes (dora-ts SDK): the
+                            # author's, else `<restartCount>.<sequence>`, unique per output
+                            # across restarts of the node within a run.
+  redelivered @9 :Bool;     # True when delivered again after a crash of its receiver or sender
+                            # (for a custom node: the batch it died with, see batchEnd).
 }
