@@ -89,7 +89,7 @@ async function withNamespace<T>(
 ): Promise<T> {
   const dir = args['kvs-dir'] === undefined ? defaultKvsDir() : resolve(args['kvs-dir'])
   const mapSizeBytes = args['kvs-map-size'] === undefined ? undefined : byteSizeOption('--kvs-map-size', args['kvs-map-size'])
-  const store = KvsStore.open({ dir, ...(mapSizeBytes === undefined ? {} : { mapSizeBytes }) })
+  const store = KvsStore.open({ dir, verify: true, ...(mapSizeBytes === undefined ? {} : { mapSizeBytes }) })
   try {
     const name = args.namespace ?? process.env[ENV_KVS_NAMESPACE]
     if (name === undefined || name === '') {

@@ -13,12 +13,28 @@
  * (data.mdb) and `snapshot.json` saying what it holds. A restore keeps the store it replaces as
  * a snapshot named `before-restore-<time>`, so nothing is lost.
  */
-import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { join, resolve } from 'node:path'
 import { unpackMultiple } from 'msgpackr'
 import { DoraError, registerErrorClass } from '../../src/errors.js'
 import { loadDataflow } from '../../src/spec/load.js'
-import { StateInUseError } from '../../src/store/state/errors.js'
+import { StateCorruptError, StateInUseError } from '../../src/store/state/errors.js'
 import { acquireOwnerLock, acquireOwnerLockWaiting, liveOwnerOf, OWNER_LOCK_WAIT_MS } from '../../src/store/state/owner-lock.js'
 import { StateStore, type OperatorStats } from '../../src/store/state/store.js'
 import { ControlClient } from '../control/client.js'
@@ -332,12 +348,41 @@ export async function takeSnapshot(target: StateTarget, reason: 'snapshot' | 'be
   let id = base
   for (let n = 2; existsSync(join(parent, id)); n++) id = `${base}-${n}`
   const dir = join(parent, id)
-  const operators = heldStore === undefined ? await withStateReader(target, (reader) => reader.snapshot(dir)) : await storeReader(heldStore).snapshot(dir)
-  writeFileSync(
-    join(dir, SNAPSHOT_INFO),
-    `${JSON.stringify({ dataflow: target.name, createdAt: createdAt.toISOString(), reason, source: target.dir, operators }, null, 2)}\n`,
-  )
-  return { id, dir, createdAt, bytes: sizeOf(dir), operators, reason }
+  // Taken in a hidden staging folder (listSnapshots skips dot names) and renamed into place
+  // once whole: a snapshot that fails (a full disk) leaves nothing that is listed (issue 12).
+  const staging = join(parent, `.${id}.partial`)
+  try {
+    const operators =
+      heldStore === undefined ? await withStateReader(target, (reader) => reader.snapshot(staging)) : await storeReader(heldStore).snapshot(staging)
+    const sha256 = fileSha256(join(staging, 'data.mdb'))
+    writeFileSync(
+      join(staging, SNAPSHOT_INFO),
+      `${JSON.stringify({ dataflow: target.name, createdAt: createdAt.toISOString(), reason, source: target.dir, operators, sha256 }, null, 2)}\n`,
+    )
+    // Immutable once taken: read-only files, and a checksum that restore verifies.
+    for (const name of readdirSync(staging)) chmodSync(join(staging, name), 0o444)
+    syncFile(join(staging, 'data.mdb'))
+    syncFile(staging)
+    renameSync(staging, dir)
+    syncFile(parent)
+    return { id, dir, createdAt, bytes: sizeOf(dir), operators, reason }
+  } catch (err) {
+    rmSync(staging, { recursive: true, force: true })
+    throw err
+  }
+}
+
+/** The SHA-256 of a file, read in 1 MiB pieces (hex). */
+function fileSha256(path: string): string {
+  const hash = createHash('sha256')
+  const fd = openSync(path, 'r')
+  try {
+    const buffer = Buffer.allocUnsafe(1024 * 1024)
+    for (let read; (read = readSync(fd, buffer, 0, buffer.length, null)) > 0;) hash.update(buffer.subarray(0, read))
+  } finally {
+    closeSync(fd)
+  }
+  return hash.digest('hex')
 }
 
 /** Find snapshot `id` of `target`, or throw {@link SnapshotNotFoundError} listing those there are. */
@@ -369,13 +414,29 @@ export async function restoreSnapshot(
     if (err instanceof StateInUseError) throw inUse(target, 'restore the state', liveOwner(target.dir))
     throw err
   }
+  // The snapshot is never opened in place (that added a lock.mdb to it, and LMDB may write):
+  // it is copied into a check folder, its checksum compared, and that copy opened and moved in.
+  const check = join(target.root, SNAPSHOTS_DIR, `.restore-check-${process.pid}-${Date.now()}`)
   try {
+    mkdirSync(check, { recursive: true })
+    const staging = join(check, 'data.mdb')
+    copyFileSync(join(snapshot.dir, 'data.mdb'), staging)
+    chmodSync(staging, 0o600)
+    const expected = snapshotSha256(snapshot.dir)
+    if (expected !== undefined && fileSha256(staging) !== expected) {
+      throw new StateCorruptError(
+        `cannot restore snapshot "${snapshot.id}" of dataflow "${target.name}": its data.mdb changed since it was taken (checksum mismatch)`,
+        {
+          dir: snapshot.dir,
+          hint: `restore another snapshot (dora-ts state snapshots ${target.name} lists them); ${snapshot.dir} is left as it is`,
+        },
+      )
+    }
     // Refuse a snapshot this dora-ts cannot open before touching the store.
-    await withStore(snapshot.dir, (store) => store.stats())
+    await withStore(check, (store) => store.stats())
+    rmSync(join(check, 'lock.mdb'), { force: true })
     const saved = storeExists(target) ? await withStore(target.dir, (store) => takeSnapshot(target, 'before-restore', store)) : undefined
     const data = join(target.dir, 'data.mdb')
-    const staging = join(target.dir, 'data.mdb.restoring')
-    copyFileSync(join(snapshot.dir, 'data.mdb'), staging)
     syncFile(staging)
     renameSync(staging, data)
     // The lock file describes the replaced data file (its last transaction id): let the next
@@ -385,7 +446,18 @@ export async function restoreSnapshot(
     const operators = await withStore(target.dir, (store) => store.stats())
     return { restored: snapshot, saved, operators }
   } finally {
+    rmSync(check, { recursive: true, force: true })
     lock.release()
+  }
+}
+
+/** The checksum recorded when the snapshot in `dir` was taken (none in older or hand-made ones). */
+function snapshotSha256(dir: string): string | undefined {
+  try {
+    const info = JSON.parse(readFileSync(join(dir, SNAPSHOT_INFO), 'utf8')) as { sha256?: unknown }
+    return typeof info.sha256 === 'string' ? info.sha256 : undefined
+  } catch {
+    return undefined
   }
 }
 

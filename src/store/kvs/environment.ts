@@ -20,7 +20,7 @@ import { LMDB_PRIVATE_FILES } from '../../security/private-path.js'
 import { mkdirSync, realpathSync } from 'node:fs'
 import { open as openLmdb, type Database, type Key, type RootDatabase, type Transaction } from 'lmdb'
 import { META_DB } from '../state/disk-layout.js'
-import { preflight } from '../lmdb/preflight.js'
+import { markVerified, preflight } from '../lmdb/preflight.js'
 import { withEnvOpenLock } from '../lmdb/open-lock.js'
 import { checkKvsLayout } from './disk-layout.js'
 
@@ -76,11 +76,11 @@ const environments = new Map<string, SharedEnv>()
  * reference: give it back with {@link releaseEnvironment}. Throws what lmdb-js, `node:fs`, the
  * preflight or the layout check throw.
  */
-export function acquireEnvironment(dir: string, mapSizeBytes: number): SharedEnv {
+export function acquireEnvironment(dir: string, mapSizeBytes: number, verify = false): SharedEnv {
   // A new KVS is private to its user: robot settings are nobody else's business.
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   const realDir = realpathSync(dir)
-  const shared = environments.get(realDir) ?? withEnvOpenLock(dir, () => openEnvironment(dir, realDir, mapSizeBytes))
+  const shared = environments.get(realDir) ?? withEnvOpenLock(dir, () => openEnvironment(dir, realDir, mapSizeBytes, verify))
   shared.refs++
   return shared
 }
@@ -97,8 +97,8 @@ export function openEnvironmentCount(): number {
 }
 
 /** Open the lmdb-js environment of `dir`, check or write its layout record. */
-function openEnvironment(dir: string, realDir: string, mapSizeBytes: number): SharedEnv {
-  preflight(dir)
+function openEnvironment(dir: string, realDir: string, mapSizeBytes: number, verify: boolean): SharedEnv {
+  preflight(dir, { verify })
   const env = openLmdb<Buffer, Buffer>({
     path: dir,
     noSubdir: false, // lmdb-js takes a path whose last part has a dot for a file
@@ -149,7 +149,11 @@ function closeEnvironment(shared: SharedEnv): void {
   if (environments.size === 0) process.off('exit', closeAllAtExit)
   shared.dbs.clear()
   // No asynchronous write is ever queued, so lmdb-js closes synchronously.
-  const close = (): void => void shared.env.close()
+  const close = (): void => {
+    void shared.env.close()
+    // Closed cleanly: a verifying open need not read it all again (preflight.ts).
+    markVerified(shared.realDir)
+  }
   try {
     withEnvOpenLock(shared.realDir, close)
   } catch {

@@ -229,7 +229,7 @@ export function kvsErrorFrom(err: unknown, context: KvsErrorContext): KvsError {
     return new KvsOpenError(`${what}: ${why}`, options(`make sure ${dir} is a writable directory, or choose another one with --kvs-dir or DORA_TS_KVS_DIR`))
   }
   const detail = errorMessage(err)
-  switch (classifyLmdbError(err)) {
+  switch (classifyLmdbError(err, dir)) {
     case 'map-full':
       return new KvsMapFullError(`${what}: the KVS is full (${detail})`, options(kvsMapFullHint(context.mapSizeBytes)))
     case 'disk-full':

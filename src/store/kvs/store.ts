@@ -94,6 +94,13 @@ export interface KvsStoreOptions {
    * measurement (every 256 writes or 100 ms), so the limit is exact to within that.
    */
   mapSizeBytes?: number
+  /**
+   * Read the whole store in a child process before trusting it, unless it is as a clean
+   * close left it (see src/store/lmdb/preflight.ts): a damaged page is then
+   * DORA_KVS_CORRUPT rather than a crash of this process. The CLI and the supervisor's KVS
+   * thread verify; nodes do not (they open the KVS often, and the supervisor verified it).
+   */
+  verify?: boolean
 }
 
 /**
@@ -132,7 +139,7 @@ export class KvsStore implements KvsProvider {
     checkKvsMapSize(mapSizeBytes, dir)
     let shared: SharedEnv
     try {
-      shared = acquireEnvironment(dir, mapSizeBytes)
+      shared = acquireEnvironment(dir, mapSizeBytes, options.verify === true)
     } catch (err) {
       throw kvsErrorFrom(err, { dir, action: 'open' })
     }

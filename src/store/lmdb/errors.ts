@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { statfsSync } from 'node:fs'
 import { constants as osConstants } from 'node:os'
 import { OpenLockTimeoutError } from './open-lock.js'
 import { errorMessage } from '../../errors.js'
@@ -51,13 +52,25 @@ export type LmdbFailure =
 
 const ERRNO = osConstants.errno
 
-/** The kind of `err`, for the caller's own message and hint. */
-export function classifyLmdbError(err: unknown): LmdbFailure {
+/**
+ * Below this much free space, an I/O error of a store in a file system counts as "the file
+ * system is full": the failed write itself used up what was left (its partial pages stay).
+ */
+export const LOW_DISK_BYTES = 4 * 1024 * 1024
+
+/**
+ * The kind of `err`, for the caller's own message and hint. `dir`, the store's directory,
+ * tells a full file system from a real I/O error: LMDB reports ENOSPC as EIO ("Input/output
+ * error") because it sees it as a short pwrite() (mdb.c mdb_page_flush: "wres != wsize ->
+ * EIO"), so an EIO in a file system with almost no free space left is 'disk-full'.
+ */
+export function classifyLmdbError(err: unknown, dir?: string): LmdbFailure {
   if (err instanceof OpenLockTimeoutError) return 'open-lock'
   const code = errorCode(err)
   const detail = errorMessage(err)
   if (code === MDB.MAP_FULL) return 'map-full'
   if (code === 'ENOSPC' || code === 'EDQUOT') return 'disk-full'
+  if ((code === 'EIO' || /input\/output error/i.test(detail)) && dir !== undefined && freeBytes(dir) < LOW_DISK_BYTES) return 'disk-full'
   if (code === MDB.INVALID || code === MDB.CORRUPTED || code === MDB.PAGE_NOTFOUND) return 'corrupt'
   if (code === MDB.VERSION_MISMATCH || code === MDB.INCOMPATIBLE) return 'incompatible'
   if (code === MDB.TXN_FULL) return 'txn-full'
@@ -66,6 +79,16 @@ export function classifyLmdbError(err: unknown): LmdbFailure {
   if (code === MDB.READERS_FULL) return 'readers-full'
   if (code === MDB.PANIC) return 'panic'
   return 'other'
+}
+
+/** Free bytes for unprivileged users in the file system of `dir` (Infinity when unknown). */
+function freeBytes(dir: string): number {
+  try {
+    const stats = statfsSync(dir)
+    return stats.bavail * stats.bsize
+  } catch {
+    return Infinity
+  }
 }
 
 /** lmdb-js errors carry a numeric code; errno numbers are turned into their names. */

@@ -15,7 +15,7 @@ import { open as openLmdb, type Database, type RootDatabase } from 'lmdb'
 import type { Durability } from '../../spec/types.js'
 import { corruptHint, layoutHint, StateCorruptError, StateLayoutError, StateOpenError, stateErrorFrom } from './errors.js'
 import { decodeLayout, encodeLayout, LAYOUT_FORMAT, LAYOUT_KEY, LAYOUT_VERSION, META_DB } from './disk-layout.js'
-import { preflight } from '../lmdb/preflight.js'
+import { markVerified, preflight } from '../lmdb/preflight.js'
 import { listDbNames } from '../lmdb/db-names.js'
 import { COMMIT_FLAGS } from './commit.js'
 
@@ -84,7 +84,8 @@ export function openStateEnvironment(dir: string, mapSizeBytes: number): StateEn
       hint: 'share the open StateStore, or close() it before opening it again',
     })
   }
-  preflight(dir)
+  // State is opened once per run or CLI command: verify it unless a clean close left it as is.
+  preflight(dir, { verify: true })
   const realDir = realpathSync(dir)
 
   let env: RootDatabase<Buffer, Buffer>
@@ -120,6 +121,8 @@ export function openStateEnvironment(dir: string, mapSizeBytes: number): StateEn
 
 /** Let the directory be opened again in this realm (once its environment is closed). */
 export function releaseStateDir(realDir: string): void {
+  // Closed cleanly: the next open need not read it all again (preflight.ts).
+  if (openDirs.has(realDir)) markVerified(realDir)
   openDirs.delete(realDir)
 }
 

@@ -228,7 +228,7 @@ export function stateErrorFrom(err: unknown, context: StateErrorContext): StateE
   const options = (hint: string): StateErrorOptions => ({ hint, cause: err, dir, operator })
   const what = describeAction(context)
 
-  switch (classifyLmdbError(err)) {
+  switch (classifyLmdbError(err, context.dir)) {
     case 'map-full':
       return new StateMapFullError(`${what}: the store is full (${detail})`, options(mapFullHint(context.mapSizeBytes)))
     case 'disk-full':

@@ -1,6 +1,7 @@
 import t from 'tap'
-import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { tmpdir } from 'node:os'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { msgpack } from '../../../node-sdk/state-codecs.js'
 import { StateStore } from '../../../src/store/state/store.js'
@@ -149,4 +150,69 @@ t.test('a snapshot of a store that does not exist is refused, naming the stores 
     code: 'DORA_STATE_NOT_FOUND',
     message: /there is no state store under .* at all/,
   })
+})
+
+t.test('regression (issue 12): a snapshot is immutable once taken; restore leaves it byte for byte as it was', async (t) => {
+  const root = t.testdir({})
+  const target = makeStore(root, 'one')
+  const snap = await takeSnapshot(target)
+  const before = readdirSync(snap.dir)
+    .sort()
+    .map((name) => [name, readFileSync(join(snap.dir, name)).toString('base64'), statSync(join(snap.dir, name)).mode & 0o777])
+  t.same(
+    before.map(([name, , mode]) => [name, mode]),
+    [
+      ['data.mdb', 0o444],
+      ['snapshot.json', 0o444],
+    ],
+    'read-only files, no lock file',
+  )
+  await restoreSnapshot(target, snap.id)
+  const after = readdirSync(snap.dir)
+    .sort()
+    .map((name) => [name, readFileSync(join(snap.dir, name)).toString('base64'), statSync(join(snap.dir, name)).mode & 0o777])
+  t.same(after, before, 'restore did not touch the snapshot (it used to add lock.mdb)')
+  t.same(
+    readdirSync(join(root, '.snapshots', 'flow')).filter((name) => name.startsWith('.')),
+    [],
+    'no staging or check folder is left',
+  )
+})
+
+t.test('a snapshot whose data.mdb changed after it was taken is refused on restore; the store is untouched', async (t) => {
+  const root = t.testdir({})
+  const target = makeStore(root, 'one')
+  const snap = await takeSnapshot(target)
+  // Root ignores the read-only mode, as a careless tool might: the checksum catches it.
+  const data = join(snap.dir, 'data.mdb')
+  const bytes = readFileSync(data)
+  bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff
+  chmodSync(data, 0o644)
+  writeFileSync(data, bytes)
+  await t.rejects(restoreSnapshot(target, snap.id), { code: 'DORA_STATE_CORRUPT', message: /checksum mismatch/ })
+  t.equal(await withStore(target.dir, (store) => Buffer.from(store.operator('a/a').load().state.get('x')!).toString()), 'one')
+})
+
+t.test('a snapshot that fails (a full disk) leaves nothing that is listed', async (t) => {
+  // The state root on a 2 MiB tmpfs, the store filling more than half of it: the copy fails.
+  const root = mkdtempSync(join(tmpdir(), 'dora-ts-snap-'))
+  t.teardown(() => rmSync(root, { recursive: true, force: true }))
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', root], { stdio: 'pipe' })
+  } catch (err) {
+    t.skip(`cannot mount a tmpfs here: ${String(err)}`, () => {})
+    return
+  }
+  t.teardown(() => execFileSync('umount', ['-l', root]))
+  const dir = join(root, 'flow')
+  const store = StateStore.open({ dir, durability: 'process' })
+  store.operator('a/a').commit(
+    Array.from({ length: 24 }, (_, i) => ({ key: `k${i}`, value: new Uint8Array(50_000).fill(i) })),
+    meta(1n),
+  )
+  store.close()
+  const target = { name: 'flow', root, dir }
+  await t.rejects(takeSnapshot(target), 'the snapshot fails')
+  t.same(listSnapshots(target), [], 'nothing is listed')
+  t.same(readdirSync(join(root, '.snapshots', 'flow')), [], 'and nothing is left')
 })

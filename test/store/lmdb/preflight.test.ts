@@ -13,12 +13,13 @@ function makeStore(dir: string, entries = 400): void {
   store.close()
 }
 
-t.test('a missing or empty data file is a new store', async (t) => {
+t.test('a missing data file is a new store; an empty one is refused (issue 12: it was silently a new, empty store)', async (t) => {
   const dir = t.testdir()
   t.same(inspectDataFile(dir), { kind: 'absent' })
+  preflight(dir)
   writeFileSync(join(dir, 'data.mdb'), '')
   t.same(inspectDataFile(dir), { kind: 'empty' })
-  preflight(dir)
+  t.throws(() => preflight(dir), { code: 'DORA_STATE_CORRUPT', message: /data\.mdb is empty \(0 bytes\)/ })
 })
 
 t.test('a healthy store reads as ok, with its page size and newest transaction', async (t) => {
@@ -91,7 +92,7 @@ t.test('a truncated data.mdb is caught by the probe process instead of crashing 
   t.throws(() => preflight(dir), {
     code: 'DORA_STATE_CORRUPT',
     message:
-      /^cannot open the state store in .*: data\.mdb is 12288 bytes but its newest meta page ends the data at \d+; reading it in a probe process failed \(LMDB crashed with SIG(BUS|SEGV)\)/,
+      /^cannot open the state store in .*: data\.mdb is 12288 bytes but its newest meta page ends the data at \d+; reading it all in a probe process failed \(LMDB crashed with SIG(BUS|SEGV)\)/,
   })
   t.ok(size > 3 * 4096, 'the file really was cut')
 })

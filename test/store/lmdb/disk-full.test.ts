@@ -1,0 +1,94 @@
+/**
+ * A full file system is its own error in both stores (DORA_KVS_DISK_FULL,
+ * DORA_STATE_DISK_FULL), not "Input/output error" (issue 12), and nothing committed is lost:
+ * LMDB sees ENOSPC as a short write and says EIO, so errors.ts looks at the free space.
+ * Uses a 2 MiB tmpfs; skipped, saying why, where mounting is not permitted (not root).
+ */
+import t, { type Test } from 'tap'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { KvsStore } from '../../../src/store/kvs/store.js'
+import { KvsError } from '../../../src/store/kvs/errors.js'
+import { StateStore, type OperatorMeta } from '../../../src/store/state/store.js'
+import { StateError } from '../../../src/store/state/errors.js'
+
+/**
+ * A fresh 2 MiB tmpfs holding a 256 KiB ballast file (unmounted in teardown), or why not.
+ * Not in t.testdir(): tap removes that before later teardowns run, and it cannot remove a
+ * mount point.
+ */
+function smallFileSystem(t: Test): string | { skip: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'dora-ts-full-'))
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir], { stdio: 'pipe' })
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true })
+    return { skip: `cannot mount a tmpfs here (${String((err as { stderr?: unknown }).stderr ?? err).trim()})` }
+  }
+  t.teardown(() => {
+    execFileSync('umount', ['-l', dir])
+    rmSync(dir, { recursive: true, force: true })
+  })
+  writeFileSync(join(dir, 'ballast'), new Uint8Array(256 * 1024).fill(9))
+  return dir
+}
+
+const meta = (lastEvent: bigint): OperatorMeta => ({ lastEvent, seen: new Map() })
+
+t.test('a KVS on a full file system fails writes with DORA_KVS_DISK_FULL; what was written stays; freeing space recovers', async (t) => {
+  const fs = smallFileSystem(t)
+  if (typeof fs !== 'string') return void t.skip(fs.skip, () => {})
+  const store = KvsStore.open({ dir: join(fs, 'kvs') })
+  t.teardown(() => store.close())
+  const ns = store.namespace('n')
+  const value = new Uint8Array(50_000).fill(1)
+  let written = 0
+  let failure: unknown
+  for (; written < 200; written++) {
+    try {
+      ns.write(`k${written}`, value)
+    } catch (err) {
+      failure = err
+      break
+    }
+  }
+  t.ok(failure instanceof KvsError, `a KvsError after ${written} writes: ${String(failure)}`)
+  t.equal((failure as KvsError).code, 'DORA_KVS_DISK_FULL')
+  t.match((failure as KvsError).message, /the file system is full/)
+  t.match((failure as KvsError).hint, /free disk space/)
+  for (let i = 0; i < written; i++) t.equal(ns.read(`k${i}`)?.length, value.length, `k${i} intact`)
+  t.equal(ns.delete('k0'), true, 'a delete still works (it reuses pages)')
+  rmSync(join(fs, 'ballast'))
+  ns.write('after', value)
+  t.equal(ns.read('after')?.length, value.length, 'once space is freed, writes work again')
+})
+
+t.test('a state store on a full file system fails commits with DORA_STATE_DISK_FULL; what was committed stays', async (t) => {
+  const fs = smallFileSystem(t)
+  if (typeof fs !== 'string') return void t.skip(fs.skip, () => {})
+  const dir = join(fs, 'state')
+  const store = StateStore.open({ dir, durability: 'process' })
+  t.teardown(() => store.close())
+  const op = store.operator('n/o')
+  const value = new Uint8Array(50_000).fill(2)
+  let committed = 0
+  let failure: unknown
+  for (; committed < 200; committed++) {
+    try {
+      op.commit([{ key: `k${committed}`, value }], meta(BigInt(committed + 1)))
+    } catch (err) {
+      failure = err
+      break
+    }
+  }
+  t.ok(failure instanceof StateError, `a StateError after ${committed} commits: ${String(failure)}`)
+  t.equal((failure as StateError).code, 'DORA_STATE_DISK_FULL')
+  const { state, meta: loaded } = op.load()
+  t.equal(state.size, committed, 'every committed key is there')
+  t.equal(loaded.lastEvent, BigInt(committed))
+  rmSync(join(fs, 'ballast'))
+  op.commit([{ key: 'after', value }], meta(BigInt(committed + 1)))
+  t.equal(op.load().state.get('after')?.length, value.length, 'once space is freed, commits work again')
+})
