@@ -8,7 +8,7 @@
 import { isAlias, isMap, isScalar, isSeq, type Document, type Node, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml'
 import { didYouMean } from './did-you-mean.js'
 import { parseDuration } from './duration.js'
-import type { KeyInfo, SupportedKey } from './keys.js'
+import { misplacedKeyHint, type KeyInfo, type SupportedKey } from './keys.js'
 import type { Problems, Scope } from './problems.js'
 
 /** One key of a mapping with its value. */
@@ -123,7 +123,7 @@ export class Reader {
           key,
           scope,
           `unknown ${level} key \`${name}\`${didYouMean(name, allowed)}`,
-          `${level} keys are: ${allowed.filter((k) => table[k]?.unsupported === undefined).join(', ')}`,
+          misplacedKeyHint(level, name) ?? `${level} keys are: ${allowed.filter((k) => table[k]?.unsupported === undefined).join(', ')}`,
         )
         rejected.push(name)
         continue

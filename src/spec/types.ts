@@ -97,8 +97,8 @@ export interface CustomNodeSpec extends NodeSpecBase {
   kind: 'custom'
   /** Absolute path of the executable or script. */
   path: string
-  /** `ts`, `js` (run with node) or `exe` (executed directly). */
-  runtime: 'ts' | 'js' | 'exe'
+  /** `ts`, `js` (run with node), `py` (run with python3) or `exe` (executed directly, or through its `#!` line when not executable). */
+  runtime: 'ts' | 'js' | 'py' | 'exe'
   /** `args` split shell-style into words. */
   args: string[]
   inputs: InputSpec[]
@@ -138,4 +138,6 @@ export interface DataflowSpec {
   durability: Durability
   /** The KVS namespace of the dataflow's nodes, if the YAML sets `kvs_namespace` (default: {@link name}). */
   kvsNamespace?: string | undefined
+  /** What the YAML was read as where that differs from what it says (`file:line:col: text`); the CLI prints them. */
+  notes?: string[] | undefined
 }

@@ -37,7 +37,7 @@ for (const lang of ['ts', 'js'] as const) {
     const yml = join(dir, 'demo', 'dataflow.yml')
     const check = await runCli(['check', yml])
     t.equal(check.code, 0, check.stderr)
-    t.match(check.stderr, /is valid: 3 nodes \(2 custom, 1 operators\)/)
+    t.match(check.stderr, /is valid: 3 nodes \(2 custom, 1 operator\)/)
 
     const run = await runCli(['run', yml, '--stop-after', '3s'], { env })
     t.equal(run.code, 0, `${run.stdout}\n${run.stderr}`)
