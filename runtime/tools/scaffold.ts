@@ -5,6 +5,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { nodeIdProblem } from '../../src/spec/ids.js'
 import { FileExistsError, writeTextFile } from './file-output.js'
 
@@ -112,8 +113,18 @@ export function displayPath(path: string): string {
 
 /** The version of the dora-ts package this CLI belongs to, for the new project's dependency. */
 function ownVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
-  return pkg.version
+  // Walk up: this file runs from dist/runtime/tools/ when built and from runtime/tools/ in tests.
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    const file = join(dir, 'package.json')
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version: string }
+      if (pkg.name === 'dora-ts') return pkg.version
+    }
+    const parent = dirname(dir)
+    if (parent === dir) throw new Error(`no dora-ts package.json above ${fileURLToPath(import.meta.url)}`)
+    dir = parent
+  }
 }
 
 /**
