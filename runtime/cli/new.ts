@@ -56,7 +56,7 @@ export const newCommand: CommandModule<object, NewArgs> = {
     const written = writeScaffold(dir, scaffoldFiles(args.kind, name, lang), args.kind === 'dataflow' ? name : undefined)
     for (const file of written) printer.info(`created ${displayPath(file)}`)
     const where = args.kind === 'dataflow' ? join(dir, name) : dir
-    if (lang === 'ts') {
+    if (lang === 'ts' && args.kind !== 'dataflow') {
       const pkg = commonJsPackage(where)
       if (pkg !== undefined) {
         const which = pkg === 'none' ? 'there is no package.json above it' : `${displayPath(pkg)} does not set "type": "module"`
@@ -67,7 +67,9 @@ export const newCommand: CommandModule<object, NewArgs> = {
     }
     if (args.kind === 'dataflow') {
       const yml = displayPath(join(dir, name, 'dataflow.yml'))
-      printer.info(`next: dora-ts run ${yml}   (check it first with dora-ts check ${yml}; draw it with dora-ts graph ${yml} --open)`)
+      const folder = displayPath(join(dir, name))
+      printer.info(`next: cd ${folder} && npm install && npx dora-ts run dataflow.yml   (it depends on dora-ts; check it with npx dora-ts check dataflow.yml)`)
+      void yml
     } else {
       printer.info(`next: add it to a dataflow YAML as shown at the top of ${displayPath(written[0]!)}`)
     }

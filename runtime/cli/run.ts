@@ -49,6 +49,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const stopAfterMs = args['stop-after'] === undefined ? undefined : durationOption('--stop-after', args['stop-after']) * 1000
     const graceMs = durationOption('--grace', args.grace) * 1000
     const spec = await loadDataflow(args.dataflow)
+    for (const note of spec.notes ?? []) printer.info(`note: ${note}`)
     if (args.name !== undefined) spec.name = args.name
     // Closed on every way out of the handler (a failed start, a throw): nothing is left open.
     await using run = new DataflowRun(spec, {
@@ -86,7 +87,7 @@ function summarize(result: RunResult, printer: Printer): number {
   for (const [input, count] of Object.entries(result.dropped)) printer.info(`${input}: ${count} messages dropped (queue full, drop_oldest)`)
   const failed = result.units.filter((u) => u.status === 'failed')
   if (failed.length === 0) {
-    printer.info(`dataflow finished (${result.reason}): ${result.units.length} nodes ended cleanly`)
+    printer.info(`dataflow finished (${result.reason}): ${result.units.length} node${result.units.length === 1 ? '' : 's'} ended cleanly`)
     return 0
   }
   for (const unit of failed) {

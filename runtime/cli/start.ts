@@ -58,7 +58,8 @@ export const startCommand: CommandModule<object, StartArgs> = {
     const stopAfterMs = args['stop-after'] === undefined ? undefined : durationOption('--stop-after', args['stop-after']) * 1000
     const file = resolve(args.dataflow)
     // Validate here first: mistakes are reported by the CLI with positions, before any daemon.
-    await loadDataflow(file)
+    const spec = await loadDataflow(file)
+    for (const note of spec.notes ?? []) printer.info(`note: ${note}`)
     if (runningDaemonPid() === undefined && process.env['DORA_TS_SUPERVISOR'] === undefined) {
       if (!args['auto-up']) throw new DaemonNotRunningError('no dora-ts supervisor is running', { hint: 'Start one with dora-ts up, or pass --auto-up.' })
       const up = await launchDaemon()

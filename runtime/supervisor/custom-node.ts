@@ -16,6 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { encodeSupervisorToNode } from '../../src/protocol/node/codec.js'
 import type { SupervisorToNode } from '../../src/protocol/node/messages.js'
 import type { CustomNodeSpec } from '../../src/spec/types.js'
+import { isExecutable, shebangOf } from '../../src/spec/files.js'
 import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID, ENV_SUPERVISOR_PID } from '../../src/transport/env.js'
 import type { Frames } from '../../src/transport/send-queue.js'
 import type { DeliveredEvent } from '../../src/events.js'
@@ -363,15 +364,23 @@ export class CustomNode implements Unit {
   }
 }
 
-/** How to launch a node: `.ts` through node with the tsx loader, `.js` with node, else exec. */
+/**
+ * How to launch a node: `.ts` through node with the tsx loader, `.js` with node, `.py` with
+ * python3 (as dora does), else exec; a script without the executable bit through its `#!` line.
+ */
 export function commandLine(spec: CustomNodeSpec): { command: string; args: string[] } {
   switch (spec.runtime) {
     case 'ts':
       return { command: process.execPath, args: ['--import', TSX_LOADER, spec.path, ...spec.args] }
     case 'js':
       return { command: process.execPath, args: [spec.path, ...spec.args] }
-    case 'exe':
-      return { command: spec.path, args: spec.args }
+    case 'py':
+      return { command: 'python3', args: [spec.path, ...spec.args] }
+    case 'exe': {
+      const shebang = isExecutable(spec.path) ? undefined : shebangOf(spec.path)
+      if (shebang === undefined) return { command: spec.path, args: spec.args }
+      return { command: shebang[0]!, args: [...shebang.slice(1), spec.path, ...spec.args] }
+    }
   }
 }
 

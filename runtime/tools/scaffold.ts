@@ -5,6 +5,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { nodeIdProblem } from '../../src/spec/ids.js'
 import { FileExistsError, writeTextFile } from './file-output.js'
 
@@ -45,7 +46,8 @@ export function scaffoldFiles(kind: ScaffoldKind, name: string, lang: ScaffoldLa
         { path: join(name, `transform${ext}`), text: transformTemplate(lang) },
         { path: join(name, `sink${ext}`), text: sinkTemplate() },
         { path: join(name, 'README.md'), text: readme(name) },
-        { path: join(name, '.gitignore'), text: '# operator state written by dora-ts run\n.dora-ts/\n' },
+        { path: join(name, 'package.json'), text: projectPackageJson(name) },
+        { path: join(name, '.gitignore'), text: '# operator state written by dora-ts run\n.dora-ts/\nnode_modules/\n' },
       ]
   }
 }
@@ -109,6 +111,40 @@ export function displayPath(path: string): string {
   return rel === '' || rel.startsWith('..') ? path : rel
 }
 
+/** The version of the dora-ts package this CLI belongs to, for the new project's dependency. */
+function ownVersion(): string {
+  // Walk up: this file runs from dist/runtime/tools/ when built and from runtime/tools/ in tests.
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    const file = join(dir, 'package.json')
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version: string }
+      if (pkg.name === 'dora-ts') return pkg.version
+    }
+    const parent = dirname(dir)
+    if (parent === dir) throw new Error(`no dora-ts package.json above ${fileURLToPath(import.meta.url)}`)
+    dir = parent
+  }
+}
+
+/**
+ * A new dataflow is its own npm project: `"type": "module"` so Node loads the `.ts` and `.js`
+ * files as ES modules (CommonJS cannot import dora-ts: "Top-level await is currently not
+ * supported with the cjs output format"), and a dependency on dora-ts so its nodes and
+ * operators can `import ... from 'dora-ts'` and `npx dora-ts` finds the CLI without the registry.
+ */
+function projectPackageJson(name: string): string {
+  const pkg = {
+    name,
+    version: '0.1.0',
+    private: true,
+    type: 'module',
+    scripts: { start: 'dora-ts run dataflow.yml', check: 'dora-ts check dataflow.yml' },
+    dependencies: { 'dora-ts': `^${ownVersion()}` },
+  }
+  return `${JSON.stringify(pkg, null, 2)}\n`
+}
+
 function dataflowYaml(name: string, lang: ScaffoldLang): string {
   const ext = moduleExtension(lang)
   return `# ${name}: a timer drives \`source\` (a custom node), the \`transform\` operator scales each
@@ -116,6 +152,7 @@ function dataflowYaml(name: string, lang: ScaffoldLang): string {
 #
 #   timer (500 ms) -> source -> transform -> sink
 #
+# Set up:    npm install                        (installs dora-ts, see package.json)
 # Check it:  npx dora-ts check dataflow.yml
 # Run it:    npx dora-ts run dataflow.yml        (Ctrl-C stops it cleanly)
 # Draw it:   npx dora-ts graph dataflow.yml --open

@@ -84,6 +84,8 @@ export interface DraftDataflow {
   name?: string | undefined
   env: Record<string, string>
   exitWhenNodesFinish: At<string>[]
+  /** dora's `exit_when_nodes_finish: true` (every custom node) or `false`. */
+  exitWhenAllNodesFinish?: boolean | undefined
   healthCheckInterval?: number | undefined
   stateDir?: string | undefined
   durability?: Durability | undefined

@@ -5,15 +5,48 @@
  * @module
  */
 
-import { accessSync, constants, statSync } from 'node:fs'
+import { accessSync, closeSync, constants, openSync, readSync, statSync } from 'node:fs'
 import { delimiter, extname, isAbsolute, resolve } from 'node:path'
 
-/** How a custom node is started, from its file extension. */
-export function runtimeOf(path: string): 'ts' | 'js' | 'exe' {
+/**
+ * How a custom node is started, from its file extension: `.ts` with node and tsx, `.js` with
+ * node, `.py` with python3 (as dora does: Python scripts are rarely executable), anything else
+ * executed (a script without the executable bit through its `#!` line, see {@link shebangOf}).
+ */
+export function runtimeOf(path: string): 'ts' | 'js' | 'py' | 'exe' {
   const ext = extname(path).toLowerCase()
   if (ext === '.ts' || ext === '.mts' || ext === '.cts') return 'ts'
   if (ext === '.js' || ext === '.mjs' || ext === '.cjs') return 'js'
+  if (ext === '.py') return 'py'
   return 'exe'
+}
+
+/**
+ * The interpreter and its argument from a script's `#!` line (`#!/usr/bin/env bash` ->
+ * ['/usr/bin/env', 'bash']), or undefined when the file does not start with one. Used for
+ * scripts that lack the executable bit: the kernel would refuse them with EACCES.
+ */
+export function shebangOf(path: string): string[] | undefined {
+  let head: string
+  try {
+    const fd = openSync(path, 'r')
+    try {
+      const buf = Buffer.alloc(256)
+      head = buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('utf8')
+    } finally {
+      closeSync(fd)
+    }
+  } catch {
+    return undefined
+  }
+  if (!head.startsWith('#!')) return undefined
+  const words = head
+    .slice(2)
+    .split('\n')[0]!
+    .trim()
+    .split(/\s+/)
+    .filter((w) => w !== '')
+  return words.length === 0 ? undefined : words
 }
 
 /** True when `path` is an existing regular file (following symlinks). */
@@ -56,7 +89,8 @@ export function findOnPath(command: string, env: NodeJS.ProcessEnv = process.env
   return undefined
 }
 
-function isExecutable(path: string): boolean {
+/** True when the current user may execute `path` (always on Windows). */
+export function isExecutable(path: string): boolean {
   /* c8 ignore next -- Windows has no executable bit */
   if (process.platform === 'win32') return true
   try {

@@ -73,8 +73,9 @@ export const ROOT_KEYS = {
     schema: { $ref: '#/$defs/env' },
   },
   exit_when_nodes_finish: {
-    description: 'Node ids: when all of these have finished, the dataflow stops.',
-    schema: { type: 'array', items: { type: 'string', pattern: ID_PATTERN } },
+    description:
+      "Node ids: when all of these have finished, the dataflow stops. dora's `true` means every custom node (every node when there is none); `false` is the default (stop when all nodes have finished).",
+    schema: { oneOf: [{ type: 'boolean' }, { type: 'array', items: { type: 'string', pattern: ID_PATTERN } }] },
   },
   health_check_interval: {
     description: 'Seconds (or a duration) between health checks of the nodes. Default 5.',
@@ -108,6 +109,7 @@ export const ROOT_KEYS = {
   _unstable_deploy: { description: 'dora: where to deploy the dataflow.', unsupported: 'dora-ts runs every node on this machine; remove `_unstable_deploy:`.' },
   debug: { description: 'dora: debug options.', unsupported: 'remove `debug:`; dora-ts has no debug options yet.' },
   _unstable_debug: { description: 'dora: debug options.', unsupported: 'remove `_unstable_debug:`; dora-ts has no debug options yet.' },
+  strict_types: { description: 'dora: type checking of messages.', unsupported: 'dora-ts does not check message types; remove `strict_types:`.' },
 } as const satisfies Record<string, KeyInfo>
 
 /** Keys of one entry of `nodes:`. */
@@ -165,6 +167,27 @@ export const NODE_KEYS = {
   max_log_size: { description: 'dora: log size limit.', unsupported: 'remove `max_log_size:`; dora-ts does not rotate node logs yet.' },
   deploy: { description: 'dora: machine to run the node on.', unsupported: 'dora-ts runs every node on this machine; remove `deploy:`.' },
   _unstable_deploy: { description: 'dora: machine to run the node on.', unsupported: 'dora-ts runs every node on this machine; remove `_unstable_deploy:`.' },
+  output_types: {
+    description: 'dora: message types of the outputs.',
+    unsupported: 'dora-ts payloads are bytes (Uint8Array); remove `output_types:` and decode in the receiving node.',
+  },
+  input_types: {
+    description: 'dora: message types of the inputs.',
+    unsupported: 'dora-ts payloads are bytes (Uint8Array); remove `input_types:` and decode in the node.',
+  },
+  strict_types: { description: 'dora: type checking of messages.', unsupported: 'dora-ts does not check message types; remove `strict_types:`.' },
+  ros2: {
+    description: 'dora: ROS 2 bridge.',
+    unsupported: 'dora-ts has no ROS 2 bridge yet; bridge in a custom node (e.g. with rclnodejs) and remove `ros2:`.',
+  },
+  module: {
+    description: 'dora: a node defined by a module (another dataflow file).',
+    unsupported: 'copy the nodes of the module into this file; remove `module:`.',
+  },
+  params: {
+    description: 'dora: parameters of a module node.',
+    unsupported: 'pass values to a node with `env:` (or `args:`); remove `params:`.',
+  },
   custom: {
     description: 'dora (old format): custom node definition.',
     unsupported: 'use the dora 1.0 form: put `path:`, `args:`, `inputs:` and `outputs:` directly on the node.',
@@ -230,8 +253,8 @@ export const INPUT_KEYS = {
     schema: { $ref: '#/$defs/source' },
   },
   queue_size: {
-    description: 'Most messages queued for this input. Default 10.',
-    schema: { type: 'integer', minimum: 1 },
+    description: 'Most messages queued for this input. Default 10. 0 is read as 1, as dora does.',
+    schema: { type: 'integer', minimum: 0 },
   },
   queue_policy: {
     description: 'What happens when the queue is full: `drop_oldest` (default) drops the oldest message; `backpressure` makes the sender wait.',
@@ -258,4 +281,22 @@ export function supportedKeys(table: Readonly<Record<string, KeyInfo>>): string[
   return Object.entries(table)
     .filter(([, info]) => info.unsupported === undefined)
     .map(([key]) => key)
+}
+
+/**
+ * The hint for a key that is unknown at `level` but known at another level: `timeout:` beside
+ * `operator:` is the commonest (it belongs inside it), then input keys on a node.
+ */
+export function misplacedKeyHint(level: string, name: string): string | undefined {
+  const known = (table: Readonly<Record<string, KeyInfo>>): boolean => Object.hasOwn(table, name) && table[name]?.unsupported === undefined
+  if (level === 'node' && known(OPERATOR_KEYS)) {
+    return `\`${name}\` is an operator key: indent it under \`operator:\` (or put it in each entry of \`operators:\`)`
+  }
+  if ((level === 'node' || level === 'operator') && known(INPUT_KEYS)) {
+    return `\`${name}\` is an input key: write the input in its long form, e.g. \`scan: { source: lidar/scan, ${name}: ... }\``
+  }
+  if (level === 'operator' && known(NODE_KEYS)) return `\`${name}\` is a node key: move it out of the operator, onto the node`
+  if (level === 'node' && known(ROOT_KEYS)) return `\`${name}\` is a top-level key: move it out of \`nodes:\`, to the start of the line`
+  if (level === 'dataflow' && known(NODE_KEYS)) return `\`${name}\` is a node key: put it on an entry of \`nodes:\``
+  return undefined
 }

@@ -97,5 +97,5 @@ export function parseDataflow(text: string, file: string, options: LoadOptions =
   if (draft === undefined) throw new SpecErrors(problems.errors)
   const spec = resolveDraft(draft, problems, { file: abs, checkFiles: options.checkFiles ?? true })
   problems.throwIfAny()
-  return spec
+  return problems.notes.length === 0 ? spec : { ...spec, notes: [...problems.notes] }
 }

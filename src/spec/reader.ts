@@ -9,7 +9,7 @@ import { isAlias, isMap, isScalar, isSeq, type Document, type Node, type Pair, t
 import { didYouMean } from './did-you-mean.js'
 import { BYTE_SIZE_EXAMPLE, parseByteSize } from './byte-size.js'
 import { parseDuration } from './duration.js'
-import type { KeyInfo, SupportedKey } from './keys.js'
+import { misplacedKeyHint, type KeyInfo, type SupportedKey } from './keys.js'
 import type { Problems, Scope } from './problems.js'
 
 /** One key of a mapping with its value. */
@@ -124,7 +124,7 @@ export class Reader {
           key,
           scope,
           `unknown ${level} key \`${name}\`${didYouMean(name, allowed)}`,
-          `${level} keys are: ${allowed.filter((k) => table[k]?.unsupported === undefined).join(', ')}`,
+          misplacedKeyHint(level, name) ?? `${level} keys are: ${allowed.filter((k) => table[k]?.unsupported === undefined).join(', ')}`,
         )
         rejected.push(name)
         continue

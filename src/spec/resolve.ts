@@ -9,7 +9,7 @@
 import { basename, extname, resolve } from 'node:path'
 import { didYouMean } from './did-you-mean.js'
 import type { At, DraftDataflow, DraftInput, DraftNode, DraftOperator, DraftRestart } from './draft.js'
-import { isBareCommand, resolveExecutable, resolveModule, runtimeOf } from './files.js'
+import { isBareCommand, isExecutable, resolveExecutable, resolveModule, runtimeOf, shebangOf } from './files.js'
 import type { Problems, Scope } from './problems.js'
 import { parseTimer, TIMER_PREFIX } from './timer.js'
 import type { DataflowSpec, Durability, InputSpec, NodeSpec, OperatorSpec, OutputSource, RestartPolicy, RestartSpec, TimerSource } from './types.js'
@@ -89,7 +89,7 @@ class Resolver {
       name: draft.name ?? basename(this.options.file, ext),
       nodes,
       env: draft.env,
-      exitWhenNodesFinish: draft.exitWhenNodesFinish.map((e) => e.value),
+      exitWhenNodesFinish: draft.exitWhenAllNodesFinish === true ? allCustomNodes(nodes) : draft.exitWhenNodesFinish.map((e) => e.value),
       healthCheckInterval: draft.healthCheckInterval ?? DEFAULT_HEALTH_CHECK_INTERVAL,
       stateDir: draft.stateDir === undefined ? undefined : resolve(this.baseDir, draft.stateDir),
       durability,
@@ -193,6 +193,17 @@ class Resolver {
         scope,
         `\`path\` ${found.reason}`,
         `create the file or fix the path; paths are relative to the dataflow's folder ${this.baseDir}`,
+      )
+    }
+    // A file run directly needs the executable bit, or a `#!` line we can run it through;
+    // otherwise `run` would fail much later with "spawn ... EACCES".
+    if (found.found && this.options.checkFiles && runtimeOf(found.path) === 'exe' && !isExecutable(found.path) && shebangOf(found.path) === undefined) {
+      this.problems.add(
+        'DORA_SPEC_MISSING_FILE',
+        path.at,
+        scope,
+        `\`path\` ${found.path} is not executable`,
+        `make it executable (chmod +x ${found.path}), or start it with a #! line naming its interpreter`,
       )
     }
     return found.path
@@ -351,6 +362,12 @@ class Resolver {
     }
     return { kind: 'output', node: nodeId, operator: second, output: third }
   }
+}
+
+/** dora's `exit_when_nodes_finish: true`: the custom nodes, or every node when there is none. */
+function allCustomNodes(nodes: readonly NodeSpec[]): string[] {
+  const custom = nodes.filter((n) => n.kind === 'custom').map((n) => n.id)
+  return custom.length > 0 ? custom : nodes.map((n) => n.id)
 }
 
 function outputHint(output: string, owner: string, outputs: readonly string[]): string {

@@ -97,8 +97,8 @@ export interface CustomNodeSpec extends NodeSpecBase {
   kind: 'custom'
   /** Absolute path of the executable or script. */
   path: string
-  /** `ts`, `js` (run with node) or `exe` (executed directly). */
-  runtime: 'ts' | 'js' | 'exe'
+  /** `ts`, `js` (run with node), `py` (run with python3) or `exe` (executed directly, or through its `#!` line when not executable). */
+  runtime: 'ts' | 'js' | 'py' | 'exe'
   /** `args` split shell-style into words. */
   args: string[]
   inputs: InputSpec[]
@@ -142,4 +142,6 @@ export interface DataflowSpec {
   stateMapSize?: number | undefined
   /** Bytes; the YAML's `kvs_map_size`, if set (default: the KVS's 1 GiB; `--kvs-map-size` wins). */
   kvsMapSize?: number | undefined
+  /** What the YAML was read as where that differs from what it says (`file:line:col: text`); the CLI prints them. */
+  notes?: string[] | undefined
 }

@@ -82,7 +82,7 @@ class Validator {
     const draft: DraftDataflow = {
       name: this.read.string(f.name, {}),
       env: this.read.env(f.env, {}),
-      exitWhenNodesFinish: this.nodeIdList(f.exit_when_nodes_finish),
+      ...this.exitWhenNodesFinish(f.exit_when_nodes_finish),
       healthCheckInterval: this.read.duration(f.health_check_interval, {}, true),
       stateDir: this.read.string(f.state_dir, {}),
       durability: this.read.oneOf(f.durability, {}, DURABILITIES),
@@ -128,6 +128,13 @@ class Validator {
       }
     }
     return draft
+  }
+
+  /** dora's bool form (`true`: every custom node) or our list of node ids. */
+  private exitWhenNodesFinish(field: Field | undefined): Pick<DraftDataflow, 'exitWhenNodesFinish' | 'exitWhenAllNodesFinish'> {
+    const v = field?.value
+    if (isScalar(v) && typeof v.value === 'boolean') return { exitWhenNodesFinish: [], exitWhenAllNodesFinish: v.value }
+    return { exitWhenNodesFinish: this.nodeIdList(field) }
   }
 
   private nodeIdList(field: Field | undefined): At<string>[] {
@@ -392,6 +399,8 @@ class Validator {
     // No `outputs` but a rejected key (maybe `ouputs:`): the outputs are unknown, so sources
     // reading from this node are not checked against them.
     if (field === undefined) return rejected.length > 0 ? undefined : []
+    // `outputs:` with nothing after it is an empty list, as `inputs:` is an empty mapping.
+    if (isScalar(field.value) && (field.value.value === null || field.value.value === undefined)) return []
     const seq = this.read.list(field, scope, 'a list of output ids')
     if (seq === undefined) return undefined
     const outputs: string[] = []
@@ -492,7 +501,12 @@ class Validator {
       return undefined
     }
     const f = this.read.fields(value, INPUT_KEYS, 'input', scope).fields
-    const queueSize = this.read.integer(f.queue_size, scope, 1)
+    let queueSize = this.read.integer(f.queue_size, scope, 0)
+    if (queueSize === 0) {
+      // dora clamps 0 to 1 (a queue must hold the message being delivered); say so rather than refuse.
+      queueSize = 1
+      this.problems.note(f.queue_size?.value ?? value, scope, `input "${id}" has queue_size 0, read as 1 (dora does the same)`)
+    }
     const queuePolicy = this.read.oneOf(f.queue_policy, scope, QUEUE_POLICIES)
     const inputTimeout = this.read.duration(f.input_timeout, scope, true)
     if (f.source === undefined) {

@@ -43,3 +43,19 @@ t.test('check on a missing file and on broken YAML gives one clear error', async
   t.equal(broken.code, 1)
   t.match(broken.stderr, /broken\.yml:\d+:\d+/)
 })
+
+t.test('check compiles the operators (a syntax error used to pass) and checks the executable bit', async (t) => {
+  const dir = t.testdir({
+    'op.ts': 'export default {\n  onInput(: number) {}\n}\n',
+    'node.bin': 'echo hi\n',
+    'ops.yml': 'nodes:\n  - id: filter\n    operator:\n      typescript: ./op.ts\n',
+    'exe.yml': 'nodes:\n  - id: tool\n    path: ./node.bin\n',
+  })
+  const ops = await runCli(['check', join(dir, 'ops.yml')])
+  t.equal(ops.code, 1)
+  t.match(ops.stderr, /1 syntax error in operators:\n.*op\.ts:2:\d+: operator "filter": /)
+  t.notMatch(ops.stderr, /please report/)
+  const exe = await runCli(['check', join(dir, 'exe.yml')])
+  t.equal(exe.code, 1)
+  t.match(exe.stderr, /node "tool": `path` .*node\.bin is not executable[\s\S]*chmod \+x/)
+})

@@ -1,12 +1,13 @@
 /**
  * `dora-ts new` through the real CLI: the scaffolds pass `check`, run as they are (the sink
  * prints what the operator made of the source's readings), type-check under strict settings,
- * and nothing existing is ever overwritten. The scaffolds go into t.testdir(), inside the
- * repository, so their `import ... from 'dora-ts'` resolves through the package self-reference.
+ * and nothing existing is ever overwritten. A new dataflow is its own npm project depending
+ * on dora-ts; here its node_modules/dora-ts is a link to this checkout, standing in for `npm
+ * install` (package.test.ts does the real install of the packed package).
  */
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ROOT, runCli, shortRuntimeDir } from './fixtures/cli.js'
 
@@ -28,16 +29,30 @@ for (const lang of ['ts', 'js'] as const) {
     const created = await runCli(['new', 'dataflow', 'demo', '--dir', dir, ...(lang === 'js' ? ['--lang', 'js'] : [])])
     t.equal(created.code, 0, created.stderr)
     const ext = lang === 'ts' ? 'ts' : 'mjs'
-    t.same(readdirSync(join(dir, 'demo')).sort(), ['.gitignore', 'README.md', 'dataflow.yml', `sink.${ext}`, `source.${ext}`, `transform.${ext}`])
+    t.same(readdirSync(join(dir, 'demo')).sort(), [
+      '.gitignore',
+      'README.md',
+      'dataflow.yml',
+      'package.json',
+      `sink.${ext}`,
+      `source.${ext}`,
+      `transform.${ext}`,
+    ])
     t.match(created.stderr, /created .*demo\/dataflow\.yml/)
-    t.match(created.stderr, /next: dora-ts run .*demo\/dataflow\.yml/)
+    t.match(created.stderr, /next: cd .*demo && npm install && npx dora-ts run dataflow\.yml/)
+    const pkg = JSON.parse(readFileSync(join(dir, 'demo', 'package.json'), 'utf8')) as { type: string; dependencies: Record<string, string> }
+    t.equal(pkg.type, 'module', 'its files are ES modules')
+    t.match(pkg.dependencies['dora-ts'], /^\^\d+\.\d+\.\d+/, 'it depends on dora-ts')
+    // What `npm install` would do.
+    mkdirSync(join(dir, 'demo', 'node_modules'))
+    symlinkSync(ROOT, join(dir, 'demo', 'node_modules', 'dora-ts'), 'dir')
     t.notMatch(created.stderr, /CommonJS/, 'no module-format warning inside an ESM package')
     t.match(readFileSync(join(dir, 'demo', 'README.md'), 'utf8'), /^# demo\n\nA dora-ts dataflow: a timer-driven source node/)
 
     const yml = join(dir, 'demo', 'dataflow.yml')
     const check = await runCli(['check', yml])
     t.equal(check.code, 0, check.stderr)
-    t.match(check.stderr, /is valid: 3 nodes \(2 custom, 1 operators\)/)
+    t.match(check.stderr, /is valid: 3 nodes \(2 custom, 1 operator\)/)
 
     const run = await runCli(['run', yml, '--stop-after', '3s'], { env })
     t.equal(run.code, 0, `${run.stdout}\n${run.stderr}`)

@@ -3,7 +3,7 @@ import { chmodSync } from 'node:fs'
 import { join } from 'node:path'
 import { findOnPath, isBareCommand, isDirectory, isFile, resolveExecutable, resolveModule, runtimeOf } from '../../src/spec/files.js'
 
-t.test('runtimeOf tells ts, js and executables apart by extension', async (t) => {
+t.test('runtimeOf tells ts, js, py and executables apart by extension', async (t) => {
   t.same(['a.ts', 'a.mts', 'a.CTS', 'a.js', 'a.mjs', 'a.cjs', 'a.py', 'a', '/usr/bin/python3', 'a.d.ts'].map(runtimeOf), [
     'ts',
     'ts',
@@ -11,7 +11,7 @@ t.test('runtimeOf tells ts, js and executables apart by extension', async (t) =>
     'js',
     'js',
     'js',
-    'exe',
+    'py',
     'exe',
     'exe',
     'ts',

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { chmodSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadDataflow, parseDataflow } from '../../src/spec/load.js'
 import { SpecErrors } from '../../src/spec/errors.js'
@@ -269,14 +270,15 @@ nodes:
     nodes: { 'camera.py': '#!/usr/bin/env python3\n', 'plot.py': '' },
     target: { release: { detector: '' } },
   })
+  chmodSync(join(dir, 'target', 'release', 'detector'), 0o755)
   const spec = await loadDataflow(join(dir, 'dataflow.yml'))
   t.equal(spec.name, 'dataflow', 'name defaults to the file base name')
   t.same(
     spec.nodes.map((n) => [n.id, n.kind, n.kind === 'custom' ? n.runtime : '', n.kind === 'custom' ? n.path : '']),
     [
-      ['camera', 'custom', 'exe', join(dir, 'nodes', 'camera.py')],
+      ['camera', 'custom', 'py', join(dir, 'nodes', 'camera.py')],
       ['object-detection', 'custom', 'exe', join(dir, 'target', 'release', 'detector')],
-      ['plot', 'custom', 'exe', join(dir, 'nodes', 'plot.py')],
+      ['plot', 'custom', 'py', join(dir, 'nodes', 'plot.py')],
     ],
   )
   const camera = spec.nodes[0]

@@ -241,6 +241,7 @@ t.test('missing files are DORA_SPEC_MISSING_FILE when files are checked', async 
 t.test('a bare command is found next to the YAML first, then on PATH', async (t) => {
   const dir = t.testdir({ 'local-tool': '', bin: { 'dora-ts-test-tool': '#!/bin/sh\n' } })
   chmodSync(join(dir, 'bin', 'dora-ts-test-tool'), 0o755)
+  chmodSync(join(dir, 'local-tool'), 0o755)
   const savedPath = process.env.PATH
   t.teardown(() => {
     process.env.PATH = savedPath
@@ -289,7 +290,7 @@ t.test('runtime follows the extension', async (t) => {
 `)
   t.same(
     spec.nodes.map((n) => (n as CustomNodeSpec).runtime),
-    ['ts', 'ts', 'ts', 'js', 'js', 'js', 'exe', 'exe'],
+    ['ts', 'ts', 'ts', 'js', 'js', 'js', 'py', 'exe'],
   )
 })
 

@@ -10,8 +10,11 @@ t.test('a dataflow scaffold is a valid dataflow whose files are all there', asyn
     const ext = lang === 'ts' ? 'ts' : 'mjs'
     t.same(
       files.map((f) => f.path),
-      ['dataflow.yml', `source.${ext}`, `transform.${ext}`, `sink.${ext}`, 'README.md', '.gitignore'].map((f) => join('demo', f)),
+      ['dataflow.yml', `source.${ext}`, `transform.${ext}`, `sink.${ext}`, 'README.md', 'package.json', '.gitignore'].map((f) => join('demo', f)),
     )
+    const pkg = JSON.parse(files.find((f) => f.path.endsWith('package.json'))!.text) as { type: string; dependencies: Record<string, string> }
+    t.equal(pkg.type, 'module', 'the project makes its files ES modules')
+    t.match(pkg.dependencies['dora-ts'], /^\^\d+\.\d+\.\d+/, 'and depends on this dora-ts')
     const dir = t.testdir(Object.fromEntries(files.map((f) => [f.path.slice('demo/'.length), f.text])))
     const spec = parseDataflow(files[0]!.text, join(dir, 'dataflow.yml'))
     t.equal(spec.name, 'demo')
