@@ -1,44 +1,68 @@
 #!/usr/bin/env node
 /** The `dora-ts` command line. One file per command; this one only wires them together. */
-import yargs from 'yargs'
+import yargs, { type CommandModule } from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { createRequire } from 'node:module'
-import { checkCommand } from './check.js'
-import { runCommand } from './run.js'
-import { kvsCommand } from './kvs.js'
-import { graphCommand } from './graph.js'
-import { newCommand } from './new.js'
-import { stateCommand } from './state.js'
-import { upCommand } from './up.js'
-import { startCommand } from './start.js'
-import { stopCommand } from './stop.js'
-import { listCommand } from './list.js'
-import { logsCommand } from './logs.js'
-import { killCommand } from './kill.js'
-import { destroyCommand } from './destroy.js'
-import { daemonCommand } from './daemon.js'
 import { createPrinter, reportError } from './output.js'
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string }
 
+/**
+ * Each command's module, loaded on demand: together they pull in the supervisor, ZeroMQ,
+ * LMDB, YAML and the daemon, which doubled the start-up of every CLI call (`dora-ts list`
+ * loaded LMDB, `dora-ts state ls` the supervisor). Keys are the names and aliases a command
+ * line may start with; the order is that of --help.
+ */
+type Loader = () => Promise<CommandModule<object, never>>
+const run: Loader = async () => (await import('./run.js')).runCommand as CommandModule<object, never>
+const check: Loader = async () => (await import('./check.js')).checkCommand as CommandModule<object, never>
+const kvs: Loader = async () => (await import('./kvs.js')).kvsCommand as CommandModule<object, never>
+const graph: Loader = async () => (await import('./graph.js')).graphCommand as CommandModule<object, never>
+const scaffold: Loader = async () => (await import('./new.js')).newCommand as CommandModule<object, never>
+const state: Loader = async () => (await import('./state.js')).stateCommand as CommandModule<object, never>
+const up: Loader = async () => (await import('./up.js')).upCommand as CommandModule<object, never>
+const start: Loader = async () => (await import('./start.js')).startCommand as CommandModule<object, never>
+const stop: Loader = async () => (await import('./stop.js')).stopCommand as CommandModule<object, never>
+const list: Loader = async () => (await import('./list.js')).listCommand as CommandModule<object, never>
+const logs: Loader = async () => (await import('./logs.js')).logsCommand as CommandModule<object, never>
+const kill: Loader = async () => (await import('./kill.js')).killCommand as CommandModule<object, never>
+const destroy: Loader = async () => (await import('./destroy.js')).destroyCommand as CommandModule<object, never>
+const daemon: Loader = async () => (await import('./daemon.js')).daemonCommand as CommandModule<object, never>
+const COMMANDS = new Map<string, Loader>([
+  ['run', run],
+  ['check', check],
+  ['kvs', kvs],
+  ['graph', graph],
+  ['new', scaffold],
+  ['state', state],
+  ['up', up],
+  ['start', start],
+  ['stop', stop],
+  ['list', list],
+  ['ps', list],
+  ['logs', logs],
+  ['kill', kill],
+  ['destroy', destroy],
+  ['down', destroy],
+  ['daemon', daemon],
+])
+
+/**
+ * The commands this command line needs: the one it names, or all of them when it names none
+ * (--help, --version, completion, a typo that yargs must answer with the full list).
+ */
+async function commandsFor(args: string[]): Promise<Array<CommandModule<object, never>>> {
+  const named = args[0] === undefined ? undefined : COMMANDS.get(args[0])
+  const loaders = named === undefined ? [...new Set(COMMANDS.values())] : [named]
+  return Promise.all(loaders.map((load) => load()))
+}
+
 const printer = createPrinter()
 try {
-  await yargs(hideBin(process.argv))
+  const args = hideBin(process.argv)
+  await yargs(args)
     .scriptName('dora-ts')
-    .command(runCommand)
-    .command(checkCommand)
-    .command(kvsCommand)
-    .command(graphCommand)
-    .command(newCommand)
-    .command(stateCommand)
-    .command(upCommand)
-    .command(startCommand)
-    .command(stopCommand)
-    .command(listCommand)
-    .command(logsCommand)
-    .command(killCommand)
-    .command(destroyCommand)
-    .command(daemonCommand)
+    .command(await commandsFor(args))
     .demandCommand(1, 'Name a command; see dora-ts --help.')
     .strict()
     .version(version)
