@@ -132,7 +132,9 @@ export class KvsService implements AsyncDisposable {
 
   #start(): Worker {
     if (this.#worker !== undefined) return this.#worker
-    const worker = new Worker(kvsThreadEntry(), { workerData: { [KVS_THREAD_MARK]: this.config }, name: 'dora-ts kvs' })
+    // execArgv []: the host's --import/--loader preloads (a test runner's, tsx) would run again
+    // in the thread and sit in front of every module it loads (see operator/worker-launch.ts).
+    const worker = new Worker(kvsThreadEntry(), { workerData: { [KVS_THREAD_MARK]: this.config }, name: 'dora-ts kvs', execArgv: [] })
     // A thread that dies fails its clients' calls with a timeout; say why on stderr.
     worker.on('error', (err) => process.stderr.write(`dora-ts: the KVS thread failed: ${err.stack ?? String(err)}\n`))
     this.#exited = new Promise((resolve) => worker.once('exit', () => resolve()))
