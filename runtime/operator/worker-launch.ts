@@ -54,15 +54,15 @@ export function launchWorker(launch: WorkerLaunch, events: WorkerEvents): Worker
     stderr: true,
     // msgpackr's optional native accelerator is a native addon too: a worker loads none.
     env: { ...launch.env, MSGPACKR_NATIVE_ACCELERATION_DISABLED: 'true' },
-    // `import ... from 'dora-ts'` in the operator resolves to the entry without native addons
-    // (package.json "dora-ts-operator" condition, node-sdk/operator-entry.ts): ESM and CJS alike.
-    execArgv: [...process.execArgv, `--conditions=${OPERATOR_CONDITION}`],
     name: `dora-ts operator ${display}`,
     // Not the host's flags: its --import/--loader preloads (tsx, a test runner's coverage and
     // mocks) would run again in every operator thread and put their hooks in front of every
     // module it loads. Under tap that made each worker start take 23 s instead of 1.6 s at
     // load 20. The worker registers the one loader it needs (tsx) itself (worker.ts).
-    execArgv: [],
+    // The one flag it gets: `import ... from 'dora-ts'` in the operator resolves to the entry
+    // without native addons (package.json "dora-ts-operator" condition,
+    // node-sdk/operator-entry.ts), for ESM and CJS alike.
+    execArgv: [`--conditions=${OPERATOR_CONDITION}`],
     ...(maxMemoryMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: maxMemoryMb } }),
   })
   forEachLine(worker.stdout, (text) => launch.log({ source: display, stream: 'stdout', level: 'info', text }))
