@@ -46,7 +46,7 @@ export interface OperatorHostOptions {
   maxMemoryMb?: number | undefined
   /** The shared KVS the operator reaches as ctx.kvs: a new port to the run's KVS thread per launch. */
   kvs?: { dir: string; namespace: string; connect(): MessagePort } | undefined
-  /** The receivers of an output that are operators: their copies are committed into the outbox. */
+  /** The receivers of an output whose copies are committed into the outbox (operators and custom nodes). */
   outboxRoutes?: ((outputId: string) => readonly OutboxRoute[]) | undefined
 }
 

@@ -1,14 +1,15 @@
 /**
- * The operator host's side of the outbox (src/store/state/outbox.ts): which receivers of an
- * output are operators (their copies are committed with the producing event), the sort key of
- * every message routed or replayed in this process (so its consumer can delete its entry in
- * the same transaction as its own state), and the key of the entry an input consumes.
+ * The supervisor's side of the outbox (src/store/state/outbox.ts): the receivers of an output
+ * whose copies are committed with the producing event (operators and custom nodes), the sort
+ * key of every message routed or replayed in this process (so its consumer can delete its
+ * entry: an operator in the same transaction as its own state, a custom node when it asks for
+ * its next batch), and the key of the entry an input consumes.
  */
 import type { DeliveredEvent, MessageHeader } from '../../src/events.js'
 import { outboxKey } from '../../src/store/state/outbox.js'
 import { senderOf } from './deliveries.js'
 
-/** A receiver of an output that is an operator: its copy goes into the outbox. */
+/** A receiver of an output whose copy goes into the outbox. */
 export interface OutboxRoute {
   receiver: string
   inputId: string
@@ -24,6 +25,12 @@ const orders = new WeakMap<MessageHeader, string>()
 /** Remember the outbox sort key of a message about to be routed. */
 export function rememberOrder(header: MessageHeader, order: string): void {
   orders.set(header, order)
+}
+
+/** `to` is a copy of `from` (marked redelivered, say): it stands for the same outbox entry. */
+export function carryOrder(from: MessageHeader, to: MessageHeader): void {
+  const order = orders.get(from)
+  if (order !== undefined) orders.set(to, order)
 }
 
 /**

@@ -30,7 +30,7 @@ export interface EventCommit {
   sender: string
   writes: StateWrite[]
   sent: readonly SentMessage[]
-  /** The operator receivers of each output (their copies go into the outbox). */
+  /** The receivers of each output whose copies go into the outbox (operators and custom nodes). */
   routes(outputId: string): readonly OutboxRoute[]
   /** The outbox entry consumed, if the event's input came from an operator. */
   consumed: Buffer | undefined

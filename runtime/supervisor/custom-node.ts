@@ -43,6 +43,11 @@ export interface CustomNodeOptions {
   cwd: string
   /** Spawns the node so that it cannot outlive the supervisor (reaper.ts); without it, a plain spawn. */
   reaper?: Reaper | undefined
+  /**
+   * The node consumed these events (it asked for its next batch): messages among them that
+   * wait in the outbox are deleted there (dataflow-run.ts).
+   */
+  consumed?: ((events: readonly DeliveredEvent[]) => void) | undefined
 }
 
 export class CustomNode implements Unit {
@@ -204,7 +209,8 @@ export class CustomNode implements Unit {
   /** The node asked for its next events: it is done with the previous batch. */
   requestNext(): void {
     this.#nextPending = true
-    this.#redelivery.consumed()
+    const batch = this.#redelivery.consumed()
+    if (batch.length > 0) this.#options.consumed?.(batch)
     this.pump()
   }
 

@@ -19,7 +19,7 @@ import type { StateStore } from '../../src/store/state/store.js'
 import type { KvsConfig } from '../../node-sdk/kvs.js'
 import { stateDirOf } from '../state/location.js'
 import { OperatorHost } from '../operator/host.js'
-import { rememberOrder, type OutboxRoute } from '../operator/outbox.js'
+import { consumedKey, rememberOrder, type OutboxRoute } from '../operator/outbox.js'
 import { resolve } from 'node:path'
 import { CustomNode } from './custom-node.js'
 import { UnitCounters, type UnitInfo } from './counters.js'
@@ -255,6 +255,7 @@ export class DataflowRun implements AsyncDisposable {
           inbox: this.#inbox(node.id, node.inputs),
           cwd: this.spec.baseDir,
           reaper: resources.reaper,
+          consumed: (events) => this.#consumedByNode(node.id, events),
         })
         this.#add(unit)
       } else {
@@ -262,7 +263,7 @@ export class DataflowRun implements AsyncDisposable {
           const key = operatorKey(node, op)
           const state = resources.store?.operator(key, { durability: op.durability })
           const kvs = { dir: this.kvs.dir, namespace: this.kvs.namespace, connect: () => resources.connectKvs() }
-          const outboxRoutes = (outputId: string): readonly OutboxRoute[] => this.#operatorReceivers(key, outputId)
+          const outboxRoutes = (outputId: string): readonly OutboxRoute[] => this.#outboxReceivers(key, outputId)
           this.#add(new OperatorHost(node, op, host, { inbox: this.#inbox(key, op.inputs), state, maxMemoryMb: op.maxMemoryMb, kvs, outboxRoutes }))
         }
       }
@@ -430,18 +431,45 @@ export class DataflowRun implements AsyncDisposable {
     }
     const displaced = unit.inbox.push(item)
     // Dropped by drop_oldest: it must not come back from the outbox in the next run.
-    if (displaced !== undefined && unit instanceof OperatorHost) unit.discarded(displaced)
+    if (displaced !== undefined) {
+      if (unit instanceof OperatorHost) unit.discarded(displaced)
+      else this.#consumedByNode(unit.key, [displaced])
+    }
     unit.pump()
   }
 
-  /** The receivers of `producer`'s output `outputId` that are operators (their copies go into the outbox). */
-  #operatorReceivers(producer: string, outputId: string): readonly OutboxRoute[] {
+  /**
+   * A custom node consumed these events (it asked for its next batch) or its queue dropped
+   * them: their outbox entries go, or the next run would deliver them again.
+   */
+  #consumedByNode(nodeKey: string, events: readonly DeliveredEvent[]): void {
+    const store = this.#resources?.store
+    if (store === undefined) return
+    const keys: Buffer[] = []
+    for (const event of events) {
+      const key = consumedKey(nodeKey, event)
+      if (key !== undefined) keys.push(key)
+    }
+    if (keys.length === 0) return
+    try {
+      store.receiverOutbox(nodeKey).discard(keys)
+    } catch (err) {
+      this.#notice('warn', `${nodeKey}: could not remove consumed messages from the outbox (the next run may deliver them again): ${errorMessage(err)}`)
+    }
+  }
+
+  /**
+   * The receivers of `producer`'s output `outputId` whose copies go into the outbox with the
+   * producing event: operators, and custom nodes, which consume theirs by asking for their
+   * next batch. A message for any of them survives the supervisor's death and a stop.
+   */
+  #outboxReceivers(producer: string, outputId: string): readonly OutboxRoute[] {
     const cacheKey = `${producer}\0${outputId}`
     let routes = this.#outboxRoutes.get(cacheKey)
     if (routes === undefined) {
       const key = this.#routing.producers.get(producer)?.outputKeys.get(outputId)
       const destinations = key === undefined ? [] : (this.#routing.outputs.get(key) ?? [])
-      routes = destinations.filter((d) => this.#units.get(d.receiver) instanceof OperatorHost).map((d) => ({ receiver: d.receiver, inputId: d.inputId }))
+      routes = destinations.filter((d) => this.#units.has(d.receiver)).map((d) => ({ receiver: d.receiver, inputId: d.inputId }))
       this.#outboxRoutes.set(cacheKey, routes)
     }
     return routes
@@ -452,11 +480,10 @@ export class DataflowRun implements AsyncDisposable {
     const store = this.#resources?.store
     if (store === undefined) return
     for (const unit of this.#units.values()) {
-      if (!(unit instanceof OperatorHost)) continue
       const inputs = new Set((this.#routing.inputs.get(unit.key) ?? []).map((i) => i.id))
       let entries
       try {
-        entries = store.operator(unit.key).pending(this.id)
+        entries = unit instanceof OperatorHost ? store.operator(unit.key).pending(this.id) : store.receiverOutbox(unit.key).pending(this.id)
       } catch (err) {
         this.#notice('error', `${unit.display}: could not read the messages waiting for it: ${errorMessage(err)}`)
         continue

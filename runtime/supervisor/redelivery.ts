@@ -9,6 +9,7 @@
  * node's own bookkeeping queues it again (custom-node.ts).
  */
 import type { DeliveredEvent } from '../../src/events.js'
+import { carryOrder } from '../operator/outbox.js'
 
 export interface Replay {
   /** Inputs closed before the replayed batch: the restarted node is told first. */
@@ -34,9 +35,11 @@ export class Redelivery {
     this.#batch.push(event)
   }
 
-  /** The node asked for more: the current batch is done with. */
-  consumed(): void {
+  /** The node asked for more: the current batch is done with. Returns it. */
+  consumed(): DeliveredEvent[] {
+    const batch = this.#batch
     this.#batch = []
+    return batch
   }
 
   /** The process died: keep its unconsumed batch for a restart. */
@@ -44,7 +47,13 @@ export class Redelivery {
     const replay: DeliveredEvent[] = []
     for (const event of this.#batch) {
       if (event.type === 'stop') continue
-      replay.push(event.type === 'input' ? { ...event, header: { ...event.header, redelivered: true } } : event)
+      if (event.type !== 'input') {
+        replay.push(event)
+        continue
+      }
+      const header = { ...event.header, redelivered: true }
+      carryOrder(event.header, header)
+      replay.push({ ...event, header })
     }
     this.#batch = []
     this.#kept = replay.length === 0 ? undefined : { closedBefore: this.#closedBefore, replay }

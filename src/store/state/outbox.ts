@@ -5,7 +5,9 @@
  * the consuming event deletes its input's entry in the same transaction as its own state:
  * a message between operators is never lost (it stays until consumed) and never consumed
  * twice (its consumption and the consumer's state commit together). On start, every entry
- * left is replayed into its receiver's inbox.
+ * left is replayed into its receiver's inbox. An operator's messages to a custom node are
+ * kept here too, until the node asks for its next batch: at-least-once (a node that dies
+ * before that, or a supervisor that dies, gets them again; the node dedups by messageId).
  *
  * ```
  * __outbox__  <receiver>\0<input>\0<sender>\0<order>  ->  u32 header length, header JSON, payload

@@ -204,6 +204,19 @@ export class StateStore {
   }
 
   /**
+   * The outbox of a receiver that keeps no state of its own (a custom node, key = its node
+   * id): the messages committed for it and not yet consumed, and deleting those it consumed.
+   * Operators use {@link operator}, which commits the deletion with their event instead.
+   */
+  receiverOutbox(receiverKey: string): { pending(dataflowId: string): OutboxEntry[]; discard(keys: readonly Buffer[]): void } {
+    this.#requireEnv()
+    return {
+      pending: (dataflowId) => this.#pending(receiverKey, dataflowId),
+      discard: (keys) => this.#discard(receiverKey, COMMIT_FLAGS[this.durability], keys),
+    }
+  }
+
+  /**
    * Remove every operator's state and meta (for --clean-state), or only `operatorKey`'s, in
    * one durable transaction. Never called implicitly. Existing handles stay usable: they
    * start again from empty state.
