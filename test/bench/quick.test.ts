@@ -27,6 +27,8 @@ const pair = (section: string): string[] => [
 ]
 /** Every figure the issue asks for; those with a baseline measured in the same run. */
 const WITH_BASELINE = [
+  'cli.version',
+  'cli.list',
   ...pair('node-node'),
   ...pair('operator-operator'),
   ...[1, 10, 50].flatMap((n) => [`scale.operators.${n}.rss`, `scale.nodes.${n}.rss`]),
