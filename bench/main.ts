@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { benchCliStartup } from './cli-startup.js'
 import { benchFanOut } from './fan-out.js'
 import { ROOT, type Section } from './harness.js'
 import { benchKvsIfPresent } from './kvs-rows.js'
@@ -34,6 +35,7 @@ export const SECTIONS: Record<string, Section> = {
   scale: benchScale,
   state: benchState,
   kvs: benchKvsIfPresent,
+  cli: benchCliStartup,
 }
 
 const USAGE = `usage: node dist/bench/main.js [--quick] [--only <section>[,<section>...]] [--out <file.json>]

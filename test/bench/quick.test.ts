@@ -33,6 +33,8 @@ const SCALE = [1, 4]
 const FAN_OUT = [1, 4]
 /** Every figure the issue asks for; those with a baseline measured in the same run. */
 const WITH_BASELINE = [
+  'cli.version',
+  'cli.list',
   ...pair('node-node'),
   ...pair('operator-operator'),
   ...SCALE.flatMap((n) => [`scale.operators.${n}.rss`, `scale.nodes.${n}.rss`]),

@@ -8,7 +8,7 @@ import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { CLI, runCli, type CliResult } from './fixtures/cli.js'
+import { CLI, runCli, shortRuntimeDir, type CliResult } from './fixtures/cli.js'
 import { KvsStore } from '../../src/store/kvs/store.js'
 
 function kvsEnv(t: Test): { dir: string; env: NodeJS.ProcessEnv } {
@@ -91,4 +91,14 @@ t.test('--version prints the package version', async (t) => {
   const r = await runCli(['--version'])
   t.equal(r.code, 0)
   t.equal(r.stdout, `${pkg.version}\n`)
+})
+
+t.test('kill --signal takes a number as kill(1) does (--signal 9 was refused)', async (t) => {
+  const env = { DORA_TS_RUNTIME_DIR: shortRuntimeDir(t) }
+  const nine = await runCli(['kill', 'robot', 'lidar', '--signal', '9'], { env })
+  t.equal(nine.code, 1)
+  t.notMatch(nine.stderr, /is not a signal/, 'accepted')
+  t.match(nine.stderr, /no dora-ts supervisor is running/, 'and it got as far as asking the supervisor')
+  const bad = await runCli(['kill', 'robot', 'lidar', '--signal', '999'], { env })
+  t.match(bad.stderr, /--signal 999 is not a signal/)
 })
