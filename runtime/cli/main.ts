@@ -48,10 +48,12 @@ const COMMANDS = new Map<string, Loader>([
 ])
 
 /**
- * The commands this command line needs: the one it names, or all of them when it names none
- * (--help, --version, completion, a typo that yargs must answer with the full list).
+ * The commands this command line needs: none for a bare --version, the one it names, or all
+ * of them when it names none (--help, completion, a typo that yargs must answer with the full
+ * list).
  */
 async function commandsFor(args: string[]): Promise<Array<CommandModule<object, never>>> {
+  if (args.length === 1 && args[0] === '--version') return []
   const named = args[0] === undefined ? undefined : COMMANDS.get(args[0])
   const loaders = named === undefined ? [...new Set(COMMANDS.values())] : [named]
   return Promise.all(loaders.map((load) => load()))
