@@ -7,6 +7,7 @@
  * @module
  */
 
+import { basename } from 'node:path'
 import { DoraError, errorMessage, registerErrorClass, type DoraErrorOptions } from '../../errors.js'
 import { classifyLmdbError } from '../lmdb/errors.js'
 
@@ -298,7 +299,8 @@ export function mapFullHint(mapSizeBytes: number | undefined): string {
 
 /** The hint of a {@link StateCorruptError}. */
 export function corruptHint(dir: string): string {
-  return `move ${dir} aside to keep it for inspection and start with --clean-state, or restore a snapshot into it`
+  const name = basename(dir)
+  return `restore a snapshot: dora-ts state snapshots ${name} lists them, dora-ts state restore ${name} <id> puts one back; or move ${dir} aside to keep it for inspection and start with --clean-state`
 }
 
 /** The hint of a {@link StateLayoutError}. */
