@@ -41,3 +41,18 @@ export function checkName(name: string, options: { what: string; hint?: string }
     hint: options.hint ?? 'Use a name such as robot-arm_2 (letters, digits, "_", "." and "-").',
   })
 }
+
+/**
+ * An identifier made from `text` (a file name the dataflow is named after when its YAML has no
+ * `name:`): characters outside the identifier set become `-`, leading `.`/`-` are dropped.
+ *
+ * @example
+ * nameFrom('my flow') // 'my-flow'
+ */
+export function nameFrom(text: string): string {
+  const name = text
+    .replace(/[^A-Za-z0-9_.-]/g, '-')
+    .replace(/^[.-]+/, '')
+    .slice(0, MAX_NAME_LENGTH)
+  return name === '' ? 'dataflow' : name
+}

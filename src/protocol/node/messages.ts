@@ -28,7 +28,7 @@ export type LogLevel = 'error' | 'warn' | 'info' | 'debug'
 
 /** Messages a custom node sends to the supervisor. */
 export type NodeToSupervisor =
-  | { type: 'register'; nodeId: string; protocolVersion: number; pid: number }
+  | { type: 'register'; nodeId: string; protocolVersion: number; pid: number; secret?: string }
   /** Payload in frame 1. */
   | { type: 'output'; header: MessageHeader }
   /** The node is ready for more events; the supervisor answers with what it has queued. */
