@@ -24,7 +24,7 @@ export function nameProblem(name: string): string | undefined {
 /** `name` shown in a message: escaped and cut, so a hostile name cannot flood or drive the terminal. */
 export function showName(name: string): string {
   const shown = escapeForTerminal(name, { keepNewlines: false })
-  return JSON.stringify(shown.length > 80 ? `${shown.slice(0, 80)}…` : shown)
+  return `"${shown.length > 80 ? `${shown.slice(0, 80)}…` : shown}"`
 }
 
 /**
