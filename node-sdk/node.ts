@@ -17,7 +17,7 @@ import { decodeSupervisorToNode, encodeNodeToSupervisor } from '../src/protocol/
 import { MAX_PAUSE_MS, PROTOCOL_VERSION, type Registration, type SupervisorToNode } from '../src/protocol/node/messages.js'
 import { SendQueue } from '../src/transport/send-queue.js'
 import { ClosedError } from '../src/transport/errors.js'
-import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID } from '../src/transport/env.js'
+import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID, ENV_NODE_SECRET } from '../src/transport/env.js'
 import { nowNs } from '../src/clock.js'
 import { DEFAULT_KVS_MAP_SIZE_BYTES } from '../src/store/kvs/store.js'
 import type { DoraEvent, SendOptions } from './events.js'
@@ -555,7 +555,13 @@ export class Node implements AsyncDisposable {
 
 /** Send the registration and decode the supervisor's answer. */
 async function register(socket: Dealer, sender: SendQueue, nodeId: string, endpoint: string): Promise<SupervisorToNode> {
-  await sender.send([encodeNodeToSupervisor({ type: 'register', nodeId, protocolVersion: PROTOCOL_VERSION, pid: process.pid })])
+  // The supervisor's proof that it spawned us; taken out of the environment so programs this
+  // node starts do not inherit it.
+  const secret = process.env[ENV_NODE_SECRET]
+  delete process.env[ENV_NODE_SECRET]
+  await sender.send([
+    encodeNodeToSupervisor({ type: 'register', nodeId, protocolVersion: PROTOCOL_VERSION, pid: process.pid, ...(secret === undefined ? {} : { secret }) }),
+  ])
   const [head] = await socket.receive()
   if (head === undefined) throw new NodeConnectError(`the supervisor at ${endpoint} sent an empty registration reply`)
   return decodeSupervisorToNode(head)

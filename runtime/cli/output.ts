@@ -2,6 +2,7 @@
  * Terminal output for the CLI: node lines prefixed with their source, colour only on a TTY,
  * and errors as one clear paragraph (a stack trace only for bugs, with a please-report line).
  */
+import { escapeForTerminal } from '../../src/security/escape.js'
 import { DoraError, errorStack } from '../../src/errors.js'
 import type { LogEntry } from '../supervisor/unit.js'
 
@@ -27,19 +28,22 @@ export function createPrinter(stream: NodeJS.WriteStream = process.stdout, errSt
   }
   return {
     log(entry) {
+      // Everything that reaches the terminal is escaped (issue 13: a node id could set the
+      // window title or clear the screen); a node's own colours (SGR) pass.
       if (entry.stream === 'supervisor') {
         const code = entry.level === 'error' ? 31 : entry.level === 'warn' ? 33 : 90
-        errStream.write(`${paint(code, 'dora-ts:')} ${entry.text}\n`)
+        errStream.write(`${paint(code, 'dora-ts:')} ${escapeForTerminal(entry.text)}\n`)
         return
       }
       const level = entry.stream === 'log' && entry.level !== 'info' ? `${entry.level.toUpperCase()} ` : ''
-      stream.write(`${paint(colorOf(entry.source), `[${entry.source}]`)} ${level}${entry.text}\n`)
+      const source = escapeForTerminal(entry.source, { keepNewlines: false })
+      stream.write(`${paint(colorOf(entry.source), `[${source}]`)} ${level}${escapeForTerminal(entry.text, { keepColors: true })}\n`)
     },
     info(text) {
-      errStream.write(`${paint(90, 'dora-ts:')} ${text}\n`)
+      errStream.write(`${paint(90, 'dora-ts:')} ${escapeForTerminal(text)}\n`)
     },
     error(text) {
-      errStream.write(`${paint(31, 'error:')} ${text}\n`)
+      errStream.write(`${paint(31, 'error:')} ${escapeForTerminal(text)}\n`)
     },
   }
 }

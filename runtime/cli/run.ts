@@ -3,6 +3,7 @@
  * `--stop-after` deadline, or Ctrl-C (Stop, grace period, SIGTERM, SIGKILL; a second Ctrl-C
  * skips the grace period). Exits 0 after a clean stop and 1 when any node failed.
  */
+import { checkName } from '../../src/security/names.js'
 import { resolve } from 'node:path'
 import type { CommandModule } from 'yargs'
 import { loadDataflow } from '../../src/spec/load.js'
@@ -50,7 +51,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const graceMs = durationOption('--grace', args.grace) * 1000
     const spec = await loadDataflow(args.dataflow)
     for (const note of spec.notes ?? []) printer.info(`note: ${note}`)
-    if (args.name !== undefined) spec.name = args.name
+    // It names the state and log folders: an identifier, never a path (issue 13).
+    if (args.name !== undefined) spec.name = checkName(args.name, { what: '--name' })
     // Closed on every way out of the handler (a failed start, a throw): nothing is left open.
     await using run = new DataflowRun(spec, {
       graceMs,

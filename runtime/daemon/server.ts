@@ -19,6 +19,7 @@ import { RateLimitedLog } from '../../src/security/rate-limited-log.js'
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../../src/security/private-path.js'
 import { runRoot, runtimeDirCheck } from '../../src/transport/run-dir.js'
 import { checkDaemonRequest } from './requests.js'
+import { checkName } from '../../src/security/names.js'
 
 export interface StartRequest {
   file: string
@@ -173,7 +174,8 @@ export class Daemon {
 
   async #start(request: StartRequest): Promise<{ id: string; name: string; logDir: string }> {
     const spec = await loadDataflow(resolve(request.file))
-    if (request.name !== undefined) spec.name = request.name
+    // The schema checked request.name already; the YAML's name was checked when it loaded.
+    if (request.name !== undefined) spec.name = checkName(request.name, { what: 'the dataflow name' })
     const clash = [...this.#entries.values()].find((e) => e.name === spec.name && !e.run.finished)
     if (clash !== undefined) {
       throw new DataflowNameInUseError(`a dataflow named "${spec.name}" is already running (id ${clash.run.id})`, {

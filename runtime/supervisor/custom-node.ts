@@ -17,7 +17,8 @@ import { encodeSupervisorToNode } from '../../src/protocol/node/codec.js'
 import type { SupervisorToNode } from '../../src/protocol/node/messages.js'
 import type { CustomNodeSpec } from '../../src/spec/types.js'
 import { isExecutable, shebangOf } from '../../src/spec/files.js'
-import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID, ENV_SUPERVISOR_PID } from '../../src/transport/env.js'
+import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID, ENV_NODE_SECRET, ENV_SUPERVISOR_PID } from '../../src/transport/env.js'
+import { newNodeSecret } from '../../src/security/node-secret.js'
 import type { Frames } from '../../src/transport/send-queue.js'
 import type { DeliveredEvent } from '../../src/events.js'
 import type { Inbox } from './inbox.js'
@@ -124,6 +125,9 @@ export class CustomNode implements Unit {
     return this.#child?.pid
   }
 
+  /** The secret of the current spawn (a new one per start), checked at registration by the node router. */
+  secret = ''
+
   get registered(): boolean {
     return this.#identity !== undefined
   }
@@ -140,6 +144,7 @@ export class CustomNode implements Unit {
       [ENV_NODE_ID]: this.spec.id,
       [ENV_DATAFLOW_ID]: this.#host.dataflowId,
       [ENV_SUPERVISOR_PID]: String(process.pid),
+      [ENV_NODE_SECRET]: (this.secret = newNodeSecret()),
     }
     return new Promise((resolve, reject) => {
       let child: ChildProcess

@@ -173,6 +173,11 @@ export class DataflowRun implements AsyncDisposable {
     return this.#units
   }
 
+  /** Refused registrations and dropped frames on the node socket (tests, diagnostics), once started. */
+  get nodeSocketStats(): NodeRouter['stats'] | undefined {
+    return this.#nodes?.stats
+  }
+
   /** The custom nodes' ZeroMQ endpoint, once started. */
   get endpoint(): string | undefined {
     return this.#resources?.runDir.nodeEndpoint

@@ -12,7 +12,11 @@ import { Router } from 'zeromq'
 import { decodeNodeToSupervisor, encodeSupervisorToNode } from '../../src/protocol/node/codec.js'
 import { PROTOCOL_VERSION, type NodeToSupervisor } from '../../src/protocol/node/messages.js'
 import type { MessageHeader } from '../../src/events.js'
-import { nodeRouterOptions } from '../../src/transport/node-socket.js'
+import { MAX_UNREGISTERED_FRAME_BYTES, nodeRouterOptions } from '../../src/transport/node-socket.js'
+import { ENV_NODE_SECRET } from '../../src/transport/env.js'
+import { RateLimitedLog } from '../../src/security/rate-limited-log.js'
+import { nodeSecretMatches } from '../../src/security/node-secret.js'
+import { showName } from '../../src/security/names.js'
 import { SendQueue, type Frames } from '../../src/transport/send-queue.js'
 import { ClosedError } from '../../src/transport/errors.js'
 import type { KvsConfig } from '../../node-sdk/kvs.js'
@@ -32,6 +36,8 @@ export interface NodeRouterHandlers {
   /** A node closed some of its (declared) outputs. */
   closeOutputs(node: CustomNode, outputs: string[]): void
   log(entry: LogEntry): void
+  /** Largest frame a node may send (default DEFAULT_MAX_MESSAGE_BYTES, src/transport/node-socket.ts); a peer that sends more is disconnected by ZeroMQ. */
+  maxMessageBytes?: number | undefined
 }
 
 export class NodeRouter {
@@ -39,11 +45,17 @@ export class NodeRouter {
   readonly #sender: SendQueue
   readonly #handlers: NodeRouterHandlers
   readonly #byIdentity = new Map<string, CustomNode>()
-  readonly #droppedLogged = new Set<string>()
+  /** Unregistered connections that sent one bad frame: everything further from them is ignored unread. */
+  readonly #ignored = new Set<string>()
+  /** Notices a peer can cause: rate limited, truncated, repeats summarized. */
+  readonly #peerLog: RateLimitedLog
+  /** Counts of what was refused or dropped, for tests and diagnostics. */
+  readonly stats = { refusedRegistrations: 0, droppedFrames: 0, ignoredConnections: 0 }
 
   private constructor(router: Router, handlers: NodeRouterHandlers) {
     this.#router = router
     this.#handlers = handlers
+    this.#peerLog = new RateLimitedLog((text) => this.#notice('warn', text))
     // DORA_CLOSED: a message still queued when the run finished; every node has ended by then.
     this.#sender = new SendQueue(router, (err) => {
       if (!(err instanceof ClosedError)) this.#notice('warn', `a send to a node failed: ${errorMessage(err)}`)
@@ -52,7 +64,7 @@ export class NodeRouter {
 
   /** Bind `endpoint` and start receiving; nothing stays bound if the bind fails. */
   static async bind(endpoint: string, handlers: NodeRouterHandlers): Promise<NodeRouter> {
-    const router = new Router(nodeRouterOptions())
+    const router = new Router(nodeRouterOptions(handlers.maxMessageBytes))
     try {
       await router.bind(endpoint)
     } catch (err) {
@@ -84,6 +96,14 @@ export class NodeRouter {
       for await (const frames of this.#router) {
         const [identity, head, payload] = frames
         if (identity === undefined || head === undefined) continue
+        const key = identity.toString('hex')
+        if (this.#ignored.has(key)) continue
+        // Decoding is work a peer makes us do on the thread that moves everyone's data: from a
+        // connection that has not registered, only a registration-sized frame is read at all.
+        if (!this.#byIdentity.has(key) && head.length > MAX_UNREGISTERED_FRAME_BYTES) {
+          this.#dropped(identity, `a ${head.length}-byte frame before registering (a registration is under ${MAX_UNREGISTERED_FRAME_BYTES} bytes)`)
+          continue
+        }
         let message: NodeToSupervisor
         try {
           message = decodeNodeToSupervisor(head)
@@ -102,16 +122,32 @@ export class NodeRouter {
     }
   }
 
+  /**
+   * A frame we did not want. From an unregistered connection it is the last one we read: the
+   * connection is ignored from then on (a ROUTER cannot close one peer; we stop looking at it).
+   */
   #dropped(identity: Buffer, what: string): void {
     const key = identity.toString('hex')
-    if (this.#droppedLogged.has(key)) return
-    this.#droppedLogged.add(key)
-    this.#notice('warn', `dropped ${what} from connection ${key}; further drops from it are not logged`)
+    this.stats.droppedFrames++
+    if (!this.#byIdentity.has(key)) {
+      this.#ignore(key)
+      this.#peerLog.log('dropped-unregistered', `dropped ${what} from unregistered connection ${key.slice(0, 16)}; it is ignored from now on`)
+      return
+    }
+    this.#peerLog.log(`dropped-${key}`, `dropped ${what} from connection ${key.slice(0, 16)}`)
+  }
+
+  #ignore(key: string): void {
+    this.stats.ignoredConnections++
+    this.#ignored.add(key)
+    // Bounded: a flood of new connections must not grow it forever. Forgetting the oldest only
+    // means one more frame of theirs gets looked at.
+    if (this.#ignored.size > 10_000) this.#ignored.delete(this.#ignored.values().next().value!)
   }
 
   #handle(identity: Buffer, message: NodeToSupervisor, payload: Buffer | undefined): void {
     if (message.type === 'register') {
-      this.#register(identity, message.nodeId, message.protocolVersion)
+      this.#register(identity, message.nodeId, message.protocolVersion, message.secret)
       return
     }
     const node = this.#byIdentity.get(identity.toString('hex'))
@@ -122,7 +158,7 @@ export class NodeRouter {
     switch (message.type) {
       case 'output': {
         if (!node.outputs.includes(message.header.outputId)) {
-          this.#notice('warn', `${node.display} sent on undeclared output "${message.header.outputId}"; dropped`)
+          this.#peerLog.log(`undeclared-${node.display}`, `${node.display} sent on undeclared output ${showName(message.header.outputId)}; dropped`)
           // Dealt with for good (the log says so): a node waiting on it must not hang.
           node.outputTaken(message.sendSeq)
           return
@@ -157,10 +193,18 @@ export class NodeRouter {
     }
   }
 
-  #register(identity: Buffer, nodeId: string, protocolVersion: number): void {
+  #register(identity: Buffer, nodeId: string, protocolVersion: number, secret: string | undefined): void {
     const reject = (reason: string): void => {
-      this.#notice('warn', `rejected a registration as "${nodeId}": ${reason}`)
-      this.send(identity, [encodeSupervisorToNode({ type: 'register-rejected', reason })])
+      this.stats.refusedRegistrations++
+      // Logged once per window whatever the flood, with the id escaped and cut (issue 13: 900 KB
+      // ids echoed into the log); the connection is ignored from now on.
+      this.#peerLog.log('refused-registration', `refused a registration as ${showName(nodeId)}: ${reason}`)
+      this.#ignore(identity.toString('hex'))
+      this.send(identity, [encodeSupervisorToNode({ type: 'register-rejected', reason: reason.slice(0, 300) })])
+    }
+    if (this.#byIdentity.has(identity.toString('hex'))) {
+      reject('this connection is already registered')
+      return
     }
     if (protocolVersion !== PROTOCOL_VERSION) {
       reject(`protocol version ${protocolVersion} does not match the supervisor's ${PROTOCOL_VERSION}`)
@@ -168,7 +212,13 @@ export class NodeRouter {
     }
     const unit = this.#handlers.customNode(nodeId)
     if (unit === undefined) {
-      reject(`this dataflow has no custom node "${nodeId}"`)
+      reject(`this dataflow has no custom node ${showName(nodeId)}`)
+      return
+    }
+    // Only the process we spawned has the secret of this spawn: an impostor that registers
+    // first under the id of a node that connects late is refused, and the real node still gets in.
+    if (!nodeSecretMatches(unit.secret, secret)) {
+      reject(`node "${nodeId}" must present the ${ENV_NODE_SECRET} the supervisor gave the process it spawned`)
       return
     }
     if (unit.registered) {

@@ -83,7 +83,7 @@ export const LAYOUT = {
     tagBits: 0,
     fields: { register: p(0, 0), output: p(0, 1), next: d(0, 0, 2), closeOutputs: p(0, 3), log: p(0, 4) },
   },
-  'NodeToSupervisor.Register': { bytes: 8, ptrs: 1, fields: { nodeId: p(0), protocolVersion: d(0, 32), pid: d(32, 32) } },
+  'NodeToSupervisor.Register': { bytes: 8, ptrs: 2, fields: { nodeId: p(0), protocolVersion: d(0, 32), pid: d(32, 32), secret: p(1) } },
   'NodeToSupervisor.Output': { bytes: 8, ptrs: 1, fields: { header: p(0), sendSeq: d(0, 64) } },
   'NodeToSupervisor.CloseOutputs': { bytes: 0, ptrs: 1, fields: { outputs: p(0) } },
   'NodeToSupervisor.Log': { bytes: 8, ptrs: 1, fields: { level: d(0, 16), message: p(0) } },

@@ -13,6 +13,10 @@ const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e
 // eslint-disable-next-line no-control-regex -- as above, without \n and \t
 const UNSAFE_KEEP_NEWLINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
 
+/** A colour sequence (SGR); captured, so `split` keeps it. */
+// eslint-disable-next-line no-control-regex -- matching the escape character is the point
+const SGR = /(\x1b\[[0-9;]{0,32}m)/
+
 function escapeChar(c: string): string {
   const code = c.charCodeAt(0)
   if (c === '\n') return '\\n'
@@ -28,8 +32,14 @@ function escapeChar(c: string): string {
  * @example
  * escapeForTerminal('evil\x1b]0;PWNED\x07') // 'evil\\x1b]0;PWNED\\x07'
  */
-export function escapeForTerminal(text: string, options: { keepNewlines?: boolean } = {}): string {
-  return text.replace(options.keepNewlines === false ? UNSAFE : UNSAFE_KEEP_NEWLINES, escapeChar)
+export function escapeForTerminal(text: string, options: { keepNewlines?: boolean; keepColors?: boolean } = {}): string {
+  const unsafe = options.keepNewlines === false ? UNSAFE : UNSAFE_KEEP_NEWLINES
+  if (options.keepColors !== true) return text.replace(unsafe, escapeChar)
+  // Colour sequences (SGR: ESC [ digits ; ... m) only change colours: keep them, escape the rest.
+  return text
+    .split(SGR)
+    .map((part, i) => (i % 2 === 1 ? part : part.replace(unsafe, escapeChar)))
+    .join('')
 }
 
 /** True when `text` has a character {@link escapeForTerminal} would escape (besides `\n`, `\t`). */

@@ -24,7 +24,7 @@ export function nameProblem(name: string): string | undefined {
 /** `name` shown in a message: escaped and cut, so a hostile name cannot flood or drive the terminal. */
 export function showName(name: string): string {
   const shown = escapeForTerminal(name, { keepNewlines: false })
-  return JSON.stringify(shown.length > 80 ? `${shown.slice(0, 80)}…` : shown)
+  return `"${shown.length > 80 ? `${shown.slice(0, 80)}…` : shown}"`
 }
 
 /**
@@ -40,4 +40,19 @@ export function checkName(name: string, options: { what: string; hint?: string }
   throw new InvalidNameError(`${options.what} ${showName(name)} ${why}`, {
     hint: options.hint ?? 'Use a name such as robot-arm_2 (letters, digits, "_", "." and "-").',
   })
+}
+
+/**
+ * An identifier made from `text` (a file name the dataflow is named after when its YAML has no
+ * `name:`): characters outside the identifier set become `-`, leading `.`/`-` are dropped.
+ *
+ * @example
+ * nameFrom('my flow') // 'my-flow'
+ */
+export function nameFrom(text: string): string {
+  const name = text
+    .replace(/[^A-Za-z0-9_.-]/g, '-')
+    .replace(/^[.-]+/, '')
+    .slice(0, MAX_NAME_LENGTH)
+  return name === '' ? 'dataflow' : name
 }

@@ -53,6 +53,18 @@ export async function loadDataflow(file: string, options: LoadOptions = {}): Pro
       ),
     ])
   }
+  // A binary file (an image, a compiled program passed by mistake) is refused, not parsed and
+  // echoed back to the terminal.
+  if (text.includes('\0') || text.includes('\uFFFD')) {
+    throw new SpecErrors([
+      createSpecError(
+        'DORA_SPEC_YAML_SYNTAX',
+        'this file is not text (it holds NUL bytes or bytes that are not UTF-8), so it is not a dataflow YAML',
+        { file: abs, line: 0, column: 0 },
+        'pass the path of the dataflow YAML, e.g. `dora-ts run dataflow.yml`',
+      ),
+    ])
+  }
   return parseDataflow(text, abs, options)
 }
 

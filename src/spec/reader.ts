@@ -143,7 +143,13 @@ export class Reader {
   string(field: Field | undefined, scope: Scope, allowEmpty = false): string | undefined {
     if (field === undefined) return undefined
     const v = field.value
-    if (isScalar(v) && typeof v.value === 'string' && (allowEmpty || v.value !== '')) return v.value
+    if (isScalar(v) && typeof v.value === 'string' && (allowEmpty || v.value !== '')) {
+      // A NUL cannot reach a path, an argument or an environment variable (Node refuses it
+      // at spawn with a raw message): refuse it here, where the position is known.
+      if (!v.value.includes('\0')) return v.value
+      this.problems.add('DORA_SPEC_INVALID_VALUE', v, scope, 'this value contains a NUL character (\\0), which no path, argument or name may hold', 'remove it')
+      return undefined
+    }
     this.wrongType(field, scope, allowEmpty ? 'a string' : 'a non-empty string')
     return undefined
   }
@@ -231,7 +237,15 @@ export class Reader {
       seen.set(name, key)
       const value = this.deref(pair.value)
       const v = isScalar(value) ? value.value : undefined
-      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
+      if (typeof v === 'string' && (v.includes('\0') || name.includes('\0'))) {
+        this.problems.add(
+          'DORA_SPEC_INVALID_VALUE',
+          value ?? pair,
+          scope,
+          `\`env\` variable \`${name.replace(/\0/g, '\\0')}\` contains a NUL character (\\0), which no environment variable may hold`,
+          'remove it',
+        )
+      } else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
         env[name] = String(v)
       } else {
         this.problems.add(

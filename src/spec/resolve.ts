@@ -6,6 +6,7 @@
  * @module
  */
 
+import { nameFrom } from '../security/names.js'
 import { basename, extname, resolve } from 'node:path'
 import { didYouMean } from './did-you-mean.js'
 import type { At, DraftDataflow, DraftInput, DraftNode, DraftOperator, DraftRestart } from './draft.js'
@@ -86,7 +87,8 @@ class Resolver {
     return {
       file: this.options.file,
       baseDir: this.baseDir,
-      name: draft.name ?? basename(this.options.file, ext),
+      // Named after the file when the YAML does not say: made an identifier, since it names folders.
+      name: draft.name ?? nameFrom(basename(this.options.file, ext)),
       nodes,
       env: draft.env,
       exitWhenNodesFinish: draft.exitWhenAllNodesFinish === true ? allCustomNodes(nodes) : draft.exitWhenNodesFinish.map((e) => e.value),

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { nameProblem, showName } from '../security/names.js'
 import { isMap, isScalar, type Document, type Node, type YAMLMap } from 'yaml'
 import type { At, DraftCustomBody, DraftDataflow, DraftInput, DraftNode, DraftOperator, DraftOperatorsBody, DraftRestart } from './draft.js'
 import { dataIdProblem, nodeIdProblem } from './ids.js'
@@ -46,6 +47,22 @@ class Validator {
     this.pos = (where) => problems.positions.of(where)
   }
 
+  /** `name`: it names the dataflow's state and log folders, so it must be an identifier (issue 13). */
+  private dataflowName(field: Field | undefined): string | undefined {
+    const name = this.read.string(field, {})
+    if (name === undefined || field === undefined) return undefined
+    const why = nameProblem(name)
+    if (why === undefined) return name
+    this.problems.add(
+      'DORA_SPEC_INVALID_VALUE',
+      field.value,
+      {},
+      `the dataflow \`name\` ${showName(name)} ${why}`,
+      'use letters, digits, "_", "." and "-", e.g. name: robot-arm',
+    )
+    return undefined
+  }
+
   /** `kvs_namespace`: a name LMDB can use for a database (at most 255 UTF-8 bytes, no NUL). */
   private kvsNamespace(field: Field | undefined): string | undefined {
     const name = this.read.string(field, {})
@@ -80,7 +97,7 @@ class Validator {
     if (map === undefined) return undefined
     const f = this.read.fields(map, ROOT_KEYS, 'dataflow', {}).fields
     const draft: DraftDataflow = {
-      name: this.read.string(f.name, {}),
+      name: this.dataflowName(f.name),
       env: this.read.env(f.env, {}),
       ...this.exitWhenNodesFinish(f.exit_when_nodes_finish),
       healthCheckInterval: this.read.duration(f.health_check_interval, {}, true),

@@ -81,6 +81,7 @@ export function encodeNodeToSupervisor(msg: NodeToSupervisor): Uint8Array {
       w.text(s, N2S_REGISTER.fields.nodeId, str(msg.nodeId, 'register.nodeId'))
       w.setU32(s, N2S_REGISTER.fields.protocolVersion, u32(msg.protocolVersion, 'register.protocolVersion'))
       w.setU32(s, N2S_REGISTER.fields.pid, u32(msg.pid, 'register.pid'))
+      w.text(s, N2S_REGISTER.fields.secret, str(msg.secret ?? '', 'register.secret'))
       break
     }
     case 'output': {
@@ -127,7 +128,14 @@ export function decodeNodeToSupervisor(bytes: Uint8Array): NodeToSupervisor {
       case f.register.tag: {
         const s = r.struct(root, f.register)
         const g = N2S_REGISTER.fields
-        return { type: 'register', nodeId: r.text(s, g.nodeId), protocolVersion: r.u32(s, g.protocolVersion), pid: r.u32(s, g.pid) }
+        const secret = r.text(s, g.secret)
+        return {
+          type: 'register',
+          nodeId: r.text(s, g.nodeId),
+          protocolVersion: r.u32(s, g.protocolVersion),
+          pid: r.u32(s, g.pid),
+          ...(secret === '' ? {} : { secret }),
+        }
       }
       case f.output.tag: {
         const s = r.struct(root, f.output)

@@ -28,7 +28,7 @@ export type LogLevel = 'error' | 'warn' | 'info' | 'debug'
 
 /** Messages a custom node sends to the supervisor. */
 export type NodeToSupervisor =
-  | { type: 'register'; nodeId: string; protocolVersion: number; pid: number }
+  | { type: 'register'; nodeId: string; protocolVersion: number; pid: number; secret?: string }
   /**
    * Payload in frame 1. `sendSeq` numbers the outputs of one connection from 1 (0: no
    * confirmation wanted); the supervisor confirms them with `outputs-taken`.

@@ -22,6 +22,8 @@ struct NodeToSupervisor {
     nodeId @0 :Text;            # The node id from the dataflow YAML (from DORA_NODE_CONFIG).
     protocolVersion @1 :UInt32; # PROTOCOL_VERSION of the node's SDK; rejected on mismatch.
     pid @2 :UInt32;             # Operating-system process id of the node.
+    secret @3 :Text;            # DORA_TS_NODE_SECRET from the node's environment: proves the
+                                # supervisor spawned it (a per-spawn secret); refused if wrong.
   }
 
   struct Output {
