@@ -359,8 +359,8 @@ export async function takeSnapshot(target: StateTarget, reason: 'snapshot' | 'be
       join(staging, SNAPSHOT_INFO),
       `${JSON.stringify({ dataflow: target.name, createdAt: createdAt.toISOString(), reason, source: target.dir, operators, sha256 }, null, 2)}\n`,
     )
-    // Immutable once taken: read-only files, and a checksum that restore verifies.
-    for (const name of readdirSync(staging)) chmodSync(join(staging, name), 0o444)
+    // Immutable once taken: read-only files (private too: 0400), and a checksum that restore verifies.
+    for (const name of readdirSync(staging)) chmodSync(join(staging, name), 0o400)
     syncFile(join(staging, 'data.mdb'))
     syncFile(staging)
     renameSync(staging, dir)

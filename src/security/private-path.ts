@@ -126,7 +126,10 @@ export function makeTreePrivate(dir: string, options: { what?: string } = {}): s
       continue
     }
     if (!entry.isFile()) continue
-    const fst = lstatSync(path)
+    // Other processes of the store create and remove files meanwhile (the open lock's
+    // `open.lock.<pid>.tmp`): one that is gone was nobody's to fix.
+    const fst = lstatOrUndefined(path)
+    if (fst === undefined) continue
     const uid = myUid()
     if (uid !== undefined && fst.uid !== uid) {
       throw new InsecurePathError(`the file ${path} in the ${what} is owned by uid ${fst.uid}, not by you (uid ${uid}), so dora-ts will not open it`, {
@@ -134,8 +137,12 @@ export function makeTreePrivate(dir: string, options: { what?: string } = {}): s
       })
     }
     if ((fst.mode & 0o077) !== 0) {
-      chmodSync(path, PRIVATE_FILE_MODE)
-      fixed.push(path)
+      try {
+        chmodSync(path, PRIVATE_FILE_MODE)
+        fixed.push(path)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      }
     }
   }
   return fixed

@@ -162,7 +162,7 @@ function writeStamp(dir: string): void {
   if (stamp === undefined) return rmSync(file, { force: true })
   // Whole or absent: written aside, then renamed.
   const temp = `${file}.${process.pid}.tmp`
-  writeFileSync(temp, stamp)
+  writeFileSync(temp, stamp, { mode: 0o600 })
   renameSync(temp, file)
 }
 

@@ -162,8 +162,8 @@ t.test('regression (issue 12): a snapshot is immutable once taken; restore leave
   t.same(
     before.map(([name, , mode]) => [name, mode]),
     [
-      ['data.mdb', 0o444],
-      ['snapshot.json', 0o444],
+      ['data.mdb', 0o400],
+      ['snapshot.json', 0o400],
     ],
     'read-only files, no lock file',
   )
