@@ -4,7 +4,7 @@
  * clone), so the host keeps each event's original until it commits, for redelivery; worker to
  * host, an event's outputs and state writes travel together with `done`, transferred (the
  * worker owns a copy of each).
- * This file holds only types so the worker imports nothing from the host side.
+ * This file holds only types (and one constant) so the worker imports nothing from the host side.
  */
 import type { SerializedError } from '../../src/errors.js'
 import type { DeliveredEvent } from '../../src/events.js'
@@ -46,8 +46,23 @@ export interface BufferedOutput {
   parameters: Record<string, MetadataValue>
 }
 
-/** The worker turns the event into the user's form itself (toDoraEvent), as the node SDK does. */
-export type HostToWorker = { type: 'event'; event: DeliveredEvent }
+/**
+ * The worker turns the event into the user's form itself (toDoraEvent), as the node SDK does.
+ * `boot` is the first message to a spare worker (worker-launch.ts): what it would otherwise
+ * have found in its workerData.
+ */
+export type HostToWorker = { type: 'event'; event: DeliveredEvent } | { type: 'boot'; workerData: OperatorWorkerData }
+
+/** The key of a spare worker's workerData (see {@link SpareWorkerData}). */
+export const SPARE_KEY = 'doraTsSpareOperator'
+
+/**
+ * The workerData of a spare worker: started for one operator before its next launch, it
+ * imports the operator's module ahead, then waits for `boot`.
+ */
+export interface SpareWorkerData {
+  [SPARE_KEY]: Pick<OperatorWorkerData, 'modulePath' | 'language'>
+}
 
 export type WorkerToHost =
   /** Loaded, restored and initialised; `writes` and `outputs` are what restoreState/init did. */

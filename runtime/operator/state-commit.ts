@@ -84,8 +84,8 @@ function outboxChange(commit: EventCommit): OutboxChange | undefined {
   for (const message of sent) {
     const routes = commit.routes(message.header.outputId)
     if (routes.length === 0) continue
-    const value = encodeOutboxValue(message.header, message.data)
-    for (const route of routes) outbox.put.push({ key: outboxKey(route.receiver, route.inputId, commit.sender, message.order), value })
+    const { value, data } = encodeOutboxValue(message.header, message.data)
+    for (const route of routes) outbox.put.push({ key: outboxKey(route.receiver, route.inputId, commit.sender, message.order), value, data })
   }
   return outbox
 }

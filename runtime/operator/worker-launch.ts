@@ -3,11 +3,17 @@
  * environment, its stdout/stderr turned into log lines, and its 'message', 'error' and 'exit'
  * handed to the host only while this launch is the current one (a terminated worker's last
  * words must not reach its successor). The host decides what each of them means.
+ *
+ * A launch may take a spare: a thread started earlier with the same env and limits, waiting
+ * for its workerData in a `boot` message, its operator's module already imported. Starting a
+ * thread and importing the module are most of a restart's cost, so an operator that crashed
+ * keeps one spare for its next restart. The module's top level thus runs ahead of the launch,
+ * while the current worker still runs (create(), restoreState and init run only at boot).
  */
 import { Worker, type MessagePort } from 'node:worker_threads'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
-import type { OperatorWorkerData, WorkerToHost } from './messages.js'
+import { SPARE_KEY, type HostToWorker, type SpareWorkerData, type OperatorWorkerData, type WorkerToHost } from './messages.js'
 import { forEachLine, type LineTail, type LogEntry } from '../supervisor/unit.js'
 
 /**
@@ -45,15 +51,18 @@ export interface WorkerEvents {
   exit(code: number): void
 }
 
-export function launchWorker(launch: WorkerLaunch, events: WorkerEvents): Worker {
-  const { kvsPort, maxMemoryMb, display } = launch
-  const worker = new Worker(workerEntry(), {
-    workerData: launch.workerData,
+/** What a thread is started with: the same for a launch and for a spare that may replace it. */
+export type ThreadOptions = Pick<WorkerLaunch, 'env' | 'display' | 'maxMemoryMb'>
+
+function startThread(options: ThreadOptions, workerData: unknown, kvsPort?: MessagePort): Worker {
+  const { maxMemoryMb, display } = options
+  return new Worker(workerEntry(), {
+    workerData,
     ...(kvsPort === undefined ? {} : { transferList: [kvsPort] }),
     stdout: true,
     stderr: true,
     // msgpackr's optional native accelerator is a native addon too: a worker loads none.
-    env: { ...launch.env, MSGPACKR_NATIVE_ACCELERATION_DISABLED: 'true' },
+    env: { ...options.env, MSGPACKR_NATIVE_ACCELERATION_DISABLED: 'true' },
     name: `dora-ts operator ${display}`,
     // Not the host's flags: its --import/--loader preloads (tsx, a test runner's coverage and
     // mocks) would run again in every operator thread and put their hooks in front of every
@@ -65,6 +74,53 @@ export function launchWorker(launch: WorkerLaunch, events: WorkerEvents): Worker
     execArgv: [`--conditions=${OPERATOR_CONDITION}`],
     ...(maxMemoryMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: maxMemoryMb } }),
   })
+}
+
+/** A started thread waiting for a launch (see the module comment). */
+export class SpareWorker {
+  #worker: Worker | undefined
+
+  /** `operator`: the module it imports ahead (a launch of another module imports its own). */
+  constructor(options: ThreadOptions, operator: SpareWorkerData[typeof SPARE_KEY]) {
+    const spareData: SpareWorkerData = { [SPARE_KEY]: operator }
+    const worker = startThread(options, spareData)
+    // Idle, it must not keep the process alive; if it dies, it is simply not used.
+    worker.unref()
+    worker.on('error', () => {})
+    worker.once('exit', () => {
+      if (this.#worker === worker) this.#worker = undefined
+    })
+    this.#worker = worker
+  }
+
+  /** The thread, now the caller's; undefined if it died meanwhile or was taken. */
+  take(): Worker | undefined {
+    const worker = this.#worker
+    this.#worker = undefined
+    if (worker === undefined || worker.threadId === -1) return undefined
+    worker.ref()
+    return worker
+  }
+
+  /** End the thread unless it was taken (idempotent). */
+  close(): void {
+    const worker = this.#worker
+    this.#worker = undefined
+    if (worker !== undefined) void worker.terminate()
+  }
+}
+
+/** Launch a worker for `launch`, on `spare`'s thread when there is one. */
+export function launchWorker(launch: WorkerLaunch, events: WorkerEvents, spare?: SpareWorker): Worker {
+  const { kvsPort, display } = launch
+  const taken = spare?.take()
+  let worker: Worker
+  if (taken === undefined) worker = startThread(launch, launch.workerData, kvsPort)
+  else {
+    worker = taken
+    const boot: HostToWorker = { type: 'boot', workerData: launch.workerData }
+    worker.postMessage(boot, kvsPort === undefined ? [] : [kvsPort])
+  }
   forEachLine(worker.stdout, (text) => launch.log({ source: display, stream: 'stdout', level: 'info', text }))
   forEachLine(worker.stderr, (text) => {
     launch.stderr.push(text)

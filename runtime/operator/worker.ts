@@ -15,11 +15,43 @@ import { toOperatorDefinition, type OperatorContext, type OperatorHandlers, type
 import { encodeJson, Encoding } from '../../node-sdk/payload.js'
 import { createKvs } from '../../node-sdk/kvs.js'
 import { KvsRemote } from '../../src/store/kvs/remote.js'
-import type { BufferedOutput, HostToWorker, OperatorWorkerData, StateWrite, WorkerToHost } from './messages.js'
+import {
+  SPARE_KEY,
+  type BufferedOutput,
+  type SpareWorkerData,
+  type HostToWorker,
+  type OperatorWorkerData,
+  type StateWrite,
+  type WorkerToHost,
+} from './messages.js'
 import type { LogLevel } from '../../src/protocol/node/messages.js'
 
 const port = parentPort!
-const data = workerData as OperatorWorkerData
+
+/** A spare worker (worker-launch.ts) learns its launch from the first message. */
+function boot(): Promise<OperatorWorkerData> {
+  return new Promise((resolve) => {
+    const onMessage = (message: HostToWorker): void => {
+      if (message.type !== 'boot') return
+      port.off('message', onMessage)
+      resolve(message.workerData)
+    }
+    port.on('message', onMessage)
+  })
+}
+
+type Imported = { ok: true; exported: unknown } | { ok: false; error: unknown }
+
+const spare = typeof workerData === 'object' && workerData !== null && SPARE_KEY in workerData ? (workerData as SpareWorkerData)[SPARE_KEY] : undefined
+// A spare imports its operator's module while it waits: that import is most of a restart's cost.
+const preloaded: Promise<Imported> | undefined =
+  spare === undefined
+    ? undefined
+    : importOperatorModule(spare.modulePath, spare.language).then(
+        (exported) => ({ ok: true, exported }),
+        (error: unknown) => ({ ok: false, error }),
+      )
+const data: OperatorWorkerData = spare === undefined ? (workerData as OperatorWorkerData) : await boot()
 const who = `operator "${data.nodeId}/${data.operatorId}"`
 
 function post(message: WorkerToHost, transfer?: ArrayBuffer[]): void {
@@ -106,8 +138,8 @@ const ctx: OperatorContext = {
   },
 }
 
-async function importOperatorModule(): Promise<unknown> {
-  if (data.language === 'typescript') {
+async function importOperatorModule(modulePath: string, language: OperatorWorkerData['language']): Promise<unknown> {
+  if (language === 'typescript') {
     // Operators may be written in TypeScript: tsx compiles them on load. Both hooks are needed
     // since a .ts file outside a "type": "module" package is loaded as CommonJS.
     const esm = await import('tsx/esm/api')
@@ -115,7 +147,7 @@ async function importOperatorModule(): Promise<unknown> {
     const cjs = await import('tsx/cjs/api')
     cjs.register()
   }
-  const mod = (await import(pathToFileURL(data.modulePath).href)) as { default?: unknown }
+  const mod = (await import(pathToFileURL(modulePath).href)) as { default?: unknown }
   let exported = mod.default
   // A TS module compiled as CommonJS nests its default export one level deeper.
   if (toOperatorDefinition(exported) === undefined && typeof exported === 'object' && exported !== null && 'default' in exported) {
@@ -125,7 +157,12 @@ async function importOperatorModule(): Promise<unknown> {
 }
 
 async function load(): Promise<OperatorHandlers> {
-  const exported = await importOperatorModule()
+  let exported: unknown
+  if (preloaded !== undefined && spare?.modulePath === data.modulePath && spare.language === data.language) {
+    const imported = await preloaded
+    if (!imported.ok) throw imported.error
+    exported = imported.exported
+  } else exported = await importOperatorModule(data.modulePath, data.language)
   const definition = toOperatorDefinition(exported)
   if (definition === undefined) {
     throw new InvalidOperatorError(`${data.modulePath} does not export an operator`, {

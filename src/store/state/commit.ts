@@ -14,7 +14,7 @@ import type { Durability } from '../../spec/types.js'
 import { mapFullHint, StateBadKeyError, StateBadMetaError, StateBadValueError, StateMapFullError, StateValueTooLargeError, stateErrorFrom } from './errors.js'
 import { encodeMeta, metaProblem, stateKeyProblem, type OperatorMeta } from './disk-layout.js'
 import type { Bytes } from './environment.js'
-import type { OutboxChange } from './outbox.js'
+import { dataKey, type OutboxChange } from './outbox.js'
 
 /** One write of an event: set `key` to `value`, or delete `key`. */
 export type StateWrite = { key: string; value: Uint8Array } | { key: string; delete: true }
@@ -119,7 +119,10 @@ export function encodeCommit(target: CommitTarget, writes: readonly StateWrite[]
     values[i] = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)
     growth += key.length + value.byteLength + NODE_OVERHEAD_BYTES
   }
-  for (const { key, value } of outbox?.put ?? []) growth += key.length + value.length + NODE_OVERHEAD_BYTES
+  for (const { key, value, data } of outbox?.put ?? []) {
+    growth += key.length + value.length + NODE_OVERHEAD_BYTES
+    if (data !== undefined) growth += key.length + 2 + data.length + NODE_OVERHEAD_BYTES
+  }
   if (growth > mapSizeBytes) {
     throw new StateValueTooLargeError(
       `cannot commit the state of operator "${operatorKey}" in ${dir}: the writes of this event need up to ${growth} bytes, a store of ${mapSizeBytes} bytes can never hold them`,
@@ -159,9 +162,21 @@ export function writeCommit(db: Bytes, meta: Bytes, commit: EncodedCommit, outbo
   }
   meta.putSync(metaKey, metaBytes)
   if (outbox !== undefined && outboxDb !== undefined) {
-    for (const key of outbox.remove) outboxDb.removeSync(key)
-    for (const { key, value } of outbox.put) outboxDb.putSync(key, value)
+    for (const key of outbox.remove) removeOutboxEntry(outboxDb, key)
+    for (const { key, value, data } of outbox.put) {
+      outboxDb.putSync(key, value)
+      if (data !== undefined) outboxDb.putSync(dataKey(key), data)
+    }
   }
+}
+
+/**
+ * Remove an outbox entry and its payload stored apart, if any (the caller need not know its
+ * size: removing a missing key is one B-tree lookup).
+ */
+export function removeOutboxEntry(outboxDb: Bytes, key: Buffer): void {
+  outboxDb.removeSync(key)
+  outboxDb.removeSync(dataKey(key))
 }
 
 /**

@@ -10,8 +10,13 @@
  * before that, or a supervisor that dies, gets them again; the node dedups by messageId).
  *
  * ```
- * __outbox__  <receiver>\0<input>\0<sender>\0<order>  ->  u32 header length, header JSON, payload
+ * __outbox__  <receiver>\0<input>\0<sender>\0<order>      ->  u32 header length, header JSON, payload
+ *             <receiver>\0<input>\0<sender>\0<order>\0d  ->  payload (only when SPLIT_BYTES or more)
  * ```
+ * A large payload is its own value, written straight from the buffer the worker transferred:
+ * copying it behind its header would allocate a fresh buffer of its size per message, and on
+ * a loaded VM touching fresh memory costs ~10 ms per MB (page faults), far more than LMDB's
+ * write. The data key sorts right after its header's key, so a range scan meets them in turn.
  * `<order>` sorts a sender's messages in the order it committed them: the hex event number,
  * then `e` and the hex output index for an event's outputs, or `i`, the hex launch number and
  * index for outputs of init()/restoreState (which follow the event committed before them).
@@ -24,6 +29,10 @@ import type { MessageHeader, MetadataValue } from '../../events.js'
 export const OUTBOX_DB = '__outbox__'
 
 const SEP = '\0'
+/** Suffix of the key of a payload stored apart from its header. */
+const DATA_SUFFIX = `${SEP}d`
+/** Payloads of this size or more are stored under their own key (see the module comment). */
+export const SPLIT_BYTES = 16 * 1024
 
 /** One message in the outbox. */
 export interface OutboxEntry {
@@ -38,7 +47,8 @@ export interface OutboxEntry {
 
 /** Outbox changes committed with an event: entries to add, keys to delete. */
 export interface OutboxChange {
-  put: Array<{ key: Buffer; value: Buffer }>
+  /** `data`: the payload, when it is stored under its own key ({@link dataKey}). */
+  put: Array<{ key: Buffer; value: Buffer; data?: Buffer | undefined }>
   remove: Buffer[]
 }
 
@@ -61,6 +71,16 @@ export function outboxKey(receiver: string, inputId: string, sender: string, ord
   return Buffer.from(`${receiver}${SEP}${inputId}${SEP}${sender}${SEP}${order}`, 'utf8')
 }
 
+/** Key of the payload of the entry `key` when it is stored apart ({@link SPLIT_BYTES}). */
+export function dataKey(key: Buffer): Buffer {
+  return Buffer.concat([key, Buffer.from(DATA_SUFFIX, 'latin1')])
+}
+
+/** Whether `key` is the key of a payload stored apart. */
+export function isDataKey(key: Buffer): boolean {
+  return key.length >= 2 && key[key.length - 2] === 0 && key[key.length - 1] === 0x64
+}
+
 /** First and past-the-last key of `receiver`'s entries. */
 export function receiverRange(receiver: string): { start: Buffer; end: Buffer } {
   return { start: Buffer.from(`${receiver}${SEP}`, 'utf8'), end: Buffer.from(`${receiver}\u0001`, 'utf8') }
@@ -76,6 +96,8 @@ interface HeaderJson {
   metadata: Array<[string, TaggedValue]>
   encoding: string
   messageId: string
+  /** The payload is under its own key (dataKey), not after the header. */
+  split?: true
 }
 
 type TaggedValue = { s: string } | { n: number } | { b: boolean } | { i: string } | { u: string }
@@ -96,8 +118,13 @@ function untag(value: TaggedValue): MetadataValue {
   return new Uint8Array(Buffer.from(value.u, 'base64'))
 }
 
-/** The stored form of a message: its header as JSON (bigints as strings), then its bytes. */
-export function encodeOutboxValue(header: MessageHeader, data: Uint8Array): Buffer {
+/**
+ * The stored form of a message: its header as JSON (bigints as strings), then its bytes; or,
+ * for a payload of SPLIT_BYTES or more, the header alone and `data`, a view of the payload
+ * (no copy), to store under {@link dataKey}.
+ */
+export function encodeOutboxValue(header: MessageHeader, data: Uint8Array): { value: Buffer; data?: Buffer } {
+  const split = data.byteLength >= SPLIT_BYTES
   const json: HeaderJson = {
     senderNode: header.senderNode,
     senderOperator: header.senderOperator,
@@ -108,16 +135,37 @@ export function encodeOutboxValue(header: MessageHeader, data: Uint8Array): Buff
     encoding: header.encoding,
     messageId: header.messageId,
   }
+  if (split) json.split = true
   const head = Buffer.from(JSON.stringify(json), 'utf8')
-  const value = Buffer.allocUnsafe(4 + head.length + data.byteLength)
+  const value = Buffer.allocUnsafe(4 + head.length + (split ? 0 : data.byteLength))
   value.writeUInt32LE(head.length, 0)
   head.copy(value, 4)
-  value.set(data, 4 + head.length)
-  return value
+  if (!split) {
+    value.set(data, 4 + head.length)
+    return { value }
+  }
+  return { value, data: Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength) }
 }
 
-/** Decode an entry read from the outbox; throws an Error saying what is wrong when it does not decode. */
-export function decodeOutboxEntry(key: Buffer, value: Buffer, dataflowId: string): OutboxEntry {
+/**
+ * Decode the entries of a range scan of the outbox (headers and their payloads stored apart, in
+ * key order); throws an Error saying what is wrong when one does not decode.
+ */
+export function decodeOutboxEntries(raw: ReadonlyArray<{ key: Buffer; value: Buffer }>, dataflowId: string): OutboxEntry[] {
+  const entries: OutboxEntry[] = []
+  for (let i = 0; i < raw.length; i++) {
+    const { key, value } = raw[i] as { key: Buffer; value: Buffer }
+    if (isDataKey(key)) throw new Error(`outbox payload ${JSON.stringify(key.toString('utf8'))} has no header`)
+    const next = raw[i + 1]
+    const data = next !== undefined && isDataKey(next.key) ? next.value : undefined
+    if (data !== undefined) i++
+    entries.push(decodeOutboxEntry(key, value, dataflowId, data))
+  }
+  return entries
+}
+
+/** Decode one entry (`data`: its payload stored apart); throws an Error saying what is wrong. */
+export function decodeOutboxEntry(key: Buffer, value: Buffer, dataflowId: string, data?: Buffer): OutboxEntry {
   const parts = key.toString('utf8').split(SEP)
   if (parts.length !== 4) throw new Error(`outbox key ${JSON.stringify(key.toString('utf8'))} is not receiver/input/sender/order`)
   const [receiver, inputId, sender, order] = parts as [string, string, string, string]
@@ -137,7 +185,9 @@ export function decodeOutboxEntry(key: Buffer, value: Buffer, dataflowId: string
     messageId: json.messageId,
     redelivered: true,
   }
+  if (json.split === true && data === undefined) throw new Error('outbox entry has lost its payload')
+  if (json.split !== true && data !== undefined) throw new Error('outbox entry has a payload twice')
   // A copy of its own: the payload outlives the read transaction and may be posted to a worker.
-  const data = new Uint8Array(value.subarray(4 + length))
-  return { key, receiver, inputId, sender, order, header, data }
+  const payload = new Uint8Array(data ?? value.subarray(4 + length))
+  return { key, receiver, inputId, sender, order, header, data: payload }
 }

@@ -51,10 +51,10 @@ import type { Durability } from '../../spec/types.js'
 import { corruptHint, StateBadKeyError, StateClosedError, StateCorruptError, StateSnapshotError, stateErrorFrom, type StateErrorContext } from './errors.js'
 import { decodeMeta, emptyMeta, operatorDbName, operatorKeyOf, operatorKeyProblem, type OperatorMeta } from './disk-layout.js'
 import { checkDurability, DEFAULT_MAP_SIZE_BYTES, openStateEnvironment, releaseStateDir, type Bytes, type StateEnvironment } from './environment.js'
-import { applyCommit, COMMIT_FLAGS, encodeCommit, SizeBudget, writeCommit, type EncodedCommit, type StateWrite } from './commit.js'
+import { applyCommit, COMMIT_FLAGS, encodeCommit, removeOutboxEntry, SizeBudget, writeCommit, type EncodedCommit, type StateWrite } from './commit.js'
 import { errorMessage } from '../../errors.js'
 import { listDbNames } from '../lmdb/db-names.js'
-import { decodeOutboxEntry, OUTBOX_DB, receiverRange, type OutboxChange, type OutboxEntry } from './outbox.js'
+import { decodeOutboxEntries, OUTBOX_DB, receiverRange, type OutboxChange, type OutboxEntry } from './outbox.js'
 
 export type { OperatorMeta } from './disk-layout.js'
 export type { Durability } from '../../spec/types.js'
@@ -527,20 +527,16 @@ export class StateStore {
     } catch (err) {
       throw stateErrorFrom(err, context)
     }
-    const entries: OutboxEntry[] = []
-    for (const { key, value } of raw) {
-      try {
-        entries.push(decodeOutboxEntry(key, value, dataflowId))
-      } catch (err) {
-        throw new StateCorruptError(`cannot read the messages waiting for operator "${operatorKey}" in ${this.dir}: ${errorMessage(err)}`, {
-          dir: this.dir,
-          operator: operatorKey,
-          cause: err,
-          hint: corruptHint(this.dir),
-        })
-      }
+    try {
+      return decodeOutboxEntries(raw, dataflowId)
+    } catch (err) {
+      throw new StateCorruptError(`cannot read the messages waiting for operator "${operatorKey}" in ${this.dir}: ${errorMessage(err)}`, {
+        dir: this.dir,
+        operator: operatorKey,
+        cause: err,
+        hint: corruptHint(this.dir),
+      })
     }
-    return entries
   }
 
   #discard(operatorKey: string, flags: number, keys: readonly Buffer[]): void {
@@ -549,7 +545,7 @@ export class StateStore {
     const outbox = this.#outboxDb()
     try {
       env.transactionSync(() => {
-        for (const key of keys) outbox.removeSync(key)
+        for (const key of keys) removeOutboxEntry(outbox, key)
       }, flags)
     } catch (err) {
       throw stateErrorFrom(err, { dir: this.dir, action: 'commit', operator: operatorKey, mapSizeBytes: this.mapSizeBytes })

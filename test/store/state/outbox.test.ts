@@ -1,0 +1,64 @@
+import t from 'tap'
+import { join } from 'node:path'
+import type { MessageHeader } from '../../../src/events.js'
+import { encodeOutboxValue, eventOrder, outboxKey, SPLIT_BYTES } from '../../../src/store/state/outbox.js'
+import { StateStore } from '../../../src/store/state/store.js'
+
+const header = (messageId: string): MessageHeader => ({
+  dataflowId: 'flow',
+  senderNode: 'n',
+  senderOperator: 'a',
+  outputId: 'out',
+  sequence: 1n,
+  timestampNs: 5n,
+  metadata: { big: 7n, bytes: new Uint8Array([1, 2]) },
+  encoding: 'raw',
+  messageId,
+  redelivered: false,
+})
+
+t.test('small and large payloads survive a reopen and leave with their entry', async (t) => {
+  const dir = join(t.testdir(), 'state')
+  const small = new Uint8Array(10).fill(1)
+  const large = new Uint8Array(SPLIT_BYTES * 4 + 3).fill(2)
+  t.equal(encodeOutboxValue(header('1.0'), small).data, undefined, 'a small payload stays behind its header')
+  const split = encodeOutboxValue(header('1.1'), large)
+  t.equal(split.data?.buffer, large.buffer, 'a large payload is stored from its own buffer, not copied')
+  const keys = [0, 1].map((i) => outboxKey('n/b', 'in', 'n/a', eventOrder(1, i)))
+  let store = StateStore.open({ dir, durability: 'process' })
+  store.operator('n/a').commit(
+    [],
+    { lastEvent: 1n, seen: new Map() },
+    {
+      put: [
+        { key: keys[0] as Buffer, ...encodeOutboxValue(header('1.0'), small) },
+        { key: keys[1] as Buffer, ...split },
+      ],
+      remove: [],
+    },
+  )
+  store.close()
+
+  store = StateStore.open({ dir, durability: 'process' })
+  t.teardown(() => store.close())
+  const pending = store.operator('n/b').pending('flow')
+  t.same(
+    pending.map((e) => [e.header.messageId, e.data.byteLength, e.data[0], e.header.metadata['big']]),
+    [
+      ['1.0', 10, 1, 7n],
+      ['1.1', large.byteLength, 2, 7n],
+    ],
+    'both come back, in order, with their payloads and metadata',
+  )
+  store.operator('n/b').commit([], { lastEvent: 1n, seen: new Map() }, { put: [], remove: [keys[1] as Buffer] })
+  t.same(
+    store
+      .operator('n/b')
+      .pending('flow')
+      .map((e) => e.header.messageId),
+    ['1.0'],
+    'consuming the large one removes it and its payload',
+  )
+  store.operator('n/b').discard([keys[0] as Buffer])
+  t.same(store.operator('n/b').pending('flow'), [], 'discarding the small one empties the outbox')
+})
