@@ -96,6 +96,17 @@ export function checkPrivateDir(path: string, options: { what?: string; hint?: s
   })
 }
 
+/** Run `fs`; undefined (instead of throwing) when what it works on is gone (ENOENT). */
+function ignoringGone<T>(fs: () => T): (T extends void ? true : T) | undefined {
+  try {
+    const result = fs()
+    return (result === undefined ? true : result) as T extends void ? true : T
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+}
+
 /**
  * Make a store directory and the files in it private (0700 / 0600), e.g. an LMDB environment
  * created before files were private, or under a permissive umask. Entries owned by someone
@@ -115,19 +126,16 @@ export function makeTreePrivate(dir: string, options: { what?: string } = {}): s
       hint: `Move it aside and let dora-ts create a fresh one, or choose another directory.`,
     })
   }
-  if ((st.mode & 0o077) !== 0) {
-    chmodSync(dir, PRIVATE_DIR_MODE)
-    fixed.push(dir)
-  }
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+  // Other processes of the store create and remove entries meanwhile (the open lock's
+  // `open.lock.<pid>.tmp` and `open.lock.takeover`): one that is gone was nobody's to fix.
+  if ((st.mode & 0o077) !== 0 && ignoringGone(() => chmodSync(dir, PRIVATE_DIR_MODE))) fixed.push(dir)
+  for (const entry of ignoringGone(() => readdirSync(dir, { withFileTypes: true })) ?? []) {
     const path = join(dir, entry.name)
     if (entry.isDirectory()) {
       fixed.push(...makeTreePrivate(path, options))
       continue
     }
     if (!entry.isFile()) continue
-    // Other processes of the store create and remove files meanwhile (the open lock's
-    // `open.lock.<pid>.tmp`): one that is gone was nobody's to fix.
     const fst = lstatOrUndefined(path)
     if (fst === undefined) continue
     const uid = myUid()
@@ -136,14 +144,7 @@ export function makeTreePrivate(dir: string, options: { what?: string } = {}): s
         hint: 'Move the directory aside and let dora-ts create a fresh one.',
       })
     }
-    if ((fst.mode & 0o077) !== 0) {
-      try {
-        chmodSync(path, PRIVATE_FILE_MODE)
-        fixed.push(path)
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-      }
-    }
+    if ((fst.mode & 0o077) !== 0 && ignoringGone(() => chmodSync(path, PRIVATE_FILE_MODE))) fixed.push(path)
   }
   return fixed
 }
