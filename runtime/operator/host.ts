@@ -502,6 +502,11 @@ export class OperatorHost implements Unit {
     this.#endedReported = true
     clearTimeout(this.#watchdog)
     clearTimeout(this.#restartTimer)
+    // Events handled before the end may still wait in this turn's commit group: commit them
+    // now, so their outputs are routed before `ended` closes this operator's outputs (else a
+    // crash right after them, restart_policy never, left the sink without them until the
+    // next run replayed them from the outbox).
+    this.#state?.flush()
     this.#status = this.#failure === undefined ? 'finished' : 'failed'
     const result: UnitResult = { status: this.#status, error: this.#failure, stderrTail: this.#stderr.lines }
     this.#host.ended(this, result)

@@ -319,8 +319,16 @@ export class CustomNode implements Unit {
     // inputs arriving during restart_delay to its identity, where the ROUTER dropped them.)
     this.#identity = undefined
     this.#nextPending = false
-    // What the process had not consumed when it died is kept for a restart (dropped otherwise).
-    this.#redelivery.died()
+    if (code === 0 && signal === null && this.#failure === undefined) {
+      // A clean exit is the node's own choice to end: it was done with what it had been given
+      // (else the next run would get again what a sink like examples/pipeline's printer had
+      // handled before it ended the run).
+      const batch = this.#redelivery.consumed()
+      if (batch.length > 0) this.#options.consumed?.(batch)
+    } else {
+      // What the process had not consumed when it died is kept for a restart (dropped otherwise).
+      this.#redelivery.died()
+    }
     if (this.#failure === undefined) {
       if (signal !== null) this.#failure = `was killed by ${signal}`
       else if (code !== 0) this.#failure = `exited with code ${code}`

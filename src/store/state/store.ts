@@ -109,6 +109,8 @@ export interface OperatorState {
   pending(dataflowId: string): OutboxEntry[]
   /** Delete outbox entries (messages this operator will never consume: dropped by its queue policy). */
   discard(keys: readonly Buffer[]): void
+  /** Commit the pending group now (its `done` callbacks run before this returns). */
+  flush(): void
 }
 
 /** A line of {@link StateStore.stats}. */
@@ -200,6 +202,9 @@ export class StateStore {
       commitLater: (writes, meta, outbox, done) => this.#commitLater(operatorKey, COMMIT_FLAGS[durability], writes, meta, outbox, done),
       pending: (dataflowId) => this.#pending(operatorKey, dataflowId),
       discard: (keys) => this.#discard(operatorKey, COMMIT_FLAGS[durability], keys),
+      flush: () => {
+        if (this.#group.length > 0) this.#flushGroup()
+      },
     }
   }
 
