@@ -34,7 +34,7 @@ import { Deliveries, poisonReport, type InFlight } from './deliveries.js'
 import { PauseGate } from './pause-gate.js'
 import { commitEvent, commitEventLater, loadState, type EventCommit, type SentMessage } from './state-commit.js'
 import { eventOrder, initOrder } from '../../src/store/state/outbox.js'
-import { consumedKey, rememberOrder, type OutboxRoute } from './outbox.js'
+import { consumedKey, discardConsumed, rememberOrder, type OutboxRoute } from './outbox.js'
 import type { DeliveredEvent } from '../../src/events.js'
 import { launchWorker, SpareWorker } from './worker-launch.js'
 
@@ -163,18 +163,14 @@ export class OperatorHost implements Unit {
    * already committed): its outbox entry goes, or the next run would replay it.
    */
   discarded(item: DeliveredEvent): void {
-    const key = consumedKey(this.key, item)
-    if (key === undefined || this.#state === undefined) return
-    try {
-      this.#state.discard([key])
-    } catch (err) {
-      this.#host.log({
-        source: 'dora-ts',
-        stream: 'supervisor',
-        level: 'warn',
-        text: `${this.display}: could not drop a discarded message from the outbox: ${errorMessage(err)}`,
-      })
-    }
+    const state = this.#state
+    if (state === undefined) return
+    discardConsumed(
+      this.key,
+      [item],
+      (keys) => state.discard(keys),
+      (text) => this.#host.log({ source: 'dora-ts', stream: 'supervisor', level: 'warn', text: `${this.display}: ${text}` }),
+    )
   }
 
   /** Backpressure: hold new inputs while any of `outputs` is paused (at most MAX_PAUSE_MS per event). */

@@ -6,6 +6,7 @@
  * its next batch), and the key of the entry an input consumes.
  */
 import type { DeliveredEvent, MessageHeader } from '../../src/events.js'
+import { errorMessage } from '../../src/errors.js'
 import { outboxKey } from '../../src/store/state/outbox.js'
 import { senderOf } from './deliveries.js'
 
@@ -43,4 +44,23 @@ export function consumedKey(receiver: string, item: DeliveredEvent): Buffer | un
   const order = orders.get(item.header)
   if (sender === undefined || order === undefined) return undefined
   return outboxKey(receiver, item.id, sender, order)
+}
+
+/**
+ * `receiver` will never consume `items` again (it consumed them, or its queue dropped them):
+ * delete their outbox entries with `discard`, or the next run would deliver them again. A
+ * failure is only reported (`warn`): the messages then come again, at least once.
+ */
+export function discardConsumed(receiver: string, items: readonly DeliveredEvent[], discard: (keys: Buffer[]) => void, warn: (text: string) => void): void {
+  const keys: Buffer[] = []
+  for (const item of items) {
+    const key = consumedKey(receiver, item)
+    if (key !== undefined) keys.push(key)
+  }
+  if (keys.length === 0) return
+  try {
+    discard(keys)
+  } catch (err) {
+    warn(`could not remove consumed messages from the outbox (the next run may deliver them again): ${errorMessage(err)}`)
+  }
 }

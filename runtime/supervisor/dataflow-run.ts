@@ -19,7 +19,7 @@ import type { StateStore } from '../../src/store/state/store.js'
 import type { KvsConfig } from '../../node-sdk/kvs.js'
 import { stateDirOf } from '../state/location.js'
 import { OperatorHost } from '../operator/host.js'
-import { consumedKey, rememberOrder, type OutboxRoute } from '../operator/outbox.js'
+import { discardConsumed, rememberOrder, type OutboxRoute } from '../operator/outbox.js'
 import { resolve } from 'node:path'
 import { CustomNode } from './custom-node.js'
 import { UnitCounters, type UnitInfo } from './counters.js'
@@ -450,17 +450,12 @@ export class DataflowRun implements AsyncDisposable {
   #consumedByNode(nodeKey: string, events: readonly DeliveredEvent[]): void {
     const store = this.#resources?.store
     if (store === undefined) return
-    const keys: Buffer[] = []
-    for (const event of events) {
-      const key = consumedKey(nodeKey, event)
-      if (key !== undefined) keys.push(key)
-    }
-    if (keys.length === 0) return
-    try {
-      store.receiverOutbox(nodeKey).discard(keys)
-    } catch (err) {
-      this.#notice('warn', `${nodeKey}: could not remove consumed messages from the outbox (the next run may deliver them again): ${errorMessage(err)}`)
-    }
+    discardConsumed(
+      nodeKey,
+      events,
+      (keys) => store.receiverOutbox(nodeKey).discard(keys),
+      (text) => this.#notice('warn', `${nodeKey}: ${text}`),
+    )
   }
 
   /**
