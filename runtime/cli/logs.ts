@@ -1,7 +1,10 @@
 /**
- * `dora-ts logs NAME [NODE]`: the logs of a dataflow's latest run, kept on disk per run and per
- * node, with the restarts and crashes (and their errors) in order. `--follow` keeps printing
- * until the run ends.
+ * `dora-ts logs NAME [NODE]`: the logs of a dataflow's latest run (on the supervisor or in the
+ * foreground with `dora-ts run`), kept on disk per run and per node, with the restarts and
+ * crashes (and their errors) in order. `--follow` keeps printing until the run ends.
+ *
+ * Every line goes to stdout, the supervisor's notices included: `dora-ts logs robot | grep` must
+ * see the crash and restart lines in their place between the nodes' own lines (issue 14).
  */
 import type { CommandModule } from 'yargs'
 import { daemonPaths } from '../daemon/paths.js'
@@ -31,14 +34,18 @@ export const logsCommand: CommandModule<object, LogsArgs> = {
       .example('$0 logs robot', 'Everything the latest run of "robot" printed, crashes and restarts included')
       .example('$0 logs robot obstacle-filter --follow', 'Follow one operator'),
   handler: async (args) => {
-    const printer = createPrinter()
+    // What the log holds is this command's output: all of it on stdout, in order.
+    const printer = createPrinter(process.stdout, process.stdout)
     const { logsRoot } = daemonPaths()
     const dirs = runLogDirs(logsRoot, args.name)
     const dir = dirs.at(-1)
     if (dir === undefined) {
       const known = loggedDataflows(logsRoot)
       throw new UnknownDataflowError(`no logs of a dataflow named "${args.name}" in ${logsRoot}`, {
-        hint: known.length === 0 ? 'Start one with dora-ts start dataflow.yml.' : `Dataflows with logs: ${known.join(', ')}.`,
+        hint:
+          known.length === 0
+            ? 'Runs keep logs there, on the supervisor (dora-ts start) and in the foreground (dora-ts run); none has run yet.'
+            : `Dataflows with logs: ${known.join(', ')}.`,
       })
     }
     if (args.node !== undefined && !existsSync(join(dir, logFileName(args.node)))) {

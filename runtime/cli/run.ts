@@ -2,6 +2,9 @@
  * `dora-ts run dataflow.yml`: run a dataflow in the foreground until every node ended, the
  * `--stop-after` deadline, or Ctrl-C (Stop, grace period, SIGTERM, SIGKILL; a second Ctrl-C
  * skips the grace period). Exits 0 after a clean stop and 1 when any node failed.
+ *
+ * It keeps the same per-run, per-node log files as a run on the supervisor (daemon/run-logs.ts),
+ * so `dora-ts logs NAME` shows a foreground run's crashes and restarts afterwards too.
  */
 import { checkName } from '../../src/security/names.js'
 import { resolve } from 'node:path'
@@ -10,6 +13,11 @@ import { loadDataflow } from '../../src/spec/load.js'
 import { DataflowRun, type RunResult } from '../supervisor/dataflow-run.js'
 import { createPrinter, type Printer } from './output.js'
 import { byteSizeOption, durationOption } from './options.js'
+import { daemonPaths } from '../daemon/paths.js'
+import { logUnitsOf, RunLogWriter } from '../daemon/run-logs.js'
+import { ensurePrivateDir } from '../../src/security/private-path.js'
+import { DoraError, errorMessage } from '../../src/errors.js'
+import type { DataflowSpec } from '../../src/spec/types.js'
 
 interface RunArgs {
   dataflow: string
@@ -53,11 +61,16 @@ export const runCommand: CommandModule<object, RunArgs> = {
     for (const note of spec.notes ?? []) printer.info(`note: ${note}`)
     // It names the state and log folders: an identifier, never a path (issue 13).
     if (args.name !== undefined) spec.name = checkName(args.name, { what: '--name' })
+    // eslint-disable-next-line prefer-const -- assigned once the run exists (its id names the log folder); the callback reads it later
+    let logs: RunLogWriter | undefined
     // Closed on every way out of the handler (a failed start, a throw): nothing is left open.
     await using run = new DataflowRun(spec, {
       graceMs,
       stopAfterMs,
-      log: (entry) => printer.log(entry),
+      log: (entry) => {
+        printer.log(entry)
+        logs?.write(entry)
+      },
       stateDir: args['state-dir'] === undefined ? undefined : resolve(args['state-dir']),
       cleanState: args['clean-state'],
       kvsDir: args['kvs-dir'] === undefined ? undefined : resolve(args['kvs-dir']),
@@ -71,17 +84,45 @@ export const runCommand: CommandModule<object, RunArgs> = {
       else printer.info(`${signal} again: terminating every node now`)
       run.stop()
     }
+    logs = openRunLogs(spec, run.id, printer)
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)
     try {
       await run.start()
-      printer.info(`dataflow "${spec.name}" running (id ${run.id})`)
-      process.exitCode = summarize(await run.done, printer)
+      printer.info(`dataflow "${spec.name}" running (id ${run.id})${logs === undefined ? '' : `; logs in ${logs.dir} (dora-ts logs ${spec.name})`}`)
+      const result = await run.done
+      // The same closing line as a supervisor's run (daemon/server.ts), in the log only: the
+      // terminal gets the summary below.
+      const failed = result.units.filter((u) => u.status === 'failed').map((u) => `${u.unit}: ${u.error ?? 'failed'}`)
+      logs?.write({
+        source: 'dora-ts',
+        stream: 'supervisor',
+        level: result.ok ? 'info' : 'error',
+        text: `dataflow finished (${result.reason})${failed.length === 0 ? '' : `; failed: ${failed.join('; ')}`}`,
+      })
+      await logs?.finish(result)
+      process.exitCode = summarize(result, printer)
     } finally {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
     }
   },
+}
+
+/**
+ * The run's log files, in the same place as the supervisor's runs (daemon/paths.ts). A log
+ * folder that cannot be made is reported and the run goes on without it: logs must not stop a
+ * dataflow from running in the foreground, where its output is on the terminal anyway.
+ */
+function openRunLogs(spec: DataflowSpec, runId: string, printer: Printer): RunLogWriter | undefined {
+  const { logsRoot } = daemonPaths()
+  try {
+    ensurePrivateDir(logsRoot, { what: 'log directory', hint: `Remove ${logsRoot} or set DORA_TS_LOG_DIR to a directory of yours.` })
+    return new RunLogWriter(logsRoot, spec.name, runId, logUnitsOf(spec))
+  } catch (err) {
+    printer.error(`this run keeps no log files: ${err instanceof DoraError ? err.describe() : errorMessage(err)}`)
+    return undefined
+  }
 }
 
 /** Print how the run ended; returns the exit code. */

@@ -7,6 +7,7 @@
 import { createWriteStream, mkdirSync, readdirSync, readFileSync, existsSync, writeFileSync, type WriteStream } from 'node:fs'
 import { join } from 'node:path'
 import type { LogEntry } from '../supervisor/unit.js'
+import type { DataflowSpec } from '../../src/spec/types.js'
 import { errorMessage } from '../../src/errors.js'
 
 export const SUPERVISOR_LOG = 'supervisor'
@@ -15,6 +16,11 @@ export const RESULT_FILE = 'result.json'
 /** File name of a unit's log: `node/op` becomes `node.op.log`. */
 export function logFileName(source: string): string {
   return `${source.replace(/\//g, '.')}.log`
+}
+
+/** The names a run's nodes and operators log under (a lone operator goes by its node's id). */
+export function logUnitsOf(spec: DataflowSpec): string[] {
+  return spec.nodes.flatMap((n) => (n.kind === 'custom' ? [n.id] : n.operators.map((op) => (n.single ? n.id : `${n.id}/${op.id}`))))
 }
 
 export class RunLogWriter {

@@ -12,7 +12,7 @@ import { ControlServer, type CurveEndpoint } from '../control/server.js'
 import { DataflowRun, type RunResult, type UnitInfo } from '../supervisor/dataflow-run.js'
 import { CustomNode } from '../supervisor/custom-node.js'
 import { daemonPaths, type DaemonPaths } from './paths.js'
-import { RunLogWriter } from './run-logs.js'
+import { logUnitsOf, RunLogWriter } from './run-logs.js'
 import { BadControlRequestError, DataflowNameInUseError, UnknownDataflowError, UnknownNodeError } from './errors.js'
 import { loadCurveKeys, readAllowedClients } from '../../src/security/curve-keys.js'
 import { RateLimitedLog } from '../../src/security/rate-limited-log.js'
@@ -182,7 +182,7 @@ export class Daemon {
         hint: `Stop it first (dora-ts stop ${spec.name}) or start this one with --name.`,
       })
     }
-    const units = spec.nodes.flatMap((n) => (n.kind === 'custom' ? [n.id] : n.operators.map((op) => (n.single ? n.id : `${n.id}/${op.id}`))))
+    const units = logUnitsOf(spec)
     // eslint-disable-next-line prefer-const -- assigned once the run exists (its id names the log); the callback reads it later
     let logs: RunLogWriter | undefined
     const run = new DataflowRun(spec, {

@@ -1,0 +1,57 @@
+/**
+ * `dora-ts logs` (issue 14, defect 3): everything a run's log holds goes to stdout in order, so
+ * `dora-ts logs X | grep` keeps the supervisor's crash and restart lines; and a foreground
+ * `dora-ts run` keeps the same per-run, per-node log files as a run on the supervisor.
+ * One foreground run serves every test: a node crashes once and is restarted.
+ */
+import t from 'tap'
+import { join } from 'node:path'
+import { runCli, shortRuntimeDir } from './fixtures/cli.js'
+import { fixture } from '../fixtures/nodes.js'
+
+const dir = t.testdir({
+  'dataflow.yml': `name: flaky-run
+nodes:
+  - id: source
+    path: ${fixture('source.mjs')}
+    env: { COUNT: 4 }
+    outputs: [numbers]
+  - id: flaky
+    path: ${fixture('flaky-node.mjs')}
+    env: { FAIL_AFTER: 2 }
+    restart_policy: on-failure
+    restart_delay: 0.01
+    inputs:
+      numbers: { source: source/numbers, queue_size: 100 }
+    outputs: [numbers]
+`,
+})
+const env = { DORA_TS_RUNTIME_DIR: shortRuntimeDir(t), DORA_TS_LOG_DIR: join(dir, 'logs') }
+
+const run = await runCli(['run', join(dir, 'dataflow.yml')], { env })
+
+t.test('a foreground run keeps log files and says where', async (t) => {
+  t.equal(run.code, 0, run.stderr)
+  t.match(run.stderr, new RegExp(`logs in ${join(dir, 'logs', 'flaky-run')}/\\S+ \\(dora-ts logs flaky-run\\)`))
+})
+
+t.test('logs prints the supervisor notices on stdout, in order with the nodes lines (they went to stderr)', async (t) => {
+  const logs = await runCli(['logs', 'flaky-run'], { env })
+  t.equal(logs.code, 0, logs.stderr)
+  t.equal(logs.stderr, '', 'nothing on stderr: a pipe gets it all')
+  const lines = logs.stdout.split('\n')
+  const crash = lines.findIndex((l) => /flaky: giving up/.test(l))
+  const restart = lines.findIndex((l) => /flaky exited with code 1; restarting in/.test(l))
+  const second = lines.findIndex((l) => /started restartCount=1/.test(l))
+  t.ok(crash !== -1 && restart !== -1 && second !== -1, logs.stdout)
+  t.ok(crash < restart && restart < second, 'the crash, then the restart notice, then the new life')
+  t.match(logs.stdout, /dataflow finished \(completed\)/)
+})
+
+t.test('logs NAME NODE shows one node with its restart notice', async (t) => {
+  const logs = await runCli(['logs', 'flaky-run', 'flaky'], { env })
+  t.equal(logs.code, 0, logs.stderr)
+  t.equal(logs.stderr, '')
+  t.match(logs.stdout, /restarting in/)
+  t.notMatch(logs.stdout, /\[source\]/)
+})
