@@ -36,11 +36,12 @@ export function carryOrder(from: MessageHeader, to: MessageHeader): void {
 
 /**
  * The outbox key of the entry `receiver` consumes with `item`, or undefined when it has none
- * (an input from a custom node or a timer, an event that is not an input).
+ * (an input from a timer, or from a custom node without a store; an event that is not an input).
  */
 export function consumedKey(receiver: string, item: DeliveredEvent): Buffer | undefined {
   if (item.type !== 'input') return undefined
-  const sender = senderOf(item.header)
+  // A custom node's messages are keyed by its node id (runtime/supervisor/node-outputs.ts).
+  const sender = senderOf(item.header) ?? item.header.senderNode
   const order = orders.get(item.header)
   if (sender === undefined || order === undefined) return undefined
   return outboxKey(receiver, item.id, sender, order)

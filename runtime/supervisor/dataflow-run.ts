@@ -27,6 +27,7 @@ import { Downstream } from './downstream.js'
 import { FlowControl } from './flow-control.js'
 import { Inbox, type InputLimits } from './inbox.js'
 import { InputTimeouts } from './input-timeouts.js'
+import { NodeOutputs } from './node-outputs.js'
 import { NodeRouter } from './node-router.js'
 import { buildRoutingTable, operatorKey, type RoutingTable } from './routing.js'
 import { RunResources } from './run-resources.js'
@@ -114,6 +115,8 @@ export class DataflowRun implements AsyncDisposable {
   readonly #outboxRoutes = new Map<string, readonly OutboxRoute[]>()
   #resources: RunResources | undefined
   #nodes: NodeRouter | undefined
+  /** Custom nodes' messages: committed into the outbox before they are routed and confirmed. */
+  #nodeOutputs: NodeOutputs = new NodeOutputs(undefined, this.#nodeOutputsOptions())
   #starting: Promise<void> | undefined
   #closing: Promise<void> | undefined
   #reason: RunResult['reason'] = 'completed'
@@ -227,6 +230,7 @@ export class DataflowRun implements AsyncDisposable {
     // A stop() while nothing was launched yet ended the run at once (it has no units): it must
     // not launch anything now, and what was just opened is released here.
     if (this.#finished) return resources.close()
+    this.#nodeOutputs = new NodeOutputs(resources.store, this.#nodeOutputsOptions())
     try {
       this.#nodes = await NodeRouter.bind(resources.runDir.nodeEndpoint, {
         dataflowId: this.id,
@@ -236,7 +240,8 @@ export class DataflowRun implements AsyncDisposable {
           const unit = this.#units.get(nodeId)
           return unit instanceof CustomNode ? unit : undefined
         },
-        output: (node, header, data) => this.#route(node.key, header.outputId, header, data),
+        output: (node, header, data, taken) => this.#nodeOutputs.take(node.key, header, data, taken),
+        afterOutputs: (node, step) => this.#nodeOutputs.inOrder(node.key, step),
         closeOutputs: (node, outputs) => this.#downstream.closeOutputs(node.key, outputs),
         log: (entry) => this.#options.log(entry),
       })
@@ -448,14 +453,26 @@ export class DataflowRun implements AsyncDisposable {
    * them: their outbox entries go, or the next run would deliver them again.
    */
   #consumedByNode(nodeKey: string, events: readonly DeliveredEvent[]): void {
-    const store = this.#resources?.store
-    if (store === undefined) return
+    if (this.#resources?.store === undefined) return
+    // In the group commit of this turn, not a transaction of its own per batch: until it
+    // commits, a supervisor death only means these come again, marked redelivered.
     discardConsumed(
       nodeKey,
       events,
-      (keys) => store.receiverOutbox(nodeKey).discard(keys),
+      (keys) => this.#nodeOutputs.discard(nodeKey, keys),
       (text) => this.#notice('warn', `${nodeKey}: ${text}`),
     )
+  }
+
+  #nodeOutputsOptions(): ConstructorParameters<typeof NodeOutputs>[1] {
+    return {
+      routes: (sender, outputId) => (this.#downstream.openOutputKey(sender, outputId) === undefined ? [] : this.#outboxReceivers(sender, outputId)),
+      route: (sender, header, data, order) => {
+        if (order !== undefined) rememberOrder(header, order)
+        this.#route(sender, header.outputId, header, data)
+      },
+      warn: (sender, text) => this.#notice('warn', `${this.#nameOf(sender)}: ${text}`),
+    }
   }
 
   /**
@@ -523,8 +540,9 @@ export class DataflowRun implements AsyncDisposable {
       this.#checkFinished()
     }
     // Frames a process wrote just before it exited may still be in the socket: let them land
-    // before its outputs close, so receivers never get InputClosed ahead of the last message.
-    if (unit instanceof CustomNode) setTimeout(close, CRASH_DRAIN_MS)
+    // (and their commits finish) before its outputs close, so receivers never get InputClosed
+    // ahead of the last message.
+    if (unit instanceof CustomNode) setTimeout(() => this.#nodeOutputs.inOrder(unit.key, close), CRASH_DRAIN_MS)
     else close()
   }
 

@@ -31,8 +31,14 @@ export interface NodeRouterHandlers {
   kvs: KvsConfig
   /** The custom node of that id, or undefined when the dataflow has none. */
   customNode(nodeId: string): CustomNode | undefined
-  /** A registered node sent on one of its declared outputs (the header says who sent it, as the connection proves). */
-  output(node: CustomNode, header: MessageHeader, data: Uint8Array): void
+  /**
+   * A registered node sent on one of its declared outputs (the header says who sent it, as the
+   * connection proves). Call `taken` once the message is safe (committed where a receiver
+   * needs it, and routed): the node's `await send()` then resolves.
+   */
+  output(node: CustomNode, header: MessageHeader, data: Uint8Array, taken: () => void): void
+  /** Run `step` once every output the node sent before is taken (confirmations are cumulative). */
+  afterOutputs(node: CustomNode, step: () => void): void
   /** A node closed some of its (declared) outputs. */
   closeOutputs(node: CustomNode, outputs: string[]): void
   log(entry: LogEntry): void
@@ -159,31 +165,24 @@ export class NodeRouter {
       case 'output': {
         if (!node.outputs.includes(message.header.outputId)) {
           this.#peerLog.log(`undeclared-${node.display}`, `${node.display} sent on undeclared output ${showName(message.header.outputId)}; dropped`)
-          // Dealt with for good (the log says so): a node waiting on it must not hang.
-          node.outputTaken(message.sendSeq)
+          // Dealt with for good (the log says so): a node waiting on it must not hang. After the
+          // node's earlier outputs: confirming it confirms them too.
+          this.#handlers.afterOutputs(node, () => node.outputTaken(message.sendSeq))
           return
         }
         // Trust the connection, not the header, for who sent it.
         const header: MessageHeader = { ...message.header, dataflowId: this.#handlers.dataflowId, senderNode: node.nodeId, senderOperator: '' }
         const data = payload === undefined ? new Uint8Array(0) : new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength)
-        this.#handlers.output(node, header, data)
-        // Routed to every receiver's queue: the node's `await send()` may now resolve.
-        node.outputTaken(message.sendSeq)
+        // Committed and routed to every receiver's queue: the node's `await send()` may resolve.
+        this.#handlers.output(node, header, data, () => node.outputTaken(message.sendSeq))
         return
       }
       case 'next':
         node.requestNext()
         return
       case 'close-outputs':
-        this.#handlers.closeOutputs(
-          node,
-          message.outputs.filter((o) => node.outputs.includes(o)),
-        )
-        // The node waits for this before it closes its socket: everything it sent before has
-        // arrived (same connection, in order), so nothing is left for its linger to lose. The
-        // confirmation of those outputs goes first, so the node never sees them unconfirmed.
-        node.flushTaken()
-        node.send({ type: 'outputs-closed', outputs: message.outputs })
+        // After the outputs it sent before are committed and routed, or closing would drop them.
+        this.#handlers.afterOutputs(node, () => this.#closeOutputs(node, message.outputs))
         return
       case 'log':
         this.#handlers.log({ source: node.display, stream: 'log', level: message.level, text: message.message })
@@ -191,6 +190,18 @@ export class NodeRouter {
       default:
         return
     }
+  }
+
+  #closeOutputs(node: CustomNode, outputs: string[]): void {
+    this.#handlers.closeOutputs(
+      node,
+      outputs.filter((o) => node.outputs.includes(o)),
+    )
+    // The node waits for this before it closes its socket: everything it sent before has
+    // arrived (same connection, in order), so nothing is left for its linger to lose. The
+    // confirmation of those outputs goes first, so the node never sees them unconfirmed.
+    node.flushTaken()
+    node.send({ type: 'outputs-closed', outputs })
   }
 
   #register(identity: Buffer, nodeId: string, protocolVersion: number, secret: string | undefined): void {

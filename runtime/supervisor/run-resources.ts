@@ -1,6 +1,7 @@
 /**
  * What a run holds besides its units, opened before anything launches and released when it
- * ends: the owner lock and the state store (when the dataflow has operators), the state service
+ * ends: the owner lock and the state store (when the dataflow has operators or messages from
+ * custom nodes to keep), the state service
  * that lets the CLI read that live store, the private run directory for its sockets, and the
  * KVS thread its operators reach the shared KVS through (started with the first operator), and
  * the reaper that stops the custom nodes if this process dies (reaper.ts).
@@ -36,7 +37,7 @@ export interface RunResourcesOptions {
 
 export class RunResources {
   readonly runDir: RunDir
-  /** The run's state store: open until close(), undefined when the dataflow has no operators. */
+  /** The run's state store: open until close(), undefined when the dataflow needs none ({@link needsStateStore}). */
   readonly store: StateStore | undefined
   /** Stops the custom nodes if this process dies, even by SIGKILL; undefined without custom nodes. */
   reaper: Reaper | undefined
@@ -111,10 +112,23 @@ export class RunResources {
   }
 }
 
-/** Take the owner lock and open the store, when the dataflow has operators. */
+/**
+ * Whether the dataflow needs a state store: it has operators (their state), or a custom node
+ * whose output feeds someone (its messages wait in the outbox until consumed: see
+ * node-outputs.ts). A dataflow of custom nodes that only read timers needs none.
+ */
+export function needsStateStore(spec: DataflowSpec): boolean {
+  if (spec.nodes.some((n) => n.kind === 'operators' && n.operators.length > 0)) return true
+  const custom = new Set(spec.nodes.filter((n) => n.kind === 'custom').map((n) => n.id))
+  return spec.nodes.some(
+    (n) => n.kind === 'custom' && n.inputs.some((i) => i.source.kind === 'output' && i.source.operator === undefined && custom.has(i.source.node)),
+  )
+}
+
+/** Take the owner lock and open the store, when the dataflow needs one ({@link needsStateStore}). */
 async function openStateStore(options: RunResourcesOptions): Promise<{ store: StateStore; lock: OwnerLock } | undefined> {
   const { spec, stateDir } = options
-  if (!spec.nodes.some((n) => n.kind === 'operators' && n.operators.length > 0)) return undefined
+  if (!needsStateStore(spec)) return undefined
   const lock = await acquireOwnerLockWaiting(stateDir)
   let store: StateStore
   try {

@@ -4,12 +4,17 @@
  * - a source killed right after `await node.send(n)` resolved: n reaches the receiver;
  * - a sink killed in the middle of a batch: its restarted process gets the unconsumed inputs
  *   again, marked redelivered, with their original messageIds, so a sink that dedups by
- *   messageId handles every message exactly once.
+ *   messageId handles every message exactly once;
+ * - a supervisor SIGKILLed after a node's sends resolved: the next run delivers them (they were
+ *   committed into the outbox before the node was told), and consumed ones are not replayed.
  */
 import t from 'tap'
-import { readFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
 import { fixture } from '../fixtures/nodes.js'
+import { shortRuntimeDir } from '../e2e/fixtures/cli.js'
 import { dump, startInProcess } from './fixtures/in-process.js'
 
 interface Record {
@@ -134,4 +139,101 @@ t.test('a sink SIGKILLed mid-batch gets the unconsumed inputs again, marked rede
   const handled = got.filter((r) => !r.dup).map((r) => r.value)
   t.same(handled, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'deduplicated by messageId, every message was handled exactly once')
   t.equal(flow.run.unitInfo().find((u) => u.name === 'sink')?.messagesIn, 10, 'dora-ts list counts each message once, redelivery not included')
+})
+
+const CHILD = join(import.meta.dirname, 'fixtures', 'supervisor-child.mjs')
+
+/** node -> node: `source` sends COUNT numbers (each awaited), `sink` records them. */
+function nodeFlow(options: { count: number; record: string; doneFile?: string; waitFile?: string; operator?: boolean }): string {
+  const done = options.doneFile === undefined ? '' : `, DONE_FILE: ${JSON.stringify(options.doneFile)}`
+  const wait = options.waitFile === undefined ? '' : `, WAIT_FILE: ${JSON.stringify(options.waitFile)}`
+  const counter =
+    options.operator === true
+      ? `  - id: count
+    env: { LIMIT: 1000 }
+    operator:
+      javascript: ${fixture('seq-counter.mjs')}
+      inputs:
+        n: { source: source/numbers, queue_size: 1000 }
+      outputs: [unused]
+`
+      : ''
+  return `nodes:
+  - id: source
+    path: ${fixture('acked-source.mjs')}
+    env: { COUNT: ${options.count}${done} }
+    outputs: [numbers]
+  - id: sink
+    path: ${fixture('dedup-sink.mjs')}
+    env: { RECORD_FILE: ${JSON.stringify(options.record)}${wait} }
+    inputs:
+      numbers: { source: source/numbers, queue_size: 1000 }
+${counter}`
+}
+
+t.test('what a node was told is taken survives a supervisor SIGKILL: the next run delivers it, marked redelivered', async (t) => {
+  const dir = t.testdir({})
+  const file = join(dir, 'dataflow.yml')
+  const record = join(dir, 'record.jsonl')
+  const runtimeDir = shortRuntimeDir(t)
+  // Run 1: the sink takes its first input and then waits for a file that never comes, so the
+  // other 19 stay with the supervisor; once every send of the source resolved, SIGKILL it.
+  writeFileSync(file, nodeFlow({ count: 20, record, doneFile: join(dir, 'source-done'), waitFile: join(dir, 'never') }))
+  const child = spawn(process.execPath, [CHILD, file], { env: { ...process.env, RUNTIME_DIR: runtimeDir }, stdio: ['ignore', 'pipe', 'inherit'] })
+  t.teardown(() => void child.kill('SIGKILL'))
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  const lines: string[] = []
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    lines.push(line)
+    if (line.startsWith('[source] sent 1..20')) child.kill('SIGKILL')
+  })
+  await exited
+  t.ok(
+    lines.some((l) => l.startsWith('[source] sent 1..20')),
+    `every send resolved before the SIGKILL:\n${lines.join('\n')}`,
+  )
+  // Run 2: the source sends nothing more; the sink must get what run 1 confirmed to it.
+  const flow = await startInProcess(t, nodeFlow({ count: 0, record }), { dir, runtimeDir })
+  const result = await flow.done
+  t.ok(result.ok, dump(flow.logs))
+  t.match(flow.lines('dora-ts').join('\n'), /sink: replaying \d+ message\(s\) committed by the previous run/)
+  const got = records(record)
+  const values = [...new Set(got.map((r) => r.value))].sort((a, b) => a - b)
+  t.same(
+    values,
+    Array.from({ length: 20 }, (_, i) => i + 1),
+    'every number whose send resolved reached the sink',
+  )
+  const replayed = got.slice(1)
+  t.ok(
+    replayed.every((r) => r.redelivered),
+    'what the next run delivered is marked redelivered',
+  )
+  t.same(
+    replayed.filter((r) => !r.dup).map((r) => r.value),
+    Array.from({ length: 19 }, (_, i) => i + 2),
+    'in the order they were sent, with their messageIds (the sink dedups the first)',
+  )
+})
+
+t.test('a node -> operator message leaves the outbox with the event that consumed it; a node -> node one when the node asks for more', async (t) => {
+  const dir = t.testdir({})
+  const record = join(dir, 'record.jsonl')
+  const runtimeDir = shortRuntimeDir(t)
+  const first = await startInProcess(t, nodeFlow({ count: 5, record, operator: true }), { dir, runtimeDir })
+  t.ok((await first.done).ok, dump(first.logs))
+  t.match(first.lines('count').join('\n'), /count=5 last=5/, 'the operator counted 1..5')
+  t.same(
+    records(record).map((r) => r.value),
+    [1, 2, 3, 4, 5],
+  )
+  // A second run has nothing to replay: every message was consumed.
+  const second = await startInProcess(t, nodeFlow({ count: 0, record, operator: true }), { dir, runtimeDir })
+  t.ok((await second.done).ok, dump(second.logs))
+  t.notMatch(dump(second.logs), /replaying/, 'nothing left in the outbox')
+  t.same(
+    records(record).map((r) => r.value),
+    [1, 2, 3, 4, 5],
+    'the sink got nothing again',
+  )
 })

@@ -54,7 +54,7 @@ import { checkDurability, DEFAULT_MAP_SIZE_BYTES, openStateEnvironment, releaseS
 import { applyCommit, COMMIT_FLAGS, encodeCommit, removeOutboxEntry, SizeBudget, writeCommit, type EncodedCommit, type StateWrite } from './commit.js'
 import { errorMessage } from '../../errors.js'
 import { listDbNames } from '../lmdb/db-names.js'
-import { decodeOutboxEntries, OUTBOX_DB, receiverRange, type OutboxChange, type OutboxEntry } from './outbox.js'
+import { dataKey, decodeOutboxEntries, OUTBOX_DB, receiverRange, type OutboxChange, type OutboxEntry } from './outbox.js'
 
 export type { OperatorMeta } from './disk-layout.js'
 export type { Durability } from '../../spec/types.js'
@@ -113,6 +113,48 @@ export interface OperatorState {
   flush(): void
 }
 
+/** What {@link StateStore.senderOutbox} gives a sender without state of its own (a custom node). */
+export interface SenderOutbox {
+  /** The number of the last message the sender committed (0n if none): the next one is this + 1. */
+  lastNumber(): bigint
+  /**
+   * Put the sender's messages into the outbox, and record `lastNumber` as its last message
+   * number, in the group transaction of this turn of the event loop; `done` is called (in
+   * order, with the error if the transaction failed) once committed.
+   */
+  commitLater(put: OutboxChange['put'], lastNumber: bigint, done: (err?: unknown) => void): void
+  /** Delete outbox entries a receiver without state consumed, in the group transaction. */
+  discardLater(keys: readonly Buffer[], done: (err?: unknown) => void): void
+  /** Commit the pending group now (its `done` callbacks run before this returns). */
+  flush(): void
+}
+
+/** A group entry of a sender without state: outbox writes and its message counter. */
+interface SenderWrite {
+  put: OutboxChange['put']
+  remove: Buffer[]
+  /** The sender's last message number, in `__meta__`. */
+  counter?: { key: Buffer; value: Buffer }
+}
+
+/** Upper estimate of the pages one sender's group entry copies (outbox and meta paths). */
+const SENDER_SLACK_PAGES = 6
+
+/** Key in `__meta__` of the message counter of a sender without state (`node/<id>`). */
+function senderMetaKey(senderKey: string): string {
+  return `node/${senderKey}`
+}
+
+/** Write a sender's group entry inside the group's transaction. */
+function writeSenderOutbox(meta: Bytes, outboxDb: Bytes, write: SenderWrite): void {
+  for (const key of write.remove) removeOutboxEntry(outboxDb, key)
+  for (const { key, value, data } of write.put) {
+    outboxDb.putSync(key, value)
+    if (data !== undefined) outboxDb.putSync(dataKey(key), data)
+  }
+  if (write.counter !== undefined) meta.putSync(write.counter.key, write.counter.value)
+}
+
 /** A line of {@link StateStore.stats}. */
 export interface OperatorStats {
   operator: string
@@ -146,7 +188,15 @@ export class StateStore {
   readonly #metaKeys = new Map<string, Buffer>()
   #outbox: Bytes | undefined
   /** Commits waiting for the group transaction of this turn of the event loop. */
-  readonly #group: Array<{ operatorKey: string; flags: number; commit?: EncodedCommit; error?: unknown; done: (err?: unknown) => void }> = []
+  readonly #group: Array<{
+    operatorKey: string
+    flags: number
+    commit?: EncodedCommit
+    /** Outbox writes of no operator event (a custom node's messages, see {@link senderOutbox}). */
+    outbox?: SenderWrite
+    error?: unknown
+    done: (err?: unknown) => void
+  }> = []
   #groupScheduled = false
   readonly #pendingSnapshots = new Set<Promise<void>>()
   #closing = false
@@ -218,6 +268,26 @@ export class StateStore {
     return {
       pending: (dataflowId) => this.#pending(receiverKey, dataflowId),
       discard: (keys) => this.#discard(receiverKey, COMMIT_FLAGS[this.durability], keys),
+    }
+  }
+
+  /**
+   * The outbox of a sender that keeps no state of its own (a custom node, key = its node id):
+   * its messages for the receivers that consume through the outbox, committed in the group of
+   * this turn of the event loop (see {@link OperatorState.commitLater}) with the number of the
+   * sender's last message, so that numbers (the messages' sort keys) keep growing across runs.
+   */
+  senderOutbox(senderKey: string): SenderOutbox {
+    this.#requireEnv()
+    const counterKey = Buffer.from(senderMetaKey(senderKey), 'utf8')
+    return {
+      lastNumber: () => this.#senderNumber(senderKey, counterKey),
+      commitLater: (put, lastNumber, done) =>
+        this.#senderLater(senderKey, { put, remove: [], counter: { key: counterKey, value: Buffer.from(lastNumber.toString()) } }, done),
+      discardLater: (keys, done) => this.#senderLater(senderKey, { put: [], remove: [...keys] }, done),
+      flush: () => {
+        if (this.#group.length > 0) this.#flushGroup()
+      },
     }
   }
 
@@ -472,17 +542,20 @@ export class StateStore {
     if (group.length === 0) return
     const env = this.#env
     let failure: unknown
-    const valid = group.filter((g) => g.commit !== undefined)
+    const valid = group.filter((g) => g.commit !== undefined || g.outbox !== undefined)
     if (valid.length > 0) {
       if (env === undefined) failure = this.#closedError()
       else {
         // The strictest durability of the group: a 'power' commit fsyncs the whole group.
         const flags = valid.find((g) => g.flags === COMMIT_FLAGS.power)?.flags ?? (valid[0] as { flags: number }).flags
-        const outboxDb = valid.some((g) => g.commit?.outbox !== undefined) ? this.#outboxDb() : undefined
+        const outboxDb = valid.some((g) => g.commit?.outbox !== undefined || g.outbox !== undefined) ? this.#outboxDb() : undefined
         try {
-          const dbs = valid.map((g) => this.#db(g.operatorKey))
+          const dbs = valid.map((g) => (g.commit === undefined ? undefined : this.#db(g.operatorKey)))
           env.transactionSync(() => {
-            valid.forEach((g, i) => writeCommit(dbs[i] as Bytes, this.#meta, g.commit as EncodedCommit, outboxDb))
+            valid.forEach((g, i) => {
+              if (g.commit !== undefined) writeCommit(dbs[i] as Bytes, this.#meta, g.commit, outboxDb)
+              else writeSenderOutbox(this.#meta, outboxDb as Bytes, g.outbox as SenderWrite)
+            })
           }, flags)
         } catch (err) {
           failure = stateErrorFrom(err, { dir: this.dir, action: 'commit', operator: valid[0]?.operatorKey, mapSizeBytes: this.mapSizeBytes })
@@ -490,6 +563,50 @@ export class StateStore {
       }
     }
     for (const g of group) g.done(g.error ?? failure)
+  }
+
+  /** The last message number `senderKey` committed (0n if none). */
+  #senderNumber(senderKey: string, counterKey: Buffer): bigint {
+    this.#requireEnv(senderKey)
+    let bytes: Buffer | undefined
+    try {
+      bytes = this.#meta.get(counterKey)
+    } catch (err) {
+      throw stateErrorFrom(err, { dir: this.dir, action: 'load', operator: senderKey })
+    }
+    const text = bytes?.toString('utf8') ?? '0'
+    if (!/^(0|[1-9][0-9]*)$/.test(text)) {
+      throw new StateCorruptError(
+        `cannot read the message counter of node "${senderKey}" in ${this.dir}: ${JSON.stringify(text.slice(0, 40))} is not a number`,
+        {
+          dir: this.dir,
+          operator: senderKey,
+          hint: corruptHint(this.dir),
+        },
+      )
+    }
+    return BigInt(text)
+  }
+
+  #senderLater(senderKey: string, write: SenderWrite, done: (err?: unknown) => void): void {
+    if (write.put.length === 0 && write.remove.length === 0 && write.counter === undefined) {
+      // Nothing to write: only its place in the group, so `done` comes after the earlier ones.
+      this.#group.push({ operatorKey: senderKey, flags: COMMIT_FLAGS[this.durability], done })
+      this.#scheduleGroup()
+      return
+    }
+    try {
+      const env = this.#requireEnv(senderKey)
+      let growth = SENDER_SLACK_PAGES * this.#pageSize
+      for (const { key, value, data } of write.put) growth += key.length + value.length + (data === undefined ? 0 : key.length + 2 + data.length) + 32
+      this.#budget.reserve(env, growth, this.dir, senderKey)
+    } catch (err) {
+      this.#group.push({ operatorKey: senderKey, flags: COMMIT_FLAGS[this.durability], done, error: err })
+      this.#scheduleGroup()
+      return
+    }
+    this.#group.push({ operatorKey: senderKey, flags: COMMIT_FLAGS[this.durability], outbox: write, done })
+    this.#scheduleGroup()
   }
 
   #closedError(): StateClosedError {

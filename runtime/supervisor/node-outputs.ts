@@ -1,0 +1,159 @@
+/**
+ * The ingest path of custom nodes' outputs: a message a node sends is committed into the outbox
+ * (`__outbox__`, one entry per receiver, the same as an operator's outputs) before it is routed
+ * and before the node is told it was taken (`outputs-taken`), so what a node's `await send()`
+ * resolved for survives a SIGKILL of the supervisor: the next run replays it first. Commits are
+ * grouped: every message taken in one turn of the event loop, from any node, goes into the
+ * store's group transaction of that turn with the operators' events (StateStore.senderOutbox).
+ *
+ * Sort keys: each node numbers its messages in the store (1, 2, ... continuing across runs,
+ * the counter committed with them), so a receiver's entries from one node replay in the order
+ * they were sent, and no run reuses a key. The message keeps the header the node gave it
+ * (messageId included): a sink dedups by that, as before.
+ *
+ * Order per node: the confirmations of a node are cumulative (output-acks.ts), so a message
+ * that needs no commit (no receiver, a closed or undeclared output) must still wait for the
+ * commits of the node's earlier messages: everything a node sent is handled in the order it
+ * arrived ({@link NodeOutputs.inOrder}).
+ */
+import { errorMessage } from '../../src/errors.js'
+import type { MessageHeader } from '../../src/events.js'
+import { encodeOutboxValue, outboxKey } from '../../src/store/state/outbox.js'
+import type { SenderOutbox, StateStore } from '../../src/store/state/store.js'
+import type { OutboxRoute } from '../operator/outbox.js'
+
+export interface NodeOutputsOptions {
+  /** The receivers of `sender`'s output `outputId` whose copies go into the outbox (none when it is closed). */
+  routes(sender: string, outputId: string): readonly OutboxRoute[]
+  /** Route the message to its receivers' queues; `order` is its outbox sort key, if it has entries. */
+  route(sender: string, header: MessageHeader, data: Uint8Array, order: string | undefined): void
+  /** A message could not be committed (said once per node), or consumed entries could not be deleted. */
+  warn(sender: string, text: string): void
+}
+
+/** Sort key of a custom node's message number `n` (hex, so keys sort by number). */
+export function nodeOrder(n: bigint): string {
+  return `${n.toString(16).padStart(13, '0')}n`
+}
+
+interface Sender {
+  outbox: SenderOutbox
+  /** Number of the last message given a number (committed or on its way). */
+  last: bigint
+  /** Messages (and inOrder steps) waiting for the group commit. */
+  pending: number
+  warned: boolean
+}
+
+export class NodeOutputs {
+  readonly #store: StateStore | undefined
+  readonly #options: NodeOutputsOptions
+  readonly #senders = new Map<string, Sender>()
+
+  constructor(store: StateStore | undefined, options: NodeOutputsOptions) {
+    this.#store = store
+    this.#options = options
+  }
+
+  /**
+   * `sender` sent a message: commit it for its receivers, then route it, then call `taken`
+   * (the node's confirmation). Without a store, or for a message nobody receives, it is routed
+   * at once, after the node's earlier messages.
+   */
+  take(sender: string, header: MessageHeader, data: Uint8Array, taken: () => void): void {
+    const routes = this.#store === undefined ? [] : this.#options.routes(sender, header.outputId)
+    if (routes.length === 0) {
+      this.inOrder(sender, () => {
+        this.#options.route(sender, header, data, undefined)
+        taken()
+      })
+      return
+    }
+    const state = this.#sender(sender)
+    if (state === undefined) {
+      // The store could not even be read (said): the message goes on in memory only.
+      this.#options.route(sender, header, data, undefined)
+      taken()
+      return
+    }
+    const number = ++state.last
+    const order = nodeOrder(number)
+    const { value, data: apart } = encodeOutboxValue(header, data)
+    const put = routes.map((r) => ({ key: outboxKey(r.receiver, r.inputId, sender, order), value, data: apart }))
+    state.pending++
+    state.outbox.commitLater(put, number, (err) => {
+      state.pending--
+      if (err !== undefined)
+        this.#warnOnce(state, sender, `could not commit its messages (${errorMessage(err)}); they go on in memory only, and are lost if the supervisor dies`)
+      this.#options.route(sender, header, data, err === undefined ? order : undefined)
+      taken()
+    })
+  }
+
+  /** Run `step` once every message `sender` sent before is routed (at once when none waits). */
+  inOrder(sender: string, step: () => void): void {
+    const state = this.#senders.get(sender)
+    if (state === undefined || state.pending === 0) {
+      step()
+      return
+    }
+    state.pending++
+    // An empty entry of the group: its callback comes after those of the earlier messages.
+    state.outbox.discardLater([], () => {
+      state.pending--
+      step()
+    })
+  }
+
+  /**
+   * A receiver without state (a custom node) consumed the outbox entries `keys` (it asked for
+   * its next batch, or its queue dropped them): deleted in the group commit. Until then a
+   * supervisor death only means they come again, marked redelivered.
+   */
+  discard(receiver: string, keys: Buffer[]): void {
+    if (this.#store === undefined || keys.length === 0) return
+    try {
+      this.#store.senderOutbox(receiver).discardLater(keys, (err) => {
+        if (err !== undefined)
+          this.#options.warn(receiver, `could not remove consumed messages from the outbox (the next run may deliver them again): ${errorMessage(err)}`)
+      })
+    } catch (err) {
+      this.#options.warn(receiver, `could not remove consumed messages from the outbox (the next run may deliver them again): ${errorMessage(err)}`)
+    }
+  }
+
+  /** Commit what waits now: before a node's outputs close, everything it sent is routed. */
+  flush(): void {
+    if (this.#store === undefined) return
+    for (const state of this.#senders.values()) {
+      if (state.pending > 0) {
+        state.outbox.flush()
+        return
+      }
+    }
+  }
+
+  #sender(sender: string): Sender | undefined {
+    let state = this.#senders.get(sender)
+    if (state !== undefined) return state
+    const store = this.#store as StateStore
+    try {
+      const outbox = store.senderOutbox(sender)
+      state = { outbox, last: outbox.lastNumber(), pending: 0, warned: false }
+    } catch (err) {
+      this.#options.warn(
+        sender,
+        `could not read its message counter (${errorMessage(err)}); its messages go on in memory only, and are lost if the supervisor dies`,
+      )
+      return undefined
+    }
+    this.#senders.set(sender, state)
+    return state
+  }
+
+  #warnOnce(state: Sender, sender: string, text: string): void {
+    if (state.warned) return
+    state.warned = true
+    this.#options.warn(sender, text)
+  }
+}
