@@ -23,6 +23,11 @@ export interface InFlight {
   crashes: number
   /** True once a worker crashed (for any reason) while handling it: it goes again marked redelivered. */
   interrupted: boolean
+  /**
+   * Its bytes were transferred to a worker (they are gone from here): to post it again, the
+   * host reads them back from the outbox (host.ts #post).
+   */
+  transferred: boolean
 }
 
 /** Id of a message produced while handling event `eventNo`: `<event>.<index>`. */
@@ -85,7 +90,7 @@ export class Deliveries {
         skipped?.(item)
         continue
       }
-      const inFlight = { item, eventNo: ++this.#eventNo, crashes: 0, interrupted: false }
+      const inFlight = { item, eventNo: ++this.#eventNo, crashes: 0, interrupted: false, transferred: false }
       this.#inFlight.push(inFlight)
       return inFlight
     }
@@ -210,8 +215,9 @@ export function poisonReport(operator: string, inFlight: InFlight, maxRedeliveri
 /**
  * The event as posted to the worker: an input delivered again is marked so, and its bytes are
  * trimmed to a buffer of their own first (structured clone copies a view's whole buffer).
- * Posting copies the bytes into the worker, never transfers them: the original stays here
- * until the event commits, so it can be delivered again after a crash.
+ * Posting copies the bytes into the worker unless the host transfers them (an input only this
+ * operator receives, kept in the outbox until the event commits: see host.ts #post); a copy
+ * keeps the original here, so it can be delivered again after a crash.
  */
 export function forWorker(event: DeliveredEvent, redelivered: boolean): DeliveredEvent {
   if (event.type !== 'input') return event

@@ -28,6 +28,23 @@ export function rememberOrder(header: MessageHeader, order: string): void {
   orders.set(header, order)
 }
 
+/**
+ * Payloads that reach exactly one receiver, which also has them in the outbox: that
+ * receiver's host may transfer them to its worker instead of copying (no one else reads
+ * them, and the outbox holds them for a redelivery).
+ */
+const exclusive = new WeakSet<Uint8Array>()
+
+/** `data` will be routed to one receiver only, through the outbox. */
+export function markExclusive(data: Uint8Array): void {
+  exclusive.add(data)
+}
+
+/** Whether `data` was marked by {@link markExclusive}. */
+export function isExclusive(data: Uint8Array): boolean {
+  return exclusive.has(data)
+}
+
 /** `to` is a copy of `from` (marked redelivered, say): it stands for the same outbox entry. */
 export function carryOrder(from: MessageHeader, to: MessageHeader): void {
   const order = orders.get(from)

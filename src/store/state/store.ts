@@ -54,7 +54,7 @@ import { checkDurability, DEFAULT_MAP_SIZE_BYTES, openStateEnvironment, releaseS
 import { applyCommit, COMMIT_FLAGS, encodeCommit, removeOutboxEntry, SizeBudget, writeCommit, type EncodedCommit, type StateWrite } from './commit.js'
 import { errorMessage } from '../../errors.js'
 import { listDbNames } from '../lmdb/db-names.js'
-import { dataKey, decodeOutboxEntries, OUTBOX_DB, receiverRange, type OutboxChange, type OutboxEntry } from './outbox.js'
+import { dataKey, decodeOutboxEntries, decodeOutboxEntry, OUTBOX_DB, receiverRange, type OutboxChange, type OutboxEntry } from './outbox.js'
 
 export type { OperatorMeta } from './disk-layout.js'
 export type { Durability } from '../../spec/types.js'
@@ -107,6 +107,12 @@ export interface OperatorState {
   commitLater(writes: readonly StateWrite[], meta: OperatorMeta, outbox: OutboxChange | undefined, done: (err?: unknown) => void): void
   /** The messages for this operator left in the outbox, in key order (see outbox.ts). */
   pending(dataflowId: string): OutboxEntry[]
+  /**
+   * The payload of one committed outbox entry for this operator (a fresh copy), or undefined
+   * when it is not there: lets the host transfer an input to its worker and read it back if
+   * it must deliver it again after a crash.
+   */
+  payload(key: Buffer): Uint8Array | undefined
   /** Delete outbox entries (messages this operator will never consume: dropped by its queue policy). */
   discard(keys: readonly Buffer[]): void
   /** Commit the pending group now (its `done` callbacks run before this returns). */
@@ -251,6 +257,7 @@ export class StateStore {
       commit: (writes, meta, outbox) => this.#commit(operatorKey, COMMIT_FLAGS[durability], writes, meta, outbox),
       commitLater: (writes, meta, outbox, done) => this.#commitLater(operatorKey, COMMIT_FLAGS[durability], writes, meta, outbox, done),
       pending: (dataflowId) => this.#pending(operatorKey, dataflowId),
+      payload: (key) => this.#payload(operatorKey, key),
       discard: (keys) => this.#discard(operatorKey, COMMIT_FLAGS[durability], keys),
       flush: () => {
         if (this.#group.length > 0) this.#flushGroup()
@@ -653,6 +660,36 @@ export class StateStore {
       return decodeOutboxEntries(raw, dataflowId)
     } catch (err) {
       throw new StateCorruptError(`cannot read the messages waiting for operator "${operatorKey}" in ${this.dir}: ${errorMessage(err)}`, {
+        dir: this.dir,
+        operator: operatorKey,
+        cause: err,
+        hint: corruptHint(this.dir),
+      })
+    }
+  }
+
+  #payload(operatorKey: string, key: Buffer): Uint8Array | undefined {
+    this.#requireEnv(operatorKey)
+    const outbox = this.#outboxDb()
+    let value: Buffer | undefined
+    let data: Buffer | undefined
+    try {
+      // One read transaction: the header and its payload stored apart come from one commit.
+      const txn = outbox.useReadTransaction()
+      try {
+        value = outbox.get(key, { transaction: txn })
+        data = value === undefined ? undefined : outbox.get(dataKey(key), { transaction: txn })
+      } finally {
+        txn.done()
+      }
+    } catch (err) {
+      throw stateErrorFrom(err, { dir: this.dir, action: 'load', operator: operatorKey })
+    }
+    if (value === undefined) return undefined
+    try {
+      return decodeOutboxEntry(key, value, '', data).data
+    } catch (err) {
+      throw new StateCorruptError(`cannot read a message waiting for operator "${operatorKey}" in ${this.dir}: ${errorMessage(err)}`, {
         dir: this.dir,
         operator: operatorKey,
         cause: err,

@@ -50,7 +50,14 @@ t.test('small and large payloads survive a reopen and leave with their entry', a
     ],
     'both come back, in order, with their payloads and metadata',
   )
+  const b = store.operator('n/b')
+  t.same([...(b.payload(keys[0] as Buffer) ?? [])], [...small], 'payload() reads a small entry back')
+  const again = b.payload(keys[1] as Buffer)
+  t.equal(again?.byteLength, large.byteLength, 'payload() reads a large entry back, from its own key')
+  t.equal(again?.[0], 2)
+  t.equal(again?.buffer.byteLength, large.byteLength, 'as a copy that owns its buffer (the host transfers it)')
   store.operator('n/b').commit([], { lastEvent: 1n, seen: new Map() }, { put: [], remove: [keys[1] as Buffer] })
+  t.equal(b.payload(keys[1] as Buffer), undefined, 'payload() of a consumed entry is undefined')
   t.same(
     store
       .operator('n/b')
