@@ -82,6 +82,7 @@ export class CustomNode implements Unit {
   #connectTimer: NodeJS.Timeout | undefined
   /** Whether the current process registered; one that ends without it never ran as a node. */
   #connectedThisProcess = false
+  #connectOverdue = false
   readonly #budget: RestartBudget
   #identity: Buffer | undefined
   #nextPending = false
@@ -143,11 +144,17 @@ export class CustomNode implements Unit {
     return this.#connectedThisProcess
   }
 
+  /** The current process has run longer than connect_timeout without connecting. */
+  get connectOverdue(): boolean {
+    return this.#connectOverdue
+  }
+
   start(): Promise<void> {
     this.#failure = undefined
     this.#identity = undefined
     this.#nextPending = false
     this.#connectedThisProcess = false
+    this.#connectOverdue = false
     const { command, args } = commandLine(this.spec)
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -218,6 +225,7 @@ export class CustomNode implements Unit {
     const seconds = this.spec.connectTimeout
     this.#connectTimer = setTimeout(() => {
       if (this.#connectedThisProcess || this.#child?.exitCode !== null || this.#child.signalCode !== null) return
+      this.#connectOverdue = true
       this.#host.log({
         source: 'dora-ts',
         stream: 'supervisor',

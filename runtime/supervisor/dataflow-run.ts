@@ -160,11 +160,12 @@ export class DataflowRun implements AsyncDisposable {
       graceMs: this.#options.graceMs,
       sendStop: () => {
         for (const unit of this.#live()) {
-          // A process that never connected cannot receive Stop: waiting the grace period for it
-          // only delayed the end (issue 14). Its program still gets SIGTERM to clean up.
-          if (unit instanceof CustomNode && unit.status === 'running' && !unit.hasConnected) {
+          // A process past its connect_timeout without connecting cannot receive Stop: waiting
+          // the grace period for it only delayed the end (issue 14). Its program still gets
+          // SIGTERM to clean up. One still within connect_timeout gets Stop once it connects.
+          if (unit instanceof CustomNode && unit.status === 'running' && !unit.hasConnected && unit.connectOverdue) {
             unit.terminate(
-              'had not connected to the supervisor when the dataflow stopped (its program never called Node.connect()), so it was terminated at once',
+              'had not connected to the supervisor when the dataflow stopped, past its connect_timeout (its program never called Node.connect()), so it was terminated at once',
             )
           } else this.#deliver(unit.key, { type: 'stop', cause: 'manual' })
         }
