@@ -4,7 +4,9 @@
  */
 import { spawn } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
-import { basename, delimiter, dirname, extname, join, relative, resolve } from 'node:path'
+import { delimiter, join, relative, resolve } from 'node:path'
+import { runRoot, runtimeDirCheck } from '../../src/transport/run-dir.js'
+import { ensurePrivateDir } from '../../src/security/private-path.js'
 import { pathToFileURL } from 'node:url'
 import type { CommandModule } from 'yargs'
 import { loadDataflow } from '../../src/spec/load.js'
@@ -29,10 +31,15 @@ export const graphCommand: CommandModule<object, GraphArgs> = {
   builder: (yargs) =>
     yargs
       .positional('dataflow', { type: 'string', demandOption: true, describe: 'Path of the dataflow YAML' })
-      .option('out', { alias: 'o', type: 'string', describe: 'Where to write the page (default: <dataflow>.html next to the YAML)' })
+      .option('out', {
+        alias: 'o',
+        type: 'string',
+        describe: "Where to write the page (default: <dataflow name>.html in dora-ts's private runtime directory, not in your project; the path is printed)",
+      })
       .option('open', { type: 'boolean', default: false, describe: 'Open the page in a browser (xdg-open, or open on macOS)' })
       .option('mermaid', { type: 'boolean', default: false, describe: 'Print a Mermaid flowchart to stdout instead (or to --out)' })
-      .example('$0 graph dataflow.yml --open', 'Write dataflow.html next to dataflow.yml and open it')
+      .example('$0 graph dataflow.yml --open', 'Draw it and open the page in a browser')
+      .example('$0 graph dataflow.yml -o docs/dataflow.html', 'Write the page into your project')
       .example('$0 graph dataflow.yml --mermaid', 'Print a Mermaid flowchart, e.g. for a README'),
   handler: async (args) => {
     const printer = createPrinter()
@@ -40,7 +47,7 @@ export const graphCommand: CommandModule<object, GraphArgs> = {
     const spec = await loadDataflow(args.dataflow, { checkFiles: false })
     if (args.out !== undefined && resolve(args.out) === spec.file) {
       throw new CliUsageError(`--out ${args.out} is the dataflow YAML itself; dora-ts graph will not overwrite it`, {
-        hint: 'Pass another file to --out, or leave it out to write <dataflow>.html next to the YAML.',
+        hint: "Pass another file to --out, or leave it out to write the page into dora-ts's runtime directory.",
       })
     }
     const graph = buildGraph(spec)
@@ -56,7 +63,7 @@ export const graphCommand: CommandModule<object, GraphArgs> = {
       if (args.open) printer.info('--open opens the HTML page, which --mermaid does not write; ignoring --open')
       return
     }
-    const file = args.out === undefined ? join(dirname(spec.file), `${basename(spec.file, extname(spec.file))}.html`) : resolve(args.out)
+    const file = args.out === undefined ? defaultPage(spec.name) : resolve(args.out)
     const displayFile = relative(process.cwd(), spec.file)
     writeTextFile(file, renderGraphHtml(graph, { displayFile: displayFile.startsWith('..') ? spec.file : displayFile }))
     const units = graph.boxes.flatMap((b) => b.units)
@@ -67,6 +74,18 @@ export const graphCommand: CommandModule<object, GraphArgs> = {
     process.stdout.write(`${file}\n`)
     if (args.open) openInBrowser(file, printer)
   },
+}
+
+/**
+ * Where the page goes without --out: dora-ts's private runtime directory, so drawing a graph
+ * leaves no file in the user's repository (a dataflow.html next to the YAML ended up in commits,
+ * issue 14). The printed path is what to open.
+ */
+function defaultPage(dataflowName: string): string {
+  const dir = join(runRoot(), 'graphs')
+  ensurePrivateDir(runRoot(), runtimeDirCheck(runRoot()))
+  ensurePrivateDir(dir, { what: 'graph directory' })
+  return join(dir, `${dataflowName}.html`)
 }
 
 /** Hand `file` to the desktop's opener; say so (and do not fail) when there is none. */

@@ -2,6 +2,10 @@
  * `dora-ts start dataflow.yml`: validate, then run it on the supervisor; prints its name and
  * id. `--attach` streams its logs until it ends (Ctrl-C stops it, a second Ctrl-C skips the
  * grace period).
+ *
+ * It answers once the run is past its start-up: every custom node connected (each within its
+ * `connect_timeout`) and every operator ready, or a node failed. Exit 0 means it is running;
+ * a dataflow that fails at once exits 1 with the failure, as `dora-ts run` would (issue 14).
  */
 import { resolve } from 'node:path'
 import type { CommandModule } from 'yargs'
@@ -14,7 +18,9 @@ import { durationOption } from './options.js'
 import { ENV_KVS_DIR } from '../../src/store/kvs/store.js'
 import { followRunLogs } from './logs.js'
 import type { RunResult } from '../supervisor/dataflow-run.js'
+import type { StartReply } from '../daemon/server.js'
 import { errorMessage } from '../../src/errors.js'
+import { DEFAULT_CONNECT_TIMEOUT_S } from '../../src/spec/types.js'
 
 interface StartArgs {
   dataflow: string
@@ -35,11 +41,15 @@ function kvsDirOf(option: string | undefined): string | undefined {
 
 export const startCommand: CommandModule<object, StartArgs> = {
   command: 'start <dataflow>',
-  describe: 'Run a dataflow on the supervisor (dora-ts up)',
+  describe:
+    'Run a dataflow on the supervisor (dora-ts up). Exits 0 once it is running (every node connected, every operator ready), 1 when it failed to start or a node failed at once',
   builder: (yargs) =>
     yargs
       .positional('dataflow', { type: 'string', demandOption: true, describe: 'Path of the dataflow YAML' })
-      .option('name', { type: 'string', describe: 'Name of this run (default: the YAML name: or file name)' })
+      .option('name', {
+        type: 'string',
+        describe: 'Name of this run (default: the YAML name: or file name; when a run of another file has it, a -2, -3... suffix)',
+      })
       .option('attach', { type: 'boolean', default: false, describe: 'Stream its logs until it ends; Ctrl-C stops it' })
       .option('clean-state', { type: 'boolean', default: false, describe: 'Start from empty operator state on purpose' })
       .option('state-dir', { type: 'string', describe: 'Root of operator state' })
@@ -51,7 +61,10 @@ export const startCommand: CommandModule<object, StartArgs> = {
       .option('stop-after', { type: 'string', describe: 'Stop the dataflow after this long' })
       .option('auto-up', { type: 'boolean', default: false, describe: 'Start the supervisor first if none is running' })
       .example('$0 start dataflow.yml --attach', 'Run on the supervisor and follow its logs')
-      .example('$0 start dataflow.yml --name robot-2', 'Run a second copy under another name'),
+      .example('$0 start dataflow.yml --name robot-2', 'Run a second copy under another name')
+      .epilog(
+        `Exit status: 0 when the dataflow is past its start-up (each custom node connected within its connect_timeout, default ${DEFAULT_CONNECT_TIMEOUT_S} s, or is reported as not connected yet); 1 when it could not start or a node failed during start-up (the failure is printed; dora-ts logs NAME has the rest).`,
+      ),
   handler: async (args) => {
     const printer = createPrinter()
     const graceMs = durationOption('--grace', args.grace) * 1000
@@ -66,7 +79,9 @@ export const startCommand: CommandModule<object, StartArgs> = {
       printer.info(`supervisor started (pid ${up.pid})`)
     }
     const client = DaemonClient.connect()
-    let started: { id: string; name: string; logDir: string }
+    // The supervisor answers after start-up: as long as the slowest node's connect_timeout.
+    const connectWaitMs = Math.max(0, ...spec.nodes.map((n) => (n.kind === 'custom' ? n.connectTimeout * 1000 : 0)))
+    let started: StartReply
     try {
       started = await client.request(
         'start',
@@ -81,14 +96,36 @@ export const startCommand: CommandModule<object, StartArgs> = {
           graceMs,
           stopAfterMs,
         },
-        { timeoutMs: 60_000 },
+        { timeoutMs: 60_000 + connectWaitMs },
       )
     } finally {
       client.close()
     }
-    printer.info(`started dataflow "${started.name}" (id ${started.id})`)
+    if (started.renamed !== undefined) {
+      printer.info(
+        `"${started.renamed.from}" is taken by a run of ${started.renamed.clashWith}: this run is named "${started.name}" on the supervisor (its state and KVS namespace stay "${started.renamed.from}"); choose with --name or name: in the YAML`,
+      )
+    }
+    const failedAtOnce = started.failed.length > 0
+    if (failedAtOnce) {
+      for (const unit of started.failed) {
+        const tail = unit.stderrTail.length === 0 ? '' : `\n  last stderr lines:\n${unit.stderrTail.map((l) => `    ${l}`).join('\n')}`
+        printer.error(`node "${unit.unit}" failed: ${unit.error ?? 'unknown error'}${tail}`)
+      }
+      printer.error(
+        started.ended
+          ? `dataflow "${started.name}" (id ${started.id}) failed at start and has ended; dora-ts logs ${started.name} shows its logs`
+          : `dataflow "${started.name}" (id ${started.id}) started, but ${started.failed.length === 1 ? 'a node' : `${started.failed.length} nodes`} failed at once; the rest still runs (dora-ts stop ${started.name}, dora-ts logs ${started.name})`,
+      )
+    } else {
+      printer.info(`started dataflow "${started.name}" (id ${started.id}); logs: dora-ts logs ${started.name}`)
+    }
+    for (const node of started.notConnected) {
+      printer.info(`warning: node "${node}" has not connected yet (its program must call Node.connect()); dora-ts logs ${started.name} ${node}`)
+    }
     if (!args.attach) {
       process.stdout.write(`${started.id}\n`)
+      if (failedAtOnce) process.exitCode = 1
       return
     }
     let interrupts = 0
@@ -104,7 +141,7 @@ export const startCommand: CommandModule<object, StartArgs> = {
     process.on('SIGINT', onSignal)
     try {
       const result = (await followRunLogs(started.logDir, undefined, printer)) as RunResult | undefined
-      process.exitCode = result === undefined || result.ok ? 0 : 1
+      process.exitCode = !failedAtOnce && (result === undefined || result.ok) ? 0 : 1
     } finally {
       process.off('SIGINT', onSignal)
     }

@@ -5,6 +5,7 @@ import { daemonPaths } from '../daemon/paths.js'
 import { createPrinter } from './output.js'
 import { loadCurveKeys } from '../../src/security/curve-keys.js'
 import { escapeForTerminal } from '../../src/security/escape.js'
+import { CliUsageError } from './options.js'
 
 interface UpArgs {
   tcp?: number | undefined
@@ -26,6 +27,16 @@ export const upCommand: CommandModule<object, UpArgs> = {
     const keys = tcp === undefined ? undefined : loadCurveKeys({ create: true })
     const up = await launchDaemon({ tcp })
     const paths = daemonPaths()
+    // The running supervisor listens where it was told when it started: --tcp cannot change
+    // that, and ignoring it let a remote CLI fail later with no clue why (issue 14).
+    if (up.alreadyRunning && tcp !== undefined) {
+      throw new CliUsageError(
+        `the supervisor is already running (pid ${up.pid}); --tcp ${args.tcp} was not applied: a running supervisor does not open new ports`,
+        {
+          hint: `To listen on ${escapeForTerminal(tcp, { keepNewlines: false })}, restart it: dora-ts destroy (this stops its dataflows), then dora-ts up --tcp ${args.tcp}.`,
+        },
+      )
+    }
     if (up.alreadyRunning) printer.info(`the supervisor is already running (pid ${up.pid})`)
     else printer.info(`supervisor started (pid ${up.pid}); logs in ${paths.logsRoot}`)
     if (keys !== undefined && !up.alreadyRunning) {

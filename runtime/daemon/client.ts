@@ -4,6 +4,8 @@
  * than a hang, and a pid file or socket left by a dead daemon is cleaned up on the way.
  */
 import { existsSync, rmSync } from 'node:fs'
+import { connect as tcpConnect } from 'node:net'
+import type { RequestOptions } from '../control/client.js'
 import { livePidFileOwner } from '../../src/transport/pid-file.js'
 import { ControlClient } from '../control/client.js'
 import { DaemonNotRunningError } from './errors.js'
@@ -26,8 +28,53 @@ export function runningDaemonPid(paths: DaemonPaths = daemonPaths()): number | u
   return undefined
 }
 
+/** How long the TCP probe of a remote supervisor may take before the request is tried anyway. */
+const PROBE_TIMEOUT_MS = 3000
+
+/**
+ * Is anything listening at `tcp://host:port`? ZeroMQ retries a refused connection silently, so
+ * a wrong port or a supervisor that is down looked like a busy one for the whole request
+ * timeout (issue 14): a plain TCP connect says at once. Resolves to the error code when the
+ * connection is refused or the host cannot be reached; undefined when it connects or the probe
+ * is inconclusive (a timeout: the request then reports what it sees).
+ */
+export function probeTcp(endpoint: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<string | undefined> {
+  const match = /^tcp:\/\/\[?([^\]]*?)\]?:(\d+)$/.exec(endpoint)
+  if (match === null) return Promise.resolve(undefined)
+  return new Promise((resolve) => {
+    const socket = tcpConnect({ host: match[1]!, port: Number(match[2]) })
+    const done = (result: string | undefined): void => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(result)
+    }
+    const timer = setTimeout(() => done(undefined), timeoutMs)
+    socket.once('connect', () => done(undefined))
+    socket.once('error', (err: NodeJS.ErrnoException) => done(err.code ?? err.message))
+  })
+}
+
 /** The CLI's connection to the supervisor daemon. */
 export class DaemonClient extends ControlClient {
+  #probed: Promise<void> | undefined
+  readonly #endpoint: string
+
+  protected constructor(endpoint: string, who: string, pid: number | undefined, hint?: string, curve?: ReturnType<typeof curveClientOptions>) {
+    super(endpoint, who, pid, hint, curve)
+    this.#endpoint = endpoint
+  }
+
+  override request<T>(command: string, body: object = {}, options: RequestOptions = {}): Promise<T> {
+    if (!this.#endpoint.startsWith('tcp://')) return super.request(command, body, options)
+    this.#probed ??= probeTcp(this.#endpoint).then((code) => {
+      if (code === undefined) return
+      throw new DaemonNotRunningError(`no dora-ts supervisor answers at ${this.#endpoint} (DORA_TS_SUPERVISOR): ${code}`, {
+        hint: `Check the host and port in DORA_TS_SUPERVISOR, and that the supervisor there was started with dora-ts up --tcp PORT (add --host ADDRESS to listen beyond 127.0.0.1).`,
+      })
+    })
+    return this.#probed.then(() => super.request(command, body, options))
+  }
+
   /** Connect to the running daemon; throws DaemonNotRunningError when there is none. */
   static connect(paths: DaemonPaths = daemonPaths()): DaemonClient {
     const remote = process.env['DORA_TS_SUPERVISOR'] !== undefined

@@ -9,7 +9,7 @@ import { resolve } from 'node:path'
 import { loadDataflow } from '../../src/spec/load.js'
 import { tryAcquirePidFile } from '../../src/transport/pid-file.js'
 import { ControlServer, type CurveEndpoint } from '../control/server.js'
-import { DataflowRun, type RunResult, type UnitInfo } from '../supervisor/dataflow-run.js'
+import { DataflowRun, type RunResult, type UnitInfo, type UnitReport } from '../supervisor/dataflow-run.js'
 import { CustomNode } from '../supervisor/custom-node.js'
 import { daemonPaths, type DaemonPaths } from './paths.js'
 import { logUnitsOf, RunLogWriter } from './run-logs.js'
@@ -46,6 +46,21 @@ export interface DataflowInfo {
   result?: RunResult | undefined
 }
 
+/** What `start` answers: the run, and how its start-up went (see {@link DataflowRun.startupSettled}). */
+export interface StartReply {
+  id: string
+  name: string
+  logDir: string
+  /** Units that failed during start-up. */
+  failed: UnitReport[]
+  /** The run already ended (every unit finished or failed). */
+  ended: boolean
+  /** Custom nodes that had not connected when the wait (their longest connect_timeout) ran out. */
+  notConnected: string[]
+  /** Set when the name was taken by a run of another file: the name it would have had, and that file. */
+  renamed?: { from: string; clashWith: string } | undefined
+}
+
 interface Entry {
   run: DataflowRun
   name: string
@@ -57,6 +72,12 @@ interface Entry {
 
 /** Finished dataflows stay listed (with their result) this long. */
 const KEEP_FINISHED_MS = 10 * 60 * 1000
+
+/** Whether custom node `id` of the run has connected. */
+function connected(run: DataflowRun, id: string): boolean {
+  const unit = run.findUnit(id)
+  return unit instanceof CustomNode && unit.hasConnected
+}
 
 export class Daemon {
   readonly paths: DaemonPaths
@@ -172,15 +193,30 @@ export class Daemon {
     }
   }
 
-  async #start(request: StartRequest): Promise<{ id: string; name: string; logDir: string }> {
+  async #start(request: StartRequest): Promise<StartReply> {
     const spec = await loadDataflow(resolve(request.file))
     // The schema checked request.name already; the YAML's name was checked when it loaded.
     if (request.name !== undefined) spec.name = checkName(request.name, { what: 'the dataflow name' })
-    const clash = [...this.#entries.values()].find((e) => e.name === spec.name && !e.run.finished)
+    const running = (name: string): Entry | undefined => [...this.#entries.values()].find((e) => e.name === name && !e.run.finished)
+    const clash = running(spec.name)
+    // The run's name on this supervisor (list, logs, stop); its state and KVS namespace keep
+    // the dataflow's own name, so they do not depend on what else happens to run.
+    let name = spec.name
     if (clash !== undefined) {
-      throw new DataflowNameInUseError(`a dataflow named "${spec.name}" is already running (id ${clash.run.id})`, {
-        hint: `Stop it first (dora-ts stop ${spec.name}) or start this one with --name.`,
-      })
+      // The same file twice, or a name chosen with --name: the user meant that name.
+      if (request.name !== undefined || clash.file === spec.file) {
+        throw new DataflowNameInUseError(`a dataflow named "${spec.name}" is already running (id ${clash.run.id}, from ${clash.file})`, {
+          hint: `Stop it first (dora-ts stop ${spec.name}) or start this one with --name.`,
+        })
+      }
+      // Another YAML with the same name (every dataflow.yml is "dataflow" by default): give this
+      // run a unique one rather than refuse it or mix their logs (issue 14).
+      for (let i = 2; ; i++) {
+        if (running(`${spec.name}-${i}`) === undefined) {
+          name = `${spec.name}-${i}`
+          break
+        }
+      }
     }
     const units = logUnitsOf(spec)
     // eslint-disable-next-line prefer-const -- assigned once the run exists (its id names the log); the callback reads it later
@@ -193,11 +229,11 @@ export class Daemon {
       cleanState: request.cleanState,
       log: (entry) => logs?.write(entry),
     })
-    logs = new RunLogWriter(this.paths.logsRoot, spec.name, run.id, units)
+    logs = new RunLogWriter(this.paths.logsRoot, name, run.id, units)
     await run.start()
-    const entry: Entry = { run, name: spec.name, file: spec.file, logs }
+    const entry: Entry = { run, name, file: spec.file, logs }
     this.#entries.set(run.id, entry)
-    logs.write({ source: 'dora-ts', stream: 'supervisor', level: 'info', text: `dataflow "${spec.name}" started (id ${run.id}) from ${spec.file}` })
+    logs.write({ source: 'dora-ts', stream: 'supervisor', level: 'info', text: `dataflow "${name}" started (id ${run.id}) from ${spec.file}` })
     void run.done.then(async (result) => {
       entry.result = result
       entry.endedAt = Date.now()
@@ -211,7 +247,19 @@ export class Daemon {
       await logs.finish(result)
       setTimeout(() => this.#entries.delete(run.id), KEEP_FINISHED_MS).unref()
     })
-    return { id: run.id, name: spec.name, logDir: logs.dir }
+    // Answer once the run is past start-up (or failed in it), so `start` can say which; a node
+    // still loading after its connect_timeout is reported as such, not waited for.
+    const custom = spec.nodes.filter((n) => n.kind === 'custom')
+    const waitMs = Math.max(0, ...custom.map((n) => n.connectTimeout * 1000))
+    const patience = AbortSignal.timeout(waitMs)
+    const failed = await run.startupSettled(patience)
+    // Every unit already ended: the run is over but for releasing its store; say so.
+    if ([...run.units.values()].every((u) => u.status === 'finished' || u.status === 'failed')) await run.done
+    const notConnected = custom
+      .filter((n) => !failed.some((f) => f.unit === n.id) && run.findUnit(n.id)?.status !== 'finished' && !connected(run, n.id))
+      .map((n) => n.id)
+    const renamed = clash === undefined ? undefined : { from: spec.name, clashWith: clash.file }
+    return { id: run.id, name, logDir: logs.dir, failed, ended: run.finished, notConnected, renamed }
   }
 
   async #stop(target: string | undefined, graceMs: number | undefined): Promise<{ id: string; name: string; result: RunResult }> {

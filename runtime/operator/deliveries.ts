@@ -199,7 +199,7 @@ export function poisonReport(operator: string, inFlight: InFlight, maxRedeliveri
   if (item.type !== 'input') throw new TypeError('only an input can be poison')
   const { header } = item
   const sender = header.senderOperator === '' ? header.senderNode : `${header.senderNode}/${header.senderOperator}`
-  const text = `dropped input "${item.id}" (sequence ${header.sequence} from ${sender}) as poison: it crashed the operator ${inFlight.crashes} times (max_redeliveries ${maxRedeliveries}); last error: ${reason}`
+  const text = `dropped input "${item.id}" (sequence ${header.sequence} from ${sender}) as poison: it crashed the operator ${inFlight.crashes === 1 ? 'once' : `${inFlight.crashes} times`} (max_redeliveries ${maxRedeliveries}); last error: ${reason}`
   const payload = encodeJson({
     operator,
     input: item.id,

@@ -49,6 +49,8 @@ export interface CustomNodeOptions {
    * wait in the outbox are deleted there (dataflow-run.ts).
    */
   consumed?: ((events: readonly DeliveredEvent[]) => void) | undefined
+  /** The current process registered (called once per process that connects). */
+  connected?: (() => void) | undefined
 }
 
 export class CustomNode implements Unit {
@@ -76,6 +78,11 @@ export class CustomNode implements Unit {
   #restartCount = 0
   #restartTimer: NodeJS.Timeout | undefined
   #healthTimer: NodeJS.Timeout | undefined
+  /** Warns once the process has taken longer than connect_timeout to register. */
+  #connectTimer: NodeJS.Timeout | undefined
+  /** Whether the current process registered; one that ends without it never ran as a node. */
+  #connectedThisProcess = false
+  #connectOverdue = false
   readonly #budget: RestartBudget
   #identity: Buffer | undefined
   #nextPending = false
@@ -132,10 +139,22 @@ export class CustomNode implements Unit {
     return this.#identity !== undefined
   }
 
+  /** Whether the current process has connected (it may have since closed its socket). */
+  get hasConnected(): boolean {
+    return this.#connectedThisProcess
+  }
+
+  /** The current process has run longer than connect_timeout without connecting. */
+  get connectOverdue(): boolean {
+    return this.#connectOverdue
+  }
+
   start(): Promise<void> {
     this.#failure = undefined
     this.#identity = undefined
     this.#nextPending = false
+    this.#connectedThisProcess = false
+    this.#connectOverdue = false
     const { command, args } = commandLine(this.spec)
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -169,6 +188,7 @@ export class CustomNode implements Unit {
       child.once('spawn', () => {
         this.#status = 'running'
         this.#armHealthCheck()
+        this.#armConnectWarning()
         resolve()
       })
       child.once('error', (err) => {
@@ -194,9 +214,35 @@ export class CustomNode implements Unit {
     this.#healthTimer.unref()
   }
 
+  /**
+   * A program that never calls Node.connect() gets no inputs and can send nothing, and nothing
+   * said so until Stop, which it cannot receive either (issue 14): say it once connect_timeout
+   * has passed, naming the node and the fix. Only a warning: a slow start is allowed (a model
+   * loading); health_check_timeout is the key that ends it.
+   */
+  #armConnectWarning(): void {
+    clearTimeout(this.#connectTimer)
+    const seconds = this.spec.connectTimeout
+    this.#connectTimer = setTimeout(() => {
+      if (this.#connectedThisProcess || this.#child?.exitCode !== null || this.#child.signalCode !== null) return
+      this.#connectOverdue = true
+      this.#host.log({
+        source: 'dora-ts',
+        stream: 'supervisor',
+        level: 'warn',
+        text: `${this.display} has not connected to the supervisor ${seconds} s after it started (pid ${this.#child.pid}): it gets no inputs and cannot send until its program calls \`await Node.connect()\` (from 'dora-ts'). If it only starts slowly, raise \`connect_timeout:\` on node "${this.spec.id}".`,
+      })
+    }, seconds * 1000)
+    this.#connectTimer.unref()
+  }
+
   /** The node registered from this ZeroMQ identity. */
   attach(identity: Buffer): void {
     clearTimeout(this.#healthTimer)
+    clearTimeout(this.#connectTimer)
+    const first = !this.#connectedThisProcess
+    this.#connectedThisProcess = true
+    if (first) this.#options.connected?.()
     this.#identity = identity
     // A new connection numbers its outputs from 1 again.
     this.#acks.reset()
@@ -319,6 +365,13 @@ export class CustomNode implements Unit {
     // inputs arriving during restart_delay to its identity, where the ROUTER dropped them.)
     this.#identity = undefined
     this.#nextPending = false
+    clearTimeout(this.#connectTimer)
+    // A clean exit without ever connecting is a program that is not a dora-ts node (or forgot
+    // Node.connect()): counting it as finished hid the mistake (issue 14). Unless the run was
+    // stopping it: a Stop it never saw is then the reason it ended.
+    if (code === 0 && signal === null && this.#failure === undefined && !this.#connectedThisProcess && !this.#stopping) {
+      this.#failure = `exited with code 0 without connecting to the supervisor: its program must call \`await Node.connect()\` (from 'dora-ts') to get inputs and send outputs`
+    }
     if (code === 0 && signal === null && this.#failure === undefined) {
       // A clean exit is the node's own choice to end: it was done with what it had been given
       // (else the next run would get again what a sink like examples/pipeline's printer had
@@ -375,6 +428,7 @@ export class CustomNode implements Unit {
 
   #report(): void {
     clearTimeout(this.#healthTimer)
+    clearTimeout(this.#connectTimer)
     if (this.#endedReported) return
     this.#endedReported = true
     this.#status = this.#failure === undefined ? 'finished' : 'failed'

@@ -121,6 +121,9 @@ export class DataflowRun implements AsyncDisposable {
   #closing: Promise<void> | undefined
   #reason: RunResult['reason'] = 'completed'
   #finished = false
+  /** Custom nodes whose process connected at least once; see {@link startupSettled}. */
+  readonly #everConnected = new Set<string>()
+  readonly #startupWaiters = new Set<() => boolean>()
   #resolveDone!: (result: RunResult) => void
 
   constructor(spec: DataflowSpec, options: RunOptions = {}) {
@@ -159,7 +162,16 @@ export class DataflowRun implements AsyncDisposable {
     this.#ladder = new StopLadder({
       graceMs: this.#options.graceMs,
       sendStop: () => {
-        for (const unit of this.#live()) this.#deliver(unit.key, { type: 'stop', cause: 'manual' })
+        for (const unit of this.#live()) {
+          // A process past its connect_timeout without connecting cannot receive Stop: waiting
+          // the grace period for it only delayed the end (issue 14). Its program still gets
+          // SIGTERM to clean up. One still within connect_timeout gets Stop once it connects.
+          if (unit instanceof CustomNode && unit.status === 'running' && !unit.hasConnected && unit.connectOverdue) {
+            unit.terminate(
+              'had not connected to the supervisor when the dataflow stopped, past its connect_timeout (its program never called Node.connect()), so it was terminated at once',
+            )
+          } else this.#deliver(unit.key, { type: 'stop', cause: 'manual' })
+        }
       },
       terminate: (reason) => {
         for (const unit of this.#live()) unit.terminate(reason)
@@ -169,6 +181,36 @@ export class DataflowRun implements AsyncDisposable {
       },
     })
     this.done = new Promise((resolve) => (this.#resolveDone = resolve))
+  }
+
+  /**
+   * Resolves once the run is past its start-up: every custom node has connected (operators are
+   * ready when {@link start} resolved) or ended, or the run ended; with the units that failed by
+   * then. `dora-ts start` waits on it, so a dataflow that fails at once is reported as failed
+   * instead of "started" (issue 14). Call it after start() resolved; `signal` ends the wait
+   * early (a node still loading), resolving with what failed so far.
+   */
+  startupSettled(signal?: AbortSignal): Promise<UnitReport[]> {
+    const failed = (): UnitReport[] => [...this.#results.values()].filter((r) => r.status === 'failed')
+    return new Promise((resolve) => {
+      const check = (): boolean => {
+        const past =
+          this.#finished || [...this.#units.values()].every((u) => !(u instanceof CustomNode) || this.#everConnected.has(u.key) || this.#results.has(u.key))
+        if (!past && signal?.aborted !== true) return false
+        this.#startupWaiters.delete(check)
+        signal?.removeEventListener('abort', onAbort)
+        resolve(failed())
+        return true
+      }
+      const onAbort = (): void => void check()
+      if (check()) return
+      this.#startupWaiters.add(check)
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  #checkStartup(): void {
+    for (const check of [...this.#startupWaiters]) check()
   }
 
   /** The units of this run, keyed `node` or `node/operator`. */
@@ -266,6 +308,10 @@ export class DataflowRun implements AsyncDisposable {
           cwd: this.spec.baseDir,
           reaper: resources.reaper,
           consumed: (events) => this.#consumedByNode(node.id, events),
+          connected: () => {
+            this.#everConnected.add(node.id)
+            this.#checkStartup()
+          },
         })
         this.#add(unit)
       } else {
@@ -534,6 +580,7 @@ export class DataflowRun implements AsyncDisposable {
       if (!this.stopping)
         this.#downstream.notify(unit.key, (affectedInputs) => ({ type: 'node-failed', nodeId: unit.display, error: result.error ?? 'failed', affectedInputs }))
     }
+    this.#checkStartup()
     const close = (): void => {
       this.#downstream.closeOutputs(unit.key, unit.outputs)
       this.#checkExitWhenFinish()
@@ -579,6 +626,7 @@ export class DataflowRun implements AsyncDisposable {
     }
     const ok = this.#reason !== 'start-failed' && units.every((u) => u.status === 'finished')
     this.#resolveDone({ ok, reason: this.#reason, units, dropped })
+    this.#checkStartup()
   }
 }
 

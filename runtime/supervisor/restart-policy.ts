@@ -30,7 +30,7 @@ export class RestartBudget {
     const inWindow = restartWindow === undefined ? this.#restarts.length : this.#restarts.filter((t) => now - t <= restartWindow * 1000).length
     if (maxRestarts > 0 && inWindow >= maxRestarts) {
       const window = restartWindow === undefined ? '' : ` within ${restartWindow} s`
-      return { restart: false, reason: `it was restarted ${inWindow} times${window} (max_restarts ${maxRestarts})` }
+      return { restart: false, reason: `it was restarted ${inWindow === 1 ? 'once' : `${inWindow} times`}${window} (max_restarts ${maxRestarts})` }
     }
     this.#restarts.push(now)
     // The delay doubles with each restart counted in the window, as dora's does per try.

@@ -57,6 +57,7 @@ export interface DraftCustomBody {
   kind: 'custom'
   path?: At<string> | undefined
   args: string[]
+  connectTimeout?: number | undefined
   inputs: DraftInput[]
   outputs: string[] | undefined
 }

@@ -129,6 +129,11 @@ export const NODE_KEYS = {
     description: 'Arguments for `path`, one string split like a shell does (quotes group words).',
     schema: { type: 'string' },
   },
+  connect_timeout: {
+    description:
+      'dora-ts, custom nodes: time (seconds or a duration) the program may take from its start to `Node.connect()`; past it the supervisor logs a warning naming the node (it is not stopped: `health_check_timeout` does that), and `dora-ts start` stops waiting for it. Default 10 s.',
+    schema: { $ref: '#/$defs/duration' },
+  },
   env: {
     description: 'Environment variables for this node; wins over the top-level `env`.',
     schema: { $ref: '#/$defs/env' },
@@ -236,7 +241,8 @@ export const OPERATOR_KEYS = {
   ...restartKeys,
   python: {
     description: 'dora: Python operator.',
-    unsupported: 'dora-ts runs TypeScript/JavaScript operators; run Python code as a custom node with `path:`.',
+    unsupported:
+      'dora-ts runs TypeScript/JavaScript operators only and has no Python SDK yet (a Python custom node could not connect either): port the operator to TypeScript with defineOperator, or keep this dataflow on dora-rs.',
   },
   'shared-library': {
     description: 'dora: shared-library operator.',

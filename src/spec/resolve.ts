@@ -13,6 +13,7 @@ import type { At, DraftDataflow, DraftInput, DraftNode, DraftOperator, DraftRest
 import { isBareCommand, isExecutable, resolveExecutable, resolveModule, runtimeOf, shebangOf } from './files.js'
 import type { Problems, Scope } from './problems.js'
 import { parseTimer, TIMER_PREFIX } from './timer.js'
+import { DEFAULT_CONNECT_TIMEOUT_S } from './types.js'
 import type { DataflowSpec, Durability, InputSpec, NodeSpec, OperatorSpec, OutputSource, RestartPolicy, RestartSpec, TimerSource } from './types.js'
 
 /** Defaults of the restart keys (dora's where dora has one). */
@@ -121,6 +122,7 @@ class Resolver {
         path: this.executable(body.path, scope),
         runtime: runtimeOf(body.path?.value ?? ''),
         args: body.args,
+        connectTimeout: body.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_S,
         inputs: body.inputs.map((input) => this.input(input, scope)),
         outputs: body.outputs ?? [],
       }

@@ -92,6 +92,9 @@ interface NodeSpecBase {
   position: SourcePosition
 }
 
+/** Default `connect_timeout:` of a custom node, in seconds. */
+export const DEFAULT_CONNECT_TIMEOUT_S = 10
+
 /** A custom node: a separate executable launched as a child process. */
 export interface CustomNodeSpec extends NodeSpecBase {
   kind: 'custom'
@@ -101,6 +104,11 @@ export interface CustomNodeSpec extends NodeSpecBase {
   runtime: 'ts' | 'js' | 'py' | 'exe'
   /** `args` split shell-style into words. */
   args: string[]
+  /**
+   * Seconds the program may take from its start to `Node.connect()` before the supervisor warns
+   * (`connect_timeout:`, default {@link DEFAULT_CONNECT_TIMEOUT_S}).
+   */
+  connectTimeout: number
   inputs: InputSpec[]
   outputs: string[]
 }

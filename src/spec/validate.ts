@@ -296,12 +296,22 @@ class Validator {
       kind: 'custom',
       path: path === undefined || f.path === undefined ? undefined : { value: path, at: this.pos(f.path.value) },
       args,
+      connectTimeout: this.read.duration(f.connect_timeout, scope, true),
       inputs: this.inputs(f.inputs, scope),
       outputs: this.outputs(f.outputs, scope, rejected),
     }
   }
 
   private operatorsBody(f: Fields<typeof NODE_KEYS>, scope: Scope, nodeId: string | undefined): DraftOperatorsBody {
+    if (f.connect_timeout !== undefined) {
+      this.problems.add(
+        'DORA_SPEC_CONFLICTING_KEYS',
+        f.connect_timeout.key,
+        scope,
+        '`connect_timeout` is for custom nodes (`path:`): operators are loaded by the supervisor and never connect',
+        "remove `connect_timeout:`; `health_check_timeout:` bounds an operator's start-up",
+      )
+    }
     for (const key of ['args', 'inputs', 'outputs'] as const) {
       const field = f[key]
       if (field !== undefined) {

@@ -7,7 +7,7 @@ import t from 'tap'
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadDataflow } from '../../src/spec/load.js'
-import { ROOT, runCli } from './fixtures/cli.js'
+import { ROOT, runCli, shortRuntimeDir } from './fixtures/cli.js'
 import { waitFor } from '../fixtures/wait-for.js'
 
 const FLOW = 'nodes:\n  - id: a\n    path: ./a.mjs\n'
@@ -146,7 +146,7 @@ for (const file of ['dataflow.yml', 'examples/pipeline/dataflow.yml']) {
   })
 }
 
-t.test('graph writes <name>.html next to the YAML by default, and needs no node files to exist', async (t) => {
+t.test('graph writes <name>.html in the runtime directory by default (not into the repo), and needs no node files to exist', async (t) => {
   const dir = t.testdir({
     'flow.yaml': `nodes:
   - id: camera
@@ -169,10 +169,12 @@ t.test('graph writes <name>.html next to the YAML by default, and needs no node 
     outputs: [plan]
 `,
   })
-  const result = await runCli(['graph', join(dir, 'flow.yaml')])
+  const runtimeDir = shortRuntimeDir(t)
+  const result = await runCli(['graph', join(dir, 'flow.yaml')], { env: { DORA_TS_RUNTIME_DIR: runtimeDir } })
   t.equal(result.code, 0, result.stderr)
-  const file = join(dir, 'flow.html')
+  const file = join(runtimeDir, `dora-ts-${process.getuid!()}`, 'graphs', 'flow.html')
   t.equal(result.stdout.trim(), file)
+  t.notOk(existsSync(join(dir, 'flow.html')), 'nothing is left next to the YAML')
   const page = parseStrict(readFileSync(file, 'utf8'))
   const text = page.svgText.join('\n')
   t.match(text, /image -> image/)

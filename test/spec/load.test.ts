@@ -28,6 +28,7 @@ nodes:
     max_restart_delay: 10
     restart_window: 1m
     health_check_timeout: 10
+    connect_timeout: 30s
   - id: obstacle-filter
     operator:
       typescript: ./examples/operators/filter.ts
@@ -89,6 +90,7 @@ t.test('a full dataflow resolves to the expected spec', async (t) => {
         path: join(dir, 'examples', 'nodes', 'lidar.ts'),
         runtime: 'ts',
         args: ['--rate', '10', '--frame', 'base link'],
+        connectTimeout: 30,
         inputs: [
           {
             id: 'tick',
@@ -210,6 +212,7 @@ t.test('a full dataflow resolves to the expected spec', async (t) => {
         path: join(dir, 'controller.js'),
         runtime: 'js',
         args: [],
+        connectTimeout: 10,
         inputs: [
           {
             id: 'nearest',

@@ -98,7 +98,9 @@ nodes:
       needle: 'python',
       nodeId: 'op',
       says: ['operator key `python` is not supported yet'],
-      hints: ['dora-ts runs TypeScript/JavaScript operators; run Python code as a custom node with `path:`'],
+      hints: [
+        'dora-ts runs TypeScript/JavaScript operators only and has no Python SDK yet (a Python custom node could not connect either): port the operator to TypeScript with defineOperator, or keep this dataflow on dora-rs',
+      ],
     },
   )
   expectProblem(

@@ -68,3 +68,9 @@ t.test('with restart_window, only restarts inside the window count, for the limi
   advance(20)
   t.same(b.next(true), { restart: true, delayMs: 1000, attempt: 4 }, 'a quiet spell resets the back-off')
 })
+
+t.test('max_restarts 1 says "restarted once", not "1 times" (issue 14)', async (t) => {
+  const { budget: b } = budget({ maxRestarts: 1 })
+  t.match(b.next(true), { restart: true })
+  t.same(b.next(true), { restart: false, reason: 'it was restarted once (max_restarts 1)' })
+})
