@@ -18,11 +18,12 @@
  */
 import { LMDB_PRIVATE_FILES } from '../../security/private-path.js'
 import { mkdirSync, realpathSync } from 'node:fs'
-import { open as openLmdb, type Database, type Key, type RootDatabase, type Transaction } from 'lmdb'
+import { ABORT, open as openLmdb, type Database, type Key, type RootDatabase, type Transaction } from 'lmdb'
 import { META_DB } from '../state/disk-layout.js'
 import { markVerified, preflight } from '../lmdb/preflight.js'
 import { withEnvOpenLock } from '../lmdb/open-lock.js'
 import { checkKvsLayout } from './disk-layout.js'
+import { MAX_BASE_REPAIRS, repairWriteBase, writeBaseIsNewest } from './write-base.js'
 
 /** A database with binary keys and values (`__meta__`, a change log). */
 export type Bytes = Database<Buffer, Buffer>
@@ -115,6 +116,10 @@ function openEnvironment(dir: string, realDir: string, mapSizeBytes: number, ver
     // SIGKILLed processes leave their reader slots behind; free them.
     env.readerCheck()
     const meta = checkKvsLayout(env, dir, KVS_COMMIT_FLAGS)
+    // This very open (or another process's) may have set LMDB's record of the last commit
+    // back (write-base.ts): writers would repair it, but readers until then see the state
+    // before that commit. Check it now, in a write transaction that writes nothing.
+    checkWriteBaseAfterOpen(env, dir)
     const stats = env.getStats() as { pageSize: number; lastPageNumber: number }
     const shared: SharedEnv = {
       env,
@@ -136,6 +141,19 @@ function openEnvironment(dir: string, realDir: string, mapSizeBytes: number, ver
   } catch (err) {
     void env.close()
     throw err
+  }
+}
+
+/** Repair a stale record of the last commit found right after opening (see write-base.ts). */
+function checkWriteBaseAfterOpen(env: RootDatabase<Buffer, Buffer>, dir: string): void {
+  for (let attempt = 0; attempt < MAX_BASE_REPAIRS; attempt++) {
+    let newest = true
+    env.transactionSync(() => {
+      newest = writeBaseIsNewest(env)
+      return ABORT
+    }, KVS_COMMIT_FLAGS)
+    if (newest) return
+    repairWriteBase(dir)
   }
 }
 

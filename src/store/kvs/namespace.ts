@@ -14,6 +14,7 @@ import { dbExists, freshReadTxn, KVS_COMMIT_FLAGS, type AnyDb, type Bytes, type 
 import { LOG_DB_PREFIX, NAMESPACE_DB_PREFIX, TRIM_KEY_PREFIX } from './disk-layout.js'
 import { checkKvsValue, reserveRoom } from './limits.js'
 import { appendChange, dropAllLogs, logEnd, readChanges, type LogPosition, type NamespaceLog } from './change-log.js'
+import { MAX_BASE_REPAIRS, repairWriteBase, StaleWriteBase, writeBaseIsNewest } from './write-base.js'
 import { createKvsWatch, watchInterval, type KvsChange, type KvsWatch, type KvsWatchOptions } from './watch.js'
 import type { KvsEntry, KvsListOptions, KvsPool } from './pool.js'
 import type { KvsStore } from './store.js'
@@ -269,28 +270,42 @@ export class KvsNamespace implements KvsPool {
     // Nested in an update function: join its transaction, commit with it.
     if (shared.txn !== undefined) return body(shared, shared.txn)
     let result: T | undefined
-    let thrown: { error: unknown } | undefined
-    let opened: string[] = []
-    try {
-      shared.env.transactionSync(() => {
-        const txn: OpenTxn = { seq: shared.env.getWriteTxnId(), index: 0, opened: [] }
-        opened = txn.opened
-        shared.txn = txn
-        try {
-          result = body(shared, txn)
-        } catch (err) {
-          thrown = { error: err }
-          throw err
-        } finally {
-          shared.txn = undefined
+    for (let repairsLeft = MAX_BASE_REPAIRS; ; repairsLeft--) {
+      let thrown: { error: unknown } | undefined
+      let opened: string[] = []
+      try {
+        shared.env.transactionSync(() => {
+          // Never build on a stale state: another process's open can set LMDB's record of the
+          // last commit back by one (write-base.ts). Aborted before anything is written.
+          if (!writeBaseIsNewest(shared.env)) throw new StaleWriteBase()
+          const txn: OpenTxn = { seq: shared.env.getWriteTxnId(), index: 0, opened: [] }
+          opened = txn.opened
+          shared.txn = txn
+          try {
+            result = body(shared, txn)
+          } catch (err) {
+            thrown = { error: err }
+            throw err
+          } finally {
+            shared.txn = undefined
+          }
+        }, KVS_COMMIT_FLAGS)
+        break
+      } catch (err) {
+        // LMDB closes the handles of databases opened in an aborted transaction.
+        for (const name of opened) shared.dbs.delete(name)
+        if (err instanceof StaleWriteBase && repairsLeft > 0) {
+          try {
+            repairWriteBase(shared.realDir)
+          } catch (repairErr) {
+            throw kvsErrorFrom(repairErr, context)
+          }
+          continue
         }
-      }, KVS_COMMIT_FLAGS)
-    } catch (err) {
-      // LMDB closes the handles of databases opened in an aborted transaction.
-      for (const name of opened) shared.dbs.delete(name)
-      // What the user's update function threw, and our own errors, pass through unchanged.
-      if (thrown !== undefined && thrown.error === err && !(err instanceof KvsError) && !isLmdbError(err)) throw err
-      throw kvsErrorFrom(err, context)
+        // What the user's update function threw, and our own errors, pass through unchanged.
+        if (thrown !== undefined && thrown.error === err && !(err instanceof KvsError) && !isLmdbError(err)) throw err
+        throw kvsErrorFrom(err, context)
+      }
     }
     shared.writesSinceMeasure++
     return result as T

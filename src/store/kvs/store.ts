@@ -23,13 +23,14 @@
  *   number of processes never lose an update, and a process killed while holding the lock
  *   releases it (the next writer recovers it).
  * - Durability: every commit is fsync'ed before the call returns, so it survives SIGKILL of
- *   the writer and of the supervisor, and power loss too. Not by choice of durability but of
- *   correctness: lmdb-js 3.5.6 loses whole transactions committed without fsync (MDB_NOSYNC,
- *   per transaction or per environment) when another process opens the environment, even
- *   read-only, while they are made (reproduced with bare lmdb-js: a process's commit vanishes
- *   and its next write transaction gets the same id; never with fsync'ed commits, nor when no
- *   process opens the environment meanwhile). Processes open and close the KVS all the time (nodes restart, the
- *   CLI), so the KVS pays the fsync: a write costs about 0.3 to 1 ms instead of 10 µs.
+ *   the writer and of the supervisor, and power loss too. (Unsynced commits used to be lost
+ *   when another process opened the environment meanwhile; fsync only made that rarer. The
+ *   cause was LMDB's record of the last commit, which an open can set back, and every write
+ *   now checks it: write-base.ts.) A write costs about 0.3 to 1 ms instead of 10 µs.
+ * - No commit is built on a stale state: a write transaction that finds LMDB's record of the
+ *   last commit set back by another process's open aborts before writing, repairs the record
+ *   and runs again (write-base.ts). A reader may see the state before the newest commit for
+ *   the moment between such an open and its own check right after opening.
  *
  * Watch: LMDB has no notifications, so every write also appends to the namespace's change log
  * in the same transaction (change-log.ts), and a {@link KvsWatch} polls it (watch.ts). A

@@ -126,3 +126,35 @@ t.test('data.mdb that is a directory is DORA_STATE_OPEN', async (t) => {
   const dir = t.testdir({ 'data.mdb': {} })
   t.throws(() => preflight(dir), { code: 'DORA_STATE_OPEN', message: /data\.mdb is not a regular file/ })
 })
+
+t.test('regression (issue 12): a probe failure reports the error message, not the source line that threw it', async (t) => {
+  const dir = t.testdir()
+  makeStore(dir, 3)
+  // Make every copy of the database record of "n/o" claim 4 entries instead of 3: the probe's
+  // own consistency check throws. The record is the node's value right after its name (with
+  // lmdb-js's NUL): an MDB_db, md_entries at byte 32 (after pad, flags, depth, branch, leaf and
+  // overflow page counts).
+  const name = Buffer.from('op/n/o\0')
+  const bytes = readFileSync(join(dir, 'data.mdb'))
+  const fd = openSync(join(dir, 'data.mdb'), 'r+')
+  let patched = 0
+  for (let at = bytes.indexOf(name); at >= 0; at = bytes.indexOf(name, at + 1)) {
+    const entries = at + name.length + 32
+    if (entries + 8 > bytes.length || bytes.readBigUInt64LE(entries) !== 3n) continue
+    const four = Buffer.alloc(8)
+    four.writeBigUInt64LE(4n)
+    writeSync(fd, four, 0, 8, entries)
+    patched++
+  }
+  closeSync(fd)
+  t.ok(patched > 0, 'the database record was found')
+  t.throws(() => preflight(dir, { verify: true }), {
+    code: 'DORA_STATE_CORRUPT',
+    message: /probe process failed \(LMDB failed: MDB_CORRUPTED: database op\/n\/o records 4 entries, 3 were found\); a page of the file is damaged/,
+  })
+  try {
+    preflight(dir, { verify: true })
+  } catch (err) {
+    t.notMatch(String(err), /throw new Error|recorded !== count/, 'no source text in the message')
+  }
+})
