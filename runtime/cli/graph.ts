@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url'
 import type { CommandModule } from 'yargs'
 import { loadDataflow } from '../../src/spec/load.js'
 import { writeTextFile } from '../tools/file-output.js'
-import { renderGraphHtml } from '../tools/graph/html.js'
+import { writeGraphHtml } from '../tools/graph/html.js'
 import { renderGraphMermaid } from '../tools/graph/mermaid.js'
 import { buildGraph } from '../tools/graph/model.js'
 import { CliUsageError } from './options.js'
@@ -65,7 +65,7 @@ export const graphCommand: CommandModule<object, GraphArgs> = {
     }
     const file = args.out === undefined ? defaultPage(spec.name) : resolve(args.out)
     const displayFile = relative(process.cwd(), spec.file)
-    writeTextFile(file, renderGraphHtml(graph, { displayFile: displayFile.startsWith('..') ? spec.file : displayFile }))
+    await writeGraphHtml(file, graph, { displayFile: displayFile.startsWith('..') ? spec.file : displayFile })
     const units = graph.boxes.flatMap((b) => b.units)
     const count = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`
     printer.info(

@@ -1,7 +1,8 @@
 /**
  * `dora-ts graph --mermaid`: the dataflow as a Mermaid flowchart (as dora's `graph --mermaid`),
  * to paste into Markdown. Node ids are sanitized (Mermaid ids cannot hold `/` or be `end`);
- * every label is quoted.
+ * every label is quoted. Edges that close a cycle (`breakCycles` in cycles.ts, the same ones the HTML
+ * page dashes) are dotted links (`-.->`), listed in a comment, and coloured with `linkStyle`.
  */
 import { basename } from 'node:path'
 import type { DataflowGraph, GraphUnit } from './model.js'
@@ -42,9 +43,18 @@ export function renderGraphMermaid(graph: DataflowGraph): string {
       lines.push(`  ${shape(idOf(box.units[0]!.key), box.units[0]!)}`)
     }
   }
-  for (const edge of graph.edges) {
+  const back: number[] = []
+  graph.edges.forEach((edge, i) => {
     const text = edge.detail === '' ? edge.label : `${edge.label} (${edge.detail})`
-    lines.push(`  ${idOf(edge.from.unit)} -->|${quote(text)}| ${idOf(edge.to.unit)}`)
+    if (edge.back) back.push(i)
+    lines.push(`  ${idOf(edge.from.unit)} ${edge.back ? '-.->' : '-->'}|${quote(text)}| ${idOf(edge.to.unit)}`)
+  })
+  if (back.length > 0) {
+    // linkStyle counts links in the order they appear, which is the order of graph.edges.
+    lines.push(
+      `  %% dotted links close a cycle (feedback): ${back.map((i) => `${idOf(graph.edges[i]!.from.unit)} -> ${idOf(graph.edges[i]!.to.unit)}`).join(', ')}`,
+    )
+    lines.push(`  linkStyle ${back.join(',')} stroke:#cf222e,color:#cf222e`)
   }
   return `${lines.join('\n')}\n`
 }

@@ -7,6 +7,7 @@ import { basename, isAbsolute, relative, sep } from 'node:path'
 import type { DataflowSpec, InputSpec } from '../../../src/spec/types.js'
 import { DEFAULT_QUEUE_SIZE } from '../../../src/spec/validate.js'
 import { outputKey } from '../../supervisor/routing.js'
+import { breakCycles } from './cycles.js'
 
 /** Something edges attach to: a timer, a custom node or one operator. */
 export interface GraphUnit {
@@ -46,6 +47,8 @@ export interface GraphEdge {
   label: string
   /** Non-default queue settings, e.g. `queue 4, backpressure`; empty when all are defaults. */
   detail: string
+  /** True when this edge closes a cycle (see {@link breakCycles}): drawn dashed, against the flow. */
+  back: boolean
 }
 
 export interface DataflowGraph {
@@ -132,7 +135,7 @@ export function buildGraph(spec: DataflowSpec): DataflowGraph {
             kind: 'timer',
             name,
             title: name,
-            subtitle: `timer: ${formatInterval(input.source.intervalNs)}`,
+            subtitle: `timer source: ${formatInterval(input.source.intervalNs)}`,
             inputs: [],
             outputs: [name],
             tooltip: `${name}: ticks ${formatInterval(input.source.intervalNs)}`,
@@ -140,7 +143,7 @@ export function buildGraph(spec: DataflowSpec): DataflowGraph {
           units.set(key, unit)
           timers.set(key, { key, kind: 'timer', title: unit.title, subtitle: unit.subtitle, tooltip: unit.tooltip, units: [unit] })
         }
-        edges.push({ from: { unit: key, output: name }, to: { unit: receiver, input: input.id }, label: input.id, detail })
+        edges.push({ from: { unit: key, output: name }, to: { unit: receiver, input: input.id }, label: input.id, detail, back: false })
         continue
       }
       const source = outputKey(input.source.node, input.source.operator, input.source.output)
@@ -149,14 +152,20 @@ export function buildGraph(spec: DataflowSpec): DataflowGraph {
       if (producer === undefined) continue
       const unit = units.get(producer.unit)
       if (unit !== undefined && !unit.outputs.includes(producer.output)) unit.outputs.push(producer.output)
-      edges.push({ from: producer, to: { unit: receiver, input: input.id }, label: `${producer.output} -> ${input.id}`, detail })
+      edges.push({ from: producer, to: { unit: receiver, input: input.id }, label: `${producer.output} -> ${input.id}`, detail, back: false })
     }
   }
   for (const node of spec.nodes) {
     if (node.kind === 'custom') addEdges(node.id, node.inputs)
     else for (const op of node.operators) addEdges(`${node.id}/${op.id}`, op.inputs)
   }
-  return { name: spec.name, file: spec.file, boxes: [...timers.values(), ...boxes], edges }
+  const allBoxes = [...timers.values(), ...boxes]
+  const { back } = breakCycles(
+    allBoxes.flatMap((b) => b.units.map((u) => u.key)),
+    edges.map((e) => ({ from: e.from.unit, to: e.to.unit })),
+  )
+  edges.forEach((e, i) => (e.back = back[i]!))
+  return { name: spec.name, file: spec.file, boxes: allBoxes, edges }
 }
 
 /** Queue settings of `input` that differ from the defaults, e.g. `queue 4, backpressure`. */

@@ -1,70 +1,12 @@
 import t from 'tap'
-import { parseDataflow } from '../../../../src/spec/load.js'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { loadDataflow, parseDataflow } from '../../../../src/spec/load.js'
 import { buildGraph } from '../../../../runtime/tools/graph/model.js'
-import { esc, renderGraphHtml, renderGraphSvg } from '../../../../runtime/tools/graph/html.js'
+import { esc, renderGraphHtml, renderGraphSvg, writeGraphHtml } from '../../../../runtime/tools/graph/html.js'
+import { layoutGraph } from '../../../../runtime/tools/graph/layout.js'
 
-interface Rect {
-  x: number
-  y: number
-  width: number
-  height: number
-  what: string
-}
-
-/** Boxes of nodes and operators, and an estimate of each edge label's extent. */
-function shapes(svg: string): { boxes: Rect[]; labels: Rect[] } {
-  const boxes = [
-    ...svg.matchAll(/<g class="box (custom|operator|timer)"><title>([^<]*)<\/title><rect x="([\d.-]+)" y="([\d.-]+)" width="([\d.]+)" height="([\d.]+)"/g),
-  ].map((m) => ({
-    what: m[2]!,
-    x: Number(m[3]),
-    y: Number(m[4]),
-    width: Number(m[5]),
-    height: Number(m[6]),
-  }))
-  const labels = [...svg.matchAll(/<text class="(?:label|detail)" x="([\d.-]+)" y="([\d.-]+)" text-anchor="(start|end)">([^<]*)<\/text>/g)].map((m) => {
-    const text = m[4]!.replace(/&[#\w]+;/g, 'x')
-    const width = text.length * 7.2
-    const x = m[3] === 'end' ? Number(m[1]) - width : Number(m[1])
-    return { what: text, x, y: Number(m[2]) - 10, width, height: 12 }
-  })
-  return { boxes, labels }
-}
-
-const overlap = (a: Rect, b: Rect): boolean => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height
-
-function flow(): string {
-  const nodes = ['nodes:']
-  for (let i = 0; i < 24; i++) {
-    const inputs = [
-      i < 3 ? `      tick: dora/timer/millis/${(i + 1) * 10}` : `      from_${i - 3}: { source: n${i - 3}/out, queue_size: ${i % 4 === 0 ? 1 : 10} }`,
-    ]
-    if (i > 4) inputs.push(`      also_${i}: n${Math.floor(i / 2)}/out`)
-    if (i === 20) inputs.push('      feedback: n23/out')
-    nodes.push(`  - id: n${i}\n    path: ./n.mjs\n    inputs:\n${inputs.join('\n')}\n    outputs: [out]`)
-  }
-  nodes.push(`  - id: pair
-    operators:
-      - id: first
-        javascript: ./a.mjs
-        inputs: { x: n5/out, back: pair/second/y }
-        outputs: [y]
-      - id: second
-        javascript: ./b.mjs
-        inputs: { y: pair/first/y, z: n6/out }
-        outputs: [y]`)
-  return nodes.join('\n') + '\n'
-}
-
-t.test('no box overlaps another, and no edge label covers a box', async (t) => {
-  const svg = renderGraphSvg(buildGraph(parseDataflow(flow(), '/f/flow.yml', { checkFiles: false })))
-  const { boxes, labels } = shapes(svg)
-  t.equal(boxes.length, 3 + 24 + 2, 'every timer, node and operator is drawn')
-  for (let a = 0; a < boxes.length; a++)
-    for (let b = a + 1; b < boxes.length; b++) if (overlap(boxes[a]!, boxes[b]!)) t.fail(`${boxes[a]!.what} overlaps ${boxes[b]!.what}`)
-  t.ok(labels.length >= 24 + 20, 'every edge has a label')
-  for (const label of labels) for (const box of boxes) if (overlap(label, box)) t.fail(`label "${label.what}" covers ${box.what}`)
-})
+const ROVER = new URL('./fixtures/rover.yml', import.meta.url).pathname
 
 t.test('the page is self-contained and escapes what it shows', async (t) => {
   const yaml = `name: x
@@ -77,11 +19,62 @@ nodes:
     inputs:
       "q\\"'": a/<b>&
 `
-  const html = renderGraphHtml(buildGraph(parseDataflow(yaml, '/f/flow.yml', { checkFiles: false })), { displayFile: 'flow.yml' })
+  const html = await renderGraphHtml(buildGraph(parseDataflow(yaml, '/f/flow.yml', { checkFiles: false })), { displayFile: 'flow.yml' })
   t.match(html, /^<!DOCTYPE html>\n<html lang="en">/)
   t.notMatch(html, /<b>&/, 'no raw markup from ids')
   t.match(html, /&lt;b&gt;&amp; -&gt; q&quot;&#39;/)
-  t.notMatch(html, /<script|https?:\/\/(?!www\.w3\.org)/)
-  t.match(html, /<code>flow\.yml<\/code>: 2 nodes, 2 custom nodes, 0 operators, 0 timers, 1 connection/)
+  t.notMatch(html, /<script[^>]*\ssrc=|<link|<img|@import|url\((?!#)|https?:\/\/(?!www\.w3\.org)/, 'nothing is fetched')
+  t.match(html, /<code>flow\.yml<\/code>: 2 nodes, 2 custom nodes, 0 operators, 0 timers, 1 connection</)
   t.equal(esc(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;')
 })
+
+t.test('the pan and zoom script is inline, small, and holds nothing that needs escaping', async (t) => {
+  const html = await renderGraphHtml(await graphOf(ROVER))
+  const scripts = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]!)
+  t.equal(scripts.length, 1, 'one inline script')
+  t.notMatch(scripts[0]!, /[<>&]/, 'no <, > or &: the page stays well-formed XML')
+  t.ok(scripts[0]!.split('\n').length < 40, 'a few lines')
+  for (const id of ['fit', 'zoom-in', 'zoom-out', 'graph']) t.match(html, new RegExp(`id="${id}"`), `#${id} is on the page`)
+  t.match(html, /<svg [^>]*viewBox="0 0 [\d.]+ [\d.]+" preserveAspectRatio="xMidYMid meet"/, 'without script the SVG fits its frame')
+})
+
+t.test('cycle edges are dashed, listed and explained', async (t) => {
+  const graph = await graphOf(ROVER)
+  const html = await renderGraphHtml(graph)
+  const back = [...html.matchAll(/<g class="edge back" data-from="([^"]*)" data-to="([^"]*)">/g)].map((m) => `${m[1]} -> ${m[2]}`)
+  t.same(back, ['planner -> lidar', 'perception/tracker -> camera', 'perception/tracker -> perception/tracker', 'planner -> base'])
+  t.equal([...html.matchAll(/<g class="edge" data-from/g)].length, 11, 'the other edges are plain')
+  t.match(html, /closes a cycle \(feedback\)/, 'the legend says what dashed means')
+  t.match(html, /15 connections \(4 closing a cycle\)/)
+  t.equal([...html.matchAll(/<tr class="back">/g)].length, 4, 'the table marks them too')
+})
+
+t.test('the SVG draws what the layout placed: boxes, ports, routes and label boxes', async (t) => {
+  const layout = await layoutGraph(await graphOf(ROVER))
+  const svg = renderGraphSvg(layout)
+  const fusion = layout.units.find((u) => u.unit.key === 'fusion/fusion')!
+  t.match(svg, `<g class="box operator" data-key="fusion/fusion">`)
+  t.match(svg, `<rect x="${Math.round(fusion.x * 10) / 10}" y="${Math.round(fusion.y * 10) / 10}" width="${fusion.width}"`)
+  t.match(svg, /operator: fusion\.ts/, 'the kind and file of each box')
+  t.match(svg, /timer source: every 100 ms/)
+  t.match(svg, /custom node: lidar\.py/)
+  t.match(svg, /operator node: 2 operators/)
+  t.equal(
+    [...svg.matchAll(/<circle class="port"/g)].length,
+    layout.units.reduce((sum, u) => sum + u.ports.length, 0),
+    'a circle per port',
+  )
+  for (const e of layout.edges) t.match(svg, `M${Math.round(e.points[0]!.x * 10) / 10},${Math.round(e.points[0]!.y * 10) / 10} L`)
+  t.equal([...svg.matchAll(/<g class="label(?: back)?"><rect /g)].length, 15, 'a label box per edge')
+  t.match(svg, /<text class="detail"[^>]*>queue 2, backpressure<\/text>/)
+})
+
+t.test('writeGraphHtml writes the page, creating its folder', async (t) => {
+  const file = join(t.testdir(), 'deep', 'robot.html')
+  await writeGraphHtml(file, await graphOf(new URL('../../../../dataflow.yml', import.meta.url).pathname))
+  t.match(readFileSync(file, 'utf8'), /scan -&gt; scan/)
+})
+
+async function graphOf(file: string): Promise<ReturnType<typeof buildGraph>> {
+  return buildGraph(await loadDataflow(file, { checkFiles: false }))
+}

@@ -1,155 +1,103 @@
-import t, { type Test } from 'tap'
-import { layoutGraph, placeInOrder, type Layout, type LayoutEdge, type LayoutNode } from '../../../../runtime/tools/graph/layout.js'
+import t from 'tap'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { loadDataflow, parseDataflow } from '../../../../src/spec/load.js'
+import { buildGraph, type DataflowGraph } from '../../../../runtime/tools/graph/model.js'
+import { layoutGraph, measureUnit } from '../../../../runtime/tools/graph/layout.js'
+import { fromLayout, problems } from './fixtures/geometry.js'
 
-const box = (id: string, width = 100, height = 40): LayoutNode => ({ id, width, height })
+const ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
+const ROVER = join(ROOT, 'test/runtime/tools/graph/fixtures/rover.yml')
 
-/** No two nodes overlap; nodes of later layers lie strictly to the right. */
-function assertNoOverlap(t: Test, layout: Layout): void {
-  const nodes = [...layout.nodes.values()]
-  let overlaps = 0
-  for (let a = 0; a < nodes.length; a++) {
-    for (let b = a + 1; b < nodes.length; b++) {
-      const p = nodes[a]!
-      const q = nodes[b]!
-      const apartX = p.x + p.width <= q.x || q.x + q.width <= p.x
-      const apartY = p.y + p.height <= q.y || q.y + q.height <= p.y
-      if (!apartX && !apartY) overlaps++
-    }
+const load = async (file: string): Promise<DataflowGraph> => buildGraph(await loadDataflow(file, { checkFiles: false }))
+
+/** 24 custom nodes fanning out from 3 timers, long edges, a feedback edge and an operator node with a cycle inside. */
+function big(): string {
+  const nodes = ['nodes:']
+  for (let i = 0; i < 24; i++) {
+    const inputs = [
+      i < 3 ? `      tick: dora/timer/millis/${(i + 1) * 10}` : `      from_${i - 3}: { source: n${i - 3}/out, queue_size: ${i % 4 === 0 ? 1 : 10} }`,
+    ]
+    if (i > 4) inputs.push(`      also_${i}: n${Math.floor(i / 2)}/out`)
+    if (i === 20) inputs.push('      feedback: n23/out')
+    nodes.push(`  - id: n${i}\n    path: ./n.mjs\n    inputs:\n${inputs.join('\n')}\n    outputs: [out]`)
   }
-  t.equal(overlaps, 0, 'no two boxes overlap')
-  for (const n of nodes)
-    t.ok(n.x >= 0 && n.y >= 0 && n.x + n.width <= layout.width + 0.01 && n.y + n.height <= layout.height + 0.01, `${n.id} lies inside the drawing`)
+  nodes.push(`  - id: pair
+    operators:
+      - id: first
+        javascript: ./a.mjs
+        inputs: { x: n5/out, back: pair/second/y }
+        outputs: [y]
+      - id: second
+        javascript: ./b.mjs
+        inputs: { y: pair/first/y, z: n6/out }
+        outputs: [y]`)
+  return nodes.join('\n') + '\n'
 }
 
-t.test('a chain is laid out left to right, one layer per node', async (t) => {
-  const layout = layoutGraph(
-    [box('a'), box('b'), box('c')],
-    [
-      { from: 'a', to: 'b' },
-      { from: 'b', to: 'c' },
-    ],
-  )
-  t.same(layout.layers, [['a'], ['b'], ['c']])
-  const [a, b, c] = ['a', 'b', 'c'].map((id) => layout.nodes.get(id)!)
-  t.ok(a!.x + a!.width < b!.x && b!.x + b!.width < c!.x)
-  t.equal(a!.y, b!.y, 'a straight chain stays on one line')
+for (const [name, file] of [
+  ['the robot (dataflow.yml)', join(ROOT, 'dataflow.yml')],
+  ['examples/pipeline', join(ROOT, 'examples/pipeline/dataflow.yml')],
+  ['a 6-node, 15-edge robot graph with cycles', ROVER],
+] as const) {
+  t.test(`${name}: no edge through a box, no label on another, cycle edges run back`, async (t) => {
+    const layout = await layoutGraph(await load(file))
+    t.same(problems(fromLayout(layout)), [], 'the drawing breaks no rule')
+  })
+}
+
+t.test('the issue-14 graph: every connection drawn, the feedback edges marked, ports where the rows are', async (t) => {
+  const graph = await load(ROVER)
+  t.equal(graph.edges.length, 15)
+  t.equal(graph.boxes.filter((b) => b.kind !== 'timer').length, 6)
+  const layout = await layoutGraph(graph)
   t.same(
-    layout.routes.map((r) => r.back),
-    [false, false],
+    layout.edges.filter((e) => e.edge.back).map((e) => `${e.edge.from.unit} -> ${e.edge.to.unit}/${e.edge.to.input}`),
+    ['planner -> lidar/mode', 'perception/tracker -> camera/exposure', 'perception/tracker -> perception/tracker/previous', 'planner -> base/path'],
   )
+  // The defect: `_errors -> errors` ran through fusion's `scan` port.
+  const errors = layout.edges.find((e) => e.edge.label === '_errors -> errors')!
+  const fusion = layout.units.find((u) => u.unit.key === 'fusion/fusion')!
+  const port = fusion.ports.find((p) => p.id === '_errors' && p.side === 'out')!
+  t.same(errors.points[0], { x: port.x, y: port.y }, 'the edge leaves from its own port')
+  for (const e of layout.edges) {
+    const to = layout.units.find((u) => u.unit.key === e.edge.to.unit)!
+    const p = to.ports.find((q) => q.side === 'in' && q.id === e.edge.to.input)!
+    t.same(e.points.at(-1), { x: p.x, y: p.y }, `${e.edge.label} ends on its input port`)
+  }
+  const perception = layout.containers.find((c) => c.box.key === 'perception')!
+  for (const key of ['perception/detector', 'perception/tracker']) {
+    const u = layout.units.find((x) => x.unit.key === key)!
+    t.ok(u.x > perception.x && u.x + u.width < perception.x + perception.width && u.y > perception.y + 40, `${key} is drawn inside its operator node`)
+  }
 })
 
-t.test('a node sits one layer after its longest path from a source', async (t) => {
-  const layout = layoutGraph(
-    [box('a'), box('b'), box('c'), box('d')],
-    [
-      { from: 'a', to: 'b' },
-      { from: 'b', to: 'c' },
-      { from: 'a', to: 'c' },
-      { from: 'c', to: 'd' },
-    ],
-  )
+t.test('30 nodes with fan-out, long edges, a feedback edge and a cycle inside an operator node', async (t) => {
+  const graph = buildGraph(parseDataflow(big(), '/f/big.yml', { checkFiles: false }))
+  const layout = await layoutGraph(graph)
+  t.equal(layout.units.length, 3 + 24 + 2, 'every timer, node and operator is placed')
+  t.same(problems(fromLayout(layout)), [], 'the drawing breaks no rule')
   t.same(
-    ['a', 'b', 'c', 'd'].map((id) => layout.nodes.get(id)!.layer),
-    [0, 1, 2, 3],
+    graph.edges.filter((e) => e.back).map((e) => e.label),
+    ['out -> feedback', 'y -> back'],
   )
-  const skip = layout.routes[2]!
-  t.equal(skip.back, false)
-  if (!skip.back) {
-    t.equal(skip.runs.length, 1, 'an edge across a layer runs through it')
-    const b = layout.nodes.get('b')!
-    const run = skip.runs[0]!
-    t.ok(run.y < b.y || run.y > b.y + b.height, 'and passes beside the node in that layer, not through it')
-  }
+  t.same(fromLayout(await layoutGraph(graph)), fromLayout(layout), 'the same graph lays out the same way')
 })
 
-t.test('cycles are allowed: back-edges are marked and left out of the layering', async (t) => {
-  const layout = layoutGraph(
-    [box('a'), box('b'), box('c')],
-    [
-      { from: 'a', to: 'b' },
-      { from: 'b', to: 'c' },
-      { from: 'c', to: 'a' },
-      { from: 'b', to: 'b' },
-    ],
-  )
-  t.same(layout.layers, [['a'], ['b'], ['c']])
-  t.same(
-    layout.routes.map((r) => r.back),
-    [false, false, true, true],
-    'the edge closing the cycle and the self-loop are back-edges',
-  )
-  // A cycle without any source: still laid out.
-  const ring = layoutGraph(
-    [box('x'), box('y')],
-    [
-      { from: 'x', to: 'y' },
-      { from: 'y', to: 'x' },
-    ],
-  )
-  t.equal(ring.nodes.size, 2)
-  t.equal(ring.routes.filter((r) => r.back).length, 1)
+t.test('a box is as wide as its longest line and has a row per port', async (t) => {
+  const graph = await load(ROVER)
+  const planner = graph.boxes.find((b) => b.key === 'planner')!.units[0]!
+  const size = measureUnit(planner)
+  t.ok(size.width >= planner.subtitle.length * 7.2 + 20, 'the subtitle fits')
+  t.same([...size.inputs.keys()], ['world', 'errors'])
+  t.same([...size.outputs.keys()], ['path', 'mode'])
+  t.ok(size.inputs.get('errors')! > size.inputs.get('world')!, 'rows go down in YAML order')
+  t.ok(size.height > size.inputs.get('errors')!, 'the last row is inside the box')
 })
 
-t.test('gaps between layers leave room for edge labels', async (t) => {
-  const layout = layoutGraph([box('a'), box('b')], [{ from: 'a', to: 'b', labelWidth: 250 }])
-  const a = layout.nodes.get('a')!
-  const b = layout.nodes.get('b')!
-  t.ok(b.x - (a.x + a.width) >= 250)
-})
-
-t.test('edges to and from ports pull boxes level with them', async (t) => {
-  // b's input port is 30 px below its top; a's output 10 px below its top.
-  const layout = layoutGraph([box('a', 100, 20), box('b', 100, 80)], [{ from: 'a', to: 'b', fromY: 10, toY: 30 }])
-  const a = layout.nodes.get('a')!
-  const b = layout.nodes.get('b')!
-  t.equal(a.y + 10, b.y + 30, 'the edge is horizontal')
-})
-
-t.test('50 nodes with fan-out, long edges and cycles: no overlaps, deterministic, all inside', async (t) => {
-  let seed = 42
-  const random = (): number => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31
-    return seed / 2 ** 31
-  }
-  const nodes = Array.from({ length: 50 }, (_, i) => box(`n${i}`, 100 + Math.floor(random() * 120), 50 + Math.floor(random() * 60)))
-  const edges: LayoutEdge[] = []
-  for (let i = 1; i < 50; i++) {
-    edges.push({ from: `n${Math.floor(random() * i)}`, to: `n${i}`, labelWidth: 80 })
-    if (random() < 0.4) edges.push({ from: `n${i}`, to: `n${Math.floor(random() * 50)}` })
-  }
-  const layout = layoutGraph(nodes, edges)
-  assertNoOverlap(t, layout)
-  t.same(layoutGraph(nodes, edges), layout, 'the same input lays out the same way')
-  t.equal(layout.nodes.size, 50)
-  for (const [i, route] of layout.routes.entries()) {
-    if (route.back) continue
-    const from = layout.nodes.get(edges[i]!.from)!
-    const to = layout.nodes.get(edges[i]!.to)!
-    t.ok(from.x + from.width <= to.x, `forward edge ${i} runs left to right`)
-    let x = from.x + from.width
-    for (const run of route.runs) {
-      t.ok(run.x1 >= x && run.x2 >= run.x1, `edge ${i} crosses its layers in order`)
-      x = run.x2
-      for (const n of layout.nodes.values()) {
-        const crosses = n.x < run.x2 && run.x1 < n.x + n.width && run.y > n.y && run.y < n.y + n.height
-        if (crosses) t.fail(`edge ${i} runs through ${n.id}`)
-      }
-    }
-  }
-})
-
-t.test('an empty graph and a lone node lay out', async (t) => {
-  t.equal(layoutGraph([], []).nodes.size, 0)
-  const lone = layoutGraph([box('a')], [{ from: 'a', to: 'missing' }])
-  t.same(lone.nodes.get('a'), { id: 'a', width: 100, height: 40, x: 0, y: 0, layer: 0 })
-  t.same(lone.routes, [{ back: true }], 'an edge to an unknown node is not laid out as forward')
-})
-
-t.test('placeInOrder keeps order and gaps, and hits the targets when it can', async (t) => {
-  t.same(placeInOrder([0, 100, 200], [10, 10, 10], [0, 5, 5]), [0, 100, 200], 'far apart: exactly where wanted')
-  const packed = placeInOrder([50, 50, 50], [10, 10, 10], [0, 5, 5])
-  t.same(packed, [35, 50, 65], 'wanting the same place: packed around it, order kept')
-  const crossed = placeInOrder([100, 0], [10, 10], [0, 10])
-  t.ok(crossed[1]! >= crossed[0]! + 20, 'order wins over the targets')
+t.test('an empty dataflow and a lone node lay out', async (t) => {
+  const lone = await layoutGraph(buildGraph(parseDataflow('nodes:\n  - id: a\n    path: ./a.mjs\n', '/f/a.yml', { checkFiles: false })))
+  t.equal(lone.units.length, 1)
+  t.same(problems(fromLayout(lone)), [])
+  t.ok(lone.width > lone.units[0]!.width && lone.height > lone.units[0]!.height, 'with a margin around')
 })

@@ -50,3 +50,24 @@ nodes:
 `,
   )
 })
+
+t.test('edges closing a cycle are dotted, listed in a comment and coloured', async (t) => {
+  const yaml = `name: loop
+nodes:
+  - id: a
+    path: ./a.mjs
+    inputs:
+      tick: dora/timer/millis/10
+      back: b/out
+    outputs: [out]
+  - id: b
+    path: ./b.mjs
+    inputs:
+      in: a/out
+    outputs: [out]
+`
+  const text = renderGraphMermaid(buildGraph(parseDataflow(yaml, '/f/loop.yml', { checkFiles: false })))
+  t.match(text, /\n {2}b -\.->\|"out -> back"\| a\n/)
+  t.match(text, /\n {2}a -->\|"out -> in"\| b\n/)
+  t.match(text, /\n {2}%% dotted links close a cycle \(feedback\): b -> a\n {2}linkStyle 1 stroke:#cf222e,color:#cf222e\n$/)
+})
