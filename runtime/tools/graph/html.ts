@@ -188,7 +188,7 @@ export function esc(text: string): string {
 
 /**
  * Pan and zoom by moving the SVG's viewBox: the wheel zooms around the pointer, a drag pans,
- * "fit" shows the whole drawing again (as loaded). No `<`, `>` or `&` (see the file comment).
+ * "fit" shows the whole drawing again, as on load. No `<`, `>` or `&` (see the file comment).
  */
 const SCRIPT = `(function () {
   var svg = document.getElementById('graph');
@@ -219,11 +219,15 @@ const SCRIPT = `(function () {
   function release() { grab = null; svg.classList.remove('grabbing'); }
   svg.addEventListener('pointerup', release);
   svg.addEventListener('pointercancel', release);
-  document.getElementById('fit').addEventListener('click', function () { view = home.slice(); show(); });
+  // The whole drawing, but never enlarged past its natural size (a 3-node graph stays crisp).
+  function fit() {
+    view = home.slice();
+    zoom(Math.max(1, Math.min(svg.clientWidth / home[2], svg.clientHeight / home[3])), centre());
+  }
+  document.getElementById('fit').addEventListener('click', fit);
   document.getElementById('zoom-in').addEventListener('click', function () { zoom(0.8, centre()); });
   document.getElementById('zoom-out').addEventListener('click', function () { zoom(1.25, centre()); });
-  view = home.slice();
-  show();
+  fit();
 })();`
 
 const CSS = `:root { color-scheme: light; --ink: #1f2328; --muted: #59636e; --line: #6e7781; --back: #cf222e; --paper: #ffffff; }

@@ -10,7 +10,6 @@
  * All sizes come from {@link measureUnit}'s text metrics (every text is monospace), so the
  * layout is the same on every machine and every browser.
  */
-import elkBundled from 'elkjs/lib/elk.bundled.js'
 import type { ELK, ElkExtendedEdge, ElkNode, ElkPort } from 'elkjs/lib/elk-api.js'
 import type { DataflowGraph, GraphBox, GraphEdge, GraphUnit } from './model.js'
 import { breakCycles } from './cycles.js'
@@ -208,7 +207,7 @@ export async function layoutGraph(graph: DataflowGraph): Promise<GraphLayout> {
     }
   })
 
-  const result: ElkNode = await elk().layout({ id: 'root', layoutOptions: LAYOUT_OPTIONS, children, edges })
+  const result: ElkNode = await (await elk()).layout({ id: 'root', layoutOptions: LAYOUT_OPTIONS, children, edges })
 
   const placedUnits = new Map<string, PlacedUnit>()
   const containers: PlacedContainer[] = []
@@ -271,13 +270,18 @@ function port(id: string, side: 'WEST' | 'EAST', x: number, y: number): ElkPort 
   return { id, x, y, width: 0, height: 0, layoutOptions: { 'elk.port.side': side } }
 }
 
-// elk.bundled.js is CommonJS whose module.exports is the constructor; its .d.ts declares an ES
-// default export, which TypeScript (nodenext) reads as `module.exports.default`.
-const ElkConstructor = elkBundled as unknown as new () => ELK
-let instance: ELK | undefined
+let instance: Promise<ELK> | undefined
 
-/** One ELK per process: its first layout loads the (large) compiled Java code. */
-function elk(): ELK {
-  instance ??= new ElkConstructor()
+/**
+ * One ELK per process, loaded on first use: elk.bundled.js is 1.6 MB of compiled Java that
+ * takes about a second to load, which `graph --mermaid` and every other command skip.
+ */
+function elk(): Promise<ELK> {
+  instance ??= import('elkjs/lib/elk.bundled.js').then((module) => {
+    // CommonJS whose module.exports is the constructor; its .d.ts declares an ES default
+    // export, which TypeScript (nodenext) reads as `module.exports.default`.
+    const Elk = module.default as unknown as new () => ELK
+    return new Elk()
+  })
   return instance
 }

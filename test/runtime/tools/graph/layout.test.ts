@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { loadDataflow, parseDataflow } from '../../../../src/spec/load.js'
 import { buildGraph, type DataflowGraph } from '../../../../runtime/tools/graph/model.js'
 import { layoutGraph, measureUnit } from '../../../../runtime/tools/graph/layout.js'
-import { fromLayout, problems } from './fixtures/geometry.js'
+import { fromLayout, problems, type Drawing } from './fixtures/geometry.js'
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
 const ROVER = join(ROOT, 'test/runtime/tools/graph/fixtures/rover.yml')
@@ -100,4 +100,50 @@ t.test('an empty dataflow and a lone node lay out', async (t) => {
   t.equal(lone.units.length, 1)
   t.same(problems(fromLayout(lone)), [])
   t.ok(lone.width > lone.units[0]!.width && lone.height > lone.units[0]!.height, 'with a margin around')
+})
+
+t.test('the rules catch an edge through a box, labels on each other and an unmarked edge running back', async (t) => {
+  const box = (x: number, y: number) => ({ x, y, width: 100, height: 40 })
+  const bad: Drawing = {
+    width: 600,
+    height: 200,
+    units: [
+      { key: 'a', rect: box(10, 10) },
+      { key: 'b', rect: box(210, 10) },
+      { key: 'c', rect: box(410, 10) },
+    ],
+    containers: [],
+    edges: [
+      {
+        name: 'a -> c',
+        from: 'a',
+        to: 'c',
+        back: false,
+        points: [
+          { x: 110, y: 30 },
+          { x: 410, y: 30 },
+        ],
+        label: { x: 150, y: 60, width: 50, height: 16 },
+      },
+      {
+        name: 'c -> a',
+        from: 'c',
+        to: 'a',
+        back: false,
+        points: [
+          { x: 510, y: 30 },
+          { x: 520, y: 30 },
+          { x: 520, y: 150 },
+          { x: 10, y: 150 },
+          { x: 10, y: 30 },
+        ],
+        label: { x: 160, y: 65, width: 50, height: 16 },
+      },
+    ],
+  }
+  t.same(problems(bad), [
+    'edge a -> c runs through box b',
+    'edge c -> a runs right to left but is not marked as closing a cycle',
+    'label of a -> c overlaps label of c -> a',
+  ])
 })
