@@ -169,7 +169,8 @@ export class OperatorHost implements Unit {
     discardConsumed(
       this.key,
       [item],
-      (keys) => state.discard(keys),
+      // With the next group commit: no write transaction of its own on the routing thread.
+      (keys, done) => state.discardLater(keys, done),
       (text) => this.#host.log({ source: 'dora-ts', stream: 'supervisor', level: 'warn', text: `${this.display}: ${text}` }),
     )
   }

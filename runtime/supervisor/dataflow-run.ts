@@ -453,7 +453,8 @@ export class DataflowRun implements AsyncDisposable {
     discardConsumed(
       nodeKey,
       events,
-      (keys) => store.receiverOutbox(nodeKey).discard(keys),
+      // With the next group commit: no write transaction of its own on the routing thread.
+      (keys, done) => store.receiverOutbox(nodeKey).discardLater(keys, done),
       (text) => this.#notice('warn', `${nodeKey}: ${text}`),
     )
   }
