@@ -169,7 +169,8 @@ export class OperatorHost implements Unit {
     discardConsumed(
       this.key,
       [item],
-      (keys) => state.discard(keys),
+      // With the next group commit: no write transaction of its own on the routing thread.
+      (keys, done) => state.discardLater(keys, done),
       (text) => this.#host.log({ source: 'dora-ts', stream: 'supervisor', level: 'warn', text: `${this.display}: ${text}` }),
     )
   }
@@ -381,7 +382,9 @@ export class OperatorHost implements Unit {
       inFlight.transferred = false
     }
     const data = (inFlight.item as { data: Uint8Array }).data
-    return isExclusive(data) && ownsWholeBuffer(data) ? data.buffer : undefined
+    // Never an empty buffer: it may be one already moved away, and posting a detached buffer
+    // in a transfer list throws (DataCloneError) on the routing thread.
+    return data.byteLength > 0 && isExclusive(data) && ownsWholeBuffer(data) ? data.buffer : undefined
   }
 
   #armHandlerWatchdog(): void {

@@ -66,19 +66,28 @@ export function consumedKey(receiver: string, item: DeliveredEvent): Buffer | un
 
 /**
  * `receiver` will never consume `items` again (it consumed them, or its queue dropped them):
- * delete their outbox entries with `discard`, or the next run would deliver them again. A
- * failure is only reported (`warn`): the messages then come again, at least once.
+ * delete their outbox entries with `discard` (at once, or with the next group commit, calling
+ * `done` then), or the next run would deliver them again. A failure is only reported (`warn`):
+ * the messages then come again, at least once.
  */
-export function discardConsumed(receiver: string, items: readonly DeliveredEvent[], discard: (keys: Buffer[]) => void, warn: (text: string) => void): void {
+export function discardConsumed(
+  receiver: string,
+  items: readonly DeliveredEvent[],
+  discard: (keys: Buffer[], done: (err?: unknown) => void) => void,
+  warn: (text: string) => void,
+): void {
   const keys: Buffer[] = []
   for (const item of items) {
     const key = consumedKey(receiver, item)
     if (key !== undefined) keys.push(key)
   }
   if (keys.length === 0) return
+  const failed = (err: unknown): void => warn(`could not remove consumed messages from the outbox (the next run may deliver them again): ${errorMessage(err)}`)
   try {
-    discard(keys)
+    discard(keys, (err) => {
+      if (err !== undefined) failed(err)
+    })
   } catch (err) {
-    warn(`could not remove consumed messages from the outbox (the next run may deliver them again): ${errorMessage(err)}`)
+    failed(err)
   }
 }

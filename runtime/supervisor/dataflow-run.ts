@@ -499,13 +499,15 @@ export class DataflowRun implements AsyncDisposable {
    * them: their outbox entries go, or the next run would deliver them again.
    */
   #consumedByNode(nodeKey: string, events: readonly DeliveredEvent[]): void {
-    if (this.#resources?.store === undefined) return
+    const store = this.#resources?.store
+    if (store === undefined) return
     // In the group commit of this turn, not a transaction of its own per batch: until it
     // commits, a supervisor death only means these come again, marked redelivered.
     discardConsumed(
       nodeKey,
       events,
-      (keys) => this.#nodeOutputs.discard(nodeKey, keys),
+      // With the next group commit: no write transaction of its own on the routing thread.
+      (keys, done) => store.receiverOutbox(nodeKey).discardLater(keys, done),
       (text) => this.#notice('warn', `${nodeKey}: ${text}`),
     )
   }

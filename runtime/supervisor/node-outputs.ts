@@ -105,23 +105,6 @@ export class NodeOutputs {
     })
   }
 
-  /**
-   * A receiver without state (a custom node) consumed the outbox entries `keys` (it asked for
-   * its next batch, or its queue dropped them): deleted in the group commit. Until then a
-   * supervisor death only means they come again, marked redelivered.
-   */
-  discard(receiver: string, keys: Buffer[]): void {
-    if (this.#store === undefined || keys.length === 0) return
-    try {
-      this.#store.senderOutbox(receiver).discardLater(keys, (err) => {
-        if (err !== undefined)
-          this.#options.warn(receiver, `could not remove consumed messages from the outbox (the next run may deliver them again): ${errorMessage(err)}`)
-      })
-    } catch (err) {
-      this.#options.warn(receiver, `could not remove consumed messages from the outbox (the next run may deliver them again): ${errorMessage(err)}`)
-    }
-  }
-
   /** Commit what waits now: before a node's outputs close, everything it sent is routed. */
   flush(): void {
     if (this.#store === undefined) return

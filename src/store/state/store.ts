@@ -115,8 +115,23 @@ export interface OperatorState {
   payload(key: Buffer): Uint8Array | undefined
   /** Delete outbox entries (messages this operator will never consume: dropped by its queue policy). */
   discard(keys: readonly Buffer[]): void
+  /**
+   * {@link discard}, grouped with the commits of this turn of the event loop (one transaction,
+   * no write transaction of its own); `done` gets the error if the transaction failed.
+   */
+  discardLater(keys: readonly Buffer[], done: (err?: unknown) => void): void
   /** Commit the pending group now (its `done` callbacks run before this returns). */
   flush(): void
+}
+
+/** The outbox of a receiver that keeps no state (a custom node): see {@link StateStore.receiverOutbox}. */
+export interface ReceiverOutbox {
+  /** The messages committed for it and not consumed yet, in key order. */
+  pending(dataflowId: string): OutboxEntry[]
+  /** Delete the entries it consumed, in a write transaction of their own. */
+  discard(keys: readonly Buffer[]): void
+  /** The same, grouped with the commits of this turn (see {@link OperatorState.discardLater}). */
+  discardLater(keys: readonly Buffer[], done: (err?: unknown) => void): void
 }
 
 /** What {@link StateStore.senderOutbox} gives a sender without state of its own (a custom node). */
@@ -171,6 +186,21 @@ export interface OperatorStats {
 }
 
 /**
+ * One write waiting for the group transaction: an operator's event (`commit`), outbox entries a
+ * receiver consumed (`discard`), or a commit that failed its checks (`error`, kept for order).
+ */
+interface GroupEntry {
+  operatorKey: string
+  flags: number
+  commit?: EncodedCommit
+  discard?: readonly Buffer[]
+  /** Outbox writes of no operator event (a custom node's messages, see {@link StateStore.senderOutbox}). */
+  outbox?: SenderWrite
+  error?: unknown
+  done: (err?: unknown) => void
+}
+
+/**
  * The state of every operator of one dataflow, in one LMDB environment. Open it once in the
  * supervisor's main thread; hand {@link OperatorState} handles to the operator hosts.
  */
@@ -194,15 +224,7 @@ export class StateStore {
   readonly #metaKeys = new Map<string, Buffer>()
   #outbox: Bytes | undefined
   /** Commits waiting for the group transaction of this turn of the event loop. */
-  readonly #group: Array<{
-    operatorKey: string
-    flags: number
-    commit?: EncodedCommit
-    /** Outbox writes of no operator event (a custom node's messages, see {@link senderOutbox}). */
-    outbox?: SenderWrite
-    error?: unknown
-    done: (err?: unknown) => void
-  }> = []
+  readonly #group: GroupEntry[] = []
   #groupScheduled = false
   readonly #pendingSnapshots = new Set<Promise<void>>()
   #closing = false
@@ -259,6 +281,7 @@ export class StateStore {
       pending: (dataflowId) => this.#pending(operatorKey, dataflowId),
       payload: (key) => this.#payload(operatorKey, key),
       discard: (keys) => this.#discard(operatorKey, COMMIT_FLAGS[durability], keys),
+      discardLater: (keys, done) => this.#discardLater(operatorKey, COMMIT_FLAGS[durability], keys, done),
       flush: () => {
         if (this.#group.length > 0) this.#flushGroup()
       },
@@ -270,11 +293,12 @@ export class StateStore {
    * id): the messages committed for it and not yet consumed, and deleting those it consumed.
    * Operators use {@link operator}, which commits the deletion with their event instead.
    */
-  receiverOutbox(receiverKey: string): { pending(dataflowId: string): OutboxEntry[]; discard(keys: readonly Buffer[]): void } {
+  receiverOutbox(receiverKey: string): ReceiverOutbox {
     this.#requireEnv()
     return {
       pending: (dataflowId) => this.#pending(receiverKey, dataflowId),
       discard: (keys) => this.#discard(receiverKey, COMMIT_FLAGS[this.durability], keys),
+      discardLater: (keys, done) => this.#discardLater(receiverKey, COMMIT_FLAGS[this.durability], keys, done),
     }
   }
 
@@ -549,19 +573,20 @@ export class StateStore {
     if (group.length === 0) return
     const env = this.#env
     let failure: unknown
-    const valid = group.filter((g) => g.commit !== undefined || g.outbox !== undefined)
+    const valid = group.filter((g) => g.commit !== undefined || g.outbox !== undefined || g.discard !== undefined)
     if (valid.length > 0) {
       if (env === undefined) failure = this.#closedError()
       else {
         // The strictest durability of the group: a 'power' commit fsyncs the whole group.
         const flags = valid.find((g) => g.flags === COMMIT_FLAGS.power)?.flags ?? (valid[0] as { flags: number }).flags
-        const outboxDb = valid.some((g) => g.commit?.outbox !== undefined || g.outbox !== undefined) ? this.#outboxDb() : undefined
+        const outboxDb = valid.some((g) => g.commit?.outbox !== undefined || g.outbox !== undefined || g.discard !== undefined) ? this.#outboxDb() : undefined
         try {
           const dbs = valid.map((g) => (g.commit === undefined ? undefined : this.#db(g.operatorKey)))
           env.transactionSync(() => {
             valid.forEach((g, i) => {
               if (g.commit !== undefined) writeCommit(dbs[i] as Bytes, this.#meta, g.commit, outboxDb)
-              else writeSenderOutbox(this.#meta, outboxDb as Bytes, g.outbox as SenderWrite)
+              else if (g.outbox !== undefined) writeSenderOutbox(this.#meta, outboxDb as Bytes, g.outbox)
+              else for (const key of g.discard ?? []) removeOutboxEntry(outboxDb as Bytes, key)
             })
           }, flags)
         } catch (err) {
@@ -696,6 +721,22 @@ export class StateStore {
         hint: corruptHint(this.dir),
       })
     }
+  }
+
+  #discardLater(operatorKey: string, flags: number, keys: readonly Buffer[], done: (err?: unknown) => void): void {
+    if (keys.length === 0) {
+      done()
+      return
+    }
+    try {
+      this.#requireEnv(operatorKey)
+    } catch (err) {
+      this.#group.push({ operatorKey, flags, done, error: err })
+      this.#scheduleGroup()
+      return
+    }
+    this.#group.push({ operatorKey, flags, discard: [...keys], done })
+    this.#scheduleGroup()
   }
 
   #discard(operatorKey: string, flags: number, keys: readonly Buffer[]): void {

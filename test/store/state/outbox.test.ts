@@ -69,3 +69,28 @@ t.test('small and large payloads survive a reopen and leave with their entry', a
   store.operator('n/b').discard([keys[0] as Buffer])
   t.same(store.operator('n/b').pending('flow'), [], 'discarding the small one empties the outbox')
 })
+
+t.test('discardLater() joins the group commit of its turn and reports when it is done', async (t) => {
+  const store = StateStore.open({ dir: join(t.testdir(), 'state'), durability: 'process' })
+  t.teardown(() => store.close())
+  const keys = [0, 1, 2].map((i) => outboxKey('sink', 'in', 'n/a', eventOrder(1, i)))
+  const put = keys.map((key, i) => ({ key, ...encodeOutboxValue(header(`1.${i}`), new Uint8Array(i === 2 ? SPLIT_BYTES : 4).fill(i)) }))
+  store.operator('n/a').commit([], { lastEvent: 1n, seen: new Map() }, { put, remove: [] })
+  const outbox = store.receiverOutbox('sink')
+  const done = new Promise<unknown>((resolve) => outbox.discardLater([keys[0] as Buffer, keys[2] as Buffer], resolve))
+  let committed = false
+  store.operator('n/a').commitLater([{ key: 'k', value: new Uint8Array([1]) }], { lastEvent: 2n, seen: new Map() }, undefined, () => (committed = true))
+  t.equal(outbox.pending('flow').length, 3, 'nothing is removed before the group commits')
+  t.equal(await done, undefined, 'done without an error')
+  t.ok(committed, 'in the same group as the commit queued after it')
+  t.same(
+    outbox.pending('flow').map((e) => e.header.messageId),
+    ['1.1'],
+    'the consumed entries are gone, the large one with its payload',
+  )
+  const none = new Promise<unknown>((resolve) => outbox.discardLater([], resolve))
+  t.equal(await none, undefined, 'discarding nothing is done at once')
+  store.close()
+  const closed = await new Promise<unknown>((resolve) => outbox.discardLater([keys[1] as Buffer], resolve))
+  t.match(String(closed), /closed/, 'after close() it reports DORA_STATE_CLOSED')
+})
