@@ -236,6 +236,11 @@ export const ERROR_CODES = {
     module: 'src/store/kvs/errors.ts',
     doc: 'the KVS directory cannot be created or opened (permissions, a file in the way, no KVS configured)',
   },
+  DORA_KVS_TOO_MANY_NAMESPACES: {
+    className: 'KvsTooManyNamespacesError',
+    module: 'src/store/kvs/errors.ts',
+    doc: 'a write would create a namespace past the KVS limit (499 namespaces per KVS directory)',
+  },
   DORA_KVS_CORRUPT: { className: 'KvsCorruptError', module: 'src/store/kvs/errors.ts', doc: 'the KVS directory holds a damaged or non-LMDB data file' },
   DORA_KVS_LAYOUT: {
     className: 'KvsLayoutError',

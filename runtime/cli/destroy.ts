@@ -21,7 +21,8 @@ export const destroyCommand: CommandModule<object, object> = {
       // Wait for the process itself to be gone, so `up` right after starts a fresh one.
       const pid = client.pid
       for (let i = 0; i < 100 && pid !== undefined && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50))
-      printer.info(`supervisor stopped${stopped.length === 0 ? '' : ` (and ${stopped.join(', ')})`}`)
+      const names = stopped.map((n) => `"${n}"`).join(', ')
+      printer.info(`supervisor stopped${stopped.length === 0 ? '' : `, and with it dataflow${stopped.length === 1 ? '' : 's'} ${names}`}`)
     } finally {
       client.close()
     }

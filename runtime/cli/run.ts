@@ -85,6 +85,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       run.stop()
     }
     logs = openRunLogs(spec, run.id, printer)
+    logs?.writeInfo({ dataflow: spec.name, file: spec.file, stateDir: run.stateDir })
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)
     try {

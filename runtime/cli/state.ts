@@ -5,7 +5,10 @@
  * owns the store; clear and restore are refused then (DORA_STATE_IN_USE).
  */
 import { createInterface } from 'node:readline/promises'
-import { resolve } from 'node:path'
+import { existsSync } from 'node:fs'
+import { basename, dirname, join, resolve } from 'node:path'
+import { daemonPaths } from '../daemon/paths.js'
+import { knownRuns } from '../daemon/run-logs.js'
 import type { Argv, CommandModule } from 'yargs'
 import {
   clearState,
@@ -22,7 +25,9 @@ import {
   restoreSnapshot,
   sizeOf,
   snapshotsDirOf,
+  StateNotFoundError,
   storeExists,
+  type StateTarget,
   takeSnapshot,
   withStateReader,
 } from '../state/admin.js'
@@ -65,9 +70,39 @@ function withStateDir<T>(yargs: Argv<T>): Argv<T & CommonArgs> {
   return yargs
     .option('state-dir', {
       type: 'string',
-      describe: 'State root (default: ./.dora-ts/state for a name; for a YAML, its state_dir or .dora-ts/state next to it)',
+      describe:
+        'State root (default: for a YAML, its state_dir or .dora-ts/state next to it; for a name, ./.dora-ts/state, else where the latest run of that name kept it)',
     })
     .option('name', { type: 'string', describe: 'With a YAML: the name the run was given (dora-ts run --name)' })
+}
+
+/**
+ * The store a command means. A YAML (or `--state-dir`) says where; a bare name is looked for in
+ * ./.dora-ts/state, then where the runs of that name kept it: each run records its state
+ * directory with its logs (daemon/run-logs.ts), since a run puts the store next to its YAML,
+ * wherever the CLI was started from (issue 14: `state ls robot` found nothing after a run).
+ */
+async function findStateTarget(dataflow: string, stateDir: string | undefined, name: string | undefined): Promise<StateTarget> {
+  const target = await resolveStateTarget(dataflow, stateDir, name)
+  if (target.file !== undefined || stateDir !== undefined || storeExists(target)) return target
+  const { logsRoot } = daemonPaths()
+  const runs = knownRuns(logsRoot, dataflow)
+  const found = runs.find((r) => existsSync(join(r.stateDir, 'data.mdb')))
+  if (found !== undefined) return { name: basename(found.stateDir), root: dirname(found.stateDir), dir: found.stateDir, file: found.file }
+  const looked = [target.dir, ...new Set(runs.map((r) => r.stateDir))]
+  const stores = listStores(target.root)
+  throw new StateNotFoundError(
+    `no state store for dataflow "${dataflow}": looked in ${looked.join(', ')}${runs.length === 0 ? ` and found no run of that name in the logs (${logsRoot})` : ''}`,
+    {
+      hint: [
+        'Pass the dataflow YAML instead (dora-ts state ls path/to/dataflow.yml): its store is next to it, or in its state_dir.',
+        stores.length === 0 ? '' : `Stores in ${target.root}: ${stores.join(', ')}.`,
+        runs.length > 0 ? 'Its runs had no operator state yet (a store is made by operators).' : '',
+      ]
+        .filter((s) => s !== '')
+        .join(' '),
+    },
+  )
 }
 
 const out = (line = ''): void => {
@@ -105,7 +140,7 @@ const lsCommand: CommandModule<object, LsArgs> = {
       )
       return
     }
-    const target = await resolveStateTarget(args.dataflow, args['state-dir'], args.name)
+    const target = await findStateTarget(args.dataflow, args['state-dir'], args.name)
     requireStore(target)
     const { pid, operators } = await withStateReader(target, async (reader) => ({ pid: reader.owner, operators: await reader.stats() }))
     const bytesOnDisk = sizeOf(target.dir)
@@ -137,7 +172,7 @@ const dumpCommand: CommandModule<object, DumpArgs> = {
       .example('$0 state dump robot obstacle-filter', 'Keys and values of one operator: text as text, other bytes as hex or base64 (decoded when MessagePack)')
       .example('$0 state dump robot --json', 'Every value, base64-encoded, as JSON'),
   handler: async (args) => {
-    const target = await resolveStateTarget(args.dataflow, args['state-dir'], args.name)
+    const target = await findStateTarget(args.dataflow, args['state-dir'], args.name)
     requireStore(target)
     const dump = await withStateReader(target, async (reader) => {
       if (args.operator === undefined) return reader.dump()
@@ -164,7 +199,7 @@ const clearCommand: CommandModule<object, ClearArgs> = {
       .example('$0 state clear robot obstacle-filter', "Forget one operator's state (asks first on a terminal)"),
   handler: async (args) => {
     const printer = createPrinter()
-    const target = await resolveStateTarget(args.dataflow, args['state-dir'], args.name)
+    const target = await findStateTarget(args.dataflow, args['state-dir'], args.name)
     requireStore(target)
     const what = args.operator === undefined ? 'the state of every operator' : `the state of operator "${args.operator}"`
     refuseWhileOwned(target, `clear ${what}`)
@@ -196,7 +231,7 @@ const snapshotCommand: CommandModule<object, SnapshotArgs> = {
       .positional('dataflow', DATAFLOW)
       .example('$0 state snapshot robot', 'Copy the state of dataflow "robot" to .dora-ts/state/.snapshots/robot/<UTC time>/'),
   handler: async (args) => {
-    const target = await resolveStateTarget(args.dataflow, args['state-dir'], args.name)
+    const target = await findStateTarget(args.dataflow, args['state-dir'], args.name)
     const snapshot = await takeSnapshot(target)
     const ops = snapshot.operators?.length ?? 0
     createPrinter().info(`snapshot of dataflow "${target.name}": ${ops} operator${ops === 1 ? '' : 's'}, ${formatBytes(snapshot.bytes)}, in ${snapshot.dir}`)
@@ -213,7 +248,7 @@ const snapshotsCommand: CommandModule<object, SnapshotsArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'Print JSON' })
       .example('$0 state snapshots robot', 'Snapshots of dataflow "robot", oldest first'),
   handler: async (args) => {
-    const target = await resolveStateTarget(args.dataflow, args['state-dir'], args.name)
+    const target = await findStateTarget(args.dataflow, args['state-dir'], args.name)
     const snapshots = listSnapshots(target)
     if (snapshots.length === 0 && !storeExists(target)) requireStore(target)
     if (args.json) {
@@ -255,7 +290,7 @@ const restoreCommand: CommandModule<object, RestoreArgs> = {
       .positional('snapshot', { type: 'string', demandOption: true, describe: 'Snapshot id, as dora-ts state snapshots lists them' })
       .example('$0 state restore robot 2025-01-31T12-00-00.000Z', 'Put the state of dataflow "robot" back as it was then'),
   handler: async (args) => {
-    const target = await resolveStateTarget(args.dataflow, args['state-dir'], args.name)
+    const target = await findStateTarget(args.dataflow, args['state-dir'], args.name)
     if (!storeExists(target) && listSnapshots(target).length === 0) requireStore(target)
     const { restored, saved, operators } = await restoreSnapshot(target, args.snapshot)
     const printer = createPrinter()

@@ -12,6 +12,17 @@ import { errorMessage } from '../../src/errors.js'
 
 export const SUPERVISOR_LOG = 'supervisor'
 export const RESULT_FILE = 'result.json'
+/** What a run was: its YAML and where its state lives, for `dora-ts state ls NAME`. */
+export const RUN_INFO_FILE = 'run.json'
+
+export interface RunInfo {
+  /** The dataflow's name: the name of its state store and KVS namespace. */
+  dataflow: string
+  /** The YAML it ran from. */
+  file: string
+  /** Its state store directory (`<state root>/<dataflow>`). */
+  stateDir: string
+}
 
 /** File name of a unit's log: `node/op` becomes `node.op.log`. */
 export function logFileName(source: string): string {
@@ -49,6 +60,19 @@ export class RunLogWriter {
       return
     }
     this.#stream(entry.source).write(line)
+  }
+
+  /**
+   * Record what the run is and where its state lives: the logs are the registry that lets
+   * `dora-ts state ls NAME` find a store next to any YAML, wherever the run was started from
+   * (it looked in ./.dora-ts/state only, issue 14). Never throws.
+   */
+  writeInfo(info: RunInfo): void {
+    try {
+      writeFileSync(join(this.dir, RUN_INFO_FILE), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 })
+    } catch (err) {
+      process.stderr.write(`dora-ts: could not record the run in ${this.dir}: ${errorMessage(err)}\n`)
+    }
   }
 
   /** Write the result marker and close every file. Never throws: logs must not stop a run. */
@@ -124,6 +148,28 @@ export function readRunLogs(dir: string, unit: string | undefined, offsets = new
     }
   }
   return lines.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0))
+}
+
+/**
+ * The runs recorded under `logsRoot` whose dataflow (state name) or run name is `name`, the
+ * latest first: where their state lives.
+ */
+export function knownRuns(logsRoot: string, name: string): RunInfo[] {
+  const found: Array<RunInfo & { dirName: string }> = []
+  for (const runName of loggedDataflows(logsRoot)) {
+    for (const dir of runLogDirs(logsRoot, runName)) {
+      let info: RunInfo
+      try {
+        info = JSON.parse(readFileSync(join(dir, RUN_INFO_FILE), 'utf8')) as RunInfo
+      } catch {
+        continue
+      }
+      if (info.dataflow === name || runName === name) found.push({ ...info, dirName: dir.slice(dir.lastIndexOf('/') + 1) })
+    }
+  }
+  // Run folders start with their UTC start time: the latest sorts last.
+  found.sort((a, b) => (a.dirName < b.dirName ? 1 : a.dirName > b.dirName ? -1 : 0))
+  return found.map(({ dataflow, file, stateDir }) => ({ dataflow, file, stateDir }))
 }
 
 /** The run's result, once it ended. */

@@ -230,6 +230,7 @@ export class Daemon {
       log: (entry) => logs?.write(entry),
     })
     logs = new RunLogWriter(this.paths.logsRoot, name, run.id, units)
+    logs.writeInfo({ dataflow: spec.name, file: spec.file, stateDir: run.stateDir })
     await run.start()
     const entry: Entry = { run, name, file: spec.file, logs }
     this.#entries.set(run.id, entry)

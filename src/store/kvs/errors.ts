@@ -69,6 +69,22 @@ export class KvsOpenError extends KvsError {
 }
 registerErrorClass(KvsOpenError)
 
+/**
+ * A write would create one namespace more than one KVS directory holds ({@link MAX_KVS_NAMESPACES}:
+ * LMDB's named-database limit, two databases per namespace). It was a `DORA_KVS_OPEN` that did
+ * not say what the limit was (issue 14).
+ */
+export class KvsTooManyNamespacesError extends KvsError {
+  declare readonly code: 'DORA_KVS_TOO_MANY_NAMESPACES'
+  constructor(message: string, options: KvsErrorOptions = {}) {
+    super('DORA_KVS_TOO_MANY_NAMESPACES', message, options)
+  }
+}
+registerErrorClass(KvsTooManyNamespacesError)
+
+/** Most namespaces one KVS directory holds: LMDB's maxDbs (environment.ts) less `__meta__`, two databases each. */
+export const MAX_KVS_NAMESPACES = 499
+
 /** The KVS files are damaged: not an LMDB file, truncated, or a record that does not decode. */
 export class KvsCorruptError extends KvsError {
   declare readonly code: 'DORA_KVS_CORRUPT'
@@ -247,9 +263,11 @@ export function kvsErrorFrom(err: unknown, context: KvsErrorContext): KvsError {
     case 'bad-key':
       return new KvsBadKeyError(`${what}: the key has an unsupported size (${detail})`, options('use non-empty keys of at most 511 UTF-8 bytes'))
     case 'dbs-full':
-      return new KvsOpenError(
-        `${what}: too many namespaces in one KVS (${detail})`,
-        options(`delete namespaces that are no longer used, or give this dataflow its own --kvs-dir`),
+      return new KvsTooManyNamespacesError(
+        `${what}: the KVS in ${dir} already holds its limit of ${MAX_KVS_NAMESPACES} namespaces, and this would create one more`,
+        options(
+          `give this dataflow a KVS of its own (--kvs-dir DIR, or DORA_TS_KVS_DIR), or share a namespace between dataflows with kvs_namespace: in their YAML; dora-ts kvs namespaces lists them`,
+        ),
       )
     case 'readers-full':
       return new KvsIoError(
