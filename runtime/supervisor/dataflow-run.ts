@@ -21,6 +21,7 @@ import { stateDirOf } from '../state/location.js'
 import { OperatorHost } from '../operator/host.js'
 import { discardConsumed, rememberOrder, type OutboxRoute } from '../operator/outbox.js'
 import { resolve } from 'node:path'
+import type { SharedSegment } from './shm-payloads.js'
 import { CustomNode } from './custom-node.js'
 import { UnitCounters, type UnitInfo } from './counters.js'
 import { Downstream } from './downstream.js'
@@ -236,9 +237,11 @@ export class DataflowRun implements AsyncDisposable {
           const unit = this.#units.get(nodeId)
           return unit instanceof CustomNode ? unit : undefined
         },
-        output: (node, header, data) => this.#route(node.key, header.outputId, header, data),
+        output: (node, header, data, shm) => this.#route(node.key, header.outputId, header, data, shm),
         closeOutputs: (node, outputs) => this.#downstream.closeOutputs(node.key, outputs),
         log: (entry) => this.#options.log(entry),
+        maxMessageBytes: this.spec.maxMessageSize,
+        shm: resources.shm,
       })
     } catch (err) {
       // Nothing was launched yet: release what was opened, and let the caller report it.
@@ -261,6 +264,7 @@ export class DataflowRun implements AsyncDisposable {
           cwd: this.spec.baseDir,
           reaper: resources.reaper,
           consumed: (events) => this.#consumedByNode(node.id, events),
+          processEnded: () => resources.shm?.sweep(node.id),
         })
         this.#add(unit)
       } else {
@@ -416,7 +420,7 @@ export class DataflowRun implements AsyncDisposable {
   }
 
   /** Route an output of `producerKey` to every receiver input it feeds. */
-  #route(producerKey: string, outputId: string, header: MessageHeader, payload: Uint8Array): void {
+  #route(producerKey: string, outputId: string, header: MessageHeader, payload: Uint8Array, shm?: SharedSegment): void {
     const key = this.#downstream.openOutputKey(producerKey, outputId)
     if (key === undefined) return
     this.#counters.sent(producerKey)
@@ -424,7 +428,16 @@ export class DataflowRun implements AsyncDisposable {
     if (destinations === undefined) return
     // Every receiver shares the same bytes: nothing writes to a payload, and an operator's
     // host copies it into the worker (never transfers it), keeping the original for redelivery.
-    for (const dest of destinations) this.#deliver(dest.receiver, { type: 'input', id: dest.inputId, header, data: payload })
+    for (const dest of destinations) {
+      if (shm === undefined) this.#deliver(dest.receiver, { type: 'input', id: dest.inputId, header, data: payload })
+      else this.#deliver(dest.receiver, this.#resources!.shm!.delivery(shm, dest.inputId, header, this.#liveCustomNode(dest.receiver)))
+    }
+  }
+
+  /** True when `key` is a custom node that will queue what it is given (see #deliver). */
+  #liveCustomNode(key: string): boolean {
+    const unit = this.#units.get(key)
+    return unit instanceof CustomNode && unit.status !== 'finished' && unit.status !== 'failed'
   }
 
   #deliver(receiverKey: string, item: DeliveredEvent): void {
@@ -448,6 +461,8 @@ export class DataflowRun implements AsyncDisposable {
    * them: their outbox entries go, or the next run would deliver them again.
    */
   #consumedByNode(nodeKey: string, events: readonly DeliveredEvent[]): void {
+    // Their shared-memory segments too: the last receiver done deletes the file.
+    this.#resources?.shm?.release(events)
     const store = this.#resources?.store
     if (store === undefined) return
     discardConsumed(

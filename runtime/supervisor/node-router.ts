@@ -22,6 +22,8 @@ import { ClosedError } from '../../src/transport/errors.js'
 import type { KvsConfig } from '../../node-sdk/kvs.js'
 import type { CustomNode } from './custom-node.js'
 import type { LogEntry } from './unit.js'
+import type { SharedSegment, ShmPayloads } from './shm-payloads.js'
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../../src/transport/node-socket.js'
 
 /** What the router needs from its run. */
 export interface NodeRouterHandlers {
@@ -31,13 +33,19 @@ export interface NodeRouterHandlers {
   kvs: KvsConfig
   /** The custom node of that id, or undefined when the dataflow has none. */
   customNode(nodeId: string): CustomNode | undefined
-  /** A registered node sent on one of its declared outputs (the header says who sent it, as the connection proves). */
-  output(node: CustomNode, header: MessageHeader, data: Uint8Array): void
+  /**
+   * A registered node sent on one of its declared outputs (the header says who sent it, as the
+   * connection proves). `shm`: the payload is in that shared-memory segment (`data` is empty);
+   * the router lets go of it after this call returns.
+   */
+  output(node: CustomNode, header: MessageHeader, data: Uint8Array, shm?: SharedSegment): void
   /** A node closed some of its (declared) outputs. */
   closeOutputs(node: CustomNode, outputs: string[]): void
   log(entry: LogEntry): void
   /** Largest frame a node may send (default DEFAULT_MAX_MESSAGE_BYTES, src/transport/node-socket.ts); a peer that sends more is disconnected by ZeroMQ. */
   maxMessageBytes?: number | undefined
+  /** The run's shared-memory payloads; without it, nodes are told to send everything on the socket. */
+  shm?: ShmPayloads | undefined
 }
 
 export class NodeRouter {
@@ -165,6 +173,22 @@ export class NodeRouter {
         }
         // Trust the connection, not the header, for who sent it.
         const header: MessageHeader = { ...message.header, dataflowId: this.#handlers.dataflowId, senderNode: node.nodeId, senderOperator: '' }
+        if (message.shm !== undefined) {
+          const segment = this.#handlers.shm?.accept(node.nodeId, message.shm) ?? 'a shared-memory payload, but this run has no shared memory'
+          if (typeof segment === 'string') {
+            this.#peerLog.log(`bad-shm-${node.display}`, `${node.display} sent ${segment}; dropped`)
+            // Dealt with for good (the log says so): a node waiting on it must not hang.
+            node.outputTaken(message.sendSeq)
+            return
+          }
+          try {
+            this.#handlers.output(node, header, new Uint8Array(0), segment)
+          } finally {
+            segment.release()
+          }
+          node.outputTaken(message.sendSeq)
+          return
+        }
         const data = payload === undefined ? new Uint8Array(0) : new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength)
         this.#handlers.output(node, header, data)
         // Routed to every receiver's queue: the node's `await send()` may now resolve.
@@ -241,6 +265,9 @@ export class NodeRouter {
           kvsMapSize: BigInt(kvs.mapSizeBytes),
           kvsNamespace: kvs.namespace,
           atLeastOnce: true,
+          maxMessageSize: this.#handlers.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+          shmDir: this.#handlers.shm?.dir ?? '',
+          shmThreshold: this.#handlers.shm?.threshold ?? 0,
         },
       }),
     ])
