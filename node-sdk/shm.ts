@@ -8,15 +8,21 @@
  * Node has no mmap; `readSync` into a Buffer allocated to the exact length is the fastest
  * portable read (one kernel copy from the page cache), measured in bench/RESULTS.md.
  */
-import { closeSync, openSync, readSync, writeSync, constants } from 'node:fs'
+import { closeSync, existsSync, ftruncateSync, openSync, readSync, renameSync, writeSync, constants } from 'node:fs'
 import { join } from 'node:path'
 import type { SharedPayload } from '../src/protocol/node/messages.js'
+import { FREE_SUFFIX } from '../src/transport/shm-dir.js'
+
+/** Segments this writer remembers as candidates for reuse. */
+const REMEMBERED = 64
 
 /** Writes this process's segments: `<nodeId>@<restartCount>@<n>`, each name used once. */
 export class ShmWriter {
   readonly #dir: string
   readonly #prefix: string
   #next = 0
+  /** Names this process wrote, oldest first: the supervisor hands them back as `<name>.free`. */
+  readonly #written: string[] = []
 
   constructor(dir: string, nodeId: string, restartCount: number) {
     this.#dir = dir
@@ -30,14 +36,37 @@ export class ShmWriter {
   write(data: Uint8Array): SharedPayload {
     const segment = `${this.#prefix}${++this.#next}`
     const path = join(this.#dir, segment)
-    const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600)
+    const fd = this.#reuse(path) ?? openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600)
+    this.#written.push(segment)
+    if (this.#written.length > REMEMBERED) this.#written.shift()
     try {
+      // A reused file keeps its pages; cut it to this payload (a shorter one frees the rest).
+      ftruncateSync(fd, data.byteLength)
       let written = 0
       while (written < data.byteLength) written += writeSync(fd, data, written, data.byteLength - written)
     } finally {
       closeSync(fd)
     }
     return { segment, offset: 0, length: data.byteLength }
+  }
+
+  /**
+   * Take back the oldest segment the supervisor freed, renamed to `path`; undefined when none
+   * is free yet. A name that is neither live nor free was deleted (the pool was full): forgotten.
+   */
+  #reuse(path: string): number | undefined {
+    while (this.#written.length > 0) {
+      const oldest = join(this.#dir, this.#written[0]!)
+      try {
+        renameSync(`${oldest}${FREE_SUFFIX}`, path)
+        this.#written.shift()
+        return openSync(path, constants.O_WRONLY)
+      } catch {
+        if (existsSync(oldest)) return undefined // still held by receivers: so are the younger ones, most likely
+        this.#written.shift()
+      }
+    }
+    return undefined
   }
 }
 

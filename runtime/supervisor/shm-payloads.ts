@@ -13,11 +13,14 @@
  *   when its process ends; whatever is left at the end of the run goes with the directory (and
  *   the reaper removes the directory if the supervisor dies).
  */
-import { readFileSync, statSync, unlinkSync, readdirSync } from 'node:fs'
+import { readFileSync, renameSync, statSync, unlinkSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { DeliveredEvent, InputDelivery, MessageHeader } from '../../src/events.js'
 import type { SharedPayload } from '../../src/protocol/node/messages.js'
-import { isSegmentOf, segmentPrefix } from '../../src/transport/shm-dir.js'
+import { FREE_SUFFIX, isSegmentOf, segmentPrefix } from '../../src/transport/shm-dir.js'
+
+/** Free segment files kept per writer node for reuse (see {@link ShmPayloads.delete}). */
+export const POOL_PER_NODE = 8
 import { errorMessage } from '../../src/errors.js'
 
 const NO_BYTES = new Uint8Array(0)
@@ -67,6 +70,8 @@ export class ShmPayloads {
   readonly threshold: number
   /** Segments announced and not yet deleted, by name. */
   readonly #live = new Map<string, SharedSegment>()
+  /** Per writer node, the free files handed back to it, oldest first (some may have been taken back). */
+  readonly #free = new Map<string, string[]>()
   readonly #warn: (text: string) => void
   /** Counts for tests and diagnostics. */
   readonly stats = { accepted: 0, deleted: 0, swept: 0, refused: 0 }
@@ -136,6 +141,7 @@ export class ShmPayloads {
     } catch {
       return
     }
+    this.#free.delete(nodeId)
     for (const name of names) {
       if (!name.startsWith(prefix) || this.#live.has(name)) continue
       this.#unlink(name)
@@ -143,12 +149,30 @@ export class ShmPayloads {
     }
   }
 
-  /** Called by the last holder of a segment. */
+  /**
+   * Called by the last holder of a segment. The file is not deleted but handed back to its
+   * writer for reuse (renamed to `<name>.free`, which the writer's SDK renames to its next
+   * name): on tmpfs, writing into pages that already exist is 2-4x cheaper than allocating
+   * new ones (bench/RESULTS.md). At most {@link POOL_PER_NODE} free files per node are kept;
+   * the oldest beyond that is deleted (if its writer took it back meanwhile, the delete finds
+   * nothing: both are atomic renames/unlinks of one name).
+   */
   delete(segment: SharedSegment): void {
     if (this.#live.get(segment.segment) !== segment) return
     this.#live.delete(segment.segment)
-    this.#unlink(segment.segment)
     this.stats.deleted++
+    const owner = segment.segment.slice(0, segment.segment.indexOf('@'))
+    const free = `${segment.segment}${FREE_SUFFIX}`
+    try {
+      renameSync(join(this.dir, segment.segment), join(this.dir, free))
+    } catch {
+      this.#unlink(segment.segment)
+      return
+    }
+    let pool = this.#free.get(owner)
+    if (pool === undefined) this.#free.set(owner, (pool = []))
+    pool.push(free)
+    while (pool.length > POOL_PER_NODE) this.#unlink(pool.shift()!)
   }
 
   #unlink(name: string): void {

@@ -105,6 +105,12 @@ export function sweepStaleShmDirs(root: string | undefined = shmRoot()): string[
   return removed
 }
 
+/**
+ * A segment the supervisor is done with and hands back to its writer: `<name>.free`. The writer
+ * renames it to its next name and writes over it; a node may never announce such a name.
+ */
+export const FREE_SUFFIX = '.free'
+
 /** The segment name prefix of one node: everything it writes starts with it. */
 export function segmentPrefix(nodeId: string): string {
   return `${nodeId}@`

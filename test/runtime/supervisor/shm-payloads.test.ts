@@ -4,7 +4,7 @@
 import t, { type Test } from 'tap'
 import { existsSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { SharedSegment, ShmPayloads } from '../../../runtime/supervisor/shm-payloads.js'
+import { POOL_PER_NODE, SharedSegment, ShmPayloads } from '../../../runtime/supervisor/shm-payloads.js'
 import { ShmWriter, readShared } from '../../../node-sdk/shm.js'
 import type { MessageHeader } from '../../../src/events.js'
 
@@ -27,9 +27,10 @@ function setup(t: Test) {
   return { dir, warnings, shm: new ShmPayloads(dir, 1024, (w) => warnings.push(w)) }
 }
 
-t.test('a segment lives until its router hold and every custom-node delivery let go, then its file is deleted', async (t) => {
+t.test('a segment lives until its router hold and every custom-node delivery let go, then goes back to its writer', async (t) => {
   const { dir, shm } = setup(t)
-  const written = new ShmWriter(dir, 'cam', 0).write(Buffer.from('hello shared memory'))
+  const writer = new ShmWriter(dir, 'cam', 0)
+  const written = writer.write(Buffer.from('hello shared memory'))
   t.equal(written.segment, 'cam@0@1')
   const segment = shm.accept('cam', written)
   if (typeof segment === 'string') throw new Error(segment)
@@ -45,11 +46,24 @@ t.test('a segment lives until its router hold and every custom-node delivery let
   shm.release([a])
   t.ok(existsSync(join(dir, 'cam@0@1')), 'still held by one')
   shm.release([b, { type: 'stop', cause: 'manual' }])
-  t.notOk(existsSync(join(dir, 'cam@0@1')), 'deleted when the last receiver is done')
+  t.same(readdirSync(dir), ['cam@0@1.free'], 'when the last receiver is done, the file is handed back to its writer')
   t.equal(shm.live, 0)
   t.same(shm.stats, { accepted: 1, deleted: 1, swept: 0, refused: 0 })
   shm.release([b])
   t.equal(shm.stats.deleted, 1, 'a second release of the same delivery changes nothing')
+  const again = writer.write(Buffer.from('short'))
+  t.same(readdirSync(dir), ['cam@0@2'], 'the writer reused the free file under its next name')
+  t.equal(readShared(dir, again).toString(), 'short', 'cut to the new payload')
+})
+
+t.test('at most POOL_PER_NODE free files are kept per writer; a writer forgets the ones deleted', async (t) => {
+  const { dir, shm } = setup(t)
+  const writer = new ShmWriter(dir, 'cam', 0)
+  const segments = Array.from({ length: POOL_PER_NODE + 3 }, () => shm.accept('cam', writer.write(new Uint8Array(10))))
+  for (const s of segments) if (s instanceof SharedSegment) s.release()
+  t.equal(readdirSync(dir).filter((n) => n.endsWith('.free')).length, POOL_PER_NODE, 'the oldest free files beyond the pool were deleted')
+  writer.write(new Uint8Array(10))
+  t.equal(readdirSync(dir).filter((n) => n.endsWith('.free')).length, POOL_PER_NODE - 1, 'the next write took one back')
 })
 
 t.test("names that are not the node's own, and segments shorter than announced, are refused", async (t) => {
