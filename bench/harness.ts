@@ -30,7 +30,7 @@ export interface SectionContext {
 export type Section = (ctx: SectionContext) => Promise<Figure[]>
 
 /** Payload sizes, labelled as in the issue (KB and MB are binary: 1 KB = 1024 B). */
-export const SIZES = { '8B': 8, '1KB': 1024, '64KB': 64 * 1024, '1MB': 1024 * 1024, '4MB': 4 * 1024 * 1024 } as const
+export const SIZES = { '8B': 8, '1KB': 1024, '64KB': 64 * 1024, '1MB': 1024 * 1024, '4MB': 4 * 1024 * 1024, '16MB': 16 * 1024 * 1024 } as const
 export type SizeLabel = keyof typeof SIZES
 export const sizeText = (label: string): string => label.replace(/(\d)([KM]?B)$/, '$1 $2')
 

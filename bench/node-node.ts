@@ -1,33 +1,101 @@
 /**
- * 1. node -> node: two custom node processes through the real supervisor (node ->
- * supervisor -> node over ipc, each way). Round-trip latency measured by the initiator, and
- * one-way throughput. Baseline: two bare zeromq.js processes (DEALER -> ROUTER over ipc)
- * running the same plan code with the same payloads.
+ * 1. node -> node: two custom node processes through the real supervisor. Round-trip latency
+ * measured by the initiator from 8 B to 16 MB, a 30 Hz 4 MB "camera" stream, and one-way
+ * throughput at every size. Baseline: two bare zeromq.js processes (DEALER -> ROUTER over ipc)
+ * running the same plan code with the same payloads. From 64 KB up, dora-ts is also measured
+ * with shared memory turned off (`DORA_TS_SHM_THRESHOLD=0`, every payload on the socket), in
+ * the same alternation, to show what the shared-memory path (issue 15) changes.
  */
-import { doraPair, freshDir, zmqBaseline, type LatencyResult, type Plan, type SectionContext, type StreamResult } from './harness.js'
+import {
+  doraPair,
+  freshDir,
+  SIZES,
+  zmqBaseline,
+  type LatencyPhase,
+  type LatencyResult,
+  type Plan,
+  type SectionContext,
+  type StreamPhase,
+  type StreamResult,
+} from './harness.js'
 import { alternating, roundTripFigures, throughputFigures } from './pairs.js'
-import { latencyPhases, pacedPhase, streamPhases } from './plans.js'
+import { latencyPhases, pacedPhase, rounds, WINDOW } from './plans.js'
 import type { Figure } from './report.js'
 
 const SECTION = 'node-node'
 const BASELINE = 'zeromq.js'
+const SOCKET_ONLY = 'dora-ts, shared memory off'
+
+/** A robot's camera: 4 MB frames at 30 Hz, round trip per frame. */
+export const CAMERA_LABEL = '4MB@30Hz'
+function cameraPhase(quick: boolean): LatencyPhase {
+  return { label: CAMERA_LABEL, size: SIZES['4MB'], warmup: quick ? 1 : 5, rounds: rounds(quick), count: quick ? 3 : 60, intervalMs: 33 }
+}
+
+/**
+ * One-way streams at every size; the window (messages in flight before an ack) shrinks with
+ * the size so that at most ~64 MB is in flight, in tmpfs or in socket buffers.
+ */
+function nodeStreamPhases(quick: boolean): StreamPhase[] {
+  const phase = (label: keyof typeof SIZES, warmup: number, count: number): StreamPhase => {
+    const size = SIZES[label]
+    return {
+      label,
+      size,
+      warmup: quick ? Math.min(warmup, 5) : warmup,
+      rounds: rounds(quick),
+      count: quick ? Math.min(count, 10) : count,
+      window: Math.max(2, Math.min(WINDOW, Math.floor((64 << 20) / size))),
+    }
+  }
+  return [phase('8B', 5000, 20_000), phase('1KB', 2000, 10_000), phase('64KB', 500, 2000), phase('1MB', 20, 200), phase('4MB', 5, 50), phase('16MB', 2, 12)]
+}
+
+/** Run `measure` with shared memory turned off for this process's runs (the supervisor reads the variable at start). */
+async function socketOnly<T>(measure: () => Promise<T>): Promise<T> {
+  const saved = process.env['DORA_TS_SHM_THRESHOLD']
+  process.env['DORA_TS_SHM_THRESHOLD'] = '0'
+  try {
+    return await measure()
+  } finally {
+    if (saved === undefined) delete process.env['DORA_TS_SHM_THRESHOLD']
+    else process.env['DORA_TS_SHM_THRESHOLD'] = saved
+  }
+}
+
+const LARGE = new Set(['64KB', '1MB', '4MB', '16MB', CAMERA_LABEL])
 
 export async function benchNodeNode(ctx: SectionContext): Promise<Figure[]> {
-  const latency: Plan = { mode: 'latency', phases: [...latencyPhases(ctx.quick, ['8B', '1KB', '64KB', '1MB', '4MB']), pacedPhase(ctx.quick)] }
-  const stream: Plan = { mode: 'stream', phases: streamPhases(ctx.quick) }
+  const latency: Plan = {
+    mode: 'latency',
+    phases: [...latencyPhases(ctx.quick, ['8B', '1KB', '64KB', '1MB', '4MB', '16MB']), pacedPhase(ctx.quick), cameraPhase(ctx.quick)],
+  }
+  const largeLatency: Plan = { mode: 'latency', phases: latency.phases.filter((p) => LARGE.has(p.label)) }
+  const stream: Plan = { mode: 'stream', phases: nodeStreamPhases(ctx.quick) }
+  const largeStream: Plan = { mode: 'stream', phases: stream.phases.filter((p) => LARGE.has(p.label)) }
   const node = (script: string) => ({ kind: 'node', script }) as const
+  const pair = <T>(name: string, plan: Plan) => doraPair<T>(freshDir(ctx.tmp, name), node('node-ping.mjs'), node('node-echo.mjs'), plan, 600_000)
 
-  const rounds = latency.phases[0]?.rounds ?? 1
-  ctx.progress(`node -> node round trips, dora-ts and bare zeromq.js alternating (${rounds} rounds)`)
-  const [dora, base] = (await alternating(latency, rounds, [
-    (plan) => doraPair(freshDir(ctx.tmp, 'rtt'), node('node-ping.mjs'), node('node-echo.mjs'), plan, 240_000),
-    (plan) => zmqBaseline(freshDir(ctx.tmp, 'zmq-rtt'), plan, 240_000),
-  ])) as [LatencyResult, LatencyResult]
-  ctx.progress(`node -> node throughput, dora-ts and bare zeromq.js alternating (${rounds} rounds)`)
-  const [doraStream, baseStream] = (await alternating(stream, rounds, [
-    (plan) => doraPair(freshDir(ctx.tmp, 'stream'), node('node-ping.mjs'), node('node-echo.mjs'), plan, 240_000),
-    (plan) => zmqBaseline(freshDir(ctx.tmp, 'zmq-stream'), plan, 240_000),
+  const n = latency.phases[0]?.rounds ?? 1
+  ctx.progress(`node -> node round trips, dora-ts and bare zeromq.js alternating (${n} rounds)`)
+  const [dora, base] = (await alternating(latency, n, [(plan) => pair('rtt', plan), (plan) => zmqBaseline(freshDir(ctx.tmp, 'zmq-rtt'), plan, 600_000)])) as [
+    LatencyResult,
+    LatencyResult,
+  ]
+  ctx.progress(`node -> node round trips from 64 KB, shared memory off (${n} rounds)`)
+  const [socket] = (await alternating(largeLatency, n, [(plan) => socketOnly(() => pair('rtt-socket', plan))])) as [LatencyResult]
+  ctx.progress(`node -> node throughput, dora-ts and bare zeromq.js alternating (${n} rounds)`)
+  const [doraStream, baseStream] = (await alternating(stream, n, [
+    (plan) => pair('stream', plan),
+    (plan) => zmqBaseline(freshDir(ctx.tmp, 'zmq-stream'), plan, 600_000),
   ])) as [StreamResult, StreamResult]
+  ctx.progress(`node -> node throughput from 64 KB, shared memory off (${n} rounds)`)
+  const [socketStream] = (await alternating(largeStream, n, [(plan) => socketOnly(() => pair('stream-socket', plan))])) as [StreamResult]
 
-  return [...roundTripFigures(SECTION, dora, base, BASELINE), ...throughputFigures(SECTION, doraStream, baseStream, BASELINE)]
+  const socketFigures = [
+    ...roundTripFigures(`${SECTION}-socket`, socket, base, BASELINE),
+    ...throughputFigures(`${SECTION}-socket`, socketStream, baseStream, BASELINE),
+  ]
+  for (const f of socketFigures) f.label = `${f.label} (${SOCKET_ONLY})`
+  return [...roundTripFigures(SECTION, dora, base, BASELINE), ...throughputFigures(SECTION, doraStream, baseStream, BASELINE), ...socketFigures]
 }

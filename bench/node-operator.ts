@@ -12,14 +12,14 @@ import { medianOfRounds } from './stats.js'
 const SECTION = 'node-operator'
 
 export async function benchNodeOperator(ctx: SectionContext): Promise<Figure[]> {
-  const plan: Plan = { mode: 'latency', phases: latencyPhases(ctx.quick, ['8B', '64KB', '1MB']) }
+  const plan: Plan = { mode: 'latency', phases: latencyPhases(ctx.quick, ['8B', '1KB', '64KB', '1MB', '4MB', '16MB']) }
   ctx.progress('node <-> operator round trips')
   const result = await doraPair<LatencyResult>(
     freshDir(ctx.tmp, 'rtt'),
     { kind: 'node', script: 'node-ping.mjs' },
     { kind: 'operator', script: 'op-echo.mjs' },
     plan,
-    240_000,
+    600_000,
   )
   const figures: Figure[] = []
   for (const [label, r] of Object.entries(result)) {

@@ -13,6 +13,7 @@ const LATENCY_FULL: Record<SizeLabel, { warmup: number; count: number }> = {
   '64KB': { warmup: 200, count: 500 },
   '1MB': { warmup: 20, count: 100 },
   '4MB': { warmup: 5, count: 30 },
+  '16MB': { warmup: 2, count: 10 },
 }
 const LATENCY_QUICK: Record<SizeLabel, { warmup: number; count: number }> = {
   '8B': { warmup: 5, count: 20 },
@@ -20,9 +21,11 @@ const LATENCY_QUICK: Record<SizeLabel, { warmup: number; count: number }> = {
   '64KB': { warmup: 2, count: 10 },
   '1MB': { warmup: 1, count: 5 },
   '4MB': { warmup: 1, count: 3 },
+  '16MB': { warmup: 1, count: 2 },
 }
 
-export const rounds = (quick: boolean): number => (quick ? 1 : 5)
+/** Rounds per figure: 1 with --quick, else `DORA_BENCH_ROUNDS` (default 5; fewer for a shorter run on a busy machine). */
+export const rounds = (quick: boolean): number => (quick ? 1 : Math.max(1, Number(process.env['DORA_BENCH_ROUNDS'] ?? 5) || 5))
 
 /** Back-to-back round trips for each size in `labels`. */
 export function latencyPhases(quick: boolean, labels: readonly SizeLabel[]): LatencyPhase[] {

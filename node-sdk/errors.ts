@@ -29,6 +29,18 @@ export class InvalidSendError extends DoraError {
 }
 
 /**
+ * A payload bigger than the dataflow's `max_message_size`: refused before it touches the
+ * socket, because ZeroMQ would silently drop the connection of a peer that sends an over-size
+ * frame (the supervisor's ROUTER enforces the same limit).
+ */
+export class MessageTooLargeError extends DoraError {
+  declare readonly code: 'DORA_MESSAGE_TOO_LARGE'
+  constructor(message: string, options: DoraErrorOptions = {}) {
+    super('DORA_MESSAGE_TOO_LARGE', message, options)
+  }
+}
+
+/**
  * The supervisor that launched this node is gone (its process no longer exists). The node
  * ends its event stream with a `stop` event and releases its connection; this error is the
  * `cause` of the `ClosedError` that sends get afterwards.
@@ -60,7 +72,15 @@ export class InvalidStateKeyError extends DoraError {
   }
 }
 
-for (const cls of [NodeConnectError, UnknownOutputError, InvalidSendError, SupervisorGoneError, InvalidOperatorError, InvalidStateKeyError])
+for (const cls of [
+  NodeConnectError,
+  UnknownOutputError,
+  InvalidSendError,
+  MessageTooLargeError,
+  SupervisorGoneError,
+  InvalidOperatorError,
+  InvalidStateKeyError,
+])
   registerErrorClass(cls)
 
 export function checkOutput(outputs: readonly string[], outputId: string, who: string): void {
@@ -83,4 +103,39 @@ export function checkPayload(data: unknown, who: string): asserts data is Uint8A
   throw new InvalidSendError(`${who} tried to send a ${data === null ? 'null' : typeof data} payload; payloads are Uint8Array`, {
     hint: 'Encode the value first, e.g. with encodeJson(value) or typedArrayBytes(array), or use sendJson().',
   })
+}
+
+/**
+ * Refuse a payload over `limit` bytes (the dataflow's `max_message_size`), naming the sender,
+ * the output and the YAML key that raises the limit. `limit` 0: no limit known (an older
+ * supervisor), nothing checked.
+ */
+export function checkPayloadSize(data: Uint8Array, limit: number, who: string, outputId: string): void {
+  if (limit <= 0 || data.byteLength <= limit) return
+  throw new MessageTooLargeError(
+    `${who} tried to send ${formatBytes(data.byteLength)} on output "${outputId}", over the dataflow's max_message_size of ${formatBytes(limit)}; nothing was sent`,
+    {
+      hint: `Raise the limit with max_message_size: in the dataflow YAML (e.g. max_message_size: ${suggestLimit(data.byteLength)}), or split the payload.`,
+    },
+  )
+}
+
+/** `123 B`, `1.5 MiB`: readable and exact enough for an error message. */
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`
+  const units = ['KiB', 'MiB', 'GiB', 'TiB']
+  let value = bytes / 1024
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return `${Number.isInteger(value) ? value : value.toFixed(1)} ${units[unit]} (${bytes} bytes)`
+}
+
+/** The next power-of-two MiB that fits `bytes`, as the YAML would say it. */
+function suggestLimit(bytes: number): string {
+  let mib = 1
+  while (mib * 1024 * 1024 < bytes) mib *= 2
+  return `${mib}MiB`
 }

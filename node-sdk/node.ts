@@ -21,7 +21,7 @@ import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID, ENV_NODE_SECRET } from '../
 import { nowNs } from '../src/clock.js'
 import { DEFAULT_KVS_MAP_SIZE_BYTES } from '../src/store/kvs/store.js'
 import type { DoraEvent, SendOptions } from './events.js'
-import { checkMessageId, checkOutput, checkPayload, NodeConnectError, SupervisorGoneError } from './errors.js'
+import { checkMessageId, checkOutput, checkPayload, checkPayloadSize, NodeConnectError, SupervisorGoneError } from './errors.js'
 import { toDoraEvent, type MessageHeader } from '../src/events.js'
 import { encodeJson, Encoding } from './payload.js'
 import { createKvs, type Kvs } from './kvs.js'
@@ -30,6 +30,9 @@ import { errorMessage } from '../src/errors.js'
 import { watchSupervisor } from './supervisor-watch.js'
 import { raceAbortAndTimeout, wakeOrTimeout } from './waits.js'
 import { PendingSends } from './pending-sends.js'
+import { readShared, ShmWriter } from './shm.js'
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../src/transport/node-socket.js'
+import type { SharedPayload } from '../src/protocol/node/messages.js'
 
 export interface NodeConnectOptions {
   /** Defaults to the `DORA_TS_ENDPOINT` the supervisor set. */
@@ -154,6 +157,14 @@ export class Node implements AsyncDisposable {
   #pauseWarned = false
   /** closeOutputs() calls waiting for the supervisor's `outputs-closed`, oldest first. */
   readonly #closeAcks = new Set<() => void>()
+  /** The dataflow's `max_message_size`: bigger sends are refused before they reach the socket. */
+  readonly #maxMessageSize: number
+  /** The run's shared-memory directory ('' when the supervisor offers none) and its size threshold. */
+  readonly #shmDir: string
+  readonly #shmThreshold: number
+  /** Created on the first large send; undefined after a write failed (then the socket carries all). */
+  #shmWriter: ShmWriter | undefined
+  #shmFailed = false
 
   private constructor(socket: Dealer, sender: SendQueue, registration: Registration) {
     this.#socket = socket
@@ -165,6 +176,10 @@ export class Node implements AsyncDisposable {
     this.inputs = registration.inputs
     this.outputs = registration.outputs
     this.#atLeastOnce = registration.atLeastOnce
+    // 0 from an older supervisor: its router still drops a peer over the default, so refuse that.
+    this.#maxMessageSize = registration.maxMessageSize > 0 ? registration.maxMessageSize : DEFAULT_MAX_MESSAGE_BYTES
+    this.#shmDir = registration.shmDir
+    this.#shmThreshold = registration.shmDir === '' ? 0 : registration.shmThreshold
     // A process opens the LMDB environment itself: reads are plain LMDB reads (see kvs.ts).
     this.kvs = createKvs(
       registration.kvsPath === ''
@@ -304,6 +319,7 @@ export class Node implements AsyncDisposable {
     if (this.#state !== 'open') throw this.#closedError(`node "${this.id}" is closed; nothing was sent on "${outputId}"`)
     checkOutput(this.outputs, outputId, `node "${this.id}"`)
     checkPayload(data, `node "${this.id}"`)
+    checkPayloadSize(data, this.#maxMessageSize, `node "${this.id}"`, outputId)
     checkMessageId(options.messageId, `node "${this.id}"`)
     if (this.#paused.has(outputId)) {
       await this.#whilePaused(outputId)
@@ -323,16 +339,36 @@ export class Node implements AsyncDisposable {
       messageId: options.messageId ?? `${this.restartCount}.${sequence}`,
       redelivered: false,
     }
+    const shm = this.#toShared(data)
     if (!this.#atLeastOnce) {
       // A supervisor that confirms nothing: queued in ZeroMQ is all this can know.
-      await this.#sender.send([encodeNodeToSupervisor({ type: 'output', header, sendSeq: 0n }), data])
+      await this.#sender.send(outputFrames(header, 0n, data, shm))
       return
     }
     // Numbered and queued in the same synchronous step, so numbers follow the order on the wire.
     const sendSeq = this.#pending.next()
     const taken = this.#pending.wait(sendSeq)
-    this.#sender.send([encodeNodeToSupervisor({ type: 'output', header, sendSeq }), data]).catch((err: unknown) => this.#pending.fail(sendSeq, err))
+    this.#sender.send(outputFrames(header, sendSeq, data, shm)).catch((err: unknown) => this.#pending.fail(sendSeq, err))
     await taken
+  }
+
+  /**
+   * A large payload goes into a shared-memory segment (one copy, no socket bytes); undefined:
+   * it travels as frame 1. A failed write (tmpfs full, directory gone) is said once, and from
+   * then on everything uses the socket: slower, never lost.
+   */
+  #toShared(data: Uint8Array): SharedPayload | undefined {
+    if (this.#shmThreshold === 0 || this.#shmFailed || data.byteLength < this.#shmThreshold) return undefined
+    try {
+      this.#shmWriter ??= new ShmWriter(this.#shmDir, this.id, this.restartCount)
+      return this.#shmWriter.write(data)
+    } catch (err) {
+      this.#shmFailed = true
+      process.stderr.write(
+        `dora-ts: node "${this.id}" could not write a shared-memory segment in ${this.#shmDir} (${errorMessage(err)}); large payloads go over the socket from now on\n`,
+      )
+      return undefined
+    }
   }
 
   /** Wait until `outputId` is resumed, at most MAX_PAUSE_MS (then send anyway, and say so once). */
@@ -525,8 +561,20 @@ export class Node implements AsyncDisposable {
         if (this.#waiter !== undefined && this.#buffer.length === 0) this.#requestNext()
         return
       case 'input': {
-        const data = payload === undefined ? EMPTY : new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength)
-        event = toDoraEvent({ ...message, data })
+        const { shm, ...input } = message
+        let data: Uint8Array
+        if (shm !== undefined) {
+          try {
+            // Read now: the segment lives until this node asks for its next batch.
+            data = readShared(this.#shmDir, shm)
+          } catch (err) {
+            process.stderr.write(
+              `dora-ts: node "${this.id}" could not read the shared-memory payload of input "${message.id}": ${errorMessage(err)}; dropped\n`,
+            )
+            return
+          }
+        } else data = payload === undefined ? EMPTY : new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength)
+        event = toDoraEvent({ ...input, data })
         break
       }
       case 'stop':
@@ -551,6 +599,12 @@ export class Node implements AsyncDisposable {
     this.#buffer.push(event)
     this.#wake(false)
   }
+}
+
+/** The frames of an output: the header, then the payload unless it is in shared memory. */
+function outputFrames(header: MessageHeader, sendSeq: bigint, data: Uint8Array, shm: SharedPayload | undefined): Uint8Array[] {
+  if (shm !== undefined) return [encodeNodeToSupervisor({ type: 'output', header, sendSeq, shm })]
+  return [encodeNodeToSupervisor({ type: 'output', header, sendSeq }), data]
 }
 
 /** Send the registration and decode the supervisor's answer. */

@@ -47,6 +47,14 @@ export {
   type KvsErrorCode,
 } from '../src/store/kvs/errors.js'
 export { encodeJson, decodeJson, encodeText, decodeText, typedArrayBytes, asTypedArray, Encoding } from './payload.js'
-export { NodeConnectError, UnknownOutputError, InvalidSendError, SupervisorGoneError, InvalidOperatorError, InvalidStateKeyError } from './errors.js'
+export {
+  NodeConnectError,
+  UnknownOutputError,
+  InvalidSendError,
+  MessageTooLargeError,
+  SupervisorGoneError,
+  InvalidOperatorError,
+  InvalidStateKeyError,
+} from './errors.js'
 export { ClosedError } from '../src/transport/errors.js'
 export { DoraError, type DoraErrorCode } from '../src/errors.js'

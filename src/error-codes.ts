@@ -107,6 +107,12 @@ export const ERROR_CODES = {
   DORA_NODE_CONNECT: { className: 'NodeConnectError', module: 'node-sdk/errors.ts', doc: 'a custom node could not register with its supervisor' },
   DORA_UNKNOWN_OUTPUT: { className: 'UnknownOutputError', module: 'node-sdk/errors.ts', doc: '`send` on an output the YAML does not declare' },
   DORA_INVALID_SEND: { className: 'InvalidSendError', module: 'node-sdk/errors.ts', doc: 'a payload that is not a `Uint8Array`' },
+  DORA_MESSAGE_TOO_LARGE: {
+    className: 'MessageTooLargeError',
+    module: 'node-sdk/errors.ts',
+    doc: "a payload bigger than the dataflow's `max_message_size` (default 64MiB); nothing was sent",
+    hint: 'Raise max_message_size: in the dataflow YAML (e.g. max_message_size: 256MiB), or send smaller payloads.',
+  },
   DORA_SUPERVISOR_GONE: {
     className: 'SupervisorGoneError',
     module: 'node-sdk/errors.ts',

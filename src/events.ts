@@ -100,6 +100,22 @@ export interface InputDelivery {
   /** The sender's header (with `redelivered` set when it is delivered again). */
   header: MessageHeader
   data: Uint8Array
+  /**
+   * Set when the payload is in a shared-memory segment (issue 15): a custom node is sent this
+   * reference instead of the bytes. `data` still gives the bytes to whoever in the supervisor
+   * asks.
+   */
+  shm?: SharedPayload | undefined
+}
+
+/**
+ * A payload in a shared-memory segment instead of a socket frame (common.capnp
+ * `SharedPayload`): `length` bytes at `offset` of the file `segment` in the run's shm directory.
+ */
+export interface SharedPayload {
+  readonly segment: string
+  readonly offset: number
+  readonly length: number
 }
 
 /** An event as the supervisor holds it: see the module comment. */

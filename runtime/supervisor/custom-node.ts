@@ -51,6 +51,8 @@ export interface CustomNodeOptions {
   consumed?: ((events: readonly DeliveredEvent[]) => void) | undefined
   /** The current process registered (called once per process that connects). */
   connected?: (() => void) | undefined
+  /** The node's process ended (any way): shared-memory segments it wrote and never sent are swept. */
+  processEnded?: (() => void) | undefined
 }
 
 export class CustomNode implements Unit {
@@ -348,6 +350,8 @@ export class CustomNode implements Unit {
 
   #deliver(event: DeliveredEvent): void {
     if (event.type !== 'input') return this.send(event)
+    // A shared-memory payload goes by name, no frame 1 (and `data` is not read here).
+    if (event.shm !== undefined) return this.send({ type: 'input', id: event.id, header: event.header, shm: event.shm })
     // The payload travels as its own frame, never inside the header message.
     const { data, ...header } = event
     this.send(header, data)
@@ -372,6 +376,7 @@ export class CustomNode implements Unit {
     if (code === 0 && signal === null && this.#failure === undefined && !this.#connectedThisProcess && !this.#stopping) {
       this.#failure = `exited with code 0 without connecting to the supervisor: its program must call \`await Node.connect()\` (from 'dora-ts') to get inputs and send outputs`
     }
+    this.#options.processEnded?.()
     if (code === 0 && signal === null && this.#failure === undefined) {
       // A clean exit is the node's own choice to end: it was done with what it had been given
       // (else the next run would get again what a sink like examples/pipeline's printer had

@@ -21,6 +21,7 @@ import { stateDirOf } from '../state/location.js'
 import { OperatorHost } from '../operator/host.js'
 import { discardConsumed, rememberOrder, type OutboxRoute } from '../operator/outbox.js'
 import { resolve } from 'node:path'
+import type { SharedSegment } from './shm-payloads.js'
 import { CustomNode } from './custom-node.js'
 import { UnitCounters, type UnitInfo } from './counters.js'
 import { Downstream } from './downstream.js'
@@ -282,10 +283,12 @@ export class DataflowRun implements AsyncDisposable {
           const unit = this.#units.get(nodeId)
           return unit instanceof CustomNode ? unit : undefined
         },
-        output: (node, header, data, taken) => this.#nodeOutputs.take(node.key, header, data, taken),
+        output: (node, header, data, taken, shm) => this.#nodeOutputs.take(node.key, header, data, taken, shm),
         afterOutputs: (node, step) => this.#nodeOutputs.inOrder(node.key, step),
         closeOutputs: (node, outputs) => this.#downstream.closeOutputs(node.key, outputs),
         log: (entry) => this.#options.log(entry),
+        maxMessageBytes: this.spec.maxMessageSize,
+        shm: resources.shm,
       })
     } catch (err) {
       // Nothing was launched yet: release what was opened, and let the caller report it.
@@ -312,6 +315,7 @@ export class DataflowRun implements AsyncDisposable {
             this.#everConnected.add(node.id)
             this.#checkStartup()
           },
+          processEnded: () => resources.shm?.sweep(node.id),
         })
         this.#add(unit)
       } else {
@@ -467,15 +471,24 @@ export class DataflowRun implements AsyncDisposable {
   }
 
   /** Route an output of `producerKey` to every receiver input it feeds. */
-  #route(producerKey: string, outputId: string, header: MessageHeader, payload: Uint8Array): void {
+  #route(producerKey: string, outputId: string, header: MessageHeader, payload: Uint8Array, shm?: SharedSegment): void {
     const key = this.#downstream.openOutputKey(producerKey, outputId)
     if (key === undefined) return
     this.#counters.sent(producerKey)
     const destinations = this.#routing.outputs.get(key)
     if (destinations === undefined) return
     // Every receiver shares the same bytes: nothing writes to a payload, and an operator's
-    // host copies it into the worker (never transfers it), keeping the original for redelivery.
-    for (const dest of destinations) this.#deliver(dest.receiver, { type: 'input', id: dest.inputId, header, data: payload })
+    // host copies it into the worker unless it was marked its alone (runtime/operator/host.ts).
+    for (const dest of destinations) {
+      if (shm === undefined) this.#deliver(dest.receiver, { type: 'input', id: dest.inputId, header, data: payload })
+      else this.#deliver(dest.receiver, this.#resources!.shm!.delivery(shm, dest.inputId, header, this.#liveCustomNode(dest.receiver)))
+    }
+  }
+
+  /** True when `key` is a custom node that will queue what it is given (see #deliver). */
+  #liveCustomNode(key: string): boolean {
+    const unit = this.#units.get(key)
+    return unit instanceof CustomNode && unit.status !== 'finished' && unit.status !== 'failed'
   }
 
   #deliver(receiverKey: string, item: DeliveredEvent): void {
@@ -499,6 +512,8 @@ export class DataflowRun implements AsyncDisposable {
    * them: their outbox entries go, or the next run would deliver them again.
    */
   #consumedByNode(nodeKey: string, events: readonly DeliveredEvent[]): void {
+    // Their shared-memory segments too: the last receiver done deletes the file.
+    this.#resources?.shm?.release(events)
     const store = this.#resources?.store
     if (store === undefined) return
     // In the group commit of this turn, not a transaction of its own per batch: until it
@@ -515,9 +530,9 @@ export class DataflowRun implements AsyncDisposable {
   #nodeOutputsOptions(): ConstructorParameters<typeof NodeOutputs>[1] {
     return {
       routes: (sender, outputId) => (this.#downstream.openOutputKey(sender, outputId) === undefined ? [] : this.#outboxReceivers(sender, outputId)),
-      route: (sender, header, data, order) => {
+      route: (sender, header, data, order, shm) => {
         if (order !== undefined) rememberOrder(header, order)
-        this.#route(sender, header.outputId, header, data)
+        this.#route(sender, header.outputId, header, data, shm)
       },
       warn: (sender, text) => this.#notice('warn', `${this.#nameOf(sender)}: ${text}`),
     }

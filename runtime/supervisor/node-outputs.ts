@@ -21,12 +21,13 @@ import type { MessageHeader } from '../../src/events.js'
 import { encodeOutboxValue, outboxKey } from '../../src/store/state/outbox.js'
 import type { SenderOutbox, StateStore } from '../../src/store/state/store.js'
 import type { OutboxRoute } from '../operator/outbox.js'
+import type { SharedSegment } from './shm-payloads.js'
 
 export interface NodeOutputsOptions {
   /** The receivers of `sender`'s output `outputId` whose copies go into the outbox (none when it is closed). */
   routes(sender: string, outputId: string): readonly OutboxRoute[]
   /** Route the message to its receivers' queues; `order` is its outbox sort key, if it has entries. */
-  route(sender: string, header: MessageHeader, data: Uint8Array, order: string | undefined): void
+  route(sender: string, header: MessageHeader, data: Uint8Array, order: string | undefined, shm: SharedSegment | undefined): void
   /** A message could not be committed (said once per node), or consumed entries could not be deleted. */
   warn(sender: string, text: string): void
 }
@@ -59,34 +60,41 @@ export class NodeOutputs {
    * `sender` sent a message: commit it for its receivers, then route it, then call `taken`
    * (the node's confirmation). Without a store, or for a message nobody receives, it is routed
    * at once, after the node's earlier messages.
+   *
+   * `shm`: the payload is in that shared-memory segment (`data` is empty). This holds one
+   * reference to it until the message is routed. Its bytes go into the outbox like any other
+   * payload (the copy a supervisor death needs); live receivers still get the segment.
    */
-  take(sender: string, header: MessageHeader, data: Uint8Array, taken: () => void): void {
+  take(sender: string, header: MessageHeader, data: Uint8Array, taken: () => void, shm?: SharedSegment): void {
+    const routed = (order: string | undefined): void => {
+      try {
+        this.#options.route(sender, header, data, order, shm)
+      } finally {
+        shm?.release()
+      }
+      taken()
+    }
     const routes = this.#store === undefined ? [] : this.#options.routes(sender, header.outputId)
     if (routes.length === 0) {
-      this.inOrder(sender, () => {
-        this.#options.route(sender, header, data, undefined)
-        taken()
-      })
+      this.inOrder(sender, () => routed(undefined))
       return
     }
     const state = this.#sender(sender)
     if (state === undefined) {
       // The store could not even be read (said): the message goes on in memory only.
-      this.#options.route(sender, header, data, undefined)
-      taken()
+      routed(undefined)
       return
     }
     const number = ++state.last
     const order = nodeOrder(number)
-    const { value, data: apart } = encodeOutboxValue(header, data)
+    const { value, data: apart } = encodeOutboxValue(header, shm === undefined ? data : shm.bytes())
     const put = routes.map((r) => ({ key: outboxKey(r.receiver, r.inputId, sender, order), value, data: apart }))
     state.pending++
     state.outbox.commitLater(put, number, (err) => {
       state.pending--
       if (err !== undefined)
         this.#warnOnce(state, sender, `could not commit its messages (${errorMessage(err)}); they go on in memory only, and are lost if the supervisor dies`)
-      this.#options.route(sender, header, data, err === undefined ? order : undefined)
-      taken()
+      routed(err === undefined ? order : undefined)
     })
   }
 

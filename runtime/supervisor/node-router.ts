@@ -22,6 +22,8 @@ import { ClosedError } from '../../src/transport/errors.js'
 import type { KvsConfig } from '../../node-sdk/kvs.js'
 import type { CustomNode } from './custom-node.js'
 import type { LogEntry } from './unit.js'
+import type { SharedSegment, ShmPayloads } from './shm-payloads.js'
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../../src/transport/node-socket.js'
 
 /** What the router needs from its run. */
 export interface NodeRouterHandlers {
@@ -34,9 +36,11 @@ export interface NodeRouterHandlers {
   /**
    * A registered node sent on one of its declared outputs (the header says who sent it, as the
    * connection proves). Call `taken` once the message is safe (committed where a receiver
-   * needs it, and routed): the node's `await send()` then resolves.
+   * needs it, and routed): the node's `await send()` then resolves. `shm`: the payload is in
+   * that shared-memory segment (`data` is empty); the handler owns one reference to it and
+   * releases it once the message is routed.
    */
-  output(node: CustomNode, header: MessageHeader, data: Uint8Array, taken: () => void): void
+  output(node: CustomNode, header: MessageHeader, data: Uint8Array, taken: () => void, shm?: SharedSegment): void
   /** Run `step` once every output the node sent before is taken (confirmations are cumulative). */
   afterOutputs(node: CustomNode, step: () => void): void
   /** A node closed some of its (declared) outputs. */
@@ -44,6 +48,8 @@ export interface NodeRouterHandlers {
   log(entry: LogEntry): void
   /** Largest frame a node may send (default DEFAULT_MAX_MESSAGE_BYTES, src/transport/node-socket.ts); a peer that sends more is disconnected by ZeroMQ. */
   maxMessageBytes?: number | undefined
+  /** The run's shared-memory payloads; without it, nodes are told to send everything on the socket. */
+  shm?: ShmPayloads | undefined
 }
 
 export class NodeRouter {
@@ -172,6 +178,19 @@ export class NodeRouter {
         }
         // Trust the connection, not the header, for who sent it.
         const header: MessageHeader = { ...message.header, dataflowId: this.#handlers.dataflowId, senderNode: node.nodeId, senderOperator: '' }
+        if (message.shm !== undefined) {
+          const segment = this.#handlers.shm?.accept(node.nodeId, message.shm) ?? 'a shared-memory payload, but this run has no shared memory'
+          if (typeof segment === 'string') {
+            this.#peerLog.log(`bad-shm-${node.display}`, `${node.display} sent ${segment}; dropped`)
+            // Dealt with for good (the log says so): a node waiting on it must not hang. After
+            // its earlier outputs, since confirmations are cumulative.
+            const sendSeq = message.sendSeq
+            this.#handlers.afterOutputs(node, () => node.outputTaken(sendSeq))
+            return
+          }
+          this.#handlers.output(node, header, new Uint8Array(0), () => node.outputTaken(message.sendSeq), segment)
+          return
+        }
         const data = payload === undefined ? new Uint8Array(0) : new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength)
         // Committed and routed to every receiver's queue: the node's `await send()` may resolve.
         this.#handlers.output(node, header, data, () => node.outputTaken(message.sendSeq))
@@ -252,6 +271,9 @@ export class NodeRouter {
           kvsMapSize: BigInt(kvs.mapSizeBytes),
           kvsNamespace: kvs.namespace,
           atLeastOnce: true,
+          maxMessageSize: this.#handlers.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+          shmDir: this.#handlers.shm?.dir ?? '',
+          shmThreshold: this.#handlers.shm?.threshold ?? 0,
         },
       }),
     ])

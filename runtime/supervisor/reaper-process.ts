@@ -17,6 +17,8 @@ import { basename } from 'node:path'
 
 const runDir = process.argv[2] ?? ''
 const graceMs = Number(process.argv[3] ?? '300')
+/** The run's shared-memory directory: segments of large payloads in tmpfs, i.e. in RAM. */
+const shmDir = process.argv[4] ?? ''
 /** Read once: after the supervisor dies, process.ppid is whoever adopted us. */
 const supervisorPid = process.ppid
 const groups = new Set<number>()
@@ -123,11 +125,13 @@ function liveGroups(candidates: number[]): number[] {
 
 /** Only ever a `run-<pid>-<hex>` directory (run-dir.ts), so a bad argument cannot delete more. */
 function removeRunDir(): void {
-  if (!/^run-\d+-[0-9a-f]+$/.test(basename(runDir))) return
-  try {
-    rmSync(runDir, { recursive: true, force: true })
-  } catch {
-    // Already gone (a node removed it) or not removable: nothing else to do about it.
+  for (const dir of [runDir, shmDir]) {
+    if (!/^run-\d+-[0-9a-f]+$/.test(basename(dir))) continue
+    try {
+      rmSync(dir, { recursive: true, force: true })
+    } catch {
+      // Already gone (a node removed it) or not removable: nothing else to do about it.
+    }
   }
 }
 

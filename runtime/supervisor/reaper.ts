@@ -57,6 +57,8 @@ registerErrorClass(ReaperError)
 export interface ReaperOptions {
   /** The run directory (run-dir.ts) to remove when the supervisor dies; only a `run-<pid>-<hex>` one is. */
   runDir?: string | undefined
+  /** The run's shared-memory directory (shm-dir.ts), removed with the run directory; only a `run-<pid>-<hex>` one is. */
+  shmDir?: string | undefined
   /** See {@link REAPER_GRACE_MS}. */
   graceMs?: number | undefined
   /** Notices: the reaper died and was replaced, or could not be. */
@@ -174,13 +176,17 @@ export class Reaper {
   }
 
   #launch(): Promise<void> {
-    const proc = spawn(process.execPath, [reaperEntry(), this.#options.runDir ?? '', String(this.#options.graceMs ?? REAPER_GRACE_MS)], {
-      // NODE_OPTIONS could load loaders or hooks (tsx, coverage) into a process that needs none.
-      env: { ...process.env, NODE_OPTIONS: '' },
-      // Its stderr is ours, so its one notice after our death lands where our output went.
-      stdio: ['pipe', 'pipe', 'inherit'],
-      detached: true,
-    })
+    const proc = spawn(
+      process.execPath,
+      [reaperEntry(), this.#options.runDir ?? '', String(this.#options.graceMs ?? REAPER_GRACE_MS), this.#options.shmDir ?? ''],
+      {
+        // NODE_OPTIONS could load loaders or hooks (tsx, coverage) into a process that needs none.
+        env: { ...process.env, NODE_OPTIONS: '' },
+        // Its stderr is ours, so its one notice after our death lands where our output went.
+        stdio: ['pipe', 'pipe', 'inherit'],
+        detached: true,
+      },
+    )
     this.#proc = proc
     // A dead reaper's pipe fails writes with EPIPE: its 'exit' handles that.
     proc.stdin?.on('error', () => {})

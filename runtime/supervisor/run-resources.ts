@@ -9,6 +9,8 @@
  * answering the CLI before the store closes, close the store before its owner lock is released.
  */
 import { rmSync } from 'node:fs'
+import { createShmDir, removeShmDir, shmThreshold } from '../../src/transport/shm-dir.js'
+import { ShmPayloads } from './shm-payloads.js'
 import { join } from 'node:path'
 import type { MessagePort } from 'node:worker_threads'
 import type { DataflowSpec } from '../../src/spec/types.js'
@@ -37,6 +39,8 @@ export interface RunResourcesOptions {
 
 export class RunResources {
   readonly runDir: RunDir
+  /** Large payloads between custom nodes (issue 15); undefined without custom nodes or tmpfs. */
+  shm: ShmPayloads | undefined
   /** The run's state store: open until close(), undefined when the dataflow needs none ({@link needsStateStore}). */
   readonly store: StateStore | undefined
   /** Stops the custom nodes if this process dies, even by SIGKILL; undefined without custom nodes. */
@@ -69,7 +73,11 @@ export class RunResources {
     try {
       // Started before any node, and not awaited: nodes spawned while it starts are still
       // registered (their lines wait in its pipe), and a failed start is logged (reaper.ts).
-      if (options.spec.nodes.some((n) => n.kind === 'custom')) resources.reaper = new Reaper({ runDir: runDir.path, log: options.log })
+      if (options.spec.nodes.some((n) => n.kind === 'custom')) {
+        const shmDir = createShmDir(runDir.path)
+        if (shmDir !== undefined) resources.shm = new ShmPayloads(shmDir, shmThreshold(), (text) => options.log('warn', text))
+        resources.reaper = new Reaper({ runDir: runDir.path, shmDir, log: options.log })
+      }
       // The CLI reads a live store through its owner only: see runtime/state/service.ts.
       if (resources.store !== undefined) resources.#stateService = await StateService.start(resources.store, `ipc://${join(runDir.path, 'state.sock')}`)
     } catch (err) {
@@ -97,6 +105,7 @@ export class RunResources {
   async #close(): Promise<void> {
     this.#stateService?.close()
     this.runDir.remove()
+    removeShmDir(this.shm?.dir)
     try {
       // Waits for a snapshot still being copied: the owner lock must outlive the environment.
       await this.store?.[Symbol.asyncDispose]()

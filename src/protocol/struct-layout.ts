@@ -59,6 +59,7 @@ export const LAYOUT = {
     tagBits: 0,
     fields: { key: p(0), text: p(1, 0), float64: d(64, 64, 1), int64: d(64, 64, 2), bool: d(64, 1, 3), data: p(1, 4) },
   },
+  SharedPayload: { bytes: 16, ptrs: 1, fields: { segment: p(0), offset: d(0, 64), length: d(64, 64) } },
   MessageHeader: {
     bytes: 24,
     ptrs: 7,
@@ -84,7 +85,7 @@ export const LAYOUT = {
     fields: { register: p(0, 0), output: p(0, 1), next: d(0, 0, 2), closeOutputs: p(0, 3), log: p(0, 4) },
   },
   'NodeToSupervisor.Register': { bytes: 8, ptrs: 2, fields: { nodeId: p(0), protocolVersion: d(0, 32), pid: d(32, 32), secret: p(1) } },
-  'NodeToSupervisor.Output': { bytes: 8, ptrs: 1, fields: { header: p(0), sendSeq: d(0, 64) } },
+  'NodeToSupervisor.Output': { bytes: 8, ptrs: 2, fields: { header: p(0), sendSeq: d(0, 64), shm: p(1) } },
   'NodeToSupervisor.CloseOutputs': { bytes: 0, ptrs: 1, fields: { outputs: p(0) } },
   'NodeToSupervisor.Log': { bytes: 8, ptrs: 1, fields: { level: d(0, 16), message: p(0) } },
 
@@ -110,8 +111,8 @@ export const LAYOUT = {
     },
   },
   'SupervisorToNode.Registration': {
-    bytes: 16,
-    ptrs: 7,
+    bytes: 32,
+    ptrs: 8,
     fields: {
       dataflowId: p(0),
       dataflowName: p(1),
@@ -123,10 +124,13 @@ export const LAYOUT = {
       kvsMapSize: d(64, 64),
       kvsNamespace: p(6),
       atLeastOnce: d(32, 1),
+      maxMessageSize: d(128, 64),
+      shmDir: p(7),
+      shmThreshold: d(192, 64),
     },
   },
   'SupervisorToNode.RegisterRejected': { bytes: 0, ptrs: 1, fields: { reason: p(0) } },
-  'SupervisorToNode.Input': { bytes: 0, ptrs: 2, fields: { inputId: p(0), header: p(1) } },
+  'SupervisorToNode.Input': { bytes: 0, ptrs: 3, fields: { inputId: p(0), header: p(1), shm: p(2) } },
   'SupervisorToNode.InputClosed': { bytes: 0, ptrs: 1, fields: { inputId: p(0) } },
   'SupervisorToNode.InputRecovered': { bytes: 0, ptrs: 1, fields: { inputId: p(0) } },
   'SupervisorToNode.OutputsPaused': { bytes: 0, ptrs: 1, fields: { outputs: p(0) } },

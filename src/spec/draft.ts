@@ -93,5 +93,6 @@ export interface DraftDataflow {
   kvsNamespace?: string | undefined
   stateMapSize?: number | undefined
   kvsMapSize?: number | undefined
+  maxMessageSize?: number | undefined
   nodes: DraftNode[]
 }

@@ -95,6 +95,11 @@ export const ROOT_KEYS = {
       'dora-ts: size limit of the shared key-value store as this dataflow uses it: bytes, or a size with a unit such as `2GiB`. Default 1GiB. Raise it when a write fails with DORA_KVS_MAP_FULL (`--kvs-map-size` on the command line wins).',
     schema: { $ref: '#/$defs/byteSize' },
   },
+  max_message_size: {
+    description:
+      'dora-ts: largest payload a node or operator of this dataflow may send: bytes, or a size with a unit such as `256MiB`. Default 64MiB. A bigger send is refused with DORA_MESSAGE_TOO_LARGE before it leaves the sender.',
+    schema: { $ref: '#/$defs/byteSize' },
+  },
   kvs_namespace: {
     description:
       "dora-ts: the namespace (pool) of the shared key-value store that this dataflow's nodes and operators use as `kvs`. Default: the dataflow name. Two dataflows that set the same value share their keys.",

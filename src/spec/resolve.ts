@@ -99,6 +99,7 @@ class Resolver {
       ...(draft.kvsNamespace === undefined ? {} : { kvsNamespace: draft.kvsNamespace }),
       ...(draft.stateMapSize === undefined ? {} : { stateMapSize: draft.stateMapSize }),
       ...(draft.kvsMapSize === undefined ? {} : { kvsMapSize: draft.kvsMapSize }),
+      ...(draft.maxMessageSize === undefined ? {} : { maxMessageSize: draft.maxMessageSize }),
     }
   }
 

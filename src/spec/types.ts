@@ -150,6 +150,8 @@ export interface DataflowSpec {
   stateMapSize?: number | undefined
   /** Bytes; the YAML's `kvs_map_size`, if set (default: the KVS's 1 GiB; `--kvs-map-size` wins). */
   kvsMapSize?: number | undefined
+  /** Bytes; the YAML's `max_message_size`, if set (default DEFAULT_MAX_MESSAGE_BYTES, 64 MiB): the largest payload a sender may send. */
+  maxMessageSize?: number | undefined
   /** What the YAML was read as where that differs from what it says (`file:line:col: text`); the CLI prints them. */
   notes?: string[] | undefined
 }

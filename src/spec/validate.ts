@@ -106,6 +106,7 @@ class Validator {
       kvsNamespace: this.kvsNamespace(f.kvs_namespace),
       stateMapSize: this.read.byteSize(f.state_map_size, {}),
       kvsMapSize: this.read.byteSize(f.kvs_map_size, {}),
+      maxMessageSize: this.read.byteSize(f.max_message_size, {}),
       nodes: [],
     }
     if (f.nodes === undefined) {

@@ -36,12 +36,17 @@ const WITH_BASELINE = [
   'cli.version',
   'cli.list',
   ...pair('node-node'),
+  // Issue 15: up to 16 MB, the camera stream, and the same plans with shared memory off.
+  ...['16MB', '4MB@30Hz'].map((s) => `node-node.rtt.${s}`),
+  ...['1KB', '1MB', '4MB', '16MB'].map((s) => `node-node.tput.${s}.mbs`),
+  ...['64KB', '4MB', '16MB', '4MB@30Hz'].map((s) => `node-node-socket.rtt.${s}`),
+  ...['64KB', '16MB'].map((s) => `node-node-socket.tput.${s}.mbs`),
   ...pair('operator-operator'),
   ...SCALE.flatMap((n) => [`scale.operators.${n}.rss`, `scale.nodes.${n}.rss`]),
   ...['16B', '1KB', '64KB'].flatMap((s) => [`state.commit.${s}`, `state.operator.${s}`]),
 ]
 const WITHOUT_BASELINE = [
-  ...['8B', '64KB', '1MB'].flatMap((s) => [`node-operator.n2o.${s}`, `node-operator.o2n.${s}`, `node-operator.rtt.${s}`]),
+  ...['8B', '1KB', '64KB', '1MB', '4MB', '16MB'].flatMap((s) => [`node-operator.n2o.${s}`, `node-operator.o2n.${s}`, `node-operator.rtt.${s}`]),
   ...['operator', 'node'].flatMap((who) => [`timer.${who}.interval`, `timer.${who}.jitter`]),
   ...FAN_OUT.map((n) => `fan-out.${n}`),
   ...SCALE.flatMap((n) => [`scale.operators.${n}.startup`, `scale.nodes.${n}.startup`]),

@@ -31,6 +31,9 @@ const registration: Registration = {
   kvsMapSize: 0n,
   kvsNamespace: '',
   atLeastOnce: false,
+  maxMessageSize: 0,
+  shmDir: '',
+  shmThreshold: 0,
 }
 
 /** The supervisor's side of the node socket, played by the test. */

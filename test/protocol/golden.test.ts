@@ -49,7 +49,8 @@ if (haveCapnp(t)) {
       flat(r.text),
       '(registered = (dataflowId = "0193a4b2-7c1d-7e0f-8a9b-123456789abc", dataflowName = "robot", nodeId = "planner", ' +
         'restartCount = 3, inputs = ["camera/image", "lidar/points", ""], outputs = ["plan"], ' +
-        'kvsPath = "/home/robot/.local/state/dora-ts/kvs", kvsMapSize = 1073741824, kvsNamespace = "robot", atLeastOnce = true))',
+        'kvsPath = "/home/robot/.local/state/dora-ts/kvs", kvsMapSize = 1073741824, kvsNamespace = "robot", atLeastOnce = true, ' +
+        'maxMessageSize = 0, shmThreshold = 0))',
     )
     const stop = capnpDecode(S2N_SCHEMA, 'SupervisorToNode', encodeSupervisorToNode({ type: 'stop', cause: 'all-inputs-closed' }))
     t.equal(flat(stop.text), '(stop = (cause = allInputsClosed))')
@@ -132,6 +133,9 @@ if (haveCapnp(t)) {
           kvsMapSize: (1n << 64n) - 1n,
           kvsNamespace: 'n',
           atLeastOnce: true,
+          maxMessageSize: 0,
+          shmDir: '',
+          shmThreshold: 0,
         },
       },
     ],
@@ -236,6 +240,9 @@ if (haveCapnp(t)) {
         kvsMapSize: 0n,
         kvsNamespace: '',
         atLeastOnce: false,
+        maxMessageSize: 0,
+        shmDir: '',
+        shmThreshold: 0,
       },
     })
   })

@@ -18,7 +18,7 @@
 
 import { ProtocolEncodeError, ProtocolError } from '../errors.js'
 import { LAYOUT } from '../struct-layout.js'
-import type { LogLevel, MessageHeader, MetadataValue, NodeToSupervisor, StopCause, SupervisorToNode } from './messages.js'
+import type { LogLevel, MessageHeader, MetadataValue, NodeToSupervisor, SharedPayload, StopCause, SupervisorToNode } from './messages.js'
 import { FrameReader, FrameWriter, type StructReader, type StructWriter } from '../wire.js'
 import { errorMessage } from '../../errors.js'
 
@@ -53,6 +53,7 @@ const S2N_ERROR = LAYOUT['SupervisorToNode.Error']
 const S2N_NODE_RESTARTED = LAYOUT['SupervisorToNode.NodeRestarted']
 const S2N_NODE_FAILED = LAYOUT['SupervisorToNode.NodeFailed']
 const HEADER = LAYOUT.MessageHeader
+const SHARED = LAYOUT.SharedPayload
 const KEY_VALUE = LAYOUT.KeyValue
 
 // ---------------------------------------------------------------------------------------------
@@ -89,6 +90,7 @@ export function encodeNodeToSupervisor(msg: NodeToSupervisor): Uint8Array {
       const s = w.struct(root, f.output, N2S_OUTPUT)
       writeHeader(w, w.struct(s, N2S_OUTPUT.fields.header, HEADER), msg.header)
       w.setU64(s, N2S_OUTPUT.fields.sendSeq, u64(msg.sendSeq, 'output.sendSeq'))
+      if (msg.shm !== undefined) writeShared(w, w.struct(s, N2S_OUTPUT.fields.shm, SHARED), msg.shm, 'output.shm')
       break
     }
     case 'next':
@@ -139,7 +141,13 @@ export function decodeNodeToSupervisor(bytes: Uint8Array): NodeToSupervisor {
       }
       case f.output.tag: {
         const s = r.struct(root, f.output)
-        return { type: 'output', header: readHeader(r, r.struct(s, N2S_OUTPUT.fields.header)), sendSeq: r.u64(s, N2S_OUTPUT.fields.sendSeq) }
+        const shm = readShared(r, r.struct(s, N2S_OUTPUT.fields.shm))
+        return {
+          type: 'output',
+          header: readHeader(r, r.struct(s, N2S_OUTPUT.fields.header)),
+          sendSeq: r.u64(s, N2S_OUTPUT.fields.sendSeq),
+          ...(shm === undefined ? {} : { shm }),
+        }
       }
       case f.next.tag:
         return { type: 'next' }
@@ -191,6 +199,9 @@ export function encodeSupervisorToNode(msg: SupervisorToNode): Uint8Array {
       w.setU64(s, g.kvsMapSize, u64(r.kvsMapSize, 'registration.kvsMapSize'))
       w.text(s, g.kvsNamespace, str(r.kvsNamespace, 'registration.kvsNamespace'))
       w.setBool(s, g.atLeastOnce, bool(r.atLeastOnce, 'registration.atLeastOnce'))
+      w.setU64(s, g.maxMessageSize, u64(BigInt(r.maxMessageSize), 'registration.maxMessageSize'))
+      w.text(s, g.shmDir, str(r.shmDir, 'registration.shmDir'))
+      w.setU64(s, g.shmThreshold, u64(BigInt(r.shmThreshold), 'registration.shmThreshold'))
       break
     }
     case 'register-rejected': {
@@ -204,6 +215,7 @@ export function encodeSupervisorToNode(msg: SupervisorToNode): Uint8Array {
       const s = w.struct(root, f.input, S2N_INPUT)
       w.text(s, S2N_INPUT.fields.inputId, str(msg.id, 'input.id'))
       writeHeader(w, w.struct(s, S2N_INPUT.fields.header, HEADER), msg.header)
+      if (msg.shm !== undefined) writeShared(w, w.struct(s, S2N_INPUT.fields.shm, SHARED), msg.shm, 'input.shm')
       break
     }
     case 'input-closed': {
@@ -300,6 +312,9 @@ export function decodeSupervisorToNode(bytes: Uint8Array): SupervisorToNode {
             kvsMapSize: r.u64(s, g.kvsMapSize),
             kvsNamespace: r.text(s, g.kvsNamespace),
             atLeastOnce: r.bool(s, g.atLeastOnce),
+            maxMessageSize: safeNumber(r.u64(s, g.maxMessageSize)),
+            shmDir: r.text(s, g.shmDir),
+            shmThreshold: safeNumber(r.u64(s, g.shmThreshold)),
           },
         }
       }
@@ -307,10 +322,12 @@ export function decodeSupervisorToNode(bytes: Uint8Array): SupervisorToNode {
         return { type: 'register-rejected', reason: r.text(r.struct(root, f.registerRejected), S2N_REGISTER_REJECTED.fields.reason) }
       case f.input.tag: {
         const s = r.struct(root, f.input)
+        const shm = readShared(r, r.struct(s, S2N_INPUT.fields.shm))
         return {
           type: 'input',
           id: r.text(s, S2N_INPUT.fields.inputId),
           header: readHeader(r, r.struct(s, S2N_INPUT.fields.header)),
+          ...(shm === undefined ? {} : { shm }),
         }
       }
       case f.inputClosed.tag:
@@ -356,6 +373,35 @@ function decode<R>(bytes: Uint8Array, read: (r: FrameReader) => R): R {
     /* c8 ignore next */
     throw new ProtocolError(`malformed message: ${errorMessage(err)}`, { cause: err })
   }
+}
+
+/** A SharedPayload; offsets and lengths are byte counts a JS number holds exactly. */
+function writeShared(w: FrameWriter, s: StructWriter, shm: SharedPayload, what: string): void {
+  if (typeof shm !== 'object' || shm === null) throw new ProtocolEncodeError(`${what} is not an object`)
+  const segment = str(shm.segment, `${what}.segment`)
+  if (segment === '') throw new ProtocolEncodeError(`${what}.segment is empty`)
+  w.text(s, SHARED.fields.segment, segment)
+  w.setU64(s, SHARED.fields.offset, u64(byteCount(shm.offset, `${what}.offset`), `${what}.offset`))
+  w.setU64(s, SHARED.fields.length, u64(byteCount(shm.length, `${what}.length`), `${what}.length`))
+}
+
+/** Undefined for a null (absent) struct: an empty segment name means "no shared payload". */
+function readShared(r: FrameReader, s: StructReader): SharedPayload | undefined {
+  const segment = r.text(s, SHARED.fields.segment)
+  if (segment === '') return undefined
+  return { segment, offset: safeNumber(r.u64(s, SHARED.fields.offset)), length: safeNumber(r.u64(s, SHARED.fields.length)) }
+}
+
+function byteCount(value: unknown, what: string): bigint {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+    throw new ProtocolEncodeError(`${what} must be a non-negative safe integer, got ${String(value)}`)
+  return BigInt(value)
+}
+
+/** A u64 byte count as a number; beyond 2^53 it cannot name a real byte of memory: rejected. */
+function safeNumber(value: bigint): number {
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProtocolError(`a byte count of ${value} is larger than any payload`)
+  return Number(value)
 }
 
 function writeHeader(w: FrameWriter, s: StructWriter, h: MessageHeader): void {

@@ -10,7 +10,7 @@
  * The events among them (inputs, stop, input-closed, ...) are the shared event model of
  * `src/events.ts`; only the session messages (registration, flow control) are defined here.
  */
-import type { ControlEvent, InputDelivery, MessageHeader, MetadataValue, StopCause } from '../../events.js'
+import type { ControlEvent, InputDelivery, MessageHeader, MetadataValue, SharedPayload, StopCause } from '../../events.js'
 
 /** Bumped when the wire contract changes incompatibly; checked at registration. */
 export const PROTOCOL_VERSION = 1
@@ -22,7 +22,7 @@ export const PROTOCOL_VERSION = 1
  */
 export const MAX_PAUSE_MS = 5_000
 
-export type { MessageHeader, MetadataValue, StopCause }
+export type { MessageHeader, MetadataValue, SharedPayload, StopCause }
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug'
 
@@ -33,7 +33,7 @@ export type NodeToSupervisor =
    * Payload in frame 1. `sendSeq` numbers the outputs of one connection from 1 (0: no
    * confirmation wanted); the supervisor confirms them with `outputs-taken`.
    */
-  | { type: 'output'; header: MessageHeader; sendSeq: bigint }
+  | { type: 'output'; header: MessageHeader; sendSeq: bigint; shm?: SharedPayload | undefined }
   /** The node is ready for more events; the supervisor answers with what it has queued. */
   | { type: 'next' }
   | { type: 'close-outputs'; outputs: string[] }
@@ -62,6 +62,12 @@ export interface Registration {
    * for neither).
    */
   atLeastOnce: boolean
+  /** Largest payload the node may send, in bytes (the YAML's `max_message_size`); 0: unknown (an older supervisor). */
+  maxMessageSize: number
+  /** The run's shared-memory directory; '' when payloads always travel on the socket. */
+  shmDir: string
+  /** Payloads of at least this many bytes go through {@link shmDir}; 0: never. */
+  shmThreshold: number
 }
 
 /**

@@ -52,6 +52,17 @@ struct KeyValue {
   }
 }
 
+# A payload that travels through shared memory instead of the socket (issue 15): `length` bytes
+# at `offset` in the file `segment` of the run's shared-memory directory (the `shmDir` of the
+# registration, a tmpfs folder only the run's user can read). A message that carries one has no
+# payload frame. Large payloads only (see `shmThreshold`): one write and one read instead of
+# four socket copies through the supervisor.
+struct SharedPayload {
+  segment @0 :Text;    # File name inside shmDir (no slash), `<nodeId>@<restartCount>@<n>`.
+  offset @1 :UInt64;   # Where the payload starts in the file.
+  length @2 :UInt64;   # Payload bytes.
+}
+
 # Header of every data message: what a node sent, from where, and when.
 struct MessageHeader {
   dataflowId @0 :Text;      # UUID of the running dataflow.

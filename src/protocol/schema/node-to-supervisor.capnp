@@ -32,6 +32,10 @@ struct NodeToSupervisor {
                                       # output after `register`, then +1 per output. The
                                       # supervisor confirms them with `outputsTaken`. 0: the node
                                       # wants no confirmation (a node written before this field).
+    shm @2 :Common.SharedPayload;     # Set: the payload is in this shared-memory segment, which
+                                      # the node wrote and no longer touches; there is no frame
+                                      # 1. The supervisor deletes the segment once every
+                                      # receiver is done with it.
   }
 
   struct CloseOutputs {

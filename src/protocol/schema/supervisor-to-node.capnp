@@ -52,6 +52,11 @@ struct SupervisorToNode {
                               # `outputsTaken`, and ends every batch with `batchEnd`. False (a
                               # supervisor older than the field): neither comes; a node must not
                               # wait for them.
+    maxMessageSize @10 :UInt64;  # Largest payload the node may send (the YAML's
+                                 # `max_message_size`); 0 from an older supervisor: unknown.
+    shmDir @11 :Text;            # The run's shared-memory directory (see SharedPayload); empty:
+                                 # payloads always travel on the socket.
+    shmThreshold @12 :UInt64;    # Payloads of at least this many bytes go through shmDir; 0: never.
   }
 
   struct RegisterRejected {
@@ -61,6 +66,9 @@ struct SupervisorToNode {
   struct Input {
     inputId @0 :Text;                 # The receiving node's input id.
     header @1 :Common.MessageHeader;  # The sender's header, with `redelivered` set when replayed.
+    shm @2 :Common.SharedPayload;     # Set: the payload is in this shared-memory segment, and
+                                      # there is no frame 1. The node reads it before it asks
+                                      # for its next batch (the segment may go after that).
   }
 
   struct InputClosed {

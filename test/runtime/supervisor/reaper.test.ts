@@ -7,7 +7,7 @@ import t, { type Test } from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { Reaper, ReaperError } from '../../../runtime/supervisor/reaper.js'
 import { ROOT } from '../../e2e/fixtures/cli.js'
 import { processesNaming, running, waitUntilGone, waitUntilNone } from '../../e2e/fixtures/processes.js'
@@ -86,9 +86,13 @@ function cleanup(t: Test, pgids: number[]): void {
   })
 }
 
-t.test('SIGKILL of the supervisor: every node group is stopped, helpers included, and the run directory removed', async (t) => {
+t.test('SIGKILL of the supervisor: every node group is stopped, helpers included, and the run and shared-memory directories removed', async (t) => {
   const dir = runDir(t)
-  const host = startHost(t, { NODES: JSON.stringify([[SLEEPER], [SLEEPER]]), RUN_DIR: dir })
+  // The run's shared-memory directory (shm-dir.ts): a segment in it is RAM until removed.
+  const shm = join(dirname(dir), 'shm', basename(dir))
+  mkdirSync(shm, { recursive: true })
+  writeFileSync(join(shm, 'camera@0@1'), 'a 4 MB frame')
+  const host = startHost(t, { NODES: JSON.stringify([[SLEEPER], [SLEEPER]]), RUN_DIR: dir, SHM_DIR: shm })
   const reaper = Number((await host.waitFor(/reaper=(\d+)/))[1])
   await host.waitFor(/pid=\d+ helper=\d+[\s\S]*pid=\d+ helper=\d+/)
   const pids = [...host.output().matchAll(/pid=(\d+) helper=(\d+)/g)].flatMap((m) => [Number(m[1]), Number(m[2])])
@@ -100,6 +104,7 @@ t.test('SIGKILL of the supervisor: every node group is stopped, helpers included
   t.comment(`every node group was gone ${ms} ms after the supervisor's SIGKILL`)
   t.same((await waitUntilGone([reaper])).left, [], 'and the reaper exits once done')
   t.notOk(existsSync(dir), 'the run directory was removed')
+  t.notOk(existsSync(shm), 'the shared-memory directory and its segments were removed')
   // The reaper's line may still be in the pipe when it has exited: wait for it, don't peek.
   await host.waitFor(/dora-ts reaper: the supervisor \(pid \d+\) is gone; sent SIGTERM to 2 node process groups/)
   t.pass('the reaper says what it did')

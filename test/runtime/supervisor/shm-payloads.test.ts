@@ -1,0 +1,99 @@
+// The supervisor's shared-memory bookkeeping, on real files: a segment is deleted exactly when
+// its last holder lets go, names outside a node's own are refused, and what a killed node wrote
+// but never announced is swept.
+import t, { type Test } from 'tap'
+import { existsSync, readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { POOL_PER_NODE, SharedSegment, ShmPayloads } from '../../../runtime/supervisor/shm-payloads.js'
+import { ShmWriter, readShared } from '../../../node-sdk/shm.js'
+import type { MessageHeader } from '../../../src/events.js'
+
+const header: MessageHeader = {
+  dataflowId: 'd',
+  senderNode: 'cam',
+  senderOperator: '',
+  outputId: 'frame',
+  sequence: 1n,
+  timestampNs: 0n,
+  metadata: {},
+  encoding: 'raw',
+  messageId: '0.1',
+  redelivered: false,
+}
+
+function setup(t: Test) {
+  const dir = t.testdir({})
+  const warnings: string[] = []
+  return { dir, warnings, shm: new ShmPayloads(dir, 1024, (w) => warnings.push(w)) }
+}
+
+t.test('a segment lives until its router hold and every custom-node delivery let go, then goes back to its writer', async (t) => {
+  const { dir, shm } = setup(t)
+  const writer = new ShmWriter(dir, 'cam', 0)
+  const written = writer.write(Buffer.from('hello shared memory'))
+  t.equal(written.segment, 'cam@0@1')
+  const segment = shm.accept('cam', written)
+  if (typeof segment === 'string') throw new Error(segment)
+  const a = shm.delivery(segment, 'in', header, true)
+  const b = shm.delivery(segment, 'in', header, true)
+  const op = shm.delivery(segment, 'in', header, false)
+  t.equal(Buffer.from(op.data).toString(), 'hello shared memory', 'an operator delivery carries the bytes')
+  t.equal(op.shm, undefined, 'and no segment reference')
+  t.equal(a.shm, segment, 'a custom-node delivery carries the segment')
+  t.equal(Buffer.from({ ...a }.data).toString(), 'hello shared memory', "a spread copy (redelivery's) still reads the bytes")
+  segment.release() // the router's hold
+  t.ok(existsSync(join(dir, 'cam@0@1')), 'still held by two deliveries')
+  shm.release([a])
+  t.ok(existsSync(join(dir, 'cam@0@1')), 'still held by one')
+  shm.release([b, { type: 'stop', cause: 'manual' }])
+  t.same(readdirSync(dir), ['cam@0@1.free'], 'when the last receiver is done, the file is handed back to its writer')
+  t.equal(shm.live, 0)
+  t.same(shm.stats, { accepted: 1, deleted: 1, swept: 0, refused: 0 })
+  shm.release([b])
+  t.equal(shm.stats.deleted, 1, 'a second release of the same delivery changes nothing')
+  const again = writer.write(Buffer.from('short'))
+  t.same(readdirSync(dir), ['cam@0@2'], 'the writer reused the free file under its next name')
+  t.equal(readShared(dir, again).toString(), 'short', 'cut to the new payload')
+})
+
+t.test('at most POOL_PER_NODE free files are kept per writer; a writer forgets the ones deleted', async (t) => {
+  const { dir, shm } = setup(t)
+  const writer = new ShmWriter(dir, 'cam', 0)
+  const segments = Array.from({ length: POOL_PER_NODE + 3 }, () => shm.accept('cam', writer.write(new Uint8Array(10))))
+  for (const s of segments) if (s instanceof SharedSegment) s.release()
+  t.equal(readdirSync(dir).filter((n) => n.endsWith('.free')).length, POOL_PER_NODE, 'the oldest free files beyond the pool were deleted')
+  writer.write(new Uint8Array(10))
+  t.equal(readdirSync(dir).filter((n) => n.endsWith('.free')).length, POOL_PER_NODE - 1, 'the next write took one back')
+})
+
+t.test("names that are not the node's own, and segments shorter than announced, are refused", async (t) => {
+  const { dir, shm } = setup(t)
+  writeFileSync(join(dir, 'other@0@1'), 'x')
+  writeFileSync(join(dir, 'cam@0@2'), 'short')
+  t.type(shm.accept('cam', { segment: 'other@0@1', offset: 0, length: 1 }), 'string', "another node's segment")
+  t.type(shm.accept('cam', { segment: '../cam@0@1', offset: 0, length: 1 }), 'string', 'a path')
+  t.type(shm.accept('cam', { segment: 'cam@0@x', offset: 0, length: 1 }), 'string', 'a malformed name')
+  t.type(shm.accept('cam', { segment: 'cam@0@2', offset: 0, length: 100 }), 'string', 'shorter than announced')
+  t.notOk(existsSync(join(dir, 'cam@0@2')), 'the short segment of the node was deleted')
+  t.ok(existsSync(join(dir, 'other@0@1')), "another node's file was left alone")
+  t.equal(shm.stats.refused, 4)
+})
+
+t.test('sweep removes what a dead node wrote and never announced, not what receivers still hold', async (t) => {
+  const { dir, shm } = setup(t)
+  const writer = new ShmWriter(dir, 'cam', 3)
+  const announced = shm.accept('cam', writer.write(new Uint8Array(2000)))
+  if (!(announced instanceof SharedSegment)) throw new Error('refused')
+  writer.write(new Uint8Array(2000)) // written, then the process died before sending it
+  writeFileSync(join(dir, 'camera@0@1'), 'another node with a longer id')
+  shm.sweep('cam')
+  t.same(readdirSync(dir).sort(), ['cam@3@1', 'camera@0@1'], 'the unannounced segment is gone; the held one and the other node stay')
+  t.equal(shm.stats.swept, 1)
+})
+
+t.test('readShared reads the announced range and refuses names that leave the directory', async (t) => {
+  const dir = t.testdir({ seg: 'abcdefgh' })
+  t.equal(readShared(dir, { segment: 'seg', offset: 2, length: 4 }).toString(), 'cdef')
+  t.throws(() => readShared(dir, { segment: '../seg', offset: 0, length: 1 }), /refusing/)
+  t.throws(() => readShared(dir, { segment: 'seg', offset: 4, length: 10 }), /ends after 4 of 10 bytes/)
+})
