@@ -57,7 +57,9 @@ export function tryAcquirePidFile(file: string, tag = ''): PidFileResult {
 function removeIfStale(file: string): boolean {
   const takeover = `${file}.takeover`
   try {
-    mkdirSync(takeover)
+    // 0700: a store directory's privacy check (src/security) would otherwise find it open to
+    // others and "fix" it, with a notice on stderr, whenever it looks in at that moment.
+    mkdirSync(takeover, { mode: 0o700 })
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
     try {
