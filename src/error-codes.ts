@@ -288,6 +288,11 @@ export const ERROR_CODES = {
     module: 'src/store/kvs/errors.ts',
     doc: 'any other KVS read or write failure (too many readers, an I/O error); nothing was applied',
   },
+  DORA_KVS_STALLED: {
+    className: 'KvsStalledError',
+    module: 'src/store/kvs/errors.ts',
+    doc: "a KVS call did not complete in time: another process holds the KVS write lock (named by pid when known) or the supervisor's KVS thread is stuck",
+  },
   DORA_KVS_CLOSED: { className: 'KvsClosedError', module: 'src/store/kvs/errors.ts', doc: 'a KVS handle used after `close()`' },
 
   // LMDB environments shared by both stores (src/store/lmdb/).

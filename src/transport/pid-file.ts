@@ -29,9 +29,11 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4))
  */
 export function tryAcquirePidFile(file: string, tag = ''): PidFileResult {
   const mine = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
-  // "<pid> <tag or -> <stamp>": the stamp tells this process from a later one with its pid.
-  writeFileSync(mine, `${process.pid} ${tag === '' ? '-' : tag} ${processStamp(process.pid) ?? '-'}\n`, { mode: 0o600 })
   try {
+    // "<pid> <tag or -> <stamp>": the stamp tells this process from a later one with its pid.
+    // Inside the try: on a full disk the file is created and the write fails (ENOSPC), and
+    // the empty file must not stay behind (issue 12: open.lock.*.tmp piled up in the KVS).
+    writeFileSync(mine, `${process.pid} ${tag === '' ? '-' : tag} ${processStamp(process.pid) ?? '-'}\n`, { mode: 0o600 })
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       try {
         linkSync(mine, file)
@@ -55,7 +57,9 @@ export function tryAcquirePidFile(file: string, tag = ''): PidFileResult {
 function removeIfStale(file: string): boolean {
   const takeover = `${file}.takeover`
   try {
-    mkdirSync(takeover)
+    // 0700: a store directory's privacy check (src/security) would otherwise find it open to
+    // others and "fix" it, with a notice on stderr, whenever it looks in at that moment.
+    mkdirSync(takeover, { mode: 0o700 })
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
     try {

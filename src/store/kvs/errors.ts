@@ -166,6 +166,19 @@ export class KvsIoError extends KvsError {
 }
 registerErrorClass(KvsIoError)
 
+/**
+ * A KVS call did not complete within its bound because another participant holds LMDB's write
+ * lock (or the KVS thread is stuck): the message names the holder's pid when lock.mdb says
+ * it (write-lock.ts). Nothing of the call was applied.
+ */
+export class KvsStalledError extends KvsError {
+  declare readonly code: 'DORA_KVS_STALLED'
+  constructor(message: string, options: KvsErrorOptions = {}) {
+    super('DORA_KVS_STALLED', message, options)
+  }
+}
+registerErrorClass(KvsStalledError)
+
 /** The KVS handle was used after close(). */
 export class KvsClosedError extends KvsError {
   declare readonly code: 'DORA_KVS_CLOSED'

@@ -8,10 +8,9 @@
  *
  * @module
  */
-import { endianness } from 'node:os'
-import type { RootDatabase } from 'lmdb'
 import { describeKvsAction, kvsMapFullHint, KvsBadValueError, KvsMapFullError, KvsOpenError, KvsValueTooLargeError, type KvsErrorContext } from './errors.js'
-import { freshReadTxn, type SharedEnv } from './environment.js'
+import type { SharedEnv } from './environment.js'
+import { usedBytes } from '../lmdb/used-pages.js'
 
 /** Default size limit of the KVS: 1 GiB (a sparse mapping: costs nothing until used). */
 export const DEFAULT_KVS_MAP_SIZE_BYTES = 1024 * 1024 * 1024
@@ -104,32 +103,4 @@ export function reserveRoom(shared: SharedEnv, bytes: number, mapSizeBytes: numb
 
 function errorOptions(context: KvsErrorContext, hint: string): { dir: string; namespace: string | undefined; key: string | undefined; hint: string } {
   return { dir: context.dir, namespace: context.namespace, key: context.key, hint }
-}
-
-/** Offsets in an MDB_db record (the value of a named database in LMDB's main database) on 64-bit builds. */
-const MDB_DB_RECORD_BYTES = 48
-const MDB_DB_PAGE_COUNTS = [8, 16, 24] // md_branch_pages, md_leaf_pages, md_overflow_pages
-const DB_RECORD_LAYOUT_KNOWN = endianness() === 'LE' && ['x64', 'arm64', 'ppc64', 'riscv64', 'loong64'].includes(process.arch)
-
-/**
- * Bytes of the pages in use (every database's branch, leaf and overflow pages, the free list's
- * own, the two meta pages), as opposed to the file's high-water mark which also counts free
- * pages. Undefined where the record layout is not known.
- */
-function usedBytes(env: RootDatabase<Buffer, Buffer>, pageSize: number): number | undefined {
-  if (!DB_RECORD_LAYOUT_KNOWN) return undefined
-  type PageCounts = { treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number }
-  const stats = env.getStats() as PageCounts & { free: PageCounts }
-  let pages = 2
-  for (const s of [stats, stats.free]) pages += s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages
-  const txn = freshReadTxn(env)
-  try {
-    for (const { value } of env.getRange({ transaction: txn })) {
-      if (value.length !== MDB_DB_RECORD_BYTES) continue
-      for (const offset of MDB_DB_PAGE_COUNTS) pages += Number(value.readBigUInt64LE(offset))
-    }
-  } finally {
-    txn.done()
-  }
-  return pages * pageSize
 }

@@ -11,13 +11,15 @@
  * may run more than once under contention).
  *
  * Runs in every operator worker, so it imports no LMDB: only key checks, the watch iterator,
- * errors and the message types.
+ * errors, the message types, and the reader of the write lock's holder (write-lock.ts: plain
+ * files, for a call that timed out).
  *
  * @module
  */
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads'
 import { deserializeError } from '../../errors.js'
-import { describeKvsAction, KvsBadValueError, KvsClosedError, KvsIoError, type KvsErrorContext } from './errors.js'
+import { describeKvsAction, KvsBadValueError, KvsClosedError, KvsStalledError, type KvsErrorContext } from './errors.js'
+import { describeStall, writeLockHolder } from './write-lock.js'
 import { checkKvsKey, checkKvsNamespace } from './keys.js'
 import { createKvsWatch, watchInterval, type KvsChange, type KvsWatch, type KvsWatchOptions } from './watch.js'
 import type { LogPosition } from './change-log.js'
@@ -98,10 +100,13 @@ export class KvsRemote implements KvsProvider {
       }
       const left = deadline - Date.now()
       if (left <= 0) {
-        throw new KvsIoError(`${describeKvsAction(context)}: the supervisor's KVS thread did not answer within ${CALL_TIMEOUT_MS / 1000} s`, {
+        // Instead of waiting forever (issue 12: writers blocked on a lock whose holder never
+        // let go): say who holds the write lock, and what to do.
+        const { why, hint } = describeStall(this.dir, writeLockHolder(this.dir))
+        throw new KvsStalledError(`${describeKvsAction(context)}: the supervisor's KVS thread did not answer within ${CALL_TIMEOUT_MS / 1000} s; ${why}`, {
           dir: this.dir,
           namespace: context.namespace,
-          hint: `another process may hold the KVS write lock of ${this.dir} for that long; check the supervisor's log`,
+          hint,
         })
       }
       // Sleeps until the thread stores a new id (or briefly, if the answer is still on its way).

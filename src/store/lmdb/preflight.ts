@@ -162,8 +162,14 @@ function writeStamp(dir: string): void {
   if (stamp === undefined) return rmSync(file, { force: true })
   // Whole or absent: written aside, then renamed.
   const temp = `${file}.${process.pid}.tmp`
-  writeFileSync(temp, stamp, { mode: 0o600 })
-  renameSync(temp, file)
+  try {
+    writeFileSync(temp, stamp, { mode: 0o600 })
+    renameSync(temp, file)
+  } catch (err) {
+    // A full disk creates the file and fails the write: leave nothing behind.
+    rmSync(temp, { force: true })
+    throw err
+  }
 }
 
 /** Read and check the meta pages of `<dir>/data.mdb`. Throws CORRUPT or LAYOUT errors. */

@@ -11,6 +11,7 @@
  */
 import type { RootDatabase } from 'lmdb'
 import type { Durability } from '../../spec/types.js'
+import { usedBytes } from '../lmdb/used-pages.js'
 import { mapFullHint, StateBadKeyError, StateBadMetaError, StateBadValueError, StateMapFullError, StateValueTooLargeError, stateErrorFrom } from './errors.js'
 import { encodeMeta, metaProblem, stateKeyProblem, type OperatorMeta } from './disk-layout.js'
 import type { Bytes } from './environment.js'
@@ -123,6 +124,10 @@ export function encodeCommit(target: CommitTarget, writes: readonly StateWrite[]
     growth += key.length + value.length + NODE_OVERHEAD_BYTES
     if (data !== undefined) growth += key.length + 2 + data.length + NODE_OVERHEAD_BYTES
   }
+  // A commit that only deletes (and rewrites the meta record) is never refused for want of
+  // room: deleting state is how a full store is made usable again (issue 12), and LMDB itself
+  // grows the map for the few pages it copies.
+  if (onlyDeletes(values, outbox)) growth = 0
   if (growth > mapSizeBytes) {
     throw new StateValueTooLargeError(
       `cannot commit the state of operator "${operatorKey}" in ${dir}: the writes of this event need up to ${growth} bytes, a store of ${mapSizeBytes} bytes can never hold them`,
@@ -130,6 +135,14 @@ export function encodeCommit(target: CommitTarget, writes: readonly StateWrite[]
     )
   }
   return { keys, values, metaKey, metaBytes, growth, outbox }
+}
+
+/**
+ * At least one delete, no value written and no message put in the outbox. (A commit of the
+ * meta record alone still counts against the size: its record can grow.)
+ */
+function onlyDeletes(values: readonly (Buffer | undefined)[], outbox: OutboxChange | undefined): boolean {
+  return values.length > 0 && values.every((v) => v === undefined) && (outbox?.put ?? []).length === 0
 }
 
 /**
@@ -204,15 +217,22 @@ export class SizeBudget {
    * `env`) cannot take them.
    */
   reserve(env: RootDatabase<Buffer, Buffer>, growth: number, dir: string, operatorKey: string): void {
+    // Nothing to add (a commit that only deletes: encodeCommit): never refused, even when full.
+    if (growth === 0) return
     if (this.#highWater + this.#growth + growth > this.#mapSizeBytes) {
       const stats = env.getStats() as { lastPageNumber: number }
       this.#highWater = (stats.lastPageNumber + 1) * this.#pageSize
       this.#growth = 0
       if (this.#highWater + growth > this.#mapSizeBytes) {
-        throw new StateMapFullError(
-          `cannot commit the state of operator "${operatorKey}" in ${dir}: the store is full (${this.#highWater} of ${this.#mapSizeBytes} bytes used, this event needs up to ${growth} more)`,
-          { dir, operator: operatorKey, hint: mapFullHint(this.#mapSizeBytes) },
-        )
+        // The file never shrinks, but LMDB reuses the pages deletes free: near the limit, the
+        // pages in use decide, so a full store takes writes again once state is deleted.
+        const used = usedBytes(env, this.#pageSize) ?? this.#highWater
+        if (used + growth > this.#mapSizeBytes) {
+          throw new StateMapFullError(
+            `cannot commit the state of operator "${operatorKey}" in ${dir}: the store is full (${used} of ${this.#mapSizeBytes} bytes used, this event needs up to ${growth} more)`,
+            { dir, operator: operatorKey, hint: mapFullHint(this.#mapSizeBytes) },
+          )
+        }
       }
     }
     this.#growth += growth

@@ -6,7 +6,7 @@
  */
 import t, { type Test } from 'tap'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { KvsStore } from '../../../src/store/kvs/store.js'
@@ -91,4 +91,50 @@ t.test('a state store on a full file system fails commits with DORA_STATE_DISK_F
   rmSync(join(fs, 'ballast'))
   op.commit([{ key: 'after', value }], meta(BigInt(committed + 1)))
   t.equal(op.load().state.get('after')?.length, value.length, 'once space is freed, commits work again')
+})
+
+/** Fill the file system holding `dir` to the last byte, in a file named filler. */
+function fillUp(dir: string): void {
+  const fd = openSync(join(dir, 'filler'), 'w')
+  try {
+    for (const size of [64 * 1024, 4096, 512, 1]) {
+      const chunk = new Uint8Array(size)
+      for (;;) {
+        try {
+          writeSync(fd, chunk)
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err
+          break
+        }
+      }
+    }
+  } finally {
+    closeSync(fd)
+  }
+}
+
+t.test('regression (issue 12): opening the KVS on a completely full disk is DORA_KVS_DISK_FULL and leaves no temporary file', async (t) => {
+  const fs = smallFileSystem(t)
+  if (typeof fs !== 'string') return void t.skip(fs.skip, () => {})
+  const dir = join(fs, 'kvs')
+  const first = KvsStore.open({ dir })
+  first.namespace('n').write('k', Buffer.from('v'))
+  first.close()
+  fillUp(fs)
+  const before = readdirSync(dir).sort()
+  let failure: unknown
+  try {
+    KvsStore.open({ dir }).close()
+  } catch (err) {
+    failure = err
+  }
+  t.ok(failure instanceof KvsError, `a KvsError: ${String(failure)}`)
+  t.equal((failure as KvsError).code, 'DORA_KVS_DISK_FULL')
+  t.match((failure as KvsError).message, /the file system is full/)
+  t.match((failure as KvsError).hint, /free disk space/)
+  t.same(readdirSync(dir).sort(), before, 'nothing left behind (the open lock used to leave open.lock.*.tmp)')
+  rmSync(join(fs, 'filler'))
+  const again = KvsStore.open({ dir })
+  t.teardown(() => again.close())
+  t.equal(Buffer.from(again.namespace('n').read('k')!).toString(), 'v', 'once space is freed it opens, with its data')
 })

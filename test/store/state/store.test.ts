@@ -192,6 +192,48 @@ t.test('a full store is DORA_STATE_MAP_FULL; the refused commit leaves the last 
   t.ok(statSync(join(store.dir, 'data.mdb')).size <= MIN_MAP_SIZE_BYTES, 'the data file stayed within the limit')
 })
 
+/** Fill `op` of a store with 16 KiB values until a commit is refused as full; the last event committed. */
+function fill(t: Test, store: StateStore, operatorKey: string): number {
+  const op = store.operator(operatorKey)
+  const value = new Uint8Array(16 * 1024).fill(1)
+  for (let i = 1; i <= 64; i++) {
+    try {
+      op.commit([{ key: `k${i}`, value }], meta(BigInt(i)))
+    } catch (err) {
+      t.equal((err as StateError).code, 'DORA_STATE_MAP_FULL', 'the store is full')
+      return i - 1
+    }
+  }
+  throw new Error('the store never became full')
+}
+
+t.test('regression (issue 12): on a full store, commits that only delete succeed and make room again', async (t) => {
+  const store = openStore(t, { mapSizeBytes: MIN_MAP_SIZE_BYTES })
+  const op = store.operator('n/o')
+  const last = fill(t, store, 'n/o')
+  // Before: refused like any write, so a full store could not be emptied by the operator.
+  const deletes = Array.from({ length: last }, (_, i) => ({ key: `k${i + 1}`, delete: true as const }))
+  op.commit(deletes.slice(0, 1), meta(BigInt(last + 1)))
+  op.commit(deletes.slice(1), meta(BigInt(last + 2)))
+  t.equal(op.load().state.size, 0, 'every key deleted')
+  t.equal(op.load().meta.lastEvent, BigInt(last + 2))
+  op.commit([{ key: 'again', value: new Uint8Array(16 * 1024) }], meta(BigInt(last + 3)))
+  t.equal(op.load().state.size, 1, 'the store takes writes again')
+})
+
+t.test('on a full store, clear() succeeds, for one operator and for all', async (t) => {
+  const store = openStore(t, { mapSizeBytes: MIN_MAP_SIZE_BYTES })
+  const last = fill(t, store, 'n/a')
+  store.clear('n/a')
+  t.equal(store.operator('n/a').load().state.size, 0, 'one operator cleared')
+  t.ok(last > 0)
+  fill(t, store, 'n/b')
+  store.clear()
+  t.same(store.stats(), [], 'all cleared')
+  store.operator('n/b').commit([{ key: 'k', value: new Uint8Array(1024) }], meta(1n))
+  t.equal(store.operator('n/b').load().state.size, 1, 'the store takes writes again')
+})
+
 t.test('a value that can never fit is DORA_STATE_VALUE_TOO_LARGE', async (t) => {
   const store = openStore(t, { mapSizeBytes: MIN_MAP_SIZE_BYTES })
   throwsState(
