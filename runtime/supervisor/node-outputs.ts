@@ -50,6 +50,8 @@ export class NodeOutputs {
   readonly #store: StateStore | undefined
   readonly #options: NodeOutputsOptions
   readonly #senders = new Map<string, Sender>()
+  /** Outbox handles by node key (a sender's, or a receiver's for {@link discard}). */
+  readonly #handles = new Map<string, SenderOutbox>()
 
   constructor(store: StateStore | undefined, options: NodeOutputsOptions) {
     this.#store = store
@@ -58,31 +60,33 @@ export class NodeOutputs {
 
   /**
    * `sender` sent a message: commit it for its receivers, then route it, then call `taken`
-   * (the node's confirmation). Without a store, or for a message nobody receives, it is routed
-   * at once, after the node's earlier messages.
+   * (the node's confirmation; `grouped`: from the group commit's callbacks, where the caller
+   * may confirm at the end of the group instead of a turn of the event loop later). Without a
+   * store, or for a message nobody receives, it is routed at once, after the node's earlier
+   * messages.
    *
    * `shm`: the payload is in that shared-memory segment (`data` is empty). This holds one
    * reference to it until the message is routed. Its bytes go into the outbox like any other
    * payload (the copy a supervisor death needs); live receivers still get the segment.
    */
-  take(sender: string, header: MessageHeader, data: Uint8Array, taken: () => void, shm?: SharedSegment): void {
-    const routed = (order: string | undefined): void => {
+  take(sender: string, header: MessageHeader, data: Uint8Array, taken: (grouped: boolean) => void, shm?: SharedSegment): void {
+    const routed = (order: string | undefined, grouped: boolean): void => {
       try {
         this.#options.route(sender, header, data, order, shm)
       } finally {
         shm?.release()
       }
-      taken()
+      taken(grouped)
     }
     const routes = this.#store === undefined ? [] : this.#options.routes(sender, header.outputId)
     if (routes.length === 0) {
-      this.inOrder(sender, () => routed(undefined))
+      this.inOrder(sender, (grouped) => routed(undefined, grouped))
       return
     }
     const state = this.#sender(sender)
     if (state === undefined) {
       // The store could not even be read (said): the message goes on in memory only.
-      routed(undefined)
+      routed(undefined, false)
       return
     }
     const number = ++state.last
@@ -94,42 +98,47 @@ export class NodeOutputs {
       state.pending--
       if (err !== undefined)
         this.#warnOnce(state, sender, `could not commit its messages (${errorMessage(err)}); they go on in memory only, and are lost if the supervisor dies`)
-      routed(err === undefined ? order : undefined)
+      routed(err === undefined ? order : undefined, true)
     })
   }
 
-  /** Run `step` once every message `sender` sent before is routed (at once when none waits). */
-  inOrder(sender: string, step: () => void): void {
+  /**
+   * Run `step` once every message `sender` sent before is routed (at once when none waits;
+   * `grouped` as for {@link take}).
+   */
+  inOrder(sender: string, step: (grouped: boolean) => void): void {
     const state = this.#senders.get(sender)
     if (state === undefined || state.pending === 0) {
-      step()
+      step(false)
       return
     }
     state.pending++
     // An empty entry of the group: its callback comes after those of the earlier messages.
     state.outbox.discardLater([], () => {
       state.pending--
-      step()
+      step(true)
     })
   }
 
-  /** Commit what waits now: before a node's outputs close, everything it sent is routed. */
+  /** Commit what waits now (the store's whole group: any handle flushes it). */
   flush(): void {
-    if (this.#store === undefined) return
-    for (const state of this.#senders.values()) {
-      if (state.pending > 0) {
-        state.outbox.flush()
-        return
-      }
+    this.#handles.values().next().value?.flush()
+  }
+
+  #handle(key: string): SenderOutbox {
+    let handle = this.#handles.get(key)
+    if (handle === undefined) {
+      handle = (this.#store as StateStore).senderOutbox(key)
+      this.#handles.set(key, handle)
     }
+    return handle
   }
 
   #sender(sender: string): Sender | undefined {
     let state = this.#senders.get(sender)
     if (state !== undefined) return state
-    const store = this.#store as StateStore
     try {
-      const outbox = store.senderOutbox(sender)
+      const outbox = this.#handle(sender)
       state = { outbox, last: outbox.lastNumber(), pending: 0, warned: false }
     } catch (err) {
       this.#options.warn(

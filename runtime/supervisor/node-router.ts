@@ -36,13 +36,14 @@ export interface NodeRouterHandlers {
   /**
    * A registered node sent on one of its declared outputs (the header says who sent it, as the
    * connection proves). Call `taken` once the message is safe (committed where a receiver
-   * needs it, and routed): the node's `await send()` then resolves. `shm`: the payload is in
-   * that shared-memory segment (`data` is empty); the handler owns one reference to it and
-   * releases it once the message is routed.
+   * needs it, and routed): the node's `await send()` then resolves. `grouped`: called from the
+   * callbacks of a group commit (see #taken). `shm`: the payload is in that shared-memory
+   * segment (`data` is empty); the handler owns one reference to it and releases it once the
+   * message is routed.
    */
-  output(node: CustomNode, header: MessageHeader, data: Uint8Array, taken: () => void, shm?: SharedSegment): void
+  output(node: CustomNode, header: MessageHeader, data: Uint8Array, taken: (grouped: boolean) => void, shm?: SharedSegment): void
   /** Run `step` once every output the node sent before is taken (confirmations are cumulative). */
-  afterOutputs(node: CustomNode, step: () => void): void
+  afterOutputs(node: CustomNode, step: (grouped: boolean) => void): void
   /** A node closed some of its (declared) outputs. */
   closeOutputs(node: CustomNode, outputs: string[]): void
   log(entry: LogEntry): void
@@ -173,7 +174,7 @@ export class NodeRouter {
           this.#peerLog.log(`undeclared-${node.display}`, `${node.display} sent on undeclared output ${showName(message.header.outputId)}; dropped`)
           // Dealt with for good (the log says so): a node waiting on it must not hang. After the
           // node's earlier outputs: confirming it confirms them too.
-          this.#handlers.afterOutputs(node, () => node.outputTaken(message.sendSeq))
+          this.#handlers.afterOutputs(node, (grouped) => NodeRouter.#taken(node, message.sendSeq, grouped))
           return
         }
         // Trust the connection, not the header, for who sent it.
@@ -185,15 +186,15 @@ export class NodeRouter {
             // Dealt with for good (the log says so): a node waiting on it must not hang. After
             // its earlier outputs, since confirmations are cumulative.
             const sendSeq = message.sendSeq
-            this.#handlers.afterOutputs(node, () => node.outputTaken(sendSeq))
+            this.#handlers.afterOutputs(node, (grouped) => NodeRouter.#taken(node, sendSeq, grouped))
             return
           }
-          this.#handlers.output(node, header, new Uint8Array(0), () => node.outputTaken(message.sendSeq), segment)
+          this.#handlers.output(node, header, new Uint8Array(0), (grouped) => NodeRouter.#taken(node, message.sendSeq, grouped), segment)
           return
         }
         const data = payload === undefined ? new Uint8Array(0) : new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength)
         // Committed and routed to every receiver's queue: the node's `await send()` may resolve.
-        this.#handlers.output(node, header, data, () => node.outputTaken(message.sendSeq))
+        this.#handlers.output(node, header, data, (grouped) => NodeRouter.#taken(node, message.sendSeq, grouped))
         return
       }
       case 'next':
@@ -209,6 +210,17 @@ export class NodeRouter {
       default:
         return
     }
+  }
+
+  /**
+   * Confirm a node's output. Confirmations are coalesced to the end of the loop turn (one
+   * frame per burst); one taken in a group commit's callbacks is confirmed in a microtask
+   * instead, which runs once every callback of the group has: still one frame for the group,
+   * and not one more turn of the event loop on every awaited send's round trip.
+   */
+  static #taken(node: CustomNode, sendSeq: bigint, grouped: boolean): void {
+    node.outputTaken(sendSeq)
+    if (grouped) queueMicrotask(() => node.flushTaken())
   }
 
   #closeOutputs(node: CustomNode, outputs: string[]): void {
