@@ -24,8 +24,8 @@ const LATENCY_QUICK: Record<SizeLabel, { warmup: number; count: number }> = {
   '16MB': { warmup: 1, count: 2 },
 }
 
-/** Rounds per figure: 1 with --quick, else `DORA_BENCH_ROUNDS` (default 5; fewer for a shorter run on a busy machine). */
-export const rounds = (quick: boolean): number => (quick ? 1 : Math.max(1, Number(process.env['DORA_BENCH_ROUNDS'] ?? 5) || 5))
+/** Rounds per figure: 1 with --quick, else `DORA_TS_BENCH_ROUNDS` (default 5; fewer for a shorter run on a busy machine). */
+export const rounds = (quick: boolean): number => (quick ? 1 : Math.max(1, Number(process.env['DORA_TS_BENCH_ROUNDS'] ?? 5) || 5))
 
 /** Back-to-back round trips for each size in `labels`. */
 export function latencyPhases(quick: boolean, labels: readonly SizeLabel[]): LatencyPhase[] {

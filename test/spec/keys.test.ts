@@ -19,6 +19,7 @@ const SAMPLES: Record<keyof typeof KEY_TABLES, Record<string, unknown>> = {
     kvs_namespace: 'shared-pool',
     state_map_size: '2GiB',
     kvs_map_size: 4194304,
+    max_message_size: '16MiB',
   },
   node: {
     id: 'custom',
@@ -37,6 +38,7 @@ const SAMPLES: Record<keyof typeof KEY_TABLES, Record<string, unknown>> = {
     max_restart_delay: '3s',
     restart_window: 60,
     health_check_timeout: '1m',
+    connect_timeout: '30s',
   },
   operator: {
     id: 'op',
@@ -82,9 +84,9 @@ t.test('the validator accepts every supported key of the table with a valid valu
     ...pick('root', []),
     nodes: [
       { ...pick('node', ['operator', 'operators']), inputs: { tick: 'dora/timer/millis/5', long: input } },
-      { ...pick('node', ['path', 'args', 'inputs', 'outputs', 'operators']), id: 'single', operator: { ...operator, inputs: { x: input } } },
+      { ...pick('node', ['path', 'args', 'inputs', 'outputs', 'operators', 'connect_timeout']), id: 'single', operator: { ...operator, inputs: { x: input } } },
       {
-        ...pick('node', ['path', 'args', 'inputs', 'outputs', 'operator']),
+        ...pick('node', ['path', 'args', 'inputs', 'outputs', 'operator', 'connect_timeout']),
         id: 'list',
         operators: [operator, { ...operator, id: 'js', typescript: undefined, javascript: './op.js' }],
       },
