@@ -234,6 +234,7 @@ export class OperatorHost implements Unit {
       operatorId: this.spec.id,
       outputs: [...this.spec.outputs],
       restartCount: this.#restartCount,
+      maxMessageBytes: this.#host.maxMessageBytes,
       state,
     }
     const kvsPort = this.#kvs?.connect()

@@ -21,6 +21,8 @@ export interface OperatorWorkerData {
   operatorId: string
   outputs: string[]
   restartCount: number
+  /** The dataflow's `max_message_size`: ctx.send refuses a larger payload (DORA_MESSAGE_TOO_LARGE). */
+  maxMessageBytes: number
   /** The operator's saved state, handed to restoreState before the first event. */
   state: Map<string, Uint8Array>
   /**

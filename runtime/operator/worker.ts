@@ -10,7 +10,7 @@ import { serializeError } from '../../src/errors.js'
 import { copyBytes, ownsWholeBuffer } from '../../src/bytes.js'
 import type { DoraEvent, SendOptions } from '../../node-sdk/events.js'
 import { toDoraEvent } from '../../src/events.js'
-import { checkOutput, checkPayload, InvalidOperatorError, InvalidStateKeyError } from '../../node-sdk/errors.js'
+import { checkOutput, checkPayload, checkPayloadSize, InvalidOperatorError, InvalidStateKeyError } from '../../node-sdk/errors.js'
 import { toOperatorDefinition, type OperatorContext, type OperatorHandlers, type OperatorSendOptions } from '../../node-sdk/operator.js'
 import { encodeJson, Encoding } from '../../node-sdk/payload.js'
 import { createKvs } from '../../node-sdk/kvs.js'
@@ -105,6 +105,7 @@ const ctx: OperatorContext = {
   send(outputId: string, bytes: Uint8Array, options: OperatorSendOptions = {}) {
     checkOutput(data.outputs, outputId, who)
     checkPayload(bytes, who)
+    checkPayloadSize(bytes, data.maxMessageBytes, who, outputId)
     // The bytes are ours from here on (transferred with `done`): take the caller's buffer when
     // it says so and the view spans it, else copy (the caller may reuse its buffer).
     const payload = options.transfer === true && ownsWholeBuffer(bytes) && bytes.buffer instanceof ArrayBuffer ? bytes : copyBytes(bytes)

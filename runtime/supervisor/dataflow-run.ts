@@ -30,6 +30,7 @@ import { Inbox, type InputLimits } from './inbox.js'
 import { InputTimeouts } from './input-timeouts.js'
 import { NodeOutputs } from './node-outputs.js'
 import { NodeRouter } from './node-router.js'
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../../src/transport/node-socket.js'
 import { buildRoutingTable, operatorKey, type RoutingTable } from './routing.js'
 import { RunResources } from './run-resources.js'
 import { StopLadder } from './stop-ladder.js'
@@ -452,6 +453,7 @@ export class DataflowRun implements AsyncDisposable {
     return {
       dataflowId: this.id,
       dataflowName: this.spec.name,
+      maxMessageBytes: this.spec.maxMessageSize ?? DEFAULT_MAX_MESSAGE_BYTES,
       emit: (unit, outputId, header, payload) => this.#route(unit.key, outputId, header, payload),
       log: (entry) => this.#options.log(entry),
       ended: (unit, result) => this.#onUnitEnded(unit, result),

@@ -30,6 +30,8 @@ export interface LogEntry {
 export interface UnitHost {
   dataflowId: string
   dataflowName: string
+  /** The dataflow's `max_message_size` in bytes: the largest payload a unit may send. */
+  maxMessageBytes: number
   /** Route an output the unit produced. */
   emit(unit: Unit, outputId: string, header: MessageHeader, payload: Uint8Array): void
   log(entry: LogEntry): void

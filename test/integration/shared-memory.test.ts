@@ -173,3 +173,37 @@ nodes:
   t.match(out, /sent the payload at the limit/)
   t.equal(flow.run.unitInfo().find((u) => u.name === 'big')?.messagesOut, 1, 'only the payload at the limit was sent')
 })
+
+t.test('an operator is held to max_message_size too: ctx.send refuses a larger payload', async (t) => {
+  const flow = await startInProcess(
+    t,
+    `max_message_size: 1KiB
+nodes:
+  - id: src
+    path: ${fixture('source.mjs')}
+    env: { COUNT: 1 }
+    outputs: [numbers]
+  - id: big
+    operator:
+      javascript: ${fixture('too-big-op.mjs')}
+      inputs:
+        in: src/numbers
+      outputs: [out]
+  - id: sink
+    path: ${fixture('big-sink.mjs')}
+    env: { RECORD_FILE: ${JSON.stringify(join(t.testdirName, 'sink.jsonl'))}, SIZE: 1024 }
+    inputs:
+      in: big/out
+`,
+  )
+  const result = await flow.done
+  t.ok(result.ok, dump(flow.logs))
+  const out = flow.logs.map((l) => l.text).join('\n')
+  t.match(
+    out,
+    /refused: DORA_MESSAGE_TOO_LARGE: operator .*big.* tried to send 1\.0 KiB \(1025 bytes\) on output "out", over the dataflow's max_message_size of 1 KiB/,
+  )
+  t.match(out, /sent the payload at the limit/)
+  const got = records(join(t.testdirName, 'sink.jsonl'))
+  t.equal(got.length, 1, 'only the payload at the limit reached the sink')
+})
