@@ -9,11 +9,11 @@
  * not allowed in node ids, so the supervisor can tell whose segment a name is, and sweep the
  * ones a killed process wrote but never announced.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, chmodSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync, chmodSync } from 'node:fs'
 import { userInfo } from 'node:os'
 import { basename, join } from 'node:path'
 import { ensurePrivateDir } from '../security/private-path.js'
-import { isAlive } from './run-dir.js'
+import { sweepStaleRunDirs } from './run-dir.js'
 
 /**
  * Payloads of at least this many bytes go through shared memory. Below it the socket is as fast
@@ -80,29 +80,9 @@ export function removeShmDir(dir: string | undefined): void {
   }
 }
 
-/** Remove the shm directories of runs whose supervisor no longer exists. */
+/** Remove the shm directories of runs whose supervisor no longer exists (named as run dirs are). */
 export function sweepStaleShmDirs(root: string | undefined = shmRoot()): string[] {
-  const removed: string[] = []
-  if (root === undefined) return removed
-  let entries: string[]
-  try {
-    entries = readdirSync(root)
-  } catch {
-    return removed
-  }
-  for (const name of entries) {
-    const match = RUN_NAME.exec(name)
-    if (match === null || isAlive(Number(match[1]))) continue
-    const dir = join(root, name)
-    try {
-      if (!statSync(dir).isDirectory()) continue
-      rmSync(dir, { recursive: true, force: true })
-      removed.push(dir)
-    } catch {
-      // Another supervisor swept it first.
-    }
-  }
-  return removed
+  return root === undefined ? [] : sweepStaleRunDirs(root)
 }
 
 /**
