@@ -4,7 +4,7 @@
  * `<ISO time> <stream> <text>`. When the run ends, `result.json` is written: readers that
  * follow the logs stop there.
  */
-import { createWriteStream, mkdirSync, readdirSync, readFileSync, existsSync, writeFileSync, type WriteStream } from 'node:fs'
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, existsSync, rmSync, writeFileSync, type WriteStream } from 'node:fs'
 import { join } from 'node:path'
 import type { LogEntry } from '../supervisor/unit.js'
 import type { DataflowSpec } from '../../src/spec/types.js'
@@ -14,6 +14,12 @@ export const SUPERVISOR_LOG = 'supervisor'
 export const RESULT_FILE = 'result.json'
 /** What a run was: its YAML and where its state lives, for `dora-ts state ls NAME`. */
 export const RUN_INFO_FILE = 'run.json'
+/**
+ * Runs whose logs are kept per dataflow name: a robot that restarts its dataflow all day (or a
+ * crash-restart test loop) must not fill its disk with logs nobody reads. Older finished runs
+ * are removed when a new run of the name starts; `DORA_TS_KEEP_RUNS` changes the number.
+ */
+export const DEFAULT_KEPT_RUNS = 50
 
 export interface RunInfo {
   /** The dataflow's name: the name of its state store and KVS namespace. */
@@ -46,6 +52,7 @@ export class RunLogWriter {
     this.dir = join(logsRoot, dataflowName, `${stamp}_${runId.slice(0, 8)}`)
     mkdirSync(this.dir, { recursive: true, mode: 0o700 })
     this.#units = new Set(units)
+    pruneRunLogs(logsRoot, dataflowName, keptRuns())
   }
 
   write(entry: LogEntry): void {
@@ -107,6 +114,35 @@ export function runLogDirs(logsRoot: string, dataflowName: string): string[] {
   return readdirSync(root)
     .sort()
     .map((d) => join(root, d))
+}
+
+/** The number of runs to keep per dataflow: `$DORA_TS_KEEP_RUNS` if a positive integer, else {@link DEFAULT_KEPT_RUNS}. */
+export function keptRuns(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env['DORA_TS_KEEP_RUNS'])
+  return Number.isInteger(n) && n > 0 ? n : DEFAULT_KEPT_RUNS
+}
+
+/**
+ * Remove the oldest finished runs of `dataflowName` (those with a result file) until at most
+ * `keep` run directories are left. A run still going (no result yet) is never removed. Never
+ * throws: pruning must not stop a run from starting.
+ */
+export function pruneRunLogs(logsRoot: string, dataflowName: string, keep: number): string[] {
+  const removed: string[] = []
+  try {
+    const dirs = runLogDirs(logsRoot, dataflowName)
+    let excess = dirs.length - keep
+    for (const dir of dirs) {
+      if (excess <= 0) break
+      if (!existsSync(join(dir, RESULT_FILE))) continue
+      rmSync(dir, { recursive: true, force: true })
+      removed.push(dir)
+      excess--
+    }
+  } catch (err) {
+    process.stderr.write(`dora-ts: could not remove old logs of ${dataflowName}: ${errorMessage(err)}\n`)
+  }
+  return removed
 }
 
 /** Dataflow names that have logs. */
