@@ -113,8 +113,8 @@ export class NodeOutputs {
       return
     }
     state.pending++
-    // An empty entry of the group: its callback comes after those of the earlier messages.
-    state.outbox.discardLater([], () => {
+    // A place in the group: its callback comes after those of the earlier messages.
+    state.outbox.afterGroup(() => {
       state.pending--
       step(true)
     })

@@ -144,8 +144,11 @@ export interface SenderOutbox {
    * order, with the error if the transaction failed) once committed.
    */
   commitLater(put: OutboxChange['put'], lastNumber: bigint, done: (err?: unknown) => void): void
-  /** Delete outbox entries a receiver without state consumed, in the group transaction. */
-  discardLater(keys: readonly Buffer[], done: (err?: unknown) => void): void
+  /**
+   * Call `done` once everything queued for the group before it has committed (or failed):
+   * a place in the group's order, writing nothing.
+   */
+  afterGroup(done: () => void): void
   /** Commit the pending group now (its `done` callbacks run before this returns). */
   flush(): void
 }
@@ -153,9 +156,8 @@ export interface SenderOutbox {
 /** A group entry of a sender without state: outbox writes and its message counter. */
 interface SenderWrite {
   put: OutboxChange['put']
-  remove: Buffer[]
   /** The sender's last message number, in `__meta__`. */
-  counter?: { key: Buffer; value: Buffer }
+  counter: { key: Buffer; value: Buffer }
 }
 
 /** Upper estimate of the pages one sender's group entry copies (outbox and meta paths). */
@@ -168,12 +170,11 @@ function senderMetaKey(senderKey: string): string {
 
 /** Write a sender's group entry inside the group's transaction. */
 function writeSenderOutbox(meta: Bytes, outboxDb: Bytes, write: SenderWrite): void {
-  for (const key of write.remove) removeOutboxEntry(outboxDb, key)
   for (const { key, value, data } of write.put) {
     outboxDb.putSync(key, value)
     if (data !== undefined) outboxDb.putSync(dataKey(key), data)
   }
-  if (write.counter !== undefined) meta.putSync(write.counter.key, write.counter.value)
+  meta.putSync(write.counter.key, write.counter.value)
 }
 
 /** A line of {@link StateStore.stats}. */
@@ -314,8 +315,11 @@ export class StateStore {
     return {
       lastNumber: () => this.#senderNumber(senderKey, counterKey),
       commitLater: (put, lastNumber, done) =>
-        this.#senderLater(senderKey, { put, remove: [], counter: { key: counterKey, value: Buffer.from(lastNumber.toString()) } }, done),
-      discardLater: (keys, done) => this.#senderLater(senderKey, { put: [], remove: [...keys] }, done),
+        this.#senderLater(senderKey, { put, counter: { key: counterKey, value: Buffer.from(lastNumber.toString()) } }, done),
+      afterGroup: (done) => {
+        this.#group.push({ operatorKey: senderKey, flags: COMMIT_FLAGS[this.durability], done })
+        this.#scheduleGroup()
+      },
       flush: () => {
         if (this.#group.length > 0) this.#flushGroup()
       },
@@ -621,12 +625,6 @@ export class StateStore {
   }
 
   #senderLater(senderKey: string, write: SenderWrite, done: (err?: unknown) => void): void {
-    if (write.put.length === 0 && write.remove.length === 0 && write.counter === undefined) {
-      // Nothing to write: only its place in the group, so `done` comes after the earlier ones.
-      this.#group.push({ operatorKey: senderKey, flags: COMMIT_FLAGS[this.durability], done })
-      this.#scheduleGroup()
-      return
-    }
     try {
       const env = this.#requireEnv(senderKey)
       let growth = SENDER_SLACK_PAGES * this.#pageSize
