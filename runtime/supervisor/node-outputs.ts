@@ -50,8 +50,6 @@ export class NodeOutputs {
   readonly #store: StateStore | undefined
   readonly #options: NodeOutputsOptions
   readonly #senders = new Map<string, Sender>()
-  /** Outbox handles by node key (a sender's, or a receiver's for {@link discard}). */
-  readonly #handles = new Map<string, SenderOutbox>()
 
   constructor(store: StateStore | undefined, options: NodeOutputsOptions) {
     this.#store = store
@@ -122,23 +120,14 @@ export class NodeOutputs {
 
   /** Commit what waits now (the store's whole group: any handle flushes it). */
   flush(): void {
-    this.#handles.values().next().value?.flush()
-  }
-
-  #handle(key: string): SenderOutbox {
-    let handle = this.#handles.get(key)
-    if (handle === undefined) {
-      handle = (this.#store as StateStore).senderOutbox(key)
-      this.#handles.set(key, handle)
-    }
-    return handle
+    this.#senders.values().next().value?.outbox.flush()
   }
 
   #sender(sender: string): Sender | undefined {
     let state = this.#senders.get(sender)
     if (state !== undefined) return state
     try {
-      const outbox = this.#handle(sender)
+      const outbox = (this.#store as StateStore).senderOutbox(sender)
       state = { outbox, last: outbox.lastNumber(), pending: 0, warned: false }
     } catch (err) {
       this.#options.warn(
