@@ -333,7 +333,7 @@ export class OperatorHost implements Unit {
         this.#crash(`crashed: ${withCode(deserializeError(message.error))}`, true)
         return
       case 'done':
-        this.#onDone(message.writes, message.outputs)
+        this.#onDone(message.writes ?? [], message.outputs ?? [])
         return
       case 'log':
         this.#host.log({ source: this.display, stream: 'log', level: message.level, text: message.text })

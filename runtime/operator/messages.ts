@@ -78,8 +78,11 @@ export type WorkerToHost =
   /** Loaded, restored and initialised; `writes` and `outputs` are what restoreState/init did. */
   | { type: 'ready'; writes: StateWrite[]; outputs: BufferedOutput[] }
   | { type: 'load-failed'; error: SerializedError }
-  /** The last event was handled completely; its state changes and outputs, to commit together. */
-  | { type: 'done'; writes: StateWrite[]; outputs: BufferedOutput[] }
+  /**
+   * The last event was handled completely; its state changes and outputs, to commit together
+   * (both left out when there are none: most events of a filter or a sink, and a smaller post).
+   */
+  | { type: 'done'; writes?: StateWrite[]; outputs?: BufferedOutput[] }
   /** A handler threw or its promise rejected: the operator crashed. */
   | { type: 'failed'; error: SerializedError }
   | { type: 'log'; level: LogLevel; text: string }

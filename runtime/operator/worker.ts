@@ -84,6 +84,9 @@ function takeResults(): { writes: StateWrite[]; outputs: BufferedOutput[]; trans
   return { writes, outputs, transfer: [...transfer] }
 }
 
+/** The `done` of an event that wrote and sent nothing. */
+const DONE_EMPTY: WorkerToHost = { type: 'done' }
+
 function discardResults(): void {
   pendingWrites.clear()
   pendingOutputs = []
@@ -215,6 +218,10 @@ async function main(): Promise<void> {
         discardResults()
         post({ type: 'failed', error: serializeError(err) })
         return
+      }
+      if (pendingWrites.size === 0 && pendingOutputs.length === 0) {
+        post(DONE_EMPTY)
+        continue
       }
       const { writes, outputs, transfer } = takeResults()
       post({ type: 'done', writes, outputs }, transfer)
