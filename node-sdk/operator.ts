@@ -26,8 +26,8 @@ export interface OperatorLogger {
 export interface OperatorSendOptions extends SendOptions {
   /**
    * Hand the payload's `ArrayBuffer` to the runtime instead of copying it (zero-copy for large
-   * payloads). The buffer is detached afterwards: do not touch `data` again. Only takes effect
-   * when `data` spans its whole buffer.
+   * payloads). The buffer may be detached afterwards (a payload under 16 KiB is copied all the
+   * same): do not touch `data` again. Only takes effect when `data` spans its whole buffer.
    */
   transfer?: boolean
 }

@@ -7,7 +7,7 @@
  * This file holds only types (and one constant) so the worker imports nothing from the host side.
  */
 import type { SerializedError } from '../../src/errors.js'
-import type { DeliveredEvent } from '../../src/events.js'
+import type { WireEvent } from './event-wire.js'
 import type { MessagePort } from 'node:worker_threads'
 import type { LogLevel } from '../../src/protocol/node/messages.js'
 import type { MetadataValue } from '../../src/events.js'
@@ -49,11 +49,19 @@ export interface BufferedOutput {
 }
 
 /**
- * The worker turns the event into the user's form itself (toDoraEvent), as the node SDK does.
- * `boot` is the first message to a spare worker (worker-launch.ts): what it would otherwise
- * have found in its workerData.
+ * `events`: the next events, in order, as many as the host took in one go (one post for all of
+ * them: a post has a fixed cost of its own), inputs flattened (event-wire.ts); the worker
+ * turns them into the user's form itself. `boot` is the first message to a spare worker
+ * (worker-launch.ts): what it would otherwise have found in its workerData.
  */
-export type HostToWorker = { type: 'event'; event: DeliveredEvent } | { type: 'boot'; workerData: OperatorWorkerData }
+export type HostToWorker = { type: 'events'; events: WireEvent[] } | { type: 'boot'; workerData: OperatorWorkerData }
+
+/**
+ * Payloads smaller than this cross between host and worker as copies, not transfers (either
+ * way): a transfer has a fixed cost (detaching the buffer, a new one on the other side) that a
+ * copy of a few KiB undercuts, and a copy kept by the host needs no read back for a redelivery.
+ */
+export const MIN_TRANSFER_BYTES = 16 * 1024
 
 /** The key of a spare worker's workerData (see {@link SpareWorkerData}). */
 export const SPARE_KEY = 'doraTsSpareOperator'
@@ -70,8 +78,11 @@ export type WorkerToHost =
   /** Loaded, restored and initialised; `writes` and `outputs` are what restoreState/init did. */
   | { type: 'ready'; writes: StateWrite[]; outputs: BufferedOutput[] }
   | { type: 'load-failed'; error: SerializedError }
-  /** The last event was handled completely; its state changes and outputs, to commit together. */
-  | { type: 'done'; writes: StateWrite[]; outputs: BufferedOutput[] }
+  /**
+   * The last event was handled completely; its state changes and outputs, to commit together
+   * (both left out when there are none: most events of a filter or a sink, and a smaller post).
+   */
+  | { type: 'done'; writes?: StateWrite[]; outputs?: BufferedOutput[] }
   /** A handler threw or its promise rejected: the operator crashed. */
   | { type: 'failed'; error: SerializedError }
   | { type: 'log'; level: LogLevel; text: string }

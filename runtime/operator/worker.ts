@@ -9,13 +9,14 @@ import { format } from 'node:util'
 import { serializeError } from '../../src/errors.js'
 import { copyBytes, ownsWholeBuffer } from '../../src/bytes.js'
 import type { DoraEvent, SendOptions } from '../../node-sdk/events.js'
-import { toDoraEvent } from '../../src/events.js'
+import { fromWire } from './event-wire.js'
 import { checkOutput, checkPayload, checkPayloadSize, InvalidOperatorError, InvalidStateKeyError } from '../../node-sdk/errors.js'
 import { toOperatorDefinition, type OperatorContext, type OperatorHandlers, type OperatorSendOptions } from '../../node-sdk/operator.js'
 import { encodeJson, Encoding } from '../../node-sdk/payload.js'
 import { createKvs } from '../../node-sdk/kvs.js'
 import { KvsRemote } from '../../src/store/kvs/remote.js'
 import {
+  MIN_TRANSFER_BYTES,
   SPARE_KEY,
   type BufferedOutput,
   type SpareWorkerData,
@@ -76,11 +77,15 @@ function takeResults(): { writes: StateWrite[]; outputs: BufferedOutput[]; trans
   pendingWrites.clear()
   const outputs = pendingOutputs
   pendingOutputs = []
+  // Small ones are copied by the post instead (see MIN_TRANSFER_BYTES).
   const transfer = new Set<ArrayBuffer>()
-  for (const w of writes) if ('value' in w) transfer.add(w.value.buffer as ArrayBuffer)
-  for (const o of outputs) transfer.add(o.data.buffer as ArrayBuffer)
+  for (const w of writes) if ('value' in w && w.value.byteLength >= MIN_TRANSFER_BYTES) transfer.add(w.value.buffer as ArrayBuffer)
+  for (const o of outputs) if (o.data.byteLength >= MIN_TRANSFER_BYTES) transfer.add(o.data.buffer as ArrayBuffer)
   return { writes, outputs, transfer: [...transfer] }
 }
+
+/** The `done` of an event that wrote and sent nothing. */
+const DONE_EMPTY: WorkerToHost = { type: 'done' }
 
 function discardResults(): void {
   pendingWrites.clear()
@@ -214,14 +219,18 @@ async function main(): Promise<void> {
         post({ type: 'failed', error: serializeError(err) })
         return
       }
+      if (pendingWrites.size === 0 && pendingOutputs.length === 0) {
+        post(DONE_EMPTY)
+        continue
+      }
       const { writes, outputs, transfer } = takeResults()
       post({ type: 'done', writes, outputs }, transfer)
     }
     busy = false
   }
   port.on('message', (message: HostToWorker) => {
-    if (message.type !== 'event') return
-    queue.push(toDoraEvent(message.event))
+    if (message.type !== 'events') return
+    for (const event of message.events) queue.push(fromWire(event))
     if (!busy) void drain()
   })
   const { writes, outputs, transfer } = takeResults()
