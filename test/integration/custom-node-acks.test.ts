@@ -6,16 +6,20 @@
  *   again, marked redelivered, with their original messageIds, so a sink that dedups by
  *   messageId handles every message exactly once;
  * - a supervisor SIGKILLed after a node's sends resolved: the next run delivers them (they were
- *   committed into the outbox before the node was told), and consumed ones are not replayed.
+ *   committed into the outbox before the node was told), and consumed ones are not replayed;
+ *   unless it starts with --clean-state, which forgets them and the nodes' message counters.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fixture } from '../fixtures/nodes.js'
 import { shortRuntimeDir } from '../e2e/fixtures/cli.js'
 import { dump, startInProcess } from './fixtures/in-process.js'
+import { parseDataflow } from '../../src/spec/load.js'
+import { StateStore } from '../../src/store/state/store.js'
+import { stateDirOf } from '../../runtime/state/location.js'
 
 interface Record {
   life: number
@@ -86,18 +90,22 @@ t.test('a sink SIGKILLed mid-batch gets the unconsumed inputs again, marked rede
   const dir = t.testdir({})
   const record = join(dir, 'record.jsonl')
   const done = join(dir, 'source-done')
-  // The sink waits after its first input until every send of the source has resolved: from
-  // then on, 2..10 are queued for it and come in one batch, in which it dies at 4.
+  const took = join(dir, 'sink-took-first')
+  // The source sends 2..10 only once the sink has its first input, so the sink's first batch
+  // is 1 alone (a sink slow to start once got 1..4 in its first batch and died in it; 5..10,
+  // queued after that batch, were rightly not marked redelivered). The sink then waits until
+  // every send of the source has resolved: 2..10 are queued for it and come in one batch, in
+  // which it dies at 4.
   const flow = await startInProcess(
     t,
     `nodes:
   - id: source
     path: ${fixture('acked-source.mjs')}
-    env: { COUNT: 10, DONE_FILE: ${JSON.stringify(done)} }
+    env: { COUNT: 10, DONE_FILE: ${JSON.stringify(done)}, GATE_FILE: ${JSON.stringify(took)} }
     outputs: [numbers]
   - id: sink
     path: ${fixture('dedup-sink.mjs')}
-    env: { RECORD_FILE: ${JSON.stringify(record)}, WAIT_FILE: ${JSON.stringify(done)}, KILL_AT: 4 }
+    env: { RECORD_FILE: ${JSON.stringify(record)}, FIRST_FILE: ${JSON.stringify(took)}, WAIT_FILE: ${JSON.stringify(done)}, KILL_AT: 4 }
     inputs:
       numbers: { source: source/numbers, queue_size: 1000 }
     restart_policy: on-failure
@@ -120,9 +128,11 @@ t.test('a sink SIGKILLed mid-batch gets the unconsumed inputs again, marked rede
     first.some((r) => r.redelivered),
     'nothing was redelivered to the first process',
   )
-  // 4..10 were in the batch it died with (2 and 3 too, unless they came in an earlier batch).
-  const again = second.map((r) => r.value)
-  t.same(again.slice(-7), [4, 5, 6, 7, 8, 9, 10], 'the restarted process got the rest of the batch, in order')
+  t.same(
+    second.map((r) => r.value),
+    [2, 3, 4, 5, 6, 7, 8, 9, 10],
+    'the restarted process got the batch it died in (2..10), in order',
+  )
   t.ok(
     second.every((r) => r.redelivered),
     'every input the restarted process got was marked redelivered (all were in the dead batch)',
@@ -171,13 +181,13 @@ function nodeFlow(options: { count: number; record: string; doneFile?: string; w
 ${counter}`
 }
 
-t.test('what a node was told is taken survives a supervisor SIGKILL: the next run delivers it, marked redelivered', async (t) => {
-  const dir = t.testdir({})
-  const file = join(dir, 'dataflow.yml')
-  const record = join(dir, 'record.jsonl')
-  const runtimeDir = shortRuntimeDir(t)
-  // Run 1: the sink takes its first input and then waits for a file that never comes, so the
-  // other 19 stay with the supervisor; once every send of the source resolved, SIGKILL it.
+/**
+ * Run 1 of a supervisor SIGKILL test, in a supervisor process of its own: `source` sends 1..20,
+ * each awaited; the sink takes its first input and then waits for a file that never comes, so
+ * the other 19 stay with the supervisor; once every send of the source resolved, SIGKILL it.
+ * Returns the supervisor's lines.
+ */
+async function killAfterSends(t: Test, dir: string, file: string, record: string, runtimeDir: string): Promise<string[]> {
   writeFileSync(file, nodeFlow({ count: 20, record, doneFile: join(dir, 'source-done'), waitFile: join(dir, 'never') }))
   const child = spawn(process.execPath, [CHILD, file], { env: { ...process.env, RUNTIME_DIR: runtimeDir }, stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => void child.kill('SIGKILL'))
@@ -188,6 +198,15 @@ t.test('what a node was told is taken survives a supervisor SIGKILL: the next ru
     if (line.startsWith('[source] sent 1..20')) child.kill('SIGKILL')
   })
   await exited
+  return lines
+}
+
+t.test('what a node was told is taken survives a supervisor SIGKILL: the next run delivers it, marked redelivered', async (t) => {
+  const dir = t.testdir({})
+  const file = join(dir, 'dataflow.yml')
+  const record = join(dir, 'record.jsonl')
+  const runtimeDir = shortRuntimeDir(t)
+  const lines = await killAfterSends(t, dir, file, record, runtimeDir)
   t.ok(
     lines.some((l) => l.startsWith('[source] sent 1..20')),
     `every send resolved before the SIGKILL:\n${lines.join('\n')}`,
@@ -236,4 +255,40 @@ t.test('a node -> operator message leaves the outbox with the event that consume
     [1, 2, 3, 4, 5],
     'the sink got nothing again',
   )
+})
+
+t.test("--clean-state forgets what waits for custom nodes and the nodes' message counters", async (t) => {
+  const dir = t.testdir({})
+  const file = join(dir, 'dataflow.yml')
+  const record = join(dir, 'record.jsonl')
+  const runtimeDir = shortRuntimeDir(t)
+  await killAfterSends(t, dir, file, record, runtimeDir)
+  // What run 1's sink recorded (its first input, unless it had not got it yet).
+  const before = existsSync(record) ? records(record).length : 0
+  const stateDir = stateDirOf(parseDataflow(readFileSync(file, 'utf8'), file))
+  const left = (): { waiting: number; counter: bigint } => {
+    const store = StateStore.open({ dir: stateDir, durability: 'process' })
+    try {
+      return { waiting: store.receiverOutbox('sink').pending('').length, counter: store.senderOutbox('source').lastNumber() }
+    } finally {
+      store.close()
+    }
+  }
+  t.same(left(), { waiting: 20, counter: 20n }, "run 1 left 20 messages for the sink and the source's counter at 20")
+  // Run 2, clean: the source sends 1..3 anew; nothing of run 1 may come back.
+  const flow = await startInProcess(t, nodeFlow({ count: 3, record }), { dir, runtimeDir, cleanState: true })
+  t.ok((await flow.done).ok, dump(flow.logs))
+  t.notMatch(dump(flow.logs), /replaying/, 'nothing replayed')
+  t.same(
+    records(record)
+      .slice(before)
+      .map((r) => [r.value, r.messageId, r.redelivered]),
+    [
+      [1, '0.1', false],
+      [2, '0.2', false],
+      [3, '0.3', false],
+    ],
+    "the sink got the new run's three messages, none of the old ones",
+  )
+  t.same(left(), { waiting: 0, counter: 3n }, "the source's messages were numbered from 1 again; nothing waits")
 })

@@ -49,7 +49,7 @@ import { join, resolve } from 'node:path'
 import type { RootDatabase } from 'lmdb'
 import type { Durability } from '../../spec/types.js'
 import { corruptHint, StateBadKeyError, StateClosedError, StateCorruptError, StateSnapshotError, stateErrorFrom, type StateErrorContext } from './errors.js'
-import { decodeMeta, emptyMeta, operatorDbName, operatorKeyOf, operatorKeyProblem, type OperatorMeta } from './disk-layout.js'
+import { decodeMeta, emptyMeta, LAYOUT_KEY, operatorDbName, operatorKeyOf, operatorKeyProblem, type OperatorMeta } from './disk-layout.js'
 import { checkDurability, DEFAULT_MAP_SIZE_BYTES, openStateEnvironment, releaseStateDir, type Bytes, type StateEnvironment } from './environment.js'
 import { applyCommit, COMMIT_FLAGS, encodeCommit, removeOutboxEntry, SizeBudget, writeCommit, type EncodedCommit, type StateWrite } from './commit.js'
 import { errorMessage } from '../../errors.js'
@@ -159,6 +159,9 @@ interface SenderWrite {
   /** The sender's last message number, in `__meta__`. */
   counter: { key: Buffer; value: Buffer }
 }
+
+/** The layout record's key in `__meta__`: the one record a full clear() keeps. */
+const LAYOUT_KEY_BYTES = Buffer.from(LAYOUT_KEY, 'utf8')
 
 /** Upper estimate of the pages one sender's group entry copies (outbox and meta paths). */
 const SENDER_SLACK_PAGES = 6
@@ -327,7 +330,9 @@ export class StateStore {
   }
 
   /**
-   * Remove every operator's state and meta (for --clean-state), or only `operatorKey`'s, in
+   * Remove everything but the layout record (for --clean-state and `state clear`): every
+   * operator's state and meta, every message waiting in the outbox, every custom node's
+   * message counter; or only `operatorKey`'s state, meta and the messages waiting for it. In
    * one durable transaction. Never called implicitly. Existing handles stay usable: they
    * start again from empty state.
    */
@@ -352,9 +357,17 @@ export class StateStore {
         for (const key of targets) this.#meta.removeSync(this.#metaKey(key))
         // Messages waiting for a cleared operator go too: it starts from nothing.
         const outbox = this.#outboxDb()
-        for (const key of targets) {
-          const { start, end } = receiverRange(key)
-          for (const entry of outbox.getKeys({ start, end })) outbox.removeSync(entry)
+        if (operatorKey === undefined) {
+          // A clean start is clean: every message waiting (for custom nodes and operators with
+          // no database too) and every record but the layout (custom nodes' message counters,
+          // `node/<id>`, included) goes, or the next run replayed what --clean-state forgot.
+          for (const entry of [...outbox.getKeys()]) outbox.removeSync(entry)
+          for (const key of [...this.#meta.getKeys()]) if (!key.equals(LAYOUT_KEY_BYTES)) this.#meta.removeSync(key)
+        } else {
+          for (const key of targets) {
+            const { start, end } = receiverRange(key)
+            for (const entry of outbox.getKeys({ start, end })) outbox.removeSync(entry)
+          }
         }
       }, COMMIT_FLAGS.power)
     } catch (err) {
