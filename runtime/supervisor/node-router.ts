@@ -291,7 +291,9 @@ export class NodeRouter {
           maxMessageSize: this.#handlers.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
           shmDir: this.#handlers.shm?.dir ?? '',
           shmThreshold: this.#handlers.shm?.threshold ?? 0,
-          pushInputs: true,
+          // DORA_TS_NODE_PULL=1 offers no push: nodes pull with `next`, as an SDK without push
+          // does (to compare the two in a benchmark, and to test the older path).
+          pushInputs: process.env['DORA_TS_NODE_PULL'] !== '1',
         },
       }),
     ])

@@ -85,3 +85,36 @@ t.test('a backpressure input under push: nothing dropped, all in order, counted 
   t.equal(info.find((u) => u.name === 'sink')?.messagesIn, 60, 'dora-ts list: the sink received 60')
   t.equal(info.find((u) => u.name === 'source')?.messagesOut, 60, 'dora-ts list: the source sent 60')
 })
+
+t.test('a node that pulls with next (an SDK without push: DORA_TS_NODE_PULL=1) still gets everything, in order', async (t) => {
+  const saved = process.env['DORA_TS_NODE_PULL']
+  process.env['DORA_TS_NODE_PULL'] = '1'
+  t.teardown(() => {
+    if (saved === undefined) delete process.env['DORA_TS_NODE_PULL']
+    else process.env['DORA_TS_NODE_PULL'] = saved
+  })
+  const dir = t.testdir({})
+  const record = join(dir, 'record.jsonl')
+  const flow = await startInProcess(
+    t,
+    `nodes:
+  - id: source
+    path: ${fixture('acked-source.mjs')}
+    env: { COUNT: 30 }
+    outputs: [numbers]
+  - id: sink
+    path: ${fixture('dedup-sink.mjs')}
+    env: { RECORD_FILE: ${JSON.stringify(record)} }
+    inputs:
+      numbers: { source: source/numbers, queue_size: 4, queue_policy: backpressure }
+`,
+    { dir },
+  )
+  const result = await flow.done
+  t.ok(result.ok, dump(flow.logs))
+  t.same(
+    values(record),
+    Array.from({ length: 30 }, (_, i) => i + 1),
+    'all 30, once, in order',
+  )
+})
