@@ -113,7 +113,8 @@ export function freeDroppedNamespaces(shared: SharedEnv, dir: string): KvsFreeRe
 /**
  * The other processes that have the KVS in `dir` open: every process holding a POSIX lock on
  * its lock.mdb (LMDB holds a shared one for as long as the environment is open, and one at the
- * offset of its pid). Undefined when /proc/locks cannot be read (not Linux).
+ * offset of its pid). Undefined when that cannot be told: /proc/locks cannot be read (not
+ * Linux), or a holder's pid is not visible from this pid namespace.
  */
 export function kvsHolders(dir: string, self = process.pid): KvsHolder[] | undefined {
   let locks: string
@@ -133,7 +134,10 @@ export function kvsHolders(dir: string, self = process.pid): KvsHolder[] | undef
     const pid = Number(fields[4])
     const id = fields[5]?.split(':')
     if (id === undefined || id.length !== 3 || Number(id[2]) !== inode) continue
-    if (Number.isInteger(pid) && pid > 0 && pid !== self) pids.add(pid)
+    // A holder in another pid namespace (a container) is shown without a pid we can see: we
+    // cannot tell who it is, only that it is there, and that is enough to keep the databases.
+    if (!Number.isInteger(pid) || pid <= 0) return undefined
+    if (pid !== self) pids.add(pid)
   }
   return [...pids].sort((a, b) => a - b).map(describeHolder)
 }
