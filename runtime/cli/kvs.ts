@@ -362,7 +362,11 @@ const dropNamespaceCommand: CommandModule<KvsArgs, DropArgs> = {
         return
       }
       printer.info(`dropped KVS namespace ${JSON.stringify(name)}: ${plural(dropped.keys, 'key')} deleted`)
-      if (holders !== undefined && holders.length > 0) {
+      if (holders === undefined) {
+        printer.info(
+          `its LMDB databases are kept (so its slot toward the namespace limit is not freed yet): dora-ts cannot tell from /proc/locks whether other processes have the KVS open`,
+        )
+      } else if (holders.length > 0) {
         const list = holders.map(formatHolder).join('; ')
         printer.info(
           `${plural(holders.length, 'other process', 'other processes')} had the KVS open: ${list}. Those that use ${JSON.stringify(name)} read it empty from now on, and a write of theirs creates it again; its LMDB databases are deleted by a later drop-namespace, once no other process has the KVS open.`,
