@@ -1,12 +1,13 @@
 /**
- * `dora-ts kvs get|put|ls|rm|watch`: the machine's shared key-value store from the shell, also
+ * `dora-ts kvs get|put|ls|rm|watch|namespaces|drop-namespace`: the machine's shared key-value store from the shell, also
  * while dataflows run (the CLI opens the same LMDB environment as the nodes do). `--json`
  * prints machine-readable output for scripts; `watch --json` prints one JSON object per line.
  */
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { createInterface } from 'node:readline/promises'
 import type { Argv, CommandModule } from 'yargs'
-import { defaultKvsDir, ENV_KVS_DIR, KvsStore, type KvsChange, type KvsNamespace } from '../../src/store/kvs/store.js'
+import { defaultKvsDir, ENV_KVS_DIR, formatHolder, KvsStore, type KvsChange, type KvsNamespace } from '../../src/store/kvs/store.js'
 import { createPrinter } from './output.js'
 import { byteSizeOption, CliUsageError } from './options.js'
 import { errorMessage } from '../../src/errors.js'
@@ -307,6 +308,80 @@ const namespacesCommand: CommandModule<KvsArgs, KvsArgs> = {
   },
 }
 
+interface DropArgs extends KvsArgs {
+  name: string
+  yes: boolean
+}
+
+const dropNamespaceCommand: CommandModule<KvsArgs, DropArgs> = {
+  command: 'drop-namespace <name>',
+  describe: 'Delete a namespace and every key in it (asks first; --yes in scripts)',
+  builder: (yargs) =>
+    yargs
+      .positional('name', { type: 'string', demandOption: true, describe: 'The namespace to drop' })
+      .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Do not ask for confirmation' })
+      .example('$0 kvs drop-namespace robto --yes', 'Drop the namespace a typo created')
+      .example('$0 kvs ls -n robto --json > robto.json', 'Keep a copy of its keys first'),
+  handler: async (args) => {
+    const printer = createPrinter()
+    const dir = args['kvs-dir'] === undefined ? defaultKvsDir() : resolve(args['kvs-dir'])
+    const store = KvsStore.open({ dir, verify: true })
+    try {
+      const name = args.name
+      const unknown = (): CliUsageError => {
+        const existing = store.namespaces()
+        const known = existing.length === 0 ? `the KVS in ${dir} has no namespaces` : `namespaces in ${dir}: ${existing.join(', ')}`
+        return new CliUsageError(`KVS namespace ${JSON.stringify(name)} does not exist${didYouMean(name, existing)}; nothing dropped`, {
+          hint: `${known} (dora-ts kvs namespaces lists them; --kvs-dir picks another KVS)`,
+        })
+      }
+      store.namespace(name) // checks the name
+      if (!store.namespaces().includes(name)) throw unknown()
+      if (!args.yes) {
+        if (process.stdin.isTTY !== true) {
+          throw new CliUsageError(`refusing to drop KVS namespace ${JSON.stringify(name)} without confirmation: not on a terminal, so dora-ts cannot ask`, {
+            hint: `Pass --yes to drop it without asking (dora-ts kvs ls -n ${name} --json first keeps a copy of its keys).`,
+          })
+        }
+        const keys = store.namespace(name).list().length
+        const rl = createInterface({ input: process.stdin, output: process.stderr })
+        const answer = await rl.question(`Drop KVS namespace ${JSON.stringify(name)} and its ${plural(keys, 'key')} in ${dir}? This cannot be undone. [y/N] `)
+        rl.close()
+        if (!/^y(es)?$/i.test(answer.trim())) {
+          printer.info('nothing dropped')
+          return
+        }
+      }
+      const dropped = store.dropNamespace(name)
+      if (dropped === undefined) throw unknown()
+      // Delete the databases of this and earlier drops when nobody else has the KVS open; this
+      // command is the only thread of its process that has it open, as freeing requires.
+      const { freed, holders } = store.freeDroppedNamespaces()
+      if (args.json) {
+        printJson({ namespace: name, keys: dropped.keys, freed: freed.includes(name), holders: holders ?? null })
+        return
+      }
+      printer.info(`dropped KVS namespace ${JSON.stringify(name)}: ${plural(dropped.keys, 'key')} deleted`)
+      if (holders === undefined) {
+        printer.info(
+          `its LMDB databases are kept (so its slot toward the namespace limit is not freed yet): dora-ts cannot tell from /proc/locks whether other processes have the KVS open`,
+        )
+      } else if (holders.length > 0) {
+        const list = holders.map(formatHolder).join('; ')
+        printer.info(
+          `${plural(holders.length, 'other process', 'other processes')} had the KVS open: ${list}. Those that use ${JSON.stringify(name)} read it empty from now on, and a write of theirs creates it again; its LMDB databases are deleted by a later drop-namespace, once no other process has the KVS open.`,
+        )
+      }
+    } finally {
+      store.close()
+    }
+  },
+}
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`
+}
+
 export const kvsCommand: CommandModule<object, KvsArgs> = {
   command: 'kvs <command>',
   describe: 'Read, write and watch the shared key-value store (also while dataflows run)',
@@ -332,6 +407,7 @@ export const kvsCommand: CommandModule<object, KvsArgs> = {
       .command(rmCommand)
       .command(watchCommand)
       .command(namespacesCommand)
-      .demandCommand(1, 'Name a kvs command: get, put, ls, rm, watch or namespaces.') as unknown as Argv<KvsArgs>,
+      .command(dropNamespaceCommand)
+      .demandCommand(1, 'Name a kvs command: get, put, ls, rm, watch, namespaces or drop-namespace.') as unknown as Argv<KvsArgs>,
   handler: () => {},
 }

@@ -106,6 +106,16 @@ export function dropAllLogs(shared: SharedEnv, txn: OpenTxn, logs: Array<{ name:
 }
 
 /**
+ * Raise the floor of namespace `name`'s log to `seq` (in the open write transaction), for a drop
+ * that emptied the log: a watch that started before gets `lagged` and re-reads the namespace,
+ * which is empty, instead of waiting for changes that were wiped.
+ */
+export function raiseLogFloor(shared: SharedEnv, name: string, trimKey: Buffer, seq: number): void {
+  shared.meta.putSync(trimKey, seqBytes(seq))
+  shared.floors.set(name, seq)
+}
+
+/**
  * The changes of keys with `prefix` in the log from position `from` (at most `limit` entries
  * read, in one fresh read snapshot), and the position after the last one read. A put written
  * by an older dora-ts without its value reads it from `values` in the same snapshot.

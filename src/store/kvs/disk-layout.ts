@@ -3,7 +3,9 @@
  *
  * ```
  * <kvs dir>/data.mdb, lock.mdb
- *   __meta__        layout {"format":"dora-ts-kvs","version":1}; trim/<ns> -> log floor (u64 BE)
+ *   __meta__        layout {"format":"dora-ts-kvs","version":1}; trim/<ns> -> log floor (u64 BE);
+ *                   dropped/<ns> -> txn id of its drop (u64 BE): a namespace dropped while other
+ *                   processes had the KVS open, emptied but its databases kept (drop.ts)
  *   ns/<name>       one named database per namespace (pool): UTF-8 key -> raw value bytes
  *   log/<name>      its change log: [txn id u64 BE][index u32 BE] -> [kind][key length u16][key][value]
  * ```
@@ -29,6 +31,12 @@ export const NAMESPACE_DB_PREFIX = 'ns/'
 export const LOG_DB_PREFIX = 'log/'
 /** Prefix of a namespace's log floor key in `__meta__`: changes below it were trimmed. */
 export const TRIM_KEY_PREFIX = 'trim/'
+/**
+ * Prefix of a dropped namespace's mark in `__meta__`: the namespace is gone (listed nowhere,
+ * empty) although its databases still exist, because other processes may hold handles on them.
+ * A write into the namespace removes the mark (it comes back, as a first write creates one).
+ */
+export const DROPPED_KEY_PREFIX = 'dropped/'
 
 /**
  * Check the layout record of an existing KVS, or write it into a new one with `commitFlags`;

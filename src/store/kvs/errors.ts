@@ -191,7 +191,7 @@ registerErrorClass(KvsClosedError)
 /** What the KVS was doing when something failed, for the message. */
 export interface KvsErrorContext {
   dir: string
-  action: 'open' | 'read' | 'write' | 'delete' | 'list' | 'update' | 'compare-and-set' | 'watch'
+  action: 'open' | 'read' | 'write' | 'delete' | 'list' | 'update' | 'compare-and-set' | 'watch' | 'drop'
   namespace?: string | undefined
   key?: string | undefined
   /** The configured size limit, named in the MAP_FULL hint. */
@@ -230,6 +230,8 @@ export function describeKvsAction(context: KvsErrorContext): string {
       return `cannot compare-and-set ${key}in ${where}`
     case 'watch':
       return `cannot watch ${where}`
+    case 'drop':
+      return `cannot drop ${where}`
   }
 }
 

@@ -11,9 +11,9 @@ import { describeKvsAction, kvsErrorFrom, KvsBadValueError, KvsError, KvsMapFull
 import { listDbNames } from '../lmdb/db-names.js'
 import { checkKvsKey, checkKvsPrefix, UTF8_KEYS } from './keys.js'
 import { dbExists, freshReadTxn, KVS_COMMIT_FLAGS, type AnyDb, type Bytes, type NamespaceDb, type OpenTxn, type SharedEnv } from './environment.js'
-import { LOG_DB_PREFIX, NAMESPACE_DB_PREFIX, TRIM_KEY_PREFIX } from './disk-layout.js'
+import { DROPPED_KEY_PREFIX, LOG_DB_PREFIX, NAMESPACE_DB_PREFIX, TRIM_KEY_PREFIX } from './disk-layout.js'
 import { checkKvsValue, reserveRoom } from './limits.js'
-import { appendChange, dropAllLogs, logEnd, readChanges, type LogPosition, type NamespaceLog } from './change-log.js'
+import { appendChange, dropAllLogs, logEnd, raiseLogFloor, readChanges, type LogPosition, type NamespaceLog } from './change-log.js'
 import { MAX_BASE_REPAIRS, repairWriteBase, StaleWriteBase, writeBaseIsNewest } from './write-base.js'
 import { createKvsWatch, watchInterval, type KvsChange, type KvsWatch, type KvsWatchOptions } from './watch.js'
 import type { KvsEntry, KvsListOptions, KvsPool } from './pool.js'
@@ -42,6 +42,7 @@ export class KvsNamespace implements KvsPool {
   readonly #dbName: string
   readonly #logName: string
   readonly #trimKey: Buffer
+  readonly #droppedKey: Buffer
 
   /** @internal Use {@link KvsStore.namespace}. */
   constructor(store: KvsStore, name: string, access: NamespaceAccess) {
@@ -51,6 +52,7 @@ export class KvsNamespace implements KvsPool {
     this.#dbName = NAMESPACE_DB_PREFIX + name
     this.#logName = LOG_DB_PREFIX + name
     this.#trimKey = Buffer.from(TRIM_KEY_PREFIX + name)
+    this.#droppedKey = Buffer.from(DROPPED_KEY_PREFIX + name)
   }
 
   /** The value of `key`, or undefined. Sees every write that returned before, in any process. */
@@ -80,6 +82,7 @@ export class KvsNamespace implements KvsPool {
     const v = this.#value(value, context)
     // The value is stored twice: in the namespace and in its change log (change-log.ts).
     this.#transact(context, k + 2 * v.length, (shared, txn) => {
+      this.#revive(shared)
       this.#ns(shared, true, txn)!.putSync(key, v)
       appendChange(shared, txn, this.#changeLog(shared, txn), key, k, v)
     })
@@ -168,6 +171,7 @@ export class KvsNamespace implements KvsPool {
       }
       const v = this.#value(next, context)
       this.#makeRoom(shared, k + 2 * v.length, context)
+      this.#revive(shared)
       db.putSync(key, v)
       appendChange(shared, txn, this.#changeLog(shared, txn), key, k, v)
       return next as Uint8Array
@@ -199,6 +203,7 @@ export class KvsNamespace implements KvsPool {
       if (v === undefined) {
         if (current !== undefined && db.removeSync(key)) appendChange(shared, txn, this.#changeLog(shared, txn), key, k, undefined)
       } else {
+        this.#revive(shared)
         db.putSync(key, v)
         appendChange(shared, txn, this.#changeLog(shared, txn), key, k, v)
       }
@@ -258,6 +263,39 @@ export class KvsNamespace implements KvsPool {
     } catch (err) {
       throw kvsErrorFrom(err, context)
     }
+  }
+
+  /**
+   * Drop the namespace: delete every key and its change log, and mark it dropped, in ONE write
+   * transaction, so a kill at any moment leaves the namespace whole or dropped, never half. The
+   * databases are emptied (LMDB's `mdb_drop` with del=0), not deleted: another process may hold
+   * a handle on them, and a handle on a database deleted under it is undefined behaviour in
+   * LMDB (its next write builds on freed pages). Emptied, every handle stays valid: readers
+   * anywhere see an empty namespace from the next read on, and a write creates it again (and
+   * removes the mark). drop.ts deletes the databases once no other process has the KVS open.
+   * A watch that started before gets `lagged`. Returns how many keys went, or undefined when
+   * there is no such namespace (never written, or already dropped).
+   * @internal For {@link KvsStore.dropNamespace}.
+   */
+  dropContents(): number | undefined {
+    const context = this.#context('drop')
+    return this.#transact(context, undefined, (shared, txn) => {
+      if (!dbExists(shared.env, this.#dbName, false) || shared.meta.get(this.#droppedKey) !== undefined) return undefined
+      const db = this.#ns(shared, true, txn)!
+      const keys = db.getCount()
+      db.clearSync()
+      this.#db(shared, this.#logName, false, txn)?.clearSync()
+      const mark = Buffer.alloc(8)
+      mark.writeBigUInt64BE(BigInt(txn.seq))
+      shared.meta.putSync(this.#droppedKey, mark)
+      raiseLogFloor(shared, this.name, this.#trimKey, txn.seq + 1)
+      return keys
+    })
+  }
+
+  /** A write into a dropped namespace creates it again: remove its mark (in the write transaction). */
+  #revive(shared: SharedEnv): void {
+    shared.meta.removeSync(this.#droppedKey)
   }
 
   /**

@@ -73,6 +73,7 @@ import { checkKvsMapSize, DEFAULT_KVS_MAP_SIZE_BYTES } from './limits.js'
 import { KvsNamespace } from './namespace.js'
 import type { KvsWatch } from './watch.js'
 import type { KvsProvider } from './pool.js'
+import { droppedNamespaces, freeDroppedNamespaces, type KvsFreeResult } from './drop.js'
 
 export { ENV_KVS_DIR, defaultKvsDir } from './location.js'
 export { MAX_KVS_KEY_BYTES, MAX_NAMESPACE_BYTES, badNamespaceError, checkKvsKey, checkKvsNamespace, kvsKeyProblem, namespaceProblem } from './keys.js'
@@ -83,6 +84,15 @@ export { KVS_LOG_KEEP_TXNS, KVS_LOG_TRIM_BATCH_TXNS, type LogPosition } from './
 export { DEFAULT_WATCH_INTERVAL_MS, KvsWatch, type KvsChange, type KvsWatchOptions } from './watch.js'
 export { KvsNamespace } from './namespace.js'
 export type { KvsEntry, KvsListOptions, KvsPool, KvsProvider } from './pool.js'
+export { formatHolder, kvsHolders, type KvsFreeResult, type KvsHolder } from './drop.js'
+
+/** What {@link KvsStore.dropNamespace} did. */
+export interface KvsDropResult {
+  /** The namespace dropped. */
+  namespace: string
+  /** How many keys it held. */
+  keys: number
+}
 
 /** Options of {@link KvsStore.open}. */
 export interface KvsStoreOptions {
@@ -159,16 +169,51 @@ export class KvsStore implements KvsProvider {
     return ns
   }
 
-  /** Names of the namespaces that exist (have been written to), in order. */
+  /** Names of the namespaces that exist (have been written to, and not dropped since), in order. */
   namespaces(): string[] {
     const shared = this.#require()
     try {
+      // One fresh read snapshot for both lists (lmdb-js keeps it until the next event-loop turn).
+      shared.env.resetReadTxn()
+      const dropped = new Set(droppedNamespaces(shared))
       return listDbNames(shared.env)
         .filter((name) => name.startsWith(NAMESPACE_DB_PREFIX))
         .map((name) => name.slice(NAMESPACE_DB_PREFIX.length))
+        .filter((name) => !dropped.has(name))
     } catch (err) {
       throw kvsErrorFrom(err, { dir: this.dir, action: 'list' })
     }
+  }
+
+  /**
+   * Drop namespace `name`: every key and its change log go, in one transaction (a kill leaves
+   * it whole or dropped), and it is listed nowhere. Safe while other processes and threads use
+   * it (custom nodes, operators through the supervisor's KVS thread): they read it empty from
+   * then on, and a write of theirs creates it again, as a first write does. Its LMDB databases
+   * are kept until {@link freeDroppedNamespaces} can delete them. Undefined when there is no
+   * such namespace (never written, or dropped already).
+   *
+   * @example
+   * ```ts
+   * const dropped = store.dropNamespace('robto')   // { namespace: 'robto', keys: 2 }
+   * ```
+   */
+  dropNamespace(name: string): KvsDropResult | undefined {
+    const keys = this.namespace(name).dropContents()
+    return keys === undefined ? undefined : { namespace: name, keys }
+  }
+
+  /**
+   * Delete the LMDB databases of the dropped namespaces, which frees their slots toward the
+   * namespace limit, when no other process has the KVS open (see drop.ts: deleting a database
+   * another process holds a handle on is unsafe in LMDB); otherwise keep them for a later call.
+   * Only for a process in which this thread alone has the KVS open (the `dora-ts kvs` command):
+   * the threads of a process share LMDB's database handles.
+   * @internal
+   */
+  freeDroppedNamespaces(): KvsFreeResult {
+    const shared = this.#require()
+    return freeDroppedNamespaces(shared, this.dir)
   }
 
   /** True until {@link close}. */
