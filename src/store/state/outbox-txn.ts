@@ -135,10 +135,11 @@ export class OutboxTxn {
   }
 
   #noteRemoved(db: Bytes, key: Buffer): void {
-    const ref = db.getBinaryFast(segmentKey(key))
+    // get(), not getBinaryFast(): that one's buffer cannot even be copied with Buffer.from.
+    const ref = db.get(segmentKey(key))
     if (ref === undefined) return
     try {
-      this.#released.push(decodeSegmentRef(Buffer.from(ref)).name)
+      this.#released.push(decodeSegmentRef(ref).name)
     } catch {
       // A damaged reference: the entry goes; its file, if any, is swept on the next open.
     }

@@ -28,7 +28,21 @@
  *
  * @module
  */
-import { closeSync, constants, copyFileSync, fstatSync, linkSync, mkdirSync, openSync, readdirSync, readSync, statSync, unlinkSync, writeSync } from 'node:fs'
+import {
+  closeSync,
+  constants,
+  copyFileSync,
+  fstatSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  rmdirSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs'
 import { createHash } from 'node:crypto'
 import { dirname, join } from 'node:path'
 import { ensurePrivateDir } from '../../security/private-path.js'
@@ -230,6 +244,21 @@ export class SegmentFiles {
       }
     }
     return swept
+  }
+
+  /**
+   * The store closes: remove its shm directory if nothing is left in it (rmdir(2) refuses a
+   * directory that is not empty, so segments still referenced stay), so that a run whose
+   * messages were all consumed leaves nothing on tmpfs.
+   */
+  close(): void {
+    if (this.dir === undefined) return
+    try {
+      rmdirSync(this.dir)
+    } catch {
+      // Not empty, or not there: kept as it is.
+    }
+    this.#created = false
   }
 
   /** Hold every unlink until {@link unpin}: a snapshot is copying the store. */

@@ -525,6 +525,7 @@ export class StateStore {
     const finish = (): void => {
       this.#dbs.clear()
       this.#outbox = undefined
+      this.#segments.files.close()
       try {
         // lmdb-js closes the environment synchronously when no asynchronous write is queued
         // (this store never queues one), so the directory can be reopened right away.
