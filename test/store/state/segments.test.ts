@@ -10,6 +10,7 @@ import { segmentName } from '../../../src/store/state/segments.js'
 import { StateStore, type StateStoreOptions } from '../../../src/store/state/store.js'
 import type { MessageHeader } from '../../../src/events.js'
 import { waitFor } from '../../fixtures/wait-for.js'
+import { restoreSnapshot, takeSnapshot, withStore } from '../../../runtime/state/admin.js'
 
 const SIZE = 256 * 1024
 const payload = Buffer.alloc(SIZE)
@@ -155,6 +156,34 @@ t.test('a snapshot carries its segments; a store opened from it reads them', asy
   const copy = StateStore.open({ dir: snap, durability: 'process', segmentDir: join(dirs.root, 'shm', 'copy') })
   t.teardown(() => copy.close())
   t.ok(Buffer.from(copy.receiverOutbox('n/b').pending('df')[0]!.data).equals(payload), 'read from segment-<name> in the store folder')
+})
+
+t.test('state restore brings back the segments of the snapshot with its data file', async (t) => {
+  // The CLI opens stores with the default segment folder: under this test's shm root.
+  const saved = process.env['DORA_TS_SHM_DIR']
+  process.env['DORA_TS_SHM_DIR'] = join(t.testdir(), 'shm-root')
+  mkdirSync(process.env['DORA_TS_SHM_DIR'], { recursive: true })
+  t.teardown(() => {
+    if (saved === undefined) delete process.env['DORA_TS_SHM_DIR']
+    else process.env['DORA_TS_SHM_DIR'] = saved
+  })
+  const root = join(process.env['DORA_TS_SHM_DIR'], '..')
+  const target = { name: 'flow', root, dir: join(root, 'flow') }
+  await withStore(target.dir, (store) => sendFanOut(store))
+  const snapshot = await takeSnapshot(target)
+  t.ok(files(snapshot.dir).includes(`segment-${SEGMENT}`), 'the snapshot holds the payload file')
+  await withStore(target.dir, (store) => {
+    for (const receiver of ['n/b', 'n/c'])
+      store.receiverOutbox(receiver).discard(
+        store
+          .receiverOutbox(receiver)
+          .pending('df')
+          .map((e) => e.key),
+      )
+  })
+  await restoreSnapshot(target, snapshot.id)
+  const data = await withStore(target.dir, (store) => store.receiverOutbox('n/c').pending('df')[0]?.data)
+  t.ok(data !== undefined && Buffer.from(data).equals(payload), 'the restored entry reads its payload')
 })
 
 // The crash tests run the compiled store in children, like the supervisor.
