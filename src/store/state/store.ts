@@ -158,6 +158,8 @@ export interface ReceiverOutbox {
   discard(keys: readonly Buffer[]): void
   /** The same, grouped with the commits of this turn (see {@link OperatorState.discardLater}). */
   discardLater(keys: readonly Buffer[], done: (err?: unknown) => void): void
+  /** Call `done` once everything queued for the group before it has committed (see {@link SenderOutbox.afterGroup}). */
+  afterGroup(done: () => void): void
 }
 
 /** What {@link StateStore.senderOutbox} gives a sender without state of its own (a custom node). */
@@ -363,6 +365,7 @@ export class StateStore {
       pending: (dataflowId) => this.#pending(receiverKey, dataflowId),
       discard: (keys) => this.#discard(receiverKey, COMMIT_FLAGS[this.durability], keys),
       discardLater: (keys, done) => this.#discardLater(receiverKey, COMMIT_FLAGS[this.durability], keys, done),
+      afterGroup: (done) => this.#afterGroup(receiverKey, done),
     }
   }
 
@@ -379,10 +382,7 @@ export class StateStore {
       lastNumber: () => this.#senderNumber(senderKey, counterKey),
       commitLater: (put, lastNumber, done) =>
         this.#senderLater(senderKey, { put, counter: { key: counterKey, value: Buffer.from(lastNumber.toString()) } }, done),
-      afterGroup: (done) => {
-        this.#group.push({ operatorKey: senderKey, flags: COMMIT_FLAGS[this.durability], done })
-        this.#scheduleGroup()
-      },
+      afterGroup: (done) => this.#afterGroup(senderKey, done),
       flush: () => {
         if (this.#group.length > 0) this.#flushGroup()
       },
@@ -390,8 +390,8 @@ export class StateStore {
   }
 
   /**
-   * Remove every operator's state and meta (for --clean-state), or only `operatorKey`'s, in
-   * one durable transaction. Never called implicitly. Existing handles stay usable: they
+   * Remove every operator's state and meta and every waiting message (for --clean-state), or
+   * only `operatorKey`'s state, meta and messages, in one durable transaction. Never called implicitly. Existing handles stay usable: they
    * start again from empty state.
    */
   clear(operatorKey?: string): void {
@@ -415,10 +415,11 @@ export class StateStore {
           db.dropSync()
         }
         for (const key of targets) this.#meta.removeSync(this.#metaKey(key))
-        // Messages waiting for a cleared operator go too: it starts from nothing.
-        for (const key of targets) {
-          const { start, end } = receiverRange(key)
-          for (const entry of outbox.getKeys({ start, end })) {
+        // Messages waiting for a cleared operator go too: it starts from nothing. Clearing the
+        // whole store (--clean-state) drops every waiting message, custom nodes' included.
+        const ranges = operatorKey === undefined ? [{}] : targets.map((key) => receiverRange(key))
+        for (const range of ranges) {
+          for (const entry of [...outbox.getKeys(range)]) {
             if (isDataKey(entry) || isSegmentKey(entry)) outbox.removeSync(entry)
             else txn.remove(outbox, entry)
           }
@@ -697,6 +698,12 @@ export class StateStore {
     if (failure === undefined) txn.committed()
     else txn.failed()
     for (const g of group) g.done(g.error ?? failure)
+  }
+
+  /** A place in the group's order that writes nothing: `done` once what is queued before it committed. */
+  #afterGroup(key: string, done: () => void): void {
+    this.#group.push({ operatorKey: key, flags: COMMIT_FLAGS[this.durability], done })
+    this.#scheduleGroup()
   }
 
   /** The last message number `senderKey` committed (0n if none). */

@@ -146,6 +146,17 @@ t.test('a missing or truncated segment is DORA_STATE_CORRUPT naming the file', a
   t.same(store.receiverOutbox('n/c').pending('df'), [], 'clearing the operator drops its broken entry')
 })
 
+t.test('clearing the store (--clean-state) drops every waiting message and its segment', async (t) => {
+  const dirs = dirsOf(t)
+  const store = openStore(t, dirs)
+  sendFanOut(store)
+  store.clear('n/b')
+  t.same(files(dirs.segmentDir), [SEGMENT], "clearing n/b leaves n/c's reference")
+  store.clear()
+  t.same(store.receiverOutbox('n/c').pending('df'), [])
+  t.same(files(dirs.segmentDir), [], 'the file went with the last entry')
+})
+
 t.test('a snapshot carries its segments; a store opened from it reads them', async (t) => {
   const dirs = dirsOf(t)
   const store = openStore(t, dirs)
