@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fixture } from '../fixtures/nodes.js'
 import { shortRuntimeDir } from '../e2e/fixtures/cli.js'
+import { waitFor } from '../fixtures/wait-for.js'
 import { shmRoot } from '../../src/transport/shm-dir.js'
 
 const CHILD = join(import.meta.dirname, 'fixtures', 'supervisor-child.mjs')
@@ -85,23 +86,26 @@ t.test('supervisor SIGKILLs mid-burst of 256 KiB payloads: every confirmed paylo
   const sinkDone = (): boolean => new Set(records(sinkFile).map((r) => r.index)).size >= COUNT
   const counterDone = (): boolean => counter.some((l) => l.startsWith(`reached ${LIMIT}`))
 
-  /** Run the supervisor until `until` holds, then `signal` it; resolves once it exited. */
+  /** Run the supervisor until `until` holds (the sink's file, the counter's lines), then `signal` it. */
   const runChild = async (until: () => boolean, signal: NodeJS.Signals): Promise<string[]> => {
     const child = spawn(process.execPath, [CHILD, file], { env: { ...process.env, RUNTIME_DIR: runtimeDir }, stdio: ['ignore', 'pipe', 'inherit'] })
     t.teardown(() => void child.kill('SIGKILL'))
-    const exited = new Promise((resolve) => child.once('exit', resolve))
+    let ended = false
+    const exited = new Promise((resolve) => child.once('exit', resolve)).then(() => (ended = true))
     const lines: string[] = []
-    let signalled = false
+    let failed = false
     createInterface({ input: child.stdout! }).on('line', (line) => {
       lines.push(line)
       if (line.startsWith('[count] ')) counter.push(line.slice(8))
-      if (!signalled && until()) {
-        signalled = true
-        child.kill(signal)
-      }
+      // A unit that failed for good would make `until` wait forever: end the run and say so.
+      if (/^\[dora-ts\] .* failed/.test(line)) failed = true
     })
+    // The sink's progress is a file: polled (waitFor), not only checked when a line comes.
+    await waitFor(() => ended || failed || until(), { what: 'the chains to make progress', detail: () => lines.slice(-20).join('\n') })
+    t.notOk(failed, `no unit failed:\n${lines.slice(-20).join('\n')}`)
+    t.notOk(ended, `the supervisor ran until it was signalled:\n${lines.slice(-20).join('\n')}`)
+    child.kill(failed ? 'SIGKILL' : signal)
     await exited
-    t.ok(signalled, `the supervisor was ${signal}ed, not ended by itself:\n${lines.slice(-20).join('\n')}`)
     return lines
   }
 
