@@ -37,6 +37,7 @@ import { loadDataflow } from '../../src/spec/load.js'
 import { StateCorruptError, StateInUseError } from '../../src/store/state/errors.js'
 import { acquireOwnerLock, acquireOwnerLockWaiting, liveOwnerOf, OWNER_LOCK_WAIT_MS } from '../../src/store/state/owner-lock.js'
 import { StateStore, type OperatorStats } from '../../src/store/state/store.js'
+import { DISK_SEGMENT_PREFIX } from '../../src/store/state/segments.js'
 import { ControlClient } from '../control/client.js'
 import { ownerEndpoint, STATE_COMMANDS, storeReader, type OperatorDump, type StateReader } from './service.js'
 import { SNAPSHOTS_DIR, stateRootOf } from './location.js'
@@ -438,6 +439,14 @@ export async function restoreSnapshot(
     const saved = storeExists(target) ? await withStore(target.dir, (store) => takeSnapshot(target, 'before-restore', store)) : undefined
     const data = join(target.dir, 'data.mdb')
     syncFile(staging)
+    // The snapshot's large payloads (segment-<name> files, src/store/state/segments.ts) go with
+    // its data file: the store reads them from its folder. Those of the replaced store that the
+    // restored one does not reference are swept when it opens.
+    for (const name of readdirSync(snapshot.dir)) {
+      if (!name.startsWith(DISK_SEGMENT_PREFIX)) continue
+      copyFileSync(join(snapshot.dir, name), join(target.dir, name))
+      chmodSync(join(target.dir, name), 0o600)
+    }
     renameSync(staging, data)
     // The lock file describes the replaced data file (its last transaction id): let the next
     // opener make a fresh one. A reader still open elsewhere keeps the old file and lock file.

@@ -515,9 +515,12 @@ export class DataflowRun implements AsyncDisposable {
    */
   #consumedByNode(nodeKey: string, events: readonly DeliveredEvent[]): void {
     // Their shared-memory segments too: the last receiver done deletes the file.
-    this.#resources?.shm?.release(events)
+    const shm = this.#resources?.shm
     const store = this.#resources?.store
-    if (store === undefined) return
+    if (store === undefined) {
+      shm?.release(events)
+      return
+    }
     // In the group commit of this turn, not a transaction of its own per batch: until it
     // commits, a supervisor death only means these come again, marked redelivered.
     discardConsumed(
@@ -527,6 +530,10 @@ export class DataflowRun implements AsyncDisposable {
       (keys, done) => store.receiverOutbox(nodeKey).discardLater(keys, done),
       (text) => this.#notice('warn', `${nodeKey}: ${text}`),
     )
+    // After the commit that deletes their entries, when the store has let go of its own link
+    // to a segment (src/store/state/segments.ts): only then can the file go back to its writer
+    // for reuse (shm-payloads.ts never hands back a file the store still holds).
+    if (shm !== undefined) store.receiverOutbox(nodeKey).afterGroup(() => shm.release(events))
   }
 
   #nodeOutputsOptions(): ConstructorParameters<typeof NodeOutputs>[1] {

@@ -6,6 +6,10 @@
  * grouped: every message taken in one turn of the event loop, from any node, goes into the
  * store's group transaction of that turn with the operators' events (StateStore.senderOutbox).
  *
+ * A payload that came through shared memory is not copied into the store: the store adopts the
+ * node's segment file (a hard link on the same tmpfs) as its own durable copy, referenced by
+ * the outbox entries (src/store/state/segments.ts); live receivers still read the run's name.
+ *
  * Sort keys: each node numbers its messages in the store (1, 2, ... continuing across runs,
  * the counter committed with them), so a receiver's entries from one node replay in the order
  * they were sent, and no run reuses a key. The message keeps the header the node gave it
@@ -18,7 +22,7 @@
  */
 import { errorMessage } from '../../src/errors.js'
 import type { MessageHeader } from '../../src/events.js'
-import { encodeOutboxValue, outboxKey } from '../../src/store/state/outbox.js'
+import { encodeOutboxHeader, encodeOutboxValue, outboxKey, type OutboxPut } from '../../src/store/state/outbox.js'
 import type { SenderOutbox, StateStore } from '../../src/store/state/store.js'
 import type { OutboxRoute } from '../operator/outbox.js'
 import type { SharedSegment } from './shm-payloads.js'
@@ -64,8 +68,8 @@ export class NodeOutputs {
    * messages.
    *
    * `shm`: the payload is in that shared-memory segment (`data` is empty). This holds one
-   * reference to it until the message is routed. Its bytes go into the outbox like any other
-   * payload (the copy a supervisor death needs); live receivers still get the segment.
+   * reference to it until the message is routed. The store adopts the file as the copy a
+   * supervisor death needs (no bytes copied); live receivers still get the segment.
    */
   take(sender: string, header: MessageHeader, data: Uint8Array, taken: (grouped: boolean) => void, shm?: SharedSegment): void {
     const routed = (order: string | undefined, grouped: boolean): void => {
@@ -89,8 +93,14 @@ export class NodeOutputs {
     }
     const number = ++state.last
     const order = nodeOrder(number)
-    const { value, data: apart } = encodeOutboxValue(header, shm === undefined ? data : shm.bytes())
-    const put = routes.map((r) => ({ key: outboxKey(r.receiver, r.inputId, sender, order), value, data: apart }))
+    // One payload for every receiver: the store keeps one segment (or one buffer) for all.
+    const payload: Omit<OutboxPut, 'key'> =
+      shm === undefined
+        ? encodeOutboxValue(header, data)
+        : shm.offset === 0
+          ? { value: encodeOutboxHeader(header), file: { path: shm.path, size: shm.length } }
+          : encodeOutboxValue(header, shm.bytes())
+    const put = routes.map((r): OutboxPut => ({ key: outboxKey(r.receiver, r.inputId, sender, order), ...payload }))
     state.pending++
     state.outbox.commitLater(put, number, (err) => {
       state.pending--

@@ -9,6 +9,9 @@
  *   gets it again, from the same segment. The last one to let go deletes the file.
  * - An operator receiver (a worker thread, not a process) gets the bytes themselves, read once
  *   per segment at routing time, so the file's life does not depend on operators.
+ * - The state store may hold a second name of the file (a hard link it made to keep the
+ *   message durable: src/store/state/segments.ts). Such a file is never handed back to its
+ *   writer for reuse (the writer would overwrite the store's copy): it is unlinked instead.
  * - What a node wrote and never announced (killed between the write and the send) is swept
  *   when its process ends; whatever is left at the end of the run goes with the directory (and
  *   the reaper removes the directory if the supervisor dies).
@@ -39,6 +42,11 @@ export class SharedSegment implements SharedPayload {
     this.segment = shm.segment
     this.offset = shm.offset
     this.length = shm.length
+  }
+
+  /** The file's path in the run's shm directory. */
+  get path(): string {
+    return join(this.#owner.dir, this.segment)
   }
 
   /** The payload bytes, read once (for operators, and anything else that needs them in this process). */
@@ -164,6 +172,9 @@ export class ShmPayloads {
     const owner = segment.segment.slice(0, segment.segment.indexOf('@'))
     const free = `${segment.segment}${FREE_SUFFIX}`
     try {
+      // The store still holds it (a link of its own): the writer must never write over it. The
+      // store only ever removes its link, so a count of 1 seen here stays 1.
+      if (statSync(join(this.dir, segment.segment)).nlink > 1) throw new Error('held by the state store')
       renameSync(join(this.dir, segment.segment), join(this.dir, free))
     } catch {
       this.#unlink(segment.segment)

@@ -15,7 +15,8 @@ import { usedBytes } from '../lmdb/used-pages.js'
 import { mapFullHint, StateBadKeyError, StateBadMetaError, StateBadValueError, StateMapFullError, StateValueTooLargeError, stateErrorFrom } from './errors.js'
 import { encodeMeta, metaProblem, stateKeyProblem, type OperatorMeta } from './disk-layout.js'
 import type { Bytes } from './environment.js'
-import { dataKey, type OutboxChange } from './outbox.js'
+import type { OutboxChange } from './outbox.js'
+import type { OutboxTxn } from './outbox-txn.js'
 
 /** One write of an event: set `key` to `value`, or delete `key`. */
 export type StateWrite = { key: string; value: Uint8Array } | { key: string; delete: true }
@@ -122,6 +123,7 @@ export function encodeCommit(target: CommitTarget, writes: readonly StateWrite[]
   }
   for (const { key, value, data } of outbox?.put ?? []) {
     growth += key.length + value.length + NODE_OVERHEAD_BYTES
+    // Counted even when it becomes a segment file: an upper estimate (see SizeBudget).
     if (data !== undefined) growth += key.length + 2 + data.length + NODE_OVERHEAD_BYTES
   }
   // A commit that only deletes (and rewrites the meta record) is never refused for want of
@@ -156,17 +158,17 @@ export function applyCommit(
   commit: EncodedCommit,
   flags: number,
   target: Pick<CommitTarget, 'dir' | 'operatorKey' | 'mapSizeBytes'>,
-  outboxDb?: Bytes,
+  outbox?: { db: Bytes; txn: OutboxTxn },
 ): void {
   try {
-    env.transactionSync(() => writeCommit(db, meta, commit, outboxDb), flags)
+    env.transactionSync(() => writeCommit(db, meta, commit, outbox), flags)
   } catch (err) {
     throw stateErrorFrom(err, { dir: target.dir, action: 'commit', operator: target.operatorKey, mapSizeBytes: target.mapSizeBytes })
   }
 }
 
 /** Write an encoded commit inside the caller's write transaction (one of a group, see store.ts). */
-export function writeCommit(db: Bytes, meta: Bytes, commit: EncodedCommit, outboxDb?: Bytes): void {
+export function writeCommit(db: Bytes, meta: Bytes, commit: EncodedCommit, outboxWrites?: { db: Bytes; txn: OutboxTxn }): void {
   const { keys, values, metaKey, metaBytes, outbox } = commit
   for (let i = 0; i < keys.length; i++) {
     const value = values[i]
@@ -174,22 +176,11 @@ export function writeCommit(db: Bytes, meta: Bytes, commit: EncodedCommit, outbo
     else db.putSync(keys[i] as Buffer, value)
   }
   meta.putSync(metaKey, metaBytes)
-  if (outbox !== undefined && outboxDb !== undefined) {
-    for (const key of outbox.remove) removeOutboxEntry(outboxDb, key)
-    for (const { key, value, data } of outbox.put) {
-      outboxDb.putSync(key, value)
-      if (data !== undefined) outboxDb.putSync(dataKey(key), data)
-    }
+  if (outbox !== undefined && outboxWrites !== undefined) {
+    const { db: outboxDb, txn } = outboxWrites
+    for (const key of outbox.remove) txn.remove(outboxDb, key)
+    for (const put of outbox.put) txn.put(outboxDb, put)
   }
-}
-
-/**
- * Remove an outbox entry and its payload stored apart, if any (the caller need not know its
- * size: removing a missing key is one B-tree lookup).
- */
-export function removeOutboxEntry(outboxDb: Bytes, key: Buffer): void {
-  outboxDb.removeSync(key)
-  outboxDb.removeSync(dataKey(key))
 }
 
 /**

@@ -12,7 +12,10 @@
  * ```
  * __outbox__  <receiver>\0<input>\0<sender>\0<order>      ->  u32 header length, header JSON, payload
  *             <receiver>\0<input>\0<sender>\0<order>\0d  ->  payload (only when SPLIT_BYTES or more)
+ *             <receiver>\0<input>\0<sender>\0<order>\0s  ->  segment reference (instead of \0d)
  * ```
+ * A payload of the segment threshold or more is not in LMDB at all: it is a segment file the
+ * store owns, and the entry holds its name and size (segments.ts).
  * A large payload is its own value, written straight from the buffer the worker transferred:
  * copying it behind its header would allocate a fresh buffer of its size per message, and on
  * a loaded VM touching fresh memory costs ~10 ms per MB (page faults), far more than LMDB's
@@ -31,6 +34,8 @@ export const OUTBOX_DB = '__outbox__'
 const SEP = '\0'
 /** Suffix of the key of a payload stored apart from its header. */
 const DATA_SUFFIX = `${SEP}d`
+/** Suffix of the key of the segment reference of a payload kept as a file. */
+const SEGMENT_SUFFIX = `${SEP}s`
 /** Payloads of this size or more are stored under their own key (see the module comment). */
 export const SPLIT_BYTES = 16 * 1024
 
@@ -45,10 +50,26 @@ export interface OutboxEntry {
   data: Uint8Array
 }
 
+/** One entry to add to the outbox. */
+export interface OutboxPut {
+  key: Buffer
+  value: Buffer
+  /**
+   * The payload, when it is stored apart from its header: under its own key ({@link dataKey}),
+   * or, from the segment threshold up, as a segment file the store writes. Puts of one message
+   * to several receivers share this buffer (and so one segment).
+   */
+  data?: Buffer | undefined
+  /**
+   * Instead of `data`: the payload is this file (a custom node's shared-memory segment), which
+   * the store adopts as its segment without copying, or reads when it cannot (see segments.ts).
+   */
+  file?: { path: string; size: number } | undefined
+}
+
 /** Outbox changes committed with an event: entries to add, keys to delete. */
 export interface OutboxChange {
-  /** `data`: the payload, when it is stored under its own key ({@link dataKey}). */
-  put: Array<{ key: Buffer; value: Buffer; data?: Buffer | undefined }>
+  put: OutboxPut[]
   remove: Buffer[]
 }
 
@@ -76,9 +97,26 @@ export function dataKey(key: Buffer): Buffer {
   return Buffer.concat([key, Buffer.from(DATA_SUFFIX, 'latin1')])
 }
 
+/** Key of the segment reference of the entry `key` (its payload is a segment file). */
+export function segmentKey(key: Buffer): Buffer {
+  return Buffer.concat([key, Buffer.from(SEGMENT_SUFFIX, 'latin1')])
+}
+
 /** Whether `key` is the key of a payload stored apart. */
 export function isDataKey(key: Buffer): boolean {
   return key.length >= 2 && key[key.length - 2] === 0 && key[key.length - 1] === 0x64
+}
+
+/** Whether `key` is the key of a segment reference. */
+export function isSegmentKey(key: Buffer): boolean {
+  return key.length >= 2 && key[key.length - 2] === 0 && key[key.length - 1] === 0x73
+}
+
+/** The sender and sort key of the entry `key` (they name its segment: segments.ts). */
+export function senderAndOrder(key: Buffer): { sender: string; order: string } | undefined {
+  const parts = key.toString('utf8').split(SEP)
+  if (parts.length !== 4) return undefined
+  return { sender: parts[2] as string, order: parts[3] as string }
 }
 
 /** First and past-the-last key of `receiver`'s entries. */
@@ -125,6 +163,24 @@ function untag(value: TaggedValue): MetadataValue {
  */
 export function encodeOutboxValue(header: MessageHeader, data: Uint8Array): { value: Buffer; data?: Buffer } {
   const split = data.byteLength >= SPLIT_BYTES
+  const value = encodeHeader(header, split, split ? 0 : data.byteLength)
+  if (!split) {
+    value.set(data, value.length - data.byteLength)
+    return { value }
+  }
+  return { value, data: Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength) }
+}
+
+/**
+ * The stored header of a message whose payload is a file (a custom node's shared-memory
+ * segment): see {@link OutboxPut.file}.
+ */
+export function encodeOutboxHeader(header: MessageHeader): Buffer {
+  return encodeHeader(header, true, 0)
+}
+
+/** The header as JSON behind its length, with `room` bytes left after it for the payload. */
+function encodeHeader(header: MessageHeader, split: boolean, room: number): Buffer {
   const json: HeaderJson = {
     senderNode: header.senderNode,
     senderOperator: header.senderOperator,
@@ -137,27 +193,26 @@ export function encodeOutboxValue(header: MessageHeader, data: Uint8Array): { va
   }
   if (split) json.split = true
   const head = Buffer.from(JSON.stringify(json), 'utf8')
-  const value = Buffer.allocUnsafe(4 + head.length + (split ? 0 : data.byteLength))
+  const value = Buffer.allocUnsafe(4 + head.length + room)
   value.writeUInt32LE(head.length, 0)
   head.copy(value, 4)
-  if (!split) {
-    value.set(data, 4 + head.length)
-    return { value }
-  }
-  return { value, data: Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength) }
+  return value
 }
 
 /**
  * Decode the entries of a range scan of the outbox (headers and their payloads stored apart, in
- * key order); throws an Error saying what is wrong when one does not decode.
+ * key order); `segment` reads the payload of a segment reference. Throws an Error saying what
+ * is wrong when one does not decode.
  */
-export function decodeOutboxEntries(raw: ReadonlyArray<{ key: Buffer; value: Buffer }>, dataflowId: string): OutboxEntry[] {
+export function decodeOutboxEntries(raw: ReadonlyArray<{ key: Buffer; value: Buffer }>, dataflowId: string, segment: (ref: Buffer) => Buffer): OutboxEntry[] {
   const entries: OutboxEntry[] = []
   for (let i = 0; i < raw.length; i++) {
     const { key, value } = raw[i] as { key: Buffer; value: Buffer }
-    if (isDataKey(key)) throw new Error(`outbox payload ${JSON.stringify(key.toString('utf8'))} has no header`)
+    if (isDataKey(key) || isSegmentKey(key)) throw new Error(`outbox payload ${JSON.stringify(key.toString('utf8'))} has no header`)
     const next = raw[i + 1]
-    const data = next !== undefined && isDataKey(next.key) ? next.value : undefined
+    let data: Buffer | undefined
+    if (next !== undefined && isDataKey(next.key)) data = next.value
+    else if (next !== undefined && isSegmentKey(next.key)) data = segment(next.value)
     if (data !== undefined) i++
     entries.push(decodeOutboxEntry(key, value, dataflowId, data))
   }

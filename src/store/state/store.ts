@@ -51,16 +51,30 @@ import type { Durability } from '../../spec/types.js'
 import { corruptHint, StateBadKeyError, StateClosedError, StateCorruptError, StateSnapshotError, stateErrorFrom, type StateErrorContext } from './errors.js'
 import { decodeMeta, emptyMeta, LAYOUT_KEY, operatorDbName, operatorKeyOf, operatorKeyProblem, type OperatorMeta } from './disk-layout.js'
 import { checkDurability, DEFAULT_MAP_SIZE_BYTES, openStateEnvironment, releaseStateDir, type Bytes, type StateEnvironment } from './environment.js'
-import { applyCommit, COMMIT_FLAGS, encodeCommit, removeOutboxEntry, SizeBudget, writeCommit, type EncodedCommit, type StateWrite } from './commit.js'
+import { applyCommit, COMMIT_FLAGS, encodeCommit, SizeBudget, writeCommit, type EncodedCommit, type StateWrite } from './commit.js'
 import { errorMessage } from '../../errors.js'
 import { listDbNames } from '../lmdb/db-names.js'
-import { dataKey, decodeOutboxEntries, decodeOutboxEntry, OUTBOX_DB, receiverRange, type OutboxChange, type OutboxEntry } from './outbox.js'
+import {
+  dataKey,
+  decodeOutboxEntries,
+  decodeOutboxEntry,
+  isDataKey,
+  isSegmentKey,
+  OUTBOX_DB,
+  receiverRange,
+  segmentKey,
+  type OutboxChange,
+  type OutboxEntry,
+} from './outbox.js'
+import { OutboxTxn, type SegmentPolicy } from './outbox-txn.js'
+import { decodeSegmentRef, SegmentFiles, segmentDirFor, segmentThreshold } from './segments.js'
 
 export type { OperatorMeta } from './disk-layout.js'
 export type { Durability } from '../../spec/types.js'
 export { DEFAULT_MAP_SIZE_BYTES, MAX_DBS, MAX_READERS, MIN_MAP_SIZE_BYTES } from './environment.js'
 export { MAX_VALUE_BYTES, type StateWrite } from './commit.js'
-export type { OutboxChange, OutboxEntry } from './outbox.js'
+export type { OutboxChange, OutboxEntry, OutboxPut } from './outbox.js'
+export { DEFAULT_SEGMENT_THRESHOLD_BYTES } from './segments.js'
 
 /** Options of {@link StateStore.open}. */
 export interface StateStoreOptions {
@@ -76,6 +90,18 @@ export interface StateStoreOptions {
    * assumes a commit needs fresh pages, although LMDB may reuse freed ones.
    */
   mapSizeBytes?: number
+  /**
+   * Where large outbox payloads are kept as files (segments.ts): default the store's folder
+   * under the shared-memory root (`/dev/shm/dora-ts-<uid>/store-<hash>`); false keeps every
+   * payload in LMDB.
+   */
+  segmentDir?: string | false
+  /**
+   * Operator payloads of at least this many bytes become segment files; default
+   * `DORA_TS_SEGMENT_THRESHOLD`, else {@link DEFAULT_SEGMENT_THRESHOLD_BYTES}. 0 keeps every
+   * payload in LMDB. (A custom node's shared-memory payload is adopted whatever its size.)
+   */
+  segmentThresholdBytes?: number
 }
 
 /** Options of {@link StateStore.operator}. */
@@ -132,6 +158,8 @@ export interface ReceiverOutbox {
   discard(keys: readonly Buffer[]): void
   /** The same, grouped with the commits of this turn (see {@link OperatorState.discardLater}). */
   discardLater(keys: readonly Buffer[], done: (err?: unknown) => void): void
+  /** Call `done` once everything queued for the group before it has committed (see {@link SenderOutbox.afterGroup}). */
+  afterGroup(done: () => void): void
 }
 
 /** What {@link StateStore.senderOutbox} gives a sender without state of its own (a custom node). */
@@ -172,11 +200,8 @@ function senderMetaKey(senderKey: string): string {
 }
 
 /** Write a sender's group entry inside the group's transaction. */
-function writeSenderOutbox(meta: Bytes, outboxDb: Bytes, write: SenderWrite): void {
-  for (const { key, value, data } of write.put) {
-    outboxDb.putSync(key, value)
-    if (data !== undefined) outboxDb.putSync(dataKey(key), data)
-  }
+function writeSenderOutbox(meta: Bytes, outboxDb: Bytes, txn: OutboxTxn, write: SenderWrite): void {
+  for (const put of write.put) txn.put(outboxDb, put)
   meta.putSync(write.counter.key, write.counter.value)
 }
 
@@ -227,6 +252,8 @@ export class StateStore {
   /** Each operator's meta record key in `__meta__`, encoded once. */
   readonly #metaKeys = new Map<string, Buffer>()
   #outbox: Bytes | undefined
+  /** Large payloads kept as files, and how (segments.ts). */
+  readonly #segments: SegmentPolicy
   /** Commits waiting for the group transaction of this turn of the event loop. */
   readonly #group: GroupEntry[] = []
   #groupScheduled = false
@@ -235,8 +262,9 @@ export class StateStore {
   readonly #closed: Promise<void>
   #resolveClosed: () => void = () => {}
 
-  private constructor(dir: string, durability: Durability, mapSizeBytes: number, opened: StateEnvironment) {
+  private constructor(dir: string, durability: Durability, mapSizeBytes: number, opened: StateEnvironment, segments: SegmentPolicy) {
     this.dir = dir
+    this.#segments = segments
     this.durability = durability
     this.mapSizeBytes = mapSizeBytes
     this.#realDir = opened.realDir
@@ -257,7 +285,44 @@ export class StateStore {
     const { durability } = options
     checkDurability(durability, dir)
     const mapSizeBytes = options.mapSizeBytes ?? DEFAULT_MAP_SIZE_BYTES
-    return new StateStore(dir, durability, mapSizeBytes, openStateEnvironment(dir, mapSizeBytes))
+    const opened = openStateEnvironment(dir, mapSizeBytes)
+    const segmentDir = options.segmentDir === false ? undefined : (options.segmentDir ?? segmentDirFor(opened.realDir))
+    const threshold = options.segmentThresholdBytes ?? segmentThreshold()
+    const files = new SegmentFiles(segmentDir, opened.realDir)
+    const store = new StateStore(dir, durability, mapSizeBytes, opened, { files, writable: segmentDir !== undefined && threshold > 0, threshold })
+    try {
+      store.#adoptSegments()
+    } catch (err) {
+      store.close()
+      throw err
+    }
+    return store
+  }
+
+  /**
+   * On open: count the committed entries that reference each segment file, then delete the
+   * files none references (written for a commit that never happened, or consumed but not yet
+   * unlinked when a process died). Only an owner of the store opens it (owner-lock.ts), so no
+   * other process is writing a segment meanwhile.
+   */
+  #adoptSegments(): void {
+    const files = this.#segments.files
+    try {
+      const outbox = this.#outboxDb()
+      for (const key of outbox.getKeys()) {
+        if (!isSegmentKey(key)) continue
+        const value = outbox.get(key)
+        if (value === undefined) continue
+        try {
+          files.retain(decodeSegmentRef(value).name)
+        } catch {
+          // A damaged reference: reading its entry says so (pending()), naming it.
+        }
+      }
+    } catch (err) {
+      throw stateErrorFrom(err, { dir: this.dir, action: 'open' })
+    }
+    files.sweep()
   }
 
   /**
@@ -303,6 +368,7 @@ export class StateStore {
       pending: (dataflowId) => this.#pending(receiverKey, dataflowId),
       discard: (keys) => this.#discard(receiverKey, COMMIT_FLAGS[this.durability], keys),
       discardLater: (keys, done) => this.#discardLater(receiverKey, COMMIT_FLAGS[this.durability], keys, done),
+      afterGroup: (done) => this.#afterGroup(receiverKey, done),
     }
   }
 
@@ -319,10 +385,7 @@ export class StateStore {
       lastNumber: () => this.#senderNumber(senderKey, counterKey),
       commitLater: (put, lastNumber, done) =>
         this.#senderLater(senderKey, { put, counter: { key: counterKey, value: Buffer.from(lastNumber.toString()) } }, done),
-      afterGroup: (done) => {
-        this.#group.push({ operatorKey: senderKey, flags: COMMIT_FLAGS[this.durability], done })
-        this.#scheduleGroup()
-      },
+      afterGroup: (done) => this.#afterGroup(senderKey, done),
       flush: () => {
         if (this.#group.length > 0) this.#flushGroup()
       },
@@ -346,6 +409,8 @@ export class StateStore {
     const existing = this.#operatorKeys(context)
     const targets = operatorKey === undefined ? existing : [operatorKey]
     const drops = targets.filter((key) => existing.includes(key)).map((key) => [key, this.#db(key)] as const)
+    const outbox = this.#outboxDb()
+    const txn = new OutboxTxn(this.#segments)
     try {
       env.transactionSync(() => {
         for (const [key, db] of drops) {
@@ -355,24 +420,26 @@ export class StateStore {
           db.dropSync()
         }
         for (const key of targets) this.#meta.removeSync(this.#metaKey(key))
-        // Messages waiting for a cleared operator go too: it starts from nothing.
-        const outbox = this.#outboxDb()
+        // Messages waiting for a cleared operator go too: it starts from nothing. Clearing the
+        // whole store (--clean-state) is clean: every waiting message (custom nodes' included)
+        // and every record but the layout (custom nodes' message counters, `node/<id>`) goes,
+        // or the next run replayed what --clean-state forgot.
         if (operatorKey === undefined) {
-          // A clean start is clean: every message waiting (for custom nodes and operators with
-          // no database too) and every record but the layout (custom nodes' message counters,
-          // `node/<id>`, included) goes, or the next run replayed what --clean-state forgot.
-          for (const entry of [...outbox.getKeys()]) outbox.removeSync(entry)
           for (const key of [...this.#meta.getKeys()]) if (!key.equals(LAYOUT_KEY_BYTES)) this.#meta.removeSync(key)
-        } else {
-          for (const key of targets) {
-            const { start, end } = receiverRange(key)
-            for (const entry of outbox.getKeys({ start, end })) outbox.removeSync(entry)
+        }
+        const ranges = operatorKey === undefined ? [{}] : targets.map((key) => receiverRange(key))
+        for (const range of ranges) {
+          for (const entry of [...outbox.getKeys(range)]) {
+            if (isDataKey(entry) || isSegmentKey(entry)) outbox.removeSync(entry)
+            else txn.remove(outbox, entry)
           }
         }
       }, COMMIT_FLAGS.power)
     } catch (err) {
+      txn.failed()
       throw stateErrorFrom(err, context)
     }
+    txn.committed()
   }
 
   /** Entries and bytes (keys + values) of every operator with a database, in key order. */
@@ -409,6 +476,10 @@ export class StateStore {
    * missing; must not hold a store already), with lmdb-js backup(): LMDB copies from one read
    * transaction on a background thread, so commits go on meanwhile. Never copy data.mdb of a
    * live store by hand (lmdb-js #256). The copy opens with {@link StateStore.open}.
+   *
+   * Large payloads kept as segment files are copied too, as `segment-<name>` files of the
+   * target: no segment is unlinked while the copy runs, and afterwards every segment it may
+   * reference is copied (a few more are harmless: the store made from it sweeps them).
    */
   async snapshot(targetPath: string): Promise<void> {
     const env = this.#requireEnv()
@@ -435,9 +506,17 @@ export class StateStore {
       () => undefined,
     )
     this.#pendingSnapshots.add(pending)
+    const files = this.#segments.files
+    files.pin()
     try {
       await copy
+      try {
+        files.copyAllTo(target)
+      } catch (err) {
+        throw fail(`could not copy its payload files: ${errorMessage(err)}`, err)
+      }
     } finally {
+      files.unpin()
       this.#pendingSnapshots.delete(pending)
     }
   }
@@ -457,6 +536,7 @@ export class StateStore {
     const finish = (): void => {
       this.#dbs.clear()
       this.#outbox = undefined
+      this.#segments.files.close()
       try {
         // lmdb-js closes the environment synchronously when no asynchronous write is queued
         // (this store never queues one), so the directory can be reopened right away.
@@ -590,7 +670,19 @@ export class StateStore {
     if (group.length === 0) return
     const env = this.#env
     let failure: unknown
-    const valid = group.filter((g) => g.commit !== undefined || g.outbox !== undefined || g.discard !== undefined)
+    const txn = new OutboxTxn(this.#segments)
+    // Segment files first, complete before the commit that references them (segments.ts).
+    for (const g of group) {
+      if (g.error !== undefined || env === undefined) continue
+      const puts = g.commit?.outbox?.put ?? g.outbox?.put
+      if (puts === undefined || puts.length === 0) continue
+      try {
+        txn.prepare(puts, g.flags === COMMIT_FLAGS.power)
+      } catch (err) {
+        g.error = stateErrorFrom(err, { dir: this.dir, action: 'commit', operator: g.operatorKey, mapSizeBytes: this.mapSizeBytes })
+      }
+    }
+    const valid = group.filter((g) => g.error === undefined && (g.commit !== undefined || g.outbox !== undefined || g.discard !== undefined))
     if (valid.length > 0) {
       if (env === undefined) failure = this.#closedError()
       else {
@@ -599,11 +691,12 @@ export class StateStore {
         const outboxDb = valid.some((g) => g.commit?.outbox !== undefined || g.outbox !== undefined || g.discard !== undefined) ? this.#outboxDb() : undefined
         try {
           const dbs = valid.map((g) => (g.commit === undefined ? undefined : this.#db(g.operatorKey)))
+          const outboxWrites = outboxDb === undefined ? undefined : { db: outboxDb, txn }
           env.transactionSync(() => {
             valid.forEach((g, i) => {
-              if (g.commit !== undefined) writeCommit(dbs[i] as Bytes, this.#meta, g.commit, outboxDb)
-              else if (g.outbox !== undefined) writeSenderOutbox(this.#meta, outboxDb as Bytes, g.outbox)
-              else for (const key of g.discard ?? []) removeOutboxEntry(outboxDb as Bytes, key)
+              if (g.commit !== undefined) writeCommit(dbs[i] as Bytes, this.#meta, g.commit, outboxWrites)
+              else if (g.outbox !== undefined) writeSenderOutbox(this.#meta, outboxDb as Bytes, txn, g.outbox)
+              else for (const key of g.discard ?? []) txn.remove(outboxDb as Bytes, key)
             })
           }, flags)
         } catch (err) {
@@ -611,7 +704,16 @@ export class StateStore {
         }
       }
     }
+    // Only now, after the commit: unlink the segments no entry references any more.
+    if (failure === undefined) txn.committed()
+    else txn.failed()
     for (const g of group) g.done(g.error ?? failure)
+  }
+
+  /** A place in the group's order that writes nothing: `done` once what is queued before it committed. */
+  #afterGroup(key: string, done: () => void): void {
+    this.#group.push({ operatorKey: key, flags: COMMIT_FLAGS[this.durability], done })
+    this.#scheduleGroup()
   }
 
   /** The last message number `senderKey` committed (0n if none). */
@@ -667,7 +769,15 @@ export class StateStore {
     const target = { dir: this.dir, operatorKey, metaKey: this.#metaKey(operatorKey), pageSize: this.#pageSize, mapSizeBytes: this.mapSizeBytes }
     const commit = encodeCommit(target, writes, meta, outbox)
     this.#budget.reserve(env, commit.growth, this.dir, operatorKey)
-    applyCommit(env, db, this.#meta, commit, flags, target, outbox === undefined ? undefined : this.#outboxDb())
+    const txn = new OutboxTxn(this.#segments)
+    try {
+      if (outbox !== undefined) txn.prepare(outbox.put, flags === COMMIT_FLAGS.power)
+      applyCommit(env, db, this.#meta, commit, flags, target, outbox === undefined ? undefined : { db: this.#outboxDb(), txn })
+    } catch (err) {
+      txn.failed()
+      throw stateErrorFrom(err, { dir: this.dir, action: 'commit', operator: operatorKey, mapSizeBytes: this.mapSizeBytes })
+    }
+    txn.committed()
   }
 
   /** The outbox database, opened (and created) on first use. */
@@ -693,7 +803,7 @@ export class StateStore {
       throw stateErrorFrom(err, context)
     }
     try {
-      return decodeOutboxEntries(raw, dataflowId)
+      return decodeOutboxEntries(raw, dataflowId, (ref) => this.#readSegment(ref))
     } catch (err) {
       throw new StateCorruptError(`cannot read the messages waiting for operator "${operatorKey}" in ${this.dir}: ${errorMessage(err)}`, {
         dir: this.dir,
@@ -709,12 +819,14 @@ export class StateStore {
     const outbox = this.#outboxDb()
     let value: Buffer | undefined
     let data: Buffer | undefined
+    let ref: Buffer | undefined
     try {
       // One read transaction: the header and its payload stored apart come from one commit.
       const txn = outbox.useReadTransaction()
       try {
         value = outbox.get(key, { transaction: txn })
         data = value === undefined ? undefined : outbox.get(dataKey(key), { transaction: txn })
+        ref = value === undefined || data !== undefined ? undefined : outbox.get(segmentKey(key), { transaction: txn })
       } finally {
         txn.done()
       }
@@ -723,6 +835,8 @@ export class StateStore {
     }
     if (value === undefined) return undefined
     try {
+      // The segment cannot go meanwhile: only this thread commits, and this entry is not consumed.
+      if (ref !== undefined) data = this.#readSegment(ref)
       return decodeOutboxEntry(key, value, '', data).data
     } catch (err) {
       throw new StateCorruptError(`cannot read a message waiting for operator "${operatorKey}" in ${this.dir}: ${errorMessage(err)}`, {
@@ -754,12 +868,20 @@ export class StateStore {
     if (keys.length === 0) return
     const env = this.#requireEnv(operatorKey)
     const outbox = this.#outboxDb()
+    const txn = new OutboxTxn(this.#segments)
     try {
       env.transactionSync(() => {
-        for (const key of keys) removeOutboxEntry(outbox, key)
+        for (const key of keys) txn.remove(outbox, key)
       }, flags)
     } catch (err) {
       throw stateErrorFrom(err, { dir: this.dir, action: 'commit', operator: operatorKey, mapSizeBytes: this.mapSizeBytes })
     }
+    txn.committed()
+  }
+
+  /** The payload of a segment reference; throws an Error naming the file when it is not right. */
+  #readSegment(ref: Buffer): Buffer {
+    const { name, size } = decodeSegmentRef(ref)
+    return this.#segments.files.read(name, size)
   }
 }

@@ -1,0 +1,147 @@
+/**
+ * The outbox writes of one LMDB write transaction, with their segment files (segments.ts):
+ * {@link OutboxTxn.prepare} writes or adopts the segments BEFORE the transaction, the
+ * transaction then puts entries that reference them and removes consumed ones (noting which
+ * segments those referenced), and only once it committed does {@link OutboxTxn.committed}
+ * count the new references and unlink the segments no entry references any more. A failed
+ * transaction ({@link OutboxTxn.failed}) removes the files it prepared and nothing else.
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs'
+import type { Bytes } from './environment.js'
+import { dataKey, segmentKey, senderAndOrder, type OutboxPut } from './outbox.js'
+import { decodeSegmentRef, encodeSegmentRef, segmentName, type SegmentFiles, type SegmentRef } from './segments.js'
+
+/** How the payloads of one transaction's puts are kept. */
+export interface SegmentPolicy {
+  /** The store's segment files (read even when it cannot write new ones: {@link writable}). */
+  files: SegmentFiles
+  /** Whether new segments can be made (a shm directory, a threshold above 0). */
+  writable: boolean
+  /** Payloads of at least this many bytes become segments (operators'; a node's file always is). */
+  threshold: number
+}
+
+/** Where one put's payload goes: a segment, or bytes under its data key. */
+type Placement = { ref: SegmentRef; value: Buffer } | { data: Buffer }
+
+export class OutboxTxn {
+  readonly #policy: SegmentPolicy
+  /** Placement of each payload, by the buffer or file path the puts of one message share. */
+  readonly #placed = new Map<Buffer | string, Placement>()
+  /** Segments this transaction wrote or adopted (removed again if it fails). */
+  readonly #prepared = new Set<string>()
+  readonly #retained: string[] = []
+  readonly #released: string[] = []
+
+  constructor(policy: SegmentPolicy) {
+    this.#policy = policy
+  }
+
+  /**
+   * Before the transaction: write (operator payloads from the threshold up) or adopt (custom
+   * node files) the segments of `puts`, durable entries of `durable` ('power': payloads stay
+   * in LMDB, fsync'ed with the commit). Throws when a file cannot be written or read.
+   */
+  prepare(puts: readonly OutboxPut[], power: boolean): void {
+    const files = power || !this.#policy.writable ? undefined : this.#policy.files
+    for (const put of puts) {
+      const source = put.file?.path ?? put.data
+      if (source === undefined || this.#placed.has(source)) continue
+      const named = senderAndOrder(put.key)
+      const name = named === undefined ? undefined : segmentName(named.sender, named.order)
+      if (put.file !== undefined) {
+        if (files !== undefined && name !== undefined && files.adopt(name, put.file.path, put.file.size)) {
+          this.#prepared.add(name)
+          this.#placed.set(source, { ref: { name, size: put.file.size }, value: encodeSegmentRef({ name, size: put.file.size }) })
+        } else {
+          // No store segments here ('power', no tmpfs, another file system): the bytes, as before.
+          this.#placed.set(source, { data: readFileSync(put.file.path).subarray(0, put.file.size) })
+        }
+        continue
+      }
+      const data = put.data as Buffer
+      if (files !== undefined && name !== undefined && data.byteLength >= this.#policy.threshold && this.#write(files, name, data)) {
+        this.#placed.set(source, { ref: { name, size: data.byteLength }, value: encodeSegmentRef({ name, size: data.byteLength }) })
+      } else {
+        this.#placed.set(source, { data })
+      }
+    }
+  }
+
+  /** Write one segment; false when it cannot be (tmpfs full): the bytes then go into LMDB. */
+  #write(files: SegmentFiles, name: string, data: Buffer): boolean {
+    this.#prepared.add(name)
+    try {
+      files.write(name, data)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /** Inside the transaction: add one entry (its payload placed by {@link prepare}). */
+  put(db: Bytes, put: OutboxPut): void {
+    // The key may be there already (written again after a crash): its old segment is let go.
+    if (this.#tracking()) this.#noteRemoved(db, put.key)
+    db.putSync(put.key, put.value)
+    const source = put.file?.path ?? put.data
+    const placed = source === undefined ? undefined : this.#placed.get(source)
+    if (placed === undefined) {
+      if (put.data !== undefined) db.putSync(dataKey(put.key), put.data)
+      return
+    }
+    if ('data' in placed) {
+      db.putSync(dataKey(put.key), placed.data)
+      db.removeSync(segmentKey(put.key))
+      return
+    }
+    db.putSync(segmentKey(put.key), placed.value)
+    db.removeSync(dataKey(put.key))
+    this.#retained.push(placed.ref.name)
+  }
+
+  /**
+   * Inside the transaction: remove an entry and its payload, wherever it is (the caller need
+   * not know: removing a missing key is one B-tree lookup).
+   */
+  remove(db: Bytes, key: Buffer): void {
+    db.removeSync(key)
+    db.removeSync(dataKey(key))
+    // Without any segment referenced (small messages only), no lookup for one.
+    if (!this.#tracking()) return
+    this.#noteRemoved(db, key)
+    db.removeSync(segmentKey(key))
+  }
+
+  /** Whether any entry may reference a segment: one committed, or one put in this transaction. */
+  #tracking(): boolean {
+    return this.#policy.files.referenced.size > 0 || this.#retained.length > 0
+  }
+
+  /** The transaction committed: count the new references, unlink what nothing references. */
+  committed(): void {
+    const files = this.#policy.files
+    for (const name of this.#retained) files.retain(name)
+    for (const name of this.#released) files.release(name)
+    // Prepared for a put the transaction did not make after all (a failed event of the group).
+    for (const name of this.#prepared) files.unlinkIfUnreferenced(name)
+  }
+
+  /** The transaction failed (nothing of it was written): remove the files it prepared. */
+  failed(): void {
+    for (const name of this.#prepared) this.#policy.files.unlinkIfUnreferenced(name)
+  }
+
+  #noteRemoved(db: Bytes, key: Buffer): void {
+    // get(), not getBinaryFast(): that one's buffer cannot even be copied with Buffer.from.
+    const ref = db.get(segmentKey(key))
+    if (ref === undefined) return
+    try {
+      this.#released.push(decodeSegmentRef(ref).name)
+    } catch {
+      // A damaged reference: the entry goes; its file, if any, is swept on the next open.
+    }
+  }
+}

@@ -1,0 +1,322 @@
+/**
+ * Segment files: large outbox payloads kept durable as files the state store owns, instead of
+ * bytes in LMDB (issues 11 and 15). Writing 500 x 64 KB into one LMDB commit costs 1.0-1.4 s
+ * on the 2-core VM (overflow-page allocation); writing them as files on tmpfs costs tens of
+ * milliseconds, and a custom node's shared-memory segment is not copied at all: the store
+ * hard-links it (link(2), O(1)) into its own directory.
+ *
+ * Where: `<shm root>/store-<hash of the store's real path>/` (`/dev/shm/dora-ts-<uid>/...`),
+ * next to the runs' shm directories but never named `run-*`, so neither the reaper nor the
+ * sweep of dead runs removes it. tmpfs survives a SIGKILL of any process, not a machine
+ * restart: exactly the promise of durability 'process'. With 'power' the payload stays in
+ * LMDB, fsync'ed with the commit (see store.ts).
+ *
+ * Order, which makes a crash at any point safe:
+ * - a segment is complete before the LMDB commit that references it (written or linked in the
+ *   group flush, before its transaction): a crash before the commit leaves a file nothing
+ *   references, swept on the next open;
+ * - it is unlinked only after the commit that deletes the last entry referencing it: a crash
+ *   in between leaves, again, a file nothing references.
+ * Several receivers of one message (fan-out) share one segment: the store counts, in memory,
+ * the committed entries that reference each segment (rebuilt from the outbox on open).
+ *
+ * Names: `<sender, URI-encoded>@<order>`, the sender and sort key of the message: unique per
+ * message across runs (a custom node's numbers and an operator's event numbers keep growing),
+ * the same for all its receivers. A snapshot copies the segments its copy may reference into
+ * its folder as `segment-<name>` (snapshots stay flat); a store reads a segment from its shm
+ * directory, else from `<store>/segment-<name>` (where a restore puts a snapshot's).
+ *
+ * @module
+ */
+import {
+  closeSync,
+  constants,
+  copyFileSync,
+  fstatSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  rmdirSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs'
+import { createHash } from 'node:crypto'
+import { dirname, join } from 'node:path'
+import { ensurePrivateDir } from '../../security/private-path.js'
+import { shmRoot } from '../../transport/shm-dir.js'
+
+/** Operator payloads of at least this many bytes become segment files (measured: bench/RESULTS.md). */
+export const DEFAULT_SEGMENT_THRESHOLD_BYTES = 64 * 1024
+
+/** Prefix of a segment file in a store's or a snapshot's folder (from a snapshot: see above). */
+export const DISK_SEGMENT_PREFIX = 'segment-'
+
+/** What an outbox entry stores instead of its payload: the segment's name and size. */
+export interface SegmentRef {
+  name: string
+  size: number
+}
+
+/** `DORA_TS_SEGMENT_THRESHOLD` (bytes; `0` keeps every payload in LMDB), else the default. */
+export function segmentThreshold(): number {
+  const raw = process.env['DORA_TS_SEGMENT_THRESHOLD']
+  if (raw === undefined || raw === '') return DEFAULT_SEGMENT_THRESHOLD_BYTES
+  const value = Number(raw)
+  return Number.isSafeInteger(value) && value >= 0 ? value : DEFAULT_SEGMENT_THRESHOLD_BYTES
+}
+
+/** The shm directory of the store whose real path is `realDir`, or undefined without tmpfs. */
+export function segmentDirFor(realDir: string): string | undefined {
+  const root = shmRoot()
+  if (root === undefined) return undefined
+  return join(root, `store-${createHash('sha256').update(realDir).digest('hex').slice(0, 24)}`)
+}
+
+/** The segment name of the message of `sender` with sort key `order`. */
+export function segmentName(sender: string, order: string): string {
+  return `${encodeURIComponent(sender)}@${order}`
+}
+
+/** Encode a {@link SegmentRef} (the value stored under the entry's segment key). */
+export function encodeSegmentRef(ref: SegmentRef): Buffer {
+  return Buffer.from(JSON.stringify({ n: ref.name, s: ref.size }), 'utf8')
+}
+
+/** Decode a {@link SegmentRef}; throws an Error saying what is wrong. */
+export function decodeSegmentRef(value: Buffer): SegmentRef {
+  const json = JSON.parse(value.toString('utf8')) as { n?: unknown; s?: unknown }
+  if (typeof json.n !== 'string' || !/^[^/\0]+@[0-9a-z.]+$/.test(json.n) || !Number.isSafeInteger(json.s) || (json.s as number) < 0) {
+    throw new Error(`bad segment reference ${JSON.stringify(value.toString('utf8').slice(0, 80))}`)
+  }
+  return { name: json.n, size: json.s as number }
+}
+
+/**
+ * The segment files of one store: where they are, how they are written, adopted, read and
+ * removed, and how many committed entries reference each.
+ */
+export class SegmentFiles {
+  /** The shm directory (created on first write); undefined without tmpfs (nothing is written). */
+  readonly dir: string | undefined
+  /** The store's folder, where a restore puts a snapshot's segments (`segment-<name>`). */
+  readonly diskDir: string
+  readonly #refs = new Map<string, number>()
+  /** Unlinks deferred while a snapshot copies the store (it may reference them). */
+  #pinned = 0
+  readonly #deferred = new Set<string>()
+  #created = false
+
+  constructor(dir: string | undefined, storeDir: string) {
+    this.dir = dir
+    this.diskDir = storeDir
+  }
+
+  /** Segments referenced by committed entries now. */
+  get referenced(): ReadonlyMap<string, number> {
+    return this.#refs
+  }
+
+  /** Count one more committed entry referencing `name`. */
+  retain(name: string): void {
+    this.#refs.set(name, (this.#refs.get(name) ?? 0) + 1)
+  }
+
+  /** One entry referencing `name` was deleted (committed): the last one unlinks the file. */
+  release(name: string): void {
+    const left = (this.#refs.get(name) ?? 0) - 1
+    if (left > 0) {
+      this.#refs.set(name, left)
+      return
+    }
+    this.#refs.delete(name)
+    this.unlinkIfUnreferenced(name)
+  }
+
+  /** Unlink `name` unless a committed entry references it (a write whose commit failed). */
+  unlinkIfUnreferenced(name: string): void {
+    if (this.#refs.has(name)) return
+    if (this.#pinned > 0) this.#deferred.add(name)
+    else this.#unlink(name)
+  }
+
+  /**
+   * Write `data` as segment `name`, complete before this returns (the commit that references it
+   * comes after). A file left by an attempt that never committed is overwritten.
+   */
+  write(name: string, data: Uint8Array): void {
+    const dir = this.#ensureDir()
+    const fd = openSync(join(dir, name), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600)
+    try {
+      let written = 0
+      while (written < data.byteLength) written += writeSync(fd, data, written, data.byteLength - written)
+    } finally {
+      closeSync(fd)
+    }
+  }
+
+  /**
+   * Make the file `from` (a custom node's shared-memory segment, on the same tmpfs) segment
+   * `name` without copying it: a hard link, so the run's live receivers keep reading it under
+   * its run name. Returns false when it cannot be linked (another file system): the caller
+   * then stores the bytes.
+   */
+  adopt(name: string, from: string, size: number): boolean {
+    try {
+      const path = join(this.#ensureDir(), name)
+      // A file of an attempt that never committed (the name is the message's): replaced.
+      try {
+        unlinkSync(path)
+      } catch {
+        // None: the usual case.
+      }
+      linkSync(from, path)
+      if (statSync(path).size !== size) {
+        unlinkSync(path)
+        return false
+      }
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /**
+   * The bytes of segment `name`, read into a fresh buffer; throws an Error naming the file when
+   * it is missing or not `size` bytes long.
+   */
+  read(name: string, size: number): Buffer {
+    const path = this.#find(name)
+    if (path === undefined) throw new Error(`its payload file ${join(this.dir ?? this.diskDir, name)} is missing`)
+    const fd = openSync(path, constants.O_RDONLY)
+    try {
+      const actual = fstatSync(fd).size
+      if (actual !== size) throw new Error(`its payload file ${path} holds ${actual} bytes, not ${size}`)
+      const out = Buffer.allocUnsafe(size)
+      let read = 0
+      while (read < size) {
+        const n = readSync(fd, out, read, size - read, read)
+        if (n === 0) throw new Error(`its payload file ${path} ends after ${read} of ${size} bytes`)
+        read += n
+      }
+      return out
+    } finally {
+      closeSync(fd)
+    }
+  }
+
+  /** Where segment `name` is: the shm directory, else `<store>/segments`; undefined if neither. */
+  #find(name: string): string | undefined {
+    for (const path of this.#paths(name)) {
+      try {
+        statSync(path)
+        return path
+      } catch {
+        // Not here.
+      }
+    }
+    return undefined
+  }
+
+  /**
+   * On open: delete every file no committed entry references (written for a commit that never
+   * happened, or whose last entry was deleted before the unlink). Returns how many went.
+   */
+  sweep(): number {
+    let swept = 0
+    for (const [dir, prefix] of this.#dirs()) {
+      let names: string[]
+      try {
+        names = readdirSync(dir)
+      } catch {
+        continue
+      }
+      for (const name of names) {
+        if (!name.startsWith(prefix) || this.#refs.has(name.slice(prefix.length))) continue
+        try {
+          unlinkSync(join(dir, name))
+          swept++
+        } catch {
+          // Gone already.
+        }
+      }
+    }
+    return swept
+  }
+
+  /**
+   * The store closes: remove its shm directory if nothing is left in it (rmdir(2) refuses a
+   * directory that is not empty, so segments still referenced stay), so that a run whose
+   * messages were all consumed leaves nothing on tmpfs.
+   */
+  close(): void {
+    if (this.dir === undefined) return
+    try {
+      rmdirSync(this.dir)
+    } catch {
+      // Not empty, or not there: kept as it is.
+    }
+    this.#created = false
+  }
+
+  /** Hold every unlink until {@link unpin}: a snapshot is copying the store. */
+  pin(): void {
+    this.#pinned++
+  }
+
+  /** The snapshot is done: the unlinks it held happen now (unless referenced again). */
+  unpin(): void {
+    if (--this.#pinned > 0) return
+    for (const name of this.#deferred) if (!this.#refs.has(name)) this.#unlink(name)
+    this.#deferred.clear()
+  }
+
+  /**
+   * Copy every segment a snapshot taken while pinned may reference (referenced now, or let go
+   * since the pin) into `targetDir` as `segment-<name>`; returns how many. Call while pinned.
+   */
+  copyAllTo(targetDir: string): number {
+    let copied = 0
+    for (const name of new Set([...this.#refs.keys(), ...this.#deferred])) {
+      const path = this.#find(name)
+      if (path === undefined) continue
+      copyFileSync(path, join(targetDir, `${DISK_SEGMENT_PREFIX}${name}`))
+      copied++
+    }
+    return copied
+  }
+
+  /** Each folder segments may be in, with the prefix of their names there. */
+  #dirs(): Array<[string, string]> {
+    const disk: [string, string] = [this.diskDir, DISK_SEGMENT_PREFIX]
+    return this.dir === undefined ? [disk] : [[this.dir, ''], disk]
+  }
+
+  /** Where segment `name` may be. */
+  #paths(name: string): string[] {
+    return this.#dirs().map(([dir, prefix]) => join(dir, `${prefix}${name}`))
+  }
+
+  #ensureDir(): string {
+    if (this.dir === undefined) throw new Error('no shared-memory directory for segments')
+    if (this.#created) return this.dir
+    // 0700 inside the per-user root, checked as the runs' (another user's pre-created root is
+    // refused): private, as the run's shm directories.
+    ensurePrivateDir(dirname(this.dir), { what: 'shared-memory directory' })
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 })
+    this.#created = true
+    return this.dir
+  }
+
+  #unlink(name: string): void {
+    for (const path of this.#paths(name)) {
+      try {
+        unlinkSync(path)
+      } catch {
+        // Not there (or already gone): nothing to do.
+      }
+    }
+  }
+}

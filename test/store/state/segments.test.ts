@@ -1,0 +1,302 @@
+import t, { type Test } from 'tap'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { existsSync, mkdirSync, readdirSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { StateError } from '../../../src/store/state/errors.js'
+import { encodeOutboxHeader, encodeOutboxValue, eventOrder, outboxKey } from '../../../src/store/state/outbox.js'
+import { segmentName } from '../../../src/store/state/segments.js'
+import { StateStore, type StateStoreOptions } from '../../../src/store/state/store.js'
+import type { MessageHeader } from '../../../src/events.js'
+import { waitFor } from '../../fixtures/wait-for.js'
+import { restoreSnapshot, takeSnapshot, withStore } from '../../../runtime/state/admin.js'
+
+const SIZE = 256 * 1024
+const payload = Buffer.alloc(SIZE)
+for (let i = 0; i < SIZE; i++) payload[i] = i % 251
+const SEGMENT = segmentName('n/a', eventOrder(1, 0))
+const meta = (n: bigint) => ({ lastEvent: n, seen: new Map<string, [bigint, number]>() })
+
+function header(messageId: string): MessageHeader {
+  return {
+    dataflowId: 'df',
+    senderNode: 'n',
+    senderOperator: 'a',
+    outputId: 'out',
+    sequence: 1n,
+    timestampNs: 1n,
+    metadata: {},
+    encoding: 'bytes',
+    messageId,
+    redelivered: false,
+  }
+}
+
+interface Dirs {
+  dir: string
+  segmentDir: string
+  root: string
+}
+
+function dirsOf(t: Test): Dirs {
+  const root = t.testdir()
+  return { root, dir: join(root, 'state'), segmentDir: join(root, 'shm', 'store') }
+}
+
+function openStore(t: Test, dirs: Dirs, options: Partial<StateStoreOptions> = {}): StateStore {
+  const store = StateStore.open({ dir: dirs.dir, durability: 'process', segmentDir: dirs.segmentDir, ...options })
+  t.teardown(() => store.close())
+  return store
+}
+
+const files = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).sort() : [])
+
+/** Commit one event of n/a sending `data` to n/b and n/c (fan-out: one segment, two entries). */
+function sendFanOut(store: StateStore, data: Uint8Array = payload, event = 1): void {
+  const order = eventOrder(event, 0)
+  const { value, data: apart } = encodeOutboxValue(header(`n/a:${event}.0`), data)
+  const put = ['n/b', 'n/c'].map((receiver) => ({ key: outboxKey(receiver, 'in', 'n/a', order), value, data: apart }))
+  store.operator('n/a').commit([], meta(BigInt(event)), { put, remove: [] })
+}
+
+t.test('a large payload is one segment file for all its receivers, unlinked after the last consumes it', async (t) => {
+  const dirs = dirsOf(t)
+  const store = openStore(t, dirs)
+  sendFanOut(store)
+  t.same(files(dirs.segmentDir), [SEGMENT], 'one file for two receivers')
+  t.equal(statSync(join(dirs.segmentDir, SEGMENT)).size, SIZE)
+  const [b] = store.receiverOutbox('n/b').pending('df')
+  t.ok(Buffer.from(b!.data).equals(payload), 'the receiver reads the payload back from the file')
+  store.receiverOutbox('n/b').discard([b!.key])
+  t.same(files(dirs.segmentDir), [SEGMENT], 'still referenced by n/c')
+  const c = store.operator('n/c')
+  const [entry] = c.pending('df')
+  t.ok(Buffer.from(c.payload(entry!.key)!).equals(payload), 'payload() reads it too')
+  c.commit([], meta(1n), { put: [], remove: [entry!.key] })
+  t.same(files(dirs.segmentDir), [], 'the commit that deleted the last entry unlinked it')
+  t.same(store.receiverOutbox('n/c').pending('df'), [])
+})
+
+t.test('a small payload, durability power, and a threshold of 0 keep the bytes in LMDB', async (t) => {
+  const dirs = dirsOf(t)
+  const store = openStore(t, dirs)
+  sendFanOut(store, Buffer.alloc(1000, 7))
+  t.same(files(dirs.segmentDir), [], 'below the threshold: no file')
+  store.operator('n/a', { durability: 'power' }).commit([], meta(2n), {
+    put: [{ key: outboxKey('n/b', 'in', 'n/a', eventOrder(2, 0)), ...encodeOutboxValue(header('n/a:2.0'), payload) }],
+    remove: [],
+  })
+  t.same(files(dirs.segmentDir), [], "'power': the payload is fsynced with the commit, in LMDB")
+  t.ok(Buffer.from(store.receiverOutbox('n/b').pending('df')[1]!.data).equals(payload))
+  store.close()
+  const off = StateStore.open({ dir: dirs.dir, durability: 'process', segmentDir: dirs.segmentDir, segmentThresholdBytes: 0 })
+  t.teardown(() => off.close())
+  sendFanOut(off, payload, 3)
+  t.same(files(dirs.segmentDir), [], 'threshold 0: no file')
+})
+
+t.test("a custom node's shared-memory file is adopted by a hard link, not copied", async (t) => {
+  const dirs = dirsOf(t)
+  const store = openStore(t, dirs)
+  const run = join(dirs.root, 'shm', 'run')
+  mkdirSync(run, { recursive: true })
+  const file = join(run, 'cam@0@1')
+  writeFileSync(file, payload)
+  const sender = store.senderOutbox('cam')
+  const put = ['a', 'b'].map((receiver) => ({
+    key: outboxKey(receiver, 'in', 'cam', '1n'),
+    value: encodeOutboxHeader(header('cam:1')),
+    file: { path: file, size: SIZE },
+  }))
+  await new Promise<void>((resolve, reject) => sender.commitLater(put, 1n, (err) => (err === undefined ? resolve() : reject(err))))
+  const name = segmentName('cam', '1n')
+  t.same(files(dirs.segmentDir), [name])
+  t.equal(statSync(file).nlink, 2, 'the store holds a second name of the same file')
+  unlinkSync(file) // the run ends: its shm directory goes
+  const [a] = store.receiverOutbox('a').pending('df')
+  t.ok(Buffer.from(a!.data).equals(payload), 'the message survives its run')
+  store.receiverOutbox('a').discard([a!.key])
+  store.receiverOutbox('b').discard([store.receiverOutbox('b').pending('df')[0]!.key])
+  t.same(files(dirs.segmentDir), [])
+})
+
+t.test('a missing or truncated segment is DORA_STATE_CORRUPT naming the file', async (t) => {
+  const dirs = dirsOf(t)
+  let store = openStore(t, dirs)
+  sendFanOut(store)
+  store.close()
+  truncateSync(join(dirs.segmentDir, SEGMENT), 1000)
+  store = openStore(t, dirs)
+  const read = (): unknown => store.receiverOutbox('n/b').pending('df')
+  t.throws(read, { code: 'DORA_STATE_CORRUPT', message: new RegExp(`${SEGMENT}.*holds 1000 bytes, not ${SIZE}`) })
+  store.close()
+  unlinkSync(join(dirs.segmentDir, SEGMENT))
+  store = openStore(t, dirs)
+  try {
+    store.receiverOutbox('n/c').pending('df')
+    t.fail('expected DORA_STATE_CORRUPT')
+  } catch (err) {
+    t.ok(err instanceof StateError)
+    t.equal((err as StateError).code, 'DORA_STATE_CORRUPT')
+    t.match((err as Error).message, join(dirs.segmentDir, SEGMENT), 'names the missing file')
+    t.match((err as StateError).hint, /snapshot|clean-state/)
+  }
+  store.clear('n/c')
+  t.same(store.receiverOutbox('n/c').pending('df'), [], 'clearing the operator drops its broken entry')
+})
+
+t.test('clearing the store (--clean-state) drops every waiting message and its segment', async (t) => {
+  const dirs = dirsOf(t)
+  const store = openStore(t, dirs)
+  sendFanOut(store)
+  store.clear('n/b')
+  t.same(files(dirs.segmentDir), [SEGMENT], "clearing n/b leaves n/c's reference")
+  store.clear()
+  t.same(store.receiverOutbox('n/c').pending('df'), [])
+  t.same(files(dirs.segmentDir), [], 'the file went with the last entry')
+})
+
+t.test('a snapshot carries its segments; a store opened from it reads them', async (t) => {
+  const dirs = dirsOf(t)
+  const store = openStore(t, dirs)
+  sendFanOut(store)
+  const snap = join(dirs.root, 'snap')
+  await store.snapshot(snap)
+  t.ok(files(snap).includes(`segment-${SEGMENT}`), 'the snapshot holds the file')
+  const copy = StateStore.open({ dir: snap, durability: 'process', segmentDir: join(dirs.root, 'shm', 'copy') })
+  t.teardown(() => copy.close())
+  t.ok(Buffer.from(copy.receiverOutbox('n/b').pending('df')[0]!.data).equals(payload), 'read from segment-<name> in the store folder')
+})
+
+t.test('state restore brings back the segments of the snapshot with its data file', async (t) => {
+  // The CLI opens stores with the default segment folder: under this test's shm root.
+  const saved = process.env['DORA_TS_SHM_DIR']
+  process.env['DORA_TS_SHM_DIR'] = join(t.testdir(), 'shm-root')
+  mkdirSync(process.env['DORA_TS_SHM_DIR'], { recursive: true })
+  t.teardown(() => {
+    if (saved === undefined) delete process.env['DORA_TS_SHM_DIR']
+    else process.env['DORA_TS_SHM_DIR'] = saved
+  })
+  const root = join(process.env['DORA_TS_SHM_DIR'], '..')
+  const target = { name: 'flow', root, dir: join(root, 'flow') }
+  await withStore(target.dir, (store) => sendFanOut(store))
+  const snapshot = await takeSnapshot(target)
+  t.ok(files(snapshot.dir).includes(`segment-${SEGMENT}`), 'the snapshot holds the payload file')
+  await withStore(target.dir, (store) => {
+    for (const receiver of ['n/b', 'n/c'])
+      store.receiverOutbox(receiver).discard(
+        store
+          .receiverOutbox(receiver)
+          .pending('df')
+          .map((e) => e.key),
+      )
+  })
+  await restoreSnapshot(target, snapshot.id)
+  const data = await withStore(target.dir, (store) => store.receiverOutbox('n/c').pending('df')[0]?.data)
+  t.ok(data !== undefined && Buffer.from(data).equals(payload), 'the restored entry reads its payload')
+})
+
+// The crash tests run the compiled store in children, like the supervisor.
+const child = fileURLToPath(new URL('../fixtures/segment-child.mjs', import.meta.url))
+
+function start(args: string[]): { proc: ChildProcess; line: (text: string) => Promise<void> } {
+  const proc = spawn(process.execPath, [child, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  const seen = new Set<string>()
+  const waiters = new Map<string, () => void>()
+  proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk
+    const lines = out.split('\n')
+    out = lines.pop() ?? ''
+    for (const line of lines) {
+      seen.add(line)
+      waiters.get(line)?.()
+    }
+  })
+  proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk))
+  const exited = once(proc, 'exit')
+  const line = (text: string): Promise<void> =>
+    seen.has(text)
+      ? Promise.resolve()
+      : Promise.race([
+          new Promise<void>((resolve) => waiters.set(text, resolve)),
+          exited.then(() => {
+            throw new Error(`${args[0]} child exited before "${text}": ${err}`)
+          }),
+        ])
+  return { proc, line }
+}
+
+async function kill(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return
+  const exited = once(proc, 'exit')
+  proc.kill('SIGKILL')
+  await exited
+}
+
+t.test('SIGKILL between the segment write and its commit: the file is swept, nothing committed is lost', async (t) => {
+  const dirs = dirsOf(t)
+  // Created (with its layout) before the children share it.
+  StateStore.open({ dir: dirs.dir, durability: 'process', segmentDir: dirs.segmentDir }).close()
+  const writer = start(['commit', dirs.dir, dirs.segmentDir])
+  t.teardown(() => kill(writer.proc))
+  await writer.line('ready')
+  // Another process holds LMDB's write lock: the writer's commit waits after its segment write.
+  const holder = start(['hold', dirs.dir])
+  t.teardown(() => kill(holder.proc))
+  await holder.line('locked')
+  writer.proc.stdin!.write('go\n')
+  const path = join(dirs.segmentDir, SEGMENT)
+  await waitFor(() => existsSync(path) && statSync(path).size === SIZE, { what: 'the segment, complete, before its commit' })
+  await kill(writer.proc)
+  await kill(holder.proc)
+  t.equal(statSync(path).size, SIZE, 'killed with the segment written and the commit not made')
+
+  const store = openStore(t, dirs)
+  t.same(files(dirs.segmentDir), [], 'the segment no entry references is swept on open')
+  t.same(store.receiverOutbox('n/b').pending('df'), [], 'no entry: the event never committed')
+  t.equal(store.operator('n/a').load().meta.lastEvent, 0n)
+})
+
+t.test('SIGKILL after the commit that consumed the last entry, before the unlink: swept on open', async (t) => {
+  const dirs = dirsOf(t)
+  StateStore.open({ dir: dirs.dir, durability: 'process', segmentDir: dirs.segmentDir }).close()
+  const writer = start(['commit', dirs.dir, dirs.segmentDir])
+  t.teardown(() => kill(writer.proc))
+  await writer.line('ready')
+  writer.proc.stdin!.write('go\n')
+  await writer.line('committed')
+  await once(writer.proc, 'exit')
+  t.same(files(dirs.segmentDir), [SEGMENT], 'committed: one segment for both receivers')
+
+  // Each receiver left alive: a crash here must lose no entry.
+  const crashed = start(['discard-pinned', dirs.dir, dirs.segmentDir, join(dirs.root, 'snap')])
+  t.teardown(() => kill(crashed.proc))
+  await crashed.line('discarded')
+  t.same(files(dirs.segmentDir), [SEGMENT], 'both entries consumed and committed, the file not unlinked yet')
+  await kill(crashed.proc)
+
+  const store = openStore(t, dirs)
+  t.same(store.receiverOutbox('n/b').pending('df'), [], 'n/b consumed it')
+  t.same(store.receiverOutbox('n/c').pending('df'), [], 'n/c consumed it')
+  t.same(files(dirs.segmentDir), [], 'the file nothing references is swept on open')
+})
+
+t.test('SIGKILL with committed entries left: reopened, every payload is intact', async (t) => {
+  const dirs = dirsOf(t)
+  StateStore.open({ dir: dirs.dir, durability: 'process', segmentDir: dirs.segmentDir }).close()
+  const writer = start(['commit', dirs.dir, dirs.segmentDir])
+  t.teardown(() => kill(writer.proc))
+  await writer.line('ready')
+  writer.proc.stdin!.write('go\n')
+  await writer.line('committed')
+  await kill(writer.proc)
+  const store = openStore(t, dirs)
+  t.same(files(dirs.segmentDir), [SEGMENT], 'kept: two entries reference it')
+  for (const receiver of ['n/b', 'n/c']) {
+    const [entry] = store.receiverOutbox(receiver).pending('df')
+    t.ok(entry !== undefined && Buffer.from(entry.data).equals(payload), `${receiver}'s payload is intact`)
+  }
+})
