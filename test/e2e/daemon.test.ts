@@ -138,41 +138,6 @@ t.test('up, start, list, kill (and the restart seen in list and logs), logs, sto
   t.match((await cli('list')).stderr, /no dora-ts supervisor is running/)
 })
 
-t.test('error paths: unknown dataflow, unknown node, a name already running, bad YAML', async (t) => {
-  const { cli } = daemonEnv(t)
-  const { dir, file, stateDir } = dataflowFiles(t, { 'robot.yml': TICKING, 'bad.yml': 'nodes:\n  - id: a\n    pth: x\n' })
-  await cli('up')
-  const started = await cli('start', file, '--state-dir', stateDir)
-  t.equal(started.code, 0, started.stderr)
-
-  const unknown = await cli('stop', 'nope')
-  t.equal(unknown.code, 1)
-  t.match(unknown.stderr, /no running dataflow is named "nope".*\nRunning: robot \(/s)
-  const unknownNode = await cli('kill', 'robot', 'nope')
-  t.equal(unknownNode.code, 1)
-  t.match(unknownNode.stderr, /dataflow "robot" has no node or operator "nope"\nIts nodes and operators are: counter, sink/)
-  const twice = await cli('start', file, '--state-dir', join(stateDir, 'other'))
-  t.equal(twice.code, 1)
-  t.match(twice.stderr, /a dataflow named "robot" is already running/)
-  const logsUnknown = await cli('logs', 'nope')
-  t.equal(logsUnknown.code, 1)
-  t.match(logsUnknown.stderr, /no logs of a dataflow named "nope".*Dataflows with logs: robot/s)
-  const badStart = await cli('start', join(dir, 'bad.yml'))
-  t.equal(badStart.code, 1)
-  t.match(badStart.stderr, /bad\.yml:3:5: node "a": unknown node key `pth` \(did you mean "path"\?\)/)
-})
-
-t.test('start --attach streams the logs and ends with the dataflow', async (t) => {
-  const { cli } = daemonEnv(t)
-  const { file, stateDir } = dataflowFiles(t)
-  await cli('up')
-  const attached = await cli('start', file, '--state-dir', stateDir, '--attach', '--stop-after', '2s')
-  t.equal(attached.code, 0, attached.stderr)
-  // Early counts may be dropped (queue_size 10) while the sink starts: any count will do.
-  t.match(attached.stdout, /\[sink\] .* got count \d+ /)
-  t.match(attached.stderr, /dataflow finished \(stop-after\)/)
-})
-
 t.test('a stale pid file and socket of a dead supervisor are cleaned, and up works', async (t) => {
   const { cli, runtimeDir } = daemonEnv(t)
   const dir = join(runtimeDir, `dora-ts-${process.getuid!()}`, 'daemon')
@@ -186,16 +151,6 @@ t.test('a stale pid file and socket of a dead supervisor are cleaned, and up wor
   t.notOk(existsSync(join(dir, 'control.sock')), 'stale socket removed')
   const up = await cli('up')
   t.match(up.stderr, /supervisor started/)
-})
-
-t.test('two up at once: one supervisor wins', async (t) => {
-  const { cli } = daemonEnv(t)
-  const [a, b] = await Promise.all([cli('up'), cli('up')])
-  t.equal(a.code, 0, a.stderr)
-  t.equal(b.code, 0, b.stderr)
-  const pids = [a, b].map((r) => Number(/pid (\d+)/.exec(r.stderr)?.[1]))
-  t.equal(pids[0], pids[1], 'both name the same supervisor')
-  t.ok(alive(pids[0]!))
 })
 
 t.test('SIGKILL of the supervisor leaves no orphan nodes, and up works afterwards', async (t) => {
@@ -217,10 +172,53 @@ t.test('SIGKILL of the supervisor leaves no orphan nodes, and up works afterward
   t.match(again.stderr, /supervisor started/)
 })
 
-t.test('start --kvs-dir hands the KVS to the run; state reads of a run on the supervisor are answered by it', async (t) => {
+// One supervisor for the tests where a supervisor of their own is not the point: each of
+// those started one (a CLI \`up\`, the daemon, a \`destroy\`) only to run one dataflow on it.
+// Sequential subtests, each with dataflows of its own names, so none sees another's.
+t.test('two up at once: one supervisor wins, and serves the dataflows of the tests below', async (t) => {
   const { cli } = daemonEnv(t)
-  const { dir, file, stateDir } = dataflowFiles(t, {
-    'settings.yml': `nodes:
+  const [a, b] = await Promise.all([cli('up'), cli('up')])
+  t.equal(a.code, 0, a.stderr)
+  t.equal(b.code, 0, b.stderr)
+  const pids = [a, b].map((r) => Number(/pid (\d+)/.exec(r.stderr)?.[1]))
+  t.equal(pids[0], pids[1], 'both name the same supervisor')
+  t.ok(alive(pids[0]!))
+
+  await t.test('error paths: unknown dataflow, unknown node, a name already running, bad YAML', async (t) => {
+    const { dir, file, stateDir } = dataflowFiles(t, { 'robot.yml': TICKING, 'bad.yml': 'nodes:\n  - id: a\n    pth: x\n' })
+    const started = await cli('start', file, '--state-dir', stateDir)
+    t.equal(started.code, 0, started.stderr)
+
+    const unknown = await cli('stop', 'nope')
+    t.equal(unknown.code, 1)
+    t.match(unknown.stderr, /no running dataflow is named "nope".*\nRunning: robot \(/s)
+    const unknownNode = await cli('kill', 'robot', 'nope')
+    t.equal(unknownNode.code, 1)
+    t.match(unknownNode.stderr, /dataflow "robot" has no node or operator "nope"\nIts nodes and operators are: counter, sink/)
+    const twice = await cli('start', file, '--state-dir', join(stateDir, 'other'))
+    t.equal(twice.code, 1)
+    t.match(twice.stderr, /a dataflow named "robot" is already running/)
+    const logsUnknown = await cli('logs', 'nope')
+    t.equal(logsUnknown.code, 1)
+    t.match(logsUnknown.stderr, /no logs of a dataflow named "nope".*Dataflows with logs: robot/s)
+    const badStart = await cli('start', join(dir, 'bad.yml'))
+    t.equal(badStart.code, 1)
+    t.match(badStart.stderr, /bad\.yml:3:5: node "a": unknown node key `pth` \(did you mean "path"\?\)/)
+  })
+
+  await t.test('start --attach streams the logs and ends with the dataflow', async (t) => {
+    // Not robot.yml: the error paths left a dataflow named "robot" running on this supervisor.
+    const { file, stateDir } = dataflowFiles(t, { 'attached.yml': TICKING })
+    const attached = await cli('start', file, '--state-dir', stateDir, '--attach', '--stop-after', '2s')
+    t.equal(attached.code, 0, attached.stderr)
+    // Early counts may be dropped (queue_size 10) while the sink starts: any count will do.
+    t.match(attached.stdout, /\[sink\] .* got count \d+ /)
+    t.match(attached.stderr, /dataflow finished \(stop-after\)/)
+  })
+
+  await t.test('start --kvs-dir hands the KVS to the run; state reads of a run on the supervisor are answered by it', async (t) => {
+    const { dir, file, stateDir } = dataflowFiles(t, {
+      'settings.yml': `nodes:
   - id: writer
     operator:
       javascript: ${fixture('kvs-writer-op.mjs')}
@@ -231,30 +229,30 @@ t.test('start --kvs-dir hands the KVS to the run; state reads of a run on the su
       inputs: { tick: dora/timer/millis/20 }
       outputs: [count]
 `,
+    })
+    const kvsDir = join(dir, 'kvs')
+    const start = await cli('start', file, '--state-dir', stateDir, '--kvs-dir', kvsDir)
+    t.equal(start.code, 0, start.stderr)
+
+    let got: CliResult | undefined
+    await waitFor(
+      async () => {
+        got = await cli('kvs', 'get', 'settings/tick', '--kvs-dir', kvsDir, '--namespace', 'settings')
+        return got.code === 0
+      },
+      { what: 'the run to write settings/tick', intervalMs: 100, detail: () => got?.stderr ?? '' },
+    )
+    t.equal(got?.code, 0, `the run wrote into --kvs-dir: ${got?.stderr}`)
+    t.match(got?.stdout, /^\d+\n?$/, 'the tick count it wrote')
+
+    const ls = await cli('state', 'ls', 'settings', '--state-dir', stateDir, '--json')
+    t.equal(ls.code, 0, ls.stderr)
+    const listed = JSON.parse(ls.stdout) as { inUse: boolean; owner: number; operators: Array<{ operator: string }> }
+    t.equal(listed.inUse, true, 'the supervisor owns the store')
+    t.match(listed.operators, [{ operator: 'counter/counter' }])
+    const dump = await cli('state', 'dump', 'settings', 'counter', '--state-dir', stateDir)
+    t.equal(dump.code, 0, dump.stderr)
+    t.match(dump.stdout, /^counter\/counter \(2 entries\)\n {2}count = /)
+    t.equal((await cli('stop', 'settings')).code, 0)
   })
-  const kvsDir = join(dir, 'kvs')
-  t.equal((await cli('up')).code, 0)
-  const start = await cli('start', file, '--state-dir', stateDir, '--kvs-dir', kvsDir)
-  t.equal(start.code, 0, start.stderr)
-
-  let got: CliResult | undefined
-  await waitFor(
-    async () => {
-      got = await cli('kvs', 'get', 'settings/tick', '--kvs-dir', kvsDir, '--namespace', 'settings')
-      return got.code === 0
-    },
-    { what: 'the run to write settings/tick', intervalMs: 100, detail: () => got?.stderr ?? '' },
-  )
-  t.equal(got?.code, 0, `the run wrote into --kvs-dir: ${got?.stderr}`)
-  t.match(got?.stdout, /^\d+\n?$/, 'the tick count it wrote')
-
-  const ls = await cli('state', 'ls', 'settings', '--state-dir', stateDir, '--json')
-  t.equal(ls.code, 0, ls.stderr)
-  const listed = JSON.parse(ls.stdout) as { inUse: boolean; owner: number; operators: Array<{ operator: string }> }
-  t.equal(listed.inUse, true, 'the supervisor owns the store')
-  t.match(listed.operators, [{ operator: 'counter/counter' }])
-  const dump = await cli('state', 'dump', 'settings', 'counter', '--state-dir', stateDir)
-  t.equal(dump.code, 0, dump.stderr)
-  t.match(dump.stdout, /^counter\/counter \(2 entries\)\n {2}count = /)
-  t.equal((await cli('stop', 'settings')).code, 0)
 })

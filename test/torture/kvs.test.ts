@@ -1,0 +1,4 @@
+/** The short torture run's kvs section (see fixtures/in-suite.ts for why a file each). */
+import { tortureSection } from './fixtures/in-suite.js'
+
+tortureSection('kvs')
