@@ -19,6 +19,12 @@ import type { LogPosition } from './change-log.js'
 export interface KvsServiceConfig {
   dir: string
   mapSizeBytes: number
+  /**
+   * Read the whole store in a probe process before trusting it (default true: the supervisor
+   * verifies, see KvsStoreOptions.verify). A node's own KVS thread does not: nodes open the
+   * KVS often, and the supervisor verified it.
+   */
+  verify?: boolean
 }
 
 /** The key of the thread's config in its `workerData`: marks a Worker as the KVS thread. */

@@ -20,7 +20,7 @@ function serve(config: KvsServiceConfig, control: MessagePort): void {
   const ports = new Set<MessagePort>()
   // Opened on the first request, so a store that cannot be opened fails that request (with
   // its error) rather than the thread.
-  const open = (): KvsStore => (store ??= KvsStore.open({ dir: config.dir, mapSizeBytes: config.mapSizeBytes, verify: true }))
+  const open = (): KvsStore => (store ??= KvsStore.open({ dir: config.dir, mapSizeBytes: config.mapSizeBytes, verify: config.verify ?? true }))
   const handle = (request: KvsRequest): unknown => {
     const ns = open().namespace(request.ns)
     switch (request.op) {
