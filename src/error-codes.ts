@@ -245,7 +245,7 @@ export const ERROR_CODES = {
   DORA_KVS_TOO_MANY_NAMESPACES: {
     className: 'KvsTooManyNamespacesError',
     module: 'src/store/kvs/errors.ts',
-    doc: 'a write would create a namespace past the KVS limit (499 namespaces per KVS directory)',
+    doc: "a write would open a namespace past the KVS limit (499 namespaces open in one process: LMDB's table of open databases)",
   },
   DORA_KVS_CORRUPT: { className: 'KvsCorruptError', module: 'src/store/kvs/errors.ts', doc: 'the KVS directory holds a damaged or non-LMDB data file' },
   DORA_KVS_LAYOUT: {
