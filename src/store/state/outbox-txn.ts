@@ -26,6 +26,12 @@ export interface SegmentPolicy {
 /** Where one put's payload goes: a segment, or bytes under its data key. */
 type Placement = { ref: SegmentRef; value: Buffer } | { data: Buffer }
 
+/** A payload placed as the segment file `name` of `size` bytes, with its encoded reference. */
+function segmentPlacement(name: string, size: number): Placement {
+  const ref = { name, size }
+  return { ref, value: encodeSegmentRef(ref) }
+}
+
 export class OutboxTxn {
   readonly #policy: SegmentPolicy
   /** Placement of each payload, by the buffer or file path the puts of one message share. */
@@ -54,7 +60,7 @@ export class OutboxTxn {
       if (put.file !== undefined) {
         if (files !== undefined && name !== undefined && files.adopt(name, put.file.path, put.file.size)) {
           this.#prepared.add(name)
-          this.#placed.set(source, { ref: { name, size: put.file.size }, value: encodeSegmentRef({ name, size: put.file.size }) })
+          this.#placed.set(source, segmentPlacement(name, put.file.size))
         } else {
           // No store segments here ('power', no tmpfs, another file system): the bytes, as before.
           this.#placed.set(source, { data: readFileSync(put.file.path).subarray(0, put.file.size) })
@@ -63,7 +69,7 @@ export class OutboxTxn {
       }
       const data = put.data as Buffer
       if (files !== undefined && name !== undefined && data.byteLength >= this.#policy.threshold && this.#write(files, name, data)) {
-        this.#placed.set(source, { ref: { name, size: data.byteLength }, value: encodeSegmentRef({ name, size: data.byteLength }) })
+        this.#placed.set(source, segmentPlacement(name, data.byteLength))
       } else {
         this.#placed.set(source, { data })
       }

@@ -104,12 +104,17 @@ export function segmentKey(key: Buffer): Buffer {
 
 /** Whether `key` is the key of a payload stored apart. */
 export function isDataKey(key: Buffer): boolean {
-  return key.length >= 2 && key[key.length - 2] === 0 && key[key.length - 1] === 0x64
+  return endsWithSuffix(key, DATA_SUFFIX)
 }
 
 /** Whether `key` is the key of a segment reference. */
 export function isSegmentKey(key: Buffer): boolean {
-  return key.length >= 2 && key[key.length - 2] === 0 && key[key.length - 1] === 0x73
+  return endsWithSuffix(key, SEGMENT_SUFFIX)
+}
+
+/** Whether `key` ends with `suffix` (the separator and one ASCII letter). */
+function endsWithSuffix(key: Buffer, suffix: string): boolean {
+  return key.length >= 2 && key[key.length - 2] === suffix.charCodeAt(0) && key[key.length - 1] === suffix.charCodeAt(1)
 }
 
 /** The sender and sort key of the entry `key` (they name its segment: segments.ts). */
