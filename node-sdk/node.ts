@@ -14,7 +14,7 @@
  */
 import { Dealer } from 'zeromq'
 import { decodeSupervisorToNode, encodeNodeToSupervisor } from '../src/protocol/node/codec.js'
-import { MAX_PAUSE_MS, PROTOCOL_VERSION, type Registration, type SupervisorToNode } from '../src/protocol/node/messages.js'
+import { MAX_PAUSE_MS, PROTOCOL_VERSION, PUSH_WINDOW, type Registration, type SupervisorToNode } from '../src/protocol/node/messages.js'
 import { SendQueue } from '../src/transport/send-queue.js'
 import { ClosedError } from '../src/transport/errors.js'
 import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID, ENV_NODE_SECRET } from '../src/transport/env.js'
@@ -129,7 +129,22 @@ export class Node implements AsyncDisposable {
 
   readonly #socket: Dealer
   readonly #sender: SendQueue
-  readonly #buffer: DoraEvent[] = []
+  /**
+   * Events received and not yet taken by the program, each with its push-mode number (0: not
+   * numbered). `event` undefined: an input that could not be read (said), consumed unseen.
+   */
+  readonly #buffer: { event: DoraEvent | undefined; seq: number }[] = []
+  /**
+   * Push mode (the supervisor offers it, see Registration.pushInputs): events come without a
+   * `next`, numbered from 1; the node tells what its program consumed with `credit` messages
+   * and on its outputs. `#received`: events numbered so far; `#consumed`: the highest number
+   * the program has taken and asked past; `#reported`: the highest told to the supervisor.
+   */
+  readonly #push: boolean
+  #creditSent = false
+  #received = 0
+  #consumed = 0
+  #reported = 0
   readonly #sequences = new Map<string, bigint>()
   /** Sends not yet confirmed by the supervisor (`outputs-taken`); unused if it does not confirm. */
   readonly #pending = new PendingSends()
@@ -176,6 +191,7 @@ export class Node implements AsyncDisposable {
     this.inputs = registration.inputs
     this.outputs = registration.outputs
     this.#atLeastOnce = registration.atLeastOnce
+    this.#push = registration.atLeastOnce && registration.pushInputs === true
     // 0 from an older supervisor: its router still drops a peer over the default, so refuse that.
     this.#maxMessageSize = registration.maxMessageSize > 0 ? registration.maxMessageSize : DEFAULT_MAX_MESSAGE_BYTES
     this.#shmDir = registration.shmDir
@@ -277,9 +293,17 @@ export class Node implements AsyncDisposable {
     try {
       for (;;) {
         if (signal?.aborted) return
-        const event = this.#buffer.shift()
-        if (event !== undefined) {
+        const item = this.#buffer.shift()
+        if (item !== undefined) {
+          const event = item.event
+          if (event === undefined) {
+            this.#consume(item.seq)
+            continue
+          }
           yield event
+          // The program took it and came back for more: consumed. (A loop that breaks out
+          // never comes back: the event it was handling is not.)
+          this.#consume(item.seq)
           if (event.type === 'stop') return
           continue
         }
@@ -348,7 +372,7 @@ export class Node implements AsyncDisposable {
     // Numbered and queued in the same synchronous step, so numbers follow the order on the wire.
     const sendSeq = this.#pending.next()
     const taken = this.#pending.wait(sendSeq)
-    this.#sender.send(outputFrames(header, sendSeq, data, shm)).catch((err: unknown) => this.#pending.fail(sendSeq, err))
+    this.#sender.send(outputFrames(header, sendSeq, data, shm, this.#takeConsumedReport())).catch((err: unknown) => this.#pending.fail(sendSeq, err))
     await taken
   }
 
@@ -495,13 +519,40 @@ export class Node implements AsyncDisposable {
     process.stderr.write(`dora-ts: the supervisor (pid ${pid}) is gone; node "${this.id}" stops (its events end with a stop event)\n`)
     if (!this.#stopQueued) {
       this.#stopQueued = true
-      this.#buffer.push({ type: 'stop', cause: 'manual' })
+      this.#buffer.push({ event: { type: 'stop', cause: 'manual' }, seq: 0 })
       this.#wake(false)
     }
     void this.destroy(new SupervisorGoneError(`the supervisor (pid ${pid}) of node "${this.id}" is gone`))
   }
 
+  /** Push mode: the program consumed event `seq`; tell the supervisor once a quarter of the window is. */
+  #consume(seq: number): void {
+    if (seq <= this.#consumed) return
+    this.#consumed = seq
+    if (this.#consumed - this.#reported >= PUSH_WINDOW / 4) this.#sendCredit()
+  }
+
+  /** Push mode: what an output carries of the consumption not yet told (undefined: nothing new). */
+  #takeConsumedReport(): bigint | undefined {
+    if (!this.#creditSent || this.#consumed <= this.#reported) return undefined
+    this.#reported = this.#consumed
+    return BigInt(this.#consumed)
+  }
+
+  #sendCredit(): void {
+    if (this.#state === 'closed') return
+    this.#creditSent = true
+    this.#reported = this.#consumed
+    this.#sender.post([encodeNodeToSupervisor({ type: 'credit', consumedUpTo: BigInt(this.#consumed), window: PUSH_WINDOW })])
+  }
+
   #requestNext(): void {
+    if (this.#push) {
+      // The program waits with nothing buffered: the first credit opens the window, later
+      // ones tell what it consumed (so the supervisor may send more, and deletes those).
+      if (!this.#creditSent || this.#consumed > this.#reported) this.#sendCredit()
+      return
+    }
     if (this.#nextRequested || this.#state === 'closed') return
     this.#nextRequested = true
     // A `next` that cannot leave (the node is closing) needs no report: no events are wanted.
@@ -539,6 +590,8 @@ export class Node implements AsyncDisposable {
 
   #accept(message: SupervisorToNode, payload: Buffer | undefined): void {
     let event: DoraEvent
+    // Push mode numbers every event message (see NodeToSupervisor.Credit); others are not events.
+    const seq = this.#push && isEvent(message) ? ++this.#received : 0
     switch (message.type) {
       case 'outputs-paused':
         // Not an event: flow control for `send`, which may be waiting right now.
@@ -557,6 +610,7 @@ export class Node implements AsyncDisposable {
         // Every event answering our `next` is here: the following `next` may go, and it tells
         // the supervisor this batch is consumed, so it goes only once the user's loop has taken
         // every event of the batch (asks for more with the buffer empty).
+        if (this.#push) return
         this.#nextRequested = false
         if (this.#waiter !== undefined && this.#buffer.length === 0) this.#requestNext()
         return
@@ -571,6 +625,8 @@ export class Node implements AsyncDisposable {
             process.stderr.write(
               `dora-ts: node "${this.id}" could not read the shared-memory payload of input "${message.id}": ${errorMessage(err)}; dropped\n`,
             )
+            // Still numbered: consumed when the program gets past its place.
+            if (seq > 0) this.#buffer.push({ event: undefined, seq })
             return
           }
         } else data = payload === undefined ? EMPTY : new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength)
@@ -596,15 +652,40 @@ export class Node implements AsyncDisposable {
     // Each batch answers one `next` request; the following pull asks again (once the batch
     // has ended, when the supervisor says where it ends).
     if (!this.#atLeastOnce) this.#nextRequested = false
-    this.#buffer.push(event)
+    this.#buffer.push({ event, seq })
     this.#wake(false)
   }
 }
 
-/** The frames of an output: the header, then the payload unless it is in shared memory. */
-function outputFrames(header: MessageHeader, sendSeq: bigint, data: Uint8Array, shm: SharedPayload | undefined): Uint8Array[] {
-  if (shm !== undefined) return [encodeNodeToSupervisor({ type: 'output', header, sendSeq, shm })]
-  return [encodeNodeToSupervisor({ type: 'output', header, sendSeq }), data]
+/** The supervisor's messages that are events of the node (numbered in push mode). */
+function isEvent(message: SupervisorToNode): boolean {
+  switch (message.type) {
+    case 'input':
+    case 'input-closed':
+    case 'input-recovered':
+    case 'stop':
+    case 'error':
+    case 'node-restarted':
+    case 'node-failed':
+      return true
+    default:
+      return false
+  }
+}
+
+/**
+ * The frames of an output: the header, then the payload unless it is in shared memory.
+ * `consumedUpTo`: push mode's consumption report, carried along.
+ */
+function outputFrames(header: MessageHeader, sendSeq: bigint, data: Uint8Array, shm: SharedPayload | undefined, consumedUpTo?: bigint): Uint8Array[] {
+  const head = encodeNodeToSupervisor({
+    type: 'output',
+    header,
+    sendSeq,
+    ...(shm === undefined ? {} : { shm }),
+    ...(consumedUpTo === undefined ? {} : { consumedUpTo }),
+  })
+  return shm === undefined ? [head, data] : [head]
 }
 
 /** Send the registration and decode the supervisor's answer. */

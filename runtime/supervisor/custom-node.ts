@@ -1,16 +1,20 @@
 /**
  * A custom node: a child process that talks to the supervisor over the run's ZeroMQ ROUTER.
- * Owns the process from spawn to exit; events reach it in batches, each batch answering one
- * `next` request, so the inbox (and its queue_size policy) applies while the node is busy.
+ * Owns the process from spawn to exit. Events reach it pushed (a node whose SDK sends `credit`):
+ * sent as they arrive, as long as fewer than the SDK's window are unconsumed and, per input,
+ * fewer than its queue_size, so what a busy node has not taken yet still waits in the inbox,
+ * where the queue policy (drop_oldest, backpressure) applies. A node that pulls (an SDK
+ * without push) gets them in batches, each answering one `next` request.
  *
  * At-least-once both ways (README "Guarantees"):
  * - Outputs: the node's SDK resolves `send()` only when this side confirms it took the message
  *   (`outputs-taken`, cumulative, see {@link OutputAcks}), so a node killed after `await send()`
  *   has lost nothing.
- * - Inputs: a batch counts as consumed only when the node asks for the next one. If the process
- *   dies first and is restarted, the batch is queued again ahead of everything else, its inputs
- *   marked `redelivered` with their original header (messageId, sequence), so a sink can drop
- *   the ones it had already handled.
+ * - Inputs: an event counts as consumed only when the node says so (push: its cumulative
+ *   `credit`; pull: asking for the next batch). If the process dies first and is restarted,
+ *   what it had not consumed is queued again ahead of everything else, inputs marked
+ *   `redelivered` with their original header (messageId, sequence), so a sink can drop the
+ *   ones it had already handled.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { encodeSupervisorToNode } from '../../src/protocol/node/codec.js'
@@ -88,6 +92,9 @@ export class CustomNode implements Unit {
   readonly #budget: RestartBudget
   #identity: Buffer | undefined
   #nextPending = false
+  /** Push mode: the connection sent a `credit`; `#window` is the most events it may hold unconsumed. */
+  #push = false
+  #window = 0
   /** Confirmations of the current connection's outputs. */
   readonly #acks: OutputAcks
   /** The batch the current process has not yet consumed, and what to replay after a crash. */
@@ -155,6 +162,7 @@ export class CustomNode implements Unit {
     this.#failure = undefined
     this.#identity = undefined
     this.#nextPending = false
+    this.#push = false
     this.#connectedThisProcess = false
     this.#connectOverdue = false
     const { command, args } = commandLine(this.spec)
@@ -246,8 +254,11 @@ export class CustomNode implements Unit {
     this.#connectedThisProcess = true
     if (first) this.#options.connected?.()
     this.#identity = identity
-    // A new connection numbers its outputs from 1 again.
+    // A new connection numbers its outputs, and its events, from 1 again; it pulls until it
+    // sends a credit.
     this.#acks.reset()
+    this.#redelivery.newConnection()
+    this.#push = false
     // A restarted node starts with nothing paused: tell it what is.
     if (this.#paused.length > 0) this.send({ type: 'outputs-paused', outputs: this.#paused })
     this.pump()
@@ -262,9 +273,24 @@ export class CustomNode implements Unit {
   /** The node asked for its next events: it is done with the previous batch. */
   requestNext(): void {
     this.#nextPending = true
-    const batch = this.#redelivery.consumed()
+    const batch = this.#redelivery.consumedAll()
     if (batch.length > 0) this.#options.consumed?.(batch)
     this.pump()
+  }
+
+  /**
+   * Push mode: the node consumed its events up to number `upTo`, and may hold `window`
+   * unconsumed (undefined: unchanged, an output's piggybacked `consumedUpTo`).
+   */
+  credit(upTo: bigint, window?: number): void {
+    if (window !== undefined) {
+      this.#push = true
+      this.#window = window
+    }
+    // Beyond what was sent is a broken peer: cap it (consumedUpTo ignores numbers not sent).
+    const consumed = this.#redelivery.consumedUpTo(upTo > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(upTo))
+    if (consumed.length > 0) this.#options.consumed?.(consumed)
+    if (this.#push) this.pump()
   }
 
   /**
@@ -287,30 +313,55 @@ export class CustomNode implements Unit {
   }
 
   pump(): void {
-    if (!this.#nextPending || this.#identity === undefined || this.inbox.length === 0) return
+    if (this.#identity === undefined || this.inbox.length === 0) return
     if (this.#status === 'finished' || this.#status === 'failed') return
+    if (this.#push) {
+      this.#pushEvents()
+      return
+    }
+    if (!this.#nextPending) return
     this.#nextPending = false
-    this.#redelivery.startBatch(this.#closedInputs)
     // One batch per `next`, and a bounded one: ZeroMQ's ROUTER silently drops what exceeds a
     // peer's send high-water mark (1000), so the rest waits in the inbox, where the input's
     // queue policy (and its drop count) applies, until the node asks again.
     for (let sent = 0; sent < MAX_BATCH; sent++) {
       const item = this.inbox.shift()
       if (item === undefined) break
-      this.#redelivery.delivered(item)
-      this.#deliver(item)
-      if (item.type === 'input-closed') this.#closedInputs.add(item.id)
-      if (item.type === 'input-recovered') this.#closedInputs.delete(item.id)
-      if (item.type === 'stop') {
-        this.#status = 'stopping'
-        if (item.cause === 'all-inputs-closed') this.#inputsDone = true
-        else this.#stopping = true
-        break
-      }
+      if (this.#sendEvent(item)) break
     }
     // The node asks for the next batch only after this (and after handling all of it): an
     // earlier `next` would consume events still on their way.
     this.send({ type: 'batch-end' })
+  }
+
+  /**
+   * Push mode: send what waits, in order, while the node's window has room and the event at
+   * the head is not an input that already has queue_size messages unconsumed at the node: that
+   * one (and what follows it, to keep the order) waits in the inbox, where its queue policy
+   * applies, until the node consumes. So a busy node holds at most queue_size of each input,
+   * as a batch in pull mode did, and drop_oldest still keeps the freshest.
+   */
+  #pushEvents(): void {
+    while (this.#redelivery.inFlight < this.#window) {
+      const head = this.inbox.peek()
+      if (head === undefined) return
+      if (head.type === 'input' && this.#redelivery.inFlightOf(head.id) >= (this.inbox.queueSize(head.id) ?? this.#window)) return
+      this.inbox.shift()
+      this.#sendEvent(head)
+    }
+  }
+
+  /** Send one event of the inbox and note what it tells the node; true for a Stop. */
+  #sendEvent(item: DeliveredEvent): boolean {
+    this.#redelivery.delivered(item, this.#closedInputs)
+    this.#deliver(item)
+    if (item.type === 'input-closed') this.#closedInputs.add(item.id)
+    if (item.type === 'input-recovered') this.#closedInputs.delete(item.id)
+    if (item.type !== 'stop') return false
+    this.#status = 'stopping'
+    if (item.cause === 'all-inputs-closed') this.#inputsDone = true
+    else this.#stopping = true
+    return true
   }
 
   terminate(reason: string): void {
@@ -369,6 +420,7 @@ export class CustomNode implements Unit {
     // inputs arriving during restart_delay to its identity, where the ROUTER dropped them.)
     this.#identity = undefined
     this.#nextPending = false
+    this.#push = false
     clearTimeout(this.#connectTimer)
     // A clean exit without ever connecting is a program that is not a dora-ts node (or forgot
     // Node.connect()): counting it as finished hid the mistake (issue 14). Unless the run was
@@ -381,7 +433,7 @@ export class CustomNode implements Unit {
       // A clean exit is the node's own choice to end: it was done with what it had been given
       // (else the next run would get again what a sink like examples/pipeline's printer had
       // handled before it ended the run).
-      const batch = this.#redelivery.consumed()
+      const batch = this.#redelivery.consumedAll()
       if (batch.length > 0) this.#options.consumed?.(batch)
     } else {
       // What the process had not consumed when it died is kept for a restart (dropped otherwise).

@@ -86,6 +86,11 @@ export class Inbox {
     if (item.type === 'input') this.#count(item.id, 1)
   }
 
+  /** The `queue_size` of `inputId`, undefined for an input without limits. */
+  queueSize(inputId: string): number | undefined {
+    return this.#limits.get(inputId)?.queueSize
+  }
+
   /** True when `inputId` is a `backpressure` input whose queue holds `queue_size` messages or more. */
   backpressureFull(inputId: string): boolean {
     const limits = this.#limits.get(inputId)

@@ -10,7 +10,7 @@
 import { errorMessage, errorStack } from '../../src/errors.js'
 import { Router } from 'zeromq'
 import { decodeNodeToSupervisor, encodeSupervisorToNode } from '../../src/protocol/node/codec.js'
-import { PROTOCOL_VERSION, type NodeToSupervisor } from '../../src/protocol/node/messages.js'
+import { MAX_PUSH_WINDOW, PROTOCOL_VERSION, type NodeToSupervisor } from '../../src/protocol/node/messages.js'
 import type { MessageHeader } from '../../src/events.js'
 import { MAX_UNREGISTERED_FRAME_BYTES, nodeRouterOptions } from '../../src/transport/node-socket.js'
 import { ENV_NODE_SECRET } from '../../src/transport/env.js'
@@ -170,6 +170,8 @@ export class NodeRouter {
     }
     switch (message.type) {
       case 'output': {
+        // Push mode's piggybacked consumption: before the output, which may wait for a commit.
+        if (message.consumedUpTo !== undefined) node.credit(message.consumedUpTo)
         if (!node.outputs.includes(message.header.outputId)) {
           this.#peerLog.log(`undeclared-${node.display}`, `${node.display} sent on undeclared output ${showName(message.header.outputId)}; dropped`)
           // Dealt with for good (the log says so): a node waiting on it must not hang. After the
@@ -199,6 +201,9 @@ export class NodeRouter {
       }
       case 'next':
         node.requestNext()
+        return
+      case 'credit':
+        node.credit(message.consumedUpTo, Math.max(1, Math.min(message.window, MAX_PUSH_WINDOW)))
         return
       case 'close-outputs':
         // After the outputs it sent before are committed and routed, or closing would drop them.
@@ -286,6 +291,9 @@ export class NodeRouter {
           maxMessageSize: this.#handlers.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
           shmDir: this.#handlers.shm?.dir ?? '',
           shmThreshold: this.#handlers.shm?.threshold ?? 0,
+          // DORA_TS_NODE_PULL=1 offers no push: nodes pull with `next`, as an SDK without push
+          // does (to compare the two in a benchmark, and to test the older path).
+          pushInputs: process.env['DORA_TS_NODE_PULL'] !== '1',
         },
       }),
     ])

@@ -1,51 +1,81 @@
 /**
  * Which events a custom node has not consumed yet, so that a restarted process gets them again.
  *
- * A node consumes a batch by asking for the next one (`next`): until then every event of the
- * batch is still the supervisor's responsibility. When the process dies holding one, the batch
- * is kept; if the node is restarted, it is queued again ahead of everything else, each input
- * with its original header (messageId, sequence, sender) and `redelivered: true`, so a sink can
- * drop an input it had already handled before it died. A Stop in the batch is not replayed: the
- * node's own bookkeeping queues it again (custom-node.ts).
+ * Every event sent to the current connection is numbered (1, 2, ...) and stays the
+ * supervisor's responsibility until the node says it consumed it: in pull mode by asking for
+ * its next batch (`next`: the whole batch), in push mode with a cumulative `credit` (or an
+ * output's `consumedUpTo`) naming the last number consumed. When the process dies holding
+ * some, they are kept; if the node is restarted, they are queued again ahead of everything
+ * else, each input with its original header (messageId, sequence, sender) and
+ * `redelivered: true`, so a sink can drop an input it had already handled before it died. A
+ * Stop among them is not replayed: the node's own bookkeeping queues it again (custom-node.ts).
  */
 import type { DeliveredEvent } from '../../src/events.js'
 import { carryOrder } from '../operator/outbox.js'
 
 export interface Replay {
-  /** Inputs closed before the replayed batch: the restarted node is told first. */
+  /** Inputs closed before the first replayed event: the restarted node is told first. */
   closedBefore: string[]
-  /** The unconsumed batch, in order, inputs marked redelivered. */
+  /** The unconsumed events, in order, inputs marked redelivered. */
   replay: DeliveredEvent[]
 }
 
 export class Redelivery {
-  #batch: DeliveredEvent[] = []
-  /** The node's closed inputs when the current batch started. */
-  #closedBefore: string[] = []
+  /** Events sent and not consumed, oldest first; the first is number `#first`. */
+  #unconsumed: DeliveredEvent[] = []
+  /** Number of the oldest unconsumed event (the next to send when none is unconsumed). */
+  #first = 1
+  /** The inputs the node had been told are closed before the oldest unconsumed event. */
+  #closedBefore = new Set<string>()
+  /** Unconsumed inputs per input id (push mode keeps each at most its queue_size). */
+  readonly #perInput = new Map<string, number>()
   #kept: Replay | undefined
 
-  /** A batch starts: `closed` are the inputs the node was told are closed before it. */
-  startBatch(closed: ReadonlySet<string>): void {
-    this.#batch = []
-    this.#closedBefore = closed.size === 0 ? [] : [...closed]
+  /** Events sent and not consumed. */
+  get inFlight(): number {
+    return this.#unconsumed.length
   }
 
-  /** `event` went out in the current batch. */
-  delivered(event: DeliveredEvent): void {
-    this.#batch.push(event)
+  /** Number of the last event sent on this connection (0 before the first). */
+  get lastSent(): number {
+    return this.#first + this.#unconsumed.length - 1
   }
 
-  /** The node asked for more: the current batch is done with. Returns it. */
-  consumed(): DeliveredEvent[] {
-    const batch = this.#batch
-    this.#batch = []
-    return batch
+  /** Unconsumed inputs of `inputId`. */
+  inFlightOf(inputId: string): number {
+    return this.#perInput.get(inputId) ?? 0
   }
 
-  /** The process died: keep its unconsumed batch for a restart. */
+  /** `event` was sent; `closed` are the inputs the node was told are closed before it. */
+  delivered(event: DeliveredEvent, closed: ReadonlySet<string>): void {
+    if (this.#unconsumed.length === 0) this.#closedBefore = new Set(closed)
+    this.#unconsumed.push(event)
+    if (event.type === 'input') this.#perInput.set(event.id, this.inFlightOf(event.id) + 1)
+  }
+
+  /** The node consumed every event numbered `<= upTo`. Returns those not consumed before. */
+  consumedUpTo(upTo: number): DeliveredEvent[] {
+    const count = Math.min(this.#unconsumed.length, upTo - this.#first + 1)
+    if (count <= 0) return []
+    const done = this.#unconsumed.splice(0, count)
+    this.#first += count
+    for (const event of done) {
+      if (event.type === 'input') this.#perInput.set(event.id, this.inFlightOf(event.id) - 1)
+      else if (event.type === 'input-closed') this.#closedBefore.add(event.id)
+      else if (event.type === 'input-recovered') this.#closedBefore.delete(event.id)
+    }
+    return done
+  }
+
+  /** The node consumed everything sent (pull mode's `next`, or a clean exit). */
+  consumedAll(): DeliveredEvent[] {
+    return this.consumedUpTo(this.lastSent)
+  }
+
+  /** The process died: keep what it had not consumed for a restart; numbering starts over. */
   died(): void {
     const replay: DeliveredEvent[] = []
-    for (const event of this.#batch) {
+    for (const event of this.#unconsumed) {
       if (event.type === 'stop') continue
       if (event.type !== 'input') {
         replay.push(event)
@@ -55,8 +85,20 @@ export class Redelivery {
       carryOrder(event.header, header)
       replay.push({ ...event, header })
     }
-    this.#batch = []
-    this.#kept = replay.length === 0 ? undefined : { closedBefore: this.#closedBefore, replay }
+    this.#kept = replay.length === 0 ? undefined : { closedBefore: [...this.#closedBefore], replay }
+    this.#reset()
+  }
+
+  /** A new connection: numbering starts over (after died() or a clean exit consumed all). */
+  #reset(): void {
+    this.#unconsumed = []
+    this.#first = 1
+    this.#perInput.clear()
+  }
+
+  /** A new connection numbers its events from 1 again; call once what it had is settled. */
+  newConnection(): void {
+    this.#reset()
   }
 
   /**

@@ -376,3 +376,37 @@ function header(sequence: number): Extract<SupervisorToNode, { type: 'input' }>[
     redelivered: false,
   }
 }
+
+t.test('push mode: the first credit opens the window; consumption is told on outputs and when the loop waits, never ahead of it', async (t) => {
+  const supervisor = await FakeSupervisor.start(t)
+  const { node, identity } = await connected(t, supervisor, { ...atLeastOnce, pushInputs: true })
+  const events = node.events()
+  const first = events.next()
+  const open = await supervisor.expect(t, 'credit')
+  t.strictSame(open.message, { type: 'credit', consumedUpTo: 0n, window: 256 }, 'nothing consumed yet, a window of 256')
+  const input = (n: number): SupervisorToNode => ({ type: 'input', id: 'tick', header: { ...header(n) } })
+  // Pushed without a next: two inputs, numbered 1 and 2 on this connection.
+  await supervisor.send(identity, input(1), new Uint8Array([1]))
+  await supervisor.send(identity, input(2), new Uint8Array([2]))
+  t.equal((await first).value?.type, 'input')
+  // Taken, not yet asked past: an output carries no consumption.
+  const sent1 = node.send('image', new Uint8Array([9]))
+  const out1 = await supervisor.expect(t, 'output')
+  t.equal(out1.message.consumedUpTo, undefined, 'input 1 is being handled: not consumed')
+  // Asking for more consumes 1; input 2 is buffered, so the loop does not wait: no credit yet.
+  t.equal((await events.next()).value?.type, 'input')
+  const sent2 = node.send('image', new Uint8Array([8]))
+  const out2 = await supervisor.expect(t, 'output')
+  t.equal(out2.message.consumedUpTo, 1n, 'the output carries consumption up to 1')
+  // Asking past 2 with nothing buffered: a credit says 2.
+  const third = events.next()
+  const credit = await supervisor.expect(t, 'credit')
+  t.equal(credit.message.consumedUpTo, 2n, 'the waiting loop tells that 2 is consumed')
+  await supervisor.send(identity, { type: 'outputs-taken', upTo: 2n })
+  await Promise.all([sent1, sent2])
+  await supervisor.send(identity, { type: 'batch-end' }) // a pull-mode message: ignored in push mode
+  await supervisor.send(identity, { type: 'stop', cause: 'manual' })
+  t.equal((await third).value?.type, 'stop')
+  t.equal(await supervisor.hasPending(), false, 'no next was ever sent')
+  await events.return()
+})

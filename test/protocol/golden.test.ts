@@ -50,7 +50,7 @@ if (haveCapnp(t)) {
       '(registered = (dataflowId = "0193a4b2-7c1d-7e0f-8a9b-123456789abc", dataflowName = "robot", nodeId = "planner", ' +
         'restartCount = 3, inputs = ["camera/image", "lidar/points", ""], outputs = ["plan"], ' +
         'kvsPath = "/home/robot/.local/state/dora-ts/kvs", kvsMapSize = 1073741824, kvsNamespace = "robot", atLeastOnce = true, ' +
-        'maxMessageSize = 0, shmThreshold = 0))',
+        'maxMessageSize = 0, shmThreshold = 0, pushInputs = true))',
     )
     const stop = capnpDecode(S2N_SCHEMA, 'SupervisorToNode', encodeSupervisorToNode({ type: 'stop', cause: 'all-inputs-closed' }))
     t.equal(flat(stop.text), '(stop = (cause = allInputsClosed))')
@@ -104,6 +104,8 @@ if (haveCapnp(t)) {
       },
     ],
     ['(next = void)', { type: 'next' }],
+    ['(credit = (consumedUpTo = 18446744073709551615, window = 256))', { type: 'credit', consumedUpTo: (1n << 64n) - 1n, window: 256 }],
+    ['(credit = ())', { type: 'credit', consumedUpTo: 0n, window: 0 }],
     ['(closeOutputs = (outputs = ["a", "", "c"]))', { type: 'close-outputs', outputs: ['a', '', 'c'] }],
     ['(log = (level = debug, message = "tab\\there"))', { type: 'log', level: 'debug', message: 'tab\there' }],
   ]
@@ -186,7 +188,7 @@ if (haveCapnp(t)) {
       t.equal(r.status, 0, r.stderr)
       return r.bytes
     }
-    t.strictSame(decodeNodeToSupervisor(future('NodeToSupervisor', '(ping = (nonce = 5))')), { type: 'unknown', which: 5 })
+    t.strictSame(decodeNodeToSupervisor(future('NodeToSupervisor', '(ping = (nonce = 5))')), { type: 'unknown', which: 6 })
     t.strictSame(decodeSupervisorToNode(future('SupervisorToNode', '(reload = void)')), { type: 'unknown', which: 13 })
     t.strictSame(decodeNodeToSupervisor(future('NodeToSupervisor', '(register = (nodeId = "n", protocolVersion = 2, pid = 9, language = "rust"))')), {
       type: 'register',

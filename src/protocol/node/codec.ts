@@ -39,6 +39,7 @@ const N2S_REGISTER = LAYOUT['NodeToSupervisor.Register']
 const N2S_OUTPUT = LAYOUT['NodeToSupervisor.Output']
 const N2S_CLOSE_OUTPUTS = LAYOUT['NodeToSupervisor.CloseOutputs']
 const N2S_LOG = LAYOUT['NodeToSupervisor.Log']
+const N2S_CREDIT = LAYOUT['NodeToSupervisor.Credit']
 const S2N = LAYOUT.SupervisorToNode
 const S2N_REGISTRATION = LAYOUT['SupervisorToNode.Registration']
 const S2N_REGISTER_REJECTED = LAYOUT['SupervisorToNode.RegisterRejected']
@@ -91,11 +92,19 @@ export function encodeNodeToSupervisor(msg: NodeToSupervisor): Uint8Array {
       writeHeader(w, w.struct(s, N2S_OUTPUT.fields.header, HEADER), msg.header)
       w.setU64(s, N2S_OUTPUT.fields.sendSeq, u64(msg.sendSeq, 'output.sendSeq'))
       if (msg.shm !== undefined) writeShared(w, w.struct(s, N2S_OUTPUT.fields.shm, SHARED), msg.shm, 'output.shm')
+      if (msg.consumedUpTo !== undefined) w.setU64(s, N2S_OUTPUT.fields.consumedUpTo, u64(msg.consumedUpTo, 'output.consumedUpTo'))
       break
     }
     case 'next':
       w.setWhich(root, N2S, f.next.tag)
       break
+    case 'credit': {
+      w.setWhich(root, N2S, f.credit.tag)
+      const s = w.struct(root, f.credit, N2S_CREDIT)
+      w.setU64(s, N2S_CREDIT.fields.consumedUpTo, u64(msg.consumedUpTo, 'credit.consumedUpTo'))
+      w.setU32(s, N2S_CREDIT.fields.window, u32(msg.window, 'credit.window'))
+      break
+    }
     case 'close-outputs': {
       w.setWhich(root, N2S, f.closeOutputs.tag)
       const s = w.struct(root, f.closeOutputs, N2S_CLOSE_OUTPUTS)
@@ -142,15 +151,21 @@ export function decodeNodeToSupervisor(bytes: Uint8Array): NodeToSupervisor {
       case f.output.tag: {
         const s = r.struct(root, f.output)
         const shm = readShared(r, r.struct(s, N2S_OUTPUT.fields.shm))
+        const consumedUpTo = r.u64(s, N2S_OUTPUT.fields.consumedUpTo)
         return {
           type: 'output',
           header: readHeader(r, r.struct(s, N2S_OUTPUT.fields.header)),
           sendSeq: r.u64(s, N2S_OUTPUT.fields.sendSeq),
           ...(shm === undefined ? {} : { shm }),
+          ...(consumedUpTo === 0n ? {} : { consumedUpTo }),
         }
       }
       case f.next.tag:
         return { type: 'next' }
+      case f.credit.tag: {
+        const s = r.struct(root, f.credit)
+        return { type: 'credit', consumedUpTo: r.u64(s, N2S_CREDIT.fields.consumedUpTo), window: r.u32(s, N2S_CREDIT.fields.window) }
+      }
       case f.closeOutputs.tag:
         return { type: 'close-outputs', outputs: r.textList(r.struct(root, f.closeOutputs), N2S_CLOSE_OUTPUTS.fields.outputs) }
       case f.log.tag: {
@@ -202,6 +217,7 @@ export function encodeSupervisorToNode(msg: SupervisorToNode): Uint8Array {
       w.setU64(s, g.maxMessageSize, u64(BigInt(r.maxMessageSize), 'registration.maxMessageSize'))
       w.text(s, g.shmDir, str(r.shmDir, 'registration.shmDir'))
       w.setU64(s, g.shmThreshold, u64(BigInt(r.shmThreshold), 'registration.shmThreshold'))
+      w.setBool(s, g.pushInputs, bool(r.pushInputs ?? false, 'registration.pushInputs'))
       break
     }
     case 'register-rejected': {
@@ -315,6 +331,7 @@ export function decodeSupervisorToNode(bytes: Uint8Array): SupervisorToNode {
             maxMessageSize: safeNumber(r.u64(s, g.maxMessageSize)),
             shmDir: r.text(s, g.shmDir),
             shmThreshold: safeNumber(r.u64(s, g.shmThreshold)),
+            ...(r.bool(s, g.pushInputs) ? { pushInputs: true } : {}),
           },
         }
       }

@@ -16,6 +16,17 @@ import type { ControlEvent, InputDelivery, MessageHeader, MetadataValue, SharedP
 export const PROTOCOL_VERSION = 1
 
 /**
+ * Push mode: the SDK's window, the most events the supervisor may have sent it and not seen
+ * consumed. Well under ZeroMQ's default high-water mark of 1000 messages.
+ */
+export const PUSH_WINDOW = 256
+/**
+ * The largest window a supervisor grants whatever a node asks: ZeroMQ's ROUTER silently drops
+ * what exceeds a peer's send high-water mark (1000 messages), so events beyond it wait in the inbox.
+ */
+export const MAX_PUSH_WINDOW = 512
+
+/**
  * Backpressure (`outputs-paused`): the longest a sender waits on a paused output before it sends
  * anyway. A cycle of backpressure inputs would otherwise deadlock; this way it crawls, and the
  * waiting side says so.
@@ -33,9 +44,15 @@ export type NodeToSupervisor =
    * Payload in frame 1. `sendSeq` numbers the outputs of one connection from 1 (0: no
    * confirmation wanted); the supervisor confirms them with `outputs-taken`.
    */
-  | { type: 'output'; header: MessageHeader; sendSeq: bigint; shm?: SharedPayload | undefined }
-  /** The node is ready for more events; the supervisor answers with what it has queued. */
+  | { type: 'output'; header: MessageHeader; sendSeq: bigint; shm?: SharedPayload | undefined; consumedUpTo?: bigint | undefined }
+  /** Pull mode: the node is ready for more events; the supervisor answers with what it has queued. */
   | { type: 'next' }
+  /**
+   * Push mode (see {@link Registration.pushInputs}): the node consumed every event numbered
+   * `<= consumedUpTo` (events are numbered per connection from 1), and the supervisor may keep
+   * up to `window` events sent and unconsumed. The first one switches the connection to push.
+   */
+  | { type: 'credit'; consumedUpTo: bigint; window: number }
   | { type: 'close-outputs'; outputs: string[] }
   | { type: 'log'; level: LogLevel; message: string }
   /** A union variant this build does not know (a newer peer); ignored by receivers. */
@@ -68,6 +85,11 @@ export interface Registration {
   shmDir: string
   /** Payloads of at least this many bytes go through {@link shmDir}; 0: never. */
   shmThreshold: number
+  /**
+   * True: the supervisor pushes events to a node that sends a `credit`, with no `next` and no
+   * `batch-end` (absent or false from an older supervisor: pull with `next`).
+   */
+  pushInputs?: boolean | undefined
 }
 
 /**

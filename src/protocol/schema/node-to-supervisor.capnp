@@ -12,10 +12,12 @@ struct NodeToSupervisor {
   union {
     register @0 :Register;          # First message of a connection: who the node is.
     output @1 :Output;              # The node sent data on one of its outputs; payload in frame 1.
-    next @2 :Void;                  # The node is ready for more events; the supervisor answers
-                                    # with what it has queued.
+    next @2 :Void;                  # Pull mode: the node is ready for more events; the
+                                    # supervisor answers with what it has queued.
     closeOutputs @3 :CloseOutputs;  # The node will send nothing more on these outputs.
     log @4 :Log;                    # A log line for the supervisor's log.
+    credit @5 :Credit;              # Push mode (see Credit): events consumed, and how many more
+                                    # the supervisor may send ahead.
   }
 
   struct Register {
@@ -36,6 +38,22 @@ struct NodeToSupervisor {
                                       # the node wrote and no longer touches; there is no frame
                                       # 1. The supervisor deletes the segment once every
                                       # receiver is done with it.
+    consumedUpTo @3 :UInt64;          # Push mode: the same as Credit.consumedUpTo, carried on
+                                      # an output so a node that answers each input pays no
+                                      # extra message; 0: nothing new consumed.
+  }
+
+  # Push mode, offered by the supervisor in Registration.pushInputs. The supervisor sends a node
+  # its events as they arrive, without a `next`, numbering them per connection from 1 (every
+  # input, inputClosed, inputRecovered, stop, error, nodeRestarted and nodeFailed counts; no
+  # other message does), as long as fewer than `window` of them are unconsumed. The first
+  # credit of a connection switches it to push mode (a node that never sends one keeps pulling
+  # with `next`). An event counts as consumed when the node's program has taken it and asked
+  # for more: if the node dies first, the supervisor delivers every unconsumed event again to
+  # the restarted node, inputs with `redelivered` set and their original messageId.
+  struct Credit {
+    consumedUpTo @0 :UInt64;  # Every event numbered <= this is consumed (cumulative; 0: none).
+    window @1 :UInt32;        # Most events the supervisor may have sent and not seen consumed.
   }
 
   struct CloseOutputs {

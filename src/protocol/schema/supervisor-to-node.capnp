@@ -28,7 +28,7 @@ struct SupervisorToNode {
                                             # before it has been received and routed.
     outputsTaken @11 :OutputsTaken;         # Confirms the node's outputs up to a `sendSeq`: see
                                             # OutputsTaken.
-    batchEnd @12 :Void;                     # Ends the batch of events answering one `next`.
+    batchEnd @12 :Void;                     # Pull mode: ends the batch of events answering one `next`.
                                             # The events of a batch count as consumed when the
                                             # node sends its next `next`: a node sends it only
                                             # after `batchEnd` and after handling every event
@@ -57,6 +57,9 @@ struct SupervisorToNode {
     shmDir @11 :Text;            # The run's shared-memory directory (see SharedPayload); empty:
                                  # payloads always travel on the socket.
     shmThreshold @12 :UInt64;    # Payloads of at least this many bytes go through shmDir; 0: never.
+    pushInputs @13 :Bool;        # True: this supervisor pushes events to a node that sends a
+                                 # `credit` (NodeToSupervisor.Credit), without `next` or
+                                 # `batchEnd`. False (an older supervisor): pull with `next`.
   }
 
   struct RegisterRejected {
