@@ -95,6 +95,11 @@ export class CustomNode implements Unit {
   /** Push mode: the connection sent a `credit`; `#window` is the most events it may hold unconsumed. */
   #push = false
   #window = 0
+  /**
+   * Push mode: the current process was sent its Stop. Nothing follows it (see #pushEvents):
+   * the node ends at Stop, and its clean exit counts what it was sent as consumed.
+   */
+  #stopPushed = false
   /** Confirmations of the current connection's outputs. */
   readonly #acks: OutputAcks
   /** The batch the current process has not yet consumed, and what to replay after a crash. */
@@ -163,6 +168,7 @@ export class CustomNode implements Unit {
     this.#identity = undefined
     this.#nextPending = false
     this.#push = false
+    this.#stopPushed = false
     this.#connectedThisProcess = false
     this.#connectOverdue = false
     const { command, args } = commandLine(this.spec)
@@ -259,6 +265,7 @@ export class CustomNode implements Unit {
     this.#acks.reset()
     this.#redelivery.newConnection()
     this.#push = false
+    this.#stopPushed = false
     // A restarted node starts with nothing paused: tell it what is.
     if (this.#paused.length > 0) this.send({ type: 'outputs-paused', outputs: this.#paused })
     this.pump()
@@ -342,12 +349,17 @@ export class CustomNode implements Unit {
    * as a batch in pull mode did, and drop_oldest still keeps the freshest.
    */
   #pushEvents(): void {
-    while (this.#redelivery.inFlight < this.#window) {
+    // Nothing after a Stop, as a pulled batch ends at its Stop. Messages still arrive for a
+    // stopping node (an operator upstream works through the inputs queued ahead of its own
+    // Stop); pushed, they reached a node that was leaving, and its clean exit counted them as
+    // consumed, so their outbox entries were deleted and the next run never got them (the
+    // torture's "numbers lost before the sink"). Left in the inbox, they stay in the outbox.
+    while (!this.#stopPushed && this.#redelivery.inFlight < this.#window) {
       const head = this.inbox.peek()
       if (head === undefined) return
       if (head.type === 'input' && this.#redelivery.inFlightOf(head.id) >= (this.inbox.queueSize(head.id) ?? this.#window)) return
       this.inbox.shift()
-      this.#sendEvent(head)
+      this.#stopPushed = this.#sendEvent(head)
     }
   }
 
