@@ -128,14 +128,21 @@ t.test('a sink SIGKILLed mid-batch gets the unconsumed inputs again, marked rede
     first.some((r) => r.redelivered),
     'nothing was redelivered to the first process',
   )
+  // What push guarantees (the default; DORA_TS_NODE_PULL=1 pulls in batches): an input counts
+  // as consumed only once the SDK reports it, and it reports lazily (on the node's next output,
+  // when its loop waits with nothing buffered, or every quarter window). 1 is reported only if
+  // the sink came back for more before 2..10 had reached its SDK, so a sink killed at 4 gets
+  // again either 1..10 or 2..10: every input from the first one not reported, in order.
+  const from = second[0]?.value ?? 0
+  t.ok(from >= 1 && from <= 2, `the restarted process started again at 1 or 2 (got ${from})`)
   t.same(
     second.map((r) => r.value),
-    [2, 3, 4, 5, 6, 7, 8, 9, 10],
-    'the restarted process got the batch it died in (2..10), in order',
+    Array.from({ length: 11 - from }, (_, i) => from + i),
+    'the restarted process got every input from the first unconsumed one to 10, in order',
   )
   t.ok(
     second.every((r) => r.redelivered),
-    'every input the restarted process got was marked redelivered (all were in the dead batch)',
+    'every input the restarted process got was marked redelivered (all were delivered before the kill)',
   )
   const idOf = new Map(first.map((r) => [r.value, r.messageId]))
   for (const r of second.filter((r) => r.value <= 4)) {
