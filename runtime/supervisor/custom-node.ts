@@ -91,6 +91,13 @@ export class CustomNode implements Unit {
   #connectOverdue = false
   readonly #budget: RestartBudget
   #identity: Buffer | undefined
+  /**
+   * Which registration is current, bumped by each. The frames of a dead process, and the
+   * commits of its outputs, may still be on their way when its successor registers; numbered
+   * per connection, its consumption reports and confirmations would be read in the new one's
+   * numbering (consuming events the new process never saw, resolving sends it has not made).
+   */
+  #connection = 0
   #nextPending = false
   /** Push mode: the connection sent a `credit`; `#window` is the most events it may hold unconsumed. */
   #push = false
@@ -151,6 +158,16 @@ export class CustomNode implements Unit {
 
   get registered(): boolean {
     return this.#identity !== undefined
+  }
+
+  /** The current registration's number (see {@link outputTaken}). */
+  get connection(): number {
+    return this.#connection
+  }
+
+  /** True if `identity` is the current process's registered connection. */
+  isCurrent(identity: Buffer): boolean {
+    return this.#identity?.equals(identity) === true
   }
 
   /** Whether the current process has connected (it may have since closed its socket). */
@@ -260,6 +277,7 @@ export class CustomNode implements Unit {
     this.#connectedThisProcess = true
     if (first) this.#options.connected?.()
     this.#identity = identity
+    this.#connection++
     // A new connection numbers its outputs, and its events, from 1 again; it pulls until it
     // sends a credit.
     this.#acks.reset()
@@ -301,10 +319,13 @@ export class CustomNode implements Unit {
   }
 
   /**
-   * The node's output numbered `sendSeq` has been routed to every receiver's queue: confirm it
-   * (coalesced with the others of this turn of the event loop; see output-acks.ts).
+   * The node's output numbered `sendSeq` on registration `connection` has been routed to every
+   * receiver's queue: confirm it (coalesced with the others of this turn of the event loop; see
+   * output-acks.ts). One of an earlier connection is routed but never confirmed: its process
+   * is gone, and its number means something else on the current connection.
    */
-  outputTaken(sendSeq: bigint): void {
+  outputTaken(sendSeq: bigint, connection: number): void {
+    if (connection !== this.#connection) return
     this.#acks.taken(sendSeq)
   }
 

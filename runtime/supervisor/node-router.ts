@@ -168,15 +168,20 @@ export class NodeRouter {
       this.#dropped(identity, `a "${message.type}" message from an unregistered connection`)
       return
     }
+    // A dead process's last frames may arrive after its successor registered: its outputs are
+    // still routed, but its consumption reports and confirmations count per connection, so
+    // they apply only to the connection they came from (-1: none now).
+    const current = node.isCurrent(identity)
+    const connection = current ? node.connection : -1
     switch (message.type) {
       case 'output': {
         // Push mode's piggybacked consumption: before the output, which may wait for a commit.
-        if (message.consumedUpTo !== undefined) node.credit(message.consumedUpTo)
+        if (message.consumedUpTo !== undefined && current) node.credit(message.consumedUpTo)
         if (!node.outputs.includes(message.header.outputId)) {
           this.#peerLog.log(`undeclared-${node.display}`, `${node.display} sent on undeclared output ${showName(message.header.outputId)}; dropped`)
           // Dealt with for good (the log says so): a node waiting on it must not hang. After the
           // node's earlier outputs: confirming it confirms them too.
-          this.#handlers.afterOutputs(node, (grouped) => NodeRouter.#taken(node, message.sendSeq, grouped))
+          this.#handlers.afterOutputs(node, (grouped) => NodeRouter.#taken(node, message.sendSeq, connection, grouped))
           return
         }
         // Trust the connection, not the header, for who sent it.
@@ -188,22 +193,22 @@ export class NodeRouter {
             // Dealt with for good (the log says so): a node waiting on it must not hang. After
             // its earlier outputs, since confirmations are cumulative.
             const sendSeq = message.sendSeq
-            this.#handlers.afterOutputs(node, (grouped) => NodeRouter.#taken(node, sendSeq, grouped))
+            this.#handlers.afterOutputs(node, (grouped) => NodeRouter.#taken(node, sendSeq, connection, grouped))
             return
           }
-          this.#handlers.output(node, header, new Uint8Array(0), (grouped) => NodeRouter.#taken(node, message.sendSeq, grouped), segment)
+          this.#handlers.output(node, header, new Uint8Array(0), (grouped) => NodeRouter.#taken(node, message.sendSeq, connection, grouped), segment)
           return
         }
         const data = payload === undefined ? new Uint8Array(0) : new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength)
         // Committed and routed to every receiver's queue: the node's `await send()` may resolve.
-        this.#handlers.output(node, header, data, (grouped) => NodeRouter.#taken(node, message.sendSeq, grouped))
+        this.#handlers.output(node, header, data, (grouped) => NodeRouter.#taken(node, message.sendSeq, connection, grouped))
         return
       }
       case 'next':
-        node.requestNext()
+        if (current) node.requestNext()
         return
       case 'credit':
-        node.credit(message.consumedUpTo, Math.max(1, Math.min(message.window, MAX_PUSH_WINDOW)))
+        if (current) node.credit(message.consumedUpTo, Math.max(1, Math.min(message.window, MAX_PUSH_WINDOW)))
         return
       case 'close-outputs':
         // After the outputs it sent before are committed and routed, or closing would drop them.
@@ -223,8 +228,8 @@ export class NodeRouter {
    * instead, which runs once every callback of the group has: still one frame for the group,
    * and not one more turn of the event loop on every awaited send's round trip.
    */
-  static #taken(node: CustomNode, sendSeq: bigint, grouped: boolean): void {
-    node.outputTaken(sendSeq)
+  static #taken(node: CustomNode, sendSeq: bigint, connection: number, grouped: boolean): void {
+    node.outputTaken(sendSeq, connection)
     if (grouped) queueMicrotask(() => node.flushTaken())
   }
 
