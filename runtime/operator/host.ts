@@ -117,6 +117,8 @@ export class OperatorHost implements Unit {
   #restartTimer: NodeJS.Timeout | undefined
   /** A started thread for the next restart, kept once the operator has crashed (worker-launch.ts). */
   #spare: SpareWorker | undefined
+  /** A spare is to be started (see the `ready` case of #onMessage). */
+  #spareDue = false
   #watchdog: NodeJS.Timeout | undefined
   readonly #sequences = new Map<string, bigint>()
   readonly #stderr = new LineTail()
@@ -342,16 +344,16 @@ export class OperatorHost implements Unit {
         this.#status = 'running'
         first?.resolve()
         // It crashed before, it may again: a started thread makes the next restart cost no
-        // thread start (one idle thread, only for operators that crashed).
-        if (this.#restartCount > 0 && this.#spare === undefined) {
-          this.#spare = new SpareWorker(
-            { env: { ...process.env, ...this.node.env }, display: this.display, maxMemoryMb: this.#maxMemoryMb },
-            { modulePath: this.spec.module, language: this.spec.language },
-          )
-        }
+        // thread start (one idle thread, only for operators that crashed). Started once the
+        // restarted worker has handled its first event (#onDone), not now: starting a thread
+        // and importing the module took CPU from that first event, the one a crash -> first
+        // event time measures.
+        this.#spareDue = this.#restartCount > 0 && this.#spare === undefined
         // The events a crash interrupted go again, in order, before anything new.
         for (const inFlight of this.#deliveries.uncommitted) this.#post(inFlight)
         this.pump()
+        // Nothing to handle yet: nothing for the spare's start to delay.
+        if (this.#posted === 0) this.#startSpare()
         return
       }
       case 'load-failed': {
@@ -501,6 +503,17 @@ export class OperatorHost implements Unit {
       }
     })
     if (inFlight.item.type !== 'stop') this.pump()
+    this.#startSpare()
+  }
+
+  /** Start the spare thread if one is due (once the restarted worker handled an event, or crashed). */
+  #startSpare(): void {
+    if (!this.#spareDue || this.#endedReported) return
+    this.#spareDue = false
+    this.#spare ??= new SpareWorker(
+      { env: { ...process.env, ...this.node.env }, display: this.display, maxMemoryMb: this.#maxMemoryMb },
+      { modulePath: this.spec.module, language: this.spec.language },
+    )
   }
 
   /** Commit init()/restoreState's writes and messages, under a new launch number when it sent any. */
@@ -560,6 +573,9 @@ export class OperatorHost implements Unit {
       return
     }
     this.#status = 'restarting'
+    // Crashed before handling an event since its restart (a crash loop): the spare starts now,
+    // during restart_delay, rather than never.
+    this.#startSpare()
     this.#host.log({
       source: 'dora-ts',
       stream: 'supervisor',
