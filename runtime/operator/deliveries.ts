@@ -109,7 +109,10 @@ export class Deliveries {
   messageIds(count: number): { ids: string[]; redelivered: boolean } {
     const inFlight = this.#inFlight[0]
     if (inFlight === undefined) return { ids: new Array<string>(count).fill(''), redelivered: false }
-    return { ids: Array.from({ length: count }, (_, i) => `${inFlight.eventNo}.${i}`), redelivered: inFlight.interrupted }
+    const ids = new Array<string>(count)
+    const prefix = `${inFlight.eventNo}.`
+    for (let i = 0; i < count; i++) ids[i] = prefix + i
+    return { ids, redelivered: inFlight.interrupted }
   }
 
   /** The launch number for messages sent by init()/restoreState now, and their ids. */

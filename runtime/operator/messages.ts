@@ -7,7 +7,7 @@
  * This file holds only types (and one constant) so the worker imports nothing from the host side.
  */
 import type { SerializedError } from '../../src/errors.js'
-import type { WireEvent } from './event-wire.js'
+import type { WireBatch } from './event-wire.js'
 import type { MessagePort } from 'node:worker_threads'
 import type { LogLevel } from '../../src/protocol/node/messages.js'
 import type { MetadataValue } from '../../src/events.js'
@@ -50,11 +50,11 @@ export interface BufferedOutput {
 
 /**
  * `events`: the next events, in order, as many as the host took in one go (one post for all of
- * them: a post has a fixed cost of its own), inputs flattened (event-wire.ts); the worker
- * turns them into the user's form itself. `boot` is the first message to a spare worker
+ * them: a post has a fixed cost of its own), small inputs packed into one buffer, the others
+ * flattened (event-wire.ts); the worker turns them into the user's form itself. `boot` is the first message to a spare worker
  * (worker-launch.ts): what it would otherwise have found in its workerData.
  */
-export type HostToWorker = { type: 'events'; events: WireEvent[] } | { type: 'boot'; workerData: OperatorWorkerData }
+export type HostToWorker = WireBatch | { type: 'boot'; workerData: OperatorWorkerData }
 
 /**
  * Payloads smaller than this cross between host and worker as copies, not transfers (either

@@ -9,7 +9,7 @@ import { format } from 'node:util'
 import { serializeError } from '../../src/errors.js'
 import { copyBytes, ownsWholeBuffer } from '../../src/bytes.js'
 import type { DoraEvent, SendOptions } from '../../node-sdk/events.js'
-import { fromWire } from './event-wire.js'
+import { unpackEvents } from './event-wire.js'
 import { checkOutput, checkPayload, checkPayloadSize, InvalidOperatorError, InvalidStateKeyError } from '../../node-sdk/errors.js'
 import { toOperatorDefinition, type OperatorContext, type OperatorHandlers, type OperatorSendOptions } from '../../node-sdk/operator.js'
 import { encodeJson, Encoding } from '../../node-sdk/payload.js'
@@ -230,7 +230,7 @@ async function main(): Promise<void> {
   }
   port.on('message', (message: HostToWorker) => {
     if (message.type !== 'events') return
-    for (const event of message.events) queue.push(fromWire(event))
+    for (const event of unpackEvents(message)) queue.push(event)
     if (!busy) void drain()
   })
   const { writes, outputs, transfer } = takeResults()

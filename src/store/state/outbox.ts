@@ -184,24 +184,41 @@ export function encodeOutboxHeader(header: MessageHeader): Buffer {
   return encodeHeader(header, true, 0)
 }
 
+/**
+ * The JSON of the fields every message of one output shares (sender and output), for the last
+ * output encoded: a producer sends runs of messages on one output, and JSON.stringify of the
+ * whole header object per message was ~4% of the routing thread in the 8 B stream's profile.
+ */
+let sharedFor: { senderNode: string; senderOperator: string; outputId: string; encoding: string; json: string; encodingJson: string } | undefined
+
 /** The header as JSON behind its length, with `room` bytes left after it for the payload. */
 function encodeHeader(header: MessageHeader, split: boolean, room: number): Buffer {
-  const json: HeaderJson = {
-    senderNode: header.senderNode,
-    senderOperator: header.senderOperator,
-    outputId: header.outputId,
-    sequence: header.sequence.toString(),
-    timestampNs: header.timestampNs.toString(),
-    metadata: Object.entries(header.metadata).map(([k, v]) => [k, tag(v)]),
-    encoding: header.encoding,
-    messageId: header.messageId,
+  const { senderNode, senderOperator, outputId, encoding } = header
+  let shared = sharedFor
+  if (
+    shared === undefined ||
+    shared.senderNode !== senderNode ||
+    shared.senderOperator !== senderOperator ||
+    shared.outputId !== outputId ||
+    shared.encoding !== encoding
+  ) {
+    const json = `{"senderNode":${JSON.stringify(senderNode)},"senderOperator":${JSON.stringify(senderOperator)},"outputId":${JSON.stringify(outputId)}`
+    shared = sharedFor = { senderNode, senderOperator, outputId, encoding, json, encodingJson: JSON.stringify(encoding) }
   }
-  if (split) json.split = true
-  const head = Buffer.from(JSON.stringify(json), 'utf8')
-  const value = Buffer.allocUnsafe(4 + head.length + room)
-  value.writeUInt32LE(head.length, 0)
-  head.copy(value, 4)
+  // The same fields in the same order as a HeaderJson object through JSON.stringify.
+  const metadata = hasEntries(header.metadata) ? JSON.stringify(Object.entries(header.metadata).map(([k, v]) => [k, tag(v)])) : '[]'
+  const text = `${shared.json},"sequence":"${header.sequence}","timestampNs":"${header.timestampNs}","metadata":${metadata},"encoding":${shared.encodingJson},"messageId":${JSON.stringify(header.messageId)}${split ? ',"split":true' : ''}}`
+  const length = Buffer.byteLength(text, 'utf8')
+  const value = Buffer.allocUnsafe(4 + length + room)
+  value.writeUInt32LE(length, 0)
+  value.write(text, 4, length, 'utf8')
   return value
+}
+
+/** Whether `record` has a property of its own (without allocating a list of its keys). */
+function hasEntries(record: object): boolean {
+  for (const key in record) if (Object.hasOwn(record, key)) return true
+  return false
 }
 
 /**

@@ -51,7 +51,7 @@ import type { Durability } from '../../spec/types.js'
 import { corruptHint, StateBadKeyError, StateClosedError, StateCorruptError, StateSnapshotError, stateErrorFrom, type StateErrorContext } from './errors.js'
 import { decodeMeta, emptyMeta, LAYOUT_KEY, operatorDbName, operatorKeyOf, operatorKeyProblem, type OperatorMeta } from './disk-layout.js'
 import { checkDurability, DEFAULT_MAP_SIZE_BYTES, openStateEnvironment, releaseStateDir, type Bytes, type StateEnvironment } from './environment.js'
-import { applyCommit, COMMIT_FLAGS, encodeCommit, SizeBudget, writeCommit, type EncodedCommit, type StateWrite } from './commit.js'
+import { applyCommit, COMMIT_FLAGS, encodeCommit, encodeDeferredMeta, SizeBudget, writeCommit, type EncodedCommit, type StateWrite } from './commit.js'
 import { errorMessage } from '../../errors.js'
 import { listDbNames } from '../lmdb/db-names.js'
 import {
@@ -644,7 +644,7 @@ export class StateStore {
     try {
       const env = this.#requireEnv(operatorKey)
       const target = { dir: this.dir, operatorKey, metaKey: this.#metaKey(operatorKey), pageSize: this.#pageSize, mapSizeBytes: this.mapSizeBytes }
-      commit = encodeCommit(target, writes, meta, outbox)
+      commit = encodeCommit(target, writes, meta, outbox, true)
       this.#budget.reserve(env, commit.growth, this.dir, operatorKey)
     } catch (err) {
       // Its place in the group is kept: `done` is called in order, never before earlier ones.
@@ -691,10 +691,15 @@ export class StateStore {
         const outboxDb = valid.some((g) => g.commit?.outbox !== undefined || g.outbox !== undefined || g.discard !== undefined) ? this.#outboxDb() : undefined
         try {
           const dbs = valid.map((g) => (g.commit === undefined ? undefined : this.#db(g.operatorKey)))
+          // Each operator's meta record once, its last event's: the group is one transaction,
+          // so the records of its earlier events would only be overwritten in it.
+          const lastOf = new Map<string, GroupEntry>()
+          for (const g of valid) if (g.commit !== undefined) lastOf.set(g.operatorKey, g)
+          for (const g of lastOf.values()) encodeDeferredMeta(g.commit as EncodedCommit)
           const outboxWrites = outboxDb === undefined ? undefined : { db: outboxDb, txn }
           env.transactionSync(() => {
             valid.forEach((g, i) => {
-              if (g.commit !== undefined) writeCommit(dbs[i] as Bytes, this.#meta, g.commit, outboxWrites)
+              if (g.commit !== undefined) writeCommit(dbs[i] as Bytes, this.#meta, g.commit, outboxWrites, lastOf.get(g.operatorKey) === g)
               else if (g.outbox !== undefined) writeSenderOutbox(this.#meta, outboxDb as Bytes, txn, g.outbox)
               else for (const key of g.discard ?? []) txn.remove(outboxDb as Bytes, key)
             })

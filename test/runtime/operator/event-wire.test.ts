@@ -5,7 +5,7 @@
 import t from 'tap'
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads'
 import { toDoraEvent, type DeliveredEvent, type MessageHeader } from '../../../src/events.js'
-import { fromWire, toWire, type WireEvent } from '../../../runtime/operator/event-wire.js'
+import { fromWire, packEvents, toWire, unpackEvents, type WireBatch, type WireEvent } from '../../../runtime/operator/event-wire.js'
 
 function input(metadata: MessageHeader['metadata'], redelivered = false): DeliveredEvent {
   const header: MessageHeader = {
@@ -67,4 +67,52 @@ t.test('control events cross as they are', async (t) => {
     { type: 'node-failed', nodeId: 'camera', error: 'boom', affectedInputs: ['image'] },
   ]
   t.same(cloned(events.map(toWire)).map(fromWire), events)
+})
+
+/** A batch as the worker receives it: through a real structured clone, the packed buffer transferred. */
+function posted(events: DeliveredEvent[], moved: boolean[] = []): { batch: WireBatch; packed: ArrayBuffer | undefined } {
+  const { batch, packed } = packEvents(events, moved)
+  const { port1, port2 } = new MessageChannel()
+  try {
+    port1.postMessage(batch, packed === undefined ? [] : [packed])
+    return { batch: (receiveMessageOnPort(port2) as { message: WireBatch }).message, packed }
+  } finally {
+    port1.close()
+  }
+}
+
+t.test('a batch packs small inputs into one buffer and keeps the order of every event', async (t) => {
+  const big = { ...input({}), data: new Uint8Array(20_000).fill(7) }
+  const plain = input({}) as Extract<DeliveredEvent, { type: 'input' }>
+  const unicode: DeliveredEvent = { ...plain, id: 'bild-ü', header: { ...plain.header, senderNode: 'kamera-ö', messageId: 'i3.0' } }
+  const events: DeliveredEvent[] = [
+    input({}),
+    { type: 'input-closed', id: 'image' },
+    input({ width: 640 }),
+    { ...input({}, true), data: new Uint8Array(0) },
+    big,
+    unicode,
+    { type: 'stop', cause: 'manual' },
+  ]
+  const { batch, packed } = posted(events, [false, false, false, false, true, false, false])
+  t.ok(packed, 'a packed buffer')
+  t.equal(batch.events.length, 4, 'packed: the three inputs without parameters that are copied; the rest as they were')
+  t.same(unpackEvents(batch), events.map(toDoraEvent))
+})
+
+t.test('each unpacked input owns its bytes: transferring one leaves the others intact', async (t) => {
+  const a = { ...input({}), data: new Uint8Array([1, 1, 1]) }
+  const b = { ...input({}), data: new Uint8Array([2, 2]) }
+  const [first, second] = unpackEvents(posted([a, b]).batch) as Array<{ data: Uint8Array }>
+  t.equal(first?.data.byteLength, first?.data.buffer.byteLength, 'a buffer of its own')
+  structuredClone(first?.data.buffer, { transfer: [first?.data.buffer as ArrayBuffer] })
+  t.same([...(second?.data ?? [])], [2, 2])
+})
+
+t.test('a batch with nothing to pack is the flat events alone', async (t) => {
+  const events: DeliveredEvent[] = [{ type: 'stop', cause: 'manual' }, input({ width: 1 })]
+  const { batch, packed } = posted(events)
+  t.equal(packed, undefined)
+  t.equal(batch.packed, undefined)
+  t.same(unpackEvents(batch), events.map(toDoraEvent))
 })

@@ -39,3 +39,41 @@ t.test('after a crash an operator keeps a spare thread that imports its module a
   const result = await flow.done
   t.ok(result.ok, dump(flow.logs))
 })
+
+t.test('the spare thread starts only once the restarted worker has handled its first event', async (t) => {
+  const dir = t.testdir({})
+  const order = join(dir, 'order.txt')
+  const flow = await startInProcess(
+    t,
+    `nodes:
+  - id: op
+    restart_policy: on-failure
+    restart_delay: 0
+    env: { ORDER_FILE: ${JSON.stringify(order)} }
+    operator:
+      javascript: ${fixture('spare-order.mjs')}
+      # Ticks apart, so the restarted worker's first event does not come at once. This pins
+      # the order; it does not reliably catch the old one (a spare started at ready): on a
+      # loaded machine that spare's import also came after the first event in two tries.
+      inputs: { tick: dora/timer/millis/500 }
+`,
+    { dir },
+  )
+  const host = [...flow.run.units.values()].find((u) => u.key.startsWith('op')) as OperatorHost
+  const lines = (): string[] => (existsSync(order) ? readFileSync(order, 'utf8').trim().split('\n') : [])
+  await waitFor(() => lines().some((l) => l.startsWith('event')), { what: 'the first event', detail: () => dump(flow.logs) })
+  host.crash('crash on purpose (test)')
+  await waitFor(() => host.restartCount === 1 && host.status === 'running', { what: 'the restart', detail: () => dump(flow.logs) })
+  const restarted = host.threadId
+  await waitFor(() => lines().filter((l) => l.startsWith('import')).length === 3, {
+    what: 'the spare to import the module',
+    detail: () => `${lines().join(',')}\n${dump(flow.logs)}`,
+  })
+  const log = lines()
+  const firstEvent = log.indexOf(`event ${restarted}`)
+  const spareImport = log.findLastIndex((l) => l.startsWith('import'))
+  t.ok(firstEvent >= 0 && firstEvent < spareImport, `the restarted thread's first event before the spare's import: ${log.join(', ')}`)
+  flow.run.stop()
+  const result = await flow.done
+  t.ok(result.ok, dump(flow.logs))
+})

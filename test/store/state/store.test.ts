@@ -498,3 +498,30 @@ t.test('a state directory may already exist with other files in it', async (t) =
   store.close()
   t.ok(existsSync(join(dir, 'data.mdb')))
 })
+
+t.test('a group commit writes each operator the meta of its last event of the group, and its state of every event', async (t) => {
+  const store = openStore(t)
+  const a = store.operator('a/op')
+  const b = store.operator('b/op')
+  const order: string[] = []
+  const done = (name: string) => (err?: unknown) => order.push(err === undefined ? name : `${name} failed`)
+  a.commitLater([{ key: 'x', value: bytes('1') }], meta(1n, [['src/op>in', [1n, 0]]]), undefined, done('a1'))
+  b.commitLater([{ key: 'y', value: bytes('1') }], meta(1n), undefined, done('b1'))
+  a.commitLater([{ key: 'z', value: bytes('2') }], meta(2n, [['src/op>in', [2n, 3]]]), undefined, done('a2'))
+  // Refused before the transaction (a bad key): the events around it still commit.
+  a.commitLater([{ key: '', value: bytes('3') }], meta(3n), undefined, done('a3'))
+  b.commitLater([], meta(2n, [['a/op>in', [7n, 1]]]), undefined, done('b2'))
+  a.flush()
+  t.same(order, ['a1', 'b1', 'a2', 'a3 failed', 'b2'], 'each told in order')
+  const loadedA = a.load()
+  t.same(loadedA.meta, meta(2n, [['src/op>in', [2n, 3]]]), "a's meta is its last committed event's")
+  t.same(
+    [...loadedA.state].map(([k, v]) => [k, text(v)]),
+    [
+      ['x', '1'],
+      ['z', '2'],
+    ],
+    'and both events wrote their state',
+  )
+  t.same(b.load().meta, meta(2n, [['a/op>in', [7n, 1]]]))
+})
