@@ -15,6 +15,7 @@ import { DROPPED_KEY_PREFIX, LOG_DB_PREFIX, NAMESPACE_DB_PREFIX, TRIM_KEY_PREFIX
 import { checkKvsValue, reserveRoom } from './limits.js'
 import { appendChange, dropAllLogs, logEnd, raiseLogFloor, readChanges, type LogPosition, type NamespaceLog } from './change-log.js'
 import { MAX_BASE_REPAIRS, repairWriteBase, StaleWriteBase, writeBaseIsNewest } from './write-base.js'
+import { withWriteTurnstile } from './write-turnstile.js'
 import { createKvsWatch, watchInterval, type KvsChange, type KvsWatch, type KvsWatchOptions } from './watch.js'
 import type { KvsEntry, KvsListOptions, KvsPool } from './pool.js'
 import type { KvsStore } from './store.js'
@@ -307,6 +308,12 @@ export class KvsNamespace implements KvsPool {
     if (bytes !== undefined) this.#makeRoom(shared, bytes, context)
     // Nested in an update function: join its transaction, commit with it.
     if (shared.txn !== undefined) return body(shared, shared.txn)
+    // The turnstile (write-turnstile.ts) is held around the transaction and its repairs, so
+    // LMDB's write mutex never has more than one live taker.
+    return withWriteTurnstile(shared.realDir, context, () => this.#transactHolding(shared, context, body))
+  }
+
+  #transactHolding<T>(shared: SharedEnv, context: KvsErrorContext, body: (shared: SharedEnv, txn: OpenTxn) => T): T {
     let result: T | undefined
     for (let repairsLeft = MAX_BASE_REPAIRS; ; repairsLeft--) {
       let thrown: { error: unknown } | undefined
@@ -404,8 +411,10 @@ export class KvsNamespace implements KvsPool {
     const cached = shared.dbs.get(name)
     if (cached !== undefined) return cached
     if (!create && !dbExists(shared.env, name, shared.txn === undefined)) return undefined
-    // lmdb-js opens (and creates) a database in a write transaction, or in the one already open.
-    const db = shared.env.openDB<Buffer, Key>({ name, encoding: 'binary', ...keys })
+    // lmdb-js opens (and creates) a database in a write transaction, or in the one already
+    // open; a write transaction of its own takes the turnstile like any other.
+    const open = (): AnyDb => shared.env.openDB<Buffer, Key>({ name, encoding: 'binary', ...keys })
+    const db = shared.txn !== undefined ? open() : withWriteTurnstile(shared.realDir, this.#context('open'), open)
     shared.dbs.set(name, db)
     txn?.opened.push(name)
     return db
