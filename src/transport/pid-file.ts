@@ -31,27 +31,41 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4))
 export function tryAcquirePidFile(file: string, tag = '', isLive?: (entry: PidFileEntry) => boolean): PidFileResult {
   const mine = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
   try {
-    // "<pid> <tag or -> <stamp>": the stamp tells this process from a later one with its pid.
     // Inside the try: on a full disk the file is created and the write fails (ENOSPC), and
     // the empty file must not stay behind (issue 12: open.lock.*.tmp piled up in the KVS).
-    writeFileSync(mine, `${process.pid} ${tag === '' ? '-' : tag} ${processStamp(process.pid) ?? '-'}\n`, { mode: 0o600 })
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      try {
-        linkSync(mine, file)
-        return { acquired: true, release: releaser(file) }
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      }
-      const owner = liveOwner(file, isLive)
-      if (owner !== undefined) return { acquired: false, ownerPid: owner }
-      // Left behind by a process that died (or not a pid file at all): remove it, under the
-      // takeover lock, if it is still that file; then try again.
-      if (!removeIfStale(file, isLive)) Atomics.wait(sleeper, 0, 0, 1 + (attempt % 5))
-    }
-    return { acquired: false, ownerPid: liveOwner(file, isLive) ?? readPidFile(file) ?? 0 }
+    writeFileSync(mine, pidFileContent(tag), { mode: 0o600 })
+    return tryLinkPidFile(file, mine, isLive)
   } finally {
     rmSync(mine, { force: true })
   }
+}
+
+/** What this process writes in a pid file: "<pid> <tag or -> <stamp>". */
+export function pidFileContent(tag = ''): string {
+  // The stamp tells this process from a later one with its pid.
+  return `${process.pid} ${tag === '' ? '-' : tag} ${processStamp(process.pid) ?? '-'}\n`
+}
+
+/**
+ * {@link tryAcquirePidFile} with a file of this process's that already holds its
+ * {@link pidFileContent} (`prepared`, in the same directory, kept by the caller): a link and,
+ * to release, an unlink, for a lock taken very often (the KVS's write turnstile).
+ */
+export function tryLinkPidFile(file: string, prepared: string, isLive?: (entry: PidFileEntry) => boolean): PidFileResult {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    try {
+      linkSync(prepared, file)
+      return { acquired: true, release: releaser(file) }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    }
+    const owner = liveOwner(file, isLive)
+    if (owner !== undefined) return { acquired: false, ownerPid: owner }
+    // Left behind by a process that died (or not a pid file at all): remove it, under the
+    // takeover lock, if it is still that file; then try again.
+    if (!removeIfStale(file, isLive)) Atomics.wait(sleeper, 0, 0, 1 + (attempt % 5))
+  }
+  return { acquired: false, ownerPid: liveOwner(file, isLive) ?? readPidFile(file) ?? 0 }
 }
 
 function liveOwner(file: string, isLive: ((entry: PidFileEntry) => boolean) | undefined): number | undefined {

@@ -24,7 +24,7 @@ import { markVerified, preflight } from '../lmdb/preflight.js'
 import { withEnvOpenLock } from '../lmdb/open-lock.js'
 import { checkKvsLayout } from './disk-layout.js'
 import { MAX_BASE_REPAIRS, repairWriteBase, writeBaseIsNewest } from './write-base.js'
-import { withWriteTurnstile } from './write-turnstile.js'
+import { forgetTurnstile, sweepTurnstileFiles, withWriteTurnstile } from './write-turnstile.js'
 
 /** A database with binary keys and values (`__meta__`, a change log). */
 export type Bytes = Database<Buffer, Buffer>
@@ -108,6 +108,8 @@ function openEnvironment(dir: string, realDir: string, mapSizeBytes: number, ver
 }
 
 function openHolding(dir: string, realDir: string, mapSizeBytes: number): SharedEnv {
+  // Killed writers leave their prepared turnstile files behind: clear them now and then.
+  sweepTurnstileFiles(realDir)
   const env = openLmdb<Buffer, Buffer>({
     path: dir,
     noSubdir: false, // lmdb-js takes a path whose last part has a dot for a file
@@ -176,6 +178,7 @@ function closeEnvironment(shared: SharedEnv): void {
   shared.dbs.clear()
   // No asynchronous write is ever queued, so lmdb-js closes synchronously.
   const close = (): void => {
+    forgetTurnstile(shared.realDir)
     void shared.env.close()
     // Closed cleanly: a verifying open need not read it all again (preflight.ts).
     markVerified(shared.realDir)

@@ -33,10 +33,10 @@
  *
  * @module
  */
-import { readFileSync, readlinkSync } from 'node:fs'
+import { readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { threadId } from 'node:worker_threads'
-import { livePidFileEntry, tryAcquirePidFile, type PidFileEntry } from '../../transport/pid-file.js'
+import { livePidFileEntry, pidFileContent, readPidFileEntry, tryLinkPidFile, type PidFileEntry } from '../../transport/pid-file.js'
 import { isSameProcess } from '../../transport/process-stamp.js'
 import { describeKvsAction, kvsErrorFrom, KvsStalledError, type KvsErrorContext } from './errors.js'
 
@@ -150,15 +150,67 @@ export function withWriteTurnstile<T>(realDir: string, context: KvsErrorContext,
   }
 }
 
+/**
+ * This realm's prepared pid file in each KVS directory: made once, then every acquisition is a
+ * link() of it and every release an unlink(). Why: making a fresh file per write (create, write,
+ * close, unlink) and reading /proc for the stamp cost ~0.9 ms at load 30 on the CI machine
+ * against ~20 us for a link and an unlink, on a path every write takes.
+ */
+const prepared = new Map<string, string>()
+/** Suffix of a prepared file: `write.turnstile.<pid>.<tag>.mine`. */
+const PREPARED_SUFFIX = '.mine'
+
+function preparedFile(realDir: string): string {
+  let path = prepared.get(realDir)
+  if (path === undefined) {
+    const tag = ownTag()
+    path = join(realDir, `${TURNSTILE_FILE}.${process.pid}.${tag}${PREPARED_SUFFIX}`)
+    try {
+      writeFileSync(path, pidFileContent(tag), { mode: 0o600 })
+    } catch (err) {
+      rmSync(path, { force: true })
+      throw err
+    }
+    prepared.set(realDir, path)
+  }
+  return path
+}
+
+/** Remove this realm's prepared file of `realDir` (when it closes its environment there). */
+export function forgetTurnstile(realDir: string): void {
+  const path = prepared.get(realDir)
+  if (path === undefined) return
+  prepared.delete(realDir)
+  rmSync(path, { force: true })
+}
+
+/** Remove the prepared files that dead processes and threads (SIGKILLed ones) left in `realDir`. */
+export function sweepTurnstileFiles(realDir: string): void {
+  let names: string[]
+  try {
+    names = readdirSync(realDir)
+  } catch {
+    return
+  }
+  for (const name of names) {
+    if (!name.startsWith(`${TURNSTILE_FILE}.`) || !name.endsWith(PREPARED_SUFFIX)) continue
+    const path = join(realDir, name)
+    const entry = readPidFileEntry(path)
+    if (entry !== undefined && isLiveHolder(entry)) continue
+    rmSync(path, { force: true })
+  }
+}
+
 function acquire(realDir: string, context: KvsErrorContext, boundMs: number): () => void {
   const file = join(realDir, TURNSTILE_FILE)
-  const tag = ownTag()
   const deadline = performance.now() + boundMs
   for (let pause = 0.25; ; pause = Math.min(pause * 2, MAX_PAUSE_MS)) {
-    let result: ReturnType<typeof tryAcquirePidFile>
+    let result: ReturnType<typeof tryLinkPidFile>
     try {
-      result = tryAcquirePidFile(file, tag, isLiveHolder)
+      result = tryLinkPidFile(file, preparedFile(realDir), isLiveHolder)
     } catch (err) {
+      // The prepared file is gone (its directory emptied under us): make it again.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && prepared.delete(realDir) && performance.now() <= deadline) continue
       // The file cannot be made (a full disk, a read-only directory): say so as a KVS error.
       throw kvsErrorFrom(err, context)
     }

@@ -8,7 +8,7 @@
  */
 import t, { type Test } from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, realpathSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, realpathSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
@@ -97,6 +97,14 @@ t.test('process.exit() inside update leaves the turnstile to the next writer at 
   t.teardown(() => store.close())
   store.namespace('ns').write('k', Buffer.from('next'))
   t.equal(store.namespace('ns').read('exited'), undefined, 'the interrupted update wrote nothing')
+  // Opening swept the prepared turnstile file the dead process left; ours is there.
+  t.same(
+    readdirSync(dir)
+      .filter((name) => name.endsWith('.mine'))
+      .map((name) => name.split('.')[2]),
+    [String(process.pid)],
+    "only this process's prepared file is left",
+  )
 })
 
 /** A worker that takes the turnstile of `dir`, says 'held', and spins until `flag[0]` is 1 (or it is terminated). */
