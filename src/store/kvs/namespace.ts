@@ -141,10 +141,13 @@ export class KvsNamespace implements KvsPool {
   /**
    * Atomic read-modify-write: `fn` gets the current value (undefined when absent) and returns
    * the new one (undefined deletes the key). It runs inside the write transaction, holding the
-   * KVS's machine-wide write lock, so concurrent updaters in any process never lose an update.
-   * Keep `fn` short and synchronous; it may read and write other keys (also of other
-   * namespaces): they commit together. If it throws, nothing is written and the error is
-   * rethrown. Never call process.exit() in it. Returns the new value.
+   * KVS's machine-wide write turnstile (write-turnstile.ts), so concurrent updaters in any
+   * process never lose an update. Keep `fn` short and synchronous: every other writer on the
+   * machine waits for it (and fails with DORA_KVS_STALLED after the turnstile's bound). It may
+   * read and write other keys (also of other namespaces): they commit together. If it throws,
+   * nothing is written and the error is rethrown. A process.exit() in it ends the process, and
+   * the next writer takes over the turnstile as after a kill (nothing of `fn` is committed).
+   * Returns the new value.
    */
   update(key: string, fn: (current: Uint8Array | undefined) => Uint8Array | undefined): Uint8Array | undefined {
     const context = this.#context('update', key)
