@@ -18,8 +18,8 @@
  * over (src/transport/pid-file.ts: made whole with link(), the owner told by pid, process
  * start time and thread). Polling alone is unfair, so a waiter that waited 20 ms claims the
  * place next in line (`write.turnstile.next`, the same kind of file), which the others respect.
- * Uncontended, taking and giving back the turnstile is a link() and an unlink(): 50-90 us at
- * load 20-25 on the 2-core CI machine, against ~0.45 ms for the fsynced commit on a quiet one.
+ * Uncontended, taking and giving back the turnstile is a link(), an unlink() and a stat: 65-200
+ * us at load 20-30 on the 2-core CI machine, against ~0.45 ms for the fsynced commit on a quiet one.
  *
  * A holder is a thread (realm): the file says `<pid> <tid>.<thread start time> <process
  * stamp>`, so two threads of one process exclude each other, and a holder thread that died
