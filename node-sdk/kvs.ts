@@ -85,7 +85,8 @@ export interface Kvs {
    * Atomic read-modify-write. `fn` gets the current value (undefined when absent) and returns
    * the new one (undefined deletes the key); concurrent updaters in any process never lose an
    * update. Keep `fn` short, synchronous and free of side effects: in a custom node it runs
-   * holding the KVS's machine-wide write lock (never call process.exit() in it), in an
+   * holding the KVS's machine-wide write turnstile (every other writer waits for it, and fails
+   * with DORA_KVS_STALLED after 60 s; a process.exit() in it frees it like a kill), in an
    * operator it may run more than once (an optimistic compare-and-set loop). If it throws,
    * nothing is written. Returns the new value.
    * @example kvs.update('count', (old) => encodeJson((old ? decodeJson<number>(old) : 0) + 1))

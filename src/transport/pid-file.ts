@@ -25,36 +25,56 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4))
 
 /**
  * Take `file` for this process, or say who holds it. `tag` (one word) is written after the pid,
- * for readers of the file to tell kinds of holders apart ({@link readPidFileTag}).
+ * for readers of the file to tell kinds of holders apart ({@link readPidFileTag}). `isLive`
+ * refines "the owner's process runs" (the KVS's write turnstile also checks the owner thread).
  */
-export function tryAcquirePidFile(file: string, tag = ''): PidFileResult {
+export function tryAcquirePidFile(file: string, tag = '', isLive?: (entry: PidFileEntry) => boolean): PidFileResult {
   const mine = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
   try {
-    // "<pid> <tag or -> <stamp>": the stamp tells this process from a later one with its pid.
     // Inside the try: on a full disk the file is created and the write fails (ENOSPC), and
     // the empty file must not stay behind (issue 12: open.lock.*.tmp piled up in the KVS).
-    writeFileSync(mine, `${process.pid} ${tag === '' ? '-' : tag} ${processStamp(process.pid) ?? '-'}\n`, { mode: 0o600 })
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      try {
-        linkSync(mine, file)
-        return { acquired: true, release: releaser(file) }
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      }
-      const owner = livePidFileOwner(file)
-      if (owner !== undefined) return { acquired: false, ownerPid: owner }
-      // Left behind by a process that died (or not a pid file at all): remove it, under the
-      // takeover lock, if it is still that file; then try again.
-      if (!removeIfStale(file)) Atomics.wait(sleeper, 0, 0, 1 + (attempt % 5))
-    }
-    return { acquired: false, ownerPid: livePidFileOwner(file) ?? readPidFile(file) ?? 0 }
+    writeFileSync(mine, pidFileContent(tag), { mode: 0o600 })
+    return tryLinkPidFile(file, mine, isLive)
   } finally {
     rmSync(mine, { force: true })
   }
 }
 
+/** What this process writes in a pid file: "<pid> <tag or -> <stamp>". */
+export function pidFileContent(tag = ''): string {
+  // The stamp tells this process from a later one with its pid.
+  return `${process.pid} ${tag === '' ? '-' : tag} ${processStamp(process.pid) ?? '-'}\n`
+}
+
+/**
+ * {@link tryAcquirePidFile} with a file of this process's that already holds its
+ * {@link pidFileContent} (`prepared`, in the same directory, kept by the caller): a link and,
+ * to release, an unlink, for a lock taken very often (the KVS's write turnstile).
+ */
+export function tryLinkPidFile(file: string, prepared: string, isLive?: (entry: PidFileEntry) => boolean): PidFileResult {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    try {
+      linkSync(prepared, file)
+      return { acquired: true, release: releaser(file) }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    }
+    const owner = liveOwner(file, isLive)
+    if (owner !== undefined) return { acquired: false, ownerPid: owner }
+    // Left behind by a process that died (or not a pid file at all): remove it, under the
+    // takeover lock, if it is still that file; then try again.
+    if (!removeIfStale(file, isLive)) Atomics.wait(sleeper, 0, 0, 1 + (attempt % 5))
+  }
+  return { acquired: false, ownerPid: liveOwner(file, isLive) ?? readPidFile(file) ?? 0 }
+}
+
+function liveOwner(file: string, isLive: ((entry: PidFileEntry) => boolean) | undefined): number | undefined {
+  const entry = livePidFileEntry(file)
+  return entry !== undefined && (isLive === undefined || isLive(entry)) ? entry.pid : undefined
+}
+
 /** Remove `file` if its owner is dead, holding the takeover lock; false when another racer holds that lock. */
-function removeIfStale(file: string): boolean {
+function removeIfStale(file: string, isLive: ((entry: PidFileEntry) => boolean) | undefined): boolean {
   const takeover = `${file}.takeover`
   try {
     // 0700: a store directory's privacy check (src/security) would otherwise find it open to
@@ -72,7 +92,7 @@ function removeIfStale(file: string): boolean {
   try {
     // Read again under the lock: only a dead owner's file is removed. Nobody else removes or
     // links it meanwhile (removal needs this lock; link fails while the file exists).
-    if (livePidFileOwner(file) === undefined) rmSync(file, { force: true })
+    if (liveOwner(file, isLive) === undefined) rmSync(file, { force: true })
     return true
   } finally {
     rmdirSync(takeover)

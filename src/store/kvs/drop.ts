@@ -28,6 +28,7 @@ import { withEnvOpenLock } from '../lmdb/open-lock.js'
 import { dbExists, KVS_COMMIT_FLAGS, type SharedEnv } from './environment.js'
 import { DROPPED_KEY_PREFIX, LOG_DB_PREFIX, NAMESPACE_DB_PREFIX, TRIM_KEY_PREFIX } from './disk-layout.js'
 import { writeBaseIsNewest } from './write-base.js'
+import { withWriteTurnstile } from './write-turnstile.js'
 
 /** Another process that has the KVS open, as far as /proc tells. */
 export interface KvsHolder {
@@ -79,25 +80,28 @@ export function freeDroppedNamespaces(shared: SharedEnv, dir: string): KvsFreeRe
       const holders = kvsHolders(shared.realDir)
       if (holders === undefined || holders.length > 0) return { freed: [], kept: pending, holders }
       const freed: string[] = []
-      shared.env.transactionSync(() => {
-        // A stale record of the last commit (write-base.ts) would need a repair, which opens
-        // the KVS in a child process: not under the open lock we hold. Leave it to the next drop.
-        if (!writeBaseIsNewest(shared.env)) return ABORT
-        for (const name of droppedNamespaces(shared)) {
-          for (const dbName of [NAMESPACE_DB_PREFIX + name, LOG_DB_PREFIX + name]) {
-            if (!dbExists(shared.env, dbName, false)) continue
-            const db = shared.dbs.get(dbName) ?? shared.env.openDB({ name: dbName, encoding: 'binary', keyEncoding: 'binary' })
-            // del=1: deleted, and this realm's handle closed (lmdb-js marks it closed too).
-            shared.dbs.delete(dbName)
-            db.dropSync()
+      // Open lock, then the turnstile: the order write-turnstile.ts says.
+      withWriteTurnstile(shared.realDir, { dir, action: 'drop' }, () =>
+        shared.env.transactionSync(() => {
+          // A stale record of the last commit (write-base.ts) would need a repair, which opens
+          // the KVS in a child process: not under the open lock we hold. Leave it to the next drop.
+          if (!writeBaseIsNewest(shared.env)) return ABORT
+          for (const name of droppedNamespaces(shared)) {
+            for (const dbName of [NAMESPACE_DB_PREFIX + name, LOG_DB_PREFIX + name]) {
+              if (!dbExists(shared.env, dbName, false)) continue
+              const db = shared.dbs.get(dbName) ?? shared.env.openDB({ name: dbName, encoding: 'binary', keyEncoding: 'binary' })
+              // del=1: deleted, and this realm's handle closed (lmdb-js marks it closed too).
+              shared.dbs.delete(dbName)
+              db.dropSync()
+            }
+            shared.meta.removeSync(Buffer.from(DROPPED_KEY_PREFIX + name))
+            shared.meta.removeSync(Buffer.from(TRIM_KEY_PREFIX + name))
+            shared.floors.delete(name)
+            freed.push(name)
           }
-          shared.meta.removeSync(Buffer.from(DROPPED_KEY_PREFIX + name))
-          shared.meta.removeSync(Buffer.from(TRIM_KEY_PREFIX + name))
-          shared.floors.delete(name)
-          freed.push(name)
-        }
-        return undefined
-      }, KVS_COMMIT_FLAGS)
+          return undefined
+        }, KVS_COMMIT_FLAGS),
+      )
       return { freed, kept: pending.filter((name) => !freed.includes(name)), holders }
     })
   } catch (err) {

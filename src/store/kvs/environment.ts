@@ -24,6 +24,7 @@ import { markVerified, preflight } from '../lmdb/preflight.js'
 import { withEnvOpenLock } from '../lmdb/open-lock.js'
 import { checkKvsLayout } from './disk-layout.js'
 import { MAX_BASE_REPAIRS, repairWriteBase, writeBaseIsNewest } from './write-base.js'
+import { forgetTurnstile, sweepTurnstileFiles, withWriteTurnstile } from './write-turnstile.js'
 
 /** A database with binary keys and values (`__meta__`, a change log). */
 export type Bytes = Database<Buffer, Buffer>
@@ -100,6 +101,15 @@ export function openEnvironmentCount(): number {
 /** Open the lmdb-js environment of `dir`, check or write its layout record. */
 function openEnvironment(dir: string, realDir: string, mapSizeBytes: number, verify: boolean): SharedEnv {
   preflight(dir, { verify })
+  // Opening runs write transactions (lmdb-js opens every database in one, the layout record,
+  // the write-base check): under the turnstile, inside the open lock (the order of the two is
+  // said in write-turnstile.ts).
+  return withWriteTurnstile(realDir, { dir, action: 'open' }, () => openHolding(dir, realDir, mapSizeBytes))
+}
+
+function openHolding(dir: string, realDir: string, mapSizeBytes: number): SharedEnv {
+  // Killed writers leave their prepared turnstile files behind: clear them now and then.
+  sweepTurnstileFiles(realDir)
   const env = openLmdb<Buffer, Buffer>({
     path: dir,
     noSubdir: false, // lmdb-js takes a path whose last part has a dot for a file
@@ -168,6 +178,7 @@ function closeEnvironment(shared: SharedEnv): void {
   shared.dbs.clear()
   // No asynchronous write is ever queued, so lmdb-js closes synchronously.
   const close = (): void => {
+    forgetTurnstile(shared.realDir)
     void shared.env.close()
     // Closed cleanly: a verifying open need not read it all again (preflight.ts).
     markVerified(shared.realDir)

@@ -15,6 +15,7 @@ import { DROPPED_KEY_PREFIX, LOG_DB_PREFIX, NAMESPACE_DB_PREFIX, TRIM_KEY_PREFIX
 import { checkKvsValue, reserveRoom } from './limits.js'
 import { appendChange, dropAllLogs, logEnd, raiseLogFloor, readChanges, type LogPosition, type NamespaceLog } from './change-log.js'
 import { MAX_BASE_REPAIRS, repairWriteBase, StaleWriteBase, writeBaseIsNewest } from './write-base.js'
+import { withWriteTurnstile } from './write-turnstile.js'
 import { createKvsWatch, watchInterval, type KvsChange, type KvsWatch, type KvsWatchOptions } from './watch.js'
 import type { KvsEntry, KvsListOptions, KvsPool } from './pool.js'
 import type { KvsStore } from './store.js'
@@ -140,10 +141,13 @@ export class KvsNamespace implements KvsPool {
   /**
    * Atomic read-modify-write: `fn` gets the current value (undefined when absent) and returns
    * the new one (undefined deletes the key). It runs inside the write transaction, holding the
-   * KVS's machine-wide write lock, so concurrent updaters in any process never lose an update.
-   * Keep `fn` short and synchronous; it may read and write other keys (also of other
-   * namespaces): they commit together. If it throws, nothing is written and the error is
-   * rethrown. Never call process.exit() in it. Returns the new value.
+   * KVS's machine-wide write turnstile (write-turnstile.ts), so concurrent updaters in any
+   * process never lose an update. Keep `fn` short and synchronous: every other writer on the
+   * machine waits for it (and fails with DORA_KVS_STALLED after the turnstile's bound). It may
+   * read and write other keys (also of other namespaces): they commit together. If it throws,
+   * nothing is written and the error is rethrown. A process.exit() in it ends the process, and
+   * the next writer takes over the turnstile as after a kill (nothing of `fn` is committed).
+   * Returns the new value.
    */
   update(key: string, fn: (current: Uint8Array | undefined) => Uint8Array | undefined): Uint8Array | undefined {
     const context = this.#context('update', key)
@@ -307,6 +311,12 @@ export class KvsNamespace implements KvsPool {
     if (bytes !== undefined) this.#makeRoom(shared, bytes, context)
     // Nested in an update function: join its transaction, commit with it.
     if (shared.txn !== undefined) return body(shared, shared.txn)
+    // The turnstile (write-turnstile.ts) is held around the transaction and its repairs, so
+    // LMDB's write mutex never has more than one live taker.
+    return withWriteTurnstile(shared.realDir, context, () => this.#transactHolding(shared, context, body))
+  }
+
+  #transactHolding<T>(shared: SharedEnv, context: KvsErrorContext, body: (shared: SharedEnv, txn: OpenTxn) => T): T {
     let result: T | undefined
     for (let repairsLeft = MAX_BASE_REPAIRS; ; repairsLeft--) {
       let thrown: { error: unknown } | undefined
@@ -404,8 +414,10 @@ export class KvsNamespace implements KvsPool {
     const cached = shared.dbs.get(name)
     if (cached !== undefined) return cached
     if (!create && !dbExists(shared.env, name, shared.txn === undefined)) return undefined
-    // lmdb-js opens (and creates) a database in a write transaction, or in the one already open.
-    const db = shared.env.openDB<Buffer, Key>({ name, encoding: 'binary', ...keys })
+    // lmdb-js opens (and creates) a database in a write transaction, or in the one already
+    // open; a write transaction of its own takes the turnstile like any other.
+    const open = (): AnyDb => shared.env.openDB<Buffer, Key>({ name, encoding: 'binary', ...keys })
+    const db = shared.txn !== undefined ? open() : withWriteTurnstile(shared.realDir, this.#context('open'), open)
     shared.dbs.set(name, db)
     txn?.opened.push(name)
     return db

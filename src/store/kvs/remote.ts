@@ -11,8 +11,8 @@
  * may run more than once under contention).
  *
  * Runs in every operator worker, so it imports no LMDB: only key checks, the watch iterator,
- * errors, the message types, and the reader of the write lock's holder (write-lock.ts: plain
- * files, for a call that timed out).
+ * errors, the message types, and the readers of the write lock's and the turnstile's holders
+ * (write-lock.ts, write-turnstile.ts: plain files, for a call that timed out).
  *
  * @module
  */
@@ -20,14 +20,19 @@ import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads'
 import { deserializeError } from '../../errors.js'
 import { describeKvsAction, KvsBadValueError, KvsClosedError, KvsStalledError, type KvsErrorContext } from './errors.js'
 import { describeStall, writeLockHolder } from './write-lock.js'
+import { kvsStallMs, turnstileHolder } from './write-turnstile.js'
 import { checkKvsKey, checkKvsNamespace } from './keys.js'
 import { createKvsWatch, watchInterval, type KvsChange, type KvsWatch, type KvsWatchOptions } from './watch.js'
 import type { LogPosition } from './change-log.js'
 import type { KvsEntry, KvsListOptions, KvsPool, KvsProvider } from './pool.js'
 import type { KvsReply, KvsRequest } from './service-protocol.js'
 
-/** How long a call waits for the KVS thread (a write may wait for another process's write lock). */
-const CALL_TIMEOUT_MS = 60_000
+/**
+ * How long a call waits for the KVS thread: longer than the thread's own bound on a wait for
+ * the write turnstile (write-turnstile.ts), so a write held up by another process gets the
+ * thread's DORA_KVS_STALLED naming the holder, and this bound only catches a stuck thread.
+ */
+const callTimeoutMs = (): number => kvsStallMs() + 30_000
 
 /**
  * An operator worker's KVS: the client of one port to the supervisor's KVS thread (from
@@ -88,7 +93,8 @@ export class KvsRemote implements KvsProvider {
     // Ids only grow (wrapping within int32), so a stale wake-up or answer is told apart.
     const id = (this.#lastId = this.#lastId >= 0x7fff_fff0 ? 1 : this.#lastId + 1)
     this.#port.postMessage({ id, request, flag: this.#flag })
-    const deadline = Date.now() + CALL_TIMEOUT_MS
+    const timeoutMs = callTimeoutMs()
+    const deadline = Date.now() + timeoutMs
     for (;;) {
       const seen = Atomics.load(this.#flag, 0)
       if (seen === id) {
@@ -102,8 +108,8 @@ export class KvsRemote implements KvsProvider {
       if (left <= 0) {
         // Instead of waiting forever (issue 12: writers blocked on a lock whose holder never
         // let go): say who holds the write lock, and what to do.
-        const { why, hint } = describeStall(this.dir, writeLockHolder(this.dir))
-        throw new KvsStalledError(`${describeKvsAction(context)}: the supervisor's KVS thread did not answer within ${CALL_TIMEOUT_MS / 1000} s; ${why}`, {
+        const { why, hint } = describeStall(this.dir, writeLockHolder(this.dir), turnstileHolder(this.dir))
+        throw new KvsStalledError(`${describeKvsAction(context)}: the supervisor's KVS thread did not answer within ${timeoutMs / 1000} s; ${why}`, {
           dir: this.dir,
           namespace: context.namespace,
           hint,

@@ -18,10 +18,10 @@
  *   1 µs), so a read never sees an older snapshot than the last write that returned.
  * - Values are replaced atomically (LMDB copy-on-write pages): a reader sees the old value or
  *   the new one, never a mix.
- * - update and compareAndSet read and write inside one write transaction. LMDB's write lock is
- *   a robust cross-process mutex, so they are linearizable per key: concurrent updaters in any
- *   number of processes never lose an update, and a process killed while holding the lock
- *   releases it (the next writer recovers it).
+ * - update and compareAndSet read and write inside one write transaction, under the KVS's
+ *   write turnstile (write-turnstile.ts) and LMDB's write lock, so they are linearizable per
+ *   key: concurrent updaters in any number of processes never lose an update, and a process
+ *   or thread killed while holding them releases them (the next writer takes them over).
  * - Durability: every commit is fsync'ed before the call returns, so it survives SIGKILL of
  *   the writer and of the supervisor, and power loss too. (Unsynced commits used to be lost
  *   when another process opened the environment meanwhile; fsync only made that rarer. The
@@ -39,8 +39,9 @@
  * lmdb-js pitfalls handled as in the state store: a damaged data file would crash the process
  * (preflight.ts), stale reader slots of killed processes (readerCheck() on open), maxDbs
  * defaulting to 12, a path with a dot taken for a file (noSubdir: false), one lmdb-js
- * environment per file and realm (shared, reference-counted: environment.ts). Never call
- * process.exit() inside an `update` function (lmdb-js #336: it hangs with the write lock held).
+ * environment per file and realm (shared, reference-counted: environment.ts). process.exit()
+ * inside an `update` function (lmdb-js #336: it hung with the write lock held) is handled by
+ * leaving that environment open at exit (environment.ts closeAllAtExit).
  *
  * The files of the KVS, by job: keys.ts (what keys and namespaces may be), location.ts (where
  * the KVS lives), disk-layout.ts, environment.ts (one shared LMDB environment per directory),

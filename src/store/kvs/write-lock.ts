@@ -80,7 +80,20 @@ function commandOf(pid: number): string | undefined {
  * The sentence of a DORA_KVS_STALLED message about the holder, and the hint: what to do.
  * `self` is this process's pid (a holder that is this process is a stuck KVS thread).
  */
-export function describeStall(dir: string, holder: WriteLockHolder | undefined, self = process.pid): { why: string; hint: string } {
+export function describeStall(
+  dir: string,
+  holder: WriteLockHolder | undefined,
+  turnstile?: { pid: number; command: string | undefined },
+  self = process.pid,
+): { why: string; hint: string } {
+  // The turnstile (write-turnstile.ts) is taken before LMDB's lock: its live holder is the writer.
+  if (turnstile !== undefined && turnstile.pid !== self) {
+    const who = `pid ${turnstile.pid}${turnstile.command === undefined ? '' : ` (${turnstile.command})`}`
+    return {
+      why: `its write turnstile is held by ${who}`,
+      hint: `if that process hangs, stop it (kill ${turnstile.pid}): a killed holder's turnstile is taken over by the next writer at once`,
+    }
+  }
   if (holder === undefined) {
     return {
       why: `nobody holds its write lock now, so the KVS thread itself is stuck or was very slow`,

@@ -14,6 +14,10 @@
  * The lock is a pid file (src/transport/pid-file.ts: it appears whole, and one left by a process
  * that died is taken over). Waiting is a synchronous sleep: opening is synchronous in the API,
  * and the lock is held for milliseconds.
+ *
+ * Lock order: this lock first, then the KVS's write turnstile (../kvs/write-turnstile.ts),
+ * which opening and dropping take for their write transactions inside it; a writer holding the
+ * turnstile never asks for this lock, so the two never deadlock each other.
  */
 import { join } from 'node:path'
 import { DoraError, registerErrorClass, type DoraErrorOptions } from '../../errors.js'

@@ -49,7 +49,7 @@ t.test(
 )
 
 t.test('the stall message says what to do when the holder is this process, or gone', async (t) => {
-  t.match(describeStall('/kvs', { tid: 42, pid: 42, ownerDied: false, command: 'node sup' }, 42).why, /held by this very process, pid 42/)
+  t.match(describeStall('/kvs', { tid: 42, pid: 42, ownerDied: false, command: 'node sup' }, undefined, 42).why, /held by this very process, pid 42/)
   t.match(describeStall('/kvs', { tid: 42, pid: undefined, ownerDied: false, command: undefined }).hint, /next writer recovers/)
   t.match(describeStall('/kvs', undefined).why, /nobody holds its write lock/)
 })
