@@ -7,6 +7,9 @@
 // their own) mostly run in the CPU the tests leave idle instead of before them. Their output
 // is held back until tap is done, so it is not lost in the tests' report; any step that fails
 // fails the run. Arguments go to tap (`npm test -- test/x.test.ts`).
+//
+// Not named test.mjs: tap's default include takes any `test.mjs` for a test file, and ran this
+// one, which ran tap again.
 import { spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
