@@ -36,13 +36,13 @@ t.test('custom nodes and operators incrementing one shared counter concurrently 
 nodes:
   - id: node-a
     path: ${fixture('kvs-counter-node.mjs')}
-    env: { COUNT: ${count} }
+    env: { COUNT: ${count}, WAIT_FOR_TOTAL: ${5 * count} }
   - id: node-b
     path: ${fixture('kvs-counter-node.mjs')}
-    env: { COUNT: ${count}, MODE: cas }
+    env: { COUNT: ${count}, MODE: cas, WAIT_FOR_TOTAL: ${5 * count} }
   - id: node-c
     path: ${fixture('kvs-counter-node.mjs')}
-    env: { COUNT: ${count} }
+    env: { COUNT: ${count}, WAIT_FOR_TOTAL: ${5 * count} }
   - id: ops
     env: { COUNT: ${count} }
     operators:

@@ -404,15 +404,33 @@ export default defineOperator({
 t.test('a slow node with a deep queue loses nothing, even thousands of messages behind', async (t) => {
   // Regression: the supervisor sent a node its whole inbox per request, and ZeroMQ's ROUTER
   // silently dropped what exceeded the 1000-message high-water mark. (A queue this deep, not
-  // backpressure: backpressure keeps the sender from getting thousands ahead.)
-  const { file } = dataflow(t, sourceToSink({ source: 'COUNT: 5000', sink: 'DELAY_MS: 0', input: 'source: source/numbers, queue_size: 100000' }))
+  // backpressure: backpressure keeps the sender from getting thousands ahead.) The sink takes
+  // at least 1 ms a message, so the source is done while the sink is a few hundred in: the
+  // inbox is well over 1000 deep at the sink's next requests. Before, 5000 messages to a sink
+  // as fast as it could go: 2.5x the time, and how deep the inbox got depended on the load.
+  const total = 2000
+  const { file } = dataflow(t, sourceToSink({ source: `COUNT: ${total}`, sink: 'DELAY_MS: 1', input: 'source: source/numbers, queue_size: 100000' }))
   const result = await runCli(['run', file])
   t.equal(result.code, 0, result.stderr)
   const values = received(result.stdout)
-  t.equal(values.length, 5000)
-  t.same(values.slice(-3), [4998, 4999, 5000])
+  t.equal(values.length, total)
+  t.same(values.slice(-3), [total - 2, total - 1, total])
   t.notMatch(result.stderr, /dropped/)
 })
+
+/**
+ * Messages of the two backpressure runs below. Enough that the bound they assert (the sink is
+ * at most IN_FLIGHT behind when the last send returns) is far from what happens without
+ * backpressure (the source done within a second, the sink (1 ms a message) a few hundred in):
+ * 4000 - 2600 = 1400. 6000 before: a third more time, proving nothing more.
+ */
+const BACKPRESSURE_TOTAL = 4000
+/**
+ * How far the source may be ahead with backpressure: the queue (10), one batch the sink's SDK
+ * fetched (at most 256) and what ZeroMQ had in flight when the pause reached it (its send and
+ * receive buffers: up to about 2000 messages on a loaded machine).
+ */
+const IN_FLIGHT = 2600
 
 /** "sent N; the sink had received R", as source.mjs prints it with COUNT_FILE. */
 function sinkBehind(stdout: string): { sent: number; seen: number } {
@@ -423,7 +441,7 @@ function sinkBehind(stdout: string): { sent: number; seen: number } {
 
 t.test('backpressure slows a fast node down to its slow receiver, and nothing is dropped', async (t) => {
   const { file, dir } = dataflow(t, '')
-  const total = 6000
+  const total = BACKPRESSURE_TOTAL
   writeFileSync(
     file,
     sourceToSink({
@@ -439,19 +457,15 @@ t.test('backpressure slows a fast node down to its slow receiver, and nothing is
     Array.from({ length: total }, (_, i) => i + 1),
     'every message, in order',
   )
-  // Without backpressure the source is done within a second, with the sink (1 ms a message) a
-  // few hundred in. With it, the source can be ahead by the queue (10), one batch the sink's
-  // SDK fetched (at most 256) and what ZeroMQ had in flight when the pause reached it (its
-  // send and receive buffers: up to about 2000 messages on a loaded machine).
   const { sent, seen } = sinkBehind(result.stdout)
   t.equal(sent, total)
-  t.ok(seen >= total - 2600, `the source was held back: the sink had ${seen} of ${total} when the last send returned`)
+  t.ok(seen >= total - IN_FLIGHT, `the source was held back: the sink had ${seen} of ${total} when the last send returned`)
   t.notMatch(result.stderr, /dropped|paused by backpressure for/)
 })
 
 t.test('backpressure reaches back through an operator: a slow sink slows the operator, which slows the source', async (t) => {
   const { file, dir } = dataflow(t, '')
-  const total = 6000
+  const total = BACKPRESSURE_TOTAL
   writeFileSync(
     file,
     `nodes:
@@ -480,16 +494,17 @@ t.test('backpressure reaches back through an operator: a slow sink slows the ope
     'every message, in order',
   )
   const { seen } = sinkBehind(result.stdout)
-  t.ok(seen >= total - 2600, `the source was held back: the sink had ${seen} of ${total} when the last send returned`)
+  t.ok(seen >= total - IN_FLIGHT, `the source was held back: the sink had ${seen} of ${total} when the last send returned`)
   t.notMatch(result.stderr, /dropped|paused by backpressure for/)
 })
 
 t.test('a node that sends a burst and exits at once loses nothing: close() waits for the supervisor', async (t) => {
   // With no linger at all, whatever was still in the node's socket at close would be lost;
   // close() waits for the supervisor's outputs-closed, which comes after everything sent before.
-  // 5000 messages are five times ZeroMQ's 1000-message high-water mark, so the socket still
-  // holds some at close (20000 before: a quarter of this file's time, proving nothing more).
-  const total = 5000
+  // 2500 messages are 2.5 times ZeroMQ's 1000-message high-water mark, so the socket still
+  // holds some at close (20000, then 5000 before: a quarter of this file's time, proving
+  // nothing more).
+  const total = 2500
   const { file } = dataflow(t, sourceToSink({ source: `COUNT: ${total}, DORA_TS_NODE_LINGER_MS: 0`, input: 'source: source/numbers, queue_size: 100000' }))
   const result = await runCli(['run', file])
   t.equal(result.code, 0, result.stderr)
