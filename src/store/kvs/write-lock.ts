@@ -67,7 +67,8 @@ function processOfThread(tid: number): number | undefined {
   }
 }
 
-function commandOf(pid: number): string | undefined {
+/** A process's command line (cut to 120 characters), when /proc tells it. */
+export function commandOf(pid: number): string | undefined {
   try {
     const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ')
     return command === '' ? undefined : command.length > 120 ? `${command.slice(0, 117)}...` : command

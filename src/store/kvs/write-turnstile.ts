@@ -42,6 +42,7 @@ import { threadId } from 'node:worker_threads'
 import { livePidFileEntry, pidFileContent, readPidFileEntry, tryLinkPidFile, type PidFileEntry } from '../../transport/pid-file.js'
 import { isSameProcess } from '../../transport/process-stamp.js'
 import { describeKvsAction, kvsErrorFrom, KvsStalledError, type KvsErrorContext } from './errors.js'
+import { commandOf } from './write-lock.js'
 
 /** Name of the turnstile's file in the KVS directory. */
 export const TURNSTILE_FILE = 'write.turnstile'
@@ -125,15 +126,6 @@ export function turnstileHolder(dir: string): { pid: number; tag: string; comman
   const entry = livePidFileEntry(join(dir, TURNSTILE_FILE))
   if (entry === undefined || !isLiveHolder(entry)) return undefined
   return { pid: entry.pid, tag: entry.tag, command: commandOf(entry.pid) }
-}
-
-function commandOf(pid: number): string | undefined {
-  try {
-    const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ')
-    return command === '' ? undefined : command.length > 120 ? `${command.slice(0, 117)}...` : command
-  } catch {
-    return undefined
-  }
 }
 
 /** Does this realm hold the turnstile of `realDir`? */
