@@ -69,8 +69,12 @@ export function tryLinkPidFile(file: string, prepared: string, isLive?: (entry: 
 }
 
 function liveOwner(file: string, isLive: ((entry: PidFileEntry) => boolean) | undefined): number | undefined {
-  const entry = livePidFileEntry(file)
-  return entry !== undefined && (isLive === undefined || isLive(entry)) ? entry.pid : undefined
+  const entry = readPidFileEntry(file)
+  return isLiveEntry(entry, isLive) ? entry.pid : undefined
+}
+
+function isLiveEntry(entry: PidFileEntry | undefined, isLive: ((entry: PidFileEntry) => boolean) | undefined): entry is PidFileEntry {
+  return entry !== undefined && isSameProcess(entry.pid, entry.stamp) && (isLive === undefined || isLive(entry))
 }
 
 /** Remove `file` if its owner is dead, holding the takeover lock; false when another racer holds that lock. */
@@ -90,9 +94,14 @@ function removeIfStale(file: string, isLive: ((entry: PidFileEntry) => boolean) 
     return false
   }
   try {
-    // Read again under the lock: only a dead owner's file is removed. Nobody else removes or
-    // links it meanwhile (removal needs this lock; link fails while the file exists).
-    if (liveOwner(file, isLive) === undefined) rmSync(file, { force: true })
+    // Read again under the lock, and remove the file only if it is there and its owner is dead:
+    // then nobody else removes it meanwhile (removal needs this lock) or links it (link fails
+    // while the file exists). A file that is gone must be left alone: a racer may link a new one
+    // at any moment, and a removal by name would remove theirs, leaving two holders (the KVS
+    // open lock let a closer destroy LMDB's mutexes under an opener: 157 of 12,000 loop
+    // acquisitions by 4 processes overlapped, until this check).
+    const text = readIfPresent(file)
+    if (text !== undefined && !isLiveEntry(parseEntry(text), isLive)) rmSync(file, { force: true })
     return true
   } finally {
     rmdirSync(takeover)
@@ -120,12 +129,21 @@ export interface PidFileEntry {
 
 /** The entry of a pid file, read once; undefined when it is missing or holds no pid. */
 export function readPidFileEntry(file: string): PidFileEntry | undefined {
-  let fields: string[]
+  const text = readIfPresent(file)
+  return text === undefined ? undefined : parseEntry(text)
+}
+
+/** The text of `file`, or undefined when it does not exist ('' when it cannot be read: no pid). */
+function readIfPresent(file: string): string | undefined {
   try {
-    fields = readFileSync(file, 'utf8').trim().split(/\s+/)
-  } catch {
-    return undefined
+    return readFileSync(file, 'utf8')
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : ''
   }
+}
+
+function parseEntry(text: string): PidFileEntry | undefined {
+  const fields = text.trim().split(/\s+/)
   const pid = Number.parseInt(fields[0] ?? '', 10)
   if (!Number.isInteger(pid) || pid <= 0) return undefined
   const tag = fields[1] ?? ''

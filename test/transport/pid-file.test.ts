@@ -120,3 +120,44 @@ t.test('a pid file records pid, tag and the process stamp', async (t) => {
   t.equal(readPidFile(file), process.pid)
   if (result.acquired) result.release()
 })
+
+t.test('processes taking and releasing a pid file in a loop never hold it two at once', async (t) => {
+  // How every KVS open and close takes the open lock. A racer that found the file gone between
+  // two holders used to remove the next holder's file by name and win too: 45 overlaps in 3 x
+  // 1000 acquisitions, and an opener then met the mutexes a closer had destroyed.
+  const dir = t.testdir({})
+  const file = join(dir, 'open.lock')
+  const inside = join(dir, 'inside')
+  const rounds = 1000
+  const script = `
+    const { tryAcquirePidFile } = await import(${JSON.stringify(MODULE)})
+    const { mkdirSync, rmdirSync } = await import('node:fs')
+    let overlaps = 0
+    for (let i = 0; i < ${rounds}; i++) {
+      let result
+      while (!(result = tryAcquirePidFile(${JSON.stringify(file)})).acquired) {}
+      // Only one holder can make the directory; a second one at the same moment cannot.
+      try {
+        mkdirSync(${JSON.stringify(inside)})
+        rmdirSync(${JSON.stringify(inside)})
+      } catch {
+        overlaps++
+      }
+      result.release()
+    }
+    console.log(overlaps)
+  `
+  const counts = await Promise.all(
+    [0, 1, 2].map(
+      () =>
+        new Promise<string>((resolve) => {
+          const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+          let out = ''
+          child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk))
+          child.once('close', (code) => resolve(code === 0 ? out.trim() : `exit ${code}`))
+        }),
+    ),
+  )
+  t.same(counts, ['0', '0', '0'], 'no acquisition overlapped another (overlaps per process)')
+  t.same(readdirSync(dir), [], 'released, and nothing left behind')
+})
