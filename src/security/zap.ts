@@ -34,7 +34,15 @@ interface ZapState {
 }
 
 let state: ZapState | undefined
+/** The handler being started (concurrent first registrations share it). */
+let starting: Promise<ZapState> | undefined
+/** The previous handler's unbind: the inproc name is free again when it settles. */
+let closing: Promise<void> = Promise.resolve()
 let nextDomain = 1
+
+/** Binding again this soon after a close can still find the name taken: how often to retry. */
+const BIND_ATTEMPTS = 50
+const BIND_RETRY_MS = 10
 
 /**
  * Start answering ZAP requests for a new, unique domain; returns the domain to set as the
@@ -45,14 +53,8 @@ let nextDomain = 1
  * const router = new Router({ curveServer: true, curveSecretKey, zapDomain: zap.domain, zapEnforceDomain: true })
  */
 export async function registerZapDomain(allow: ZapAllow, onDecision?: (d: ZapDecision) => void): Promise<{ domain: string; unregister(): void }> {
-  if (state === undefined) {
-    const socket = new Reply({ linger: 0 })
-    await socket.bind(ZAP_ENDPOINT)
-    state = { socket, domains: new Map() }
-    void serve(state)
-  }
+  const current = state ?? (await handler())
   const domain = `dora-ts-${process.pid}-${nextDomain++}`
-  const current = state
   current.domains.set(domain, { allow, onDecision })
   let done = false
   return {
@@ -63,9 +65,47 @@ export async function registerZapDomain(allow: ZapAllow, onDecision?: (d: ZapDec
       current.domains.delete(domain)
       if (current.domains.size === 0 && state === current) {
         state = undefined
-        current.socket.close()
+        closing = closeHandler(current.socket)
       }
     },
+  }
+}
+
+/** The running handler, started once however many registrations ask at the same moment. */
+function handler(): Promise<ZapState> {
+  starting ??= startHandler().finally(() => (starting = undefined))
+  return starting
+}
+
+async function startHandler(): Promise<ZapState> {
+  // A handler closed just before (the last CURVE server went, and a new one comes) still holds
+  // the inproc name until its unbind is done; libzmq frees it asynchronously even then.
+  await closing
+  const socket = new Reply({ linger: 0 })
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await socket.bind(ZAP_ENDPOINT)
+      break
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EADDRINUSE' || attempt >= BIND_ATTEMPTS) {
+        socket.close()
+        throw err
+      }
+      await new Promise((resolve) => setTimeout(resolve, BIND_RETRY_MS))
+    }
+  }
+  state = { socket, domains: new Map() }
+  void serve(state)
+  return state
+}
+
+async function closeHandler(socket: Reply): Promise<void> {
+  try {
+    await socket.unbind(ZAP_ENDPOINT)
+  } catch {
+    // Closed already, or never bound: closing below is all there is to do.
+  } finally {
+    socket.close()
   }
 }
 
