@@ -36,12 +36,15 @@ interface ZapState {
 let state: ZapState | undefined
 /** The handler being started (concurrent first registrations share it). */
 let starting: Promise<ZapState> | undefined
-/** The previous handler's unbind: the inproc name is free again when it settles. */
-let closing: Promise<void> = Promise.resolve()
 let nextDomain = 1
 
-/** Binding again this soon after a close can still find the name taken: how often to retry. */
-const BIND_ATTEMPTS = 50
+/**
+ * libzmq frees an inproc name when the closed socket is reaped, asynchronously: a handler bound
+ * right after the last one closed can find the name still taken (3 in 300 close/bind cycles).
+ * Unbinding first does not help: unbinding an inproc endpoint can abort the process inside
+ * libzmq 4.3.5 (pipe.cpp:355 "_state == term_ack_sent", seen once in CI). So: retry the bind.
+ */
+const BIND_ATTEMPTS = 100
 const BIND_RETRY_MS = 10
 
 /**
@@ -65,7 +68,7 @@ export async function registerZapDomain(allow: ZapAllow, onDecision?: (d: ZapDec
       current.domains.delete(domain)
       if (current.domains.size === 0 && state === current) {
         state = undefined
-        closing = closeHandler(current.socket)
+        current.socket.close()
       }
     },
   }
@@ -78,9 +81,6 @@ function handler(): Promise<ZapState> {
 }
 
 async function startHandler(): Promise<ZapState> {
-  // A handler closed just before (the last CURVE server went, and a new one comes) still holds
-  // the inproc name until its unbind is done; libzmq frees it asynchronously even then.
-  await closing
   const socket = new Reply({ linger: 0 })
   for (let attempt = 1; ; attempt++) {
     try {
@@ -97,16 +97,6 @@ async function startHandler(): Promise<ZapState> {
   state = { socket, domains: new Map() }
   void serve(state)
   return state
-}
-
-async function closeHandler(socket: Reply): Promise<void> {
-  try {
-    await socket.unbind(ZAP_ENDPOINT)
-  } catch {
-    // Closed already, or never bound: closing below is all there is to do.
-  } finally {
-    socket.close()
-  }
 }
 
 async function serve(current: ZapState): Promise<void> {
