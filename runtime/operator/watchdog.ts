@@ -26,6 +26,7 @@ export class Watchdog {
     this.#timer.unref()
   }
 
+  /** Cancel it: the worker became ready, returned, or is gone. */
   clear(): void {
     clearTimeout(this.#timer)
   }

@@ -25,9 +25,11 @@ export class StoreDatabases {
   readonly dir: string
   /** The store's size limit in bytes. */
   readonly mapSizeBytes: number
+  /** LMDB's page size, for the size estimates of commits. */
   readonly pageSize: number
   /** The `__meta__` database. */
   readonly meta: Bytes
+  /** Refuses a commit that could push the data file past the size limit (commit.ts). */
   readonly budget: SizeBudget
   /** Large payloads kept as files, and how (segments.ts). */
   readonly segments: SegmentPolicy
