@@ -214,10 +214,10 @@ export const ERROR_CODES = {
   },
   DORA_STATE_CLOSED: { className: 'StateClosedError', module: 'src/store/state/errors.ts', doc: 'the state store used after `close()`' },
 
-  // `dora-ts state` (runtime/state/admin.ts).
+  // `dora-ts state` (runtime/state/: admin.ts, store-access.ts, snapshots.ts).
   DORA_STATE_NOT_FOUND: {
     className: 'StateNotFoundError',
-    module: 'runtime/state/admin.ts',
+    module: 'runtime/state/store-access.ts',
     doc: '`dora-ts state`: no state store of that dataflow under the state root (the message lists those there are)',
   },
   DORA_STATE_BAD_NAME: {
@@ -232,7 +232,7 @@ export const ERROR_CODES = {
   },
   DORA_STATE_SNAPSHOT_NOT_FOUND: {
     className: 'SnapshotNotFoundError',
-    module: 'runtime/state/admin.ts',
+    module: 'runtime/state/snapshots.ts',
     doc: '`dora-ts state restore`: no snapshot of that id',
   },
 

@@ -10,27 +10,20 @@ import { basename, dirname, join, resolve } from 'node:path'
 import { daemonPaths } from '../daemon/paths.js'
 import { knownRuns } from '../daemon/run-logs.js'
 import type { Argv, CommandModule } from 'yargs'
+import { clearState, DEFAULT_STATE_ROOT, resolveOperator, resolveStateTarget } from '../state/admin.js'
+import { listSnapshots, restoreSnapshot, snapshotsDirOf, takeSnapshot } from '../state/snapshots.js'
 import {
-  clearState,
-  DEFAULT_STATE_ROOT,
-  formatValue,
-  listSnapshots,
   listStores,
   liveOwner,
-  printableText,
   refuseWhileOwned,
   requireStore,
-  resolveOperator,
-  resolveStateTarget,
-  restoreSnapshot,
   sizeOf,
-  snapshotsDirOf,
   StateNotFoundError,
   storeExists,
   type StateTarget,
-  takeSnapshot,
   withStateReader,
-} from '../state/admin.js'
+} from '../state/store-access.js'
+import { formatValue, printableText } from '../state/value-format.js'
 import { CliUsageError } from './options.js'
 import { createPrinter } from './output.js'
 

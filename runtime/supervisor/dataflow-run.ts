@@ -1,87 +1,47 @@
 /**
  * One running dataflow: opens what it needs (run-resources.ts), binds the custom nodes' ROUTER
- * (node-router.ts), launches custom nodes and operator workers, ticks timers, routes every
- * output to the inboxes of its receivers, and stops it all with dora's ladder (stop-ladder.ts).
- * The pieces it wires together each keep one kind of bookkeeping: closed outputs and what
- * receivers are told about their senders (downstream.ts), input_timeout clocks
- * (input-timeouts.ts), backpressure (flow-control.ts) and message counts (counters.ts).
+ * (node-router.ts), launches custom nodes and operator workers (run-units.ts), ticks timers
+ * (run-clocks.ts), routes every output to the inboxes of its receivers, and stops it all with
+ * dora's ladder (stop-ladder.ts). The pieces it wires together each keep one kind of
+ * bookkeeping: closed outputs and what receivers are told about their senders (downstream.ts),
+ * input_timeout clocks (input-timeouts.ts), backpressure (flow-control.ts), message counts
+ * (counters.ts), the outbox side of routing (run-outbox.ts) and start-up (startup-watch.ts).
  *
  * Message path: node --(DEALER/ROUTER, ipc)--> supervisor --> receiver inbox --> either
  * ROUTER --> node, or MessagePort --> operator worker.
  */
 import { errorMessage } from '../../src/errors.js'
 import { randomUUID } from 'node:crypto'
-import type { DataflowSpec, InputSpec } from '../../src/spec/types.js'
-import type { Frames } from '../../src/transport/send-queue.js'
+import type { DataflowSpec } from '../../src/spec/types.js'
 import type { DeliveredEvent, MessageHeader } from '../../src/events.js'
 import { DEFAULT_KVS_MAP_SIZE_BYTES, defaultKvsDir } from '../../src/store/kvs/store.js'
 import type { StateStore } from '../../src/store/state/store.js'
 import type { KvsConfig } from '../../node-sdk/kvs.js'
 import { stateDirOf } from '../state/location.js'
 import { OperatorHost } from '../operator/host.js'
-import { discardConsumed, rememberOrder, type OutboxRoute } from '../operator/outbox.js'
 import { resolve } from 'node:path'
 import type { SharedSegment } from './shm-payloads.js'
 import { CustomNode } from './custom-node.js'
 import { UnitCounters, type UnitInfo } from './counters.js'
 import { Downstream } from './downstream.js'
 import { FlowControl } from './flow-control.js'
-import { Inbox, type InputLimits } from './inbox.js'
-import { InputTimeouts } from './input-timeouts.js'
+import type { InputTimeouts } from './input-timeouts.js'
+import { inputTimeoutsOf, startTimers, type RunClockTargets } from './run-clocks.js'
 import { NodeOutputs } from './node-outputs.js'
 import { NodeRouter } from './node-router.js'
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../src/transport/node-socket.js'
-import { buildRoutingTable, operatorKey, type RoutingTable } from './routing.js'
+import { buildRoutingTable, type RoutingTable } from './routing.js'
 import { RunResources } from './run-resources.js'
+import { RunOutbox, type RunOutboxContext } from './run-outbox.js'
+import type { RunOptions, RunResult, UnitReport } from './run-types.js'
+import { createUnits, startUnits, stopUnits, unitInfoOf } from './run-units.js'
+import { StartupWatch } from './startup-watch.js'
 import { StopLadder } from './stop-ladder.js'
-import { Timer } from './timers.js'
+import type { Timer } from './timers.js'
 import type { LogEntry, Unit, UnitHost, UnitResult } from './unit.js'
 
 export type { UnitInfo } from './counters.js'
-
-export interface RunOptions {
-  /** How long nodes get to handle Stop before SIGTERM (default 10 s). */
-  graceMs?: number
-  /** Stop the dataflow after this long (dora's `--stop-after`). */
-  stopAfterMs?: number
-  /** Where log lines go (node output, operator logs, supervisor notices). */
-  log?: (entry: LogEntry) => void
-  /** Dataflow id; a random UUID by default. */
-  dataflowId?: string
-  /**
-   * Root of operator state; the dataflow's store is `<stateDir>/<dataflow name>`. Default: the
-   * YAML's `state_dir`, else `.dora-ts/state` next to the YAML.
-   */
-  stateDir?: string
-  /** Start from empty state on purpose (`--clean-state`). */
-  cleanState?: boolean
-  /** Directory for the run's private socket directory (default: see `runRoot()`). */
-  runtimeDir?: string
-  /**
-   * The machine's shared KVS directory, handed to every node and operator (`--kvs-dir`).
-   * Default: `$DORA_TS_KVS_DIR`, else `$XDG_STATE_HOME/dora-ts/kvs`, else `~/.local/state/dora-ts/kvs`.
-   */
-  kvsDir?: string
-  /** Size limit of the KVS in bytes, handed to every node and operator (default 1 GiB). */
-  kvsMapSizeBytes?: number
-}
-
-export interface UnitReport {
-  unit: string
-  status: 'finished' | 'failed'
-  error?: string | undefined
-  stderrTail: string[]
-}
-
-export interface RunResult {
-  /** True when every node finished without failing. */
-  ok: boolean
-  /** Why the run ended. */
-  reason: 'completed' | 'stopped' | 'stop-after' | 'start-failed'
-  units: UnitReport[]
-  /** Messages dropped by drop_oldest queues, per `receiver/input`. */
-  dropped: Record<string, number>
-}
+export type { RunOptions, RunResult, UnitReport } from './run-types.js'
 
 /** A node that crashed may still have frames in flight on the socket; wait this long for them. */
 const CRASH_DRAIN_MS = 50
@@ -114,18 +74,20 @@ export class DataflowRun implements AsyncDisposable {
   readonly #units = new Map<string, Unit>()
   readonly #results = new Map<string, UnitReport>()
   readonly #timers: Timer[] = []
-  readonly #outboxRoutes = new Map<string, readonly OutboxRoute[]>()
+  /** The outbox side of routing: what survives a supervisor death, and replaying it (run-outbox.ts). */
+  readonly #outbox: RunOutbox
+  /** What timer ticks and input_timeout act on (run-clocks.ts). */
+  readonly #clocks: RunClockTargets
   #resources: RunResources | undefined
   #nodes: NodeRouter | undefined
   /** Custom nodes' messages: committed into the outbox before they are routed and confirmed. */
-  #nodeOutputs: NodeOutputs = new NodeOutputs(undefined, this.#nodeOutputsOptions())
+  #nodeOutputs: NodeOutputs
   #starting: Promise<void> | undefined
   #closing: Promise<void> | undefined
   #reason: RunResult['reason'] = 'completed'
   #finished = false
-  /** Custom nodes whose process connected at least once; see {@link startupSettled}. */
-  readonly #everConnected = new Set<string>()
-  readonly #startupWaiters = new Set<() => boolean>()
+  /** See {@link startupSettled}. */
+  readonly #startup: StartupWatch<UnitReport>
   #resolveDone!: (result: RunResult) => void
 
   constructor(spec: DataflowSpec, options: RunOptions = {}) {
@@ -145,42 +107,36 @@ export class DataflowRun implements AsyncDisposable {
       runtimeDir: options.runtimeDir,
     }
     this.#routing = buildRoutingTable(spec)
+    // What the run's helpers (run-outbox.ts, run-clocks.ts) see of it.
+    const run: RunOutboxContext & RunClockTargets = {
+      dataflowId: this.id,
+      routing: this.#routing,
+      units: this.#units,
+      store: () => this.#resources?.store,
+      shm: () => this.#resources?.shm,
+      isOutputOpen: (producer, outputId) => this.#downstream.openOutputKey(producer, outputId) !== undefined,
+      route: (producer, outputId, header, data, shm) => this.#route(producer, outputId, header, data, shm),
+      backpressureFull: (receiver, inputId) => this.#units.get(receiver)?.inbox.backpressureFull(inputId) === true,
+      mayTimeOut: (receiver, inputId) => !this.stopping && this.#downstream.isInputOpen(receiver, inputId),
+      deliver: (receiver, event) => this.#deliver(receiver, event),
+      notice: (level, text) => this.#notice(level, text),
+      nameOf: (key) => this.#nameOf(key),
+    }
+    this.#clocks = run
+    this.#outbox = new RunOutbox(run)
+    this.#nodeOutputs = new NodeOutputs(undefined, this.#outbox.nodeOutputsOptions())
+    this.#startup = new StartupWatch(
+      (connected) => this.#finished || [...this.#units.values()].every((u) => !(u instanceof CustomNode) || connected.has(u.key) || this.#results.has(u.key)),
+      () => [...this.#results.values()].filter((r) => r.status === 'failed'),
+    )
     this.#flow = new FlowControl(this.#routing, (producer, paused) => this.#units.get(producer)?.setPausedOutputs(paused))
     this.#downstream = new Downstream(this.#routing, (receiver, event) => this.#deliver(receiver, event))
-    this.#inputTimeouts = new InputTimeouts(this.#routing.inputs, {
-      mayTimeOut: (receiver, inputId) => !this.stopping && this.#downstream.isInputOpen(receiver, inputId),
-      timedOut: (receiver, input) => {
-        this.#notice(
-          'warn',
-          `${this.#nameOf(receiver)}: input "${input.id}" got nothing for ${input.inputTimeout} s (input_timeout); closing it until messages come again`,
-        )
-        this.#deliver(receiver, { type: 'input-closed', id: input.id })
-      },
-      recovered: (receiver, input) => {
-        this.#notice('info', `${this.#nameOf(receiver)}: input "${input.id}" recovered`)
-        this.#deliver(receiver, { type: 'input-recovered', id: input.id })
-      },
-    })
+    this.#inputTimeouts = inputTimeoutsOf(run)
     this.#ladder = new StopLadder({
       graceMs: this.#options.graceMs,
-      sendStop: () => {
-        for (const unit of this.#live()) {
-          // A process past its connect_timeout without connecting cannot receive Stop: waiting
-          // the grace period for it only delayed the end (issue 14). Its program still gets
-          // SIGTERM to clean up. One still within connect_timeout gets Stop once it connects.
-          if (unit instanceof CustomNode && unit.status === 'running' && !unit.hasConnected && unit.connectOverdue) {
-            unit.terminate(
-              'had not connected to the supervisor when the dataflow stopped, past its connect_timeout (its program never called Node.connect()), so it was terminated at once',
-            )
-          } else this.#deliver(unit.key, { type: 'stop', cause: 'manual' })
-        }
-      },
-      terminate: (reason) => {
-        for (const unit of this.#live()) unit.terminate(reason)
-      },
-      kill: (reason) => {
-        for (const unit of this.#units.values()) unit.kill(reason)
-      },
+      sendStop: () => stopUnits(this.#live(), (unit) => this.#deliver(unit.key, { type: 'stop', cause: 'manual' })),
+      terminate: (reason) => this.#live().forEach((unit) => unit.terminate(reason)),
+      kill: (reason) => this.#units.forEach((unit) => unit.kill(reason)),
     })
     this.done = new Promise((resolve) => (this.#resolveDone = resolve))
   }
@@ -193,26 +149,7 @@ export class DataflowRun implements AsyncDisposable {
    * early (a node still loading), resolving with what failed so far.
    */
   startupSettled(signal?: AbortSignal): Promise<UnitReport[]> {
-    const failed = (): UnitReport[] => [...this.#results.values()].filter((r) => r.status === 'failed')
-    return new Promise((resolve) => {
-      const check = (): boolean => {
-        const past =
-          this.#finished || [...this.#units.values()].every((u) => !(u instanceof CustomNode) || this.#everConnected.has(u.key) || this.#results.has(u.key))
-        if (!past && signal?.aborted !== true) return false
-        this.#startupWaiters.delete(check)
-        signal?.removeEventListener('abort', onAbort)
-        resolve(failed())
-        return true
-      }
-      const onAbort = (): void => void check()
-      if (check()) return
-      this.#startupWaiters.add(check)
-      signal?.addEventListener('abort', onAbort, { once: true })
-    })
-  }
-
-  #checkStartup(): void {
-    for (const check of [...this.#startupWaiters]) check()
+    return this.#startup.settled(signal)
   }
 
   /** The units of this run, keyed `node` or `node/operator`. */
@@ -274,7 +211,7 @@ export class DataflowRun implements AsyncDisposable {
     // A stop() while nothing was launched yet ended the run at once (it has no units): it must
     // not launch anything now, and what was just opened is released here.
     if (this.#finished) return resources.close()
-    this.#nodeOutputs = new NodeOutputs(resources.store, this.#nodeOutputsOptions())
+    this.#nodeOutputs = new NodeOutputs(resources.store, this.#outbox.nodeOutputsOptions())
     try {
       this.#nodes = await NodeRouter.bind(resources.runDir.nodeEndpoint, {
         dataflowId: this.id,
@@ -302,71 +239,31 @@ export class DataflowRun implements AsyncDisposable {
     }
     this.#resources = resources
 
-    const host = this.#unitHost()
-    for (const node of this.spec.nodes) {
-      if (node.kind === 'custom') {
-        const unit = new CustomNode(node, host, {
-          endpoint: resources.runDir.nodeEndpoint,
-          sendTo: (identity, frames) => this.#send(identity, frames),
-          inbox: this.#inbox(node.id, node.inputs),
-          cwd: this.spec.baseDir,
-          reaper: resources.reaper,
-          consumed: (events) => this.#consumedByNode(node.id, events),
-          connected: () => {
-            this.#everConnected.add(node.id)
-            this.#checkStartup()
-          },
-          processEnded: () => resources.shm?.sweep(node.id),
-        })
-        this.#add(unit)
-      } else {
-        for (const op of node.operators) {
-          const key = operatorKey(node, op)
-          const state = resources.store?.operator(key, { durability: op.durability })
-          const kvs = { dir: this.kvs.dir, namespace: this.kvs.namespace, connect: () => resources.connectKvs() }
-          const outboxRoutes = (outputId: string): readonly OutboxRoute[] => this.#outboxReceivers(key, outputId)
-          this.#add(new OperatorHost(node, op, host, { inbox: this.#inbox(key, op.inputs), state, maxMemoryMb: op.maxMemoryMb, kvs, outboxRoutes }))
-        }
-      }
-    }
+    createUnits(this.spec, {
+      host: this.#unitHost(),
+      resources,
+      kvs: this.kvs,
+      sendTo: (identity, frames) => this.#nodes?.send(identity, frames),
+      queued: (receiver, inputId, queued) => this.#flow.queued(receiver, inputId, queued),
+      consumed: (nodeId, events) => this.#outbox.consumedByNode(nodeId, events),
+      connected: (nodeId) => this.#startup.connected(nodeId),
+      outboxReceivers: (producer, outputId) => this.#outbox.receivers(producer, outputId),
+      add: (unit) => this.#add(unit),
+    })
     // Messages between operators that a previous run committed and their receiver did not:
     // first in line, before anything new (a SIGKILL, a stop or a power cut lost none of them).
-    this.#replayOutbox()
+    this.#outbox.replay()
 
     // The input_timeout clocks exist since the constructor: messages routed while a slow
     // receiver is still starting feed them too (armed later, a pause during start-up went unseen).
-    const starts: Promise<{ unit: Unit; err: unknown } | undefined>[] = []
-    for (const unit of this.#units.values()) {
-      starts.push(
-        unit.start().then(
-          () => undefined,
-          (err: unknown) => ({ unit, err }),
-        ),
-      )
-      // spawn() blocks until the child has exec'd (up to ~0.5 s each on a loaded machine): let
-      // the router answer the nodes already up between launches, or with 50 nodes the first
-      // ones waited past the SDK's registration timeout and gave up.
-      await new Promise((resolve) => setImmediate(resolve))
-    }
-    const failures = (await Promise.all(starts)).filter((f) => f !== undefined)
-    if (failures.length > 0) {
+    if (!(await startUnits(this.#units.values()))) {
       this.#reason = 'start-failed'
       this.stop()
       return
     }
     // A stop() while the units were starting: no timer and no deadline may start after it.
     if (this.stopping) return
-    for (const route of this.#routing.timers) {
-      const timer = new Timer(route.name, route.intervalNs, this.id, (tick) => {
-        for (const dest of route.destinations) {
-          // A timer cannot be slowed down: a tick for a full backpressure queue is skipped.
-          if (this.#units.get(dest.receiver)?.inbox.backpressureFull(dest.inputId) === true) continue
-          this.#deliver(dest.receiver, { type: 'input', id: dest.inputId, header: tick.header, data: new Uint8Array(0) })
-        }
-      })
-      this.#timers.push(timer)
-      timer.start()
-    }
+    this.#timers.push(...startTimers(this.#clocks))
     if (this.#options.stopAfterMs !== undefined) {
       this.#ladder.deadline(this.#options.stopAfterMs, () => {
         this.#reason = 'stop-after'
@@ -413,21 +310,7 @@ export class DataflowRun implements AsyncDisposable {
 
   /** Per node and operator: status, restarts, pid, uptime and message counts. */
   unitInfo(): UnitInfo[] {
-    return [...this.#units.values()].map((unit) => {
-      const counter = this.#counters.get(unit.key)
-      const operator = unit instanceof OperatorHost
-      return {
-        name: unit.display,
-        kind: operator ? 'operator' : 'custom',
-        status: unit.status,
-        restarts: unit.restartCount,
-        pid: operator ? process.pid : (unit as CustomNode).pid,
-        threadId: operator ? unit.threadId : undefined,
-        startedAt: counter.startedAt,
-        messagesIn: counter.in,
-        messagesOut: counter.out,
-      }
-    })
+    return unitInfoOf(this.#units.values(), this.#counters)
   }
 
   /** Find a unit by the name users see (`node` or `node/operator`), or by node id. */
@@ -468,10 +351,6 @@ export class DataflowRun implements AsyncDisposable {
     this.#options.log({ source: 'dora-ts', stream: 'supervisor', level, text })
   }
 
-  #send(identity: Buffer, frames: Frames): void {
-    this.#nodes?.send(identity, frames)
-  }
-
   /** Route an output of `producerKey` to every receiver input it feeds. */
   #route(producerKey: string, outputId: string, header: MessageHeader, payload: Uint8Array, shm?: SharedSegment): void {
     const key = this.#downstream.openOutputKey(producerKey, outputId)
@@ -504,97 +383,9 @@ export class DataflowRun implements AsyncDisposable {
     // Dropped by drop_oldest: it must not come back from the outbox in the next run.
     if (displaced !== undefined) {
       if (unit instanceof OperatorHost) unit.discarded(displaced)
-      else this.#consumedByNode(unit.key, [displaced])
+      else this.#outbox.consumedByNode(unit.key, [displaced])
     }
     unit.pump()
-  }
-
-  /**
-   * A custom node consumed these events (it asked for its next batch) or its queue dropped
-   * them: their outbox entries go, or the next run would deliver them again.
-   */
-  #consumedByNode(nodeKey: string, events: readonly DeliveredEvent[]): void {
-    // Their shared-memory segments too: the last receiver done deletes the file.
-    const shm = this.#resources?.shm
-    const store = this.#resources?.store
-    if (store === undefined) {
-      shm?.release(events)
-      return
-    }
-    // In the group commit of this turn, not a transaction of its own per batch: until it
-    // commits, a supervisor death only means these come again, marked redelivered.
-    discardConsumed(
-      nodeKey,
-      events,
-      // With the next group commit: no write transaction of its own on the routing thread.
-      (keys, done) => store.receiverOutbox(nodeKey).discardLater(keys, done),
-      (text) => this.#notice('warn', `${nodeKey}: ${text}`),
-    )
-    // After the commit that deletes their entries, when the store has let go of its own link
-    // to a segment (src/store/state/segments.ts): only then can the file go back to its writer
-    // for reuse (shm-payloads.ts never hands back a file the store still holds).
-    if (shm !== undefined) store.receiverOutbox(nodeKey).afterGroup(() => shm.release(events))
-  }
-
-  #nodeOutputsOptions(): ConstructorParameters<typeof NodeOutputs>[1] {
-    return {
-      routes: (sender, outputId) => (this.#downstream.openOutputKey(sender, outputId) === undefined ? [] : this.#outboxReceivers(sender, outputId)),
-      route: (sender, header, data, order, shm) => {
-        if (order !== undefined) rememberOrder(header, order)
-        this.#route(sender, header.outputId, header, data, shm)
-      },
-      warn: (sender, text) => this.#notice('warn', `${this.#nameOf(sender)}: ${text}`),
-    }
-  }
-
-  /**
-   * The receivers of `producer`'s output `outputId` whose copies go into the outbox with the
-   * producing event: operators, and custom nodes, which consume theirs by asking for their
-   * next batch. A message for any of them survives the supervisor's death and a stop.
-   */
-  #outboxReceivers(producer: string, outputId: string): readonly OutboxRoute[] {
-    const cacheKey = `${producer}\0${outputId}`
-    let routes = this.#outboxRoutes.get(cacheKey)
-    if (routes === undefined) {
-      const key = this.#routing.producers.get(producer)?.outputKeys.get(outputId)
-      const destinations = key === undefined ? [] : (this.#routing.outputs.get(key) ?? [])
-      routes = destinations.filter((d) => this.#units.has(d.receiver)).map((d) => ({ receiver: d.receiver, inputId: d.inputId }))
-      this.#outboxRoutes.set(cacheKey, routes)
-    }
-    return routes
-  }
-
-  /** Queue every message left in the outbox for its receiver, in the order it was committed. */
-  #replayOutbox(): void {
-    const store = this.#resources?.store
-    if (store === undefined) return
-    for (const unit of this.#units.values()) {
-      const inputs = new Set((this.#routing.inputs.get(unit.key) ?? []).map((i) => i.id))
-      let entries
-      try {
-        entries = unit instanceof OperatorHost ? store.operator(unit.key).pending(this.id) : store.receiverOutbox(unit.key).pending(this.id)
-      } catch (err) {
-        this.#notice('error', `${unit.display}: could not read the messages waiting for it: ${errorMessage(err)}`)
-        continue
-      }
-      let unknown = 0
-      for (const entry of entries) {
-        if (!inputs.has(entry.inputId)) {
-          // The YAML changed since: the entry stays, for a run that has the input again.
-          unknown++
-          continue
-        }
-        rememberOrder(entry.header, entry.order)
-        this.#deliver(unit.key, { type: 'input', id: entry.inputId, header: entry.header, data: entry.data })
-      }
-      if (entries.length > unknown) this.#notice('info', `${unit.display}: replaying ${entries.length - unknown} message(s) committed by the previous run`)
-      if (unknown > 0) this.#notice('warn', `${unit.display}: ${unknown} waiting message(s) are for inputs it no longer has; they are kept`)
-    }
-  }
-
-  /** The inbox of receiver `key`; its queues report their length to flow control (which ignores all but backpressure inputs). */
-  #inbox(key: string, inputs: InputSpec[]): Inbox {
-    return new Inbox(limitsOf(inputs), (inputId, queued) => this.#flow.queued(key, inputId, queued))
   }
 
   #onUnitEnded(unit: Unit, result: UnitResult): void {
@@ -606,7 +397,7 @@ export class DataflowRun implements AsyncDisposable {
       if (!this.stopping)
         this.#downstream.notify(unit.key, (affectedInputs) => ({ type: 'node-failed', nodeId: unit.display, error: result.error ?? 'failed', affectedInputs }))
     }
-    this.#checkStartup()
+    this.#startup.check()
     const close = (): void => {
       this.#downstream.closeOutputs(unit.key, unit.outputs)
       this.#checkExitWhenFinish()
@@ -652,10 +443,6 @@ export class DataflowRun implements AsyncDisposable {
     }
     const ok = this.#reason !== 'start-failed' && units.every((u) => u.status === 'finished')
     this.#resolveDone({ ok, reason: this.#reason, units, dropped })
-    this.#checkStartup()
+    this.#startup.check()
   }
-}
-
-function limitsOf(inputs: InputSpec[]): Map<string, InputLimits> {
-  return new Map(inputs.map((i) => [i.id, { queueSize: i.queueSize, queuePolicy: i.queuePolicy }]))
 }

@@ -13,7 +13,8 @@ import { classifyLmdbError } from '../lmdb/errors.js'
 
 /**
  * The code of each kind of state store failure (rows of {@link ERROR_CODES}). The `dora-ts
- * state` command's own codes (`DORA_STATE_NOT_FOUND`, ...) belong to runtime/state/admin.ts.
+ * state` command's own codes (`DORA_STATE_NOT_FOUND`, ...) belong to runtime/state/ (admin.ts,
+ * store-access.ts, snapshots.ts).
  */
 export type StateErrorCode =
   | 'DORA_STATE_OPEN'

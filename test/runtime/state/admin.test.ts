@@ -5,21 +5,10 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { join } from 'node:path'
 import { msgpack } from '../../../node-sdk/state-codecs.js'
 import { StateStore } from '../../../src/store/state/store.js'
-import {
-  clearState,
-  findSnapshot,
-  formatValue,
-  listSnapshots,
-  listStores,
-  liveOwner,
-  printableText,
-  resolveOperator,
-  resolveStateTarget,
-  restoreSnapshot,
-  takeSnapshot,
-  withStore,
-  type StateTarget,
-} from '../../../runtime/state/admin.js'
+import { clearState, resolveOperator, resolveStateTarget } from '../../../runtime/state/admin.js'
+import { findSnapshot, listSnapshots, restoreSnapshot, takeSnapshot } from '../../../runtime/state/snapshots.js'
+import { listStores, liveOwner, withStore, type StateTarget } from '../../../runtime/state/store-access.js'
+import { formatValue, printableText } from '../../../runtime/state/value-format.js'
 
 const meta = (n: bigint) => ({ lastEvent: n, seen: new Map<string, [bigint, number]>() })
 

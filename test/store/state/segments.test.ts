@@ -10,7 +10,8 @@ import { segmentName } from '../../../src/store/state/segments.js'
 import { StateStore, type StateStoreOptions } from '../../../src/store/state/store.js'
 import type { MessageHeader } from '../../../src/events.js'
 import { waitFor } from '../../fixtures/wait-for.js'
-import { restoreSnapshot, takeSnapshot, withStore } from '../../../runtime/state/admin.js'
+import { restoreSnapshot, takeSnapshot } from '../../../runtime/state/snapshots.js'
+import { withStore } from '../../../runtime/state/store-access.js'
 
 const SIZE = 256 * 1024
 const payload = Buffer.alloc(SIZE)

@@ -1,0 +1,136 @@
+/**
+ * The units of a run, where their kind matters: what each node of a dataflow becomes and what
+ * it is wired to (a custom node is a {@link CustomNode}, a child process on the run's ROUTER;
+ * each operator of a runtime node an {@link OperatorHost}, a worker thread with its state handle
+ * and the shared KVS; each gets an inbox with its inputs' queue limits, which reports queue
+ * lengths to flow control), starting them, who gets Stop, and how each is listed.
+ *
+ * Apart from dataflow-run.ts because this is where the YAML's node kinds meet the run's
+ * resources (socket, store, reaper, shared memory, KVS); the run itself routes between units
+ * and supervises their lifecycles through {@link Unit}, whatever kind they are.
+ *
+ * @module
+ */
+import type { DeliveredEvent } from '../../src/events.js'
+import type { DataflowSpec, InputSpec } from '../../src/spec/types.js'
+import type { Frames } from '../../src/transport/send-queue.js'
+import type { KvsConfig } from '../../node-sdk/kvs.js'
+import { OperatorHost } from '../operator/host.js'
+import type { OutboxRoute } from '../operator/outbox.js'
+import { CustomNode } from './custom-node.js'
+import type { UnitCounters, UnitInfo } from './counters.js'
+import { Inbox, type InputLimits } from './inbox.js'
+import { operatorKey } from './routing.js'
+import type { RunResources } from './run-resources.js'
+import type { Unit, UnitHost } from './unit.js'
+
+/** What the units of a run are wired to (see {@link createUnits}). */
+export interface UnitWiring {
+  host: UnitHost
+  resources: RunResources
+  kvs: KvsConfig
+  /** Send frames to a custom node on the run's ROUTER. */
+  sendTo(identity: Buffer, frames: Frames): void
+  /** An inbox queue's new length, for flow control (which ignores all but backpressure inputs). */
+  queued(receiver: string, inputId: string, queued: number): void
+  /** A custom node consumed these events, or its queue dropped them. */
+  consumed(nodeId: string, events: readonly DeliveredEvent[]): void
+  /** A custom node's process connected. */
+  connected(nodeId: string): void
+  /** The receivers whose copies of an output go into the outbox. */
+  outboxReceivers(producer: string, outputId: string): readonly OutboxRoute[]
+  /** Take a unit into the run; called for each unit in YAML order, as soon as it is made. */
+  add(unit: Unit): void
+}
+
+/** Make the units of `spec`, in YAML order, handing each to `wiring.add`. */
+export function createUnits(spec: DataflowSpec, wiring: UnitWiring): void {
+  const { resources } = wiring
+  for (const node of spec.nodes) {
+    if (node.kind === 'custom') {
+      const unit = new CustomNode(node, wiring.host, {
+        endpoint: resources.runDir.nodeEndpoint,
+        sendTo: (identity, frames) => wiring.sendTo(identity, frames),
+        inbox: inboxOf(wiring, node.id, node.inputs),
+        cwd: spec.baseDir,
+        reaper: resources.reaper,
+        consumed: (events) => wiring.consumed(node.id, events),
+        connected: () => wiring.connected(node.id),
+        processEnded: () => resources.shm?.sweep(node.id),
+      })
+      wiring.add(unit)
+    } else {
+      for (const op of node.operators) {
+        const key = operatorKey(node, op)
+        const state = resources.store?.operator(key, { durability: op.durability })
+        const kvs = { dir: wiring.kvs.dir, namespace: wiring.kvs.namespace, connect: () => resources.connectKvs() }
+        const outboxRoutes = (outputId: string): readonly OutboxRoute[] => wiring.outboxReceivers(key, outputId)
+        wiring.add(new OperatorHost(node, op, wiring.host, { inbox: inboxOf(wiring, key, op.inputs), state, maxMemoryMb: op.maxMemoryMb, kvs, outboxRoutes }))
+      }
+    }
+  }
+}
+
+/**
+ * Start every unit, in order. Resolves once each has started or failed to: true when all
+ * started.
+ */
+export async function startUnits(units: Iterable<Unit>): Promise<boolean> {
+  const starts: Promise<{ unit: Unit; err: unknown } | undefined>[] = []
+  for (const unit of units) {
+    starts.push(
+      unit.start().then(
+        () => undefined,
+        (err: unknown) => ({ unit, err }),
+      ),
+    )
+    // spawn() blocks until the child has exec'd (up to ~0.5 s each on a loaded machine): let
+    // the router answer the nodes already up between launches, or with 50 nodes the first
+    // ones waited past the SDK's registration timeout and gave up.
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  const failures = (await Promise.all(starts)).filter((f) => f !== undefined)
+  return failures.length === 0
+}
+
+/** The first step of the stop ladder for the live units: Stop for each, by `sendStop`. */
+export function stopUnits(live: readonly Unit[], sendStop: (unit: Unit) => void): void {
+  for (const unit of live) {
+    // A process past its connect_timeout without connecting cannot receive Stop: waiting
+    // the grace period for it only delayed the end (issue 14). Its program still gets
+    // SIGTERM to clean up. One still within connect_timeout gets Stop once it connects.
+    if (unit instanceof CustomNode && unit.status === 'running' && !unit.hasConnected && unit.connectOverdue) {
+      unit.terminate(
+        'had not connected to the supervisor when the dataflow stopped, past its connect_timeout (its program never called Node.connect()), so it was terminated at once',
+      )
+    } else sendStop(unit)
+  }
+}
+
+/** Per unit: status, restarts, pid, uptime and message counts. */
+export function unitInfoOf(units: Iterable<Unit>, counters: UnitCounters): UnitInfo[] {
+  return [...units].map((unit) => {
+    const counter = counters.get(unit.key)
+    const operator = unit instanceof OperatorHost
+    return {
+      name: unit.display,
+      kind: operator ? 'operator' : 'custom',
+      status: unit.status,
+      restarts: unit.restartCount,
+      pid: operator ? process.pid : (unit as CustomNode).pid,
+      threadId: operator ? unit.threadId : undefined,
+      startedAt: counter.startedAt,
+      messagesIn: counter.in,
+      messagesOut: counter.out,
+    }
+  })
+}
+
+/** The inbox of receiver `key`; its queues report their length to flow control. */
+function inboxOf(wiring: UnitWiring, key: string, inputs: InputSpec[]): Inbox {
+  return new Inbox(limitsOf(inputs), (inputId, queued) => wiring.queued(key, inputId, queued))
+}
+
+function limitsOf(inputs: InputSpec[]): Map<string, InputLimits> {
+  return new Map(inputs.map((i) => [i.id, { queueSize: i.queueSize, queuePolicy: i.queuePolicy }]))
+}
