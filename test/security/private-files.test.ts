@@ -4,7 +4,7 @@
  * point 3 (state folders were 0755 and data.mdb 0644; another user ran `strings` on it).
  */
 import t, { type Test } from 'tap'
-import { chmodSync, readdirSync, statSync } from 'node:fs'
+import { chmodSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { StateStore } from '../../src/store/state/store.js'
 import { KvsStore } from '../../src/store/kvs/store.js'
@@ -77,4 +77,17 @@ t.test('a second Unix user reads neither the state nor the KVS', { skip: otherUs
     t.notMatch(r.stdout, /READ/, `the other user cannot read ${file}`)
   }
   t.equal(reads, 0, "0 reads of another user's state or KVS")
+})
+
+t.test('a store verified in a probe process (after a restore or an unclean end) stays private', async (t) => {
+  // The probe opened the store without our file modes and created lock.mdb 0644; the next open
+  // then printed "was readable by other users" (seen after `dora-ts state restore`).
+  const stateDir = join(t.testdir({}), 'restored')
+  StateStore.open({ dir: stateDir, durability: 'process' }).close()
+  // As a restore leaves it: no lock file, and no stamp saying a clean close left data.mdb as is.
+  rmSync(join(stateDir, 'lock.mdb'))
+  rmSync(join(stateDir, 'verified.stamp'))
+  withOpenUmask(() => StateStore.open({ dir: stateDir, durability: 'process' }).close())
+  t.equal(modes(stateDir)['lock.mdb'], 0o600)
+  assertPrivate(t, stateDir)
 })

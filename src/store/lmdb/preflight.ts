@@ -262,7 +262,8 @@ const PROBE_SOURCE = `
 const [lmdbUrl, dir] = process.argv.slice(1)
 try {
   const { open } = await import(lmdbUrl)
-  const env = open({ path: dir, noSubdir: false, readOnly: true, maxDbs: 1000, keyEncoding: 'binary', encoding: 'binary' })
+  // permissionsMode: the lock.mdb this open may create stays private (issue 13), as in the parent.
+  const env = open({ path: dir, noSubdir: false, readOnly: true, maxDbs: 1000, keyEncoding: 'binary', encoding: 'binary', permissionsMode: 0o600 })
   // Collect the names first: opening a database while a cursor walks the main one fails.
   const names = Array.from(env.getKeys(), (raw) => Buffer.from(raw).toString('utf8').replace(/\\0$/, ''))
   let bytes = 0
