@@ -7,11 +7,10 @@
  */
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import t from 'tap'
+import { ROOT } from '../fixtures/paths.js'
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const MAIN = join(ROOT, 'dist', 'bench', 'main.js')
 
 interface Figure {

@@ -20,6 +20,7 @@ import { dump, startInProcess } from './fixtures/in-process.js'
 import { parseDataflow } from '../../src/spec/load.js'
 import { StateStore } from '../../src/store/state/store.js'
 import { stateDirOf } from '../../runtime/state/location.js'
+import { sourceDir } from '../fixtures/paths.js'
 
 interface Record {
   life: number
@@ -158,7 +159,7 @@ t.test('a sink SIGKILLed mid-batch gets the unconsumed inputs again, marked rede
   t.equal(flow.run.unitInfo().find((u) => u.name === 'sink')?.messagesIn, 10, 'dora-ts list counts each message once, redelivery not included')
 })
 
-const CHILD = join(import.meta.dirname, 'fixtures', 'supervisor-child.mjs')
+const CHILD = join(sourceDir(import.meta.url), 'fixtures', 'supervisor-child.mjs')
 
 /** node -> node: `source` sends COUNT numbers (each awaited), `sink` records them. */
 function nodeFlow(options: { count: number; record: string; doneFile?: string; waitFile?: string; operator?: boolean }): string {

@@ -17,8 +17,9 @@ import { parseDataflow } from '../../src/spec/load.js'
 import { StateStore } from '../../src/store/state/store.js'
 import { stateDirOf } from '../../runtime/state/location.js'
 import { dump, startInProcess } from './fixtures/in-process.js'
+import { sourceDir } from '../fixtures/paths.js'
 
-const CHILD = join(import.meta.dirname, 'fixtures', 'supervisor-child.mjs')
+const CHILD = join(sourceDir(import.meta.url), 'fixtures', 'supervisor-child.mjs')
 const COUNT = 20
 
 /** source (custom node, COUNT numbers, each awaited) -> count (operator, logs DUP and GAP). */

@@ -18,8 +18,9 @@ import { decodeJson } from '../../node-sdk/payload.js'
 import { stateDirOf } from '../../runtime/state/location.js'
 import type { OperatorHost } from '../../runtime/operator/host.js'
 import { dump, startInProcess } from './fixtures/in-process.js'
+import { sourceDir } from '../fixtures/paths.js'
 
-const CHILD = join(import.meta.dirname, 'fixtures', 'supervisor-child.mjs')
+const CHILD = join(sourceDir(import.meta.url), 'fixtures', 'supervisor-child.mjs')
 
 /** src (LIMIT numbers, one per tick) -> count. */
 function seqFlow(limit: number, options: { srcEnv?: string; countEnv?: string; countKeys?: string } = {}): string {

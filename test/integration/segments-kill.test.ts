@@ -15,8 +15,9 @@ import { fixture } from '../fixtures/nodes.js'
 import { shortRuntimeDir } from '../e2e/fixtures/cli.js'
 import { waitFor } from '../fixtures/wait-for.js'
 import { shmRoot } from '../../src/transport/shm-dir.js'
+import { sourceDir } from '../fixtures/paths.js'
 
-const CHILD = join(import.meta.dirname, 'fixtures', 'supervisor-child.mjs')
+const CHILD = join(sourceDir(import.meta.url), 'fixtures', 'supervisor-child.mjs')
 const SIZE = 256 * 1024
 const COUNT = 30
 const LIMIT = 30

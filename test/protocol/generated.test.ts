@@ -4,7 +4,6 @@
 
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import * as $ from 'capnp-es'
 import { KeyValue_Value_Which } from './fixtures/generated/common.js'
 import { decodeSupervisorToNode, encodeNodeToSupervisor } from '../../src/protocol/node/codec.js'
@@ -12,8 +11,7 @@ import { NodeToSupervisor, NodeToSupervisor_Which } from './fixtures/generated/n
 import { SupervisorToNode } from './fixtures/generated/supervisor-to-node.js'
 import { haveCapnp } from './fixtures/capnp-tool.js'
 import { richHeader } from './fixtures/messages.js'
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+import { ROOT } from '../fixtures/paths.js'
 
 if (haveCapnp(t)) {
   t.test('the committed generated code matches what the schemas generate (gen-capnp --check)', async (t) => {

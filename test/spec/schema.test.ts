@@ -1,13 +1,14 @@
 import t from 'tap'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { DURATION_PATTERN, parseDuration } from '../../src/spec/duration.js'
 import { nodeIdProblem } from '../../src/spec/ids.js'
 import { ID_PATTERN, INPUT_KEYS, NODE_KEYS, OPERATOR_KEYS, ROOT_KEYS, type JsonSchema, type JsonValue, type KeyInfo } from '../../src/spec/keys.js'
 import { buildDataflowSchema, SOURCE_PATTERN } from '../../src/spec/schema.js'
 import { parseOk } from './fixtures/expect.js'
+import { ROOT } from '../fixtures/paths.js'
 
-const schemaFile = fileURLToPath(new URL('../../dataflow.schema.json', import.meta.url))
+const schemaFile = join(ROOT, 'dataflow.schema.json')
 const built = buildDataflowSchema()
 
 // `DORA_WRITE_SCHEMA=1 npx tap test/spec/schema.test.ts` regenerates the file after a key change.

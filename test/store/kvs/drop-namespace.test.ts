@@ -13,12 +13,14 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { createInterface } from 'node:readline'
 import { DEFAULT_KVS_MAP_SIZE_BYTES, KvsStore } from '../../../src/store/kvs/store.js'
 import { acquireEnvironment, releaseEnvironment } from '../../../src/store/kvs/environment.js'
 import { MAX_KVS_NAMESPACES } from '../../../src/store/kvs/errors.js'
 import { listDbNames } from '../../../src/store/lmdb/db-names.js'
 import { fixture } from '../../fixtures/nodes.js'
+import { ROOT } from '../../fixtures/paths.js'
 
 const base = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'dora-kvs-drop-'))
 t.teardown(() => rmSync(base, { recursive: true, force: true }))
@@ -180,7 +182,7 @@ t.test('a SIGKILL in the middle of a drop leaves the namespace whole or dropped,
     store.close()
     // The child drops as soon as it has said so; it is killed when the line arrives (round 0 and
     // 2: at once; 1 and 3: after the drop returned, as the control case).
-    const source = `import { KvsStore } from ${JSON.stringify(new URL('../../../dist/src/store/kvs/store.js', import.meta.url).href)}
+    const source = `import { KvsStore } from ${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'src', 'store', 'kvs', 'store.js')).href)}
 const s = KvsStore.open({ dir: ${JSON.stringify(dir)} })
 process.stdout.write('dropping\\n')
 s.dropNamespace('big')

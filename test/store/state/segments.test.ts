@@ -3,7 +3,6 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, mkdirSync, readdirSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { StateError } from '../../../src/store/state/errors.js'
 import { encodeOutboxHeader, encodeOutboxValue, eventOrder, outboxKey } from '../../../src/store/state/outbox.js'
 import { segmentName } from '../../../src/store/state/segments.js'
@@ -12,6 +11,7 @@ import type { MessageHeader } from '../../../src/events.js'
 import { waitFor } from '../../fixtures/wait-for.js'
 import { restoreSnapshot, takeSnapshot } from '../../../runtime/state/snapshots.js'
 import { withStore } from '../../../runtime/state/store-access.js'
+import { sourceDir } from '../../fixtures/paths.js'
 
 const SIZE = 256 * 1024
 const payload = Buffer.alloc(SIZE)
@@ -199,7 +199,7 @@ t.test('state restore brings back the segments of the snapshot with its data fil
 })
 
 // The crash tests run the compiled store in children, like the supervisor.
-const child = fileURLToPath(new URL('../fixtures/segment-child.mjs', import.meta.url))
+const child = join(sourceDir(import.meta.url), '..', 'fixtures', 'segment-child.mjs')
 
 function start(args: string[]): { proc: ChildProcess; line: (text: string) => Promise<void> } {
   const proc = spawn(process.execPath, [child, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })

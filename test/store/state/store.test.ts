@@ -1,11 +1,11 @@
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { dirname, join } from 'node:path'
 import { open as openLmdb } from 'lmdb'
 import { StateError } from '../../../src/store/state/errors.js'
 import { MIN_MAP_SIZE_BYTES, StateStore, type OperatorMeta, type StateStoreOptions } from '../../../src/store/state/store.js'
+import { ROOT, sourceDir } from '../../fixtures/paths.js'
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
 const text = (value: Uint8Array | undefined): string | undefined => (value === undefined ? undefined : new TextDecoder().decode(value))
@@ -406,11 +406,9 @@ t.test('opening a directory twice in one process is refused', async (t) => {
 })
 
 // The SIGKILL test runs the compiled store in a child, like the supervisor.
-const fixture = fileURLToPath(new URL('../fixtures/commit-loop.mjs', import.meta.url))
-const compiled = resolve(fileURLToPath(new URL('../../../dist/src/store/state/store.js', import.meta.url)))
-const sources = ['state/store.ts', 'state/disk-layout.ts', 'state/errors.ts', 'lmdb/preflight.ts'].map((f) =>
-  fileURLToPath(new URL(`../../../src/store/${f}`, import.meta.url)),
-)
+const fixture = join(sourceDir(import.meta.url), '..', 'fixtures', 'commit-loop.mjs')
+const compiled = join(ROOT, 'dist', 'src', 'store', 'state', 'store.js')
+const sources = ['state/store.ts', 'state/disk-layout.ts', 'state/errors.ts', 'lmdb/preflight.ts'].map((f) => join(ROOT, 'src', 'store', f))
 
 interface Round {
   lastPrinted: number

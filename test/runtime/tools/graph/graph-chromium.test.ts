@@ -14,14 +14,14 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { pathToFileURL } from 'node:url'
 import { loadDataflow } from '../../../../src/spec/load.js'
 import { buildGraph } from '../../../../runtime/tools/graph/model.js'
 import { renderGraphHtml } from '../../../../runtime/tools/graph/html.js'
 import { haveTool } from '../../../fixtures/external-tool.js'
 import { problems, type Drawing } from './fixtures/geometry.js'
+import { ROOT } from '../../../fixtures/paths.js'
 
-const ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
 const GRAPHS = [
   ['robot', join(ROOT, 'dataflow.yml')],
   ['pipeline', join(ROOT, 'examples/pipeline/dataflow.yml')],

@@ -5,8 +5,9 @@ import { loadDataflow, parseDataflow } from '../../../../src/spec/load.js'
 import { buildGraph } from '../../../../runtime/tools/graph/model.js'
 import { esc, renderGraphHtml, renderGraphSvg, writeGraphHtml } from '../../../../runtime/tools/graph/html.js'
 import { layoutGraph } from '../../../../runtime/tools/graph/layout.js'
+import { ROOT, sourceDir } from '../../../fixtures/paths.js'
 
-const ROVER = new URL('./fixtures/rover.yml', import.meta.url).pathname
+const ROVER = join(sourceDir(import.meta.url), 'fixtures', 'rover.yml')
 
 t.test('the page is self-contained and escapes what it shows', async (t) => {
   const yaml = `name: x
@@ -71,7 +72,7 @@ t.test('the SVG draws what the layout placed: boxes, ports, routes and label box
 
 t.test('writeGraphHtml writes the page, creating its folder', async (t) => {
   const file = join(t.testdir(), 'deep', 'robot.html')
-  await writeGraphHtml(file, await graphOf(new URL('../../../../dataflow.yml', import.meta.url).pathname))
+  await writeGraphHtml(file, await graphOf(join(ROOT, 'dataflow.yml')))
   t.match(readFileSync(file, 'utf8'), /scan -&gt; scan/)
 })
 

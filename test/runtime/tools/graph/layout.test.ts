@@ -1,12 +1,11 @@
 import t from 'tap'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { loadDataflow, parseDataflow } from '../../../../src/spec/load.js'
 import { buildGraph, type DataflowGraph } from '../../../../runtime/tools/graph/model.js'
 import { layoutGraph, measureUnit } from '../../../../runtime/tools/graph/layout.js'
 import { fromLayout, problems, type Drawing } from './fixtures/geometry.js'
+import { ROOT } from '../../../fixtures/paths.js'
 
-const ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
 const ROVER = join(ROOT, 'test/runtime/tools/graph/fixtures/rover.yml')
 
 const load = async (file: string): Promise<DataflowGraph> => buildGraph(await loadDataflow(file, { checkFiles: false }))
