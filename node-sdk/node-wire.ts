@@ -6,7 +6,7 @@
  * @module
  */
 import { encodeNodeToSupervisor } from '../src/protocol/node/codec.js'
-import type { SharedPayload, SupervisorToNode } from '../src/protocol/node/messages.js'
+import type { SharedPayload, SupervisorToNode, WireInput } from '../src/protocol/node/messages.js'
 import { toDoraEvent, type MessageHeader } from '../src/events.js'
 import { errorMessage } from '../src/errors.js'
 import type { DoraEvent } from './events.js'
@@ -50,12 +50,7 @@ export function outputFrames(header: MessageHeader, sendSeq: bigint, data: Uint8
  * A shared-memory payload is read now: the segment lives until this node says it consumed the
  * input. Undefined when that read fails (said on stderr): the input is dropped.
  */
-export function inputEvent(
-  message: Extract<SupervisorToNode, { type: 'input' }>,
-  payload: Buffer | undefined,
-  shmDir: string,
-  nodeId: string,
-): DoraEvent | undefined {
+export function inputEvent(message: WireInput, payload: Buffer | undefined, shmDir: string, nodeId: string): DoraEvent | undefined {
   const { shm, ...input } = message
   let data: Uint8Array
   if (shm !== undefined) {

@@ -14,7 +14,7 @@
  */
 import { Dealer } from 'zeromq'
 import { decodeSupervisorToNode, encodeNodeToSupervisor } from '../src/protocol/node/codec.js'
-import type { Registration, SupervisorToNode } from '../src/protocol/node/messages.js'
+import type { Registration, SupervisorToNode, WireInput } from '../src/protocol/node/messages.js'
 import { SendQueue } from '../src/transport/send-queue.js'
 import { ClosedError } from '../src/transport/errors.js'
 import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID } from '../src/transport/env.js'
@@ -426,7 +426,8 @@ export class Node implements AsyncDisposable {
             process.stderr.write(`dora-ts: node "${this.id}" dropped an undecodable message: ${errorMessage(err)}\n`)
             continue
           }
-          this.#accept(message, payload)
+          if (message.type === 'inputs') this.#acceptInputs(message.inputs, frames)
+          else this.#accept(message, payload)
         }
       } catch {
         // The socket was closed: the loop ends.
@@ -434,6 +435,22 @@ export class Node implements AsyncDisposable {
       this.#ended = true
       this.#wake(true)
     })()
+  }
+
+  /**
+   * Several inputs in one message (push mode, see SupervisorToNode.InputBatch): each is one
+   * event, numbered in list order; payloads are frames 1..n, one per input not in shared memory.
+   */
+  #acceptInputs(inputs: readonly WireInput[], frames: readonly Buffer[]): void {
+    let frame = 1
+    for (const input of inputs) this.#bufferInput(input, input.shm === undefined ? frames[frame++] : undefined, this.#push ? this.#credit.number() : 0)
+  }
+
+  /** Buffer an input numbered `seq` (0: not numbered); one whose payload cannot be read is said, and consumed unseen. */
+  #bufferInput(input: WireInput, payload: Buffer | undefined, seq: number): void {
+    this.#buffer.push({ event: inputEvent(input, payload, this.#shm.dir, this.id), seq })
+    if (!this.#atLeastOnce) this.#nextRequested = false
+    this.#wake(false)
   }
 
   #accept(message: SupervisorToNode, payload: Buffer | undefined): void {
@@ -461,16 +478,9 @@ export class Node implements AsyncDisposable {
         this.#nextRequested = false
         if (this.#waiter !== undefined && this.#buffer.length === 0) this.#requestNext()
         return
-      case 'input': {
-        const input = inputEvent(message, payload, this.#shm.dir, this.id)
-        if (input === undefined) {
-          // Still numbered: consumed when the program gets past its place.
-          if (seq > 0) this.#buffer.push({ event: undefined, seq })
-          return
-        }
-        event = input
-        break
-      }
+      case 'input':
+        this.#bufferInput(message, payload, seq)
+        return
       case 'stop':
         this.#stopQueued = true
         event = message

@@ -45,9 +45,10 @@ export class PushCredit {
   }
 
   /** A credit goes now: what it says, counted as told. */
-  takeCredit(): { consumedUpTo: bigint; window: number } {
+  takeCredit(): { consumedUpTo: bigint; window: number; inputBatches: boolean } {
     this.#sent = true
     this.#reported = this.#consumed
-    return { consumedUpTo: BigInt(this.#consumed), window: PUSH_WINDOW }
+    // This SDK reads several inputs per message: the supervisor may batch what waits.
+    return { consumedUpTo: BigInt(this.#consumed), window: PUSH_WINDOW, inputBatches: true }
   }
 }

@@ -19,6 +19,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { commandLine, killGroup } from './node-command.js'
 import { encodeSupervisorToNode } from '../../src/protocol/node/codec.js'
+import { eventFrames } from './event-frames.js'
 import type { SupervisorToNode } from '../../src/protocol/node/messages.js'
 import type { CustomNodeSpec } from '../../src/spec/types.js'
 import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID, ENV_NODE_SECRET, ENV_SUPERVISOR_PID } from '../../src/transport/env.js'
@@ -116,11 +117,8 @@ export class CustomNode implements Unit {
     this.inbox = options.inbox
     this.#target = {
       inbox: options.inbox,
-      deliver: (events) => {
-        let stop = false
-        for (const event of events) stop = this.#sendEvent(event)
-        return stop
-      },
+      note: (event) => this.#noteEvent(event),
+      send: (events, batch) => this.#sendEvents(events, batch),
       endBatch: () => this.send({ type: 'batch-end' }),
     }
     this.#host = host
@@ -297,10 +295,11 @@ export class CustomNode implements Unit {
 
   /**
    * Push mode: the node consumed its events up to number `upTo`, and may hold `window`
-   * unconsumed (undefined: unchanged, an output's piggybacked `consumedUpTo`).
+   * unconsumed (undefined: unchanged, an output's piggybacked `consumedUpTo`); `batches`: it
+   * reads several inputs per message.
    */
-  credit(upTo: bigint, window?: number): void {
-    const { consumed, push } = this.#delivery.credit(upTo, window)
+  credit(upTo: bigint, window?: number, batches = false): void {
+    const { consumed, push } = this.#delivery.credit(upTo, window, batches)
     if (consumed.length > 0) this.#options.consumed?.(consumed)
     if (push) this.pump()
   }
@@ -333,10 +332,9 @@ export class CustomNode implements Unit {
     this.#delivery.pump(this.#target)
   }
 
-  /** Send one event of the inbox and note what it tells the node; true for a Stop. */
-  #sendEvent(item: DeliveredEvent): boolean {
+  /** Note an event of the inbox as sent (for a replay) and what it tells the node; true for a Stop. */
+  #noteEvent(item: DeliveredEvent): boolean {
     this.#redelivery.delivered(item, this.#closedInputs)
-    this.#deliver(item)
     if (item.type === 'input-closed') this.#closedInputs.add(item.id)
     if (item.type === 'input-recovered') this.#closedInputs.delete(item.id)
     if (item.type !== 'stop') return false
@@ -381,13 +379,11 @@ export class CustomNode implements Unit {
     killGroup(child, signal)
   }
 
-  #deliver(event: DeliveredEvent): void {
-    if (event.type !== 'input') return this.send(event)
-    // A shared-memory payload goes by name, no frame 1 (and `data` is not read here).
-    if (event.shm !== undefined) return this.send({ type: 'input', id: event.id, header: event.header, shm: event.shm })
-    // The payload travels as its own frame, never inside the header message.
-    const { data, ...header } = event
-    this.send(header, data)
+  /** Send noted events, in order; with `batch`, runs of inputs share messages (event-frames.ts). */
+  #sendEvents(events: readonly DeliveredEvent[], batch: boolean): void {
+    const identity = this.#identity
+    if (identity === undefined) return
+    for (const frames of eventFrames(events, batch)) this.#options.sendTo(identity, frames)
   }
 
   #fail(error: string): void {

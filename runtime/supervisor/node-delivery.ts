@@ -17,11 +17,13 @@ export const MAX_BATCH = 256
 /** Where the events go: the node, through custom-node.ts. */
 export interface DeliveryTarget {
   readonly inbox: Inbox
+  /** Note that `event` goes to the node now, in order (see {@link Redelivery.delivered}); true for a Stop. */
+  note(event: DeliveredEvent): boolean
   /**
-   * Send these events to the node, in order, noting each (see {@link Redelivery.delivered});
-   * true when the last is a Stop (the caller ends the events there).
+   * Send these noted events, in order. `batch`: the node reads several inputs per message
+   * (SupervisorToNode.InputBatch), so consecutive inputs may share one.
    */
-  deliver(events: readonly DeliveredEvent[]): boolean
+  send(events: readonly DeliveredEvent[], batch: boolean): void
   /** Pull mode: the batch answering the last `next` is complete. */
   endBatch(): void
 }
@@ -38,12 +40,15 @@ export class NodeDelivery {
    * the node ends at Stop, and its clean exit counts what it was sent as consumed.
    */
   #stopPushed = false
+  /** Push mode: the node's credit said it reads several inputs per message. */
+  #batches = false
 
   /** A process starts or ends: it pulls until it sends a credit, and has asked for nothing. */
   reset(): void {
     this.#nextPending = false
     this.#push = false
     this.#stopPushed = false
+    this.#batches = false
   }
 
   /** A new connection numbers its events from 1 again; it pulls until it sends a credit. */
@@ -51,6 +56,7 @@ export class NodeDelivery {
     this.redelivery.newConnection()
     this.#push = false
     this.#stopPushed = false
+    this.#batches = false
   }
 
   /** The node asked for its next events: returns the previous batch, now consumed. */
@@ -61,13 +67,15 @@ export class NodeDelivery {
 
   /**
    * Push mode: the node consumed its events up to number `upTo`, and may hold `window`
-   * unconsumed (undefined: unchanged, an output's piggybacked `consumedUpTo`). Returns the
-   * events newly consumed, and whether the node pushes (then pump again).
+   * unconsumed (undefined: unchanged, an output's piggybacked `consumedUpTo`), and reads
+   * several inputs per message if `batches`. Returns the events newly consumed, and whether the
+   * node pushes (then pump again).
    */
-  credit(upTo: bigint, window?: number): { consumed: DeliveredEvent[]; push: boolean } {
+  credit(upTo: bigint, window?: number, batches = false): { consumed: DeliveredEvent[]; push: boolean } {
     if (window !== undefined) {
       this.#push = true
       this.#window = window
+      this.#batches = batches
     }
     // Beyond what was sent is a broken peer: cap it (consumedUpTo ignores numbers not sent).
     const consumed = this.redelivery.consumedUpTo(upTo > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(upTo))
@@ -88,7 +96,9 @@ export class NodeDelivery {
     for (let sent = 0; sent < MAX_BATCH; sent++) {
       const item = target.inbox.shift()
       if (item === undefined) break
-      if (target.deliver([item])) break
+      const stop = target.note(item)
+      target.send([item], false)
+      if (stop) break
     }
     // The node asks for the next batch only after this (and after handling all of it): an
     // earlier `next` would consume events still on their way.
@@ -108,13 +118,17 @@ export class NodeDelivery {
     // Stop); pushed, they reached a node that was leaving, and its clean exit counted them as
     // consumed, so their outbox entries were deleted and the next run never got them (the
     // torture's "numbers lost before the sink"). Left in the inbox, they stay in the outbox.
+    // What may go now goes in one send, so that inputs queued together share a message.
     const inbox = target.inbox
+    const taken: DeliveredEvent[] = []
     while (!this.#stopPushed && this.redelivery.inFlight < this.#window) {
       const head = inbox.peek()
-      if (head === undefined) return
-      if (head.type === 'input' && this.redelivery.inFlightOf(head.id) >= (inbox.queueSize(head.id) ?? this.#window)) return
+      if (head === undefined) break
+      if (head.type === 'input' && this.redelivery.inFlightOf(head.id) >= (inbox.queueSize(head.id) ?? this.#window)) break
       inbox.shift()
-      this.#stopPushed = target.deliver([head])
+      taken.push(head)
+      this.#stopPushed = target.note(head)
     }
+    if (taken.length > 0) target.send(taken, this.#batches)
   }
 }

@@ -18,8 +18,8 @@
 
 import { ProtocolEncodeError } from '../errors.js'
 import { LAYOUT } from '../struct-layout.js'
-import type { LogLevel, NodeToSupervisor, StopCause, SupervisorToNode } from './messages.js'
-import { FrameWriter } from '../wire.js'
+import type { LogLevel, NodeToSupervisor, StopCause, SupervisorToNode, WireInput } from './messages.js'
+import { FrameReader, FrameWriter, type StructReader, type StructWriter } from '../wire.js'
 import {
   bool,
   decode,
@@ -54,6 +54,7 @@ const S2N = LAYOUT.SupervisorToNode
 const S2N_REGISTRATION = LAYOUT['SupervisorToNode.Registration']
 const S2N_REGISTER_REJECTED = LAYOUT['SupervisorToNode.RegisterRejected']
 const S2N_INPUT = LAYOUT['SupervisorToNode.Input']
+const S2N_INPUT_BATCH = LAYOUT['SupervisorToNode.InputBatch']
 const S2N_INPUT_CLOSED = LAYOUT['SupervisorToNode.InputClosed']
 const S2N_INPUT_RECOVERED = LAYOUT['SupervisorToNode.InputRecovered']
 const S2N_OUTPUTS_PAUSED = LAYOUT['SupervisorToNode.OutputsPaused']
@@ -112,6 +113,7 @@ export function encodeNodeToSupervisor(msg: NodeToSupervisor): Uint8Array {
       const s = w.struct(root, f.credit, N2S_CREDIT)
       w.setU64(s, N2S_CREDIT.fields.consumedUpTo, u64(msg.consumedUpTo, 'credit.consumedUpTo'))
       w.setU32(s, N2S_CREDIT.fields.window, u32(msg.window, 'credit.window'))
+      w.setBool(s, N2S_CREDIT.fields.inputBatches, bool(msg.inputBatches ?? false, 'credit.inputBatches'))
       break
     }
     case 'close-outputs': {
@@ -173,7 +175,12 @@ export function decodeNodeToSupervisor(bytes: Uint8Array): NodeToSupervisor {
         return { type: 'next' }
       case f.credit.tag: {
         const s = r.struct(root, f.credit)
-        return { type: 'credit', consumedUpTo: r.u64(s, N2S_CREDIT.fields.consumedUpTo), window: r.u32(s, N2S_CREDIT.fields.window) }
+        return {
+          type: 'credit',
+          consumedUpTo: r.u64(s, N2S_CREDIT.fields.consumedUpTo),
+          window: r.u32(s, N2S_CREDIT.fields.window),
+          ...(r.bool(s, N2S_CREDIT.fields.inputBatches) ? { inputBatches: true } : {}),
+        }
       }
       case f.closeOutputs.tag:
         return { type: 'close-outputs', outputs: r.textList(r.struct(root, f.closeOutputs), N2S_CLOSE_OUTPUTS.fields.outputs) }
@@ -235,12 +242,16 @@ export function encodeSupervisorToNode(msg: SupervisorToNode): Uint8Array {
       w.text(s, S2N_REGISTER_REJECTED.fields.reason, str(msg.reason, 'registerRejected.reason'))
       break
     }
-    case 'input': {
+    case 'input':
       w.setWhich(root, S2N, f.input.tag)
-      const s = w.struct(root, f.input, S2N_INPUT)
-      w.text(s, S2N_INPUT.fields.inputId, str(msg.id, 'input.id'))
-      writeHeader(w, w.struct(s, S2N_INPUT.fields.header, HEADER), msg.header)
-      if (msg.shm !== undefined) writeShared(w, w.struct(s, S2N_INPUT.fields.shm, SHARED), msg.shm, 'input.shm')
+      writeInput(w, w.struct(root, f.input, S2N_INPUT), msg, 'input')
+      break
+    case 'inputs': {
+      const inputs = msg.inputs
+      if (!Array.isArray(inputs)) throw new ProtocolEncodeError(`inputs.inputs is a ${describeType(inputs)}, not an array`)
+      w.setWhich(root, S2N, f.inputs.tag)
+      const list = w.structList(w.struct(root, f.inputs, S2N_INPUT_BATCH), S2N_INPUT_BATCH.fields.inputs, S2N_INPUT, inputs.length)
+      for (let i = 0; i < inputs.length; i++) writeInput(w, list[i] as StructWriter, inputs[i] as WireInput, `inputs[${i}]`)
       break
     }
     case 'input-closed': {
@@ -346,15 +357,13 @@ export function decodeSupervisorToNode(bytes: Uint8Array): SupervisorToNode {
       }
       case f.registerRejected.tag:
         return { type: 'register-rejected', reason: r.text(r.struct(root, f.registerRejected), S2N_REGISTER_REJECTED.fields.reason) }
-      case f.input.tag: {
-        const s = r.struct(root, f.input)
-        const shm = readShared(r, r.struct(s, S2N_INPUT.fields.shm))
-        return {
-          type: 'input',
-          id: r.text(s, S2N_INPUT.fields.inputId),
-          header: readHeader(r, r.struct(s, S2N_INPUT.fields.header)),
-          ...(shm === undefined ? {} : { shm }),
-        }
+      case f.input.tag:
+        return readInput(r, r.struct(root, f.input))
+      case f.inputs.tag: {
+        const list = r.structList(r.struct(root, f.inputs), S2N_INPUT_BATCH.fields.inputs)
+        const inputs = new Array<WireInput>(list.count)
+        for (let i = 0; i < list.count; i++) inputs[i] = readInput(r, r.element(list, i))
+        return { type: 'inputs', inputs }
       }
       case f.inputClosed.tag:
         return { type: 'input-closed', id: r.text(r.struct(root, f.inputClosed), S2N_INPUT_CLOSED.fields.inputId) }
@@ -383,4 +392,22 @@ export function decodeSupervisorToNode(bytes: Uint8Array): SupervisorToNode {
         return { type: 'unknown', which }
     }
   })
+}
+
+/** One Input struct: of an `input` message, or an element of an `inputs` batch. */
+function writeInput(w: FrameWriter, s: StructWriter, input: WireInput, what: string): void {
+  if (typeof input !== 'object' || input === null) throw new ProtocolEncodeError(`${what} is not an object`)
+  w.text(s, S2N_INPUT.fields.inputId, str(input.id, `${what}.id`))
+  writeHeader(w, w.struct(s, S2N_INPUT.fields.header, HEADER), input.header)
+  if (input.shm !== undefined) writeShared(w, w.struct(s, S2N_INPUT.fields.shm, SHARED), input.shm, `${what}.shm`)
+}
+
+function readInput(r: FrameReader, s: StructReader): WireInput {
+  const shm = readShared(r, r.struct(s, S2N_INPUT.fields.shm))
+  return {
+    type: 'input',
+    id: r.text(s, S2N_INPUT.fields.inputId),
+    header: readHeader(r, r.struct(s, S2N_INPUT.fields.header)),
+    ...(shm === undefined ? {} : { shm }),
+  }
 }
