@@ -448,7 +448,10 @@ t.test('push mode: an inputs batch is several events, in list order, each number
     'every input, in order, each with its own payload',
   )
   const waiting = events.next()
-  const credit = await supervisor.expect(t, 'credit')
+  let credit = await supervisor.expect(t, 'credit')
+  // Input 4 came in a message of its own: if it was not there yet when the loop took 3, the
+  // loop waited and said 3 first.
+  if (credit.message.consumedUpTo === 3n) credit = await supervisor.expect(t, 'credit')
   t.equal(credit.message.consumedUpTo, 4n, 'all four consumed once the loop waits')
   await supervisor.send(identity, { type: 'outputs-taken', upTo: 1n })
   await sent
