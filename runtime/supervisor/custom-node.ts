@@ -98,6 +98,8 @@ export class CustomNode implements Unit {
   readonly #redelivery = this.#delivery.redelivery
   /** What the delivery sends through: this node's inbox and socket. */
   readonly #target: DeliveryTarget
+  /** A pump is queued for the end of this synchronous pass (see {@link pump}). */
+  #pumpQueued = false
   /** Confirmations of the current connection's outputs. */
   readonly #acks: OutputAcks
   /** Outputs paused by backpressure, as last told to the node. */
@@ -327,6 +329,19 @@ export class CustomNode implements Unit {
   }
 
   pump(): void {
+    if (!this.#delivery.batching) return this.#pumpNow()
+    // A node that reads batches: what arrives in one synchronous pass (a group commit routes
+    // its whole group in one) goes out together at the end of it, so consecutive inputs share
+    // a message; a microtask, so a lone message waits for nothing.
+    if (this.#pumpQueued) return
+    this.#pumpQueued = true
+    queueMicrotask(() => {
+      this.#pumpQueued = false
+      this.#pumpNow()
+    })
+  }
+
+  #pumpNow(): void {
     if (this.#identity === undefined || this.inbox.length === 0) return
     if (this.#status === 'finished' || this.#status === 'failed') return
     this.#delivery.pump(this.#target)

@@ -43,6 +43,11 @@ export class NodeDelivery {
   /** Push mode: the node's credit said it reads several inputs per message. */
   #batches = false
 
+  /** The node is pushed to and reads several inputs per message. */
+  get batching(): boolean {
+    return this.#push && this.#batches
+  }
+
   /** A process starts or ends: it pulls until it sends a credit, and has asked for nothing. */
   reset(): void {
     this.#nextPending = false
