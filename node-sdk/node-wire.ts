@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { encodeNodeToSupervisor } from '../src/protocol/node/codec.js'
+import { decodeSupervisorToNode, encodeNodeToSupervisor } from '../src/protocol/node/codec.js'
 import type { SharedPayload, SupervisorToNode, WireInput } from '../src/protocol/node/messages.js'
 import { toDoraEvent, type MessageHeader } from '../src/events.js'
 import { errorMessage } from '../src/errors.js'
@@ -13,6 +13,17 @@ import type { DoraEvent } from './events.js'
 import { readShared } from './shm.js'
 
 const EMPTY = new Uint8Array(0)
+
+/** Frame 0 of a message from the supervisor; undefined (said on stderr) if it does not decode. */
+export function decodeOrSay(head: Buffer | undefined, nodeId: string): SupervisorToNode | undefined {
+  if (head === undefined) return undefined
+  try {
+    return decodeSupervisorToNode(head)
+  } catch (err) {
+    process.stderr.write(`dora-ts: node "${nodeId}" dropped an undecodable message: ${errorMessage(err)}\n`)
+    return undefined
+  }
+}
 
 /** The supervisor's messages that are events of the node (numbered in push mode). */
 export function isEvent(message: SupervisorToNode): boolean {

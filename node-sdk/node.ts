@@ -13,7 +13,7 @@
  * ```
  */
 import { Dealer } from 'zeromq'
-import { decodeSupervisorToNode, encodeNodeToSupervisor } from '../src/protocol/node/codec.js'
+import { encodeNodeToSupervisor } from '../src/protocol/node/codec.js'
 import type { Registration, SupervisorToNode, WireInput } from '../src/protocol/node/messages.js'
 import { SendQueue } from '../src/transport/send-queue.js'
 import { ClosedError } from '../src/transport/errors.js'
@@ -26,7 +26,6 @@ import type { MessageHeader } from '../src/events.js'
 import { encodeJson, Encoding } from './payload.js'
 import { createKvs, type Kvs } from './kvs.js'
 import { directSource } from './kvs-direct.js'
-import { errorMessage } from '../src/errors.js'
 import { watchSupervisor } from './supervisor-watch.js'
 import { wakeOrTimeout } from './waits.js'
 import { PendingSends } from './pending-sends.js'
@@ -34,7 +33,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES } from '../src/transport/node-socket.js'
 import { PushCredit } from './push-credit.js'
 import { OutputPauses } from './output-pauses.js'
 import { ShmSends } from './shm-sends.js'
-import { inputEvent, isEvent, outputFrames } from './node-wire.js'
+import { decodeOrSay, inputEvent, isEvent, outputFrames } from './node-wire.js'
 import { openConnection } from './node-connect.js'
 
 import type { NodeConnectOptions, NodeEventsOptions, NodeSendOptions } from './node-options.js'
@@ -417,17 +416,10 @@ export class Node implements AsyncDisposable {
     void (async () => {
       try {
         for await (const frames of this.#socket) {
-          const [head, payload] = frames
-          if (head === undefined) continue
-          let message: SupervisorToNode
-          try {
-            message = decodeSupervisorToNode(head)
-          } catch (err) {
-            process.stderr.write(`dora-ts: node "${this.id}" dropped an undecodable message: ${errorMessage(err)}\n`)
-            continue
-          }
+          const message = decodeOrSay(frames[0], this.id)
+          if (message === undefined) continue
           if (message.type === 'inputs') this.#acceptInputs(message.inputs, frames)
-          else this.#accept(message, payload)
+          else this.#accept(message, frames[1])
         }
       } catch {
         // The socket was closed: the loop ends.
