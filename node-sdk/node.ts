@@ -13,91 +13,35 @@
  * ```
  */
 import { Dealer } from 'zeromq'
-import { decodeSupervisorToNode, encodeNodeToSupervisor } from '../src/protocol/node/codec.js'
-import { MAX_PAUSE_MS, PROTOCOL_VERSION, PUSH_WINDOW, type Registration, type SupervisorToNode } from '../src/protocol/node/messages.js'
+import { encodeNodeToSupervisor } from '../src/protocol/node/codec.js'
+import type { Registration, SupervisorToNode, WireInput } from '../src/protocol/node/messages.js'
 import { SendQueue } from '../src/transport/send-queue.js'
 import { ClosedError } from '../src/transport/errors.js'
-import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID, ENV_NODE_SECRET } from '../src/transport/env.js'
+import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID } from '../src/transport/env.js'
 import { nowNs } from '../src/clock.js'
 import { DEFAULT_KVS_MAP_SIZE_BYTES } from '../src/store/kvs/store.js'
-import type { DoraEvent, SendOptions } from './events.js'
-import { checkMessageId, checkOutput, checkPayload, checkPayloadSize, NodeConnectError, SupervisorGoneError } from './errors.js'
-import { toDoraEvent, type MessageHeader } from '../src/events.js'
+import type { DoraEvent } from './events.js'
+import { checkMessageId, checkOutput, checkPayload, checkPayloadSize, SupervisorGoneError } from './errors.js'
+import type { MessageHeader } from '../src/events.js'
 import { encodeJson, Encoding } from './payload.js'
 import { createKvs, type Kvs } from './kvs.js'
 import { directSource } from './kvs-direct.js'
-import { errorMessage } from '../src/errors.js'
 import { watchSupervisor } from './supervisor-watch.js'
-import { raceAbortAndTimeout, wakeOrTimeout } from './waits.js'
+import { wakeOrTimeout } from './waits.js'
 import { PendingSends } from './pending-sends.js'
-import { readShared, ShmWriter } from './shm.js'
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../src/transport/node-socket.js'
-import type { SharedPayload } from '../src/protocol/node/messages.js'
+import { PushCredit } from './push-credit.js'
+import { OutputPauses } from './output-pauses.js'
+import { ShmSends } from './shm-sends.js'
+import { decodeOrSay, inputEvent, isEvent, outputFrames } from './node-wire.js'
+import { openConnection } from './node-connect.js'
 
-export interface NodeConnectOptions {
-  /** Defaults to the `DORA_TS_ENDPOINT` the supervisor set. */
-  endpoint?: string
-  /** Defaults to the `DORA_TS_NODE_ID` the supervisor set. */
-  nodeId?: string
-  /** How long to wait for the supervisor to accept the registration (default 10 s). */
-  timeoutMs?: number
-  /**
-   * Cancels the connection attempt: an abort before the supervisor accepted the registration
-   * closes the socket and rejects `connect()` with `signal.reason` (an `AbortError` unless the
-   * caller gave another reason). An abort after `connect()` resolved does nothing: close the node.
-   * @example
-   * ```ts
-   * const node = await Node.connect({ signal: AbortSignal.timeout(2_000) })
-   * ```
-   */
-  signal?: AbortSignal
-}
+import type { NodeConnectOptions, NodeEventsOptions, NodeSendOptions } from './node-options.js'
 
-/** Options of {@link Node.events}. */
-export interface NodeEventsOptions {
-  /**
-   * Ends this iteration: after an abort the loop gets no further event and finishes normally
-   * (no exception). Events not yet taken stay queued for the next `events()` call, and the
-   * node stays open.
-   * @example
-   * ```ts
-   * const stop = new AbortController()
-   * setTimeout(() => stop.abort(), 1_000)
-   * for await (const event of node.events({ signal: stop.signal })) handle(event)
-   * ```
-   */
-  signal?: AbortSignal
-}
-
-/** Options of {@link Node.send}: those of every send, plus the message's id. */
-export interface NodeSendOptions extends SendOptions {
-  /**
-   * The message's `messageId`, what receivers dedup by. Give one when the node can produce
-   * the same message again, such as a source that restarts from a position it saved: the same
-   * position, the same id. Default: `<restartCount>.<sequence>` (this process's restart count
-   * in the run, then the output's sequence number), unique per output within a run across
-   * restarts of the node. `''` sends no id.
-   * @example
-   * ```ts
-   * await node.send('frame', bytes, { messageId: `frame-${position}` })
-   * ```
-   */
-  messageId?: string
-}
-
-const EMPTY = new Uint8Array(0)
+export type { NodeConnectOptions, NodeEventsOptions, NodeSendOptions }
 
 /** How long closeOutputs() waits for the supervisor's confirmation before going on. */
 export const CLOSE_ACK_TIMEOUT_MS = 30_000
-/**
- * How long the socket keeps trying to deliver after close(), in ms (`DORA_TS_NODE_LINGER_MS`,
- * default 2000). close() waits for the supervisor's confirmation first, so nothing the node
- * sent depends on it; it only bounds the wait at exit when the supervisor is gone.
- */
-function lingerMs(): number {
-  const value = Number(process.env['DORA_TS_NODE_LINGER_MS'] ?? '2000')
-  return Number.isInteger(value) && value >= 0 ? value : 2000
-}
 
 /**
  * A custom node's connection to its supervisor: {@link Node.connect} registers,
@@ -136,15 +80,10 @@ export class Node implements AsyncDisposable {
   readonly #buffer: { event: DoraEvent | undefined; seq: number }[] = []
   /**
    * Push mode (the supervisor offers it, see Registration.pushInputs): events come without a
-   * `next`, numbered from 1; the node tells what its program consumed with `credit` messages
-   * and on its outputs. `#received`: events numbered so far; `#consumed`: the highest number
-   * the program has taken and asked past; `#reported`: the highest told to the supervisor.
+   * `next`, numbered from 1; the node tells what its program consumed (see push-credit.ts).
    */
   readonly #push: boolean
-  #creditSent = false
-  #received = 0
-  #consumed = 0
-  #reported = 0
+  readonly #credit = new PushCredit()
   readonly #sequences = new Map<string, bigint>()
   /** Sends not yet confirmed by the supervisor (`outputs-taken`); unused if it does not confirm. */
   readonly #pending = new PendingSends()
@@ -167,19 +106,13 @@ export class Node implements AsyncDisposable {
   #destroyCause: unknown
   #stopWatching: () => void = () => {}
   /** Outputs paused by backpressure (the supervisor's `outputs-paused`), and sends waiting on them. */
-  #paused: ReadonlySet<string> = new Set()
-  readonly #resumeWaiters = new Set<() => void>()
-  #pauseWarned = false
+  readonly #paused: OutputPauses
   /** closeOutputs() calls waiting for the supervisor's `outputs-closed`, oldest first. */
   readonly #closeAcks = new Set<() => void>()
   /** The dataflow's `max_message_size`: bigger sends are refused before they reach the socket. */
   readonly #maxMessageSize: number
-  /** The run's shared-memory directory ('' when the supervisor offers none) and its size threshold. */
-  readonly #shmDir: string
-  readonly #shmThreshold: number
-  /** Created on the first large send; undefined after a write failed (then the socket carries all). */
-  #shmWriter: ShmWriter | undefined
-  #shmFailed = false
+  /** Large payloads through the run's shared-memory directory. */
+  readonly #shm: ShmSends
 
   private constructor(socket: Dealer, sender: SendQueue, registration: Registration) {
     this.#socket = socket
@@ -194,8 +127,8 @@ export class Node implements AsyncDisposable {
     this.#push = registration.atLeastOnce && registration.pushInputs === true
     // 0 from an older supervisor: its router still drops a peer over the default, so refuse that.
     this.#maxMessageSize = registration.maxMessageSize > 0 ? registration.maxMessageSize : DEFAULT_MAX_MESSAGE_BYTES
-    this.#shmDir = registration.shmDir
-    this.#shmThreshold = registration.shmDir === '' ? 0 : registration.shmThreshold
+    this.#shm = new ShmSends(registration)
+    this.#paused = new OutputPauses(registration.nodeId)
     // A process opens the LMDB environment itself: reads are plain LMDB reads (see kvs.ts).
     this.kvs = createKvs(
       registration.kvsPath === ''
@@ -229,49 +162,11 @@ export class Node implements AsyncDisposable {
    * ```
    */
   static async connect(options: NodeConnectOptions = {}): Promise<Node> {
-    options.signal?.throwIfAborted()
-    const endpoint = options.endpoint ?? process.env[ENV_ENDPOINT]
-    const nodeId = options.nodeId ?? process.env[ENV_NODE_ID]
-    if (endpoint === undefined || nodeId === undefined) {
-      throw new NodeConnectError(`this program is a dora-ts node, but ${ENV_ENDPOINT} and ${ENV_NODE_ID} are not set`, {
-        hint: 'Start it through a dataflow (dora-ts run dataflow.yml) rather than directly.',
-      })
-    }
-    const socket = new Dealer({ linger: lingerMs() })
-    // Only register and the reply travel here; a failed send rejects its own await.
-    const sender = new SendQueue(socket, () => {})
-    socket.connect(endpoint)
-    const timeoutMs = options.timeoutMs ?? 10_000
-    try {
-      const reply = await raceAbortAndTimeout(
-        register(socket, sender, nodeId, endpoint),
-        options.signal,
-        timeoutMs,
-        () =>
-          new NodeConnectError(`no answer from the supervisor at ${endpoint} within ${timeoutMs} ms`, {
-            hint: 'Is the dataflow still running? Nodes must be started by dora-ts, not by hand.',
-          }),
-      )
-      if (reply.type === 'register-rejected') {
-        throw new NodeConnectError(`the supervisor rejected node "${nodeId}": ${reply.reason}`, {
-          hint: 'Check that the node id matches the dataflow YAML and that dora-ts versions match.',
-        })
-      }
-      if (reply.type !== 'registered') {
-        throw new NodeConnectError(`the supervisor answered registration of "${nodeId}" with "${reply.type}"`)
-      }
-      const node = new Node(socket, sender, reply.registration)
-      node.#startReceiving()
-      node.#stopWatching = watchSupervisor((pid) => node.#onSupervisorGone(pid))
-      return node
-    } catch (err) {
-      // Nothing of this connection may outlive the failed attempt (the pending receive
-      // rejects when the socket closes; the race above already ignores it).
-      sender.close(err)
-      socket.linger = 0
-      socket.close()
-      throw err
-    }
+    const { socket, sender, registration } = await openConnection(options)
+    const node = new Node(socket, sender, registration)
+    node.#startReceiving()
+    node.#stopWatching = watchSupervisor((pid) => node.#onSupervisorGone(pid))
+    return node
   }
 
   /**
@@ -346,7 +241,7 @@ export class Node implements AsyncDisposable {
     checkPayloadSize(data, this.#maxMessageSize, `node "${this.id}"`, outputId)
     checkMessageId(options.messageId, `node "${this.id}"`)
     if (this.#paused.has(outputId)) {
-      await this.#whilePaused(outputId)
+      await this.#paused.wait(outputId, () => this.#state === 'open' && !this.#ended)
       if (this.#state !== 'open') throw this.#closedError(`node "${this.id}" was closed while "${outputId}" was paused by backpressure; nothing was sent`)
     }
     const sequence = (this.#sequences.get(outputId) ?? 0n) + 1n
@@ -363,7 +258,7 @@ export class Node implements AsyncDisposable {
       messageId: options.messageId ?? `${this.restartCount}.${sequence}`,
       redelivered: false,
     }
-    const shm = this.#toShared(data)
+    const shm = this.#shm.share(data)
     if (!this.#atLeastOnce) {
       // A supervisor that confirms nothing: queued in ZeroMQ is all this can know.
       await this.#sender.send(outputFrames(header, 0n, data, shm))
@@ -372,45 +267,8 @@ export class Node implements AsyncDisposable {
     // Numbered and queued in the same synchronous step, so numbers follow the order on the wire.
     const sendSeq = this.#pending.next()
     const taken = this.#pending.wait(sendSeq)
-    this.#sender.send(outputFrames(header, sendSeq, data, shm, this.#takeConsumedReport())).catch((err: unknown) => this.#pending.fail(sendSeq, err))
+    this.#sender.send(outputFrames(header, sendSeq, data, shm, this.#credit.takeReport())).catch((err: unknown) => this.#pending.fail(sendSeq, err))
     await taken
-  }
-
-  /**
-   * A large payload goes into a shared-memory segment (one copy, no socket bytes); undefined:
-   * it travels as frame 1. A failed write (tmpfs full, directory gone) is said once, and from
-   * then on everything uses the socket: slower, never lost.
-   */
-  #toShared(data: Uint8Array): SharedPayload | undefined {
-    if (this.#shmThreshold === 0 || this.#shmFailed || data.byteLength < this.#shmThreshold) return undefined
-    try {
-      this.#shmWriter ??= new ShmWriter(this.#shmDir, this.id, this.restartCount)
-      return this.#shmWriter.write(data)
-    } catch (err) {
-      this.#shmFailed = true
-      process.stderr.write(
-        `dora-ts: node "${this.id}" could not write a shared-memory segment in ${this.#shmDir} (${errorMessage(err)}); large payloads go over the socket from now on\n`,
-      )
-      return undefined
-    }
-  }
-
-  /** Wait until `outputId` is resumed, at most MAX_PAUSE_MS (then send anyway, and say so once). */
-  async #whilePaused(outputId: string): Promise<void> {
-    const deadline = Date.now() + MAX_PAUSE_MS
-    while (this.#paused.has(outputId) && this.#state === 'open' && !this.#ended) {
-      const left = deadline - Date.now()
-      if (left <= 0) {
-        if (!this.#pauseWarned) {
-          this.#pauseWarned = true
-          process.stderr.write(
-            `dora-ts: node "${this.id}": output "${outputId}" has been paused by backpressure for ${MAX_PAUSE_MS / 1000} s; sending anyway (a cycle of backpressure inputs?)\n`,
-          )
-        }
-        return
-      }
-      await wakeOrTimeout(this.#resumeWaiters, left).done
-    }
   }
 
   /** Send a JSON-serialisable value (encoding `json`); resolves as {@link send} does. */
@@ -451,7 +309,7 @@ export class Node implements AsyncDisposable {
     if (this.#closing !== undefined) return this.#closing
     this.#state = 'closing'
     // Paused sends re-check the state now and reject instead of sending after close-outputs.
-    for (const resume of [...this.#resumeWaiters]) resume()
+    this.#paused.wakeAll()
     this.#closing = this.#closeGracefully()
     return this.#closing
   }
@@ -489,7 +347,7 @@ export class Node implements AsyncDisposable {
     if (this.#state === 'closed') return
     this.#state = 'closed'
     this.#stopWatching()
-    for (const resume of [...this.#resumeWaiters]) resume()
+    this.#paused.wakeAll()
     for (const ack of [...this.#closeAcks]) ack()
     this.#pending.failAll((seq) =>
       this.#closedError(
@@ -527,30 +385,19 @@ export class Node implements AsyncDisposable {
 
   /** Push mode: the program consumed event `seq`; tell the supervisor once a quarter of the window is. */
   #consume(seq: number): void {
-    if (seq <= this.#consumed) return
-    this.#consumed = seq
-    if (this.#consumed - this.#reported >= PUSH_WINDOW / 4) this.#sendCredit()
-  }
-
-  /** Push mode: what an output carries of the consumption not yet told (undefined: nothing new). */
-  #takeConsumedReport(): bigint | undefined {
-    if (!this.#creditSent || this.#consumed <= this.#reported) return undefined
-    this.#reported = this.#consumed
-    return BigInt(this.#consumed)
+    if (this.#credit.consume(seq)) this.#sendCredit()
   }
 
   #sendCredit(): void {
     if (this.#state === 'closed') return
-    this.#creditSent = true
-    this.#reported = this.#consumed
-    this.#sender.post([encodeNodeToSupervisor({ type: 'credit', consumedUpTo: BigInt(this.#consumed), window: PUSH_WINDOW })])
+    this.#sender.post([encodeNodeToSupervisor({ type: 'credit', ...this.#credit.takeCredit() })])
   }
 
   #requestNext(): void {
     if (this.#push) {
       // The program waits with nothing buffered: the first credit opens the window, later
       // ones tell what it consumed (so the supervisor may send more, and deletes those).
-      if (!this.#creditSent || this.#consumed > this.#reported) this.#sendCredit()
+      if (this.#credit.wanted) this.#sendCredit()
       return
     }
     if (this.#nextRequested || this.#state === 'closed') return
@@ -569,16 +416,10 @@ export class Node implements AsyncDisposable {
     void (async () => {
       try {
         for await (const frames of this.#socket) {
-          const [head, payload] = frames
-          if (head === undefined) continue
-          let message: SupervisorToNode
-          try {
-            message = decodeSupervisorToNode(head)
-          } catch (err) {
-            process.stderr.write(`dora-ts: node "${this.id}" dropped an undecodable message: ${errorMessage(err)}\n`)
-            continue
-          }
-          this.#accept(message, payload)
+          const message = decodeOrSay(frames[0], this.id)
+          if (message === undefined) continue
+          if (message.type === 'inputs') this.#acceptInputs(message.inputs, frames)
+          else this.#accept(message, frames[1])
         }
       } catch {
         // The socket was closed: the loop ends.
@@ -588,15 +429,30 @@ export class Node implements AsyncDisposable {
     })()
   }
 
+  /**
+   * Several inputs in one message (push mode, see SupervisorToNode.InputBatch): each is one
+   * event, numbered in list order; payloads are frames 1..n, one per input not in shared memory.
+   */
+  #acceptInputs(inputs: readonly WireInput[], frames: readonly Buffer[]): void {
+    let frame = 1
+    for (const input of inputs) this.#bufferInput(input, input.shm === undefined ? frames[frame++] : undefined, this.#push ? this.#credit.number() : 0)
+  }
+
+  /** Buffer an input numbered `seq` (0: not numbered); one whose payload cannot be read is said, and consumed unseen. */
+  #bufferInput(input: WireInput, payload: Buffer | undefined, seq: number): void {
+    this.#buffer.push({ event: inputEvent(input, payload, this.#shm.dir, this.id), seq })
+    if (!this.#atLeastOnce) this.#nextRequested = false
+    this.#wake(false)
+  }
+
   #accept(message: SupervisorToNode, payload: Buffer | undefined): void {
     let event: DoraEvent
     // Push mode numbers every event message (see NodeToSupervisor.Credit); others are not events.
-    const seq = this.#push && isEvent(message) ? ++this.#received : 0
+    const seq = this.#push && isEvent(message) ? this.#credit.number() : 0
     switch (message.type) {
       case 'outputs-paused':
         // Not an event: flow control for `send`, which may be waiting right now.
-        this.#paused = new Set(message.outputs)
-        for (const resume of [...this.#resumeWaiters]) resume()
+        this.#paused.set(message.outputs)
         return
       case 'outputs-closed':
         // Not an event: the answer to the oldest closeOutputs() still waiting.
@@ -614,25 +470,9 @@ export class Node implements AsyncDisposable {
         this.#nextRequested = false
         if (this.#waiter !== undefined && this.#buffer.length === 0) this.#requestNext()
         return
-      case 'input': {
-        const { shm, ...input } = message
-        let data: Uint8Array
-        if (shm !== undefined) {
-          try {
-            // Read now: the segment lives until this node asks for its next batch.
-            data = readShared(this.#shmDir, shm)
-          } catch (err) {
-            process.stderr.write(
-              `dora-ts: node "${this.id}" could not read the shared-memory payload of input "${message.id}": ${errorMessage(err)}; dropped\n`,
-            )
-            // Still numbered: consumed when the program gets past its place.
-            if (seq > 0) this.#buffer.push({ event: undefined, seq })
-            return
-          }
-        } else data = payload === undefined ? EMPTY : new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength)
-        event = toDoraEvent({ ...input, data })
-        break
-      }
+      case 'input':
+        this.#bufferInput(message, payload, seq)
+        return
       case 'stop':
         this.#stopQueued = true
         event = message
@@ -655,51 +495,6 @@ export class Node implements AsyncDisposable {
     this.#buffer.push({ event, seq })
     this.#wake(false)
   }
-}
-
-/** The supervisor's messages that are events of the node (numbered in push mode). */
-function isEvent(message: SupervisorToNode): boolean {
-  switch (message.type) {
-    case 'input':
-    case 'input-closed':
-    case 'input-recovered':
-    case 'stop':
-    case 'error':
-    case 'node-restarted':
-    case 'node-failed':
-      return true
-    default:
-      return false
-  }
-}
-
-/**
- * The frames of an output: the header, then the payload unless it is in shared memory.
- * `consumedUpTo`: push mode's consumption report, carried along.
- */
-function outputFrames(header: MessageHeader, sendSeq: bigint, data: Uint8Array, shm: SharedPayload | undefined, consumedUpTo?: bigint): Uint8Array[] {
-  const head = encodeNodeToSupervisor({
-    type: 'output',
-    header,
-    sendSeq,
-    ...(shm === undefined ? {} : { shm }),
-    ...(consumedUpTo === undefined ? {} : { consumedUpTo }),
-  })
-  return shm === undefined ? [head, data] : [head]
-}
-
-/** Send the registration and decode the supervisor's answer. */
-async function register(socket: Dealer, sender: SendQueue, nodeId: string, endpoint: string): Promise<SupervisorToNode> {
-  // The supervisor's proof that it spawned us; taken out of the environment so programs this
-  // node starts do not inherit it.
-  const secret = process.env[ENV_NODE_SECRET]
-  delete process.env[ENV_NODE_SECRET]
-  await sender.send([
-    encodeNodeToSupervisor({ type: 'register', nodeId, protocolVersion: PROTOCOL_VERSION, pid: process.pid, ...(secret === undefined ? {} : { secret }) }),
-  ])
-  const [head] = await socket.receive()
-  if (head === undefined) throw new NodeConnectError(`the supervisor at ${endpoint} sent an empty registration reply`)
-  return decodeSupervisorToNode(head)
 }
 
 // Re-exported so `dora-ts` users can name the env variables in their own launchers.

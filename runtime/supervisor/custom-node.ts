@@ -17,10 +17,11 @@
  *   ones it had already handled.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { commandLine, killGroup } from './node-command.js'
 import { encodeSupervisorToNode } from '../../src/protocol/node/codec.js'
+import { eventFrames } from './event-frames.js'
 import type { SupervisorToNode } from '../../src/protocol/node/messages.js'
 import type { CustomNodeSpec } from '../../src/spec/types.js'
-import { isExecutable, shebangOf } from '../../src/spec/files.js'
 import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID, ENV_NODE_SECRET, ENV_SUPERVISOR_PID } from '../../src/transport/env.js'
 import { newNodeSecret } from '../../src/security/node-secret.js'
 import type { Frames } from '../../src/transport/send-queue.js'
@@ -31,13 +32,7 @@ import { RestartBudget } from './restart-policy.js'
 import { forEachLine, LineTail, type Unit, type UnitHost, type UnitResult, type UnitStatus } from './unit.js'
 import { errorMessage } from '../../src/errors.js'
 import { OutputAcks } from './output-acks.js'
-import { Redelivery } from './redelivery.js'
-
-/** Most events sent to a node per `next` request; well under ZeroMQ's default HWM of 1000. */
-export const MAX_BATCH = 256
-
-/** The TS loader passed to `node --import` for `.ts` nodes, resolved from our own install. */
-const TSX_LOADER = import.meta.resolve('tsx')
+import { NodeDelivery, type DeliveryTarget } from './node-delivery.js'
 
 export interface CustomNodeOptions {
   endpoint: string
@@ -98,19 +93,15 @@ export class CustomNode implements Unit {
    * numbering (consuming events the new process never saw, resolving sends it has not made).
    */
   #connection = 0
-  #nextPending = false
-  /** Push mode: the connection sent a `credit`; `#window` is the most events it may hold unconsumed. */
-  #push = false
-  #window = 0
-  /**
-   * Push mode: the current process was sent its Stop. Nothing follows it (see #pushEvents):
-   * the node ends at Stop, and its clean exit counts what it was sent as consumed.
-   */
-  #stopPushed = false
+  /** What of the inbox goes to the process when, and what it has not consumed yet. */
+  readonly #delivery = new NodeDelivery()
+  readonly #redelivery = this.#delivery.redelivery
+  /** What the delivery sends through: this node's inbox and socket. */
+  readonly #target: DeliveryTarget
+  /** A pump is queued for the end of this synchronous pass (see {@link pump}). */
+  #pumpQueued = false
   /** Confirmations of the current connection's outputs. */
   readonly #acks: OutputAcks
-  /** The batch the current process has not yet consumed, and what to replay after a crash. */
-  readonly #redelivery = new Redelivery()
   /** Outputs paused by backpressure, as last told to the node. */
   #paused: string[] = []
   #endedReported = false
@@ -126,6 +117,12 @@ export class CustomNode implements Unit {
     this.nodeId = spec.id
     this.outputs = spec.outputs
     this.inbox = options.inbox
+    this.#target = {
+      inbox: options.inbox,
+      note: (event) => this.#noteEvent(event),
+      send: (events, batch) => this.#sendEvents(events, batch),
+      endBatch: () => this.send({ type: 'batch-end' }),
+    }
     this.#host = host
     this.#options = options
     this.#budget = new RestartBudget(spec.restart)
@@ -183,9 +180,7 @@ export class CustomNode implements Unit {
   start(): Promise<void> {
     this.#failure = undefined
     this.#identity = undefined
-    this.#nextPending = false
-    this.#push = false
-    this.#stopPushed = false
+    this.#delivery.reset()
     this.#connectedThisProcess = false
     this.#connectOverdue = false
     const { command, args } = commandLine(this.spec)
@@ -281,9 +276,7 @@ export class CustomNode implements Unit {
     // A new connection numbers its outputs, and its events, from 1 again; it pulls until it
     // sends a credit.
     this.#acks.reset()
-    this.#redelivery.newConnection()
-    this.#push = false
-    this.#stopPushed = false
+    this.#delivery.newConnection()
     // A restarted node starts with nothing paused: tell it what is.
     if (this.#paused.length > 0) this.send({ type: 'outputs-paused', outputs: this.#paused })
     this.pump()
@@ -297,25 +290,20 @@ export class CustomNode implements Unit {
 
   /** The node asked for its next events: it is done with the previous batch. */
   requestNext(): void {
-    this.#nextPending = true
-    const batch = this.#redelivery.consumedAll()
+    const batch = this.#delivery.requestNext()
     if (batch.length > 0) this.#options.consumed?.(batch)
     this.pump()
   }
 
   /**
    * Push mode: the node consumed its events up to number `upTo`, and may hold `window`
-   * unconsumed (undefined: unchanged, an output's piggybacked `consumedUpTo`).
+   * unconsumed (undefined: unchanged, an output's piggybacked `consumedUpTo`); `batches`: it
+   * reads several inputs per message.
    */
-  credit(upTo: bigint, window?: number): void {
-    if (window !== undefined) {
-      this.#push = true
-      this.#window = window
-    }
-    // Beyond what was sent is a broken peer: cap it (consumedUpTo ignores numbers not sent).
-    const consumed = this.#redelivery.consumedUpTo(upTo > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(upTo))
+  credit(upTo: bigint, window?: number, batches = false): void {
+    const { consumed, push } = this.#delivery.credit(upTo, window, batches)
     if (consumed.length > 0) this.#options.consumed?.(consumed)
-    if (this.#push) this.pump()
+    if (push) this.pump()
   }
 
   /**
@@ -341,53 +329,27 @@ export class CustomNode implements Unit {
   }
 
   pump(): void {
+    if (!this.#delivery.batching) return this.#pumpNow()
+    // A node that reads batches: what arrives in one synchronous pass (a group commit routes
+    // its whole group in one) goes out together at the end of it, so consecutive inputs share
+    // a message; a microtask, so a lone message waits for nothing.
+    if (this.#pumpQueued) return
+    this.#pumpQueued = true
+    queueMicrotask(() => {
+      this.#pumpQueued = false
+      this.#pumpNow()
+    })
+  }
+
+  #pumpNow(): void {
     if (this.#identity === undefined || this.inbox.length === 0) return
     if (this.#status === 'finished' || this.#status === 'failed') return
-    if (this.#push) {
-      this.#pushEvents()
-      return
-    }
-    if (!this.#nextPending) return
-    this.#nextPending = false
-    // One batch per `next`, and a bounded one: ZeroMQ's ROUTER silently drops what exceeds a
-    // peer's send high-water mark (1000), so the rest waits in the inbox, where the input's
-    // queue policy (and its drop count) applies, until the node asks again.
-    for (let sent = 0; sent < MAX_BATCH; sent++) {
-      const item = this.inbox.shift()
-      if (item === undefined) break
-      if (this.#sendEvent(item)) break
-    }
-    // The node asks for the next batch only after this (and after handling all of it): an
-    // earlier `next` would consume events still on their way.
-    this.send({ type: 'batch-end' })
+    this.#delivery.pump(this.#target)
   }
 
-  /**
-   * Push mode: send what waits, in order, while the node's window has room and the event at
-   * the head is not an input that already has queue_size messages unconsumed at the node: that
-   * one (and what follows it, to keep the order) waits in the inbox, where its queue policy
-   * applies, until the node consumes. So a busy node holds at most queue_size of each input,
-   * as a batch in pull mode did, and drop_oldest still keeps the freshest.
-   */
-  #pushEvents(): void {
-    // Nothing after a Stop, as a pulled batch ends at its Stop. Messages still arrive for a
-    // stopping node (an operator upstream works through the inputs queued ahead of its own
-    // Stop); pushed, they reached a node that was leaving, and its clean exit counted them as
-    // consumed, so their outbox entries were deleted and the next run never got them (the
-    // torture's "numbers lost before the sink"). Left in the inbox, they stay in the outbox.
-    while (!this.#stopPushed && this.#redelivery.inFlight < this.#window) {
-      const head = this.inbox.peek()
-      if (head === undefined) return
-      if (head.type === 'input' && this.#redelivery.inFlightOf(head.id) >= (this.inbox.queueSize(head.id) ?? this.#window)) return
-      this.inbox.shift()
-      this.#stopPushed = this.#sendEvent(head)
-    }
-  }
-
-  /** Send one event of the inbox and note what it tells the node; true for a Stop. */
-  #sendEvent(item: DeliveredEvent): boolean {
+  /** Note an event of the inbox as sent (for a replay) and what it tells the node; true for a Stop. */
+  #noteEvent(item: DeliveredEvent): boolean {
     this.#redelivery.delivered(item, this.#closedInputs)
-    this.#deliver(item)
     if (item.type === 'input-closed') this.#closedInputs.add(item.id)
     if (item.type === 'input-recovered') this.#closedInputs.delete(item.id)
     if (item.type !== 'stop') return false
@@ -432,13 +394,11 @@ export class CustomNode implements Unit {
     killGroup(child, signal)
   }
 
-  #deliver(event: DeliveredEvent): void {
-    if (event.type !== 'input') return this.send(event)
-    // A shared-memory payload goes by name, no frame 1 (and `data` is not read here).
-    if (event.shm !== undefined) return this.send({ type: 'input', id: event.id, header: event.header, shm: event.shm })
-    // The payload travels as its own frame, never inside the header message.
-    const { data, ...header } = event
-    this.send(header, data)
+  /** Send noted events, in order; with `batch`, runs of inputs share messages (event-frames.ts). */
+  #sendEvents(events: readonly DeliveredEvent[], batch: boolean): void {
+    const identity = this.#identity
+    if (identity === undefined) return
+    for (const frames of eventFrames(events, batch)) this.#options.sendTo(identity, frames)
   }
 
   #fail(error: string): void {
@@ -452,8 +412,7 @@ export class CustomNode implements Unit {
     // inputs in the inbox. (A `next` the dead process sent ahead of its crash used to send the
     // inputs arriving during restart_delay to its identity, where the ROUTER dropped them.)
     this.#identity = undefined
-    this.#nextPending = false
-    this.#push = false
+    this.#delivery.reset()
     clearTimeout(this.#connectTimer)
     // A clean exit without ever connecting is a program that is not a dora-ts node (or forgot
     // Node.connect()): counting it as finished hid the mistake (issue 14). Unless the run was
@@ -525,40 +484,4 @@ export class CustomNode implements Unit {
     const result: UnitResult = { status: this.#status, error: this.#failure, stderrTail: this.#stderr.lines }
     this.#host.ended(this, result)
   }
-}
-
-/**
- * How to launch a node: `.ts` through node with the tsx loader, `.js` with node, `.py` with
- * python3 (as dora does), else exec; a script without the executable bit through its `#!` line.
- */
-export function commandLine(spec: CustomNodeSpec): { command: string; args: string[] } {
-  switch (spec.runtime) {
-    case 'ts':
-      return { command: process.execPath, args: ['--import', TSX_LOADER, spec.path, ...spec.args] }
-    case 'js':
-      return { command: process.execPath, args: [spec.path, ...spec.args] }
-    case 'py':
-      return { command: 'python3', args: [spec.path, ...spec.args] }
-    case 'exe': {
-      const shebang = isExecutable(spec.path) ? undefined : shebangOf(spec.path)
-      if (shebang === undefined) return { command: spec.path, args: spec.args }
-      return { command: shebang[0]!, args: [...shebang.slice(1), spec.path, ...spec.args] }
-    }
-  }
-}
-
-/**
- * Signal the node's whole process group (it leads one: see the spawn), so helpers it started,
- * such as the real program behind a shell wrapper, go with it; the process alone if that fails.
- */
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid !== undefined) {
-    try {
-      process.kill(-child.pid, signal)
-      return
-    } catch {
-      // The group is gone or not ours: fall back on the process.
-    }
-  }
-  child.kill(signal)
 }

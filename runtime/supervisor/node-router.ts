@@ -208,7 +208,7 @@ export class NodeRouter {
         if (current) node.requestNext()
         return
       case 'credit':
-        if (current) node.credit(message.consumedUpTo, Math.max(1, Math.min(message.window, MAX_PUSH_WINDOW)))
+        if (current) node.credit(message.consumedUpTo, Math.max(1, Math.min(message.window, MAX_PUSH_WINDOW)), message.inputBatches === true)
         return
       case 'close-outputs':
         // After the outputs it sent before are committed and routed, or closing would drop them.

@@ -86,7 +86,7 @@ export const LAYOUT = {
   },
   'NodeToSupervisor.Register': { bytes: 8, ptrs: 2, fields: { nodeId: p(0), protocolVersion: d(0, 32), pid: d(32, 32), secret: p(1) } },
   'NodeToSupervisor.Output': { bytes: 16, ptrs: 2, fields: { header: p(0), sendSeq: d(0, 64), shm: p(1), consumedUpTo: d(64, 64) } },
-  'NodeToSupervisor.Credit': { bytes: 16, ptrs: 0, fields: { consumedUpTo: d(0, 64), window: d(64, 32) } },
+  'NodeToSupervisor.Credit': { bytes: 16, ptrs: 0, fields: { consumedUpTo: d(0, 64), window: d(64, 32), inputBatches: d(96, 1) } },
   'NodeToSupervisor.CloseOutputs': { bytes: 0, ptrs: 1, fields: { outputs: p(0) } },
   'NodeToSupervisor.Log': { bytes: 8, ptrs: 1, fields: { level: d(0, 16), message: p(0) } },
 
@@ -109,6 +109,7 @@ export const LAYOUT = {
       outputsClosed: p(0, 10),
       outputsTaken: p(0, 11),
       batchEnd: d(0, 0, 12),
+      inputs: p(0, 13),
     },
   },
   'SupervisorToNode.Registration': {
@@ -133,6 +134,7 @@ export const LAYOUT = {
   },
   'SupervisorToNode.RegisterRejected': { bytes: 0, ptrs: 1, fields: { reason: p(0) } },
   'SupervisorToNode.Input': { bytes: 0, ptrs: 3, fields: { inputId: p(0), header: p(1), shm: p(2) } },
+  'SupervisorToNode.InputBatch': { bytes: 0, ptrs: 1, fields: { inputs: p(0) } },
   'SupervisorToNode.InputClosed': { bytes: 0, ptrs: 1, fields: { inputId: p(0) } },
   'SupervisorToNode.InputRecovered': { bytes: 0, ptrs: 1, fields: { inputId: p(0) } },
   'SupervisorToNode.OutputsPaused': { bytes: 0, ptrs: 1, fields: { outputs: p(0) } },

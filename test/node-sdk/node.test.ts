@@ -13,7 +13,8 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Router } from 'zeromq'
 import { decodeNodeToSupervisor, encodeSupervisorToNode } from '../../src/protocol/node/codec.js'
-import type { NodeToSupervisor, Registration, SupervisorToNode } from '../../src/protocol/node/messages.js'
+import type { NodeToSupervisor, Registration, SupervisorToNode, WireInput } from '../../src/protocol/node/messages.js'
+import type { DoraEvent } from '../../node-sdk/events.js'
 import { ClosedError } from '../../src/transport/errors.js'
 import { Node } from '../../node-sdk/node.js'
 import { ROOT } from '../e2e/fixtures/cli.js'
@@ -79,8 +80,9 @@ class FakeSupervisor {
     return got as never
   }
 
-  async send(identity: Buffer, message: SupervisorToNode, payload?: Uint8Array): Promise<void> {
-    await this.router.send(payload === undefined ? [identity, encodeSupervisorToNode(message)] : [identity, encodeSupervisorToNode(message), payload])
+  /** Send `message`, then its payload frames (an `inputs` batch has one per input). */
+  async send(identity: Buffer, message: SupervisorToNode, ...payloads: Uint8Array[]): Promise<void> {
+    await this.router.send([identity, encodeSupervisorToNode(message), ...payloads])
   }
 
   /** Accept the next registration; resolves with the node's identity. */
@@ -383,11 +385,12 @@ t.test('push mode: the first credit opens the window; consumption is told on out
   const events = node.events()
   const first = events.next()
   const open = await supervisor.expect(t, 'credit')
-  t.strictSame(open.message, { type: 'credit', consumedUpTo: 0n, window: 256 }, 'nothing consumed yet, a window of 256')
+  t.strictSame(open.message, { type: 'credit', consumedUpTo: 0n, window: 256, inputBatches: true }, 'nothing consumed yet, a window of 256, batches read')
   const input = (n: number): SupervisorToNode => ({ type: 'input', id: 'tick', header: { ...header(n) } })
-  // Pushed without a next: two inputs, numbered 1 and 2 on this connection.
-  await supervisor.send(identity, input(1), new Uint8Array([1]))
-  await supervisor.send(identity, input(2), new Uint8Array([2]))
+  // Pushed without a next: two inputs, numbered 1 and 2 on this connection. In one message, so
+  // that 2 is buffered when the loop asks past 1 (two messages raced on a loaded machine: the
+  // loop found nothing buffered, waited and sent a credit where the test expected an output).
+  await supervisor.send(identity, { type: 'inputs', inputs: [input(1), input(2)] as WireInput[] }, new Uint8Array([1]), new Uint8Array([2]))
   t.equal((await first).value?.type, 'input')
   // Taken, not yet asked past: an output carries no consumption.
   const sent1 = node.send('image', new Uint8Array([9]))
@@ -408,5 +411,52 @@ t.test('push mode: the first credit opens the window; consumption is told on out
   await supervisor.send(identity, { type: 'stop', cause: 'manual' })
   t.equal((await third).value?.type, 'stop')
   t.equal(await supervisor.hasPending(), false, 'no next was ever sent')
+  await events.return()
+})
+
+t.test('push mode: an inputs batch is several events, in list order, each numbered and consumed on its own', async (t) => {
+  const supervisor = await FakeSupervisor.start(t)
+  const { node, identity } = await connected(t, supervisor, { ...atLeastOnce, pushInputs: true })
+  const events = node.events()
+  const first = events.next()
+  await supervisor.expect(t, 'credit')
+  const input = (n: number): WireInput => ({ type: 'input', id: 'tick', header: { ...header(n) } })
+  // Three inputs in one message, the second with an empty payload (still its own frame), then
+  // a fourth alone: numbered 1..4 on the connection.
+  await supervisor.send(identity, { type: 'inputs', inputs: [input(1), input(2), input(3)] }, new Uint8Array([1]), new Uint8Array(0), new Uint8Array([3, 3]))
+  await supervisor.send(identity, input(4), new Uint8Array([4]))
+  const got: { sequence: bigint; data: number[] }[] = []
+  const take = (e: IteratorResult<DoraEvent>): void => {
+    if (e.value?.type !== 'input') throw new Error(`expected an input, got ${e.value?.type}`)
+    got.push({ sequence: e.value.metadata.sequence, data: [...e.value.data] })
+  }
+  take(await first)
+  // Taken 1, asked past it: the output after tells 1 consumed, not the whole message.
+  take(await events.next())
+  const sent = node.send('image', new Uint8Array([9]))
+  const out = await supervisor.expect(t, 'output')
+  t.equal(out.message.consumedUpTo, 1n, 'consumption counts events, not messages')
+  take(await events.next())
+  take(await events.next())
+  t.strictSame(
+    got,
+    [
+      { sequence: 1n, data: [1] },
+      { sequence: 2n, data: [] },
+      { sequence: 3n, data: [3, 3] },
+      { sequence: 4n, data: [4] },
+    ],
+    'every input, in order, each with its own payload',
+  )
+  const waiting = events.next()
+  let credit = await supervisor.expect(t, 'credit')
+  // Input 4 came in a message of its own: if it was not there yet when the loop took 3, the
+  // loop waited and said 3 first.
+  if (credit.message.consumedUpTo === 3n) credit = await supervisor.expect(t, 'credit')
+  t.equal(credit.message.consumedUpTo, 4n, 'all four consumed once the loop waits')
+  await supervisor.send(identity, { type: 'outputs-taken', upTo: 1n })
+  await sent
+  await supervisor.send(identity, { type: 'stop', cause: 'manual' })
+  t.equal((await waiting).value?.type, 'stop')
   await events.return()
 })

@@ -56,6 +56,29 @@ if (haveCapnp(t)) {
     t.equal(flat(stop.text), '(stop = (cause = allInputsClosed))')
   })
 
+  t.test('capnp decode reads our inputs batch: every input in order, payloads not in the frame', async (t) => {
+    const header = { ...typicalHeader, metadata: {}, messageId: '' }
+    const r = capnpDecode(
+      S2N_SCHEMA,
+      'SupervisorToNode',
+      encodeSupervisorToNode({
+        type: 'inputs',
+        inputs: [
+          { type: 'input', id: 'a', header: { ...header, sequence: 1n } },
+          { type: 'input', id: 'b', header: { ...header, sequence: 2n }, shm: { segment: 's@0@1', offset: 0, length: 5 } },
+        ],
+      }),
+    )
+    t.equal(r.status, 0, r.stderr)
+    const text = flat(r.text)
+    t.match(
+      text,
+      /^\(inputs = \(inputs = \[ ?\(inputId = "a", header = \(.*sequence = 1,.*\)\), \(inputId = "b", header = \(.*sequence = 2,.*\), shm = \(segment = "s@0@1", offset = 0, length = 5\)\) ?\]\)\)$/,
+    )
+    const credit = capnpDecode(N2S_SCHEMA, 'NodeToSupervisor', encodeNodeToSupervisor({ type: 'credit', consumedUpTo: 5n, window: 256, inputBatches: true }))
+    t.equal(flat(credit.text), '(credit = (consumedUpTo = 5, window = 256, inputBatches = true))')
+  })
+
   // Through the reference's text form and back: our bytes -> capnp decode -> text ->
   // capnp encode -> bytes -> our decoder. Every field must survive both implementations.
   t.test('every node-to-supervisor sample survives a trip through capnp decode and encode', async (t) => {
@@ -106,6 +129,7 @@ if (haveCapnp(t)) {
     ['(next = void)', { type: 'next' }],
     ['(credit = (consumedUpTo = 18446744073709551615, window = 256))', { type: 'credit', consumedUpTo: (1n << 64n) - 1n, window: 256 }],
     ['(credit = ())', { type: 'credit', consumedUpTo: 0n, window: 0 }],
+    ['(credit = (consumedUpTo = 3, window = 64, inputBatches = true))', { type: 'credit', consumedUpTo: 3n, window: 64, inputBatches: true }],
     ['(closeOutputs = (outputs = ["a", "", "c"]))', { type: 'close-outputs', outputs: ['a', '', 'c'] }],
     ['(log = (level = debug, message = "tab\\there"))', { type: 'log', level: 'debug', message: 'tab\there' }],
   ]
@@ -118,6 +142,18 @@ if (haveCapnp(t)) {
     }
   })
 
+  const emptyHeader = {
+    dataflowId: '',
+    senderNode: '',
+    senderOperator: '',
+    outputId: '',
+    sequence: 0n,
+    timestampNs: 0n,
+    metadata: {},
+    encoding: '',
+    messageId: '',
+    redelivered: false,
+  }
   const s2nFromText: Array<[string, SupervisorToNode]> = [
     [
       '(registered = (dataflowId = "d", dataflowName = "n", nodeId = "x", restartCount = 4294967295, inputs = ["a"], outputs = ["b", "c"], ' +
@@ -172,6 +208,17 @@ if (haveCapnp(t)) {
     ['(nodeFailed = (nodeId = "cam", error = "boom", affectedInputs = ["i"]))', { type: 'node-failed', nodeId: 'cam', error: 'boom', affectedInputs: ['i'] }],
     ['(outputsTaken = (upTo = 18446744073709551615))', { type: 'outputs-taken', upTo: (1n << 64n) - 1n }],
     ['(batchEnd = void)', { type: 'batch-end' }],
+    ['(inputs = ())', { type: 'inputs', inputs: [] }],
+    [
+      '(inputs = (inputs = [(inputId = "a", header = (sequence = 1)), (inputId = "b", shm = (segment = "s@0@1", offset = 8, length = 9))]))',
+      {
+        type: 'inputs',
+        inputs: [
+          { type: 'input', id: 'a', header: { ...emptyHeader, sequence: 1n } },
+          { type: 'input', id: 'b', header: emptyHeader, shm: { segment: 's@0@1', offset: 8, length: 9 } },
+        ],
+      },
+    ],
   ]
 
   t.test('we read what capnp encode writes for each supervisor-to-node variant', async (t) => {
@@ -189,7 +236,7 @@ if (haveCapnp(t)) {
       return r.bytes
     }
     t.strictSame(decodeNodeToSupervisor(future('NodeToSupervisor', '(ping = (nonce = 5))')), { type: 'unknown', which: 6 })
-    t.strictSame(decodeSupervisorToNode(future('SupervisorToNode', '(reload = void)')), { type: 'unknown', which: 13 })
+    t.strictSame(decodeSupervisorToNode(future('SupervisorToNode', '(reload = void)')), { type: 'unknown', which: 14 })
     t.strictSame(decodeNodeToSupervisor(future('NodeToSupervisor', '(register = (nodeId = "n", protocolVersion = 2, pid = 9, language = "rust"))')), {
       type: 'register',
       nodeId: 'n',

@@ -16,11 +16,26 @@
  * are written as null pointers (every Cap'n Proto reader reads them back as empty).
  */
 
-import { ProtocolEncodeError, ProtocolError } from '../errors.js'
+import { ProtocolEncodeError } from '../errors.js'
 import { LAYOUT } from '../struct-layout.js'
-import type { LogLevel, MessageHeader, MetadataValue, NodeToSupervisor, SharedPayload, StopCause, SupervisorToNode } from './messages.js'
+import type { LogLevel, NodeToSupervisor, StopCause, SupervisorToNode, WireInput } from './messages.js'
 import { FrameReader, FrameWriter, type StructReader, type StructWriter } from '../wire.js'
-import { errorMessage } from '../../errors.js'
+import {
+  bool,
+  decode,
+  describeType,
+  enumOrdinal,
+  readHeader,
+  readShared,
+  safeNumber,
+  str,
+  strList,
+  u32,
+  u64,
+  unencodable,
+  writeHeader,
+  writeShared,
+} from './fields.js'
 
 export { MAX_FRAME_BYTES } from '../wire.js'
 
@@ -28,11 +43,6 @@ export { MAX_FRAME_BYTES } from '../wire.js'
 // the safest known value: a stop is still a stop, an unknown log level is logged as info.
 const STOP_CAUSES: readonly StopCause[] = ['manual', 'all-inputs-closed']
 const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug']
-
-const UINT32_MAX = 0xffff_ffff
-const UINT64_MAX = (1n << 64n) - 1n
-const INT64_MIN = -(1n << 63n)
-const INT64_MAX = (1n << 63n) - 1n
 
 const N2S = LAYOUT.NodeToSupervisor
 const N2S_REGISTER = LAYOUT['NodeToSupervisor.Register']
@@ -44,6 +54,7 @@ const S2N = LAYOUT.SupervisorToNode
 const S2N_REGISTRATION = LAYOUT['SupervisorToNode.Registration']
 const S2N_REGISTER_REJECTED = LAYOUT['SupervisorToNode.RegisterRejected']
 const S2N_INPUT = LAYOUT['SupervisorToNode.Input']
+const S2N_INPUT_BATCH = LAYOUT['SupervisorToNode.InputBatch']
 const S2N_INPUT_CLOSED = LAYOUT['SupervisorToNode.InputClosed']
 const S2N_INPUT_RECOVERED = LAYOUT['SupervisorToNode.InputRecovered']
 const S2N_OUTPUTS_PAUSED = LAYOUT['SupervisorToNode.OutputsPaused']
@@ -55,7 +66,6 @@ const S2N_NODE_RESTARTED = LAYOUT['SupervisorToNode.NodeRestarted']
 const S2N_NODE_FAILED = LAYOUT['SupervisorToNode.NodeFailed']
 const HEADER = LAYOUT.MessageHeader
 const SHARED = LAYOUT.SharedPayload
-const KEY_VALUE = LAYOUT.KeyValue
 
 // ---------------------------------------------------------------------------------------------
 // Node -> supervisor
@@ -103,6 +113,7 @@ export function encodeNodeToSupervisor(msg: NodeToSupervisor): Uint8Array {
       const s = w.struct(root, f.credit, N2S_CREDIT)
       w.setU64(s, N2S_CREDIT.fields.consumedUpTo, u64(msg.consumedUpTo, 'credit.consumedUpTo'))
       w.setU32(s, N2S_CREDIT.fields.window, u32(msg.window, 'credit.window'))
+      w.setBool(s, N2S_CREDIT.fields.inputBatches, bool(msg.inputBatches ?? false, 'credit.inputBatches'))
       break
     }
     case 'close-outputs': {
@@ -164,7 +175,12 @@ export function decodeNodeToSupervisor(bytes: Uint8Array): NodeToSupervisor {
         return { type: 'next' }
       case f.credit.tag: {
         const s = r.struct(root, f.credit)
-        return { type: 'credit', consumedUpTo: r.u64(s, N2S_CREDIT.fields.consumedUpTo), window: r.u32(s, N2S_CREDIT.fields.window) }
+        return {
+          type: 'credit',
+          consumedUpTo: r.u64(s, N2S_CREDIT.fields.consumedUpTo),
+          window: r.u32(s, N2S_CREDIT.fields.window),
+          ...(r.bool(s, N2S_CREDIT.fields.inputBatches) ? { inputBatches: true } : {}),
+        }
       }
       case f.closeOutputs.tag:
         return { type: 'close-outputs', outputs: r.textList(r.struct(root, f.closeOutputs), N2S_CLOSE_OUTPUTS.fields.outputs) }
@@ -226,12 +242,16 @@ export function encodeSupervisorToNode(msg: SupervisorToNode): Uint8Array {
       w.text(s, S2N_REGISTER_REJECTED.fields.reason, str(msg.reason, 'registerRejected.reason'))
       break
     }
-    case 'input': {
+    case 'input':
       w.setWhich(root, S2N, f.input.tag)
-      const s = w.struct(root, f.input, S2N_INPUT)
-      w.text(s, S2N_INPUT.fields.inputId, str(msg.id, 'input.id'))
-      writeHeader(w, w.struct(s, S2N_INPUT.fields.header, HEADER), msg.header)
-      if (msg.shm !== undefined) writeShared(w, w.struct(s, S2N_INPUT.fields.shm, SHARED), msg.shm, 'input.shm')
+      writeInput(w, w.struct(root, f.input, S2N_INPUT), msg, 'input')
+      break
+    case 'inputs': {
+      const inputs = msg.inputs
+      if (!Array.isArray(inputs)) throw new ProtocolEncodeError(`inputs.inputs is a ${describeType(inputs)}, not an array`)
+      w.setWhich(root, S2N, f.inputs.tag)
+      const list = w.structList(w.struct(root, f.inputs, S2N_INPUT_BATCH), S2N_INPUT_BATCH.fields.inputs, S2N_INPUT, inputs.length)
+      for (let i = 0; i < inputs.length; i++) writeInput(w, list[i] as StructWriter, inputs[i] as WireInput, `inputs[${i}]`)
       break
     }
     case 'input-closed': {
@@ -337,15 +357,13 @@ export function decodeSupervisorToNode(bytes: Uint8Array): SupervisorToNode {
       }
       case f.registerRejected.tag:
         return { type: 'register-rejected', reason: r.text(r.struct(root, f.registerRejected), S2N_REGISTER_REJECTED.fields.reason) }
-      case f.input.tag: {
-        const s = r.struct(root, f.input)
-        const shm = readShared(r, r.struct(s, S2N_INPUT.fields.shm))
-        return {
-          type: 'input',
-          id: r.text(s, S2N_INPUT.fields.inputId),
-          header: readHeader(r, r.struct(s, S2N_INPUT.fields.header)),
-          ...(shm === undefined ? {} : { shm }),
-        }
+      case f.input.tag:
+        return readInput(r, r.struct(root, f.input))
+      case f.inputs.tag: {
+        const list = r.structList(r.struct(root, f.inputs), S2N_INPUT_BATCH.fields.inputs)
+        const inputs = new Array<WireInput>(list.count)
+        for (let i = 0; i < list.count; i++) inputs[i] = readInput(r, r.element(list, i))
+        return { type: 'inputs', inputs }
       }
       case f.inputClosed.tag:
         return { type: 'input-closed', id: r.text(r.struct(root, f.inputClosed), S2N_INPUT_CLOSED.fields.inputId) }
@@ -376,206 +394,20 @@ export function decodeSupervisorToNode(bytes: Uint8Array): SupervisorToNode {
   })
 }
 
-// ---------------------------------------------------------------------------------------------
-// Shared parts
-
-function decode<R>(bytes: Uint8Array, read: (r: FrameReader) => R): R {
-  if (!(bytes instanceof Uint8Array)) throw new ProtocolError(`frame is a ${describeType(bytes)}, not a Uint8Array`)
-  try {
-    return read(new FrameReader(bytes))
-  } catch (err) {
-    if (err instanceof ProtocolError) throw err
-    // wire.ts checks bounds before every read; this net turns a missed check into the
-    // documented error instead of a RangeError.
-    /* c8 ignore next */
-    throw new ProtocolError(`malformed message: ${errorMessage(err)}`, { cause: err })
-  }
+/** One Input struct: of an `input` message, or an element of an `inputs` batch. */
+function writeInput(w: FrameWriter, s: StructWriter, input: WireInput, what: string): void {
+  if (typeof input !== 'object' || input === null) throw new ProtocolEncodeError(`${what} is not an object`)
+  w.text(s, S2N_INPUT.fields.inputId, str(input.id, `${what}.id`))
+  writeHeader(w, w.struct(s, S2N_INPUT.fields.header, HEADER), input.header)
+  if (input.shm !== undefined) writeShared(w, w.struct(s, S2N_INPUT.fields.shm, SHARED), input.shm, `${what}.shm`)
 }
 
-/** A SharedPayload; offsets and lengths are byte counts a JS number holds exactly. */
-function writeShared(w: FrameWriter, s: StructWriter, shm: SharedPayload, what: string): void {
-  if (typeof shm !== 'object' || shm === null) throw new ProtocolEncodeError(`${what} is not an object`)
-  const segment = str(shm.segment, `${what}.segment`)
-  if (segment === '') throw new ProtocolEncodeError(`${what}.segment is empty`)
-  w.text(s, SHARED.fields.segment, segment)
-  w.setU64(s, SHARED.fields.offset, u64(byteCount(shm.offset, `${what}.offset`), `${what}.offset`))
-  w.setU64(s, SHARED.fields.length, u64(byteCount(shm.length, `${what}.length`), `${what}.length`))
-}
-
-/** Undefined for a null (absent) struct: an empty segment name means "no shared payload". */
-function readShared(r: FrameReader, s: StructReader): SharedPayload | undefined {
-  const segment = r.text(s, SHARED.fields.segment)
-  if (segment === '') return undefined
-  return { segment, offset: safeNumber(r.u64(s, SHARED.fields.offset)), length: safeNumber(r.u64(s, SHARED.fields.length)) }
-}
-
-function byteCount(value: unknown, what: string): bigint {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
-    throw new ProtocolEncodeError(`${what} must be a non-negative safe integer, got ${String(value)}`)
-  return BigInt(value)
-}
-
-/** A u64 byte count as a number; beyond 2^53 it cannot name a real byte of memory: rejected. */
-function safeNumber(value: bigint): number {
-  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProtocolError(`a byte count of ${value} is larger than any payload`)
-  return Number(value)
-}
-
-function writeHeader(w: FrameWriter, s: StructWriter, h: MessageHeader): void {
-  if (typeof h !== 'object' || h === null) throw new ProtocolEncodeError('header is not an object')
-  const f = HEADER.fields
-  w.text(s, f.dataflowId, str(h.dataflowId, 'header.dataflowId'))
-  w.text(s, f.senderNode, str(h.senderNode, 'header.senderNode'))
-  w.text(s, f.senderOperator, str(h.senderOperator, 'header.senderOperator'))
-  w.text(s, f.outputId, str(h.outputId, 'header.outputId'))
-  w.setU64(s, f.sequence, u64(h.sequence, 'header.sequence'))
-  w.setU64(s, f.timestampNs, u64(h.timestampNs, 'header.timestampNs'))
-  const metadata = h.metadata
-  if (typeof metadata !== 'object' || metadata === null) throw new ProtocolEncodeError('header.metadata is not an object')
-  const keys = Object.keys(metadata)
-  if (keys.length > 0) {
-    const entries = w.structList(s, f.metadata, KEY_VALUE, keys.length)
-    const g = KEY_VALUE.fields
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i] as string
-      const e = entries[i] as StructWriter
-      w.text(e, g.key, key)
-      const value: unknown = metadata[key]
-      switch (typeof value) {
-        case 'string':
-          w.setWhich(e, KEY_VALUE, g.text.tag)
-          w.text(e, g.text, value)
-          break
-        case 'number':
-          w.setWhich(e, KEY_VALUE, g.float64.tag)
-          w.setF64(e, g.float64, value)
-          break
-        case 'bigint':
-          if (value < INT64_MIN || value > INT64_MAX) {
-            throw new ProtocolEncodeError(`metadata ${JSON.stringify(key)}: bigint ${value}n is outside Int64`)
-          }
-          w.setWhich(e, KEY_VALUE, g.int64.tag)
-          w.setI64(e, g.int64, value)
-          break
-        case 'boolean':
-          w.setWhich(e, KEY_VALUE, g.bool.tag)
-          w.setBool(e, g.bool, value)
-          break
-        default:
-          if (!(value instanceof Uint8Array)) {
-            throw new ProtocolEncodeError(
-              `metadata ${JSON.stringify(key)}: a ${describeType(value)} is not a metadata value (string, number, bigint, boolean or Uint8Array)`,
-            )
-          }
-          w.setWhich(e, KEY_VALUE, g.data.tag)
-          w.data(e, g.data, value)
-      }
-    }
-  }
-  w.text(s, f.encoding, str(h.encoding, 'header.encoding'))
-  w.text(s, f.messageId, str(h.messageId, 'header.messageId'))
-  if (typeof h.redelivered !== 'boolean') throw new ProtocolEncodeError('header.redelivered is not a boolean')
-  w.setBool(s, f.redelivered, h.redelivered)
-}
-
-function readHeader(r: FrameReader, s: StructReader): MessageHeader {
-  const f = HEADER.fields
-  const g = KEY_VALUE.fields
-  const dataflowId = r.text(s, f.dataflowId)
-  const senderNode = r.text(s, f.senderNode)
-  const senderOperator = r.text(s, f.senderOperator)
-  const outputId = r.text(s, f.outputId)
-  const metadata: Record<string, MetadataValue> = {}
-  const list = r.structList(s, f.metadata)
-  for (let i = 0; i < list.count; i++) {
-    const e = r.element(list, i)
-    let value: MetadataValue
-    switch (r.which(e, KEY_VALUE)) {
-      case g.text.tag:
-        value = r.text(e, g.text)
-        break
-      case g.float64.tag:
-        value = r.f64(e, g.float64)
-        break
-      case g.int64.tag:
-        value = r.i64(e, g.int64)
-        break
-      case g.bool.tag:
-        value = r.bool(e, g.bool)
-        break
-      case g.data.tag:
-        value = r.data(e, g.data)
-        break
-      default:
-        // A value type from a newer peer: drop this entry, keep the rest (see common.capnp).
-        continue
-    }
-    const key = r.text(e, g.key)
-    if (Object.hasOwn(metadata, key)) throw new ProtocolError(`metadata key ${JSON.stringify(key)} appears twice`)
-    // `__proto__` must become an own property, not the object's prototype.
-    if (key === '__proto__') Object.defineProperty(metadata, key, { value, enumerable: true, writable: true, configurable: true })
-    else metadata[key] = value
-  }
+function readInput(r: FrameReader, s: StructReader): WireInput {
+  const shm = readShared(r, r.struct(s, S2N_INPUT.fields.shm))
   return {
-    dataflowId,
-    senderNode,
-    senderOperator,
-    outputId,
-    sequence: r.u64(s, f.sequence),
-    timestampNs: r.u64(s, f.timestampNs),
-    metadata,
-    encoding: r.text(s, f.encoding),
-    messageId: r.text(s, f.messageId),
-    redelivered: r.bool(s, f.redelivered),
+    type: 'input',
+    id: r.text(s, S2N_INPUT.fields.inputId),
+    header: readHeader(r, r.struct(s, S2N_INPUT.fields.header)),
+    ...(shm === undefined ? {} : { shm }),
   }
-}
-
-function str(value: string, name: string): string {
-  if (typeof value !== 'string') throw new ProtocolEncodeError(`${name} is a ${describeType(value)}, not a string`)
-  return value
-}
-
-function strList(values: readonly string[], name: string): readonly string[] {
-  if (!Array.isArray(values)) throw new ProtocolEncodeError(`${name} is a ${describeType(values)}, not an array`)
-  for (const v of values) if (typeof v !== 'string') throw new ProtocolEncodeError(`${name} holds a ${describeType(v)}, not a string`)
-  return values
-}
-
-function bool(value: boolean, name: string): boolean {
-  if (typeof value !== 'boolean') throw new ProtocolEncodeError(`${name} is a ${describeType(value)}, not a boolean`)
-  return value
-}
-
-function u32(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 0 || value > UINT32_MAX) {
-    throw new ProtocolEncodeError(`${name} must be an integer in [0, 2^32 - 1], got ${String(value)}`)
-  }
-  return value
-}
-
-function u64(value: bigint, name: string): bigint {
-  if (typeof value !== 'bigint' || value < 0n || value > UINT64_MAX) {
-    throw new ProtocolEncodeError(`${name} must be a bigint in [0, 2^64 - 1], got ${describeValue(value)}`)
-  }
-  return value
-}
-
-function enumOrdinal<T extends string>(values: readonly T[], value: T, name: string): number {
-  const i = values.indexOf(value)
-  if (i < 0) throw new ProtocolEncodeError(`${name} must be one of ${values.join(', ')}, got ${describeValue(value)}`)
-  return i
-}
-
-function unencodable(msg: { type: string }): ProtocolEncodeError {
-  return new ProtocolEncodeError(`cannot encode a message of type ${describeValue((msg as { type?: unknown }).type)}`)
-}
-
-function describeType(value: unknown): string {
-  if (value === null) return 'null'
-  if (typeof value === 'object') return (value as object).constructor?.name ?? 'object'
-  return typeof value
-}
-
-function describeValue(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : typeof value === 'bigint' ? `${value}n` : String(value)
 }

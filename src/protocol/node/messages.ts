@@ -51,8 +51,9 @@ export type NodeToSupervisor =
    * Push mode (see {@link Registration.pushInputs}): the node consumed every event numbered
    * `<= consumedUpTo` (events are numbered per connection from 1), and the supervisor may keep
    * up to `window` events sent and unconsumed. The first one switches the connection to push.
+   * `inputBatches`: the node reads `inputs` messages (several inputs in one; absent: false).
    */
-  | { type: 'credit'; consumedUpTo: bigint; window: number }
+  | { type: 'credit'; consumedUpTo: bigint; window: number; inputBatches?: boolean | undefined }
   | { type: 'close-outputs'; outputs: string[] }
   | { type: 'log'; level: LogLevel; message: string }
   /** A union variant this build does not know (a newer peer); ignored by receivers. */
@@ -96,7 +97,10 @@ export interface Registration {
  * An event on the wire: an input's payload is not part of the header message, it travels as
  * frame 1 (see the module comment).
  */
-export type WireEvent = Omit<InputDelivery, 'data'> | ControlEvent
+export type WireEvent = WireInput | ControlEvent
+
+/** An input on the wire: its payload is a frame of its own, or in shared memory. */
+export type WireInput = Omit<InputDelivery, 'data'>
 
 /** Messages the supervisor sends to a custom node. */
 export type SupervisorToNode =
@@ -115,4 +119,9 @@ export type SupervisorToNode =
    * sends its following `next`; a node that dies before gets them again, marked redelivered.
    */
   | { type: 'batch-end' }
+  /**
+   * Push mode, to a node whose credit set `inputBatches`: several inputs in one message, each
+   * one event in list order. The payloads follow as frames 1..n, one per input without `shm`.
+   */
+  | { type: 'inputs'; inputs: WireInput[] }
   | { type: 'unknown'; which: number }

@@ -54,6 +54,9 @@ struct NodeToSupervisor {
   struct Credit {
     consumedUpTo @0 :UInt64;  # Every event numbered <= this is consumed (cumulative; 0: none).
     window @1 :UInt32;        # Most events the supervisor may have sent and not seen consumed.
+    inputBatches @2 :Bool;    # True: the node reads `inputs` (SupervisorToNode.InputBatch), so
+                              # several queued inputs may come in one message. False (a node
+                              # older than the field): one `input` message per input.
   }
 
   struct CloseOutputs {

@@ -35,6 +35,8 @@ struct SupervisorToNode {
                                             # of the batch. If the node dies first, the
                                             # supervisor delivers them again to the restarted
                                             # node, inputs with `redelivered` set.
+    inputs @13 :InputBatch;                 # Push mode, to a node whose credit asked for it:
+                                            # several inputs in one message; see InputBatch.
   }
 
   # What the supervisor tells a node about itself when it registers.
@@ -72,6 +74,15 @@ struct SupervisorToNode {
     shm @2 :Common.SharedPayload;     # Set: the payload is in this shared-memory segment, and
                                       # there is no frame 1. The node reads it before it asks
                                       # for its next batch (the segment may go after that).
+  }
+
+  # Several inputs in one ZeroMQ message, sent when more than one waits for a node that
+  # pushes (NodeToSupervisor.Credit.inputBatches). Each counts as one event, in list order,
+  # exactly as if it had come as its own `input` message (numbering, consumption, redelivery).
+  # Frame 0 is this message; then one frame per input that has no `shm`, in list order, holding
+  # its payload (an empty frame for an empty payload). An input with `shm` has no frame.
+  struct InputBatch {
+    inputs @0 :List(Input);
   }
 
   struct InputClosed {

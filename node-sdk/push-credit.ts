@@ -1,0 +1,54 @@
+/**
+ * Push mode's consumption accounting on the node's side (see NodeToSupervisor.Credit): the
+ * supervisor numbers nothing on the wire, so both ends count the events it pushes, from 1 on
+ * each connection. The node tells what its program consumed with `credit` messages and on its
+ * outputs (`consumedUpTo`); the supervisor deletes those and keeps the rest for a restart.
+ * Exact per event, however the events were framed: a message carrying several events numbers
+ * each of them.
+ *
+ * @module
+ */
+import { PUSH_WINDOW } from '../src/protocol/node/messages.js'
+
+export class PushCredit {
+  /** Events numbered so far. */
+  #received = 0
+  /** The highest number the program has taken and asked past. */
+  #consumed = 0
+  /** The highest number told to the supervisor. */
+  #reported = 0
+  /** A first credit went out: the supervisor pushes from then on, and reads `consumedUpTo`. */
+  #sent = false
+
+  /** Number the next event that arrived. */
+  number(): number {
+    return ++this.#received
+  }
+
+  /** The program consumed event `seq`; true when a credit should go now (a quarter of the window). */
+  consume(seq: number): boolean {
+    if (seq <= this.#consumed) return false
+    this.#consumed = seq
+    return this.#consumed - this.#reported >= PUSH_WINDOW / 4
+  }
+
+  /** The program waits with nothing buffered: true when a credit should go (the first, or news). */
+  get wanted(): boolean {
+    return !this.#sent || this.#consumed > this.#reported
+  }
+
+  /** What an output carries of the consumption not yet told (undefined: nothing new). */
+  takeReport(): bigint | undefined {
+    if (!this.#sent || this.#consumed <= this.#reported) return undefined
+    this.#reported = this.#consumed
+    return BigInt(this.#consumed)
+  }
+
+  /** A credit goes now: what it says, counted as told. */
+  takeCredit(): { consumedUpTo: bigint; window: number; inputBatches: boolean } {
+    this.#sent = true
+    this.#reported = this.#consumed
+    // This SDK reads several inputs per message: the supervisor may batch what waits.
+    return { consumedUpTo: BigInt(this.#consumed), window: PUSH_WINDOW, inputBatches: true }
+  }
+}
