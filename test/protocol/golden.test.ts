@@ -8,7 +8,7 @@ import { ProtocolError } from '../../src/protocol/errors.js'
 import type { NodeToSupervisor, SupervisorToNode } from '../../src/protocol/node/messages.js'
 import { capnpDecode, capnpEncode, FIXTURE_DIR, haveCapnp } from './fixtures/capnp-tool.js'
 import { withDoubleFarRoot, withFarRoot } from './fixtures/frames.js'
-import { nodeToSupervisorSamples, supervisorToNodeSamples, typicalHeader } from './fixtures/messages.js'
+import { emptyHeader, nodeToSupervisorSamples, supervisorToNodeSamples, typicalHeader } from './fixtures/messages.js'
 
 const N2S_SCHEMA = 'node-to-supervisor.capnp'
 const S2N_SCHEMA = 'supervisor-to-node.capnp'
@@ -142,18 +142,6 @@ if (haveCapnp(t)) {
     }
   })
 
-  const emptyHeader = {
-    dataflowId: '',
-    senderNode: '',
-    senderOperator: '',
-    outputId: '',
-    sequence: 0n,
-    timestampNs: 0n,
-    metadata: {},
-    encoding: '',
-    messageId: '',
-    redelivered: false,
-  }
   const s2nFromText: Array<[string, SupervisorToNode]> = [
     [
       '(registered = (dataflowId = "d", dataflowName = "n", nodeId = "x", restartCount = 4294967295, inputs = ["a"], outputs = ["b", "c"], ' +
@@ -327,18 +315,7 @@ if (haveCapnp(t)) {
     t.strictSame(decodeSupervisorToNode(past('SupervisorToNode', '(input = (inputId = "i"))')), {
       type: 'input',
       id: 'i',
-      header: {
-        dataflowId: '',
-        senderNode: '',
-        senderOperator: '',
-        outputId: '',
-        sequence: 0n,
-        timestampNs: 0n,
-        metadata: {},
-        encoding: '',
-        messageId: '',
-        redelivered: false,
-      },
+      header: emptyHeader,
     })
   })
 
