@@ -7,21 +7,20 @@
  */
 
 import { nameProblem, showName } from '../security/names.js'
-import { isMap, isScalar, type Document, type Node, type YAMLMap } from 'yaml'
-import type { At, DraftCustomBody, DraftDataflow, DraftInput, DraftNode, DraftOperator, DraftOperatorsBody, DraftRestart } from './draft.js'
-import { dataIdProblem, nodeIdProblem } from './ids.js'
-import { INPUT_KEYS, NODE_KEYS, OPERATOR_KEYS, ROOT_KEYS } from './keys.js'
+import { isScalar, type Document, type Node, type YAMLMap } from 'yaml'
+import type { At, DraftCustomBody, DraftDataflow, DraftNode, DraftOperator, DraftOperatorsBody, DraftRestart } from './draft.js'
+import { nodeIdProblem } from './ids.js'
+import { NODE_KEYS, OPERATOR_KEYS, ROOT_KEYS } from './keys.js'
 import type { Problems, Scope } from './problems.js'
 import { Reader, type Field, type Fields } from './reader.js'
 import { splitShellWords } from './shell-words.js'
-import type { Durability, QueuePolicy, RestartPolicy, SourcePosition } from './types.js'
+import { validateInputs, validateOutputs, type ValidateContext } from './validate-data.js'
+import type { Durability, RestartPolicy, SourcePosition } from './types.js'
 
 const RESTART_POLICIES: readonly RestartPolicy[] = ['never', 'on-failure', 'always']
-const QUEUE_POLICIES: readonly QueuePolicy[] = ['drop_oldest', 'backpressure']
 const DURABILITIES: readonly Durability[] = ['process', 'power']
 
-/** Default queue size of an input. */
-export const DEFAULT_QUEUE_SIZE = 10
+export { DEFAULT_QUEUE_SIZE } from './validate-data.js'
 
 type RestartFields = Partial<
   Record<'restart_policy' | 'max_restarts' | 'restart_delay' | 'max_restart_delay' | 'restart_window' | 'health_check_timeout', Field>
@@ -35,13 +34,13 @@ export function validateDocument(doc: Document, problems: Problems): DraftDatafl
   return new Validator(doc, problems).root()
 }
 
-class Validator {
-  private readonly read: Reader
-  private readonly pos: (where: Node | null) => SourcePosition
+class Validator implements ValidateContext {
+  readonly read: Reader
+  readonly pos: (where: Node | null) => SourcePosition
 
   constructor(
     private readonly doc: Document,
-    private readonly problems: Problems,
+    readonly problems: Problems,
   ) {
     this.read = new Reader(doc, problems)
     this.pos = (where) => problems.positions.of(where)
@@ -298,8 +297,8 @@ class Validator {
       path: path === undefined || f.path === undefined ? undefined : { value: path, at: this.pos(f.path.value) },
       args,
       connectTimeout: this.read.duration(f.connect_timeout, scope, true),
-      inputs: this.inputs(f.inputs, scope),
-      outputs: this.outputs(f.outputs, scope, rejected),
+      inputs: validateInputs(this, f.inputs, scope),
+      outputs: validateOutputs(this, f.outputs, scope, rejected),
     }
   }
 
@@ -412,144 +411,14 @@ class Validator {
       idAt: id?.at,
       module,
       language,
-      inputs: this.inputs(f.inputs, scope),
-      outputs: this.outputs(f.outputs, scope, rejected),
+      inputs: validateInputs(this, f.inputs, scope),
+      outputs: validateOutputs(this, f.outputs, scope, rejected),
       timeout: this.read.duration(f.timeout, scope, true),
       maxRedeliveries: this.read.integer(f.max_redeliveries, scope, 1),
       maxMemoryMb: this.read.integer(f.max_memory_mb, scope, 1),
       durability: this.read.oneOf(f.durability, scope, DURABILITIES),
       restart: this.restart(f, scope),
       position: this.pos(map),
-    }
-  }
-
-  private outputs(field: Field | undefined, scope: Scope, rejected: string[]): string[] | undefined {
-    // No `outputs` but a rejected key (maybe `ouputs:`): the outputs are unknown, so sources
-    // reading from this node are not checked against them.
-    if (field === undefined) return rejected.length > 0 ? undefined : []
-    // `outputs:` with nothing after it is an empty list, as `inputs:` is an empty mapping.
-    if (isScalar(field.value) && (field.value.value === null || field.value.value === undefined)) return []
-    const seq = this.read.list(field, scope, 'a list of output ids')
-    if (seq === undefined) return undefined
-    const outputs: string[] = []
-    const first = new Map<string, Node>()
-    let valid = true
-    for (const item of seq.items) {
-      const node = this.read.deref(item)
-      const s = this.read.scalarString(node)
-      if (s === undefined) {
-        this.problems.add(
-          'DORA_SPEC_INVALID_VALUE',
-          this.read.valueOrKey(node, field.key),
-          scope,
-          `\`outputs\` entries must be strings, got ${this.read.describe(node)}`,
-        )
-        valid = false
-        continue
-      }
-      const problem = dataIdProblem(s.value)
-      if (problem !== undefined) {
-        this.problems.add('DORA_SPEC_INVALID_ID', s, scope, `output id "${s.value}" ${problem}`)
-        valid = false
-        continue
-      }
-      const previous = first.get(s.value)
-      if (previous !== undefined) {
-        this.problems.add(
-          'DORA_SPEC_DUPLICATE_ID',
-          s,
-          scope,
-          `output "${s.value}" is listed twice (first on line ${this.pos(previous).line})`,
-          'remove the repeated output',
-        )
-        continue
-      }
-      first.set(s.value, s)
-      outputs.push(s.value)
-    }
-    // Invalid entries make the list unreliable for checking the sources that read from it.
-    return valid ? outputs : undefined
-  }
-
-  private inputs(field: Field | undefined, scope: Scope): DraftInput[] {
-    if (field === undefined) return []
-    const v = field.value
-    // `inputs:` with nothing after it is an empty mapping in practice.
-    if (isScalar(v) && (v.value === null || v.value === undefined)) return []
-    if (!isMap(v)) {
-      this.read.wrongType(field, scope, 'a mapping of input ids to sources')
-      return []
-    }
-    const inputs: DraftInput[] = []
-    const first = new Map<string, Node>()
-    for (const pair of v.items) {
-      const key = this.read.deref(pair.key)
-      if (!isScalar(key) || (typeof key.value !== 'string' && typeof key.value !== 'number')) {
-        this.problems.add('DORA_SPEC_INVALID_VALUE', key ?? pair, scope, `input ids must be strings, got ${this.read.describe(key)}`)
-        continue
-      }
-      const id = String(key.value)
-      const problem = dataIdProblem(id)
-      if (problem !== undefined) {
-        this.problems.add('DORA_SPEC_INVALID_ID', key, scope, `input id "${id}" ${problem}`)
-        continue
-      }
-      const previous = first.get(id)
-      if (previous !== undefined) {
-        this.problems.add(
-          'DORA_SPEC_DUPLICATE_ID',
-          key,
-          scope,
-          `input "${id}" is defined twice (first on line ${this.pos(previous).line})`,
-          'give every input a unique id',
-        )
-        continue
-      }
-      first.set(id, key)
-      const input = this.input(id, key, this.read.deref(pair.value), scope)
-      if (input !== undefined) inputs.push(input)
-    }
-    return inputs
-  }
-
-  private input(id: string, key: Node, value: Node | null, scope: Scope): DraftInput | undefined {
-    const position = this.pos(key)
-    const short = this.read.scalarString(value)
-    if (short !== undefined) {
-      return { id, source: { value: short.value, at: this.pos(short) }, queueSize: DEFAULT_QUEUE_SIZE, queuePolicy: 'drop_oldest', position }
-    }
-    if (!isMap(value)) {
-      this.problems.add(
-        'DORA_SPEC_INVALID_VALUE',
-        this.read.valueOrKey(value, key),
-        scope,
-        `input "${id}" must be a source string or a mapping with \`source\`, got ${this.read.describe(value)}`,
-        'write e.g. `tick: dora/timer/millis/100` or `scan: { source: lidar/scan, queue_size: 4 }`',
-      )
-      return undefined
-    }
-    const f = this.read.fields(value, INPUT_KEYS, 'input', scope).fields
-    let queueSize = this.read.integer(f.queue_size, scope, 0)
-    if (queueSize === 0) {
-      // dora clamps 0 to 1 (a queue must hold the message being delivered); say so rather than refuse.
-      queueSize = 1
-      this.problems.note(f.queue_size?.value ?? value, scope, `input "${id}" has queue_size 0, read as 1 (dora does the same)`)
-    }
-    const queuePolicy = this.read.oneOf(f.queue_policy, scope, QUEUE_POLICIES)
-    const inputTimeout = this.read.duration(f.input_timeout, scope, true)
-    if (f.source === undefined) {
-      this.problems.add('DORA_SPEC_MISSING_KEY', value, scope, `input "${id}" has no \`source\``, 'add `source: node/output` (or a dora/timer/... source)')
-      return undefined
-    }
-    const source = this.read.string(f.source, scope)
-    if (source === undefined) return undefined
-    return {
-      id,
-      source: { value: source, at: this.pos(f.source.value) },
-      queueSize: queueSize ?? DEFAULT_QUEUE_SIZE,
-      queuePolicy: queuePolicy ?? 'drop_oldest',
-      inputTimeout,
-      position,
     }
   }
 }
