@@ -157,7 +157,7 @@ function parseEntry(text: string): PidFileEntry | undefined {
  */
 export function livePidFileEntry(file: string): PidFileEntry | undefined {
   const entry = readPidFileEntry(file)
-  return entry !== undefined && isSameProcess(entry.pid, entry.stamp) ? entry : undefined
+  return isLiveEntry(entry, undefined) ? entry : undefined
 }
 
 /** The pid of {@link livePidFileEntry}. */
