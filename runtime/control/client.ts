@@ -9,7 +9,7 @@
  * {@link ControlClient.close} closes the socket.
  */
 import { Dealer } from 'zeromq'
-import { deserializeError } from '../../src/errors.js'
+import { DoraError, deserializeError } from '../../src/errors.js'
 import { decodeControlReply, encodeControlRequest } from '../../src/protocol/control/codec.js'
 import { SendQueue } from '../../src/transport/send-queue.js'
 import type { CurveClientOptions } from '../../src/security/curve-keys.js'
@@ -119,7 +119,9 @@ export class ControlClient {
         },
       })
       this.#receive()
-      this.#sender.send([encodeControlRequest({ id, command, body: JSON.stringify(body) })]).catch((err: unknown) => this.#pending.get(id)?.reject(err))
+      this.#sender
+        .send([encodeControlRequest({ id, command, body: JSON.stringify(body) })])
+        .catch((err: unknown) => this.#pending.get(id)?.reject(this.#sendFailed(command, err)))
     })
   }
 
@@ -134,6 +136,17 @@ export class ControlClient {
 
   [Symbol.dispose](): void {
     this.close()
+  }
+
+  /**
+   * A send ZeroMQ refused: the connection was dropped under it (a refused CURVE handshake drops
+   * it, and a send that processes the drop fails with EAGAIN). To the user that is the same as
+   * no answer, with the same hint (check the keys, or the supervisor).
+   */
+  #sendFailed(command: string, err: unknown): unknown {
+    if (err instanceof DoraError) return err
+    const reason = err instanceof Error ? err.message : String(err)
+    return new DaemonUnresponsiveError(`the request "${command}" to ${this.#who} on ${this.#endpoint} could not be sent (${reason})`, { hint: this.#hint })
   }
 
   #closedError(command: string): ControlClientClosedError {

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { join } from 'node:path'
-import { Router } from 'zeromq'
+import { Router, curveKeyPair } from 'zeromq'
+import { ControlServer } from '../../../runtime/control/server.js'
 import { shortRuntimeDir } from '../../e2e/fixtures/cli.js'
 import { ControlClient } from '../../../runtime/control/client.js'
 import { ControlClientClosedError } from '../../../runtime/control/errors.js'
@@ -92,4 +93,27 @@ t.test('an error reply rejects with its code and hint', async (t) => {
   const got = await s.next()
   await s.reply(got, { id: got.id, type: 'error', code: 'DORA_DAEMON_UNKNOWN_DATAFLOW', message: 'no such dataflow', hint: 'start one' })
   await t.rejects(request, { code: 'DORA_DAEMON_UNKNOWN_DATAFLOW', message: 'no such dataflow', hint: 'start one' })
+})
+
+t.test('a client refused at the handshake gets DORA_DAEMON_UNRESPONSIVE with the hint, never a raw ZeroMQ error', async (t) => {
+  const serverKeys = curveKeyPair()
+  const s = await ControlServer.bind({
+    endpoints: [{ endpoint: 'tcp://127.0.0.1:*', secretKey: serverKeys.secretKey, allow: () => false }],
+    dispatch: async () => null,
+  })
+  t.teardown(() => s.close())
+  // No CURVE keys (a user who forgot them): the server refuses the handshake and libzmq drops
+  // the connection. A send then waits for a connection that never comes -- or, when the refusal
+  // is processed inside the send itself (a loaded machine), fails at once with EAGAIN (seen in
+  // CI in a test's raw client): both must read as "did not answer", with the hint.
+  const c = client(t, s.endpoints[0]!)
+  const outcomes = new Set<string>()
+  for (let i = 0; i < 10; i++) {
+    const err = await c.request('ping', {}, { timeoutMs: 20 }).then(
+      () => undefined,
+      (e: unknown) => e as { code?: string; hint?: string },
+    )
+    outcomes.add(`${err?.code ?? 'answered'}${err?.hint === 'the test hint' ? '' : ' (another hint)'}`)
+  }
+  t.same([...outcomes], ['DORA_DAEMON_UNRESPONSIVE'], 'every request ended unresponsive, with the hint')
 })
