@@ -335,7 +335,13 @@ export class Node implements AsyncDisposable {
 
   async #closeGracefully(): Promise<void> {
     try {
-      if (this.outputs.length > 0) await this.closeOutputs(this.outputs)
+      // The supervisor counts a pushed event consumed only when told: what the program took
+      // since the last credit is told now, and the close round trip (even with no outputs)
+      // makes sure that credit arrived before the process exits. Untold, those events would be
+      // delivered again to the next run (or restart) of this node.
+      const unreported = this.#credit.unreported
+      if (unreported) this.#sendCredit()
+      if (this.outputs.length > 0 || unreported) await this.closeOutputs(this.outputs)
     } catch {
       // The supervisor may already be gone, or destroy() came first: release the socket anyway.
     }

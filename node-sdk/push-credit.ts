@@ -37,6 +37,11 @@ export class PushCredit {
     return !this.#sent || this.#consumed > this.#reported
   }
 
+  /** Push mode, and the program consumed events the supervisor has not been told of. */
+  get unreported(): boolean {
+    return this.#sent && this.#consumed > this.#reported
+  }
+
   /** What an output carries of the consumption not yet told (undefined: nothing new). */
   takeReport(): bigint | undefined {
     if (!this.#sent || this.#consumed <= this.#reported) return undefined

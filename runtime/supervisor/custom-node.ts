@@ -412,6 +412,7 @@ export class CustomNode implements Unit {
     // inputs in the inbox. (A `next` the dead process sent ahead of its crash used to send the
     // inputs arriving during restart_delay to its identity, where the ROUTER dropped them.)
     this.#identity = undefined
+    const consumedAll = this.#delivery.cleanExitConsumesAll
     this.#delivery.reset()
     clearTimeout(this.#connectTimer)
     // A clean exit without ever connecting is a program that is not a dora-ts node (or forgot
@@ -421,10 +422,11 @@ export class CustomNode implements Unit {
       this.#failure = `exited with code 0 without connecting to the supervisor: its program must call \`await Node.connect()\` (from 'dora-ts') to get inputs and send outputs`
     }
     this.#options.processEnded?.()
-    if (code === 0 && signal === null && this.#failure === undefined) {
+    if (code === 0 && signal === null && this.#failure === undefined && consumedAll) {
       // A clean exit is the node's own choice to end: it was done with what it had been given
       // (else the next run would get again what a sink like examples/pipeline's printer had
-      // handled before it ended the run).
+      // handled before it ended the run). Not so for a pushed node that ends before its Stop:
+      // what it never consumed stays, like a crash's (below), for its restart or the next run.
       const batch = this.#redelivery.consumedAll()
       if (batch.length > 0) this.#options.consumed?.(batch)
     } else {

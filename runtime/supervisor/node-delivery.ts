@@ -48,6 +48,16 @@ export class NodeDelivery {
     return this.#push && this.#batches
   }
 
+  /**
+   * Whether a clean exit of the process means it consumed everything it was sent. In pull mode
+   * it asked for each batch it holds; in push mode after its Stop, everything sent came before
+   * that Stop. In push mode before Stop, the node may exit holding pushed events its program
+   * never saw: only its credits say what it consumed (the SDK's close() sends a last one).
+   */
+  get cleanExitConsumesAll(): boolean {
+    return !this.#push || this.#stopPushed
+  }
+
   /** A process starts or ends: it pulls until it sends a credit, and has asked for nothing. */
   reset(): void {
     this.#nextPending = false
