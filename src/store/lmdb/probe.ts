@@ -78,7 +78,6 @@ const die = () => process.kill(process.pid, 'SIGKILL')
 const lifeline = new Socket({ fd: 3, readable: true, writable: false })
 lifeline.on('data', () => {})
 lifeline.on('end', die)
-lifeline.on('close', die)
 lifeline.on('error', die)
 parentPort.postMessage('watching')
 `
