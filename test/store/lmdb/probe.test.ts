@@ -54,6 +54,11 @@ function gone(pid: number): boolean {
   }
 }
 
+/** `text` as a literal inside a RegExp (tap's test directories hold dots and dashes). */
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
 t.test('the bound on the probe scales with the store: a floor, plus a rate per MiB', async (t) => {
   t.equal(probeBoundMs(0), PROBE_FLOOR_MS)
   t.equal(probeBoundMs(4 * 0x100000), PROBE_FLOOR_MS + 4 * PROBE_MS_PER_MIB)
@@ -82,7 +87,7 @@ t.test('regression (issue 12): a probe that hangs is reported as a damaged store
   t.throws(() => probeStore(dir, inspectDataFile(dir), { boundMs: 1500 }), {
     code: 'DORA_STATE_CORRUPT',
     message: new RegExp(
-      `^cannot open the state store in ${dir}: reading ${join(dir, 'data.mdb')} \\(\\d+ bytes\\) in a probe process did not finish within 1\\.5 s, so LMDB hung on it`,
+      `^cannot open the state store in ${escape(dir)}: reading ${escape(join(dir, 'data.mdb'))} \\(\\d+ bytes\\) in a probe process did not finish within 1\\.5 s, so LMDB hung on it`,
     ),
     hint: /^restore a snapshot/,
   })
