@@ -55,7 +55,7 @@ export interface ProbeOptions {
  * Test-only: when set in the probe's environment to a file path, the probe writes its pid to
  * that file once the store is open and then blocks its main thread forever (as a deadlock in
  * LMDB would), so tests can check the time bound and the parent-death lifeline. Read only by
- * {@link PROBE_SOURCE}; not a user setting.
+ * the probe's own source; not a user setting.
  */
 export const PROBE_HANG_ENV = 'DORA_TS_TEST_PROBE_HANG'
 
@@ -67,9 +67,10 @@ export const PROBE_HANG_ENV = 'DORA_TS_TEST_PROBE_HANG'
 // SIGKILLs its own process, which needs nothing from the main thread. Why not the
 // alternatives: polling process.ppid works too but only notices on its next tick; Linux's
 // PR_SET_PDEATHSIG is not reachable from node without an addon (or util-linux's setpriv, not on
-// every robot), and it fires when the parent *thread* ends, which in the supervisor is the KVS
-// worker thread, not the process. A blocking fs.readSync on the fd would hang node's exit
-// (threadpool threads are joined at exit), so the worker reads through a net.Socket (epoll).
+// every robot), and it is tied to the thread that spawned the probe rather than to the process
+// (the supervisor probes from its KVS worker thread). A blocking readSync of the fd would park
+// the worker in a system call that terminate() cannot interrupt, which could hold up the
+// probe's exit, so the worker reads through a net.Socket (epoll, in its own event loop).
 // Not on Windows: there fd 3 is not a socket a net.Socket can read, and dora-ts targets Linux.
 const LIFELINE_SOURCE = `
 import { Socket } from 'node:net'
