@@ -8,7 +8,7 @@
  * two LMDB meta pages ourselves and refuse what LMDB would choke on with a clear error:
  * not an LMDB file, another LMDB data format, a file shorter than its meta page says. Only a
  * file that looks truncated is opened for real, in a throw-away child process ({@link
- * probeStore}), to tell a damaged file from one that just ends in free pages.
+ * probeStore}, probe.ts), to tell a damaged file from one that just ends in free pages.
  *
  * Damage inside the B-tree pages (random bytes over a page, bit rot) makes LMDB itself crash
  * (SIGSEGV, SIGBUS, SIGABRT: it trusts its pages), so with `verify` the whole store is read
@@ -40,11 +40,11 @@ import {
 } from 'node:fs'
 import { InsecurePathError } from '../../security/errors.js'
 import { prepareStoreDir } from '../../security/private-path.js'
-import { spawnSync } from 'node:child_process'
 import { endianness } from 'node:os'
 import { join } from 'node:path'
 import { corruptHint, layoutHint, StateCorruptError, StateLayoutError, StateOpenError, stateErrorFrom } from '../state/errors.js'
 import { errorMessage } from '../../errors.js'
+import { probeStore } from './probe.js'
 
 /** LMDB's file magic (mdb.c MDB_MAGIC). */
 const MDB_MAGIC = 0xbeefc0de
@@ -247,94 +247,4 @@ function checkAccess(path: string, what: string, isDir: boolean, dir = path): vo
       hint: `fix the permissions of ${path}, or choose another --state-dir`,
     })
   }
-}
-
-// Opens the environment read-only and reads every record of every database, so each page a
-// later load() would touch is touched here first; a crash here is damage. Damage that does not
-// crash LMDB is caught where the tree contradicts itself: keys out of order, or a count of
-// entries other than the database records (a damaged branch page once hid 23 of 51 entries).
-// An error is reported on its own stderr line after PROBE_ERROR_MARK, as JSON {message, code}:
-// node's report of an uncaught error starts with the source line that threw, which the parent
-// used to quote instead of the message (issue 12). Runs as `node --input-type=module -e`, so
-// it works the same from src/ and from dist/.
-const PROBE_ERROR_MARK = 'dora-ts probe error: '
-const PROBE_SOURCE = `
-const [lmdbUrl, dir] = process.argv.slice(1)
-try {
-  const { open } = await import(lmdbUrl)
-  // permissionsMode: the lock.mdb this open may create stays private (issue 13), as in the parent.
-  const env = open({ path: dir, noSubdir: false, readOnly: true, maxDbs: 1000, keyEncoding: 'binary', encoding: 'binary', permissionsMode: 0o600 })
-  // Collect the names first: opening a database while a cursor walks the main one fails.
-  const names = Array.from(env.getKeys(), (raw) => Buffer.from(raw).toString('utf8').replace(/\\0$/, ''))
-  let bytes = 0
-  for (const name of names) {
-    const db = env.openDB({ name, keyEncoding: 'binary', encoding: 'binary' })
-    let count = 0
-    let previous
-    for (const { key, value } of db.getRange()) {
-      const k = Buffer.from(key)
-      if (previous !== undefined && Buffer.compare(previous, k) >= 0) throw new Error('MDB_CORRUPTED: keys out of order in database ' + name)
-      previous = k
-      bytes += value.length
-      count++
-    }
-    const recorded = db.getStats().entryCount
-    if (recorded !== count) throw new Error('MDB_CORRUPTED: database ' + name + ' records ' + recorded + ' entries, ' + count + ' were found')
-  }
-  env.close()
-  process.stdout.write(String(bytes))
-} catch (err) {
-  const message = err instanceof Error ? err.message : String(err)
-  const code = err !== null && typeof err === 'object' && 'code' in err ? err.code : undefined
-  process.stderr.write('\\n${PROBE_ERROR_MARK}' + JSON.stringify({ message, code }) + '\\n')
-  process.exit(3)
-}
-`
-
-/**
- * Open the store in a child process and read all of it. A crash or an error there means the
- * file is damaged: throw DORA_STATE_CORRUPT instead of letting the supervisor crash.
- */
-export function probeStore(dir: string, report: DataFileReport): void {
-  const lmdbUrl = import.meta.resolve('lmdb')
-  // Plain node: no loaders or flags of this process (NODE_OPTIONS, execArgv) in the probe.
-  const env = { ...process.env }
-  delete env['NODE_OPTIONS']
-  const result = spawnSync(process.execPath, ['--input-type=module', '-e', PROBE_SOURCE, lmdbUrl, dir], {
-    env,
-    encoding: 'utf8',
-    timeout: 120_000,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  if (result.status === 0) return
-  const size =
-    report.kind === 'short'
-      ? `data.mdb is ${report.size} bytes but its newest meta page ends the data at ${(report.lastPage + 1n) * BigInt(report.pageSize)}; `
-      : ''
-  const how = result.signal !== null ? `LMDB crashed with ${result.signal}` : `LMDB failed: ${probeError(result.stderr) ?? `exit code ${result.status}`}`
-  const what = report.kind === 'short' ? 'the file is truncated or damaged' : 'a page of the file is damaged'
-  throw new StateCorruptError(`cannot open the state store in ${dir}: ${size}reading it all in a probe process failed (${how}); ${what}`, {
-    dir,
-    hint: corruptHint(dir),
-  })
-}
-
-/**
- * What the probe reported (its PROBE_ERROR_MARK line: message and LMDB code), or else the first
- * line of stderr that reads as an error (a failure before the probe's own handler ran).
- */
-function probeError(stderr: string | undefined): string | undefined {
-  const lines = (stderr ?? '').split('\n').map((l) => l.trim())
-  const marked = lines.find((l) => l.startsWith(PROBE_ERROR_MARK))
-  if (marked !== undefined) {
-    try {
-      const { message, code } = JSON.parse(marked.slice(PROBE_ERROR_MARK.length)) as { message?: unknown; code?: unknown }
-      const text = typeof message === 'string' && message !== '' ? message : 'an error without a message'
-      return code === undefined || code === null || String(message).includes(String(code)) ? text : `${text} (code ${String(code)})`
-    } catch {
-      // Not JSON: fall through to the plain lines.
-    }
-  }
-  const line = lines.find((l) => l.startsWith('Error') || /^[A-Za-z]*Error:/.test(l))
-  return line === undefined || line === '' ? undefined : line
 }

@@ -2,7 +2,7 @@
  * Damage is reported, never fatal (issue 12): a store whose data.mdb has random bytes over a
  * page, is empty (0 bytes) or is another kind of file is refused with DORA_STATE_CORRUPT /
  * DORA_KVS_CORRUPT naming the directory, or (a page not in use) read correctly; never a
- * signal death of this process (the full read runs in a probe child, preflight.ts), never a
+ * signal death of this process (the full read runs in a probe child, probe.ts), never a
  * silent wipe. The stores are opened in this test's own process: a miss would crash it.
  */
 import t from 'tap'
