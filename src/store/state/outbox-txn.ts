@@ -126,13 +126,16 @@ export class OutboxTxn {
     return this.#policy.files.referenced.size > 0 || this.#retained.length > 0
   }
 
-  /** The transaction committed: count the new references, unlink what nothing references. */
-  committed(): void {
+  /**
+   * The transaction committed: count the new references, unlink what nothing references;
+   * `later`: on libuv's thread pool rather than now (see SegmentFiles.release).
+   */
+  committed(later = false): void {
     const files = this.#policy.files
     for (const name of this.#retained) files.retain(name)
-    for (const name of this.#released) files.release(name)
+    for (const name of this.#released) files.release(name, later)
     // Prepared for a put the transaction did not make after all (a failed event of the group).
-    for (const name of this.#prepared) files.unlinkIfUnreferenced(name)
+    for (const name of this.#prepared) files.unlinkIfUnreferenced(name, later)
   }
 
   /** The transaction failed (nothing of it was written): remove the files it prepared. */
