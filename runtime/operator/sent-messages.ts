@@ -60,7 +60,7 @@ export class SentMessages {
 
   /** Route a committed message to its receivers. */
   route(message: SentMessage): void {
-    rememberOrder(message.header, message.order)
+    rememberOrder(message.header, message.order, message.only)
     // Its only receiver may move the bytes into its worker (see input-transfer.ts): this host
     // no longer needs them, and the outbox has them.
     // Only bytes that would be transferred (input-transfer.ts): a WeakSet entry per small message

@@ -121,6 +121,15 @@ export class OutboxTxn {
     db.removeSync(segmentKey(key))
   }
 
+  /**
+   * Inside the transaction: remove an entry whose payload is behind its header (see
+   * OutboxChange.removeInline): one delete instead of {@link remove}'s two or three, and no
+   * payload key to build (the consuming side of a small-message stream).
+   */
+  removeInline(db: Bytes, key: Buffer): void {
+    db.removeSync(key)
+  }
+
   /** Whether any entry may reference a segment: one committed, or one put in this transaction. */
   #tracking(): boolean {
     return this.#policy.files.referenced.size > 0 || this.#retained.length > 0

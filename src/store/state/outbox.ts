@@ -71,6 +71,11 @@ export interface OutboxPut {
 export interface OutboxChange {
   put: OutboxPut[]
   remove: Buffer[]
+  /**
+   * Keys to delete whose entries are known to hold their payload behind the header (an
+   * operator's message under {@link SPLIT_BYTES}): no payload key or segment to look for.
+   */
+  removeInline?: Buffer[] | undefined
 }
 
 function hex(n: number, width: number): string {
