@@ -55,7 +55,12 @@ export class SentMessages {
 
   /** A message the worker sent, with its header and outbox sort key, ready to commit and route. */
   message(output: BufferedOutput, messageId: string, redelivered: boolean, order: string): SentMessage {
-    return { header: this.#header(output.outputId, output.encoding, output.parameters, messageId, redelivered), data: output.data, order }
+    return {
+      header: this.#header(output.outputId, output.encoding, output.parameters, messageId, redelivered),
+      data: output.data,
+      order,
+      file: output.file,
+    }
   }
 
   /** Route a committed message to its receivers. */

@@ -7,7 +7,7 @@
 import { DoraError, errorMessage } from '../../src/errors.js'
 import type { MessageHeader } from '../../src/events.js'
 import { emptyMeta } from '../../src/store/state/disk-layout.js'
-import { encodeOutboxValue, outboxKey } from '../../src/store/state/outbox.js'
+import { encodeOutboxHeader, encodeOutboxValue, outboxKey, type OutboxPut } from '../../src/store/state/outbox.js'
 import type { OperatorMeta, OperatorState, OutboxChange } from '../../src/store/state/store.js'
 import type { StateWrite } from './messages.js'
 import type { OnlyEntry, OutboxRoute } from './outbox.js'
@@ -24,6 +24,8 @@ export interface SentMessage {
   order: string
   /** Its outbox entry when it has one receiver through the outbox (set by the commit that puts it). */
   only?: OnlyEntry | undefined
+  /** The file its worker wrote its bytes to (BufferedOutput.file): the store takes it as the segment. */
+  file?: string | undefined
 }
 
 /** What one event (or one launch's init) did, to commit. */
@@ -89,8 +91,11 @@ function outboxChange(commit: EventCommit): OutboxChange | undefined {
   for (const message of sent) {
     const routes = commit.routes(message.header.outputId)
     if (routes.length === 0) continue
-    const { value, data } = encodeOutboxValue(message.header, message.data)
-    for (const route of routes) outbox.put.push({ key: outboxKey(route.receiver, route.inputId, commit.sender, message.order), value, data })
+    const stored: Omit<OutboxPut, 'key'> =
+      message.file === undefined
+        ? encodeOutboxValue(message.header, message.data)
+        : { value: encodeOutboxHeader(message.header), file: { path: message.file, size: message.data.byteLength, owned: true } }
+    for (const route of routes) outbox.put.push({ key: outboxKey(route.receiver, route.inputId, commit.sender, message.order), ...stored })
     // Its receiver's commit deletes the entry by this very key (outbox.ts consumedKey).
     if (routes.length === 1) {
       const route = routes[0] as OutboxRoute

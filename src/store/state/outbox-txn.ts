@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { readFileSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import type { Bytes } from './environment.js'
 import { dataKey, segmentKey, senderAndOrder, type OutboxPut } from './outbox.js'
 import { decodeSegmentRef, encodeSegmentRef, segmentName, type SegmentFiles, type SegmentRef } from './segments.js'
@@ -57,6 +57,17 @@ export class OutboxTxn {
       if (source === undefined || this.#placed.has(source)) continue
       const named = senderAndOrder(put.key)
       const name = named === undefined ? undefined : segmentName(named.sender, named.order)
+      if (put.file?.owned === true) {
+        if (files !== undefined && name !== undefined && files.take(name, put.file.path)) {
+          this.#prepared.add(name)
+          this.#placed.set(source, segmentPlacement(name, put.file.size))
+        } else {
+          // Not moved ('power', another folder): the bytes, then the staged file goes.
+          this.#placed.set(source, { data: readFileSync(put.file.path).subarray(0, put.file.size) })
+          rmSync(put.file.path, { force: true })
+        }
+        continue
+      }
       if (put.file !== undefined) {
         if (files !== undefined && name !== undefined && files.adopt(name, put.file.path, put.file.size)) {
           this.#prepared.add(name)

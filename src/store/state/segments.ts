@@ -30,6 +30,7 @@
  */
 import {
   unlink,
+  renameSync,
   closeSync,
   constants,
   copyFileSync,
@@ -51,6 +52,13 @@ import { shmRoot } from '../../transport/shm-dir.js'
 
 /** Operator payloads of at least this many bytes become segment files (measured: bench/RESULTS.md). */
 export const DEFAULT_SEGMENT_THRESHOLD_BYTES = 64 * 1024
+
+/**
+ * Prefix of a payload an operator's worker wrote into the shm folder for the store to take as
+ * a segment ({@link SegmentFiles.take}). Never a segment name (those hold an `@`), so the
+ * sweep on open removes any left by a crash, as it does every file nothing references.
+ */
+export const STAGED_PREFIX = '.staged-'
 
 /** Prefix of a segment file in a store's or a snapshot's folder (from a snapshot: see above). */
 export const DISK_SEGMENT_PREFIX = 'segment-'
@@ -176,6 +184,56 @@ export class SegmentFiles {
   }
 
   /**
+   * Where an operator's worker may write payloads for {@link take} (the shm folder, created
+   * now), or undefined without one.
+   */
+  stagingDir(): string | undefined {
+    if (this.dir === undefined) return undefined
+    try {
+      return this.#ensureDir()
+    } catch {
+      return undefined
+    }
+  }
+
+  /**
+   * Make `from`, a payload an operator's worker wrote complete into the shm folder
+   * ({@link stagingDir}), segment `name`: a rename(2), no copy, on this thread the only
+   * system call of the segment (writing 64 KB here cost the routing thread more than the
+   * rest of the message). Returns false when it cannot (the caller then reads the bytes).
+   * The file keeps the name of the message it holds: its size is the one in the reference.
+   */
+  take(name: string, from: string): boolean {
+    if (this.#unlinking.has(name)) return false
+    try {
+      // The worker wrote it complete before it reported the event (worker.ts stage): no stat.
+      renameSync(from, join(this.#ensureDir(), name))
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /** Remove the staged payloads whose names start with `STAGED_PREFIX + prefix` (a worker that is gone wrote them). */
+  dropStaged(prefix: string): void {
+    if (this.dir === undefined) return
+    let names: string[]
+    try {
+      names = readdirSync(this.dir)
+    } catch {
+      return
+    }
+    for (const name of names) {
+      if (!name.startsWith(`${STAGED_PREFIX}${prefix}`)) continue
+      try {
+        unlinkSync(join(this.dir, name))
+      } catch {
+        // Gone already.
+      }
+    }
+  }
+
+  /**
    * Make the file `from` (a custom node's shared-memory segment, on the same tmpfs) segment
    * `name` without copying it: a hard link, so the run's live receivers keep reading it under
    * its run name. Returns false when it cannot be linked (another file system): the caller
@@ -276,6 +334,8 @@ export class SegmentFiles {
     for (const name of this.#unlinking) this.#unlink(name)
     this.#unlinking.clear()
     if (this.dir === undefined) return
+    // Payloads staged by workers whose events never committed: nothing references them.
+    this.dropStaged('')
     try {
       rmdirSync(this.dir)
     } catch {
