@@ -28,6 +28,15 @@ export interface InFlight {
    * host reads them back from the outbox (host.ts #post).
    */
   transferred: boolean
+  /** Its message id, parsed once when taken (the dedup check), for the record once committed. */
+  dedup?: DedupId | undefined
+}
+
+/** A message id as the dedup record keeps it: its `sender>input` key and its place. */
+interface DedupId {
+  key: string
+  n: number
+  index: number
 }
 
 /** Id of a message produced while handling event `eventNo`: `<event>.<index>`. */
@@ -54,6 +63,12 @@ export class Deliveries {
    * [event, index]; init messages under `sender>input#init` -> [launch, index].
    */
   readonly #seen = new Map<string, [number, number]>()
+  /**
+   * The same record as the meta commits it (bigint event numbers), kept beside #seen so that
+   * the meta of each event is a copy of one Map, not a Map rebuilt entry by entry with a
+   * BigInt each (every event of a stream commits one).
+   */
+  readonly #seenMeta = new Map<string, [bigint, number]>()
 
   /** Continue from what the operator committed last (its meta), when the run starts. */
   resume(meta: OperatorMeta): void {
@@ -61,7 +76,11 @@ export class Deliveries {
     this.#committedNo = this.#eventNo
     this.#launches = Number(meta.launches ?? 0n)
     this.#seen.clear()
-    for (const [sender, [event, index]] of meta.seen) this.#seen.set(sender, [Number(event), index])
+    this.#seenMeta.clear()
+    for (const [sender, [event, index]] of meta.seen) {
+      this.#seen.set(sender, [Number(event), index])
+      this.#seenMeta.set(sender, [event, index])
+    }
   }
 
   /** The oldest event handed to the worker and not yet committed. */
@@ -86,11 +105,12 @@ export class Deliveries {
    */
   take(inbox: Inbox, skipped?: (item: DeliveredEvent) => void): InFlight | undefined {
     for (let item = inbox.shift(); item !== undefined; item = inbox.shift()) {
-      if (item.type === 'input' && this.isDuplicate(item.id, item.header)) {
+      const dedup = item.type === 'input' ? dedupIdOf(item.id, item.header) : undefined
+      if (dedup !== undefined && this.#seenBefore(dedup)) {
         skipped?.(item)
         continue
       }
-      const inFlight = { item, eventNo: ++this.#eventNo, crashes: 0, interrupted: false, transferred: false }
+      const inFlight: InFlight = { item, eventNo: ++this.#eventNo, crashes: 0, interrupted: false, transferred: false, dedup }
       this.#inFlight.push(inFlight)
       return inFlight
     }
@@ -131,15 +151,19 @@ export class Deliveries {
     const inFlight = this.#inFlight.shift()
     if (inFlight === undefined) return undefined
     this.#committedNo = inFlight.eventNo
-    if (inFlight.item.type === 'input') this.#markSeen(inFlight.item.id, inFlight.item.header)
+    const dedup = inFlight.dedup
+    if (dedup !== undefined) {
+      this.#seen.set(dedup.key, [dedup.n, dedup.index])
+      this.#seenMeta.set(dedup.key, [BigInt(dedup.n), dedup.index])
+    }
     return inFlight
   }
 
   /** The meta to commit now (after {@link committed} or {@link launchCommitted}). */
   meta(): OperatorMeta {
-    const seen = new Map<string, [bigint, number]>()
-    for (const [sender, [event, index]] of this.#seen) seen.set(sender, [BigInt(event), index])
-    return { lastEvent: BigInt(this.#committedNo), seen, launches: BigInt(this.#launches) }
+    // A copy: #seenMeta changes with the next event, this meta may be committed later (its
+    // entries are replaced, never changed in place, so they can be shared).
+    return { lastEvent: BigInt(this.#committedNo), seen: new Map(this.#seenMeta), launches: BigInt(this.#launches) }
   }
 
   /**
@@ -161,22 +185,24 @@ export class Deliveries {
 
   /** True when this operator already committed the message with this header on input `inputId`. */
   isDuplicate(inputId: string, header: MessageHeader): boolean {
-    const key = seenKey(inputId, header)
-    if (key === undefined) return false
-    const id = parseId(header.messageId)
-    if (id === undefined) return false
-    const seen = this.#seen.get(id.init ? `${key}#init` : key)
+    const id = dedupIdOf(inputId, header)
+    return id !== undefined && this.#seenBefore(id)
+  }
+
+  #seenBefore(id: DedupId): boolean {
+    const seen = this.#seen.get(id.key)
     if (seen === undefined) return false
     return id.n < seen[0] || (id.n === seen[0] && id.index <= seen[1])
   }
+}
 
-  #markSeen(inputId: string, header: MessageHeader): void {
-    const key = seenKey(inputId, header)
-    if (key === undefined) return
-    const id = parseId(header.messageId)
-    if (id === undefined) return
-    this.#seen.set(id.init ? `${key}#init` : key, [id.n, id.index])
-  }
+/** The dedup id of a message from an operator on input `inputId`; undefined when it has none (from a custom node, no id). */
+function dedupIdOf(inputId: string, header: MessageHeader): DedupId | undefined {
+  const key = seenKey(inputId, header)
+  if (key === undefined) return undefined
+  const id = parseId(header.messageId)
+  if (id === undefined) return undefined
+  return { key: id.init ? `${key}#init` : key, n: id.n, index: id.index }
 }
 
 /**

@@ -11,7 +11,7 @@
  */
 import type { DeliveredEvent } from '../../src/events.js'
 import type { OperatorState } from '../../src/store/state/store.js'
-import { eventOrder, initOrder } from '../../src/store/state/outbox.js'
+import { eventOrder, initOrder, SPLIT_BYTES } from '../../src/store/state/outbox.js'
 import type { Deliveries, InFlight } from './deliveries.js'
 import type { BufferedOutput, StateWrite } from './messages.js'
 import { consumedKey, discardConsumed } from './outbox.js'
@@ -75,7 +75,10 @@ export class EventCommits {
     const sent = outputs.map((output, i) => this.#sent.message(output, ids[i] ?? '', redelivered, eventOrder(inFlight.eventNo, i)))
     const consumed = consumedKey(this.#key, inFlight.item)
     this.#deliveries.committed()
-    commitEventLater(this.#state, this.#eventCommit(writes, sent, consumed), (failure) => {
+    // After committed(): the meta it carries is the one with this event.
+    const commit = this.#eventCommit(writes, sent, consumed)
+    commit.consumedInline = consumed !== undefined && inlineEntry(inFlight)
+    commitEventLater(this.#state, commit, (failure) => {
       if (failure !== undefined) {
         this.#fail(failure)
         return
@@ -97,4 +100,15 @@ export class EventCommits {
   #eventCommit(writes: StateWrite[], sent: readonly SentMessage[], consumed: Buffer | undefined): EventCommit {
     return { sender: this.#key, writes, sent, routes: this.#sent.routes, consumed, meta: this.#deliveries.meta() }
   }
+}
+
+/**
+ * Whether the outbox entry of `inFlight`'s input holds its payload behind its header: a
+ * message from an operator (stored by encodeOutboxValue, apart from SPLIT_BYTES up) of fewer
+ * bytes, which never moved to the worker (a moved one is large, and its bytes are gone).
+ * A custom node's may be a file of any size (shm-payloads.ts): never assumed inline.
+ */
+function inlineEntry(inFlight: InFlight): boolean {
+  const item = inFlight.item
+  return item.type === 'input' && !inFlight.transferred && item.header.senderOperator !== '' && item.data.byteLength < SPLIT_BYTES
 }

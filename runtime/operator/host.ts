@@ -22,13 +22,16 @@
  * messages it sends (sent-messages.ts), what a launch hands the worker (launch-data.ts) and
  * its timeouts (watchdog.ts).
  */
+import { randomBytes } from 'node:crypto'
 import type { Worker } from 'node:worker_threads'
 import { deserializeError, DoraError, errorMessage } from '../../src/errors.js'
 import type { OperatorNodeSpec, OperatorSpec } from '../../src/spec/types.js'
 import { POISON_OUTPUT } from '../../src/spec/resolve.js'
 import type { OperatorState } from '../../src/store/state/store.js'
 import type { Inbox } from '../supervisor/inbox.js'
-import type { BufferedOutput, StateWrite, WorkerToHost } from './messages.js'
+import type { BufferedOutput, OperatorWorkerData, StateWrite, WorkerToHost } from './messages.js'
+import { STAGED_PREFIX } from '../../src/store/state/segments.js'
+import { SPLIT_BYTES } from '../../src/store/state/outbox.js'
 import { RestartBudget } from '../supervisor/restart-policy.js'
 import { displayName, operatorKey } from '../supervisor/routing.js'
 import { LineTail, type LogEntry, type Unit, type UnitHost, type UnitResult, type UnitStatus } from '../supervisor/unit.js'
@@ -111,6 +114,8 @@ export class OperatorHost implements Unit {
   readonly #commits: EventCommits
   /** No input of it drops for freshness: small inputs are posted further ahead (DEEP_PIPELINE_DEPTH). */
   readonly #deep: boolean
+  /** The names the current worker stages large payloads under (OperatorWorkerData.staging), if it does. */
+  #stagePrefix: string | undefined
 
   constructor(node: OperatorNodeSpec, spec: OperatorSpec, host: UnitHost, options: OperatorHostOptions) {
     this.node = node
@@ -216,6 +221,7 @@ export class OperatorHost implements Unit {
     this.#generation++
     const worker = this.#worker
     this.#worker = undefined
+    this.#dropStaged()
     this.#batch.clear()
     if (worker !== undefined) void worker.terminate()
   }
@@ -234,7 +240,7 @@ export class OperatorHost implements Unit {
       first?.reject(err)
       return
     }
-    const { workerData, kvsPort } = workerDataOf(this.#host, this.node, this.spec, this.#restartCount, state, this.#kvs)
+    const { workerData, kvsPort } = workerDataOf(this.#host, this.node, this.spec, this.#restartCount, state, this.#kvs, this.#staging())
     this.#status = 'starting'
     // A worker that dies before its first READY is a load failure, not a reason to loop.
     const loadFailed = (reason: string): boolean => {
@@ -341,6 +347,47 @@ export class OperatorHost implements Unit {
     // commits.
     if (transfer !== undefined) inFlight.transferred = true
     this.#batch.add(event, transfer, this.#generation)
+  }
+
+  /**
+   * Where the worker about to launch writes its large outputs for the store to take as segment
+   * files (OperatorWorkerData.staging): only outputs that go through the outbox, only when the
+   * store keeps segments for this operator. A fresh prefix per launch, so what a worker that is
+   * gone left behind can be told apart ({@link #dropStaged}).
+   */
+  #staging(): OperatorWorkerData['staging'] {
+    this.#stagePrefix = undefined
+    let where: { dir: string; threshold: number } | undefined
+    try {
+      where = this.#state?.staging()
+    } catch {
+      where = undefined
+    }
+    if (where === undefined) return undefined
+    const outputs = this.spec.outputs.filter((o) => this.#sent.routes(o).length > 0)
+    if (outputs.length === 0) return undefined
+    const prefix = `${randomBytes(6).toString('hex')}-`
+    this.#stagePrefix = prefix
+    return { dir: where.dir, prefix: `${STAGED_PREFIX}${prefix}`, threshold: Math.max(where.threshold, SPLIT_BYTES), outputs }
+  }
+
+  /**
+   * The worker is retired: remove the payloads it staged that no commit took (an event it never
+   * finished). After the commit group of this turn, which takes those of the events it did
+   * finish; a file it writes after that (terminate() is not instant) goes when the store closes.
+   */
+  #dropStaged(): void {
+    const prefix = this.#stagePrefix
+    const state = this.#state
+    this.#stagePrefix = undefined
+    if (prefix === undefined || state === undefined) return
+    setImmediate(() => {
+      try {
+        state.dropStaged(prefix)
+      } catch {
+        // The store is closed: its close() removed every staged file.
+      }
+    }).unref()
   }
 
   #armHandlerWatchdog(): void {

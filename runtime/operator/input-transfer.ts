@@ -26,6 +26,9 @@ import { consumedKey, isExclusive, markExclusive } from './outbox.js'
 export function transferOf(inFlight: InFlight, state: OperatorState | undefined, operatorKey: string): ArrayBuffer | undefined | { failure: string } {
   const item = inFlight.item
   if (item.type !== 'input' || state === undefined) return undefined
+  // A small input is copied, and was never moved: no need for its outbox key (building it was
+  // a third of the keys the routing thread built per message in the 8 B stream).
+  if (!inFlight.transferred && item.data.byteLength < MIN_TRANSFER_BYTES) return undefined
   const key = consumedKey(operatorKey, item)
   if (key === undefined) return undefined
   if (inFlight.transferred) {

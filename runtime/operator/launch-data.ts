@@ -28,6 +28,7 @@ export function workerDataOf(
   restartCount: number,
   state: Map<string, Uint8Array>,
   kvs: KvsAccess | undefined,
+  staging?: OperatorWorkerData['staging'],
 ): { workerData: OperatorWorkerData; kvsPort: MessagePort | undefined } {
   const workerData: OperatorWorkerData = {
     modulePath: spec.module,
@@ -41,6 +42,7 @@ export function workerDataOf(
     maxMessageBytes: host.maxMessageBytes,
     state,
   }
+  if (staging !== undefined) workerData.staging = staging
   const kvsPort = kvs?.connect()
   if (kvs !== undefined && kvsPort !== undefined) workerData.kvs = { dir: kvs.dir, namespace: kvs.namespace, port: kvsPort }
   return { workerData, kvsPort }

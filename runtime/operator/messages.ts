@@ -31,6 +31,13 @@ export interface OperatorWorkerData {
    * Undefined: ctx.kvs fails on use.
    */
   kvs?: { dir: string; namespace: string; port: MessagePort } | undefined
+  /**
+   * Where to write the payloads of `threshold` bytes or more sent on `outputs` (those that go
+   * through the outbox), each as `<dir>/<prefix><n>`, for the store to take as segment files
+   * (OperatorState.staging): the routing thread then renames a file instead of writing it.
+   * Undefined: the host stores every payload itself.
+   */
+  staging?: { dir: string; prefix: string; threshold: number; outputs: string[] } | undefined
 }
 
 /** One buffered state change, shipped with `done` and committed by the host. */
@@ -46,6 +53,8 @@ export interface BufferedOutput {
   data: Uint8Array
   encoding: string
   parameters: Record<string, MetadataValue>
+  /** The file the worker wrote `data` to, complete (OperatorWorkerData.staging). */
+  file?: string | undefined
 }
 
 /**

@@ -55,12 +55,17 @@ export class SentMessages {
 
   /** A message the worker sent, with its header and outbox sort key, ready to commit and route. */
   message(output: BufferedOutput, messageId: string, redelivered: boolean, order: string): SentMessage {
-    return { header: this.#header(output.outputId, output.encoding, output.parameters, messageId, redelivered), data: output.data, order }
+    return {
+      header: this.#header(output.outputId, output.encoding, output.parameters, messageId, redelivered),
+      data: output.data,
+      order,
+      file: output.file,
+    }
   }
 
   /** Route a committed message to its receivers. */
   route(message: SentMessage): void {
-    rememberOrder(message.header, message.order)
+    rememberOrder(message.header, message.order, message.only)
     // Its only receiver may move the bytes into its worker (see input-transfer.ts): this host
     // no longer needs them, and the outbox has them.
     // Only bytes that would be transferred (input-transfer.ts): a WeakSet entry per small message

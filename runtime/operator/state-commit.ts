@@ -7,10 +7,10 @@
 import { DoraError, errorMessage } from '../../src/errors.js'
 import type { MessageHeader } from '../../src/events.js'
 import { emptyMeta } from '../../src/store/state/disk-layout.js'
-import { encodeOutboxValue, outboxKey } from '../../src/store/state/outbox.js'
+import { encodeOutboxHeader, encodeOutboxValue, outboxKey, type OutboxPut } from '../../src/store/state/outbox.js'
 import type { OperatorMeta, OperatorState, OutboxChange } from '../../src/store/state/store.js'
 import type { StateWrite } from './messages.js'
-import type { OutboxRoute } from './outbox.js'
+import type { OnlyEntry, OutboxRoute } from './outbox.js'
 
 /** The saved state and meta to hand a new worker (empty when the operator runs without persistence). */
 export function loadState(state: OperatorState | undefined): { state: Map<string, Uint8Array>; meta: OperatorMeta } {
@@ -22,6 +22,10 @@ export interface SentMessage {
   header: MessageHeader
   data: Uint8Array
   order: string
+  /** Its outbox entry when it has one receiver through the outbox (set by the commit that puts it). */
+  only?: OnlyEntry | undefined
+  /** The file its worker wrote its bytes to (BufferedOutput.file): the store takes it as the segment. */
+  file?: string | undefined
 }
 
 /** What one event (or one launch's init) did, to commit. */
@@ -34,6 +38,8 @@ export interface EventCommit {
   routes(outputId: string): readonly OutboxRoute[]
   /** The outbox entry consumed, if the event's input came from an operator. */
   consumed: Buffer | undefined
+  /** That entry holds its payload behind its header (OutboxChange.removeInline). */
+  consumedInline?: boolean | undefined
   meta: OperatorMeta
 }
 
@@ -80,12 +86,21 @@ function failureOf(err: unknown): string {
 function outboxChange(commit: EventCommit): OutboxChange | undefined {
   const { writes, sent, consumed } = commit
   if (writes.length === 0 && sent.length === 0 && consumed === undefined) return undefined
-  const outbox: OutboxChange = { put: [], remove: consumed === undefined ? [] : [consumed] }
+  const inline = consumed !== undefined && commit.consumedInline === true
+  const outbox: OutboxChange = { put: [], remove: consumed === undefined || inline ? [] : [consumed], removeInline: inline ? [consumed] : undefined }
   for (const message of sent) {
     const routes = commit.routes(message.header.outputId)
     if (routes.length === 0) continue
-    const { value, data } = encodeOutboxValue(message.header, message.data)
-    for (const route of routes) outbox.put.push({ key: outboxKey(route.receiver, route.inputId, commit.sender, message.order), value, data })
+    const stored: Omit<OutboxPut, 'key'> =
+      message.file === undefined
+        ? encodeOutboxValue(message.header, message.data)
+        : { value: encodeOutboxHeader(message.header), file: { path: message.file, size: message.data.byteLength, owned: true } }
+    for (const route of routes) outbox.put.push({ key: outboxKey(route.receiver, route.inputId, commit.sender, message.order), ...stored })
+    // Its receiver's commit deletes the entry by this very key (outbox.ts consumedKey).
+    if (routes.length === 1) {
+      const route = routes[0] as OutboxRoute
+      message.only = { receiver: route.receiver, inputId: route.inputId, key: (outbox.put[outbox.put.length - 1] as { key: Buffer }).key }
+    }
   }
   return outbox
 }

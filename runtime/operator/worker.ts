@@ -3,6 +3,7 @@
  * and runs its handlers one event at a time, reporting `done` after each so the host knows the
  * event completed. Runs on the worker thread: imports only the SDK and types, never the host.
  */
+import { closeSync, constants, openSync, rmSync, writeSync } from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
 import { pathToFileURL } from 'node:url'
 import { format } from 'node:util'
@@ -71,12 +72,39 @@ const pendingWrites = new Map<string, StateWrite>()
 /** Messages sent while handling the event: they leave with `done`, to be routed after the commit. */
 let pendingOutputs: BufferedOutput[] = []
 
+const staging = data.staging
+const stagedOutputs = new Set(staging?.outputs ?? [])
+let staged = 0
+
+/**
+ * Write `output`'s bytes to a file of the staging folder (see OperatorWorkerData.staging), so
+ * that the host's commit renames it into place instead of writing it on the routing thread;
+ * this thread is idle most of the time. Left to the host when it cannot be written.
+ */
+function stage(output: BufferedOutput): void {
+  if (staging === undefined || output.data.byteLength < staging.threshold || !stagedOutputs.has(output.outputId)) return
+  const path = `${staging.dir}/${staging.prefix}${++staged}`
+  try {
+    const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600)
+    try {
+      const bytes = output.data
+      for (let written = 0; written < bytes.byteLength;) written += writeSync(fd, bytes, written, bytes.byteLength - written)
+    } finally {
+      closeSync(fd)
+    }
+    output.file = path
+  } catch {
+    rmSync(path, { force: true })
+  }
+}
+
 /** The event's writes and outputs, and the buffers to transfer with them (each is the worker's own). */
 function takeResults(): { writes: StateWrite[]; outputs: BufferedOutput[]; transfer: ArrayBuffer[] } {
   const writes = [...pendingWrites.values()]
   pendingWrites.clear()
   const outputs = pendingOutputs
   pendingOutputs = []
+  if (staging !== undefined) for (const o of outputs) stage(o)
   // Small ones are copied by the post instead (see MIN_TRANSFER_BYTES).
   const transfer = new Set<ArrayBuffer>()
   for (const w of writes) if ('value' in w && w.value.byteLength >= MIN_TRANSFER_BYTES) transfer.add(w.value.buffer as ArrayBuffer)

@@ -182,8 +182,9 @@ export class CommitGroup {
         }
       }
     }
-    // Only now, after the commit: unlink the segments no entry references any more.
-    if (failure === undefined) txn.committed()
+    // Only now, after the commit: unlink the segments no entry references any more (off this
+    // thread: it is the routing thread, and nothing waits for the unlinks).
+    if (failure === undefined) txn.committed(true)
     else txn.failed()
     for (const g of group) g.done(g.error ?? failure)
   }

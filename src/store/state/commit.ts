@@ -212,6 +212,7 @@ export function writeCommit(db: Bytes, meta: Bytes, commit: EncodedCommit, outbo
   if (outbox !== undefined && outboxWrites !== undefined) {
     const { db: outboxDb, txn } = outboxWrites
     for (const key of outbox.remove) txn.remove(outboxDb, key)
+    if (outbox.removeInline !== undefined) for (const key of outbox.removeInline) txn.removeInline(outboxDb, key)
     for (const put of outbox.put) txn.put(outboxDb, put)
   }
 }

@@ -86,6 +86,17 @@ export interface OperatorState {
   discardLater(keys: readonly Buffer[], done: (err?: unknown) => void): void
   /** Commit the pending group now (its `done` callbacks run before this returns). */
   flush(): void
+  /**
+   * Where this operator's worker may write the payloads of `threshold` bytes or more that it
+   * sends through the outbox, for the commit to take as segment files without copying them
+   * (SegmentFiles.take); undefined when they stay in LMDB (durability 'power', no tmpfs).
+   */
+  staging(): { dir: string; threshold: number } | undefined
+  /**
+   * A worker that staged payloads under `prefix` is gone: commit the pending group (which
+   * takes what its committed events staged), then remove what it left.
+   */
+  dropStaged(prefix: string): void
 }
 
 /** The outbox of a receiver that keeps no state (a custom node): see {@link StateStore.receiverOutbox}. */

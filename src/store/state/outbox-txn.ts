@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { readFileSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import type { Bytes } from './environment.js'
 import { dataKey, segmentKey, senderAndOrder, type OutboxPut } from './outbox.js'
 import { decodeSegmentRef, encodeSegmentRef, segmentName, type SegmentFiles, type SegmentRef } from './segments.js'
@@ -57,6 +57,17 @@ export class OutboxTxn {
       if (source === undefined || this.#placed.has(source)) continue
       const named = senderAndOrder(put.key)
       const name = named === undefined ? undefined : segmentName(named.sender, named.order)
+      if (put.file?.owned === true) {
+        if (files !== undefined && name !== undefined && files.take(name, put.file.path)) {
+          this.#prepared.add(name)
+          this.#placed.set(source, segmentPlacement(name, put.file.size))
+        } else {
+          // Not moved ('power', another folder): the bytes, then the staged file goes.
+          this.#placed.set(source, { data: readFileSync(put.file.path).subarray(0, put.file.size) })
+          rmSync(put.file.path, { force: true })
+        }
+        continue
+      }
       if (put.file !== undefined) {
         if (files !== undefined && name !== undefined && files.adopt(name, put.file.path, put.file.size)) {
           this.#prepared.add(name)
@@ -121,18 +132,30 @@ export class OutboxTxn {
     db.removeSync(segmentKey(key))
   }
 
+  /**
+   * Inside the transaction: remove an entry whose payload is behind its header (see
+   * OutboxChange.removeInline): one delete instead of {@link remove}'s two or three, and no
+   * payload key to build (the consuming side of a small-message stream).
+   */
+  removeInline(db: Bytes, key: Buffer): void {
+    db.removeSync(key)
+  }
+
   /** Whether any entry may reference a segment: one committed, or one put in this transaction. */
   #tracking(): boolean {
     return this.#policy.files.referenced.size > 0 || this.#retained.length > 0
   }
 
-  /** The transaction committed: count the new references, unlink what nothing references. */
-  committed(): void {
+  /**
+   * The transaction committed: count the new references, unlink what nothing references;
+   * `later`: on libuv's thread pool rather than now (see SegmentFiles.release).
+   */
+  committed(later = false): void {
     const files = this.#policy.files
     for (const name of this.#retained) files.retain(name)
-    for (const name of this.#released) files.release(name)
+    for (const name of this.#released) files.release(name, later)
     // Prepared for a put the transaction did not make after all (a failed event of the group).
-    for (const name of this.#prepared) files.unlinkIfUnreferenced(name)
+    for (const name of this.#prepared) files.unlinkIfUnreferenced(name, later)
   }
 
   /** The transaction failed (nothing of it was written): remove the files it prepared. */

@@ -63,14 +63,21 @@ export interface OutboxPut {
   /**
    * Instead of `data`: the payload is this file (a custom node's shared-memory segment), which
    * the store adopts as its segment without copying, or reads when it cannot (see segments.ts).
+   * `owned`: a file an operator's worker staged for the store (SegmentFiles.take): moved,
+   * not linked, and removed once read when it cannot be moved.
    */
-  file?: { path: string; size: number } | undefined
+  file?: { path: string; size: number; owned?: boolean | undefined } | undefined
 }
 
 /** Outbox changes committed with an event: entries to add, keys to delete. */
 export interface OutboxChange {
   put: OutboxPut[]
   remove: Buffer[]
+  /**
+   * Keys to delete whose entries are known to hold their payload behind the header (an
+   * operator's message under {@link SPLIT_BYTES}): no payload key or segment to look for.
+   */
+  removeInline?: Buffer[] | undefined
 }
 
 function hex(n: number, width: number): string {

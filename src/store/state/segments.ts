@@ -29,6 +29,8 @@
  * @module
  */
 import {
+  unlink,
+  renameSync,
   closeSync,
   constants,
   copyFileSync,
@@ -50,6 +52,13 @@ import { shmRoot } from '../../transport/shm-dir.js'
 
 /** Operator payloads of at least this many bytes become segment files (measured: bench/RESULTS.md). */
 export const DEFAULT_SEGMENT_THRESHOLD_BYTES = 64 * 1024
+
+/**
+ * Prefix of a payload an operator's worker wrote into the shm folder for the store to take as
+ * a segment ({@link SegmentFiles.take}). Never a segment name (those hold an `@`), so the
+ * sweep on open removes any left by a crash, as it does every file nothing references.
+ */
+export const STAGED_PREFIX = '.staged-'
 
 /** Prefix of a segment file in a store's or a snapshot's folder (from a snapshot: see above). */
 export const DISK_SEGMENT_PREFIX = 'segment-'
@@ -104,6 +113,12 @@ export class SegmentFiles {
   /** The store's folder, where a restore puts a snapshot's segments (`segment-<name>`). */
   readonly diskDir: string
   readonly #refs = new Map<string, number>()
+  /**
+   * Segments being unlinked off the routing thread ({@link release} with `later`): a name in
+   * here is never written or adopted again until its unlink finished (see {@link write}), and
+   * {@link close} unlinks whatever is still pending, synchronously.
+   */
+  readonly #unlinking = new Set<string>()
   /** Unlinks deferred while a snapshot copies the store (it may reference them). */
   #pinned = 0
   readonly #deferred = new Set<string>()
@@ -124,21 +139,28 @@ export class SegmentFiles {
     this.#refs.set(name, (this.#refs.get(name) ?? 0) + 1)
   }
 
-  /** One entry referencing `name` was deleted (committed): the last one unlinks the file. */
-  release(name: string): void {
+  /**
+   * One entry referencing `name` was deleted (committed): the last one unlinks the file. With
+   * `later`, the unlink runs on libuv's thread pool instead of the caller's thread: the group
+   * commit of a 64 KB stream spent ~15% of the routing thread in unlink(2) (tmpfs frees the
+   * file's pages in the call). Safe at any moment: the commit that let the file go is done, and
+   * a crash before the unlink leaves a file nothing references, swept on the next open.
+   */
+  release(name: string, later = false): void {
     const left = (this.#refs.get(name) ?? 0) - 1
     if (left > 0) {
       this.#refs.set(name, left)
       return
     }
     this.#refs.delete(name)
-    this.unlinkIfUnreferenced(name)
+    this.unlinkIfUnreferenced(name, later)
   }
 
-  /** Unlink `name` unless a committed entry references it (a write whose commit failed). */
-  unlinkIfUnreferenced(name: string): void {
+  /** Unlink `name` unless a committed entry references it (a write whose commit failed); `later`: see {@link release}. */
+  unlinkIfUnreferenced(name: string, later = false): void {
     if (this.#refs.has(name)) return
     if (this.#pinned > 0) this.#deferred.add(name)
+    else if (later) this.#unlinkLater(name)
     else this.#unlink(name)
   }
 
@@ -147,6 +169,10 @@ export class SegmentFiles {
    * comes after). A file left by an attempt that never committed is overwritten.
    */
   write(name: string, data: Uint8Array): void {
+    // Never under a name whose unlink is still queued: it could land after this write. The
+    // caller then keeps the bytes in LMDB (names are unique per message, so this is a
+    // message written again after its consumption: not expected, but not worth a risk).
+    if (this.#unlinking.has(name)) throw new Error(`segment ${name} is being unlinked`)
     const dir = this.#ensureDir()
     const fd = openSync(join(dir, name), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600)
     try {
@@ -158,12 +184,64 @@ export class SegmentFiles {
   }
 
   /**
+   * Where an operator's worker may write payloads for {@link take} (the shm folder, created
+   * now), or undefined without one.
+   */
+  stagingDir(): string | undefined {
+    if (this.dir === undefined) return undefined
+    try {
+      return this.#ensureDir()
+    } catch {
+      return undefined
+    }
+  }
+
+  /**
+   * Make `from`, a payload an operator's worker wrote complete into the shm folder
+   * ({@link stagingDir}), segment `name`: a rename(2), no copy, on this thread the only
+   * system call of the segment (writing 64 KB here cost the routing thread more than the
+   * rest of the message). Returns false when it cannot (the caller then reads the bytes).
+   * The file keeps the name of the message it holds: its size is the one in the reference.
+   */
+  take(name: string, from: string): boolean {
+    if (this.#unlinking.has(name)) return false
+    try {
+      // The worker wrote it complete before it reported the event (worker.ts stage): no stat.
+      renameSync(from, join(this.#ensureDir(), name))
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /** Remove the staged payloads whose names start with `STAGED_PREFIX + prefix` (a worker that is gone wrote them). */
+  dropStaged(prefix: string): void {
+    if (this.dir === undefined) return
+    let names: string[]
+    try {
+      names = readdirSync(this.dir)
+    } catch {
+      return
+    }
+    for (const name of names) {
+      if (!name.startsWith(`${STAGED_PREFIX}${prefix}`)) continue
+      try {
+        unlinkSync(join(this.dir, name))
+      } catch {
+        // Gone already.
+      }
+    }
+  }
+
+  /**
    * Make the file `from` (a custom node's shared-memory segment, on the same tmpfs) segment
    * `name` without copying it: a hard link, so the run's live receivers keep reading it under
    * its run name. Returns false when it cannot be linked (another file system): the caller
    * then stores the bytes.
    */
   adopt(name: string, from: string, size: number): boolean {
+    // As in write(): not under a name whose unlink is still queued.
+    if (this.#unlinking.has(name)) return false
     try {
       const path = join(this.#ensureDir(), name)
       // A file of an attempt that never committed (the name is the message's): replaced.
@@ -252,7 +330,12 @@ export class SegmentFiles {
    * messages were all consumed leaves nothing on tmpfs.
    */
   close(): void {
+    // Unlinks still queued on the thread pool: done now, so the rmdir below can succeed.
+    for (const name of this.#unlinking) this.#unlink(name)
+    this.#unlinking.clear()
     if (this.dir === undefined) return
+    // Payloads staged by workers whose events never committed: nothing references them.
+    this.dropStaged('')
     try {
       rmdirSync(this.dir)
     } catch {
@@ -318,5 +401,27 @@ export class SegmentFiles {
         // Not there (or already gone): nothing to do.
       }
     }
+  }
+
+  /**
+   * {@link #unlink} on the thread pool. A segment is in one folder: the shm one (written or
+   * adopted there), or the store's (put there by a restore); the second is tried only when the
+   * first has no such file, which saves a failing unlink(2) on a disk file system per message.
+   */
+  #unlinkLater(name: string): void {
+    this.#unlinking.add(name)
+    const paths = this.#paths(name)
+    const next = (i: number): void => {
+      const path = paths[i]
+      if (path === undefined) {
+        this.#unlinking.delete(name)
+        return
+      }
+      unlink(path, (err) => {
+        if (err?.code === 'ENOENT') next(i + 1)
+        else this.#unlinking.delete(name)
+      })
+    }
+    next(0)
   }
 }

@@ -166,6 +166,16 @@ export class StateStore {
       discard: (keys) => this.#discard(operatorKey, flags, keys),
       discardLater: (keys, done) => group.discardLater(operatorKey, flags, keys, done),
       flush: () => group.flush(),
+      staging: () => {
+        const { files, writable, threshold } = dbs.segments
+        if (durability === 'power' || !writable) return undefined
+        const dir = files.stagingDir()
+        return dir === undefined ? undefined : { dir, threshold }
+      },
+      dropStaged: (prefix) => {
+        group.flush()
+        dbs.segments.files.dropStaged(prefix)
+      },
     }
   }
 

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readdirSync, statSync, truncateSync, unlinkSync,
 import { join } from 'node:path'
 import { StateError } from '../../../src/store/state/errors.js'
 import { encodeOutboxHeader, encodeOutboxValue, eventOrder, outboxKey } from '../../../src/store/state/outbox.js'
-import { segmentName } from '../../../src/store/state/segments.js'
+import { segmentName, STAGED_PREFIX } from '../../../src/store/state/segments.js'
 import { StateStore, type StateStoreOptions } from '../../../src/store/state/store.js'
 import type { MessageHeader } from '../../../src/events.js'
 import { waitFor } from '../../fixtures/wait-for.js'
@@ -77,6 +77,33 @@ t.test('a large payload is one segment file for all its receivers, unlinked afte
   c.commit([], meta(1n), { put: [], remove: [entry!.key] })
   t.same(files(dirs.segmentDir), [], 'the commit that deleted the last entry unlinked it')
   t.same(store.receiverOutbox('n/c').pending('df'), [])
+})
+
+t.test("a payload its operator's worker staged is taken by a rename; one no commit took is dropped", async (t) => {
+  const dirs = dirsOf(t)
+  const store = openStore(t, dirs)
+  const op = store.operator('n/a')
+  const staging = op.staging()
+  t.ok(staging !== undefined, 'durability process with a shm folder: the worker may stage')
+  t.equal(staging!.dir, dirs.segmentDir, 'in the segment folder itself (a rename never crosses file systems)')
+  t.equal(store.operator('n/p', { durability: 'power' }).staging(), undefined, "'power': payloads stay in LMDB, nothing is staged")
+  const staged = join(staging!.dir, `${STAGED_PREFIX}w1-1`)
+  writeFileSync(staged, payload)
+  const put = ['n/b', 'n/c'].map((receiver) => ({
+    key: outboxKey(receiver, 'in', 'n/a', eventOrder(1, 0)),
+    value: encodeOutboxHeader(header('n/a:1.0')),
+    file: { path: staged, size: SIZE, owned: true },
+  }))
+  op.commit([], meta(1n), { put, remove: [] })
+  t.same(files(dirs.segmentDir), [SEGMENT], 'the staged file became the one segment of both entries')
+  t.ok(Buffer.from(store.receiverOutbox('n/b').pending('df')[0]!.data).equals(payload), 'read back intact')
+  // A worker that died mid-event left a file no commit took.
+  writeFileSync(join(staging!.dir, `${STAGED_PREFIX}w1-2`), payload)
+  writeFileSync(join(staging!.dir, `${STAGED_PREFIX}w2-1`), payload)
+  op.dropStaged('w1-')
+  t.same(files(dirs.segmentDir), [`${STAGED_PREFIX}w2-1`, SEGMENT].sort(), "only that worker's leftovers go")
+  store.close()
+  t.same(files(dirs.segmentDir), [SEGMENT], 'close() drops what is still staged, the committed segment stays')
 })
 
 t.test('a small payload, durability power, and a threshold of 0 keep the bytes in LMDB', async (t) => {
