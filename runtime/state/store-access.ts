@@ -14,7 +14,8 @@ import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { DoraError, registerErrorClass } from '../../src/errors.js'
 import { StateInUseError } from '../../src/store/state/errors.js'
-import { acquireOwnerLock, acquireOwnerLockWaiting, liveOwnerOf, OWNER_LOCK_WAIT_MS, type OwnerLock } from '../../src/store/state/owner-lock.js'
+import { acquireOwnerLock, acquireOwnerLockWaiting, liveOwnerOf, OWNER_FILE, OWNER_LOCK_WAIT_MS, type OwnerLock } from '../../src/store/state/owner-lock.js'
+import { OPEN_LOCK_FILE } from '../../src/store/lmdb/open-lock.js'
 import { StateStore, type OperatorStats } from '../../src/store/state/store.js'
 import { ControlClient } from '../control/client.js'
 import { ownerEndpoint, STATE_COMMANDS, storeReader, type OperatorDump, type StateReader } from './service.js'
@@ -198,16 +199,35 @@ export async function withStore<T>(dir: string, work: (store: StateStore) => T |
   }
 }
 
-/** Bytes of the files in `dir` (not recursive: stores and snapshots are flat). */
+/**
+ * The lock files of the processes using a store at this moment (its owner's pid file, the open
+ * lock, and the files a pid file is prepared in): not the store's data. Counted, a `state ls`
+ * beside another reader showed another size (96.3 against 96.2 KiB, seen in CI).
+ */
+function isLockFile(name: string): boolean {
+  return name === OWNER_FILE || name === OPEN_LOCK_FILE || name.endsWith('.tmp')
+}
+
+/**
+ * Bytes of the files in `dir` (not recursive: stores and snapshots are flat), lock files left
+ * out; a file removed while this counts is not counted.
+ */
 export function sizeOf(dir: string): number {
-  let total = 0
+  let names: string[]
   try {
-    for (const name of readdirSync(dir)) {
+    names = readdirSync(dir)
+  } catch {
+    return 0
+  }
+  let total = 0
+  for (const name of names) {
+    if (isLockFile(name)) continue
+    try {
       const stat = statSync(join(dir, name))
       if (stat.isFile()) total += stat.size
+    } catch {
+      // Gone meanwhile.
     }
-  } catch {
-    // Gone meanwhile: count what was seen.
   }
   return total
 }
