@@ -35,6 +35,24 @@ function unit(flow: InProcessRun, nodeId: string): Unit {
   return found
 }
 
+/** The stateful source of both tests: one number per tick, 1 to `limit`, each committed as sent. */
+function sourceNode(limit: number): string {
+  return `  - id: src
+    env: { LIMIT: ${limit} }
+    operator:
+      javascript: ${fixture('seq-source.mjs')}
+      inputs:
+        tick: dora/timer/millis/2
+      outputs: [n]
+`
+}
+
+/** The numbers 1..limit the sink never recorded, across runs. */
+function missing(record: string, limit: number): number[] {
+  const got = new Set(receipts(record).map((r) => r.value))
+  return Array.from({ length: limit }, (_, i) => i + 1).filter((v) => !got.has(v))
+}
+
 t.test('regression: inputs queued behind a custom node’s Stop are not pushed to it, and the next run delivers them', async (t) => {
   const LIMIT = 40
   const GATE_AT = 5
@@ -46,14 +64,7 @@ t.test('regression: inputs queued behind a custom node’s Stop are not pushed t
   // sink (a custom node; after its first input it waits until sink-gate exists, so Stop is
   // pushed to it while it is busy).
   const yaml = `nodes:
-  - id: src
-    env: { LIMIT: ${LIMIT} }
-    operator:
-      javascript: ${fixture('seq-source.mjs')}
-      inputs:
-        tick: dora/timer/millis/2
-      outputs: [n]
-  - id: relay
+${sourceNode(LIMIT)}  - id: relay
     env: { GATE_AT: ${GATE_AT}, GATE_FILE: ${JSON.stringify(relayGate)} }
     operator:
       javascript: ${fixture('gated-relay.mjs')}
@@ -91,9 +102,7 @@ t.test('regression: inputs queued behind a custom node’s Stop are not pushed t
   await waitFor(() => receipts(record).some((r) => r.value === LIMIT), { what: `the sink to get ${LIMIT}`, detail: () => dump(second.logs) })
   second.run.stop()
   t.ok((await second.done).ok, dump(second.logs))
-  const got = new Set(receipts(record).map((r) => r.value))
-  const lost = Array.from({ length: LIMIT }, (_, i) => i + 1).filter((v) => !got.has(v))
-  t.same(lost, [], 'every number reached the sink across the two runs')
+  t.same(missing(record, LIMIT), [], 'every number reached the sink across the two runs')
   t.same(
     receipts(record).filter((r) => r.dup),
     [],
@@ -111,14 +120,7 @@ t.test('a pushed node that ends cleanly before its Stop keeps what it never read
   // until sink-gate exists, so numbers are pushed to it meanwhile; it breaks out of its loop at
   // its second input, closes and exits 0 without reading the rest).
   const yaml = `nodes:
-  - id: src
-    env: { LIMIT: ${LIMIT} }
-    operator:
-      javascript: ${fixture('seq-source.mjs')}
-      inputs:
-        tick: dora/timer/millis/2
-      outputs: [n]
-  - id: sink
+${sourceNode(LIMIT)}  - id: sink
     path: ${fixture('dedup-sink.mjs')}
     env: { RECORD_FILE: ${JSON.stringify(record)}, WAIT_FILE: ${JSON.stringify(sinkGate)}, EXIT_ONCE: ${JSON.stringify(exited)} }
     inputs:
@@ -146,9 +148,7 @@ t.test('a pushed node that ends cleanly before its Stop keeps what it never read
   await waitFor(() => receipts(record).some((r) => r.value === LIMIT), { what: `the sink to get ${LIMIT}`, detail: () => dump(second.logs) })
   second.run.stop()
   t.ok((await second.done).ok, dump(second.logs))
-  const got = new Set(receipts(record).map((r) => r.value))
-  const lost = Array.from({ length: LIMIT }, (_, i) => i + 1).filter((v) => !got.has(v))
-  t.same(lost, [], 'every number reached the sink across the two runs')
+  t.same(missing(record, LIMIT), [], 'every number reached the sink across the two runs')
   // The loop broke out while handling 2, so 2 is not consumed (the SDK's rule) and comes again,
   // marked; 1 was consumed, and close() said so: it does not come again.
   t.same(
