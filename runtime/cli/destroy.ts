@@ -3,6 +3,7 @@ import type { CommandModule } from 'yargs'
 import { DaemonClient, runningDaemonPid } from '../daemon/client.js'
 import { isAlive } from '../../src/transport/run-dir.js'
 import { createPrinter } from './output.js'
+import { DaemonNotRunningError } from '../daemon/errors.js'
 
 export const destroyCommand: CommandModule<object, object> = {
   command: 'destroy',
@@ -17,7 +18,16 @@ export const destroyCommand: CommandModule<object, object> = {
     }
     const client = DaemonClient.connect()
     try {
-      const { stopped } = await client.request<{ stopped: string[] }>('destroy', {}, { timeoutMs: 120_000 })
+      let stopped: string[]
+      try {
+        ;({ stopped } = await client.request<{ stopped: string[] }>('destroy', {}, { timeoutMs: 120_000 }))
+      } catch (err) {
+        // Gone before it answered (SIGKILLed just before): what destroy wanted. Its leftovers go.
+        if (!(err instanceof DaemonNotRunningError)) throw err
+        runningDaemonPid()
+        printer.info(`the supervisor (pid ${client.pid}) had ended before it answered; nothing is running`)
+        return
+      }
       // Wait for the process itself to be gone, so `up` right after starts a fresh one.
       const pid = client.pid
       for (let i = 0; i < 100 && pid !== undefined && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50))

@@ -12,7 +12,7 @@ import { DaemonNotRunningError } from './errors.js'
 import { daemonPaths, type DaemonPaths } from './paths.js'
 import { curveClientOptions } from '../../src/security/curve-keys.js'
 import { checkPrivateDir } from '../../src/security/private-path.js'
-import { checkRunRoot } from '../../src/transport/run-dir.js'
+import { checkRunRoot, isAlive } from '../../src/transport/run-dir.js'
 
 export const UP_HINT = 'Start one with dora-ts up (or pass --auto-up to dora-ts start).'
 
@@ -27,6 +27,11 @@ export function runningDaemonPid(paths: DaemonPaths = daemonPaths()): number | u
   }
   return undefined
 }
+
+/** How often a request to the local daemon checks that its process still exists. */
+const PID_CHECK_MS = 200
+/** After the daemon's process is gone, how long a reply it sent before may still take to be read. */
+const DEATH_GRACE_MS = 500
 
 /** How long the TCP probe of a remote supervisor may take before the request is tried anyway. */
 const PROBE_TIMEOUT_MS = 3000
@@ -65,7 +70,8 @@ export class DaemonClient extends ControlClient {
   }
 
   override request<T>(command: string, body: object = {}, options: RequestOptions = {}): Promise<T> {
-    if (!this.#endpoint.startsWith('tcp://')) return super.request(command, body, options)
+    if (!this.#endpoint.startsWith('tcp://'))
+      return this.pid === undefined ? super.request(command, body, options) : this.#whileAlive(this.pid, command, body, options)
     this.#probed ??= probeTcp(this.#endpoint).then((code) => {
       if (code === undefined) return
       throw new DaemonNotRunningError(`no dora-ts supervisor answers at ${this.#endpoint} (DORA_TS_SUPERVISOR): ${code}`, {
@@ -73,6 +79,34 @@ export class DaemonClient extends ControlClient {
       })
     })
     return this.#probed.then(() => super.request(command, body, options))
+  }
+
+  /**
+   * A request to the local daemon that ends as DORA_DAEMON_NOT_RUNNING once its process is gone:
+   * a daemon SIGKILLed just before (still dying when the pid file was checked) never reads the
+   * request, and `destroy` used to wait its whole 120 s for it. The pid is checked every
+   * PID_CHECK_MS; once it is gone, a reply already on its way still gets DEATH_GRACE_MS to be read.
+   */
+  #whileAlive<T>(pid: number, command: string, body: object, options: RequestOptions): Promise<T> {
+    const gone = new AbortController()
+    let grace: ReturnType<typeof setTimeout> | undefined
+    const check = setInterval(() => {
+      if (isAlive(pid) || grace !== undefined) return
+      grace = setTimeout(
+        () =>
+          gone.abort(
+            new DaemonNotRunningError(`the supervisor (pid ${pid}) ended before it answered "${command}"`, {
+              hint: UP_HINT,
+            }),
+          ),
+        DEATH_GRACE_MS,
+      )
+    }, PID_CHECK_MS)
+    const signal = options.signal === undefined ? gone.signal : AbortSignal.any([options.signal, gone.signal])
+    return super.request<T>(command, body, { ...options, signal }).finally(() => {
+      clearInterval(check)
+      clearTimeout(grace)
+    })
   }
 
   /** Connect to the running daemon; throws DaemonNotRunningError when there is none. */
