@@ -31,7 +31,10 @@ export type OwnerRole = 'run' | 'cli'
 export function acquireOwnerLock(dir: string, role: OwnerRole = 'run'): OwnerLock {
   let result
   try {
-    mkdirSync(dir, { recursive: true })
+    // 0700, parents included: a new `--state-dir` (or `.dora-ts/state`) is as private as the
+    // stores in it, whose names say what runs on the robot (issue 13). Existing folders keep
+    // their mode: they are the user's.
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
     result = tryAcquirePidFile(join(dir, OWNER_FILE), role === 'cli' ? 'cli' : '')
   } catch (err) {
     throw new StateOpenError(`cannot lock the state store in ${dir}: ${errorMessage(err)}`, { dir, cause: err })

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
+import { mkdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { acquireOwnerLock, acquireOwnerLockWaiting } from '../../../src/store/state/owner-lock.js'
 import { StateInUseError } from '../../../src/store/state/errors.js'
@@ -11,6 +12,17 @@ t.test('a second owner is refused while the first lives, in the same process too
   lock.release()
   lock.release()
   acquireOwnerLock(dir).release()
+})
+
+t.test('the folders it creates are private (0700), parents included; existing ones keep their mode', async (t) => {
+  const root = t.testdir({})
+  mkdirSync(join(root, 'shared'), { mode: 0o755 })
+  const dir = join(root, 'shared', 'state', 'robot')
+  acquireOwnerLock(dir).release()
+  const mode = (path: string): number => statSync(path).mode & 0o777
+  t.equal(mode(join(root, 'shared', 'state')).toString(8), '700', 'a new state root')
+  t.equal(mode(dir).toString(8), '700', 'the store folder')
+  t.equal(mode(join(root, 'shared')).toString(8), '755', 'a folder the user made is left as it is')
 })
 
 t.test('a lock left by a SIGKILLed process is taken over', async (t) => {
