@@ -33,8 +33,9 @@ export function tryAcquirePidFile(file: string, tag = '', isLive?: (entry: PidFi
   try {
     // Inside the try: on a full disk the file is created and the write fails (ENOSPC), and
     // the empty file must not stay behind (issue 12: open.lock.*.tmp piled up in the KVS).
-    writeFileSync(mine, pidFileContent(tag), { mode: 0o600 })
-    return tryLinkPidFile(file, mine, isLive)
+    const content = pidFileContent(tag)
+    writeFileSync(mine, content, { mode: 0o600 })
+    return tryLinkPidFile(file, mine, isLive, content)
   } finally {
     rmSync(mine, { force: true })
   }
@@ -49,13 +50,14 @@ export function pidFileContent(tag = ''): string {
 /**
  * {@link tryAcquirePidFile} with a file of this process's that already holds its
  * {@link pidFileContent} (`prepared`, in the same directory, kept by the caller): a link and,
- * to release, an unlink, for a lock taken very often (the KVS's write turnstile).
+ * to release, an unlink, for a lock taken very often (the KVS's write turnstile). `content`:
+ * what `prepared` holds, so that the release removes only this holder's file (see releaser).
  */
-export function tryLinkPidFile(file: string, prepared: string, isLive?: (entry: PidFileEntry) => boolean): PidFileResult {
+export function tryLinkPidFile(file: string, prepared: string, isLive?: (entry: PidFileEntry) => boolean, content?: string): PidFileResult {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     try {
       linkSync(prepared, file)
-      return { acquired: true, release: releaser(file) }
+      return { acquired: true, release: releaser(file, content) }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
     }
@@ -108,13 +110,19 @@ function removeIfStale(file: string, isLive: ((entry: PidFileEntry) => boolean) 
   }
 }
 
-function releaser(file: string): () => void {
+/**
+ * Remove `file` once, if it is still ours: a stale-lock takeover may have replaced it. With the
+ * `content` this holder wrote, "ours" is that exact text, so a holder does not remove the file of
+ * another thread of its own process (same pid, another tag: the KVS turnstile's holders are
+ * threads); without it, the pid alone.
+ */
+function releaser(file: string, content: string | undefined): () => void {
   let released = false
   return () => {
     if (released) return
     released = true
-    // Only remove it if it is still ours (a stale-lock takeover may have replaced it).
-    if (readPidFile(file) === process.pid) rmSync(file, { force: true })
+    const mine = content === undefined ? readPidFile(file) === process.pid : readIfPresent(file) === content
+    if (mine) rmSync(file, { force: true })
   }
 }
 

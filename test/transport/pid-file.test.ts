@@ -5,7 +5,7 @@
  */
 import t from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { livePidFileOwner, readPidFile, readPidFileTag, tryAcquirePidFile } from '../../src/transport/pid-file.js'
@@ -119,6 +119,23 @@ t.test('a pid file records pid, tag and the process stamp', async (t) => {
   t.equal(readPidFileTag(file), 'cli')
   t.equal(readPidFile(file), process.pid)
   if (result.acquired) result.release()
+})
+
+t.test("a holder's release leaves alone the file another holder of the same process (another tag) took over", async (t) => {
+  // The KVS turnstile's holders are threads of one process, told apart by their tags: a release
+  // that compared the pid alone removed the file of the thread that had taken it over.
+  const dir = t.testdir({})
+  const file = join(dir, 'write.turnstile')
+  const first = tryAcquirePidFile(file, 'thread-1')
+  if (!first.acquired) throw new Error('the first holder should get the free file')
+  // A takeover (the first holder's thread was taken for dead): its file replaced by the second's.
+  rmSync(file)
+  const second = tryAcquirePidFile(file, 'thread-2')
+  if (!second.acquired) throw new Error('the second holder should get the file once it is gone')
+  first.release()
+  t.equal(readPidFileTag(file), 'thread-2', "the first holder's release did not remove the second's file")
+  second.release()
+  t.notOk(existsSync(file), 'the holder releases its own file')
 })
 
 t.test('processes taking and releasing a pid file in a loop never hold it two at once', async (t) => {

@@ -157,32 +157,32 @@ export function withWriteTurnstile<T>(realDir: string, context: KvsErrorContext,
  * close, unlink) and reading /proc for the stamp cost ~0.9 ms at load 30 on the CI machine
  * against ~20 us for a link and an unlink, on a path every write takes.
  */
-const prepared = new Map<string, string>()
+const prepared = new Map<string, { path: string; content: string }>()
 /** Suffix of a prepared file: `write.turnstile.<pid>.<tag>.mine`. */
 const PREPARED_SUFFIX = '.mine'
 
-function preparedFile(realDir: string): string {
-  let path = prepared.get(realDir)
-  if (path === undefined) {
+function preparedFile(realDir: string): { path: string; content: string } {
+  let file = prepared.get(realDir)
+  if (file === undefined) {
     const tag = ownTag()
-    path = join(realDir, `${TURNSTILE_FILE}.${process.pid}.${tag}${PREPARED_SUFFIX}`)
+    file = { path: join(realDir, `${TURNSTILE_FILE}.${process.pid}.${tag}${PREPARED_SUFFIX}`), content: pidFileContent(tag) }
     try {
-      writeFileSync(path, pidFileContent(tag), { mode: 0o600 })
+      writeFileSync(file.path, file.content, { mode: 0o600 })
     } catch (err) {
-      rmSync(path, { force: true })
+      rmSync(file.path, { force: true })
       throw err
     }
-    prepared.set(realDir, path)
+    prepared.set(realDir, file)
   }
-  return path
+  return file
 }
 
 /** Remove this realm's prepared file of `realDir` (when it closes its environment there). */
 export function forgetTurnstile(realDir: string): void {
-  const path = prepared.get(realDir)
-  if (path === undefined) return
+  const file = prepared.get(realDir)
+  if (file === undefined) return
   prepared.delete(realDir)
-  rmSync(path, { force: true })
+  rmSync(file.path, { force: true })
 }
 
 /** Remove the prepared files that dead processes and threads (SIGKILLed ones) left in `realDir`. */
@@ -218,10 +218,10 @@ function acquire(realDir: string, context: KvsErrorContext, boundMs: number): ()
         // that waited long claims the place next in line; while a live other realm holds it,
         // nobody else takes the turnstile.
         if (releaseNext === undefined && performance.now() - started >= PRIORITY_AFTER_MS) {
-          const claim = tryLinkPidFile(next, mine, isLiveHolder)
+          const claim = tryLinkPidFile(next, mine.path, isLiveHolder, mine.content)
           if (claim.acquired) releaseNext = claim.release
         }
-        if (releaseNext !== undefined || !othersFirst(next)) result = tryLinkPidFile(file, mine, isLiveHolder)
+        if (releaseNext !== undefined || !othersFirst(next)) result = tryLinkPidFile(file, mine.path, isLiveHolder, mine.content)
       } catch (err) {
         // The prepared file is gone (its directory emptied under us): make it again.
         if ((err as NodeJS.ErrnoException).code === 'ENOENT' && prepared.delete(realDir) && performance.now() <= deadline) continue
