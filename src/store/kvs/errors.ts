@@ -279,9 +279,11 @@ export function kvsErrorFrom(err: unknown, context: KvsErrorContext): KvsError {
       return new KvsBadKeyError(`${what}: the key has an unsupported size (${detail})`, options('use non-empty keys of at most 511 UTF-8 bytes'))
     case 'dbs-full':
       return new KvsTooManyNamespacesError(
-        `${what}: the KVS in ${dir} already holds its limit of ${MAX_KVS_NAMESPACES} namespaces, and this would create one more`,
+        // The limit is LMDB's table of open databases, per process: a fresh process can open a
+        // namespace this one cannot, so the message names the process, not the KVS.
+        `${what}: this process already has ${MAX_KVS_NAMESPACES} namespaces of the KVS in ${dir} open, the most LMDB's table of open databases holds, and this would open one more`,
         options(
-          `give this dataflow a KVS of its own (--kvs-dir DIR, or DORA_TS_KVS_DIR), or share a namespace between dataflows with kvs_namespace: in their YAML; dora-ts kvs namespaces lists them`,
+          `give this dataflow a KVS of its own (--kvs-dir DIR, or DORA_TS_KVS_DIR), share a namespace between dataflows with kvs_namespace: in their YAML, or drop namespaces no longer used (dora-ts kvs namespaces lists them, dora-ts kvs drop-namespace NAME drops one)`,
         ),
       )
     case 'readers-full':
