@@ -309,25 +309,38 @@ const namespacesCommand: CommandModule<KvsArgs, KvsArgs> = {
 }
 
 interface DropArgs extends KvsArgs {
-  name: string
+  name?: string | undefined
   yes: boolean
 }
 
 const dropNamespaceCommand: CommandModule<KvsArgs, DropArgs> = {
-  command: 'drop-namespace <name>',
+  command: 'drop-namespace [name]',
   describe: 'Delete a namespace and every key in it (asks first; --yes in scripts)',
   builder: (yargs) =>
     yargs
-      .positional('name', { type: 'string', demandOption: true, describe: 'The namespace to drop' })
+      .positional('name', { type: 'string', describe: 'The namespace to drop (or -n NAME)' })
       .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Do not ask for confirmation' })
+      // Its help shows the argument; -n works too, as in every other kvs command.
+      .hide('namespace')
       .example('$0 kvs drop-namespace robto --yes', 'Drop the namespace a typo created')
       .example('$0 kvs ls -n robto --json > robto.json', 'Keep a copy of its keys first'),
   handler: async (args) => {
     const printer = createPrinter()
+    // The argument, or -n: either names it, not $DORA_TS_KVS_NAMESPACE (a drop must be asked for).
+    if (args.name !== undefined && args.namespace !== undefined && args.namespace !== args.name) {
+      throw new CliUsageError(`kvs drop-namespace got two namespaces: ${JSON.stringify(args.name)} and -n ${JSON.stringify(args.namespace)}`, {
+        hint: `Name the one to drop: dora-ts kvs drop-namespace NAME`,
+      })
+    }
+    const name = args.name ?? args.namespace
+    if (name === undefined) {
+      throw new CliUsageError('kvs drop-namespace needs the namespace to drop', {
+        hint: 'Name it: dora-ts kvs drop-namespace NAME (dora-ts kvs namespaces lists them)',
+      })
+    }
     const dir = args['kvs-dir'] === undefined ? defaultKvsDir() : resolve(args['kvs-dir'])
     const store = KvsStore.open({ dir, verify: true })
     try {
-      const name = args.name
       const unknown = (): CliUsageError => {
         const existing = store.namespaces()
         const known = existing.length === 0 ? `the KVS in ${dir} has no namespaces` : `namespaces in ${dir}: ${existing.join(', ')}`
