@@ -56,8 +56,41 @@ export type NodeToSupervisor =
   | { type: 'credit'; consumedUpTo: bigint; window: number; inputBatches?: boolean | undefined }
   | { type: 'close-outputs'; outputs: string[] }
   | { type: 'log'; level: LogLevel; message: string }
+  /**
+   * Best effort: what the node's direct links carried since it registered on this connection
+   * (cumulative), sent now and then, not per message. See {@link DirectCounts}.
+   */
+  | ({ type: 'direct-counts' } & DirectCounts)
   /** A union variant this build does not know (a newer peer); ignored by receivers. */
   | { type: 'unknown'; which: number }
+
+/** Counts of a node's best-effort (direct) messages since it registered on its connection. */
+export interface DirectCounts {
+  /** Messages sent on outputs whose every receiver is best effort. */
+  sent: bigint
+  /** Messages that arrived on best-effort inputs. */
+  received: bigint
+  /** Messages dropped: a full pipe to a receiver, a full queue, or after the input closed. */
+  dropped: bigint
+}
+
+/** A best-effort input of a node: its messages come directly from the sender. */
+export interface DirectInput {
+  inputId: string
+  /** Most messages kept queued; beyond it the oldest is dropped. */
+  queueSize: number
+}
+
+/** One best-effort receiver of a node's output: the sender sends it each message itself. */
+export interface DirectRoute {
+  outputId: string
+  receiverNode: string
+  /** The receiver's {@link Registration.directEndpoint}. */
+  endpoint: string
+  inputId: string
+  /** The receiver's queue_size for this input. */
+  queueSize: number
+}
 
 /** What the supervisor tells a node about itself when it registers. */
 export interface Registration {
@@ -91,6 +124,14 @@ export interface Registration {
    * `batch-end` (absent or false from an older supervisor: pull with `next`).
    */
   pushInputs?: boolean | undefined
+  /** Best effort: the endpoint this node binds for its {@link directInputs}; absent or '': none. */
+  directEndpoint?: string | undefined
+  /** This node's best-effort inputs (absent: none). */
+  directInputs?: DirectInput[] | undefined
+  /** Best-effort receivers of this node's outputs (absent: none). */
+  directRoutes?: DirectRoute[] | undefined
+  /** Outputs whose every receiver is best effort: sent to no one but them (absent: none). */
+  directOnly?: string[] | undefined
 }
 
 /**

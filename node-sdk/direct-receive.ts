@@ -1,0 +1,84 @@
+/**
+ * The receiving end of a node's best-effort links: a PULL socket bound at the endpoint the
+ * supervisor named at registration ({@link Registration.directEndpoint}), before `connect()`
+ * returns, so senders' messages (queued in their pipes until then) arrive from the start. A
+ * restarted node binds the same path again and ZeroMQ's senders reconnect by themselves.
+ *
+ * Each message is handed over as it arrives, its shared-memory payload read and its segment
+ * deleted at once: the node owns its copy, so nothing waits on the program to free tmpfs.
+ *
+ * @module
+ */
+import { Pull } from 'zeromq'
+import { unlinkSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Registration, SupervisorToNode } from '../src/protocol/node/messages.js'
+import { decodeOrSay, inputEvent } from './node-wire.js'
+import type { DoraEvent } from './events.js'
+
+/** What arrived on a best-effort link: an input's event (undefined: unreadable), or the sender's close. */
+export type DirectArrival = { type: 'input'; id: string; event: DoraEvent | undefined } | { type: 'input-closed'; id: string }
+
+export class DirectReceiver {
+  readonly #socket: Pull
+  readonly #inputs: ReadonlySet<string>
+  readonly #shmDir: string
+  readonly #nodeId: string
+
+  private constructor(socket: Pull, registration: Registration) {
+    this.#socket = socket
+    this.#inputs = new Set((registration.directInputs ?? []).map((i) => i.inputId))
+    this.#shmDir = registration.shmDir
+    this.#nodeId = registration.nodeId
+  }
+
+  /** Bind the node's best-effort endpoint; undefined when it has no best-effort input. */
+  static async bind(registration: Registration): Promise<DirectReceiver | undefined> {
+    const endpoint = registration.directEndpoint
+    if (endpoint === undefined || endpoint === '' || (registration.directInputs ?? []).length === 0) return undefined
+    const socket = new Pull({ linger: 0 })
+    try {
+      await socket.bind(endpoint)
+    } catch (err) {
+      socket.close()
+      throw err
+    }
+    return new DirectReceiver(socket, registration)
+  }
+
+  /** Call `arrived` for every message until the socket is closed. */
+  start(arrived: (a: DirectArrival) => void): void {
+    void (async () => {
+      try {
+        for await (const [head, payload] of this.#socket) {
+          const message = decodeOrSay(head, this.#nodeId)
+          if (message === undefined) continue
+          const a = this.#arrival(message, payload)
+          if (a !== undefined) arrived(a)
+        }
+      } catch {
+        // The socket was closed: the loop ends.
+      }
+    })()
+  }
+
+  close(): void {
+    if (!this.#socket.closed) this.#socket.close()
+  }
+
+  #arrival(message: SupervisorToNode, payload: Buffer | undefined): DirectArrival | undefined {
+    if (message.type === 'input-closed') return this.#inputs.has(message.id) ? message : undefined
+    if (message.type !== 'input') return undefined
+    const event = inputEvent(message, payload, this.#shmDir, this.#nodeId)
+    // Read (or unreadable): this node's name of the segment is not needed any more.
+    if (message.shm !== undefined && !message.shm.segment.includes('/') && !message.shm.segment.startsWith('.')) {
+      try {
+        unlinkSync(join(this.#shmDir, message.shm.segment))
+      } catch {
+        // Gone already (swept at the end of the run): nothing to free.
+      }
+    }
+    if (!this.#inputs.has(message.id)) return undefined
+    return { type: 'input', id: message.id, event }
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * The sending end of a node's best-effort links (`reliability: best_effort` inputs, see
+ * runtime/supervisor/direct-links.ts): one PUSH socket per receiving node, connected to the
+ * endpoint that node binds, written straight from {@link Node.send} without the supervisor.
+ *
+ * A send never waits: the socket's `sendTimeout` is 0, so when its pipe is full (the receiver
+ * is not reading, or not there yet beyond the high-water mark) ZeroMQ refuses the message at
+ * once and it is dropped and counted. That is the whole contract of best effort: the newest
+ * data keeps flowing, nothing is stored or sent again.
+ *
+ * Large payloads (at least the run's shared-memory threshold) are written once to a segment
+ * file of the run's shm directory and only its name is sent; with several receivers each gets
+ * its own name for the same file (a hard link), which it deletes once it has read it. A
+ * segment whose message could not be sent is deleted here; one a killed receiver never read is
+ * swept when that receiver's process ends (its names start with the receiver's id), and at the
+ * end of the run with the directory.
+ *
+ * @module
+ */
+import { Push } from 'zeromq'
+import { closeSync, constants, linkSync, openSync, unlinkSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import { encodeSupervisorToNode } from '../src/protocol/node/codec.js'
+import type { DirectRoute, Registration, SharedPayload } from '../src/protocol/node/messages.js'
+import type { MessageHeader } from '../src/events.js'
+import { errorMessage } from '../src/errors.js'
+import type { DirectCounter } from './direct-counter.js'
+
+/**
+ * The smallest send high-water mark of a link, in messages: ZeroMQ's I/O thread drains the pipe
+ * into the kernel while the program sends, but a burst of sends in one turn of the event loop
+ * must not be dropped just because it outran that thread by a few messages.
+ */
+export const MIN_DIRECT_PIPE = 64
+
+interface Link {
+  route: DirectRoute
+  socket: Push
+}
+
+export class DirectSender {
+  /** output id -> the best-effort receivers of that output. */
+  readonly #links = new Map<string, Link[]>()
+  readonly #sockets: Push[] = []
+  /** Outputs read by best-effort receivers only: the supervisor is not sent them. */
+  readonly #only: ReadonlySet<string>
+  readonly #counter: DirectCounter
+  readonly #shmDir: string
+  readonly #shmThreshold: number
+  readonly #prefix: string
+  readonly #nodeId: string
+  #segments = 0
+  #shmFailed = false
+
+  constructor(registration: Registration, counter: DirectCounter) {
+    this.#counter = counter
+    this.#only = new Set(registration.directOnly ?? [])
+    this.#shmDir = registration.shmDir
+    this.#shmThreshold = registration.shmDir === '' ? 0 : registration.shmThreshold
+    this.#nodeId = registration.nodeId
+    this.#prefix = `${registration.nodeId}@${registration.restartCount}@`
+    const byEndpoint = new Map<string, Push>()
+    for (const route of registration.directRoutes ?? []) {
+      let socket = byEndpoint.get(route.endpoint)
+      if (socket === undefined) {
+        socket = new Push({ sendTimeout: 0, sendHighWaterMark: Math.max(MIN_DIRECT_PIPE, 2 * route.queueSize), linger: 0 })
+        socket.connect(route.endpoint)
+        byEndpoint.set(route.endpoint, socket)
+        this.#sockets.push(socket)
+      } else socket.sendHighWaterMark = Math.max(socket.sendHighWaterMark, 2 * route.queueSize)
+      const list = this.#links.get(route.outputId) ?? []
+      list.push({ route, socket })
+      this.#links.set(route.outputId, list)
+    }
+  }
+
+  /** True when `outputId` has best-effort receivers. */
+  has(outputId: string): boolean {
+    return this.#links.has(outputId)
+  }
+
+  /** True when every receiver of `outputId` is best effort: the supervisor need not see it. */
+  only(outputId: string): boolean {
+    return this.#only.has(outputId)
+  }
+
+  /**
+   * Hand `data` to ZeroMQ for every best-effort receiver of `outputId`; a receiver whose pipe
+   * is full misses it (counted as dropped). Never waits, never throws for a receiver.
+   */
+  send(outputId: string, header: MessageHeader, data: Uint8Array): void {
+    const links = this.#links.get(outputId)
+    if (links === undefined) return
+    if (this.#only.has(outputId)) this.#counter.sent++
+    const segments = this.#share(data, links)
+    for (let i = 0; i < links.length; i++) {
+      const { route, socket } = links[i]!
+      const shm = segments?.[i]
+      const head = encodeSupervisorToNode({ type: 'input', id: route.inputId, header, ...(shm === undefined ? {} : { shm }) })
+      // sendTimeout 0: the promise is settled now, either way; never two sends pending.
+      socket.send(shm === undefined ? [head, data] : [head]).catch(() => {
+        this.#counter.dropped++
+        if (shm !== undefined) this.#unlink(shm.segment)
+      })
+    }
+  }
+
+  /** Tell every best-effort receiver that these outputs are done (before the supervisor does). */
+  close(outputs: readonly string[]): void {
+    for (const output of outputs) {
+      for (const { route, socket } of this.#links.get(output) ?? []) {
+        socket.send([encodeSupervisorToNode({ type: 'input-closed', id: route.inputId })]).catch(() => {})
+      }
+    }
+  }
+
+  /** Close the sockets; `lingerMs`: how long ZeroMQ may still deliver what it holds. */
+  release(lingerMs: number): void {
+    for (const socket of this.#sockets) {
+      if (socket.closed) continue
+      socket.linger = lingerMs
+      socket.close()
+    }
+  }
+
+  /**
+   * Write a large payload once, with one name per receiver (hard links), named after the
+   * receiver so its process end sweeps what it never read. Undefined: send it on the socket.
+   */
+  #share(data: Uint8Array, links: readonly Link[]): SharedPayload[] | undefined {
+    if (this.#shmThreshold === 0 || this.#shmFailed || data.byteLength < this.#shmThreshold) return undefined
+    const n = ++this.#segments
+    const names = links.map((l, i) => `${l.route.receiverNode}@${this.#prefix}${n}.${i}`)
+    let written = 0
+    try {
+      const fd = openSync(join(this.#shmDir, names[0]!), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600)
+      written = 1
+      try {
+        let at = 0
+        while (at < data.byteLength) at += writeSync(fd, data, at, data.byteLength - at)
+      } finally {
+        closeSync(fd)
+      }
+      for (; written < names.length; written++) linkSync(join(this.#shmDir, names[0]!), join(this.#shmDir, names[written]!))
+    } catch (err) {
+      for (let i = 0; i < written; i++) this.#unlink(names[i]!)
+      this.#shmFailed = true
+      process.stderr.write(
+        `dora-ts: node "${this.#nodeId}" could not write a shared-memory segment in ${this.#shmDir} (${errorMessage(err)}); large best-effort payloads go over the socket from now on\n`,
+      )
+      return undefined
+    }
+    return names.map((segment) => ({ segment, offset: 0, length: data.byteLength }))
+  }
+
+  #unlink(segment: string): void {
+    try {
+      unlinkSync(join(this.#shmDir, segment))
+    } catch {
+      // Already gone (the run ended): nothing to free.
+    }
+  }
+}
