@@ -33,6 +33,13 @@ import type { DirectCounter } from './direct-counter.js'
  */
 export const MIN_DIRECT_PIPE = 64
 
+/**
+ * How long a closing node's links may still deliver what ZeroMQ holds (ms). Short: best effort
+ * promises nothing about the last messages, and a receiver that is gone must not hold the
+ * sender's exit for the node socket's full linger.
+ */
+export const DIRECT_LINGER_MS = 100
+
 interface Link {
   route: DirectRoute
   socket: Push
@@ -63,7 +70,10 @@ export class DirectSender {
     for (const route of registration.directRoutes ?? []) {
       let socket = byEndpoint.get(route.endpoint)
       if (socket === undefined) {
-        socket = new Push({ sendTimeout: 0, sendHighWaterMark: Math.max(MIN_DIRECT_PIPE, 2 * route.queueSize), linger: 0 })
+        // reconnectInterval: a receiver that binds after this connect (it starts later, or
+        // restarts) is reached within ~10 ms instead of ZeroMQ's default 100 ms, during which
+        // messages wait in the pipe and a sender that ends meanwhile would lose them.
+        socket = new Push({ sendTimeout: 0, sendHighWaterMark: Math.max(MIN_DIRECT_PIPE, 2 * route.queueSize), linger: 0, reconnectInterval: 10 })
         socket.connect(route.endpoint)
         byEndpoint.set(route.endpoint, socket)
         this.#sockets.push(socket)
@@ -114,11 +124,11 @@ export class DirectSender {
     }
   }
 
-  /** Close the sockets; `lingerMs`: how long ZeroMQ may still deliver what it holds. */
-  release(lingerMs: number): void {
+  /** Close the sockets; `now`: drop what ZeroMQ holds, else let it try for {@link DIRECT_LINGER_MS}. */
+  release(now: boolean): void {
     for (const socket of this.#sockets) {
       if (socket.closed) continue
-      socket.linger = lingerMs
+      socket.linger = now ? 0 : DIRECT_LINGER_MS
       socket.close()
     }
   }

@@ -35,7 +35,7 @@ import { PushCredit } from './push-credit.js'
 import { OutputPauses } from './output-pauses.js'
 import { ShmSends } from './shm-sends.js'
 import { decodeOrSay, inputEvent, isEvent, outputFrames } from './node-wire.js'
-import { lingerMs, openConnection } from './node-connect.js'
+import { openConnection } from './node-connect.js'
 import { DirectSender } from './direct-send.js'
 import { DirectReceiver, type DirectArrival } from './direct-receive.js'
 import { DIRECT_REPORT_MS, DirectCounter } from './direct-counter.js'
@@ -415,7 +415,7 @@ export class Node implements AsyncDisposable {
     if (now) this.#socket.linger = 0
     this.#socket.close()
     clearInterval(this.#directReport)
-    this.#direct?.release(now ? 0 : lingerMs())
+    this.#direct?.release(now)
     this.#directIn?.close()
     this.#ended = true
     this.#wake(true)

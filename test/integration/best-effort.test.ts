@@ -11,6 +11,11 @@ import { join } from 'node:path'
 import { fixture } from '../fixtures/nodes.js'
 import { dump, startInProcess } from './fixtures/in-process.js'
 import { shmRoot } from '../../src/transport/shm-dir.js'
+import { ROOT } from '../fixtures/paths.js'
+import { parseDataflow } from '../../src/spec/load.js'
+import { DataflowRun } from '../../runtime/supervisor/dataflow-run.js'
+import type { LogEntry } from '../../runtime/supervisor/unit.js'
+import { shortRuntimeDir } from '../e2e/fixtures/cli.js'
 
 interface Row {
   life: number
@@ -134,4 +139,21 @@ t.test('large payloads go through shared memory, one file for several receivers,
     'the acking receiver got every one, in order',
   )
   t.same(shmLeft(), [], 'no shared-memory segment (or run directory) is left')
+})
+
+t.test('examples/camera: a camera streams frames to a viewer over a best-effort link, and the run ends', async (t) => {
+  const file = join(ROOT, 'examples', 'camera', 'dataflow.yml')
+  const spec = parseDataflow(readFileSync(file, 'utf8'), file)
+  const logs: LogEntry[] = []
+  const run = new DataflowRun(spec, { graceMs: 5000, runtimeDir: shortRuntimeDir(t), stateDir: t.testdir({}), log: (e) => logs.push(e) })
+  t.teardown(async () => {
+    run.stop()
+    await run.done
+  })
+  await run.start()
+  const result = await run.done
+  t.ok(result.ok, dump(logs))
+  const viewer = logs.filter((l) => l.source === 'viewer').map((l) => l.text)
+  t.match(viewer.at(-1) ?? '', /^viewer done: 60 frames shown, \d+ skipped for newer ones$/, viewer.join('\n'))
+  t.ok((run.unitInfo().find((u) => u.name === 'viewer')?.messagesIn ?? 0) >= 60, 'list counts the frames the viewer received')
 })
