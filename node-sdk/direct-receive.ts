@@ -12,8 +12,10 @@
 import { Pull } from 'zeromq'
 import { unlinkSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Registration, SupervisorToNode } from '../src/protocol/node/messages.js'
-import { decodeOrSay, inputEvent } from './node-wire.js'
+import { decodeNodeToNode } from '../src/protocol/node/codec.js'
+import type { DirectInput, NodeToNode, Registration } from '../src/protocol/node/messages.js'
+import { errorMessage } from '../src/errors.js'
+import { inputEvent } from './node-wire.js'
 import type { DoraEvent } from './events.js'
 
 /** What arrived on a best-effort link: an input's event (undefined: unreadable), or the sender's close. */
@@ -21,15 +23,18 @@ export type DirectArrival = { type: 'input'; id: string; event: DoraEvent | unde
 
 export class DirectReceiver {
   readonly #socket: Pull
-  readonly #inputs: ReadonlySet<string>
+  /** Input id -> who feeds it: link messages do not say (node-to-node.capnp). */
+  readonly #inputs: ReadonlyMap<string, DirectInput>
   readonly #shmDir: string
   readonly #nodeId: string
+  readonly #dataflowId: string
 
   private constructor(socket: Pull, registration: Registration) {
     this.#socket = socket
-    this.#inputs = new Set((registration.directInputs ?? []).map((i) => i.inputId))
+    this.#inputs = new Map((registration.directInputs ?? []).map((i) => [i.inputId, i]))
     this.#shmDir = registration.shmDir
     this.#nodeId = registration.nodeId
+    this.#dataflowId = registration.dataflowId
   }
 
   /** Bind the node's best-effort endpoint; undefined when it has no best-effort input. */
@@ -51,7 +56,7 @@ export class DirectReceiver {
     void (async () => {
       try {
         for await (const [head, payload] of this.#socket) {
-          const message = decodeOrSay(head, this.#nodeId)
+          const message = this.#decode(head)
           if (message === undefined) continue
           const a = this.#arrival(message, payload)
           if (a !== undefined) arrived(a)
@@ -66,10 +71,35 @@ export class DirectReceiver {
     if (!this.#socket.closed) this.#socket.close()
   }
 
-  #arrival(message: SupervisorToNode, payload: Buffer | undefined): DirectArrival | undefined {
+  /** Frame 0 of a link message; undefined (said on stderr) if it does not decode. */
+  #decode(head: Buffer | undefined): NodeToNode | undefined {
+    if (head === undefined) return undefined
+    try {
+      return decodeNodeToNode(head)
+    } catch (err) {
+      process.stderr.write(`dora-ts: node "${this.#nodeId}" dropped an undecodable best-effort message: ${errorMessage(err)}\n`)
+      return undefined
+    }
+  }
+
+  #arrival(message: NodeToNode, payload: Buffer | undefined): DirectArrival | undefined {
     if (message.type === 'input-closed') return this.#inputs.has(message.id) ? message : undefined
     if (message.type !== 'input') return undefined
-    const event = inputEvent(message, payload, this.#shmDir, this.#nodeId)
+    const input = this.#inputs.get(message.id)
+    const header = {
+      dataflowId: this.#dataflowId,
+      senderNode: input?.senderNode ?? '',
+      senderOperator: '',
+      outputId: input?.outputId ?? '',
+      sequence: message.sequence,
+      timestampNs: message.timestampNs,
+      metadata: message.metadata,
+      encoding: message.encoding,
+      messageId: message.messageId,
+      redelivered: false,
+    }
+    const wire = { type: 'input' as const, id: message.id, header, ...(message.shm === undefined ? {} : { shm: message.shm }) }
+    const event = inputEvent(wire, payload, this.#shmDir, this.#nodeId)
     // Read (or unreadable): this node's name of the segment is not needed any more.
     if (message.shm !== undefined && !message.shm.segment.includes('/') && !message.shm.segment.startsWith('.')) {
       try {
@@ -78,7 +108,7 @@ export class DirectReceiver {
         // Gone already (swept at the end of the run): nothing to free.
       }
     }
-    if (!this.#inputs.has(message.id)) return undefined
+    if (input === undefined) return undefined
     return { type: 'input', id: message.id, event }
   }
 }

@@ -20,7 +20,7 @@
 import { Push } from 'zeromq'
 import { closeSync, constants, linkSync, openSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import { encodeSupervisorToNode } from '../src/protocol/node/codec.js'
+import { encodeNodeToNode } from '../src/protocol/node/codec.js'
 import type { DirectRoute, Registration, SharedPayload } from '../src/protocol/node/messages.js'
 import type { MessageHeader } from '../src/events.js'
 import { errorMessage } from '../src/errors.js'
@@ -106,7 +106,16 @@ export class DirectSender {
     for (let i = 0; i < links.length; i++) {
       const { route, socket } = links[i]!
       const shm = segments?.[i]
-      const head = encodeSupervisorToNode({ type: 'input', id: route.inputId, header, ...(shm === undefined ? {} : { shm }) })
+      const head = encodeNodeToNode({
+        type: 'input',
+        id: route.inputId,
+        sequence: header.sequence,
+        timestampNs: header.timestampNs,
+        messageId: header.messageId,
+        encoding: header.encoding,
+        metadata: header.metadata,
+        ...(shm === undefined ? {} : { shm }),
+      })
       // sendTimeout 0: the promise is settled now, either way; never two sends pending.
       socket.send(shm === undefined ? [head, data] : [head]).catch(() => {
         this.#counter.dropped++
@@ -119,7 +128,7 @@ export class DirectSender {
   close(outputs: readonly string[]): void {
     for (const output of outputs) {
       for (const { route, socket } of this.#links.get(output) ?? []) {
-        socket.send([encodeSupervisorToNode({ type: 'input-closed', id: route.inputId })]).catch(() => {})
+        socket.send([encodeNodeToNode({ type: 'input-closed', id: route.inputId })]).catch(() => {})
       }
     }
   }

@@ -47,7 +47,7 @@ export function directWiring(spec: DataflowSpec, runDirPath: string): Map<string
         bump(reliable, key)
         continue
       }
-      inputs.push({ inputId: input.id, queueSize: input.queueSize })
+      inputs.push({ inputId: input.id, queueSize: input.queueSize, senderNode: input.source.node, outputId: input.source.output })
       const route: DirectRoute = { outputId: input.source.output, receiverNode: node.id, endpoint, inputId: input.id, queueSize: input.queueSize }
       const sender = of(input.source.node)
       sender.directRoutes = [...(sender.directRoutes ?? []), route]

@@ -48,7 +48,7 @@ function d(bits: number, width: number, tag?: number): DataField {
 }
 
 /**
- * Every struct of the three schemas, keyed by its scoped name (`Parent.Nested`). Fields of a
+ * Every struct of the node schemas, keyed by its scoped name (`Parent.Nested`). Fields of a
  * group (`KeyValue.value`) are listed in the struct that contains the group.
  */
 export const LAYOUT = {
@@ -137,7 +137,7 @@ export const LAYOUT = {
       directOnly: p(11),
     },
   },
-  'SupervisorToNode.DirectInput': { bytes: 8, ptrs: 1, fields: { inputId: p(0), queueSize: d(0, 32) } },
+  'SupervisorToNode.DirectInput': { bytes: 8, ptrs: 3, fields: { inputId: p(0), queueSize: d(0, 32), senderNode: p(1), outputId: p(2) } },
   'SupervisorToNode.DirectRoute': { bytes: 8, ptrs: 4, fields: { outputId: p(0), receiverNode: p(1), endpoint: p(2), inputId: p(3), queueSize: d(0, 32) } },
   'SupervisorToNode.RegisterRejected': { bytes: 0, ptrs: 1, fields: { reason: p(0) } },
   'SupervisorToNode.Input': { bytes: 0, ptrs: 3, fields: { inputId: p(0), header: p(1), shm: p(2) } },
@@ -151,4 +151,12 @@ export const LAYOUT = {
   'SupervisorToNode.Error': { bytes: 0, ptrs: 1, fields: { message: p(0) } },
   'SupervisorToNode.NodeRestarted': { bytes: 0, ptrs: 1, fields: { nodeId: p(0) } },
   'SupervisorToNode.NodeFailed': { bytes: 0, ptrs: 3, fields: { nodeId: p(0), error: p(1), affectedInputs: p(2) } },
+
+  // node-to-node.capnp
+  NodeToNode: { bytes: 8, ptrs: 1, tagBits: 0, fields: { input: p(0, 0), inputClosed: p(0, 1) } },
+  'NodeToNode.DirectMessage': {
+    bytes: 16,
+    ptrs: 5,
+    fields: { inputId: p(0), sequence: d(0, 64), timestampNs: d(64, 64), messageId: p(1), encoding: p(2), metadata: p(3), shm: p(4) },
+  },
 } as const satisfies Record<string, StructLayout>

@@ -79,7 +79,29 @@ export interface DirectInput {
   inputId: string
   /** Most messages kept queued; beyond it the oldest is dropped. */
   queueSize: number
+  /** The node and output feeding it (its messages do not carry them). */
+  senderNode: string
+  outputId: string
 }
+
+/**
+ * What a node sends on a best-effort link (node-to-node.capnp): a message for one of the
+ * receiver's inputs (payload in frame 1, or in `shm`), or the close of the output feeding it.
+ */
+export type NodeToNode =
+  | {
+      type: 'input'
+      id: string
+      sequence: bigint
+      timestampNs: bigint
+      messageId: string
+      /** '' is read as `raw`. */
+      encoding: string
+      metadata: Record<string, MetadataValue>
+      shm?: SharedPayload | undefined
+    }
+  | { type: 'input-closed'; id: string }
+  | { type: 'unknown'; which: number }
 
 /** One best-effort receiver of a node's output: the sender sends it each message itself. */
 export interface DirectRoute {

@@ -4,13 +4,10 @@
 # by frame 1, the payload bytes. See common.capnp for the versioning rules: new variants get new
 # ordinals at the end, and a node that does not know a variant ignores it.
 #
-# Best-effort links (`reliability: best_effort` inputs, between two custom nodes) carry these
-# same messages directly from the sending node to the receiving one, on the ZeroMQ socket the
-# receiver binds at `Registration.directEndpoint` (the sender connects a PUSH socket per
-# receiver, see `Registration.directRoutes`): only `input` (payload in frame 1, or in a
-# shared-memory segment the receiver owns and deletes once read) and `inputClosed` (the sender
-# closed that output; nothing more comes on it) travel there. They are never stored, numbered or
-# redelivered; the supervisor still sends `inputClosed` for such an input when its sender ends.
+# Best-effort links (`reliability: best_effort` inputs, between two custom nodes) do not
+# carry these messages: their senders send NodeToNode (node-to-node.capnp) to the socket the
+# receiver binds at `Registration.directEndpoint`. The supervisor still sends `inputClosed`
+# for such an input when its sender ends.
 
 @0xab1f49d029a6c141;
 
@@ -84,6 +81,8 @@ struct SupervisorToNode {
   struct DirectInput {
     inputId @0 :Text;     # The input id.
     queueSize @1 :UInt32; # Most messages the node keeps queued; beyond, it drops the oldest.
+    senderNode @2 :Text;  # The node that sends to it (its messages do not say).
+    outputId @3 :Text;    # That node's output.
   }
 
   # One best-effort receiver of one output.
