@@ -8,7 +8,7 @@
  * once and it is dropped and counted. That is the whole contract of best effort: the newest
  * data keeps flowing, nothing is stored or sent again.
  *
- * Large payloads (at least the run's shared-memory threshold) are written once to a segment
+ * Large payloads (at least {@link DIRECT_SHM_THRESHOLD_BYTES}) are written once to a segment
  * file of the run's shm directory and only its name is sent; with several receivers each gets
  * its own name for the same file (a hard link), which it deletes once it has read it. A
  * segment whose message could not be sent is deleted here; one a killed receiver never read is
@@ -40,6 +40,23 @@ export const MIN_DIRECT_PIPE = 64
  */
 export const DIRECT_LINGER_MS = 100
 
+/**
+ * Best-effort payloads of at least this many bytes go through shared memory (8 MiB), when the
+ * run has a shared-memory directory. Far above the supervisor path's 64 KiB: there a payload
+ * crosses two sockets and the supervisor, here one socket that zeromq.js feeds without a copy,
+ * while a segment costs a new tmpfs file (its pages allocated and zeroed), a write, a read and
+ * an unlink. Measured with the best-effort ping/echo pair on the 2-core VM, alternating
+ * (bench/RESULTS.md): at 64 KiB, 1 MiB and 4 MiB the socket was as fast or faster. The node's
+ * `DORA_TS_DIRECT_SHM_THRESHOLD` (bytes; 0: never) overrides it.
+ */
+export const DIRECT_SHM_THRESHOLD_BYTES = 8 << 20
+
+function directShmThreshold(): number {
+  const raw = process.env['DORA_TS_DIRECT_SHM_THRESHOLD']
+  const value = raw === undefined || raw === '' ? DIRECT_SHM_THRESHOLD_BYTES : Number(raw)
+  return Number.isSafeInteger(value) && value >= 0 ? value : DIRECT_SHM_THRESHOLD_BYTES
+}
+
 interface Link {
   route: DirectRoute
   socket: Push
@@ -63,7 +80,8 @@ export class DirectSender {
     this.#counter = counter
     this.#only = new Set(registration.directOnly ?? [])
     this.#shmDir = registration.shmDir
-    this.#shmThreshold = registration.shmDir === '' ? 0 : registration.shmThreshold
+    // The supervisor's threshold 0 means shared memory is off for the run: off here too.
+    this.#shmThreshold = registration.shmDir === '' || registration.shmThreshold === 0 ? 0 : directShmThreshold()
     this.#nodeId = registration.nodeId
     this.#prefix = `${registration.nodeId}@${registration.restartCount}@`
     const byEndpoint = new Map<string, Push>()

@@ -33,8 +33,11 @@ function shmLeft(): string[] {
   return readdirSync(root).flatMap((run) => [run, ...readdirSync(join(root, run)).map((f) => `${run}/${f}`)])
 }
 
-// Segments go to a folder of this test, not the machine's /dev/shm.
+// Segments go to a folder of this test, not the machine's /dev/shm; and nodes send payloads
+// from 64 KiB through shared memory (the default for best effort is 8 MiB), so these small
+// payloads test that path.
 process.env['DORA_TS_SHM_DIR'] = t.testdir({})
+process.env['DORA_TS_DIRECT_SHM_THRESHOLD'] = String(64 * 1024)
 
 const SIZE = 128 * 1024
 const COUNT = 60
