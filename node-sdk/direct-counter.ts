@@ -13,7 +13,8 @@ export class DirectCounter {
   sent = 0
   received = 0
   dropped = 0
-  #reported = -1
+  /** The total last reported: all zeros (a node without best-effort traffic) is never reported. */
+  #reported = 0
 
   /** The counts, if they changed since the last call; undefined otherwise. */
   take(): DirectCounts | undefined {

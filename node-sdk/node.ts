@@ -455,7 +455,7 @@ export class Node implements AsyncDisposable {
 
   /** Tell the supervisor the best-effort counts, if they changed; true when a report went. */
   #reportDirect(): boolean {
-    if (this.#state === 'closed') return false
+    if (this.#state === 'closed' || (this.#direct === undefined && this.#directIn === undefined)) return false
     const counts = this.#directCounter.take()
     if (counts === undefined) return false
     this.#sender.post([encodeNodeToSupervisor({ type: 'direct-counts', ...counts })])
