@@ -17,6 +17,7 @@ import type { DirectInput, NodeToNode, Registration } from '../src/protocol/node
 import { errorMessage } from '../src/errors.js'
 import { inputEvent } from './node-wire.js'
 import type { DoraEvent } from './events.js'
+import { MIN_DIRECT_PIPE } from './direct-send.js'
 
 /** What arrived on a best-effort link: an input's event (undefined: unreadable), or the sender's close. */
 export type DirectArrival = { type: 'input'; id: string; event: DoraEvent | undefined } | { type: 'input-closed'; id: string }
@@ -41,7 +42,10 @@ export class DirectReceiver {
   static async bind(registration: Registration): Promise<DirectReceiver | undefined> {
     const endpoint = registration.directEndpoint
     if (endpoint === undefined || endpoint === '' || (registration.directInputs ?? []).length === 0) return undefined
-    const socket = new Pull({ linger: 0 })
+    // Bounded like the senders' pipes: a process that stalls finds at most this many stale
+    // messages waiting in ZeroMQ (the rest were dropped by their senders), not a thousand.
+    const largest = Math.max(...(registration.directInputs ?? []).map((i) => i.queueSize))
+    const socket = new Pull({ linger: 0, receiveHighWaterMark: Math.max(MIN_DIRECT_PIPE, 2 * largest) })
     try {
       await socket.bind(endpoint)
     } catch (err) {

@@ -92,10 +92,19 @@ t.test('a best_effort link delivers every message in order while the receiver ke
 t.test('a slow receiver with queue_size 2 gets the newest messages and drops the rest without blocking the sender', async (t) => {
   const dir = t.testdir({})
   const count = 300
+  // 32 KiB payloads (on the socket): the pipes between the two processes hold at most ~64 + 64
+  // messages and the kernel a few more, so however the processes are scheduled, most of the
+  // 300 are dropped somewhere while the receiver sits on its first one.
+  const size = 32 * 1024
   const done = join(dir, 'done')
   const flow = await startInProcess(
     t,
-    pair(dir, { COUNT: count, DONE_FILE: done }, { COUNT: count, GATE_FILE: done }, '{ source: source/frames, reliability: best_effort, queue_size: 2 }'),
+    pair(
+      dir,
+      { COUNT: count, SIZE: size, DONE_FILE: done },
+      { COUNT: count, SIZE: size, GATE_FILE: done },
+      '{ source: source/frames, reliability: best_effort, queue_size: 2 }',
+    ),
     { dir },
   )
   const result = await flow.done
@@ -107,6 +116,10 @@ t.test('a slow receiver with queue_size 2 gets the newest messages and drops the
   t.ok(
     got.every((index, i) => i === 0 || index > got[i - 1]!),
     'in order',
+  )
+  t.ok(
+    rows(join(dir, 'sink.jsonl')).every((r) => r.ok),
+    'every payload intact',
   )
   const info = new Map(flow.run.unitInfo().map((u) => [u.name, u]))
   const dropped = (info.get('sink')?.messagesDropped ?? 0) + (info.get('source')?.messagesDropped ?? 0)
