@@ -270,6 +270,11 @@ export class Node implements AsyncDisposable {
    * When a receiver's `backpressure` queue is full, it first waits until that receiver catches
    * up (at most 5 s per send).
    *
+   * Receivers whose input is `reliability: best_effort` get the message from this process
+   * directly, handed to ZeroMQ before anything else happens, never stored: one whose pipe is
+   * full misses it (counted as dropped). On an output that only best-effort inputs read, the
+   * supervisor is not involved and `send()` resolves as soon as ZeroMQ has the message.
+   *
    * Rejects with a `ClosedError` (code `DORA_CLOSED`) once {@link close} or {@link destroy}
    * has been called, also for a send that was waiting on backpressure then: nothing of it
    * was sent. Sends that started before close() are flushed by it. A send still unconfirmed
