@@ -15,9 +15,18 @@ export const FAN_OUT = [1, 4, 16] as const
 export const FAN_OUT_QUICK = [1, 4] as const
 
 export async function benchFanOut(ctx: SectionContext): Promise<Figure[]> {
+  return fanOut(ctx, SECTION, false)
+}
+
+/**
+ * The fan-out figures of `section`; `bestEffort`: the receivers' inputs are
+ * `reliability: best_effort` (direct from the sender, issue 15) instead of reliable with
+ * backpressure.
+ */
+export async function fanOut(ctx: SectionContext, section: string, bestEffort: boolean): Promise<Figure[]> {
   const figures: Figure[] = []
   for (const receivers of ctx.quick ? FAN_OUT_QUICK : FAN_OUT) {
-    const dir = freshDir(ctx.tmp, `fan-${receivers}`)
+    const dir = freshDir(ctx.tmp, `${section}-fan-${receivers}`)
     const plan = { size: 1024, warmup: ctx.quick ? 5 : 50, rounds: rounds(ctx.quick), count: ctx.quick ? 20 : 300, intervalMs: 5 }
     const planFile = writeJson(join(dir, 'plan.json'), plan)
     const sinks = Array.from({ length: receivers }, (_, i) => `sink-${i}`)
@@ -36,7 +45,11 @@ export async function benchFanOut(ctx: SectionContext): Promise<Figure[]> {
           id,
           path: fixture('fan-sink.mjs'),
           env: { BENCH_OUT: join(dir, `${id}.json`) },
-          inputs: { in: { source: 'src/out', queue_size: 10_000, queue_policy: 'backpressure' } },
+          inputs: {
+            in: bestEffort
+              ? { source: 'src/out', queue_size: 10_000, reliability: 'best_effort' }
+              : { source: 'src/out', queue_size: 10_000, queue_policy: 'backpressure' },
+          },
           outputs: ['ready'],
         })),
       ],
@@ -58,8 +71,8 @@ export async function benchFanOut(ctx: SectionContext): Promise<Figure[]> {
     figures.push(
       latencyFigure(
         {
-          id: `${SECTION}.${receivers}`,
-          section: SECTION,
+          id: `${section}.${receivers}`,
+          section,
           label: `1 KB to ${receivers} receiver${receivers === 1 ? '' : 's'} (one way, all receivers)`,
           unit: 'µs',
           rounds: plan.rounds,

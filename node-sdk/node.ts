@@ -21,7 +21,8 @@ import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID } from '../src/transport/env
 import { nowNs } from '../src/clock.js'
 import { DEFAULT_KVS_MAP_SIZE_BYTES } from '../src/store/kvs/store.js'
 import type { DoraEvent } from './events.js'
-import { checkMessageId, checkOutput, checkPayload, checkPayloadSize, SupervisorGoneError } from './errors.js'
+import { checkMessageId, checkOutput, checkPayload, checkPayloadSize, NodeConnectError, SupervisorGoneError } from './errors.js'
+import { errorMessage } from '../src/errors.js'
 import type { MessageHeader } from '../src/events.js'
 import { encodeJson, Encoding } from './payload.js'
 import { createKvs, type Kvs } from './kvs.js'
@@ -35,6 +36,9 @@ import { OutputPauses } from './output-pauses.js'
 import { ShmSends } from './shm-sends.js'
 import { decodeOrSay, inputEvent, isEvent, outputFrames } from './node-wire.js'
 import { openConnection } from './node-connect.js'
+import { DirectSender } from './direct-send.js'
+import { DirectReceiver, type DirectArrival } from './direct-receive.js'
+import { DIRECT_REPORT_MS, DirectCounter } from './direct-counter.js'
 
 import type { NodeConnectOptions, NodeEventsOptions, NodeSendOptions } from './node-options.js'
 
@@ -77,7 +81,7 @@ export class Node implements AsyncDisposable {
    * Events received and not yet taken by the program, each with its push-mode number (0: not
    * numbered). `event` undefined: an input that could not be read (said), consumed unseen.
    */
-  readonly #buffer: { event: DoraEvent | undefined; seq: number }[] = []
+  readonly #buffer: { event: DoraEvent | undefined; seq: number; direct?: string }[] = []
   /**
    * Push mode (the supervisor offers it, see Registration.pushInputs): events come without a
    * `next`, numbered from 1; the node tells what its program consumed (see push-credit.ts).
@@ -113,8 +117,21 @@ export class Node implements AsyncDisposable {
   readonly #maxMessageSize: number
   /** Large payloads through the run's shared-memory directory. */
   readonly #shm: ShmSends
+  /**
+   * Best-effort links (`reliability: best_effort`): outputs this node sends to their receivers
+   * itself, inputs that come straight from their senders, and the counts of both.
+   */
+  readonly #direct: DirectSender | undefined
+  readonly #directIn: DirectReceiver | undefined
+  readonly #directCounter = new DirectCounter()
+  /** Best-effort input id -> its queue_size; how many of its messages wait in the buffer. */
+  readonly #directLimits = new Map<string, number>()
+  readonly #directQueued = new Map<string, number>()
+  /** Best-effort inputs closed (by their sender or the supervisor): later messages are dropped. */
+  readonly #directClosed = new Set<string>()
+  #directReport: NodeJS.Timeout | undefined
 
-  private constructor(socket: Dealer, sender: SendQueue, registration: Registration) {
+  private constructor(socket: Dealer, sender: SendQueue, registration: Registration, directIn: DirectReceiver | undefined) {
     this.#socket = socket
     this.#sender = sender
     this.id = registration.nodeId
@@ -128,6 +145,13 @@ export class Node implements AsyncDisposable {
     // 0 from an older supervisor: its router still drops a peer over the default, so refuse that.
     this.#maxMessageSize = registration.maxMessageSize > 0 ? registration.maxMessageSize : DEFAULT_MAX_MESSAGE_BYTES
     this.#shm = new ShmSends(registration)
+    this.#directIn = directIn
+    for (const input of registration.directInputs ?? []) this.#directLimits.set(input.inputId, Math.max(1, input.queueSize))
+    this.#direct = (registration.directRoutes ?? []).length > 0 ? new DirectSender(registration, this.#directCounter) : undefined
+    if (this.#direct !== undefined || directIn !== undefined) {
+      this.#directReport = setInterval(() => this.#reportDirect(), DIRECT_REPORT_MS)
+      this.#directReport.unref()
+    }
     this.#paused = new OutputPauses(registration.nodeId)
     // A process opens the LMDB environment itself: reads are plain LMDB reads (see kvs.ts).
     this.kvs = createKvs(
@@ -163,7 +187,24 @@ export class Node implements AsyncDisposable {
    */
   static async connect(options: NodeConnectOptions = {}): Promise<Node> {
     const { socket, sender, registration } = await openConnection(options)
-    const node = new Node(socket, sender, registration)
+    let directIn: DirectReceiver | undefined
+    try {
+      // Bound before connect() returns: what senders queued for this node flows in from now.
+      directIn = await DirectReceiver.bind(registration)
+    } catch (err) {
+      sender.close(err)
+      socket.linger = 0
+      socket.close()
+      throw new NodeConnectError(
+        `node "${registration.nodeId}" could not bind its best-effort endpoint ${registration.directEndpoint ?? ''}: ${errorMessage(err)}`,
+        {
+          hint: 'Is another process of this node still running? Best-effort inputs need the endpoint the supervisor named.',
+          cause: err,
+        },
+      )
+    }
+    const node = new Node(socket, sender, registration, directIn)
+    directIn?.start((a) => node.#directArrived(a))
     node.#startReceiving()
     node.#stopWatching = watchSupervisor((pid) => node.#onSupervisorGone(pid))
     return node
@@ -190,6 +231,7 @@ export class Node implements AsyncDisposable {
         if (signal?.aborted) return
         const item = this.#buffer.shift()
         if (item !== undefined) {
+          if (item.direct !== undefined) this.#directQueued.set(item.direct, (this.#directQueued.get(item.direct) ?? 1) - 1)
           const event = item.event
           if (event === undefined) {
             this.#consume(item.seq)
@@ -228,6 +270,11 @@ export class Node implements AsyncDisposable {
    * When a receiver's `backpressure` queue is full, it first waits until that receiver catches
    * up (at most 5 s per send).
    *
+   * Receivers whose input is `reliability: best_effort` get the message from this process
+   * directly, handed to ZeroMQ before anything else happens, never stored: one whose pipe is
+   * full misses it (counted as dropped). On an output that only best-effort inputs read, the
+   * supervisor is not involved and `send()` resolves as soon as ZeroMQ has the message.
+   *
    * Rejects with a `ClosedError` (code `DORA_CLOSED`) once {@link close} or {@link destroy}
    * has been called, also for a send that was waiting on backpressure then: nothing of it
    * was sent. Sends that started before close() are flushed by it. A send still unconfirmed
@@ -258,6 +305,11 @@ export class Node implements AsyncDisposable {
       messageId: options.messageId ?? `${this.restartCount}.${sequence}`,
       redelivered: false,
     }
+    if (this.#direct?.has(outputId) === true) {
+      // Best-effort receivers get it now, from here; if no one else reads the output, that is all.
+      this.#direct.send(outputId, header, data)
+      if (this.#direct.only(outputId)) return
+    }
     const shm = this.#shm.share(data)
     if (!this.#atLeastOnce) {
       // A supervisor that confirms nothing: queued in ZeroMQ is all this can know.
@@ -284,6 +336,8 @@ export class Node implements AsyncDisposable {
    */
   async closeOutputs(outputs: readonly string[]): Promise<void> {
     for (const output of outputs) checkOutput(this.outputs, output, `node "${this.id}"`)
+    // Best-effort receivers hear it on the link itself, after the last message sent on it.
+    this.#direct?.close(outputs)
     const acked = wakeOrTimeout(this.#closeAcks, CLOSE_ACK_TIMEOUT_MS)
     try {
       await this.#sender.send([encodeNodeToSupervisor({ type: 'close-outputs', outputs: [...outputs] })])
@@ -341,7 +395,9 @@ export class Node implements AsyncDisposable {
       // delivered again to the next run (or restart) of this node.
       const unreported = this.#credit.unreported
       if (unreported) this.#sendCredit()
-      if (this.outputs.length > 0 || unreported) await this.closeOutputs(this.outputs)
+      // The last counts of the best-effort links, confirmed by the close round trip below.
+      const counted = this.#reportDirect()
+      if (this.outputs.length > 0 || unreported || counted) await this.closeOutputs(this.outputs)
     } catch {
       // The supervisor may already be gone, or destroy() came first: release the socket anyway.
     }
@@ -363,6 +419,9 @@ export class Node implements AsyncDisposable {
     this.#sender.close(this.#destroyCause)
     if (now) this.#socket.linger = 0
     this.#socket.close()
+    clearInterval(this.#directReport)
+    this.#direct?.release(now)
+    this.#directIn?.close()
     this.#ended = true
     this.#wake(true)
     // Last: the connection is released even if closing the LMDB environment throws.
@@ -397,6 +456,47 @@ export class Node implements AsyncDisposable {
   #sendCredit(): void {
     if (this.#state === 'closed') return
     this.#sender.post([encodeNodeToSupervisor({ type: 'credit', ...this.#credit.takeCredit() })])
+  }
+
+  /** Tell the supervisor the best-effort counts, if they changed; true when a report went. */
+  #reportDirect(): boolean {
+    if (this.#state === 'closed' || (this.#direct === undefined && this.#directIn === undefined)) return false
+    const counts = this.#directCounter.take()
+    if (counts === undefined) return false
+    this.#sender.post([encodeNodeToSupervisor({ type: 'direct-counts', ...counts })])
+    return true
+  }
+
+  /**
+   * A best-effort message (or its sender's close) arrived. It joins the same buffer as
+   * everything else, unnumbered (the supervisor never sees it, so it is not consumed, and never
+   * redelivered), and its input's queue_size holds there: the oldest waiting message of that
+   * input makes room for the newest, as `drop_oldest` does in the supervisor.
+   */
+  #directArrived(a: DirectArrival): void {
+    if (this.#state === 'closed') return
+    if (a.type === 'input-closed') {
+      if (this.#directClosed.has(a.id)) return
+      this.#directClosed.add(a.id)
+      this.#buffer.push({ event: { type: 'input-closed', id: a.id }, seq: 0 })
+      this.#wake(false)
+      return
+    }
+    const counter = this.#directCounter
+    if (this.#directClosed.has(a.id) || a.event === undefined) {
+      counter.dropped++
+      return
+    }
+    counter.received++
+    const limit = this.#directLimits.get(a.id) ?? 1
+    const queued = this.#directQueued.get(a.id) ?? 0
+    if (queued >= limit) {
+      const oldest = this.#buffer.findIndex((item) => item.direct === a.id)
+      if (oldest >= 0) this.#buffer.splice(oldest, 1)
+      counter.dropped++
+    } else this.#directQueued.set(a.id, queued + 1)
+    this.#buffer.push({ event: a.event, seq: 0, direct: a.id })
+    this.#wake(false)
   }
 
   #requestNext(): void {
@@ -484,6 +584,18 @@ export class Node implements AsyncDisposable {
         event = message
         break
       case 'input-closed':
+        if (this.#directLimits.has(message.id)) {
+          // A best-effort input: its sender may have said so on the link first (then this
+          // one is consumed unseen); from now on late messages on the link are dropped.
+          if (this.#directClosed.has(message.id)) {
+            this.#buffer.push({ event: undefined, seq })
+            this.#wake(false)
+            return
+          }
+          this.#directClosed.add(message.id)
+        }
+        event = message
+        break
       case 'input-recovered':
       case 'error':
       case 'node-restarted':

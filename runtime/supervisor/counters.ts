@@ -5,6 +5,8 @@
 export interface UnitCounter {
   in: number
   out: number
+  /** Best-effort messages dropped (reported by the node, see direct-links.ts). */
+  dropped: number
   /** When the current instance started (ms since epoch); reset on a restart. */
   startedAt: number
 }
@@ -23,6 +25,11 @@ export interface UnitInfo {
   startedAt: number
   messagesIn: number
   messagesOut: number
+  /**
+   * Messages of best-effort links dropped by this node (a full pipe to a receiver, a full
+   * queue, after its input closed); reliable inputs' drops are in the run result.
+   */
+  messagesDropped: number
 }
 
 export class UnitCounters {
@@ -30,7 +37,7 @@ export class UnitCounters {
 
   /** Start counting for unit `key`. */
   add(key: string): void {
-    this.#counters.set(key, { in: 0, out: 0, startedAt: Date.now() })
+    this.#counters.set(key, { in: 0, out: 0, dropped: 0, startedAt: Date.now() })
   }
 
   /** A message was queued for `key`. */
@@ -45,6 +52,18 @@ export class UnitCounters {
     if (counter !== undefined) counter.out++
   }
 
+  /**
+   * The node `key` reported more best-effort traffic: messages it sent on outputs only
+   * best-effort receivers read (the supervisor never saw them), received and dropped.
+   */
+  direct(key: string, more: { sent: bigint; received: bigint; dropped: bigint }): void {
+    const counter = this.#counters.get(key)
+    if (counter === undefined) return
+    counter.out += Number(more.sent)
+    counter.in += Number(more.received)
+    counter.dropped += Number(more.dropped)
+  }
+
   /** `key` was started again after a crash. */
   restarted(key: string): void {
     const counter = this.#counters.get(key)
@@ -53,6 +72,6 @@ export class UnitCounters {
 
   /** The counts of `key` (zeros for an unknown key). */
   get(key: string): Readonly<UnitCounter> {
-    return this.#counters.get(key) ?? { in: 0, out: 0, startedAt: 0 }
+    return this.#counters.get(key) ?? { in: 0, out: 0, dropped: 0, startedAt: 0 }
   }
 }

@@ -31,6 +31,7 @@ import { NodeOutputs } from './node-outputs.js'
 import { NodeRouter } from './node-router.js'
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../src/transport/node-socket.js'
 import { buildRoutingTable, type RoutingTable } from './routing.js'
+import { directWiring } from './direct-links.js'
 import { RunResources } from './run-resources.js'
 import { RunOutbox, type RunOutboxContext } from './run-outbox.js'
 import type { RunOptions, RunResult, UnitReport } from './run-types.js'
@@ -212,6 +213,7 @@ export class DataflowRun implements AsyncDisposable {
     // not launch anything now, and what was just opened is released here.
     if (this.#finished) return resources.close()
     this.#nodeOutputs = new NodeOutputs(resources.store, this.#outbox.nodeOutputsOptions())
+    const direct = directWiring(this.spec, resources.runDir.path)
     try {
       this.#nodes = await NodeRouter.bind(resources.runDir.nodeEndpoint, {
         dataflowId: this.id,
@@ -227,6 +229,8 @@ export class DataflowRun implements AsyncDisposable {
         log: (entry) => this.#options.log(entry),
         maxMessageBytes: this.spec.maxMessageSize,
         shm: resources.shm,
+        direct: (nodeId) => direct.get(nodeId),
+        directCounts: (node, more) => this.#counters.direct(node.key, more),
       })
     } catch (err) {
       // Nothing was launched yet: release what was opened, and let the caller report it.
@@ -361,6 +365,8 @@ export class DataflowRun implements AsyncDisposable {
     // Every receiver shares the same bytes: nothing writes to a payload, and an operator's
     // host copies it into the worker unless it was marked its alone (runtime/operator/host.ts).
     for (const dest of destinations) {
+      // A best-effort receiver got this message from the sender directly (direct-links.ts).
+      if (dest.direct === true) continue
       if (shm === undefined) this.#deliver(dest.receiver, { type: 'input', id: dest.inputId, header, data: payload })
       else this.#deliver(dest.receiver, this.#resources!.shm!.delivery(shm, dest.inputId, header, this.#liveCustomNode(dest.receiver)))
     }

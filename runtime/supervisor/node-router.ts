@@ -10,7 +10,8 @@
 import { errorMessage, errorStack } from '../../src/errors.js'
 import { Router } from 'zeromq'
 import { decodeNodeToSupervisor, encodeSupervisorToNode } from '../../src/protocol/node/codec.js'
-import { MAX_PUSH_WINDOW, PROTOCOL_VERSION, type NodeToSupervisor } from '../../src/protocol/node/messages.js'
+import { MAX_PUSH_WINDOW, PROTOCOL_VERSION, type DirectCounts, type NodeToSupervisor } from '../../src/protocol/node/messages.js'
+import type { DirectWiring } from './direct-links.js'
 import type { MessageHeader } from '../../src/events.js'
 import { MAX_UNREGISTERED_FRAME_BYTES, nodeRouterOptions } from '../../src/transport/node-socket.js'
 import { ENV_NODE_SECRET } from '../../src/transport/env.js'
@@ -51,6 +52,10 @@ export interface NodeRouterHandlers {
   maxMessageBytes?: number | undefined
   /** The run's shared-memory payloads; without it, nodes are told to send everything on the socket. */
   shm?: ShmPayloads | undefined
+  /** Best-effort links of the custom node `nodeId` (direct-links.ts), told at registration. */
+  direct?: ((nodeId: string) => DirectWiring | undefined) | undefined
+  /** A node's best-effort links carried this many more messages since its last report. */
+  directCounts?: ((node: CustomNode, more: DirectCounts) => void) | undefined
 }
 
 export class NodeRouter {
@@ -58,6 +63,8 @@ export class NodeRouter {
   readonly #sender: SendQueue
   readonly #handlers: NodeRouterHandlers
   readonly #byIdentity = new Map<string, CustomNode>()
+  /** The last `direct-counts` of each connection (cumulative per connection): the next one adds the difference. */
+  readonly #directCounts = new Map<string, DirectCounts>()
   /** Unregistered connections that sent one bad frame: everything further from them is ignored unread. */
   readonly #ignored = new Set<string>()
   /** Notices a peer can cause: rate limited, truncated, repeats summarized. */
@@ -217,6 +224,16 @@ export class NodeRouter {
       case 'log':
         this.#handlers.log({ source: node.display, stream: 'log', level: message.level, text: message.message })
         return
+      case 'direct-counts': {
+        // Cumulative per connection, so a late report of a dead process still adds only what is new.
+        const key = identity.toString('hex')
+        const last = this.#directCounts.get(key) ?? { sent: 0n, received: 0n, dropped: 0n }
+        const more = { sent: message.sent - last.sent, received: message.received - last.received, dropped: message.dropped - last.dropped }
+        if (more.sent < 0n || more.received < 0n || more.dropped < 0n) return
+        this.#directCounts.set(key, { sent: message.sent, received: message.received, dropped: message.dropped })
+        this.#handlers.directCounts?.(node, more)
+        return
+      }
       default:
         return
     }
@@ -299,6 +316,7 @@ export class NodeRouter {
           // DORA_TS_NODE_PULL=1 offers no push: nodes pull with `next`, as an SDK without push
           // does (to compare the two in a benchmark, and to test the older path).
           pushInputs: process.env['DORA_TS_NODE_PULL'] !== '1',
+          ...this.#handlers.direct?.(nodeId),
         },
       }),
     ])

@@ -9,6 +9,11 @@ import type { DataflowSpec, InputSpec, OperatorNodeSpec, OperatorSpec } from '..
 export interface Destination {
   receiver: string
   inputId: string
+  /**
+   * A best-effort input: its sender sends it each message itself (direct-links.ts), so the
+   * supervisor routes nothing to it; it is listed for InputClosed, Stop and node events.
+   */
+  direct?: true | undefined
 }
 
 export interface TimerRoute {
@@ -58,7 +63,7 @@ export function buildRoutingTable(spec: DataflowSpec): RoutingTable {
   const addInputs = (receiver: string, list: InputSpec[]): void => {
     inputs.set(receiver, list)
     for (const input of list) {
-      const destination = { receiver, inputId: input.id }
+      const destination: Destination = { receiver, inputId: input.id, ...(input.reliability === 'best_effort' ? { direct: true as const } : {}) }
       if (input.source.kind === 'timer') {
         const route = timers.get(input.source.name) ?? { name: input.source.name, intervalNs: input.source.intervalNs, destinations: [] }
         route.destinations.push(destination)

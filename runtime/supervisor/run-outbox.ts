@@ -60,7 +60,8 @@ export class RunOutbox {
       const { routing, units } = this.#run
       const key = routing.producers.get(producer)?.outputKeys.get(outputId)
       const destinations = key === undefined ? [] : (routing.outputs.get(key) ?? [])
-      routes = destinations.filter((d) => units.has(d.receiver)).map((d) => ({ receiver: d.receiver, inputId: d.inputId }))
+      // Best-effort receivers get their copies from the sender itself, never from the outbox.
+      routes = destinations.filter((d) => d.direct !== true && units.has(d.receiver)).map((d) => ({ receiver: d.receiver, inputId: d.inputId }))
       this.#routes.set(cacheKey, routes)
     }
     return routes

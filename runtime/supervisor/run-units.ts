@@ -122,6 +122,7 @@ export function unitInfoOf(units: Iterable<Unit>, counters: UnitCounters): UnitI
       startedAt: counter.startedAt,
       messagesIn: counter.in,
       messagesOut: counter.out,
+      messagesDropped: counter.dropped,
     }
   })
 }

@@ -48,7 +48,7 @@ function d(bits: number, width: number, tag?: number): DataField {
 }
 
 /**
- * Every struct of the three schemas, keyed by its scoped name (`Parent.Nested`). Fields of a
+ * Every struct of the node schemas, keyed by its scoped name (`Parent.Nested`). Fields of a
  * group (`KeyValue.value`) are listed in the struct that contains the group.
  */
 export const LAYOUT = {
@@ -82,11 +82,12 @@ export const LAYOUT = {
     bytes: 8,
     ptrs: 1,
     tagBits: 0,
-    fields: { register: p(0, 0), output: p(0, 1), next: d(0, 0, 2), closeOutputs: p(0, 3), log: p(0, 4), credit: p(0, 5) },
+    fields: { register: p(0, 0), output: p(0, 1), next: d(0, 0, 2), closeOutputs: p(0, 3), log: p(0, 4), credit: p(0, 5), directCounts: p(0, 6) },
   },
   'NodeToSupervisor.Register': { bytes: 8, ptrs: 2, fields: { nodeId: p(0), protocolVersion: d(0, 32), pid: d(32, 32), secret: p(1) } },
   'NodeToSupervisor.Output': { bytes: 16, ptrs: 2, fields: { header: p(0), sendSeq: d(0, 64), shm: p(1), consumedUpTo: d(64, 64) } },
   'NodeToSupervisor.Credit': { bytes: 16, ptrs: 0, fields: { consumedUpTo: d(0, 64), window: d(64, 32), inputBatches: d(96, 1) } },
+  'NodeToSupervisor.DirectCounts': { bytes: 24, ptrs: 0, fields: { sent: d(0, 64), received: d(64, 64), dropped: d(128, 64) } },
   'NodeToSupervisor.CloseOutputs': { bytes: 0, ptrs: 1, fields: { outputs: p(0) } },
   'NodeToSupervisor.Log': { bytes: 8, ptrs: 1, fields: { level: d(0, 16), message: p(0) } },
 
@@ -114,7 +115,7 @@ export const LAYOUT = {
   },
   'SupervisorToNode.Registration': {
     bytes: 32,
-    ptrs: 8,
+    ptrs: 12,
     fields: {
       dataflowId: p(0),
       dataflowName: p(1),
@@ -130,8 +131,14 @@ export const LAYOUT = {
       shmDir: p(7),
       shmThreshold: d(192, 64),
       pushInputs: d(33, 1),
+      directEndpoint: p(8),
+      directInputs: p(9),
+      directRoutes: p(10),
+      directOnly: p(11),
     },
   },
+  'SupervisorToNode.DirectInput': { bytes: 8, ptrs: 3, fields: { inputId: p(0), queueSize: d(0, 32), senderNode: p(1), outputId: p(2) } },
+  'SupervisorToNode.DirectRoute': { bytes: 8, ptrs: 4, fields: { outputId: p(0), receiverNode: p(1), endpoint: p(2), inputId: p(3), queueSize: d(0, 32) } },
   'SupervisorToNode.RegisterRejected': { bytes: 0, ptrs: 1, fields: { reason: p(0) } },
   'SupervisorToNode.Input': { bytes: 0, ptrs: 3, fields: { inputId: p(0), header: p(1), shm: p(2) } },
   'SupervisorToNode.InputBatch': { bytes: 0, ptrs: 1, fields: { inputs: p(0) } },
@@ -144,4 +151,12 @@ export const LAYOUT = {
   'SupervisorToNode.Error': { bytes: 0, ptrs: 1, fields: { message: p(0) } },
   'SupervisorToNode.NodeRestarted': { bytes: 0, ptrs: 1, fields: { nodeId: p(0) } },
   'SupervisorToNode.NodeFailed': { bytes: 0, ptrs: 3, fields: { nodeId: p(0), error: p(1), affectedInputs: p(2) } },
+
+  // node-to-node.capnp
+  NodeToNode: { bytes: 8, ptrs: 1, tagBits: 0, fields: { input: p(0, 0), inputClosed: p(0, 1) } },
+  'NodeToNode.DirectMessage': {
+    bytes: 16,
+    ptrs: 5,
+    fields: { inputId: p(0), sequence: d(0, 64), timestampNs: d(64, 64), messageId: p(1), encoding: p(2), metadata: p(3), shm: p(4) },
+  },
 } as const satisfies Record<string, StructLayout>

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Durability, QueuePolicy, RestartPolicy, SourcePosition } from './types.js'
+import type { Durability, QueuePolicy, Reliability, RestartPolicy, SourcePosition } from './types.js'
 
 /** A value with the place it was written. */
 export interface At<T> {
@@ -22,6 +22,9 @@ export interface DraftInput {
   queueSize: number
   queuePolicy: QueuePolicy
   inputTimeout?: number | undefined
+  /** Where `reliability: best_effort` was written, when it was (the resolver checks both ends are custom nodes). */
+  bestEffortAt?: SourcePosition | undefined
+  reliability: Reliability
   /** Position of the input's key. */
   position: SourcePosition
 }

@@ -275,6 +275,11 @@ export const INPUT_KEYS = {
     description: 'Seconds (or a duration) without a message before the input counts as timed out.',
     schema: { $ref: '#/$defs/duration' },
   },
+  reliability: {
+    description:
+      "dora-ts: `reliable` (default: every message is kept in the supervisor's outbox and replayed after any kill) or `best_effort` (ROS 2's sensor-data QoS: messages travel directly from the sending custom node to this one, are never stored or replayed, and the oldest is dropped when the queue is full). `best_effort` joins two custom nodes only.",
+    schema: { enum: ['reliable', 'best_effort'] },
+  },
 } as const satisfies Record<string, KeyInfo>
 
 /** Every table by level, for the validator's messages and for tests. */

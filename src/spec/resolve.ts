@@ -14,7 +14,18 @@ import { isBareCommand, isExecutable, resolveExecutable, resolveModule, runtimeO
 import type { Problems, Scope } from './problems.js'
 import { parseTimer, TIMER_PREFIX } from './timer.js'
 import { DEFAULT_CONNECT_TIMEOUT_S } from './types.js'
-import type { DataflowSpec, Durability, InputSpec, NodeSpec, OperatorSpec, OutputSource, RestartPolicy, RestartSpec, TimerSource } from './types.js'
+import type {
+  DataflowSpec,
+  Durability,
+  InputSpec,
+  NodeSpec,
+  OperatorSpec,
+  OutputSource,
+  RestartPolicy,
+  RestartSpec,
+  SourcePosition,
+  TimerSource,
+} from './types.js'
 
 /** Defaults of the restart keys (dora's where dora has one). */
 export const RESTART_DEFAULTS = {
@@ -124,7 +135,7 @@ class Resolver {
         runtime: runtimeOf(body.path?.value ?? ''),
         args: body.args,
         connectTimeout: body.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_S,
-        inputs: body.inputs.map((input) => this.input(input, scope)),
+        inputs: body.inputs.map((input) => this.input(input, scope, true)),
         outputs: body.outputs ?? [],
       }
     }
@@ -154,7 +165,7 @@ class Resolver {
       id: op.id,
       module,
       language: op.language ?? (runtime === 'js' ? 'javascript' : 'typescript'),
-      inputs: op.inputs.map((input) => this.input(input, scope)),
+      inputs: op.inputs.map((input) => this.input(input, scope, false)),
       outputs: op.outputs ?? [],
       timeout: op.timeout,
       restart: this.restart(RESTART_DEFAULTS.operatorPolicy, [node.restart, op.restart], scope),
@@ -248,14 +259,53 @@ class Resolver {
     }
   }
 
-  private input(input: DraftInput, scope: Scope): InputSpec {
+  /** `custom`: the receiver is a custom node (best_effort needs one at both ends). */
+  private input(input: DraftInput, scope: Scope, custom: boolean): InputSpec {
+    const source = this.source(input, scope)
+    if (input.bestEffortAt !== undefined) this.checkBestEffort(input, input.bestEffortAt, source, scope, custom)
     return {
       id: input.id,
-      source: this.source(input, scope),
+      source,
       queueSize: input.queueSize,
       queuePolicy: input.queuePolicy,
       inputTimeout: input.inputTimeout,
+      reliability: input.reliability,
       position: input.position,
+    }
+  }
+
+  /**
+   * A best-effort link is a socket between two custom-node processes that the SDK on each end
+   * opens: an operator (a worker thread of the supervisor) or a timer has no such socket.
+   */
+  private checkBestEffort(input: DraftInput, at: SourcePosition, source: TimerSource | OutputSource, scope: Scope, custom: boolean): void {
+    const what = `input "${input.id}" is \`reliability: best_effort\``
+    const fix =
+      'remove `reliability: best_effort` (the input is then reliable, through the supervisor), or make both the sender and the receiver custom nodes (`path:`)'
+    if (!custom) {
+      this.problems.add('DORA_SPEC_NOT_SUPPORTED', at, scope, `${what}, but best-effort links join two custom nodes and this input belongs to an operator`, fix)
+      return
+    }
+    if (source.kind === 'timer') {
+      this.problems.add(
+        'DORA_SPEC_NOT_SUPPORTED',
+        at,
+        scope,
+        `${what}, but it reads a timer; best-effort links join two custom nodes`,
+        'remove `reliability: best_effort`: timers come from the supervisor',
+      )
+      return
+    }
+    // An unknown source is reported already; only a known operator node is this problem.
+    const sender = source.node === '' ? undefined : this.byId.get(source.node)?.body
+    if (sender !== undefined && sender.kind !== 'custom') {
+      this.problems.add(
+        'DORA_SPEC_NOT_SUPPORTED',
+        at,
+        scope,
+        `${what}, but it reads from "${input.source.value}", an operator; best-effort links join two custom nodes`,
+        fix,
+      )
     }
   }
 

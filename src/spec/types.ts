@@ -16,6 +16,13 @@ export interface SourcePosition {
 
 export type QueuePolicy = 'drop_oldest' | 'backpressure'
 
+/**
+ * `reliable`: through the supervisor's outbox, at least once, replayed after any kill.
+ * `best_effort`: directly from the sending custom node to the receiving one, never stored,
+ * dropped when the receiver's queue is full (ROS 2's `best_effort` reliability QoS).
+ */
+export type Reliability = 'reliable' | 'best_effort'
+
 export type RestartPolicy = 'never' | 'on-failure' | 'always'
 
 /** A timer input: `dora/timer/millis/100`, `dora/timer/hz/30`, ... */
@@ -45,6 +52,8 @@ export interface InputSpec {
   queuePolicy: QueuePolicy
   /** Seconds without input before the input counts as timed out, if set. */
   inputTimeout?: number | undefined
+  /** `best_effort` only between two custom nodes (the resolver checks). */
+  reliability: Reliability
   position: SourcePosition
 }
 

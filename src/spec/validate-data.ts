@@ -12,9 +12,10 @@ import { dataIdProblem } from './ids.js'
 import { INPUT_KEYS } from './keys.js'
 import type { Problems, Scope } from './problems.js'
 import type { Field, Reader } from './reader.js'
-import type { QueuePolicy, SourcePosition } from './types.js'
+import type { QueuePolicy, Reliability, SourcePosition } from './types.js'
 
 const QUEUE_POLICIES: readonly QueuePolicy[] = ['drop_oldest', 'backpressure']
+const RELIABILITIES: readonly Reliability[] = ['reliable', 'best_effort']
 
 /** Default queue size of an input. */
 export const DEFAULT_QUEUE_SIZE = 10
@@ -116,7 +117,14 @@ function validateInput(c: ValidateContext, id: string, key: Node, value: Node | 
   const position = c.pos(key)
   const short = c.read.scalarString(value)
   if (short !== undefined) {
-    return { id, source: { value: short.value, at: c.pos(short) }, queueSize: DEFAULT_QUEUE_SIZE, queuePolicy: 'drop_oldest', position }
+    return {
+      id,
+      source: { value: short.value, at: c.pos(short) },
+      queueSize: DEFAULT_QUEUE_SIZE,
+      queuePolicy: 'drop_oldest',
+      reliability: 'reliable',
+      position,
+    }
   }
   if (!isMap(value)) {
     c.problems.add(
@@ -137,6 +145,28 @@ function validateInput(c: ValidateContext, id: string, key: Node, value: Node | 
   }
   const queuePolicy = c.read.oneOf(f.queue_policy, scope, QUEUE_POLICIES)
   const inputTimeout = c.read.duration(f.input_timeout, scope, true)
+  const reliability = c.read.oneOf(f.reliability, scope, RELIABILITIES)
+  const bestEffort = reliability === 'best_effort' && f.reliability !== undefined
+  if (bestEffort && queuePolicy === 'backpressure') {
+    // Best effort never makes a sender wait: it drops. Asking for both is a contradiction.
+    c.problems.add(
+      'DORA_SPEC_CONFLICTING_KEYS',
+      f.reliability!.value ?? value,
+      scope,
+      `input "${id}" is \`reliability: best_effort\`, which drops the oldest message when the queue is full, and also \`queue_policy: backpressure\`, which makes the sender wait`,
+      'remove `queue_policy: backpressure` to keep the newest messages without slowing the sender, or remove `reliability: best_effort` to lose nothing',
+    )
+  }
+  if (bestEffort && f.input_timeout !== undefined) {
+    // The supervisor never sees a best-effort message, so it cannot time the input out.
+    c.problems.add(
+      'DORA_SPEC_CONFLICTING_KEYS',
+      f.input_timeout.key,
+      scope,
+      `input "${id}" is \`reliability: best_effort\`, whose messages bypass the supervisor, so \`input_timeout\` cannot be measured on it`,
+      'remove `input_timeout:` (time the input in the node itself), or remove `reliability: best_effort`',
+    )
+  }
   if (f.source === undefined) {
     c.problems.add('DORA_SPEC_MISSING_KEY', value, scope, `input "${id}" has no \`source\``, 'add `source: node/output` (or a dora/timer/... source)')
     return undefined
@@ -149,6 +179,8 @@ function validateInput(c: ValidateContext, id: string, key: Node, value: Node | 
     queueSize: queueSize ?? DEFAULT_QUEUE_SIZE,
     queuePolicy: queuePolicy ?? 'drop_oldest',
     inputTimeout,
+    reliability: reliability ?? 'reliable',
+    ...(bestEffort ? { bestEffortAt: c.pos(f.reliability!.value ?? f.reliability!.key) } : {}),
     position,
   }
 }

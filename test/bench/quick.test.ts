@@ -40,6 +40,9 @@ const WITH_BASELINE = [
   ...['1KB', '1MB', '4MB', '16MB'].map((s) => `node-node.tput.${s}.mbs`),
   ...['64KB', '4MB', '16MB', '4MB@30Hz'].map((s) => `node-node-socket.rtt.${s}`),
   ...['64KB', '16MB'].map((s) => `node-node-socket.tput.${s}.mbs`),
+  // Issue 15: best-effort links, the same plans node to node without the supervisor.
+  ...pair('node-node-best-effort'),
+  'node-node-best-effort.rtt.16MB',
   ...pair('operator-operator'),
   ...SCALE.flatMap((n) => [`scale.operators.${n}.rss`, `scale.nodes.${n}.rss`]),
   ...['16B', '1KB', '64KB'].flatMap((s) => [`state.commit.${s}`, `state.operator.${s}`]),
@@ -48,13 +51,14 @@ const WITHOUT_BASELINE = [
   ...['8B', '1KB', '64KB', '1MB', '4MB', '16MB'].flatMap((s) => [`node-operator.n2o.${s}`, `node-operator.o2n.${s}`, `node-operator.rtt.${s}`]),
   ...['operator', 'node'].flatMap((who) => [`timer.${who}.interval`, `timer.${who}.jitter`]),
   ...FAN_OUT.map((n) => `fan-out.${n}`),
+  ...FAN_OUT.map((n) => `node-node-best-effort-fan-out.${n}`),
   ...SCALE.flatMap((n) => [`scale.operators.${n}.startup`, `scale.nodes.${n}.startup`]),
   'state.operator.none',
   'state.restore.1KB',
   'state.restore.10MB',
 ]
 /** Figures that are distributions (p50, p99, max). */
-const DISTRIBUTIONS = /\.(rtt|n2o|o2n|interval|jitter|restore)\.|^fan-out\./
+const DISTRIBUTIONS = /\.(rtt|n2o|o2n|interval|jitter|restore)\.|fan-out\./
 
 /**
  * Run the quick benchmark; kill it (and say so in stderr) if it prints nothing for `stallMs`.

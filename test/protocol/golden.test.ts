@@ -223,7 +223,7 @@ if (haveCapnp(t)) {
       t.equal(r.status, 0, r.stderr)
       return r.bytes
     }
-    t.strictSame(decodeNodeToSupervisor(future('NodeToSupervisor', '(ping = (nonce = 5))')), { type: 'unknown', which: 6 })
+    t.strictSame(decodeNodeToSupervisor(future('NodeToSupervisor', '(ping = (nonce = 5))')), { type: 'unknown', which: 7 })
     t.strictSame(decodeSupervisorToNode(future('SupervisorToNode', '(reload = void)')), { type: 'unknown', which: 14 })
     t.strictSame(decodeNodeToSupervisor(future('NodeToSupervisor', '(register = (nodeId = "n", protocolVersion = 2, pid = 9, language = "rust"))')), {
       type: 'register',

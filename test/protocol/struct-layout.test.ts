@@ -9,7 +9,7 @@ import { capnpLayout, haveCapnp } from './fixtures/capnp-tool.js'
 
 if (haveCapnp(t)) {
   t.test("LAYOUT matches the positions the Cap'n Proto compiler assigns", async (t) => {
-    const r = capnpLayout(['common.capnp', 'node-to-supervisor.capnp', 'supervisor-to-node.capnp'])
+    const r = capnpLayout(['common.capnp', 'node-to-supervisor.capnp', 'supervisor-to-node.capnp', 'node-to-node.capnp'])
     t.equal(r.status, 0, r.stderr)
     const parsed = parseLayout(r.text)
     t.ok(Object.keys(parsed).length >= 15, `parsed ${Object.keys(parsed).length} structs`)

@@ -64,6 +64,7 @@ const SAMPLES: Record<keyof typeof KEY_TABLES, Record<string, unknown>> = {
     queue_size: 3,
     queue_policy: 'backpressure',
     input_timeout: '1.5s',
+    reliability: 'reliable',
   },
 }
 

@@ -18,7 +18,7 @@
 
 import { ProtocolEncodeError } from '../errors.js'
 import { LAYOUT } from '../struct-layout.js'
-import type { LogLevel, NodeToSupervisor, StopCause, SupervisorToNode, WireInput } from './messages.js'
+import type { DirectInput, DirectRoute, LogLevel, NodeToNode, Registration, NodeToSupervisor, StopCause, SupervisorToNode, WireInput } from './messages.js'
 import { FrameReader, FrameWriter, type StructReader, type StructWriter } from '../wire.js'
 import {
   bool,
@@ -26,6 +26,7 @@ import {
   describeType,
   enumOrdinal,
   readHeader,
+  readMetadata,
   readShared,
   safeNumber,
   str,
@@ -34,6 +35,7 @@ import {
   u64,
   unencodable,
   writeHeader,
+  writeMetadata,
   writeShared,
 } from './fields.js'
 
@@ -50,9 +52,12 @@ const N2S_OUTPUT = LAYOUT['NodeToSupervisor.Output']
 const N2S_CLOSE_OUTPUTS = LAYOUT['NodeToSupervisor.CloseOutputs']
 const N2S_LOG = LAYOUT['NodeToSupervisor.Log']
 const N2S_CREDIT = LAYOUT['NodeToSupervisor.Credit']
+const N2S_DIRECT_COUNTS = LAYOUT['NodeToSupervisor.DirectCounts']
 const S2N = LAYOUT.SupervisorToNode
 const S2N_REGISTRATION = LAYOUT['SupervisorToNode.Registration']
 const S2N_REGISTER_REJECTED = LAYOUT['SupervisorToNode.RegisterRejected']
+const S2N_DIRECT_INPUT = LAYOUT['SupervisorToNode.DirectInput']
+const S2N_DIRECT_ROUTE = LAYOUT['SupervisorToNode.DirectRoute']
 const S2N_INPUT = LAYOUT['SupervisorToNode.Input']
 const S2N_INPUT_BATCH = LAYOUT['SupervisorToNode.InputBatch']
 const S2N_INPUT_CLOSED = LAYOUT['SupervisorToNode.InputClosed']
@@ -65,6 +70,8 @@ const S2N_ERROR = LAYOUT['SupervisorToNode.Error']
 const S2N_NODE_RESTARTED = LAYOUT['SupervisorToNode.NodeRestarted']
 const S2N_NODE_FAILED = LAYOUT['SupervisorToNode.NodeFailed']
 const HEADER = LAYOUT.MessageHeader
+const N2N = LAYOUT.NodeToNode
+const N2N_MESSAGE = LAYOUT['NodeToNode.DirectMessage']
 const SHARED = LAYOUT.SharedPayload
 
 // ---------------------------------------------------------------------------------------------
@@ -127,6 +134,15 @@ export function encodeNodeToSupervisor(msg: NodeToSupervisor): Uint8Array {
       const s = w.struct(root, f.log, N2S_LOG)
       w.setU16(s, N2S_LOG.fields.level, enumOrdinal(LOG_LEVELS, msg.level, 'log.level'))
       w.text(s, N2S_LOG.fields.message, str(msg.message, 'log.message'))
+      break
+    }
+    case 'direct-counts': {
+      w.setWhich(root, N2S, f.directCounts.tag)
+      const s = w.struct(root, f.directCounts, N2S_DIRECT_COUNTS)
+      const g = N2S_DIRECT_COUNTS.fields
+      w.setU64(s, g.sent, u64(msg.sent, 'directCounts.sent'))
+      w.setU64(s, g.received, u64(msg.received, 'directCounts.received'))
+      w.setU64(s, g.dropped, u64(msg.dropped, 'directCounts.dropped'))
       break
     }
     default:
@@ -192,6 +208,11 @@ export function decodeNodeToSupervisor(bytes: Uint8Array): NodeToSupervisor {
           message: r.text(s, N2S_LOG.fields.message),
         }
       }
+      case f.directCounts.tag: {
+        const s = r.struct(root, f.directCounts)
+        const g = N2S_DIRECT_COUNTS.fields
+        return { type: 'direct-counts', sent: r.u64(s, g.sent), received: r.u64(s, g.received), dropped: r.u64(s, g.dropped) }
+      }
       default:
         return { type: 'unknown', which }
     }
@@ -234,6 +255,10 @@ export function encodeSupervisorToNode(msg: SupervisorToNode): Uint8Array {
       w.text(s, g.shmDir, str(r.shmDir, 'registration.shmDir'))
       w.setU64(s, g.shmThreshold, u64(BigInt(r.shmThreshold), 'registration.shmThreshold'))
       w.setBool(s, g.pushInputs, bool(r.pushInputs ?? false, 'registration.pushInputs'))
+      w.text(s, g.directEndpoint, str(r.directEndpoint ?? '', 'registration.directEndpoint'))
+      writeDirectInputs(w, s, r.directInputs ?? [])
+      writeDirectRoutes(w, s, r.directRoutes ?? [])
+      w.textList(s, g.directOnly, strList(r.directOnly ?? [], 'registration.directOnly'))
       break
     }
     case 'register-rejected': {
@@ -352,6 +377,7 @@ export function decodeSupervisorToNode(bytes: Uint8Array): SupervisorToNode {
             shmDir: r.text(s, g.shmDir),
             shmThreshold: safeNumber(r.u64(s, g.shmThreshold)),
             ...(r.bool(s, g.pushInputs) ? { pushInputs: true } : {}),
+            ...readDirect(r, s),
           },
         }
       }
@@ -410,4 +436,148 @@ function readInput(r: FrameReader, s: StructReader): WireInput {
     header: readHeader(r, r.struct(s, S2N_INPUT.fields.header)),
     ...(shm === undefined ? {} : { shm }),
   }
+}
+
+/** Registration.directInputs; an empty list is written as a null pointer. */
+function writeDirectInputs(w: FrameWriter, s: StructWriter, inputs: readonly DirectInput[]): void {
+  if (!Array.isArray(inputs)) throw new ProtocolEncodeError(`registration.directInputs is a ${describeType(inputs)}, not an array`)
+  if (inputs.length === 0) return
+  const list = w.structList(s, S2N_REGISTRATION.fields.directInputs, S2N_DIRECT_INPUT, inputs.length)
+  const g = S2N_DIRECT_INPUT.fields
+  for (let i = 0; i < inputs.length; i++) {
+    const input = inputs[i] as DirectInput
+    const e = list[i] as StructWriter
+    w.text(e, g.inputId, str(input.inputId, `registration.directInputs[${i}].inputId`))
+    w.setU32(e, g.queueSize, u32(input.queueSize, `registration.directInputs[${i}].queueSize`))
+    w.text(e, g.senderNode, str(input.senderNode, `registration.directInputs[${i}].senderNode`))
+    w.text(e, g.outputId, str(input.outputId, `registration.directInputs[${i}].outputId`))
+  }
+}
+
+/** Registration.directRoutes; an empty list is written as a null pointer. */
+function writeDirectRoutes(w: FrameWriter, s: StructWriter, routes: readonly DirectRoute[]): void {
+  if (!Array.isArray(routes)) throw new ProtocolEncodeError(`registration.directRoutes is a ${describeType(routes)}, not an array`)
+  if (routes.length === 0) return
+  const list = w.structList(s, S2N_REGISTRATION.fields.directRoutes, S2N_DIRECT_ROUTE, routes.length)
+  const g = S2N_DIRECT_ROUTE.fields
+  for (let i = 0; i < routes.length; i++) {
+    const route = routes[i] as DirectRoute
+    const e = list[i] as StructWriter
+    const what = `registration.directRoutes[${i}]`
+    w.text(e, g.outputId, str(route.outputId, `${what}.outputId`))
+    w.text(e, g.receiverNode, str(route.receiverNode, `${what}.receiverNode`))
+    w.text(e, g.endpoint, str(route.endpoint, `${what}.endpoint`))
+    w.text(e, g.inputId, str(route.inputId, `${what}.inputId`))
+    w.setU32(e, g.queueSize, u32(route.queueSize, `${what}.queueSize`))
+  }
+}
+
+/** The best-effort fields of a registration, only those set (an older supervisor sets none). */
+function readDirect(r: FrameReader, s: StructReader): Pick<Registration, 'directEndpoint' | 'directInputs' | 'directRoutes' | 'directOnly'> {
+  const g = S2N_REGISTRATION.fields
+  const endpoint = r.text(s, g.directEndpoint)
+  const inputList = r.structList(s, g.directInputs)
+  const inputs: DirectInput[] = []
+  for (let i = 0; i < inputList.count; i++) {
+    const e = r.element(inputList, i)
+    const f = S2N_DIRECT_INPUT.fields
+    inputs.push({ inputId: r.text(e, f.inputId), queueSize: r.u32(e, f.queueSize), senderNode: r.text(e, f.senderNode), outputId: r.text(e, f.outputId) })
+  }
+  const routeList = r.structList(s, g.directRoutes)
+  const routes: DirectRoute[] = []
+  const h = S2N_DIRECT_ROUTE.fields
+  for (let i = 0; i < routeList.count; i++) {
+    const e = r.element(routeList, i)
+    routes.push({
+      outputId: r.text(e, h.outputId),
+      receiverNode: r.text(e, h.receiverNode),
+      endpoint: r.text(e, h.endpoint),
+      inputId: r.text(e, h.inputId),
+      queueSize: r.u32(e, h.queueSize),
+    })
+  }
+  const only = r.textList(s, g.directOnly)
+  return {
+    ...(endpoint === '' ? {} : { directEndpoint: endpoint }),
+    ...(inputs.length === 0 ? {} : { directInputs: inputs }),
+    ...(routes.length === 0 ? {} : { directRoutes: routes }),
+    ...(only.length === 0 ? {} : { directOnly: only }),
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node -> node (best-effort links)
+
+/**
+ * Encode a message a node sends on a best-effort link as frame 0 (the payload of an `input`
+ * without `shm` travels as frame 1). An `input` with short ids and no metadata stays under
+ * 128 bytes, so zeromq.js copies it instead of sending it zero-copy (see node-to-node.capnp).
+ *
+ * @throws {ProtocolEncodeError} when a field holds a value the schema cannot carry.
+ */
+export function encodeNodeToNode(msg: NodeToNode): Uint8Array {
+  if (typeof msg !== 'object' || msg === null) throw new ProtocolEncodeError(`message is a ${describeType(msg)}, not an object`)
+  const w = new FrameWriter()
+  const root = w.root(N2N)
+  const f = N2N.fields
+  switch (msg.type) {
+    case 'input': {
+      w.setWhich(root, N2N, f.input.tag)
+      const s = w.struct(root, f.input, N2N_MESSAGE)
+      const g = N2N_MESSAGE.fields
+      w.text(s, g.inputId, str(msg.id, 'input.id'))
+      w.setU64(s, g.sequence, u64(msg.sequence, 'input.sequence'))
+      w.setU64(s, g.timestampNs, u64(msg.timestampNs, 'input.timestampNs'))
+      w.text(s, g.messageId, str(msg.messageId, 'input.messageId'))
+      // `raw`, the common case, as a null pointer: 8 bytes fewer on every message.
+      const encoding = str(msg.encoding, 'input.encoding')
+      w.text(s, g.encoding, encoding === 'raw' ? '' : encoding)
+      writeMetadata(w, s, g.metadata, msg.metadata, 'input.metadata')
+      if (msg.shm !== undefined) writeShared(w, w.struct(s, g.shm, SHARED), msg.shm, 'input.shm')
+      break
+    }
+    case 'input-closed':
+      w.setWhich(root, N2N, f.inputClosed.tag)
+      w.text(root, f.inputClosed, str(msg.id, 'inputClosed.id'))
+      break
+    default:
+      throw unencodable(msg)
+  }
+  return w.finish()
+}
+
+/**
+ * Decode frame 0 of a message on a best-effort link. Unknown union variants (a newer sender)
+ * come back as `{ type: 'unknown', which }` for the caller to ignore.
+ *
+ * @throws {ProtocolError} for anything that is not a well-formed message of this protocol.
+ */
+export function decodeNodeToNode(bytes: Uint8Array): NodeToNode {
+  return decode(bytes, (r): NodeToNode => {
+    const root = r.root()
+    const f = N2N.fields
+    const which = r.which(root, N2N)
+    switch (which) {
+      case f.input.tag: {
+        const s = r.struct(root, f.input)
+        const g = N2N_MESSAGE.fields
+        const shm = readShared(r, r.struct(s, g.shm))
+        const encoding = r.text(s, g.encoding)
+        return {
+          type: 'input',
+          id: r.text(s, g.inputId),
+          sequence: r.u64(s, g.sequence),
+          timestampNs: r.u64(s, g.timestampNs),
+          messageId: r.text(s, g.messageId),
+          encoding: encoding === '' ? 'raw' : encoding,
+          metadata: readMetadata(r, s, g.metadata),
+          ...(shm === undefined ? {} : { shm }),
+        }
+      }
+      case f.inputClosed.tag:
+        return { type: 'input-closed', id: r.text(root, f.inputClosed) }
+      default:
+        return { type: 'unknown', which }
+    }
+  })
 }

@@ -8,7 +8,7 @@
  */
 
 import { ProtocolEncodeError, ProtocolError } from '../errors.js'
-import { LAYOUT } from '../struct-layout.js'
+import { LAYOUT, type PointerField } from '../struct-layout.js'
 import type { MessageHeader, MetadataValue, SharedPayload } from './messages.js'
 import { FrameReader, type FrameWriter, type StructReader, type StructWriter } from '../wire.js'
 import { errorMessage } from '../../errors.js'
@@ -73,11 +73,19 @@ export function writeHeader(w: FrameWriter, s: StructWriter, h: MessageHeader): 
   w.text(s, f.outputId, str(h.outputId, 'header.outputId'))
   w.setU64(s, f.sequence, u64(h.sequence, 'header.sequence'))
   w.setU64(s, f.timestampNs, u64(h.timestampNs, 'header.timestampNs'))
-  const metadata = h.metadata
-  if (typeof metadata !== 'object' || metadata === null) throw new ProtocolEncodeError('header.metadata is not an object')
+  writeMetadata(w, s, f.metadata, h.metadata, 'header.metadata')
+  w.text(s, f.encoding, str(h.encoding, 'header.encoding'))
+  w.text(s, f.messageId, str(h.messageId, 'header.messageId'))
+  if (typeof h.redelivered !== 'boolean') throw new ProtocolEncodeError('header.redelivered is not a boolean')
+  w.setBool(s, f.redelivered, h.redelivered)
+}
+
+/** A metadata list (MessageHeader.metadata and the like) at `field` of `s`. */
+export function writeMetadata(w: FrameWriter, s: StructWriter, field: PointerField, metadata: Record<string, MetadataValue>, what: string): void {
+  if (typeof metadata !== 'object' || metadata === null) throw new ProtocolEncodeError(`${what} is not an object`)
   const keys = Object.keys(metadata)
   if (keys.length > 0) {
-    const entries = w.structList(s, f.metadata, KEY_VALUE, keys.length)
+    const entries = w.structList(s, field, KEY_VALUE, keys.length)
     const g = KEY_VALUE.fields
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i] as string
@@ -115,21 +123,34 @@ export function writeHeader(w: FrameWriter, s: StructWriter, h: MessageHeader): 
       }
     }
   }
-  w.text(s, f.encoding, str(h.encoding, 'header.encoding'))
-  w.text(s, f.messageId, str(h.messageId, 'header.messageId'))
-  if (typeof h.redelivered !== 'boolean') throw new ProtocolEncodeError('header.redelivered is not a boolean')
-  w.setBool(s, f.redelivered, h.redelivered)
 }
 
 export function readHeader(r: FrameReader, s: StructReader): MessageHeader {
   const f = HEADER.fields
-  const g = KEY_VALUE.fields
   const dataflowId = r.text(s, f.dataflowId)
   const senderNode = r.text(s, f.senderNode)
   const senderOperator = r.text(s, f.senderOperator)
   const outputId = r.text(s, f.outputId)
+  const metadata = readMetadata(r, s, f.metadata)
+  return {
+    dataflowId,
+    senderNode,
+    senderOperator,
+    outputId,
+    sequence: r.u64(s, f.sequence),
+    timestampNs: r.u64(s, f.timestampNs),
+    metadata,
+    encoding: r.text(s, f.encoding),
+    messageId: r.text(s, f.messageId),
+    redelivered: r.bool(s, f.redelivered),
+  }
+}
+
+/** A metadata list at `field` of `s`; entries of unknown value types are dropped. */
+export function readMetadata(r: FrameReader, s: StructReader, field: PointerField): Record<string, MetadataValue> {
+  const g = KEY_VALUE.fields
   const metadata: Record<string, MetadataValue> = {}
-  const list = r.structList(s, f.metadata)
+  const list = r.structList(s, field)
   for (let i = 0; i < list.count; i++) {
     const e = r.element(list, i)
     let value: MetadataValue
@@ -159,18 +180,7 @@ export function readHeader(r: FrameReader, s: StructReader): MessageHeader {
     if (key === '__proto__') Object.defineProperty(metadata, key, { value, enumerable: true, writable: true, configurable: true })
     else metadata[key] = value
   }
-  return {
-    dataflowId,
-    senderNode,
-    senderOperator,
-    outputId,
-    sequence: r.u64(s, f.sequence),
-    timestampNs: r.u64(s, f.timestampNs),
-    metadata,
-    encoding: r.text(s, f.encoding),
-    messageId: r.text(s, f.messageId),
-    redelivered: r.bool(s, f.redelivered),
-  }
+  return metadata
 }
 
 export function str(value: string, name: string): string {

@@ -56,8 +56,63 @@ export type NodeToSupervisor =
   | { type: 'credit'; consumedUpTo: bigint; window: number; inputBatches?: boolean | undefined }
   | { type: 'close-outputs'; outputs: string[] }
   | { type: 'log'; level: LogLevel; message: string }
+  /**
+   * Best effort: what the node's direct links carried since it registered on this connection
+   * (cumulative), sent now and then, not per message. See {@link DirectCounts}.
+   */
+  | ({ type: 'direct-counts' } & DirectCounts)
   /** A union variant this build does not know (a newer peer); ignored by receivers. */
   | { type: 'unknown'; which: number }
+
+/** Counts of a node's best-effort (direct) messages since it registered on its connection. */
+export interface DirectCounts {
+  /** Messages sent on outputs whose every receiver is best effort. */
+  sent: bigint
+  /** Messages that arrived on best-effort inputs. */
+  received: bigint
+  /** Messages dropped: a full pipe to a receiver, a full queue, or after the input closed. */
+  dropped: bigint
+}
+
+/** A best-effort input of a node: its messages come directly from the sender. */
+export interface DirectInput {
+  inputId: string
+  /** Most messages kept queued; beyond it the oldest is dropped. */
+  queueSize: number
+  /** The node and output feeding it (its messages do not carry them). */
+  senderNode: string
+  outputId: string
+}
+
+/**
+ * What a node sends on a best-effort link (node-to-node.capnp): a message for one of the
+ * receiver's inputs (payload in frame 1, or in `shm`), or the close of the output feeding it.
+ */
+export type NodeToNode =
+  | {
+      type: 'input'
+      id: string
+      sequence: bigint
+      timestampNs: bigint
+      messageId: string
+      /** '' is read as `raw`. */
+      encoding: string
+      metadata: Record<string, MetadataValue>
+      shm?: SharedPayload | undefined
+    }
+  | { type: 'input-closed'; id: string }
+  | { type: 'unknown'; which: number }
+
+/** One best-effort receiver of a node's output: the sender sends it each message itself. */
+export interface DirectRoute {
+  outputId: string
+  receiverNode: string
+  /** The receiver's {@link Registration.directEndpoint}. */
+  endpoint: string
+  inputId: string
+  /** The receiver's queue_size for this input. */
+  queueSize: number
+}
 
 /** What the supervisor tells a node about itself when it registers. */
 export interface Registration {
@@ -91,6 +146,14 @@ export interface Registration {
    * `batch-end` (absent or false from an older supervisor: pull with `next`).
    */
   pushInputs?: boolean | undefined
+  /** Best effort: the endpoint this node binds for its {@link directInputs}; absent or '': none. */
+  directEndpoint?: string | undefined
+  /** This node's best-effort inputs (absent: none). */
+  directInputs?: DirectInput[] | undefined
+  /** Best-effort receivers of this node's outputs (absent: none). */
+  directRoutes?: DirectRoute[] | undefined
+  /** Outputs whose every receiver is best effort: sent to no one but them (absent: none). */
+  directOnly?: string[] | undefined
 }
 
 /**

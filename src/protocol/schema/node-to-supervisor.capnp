@@ -18,6 +18,17 @@ struct NodeToSupervisor {
     log @4 :Log;                    # A log line for the supervisor's log.
     credit @5 :Credit;              # Push mode (see Credit): events consumed, and how many more
                                     # the supervisor may send ahead.
+    directCounts @6 :DirectCounts;  # Best effort: what the node's direct links carried, now
+                                    # and then (not per message) and before it closes.
+  }
+
+  # Counts of a node's best-effort (direct) messages since it registered on this connection;
+  # cumulative, so a lost or late report only delays the figures `dora-ts list` shows.
+  struct DirectCounts {
+    sent @0 :UInt64;      # Messages sent on outputs whose every receiver is best effort.
+    received @1 :UInt64;  # Messages that arrived on best-effort inputs.
+    dropped @2 :UInt64;   # Messages dropped: a full pipe to a receiver, a full queue, or after
+                          # the input closed.
   }
 
   struct Register {

@@ -3,6 +3,11 @@
 # Frame 0 of every ZeroMQ message to a node is one `SupervisorToNode`. An `input` is followed
 # by frame 1, the payload bytes. See common.capnp for the versioning rules: new variants get new
 # ordinals at the end, and a node that does not know a variant ignores it.
+#
+# Best-effort links (`reliability: best_effort` inputs, between two custom nodes) do not
+# carry these messages: their senders send NodeToNode (node-to-node.capnp) to the socket the
+# receiver binds at `Registration.directEndpoint`. The supervisor still sends `inputClosed`
+# for such an input when its sender ends.
 
 @0xab1f49d029a6c141;
 
@@ -62,6 +67,32 @@ struct SupervisorToNode {
     pushInputs @13 :Bool;        # True: this supervisor pushes events to a node that sends a
                                  # `credit` (NodeToSupervisor.Credit), without `next` or
                                  # `batchEnd`. False (an older supervisor): pull with `next`.
+    directEndpoint @14 :Text;    # Best effort: the endpoint (ipc://, in the run's private
+                                 # directory) this node binds a PULL socket on for its
+                                 # `directInputs`, before anything is sent to it; empty: none.
+    directInputs @15 :List(DirectInput);  # This node's best-effort inputs.
+    directRoutes @16 :List(DirectRoute);  # Best-effort receivers of this node's outputs: the
+                                          # node sends them each message itself.
+    directOnly @17 :List(Text);  # Outputs whose every receiver is best effort: the node sends
+                                 # their messages to no one else (not to the supervisor).
+  }
+
+  # A best-effort input: messages come on `directEndpoint`, not from the supervisor.
+  struct DirectInput {
+    inputId @0 :Text;     # The input id.
+    queueSize @1 :UInt32; # Most messages the node keeps queued; beyond, it drops the oldest.
+    senderNode @2 :Text;  # The node that sends to it (its messages do not say).
+    outputId @3 :Text;    # That node's output.
+  }
+
+  # One best-effort receiver of one output.
+  struct DirectRoute {
+    outputId @0 :Text;      # The sender's output.
+    receiverNode @1 :Text;  # The receiving node's id.
+    endpoint @2 :Text;      # Its `directEndpoint`, to connect to.
+    inputId @3 :Text;       # The receiver's input id the message is for.
+    queueSize @4 :UInt32;   # The receiver's queue_size for it (the sender's send queue is as
+                            # small: a full pipe drops the message instead of blocking).
   }
 
   struct RegisterRejected {

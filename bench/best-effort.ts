@@ -1,0 +1,39 @@
+/**
+ * 1b. node -> node, best effort (`reliability: best_effort`, issue 15): the same ping/echo
+ * pair as node -> node, with both inputs best effort, so every message goes from one node's
+ * SDK straight to the other's, never through the supervisor. Round trips from 8 B to 16 MB
+ * and 1 KB at 1 kHz, throughput at 8 B and 64 KB, against two bare zeromq.js processes running
+ * the same plan code in the same run (alternating, as node -> node does), and fan-out to 1, 4
+ * and 16 best-effort receivers.
+ */
+import { doraPair, freshDir, zmqBaseline, type LatencyResult, type Plan, type SectionContext, type StreamResult } from './harness.js'
+import { fanOut } from './fan-out.js'
+import { alternating, roundTripFigures, throughputFigures } from './pairs.js'
+import { latencyPhases, pacedPhase, streamPhases } from './plans.js'
+import type { Figure } from './report.js'
+
+const SECTION = 'node-node-best-effort'
+const BASELINE = 'zeromq.js'
+
+export async function benchBestEffort(ctx: SectionContext): Promise<Figure[]> {
+  const latency: Plan = { mode: 'latency', phases: [...latencyPhases(ctx.quick, ['8B', '1KB', '64KB', '1MB', '4MB', '16MB']), pacedPhase(ctx.quick)] }
+  const stream: Plan = { mode: 'stream', phases: streamPhases(ctx.quick) }
+  const node = (script: string) => ({ kind: 'node', script }) as const
+  const pair = <T>(name: string, plan: Plan) => doraPair<T>(freshDir(ctx.tmp, name), node('node-ping.mjs'), node('node-echo.mjs'), plan, 600_000, true)
+
+  const n = latency.phases[0]?.rounds ?? 1
+  ctx.progress(`best-effort node -> node round trips, dora-ts and bare zeromq.js alternating (${n} rounds)`)
+  const [dora, base] = (await alternating(latency, n, [
+    (plan) => pair('be-rtt', plan),
+    (plan) => zmqBaseline(freshDir(ctx.tmp, 'be-zmq-rtt'), plan, 600_000),
+  ])) as [LatencyResult, LatencyResult]
+  ctx.progress(`best-effort node -> node throughput, dora-ts and bare zeromq.js alternating (${n} rounds)`)
+  const [doraStream, baseStream] = (await alternating(stream, n, [
+    (plan) => pair('be-stream', plan),
+    (plan) => zmqBaseline(freshDir(ctx.tmp, 'be-zmq-stream'), plan, 600_000),
+  ])) as [StreamResult, StreamResult]
+  ctx.progress('best-effort fan-out')
+  const fan = await fanOut(ctx, `${SECTION}-fan-out`, true)
+  for (const f of fan) f.section = SECTION
+  return [...roundTripFigures(SECTION, dora, base, BASELINE), ...throughputFigures(SECTION, doraStream, baseStream, BASELINE), ...fan]
+}

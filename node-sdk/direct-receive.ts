@@ -1,0 +1,118 @@
+/**
+ * The receiving end of a node's best-effort links: a PULL socket bound at the endpoint the
+ * supervisor named at registration ({@link Registration.directEndpoint}), before `connect()`
+ * returns, so senders' messages (queued in their pipes until then) arrive from the start. A
+ * restarted node binds the same path again and ZeroMQ's senders reconnect by themselves.
+ *
+ * Each message is handed over as it arrives, its shared-memory payload read and its segment
+ * deleted at once: the node owns its copy, so nothing waits on the program to free tmpfs.
+ *
+ * @module
+ */
+import { Pull } from 'zeromq'
+import { unlinkSync } from 'node:fs'
+import { join } from 'node:path'
+import { decodeNodeToNode } from '../src/protocol/node/codec.js'
+import type { DirectInput, NodeToNode, Registration } from '../src/protocol/node/messages.js'
+import { errorMessage } from '../src/errors.js'
+import { inputEvent } from './node-wire.js'
+import type { DoraEvent } from './events.js'
+import { MIN_DIRECT_PIPE } from './direct-send.js'
+
+/** What arrived on a best-effort link: an input's event (undefined: unreadable), or the sender's close. */
+export type DirectArrival = { type: 'input'; id: string; event: DoraEvent | undefined } | { type: 'input-closed'; id: string }
+
+export class DirectReceiver {
+  readonly #socket: Pull
+  /** Input id -> who feeds it: link messages do not say (node-to-node.capnp). */
+  readonly #inputs: ReadonlyMap<string, DirectInput>
+  readonly #shmDir: string
+  readonly #nodeId: string
+  readonly #dataflowId: string
+
+  private constructor(socket: Pull, registration: Registration) {
+    this.#socket = socket
+    this.#inputs = new Map((registration.directInputs ?? []).map((i) => [i.inputId, i]))
+    this.#shmDir = registration.shmDir
+    this.#nodeId = registration.nodeId
+    this.#dataflowId = registration.dataflowId
+  }
+
+  /** Bind the node's best-effort endpoint; undefined when it has no best-effort input. */
+  static async bind(registration: Registration): Promise<DirectReceiver | undefined> {
+    const endpoint = registration.directEndpoint
+    if (endpoint === undefined || endpoint === '' || (registration.directInputs ?? []).length === 0) return undefined
+    // Bounded like the senders' pipes: a process that stalls finds at most this many stale
+    // messages waiting in ZeroMQ (the rest were dropped by their senders), not a thousand.
+    const largest = Math.max(...(registration.directInputs ?? []).map((i) => i.queueSize))
+    const socket = new Pull({ linger: 0, receiveHighWaterMark: Math.max(MIN_DIRECT_PIPE, 2 * largest) })
+    try {
+      await socket.bind(endpoint)
+    } catch (err) {
+      socket.close()
+      throw err
+    }
+    return new DirectReceiver(socket, registration)
+  }
+
+  /** Call `arrived` for every message until the socket is closed. */
+  start(arrived: (a: DirectArrival) => void): void {
+    void (async () => {
+      try {
+        for await (const [head, payload] of this.#socket) {
+          const message = this.#decode(head)
+          if (message === undefined) continue
+          const a = this.#arrival(message, payload)
+          if (a !== undefined) arrived(a)
+        }
+      } catch {
+        // The socket was closed: the loop ends.
+      }
+    })()
+  }
+
+  close(): void {
+    if (!this.#socket.closed) this.#socket.close()
+  }
+
+  /** Frame 0 of a link message; undefined (said on stderr) if it does not decode. */
+  #decode(head: Buffer | undefined): NodeToNode | undefined {
+    if (head === undefined) return undefined
+    try {
+      return decodeNodeToNode(head)
+    } catch (err) {
+      process.stderr.write(`dora-ts: node "${this.#nodeId}" dropped an undecodable best-effort message: ${errorMessage(err)}\n`)
+      return undefined
+    }
+  }
+
+  #arrival(message: NodeToNode, payload: Buffer | undefined): DirectArrival | undefined {
+    if (message.type === 'input-closed') return this.#inputs.has(message.id) ? message : undefined
+    if (message.type !== 'input') return undefined
+    const input = this.#inputs.get(message.id)
+    const header = {
+      dataflowId: this.#dataflowId,
+      senderNode: input?.senderNode ?? '',
+      senderOperator: '',
+      outputId: input?.outputId ?? '',
+      sequence: message.sequence,
+      timestampNs: message.timestampNs,
+      metadata: message.metadata,
+      encoding: message.encoding,
+      messageId: message.messageId,
+      redelivered: false,
+    }
+    const wire = { type: 'input' as const, id: message.id, header, ...(message.shm === undefined ? {} : { shm: message.shm }) }
+    const event = inputEvent(wire, payload, this.#shmDir, this.#nodeId)
+    // Read (or unreadable): this node's name of the segment is not needed any more.
+    if (message.shm !== undefined && !message.shm.segment.includes('/') && !message.shm.segment.startsWith('.')) {
+      try {
+        unlinkSync(join(this.#shmDir, message.shm.segment))
+      } catch {
+        // Gone already (swept at the end of the run): nothing to free.
+      }
+    }
+    if (input === undefined) return undefined
+    return { type: 'input', id: message.id, event }
+  }
+}

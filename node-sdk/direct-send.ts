@@ -1,0 +1,200 @@
+/**
+ * The sending end of a node's best-effort links (`reliability: best_effort` inputs, see
+ * runtime/supervisor/direct-links.ts): one PUSH socket per receiving node, connected to the
+ * endpoint that node binds, written straight from {@link Node.send} without the supervisor.
+ *
+ * A send never waits: the socket's `sendTimeout` is 0, so when its pipe is full (the receiver
+ * is not reading, or not there yet beyond the high-water mark) ZeroMQ refuses the message at
+ * once and it is dropped and counted. That is the whole contract of best effort: the newest
+ * data keeps flowing, nothing is stored or sent again.
+ *
+ * Large payloads (at least {@link DIRECT_SHM_THRESHOLD_BYTES}) are written once to a segment
+ * file of the run's shm directory and only its name is sent; with several receivers each gets
+ * its own name for the same file (a hard link), which it deletes once it has read it. A
+ * segment whose message could not be sent is deleted here; one a killed receiver never read is
+ * swept when that receiver's process ends (its names start with the receiver's id), and at the
+ * end of the run with the directory.
+ *
+ * @module
+ */
+import { Push } from 'zeromq'
+import { closeSync, constants, linkSync, openSync, unlinkSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import { encodeNodeToNode } from '../src/protocol/node/codec.js'
+import type { DirectRoute, Registration, SharedPayload } from '../src/protocol/node/messages.js'
+import type { MessageHeader } from '../src/events.js'
+import { errorMessage } from '../src/errors.js'
+import type { DirectCounter } from './direct-counter.js'
+
+/**
+ * The smallest send high-water mark of a link, in messages: ZeroMQ's I/O thread drains the pipe
+ * into the kernel while the program sends, but a burst of sends in one turn of the event loop
+ * must not be dropped just because it outran that thread by a few messages.
+ */
+export const MIN_DIRECT_PIPE = 64
+
+/**
+ * How long a closing node's links may still deliver what ZeroMQ holds (ms). Short: best effort
+ * promises nothing about the last messages, and a receiver that is gone must not hold the
+ * sender's exit for the node socket's full linger.
+ */
+export const DIRECT_LINGER_MS = 100
+
+/**
+ * Best-effort payloads of at least this many bytes go through shared memory (8 MiB), when the
+ * run has a shared-memory directory. Far above the supervisor path's 64 KiB: there a payload
+ * crosses two sockets and the supervisor, here one socket that zeromq.js feeds without a copy,
+ * while a segment costs a new tmpfs file (its pages allocated and zeroed), a write, a read and
+ * an unlink. Measured with the best-effort ping/echo pair on the 2-core VM, alternating
+ * (bench/RESULTS.md): at 64 KiB, 1 MiB and 4 MiB the socket was as fast or faster. The node's
+ * `DORA_TS_DIRECT_SHM_THRESHOLD` (bytes; 0: never) overrides it.
+ */
+export const DIRECT_SHM_THRESHOLD_BYTES = 8 << 20
+
+function directShmThreshold(): number {
+  const raw = process.env['DORA_TS_DIRECT_SHM_THRESHOLD']
+  const value = raw === undefined || raw === '' ? DIRECT_SHM_THRESHOLD_BYTES : Number(raw)
+  return Number.isSafeInteger(value) && value >= 0 ? value : DIRECT_SHM_THRESHOLD_BYTES
+}
+
+interface Link {
+  route: DirectRoute
+  socket: Push
+}
+
+export class DirectSender {
+  /** output id -> the best-effort receivers of that output. */
+  readonly #links = new Map<string, Link[]>()
+  readonly #sockets: Push[] = []
+  /** Outputs read by best-effort receivers only: the supervisor is not sent them. */
+  readonly #only: ReadonlySet<string>
+  readonly #counter: DirectCounter
+  readonly #shmDir: string
+  readonly #shmThreshold: number
+  readonly #prefix: string
+  readonly #nodeId: string
+  #segments = 0
+  #shmFailed = false
+
+  constructor(registration: Registration, counter: DirectCounter) {
+    this.#counter = counter
+    this.#only = new Set(registration.directOnly ?? [])
+    this.#shmDir = registration.shmDir
+    // The supervisor's threshold 0 means shared memory is off for the run: off here too.
+    this.#shmThreshold = registration.shmDir === '' || registration.shmThreshold === 0 ? 0 : directShmThreshold()
+    this.#nodeId = registration.nodeId
+    this.#prefix = `${registration.nodeId}@${registration.restartCount}@`
+    const byEndpoint = new Map<string, Push>()
+    for (const route of registration.directRoutes ?? []) {
+      let socket = byEndpoint.get(route.endpoint)
+      if (socket === undefined) {
+        // reconnectInterval: a receiver that binds after this connect (it starts later, or
+        // restarts) is reached within ~10 ms instead of ZeroMQ's default 100 ms, during which
+        // messages wait in the pipe and a sender that ends meanwhile would lose them.
+        socket = new Push({ sendTimeout: 0, sendHighWaterMark: Math.max(MIN_DIRECT_PIPE, 2 * route.queueSize), linger: 0, reconnectInterval: 10 })
+        socket.connect(route.endpoint)
+        byEndpoint.set(route.endpoint, socket)
+        this.#sockets.push(socket)
+      } else socket.sendHighWaterMark = Math.max(socket.sendHighWaterMark, 2 * route.queueSize)
+      const list = this.#links.get(route.outputId) ?? []
+      list.push({ route, socket })
+      this.#links.set(route.outputId, list)
+    }
+  }
+
+  /** True when `outputId` has best-effort receivers. */
+  has(outputId: string): boolean {
+    return this.#links.has(outputId)
+  }
+
+  /** True when every receiver of `outputId` is best effort: the supervisor need not see it. */
+  only(outputId: string): boolean {
+    return this.#only.has(outputId)
+  }
+
+  /**
+   * Hand `data` to ZeroMQ for every best-effort receiver of `outputId`; a receiver whose pipe
+   * is full misses it (counted as dropped). Never waits, never throws for a receiver.
+   */
+  send(outputId: string, header: MessageHeader, data: Uint8Array): void {
+    const links = this.#links.get(outputId)
+    if (links === undefined) return
+    if (this.#only.has(outputId)) this.#counter.sent++
+    const segments = this.#share(data, links)
+    for (let i = 0; i < links.length; i++) {
+      const { route, socket } = links[i]!
+      const shm = segments?.[i]
+      const head = encodeNodeToNode({
+        type: 'input',
+        id: route.inputId,
+        sequence: header.sequence,
+        timestampNs: header.timestampNs,
+        messageId: header.messageId,
+        encoding: header.encoding,
+        metadata: header.metadata,
+        ...(shm === undefined ? {} : { shm }),
+      })
+      // sendTimeout 0: the promise is settled now, either way; never two sends pending.
+      socket.send(shm === undefined ? [head, data] : [head]).catch(() => {
+        this.#counter.dropped++
+        if (shm !== undefined) this.#unlink(shm.segment)
+      })
+    }
+  }
+
+  /** Tell every best-effort receiver that these outputs are done (before the supervisor does). */
+  close(outputs: readonly string[]): void {
+    for (const output of outputs) {
+      for (const { route, socket } of this.#links.get(output) ?? []) {
+        socket.send([encodeNodeToNode({ type: 'input-closed', id: route.inputId })]).catch(() => {})
+      }
+    }
+  }
+
+  /** Close the sockets; `now`: drop what ZeroMQ holds, else let it try for {@link DIRECT_LINGER_MS}. */
+  release(now: boolean): void {
+    for (const socket of this.#sockets) {
+      if (socket.closed) continue
+      socket.linger = now ? 0 : DIRECT_LINGER_MS
+      socket.close()
+    }
+  }
+
+  /**
+   * Write a large payload once, with one name per receiver (hard links), named after the
+   * receiver so its process end sweeps what it never read. Undefined: send it on the socket.
+   */
+  #share(data: Uint8Array, links: readonly Link[]): SharedPayload[] | undefined {
+    if (this.#shmThreshold === 0 || this.#shmFailed || data.byteLength < this.#shmThreshold) return undefined
+    const n = ++this.#segments
+    const names = links.map((l, i) => `${l.route.receiverNode}@${this.#prefix}${n}.${i}`)
+    let written = 0
+    try {
+      const fd = openSync(join(this.#shmDir, names[0]!), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600)
+      written = 1
+      try {
+        let at = 0
+        while (at < data.byteLength) at += writeSync(fd, data, at, data.byteLength - at)
+      } finally {
+        closeSync(fd)
+      }
+      for (; written < names.length; written++) linkSync(join(this.#shmDir, names[0]!), join(this.#shmDir, names[written]!))
+    } catch (err) {
+      for (let i = 0; i < written; i++) this.#unlink(names[i]!)
+      this.#shmFailed = true
+      process.stderr.write(
+        `dora-ts: node "${this.#nodeId}" could not write a shared-memory segment in ${this.#shmDir} (${errorMessage(err)}); large best-effort payloads go over the socket from now on\n`,
+      )
+      return undefined
+    }
+    return names.map((segment) => ({ segment, offset: 0, length: data.byteLength }))
+  }
+
+  #unlink(segment: string): void {
+    try {
+      unlinkSync(join(this.#shmDir, segment))
+    } catch {
+      // Already gone (the run ended): nothing to free.
+    }
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * Best-effort links (`reliability: best_effort`, issue 15): messages between two custom nodes
+ * go directly from the sender's process to the receiver's, never through the supervisor. These
+ * runs pin what that path promises: in order and complete while the receiver keeps up, the
+ * newest kept and the rest dropped (without blocking the sender) when it does not, counts in
+ * `list`, large payloads through shared memory intact and never left behind.
+ */
+import t from 'tap'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fixture } from '../fixtures/nodes.js'
+import { dump, startInProcess } from './fixtures/in-process.js'
+import { shmRoot } from '../../src/transport/shm-dir.js'
+import { ROOT } from '../fixtures/paths.js'
+import { parseDataflow } from '../../src/spec/load.js'
+import { DataflowRun } from '../../runtime/supervisor/dataflow-run.js'
+import type { LogEntry } from '../../runtime/supervisor/unit.js'
+import { shortRuntimeDir } from '../e2e/fixtures/cli.js'
+
+interface Row {
+  life: number
+  index: number
+  ok: boolean
+  redelivered: boolean
+  sender: string
+}
+
+function rows(file: string): Row[] {
+  if (!existsSync(file)) return []
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Row)
+}
+
+/** Files left in every run directory of the shm root (the run's directory goes with the run). */
+function shmLeft(): string[] {
+  const root = shmRoot()
+  if (root === undefined || !existsSync(root)) return []
+  return readdirSync(root).flatMap((run) => [run, ...readdirSync(join(root, run)).map((f) => `${run}/${f}`)])
+}
+
+// Segments go to a folder of this test, not the machine's /dev/shm; and nodes send payloads
+// from 64 KiB through shared memory (the default for best effort is 8 MiB), so these small
+// payloads test that path.
+process.env['DORA_TS_SHM_DIR'] = t.testdir({})
+process.env['DORA_TS_DIRECT_SHM_THRESHOLD'] = String(64 * 1024)
+
+const pair = (
+  dir: string,
+  source: Record<string, string | number>,
+  sink: Record<string, string | number>,
+  input = '{ source: source/frames, reliability: best_effort }',
+  extra = '',
+) => `nodes:
+  - id: source
+    path: ${fixture('direct-source.mjs')}
+    env: ${JSON.stringify(source)}
+    inputs: { ack: sink/ack }
+    outputs: [frames]
+  - id: sink
+    path: ${fixture('direct-sink.mjs')}
+    env: ${JSON.stringify({ RECORD_FILE: join(dir, 'sink.jsonl'), ...sink })}
+    inputs:
+      frames: ${input}
+    outputs: [ack]
+${extra}`
+
+t.test('a best_effort link delivers every message in order while the receiver keeps up, and list counts them', async (t) => {
+  const dir = t.testdir({})
+  const count = 200
+  const flow = await startInProcess(t, pair(dir, { COUNT: count, WINDOW: 8 }, { COUNT: count, ACK_EVERY: 8 }), { dir })
+  const result = await flow.done
+  t.ok(result.ok, dump(flow.logs))
+  const got = rows(join(dir, 'sink.jsonl'))
+  t.same(
+    got.map((r) => r.index),
+    Array.from({ length: count }, (_, i) => i + 1),
+    'every message, in order',
+  )
+  t.ok(
+    got.every((r) => !r.redelivered && r.sender === 'source'),
+    'never marked redelivered; senderNode is the sender',
+  )
+  const info = new Map(flow.run.unitInfo().map((u) => [u.name, u]))
+  t.equal(info.get('source')?.messagesOut, count, 'the sender counts its direct messages out')
+  t.equal(info.get('sink')?.messagesIn, count, 'the receiver counts its direct messages in')
+  t.equal(info.get('sink')?.messagesOut, info.get('source')?.messagesIn, 'the reliable acks are counted as before')
+  t.equal(info.get('sink')?.messagesDropped, 0, 'nothing dropped')
+})
+
+t.test('a slow receiver with queue_size 2 gets the newest messages and drops the rest without blocking the sender', async (t) => {
+  const dir = t.testdir({})
+  const count = 300
+  // 32 KiB payloads (on the socket): the pipes between the two processes hold at most ~64 + 64
+  // messages and the kernel a few more, so however the processes are scheduled, most of the
+  // 300 are dropped somewhere while the receiver sits on its first one.
+  const size = 32 * 1024
+  const done = join(dir, 'done')
+  const flow = await startInProcess(
+    t,
+    pair(
+      dir,
+      { COUNT: count, SIZE: size, DONE_FILE: done },
+      { COUNT: count, SIZE: size, GATE_FILE: done },
+      '{ source: source/frames, reliability: best_effort, queue_size: 2 }',
+    ),
+    { dir },
+  )
+  const result = await flow.done
+  t.ok(result.ok, dump(flow.logs))
+  const got = rows(join(dir, 'sink.jsonl')).map((r) => r.index)
+  // The sender finished every send while the receiver sat on its first message (it waits for
+  // DONE_FILE): the sender was never blocked, and what the receiver saw after is the newest.
+  t.ok(got.length >= 1 && got.length < count, `some messages, not all: got ${got.length} of ${count}`)
+  t.ok(
+    got.every((index, i) => i === 0 || index > got[i - 1]!),
+    'in order',
+  )
+  t.ok(
+    rows(join(dir, 'sink.jsonl')).every((r) => r.ok),
+    'every payload intact',
+  )
+  const info = new Map(flow.run.unitInfo().map((u) => [u.name, u]))
+  const dropped = (info.get('sink')?.messagesDropped ?? 0) + (info.get('source')?.messagesDropped ?? 0)
+  t.ok(dropped > 0, `drops are counted (${dropped})`)
+})
+
+t.test('large payloads go through shared memory, one file for several receivers, intact and not left behind', async (t) => {
+  const dir = t.testdir({})
+  const count = 40
+  const size = 256 * 1024
+  const second = `  - id: sink2
+    path: ${fixture('direct-sink.mjs')}
+    env: ${JSON.stringify({ RECORD_FILE: join(dir, 'sink2.jsonl'), COUNT: count, SIZE: size })}
+    inputs:
+      frames: { source: source/frames, reliability: best_effort, queue_size: 100 }
+    outputs: [ack]
+`
+  const flow = await startInProcess(t, pair(dir, { COUNT: count, SIZE: size, WINDOW: 4 }, { COUNT: count, SIZE: size, ACK_EVERY: 4 }, undefined, second), {
+    dir,
+  })
+  const result = await flow.done
+  t.ok(result.ok, dump(flow.logs))
+  for (const file of ['sink.jsonl', 'sink2.jsonl']) {
+    const got = rows(join(dir, file))
+    t.ok(
+      got.every((r) => r.ok),
+      `${file}: every payload intact`,
+    )
+  }
+  t.same(
+    rows(join(dir, 'sink.jsonl')).map((r) => r.index),
+    Array.from({ length: count }, (_, i) => i + 1),
+    'the acking receiver got every one, in order',
+  )
+  t.same(shmLeft(), [], 'no shared-memory segment (or run directory) is left')
+})
+
+t.test('examples/camera: a camera streams frames to a viewer over a best-effort link, and the run ends', async (t) => {
+  const file = join(ROOT, 'examples', 'camera', 'dataflow.yml')
+  const spec = parseDataflow(readFileSync(file, 'utf8'), file)
+  const logs: LogEntry[] = []
+  const run = new DataflowRun(spec, { graceMs: 5000, runtimeDir: shortRuntimeDir(t), stateDir: t.testdir({}), log: (e) => logs.push(e) })
+  t.teardown(async () => {
+    run.stop()
+    await run.done
+  })
+  await run.start()
+  const result = await run.done
+  t.ok(result.ok, dump(logs))
+  const viewer = logs.filter((l) => l.source === 'viewer').map((l) => l.text)
+  t.match(viewer.at(-1) ?? '', /^viewer done: 60 frames shown, \d+ skipped for newer ones$/, viewer.join('\n'))
+  t.ok((run.unitInfo().find((u) => u.name === 'viewer')?.messagesIn ?? 0) >= 60, 'list counts the frames the viewer received')
+})
