@@ -5,33 +5,12 @@
  * best effort may lose messages, never corrupt one or replay one.
  */
 import t, { type Test } from 'tap'
-import { existsSync, readdirSync, readFileSync, watch } from 'node:fs'
+import { readdirSync, watch } from 'node:fs'
 import { join } from 'node:path'
 import { fixture } from '../fixtures/nodes.js'
 import { dump, startInProcess } from './fixtures/in-process.js'
+import { shmLeft, sinkRows as rows } from './fixtures/best-effort.js'
 import { shmRoot } from '../../src/transport/shm-dir.js'
-
-interface Row {
-  life: number
-  index: number
-  ok: boolean
-  redelivered: boolean
-}
-
-function rows(file: string): Row[] {
-  if (!existsSync(file)) return []
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Row)
-}
-
-/** The run directories under the shm root, with what is left in them. */
-function shmLeft(): string[] {
-  const root = shmRoot()
-  if (root === undefined || !existsSync(root)) return []
-  return readdirSync(root).flatMap((run) => [run, ...readdirSync(join(root, run)).map((f) => `${run}/${f}`)])
-}
 
 // Segments go to a folder of this test, not the machine's /dev/shm; and nodes send payloads
 // from 64 KiB through shared memory (the default for best effort is 8 MiB), so these small

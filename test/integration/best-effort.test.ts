@@ -6,39 +6,16 @@
  * `list`, large payloads through shared memory intact and never left behind.
  */
 import t from 'tap'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fixture } from '../fixtures/nodes.js'
 import { dump, startInProcess } from './fixtures/in-process.js'
-import { shmRoot } from '../../src/transport/shm-dir.js'
+import { shmLeft, sinkRows as rows } from './fixtures/best-effort.js'
 import { ROOT } from '../fixtures/paths.js'
 import { parseDataflow } from '../../src/spec/load.js'
 import { DataflowRun } from '../../runtime/supervisor/dataflow-run.js'
 import type { LogEntry } from '../../runtime/supervisor/unit.js'
 import { shortRuntimeDir } from '../e2e/fixtures/cli.js'
-
-interface Row {
-  life: number
-  index: number
-  ok: boolean
-  redelivered: boolean
-  sender: string
-}
-
-function rows(file: string): Row[] {
-  if (!existsSync(file)) return []
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Row)
-}
-
-/** Files left in every run directory of the shm root (the run's directory goes with the run). */
-function shmLeft(): string[] {
-  const root = shmRoot()
-  if (root === undefined || !existsSync(root)) return []
-  return readdirSync(root).flatMap((run) => [run, ...readdirSync(join(root, run)).map((f) => `${run}/${f}`)])
-}
 
 // Segments go to a folder of this test, not the machine's /dev/shm; and nodes send payloads
 // from 64 KiB through shared memory (the default for best effort is 8 MiB), so these small
