@@ -45,10 +45,11 @@ export const listCommand: CommandModule<object, ListArgs> = {
           u.status === 'finished' || u.status === 'failed' ? '-' : formatDuration(now - u.startedAt),
           String(u.messagesIn),
           String(u.messagesOut),
+          String(u.messagesDropped ?? 0),
           state === undefined ? '-' : formatBytes(state.bytes),
         ]
       })
-      process.stdout.write(table(['NODE', 'KIND', 'STATUS', 'RESTARTS', 'PID', 'UPTIME', 'IN', 'OUT', 'STATE'], rows))
+      process.stdout.write(table(['NODE', 'KIND', 'STATUS', 'RESTARTS', 'PID', 'UPTIME', 'IN', 'OUT', 'DROPPED', 'STATE'], rows))
     }
   },
 }

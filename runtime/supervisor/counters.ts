@@ -26,8 +26,9 @@ export interface UnitInfo {
   messagesIn: number
   messagesOut: number
   /**
-   * Messages of best-effort links dropped by this node (a full pipe to a receiver, a full
-   * queue, after its input closed); reliable inputs' drops are in the run result.
+   * Messages dropped on their way to or from this unit: its reliable inputs' drop_oldest drops
+   * (as in the run result), and its best-effort links' drops (a full pipe to a receiver, a full
+   * queue, a message after its input closed).
    */
   messagesDropped: number
 }

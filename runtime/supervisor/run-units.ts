@@ -122,9 +122,17 @@ export function unitInfoOf(units: Iterable<Unit>, counters: UnitCounters): UnitI
       startedAt: counter.startedAt,
       messagesIn: counter.in,
       messagesOut: counter.out,
-      messagesDropped: counter.dropped,
+      // Reliable inputs' drop_oldest drops (in the supervisor's inbox) and best-effort drops
+      // (reported by the nodes): one figure for `dora-ts list`.
+      messagesDropped: counter.dropped + sumOf(unit.inbox.dropped.values()),
     }
   })
+}
+
+function sumOf(values: Iterable<number>): number {
+  let sum = 0
+  for (const v of values) sum += v
+  return sum
 }
 
 /** The inbox of receiver `key`; its queues report their length to flow control. */

@@ -94,7 +94,7 @@ t.test('up, start, list, kill (and the restart seen in list and logs), logs, sto
   )
   const table = await cli('list')
   t.match(table.stdout, /robot\s+[0-9a-f-]{36}\s+running/)
-  t.match(table.stdout, /NODE\s+KIND\s+STATUS\s+RESTARTS\s+PID\s+UPTIME\s+IN\s+OUT\s+STATE/)
+  t.match(table.stdout, /NODE\s+KIND\s+STATUS\s+RESTARTS\s+PID\s+UPTIME\s+IN\s+OUT\s+DROPPED\s+STATE/)
   t.match(table.stdout, /counter\s+operator\s+running\s+0\s+\d+\/t\d+/)
 
   const killOp = await cli('kill', 'robot', 'counter')

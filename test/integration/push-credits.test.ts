@@ -53,6 +53,11 @@ t.test('a busy receiver is not pushed past queue_size: drop_oldest still hands i
     'in order',
   )
   t.equal((result.dropped['sink/numbers'] ?? 0) + got.length, 200, 'every message was either handled or counted as dropped')
+  t.equal(
+    flow.run.unitInfo().find((u) => u.name === 'sink')?.messagesDropped,
+    result.dropped['sink/numbers'] ?? 0,
+    'list counts the same drops (its DROPPED column)',
+  )
 })
 
 t.test('a backpressure input under push: nothing dropped, all in order, counted in and out', async (t) => {
