@@ -168,9 +168,11 @@ export function buildGraph(spec: DataflowSpec): DataflowGraph {
   return { name: spec.name, file: spec.file, boxes: allBoxes, edges }
 }
 
-/** Queue settings of `input` that differ from the defaults, e.g. `queue 4, backpressure`. */
+/** Queue settings of `input` that differ from the defaults, e.g. `queue 4, backpressure` or `best effort, queue 1`. */
 export function inputDetail(input: InputSpec): string {
   const parts: string[] = []
+  // First: it changes what the edge is (a direct link between two nodes, no replay).
+  if (input.reliability === 'best_effort') parts.push('best effort')
   if (input.queueSize !== DEFAULT_QUEUE_SIZE) parts.push(`queue ${input.queueSize}`)
   if (input.queuePolicy !== 'drop_oldest') parts.push(input.queuePolicy)
   if (input.inputTimeout !== undefined) parts.push(`timeout ${input.inputTimeout} s`)

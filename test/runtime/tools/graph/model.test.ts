@@ -76,6 +76,28 @@ t.test('edges: one per input, labelled output -> input, with non-default queue s
   )
 })
 
+t.test('a best-effort input says so on its edge, before its queue settings', async (t) => {
+  const graph = buildGraph(
+    parseDataflow(
+      `nodes:
+  - id: camera
+    path: ./camera.mjs
+    outputs: [frame]
+  - id: viewer
+    path: ./viewer.mjs
+    inputs:
+      frame: { source: camera/frame, reliability: best_effort, queue_size: 1 }
+`,
+      '/flows/camera.yml',
+      { checkFiles: false },
+    ),
+  )
+  t.same(
+    graph.edges.map((e) => [e.from.unit, e.to.unit, e.detail]),
+    [['camera', 'viewer', 'best effort, queue 1']],
+  )
+})
+
 t.test('timer intervals read naturally', async (t) => {
   t.equal(formatInterval(500_000_000n), 'every 500 ms')
   t.equal(formatInterval(2_000_000_000n), 'every 2 s')
