@@ -11,13 +11,13 @@
  */
 import { Pull } from 'zeromq'
 import { unlinkSync } from 'node:fs'
-import { join } from 'node:path'
 import { decodeNodeToNode } from '../src/protocol/node/codec.js'
 import type { DirectInput, NodeToNode, Registration } from '../src/protocol/node/messages.js'
 import { errorMessage } from '../src/errors.js'
 import { inputEvent } from './node-wire.js'
 import type { DoraEvent } from './events.js'
 import { MIN_DIRECT_PIPE } from './direct-send.js'
+import { segmentPath } from './shm.js'
 
 /** What arrived on a best-effort link: an input's event (undefined: unreadable), or the sender's close. */
 export type DirectArrival = { type: 'input'; id: string; event: DoraEvent | undefined } | { type: 'input-closed'; id: string }
@@ -105,9 +105,10 @@ export class DirectReceiver {
     const wire = { type: 'input' as const, id: message.id, header, ...(message.shm === undefined ? {} : { shm: message.shm }) }
     const event = inputEvent(wire, payload, this.#shmDir, this.#nodeId)
     // Read (or unreadable): this node's name of the segment is not needed any more.
-    if (message.shm !== undefined && !message.shm.segment.includes('/') && !message.shm.segment.startsWith('.')) {
+    const segment = message.shm === undefined ? undefined : segmentPath(this.#shmDir, message.shm.segment)
+    if (segment !== undefined) {
       try {
-        unlinkSync(join(this.#shmDir, message.shm.segment))
+        unlinkSync(segment)
       } catch {
         // Gone already (swept at the end of the run): nothing to free.
       }

@@ -71,12 +71,21 @@ export class ShmWriter {
 }
 
 /**
+ * The path of segment `name` in `dir`, or undefined for a name that would leave it (a `/`) or
+ * starts with `.`: names come over a socket, and no segment's does.
+ */
+export function segmentPath(dir: string, name: string): string | undefined {
+  return name.includes('/') || name.startsWith('.') ? undefined : join(dir, name)
+}
+
+/**
  * Read a shared payload into a new Buffer. The name comes from the supervisor, which checked
  * it; a segment that is shorter than announced is an error (it was not written by the SDK).
  */
 export function readShared(dir: string, shm: SharedPayload): Buffer {
-  if (shm.segment.includes('/') || shm.segment.startsWith('.')) throw new Error(`refusing shared-memory segment name ${JSON.stringify(shm.segment)}`)
-  const fd = openSync(join(dir, shm.segment), constants.O_RDONLY)
+  const path = segmentPath(dir, shm.segment)
+  if (path === undefined) throw new Error(`refusing shared-memory segment name ${JSON.stringify(shm.segment)}`)
+  const fd = openSync(path, constants.O_RDONLY)
   try {
     const out = Buffer.allocUnsafe(shm.length)
     let read = 0
