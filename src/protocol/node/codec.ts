@@ -478,9 +478,9 @@ function readDirect(r: FrameReader, s: StructReader): Pick<Registration, 'direct
   const endpoint = r.text(s, g.directEndpoint)
   const inputList = r.structList(s, g.directInputs)
   const inputs: DirectInput[] = []
+  const f = S2N_DIRECT_INPUT.fields
   for (let i = 0; i < inputList.count; i++) {
     const e = r.element(inputList, i)
-    const f = S2N_DIRECT_INPUT.fields
     inputs.push({ inputId: r.text(e, f.inputId), queueSize: r.u32(e, f.queueSize), senderNode: r.text(e, f.senderNode), outputId: r.text(e, f.outputId) })
   }
   const routeList = r.structList(s, g.directRoutes)
