@@ -12,6 +12,7 @@ import type { MessagePort } from 'node:worker_threads'
 import type { OperatorNodeSpec, OperatorSpec } from '../../src/spec/types.js'
 import type { UnitHost } from '../supervisor/unit.js'
 import type { OperatorWorkerData } from './messages.js'
+import { withoutNodeOptions } from '../../src/host-env.js'
 
 /** How an operator reaches the shared KVS: a new port to the run's KVS thread per launch. */
 export interface KvsAccess {
@@ -50,5 +51,5 @@ export function workerDataOf(
 
 /** The environment of the operator's thread: the supervisor's, with the node's `env` over it. */
 export function workerEnv(node: OperatorNodeSpec): NodeJS.ProcessEnv {
-  return { ...process.env, ...node.env }
+  return { ...withoutNodeOptions(), ...node.env }
 }

@@ -32,6 +32,7 @@ import { dirname, join } from 'node:path'
 import { finished, type Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { DoraError, errorMessage, registerErrorClass, type DoraErrorOptions } from '../../src/errors.js'
+import { withoutNodeOptions } from '../../src/host-env.js'
 
 /** After SIGTERM, how long the reaper lets node groups exit before SIGKILL. */
 export const REAPER_GRACE_MS = 300
@@ -181,7 +182,7 @@ export class Reaper {
       [reaperEntry(), this.#options.runDir ?? '', String(this.#options.graceMs ?? REAPER_GRACE_MS), this.#options.shmDir ?? ''],
       {
         // NODE_OPTIONS could load loaders or hooks (tsx, coverage) into a process that needs none.
-        env: { ...process.env, NODE_OPTIONS: '' },
+        env: withoutNodeOptions(),
         // Its stderr is ours, so its one notice after our death lands where our output went.
         stdio: ['pipe', 'pipe', 'inherit'],
         detached: true,

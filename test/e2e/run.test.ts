@@ -3,7 +3,7 @@
  * worker threads. Every wait is bounded; nothing asserts a duration.
  */
 import t, { type Test } from 'tap'
-import { readdirSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { alive, printedPids, ROOT, runCli, shortRuntimeDir, startCli, waitForExit } from './fixtures/cli.js'
 import { fixture } from '../fixtures/nodes.js'
@@ -57,11 +57,22 @@ t.test('messages flow node -> operator -> node in order, then InputClosed and St
       numbers: { source: plus-one/numbers, queue_size: 100 }
 `,
   )
-  const result = await runCli(['run', file], { env: { DORA_TS_RUNTIME_DIR: runtimeDir } })
+  // A preload of the user's in NODE_OPTIONS (an APM agent, tsx) reaches the CLI's process and
+  // the custom nodes, never the operator's thread (src/host-env.ts).
+  const preloadLog = join(t.testdirName, 'preloads.log')
+  const env = { DORA_TS_RUNTIME_DIR: runtimeDir, NODE_OPTIONS: `--import=${fixture('preload-marker.mjs')}`, DORA_TS_TEST_PRELOAD_LOG: preloadLog }
+  const result = await runCli(['run', file], { env })
   t.equal(result.code, 0, result.stderr)
   t.same(
     received(result.stdout),
     Array.from({ length: 50 }, (_, i) => i + 2),
+  )
+  const preloads = readFileSync(preloadLog, 'utf8').trim().split('\n')
+  t.ok(preloads.filter((l) => l.endsWith(' main')).length >= 3, `the preload ran in the CLI and both nodes: ${preloads.join(', ')}`)
+  t.same(
+    preloads.filter((l) => !l.endsWith(' main')),
+    [],
+    "no thread of the supervisor's (the operator's, the KVS thread) ran the host's preload",
   )
   t.match(result.stdout, /\[plus-one\] input numbers closed/)
   t.match(result.stdout, /\[plus-one\] stop all-inputs-closed/)

@@ -22,6 +22,7 @@ import { dirname, join } from 'node:path'
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads'
 import { KvsClosedError } from './errors.js'
 import { KVS_THREAD_MARK, type KvsServiceConfig } from './service-protocol.js'
+import { withoutNodeOptions } from '../../host-env.js'
 
 export type { KvsServiceConfig } from './service-protocol.js'
 
@@ -132,9 +133,15 @@ export class KvsService implements AsyncDisposable {
 
   #start(): Worker {
     if (this.#worker !== undefined) return this.#worker
-    // execArgv []: the host's --import/--loader preloads (a test runner's, tsx) would run again
-    // in the thread and sit in front of every module it loads (see operator/worker-launch.ts).
-    const worker = new Worker(kvsThreadEntry(), { workerData: { [KVS_THREAD_MARK]: this.config }, name: 'dora-ts kvs', execArgv: [] })
+    // execArgv [] and no NODE_OPTIONS (src/host-env.ts): the host's --import/--loader preloads
+    // (a test runner's, tsx) would run again in the thread and sit in front of every module it
+    // loads (see operator/worker-launch.ts).
+    const worker = new Worker(kvsThreadEntry(), {
+      workerData: { [KVS_THREAD_MARK]: this.config },
+      name: 'dora-ts kvs',
+      execArgv: [],
+      env: withoutNodeOptions(),
+    })
     // A thread that dies fails its clients' calls with a timeout; say why on stderr.
     worker.on('error', (err) => process.stderr.write(`dora-ts: the KVS thread failed: ${err.stack ?? String(err)}\n`))
     this.#exited = new Promise((resolve) => worker.once('exit', () => resolve()))

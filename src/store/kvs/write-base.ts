@@ -28,6 +28,7 @@
  */
 import { spawnSync } from 'node:child_process'
 import type { RootDatabase } from 'lmdb'
+import { withoutNodeOptions } from '../../host-env.js'
 
 /** The parts of lmdb-js's native environment used here (not in its types). */
 interface NativeEnv {
@@ -78,10 +79,8 @@ await env.close()
  */
 export function repairWriteBase(dir: string): void {
   repairs++
-  const env = { ...process.env }
-  delete env['NODE_OPTIONS']
   const result = spawnSync(process.execPath, ['--input-type=module', '-e', REPAIR_SOURCE, import.meta.resolve('lmdb'), dir], {
-    env,
+    env: withoutNodeOptions(),
     encoding: 'utf8',
     timeout: 60_000,
     stdio: ['ignore', 'ignore', 'pipe'],

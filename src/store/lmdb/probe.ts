@@ -21,6 +21,7 @@ import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { corruptHint, StateCorruptError, StateOpenError } from '../state/errors.js'
 import type { DataFileReport } from './preflight.js'
+import { withoutNodeOptions } from '../../host-env.js'
 
 /**
  * The probe's fixed allowance: starting node and importing lmdb-js. About 0.3 s on a quiet
@@ -157,8 +158,7 @@ export function probeStore(dir: string, report: DataFileReport, options: ProbeOp
   const boundMs = options.boundMs ?? probeBoundMs(bytes)
   const lmdbUrl = import.meta.resolve('lmdb')
   // Plain node: no loaders or flags of this process (NODE_OPTIONS, execArgv) in the probe.
-  const env = { ...process.env }
-  delete env['NODE_OPTIONS']
+  const env = withoutNodeOptions()
   const lifeline = process.platform !== 'win32'
   const result = spawnSync(process.execPath, ['--input-type=module', '-e', PROBE_SOURCE, lmdbUrl, dir, lifeline ? '1' : '0'], {
     env,
