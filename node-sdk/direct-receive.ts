@@ -75,6 +75,11 @@ export class DirectReceiver {
     if (!this.#socket.closed) this.#socket.close()
   }
 
+  /** Messages wait in the socket, not yet handed over (they are, as soon as the event loop turns). */
+  get pending(): boolean {
+    return !this.#socket.closed && this.#socket.readable
+  }
+
   /** Frame 0 of a link message; undefined (said on stderr) if it does not decode. */
   #decode(head: Buffer | undefined): NodeToNode | undefined {
     if (head === undefined) return undefined

@@ -20,6 +20,7 @@
 import { Push } from 'zeromq'
 import { closeSync, constants, linkSync, openSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { encodeNodeToNode } from '../src/protocol/node/codec.js'
 import type { DirectRoute, Registration, SharedPayload } from '../src/protocol/node/messages.js'
 import type { MessageHeader } from '../src/events.js'
@@ -39,6 +40,17 @@ export const MIN_DIRECT_PIPE = 64
  * sender's exit for the node socket's full linger.
  */
 export const DIRECT_LINGER_MS = 100
+
+/**
+ * How long a sender's close keeps trying to put its `input-closed` on a link whose pipe is full
+ * (ms), and how long a receiver told by the supervisor that the sender closed (InputClosed with
+ * `linkClosed`) waits for that marker before it ends the input anyway: the marker can be lost
+ * (the pipe stayed full, the sender's linger ran out, the receiver restarted), the wait must end.
+ */
+export const DIRECT_CLOSE_WAIT_MS = 1_000
+
+/** Between two tries of a close marker on a full pipe (ms). */
+const CLOSE_RETRY_MS = 5
 
 /**
  * Best-effort payloads of at least this many bytes go through shared memory (8 MiB), when the
@@ -142,13 +154,19 @@ export class DirectSender {
     }
   }
 
-  /** Tell every best-effort receiver that these outputs are done (before the supervisor does). */
-  close(outputs: readonly string[]): void {
+  /**
+   * Tell every best-effort receiver that these outputs are done, on the link itself: the marker
+   * follows the last message sent there, so a receiver that sees it has everything that made it.
+   * Resolves once every marker is in ZeroMQ's pipe (or, for a pipe that stayed full, after
+   * {@link DIRECT_CLOSE_WAIT_MS}): the caller tells the supervisor only then, whose InputClosed
+   * makes the receiver wait for this marker.
+   */
+  async close(outputs: readonly string[]): Promise<void> {
+    const sent: Promise<void>[] = []
     for (const output of outputs) {
-      for (const { route, socket } of this.#links.get(output) ?? []) {
-        socket.send([encodeNodeToNode({ type: 'input-closed', id: route.inputId })]).catch(() => {})
-      }
+      for (const { route, socket } of this.#links.get(output) ?? []) sent.push(sendClose(socket, encodeNodeToNode({ type: 'input-closed', id: route.inputId })))
     }
+    await Promise.all(sent)
   }
 
   /** Close the sockets; `now`: drop what ZeroMQ holds, else let it try for {@link DIRECT_LINGER_MS}. */
@@ -196,5 +214,22 @@ export class DirectSender {
     } catch {
       // Already gone (the run ended): nothing to free.
     }
+  }
+}
+
+/**
+ * Put a close marker on a link, trying again while its pipe is full (a send never waits: the
+ * socket's sendTimeout is 0, and a waiting send would make the node's next send throw EBUSY).
+ */
+async function sendClose(socket: Push, frame: Uint8Array): Promise<void> {
+  const until = performance.now() + DIRECT_CLOSE_WAIT_MS
+  for (;;) {
+    try {
+      await socket.send([frame])
+      return
+    } catch {
+      if (socket.closed || performance.now() >= until) return
+    }
+    await sleep(CLOSE_RETRY_MS, undefined, { ref: false })
   }
 }

@@ -225,7 +225,7 @@ export class DataflowRun implements AsyncDisposable {
         },
         output: (node, header, data, taken, shm) => this.#nodeOutputs.take(node.key, header, data, taken, shm),
         afterOutputs: (node, step) => this.#nodeOutputs.inOrder(node.key, step),
-        closeOutputs: (node, outputs) => this.#downstream.closeOutputs(node.key, outputs),
+        closeOutputs: (node, outputs) => this.#downstream.closeOutputs(node.key, outputs, true),
         log: (entry) => this.#options.log(entry),
         maxMessageBytes: this.spec.maxMessageSize,
         shm: resources.shm,

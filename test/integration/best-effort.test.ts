@@ -134,6 +134,37 @@ t.test('large payloads go through shared memory, one file for several receivers,
   t.same(shmLeft(), [], 'no shared-memory segment (or run directory) is left')
 })
 
+t.test("messages a sender sent before it closed all reach a busy receiver, before its InputClosed (not lost to the supervisor's InputClosed)", async (t) => {
+  // The receiver sits in a synchronous wait while the sender sends everything and closes: the
+  // messages wait in its best-effort socket, the supervisor's InputClosed in its node socket,
+  // and both are readable at once when it wakes. The InputClosed must not win and drop the rest.
+  const dir = t.testdir({})
+  const count = 100
+  const done = join(dir, 'done')
+  const record = join(dir, 'tail.jsonl')
+  const yaml = `nodes:
+  - id: source
+    path: ${fixture('direct-burst.mjs')}
+    env: ${JSON.stringify({ COUNT: count, SIZE: 16 * 1024, DONE_FILE: done })}
+    inputs: { ready: sink/ready }
+    outputs: [frames]
+  - id: sink
+    path: ${fixture('direct-tail-sink.mjs')}
+    env: ${JSON.stringify({ GATE_FILE: done, RECORD_FILE: record })}
+    inputs:
+      frames: { source: source/frames, reliability: best_effort, queue_size: ${2 * count} }
+    outputs: [ready]
+`
+  const flow = await startInProcess(t, yaml, { dir })
+  const result = await flow.done
+  t.ok(result.ok, dump(flow.logs))
+  const got = readFileSync(record, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as { index?: number; closed?: boolean })
+  t.same(got, [...Array.from({ length: count }, (_, i) => ({ index: i + 1 })), { closed: true }], 'every message, in order, then InputClosed')
+})
+
 t.test('examples/camera: a camera streams frames to a viewer over a best-effort link, and the run ends', async (t) => {
   const file = join(ROOT, 'examples', 'camera', 'dataflow.yml')
   const spec = parseDataflow(readFileSync(file, 'utf8'), file)
