@@ -251,6 +251,9 @@ export class DataflowRun implements AsyncDisposable {
       queued: (receiver, inputId, queued) => this.#flow.queued(receiver, inputId, queued),
       consumed: (nodeId, events) => this.#outbox.consumedByNode(nodeId, events),
       connected: (nodeId) => this.#startup.connected(nodeId),
+      // After its last frames landed (as for its outputs, #onUnitEnded): a report read later
+      // would otherwise find no record of the connection and count from zero again.
+      connectionEnded: (identity) => setTimeout(() => this.#nodes?.connectionEnded(identity), CRASH_DRAIN_MS).unref(),
       outboxReceivers: (producer, outputId) => this.#outbox.receivers(producer, outputId),
       add: (unit) => this.#add(unit),
     })
