@@ -4,20 +4,20 @@
  * returns, so senders' messages (queued in their pipes until then) arrive from the start. A
  * restarted node binds the same path again and ZeroMQ's senders reconnect by themselves.
  *
- * Each message is handed over as it arrives, its shared-memory payload read and its segment
- * deleted at once: the node owns its copy, so nothing waits on the program to free tmpfs.
+ * Each message is handed over as it arrives, its shared-memory payload read and its name of the
+ * segment let go at once (the file handed back to its sender for reuse when this was its last
+ * name): the node owns its copy, so nothing waits on the program to free tmpfs.
  *
  * @module
  */
 import { Pull } from 'zeromq'
-import { unlinkSync } from 'node:fs'
 import { decodeNodeToNode } from '../src/protocol/node/codec.js'
 import type { DirectInput, NodeToNode, Registration } from '../src/protocol/node/messages.js'
 import { errorMessage } from '../src/errors.js'
 import { inputEvent } from './node-wire.js'
 import type { DoraEvent } from './events.js'
 import { MIN_DIRECT_PIPE } from './direct-send.js'
-import { segmentPath } from './shm.js'
+import { releaseSegment, segmentPath } from './shm.js'
 
 /** What arrived on a best-effort link: an input's event (undefined: unreadable), or the sender's close. */
 export type DirectArrival = { type: 'input'; id: string; event: DoraEvent | undefined } | { type: 'input-closed'; id: string }
@@ -109,15 +109,10 @@ export class DirectReceiver {
     }
     const wire = { type: 'input' as const, id: message.id, header, ...(message.shm === undefined ? {} : { shm: message.shm }) }
     const event = inputEvent(wire, payload, this.#shmDir, this.#nodeId)
-    // Read (or unreadable): this node's name of the segment is not needed any more.
+    // Read (or unreadable): this node's name of the segment is not needed any more; the
+    // file goes back to its sender for reuse when no other receiver holds it.
     const segment = message.shm === undefined ? undefined : segmentPath(this.#shmDir, message.shm.segment)
-    if (segment !== undefined) {
-      try {
-        unlinkSync(segment)
-      } catch {
-        // Gone already (swept at the end of the run): nothing to free.
-      }
-    }
+    if (segment !== undefined) releaseSegment(segment)
     if (input === undefined) return undefined
     return { type: 'input', id: message.id, event }
   }

@@ -18,7 +18,7 @@
  * @module
  */
 import { Push } from 'zeromq'
-import { closeSync, constants, linkSync, openSync, unlinkSync, writeSync } from 'node:fs'
+import { linkSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { encodeNodeToNode } from '../src/protocol/node/codec.js'
@@ -26,6 +26,7 @@ import type { DirectRoute, Registration, SharedPayload } from '../src/protocol/n
 import type { MessageHeader } from '../src/events.js'
 import { errorMessage } from '../src/errors.js'
 import type { DirectCounter } from './direct-counter.js'
+import { SegmentPool } from './shm.js'
 
 /**
  * The smallest send high-water mark of a link, in messages: ZeroMQ's I/O thread drains the pipe
@@ -87,6 +88,8 @@ export class DirectSender {
   readonly #nodeId: string
   #segments = 0
   #shmFailed = false
+  /** The files this sender wrote, taken back once their receivers free them; made on the first large send. */
+  #pool: SegmentPool | undefined
 
   constructor(registration: Registration, counter: DirectCounter) {
     this.#counter = counter
@@ -176,29 +179,28 @@ export class DirectSender {
       socket.linger = now ? 0 : DIRECT_LINGER_MS
       socket.close()
     }
+    // Free files no one will take back now. (One a receiver frees later waits for that
+    // receiver's end, or the run's, like any file of a gone writer.)
+    this.#pool?.drain()
   }
 
   /**
    * Write a large payload once, with one name per receiver (hard links), named after the
-   * receiver so its process end sweeps what it never read. Undefined: send it on the socket.
+   * receiver so its process end sweeps what it never read: into a file its receivers freed
+   * (the last to read it renames its name to `.free`, see releaseSegment), else a new one.
+   * Undefined: send it on the socket.
    */
   #share(data: Uint8Array, links: readonly Link[]): SharedPayload[] | undefined {
     if (this.#shmThreshold === 0 || this.#shmFailed || data.byteLength < this.#shmThreshold) return undefined
     const n = ++this.#segments
     const names = links.map((l, i) => `${l.route.receiverNode}@${this.#prefix}${n}.${i}`)
-    let written = 0
     try {
-      const fd = openSync(join(this.#shmDir, names[0]!), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600)
-      written = 1
-      try {
-        let at = 0
-        while (at < data.byteLength) at += writeSync(fd, data, at, data.byteLength - at)
-      } finally {
-        closeSync(fd)
-      }
-      for (; written < names.length; written++) linkSync(join(this.#shmDir, names[0]!), join(this.#shmDir, names[written]!))
+      this.#pool ??= new SegmentPool(this.#shmDir)
+      this.#pool.write(names[0]!, data)
+      for (let i = 1; i < names.length; i++) linkSync(join(this.#shmDir, names[0]!), join(this.#shmDir, names[i]!))
+      this.#pool.written(names)
     } catch (err) {
-      for (let i = 0; i < written; i++) this.#unlink(names[i]!)
+      for (const name of names) this.#unlink(name)
       this.#shmFailed = true
       process.stderr.write(
         `dora-ts: node "${this.#nodeId}" could not write a shared-memory segment in ${this.#shmDir} (${errorMessage(err)}); large best-effort payloads go over the socket from now on\n`,
