@@ -56,11 +56,12 @@ const CLOSE_RETRY_MS = 5
 /**
  * Best-effort payloads of at least this many bytes go through shared memory (8 MiB), when the
  * run has a shared-memory directory. Far above the supervisor path's 64 KiB: there a payload
- * crosses two sockets and the supervisor, here one socket that zeromq.js feeds without a copy,
- * while a segment costs a new tmpfs file (its pages allocated and zeroed), a write, a read and
- * an unlink. Measured with the best-effort ping/echo pair on the 2-core VM, alternating
- * (bench/RESULTS.md): at 64 KiB, 1 MiB and 4 MiB the socket was as fast or faster. The node's
- * `DORA_TS_DIRECT_SHM_THRESHOLD` (bytes; 0: never) overrides it.
+ * crosses two sockets and the supervisor, here one socket that zeromq.js feeds without a copy.
+ * Segments are pooled (a file its receivers freed is written over, no new pages), yet measured
+ * on the 2-core VM (bench/RESULTS.md) pooled segments were not faster than the socket at 1 and
+ * 4 MiB: either way the receiver's copy lands in fresh memory, and its page faults cost more
+ * than the rest of the transfer. The node's `DORA_TS_DIRECT_SHM_THRESHOLD` (bytes; 0: never)
+ * overrides it.
  */
 export const DIRECT_SHM_THRESHOLD_BYTES = 8 << 20
 
