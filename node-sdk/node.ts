@@ -339,7 +339,9 @@ export class Node implements AsyncDisposable {
    * Tell the supervisor these outputs will send nothing more (their receivers get InputClosed).
    * Resolves once the supervisor confirms, which also means it has received everything this
    * node sent before (at most {@link CLOSE_ACK_TIMEOUT_MS} if it does not answer, or until the
-   * node is destroyed).
+   * node is destroyed). Best-effort receivers are told first on their links, after the last
+   * message there; a marker that meets a full pipe is retried for up to DIRECT_CLOSE_WAIT_MS
+   * (1 s) before the supervisor is told.
    */
   async closeOutputs(outputs: readonly string[]): Promise<void> {
     for (const output of outputs) checkOutput(this.outputs, output, `node "${this.id}"`)
