@@ -18,13 +18,15 @@
  * @module
  */
 import { Push } from 'zeromq'
-import { closeSync, constants, linkSync, openSync, unlinkSync, writeSync } from 'node:fs'
+import { linkSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { encodeNodeToNode } from '../src/protocol/node/codec.js'
 import type { DirectRoute, Registration, SharedPayload } from '../src/protocol/node/messages.js'
 import type { MessageHeader } from '../src/events.js'
 import { errorMessage } from '../src/errors.js'
 import type { DirectCounter } from './direct-counter.js'
+import { SegmentPool } from './shm.js'
 
 /**
  * The smallest send high-water mark of a link, in messages: ZeroMQ's I/O thread drains the pipe
@@ -41,13 +43,25 @@ export const MIN_DIRECT_PIPE = 64
 export const DIRECT_LINGER_MS = 100
 
 /**
+ * How long a sender's close keeps trying to put its `input-closed` on a link whose pipe is full
+ * (ms), and how long a receiver told by the supervisor that the sender closed (InputClosed with
+ * `linkClosed`) waits for that marker before it ends the input anyway: the marker can be lost
+ * (the pipe stayed full, the sender's linger ran out, the receiver restarted), the wait must end.
+ */
+export const DIRECT_CLOSE_WAIT_MS = 1_000
+
+/** Between two tries of a close marker on a full pipe (ms). */
+const CLOSE_RETRY_MS = 5
+
+/**
  * Best-effort payloads of at least this many bytes go through shared memory (8 MiB), when the
  * run has a shared-memory directory. Far above the supervisor path's 64 KiB: there a payload
- * crosses two sockets and the supervisor, here one socket that zeromq.js feeds without a copy,
- * while a segment costs a new tmpfs file (its pages allocated and zeroed), a write, a read and
- * an unlink. Measured with the best-effort ping/echo pair on the 2-core VM, alternating
- * (bench/RESULTS.md): at 64 KiB, 1 MiB and 4 MiB the socket was as fast or faster. The node's
- * `DORA_TS_DIRECT_SHM_THRESHOLD` (bytes; 0: never) overrides it.
+ * crosses two sockets and the supervisor, here one socket that zeromq.js feeds without a copy.
+ * Segments are pooled (a file its receivers freed is written over, no new pages), yet measured
+ * on the 2-core VM (bench/RESULTS.md) pooled segments were not faster than the socket at 1 and
+ * 4 MiB: either way the receiver's copy lands in fresh memory, and its page faults cost more
+ * than the rest of the transfer. The node's `DORA_TS_DIRECT_SHM_THRESHOLD` (bytes; 0: never)
+ * overrides it.
  */
 export const DIRECT_SHM_THRESHOLD_BYTES = 8 << 20
 
@@ -75,6 +89,8 @@ export class DirectSender {
   readonly #nodeId: string
   #segments = 0
   #shmFailed = false
+  /** The files this sender wrote, taken back once their receivers free them; made on the first large send. */
+  #pool: SegmentPool | undefined
 
   constructor(registration: Registration, counter: DirectCounter) {
     this.#counter = counter
@@ -142,13 +158,19 @@ export class DirectSender {
     }
   }
 
-  /** Tell every best-effort receiver that these outputs are done (before the supervisor does). */
-  close(outputs: readonly string[]): void {
+  /**
+   * Tell every best-effort receiver that these outputs are done, on the link itself: the marker
+   * follows the last message sent there, so a receiver that sees it has everything that made it.
+   * Resolves once every marker is in ZeroMQ's pipe (or, for a pipe that stayed full, after
+   * {@link DIRECT_CLOSE_WAIT_MS}): the caller tells the supervisor only then, whose InputClosed
+   * makes the receiver wait for this marker.
+   */
+  async close(outputs: readonly string[]): Promise<void> {
+    const sent: Promise<void>[] = []
     for (const output of outputs) {
-      for (const { route, socket } of this.#links.get(output) ?? []) {
-        socket.send([encodeNodeToNode({ type: 'input-closed', id: route.inputId })]).catch(() => {})
-      }
+      for (const { route, socket } of this.#links.get(output) ?? []) sent.push(sendClose(socket, encodeNodeToNode({ type: 'input-closed', id: route.inputId })))
     }
+    await Promise.all(sent)
   }
 
   /** Close the sockets; `now`: drop what ZeroMQ holds, else let it try for {@link DIRECT_LINGER_MS}. */
@@ -158,29 +180,28 @@ export class DirectSender {
       socket.linger = now ? 0 : DIRECT_LINGER_MS
       socket.close()
     }
+    // Free files no one will take back now. (One a receiver frees later waits for that
+    // receiver's end, or the run's, like any file of a gone writer.)
+    this.#pool?.drain()
   }
 
   /**
    * Write a large payload once, with one name per receiver (hard links), named after the
-   * receiver so its process end sweeps what it never read. Undefined: send it on the socket.
+   * receiver so its process end sweeps what it never read: into a file its receivers freed
+   * (the last to read it renames its name to `.free`, see releaseSegment), else a new one.
+   * Undefined: send it on the socket.
    */
   #share(data: Uint8Array, links: readonly Link[]): SharedPayload[] | undefined {
     if (this.#shmThreshold === 0 || this.#shmFailed || data.byteLength < this.#shmThreshold) return undefined
     const n = ++this.#segments
     const names = links.map((l, i) => `${l.route.receiverNode}@${this.#prefix}${n}.${i}`)
-    let written = 0
     try {
-      const fd = openSync(join(this.#shmDir, names[0]!), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600)
-      written = 1
-      try {
-        let at = 0
-        while (at < data.byteLength) at += writeSync(fd, data, at, data.byteLength - at)
-      } finally {
-        closeSync(fd)
-      }
-      for (; written < names.length; written++) linkSync(join(this.#shmDir, names[0]!), join(this.#shmDir, names[written]!))
+      this.#pool ??= new SegmentPool(this.#shmDir)
+      this.#pool.write(names[0]!, data)
+      for (let i = 1; i < names.length; i++) linkSync(join(this.#shmDir, names[0]!), join(this.#shmDir, names[i]!))
+      this.#pool.written(names)
     } catch (err) {
-      for (let i = 0; i < written; i++) this.#unlink(names[i]!)
+      for (const name of names) this.#unlink(name)
       this.#shmFailed = true
       process.stderr.write(
         `dora-ts: node "${this.#nodeId}" could not write a shared-memory segment in ${this.#shmDir} (${errorMessage(err)}); large best-effort payloads go over the socket from now on\n`,
@@ -196,5 +217,22 @@ export class DirectSender {
     } catch {
       // Already gone (the run ended): nothing to free.
     }
+  }
+}
+
+/**
+ * Put a close marker on a link, trying again while its pipe is full (a send never waits: the
+ * socket's sendTimeout is 0, and a waiting send would make the node's next send throw EBUSY).
+ */
+async function sendClose(socket: Push, frame: Uint8Array): Promise<void> {
+  const until = performance.now() + DIRECT_CLOSE_WAIT_MS
+  for (;;) {
+    try {
+      await socket.send([frame])
+      return
+    } catch {
+      if (socket.closed || performance.now() >= until) return
+    }
+    await sleep(CLOSE_RETRY_MS, undefined, { ref: false })
   }
 }

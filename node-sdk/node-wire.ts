@@ -63,14 +63,26 @@ export function outputFrames(header: MessageHeader, sendSeq: bigint, data: Uint8
  */
 export function inputEvent(message: WireInput, payload: Buffer | undefined, shmDir: string, nodeId: string): DoraEvent | undefined {
   const { shm, ...input } = message
-  let data: Uint8Array
-  if (shm !== undefined) {
-    try {
-      data = readShared(shmDir, shm)
-    } catch (err) {
-      process.stderr.write(`dora-ts: node "${nodeId}" could not read the shared-memory payload of input "${message.id}": ${errorMessage(err)}; dropped\n`)
-      return undefined
-    }
-  } else data = payload === undefined ? EMPTY : new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength)
-  return toDoraEvent({ ...input, data })
+  const data = inputData(shm, payload, shmDir, nodeId, message.id)
+  return data === undefined ? undefined : toDoraEvent({ ...input, data })
+}
+
+/**
+ * An input's bytes: its shared-memory segment read now, else its payload frame (undefined: no
+ * frame, read as empty). Undefined when the segment cannot be read (said on stderr).
+ */
+export function inputData(
+  shm: SharedPayload | undefined,
+  payload: Buffer | undefined,
+  shmDir: string,
+  nodeId: string,
+  inputId: string,
+): Uint8Array | undefined {
+  if (shm === undefined) return payload === undefined ? EMPTY : new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength)
+  try {
+    return readShared(shmDir, shm)
+  } catch (err) {
+    process.stderr.write(`dora-ts: node "${nodeId}" could not read the shared-memory payload of input "${inputId}": ${errorMessage(err)}; dropped\n`)
+    return undefined
+  }
 }

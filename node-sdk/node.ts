@@ -36,7 +36,7 @@ import { OutputPauses } from './output-pauses.js'
 import { ShmSends } from './shm-sends.js'
 import { decodeOrSay, inputEvent, isEvent, outputFrames } from './node-wire.js'
 import { openConnection } from './node-connect.js'
-import { DirectSender } from './direct-send.js'
+import { DIRECT_CLOSE_WAIT_MS, DirectSender } from './direct-send.js'
 import { DirectReceiver, type DirectArrival } from './direct-receive.js'
 import { DIRECT_REPORT_MS, DirectCounter } from './direct-counter.js'
 
@@ -129,6 +129,13 @@ export class Node implements AsyncDisposable {
   readonly #directQueued = new Map<string, number>()
   /** Best-effort inputs closed (by their sender or the supervisor): later messages are dropped. */
   readonly #directClosed = new Set<string>()
+  /**
+   * Best-effort inputs the supervisor said are closed by their sender, whose own marker on the
+   * link has not arrived yet: what is still on the link comes first (see #directSupervisorClosed).
+   */
+  readonly #directClosing = new Map<string, NodeJS.Timeout>()
+  /** A Stop(all-inputs-closed) that came while some of those waited: it follows their InputClosed. */
+  #heldStop: DoraEvent | undefined
   #directReport: NodeJS.Timeout | undefined
 
   private constructor(socket: Dealer, sender: SendQueue, registration: Registration, directIn: DirectReceiver | undefined) {
@@ -332,12 +339,15 @@ export class Node implements AsyncDisposable {
    * Tell the supervisor these outputs will send nothing more (their receivers get InputClosed).
    * Resolves once the supervisor confirms, which also means it has received everything this
    * node sent before (at most {@link CLOSE_ACK_TIMEOUT_MS} if it does not answer, or until the
-   * node is destroyed).
+   * node is destroyed). Best-effort receivers are told first on their links, after the last
+   * message there; a marker that meets a full pipe is retried for up to DIRECT_CLOSE_WAIT_MS
+   * (1 s) before the supervisor is told.
    */
   async closeOutputs(outputs: readonly string[]): Promise<void> {
     for (const output of outputs) checkOutput(this.outputs, output, `node "${this.id}"`)
-    // Best-effort receivers hear it on the link itself, after the last message sent on it.
-    this.#direct?.close(outputs)
+    // Best-effort receivers hear it on the link itself, after the last message sent on it, and
+    // before the supervisor's InputClosed (which tells them to wait for it) can go out.
+    await this.#direct?.close(outputs)
     const acked = wakeOrTimeout(this.#closeAcks, CLOSE_ACK_TIMEOUT_MS)
     try {
       await this.#sender.send([encodeNodeToSupervisor({ type: 'close-outputs', outputs: [...outputs] })])
@@ -420,6 +430,8 @@ export class Node implements AsyncDisposable {
     if (now) this.#socket.linger = 0
     this.#socket.close()
     clearInterval(this.#directReport)
+    for (const timer of this.#directClosing.values()) clearTimeout(timer)
+    this.#directClosing.clear()
     this.#direct?.release(now)
     this.#directIn?.close()
     this.#ended = true
@@ -476,10 +488,7 @@ export class Node implements AsyncDisposable {
   #directArrived(a: DirectArrival): void {
     if (this.#state === 'closed') return
     if (a.type === 'input-closed') {
-      if (this.#directClosed.has(a.id)) return
-      this.#directClosed.add(a.id)
-      this.#buffer.push({ event: { type: 'input-closed', id: a.id }, seq: 0 })
-      this.#wake(false)
+      this.#closeDirect(a.id)
       return
     }
     const counter = this.#directCounter
@@ -496,6 +505,45 @@ export class Node implements AsyncDisposable {
       counter.dropped++
     } else this.#directQueued.set(a.id, queued + 1)
     this.#buffer.push({ event: a.event, seq: 0, direct: a.id })
+    this.#wake(false)
+  }
+
+  /**
+   * The supervisor says best-effort input `id` is closed: its event `seq` is consumed unseen (the
+   * program gets one `input-closed`, unnumbered, from #closeDirect). When the sender closed the
+   * output itself (`linkClosed`), its marker on the link follows its last messages there, and
+   * those may still be in flight or waiting in the socket (a large payload takes longer on the
+   * link than this small message through the supervisor, a busy receiver reads both sockets
+   * late): closing now would drop them as late. So the input ends when the marker comes, or
+   * after {@link DIRECT_CLOSE_WAIT_MS} with nothing waiting in the socket (the marker was lost).
+   * Without `linkClosed` the sender ended without closing (killed): nothing more will come.
+   */
+  #directSupervisorClosed(id: string, linkClosed: boolean, seq: number): void {
+    this.#buffer.push({ event: undefined, seq })
+    if (!linkClosed) this.#closeDirect(id)
+    else if (!this.#directClosed.has(id) && !this.#directClosing.has(id)) {
+      const expire = (): void => {
+        // Messages wait in the socket (this process was busy): they are read first, the
+        // marker may be among them.
+        if (this.#directIn?.pending === true) this.#directClosing.set(id, setTimeout(expire, 10).unref())
+        else this.#closeDirect(id)
+      }
+      this.#directClosing.set(id, setTimeout(expire, DIRECT_CLOSE_WAIT_MS).unref())
+    }
+    this.#wake(false)
+  }
+
+  /** End best-effort input `id` for the program (once): later messages on it are dropped. */
+  #closeDirect(id: string): void {
+    clearTimeout(this.#directClosing.get(id))
+    this.#directClosing.delete(id)
+    if (this.#directClosed.has(id)) return
+    this.#directClosed.add(id)
+    this.#buffer.push({ event: { type: 'input-closed', id }, seq: 0 })
+    if (this.#heldStop !== undefined && this.#directClosing.size === 0) {
+      this.#buffer.push({ event: this.#heldStop, seq: 0 })
+      this.#heldStop = undefined
+    }
     this.#wake(false)
   }
 
@@ -581,18 +629,20 @@ export class Node implements AsyncDisposable {
         return
       case 'stop':
         this.#stopQueued = true
+        if (message.cause === 'all-inputs-closed' && this.#directClosing.size > 0) {
+          // It answers the InputClosed of a best-effort input whose last messages are still on
+          // the link: yielded after that input's close, or the program would stop before them.
+          this.#buffer.push({ event: undefined, seq })
+          this.#heldStop = message
+          this.#wake(false)
+          return
+        }
         event = message
         break
       case 'input-closed':
         if (this.#directLimits.has(message.id)) {
-          // A best-effort input: its sender may have said so on the link first (then this
-          // one is consumed unseen); from now on late messages on the link are dropped.
-          if (this.#directClosed.has(message.id)) {
-            this.#buffer.push({ event: undefined, seq })
-            this.#wake(false)
-            return
-          }
-          this.#directClosed.add(message.id)
+          this.#directSupervisorClosed(message.id, message.linkClosed === true, seq)
+          return
         }
         event = message
         break

@@ -1,44 +1,48 @@
 /**
  * A custom node's side of shared-memory payloads (issue 15): the sender writes a large payload
- * into a new file of the run's tmpfs directory and sends only its name; a receiver reads the
- * file into one Buffer. That is one copy each way instead of four socket copies through the
- * supervisor. The supervisor owns the files' lifetime (it deletes a segment once every receiver
- * asked for its next batch, and sweeps what a killed node left): a node never deletes one.
+ * into a file of the run's tmpfs directory (one its readers handed back, when there is one: see
+ * {@link SegmentPool}) and sends only its name; a receiver reads the file into one Buffer. That
+ * is one copy each way instead of four socket copies through the supervisor. On the supervisor
+ * path the supervisor owns the files' lifetime (it hands a segment back once every receiver
+ * asked for its next batch, and sweeps what a killed node left); on a best-effort link, where
+ * no supervisor is involved, each receiver lets go of its own name once read
+ * ({@link releaseSegment}), and the supervisor sweeps what a killed receiver left.
  *
  * Node has no mmap; `readSync` into a Buffer allocated to the exact length is the fastest
  * portable read (one kernel copy from the page cache), measured in bench/RESULTS.md.
  */
-import { closeSync, existsSync, ftruncateSync, openSync, readSync, renameSync, writeSync, constants } from 'node:fs'
+import { closeSync, existsSync, ftruncateSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync, constants } from 'node:fs'
 import { join } from 'node:path'
 import type { SharedPayload } from '../src/protocol/node/messages.js'
 import { FREE_SUFFIX } from '../src/transport/shm-dir.js'
 
-/** Segments this writer remembers as candidates for reuse. */
+/** Segments a writer remembers as candidates for reuse. */
 const REMEMBERED = 64
 
-/** Writes this process's segments: `<nodeId>@<restartCount>@<n>`, each name used once. */
-export class ShmWriter {
+/**
+ * The files one writer wrote, taken back for reuse once their readers hand them back (shared by
+ * the supervisor path's {@link ShmWriter} and the best-effort links' DirectSender). A file's
+ * readers hand it back by renaming one of its names to `<name>.free`; the writer renames that
+ * to the next name it needs and writes over it: on tmpfs, writing into pages that already exist
+ * is 2-4x cheaper than allocating new ones (bench/RESULTS.md). Oldest first, so the next file
+ * taken back is the one most likely free.
+ */
+export class SegmentPool {
   readonly #dir: string
-  readonly #prefix: string
-  #next = 0
-  /** Names this process wrote, oldest first: the supervisor hands them back as `<name>.free`. */
-  readonly #written: string[] = []
+  /** The names of each file written, oldest first (several: one per receiver, hard links). */
+  readonly #written: (readonly string[])[] = []
 
-  constructor(dir: string, nodeId: string, restartCount: number) {
+  constructor(dir: string) {
     this.#dir = dir
-    this.#prefix = `${nodeId}@${restartCount}@`
   }
 
   /**
-   * Write `data` into a new segment and describe it. The file is created exclusively and
-   * private (0600); a failure (tmpfs full) throws, and the caller sends on the socket instead.
+   * Write `data` into segment `name`, reusing a freed file when there is one, else a new file
+   * (created exclusively, private: 0600). Throws what the file system throws (tmpfs full).
    */
-  write(data: Uint8Array): SharedPayload {
-    const segment = `${this.#prefix}${++this.#next}`
-    const path = join(this.#dir, segment)
+  write(name: string, data: Uint8Array): void {
+    const path = join(this.#dir, name)
     const fd = this.#reuse(path) ?? openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600)
-    this.#written.push(segment)
-    if (this.#written.length > REMEMBERED) this.#written.shift()
     try {
       // A reused file keeps its pages; cut it to this payload (a shorter one frees the rest).
       ftruncateSync(fd, data.byteLength)
@@ -47,26 +51,93 @@ export class ShmWriter {
     } finally {
       closeSync(fd)
     }
-    return { segment, offset: 0, length: data.byteLength }
+  }
+
+  /** Remember the names of a file written (any of them may come back as `.free`). */
+  written(names: readonly string[]): void {
+    this.#written.push(names)
+    if (this.#written.length > REMEMBERED) this.#written.shift()
+  }
+
+  /** Delete the remembered files that are free now, and forget them all (the writer is done). */
+  drain(): void {
+    for (const names of this.#written.splice(0)) {
+      for (const name of names) unlinkQuietly(join(this.#dir, `${name}${FREE_SUFFIX}`))
+    }
   }
 
   /**
-   * Take back the oldest segment the supervisor freed, renamed to `path`; undefined when none
-   * is free yet. A name that is neither live nor free was deleted (the pool was full): forgotten.
+   * Take back the oldest file its readers freed, renamed to `path`; undefined when none is free
+   * yet. A file none of whose names is live or free was deleted (a pool was full, or a reader
+   * could not hand it back): forgotten.
    */
   #reuse(path: string): number | undefined {
     while (this.#written.length > 0) {
-      const oldest = join(this.#dir, this.#written[0]!)
-      try {
-        renameSync(`${oldest}${FREE_SUFFIX}`, path)
+      const oldest = this.#written[0]!
+      for (const name of oldest) {
+        try {
+          renameSync(join(this.#dir, `${name}${FREE_SUFFIX}`), path)
+        } catch {
+          continue
+        }
         this.#written.shift()
         return openSync(path, constants.O_WRONLY)
-      } catch {
-        if (existsSync(oldest)) return undefined // still held by receivers: so are the younger ones, most likely
-        this.#written.shift()
       }
+      // Still held by a reader: so are the younger ones, most likely.
+      if (oldest.some((name) => existsSync(join(this.#dir, name)))) return undefined
+      this.#written.shift()
     }
     return undefined
+  }
+}
+
+/** Writes this process's segments: `<nodeId>@<restartCount>@<n>`, each name used once. */
+export class ShmWriter {
+  readonly #prefix: string
+  readonly #pool: SegmentPool
+  #next = 0
+
+  constructor(dir: string, nodeId: string, restartCount: number) {
+    this.#prefix = `${nodeId}@${restartCount}@`
+    this.#pool = new SegmentPool(dir)
+  }
+
+  /**
+   * Write `data` into a new segment and describe it; the supervisor hands the file back as
+   * `<name>.free` once every receiver is done. A failure (tmpfs full) throws, and the caller
+   * sends on the socket instead.
+   */
+  write(data: Uint8Array): SharedPayload {
+    const segment = `${this.#prefix}${++this.#next}`
+    this.#pool.write(segment, data)
+    this.#pool.written([segment])
+    return { segment, offset: 0, length: data.byteLength }
+  }
+}
+
+/**
+ * A reader is done with its name of a segment: hand the file back to its writer (`.free`) when
+ * that name is the file's last, else just drop the name (other readers still hold the file;
+ * the last of them hands it back). Two readers letting go at once may both see the other's name
+ * and both unlink: the file is then freed rather than reused, never leaked.
+ */
+export function releaseSegment(path: string): void {
+  try {
+    if (statSync(path).nlink === 1) {
+      renameSync(path, `${path}${FREE_SUFFIX}`)
+      return
+    }
+  } catch {
+    // Gone already (swept at the end of the run), or it could not be renamed: drop the name.
+  }
+  unlinkQuietly(path)
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path)
+  } catch {
+    // Gone already: nothing to free.
   }
 }
 

@@ -52,6 +52,12 @@ export interface InputClosedEvent {
   type: 'input-closed'
   /** The input id from the YAML (the key under `inputs:`). */
   id: string
+  /**
+   * Only between the supervisor and a custom node's SDK, never on an event a program sees: a
+   * best-effort input whose sender closed its output itself, and said so on the link after its
+   * last message there. The SDK ends the input when that arrives (SupervisorToNode.InputClosed).
+   */
+  linkClosed?: true | undefined
 }
 
 /**

@@ -50,8 +50,12 @@ export interface CustomNodeOptions {
   consumed?: ((events: readonly DeliveredEvent[]) => void) | undefined
   /** The current process registered (called once per process that connects). */
   connected?: (() => void) | undefined
-  /** The node's process ended (any way): shared-memory segments it wrote and never sent are swept. */
-  processEnded?: (() => void) | undefined
+  /**
+   * The node's process ended (any way): shared-memory segments it wrote and never sent are
+   * swept, and what the router keeps per connection is let go. `identity`: its registered
+   * connection, if it registered.
+   */
+  processEnded?: ((identity: Buffer | undefined) => void) | undefined
 }
 
 export class CustomNode implements Unit {
@@ -411,6 +415,7 @@ export class CustomNode implements Unit {
     // The process is gone, and so is its socket: until a new one registers, pump() must leave
     // inputs in the inbox. (A `next` the dead process sent ahead of its crash used to send the
     // inputs arriving during restart_delay to its identity, where the ROUTER dropped them.)
+    const identity = this.#identity
     this.#identity = undefined
     const consumedAll = this.#delivery.cleanExitConsumesAll
     this.#delivery.reset()
@@ -421,7 +426,7 @@ export class CustomNode implements Unit {
     if (code === 0 && signal === null && this.#failure === undefined && !this.#connectedThisProcess && !this.#stopping) {
       this.#failure = `exited with code 0 without connecting to the supervisor: its program must call \`await Node.connect()\` (from 'dora-ts') to get inputs and send outputs`
     }
-    this.#options.processEnded?.()
+    this.#options.processEnded?.(identity)
     if (code === 0 && signal === null && this.#failure === undefined && consumedAll) {
       // A clean exit is the node's own choice to end: it was done with what it had been given
       // (else the next run would get again what a sink like examples/pipeline's printer had

@@ -225,7 +225,7 @@ export class DataflowRun implements AsyncDisposable {
         },
         output: (node, header, data, taken, shm) => this.#nodeOutputs.take(node.key, header, data, taken, shm),
         afterOutputs: (node, step) => this.#nodeOutputs.inOrder(node.key, step),
-        closeOutputs: (node, outputs) => this.#downstream.closeOutputs(node.key, outputs),
+        closeOutputs: (node, outputs) => this.#downstream.closeOutputs(node.key, outputs, true),
         log: (entry) => this.#options.log(entry),
         maxMessageBytes: this.spec.maxMessageSize,
         shm: resources.shm,
@@ -251,6 +251,9 @@ export class DataflowRun implements AsyncDisposable {
       queued: (receiver, inputId, queued) => this.#flow.queued(receiver, inputId, queued),
       consumed: (nodeId, events) => this.#outbox.consumedByNode(nodeId, events),
       connected: (nodeId) => this.#startup.connected(nodeId),
+      // After its last frames landed (as for its outputs, #onUnitEnded): a report read later
+      // would otherwise find no record of the connection and count from zero again.
+      connectionEnded: (identity) => setTimeout(() => this.#nodes?.connectionEnded(identity), CRASH_DRAIN_MS).unref(),
       outboxReceivers: (producer, outputId) => this.#outbox.receivers(producer, outputId),
       add: (unit) => this.#add(unit),
     })

@@ -37,8 +37,13 @@ export class Downstream {
     return this.#openInputs.get(receiver)?.has(inputId) === true
   }
 
-  /** Close outputs of `producer`: their receivers get InputClosed, and Stop when none is left. */
-  closeOutputs(producer: string, outputs: readonly string[]): void {
+  /**
+   * Close outputs of `producer`: their receivers get InputClosed, and Stop when none is left.
+   * `bySender`: the producer closed them itself (a custom node's closeOutputs), so it already
+   * said so on its best-effort links, after its last message there: such receivers are told to
+   * wait for that (`linkClosed`) rather than drop what is still on the link.
+   */
+  closeOutputs(producer: string, outputs: readonly string[], bySender = false): void {
     const keys = this.#routing.producers.get(producer)?.outputKeys
     if (keys === undefined) return
     for (const output of outputs) {
@@ -48,7 +53,7 @@ export class Downstream {
       for (const dest of this.#routing.outputs.get(key) ?? []) {
         const open = this.#openInputs.get(dest.receiver)
         if (open === undefined || !open.delete(dest.inputId)) continue
-        this.#deliver(dest.receiver, { type: 'input-closed', id: dest.inputId })
+        this.#deliver(dest.receiver, { type: 'input-closed', id: dest.inputId, ...(bySender && dest.direct === true ? { linkClosed: true as const } : {}) })
         if (open.size === 0 && this.#timerFree(dest.receiver)) this.#deliver(dest.receiver, { type: 'stop', cause: 'all-inputs-closed' })
       }
     }

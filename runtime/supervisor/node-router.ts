@@ -63,14 +63,17 @@ export class NodeRouter {
   readonly #sender: SendQueue
   readonly #handlers: NodeRouterHandlers
   readonly #byIdentity = new Map<string, CustomNode>()
-  /** The last `direct-counts` of each connection (cumulative per connection): the next one adds the difference. */
+  /**
+   * The last `direct-counts` of each connection (cumulative per connection): the next one adds
+   * the difference. An entry goes when its process has ended ({@link connectionEnded}).
+   */
   readonly #directCounts = new Map<string, DirectCounts>()
   /** Unregistered connections that sent one bad frame: everything further from them is ignored unread. */
   readonly #ignored = new Set<string>()
   /** Notices a peer can cause: rate limited, truncated, repeats summarized. */
   readonly #peerLog: RateLimitedLog
   /** Counts of what was refused or dropped, for tests and diagnostics. */
-  readonly stats = { refusedRegistrations: 0, droppedFrames: 0, ignoredConnections: 0 }
+  readonly stats = { refusedRegistrations: 0, droppedFrames: 0, ignoredConnections: 0, directConnections: 0 }
 
   private constructor(router: Router, handlers: NodeRouterHandlers) {
     this.#router = router
@@ -99,6 +102,16 @@ export class NodeRouter {
   /** Queue frames for the node connected as `identity`. */
   send(identity: Buffer, frames: Frames): void {
     this.#sender.post([identity, ...frames])
+  }
+
+  /**
+   * The process registered as `identity` ended and its last frames were read: forget what is
+   * kept for that connection. A restarted node registers anew, so without this every restart
+   * of a node with best-effort links left an entry behind for the rest of the run.
+   */
+  connectionEnded(identity: Buffer): void {
+    this.#directCounts.delete(identity.toString('hex'))
+    this.stats.directConnections = this.#directCounts.size
   }
 
   /** Stop receiving and sending, and close the socket. Idempotent. */
@@ -227,10 +240,15 @@ export class NodeRouter {
       case 'direct-counts': {
         // Cumulative per connection, so a late report of a dead process still adds only what is new.
         const key = identity.toString('hex')
-        const last = this.#directCounts.get(key) ?? { sent: 0n, received: 0n, dropped: 0n }
+        const seen = this.#directCounts.get(key)
+        // A dead process's report read after its connection was let go: already counted, or
+        // too late to tell from a first one (counting it from zero could count it twice).
+        if (seen === undefined && !current) return
+        const last = seen ?? { sent: 0n, received: 0n, dropped: 0n }
         const more = { sent: message.sent - last.sent, received: message.received - last.received, dropped: message.dropped - last.dropped }
         if (more.sent < 0n || more.received < 0n || more.dropped < 0n) return
         this.#directCounts.set(key, { sent: message.sent, received: message.received, dropped: message.dropped })
+        this.stats.directConnections = this.#directCounts.size
         this.#handlers.directCounts?.(node, more)
         return
       }

@@ -37,6 +37,8 @@ export interface UnitWiring {
   consumed(nodeId: string, events: readonly DeliveredEvent[]): void
   /** A custom node's process connected. */
   connected(nodeId: string): void
+  /** The process registered as `identity` on the ROUTER ended: its connection is done with. */
+  connectionEnded(identity: Buffer): void
   /** The receivers whose copies of an output go into the outbox. */
   outboxReceivers(producer: string, outputId: string): readonly OutboxRoute[]
   /** Take a unit into the run; called for each unit in YAML order, as soon as it is made. */
@@ -56,7 +58,10 @@ export function createUnits(spec: DataflowSpec, wiring: UnitWiring): void {
         reaper: resources.reaper,
         consumed: (events) => wiring.consumed(node.id, events),
         connected: () => wiring.connected(node.id),
-        processEnded: () => resources.shm?.sweep(node.id),
+        processEnded: (identity) => {
+          resources.shm?.sweep(node.id)
+          if (identity !== undefined) wiring.connectionEnded(identity)
+        },
       })
       wiring.add(unit)
     } else {

@@ -20,7 +20,7 @@ import { readFileSync, renameSync, statSync, unlinkSync, readdirSync } from 'nod
 import { join } from 'node:path'
 import type { DeliveredEvent, InputDelivery, MessageHeader } from '../../src/events.js'
 import type { SharedPayload } from '../../src/protocol/node/messages.js'
-import { FREE_SUFFIX, isSegmentOf, segmentPrefix } from '../../src/transport/shm-dir.js'
+import { FREE_SUFFIX, isFreedDirectSegmentOf, isSegmentOf, segmentPrefix } from '../../src/transport/shm-dir.js'
 
 /** Free segment files kept per writer node for reuse (see {@link ShmPayloads.delete}). */
 export const POOL_PER_NODE = 8
@@ -139,7 +139,9 @@ export class ShmPayloads {
 
   /**
    * The process of `nodeId` ended: delete the segments it wrote but never announced (killed
-   * between writing one and sending it). Announced ones stay until their receivers are done.
+   * between writing one and sending it; announced ones stay until their receivers are done),
+   * those its best-effort senders sent it and it never read (named after it), and those its
+   * best-effort receivers freed for it to reuse (it never will: a new life starts a new pool).
    */
   sweep(nodeId: string): void {
     const prefix = segmentPrefix(nodeId)
@@ -151,7 +153,7 @@ export class ShmPayloads {
     }
     this.#free.delete(nodeId)
     for (const name of names) {
-      if (!name.startsWith(prefix) || this.#live.has(name)) continue
+      if ((!name.startsWith(prefix) || this.#live.has(name)) && !isFreedDirectSegmentOf(name, nodeId)) continue
       this.#unlink(name)
       this.stats.swept++
     }

@@ -142,7 +142,7 @@ export const LAYOUT = {
   'SupervisorToNode.RegisterRejected': { bytes: 0, ptrs: 1, fields: { reason: p(0) } },
   'SupervisorToNode.Input': { bytes: 0, ptrs: 3, fields: { inputId: p(0), header: p(1), shm: p(2) } },
   'SupervisorToNode.InputBatch': { bytes: 0, ptrs: 1, fields: { inputs: p(0) } },
-  'SupervisorToNode.InputClosed': { bytes: 0, ptrs: 1, fields: { inputId: p(0) } },
+  'SupervisorToNode.InputClosed': { bytes: 8, ptrs: 1, fields: { inputId: p(0), linkClosed: d(0, 1) } },
   'SupervisorToNode.InputRecovered': { bytes: 0, ptrs: 1, fields: { inputId: p(0) } },
   'SupervisorToNode.OutputsPaused': { bytes: 0, ptrs: 1, fields: { outputs: p(0) } },
   'SupervisorToNode.OutputsClosed': { bytes: 0, ptrs: 1, fields: { outputs: p(0) } },

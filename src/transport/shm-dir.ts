@@ -101,3 +101,14 @@ export function isSegmentOf(name: string, nodeId: string): boolean {
   const prefix = segmentPrefix(nodeId)
   return name.startsWith(prefix) && /^\d+@\d+$/.test(name.slice(prefix.length))
 }
+
+/**
+ * A best-effort link's segment (`<receiver>@<sender>@<restartCount>@<n>.<i>`, see
+ * node-sdk/direct-send.ts) that its receivers freed for its sender to reuse (`.free`), written
+ * by `nodeId`: once that sender's process is gone, nobody will take it back.
+ */
+export function isFreedDirectSegmentOf(name: string, nodeId: string): boolean {
+  if (!name.endsWith(FREE_SUFFIX)) return false
+  const at = name.indexOf('@')
+  return at > 0 && name.startsWith(`${nodeId}@`, at + 1) && /^\d+@\d+\.\d+$/.test(name.slice(at + nodeId.length + 2, -FREE_SUFFIX.length))
+}

@@ -1,6 +1,6 @@
 /**
  * Best-effort links under SIGKILL (issue 15): large payloads travel as shared-memory segments
- * the receiver deletes once read. A receiver killed with segments unread, or a sender killed
+ * the receiver hands back to the sender for reuse (or deletes) once read. A receiver killed with segments unread, or a sender killed
  * mid-burst, must leave no segment behind once the run is over, and what arrives is intact:
  * best effort may lose messages, never corrupt one or replay one.
  */
@@ -58,6 +58,10 @@ t.test('a receiver SIGKILLed with segments unread is restarted; nothing corrupt,
     'payloads went through shared memory',
   )
   t.ok(
+    [...seen].some((n) => n.startsWith('sink@source@') && n.endsWith('.free')),
+    'the receiver handed segments back and the sender reused them (the pool is in play when the kill comes)',
+  )
+  t.ok(
     got.some((r) => r.life === 0 && r.index === 5),
     'the first life got as far as its kill',
   )
@@ -78,6 +82,10 @@ t.test('a sender SIGKILLed mid-burst is restarted; what arrives is intact and no
   t.ok(
     [...seen].some((n) => n.startsWith('sink@source@0@')) && [...seen].some((n) => n.startsWith('sink@source@1@')),
     'both lives of the sender wrote segments',
+  )
+  t.ok(
+    [...seen].some((n) => n.startsWith('sink@source@') && n.endsWith('.free')),
+    'segments were handed back for reuse (by the first life too, if the receiver read before the kill)',
   )
   t.ok(got.length > 0, `the receiver got messages (${got.length})`)
   t.ok(

@@ -6,7 +6,7 @@
  * `list`, large payloads through shared memory intact and never left behind.
  */
 import t from 'tap'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fixture } from '../fixtures/nodes.js'
 import { dump, startInProcess } from './fixtures/in-process.js'
@@ -16,6 +16,7 @@ import { parseDataflow } from '../../src/spec/load.js'
 import { DataflowRun } from '../../runtime/supervisor/dataflow-run.js'
 import type { LogEntry } from '../../runtime/supervisor/unit.js'
 import { shortRuntimeDir } from '../e2e/fixtures/cli.js'
+import { waitFor } from '../fixtures/wait-for.js'
 
 // Segments go to a folder of this test, not the machine's /dev/shm; and nodes send payloads
 // from 64 KiB through shared memory (the default for best effort is 8 MiB), so these small
@@ -64,6 +65,47 @@ t.test('a best_effort link delivers every message in order while the receiver ke
   t.equal(info.get('sink')?.messagesIn, count, 'the receiver counts its direct messages in')
   t.equal(info.get('sink')?.messagesOut, info.get('source')?.messagesIn, 'the reliable acks are counted as before')
   t.equal(info.get('sink')?.messagesDropped, 0, 'nothing dropped')
+})
+
+t.test("list counts a restarted sender's two lives together, and the supervisor lets go of the dead connection", async (t) => {
+  const dir = t.testdir({})
+  const count = 40
+  const first = 16
+  const restartable = (yaml: string) =>
+    yaml.replace('\n    outputs: [frames]\n', '\n    outputs: [frames]\n    restart_policy: on-failure\n    restart_delay: 1ms\n')
+  const exit = join(dir, 'exit')
+  const flow = await startInProcess(
+    t,
+    restartable(pair(dir, { COUNT: count, WINDOW: 8, EXIT_AFTER: first, EXIT_FILE: exit }, { COUNT: count, ACK_EVERY: 8 })),
+    {
+      dir,
+    },
+  )
+  // The first life ends without closing (its last counts would go with a close): only once
+  // its periodic report has arrived, so both lives' counts are known to have been sent.
+  await waitFor(() => flow.run.unitInfo().find((u) => u.name === 'source')?.messagesOut === first, { what: "the first life's report" })
+  writeFileSync(exit, '')
+  // The second life's first report comes a second after it started: the first life's
+  // connection (ended 50 ms after its exit) is forgotten by then.
+  await waitFor(() => (flow.run.unitInfo().find((u) => u.name === 'source')?.messagesOut ?? 0) > first, { what: "the second life's report" })
+  const kept = flow.run.nodeSocketStats?.directConnections ?? -1
+  // 2 (the sender and the receiver), or 1 once the sender's second life has ended too; 3 would
+  // be the first life's connection still kept.
+  t.ok(kept >= 1 && kept <= 2, `counts are kept for live processes only (${kept} connections)`)
+  const result = await flow.done
+  t.ok(result.ok, dump(flow.logs))
+  t.ok(
+    flow.lines('dora-ts').some((l) => /source exited with code 3; restarting/.test(l)),
+    'the sender was restarted',
+  )
+  const info = new Map(flow.run.unitInfo().map((u) => [u.name, u]))
+  t.equal(info.get('source')?.messagesOut, first + count, 'the sender counts both lives')
+  t.equal(info.get('sink')?.messagesIn, first + count, 'the receiver counts both lives of its sender')
+  await waitFor(() => flow.run.nodeSocketStats?.directConnections === 0, {
+    what: 'the router to forget every ended connection',
+    detail: () => JSON.stringify(flow.run.nodeSocketStats),
+  })
+  t.pass('no per-connection count is kept for a process that ended')
 })
 
 t.test('a slow receiver with queue_size 2 gets the newest messages and drops the rest without blocking the sender', async (t) => {
@@ -132,6 +174,37 @@ t.test('large payloads go through shared memory, one file for several receivers,
     'the acking receiver got every one, in order',
   )
   t.same(shmLeft(), [], 'no shared-memory segment (or run directory) is left')
+})
+
+t.test("messages a sender sent before it closed all reach a busy receiver, before its InputClosed (not lost to the supervisor's InputClosed)", async (t) => {
+  // The receiver sits in a synchronous wait while the sender sends everything and closes: the
+  // messages wait in its best-effort socket, the supervisor's InputClosed in its node socket,
+  // and both are readable at once when it wakes. The InputClosed must not win and drop the rest.
+  const dir = t.testdir({})
+  const count = 100
+  const done = join(dir, 'done')
+  const record = join(dir, 'tail.jsonl')
+  const yaml = `nodes:
+  - id: source
+    path: ${fixture('direct-burst.mjs')}
+    env: ${JSON.stringify({ COUNT: count, SIZE: 16 * 1024, DONE_FILE: done })}
+    inputs: { ready: sink/ready }
+    outputs: [frames]
+  - id: sink
+    path: ${fixture('direct-tail-sink.mjs')}
+    env: ${JSON.stringify({ GATE_FILE: done, RECORD_FILE: record })}
+    inputs:
+      frames: { source: source/frames, reliability: best_effort, queue_size: ${2 * count} }
+    outputs: [ready]
+`
+  const flow = await startInProcess(t, yaml, { dir })
+  const result = await flow.done
+  t.ok(result.ok, dump(flow.logs))
+  const got = readFileSync(record, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as { index?: number; closed?: boolean })
+  t.same(got, [...Array.from({ length: count }, (_, i) => ({ index: i + 1 })), { closed: true }], 'every message, in order, then InputClosed')
 })
 
 t.test('examples/camera: a camera streams frames to a viewer over a best-effort link, and the run ends', async (t) => {

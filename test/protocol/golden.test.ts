@@ -186,6 +186,7 @@ if (haveCapnp(t)) {
       },
     ],
     ['(inputClosed = (inputId = "in"))', { type: 'input-closed', id: 'in' }],
+    ['(inputClosed = (inputId = "in", linkClosed = true))', { type: 'input-closed', id: 'in', linkClosed: true }],
     ['(inputRecovered = (inputId = "in"))', { type: 'input-recovered', id: 'in' }],
     ['(outputsPaused = (outputs = ["a", "b"]))', { type: 'outputs-paused', outputs: ['a', 'b'] }],
     ['(outputsClosed = (outputs = ["a"]))', { type: 'outputs-closed', outputs: ['a'] }],

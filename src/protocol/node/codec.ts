@@ -283,6 +283,7 @@ export function encodeSupervisorToNode(msg: SupervisorToNode): Uint8Array {
       w.setWhich(root, S2N, f.inputClosed.tag)
       const s = w.struct(root, f.inputClosed, S2N_INPUT_CLOSED)
       w.text(s, S2N_INPUT_CLOSED.fields.inputId, str(msg.id, 'inputClosed.id'))
+      w.setBool(s, S2N_INPUT_CLOSED.fields.linkClosed, bool(msg.linkClosed ?? false, 'inputClosed.linkClosed'))
       break
     }
     case 'input-recovered': {
@@ -391,8 +392,14 @@ export function decodeSupervisorToNode(bytes: Uint8Array): SupervisorToNode {
         for (let i = 0; i < list.count; i++) inputs[i] = readInput(r, r.element(list, i))
         return { type: 'inputs', inputs }
       }
-      case f.inputClosed.tag:
-        return { type: 'input-closed', id: r.text(r.struct(root, f.inputClosed), S2N_INPUT_CLOSED.fields.inputId) }
+      case f.inputClosed.tag: {
+        const s = r.struct(root, f.inputClosed)
+        return {
+          type: 'input-closed',
+          id: r.text(s, S2N_INPUT_CLOSED.fields.inputId),
+          ...(r.bool(s, S2N_INPUT_CLOSED.fields.linkClosed) ? { linkClosed: true } : {}),
+        }
+      }
       case f.inputRecovered.tag:
         return { type: 'input-recovered', id: r.text(r.struct(root, f.inputRecovered), S2N_INPUT_RECOVERED.fields.inputId) }
       case f.outputsPaused.tag:

@@ -117,7 +117,13 @@ struct SupervisorToNode {
   }
 
   struct InputClosed {
-    inputId @0 :Text;  # The input that was closed.
+    inputId @0 :Text;     # The input that was closed.
+    linkClosed @1 :Bool;  # A best-effort input whose sender closed the output itself (its
+                          # closeOutputs): the sender said so on the link too, after its last
+                          # message there (NodeToNode.inputClosed). The receiver ends the input
+                          # when that arrives (or after a bounded wait), not now: messages still
+                          # on the link would otherwise be dropped as late. False: the sender
+                          # ended without closing (killed), nothing more will come.
   }
 
   struct InputRecovered {

@@ -53,6 +53,45 @@ t.test('closing outputs sends InputClosed, and Stop once every input fed by an o
   )
 })
 
+t.test('a sender closing its own outputs tells best-effort receivers to wait for its marker on the link; an ended sender does not', async (t) => {
+  const yaml = `nodes:
+  - id: src
+    path: ./src.mjs
+    outputs: [a]
+  - id: fast
+    path: ./fast.mjs
+    inputs:
+      x: { source: src/a, reliability: best_effort }
+  - id: safe
+    path: ./safe.mjs
+    inputs:
+      x: src/a
+`
+  const run = (bySender: boolean): Array<[string, DeliveredEvent]> => {
+    const got: Array<[string, DeliveredEvent]> = []
+    new Downstream(buildRoutingTable(parseDataflow(yaml, '/flows/d.yml', { checkFiles: false })), (receiver, event) =>
+      got.push([receiver, event]),
+    ).closeOutputs('src', ['a'], bySender)
+    return got.filter(([, e]) => e.type === 'input-closed')
+  }
+  t.strictSame(
+    run(true),
+    [
+      ['fast', { type: 'input-closed', id: 'x', linkClosed: true }],
+      ['safe', { type: 'input-closed', id: 'x' }],
+    ],
+    'only the best-effort input is told, only when the sender closed',
+  )
+  t.strictSame(
+    run(false),
+    [
+      ['fast', { type: 'input-closed', id: 'x' }],
+      ['safe', { type: 'input-closed', id: 'x' }],
+    ],
+    'a sender that ended (killed) sent no marker: nothing to wait for',
+  )
+})
+
 t.test('notify reaches each receiver once, with the inputs it feeds', async (t) => {
   const { down, got } = setup()
   down.notify('src', (inputs) => ({ type: 'node-failed', nodeId: 'src', error: 'boom', affectedInputs: inputs }))

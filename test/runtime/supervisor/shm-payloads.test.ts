@@ -91,6 +91,17 @@ t.test('sweep removes what a dead node wrote and never announced, not what recei
   t.equal(shm.stats.swept, 1)
 })
 
+t.test("sweep removes the files a dead best-effort sender's receivers freed for it, and nothing of another sender's", async (t) => {
+  const { dir, shm } = setup(t)
+  for (const name of ['view@cam@0@4.0.free', 'view@cam@0@5.1', 'view@camera@0@1.0.free', 'cam@0@1.free', 'view@0@1.free']) writeFileSync(join(dir, name), 'x')
+  shm.sweep('cam')
+  t.same(
+    readdirSync(dir).sort(),
+    ['view@0@1.free', 'view@cam@0@5.1', 'view@camera@0@1.0.free'],
+    "its freed files are gone (it will never take them back); one still named for its receiver waits for that receiver, another sender's stay",
+  )
+})
+
 t.test('readShared reads the announced range and refuses names that leave the directory', async (t) => {
   const dir = t.testdir({ seg: 'abcdefgh' })
   t.equal(readShared(dir, { segment: 'seg', offset: 2, length: 4 }).toString(), 'cdef')
