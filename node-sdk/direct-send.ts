@@ -18,7 +18,7 @@
  * @module
  */
 import { Push } from 'zeromq'
-import { linkSync, unlinkSync } from 'node:fs'
+import { linkSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { encodeNodeToNode } from '../src/protocol/node/codec.js'
@@ -26,7 +26,7 @@ import type { DirectRoute, Registration, SharedPayload } from '../src/protocol/n
 import type { MessageHeader } from '../src/events.js'
 import { errorMessage } from '../src/errors.js'
 import type { DirectCounter } from './direct-counter.js'
-import { SegmentPool } from './shm.js'
+import { SegmentPool, unlinkQuietly } from './shm.js'
 
 /**
  * The smallest send high-water mark of a link, in messages: ZeroMQ's I/O thread drains the pipe
@@ -153,7 +153,7 @@ export class DirectSender {
       // sendTimeout 0: the promise is settled now, either way; never two sends pending.
       socket.send(shm === undefined ? [head, data] : [head]).catch(() => {
         this.#counter.dropped++
-        if (shm !== undefined) this.#unlink(shm.segment)
+        if (shm !== undefined) unlinkQuietly(join(this.#shmDir, shm.segment))
       })
     }
   }
@@ -201,7 +201,7 @@ export class DirectSender {
       for (let i = 1; i < names.length; i++) linkSync(join(this.#shmDir, names[0]!), join(this.#shmDir, names[i]!))
       this.#pool.written(names)
     } catch (err) {
-      for (const name of names) this.#unlink(name)
+      for (const name of names) unlinkQuietly(join(this.#shmDir, name))
       this.#shmFailed = true
       process.stderr.write(
         `dora-ts: node "${this.#nodeId}" could not write a shared-memory segment in ${this.#shmDir} (${errorMessage(err)}); large best-effort payloads go over the socket from now on\n`,
@@ -209,14 +209,6 @@ export class DirectSender {
       return undefined
     }
     return names.map((segment) => ({ segment, offset: 0, length: data.byteLength }))
-  }
-
-  #unlink(segment: string): void {
-    try {
-      unlinkSync(join(this.#shmDir, segment))
-    } catch {
-      // Already gone (the run ended): nothing to free.
-    }
   }
 }
 

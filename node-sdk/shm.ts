@@ -133,7 +133,8 @@ export function releaseSegment(path: string): void {
   unlinkQuietly(path)
 }
 
-function unlinkQuietly(path: string): void {
+/** Remove a file that may be gone already (swept, or never made). */
+export function unlinkQuietly(path: string): void {
   try {
     unlinkSync(path)
   } catch {
