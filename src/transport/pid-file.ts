@@ -15,6 +15,11 @@ import { randomBytes } from 'node:crypto'
 import { isSameProcess, processStamp } from './process-stamp.js'
 
 export type PidFileResult = { acquired: true; release(): void } | { acquired: false; ownerPid: number }
+/** A file of this process's that holds its {@link pidFileContent}, ready to be linked in place. */
+export interface PreparedPidFile {
+  path: string
+  content: string
+}
 
 /** A takeover lock older than this was left by a process that died in the middle of one. */
 const STALE_TAKEOVER_MS = 10_000
@@ -35,7 +40,7 @@ export function tryAcquirePidFile(file: string, tag = '', isLive?: (entry: PidFi
     // the empty file must not stay behind (issue 12: open.lock.*.tmp piled up in the KVS).
     const content = pidFileContent(tag)
     writeFileSync(mine, content, { mode: 0o600 })
-    return tryLinkPidFile(file, mine, isLive, content)
+    return tryLinkPidFile(file, { path: mine, content }, isLive)
   } finally {
     rmSync(mine, { force: true })
   }
@@ -50,14 +55,15 @@ export function pidFileContent(tag = ''): string {
 /**
  * {@link tryAcquirePidFile} with a file of this process's that already holds its
  * {@link pidFileContent} (`prepared`, in the same directory, kept by the caller): a link and,
- * to release, an unlink, for a lock taken very often (the KVS's write turnstile). `content`:
- * what `prepared` holds, so that the release removes only this holder's file (see releaser).
+ * to release, an unlink, for a lock taken very often (the KVS's write turnstile). Its
+ * `content` is what the release compares, so that it removes only this holder's file (see
+ * releaser).
  */
-export function tryLinkPidFile(file: string, prepared: string, isLive?: (entry: PidFileEntry) => boolean, content?: string): PidFileResult {
+export function tryLinkPidFile(file: string, prepared: PreparedPidFile, isLive?: (entry: PidFileEntry) => boolean): PidFileResult {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     try {
-      linkSync(prepared, file)
-      return { acquired: true, release: releaser(file, content) }
+      linkSync(prepared.path, file)
+      return { acquired: true, release: releaser(file, prepared.content) }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
     }
@@ -111,18 +117,17 @@ function removeIfStale(file: string, isLive: ((entry: PidFileEntry) => boolean) 
 }
 
 /**
- * Remove `file` once, if it is still ours: a stale-lock takeover may have replaced it. With the
- * `content` this holder wrote, "ours" is that exact text, so a holder does not remove the file of
- * another thread of its own process (same pid, another tag: the KVS turnstile's holders are
- * threads); without it, the pid alone.
+ * Remove `file` once, if it is still ours: a stale-lock takeover may have replaced it. "Ours" is
+ * the exact `content` this holder wrote, not its pid alone, so a holder does not remove the file
+ * of another thread of its own process (same pid, another tag: the KVS turnstile's holders are
+ * threads).
  */
-function releaser(file: string, content: string | undefined): () => void {
+function releaser(file: string, content: string): () => void {
   let released = false
   return () => {
     if (released) return
     released = true
-    const mine = content === undefined ? readPidFile(file) === process.pid : readIfPresent(file) === content
-    if (mine) rmSync(file, { force: true })
+    if (readIfPresent(file) === content) rmSync(file, { force: true })
   }
 }
 

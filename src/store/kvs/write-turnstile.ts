@@ -39,7 +39,7 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { threadId } from 'node:worker_threads'
-import { livePidFileEntry, pidFileContent, readPidFileEntry, tryLinkPidFile, type PidFileEntry } from '../../transport/pid-file.js'
+import { livePidFileEntry, pidFileContent, readPidFileEntry, tryLinkPidFile, type PidFileEntry, type PreparedPidFile } from '../../transport/pid-file.js'
 import { isSameProcess } from '../../transport/process-stamp.js'
 import { describeKvsAction, kvsErrorFrom, KvsStalledError, type KvsErrorContext } from './errors.js'
 import { commandOf } from './write-lock.js'
@@ -157,11 +157,11 @@ export function withWriteTurnstile<T>(realDir: string, context: KvsErrorContext,
  * close, unlink) and reading /proc for the stamp cost ~0.9 ms at load 30 on the CI machine
  * against ~20 us for a link and an unlink, on a path every write takes.
  */
-const prepared = new Map<string, { path: string; content: string }>()
+const prepared = new Map<string, PreparedPidFile>()
 /** Suffix of a prepared file: `write.turnstile.<pid>.<tag>.mine`. */
 const PREPARED_SUFFIX = '.mine'
 
-function preparedFile(realDir: string): { path: string; content: string } {
+function preparedFile(realDir: string): PreparedPidFile {
   let file = prepared.get(realDir)
   if (file === undefined) {
     const tag = ownTag()
@@ -218,10 +218,10 @@ function acquire(realDir: string, context: KvsErrorContext, boundMs: number): ()
         // that waited long claims the place next in line; while a live other realm holds it,
         // nobody else takes the turnstile.
         if (releaseNext === undefined && performance.now() - started >= PRIORITY_AFTER_MS) {
-          const claim = tryLinkPidFile(next, mine.path, isLiveHolder, mine.content)
+          const claim = tryLinkPidFile(next, mine, isLiveHolder)
           if (claim.acquired) releaseNext = claim.release
         }
-        if (releaseNext !== undefined || !othersFirst(next)) result = tryLinkPidFile(file, mine.path, isLiveHolder, mine.content)
+        if (releaseNext !== undefined || !othersFirst(next)) result = tryLinkPidFile(file, mine, isLiveHolder)
       } catch (err) {
         // The prepared file is gone (its directory emptied under us): make it again.
         if ((err as NodeJS.ErrnoException).code === 'ENOENT' && prepared.delete(realDir) && performance.now() <= deadline) continue
