@@ -18,34 +18,28 @@ import type { Registration, SupervisorToNode, WireInput } from '../src/protocol/
 import { SendQueue } from '../src/transport/send-queue.js'
 import { ClosedError } from '../src/transport/errors.js'
 import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID } from '../src/transport/env.js'
-import { nowNs } from '../src/clock.js'
 import { DEFAULT_KVS_MAP_SIZE_BYTES } from '../src/store/kvs/store.js'
 import type { DoraEvent } from './events.js'
-import { checkMessageId, checkOutput, checkPayload, checkPayloadSize, NodeConnectError, SupervisorGoneError } from './errors.js'
+import { NodeConnectError, SupervisorGoneError } from './errors.js'
 import { errorMessage } from '../src/errors.js'
-import type { MessageHeader } from '../src/events.js'
 import { encodeJson, Encoding } from './payload.js'
 import { createKvs, type Kvs } from './kvs.js'
 import { directSource } from './kvs-direct.js'
 import { watchSupervisor } from './supervisor-watch.js'
-import { wakeOrTimeout } from './waits.js'
-import { PendingSends } from './pending-sends.js'
-import { DEFAULT_MAX_MESSAGE_BYTES } from '../src/transport/node-socket.js'
 import { PushCredit } from './push-credit.js'
-import { OutputPauses } from './output-pauses.js'
-import { ShmSends } from './shm-sends.js'
-import { decodeOrSay, inputEvent, isEvent, outputFrames } from './node-wire.js'
+import { decodeOrSay, inputEvent, isEvent } from './node-wire.js'
 import { openConnection } from './node-connect.js'
-import { DIRECT_CLOSE_WAIT_MS, DirectSender } from './direct-send.js'
-import { DirectReceiver, type DirectArrival } from './direct-receive.js'
+import { DirectReceiver } from './direct-receive.js'
 import { DIRECT_REPORT_MS, DirectCounter } from './direct-counter.js'
+import { DirectInputs } from './direct-inputs.js'
+import { EventBuffer } from './event-buffer.js'
+import { CLOSE_ACK_TIMEOUT_MS, NodeOutputs } from './node-outputs.js'
 
 import type { NodeConnectOptions, NodeEventsOptions, NodeSendOptions } from './node-options.js'
 
 export type { NodeConnectOptions, NodeEventsOptions, NodeSendOptions }
 
-/** How long closeOutputs() waits for the supervisor's confirmation before going on. */
-export const CLOSE_ACK_TIMEOUT_MS = 30_000
+export { CLOSE_ACK_TIMEOUT_MS }
 
 /**
  * A custom node's connection to its supervisor: {@link Node.connect} registers,
@@ -77,26 +71,19 @@ export class Node implements AsyncDisposable {
 
   readonly #socket: Dealer
   readonly #sender: SendQueue
-  /**
-   * Events received and not yet taken by the program, each with its push-mode number (0: not
-   * numbered). `event` undefined: an input that could not be read (said), consumed unseen.
-   */
-  readonly #buffer: { event: DoraEvent | undefined; seq: number; direct?: string }[] = []
+  /** Events received and not yet taken by the program (see event-buffer.ts). */
+  readonly #buffer = new EventBuffer()
   /**
    * Push mode (the supervisor offers it, see Registration.pushInputs): events come without a
    * `next`, numbered from 1; the node tells what its program consumed (see push-credit.ts).
    */
   readonly #push: boolean
   readonly #credit = new PushCredit()
-  readonly #sequences = new Map<string, bigint>()
-  /** Sends not yet confirmed by the supervisor (`outputs-taken`); unused if it does not confirm. */
-  readonly #pending = new PendingSends()
   /**
    * The supervisor confirms outputs (`send()` waits for the confirmation) and ends each batch
    * with `batch-end` (the next `next` waits for it: it tells the supervisor the batch is done).
    */
   readonly #atLeastOnce: boolean
-  #waiter: ((ended: boolean) => void) | undefined
   #nextRequested = false
   /** No more events will arrive: the socket's receive loop ended or the node was released. */
   #ended = false
@@ -109,33 +96,14 @@ export class Node implements AsyncDisposable {
   /** Why the node was destroyed, if it was: the `cause` of the ClosedErrors sends get. */
   #destroyCause: unknown
   #stopWatching: () => void = () => {}
-  /** Outputs paused by backpressure (the supervisor's `outputs-paused`), and sends waiting on them. */
-  readonly #paused: OutputPauses
-  /** closeOutputs() calls waiting for the supervisor's `outputs-closed`, oldest first. */
-  readonly #closeAcks = new Set<() => void>()
-  /** The dataflow's `max_message_size`: bigger sends are refused before they reach the socket. */
-  readonly #maxMessageSize: number
-  /** Large payloads through the run's shared-memory directory. */
-  readonly #shm: ShmSends
   /**
    * Best-effort links (`reliability: best_effort`): outputs this node sends to their receivers
    * itself, inputs that come straight from their senders, and the counts of both.
    */
-  readonly #direct: DirectSender | undefined
+  readonly #outputs: NodeOutputs
   readonly #directIn: DirectReceiver | undefined
+  readonly #directInputs: DirectInputs
   readonly #directCounter = new DirectCounter()
-  /** Best-effort input id -> its queue_size; how many of its messages wait in the buffer. */
-  readonly #directLimits = new Map<string, number>()
-  readonly #directQueued = new Map<string, number>()
-  /** Best-effort inputs closed (by their sender or the supervisor): later messages are dropped. */
-  readonly #directClosed = new Set<string>()
-  /**
-   * Best-effort inputs the supervisor said are closed by their sender, whose own marker on the
-   * link has not arrived yet: what is still on the link comes first (see #directSupervisorClosed).
-   */
-  readonly #directClosing = new Map<string, NodeJS.Timeout>()
-  /** A Stop(all-inputs-closed) that came while some of those waited: it follows their InputClosed. */
-  #heldStop: DoraEvent | undefined
   #directReport: NodeJS.Timeout | undefined
 
   private constructor(socket: Dealer, sender: SendQueue, registration: Registration, directIn: DirectReceiver | undefined) {
@@ -149,17 +117,17 @@ export class Node implements AsyncDisposable {
     this.outputs = registration.outputs
     this.#atLeastOnce = registration.atLeastOnce
     this.#push = registration.atLeastOnce && registration.pushInputs === true
-    // 0 from an older supervisor: its router still drops a peer over the default, so refuse that.
-    this.#maxMessageSize = registration.maxMessageSize > 0 ? registration.maxMessageSize : DEFAULT_MAX_MESSAGE_BYTES
-    this.#shm = new ShmSends(registration)
     this.#directIn = directIn
-    for (const input of registration.directInputs ?? []) this.#directLimits.set(input.inputId, Math.max(1, input.queueSize))
-    this.#direct = (registration.directRoutes ?? []).length > 0 ? new DirectSender(registration, this.#directCounter) : undefined
-    if (this.#direct !== undefined || directIn !== undefined) {
+    this.#directInputs = new DirectInputs(registration.directInputs ?? [], this.#buffer, this.#directCounter, directIn)
+    this.#outputs = new NodeOutputs(registration, sender, this.#credit, this.#directCounter, {
+      isOpen: () => this.#state === 'open',
+      isLive: () => this.#state === 'open' && !this.#ended,
+      closedError: (message) => this.#closedError(message),
+    })
+    if (this.#outputs.direct !== undefined || directIn !== undefined) {
       this.#directReport = setInterval(() => this.#reportDirect(), DIRECT_REPORT_MS)
       this.#directReport.unref()
     }
-    this.#paused = new OutputPauses(registration.nodeId)
     // A process opens the LMDB environment itself: reads are plain LMDB reads (see kvs.ts).
     this.kvs = createKvs(
       registration.kvsPath === ''
@@ -211,7 +179,9 @@ export class Node implements AsyncDisposable {
       )
     }
     const node = new Node(socket, sender, registration, directIn)
-    directIn?.start((a) => node.#directArrived(a))
+    directIn?.start((a) => {
+      if (node.#state !== 'closed') node.#directInputs.arrived(a)
+    })
     node.#startReceiving()
     node.#stopWatching = watchSupervisor((pid) => node.#onSupervisorGone(pid))
     return node
@@ -231,14 +201,13 @@ export class Node implements AsyncDisposable {
   async *events(options: NodeEventsOptions = {}): AsyncGenerator<DoraEvent, void, undefined> {
     const signal = options.signal
     if (signal?.aborted) return
-    const onAbort = (): void => this.#wake(true)
+    const onAbort = (): void => this.#buffer.wake(true)
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
       for (;;) {
         if (signal?.aborted) return
         const item = this.#buffer.shift()
         if (item !== undefined) {
-          if (item.direct !== undefined) this.#directQueued.set(item.direct, (this.#directQueued.get(item.direct) ?? 1) - 1)
           const event = item.event
           if (event === undefined) {
             this.#consume(item.seq)
@@ -253,7 +222,7 @@ export class Node implements AsyncDisposable {
         }
         if (this.#ended) return
         this.#requestNext()
-        const ended = await new Promise<boolean>((resolve) => (this.#waiter = resolve))
+        const ended = await this.#buffer.wait()
         if (ended && this.#buffer.length === 0) return
       }
     } finally {
@@ -288,46 +257,8 @@ export class Node implements AsyncDisposable {
    * when the node is destroyed (or its supervisor dies) rejects with a `ClosedError` saying
    * so: that message may or may not have reached its receivers.
    */
-  async send(outputId: string, data: Uint8Array, options: NodeSendOptions = {}): Promise<void> {
-    if (this.#state !== 'open') throw this.#closedError(`node "${this.id}" is closed; nothing was sent on "${outputId}"`)
-    checkOutput(this.outputs, outputId, `node "${this.id}"`)
-    checkPayload(data, `node "${this.id}"`)
-    checkPayloadSize(data, this.#maxMessageSize, `node "${this.id}"`, outputId)
-    checkMessageId(options.messageId, `node "${this.id}"`)
-    if (this.#paused.has(outputId)) {
-      await this.#paused.wait(outputId, () => this.#state === 'open' && !this.#ended)
-      if (this.#state !== 'open') throw this.#closedError(`node "${this.id}" was closed while "${outputId}" was paused by backpressure; nothing was sent`)
-    }
-    const sequence = (this.#sequences.get(outputId) ?? 0n) + 1n
-    this.#sequences.set(outputId, sequence)
-    const header: MessageHeader = {
-      dataflowId: this.dataflowId,
-      senderNode: this.id,
-      senderOperator: '',
-      outputId,
-      sequence,
-      timestampNs: nowNs(),
-      metadata: options.parameters ?? {},
-      encoding: options.encoding ?? Encoding.raw,
-      messageId: options.messageId ?? `${this.restartCount}.${sequence}`,
-      redelivered: false,
-    }
-    if (this.#direct?.has(outputId) === true) {
-      // Best-effort receivers get it now, from here; if no one else reads the output, that is all.
-      this.#direct.send(outputId, header, data)
-      if (this.#direct.only(outputId)) return
-    }
-    const shm = this.#shm.share(data)
-    if (!this.#atLeastOnce) {
-      // A supervisor that confirms nothing: queued in ZeroMQ is all this can know.
-      await this.#sender.send(outputFrames(header, 0n, data, shm))
-      return
-    }
-    // Numbered and queued in the same synchronous step, so numbers follow the order on the wire.
-    const sendSeq = this.#pending.next()
-    const taken = this.#pending.wait(sendSeq)
-    this.#sender.send(outputFrames(header, sendSeq, data, shm, this.#credit.takeReport())).catch((err: unknown) => this.#pending.fail(sendSeq, err))
-    await taken
+  send(outputId: string, data: Uint8Array, options: NodeSendOptions = {}): Promise<void> {
+    return this.#outputs.send(outputId, data, options)
   }
 
   /** Send a JSON-serialisable value (encoding `json`); resolves as {@link send} does. */
@@ -343,19 +274,8 @@ export class Node implements AsyncDisposable {
    * message there; a marker that meets a full pipe is retried for up to DIRECT_CLOSE_WAIT_MS
    * (1 s) before the supervisor is told.
    */
-  async closeOutputs(outputs: readonly string[]): Promise<void> {
-    for (const output of outputs) checkOutput(this.outputs, output, `node "${this.id}"`)
-    // Best-effort receivers hear it on the link itself, after the last message sent on it, and
-    // before the supervisor's InputClosed (which tells them to wait for it) can go out.
-    await this.#direct?.close(outputs)
-    const acked = wakeOrTimeout(this.#closeAcks, CLOSE_ACK_TIMEOUT_MS)
-    try {
-      await this.#sender.send([encodeNodeToSupervisor({ type: 'close-outputs', outputs: [...outputs] })])
-    } catch (err) {
-      acked.wake() // no answer will come: free the timer
-      throw err
-    }
-    await acked.done
+  closeOutputs(outputs: readonly string[]): Promise<void> {
+    return this.#outputs.close(outputs)
   }
 
   /**
@@ -373,7 +293,7 @@ export class Node implements AsyncDisposable {
     if (this.#closing !== undefined) return this.#closing
     this.#state = 'closing'
     // Paused sends re-check the state now and reject instead of sending after close-outputs.
-    this.#paused.wakeAll()
+    this.#outputs.wakePaused()
     this.#closing = this.#closeGracefully()
     return this.#closing
   }
@@ -419,23 +339,15 @@ export class Node implements AsyncDisposable {
     if (this.#state === 'closed') return
     this.#state = 'closed'
     this.#stopWatching()
-    this.#paused.wakeAll()
-    for (const ack of [...this.#closeAcks]) ack()
-    this.#pending.failAll((seq) =>
-      this.#closedError(
-        `node "${this.id}" was ${now ? 'destroyed' : 'closed'} before the supervisor confirmed its message #${seq}; it may or may not have reached its receivers`,
-      ),
-    )
+    this.#outputs.release(now)
     this.#sender.close(this.#destroyCause)
     if (now) this.#socket.linger = 0
     this.#socket.close()
     clearInterval(this.#directReport)
-    for (const timer of this.#directClosing.values()) clearTimeout(timer)
-    this.#directClosing.clear()
-    this.#direct?.release(now)
+    this.#directInputs.release()
     this.#directIn?.close()
     this.#ended = true
-    this.#wake(true)
+    this.#buffer.wake(true)
     // Last: the connection is released even if closing the LMDB environment throws.
     this.kvs.close()
   }
@@ -455,7 +367,6 @@ export class Node implements AsyncDisposable {
     if (!this.#stopQueued) {
       this.#stopQueued = true
       this.#buffer.push({ event: { type: 'stop', cause: 'manual' }, seq: 0 })
-      this.#wake(false)
     }
     void this.destroy(new SupervisorGoneError(`the supervisor (pid ${pid}) of node "${this.id}" is gone`))
   }
@@ -472,79 +383,11 @@ export class Node implements AsyncDisposable {
 
   /** Tell the supervisor the best-effort counts, if they changed; true when a report went. */
   #reportDirect(): boolean {
-    if (this.#state === 'closed' || (this.#direct === undefined && this.#directIn === undefined)) return false
+    if (this.#state === 'closed' || (this.#outputs.direct === undefined && this.#directIn === undefined)) return false
     const counts = this.#directCounter.take()
     if (counts === undefined) return false
     this.#sender.post([encodeNodeToSupervisor({ type: 'direct-counts', ...counts })])
     return true
-  }
-
-  /**
-   * A best-effort message (or its sender's close) arrived. It joins the same buffer as
-   * everything else, unnumbered (the supervisor never sees it, so it is not consumed, and never
-   * redelivered), and its input's queue_size holds there: the oldest waiting message of that
-   * input makes room for the newest, as `drop_oldest` does in the supervisor.
-   */
-  #directArrived(a: DirectArrival): void {
-    if (this.#state === 'closed') return
-    if (a.type === 'input-closed') {
-      this.#closeDirect(a.id)
-      return
-    }
-    const counter = this.#directCounter
-    if (this.#directClosed.has(a.id) || a.event === undefined) {
-      counter.dropped++
-      return
-    }
-    counter.received++
-    const limit = this.#directLimits.get(a.id) ?? 1
-    const queued = this.#directQueued.get(a.id) ?? 0
-    if (queued >= limit) {
-      const oldest = this.#buffer.findIndex((item) => item.direct === a.id)
-      if (oldest >= 0) this.#buffer.splice(oldest, 1)
-      counter.dropped++
-    } else this.#directQueued.set(a.id, queued + 1)
-    this.#buffer.push({ event: a.event, seq: 0, direct: a.id })
-    this.#wake(false)
-  }
-
-  /**
-   * The supervisor says best-effort input `id` is closed: its event `seq` is consumed unseen (the
-   * program gets one `input-closed`, unnumbered, from #closeDirect). When the sender closed the
-   * output itself (`linkClosed`), its marker on the link follows its last messages there, and
-   * those may still be in flight or waiting in the socket (a large payload takes longer on the
-   * link than this small message through the supervisor, a busy receiver reads both sockets
-   * late): closing now would drop them as late. So the input ends when the marker comes, or
-   * after {@link DIRECT_CLOSE_WAIT_MS} with nothing waiting in the socket (the marker was lost).
-   * Without `linkClosed` the sender ended without closing (killed): nothing more will come.
-   */
-  #directSupervisorClosed(id: string, linkClosed: boolean, seq: number): void {
-    this.#buffer.push({ event: undefined, seq })
-    if (!linkClosed) this.#closeDirect(id)
-    else if (!this.#directClosed.has(id) && !this.#directClosing.has(id)) {
-      const expire = (): void => {
-        // Messages wait in the socket (this process was busy): they are read first, the
-        // marker may be among them.
-        if (this.#directIn?.pending === true) this.#directClosing.set(id, setTimeout(expire, 10).unref())
-        else this.#closeDirect(id)
-      }
-      this.#directClosing.set(id, setTimeout(expire, DIRECT_CLOSE_WAIT_MS).unref())
-    }
-    this.#wake(false)
-  }
-
-  /** End best-effort input `id` for the program (once): later messages on it are dropped. */
-  #closeDirect(id: string): void {
-    clearTimeout(this.#directClosing.get(id))
-    this.#directClosing.delete(id)
-    if (this.#directClosed.has(id)) return
-    this.#directClosed.add(id)
-    this.#buffer.push({ event: { type: 'input-closed', id }, seq: 0 })
-    if (this.#heldStop !== undefined && this.#directClosing.size === 0) {
-      this.#buffer.push({ event: this.#heldStop, seq: 0 })
-      this.#heldStop = undefined
-    }
-    this.#wake(false)
   }
 
   #requestNext(): void {
@@ -560,12 +403,6 @@ export class Node implements AsyncDisposable {
     this.#sender.post([encodeNodeToSupervisor({ type: 'next' })])
   }
 
-  #wake(ended: boolean): void {
-    const waiter = this.#waiter
-    this.#waiter = undefined
-    waiter?.(ended)
-  }
-
   #startReceiving(): void {
     void (async () => {
       try {
@@ -579,7 +416,7 @@ export class Node implements AsyncDisposable {
         // The socket was closed: the loop ends.
       }
       this.#ended = true
-      this.#wake(true)
+      this.#buffer.wake(true)
     })()
   }
 
@@ -594,9 +431,8 @@ export class Node implements AsyncDisposable {
 
   /** Buffer an input numbered `seq` (0: not numbered); one whose payload cannot be read is said, and consumed unseen. */
   #bufferInput(input: WireInput, payload: Buffer | undefined, seq: number): void {
-    this.#buffer.push({ event: inputEvent(input, payload, this.#shm.dir, this.id), seq })
     if (!this.#atLeastOnce) this.#nextRequested = false
-    this.#wake(false)
+    this.#buffer.push({ event: inputEvent(input, payload, this.#outputs.shmDir, this.id), seq })
   }
 
   #accept(message: SupervisorToNode, payload: Buffer | undefined): void {
@@ -606,15 +442,15 @@ export class Node implements AsyncDisposable {
     switch (message.type) {
       case 'outputs-paused':
         // Not an event: flow control for `send`, which may be waiting right now.
-        this.#paused.set(message.outputs)
+        this.#outputs.pause(message.outputs)
         return
       case 'outputs-closed':
         // Not an event: the answer to the oldest closeOutputs() still waiting.
-        this.#closeAcks.values().next().value?.()
+        this.#outputs.closed()
         return
       case 'outputs-taken':
         // Not an event: the confirmation the pending sends wait for.
-        this.#pending.taken(message.upTo)
+        this.#outputs.taken(message.upTo)
         return
       case 'batch-end':
         // Every event answering our `next` is here: the following `next` may go, and it tells
@@ -622,26 +458,20 @@ export class Node implements AsyncDisposable {
         // every event of the batch (asks for more with the buffer empty).
         if (this.#push) return
         this.#nextRequested = false
-        if (this.#waiter !== undefined && this.#buffer.length === 0) this.#requestNext()
+        if (this.#buffer.waiting && this.#buffer.length === 0) this.#requestNext()
         return
       case 'input':
         this.#bufferInput(message, payload, seq)
         return
       case 'stop':
         this.#stopQueued = true
-        if (message.cause === 'all-inputs-closed' && this.#directClosing.size > 0) {
-          // It answers the InputClosed of a best-effort input whose last messages are still on
-          // the link: yielded after that input's close, or the program would stop before them.
-          this.#buffer.push({ event: undefined, seq })
-          this.#heldStop = message
-          this.#wake(false)
-          return
-        }
+        // One that answers a best-effort input's close waits for that input's last messages.
+        if (this.#directInputs.holdStop(message, seq)) return
         event = message
         break
       case 'input-closed':
-        if (this.#directLimits.has(message.id)) {
-          this.#directSupervisorClosed(message.id, message.linkClosed === true, seq)
+        if (this.#directInputs.has(message.id)) {
+          this.#directInputs.supervisorClosed(message.id, message.linkClosed === true, seq)
           return
         }
         event = message
@@ -661,7 +491,6 @@ export class Node implements AsyncDisposable {
     // has ended, when the supervisor says where it ends).
     if (!this.#atLeastOnce) this.#nextRequested = false
     this.#buffer.push({ event, seq })
-    this.#wake(false)
   }
 }
 

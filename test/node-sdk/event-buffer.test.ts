@@ -1,0 +1,108 @@
+/**
+ * A custom node's event buffer and its best-effort inputs: queue_size held per input in the
+ * buffer, one input-closed per input after its last message, a Stop that answers a close held
+ * until that close.
+ */
+import t from 'tap'
+import { EventBuffer, type BufferedEvent } from '../../node-sdk/event-buffer.js'
+import { DirectInputs } from '../../node-sdk/direct-inputs.js'
+import { DirectCounter } from '../../node-sdk/direct-counter.js'
+import type { DoraEvent } from '../../node-sdk/events.js'
+
+function input(id: string, value: number): DoraEvent {
+  return { type: 'input', id, data: new Uint8Array([value]), metadata: {} } as unknown as DoraEvent
+}
+
+/** What the program would see, in order, taking everything buffered. */
+function drain(buffer: EventBuffer): BufferedEvent[] {
+  const out: BufferedEvent[] = []
+  for (let item = buffer.shift(); item !== undefined; item = buffer.shift()) out.push(item)
+  return out
+}
+
+function shown(items: BufferedEvent[]): string[] {
+  return items.map(({ event }) => {
+    if (event === undefined) return '-'
+    if (event.type === 'input') return `${event.id}:${(event.data as Uint8Array)[0]}`
+    if (event.type === 'input-closed') return `closed:${event.id}`
+    return event.type
+  })
+}
+
+t.test('a best-effort input keeps its newest queue_size messages; taken ones make room again', async (t) => {
+  const buffer = new EventBuffer()
+  t.notOk(buffer.pushDirect('scan', input('scan', 1), 2))
+  t.notOk(buffer.pushDirect('scan', input('scan', 2), 2))
+  buffer.push({ event: input('cmd', 9), seq: 1 })
+  t.ok(buffer.pushDirect('scan', input('scan', 3), 2), 'the third one over a limit of 2 drops the oldest')
+  t.strictSame(shown(drain(buffer)), ['scan:2', 'cmd:9', 'scan:3'], 'the oldest scan went; order and the other input are kept')
+  t.notOk(buffer.pushDirect('scan', input('scan', 4), 2), 'taken messages no longer count against the limit')
+  t.notOk(buffer.pushDirect('scan', input('scan', 5), 2))
+  t.strictSame(shown(drain(buffer)), ['scan:4', 'scan:5'])
+})
+
+t.test('wait() resolves on the next push, or with true when woken as ended', async (t) => {
+  const buffer = new EventBuffer()
+  const first = buffer.wait()
+  t.ok(buffer.waiting)
+  buffer.push({ event: input('a', 1), seq: 0 })
+  t.equal(await first, false)
+  t.notOk(buffer.waiting)
+  const second = buffer.wait()
+  buffer.wake(true)
+  t.equal(await second, true)
+})
+
+t.test('best-effort arrivals: counted, dropped once closed, one input-closed per input', async (t) => {
+  const buffer = new EventBuffer()
+  const counter = new DirectCounter()
+  const direct = new DirectInputs([{ inputId: 'scan', queueSize: 1, senderNode: 'lidar', outputId: 'scan' }], buffer, counter, undefined)
+  t.ok(direct.has('scan'))
+  t.notOk(direct.has('cmd'))
+  direct.arrived({ type: 'input', id: 'scan', event: input('scan', 1) })
+  direct.arrived({ type: 'input', id: 'scan', event: input('scan', 2) })
+  direct.arrived({ type: 'input', id: 'scan', event: undefined })
+  direct.arrived({ type: 'input-closed', id: 'scan' })
+  direct.arrived({ type: 'input', id: 'scan', event: input('scan', 3) })
+  direct.supervisorClosed('scan', false, 7)
+  t.strictSame(shown(drain(buffer)), ['scan:2', 'closed:scan', '-'], 'one close, the supervisor numbered one consumed unseen')
+  t.strictSame(
+    { received: counter.received, dropped: counter.dropped },
+    { received: 2, dropped: 3 },
+    'queue overflow, unreadable and late messages count as dropped',
+  )
+})
+
+t.test("the supervisor's close waits for the sender's marker, and a Stop answering it waits too", async (t) => {
+  const buffer = new EventBuffer()
+  const direct = new DirectInputs([{ inputId: 'scan', queueSize: 10, senderNode: 'lidar', outputId: 'scan' }], buffer, new DirectCounter(), undefined)
+  t.teardown(() => direct.release())
+  direct.supervisorClosed('scan', true, 1)
+  t.ok(direct.holdStop({ type: 'stop', cause: 'all-inputs-closed' }, 2), 'the stop is held while the marker is awaited')
+  direct.arrived({ type: 'input', id: 'scan', event: input('scan', 1) })
+  direct.arrived({ type: 'input-closed', id: 'scan' })
+  t.strictSame(shown(drain(buffer)), ['-', '-', 'scan:1', 'closed:scan', 'stop'], 'the last message, then its close, then the stop')
+  t.notOk(direct.holdStop({ type: 'stop', cause: 'all-inputs-closed' }, 3), 'nothing awaited: a stop is not held')
+  t.notOk(direct.holdStop({ type: 'stop', cause: 'manual' }, 4))
+})
+
+t.test('without its marker the input closes after the wait, and the held stop follows', async (t) => {
+  const buffer = new EventBuffer()
+  const direct = new DirectInputs([{ inputId: 'scan', queueSize: 10, senderNode: 'lidar', outputId: 'scan' }], buffer, new DirectCounter(), { pending: false })
+  // The close's timer is unref'd (it must never hold a node's process open): this one keeps
+  // the test's process alive until it fires.
+  const alive = setInterval(() => {}, 60_000)
+  t.teardown(() => {
+    clearInterval(alive)
+    direct.release()
+  })
+  direct.supervisorClosed('scan', true, 1)
+  direct.holdStop({ type: 'stop', cause: 'all-inputs-closed' }, 2)
+  t.strictSame(shown(drain(buffer)), ['-', '-'])
+  const seen: string[] = []
+  while (!seen.includes('stop')) {
+    await buffer.wait()
+    seen.push(...shown(drain(buffer)))
+  }
+  t.strictSame(seen, ['closed:scan', 'stop'])
+})
