@@ -62,6 +62,7 @@ export class NodeRouter {
   readonly #router: Router
   readonly #sender: SendQueue
   readonly #handlers: NodeRouterHandlers
+  /** Registered connections: an entry goes when its process has ended ({@link connectionEnded}). */
   readonly #byIdentity = new Map<string, CustomNode>()
   /**
    * The last `direct-counts` of each connection (cumulative per connection): the next one adds
@@ -73,7 +74,7 @@ export class NodeRouter {
   /** Notices a peer can cause: rate limited, truncated, repeats summarized. */
   readonly #peerLog: RateLimitedLog
   /** Counts of what was refused or dropped, for tests and diagnostics. */
-  readonly stats = { refusedRegistrations: 0, droppedFrames: 0, ignoredConnections: 0, directConnections: 0 }
+  readonly stats = { refusedRegistrations: 0, droppedFrames: 0, ignoredConnections: 0, directConnections: 0, registeredConnections: 0 }
 
   private constructor(router: Router, handlers: NodeRouterHandlers) {
     this.#router = router
@@ -107,11 +108,15 @@ export class NodeRouter {
   /**
    * The process registered as `identity` ended and its last frames were read: forget what is
    * kept for that connection. A restarted node registers anew, so without this every restart
-   * of a node with best-effort links left an entry behind for the rest of the run.
+   * left entries behind for the rest of the run. A frame of it that came later still (none
+   * should: its last ones were read) is dropped as one from an unregistered connection.
    */
   connectionEnded(identity: Buffer): void {
-    this.#directCounts.delete(identity.toString('hex'))
+    const key = identity.toString('hex')
+    this.#directCounts.delete(key)
+    this.#byIdentity.delete(key)
     this.stats.directConnections = this.#directCounts.size
+    this.stats.registeredConnections = this.#byIdentity.size
   }
 
   /** Stop receiving and sending, and close the socket. Idempotent. */
@@ -313,6 +318,7 @@ export class NodeRouter {
       return
     }
     this.#byIdentity.set(identity.toString('hex'), unit)
+    this.stats.registeredConnections = this.#byIdentity.size
     const { kvs } = this.#handlers
     this.send(identity, [
       encodeSupervisorToNode({
