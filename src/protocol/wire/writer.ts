@@ -10,6 +10,23 @@ import { BYTE, COMPOSITE, LIST, MAX_FRAME_BYTES, POINTER, STRUCT } from './forma
 
 const utf8Encoder = new TextEncoder()
 
+/**
+ * The buffer frames are built in, shared by every writer in turn. A fresh zeroed ArrayBuffer per
+ * frame, plus the copy `finish` returns, cost ~5 µs of the ~5.5 µs of encoding a small header
+ * (measured on the 2-vCPU VM): two backing stores allocated and later swept by the GC, on the
+ * path of every message. Frames are built synchronously, one at a time (no encoder builds one
+ * inside another), so one scratch buffer serves all; the bytes a writer dirtied are zeroed
+ * when the next one takes it (unwritten fields must read as defaults). A writer that outgrows
+ * it moves to a buffer of its own.
+ */
+const SCRATCH_BYTES = 4096
+const scratch = new Uint8Array(SCRATCH_BYTES)
+const scratchView = new DataView(scratch.buffer)
+/** Bytes of the scratch written since it was last zeroed. */
+let scratchDirty = 0
+/** Bumped each time a writer takes the scratch: an older writer still building would be a bug. */
+let scratchTurn = 0
+
 /** A struct being written; offsets are bytes into the frame. */
 export interface StructWriter {
   readonly data: number
@@ -26,9 +43,21 @@ export class FrameWriter {
   /** End of the allocated bytes; bytes 0-7 are the segment table, 8-15 the root pointer. */
   private end = 16
 
+  /** The scratch turn this writer took; -1: it builds in a buffer of its own. */
+  private turn: number
+
   constructor(capacity = 512) {
-    this.buf = new Uint8Array(capacity)
-    this.view = new DataView(this.buf.buffer)
+    if (capacity <= SCRATCH_BYTES) {
+      scratch.fill(0, 0, scratchDirty)
+      scratchDirty = 0
+      this.buf = scratch
+      this.view = scratchView
+      this.turn = ++scratchTurn
+    } else {
+      this.buf = new Uint8Array(capacity)
+      this.view = new DataView(this.buf.buffer)
+      this.turn = -1
+    }
   }
 
   root(layout: StructLayout): StructWriter {
@@ -114,9 +143,17 @@ export class FrameWriter {
 
   /** The frame: segment table (one segment) followed by the segment. */
   finish(): Uint8Array {
+    if (this.buf === scratch && this.turn !== scratchTurn) {
+      throw new Error("internal error: two Cap'n Proto frames were built at once in the shared scratch buffer")
+    }
     this.view.setUint32(0, 0, true)
     this.view.setUint32(4, (this.end - 8) / 8, true)
-    return this.buf.slice(0, this.end)
+    // Small frames come from Node's buffer pool (no backing store of their own), as a plain
+    // Uint8Array (what is decoded from it stays one); the reader and ZeroMQ take any byteOffset.
+    const pooled = Buffer.allocUnsafe(this.end)
+    const frame = new Uint8Array(pooled.buffer, pooled.byteOffset, this.end)
+    frame.set(this.buf.subarray(0, this.end))
+    return frame
   }
 
   private structAt(pos: number, layout: StructLayout): StructWriter {
@@ -160,6 +197,7 @@ export class FrameWriter {
   private alloc(bytes: number): number {
     const at = this.end
     const end = at + bytes
+    if (this.buf === scratch) scratchDirty = Math.max(scratchDirty, end)
     if (end > this.buf.byteLength) {
       if (end > MAX_FRAME_BYTES) {
         throw new ProtocolEncodeError(`message header would exceed the ${MAX_FRAME_BYTES}-byte frame limit receivers accept`, {
