@@ -10,9 +10,10 @@
  *   operator worker both use it.
  *
  * Every other kind (input-closed, stop, node-failed, ...) is the same object in both forms, so a
- * new kind is added once here, once in the codec (`src/protocol/node/codec.ts`) and, if user code
- * handles it specially, in the operator worker. The unions are open: code that switches on `type`
- * must ignore kinds it does not know, so the protocol can grow without breaking older nodes.
+ * new kind is added once here, once in the codec (`src/protocol/node/supervisor-to-node.ts`) and,
+ * if user code handles it specially, in the operator worker. The unions are open: code that
+ * switches on `type` must ignore kinds it does not know, so the protocol can grow without
+ * breaking older nodes.
  *
  * @module
  */

@@ -1,12 +1,15 @@
 /**
  * Where each field of the node-protocol schemas lives inside its struct, as the Cap'n Proto
  * compiler lays it out (`capnp compile -ocapnp src/protocol/schema/*.capnp` prints these positions as
- * comments). `codec.ts` reads and writes through this table; test/protocol/struct-layout.test.ts runs the
- * compiler and checks every entry, so an edited schema cannot silently disagree with the codec.
+ * comments). The codec (`src/protocol/node/`) reads and writes through this table;
+ * test/protocol/struct-layout.test.ts runs the compiler and checks every entry, so an edited
+ * schema cannot silently disagree with the codec.
  *
  * Cap'n Proto never moves an existing field when a schema evolves, so entries only get added.
  * To add a field: add it to the schema (new ordinal, at the end), run `npm run gen:capnp`, copy
- * the position `capnp compile -ocapnp` prints into this table, then read/write it in codec.ts.
+ * the position `capnp compile -ocapnp` prints into this table, then read/write it in the codec
+ * module of its direction (`src/protocol/node/node-to-supervisor.ts`, `supervisor-to-node.ts` or
+ * `node-to-node.ts`).
  */
 
 /** A field in the pointer section: `ptr[index]`. `tag` is its union discriminant, if any. */

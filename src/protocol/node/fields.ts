@@ -1,6 +1,7 @@
 /**
- * The parts the node protocol's messages share, for codec.ts: the header and shared-payload
- * structs both ways, the checks that turn a value the schema cannot carry into a
+ * The parts the node protocol's messages share, for the codec's modules of each direction
+ * (`node-to-supervisor.ts`, `supervisor-to-node.ts`, `node-to-node.ts`): the header and
+ * shared-payload structs both ways, the checks that turn a value the schema cannot carry into a
  * {@link ProtocolEncodeError} naming the field, and the decode frame that turns any malformed
  * input into one {@link ProtocolError}.
  *

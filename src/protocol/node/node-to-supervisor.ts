@@ -1,0 +1,169 @@
+/**
+ * Encode and decode the messages a custom node sends the supervisor (`NodeToSupervisor` in
+ * src/protocol/schema/node-to-supervisor.capnp): the node SDK encodes them, the supervisor's node
+ * router decodes them. Re-exported by `codec.ts`, which says how the codec reads and writes.
+ *
+ * @module
+ */
+
+import { ProtocolEncodeError } from '../errors.js'
+import { LAYOUT } from '../struct-layout.js'
+import type { LogLevel, NodeToSupervisor } from './messages.js'
+import { FrameWriter } from '../wire.js'
+import { bool, decode, describeType, enumOrdinal, readHeader, readShared, str, strList, u32, u64, unencodable, writeHeader, writeShared } from './fields.js'
+
+// Enum ordinals, in schema order (common.capnp). An unknown log level from a newer node is
+// logged as info.
+const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug']
+
+const N2S = LAYOUT.NodeToSupervisor
+const N2S_REGISTER = LAYOUT['NodeToSupervisor.Register']
+const N2S_OUTPUT = LAYOUT['NodeToSupervisor.Output']
+const N2S_CLOSE_OUTPUTS = LAYOUT['NodeToSupervisor.CloseOutputs']
+const N2S_LOG = LAYOUT['NodeToSupervisor.Log']
+const N2S_CREDIT = LAYOUT['NodeToSupervisor.Credit']
+const N2S_DIRECT_COUNTS = LAYOUT['NodeToSupervisor.DirectCounts']
+const HEADER = LAYOUT.MessageHeader
+const SHARED = LAYOUT.SharedPayload
+
+/**
+ * Encode a message a custom node sends to the supervisor as frame 0 (the payload of an `output`
+ * travels as frame 1, untouched).
+ *
+ * @throws {ProtocolEncodeError} when a field holds a value the schema cannot carry, or the
+ * encoded header would exceed `MAX_FRAME_BYTES` (`wire.ts`).
+ * @example
+ * ```ts
+ * await socket.send([encodeNodeToSupervisor({ type: 'output', header }), payload])
+ * ```
+ */
+export function encodeNodeToSupervisor(msg: NodeToSupervisor): Uint8Array {
+  if (typeof msg !== 'object' || msg === null) throw new ProtocolEncodeError(`message is a ${describeType(msg)}, not an object`)
+  const w = new FrameWriter()
+  const root = w.root(N2S)
+  const f = N2S.fields
+  switch (msg.type) {
+    case 'register': {
+      w.setWhich(root, N2S, f.register.tag)
+      const s = w.struct(root, f.register, N2S_REGISTER)
+      w.text(s, N2S_REGISTER.fields.nodeId, str(msg.nodeId, 'register.nodeId'))
+      w.setU32(s, N2S_REGISTER.fields.protocolVersion, u32(msg.protocolVersion, 'register.protocolVersion'))
+      w.setU32(s, N2S_REGISTER.fields.pid, u32(msg.pid, 'register.pid'))
+      w.text(s, N2S_REGISTER.fields.secret, str(msg.secret ?? '', 'register.secret'))
+      break
+    }
+    case 'output': {
+      w.setWhich(root, N2S, f.output.tag)
+      const s = w.struct(root, f.output, N2S_OUTPUT)
+      writeHeader(w, w.struct(s, N2S_OUTPUT.fields.header, HEADER), msg.header)
+      w.setU64(s, N2S_OUTPUT.fields.sendSeq, u64(msg.sendSeq, 'output.sendSeq'))
+      if (msg.shm !== undefined) writeShared(w, w.struct(s, N2S_OUTPUT.fields.shm, SHARED), msg.shm, 'output.shm')
+      if (msg.consumedUpTo !== undefined) w.setU64(s, N2S_OUTPUT.fields.consumedUpTo, u64(msg.consumedUpTo, 'output.consumedUpTo'))
+      break
+    }
+    case 'next':
+      w.setWhich(root, N2S, f.next.tag)
+      break
+    case 'credit': {
+      w.setWhich(root, N2S, f.credit.tag)
+      const s = w.struct(root, f.credit, N2S_CREDIT)
+      w.setU64(s, N2S_CREDIT.fields.consumedUpTo, u64(msg.consumedUpTo, 'credit.consumedUpTo'))
+      w.setU32(s, N2S_CREDIT.fields.window, u32(msg.window, 'credit.window'))
+      w.setBool(s, N2S_CREDIT.fields.inputBatches, bool(msg.inputBatches ?? false, 'credit.inputBatches'))
+      break
+    }
+    case 'close-outputs': {
+      w.setWhich(root, N2S, f.closeOutputs.tag)
+      const s = w.struct(root, f.closeOutputs, N2S_CLOSE_OUTPUTS)
+      w.textList(s, N2S_CLOSE_OUTPUTS.fields.outputs, strList(msg.outputs, 'closeOutputs.outputs'))
+      break
+    }
+    case 'log': {
+      w.setWhich(root, N2S, f.log.tag)
+      const s = w.struct(root, f.log, N2S_LOG)
+      w.setU16(s, N2S_LOG.fields.level, enumOrdinal(LOG_LEVELS, msg.level, 'log.level'))
+      w.text(s, N2S_LOG.fields.message, str(msg.message, 'log.message'))
+      break
+    }
+    case 'direct-counts': {
+      w.setWhich(root, N2S, f.directCounts.tag)
+      const s = w.struct(root, f.directCounts, N2S_DIRECT_COUNTS)
+      const g = N2S_DIRECT_COUNTS.fields
+      w.setU64(s, g.sent, u64(msg.sent, 'directCounts.sent'))
+      w.setU64(s, g.received, u64(msg.received, 'directCounts.received'))
+      w.setU64(s, g.dropped, u64(msg.dropped, 'directCounts.dropped'))
+      break
+    }
+    default:
+      throw unencodable(msg)
+  }
+  return w.finish()
+}
+
+/**
+ * Decode frame 0 of a message from a custom node. Unknown union variants (a newer node) come
+ * back as `{ type: 'unknown', which }` for the caller to ignore.
+ *
+ * @throws {ProtocolError} for anything that is not a well-formed message of this protocol.
+ */
+export function decodeNodeToSupervisor(bytes: Uint8Array): NodeToSupervisor {
+  return decode(bytes, (r): NodeToSupervisor => {
+    const root = r.root()
+    const f = N2S.fields
+    const which = r.which(root, N2S)
+    switch (which) {
+      case f.register.tag: {
+        const s = r.struct(root, f.register)
+        const g = N2S_REGISTER.fields
+        const secret = r.text(s, g.secret)
+        return {
+          type: 'register',
+          nodeId: r.text(s, g.nodeId),
+          protocolVersion: r.u32(s, g.protocolVersion),
+          pid: r.u32(s, g.pid),
+          ...(secret === '' ? {} : { secret }),
+        }
+      }
+      case f.output.tag: {
+        const s = r.struct(root, f.output)
+        const shm = readShared(r, r.struct(s, N2S_OUTPUT.fields.shm))
+        const consumedUpTo = r.u64(s, N2S_OUTPUT.fields.consumedUpTo)
+        return {
+          type: 'output',
+          header: readHeader(r, r.struct(s, N2S_OUTPUT.fields.header)),
+          sendSeq: r.u64(s, N2S_OUTPUT.fields.sendSeq),
+          ...(shm === undefined ? {} : { shm }),
+          ...(consumedUpTo === 0n ? {} : { consumedUpTo }),
+        }
+      }
+      case f.next.tag:
+        return { type: 'next' }
+      case f.credit.tag: {
+        const s = r.struct(root, f.credit)
+        return {
+          type: 'credit',
+          consumedUpTo: r.u64(s, N2S_CREDIT.fields.consumedUpTo),
+          window: r.u32(s, N2S_CREDIT.fields.window),
+          ...(r.bool(s, N2S_CREDIT.fields.inputBatches) ? { inputBatches: true } : {}),
+        }
+      }
+      case f.closeOutputs.tag:
+        return { type: 'close-outputs', outputs: r.textList(r.struct(root, f.closeOutputs), N2S_CLOSE_OUTPUTS.fields.outputs) }
+      case f.log.tag: {
+        const s = r.struct(root, f.log)
+        return {
+          type: 'log',
+          level: LOG_LEVELS[r.u16(s, N2S_LOG.fields.level)] ?? 'info',
+          message: r.text(s, N2S_LOG.fields.message),
+        }
+      }
+      case f.directCounts.tag: {
+        const s = r.struct(root, f.directCounts)
+        const g = N2S_DIRECT_COUNTS.fields
+        return { type: 'direct-counts', sent: r.u64(s, g.sent), received: r.u64(s, g.received), dropped: r.u64(s, g.dropped) }
+      }
+      default:
+        return { type: 'unknown', which }
+    }
+  })
+}

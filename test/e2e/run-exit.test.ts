@@ -1,0 +1,205 @@
+/**
+ * `dora-ts run` end to end, how a run ends other than by its dataflow finishing: Ctrl-C (from
+ * the CLI's parent and from a terminal), a node that ignores Stop, a SIGKILLed supervisor, a
+ * failing node or operator, garbage on the supervisor socket and bad command-line values, with
+ * the exit code and what is left behind. The real CLI, nodes and operators, as in run.test.ts;
+ * every wait is bounded and nothing asserts a duration.
+ */
+import t from 'tap'
+import { readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { alive, printedPids, runCli, startCli, waitForExit } from './fixtures/cli.js'
+import { dataflow, received } from './fixtures/run-dataflows.js'
+import { fixture } from '../fixtures/nodes.js'
+
+t.test('Ctrl-C sends Stop to every node, ends with exit code 0 and leaves no process or socket behind', async (t) => {
+  const { file, runtimeDir } = dataflow(
+    t,
+    `nodes:
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    inputs: { tick: dora/timer/millis/20 }
+  - id: idle
+    path: ${fixture('sink.mjs')}
+  - id: plus-one
+    operator:
+      javascript: ${fixture('add-one.mjs')}
+      inputs: { tick: dora/timer/millis/50 }
+      outputs: [numbers]
+`,
+  )
+  const cli = startCli(['run', file], { env: { DORA_TS_RUNTIME_DIR: runtimeDir } })
+  await cli.waitFor(/\[sink\] got tick null seq=3/)
+  await cli.waitFor(/pid=\d+[\s\S]*pid=\d+/)
+  const pids = printedPids(cli.output().stdout)
+  t.equal(pids.length, 2, 'both custom nodes printed their pid')
+  cli.child.kill('SIGINT')
+  const result = await cli.exited
+  t.equal(result.code, 0, result.stderr)
+  t.match(result.stdout, /\[sink\] stop manual/)
+  t.match(result.stdout, /\[idle\] stop manual/, 'a node without inputs gets Stop too (unlike dora #500)')
+  t.match(result.stdout, /\[plus-one\] stop manual/)
+  t.same(await waitForExit(pids), [], 'no node outlives the run')
+  t.same(
+    readdirSync(runtimeDir).flatMap((d) => readdirSync(join(runtimeDir, d))),
+    [],
+    'no socket file is left',
+  )
+})
+
+t.test('a node that exits with an error fails the run with its id and its last stderr lines', async (t) => {
+  const { file } = dataflow(
+    t,
+    `nodes:
+  - id: broken
+    path: ${fixture('broken.mjs')}
+    inputs: { tick: dora/timer/millis/10 }
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    inputs: { tick: dora/timer/millis/10 }
+`,
+  )
+  const cli = startCli(['run', file])
+  await cli.waitFor(/broken exited with code 3/)
+  cli.child.kill('SIGINT')
+  const result = await cli.exited
+  t.equal(result.code, 1)
+  t.match(result.stderr, /node "broken" failed: exited with code 3/)
+  t.match(result.stderr, /last stderr lines:\n\s+boom: sensor unplugged/)
+  t.notMatch(result.stderr, /at .*\.js:\d+/, 'no stack trace')
+})
+
+t.test('an operator that throws is reported as crashed, and its receivers see InputClosed', async (t) => {
+  const { file } = dataflow(
+    t,
+    `nodes:
+  - id: source
+    path: ${fixture('source.mjs')}
+    env: { COUNT: 10 }
+    outputs: [numbers]
+  - id: plus-one
+    operator:
+      javascript: ${fixture('add-one.mjs')}
+      inputs: { numbers: source/numbers }
+      outputs: [numbers]
+      restart_policy: never
+    env: { THROW_ON: 4 }
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    inputs:
+      numbers: { source: plus-one/numbers, queue_size: 100 }
+`,
+  )
+  const result = await runCli(['run', file])
+  t.equal(result.code, 1)
+  t.match(result.stderr, /node "plus-one" failed: crashed: refusing to add one to 4/)
+  t.same(received(result.stdout), [2, 3, 4])
+  t.match(result.stdout, /\[sink\] closed numbers/)
+})
+
+t.test('a node that ignores Stop is terminated after the grace period', async (t) => {
+  const { file } = dataflow(
+    t,
+    `nodes:
+  - id: stubborn
+    path: ${fixture('stubborn.mjs')}
+    inputs: { tick: dora/timer/millis/50 }
+`,
+  )
+  const cli = startCli(['run', file, '--grace', '500ms'])
+  await cli.waitFor(/pid=(\d+)/)
+  const [pid] = printedPids(cli.output().stdout)
+  cli.child.kill('SIGINT')
+  const result = await cli.exited
+  t.equal(result.code, 1)
+  t.match(result.stdout, /stop ignored/)
+  t.match(result.stderr, /node "stubborn" failed: did not stop within the 0.5 s grace period/)
+  t.notOk(alive(pid!))
+})
+
+t.test('when the supervisor is SIGKILLed, its nodes exit on their own and remove its sockets', async (t) => {
+  const { file, runtimeDir } = dataflow(
+    t,
+    `nodes:
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    inputs: { tick: dora/timer/millis/20 }
+  - id: idle
+    path: ${fixture('stubborn.mjs')}
+`,
+  )
+  const cli = startCli(['run', file], { env: { DORA_TS_RUNTIME_DIR: runtimeDir } })
+  await cli.waitFor(/\[sink\] got tick/)
+  await cli.waitFor(/pid=\d+[\s\S]*pid=\d+/)
+  const pids = printedPids(cli.output().stdout)
+  cli.child.kill('SIGKILL')
+  await cli.exited
+  t.same(await waitForExit(pids, 15_000), [], 'no orphan node keeps running (dora #2856)')
+  t.same(
+    readdirSync(runtimeDir).flatMap((d) => readdirSync(join(runtimeDir, d))),
+    [],
+    'the orphaned socket was removed',
+  )
+})
+
+t.test('garbage on the supervisor socket is dropped and logged; the dataflow carries on', async (t) => {
+  const { file } = dataflow(
+    t,
+    `nodes:
+  - id: rogue
+    path: ${fixture('rogue.mjs')}
+    outputs: [numbers]
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    inputs:
+      numbers: { source: rogue/numbers, queue_size: 100 }
+`,
+  )
+  const result = await runCli(['run', file])
+  t.equal(result.code, 0, result.stderr)
+  t.same(received(result.stdout), [1, 2, 3, 4, 5])
+  t.match(result.stderr, /dropped an undecodable frame/)
+})
+
+t.test('bad command-line values get a clear error and exit code 1', async (t) => {
+  const result = await runCli(['run', 'dataflow.yml', '--stop-after', 'soon'])
+  t.equal(result.code, 1)
+  t.match(result.stderr, /--stop-after "soon" is not a duration/)
+  const missing = await runCli(['run', join(t.testdirName, 'nope.yml')])
+  t.equal(missing.code, 1)
+  t.match(missing.stderr, /nope\.yml/)
+  t.notMatch(missing.stderr, /\n\s+at /, 'no stack trace')
+})
+
+t.test('a terminal Ctrl-C (SIGINT to the whole foreground process group) still ends with Stop handled', async (t) => {
+  // Nodes run in process groups of their own, so the terminal's SIGINT reaches only the
+  // supervisor, which sends Stop; before, the nodes died of the SIGINT and the run failed.
+  const { file, runtimeDir } = dataflow(
+    t,
+    `nodes:
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    inputs: { tick: dora/timer/millis/20 }
+  - id: idle
+    path: ${fixture('sink.mjs')}
+`,
+  )
+  const cli = startCli(['run', file], { env: { DORA_TS_RUNTIME_DIR: runtimeDir }, ownGroup: true })
+  t.teardown(() => {
+    try {
+      process.kill(-cli.child.pid!, 'SIGKILL')
+    } catch {
+      // Already gone.
+    }
+  })
+  await cli.waitFor(/\[sink\] got tick null seq=3/)
+  await cli.waitFor(/pid=\d+[\s\S]*pid=\d+/)
+  const pids = printedPids(cli.output().stdout)
+  process.kill(-cli.child.pid!, 'SIGINT')
+  const result = await cli.exited
+  t.equal(result.code, 0, result.stderr)
+  t.match(result.stdout, /\[sink\] stop manual/)
+  t.match(result.stdout, /\[idle\] stop manual/)
+  t.notMatch(result.stderr, /killed by SIGINT|failed/)
+  t.same(await waitForExit(pids), [], 'no node outlives the run')
+})
