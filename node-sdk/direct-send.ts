@@ -36,19 +36,22 @@ import { SegmentPool, unlinkQuietly } from './shm.js'
 export const MIN_DIRECT_PIPE = 64
 
 /**
- * How long a closing node's links may still deliver what ZeroMQ holds (ms). Short: best effort
- * promises nothing about the last messages, and a receiver that is gone must not hold the
- * sender's exit for the node socket's full linger.
- */
-export const DIRECT_LINGER_MS = 100
-
-/**
  * How long a sender's close keeps trying to put its `input-closed` on a link whose pipe is full
- * (ms), and how long a receiver told by the supervisor that the sender closed (InputClosed with
- * `linkClosed`) waits for that marker before it ends the input anyway: the marker can be lost
- * (the pipe stayed full, the sender's linger ran out, the receiver restarted), the wait must end.
+ * (ms), how long a receiver told by the supervisor that the sender closed (InputClosed with
+ * `linkClosed`) waits for that marker before it ends the input anyway (the marker can be lost:
+ * the pipe stayed full, the receiver restarted, the wait must end), and how long a node that
+ * closes cleanly lets ZeroMQ hand over what its links still hold (the linger of their sockets).
  */
 export const DIRECT_CLOSE_WAIT_MS = 1_000
+
+/**
+ * The linger of a cleanly closing node's links (ms): as long as a receiver waits for the close
+ * marker, which follows the last message. It was 100 ms, and a sender that closed right after a
+ * burst (100 x 16 KiB) on a loaded machine lost its tail and the marker at exit: the receiver
+ * got 63 of 100 and ended the input after its wait. A receiver that is gone holds the sender's
+ * exit at most this long; a destroyed node (or a killed one) drops what ZeroMQ holds at once.
+ */
+export const DIRECT_LINGER_MS = DIRECT_CLOSE_WAIT_MS
 
 /** Between two tries of a close marker on a full pipe (ms). */
 const CLOSE_RETRY_MS = 5
