@@ -96,11 +96,12 @@ export class Node implements AsyncDisposable {
   /** Why the node was destroyed, if it was: the `cause` of the ClosedErrors sends get. */
   #destroyCause: unknown
   #stopWatching: () => void = () => {}
-  /**
-   * Best-effort links (`reliability: best_effort`): outputs this node sends to their receivers
-   * itself, inputs that come straight from their senders, and the counts of both.
-   */
+  /** The sending half: outputs, their confirmations, backpressure (see node-outputs.ts). */
   readonly #outputs: NodeOutputs
+  /**
+   * Best-effort links (`reliability: best_effort`): inputs that come straight from their senders
+   * (outputs sent to such receivers are #outputs' part), and the counts of both directions.
+   */
   readonly #directIn: DirectReceiver | undefined
   readonly #directInputs: DirectInputs
   readonly #directCounter = new DirectCounter()
