@@ -138,3 +138,63 @@ t.test('regression (issue 12): opening the KVS on a completely full disk is DORA
   t.teardown(() => again.close())
   t.equal(Buffer.from(again.namespace('n').read('k')!).toString(), 'v', 'once space is freed it opens, with its data')
 })
+
+t.test('a state store on a full disk: a new one is DORA_STATE_DISK_FULL at open; one with data opens, reads, and refuses commits cleanly', async (t) => {
+  const fs = smallFileSystem(t)
+  if (typeof fs !== 'string') return void t.skip(fs.skip, () => {})
+  const dir = join(fs, 'state')
+  const first = StateStore.open({ dir, durability: 'process' })
+  first.operator('n/o').commit([{ key: 'k', value: new Uint8Array([7]) }], meta(1n))
+  first.close()
+  fillUp(fs)
+  let failure: unknown
+  try {
+    StateStore.open({ dir: join(fs, 'fresh'), durability: 'process' }).close()
+  } catch (err) {
+    failure = err
+  }
+  t.ok(failure instanceof StateError, `a StateError: ${String(failure)}`)
+  t.equal((failure as StateError).code, 'DORA_STATE_DISK_FULL')
+  const store = StateStore.open({ dir, durability: 'process' })
+  t.teardown(() => store.close())
+  const op = store.operator('n/o')
+  t.same([...op.load().state.keys()], ['k'], 'the store with data opens and reads')
+  const big = new Uint8Array(600_000).fill(1)
+  const err = t.throws(() => op.commit([{ key: 'big', value: big }], meta(2n))) as StateError
+  t.equal(err.code, 'DORA_STATE_DISK_FULL')
+  t.equal(op.load().meta.lastEvent, 1n, 'what was committed stays')
+})
+
+t.test('seeded writes of mixed sizes and deletes into a full state store end in DORA_STATE_DISK_FULL, never a signal', async (t) => {
+  const fs = smallFileSystem(t)
+  if (typeof fs !== 'string') return void t.skip(fs.skip, () => {})
+  const seed = 20261202
+  let x = seed
+  const next = (n: number): number => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0
+    return x % n
+  }
+  const store = StateStore.open({ dir: join(fs, 'state'), durability: 'process' })
+  t.teardown(() => store.close())
+  const op = store.operator('n/o')
+  const kept = new Map<string, number>()
+  let event = 0n
+  let fullErrors = 0
+  for (let i = 0; i < 400; i++) {
+    const key = `k${next(200)}`
+    const write = next(4) === 0 ? { key, delete: true as const } : { key, value: new Uint8Array(1 + next(60_000)).fill(i & 0xff) }
+    try {
+      op.commit([write], meta(event + 1n))
+      event++
+      if ('value' in write) kept.set(key, write.value.length)
+      else kept.delete(key)
+    } catch (err) {
+      if (!(err instanceof StateError) || err.code !== 'DORA_STATE_DISK_FULL') throw new Error(`seed ${seed}: ${String(err)}`, { cause: err })
+      fullErrors++
+    }
+  }
+  t.ok(fullErrors > 0, `the disk filled up (${fullErrors} commits refused, seed ${seed})`)
+  const { state, meta: loaded } = op.load()
+  t.equal(loaded.lastEvent, event, `every commit that succeeded is there (seed ${seed})`)
+  t.same(new Map([...state].map(([k, v]) => [k, v.length])), kept, `and holds what it said (seed ${seed})`)
+})
