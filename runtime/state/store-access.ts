@@ -202,7 +202,7 @@ export async function withStore<T>(dir: string, work: (store: StateStore) => T |
 /**
  * The lock files of the processes using a store at this moment (its owner's pid file, the open
  * lock, and the files a pid file is prepared in) and LMDB's reader table (lock.mdb, as long as
- * whoever created it chose: LMDB, or the store giving it its blocks first): not the store's
+ * whoever created it chose: LMDB, or the store giving it its blocks first, lock-file.ts): not the store's
  * data. Counted, a `state ls` beside another reader showed another size (96.3 against 96.2
  * KiB, seen in CI), and the same store two sizes depending on who opened it first.
  */
@@ -211,8 +211,8 @@ function isLockFile(name: string): boolean {
 }
 
 /**
- * Bytes the files in `dir` take on disk (not recursive: stores and snapshots are flat), lock
- * files left out; a file removed while this counts is not counted.
+ * Bytes of the files in `dir` (not recursive: stores and snapshots are flat), lock files left
+ * out; a file removed while this counts is not counted.
  */
 export function sizeOf(dir: string): number {
   let names: string[]
@@ -226,9 +226,7 @@ export function sizeOf(dir: string): number {
     if (isLockFile(name)) continue
     try {
       const stat = statSync(join(dir, name))
-      // What it takes on disk: a store open under a writable map is as long as its map, but
-      // sparse past its data (src/store/state/data-file.ts).
-      if (stat.isFile()) total += Math.min(stat.size, stat.blocks * 512)
+      if (stat.isFile()) total += stat.size
     } catch {
       // Gone meanwhile.
     }

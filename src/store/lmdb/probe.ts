@@ -154,9 +154,7 @@ try {
  */
 export function probeStore(dir: string, report: DataFileReport, options: ProbeOptions = {}): void {
   const file = join(dir, 'data.mdb')
-  // What LMDB reads is up to the last used page: a file left by a killed writer under a
-  // writable map (src/store/state/data-file.ts) is as long as the map, but mostly a sparse tail.
-  const bytes = 'size' in report ? Math.min(report.size, Number(report.lastPage + 1n) * report.pageSize) : sizeOf(file)
+  const bytes = 'size' in report ? report.size : sizeOf(file)
   const boundMs = options.boundMs ?? probeBoundMs(bytes)
   const lmdbUrl = import.meta.resolve('lmdb')
   // Plain node: no loaders or flags of this process (NODE_OPTIONS, execArgv) in the probe.

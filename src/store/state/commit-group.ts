@@ -99,8 +99,7 @@ export class CommitGroup {
       return
     }
     try {
-      // Growth 0: deletes are never refused, but under a writable map they keep its slack.
-      this.#dbs.budget.reserve(this.#dbs.requireEnv(operatorKey), 0, this.#dbs.dir, operatorKey)
+      this.#dbs.requireEnv(operatorKey)
     } catch (err) {
       this.#push({ operatorKey, flags, done, error: err })
       return
@@ -183,7 +182,6 @@ export class CommitGroup {
         }
       }
     }
-    dbs.budget.settled()
     // Only now, after the commit: unlink the segments no entry references any more (off this
     // thread: it is the routing thread, and nothing waits for the unlinks).
     if (failure === undefined) txn.committed(true)

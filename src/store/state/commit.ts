@@ -11,7 +11,8 @@
  */
 import type { RootDatabase } from 'lmdb'
 import type { Durability } from '../../spec/types.js'
-import { StateBadKeyError, StateBadMetaError, StateBadValueError, StateValueTooLargeError, stateErrorFrom } from './errors.js'
+import { usedBytes } from '../lmdb/used-pages.js'
+import { mapFullHint, StateBadKeyError, StateBadMetaError, StateBadValueError, StateMapFullError, StateValueTooLargeError, stateErrorFrom } from './errors.js'
 import { encodeMeta, metaProblem, stateKeyProblem, type OperatorMeta } from './disk-layout.js'
 import type { Bytes } from './environment.js'
 import type { OutboxChange } from './outbox.js'
@@ -216,5 +217,49 @@ export function writeCommit(db: Bytes, meta: Bytes, commit: EncodedCommit, outbo
   }
 }
 
-// The size budget lives in its own module (it also gives a writable map's file its blocks).
-export { SizeBudget } from './size-budget.js'
+/**
+ * Enforces a store's map size. lmdb-js grows the map on demand, so LMDB would never report
+ * MDB_MAP_FULL by itself. Measuring the file costs a few microseconds, so it is done only when
+ * the last measurement plus the upper estimates of the commits since then could exceed the
+ * limit. Conservative: it assumes a commit needs fresh pages, although LMDB may reuse freed ones.
+ */
+export class SizeBudget {
+  readonly #mapSizeBytes: number
+  readonly #pageSize: number
+  /** Data file size (bytes of pages up to the last used one) when last measured. */
+  #highWater: number
+  /** Upper estimate of what the commits since that measurement added. */
+  #growth = 0
+
+  constructor(mapSizeBytes: number, pageSize: number, highWater: number) {
+    this.#mapSizeBytes = mapSizeBytes
+    this.#pageSize = pageSize
+    this.#highWater = highWater
+  }
+
+  /**
+   * Count `growth` more bytes, or throw DORA_STATE_MAP_FULL when the file (measured with
+   * `env`) cannot take them.
+   */
+  reserve(env: RootDatabase<Buffer, Buffer>, growth: number, dir: string, operatorKey: string): void {
+    // Nothing to add (a commit that only deletes: encodeCommit): never refused, even when full.
+    if (growth === 0) return
+    if (this.#highWater + this.#growth + growth > this.#mapSizeBytes) {
+      const stats = env.getStats() as { lastPageNumber: number }
+      this.#highWater = (stats.lastPageNumber + 1) * this.#pageSize
+      this.#growth = 0
+      if (this.#highWater + growth > this.#mapSizeBytes) {
+        // The file never shrinks, but LMDB reuses the pages deletes free: near the limit, the
+        // pages in use decide, so a full store takes writes again once state is deleted.
+        const used = usedBytes(env, this.#pageSize) ?? this.#highWater
+        if (used + growth > this.#mapSizeBytes) {
+          throw new StateMapFullError(
+            `cannot commit the state of operator "${operatorKey}" in ${dir}: the store is full (${used} of ${this.#mapSizeBytes} bytes used, this event needs up to ${growth} more)`,
+            { dir, operator: operatorKey, hint: mapFullHint(this.#mapSizeBytes) },
+          )
+        }
+      }
+    }
+    this.#growth += growth
+  }
+}

@@ -16,7 +16,6 @@ import { StateClosedError, stateErrorFrom, type StateErrorContext } from './erro
 import { operatorDbName, operatorKeyOf } from './disk-layout.js'
 import type { Bytes, StateEnvironment } from './environment.js'
 import { SizeBudget } from './commit.js'
-import type { DataFileBlocks } from './data-file.js'
 import { OUTBOX_DB } from './outbox.js'
 import type { SegmentPolicy } from './outbox-txn.js'
 
@@ -34,8 +33,6 @@ export class StoreDatabases {
   readonly budget: SizeBudget
   /** Large payloads kept as files, and how (segments.ts). */
   readonly segments: SegmentPolicy
-  /** Under a writable map: the data file's blocks (data-file.ts), closed with the store. */
-  readonly blocks: DataFileBlocks | undefined
 
   #env: RootDatabase<Buffer, Buffer> | undefined
   /** Opened operator databases, by operator key. */
@@ -49,9 +46,8 @@ export class StoreDatabases {
     this.mapSizeBytes = mapSizeBytes
     this.pageSize = opened.pageSize
     this.meta = opened.meta
-    this.budget = new SizeBudget(mapSizeBytes, opened.pageSize, opened.highWater, opened.blocks)
+    this.budget = new SizeBudget(mapSizeBytes, opened.pageSize, opened.highWater)
     this.segments = segments
-    this.blocks = opened.blocks
     this.#env = opened.env
   }
 

@@ -18,7 +18,7 @@ import { decodeLayout, encodeLayout, LAYOUT_FORMAT, LAYOUT_KEY, LAYOUT_VERSION, 
 import { markVerified, preflight } from '../lmdb/preflight.js'
 import { listDbNames } from '../lmdb/db-names.js'
 import { COMMIT_FLAGS } from './commit.js'
-import { DataFileBlocks, giveLockFileBlocks, writemapSupported } from './data-file.js'
+import { giveLockFileBlocks } from './lock-file.js'
 
 /** Default map size of a state store: 1 GiB. */
 export const DEFAULT_MAP_SIZE_BYTES = 1024 * 1024 * 1024
@@ -42,8 +42,6 @@ export interface StateEnvironment {
   pageSize: number
   /** Bytes of the data file up to its last used page, when opened. */
   highWater: number
-  /** Under a writable map (data-file.ts): the data file's blocks given ahead of use. */
-  blocks: DataFileBlocks | undefined
 }
 
 /**
@@ -91,10 +89,9 @@ export function openStateEnvironment(dir: string, mapSizeBytes: number): StateEn
   preflight(dir, { verify: true })
   const realDir = realpathSync(dir)
 
-  // Commits write into the map instead of a pwrite() per page: ~3x cheaper (data-file.ts).
-  const writemap = writemapSupported(dir)
   let env: RootDatabase<Buffer, Buffer>
   try {
+    // LMDB writes a new lock file through a map of it: on a full disk, a SIGBUS (lock-file.ts).
     giveLockFileBlocks(dir, PRIVATE_FILE_MODE)
     env = openLmdb<Buffer, Buffer>({
       path: dir,
@@ -104,7 +101,6 @@ export function openStateEnvironment(dir: string, mapSizeBytes: number): StateEn
       mapSize: mapSizeBytes,
       noSync: false, // durability is chosen per transaction, see COMMIT_FLAGS
       overlappingSync: false, // it would flush 'power' commits after they become visible
-      useWritemap: writemap,
       keyEncoding: 'binary',
       encoding: 'binary',
       ...LMDB_PRIVATE_FILES, // data.mdb and lock.mdb: readable by this user only
@@ -112,46 +108,17 @@ export function openStateEnvironment(dir: string, mapSizeBytes: number): StateEn
   } catch (err) {
     throw stateErrorFrom(err, { dir, action: 'open' })
   }
-  let blocks: DataFileBlocks | undefined
   try {
     // A SIGKILLed supervisor leaves its reader slots behind; lmdb-js also does this on open,
     // but the guarantee is ours, so do not depend on it.
     env.readerCheck()
-    const used = usedEnd(env)
-    if (writemap) {
-      // Before anything writes (a new store's layout record): blocks for it, and the slack.
-      blocks = new DataFileBlocks(dir, used, mapSizeBytes)
-      try {
-        blocks.ensure(used, used + 1)
-      } catch (err) {
-        // A full disk: a store with data still opens (to be read; its commits then fail with
-        // DORA_STATE_DISK_FULL), a new one, whose layout record needs pages, does not.
-        if (used <= 2 * (env.getStats() as { pageSize: number }).pageSize) throw err
-      }
-    }
     const meta = checkStateLayout(env, dir)
-    const pageSize = (env.getStats() as { pageSize: number }).pageSize
+    const stats = env.getStats() as { pageSize: number; lastPageNumber: number }
     openDirs.add(realDir)
-    return { env, meta, realDir, pageSize, highWater: usedEnd(env), blocks }
+    return { env, meta, realDir, pageSize: stats.pageSize, highWater: (stats.lastPageNumber + 1) * stats.pageSize }
   } catch (err) {
-    blocks?.close()
     void env.close()
     throw stateErrorFrom(err, { dir, action: 'open' })
-  }
-}
-
-/** Bytes of the data file up to its last used page. */
-export function usedEnd(env: RootDatabase<Buffer, Buffer>): number {
-  const stats = env.getStats() as { pageSize: number; lastPageNumber: number }
-  return (stats.lastPageNumber + 1) * stats.pageSize
-}
-
-/** {@link usedEnd}, or undefined when the environment cannot say (a store closing after a failure). */
-export function usedEndOrUndefined(env: RootDatabase<Buffer, Buffer>): number | undefined {
-  try {
-    return usedEnd(env)
-  } catch {
-    return undefined
   }
 }
 

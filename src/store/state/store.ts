@@ -52,8 +52,7 @@ import { join, resolve } from 'node:path'
 import type { Durability } from '../../spec/types.js'
 import { StateBadKeyError, StateSnapshotError, stateErrorFrom, type StateErrorContext } from './errors.js'
 import { LAYOUT_KEY, operatorKeyProblem, type OperatorMeta } from './disk-layout.js'
-import { checkDurability, DEFAULT_MAP_SIZE_BYTES, openStateEnvironment, releaseStateDir, usedEndOrUndefined } from './environment.js'
-import { trimDataFile } from './data-file.js'
+import { checkDurability, DEFAULT_MAP_SIZE_BYTES, openStateEnvironment, releaseStateDir } from './environment.js'
 import { applyCommit, COMMIT_FLAGS, encodeCommit, type StateWrite } from './commit.js'
 import { errorMessage } from '../../errors.js'
 import { isDataKey, isSegmentKey, receiverRange, type OutboxChange } from './outbox.js'
@@ -359,19 +358,13 @@ export class StateStore {
     this.#closing = true
     const env = this.#dbs.detach()
     const finish = (): void => {
-      const dbs = this.#dbs
-      dbs.clearHandles()
-      dbs.segments.files.close()
+      this.#dbs.clearHandles()
+      this.#dbs.segments.files.close()
       try {
-        const used = dbs.blocks === undefined || env === undefined ? undefined : usedEndOrUndefined(env)
         // lmdb-js closes the environment synchronously when no asynchronous write is queued
         // (this store never queues one), so the directory can be reopened right away.
         void env?.close()
-        // A writable map's file is as long as the map: cut its unused tail (data-file.ts),
-        // only once nothing maps it any more, and before the clean close is stamped.
-        if (used !== undefined && (env as { status?: string } | undefined)?.status === 'closed') trimDataFile(this.#realDir, used)
       } finally {
-        dbs.blocks?.close()
         releaseStateDir(this.#realDir)
         this.#resolveClosed()
       }
@@ -405,8 +398,6 @@ export class StateStore {
     } catch (err) {
       txn.failed()
       throw stateErrorFrom(err, { dir: this.dir, action: 'commit', operator: operatorKey, mapSizeBytes: this.mapSizeBytes })
-    } finally {
-      dbs.budget.settled()
     }
     txn.committed()
   }
@@ -415,7 +406,6 @@ export class StateStore {
     if (keys.length === 0) return
     const dbs = this.#dbs
     const env = dbs.requireEnv(operatorKey)
-    dbs.budget.reserve(env, 0, this.dir, operatorKey)
     const outbox = dbs.outboxDb()
     const txn = new OutboxTxn(dbs.segments)
     try {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { mkdirSync, truncateSync, writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { sizeOf } from '../../../runtime/state/store-access.js'
 
@@ -13,14 +13,6 @@ t.test('the size of a store counts its files, not the lock files of the processe
   writeFileSync(join(dir, 'open.lock.4244.0a1b2c3d.tmp'), '')
   mkdirSync(join(dir, 'open.lock.takeover'))
   t.equal(sizeOf(dir), 1030)
-})
-
-t.test('a sparse data file counts what it takes on disk, not its length', async (t) => {
-  const dir = t.testdir({ 'data.mdb': 'x'.repeat(8192) })
-  // What a writable map makes of data.mdb while a run has it open (data-file.ts).
-  truncateSync(join(dir, 'data.mdb'), 64 * 1024 * 1024)
-  const size = sizeOf(dir)
-  t.ok(size >= 8192 && size < 1024 * 1024, `${size} bytes: the data, not the 64 MiB length`)
 })
 
 t.test('a missing folder is 0 bytes', async (t) => {
