@@ -45,6 +45,7 @@ import { join } from 'node:path'
 import { corruptHint, layoutHint, StateCorruptError, StateLayoutError, StateOpenError, stateErrorFrom } from '../state/errors.js'
 import { errorMessage } from '../../errors.js'
 import { probeStore } from './probe.js'
+import { giveLockFileBlocks } from './lock-file.js'
 
 /** LMDB's file magic (mdb.c MDB_MAGIC). */
 const MDB_MAGIC = 0xbeefc0de
@@ -85,6 +86,11 @@ export const VERIFIED_FILE = 'verified.stamp'
 export interface PreflightOptions {
   /** Read the whole store in a child process first, unless the stamp says it is unchanged. */
   verify?: boolean
+  /**
+   * Write a missing lock.mdb as zeros of this mode before anything maps it (lock-file.ts): a
+   * store that one process opens at a time only.
+   */
+  lockFileMode?: number
 }
 
 /**
@@ -110,6 +116,14 @@ export function preflight(dir: string, options: PreflightOptions = {}): void {
       })
     }
     checkAccess(join(dir, file), file, false, dir)
+  }
+  if (options.lockFileMode !== undefined) {
+    try {
+      // Before the probe, which maps it too: on a full disk, a SIGBUS there read as damage.
+      giveLockFileBlocks(dir, options.lockFileMode)
+    } catch (err) {
+      throw stateErrorFrom(err, { dir, action: 'open' })
+    }
   }
   const report = inspectDataFile(dir)
   if (report.kind === 'empty') {

@@ -18,7 +18,6 @@ import { decodeLayout, encodeLayout, LAYOUT_FORMAT, LAYOUT_KEY, LAYOUT_VERSION, 
 import { markVerified, preflight } from '../lmdb/preflight.js'
 import { listDbNames } from '../lmdb/db-names.js'
 import { COMMIT_FLAGS } from './commit.js'
-import { giveLockFileBlocks } from './lock-file.js'
 
 /** Default map size of a state store: 1 GiB. */
 export const DEFAULT_MAP_SIZE_BYTES = 1024 * 1024 * 1024
@@ -86,13 +85,13 @@ export function openStateEnvironment(dir: string, mapSizeBytes: number): StateEn
     })
   }
   // State is opened once per run or CLI command: verify it unless a clean close left it as is.
-  preflight(dir, { verify: true })
+  // lock.mdb first written as zeros: LMDB writes a new one through a map, on a full disk a
+  // SIGBUS (src/store/lmdb/lock-file.ts). One process at a time opens a state store.
+  preflight(dir, { verify: true, lockFileMode: PRIVATE_FILE_MODE })
   const realDir = realpathSync(dir)
 
   let env: RootDatabase<Buffer, Buffer>
   try {
-    // LMDB writes a new lock file through a map of it: on a full disk, a SIGBUS (lock-file.ts).
-    giveLockFileBlocks(dir, PRIVATE_FILE_MODE)
     env = openLmdb<Buffer, Buffer>({
       path: dir,
       noSubdir: false, // lmdb-js takes a path whose last part has a dot ("flow.v2") for a file

@@ -6,7 +6,7 @@
  */
 import t, { type Test } from 'tap'
 import { execFileSync } from 'node:child_process'
-import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { KvsStore } from '../../../src/store/kvs/store.js'
@@ -197,4 +197,31 @@ t.test('seeded writes of mixed sizes and deletes into a full state store end in 
   const { state, meta: loaded } = op.load()
   t.equal(loaded.lastEvent, event, `every commit that succeeded is there (seed ${seed})`)
   t.same(new Map([...state].map(([k, v]) => [k, v.length])), kept, `and holds what it said (seed ${seed})`)
+})
+
+t.test('a copied state store (no lock.mdb, not verified) on a full disk is DORA_STATE_DISK_FULL, not taken for damaged', async (t) => {
+  const fs = smallFileSystem(t)
+  if (typeof fs !== 'string') return void t.skip(fs.skip, () => {})
+  const dir = join(fs, 'state')
+  const first = StateStore.open({ dir, durability: 'process' })
+  first.operator('n/o').commit([{ key: 'k', value: new Uint8Array([7]) }], meta(1n))
+  first.close()
+  // What a copy without its lock file looks like: the open must create lock.mdb, and the
+  // probe reads it all first (no stamp). The probe used to die by SIGBUS there: "damaged".
+  rmSync(join(dir, 'lock.mdb'))
+  rmSync(join(dir, 'verified.stamp'))
+  fillUp(fs)
+  let failure: unknown
+  try {
+    StateStore.open({ dir, durability: 'process' }).close()
+  } catch (err) {
+    failure = err
+  }
+  t.ok(failure instanceof StateError, `a StateError: ${String(failure)}`)
+  t.equal((failure as StateError).code, 'DORA_STATE_DISK_FULL')
+  t.notOk(existsSync(join(dir, 'lock.mdb')), 'no partial lock file left')
+  rmSync(join(fs, 'filler'))
+  const again = StateStore.open({ dir, durability: 'process' })
+  t.teardown(() => again.close())
+  t.equal(again.operator('n/o').load().meta.lastEvent, 1n, 'once space is freed it opens, with its state')
 })
