@@ -9,14 +9,9 @@ import t, { type Test } from 'tap'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { shortRuntimeDir, startCli } from './fixtures/cli.js'
+import { dataflow } from './fixtures/run-dataflows.js'
 import { fixture } from '../fixtures/nodes.js'
 import { processesNaming, running, waitUntilGone, waitUntilNone } from './fixtures/processes.js'
-
-/** Write a dataflow YAML into a fresh test dir, with a private runtime dir for its sockets. */
-function dataflow(t: Test, yaml: string): { file: string; runtimeDir: string } {
-  const dir = t.testdir({ 'dataflow.yml': yaml })
-  return { file: join(dir, 'dataflow.yml'), runtimeDir: shortRuntimeDir(t) }
-}
 
 /** What is left in the run directories' root (DORA_TS_RUNTIME_DIR/dora-ts-<uid>). */
 function runDirs(runtimeDir: string): string[] {

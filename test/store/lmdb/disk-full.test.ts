@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { KvsStore } from '../../../src/store/kvs/store.js'
 import { KvsError } from '../../../src/store/kvs/errors.js'
-import { StateStore, type OperatorMeta } from '../../../src/store/state/store.js'
+import { StateStore, type OperatorMeta, type StateWrite } from '../../../src/store/state/store.js'
 import { StateError } from '../../../src/store/state/errors.js'
 
 /**
@@ -182,7 +182,7 @@ t.test('seeded writes of mixed sizes and deletes into a full state store end in 
   let fullErrors = 0
   for (let i = 0; i < 400; i++) {
     const key = `k${next(200)}`
-    const write = next(4) === 0 ? { key, delete: true as const } : { key, value: new Uint8Array(1 + next(60_000)).fill(i & 0xff) }
+    const write: StateWrite = next(4) === 0 ? { key, delete: true as const } : { key, value: new Uint8Array(1 + next(60_000)).fill(i & 0xff) }
     try {
       op.commit([write], meta(event + 1n))
       event++
