@@ -93,6 +93,15 @@ t.test('a state store on a full file system fails commits with DORA_STATE_DISK_F
   t.equal(op.load().state.get('after')?.length, value.length, 'once space is freed, commits work again')
 })
 
+/** A state store in `<fs>/state` with one committed event (key `k` = [7]), closed. */
+function storeWithOneEvent(fs: string): string {
+  const dir = join(fs, 'state')
+  const store = StateStore.open({ dir, durability: 'process' })
+  store.operator('n/o').commit([{ key: 'k', value: new Uint8Array([7]) }], meta(1n))
+  store.close()
+  return dir
+}
+
 /** Fill the file system holding `dir` to the last byte, in a file named filler. */
 function fillUp(dir: string): void {
   const fd = openSync(join(dir, 'filler'), 'w')
@@ -142,10 +151,7 @@ t.test('regression (issue 12): opening the KVS on a completely full disk is DORA
 t.test('a state store on a full disk: a new one is DORA_STATE_DISK_FULL at open; one with data opens, reads, and refuses commits cleanly', async (t) => {
   const fs = smallFileSystem(t)
   if (typeof fs !== 'string') return void t.skip(fs.skip, () => {})
-  const dir = join(fs, 'state')
-  const first = StateStore.open({ dir, durability: 'process' })
-  first.operator('n/o').commit([{ key: 'k', value: new Uint8Array([7]) }], meta(1n))
-  first.close()
+  const dir = storeWithOneEvent(fs)
   fillUp(fs)
   let failure: unknown
   try {
@@ -202,10 +208,7 @@ t.test('seeded writes of mixed sizes and deletes into a full state store end in 
 t.test('a copied state store (no lock.mdb, not verified) on a full disk is DORA_STATE_DISK_FULL, not taken for damaged', async (t) => {
   const fs = smallFileSystem(t)
   if (typeof fs !== 'string') return void t.skip(fs.skip, () => {})
-  const dir = join(fs, 'state')
-  const first = StateStore.open({ dir, durability: 'process' })
-  first.operator('n/o').commit([{ key: 'k', value: new Uint8Array([7]) }], meta(1n))
-  first.close()
+  const dir = storeWithOneEvent(fs)
   // What a copy without its lock file looks like: the open must create lock.mdb, and the
   // probe reads it all first (no stamp). The probe used to die by SIGBUS there: "damaged".
   rmSync(join(dir, 'lock.mdb'))
