@@ -202,9 +202,9 @@ export async function withStore<T>(dir: string, work: (store: StateStore) => T |
 /**
  * The lock files of the processes using a store at this moment (its owner's pid file, the open
  * lock, and the files a pid file is prepared in) and LMDB's reader table (lock.mdb, as long as
- * whoever created it chose: LMDB, or the store giving it its blocks first, lock-file.ts): not the store's
- * data. Counted, a `state ls` beside another reader showed another size (96.3 against 96.2
- * KiB, seen in CI), and the same store two sizes depending on who opened it first.
+ * whoever created it chose: LMDB, or the store writing it first, src/store/lmdb/lock-file.ts):
+ * not the store's data. Counted, a `state ls` beside another reader showed another size (96.3
+ * against 96.2 KiB, seen in CI), and the same store two sizes depending on who created it.
  */
 function isLockFile(name: string): boolean {
   return name === OWNER_FILE || name === OPEN_LOCK_FILE || name === 'lock.mdb' || name.endsWith('.tmp')
