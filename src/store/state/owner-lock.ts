@@ -11,8 +11,13 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { livePidFileEntry, tryAcquirePidFile } from '../../transport/pid-file.js'
-import { StateInUseError, StateOpenError } from './errors.js'
+import { StateInUseError, StateOpenError, stateErrorFrom } from './errors.js'
 import { errorMessage } from '../../errors.js'
+
+function isDiskFull(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code
+  return code === 'ENOSPC' || code === 'EDQUOT'
+}
 
 export interface OwnerLock {
   release(): void
@@ -37,6 +42,8 @@ export function acquireOwnerLock(dir: string, role: OwnerRole = 'run'): OwnerLoc
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     result = tryAcquirePidFile(join(dir, OWNER_FILE), role === 'cli' ? 'cli' : '')
   } catch (err) {
+    // A full disk says so, with what to do (a run on a full disk fails here first).
+    if (isDiskFull(err)) throw stateErrorFrom(err, { dir, action: 'open' })
     throw new StateOpenError(`cannot lock the state store in ${dir}: ${errorMessage(err)}`, { dir, cause: err })
   }
   if (!result.acquired) {

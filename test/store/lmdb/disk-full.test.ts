@@ -13,6 +13,7 @@ import { KvsStore } from '../../../src/store/kvs/store.js'
 import { KvsError } from '../../../src/store/kvs/errors.js'
 import { StateStore, type OperatorMeta, type StateWrite } from '../../../src/store/state/store.js'
 import { StateError } from '../../../src/store/state/errors.js'
+import { acquireOwnerLock } from '../../../src/store/state/owner-lock.js'
 
 /**
  * A fresh 2 MiB tmpfs holding a 256 KiB ballast file (unmounted in teardown), or why not.
@@ -227,4 +228,16 @@ t.test('a copied state store (no lock.mdb, not verified) on a full disk is DORA_
   const again = StateStore.open({ dir, durability: 'process' })
   t.teardown(() => again.close())
   t.equal(again.operator('n/o').load().meta.lastEvent, 1n, 'once space is freed it opens, with its state')
+})
+
+t.test('taking the owner lock of a state store on a full disk is DORA_STATE_DISK_FULL with its hint, and leaves nothing behind', async (t) => {
+  const fs = smallFileSystem(t)
+  if (typeof fs !== 'string') return void t.skip(fs.skip, () => {})
+  const dir = storeWithOneEvent(fs)
+  fillUp(fs)
+  const before = readdirSync(dir).sort()
+  const err = t.throws(() => acquireOwnerLock(dir)) as StateError
+  t.equal(err.code, 'DORA_STATE_DISK_FULL', String(err))
+  t.match(err.hint, /free disk space/)
+  t.same(readdirSync(dir).sort(), before, 'no pid file or temporary file left')
 })
