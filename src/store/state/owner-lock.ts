@@ -13,11 +13,7 @@ import { join } from 'node:path'
 import { livePidFileEntry, tryAcquirePidFile } from '../../transport/pid-file.js'
 import { StateInUseError, StateOpenError, stateErrorFrom } from './errors.js'
 import { errorMessage } from '../../errors.js'
-
-function isDiskFull(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code
-  return code === 'ENOSPC' || code === 'EDQUOT'
-}
+import { classifyLmdbError } from '../lmdb/errors.js'
 
 export interface OwnerLock {
   release(): void
@@ -43,7 +39,8 @@ export function acquireOwnerLock(dir: string, role: OwnerRole = 'run'): OwnerLoc
     result = tryAcquirePidFile(join(dir, OWNER_FILE), role === 'cli' ? 'cli' : '')
   } catch (err) {
     // A full disk says so, with what to do (a run on a full disk fails here first).
-    if (isDiskFull(err)) throw stateErrorFrom(err, { dir, action: 'open' })
+    // (No `dir` for the classification: only ENOSPC/EDQUOT count, not an EIO near full.)
+    if (classifyLmdbError(err) === 'disk-full') throw stateErrorFrom(err, { dir, action: 'open' })
     throw new StateOpenError(`cannot lock the state store in ${dir}: ${errorMessage(err)}`, { dir, cause: err })
   }
   if (!result.acquired) {
