@@ -189,7 +189,7 @@ t.test('seeded writes of mixed sizes and deletes into a full state store end in 
   let fullErrors = 0
   for (let i = 0; i < 400; i++) {
     const key = `k${next(200)}`
-    const write: StateWrite = next(4) === 0 ? { key, delete: true as const } : { key, value: new Uint8Array(1 + next(60_000)).fill(i & 0xff) }
+    const write: StateWrite = next(4) === 0 ? { key, delete: true } : { key, value: new Uint8Array(1 + next(60_000)).fill(i & 0xff) }
     try {
       op.commit([write], meta(event + 1n))
       event++
