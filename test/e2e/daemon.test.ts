@@ -5,7 +5,8 @@
 import t, { type Test } from 'tap'
 import { existsSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { alive, runCli, shortRuntimeDir, waitForExit, type CliResult } from './fixtures/cli.js'
+import { pathToFileURL } from 'node:url'
+import { alive, ROOT, runCli, shortRuntimeDir, waitForExit, type CliResult } from './fixtures/cli.js'
 import { fixture } from '../fixtures/nodes.js'
 import { readPidFile } from '../../src/transport/pid-file.js'
 import { waitFor } from '../fixtures/wait-for.js'
@@ -150,6 +151,26 @@ t.test('a stale pid file and socket of a dead supervisor are cleaned, and up wor
   t.notOk(existsSync(join(dir, 'daemon.pid')), 'stale pid file removed')
   t.notOk(existsSync(join(dir, 'control.sock')), 'stale socket removed')
   const up = await cli('up')
+  t.match(up.stderr, /supervisor started/)
+})
+
+t.test('a supervisor that does not answer in time is stopped by up, which says so; the next up starts clean', async (t) => {
+  const { cli, env } = daemonEnv(t)
+  const usage = await cli('up', '--timeout', '0')
+  t.equal(usage.code, 1)
+  t.match(usage.stderr, /--timeout 0 leaves the supervisor no time to start/)
+  // The preload keeps the daemon from ever starting and makes it ignore SIGTERM: up must
+  // escalate to SIGKILL, not leave it to come up later with nobody knowing (torture seed 20261205).
+  const stuck = await runCli(['up', '--timeout', '1s'], {
+    env: { ...env, NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --import ${pathToFileURL(join(ROOT, 'test', 'fixtures', 'stall-daemon.mjs')).href}` },
+  })
+  t.equal(stuck.code, 1, stuck.stderr)
+  t.match(stuck.stderr, /the supervisor \(pid \d+\) did not answer within 1 s of starting, so it was stopped\n.*dora-ts up --timeout 60s/s)
+  t.notMatch(stuck.stderr, /\bat \S+:\d+:\d+/, 'no stack trace')
+  const stuckPid = Number(/pid (\d+)/.exec(stuck.stderr)![1])
+  t.notOk(alive(stuckPid), 'the stuck supervisor is gone when up returns')
+  const up = await cli('up')
+  t.equal(up.code, 0, up.stderr)
   t.match(up.stderr, /supervisor started/)
 })
 
