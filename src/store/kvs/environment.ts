@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { LMDB_PRIVATE_FILES } from '../../security/private-path.js'
+import { LMDB_PRIVATE_FILES, PRIVATE_FILE_MODE } from '../../security/private-path.js'
 import { mkdirSync, realpathSync } from 'node:fs'
 import { ABORT, open as openLmdb, type Database, type Key, type RootDatabase, type Transaction } from 'lmdb'
 import { META_DB } from '../state/disk-layout.js'
@@ -100,7 +100,9 @@ export function openEnvironmentCount(): number {
 
 /** Open the lmdb-js environment of `dir`, check or write its layout record. */
 function openEnvironment(dir: string, realDir: string, mapSizeBytes: number, verify: boolean): SharedEnv {
-  preflight(dir, { verify })
+  // lock.mdb first written as zeros: LMDB writes a new one through a map, on a full disk a
+  // SIGBUS (src/store/lmdb/lock-file.ts).
+  preflight(dir, { verify, lockFile: { mode: PRIVATE_FILE_MODE, maxReaders: MAX_READERS } })
   // Opening runs write transactions (lmdb-js opens every database in one, the layout record,
   // the write-base check): under the turnstile, inside the open lock (the order of the two is
   // said in write-turnstile.ts).

@@ -254,6 +254,9 @@ export function kvsErrorFrom(err: unknown, context: KvsErrorContext): KvsError {
     // preflight.ts says "cannot open the state store in <dir>: <why>": keep the why.
     const why = err.message.replace(/^cannot [^:]*?: /, '')
     if (err.code === 'DORA_STATE_CORRUPT') return new KvsCorruptError(`${what}: ${why}`, options(kvsCorruptHint(dir)))
+    if (err.code === 'DORA_STATE_DISK_FULL') {
+      return new KvsDiskFullError(`${what}: ${why}`, options(`free disk space on the file system that holds ${dir}, or move the KVS with --kvs-dir`))
+    }
     if (err.code === 'DORA_STATE_LAYOUT') {
       return new KvsLayoutError(`${what}: ${why}`, options(`use a dora-ts that matches the KVS in ${dir}, or choose another directory with --kvs-dir`))
     }

@@ -87,10 +87,10 @@ export interface PreflightOptions {
   /** Read the whole store in a child process first, unless the stamp says it is unchanged. */
   verify?: boolean
   /**
-   * Write a missing lock.mdb as zeros of this mode before anything maps it (lock-file.ts): a
-   * store that one process opens at a time only.
+   * Create a missing lock.mdb as zeros (this mode, this many reader slots) before anything maps
+   * it (lock-file.ts), so a full disk is an error and not a SIGBUS.
    */
-  lockFileMode?: number
+  lockFile?: { mode: number; maxReaders: number }
 }
 
 /**
@@ -117,10 +117,10 @@ export function preflight(dir: string, options: PreflightOptions = {}): void {
     }
     checkAccess(join(dir, file), file, false, dir)
   }
-  if (options.lockFileMode !== undefined) {
+  if (options.lockFile !== undefined) {
     try {
       // Before the probe, which maps it too: on a full disk, a SIGBUS there read as damage.
-      giveLockFileBlocks(dir, options.lockFileMode)
+      giveLockFileBlocks(dir, options.lockFile)
     } catch (err) {
       throw stateErrorFrom(err, { dir, action: 'open' })
     }

@@ -86,8 +86,8 @@ export function openStateEnvironment(dir: string, mapSizeBytes: number): StateEn
   }
   // State is opened once per run or CLI command: verify it unless a clean close left it as is.
   // lock.mdb first written as zeros: LMDB writes a new one through a map, on a full disk a
-  // SIGBUS (src/store/lmdb/lock-file.ts). One process at a time opens a state store.
-  preflight(dir, { verify: true, lockFileMode: PRIVATE_FILE_MODE })
+  // SIGBUS (src/store/lmdb/lock-file.ts).
+  preflight(dir, { verify: true, lockFile: { mode: PRIVATE_FILE_MODE, maxReaders: MAX_READERS } })
   const realDir = realpathSync(dir)
 
   let env: RootDatabase<Buffer, Buffer>

@@ -149,6 +149,36 @@ t.test('regression (issue 12): opening the KVS on a completely full disk is DORA
   t.equal(Buffer.from(again.namespace('n').read('k')!).toString(), 'v', 'once space is freed it opens, with its data')
 })
 
+t.test('a KVS without lock.mdb on a disk with a few KiB left is DORA_KVS_DISK_FULL at open, never a SIGBUS; nothing left behind', async (t) => {
+  const fs = smallFileSystem(t)
+  if (typeof fs !== 'string') return void t.skip(fs.skip, () => {})
+  const dir = join(fs, 'kvs')
+  const first = KvsStore.open({ dir })
+  first.namespace('n').write('k', Buffer.from('v'))
+  first.close()
+  // As a KVS copied without its lock file, or a new one: LMDB made lock.mdb sparse and wrote
+  // its header through a map, which on this disk was a SIGBUS that killed this process.
+  rmSync(join(dir, 'lock.mdb'))
+  writeFileSync(join(fs, 'spare'), new Uint8Array(8 * 1024))
+  fillUp(fs)
+  rmSync(join(fs, 'spare')) // room for the open lock's pid file, not for a lock table
+  const before = readdirSync(dir).sort()
+  let failure: unknown
+  try {
+    KvsStore.open({ dir }).close()
+  } catch (err) {
+    failure = err
+  }
+  t.ok(failure instanceof KvsError, `a KvsError: ${String(failure)}`)
+  t.equal((failure as KvsError).code, 'DORA_KVS_DISK_FULL')
+  t.match((failure as KvsError).hint, /free disk space/)
+  t.same(readdirSync(dir).sort(), before, 'no lock.mdb, half or whole, and no temporary file')
+  rmSync(join(fs, 'filler'))
+  const again = KvsStore.open({ dir })
+  t.teardown(() => again.close())
+  t.equal(Buffer.from(again.namespace('n').read('k')!).toString(), 'v', 'once space is freed it opens, with its data')
+})
+
 t.test('a state store on a full disk: a new one is DORA_STATE_DISK_FULL at open; one with data opens, reads, and refuses commits cleanly', async (t) => {
   const fs = smallFileSystem(t)
   if (typeof fs !== 'string') return void t.skip(fs.skip, () => {})
