@@ -123,14 +123,22 @@ function fillUp(dir: string): void {
   }
 }
 
-t.test('regression (issue 12): opening the KVS on a completely full disk is DORA_KVS_DISK_FULL and leaves no temporary file', async (t) => {
+/**
+ * Open a KVS (one key written) on a full disk: DORA_KVS_DISK_FULL with its hint, nothing left in
+ * its folder, and it opens with its data once space is freed. `spareBytes` are freed after
+ * filling the disk; `withoutLockFile` removes lock.mdb first.
+ */
+async function kvsOpenOnFullDisk(t: Test, options: { withoutLockFile: boolean; spareBytes: number; leftBehind: string }): Promise<void> {
   const fs = smallFileSystem(t)
   if (typeof fs !== 'string') return void t.skip(fs.skip, () => {})
   const dir = join(fs, 'kvs')
   const first = KvsStore.open({ dir })
   first.namespace('n').write('k', Buffer.from('v'))
   first.close()
+  if (options.withoutLockFile) rmSync(join(dir, 'lock.mdb'))
+  if (options.spareBytes > 0) writeFileSync(join(fs, 'spare'), new Uint8Array(options.spareBytes))
   fillUp(fs)
+  rmSync(join(fs, 'spare'), { force: true })
   const before = readdirSync(dir).sort()
   let failure: unknown
   try {
@@ -142,42 +150,23 @@ t.test('regression (issue 12): opening the KVS on a completely full disk is DORA
   t.equal((failure as KvsError).code, 'DORA_KVS_DISK_FULL')
   t.match((failure as KvsError).message, /the file system is full/)
   t.match((failure as KvsError).hint, /free disk space/)
-  t.same(readdirSync(dir).sort(), before, 'nothing left behind (the open lock used to leave open.lock.*.tmp)')
+  t.same(readdirSync(dir).sort(), before, options.leftBehind)
   rmSync(join(fs, 'filler'))
   const again = KvsStore.open({ dir })
   t.teardown(() => again.close())
   t.equal(Buffer.from(again.namespace('n').read('k')!).toString(), 'v', 'once space is freed it opens, with its data')
-})
+}
 
-t.test('a KVS without lock.mdb on a disk with a few KiB left is DORA_KVS_DISK_FULL at open, never a SIGBUS; nothing left behind', async (t) => {
-  const fs = smallFileSystem(t)
-  if (typeof fs !== 'string') return void t.skip(fs.skip, () => {})
-  const dir = join(fs, 'kvs')
-  const first = KvsStore.open({ dir })
-  first.namespace('n').write('k', Buffer.from('v'))
-  first.close()
-  // As a KVS copied without its lock file, or a new one: LMDB made lock.mdb sparse and wrote
-  // its header through a map, which on this disk was a SIGBUS that killed this process.
-  rmSync(join(dir, 'lock.mdb'))
-  writeFileSync(join(fs, 'spare'), new Uint8Array(8 * 1024))
-  fillUp(fs)
-  rmSync(join(fs, 'spare')) // room for the open lock's pid file, not for a lock table
-  const before = readdirSync(dir).sort()
-  let failure: unknown
-  try {
-    KvsStore.open({ dir }).close()
-  } catch (err) {
-    failure = err
-  }
-  t.ok(failure instanceof KvsError, `a KvsError: ${String(failure)}`)
-  t.equal((failure as KvsError).code, 'DORA_KVS_DISK_FULL')
-  t.match((failure as KvsError).hint, /free disk space/)
-  t.same(readdirSync(dir).sort(), before, 'no lock.mdb, half or whole, and no temporary file')
-  rmSync(join(fs, 'filler'))
-  const again = KvsStore.open({ dir })
-  t.teardown(() => again.close())
-  t.equal(Buffer.from(again.namespace('n').read('k')!).toString(), 'v', 'once space is freed it opens, with its data')
-})
+t.test('regression (issue 12): opening the KVS on a completely full disk is DORA_KVS_DISK_FULL and leaves no temporary file', (t) =>
+  kvsOpenOnFullDisk(t, { withoutLockFile: false, spareBytes: 0, leftBehind: 'nothing left behind (the open lock used to leave open.lock.*.tmp)' }),
+)
+
+// As a KVS copied without its lock file, or a new one: LMDB made lock.mdb sparse and wrote its
+// header through a map, which on a disk with room for the open lock's pid file but not for a
+// lock table was a SIGBUS that killed this process.
+t.test('a KVS without lock.mdb on a disk with a few KiB left is DORA_KVS_DISK_FULL at open, never a SIGBUS; nothing left behind', (t) =>
+  kvsOpenOnFullDisk(t, { withoutLockFile: true, spareBytes: 8 * 1024, leftBehind: 'no lock.mdb, half or whole, and no temporary file' }),
+)
 
 t.test('a state store on a full disk: a new one is DORA_STATE_DISK_FULL at open; one with data opens, reads, and refuses commits cleanly', async (t) => {
   const fs = smallFileSystem(t)
