@@ -39,12 +39,17 @@ export async function launchDaemon(options: { tcp?: string | undefined; timeoutM
   closeSync(out)
   child.unref()
   let exitCode: number | null | undefined
-  const exited = new Promise<void>((resolve) =>
+  const exited = new Promise<void>((resolve) => {
     child.once('exit', (code) => {
       exitCode = code
       resolve()
-    }),
-  )
+    })
+    // It could not be started at all (no 'exit' follows): the loop below reports it.
+    child.once('error', () => {
+      exitCode ??= null
+      resolve()
+    })
+  })
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     const pid = runningDaemonPid(paths)
