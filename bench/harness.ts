@@ -56,7 +56,11 @@ export interface StreamPhase {
   window: number
 }
 
-export type Plan = { mode: 'latency'; phases: LatencyPhase[] } | { mode: 'stream'; phases: StreamPhase[] }
+/**
+ * A stream plan's `inflight` (custom-node senders only): sends up to that many without awaiting
+ * each (see Node.send); 1 or absent awaits every send.
+ */
+export type Plan = { mode: 'latency'; phases: LatencyPhase[] } | { mode: 'stream'; phases: StreamPhase[]; inflight?: number }
 
 /** Per phase label: rounds of round trips and of each one-way leg, in µs. */
 export type LatencyResult = Record<string, { rtt: number[][]; leg1: number[][]; leg2: number[][] }>

@@ -40,6 +40,8 @@ const WITH_BASELINE = [
   ...['1KB', '1MB', '4MB', '16MB'].map((s) => `node-node.tput.${s}.mbs`),
   ...['64KB', '4MB', '16MB', '4MB@30Hz'].map((s) => `node-node-socket.rtt.${s}`),
   ...['64KB', '16MB'].map((s) => `node-node-socket.tput.${s}.mbs`),
+  // A streaming node's sends pipelined instead of awaited one by one.
+  ...['8B', '64KB'].flatMap((s) => [`node-node-pipelined.tput.${s}.msgs`, `node-node-pipelined.tput.${s}.mbs`]),
   // Issue 15: best-effort links, the same plans node to node without the supervisor.
   ...pair('node-node-best-effort'),
   'node-node-best-effort.rtt.16MB',
