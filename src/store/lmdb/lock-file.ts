@@ -47,7 +47,7 @@ export function giveLockFileBlocks(dir: string, options: { mode: number; maxRead
     writeFileSync(temp, new Uint8Array(lockFileBytes(options.maxReaders)), { flag: 'wx', mode: options.mode })
     linkSync(temp, path)
   } catch (err) {
-    // There already (the usual case, or another process was first): that one stands.
+    // Another process created it between our check and our link: theirs stands.
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
   } finally {
     rmSync(temp, { force: true })
