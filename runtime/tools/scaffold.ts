@@ -127,6 +127,9 @@ function ownVersion(): string {
   }
 }
 
+/** dora-ts's runtime dependencies (direct or not) that run an install script. */
+const NATIVE_DEPENDENCIES = ['lmdb', 'msgpackr-extract', 'zeromq']
+
 /**
  * A new dataflow is its own npm project: `"type": "module"` so Node loads the `.ts` and `.js`
  * files as ES modules (CommonJS cannot import dora-ts: "Top-level await is currently not
@@ -141,6 +144,10 @@ function projectPackageJson(name: string): string {
     type: 'module',
     scripts: { start: 'dora-ts run dataflow.yml', check: 'dora-ts check dataflow.yml' },
     dependencies: { 'dora-ts': `^${ownVersion()}` },
+    // npm 11.16+ lists every dependency install script not approved here, and npm 12 skips
+    // them: these are dora-ts's native dependencies' (prebuilt binaries where they exist,
+    // a build from source elsewhere), so a new project installs quietly and works anywhere.
+    allowScripts: Object.fromEntries(NATIVE_DEPENDENCIES.map((dep) => [dep, true])),
   }
   return `${JSON.stringify(pkg, null, 2)}\n`
 }

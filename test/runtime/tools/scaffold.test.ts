@@ -2,6 +2,7 @@ import t from 'tap'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseDataflow } from '../../../src/spec/load.js'
+import { ROOT } from '../../fixtures/paths.js'
 import { commonJsPackage, scaffoldFiles, scaffoldNameProblem, writeScaffold } from '../../../runtime/tools/scaffold.js'
 
 t.test('a dataflow scaffold is a valid dataflow whose files are all there', async (t) => {
@@ -12,9 +13,23 @@ t.test('a dataflow scaffold is a valid dataflow whose files are all there', asyn
       files.map((f) => f.path),
       ['dataflow.yml', `source.${ext}`, `transform.${ext}`, `sink.${ext}`, 'README.md', 'package.json', '.gitignore'].map((f) => join('demo', f)),
     )
-    const pkg = JSON.parse(files.find((f) => f.path.endsWith('package.json'))!.text) as { type: string; dependencies: Record<string, string> }
+    const pkg = JSON.parse(files.find((f) => f.path.endsWith('package.json'))!.text) as {
+      type: string
+      dependencies: Record<string, string>
+      allowScripts: Record<string, boolean>
+    }
     t.equal(pkg.type, 'module', 'the project makes its files ES modules')
     t.match(pkg.dependencies['dora-ts'], /^\^\d+\.\d+\.\d+/, 'and depends on this dora-ts')
+    // npm 12 skips dependency install scripts not approved in allowScripts: the native ones of
+    // dora-ts are, and each entry is a package here that has one (the list must not rot).
+    t.ok(pkg.allowScripts['zeromq'] === true && pkg.allowScripts['lmdb'] === true, 'it approves the install scripts of zeromq and lmdb')
+    for (const dep of Object.keys(pkg.allowScripts)) {
+      const { scripts = {} } = JSON.parse(readFileSync(join(ROOT, 'node_modules', dep, 'package.json'), 'utf8')) as { scripts?: Record<string, string> }
+      t.ok(
+        ['preinstall', 'install', 'postinstall'].some((s) => s in scripts),
+        `${dep} has an install script`,
+      )
+    }
     const dir = t.testdir(Object.fromEntries(files.map((f) => [f.path.slice('demo/'.length), f.text])))
     const spec = parseDataflow(files[0]!.text, join(dir, 'dataflow.yml'))
     t.equal(spec.name, 'demo')
