@@ -8,7 +8,7 @@
  */
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fixture } from '../fixtures/nodes.js'
@@ -52,6 +52,10 @@ function storeSegments(): string[] {
 t.test('supervisor SIGKILLs mid-burst of 256 KiB payloads: every confirmed payload arrives intact, no segment is left', async (t) => {
   const dir = t.testdir({})
   const sinkFile = join(dir, 'sink.jsonl')
+  // While it exists the sink takes one input per run and then holds: what the source had confirmed
+  // beyond it is still the supervisor's (outbox entries and segment files) when the kill lands.
+  const holdFile = join(dir, 'hold')
+  writeFileSync(holdFile, '')
   const progress = join(dir, 'progress.txt')
   const file = join(dir, 'dataflow.yml')
   writeFileSync(
@@ -63,7 +67,7 @@ t.test('supervisor SIGKILLs mid-burst of 256 KiB payloads: every confirmed paylo
     outputs: [frames]
   - id: sink
     path: ${fixture('big-sink.mjs')}
-    env: { RECORD_FILE: ${JSON.stringify(sinkFile)}, SIZE: ${SIZE} }
+    env: { RECORD_FILE: ${JSON.stringify(sinkFile)}, SIZE: ${SIZE}, HOLD_FILE: ${JSON.stringify(holdFile)} }
     inputs:
       frames: { source: source/frames, queue_size: 1000 }
   - id: src
@@ -110,18 +114,28 @@ t.test('supervisor SIGKILLs mid-burst of 256 KiB payloads: every confirmed paylo
     return lines
   }
 
-  let leftByKills = 0
+  const confirmedIndexes = (): Set<number> => new Set(existsSync(progress) ? readFileSync(progress, 'utf8').split('\n').filter(Boolean).map(Number) : [])
+  const sinkIndexes = (): Set<number> => new Set(records(sinkFile).map((r) => r.index))
   for (let kill = 1; kill <= 3; kill++) {
-    // Mid-burst: both chains have delivered something more since the last kill, or are done (a
-    // fast source can have had all its sends confirmed by now, leaving fewer than 3 to deliver).
+    // Mid-burst: the held sink took its one input of this run, the source has had more sends
+    // confirmed since the last kill (or all of them), and some confirmed payload has not reached the
+    // sink; the operator chain has counted more since the last kill, or is done.
     const sinkBefore = records(sinkFile).length
+    const confirmedBefore = confirmedIndexes().size
     const countBefore = counter.length
-    await runChild(() => (records(sinkFile).length >= sinkBefore + 3 || sinkDone()) && (counter.length >= countBefore + 3 || counterDone()), 'SIGKILL')
-    leftByKills += storeSegments().length
+    await runChild(() => {
+      const confirmed = confirmedIndexes()
+      const undelivered = [...confirmed].some((i) => !sinkIndexes().has(i))
+      const sourceMoved = confirmed.size >= Math.min(COUNT, confirmedBefore + 3)
+      return records(sinkFile).length > sinkBefore && sourceMoved && undelivered && (counter.length >= countBefore + 3 || counterDone())
+    }, 'SIGKILL')
+    // Those confirmed, undelivered payloads are committed in the outbox, their bytes in segment files.
+    const left = storeSegments().length
+    t.ok(left > 0, `kill ${kill} left the confirmed, undelivered payloads as segment files for the next run (${left} seen)`)
   }
-  t.ok(leftByKills > 0, `the kills left committed payloads as segment files for the next run (${leftByKills} seen)`)
-  // The kill rounds may already have delivered everything: the last run must still have started
-  // (the source says so once its sends are done) before it is asked to stop.
+  rmSync(holdFile)
+  // The operator chain may have counted everything during the kill rounds: the last run must still
+  // have started (the source says so once its sends are done) before it is asked to stop.
   const last = await runChild((lines) => sinkDone() && counterDone() && lines.some((l) => l.startsWith('[source] sent up to')), 'SIGTERM')
   t.ok(
     last.some((l) => l.includes('[test] done ok=true')),
