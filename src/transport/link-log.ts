@@ -1,0 +1,402 @@
+/**
+ * The log of a reliable direct link (design: docs/design/reliable-direct-links.md): what a
+ * custom node sends on one output, appended by the sender's process to files in shared memory
+ * and read by each receiver's process from its own cursor, with no supervisor on the path.
+ *
+ * A send is durable once its entry is appended (one `writev` into tmpfs: it survives a SIGKILL
+ * of the sender, of the receivers and of the supervisor, not a power cut, the promise of
+ * durability `process`), so `send()` may resolve at once. The socket between the two processes
+ * only rings the receiver's bell; the receiver reads the entries in order from the files, so a
+ * ring lost while it restarted loses nothing.
+ *
+ * Layout: `<dir>/<first seq, 20 digits>.log` files, each a run of entries
+ *
+ *   u32 magic | u32 header bytes | u32 payload bytes | u32 0 | u64 seq | header | payload | u64 seq
+ *
+ * (little endian). Sequence numbers start at 1 and grow by one, across files, restarts of the
+ * sender and runs of the dataflow. The trailing copy of `seq` is written last by the same
+ * `writev`, which copies in order, so an entry whose trailer reads right is whole; a sender
+ * killed inside its `writev` leaves a torn tail, which readers treat as "not yet" and the next
+ * {@link LinkLogWriter.open} cuts off before appending (that entry's `send()` never resolved).
+ *
+ * Each receiver keeps its cursor, the last seq it consumed, in `<dir>/cursor.<name>`
+ * ({@link LinkCursor}); the writer deletes a file once every receiver's cursor is past it, and
+ * never deletes the newest, whose name keeps the numbering going.
+ *
+ * One writer per log at a time: the supervisor runs one process per node and one run per
+ * dataflow store.
+ *
+ * @module
+ */
+import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync, writevSync } from 'node:fs'
+import { join } from 'node:path'
+
+/** 'DLK1' little endian: the first word of every entry. */
+const MAGIC = 0x314b4c44
+/** Bytes before an entry's header: magic, header length, payload length, padding, seq. */
+const HEAD_BYTES = 24
+/** Bytes after its payload: the seq again. */
+const TRAIL_BYTES = 8
+/** A log file is closed for appends once it holds this much (a new one starts). */
+export const DEFAULT_LOG_FILE_BYTES = 16 * 1024 * 1024
+
+const LOG_SUFFIX = '.log'
+const CURSOR_PREFIX = 'cursor.'
+
+/** One entry read back: its number, the message header's bytes and the payload's. */
+export interface LinkEntry {
+  seq: bigint
+  header: Uint8Array
+  payload: Uint8Array
+}
+
+/** The log files of `dir`, oldest first, with the seq each starts at. */
+function logFiles(dir: string): Array<{ first: bigint; path: string }> {
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw err
+  }
+  return names
+    .filter((name) => name.endsWith(LOG_SUFFIX) && /^\d{20}\.log$/.test(name))
+    .map((name) => ({ first: BigInt(name.slice(0, 20)), path: join(dir, name) }))
+    .sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0))
+}
+
+function logName(first: bigint): string {
+  return `${first.toString().padStart(20, '0')}${LOG_SUFFIX}`
+}
+
+/**
+ * The entry at `offset` of the file `fd` when it is whole and numbered `seq`: its parts and
+ * where the next one starts; undefined when the file ends first, or holds something else
+ * there (a torn tail, or bytes a writer is still copying in).
+ */
+function readEntry(fd: number, offset: number, seq: bigint, head: Buffer): { entry: LinkEntry; next: number } | undefined {
+  if (readSync(fd, head, 0, HEAD_BYTES, offset) < HEAD_BYTES) return undefined
+  if (head.readUInt32LE(0) !== MAGIC || head.readBigUInt64LE(16) !== seq) return undefined
+  const headerBytes = head.readUInt32LE(4)
+  const payloadBytes = head.readUInt32LE(8)
+  const body = Buffer.allocUnsafe(headerBytes + payloadBytes + TRAIL_BYTES)
+  if (readSync(fd, body, 0, body.byteLength, offset + HEAD_BYTES) < body.byteLength) return undefined
+  if (body.readBigUInt64LE(headerBytes + payloadBytes) !== seq) return undefined
+  return {
+    entry: {
+      seq,
+      header: body.subarray(0, headerBytes),
+      payload: body.subarray(headerBytes, headerBytes + payloadBytes),
+    },
+    next: offset + HEAD_BYTES + body.byteLength,
+  }
+}
+
+/** Options of {@link LinkLogWriter.open}. */
+export interface LinkLogWriterOptions {
+  /** Start a new file past this many bytes (default {@link DEFAULT_LOG_FILE_BYTES}). */
+  fileBytes?: number
+}
+
+/**
+ * The appending end of a link log, in the sender's process.
+ *
+ * @example
+ * ```ts
+ * const log = LinkLogWriter.open(dir)
+ * const seq = log.append(headerBytes, payload) // durable from here
+ * ring(seq)                                     // tell the receivers there is more
+ * ```
+ */
+export class LinkLogWriter {
+  readonly #dir: string
+  readonly #fileBytes: number
+  #fd: number
+  #size: number
+  #next: bigint
+  readonly #head = Buffer.alloc(HEAD_BYTES)
+  readonly #trail = Buffer.alloc(TRAIL_BYTES)
+  #closed = false
+
+  private constructor(dir: string, fd: number, size: number, next: bigint, fileBytes: number) {
+    this.#dir = dir
+    this.#fd = fd
+    this.#size = size
+    this.#next = next
+    this.#fileBytes = fileBytes
+  }
+
+  /**
+   * Open the log of `dir` (made if missing) for appending: the newest file is read to its last
+   * whole entry and cut there, so numbering goes on after the last entry a send confirmed.
+   */
+  static open(dir: string, options: LinkLogWriterOptions = {}): LinkLogWriter {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    const fileBytes = options.fileBytes ?? DEFAULT_LOG_FILE_BYTES
+    const newest = logFiles(dir).at(-1)
+    if (newest === undefined) {
+      const fd = openSync(join(dir, logName(1n)), constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600)
+      return new LinkLogWriter(dir, fd, 0, 1n, fileBytes)
+    }
+    const fd = openSync(newest.path, constants.O_RDWR)
+    try {
+      const head = Buffer.alloc(HEAD_BYTES)
+      let offset = 0
+      let seq = newest.first
+      for (let read = readEntry(fd, offset, seq, head); read !== undefined; read = readEntry(fd, offset, seq, head)) {
+        offset = read.next
+        seq++
+      }
+      // A torn tail: the entry its killed writer was copying in. Its send never resolved.
+      if (fstatSync(fd).size > offset) ftruncateSync(fd, offset)
+      return new LinkLogWriter(dir, fd, offset, seq, fileBytes)
+    } catch (err) {
+      closeSync(fd)
+      throw err
+    }
+  }
+
+  /** The seq the next {@link append} gets. */
+  get nextSeq(): bigint {
+    return this.#next
+  }
+
+  /**
+   * Append one entry and return its seq. Durable when this returns (the file is in shared
+   * memory: see the module). On a short write (the file system is full) the tail is cut back,
+   * nothing is appended, and the error says so.
+   */
+  append(header: Uint8Array, payload: Uint8Array): bigint {
+    if (this.#closed) throw new Error('the link log is closed')
+    if (this.#size >= this.#fileBytes) this.#rotate()
+    const seq = this.#next
+    this.#head.writeUInt32LE(MAGIC, 0)
+    this.#head.writeUInt32LE(header.byteLength, 4)
+    this.#head.writeUInt32LE(payload.byteLength, 8)
+    this.#head.writeUInt32LE(0, 12)
+    this.#head.writeBigUInt64LE(seq, 16)
+    this.#trail.writeBigUInt64LE(seq, 0)
+    const total = HEAD_BYTES + header.byteLength + payload.byteLength + TRAIL_BYTES
+    let written: number
+    try {
+      written = writevSync(this.#fd, [this.#head, header, payload, this.#trail], this.#size)
+    } catch (err) {
+      this.#cutBack()
+      throw err
+    }
+    if (written !== total) {
+      this.#cutBack()
+      const err = new Error(`the link log in ${this.#dir} took ${written} of ${total} bytes (is its file system full?)`) as NodeJS.ErrnoException
+      err.code = 'ENOSPC'
+      throw err
+    }
+    this.#size += total
+    this.#next = seq + 1n
+    return seq
+  }
+
+  /**
+   * Delete the files every receiver has consumed: `consumed` is the lowest cursor among them
+   * (0 while one of them has none). Never the newest file, whose name carries the numbering.
+   */
+  collect(consumed: bigint): number {
+    const files = logFiles(this.#dir)
+    let removed = 0
+    for (let i = 0; i + 1 < files.length; i++) {
+      // File i holds seqs first(i) .. first(i + 1) - 1.
+      if (files[i + 1]!.first - 1n > consumed) break
+      unlinkSync(files[i]!.path)
+      removed++
+    }
+    return removed
+  }
+
+  /** Idempotent. */
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    closeSync(this.#fd)
+  }
+
+  #cutBack(): void {
+    try {
+      ftruncateSync(this.#fd, this.#size)
+    } catch {
+      // The next open cuts a torn tail off anyway.
+    }
+  }
+
+  #rotate(): void {
+    const fd = openSync(join(this.#dir, logName(this.#next)), constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600)
+    closeSync(this.#fd)
+    this.#fd = fd
+    this.#size = 0
+  }
+}
+
+/**
+ * The reading end of a link log, in a receiver's process: entries in order from just after
+ * `after` (its cursor). {@link next} returns undefined when no whole entry follows yet; call it
+ * again when the sender rings.
+ */
+export class LinkLogReader {
+  readonly #dir: string
+  #fd = -1
+  #offset = 0
+  /** The first seq of the file open now, and of the one after it (when known). */
+  #fileFirst = 0n
+  #expected: bigint
+  readonly #head = Buffer.alloc(HEAD_BYTES)
+  #closed = false
+
+  constructor(dir: string, after: bigint) {
+    this.#dir = dir
+    this.#expected = after + 1n
+  }
+
+  /** The seq the next entry read will have. */
+  get expected(): bigint {
+    return this.#expected
+  }
+
+  /** The next whole entry, or undefined when there is none yet. */
+  next(): LinkEntry | undefined {
+    if (this.#closed) return undefined
+    if (this.#fd < 0 && !this.#seek()) return undefined
+    let read = readEntry(this.#fd, this.#offset, this.#expected, this.#head)
+    // Nothing more here: the writer may have gone on in a newer file.
+    if (read === undefined && this.#switchToNewer()) read = readEntry(this.#fd, this.#offset, this.#expected, this.#head)
+    if (read === undefined) return undefined
+    this.#offset = read.next
+    this.#expected++
+    return read.entry
+  }
+
+  /** Idempotent. */
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    if (this.#fd >= 0) closeSync(this.#fd)
+    this.#fd = -1
+  }
+
+  /** Open the file holding `#expected` and find the entry in it; false when there is none yet. */
+  #seek(): boolean {
+    const files = logFiles(this.#dir)
+    // The newest file that starts at or before the entry wanted; the oldest when all start after
+    // it (files this receiver had consumed were collected: nothing before the oldest is wanted).
+    let file = files[0]
+    for (const f of files) if (f.first <= this.#expected) file = f
+    if (file === undefined) return false
+    if (file.first > this.#expected) this.#expected = file.first
+    const fd = openSync(file.path, constants.O_RDONLY)
+    let offset = 0
+    for (let seq = file.first; seq < this.#expected; seq++) {
+      const read = readEntry(fd, offset, seq, this.#head)
+      if (read === undefined) {
+        // The entry wanted is not written yet (the cursor is ahead of the file only if the log
+        // was removed under it): start at what is there.
+        this.#expected = seq
+        break
+      }
+      offset = read.next
+    }
+    this.#fd = fd
+    this.#offset = offset
+    this.#fileFirst = file.first
+    return true
+  }
+
+  /** The writer started a file at `#expected`: move to it. */
+  #switchToNewer(): boolean {
+    const files = logFiles(this.#dir)
+    const newer = files.find((f) => f.first === this.#expected && f.first !== this.#fileFirst)
+    if (newer === undefined) return false
+    const fd = openSync(newer.path, constants.O_RDONLY)
+    closeSync(this.#fd)
+    this.#fd = fd
+    this.#offset = 0
+    this.#fileFirst = newer.first
+    return true
+  }
+}
+
+/**
+ * A receiver's cursor on a link log: the last seq it consumed, in `<dir>/cursor.<name>`. Two
+ * 16-byte slots written in turn, each `seq` and its complement, so a write torn by a kill
+ * leaves the other slot standing; the higher whole slot is the cursor.
+ */
+export class LinkCursor {
+  readonly #fd: number
+  #value: bigint
+  #slot: number
+  readonly #buf = Buffer.alloc(16)
+
+  constructor(dir: string, name: string) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    this.#fd = openSync(join(dir, `${CURSOR_PREFIX}${name}`), constants.O_RDWR | constants.O_CREAT, 0o600)
+    const { value, slot } = readCursorFd(this.#fd)
+    this.#value = value
+    this.#slot = slot
+  }
+
+  /** The last seq consumed (0 before the first). */
+  get value(): bigint {
+    return this.#value
+  }
+
+  /** Record that everything up to `seq` is consumed (never moves back). */
+  advance(seq: bigint): void {
+    if (seq <= this.#value) return
+    this.#slot ^= 1
+    this.#buf.writeBigUInt64LE(seq, 0)
+    this.#buf.writeBigUInt64LE(~seq & 0xffffffffffffffffn, 8)
+    writeSync(this.#fd, this.#buf, 0, 16, this.#slot * 16)
+    this.#value = seq
+  }
+
+  close(): void {
+    closeSync(this.#fd)
+  }
+}
+
+function readCursorFd(fd: number): { value: bigint; slot: number } {
+  const buf = Buffer.alloc(32)
+  const got = readSync(fd, buf, 0, 32, 0)
+  let value = 0n
+  let slot = 1 // the first advance writes slot 0
+  for (let s = 0; s < 2; s++) {
+    if (got < (s + 1) * 16) break
+    const seq = buf.readBigUInt64LE(s * 16)
+    if ((~seq & 0xffffffffffffffffn) !== buf.readBigUInt64LE(s * 16 + 8)) continue
+    if (seq >= value) {
+      value = seq
+      slot = s
+    }
+  }
+  return { value, slot }
+}
+
+/**
+ * The lowest cursor among `names` in `dir` (0 when one has none yet): what the writer may
+ * collect up to ({@link LinkLogWriter.collect}).
+ */
+export function lowestCursor(dir: string, names: readonly string[]): bigint {
+  let lowest: bigint | undefined
+  for (const name of names) {
+    let fd: number
+    try {
+      fd = openSync(join(dir, `${CURSOR_PREFIX}${name}`), constants.O_RDONLY)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0n
+      throw err
+    }
+    try {
+      const { value } = readCursorFd(fd)
+      if (lowest === undefined || value < lowest) lowest = value
+    } finally {
+      closeSync(fd)
+    }
+  }
+  return lowest ?? 0n
+}

@@ -1,0 +1,208 @@
+/**
+ * The log of a reliable direct link: what a sender appended is read back whole and in order,
+ * across files, a writer SIGKILLed in the middle of its writes, and a reader that reads while
+ * the writer writes; a receiver's cursor survives a torn write; the writer collects only what
+ * every receiver consumed. Real files, a real child process killed for real.
+ */
+import t, { type Test } from 'tap'
+import { spawn } from 'node:child_process'
+import { appendFileSync, closeSync, openSync, readdirSync, statSync, truncateSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { LinkCursor, LinkLogReader, LinkLogWriter, lowestCursor } from '../../src/transport/link-log.js'
+import { sourceDir } from '../fixtures/paths.js'
+
+const WRITER = join(sourceDir(import.meta.url), 'fixtures', 'link-log-writer.mjs')
+
+/** The entry the fixture writer appends as `seq`, rebuilt: [header, payload]. */
+function expected(seq: bigint): [string, Buffer] {
+  const size = Number((seq * 7919n) % 300000n)
+  const payload = Buffer.allocUnsafe(size)
+  for (let j = 0; j < size; j++) payload[j] = (Number(seq % 256n) + j) & 255
+  return [String(seq), payload]
+}
+
+/** Read every whole entry after `after`, checking each against the fixture's; the last seq read. */
+function readAll(t: Test, dir: string, after = 0n): bigint {
+  const reader = new LinkLogReader(dir, after)
+  let last = after
+  let bad = 0
+  for (let e = reader.next(); e !== undefined; e = reader.next()) {
+    const [header, payload] = expected(e.seq)
+    if (e.seq !== last + 1n || Buffer.from(e.header).toString() !== header || Buffer.compare(Buffer.from(e.payload), payload) !== 0) bad++
+    last = e.seq
+  }
+  reader.close()
+  t.equal(bad, 0, `every entry after ${after} up to ${last} is whole and in order`)
+  return last
+}
+
+t.test('entries come back in order, across files, from any cursor', async (t) => {
+  const dir = t.testdir({})
+  const log = LinkLogWriter.open(dir, { fileBytes: 4096 })
+  for (let i = 0; i < 50; i++) log.append(Buffer.from(`h${i + 1}`), Buffer.alloc(300 + i, i))
+  log.close()
+  t.ok(readdirSync(dir).filter((n) => n.endsWith('.log')).length > 3, 'the log spans several files')
+  for (const after of [0n, 1n, 17n, 49n, 50n]) {
+    const reader = new LinkLogReader(dir, after)
+    const seqs: bigint[] = []
+    for (let e = reader.next(); e !== undefined; e = reader.next()) {
+      seqs.push(e.seq)
+      if (Buffer.from(e.header).toString() !== `h${e.seq}` || e.payload.byteLength !== 300 + Number(e.seq) - 1)
+        t.fail(`entry ${e.seq} is not what was appended`)
+    }
+    reader.close()
+    t.same(
+      seqs,
+      Array.from({ length: 50 - Number(after) }, (_, i) => after + 1n + BigInt(i)),
+      `after ${after}: the rest, in order`,
+    )
+  }
+})
+
+t.test('a reader that caught up gets what is appended next, also in a new file', async (t) => {
+  const dir = t.testdir({})
+  const log = LinkLogWriter.open(dir, { fileBytes: 1024 })
+  const reader = new LinkLogReader(dir, 0n)
+  t.equal(reader.next(), undefined, 'nothing before the first append')
+  for (let i = 1n; i <= 20n; i++) {
+    log.append(Buffer.from(String(i)), Buffer.alloc(200))
+    const e = reader.next()
+    t.equal(e?.seq, i, `entry ${i} read right after its append`)
+    t.equal(reader.next(), undefined, 'then nothing more yet')
+  }
+  reader.close()
+  log.close()
+})
+
+t.test('a torn tail is "not yet" for a reader, and cut off by the next writer, which goes on with its number', async (t) => {
+  const dir = t.testdir({})
+  const log = LinkLogWriter.open(dir)
+  log.append(Buffer.from('1'), Buffer.alloc(1000, 1))
+  log.append(Buffer.from('2'), Buffer.alloc(1000, 2))
+  log.close()
+  const file = join(
+    dir,
+    readdirSync(dir).find((n) => n.endsWith('.log'))!,
+  )
+  const whole = statSync(file).size
+  truncateSync(file, whole - 5) // entry 2 torn: its trailer incomplete
+  const reader = new LinkLogReader(dir, 0n)
+  t.equal(reader.next()?.seq, 1n, 'entry 1 is whole')
+  t.equal(reader.next(), undefined, 'the torn entry 2 is not read')
+  const again = LinkLogWriter.open(dir)
+  t.equal(again.nextSeq, 2n, 'the writer numbers on from the last whole entry')
+  t.equal(statSync(file).size, whole - (24 + 1 + 1000 + 8), 'the torn tail was cut off: entry 1 is all that is left')
+  again.append(Buffer.from('2b'), Buffer.alloc(10, 9))
+  const e = reader.next()
+  t.equal(Buffer.from(e?.header ?? []).toString(), '2b', 'the reader that waited at 2 reads the new entry 2')
+  reader.close()
+  again.close()
+  // Garbage after the last whole entry (not an entry at all) is cut the same way.
+  appendFileSync(file, Buffer.from('not an entry'))
+  const third = LinkLogWriter.open(dir)
+  t.equal(third.nextSeq, 3n, 'garbage at the tail is not an entry')
+  third.close()
+})
+
+t.test('writers SIGKILLed mid-append: every entry an append returned for is read back whole, numbering goes on', async (t) => {
+  const dir = t.testdir({})
+  const seed = Number(process.env['TEST_SEED'] ?? Date.now() % 100000)
+  let rand = seed
+  const next = (): number => (rand = (rand * 1103515245 + 12345) % 2147483648) / 2147483648
+  let confirmed = 0n
+  for (let kill = 0; kill < 4; kill++) {
+    const child = spawn(process.execPath, [WRITER, dir, String(256 * 1024)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    const target = 5 + Math.floor(next() * 30)
+    let seen = 0
+    await new Promise<void>((resolve) => {
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        const seq = BigInt(line.split(' ')[1]!)
+        if (seq > confirmed) confirmed = seq
+        if (++seen === target) {
+          child.kill('SIGKILL')
+          resolve()
+        }
+      })
+      void exited.then(() => resolve())
+    })
+    await exited
+    const last = readAll(t, dir)
+    t.ok(last >= confirmed, `kill ${kill + 1} (seed ${seed}): the log holds every confirmed entry (${confirmed}), read up to ${last}`)
+  }
+})
+
+t.test('a reader in this process reads while a writer in another appends: never a torn or skipped entry', async (t) => {
+  const dir = t.testdir({})
+  const child = spawn(process.execPath, [WRITER, dir, String(512 * 1024)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  t.teardown(() => void child.kill('SIGKILL'))
+  const reader = new LinkLogReader(dir, 0n)
+  let last = 0n
+  let bad = 0
+  // Bounded in count: read until 300 entries came, yielding to the event loop between tries.
+  while (last < 300n) {
+    const e = reader.next()
+    if (e === undefined) {
+      await new Promise((resolve) => setImmediate(resolve))
+      continue
+    }
+    const [header, payload] = expected(e.seq)
+    if (e.seq !== last + 1n || Buffer.from(e.header).toString() !== header || Buffer.compare(Buffer.from(e.payload), payload) !== 0) bad++
+    last = e.seq
+  }
+  child.kill('SIGKILL')
+  await exited
+  reader.close()
+  t.equal(bad, 0, 'every entry read while being written was whole and next in order')
+})
+
+t.test('collect deletes only files every receiver consumed, never the newest; the numbering survives it', async (t) => {
+  const dir = t.testdir({})
+  const log = LinkLogWriter.open(dir, { fileBytes: 1000 })
+  for (let i = 0; i < 30; i++) log.append(Buffer.from('h'), Buffer.alloc(400))
+  const files = (): string[] => readdirSync(dir).filter((n) => n.endsWith('.log'))
+  const before = files().length
+  const a = new LinkCursor(dir, 'a')
+  const b = new LinkCursor(dir, 'b')
+  t.equal(lowestCursor(dir, ['a', 'b', 'c']), 0n, 'a receiver without a cursor holds everything')
+  t.equal(log.collect(lowestCursor(dir, ['a', 'b', 'c'])), 0, 'nothing collected')
+  a.advance(30n)
+  b.advance(10n)
+  t.equal(lowestCursor(dir, ['a', 'b']), 10n, 'the lowest cursor')
+  log.collect(lowestCursor(dir, ['a', 'b']))
+  const reader = new LinkLogReader(dir, 10n)
+  t.equal(reader.next()?.seq, 11n, 'what b has not consumed is still there')
+  reader.close()
+  b.advance(30n)
+  log.collect(lowestCursor(dir, ['a', 'b']))
+  t.equal(files().length, 1, `all consumed: only the newest file of ${before} is left`)
+  log.close()
+  a.close()
+  b.close()
+  const again = LinkLogWriter.open(dir, { fileBytes: 1000 })
+  t.equal(again.nextSeq, 31n, 'a new writer numbers on after 30')
+  again.close()
+})
+
+t.test('a cursor reads back its last value, and survives a torn write of its slot', async (t) => {
+  const dir = t.testdir({})
+  const c = new LinkCursor(dir, 'sink.in')
+  t.equal(c.value, 0n, 'a new cursor is at 0')
+  c.advance(5n)
+  c.advance(9n)
+  c.advance(7n)
+  t.equal(c.value, 9n, 'never moves back')
+  c.close()
+  t.equal(new LinkCursor(dir, 'sink.in').value, 9n, 'read back by a new process')
+  // Tear the slot written last (5 went to slot 0, 9 to slot 1): the other slot stands.
+  const fd = openSync(join(dir, 'cursor.sink.in'), 'r+')
+  writeSync(fd, Buffer.alloc(4, 0xee), 0, 4, 16)
+  closeSync(fd)
+  const torn = new LinkCursor(dir, 'sink.in')
+  t.equal(torn.value, 5n, 'a torn slot falls back to the other one')
+  torn.advance(6n)
+  torn.close()
+  t.equal(new LinkCursor(dir, 'sink.in').value, 6n, 'and the next advance writes over the torn slot')
+})
