@@ -19,8 +19,8 @@
  * killed inside its `writev` leaves a torn tail, which readers treat as "not yet" and the next
  * {@link LinkLogWriter.open} cuts off before appending (that entry's `send()` never resolved).
  *
- * Each receiver keeps its cursor, the last seq it consumed, in `<dir>/cursor.<name>`
- * ({@link LinkCursor}); the writer deletes a file once every receiver's cursor is past it, and
+ * Each receiver keeps its cursor, the last seq it consumed (and the one in its program's hands),
+ * in `<dir>/cursor.<name>` ({@link LinkCursor}); the writer deletes a file once every receiver's cursor is past it, and
  * never deletes the newest, whose name keeps the numbering going.
  *
  * One writer per log at a time: the supervisor runs one process per node and one run per
@@ -92,6 +92,17 @@ function readEntry(fd: number, offset: number, seq: bigint, head: Buffer): { ent
   }
 }
 
+/**
+ * Where an appended entry is: its seq, the first seq of its file and the offset just past it
+ * there. Sent along with the message, it lets a receiver that got the entry from the socket
+ * move its reader past it without reading it ({@link LinkLogReader.passed}).
+ */
+export interface LinkPosition {
+  seq: bigint
+  file: bigint
+  end: number
+}
+
 /** Options of {@link LinkLogWriter.open}. */
 export interface LinkLogWriterOptions {
   /** Start a new file past this many bytes (default {@link DEFAULT_LOG_FILE_BYTES}). */
@@ -112,15 +123,18 @@ export class LinkLogWriter {
   readonly #dir: string
   readonly #fileBytes: number
   #fd: number
+  /** The first seq of the file appended to now (its name). */
+  #file: bigint
   #size: number
   #next: bigint
   readonly #head = Buffer.alloc(HEAD_BYTES)
   readonly #trail = Buffer.alloc(TRAIL_BYTES)
   #closed = false
 
-  private constructor(dir: string, fd: number, size: number, next: bigint, fileBytes: number) {
+  private constructor(dir: string, fd: number, file: bigint, size: number, next: bigint, fileBytes: number) {
     this.#dir = dir
     this.#fd = fd
+    this.#file = file
     this.#size = size
     this.#next = next
     this.#fileBytes = fileBytes
@@ -136,7 +150,7 @@ export class LinkLogWriter {
     const newest = logFiles(dir).at(-1)
     if (newest === undefined) {
       const fd = openSync(join(dir, logName(1n)), constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600)
-      return new LinkLogWriter(dir, fd, 0, 1n, fileBytes)
+      return new LinkLogWriter(dir, fd, 1n, 0, 1n, fileBytes)
     }
     const fd = openSync(newest.path, constants.O_RDWR)
     try {
@@ -149,7 +163,7 @@ export class LinkLogWriter {
       }
       // A torn tail: the entry its killed writer was copying in. Its send never resolved.
       if (fstatSync(fd).size > offset) ftruncateSync(fd, offset)
-      return new LinkLogWriter(dir, fd, offset, seq, fileBytes)
+      return new LinkLogWriter(dir, fd, newest.first, offset, seq, fileBytes)
     } catch (err) {
       closeSync(fd)
       throw err
@@ -162,11 +176,11 @@ export class LinkLogWriter {
   }
 
   /**
-   * Append one entry and return its seq. Durable when this returns (the file is in shared
+   * Append one entry and return where it is. Durable when this returns (the file is in shared
    * memory: see the module). On a short write (the file system is full) the tail is cut back,
    * nothing is appended, and the error says so.
    */
-  append(header: Uint8Array, payload: Uint8Array): bigint {
+  append(header: Uint8Array, payload: Uint8Array): LinkPosition {
     if (this.#closed) throw new Error('the link log is closed')
     if (this.#size >= this.#fileBytes) this.#rotate()
     const seq = this.#next
@@ -192,7 +206,7 @@ export class LinkLogWriter {
     }
     this.#size += total
     this.#next = seq + 1n
-    return seq
+    return { seq, file: this.#file, end: this.#size }
   }
 
   /**
@@ -230,6 +244,7 @@ export class LinkLogWriter {
     const fd = openSync(join(this.#dir, logName(this.#next)), constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600)
     closeSync(this.#fd)
     this.#fd = fd
+    this.#file = this.#next
     this.#size = 0
   }
 }
@@ -270,6 +285,28 @@ export class LinkLogReader {
     this.#offset = read.next
     this.#expected++
     return read.entry
+  }
+
+  /**
+   * The entry `at` was received another way (the socket): the next read starts after it. Only
+   * for the entry {@link expected}; false (nothing changes) for any other.
+   */
+  passed(at: LinkPosition): boolean {
+    if (this.#closed || at.seq !== this.#expected) return false
+    if (at.file !== this.#fileFirst || this.#fd < 0) {
+      let fd: number
+      try {
+        fd = openSync(join(this.#dir, logName(at.file)), constants.O_RDONLY)
+      } catch {
+        return false
+      }
+      if (this.#fd >= 0) closeSync(this.#fd)
+      this.#fd = fd
+      this.#fileFirst = at.file
+    }
+    this.#offset = at.end
+    this.#expected = at.seq + 1n
+    return true
   }
 
   /** Idempotent. */
@@ -321,60 +358,92 @@ export class LinkLogReader {
   }
 }
 
+/** Mixed into a cursor slot's check word, so zeros (a new file, a hole) never read as whole. */
+const CURSOR_CHECK = 0x5a5a5a5a5a5a5a5an
+const SLOT_BYTES = 32
+const U64 = 0xffffffffffffffffn
+
+/** What a receiver's cursor file says. */
+export interface CursorValue {
+  /** Every entry up to this seq is consumed (0: none). */
+  consumed: bigint
+  /**
+   * The entry that was in the program's hands when this was written (0: none): it may have
+   * been acted on without being consumed, so a receiver that starts again marks it redelivered.
+   */
+  inHand: bigint
+}
+
 /**
- * A receiver's cursor on a link log: the last seq it consumed, in `<dir>/cursor.<name>`. Two
- * 16-byte slots written in turn, each `seq` and its complement, so a write torn by a kill
- * leaves the other slot standing; the higher whole slot is the cursor.
+ * A receiver's cursor on a link log, in `<dir>/cursor.<name>`: {@link CursorValue}. Two 32-byte
+ * slots (generation, consumed, inHand, a check word) written in turn, so a write torn by a kill
+ * leaves the other slot standing; the whole slot of the higher generation is the cursor. One
+ * `pwrite` per {@link set}.
  */
 export class LinkCursor {
   readonly #fd: number
-  #value: bigint
+  #value: CursorValue
   #slot: number
-  readonly #buf = Buffer.alloc(16)
+  #generation: bigint
+  readonly #buf = Buffer.alloc(SLOT_BYTES)
+  #closed = false
 
   constructor(dir: string, name: string) {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     this.#fd = openSync(join(dir, `${CURSOR_PREFIX}${name}`), constants.O_RDWR | constants.O_CREAT, 0o600)
-    const { value, slot } = readCursorFd(this.#fd)
+    const { value, slot, generation } = readCursorFd(this.#fd)
     this.#value = value
     this.#slot = slot
+    this.#generation = generation
   }
 
-  /** The last seq consumed (0 before the first). */
-  get value(): bigint {
+  /** What the file says now. */
+  get value(): CursorValue {
     return this.#value
   }
 
-  /** Record that everything up to `seq` is consumed (never moves back). */
-  advance(seq: bigint): void {
-    if (seq <= this.#value) return
+  /** Write `value` (`consumed` never moves back: a lower one is raised to the current). */
+  set(value: CursorValue): void {
+    if (this.#closed) return
+    const consumed = value.consumed > this.#value.consumed ? value.consumed : this.#value.consumed
+    if (consumed === this.#value.consumed && value.inHand === this.#value.inHand) return
     this.#slot ^= 1
-    this.#buf.writeBigUInt64LE(seq, 0)
-    this.#buf.writeBigUInt64LE(~seq & 0xffffffffffffffffn, 8)
-    writeSync(this.#fd, this.#buf, 0, 16, this.#slot * 16)
-    this.#value = seq
+    this.#generation++
+    this.#buf.writeBigUInt64LE(this.#generation, 0)
+    this.#buf.writeBigUInt64LE(consumed, 8)
+    this.#buf.writeBigUInt64LE(value.inHand, 16)
+    this.#buf.writeBigUInt64LE((this.#generation ^ consumed ^ value.inHand ^ CURSOR_CHECK) & U64, 24)
+    writeSync(this.#fd, this.#buf, 0, SLOT_BYTES, this.#slot * SLOT_BYTES)
+    this.#value = { consumed, inHand: value.inHand }
   }
 
+  /** Idempotent. */
   close(): void {
+    if (this.#closed) return
+    this.#closed = true
     closeSync(this.#fd)
   }
 }
 
-function readCursorFd(fd: number): { value: bigint; slot: number } {
-  const buf = Buffer.alloc(32)
-  const got = readSync(fd, buf, 0, 32, 0)
-  let value = 0n
-  let slot = 1 // the first advance writes slot 0
-  for (let s = 0; s < 2; s++) {
-    if (got < (s + 1) * 16) break
-    const seq = buf.readBigUInt64LE(s * 16)
-    if ((~seq & 0xffffffffffffffffn) !== buf.readBigUInt64LE(s * 16 + 8)) continue
-    if (seq >= value) {
-      value = seq
+function readCursorFd(fd: number): { value: CursorValue; slot: number; generation: bigint } {
+  const buf = Buffer.alloc(2 * SLOT_BYTES)
+  const got = readSync(fd, buf, 0, buf.byteLength, 0)
+  let value: CursorValue = { consumed: 0n, inHand: 0n }
+  let slot = 1 // the first write goes to slot 0
+  let generation = 0n
+  for (let s = 0; s < 2 && got >= (s + 1) * SLOT_BYTES; s++) {
+    const at = s * SLOT_BYTES
+    const gen = buf.readBigUInt64LE(at)
+    const consumed = buf.readBigUInt64LE(at + 8)
+    const inHand = buf.readBigUInt64LE(at + 16)
+    if (((gen ^ consumed ^ inHand ^ CURSOR_CHECK) & U64) !== buf.readBigUInt64LE(at + 24)) continue
+    if (gen > generation) {
+      value = { consumed, inHand }
       slot = s
+      generation = gen
     }
   }
-  return { value, slot }
+  return { value, slot, generation }
 }
 
 /**
@@ -392,8 +461,8 @@ export function lowestCursor(dir: string, names: readonly string[]): bigint {
       throw err
     }
     try {
-      const { value } = readCursorFd(fd)
-      if (lowest === undefined || value < lowest) lowest = value
+      const { consumed } = readCursorFd(fd).value
+      if (lowest === undefined || consumed < lowest) lowest = consumed
     } finally {
       closeSync(fd)
     }

@@ -75,6 +75,32 @@ t.test('a reader that caught up gets what is appended next, also in a new file',
   log.close()
 })
 
+t.test('a reader moved past entries that came by socket reads the rest from the log, across new files', async (t) => {
+  const dir = t.testdir({})
+  const log = LinkLogWriter.open(dir, { fileBytes: 700 })
+  const reader = new LinkLogReader(dir, 0n)
+  const got: string[] = []
+  for (let i = 1n; i <= 40n; i++) {
+    const at = log.append(Buffer.from(`h${i}`), Buffer.alloc(100 + Number(i)))
+    // Two of every three come "by socket"; the third is left for the log.
+    if (i % 3n !== 0n) {
+      // A gap (the entry before was not "sent"): read it from the log first.
+      for (let e = reader.expected < i ? reader.next() : undefined; e !== undefined; e = reader.expected < i ? reader.next() : undefined)
+        got.push(`log:${e.seq}`)
+      if (reader.passed(at)) got.push(`socket:${i}`)
+    }
+  }
+  for (let e = reader.next(); e !== undefined; e = reader.next()) got.push(`log:${e.seq}`)
+  t.same(
+    got,
+    Array.from({ length: 40 }, (_, k) => (BigInt(k + 1) % 3n === 0n ? `log:${k + 1}` : `socket:${k + 1}`)),
+    'every entry once, in order: those passed by socket, the others read',
+  )
+  t.notOk(reader.passed({ seq: 5n, file: 1n, end: 0 }), 'an entry other than the next one expected does not move the reader')
+  reader.close()
+  log.close()
+})
+
 t.test('a torn tail is "not yet" for a reader, and cut off by the next writer, which goes on with its number', async (t) => {
   const dir = t.testdir({})
   const log = LinkLogWriter.open(dir)
@@ -168,14 +194,14 @@ t.test('collect deletes only files every receiver consumed, never the newest; th
   const b = new LinkCursor(dir, 'b')
   t.equal(lowestCursor(dir, ['a', 'b', 'c']), 0n, 'a receiver without a cursor holds everything')
   t.equal(log.collect(lowestCursor(dir, ['a', 'b', 'c'])), 0, 'nothing collected')
-  a.advance(30n)
-  b.advance(10n)
+  a.set({ consumed: 30n, inHand: 0n })
+  b.set({ consumed: 10n, inHand: 11n })
   t.equal(lowestCursor(dir, ['a', 'b']), 10n, 'the lowest cursor')
   log.collect(lowestCursor(dir, ['a', 'b']))
   const reader = new LinkLogReader(dir, 10n)
   t.equal(reader.next()?.seq, 11n, 'what b has not consumed is still there')
   reader.close()
-  b.advance(30n)
+  b.set({ consumed: 30n, inHand: 0n })
   log.collect(lowestCursor(dir, ['a', 'b']))
   t.equal(files().length, 1, `all consumed: only the newest file of ${before} is left`)
   log.close()
@@ -189,20 +215,20 @@ t.test('collect deletes only files every receiver consumed, never the newest; th
 t.test('a cursor reads back its last value, and survives a torn write of its slot', async (t) => {
   const dir = t.testdir({})
   const c = new LinkCursor(dir, 'sink.in')
-  t.equal(c.value, 0n, 'a new cursor is at 0')
-  c.advance(5n)
-  c.advance(9n)
-  c.advance(7n)
-  t.equal(c.value, 9n, 'never moves back')
+  t.same(c.value, { consumed: 0n, inHand: 0n }, 'a new cursor is at 0, nothing in hand')
+  c.set({ consumed: 4n, inHand: 5n })
+  c.set({ consumed: 9n, inHand: 10n })
+  c.set({ consumed: 7n, inHand: 0n })
+  t.same(c.value, { consumed: 9n, inHand: 0n }, 'consumed never moves back')
   c.close()
-  t.equal(new LinkCursor(dir, 'sink.in').value, 9n, 'read back by a new process')
-  // Tear the slot written last (5 went to slot 0, 9 to slot 1): the other slot stands.
+  t.same(new LinkCursor(dir, 'sink.in').value, { consumed: 9n, inHand: 0n }, 'read back by a new process')
+  // Tear the slot written last (slot 0: 4/5, slot 1: 9/10, slot 0: 9/0): the other slot stands.
   const fd = openSync(join(dir, 'cursor.sink.in'), 'r+')
-  writeSync(fd, Buffer.alloc(4, 0xee), 0, 4, 16)
+  writeSync(fd, Buffer.alloc(4, 0xee), 0, 4, 0)
   closeSync(fd)
   const torn = new LinkCursor(dir, 'sink.in')
-  t.equal(torn.value, 5n, 'a torn slot falls back to the other one')
-  torn.advance(6n)
+  t.same(torn.value, { consumed: 9n, inHand: 10n }, 'a torn slot falls back to the other one')
+  torn.set({ consumed: 11n, inHand: 12n })
   torn.close()
-  t.equal(new LinkCursor(dir, 'sink.in').value, 6n, 'and the next advance writes over the torn slot')
+  t.same(new LinkCursor(dir, 'sink.in').value, { consumed: 11n, inHand: 12n }, 'and the next write goes over the torn slot')
 })
