@@ -140,8 +140,16 @@ export const LAYOUT = {
       directOnly: p(11),
     },
   },
-  'SupervisorToNode.DirectInput': { bytes: 8, ptrs: 3, fields: { inputId: p(0), queueSize: d(0, 32), senderNode: p(1), outputId: p(2) } },
-  'SupervisorToNode.DirectRoute': { bytes: 8, ptrs: 4, fields: { outputId: p(0), receiverNode: p(1), endpoint: p(2), inputId: p(3), queueSize: d(0, 32) } },
+  'SupervisorToNode.DirectInput': {
+    bytes: 8,
+    ptrs: 5,
+    fields: { inputId: p(0), queueSize: d(0, 32), senderNode: p(1), outputId: p(2), logDir: p(3), cursorName: p(4) },
+  },
+  'SupervisorToNode.DirectRoute': {
+    bytes: 8,
+    ptrs: 6,
+    fields: { outputId: p(0), receiverNode: p(1), endpoint: p(2), inputId: p(3), queueSize: d(0, 32), logDir: p(4), cursorName: p(5) },
+  },
   'SupervisorToNode.RegisterRejected': { bytes: 0, ptrs: 1, fields: { reason: p(0) } },
   'SupervisorToNode.Input': { bytes: 0, ptrs: 3, fields: { inputId: p(0), header: p(1), shm: p(2) } },
   'SupervisorToNode.InputBatch': { bytes: 0, ptrs: 1, fields: { inputs: p(0) } },
@@ -156,10 +164,20 @@ export const LAYOUT = {
   'SupervisorToNode.NodeFailed': { bytes: 0, ptrs: 3, fields: { nodeId: p(0), error: p(1), affectedInputs: p(2) } },
 
   // node-to-node.capnp
-  NodeToNode: { bytes: 8, ptrs: 1, tagBits: 0, fields: { input: p(0, 0), inputClosed: p(0, 1) } },
+  NodeToNode: { bytes: 8, ptrs: 1, tagBits: 0, fields: { input: p(0, 0), inputClosed: p(0, 1), linkClosed: p(0, 2) } },
   'NodeToNode.DirectMessage': {
-    bytes: 16,
+    bytes: 32,
     ptrs: 5,
-    fields: { inputId: p(0), sequence: d(0, 64), timestampNs: d(64, 64), messageId: p(1), encoding: p(2), metadata: p(3), shm: p(4) },
+    fields: {
+      inputId: p(0),
+      sequence: d(0, 64),
+      timestampNs: d(64, 64),
+      messageId: p(1),
+      encoding: p(2),
+      metadata: p(3),
+      shm: p(4),
+      linkSeq: d(128, 64),
+      linkFile: d(192, 64),
+    },
   },
 } as const satisfies Record<string, StructLayout>

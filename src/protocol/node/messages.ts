@@ -82,6 +82,13 @@ export interface DirectInput {
   /** The node and output feeding it (its messages do not carry them). */
   senderNode: string
   outputId: string
+  /**
+   * A reliable direct link (`_unstable_direct_links`): the folder of the sender's link log,
+   * where the node reads what it missed and keeps its cursor. Absent or '': best effort.
+   */
+  logDir?: string | undefined
+  /** Its cursor in {@link logDir} is `cursor.<cursorName>`. */
+  cursorName?: string | undefined
 }
 
 /**
@@ -99,8 +106,12 @@ export type NodeToNode =
       encoding: string
       metadata: Record<string, MetadataValue>
       shm?: SharedPayload | undefined
+      /** A reliable direct link: the message's entry in the link log, and its file (absent: best effort). */
+      link?: { seq: bigint; file: bigint } | undefined
     }
   | { type: 'input-closed'; id: string }
+  /** In a link log only: the sender closed the output in the run `dataflowId`. */
+  | { type: 'link-closed'; dataflowId: string }
   | { type: 'unknown'; which: number }
 
 /** One best-effort receiver of a node's output: the sender sends it each message itself. */
@@ -112,6 +123,10 @@ export interface DirectRoute {
   inputId: string
   /** The receiver's queue_size for this input. */
   queueSize: number
+  /** A reliable direct link: the folder of this output's link log (absent or '': best effort). */
+  logDir?: string | undefined
+  /** The receiver's cursor name in {@link logDir}. */
+  cursorName?: string | undefined
 }
 
 /** What the supervisor tells a node about itself when it registers. */

@@ -42,11 +42,19 @@ export function encodeNodeToNode(msg: NodeToNode): Uint8Array {
       w.text(s, g.encoding, encoding === 'raw' ? '' : encoding)
       writeMetadata(w, s, g.metadata, msg.metadata, 'input.metadata')
       if (msg.shm !== undefined) writeShared(w, w.struct(s, g.shm, SHARED), msg.shm, 'input.shm')
+      if (msg.link !== undefined) {
+        w.setU64(s, g.linkSeq, u64(msg.link.seq, 'input.link.seq'))
+        w.setU64(s, g.linkFile, u64(msg.link.file, 'input.link.file'))
+      }
       break
     }
     case 'input-closed':
       w.setWhich(root, N2N, f.inputClosed.tag)
       w.text(root, f.inputClosed, str(msg.id, 'inputClosed.id'))
+      break
+    case 'link-closed':
+      w.setWhich(root, N2N, f.linkClosed.tag)
+      w.text(root, f.linkClosed, str(msg.dataflowId, 'linkClosed.dataflowId'))
       break
     default:
       throw unencodable(msg)
@@ -71,6 +79,7 @@ export function decodeNodeToNode(bytes: Uint8Array): NodeToNode {
         const g = N2N_MESSAGE.fields
         const shm = readShared(r, r.struct(s, g.shm))
         const encoding = r.text(s, g.encoding)
+        const linkSeq = r.u64(s, g.linkSeq)
         return {
           type: 'input',
           id: r.text(s, g.inputId),
@@ -80,10 +89,13 @@ export function decodeNodeToNode(bytes: Uint8Array): NodeToNode {
           encoding: encoding === '' ? 'raw' : encoding,
           metadata: readMetadata(r, s, g.metadata),
           ...(shm === undefined ? {} : { shm }),
+          ...(linkSeq === 0n ? {} : { link: { seq: linkSeq, file: r.u64(s, g.linkFile) } }),
         }
       }
       case f.inputClosed.tag:
         return { type: 'input-closed', id: r.text(root, f.inputClosed) }
+      case f.linkClosed.tag:
+        return { type: 'link-closed', dataflowId: r.text(root, f.linkClosed) }
       default:
         return { type: 'unknown', which }
     }

@@ -286,6 +286,8 @@ function writeDirectInputs(w: FrameWriter, s: StructWriter, inputs: readonly Dir
     w.setU32(e, g.queueSize, u32(input.queueSize, `registration.directInputs[${i}].queueSize`))
     w.text(e, g.senderNode, str(input.senderNode, `registration.directInputs[${i}].senderNode`))
     w.text(e, g.outputId, str(input.outputId, `registration.directInputs[${i}].outputId`))
+    w.text(e, g.logDir, str(input.logDir ?? '', `registration.directInputs[${i}].logDir`))
+    w.text(e, g.cursorName, str(input.cursorName ?? '', `registration.directInputs[${i}].cursorName`))
   }
 }
 
@@ -304,6 +306,8 @@ function writeDirectRoutes(w: FrameWriter, s: StructWriter, routes: readonly Dir
     w.text(e, g.endpoint, str(route.endpoint, `${what}.endpoint`))
     w.text(e, g.inputId, str(route.inputId, `${what}.inputId`))
     w.setU32(e, g.queueSize, u32(route.queueSize, `${what}.queueSize`))
+    w.text(e, g.logDir, str(route.logDir ?? '', `${what}.logDir`))
+    w.text(e, g.cursorName, str(route.cursorName ?? '', `${what}.cursorName`))
   }
 }
 
@@ -316,19 +320,28 @@ function readDirect(r: FrameReader, s: StructReader): Pick<Registration, 'direct
   const f = S2N_DIRECT_INPUT.fields
   for (let i = 0; i < inputList.count; i++) {
     const e = r.element(inputList, i)
-    inputs.push({ inputId: r.text(e, f.inputId), queueSize: r.u32(e, f.queueSize), senderNode: r.text(e, f.senderNode), outputId: r.text(e, f.outputId) })
+    const logDir = r.text(e, f.logDir)
+    inputs.push({
+      inputId: r.text(e, f.inputId),
+      queueSize: r.u32(e, f.queueSize),
+      senderNode: r.text(e, f.senderNode),
+      outputId: r.text(e, f.outputId),
+      ...(logDir === '' ? {} : { logDir, cursorName: r.text(e, f.cursorName) }),
+    })
   }
   const routeList = r.structList(s, g.directRoutes)
   const routes: DirectRoute[] = []
   const h = S2N_DIRECT_ROUTE.fields
   for (let i = 0; i < routeList.count; i++) {
     const e = r.element(routeList, i)
+    const logDir = r.text(e, h.logDir)
     routes.push({
       outputId: r.text(e, h.outputId),
       receiverNode: r.text(e, h.receiverNode),
       endpoint: r.text(e, h.endpoint),
       inputId: r.text(e, h.inputId),
       queueSize: r.u32(e, h.queueSize),
+      ...(logDir === '' ? {} : { logDir, cursorName: r.text(e, h.cursorName) }),
     })
   }
   const only = r.textList(s, g.directOnly)

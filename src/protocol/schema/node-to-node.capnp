@@ -21,6 +21,8 @@ struct NodeToNode {
     input @0 :DirectMessage;  # A message for one of the receiver's best-effort inputs.
     inputClosed @1 :Text;     # The sender closed the output feeding this input (its id):
                               # nothing more comes on it from this sender.
+    linkClosed @2 :Text;      # In a link log only: the sender closed the output in the run
+                              # with this dataflow id (a receiver of a later run skips it).
   }
 
   # One message: MessageHeader's per-message fields, and where the payload is.
@@ -34,5 +36,8 @@ struct NodeToNode {
     shm @6 :Common.SharedPayload;     # Set: the payload is in this segment of the run's
                                       # shared-memory directory, a name of the file that is
                                       # the receiver's alone (it deletes it once read); no frame 1.
+    linkSeq @7 :UInt64;               # A reliable direct link: the message's entry in the
+                                      # sender's link log (0: best effort, not logged).
+    linkFile @8 :UInt64;              # The first seq of the log file holding that entry.
   }
 }

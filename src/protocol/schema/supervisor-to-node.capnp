@@ -83,6 +83,11 @@ struct SupervisorToNode {
     queueSize @1 :UInt32; # Most messages the node keeps queued; beyond, it drops the oldest.
     senderNode @2 :Text;  # The node that sends to it (its messages do not say).
     outputId @3 :Text;    # That node's output.
+    logDir @4 :Text;      # Set: a reliable direct link (`_unstable_direct_links`): the folder
+                          # of the sender's link log (src/transport/link-log.ts); the node reads
+                          # what it missed there and keeps its cursor `cursorName` in it.
+                          # Empty: best effort.
+    cursorName @5 :Text;  # This input's cursor file in `logDir` is `cursor.<cursorName>`.
   }
 
   # One best-effort receiver of one output.
@@ -93,6 +98,11 @@ struct SupervisorToNode {
     inputId @3 :Text;       # The receiver's input id the message is for.
     queueSize @4 :UInt32;   # The receiver's queue_size for it (the sender's send queue is as
                             # small: a full pipe drops the message instead of blocking).
+    logDir @5 :Text;        # Set: a reliable direct link: append every message of `outputId`
+                            # to the link log in this folder before sending it (one log per
+                            # output, shared by its receivers). Empty: best effort.
+    cursorName @6 :Text;    # The receiver's cursor in `logDir` (`cursor.<cursorName>`): the
+                            # log is collected only behind it.
   }
 
   struct RegisterRejected {
