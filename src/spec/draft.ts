@@ -97,5 +97,6 @@ export interface DraftDataflow {
   stateMapSize?: number | undefined
   kvsMapSize?: number | undefined
   maxMessageSize?: number | undefined
+  directLinks?: boolean | undefined
   nodes: DraftNode[]
 }

@@ -110,6 +110,11 @@ export const ROOT_KEYS = {
       "dora-ts: default durability of operator state: `process` (every committed event survives any process crash, the supervisor's included, but not power loss) or `power` (fsync on every commit: also survives power loss, slower). Default `process`.",
     schema: { $ref: '#/$defs/durability' },
   },
+  _unstable_direct_links: {
+    description:
+      "dora-ts, experimental: `true` sends reliable messages between two custom nodes directly from the sender's process to the receiver's, kept in a log in shared memory (durability `process`) instead of the supervisor's outbox: much faster, with the same at-least-once guarantee. Inputs with `queue_policy: backpressure` or `input_timeout`, and dataflows with `durability: power`, keep the supervisor's path. Default `false`.",
+    schema: { type: 'boolean' },
+  },
   deploy: { description: 'dora: where to deploy the dataflow.', unsupported: 'dora-ts runs every node on this machine; remove `deploy:`.' },
   _unstable_deploy: { description: 'dora: where to deploy the dataflow.', unsupported: 'dora-ts runs every node on this machine; remove `_unstable_deploy:`.' },
   debug: { description: 'dora: debug options.', unsupported: 'remove `debug:`; dora-ts has no debug options yet.' },

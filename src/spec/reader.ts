@@ -154,6 +154,15 @@ export class Reader {
     return undefined
   }
 
+  /** `true` or `false`. */
+  boolean(field: Field | undefined, scope: Scope): boolean | undefined {
+    if (field === undefined) return undefined
+    const v = field.value
+    if (isScalar(v) && typeof v.value === 'boolean') return v.value
+    this.wrongType(field, scope, '`true` or `false`')
+    return undefined
+  }
+
   /** An integer >= `min`. */
   integer(field: Field | undefined, scope: Scope, min: number): number | undefined {
     if (field === undefined) return undefined

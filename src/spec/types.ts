@@ -161,6 +161,11 @@ export interface DataflowSpec {
   kvsMapSize?: number | undefined
   /** Bytes; the YAML's `max_message_size`, if set (default DEFAULT_MAX_MESSAGE_BYTES, 64 MiB): the largest payload a sender may send. */
   maxMessageSize?: number | undefined
+  /**
+   * `_unstable_direct_links: true`: reliable inputs between two custom nodes go through link
+   * logs in shared memory, not the supervisor (docs/design/reliable-direct-links.md).
+   */
+  directLinks?: boolean | undefined
   /** What the YAML was read as where that differs from what it says (`file:line:col: text`); the CLI prints them. */
   notes?: string[] | undefined
 }

@@ -106,6 +106,7 @@ class Validator implements ValidateContext {
       stateMapSize: this.read.byteSize(f.state_map_size, {}),
       kvsMapSize: this.read.byteSize(f.kvs_map_size, {}),
       maxMessageSize: this.read.byteSize(f.max_message_size, {}),
+      directLinks: this.read.boolean(f._unstable_direct_links, {}),
       nodes: [],
     }
     if (f.nodes === undefined) {

@@ -20,6 +20,7 @@ const SAMPLES: Record<keyof typeof KEY_TABLES, Record<string, unknown>> = {
     state_map_size: '2GiB',
     kvs_map_size: 4194304,
     max_message_size: '16MiB',
+    _unstable_direct_links: true,
   },
   node: {
     id: 'custom',
