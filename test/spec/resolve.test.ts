@@ -405,16 +405,19 @@ t.test('kvs_namespace names the KVS pool; without it the spec leaves it to the d
   t.equal(problemsIn(empty)[0]?.code, 'DORA_SPEC_INVALID_VALUE')
 })
 
-t.test('_unstable_direct_links: true turns reliable links between custom nodes into link logs; anything but a boolean is a problem naming the key', async (t) => {
-  const node = `nodes:\n  - id: n\n    path: ./n.ts\n`
-  t.equal(parseOk(`_unstable_direct_links: true\n${node}`).directLinks, true)
-  t.equal(parseOk(`_unstable_direct_links: false\n${node}`).directLinks, undefined, 'false is the default: left out')
-  t.equal(parseOk(node).directLinks, undefined)
-  const bad = `_unstable_direct_links: yes please\n${node}`
-  const problem = problemsIn(bad)[0]
-  t.equal(problem?.code, 'DORA_SPEC_INVALID_VALUE')
-  t.match(problem?.message ?? '', /_unstable_direct_links[\s\S]*`true` or `false`/, problem?.message)
-})
+t.test(
+  '_unstable_direct_links: true turns reliable links between custom nodes into link logs; anything but a boolean is a problem naming the key',
+  async (t) => {
+    const node = `nodes:\n  - id: n\n    path: ./n.ts\n`
+    t.equal(parseOk(`_unstable_direct_links: true\n${node}`).directLinks, true)
+    t.equal(parseOk(`_unstable_direct_links: false\n${node}`).directLinks, undefined, 'false is the default: left out')
+    t.equal(parseOk(node).directLinks, undefined)
+    const bad = `_unstable_direct_links: yes please\n${node}`
+    const problem = problemsIn(bad)[0]
+    t.equal(problem?.code, 'DORA_SPEC_INVALID_VALUE')
+    t.match(problem?.message ?? '', /_unstable_direct_links[\s\S]*`true` or `false`/, problem?.message)
+  },
+)
 
 t.test('state_map_size and kvs_map_size take bytes or a size with a unit; a bad one is a problem naming the key', async (t) => {
   const node = `nodes:\n  - id: n\n    path: ./n.ts\n`
