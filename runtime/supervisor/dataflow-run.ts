@@ -32,6 +32,7 @@ import { NodeRouter } from './node-router.js'
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../src/transport/node-socket.js'
 import { buildRoutingTable, type RoutingTable } from './routing.js'
 import { directWiring } from './direct-links.js'
+import { prepareLinkLogs } from './link-logs.js'
 import { RunResources } from './run-resources.js'
 import { RunOutbox, type RunOutboxContext } from './run-outbox.js'
 import type { RunOptions, RunResult, UnitReport } from './run-types.js'
@@ -213,8 +214,11 @@ export class DataflowRun implements AsyncDisposable {
     // not launch anything now, and what was just opened is released here.
     if (this.#finished) return resources.close()
     this.#nodeOutputs = new NodeOutputs(resources.store, this.#outbox.nodeOutputsOptions())
-    const direct = directWiring(this.spec, resources.runDir.path)
+    const linksDir = resources.store?.linksDir
+    const direct = directWiring(this.spec, resources.runDir.path, linksDir)
     try {
+      // Before any node starts: every receiver's cursor exists, links the YAML dropped are gone.
+      if (linksDir !== undefined) prepareLinkLogs(direct, linksDir, (text) => this.#notice('warn', text))
       this.#nodes = await NodeRouter.bind(resources.runDir.nodeEndpoint, {
         dataflowId: this.id,
         dataflowName: this.spec.name,

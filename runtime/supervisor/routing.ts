@@ -5,12 +5,13 @@
  */
 import { POISON_OUTPUT } from '../../src/spec/resolve.js'
 import type { DataflowSpec, InputSpec, OperatorNodeSpec, OperatorSpec } from '../../src/spec/types.js'
+import { isDirectInput } from './direct-links.js'
 
 export interface Destination {
   receiver: string
   inputId: string
   /**
-   * A best-effort input: its sender sends it each message itself (direct-links.ts), so the
+   * A direct input (best effort, or a link log): its sender sends it each message itself (direct-links.ts), so the
    * supervisor routes nothing to it; it is listed for InputClosed, Stop and node events.
    */
   direct?: true | undefined
@@ -60,10 +61,10 @@ export function buildRoutingTable(spec: DataflowSpec): RoutingTable {
   const inputs = new Map<string, InputSpec[]>()
   const producers = new Map<string, Producer>()
 
-  const addInputs = (receiver: string, list: InputSpec[]): void => {
+  const addInputs = (receiver: string, list: InputSpec[], custom = false): void => {
     inputs.set(receiver, list)
     for (const input of list) {
-      const destination: Destination = { receiver, inputId: input.id, ...(input.reliability === 'best_effort' ? { direct: true as const } : {}) }
+      const destination: Destination = { receiver, inputId: input.id, ...(custom && isDirectInput(spec, input) ? { direct: true as const } : {}) }
       if (input.source.kind === 'timer') {
         const route = timers.get(input.source.name) ?? { name: input.source.name, intervalNs: input.source.intervalNs, destinations: [] }
         route.destinations.push(destination)
@@ -79,7 +80,7 @@ export function buildRoutingTable(spec: DataflowSpec): RoutingTable {
 
   for (const node of spec.nodes) {
     if (node.kind === 'custom') {
-      addInputs(node.id, node.inputs)
+      addInputs(node.id, node.inputs, true)
       producers.set(node.id, { key: node.id, outputKeys: new Map(node.outputs.map((o) => [o, outputKey(node.id, undefined, o)])) })
       continue
     }

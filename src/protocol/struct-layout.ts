@@ -177,7 +177,8 @@ export const LAYOUT = {
       metadata: p(3),
       shm: p(4),
       linkSeq: d(128, 64),
-      linkFile: d(192, 64),
+      linkEnd: d(192, 32),
+      linkNewFile: d(224, 1),
     },
   },
 } as const satisfies Record<string, StructLayout>

@@ -94,8 +94,9 @@ function readEntry(fd: number, offset: number, seq: bigint, head: Buffer): { ent
 
 /**
  * Where an appended entry is: its seq, the first seq of its file and the offset just past it
- * there. Sent along with the message, it lets a receiver that got the entry from the socket
- * move its reader past it without reading it ({@link LinkLogReader.passed}).
+ * there. Sent along with the message (as seq, end, and whether file = seq), it lets a receiver
+ * that got the entry from the socket move its reader past it without reading it
+ * ({@link LinkLogReader.passed}).
  */
 export interface LinkPosition {
   seq: bigint
@@ -288,22 +289,23 @@ export class LinkLogReader {
   }
 
   /**
-   * The entry `at` was received another way (the socket): the next read starts after it. Only
-   * for the entry {@link expected}; false (nothing changes) for any other.
+   * The entry `at` was received another way (the socket carries `seq`, `end` and whether it
+   * starts a new file): the next read starts after it. Only for the entry {@link expected};
+   * false (nothing changes) for any other.
    */
-  passed(at: LinkPosition): boolean {
+  passed(at: { seq: bigint; end: number; newFile: boolean }): boolean {
     if (this.#closed || at.seq !== this.#expected) return false
-    if (at.file !== this.#fileFirst || this.#fd < 0) {
+    if (at.newFile) {
       let fd: number
       try {
-        fd = openSync(join(this.#dir, logName(at.file)), constants.O_RDONLY)
+        fd = openSync(join(this.#dir, logName(at.seq)), constants.O_RDONLY)
       } catch {
         return false
       }
       if (this.#fd >= 0) closeSync(this.#fd)
       this.#fd = fd
-      this.#fileFirst = at.file
-    }
+      this.#fileFirst = at.seq
+    } else if (this.#fd < 0 && !this.#seek()) return false
     this.#offset = at.end
     this.#expected = at.seq + 1n
     return true

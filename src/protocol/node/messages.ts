@@ -106,8 +106,11 @@ export type NodeToNode =
       encoding: string
       metadata: Record<string, MetadataValue>
       shm?: SharedPayload | undefined
-      /** A reliable direct link: the message's entry in the link log, and its file (absent: best effort). */
-      link?: { seq: bigint; file: bigint } | undefined
+      /**
+       * A reliable direct link: the message's entry in the link log, the offset just past it in
+       * its file, and whether it starts a new file (absent: best effort; see LinkPosition).
+       */
+      link?: { seq: bigint; end: number; newFile: boolean } | undefined
     }
   | { type: 'input-closed'; id: string }
   /** In a link log only: the sender closed the output in the run `dataflowId`. */

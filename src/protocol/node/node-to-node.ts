@@ -10,7 +10,7 @@ import { ProtocolEncodeError } from '../errors.js'
 import { LAYOUT } from '../struct-layout.js'
 import type { NodeToNode } from './messages.js'
 import { FrameWriter } from '../wire.js'
-import { decode, describeType, readMetadata, readShared, str, u64, unencodable, writeMetadata, writeShared } from './fields.js'
+import { decode, describeType, readMetadata, readShared, str, u32, u64, unencodable, writeMetadata, writeShared } from './fields.js'
 
 const N2N = LAYOUT.NodeToNode
 const N2N_MESSAGE = LAYOUT['NodeToNode.DirectMessage']
@@ -44,7 +44,8 @@ export function encodeNodeToNode(msg: NodeToNode): Uint8Array {
       if (msg.shm !== undefined) writeShared(w, w.struct(s, g.shm, SHARED), msg.shm, 'input.shm')
       if (msg.link !== undefined) {
         w.setU64(s, g.linkSeq, u64(msg.link.seq, 'input.link.seq'))
-        w.setU64(s, g.linkFile, u64(msg.link.file, 'input.link.file'))
+        w.setU32(s, g.linkEnd, u32(msg.link.end, 'input.link.end'))
+        w.setBool(s, g.linkNewFile, msg.link.newFile === true)
       }
       break
     }
@@ -89,7 +90,7 @@ export function decodeNodeToNode(bytes: Uint8Array): NodeToNode {
           encoding: encoding === '' ? 'raw' : encoding,
           metadata: readMetadata(r, s, g.metadata),
           ...(shm === undefined ? {} : { shm }),
-          ...(linkSeq === 0n ? {} : { link: { seq: linkSeq, file: r.u64(s, g.linkFile) } }),
+          ...(linkSeq === 0n ? {} : { link: { seq: linkSeq, end: r.u32(s, g.linkEnd), newFile: r.bool(s, g.linkNewFile) } }),
         }
       }
       case f.inputClosed.tag:

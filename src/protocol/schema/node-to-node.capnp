@@ -38,6 +38,10 @@ struct NodeToNode {
                                       # the receiver's alone (it deletes it once read); no frame 1.
     linkSeq @7 :UInt64;               # A reliable direct link: the message's entry in the
                                       # sender's link log (0: best effort, not logged).
-    linkFile @8 :UInt64;              # The first seq of the log file holding that entry.
+    linkEnd @8 :UInt32;               # The offset just past that entry in its log file. A
+                                      # message with linkSeq but no frame 1 and no shm: the
+                                      # payload is read from the entry itself (large payloads).
+    linkNewFile @9 :Bool;             # The entry starts a new log file (named after linkSeq);
+                                      # else it is in the file of the entry before it.
   }
 }

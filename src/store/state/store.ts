@@ -47,7 +47,7 @@
  * @module
  */
 
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Durability } from '../../spec/types.js'
 import { StateBadKeyError, StateSnapshotError, stateErrorFrom, type StateErrorContext } from './errors.js'
@@ -70,6 +70,9 @@ export { MAX_VALUE_BYTES, type StateWrite } from './commit.js'
 export type { OutboxChange, OutboxEntry, OutboxPut } from './outbox.js'
 export { DEFAULT_SEGMENT_THRESHOLD_BYTES } from './segments.js'
 export type { OperatorState, OperatorStateOptions, OperatorStats, ReceiverOutbox, SenderOutbox, StateStoreOptions } from './handles.js'
+
+/** The folder of the link logs in the store's shm directory (or state directory). */
+const LINKS_DIR = 'links'
 
 /** The layout record's key in `__meta__`: the one record a full clear() keeps. */
 const LAYOUT_KEY_BYTES = Buffer.from(LAYOUT_KEY, 'utf8')
@@ -109,6 +112,16 @@ export class StateStore {
     this.#dbs = dbs
     this.#group = new CommitGroup(dbs, COMMIT_FLAGS[durability])
     this.#closed = new Promise((done) => (this.#resolveClosed = done))
+  }
+
+  /**
+   * Where the link logs of this dataflow's reliable direct links live (src/transport/link-log.ts):
+   * `links/` in the store's shm directory, beside its segments (the same promise, durability
+   * `process`), or in the state directory when there is no tmpfs. Kept across runs like the
+   * outbox; {@link clear} of the whole store removes it.
+   */
+  get linksDir(): string {
+    return join(this.#dbs.segments.files.dir ?? this.dir, LINKS_DIR)
   }
 
   /**
@@ -265,6 +278,8 @@ export class StateStore {
       throw stateErrorFrom(err, context)
     }
     txn.committed()
+    // The link logs hold the custom nodes' waiting messages of direct links: they go too.
+    if (operatorKey === undefined) rmSync(this.linksDir, { recursive: true, force: true })
   }
 
   /** Entries and bytes (keys + values) of every operator with a database, in key order. */

@@ -25,8 +25,8 @@ t.test('every variant survives a round trip unchanged', async (t) => {
     { ...typical, encoding: 'json', metadata: { width: 640, big: -(2n ** 63n), ok: true, name: 'rgb8', raw: new Uint8Array([1, 2]) } },
     { ...typical, sequence: UINT64_MAX, timestampNs: 0n, messageId: '', shm: { segment: 'viewer@camera@0@7.0', offset: 0, length: 4 << 20 } },
     { type: 'input-closed', id: 'frame' },
-    { ...typical, link: { seq: 1n, file: 1n } },
-    { ...typical, link: { seq: UINT64_MAX, file: 2n ** 40n } },
+    { ...typical, link: { seq: 1n, end: 100, newFile: true } },
+    { ...typical, link: { seq: UINT64_MAX, end: 0xffff_ffff, newFile: false } },
     { type: 'link-closed', dataflowId: '01234567-89ab-cdef-0123-456789abcdef' },
   ]
   for (const m of samples) t.strictSame(decodeNodeToNode(encodeNodeToNode(m)), m, m.type)
@@ -35,7 +35,7 @@ t.test('every variant survives a round trip unchanged', async (t) => {
 t.test('a typical message is at most 128 bytes, so zeromq.js copies it rather than sending it zero-copy', async (t) => {
   t.ok(encodeNodeToNode(typical).byteLength <= 128, `${encodeNodeToNode(typical).byteLength} bytes`)
   t.ok(encodeNodeToNode({ ...typical, messageId: '12.1234567' }).byteLength <= 128)
-  const linked = encodeNodeToNode({ ...typical, link: { seq: 123_456n, file: 100_001n } })
+  const linked = encodeNodeToNode({ ...typical, link: { seq: 123_456n, end: 9_000_000, newFile: false } })
   t.ok(linked.byteLength <= 128, `on a reliable direct link too: ${linked.byteLength} bytes`)
 })
 

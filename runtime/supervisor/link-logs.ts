@@ -1,0 +1,93 @@
+/**
+ * The supervisor's part in the link logs of reliable direct links (src/transport/link-log.ts),
+ * done once at the start of a run, before any node is launched:
+ * - every receiver's cursor file exists, so a sender never collects entries a receiver that
+ *   has not started yet still needs (a missing cursor holds everything, but only while it is
+ *   missing: this makes it so from the start);
+ * - logs and cursors the dataflow no longer links directly are removed, with a warning that
+ *   says how many messages they still held, or their senders would keep every entry for a
+ *   receiver that will never read it.
+ *
+ * @module
+ */
+import { readdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { LinkCursor, LinkLogReader, lowestCursor } from '../../src/transport/link-log.js'
+import type { DirectWiring } from './direct-links.js'
+
+const CURSOR_PREFIX = 'cursor.'
+
+/** Prepare `linksDir` for the links of `wiring`; `warn` says what was removed. */
+export function prepareLinkLogs(wiring: ReadonlyMap<string, DirectWiring>, linksDir: string, warn: (text: string) => void): void {
+  const wanted = new Map<string, Set<string>>()
+  for (const w of wiring.values()) {
+    for (const input of w.directInputs ?? []) {
+      if (input.logDir === undefined || input.logDir === '') continue
+      const cursors = wanted.get(input.logDir) ?? new Set<string>()
+      cursors.add(input.cursorName ?? '')
+      wanted.set(input.logDir, cursors)
+    }
+  }
+  for (const [dir, cursors] of wanted) {
+    for (const name of cursors) new LinkCursor(dir, name).close()
+    const gone = names(dir).filter((n) => n.startsWith(CURSOR_PREFIX) && !cursors.has(n.slice(CURSOR_PREFIX.length)))
+    for (const name of gone) {
+      const left = unconsumed(dir, [name.slice(CURSOR_PREFIX.length)])
+      rmSync(join(dir, name), { force: true })
+      if (left > 0)
+        warn(
+          `${describe(dir)}: ${left} message(s) for ${describeName(name.slice(CURSOR_PREFIX.length))} were never consumed, and that input is no longer linked directly; dropped`,
+        )
+    }
+  }
+  for (const name of names(linksDir)) {
+    const dir = join(linksDir, name)
+    if (wanted.has(dir)) continue
+    const cursors = names(dir)
+      .filter((n) => n.startsWith(CURSOR_PREFIX))
+      .map((n) => n.slice(CURSOR_PREFIX.length))
+    const left = cursors.length === 0 ? 0 : unconsumed(dir, cursors)
+    rmSync(dir, { recursive: true, force: true })
+    if (left > 0) warn(`${describe(dir)}: ${left} message(s) were never consumed, and the dataflow no longer links that output directly; dropped`)
+  }
+}
+
+function names(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+  } catch {
+    return []
+  }
+}
+
+/** Entries after the lowest of `cursors` (what some receiver has not consumed). */
+function unconsumed(dir: string, cursors: readonly string[]): number {
+  const reader = new LinkLogReader(dir, lowestCursor(dir, cursors))
+  let count = 0
+  try {
+    while (reader.next() !== undefined) count++
+  } finally {
+    reader.close()
+  }
+  return count
+}
+
+/** `sender/output` of a link log folder (direct-links.ts names it `<sender>@<output>`, URI-encoded). */
+function describe(dir: string): string {
+  const base = dir.slice(dir.lastIndexOf('/') + 1)
+  return `the direct link from ${describeName(base)}`
+}
+
+/** `a/b` of a name `<a>@<b>` (each URI-encoded); a hashed long name as it is. */
+function describeName(name: string): string {
+  const parts = name.split('@')
+  return parts.length === 2 ? parts.map((p) => safeDecode(p)).join('/') : name
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s)
+  } catch {
+    return s
+  }
+}
