@@ -19,8 +19,36 @@ import type { DoraEvent } from './events.js'
 import { MIN_DIRECT_PIPE } from './direct-send.js'
 import { releaseSegment, segmentPath } from './shm.js'
 
-/** What arrived on a best-effort link: an input's event (undefined: unreadable), or the sender's close. */
-export type DirectArrival = { type: 'input'; id: string; event: DoraEvent | undefined } | { type: 'input-closed'; id: string }
+/**
+ * What arrived on a direct link: an input's event (undefined: unreadable), or the sender's
+ * close. On a reliable link (`link`), `inLog`: the payload did not come on the socket, it is
+ * read from the log entry.
+ */
+export type DirectArrival =
+  | { type: 'input'; id: string; event: DoraEvent | undefined; link?: { seq: bigint; end: number; newFile: boolean }; inLog?: boolean }
+  | { type: 'input-closed'; id: string }
+
+/** The event of a link message (node-to-node.capnp) for input `input` with payload `data`. */
+export function directEvent(message: Extract<NodeToNode, { type: 'input' }>, data: Uint8Array, input: DirectInput | undefined, redelivered = false): DoraEvent {
+  // Built here in one step, not through the supervisor's message form (inputEvent): on the
+  // path of every small message, the copies of that form were ~7% of a receiver's CPU.
+  return {
+    type: 'input',
+    id: input?.inputId ?? message.id,
+    data,
+    metadata: {
+      senderNode: input?.senderNode ?? '',
+      senderOperator: '',
+      outputId: input?.outputId ?? '',
+      sequence: message.sequence,
+      timestampNs: message.timestampNs,
+      encoding: message.encoding,
+      parameters: message.metadata,
+      messageId: message.messageId,
+      redelivered,
+    },
+  }
+}
 
 export class DirectReceiver {
   readonly #socket: Pull
@@ -93,33 +121,15 @@ export class DirectReceiver {
     if (message.type === 'input-closed') return this.#inputs.has(message.id) ? message : undefined
     if (message.type !== 'input') return undefined
     const input = this.#inputs.get(message.id)
-    const data = inputData(message.shm, payload, this.#shmDir, this.#nodeId, message.id)
-    // Built here in one step, not through the supervisor's message form (inputEvent): on the
-    // path of every small message, the copies of that form were ~7% of a receiver's CPU.
-    const event: DoraEvent | undefined =
-      data === undefined
-        ? undefined
-        : {
-            type: 'input',
-            id: message.id,
-            data,
-            metadata: {
-              senderNode: input?.senderNode ?? '',
-              senderOperator: '',
-              outputId: input?.outputId ?? '',
-              sequence: message.sequence,
-              timestampNs: message.timestampNs,
-              encoding: message.encoding,
-              parameters: message.metadata,
-              messageId: message.messageId,
-              redelivered: false,
-            },
-          }
+    const inLog = message.link !== undefined && message.shm === undefined && payload === undefined
+    const data = inLog ? new Uint8Array(0) : inputData(message.shm, payload, this.#shmDir, this.#nodeId, message.id)
+    const event = data === undefined ? undefined : directEvent(message, data, input)
     // Read (or unreadable): this node's name of the segment is not needed any more; the
     // file goes back to its sender for reuse when no other receiver holds it.
     const segment = message.shm === undefined ? undefined : segmentPath(this.#shmDir, message.shm.segment)
     if (segment !== undefined) releaseSegment(segment)
     if (input === undefined) return undefined
+    if (message.link !== undefined) return { type: 'input', id: message.id, event, link: message.link, inLog }
     return { type: 'input', id: message.id, event }
   }
 }

@@ -25,7 +25,9 @@ import { encodeNodeToNode } from '../src/protocol/node/codec.js'
 import type { DirectRoute, Registration, SharedPayload } from '../src/protocol/node/messages.js'
 import type { MessageHeader } from '../src/events.js'
 import { errorMessage } from '../src/errors.js'
+import { LinkLogWriter, lowestCursor, type LinkPosition } from '../src/transport/link-log.js'
 import type { DirectCounter } from './direct-counter.js'
+import { LinkLogWriteError } from './errors.js'
 import { SegmentPool, unlinkQuietly } from './shm.js'
 
 /**
@@ -79,6 +81,28 @@ interface Link {
   socket: Push
 }
 
+/**
+ * The link log of one output that reliable direct links read (link-log.ts): opened on the
+ * first send, collected behind its receivers' cursors every {@link COLLECT_EVERY} appends.
+ */
+interface OutputLog {
+  dir: string
+  cursors: string[]
+  writer: LinkLogWriter | undefined
+  appended: number
+}
+
+/** Appends between two collections of a link log's consumed files. */
+const COLLECT_EVERY = 256
+
+/**
+ * A message on a reliable direct link whose payload is at least this large travels in the log
+ * only: the socket carries its header, and the receiver reads the entry back (one copy out of
+ * tmpfs, where the socket would add its own). Below, the payload rides the socket too and the
+ * receiver never reads the log unless it missed something.
+ */
+export const LINK_READ_BYTES = 256 * 1024
+
 export class DirectSender {
   /** output id -> the best-effort receivers of that output. */
   readonly #links = new Map<string, Link[]>()
@@ -94,6 +118,9 @@ export class DirectSender {
   #shmFailed = false
   /** The files this sender wrote, taken back once their receivers free them; made on the first large send. */
   #pool: SegmentPool | undefined
+  /** output id -> its link log, for outputs read through reliable direct links. */
+  readonly #logs = new Map<string, OutputLog>()
+  readonly #dataflowId: string
 
   constructor(registration: Registration, counter: DirectCounter) {
     this.#counter = counter
@@ -102,6 +129,7 @@ export class DirectSender {
     // The supervisor's threshold 0 means shared memory is off for the run: off here too.
     this.#shmThreshold = registration.shmDir === '' || registration.shmThreshold === 0 ? 0 : directShmThreshold()
     this.#nodeId = registration.nodeId
+    this.#dataflowId = registration.dataflowId
     this.#prefix = `${registration.nodeId}@${registration.restartCount}@`
     const byEndpoint = new Map<string, Push>()
     for (const route of registration.directRoutes ?? []) {
@@ -118,6 +146,11 @@ export class DirectSender {
       const list = this.#links.get(route.outputId) ?? []
       list.push({ route, socket })
       this.#links.set(route.outputId, list)
+      if (route.logDir !== undefined && route.logDir !== '') {
+        const log = this.#logs.get(route.outputId) ?? { dir: route.logDir, cursors: [], writer: undefined, appended: 0 }
+        log.cursors.push(route.cursorName ?? '')
+        this.#logs.set(route.outputId, log)
+      }
     }
   }
 
@@ -132,17 +165,26 @@ export class DirectSender {
   }
 
   /**
-   * Hand `data` to ZeroMQ for every best-effort receiver of `outputId`; a receiver whose pipe
-   * is full misses it (counted as dropped). Never waits, never throws for a receiver.
+   * Hand `data` to ZeroMQ for every direct receiver of `outputId`; a best-effort receiver whose
+   * pipe is full misses it (counted as dropped). For reliable direct receivers the message is
+   * first appended to the output's link log: durable from there, whatever ZeroMQ does with it
+   * (a receiver that misses it reads it from the log). Never waits; throws a
+   * {@link LinkLogWriteError} (nothing appended, nothing sent) when the log cannot take it.
    */
   send(outputId: string, header: MessageHeader, data: Uint8Array): void {
     const links = this.#links.get(outputId)
     if (links === undefined) return
+    const log = this.#logs.get(outputId)
+    const at = log === undefined ? undefined : this.#append(outputId, log, header, data)
     if (this.#only.has(outputId)) this.#counter.sent++
-    const segments = this.#share(data, links)
+    const bestEffort = log === undefined ? links : links.filter((l) => l.route.logDir === undefined || l.route.logDir === '')
+    const segments = bestEffort.length === 0 ? undefined : this.#share(data, bestEffort)
+    let shared = 0
     for (let i = 0; i < links.length; i++) {
       const { route, socket } = links[i]!
-      const shm = segments?.[i]
+      const logged = at !== undefined && route.logDir !== undefined && route.logDir !== ''
+      const shm = logged ? undefined : segments?.[shared++]
+      const inLogOnly = logged && data.byteLength >= LINK_READ_BYTES
       const head = encodeNodeToNode({
         type: 'input',
         id: route.inputId,
@@ -152,12 +194,56 @@ export class DirectSender {
         encoding: header.encoding,
         metadata: header.metadata,
         ...(shm === undefined ? {} : { shm }),
+        ...(logged ? { link: { seq: at.seq, end: at.end, newFile: at.file === at.seq } } : {}),
       })
-      // sendTimeout 0: the promise is settled now, either way; never two sends pending.
-      socket.send(shm === undefined ? [head, data] : [head]).catch(() => {
+      // sendTimeout 0: the promise is settled now, either way; never two sends pending. A
+      // logged message the pipe refuses is not lost: its receiver reads it from the log.
+      socket.send(shm !== undefined || inLogOnly ? [head] : [head, data]).catch(() => {
+        if (logged) return
         this.#counter.dropped++
         if (shm !== undefined) unlinkQuietly(join(this.#shmDir, shm.segment))
       })
+    }
+  }
+
+  /** Append a message of `outputId` to its link log (opened on first use); where it went. */
+  #append(outputId: string, log: OutputLog, header: MessageHeader, data: Uint8Array): LinkPosition {
+    // The receiver knows which of its inputs a log feeds: the entry names none (one log serves
+    // every receiver of the output).
+    const entryHead = encodeNodeToNode({
+      type: 'input',
+      id: '',
+      sequence: header.sequence,
+      timestampNs: header.timestampNs,
+      messageId: header.messageId,
+      encoding: header.encoding,
+      metadata: header.metadata,
+    })
+    let at: LinkPosition
+    try {
+      log.writer ??= LinkLogWriter.open(log.dir)
+      at = log.writer.append(entryHead, data)
+    } catch (err) {
+      throw new LinkLogWriteError(
+        `node "${this.#nodeId}" could not append its message to the link log of output "${outputId}" in ${log.dir}: ${errorMessage(err)}; nothing was sent`,
+        { cause: err },
+      )
+    }
+    if (++log.appended % COLLECT_EVERY === 0) this.#collect(log)
+    return at
+  }
+
+  /**
+   * Delete the log files every receiver of `log` has consumed (`compact`: the newest too, when
+   * all is consumed, see LinkLogWriter.compact). A failure only delays it.
+   */
+  #collect(log: OutputLog, compact = false): void {
+    try {
+      const consumed = lowestCursor(log.dir, log.cursors)
+      if (compact) log.writer?.compact(consumed)
+      else log.writer?.collect(consumed)
+    } catch {
+      // Tried again after the next appends, or by the next run.
     }
   }
 
@@ -171,13 +257,34 @@ export class DirectSender {
   async close(outputs: readonly string[]): Promise<void> {
     const sent: Promise<void>[] = []
     for (const output of outputs) {
-      for (const { route, socket } of this.#links.get(output) ?? []) sent.push(sendClose(socket, encodeNodeToNode({ type: 'input-closed', id: route.inputId })))
+      // A reliable link's close is an entry of its log, after its last message: durable, so
+      // no marker on the socket and no wait (the receiver reads the log to its end when the
+      // supervisor's InputClosed comes).
+      const log = this.#logs.get(output)
+      if (log !== undefined) {
+        try {
+          log.writer ??= LinkLogWriter.open(log.dir)
+          log.writer.append(encodeNodeToNode({ type: 'link-closed', dataflowId: this.#dataflowId }), new Uint8Array(0))
+        } catch (err) {
+          // The supervisor's InputClosed still ends the input after what the log holds.
+          process.stderr.write(`dora-ts: node "${this.#nodeId}" could not write the close of output "${output}" into its link log: ${errorMessage(err)}\n`)
+        }
+      }
+      for (const { route, socket } of this.#links.get(output) ?? []) {
+        if (route.logDir === undefined || route.logDir === '') sent.push(sendClose(socket, encodeNodeToNode({ type: 'input-closed', id: route.inputId })))
+      }
     }
     await Promise.all(sent)
   }
 
   /** Close the sockets; `now`: drop what ZeroMQ holds, else let it try for {@link DIRECT_LINGER_MS}. */
   release(now: boolean): void {
+    for (const log of this.#logs.values()) {
+      if (log.writer === undefined) continue
+      this.#collect(log, true)
+      log.writer.close()
+      log.writer = undefined
+    }
     for (const socket of this.#sockets) {
       if (socket.closed) continue
       socket.linger = now ? 0 : DIRECT_LINGER_MS

@@ -41,6 +41,18 @@ export class MessageTooLargeError extends DoraError {
 }
 
 /**
+ * A send on a reliable direct link could not be appended to its link log (the shared-memory
+ * file system is full, or the log's folder is gone): nothing of it was appended or sent, so
+ * it can be sent again once there is room.
+ */
+export class LinkLogWriteError extends DoraError {
+  declare readonly code: 'DORA_LINK_LOG_WRITE'
+  constructor(message: string, options: DoraErrorOptions = {}) {
+    super('DORA_LINK_LOG_WRITE', message, options)
+  }
+}
+
+/**
  * The supervisor that launched this node is gone (its process no longer exists). The node
  * ends its event stream with a `stop` event and releases its connection; this error is the
  * `cause` of the `ClosedError` that sends get afterwards.
@@ -77,6 +89,7 @@ for (const cls of [
   UnknownOutputError,
   InvalidSendError,
   MessageTooLargeError,
+  LinkLogWriteError,
   SupervisorGoneError,
   InvalidOperatorError,
   InvalidStateKeyError,

@@ -17,8 +17,13 @@ export interface BufferedEvent {
   event: DoraEvent | undefined
   /** Push mode's number of the event (0: not numbered). */
   seq: number
-  /** The best-effort input it came on, if it came straight from its sender. */
+  /** The direct input it came on (best effort or a link log), if it came straight from its sender. */
   direct?: string
+  /**
+   * On a reliable direct input: the input and the entry of the sender's link log this item is
+   * (a message, or the sender's close), consumed when the program is done with it (link-inputs.ts).
+   */
+  link?: { input: string; seq: bigint }
 }
 
 export class EventBuffer {
@@ -43,10 +48,11 @@ export class EventBuffer {
   }
 
   /**
-   * Queue a best-effort message of input `id`, holding that input to `limit` waiting messages:
-   * at the limit its oldest waiting message makes room (`drop_oldest`). True when one was dropped.
+   * Queue a direct message of input `id` (`linkSeq`: its link log entry), holding that input to
+   * `limit` waiting messages: at the limit its oldest waiting message makes room
+   * (`drop_oldest`). True when one was dropped.
    */
-  pushDirect(id: string, event: DoraEvent, limit: number): boolean {
+  pushDirect(id: string, event: DoraEvent, limit: number, linkSeq?: bigint): boolean {
     const queued = this.#directQueued.get(id) ?? 0
     let dropped = false
     if (queued >= limit) {
@@ -54,7 +60,7 @@ export class EventBuffer {
       if (oldest >= 0) this.#items.splice(oldest, 1)
       dropped = true
     } else this.#directQueued.set(id, queued + 1)
-    this.push({ event, seq: 0, direct: id })
+    this.push(linkSeq === undefined ? { event, seq: 0, direct: id } : { event, seq: 0, direct: id, link: { input: id, seq: linkSeq } })
     return dropped
   }
 

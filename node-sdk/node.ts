@@ -32,6 +32,7 @@ import { openConnection } from './node-connect.js'
 import { DirectReceiver } from './direct-receive.js'
 import { DIRECT_REPORT_MS, DirectCounter } from './direct-counter.js'
 import { DirectInputs } from './direct-inputs.js'
+import { LINK_POLL_MS, LinkInputs } from './link-inputs.js'
 import { EventBuffer } from './event-buffer.js'
 import { CLOSE_ACK_TIMEOUT_MS, NodeOutputs } from './node-outputs.js'
 
@@ -104,6 +105,9 @@ export class Node implements AsyncDisposable {
    */
   readonly #directIn: DirectReceiver | undefined
   readonly #directInputs: DirectInputs
+  /** Reliable direct inputs (`_unstable_direct_links`): through their senders' link logs. */
+  readonly #links: LinkInputs
+  #linkPoll: NodeJS.Timeout | undefined
   readonly #directCounter = new DirectCounter()
   #directReport: NodeJS.Timeout | undefined
 
@@ -119,7 +123,14 @@ export class Node implements AsyncDisposable {
     this.#atLeastOnce = registration.atLeastOnce
     this.#push = registration.atLeastOnce && registration.pushInputs === true
     this.#directIn = directIn
-    this.#directInputs = new DirectInputs(registration.directInputs ?? [], this.#buffer, this.#directCounter, directIn)
+    const direct = registration.directInputs ?? []
+    this.#links = new LinkInputs(direct, this.#buffer, this.#directCounter, registration.dataflowId, registration.nodeId)
+    this.#directInputs = new DirectInputs(
+      direct.filter((i) => !this.#links.has(i.inputId)),
+      this.#buffer,
+      this.#directCounter,
+      directIn,
+    )
     this.#outputs = new NodeOutputs(registration, sender, this.#credit, this.#directCounter, {
       isOpen: () => this.#state === 'open',
       isLive: () => this.#state === 'open' && !this.#ended,
@@ -179,10 +190,31 @@ export class Node implements AsyncDisposable {
         },
       )
     }
-    const node = new Node(socket, sender, registration, directIn)
+    let node: Node
+    try {
+      node = new Node(socket, sender, registration, directIn)
+    } catch (err) {
+      // A link log's cursor could not be opened: nothing was started yet.
+      directIn?.close()
+      sender.close(err)
+      socket.linger = 0
+      socket.close()
+      throw new NodeConnectError(`node "${registration.nodeId}" could not open the link logs of its reliable direct inputs: ${errorMessage(err)}`, {
+        cause: err,
+      })
+    }
     directIn?.start((a) => {
-      if (node.#state !== 'closed') node.#directInputs.arrived(a)
+      if (node.#state === 'closed') return
+      if (a.type === 'input' && a.link !== undefined) node.#links.arrived({ id: a.id, link: a.link, event: a.inLog === true ? undefined : a.event })
+      else node.#directInputs.arrived(a)
     })
+    if (node.#links.size > 0) {
+      // What a previous process (or run) left unconsumed comes first; later, what no socket
+      // message announced (see link-inputs.ts).
+      node.#links.poll()
+      node.#linkPoll = setInterval(() => node.#links.poll(), LINK_POLL_MS)
+      node.#linkPoll.unref()
+    }
     node.#startReceiving()
     node.#stopWatching = watchSupervisor((pid) => node.#onSupervisorGone(pid))
     return node
@@ -214,9 +246,11 @@ export class Node implements AsyncDisposable {
             this.#consume(item.seq)
             continue
           }
+          if (item.link !== undefined) this.#links.handedOut(item.link.input, item.link.seq)
           yield event
           // The program took it and came back for more: consumed. (A loop that breaks out
           // never comes back: the event it was handling is not.)
+          if (item.link !== undefined) this.#links.consumed(item.link.input, item.link.seq)
           this.#consume(item.seq)
           if (event.type === 'stop') return
           continue
@@ -345,7 +379,9 @@ export class Node implements AsyncDisposable {
     if (now) this.#socket.linger = 0
     this.#socket.close()
     clearInterval(this.#directReport)
+    clearInterval(this.#linkPoll)
     this.#directInputs.release()
+    this.#links.release()
     this.#directIn?.close()
     this.#ended = true
     this.#buffer.wake(true)
@@ -471,6 +507,10 @@ export class Node implements AsyncDisposable {
         event = message
         break
       case 'input-closed':
+        if (this.#links.has(message.id)) {
+          this.#links.supervisorClosed(message.id, seq)
+          return
+        }
         if (this.#directInputs.has(message.id)) {
           this.#directInputs.supervisorClosed(message.id, message.linkClosed === true, seq)
           return

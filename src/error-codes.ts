@@ -113,6 +113,12 @@ export const ERROR_CODES = {
     doc: "a payload bigger than the dataflow's `max_message_size` (default 64MiB); nothing was sent",
     hint: 'Raise max_message_size: in the dataflow YAML (e.g. max_message_size: 256MiB), or send smaller payloads.',
   },
+  DORA_LINK_LOG_WRITE: {
+    className: 'LinkLogWriteError',
+    module: 'node-sdk/errors.ts',
+    doc: 'a send on a reliable direct link (`_unstable_direct_links`) could not be appended to its link log in shared memory (full, or removed); nothing was sent',
+    hint: 'Free space on /dev/shm (df -h /dev/shm), or let the receivers catch up so the log can be collected; then send again.',
+  },
   DORA_SUPERVISOR_GONE: {
     className: 'SupervisorGoneError',
     module: 'node-sdk/errors.ts',

@@ -1,6 +1,7 @@
 /**
  * The supervisor's part in the link logs of reliable direct links (src/transport/link-log.ts),
  * done once at the start of a run, before any node is launched:
+ * - what every receiver consumed is collected (no sender writes yet);
  * - every receiver's cursor file exists, so a sender never collects entries a receiver that
  *   has not started yet still needs (a missing cursor holds everything, but only while it is
  *   missing: this makes it so from the start);
@@ -12,7 +13,7 @@
  */
 import { readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { LinkCursor, LinkLogReader, lowestCursor } from '../../src/transport/link-log.js'
+import { LinkCursor, LinkLogReader, LinkLogWriter, lowestCursor } from '../../src/transport/link-log.js'
 import type { DirectWiring } from './direct-links.js'
 
 const CURSOR_PREFIX = 'cursor.'
@@ -30,6 +31,8 @@ export function prepareLinkLogs(wiring: ReadonlyMap<string, DirectWiring>, links
   }
   for (const [dir, cursors] of wanted) {
     for (const name of cursors) new LinkCursor(dir, name).close()
+    // No sender runs yet: what every receiver consumed in earlier runs can go now.
+    compact(dir, [...cursors])
     const gone = names(dir).filter((n) => n.startsWith(CURSOR_PREFIX) && !cursors.has(n.slice(CURSOR_PREFIX.length)))
     for (const name of gone) {
       const left = unconsumed(dir, [name.slice(CURSOR_PREFIX.length)])
@@ -49,6 +52,36 @@ export function prepareLinkLogs(wiring: ReadonlyMap<string, DirectWiring>, links
     const left = cursors.length === 0 ? 0 : unconsumed(dir, cursors)
     rmSync(dir, { recursive: true, force: true })
     if (left > 0) warn(`${describe(dir)}: ${left} message(s) were never consumed, and the dataflow no longer links that output directly; dropped`)
+  }
+}
+
+/**
+ * At the end of a run, when no node is left to write: collect what every receiver consumed in
+ * every link log under `linksDir` (by the cursors in each folder). Never throws: a log that
+ * cannot be compacted now is, at the start of the next run.
+ */
+export function compactLinkLogs(linksDir: string): void {
+  for (const name of names(linksDir)) {
+    const dir = join(linksDir, name)
+    try {
+      const cursors = names(dir)
+        .filter((n) => n.startsWith(CURSOR_PREFIX))
+        .map((n) => n.slice(CURSOR_PREFIX.length))
+      if (cursors.length > 0) compact(dir, cursors)
+    } catch {
+      // Left for the next run's start.
+    }
+  }
+}
+
+/** Collect a link log's consumed files (see LinkLogWriter.compact); a log not there yet is left. */
+function compact(dir: string, cursors: readonly string[]): void {
+  if (!names(dir).some((n) => n.endsWith('.log'))) return
+  const writer = LinkLogWriter.open(dir)
+  try {
+    writer.compact(lowestCursor(dir, cursors))
+  } finally {
+    writer.close()
   }
 }
 

@@ -15,6 +15,7 @@ import { join } from 'node:path'
 import type { MessagePort } from 'node:worker_threads'
 import type { DataflowSpec } from '../../src/spec/types.js'
 import { KvsService } from '../../src/store/kvs/service.js'
+import { compactLinkLogs } from './link-logs.js'
 import { acquireOwnerLockWaiting, type OwnerLock } from '../../src/store/state/owner-lock.js'
 import { StateStore } from '../../src/store/state/store.js'
 import { createRunDir, type RunDir } from '../../src/transport/run-dir.js'
@@ -106,6 +107,8 @@ export class RunResources {
     this.#stateService?.close()
     this.runDir.remove()
     removeShmDir(this.shm?.dir)
+    // The nodes have ended: no sender writes a link log now, so what was consumed can go.
+    if (this.store !== undefined) compactLinkLogs(this.store.linksDir)
     try {
       // Waits for a snapshot still being copied: the owner lock must outlive the environment.
       await this.store?.[Symbol.asyncDispose]()

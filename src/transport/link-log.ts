@@ -226,6 +226,16 @@ export class LinkLogWriter {
     return removed
   }
 
+  /**
+   * {@link collect}, and when every entry is consumed, start an empty newest file first so the
+   * last one (which holds them) can go too: a link whose receivers are caught up then holds
+   * no bytes of consumed messages in shared memory.
+   */
+  compact(consumed: bigint): number {
+    if (!this.#closed && consumed >= this.#next - 1n && this.#size > 0) this.#rotate()
+    return this.collect(consumed)
+  }
+
   /** Idempotent. */
   close(): void {
     if (this.#closed) return

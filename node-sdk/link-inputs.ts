@@ -1,0 +1,186 @@
+/**
+ * A node's reliable direct inputs (`_unstable_direct_links`): messages that come straight from
+ * their sender's process, each also in the sender's link log (src/transport/link-log.ts), so
+ * nothing is lost when anything is killed. See docs/design/reliable-direct-links.md.
+ *
+ * Per input, a reader of the sender's log and this input's cursor there:
+ * - a message from the socket whose seq is the next expected is taken as it came (the reader
+ *   is moved past its entry without reading it); one further ahead means some were missed
+ *   (a full pipe, a restart): they are read from the log first; one behind was read from the
+ *   log already and is dropped;
+ * - at start, and on a slow poll (a message appended while this process's socket was not yet
+ *   reached, with nothing after it to show the gap), the log is read from where the reader is;
+ * - the cursor records the entry the program holds (`inHand`, written when it is handed over)
+ *   and what it consumed (when the program comes back for more): a process that starts again
+ *   reads on after `consumed`, and marks `redelivered` the entry that was in the program's
+ *   hands, as the supervisor's path marks the events a dead node had been given;
+ * - the sender's close is an entry of its log (`link-closed`, with the run's id); the
+ *   supervisor's InputClosed ends the input once the log is read to its end, at once: what the
+ *   sender appended before is there already.
+ *
+ * Each input's `queue_size` holds in the event buffer as for best effort (`drop_oldest`): an
+ * entry dropped there is consumed unseen (the cursor passes it with the next one handed over).
+ *
+ * @module
+ */
+import type { DirectInput, NodeToNode } from '../src/protocol/node/messages.js'
+import { decodeNodeToNode } from '../src/protocol/node/codec.js'
+import { LinkCursor, LinkLogReader, type LinkEntry } from '../src/transport/link-log.js'
+import { errorMessage } from '../src/errors.js'
+import type { DoraEvent } from './events.js'
+import type { EventBuffer } from './event-buffer.js'
+import type { DirectCounter } from './direct-counter.js'
+import { directEvent } from './direct-receive.js'
+
+/** How often the logs are looked at for entries no socket message announced (ms). */
+export const LINK_POLL_MS = 50
+
+interface LinkInput {
+  spec: DirectInput
+  reader: LinkLogReader
+  cursor: LinkCursor
+  /** The entry the program held when the previous process ended: redelivered if seen again. */
+  inHandBefore: bigint
+  closed: boolean
+}
+
+/** What arrived on the socket for a reliable direct input. */
+export interface LinkArrival {
+  id: string
+  link: { seq: bigint; end: number; newFile: boolean }
+  /** The event built from the socket's frames; undefined when the payload is only in the log. */
+  event: DoraEvent | undefined
+}
+
+export class LinkInputs {
+  readonly #inputs = new Map<string, LinkInput>()
+  readonly #buffer: EventBuffer
+  readonly #counter: DirectCounter
+  readonly #dataflowId: string
+  readonly #nodeId: string
+  #released = false
+
+  /** `inputs`: the node's direct inputs; those with a `logDir` are taken here. */
+  constructor(inputs: readonly DirectInput[], buffer: EventBuffer, counter: DirectCounter, dataflowId: string, nodeId: string) {
+    this.#buffer = buffer
+    this.#counter = counter
+    this.#dataflowId = dataflowId
+    this.#nodeId = nodeId
+    for (const spec of inputs) {
+      if (spec.logDir === undefined || spec.logDir === '') continue
+      const cursor = new LinkCursor(spec.logDir, spec.cursorName ?? '')
+      const { consumed, inHand } = cursor.value
+      this.#inputs.set(spec.inputId, { spec, reader: new LinkLogReader(spec.logDir, consumed), cursor, inHandBefore: inHand, closed: false })
+    }
+  }
+
+  /** `id` is a reliable direct input of this node. */
+  has(id: string): boolean {
+    return this.#inputs.has(id)
+  }
+
+  get size(): number {
+    return this.#inputs.size
+  }
+
+  /** Read every log from the input's cursor: what a previous process (or run) left unconsumed. */
+  poll(): void {
+    for (const input of this.#inputs.values()) this.#readLog(input, undefined)
+  }
+
+  /** A message came on the socket for input `a.id`. */
+  arrived(a: LinkArrival): void {
+    const input = this.#inputs.get(a.id)
+    if (input === undefined || input.closed) return
+    // Missed ones first (their entries are in the log: appended before this was sent).
+    this.#readLog(input, a.link.seq)
+    if (input.closed || input.reader.expected !== a.link.seq) return // a duplicate, or closed meanwhile
+    if (a.event !== undefined && input.reader.passed(a.link)) this.#take(input, a.link.seq, a.event)
+    else this.#readLog(input, a.link.seq + 1n)
+  }
+
+  /** The program was handed entry `seq` of input `id`: it holds it now. */
+  handedOut(id: string, seq: bigint): void {
+    this.#inputs.get(id)?.cursor.set({ consumed: seq - 1n, inHand: seq })
+  }
+
+  /** The program came back for more after entry `seq` of input `id`: consumed. */
+  consumed(id: string, seq: bigint): void {
+    this.#inputs.get(id)?.cursor.set({ consumed: seq, inHand: 0n })
+  }
+
+  /**
+   * The supervisor says input `id` is closed (its sender closed it, or ended for good): its
+   * event `seq` is consumed unseen, the log is read to its end, and the input ends after that.
+   */
+  supervisorClosed(id: string, seq: number): void {
+    this.#buffer.push({ event: undefined, seq })
+    const input = this.#inputs.get(id)
+    if (input === undefined || input.closed) return
+    this.#readLog(input, undefined)
+    this.#close(input)
+  }
+
+  /** Close the readers and cursors (idempotent). */
+  release(): void {
+    if (this.#released) return
+    this.#released = true
+    for (const input of this.#inputs.values()) {
+      input.reader.close()
+      input.cursor.close()
+    }
+  }
+
+  /** Read `input`'s log up to (not including) `until`, or to its end. */
+  #readLog(input: LinkInput, until: bigint | undefined): void {
+    if (this.#released) return
+    while (!input.closed && (until === undefined || input.reader.expected < until)) {
+      let entry: LinkEntry | undefined
+      try {
+        entry = input.reader.next()
+      } catch (err) {
+        process.stderr.write(`dora-ts: node "${this.#nodeId}" could not read the link log of input "${input.spec.inputId}": ${errorMessage(err)}\n`)
+        return
+      }
+      if (entry === undefined) return
+      this.#fromLog(input, entry)
+    }
+  }
+
+  #fromLog(input: LinkInput, entry: LinkEntry): void {
+    let message: NodeToNode
+    try {
+      message = decodeNodeToNode(entry.header)
+    } catch (err) {
+      // Skipped, and consumed with the next one: the log was written by the SDK, so this is
+      // damage (tmpfs does not rot; a bug would), said once per entry.
+      process.stderr.write(
+        `dora-ts: node "${this.#nodeId}" skipped an undecodable entry ${entry.seq} of the link log of input "${input.spec.inputId}": ${errorMessage(err)}\n`,
+      )
+      return
+    }
+    if (message.type === 'link-closed') {
+      // This run's close ends the input (consumed with the program's input-closed event); an
+      // earlier run's is passed over (consumed with the next entry handed over).
+      if (message.dataflowId === this.#dataflowId) this.#close(input, entry.seq)
+      return
+    }
+    if (message.type !== 'input') return
+    this.#take(input, entry.seq, directEvent(message, entry.payload, input.spec))
+  }
+
+  /** Buffer entry `seq` of `input` as `event` (redelivered if the program held it before). */
+  #take(input: LinkInput, seq: bigint, event: DoraEvent): void {
+    if (event.type === 'input' && seq <= input.inHandBefore) event.metadata.redelivered = true
+    this.#counter.received++
+    if (this.#buffer.pushDirect(input.spec.inputId, event, Math.max(1, input.spec.queueSize), seq)) this.#counter.dropped++
+  }
+
+  /** End `input` for the program (once); `entrySeq`: the log's close entry, consumed with it. */
+  #close(input: LinkInput, entrySeq?: bigint): void {
+    if (input.closed) return
+    input.closed = true
+    const event: DoraEvent = { type: 'input-closed', id: input.spec.inputId }
+    this.#buffer.push(entrySeq === undefined ? { event, seq: 0 } : { event, seq: 0, link: { input: input.spec.inputId, seq: entrySeq } })
+  }
+}
