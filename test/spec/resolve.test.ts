@@ -415,7 +415,7 @@ t.test(
     const bad = `_unstable_direct_links: yes please\n${node}`
     const problem = problemsIn(bad)[0]
     t.equal(problem?.code, 'DORA_SPEC_INVALID_VALUE')
-    t.match(problem?.message ?? '', /_unstable_direct_links[\s\S]*`true` or `false`/, problem?.message)
+    t.match(problem?.message ?? '', /_unstable_direct_links[\s\S]*`true` or `false`/, problem?.message ?? 'no problem')
   },
 )
 
