@@ -107,6 +107,8 @@ export class DirectSender {
   /** output id -> the best-effort receivers of that output. */
   readonly #links = new Map<string, Link[]>()
   readonly #sockets: Push[] = []
+  /** Sockets that carry best-effort messages: only they linger at a clean close (a logged message is in its log). */
+  readonly #lingering = new Set<Push>()
   /** Outputs read by best-effort receivers only: the supervisor is not sent them. */
   readonly #only: ReadonlySet<string>
   readonly #counter: DirectCounter
@@ -143,6 +145,7 @@ export class DirectSender {
         byEndpoint.set(route.endpoint, socket)
         this.#sockets.push(socket)
       } else socket.sendHighWaterMark = Math.max(socket.sendHighWaterMark, 2 * route.queueSize)
+      if (route.logDir === undefined || route.logDir === '') this.#lingering.add(socket)
       const list = this.#links.get(route.outputId) ?? []
       list.push({ route, socket })
       this.#links.set(route.outputId, list)
@@ -287,7 +290,7 @@ export class DirectSender {
     }
     for (const socket of this.#sockets) {
       if (socket.closed) continue
-      socket.linger = now ? 0 : DIRECT_LINGER_MS
+      socket.linger = now || !this.#lingering.has(socket) ? 0 : DIRECT_LINGER_MS
       socket.close()
     }
     // Free files no one will take back now. (One a receiver frees later waits for that

@@ -1,0 +1,171 @@
+/**
+ * Reliable direct links (`_unstable_direct_links: true`, docs/design/reliable-direct-links.md):
+ * messages between two custom nodes go from the sender's process to the receiver's through a
+ * link log in shared memory, not the supervisor. The at-least-once guarantee of the
+ * supervisor's path must hold as it is: a source SIGKILLed right after sends resolved and a
+ * sink SIGKILLed in the middle of its input, both restarted; every message arrives intact, a
+ * copy seen twice is marked `redelivered`, and a clean run leaves no message bytes in shared
+ * memory. Small payloads ride the socket; large ones (>= 256 KiB) are read from the log.
+ */
+import t from 'tap'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { fixture } from '../fixtures/nodes.js'
+import { dump, startInProcess } from './fixtures/in-process.js'
+import { shmRoot } from '../../src/transport/shm-dir.js'
+
+interface Record {
+  life: number
+  index: number
+  ok: boolean
+  messageId: string
+  redelivered: boolean
+}
+
+function records(file: string): Record[] {
+  if (!existsSync(file)) return []
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record)
+}
+
+/** Every file under the store folders' `links/` of this test's shm root: [path, bytes]. */
+function linkFiles(): Array<[string, number]> {
+  const root = shmRoot()
+  if (root === undefined || !existsSync(root)) return []
+  const out: Array<[string, number]> = []
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name)
+      if (entry.isDirectory()) walk(path)
+      else if (path.includes('/links/')) out.push([path, statSync(path).size])
+    }
+  }
+  walk(root)
+  return out
+}
+
+// Logs go to a folder of this test (not the machine's /dev/shm).
+process.env['DORA_TS_SHM_DIR'] = t.testdir({})
+
+/**
+ * A sink that receives the same index more than once may do so only as a redelivery: the copy
+ * after the first must say so. Returns the indexes that came again unmarked.
+ */
+function unmarkedRepeats(got: readonly Record[]): number[] {
+  const seen = new Set<number>()
+  const bad: number[] = []
+  for (const r of got) {
+    if (seen.has(r.index) && !r.redelivered) bad.push(r.index)
+    seen.add(r.index)
+  }
+  return bad
+}
+
+for (const [label, size] of [
+  ['small payloads on the socket', 2048],
+  ['large payloads read from the log', 300 * 1024],
+] as const) {
+  t.test(`${label}: a source and a sink SIGKILLed and restarted lose nothing, and repeats are marked redelivered`, async (t) => {
+    const dir = t.testdir({})
+    const count = 40
+    const yaml = `_unstable_direct_links: true
+nodes:
+  - id: source
+    path: ${fixture('big-source.mjs')}
+    env: { COUNT: ${count}, SIZE: ${size}, KILL_AFTER: 10 }
+    outputs: [frames]
+    restart_policy: on-failure
+    restart_delay: 1ms
+  - id: killed-sink
+    path: ${fixture('big-sink.mjs')}
+    env: { RECORD_FILE: ${JSON.stringify(join(dir, 'killed.jsonl'))}, SIZE: ${size}, KILL_AT: 15 }
+    inputs:
+      frames: { source: source/frames, queue_size: 1000 }
+    restart_policy: on-failure
+    restart_delay: 1ms
+  - id: calm-sink
+    path: ${fixture('big-sink.mjs')}
+    env: { RECORD_FILE: ${JSON.stringify(join(dir, 'calm.jsonl'))}, SIZE: ${size} }
+    inputs:
+      frames: { source: source/frames, queue_size: 1000 }
+`
+    const flow = await startInProcess(t, yaml, { dir })
+    const result = await flow.done
+    t.ok(result.ok, dump(flow.logs))
+    const said = flow.lines('dora-ts').join('\n')
+    t.match(said, /source was killed by SIGKILL; restarting/, 'the source was killed mid-burst')
+    t.match(said, /killed-sink was killed by SIGKILL; restarting/, 'the sink was killed holding an input')
+    const all = Array.from({ length: count }, (_, i) => i + 1)
+    for (const name of ['killed', 'calm']) {
+      const got = records(join(dir, `${name}.jsonl`))
+      t.ok(
+        got.every((r) => r.ok && r.messageId === `big-${r.index}`),
+        `${name}-sink: every payload intact, with the source's messageId`,
+      )
+      t.same(
+        [...new Set(got.map((r) => r.index))].sort((a, b) => a - b),
+        all,
+        `${name}-sink: every payload arrived`,
+      )
+    }
+    // The restarted source sends everything again (new messages, new log entries): a sink sees
+    // those as new. What must be marked is what the *same entry* brought twice: the input the
+    // sink died holding.
+    const killed = records(join(dir, 'killed.jsonl'))
+    t.ok(
+      killed.some((r) => r.life === 1 && r.redelivered && r.index === 15),
+      'the input the sink died holding came again, marked redelivered',
+    )
+    t.same(
+      killed.filter((r) => r.life === 0 && r.redelivered),
+      [],
+      'nothing is marked redelivered in the first life',
+    )
+    t.same(
+      linkFiles().filter(([path, bytes]) => path.endsWith('.log') && bytes > 0),
+      [],
+      'the run ended with every message consumed: no message bytes left in its link logs',
+    )
+  })
+}
+
+t.test('a sink restarted mid-stream resumes after its cursor: each message once, the one it held marked', async (t) => {
+  const dir = t.testdir({})
+  const count = 60
+  const progress = join(dir, 'progress.txt')
+  const yaml = `_unstable_direct_links: true
+nodes:
+  - id: source
+    path: ${fixture('seg-source.mjs')}
+    env: { COUNT: ${count}, SIZE: 4096, PROGRESS_FILE: ${JSON.stringify(progress)} }
+    outputs: [frames]
+  - id: sink
+    path: ${fixture('big-sink.mjs')}
+    env: { RECORD_FILE: ${JSON.stringify(join(dir, 'sink.jsonl'))}, SIZE: 4096, KILL_AT: 20 }
+    inputs:
+      frames: { source: source/frames, queue_size: 1000 }
+    restart_policy: on-failure
+    restart_delay: 1ms
+`
+  const flow = await startInProcess(t, yaml, { dir })
+  const result = await flow.done
+  t.ok(result.ok, dump(flow.logs))
+  const got = records(join(dir, 'sink.jsonl'))
+  t.same(unmarkedRepeats(got), [], 'no message came twice unmarked')
+  t.same(
+    got.map((r) => r.index),
+    [...Array.from({ length: 20 }, (_, i) => i + 1), ...Array.from({ length: count - 19 }, (_, i) => i + 20)],
+    'in order, each once, except the one the sink died holding (20), which came again',
+  )
+  t.ok(
+    got.every((r) => r.ok),
+    'every payload intact',
+  )
+  t.same(
+    got.filter((r) => r.redelivered).map((r) => [r.life, r.index]),
+    [[1, 20]],
+    'only that one is marked redelivered',
+  )
+})
