@@ -5,8 +5,12 @@
  * and 1 KB at 1 kHz, throughput at 8 B and 64 KB, against two bare zeromq.js processes running
  * the same plan code in the same run (alternating, as node -> node does), and fan-out to 1, 4
  * and 16 best-effort receivers.
+ *
+ * 1c. node -> node, reliable direct links (`_unstable_direct_links: true`): the same plans with
+ * both inputs reliable, each message appended to the sender's link log in shared memory and
+ * sent straight to the receiver (docs/design/reliable-direct-links.md).
  */
-import { doraPair, freshDir, zmqBaseline, type LatencyResult, type Plan, type SectionContext, type StreamResult } from './harness.js'
+import { doraPair, freshDir, zmqBaseline, type LatencyResult, type PairPath, type Plan, type SectionContext, type StreamResult } from './harness.js'
 import { fanOut } from './fan-out.js'
 import { alternating, roundTripFigures, throughputFigures } from './pairs.js'
 import { latencyPhases, pacedPhase, streamPhases } from './plans.js'
@@ -15,25 +19,36 @@ import type { Figure } from './report.js'
 const SECTION = 'node-node-best-effort'
 const BASELINE = 'zeromq.js'
 
-export async function benchBestEffort(ctx: SectionContext): Promise<Figure[]> {
+export function benchBestEffort(ctx: SectionContext): Promise<Figure[]> {
+  return benchDirectPair(ctx, SECTION, 'best-effort')
+}
+
+export function benchDirectLinks(ctx: SectionContext): Promise<Figure[]> {
+  return benchDirectPair(ctx, 'node-node-direct', 'direct')
+}
+
+async function benchDirectPair(ctx: SectionContext, section: string, path: PairPath): Promise<Figure[]> {
   const latency: Plan = { mode: 'latency', phases: [...latencyPhases(ctx.quick, ['8B', '1KB', '64KB', '1MB', '4MB', '16MB']), pacedPhase(ctx.quick)] }
   const stream: Plan = { mode: 'stream', phases: streamPhases(ctx.quick) }
   const node = (script: string) => ({ kind: 'node', script }) as const
-  const pair = <T>(name: string, plan: Plan) => doraPair<T>(freshDir(ctx.tmp, name), node('node-ping.mjs'), node('node-echo.mjs'), plan, 600_000, true)
+  const pair = <T>(name: string, plan: Plan) => doraPair<T>(freshDir(ctx.tmp, name), node('node-ping.mjs'), node('node-echo.mjs'), plan, 600_000, path)
+  const what = path === 'direct' ? 'reliable direct' : 'best-effort'
 
   const n = latency.phases[0]?.rounds ?? 1
-  ctx.progress(`best-effort node -> node round trips, dora-ts and bare zeromq.js alternating (${n} rounds)`)
+  ctx.progress(`${what} node -> node round trips, dora-ts and bare zeromq.js alternating (${n} rounds)`)
   const [dora, base] = (await alternating(latency, n, [
-    (plan) => pair('be-rtt', plan),
-    (plan) => zmqBaseline(freshDir(ctx.tmp, 'be-zmq-rtt'), plan, 600_000),
+    (plan) => pair(`${path}-rtt`, plan),
+    (plan) => zmqBaseline(freshDir(ctx.tmp, `${path}-zmq-rtt`), plan, 600_000),
   ])) as [LatencyResult, LatencyResult]
-  ctx.progress(`best-effort node -> node throughput, dora-ts and bare zeromq.js alternating (${n} rounds)`)
+  ctx.progress(`${what} node -> node throughput, dora-ts and bare zeromq.js alternating (${n} rounds)`)
   const [doraStream, baseStream] = (await alternating(stream, n, [
-    (plan) => pair('be-stream', plan),
-    (plan) => zmqBaseline(freshDir(ctx.tmp, 'be-zmq-stream'), plan, 600_000),
+    (plan) => pair(`${path}-stream`, plan),
+    (plan) => zmqBaseline(freshDir(ctx.tmp, `${path}-zmq-stream`), plan, 600_000),
   ])) as [StreamResult, StreamResult]
+  const figures = [...roundTripFigures(section, dora, base, BASELINE), ...throughputFigures(section, doraStream, baseStream, BASELINE)]
+  if (path !== 'best-effort') return figures
   ctx.progress('best-effort fan-out')
-  const fan = await fanOut(ctx, `${SECTION}-fan-out`, true)
-  for (const f of fan) f.section = SECTION
-  return [...roundTripFigures(SECTION, dora, base, BASELINE), ...throughputFigures(SECTION, doraStream, baseStream, BASELINE), ...fan]
+  const fan = await fanOut(ctx, `${section}-fan-out`, true)
+  for (const f of fan) f.section = section
+  return [...figures, ...fan]
 }

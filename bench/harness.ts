@@ -239,23 +239,35 @@ export async function portBaseline<T>(plan: Plan, timeoutMs: number): Promise<T>
 }
 
 /** A pair `ping` -> `echo` -> `ping` of custom nodes or operators, as a dataflow YAML object. */
+/**
+ * How a pair's messages travel: through the supervisor (reliable, the default), on a
+ * best-effort link, or on a reliable direct link through a link log (`_unstable_direct_links`).
+ */
+export type PairPath = 'supervisor' | 'best-effort' | 'direct'
+
 export function pairDataflow(
   name: string,
   ping: { kind: 'node' | 'operator'; script: string },
   echo: { kind: 'node' | 'operator'; script: string },
   env: Record<string, string>,
-  bestEffort = false,
+  path: PairPath = 'supervisor',
 ): object {
-  // Best effort (issue 15) drops instead of waiting: the queue is made large enough that a
-  // stream's window never overflows it, so nothing is dropped and the figures compare the path.
+  // Direct links drop the oldest instead of waiting (backpressure needs the supervisor): the
+  // queue is made large enough that a stream's window never overflows it, so nothing is
+  // dropped and the figures compare the path.
   const input = (source: string): object =>
-    bestEffort ? { source, queue_size: 1_000_000, reliability: 'best_effort' } : { source, queue_size: 1_000_000, queue_policy: 'backpressure' }
+    path === 'best-effort'
+      ? { source, queue_size: 1_000_000, reliability: 'best_effort' }
+      : path === 'direct'
+        ? { source, queue_size: 1_000_000 }
+        : { source, queue_size: 1_000_000, queue_policy: 'backpressure' }
   const unit = (id: string, u: { kind: 'node' | 'operator'; script: string }, source: string, extraEnv: Record<string, string>): object =>
     u.kind === 'node'
       ? { id, path: fixture(u.script), inputs: { in: input(source) }, outputs: ['out'], env: { ...env, ...extraEnv } }
       : { id, env: { ...env, ...extraEnv }, operator: { javascript: fixture(u.script), inputs: { in: input(source) }, outputs: ['out'] } }
   return {
     name,
+    ...(path === 'direct' ? { _unstable_direct_links: true } : {}),
     nodes: [unit('ping', ping, 'echo/out', {}), unit('echo', echo, 'ping/out', {})],
   }
 }
@@ -267,11 +279,11 @@ export async function doraPair<T>(
   echo: { kind: 'node' | 'operator'; script: string },
   plan: Plan,
   timeoutMs: number,
-  bestEffort = false,
+  path: PairPath = 'supervisor',
 ): Promise<T> {
   const planFile = writeJson(join(dir, 'plan.json'), plan)
   const out = join(dir, 'result.json')
-  const dataflow = pairDataflow('bench-pair', ping, echo, { BENCH_PLAN: planFile, BENCH_OUT: out }, bestEffort)
+  const dataflow = pairDataflow('bench-pair', ping, echo, { BENCH_PLAN: planFile, BENCH_OUT: out }, path)
   // A pinging operator never ends by itself: stop when it says it is done.
   const until = ping.kind === 'operator' ? (logs: readonly LogEntry[]) => linesMatching(logs, /^BENCH_DONE/) > 0 : undefined
   await runDataflow(dir, dataflow, { timeoutMs, ...(until === undefined ? {} : { until }) })

@@ -18,7 +18,7 @@ import { benchFanOut } from './fan-out.js'
 import { ROOT, type Section } from './harness.js'
 import { benchKvsIfPresent } from './kvs-rows.js'
 import { benchNodeNode } from './node-node.js'
-import { benchBestEffort } from './best-effort.js'
+import { benchBestEffort, benchDirectLinks } from './best-effort.js'
 import { benchNodeOperator } from './node-operator.js'
 import { benchOperatorOperator } from './operator-operator.js'
 import { commitOf, machine, resultsMarkdown, table, type Figure, type Results } from './report.js'
@@ -30,6 +30,7 @@ import { errorMessage, errorStack } from '../src/errors.js'
 export const SECTIONS: Record<string, Section> = {
   'node-node': benchNodeNode,
   'node-node-best-effort': benchBestEffort,
+  'node-node-direct': benchDirectLinks,
   'operator-operator': benchOperatorOperator,
   'node-operator': benchNodeOperator,
   timer: benchTimer,

@@ -45,6 +45,9 @@ const WITH_BASELINE = [
   // Issue 15: best-effort links, the same plans node to node without the supervisor.
   ...pair('node-node-best-effort'),
   'node-node-best-effort.rtt.16MB',
+  // Reliable direct links (_unstable_direct_links): the same plans through link logs.
+  ...pair('node-node-direct'),
+  'node-node-direct.rtt.16MB',
   ...pair('operator-operator'),
   ...SCALE.flatMap((n) => [`scale.operators.${n}.rss`, `scale.nodes.${n}.rss`]),
   ...['16B', '1KB', '64KB'].flatMap((s) => [`state.commit.${s}`, `state.operator.${s}`]),
