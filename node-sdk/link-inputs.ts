@@ -42,6 +42,8 @@ interface LinkInput {
   /** The entry the program held when the previous process ended: redelivered if seen again. */
   inHandBefore: bigint
   closed: boolean
+  /** Consumed, not written to the cursor yet (see {@link LinkInputs.consumed}). */
+  pending?: bigint | undefined
 }
 
 /** What arrived on the socket for a reliable direct input. */
@@ -99,14 +101,41 @@ export class LinkInputs {
     else this.#readLog(input, a.link.seq + 1n)
   }
 
-  /** The program was handed entry `seq` of input `id`: it holds it now. */
+  /**
+   * The program was handed entry `seq` of input `id`: it holds it now, and everything of the
+   * input before it is consumed (handed over and come back from, or dropped). One write.
+   */
   handedOut(id: string, seq: bigint): void {
-    this.#inputs.get(id)?.cursor.set({ consumed: seq - 1n, inHand: seq })
+    const input = this.#inputs.get(id)
+    if (input === undefined) return
+    input.pending = undefined
+    input.cursor.set({ consumed: seq - 1n, inHand: seq })
   }
 
-  /** The program came back for more after entry `seq` of input `id`: consumed. */
-  consumed(id: string, seq: bigint): void {
-    this.#inputs.get(id)?.cursor.set({ consumed: seq, inHand: 0n })
+  /**
+   * The program came back for more after entry `seq` of input `id`: consumed. `more`: other
+   * events wait, so the next write of this input's cursor (its next entry handed over) or the
+   * moment the loop waits ({@link settle}) records it; a crash before then brings the entry
+   * again, marked redelivered, as at-least-once allows.
+   */
+  consumed(id: string, seq: bigint, more = false): void {
+    const input = this.#inputs.get(id)
+    if (input === undefined) return
+    if (more) input.pending = seq
+    else {
+      input.pending = undefined
+      input.cursor.set({ consumed: seq, inHand: 0n })
+    }
+  }
+
+  /** The program waits for events: record what it consumed and has not been written yet. */
+  settle(): void {
+    for (const input of this.#inputs.values()) {
+      if (input.pending === undefined) continue
+      const seq = input.pending
+      input.pending = undefined
+      input.cursor.set({ consumed: seq, inHand: 0n })
+    }
   }
 
   /**
@@ -124,6 +153,7 @@ export class LinkInputs {
   /** Close the readers and cursors (idempotent). */
   release(): void {
     if (this.#released) return
+    this.settle()
     this.#released = true
     for (const input of this.#inputs.values()) {
       input.reader.close()

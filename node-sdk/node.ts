@@ -250,17 +250,21 @@ export class Node implements AsyncDisposable {
           yield event
           // The program took it and came back for more: consumed. (A loop that breaks out
           // never comes back: the event it was handling is not.)
-          if (item.link !== undefined) this.#links.consumed(item.link.input, item.link.seq)
+          // With more events already waiting, the next one handed over records this as consumed
+          // in the same write (link-inputs.ts); only a loop about to wait writes it now.
+          if (item.link !== undefined) this.#links.consumed(item.link.input, item.link.seq, this.#buffer.length > 0)
           this.#consume(item.seq)
           if (event.type === 'stop') return
           continue
         }
         if (this.#ended) return
+        this.#links.settle()
         this.#requestNext()
         const ended = await this.#buffer.wait()
         if (ended && this.#buffer.length === 0) return
       }
     } finally {
+      this.#links.settle()
       signal?.removeEventListener('abort', onAbort)
     }
   }

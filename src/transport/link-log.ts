@@ -19,6 +19,13 @@
  * killed inside its `writev` leaves a torn tail, which readers treat as "not yet" and the next
  * {@link LinkLogWriter.open} cuts off before appending (that entry's `send()` never resolved).
  *
+ * A file every receiver has consumed is kept as a spare (at most {@link MAX_SPARES}) and renamed
+ * into the next file, whose appends then write over its old bytes in pages tmpfs already
+ * holds (64 KB appends: ~25 us instead of 45-60 us). Bytes past the last whole entry of such a
+ * file are old entries, of lower seqs: a reader wants the next seq exactly, so they are "not
+ * yet" as a torn tail is. (Taking one for an entry would need an old payload to hold, at that
+ * exact offset, the magic, the wanted seq and that seq again where its trailer would end.)
+ *
  * Each receiver keeps its cursor, the last seq it consumed (and the one in its program's hands),
  * in `<dir>/cursor.<name>` ({@link LinkCursor}); the writer deletes a file once every receiver's cursor is past it, and
  * never deletes the newest, whose name keeps the numbering going.
@@ -28,7 +35,20 @@
  *
  * @module
  */
-import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync, writevSync } from 'node:fs'
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+  writevSync,
+} from 'node:fs'
 import { join } from 'node:path'
 
 /** 'DLK1' little endian: the first word of every entry. */
@@ -42,6 +62,14 @@ export const DEFAULT_LOG_FILE_BYTES = 16 * 1024 * 1024
 
 const LOG_SUFFIX = '.log'
 const CURSOR_PREFIX = 'cursor.'
+/**
+ * A consumed file kept for reuse instead of deleted: the next file starts as a rename of it,
+ * so appends write into pages tmpfs has already allocated (a 64 KB append into new pages cost
+ * ~200 us on the 2-core VM, most of it page allocation). Never a `.log` name: no reader sees it.
+ */
+const SPARE_PREFIX = 'spare.'
+/** Spare files kept per log at most. */
+const MAX_SPARES = 2
 
 /** One entry read back: its number, the message header's bytes and the payload's. */
 export interface LinkEntry {
@@ -217,10 +245,16 @@ export class LinkLogWriter {
   collect(consumed: bigint): number {
     const files = logFiles(this.#dir)
     let removed = 0
+    let spares = this.#spares().length
     for (let i = 0; i + 1 < files.length; i++) {
       // File i holds seqs first(i) .. first(i + 1) - 1.
       if (files[i + 1]!.first - 1n > consumed) break
-      unlinkSync(files[i]!.path)
+      // Readers never look at a spare: one still reading this file (at its end, about to move
+      // on) finds no entry of its seq in what is written over it (seqs only grow), and moves on.
+      if (spares < MAX_SPARES) {
+        renameSync(files[i]!.path, join(this.#dir, `${SPARE_PREFIX}${files[i]!.first}`))
+        spares++
+      } else unlinkSync(files[i]!.path)
       removed++
     }
     return removed
@@ -233,7 +267,9 @@ export class LinkLogWriter {
    */
   compact(consumed: bigint): number {
     if (!this.#closed && consumed >= this.#next - 1n && this.#size > 0) this.#rotate()
-    return this.collect(consumed)
+    const removed = this.collect(consumed)
+    for (const spare of this.#spares()) unlinkSync(join(this.#dir, spare))
+    return removed
   }
 
   /** Idempotent. */
@@ -251,8 +287,18 @@ export class LinkLogWriter {
     }
   }
 
+  /** The names of this log's spare files. */
+  #spares(): string[] {
+    return readdirSync(this.#dir).filter((n) => n.startsWith(SPARE_PREFIX))
+  }
+
   #rotate(): void {
-    const fd = openSync(join(this.#dir, logName(this.#next)), constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600)
+    const path = join(this.#dir, logName(this.#next))
+    // A spare's old bytes stay past what is written: entries of lower seqs, never read as the
+    // ones expected (and the next open cuts them off).
+    const spare = this.#spares()[0]
+    if (spare !== undefined) renameSync(join(this.#dir, spare), path)
+    const fd = openSync(path, constants.O_RDWR | (spare === undefined ? constants.O_CREAT | constants.O_EXCL : 0), 0o600)
     closeSync(this.#fd)
     this.#fd = fd
     this.#file = this.#next
