@@ -44,6 +44,8 @@ interface LinkInput {
   closed: boolean
   /** Consumed, not written to the cursor yet (see {@link LinkInputs.consumed}). */
   pending?: bigint | undefined
+  /** The entry in the program's hands now (handed over, not come back from). */
+  holding?: bigint | undefined
 }
 
 /** What arrived on the socket for a reliable direct input. */
@@ -109,6 +111,7 @@ export class LinkInputs {
     const input = this.#inputs.get(id)
     if (input === undefined) return
     input.pending = undefined
+    input.holding = seq
     input.cursor.set({ consumed: seq - 1n, inHand: seq })
   }
 
@@ -121,6 +124,7 @@ export class LinkInputs {
   consumed(id: string, seq: bigint, more = false): void {
     const input = this.#inputs.get(id)
     if (input === undefined) return
+    input.holding = undefined
     if (more) input.pending = seq
     else {
       input.pending = undefined
@@ -128,13 +132,18 @@ export class LinkInputs {
     }
   }
 
-  /** The program waits for events: record what it consumed and has not been written yet. */
+  /**
+   * Record what the program consumed and has not been written yet: when it waits for events,
+   * leaves its loop, or the node is released. An entry still in its hands (a loop that broke
+   * out while handling it, a node released under a running handler) stays `inHand`: it may
+   * have been acted on, so it comes again marked redelivered.
+   */
   settle(): void {
     for (const input of this.#inputs.values()) {
       if (input.pending === undefined) continue
       const seq = input.pending
       input.pending = undefined
-      input.cursor.set({ consumed: seq, inHand: 0n })
+      input.cursor.set({ consumed: seq, inHand: input.holding ?? 0n })
     }
   }
 

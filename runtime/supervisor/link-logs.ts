@@ -14,6 +14,7 @@
 import { readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { LinkCursor, LinkLogReader, LinkLogWriter, lowestCursor } from '../../src/transport/link-log.js'
+import { decodeNodeToNode } from '../../src/protocol/node/codec.js'
 import type { DirectWiring } from './direct-links.js'
 
 const CURSOR_PREFIX = 'cursor.'
@@ -74,14 +75,37 @@ export function compactLinkLogs(linksDir: string): void {
   }
 }
 
-/** Collect a link log's consumed files (see LinkLogWriter.compact); a log not there yet is left. */
+/**
+ * Collect a link log's consumed files (see LinkLogWriter.compact); a log not there yet is left.
+ * Close entries left after the last consumed message count as consumed: a receiver that ended
+ * on its Stop never reads the close its sender appended as it ended, and a later run's
+ * receivers pass over an earlier run's close anyway (link-inputs.ts).
+ */
 function compact(dir: string, cursors: readonly string[]): void {
   if (!names(dir).some((n) => n.endsWith('.log'))) return
+  let consumed = lowestCursor(dir, cursors)
+  const reader = new LinkLogReader(dir, consumed)
+  try {
+    for (let entry = reader.next(); entry !== undefined; entry = reader.next()) {
+      if (!isLinkClose(entry.header)) break
+      consumed = entry.seq
+    }
+  } finally {
+    reader.close()
+  }
   const writer = LinkLogWriter.open(dir)
   try {
-    writer.compact(lowestCursor(dir, cursors))
+    writer.compact(consumed)
   } finally {
     writer.close()
+  }
+}
+
+function isLinkClose(header: Uint8Array): boolean {
+  try {
+    return decodeNodeToNode(header).type === 'link-closed'
+  } catch {
+    return false
   }
 }
 
