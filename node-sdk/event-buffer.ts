@@ -26,10 +26,44 @@ export interface BufferedEvent {
   link?: { input: string; seq: bigint }
 }
 
+/**
+ * A first-in first-out queue with O(1) push and shift at any length (Array.prototype.shift
+ * moves every element once the array is large, and a reliable link catching up on a backlog of
+ * a million messages queues and drops that many).
+ */
+class Fifo<T> {
+  #items: T[] = []
+  #head = 0
+
+  get length(): number {
+    return this.#items.length - this.#head
+  }
+
+  push(item: T): void {
+    this.#items.push(item)
+  }
+
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined
+    const item = this.#items[this.#head]
+    this.#items[this.#head++] = undefined as T
+    // Drop the consumed front now and then: amortized O(1).
+    if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
+      this.#items = this.#items.slice(this.#head)
+      this.#head = 0
+    }
+    return item
+  }
+}
+
 export class EventBuffer {
-  readonly #items: BufferedEvent[] = []
-  /** Best-effort input id -> how many of its messages wait here. */
-  readonly #directQueued = new Map<string, number>()
+  readonly #items = new Fifo<BufferedEvent>()
+  /**
+   * Direct input id -> its messages waiting here, oldest first (the same objects as in
+   * #items): the oldest is dropped in O(1), a reliable link catching up on a long backlog
+   * drops most of what it reads (see link-inputs.ts).
+   */
+  readonly #directQueued = new Map<string, Fifo<BufferedEvent>>()
   #waiter: ((ended: boolean) => void) | undefined
 
   get length(): number {
@@ -53,21 +87,32 @@ export class EventBuffer {
    * (`drop_oldest`). True when one was dropped.
    */
   pushDirect(id: string, event: DoraEvent, limit: number, linkSeq?: bigint): boolean {
-    const queued = this.#directQueued.get(id) ?? 0
+    let queued = this.#directQueued.get(id)
+    if (queued === undefined) this.#directQueued.set(id, (queued = new Fifo()))
     let dropped = false
-    if (queued >= limit) {
-      const oldest = this.#items.findIndex((item) => item.direct === id)
-      if (oldest >= 0) this.#items.splice(oldest, 1)
+    if (queued.length >= limit) {
+      // Left in place as an item consumed unseen: no event, no input, no link entry.
+      const oldest = queued.shift()!
+      oldest.event = undefined
+      delete oldest.direct
+      delete oldest.link
       dropped = true
-    } else this.#directQueued.set(id, queued + 1)
-    this.push(linkSeq === undefined ? { event, seq: 0, direct: id } : { event, seq: 0, direct: id, link: { input: id, seq: linkSeq } })
+    }
+    const item: BufferedEvent = linkSeq === undefined ? { event, seq: 0, direct: id } : { event, seq: 0, direct: id, link: { input: id, seq: linkSeq } }
+    queued.push(item)
+    this.push(item)
     return dropped
+  }
+
+  /** Messages of direct input `id` waiting here. */
+  directQueued(id: string): number {
+    return this.#directQueued.get(id)?.length ?? 0
   }
 
   /** The oldest item, taken out; undefined when empty. */
   shift(): BufferedEvent | undefined {
     const item = this.#items.shift()
-    if (item?.direct !== undefined) this.#directQueued.set(item.direct, (this.#directQueued.get(item.direct) ?? 1) - 1)
+    if (item?.direct !== undefined) this.#directQueued.get(item.direct)?.shift()
     return item
   }
 

@@ -35,6 +35,13 @@ import { directEvent } from './direct-receive.js'
 /** How often the logs are looked at for entries no socket message announced (ms). */
 export const LINK_POLL_MS = 50
 
+/**
+ * Most entries read from one log in one turn of the event loop: a receiver catching up on a
+ * long backlog (a million messages a stopped receiver left) reads it in slices, so its
+ * program, its Stop and its sockets are served in between.
+ */
+export const LINK_READ_SLICE = 2048
+
 interface LinkInput {
   spec: DirectInput
   reader: LinkLogReader
@@ -46,6 +53,8 @@ interface LinkInput {
   pending?: bigint | undefined
   /** The entry in the program's hands now (handed over, not come back from). */
   holding?: bigint | undefined
+  /** The supervisor closed it: it ends once its log is read to the end. */
+  closing: boolean
 }
 
 /** What arrived on the socket for a reliable direct input. */
@@ -63,6 +72,7 @@ export class LinkInputs {
   readonly #dataflowId: string
   readonly #nodeId: string
   #released = false
+  #pollScheduled = false
 
   /** `inputs`: the node's direct inputs; those with a `logDir` are taken here. */
   constructor(inputs: readonly DirectInput[], buffer: EventBuffer, counter: DirectCounter, dataflowId: string, nodeId: string) {
@@ -74,7 +84,7 @@ export class LinkInputs {
       if (spec.logDir === undefined || spec.logDir === '') continue
       const cursor = new LinkCursor(spec.logDir, spec.cursorName ?? '')
       const { consumed, inHand } = cursor.value
-      this.#inputs.set(spec.inputId, { spec, reader: new LinkLogReader(spec.logDir, consumed), cursor, inHandBefore: inHand, closed: false })
+      this.#inputs.set(spec.inputId, { spec, reader: new LinkLogReader(spec.logDir, consumed), cursor, inHandBefore: inHand, closed: false, closing: false })
     }
   }
 
@@ -87,20 +97,37 @@ export class LinkInputs {
     return this.#inputs.size
   }
 
-  /** Read every log from the input's cursor: what a previous process (or run) left unconsumed. */
+  /**
+   * Read the logs on from where each input is (at start: what a previous process or run left
+   * unconsumed), a slice per input per turn; what is left is read in the next turns.
+   */
   poll(): void {
-    for (const input of this.#inputs.values()) this.#readLog(input, undefined)
+    this.#pollScheduled = false
+    let more = false
+    for (const input of this.#inputs.values()) {
+      if (input.closed) continue
+      const read = this.#readLog(input, undefined, LINK_READ_SLICE)
+      if (read === LINK_READ_SLICE) more = true
+      // Read to its end: an input the supervisor closed ends now, after all of it.
+      else if (input.closing) this.#close(input)
+    }
+    if (more) this.#schedulePoll()
   }
 
   /** A message came on the socket for input `a.id`. */
   arrived(a: LinkArrival): void {
     const input = this.#inputs.get(a.id)
-    if (input === undefined || input.closed) return
+    if (input === undefined || input.closed || input.closing) return
+    // Far behind (catching up on a backlog): the log has it, the slices get there.
+    if (a.link.seq - input.reader.expected > BigInt(LINK_READ_SLICE)) {
+      this.#schedulePoll()
+      return
+    }
     // Missed ones first (their entries are in the log: appended before this was sent).
-    this.#readLog(input, a.link.seq)
+    this.#readLog(input, a.link.seq, LINK_READ_SLICE)
     if (input.closed || input.reader.expected !== a.link.seq) return // a duplicate, or closed meanwhile
     if (a.event !== undefined && input.reader.passed(a.link)) this.#take(input, a.link.seq, a.event)
-    else this.#readLog(input, a.link.seq + 1n)
+    else this.#readLog(input, a.link.seq + 1n, 1)
   }
 
   /**
@@ -155,8 +182,8 @@ export class LinkInputs {
     this.#buffer.push({ event: undefined, seq })
     const input = this.#inputs.get(id)
     if (input === undefined || input.closed) return
-    this.#readLog(input, undefined)
-    this.#close(input)
+    input.closing = true
+    this.poll()
   }
 
   /** Close the readers and cursors (idempotent). */
@@ -170,20 +197,29 @@ export class LinkInputs {
     }
   }
 
-  /** Read `input`'s log up to (not including) `until`, or to its end. */
-  #readLog(input: LinkInput, until: bigint | undefined): void {
-    if (this.#released) return
-    while (!input.closed && (until === undefined || input.reader.expected < until)) {
+  #schedulePoll(): void {
+    if (this.#pollScheduled || this.#released) return
+    this.#pollScheduled = true
+    setImmediate(() => this.poll())
+  }
+
+  /** Read at most `budget` entries of `input`'s log, up to (not including) `until` or to its end; how many were read. */
+  #readLog(input: LinkInput, until: bigint | undefined, budget: number): number {
+    if (this.#released) return 0
+    let read = 0
+    while (!input.closed && read < budget && (until === undefined || input.reader.expected < until)) {
       let entry: LinkEntry | undefined
       try {
         entry = input.reader.next()
       } catch (err) {
         process.stderr.write(`dora-ts: node "${this.#nodeId}" could not read the link log of input "${input.spec.inputId}": ${errorMessage(err)}\n`)
-        return
+        return read
       }
-      if (entry === undefined) return
+      if (entry === undefined) return read
+      read++
       this.#fromLog(input, entry)
     }
+    return read
   }
 
   #fromLog(input: LinkInput, entry: LinkEntry): void {

@@ -31,12 +31,7 @@ interface Record {
   dup: boolean
 }
 
-function records(file: string): Record[] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Record)
-}
+const records = (file: string): Record[] => readJsonl<Record>(file)
 
 t.test('a source SIGKILLed right after await send(n) resolved loses nothing: n reaches the sink', async (t) => {
   const dir = t.testdir({})

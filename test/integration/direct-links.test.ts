@@ -8,6 +8,7 @@
  * memory. Small payloads ride the socket; large ones (>= 256 KiB) are read from the log.
  */
 import t from 'tap'
+import { readJsonl } from '../fixtures/jsonl.js'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fixture } from '../fixtures/nodes.js'
@@ -28,13 +29,7 @@ interface Record {
   redelivered: boolean
 }
 
-function records(file: string): Record[] {
-  if (!existsSync(file)) return []
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Record)
-}
+const records = (file: string): Record[] => readJsonl<Record>(file)
 
 /** Every file under the store folders' `links/` of this test's shm root: [path, bytes]. */
 function linkFiles(): Array<[string, number]> {

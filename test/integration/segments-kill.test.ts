@@ -7,6 +7,7 @@
  * operators, and no segment is left once the last run consumed everything.
  */
 import t from 'tap'
+import { readJsonl } from '../fixtures/jsonl.js'
 import { spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -32,13 +33,7 @@ interface Record {
   messageId: string
 }
 
-function records(file: string): Record[] {
-  if (!existsSync(file)) return []
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Record)
-}
+const records = (file: string): Record[] => readJsonl<Record>(file)
 
 /** The files in the store segment folders under the shm root (`store-*`). */
 function storeSegments(): string[] {

@@ -6,7 +6,8 @@
  * the at-least-once guarantees cover is lost, every byte arrives intact, and no segment is left.
  */
 import t from 'tap'
-import { readdirSync, readFileSync, watch, existsSync } from 'node:fs'
+import { readJsonl } from '../fixtures/jsonl.js'
+import { readdirSync, watch, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fixture } from '../fixtures/nodes.js'
 import { dump, startInProcess } from './fixtures/in-process.js'
@@ -21,13 +22,7 @@ interface Record {
   redelivered: boolean
 }
 
-function records(file: string): Record[] {
-  if (!existsSync(file)) return []
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Record)
-}
+const records = (file: string): Record[] => readJsonl<Record>(file)
 
 /** Entries of the per-user shm root (run directories), or [] when there is none. */
 function runDirs(): string[] {
