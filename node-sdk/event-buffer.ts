@@ -64,10 +64,13 @@ export class EventBuffer {
    * drops most of what it reads (see link-inputs.ts).
    */
   readonly #directQueued = new Map<string, Fifo<BufferedEvent>>()
+  /** Items dropped where they stand (see pushDirect): skipped by shift(), not counted. */
+  readonly #dropped = new WeakSet<BufferedEvent>()
+  #droppedCount = 0
   #waiter: ((ended: boolean) => void) | undefined
 
   get length(): number {
-    return this.#items.length
+    return this.#items.length - this.#droppedCount
   }
 
   /** A waiter is parked: the program asked for more with nothing buffered. */
@@ -91,11 +94,11 @@ export class EventBuffer {
     if (queued === undefined) this.#directQueued.set(id, (queued = new Fifo()))
     let dropped = false
     if (queued.length >= limit) {
-      // Left in place as an item consumed unseen: no event, no input, no link entry.
+      // Marked where it stands (removing it from the middle of the queue would move the rest).
       const oldest = queued.shift()!
+      this.#dropped.add(oldest)
+      this.#droppedCount++
       oldest.event = undefined
-      delete oldest.direct
-      delete oldest.link
       dropped = true
     }
     const item: BufferedEvent = linkSeq === undefined ? { event, seq: 0, direct: id } : { event, seq: 0, direct: id, link: { input: id, seq: linkSeq } }
@@ -111,9 +114,15 @@ export class EventBuffer {
 
   /** The oldest item, taken out; undefined when empty. */
   shift(): BufferedEvent | undefined {
-    const item = this.#items.shift()
-    if (item?.direct !== undefined) this.#directQueued.get(item.direct)?.shift()
-    return item
+    for (;;) {
+      const item = this.#items.shift()
+      if (item === undefined || !this.#dropped.has(item)) {
+        if (item?.direct !== undefined) this.#directQueued.get(item.direct)?.shift()
+        return item
+      }
+      this.#dropped.delete(item)
+      this.#droppedCount--
+    }
   }
 
   /** Park until something is pushed (false) or the stream ends (true). One waiter at a time. */

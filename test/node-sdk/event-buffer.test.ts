@@ -106,3 +106,21 @@ t.test('without its marker the input closes after the wait, and the held stop fo
   }
   t.strictSame(seen, ['closed:scan', 'stop'])
 })
+
+t.test('a long catch-up over a small queue_size: the newest stay, in order, and length counts only them', async (t) => {
+  const buffer = new EventBuffer()
+  let drops = 0
+  for (let i = 0; i < 50_000; i++) {
+    if (buffer.pushDirect('pose', input('pose', i % 256), 10, BigInt(i + 1))) drops++
+    if (i === 20_000) buffer.push({ event: input('cmd', 7), seq: 1 })
+  }
+  t.equal(drops, 50_000 - 10, 'all but 10 were dropped')
+  t.equal(buffer.length, 11, 'length counts what the program will get: 10 poses and the command')
+  const items = drain(buffer)
+  t.strictSame(
+    items.map((i) => i.link?.seq),
+    [undefined, ...Array.from({ length: 10 }, (_, k) => BigInt(50_000 - 9 + k))],
+    'the command, then the newest 10 poses with their link entries, oldest first',
+  )
+  t.notOk(buffer.pushDirect('pose', input('pose', 1), 10), 'taken ones make room again')
+})
