@@ -13,11 +13,9 @@
  */
 import { readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { LinkCursor, LinkLogReader, LinkLogWriter, lowestCursor } from '../../src/transport/link-log.js'
+import { cursorNames, cursorPath, LinkCursor, LinkLogReader, LinkLogWriter, lowestCursor } from '../../src/transport/link-log.js'
 import { decodeNodeToNode } from '../../src/protocol/node/codec.js'
 import type { DirectWiring } from './direct-links.js'
-
-const CURSOR_PREFIX = 'cursor.'
 
 /** Prepare `linksDir` for the links of `wiring`; `warn` says what was removed. */
 export function prepareLinkLogs(wiring: ReadonlyMap<string, DirectWiring>, linksDir: string, warn: (text: string) => void): void {
@@ -34,22 +32,18 @@ export function prepareLinkLogs(wiring: ReadonlyMap<string, DirectWiring>, links
     for (const name of cursors) new LinkCursor(dir, name).close()
     // No sender runs yet: what every receiver consumed in earlier runs can go now.
     compact(dir, [...cursors])
-    const gone = names(dir).filter((n) => n.startsWith(CURSOR_PREFIX) && !cursors.has(n.slice(CURSOR_PREFIX.length)))
+    const gone = cursorNames(dir).filter((name) => !cursors.has(name))
     for (const name of gone) {
-      const left = unconsumed(dir, [name.slice(CURSOR_PREFIX.length)])
-      rmSync(join(dir, name), { force: true })
+      const left = unconsumed(dir, [name])
+      rmSync(cursorPath(dir, name), { force: true })
       if (left > 0)
-        warn(
-          `${describe(dir)}: ${left} message(s) for ${describeName(name.slice(CURSOR_PREFIX.length))} were never consumed, and that input is no longer linked directly; dropped`,
-        )
+        warn(`${describe(dir)}: ${left} message(s) for ${describeName(name)} were never consumed, and that input is no longer linked directly; dropped`)
     }
   }
   for (const name of names(linksDir)) {
     const dir = join(linksDir, name)
     if (wanted.has(dir)) continue
-    const cursors = names(dir)
-      .filter((n) => n.startsWith(CURSOR_PREFIX))
-      .map((n) => n.slice(CURSOR_PREFIX.length))
+    const cursors = cursorNames(dir)
     const left = cursors.length === 0 ? 0 : unconsumed(dir, cursors)
     rmSync(dir, { recursive: true, force: true })
     if (left > 0) warn(`${describe(dir)}: ${left} message(s) were never consumed, and the dataflow no longer links that output directly; dropped`)
@@ -65,9 +59,7 @@ export function compactLinkLogs(linksDir: string): void {
   for (const name of names(linksDir)) {
     const dir = join(linksDir, name)
     try {
-      const cursors = names(dir)
-        .filter((n) => n.startsWith(CURSOR_PREFIX))
-        .map((n) => n.slice(CURSOR_PREFIX.length))
+      const cursors = cursorNames(dir)
       if (cursors.length > 0) compact(dir, cursors)
     } catch {
       // Left for the next run's start.

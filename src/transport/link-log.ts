@@ -448,7 +448,7 @@ export class LinkCursor {
 
   constructor(dir: string, name: string) {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
-    this.#fd = openSync(join(dir, `${CURSOR_PREFIX}${name}`), constants.O_RDWR | constants.O_CREAT, 0o600)
+    this.#fd = openSync(cursorPath(dir, name), constants.O_RDWR | constants.O_CREAT, 0o600)
     const { value, slot, generation } = readCursorFd(this.#fd)
     this.#value = value
     this.#slot = slot
@@ -504,6 +504,22 @@ function readCursorFd(fd: number): { value: CursorValue; slot: number; generatio
   return { value, slot, generation }
 }
 
+/** The file of cursor `name` in the log folder `dir`. */
+export function cursorPath(dir: string, name: string): string {
+  return join(dir, `${CURSOR_PREFIX}${name}`)
+}
+
+/** The names of the cursors in `dir` (`cursor.<name>` files), none when it does not exist. */
+export function cursorNames(dir: string): string[] {
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+  } catch {
+    return []
+  }
+  return names.filter((n) => n.startsWith(CURSOR_PREFIX)).map((n) => n.slice(CURSOR_PREFIX.length))
+}
+
 /**
  * The lowest cursor among `names` in `dir` (0 when one has none yet): what the writer may
  * collect up to ({@link LinkLogWriter.collect}).
@@ -513,7 +529,7 @@ export function lowestCursor(dir: string, names: readonly string[]): bigint {
   for (const name of names) {
     let fd: number
     try {
-      fd = openSync(join(dir, `${CURSOR_PREFIX}${name}`), constants.O_RDONLY)
+      fd = openSync(cursorPath(dir, name), constants.O_RDONLY)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0n
       throw err
