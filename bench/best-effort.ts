@@ -46,9 +46,9 @@ async function benchDirectPair(ctx: SectionContext, section: string, path: PairP
     (plan) => zmqBaseline(freshDir(ctx.tmp, `${path}-zmq-stream`), plan, 600_000),
   ])) as [StreamResult, StreamResult]
   const figures = [...roundTripFigures(section, dora, base, BASELINE), ...throughputFigures(section, doraStream, baseStream, BASELINE)]
-  if (path !== 'best-effort') return figures
-  ctx.progress('best-effort fan-out')
-  const fan = await fanOut(ctx, `${section}-fan-out`, true)
+  if (path === 'supervisor') return figures
+  ctx.progress(`${what} fan-out`)
+  const fan = await fanOut(ctx, `${section}-fan-out`, path)
   for (const f of fan) f.section = section
   return [...figures, ...fan]
 }

@@ -15,15 +15,24 @@ export const FAN_OUT = [1, 4, 16] as const
 export const FAN_OUT_QUICK = [1, 4] as const
 
 export async function benchFanOut(ctx: SectionContext): Promise<Figure[]> {
-  return fanOut(ctx, SECTION, false)
+  return fanOut(ctx, SECTION, 'supervisor')
 }
 
 /**
- * The fan-out figures of `section`; `bestEffort`: the receivers' inputs are
- * `reliability: best_effort` (direct from the sender, issue 15) instead of reliable with
- * backpressure.
+ * The receivers' inputs: reliable with backpressure through the supervisor, `reliability:
+ * best_effort` (straight from the sender, issue 15), or reliable on direct links
+ * (`_unstable_direct_links`: straight from the sender, through its link log).
  */
-export async function fanOut(ctx: SectionContext, section: string, bestEffort: boolean): Promise<Figure[]> {
+export type FanOutPath = 'supervisor' | 'best-effort' | 'direct'
+
+const FAN_INPUT: Record<FanOutPath, object> = {
+  supervisor: { source: 'src/out', queue_size: 10_000, queue_policy: 'backpressure' },
+  'best-effort': { source: 'src/out', queue_size: 10_000, reliability: 'best_effort' },
+  direct: { source: 'src/out', queue_size: 10_000 },
+}
+
+/** The fan-out figures of `section`, the receivers' inputs on `path`. */
+export async function fanOut(ctx: SectionContext, section: string, path: FanOutPath): Promise<Figure[]> {
   const figures: Figure[] = []
   for (const receivers of ctx.quick ? FAN_OUT_QUICK : FAN_OUT) {
     const dir = freshDir(ctx.tmp, `${section}-fan-${receivers}`)
@@ -32,6 +41,7 @@ export async function fanOut(ctx: SectionContext, section: string, bestEffort: b
     const sinks = Array.from({ length: receivers }, (_, i) => `sink-${i}`)
     const dataflow = {
       name: 'bench-fan-out',
+      ...(path === 'direct' ? { _unstable_direct_links: true } : {}),
       nodes: [
         // The sender starts once every receiver has said it is ready (the `ready` inputs).
         {
@@ -45,11 +55,7 @@ export async function fanOut(ctx: SectionContext, section: string, bestEffort: b
           id,
           path: fixture('fan-sink.mjs'),
           env: { BENCH_OUT: join(dir, `${id}.json`) },
-          inputs: {
-            in: bestEffort
-              ? { source: 'src/out', queue_size: 10_000, reliability: 'best_effort' }
-              : { source: 'src/out', queue_size: 10_000, queue_policy: 'backpressure' },
-          },
+          inputs: { in: FAN_INPUT[path] },
           outputs: ['ready'],
         })),
       ],

@@ -241,6 +241,8 @@ export class DirectSender {
    * all is consumed, see LinkLogWriter.compact). A failure only delays it.
    */
   #collect(log: OutputLog, compact = false): void {
+    // Nothing but the newest file: no cursor to read, no folder to list.
+    if (!compact && log.writer?.hasOlderFiles !== true) return
     try {
       const consumed = lowestCursor(log.dir, log.cursors)
       if (compact) log.writer?.compact(consumed)

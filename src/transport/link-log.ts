@@ -159,6 +159,12 @@ export class LinkLogWriter {
   readonly #head = Buffer.alloc(HEAD_BYTES)
   readonly #trail = Buffer.alloc(TRAIL_BYTES)
   #closed = false
+  /**
+   * Files older than the newest may exist (left by an earlier writer, or rotated out since the
+   * last {@link collect} and not all consumed then): until then a collection, which lists the
+   * folder, has nothing to look at.
+   */
+  #olderFiles = true
 
   private constructor(dir: string, fd: number, file: bigint, size: number, next: bigint, fileBytes: number) {
     this.#dir = dir
@@ -243,12 +249,17 @@ export class LinkLogWriter {
    * (0 while one of them has none). Never the newest file, whose name carries the numbering.
    */
   collect(consumed: bigint): number {
+    if (!this.#olderFiles) return 0
     const files = logFiles(this.#dir)
     let removed = 0
     let spares = this.#spares().length
+    let unconsumed = false
     for (let i = 0; i + 1 < files.length; i++) {
       // File i holds seqs first(i) .. first(i + 1) - 1.
-      if (files[i + 1]!.first - 1n > consumed) break
+      if (files[i + 1]!.first - 1n > consumed) {
+        unconsumed = true
+        break
+      }
       // Readers never look at a spare: one still reading this file (at its end, about to move
       // on) finds no entry of its seq in what is written over it (seqs only grow), and moves on.
       if (spares < MAX_SPARES) {
@@ -257,7 +268,13 @@ export class LinkLogWriter {
       } else unlinkSync(files[i]!.path)
       removed++
     }
+    this.#olderFiles = unconsumed
     return removed
+  }
+
+  /** Files older than the newest may be there to {@link collect}. */
+  get hasOlderFiles(): boolean {
+    return this.#olderFiles
   }
 
   /**
@@ -303,6 +320,7 @@ export class LinkLogWriter {
     this.#fd = fd
     this.#file = this.#next
     this.#size = 0
+    this.#olderFiles = true
   }
 }
 

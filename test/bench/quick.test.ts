@@ -57,6 +57,7 @@ const WITHOUT_BASELINE = [
   ...['operator', 'node'].flatMap((who) => [`timer.${who}.interval`, `timer.${who}.jitter`]),
   ...FAN_OUT.map((n) => `fan-out.${n}`),
   ...FAN_OUT.map((n) => `node-node-best-effort-fan-out.${n}`),
+  ...FAN_OUT.map((n) => `node-node-direct-fan-out.${n}`),
   ...SCALE.flatMap((n) => [`scale.operators.${n}.startup`, `scale.nodes.${n}.startup`]),
   'state.operator.none',
   'state.restore.1KB',
