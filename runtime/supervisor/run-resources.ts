@@ -10,6 +10,7 @@
  */
 import { rmSync } from 'node:fs'
 import { createShmDir, removeShmDir, shmThreshold } from '../../src/transport/shm-dir.js'
+import { sweepOrphanSegmentDirs } from '../../src/store/state/segment-owners.js'
 import { ShmPayloads } from './shm-payloads.js'
 import { join } from 'node:path'
 import type { MessagePort } from 'node:worker_threads'
@@ -61,6 +62,9 @@ export class RunResources {
 
   /** Open everything; on a failure, what was opened is released before the error is thrown. */
   static async open(options: RunResourcesOptions): Promise<RunResources> {
+    // Shared memory of state stores deleted since (a test's, a removed state directory): on
+    // tmpfs it would stay until the machine restarts.
+    sweepOrphanSegmentDirs()
     const owned = await openStateStore(options)
     let runDir: RunDir
     try {

@@ -58,6 +58,7 @@ import { errorMessage } from '../../errors.js'
 import { isDataKey, isSegmentKey, receiverRange, type OutboxChange } from './outbox.js'
 import { OutboxTxn } from './outbox-txn.js'
 import { SegmentFiles, segmentDirFor, segmentThreshold } from './segments.js'
+import { recordSegmentOwner } from './segment-owners.js'
 import { StoreDatabases } from './databases.js'
 import { CommitGroup } from './commit-group.js'
 import { adoptSegments, loadOperator, payloadOf, pendingFor, senderNumber } from './reads.js'
@@ -137,6 +138,7 @@ export class StateStore {
     const opened = openStateEnvironment(dir, mapSizeBytes)
     const segmentDir = options.segmentDir === false ? undefined : (options.segmentDir ?? segmentDirFor(opened.realDir))
     const threshold = options.segmentThresholdBytes ?? segmentThreshold()
+    if (segmentDir !== undefined) recordSegmentOwner(segmentDir, opened.realDir)
     const files = new SegmentFiles(segmentDir, opened.realDir)
     const dbs = new StoreDatabases(dir, mapSizeBytes, opened, { files, writable: segmentDir !== undefined && threshold > 0, threshold })
     const store = new StateStore(dir, durability, dbs, opened.realDir)
