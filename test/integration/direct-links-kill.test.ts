@@ -8,13 +8,14 @@
  */
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fixture } from '../fixtures/nodes.js'
 import { shortRuntimeDir } from '../e2e/fixtures/cli.js'
 import { waitFor } from '../fixtures/wait-for.js'
 import { shmRoot } from '../../src/transport/shm-dir.js'
+import { linkLogBytes } from '../fixtures/link-log-files.js'
 import { sourceDir } from '../fixtures/paths.js'
 
 const CHILD = join(sourceDir(import.meta.url), 'fixtures', 'supervisor-child.mjs')
@@ -35,21 +36,6 @@ function lines(file: string): string[] {
 }
 
 /** Bytes of the link log files under this test's shm root. */
-function logBytes(): number {
-  const root = shmRoot()
-  if (root === undefined || !existsSync(root)) return 0
-  let bytes = 0
-  const walk = (dir: string): void => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name)
-      if (entry.isDirectory()) walk(path)
-      else if (path.includes('/links/') && path.endsWith('.log')) bytes += statSync(path).size
-    }
-  }
-  walk(root)
-  return bytes
-}
-
 t.test('supervisor SIGKILLs while sinks hold their input: every confirmed message arrives, repeats are marked, nothing is left', async (t) => {
   const dir = t.testdir({})
   const hold = join(dir, 'hold')
@@ -107,7 +93,7 @@ ${chains
         }),
       'SIGKILL',
     )
-    t.ok(logBytes() > 0, `kill ${kill}: confirmed, unconsumed messages are in the link logs for the next run`)
+    t.ok(linkLogBytes(shmRoot()) > 0, `kill ${kill}: confirmed, unconsumed messages are in the link logs for the next run`)
   }
   rmSync(hold)
   const last = await runChild(
@@ -143,5 +129,5 @@ ${chains
     })
     t.same(unmarked, [], `${c.name}: a message given twice (same number, same source process) is marked redelivered the second time`)
   }
-  t.equal(logBytes(), 0, 'the clean last run consumed everything: no message bytes left in the link logs')
+  t.equal(linkLogBytes(shmRoot()), 0, 'the clean last run consumed everything: no message bytes left in the link logs')
 })

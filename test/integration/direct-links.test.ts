@@ -9,7 +9,8 @@
  */
 import t from 'tap'
 import { readJsonl } from '../fixtures/jsonl.js'
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { linkLogFiles } from '../fixtures/link-log-files.js'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fixture } from '../fixtures/nodes.js'
 import { dump, startInProcess } from './fixtures/in-process.js'
@@ -32,21 +33,6 @@ interface Record {
 const records = (file: string): Record[] => readJsonl<Record>(file)
 
 /** Every file under the store folders' `links/` of this test's shm root: [path, bytes]. */
-function linkFiles(): Array<[string, number]> {
-  const root = shmRoot()
-  if (root === undefined || !existsSync(root)) return []
-  const out: Array<[string, number]> = []
-  const walk = (dir: string): void => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name)
-      if (entry.isDirectory()) walk(path)
-      else if (path.includes('/links/')) out.push([path, statSync(path).size])
-    }
-  }
-  walk(root)
-  return out
-}
-
 // Logs go to a folder of this test (not the machine's /dev/shm).
 process.env['DORA_TS_SHM_DIR'] = t.testdir({})
 
@@ -125,7 +111,7 @@ nodes:
       'nothing is marked redelivered in the first life',
     )
     t.same(
-      linkFiles().filter(([path, bytes]) => path.endsWith('.log') && bytes > 0),
+      linkLogFiles(shmRoot()).filter(([, bytes]) => bytes > 0),
       [],
       'the run ended with every message consumed: no message bytes left in its link logs',
     )
