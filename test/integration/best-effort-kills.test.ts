@@ -43,7 +43,7 @@ async function run(t: Test, source: Record<string, number>, sink: Record<string,
 `
   const seen = new Set<string>()
   const flow = await startInProcess(t, yaml, { dir })
-  const [runDir] = readdirSync(shmRoot()!)
+  const runDir = readdirSync(shmRoot()!).find((name) => name.startsWith('run-'))
   const watcher = runDir === undefined ? undefined : watch(join(shmRoot()!, runDir), (_e, name) => name !== null && seen.add(name))
   const result = await flow.done
   watcher?.close()

@@ -24,10 +24,13 @@ interface Record {
 
 const records = (file: string): Record[] => readJsonl<Record>(file)
 
-/** Entries of the per-user shm root (run directories), or [] when there is none. */
+/**
+ * Entries of the per-user shm root (run directories, store folders), or [] when there is none;
+ * not the stores' owner records (`store-<hash>.owner`), which stay while their store exists.
+ */
 function runDirs(): string[] {
   const root = shmRoot()
-  return root === undefined || !existsSync(root) ? [] : readdirSync(root)
+  return root === undefined || !existsSync(root) ? [] : readdirSync(root).filter((name) => !name.endsWith('.owner'))
 }
 
 // Segments go to a folder of this test (not the machine's /dev/shm), so parallel test files
