@@ -357,7 +357,7 @@ export class OperatorHost implements Unit {
    */
   #staging(): OperatorWorkerData['staging'] {
     this.#stagePrefix = undefined
-    let where: { dir: string; threshold: number } | undefined
+    let where: { dir: string; threshold: number; spares?: SharedArrayBuffer | undefined } | undefined
     try {
       where = this.#state?.staging()
     } catch {
@@ -368,7 +368,7 @@ export class OperatorHost implements Unit {
     if (outputs.length === 0) return undefined
     const prefix = `${randomBytes(6).toString('hex')}-`
     this.#stagePrefix = prefix
-    return { dir: where.dir, prefix: `${STAGED_PREFIX}${prefix}`, threshold: Math.max(where.threshold, SPLIT_BYTES), outputs }
+    return { dir: where.dir, prefix: `${STAGED_PREFIX}${prefix}`, threshold: Math.max(where.threshold, SPLIT_BYTES), outputs, spares: where.spares }
   }
 
   /**

@@ -37,7 +37,7 @@ export interface OperatorWorkerData {
    * (OperatorState.staging): the routing thread then renames a file instead of writing it.
    * Undefined: the host stores every payload itself.
    */
-  staging?: { dir: string; prefix: string; threshold: number; outputs: string[] } | undefined
+  staging?: { dir: string; prefix: string; threshold: number; outputs: string[]; spares?: SharedArrayBuffer | undefined } | undefined
 }
 
 /** One buffered state change, shipped with `done` and committed by the host. */

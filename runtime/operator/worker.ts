@@ -3,7 +3,7 @@
  * and runs its handlers one event at a time, reporting `done` after each so the host knows the
  * event completed. Runs on the worker thread: imports only the SDK and types, never the host.
  */
-import { closeSync, constants, openSync, rmSync, writeSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
 import { pathToFileURL } from 'node:url'
 import { format } from 'node:util'
@@ -16,6 +16,7 @@ import { toOperatorDefinition, type OperatorContext, type OperatorHandlers, type
 import { encodeJson, Encoding } from '../../node-sdk/payload.js'
 import { createKvs } from '../../node-sdk/kvs.js'
 import { KvsRemote } from '../../src/store/kvs/remote.js'
+import { SegmentSpares, writeOverSpare } from '../../src/store/state/segment-spares.js'
 import {
   MIN_TRANSFER_BYTES,
   SPARE_KEY,
@@ -75,6 +76,8 @@ let pendingOutputs: BufferedOutput[] = []
 const staging = data.staging
 const stagedOutputs = new Set(staging?.outputs ?? [])
 let staged = 0
+/** The store's spare segment files, written over instead of new ones (segment-spares.ts). */
+const spares = staging?.spares === undefined ? undefined : new SegmentSpares(staging.dir, staging.spares)
 
 /**
  * Write `output`'s bytes to a file of the staging folder (see OperatorWorkerData.staging), so
@@ -85,13 +88,7 @@ function stage(output: BufferedOutput): void {
   if (staging === undefined || output.data.byteLength < staging.threshold || !stagedOutputs.has(output.outputId)) return
   const path = `${staging.dir}/${staging.prefix}${++staged}`
   try {
-    const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600)
-    try {
-      const bytes = output.data
-      for (let written = 0; written < bytes.byteLength;) written += writeSync(fd, bytes, written, bytes.byteLength - written)
-    } finally {
-      closeSync(fd)
-    }
+    writeOverSpare(spares, path, output.data)
     output.file = path
   } catch {
     rmSync(path, { force: true })

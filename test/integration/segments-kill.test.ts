@@ -15,6 +15,7 @@ import { createInterface } from 'node:readline'
 import { fixture } from '../fixtures/nodes.js'
 import { shortRuntimeDir } from '../e2e/fixtures/cli.js'
 import { waitFor } from '../fixtures/wait-for.js'
+import { SPARE_PREFIX } from '../../src/store/state/segment-spares.js'
 import { shmRoot } from '../../src/transport/shm-dir.js'
 import { sourceDir } from '../fixtures/paths.js'
 
@@ -35,13 +36,18 @@ interface Record {
 
 const records = (file: string): Record[] => readJsonl<Record>(file)
 
-/** The files in the store segment folders under the shm root (`store-*`). */
+/** The files in the store segment folders under the shm root (`store-*`, not their `.owner` records). */
 function storeSegments(): string[] {
   const root = shmRoot()
   if (root === undefined || !existsSync(root)) return []
   return readdirSync(root)
-    .filter((name) => name.startsWith('store-'))
-    .flatMap((name) => readdirSync(join(root, name)).map((file) => `${name}/${file}`))
+    .filter((name) => name.startsWith('store-') && !name.endsWith('.owner'))
+    .flatMap((name) =>
+      readdirSync(join(root, name))
+        // Spares (consumed files kept to be written over) hold no message.
+        .filter((file) => !file.startsWith(SPARE_PREFIX))
+        .map((file) => `${name}/${file}`),
+    )
 }
 
 t.test('supervisor SIGKILLs mid-burst of 256 KiB payloads: every confirmed payload arrives intact, no segment is left', async (t) => {

@@ -91,7 +91,7 @@ export interface OperatorState {
    * sends through the outbox, for the commit to take as segment files without copying them
    * (SegmentFiles.take); undefined when they stay in LMDB (durability 'power', no tmpfs).
    */
-  staging(): { dir: string; threshold: number } | undefined
+  staging(): { dir: string; threshold: number; spares?: SharedArrayBuffer | undefined } | undefined
   /**
    * A worker that staged payloads under `prefix` is gone: commit the pending group (which
    * takes what its committed events staged), then remove what it left.

@@ -43,12 +43,12 @@ import {
   rmdirSync,
   statSync,
   unlinkSync,
-  writeSync,
 } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { dirname, join } from 'node:path'
 import { ensurePrivateDir } from '../../security/private-path.js'
 import { shmRoot } from '../../transport/shm-dir.js'
+import { SegmentSpares, writeOverSpare } from './segment-spares.js'
 
 /** Operator payloads of at least this many bytes become segment files (measured: bench/RESULTS.md). */
 export const DEFAULT_SEGMENT_THRESHOLD_BYTES = 64 * 1024
@@ -123,10 +123,16 @@ export class SegmentFiles {
   #pinned = 0
   readonly #deferred = new Set<string>()
   #created = false
+  /**
+   * Consumed segments kept to be written over (segment-spares.ts), shared with the operators'
+   * workers that stage payloads here; undefined without a shm directory.
+   */
+  readonly spares: SegmentSpares | undefined
 
   constructor(dir: string | undefined, storeDir: string) {
     this.dir = dir
     this.diskDir = storeDir
+    this.spares = dir === undefined ? undefined : new SegmentSpares(dir)
   }
 
   /** Segments referenced by committed entries now. */
@@ -160,8 +166,22 @@ export class SegmentFiles {
   unlinkIfUnreferenced(name: string, later = false): void {
     if (this.#refs.has(name)) return
     if (this.#pinned > 0) this.#deferred.add(name)
+    else if (this.#recycle(name)) return
     else if (later) this.#unlinkLater(name)
     else this.#unlink(name)
+  }
+
+  /**
+   * Keep segment `name`, which nothing references any more, as a spare to write the next one
+   * over (segment-spares.ts): only a file in the shm folder whose only name this is (an adopted
+   * custom node's segment may still be read through its run's name). False: unlink it.
+   */
+  #recycle(name: string): boolean {
+    if (this.spares === undefined || this.dir === undefined) return false
+    const path = join(this.dir, name)
+    const stat = statSync(path, { throwIfNoEntry: false })
+    if (stat === undefined || stat.nlink !== 1) return false
+    return this.spares.offer(path, stat.size)
   }
 
   /**
@@ -173,14 +193,8 @@ export class SegmentFiles {
     // caller then keeps the bytes in LMDB (names are unique per message, so this is a
     // message written again after its consumption: not expected, but not worth a risk).
     if (this.#unlinking.has(name)) throw new Error(`segment ${name} is being unlinked`)
-    const dir = this.#ensureDir()
-    const fd = openSync(join(dir, name), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600)
-    try {
-      let written = 0
-      while (written < data.byteLength) written += writeSync(fd, data, written, data.byteLength - written)
-    } finally {
-      closeSync(fd)
-    }
+    const path = join(this.#ensureDir(), name)
+    writeOverSpare(this.spares, path, data)
   }
 
   /**
@@ -336,6 +350,7 @@ export class SegmentFiles {
     if (this.dir === undefined) return
     // Payloads staged by workers whose events never committed: nothing references them.
     this.dropStaged('')
+    this.spares?.clear()
     try {
       rmdirSync(this.dir)
     } catch {
@@ -352,7 +367,7 @@ export class SegmentFiles {
   /** The snapshot is done: the unlinks it held happen now (unless referenced again). */
   unpin(): void {
     if (--this.#pinned > 0) return
-    for (const name of this.#deferred) if (!this.#refs.has(name)) this.#unlink(name)
+    for (const name of this.#deferred) if (!this.#refs.has(name) && !this.#recycle(name)) this.#unlink(name)
     this.#deferred.clear()
   }
 

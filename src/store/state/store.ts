@@ -185,7 +185,7 @@ export class StateStore {
         const { files, writable, threshold } = dbs.segments
         if (durability === 'power' || !writable) return undefined
         const dir = files.stagingDir()
-        return dir === undefined ? undefined : { dir, threshold }
+        return dir === undefined ? undefined : { dir, threshold, spares: files.spares?.buffer }
       },
       dropStaged: (prefix) => {
         group.flush()

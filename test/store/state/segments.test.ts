@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { StateError } from '../../../src/store/state/errors.js'
 import { encodeOutboxHeader, encodeOutboxValue, eventOrder, outboxKey } from '../../../src/store/state/outbox.js'
 import { segmentName, STAGED_PREFIX } from '../../../src/store/state/segments.js'
+import { SPARE_PREFIX } from '../../../src/store/state/segment-spares.js'
 import { StateStore, type StateStoreOptions } from '../../../src/store/state/store.js'
 import type { MessageHeader } from '../../../src/events.js'
 import { waitFor } from '../../fixtures/wait-for.js'
@@ -51,7 +52,14 @@ function openStore(t: Test, dirs: Dirs, options: Partial<StateStoreOptions> = {}
   return store
 }
 
-const files = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).sort() : [])
+/** The files of `dir`, without spares (consumed segments kept to be written over, segment-spares.ts). */
+const files = (dir: string): string[] =>
+  existsSync(dir)
+    ? readdirSync(dir)
+        .filter((n) => !n.startsWith(SPARE_PREFIX))
+        .sort()
+    : []
+const spares = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith(SPARE_PREFIX)) : [])
 
 /** Commit one event of n/a sending `data` to n/b and n/c (fan-out: one segment, two entries). */
 function sendFanOut(store: StateStore, data: Uint8Array = payload, event = 1): void {
@@ -75,7 +83,8 @@ t.test('a large payload is one segment file for all its receivers, unlinked afte
   const [entry] = c.pending('df')
   t.ok(Buffer.from(c.payload(entry!.key)!).equals(payload), 'payload() reads it too')
   c.commit([], meta(1n), { put: [], remove: [entry!.key] })
-  t.same(files(dirs.segmentDir), [], 'the commit that deleted the last entry unlinked it')
+  t.same(files(dirs.segmentDir), [], 'the commit that deleted the last entry let its file go')
+  t.equal(spares(dirs.segmentDir).length, 1, 'kept as a spare for the next segment to be written over')
   t.same(store.receiverOutbox('n/c').pending('df'), [])
 })
 

@@ -1,0 +1,118 @@
+/**
+ * Spare segment files (segment-spares.ts): a consumed segment is written over by the next one
+ * instead of being unlinked and created anew; each spare goes to one writer, also across
+ * worker threads; a segment with another name (adopted by a hard link) is never reused.
+ */
+import t from 'tap'
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
+import { MAX_SPARE_BYTES, SegmentSpares, SPARE_PREFIX, writeOverSpare } from '../../../src/store/state/segment-spares.js'
+import { SegmentFiles } from '../../../src/store/state/segments.js'
+
+const spareNames = (dir: string): string[] => readdirSync(dir).filter((n) => n.startsWith(SPARE_PREFIX))
+const fileOf = (dir: string, name: string, size: number, fill = 1): string => {
+  const path = join(dir, name)
+  writeFileSync(path, Buffer.alloc(size, fill))
+  return path
+}
+
+t.test('a spare is claimed once, by the best fit, and written over to the exact size', async (t) => {
+  const dir = t.testdir({})
+  const spares = new SegmentSpares(dir)
+  t.ok(spares.offer(fileOf(dir, 'a', 10_000), 10_000))
+  t.ok(spares.offer(fileOf(dir, 'b', 100_000), 100_000))
+  t.ok(spares.offer(fileOf(dir, 'c', 1_000_000), 1_000_000))
+  t.same(spareNames(dir).length, 3, 'three spares in the folder')
+  t.equal(spares.claim(join(dir, 'x'), 50_000), 100_000, 'the smallest spare at least as large')
+  t.equal(spares.claim(join(dir, 'y'), 2_000_000), 1_000_000, 'none large enough: the largest')
+  t.equal(spares.claim(join(dir, 'z'), 1_000), undefined, 'a spare over 4 times the size is passed over')
+  t.equal(spares.claim(join(dir, 'w'), 9_000), 10_000, 'the last one')
+  t.equal(spares.claim(join(dir, 'v'), 9_000), undefined, 'each spare went once')
+  t.same(spareNames(dir), [], 'no spare left in the folder')
+
+  t.ok(spares.offer(fileOf(dir, 'd', 100_000, 7), 100_000))
+  const data = Buffer.alloc(64 * 1024, 3)
+  writeOverSpare(spares, join(dir, 'seg'), data)
+  t.same(readFileSync(join(dir, 'seg')), data, 'written over the spare, truncated to its own size')
+  writeOverSpare(spares, join(dir, 'seg2'), data)
+  t.same(readFileSync(join(dir, 'seg2')), data, 'with no spare left, a new file')
+})
+
+t.test('the spares hold at most MAX_SPARE_BYTES; clear() empties the pool', async (t) => {
+  const dir = t.testdir({})
+  const spares = new SegmentSpares(dir)
+  const big = MAX_SPARE_BYTES / 2
+  t.ok(spares.offer(fileOf(dir, 'a', 1), big), 'half the bound (its size as told)')
+  t.ok(spares.offer(fileOf(dir, 'b', 1), big), 'the other half')
+  t.notOk(spares.offer(fileOf(dir, 'c', 1), 1), 'over the bound: refused')
+  t.ok(existsSync(join(dir, 'c')), 'a refused file is left where it was (the caller unlinks it)')
+  spares.clear()
+  t.same(spareNames(dir), [], 'clear() removes every spare')
+  t.ok(spares.offer(join(dir, 'c'), 1), 'room again after clear()')
+})
+
+t.test('worker threads claiming while the owner offers: every spare goes to exactly one claimant', async (t) => {
+  const dir = t.testdir({})
+  const spares = new SegmentSpares(dir)
+  const perWorker = 300
+  const workerCode = `
+    const { workerData, parentPort } = require('node:worker_threads')
+    const { existsSync } = require('node:fs')
+    import(workerData.module).then(({ SegmentSpares }) => {
+      const spares = new SegmentSpares(workerData.dir, workerData.buffer)
+      let claimed = 0
+      for (let i = 0; claimed < workerData.want; i++) {
+        const path = workerData.dir + '/w' + workerData.id + '-' + i
+        if (spares.claim(path, 100) !== undefined) {
+          if (!existsSync(path)) throw new Error('claimed without a file: ' + path)
+          claimed++
+        }
+      }
+      parentPort.postMessage(claimed)
+    })`
+  const module = new URL('../../../src/store/state/segment-spares.js', import.meta.url).href
+  const workers = [0, 1].map((id) => new Worker(workerCode, { eval: true, workerData: { module, dir, buffer: spares.buffer, id, want: perWorker } }))
+  const results = workers.map((w) => new Promise<number>((resolve, reject) => w.once('message', resolve).once('error', reject)))
+  let offered = 0
+  for (let i = 0; offered < 2 * perWorker; i++) {
+    if (spares.offer(fileOf(dir, `o${i}`, 100), 100)) offered++
+    else await new Promise((resolve) => setImmediate(resolve))
+  }
+  const claimed = await Promise.all(results)
+  await Promise.all(workers.map((w) => w.terminate()))
+  t.same(claimed, [perWorker, perWorker], 'each worker got what it waited for')
+  const files = readdirSync(dir)
+  t.equal(files.filter((n) => n.startsWith('w')).length, 2 * perWorker, 'one claimed file per spare offered')
+  t.same(spareNames(dir), [], 'no spare left over')
+})
+
+t.test('a store reuses the file of a consumed segment, but never one that has another name', async (t) => {
+  const root = t.testdir({ shm: {}, store: {}, run: {} })
+  const files = new SegmentFiles(join(root, 'shm'), join(root, 'store'))
+  const payload = Buffer.alloc(256 * 1024, 9)
+  files.write('n%2Fa@1', payload)
+  files.retain('n%2Fa@1')
+  const inode = statSync(join(root, 'shm', 'n%2Fa@1')).ino
+  files.release('n%2Fa@1', true)
+  t.notOk(existsSync(join(root, 'shm', 'n%2Fa@1')), 'the consumed segment is gone by its name')
+  t.same(spareNames(join(root, 'shm')).length, 1, 'kept as a spare')
+  files.write('n%2Fa@2', payload)
+  t.equal(statSync(join(root, 'shm', 'n%2Fa@2')).ino, inode, 'the next segment is written over the same file')
+  t.same(files.read('n%2Fa@2', payload.byteLength), payload, 'and reads back whole')
+
+  // A custom node's segment adopted by a hard link: its run's name may still be read.
+  const runName = fileOf(join(root, 'run'), 'node@0@1', 128 * 1024, 5)
+  t.ok(files.adopt('node@5', runName, 128 * 1024))
+  files.retain('node@5')
+  files.release('node@5')
+  t.notOk(existsSync(join(root, 'shm', 'node@5')), 'the store let its name go')
+  t.same(spareNames(join(root, 'shm')).length, 0, 'but did not keep the file as a spare')
+  t.same(readFileSync(runName), Buffer.alloc(128 * 1024, 5), 'the run name still reads the node its bytes')
+
+  files.retain('n%2Fa@2')
+  files.release('n%2Fa@2')
+  t.same(spareNames(join(root, 'shm')).length, 1)
+  files.close()
+  t.notOk(existsSync(join(root, 'shm')), 'close() removes the spares, then the empty folder')
+})
