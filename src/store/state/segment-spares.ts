@@ -28,11 +28,14 @@ import { join } from 'node:path'
 /** Prefix of a spare's name: no `@`, so never a segment's (the sweep on open removes spares too). */
 export const SPARE_PREFIX = '.spare-'
 
-/** Spare files kept at most. */
-export const SLOTS = 32
+/**
+ * Spare files kept at most: enough for a burst (an operator that sends 500 messages of 64 KB in
+ * one event lets 500 files go at once, and its next event writes 500).
+ */
+export const SLOTS = 512
 
-/** Bytes the spares may hold together (tmpfs is memory). */
-export const MAX_SPARE_BYTES = 64 * 1024 * 1024
+/** Bytes the spares may hold together (tmpfs is memory): a store keeps at most this much idle. */
+export const MAX_SPARE_BYTES = 32 * 1024 * 1024
 
 const EMPTY = 0
 const BUSY = 1
@@ -95,6 +98,8 @@ export class SegmentSpares {
         if (better) {
           best = slot
           bestSize = s
+          // Close enough (payloads of a stream are mostly one size): no need to look further.
+          if (s >= size && s - size <= size / 4) break
         }
       }
       if (best === -1) return undefined
