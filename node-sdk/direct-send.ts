@@ -92,7 +92,7 @@ interface OutputLog {
   appended: number
 }
 
-/** Appends between two collections of a link log's consumed files. */
+/** Appends between two collections of a link log's consumed files (and at every new file). */
 const COLLECT_EVERY = 256
 
 /**
@@ -232,7 +232,9 @@ export class DirectSender {
         { cause: err },
       )
     }
-    if (++log.appended % COLLECT_EVERY === 0) this.#collect(log)
+    // Also at each new file: consumed files become the spares the next rotation writes over,
+    // instead of tmpfs allocating fresh pages for every file of a stream of large messages.
+    if (++log.appended % COLLECT_EVERY === 0 || at.file === at.seq) this.#collect(log)
     return at
   }
 
