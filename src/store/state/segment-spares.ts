@@ -141,7 +141,7 @@ export class SegmentSpares {
 
 /**
  * Write `data` as the file `path`, complete when this returns: over a spare of `spares` when
- * one fits (truncated to `data`'s size after), else into a new file. A file already at `path`
+ * one fits (cut to `data`'s size after), else into a new file. A file already at `path`
  * (an attempt that never committed) is replaced either way.
  */
 export function writeOverSpare(spares: SegmentSpares | undefined, path: string, data: Uint8Array): void {
@@ -149,7 +149,9 @@ export function writeOverSpare(spares: SegmentSpares | undefined, path: string, 
   const fd = openSync(path, had === undefined ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC : constants.O_WRONLY, 0o600)
   try {
     for (let written = 0; written < data.byteLength;) written += writeSync(fd, data, written, data.byteLength - written, written)
-    if (had !== undefined && had > data.byteLength) ftruncateSync(fd, data.byteLength)
+    // Whatever the spare held past this payload goes (always: the size the pool recorded is
+    // not checked against the file, and a reader checks the file's size against the entry's).
+    if (had !== undefined) ftruncateSync(fd, data.byteLength)
   } finally {
     closeSync(fd)
   }
