@@ -6,9 +6,11 @@
 import t from 'tap'
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { MAX_SPARE_BYTES, SegmentSpares, SPARE_PREFIX, writeOverSpare } from '../../../src/store/state/segment-spares.js'
 import { SegmentFiles } from '../../../src/store/state/segments.js'
+import { ROOT } from '../../fixtures/paths.js'
 
 const spareNames = (dir: string): string[] => readdirSync(dir).filter((n) => n.startsWith(SPARE_PREFIX))
 const fileOf = (dir: string, name: string, size: number, fill = 1): string => {
@@ -71,7 +73,9 @@ t.test('worker threads claiming while the owner offers: every spare goes to exac
       }
       parentPort.postMessage(claimed)
     })`
-  const module = new URL('../../../src/store/state/segment-spares.js', import.meta.url).href
+  // The compiled module, whether this test runs compiled or from its source through tsx (an
+  // eval worker does not get tsx): the threads share the pool's layout, not its class.
+  const module = pathToFileURL(join(ROOT, 'dist', 'src', 'store', 'state', 'segment-spares.js')).href
   const workers = [0, 1].map((id) => new Worker(workerCode, { eval: true, workerData: { module, dir, buffer: spares.buffer, id, want: perWorker } }))
   const results = workers.map((w) => new Promise<number>((resolve, reject) => w.once('message', resolve).once('error', reject)))
   let offered = 0
