@@ -58,13 +58,18 @@ t.test('worker threads claiming while the owner offers: every spare goes to exac
   const dir = t.testdir({})
   const spares = new SegmentSpares(dir)
   const perWorker = 300
+  // Bounded on both sides: a worker gives up after DEADLINE_MS (and says how many it got), the
+  // owner stops offering once both workers are done, failed or gone, or after MAX_TRIES.
+  const DEADLINE_MS = 60_000
+  const MAX_TRIES = 1_000_000
   const workerCode = `
     const { workerData, parentPort } = require('node:worker_threads')
     const { existsSync } = require('node:fs')
     import(workerData.module).then(({ SegmentSpares }) => {
       const spares = new SegmentSpares(workerData.dir, workerData.buffer)
+      const until = Date.now() + workerData.deadline
       let claimed = 0
-      for (let i = 0; claimed < workerData.want; i++) {
+      for (let i = 0; claimed < workerData.want && Date.now() < until; i++) {
         const path = workerData.dir + '/w' + workerData.id + '-' + i
         if (spares.claim(path, 100) !== undefined) {
           if (!existsSync(path)) throw new Error('claimed without a file: ' + path)
@@ -76,15 +81,33 @@ t.test('worker threads claiming while the owner offers: every spare goes to exac
   // The compiled module, whether this test runs compiled or from its source through tsx (an
   // eval worker does not get tsx): the threads share the pool's layout, not its class.
   const module = pathToFileURL(join(ROOT, 'dist', 'src', 'store', 'state', 'segment-spares.js')).href
-  const workers = [0, 1].map((id) => new Worker(workerCode, { eval: true, workerData: { module, dir, buffer: spares.buffer, id, want: perWorker } }))
-  const results = workers.map((w) => new Promise<number>((resolve, reject) => w.once('message', resolve).once('error', reject)))
-  let offered = 0
-  for (let i = 0; offered < 2 * perWorker; i++) {
-    if (spares.offer(fileOf(dir, `o${i}`, 100), 100)) offered++
-    else await new Promise((resolve) => setImmediate(resolve))
+  const workerData = (id: number): object => ({ module, dir, buffer: spares.buffer, id, want: perWorker, deadline: DEADLINE_MS })
+  const workers = [0, 1].map((id) => new Worker(workerCode, { eval: true, workerData: workerData(id) }))
+  const results = workers.map(
+    (w) =>
+      new Promise<number>((resolve, reject) =>
+        w
+          .once('message', resolve)
+          .once('error', reject)
+          .once('exit', (code) => reject(new Error(`a claiming worker exited (code ${code}) before it reported`))),
+      ),
+  )
+  let settled = false
+  void Promise.allSettled(results).then(() => (settled = true))
+  let claimed: number[]
+  try {
+    // One file at a time, offered until the pool takes it: nothing is written while it is full.
+    let offered = 0
+    for (let tries = 0; offered < 2 * perWorker && !settled && tries < MAX_TRIES; tries++) {
+      const path = join(dir, `o${offered}`)
+      if (!existsSync(path)) writeFileSync(path, Buffer.alloc(100, 1))
+      if (spares.offer(path, 100)) offered++
+      else await new Promise((resolve) => setImmediate(resolve))
+    }
+    claimed = await Promise.all(results)
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()))
   }
-  const claimed = await Promise.all(results)
-  await Promise.all(workers.map((w) => w.terminate()))
   t.same(claimed, [perWorker, perWorker], 'each worker got what it waited for')
   const files = readdirSync(dir)
   t.equal(files.filter((n) => n.startsWith('w')).length, 2 * perWorker, 'one claimed file per spare offered')
