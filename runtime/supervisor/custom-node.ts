@@ -33,6 +33,7 @@ import { forEachLine, LineTail, type Unit, type UnitHost, type UnitResult, type 
 import { errorMessage } from '../../src/errors.js'
 import { OutputAcks } from './output-acks.js'
 import { NodeDelivery, type DeliveryTarget } from './node-delivery.js'
+import { nodeMallocEnv } from './malloc-tuning.js'
 
 export interface CustomNodeOptions {
   endpoint: string
@@ -189,6 +190,7 @@ export class CustomNode implements Unit {
     this.#connectOverdue = false
     const { command, args } = commandLine(this.spec)
     const env: NodeJS.ProcessEnv = {
+      ...nodeMallocEnv(process.env, this.spec.env),
       ...process.env,
       ...this.spec.env,
       [ENV_ENDPOINT]: this.#options.endpoint,
