@@ -19,9 +19,14 @@
 import { spawnSync } from 'node:child_process'
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
+import { endianness } from 'node:os'
 import { corruptHint, StateCorruptError, StateOpenError } from '../state/errors.js'
 import type { DataFileReport } from './preflight.js'
 import { withoutNodeOptions } from '../../host-env.js'
+import { findPageDamage } from './page-check.js'
+
+/** The page walk assumes mdb.c's layout on 64-bit little-endian builds (as preflight.ts does). */
+const PAGE_LAYOUT_KNOWN = endianness() === 'LE' && ['x64', 'arm64', 'ppc64', 'riscv64', 'loong64'].includes(process.arch)
 
 /**
  * The probe's fixed allowance: starting node and importing lmdb-js. About 0.3 s on a quiet
@@ -88,6 +93,8 @@ parentPort.postMessage('watching')
 // later load() would touch is touched here first; a crash here is damage. Damage that does not
 // crash LMDB is caught where the tree contradicts itself: keys out of order, or a count of
 // entries other than the database records (a damaged branch page once hid 23 of 51 entries).
+// Then it walks the pages themselves (page-check.ts): damage only a write meets (a leaf's
+// free-space bounds, the free list) made the first write abort the process.
 // An error is reported on its own stderr line after PROBE_ERROR_MARK, as JSON {message, code}:
 // node's report of an uncaught error starts with the source line that threw, which the parent
 // used to quote instead of the message (issue 12). Runs as `node --input-type=module -e`, so
@@ -95,7 +102,7 @@ parentPort.postMessage('watching')
 // is done exits without waiting for its parent.
 const PROBE_ERROR_MARK = 'dora-ts probe error: '
 const PROBE_SOURCE = `
-const [lmdbUrl, dir, lifeline] = process.argv.slice(1)
+const [lmdbUrl, dir, lifeline, checkPages] = process.argv.slice(1)
 try {
   if (lifeline === '1') {
     // Best effort: a lifeline that cannot start must not make a healthy store look damaged.
@@ -137,6 +144,23 @@ try {
     const recorded = db.getStats().entryCount
     if (recorded !== count) throw new Error('MDB_CORRUPTED: database ' + name + ' records ' + recorded + ' entries, ' + count + ' were found')
   }
+  if (checkPages === '1') {
+    // What reading does not meet and a write would (page-check.ts), walked inside a read
+    // transaction so that no writer elsewhere reuses a page of this snapshot meanwhile.
+    const { closeSync, openSync, readSync } = await import('node:fs')
+    const txn = env.useReadTransaction()
+    const fd = openSync(dir + '/data.mdb', 'r')
+    try {
+      const problem = (${String(findPageDamage)})((position, length) => {
+        const bytes = Buffer.alloc(length)
+        return bytes.subarray(0, readSync(fd, bytes, 0, length, position))
+      })
+      if (problem !== undefined) throw new Error('MDB_CORRUPTED: ' + problem)
+    } finally {
+      closeSync(fd)
+      txn.done()
+    }
+  }
   env.close()
   process.stdout.write(String(bytes))
 } catch (err) {
@@ -160,7 +184,7 @@ export function probeStore(dir: string, report: DataFileReport, options: ProbeOp
   // Plain node: no loaders or flags of this process (NODE_OPTIONS, execArgv) in the probe.
   const env = withoutNodeOptions()
   const lifeline = process.platform !== 'win32'
-  const result = spawnSync(process.execPath, ['--input-type=module', '-e', PROBE_SOURCE, lmdbUrl, dir, lifeline ? '1' : '0'], {
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', PROBE_SOURCE, lmdbUrl, dir, lifeline ? '1' : '0', PAGE_LAYOUT_KNOWN ? '1' : '0'], {
     env,
     encoding: 'utf8',
     timeout: boundMs,
