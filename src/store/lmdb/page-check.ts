@@ -96,7 +96,7 @@ export function findPageDamage(read: ReadAt): string | undefined {
           return `page ${pgno} of ${name} has free-space bounds ${lower}-${upper} (page size ${pageSize}); the next write there would crash LMDB`
         }
         const count = lower / 2
-        if (count === 0 && !(leaf && level === 1)) return `page ${pgno} of ${name} holds no entries`
+        if (count === 0 && !leaf) return `branch page ${pgno} of ${name} holds no entries`
         for (let i = 0; i < count; i++) {
           const ptr = page.getUint16(HEADER + 2 * i, true)
           const at = HEADER + ptr
