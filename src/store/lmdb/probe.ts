@@ -151,6 +151,10 @@ try {
     const txn = env.useReadTransaction()
     const fd = openSync(dir + '/data.mdb', 'r')
     try {
+      // The walk's own source, as this process holds it. Run from TypeScript source, tsx
+      // (esbuild, keepNames) has wrapped its inner functions in calls to its __name helper,
+      // which is not defined here: a stand-in that keeps the function as it is.
+      const __name = (target) => target
       const problem = (${String(findPageDamage)})((position, length) => {
         const bytes = Buffer.alloc(length)
         return bytes.subarray(0, readSync(fd, bytes, 0, length, position))
