@@ -29,7 +29,7 @@ export type ReadAt = (position: number, length: number) => Uint8Array
 /**
  * The first structural problem of the data file that `read` reads, as a sentence naming the
  * page, or undefined when its trees hold together. Assumes a 64-bit little-endian build (the
- * caller checks, as preflight.ts does).
+ * caller checks layout.ts's LMDB_LAYOUT_KNOWN).
  */
 export function findPageDamage(read: ReadAt): string | undefined {
   const HEADER = 24 // PAGEHDRSZ: mh_p (8), mh_txnid (8), mh_pad (2), mh_flags (2), lower (2), upper (2)

@@ -40,7 +40,7 @@ import {
 } from 'node:fs'
 import { InsecurePathError } from '../../security/errors.js'
 import { prepareStoreDir } from '../../security/private-path.js'
-import { endianness } from 'node:os'
+import { LMDB_LAYOUT_KNOWN } from './layout.js'
 import { join } from 'node:path'
 import { corruptHint, layoutHint, StateCorruptError, StateLayoutError, StateOpenError, stateErrorFrom } from '../state/errors.js'
 import { errorMessage } from '../../errors.js'
@@ -66,7 +66,6 @@ const META_PAGE_SIZE = META + 24 // uint32 mm_dbs[FREE_DBI].md_pad, after mm_add
 const META_LAST_PAGE = META + 120 // pgno_t mm_last_pg, after mm_dbs[2] (2 x 48 bytes)
 const META_TXNID = META + 128 // txnid_t mm_txnid
 const META_END = META + 136
-const HEADER_LAYOUT_KNOWN = endianness() === 'LE' && ['x64', 'arm64', 'ppc64', 'riscv64', 'loong64'].includes(process.arch)
 
 /** What {@link inspectDataFile} found. */
 export type DataFileReport =
@@ -194,7 +193,7 @@ export function inspectDataFile(dir: string): DataFileReport {
   if (stat.size === 0) return { kind: 'empty' }
   // The offsets below are those of 64-bit little-endian builds (x64, arm64): elsewhere the
   // layout differs and the file is left to LMDB.
-  if (!HEADER_LAYOUT_KNOWN) return { kind: 'unchecked' }
+  if (!LMDB_LAYOUT_KNOWN) return { kind: 'unchecked' }
   const corrupt = (why: string): StateCorruptError =>
     new StateCorruptError(`cannot open the state store in ${dir}: data.mdb ${why}`, { dir, hint: corruptHint(dir) })
 

@@ -19,14 +19,11 @@
 import { spawnSync } from 'node:child_process'
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
-import { endianness } from 'node:os'
+import { LMDB_LAYOUT_KNOWN } from './layout.js'
 import { corruptHint, StateCorruptError, StateOpenError } from '../state/errors.js'
 import type { DataFileReport } from './preflight.js'
 import { withoutNodeOptions } from '../../host-env.js'
 import { findPageDamage } from './page-check.js'
-
-/** The page walk assumes mdb.c's layout on 64-bit little-endian builds (as preflight.ts does). */
-const PAGE_LAYOUT_KNOWN = endianness() === 'LE' && ['x64', 'arm64', 'ppc64', 'riscv64', 'loong64'].includes(process.arch)
 
 /**
  * The probe's fixed allowance: starting node and importing lmdb-js. About 0.3 s on a quiet
@@ -188,7 +185,7 @@ export function probeStore(dir: string, report: DataFileReport, options: ProbeOp
   // Plain node: no loaders or flags of this process (NODE_OPTIONS, execArgv) in the probe.
   const env = withoutNodeOptions()
   const lifeline = process.platform !== 'win32'
-  const result = spawnSync(process.execPath, ['--input-type=module', '-e', PROBE_SOURCE, lmdbUrl, dir, lifeline ? '1' : '0', PAGE_LAYOUT_KNOWN ? '1' : '0'], {
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', PROBE_SOURCE, lmdbUrl, dir, lifeline ? '1' : '0', LMDB_LAYOUT_KNOWN ? '1' : '0'], {
     env,
     encoding: 'utf8',
     timeout: boundMs,

@@ -9,13 +9,12 @@
  *
  * @module
  */
-import { endianness } from 'node:os'
+import { LMDB_LAYOUT_KNOWN } from './layout.js'
 import type { RootDatabase } from 'lmdb'
 
 /** Offsets in an MDB_db record (the value of a named database in LMDB's main database) on 64-bit builds. */
 const MDB_DB_RECORD_BYTES = 48
 const MDB_DB_PAGE_COUNTS = [8, 16, 24] // md_branch_pages, md_leaf_pages, md_overflow_pages
-const DB_RECORD_LAYOUT_KNOWN = endianness() === 'LE' && ['x64', 'arm64', 'ppc64', 'riscv64', 'loong64'].includes(process.arch)
 
 /**
  * Bytes of the pages in use (every database's branch, leaf and overflow pages, the free list's
@@ -23,7 +22,7 @@ const DB_RECORD_LAYOUT_KNOWN = endianness() === 'LE' && ['x64', 'arm64', 'ppc64'
  * known (the caller then keeps to the high-water mark).
  */
 export function usedBytes(env: RootDatabase<Buffer, Buffer>, pageSize: number): number | undefined {
-  if (!DB_RECORD_LAYOUT_KNOWN) return undefined
+  if (!LMDB_LAYOUT_KNOWN) return undefined
   type PageCounts = { treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number }
   const stats = env.getStats() as PageCounts & { free: PageCounts }
   let pages = 2
