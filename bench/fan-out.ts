@@ -1,7 +1,7 @@
 /**
  * 5. fan-out: one custom node sends 1 KB messages (paced, 200/s) to 1, 4 and 16 custom-node
  * receivers, once all of them are up. Each receiver computes the one-way latency of every message from the sender's
- * wall-clock stamp (one machine, one clock); the figure pools all receivers of a round.
+ * monotonic-clock stamp (one machine, one clock); the figure pools all receivers of a round.
  */
 import { join } from 'node:path'
 import { fixture, freshDir, readJson, runDataflow, writeJson, type SectionContext } from './harness.js'

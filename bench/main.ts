@@ -9,7 +9,7 @@
  * the run to some sections; --out writes the JSON there instead (and leaves RESULTS.md alone).
  * Benchmarks never assert times: a figure is what was measured, targets are read in the README.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -118,7 +118,7 @@ async function main(): Promise<number> {
   process.stderr.write(`bench: wrote ${out}\n`)
   if (!quick && values.only === undefined && values.out === undefined) {
     const md = join(ROOT, 'bench', 'RESULTS.md')
-    writeFileSync(md, resultsMarkdown(results))
+    writeFileSync(md, resultsMarkdown(results, existsSync(md) ? readFileSync(md, 'utf8') : ''))
     process.stderr.write(`bench: wrote ${md}\n`)
   }
   return errors.length === 0 ? 0 : 1

@@ -160,8 +160,14 @@ export function table(results: Results): string {
   return lines.join('\n')
 }
 
-/** bench/RESULTS.md: the table of a full run, with how to read it. */
-export function resultsMarkdown(results: Results): string {
+/**
+ * bench/RESULTS.md: the table of a full run, with how to read it, followed by the sections of
+ * measurements and analysis kept in `previous` (the file as it was: everything from its first
+ * \`## \` heading on), which a new run must not erase.
+ */
+export function resultsMarkdown(results: Results, previous = ''): string {
+  const heading = previous.search(/^## /m)
+  const kept = heading < 0 ? '' : `\n${previous.slice(heading).trimEnd()}\n`
   return `# Benchmark results
 
 The latest full run of \`npm run bench\` (the README's Benchmarks section says how to run it and
@@ -173,8 +179,8 @@ round's statistic; for rates, *value* is the median of the rounds' rates. The ba
 same run, its rounds alternating with dora-ts's, so the ratio compares like with like:
 dora-ts / baseline above 1 is slower for times, below 1 is slower for rates. KB and MB are
 binary (1 KB = 1024 bytes, MB/s = 2^20 bytes per second). One-way latencies across processes
-use the wall clock, which processes on one machine share.
+use the monotonic clock (CLOCK_MONOTONIC), which every process on one machine shares.
 
 ${table(results)}
-`
+${kept}`
 }

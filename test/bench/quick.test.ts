@@ -141,6 +141,18 @@ t.test('npm run bench -- --quick produces every figure', { timeout: TOTAL_MS + 1
     t.ok(ok, `figure ${id} is a finite number${WITH_BASELINE.includes(id) ? ', with its baseline' : ''}`, { found: f })
   }
 
+  // One-way legs are read across processes (a stamp from the echo's clock against the sender's),
+  // so they must agree with the round trip: a leg below zero or above the round trip's max means
+  // the processes' clocks disagree (performance.timeOrigin once put them 4.49 s apart).
+  for (const size of ['8B', '1KB', '64KB', '1MB', '4MB', '16MB']) {
+    const rtt = byId.get(`node-operator.rtt.${size}`)
+    for (const leg of ['n2o', 'o2n']) {
+      const f = byId.get(`node-operator.${leg}.${size}`)
+      if (f === undefined || rtt?.max === undefined) continue
+      t.ok(f.value >= 0 && f.value <= rtt.max, `one-way ${leg} ${size}: p50 ${f.value} µs within 0..${rtt.max} µs (the round trip's max)`)
+    }
+  }
+
   // bench/kvs.ts is written separately; when it is built, its rows must be there too.
   const kvs = results.figures.filter((f) => f.id.startsWith('kvs.'))
   if (existsSync(join(ROOT, 'dist', 'bench', 'kvs.js'))) {
