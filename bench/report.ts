@@ -71,14 +71,16 @@ export function machine(): Machine {
   }
 }
 
-/** The commit of the checkout at `root` (DORA_TS_BENCH_COMMIT outside a git checkout). */
+/** The commit of the checkout at `root` (DORA_TS_BENCH_COMMIT outside a git checkout), `-dirty` when its code differs. */
 export function commitOf(root: string): string {
   const given = process.env['DORA_TS_BENCH_COMMIT']
   if (given !== undefined && given !== '') return given
   try {
     const git = (...args: string[]): string => execFileSync('git', ['-C', root, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
     const head = git('rev-parse', '--short', 'HEAD')
-    return git('status', '--porcelain', '--untracked-files=no') === '' ? head : `${head}-dirty`
+    // bench/RESULTS.md is the bench's own output (a full run rewrites it): a change there is
+    // not a change to what is measured.
+    return git('status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench/RESULTS.md') === '' ? head : `${head}-dirty`
   } catch {
     return 'unknown'
   }
