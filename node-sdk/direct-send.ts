@@ -55,6 +55,16 @@ export const DIRECT_CLOSE_WAIT_MS = 1_000
  */
 export const DIRECT_LINGER_MS = DIRECT_CLOSE_WAIT_MS
 
+/**
+ * The linger of a node's links when it closes because the dataflow is stopping (a Stop that is
+ * not "all inputs closed"): its receivers are stopping too and drop what arrives after their
+ * Stop, so a long linger only delays the exit when a receiver has already gone. Below 500 ms:
+ * zeromq.js prints "WARNING: Waiting for queued ZeroMQ messages to be delivered" at exit when
+ * its sockets' lingering holds the process longer than that, and every stop of a dataflow with
+ * a best-effort link whose receiver ended first printed it (examples/camera).
+ */
+export const DIRECT_STOP_LINGER_MS = 250
+
 /** Between two tries of a close marker on a full pipe (ms). */
 const CLOSE_RETRY_MS = 5
 
@@ -284,8 +294,11 @@ export class DirectSender {
     await Promise.all(sent)
   }
 
-  /** Close the sockets; `now`: drop what ZeroMQ holds, else let it try for {@link DIRECT_LINGER_MS}. */
-  release(now: boolean): void {
+  /**
+   * Close the sockets; `now`: drop what ZeroMQ holds, else let it try for {@link DIRECT_LINGER_MS}
+   * ({@link DIRECT_STOP_LINGER_MS} when `stopping`: the dataflow is stopping).
+   */
+  release(now: boolean, stopping = false): void {
     for (const log of this.#logs.values()) {
       if (log.writer === undefined) continue
       this.#collect(log, true)
@@ -294,7 +307,7 @@ export class DirectSender {
     }
     for (const socket of this.#sockets) {
       if (socket.closed) continue
-      socket.linger = now || !this.#lingering.has(socket) ? 0 : DIRECT_LINGER_MS
+      socket.linger = now || !this.#lingering.has(socket) ? 0 : stopping ? DIRECT_STOP_LINGER_MS : DIRECT_LINGER_MS
       socket.close()
     }
     // Free files no one will take back now. (One a receiver frees later waits for that

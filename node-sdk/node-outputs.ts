@@ -166,8 +166,11 @@ export class NodeOutputs {
     this.#paused.wakeAll()
   }
 
-  /** The node is released (`now`: destroyed): nothing waits any longer; unconfirmed sends reject. */
-  release(now: boolean): void {
+  /**
+   * The node is released (`now`: destroyed; `stopping`: the dataflow is stopping): nothing waits
+   * any longer; unconfirmed sends reject.
+   */
+  release(now: boolean, stopping = false): void {
     this.#paused.wakeAll()
     for (const ack of [...this.#closeAcks]) ack()
     this.#pending.failAll((seq) =>
@@ -175,6 +178,6 @@ export class NodeOutputs {
         `node "${this.#nodeId}" was ${now ? 'destroyed' : 'closed'} before the supervisor confirmed its message #${seq}; it may or may not have reached its receivers`,
       ),
     )
-    this.direct?.release(now)
+    this.direct?.release(now, stopping)
   }
 }

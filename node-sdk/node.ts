@@ -90,6 +90,8 @@ export class Node implements AsyncDisposable {
   #ended = false
   /** A `stop` event was received or queued: the supervisor-gone path must not add another. */
   #stopQueued = false
+  /** A Stop came that is not "all inputs closed": the dataflow (or this node) is being stopped. */
+  #dataflowStopping = false
   /** `open` until close() or destroy(); set synchronously, before any await. */
   #state: 'open' | 'closing' | 'closed' = 'open'
   /** The one promise every close(), destroy() and asyncDispose caller gets. */
@@ -378,7 +380,7 @@ export class Node implements AsyncDisposable {
     if (this.#state === 'closed') return
     this.#state = 'closed'
     this.#stopWatching()
-    this.#outputs.release(now)
+    this.#outputs.release(now, this.#dataflowStopping)
     this.#sender.close(this.#destroyCause)
     if (now) this.#socket.linger = 0
     this.#socket.close()
@@ -506,6 +508,7 @@ export class Node implements AsyncDisposable {
         return
       case 'stop':
         this.#stopQueued = true
+        if (message.cause !== 'all-inputs-closed') this.#dataflowStopping = true
         // One that answers a best-effort input's close waits for that input's last messages.
         if (this.#directInputs.holdStop(message, seq)) return
         event = message

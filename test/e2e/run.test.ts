@@ -130,3 +130,18 @@ t.test('examples/pipeline: several operators in one node feed a plain-JS node, w
   const values = [...result.stdout.matchAll(/^\[printer\] doubled = (\d+) \(from pipeline\/doubler/gm)].map((m) => Number(m[1]))
   t.same(values, [2, 4, 6, 8, 10, 12, 14, 16, 18, 20])
 })
+
+t.test('examples/camera: the viewer ends the run after 60 frames, and the camera exits without a ZeroMQ warning', async (t) => {
+  // The viewer ends first (exit_when_nodes_finish), so the camera's best-effort link has nowhere
+  // to deliver its last frames: a stopping node's links linger under the 500 ms after which
+  // zeromq.js warns at exit ("Waiting for queued ZeroMQ messages to be delivered"), which every
+  // run of this example printed.
+  const result = await runCli(['run', 'examples/camera/dataflow.yml', '--state-dir', join(t.testdir(), 'state')], {
+    cwd: ROOT,
+    env: { DORA_TS_RUNTIME_DIR: shortRuntimeDir(t) },
+  })
+  t.equal(result.code, 0, result.stderr)
+  t.match(result.stdout, /\[viewer\] viewer done: 60 frames shown/)
+  t.match(result.stderr, /2 nodes ended cleanly/)
+  t.notMatch(`${result.stdout}${result.stderr}`, /Waiting for queued ZeroMQ messages/)
+})
