@@ -183,6 +183,22 @@ export class Deliveries {
     return this.committed()
   }
 
+  /**
+   * Forget the in-flight events `lost` picks (best-effort inputs a crash took with it): they are
+   * never handled nor committed; their numbers are simply not used. Only between a crash and
+   * the next launch, when no in-flight event has its `done` pending. Returns them.
+   */
+  drop(lost: (inFlight: InFlight) => boolean): InFlight[] {
+    const dropped: InFlight[] = []
+    for (let i = this.#inFlight.length - 1; i >= 0; i--) {
+      const inFlight = this.#inFlight[i]!
+      if (!lost(inFlight)) continue
+      this.#inFlight.splice(i, 1)
+      dropped.unshift(inFlight)
+    }
+    return dropped
+  }
+
   /** True when this operator already committed the message with this header on input `inputId`. */
   isDuplicate(inputId: string, header: MessageHeader): boolean {
     const id = dedupIdOf(inputId, header)

@@ -18,7 +18,8 @@
  * in-flight events, redelivery, duplicates and poison (deliveries.ts), committing state
  * (state-commit.ts) and committing before routing (event-commits.ts), backpressure holds
  * (pause-gate.ts), how far ahead and in what posts events reach the worker (post-batch.ts),
- * moving or copying an input's bytes (input-transfer.ts), the headers and routes of the
+ * moving or copying an input's bytes (input-transfer.ts; a best-effort input whose bytes moved
+ * is lost with a crash, see #crash), the headers and routes of the
  * messages it sends (sent-messages.ts), what a launch hands the worker (launch-data.ts) and
  * its timeouts (watchdog.ts).
  */
@@ -59,6 +60,8 @@ export interface OperatorHostOptions {
   kvs?: KvsAccess | undefined
   /** The receivers of an output whose copies are committed into the outbox (operators and custom nodes). */
   outboxRoutes?: ((outputId: string) => readonly OutboxRoute[]) | undefined
+  /** How many receiver inputs an output feeds, of every kind (one may get the bytes moved to it). */
+  receiverCount?: ((outputId: string) => number) | undefined
 }
 
 export { DEEP_PIPELINE_DEPTH, PIPELINE_DEPTH } from './post-batch.js'
@@ -114,6 +117,8 @@ export class OperatorHost implements Unit {
   readonly #commits: EventCommits
   /** No input of it drops for freshness: small inputs are posted further ahead (DEEP_PIPELINE_DEPTH). */
   readonly #deep: boolean
+  /** Its `reliability: best_effort` inputs (from operators, never in the outbox). */
+  readonly #bestEffort: ReadonlySet<string>
   /** The names the current worker stages large payloads under (OperatorWorkerData.staging), if it does. */
   #stagePrefix: string | undefined
 
@@ -131,7 +136,9 @@ export class OperatorHost implements Unit {
     this.#kvs = options.kvs
     this.#budget = new RestartBudget(spec.restart)
     this.#deep = spec.inputs.every((input) => input.queuePolicy !== 'drop_oldest')
-    this.#sent = new SentMessages({ unit: this, host, nodeId: node.id, operatorId: spec.id, stateful: options.state !== undefined }, options.outboxRoutes)
+    this.#bestEffort = new Set(spec.inputs.filter((input) => input.reliability === 'best_effort').map((input) => input.id))
+    const sender = { unit: this, host, nodeId: node.id, operatorId: spec.id, stateful: options.state !== undefined }
+    this.#sent = new SentMessages(sender, options.outboxRoutes, options.receiverCount)
     this.#commits = new EventCommits(this.key, options.state, this.#deliveries, this.#sent, {
       fail: (failure) => this.#failForGood(failure),
       warn: (text) => this.#notice('warn', `${this.display}: ${text}`),
@@ -331,7 +338,7 @@ export class OperatorHost implements Unit {
   #post(inFlight: InFlight): void {
     // Gone when reading a transferred input back failed the operator (a loop of posts goes on).
     if (this.#worker === undefined) return
-    const transfer = transferOf(inFlight, this.#state, this.key)
+    const transfer = transferOf(inFlight, this.#state, this.key, this.#isBestEffort(inFlight.item))
     if (transfer !== undefined && 'failure' in transfer) {
       this.#failForGood(transfer.failure)
       return
@@ -445,6 +452,7 @@ export class OperatorHost implements Unit {
       this.#notice('error', `${this.display} ${text}`)
       this.#sent.emit(POISON_OUTPUT, payload, 'json', {}, '', false)
     }
+    this.#dropLost()
     // Stop is final: after it nothing restarts.
     if (this.inbox.stopRequested) {
       this.#failForGood(`${reason}; not restarted: the dataflow is stopping`)
@@ -465,6 +473,24 @@ export class OperatorHost implements Unit {
       this.#host.restarted(this)
       this.#launch()
     }, decision.delayMs)
+  }
+
+  /** Whether `item` is an input on one of this operator's best-effort inputs. */
+  #isBestEffort(item: DeliveredEvent): boolean {
+    return item.type === 'input' && this.#bestEffort.has(item.id)
+  }
+
+  /**
+   * After a crash: best-effort inputs whose bytes had moved into the dead worker are gone (no
+   * outbox holds them to read back): they are dropped, counted as drops of their input, as a
+   * full queue would have dropped them. Copied ones stay and are delivered again.
+   */
+  #dropLost(): void {
+    if (this.#bestEffort.size === 0) return
+    const lost = this.#deliveries.drop((inFlight) => inFlight.transferred && this.#isBestEffort(inFlight.item))
+    if (lost.length === 0) return
+    for (const inFlight of lost) if (inFlight.item.type === 'input') this.inbox.countDropped(inFlight.item.id)
+    this.#notice('warn', `${this.display}: ${lost.length} best-effort input(s) the crash interrupted are lost (their bytes had moved into the worker)`)
   }
 
   /** A line of the supervisor's own in the log. */

@@ -22,10 +22,19 @@ import { consumedKey, isExclusive, markExclusive } from './outbox.js'
  * worker when this operator is its only receiver and it is committed in the outbox under this
  * operator's key (no one else reads the bytes, and a redelivery reads them back from there).
  * One already moved by an earlier post (before a crash) is read back first, into `inFlight`.
+ * `bestEffort`: an input of a best-effort link between operators, in no outbox: it moves when
+ * this operator is its only receiver, and a crash loses it (host.ts #crash drops it).
  */
-export function transferOf(inFlight: InFlight, state: OperatorState | undefined, operatorKey: string): ArrayBuffer | undefined | { failure: string } {
+export function transferOf(
+  inFlight: InFlight,
+  state: OperatorState | undefined,
+  operatorKey: string,
+  bestEffort: boolean,
+): ArrayBuffer | undefined | { failure: string } {
   const item = inFlight.item
-  if (item.type !== 'input' || state === undefined) return undefined
+  if (item.type !== 'input') return undefined
+  if (bestEffort) return inFlight.transferred ? undefined : movable(item.data)
+  if (state === undefined) return undefined
   // A small input is copied, and was never moved: no need for its outbox key (building it was
   // a third of the keys the routing thread built per message in the 8 B stream).
   if (!inFlight.transferred && item.data.byteLength < MIN_TRANSFER_BYTES) return undefined
@@ -45,9 +54,13 @@ export function transferOf(inFlight: InFlight, state: OperatorState | undefined,
     inFlight.item = { ...item, data }
     inFlight.transferred = false
   }
-  const data = (inFlight.item as { data: Uint8Array }).data
+  return movable((inFlight.item as { data: Uint8Array }).data)
+}
+
+/** The buffer under `data` if it may move to a worker: marked this receiver's alone, large, whole. */
+function movable(data: Uint8Array): ArrayBuffer | undefined {
   // Never an empty buffer: it may be one already moved away, and posting a detached buffer
   // in a transfer list throws (DataCloneError) on the routing thread. Nor a small one: copying
   // a few KiB costs less than detaching a buffer, and the copy needs no read back.
-  return data.byteLength >= MIN_TRANSFER_BYTES && isExclusive(data) && ownsWholeBuffer(data) ? data.buffer : undefined
+  return data.byteLength >= MIN_TRANSFER_BYTES && isExclusive(data) && ownsWholeBuffer(data) ? (data.buffer as ArrayBuffer) : undefined
 }

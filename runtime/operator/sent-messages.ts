@@ -34,9 +34,17 @@ export class SentMessages {
   readonly routes: (outputId: string) => readonly OutboxRoute[]
   readonly #sender: Sender
   readonly #sequences = new Map<string, bigint>()
+  /** Per output id: whether its one receiver may take the bytes (see {@link #movable}). */
+  readonly #movable = new Map<string, boolean>()
+  readonly #receiverCount: (outputId: string) => number
 
-  constructor(sender: Sender, routes: ((outputId: string) => readonly OutboxRoute[]) | undefined) {
+  /**
+   * `routes`: the receivers of an output whose copies are committed into the outbox;
+   * `receiverCount`: how many receiver inputs it feeds in all (best-effort ones included).
+   */
+  constructor(sender: Sender, routes: ((outputId: string) => readonly OutboxRoute[]) | undefined, receiverCount?: (outputId: string) => number) {
     this.#sender = sender
+    this.#receiverCount = receiverCount ?? ((outputId) => (routes === undefined ? 0 : routes(outputId).length))
     // Asked twice per message sent (commit, route): a lookup by output id here, not the run's
     // lookup by a key built from two strings (3% of the routing thread in the 8 B stream).
     const byOutput = new Map<string, readonly OutboxRoute[]>()
@@ -65,15 +73,31 @@ export class SentMessages {
 
   /** Route a committed message to its receivers. */
   route(message: SentMessage): void {
-    rememberOrder(message.header, message.order, message.only)
+    // Only a message some receiver consumes from the outbox has an entry to find again: one
+    // for best-effort receivers alone has none (a best-effort receiver of a message that also
+    // went into the outbox for others deletes a key that was never written: nothing happens).
+    if (message.only !== undefined || this.routes(message.header.outputId).length > 0) rememberOrder(message.header, message.order, message.only)
     // Its only receiver may move the bytes into its worker (see input-transfer.ts): this host
     // no longer needs them, and the outbox has them.
     // Only bytes that would be transferred (input-transfer.ts): a WeakSet entry per small message
     // cost the routing thread its insert and the GC its ephemeron.
-    if (this.#sender.stateful && message.data.byteLength >= MIN_TRANSFER_BYTES && this.routes(message.header.outputId).length === 1) {
-      markExclusive(message.data)
-    }
+    if (message.data.byteLength >= MIN_TRANSFER_BYTES && this.#mayMove(message.header.outputId)) markExclusive(message.data)
     this.#sender.host.emit(this.#sender.unit, message.header.outputId, message.header, message.data)
+  }
+
+  /**
+   * Whether the one receiver of `outputId` may take the bytes: it is its only receiver input,
+   * and either the outbox keeps a copy for a redelivery (a stateful sender) or it is a
+   * best-effort link, which a crash of the receiver may lose (host.ts #crash).
+   */
+  #mayMove(outputId: string): boolean {
+    let movable = this.#movable.get(outputId)
+    if (movable === undefined) {
+      const kept = this.routes(outputId).length
+      movable = this.#receiverCount(outputId) === 1 && (kept === 1 ? this.#sender.stateful : kept === 0)
+      this.#movable.set(outputId, movable)
+    }
+    return movable
   }
 
   /** Send a message the host makes itself (the poison report), uncommitted. */

@@ -50,6 +50,11 @@ export class Inbox {
     return this.#dropped
   }
 
+  /** Count a message of `inputId` dropped after it left the queue (a best-effort input a crash lost). */
+  countDropped(inputId: string): void {
+    this.#dropped.set(inputId, (this.#dropped.get(inputId) ?? 0) + 1)
+  }
+
   /** Queue an item; returns the input message it displaced, if any. */
   push(item: DeliveredEvent): DeliveredEvent | undefined {
     let displaced: DeliveredEvent | undefined

@@ -15,6 +15,12 @@ export interface Destination {
    * supervisor routes nothing to it; it is listed for InputClosed, Stop and node events.
    */
   direct?: true | undefined
+  /**
+   * A best-effort input of an operator from an operator: the supervisor routes it, but no copy
+   * goes into the outbox (run-outbox.ts), so nothing replays it after a kill, and a crash of the
+   * receiver loses it when its bytes had moved into the worker (host.ts #crash).
+   */
+  bestEffort?: true | undefined
 }
 
 export interface TimerRoute {
@@ -55,6 +61,12 @@ export function outputKey(nodeId: string, operatorId: string | undefined, output
   return operatorId === undefined ? `${nodeId}/${output}` : `${nodeId}/${operatorId}/${output}`
 }
 
+/** How many receiver inputs `producer`'s output `outputId` feeds (of every kind). */
+export function receiverCount(routing: RoutingTable, producer: string, outputId: string): number {
+  const key = routing.producers.get(producer)?.outputKeys.get(outputId)
+  return key === undefined ? 0 : (routing.outputs.get(key)?.length ?? 0)
+}
+
 export function buildRoutingTable(spec: DataflowSpec): RoutingTable {
   const outputs = new Map<string, Destination[]>()
   const timers = new Map<string, TimerRoute>()
@@ -64,7 +76,9 @@ export function buildRoutingTable(spec: DataflowSpec): RoutingTable {
   const addInputs = (receiver: string, list: InputSpec[], custom = false): void => {
     inputs.set(receiver, list)
     for (const input of list) {
-      const destination: Destination = { receiver, inputId: input.id, ...(custom && isDirectInput(spec, input) ? { direct: true as const } : {}) }
+      const destination: Destination = { receiver, inputId: input.id }
+      if (custom && isDirectInput(spec, input)) destination.direct = true
+      else if (!custom && input.reliability === 'best_effort') destination.bestEffort = true
       if (input.source.kind === 'timer') {
         const route = timers.get(input.source.name) ?? { name: input.source.name, intervalNs: input.source.intervalNs, destinations: [] }
         route.destinations.push(destination)

@@ -60,8 +60,11 @@ export class RunOutbox {
       const { routing, units } = this.#run
       const key = routing.producers.get(producer)?.outputKeys.get(outputId)
       const destinations = key === undefined ? [] : (routing.outputs.get(key) ?? [])
-      // Best-effort receivers get their copies from the sender itself, never from the outbox.
-      routes = destinations.filter((d) => d.direct !== true && units.has(d.receiver)).map((d) => ({ receiver: d.receiver, inputId: d.inputId }))
+      // Best-effort receivers never get theirs from the outbox: a custom node's come from the
+      // sender itself, an operator's are routed without being kept.
+      routes = destinations
+        .filter((d) => d.direct !== true && d.bestEffort !== true && units.has(d.receiver))
+        .map((d) => ({ receiver: d.receiver, inputId: d.inputId }))
       this.#routes.set(cacheKey, routes)
     }
     return routes

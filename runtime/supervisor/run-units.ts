@@ -41,6 +41,8 @@ export interface UnitWiring {
   connectionEnded(identity: Buffer): void
   /** The receivers whose copies of an output go into the outbox. */
   outboxReceivers(producer: string, outputId: string): readonly OutboxRoute[]
+  /** How many receiver inputs an output feeds, of every kind. */
+  receiverCount(producer: string, outputId: string): number
   /** Take a unit into the run; called for each unit in YAML order, as soon as it is made. */
   add(unit: Unit): void
 }
@@ -70,7 +72,9 @@ export function createUnits(spec: DataflowSpec, wiring: UnitWiring): void {
         const state = resources.store?.operator(key, { durability: op.durability })
         const kvs = { dir: wiring.kvs.dir, namespace: wiring.kvs.namespace, connect: () => resources.connectKvs() }
         const outboxRoutes = (outputId: string): readonly OutboxRoute[] => wiring.outboxReceivers(key, outputId)
-        wiring.add(new OperatorHost(node, op, wiring.host, { inbox: inboxOf(wiring, key, op.inputs), state, maxMemoryMb: op.maxMemoryMb, kvs, outboxRoutes }))
+        const receiverCount = (outputId: string): number => wiring.receiverCount(key, outputId)
+        const inbox = inboxOf(wiring, key, op.inputs)
+        wiring.add(new OperatorHost(node, op, wiring.host, { inbox, state, maxMemoryMb: op.maxMemoryMb, kvs, outboxRoutes, receiverCount }))
       }
     }
   }

@@ -22,7 +22,7 @@ export interface DraftInput {
   queueSize: number
   queuePolicy: QueuePolicy
   inputTimeout?: number | undefined
-  /** Where `reliability: best_effort` was written, when it was (the resolver checks both ends are custom nodes). */
+  /** Where `reliability: best_effort` was written, when it was (the resolver checks both ends are of one kind). */
   bestEffortAt?: SourcePosition | undefined
   reliability: Reliability
   /** Position of the input's key. */

@@ -282,7 +282,7 @@ export const INPUT_KEYS = {
   },
   reliability: {
     description:
-      "dora-ts: `reliable` (default: every message is kept in the supervisor's outbox and replayed after any kill) or `best_effort` (ROS 2's sensor-data QoS: messages travel directly from the sending custom node to this one, are never stored or replayed, and the oldest is dropped when the queue is full). `best_effort` joins two custom nodes only.",
+      "dora-ts: `reliable` (default: every message is kept in the supervisor's outbox and replayed after any kill) or `best_effort` (ROS 2's sensor-data QoS: messages are never stored or replayed, and the oldest is dropped when the queue is full; between custom nodes they travel directly from the sending node to this one, between operators the supervisor hands them on outside its outbox, moving their bytes). `best_effort` joins two custom nodes or two operators.",
     schema: { enum: ['reliable', 'best_effort'] },
   },
 } as const satisfies Record<string, KeyInfo>

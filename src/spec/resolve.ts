@@ -260,7 +260,7 @@ class Resolver {
     }
   }
 
-  /** `custom`: the receiver is a custom node (best_effort needs one at both ends). */
+  /** `custom`: the receiver is a custom node (best_effort needs the same kind at both ends). */
   private input(input: DraftInput, scope: Scope, custom: boolean): InputSpec {
     const source = this.source(input, scope)
     if (input.bestEffortAt !== undefined) this.checkBestEffort(input, input.bestEffortAt, source, scope, custom)
@@ -276,38 +276,35 @@ class Resolver {
   }
 
   /**
-   * A best-effort link is a socket between two custom-node processes that the SDK on each end
-   * opens: an operator (a worker thread of the supervisor) or a timer has no such socket.
+   * A best-effort link joins two custom nodes (a socket between their processes, which the SDK
+   * on each end opens) or two operators (the supervisor hands the message on without keeping it
+   * in the outbox, moving its bytes where it can). Not a timer, and not across the two kinds: a
+   * custom node's direct socket has no operator at its other end.
    */
   private checkBestEffort(input: DraftInput, at: SourcePosition, source: TimerSource | OutputSource, scope: Scope, custom: boolean): void {
     const what = `input "${input.id}" is \`reliability: best_effort\``
-    const fix =
-      'remove `reliability: best_effort` (the input is then reliable, through the supervisor), or make both the sender and the receiver custom nodes (`path:`)'
-    if (!custom) {
-      this.problems.add('DORA_SPEC_NOT_SUPPORTED', at, scope, `${what}, but best-effort links join two custom nodes and this input belongs to an operator`, fix)
-      return
-    }
+    const receiver = custom ? 'a custom node' : 'an operator'
     if (source.kind === 'timer') {
       this.problems.add(
         'DORA_SPEC_NOT_SUPPORTED',
         at,
         scope,
-        `${what}, but it reads a timer; best-effort links join two custom nodes`,
+        `${what}, but it reads a timer; best-effort links join two custom nodes or two operators`,
         'remove `reliability: best_effort`: timers come from the supervisor',
       )
       return
     }
-    // An unknown source is reported already; only a known operator node is this problem.
+    // An unknown source is reported already; only a known sender of the other kind is this problem.
     const sender = source.node === '' ? undefined : this.byId.get(source.node)?.body
-    if (sender !== undefined && sender.kind !== 'custom') {
-      this.problems.add(
-        'DORA_SPEC_NOT_SUPPORTED',
-        at,
-        scope,
-        `${what}, but it reads from "${input.source.value}", an operator; best-effort links join two custom nodes`,
-        fix,
-      )
-    }
+    if (sender === undefined || (sender.kind === 'custom') === custom) return
+    const senderKind = sender.kind === 'custom' ? 'a custom node' : 'an operator'
+    this.problems.add(
+      'DORA_SPEC_NOT_SUPPORTED',
+      at,
+      scope,
+      `${what} and belongs to ${receiver}, but it reads from "${input.source.value}", ${senderKind}; best-effort links join two custom nodes or two operators`,
+      `remove \`reliability: best_effort\` (the input is then reliable, through the supervisor's outbox), or make the sender and the receiver the same kind: both custom nodes (\`path:\`) or both operators`,
+    )
   }
 
   private source(input: DraftInput, scope: Scope): TimerSource | OutputSource {

@@ -18,8 +18,9 @@ export type QueuePolicy = 'drop_oldest' | 'backpressure'
 
 /**
  * `reliable`: through the supervisor's outbox, at least once, replayed after any kill.
- * `best_effort`: directly from the sending custom node to the receiving one, never stored,
- * dropped when the receiver's queue is full (ROS 2's `best_effort` reliability QoS).
+ * `best_effort`: never stored, dropped when the receiver's queue is full (ROS 2's `best_effort`
+ * reliability QoS): between custom nodes directly from the sending node to the receiving one,
+ * between operators handed on by the supervisor outside the outbox, its bytes moved, not copied.
  */
 export type Reliability = 'reliable' | 'best_effort'
 
@@ -52,7 +53,7 @@ export interface InputSpec {
   queuePolicy: QueuePolicy
   /** Seconds without input before the input counts as timed out, if set. */
   inputTimeout?: number | undefined
-  /** `best_effort` only between two custom nodes (the resolver checks). */
+  /** `best_effort` only between two custom nodes or two operators (the resolver checks). */
   reliability: Reliability
   position: SourcePosition
 }

@@ -158,12 +158,13 @@ function validateInput(c: ValidateContext, id: string, key: Node, value: Node | 
     )
   }
   if (bestEffort && f.input_timeout !== undefined) {
-    // The supervisor never sees a best-effort message, so it cannot time the input out.
+    // A custom node's best-effort messages never reach the supervisor, so it cannot time them;
+    // one rule for both kinds of best-effort link keeps the YAML portable between them.
     c.problems.add(
       'DORA_SPEC_CONFLICTING_KEYS',
       f.input_timeout.key,
       scope,
-      `input "${id}" is \`reliability: best_effort\`, whose messages bypass the supervisor, so \`input_timeout\` cannot be measured on it`,
+      `input "${id}" is \`reliability: best_effort\`, and the supervisor does not time best-effort inputs (between custom nodes it never sees their messages), so \`input_timeout\` cannot be used on it`,
       'remove `input_timeout:` (time the input in the node itself), or remove `reliability: best_effort`',
     )
   }
