@@ -20,7 +20,7 @@ import { benchKvsIfPresent } from './kvs-rows.js'
 import { benchNodeNode } from './node-node.js'
 import { benchBestEffort, benchDirectLinks } from './best-effort.js'
 import { benchNodeOperator } from './node-operator.js'
-import { benchOperatorOperator } from './operator-operator.js'
+import { benchOperatorBestEffort, benchOperatorOperator } from './operator-operator.js'
 import { commitOf, machine, resultsMarkdown, table, type Figure, type Results } from './report.js'
 import { benchScale } from './scale.js'
 import { benchState } from './state.js'
@@ -32,6 +32,7 @@ export const SECTIONS: Record<string, Section> = {
   'node-node-best-effort': benchBestEffort,
   'node-node-direct': benchDirectLinks,
   'operator-operator': benchOperatorOperator,
+  'operator-operator-best-effort': benchOperatorBestEffort,
   'node-operator': benchNodeOperator,
   timer: benchTimer,
   'fan-out': benchFanOut,

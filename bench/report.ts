@@ -133,6 +133,7 @@ export function fmt(value: number | undefined): string {
 const SECTION_TITLES: Record<string, string> = {
   'node-node': 'node -> node',
   'operator-operator': 'operator -> operator',
+  'operator-operator-best-effort': 'operator -> operator, best effort',
   'node-operator': 'node <-> operator',
   timer: 'timer jitter',
   'fan-out': 'fan-out',

@@ -49,6 +49,8 @@ const WITH_BASELINE = [
   ...pair('node-node-direct'),
   'node-node-direct.rtt.16MB',
   ...pair('operator-operator'),
+  // Best-effort links between operators: the same plans outside the outbox.
+  ...pair('operator-operator-best-effort'),
   ...SCALE.flatMap((n) => [`scale.operators.${n}.rss`, `scale.nodes.${n}.rss`]),
   ...['16B', '1KB', '64KB'].flatMap((s) => [`state.commit.${s}`, `state.operator.${s}`]),
 ]
