@@ -129,7 +129,7 @@ function openRunLogs(spec: DataflowSpec, runId: string, printer: Printer): RunLo
 /** Print how the run ended; returns the exit code. */
 function summarize(result: RunResult, printer: Printer): number {
   for (const [input, count] of Object.entries(result.dropped))
-    printer.info(`${input}: ${count} message${count === 1 ? '' : 's'} dropped (queue full, drop_oldest)`)
+    printer.info(`${input}: ${count} message${count === 1 ? '' : 's'} dropped (queue full under drop_oldest, or best effort lost with a crash)`)
   const failed = result.units.filter((u) => u.status === 'failed')
   if (failed.length === 0) {
     printer.info(`dataflow finished (${result.reason}): ${result.units.length} node${result.units.length === 1 ? '' : 's'} ended cleanly`)

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { ROOT, runCli } from './fixtures/cli.js'
 
 t.test('check accepts the default dataflow and the examples', async (t) => {
-  for (const file of ['dataflow.yml', 'examples/pipeline/dataflow.yml']) {
+  for (const file of ['dataflow.yml', 'examples/pipeline/dataflow.yml', 'examples/perception/dataflow.yml']) {
     const result = await runCli(['check', file], { cwd: ROOT })
     t.equal(result.code, 0, result.stderr)
     t.match(result.stderr, new RegExp(`${file.replace(/[./]/g, '\\$&')} is valid: \\d+ nodes`))

@@ -145,3 +145,21 @@ t.test('examples/camera: the viewer ends the run after 60 frames, and the camera
   t.match(result.stderr, /2 nodes ended cleanly/)
   t.notMatch(`${result.stdout}${result.stderr}`, /Waiting for queued ZeroMQ messages/)
 })
+
+t.test('examples/perception: frames cross a best-effort link between operators, the detector finds the moving target', async (t) => {
+  const result = await runCli(['run', 'examples/perception/dataflow.yml', '--state-dir', join(t.testdir(), 'state')], {
+    cwd: ROOT,
+    env: { DORA_TS_RUNTIME_DIR: shortRuntimeDir(t) },
+  })
+  t.equal(result.code, 0, result.stderr)
+  // The target's left edge is 8 px per frame (its centre 19.5 px right of that), at rows 200-239.
+  const found = [...result.stdout.matchAll(/^\[monitor\] frame (\d+): target at x=(\d+) y=(\d+)$/gm)].map(
+    (m) => m.slice(1).map(Number) as [number, number, number],
+  )
+  t.ok(found.length >= 6, `${found.length} findings printed`)
+  for (const [frame, x, y] of found) {
+    t.ok(Math.abs(x - (((frame * 8) % 600) + 19.5)) <= 4 && y >= 200 && y < 240, `frame ${frame}: x=${x} y=${y} is where the camera drew it`)
+  }
+  t.match(result.stdout, /\[monitor\] monitor done: 60 frames seen by the detector/)
+  t.match(result.stderr, /3 nodes ended cleanly/)
+})
