@@ -59,6 +59,27 @@ t.test('a best-effort link between operators delivers every payload whole while 
   }
 })
 
+t.test('an output read by a reliable and a best-effort input is copied to each, whole', async (t) => {
+  const yaml =
+    flow({ size: 70_000 }) +
+    `  - id: keep
+    operator:
+      javascript: ${fixture('fill-check.mjs')}
+      inputs:
+        filled: { source: relay/filled, queue_size: 100 }
+`
+  const run = await startInProcess(t, yaml)
+  const result = await run.done
+  t.ok(result.ok, dump(run.logs))
+  for (const id of ['check', 'keep']) {
+    t.same(
+      run.lines(id).filter((l) => l.startsWith('checked') || l.startsWith('BAD')),
+      all.map((v) => `checked ${v} size=70000`),
+      `${id} got every payload whole`,
+    )
+  }
+})
+
 t.test('a small best-effort input is copied into the worker: a crash delivers it again', async (t) => {
   const crashAt = [3, 4, 7]
   const run = await startInProcess(t, flow({ size: 8, crashAt }))
