@@ -18,29 +18,26 @@ import { MIN_TRANSFER_BYTES, type HostToWorker } from './messages.js'
  * Events posted to the worker ahead of the one it is handling: it never waits for a round trip
  * to the host between two events, and the `done`s of up to this many events arrive in one
  * turn and commit in one transaction (group commit): at 4, a stream paid one LMDB commit per
- * 2-4 events. Still small, so a `drop_oldest` queue still drops what a slow operator cannot
- * take (events posted ahead are no longer in the queue).
+ * 2-4 events. The depth for large inputs, which bounds the worker's memory. A `drop_oldest`
+ * input is held to its `queue_size` besides (fresh-inputs.ts).
  */
 export const PIPELINE_DEPTH = 16
 
 /**
- * How far small inputs (under MIN_TRANSFER_BYTES) are posted ahead to an operator none of
- * whose inputs is `drop_oldest`: nothing could be dropped for freshness, so the depth only
- * sets how many events share a post. Each post wakes the worker thread, and on a busy machine
- * that wake-up, not the copy, was most of a post's cost on the routing thread (~70 us a post
- * in the 8 B stream's profile at load 3-4): at 64 (refilled at 32) the routing thread spent
- * ~25% less CPU per message than at 16 (refilled at 8), 16.9-18.2 us against 22.6-23.1 us,
- * load 27. Large inputs keep PIPELINE_DEPTH: the worker's memory stays bounded (the extra
- * events hold at most 48 x 16 KiB).
+ * How far small inputs (under MIN_TRANSFER_BYTES) are posted ahead: the depth only sets how
+ * many events share a post. Each post wakes the worker thread, and on a busy machine that
+ * wake-up, not the copy, was most of a post's cost on the routing thread (~70 us a post in
+ * the 8 B stream's profile at load 3-4): at 64 (refilled at 32) the routing thread spent ~25%
+ * less CPU per message than at 16 (refilled at 8), 16.9-18.2 us against 22.6-23.1 us, load 27.
+ * Large inputs keep PIPELINE_DEPTH: the worker's memory stays bounded (the extra events hold
+ * at most 48 x 16 KiB). Until 2026-12-03 an operator with a `drop_oldest` input kept 16 for
+ * every input, for freshness; each such input is now held to its own `queue_size` instead.
  */
 export const DEEP_PIPELINE_DEPTH = 64
 
-/**
- * How many events may be posted ahead when `next` is the next one; `deep`: no input of the
- * operator drops for freshness (see {@link DEEP_PIPELINE_DEPTH}).
- */
-export function depthFor(deep: boolean, next: DeliveredEvent | undefined): number {
-  return deep && next?.type === 'input' && next.data.byteLength < MIN_TRANSFER_BYTES ? DEEP_PIPELINE_DEPTH : PIPELINE_DEPTH
+/** How many events may be posted ahead when `next` is the next one (see the constants). */
+export function depthFor(next: DeliveredEvent | undefined): number {
+  return next?.type === 'input' && next.data.byteLength < MIN_TRANSFER_BYTES ? DEEP_PIPELINE_DEPTH : PIPELINE_DEPTH
 }
 
 /** The events posted to one operator's worker and not yet sent (see the module comment). */

@@ -26,9 +26,10 @@ export interface UnitInfo {
   messagesIn: number
   messagesOut: number
   /**
-   * Messages dropped on their way to or from this unit: its reliable inputs' drop_oldest drops
-   * (as in the run result), and its best-effort links' drops (a full pipe to a receiver, a full
-   * queue, a message after its input closed).
+   * Messages dropped on their way to or from this unit: its inputs' drop_oldest drops and an
+   * operator's best-effort inputs lost with a crash (as in the run result), and a custom node's
+   * best-effort links' drops (a full pipe to a receiver, a full queue, a message after its
+   * input closed).
    */
   messagesDropped: number
 }

@@ -80,9 +80,11 @@ ${sourceNode(LIMIT)}  - id: relay
   const first = await startInProcess(t, yaml, { dir })
   await first.waitForLine(new RegExp(`^waiting at ${GATE_AT}$`))
   await waitFor(() => receipts(record).length >= 1, { what: "the sink's first input", detail: () => dump(first.logs) })
-  // Numbers pile up behind the held one, so the relay still has work when its Stop comes.
+  // Numbers pile up behind the held one (posted into its worker, or queued), so the relay
+  // still has work when its Stop comes.
   const relay = unit(first, 'relay')
-  await waitFor(() => relay.inbox.length >= 5, { what: "a backlog in the relay's queue", detail: () => dump(first.logs) })
+  const relayIn = (): number => first.run.unitInfo().find((u) => u.name === 'relay')?.messagesIn ?? 0
+  await waitFor(() => relayIn() >= GATE_AT + 5, { what: 'a backlog behind the relay', detail: () => dump(first.logs) })
 
   first.run.stop()
   // Stop went out to the sink (it is still busy with its first input, its Stop unread).
