@@ -7,6 +7,7 @@
 import t from 'tap'
 import { fixture } from '../../fixtures/nodes.js'
 import { dump, startInProcess } from '../../integration/fixtures/in-process.js'
+import { fillFlow } from './fixtures/fill-flow.js'
 
 const COUNT = 8
 
@@ -20,25 +21,8 @@ interface Flow {
 }
 
 function flow({ size, count = COUNT, crashAt = [], reliability = 'best_effort', restart }: Flow): string {
-  return `nodes:
-  - id: source
-    path: ${fixture('source.mjs')}
-    env: { COUNT: ${count} }
-    outputs: [numbers]
-  - id: relay
-    env: { SIZE: "${size}" }
-    operator:
-      javascript: ${fixture('fill-relay.mjs')}
-      inputs:
-        numbers: { source: source/numbers, queue_size: 100 }
-      outputs: [filled]
-  - id: check
-    env: { CRASH_AT: "${crashAt.join(',')}" }
-${restart === undefined ? '' : `    restart_policy: ${restart}\n`}    operator:
-      javascript: ${fixture('fill-check.mjs')}
-      inputs:
-        filled: { source: relay/filled, queue_size: 100, reliability: ${reliability} }
-`
+  const nodeKeys = restart === undefined ? undefined : `restart_policy: ${restart}`
+  return fillFlow(size, count, [{ id: 'check', crashAt, input: `reliability: ${reliability}`, nodeKeys }])
 }
 
 const all = Array.from({ length: COUNT }, (_, i) => i + 1)

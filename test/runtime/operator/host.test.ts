@@ -5,33 +5,18 @@
  * so each gets the whole payload.
  */
 import t from 'tap'
-import { fixture } from '../../fixtures/nodes.js'
+import { fillFlow } from './fixtures/fill-flow.js'
 import { dump, startInProcess } from '../../integration/fixtures/in-process.js'
 
 const COUNT = 8
 const CRASH_AT = [3, 4, 7]
 
 function flow(size: number, receivers: string[]): string {
-  const checker = (id: string): string => `  - id: ${id}
-    env: { CRASH_AT: "${CRASH_AT.join(',')}" }
-    operator:
-      javascript: ${fixture('fill-check.mjs')}
-      inputs:
-        filled: { source: relay/filled, queue_size: 100 }
-`
-  return `nodes:
-  - id: source
-    path: ${fixture('source.mjs')}
-    env: { COUNT: ${COUNT} }
-    outputs: [numbers]
-  - id: relay
-    env: { SIZE: "${size}" }
-    operator:
-      javascript: ${fixture('fill-relay.mjs')}
-      inputs:
-        numbers: { source: source/numbers, queue_size: 100 }
-      outputs: [filled]
-${receivers.map(checker).join('')}`
+  return fillFlow(
+    size,
+    COUNT,
+    receivers.map((id) => ({ id, crashAt: CRASH_AT })),
+  )
 }
 
 const all = Array.from({ length: COUNT }, (_, i) => i + 1)
