@@ -12,6 +12,7 @@ import t from 'tap'
 import { fixture } from '../../fixtures/nodes.js'
 import { dump, startInProcess } from '../../integration/fixtures/in-process.js'
 import { createRng, seedFromEnv } from '../../torture/fixtures/rng.js'
+import { fillFlow } from './fixtures/fill-flow.js'
 import type { OperatorHost } from '../../../runtime/operator/host.js'
 
 const COUNT = 300
@@ -26,29 +27,12 @@ t.test('a best-effort link between operators: throws and kills lose inputs, neve
   while (throwAt.size < THROWS) throwAt.add(rng.int(2, COUNT - 1))
   const killAfter = Array.from({ length: KILLS }, () => rng.int(1, COUNT - 20)).sort((a, b) => a - b)
 
+  // The relay's input keeps 1,000 (nothing dropped before the link under test); the link 50.
+  const checker = { id: 'check', crashAt: [...throwAt], input: 'reliability: best_effort', nodeKeys: 'restart_delay: 0', report: true }
+  const yaml = fillFlow(70_000, COUNT, [checker], { sourceDelayMs: 1, queueSize: 50, relayQueueSize: 1000 })
   const run = await startInProcess(
     t,
-    `nodes:
-  - id: source
-    path: ${fixture('source.mjs')}
-    env: { COUNT: ${COUNT}, DELAY_MS: 1 }
-    outputs: [numbers]
-  - id: relay
-    env: { SIZE: "70000" }
-    operator:
-      javascript: ${fixture('fill-relay.mjs')}
-      inputs:
-        numbers: { source: source/numbers, queue_size: 1000 }
-      outputs: [filled]
-  - id: check
-    env: { CRASH_AT: "${[...throwAt].join(',')}", REPORT: whole }
-    restart_delay: 0
-    operator:
-      javascript: ${fixture('fill-check.mjs')}
-      inputs:
-        filled: { source: relay/filled, queue_size: 50, reliability: best_effort }
-      outputs: [whole]
-  - id: sink
+    `${yaml}  - id: sink
     path: ${fixture('sink.mjs')}
     inputs:
       whole: { source: check/whole, queue_size: 1000 }
