@@ -34,7 +34,7 @@ export class SentMessages {
   readonly routes: (outputId: string) => readonly OutboxRoute[]
   readonly #sender: Sender
   readonly #sequences = new Map<string, bigint>()
-  /** Per output id: whether its one receiver may take the bytes (see {@link #movable}). */
+  /** Per output id: whether its one receiver may take the bytes (see {@link #mayMove}). */
   readonly #movable = new Map<string, boolean>()
   readonly #receiverCount: (outputId: string) => number
 
