@@ -30,7 +30,7 @@ import { inputTimeoutsOf, startTimers, type RunClockTargets } from './run-clocks
 import { NodeOutputs } from './node-outputs.js'
 import { NodeRouter } from './node-router.js'
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../src/transport/node-socket.js'
-import { buildRoutingTable, receiverCount, type RoutingTable } from './routing.js'
+import { buildRoutingTable, destinationsOf, type RoutingTable } from './routing.js'
 import { directWiring } from './direct-links.js'
 import { prepareLinkLogs } from './link-logs.js'
 import { RunResources } from './run-resources.js'
@@ -259,7 +259,7 @@ export class DataflowRun implements AsyncDisposable {
       // would otherwise find no record of the connection and count from zero again.
       connectionEnded: (identity) => setTimeout(() => this.#nodes?.connectionEnded(identity), CRASH_DRAIN_MS).unref(),
       outboxReceivers: (producer, outputId) => this.#outbox.receivers(producer, outputId),
-      receiverCount: (producer, outputId) => receiverCount(this.#routing, producer, outputId),
+      receiverCount: (producer, outputId) => destinationsOf(this.#routing, producer, outputId).length,
       add: (unit) => this.#add(unit),
     })
     // Messages between operators that a previous run committed and their receiver did not:

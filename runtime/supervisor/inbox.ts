@@ -50,7 +50,7 @@ export class Inbox {
     return this.#dropped
   }
 
-  /** Count a message of `inputId` dropped after it left the queue (a best-effort input a crash lost). */
+  /** Count a message of `inputId` dropped: displaced from the queue, or lost after it left it (a best-effort input a crash took). */
   countDropped(inputId: string): void {
     this.#dropped.set(inputId, (this.#dropped.get(inputId) ?? 0) + 1)
   }
@@ -112,7 +112,7 @@ export class Inbox {
     if (index < 0) return undefined
     const [removed] = this.#items.splice(index, 1)
     this.#count(inputId, -1)
-    this.#dropped.set(inputId, (this.#dropped.get(inputId) ?? 0) + 1)
+    this.countDropped(inputId)
     return removed
   }
 }

@@ -61,10 +61,10 @@ export function outputKey(nodeId: string, operatorId: string | undefined, output
   return operatorId === undefined ? `${nodeId}/${output}` : `${nodeId}/${operatorId}/${output}`
 }
 
-/** How many receiver inputs `producer`'s output `outputId` feeds (of every kind). */
-export function receiverCount(routing: RoutingTable, producer: string, outputId: string): number {
+/** The receiver inputs `producer`'s output `outputId` feeds, of every kind (none when it is unknown). */
+export function destinationsOf(routing: RoutingTable, producer: string, outputId: string): readonly Destination[] {
   const key = routing.producers.get(producer)?.outputKeys.get(outputId)
-  return key === undefined ? 0 : (routing.outputs.get(key)?.length ?? 0)
+  return key === undefined ? [] : (routing.outputs.get(key) ?? [])
 }
 
 export function buildRoutingTable(spec: DataflowSpec): RoutingTable {

@@ -16,7 +16,7 @@ import type { StateStore } from '../../src/store/state/store.js'
 import { OperatorHost } from '../operator/host.js'
 import { discardConsumed, rememberOrder, type OutboxRoute } from '../operator/outbox.js'
 import type { NodeOutputsOptions } from './node-outputs.js'
-import type { RoutingTable } from './routing.js'
+import { destinationsOf, type RoutingTable } from './routing.js'
 import type { ShmPayloads, SharedSegment } from './shm-payloads.js'
 import type { LogEntry, Unit } from './unit.js'
 
@@ -58,8 +58,7 @@ export class RunOutbox {
     let routes = this.#routes.get(cacheKey)
     if (routes === undefined) {
       const { routing, units } = this.#run
-      const key = routing.producers.get(producer)?.outputKeys.get(outputId)
-      const destinations = key === undefined ? [] : (routing.outputs.get(key) ?? [])
+      const destinations = destinationsOf(routing, producer, outputId)
       // Best-effort receivers never get theirs from the outbox: a custom node's come from the
       // sender itself, an operator's are routed without being kept.
       routes = destinations
