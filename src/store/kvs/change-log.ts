@@ -4,8 +4,10 @@
  * whole environment) and the write's index in it:
  *
  * ```
- * log/<name>: [txn id u64 BE][index u32 BE] -> [kind u8][key length u16 BE][key][value, when inline]
+ * log/<name>: [txn id u64 BE][index u32 BE] -> [kind u8][key length u16 BE][key][value, when inline][seal]
  * ```
+ *
+ * The seal (KVS layout 2 on, ../lmdb/checksum.ts) covers the entry's log key and bytes.
  *
  * Every put keeps its value in the log, whatever its size, so a watcher sees each put's own
  * value even when later writes replaced it (the namespace holds only the newest). The price:
@@ -67,7 +69,8 @@ export function logEnd(env: RootDatabase<Buffer, Buffer>): LogPosition {
  */
 export function appendChange(shared: SharedEnv, txn: OpenTxn, target: NamespaceLog, key: string, keyBytes: number, value: Buffer | undefined): void {
   const { log, name, trimKey } = target
-  log.putSync(logKey(txn.seq, txn.index++), encodeLogEntry(key, keyBytes, value))
+  const entryKey = logKey(txn.seq, txn.index++)
+  log.putSync(entryKey, shared.seal.seal(entryKey, encodeLogEntry(key, keyBytes, value)))
   const horizon = txn.seq - KVS_LOG_KEEP_TXNS
   const known = shared.floors.get(name) ?? 0
   if (horizon - known < KVS_LOG_TRIM_BATCH_TXNS) return
@@ -142,7 +145,11 @@ export function readChanges(
     for (const { key, value } of source.log.getRange({ start: logKey(next.seq, next.index), transaction: txn })) {
       const seq = readSeq(key)
       next = { seq, index: key.readUInt32BE(8) + 1 }
-      const change = decodeLogEntry(value, seq, prefix, (key) => values?.get(key, { transaction: txn }))
+      const entry = shared.seal.open(key, value, `change ${seq}.${next.index - 1} of namespace "${source.name}"'s change log`)
+      const change = decodeLogEntry(entry, seq, prefix, (key) => {
+        const stored = values?.get(key, { transaction: txn })
+        return stored === undefined ? undefined : shared.seal.open(key, stored, `key ${JSON.stringify(key)} of namespace "${source.name}"`)
+      })
       if (change !== undefined) changes.push(change)
       if (++read >= limit) break
     }

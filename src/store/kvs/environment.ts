@@ -23,6 +23,7 @@ import { META_DB } from '../state/disk-layout.js'
 import { markVerified, preflight } from '../lmdb/preflight.js'
 import { withEnvOpenLock } from '../lmdb/open-lock.js'
 import { checkKvsLayout } from './disk-layout.js'
+import type { ValueSeal } from '../lmdb/checksum.js'
 import { MAX_BASE_REPAIRS, repairWriteBase, writeBaseIsNewest } from './write-base.js'
 import { forgetTurnstile, sweepTurnstileFiles, withWriteTurnstile } from './write-turnstile.js'
 
@@ -57,6 +58,8 @@ export interface OpenTxn {
 export interface SharedEnv {
   env: RootDatabase<Buffer, Buffer>
   meta: Bytes
+  /** How this KVS stores values: sealed with a checksum (layout 2), or raw (layout 1). */
+  seal: ValueSeal
   realDir: string
   refs: number
   dbs: Map<string, AnyDb>
@@ -127,7 +130,7 @@ function openHolding(dir: string, realDir: string, mapSizeBytes: number): Shared
   try {
     // SIGKILLed processes leave their reader slots behind; free them.
     env.readerCheck()
-    const meta = checkKvsLayout(env, dir, KVS_COMMIT_FLAGS)
+    const { meta, seal } = checkKvsLayout(env, dir, KVS_COMMIT_FLAGS)
     // This very open (or another process's) may have set LMDB's record of the last commit
     // back (write-base.ts): writers would repair it, but readers until then see the state
     // before that commit. Check it now, in a write transaction that writes nothing.
@@ -136,6 +139,7 @@ function openHolding(dir: string, realDir: string, mapSizeBytes: number): Shared
     const shared: SharedEnv = {
       env,
       meta,
+      seal,
       realDir,
       refs: 0,
       dbs: new Map<string, AnyDb>([[META_DB, meta]]),

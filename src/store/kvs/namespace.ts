@@ -7,7 +7,8 @@
  * @module
  */
 import type { Key } from 'lmdb'
-import { describeKvsAction, kvsErrorFrom, KvsBadValueError, KvsError, KvsMapFullError, type KvsErrorContext } from './errors.js'
+import { SEAL_BYTES } from '../lmdb/checksum.js'
+import { describeKvsAction, kvsErrorFrom, previewKey, KvsBadValueError, KvsError, KvsMapFullError, type KvsErrorContext } from './errors.js'
 import { listDbNames } from '../lmdb/db-names.js'
 import { checkKvsKey, checkKvsPrefix, UTF8_KEYS } from './keys.js'
 import { dbExists, freshReadTxn, KVS_COMMIT_FLAGS, type AnyDb, type Bytes, type NamespaceDb, type OpenTxn, type SharedEnv } from './environment.js'
@@ -66,11 +67,11 @@ export class KvsNamespace implements KvsPool {
       if (db === undefined) return undefined
       // Inside an update function: read through its write transaction (lmdb-js does that
       // whenever one is open), so it sees its own writes.
-      if (shared.txn !== undefined) return db.get(key)
+      if (shared.txn !== undefined) return this.#opened(shared, context, key, db.get(key))
       // lmdb-js keeps one read snapshot until the next event-loop turn; a read must not see an
       // older snapshot than the last write that returned in any process: start a fresh one.
       db.resetReadTxn()
-      return db.get(key)
+      return this.#opened(shared, context, key, db.get(key))
     } catch (err) {
       throw kvsErrorFrom(err, context)
     }
@@ -82,9 +83,9 @@ export class KvsNamespace implements KvsPool {
     const k = checkKvsKey(key, context)
     const v = this.#value(value, context)
     // The value is stored twice: in the namespace and in its change log (change-log.ts).
-    this.#transact(context, k + 2 * v.length, (shared, txn) => {
+    this.#transact(context, k + 2 * (v.length + SEAL_BYTES), (shared, txn) => {
       this.#revive(shared)
-      this.#ns(shared, true, txn)!.putSync(key, v)
+      this.#ns(shared, true, txn)!.putSync(key, shared.seal.seal(key, v))
       appendChange(shared, txn, this.#changeLog(shared, txn), key, k, v)
     })
   }
@@ -126,7 +127,7 @@ export class KvsNamespace implements KvsPool {
         for (const { key, value } of db.getRange({ ...(prefix === '' ? {} : { start: prefix }), ...(txn === undefined ? {} : { transaction: txn }) })) {
           // Byte order and string prefixes agree for well-formed UTF-16 (lone surrogates are refused).
           if (!key.startsWith(prefix)) break
-          entries.push({ key, value })
+          entries.push({ key, value: this.#opened(shared, context, key, value) as Uint8Array })
           if (entries.length >= limit) break
         }
       } finally {
@@ -161,7 +162,7 @@ export class KvsNamespace implements KvsPool {
     // Room is made below, once `fn` has said whether it writes or deletes.
     return this.#transact(context, undefined, (shared, txn) => {
       const db = this.#ns(shared, true, txn)!
-      const current = db.get(key)
+      const current = this.#opened(shared, context, key, db.get(key))
       const next: unknown = fn(current)
       if (next === undefined) {
         if (current !== undefined && db.removeSync(key)) appendChange(shared, txn, this.#changeLog(shared, txn), key, k, undefined)
@@ -174,9 +175,9 @@ export class KvsNamespace implements KvsPool {
         )
       }
       const v = this.#value(next, context)
-      this.#makeRoom(shared, k + 2 * v.length, context)
+      this.#makeRoom(shared, k + 2 * (v.length + SEAL_BYTES), context)
       this.#revive(shared)
-      db.putSync(key, v)
+      db.putSync(key, shared.seal.seal(key, v))
       appendChange(shared, txn, this.#changeLog(shared, txn), key, k, v)
       return next as Uint8Array
     })
@@ -196,19 +197,19 @@ export class KvsNamespace implements KvsPool {
       )
     }
     const v = next === undefined ? undefined : this.#value(next, context)
-    return this.#transact(context, v === undefined ? undefined : k + 2 * v.length, (shared, txn) => {
+    return this.#transact(context, v === undefined ? undefined : k + 2 * (v.length + SEAL_BYTES), (shared, txn) => {
       const db = this.#ns(shared, true, txn)!
-      // A view of the current value (no copy), compared at once, before the next LMDB call.
-      // lmdb-js hands out its reusable buffer with a `length` override: view just the value.
+      // A view of the current value (no copy), checked and compared at once, before the next
+      // LMDB call. lmdb-js hands out its reusable buffer with a `length` override: view just it.
       const fast = db.getBinaryFast(key)
-      const current = fast === undefined ? undefined : fast.subarray(0, fast.length)
+      const current = fast === undefined ? undefined : this.#opened(shared, context, key, fast.subarray(0, fast.length))
       const equal = expected === undefined ? current === undefined : current !== undefined && Buffer.compare(current, expected) === 0
       if (!equal) return false
       if (v === undefined) {
         if (current !== undefined && db.removeSync(key)) appendChange(shared, txn, this.#changeLog(shared, txn), key, k, undefined)
       } else {
         this.#revive(shared)
-        db.putSync(key, v)
+        db.putSync(key, shared.seal.seal(key, v))
         appendChange(shared, txn, this.#changeLog(shared, txn), key, k, v)
       }
       return true
@@ -443,6 +444,17 @@ export class KvsNamespace implements KvsPool {
 
   #options(context: KvsErrorContext, hint: string): { dir: string; namespace: string; key: string | undefined; hint: string } {
     return { dir: this.store.dir, namespace: this.name, key: context.key, hint }
+  }
+
+  /** The value stored under `key` as read (`stored`), its seal checked (DORA_KVS_CORRUPT when damaged). */
+  #opened(shared: SharedEnv, context: KvsErrorContext, key: string, stored: Buffer | undefined): Buffer | undefined {
+    if (stored === undefined) return undefined
+    try {
+      return shared.seal.open(key, stored, `key ${previewKey(key)} of namespace "${this.name}"`)
+    } catch (err) {
+      // A KvsError, so that it leaves an update function's transaction as what it is.
+      throw kvsErrorFrom(err, context)
+    }
   }
 
   #value(value: unknown, context: KvsErrorContext): Buffer {

@@ -6,10 +6,12 @@
  *
  * ```
  * <kvs dir>/data.mdb, lock.mdb
- *   __meta__        layout {"format":"dora-ts-kvs","version":1}; trim/<ns> -> log floor (u64 BE)
- *   ns/<name>       one named database per namespace (pool): UTF-8 key -> raw value bytes
- *   log/<name>      its change log: [txn id u64 BE][index u32 BE] -> [kind][key length u16][key][value]
+ *   __meta__        layout {"format":"dora-ts-kvs","version":2}; trim/<ns> -> log floor (u64 BE)
+ *   ns/<name>       one named database per namespace (pool): UTF-8 key -> value bytes + seal
+ *   log/<name>      its change log: [txn id u64 BE][index u32 BE] -> [kind][key length u16][key][value] + seal
  * ```
+ *
+ * (The seal, a checksum read with every value, is described in disk-layout.ts.)
  *
  * Consistency, per namespace and key:
  * - Every write (write, delete, update, compareAndSet) is one synchronous LMDB write

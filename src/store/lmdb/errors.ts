@@ -9,6 +9,7 @@
 import { statfsSync } from 'node:fs'
 import { constants as osConstants } from 'node:os'
 import { OpenLockTimeoutError } from './open-lock.js'
+import { SealMismatchError } from './checksum.js'
 import { errorMessage } from '../../errors.js'
 
 /** LMDB return codes (lmdb.h) told apart. */
@@ -66,6 +67,7 @@ export const LOW_DISK_BYTES = 4 * 1024 * 1024
  */
 export function classifyLmdbError(err: unknown, dir?: string): LmdbFailure {
   if (err instanceof OpenLockTimeoutError) return 'open-lock'
+  if (err instanceof SealMismatchError) return 'corrupt'
   const code = errorCode(err)
   const detail = errorMessage(err)
   if (code === MDB.MAP_FULL) return 'map-full'

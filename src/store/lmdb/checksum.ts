@@ -1,0 +1,100 @@
+/**
+ * A checksum on every stored value, so that bytes damaged on disk read as damage, not as data.
+ *
+ * LMDB checks the structure of its pages (and page-check.ts walks them before a store is
+ * trusted), but it keeps no checksum of what a page holds: random bytes over the inside of a
+ * value read back as that value, with success. The torture suite's damage section found it (a
+ * KVS listed with exit 0 and one value's middle replaced). So each value is stored sealed: its
+ * bytes followed by a CRC-32 of its key and its bytes (4 bytes, big-endian), checked on every
+ * read. The key is inside the sum, so a value that a damaged page moved under another key, or
+ * a key whose bytes changed, fails too.
+ *
+ * CRC-32 (IEEE, zlib's) rather than a cryptographic hash: this guards against damage, not
+ * against someone who can write the file (they own the store anyway), and zlib's is fast
+ * (Node's bundled zlib computes it with SIMD). `zlib.crc32` arrived in Node 20.15; before it, a
+ * table in JS computes the same sum.
+ *
+ * Stores whose layout record predates sealing (version 1) keep raw values: {@link RAW_VALUES}
+ * reads and writes them as before, so an existing store opens as it did.
+ *
+ * @module
+ */
+import * as zlib from 'node:zlib'
+
+/** Bytes the seal adds after each value. */
+export const SEAL_BYTES = 4
+
+/**
+ * Thrown (inside a store's read) when a value's seal does not match its key and bytes; the
+ * stores' error mapping (errors.ts classifyLmdbError) turns it into their DORA_*_CORRUPT.
+ */
+export class SealMismatchError extends Error {
+  constructor(what: string) {
+    super(`the checksum stored with ${what} does not match its bytes`)
+    this.name = 'SealMismatchError'
+  }
+}
+
+type Crc32 = (data: string | Uint8Array, value?: number) => number
+
+const nodeCrc32 = (zlib as unknown as { crc32?: Crc32 }).crc32
+
+/** CRC-32 of `data` (strings as UTF-8), continuing from `value`. */
+export const crc32: Crc32 = nodeCrc32 ?? tableCrc32
+
+let table: Uint32Array | undefined
+
+/** The same sum as zlib's, for Node 20 before 20.15. */
+function tableCrc32(data: string | Uint8Array, value = 0): number {
+  if (table === undefined) {
+    table = new Uint32Array(256)
+    for (let n = 0; n < 256; n++) {
+      let c = n
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+      table[n] = c >>> 0
+    }
+  }
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
+  let crc = (value ^ 0xffffffff) >>> 0
+  for (let i = 0; i < bytes.length; i++) crc = (table[(crc ^ (bytes[i] as number)) & 0xff] as number) ^ (crc >>> 8)
+  return (crc ^ 0xffffffff) >>> 0
+}
+
+/**
+ * How one store writes and reads its values: sealed (layout version 2 on), or raw (an older
+ * store). `key` is the entry's key as stored (bytes) or as text (UTF-8), whichever the caller has.
+ */
+export interface ValueSeal {
+  readonly sealed: boolean
+  /** The bytes to store for `value` under `key`. */
+  seal(key: string | Uint8Array, value: Uint8Array): Buffer
+  /** The value stored under `key` (a view of `stored`, no copy); throws SealMismatchError naming `what`. */
+  open(key: string | Uint8Array, stored: Buffer, what: string): Buffer
+  /** The value's length from its stored length (for size estimates). */
+  valueLength(storedLength: number): number
+}
+
+/** Values stored as they are (stores written before sealing). */
+export const RAW_VALUES: ValueSeal = {
+  sealed: false,
+  seal: (_key, value) => (Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)),
+  open: (_key, stored) => stored,
+  valueLength: (storedLength) => storedLength,
+}
+
+/** Values followed by CRC-32(key, value). */
+export const SEALED_VALUES: ValueSeal = {
+  sealed: true,
+  seal(key, value) {
+    const stored = Buffer.allocUnsafe(value.byteLength + SEAL_BYTES)
+    stored.set(value, 0)
+    stored.writeUInt32BE(crc32(value, crc32(key)), value.byteLength)
+    return stored
+  },
+  open(key, stored, what) {
+    const end = stored.length - SEAL_BYTES
+    if (end < 0 || stored.readUInt32BE(end) !== crc32(stored.subarray(0, end), crc32(key))) throw new SealMismatchError(what)
+    return stored.subarray(0, end)
+  },
+  valueLength: (storedLength) => Math.max(0, storedLength - SEAL_BYTES),
+}
