@@ -8,7 +8,18 @@
  */
 import type { Key } from 'lmdb'
 import { SEAL_BYTES } from '../lmdb/checksum.js'
-import { describeKvsAction, kvsErrorFrom, previewKey, KvsBadValueError, KvsError, KvsMapFullError, type KvsErrorContext } from './errors.js'
+import { errorMessage } from '../../errors.js'
+import {
+  describeKvsAction,
+  kvsCorruptHint,
+  KvsCorruptError,
+  kvsErrorFrom,
+  previewKey,
+  KvsBadValueError,
+  KvsError,
+  KvsMapFullError,
+  type KvsErrorContext,
+} from './errors.js'
 import { listDbNames } from '../lmdb/db-names.js'
 import { checkKvsKey, checkKvsPrefix, UTF8_KEYS } from './keys.js'
 import { dbExists, freshReadTxn, KVS_COMMIT_FLAGS, type AnyDb, type Bytes, type NamespaceDb, type OpenTxn, type SharedEnv } from './environment.js'
@@ -452,8 +463,15 @@ export class KvsNamespace implements KvsPool {
     try {
       return shared.seal.open(key, stored, `key ${previewKey(key)} of namespace "${this.name}"`)
     } catch (err) {
-      // A KvsError, so that it leaves an update function's transaction as what it is.
-      throw kvsErrorFrom(err, context)
+      // A KvsError (so that it leaves an update function's transaction as what it is), with
+      // the way out for one key: the rest of the KVS reads, and a delete or put replaces it.
+      throw new KvsCorruptError(`${describeKvsAction(context)}: the KVS files are damaged (${errorMessage(err)})`, {
+        dir: this.store.dir,
+        namespace: this.name,
+        key,
+        cause: err,
+        hint: `the other keys read as before: delete or rewrite this one (dora-ts kvs rm -n ${this.name} ${JSON.stringify(key)}, or kvs put), or ${kvsCorruptHint(this.store.dir)}`,
+      })
     }
   }
 

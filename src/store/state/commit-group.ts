@@ -17,6 +17,7 @@ import { stateErrorFrom } from './errors.js'
 import type { OperatorMeta } from './disk-layout.js'
 import type { OutboxChange } from './outbox.js'
 import { OutboxTxn } from './outbox-txn.js'
+import type { ValueSeal } from '../lmdb/checksum.js'
 
 /** A group entry of a sender without state: outbox writes and its message counter. */
 export interface SenderWrite {
@@ -44,9 +45,9 @@ interface GroupEntry {
 const SENDER_SLACK_PAGES = 6
 
 /** Write a sender's group entry inside the group's transaction. */
-function writeSenderOutbox(meta: Bytes, outboxDb: Bytes, txn: OutboxTxn, write: SenderWrite): void {
+function writeSenderOutbox(meta: Bytes, outboxDb: Bytes, txn: OutboxTxn, write: SenderWrite, seal: ValueSeal): void {
   for (const put of write.put) txn.put(outboxDb, put)
-  meta.putSync(write.counter.key, write.counter.value)
+  meta.putSync(write.counter.key, seal.seal(write.counter.key, write.counter.value))
 }
 
 /** The writes of one store waiting for this turn's transaction (see the module comment). */
@@ -81,7 +82,7 @@ export class CommitGroup {
     let commit: EncodedCommit
     try {
       const env = dbs.requireEnv(operatorKey)
-      const target = { dir: dbs.dir, operatorKey, metaKey: dbs.metaKey(operatorKey), pageSize: dbs.pageSize, mapSizeBytes: dbs.mapSizeBytes }
+      const target = { dir: dbs.dir, operatorKey, metaKey: dbs.metaKey(operatorKey), pageSize: dbs.pageSize, mapSizeBytes: dbs.mapSizeBytes, seal: dbs.seal }
       commit = encodeCommit(target, writes, meta, outbox, true)
       dbs.budget.reserve(env, commit.growth, dbs.dir, operatorKey)
     } catch (err) {
@@ -143,7 +144,7 @@ export class CommitGroup {
     const dbs = this.#dbs
     const env = dbs.env
     let failure: unknown
-    const txn = new OutboxTxn(dbs.segments)
+    const txn = new OutboxTxn(dbs.segments, dbs.seal)
     // Segment files first, complete before the commit that references them (segments.ts).
     for (const g of group) {
       if (g.error !== undefined || env === undefined) continue
@@ -173,7 +174,7 @@ export class CommitGroup {
           env.transactionSync(() => {
             valid.forEach((g, i) => {
               if (g.commit !== undefined) writeCommit(targets[i] as Bytes, dbs.meta, g.commit, outboxWrites, lastOf.get(g.operatorKey) === g)
-              else if (g.outbox !== undefined) writeSenderOutbox(dbs.meta, outboxDb as Bytes, txn, g.outbox)
+              else if (g.outbox !== undefined) writeSenderOutbox(dbs.meta, outboxDb as Bytes, txn, g.outbox, dbs.seal)
               else for (const key of g.discard ?? []) txn.remove(outboxDb as Bytes, key)
             })
           }, flags)

@@ -17,6 +17,7 @@ import { encodeMeta, metaProblem, stateKeyProblem, type OperatorMeta } from './d
 import type { Bytes } from './environment.js'
 import type { OutboxChange } from './outbox.js'
 import type { OutboxTxn } from './outbox-txn.js'
+import { SEAL_BYTES, type ValueSeal } from '../lmdb/checksum.js'
 
 /** One write of an event: set `key` to `value`, or delete `key`. */
 export type StateWrite = { key: string; value: Uint8Array } | { key: string; delete: true }
@@ -58,6 +59,8 @@ export interface EncodedCommit {
   deferredMeta?: OperatorMeta | undefined
   /** Upper estimate of the bytes the commit adds to the data file. */
   growth: number
+  /** How the store keeps values (the deferred meta is sealed with it). */
+  seal: ValueSeal
   /** Messages to operators this event sent, and the outbox entry of the input it consumed. */
   outbox?: OutboxChange | undefined
 }
@@ -70,6 +73,8 @@ export interface CommitTarget {
   metaKey: Buffer
   pageSize: number
   mapSizeBytes: number
+  /** How the store keeps values: each value and the meta record are sealed with it. */
+  seal: ValueSeal
 }
 
 /**
@@ -81,7 +86,7 @@ export interface CommitTarget {
  * stream's profile of the routing thread).
  */
 export function encodeCommit(target: CommitTarget, writes: readonly StateWrite[], meta: OperatorMeta, outbox?: OutboxChange, deferMeta = false): EncodedCommit {
-  const { dir, operatorKey, metaKey, pageSize, mapSizeBytes } = target
+  const { dir, operatorKey, metaKey, pageSize, mapSizeBytes, seal } = target
   const metaIssue = metaProblem(meta)
   if (metaIssue !== undefined) {
     throw new StateBadMetaError(`cannot commit the state of operator "${operatorKey}" in ${dir}: ${metaIssue}`, {
@@ -90,10 +95,10 @@ export function encodeCommit(target: CommitTarget, writes: readonly StateWrite[]
       hint: 'this is a bug in the operator host: it must pass the event number and dedup ids as bigints',
     })
   }
-  const metaBytes = deferMeta ? EMPTY : encodeMeta(meta)
+  const metaBytes = deferMeta ? EMPTY : seal.seal(metaKey, encodeMeta(meta))
   const keys = new Array<Buffer>(writes.length)
   const values = new Array<Buffer | undefined>(writes.length)
-  let growth = metaKey.length + (deferMeta ? metaSizeBound(meta) : metaBytes.length) + COMMIT_SLACK_PAGES * pageSize
+  let growth = metaKey.length + (deferMeta ? metaSizeBound(meta) + SEAL_BYTES : metaBytes.length) + COMMIT_SLACK_PAGES * pageSize
   for (let i = 0; i < writes.length; i++) {
     const write = writes[i] as StateWrite
     const key = typeof write?.key === 'string' ? Buffer.from(write.key, 'utf8') : undefined
@@ -128,8 +133,8 @@ export function encodeCommit(target: CommitTarget, writes: readonly StateWrite[]
         { dir, operator: operatorKey, hint: 'split the value across several keys, or raise the state map size' },
       )
     }
-    values[i] = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)
-    growth += key.length + value.byteLength + NODE_OVERHEAD_BYTES
+    values[i] = seal.seal(key, value)
+    growth += key.length + value.byteLength + SEAL_BYTES + NODE_OVERHEAD_BYTES
   }
   for (const { key, value, data } of outbox?.put ?? []) {
     growth += key.length + value.length + NODE_OVERHEAD_BYTES
@@ -146,7 +151,7 @@ export function encodeCommit(target: CommitTarget, writes: readonly StateWrite[]
       { dir, operator: operatorKey, hint: 'save less state per event, or raise the state map size' },
     )
   }
-  return deferMeta ? { keys, values, metaKey, metaBytes, deferredMeta: meta, growth, outbox } : { keys, values, metaKey, metaBytes, growth, outbox }
+  return deferMeta ? { keys, values, metaKey, metaBytes, deferredMeta: meta, growth, outbox, seal } : { keys, values, metaKey, metaBytes, growth, outbox, seal }
 }
 
 const EMPTY = Buffer.alloc(0)
@@ -164,7 +169,7 @@ function metaSizeBound(meta: OperatorMeta): number {
 /** Encode the meta of a commit made with `deferMeta` (a no-op for one encoded already). */
 export function encodeDeferredMeta(commit: EncodedCommit): void {
   if (commit.deferredMeta === undefined) return
-  commit.metaBytes = encodeMeta(commit.deferredMeta)
+  commit.metaBytes = commit.seal.seal(commit.metaKey, encodeMeta(commit.deferredMeta))
   commit.deferredMeta = undefined
 }
 

@@ -18,6 +18,7 @@ import type { Bytes, StateEnvironment } from './environment.js'
 import { SizeBudget } from './commit.js'
 import { OUTBOX_DB } from './outbox.js'
 import type { SegmentPolicy } from './outbox-txn.js'
+import type { ValueSeal } from '../lmdb/checksum.js'
 
 /** The environment and databases of one open state store (see the module comment). */
 export class StoreDatabases {
@@ -33,6 +34,8 @@ export class StoreDatabases {
   readonly budget: SizeBudget
   /** Large payloads kept as files, and how (segments.ts). */
   readonly segments: SegmentPolicy
+  /** How values are stored: with a checksum (layout 2), or raw (layout 1); see disk-layout.ts. */
+  readonly seal: ValueSeal
 
   #env: RootDatabase<Buffer, Buffer> | undefined
   /** Opened operator databases, by operator key. */
@@ -48,6 +51,7 @@ export class StoreDatabases {
     this.meta = opened.meta
     this.budget = new SizeBudget(mapSizeBytes, opened.pageSize, opened.highWater)
     this.segments = segments
+    this.seal = opened.seal
     this.#env = opened.env
   }
 

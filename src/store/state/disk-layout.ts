@@ -5,14 +5,18 @@
  * ```
  * <state dir>/data.mdb, lock.mdb     one LMDB environment per dataflow
  *   __meta__                         named database of JSON records (readable with mdb_dump -p)
- *     layout          {"format":"dora-ts-state","version":1}
- *     op/<node>/<op>  {"lastEvent":"42","seen":{"camera/image":["41",0]},"launches":"3"}
- *   op/<node>/<op>                   one named database per operator: UTF-8 key -> raw bytes
- *   __outbox__                       messages between operators not yet consumed (outbox.ts)
+ *     layout          {"format":"dora-ts-state","version":2}
+ *     op/<node>/<op>  {"lastEvent":"42","seen":{"camera/image":["41",0]},"launches":"3"} + seal
+ *   op/<node>/<op>                   one named database per operator: UTF-8 key -> raw bytes + seal
+ *   __outbox__                       messages between operators not yet consumed (outbox.ts), each + seal
  * ```
  *
  * Keys are stored as their plain UTF-8 bytes and values as raw bytes (no msgpack, no
- * ordered-binary prefix), so `mdb_dump -p` shows exactly what the operator saved.
+ * ordered-binary prefix), so `mdb_dump -p` shows exactly what the operator saved, followed by
+ * the seal (layout 2 on): four bytes of CRC-32 of the key and the value (../lmdb/checksum.ts),
+ * checked on every read, so that bytes damaged on disk read as DORA_STATE_CORRUPT instead of as
+ * state. Every value but the layout record has one. A store of layout 1 (written before seals)
+ * keeps raw values and is read and written as before.
  *
  * @module
  */
@@ -24,7 +28,10 @@ export const LAYOUT_FORMAT = 'dora-ts-state'
  * Version of this layout. Bump it when the meaning of the records changes; an older dora-ts
  * then refuses the store with DORA_STATE_LAYOUT instead of misreading it.
  */
-export const LAYOUT_VERSION = 1
+export const LAYOUT_VERSION = 2
+
+/** The oldest layout this dora-ts reads (1: values without seals). */
+export const OLDEST_LAYOUT_VERSION = 1
 
 /** Named database holding the layout record and every operator's meta record. */
 export const META_DB = '__meta__'

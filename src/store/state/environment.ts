@@ -14,7 +14,8 @@ import { existsSync, realpathSync } from 'node:fs'
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb'
 import type { Durability } from '../../spec/types.js'
 import { corruptHint, layoutHint, StateCorruptError, StateLayoutError, StateOpenError, stateErrorFrom } from './errors.js'
-import { decodeLayout, encodeLayout, LAYOUT_FORMAT, LAYOUT_KEY, LAYOUT_VERSION, META_DB } from './disk-layout.js'
+import { decodeLayout, encodeLayout, LAYOUT_FORMAT, LAYOUT_KEY, LAYOUT_VERSION, META_DB, OLDEST_LAYOUT_VERSION } from './disk-layout.js'
+import { RAW_VALUES, SEALED_VALUES, type ValueSeal } from '../lmdb/checksum.js'
 import { markVerified, preflight } from '../lmdb/preflight.js'
 import { listDbNames } from '../lmdb/db-names.js'
 import { COMMIT_FLAGS } from './commit.js'
@@ -41,6 +42,8 @@ export interface StateEnvironment {
   pageSize: number
   /** Bytes of the data file up to its last used page, when opened. */
   highWater: number
+  /** How the store keeps its values: sealed with a checksum (layout 2), or raw (layout 1). */
+  seal: ValueSeal
 }
 
 /**
@@ -111,10 +114,10 @@ export function openStateEnvironment(dir: string, mapSizeBytes: number): StateEn
     // A SIGKILLed supervisor leaves its reader slots behind; lmdb-js also does this on open,
     // but the guarantee is ours, so do not depend on it.
     env.readerCheck()
-    const meta = checkStateLayout(env, dir)
+    const { meta, seal } = checkStateLayout(env, dir)
     const stats = env.getStats() as { pageSize: number; lastPageNumber: number }
     openDirs.add(realDir)
-    return { env, meta, realDir, pageSize: stats.pageSize, highWater: (stats.lastPageNumber + 1) * stats.pageSize }
+    return { env, meta, realDir, pageSize: stats.pageSize, highWater: (stats.lastPageNumber + 1) * stats.pageSize, seal }
   } catch (err) {
     void env.close()
     throw stateErrorFrom(err, { dir, action: 'open' })
@@ -132,7 +135,7 @@ export function releaseStateDir(realDir: string): void {
  * Check the layout record of an existing store, or write it into a new one. Refuses, never
  * wipes: an environment with databases but no layout record is not dora-ts state.
  */
-function checkStateLayout(env: RootDatabase<Buffer, Buffer>, dir: string): Bytes {
+function checkStateLayout(env: RootDatabase<Buffer, Buffer>, dir: string): { meta: Bytes; seal: ValueSeal } {
   const names = listDbNames(env)
   if (names.length > 0 && !names.includes(META_DB)) {
     throw new StateLayoutError(`cannot open the state store in ${dir}: it holds an LMDB environment that is not dora-ts state (no ${META_DB} database)`, {
@@ -151,7 +154,7 @@ function checkStateLayout(env: RootDatabase<Buffer, Buffer>, dir: string): Bytes
       throw new StateLayoutError(`cannot open the state store in ${dir}: its ${META_DB} database has no layout record`, { dir, hint: layoutHint(dir) })
     }
     env.transactionSync(() => meta.putSync(layoutKey, encodeLayout()), COMMIT_FLAGS.power)
-    return meta
+    return { meta, seal: SEALED_VALUES }
   }
   const layout = decodeLayout(bytes)
   if (layout === undefined) {
@@ -160,12 +163,13 @@ function checkStateLayout(env: RootDatabase<Buffer, Buffer>, dir: string): Bytes
   if (layout.format !== LAYOUT_FORMAT) {
     throw new StateLayoutError(`cannot open the state store in ${dir}: it holds "${layout.format}" data, not ${LAYOUT_FORMAT}`, { dir, hint: layoutHint(dir) })
   }
-  if (layout.version !== LAYOUT_VERSION) {
+  if (layout.version < OLDEST_LAYOUT_VERSION || layout.version > LAYOUT_VERSION) {
     const by = layout.version > LAYOUT_VERSION ? 'a newer' : 'an older'
     throw new StateLayoutError(
-      `cannot open the state store in ${dir}: it has layout version ${layout.version}, written by ${by} dora-ts; this one reads version ${LAYOUT_VERSION}`,
+      `cannot open the state store in ${dir}: it has layout version ${layout.version}, written by ${by} dora-ts; this one reads versions ${OLDEST_LAYOUT_VERSION} to ${LAYOUT_VERSION}`,
       { dir, hint: layoutHint(dir) },
     )
   }
-  return meta
+  // Version 1 was written before seals: its values stay raw, read and written as they were.
+  return { meta, seal: layout.version >= 2 ? SEALED_VALUES : RAW_VALUES }
 }

@@ -12,6 +12,7 @@ import { readFileSync, rmSync } from 'node:fs'
 import type { Bytes } from './environment.js'
 import { dataKey, segmentKey, senderAndOrder, type OutboxPut } from './outbox.js'
 import { decodeSegmentRef, encodeSegmentRef, segmentName, type SegmentFiles, type SegmentRef } from './segments.js'
+import type { ValueSeal } from '../lmdb/checksum.js'
 
 /** How the payloads of one transaction's puts are kept. */
 export interface SegmentPolicy {
@@ -34,6 +35,8 @@ function segmentPlacement(name: string, size: number): Placement {
 
 export class OutboxTxn {
   readonly #policy: SegmentPolicy
+  /** How the store keeps values (every put is sealed with it, every reference read opened). */
+  readonly #seal: ValueSeal
   /** Placement of each payload, by the buffer or file path the puts of one message share. */
   readonly #placed = new Map<Buffer | string, Placement>()
   /** Segments this transaction wrote or adopted (removed again if it fails). */
@@ -41,8 +44,9 @@ export class OutboxTxn {
   readonly #retained: string[] = []
   readonly #released: string[] = []
 
-  constructor(policy: SegmentPolicy) {
+  constructor(policy: SegmentPolicy, seal: ValueSeal) {
     this.#policy = policy
+    this.#seal = seal
   }
 
   /**
@@ -102,19 +106,20 @@ export class OutboxTxn {
   put(db: Bytes, put: OutboxPut): void {
     // The key may be there already (written again after a crash): its old segment is let go.
     if (this.#tracking()) this.#noteRemoved(db, put.key)
-    db.putSync(put.key, put.value)
+    const seal = this.#seal
+    db.putSync(put.key, seal.seal(put.key, put.value))
     const source = put.file?.path ?? put.data
     const placed = source === undefined ? undefined : this.#placed.get(source)
     if (placed === undefined) {
-      if (put.data !== undefined) db.putSync(dataKey(put.key), put.data)
+      if (put.data !== undefined) this.#putSealed(db, dataKey(put.key), put.data)
       return
     }
     if ('data' in placed) {
-      db.putSync(dataKey(put.key), placed.data)
+      this.#putSealed(db, dataKey(put.key), placed.data)
       db.removeSync(segmentKey(put.key))
       return
     }
-    db.putSync(segmentKey(put.key), placed.value)
+    this.#putSealed(db, segmentKey(put.key), placed.value)
     db.removeSync(dataKey(put.key))
     this.#retained.push(placed.ref.name)
   }
@@ -163,12 +168,17 @@ export class OutboxTxn {
     for (const name of this.#prepared) this.#policy.files.unlinkIfUnreferenced(name)
   }
 
+  #putSealed(db: Bytes, key: Buffer, value: Buffer): void {
+    db.putSync(key, this.#seal.seal(key, value))
+  }
+
   #noteRemoved(db: Bytes, key: Buffer): void {
     // get(), not getBinaryFast(): that one's buffer cannot even be copied with Buffer.from.
-    const ref = db.get(segmentKey(key))
+    const refKey = segmentKey(key)
+    const ref = db.get(refKey)
     if (ref === undefined) return
     try {
-      this.#released.push(decodeSegmentRef(ref).name)
+      this.#released.push(decodeSegmentRef(this.#seal.open(refKey, ref, 'a segment reference')).name)
     } catch {
       // A damaged reference: the entry goes; its file, if any, is swept on the next open.
     }

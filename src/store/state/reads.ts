@@ -32,13 +32,20 @@ export function loadOperator(dbs: StoreDatabases, operatorKey: string): { state:
   const context: StateErrorContext = { dir: dbs.dir, action: 'load', operator: operatorKey }
   const db = dbs.db(operatorKey)
   const state = new Map<string, Uint8Array>()
+  const seal = dbs.seal
   let metaBytes: Buffer | undefined
   try {
     const txn = db.useReadTransaction()
     try {
-      // Values of a 'binary' database come back as fresh copies, safe to keep.
-      for (const { key, value } of db.getRange({ transaction: txn })) state.set(key.toString('utf8'), value)
-      metaBytes = dbs.meta.get(dbs.metaKey(operatorKey), { transaction: txn })
+      // Values of a 'binary' database come back as fresh copies, safe to keep; each is checked
+      // against its seal (a mismatch is DORA_STATE_CORRUPT, naming the key).
+      for (const { key, value } of db.getRange({ transaction: txn })) {
+        const name = key.toString('utf8')
+        state.set(name, seal.open(key, value, `state key ${JSON.stringify(name)} of operator "${operatorKey}"`))
+      }
+      const metaKey = dbs.metaKey(operatorKey)
+      const stored = dbs.meta.get(metaKey, { transaction: txn })
+      metaBytes = stored === undefined ? undefined : seal.open(metaKey, stored, `the meta record of operator "${operatorKey}"`)
     } finally {
       txn.done()
     }
@@ -60,7 +67,9 @@ export function pendingFor(dbs: StoreDatabases, operatorKey: string, dataflowId:
   const outbox = dbs.outboxDb()
   const raw: Array<{ key: Buffer; value: Buffer }> = []
   try {
-    for (const { key, value } of outbox.getRange(receiverRange(operatorKey))) raw.push({ key: Buffer.from(key), value })
+    for (const { key, value } of outbox.getRange(receiverRange(operatorKey))) {
+      raw.push({ key: Buffer.from(key), value: dbs.seal.open(key, value, `a message waiting for operator "${operatorKey}"`) })
+    }
   } catch (err) {
     throw stateErrorFrom(err, context)
   }
@@ -82,9 +91,14 @@ export function payloadOf(dbs: StoreDatabases, operatorKey: string, key: Buffer)
     // One read transaction: the header and its payload stored apart come from one commit.
     const txn = outbox.useReadTransaction()
     try {
-      value = outbox.get(key, { transaction: txn })
-      data = value === undefined ? undefined : outbox.get(dataKey(key), { transaction: txn })
-      ref = value === undefined || data !== undefined ? undefined : outbox.get(segmentKey(key), { transaction: txn })
+      const what = `a message waiting for operator "${operatorKey}"`
+      const read = (k: Buffer): Buffer | undefined => {
+        const stored = outbox.get(k, { transaction: txn })
+        return stored === undefined ? undefined : dbs.seal.open(k, stored, what)
+      }
+      value = read(key)
+      data = value === undefined ? undefined : read(dataKey(key))
+      ref = value === undefined || data !== undefined ? undefined : read(segmentKey(key))
     } finally {
       txn.done()
     }
@@ -106,7 +120,8 @@ export function senderNumber(dbs: StoreDatabases, senderKey: string, counterKey:
   dbs.requireEnv(senderKey)
   let bytes: Buffer | undefined
   try {
-    bytes = dbs.meta.get(counterKey)
+    const stored = dbs.meta.get(counterKey)
+    bytes = stored === undefined ? undefined : dbs.seal.open(counterKey, stored, `the message counter of node "${senderKey}"`)
   } catch (err) {
     throw stateErrorFrom(err, { dir: dbs.dir, action: 'load', operator: senderKey })
   }
@@ -136,7 +151,7 @@ export function adoptSegments(dbs: StoreDatabases): void {
       const value = outbox.get(key)
       if (value === undefined) continue
       try {
-        files.retain(decodeSegmentRef(value).name)
+        files.retain(decodeSegmentRef(dbs.seal.open(key, value, 'a segment reference')).name)
       } catch {
         // A damaged reference: reading its entry says so (pending()), naming it.
       }

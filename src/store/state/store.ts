@@ -250,7 +250,7 @@ export class StateStore {
     const targets = operatorKey === undefined ? existing : [operatorKey]
     const drops = targets.filter((key) => existing.includes(key)).map((key) => [key, this.#dbs.db(key)] as const)
     const outbox = this.#dbs.outboxDb()
-    const txn = new OutboxTxn(this.#dbs.segments)
+    const txn = new OutboxTxn(this.#dbs.segments, this.#dbs.seal)
     try {
       env.transactionSync(() => {
         for (const [key, db] of drops) {
@@ -300,7 +300,8 @@ export class StateStore {
             entries++
             // getBinaryFast does not copy the value (only its length is needed); it reads from
             // the env's current read transaction, which is `txn` until the next commit.
-            bytes += key.length + (db.getBinaryFast(key)?.length ?? 0)
+            const stored = db.getBinaryFast(key)
+            bytes += key.length + (stored === undefined ? 0 : this.#dbs.seal.valueLength(stored.length))
           }
           result.push({ operator, entries, bytes })
         } finally {
@@ -405,10 +406,10 @@ export class StateStore {
     this.#group.flush()
     const env = dbs.requireEnv(operatorKey)
     const db = dbs.db(operatorKey)
-    const target = { dir: this.dir, operatorKey, metaKey: dbs.metaKey(operatorKey), pageSize: dbs.pageSize, mapSizeBytes: this.mapSizeBytes }
+    const target = { dir: this.dir, operatorKey, metaKey: dbs.metaKey(operatorKey), pageSize: dbs.pageSize, mapSizeBytes: this.mapSizeBytes, seal: dbs.seal }
     const commit = encodeCommit(target, writes, meta, outbox)
     dbs.budget.reserve(env, commit.growth, this.dir, operatorKey)
-    const txn = new OutboxTxn(dbs.segments)
+    const txn = new OutboxTxn(dbs.segments, dbs.seal)
     try {
       if (outbox !== undefined) txn.prepare(outbox.put, flags === COMMIT_FLAGS.power)
       applyCommit(env, db, dbs.meta, commit, flags, target, outbox === undefined ? undefined : { db: dbs.outboxDb(), txn })
@@ -424,7 +425,7 @@ export class StateStore {
     const dbs = this.#dbs
     const env = dbs.requireEnv(operatorKey)
     const outbox = dbs.outboxDb()
-    const txn = new OutboxTxn(dbs.segments)
+    const txn = new OutboxTxn(dbs.segments, dbs.seal)
     try {
       env.transactionSync(() => {
         for (const key of keys) txn.remove(outbox, key)

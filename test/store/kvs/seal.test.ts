@@ -46,7 +46,8 @@ function corruptError(t: Test, fn: () => unknown, key: string, dir: string): voi
     t.match(e.message, `"${key}"`, 'names the key')
     t.match(e.message, dir, 'names the KVS directory')
     t.match(e.message, /checksum/, 'says what did not match')
-    t.match(e.hint ?? '', /move .* aside/, 'says what to do')
+    t.match(e.hint ?? '', /kvs rm -n robot "b"/, 'says how to mend the key')
+    t.match(e.hint ?? '', /move .* aside/, 'and the way out for a KVS that is damaged all over')
   }
 }
 

@@ -9,8 +9,10 @@ import { MIN_MAP_SIZE_BYTES, openStateEnvironment, releaseStateDir, type StateEn
 import { StateError } from '../../../src/store/state/errors.js'
 import { usedBytes } from '../../../src/store/lmdb/used-pages.js'
 import { emptyMeta, operatorDbName, type OperatorMeta } from '../../../src/store/state/disk-layout.js'
+import { crc32, RAW_VALUES, SEALED_VALUES } from '../../../src/store/lmdb/checksum.js'
 
-const target: CommitTarget = { dir: '/state', operatorKey: 'n/o', metaKey: Buffer.from('op/n/o'), pageSize: 4096, mapSizeBytes: 1 << 20 }
+/** A store of layout 1 (raw values): what encodeCommit does apart from sealing. */
+const target: CommitTarget = { dir: '/state', operatorKey: 'n/o', metaKey: Buffer.from('op/n/o'), pageSize: 4096, mapSizeBytes: 1 << 20, seal: RAW_VALUES }
 const meta = (lastEvent: bigint): OperatorMeta => ({ lastEvent, seen: new Map() })
 
 function refused(t: Test, fn: () => unknown, code: string, message: RegExp): void {
@@ -53,6 +55,20 @@ t.test('encodeCommit keeps the writes in order, deletes as undefined, values as 
   t.ok(commit.growth >= 12 * target.pageSize + 3 + 2 + 1, 'the estimate covers the slack pages and every key and value')
 })
 
+t.test('encodeCommit seals each value and the meta record with the CRC-32 of key and bytes (layout 2)', async (t) => {
+  const sealed = { ...target, seal: SEALED_VALUES }
+  const commit = encodeCommit(sealed, [{ key: 'pose', value: Buffer.from('x=1') }], meta(7n))
+  const sum = (key: string | Buffer, value: Buffer): Buffer => {
+    const b = Buffer.alloc(4)
+    b.writeUInt32BE(crc32(value, crc32(key)))
+    return b
+  }
+  t.same(commit.values[0], Buffer.concat([Buffer.from('x=1'), sum('pose', Buffer.from('x=1'))]), 'the value, then its seal')
+  const metaJson = commit.metaBytes.subarray(0, commit.metaBytes.length - 4)
+  t.match(metaJson.toString(), /^\{"lastEvent":"7"/)
+  t.same(commit.metaBytes.subarray(-4), sum(sealed.metaKey, metaJson), 'the meta record is sealed under its key')
+})
+
 t.test('encodeCommit refuses a bad commit whole, naming operator and directory', async (t) => {
   refused(t, () => encodeCommit(target, [], { lastEvent: 1, seen: new Map() } as unknown as OperatorMeta), 'DORA_STATE_BAD_META', /lastEvent/)
   refused(t, () => encodeCommit(target, [{ key: '', value: new Uint8Array(1) }], meta(1n)), 'DORA_STATE_BAD_KEY', /empty/)
@@ -80,9 +96,10 @@ t.test('encodeCommit refuses a bad commit whole, naming operator and directory',
 })
 
 t.test('applyCommit writes the state and the meta record in one transaction', async (t) => {
-  const { env, meta: metaDb } = environment(t)
+  const { env, meta: metaDb, seal } = environment(t)
+  t.equal(seal, SEALED_VALUES, 'a new store seals its values')
   const db = env.openDB<Buffer, Buffer>({ name: operatorDbName('n/o'), keyEncoding: 'binary', encoding: 'binary' })
-  const at = { ...target, dir: '/state' }
+  const at = { ...target, dir: '/state', seal }
   applyCommit(
     env,
     db,
@@ -100,8 +117,8 @@ t.test('applyCommit writes the state and the meta record in one transaction', as
   )
   applyCommit(env, db, metaDb, encodeCommit(at, [{ key: 'a', delete: true }], meta(2n)), COMMIT_FLAGS.power, at)
   t.equal(db.get(Buffer.from('a')), undefined)
-  t.equal(db.get(Buffer.from('b'))?.toString(), '2')
-  t.match(metaDb.get(target.metaKey)?.toString(), /"lastEvent":"2"/)
+  t.equal(seal.open('b', db.get(Buffer.from('b')) as Buffer, 'b').toString(), '2')
+  t.match(seal.open(target.metaKey, metaDb.get(target.metaKey) as Buffer, 'meta').toString(), /^\{"lastEvent":"2"/)
   t.not(COMMIT_FLAGS.process, COMMIT_FLAGS.power, "'process' commits skip the fsync, 'power' commits do not")
   t.same(emptyMeta(), { lastEvent: 0n, seen: new Map() })
 })

@@ -93,7 +93,7 @@ t.test('operator keys name op/<node>/<operator> databases', async (t) => {
 
 t.test('the layout record names the format and version', async (t) => {
   t.same(decodeLayout(encodeLayout()), { format: LAYOUT_FORMAT, version: LAYOUT_VERSION })
-  t.equal(encodeLayout().toString(), '{"format":"dora-ts-state","version":1}')
+  t.equal(encodeLayout().toString(), '{"format":"dora-ts-state","version":2}')
   t.equal(decodeLayout(Buffer.from('{"format":"x"}')), undefined)
   t.equal(decodeLayout(Buffer.from('garbage')), undefined)
 })
@@ -115,9 +115,10 @@ t.test('the real LMDB tools see the layout: mdb_stat lists op/<node>/<op>, mdb_d
 
   const dump = spawnSync(tools.mdbDump, ['-p', '-s', '__meta__', dir], { encoding: 'utf8' })
   t.equal(dump.status, 0, dump.stderr)
-  t.match(dump.stdout, /\n layout\n \{"format":"dora-ts-state","version":1\}\n/)
-  t.match(dump.stdout, /\n op\/planner\/path\n \{"lastEvent":"1152921504606846976","seen":\{"camera\/image":\["9",2\]\}\}\n/)
+  t.match(dump.stdout, /\n layout\n \{"format":"dora-ts-state","version":2\}\n/)
+  // The JSON, then its seal (4 bytes, printed escaped when not printable).
+  t.match(dump.stdout, /\n op\/planner\/path\n \{"lastEvent":"1152921504606846976","seen":\{"camera\/image":\["9",2\]\}\}\S{4,12}\n/)
 
   const values = spawnSync(tools.mdbDump, ['-p', '-s', 'op/planner/path', dir], { encoding: 'utf8' })
-  t.match(values.stdout, /\n pose\n x=1\n/, 'keys and values are stored as plain bytes')
+  t.match(values.stdout, /\n pose\n x=1\S{4,12}\n/, 'keys and values are stored as plain bytes (then the seal)')
 })
