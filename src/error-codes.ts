@@ -180,7 +180,7 @@ export const ERROR_CODES = {
   DORA_STATE_CORRUPT: {
     className: 'StateCorruptError',
     module: 'src/store/state/errors.ts',
-    doc: 'the state store is not a valid LMDB environment, or a record does not decode',
+    doc: "the state store is not a valid LMDB environment, a record does not decode, or a value's checksum does not match its bytes",
   },
   DORA_STATE_MAP_FULL: {
     className: 'StateMapFullError',
@@ -253,7 +253,11 @@ export const ERROR_CODES = {
     module: 'src/store/kvs/errors.ts',
     doc: "a write would open a namespace past the KVS limit (499 namespaces open in one process: LMDB's table of open databases)",
   },
-  DORA_KVS_CORRUPT: { className: 'KvsCorruptError', module: 'src/store/kvs/errors.ts', doc: 'the KVS directory holds a damaged or non-LMDB data file' },
+  DORA_KVS_CORRUPT: {
+    className: 'KvsCorruptError',
+    module: 'src/store/kvs/errors.ts',
+    doc: "the KVS directory holds a damaged or non-LMDB data file, or a value's checksum does not match its bytes",
+  },
   DORA_KVS_LAYOUT: {
     className: 'KvsLayoutError',
     module: 'src/store/kvs/errors.ts',
