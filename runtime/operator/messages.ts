@@ -6,6 +6,7 @@
  * worker owns a copy of each).
  * This file holds only types (and one constant) so the worker imports nothing from the host side.
  */
+import type { StateWrite } from '../../src/store/state/commit.js'
 import type { SerializedError } from '../../src/errors.js'
 import type { WireBatch } from './event-wire.js'
 import type { MessagePort } from 'node:worker_threads'
@@ -40,8 +41,8 @@ export interface OperatorWorkerData {
   staging?: { dir: string; prefix: string; threshold: number; outputs: string[]; spares?: SharedArrayBuffer | undefined } | undefined
 }
 
-/** One buffered state change, shipped with `done` and committed by the host. */
-export type StateWrite = { key: string; value: Uint8Array } | { key: string; delete: true }
+/** One buffered state change, shipped with `done` and committed by the host (the store's type: a type-only import, nothing loaded). */
+export type { StateWrite }
 
 /**
  * One message the operator sent while handling an event (or in init/restoreState), shipped

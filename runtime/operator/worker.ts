@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url'
 import { format } from 'node:util'
 import { serializeError } from '../../src/errors.js'
 import { copyBytes, ownsWholeBuffer } from '../../src/bytes.js'
+import { SEALED_VALUES } from '../../src/store/lmdb/checksum.js'
 import type { DoraEvent, SendOptions } from '../../node-sdk/events.js'
 import { unpackEvents } from './event-wire.js'
 import { checkOutput, checkPayload, checkPayloadSize, InvalidOperatorError, InvalidStateKeyError } from '../../node-sdk/errors.js'
@@ -154,8 +155,10 @@ const ctx: OperatorContext = {
   saveState(key: string, value: Uint8Array) {
     checkStateKey(key)
     checkPayload(value, who)
-    // Copy now: the caller may reuse its buffer, and the copy is ours to transfer later.
-    pendingWrites.set(key, { key, value: copyBytes(value) })
+    // Copy now (the caller may reuse its buffer, and the copy is ours to transfer later), with
+    // its seal after it: the checksum is computed here, beside the handler, not on the
+    // supervisor's routing thread that commits every operator's events (checksum.ts).
+    pendingWrites.set(key, { key, value: SEALED_VALUES.seal(key, value), sealed: true })
   },
   deleteState(key: string) {
     checkStateKey(key)

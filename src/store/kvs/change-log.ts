@@ -70,7 +70,7 @@ export function logEnd(env: RootDatabase<Buffer, Buffer>): LogPosition {
 export function appendChange(shared: SharedEnv, txn: OpenTxn, target: NamespaceLog, key: string, keyBytes: number, value: Buffer | undefined): void {
   const { log, name, trimKey } = target
   const entryKey = logKey(txn.seq, txn.index++)
-  log.putSync(entryKey, shared.seal.seal(entryKey, encodeLogEntry(key, keyBytes, value)))
+  log.putSync(entryKey, shared.seal.sealTransient(entryKey, encodeLogEntry(key, keyBytes, value)))
   const horizon = txn.seq - KVS_LOG_KEEP_TXNS
   const known = shared.floors.get(name) ?? 0
   if (horizon - known < KVS_LOG_TRIM_BATCH_TXNS) return

@@ -96,7 +96,7 @@ export class KvsNamespace implements KvsPool {
     // The value is stored twice: in the namespace and in its change log (change-log.ts).
     this.#transact(context, k + 2 * (v.length + SEAL_BYTES), (shared, txn) => {
       this.#revive(shared)
-      this.#ns(shared, true, txn)!.putSync(key, shared.seal.seal(key, v))
+      this.#ns(shared, true, txn)!.putSync(key, shared.seal.sealTransient(key, v))
       appendChange(shared, txn, this.#changeLog(shared, txn), key, k, v)
     })
   }
@@ -188,7 +188,7 @@ export class KvsNamespace implements KvsPool {
       const v = this.#value(next, context)
       this.#makeRoom(shared, k + 2 * (v.length + SEAL_BYTES), context)
       this.#revive(shared)
-      db.putSync(key, shared.seal.seal(key, v))
+      db.putSync(key, shared.seal.sealTransient(key, v))
       appendChange(shared, txn, this.#changeLog(shared, txn), key, k, v)
       return next as Uint8Array
     })
@@ -220,7 +220,7 @@ export class KvsNamespace implements KvsPool {
         if (current !== undefined && db.removeSync(key)) appendChange(shared, txn, this.#changeLog(shared, txn), key, k, undefined)
       } else {
         this.#revive(shared)
-        db.putSync(key, shared.seal.seal(key, v))
+        db.putSync(key, shared.seal.sealTransient(key, v))
         appendChange(shared, txn, this.#changeLog(shared, txn), key, k, v)
       }
       return true

@@ -47,7 +47,7 @@ const SENDER_SLACK_PAGES = 6
 /** Write a sender's group entry inside the group's transaction. */
 function writeSenderOutbox(meta: Bytes, outboxDb: Bytes, txn: OutboxTxn, write: SenderWrite, seal: ValueSeal): void {
   for (const put of write.put) txn.put(outboxDb, put)
-  meta.putSync(write.counter.key, seal.seal(write.counter.key, write.counter.value))
+  meta.putSync(write.counter.key, seal.sealTransient(write.counter.key, write.counter.value))
 }
 
 /** The writes of one store waiting for this turn's transaction (see the module comment). */

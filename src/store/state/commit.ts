@@ -19,8 +19,12 @@ import type { OutboxChange } from './outbox.js'
 import type { OutboxTxn } from './outbox-txn.js'
 import { SEAL_BYTES, type ValueSeal } from '../lmdb/checksum.js'
 
-/** One write of an event: set `key` to `value`, or delete `key`. */
-export type StateWrite = { key: string; value: Uint8Array } | { key: string; delete: true }
+/**
+ * One write of an event: set `key` to `value`, or delete `key`. `sealed`: `value` already ends
+ * with its seal (an operator's worker computes it, off the routing thread that commits: see
+ * ../lmdb/checksum.ts), so a store of layout 2 stores it as it is (one of layout 1 without it).
+ */
+export type StateWrite = { key: string; value: Uint8Array; sealed?: true } | { key: string; delete: true }
 
 /**
  * lmdb-js hands a value's length to its native writer as a uint32, so a single value must
@@ -47,10 +51,12 @@ const NODE_OVERHEAD_BYTES = 16
 /** One event's writes and meta, checked and encoded: what {@link applyCommit} writes. */
 export interface EncodedCommit {
   keys: Buffer[]
-  /** The value of each key, or undefined to delete it. */
+  /** The value of each key, or undefined to delete it; sealed when written, unless {@link presealed} says it is already. */
   values: (Buffer | undefined)[]
+  /** Per value: it already ends with its seal (an operator's worker sealed it). */
+  presealed: boolean[]
   metaKey: Buffer
-  /** The encoded meta record; empty while {@link deferredMeta} is set. */
+  /** The encoded meta record (sealed when written); empty while {@link deferredMeta} is set. */
   metaBytes: Buffer
   /**
    * The meta, not yet encoded ({@link encodeCommit} with `deferMeta`): a group commit encodes
@@ -59,7 +65,7 @@ export interface EncodedCommit {
   deferredMeta?: OperatorMeta | undefined
   /** Upper estimate of the bytes the commit adds to the data file. */
   growth: number
-  /** How the store keeps values (the deferred meta is sealed with it). */
+  /** How the store keeps values: {@link writeCommit} seals with it. */
   seal: ValueSeal
   /** Messages to operators this event sent, and the outbox entry of the input it consumed. */
   outbox?: OutboxChange | undefined
@@ -95,10 +101,11 @@ export function encodeCommit(target: CommitTarget, writes: readonly StateWrite[]
       hint: 'this is a bug in the operator host: it must pass the event number and dedup ids as bigints',
     })
   }
-  const metaBytes = deferMeta ? EMPTY : seal.seal(metaKey, encodeMeta(meta))
+  const metaBytes = deferMeta ? EMPTY : encodeMeta(meta)
   const keys = new Array<Buffer>(writes.length)
   const values = new Array<Buffer | undefined>(writes.length)
-  let growth = metaKey.length + (deferMeta ? metaSizeBound(meta) + SEAL_BYTES : metaBytes.length) + COMMIT_SLACK_PAGES * pageSize
+  const presealedValues = new Array<boolean>(writes.length).fill(false)
+  let growth = metaKey.length + (deferMeta ? metaSizeBound(meta) : metaBytes.length) + SEAL_BYTES + COMMIT_SLACK_PAGES * pageSize
   for (let i = 0; i < writes.length; i++) {
     const write = writes[i] as StateWrite
     const key = typeof write?.key === 'string' ? Buffer.from(write.key, 'utf8') : undefined
@@ -115,7 +122,9 @@ export function encodeCommit(target: CommitTarget, writes: readonly StateWrite[]
       values[i] = undefined
       continue
     }
-    const value = (write as { value?: unknown }).value
+    const given = (write as { value?: unknown }).value
+    const presealed = (write as { sealed?: unknown }).sealed === true && given instanceof Uint8Array && given.byteLength >= SEAL_BYTES
+    const value = presealed ? given.subarray(0, given.byteLength - SEAL_BYTES) : given
     if (!(value instanceof Uint8Array)) {
       throw new StateBadValueError(
         `cannot commit the state of operator "${operatorKey}" in ${dir}: the value of key ${JSON.stringify(write.key)} is not a Uint8Array`,
@@ -133,7 +142,9 @@ export function encodeCommit(target: CommitTarget, writes: readonly StateWrite[]
         { dir, operator: operatorKey, hint: 'split the value across several keys, or raise the state map size' },
       )
     }
-    values[i] = seal.seal(key, value)
+    // Sealed in writeCommit, in a scratch buffer (checksum.ts sealTransient), unless it is already.
+    presealedValues[i] = presealed && seal.sealed
+    values[i] = asBuffer(presealedValues[i] === true ? (given as Uint8Array) : value)
     growth += key.length + value.byteLength + SEAL_BYTES + NODE_OVERHEAD_BYTES
   }
   for (const { key, value, data } of outbox?.put ?? []) {
@@ -151,10 +162,17 @@ export function encodeCommit(target: CommitTarget, writes: readonly StateWrite[]
       { dir, operator: operatorKey, hint: 'save less state per event, or raise the state map size' },
     )
   }
-  return deferMeta ? { keys, values, metaKey, metaBytes, deferredMeta: meta, growth, outbox, seal } : { keys, values, metaKey, metaBytes, growth, outbox, seal }
+  const encoded: EncodedCommit = { keys, values, presealed: presealedValues, metaKey, metaBytes, growth, outbox, seal }
+  if (deferMeta) encoded.deferredMeta = meta
+  return encoded
 }
 
 const EMPTY = Buffer.alloc(0)
+
+/** The same bytes as a Buffer (a view, no copy). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
 
 /**
  * An upper bound of the bytes {@link encodeMeta} makes of `meta` (checked by metaProblem):
@@ -169,7 +187,7 @@ function metaSizeBound(meta: OperatorMeta): number {
 /** Encode the meta of a commit made with `deferMeta` (a no-op for one encoded already). */
 export function encodeDeferredMeta(commit: EncodedCommit): void {
   if (commit.deferredMeta === undefined) return
-  commit.metaBytes = commit.seal.seal(commit.metaKey, encodeMeta(commit.deferredMeta))
+  commit.metaBytes = encodeMeta(commit.deferredMeta)
   commit.deferredMeta = undefined
 }
 
@@ -207,13 +225,14 @@ export function applyCommit(
  * in the same transaction writes it.
  */
 export function writeCommit(db: Bytes, meta: Bytes, commit: EncodedCommit, outboxWrites?: { db: Bytes; txn: OutboxTxn }, writeMeta = true): void {
-  const { keys, values, metaKey, metaBytes, outbox } = commit
+  const { keys, values, presealed, metaKey, metaBytes, outbox, seal } = commit
   for (let i = 0; i < keys.length; i++) {
     const value = values[i]
-    if (value === undefined) db.removeSync(keys[i] as Buffer)
-    else db.putSync(keys[i] as Buffer, value)
+    const key = keys[i] as Buffer
+    if (value === undefined) db.removeSync(key)
+    else db.putSync(key, presealed[i] === true ? value : seal.sealTransient(key, value))
   }
-  if (writeMeta) meta.putSync(metaKey, metaBytes)
+  if (writeMeta) meta.putSync(metaKey, seal.sealTransient(metaKey, metaBytes))
   if (outbox !== undefined && outboxWrites !== undefined) {
     const { db: outboxDb, txn } = outboxWrites
     for (const key of outbox.remove) txn.remove(outboxDb, key)

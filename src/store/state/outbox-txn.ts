@@ -107,7 +107,7 @@ export class OutboxTxn {
     // The key may be there already (written again after a crash): its old segment is let go.
     if (this.#tracking()) this.#noteRemoved(db, put.key)
     const seal = this.#seal
-    db.putSync(put.key, seal.seal(put.key, put.value))
+    db.putSync(put.key, seal.sealTransient(put.key, put.value))
     const source = put.file?.path ?? put.data
     const placed = source === undefined ? undefined : this.#placed.get(source)
     if (placed === undefined) {
@@ -169,7 +169,7 @@ export class OutboxTxn {
   }
 
   #putSealed(db: Bytes, key: Buffer, value: Buffer): void {
-    db.putSync(key, this.#seal.seal(key, value))
+    db.putSync(key, this.#seal.sealTransient(key, value))
   }
 
   #noteRemoved(db: Bytes, key: Buffer): void {

@@ -55,18 +55,34 @@ t.test('encodeCommit keeps the writes in order, deletes as undefined, values as 
   t.ok(commit.growth >= 12 * target.pageSize + 3 + 2 + 1, 'the estimate covers the slack pages and every key and value')
 })
 
-t.test('encodeCommit seals each value and the meta record with the CRC-32 of key and bytes (layout 2)', async (t) => {
-  const sealed = { ...target, seal: SEALED_VALUES }
-  const commit = encodeCommit(sealed, [{ key: 'pose', value: Buffer.from('x=1') }], meta(7n))
+t.test('applyCommit stores each value and the meta record with the CRC-32 of key and bytes after it (layout 2)', async (t) => {
+  const { env, meta: metaDb, seal } = environment(t)
+  const db = env.openDB<Buffer, Buffer>({ name: operatorDbName('n/o'), keyEncoding: 'binary', encoding: 'binary' })
+  const at = { ...target, seal }
+  const commit = encodeCommit(at, [{ key: 'pose', value: Buffer.from('x=1') }], meta(7n))
+  t.same(commit.values[0], Buffer.from('x=1'), 'sealed when written, not before')
+  applyCommit(env, db, metaDb, commit, COMMIT_FLAGS.process, at)
   const sum = (key: string | Buffer, value: Buffer): Buffer => {
     const b = Buffer.alloc(4)
     b.writeUInt32BE(crc32(value, crc32(key)))
     return b
   }
-  t.same(commit.values[0], Buffer.concat([Buffer.from('x=1'), sum('pose', Buffer.from('x=1'))]), 'the value, then its seal')
-  const metaJson = commit.metaBytes.subarray(0, commit.metaBytes.length - 4)
+  t.same(db.get(Buffer.from('pose')), Buffer.concat([Buffer.from('x=1'), sum('pose', Buffer.from('x=1'))]), 'the value, then its seal')
+  const stored = metaDb.get(target.metaKey) as Buffer
+  const metaJson = stored.subarray(0, stored.length - 4)
   t.match(metaJson.toString(), /^\{"lastEvent":"7"/)
-  t.same(commit.metaBytes.subarray(-4), sum(sealed.metaKey, metaJson), 'the meta record is sealed under its key')
+  t.same(stored.subarray(-4), sum(target.metaKey, metaJson), 'the meta record is sealed under its key')
+})
+
+t.test("a value an operator's worker sealed is stored as it is, or without its seal in a store of layout 1", async (t) => {
+  const presealed = SEALED_VALUES.seal('pose', Buffer.from('x=1'))
+  const write: StateWrite = { key: 'pose', value: presealed, sealed: true }
+  const sealedCommit = encodeCommit({ ...target, seal: SEALED_VALUES }, [write], meta(1n))
+  t.equal(sealedCommit.values[0]?.buffer, presealed.buffer, 'not copied, not sealed twice')
+  t.same(SEALED_VALUES.open('pose', sealedCommit.values[0] as Buffer, 'pose'), Buffer.from('x=1'))
+  t.same(encodeCommit(target, [write], meta(1n)).values[0], Buffer.from('x=1'), 'a raw store gets the bytes alone')
+  const tooLarge = encodeCommit({ ...target, seal: SEALED_VALUES }, [{ key: 'k', value: new Uint8Array(8), sealed: true }], meta(1n))
+  t.ok(tooLarge.growth >= 8, 'its size counts')
 })
 
 t.test('encodeCommit refuses a bad commit whole, naming operator and directory', async (t) => {
