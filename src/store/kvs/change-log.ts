@@ -145,10 +145,10 @@ export function readChanges(
     for (const { key, value } of source.log.getRange({ start: logKey(next.seq, next.index), transaction: txn })) {
       const seq = readSeq(key)
       next = { seq, index: key.readUInt32BE(8) + 1 }
-      const entry = shared.seal.open(key, value, `change ${seq}.${next.index - 1} of namespace "${source.name}"'s change log`)
+      const entry = shared.seal.open(key, value, () => `change ${seq}.${next.index - 1} of namespace "${source.name}"'s change log`)
       const change = decodeLogEntry(entry, seq, prefix, (key) => {
         const stored = values?.get(key, { transaction: txn })
-        return stored === undefined ? undefined : shared.seal.open(key, stored, `key ${JSON.stringify(key)} of namespace "${source.name}"`)
+        return stored === undefined ? undefined : shared.seal.open(key, stored, () => `key ${JSON.stringify(key)} of namespace "${source.name}"`)
       })
       if (change !== undefined) changes.push(change)
       if (++read >= limit) break

@@ -461,7 +461,7 @@ export class KvsNamespace implements KvsPool {
   #opened(shared: SharedEnv, context: KvsErrorContext, key: string, stored: Buffer | undefined): Buffer | undefined {
     if (stored === undefined) return undefined
     try {
-      return shared.seal.open(key, stored, `key ${previewKey(key)} of namespace "${this.name}"`)
+      return shared.seal.open(key, stored, () => `key ${previewKey(key)} of namespace "${this.name}"`)
     } catch (err) {
       // A KvsError (so that it leaves an update function's transaction as what it is), with
       // the way out for one key: the rest of the KVS reads, and a delete or put replaces it.

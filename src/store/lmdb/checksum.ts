@@ -5,7 +5,7 @@
  * trusted), but it keeps no checksum of what a page holds: random bytes over the inside of a
  * value read back as that value, with success. The torture suite's damage section found it (a
  * KVS listed with exit 0 and one value's middle replaced). So each value is stored sealed: its
- * bytes followed by a CRC-32 of its key and its bytes (4 bytes, big-endian), checked on every
+ * bytes followed by a CRC-32 of its key and its bytes (4 bytes, little-endian), checked on every
  * read. The key is inside the sum, so a value that a damaged page moved under another key, or
  * a key whose bytes changed, fails too.
  *
@@ -23,6 +23,9 @@ import * as zlib from 'node:zlib'
 
 /** Bytes the seal adds after each value. */
 export const SEAL_BYTES = 4
+
+/** CRC-32 of any bytes followed by their CRC-32, little-endian (the CRC's residue). */
+const CRC32_RESIDUE = 0x2144df1c
 
 /**
  * Thrown (inside a store's read) when a value's seal does not match its key and bytes; the
@@ -80,8 +83,11 @@ export interface ValueSeal {
    * (~17 µs for a fresh 64 KiB one against ~2 µs for one it has seen, measured).
    */
   sealTransient(key: string | Uint8Array, value: Uint8Array): Buffer
-  /** The value stored under `key` (a view of `stored`, no copy); throws SealMismatchError naming `what`. */
-  open(key: string | Uint8Array, stored: Buffer, what: string): Buffer
+  /**
+   * The value stored under `key` (a view of `stored`, no copy); throws SealMismatchError naming
+   * `what` (a function on hot paths: the text is built only for the error).
+   */
+  open(key: string | Uint8Array, stored: Buffer, what: string | (() => string)): Buffer
   /** The value's length from its stored length (for size estimates). */
   valueLength(storedLength: number): number
 }
@@ -100,7 +106,7 @@ let scratch = Buffer.allocUnsafeSlow(4096)
 
 function sealInto(stored: Buffer, key: string | Uint8Array, value: Uint8Array): Buffer {
   stored.set(value, 0)
-  stored.writeUInt32BE(crc32(value, crc32(key)), value.byteLength)
+  stored.writeUInt32LE(crc32(value, crc32(key)), value.byteLength)
   return stored
 }
 
@@ -121,9 +127,12 @@ export const SEALED_VALUES: ValueSeal = {
     return sealInto(scratch.subarray(0, length), key, value)
   },
   open(key, stored, what) {
-    const end = stored.length - SEAL_BYTES
-    if (end < 0 || stored.readUInt32BE(end) !== crc32(stored.subarray(0, end), crc32(key))) throw new SealMismatchError(what)
-    return stored.subarray(0, end)
+    // The CRC of bytes followed by their own CRC (little-endian) is a constant: one pass over
+    // the stored bytes as they are, no view of the value to make first (a read's hot path).
+    if (stored.length < SEAL_BYTES || crc32(stored, crc32(key)) !== CRC32_RESIDUE) {
+      throw new SealMismatchError(typeof what === 'string' ? what : what())
+    }
+    return stored.subarray(0, stored.length - SEAL_BYTES)
   },
   valueLength: (storedLength) => Math.max(0, storedLength - SEAL_BYTES),
 }

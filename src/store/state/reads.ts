@@ -41,7 +41,10 @@ export function loadOperator(dbs: StoreDatabases, operatorKey: string): { state:
       // against its seal (a mismatch is DORA_STATE_CORRUPT, naming the key).
       for (const { key, value } of db.getRange({ transaction: txn })) {
         const name = key.toString('utf8')
-        state.set(name, seal.open(key, value, `state key ${JSON.stringify(name)} of operator "${operatorKey}"`))
+        state.set(
+          name,
+          seal.open(key, value, () => `state key ${JSON.stringify(name)} of operator "${operatorKey}"`),
+        )
       }
       const metaKey = dbs.metaKey(operatorKey)
       const stored = dbs.meta.get(metaKey, { transaction: txn })
@@ -68,7 +71,7 @@ export function pendingFor(dbs: StoreDatabases, operatorKey: string, dataflowId:
   const raw: Array<{ key: Buffer; value: Buffer }> = []
   try {
     for (const { key, value } of outbox.getRange(receiverRange(operatorKey))) {
-      raw.push({ key: Buffer.from(key), value: dbs.seal.open(key, value, `a message waiting for operator "${operatorKey}"`) })
+      raw.push({ key: Buffer.from(key), value: dbs.seal.open(key, value, () => `a message waiting for operator "${operatorKey}"`) })
     }
   } catch (err) {
     throw stateErrorFrom(err, context)
@@ -91,7 +94,7 @@ export function payloadOf(dbs: StoreDatabases, operatorKey: string, key: Buffer)
     // One read transaction: the header and its payload stored apart come from one commit.
     const txn = outbox.useReadTransaction()
     try {
-      const what = `a message waiting for operator "${operatorKey}"`
+      const what = (): string => `a message waiting for operator "${operatorKey}"`
       const read = (k: Buffer): Buffer | undefined => {
         const stored = outbox.get(k, { transaction: txn })
         return stored === undefined ? undefined : dbs.seal.open(k, stored, what)

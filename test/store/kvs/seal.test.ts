@@ -154,7 +154,7 @@ t.test('a new KVS stores each value with the CRC-32 of its key and bytes after i
   const stored = env.openDB<Buffer, Buffer>({ name: 'ns/robot', keyEncoding: 'binary', encoding: 'binary' }).get(Buffer.from('pose'))
   t.ok(stored !== undefined)
   const expected = Buffer.alloc(4)
-  expected.writeUInt32BE(crc32(Buffer.from('x=1'), crc32('pose')))
+  expected.writeUInt32LE(crc32(Buffer.from('x=1'), crc32('pose')))
   t.same(stored, Buffer.concat([Buffer.from('x=1'), expected]))
   t.end()
 })

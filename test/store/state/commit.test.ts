@@ -64,7 +64,7 @@ t.test('applyCommit stores each value and the meta record with the CRC-32 of key
   applyCommit(env, db, metaDb, commit, COMMIT_FLAGS.process, at)
   const sum = (key: string | Buffer, value: Buffer): Buffer => {
     const b = Buffer.alloc(4)
-    b.writeUInt32BE(crc32(value, crc32(key)))
+    b.writeUInt32LE(crc32(value, crc32(key)))
     return b
   }
   t.same(db.get(Buffer.from('pose')), Buffer.concat([Buffer.from('x=1'), sum('pose', Buffer.from('x=1'))]), 'the value, then its seal')
