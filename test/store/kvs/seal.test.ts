@@ -11,6 +11,7 @@ import { open as openLmdb } from 'lmdb'
 import { KvsStore } from '../../../src/store/kvs/store.js'
 import { KvsError } from '../../../src/store/kvs/errors.js'
 import { crc32 } from '../../../src/store/lmdb/checksum.js'
+import { writeRawStore } from '../fixtures/raw-store.js'
 
 const MARK = 'seal-test-value:'
 
@@ -120,14 +121,7 @@ t.test('a damaged change-log entry fails the watch that reads it, naming the log
 t.test('a KVS written before checksums (layout 1) opens, reads and writes raw values', (t) => {
   const dir = join(t.testdir({}), 'kvs')
   // What dora-ts wrote before: the layout record of version 1 and values as they are.
-  const env = openLmdb<Buffer, Buffer>({ path: dir, maxDbs: 10, keyEncoding: 'binary', encoding: 'binary' })
-  const meta = env.openDB<Buffer, Buffer>({ name: '__meta__', keyEncoding: 'binary', encoding: 'binary' })
-  const robot = env.openDB<Buffer, Buffer>({ name: 'ns/robot', keyEncoding: 'binary', encoding: 'binary' })
-  env.transactionSync(() => {
-    meta.putSync(Buffer.from('layout'), Buffer.from(JSON.stringify({ format: 'dora-ts-kvs', version: 1 })))
-    robot.putSync(Buffer.from('pose'), Buffer.from('x=1'))
-  })
-  void env.close()
+  writeRawStore(dir, { __meta__: { layout: JSON.stringify({ format: 'dora-ts-kvs', version: 1 }) }, 'ns/robot': { pose: 'x=1' } })
 
   const store = KvsStore.open({ dir })
   t.teardown(() => store.close())

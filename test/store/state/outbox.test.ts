@@ -3,19 +3,9 @@ import { join } from 'node:path'
 import type { MessageHeader } from '../../../src/events.js'
 import { encodeOutboxValue, eventOrder, outboxKey, SPLIT_BYTES } from '../../../src/store/state/outbox.js'
 import { StateStore } from '../../../src/store/state/store.js'
+import { operatorHeader } from '../fixtures/raw-store.js'
 
-const header = (messageId: string): MessageHeader => ({
-  dataflowId: 'flow',
-  senderNode: 'n',
-  senderOperator: 'a',
-  outputId: 'out',
-  sequence: 1n,
-  timestampNs: 5n,
-  metadata: { big: 7n, bytes: new Uint8Array([1, 2]) },
-  encoding: 'raw',
-  messageId,
-  redelivered: false,
-})
+const header = (messageId: string): MessageHeader => operatorHeader(messageId, { big: 7n, bytes: new Uint8Array([1, 2]) })
 
 t.test('small and large payloads survive a reopen and leave with their entry', async (t) => {
   const dir = join(t.testdir(), 'state')

@@ -7,25 +7,13 @@
 import t, { type Test } from 'tap'
 import { closeSync, cpSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import { open as openLmdb } from 'lmdb'
-import type { MessageHeader } from '../../../src/events.js'
+import { operatorHeader, writeRawStore } from '../fixtures/raw-store.js'
 import { encodeOutboxValue, eventOrder, outboxKey } from '../../../src/store/state/outbox.js'
 import { StateStore } from '../../../src/store/state/store.js'
 import { StateError } from '../../../src/store/state/errors.js'
 
 const meta = (lastEvent: bigint) => ({ lastEvent, seen: new Map<string, [bigint, number]>() })
-const header: MessageHeader = {
-  dataflowId: 'flow',
-  senderNode: 'n',
-  senderOperator: 'a',
-  outputId: 'out',
-  sequence: 1n,
-  timestampNs: 5n,
-  metadata: {},
-  encoding: 'raw',
-  messageId: '1.0',
-  redelivered: false,
-}
+const header = operatorHeader('1.0')
 
 /** Every offset of `needle` in the data file of the store in `dir`. */
 function offsets(dir: string, needle: Buffer): number[] {
@@ -111,15 +99,10 @@ t.test('bytes changed inside a message waiting in the outbox read as DORA_STATE_
 t.test('a store written before checksums (layout 1) opens, loads and commits raw values', (t) => {
   const dir = join(t.testdir(), 'state')
   // What dora-ts wrote before: the layout record of version 1, values and meta as they are.
-  const env = openLmdb<Buffer, Buffer>({ path: dir, maxDbs: 10, keyEncoding: 'binary', encoding: 'binary' })
-  const metaDb = env.openDB<Buffer, Buffer>({ name: '__meta__', keyEncoding: 'binary', encoding: 'binary' })
-  const op = env.openDB<Buffer, Buffer>({ name: 'op/n/o', keyEncoding: 'binary', encoding: 'binary' })
-  env.transactionSync(() => {
-    metaDb.putSync(Buffer.from('layout'), Buffer.from(JSON.stringify({ format: 'dora-ts-state', version: 1 })))
-    metaDb.putSync(Buffer.from('op/n/o'), Buffer.from('{"lastEvent":"7","seen":{}}'))
-    op.putSync(Buffer.from('pose'), Buffer.from('x=1'))
+  writeRawStore(dir, {
+    __meta__: { layout: JSON.stringify({ format: 'dora-ts-state', version: 1 }), 'op/n/o': '{"lastEvent":"7","seen":{}}' },
+    'op/n/o': { pose: 'x=1' },
   })
-  void env.close()
 
   let store = StateStore.open({ dir, durability: 'process' })
   const loaded = store.operator('n/o').load()
