@@ -74,7 +74,7 @@ export function tableCrc32(data: string | Uint8Array, value = 0): number {
  */
 export interface ValueSeal {
   readonly sealed: boolean
-  /** The bytes to store for `value` under `key` (a buffer of their own). */
+  /** The bytes to store for `value` under `key`, in an ArrayBuffer of their own. */
   seal(key: string | Uint8Array, value: Uint8Array): Buffer
   /**
    * The same, in a scratch buffer of this thread that the next call overwrites: for a put that
@@ -117,7 +117,9 @@ function asBuffer(bytes: Uint8Array): Buffer {
 /** Values followed by CRC-32(key, value). */
 export const SEALED_VALUES: ValueSeal = {
   sealed: true,
-  seal: (key, value) => sealInto(Buffer.allocUnsafe(value.byteLength + SEAL_BYTES), key, value),
+  // A buffer of its own (never a slice of Node's shared pool): a worker posts it to the host,
+  // and a posted view of the pool would clone all of the pool's 8 KiB (or detach it).
+  seal: (key, value) => sealInto(Buffer.allocUnsafeSlow(value.byteLength + SEAL_BYTES), key, value),
   sealTransient(key, value) {
     const length = value.byteLength + SEAL_BYTES
     // Kept for values up to 1 MiB (grown in powers of two, never shrunk); a larger one gets a

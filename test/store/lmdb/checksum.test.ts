@@ -20,6 +20,7 @@ t.test('CRC-32 (IEEE): the check value, chaining, empty data, and the JS table a
 t.test('a sealed value opens to its bytes; one byte changed, or another key, fails', async (t) => {
   const stored = SEALED_VALUES.seal('pose', Buffer.from('x=1'))
   t.equal(stored.length, 3 + 4)
+  t.equal(stored.buffer.byteLength, 3 + 4, 'in an ArrayBuffer of its own (a worker posts it)')
   t.same(SEALED_VALUES.open('pose', stored, 'pose'), Buffer.from('x=1'))
   t.same(SEALED_VALUES.sealTransient('pose', Buffer.from('x=1')), stored, 'the scratch form stores the same bytes')
   for (let i = 0; i < stored.length; i++) {
