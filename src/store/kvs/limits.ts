@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { asBuffer } from '../../bytes.js'
 import { describeKvsAction, kvsMapFullHint, KvsBadValueError, KvsMapFullError, KvsOpenError, KvsValueTooLargeError, type KvsErrorContext } from './errors.js'
 import type { SharedEnv } from './environment.js'
 import { usedBytes } from '../lmdb/used-pages.js'
@@ -62,7 +63,7 @@ export function checkKvsValue(value: unknown, pageSize: number, mapSizeBytes: nu
       errorOptions(context, 'split the value across several keys, or share large data by file path and keep the path in the KVS'),
     )
   }
-  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+  return asBuffer(value)
 }
 
 /**

@@ -18,6 +18,7 @@ import type { Bytes } from './environment.js'
 import type { OutboxChange } from './outbox.js'
 import type { OutboxTxn } from './outbox-txn.js'
 import { SEAL_BYTES, type ValueSeal } from '../lmdb/checksum.js'
+import { asBuffer } from '../../bytes.js'
 
 /**
  * One write of an event: set `key` to `value`, or delete `key`. `sealed`: `value` already ends
@@ -168,11 +169,6 @@ export function encodeCommit(target: CommitTarget, writes: readonly StateWrite[]
 }
 
 const EMPTY = Buffer.alloc(0)
-
-/** The same bytes as a Buffer (a view, no copy). */
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-}
 
 /**
  * An upper bound of the bytes {@link encodeMeta} makes of `meta` (checked by metaProblem):

@@ -26,6 +26,7 @@
  *
  * @module
  */
+import { asBuffer } from '../../bytes.js'
 import type { MessageHeader, MetadataValue } from '../../events.js'
 
 /** Named database of the outbox in the state environment. */
@@ -180,7 +181,7 @@ export function encodeOutboxValue(header: MessageHeader, data: Uint8Array): { va
     value.set(data, value.length - data.byteLength)
     return { value }
   }
-  return { value, data: Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength) }
+  return { value, data: asBuffer(data) }
 }
 
 /**
