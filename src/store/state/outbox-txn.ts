@@ -106,8 +106,7 @@ export class OutboxTxn {
   put(db: Bytes, put: OutboxPut): void {
     // The key may be there already (written again after a crash): its old segment is let go.
     if (this.#tracking()) this.#noteRemoved(db, put.key)
-    const seal = this.#seal
-    db.putSync(put.key, seal.sealTransient(put.key, put.value))
+    this.#putSealed(db, put.key, put.value)
     const source = put.file?.path ?? put.data
     const placed = source === undefined ? undefined : this.#placed.get(source)
     if (placed === undefined) {
