@@ -101,15 +101,20 @@ export class Deliveries {
   /**
    * Take the next event from `inbox` as in flight, skipping inputs this operator has already
    * committed (a copy from a sender that crashed). Undefined when the inbox holds nothing to
-   * deliver. `skipped` gets each input skipped (its outbox entry can go).
+   * deliver, or when `held` says the next event to deliver (the first one past the copies)
+   * must wait in the inbox (its input's queue rules); it stays there. `skipped` gets each
+   * input skipped (its outbox entry can go).
    */
-  take(inbox: Inbox, skipped?: (item: DeliveredEvent) => void): InFlight | undefined {
-    for (let item = inbox.shift(); item !== undefined; item = inbox.shift()) {
+  take(inbox: Inbox, skipped?: (item: DeliveredEvent) => void, held?: (item: DeliveredEvent) => boolean): InFlight | undefined {
+    for (let item = inbox.peek(); item !== undefined; item = inbox.peek()) {
       const dedup = item.type === 'input' ? dedupIdOf(item.id, item.header) : undefined
       if (dedup !== undefined && this.#seenBefore(dedup)) {
+        inbox.shift()
         skipped?.(item)
         continue
       }
+      if (held?.(item) === true) return undefined
+      inbox.shift()
       const inFlight: InFlight = { item, eventNo: ++this.#eventNo, crashes: 0, interrupted: false, transferred: false, dedup }
       this.#inFlight.push(inFlight)
       return inFlight

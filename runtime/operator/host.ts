@@ -121,6 +121,16 @@ export class OperatorHost implements Unit {
   readonly #fresh: FreshInputs
   /** Its `reliability: best_effort` inputs (from operators, never in the outbox). */
   readonly #bestEffort: ReadonlySet<string>
+  /** Each input skipped as a copy already committed: its outbox entry goes. */
+  readonly #discardedItem = (item: DeliveredEvent): void => this.discarded(item)
+  /**
+   * Whether `next` waits in the inbox: the worker has its depth of events posted, or an input
+   * is held (backpressure, or its `drop_oldest` input has its queue_size posted). Checked on
+   * the event about to be taken, past any copy skipped as already committed.
+   */
+  readonly #heldItem = (next: DeliveredEvent): boolean =>
+    this.#posted >= depthFor(next) || (next.type === 'input' && (this.#pause.holds() || this.#fresh.holds(next.id)))
+
   /** The names the current worker stages large payloads under (OperatorWorkerData.staging), if it does. */
   #stagePrefix: string | undefined
 
@@ -180,12 +190,7 @@ export class OperatorHost implements Unit {
     // with more than half its depth of events queued has enough work until they arrive.
     if (this.#posted > depthFor(this.inbox.peek()) / 2) return
     while (!this.#stopSent && this.#worker !== undefined) {
-      const next = this.inbox.peek()
-      if (next === undefined || this.#posted >= depthFor(next)) return
-      // (A copy skipped as already committed lets the item after it through unchecked: rare,
-      // after a sender's crash, and one message more at most.)
-      if (next.type === 'input' && (this.#pause.holds() || this.#fresh.holds(next.id))) return
-      const inFlight = this.#deliveries.take(this.inbox, (skipped) => this.discarded(skipped))
+      const inFlight = this.#deliveries.take(this.inbox, this.#discardedItem, this.#heldItem)
       if (inFlight === undefined) return
       this.#post(inFlight)
     }

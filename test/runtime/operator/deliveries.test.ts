@@ -55,6 +55,31 @@ t.test('event numbers continue from the committed meta, so ids are never reused 
   t.equal(d.meta().lastEvent, 41n, 'nothing committed yet')
 })
 
+t.test('a held event stays in the inbox, also when copies already committed were skipped before it', async (t) => {
+  const d = new Deliveries()
+  d.resume({ lastEvent: 41n, seen: new Map([['up/op>in', [9n, 2]]]), launches: 0n })
+  const inbox = inboxOf(input('9.2'), input('9.3'))
+  const skipped: string[] = []
+  const checked: string[] = []
+  const held = (item: DeliveredEvent): boolean => {
+    checked.push(item.type === 'input' ? item.header.messageId : item.type)
+    return true
+  }
+  t.equal(
+    d.take(inbox, (item) => skipped.push(item.type === 'input' ? item.header.messageId : item.type), held),
+    undefined,
+  )
+  t.same(skipped, ['9.2'], 'the copy is skipped (its outbox entry can go)')
+  t.same(checked, ['9.3'], 'the hold is asked of the event past the copy, not of the copy')
+  const head = inbox.peek()
+  t.equal(head?.type === 'input' && head.header.messageId, '9.3', 'the held event waits in the inbox')
+  t.equal(d.eventNo, 41, 'no event number was used')
+  const next = d.take(inbox, undefined, () => false)
+  t.equal(next?.item.type === 'input' && next.item.header.messageId, '9.3')
+  t.equal(next?.eventNo, 42)
+  t.equal(inbox.peek(), undefined)
+})
+
 t.test('after a crash the input caused, the same event goes again, marked redelivered, with the same ids', async (t) => {
   const d = new Deliveries()
   const inFlight = d.take(inboxOf(input('1.0')))!
