@@ -121,8 +121,6 @@ export class OperatorHost implements Unit {
   readonly #fresh: FreshInputs
   /** Its `reliability: best_effort` inputs (from operators, never in the outbox). */
   readonly #bestEffort: ReadonlySet<string>
-  /** Each input skipped as a copy already committed: its outbox entry goes. */
-  readonly #discardedItem = (item: DeliveredEvent): void => this.discarded(item)
   /**
    * Whether `next` waits in the inbox: the worker has its depth of events posted, or an input
    * is held (backpressure, or its `drop_oldest` input has its queue_size posted). Checked on
@@ -190,7 +188,7 @@ export class OperatorHost implements Unit {
     // with more than half its depth of events queued has enough work until they arrive.
     if (this.#posted > depthFor(this.inbox.peek()) / 2) return
     while (!this.#stopSent && this.#worker !== undefined) {
-      const inFlight = this.#deliveries.take(this.inbox, this.#discardedItem, this.#heldItem)
+      const inFlight = this.#deliveries.take(this.inbox, (skipped) => this.discarded(skipped), this.#heldItem)
       if (inFlight === undefined) return
       this.#post(inFlight)
     }

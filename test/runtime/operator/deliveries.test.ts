@@ -61,12 +61,13 @@ t.test('a held event stays in the inbox, also when copies already committed were
   const inbox = inboxOf(input('9.2'), input('9.3'))
   const skipped: string[] = []
   const checked: string[] = []
+  const idOf = (item: DeliveredEvent): string => (item.type === 'input' ? item.header.messageId : item.type)
   const held = (item: DeliveredEvent): boolean => {
-    checked.push(item.type === 'input' ? item.header.messageId : item.type)
+    checked.push(idOf(item))
     return true
   }
   t.equal(
-    d.take(inbox, (item) => skipped.push(item.type === 'input' ? item.header.messageId : item.type), held),
+    d.take(inbox, (item) => skipped.push(idOf(item)), held),
     undefined,
   )
   t.same(skipped, ['9.2'], 'the copy is skipped (its outbox entry can go)')
