@@ -85,6 +85,8 @@ export interface WireBatch {
   packed?: ArrayBuffer
   /** The strings the packed inputs refer to by index. */
   strings?: string[]
+  /** Buffers of committed state values handed back for the worker's next ones (state-buffers.ts). */
+  recycled?: ArrayBuffer[]
 }
 
 /** Record tags in {@link WireBatch.packed}. */

@@ -44,6 +44,7 @@ import { consumedKey, type OutboxRoute } from './outbox.js'
 import type { DeliveredEvent } from '../../src/events.js'
 import { launchWorker } from './worker-launch.js'
 import { depthFor, PostBatch } from './post-batch.js'
+import { recyclableBuffers } from './state-buffers.js'
 import { transferOf } from './input-transfer.js'
 import { SentMessages } from './sent-messages.js'
 import { EventCommits } from './event-commits.js'
@@ -423,6 +424,8 @@ export class OperatorHost implements Unit {
     // Grouped with the other commits of this turn (one transaction); the worker meanwhile
     // goes on with the next events posted to it.
     this.#commits.eventLater(inFlight, writes, outputs, () => {
+      // Committed: LMDB holds a copy of each value, so their buffers go back to the worker.
+      if (generation === this.#generation) this.#batch.recycle(recyclableBuffers(writes))
       if (inFlight.item.type === 'stop') {
         // Stop was handled: a deliberate, clean end (unless the worker was replaced meanwhile).
         if (generation !== this.#generation) return

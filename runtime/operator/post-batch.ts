@@ -13,6 +13,7 @@ import type { Worker } from 'node:worker_threads'
 import type { DeliveredEvent } from '../../src/events.js'
 import { packEvents } from './event-wire.js'
 import { MIN_TRANSFER_BYTES, type HostToWorker } from './messages.js'
+import { MAX_RECYCLED_BUFFERS, MAX_RECYCLED_BYTES } from './state-buffers.js'
 
 /**
  * Events posted to the worker ahead of the one it is handling: it never waits for a round trip
@@ -46,6 +47,9 @@ export class PostBatch {
   /** Whether each event's bytes are transferred rather than copied. */
   #moved: boolean[] = []
   #transfer: ArrayBuffer[] = []
+  /** Buffers of committed state values to hand back with the next post (state-buffers.ts). */
+  #recycled: ArrayBuffer[] = []
+  #recycledBytes = 0
   readonly #workerOf: (generation: number) => Worker | undefined
 
   /** @param workerOf the worker of launch `generation`, or undefined when it is no longer the current one */
@@ -65,11 +69,25 @@ export class PostBatch {
     }
   }
 
+  /**
+   * Hand `buffers` back to the worker with the next post (none is made for them alone: a post
+   * wakes the worker). Beyond MAX_RECYCLED_BUFFERS / _BYTES waiting, they are left to the GC.
+   */
+  recycle(buffers: readonly ArrayBuffer[]): void {
+    for (const buffer of buffers) {
+      if (this.#recycled.length >= MAX_RECYCLED_BUFFERS || this.#recycledBytes + buffer.byteLength > MAX_RECYCLED_BYTES) return
+      this.#recycled.push(buffer)
+      this.#recycledBytes += buffer.byteLength
+    }
+  }
+
   /** Forget what is gathered (its worker was retired). */
   clear(): void {
     this.#events = []
     this.#moved = []
     this.#transfer = []
+    this.#recycled = []
+    this.#recycledBytes = 0
   }
 
   /** Post the events gathered, unless the worker they were meant for is gone. */
@@ -77,11 +95,16 @@ export class PostBatch {
     const events = this.#events
     const moved = this.#moved
     const transfer = this.#transfer
+    const recycled = this.#recycled
     this.clear()
     const worker = this.#workerOf(generation)
     if (worker === undefined || events.length === 0) return
     const { batch, packed } = packEvents(events, moved)
     if (packed !== undefined) transfer.push(packed)
+    if (recycled.length > 0) {
+      batch.recycled = recycled
+      transfer.push(...recycled)
+    }
     const message: HostToWorker = batch
     worker.postMessage(message, transfer)
   }

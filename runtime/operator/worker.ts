@@ -12,6 +12,7 @@ import { copyBytes, ownsWholeBuffer } from '../../src/bytes.js'
 import { SEALED_VALUES } from '../../src/store/lmdb/checksum.js'
 import type { DoraEvent, SendOptions } from '../../node-sdk/events.js'
 import { unpackEvents } from './event-wire.js'
+import { RecycledBuffers } from './state-buffers.js'
 import { checkOutput, checkPayload, checkPayloadSize, InvalidOperatorError, InvalidStateKeyError } from '../../node-sdk/errors.js'
 import { toOperatorDefinition, type OperatorContext, type OperatorHandlers, type OperatorSendOptions } from '../../node-sdk/operator.js'
 import { encodeJson, Encoding } from '../../node-sdk/payload.js'
@@ -71,6 +72,8 @@ function log(level: LogLevel, args: unknown[]): void {
  * `done`, so a worker that dies mid-handler cannot leave a partial write behind.
  */
 const pendingWrites = new Map<string, StateWrite>()
+/** Buffers of this worker's earlier saved values, handed back by the host once committed. */
+const recycled = new RecycledBuffers()
 /** Messages sent while handling the event: they leave with `done`, to be routed after the commit. */
 let pendingOutputs: BufferedOutput[] = []
 
@@ -158,7 +161,7 @@ const ctx: OperatorContext = {
     // Copy now (the caller may reuse its buffer, and the copy is ours to transfer later), with
     // its seal after it: the checksum is computed here, beside the handler, not on the
     // supervisor's routing thread that commits every operator's events (checksum.ts).
-    pendingWrites.set(key, { key, value: SEALED_VALUES.seal(key, value), sealed: true })
+    pendingWrites.set(key, { key, value: recycled.seal(key, value, SEALED_VALUES.seal), sealed: true })
   },
   deleteState(key: string) {
     checkStateKey(key)
@@ -258,6 +261,7 @@ async function main(): Promise<void> {
   }
   port.on('message', (message: HostToWorker) => {
     if (message.type !== 'events') return
+    if (message.recycled !== undefined) recycled.give(message.recycled)
     for (const event of unpackEvents(message)) queue.push(event)
     if (!busy) void drain()
   })

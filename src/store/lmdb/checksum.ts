@@ -105,7 +105,8 @@ export const RAW_VALUES: ValueSeal = {
 const MAX_SCRATCH_BYTES = 1024 * 1024
 let scratch = Buffer.allocUnsafeSlow(4096)
 
-function sealInto(stored: Buffer, key: string | Uint8Array, value: Uint8Array): Buffer {
+/** Write `value` and its seal into `stored` (exactly `value.byteLength + SEAL_BYTES` long); returns `stored`. */
+export function sealInto(stored: Buffer, key: string | Uint8Array, value: Uint8Array): Buffer {
   stored.set(value, 0)
   stored.writeUInt32LE(crc32(value, crc32(key)), value.byteLength)
   return stored
