@@ -8,50 +8,14 @@
  * measured with every `send` awaited (the plain figures) and, at 8 B and 64 KB, with up to
  * WINDOW sends in flight (`node-node-pipelined`), as a node streaming fast would send.
  */
-import {
-  doraPair,
-  freshDir,
-  SIZES,
-  zmqBaseline,
-  type LatencyPhase,
-  type LatencyResult,
-  type Plan,
-  type SectionContext,
-  type StreamPhase,
-  type StreamResult,
-} from './harness.js'
+import { doraPair, freshDir, zmqBaseline, type LatencyResult, type Plan, type SectionContext, type StreamResult } from './harness.js'
 import { alternating, roundTripFigures, throughputFigures } from './pairs.js'
-import { latencyPhases, pacedPhase, rounds, WINDOW } from './plans.js'
+import { CAMERA_LABEL, cameraPhase, latencyPhases, nodeStreamPhases, pacedPhase, WINDOW } from './plans.js'
 import type { Figure } from './report.js'
 
 const SECTION = 'node-node'
 const BASELINE = 'zeromq.js'
 const SOCKET_ONLY = 'dora-ts, shared memory off'
-
-/** A robot's camera: 4 MB frames at 30 Hz, round trip per frame. */
-export const CAMERA_LABEL = '4MB@30Hz'
-function cameraPhase(quick: boolean): LatencyPhase {
-  return { label: CAMERA_LABEL, size: SIZES['4MB'], warmup: quick ? 1 : 5, rounds: rounds(quick), count: quick ? 3 : 60, intervalMs: 33 }
-}
-
-/**
- * One-way streams at every size; the window (messages in flight before an ack) shrinks with
- * the size so that at most ~64 MB is in flight, in tmpfs or in socket buffers.
- */
-function nodeStreamPhases(quick: boolean): StreamPhase[] {
-  const phase = (label: keyof typeof SIZES, warmup: number, count: number): StreamPhase => {
-    const size = SIZES[label]
-    return {
-      label,
-      size,
-      warmup: quick ? Math.min(warmup, 5) : warmup,
-      rounds: rounds(quick),
-      count: quick ? Math.min(count, 10) : count,
-      window: Math.max(2, Math.min(WINDOW, Math.floor((64 << 20) / size))),
-    }
-  }
-  return [phase('8B', 5000, 20_000), phase('1KB', 2000, 10_000), phase('64KB', 500, 2000), phase('1MB', 20, 200), phase('4MB', 5, 50), phase('16MB', 2, 12)]
-}
 
 /** Run `measure` with shared memory turned off for this process's runs (the supervisor reads the variable at start). */
 async function socketOnly<T>(measure: () => Promise<T>): Promise<T> {

@@ -53,3 +53,28 @@ export function streamPhases(quick: boolean): StreamPhase[] {
     { label: '64KB', size: 64 * 1024, warmup: quick ? 20 : 1000, rounds: rounds(quick), count: quick ? 50 : 2000, window: WINDOW },
   ]
 }
+
+/** A robot's camera: 4 MB frames at 30 Hz, round trip per frame. */
+export const CAMERA_LABEL = '4MB@30Hz'
+export function cameraPhase(quick: boolean): LatencyPhase {
+  return { label: CAMERA_LABEL, size: SIZES['4MB'], warmup: quick ? 1 : 5, rounds: rounds(quick), count: quick ? 3 : 60, intervalMs: 33 }
+}
+
+/**
+ * One-way streams at every size; the window (messages in flight before an ack) shrinks with
+ * the size so that at most ~64 MB is in flight, in tmpfs or in socket buffers.
+ */
+export function nodeStreamPhases(quick: boolean): StreamPhase[] {
+  const phase = (label: keyof typeof SIZES, warmup: number, count: number): StreamPhase => {
+    const size = SIZES[label]
+    return {
+      label,
+      size,
+      warmup: quick ? Math.min(warmup, 5) : warmup,
+      rounds: rounds(quick),
+      count: quick ? Math.min(count, 10) : count,
+      window: Math.max(2, Math.min(WINDOW, Math.floor((64 << 20) / size))),
+    }
+  }
+  return [phase('8B', 5000, 20_000), phase('1KB', 2000, 10_000), phase('64KB', 500, 2000), phase('1MB', 20, 200), phase('4MB', 5, 50), phase('16MB', 2, 12)]
+}

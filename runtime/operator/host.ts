@@ -27,11 +27,12 @@
 import { randomBytes } from 'node:crypto'
 import type { Worker } from 'node:worker_threads'
 import { deserializeError, DoraError, errorMessage } from '../../src/errors.js'
+import { copyBytes } from '../../src/bytes.js'
 import type { OperatorNodeSpec, OperatorSpec } from '../../src/spec/types.js'
 import { POISON_OUTPUT } from '../../src/spec/resolve.js'
 import type { OperatorState } from '../../src/store/state/store.js'
 import type { Inbox } from '../supervisor/inbox.js'
-import type { BufferedOutput, OperatorWorkerData, StateWrite, WorkerToHost } from './messages.js'
+import { MIN_TRANSFER_BYTES, type BufferedOutput, type OperatorWorkerData, type StateWrite, type WorkerToHost } from './messages.js'
 import { STAGED_PREFIX } from '../../src/store/state/segments.js'
 import { SPLIT_BYTES } from '../../src/store/state/outbox.js'
 import { RestartBudget } from '../supervisor/restart-policy.js'
@@ -347,12 +348,13 @@ export class OperatorHost implements Unit {
   #post(inFlight: InFlight): void {
     // Gone when reading a transferred input back failed the operator (a loop of posts goes on).
     if (this.#worker === undefined) return
-    const transfer = transferOf(inFlight, this.#state, this.key, this.#isBestEffort(inFlight.item))
-    if (transfer !== undefined && 'failure' in transfer) {
-      this.#failForGood(transfer.failure)
+    const moved = transferOf(inFlight, this.#state, this.key, this.#isBestEffort(inFlight.item))
+    if (moved !== undefined && 'failure' in moved) {
+      this.#failForGood(moved.failure)
       return
     }
-    const event = this.#deliveries.post(inFlight)
+    let transfer = moved
+    let event = this.#deliveries.post(inFlight)
     if (event.type === 'stop') this.#stopSent = true
     // The watchdog times the event the worker is handling: the oldest posted one.
     if (this.#posted === 0) this.#armHandlerWatchdog()
@@ -363,6 +365,13 @@ export class OperatorHost implements Unit {
     // memory on both sides), a transfer nothing. The outbox keeps the bytes until this event
     // commits.
     if (transfer !== undefined) inFlight.transferred = true
+    else if (event.type === 'input' && event.data.byteLength >= MIN_TRANSFER_BYTES) {
+      // Kept here, so copied; once, into a buffer that moves: packed into the batch instead, it
+      // was copied in and then out again by the worker (a 4 MB input twice).
+      const copy = copyBytes(event.data)
+      event = { ...event, data: copy }
+      transfer = copy.buffer
+    }
     this.#batch.add(event, transfer, this.#generation)
   }
 

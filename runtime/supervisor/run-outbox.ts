@@ -14,7 +14,7 @@ import { errorMessage } from '../../src/errors.js'
 import type { DeliveredEvent, MessageHeader } from '../../src/events.js'
 import type { StateStore } from '../../src/store/state/store.js'
 import { OperatorHost } from '../operator/host.js'
-import { discardConsumed, rememberOrder, type OutboxRoute } from '../operator/outbox.js'
+import { discardConsumed, markExclusive, rememberOrder, type OutboxRoute } from '../operator/outbox.js'
 import type { NodeOutputsOptions } from './node-outputs.js'
 import { destinationsOf, type RoutingTable } from './routing.js'
 import type { ShmPayloads, SharedSegment } from './shm-payloads.js'
@@ -69,13 +69,34 @@ export class RunOutbox {
     return routes
   }
 
+  /**
+   * Whether `producer`'s output `outputId` feeds exactly one receiver input, an operator's that
+   * takes it from the outbox: that operator's host may then move the bytes read from a node's
+   * shared-memory segment into its worker instead of copying them (input-transfer.ts), and read
+   * them back from the outbox for a redelivery. No one else reads those bytes: a custom node
+   * gets the segment, not the bytes, and the store adopted the file before the routing.
+   */
+  #onlyOperator(producer: string, outputId: string): boolean {
+    const destinations = destinationsOf(this.#run.routing, producer, outputId)
+    const only = destinations[0]
+    return (
+      destinations.length === 1 &&
+      only !== undefined &&
+      this.receivers(producer, outputId).length === 1 &&
+      this.#run.units.get(only.receiver) instanceof OperatorHost
+    )
+  }
+
   /** How custom nodes' outputs reach the outbox and then their receivers (node-outputs.ts). */
   nodeOutputsOptions(): NodeOutputsOptions {
     const run = this.#run
     return {
       routes: (sender, outputId) => (run.isOutputOpen(sender, outputId) ? this.receivers(sender, outputId) : []),
       route: (sender, header, data, order, shm) => {
-        if (order !== undefined) rememberOrder(header, order)
+        if (order !== undefined) {
+          rememberOrder(header, order)
+          if (shm !== undefined && this.#onlyOperator(sender, header.outputId)) markExclusive(shm.bytes())
+        }
         run.route(sender, header.outputId, header, data, shm)
       },
       warn: (sender, text) => run.notice('warn', `${run.nameOf(sender)}: ${text}`),

@@ -51,11 +51,15 @@ const WITH_BASELINE = [
   ...pair('operator-operator'),
   // Best-effort links between operators: the same plans outside the outbox.
   ...pair('operator-operator-best-effort'),
+  // Issue 15: node -> operator round trips (camera stream too) and throughput at every size.
+  ...['8B', '1KB', '64KB', '1MB', '4MB', '16MB', '4MB@30Hz'].map((s) => `node-operator.rtt.${s}`),
+  ...['8B', '1KB', '64KB', '1MB', '4MB', '16MB'].flatMap((s) => [`node-operator.tput.${s}.msgs`, `node-operator.tput.${s}.mbs`]),
+  ...['8B', '64KB'].flatMap((s) => [`node-operator-pipelined.tput.${s}.msgs`, `node-operator-pipelined.tput.${s}.mbs`]),
   ...SCALE.flatMap((n) => [`scale.operators.${n}.rss`, `scale.nodes.${n}.rss`]),
   ...['16B', '1KB', '64KB'].flatMap((s) => [`state.commit.${s}`, `state.operator.${s}`]),
 ]
 const WITHOUT_BASELINE = [
-  ...['8B', '1KB', '64KB', '1MB', '4MB', '16MB'].flatMap((s) => [`node-operator.n2o.${s}`, `node-operator.o2n.${s}`, `node-operator.rtt.${s}`]),
+  ...['8B', '1KB', '64KB', '1MB', '4MB', '16MB', '4MB@30Hz'].flatMap((s) => [`node-operator.n2o.${s}`, `node-operator.o2n.${s}`]),
   ...['operator', 'node'].flatMap((who) => [`timer.${who}.interval`, `timer.${who}.jitter`]),
   ...FAN_OUT.map((n) => `fan-out.${n}`),
   ...FAN_OUT.map((n) => `node-node-best-effort-fan-out.${n}`),
@@ -146,7 +150,7 @@ t.test('npm run bench -- --quick produces every figure', { timeout: TOTAL_MS + 1
   // One-way legs are read across processes (a stamp from the echo's clock against the sender's),
   // so they must agree with the round trip: a leg below zero or above the round trip's max means
   // the processes' clocks disagree (performance.timeOrigin once put them 4.49 s apart).
-  for (const size of ['8B', '1KB', '64KB', '1MB', '4MB', '16MB']) {
+  for (const size of ['8B', '1KB', '64KB', '1MB', '4MB', '16MB', '4MB@30Hz']) {
     const rtt = byId.get(`node-operator.rtt.${size}`)
     for (const leg of ['n2o', 'o2n']) {
       const f = byId.get(`node-operator.${leg}.${size}`)
