@@ -1,7 +1,9 @@
 import t, { type Test } from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
+import { pbkdf2 } from 'node:crypto'
 import { once } from 'node:events'
-import { existsSync, mkdirSync, readdirSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
+import { promisify } from 'node:util'
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { StateError } from '../../../src/store/state/errors.js'
 import { encodeOutboxHeader, encodeOutboxValue, eventOrder, outboxKey } from '../../../src/store/state/outbox.js'
@@ -15,6 +17,9 @@ import { withStore } from '../../../runtime/state/store-access.js'
 import { sourceDir } from '../../fixtures/paths.js'
 
 const SIZE = 256 * 1024
+const pbkdf2Async = promisify(pbkdf2)
+/** Threads in libuv's pool (UV_THREADPOOL_SIZE, 4 by default). */
+const threadPoolSize = (): number => Math.max(1, Number(process.env['UV_THREADPOOL_SIZE'] ?? 4) || 4)
 const payload = Buffer.alloc(SIZE)
 for (let i = 0; i < SIZE; i++) payload[i] = i % 251
 const SEGMENT = segmentName('n/a', eventOrder(1, 0))
@@ -156,6 +161,36 @@ t.test("a custom node's shared-memory file is adopted by a hard link, not copied
   store.receiverOutbox('a').discard([a!.key])
   store.receiverOutbox('b').discard([store.receiverOutbox('b').pending('df')[0]!.key])
   t.same(files(dirs.segmentDir), [])
+})
+
+t.test("an adopted file's store name goes with the group commit that consumed it, so its writer may reuse the file", async (t) => {
+  const dirs = dirsOf(t)
+  const store = openStore(t, dirs)
+  const run = join(dirs.root, 'shm', 'run')
+  mkdirSync(run, { recursive: true })
+  const file = join(run, 'cam@0@1')
+  writeFileSync(file, payload)
+  const put = [{ key: outboxKey('a', 'in', 'cam', '1n'), value: encodeOutboxHeader(header('cam:1')), file: { path: file, size: SIZE } }]
+  await new Promise<void>((resolve, reject) => store.senderOutbox('cam').commitLater(put, 1n, (err) => (err === undefined ? resolve() : reject(err))))
+  t.equal(statSync(file).nlink, 2, 'adopted: the store holds a second name')
+  const receiver = store.receiverOutbox('a')
+  const [entry] = receiver.pending('df')
+  // As a custom node's consumption (run-outbox.ts consumedByNode): the discard, then the run's
+  // hold lets go once the group committed. By then the file must be the run's alone, or the
+  // run deletes it instead of handing it back to its writer (shm-payloads.ts delete). Every
+  // thread of libuv's pool is kept busy meanwhile: an unlink left to the pool would still be
+  // waiting when the callbacks run (it raced them before, and lost now and then).
+  const busy = Promise.all(Array.from({ length: threadPoolSize() }, () => pbkdf2Async('x', 'y', 300_000, 32, 'sha256')))
+  const links = await new Promise<number>((resolve, reject) => {
+    receiver.discardLater([entry!.key], (err) => {
+      if (err !== undefined) reject(err)
+    })
+    receiver.afterGroup(() => resolve(statSync(file).nlink))
+  })
+  await busy
+  t.equal(links, 1, "when the group's callbacks run, the store's name is gone: the file is its run's alone")
+  t.same(files(dirs.segmentDir), [], 'nothing left in the store')
+  t.ok(Buffer.from(readFileSync(file)).equals(payload), "the run's name still reads the payload")
 })
 
 t.test('a missing or truncated segment is DORA_STATE_CORRUPT naming the file', async (t) => {
