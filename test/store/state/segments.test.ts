@@ -138,20 +138,25 @@ t.test('a small payload, durability power, and a threshold of 0 keep the bytes i
   t.same(files(dirs.segmentDir), [], 'threshold 0: no file')
 })
 
-t.test("a custom node's shared-memory file is adopted by a hard link, not copied", async (t) => {
+/** A custom node `cam` wrote `payload` to its run's folder and sent it to `receivers`: committed, its file adopted. */
+async function adoptedSend(t: Test, receivers: readonly string[]): Promise<{ dirs: Dirs; store: StateStore; file: string }> {
   const dirs = dirsOf(t)
   const store = openStore(t, dirs)
   const run = join(dirs.root, 'shm', 'run')
   mkdirSync(run, { recursive: true })
   const file = join(run, 'cam@0@1')
   writeFileSync(file, payload)
-  const sender = store.senderOutbox('cam')
-  const put = ['a', 'b'].map((receiver) => ({
+  const put = receivers.map((receiver) => ({
     key: outboxKey(receiver, 'in', 'cam', '1n'),
     value: encodeOutboxHeader(header('cam:1')),
     file: { path: file, size: SIZE },
   }))
-  await new Promise<void>((resolve, reject) => sender.commitLater(put, 1n, (err) => (err === undefined ? resolve() : reject(err))))
+  await new Promise<void>((resolve, reject) => store.senderOutbox('cam').commitLater(put, 1n, (err) => (err === undefined ? resolve() : reject(err))))
+  return { dirs, store, file }
+}
+
+t.test("a custom node's shared-memory file is adopted by a hard link, not copied", async (t) => {
+  const { dirs, store, file } = await adoptedSend(t, ['a', 'b'])
   const name = segmentName('cam', '1n')
   t.same(files(dirs.segmentDir), [name])
   t.equal(statSync(file).nlink, 2, 'the store holds a second name of the same file')
@@ -164,14 +169,7 @@ t.test("a custom node's shared-memory file is adopted by a hard link, not copied
 })
 
 t.test("an adopted file's store name goes with the group commit that consumed it, so its writer may reuse the file", async (t) => {
-  const dirs = dirsOf(t)
-  const store = openStore(t, dirs)
-  const run = join(dirs.root, 'shm', 'run')
-  mkdirSync(run, { recursive: true })
-  const file = join(run, 'cam@0@1')
-  writeFileSync(file, payload)
-  const put = [{ key: outboxKey('a', 'in', 'cam', '1n'), value: encodeOutboxHeader(header('cam:1')), file: { path: file, size: SIZE } }]
-  await new Promise<void>((resolve, reject) => store.senderOutbox('cam').commitLater(put, 1n, (err) => (err === undefined ? resolve() : reject(err))))
+  const { dirs, store, file } = await adoptedSend(t, ['a'])
   t.equal(statSync(file).nlink, 2, 'adopted: the store holds a second name')
   const receiver = store.receiverOutbox('a')
   const [entry] = receiver.pending('df')
