@@ -80,7 +80,12 @@ export class RunResources {
       // registered (their lines wait in its pipe), and a failed start is logged (reaper.ts).
       if (options.spec.nodes.some((n) => n.kind === 'custom')) {
         const shmDir = createShmDir(runDir.path)
-        if (shmDir !== undefined) resources.shm = new ShmPayloads(shmDir, shmThreshold(), (text) => options.log('warn', text))
+        if (shmDir !== undefined) {
+          const shm = new ShmPayloads(shmDir, shmThreshold(), (text) => options.log('warn', text))
+          resources.shm = shm
+          // A segment the store adopted goes back to its writer once the store let go too.
+          resources.store?.onAdoptedLetGo((origin) => shm.storeLetGo(origin))
+        }
         resources.reaper = new Reaper({ runDir: runDir.path, shmDir, log: options.log })
       }
       // The CLI reads a live store through its owner only: see runtime/state/service.ts.

@@ -11,13 +11,14 @@
  *   per segment at routing time, so the file's life does not depend on operators.
  * - The state store may hold a second name of the file (a hard link it made to keep the
  *   message durable: src/store/state/segments.ts). Such a file is never handed back to its
- *   writer for reuse (the writer would overwrite the store's copy): it is unlinked instead.
+ *   writer while the store holds it (the writer would overwrite the store's copy): the last
+ *   holder here parks it, and it goes back when the store says its own name is gone.
  * - What a node wrote and never announced (killed between the write and the send) is swept
  *   when its process ends; whatever is left at the end of the run goes with the directory (and
  *   the reaper removes the directory if the supervisor dies).
  */
 import { readFileSync, renameSync, statSync, unlinkSync, readdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import type { DeliveredEvent, InputDelivery, MessageHeader } from '../../src/events.js'
 import type { SharedPayload } from '../../src/protocol/node/messages.js'
 import { FREE_SUFFIX, isFreedDirectSegmentOf, isSegmentOf, segmentPrefix } from '../../src/transport/shm-dir.js'
@@ -80,6 +81,8 @@ export class ShmPayloads {
   readonly #live = new Map<string, SharedSegment>()
   /** Per writer node, the free files handed back to it, oldest first (some may have been taken back). */
   readonly #free = new Map<string, string[]>()
+  /** Segments every holder let go of while the state store still held a link (see {@link delete}). */
+  readonly #parked = new Set<string>()
   readonly #warn: (text: string) => void
   /** Counts for tests and diagnostics. */
   readonly stats = { accepted: 0, deleted: 0, swept: 0, refused: 0 }
@@ -154,6 +157,7 @@ export class ShmPayloads {
     this.#free.delete(nodeId)
     for (const name of names) {
       if ((!name.startsWith(prefix) || this.#live.has(name)) && !isFreedDirectSegmentOf(name, nodeId)) continue
+      this.#parked.delete(name)
       this.#unlink(name)
       this.stats.swept++
     }
@@ -171,15 +175,42 @@ export class ShmPayloads {
     if (this.#live.get(segment.segment) !== segment) return
     this.#live.delete(segment.segment)
     this.stats.deleted++
-    const owner = segment.segment.slice(0, segment.segment.indexOf('@'))
-    const free = `${segment.segment}${FREE_SUFFIX}`
+    let links: number
     try {
-      // The store still holds it (a link of its own): the writer must never write over it. The
-      // store only ever removes its link, so a count of 1 seen here stays 1.
-      if (statSync(join(this.dir, segment.segment)).nlink > 1) throw new Error('held by the state store')
-      renameSync(join(this.dir, segment.segment), join(this.dir, free))
+      links = statSync(join(this.dir, segment.segment)).nlink
     } catch {
-      this.#unlink(segment.segment)
+      return
+    }
+    if (links > 1) {
+      // The store still holds it (a link of its own, until the receivers that consume it from
+      // the outbox committed: an operator's commit comes after this router hold let go). The
+      // writer must not write over it yet: parked under its name, handed back when the store
+      // says its own name is gone (storeLetGo), so the writer still reuses its pages.
+      this.#parked.add(segment.segment)
+      return
+    }
+    this.#handBack(segment.segment)
+  }
+
+  /**
+   * The state store removed its name of the file adopted from `origin` (a path in this folder):
+   * a segment parked for it goes back to its writer now. The store only ever removes its own
+   * name, so the count of 1 that {@link #handBack} relies on holds.
+   */
+  storeLetGo(origin: string): void {
+    const name = basename(origin)
+    if (dirname(origin) !== this.dir || !this.#parked.delete(name)) return
+    this.#handBack(name)
+  }
+
+  /** Rename segment `name`, which only this folder names now, to `<name>.free` for its writer (see {@link delete}). */
+  #handBack(name: string): void {
+    const owner = name.slice(0, name.indexOf('@'))
+    const free = `${name}${FREE_SUFFIX}`
+    try {
+      renameSync(join(this.dir, name), join(this.dir, free))
+    } catch {
+      this.#unlink(name)
       return
     }
     let pool = this.#free.get(owner)

@@ -119,6 +119,14 @@ export class SegmentFiles {
    * {@link close} unlinks whatever is still pending, synchronously.
    */
   readonly #unlinking = new Set<string>()
+  /** Where each file adopted in this process came from (a name in a custom node's run folder). */
+  readonly #origins = new Map<string, string>()
+  /**
+   * Told the run folder's name of an adopted file once the store's own name of it is gone (the
+   * file is that name's alone again): the run may then hand it back to its writer (see
+   * runtime/supervisor/shm-payloads.ts park). Set by the run that owns the store.
+   */
+  onAdoptedLetGo: ((origin: string) => void) | undefined
   /** Unlinks deferred while a snapshot copies the store (it may reference them). */
   #pinned = 0
   readonly #deferred = new Set<string>()
@@ -177,8 +185,12 @@ export class SegmentFiles {
     // file its own alone when it lets go and hands it back to its writer for reuse
     // (shm-payloads.ts delete) instead of deleting it: a 4 MB send wrote into fresh tmpfs
     // pages every time (~1.8 ms against ~0.7 ms into pages it had, measured).
-    if (stat !== undefined && stat.nlink > 1) this.#unlink(name)
-    else if (later) this.#unlinkLater(name)
+    const origin = this.#origins.get(name)
+    this.#origins.delete(name)
+    if (stat !== undefined && stat.nlink > 1) {
+      this.#unlink(name)
+      if (origin !== undefined) this.onAdoptedLetGo?.(origin)
+    } else if (later) this.#unlinkLater(name)
     else this.#unlink(name)
   }
 
@@ -279,6 +291,7 @@ export class SegmentFiles {
         unlinkSync(path)
         return false
       }
+      this.#origins.set(name, from)
       return true
     } catch {
       return false

@@ -126,6 +126,14 @@ export class StateStore {
   }
 
   /**
+   * Call `listener` with the path a custom node's shared-memory file was adopted from, once the
+   * store's own name of it is gone and that path still names it (see SegmentFiles.onAdoptedLetGo).
+   */
+  onAdoptedLetGo(listener: (origin: string) => void): void {
+    this.#dbs.segments.files.onAdoptedLetGo = listener
+  }
+
+  /**
    * Open (or create) the state store in `options.dir`. Never wipes anything: a directory that
    * holds something else, another layout version or a damaged file is refused with a
    * {@link StateError} naming it (DORA_STATE_LAYOUT, DORA_STATE_CORRUPT, DORA_STATE_OPEN).

@@ -2,7 +2,7 @@
 // its last holder lets go, names outside a node's own are refused, and what a killed node wrote
 // but never announced is swept.
 import t, { type Test } from 'tap'
-import { existsSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, linkSync, mkdirSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { POOL_PER_NODE, SharedSegment, ShmPayloads } from '../../../runtime/supervisor/shm-payloads.js'
 import { ShmWriter, readShared } from '../../../node-sdk/shm.js'
@@ -54,6 +54,44 @@ t.test('a segment lives until its router hold and every custom-node delivery let
   const again = writer.write(Buffer.from('short'))
   t.same(readdirSync(dir), ['cam@0@2'], 'the writer reused the free file under its next name')
   t.equal(readShared(dir, again).toString(), 'short', 'cut to the new payload')
+})
+
+t.test('a segment the state store still links is parked when its holders let go, and handed back once the store let go', async (t) => {
+  const { dir, shm } = setup(t)
+  // The store's folder, beside the run's (on the same file system, as the store's is on tmpfs).
+  const store = `${dir}-store`
+  mkdirSync(store)
+  t.teardown(() => rmSync(store, { recursive: true, force: true }))
+  const writer = new ShmWriter(dir, 'cam', 0)
+  const written = writer.write(Buffer.from('a frame for one operator'))
+  const segment = shm.accept('cam', written)
+  if (typeof segment === 'string') throw new Error(segment)
+  const origin = join(dir, written.segment)
+  const kept = join(store, 'cam@0000000000001n')
+  linkSync(origin, kept) // the store adopts it (segments.ts adopt)
+  shm.delivery(segment, 'in', header, false) // an operator takes the bytes at routing
+  segment.release() // the router's hold: the last one here
+  t.same(readdirSync(dir), [written.segment], 'parked: neither deleted nor handed to its writer while the store links it')
+  shm.storeLetGo(join(dir, 'cam@0@9')) // another file: nothing parked under that name
+  t.same(readdirSync(dir), [written.segment])
+  unlinkSync(kept) // the operator's commit consumed it: the store removes its name
+  shm.storeLetGo(origin)
+  t.same(readdirSync(dir), [`${written.segment}.free`], 'handed back to its writer once the store let go')
+  writer.write(Buffer.from('the next frame'))
+  t.same(readdirSync(dir), ['cam@0@2'], 'which writes its next payload over it')
+
+  const other = shm.accept('cam', writer.write(Buffer.from('x')))
+  if (typeof other === 'string') throw new Error(other)
+  // The last frame's file is parked with the store's link, then its writer dies.
+  const third = shm.accept('cam', writer.write(Buffer.from('y')))
+  if (typeof third === 'string') throw new Error(third)
+  linkSync(join(dir, third.segment), join(store, 'cam@0000000000003n'))
+  third.release()
+  other.release()
+  shm.sweep('cam')
+  t.notOk(existsSync(join(dir, third.segment)), "a parked segment goes with its writer's sweep")
+  shm.storeLetGo(join(dir, third.segment))
+  t.notOk(existsSync(join(dir, `${third.segment}.free`)), 'and is not handed back after it')
 })
 
 t.test('at most POOL_PER_NODE free files are kept per writer; a writer forgets the ones deleted', async (t) => {

@@ -191,6 +191,31 @@ t.test("an adopted file's store name goes with the group commit that consumed it
   t.ok(Buffer.from(readFileSync(file)).equals(payload), "the run's name still reads the payload")
 })
 
+t.test('the store says when its name of an adopted file is gone while the run still names it, and only then', async (t) => {
+  const { store, file } = await adoptedSend(t, ['a', 'b'])
+  const told: string[] = []
+  store.onAdoptedLetGo((origin) => told.push(origin))
+  const take = (receiver: string): void => {
+    const outbox = store.receiverOutbox(receiver)
+    outbox.discard([outbox.pending('df')[0]!.key])
+  }
+  take('a')
+  t.same(told, [], 'b still needs it: the store keeps its name')
+  take('b')
+  t.same(told, [file], "the last consumer's commit removed the store's name: told, with the run's path")
+  t.equal(statSync(file).nlink, 1, "the run's name is the file's only one")
+})
+
+t.test('nothing to tell when the run no longer names an adopted file', async (t) => {
+  const { store, file } = await adoptedSend(t, ['a'])
+  const told: string[] = []
+  store.onAdoptedLetGo((origin) => told.push(origin))
+  unlinkSync(file) // the run let go first (its folder went, say)
+  const outbox = store.receiverOutbox('a')
+  outbox.discard([outbox.pending('df')[0]!.key])
+  t.same(told, [])
+})
+
 t.test('a missing or truncated segment is DORA_STATE_CORRUPT naming the file', async (t) => {
   const dirs = dirsOf(t)
   let store = openStore(t, dirs)
