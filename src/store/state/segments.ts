@@ -390,8 +390,10 @@ export class SegmentFiles {
   /** The snapshot is done: the unlinks it held happen now (unless referenced again). */
   unpin(): void {
     if (--this.#pinned > 0) return
-    for (const name of this.#deferred) if (!this.#refs.has(name) && !this.#recycle(name)) this.#unlink(name)
+    const deferred = [...this.#deferred]
     this.#deferred.clear()
+    // As if let go now: recycled, or unlinked (telling a run that still names an adopted file).
+    for (const name of deferred) this.unlinkIfUnreferenced(name)
   }
 
   /**
