@@ -13,7 +13,7 @@ import type { Worker } from 'node:worker_threads'
 import type { DeliveredEvent } from '../../src/events.js'
 import { packEvents } from './event-wire.js'
 import { MIN_TRANSFER_BYTES, type HostToWorker } from './messages.js'
-import { MAX_RECYCLED_BUFFERS, MAX_RECYCLED_BYTES } from './state-buffers.js'
+import { mayKeepRecycled } from './state-buffers.js'
 
 /**
  * Events posted to the worker ahead of the one it is handling: it never waits for a round trip
@@ -75,7 +75,7 @@ export class PostBatch {
    */
   recycle(buffers: readonly ArrayBuffer[]): void {
     for (const buffer of buffers) {
-      if (this.#recycled.length >= MAX_RECYCLED_BUFFERS || this.#recycledBytes + buffer.byteLength > MAX_RECYCLED_BYTES) return
+      if (!mayKeepRecycled(this.#recycled.length, this.#recycledBytes, buffer.byteLength)) return
       this.#recycled.push(buffer)
       this.#recycledBytes += buffer.byteLength
     }

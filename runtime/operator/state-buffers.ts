@@ -16,14 +16,19 @@
  *
  * @module
  */
+import { ownsWholeBuffer } from '../../src/bytes.js'
 import { SEAL_BYTES, sealInto } from '../../src/store/lmdb/checksum.js'
-import type { StateWrite } from './messages.js'
-import { MIN_TRANSFER_BYTES } from './messages.js'
+import { MIN_TRANSFER_BYTES, type StateWrite } from './messages.js'
 
 /** At most this many buffers wait on either side (beyond them, they are left to the GC). */
 export const MAX_RECYCLED_BUFFERS = 8
 /** Nor more than this many bytes of them: a 64 MiB value is not worth pinning. */
 export const MAX_RECYCLED_BYTES = 8 * 1024 * 1024
+
+/** Whether one more buffer of `length` bytes may wait beside `count` others of `bytes` in all (either side's bound). */
+export function mayKeepRecycled(count: number, bytes: number, length: number): boolean {
+  return count < MAX_RECYCLED_BUFFERS && bytes + length <= MAX_RECYCLED_BYTES
+}
 
 /**
  * The buffers a committed event's writes may hand back to their worker: sealed values that came
@@ -34,9 +39,7 @@ export function recyclableBuffers(writes: readonly StateWrite[]): ArrayBuffer[] 
   for (const write of writes) {
     if (!('value' in write) || write.sealed !== true) continue
     const { value } = write
-    const buffer = value.buffer
-    if (value.byteLength < MIN_TRANSFER_BYTES || value.byteOffset !== 0 || !(buffer instanceof ArrayBuffer) || buffer.byteLength !== value.byteLength) continue
-    out.push(buffer)
+    if (value.byteLength >= MIN_TRANSFER_BYTES && ownsWholeBuffer(value)) out.push(value.buffer)
   }
   return out
 }
@@ -50,7 +53,7 @@ export class RecycledBuffers {
   /** Keep `buffers` (handed back with a post) for values of their length. */
   give(buffers: readonly ArrayBuffer[]): void {
     for (const buffer of buffers) {
-      if (this.#count >= MAX_RECYCLED_BUFFERS || this.#bytes + buffer.byteLength > MAX_RECYCLED_BYTES) return
+      if (!mayKeepRecycled(this.#count, this.#bytes, buffer.byteLength)) return
       let list = this.#byLength.get(buffer.byteLength)
       if (list === undefined) this.#byLength.set(buffer.byteLength, (list = []))
       list.push(buffer)

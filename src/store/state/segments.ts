@@ -43,6 +43,7 @@ import {
   rmdirSync,
   statSync,
   unlinkSync,
+  type Stats,
 } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { dirname, join } from 'node:path'
@@ -200,7 +201,7 @@ export class SegmentFiles {
    * whose only name this is (an adopted custom node's segment may still be read through its
    * run's name). False: unlink it.
    */
-  #recycle(name: string, stat = this.dir === undefined ? undefined : statSync(join(this.dir, name), { throwIfNoEntry: false })): boolean {
+  #recycle(name: string, stat: Stats | undefined): boolean {
     if (this.spares === undefined || this.dir === undefined) return false
     if (stat === undefined || stat.nlink !== 1) return false
     return this.spares.offer(join(this.dir, name), stat.size)
