@@ -27,7 +27,7 @@ export function benchDirectLinks(ctx: SectionContext): Promise<Figure[]> {
   return benchDirectPair(ctx, 'node-node-direct', 'direct')
 }
 
-async function benchDirectPair(ctx: SectionContext, section: string, path: PairPath): Promise<Figure[]> {
+async function benchDirectPair(ctx: SectionContext, section: string, path: Exclude<PairPath, 'best-effort-direct'>): Promise<Figure[]> {
   const latency: Plan = { mode: 'latency', phases: [...latencyPhases(ctx.quick, ['8B', '1KB', '64KB', '1MB', '4MB', '16MB']), pacedPhase(ctx.quick)] }
   const stream: Plan = { mode: 'stream', phases: streamPhases(ctx.quick) }
   const node = (script: string) => ({ kind: 'node', script }) as const

@@ -241,9 +241,11 @@ export async function portBaseline<T>(plan: Plan, timeoutMs: number): Promise<T>
 /** A pair `ping` -> `echo` -> `ping` of custom nodes or operators, as a dataflow YAML object. */
 /**
  * How a pair's messages travel: through the supervisor (reliable, the default), on a
- * best-effort link, or on a reliable direct link through a link log (`_unstable_direct_links`).
+ * best-effort link, on a reliable direct link through a link log (`_unstable_direct_links`),
+ * or on a best-effort link with `_unstable_direct_links` (between operators: worker to worker,
+ * runtime/operator/operator-links.ts).
  */
-export type PairPath = 'supervisor' | 'best-effort' | 'direct'
+export type PairPath = 'supervisor' | 'best-effort' | 'direct' | 'best-effort-direct'
 
 export function pairDataflow(
   name: string,
@@ -256,7 +258,7 @@ export function pairDataflow(
   // queue is made large enough that a stream's window never overflows it, so nothing is
   // dropped and the figures compare the path.
   const input = (source: string): object =>
-    path === 'best-effort'
+    path === 'best-effort' || path === 'best-effort-direct'
       ? { source, queue_size: 1_000_000, reliability: 'best_effort' }
       : path === 'direct'
         ? { source, queue_size: 1_000_000 }
@@ -267,7 +269,7 @@ export function pairDataflow(
       : { id, env: { ...env, ...extraEnv }, operator: { javascript: fixture(u.script), inputs: { in: input(source) }, outputs: ['out'] } }
   return {
     name,
-    ...(path === 'direct' ? { _unstable_direct_links: true } : {}),
+    ...(path === 'direct' || path === 'best-effort-direct' ? { _unstable_direct_links: true } : {}),
     nodes: [unit('ping', ping, 'echo/out', {}), unit('echo', echo, 'ping/out', {})],
   }
 }

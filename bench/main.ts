@@ -20,7 +20,7 @@ import { benchKvsIfPresent } from './kvs-rows.js'
 import { benchNodeNode } from './node-node.js'
 import { benchBestEffort, benchDirectLinks } from './best-effort.js'
 import { benchNodeOperator } from './node-operator.js'
-import { benchOperatorBestEffort, benchOperatorOperator } from './operator-operator.js'
+import { benchOperatorBestEffort, benchOperatorLinked, benchOperatorOperator } from './operator-operator.js'
 import { commitOf, machine, resultsMarkdown, table, type Figure, type Results } from './report.js'
 import { benchScale } from './scale.js'
 import { benchState } from './state.js'
@@ -33,6 +33,7 @@ export const SECTIONS: Record<string, Section> = {
   'node-node-direct': benchDirectLinks,
   'operator-operator': benchOperatorOperator,
   'operator-operator-best-effort': benchOperatorBestEffort,
+  'operator-operator-linked': benchOperatorLinked,
   'node-operator': benchNodeOperator,
   timer: benchTimer,
   'fan-out': benchFanOut,

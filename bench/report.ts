@@ -134,6 +134,7 @@ const SECTION_TITLES: Record<string, string> = {
   'node-node': 'node -> node',
   'operator-operator': 'operator -> operator',
   'operator-operator-best-effort': 'operator -> operator, best effort',
+  'operator-operator-linked': 'operator -> operator, linked (worker to worker)',
   'node-operator': 'node <-> operator',
   timer: 'timer jitter',
   'fan-out': 'fan-out',

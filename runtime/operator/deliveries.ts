@@ -93,6 +93,11 @@ export class Deliveries {
     return this.#inFlight
   }
 
+  /** Number of the last event committed. */
+  get committedNo(): number {
+    return this.#committedNo
+  }
+
   /** Number of the last event taken. */
   get eventNo(): number {
     return this.#eventNo

@@ -89,6 +89,31 @@ export class EventCommits {
     })
   }
 
+  /**
+   * The worker is done with an event that came over a direct link (operator-links.ts): the host
+   * never held it, so it has no event number and consumed no outbox entry. Its messages get
+   * ids of the launch kind (`i<n>.<index>`, numbered here as they arrive, committed in the
+   * meta), never reused, so receivers downstream dedup them as any other. Grouped with this
+   * turn's other commits, in the order the worker reported them.
+   */
+  linkedLater(writes: StateWrite[], outputs: BufferedOutput[], committed: () => void): void {
+    let sent: SentMessage[] = []
+    if (outputs.length > 0) {
+      const { launch, ids } = this.#deliveries.launchIds(outputs.length)
+      const lastEvent = this.#deliveries.committedNo
+      sent = outputs.map((output, i) => this.#sent.message(output, ids[i] ?? '', false, initOrder(lastEvent, launch, i)))
+      this.#deliveries.launchCommitted(launch)
+    }
+    commitEventLater(this.#state, this.#eventCommit(writes, sent, undefined), (failure) => {
+      if (failure !== undefined) {
+        this.#fail(failure)
+        return
+      }
+      for (const message of sent) this.#sent.route(message)
+      committed()
+    })
+  }
+
   /** Commit what an event did in one transaction; false (and failed) when that fails. */
   commit(writes: StateWrite[], sent: readonly SentMessage[], consumed: Buffer | undefined): boolean {
     const failure = commitEvent(this.#state, this.#eventCommit(writes, sent, consumed))

@@ -32,7 +32,18 @@ import type { OperatorNodeSpec, OperatorSpec } from '../../src/spec/types.js'
 import { POISON_OUTPUT } from '../../src/spec/resolve.js'
 import type { OperatorState } from '../../src/store/state/store.js'
 import type { Inbox } from '../supervisor/inbox.js'
-import { MIN_TRANSFER_BYTES, type BufferedOutput, type OperatorWorkerData, type StateWrite, type WorkerToHost } from './messages.js'
+import {
+  LINK_ACTIVE,
+  LINK_STARTED,
+  MIN_TRANSFER_BYTES,
+  type BufferedOutput,
+  type LinkCounts,
+  type LinkMessage,
+  type OperatorWorkerData,
+  type StateWrite,
+  type WorkerToHost,
+} from './messages.js'
+import type { OperatorLinks } from './operator-links.js'
 import { STAGED_PREFIX } from '../../src/store/state/segments.js'
 import { SPLIT_BYTES } from '../../src/store/state/outbox.js'
 import { RestartBudget } from '../supervisor/restart-policy.js'
@@ -66,6 +77,10 @@ export interface OperatorHostOptions {
   outboxRoutes?: ((outputId: string) => readonly OutboxRoute[]) | undefined
   /** How many receiver inputs an output feeds, of every kind (one may get the bytes moved to it). */
   receiverCount?: ((outputId: string) => number) | undefined
+  /** The run's direct links between operators (operator-links.ts), when it has any. */
+  links?: OperatorLinks | undefined
+  /** What the worker's direct links did (messages the host never saw), for `dora-ts list`. */
+  linkCounts?: ((counts: LinkCounts) => void) | undefined
 }
 
 export { DEEP_PIPELINE_DEPTH, PIPELINE_DEPTH } from './post-batch.js'
@@ -133,6 +148,12 @@ export class OperatorHost implements Unit {
 
   /** The names the current worker stages large payloads under (OperatorWorkerData.staging), if it does. */
   #stagePrefix: string | undefined
+  readonly #links: OperatorLinks | undefined
+  readonly #linkCounts: OperatorHostOptions['linkCounts']
+  /** The current worker's LinkMessage.activity, when it receives on links. */
+  #linkActivity: Int32Array | undefined
+  /** Looks for a handler of a linked event that outlives `timeout` (the host did not post that event). */
+  #linkWatch: NodeJS.Timeout | undefined
 
   constructor(node: OperatorNodeSpec, spec: OperatorSpec, host: UnitHost, options: OperatorHostOptions) {
     this.node = node
@@ -160,6 +181,9 @@ export class OperatorHost implements Unit {
       () => this.pump(),
       (text) => this.#notice('warn', `${this.display}: ${text}`),
     )
+    this.#linkCounts = options.linkCounts
+    this.#links = options.links?.has(this.key) === true ? options.links : undefined
+    this.#links?.register(this.key, { give: (link) => this.#giveLink(link) })
   }
 
   get status(): UnitStatus {
@@ -235,6 +259,8 @@ export class OperatorHost implements Unit {
   /** Retire the current worker: its later messages and exit are ignored, and its thread ends. */
   #stopWorker(): void {
     this.#generation++
+    clearInterval(this.#linkWatch)
+    this.#linkActivity = undefined
     const worker = this.#worker
     this.#worker = undefined
     this.#dropStaged()
@@ -296,6 +322,7 @@ export class OperatorHost implements Unit {
       },
       this.#spare.take(),
     )
+    this.#wireLinks()
     const healthTimeout = this.spec.restart.healthCheckTimeout
     if (healthTimeout !== undefined) {
       this.#watchdog.arm(healthTimeout, `did not become ready within health_check_timeout (${healthTimeout} s)`, false)
@@ -305,6 +332,7 @@ export class OperatorHost implements Unit {
   #onMessage(message: WorkerToHost, first: FirstLaunch | undefined): void {
     switch (message.type) {
       case 'ready': {
+        if (message.counts !== undefined) this.#linkCounts?.(message.counts)
         this.#watchdog.clear()
         if (!this.#commits.launch(message.writes, message.outputs)) return
         this.#status = 'running'
@@ -335,7 +363,12 @@ export class OperatorHost implements Unit {
         this.#crash(`crashed: ${withCode(deserializeError(message.error))}`, true)
         return
       case 'done':
-        this.#onDone(message.writes ?? [], message.outputs ?? [])
+        if (message.counts !== undefined) this.#linkCounts?.(message.counts)
+        if (message.direct === true) this.#onLinkedDone(message.writes ?? [], message.outputs ?? [])
+        else this.#onDone(message.writes ?? [], message.outputs ?? [])
+        return
+      case 'counts':
+        this.#linkCounts?.(message.counts)
         return
       case 'log':
         this.#host.log({ source: this.display, stream: 'log', level: message.level, text: message.text })
@@ -447,6 +480,61 @@ export class OperatorHost implements Unit {
     this.#startSpare()
   }
 
+  /**
+   * The worker handled an event that came over a direct link: commit what it did (grouped, as
+   * any event) and route its messages after. Nothing the host posted is done by it.
+   */
+  #onLinkedDone(writes: StateWrite[], outputs: BufferedOutput[]): void {
+    const generation = this.#generation
+    this.#commits.linkedLater(writes, outputs, () => {
+      if (generation === this.#generation) this.#batch.recycle(recyclableBuffers(writes))
+    })
+  }
+
+  /** The new worker gets its ends of the run's direct links (operator-links.ts), and a watch on its linked events. */
+  #wireLinks(): void {
+    const links = this.#links
+    if (links === undefined) return
+    if (links.receives(this.key)) {
+      const activity = new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT)
+      this.#linkActivity = new Int32Array(activity)
+      const timeout = this.spec.timeout
+      if (timeout !== undefined) {
+        // A linked event is never posted by the host, so the watchdog does not time it: this
+        // looks at the worker's activity words instead, and finds a handler that is still in
+        // the same linked event one timeout later (so it fires within one to two timeouts).
+        let last = -1
+        this.#linkWatch = setInterval(() => {
+          const words = this.#linkActivity
+          if (words === undefined) return
+          const started = Atomics.load(words, LINK_STARTED)
+          if (Atomics.load(words, LINK_ACTIVE) === 1 && started === last) {
+            this.#crash(`a handler did not return within its timeout (${timeout} s)`, false)
+            return
+          }
+          last = started
+        }, timeout * 1000)
+        this.#linkWatch.unref()
+      }
+    }
+    links.launched(this.key)
+  }
+
+  /** Hand an end of a link to the current worker; false when there is none. */
+  #giveLink(link: LinkMessage): boolean {
+    const worker = this.#worker
+    if (worker === undefined) return false
+    const activity = link.role === 'in' ? this.#linkActivity : undefined
+    worker.postMessage({ ...link, activity: activity?.buffer as SharedArrayBuffer | undefined }, [link.port])
+    return true
+  }
+
+  /** Whether the worker is handling an event that came over a link (its crash is not the host's event's fault). */
+  #handlingLinked(): boolean {
+    const words = this.#linkActivity
+    return words !== undefined && Atomics.load(words, LINK_ACTIVE) === 1
+  }
+
   /** Start the spare thread if one is due (once the restarted worker handled an event, or crashed). */
   #startSpare(): void {
     if (!this.#endedReported) this.#spare.startIfDue()
@@ -459,6 +547,9 @@ export class OperatorHost implements Unit {
    */
   #crash(reason: string, caused: boolean): void {
     if (this.#endedReported || this.#status === 'restarting') return
+    // Read before the worker is retired (that forgets its activity words): a crash or a hang in
+    // an event that came over a link is that event's alone, lost with it (at most once).
+    if (caused && this.#handlingLinked()) caused = false
     this.#watchdog.clear()
     this.#stopWorker()
     this.#lastCrash = reason
@@ -530,6 +621,7 @@ export class OperatorHost implements Unit {
 
   #report(): void {
     this.#spare.close()
+    this.#links?.ended(this.key)
     if (this.#endedReported) return
     this.#endedReported = true
     this.#watchdog.clear()

@@ -64,7 +64,47 @@ export interface BufferedOutput {
  * flattened (event-wire.ts); the worker turns them into the user's form itself. `boot` is the first message to a spare worker
  * (worker-launch.ts): what it would otherwise have found in its workerData.
  */
-export type HostToWorker = WireBatch | { type: 'boot'; workerData: OperatorWorkerData }
+export type HostToWorker = WireBatch | { type: 'boot'; workerData: OperatorWorkerData } | LinkMessage
+
+/**
+ * One end of a direct link between two operators (operator-links.ts), for the worker to use
+ * from now on in place of any earlier end of the same link: `out`, it posts the outputs of
+ * `outputId` there itself; `in`, what arrives there is input `inputId`. Sent after each launch
+ * of either end (a MessagePort dies with the worker it was transferred to).
+ */
+export interface LinkMessage {
+  type: 'link'
+  linkId: number
+  role: 'out' | 'in'
+  port: MessagePort
+  /** The sender's node, operator and output (what the receiver's inputs show as metadata). */
+  senderNode: string
+  senderOperator: string
+  outputId: string
+  /** The receiver's input, and its queue_size (the receiving worker drops the oldest past it). */
+  inputId: string
+  queueSize: number
+  /** `outputId` feeds direct links only: the host never needs to see its messages. */
+  directOnly: boolean
+  /**
+   * `in`: two Int32 words the worker keeps up to date (LINK_ACTIVE: 1 while it handles an event
+   * that came over a link; LINK_STARTED: how many it started), so the host can tell a crash or a
+   * hang in such an event from one in the event it posted.
+   */
+  activity?: SharedArrayBuffer | undefined
+}
+
+/** Index of the word of LinkMessage.activity that is 1 while a linked event is handled. */
+export const LINK_ACTIVE = 0
+/** Index of the word of LinkMessage.activity counting linked events started. */
+export const LINK_STARTED = 1
+
+/** What a worker's direct links did since its last report: sent on direct-only outputs, received, dropped. */
+export interface LinkCounts {
+  sent: number
+  received: number
+  dropped: number
+}
 
 /**
  * Payloads smaller than this cross between host and worker as copies, not transfers (either
@@ -86,13 +126,22 @@ export interface SpareWorkerData {
 
 export type WorkerToHost =
   /** Loaded, restored and initialised; `writes` and `outputs` are what restoreState/init did. */
-  | { type: 'ready'; writes: StateWrite[]; outputs: BufferedOutput[] }
+  | { type: 'ready'; writes: StateWrite[]; outputs: BufferedOutput[]; counts?: LinkCounts | undefined }
   | { type: 'load-failed'; error: SerializedError }
   /**
    * The last event was handled completely; its state changes and outputs, to commit together
    * (both left out when there are none: most events of a filter or a sink, and a smaller post).
    */
-  | { type: 'done'; writes?: StateWrite[]; outputs?: BufferedOutput[] }
+  | {
+      type: 'done'
+      writes?: StateWrite[]
+      outputs?: BufferedOutput[]
+      /** The event came over a direct link (operator-links.ts), not from the host. */
+      direct?: true | undefined
+      counts?: LinkCounts | undefined
+    }
   /** A handler threw or its promise rejected: the operator crashed. */
   | { type: 'failed'; error: SerializedError }
   | { type: 'log'; level: LogLevel; text: string }
+  /** What its direct links did since the last report, when no `done` carried it for a while. */
+  | { type: 'counts'; counts: LinkCounts }

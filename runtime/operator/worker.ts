@@ -13,6 +13,7 @@ import { SEALED_VALUES } from '../../src/store/lmdb/checksum.js'
 import type { DoraEvent, SendOptions } from '../../node-sdk/events.js'
 import { unpackEvents } from './event-wire.js'
 import { RecycledBuffers } from './state-buffers.js'
+import { WorkerLinks, type LinkedEvent } from './worker-links.js'
 import { checkOutput, checkPayload, checkPayloadSize, InvalidOperatorError, InvalidStateKeyError } from '../../node-sdk/errors.js'
 import { toOperatorDefinition, type OperatorContext, type OperatorHandlers, type OperatorSendOptions } from '../../node-sdk/operator.js'
 import { encodeJson, Encoding } from '../../node-sdk/payload.js'
@@ -32,6 +33,34 @@ import {
 import type { LogLevel } from '../../src/protocol/node/messages.js'
 
 const port = parentPort!
+
+/**
+ * Events waiting to be handled, in order: the host's (it may post the next ones before this
+ * one's `done`: pipelining) and those that came over direct links (worker-links.ts), which
+ * carry their input to count against its queue_size.
+ */
+type Queued = { event: DoraEvent; linked?: undefined } | { event: DoraEvent; linked: LinkedEvent }
+const queue: Queued[] = []
+/** Per input fed by links: its events waiting in {@link queue}. */
+const linkedQueued = new Map<string, number>()
+let handlers: OperatorHandlers | undefined
+let busy = false
+
+const links = new WorkerLinks((linked) => {
+  const waiting = linkedQueued.get(linked.inputId) ?? 0
+  if (waiting >= links.queueSize(linked.inputId)) {
+    // queue_size reached: the oldest of this input goes (drop_oldest, as the host's inbox does).
+    const at = queue.findIndex((q) => q.linked?.inputId === linked.inputId)
+    if (at >= 0) queue.splice(at, 1)
+    links.dropped()
+  } else linkedQueued.set(linked.inputId, waiting + 1)
+  queue.push({ event: linked.event, linked })
+  if (!busy && handlers !== undefined) void drain()
+})
+// From the start (before boot, before the module loads): an end of a link may come at once.
+port.on('message', (message: HostToWorker) => {
+  if (message.type === 'link') links.set(message)
+})
 
 /** A spare worker (worker-launch.ts) learns its launch from the first message. */
 function boot(): Promise<OperatorWorkerData> {
@@ -99,18 +128,21 @@ function stage(output: BufferedOutput): void {
   }
 }
 
-/** The event's writes and outputs, and the buffers to transfer with them (each is the worker's own). */
-function takeResults(): { writes: StateWrite[]; outputs: BufferedOutput[]; transfer: ArrayBuffer[] } {
+/**
+ * The event's writes and the outputs for the host, the buffers to transfer with them (each is
+ * the worker's own), and the outputs to post on direct links after them.
+ */
+function takeResults(): { writes: StateWrite[]; outputs: BufferedOutput[]; transfer: ArrayBuffer[]; linkedOutputs: BufferedOutput[] } {
   const writes = [...pendingWrites.values()]
   pendingWrites.clear()
-  const outputs = pendingOutputs
+  const { host: outputs, linked: linkedOutputs } = links.split(pendingOutputs)
   pendingOutputs = []
   if (staging !== undefined) for (const o of outputs) stage(o)
   // Small ones are copied by the post instead (see MIN_TRANSFER_BYTES).
   const transfer = new Set<ArrayBuffer>()
   for (const w of writes) if ('value' in w && w.value.byteLength >= MIN_TRANSFER_BYTES) transfer.add(w.value.buffer as ArrayBuffer)
   for (const o of outputs) if (o.data.byteLength >= MIN_TRANSFER_BYTES) transfer.add(o.data.buffer as ArrayBuffer)
-  return { writes, outputs, transfer: [...transfer] }
+  return { writes, outputs, transfer: [...transfer], linkedOutputs }
 }
 
 /** The `done` of an event that wrote and sent nothing. */
@@ -225,48 +257,103 @@ async function handle(handlers: OperatorHandlers, event: DoraEvent): Promise<voi
   }
 }
 
+/**
+ * Handle the queued events strictly one at a time and in order. A linked event's `done` says
+ * so (the host numbers it itself); its outputs on links leave after the `done` (worker-links.ts).
+ */
+/** How long the counts of linked events may wait for a `done` to carry them (ms): `dora-ts list` reads them. */
+const COUNTS_WAIT_MS = 200
+let countsTimer: NodeJS.Timeout | undefined
+
+/** Send the links' counts within COUNTS_WAIT_MS, unless a `done` takes them first. */
+function reportCountsSoon(): void {
+  if (countsTimer !== undefined) return
+  countsTimer = setTimeout(() => {
+    countsTimer = undefined
+    const counts = links.takeCounts()
+    if (counts !== undefined) post({ type: 'counts', counts })
+  }, COUNTS_WAIT_MS)
+  countsTimer.unref()
+}
+
+async function drain(): Promise<void> {
+  const loaded = handlers
+  if (loaded === undefined) return
+  busy = true
+  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+    const linked = next.linked
+    if (linked !== undefined) {
+      linkedQueued.set(linked.inputId, (linkedQueued.get(linked.inputId) ?? 1) - 1)
+      links.handling()
+    }
+    try {
+      await handle(loaded, next.event)
+    } catch (err) {
+      // A crash: nothing of this event is committed. Stay busy; the host ends this thread.
+      discardResults()
+      post({ type: 'failed', error: serializeError(err) })
+      return
+    }
+    if (linked !== undefined) links.handled()
+    if (pendingWrites.size === 0 && pendingOutputs.length === 0) {
+      // The host needs no word of a linked event that did nothing (its activity words say
+      // when one runs); a posted event's `done` it does need, and it carries the counts.
+      if (linked !== undefined) reportCountsSoon()
+      else {
+        const counts = links.takeCounts()
+        post(counts === undefined ? DONE_EMPTY : { type: 'done', counts })
+      }
+      continue
+    }
+    const { writes, outputs, transfer, linkedOutputs } = takeResults()
+    if (linked !== undefined && writes.length === 0 && outputs.length === 0) {
+      // It only sent on links (a relay between linked operators): nothing to commit or route.
+      links.post(linkedOutputs)
+      reportCountsSoon()
+      continue
+    }
+    const counts = links.takeCounts()
+    post({ type: 'done', writes, outputs, ...(linked === undefined ? {} : { direct: true as const }), ...(counts === undefined ? {} : { counts }) }, transfer)
+    if (linkedOutputs.length > 0) {
+      links.post(linkedOutputs)
+      reportCountsSoon()
+    }
+  }
+  busy = false
+}
+
 async function main(): Promise<void> {
-  let handlers: OperatorHandlers
+  let loaded: OperatorHandlers
   try {
-    handlers = await load()
+    loaded = await load()
   } catch (err) {
     // The host terminates the worker when it reads this; the thread has nothing left to do.
     post({ type: 'load-failed', error: serializeError(err) })
     return
   }
 
-  // Events are handled strictly one at a time and in order; the host may post the next ones
-  // before this one's `done` (pipelining), so they queue here.
-  const queue: DoraEvent[] = []
-  let busy = false
-  const drain = async (): Promise<void> => {
-    busy = true
-    for (let event = queue.shift(); event !== undefined; event = queue.shift()) {
-      try {
-        await handle(handlers, event)
-      } catch (err) {
-        // A crash: nothing of this event is committed. Stay busy; the host ends this thread.
-        discardResults()
-        post({ type: 'failed', error: serializeError(err) })
-        return
-      }
-      if (pendingWrites.size === 0 && pendingOutputs.length === 0) {
-        post(DONE_EMPTY)
-        continue
-      }
-      const { writes, outputs, transfer } = takeResults()
-      post({ type: 'done', writes, outputs }, transfer)
-    }
-    busy = false
-  }
   port.on('message', (message: HostToWorker) => {
     if (message.type !== 'events') return
     if (message.recycled !== undefined) recycled.give(message.recycled)
-    for (const event of unpackEvents(message)) queue.push(event)
+    for (const event of unpackEvents(message)) {
+      // What already came over a link was sent before Stop or the input's end reached here:
+      // it is handled first; nothing comes after.
+      if (event.type === 'stop') links.closeAll()
+      else if (event.type === 'input-closed' && links.hasInput(event.id)) links.closeInput(event.id)
+      queue.push({ event })
+    }
     if (!busy) void drain()
   })
-  const { writes, outputs, transfer } = takeResults()
-  post({ type: 'ready', writes, outputs }, transfer)
+  const { writes, outputs, transfer, linkedOutputs } = takeResults()
+  const counts = links.takeCounts()
+  post({ type: 'ready', writes, outputs, ...(counts === undefined ? {} : { counts }) }, transfer)
+  if (linkedOutputs.length > 0) {
+    links.post(linkedOutputs)
+    reportCountsSoon()
+  }
+  handlers = loaded
+  // Events that came over links while it loaded.
+  if (queue.length > 0) void drain()
 }
 
 void main()

@@ -19,6 +19,7 @@ import type { StateStore } from '../../src/store/state/store.js'
 import type { KvsConfig } from '../../node-sdk/kvs.js'
 import { stateDirOf } from '../state/location.js'
 import { OperatorHost } from '../operator/host.js'
+import { OperatorLinks } from '../operator/operator-links.js'
 import { resolve } from 'node:path'
 import type { SharedSegment } from './shm-payloads.js'
 import { CustomNode } from './custom-node.js'
@@ -67,6 +68,8 @@ export class DataflowRun implements AsyncDisposable {
   readonly kvs: KvsConfig
   readonly #options: Required<Pick<RunOptions, 'graceMs' | 'log'>> & Pick<RunOptions, 'stopAfterMs' | 'stateDir' | 'cleanState' | 'runtimeDir'>
   readonly #routing: RoutingTable
+  /** Direct links between operators (operator-links.ts), when the dataflow has any. */
+  readonly #links: OperatorLinks | undefined
   /** Backpressure: pauses the outputs feeding full `backpressure` inputs (flow-control.ts). */
   readonly #flow: FlowControl
   readonly #downstream: Downstream
@@ -109,6 +112,7 @@ export class DataflowRun implements AsyncDisposable {
       runtimeDir: options.runtimeDir,
     }
     this.#routing = buildRoutingTable(spec)
+    this.#links = OperatorLinks.of(spec)
     // What the run's helpers (run-outbox.ts, run-clocks.ts) see of it.
     const run: RunOutboxContext & RunClockTargets = {
       dataflowId: this.id,
@@ -260,6 +264,9 @@ export class DataflowRun implements AsyncDisposable {
       connectionEnded: (identity) => setTimeout(() => this.#nodes?.connectionEnded(identity), CRASH_DRAIN_MS).unref(),
       outboxReceivers: (producer, outputId) => this.#outbox.receivers(producer, outputId),
       receiverCount: (producer, outputId) => destinationsOf(this.#routing, producer, outputId).length,
+      links: this.#links,
+      linkCounts: (key, counts) =>
+        this.#counters.direct(key, { sent: BigInt(counts.sent), received: BigInt(counts.received), dropped: BigInt(counts.dropped) }),
       add: (unit) => this.#add(unit),
     })
     // Messages between operators that a previous run committed and their receiver did not:
@@ -445,6 +452,7 @@ export class DataflowRun implements AsyncDisposable {
     this.#inputTimeouts.stop()
     this.#ladder.clear()
     this.#nodes?.close()
+    this.#links?.close()
     try {
       await this.#resources?.close()
     } catch (err) {

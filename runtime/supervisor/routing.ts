@@ -6,13 +6,15 @@
 import { POISON_OUTPUT } from '../../src/spec/resolve.js'
 import type { DataflowSpec, InputSpec, OperatorNodeSpec, OperatorSpec } from '../../src/spec/types.js'
 import { isDirectInput } from './direct-links.js'
+import { isOperatorLink } from '../operator/operator-links.js'
 
 export interface Destination {
   receiver: string
   inputId: string
   /**
-   * A direct input (best effort, or a link log): its sender sends it each message itself (direct-links.ts), so the
-   * supervisor routes nothing to it; it is listed for InputClosed, Stop and node events.
+   * A direct input (best effort, or a link log): its sender sends it each message itself
+   * (direct-links.ts; between operators operator-links.ts), so the supervisor routes nothing
+   * to it; it is listed for InputClosed, Stop and node events.
    */
   direct?: true | undefined
   /**
@@ -78,7 +80,11 @@ export function buildRoutingTable(spec: DataflowSpec): RoutingTable {
     for (const input of list) {
       const destination: Destination = { receiver, inputId: input.id }
       if (custom && isDirectInput(spec, input)) destination.direct = true
-      else if (!custom && input.reliability === 'best_effort') destination.bestEffort = true
+      else if (!custom && input.reliability === 'best_effort') {
+        destination.bestEffort = true
+        // Its sender's worker posts it to this operator's worker itself (operator-links.ts).
+        if (isOperatorLink(spec, input)) destination.direct = true
+      }
       if (input.source.kind === 'timer') {
         const route = timers.get(input.source.name) ?? { name: input.source.name, intervalNs: input.source.intervalNs, destinations: [] }
         route.destinations.push(destination)

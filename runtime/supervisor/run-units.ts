@@ -16,6 +16,8 @@ import type { DataflowSpec, InputSpec } from '../../src/spec/types.js'
 import type { Frames } from '../../src/transport/send-queue.js'
 import type { KvsConfig } from '../../node-sdk/kvs.js'
 import { OperatorHost } from '../operator/host.js'
+import type { OperatorLinks } from '../operator/operator-links.js'
+import type { LinkCounts } from '../operator/messages.js'
 import type { OutboxRoute } from '../operator/outbox.js'
 import { CustomNode } from './custom-node.js'
 import type { UnitCounters, UnitInfo } from './counters.js'
@@ -43,6 +45,10 @@ export interface UnitWiring {
   outboxReceivers(producer: string, outputId: string): readonly OutboxRoute[]
   /** How many receiver inputs an output feeds, of every kind. */
   receiverCount(producer: string, outputId: string): number
+  /** The direct links between operators, when the run has any (operator-links.ts). */
+  links?: OperatorLinks | undefined
+  /** What an operator's direct links did, for `dora-ts list`. */
+  linkCounts(key: string, counts: LinkCounts): void
   /** Take a unit into the run; called for each unit in YAML order, as soon as it is made. */
   add(unit: Unit): void
 }
@@ -74,7 +80,19 @@ export function createUnits(spec: DataflowSpec, wiring: UnitWiring): void {
         const outboxRoutes = (outputId: string): readonly OutboxRoute[] => wiring.outboxReceivers(key, outputId)
         const receiverCount = (outputId: string): number => wiring.receiverCount(key, outputId)
         const inbox = inboxOf(wiring, key, op.inputs)
-        wiring.add(new OperatorHost(node, op, wiring.host, { inbox, state, maxMemoryMb: op.maxMemoryMb, kvs, outboxRoutes, receiverCount }))
+        const linkCounts = (counts: LinkCounts): void => wiring.linkCounts(key, counts)
+        wiring.add(
+          new OperatorHost(node, op, wiring.host, {
+            inbox,
+            state,
+            maxMemoryMb: op.maxMemoryMb,
+            kvs,
+            outboxRoutes,
+            receiverCount,
+            links: wiring.links,
+            linkCounts,
+          }),
+        )
       }
     }
   }

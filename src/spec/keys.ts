@@ -112,7 +112,7 @@ export const ROOT_KEYS = {
   },
   _unstable_direct_links: {
     description:
-      "dora-ts, experimental: `true` sends reliable messages between two custom nodes directly from the sender's process to the receiver's, kept in a log in shared memory (durability `process`) instead of the supervisor's outbox: much faster, with the same at-least-once guarantee. Inputs with `queue_policy: backpressure` or `input_timeout`, and dataflows with `durability: power`, keep the supervisor's path. Default `false`.",
+      "dora-ts, experimental: `true` sends reliable messages between two custom nodes directly from the sender's process to the receiver's, kept in a log in shared memory (durability `process`) instead of the supervisor's outbox: much faster, with the same at-least-once guarantee. Inputs with `queue_policy: backpressure` or `input_timeout`, and dataflows with `durability: power`, keep the supervisor's path. Also makes `reliability: best_effort` inputs between two operators go from the sending worker thread straight to the receiving one (at most once; an output may be seen before its event commits). Default `false`.",
     schema: { type: 'boolean' },
   },
   deploy: { description: 'dora: where to deploy the dataflow.', unsupported: 'dora-ts runs every node on this machine; remove `deploy:`.' },

@@ -51,6 +51,8 @@ const WITH_BASELINE = [
   ...pair('operator-operator'),
   // Best-effort links between operators: the same plans outside the outbox.
   ...pair('operator-operator-best-effort'),
+  // Direct links between operators: the best-effort pair, worker to worker.
+  ...pair('operator-operator-linked'),
   // Issue 15: node -> operator round trips (camera stream too) and throughput at every size.
   ...['8B', '1KB', '64KB', '1MB', '4MB', '16MB', '4MB@30Hz'].map((s) => `node-operator.rtt.${s}`),
   ...['8B', '1KB', '64KB', '1MB', '4MB', '16MB'].flatMap((s) => [`node-operator.tput.${s}.msgs`, `node-operator.tput.${s}.mbs`]),

@@ -1,0 +1,203 @@
+/**
+ * Direct links between operators (`_unstable_direct_links: true` and a `reliability:
+ * best_effort` input from an operator): the sending worker posts its outputs straight to the
+ * receiving worker over a MessagePort of their own, so a message wakes two threads, not four
+ * (docs/design/operator-direct-links.md). The supervisor keeps control by wiring them: it
+ * makes each link's channel and hands its ends to the workers, a fresh one after either end
+ * (re)starts (a port dies with the worker it was transferred to); it still hears every event's
+ * `done` (commits, crash attribution, counts) and still sends InputClosed and Stop.
+ *
+ * What a link promises (the honest form of best effort): at most once, in order per output;
+ * an output may be seen before its event's state commits (a crash then loses that commit, not
+ * the output); messages on a link whose receiver crashes or restarts are lost.
+ *
+ * This file is the wiring, on the supervisor's thread; worker-links.ts is the workers' side.
+ *
+ * @module
+ */
+import { MessageChannel, type MessagePort } from 'node:worker_threads'
+import { POISON_OUTPUT } from '../../src/spec/resolve.js'
+import type { DataflowSpec, InputSpec, OperatorNodeSpec, OperatorSpec, OutputSource } from '../../src/spec/types.js'
+import type { LinkMessage } from './messages.js'
+
+/**
+ * Whether `input` of an operator is a direct link: the dataflow opts in, the input is best
+ * effort (the resolver allows it on an operator only from an operator's output),
+ * and nothing needs the supervisor on the path: not the `_errors` output (the supervisor sends
+ * those itself), not `queue_policy: backpressure` (it pauses the sender) or `input_timeout`
+ * (it times the input).
+ */
+export function isOperatorLink(spec: Pick<DataflowSpec, 'directLinks'>, input: InputSpec): boolean {
+  if (spec.directLinks !== true || input.reliability !== 'best_effort') return false
+  if (input.queuePolicy === 'backpressure' || input.inputTimeout !== undefined) return false
+  return input.source.kind === 'output' && input.source.output !== POISON_OUTPUT
+}
+
+/** One link: which output of which operator feeds which input of which. */
+export interface LinkSpec {
+  id: number
+  /** Operator keys (`node/operator`). */
+  sender: string
+  receiver: string
+  senderNode: string
+  senderOperator: string
+  outputId: string
+  inputId: string
+  queueSize: number
+  /** The output feeds links only. */
+  directOnly: boolean
+}
+
+/** What the registry needs of an operator's host. */
+export interface LinkEnd {
+  /** Hand this end to the current worker; false when there is none (the end waits for the next launch). */
+  give(link: LinkMessage): boolean
+}
+
+type LinkFields = Omit<LinkMessage, 'type' | 'role' | 'port' | 'activity'>
+
+/** The links of one run (see the module comment). */
+export class OperatorLinks {
+  readonly #links: LinkSpec[]
+  readonly #ends = new Map<string, LinkEnd>()
+  /**
+   * Ends made before their operator's first launch: `<link id>:<role>` -> port, for that launch
+   * (what a source sends at start-up reaches a receiver launched after it). An end made while
+   * its operator restarts is closed instead: what is posted there would pile up in this thread
+   * for as long as the restart takes, and the next launch makes a new channel anyway.
+   */
+  readonly #waiting = new Map<string, MessagePort>()
+  /** Operators launched at least once, and those ended for good. */
+  readonly #launched = new Set<string>()
+  readonly #ended = new Set<string>()
+
+  constructor(links: LinkSpec[]) {
+    this.#links = links
+  }
+
+  /** The links of `spec`; undefined when it has none. */
+  static of(spec: DataflowSpec): OperatorLinks | undefined {
+    const links: LinkSpec[] = []
+    /** Outputs (`node/operator/output`) that feed something other than a link. */
+    const fedOutsideLinks = new Set<string>()
+    const receivers: { receiver: string; input: InputSpec; sender: OperatorSpec; senderNode: OperatorNodeSpec }[] = []
+    for (const node of spec.nodes) {
+      const inputs =
+        node.kind === 'custom'
+          ? node.inputs.map((input) => ({ receiver: undefined, input }))
+          : node.operators.flatMap((op) => op.inputs.map((input) => ({ receiver: `${node.id}/${op.id}`, input })))
+      for (const { receiver, input } of inputs) {
+        const source = input.source
+        if (source.kind !== 'output') continue
+        const senderNode = spec.nodes.find((n) => n.id === source.node)
+        if (senderNode === undefined || senderNode.kind === 'custom') continue
+        const sender = senderNode.single ? senderNode.operators[0] : senderNode.operators.find((op) => op.id === source.operator)
+        if (sender === undefined) continue
+        if (receiver !== undefined && isOperatorLink(spec, input)) receivers.push({ receiver, input, sender, senderNode })
+        else fedOutsideLinks.add(`${senderNode.id}/${sender.id}/${source.output}`)
+      }
+    }
+    for (const { receiver, input, sender, senderNode } of receivers) {
+      const source = input.source as OutputSource
+      links.push({
+        id: links.length,
+        sender: `${senderNode.id}/${sender.id}`,
+        receiver,
+        senderNode: senderNode.id,
+        senderOperator: sender.id,
+        outputId: source.output,
+        inputId: input.id,
+        queueSize: input.queueSize,
+        directOnly: !fedOutsideLinks.has(`${senderNode.id}/${sender.id}/${source.output}`),
+      })
+    }
+    return links.length === 0 ? undefined : new OperatorLinks(links)
+  }
+
+  /** Whether operator `key` receives on some link (its worker then reports its activity). */
+  receives(key: string): boolean {
+    return this.#links.some((l) => l.receiver === key)
+  }
+
+  /** Whether operator `key` is at either end of some link. */
+  has(key: string): boolean {
+    return this.#links.some((l) => l.receiver === key || l.sender === key)
+  }
+
+  /** Operator `key`'s host, to hand ends to its workers. */
+  register(key: string, end: LinkEnd): void {
+    this.#ends.set(key, end)
+  }
+
+  /**
+   * Operator `key` launched a worker: it gets an end of each of its links, the one waiting for
+   * it or a new channel's, whose other end goes to the peer's worker (replacing its old one)
+   * or waits for the peer's next launch.
+   */
+  launched(key: string): void {
+    const end = this.#ends.get(key)
+    if (end === undefined) return
+    this.#launched.add(key)
+    for (const link of this.#links) {
+      const role = link.sender === key ? 'out' : link.receiver === key ? 'in' : undefined
+      if (role === undefined) continue
+      const fields = fieldsOf(link)
+      let port = this.#take(link.id, role)
+      if (port === undefined) {
+        const channel = new MessageChannel()
+        port = channel.port1
+        const peerRole = role === 'out' ? 'in' : 'out'
+        const peerKey = role === 'out' ? link.receiver : link.sender
+        const peer = this.#ends.get(peerKey)
+        if (peer !== undefined && peer.give({ type: 'link', role: peerRole, port: channel.port2, ...fields })) {
+          // Handed to the peer's worker.
+        } else if (this.#launched.has(peerKey) || this.#ended.has(peerKey)) channel.port2.close()
+        else this.#wait(link.id, peerRole, channel.port2)
+      }
+      // Its own worker exists (it was just launched): this cannot fail.
+      if (!end.give({ type: 'link', role, port, ...fields })) port.close()
+    }
+  }
+
+  /**
+   * Operator `key` ended for good: ends waiting for it are closed, so what its peers post there
+   * is dropped rather than kept for a launch that will not come.
+   */
+  ended(key: string): void {
+    this.#ended.add(key)
+    for (const link of this.#links) {
+      if (link.sender === key) this.#take(link.id, 'out')?.close()
+      if (link.receiver === key) this.#take(link.id, 'in')?.close()
+    }
+  }
+
+  /** The run ended: every waiting end is closed. */
+  close(): void {
+    for (const port of this.#waiting.values()) port.close()
+    this.#waiting.clear()
+  }
+
+  #take(linkId: number, role: 'out' | 'in'): MessagePort | undefined {
+    const key = `${linkId}:${role}`
+    const port = this.#waiting.get(key)
+    this.#waiting.delete(key)
+    return port
+  }
+
+  #wait(linkId: number, role: 'out' | 'in', port: MessagePort): void {
+    this.#take(linkId, role)?.close()
+    this.#waiting.set(`${linkId}:${role}`, port)
+  }
+}
+
+function fieldsOf(link: LinkSpec): LinkFields {
+  return {
+    linkId: link.id,
+    senderNode: link.senderNode,
+    senderOperator: link.senderOperator,
+    outputId: link.outputId,
+    inputId: link.inputId,
+    queueSize: link.queueSize,
+    directOnly: link.directOnly,
+  }
+}

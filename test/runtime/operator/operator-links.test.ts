@@ -1,0 +1,113 @@
+/**
+ * The wiring of direct links between operators (operator-links.ts): which inputs are links,
+ * which outputs feed links only, and which end of a link each launch gets (a waiting one, or a
+ * new channel whose other end goes to the running peer, or is dropped for a restarting one).
+ * Real MessageChannels: a message posted on an end handed out must arrive at its peer's end.
+ */
+import t from 'tap'
+import { receiveMessageOnPort } from 'node:worker_threads'
+import { parseDataflow } from '../../../src/spec/load.js'
+import { buildRoutingTable } from '../../../runtime/supervisor/routing.js'
+import { OperatorLinks } from '../../../runtime/operator/operator-links.js'
+import type { LinkMessage } from '../../../runtime/operator/messages.js'
+
+function spec(directLinks: boolean) {
+  return parseDataflow(
+    `${directLinks ? '_unstable_direct_links: true\n' : ''}nodes:
+  - id: cam
+    operator:
+      javascript: ./cam.js
+      inputs: { tick: dora/timer/millis/10 }
+      outputs: [frame, meta]
+  - id: vision
+    operators:
+      - id: detect
+        javascript: ./detect.js
+        inputs:
+          frame: { source: cam/frame, reliability: best_effort }
+          meta: { source: cam/meta, reliability: best_effort }
+          errors: { source: cam/_errors, reliability: best_effort }
+        outputs: [found]
+  - id: logger
+    operator:
+      javascript: ./logger.js
+      inputs:
+        meta: cam/meta
+        found: vision/detect/found
+`,
+    '/flows/dataflow.yml',
+    { checkFiles: false },
+  )
+}
+
+/** A stand-in host: keeps what it is given while it "has a worker". */
+class End {
+  running = true
+  readonly got: LinkMessage[] = []
+  give(link: LinkMessage): boolean {
+    if (!this.running) return false
+    this.got.push(link)
+    return true
+  }
+}
+
+t.test('best-effort inputs between operators are links only when the dataflow opts in, and not from _errors', async (t) => {
+  t.equal(OperatorLinks.of(spec(false)), undefined, 'no links without _unstable_direct_links')
+  const links = OperatorLinks.of(spec(true))!
+  t.ok(links.has('cam/cam') && links.has('vision/detect'), 'both ends are at a link')
+  t.ok(links.receives('vision/detect') && !links.receives('cam/cam'), 'only the detector receives')
+  t.notOk(links.has('logger/logger'), 'the reliable receiver is at no link')
+  const routing = buildRoutingTable(spec(true))
+  t.same(
+    routing.outputs.get('cam/frame')!.map((d) => [d.inputId, d.direct === true]),
+    [['frame', true]],
+    'the supervisor routes nothing to a link',
+  )
+  t.same(
+    routing.outputs.get('cam/_errors')!.map((d) => [d.inputId, d.direct === true]),
+    [['errors', false]],
+    'it still routes the poison reports it sends itself',
+  )
+})
+
+t.test('each launch gets an end of each of its links; ends pass messages; a restarting peer gets none', async (t) => {
+  const links = OperatorLinks.of(spec(true))!
+  const cam = new End()
+  const detect = new End()
+  links.register('cam/cam', cam)
+  links.register('vision/detect', detect)
+  detect.running = false
+  links.launched('cam/cam')
+  t.same(
+    cam.got.map((l) => [l.role, l.outputId, l.inputId, l.directOnly]),
+    [
+      ['out', 'frame', 'frame', true],
+      ['out', 'meta', 'meta', false],
+    ],
+    'the sender gets its ends (meta also feeds a reliable input: not direct-only)',
+  )
+  // The receiver's first launch takes the ends that waited for it: what was posted arrives.
+  cam.got[0]!.port.postMessage('early')
+  detect.running = true
+  links.launched('vision/detect')
+  t.equal(detect.got.length, 2, 'the receiver gets both waiting ends')
+  t.equal(receiveMessageOnPort(detect.got[0]!.port)?.message, 'early', 'a message sent before the receiver launched reaches it')
+  t.equal(cam.got.length, 2, 'the sender got no new end: the waiting ones were its peers')
+
+  // The receiver restarts: a new channel, its other end to the running sender.
+  links.launched('vision/detect')
+  t.equal(cam.got.length, 4, 'the running sender gets new ends')
+  cam.got[2]!.port.postMessage('after restart')
+  t.equal(receiveMessageOnPort(detect.got[2]!.port)?.message, 'after restart', 'the new ends are a pair')
+
+  // The sender restarts while the receiver is down: its peer end is dropped, not kept.
+  detect.running = false
+  links.launched('cam/cam')
+  detect.running = true
+  links.launched('vision/detect')
+  const last = detect.got.at(-1)!
+  cam.got.at(-1)!.port.postMessage('fresh')
+  t.equal(receiveMessageOnPort(last.port)?.message, 'fresh', "the receiver's next launch made a channel with the sender's current worker")
+  for (const l of [...cam.got, ...detect.got]) l.port.close()
+  links.close()
+})
