@@ -7,9 +7,16 @@
  * (it costs no posted input a redelivery, nothing is dropped as poison) and the link comes
  * back after either end restarts; `dora-ts list`'s counts include what the links carried.
  */
+import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { fixture } from '../fixtures/nodes.js'
 import { waitFor } from '../fixtures/wait-for.js'
+import { parseDataflow } from '../../src/spec/load.js'
+import { DataflowRun } from '../../runtime/supervisor/dataflow-run.js'
+import type { LogEntry } from '../../runtime/supervisor/unit.js'
+import { shortRuntimeDir } from '../e2e/fixtures/cli.js'
 import { dump, startInProcess, type InProcessRun } from './fixtures/in-process.js'
 
 interface Got {
@@ -185,4 +192,21 @@ t.test('a restarted sender gets a new link to the running receiver and goes on',
   )
   const launches = new Set(got.map((g) => g.id.split('.')[0]))
   t.equal(launches.size, 2, 'the ids name the two launches of the sender')
+})
+
+t.test('examples/perception/linked.yml: frames go worker to worker, findings reach the monitor, the run ends', async (t) => {
+  const file = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'perception', 'linked.yml')
+  const spec = parseDataflow(readFileSync(file, 'utf8'), file)
+  const logs: LogEntry[] = []
+  const run = new DataflowRun(spec, { graceMs: 5000, runtimeDir: shortRuntimeDir(t), stateDir: t.testdir({}), log: (e) => logs.push(e) })
+  t.teardown(async () => {
+    run.stop()
+    await run.done
+  })
+  await run.start()
+  const result = await run.done
+  t.ok(result.ok, dump(logs))
+  const monitor = logs.filter((l) => l.source === 'monitor').map((l) => l.text)
+  t.match(monitor.at(-1) ?? '', /^monitor done: 60 frames seen by the detector/, dump(logs))
+  t.ok((run.unitInfo().find((u) => u.name === 'vision/detector')?.messagesIn ?? 0) >= 60, 'list counts the frames the detector got over the link')
 })
