@@ -332,7 +332,7 @@ export class OperatorHost implements Unit {
   #onMessage(message: WorkerToHost, first: FirstLaunch | undefined): void {
     switch (message.type) {
       case 'ready': {
-        if (message.counts !== undefined) this.#linkCounts?.(message.counts)
+        if (message.counts !== undefined) this.#onLinkCounts(message.counts)
         this.#watchdog.clear()
         if (!this.#commits.launch(message.writes, message.outputs)) return
         this.#status = 'running'
@@ -363,12 +363,12 @@ export class OperatorHost implements Unit {
         this.#crash(`crashed: ${withCode(deserializeError(message.error))}`, true)
         return
       case 'done':
-        if (message.counts !== undefined) this.#linkCounts?.(message.counts)
+        if (message.counts !== undefined) this.#onLinkCounts(message.counts)
         if (message.direct === true) this.#onLinkedDone(message.writes ?? [], message.outputs ?? [])
         else this.#onDone(message.writes ?? [], message.outputs ?? [])
         return
       case 'counts':
-        this.#linkCounts?.(message.counts)
+        this.#onLinkCounts(message.counts)
         return
       case 'log':
         this.#host.log({ source: this.display, stream: 'log', level: message.level, text: message.text })
@@ -518,6 +518,15 @@ export class OperatorHost implements Unit {
       }
     }
     links.launched(this.key)
+  }
+
+  /**
+   * What the worker's links did: drops go to the inbox's count of their input (`dora-ts list`
+   * and the run's final report read it, as for the inputs the host queues), the rest to the run.
+   */
+  #onLinkCounts(counts: LinkCounts): void {
+    for (const [inputId, n] of Object.entries(counts.dropped)) this.inbox.countDropped(inputId, n)
+    this.#linkCounts?.(counts)
   }
 
   /** Hand an end of a link to the current worker; false when there is none. */

@@ -99,11 +99,11 @@ export const LINK_ACTIVE = 0
 /** Index of the word of LinkMessage.activity counting linked events started. */
 export const LINK_STARTED = 1
 
-/** What a worker's direct links did since its last report: sent on direct-only outputs, received, dropped. */
+/** What a worker's direct links did since its last report: sent on direct-only outputs, received, dropped per input. */
 export interface LinkCounts {
   sent: number
   received: number
-  dropped: number
+  dropped: Record<string, number>
 }
 
 /**

@@ -53,7 +53,9 @@ export class WorkerLinks {
   /** Message ids on links: `d<launch nonce>.<n>`, unique without a commit (nothing on a link is replayed). */
   readonly #idPrefix = `d${randomBytes(6).toString('hex')}.`
   #sent = 0
-  #counts: LinkCounts = { sent: 0, received: 0, dropped: 0 }
+  #counts: LinkCounts = { sent: 0, received: 0, dropped: {} }
+  /** Some input of {@link #counts} dropped a message. */
+  #dropped = false
   #activity: Int32Array | undefined
   /** After Stop: no input comes over a link any more. */
   #closed = false
@@ -179,15 +181,17 @@ export class WorkerLinks {
   }
 
   /** An event of input `inputId` was dropped from the queue (its queue_size). */
-  dropped(): void {
-    this.#counts.dropped++
+  dropped(inputId: string): void {
+    this.#dropped = true
+    this.#counts.dropped[inputId] = (this.#counts.dropped[inputId] ?? 0) + 1
   }
 
   /** The counts since the last call, or undefined when all are zero. */
   takeCounts(): LinkCounts | undefined {
     const counts = this.#counts
-    if (counts.sent === 0 && counts.received === 0 && counts.dropped === 0) return undefined
-    this.#counts = { sent: 0, received: 0, dropped: 0 }
+    if (counts.sent === 0 && counts.received === 0 && !this.#dropped) return undefined
+    this.#counts = { sent: 0, received: 0, dropped: {} }
+    this.#dropped = false
     return counts
   }
 

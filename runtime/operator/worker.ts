@@ -13,7 +13,8 @@ import { SEALED_VALUES } from '../../src/store/lmdb/checksum.js'
 import type { DoraEvent, SendOptions } from '../../node-sdk/events.js'
 import { unpackEvents } from './event-wire.js'
 import { RecycledBuffers } from './state-buffers.js'
-import { WorkerLinks, type LinkedEvent } from './worker-links.js'
+import { WorkerLinks } from './worker-links.js'
+import { EventQueue } from './event-queue.js'
 import { checkOutput, checkPayload, checkPayloadSize, InvalidOperatorError, InvalidStateKeyError } from '../../node-sdk/errors.js'
 import { toOperatorDefinition, type OperatorContext, type OperatorHandlers, type OperatorSendOptions } from '../../node-sdk/operator.js'
 import { encodeJson, Encoding } from '../../node-sdk/payload.js'
@@ -34,27 +35,13 @@ import type { LogLevel } from '../../src/protocol/node/messages.js'
 
 const port = parentPort!
 
-/**
- * Events waiting to be handled, in order: the host's (it may post the next ones before this
- * one's `done`: pipelining) and those that came over direct links (worker-links.ts), which
- * carry their input to count against its queue_size.
- */
-type Queued = { event: DoraEvent; linked?: undefined } | { event: DoraEvent; linked: LinkedEvent }
-const queue: Queued[] = []
-/** Per input fed by links: its events waiting in {@link queue}. */
-const linkedQueued = new Map<string, number>()
+/** Events waiting to be handled, the host's and those that came over links (event-queue.ts). */
+const queue = new EventQueue()
 let handlers: OperatorHandlers | undefined
 let busy = false
 
 const links = new WorkerLinks((linked) => {
-  const waiting = linkedQueued.get(linked.inputId) ?? 0
-  if (waiting >= links.queueSize(linked.inputId)) {
-    // queue_size reached: the oldest of this input goes (drop_oldest, as the host's inbox does).
-    const at = queue.findIndex((q) => q.linked?.inputId === linked.inputId)
-    if (at >= 0) queue.splice(at, 1)
-    links.dropped()
-  } else linkedQueued.set(linked.inputId, waiting + 1)
-  queue.push({ event: linked.event, linked })
+  if (queue.pushLinked(linked, links.queueSize(linked.inputId))) links.dropped(linked.inputId)
   if (!busy && handlers !== undefined) void drain()
 })
 // From the start (before boot, before the module loads): an end of a link may come at once.
@@ -282,10 +269,7 @@ async function drain(): Promise<void> {
   busy = true
   for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
     const linked = next.linked
-    if (linked !== undefined) {
-      linkedQueued.set(linked.inputId, (linkedQueued.get(linked.inputId) ?? 1) - 1)
-      links.handling()
-    }
+    if (linked !== undefined) links.handling()
     try {
       await handle(loaded, next.event)
     } catch (err) {
@@ -340,7 +324,7 @@ async function main(): Promise<void> {
       // it is handled first; nothing comes after.
       if (event.type === 'stop') links.closeAll()
       else if (event.type === 'input-closed' && links.hasInput(event.id)) links.closeInput(event.id)
-      queue.push({ event })
+      queue.push(event)
     }
     if (!busy) void drain()
   })

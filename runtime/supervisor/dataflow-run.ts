@@ -265,8 +265,8 @@ export class DataflowRun implements AsyncDisposable {
       outboxReceivers: (producer, outputId) => this.#outbox.receivers(producer, outputId),
       receiverCount: (producer, outputId) => destinationsOf(this.#routing, producer, outputId).length,
       links: this.#links,
-      linkCounts: (key, counts) =>
-        this.#counters.direct(key, { sent: BigInt(counts.sent), received: BigInt(counts.received), dropped: BigInt(counts.dropped) }),
+      // Drops are in the receiver's inbox count already (host.ts #onLinkCounts).
+      linkCounts: (key, counts) => this.#counters.direct(key, { sent: BigInt(counts.sent), received: BigInt(counts.received), dropped: 0n }),
       add: (unit) => this.#add(unit),
     })
     // Messages between operators that a previous run committed and their receiver did not:

@@ -50,9 +50,12 @@ export class Inbox {
     return this.#dropped
   }
 
-  /** Count a message of `inputId` dropped: displaced from the queue, or lost after it left it (a best-effort input a crash took). */
-  countDropped(inputId: string): void {
-    this.#dropped.set(inputId, (this.#dropped.get(inputId) ?? 0) + 1)
+  /**
+   * Count `count` messages of `inputId` dropped: displaced from the queue, lost after it left it
+   * (a best-effort input a crash took), or dropped by the operator's worker (a direct link).
+   */
+  countDropped(inputId: string, count = 1): void {
+    this.#dropped.set(inputId, (this.#dropped.get(inputId) ?? 0) + count)
   }
 
   /** Queue an item; returns the input message it displaced, if any. */
