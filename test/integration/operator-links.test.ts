@@ -8,11 +8,11 @@
  * back after either end restarts; `dora-ts list`'s counts include what the links carried.
  */
 import { readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { fixture } from '../fixtures/nodes.js'
 import { waitFor } from '../fixtures/wait-for.js'
+import { ROOT } from '../fixtures/paths.js'
 import { parseDataflow } from '../../src/spec/load.js'
 import { DataflowRun } from '../../runtime/supervisor/dataflow-run.js'
 import type { LogEntry } from '../../runtime/supervisor/unit.js'
@@ -195,7 +195,7 @@ t.test('a restarted sender gets a new link to the running receiver and goes on',
 })
 
 t.test('examples/perception/linked.yml: frames go worker to worker, findings reach the monitor, the run ends', async (t) => {
-  const file = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'perception', 'linked.yml')
+  const file = join(ROOT, 'examples', 'perception', 'linked.yml')
   const spec = parseDataflow(readFileSync(file, 'utf8'), file)
   const logs: LogEntry[] = []
   const run = new DataflowRun(spec, { graceMs: 5000, runtimeDir: shortRuntimeDir(t), stateDir: t.testdir({}), log: (e) => logs.push(e) })
