@@ -33,20 +33,11 @@ export function isOperatorLink(spec: Pick<DataflowSpec, 'directLinks'>, input: I
   return input.source.kind === 'output' && input.source.output !== POISON_OUTPUT
 }
 
-/** One link: which output of which operator feeds which input of which. */
-export interface LinkSpec {
-  id: number
-  /** Operator keys (`node/operator`). */
-  sender: string
-  receiver: string
-  senderNode: string
-  senderOperator: string
-  outputId: string
-  inputId: string
-  queueSize: number
-  /** The output feeds links only. */
-  directOnly: boolean
-}
+/**
+ * One link: which output of which operator (keys `node/operator`) feeds which input of which,
+ * with what its ends are told (LinkMessage).
+ */
+export type LinkSpec = Omit<LinkMessage, 'type' | 'role' | 'port' | 'activity' | 'linkId'> & { id: number; sender: string; receiver: string }
 
 /** What the registry needs of an operator's host. */
 export interface LinkEnd {

@@ -9,13 +9,8 @@ import t from 'tap'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fixture } from '../fixtures/nodes.js'
-import { dump, startInProcess } from './fixtures/in-process.js'
+import { dump, runExample, startInProcess } from './fixtures/in-process.js'
 import { shmLeft, sinkRows as rows } from './fixtures/best-effort.js'
-import { ROOT } from '../fixtures/paths.js'
-import { parseDataflow } from '../../src/spec/load.js'
-import { DataflowRun } from '../../runtime/supervisor/dataflow-run.js'
-import type { LogEntry } from '../../runtime/supervisor/unit.js'
-import { shortRuntimeDir } from '../e2e/fixtures/cli.js'
 import { waitFor } from '../fixtures/wait-for.js'
 
 // Segments go to a folder of this test, not the machine's /dev/shm; and nodes send payloads
@@ -208,16 +203,7 @@ t.test("messages a sender sent before it closed all reach a busy receiver, befor
 })
 
 t.test('examples/camera: a camera streams frames to a viewer over a best-effort link, and the run ends', async (t) => {
-  const file = join(ROOT, 'examples', 'camera', 'dataflow.yml')
-  const spec = parseDataflow(readFileSync(file, 'utf8'), file)
-  const logs: LogEntry[] = []
-  const run = new DataflowRun(spec, { graceMs: 5000, runtimeDir: shortRuntimeDir(t), stateDir: t.testdir({}), log: (e) => logs.push(e) })
-  t.teardown(async () => {
-    run.stop()
-    await run.done
-  })
-  await run.start()
-  const result = await run.done
+  const { run, result, logs } = await runExample(t, 'camera', 'dataflow.yml')
   t.ok(result.ok, dump(logs))
   const viewer = logs.filter((l) => l.source === 'viewer').map((l) => l.text)
   t.match(viewer.at(-1) ?? '', /^viewer done: 60 frames shown, \d+ skipped for newer ones$/, viewer.join('\n'))

@@ -7,17 +7,11 @@
  * (it costs no posted input a redelivery, nothing is dropped as poison) and the link comes
  * back after either end restarts; `dora-ts list`'s counts include what the links carried.
  */
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { fixture } from '../fixtures/nodes.js'
 import { waitFor } from '../fixtures/wait-for.js'
-import { ROOT } from '../fixtures/paths.js'
-import { parseDataflow } from '../../src/spec/load.js'
-import { DataflowRun } from '../../runtime/supervisor/dataflow-run.js'
-import type { LogEntry } from '../../runtime/supervisor/unit.js'
-import { shortRuntimeDir } from '../e2e/fixtures/cli.js'
-import { dump, startInProcess, type InProcessRun } from './fixtures/in-process.js'
+import { createRng } from '../torture/fixtures/rng.js'
+import { dump, runExample, startInProcess, type InProcessRun } from './fixtures/in-process.js'
 
 interface Got {
   n: number
@@ -35,7 +29,17 @@ function gotLines(run: InProcessRun): Got[] {
     })
 }
 
-function flow(o: { count: number; size?: number; sourceCrashAt?: number; sinkCrashAt?: number; kind?: 'throw' | 'hang'; forwardEvery?: number }): string {
+function flow(o: {
+  count: number
+  size?: number
+  sourceCrashAt?: number
+  sinkCrashAt?: number
+  kind?: 'throw' | 'hang'
+  forwardEvery?: number
+  /** Restart at once each time (kills in a row would otherwise wait out a doubling delay). */
+  quickRestarts?: boolean
+}): string {
+  const restarts = o.quickRestarts === true ? '\n      restart_delay: 10ms\n      max_restart_delay: 20ms' : ''
   // The source waits past the sink's crash for the restarted sink to say it is back (what it
   // sends on the link meanwhile is lost: at most once).
   const pauseAt = o.sinkCrashAt === undefined ? 0 : o.sinkCrashAt + 10
@@ -49,7 +53,7 @@ nodes:
         tick: dora/timer/millis/2
         resume: sink/resumed
       outputs: [out]
-      restart_policy: on-failure
+      restart_policy: on-failure${restarts}
   - id: sink
     env: { CRASH_AT: ${o.sinkCrashAt ?? 0}, CRASH_KIND: ${o.kind ?? 'throw'}, FORWARD_EVERY: ${o.forwardEvery ?? 0} }
     operator:
@@ -57,7 +61,7 @@ nodes:
       inputs:
         in: { source: source/out, reliability: best_effort, queue_size: 100000 }
 ${o.kind === 'hang' ? '' : '        tick: dora/timer/millis/1\n'}      outputs: [fwd, resumed]
-      restart_policy: on-failure
+      restart_policy: on-failure${restarts}
       max_redeliveries: 1
       timeout: 1
   - id: tail
@@ -80,6 +84,11 @@ function checkDelivery(t: Test, run: InProcessRun, got: Got[]): void {
     got.every((g) => /^d[0-9a-f]{12}\.\d+$/.test(g.id)),
     'ids are of the link kind',
   )
+  checkIntact(t, run)
+}
+
+/** Every byte right, nothing dropped as poison. */
+function checkIntact(t: Test, run: InProcessRun): void {
   t.same(
     run.lines('sink').filter((l) => l.startsWith('BAD')),
     [],
@@ -195,18 +204,52 @@ t.test('a restarted sender gets a new link to the running receiver and goes on',
 })
 
 t.test('examples/perception/linked.yml: frames go worker to worker, findings reach the monitor, the run ends', async (t) => {
-  const file = join(ROOT, 'examples', 'perception', 'linked.yml')
-  const spec = parseDataflow(readFileSync(file, 'utf8'), file)
-  const logs: LogEntry[] = []
-  const run = new DataflowRun(spec, { graceMs: 5000, runtimeDir: shortRuntimeDir(t), stateDir: t.testdir({}), log: (e) => logs.push(e) })
-  t.teardown(async () => {
-    run.stop()
-    await run.done
-  })
-  await run.start()
-  const result = await run.done
+  const { run, result, logs } = await runExample(t, 'perception', 'linked.yml')
   t.ok(result.ok, dump(logs))
   const monitor = logs.filter((l) => l.source === 'monitor').map((l) => l.text)
   t.match(monitor.at(-1) ?? '', /^monitor done: 60 frames seen by the detector/, dump(logs))
   t.ok((run.unitInfo().find((u) => u.name === 'vision/detector')?.messagesIn ?? 0) >= 60, 'list counts the frames the detector got over the link')
+})
+
+t.test('seeded kills of either end while a link streams: it flows again after each, ids unique, order kept per launch', async (t) => {
+  const seed = Number(process.env['LINK_KILL_SEED'] ?? Date.now() % 1_000_000)
+  t.comment(`seed ${seed} (LINK_KILL_SEED=${seed} replays the same kills)`)
+  const rng = createRng(seed)
+  const run = await startInProcess(t, flow({ count: 1_000_000, size: 20_000, quickRestarts: true }))
+  const kills: string[] = []
+  for (let i = 0; i < 12; i++) {
+    // Wait for some messages (a number drawn from the seed), then kill an end drawn from it.
+    const seen = gotLines(run).length
+    const more = rng.int(1, 30)
+    await waitFor(() => gotLines(run).length >= seen + more || undefined, {
+      what: `${more} more messages at the sink (seed ${seed}, after kills ${kills.join(',')})`,
+      detail: () => dump(run.logs),
+    })
+    const victim = rng.pick(['source', 'sink'])
+    kills.push(victim)
+    run.run.findUnit(victim)!.crash('killed by the test')
+  }
+  // After the last kill the link flows again: once the killed end is back (what the sink still
+  // had queued from before proves nothing), more messages arrive.
+  const last = run.run.findUnit(kills.at(-1)!)!
+  await waitFor(() => last.status === 'running' || undefined, { what: `${last.display} running again (seed ${seed})`, detail: () => dump(run.logs) })
+  const after = gotLines(run).length
+  await waitFor(() => gotLines(run).length > after + 5 || undefined, { what: `messages after the last kill (seed ${seed})`, detail: () => dump(run.logs) })
+  run.run.stop()
+  const result = await run.done
+  t.ok(result.ok, dump(run.logs))
+  const got = gotLines(run)
+  t.equal(new Set(got.map((g) => g.id)).size, got.length, `every message id is unique (seed ${seed})`)
+  // Per launch of the source, its messages arrive in the order it sent them.
+  const byLaunch = new Map<string, number[]>()
+  for (const g of got) {
+    const [launch, n] = g.id.split('.')
+    byLaunch.set(launch!, [...(byLaunch.get(launch!) ?? []), Number(n)])
+  }
+  t.ok(
+    [...byLaunch.values()].every((ns) => ns.every((n, i) => i === 0 || n > ns[i - 1]!)),
+    `in order per launch of the source (seed ${seed})`,
+  )
+  checkIntact(t, run)
+  t.comment(`kills: ${kills.join(', ')}`)
 })
