@@ -630,6 +630,8 @@ export class OperatorHost implements Unit {
 
   #report(): void {
     this.#spare.close()
+    // A clean end (Stop handled, the worker exited) does not go through #stopWorker.
+    clearInterval(this.#linkWatch)
     this.#links?.ended(this.key)
     if (this.#endedReported) return
     this.#endedReported = true
