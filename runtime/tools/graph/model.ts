@@ -7,6 +7,7 @@ import { basename, isAbsolute, relative, sep } from 'node:path'
 import type { DataflowSpec, InputSpec } from '../../../src/spec/types.js'
 import { DEFAULT_QUEUE_SIZE } from '../../../src/spec/validate.js'
 import { outputKey } from '../../supervisor/routing.js'
+import { isOperatorLink } from '../../operator/operator-links.js'
 import { breakCycles } from './cycles.js'
 
 /** Something edges attach to: a timer, a custom node or one operator. */
@@ -123,9 +124,9 @@ export function buildGraph(spec: DataflowSpec): DataflowGraph {
     }
   }
 
-  const addEdges = (receiver: string, inputs: InputSpec[]): void => {
+  const addEdges = (receiver: string, inputs: InputSpec[], operator = false): void => {
     for (const input of inputs) {
-      const detail = inputDetail(input)
+      const detail = inputDetail(input, operator && isOperatorLink(spec, input))
       if (input.source.kind === 'timer') {
         const name = input.source.name
         const key = timerKey(name)
@@ -157,7 +158,7 @@ export function buildGraph(spec: DataflowSpec): DataflowGraph {
   }
   for (const node of spec.nodes) {
     if (node.kind === 'custom') addEdges(node.id, node.inputs)
-    else for (const op of node.operators) addEdges(`${node.id}/${op.id}`, op.inputs)
+    else for (const op of node.operators) addEdges(`${node.id}/${op.id}`, op.inputs, true)
   }
   const allBoxes = [...timers.values(), ...boxes]
   const { back } = breakCycles(
@@ -168,11 +169,15 @@ export function buildGraph(spec: DataflowSpec): DataflowGraph {
   return { name: spec.name, file: spec.file, boxes: allBoxes, edges }
 }
 
-/** Queue settings of `input` that differ from the defaults, e.g. `queue 4, backpressure` or `best effort, queue 1`. */
-export function inputDetail(input: InputSpec): string {
+/**
+ * Queue settings of `input` that differ from the defaults, e.g. `queue 4, backpressure` or
+ * `best effort, queue 1`; `linked`: it is a direct link between operators (operator-links.ts).
+ */
+export function inputDetail(input: InputSpec, linked = false): string {
   const parts: string[] = []
   // First: it changes what the edge is (a direct link between two nodes, no replay).
-  if (input.reliability === 'best_effort') parts.push('best effort')
+  if (linked) parts.push('direct link, best effort')
+  else if (input.reliability === 'best_effort') parts.push('best effort')
   if (input.queueSize !== DEFAULT_QUEUE_SIZE) parts.push(`queue ${input.queueSize}`)
   if (input.queuePolicy !== 'drop_oldest') parts.push(input.queuePolicy)
   if (input.inputTimeout !== undefined) parts.push(`timeout ${input.inputTimeout} s`)

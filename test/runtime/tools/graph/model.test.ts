@@ -105,3 +105,24 @@ t.test('timer intervals read naturally', async (t) => {
   t.equal(formatInterval(1_000n), 'every 1 us')
   t.equal(formatInterval(10n), 'every 10 ns')
 })
+
+t.test('a direct link between operators says so on its edge', async (t) => {
+  const yaml = (direct: boolean) => `${direct ? '_unstable_direct_links: true\n' : ''}nodes:
+  - id: camera
+    operator:
+      javascript: ./camera.mjs
+      inputs: { tick: dora/timer/millis/30 }
+      outputs: [frame]
+  - id: detector
+    operator:
+      javascript: ./detector.mjs
+      inputs:
+        frame: { source: camera/frame, reliability: best_effort, queue_size: 1 }
+`
+  const details = (direct: boolean) =>
+    buildGraph(parseDataflow(yaml(direct), '/flows/linked.yml', { checkFiles: false }))
+      .edges.filter((e) => e.to.unit === 'detector/detector')
+      .map((e) => e.detail)
+  t.same(details(true), ['direct link, best effort, queue 1'], 'with _unstable_direct_links')
+  t.same(details(false), ['best effort, queue 1'], 'without it, a best-effort edge through the supervisor')
+})
