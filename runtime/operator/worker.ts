@@ -244,10 +244,6 @@ async function handle(handlers: OperatorHandlers, event: DoraEvent): Promise<voi
   }
 }
 
-/**
- * Handle the queued events strictly one at a time and in order. A linked event's `done` says
- * so (the host numbers it itself); its outputs on links leave after the `done` (worker-links.ts).
- */
 /** How long the counts of linked events may wait for a `done` to carry them (ms): `dora-ts list` reads them. */
 const COUNTS_WAIT_MS = 200
 let countsTimer: NodeJS.Timeout | undefined
@@ -263,6 +259,10 @@ function reportCountsSoon(): void {
   countsTimer.unref()
 }
 
+/**
+ * Handle the queued events strictly one at a time and in order. A linked event's `done` says
+ * so (the host numbers it itself); its outputs on links leave after the `done` (worker-links.ts).
+ */
 async function drain(): Promise<void> {
   const loaded = handlers
   if (loaded === undefined) return
