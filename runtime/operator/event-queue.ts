@@ -27,10 +27,10 @@ export class EventQueue {
   }
 
   /** An event that came over a link; returns true when it displaced the oldest of its input. */
-  pushLinked(linked: LinkedEvent, queueSize: number): boolean {
+  pushLinked(linked: LinkedEvent): boolean {
     const waiting = this.#linked.get(linked.inputId) ?? 0
     let dropped = false
-    if (waiting >= queueSize) {
+    if (waiting >= linked.queueSize) {
       const at = this.#items.findIndex((q) => q.linked?.inputId === linked.inputId)
       if (at >= 0) {
         this.#items.splice(at, 1)

@@ -182,13 +182,6 @@ export class OperatorLinks {
 }
 
 function fieldsOf(link: LinkSpec): LinkFields {
-  return {
-    linkId: link.id,
-    senderNode: link.senderNode,
-    senderOperator: link.senderOperator,
-    outputId: link.outputId,
-    inputId: link.inputId,
-    queueSize: link.queueSize,
-    directOnly: link.directOnly,
-  }
+  const { id, sender: _sender, receiver: _receiver, ...fields } = link
+  return { linkId: id, ...fields }
 }

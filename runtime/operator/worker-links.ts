@@ -38,10 +38,11 @@ interface InLink {
   link: LinkMessage
 }
 
-/** An event taken from a link, queued beside the host's: its input, to count it against queue_size. */
+/** An event taken from a link, queued beside the host's: its input and that input's queue_size, to count it against. */
 export interface LinkedEvent {
   event: InputEvent
   inputId: string
+  queueSize: number
 }
 
 /** The worker's direct links (see the module comment). */
@@ -222,12 +223,6 @@ export class WorkerLinks {
         redelivered: false,
       },
     }
-    this.#deliver({ event, inputId: link.inputId })
-  }
-
-  /** The queue_size of input `inputId` (the first link's: every link of one input has the same). */
-  queueSize(inputId: string): number {
-    for (const entry of this.#in.values()) if (entry.link.inputId === inputId) return entry.link.queueSize
-    return Number.POSITIVE_INFINITY
+    this.#deliver({ event, inputId: link.inputId, queueSize: link.queueSize })
   }
 }

@@ -41,7 +41,7 @@ let handlers: OperatorHandlers | undefined
 let busy = false
 
 const links = new WorkerLinks((linked) => {
-  if (queue.pushLinked(linked, links.queueSize(linked.inputId))) links.dropped(linked.inputId)
+  if (queue.pushLinked(linked)) links.dropped(linked.inputId)
   if (!busy && handlers !== undefined) void drain()
 })
 // From the start (before boot, before the module loads): an end of a link may come at once.

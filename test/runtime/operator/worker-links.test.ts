@@ -118,13 +118,14 @@ t.test("a linked input's queue_size drops its oldest waiting event, never the ho
   const queue = new EventQueue()
   const linked = (n: number, inputId = 'frame'): LinkedEvent => ({
     inputId,
+    queueSize: 2,
     event: { type: 'input', id: inputId, data: new Uint8Array([n]), metadata: {} as InputEvent['metadata'] },
   })
   queue.push({ type: 'stop', cause: 'manual' })
-  t.equal(queue.pushLinked(linked(1), 2), false)
-  t.equal(queue.pushLinked(linked(2, 'meta'), 2), false, 'another input counts on its own')
-  t.equal(queue.pushLinked(linked(3), 2), false)
-  t.equal(queue.pushLinked(linked(4), 2), true, 'the third waiting event of a queue_size 2 input displaces one')
+  t.equal(queue.pushLinked(linked(1)), false)
+  t.equal(queue.pushLinked(linked(2, 'meta')), false, 'another input counts on its own')
+  t.equal(queue.pushLinked(linked(3)), false)
+  t.equal(queue.pushLinked(linked(4)), true, 'the third waiting event of a queue_size 2 input displaces one')
   const order = (): unknown[] => {
     const out: unknown[] = []
     for (let q = queue.shift(); q !== undefined; q = queue.shift())
@@ -132,5 +133,5 @@ t.test("a linked input's queue_size drops its oldest waiting event, never the ho
     return out
   }
   t.same(order(), ['stop', 'meta2', 'frame3', 'frame4'], 'the oldest of that input went; the host event and the other input stayed')
-  t.equal(queue.pushLinked(linked(5), 2), false, 'handled events no longer count against the queue')
+  t.equal(queue.pushLinked(linked(5)), false, 'handled events no longer count against the queue')
 })
