@@ -58,7 +58,7 @@ export class EventCommits {
   launch(writes: StateWrite[], outputs: BufferedOutput[]): boolean {
     if (outputs.length === 0) return this.commit(writes, [], undefined)
     const { launch, ids } = this.#deliveries.launchIds(outputs.length)
-    const lastEvent = Number(this.#deliveries.meta().lastEvent)
+    const lastEvent = this.#deliveries.committedNo
     const sent = outputs.map((output, i) => this.#sent.message(output, ids[i] ?? '', false, initOrder(lastEvent, launch, i)))
     this.#deliveries.launchCommitted(launch)
     if (!this.commit(writes, sent, undefined)) return false
