@@ -26,18 +26,15 @@ export class EventQueue {
     this.#items.push({ event })
   }
 
-  /** An event that came over a link; returns true when it displaced the oldest of its input. */
-  pushLinked(linked: LinkedEvent): boolean {
+  /** An event that came over a link; returns the oldest of its input when this displaced it. */
+  pushLinked(linked: LinkedEvent): LinkedEvent | undefined {
     const waiting = this.#linked.get(linked.inputId) ?? 0
-    let dropped = false
+    let dropped: LinkedEvent | undefined
     if (waiting >= linked.queueSize) {
       const at = this.#items.findIndex((q) => q.linked?.inputId === linked.inputId)
-      if (at >= 0) {
-        this.#items.splice(at, 1)
-        dropped = true
-      }
+      if (at >= 0) dropped = this.#items.splice(at, 1)[0]?.linked
     }
-    if (!dropped) this.#linked.set(linked.inputId, waiting + 1)
+    if (dropped === undefined) this.#linked.set(linked.inputId, waiting + 1)
     this.#items.push({ event: linked.event, linked })
     return dropped
   }

@@ -150,6 +150,8 @@ export class OperatorHost implements Unit {
   #stagePrefix: string | undefined
   readonly #links: OperatorLinks | undefined
   readonly #linkCounts: OperatorHostOptions['linkCounts']
+  /** The tallies (LinkMessage.tally) of the links' ends the current worker holds. */
+  #linkTallies: SharedArrayBuffer[] = []
   /** The current worker's LinkMessage.activity, when it receives on links. */
   #linkActivity: Int32Array | undefined
   /** Looks for a handler of a linked event that outlives `timeout` (the host did not post that event). */
@@ -183,7 +185,7 @@ export class OperatorHost implements Unit {
     )
     this.#linkCounts = options.linkCounts
     this.#links = options.links?.has(this.key) === true ? options.links : undefined
-    this.#links?.register(this.key, { give: (link) => this.#giveLink(link) })
+    this.#links?.register(this.key, { give: (link) => this.#giveLink(link), lost: (inputId, count) => this.inbox.countDropped(inputId, count) })
   }
 
   get status(): UnitStatus {
@@ -265,7 +267,15 @@ export class OperatorHost implements Unit {
     this.#worker = undefined
     this.#dropStaged()
     this.#batch.clear()
-    if (worker !== undefined) void worker.terminate()
+    // No worker: its thread already exited (the 'exit' that brought us here).
+    this.#linksGone(worker === undefined ? Promise.resolve() : worker.terminate())
+  }
+
+  /** The worker that held the current ends of links is retired; `exited` settles when its thread is gone. */
+  #linksGone(exited: Promise<unknown>): void {
+    const tallies = this.#linkTallies
+    this.#linkTallies = []
+    this.#links?.gone(this.key, tallies, exited)
   }
 
   #launch(first?: FirstLaunch): void {
@@ -313,6 +323,7 @@ export class OperatorHost implements Unit {
         exit: (code) => {
           this.#worker = undefined
           if (this.#stopHandled) {
+            this.#linksGone(Promise.resolve())
             this.#report()
             return
           }
@@ -535,6 +546,7 @@ export class OperatorHost implements Unit {
     if (worker === undefined) return false
     const activity = link.role === 'in' ? this.#linkActivity : undefined
     worker.postMessage({ ...link, activity: activity?.buffer as SharedArrayBuffer | undefined }, [link.port])
+    if (link.tally !== undefined) this.#linkTallies.push(link.tally)
     return true
   }
 

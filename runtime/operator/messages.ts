@@ -92,7 +92,19 @@ export interface LinkMessage {
    * hang in such an event from one in the event it posted.
    */
   activity?: SharedArrayBuffer | undefined
+  /**
+   * The tally of this channel (one per pair of ends, shared by both): two Int32 words,
+   * LINK_POSTED (messages the sender's worker posted on it) and LINK_SETTLED (messages the
+   * receiver's worker handled to the end or dropped by its queue rule). Once the receiver's
+   * worker is gone, the difference is what the channel lost (operator-links.ts).
+   */
+  tally?: SharedArrayBuffer | undefined
 }
+
+/** Index of the word of LinkMessage.tally counting messages posted on the channel. */
+export const LINK_POSTED = 0
+/** Index of the word of LinkMessage.tally counting messages handled or dropped by the receiver. */
+export const LINK_SETTLED = 1
 
 /** Index of the word of LinkMessage.activity that is 1 while a linked event is handled. */
 export const LINK_ACTIVE = 0

@@ -18,7 +18,7 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { POISON_OUTPUT } from '../../src/spec/resolve.js'
 import type { DataflowSpec, InputSpec, OperatorNodeSpec, OperatorSpec, OutputSource } from '../../src/spec/types.js'
-import type { LinkMessage } from './messages.js'
+import { LINK_POSTED, LINK_SETTLED, type LinkMessage } from './messages.js'
 
 /**
  * Whether `input` of an operator is a direct link: the dataflow opts in, the input is best
@@ -43,9 +43,32 @@ export type LinkSpec = Omit<LinkMessage, 'type' | 'role' | 'port' | 'activity' |
 export interface LinkEnd {
   /** Hand this end to the current worker; false when there is none (the end waits for the next launch). */
   give(link: LinkMessage): boolean
+  /** `count` messages of its input `inputId` were lost on a link (its receiving worker died, or never came): count them as drops. */
+  lost(inputId: string, count: number): void
 }
 
 type LinkFields = Omit<LinkMessage, 'type' | 'role' | 'port' | 'activity'>
+
+/**
+ * One channel of a link (a pair of ends, made after a launch of either end) and its tally
+ * (LinkMessage.tally). Once its receiving end is gone (the worker that held it exited, or it
+ * was closed before any worker got it), nothing more is settled there, so whatever was posted
+ * and not settled is lost: counted as drops of the receiver's input, and counted again as the
+ * sender keeps posting into it (until the sender gets the new channel or its worker exits).
+ */
+interface Channel {
+  link: LinkSpec
+  tally: Int32Array
+  /** Lost messages already counted. */
+  counted: number
+  receiverGone: boolean
+}
+
+/**
+ * How long the run's end waits for the threads of retired workers to exit before it counts
+ * the losses of their channels (a terminated thread exits within milliseconds).
+ */
+const EXIT_WAIT_MS = 2_000
 
 /** The links of one run (see the module comment). */
 export class OperatorLinks {
@@ -57,7 +80,11 @@ export class OperatorLinks {
    * its operator restarts is closed instead: what is posted there would pile up in this thread
    * for as long as the restart takes, and the next launch makes a new channel anyway.
    */
-  readonly #waiting = new Map<string, MessagePort>()
+  readonly #waiting = new Map<string, { port: MessagePort; channel: Channel }>()
+  /** Every channel made, by its tally's buffer. */
+  readonly #channels = new Map<SharedArrayBuffer, Channel>()
+  /** Exits of workers that held ends, still to come: the run's end waits for them. */
+  readonly #exits = new Set<Promise<void>>()
   /** Operators launched at least once, and those ended for good. */
   readonly #launched = new Set<string>()
   readonly #ended = new Set<string>()
@@ -133,20 +160,25 @@ export class OperatorLinks {
       const role = link.sender === key ? 'out' : link.receiver === key ? 'in' : undefined
       if (role === undefined) continue
       const fields = fieldsOf(link)
-      let port = this.#take(link.id, role)
-      if (port === undefined) {
-        const channel = new MessageChannel()
-        port = channel.port1
+      let mine = this.#take(link.id, role)
+      if (mine === undefined) {
+        const { port1, port2 } = new MessageChannel()
+        const tally = new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT)
+        const channel: Channel = { link, tally: new Int32Array(tally), counted: 0, receiverGone: false }
+        this.#channels.set(tally, channel)
+        mine = { port: port1, channel }
         const peerRole = role === 'out' ? 'in' : 'out'
         const peerKey = role === 'out' ? link.receiver : link.sender
         const peer = this.#ends.get(peerKey)
-        if (peer !== undefined && peer.give({ type: 'link', role: peerRole, port: channel.port2, ...fields })) {
+        if (peer !== undefined && peer.give({ type: 'link', role: peerRole, port: port2, tally, ...fields })) {
           // Handed to the peer's worker.
-        } else if (this.#launched.has(peerKey) || this.#ended.has(peerKey)) channel.port2.close()
-        else this.#wait(link.id, peerRole, channel.port2)
+        } else if (this.#launched.has(peerKey) || this.#ended.has(peerKey)) this.#closeEnd(port2, channel, peerRole)
+        else this.#wait(link.id, peerRole, { port: port2, channel })
       }
       // Its own worker exists (it was just launched): this cannot fail.
-      if (!end.give({ type: 'link', role, port, ...fields })) port.close()
+      if (!end.give({ type: 'link', role, port: mine.port, tally: mine.channel.tally.buffer as SharedArrayBuffer, ...fields })) {
+        this.#closeEnd(mine.port, mine.channel, role)
+      }
     }
   }
 
@@ -157,27 +189,83 @@ export class OperatorLinks {
   ended(key: string): void {
     this.#ended.add(key)
     for (const link of this.#links) {
-      if (link.sender === key) this.#take(link.id, 'out')?.close()
-      if (link.receiver === key) this.#take(link.id, 'in')?.close()
+      if (link.sender === key) this.#closeWaiting(link.id, 'out')
+      if (link.receiver === key) this.#closeWaiting(link.id, 'in')
     }
   }
 
-  /** The run ended: every waiting end is closed. */
-  close(): void {
-    for (const port of this.#waiting.values()) port.close()
+  /**
+   * A worker of operator `key` that held the ends whose tallies are `tallies` is retired:
+   * once `exited` settles (its thread is gone, so it settles nothing more), the channels it
+   * received on count what they lost, and those it sent on count what it posted into a
+   * receiver already gone.
+   */
+  gone(key: string, tallies: readonly SharedArrayBuffer[], exited: Promise<unknown>): void {
+    if (tallies.length === 0) return
+    const count = (): void => {
+      for (const tally of tallies) {
+        const channel = this.#channels.get(tally)
+        if (channel === undefined) continue
+        if (channel.link.receiver === key) channel.receiverGone = true
+        this.#count(channel)
+      }
+    }
+    const done = exited.then(count, count)
+    this.#exits.add(done)
+    void done.finally(() => this.#exits.delete(done))
+  }
+
+  /**
+   * The run ended: every waiting end is closed, and once the retired workers' threads are gone
+   * (at most {@link EXIT_WAIT_MS}), every channel whose receiver is gone counts its last losses,
+   * before the run reports its drops.
+   */
+  async close(): Promise<void> {
+    for (const [key, waiting] of this.#waiting) this.#closeEnd(waiting.port, waiting.channel, key.endsWith(':in') ? 'in' : 'out')
     this.#waiting.clear()
+    let timer: NodeJS.Timeout | undefined
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, EXIT_WAIT_MS)
+    })
+    await Promise.race([Promise.all([...this.#exits]), bound])
+    clearTimeout(timer)
+    for (const channel of this.#channels.values()) this.#count(channel)
   }
 
-  #take(linkId: number, role: 'out' | 'in'): MessagePort | undefined {
+  /** Count what `channel` lost since last counted, if its receiving end is gone. */
+  #count(channel: Channel): void {
+    if (!channel.receiverGone) return
+    const { tally } = channel
+    // Int32 words: the differences are right modulo 2^32, far beyond what is ever in flight.
+    const lost = (Atomics.load(tally, LINK_POSTED) - Atomics.load(tally, LINK_SETTLED) - channel.counted) | 0
+    if (lost <= 0) return
+    channel.counted = (channel.counted + lost) | 0
+    this.#ends.get(channel.link.receiver)?.lost(channel.link.inputId, lost)
+  }
+
+  /** Close an end no worker got: a receiving end closed so is gone from the start. */
+  #closeEnd(port: MessagePort, channel: Channel, role: 'out' | 'in'): void {
+    port.close()
+    if (role !== 'in') return
+    channel.receiverGone = true
+    this.#count(channel)
+  }
+
+  #closeWaiting(linkId: number, role: 'out' | 'in'): void {
+    const waiting = this.#take(linkId, role)
+    if (waiting !== undefined) this.#closeEnd(waiting.port, waiting.channel, role)
+  }
+
+  #take(linkId: number, role: 'out' | 'in'): { port: MessagePort; channel: Channel } | undefined {
     const key = `${linkId}:${role}`
-    const port = this.#waiting.get(key)
+    const waiting = this.#waiting.get(key)
     this.#waiting.delete(key)
-    return port
+    return waiting
   }
 
-  #wait(linkId: number, role: 'out' | 'in', port: MessagePort): void {
-    this.#take(linkId, role)?.close()
-    this.#waiting.set(`${linkId}:${role}`, port)
+  #wait(linkId: number, role: 'out' | 'in', waiting: { port: MessagePort; channel: Channel }): void {
+    this.#closeWaiting(linkId, role)
+    this.#waiting.set(`${linkId}:${role}`, waiting)
   }
 }
 

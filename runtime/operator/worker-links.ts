@@ -15,7 +15,7 @@ import type { InputEvent } from '../../node-sdk/events.js'
 import { copyBytes, ownsWholeBuffer } from '../../src/bytes.js'
 import { nowNs } from '../../src/clock.js'
 import type { MetadataValue } from '../../src/events.js'
-import { LINK_ACTIVE, LINK_STARTED, MIN_TRANSFER_BYTES, type BufferedOutput, type LinkCounts, type LinkMessage } from './messages.js'
+import { LINK_ACTIVE, LINK_POSTED, LINK_SETTLED, LINK_STARTED, MIN_TRANSFER_BYTES, type BufferedOutput, type LinkCounts, type LinkMessage } from './messages.js'
 
 /** One message on a link: an output, as the receiver's input shows it. */
 interface LinkedMessage {
@@ -31,19 +31,28 @@ interface OutLink {
   linkId: number
   port: MessagePort
   directOnly: boolean
+  /** The channel's tally (LinkMessage.tally), when the host keeps one. */
+  tally: Int32Array | undefined
 }
 
 interface InLink {
   port: MessagePort
   link: LinkMessage
+  tally: Int32Array | undefined
 }
 
-/** An event taken from a link, queued beside the host's: its input and that input's queue_size, to count it against. */
+/**
+ * An event taken from a link, queued beside the host's: its input and that input's
+ * queue_size, to count it against, and the tally of the channel it came on, to settle it in.
+ */
 export interface LinkedEvent {
   event: InputEvent
   inputId: string
   queueSize: number
+  tally?: Int32Array | undefined
 }
+
+const tallyOf = (link: LinkMessage): Int32Array | undefined => (link.tally === undefined ? undefined : new Int32Array(link.tally))
 
 /** The worker's direct links (see the module comment). */
 export class WorkerLinks {
@@ -75,7 +84,7 @@ export class WorkerLinks {
         l.port.close()
         return false
       })
-      list.push({ linkId: link.linkId, port: link.port, directOnly: link.directOnly })
+      list.push({ linkId: link.linkId, port: link.port, directOnly: link.directOnly, tally: tallyOf(link) })
       this.#out.set(link.outputId, list)
       return
     }
@@ -87,7 +96,7 @@ export class WorkerLinks {
     const old = this.#in.get(link.linkId)
     // The sender restarted: what its last worker posted before it died is still here.
     if (old !== undefined) this.#closeIn(old)
-    const entry: InLink = { port: link.port, link }
+    const entry: InLink = { port: link.port, link, tally: tallyOf(link) }
     this.#in.set(link.linkId, entry)
     link.port.on('message', (message: LinkedMessage) => this.#arrived(entry, message))
   }
@@ -139,7 +148,11 @@ export class WorkerLinks {
       // The bytes move to a lone receiver that is the only one to see them (the host has no copy
       // to route); else each link gets a copy (structured clone).
       const move = directOnly && links.length === 1 && output.data.byteLength >= MIN_TRANSFER_BYTES && ownsWholeBuffer(output.data)
-      for (const link of links) link.port.postMessage(message, move ? [output.data.buffer as ArrayBuffer] : undefined)
+      for (const link of links) {
+        // Counted before it leaves: the receiver never settles more than was posted.
+        if (link.tally !== undefined) Atomics.add(link.tally, LINK_POSTED, 1)
+        link.port.postMessage(message, move ? [output.data.buffer as ArrayBuffer] : undefined)
+      }
     }
   }
 
@@ -176,15 +189,17 @@ export class WorkerLinks {
     Atomics.store(activity, LINK_ACTIVE, 1)
   }
 
-  /** A linked event's handler returned. */
-  handled(): void {
+  /** A linked event's handler returned: its message is settled (not lost if this worker dies now). */
+  handled(linked: LinkedEvent): void {
     if (this.#activity !== undefined) Atomics.store(this.#activity, LINK_ACTIVE, 0)
+    if (linked.tally !== undefined) Atomics.add(linked.tally, LINK_SETTLED, 1)
   }
 
-  /** An event of input `inputId` was dropped from the queue (its queue_size). */
-  dropped(inputId: string): void {
+  /** A linked event was dropped from the queue (its input's queue_size): counted here, settled. */
+  dropped(linked: LinkedEvent): void {
     this.#dropped = true
-    this.#counts.dropped[inputId] = (this.#counts.dropped[inputId] ?? 0) + 1
+    this.#counts.dropped[linked.inputId] = (this.#counts.dropped[linked.inputId] ?? 0) + 1
+    if (linked.tally !== undefined) Atomics.add(linked.tally, LINK_SETTLED, 1)
   }
 
   /** The counts since the last call, or undefined when all are zero. */
@@ -223,6 +238,6 @@ export class WorkerLinks {
         redelivered: false,
       },
     }
-    this.#deliver({ event, inputId: link.inputId, queueSize: link.queueSize })
+    this.#deliver({ event, inputId: link.inputId, queueSize: link.queueSize, tally: entry.tally })
   }
 }

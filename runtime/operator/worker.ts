@@ -41,7 +41,8 @@ let handlers: OperatorHandlers | undefined
 let busy = false
 
 const links = new WorkerLinks((linked) => {
-  if (queue.pushLinked(linked)) links.dropped(linked.inputId)
+  const displaced = queue.pushLinked(linked)
+  if (displaced !== undefined) links.dropped(displaced)
   if (!busy && handlers !== undefined) void drain()
 })
 // From the start (before boot, before the module loads): an end of a link may come at once.
@@ -278,7 +279,7 @@ async function drain(): Promise<void> {
       post({ type: 'failed', error: serializeError(err) })
       return
     }
-    if (linked !== undefined) links.handled()
+    if (linked !== undefined) links.handled(linked)
     if (pendingWrites.size === 0 && pendingOutputs.length === 0) {
       // The host needs no word of a linked event that did nothing (its activity words say
       // when one runs); a posted event's `done` it does need, and it carries the counts.

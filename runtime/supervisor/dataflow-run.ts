@@ -452,7 +452,8 @@ export class DataflowRun implements AsyncDisposable {
     this.#inputTimeouts.stop()
     this.#ladder.clear()
     this.#nodes?.close()
-    this.#links?.close()
+    // Before the drops are read: the links count what was lost on them (operator-links.ts).
+    await this.#links?.close()
     try {
       await this.#resources?.close()
     } catch (err) {

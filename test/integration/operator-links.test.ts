@@ -172,6 +172,9 @@ for (const kind of ['throw', 'hang'] as const) {
       got.some((g) => g.n > crashAt),
       'numbers sent after the restart arrive',
     )
+    // The source sent every number once (it never crashed): what the sink never handled was
+    // lost on the link with the crashed worker, and the run counts exactly that many drops.
+    t.equal(result.dropped['sink/in'] ?? 0, count - got.length, `the run counts the ${count - got.length} numbers the sink never handled as drops of its input`)
     t.ok(
       run.logs.some((l) => l.source === 'dora-ts' && /sink restarting/.test(l.text)),
       'the sink was restarted',

@@ -9,7 +9,7 @@ import { receiveMessageOnPort } from 'node:worker_threads'
 import { parseDataflow } from '../../../src/spec/load.js'
 import { buildRoutingTable } from '../../../runtime/supervisor/routing.js'
 import { OperatorLinks } from '../../../runtime/operator/operator-links.js'
-import type { LinkMessage } from '../../../runtime/operator/messages.js'
+import { LINK_POSTED, LINK_SETTLED, type LinkMessage } from '../../../runtime/operator/messages.js'
 
 function spec(directLinks: boolean) {
   return parseDataflow(
@@ -44,12 +44,20 @@ function spec(directLinks: boolean) {
 class End {
   running = true
   readonly got: LinkMessage[] = []
+  /** Messages counted lost, per input. */
+  readonly lostBy = new Map<string, number>()
   give(link: LinkMessage): boolean {
     if (!this.running) return false
     this.got.push(link)
     return true
   }
+  lost(inputId: string, count: number): void {
+    this.lostBy.set(inputId, (this.lostBy.get(inputId) ?? 0) + count)
+  }
 }
+
+/** A channel's tally words, as the workers at its ends see them. */
+const words = (link: LinkMessage): Int32Array => new Int32Array(link.tally!)
 
 t.test('best-effort inputs between operators are links only when the dataflow opts in, and not from _errors', async (t) => {
   t.equal(OperatorLinks.of(spec(false)), undefined, 'no links without _unstable_direct_links')
@@ -109,5 +117,59 @@ t.test('each launch gets an end of each of its links; ends pass messages; a rest
   cam.got.at(-1)!.port.postMessage('fresh')
   t.equal(receiveMessageOnPort(last.port)?.message, 'fresh', "the receiver's next launch made a channel with the sender's current worker")
   for (const l of [...cam.got, ...detect.got]) l.port.close()
-  links.close()
+  await links.close()
+})
+
+t.test('what a channel lost is counted once its receiver is gone, and again for what was posted into it after', async (t) => {
+  const links = OperatorLinks.of(spec(true))!
+  const cam = new End()
+  const detect = new End()
+  links.register('cam/cam', cam)
+  links.register('vision/detect', detect)
+  links.launched('cam/cam')
+  links.launched('vision/detect')
+  const [frameOut] = cam.got
+  const [frameIn] = detect.got
+  t.equal(frameOut!.tally, frameIn!.tally, 'both ends of a channel share its tally')
+  // The sender posts 10, the receiver handles 6 and drops 1 by its queue rule (both settle).
+  Atomics.add(words(frameOut!), LINK_POSTED, 10)
+  Atomics.add(words(frameIn!), LINK_SETTLED, 7)
+  // The sender's worker retiring says nothing: the receiver still has the 3.
+  let exit!: () => void
+  links.gone('cam/cam', [frameOut!.tally!], Promise.resolve())
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same([...detect.lostBy], [], 'nothing is lost while the receiver lives')
+  // The receiver's worker is retired: counted once its thread has exited.
+  const exited = new Promise<void>((resolve) => (exit = resolve))
+  links.gone('vision/detect', [frameIn!.tally!, detect.got[1]!.tally!], exited)
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same([...detect.lostBy], [], 'not before its thread exited (it could still settle one)')
+  exit()
+  await exited
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same([...detect.lostBy], [['frame', 3]], 'the 3 posted and never settled are drops of the input')
+  // The sender posts 2 more into the dead port before it gets the new channel: the run's end counts them.
+  Atomics.add(words(frameOut!), LINK_POSTED, 2)
+  await links.close()
+  t.same([...detect.lostBy], [['frame', 5]], 'the end of the run counts what was posted after, once')
+  for (const l of [...cam.got, ...detect.got]) l.port.close()
+})
+
+t.test('an end closed before any worker got it loses what is posted to it', async (t) => {
+  const links = OperatorLinks.of(spec(true))!
+  const cam = new End()
+  const detect = new End()
+  links.register('cam/cam', cam)
+  links.register('vision/detect', detect)
+  detect.running = false
+  links.launched('cam/cam')
+  t.equal(detect.got.length, 0, "the receiver's ends wait for its first launch")
+  // The detector never launches: it ended (a load failure), and its waiting ends are closed.
+  Atomics.add(words(cam.got[0]!), LINK_POSTED, 4)
+  links.ended('vision/detect')
+  t.same([...detect.lostBy], [['frame', 4]], 'what waited for it is lost')
+  Atomics.add(words(cam.got[0]!), LINK_POSTED, 1)
+  await links.close()
+  t.same([...detect.lostBy], [['frame', 5]], 'and what the sender posted after')
+  for (const l of cam.got) l.port.close()
 })

@@ -9,7 +9,7 @@ import t from 'tap'
 import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { EventQueue } from '../../../runtime/operator/event-queue.js'
 import { WorkerLinks, type LinkedEvent } from '../../../runtime/operator/worker-links.js'
-import type { BufferedOutput, LinkMessage } from '../../../runtime/operator/messages.js'
+import { LINK_POSTED, LINK_SETTLED, type BufferedOutput, type LinkMessage } from '../../../runtime/operator/messages.js'
 import type { InputEvent } from '../../../node-sdk/events.js'
 
 const base = { senderNode: 'cam', senderOperator: 'cam', inputId: 'frame', queueSize: 10 }
@@ -122,10 +122,15 @@ t.test("a linked input's queue_size drops its oldest waiting event, never the ho
     event: { type: 'input', id: inputId, data: new Uint8Array([n]), metadata: {} as InputEvent['metadata'] },
   })
   queue.push({ type: 'stop', cause: 'manual' })
-  t.equal(queue.pushLinked(linked(1)), false)
-  t.equal(queue.pushLinked(linked(2, 'meta')), false, 'another input counts on its own')
-  t.equal(queue.pushLinked(linked(3)), false)
-  t.equal(queue.pushLinked(linked(4)), true, 'the third waiting event of a queue_size 2 input displaces one')
+  t.equal(queue.pushLinked(linked(1)), undefined)
+  t.equal(queue.pushLinked(linked(2, 'meta')), undefined, 'another input counts on its own')
+  t.equal(queue.pushLinked(linked(3)), undefined)
+  const displaced = queue.pushLinked(linked(4))
+  t.equal(
+    (displaced?.event as InputEvent | undefined)?.data[0],
+    1,
+    'the third waiting event of a queue_size 2 input displaces the oldest (to settle on its own channel)',
+  )
   const order = (): unknown[] => {
     const out: unknown[] = []
     for (let q = queue.shift(); q !== undefined; q = queue.shift())
@@ -133,5 +138,27 @@ t.test("a linked input's queue_size drops its oldest waiting event, never the ho
     return out
   }
   t.same(order(), ['stop', 'meta2', 'frame3', 'frame4'], 'the oldest of that input went; the host event and the other input stayed')
-  t.equal(queue.pushLinked(linked(5)), false, 'handled events no longer count against the queue')
+  t.equal(queue.pushLinked(linked(5)), undefined, 'handled events no longer count against the queue')
+})
+
+t.test("a channel's tally: the sender counts what it posts, the receiver what it handled or dropped", async (t) => {
+  const tally = new SharedArrayBuffer(8)
+  const words = new Int32Array(tally)
+  const sender = new WorkerLinks(() => {})
+  const got: LinkedEvent[] = []
+  const receiver = new WorkerLinks((linked) => got.push(linked))
+  const channel = new MessageChannel()
+  sender.set(link('out', channel.port1, { tally }))
+  receiver.set(link('in', channel.port2, { tally }))
+  sender.post([output('frame', 8, 1), output('frame', 8, 2), output('frame', 8, 3)])
+  t.equal(Atomics.load(words, LINK_POSTED), 3, 'three posted')
+  await until(got, 3)
+  t.equal(Atomics.load(words, LINK_SETTLED), 0, 'arrived is not settled: a worker dying now loses them')
+  receiver.handling()
+  receiver.handled(got[0]!)
+  receiver.dropped(got[1]!)
+  t.equal(Atomics.load(words, LINK_SETTLED), 2, 'one handled and one dropped by the queue rule are settled')
+  t.same(receiver.takeCounts()?.dropped, { frame: 1 }, 'the drop is counted as before')
+  channel.port1.close()
+  channel.port2.close()
 })
