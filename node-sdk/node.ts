@@ -252,15 +252,14 @@ export class Node implements AsyncDisposable {
           yield event
           // The program took it and came back for more: consumed. (A loop that breaks out
           // never comes back: the event it was handling is not.)
-          // With more events already waiting, the next one handed over records this as consumed
-          // in the same write (link-inputs.ts); only a loop about to wait writes it now.
-          if (item.link !== undefined) this.#links.consumed(item.link.input, item.link.seq, this.#buffer.length > 0)
+          // Written to the cursor later, with the next write or once the loop waited a while (link-inputs.ts).
+          if (item.link !== undefined) this.#links.consumed(item.link.input, item.link.seq)
           this.#consume(item.seq)
           if (event.type === 'stop') return
           continue
         }
         if (this.#ended) return
-        this.#links.settle()
+        this.#links.settleSoon()
         this.#requestNext()
         const ended = await this.#buffer.wait()
         if (ended && this.#buffer.length === 0) return
