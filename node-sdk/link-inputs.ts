@@ -66,6 +66,8 @@ interface LinkInput {
   holding?: bigint | undefined
   /** The supervisor closed it: it ends once its log is read to the end. */
   closing: boolean
+  /** The socket brought a message of it since the last periodic look at the log ({@link LinkInputs.tick}). */
+  heard?: boolean
 }
 
 /** What arrived on the socket for a reliable direct input. */
@@ -114,10 +116,14 @@ export class LinkInputs {
    * unconsumed), a slice per input per turn; what is left is read in the next turns.
    */
   poll(): void {
+    this.#poll(() => true)
+  }
+
+  #poll(which: (input: LinkInput) => boolean): void {
     this.#pollScheduled = false
     let more = false
     for (const input of this.#inputs.values()) {
-      if (input.closed) continue
+      if (input.closed || !which(input)) continue
       const read = this.#readLog(input, undefined, LINK_READ_SLICE)
       if (read === LINK_READ_SLICE) more = true
       // Read to its end: an input the supervisor closed ends now, after all of it.
@@ -126,10 +132,27 @@ export class LinkInputs {
     if (more) this.#schedulePoll()
   }
 
+  /**
+   * The slow, periodic look at the logs ({@link LINK_POLL_MS}): only inputs whose socket brought
+   * nothing since the last one. While messages flow on the socket, a gap shows with the next
+   * arrival (read then from the log); reading ahead here took from the log, with a read of its
+   * own, every message still waiting in the socket's pipe, whose copy then came and was dropped
+   * (in a 64 KB stream the receiver spent 28% of its time in those reads).
+   */
+  tick(): void {
+    const quiet = new Set<LinkInput>()
+    for (const input of this.#inputs.values()) {
+      if (input.heard === true) input.heard = false
+      else quiet.add(input)
+    }
+    if (quiet.size > 0) this.#poll((input) => quiet.has(input))
+  }
+
   /** A message came on the socket for input `a.id`. */
   arrived(a: LinkArrival): void {
     const input = this.#inputs.get(a.id)
     if (input === undefined || input.closed || input.closing) return
+    input.heard = true
     // Far behind (catching up on a backlog): the log has it, the slices get there.
     if (a.link.seq - input.reader.expected > BigInt(LINK_READ_SLICE)) {
       this.#schedulePoll()

@@ -214,7 +214,7 @@ export class Node implements AsyncDisposable {
       // What a previous process (or run) left unconsumed comes first; later, what no socket
       // message announced (see link-inputs.ts).
       node.#links.poll()
-      node.#linkPoll = setInterval(() => node.#links.poll(), LINK_POLL_MS)
+      node.#linkPoll = setInterval(() => node.#links.tick(), LINK_POLL_MS)
       node.#linkPoll.unref()
     }
     node.#startReceiving()
