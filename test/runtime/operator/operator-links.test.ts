@@ -56,6 +56,16 @@ class End {
   }
 }
 
+/** The links of spec(true), with stand-ins registered for the camera and the detector. */
+function registered(): { links: OperatorLinks; cam: End; detect: End } {
+  const links = OperatorLinks.of(spec(true))!
+  const cam = new End()
+  const detect = new End()
+  links.register('cam/cam', cam)
+  links.register('vision/detect', detect)
+  return { links, cam, detect }
+}
+
 /** A channel's tally words, as the workers at its ends see them. */
 const words = (link: LinkMessage): Int32Array => new Int32Array(link.tally!)
 
@@ -79,11 +89,7 @@ t.test('best-effort inputs between operators are links only when the dataflow op
 })
 
 t.test('each launch gets an end of each of its links; ends pass messages; a restarting peer gets none', async (t) => {
-  const links = OperatorLinks.of(spec(true))!
-  const cam = new End()
-  const detect = new End()
-  links.register('cam/cam', cam)
-  links.register('vision/detect', detect)
+  const { links, cam, detect } = registered()
   detect.running = false
   links.launched('cam/cam')
   t.same(
@@ -121,11 +127,7 @@ t.test('each launch gets an end of each of its links; ends pass messages; a rest
 })
 
 t.test('what a channel lost is counted once its receiver is gone, and again for what was posted into it after', async (t) => {
-  const links = OperatorLinks.of(spec(true))!
-  const cam = new End()
-  const detect = new End()
-  links.register('cam/cam', cam)
-  links.register('vision/detect', detect)
+  const { links, cam, detect } = registered()
   links.launched('cam/cam')
   links.launched('vision/detect')
   const [frameOut] = cam.got
@@ -156,11 +158,7 @@ t.test('what a channel lost is counted once its receiver is gone, and again for 
 })
 
 t.test('an end closed before any worker got it loses what is posted to it', async (t) => {
-  const links = OperatorLinks.of(spec(true))!
-  const cam = new End()
-  const detect = new End()
-  links.register('cam/cam', cam)
-  links.register('vision/detect', detect)
+  const { links, cam, detect } = registered()
   detect.running = false
   links.launched('cam/cam')
   t.equal(detect.got.length, 0, "the receiver's ends wait for its first launch")
