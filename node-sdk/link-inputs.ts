@@ -10,11 +10,11 @@
  *   log already and is dropped;
  * - at start, and on a slow poll (a message appended while this process's socket was not yet
  *   reached, with nothing after it to show the gap), the log is read from where the reader is;
- * - the cursor records the entries the program may hold (`inHand`: the highest entry buffered
- *   when an entry beyond the last such mark is handed over) and what it consumed (when the
- *   program comes back for more): a process that starts again reads on after `consumed`, and
- *   marks `redelivered` the entries up to `inHand`, as the supervisor's path marks the events
- *   a dead node had been given;
+ * - the cursor records how far the program may have been handed entries (`inHand`: written,
+ *   when an entry past it is handed over, as that entry + LINK_MARK_AHEAD) and what it
+ *   consumed (with those writes, or once its loop has waited a while): a process that starts
+ *   again reads on after `consumed`, and marks `redelivered` the entries up to `inHand`, as the
+ *   supervisor's path marks the events it had pushed to a dead node;
  * - the sender's close is an entry of its log (`link-closed`, with the run's id); the
  *   supervisor's InputClosed ends the input once the log is read to its end, at once: what the
  *   sender appended before is there already.
@@ -181,7 +181,7 @@ export class LinkInputs {
     input.holding = seq
     if (seq <= input.cursor.value.inHand) return
     input.pending = undefined
-    this.#write(input, seq - 1n, seq + LINK_MARK_AHEAD)
+    input.cursor.set({ consumed: seq - 1n, inHand: seq + LINK_MARK_AHEAD })
   }
 
   /**
@@ -228,7 +228,7 @@ export class LinkInputs {
       if (input.pending === undefined) continue
       const seq = input.pending
       input.pending = undefined
-      this.#write(input, seq, input.holding ?? 0n)
+      input.cursor.set({ consumed: seq, inHand: input.holding ?? 0n })
     }
   }
 
@@ -259,10 +259,6 @@ export class LinkInputs {
     if (this.#pollScheduled || this.#released) return
     this.#pollScheduled = true
     setImmediate(() => this.poll())
-  }
-
-  #write(input: LinkInput, consumed: bigint, inHand: bigint): void {
-    input.cursor.set({ consumed, inHand })
   }
 
   /** Read at most `budget` entries of `input`'s log, up to (not including) `until` or to its end; how many were read. */

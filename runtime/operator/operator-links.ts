@@ -62,6 +62,15 @@ interface Channel {
   /** Lost messages already counted. */
   counted: number
   receiverGone: boolean
+  /** The sender's end is gone too (its worker exited, or no worker got it): nothing changes any more. */
+  senderGone: boolean
+}
+
+/** An end made for a worker of an operator, not handed to one yet. */
+interface WaitingEnd {
+  port: MessagePort
+  channel: Channel
+  role: 'out' | 'in'
 }
 
 /**
@@ -80,8 +89,8 @@ export class OperatorLinks {
    * its operator restarts is closed instead: what is posted there would pile up in this thread
    * for as long as the restart takes, and the next launch makes a new channel anyway.
    */
-  readonly #waiting = new Map<string, { port: MessagePort; channel: Channel }>()
-  /** Every channel made, by its tally's buffer. */
+  readonly #waiting = new Map<string, WaitingEnd>()
+  /** The channels whose counts may still change (an end still held or waiting), by their tally's buffer. */
   readonly #channels = new Map<SharedArrayBuffer, Channel>()
   /** Exits of workers that held ends, still to come: the run's end waits for them. */
   readonly #exits = new Set<Promise<void>>()
@@ -164,20 +173,20 @@ export class OperatorLinks {
       if (mine === undefined) {
         const { port1, port2 } = new MessageChannel()
         const tally = new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT)
-        const channel: Channel = { link, tally: new Int32Array(tally), counted: 0, receiverGone: false }
+        const channel: Channel = { link, tally: new Int32Array(tally), counted: 0, receiverGone: false, senderGone: false }
         this.#channels.set(tally, channel)
-        mine = { port: port1, channel }
+        mine = { port: port1, channel, role }
         const peerRole = role === 'out' ? 'in' : 'out'
         const peerKey = role === 'out' ? link.receiver : link.sender
         const peer = this.#ends.get(peerKey)
         if (peer !== undefined && peer.give({ type: 'link', role: peerRole, port: port2, tally, ...fields })) {
           // Handed to the peer's worker.
-        } else if (this.#launched.has(peerKey) || this.#ended.has(peerKey)) this.#closeEnd(port2, channel, peerRole)
-        else this.#wait(link.id, peerRole, { port: port2, channel })
+        } else if (this.#launched.has(peerKey) || this.#ended.has(peerKey)) this.#closeEnd({ port: port2, channel, role: peerRole })
+        else this.#wait(link.id, { port: port2, channel, role: peerRole })
       }
       // Its own worker exists (it was just launched): this cannot fail.
       if (!end.give({ type: 'link', role, port: mine.port, tally: mine.channel.tally.buffer as SharedArrayBuffer, ...fields })) {
-        this.#closeEnd(mine.port, mine.channel, role)
+        this.#closeEnd(mine)
       }
     }
   }
@@ -207,6 +216,7 @@ export class OperatorLinks {
         const channel = this.#channels.get(tally)
         if (channel === undefined) continue
         if (channel.link.receiver === key) channel.receiverGone = true
+        if (channel.link.sender === key) channel.senderGone = true
         this.#count(channel)
       }
     }
@@ -221,7 +231,7 @@ export class OperatorLinks {
    * before the run reports its drops.
    */
   async close(): Promise<void> {
-    for (const [key, waiting] of this.#waiting) this.#closeEnd(waiting.port, waiting.channel, key.endsWith(':in') ? 'in' : 'out')
+    for (const waiting of this.#waiting.values()) this.#closeEnd(waiting)
     this.#waiting.clear()
     let timer: NodeJS.Timeout | undefined
     const bound = new Promise<void>((resolve) => {
@@ -232,10 +242,15 @@ export class OperatorLinks {
     for (const channel of this.#channels.values()) this.#count(channel)
   }
 
-  /** Count what `channel` lost since last counted, if its receiving end is gone. */
+  /**
+   * Count what `channel` lost since last counted, if its receiving end is gone; a channel whose
+   * ends are both gone is counted for the last time and forgotten (a crash-looping operator
+   * makes a channel per restart, for as long as the run lasts).
+   */
   #count(channel: Channel): void {
     if (!channel.receiverGone) return
     const { tally } = channel
+    if (channel.senderGone) this.#channels.delete(tally.buffer as SharedArrayBuffer)
     // Int32 words: the differences are right modulo 2^32, far beyond what is ever in flight.
     const lost = (Atomics.load(tally, LINK_POSTED) - Atomics.load(tally, LINK_SETTLED) - channel.counted) | 0
     if (lost <= 0) return
@@ -243,29 +258,29 @@ export class OperatorLinks {
     this.#ends.get(channel.link.receiver)?.lost(channel.link.inputId, lost)
   }
 
-  /** Close an end no worker got: a receiving end closed so is gone from the start. */
-  #closeEnd(port: MessagePort, channel: Channel, role: 'out' | 'in'): void {
+  /** Close an end no worker got: that end is gone from the start. */
+  #closeEnd({ port, channel, role }: WaitingEnd): void {
     port.close()
-    if (role !== 'in') return
-    channel.receiverGone = true
+    if (role === 'in') channel.receiverGone = true
+    else channel.senderGone = true
     this.#count(channel)
   }
 
   #closeWaiting(linkId: number, role: 'out' | 'in'): void {
     const waiting = this.#take(linkId, role)
-    if (waiting !== undefined) this.#closeEnd(waiting.port, waiting.channel, role)
+    if (waiting !== undefined) this.#closeEnd(waiting)
   }
 
-  #take(linkId: number, role: 'out' | 'in'): { port: MessagePort; channel: Channel } | undefined {
+  #take(linkId: number, role: 'out' | 'in'): WaitingEnd | undefined {
     const key = `${linkId}:${role}`
     const waiting = this.#waiting.get(key)
     this.#waiting.delete(key)
     return waiting
   }
 
-  #wait(linkId: number, role: 'out' | 'in', waiting: { port: MessagePort; channel: Channel }): void {
-    this.#closeWaiting(linkId, role)
-    this.#waiting.set(`${linkId}:${role}`, waiting)
+  #wait(linkId: number, waiting: WaitingEnd): void {
+    this.#closeWaiting(linkId, waiting.role)
+    this.#waiting.set(`${linkId}:${waiting.role}`, waiting)
   }
 }
 

@@ -130,27 +130,30 @@ t.test('what a channel lost is counted once its receiver is gone, and again for 
   const { links, cam, detect } = registered()
   links.launched('cam/cam')
   links.launched('vision/detect')
-  const [frameOut] = cam.got
-  const [frameIn] = detect.got
+  const [frameOut, metaOut] = cam.got
+  const [frameIn, metaIn] = detect.got
   t.equal(frameOut!.tally, frameIn!.tally, 'both ends of a channel share its tally')
-  // The sender posts 10, the receiver handles 6 and drops 1 by its queue rule (both settle).
+  // frame: the sender posts 10, the receiver handles 6 and drops 1 by its queue rule (both settle).
   Atomics.add(words(frameOut!), LINK_POSTED, 10)
   Atomics.add(words(frameIn!), LINK_SETTLED, 7)
-  // The sender's worker retiring says nothing: the receiver still has the 3.
-  let exit!: () => void
-  links.gone('cam/cam', [frameOut!.tally!], Promise.resolve())
+  // meta: the sender posts 5, the receiver has handled 3 when the sender's worker retires.
+  Atomics.add(words(metaOut!), LINK_POSTED, 5)
+  Atomics.add(words(metaIn!), LINK_SETTLED, 3)
+  links.gone('cam/cam', [metaOut!.tally!], Promise.resolve())
   await new Promise((resolve) => setImmediate(resolve))
-  t.same([...detect.lostBy], [], 'nothing is lost while the receiver lives')
+  t.same([...detect.lostBy], [], 'a sender retiring loses nothing while the receiver lives')
+  Atomics.add(words(metaIn!), LINK_SETTLED, 2) // the receiver takes in the 2 left on the link
   // The receiver's worker is retired: counted once its thread has exited.
+  let exit!: () => void
   const exited = new Promise<void>((resolve) => (exit = resolve))
-  links.gone('vision/detect', [frameIn!.tally!, detect.got[1]!.tally!], exited)
+  links.gone('vision/detect', [frameIn!.tally!, metaIn!.tally!], exited)
   await new Promise((resolve) => setImmediate(resolve))
   t.same([...detect.lostBy], [], 'not before its thread exited (it could still settle one)')
   exit()
   await exited
   await new Promise((resolve) => setImmediate(resolve))
-  t.same([...detect.lostBy], [['frame', 3]], 'the 3 posted and never settled are drops of the input')
-  // The sender posts 2 more into the dead port before it gets the new channel: the run's end counts them.
+  t.same([...detect.lostBy], [['frame', 3]], 'the 3 frames posted and never settled are drops of the input; meta lost none')
+  // The sender posts 2 more frames into the dead port before it gets the new channel: the run's end counts them.
   Atomics.add(words(frameOut!), LINK_POSTED, 2)
   await links.close()
   t.same([...detect.lostBy], [['frame', 5]], 'the end of the run counts what was posted after, once')
