@@ -179,10 +179,17 @@ t.test('SIGKILL of the supervisor leaves no orphan nodes, and up works afterward
   const { file, stateDir } = dataflowFiles(t)
   const up = await cli('up')
   const daemonPid = Number(/pid (\d+)/.exec(up.stderr)![1])
-  await cli('start', file, '--state-dir', stateDir)
+  const started = await cli('start', file, '--state-dir', stateDir)
+  t.equal(started.code, 0, started.stderr)
   let nodePids: number[] = []
   for (let i = 0; i < 100 && nodePids.length === 0; i++) {
-    const listed = JSON.parse((await cli('list', '--json')).stdout) as Array<{ units: Array<{ kind: string; pid?: number }> }>
+    const list = await cli('list', '--json')
+    // Say why list failed rather than throw on JSON.parse('') (a failure seen once under load).
+    if (list.code !== 0) {
+      t.fail(`dora-ts list --json exited ${list.code}: ${list.stderr}`)
+      break
+    }
+    const listed = JSON.parse(list.stdout) as Array<{ units: Array<{ kind: string; pid?: number }> }>
     nodePids = listed[0]!.units.filter((u) => u.kind === 'custom' && u.pid !== undefined).map((u) => u.pid!)
   }
   t.equal(nodePids.length, 1)
