@@ -3,7 +3,7 @@
  * real background supervisor, each test with its own runtime and log directories.
  */
 import t, { type Test } from 'tap'
-import { existsSync, writeFileSync, mkdirSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { alive, ROOT, runCli, shortRuntimeDir, waitForExit, type CliResult } from './fixtures/cli.js'
@@ -175,7 +175,7 @@ t.test('a supervisor that does not answer in time is stopped by up, which says s
 })
 
 t.test('SIGKILL of the supervisor leaves no orphan nodes, and up works afterwards', async (t) => {
-  const { cli } = daemonEnv(t)
+  const { cli, logDir } = daemonEnv(t)
   const { file, stateDir } = dataflowFiles(t)
   const up = await cli('up')
   const daemonPid = Number(/pid (\d+)/.exec(up.stderr)![1])
@@ -186,7 +186,10 @@ t.test('SIGKILL of the supervisor leaves no orphan nodes, and up works afterward
     const list = await cli('list', '--json')
     // Say why list failed rather than throw on JSON.parse('') (a failure seen once under load).
     if (list.code !== 0) {
-      t.fail(`dora-ts list --json exited ${list.code}: ${list.stderr}`)
+      const daemonLog = join(logDir, 'daemon.log')
+      t.fail(`dora-ts list --json exited ${list.code}: ${list.stderr}`, {
+        daemonLog: existsSync(daemonLog) ? readFileSync(daemonLog, 'utf8').slice(-4000) : '(none)',
+      })
       break
     }
     const listed = JSON.parse(list.stdout) as Array<{ units: Array<{ kind: string; pid?: number }> }>
