@@ -240,8 +240,9 @@ export async function portBaseline<T>(plan: Plan, timeoutMs: number): Promise<T>
 
 /** A pair `ping` -> `echo` -> `ping` of custom nodes or operators, as a dataflow YAML object. */
 /**
- * How a pair's messages travel: through the supervisor (reliable, the default), on a
- * best-effort link, on a reliable direct link through a link log (`_unstable_direct_links`),
+ * How a pair's messages travel: through the supervisor (reliable with backpressure, which
+ * keeps that path), on a best-effort link, on a reliable direct link through a link log (the
+ * default between custom nodes run by node; between operators the supervisor's path),
  * or on a best-effort link with `_unstable_direct_links` (between operators: worker to worker,
  * runtime/operator/operator-links.ts).
  */

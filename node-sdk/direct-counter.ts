@@ -12,15 +12,30 @@ export const DIRECT_REPORT_MS = 1_000
 export class DirectCounter {
   sent = 0
   received = 0
+  /** Every drop: {@link dropInput}'s and a sender's (a full pipe to a receiver). */
   dropped = 0
+  /** Drops of each of this node's inputs (a full queue, a message after its input closed). */
+  readonly #inputDrops = new Map<string, number>()
   /** The total last reported: all zeros (a node without best-effort traffic) is never reported. */
   #reported = 0
+
+  /** A message of input `inputId` was dropped here, at the receiver. */
+  dropInput(inputId: string): void {
+    this.dropped++
+    this.#inputDrops.set(inputId, (this.#inputDrops.get(inputId) ?? 0) + 1)
+  }
 
   /** The counts, if they changed since the last call; undefined otherwise. */
   take(): DirectCounts | undefined {
     const total = this.sent + this.received + this.dropped
     if (total === this.#reported) return undefined
     this.#reported = total
-    return { sent: BigInt(this.sent), received: BigInt(this.received), dropped: BigInt(this.dropped) }
+    const inputDrops = [...this.#inputDrops].map(([inputId, dropped]) => ({ inputId, dropped: BigInt(dropped) }))
+    return {
+      sent: BigInt(this.sent),
+      received: BigInt(this.received),
+      dropped: BigInt(this.dropped),
+      ...(inputDrops.length === 0 ? {} : { inputDrops }),
+    }
   }
 }

@@ -61,11 +61,11 @@ export class DirectInputs {
       return
     }
     if (this.#closed.has(a.id) || a.event === undefined) {
-      this.#counter.dropped++
+      this.#counter.dropInput(a.id)
       return
     }
     this.#counter.received++
-    if (this.#buffer.pushDirect(a.id, a.event, this.#limits.get(a.id) ?? 1)) this.#counter.dropped++
+    if (this.#buffer.pushDirect(a.id, a.event, this.#limits.get(a.id) ?? 1)) this.#counter.dropInput(a.id)
   }
 
   /**

@@ -239,7 +239,10 @@ export class DirectSender {
     } catch (err) {
       throw new LinkLogWriteError(
         `node "${this.#nodeId}" could not append its message to the link log of output "${outputId}" in ${log.dir}: ${errorMessage(err)}; nothing was sent`,
-        { cause: err },
+        {
+          cause: err,
+          hint: "make room in shared memory (`df /dev/shm`; a receiver that stopped consuming makes its sender's log grow) and send again, or put `_unstable_direct_links: false` at the top of the dataflow to send through the supervisor's outbox instead",
+        },
       )
     }
     // Also at each new file: consumed files become the spares the next rotation writes over,

@@ -1,5 +1,5 @@
 /**
- * A node's reliable direct inputs (`_unstable_direct_links`): messages that come straight from
+ * A node's reliable direct inputs (by default between nodes run by node): messages that come straight from
  * their sender's process, each also in the sender's link log (src/transport/link-log.ts), so
  * nothing is lost when anything is killed. See docs/design/reliable-direct-links.md.
  *
@@ -306,7 +306,7 @@ export class LinkInputs {
   #take(input: LinkInput, seq: bigint, event: DoraEvent): void {
     if (event.type === 'input' && seq <= input.inHandBefore) event.metadata.redelivered = true
     this.#counter.received++
-    if (this.#buffer.pushDirect(input.spec.inputId, event, Math.max(1, input.spec.queueSize), seq)) this.#counter.dropped++
+    if (this.#buffer.pushDirect(input.spec.inputId, event, Math.max(1, input.spec.queueSize), seq)) this.#counter.dropInput(input.spec.inputId)
   }
 
   /** End `input` for the program (once); `entrySeq`: the log's close entry, consumed with it. */

@@ -82,7 +82,14 @@ export async function register(socket: Dealer, sender: SendQueue, nodeId: string
   const secret = process.env[ENV_NODE_SECRET]
   delete process.env[ENV_NODE_SECRET]
   await sender.send([
-    encodeNodeToSupervisor({ type: 'register', nodeId, protocolVersion: PROTOCOL_VERSION, pid: process.pid, ...(secret === undefined ? {} : { secret }) }),
+    encodeNodeToSupervisor({
+      type: 'register',
+      nodeId,
+      protocolVersion: PROTOCOL_VERSION,
+      pid: process.pid,
+      directLinks: true,
+      ...(secret === undefined ? {} : { secret }),
+    }),
   ])
   const [head] = await socket.receive()
   if (head === undefined) throw new NodeConnectError(`the supervisor at ${endpoint} sent an empty registration reply`)

@@ -107,7 +107,7 @@ export class Node implements AsyncDisposable {
    */
   readonly #directIn: DirectReceiver | undefined
   readonly #directInputs: DirectInputs
-  /** Reliable direct inputs (`_unstable_direct_links`): through their senders' link logs. */
+  /** Reliable direct inputs (the default between nodes run by node): through their senders' link logs. */
   readonly #links: LinkInputs
   #linkPoll: NodeJS.Timeout | undefined
   readonly #directCounter = new DirectCounter()

@@ -116,7 +116,7 @@ export const ERROR_CODES = {
   DORA_LINK_LOG_WRITE: {
     className: 'LinkLogWriteError',
     module: 'node-sdk/errors.ts',
-    doc: 'a send on a reliable direct link (`_unstable_direct_links`) could not be appended to its link log in shared memory (full, or removed); nothing was sent',
+    doc: 'a send on a reliable direct link (between two custom nodes) could not be appended to its link log in shared memory (full, or removed); nothing was sent',
     hint: 'Free space on /dev/shm (df -h /dev/shm), or let the receivers catch up so the log can be collected; then send again.',
   },
   DORA_SUPERVISOR_GONE: {

@@ -238,7 +238,18 @@ export class DataflowRun implements AsyncDisposable {
         maxMessageBytes: this.spec.maxMessageSize,
         shm: resources.shm,
         direct: (nodeId) => direct.get(nodeId),
-        directCounts: (node, more) => this.#counters.direct(node.key, more),
+        directCounts: (node, more) => {
+          // Drops of an input count as that input's, as the supervisor's own queue drops do
+          // (`dora-ts list`, the run's report); the rest (a sender's full pipe) as the node's.
+          let ofInputs = 0n
+          const inbox = this.#units.get(node.key)?.inbox
+          for (const d of more.inputDrops ?? []) {
+            if (inbox === undefined) break
+            inbox.countDropped(d.inputId, Number(d.dropped))
+            ofInputs += d.dropped
+          }
+          this.#counters.direct(node.key, { ...more, dropped: more.dropped > ofInputs ? more.dropped - ofInputs : 0n })
+        },
       })
     } catch (err) {
       // Nothing was launched yet: release what was opened, and let the caller report it.

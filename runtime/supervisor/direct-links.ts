@@ -3,7 +3,7 @@
  * process to the receiver's, never through the supervisor's main thread, the outbox or a
  * commit. Two kinds:
  * - best effort (`reliability: best_effort` inputs): nothing kept, drops when full;
- * - reliable, through a link log (`_unstable_direct_links: true`, see {@link usesLinkLog}): the
+ * - reliable, through a link log (the default between nodes run by node, see {@link usesLinkLog}): the
  *   sender appends each message to a log in shared memory before sending it, the receiver
  *   keeps a cursor there, reads what it missed from it and after a restart or in the next run
  *   goes on from its cursor (src/transport/link-log.ts, docs/design/reliable-direct-links.md).
@@ -18,21 +18,31 @@
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import type { DirectInput, DirectRoute, Registration } from '../../src/protocol/node/messages.js'
-import type { DataflowSpec, InputSpec } from '../../src/spec/types.js'
+import type { CustomNodeSpec, DataflowSpec, InputSpec } from '../../src/spec/types.js'
 
 /**
- * Whether `input` of a custom node is a reliable link through a link log: the dataflow opts in
- * (`_unstable_direct_links: true`), its sender is a custom node, and nothing needs the
- * supervisor on the path: not `durability: power` (the log is not fsync'ed), not
- * `queue_policy: backpressure` (the supervisor pauses the sender) or `input_timeout` (the
- * supervisor times the input). Those keep the supervisor's path, with the same guarantee.
+ * Whether `input` of a custom node is a reliable link through a link log: the default, unless
+ * the dataflow opts out (`_unstable_direct_links: false`). Both ends must be custom nodes run by
+ * node (`.ts`, `.js`): the log and its cursor are the SDK's, which a Python script or another
+ * executable speaking the protocol itself does not have. And nothing may need the supervisor on
+ * the path: not `durability: power` (the log is not fsync'ed), not `queue_policy:
+ * backpressure` (the supervisor pauses the sender) or `input_timeout` (the supervisor times the
+ * input). The rest keep the supervisor's path, with the same guarantee.
  */
 export function usesLinkLog(spec: DataflowSpec, input: InputSpec): boolean {
-  if (spec.directLinks !== true || spec.durability !== 'process') return false
+  if (spec.directLinks === false || spec.durability !== 'process') return false
   if (input.reliability !== 'reliable' || input.queuePolicy === 'backpressure' || input.inputTimeout !== undefined) return false
   if (input.source.kind !== 'output' || input.source.operator !== undefined) return false
   const sender = input.source.node
-  return spec.nodes.some((n) => n.id === sender && n.kind === 'custom')
+  const senderSpec = spec.nodes.find((n) => n.id === sender)
+  if (senderSpec?.kind !== 'custom' || !runsOnSdk(senderSpec)) return false
+  const receiver = spec.nodes.find((n) => n.kind === 'custom' && n.inputs.includes(input))
+  return receiver?.kind === 'custom' && runsOnSdk(receiver)
+}
+
+/** Whether a custom node runs with node (`.ts`, `.js`, `.mjs`, `.cjs`), where the SDK can be what speaks for it. */
+function runsOnSdk(node: CustomNodeSpec): boolean {
+  return node.runtime === 'ts' || node.runtime === 'js'
 }
 
 /** Whether a custom node's `input` comes straight from its sender (best effort, or a link log). */

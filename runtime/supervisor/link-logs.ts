@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { readdirSync, rmSync } from 'node:fs'
+import { readdirSync, rmdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { cursorNames, cursorPath, LinkCursor, LinkLogReader, LinkLogWriter, lowestCursor } from '../../src/transport/link-log.js'
 import { decodeNodeToNode } from '../../src/protocol/node/codec.js'
@@ -52,29 +52,39 @@ export function prepareLinkLogs(wiring: ReadonlyMap<string, DirectWiring>, links
 
 /**
  * At the end of a run, when no node is left to write: collect what every receiver consumed in
- * every link log under `linksDir` (by the cursors in each folder). Never throws: a log that
- * cannot be compacted now is, at the start of the next run.
+ * every link log under `linksDir` (by the cursors in each folder), and remove a log whose
+ * every entry was consumed, cursors and all, and then `linksDir` if nothing is left in it: a
+ * run that ended with everything delivered leaves nothing of its links in shared memory (the
+ * next run starts a removed log again from its first entry, and makes its receivers' cursors
+ * before any sender starts: prepareLinkLogs). Never throws: a log that cannot be compacted now
+ * is, at the start of the next run.
  */
 export function compactLinkLogs(linksDir: string): void {
   for (const name of names(linksDir)) {
     const dir = join(linksDir, name)
     try {
       const cursors = cursorNames(dir)
-      if (cursors.length > 0) compact(dir, cursors)
+      if (cursors.length > 0 && compact(dir, cursors)) rmSync(dir, { recursive: true, force: true })
     } catch {
       // Left for the next run's start.
     }
+  }
+  try {
+    rmdirSync(linksDir)
+  } catch {
+    // Not empty (a log still holds messages for the next run), or never made.
   }
 }
 
 /**
  * Collect a link log's consumed files (see LinkLogWriter.compact); a log not there yet is left.
+ * True when every entry of the log is consumed.
  * Close entries left after the last consumed message count as consumed: a receiver that ended
  * on its Stop never reads the close its sender appended as it ended, and a later run's
  * receivers pass over an earlier run's close anyway (link-inputs.ts).
  */
-function compact(dir: string, cursors: readonly string[]): void {
-  if (!names(dir).some((n) => n.endsWith('.log'))) return
+function compact(dir: string, cursors: readonly string[]): boolean {
+  if (!names(dir).some((n) => n.endsWith('.log'))) return false
   let consumed = lowestCursor(dir, cursors)
   const reader = new LinkLogReader(dir, consumed)
   try {
@@ -88,6 +98,7 @@ function compact(dir: string, cursors: readonly string[]): void {
   const writer = LinkLogWriter.open(dir)
   try {
     writer.compact(consumed)
+    return consumed >= writer.nextSeq - 1n
   } finally {
     writer.close()
   }

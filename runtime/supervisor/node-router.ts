@@ -10,7 +10,7 @@
 import { errorMessage, errorStack } from '../../src/errors.js'
 import { Router } from 'zeromq'
 import { decodeNodeToSupervisor, encodeSupervisorToNode } from '../../src/protocol/node/codec.js'
-import { MAX_PUSH_WINDOW, PROTOCOL_VERSION, type DirectCounts, type NodeToSupervisor } from '../../src/protocol/node/messages.js'
+import { MAX_PUSH_WINDOW, PROTOCOL_VERSION, type DirectCounts, type InputDrops, type NodeToSupervisor } from '../../src/protocol/node/messages.js'
 import type { DirectWiring } from './direct-links.js'
 import type { MessageHeader } from '../../src/events.js'
 import { MAX_UNREGISTERED_FRAME_BYTES, nodeRouterOptions } from '../../src/transport/node-socket.js'
@@ -185,7 +185,7 @@ export class NodeRouter {
 
   #handle(identity: Buffer, message: NodeToSupervisor, payload: Buffer | undefined): void {
     if (message.type === 'register') {
-      this.#register(identity, message.nodeId, message.protocolVersion, message.secret)
+      this.#register(identity, message.nodeId, message.protocolVersion, message.secret, message.directLinks === true)
       return
     }
     const node = this.#byIdentity.get(identity.toString('hex'))
@@ -252,9 +252,11 @@ export class NodeRouter {
         const last = seen ?? { sent: 0n, received: 0n, dropped: 0n }
         const more = { sent: message.sent - last.sent, received: message.received - last.received, dropped: message.dropped - last.dropped }
         if (more.sent < 0n || more.received < 0n || more.dropped < 0n) return
-        this.#directCounts.set(key, { sent: message.sent, received: message.received, dropped: message.dropped })
+        const inputDrops = moreInputDrops(last.inputDrops, message.inputDrops)
+        if (inputDrops === undefined) return
+        this.#directCounts.set(key, { sent: message.sent, received: message.received, dropped: message.dropped, inputDrops: message.inputDrops })
         this.stats.directConnections = this.#directCounts.size
-        this.#handlers.directCounts?.(node, more)
+        this.#handlers.directCounts?.(node, { ...more, ...(inputDrops.length === 0 ? {} : { inputDrops }) })
         return
       }
       default:
@@ -285,7 +287,7 @@ export class NodeRouter {
     node.send({ type: 'outputs-closed', outputs })
   }
 
-  #register(identity: Buffer, nodeId: string, protocolVersion: number, secret: string | undefined): void {
+  #register(identity: Buffer, nodeId: string, protocolVersion: number, secret: string | undefined, keepsLinks: boolean): void {
     const reject = (reason: string): void => {
       this.stats.refusedRegistrations++
       // Logged once per window whatever the flood, with the id escaped and cut (issue 13: 900 KB
@@ -317,6 +319,20 @@ export class NodeRouter {
       reject(`node "${nodeId}" is already registered`)
       return
     }
+    const direct = this.#handlers.direct?.(nodeId)
+    const link = keepsLinks ? undefined : (direct?.directInputs?.find((i) => hasLog(i.logDir)) ?? direct?.directRoutes?.find((r) => hasLog(r.logDir)))
+    if (link !== undefined) {
+      // It would never read (or write) the log, and the link's messages would wait there for
+      // ever: refused, said plainly where the user looks, with the way out.
+      const which =
+        'receiverNode' in link
+          ? `its output "${link.outputId}" to ${link.receiverNode}`
+          : `its input "${link.inputId}" from ${link.senderNode}/${link.outputId}`
+      const reason = `node "${nodeId}" did not register as keeping reliable direct links (${which} is one), as the dora-ts SDK does: it speaks the protocol itself, or its SDK is older. Put \`_unstable_direct_links: false\` at the top of the dataflow to send its messages through the supervisor`
+      this.#handlers.log({ source: 'dora-ts', stream: 'log', level: 'error', text: reason })
+      reject(reason)
+      return
+    }
     this.#byIdentity.set(identity.toString('hex'), unit)
     this.stats.registeredConnections = this.#byIdentity.size
     const { kvs } = this.#handlers
@@ -340,10 +356,29 @@ export class NodeRouter {
           // DORA_TS_NODE_PULL=1 offers no push: nodes pull with `next`, as an SDK without push
           // does (to compare the two in a benchmark, and to test the older path).
           pushInputs: process.env['DORA_TS_NODE_PULL'] !== '1',
-          ...this.#handlers.direct?.(nodeId),
+          ...direct,
         },
       }),
     ])
     unit.attach(identity)
   }
+}
+
+/**
+ * What a node's cumulative per-input drops add to its last report's, per input (only inputs
+ * with more); undefined when a count went down (a report out of order: ignored, as the totals).
+ */
+function moreInputDrops(last: readonly InputDrops[] | undefined, now: readonly InputDrops[] | undefined): InputDrops[] | undefined {
+  const before = new Map((last ?? []).map((d) => [d.inputId, d.dropped]))
+  const more: InputDrops[] = []
+  for (const d of now ?? []) {
+    const delta = d.dropped - (before.get(d.inputId) ?? 0n)
+    if (delta < 0n) return undefined
+    if (delta > 0n) more.push({ inputId: d.inputId, dropped: delta })
+  }
+  return more
+}
+
+function hasLog(logDir: string | undefined): boolean {
+  return logDir !== undefined && logDir !== ''
 }

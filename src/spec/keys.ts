@@ -112,7 +112,7 @@ export const ROOT_KEYS = {
   },
   _unstable_direct_links: {
     description:
-      "dora-ts, experimental: `true` sends reliable messages between two custom nodes directly from the sender's process to the receiver's, kept in a log in shared memory (durability `process`) instead of the supervisor's outbox: much faster, with the same at-least-once guarantee. Inputs with `queue_policy: backpressure` or `input_timeout`, and dataflows with `durability: power`, keep the supervisor's path. Also makes `reliability: best_effort` inputs between two operators go from the sending worker thread straight to the receiving one (at most once; an output may be seen before its event commits). Default `false`.",
+      "dora-ts: how messages between nodes travel. Unset (the default): reliable messages between two custom nodes run by node (`.ts`, `.js`) go directly from the sender's process to the receiver's, kept in a log in shared memory (durability `process`) instead of the supervisor's outbox: the same at-least-once guarantee, much faster. Inputs with `queue_policy: backpressure` or `input_timeout`, dataflows with `durability: power`, and nodes run otherwise (`.py`, executables) keep the supervisor's path. `false`: every message goes through the supervisor. `true`, experimental: the default, and `reliability: best_effort` inputs between two operators go from the sending worker thread straight to the receiving one (at most once; an output may be seen before its event commits).",
     schema: { type: 'boolean' },
   },
   deploy: { description: 'dora: where to deploy the dataflow.', unsupported: 'dora-ts runs every node on this machine; remove `deploy:`.' },

@@ -111,7 +111,7 @@ class Resolver {
       ...(draft.stateMapSize === undefined ? {} : { stateMapSize: draft.stateMapSize }),
       ...(draft.kvsMapSize === undefined ? {} : { kvsMapSize: draft.kvsMapSize }),
       ...(draft.maxMessageSize === undefined ? {} : { maxMessageSize: draft.maxMessageSize }),
-      ...(draft.directLinks === true ? { directLinks: true } : {}),
+      ...(draft.directLinks === undefined ? {} : { directLinks: draft.directLinks }),
     }
   }
 

@@ -163,8 +163,10 @@ export interface DataflowSpec {
   /** Bytes; the YAML's `max_message_size`, if set (default DEFAULT_MAX_MESSAGE_BYTES, 64 MiB): the largest payload a sender may send. */
   maxMessageSize?: number | undefined
   /**
-   * `_unstable_direct_links: true`: reliable inputs between two custom nodes go through link
-   * logs in shared memory, not the supervisor (docs/design/reliable-direct-links.md).
+   * `_unstable_direct_links` as the YAML sets it. Unset (the default): reliable inputs between
+   * two custom nodes run by node go through link logs in shared memory, not the supervisor
+   * (docs/design/reliable-direct-links.md). `true`: that, and best-effort inputs between
+   * operators go worker to worker. `false`: every message goes through the supervisor.
    */
   directLinks?: boolean | undefined
   /** What the YAML was read as where that differs from what it says (`file:line:col: text`); the CLI prints them. */

@@ -8,6 +8,9 @@
  * - a supervisor SIGKILLed after a node's sends resolved: the next run delivers them (they were
  *   committed into the outbox before the node was told), and consumed ones are not replayed;
  *   unless it starts with --clean-state, which forgets them and the nodes' message counters.
+ * All through the supervisor's path (`_unstable_direct_links: false`: its outputs-taken, its
+ * outbox); the same promises on reliable direct links, the default between nodes run by node,
+ * are direct-links.test.ts's and direct-links-kill.test.ts's.
  */
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
@@ -40,7 +43,8 @@ t.test('a source SIGKILLed right after await send(n) resolved loses nothing: n r
   // Three sources, each killing itself right after its fifth send resolved, then (restarted)
   // sending five more and ending; the sink ends when all three have.
   const sources = ['a', 'b', 'c']
-  const yaml = `nodes:
+  const yaml = `_unstable_direct_links: false
+nodes:
 ${sources
   .map(
     (id) => `  - id: ${id}
@@ -98,7 +102,8 @@ t.test('a sink SIGKILLed mid-batch gets the unconsumed inputs again, marked rede
   // empty, rightly reported 1..3 consumed, and the restart began at 4.)
   const flow = await startInProcess(
     t,
-    `nodes:
+    `_unstable_direct_links: false
+nodes:
   - id: source
     path: ${fixture('acked-source.mjs')}
     env: { COUNT: 10, DONE_FILE: ${JSON.stringify(done)}, GATE_FILE: ${JSON.stringify(took)} }
@@ -175,7 +180,8 @@ function nodeFlow(options: { count: number; record: string; doneFile?: string; w
       outputs: [unused]
 `
       : ''
-  return `nodes:
+  return `_unstable_direct_links: false
+nodes:
   - id: source
     path: ${fixture('acked-source.mjs')}
     env: { COUNT: ${options.count}${done} }

@@ -27,9 +27,11 @@ t.test('a burst reaches a pushed node in batches, in order; killed mid-batch, it
   const done = join(dir, 'source-done')
   // The sink grants a window of 1 and holds input 1 until every send of the source resolved:
   // 2..150 wait in the supervisor, then go at once when the sink opens its window.
+  // The probe speaks the protocol itself, without the SDK's link logs: through the supervisor.
   const flow = await startInProcess(
     t,
-    `nodes:
+    `_unstable_direct_links: false
+nodes:
   - id: source
     path: ${fixture('acked-source.mjs')}
     env: { COUNT: ${COUNT}, DONE_FILE: ${JSON.stringify(done)} }
@@ -78,4 +80,30 @@ t.test('a burst reaches a pushed node in batches, in order; killed mid-batch, it
     second.some((l) => l.batch > 1),
     'the replay was batched too',
   )
+})
+
+t.test('a node that speaks the protocol itself is refused, saying how to opt out, when the dataflow links it directly', async (t) => {
+  const dir = t.testdir({})
+  const done = join(dir, 'source-done')
+  // Both ends run by node: a reliable direct link by default, which the probe does not keep.
+  const flow = await startInProcess(
+    t,
+    `nodes:
+  - id: source
+    path: ${fixture('acked-source.mjs')}
+    env: { COUNT: 3, DONE_FILE: ${JSON.stringify(done)} }
+    outputs: [numbers]
+  - id: sink
+    path: ${fixture('batch-probe.mjs')}
+    env: { RECORD_FILE: ${JSON.stringify(join(dir, 'record.jsonl'))}, DONE_FILE: ${JSON.stringify(done)}, CONSUME_UP_TO: 3 }
+    inputs:
+      numbers: source/numbers
+`,
+    { dir },
+  )
+  const result = await flow.done
+  t.notOk(result.ok, 'the sink failed')
+  const refusal = flow.logs.find((l) => l.source === 'dora-ts' && l.level === 'error' && l.text.includes('did not register as keeping reliable direct links'))
+  t.ok(refusal, dump(flow.logs))
+  t.match(refusal?.text ?? '', /node "sink" .*its input "numbers" from source\/numbers.*`_unstable_direct_links: false`/)
 })

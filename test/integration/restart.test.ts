@@ -6,8 +6,8 @@ import { waitFor } from '../fixtures/wait-for.js'
 import { dump, startInProcess, type InProcessRun } from './fixtures/in-process.js'
 
 /** source -> flaky (crashes on its third input, in its first life) -> sink; `env` adds to a node's env map. */
-function flakyFlow(restartKeys: string, env: { source?: string; flaky?: string } = {}): string {
-  return `nodes:
+function flakyFlow(restartKeys: string, env: { source?: string; flaky?: string } = {}, head = ''): string {
+  return `${head}nodes:
   - id: source
     path: ${fixture('source.mjs')}
     env: { ${env.source ?? 'COUNT: 30'} }
@@ -69,15 +69,24 @@ t.test('a custom node with the default policy (never) fails the run when it cras
 // on one of those inputs (before it even read Stop) counted as a deliberate exit: never
 // restarted under on-failure, and reported without the policy's reason. It failed
 // test/e2e/restart.test.ts on a loaded machine whenever flaky started after the source ended.
-for (const [policy, keys] of [
-  ['on-failure', '    restart_policy: on-failure\n    restart_delay: 10ms'],
-  ['never', ''],
+// On both paths of a reliable input: through the supervisor (the inbox holds the 5 inputs too)
+// and on a reliable direct link (the default: the inputs wait in the source's link log).
+for (const [policy, keys, path] of [
+  ['on-failure', '    restart_policy: on-failure\n    restart_delay: 10ms', 'supervisor'],
+  ['never', '', 'supervisor'],
+  ['on-failure', '    restart_policy: on-failure\n    restart_delay: 10ms', 'direct link'],
+  ['never', '', 'direct link'],
 ] as const) {
-  t.test(`a crash on an input queued ahead of Stop(all-inputs-closed) is a crash (restart_policy ${policy})`, async (t) => {
-    const flow = await startInProcess(t, flakyFlow(keys, { source: 'COUNT: 5', flaky: ', CONNECT_ON_SIGNAL: "1"' }))
+  t.test(`a crash on an input queued ahead of Stop(all-inputs-closed) is a crash (restart_policy ${policy}, ${path})`, async (t) => {
+    const head = path === 'supervisor' ? '_unstable_direct_links: false\n' : ''
+    const flow = await startInProcess(t, flakyFlow(keys, { source: 'COUNT: 5', flaky: ', CONNECT_ON_SIGNAL: "1"' }, head))
     const flaky = flow.run.units.get('flaky')!
-    // 5 inputs, InputClosed and Stop, all queued before flaky registers.
-    await waitFor(() => flaky.inbox.length === 7, { what: "flaky's inbox to hold the source's 5 numbers, InputClosed and Stop", detail: () => dump(flow.logs) })
+    // 5 inputs (on the supervisor's path), InputClosed and Stop, all queued before flaky registers.
+    const queued = path === 'supervisor' ? 7 : 2
+    await waitFor(() => flaky.inbox.length === queued, {
+      what: `flaky's inbox to hold ${queued} events (the source's numbers, InputClosed and Stop)`,
+      detail: () => dump(flow.logs),
+    })
     await flow.waitForLine(/^waiting for SIGUSR1$/)
     process.kill(pidOf(flow, 'flaky'), 'SIGUSR1')
     if (policy === 'on-failure') {

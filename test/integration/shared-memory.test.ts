@@ -4,6 +4,9 @@
  * between writing one and sending it, gone with the run. These runs SIGKILL a source in the
  * middle of a burst of large sends and a sink in the middle of a batch, and check that nothing
  * the at-least-once guarantees cover is lost, every byte arrives intact, and no segment is left.
+ * The two runs of the supervisor's segments say `_unstable_direct_links: false`: between nodes
+ * run by node a reliable input is a direct link by default, whose large payloads go into the
+ * sender's link log instead (SIGKILLed mid-transfer in direct-links-kill.test.ts).
  */
 import t from 'tap'
 import { readJsonl } from '../fixtures/jsonl.js'
@@ -42,7 +45,8 @@ t.test('SIGKILLs mid-transfer of large payloads lose nothing, corrupt nothing an
   const dir = t.testdir({})
   const size = 256 * 1024
   const count = 12
-  const yaml = `nodes:
+  const yaml = `_unstable_direct_links: false
+nodes:
   - id: source
     path: ${fixture('big-source.mjs')}
     env: { COUNT: ${count}, SIZE: ${size}, KILL_AFTER: 4 }
@@ -116,7 +120,8 @@ t.test('the same payloads below the threshold, and with shared memory turned off
   const size = 256 * 1024
   const flow = await startInProcess(
     t,
-    `nodes:
+    `_unstable_direct_links: false
+nodes:
   - id: source
     path: ${fixture('big-source.mjs')}
     env: { COUNT: 3, SIZE: ${size} }

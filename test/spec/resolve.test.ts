@@ -406,11 +406,11 @@ t.test('kvs_namespace names the KVS pool; without it the spec leaves it to the d
 })
 
 t.test(
-  '_unstable_direct_links: true turns reliable links between custom nodes into link logs; anything but a boolean is a problem naming the key',
+  '_unstable_direct_links is kept as written (unset: the default; false: everything through the supervisor); anything but a boolean is a problem naming the key',
   async (t) => {
     const node = `nodes:\n  - id: n\n    path: ./n.ts\n`
     t.equal(parseOk(`_unstable_direct_links: true\n${node}`).directLinks, true)
-    t.equal(parseOk(`_unstable_direct_links: false\n${node}`).directLinks, undefined, 'false is the default: left out')
+    t.equal(parseOk(`_unstable_direct_links: false\n${node}`).directLinks, false, 'false opts out of the default: kept')
     t.equal(parseOk(node).directLinks, undefined)
     const bad = `_unstable_direct_links: yes please\n${node}`
     const problem = problemsIn(bad)[0]

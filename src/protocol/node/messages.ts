@@ -39,7 +39,11 @@ export type LogLevel = 'error' | 'warn' | 'info' | 'debug'
 
 /** Messages a custom node sends to the supervisor. */
 export type NodeToSupervisor =
-  | { type: 'register'; nodeId: string; protocolVersion: number; pid: number; secret?: string }
+  /**
+   * `directLinks`: the node keeps reliable direct links (link logs and cursors) itself, as the
+   * SDK does; absent or false, the supervisor refuses it if the dataflow wires one to it.
+   */
+  | { type: 'register'; nodeId: string; protocolVersion: number; pid: number; secret?: string; directLinks?: boolean | undefined }
   /**
    * Payload in frame 1. `sendSeq` numbers the outputs of one connection from 1 (0: no
    * confirmation wanted); the supervisor confirms them with `outputs-taken`.
@@ -72,6 +76,14 @@ export interface DirectCounts {
   received: bigint
   /** Messages dropped: a full pipe to a receiver, a full queue, or after the input closed. */
   dropped: bigint
+  /** Of {@link dropped}, those of each of the node's inputs (a full queue), cumulative; absent: none (or an older node). */
+  inputDrops?: InputDrops[] | undefined
+}
+
+/** Messages of one input of a node dropped since it registered on its connection. */
+export interface InputDrops {
+  inputId: string
+  dropped: bigint
 }
 
 /** A best-effort input of a node: its messages come directly from the sender. */
@@ -83,7 +95,7 @@ export interface DirectInput {
   senderNode: string
   outputId: string
   /**
-   * A reliable direct link (`_unstable_direct_links`): the folder of the sender's link log,
+   * A reliable direct link (between two custom nodes run by node, by default): the folder of the sender's link log,
    * where the node reads what it missed and keeps its cursor. Absent or '': best effort.
    */
   logDir?: string | undefined

@@ -8,8 +8,8 @@
 
 import { ProtocolEncodeError } from '../errors.js'
 import { LAYOUT } from '../struct-layout.js'
-import type { LogLevel, NodeToSupervisor } from './messages.js'
-import { FrameWriter } from '../wire.js'
+import type { InputDrops, LogLevel, NodeToSupervisor } from './messages.js'
+import { FrameWriter, type StructWriter } from '../wire.js'
 import { bool, decode, describeType, enumOrdinal, readHeader, readShared, str, strList, u32, u64, unencodable, writeHeader, writeShared } from './fields.js'
 
 // Enum ordinals, in schema order (common.capnp). An unknown log level from a newer node is
@@ -23,6 +23,7 @@ const N2S_CLOSE_OUTPUTS = LAYOUT['NodeToSupervisor.CloseOutputs']
 const N2S_LOG = LAYOUT['NodeToSupervisor.Log']
 const N2S_CREDIT = LAYOUT['NodeToSupervisor.Credit']
 const N2S_DIRECT_COUNTS = LAYOUT['NodeToSupervisor.DirectCounts']
+const N2S_INPUT_DROPS = LAYOUT['NodeToSupervisor.InputDrops']
 const HEADER = LAYOUT.MessageHeader
 const SHARED = LAYOUT.SharedPayload
 
@@ -50,6 +51,7 @@ export function encodeNodeToSupervisor(msg: NodeToSupervisor): Uint8Array {
       w.setU32(s, N2S_REGISTER.fields.protocolVersion, u32(msg.protocolVersion, 'register.protocolVersion'))
       w.setU32(s, N2S_REGISTER.fields.pid, u32(msg.pid, 'register.pid'))
       w.text(s, N2S_REGISTER.fields.secret, str(msg.secret ?? '', 'register.secret'))
+      w.setBool(s, N2S_REGISTER.fields.directLinks, bool(msg.directLinks ?? false, 'register.directLinks'))
       break
     }
     case 'output': {
@@ -92,6 +94,7 @@ export function encodeNodeToSupervisor(msg: NodeToSupervisor): Uint8Array {
       w.setU64(s, g.sent, u64(msg.sent, 'directCounts.sent'))
       w.setU64(s, g.received, u64(msg.received, 'directCounts.received'))
       w.setU64(s, g.dropped, u64(msg.dropped, 'directCounts.dropped'))
+      writeInputDrops(w, s, msg.inputDrops ?? [])
       break
     }
     default:
@@ -122,6 +125,7 @@ export function decodeNodeToSupervisor(bytes: Uint8Array): NodeToSupervisor {
           protocolVersion: r.u32(s, g.protocolVersion),
           pid: r.u32(s, g.pid),
           ...(secret === '' ? {} : { secret }),
+          ...(r.bool(s, g.directLinks) ? { directLinks: true } : {}),
         }
       }
       case f.output.tag: {
@@ -160,10 +164,37 @@ export function decodeNodeToSupervisor(bytes: Uint8Array): NodeToSupervisor {
       case f.directCounts.tag: {
         const s = r.struct(root, f.directCounts)
         const g = N2S_DIRECT_COUNTS.fields
-        return { type: 'direct-counts', sent: r.u64(s, g.sent), received: r.u64(s, g.received), dropped: r.u64(s, g.dropped) }
+        const list = r.structList(s, g.inputDrops)
+        const inputDrops: InputDrops[] = []
+        const e = N2S_INPUT_DROPS.fields
+        for (let i = 0; i < list.count; i++) {
+          const item = r.element(list, i)
+          inputDrops.push({ inputId: r.text(item, e.inputId), dropped: r.u64(item, e.dropped) })
+        }
+        return {
+          type: 'direct-counts',
+          sent: r.u64(s, g.sent),
+          received: r.u64(s, g.received),
+          dropped: r.u64(s, g.dropped),
+          ...(inputDrops.length === 0 ? {} : { inputDrops }),
+        }
       }
       default:
         return { type: 'unknown', which }
     }
   })
+}
+
+/** DirectCounts.inputDrops; an empty list is written as a null pointer. */
+function writeInputDrops(w: FrameWriter, s: StructWriter, drops: readonly InputDrops[]): void {
+  if (!Array.isArray(drops)) throw new ProtocolEncodeError(`directCounts.inputDrops is a ${describeType(drops)}, not an array`)
+  if (drops.length === 0) return
+  const list = w.structList(s, N2S_DIRECT_COUNTS.fields.inputDrops, N2S_INPUT_DROPS, drops.length)
+  const g = N2S_INPUT_DROPS.fields
+  for (let i = 0; i < drops.length; i++) {
+    const drop = drops[i] as InputDrops
+    const e = list[i] as StructWriter
+    w.text(e, g.inputId, str(drop.inputId, `directCounts.inputDrops[${i}].inputId`))
+    w.setU64(e, g.dropped, u64(drop.dropped, `directCounts.inputDrops[${i}].dropped`))
+  }
 }

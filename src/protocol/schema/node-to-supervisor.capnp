@@ -22,13 +22,23 @@ struct NodeToSupervisor {
                                     # and then (not per message) and before it closes.
   }
 
-  # Counts of a node's best-effort (direct) messages since it registered on this connection;
-  # cumulative, so a lost or late report only delays the figures `dora-ts list` shows.
+  # Counts of a node's direct messages (best-effort links and reliable direct links) since it
+  # registered on this connection; cumulative, so a lost or late report only delays the
+  # figures `dora-ts list` shows.
   struct DirectCounts {
-    sent @0 :UInt64;      # Messages sent on outputs whose every receiver is best effort.
-    received @1 :UInt64;  # Messages that arrived on best-effort inputs.
+    sent @0 :UInt64;      # Messages sent on outputs whose every receiver is direct.
+    received @1 :UInt64;  # Messages that arrived on direct inputs.
     dropped @2 :UInt64;   # Messages dropped: a full pipe to a receiver, a full queue, or after
                           # the input closed.
+    inputDrops @3 :List(InputDrops);  # Of `dropped`, those dropped for each of this node's
+                                      # inputs (a full queue under drop_oldest), by input, so a
+                                      # run's report can name the input. Cumulative; absent in
+                                      # a node older than the field.
+  }
+
+  struct InputDrops {
+    inputId @0 :Text;    # The node's input, as declared in the YAML.
+    dropped @1 :UInt64;  # Messages of it dropped since the node registered on this connection.
   }
 
   struct Register {
@@ -37,6 +47,10 @@ struct NodeToSupervisor {
     pid @2 :UInt32;             # Operating-system process id of the node.
     secret @3 :Text;            # DORA_TS_NODE_SECRET from the node's environment: proves the
                                 # supervisor spawned it (a per-spawn secret); refused if wrong.
+    directLinks @4 :Bool;       # The node keeps reliable direct links itself (link logs and
+                                # their cursors in shared memory), as the dora-ts SDK does.
+                                # False (a node speaking the protocol itself, or an older SDK):
+                                # refused if the dataflow wires such a link to it.
   }
 
   struct Output {

@@ -63,10 +63,11 @@ t.test('a sender closing its own outputs tells best-effort receivers to wait for
     inputs:
       x: { source: src/a, reliability: best_effort }
   - id: safe
-    path: ./safe.mjs
+    path: ./safe.py
     inputs:
       x: src/a
 `
+  // safe is a Python script: its reliable input keeps the supervisor's path (no link log).
   const run = (bySender: boolean): Array<[string, DeliveredEvent]> => {
     const got: Array<[string, DeliveredEvent]> = []
     new Downstream(buildRoutingTable(parseDataflow(yaml, '/flows/d.yml', { checkFiles: false })), (receiver, event) =>
