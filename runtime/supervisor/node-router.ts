@@ -288,11 +288,12 @@ export class NodeRouter {
   }
 
   #register(identity: Buffer, nodeId: string, protocolVersion: number, secret: string | undefined, keepsLinks: boolean): void {
-    const reject = (reason: string): void => {
+    const reject = (reason: string, said = false): void => {
       this.stats.refusedRegistrations++
       // Logged once per window whatever the flood, with the id escaped and cut (issue 13: 900 KB
-      // ids echoed into the log); the connection is ignored from now on.
-      this.#peerLog.log('refused-registration', `refused a registration as ${showName(nodeId)}: ${reason}`)
+      // ids echoed into the log), unless the caller said it already; the connection is ignored
+      // from now on.
+      if (!said) this.#peerLog.log('refused-registration', `refused a registration as ${showName(nodeId)}: ${reason}`)
       this.#ignore(identity.toString('hex'))
       this.send(identity, [encodeSupervisorToNode({ type: 'register-rejected', reason: reason.slice(0, 300) })])
     }
@@ -330,7 +331,7 @@ export class NodeRouter {
           : `its input "${link.inputId}" from ${link.senderNode}/${link.outputId}`
       const reason = `node "${nodeId}" did not register as keeping reliable direct links (${which} is one), as the dora-ts SDK does: it speaks the protocol itself, or its SDK is older. Put \`_unstable_direct_links: false\` at the top of the dataflow to send its messages through the supervisor`
       this.#handlers.log({ source: 'dora-ts', stream: 'log', level: 'error', text: reason })
-      reject(reason)
+      reject(reason, true)
       return
     }
     this.#byIdentity.set(identity.toString('hex'), unit)
