@@ -193,22 +193,31 @@ export class DirectSender {
     const bestEffort = log === undefined ? links : links.filter((l) => l.route.logDir === undefined || l.route.logDir === '')
     const segments = bestEffort.length === 0 ? undefined : this.#share(data, bestEffort)
     let shared = 0
+    // The header of a receiver without a segment of its own depends only on its input id and
+    // on whether its link is logged: encoded once for every such receiver (fan-out to 16 sinks
+    // of one input id encodes one header, not 16).
+    let heads: Map<string, Uint8Array> | undefined
     for (let i = 0; i < links.length; i++) {
       const { route, socket } = links[i]!
       const logged = at !== undefined && route.logDir !== undefined && route.logDir !== ''
       const shm = logged ? undefined : segments?.[shared++]
       const inLogOnly = logged && data.byteLength >= LINK_READ_BYTES
-      const head = encodeNodeToNode({
-        type: 'input',
-        id: route.inputId,
-        sequence: header.sequence,
-        timestampNs: header.timestampNs,
-        messageId: header.messageId,
-        encoding: header.encoding,
-        metadata: header.metadata,
-        ...(shm === undefined ? {} : { shm }),
-        ...(logged ? { link: { seq: at.seq, end: at.end, newFile: at.file === at.seq } } : {}),
-      })
+      const key = shm === undefined ? `${logged ? 'l' : 'b'}${route.inputId}` : undefined
+      let head = key === undefined ? undefined : heads?.get(key)
+      if (head === undefined) {
+        head = encodeNodeToNode({
+          type: 'input',
+          id: route.inputId,
+          sequence: header.sequence,
+          timestampNs: header.timestampNs,
+          messageId: header.messageId,
+          encoding: header.encoding,
+          metadata: header.metadata,
+          ...(shm === undefined ? {} : { shm }),
+          ...(logged ? { link: { seq: at.seq, end: at.end, newFile: at.file === at.seq } } : {}),
+        })
+        if (key !== undefined) (heads ??= new Map()).set(key, head)
+      }
       // sendTimeout 0: the promise is settled now, either way; never two sends pending. A
       // logged message the pipe refuses is not lost: its receiver reads it from the log.
       socket.send(shm !== undefined || inLogOnly ? [head] : [head, data]).catch(() => {
