@@ -6,8 +6,13 @@
  */
 import type { DirectCounts } from '../src/protocol/node/messages.js'
 
-/** How often a node with best-effort links reports its counts, when they changed (ms). */
-export const DIRECT_REPORT_MS = 1_000
+/**
+ * How often a node with direct links reports its counts, when they changed (ms). Short, since
+ * reliable direct links are the default: a node SIGKILLed loses what it had not reported
+ * (in `dora-ts list`, not in messages), and a crash test reads `list` right after a kill. An
+ * unchanged count costs a timer callback, no message.
+ */
+export const DIRECT_REPORT_MS = 200
 
 export class DirectCounter {
   sent = 0
