@@ -45,9 +45,11 @@ const WITH_BASELINE = [
   // Issue 15: best-effort links, the same plans node to node without the supervisor.
   ...pair('node-node-best-effort'),
   'node-node-best-effort.rtt.16MB',
-  // Reliable direct links (_unstable_direct_links): the same plans through link logs.
+  'node-node-best-effort.rtt.4MB@30Hz',
+  // Reliable direct links (the default between custom nodes): the same plans through link logs.
   ...pair('node-node-direct'),
   'node-node-direct.rtt.16MB',
+  'node-node-direct.rtt.4MB@30Hz',
   ...pair('operator-operator'),
   // Best-effort links between operators: the same plans outside the outbox.
   ...pair('operator-operator-best-effort'),
