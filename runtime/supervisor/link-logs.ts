@@ -78,13 +78,14 @@ export function compactLinkLogs(linksDir: string): void {
 
 /**
  * Collect a link log's consumed files (see LinkLogWriter.compact); a log not there yet is left.
- * True when every entry of the log is consumed.
+ * True when every entry of the log is consumed (or it has none).
  * Close entries left after the last consumed message count as consumed: a receiver that ended
  * on its Stop never reads the close its sender appended as it ended, and a later run's
  * receivers pass over an earlier run's close anyway (link-inputs.ts).
  */
 function compact(dir: string, cursors: readonly string[]): boolean {
-  if (!names(dir).some((n) => n.endsWith('.log'))) return false
+  // No log file: its sender never sent, so nothing waits in it.
+  if (!names(dir).some((n) => n.endsWith('.log'))) return true
   let consumed = lowestCursor(dir, cursors)
   const reader = new LinkLogReader(dir, consumed)
   try {
