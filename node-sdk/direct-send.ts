@@ -22,7 +22,7 @@ import { linkSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { encodeNodeToNode } from '../src/protocol/node/codec.js'
-import type { DirectRoute, Registration, SharedPayload } from '../src/protocol/node/messages.js'
+import { hasLinkLog, type DirectRoute, type Registration, type SharedPayload } from '../src/protocol/node/messages.js'
 import type { MessageHeader } from '../src/events.js'
 import { errorMessage } from '../src/errors.js'
 import { LinkLogWriter, lowestCursor, type LinkPosition } from '../src/transport/link-log.js'
@@ -155,11 +155,11 @@ export class DirectSender {
         byEndpoint.set(route.endpoint, socket)
         this.#sockets.push(socket)
       } else socket.sendHighWaterMark = Math.max(socket.sendHighWaterMark, 2 * route.queueSize)
-      if (route.logDir === undefined || route.logDir === '') this.#lingering.add(socket)
+      if (!hasLinkLog(route)) this.#lingering.add(socket)
       const list = this.#links.get(route.outputId) ?? []
       list.push({ route, socket })
       this.#links.set(route.outputId, list)
-      if (route.logDir !== undefined && route.logDir !== '') {
+      if (hasLinkLog(route)) {
         const log = this.#logs.get(route.outputId) ?? { dir: route.logDir, cursors: [], writer: undefined, appended: 0 }
         log.cursors.push(route.cursorName ?? '')
         this.#logs.set(route.outputId, log)
@@ -190,7 +190,7 @@ export class DirectSender {
     const log = this.#logs.get(outputId)
     const at = log === undefined ? undefined : this.#append(outputId, log, header, data)
     if (this.#only.has(outputId)) this.#counter.sent++
-    const bestEffort = log === undefined ? links : links.filter((l) => l.route.logDir === undefined || l.route.logDir === '')
+    const bestEffort = log === undefined ? links : links.filter((l) => !hasLinkLog(l.route))
     const segments = bestEffort.length === 0 ? undefined : this.#share(data, bestEffort)
     let shared = 0
     // The header of a receiver without a segment of its own depends only on its input id and
@@ -199,7 +199,7 @@ export class DirectSender {
     let heads: Map<string, Uint8Array> | undefined
     for (let i = 0; i < links.length; i++) {
       const { route, socket } = links[i]!
-      const logged = at !== undefined && route.logDir !== undefined && route.logDir !== ''
+      const logged = at !== undefined && hasLinkLog(route)
       const shm = logged ? undefined : segments?.[shared++]
       const inLogOnly = logged && data.byteLength >= LINK_READ_BYTES
       const key = shm === undefined ? `${logged ? 'l' : 'b'}${route.inputId}` : undefined
@@ -248,10 +248,8 @@ export class DirectSender {
     } catch (err) {
       throw new LinkLogWriteError(
         `node "${this.#nodeId}" could not append its message to the link log of output "${outputId}" in ${log.dir}: ${errorMessage(err)}; nothing was sent`,
-        {
-          cause: err,
-          hint: "make room in shared memory (`df /dev/shm`; a receiver that stopped consuming makes its sender's log grow) and send again, or put `_unstable_direct_links: false` at the top of the dataflow to send through the supervisor's outbox instead",
-        },
+        // The hint is the error code's (src/error-codes.ts): room in /dev/shm, or the opt-out.
+        { cause: err },
       )
     }
     // Also at each new file: consumed files become the spares the next rotation writes over,
@@ -300,7 +298,7 @@ export class DirectSender {
         }
       }
       for (const { route, socket } of this.#links.get(output) ?? []) {
-        if (route.logDir === undefined || route.logDir === '') sent.push(sendClose(socket, encodeNodeToNode({ type: 'input-closed', id: route.inputId })))
+        if (!hasLinkLog(route)) sent.push(sendClose(socket, encodeNodeToNode({ type: 'input-closed', id: route.inputId })))
       }
     }
     await Promise.all(sent)

@@ -24,7 +24,7 @@
  *
  * @module
  */
-import type { DirectInput, NodeToNode } from '../src/protocol/node/messages.js'
+import { hasLinkLog, type DirectInput, type NodeToNode } from '../src/protocol/node/messages.js'
 import { decodeNodeToNode } from '../src/protocol/node/codec.js'
 import { LinkCursor, LinkLogReader, type LinkEntry } from '../src/transport/link-log.js'
 import { errorMessage } from '../src/errors.js'
@@ -95,7 +95,7 @@ export class LinkInputs {
     this.#dataflowId = dataflowId
     this.#nodeId = nodeId
     for (const spec of inputs) {
-      if (spec.logDir === undefined || spec.logDir === '') continue
+      if (!hasLinkLog(spec)) continue
       const cursor = new LinkCursor(spec.logDir, spec.cursorName ?? '')
       const { consumed, inHand } = cursor.value
       this.#inputs.set(spec.inputId, { spec, reader: new LinkLogReader(spec.logDir, consumed), cursor, inHandBefore: inHand, closed: false, closing: false })

@@ -29,15 +29,13 @@ import type { CustomNodeSpec, DataflowSpec, InputSpec } from '../../src/spec/typ
  * backpressure` (the supervisor pauses the sender) or `input_timeout` (the supervisor times the
  * input). The rest keep the supervisor's path, with the same guarantee.
  */
-export function usesLinkLog(spec: DataflowSpec, input: InputSpec): boolean {
+export function usesLinkLog(spec: DataflowSpec, receiver: CustomNodeSpec, input: InputSpec): boolean {
   if (spec.directLinks === false || spec.durability !== 'process') return false
   if (input.reliability !== 'reliable' || input.queuePolicy === 'backpressure' || input.inputTimeout !== undefined) return false
   if (input.source.kind !== 'output' || input.source.operator !== undefined) return false
   const sender = input.source.node
   const senderSpec = spec.nodes.find((n) => n.id === sender)
-  if (senderSpec?.kind !== 'custom' || !runsOnSdk(senderSpec)) return false
-  const receiver = spec.nodes.find((n) => n.kind === 'custom' && n.inputs.includes(input))
-  return receiver?.kind === 'custom' && runsOnSdk(receiver)
+  return senderSpec?.kind === 'custom' && runsOnSdk(senderSpec) && runsOnSdk(receiver)
 }
 
 /** Whether a custom node runs with node (`.ts`, `.js`, `.mjs`, `.cjs`), where the SDK can be what speaks for it. */
@@ -45,9 +43,9 @@ function runsOnSdk(node: CustomNodeSpec): boolean {
   return node.runtime === 'ts' || node.runtime === 'js'
 }
 
-/** Whether a custom node's `input` comes straight from its sender (best effort, or a link log). */
-export function isDirectInput(spec: DataflowSpec, input: InputSpec): boolean {
-  return input.reliability === 'best_effort' || usesLinkLog(spec, input)
+/** Whether `input` of the custom node `receiver` comes straight from its sender (best effort, or a link log). */
+export function isDirectInput(spec: DataflowSpec, receiver: CustomNodeSpec, input: InputSpec): boolean {
+  return input.reliability === 'best_effort' || usesLinkLog(spec, receiver, input)
 }
 
 /**
@@ -99,7 +97,7 @@ export function directWiring(spec: DataflowSpec, runDirPath: string, linksDir?: 
       if (input.source.kind !== 'output') continue
       const key = sourceKey(input.source)
       // The resolver accepts best_effort only from a custom node (no operator part).
-      const logged = linksDir !== undefined && usesLinkLog(spec, input)
+      const logged = linksDir !== undefined && usesLinkLog(spec, node, input)
       if ((input.reliability !== 'best_effort' && !logged) || input.source.operator !== undefined) {
         bump(reliable, key)
         continue

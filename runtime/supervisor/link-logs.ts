@@ -15,6 +15,7 @@ import { readdirSync, rmdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { cursorNames, cursorPath, LinkCursor, LinkLogReader, LinkLogWriter, lowestCursor } from '../../src/transport/link-log.js'
 import { decodeNodeToNode } from '../../src/protocol/node/codec.js'
+import { hasLinkLog } from '../../src/protocol/node/messages.js'
 import type { DirectWiring } from './direct-links.js'
 
 /** Prepare `linksDir` for the links of `wiring`; `warn` says what was removed. */
@@ -22,7 +23,7 @@ export function prepareLinkLogs(wiring: ReadonlyMap<string, DirectWiring>, links
   const wanted = new Map<string, Set<string>>()
   for (const w of wiring.values()) {
     for (const input of w.directInputs ?? []) {
-      if (input.logDir === undefined || input.logDir === '') continue
+      if (!hasLinkLog(input)) continue
       const cursors = wanted.get(input.logDir) ?? new Set<string>()
       cursors.add(input.cursorName ?? '')
       wanted.set(input.logDir, cursors)

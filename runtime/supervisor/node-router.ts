@@ -10,7 +10,7 @@
 import { errorMessage, errorStack } from '../../src/errors.js'
 import { Router } from 'zeromq'
 import { decodeNodeToSupervisor, encodeSupervisorToNode } from '../../src/protocol/node/codec.js'
-import { MAX_PUSH_WINDOW, PROTOCOL_VERSION, type DirectCounts, type InputDrops, type NodeToSupervisor } from '../../src/protocol/node/messages.js'
+import { hasLinkLog, MAX_PUSH_WINDOW, PROTOCOL_VERSION, type DirectCounts, type InputDrops, type NodeToSupervisor } from '../../src/protocol/node/messages.js'
 import type { DirectWiring } from './direct-links.js'
 import type { MessageHeader } from '../../src/events.js'
 import { MAX_UNREGISTERED_FRAME_BYTES, nodeRouterOptions } from '../../src/transport/node-socket.js'
@@ -321,7 +321,7 @@ export class NodeRouter {
       return
     }
     const direct = this.#handlers.direct?.(nodeId)
-    const link = keepsLinks ? undefined : (direct?.directInputs?.find((i) => hasLog(i.logDir)) ?? direct?.directRoutes?.find((r) => hasLog(r.logDir)))
+    const link = keepsLinks ? undefined : (direct?.directInputs?.find(hasLinkLog) ?? direct?.directRoutes?.find(hasLinkLog))
     if (link !== undefined) {
       // It would never read (or write) the log, and the link's messages would wait there for
       // ever: refused, said plainly where the user looks, with the way out.
@@ -378,8 +378,4 @@ function moreInputDrops(last: readonly InputDrops[] | undefined, now: readonly I
     if (delta > 0n) more.push({ inputId: d.inputId, dropped: delta })
   }
   return more
-}
-
-function hasLog(logDir: string | undefined): boolean {
-  return logDir !== undefined && logDir !== ''
 }

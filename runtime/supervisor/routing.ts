@@ -4,7 +4,7 @@
  * operators; outputs are keyed as YAML inputs name them (`node/output` or `node/op/output`).
  */
 import { POISON_OUTPUT } from '../../src/spec/resolve.js'
-import type { DataflowSpec, InputSpec, OperatorNodeSpec, OperatorSpec } from '../../src/spec/types.js'
+import type { CustomNodeSpec, DataflowSpec, InputSpec, OperatorNodeSpec, OperatorSpec } from '../../src/spec/types.js'
 import { isDirectInput } from './direct-links.js'
 import { isOperatorLink } from '../operator/operator-links.js'
 
@@ -75,12 +75,13 @@ export function buildRoutingTable(spec: DataflowSpec): RoutingTable {
   const inputs = new Map<string, InputSpec[]>()
   const producers = new Map<string, Producer>()
 
-  const addInputs = (receiver: string, list: InputSpec[], custom = false): void => {
+  // `custom`: the receiver is that custom node (absent: an operator).
+  const addInputs = (receiver: string, list: InputSpec[], custom?: CustomNodeSpec): void => {
     inputs.set(receiver, list)
     for (const input of list) {
       const destination: Destination = { receiver, inputId: input.id }
-      if (custom && isDirectInput(spec, input)) destination.direct = true
-      else if (!custom && input.reliability === 'best_effort') {
+      if (custom !== undefined && isDirectInput(spec, custom, input)) destination.direct = true
+      else if (custom === undefined && input.reliability === 'best_effort') {
         destination.bestEffort = true
         // Its sender's worker posts it to this operator's worker itself (operator-links.ts).
         if (isOperatorLink(spec, input)) destination.direct = true
@@ -100,7 +101,7 @@ export function buildRoutingTable(spec: DataflowSpec): RoutingTable {
 
   for (const node of spec.nodes) {
     if (node.kind === 'custom') {
-      addInputs(node.id, node.inputs, true)
+      addInputs(node.id, node.inputs, node)
       producers.set(node.id, { key: node.id, outputKeys: new Map(node.outputs.map((o) => [o, outputKey(node.id, undefined, o)])) })
       continue
     }

@@ -86,6 +86,14 @@ export interface InputDrops {
   dropped: bigint
 }
 
+/**
+ * Whether a direct input or route is a reliable direct link, through a link log: its `logDir`
+ * is set (absent or '' is a best-effort link, as the wire leaves an unset text empty).
+ */
+export function hasLinkLog<T extends { logDir?: string | undefined }>(link: T): link is T & { logDir: string } {
+  return link.logDir !== undefined && link.logDir !== ''
+}
+
 /** A best-effort input of a node: its messages come directly from the sender. */
 export interface DirectInput {
   inputId: string

@@ -9,11 +9,12 @@ import { isDirectInput, usesLinkLog } from '../../../runtime/supervisor/direct-l
 import type { CustomNodeSpec, DataflowSpec, InputSpec } from '../../../src/spec/types.js'
 import { parseOk } from '../../spec/fixtures/expect.js'
 
-function inputOf(spec: DataflowSpec, nodeId: string, inputId: string): InputSpec {
+/** Custom node `nodeId` of `spec` and its input `inputId`, as the supervisor asks about them. */
+function inputOf(spec: DataflowSpec, nodeId: string, inputId: string): [DataflowSpec, CustomNodeSpec, InputSpec] {
   const node = spec.nodes.find((n): n is CustomNodeSpec => n.kind === 'custom' && n.id === nodeId)
   const input = node?.inputs.find((i) => i.id === inputId)
-  if (input === undefined) throw new Error(`no input ${nodeId}/${inputId}`)
-  return input
+  if (node === undefined || input === undefined) throw new Error(`no input ${nodeId}/${inputId}`)
+  return [spec, node, input]
 }
 
 const nodes = `nodes:
@@ -39,24 +40,24 @@ const nodes = `nodes:
 
 t.test('by default a reliable input between two nodes run by node goes through a link log; the rest keep the supervisor', async (t) => {
   const spec = parseOk(nodes)
-  t.equal(usesLinkLog(spec, inputOf(spec, 'sink', 'plain')), true, 'src.ts -> sink.mjs')
-  t.equal(usesLinkLog(spec, inputOf(spec, 'sink', 'from_py')), false, 'a Python sender has no SDK to append to a log')
-  t.equal(usesLinkLog(spec, inputOf(spec, 'pysink', 'plain')), false, 'a Python receiver has no SDK to keep a cursor')
-  t.equal(usesLinkLog(spec, inputOf(spec, 'sink', 'pressed')), false, 'backpressure needs the supervisor')
-  t.equal(usesLinkLog(spec, inputOf(spec, 'sink', 'timed')), false, 'input_timeout needs the supervisor')
-  t.equal(usesLinkLog(spec, inputOf(spec, 'sink', 'lossy')), false, 'best effort is a link without a log')
-  t.equal(isDirectInput(spec, inputOf(spec, 'sink', 'lossy')), true)
-  t.equal(isDirectInput(spec, inputOf(spec, 'sink', 'plain')), true)
-  t.equal(isDirectInput(spec, inputOf(spec, 'sink', 'pressed')), false)
+  t.equal(usesLinkLog(...inputOf(spec, 'sink', 'plain')), true, 'src.ts -> sink.mjs')
+  t.equal(usesLinkLog(...inputOf(spec, 'sink', 'from_py')), false, 'a Python sender has no SDK to append to a log')
+  t.equal(usesLinkLog(...inputOf(spec, 'pysink', 'plain')), false, 'a Python receiver has no SDK to keep a cursor')
+  t.equal(usesLinkLog(...inputOf(spec, 'sink', 'pressed')), false, 'backpressure needs the supervisor')
+  t.equal(usesLinkLog(...inputOf(spec, 'sink', 'timed')), false, 'input_timeout needs the supervisor')
+  t.equal(usesLinkLog(...inputOf(spec, 'sink', 'lossy')), false, 'best effort is a link without a log')
+  t.equal(isDirectInput(...inputOf(spec, 'sink', 'lossy')), true)
+  t.equal(isDirectInput(...inputOf(spec, 'sink', 'plain')), true)
+  t.equal(isDirectInput(...inputOf(spec, 'sink', 'pressed')), false)
 })
 
 t.test('_unstable_direct_links: false and durability: power keep every reliable input on the supervisor; true keeps the default', async (t) => {
   const off = parseOk(`_unstable_direct_links: false\n${nodes}`)
-  t.equal(usesLinkLog(off, inputOf(off, 'sink', 'plain')), false)
-  t.equal(isDirectInput(off, inputOf(off, 'sink', 'lossy')), true, 'best effort stays direct: it never had a supervisor path')
+  t.equal(usesLinkLog(...inputOf(off, 'sink', 'plain')), false)
+  t.equal(isDirectInput(...inputOf(off, 'sink', 'lossy')), true, 'best effort stays direct: it never had a supervisor path')
   const power = parseOk(`durability: power\n${nodes}`)
-  t.equal(usesLinkLog(power, inputOf(power, 'sink', 'plain')), false, 'the log is not fsync-ed')
+  t.equal(usesLinkLog(...inputOf(power, 'sink', 'plain')), false, 'the log is not fsync-ed')
   const on = parseOk(`_unstable_direct_links: true\n${nodes}`)
-  t.equal(usesLinkLog(on, inputOf(on, 'sink', 'plain')), true)
-  t.equal(usesLinkLog(on, inputOf(on, 'sink', 'from_py')), false)
+  t.equal(usesLinkLog(...inputOf(on, 'sink', 'plain')), true)
+  t.equal(usesLinkLog(...inputOf(on, 'sink', 'from_py')), false)
 })
