@@ -202,7 +202,8 @@ export class DirectSender {
       const logged = at !== undefined && hasLinkLog(route)
       const shm = logged ? undefined : segments?.[shared++]
       const inLogOnly = logged && data.byteLength >= LINK_READ_BYTES
-      const key = shm === undefined ? `${logged ? 'l' : 'b'}${route.inputId}` : undefined
+      // (A single receiver, the common case, allocates no map and no key.)
+      const key = links.length > 1 && shm === undefined ? `${logged ? 'l' : 'b'}${route.inputId}` : undefined
       let head = key === undefined ? undefined : heads?.get(key)
       if (head === undefined) {
         head = encodeNodeToNode({
