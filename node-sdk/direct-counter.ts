@@ -24,10 +24,10 @@ export class DirectCounter {
   /** The total last reported: all zeros (a node without best-effort traffic) is never reported. */
   #reported = 0
 
-  /** A message of input `inputId` was dropped here, at the receiver. */
-  dropInput(inputId: string): void {
-    this.dropped++
-    this.#inputDrops.set(inputId, (this.#inputDrops.get(inputId) ?? 0) + 1)
+  /** `count` messages of input `inputId` were dropped here, at the receiver (or left its sender's log unread). */
+  dropInput(inputId: string, count = 1): void {
+    this.dropped += count
+    this.#inputDrops.set(inputId, (this.#inputDrops.get(inputId) ?? 0) + count)
   }
 
   /** The counts, if they changed since the last call; undefined otherwise. */

@@ -93,14 +93,31 @@ interface Link {
 
 /**
  * The link log of one output that reliable direct links read (link-log.ts): opened on the
- * first send, collected behind its receivers' cursors every {@link COLLECT_EVERY} appends.
+ * first send, collected behind its receivers' cursors every {@link COLLECT_EVERY} appends, and
+ * behind its newest `keep` entries whatever the cursors say.
  */
 interface OutputLog {
   dir: string
   cursors: string[]
+  /**
+   * The largest `queue_size` among its receivers, plus {@link CLOSE_ENTRY_ALLOWANCE}: a message
+   * further behind the newest entry would be dropped unread by every receiver's `drop_oldest`
+   * queue, so the log need not keep it for a receiver that stopped reading (its file goes; see
+   * LinkLogWriter.collect).
+   */
+  keep: number
   writer: LinkLogWriter | undefined
   appended: number
 }
+
+/**
+ * Entries of a link log beyond a receiver's `queue_size` kept for it whatever it reads: a log
+ * holds the close entry of each clean end of its sender besides messages (one per run, or per
+ * restart), and those must not push the newest `queue_size` messages out. More closes than this
+ * after a receiver's last read (sixteen runs or restarts that sent nothing) can cost it some
+ * of them, as its queue would drop them to newer ones.
+ */
+export const CLOSE_ENTRY_ALLOWANCE = 16
 
 /** Appends between two collections of a link log's consumed files (and at every new file). */
 const COLLECT_EVERY = 256
@@ -160,8 +177,9 @@ export class DirectSender {
       list.push({ route, socket })
       this.#links.set(route.outputId, list)
       if (hasLinkLog(route)) {
-        const log = this.#logs.get(route.outputId) ?? { dir: route.logDir, cursors: [], writer: undefined, appended: 0 }
+        const log = this.#logs.get(route.outputId) ?? { dir: route.logDir, cursors: [], keep: 0, writer: undefined, appended: 0 }
         log.cursors.push(route.cursorName ?? '')
+        log.keep = Math.max(log.keep, Math.max(1, route.queueSize) + CLOSE_ENTRY_ALLOWANCE)
         this.#logs.set(route.outputId, log)
       }
     }
@@ -260,16 +278,19 @@ export class DirectSender {
   }
 
   /**
-   * Delete the log files every receiver of `log` has consumed (`compact`: the newest too, when
-   * all is consumed, see LinkLogWriter.compact). A failure only delays it.
+   * Delete the log files every receiver of `log` has consumed, and those holding only entries
+   * older than its newest `keep` (`compact`: the newest too, when all is consumed, see
+   * LinkLogWriter.compact). A failure only delays it.
    */
   #collect(log: OutputLog, compact = false): void {
+    const writer = log.writer
     // Nothing but the newest file: no cursor to read, no folder to list.
-    if (!compact && log.writer?.hasOlderFiles !== true) return
+    if (writer === undefined || (!compact && !writer.hasOlderFiles)) return
     try {
       const consumed = lowestCursor(log.dir, log.cursors)
-      if (compact) log.writer?.compact(consumed)
-      else log.writer?.collect(consumed)
+      const bound = writer.nextSeq - 1n - BigInt(log.keep)
+      if (compact) writer.compact(consumed, bound)
+      else writer.collect(consumed, bound)
     } catch {
       // Tried again after the next appends, or by the next run.
     }

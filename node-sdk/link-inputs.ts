@@ -21,6 +21,9 @@
  *
  * Each input's `queue_size` holds in the event buffer as for best effort (`drop_oldest`): an
  * entry dropped there is consumed unseen (the cursor passes it with the next one handed over).
+ * The sender holds its log to about the newest `queue_size` entries past the cursors (a
+ * receiver that stopped reading does not keep the rest in shared memory): entries it removed
+ * before this receiver read them are counted as this input's drops when the reader passes them.
  *
  * @module
  */
@@ -68,6 +71,12 @@ interface LinkInput {
   closing: boolean
   /** The socket brought a message of it since the last periodic look at the log ({@link LinkInputs.tick}). */
   heard?: boolean
+  /**
+   * Entries its reader passes because the log no longer held them are drops of this input.
+   * Not at the first look of a receiver whose cursor is untouched: older entries there are the
+   * log's past (other receivers', earlier runs'), not messages this one ever had coming.
+   */
+  countsSkips: boolean
 }
 
 /** What arrived on the socket for a reliable direct input. */
@@ -98,7 +107,15 @@ export class LinkInputs {
       if (!hasLinkLog(spec)) continue
       const cursor = new LinkCursor(spec.logDir, spec.cursorName ?? '')
       const { consumed, inHand } = cursor.value
-      this.#inputs.set(spec.inputId, { spec, reader: new LinkLogReader(spec.logDir, consumed), cursor, inHandBefore: inHand, closed: false, closing: false })
+      this.#inputs.set(spec.inputId, {
+        spec,
+        reader: new LinkLogReader(spec.logDir, consumed),
+        cursor,
+        inHandBefore: inHand,
+        closed: false,
+        closing: false,
+        countsSkips: consumed > 0n || inHand > 0n,
+      })
     }
   }
 
@@ -273,6 +290,11 @@ export class LinkInputs {
         process.stderr.write(`dora-ts: node "${this.#nodeId}" could not read the link log of input "${input.spec.inputId}": ${errorMessage(err)}\n`)
         return read
       }
+      // Entries its sender's log no longer held (more than queue_size waited: see
+      // LinkLogWriter.collect) are this input's drops, as if its queue had dropped them.
+      const skipped = input.reader.takeSkipped()
+      if (skipped > 0n && input.countsSkips) this.#counter.dropInput(input.spec.inputId, Number(skipped))
+      if (entry !== undefined || skipped > 0n) input.countsSkips = true
       if (entry === undefined) return read
       read++
       this.#fromLog(input, entry)

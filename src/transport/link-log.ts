@@ -247,8 +247,15 @@ export class LinkLogWriter {
   /**
    * Delete the files every receiver has consumed: `consumed` is the lowest cursor among them
    * (0 while one of them has none). Never the newest file, whose name carries the numbering.
+   *
+   * `bound`, when given, is the newest seq the receivers would drop unread if they came to it
+   * now (their `drop_oldest` queue keeps fewer newer ones): files holding nothing past it go
+   * too, consumed or not, so a receiver that stopped reading (hung, killed and not restarted)
+   * holds its sender's log to about its `queue_size` newest messages, not all of them. A
+   * reader that comes to such a gap goes on at the oldest entry left and counts the ones it
+   * passed ({@link LinkLogReader.takeSkipped}).
    */
-  collect(consumed: bigint): number {
+  collect(consumed: bigint, bound?: bigint): number {
     if (!this.#olderFiles) return 0
     const files = logFiles(this.#dir)
     let removed = 0
@@ -256,9 +263,17 @@ export class LinkLogWriter {
     let unconsumed = false
     for (let i = 0; i + 1 < files.length; i++) {
       // File i holds seqs first(i) .. first(i + 1) - 1.
-      if (files[i + 1]!.first - 1n > consumed) {
-        unconsumed = true
-        break
+      const last = files[i + 1]!.first - 1n
+      if (last > consumed) {
+        if (bound === undefined || last > bound) {
+          unconsumed = true
+          break
+        }
+        // Unconsumed and past the bound: unlinked, never a spare. A reader may still be
+        // reading it through its descriptor, and a spare's bytes are written over.
+        unlinkSync(files[i]!.path)
+        removed++
+        continue
       }
       // Readers never look at a spare: one still reading this file (at its end, about to move
       // on) finds no entry of its seq in what is written over it (seqs only grow), and moves on.
@@ -282,9 +297,9 @@ export class LinkLogWriter {
    * last one (which holds them) can go too: a link whose receivers are caught up then holds
    * no bytes of consumed messages in shared memory.
    */
-  compact(consumed: bigint): number {
+  compact(consumed: bigint, bound?: bigint): number {
     if (!this.#closed && consumed >= this.#next - 1n && this.#size > 0) this.#rotate()
-    const removed = this.collect(consumed)
+    const removed = this.collect(consumed, bound)
     for (const spare of this.#spares()) unlinkSync(join(this.#dir, spare))
     return removed
   }
@@ -338,6 +353,8 @@ export class LinkLogReader {
   #expected: bigint
   readonly #head = Buffer.alloc(HEAD_BYTES)
   #closed = false
+  /** Entries passed because the writer had dropped them (see {@link takeSkipped}). */
+  #skipped = 0n
 
   constructor(dir: string, after: bigint) {
     this.#dir = dir
@@ -347,6 +364,19 @@ export class LinkLogReader {
   /** The seq the next entry read will have. */
   get expected(): bigint {
     return this.#expected
+  }
+
+  /**
+   * How many entries this reader passed since the last call because they were gone: the
+   * writer drops what its receivers' queues would drop anyway ({@link LinkLogWriter.collect}'s
+   * bound), and the reader goes on at the oldest entry left. (For a reader of a receiver that
+   * never read this log, what it passes at its first look is other receivers' past, not its
+   * losses: its caller knows that from the cursor.)
+   */
+  takeSkipped(): bigint {
+    const skipped = this.#skipped
+    this.#skipped = 0n
+    return skipped
   }
 
   /** The next whole entry, or undefined when there is none yet. */
@@ -395,14 +425,24 @@ export class LinkLogReader {
 
   /** Open the file holding `#expected` and find the entry in it; false when there is none yet. */
   #seek(): boolean {
-    const files = logFiles(this.#dir)
-    // The newest file that starts at or before the entry wanted; the oldest when all start after
-    // it (files this receiver had consumed were collected: nothing before the oldest is wanted).
-    let file = files[0]
-    for (const f of files) if (f.first <= this.#expected) file = f
-    if (file === undefined) return false
-    if (file.first > this.#expected) this.#expected = file.first
-    const fd = openSync(file.path, constants.O_RDONLY)
+    let file: { first: bigint; path: string } | undefined
+    let fd: number | undefined
+    // A file listed may be gone by the time it is opened (its writer removed it): list again.
+    for (let attempt = 0; fd === undefined; attempt++) {
+      const files = logFiles(this.#dir)
+      // The newest file that starts at or before the entry wanted; the oldest when all start after
+      // it (files this receiver had consumed were collected, or dropped past its queue: nothing
+      // before the oldest is there to read).
+      file = files[0]
+      for (const f of files) if (f.first <= this.#expected) file = f
+      if (file === undefined || attempt === OPEN_ATTEMPTS) return false
+      fd = openIfThere(file.path)
+    }
+    file = file!
+    if (file.first > this.#expected) {
+      this.#skipped += file.first - this.#expected
+      this.#expected = file.first
+    }
     let offset = 0
     for (let seq = file.first; seq < this.#expected; seq++) {
       const read = readEntry(fd, offset, seq, this.#head)
@@ -420,17 +460,52 @@ export class LinkLogReader {
     return true
   }
 
-  /** The writer started a file at `#expected`: move to it. */
+  /**
+   * The writer started a file at `#expected`: move to it. Or the writer dropped the entries
+   * from `#expected` on (every file left starts after it: see {@link LinkLogWriter.collect}'s
+   * bound): move to the oldest file left, counting the entries passed.
+   */
   #switchToNewer(): boolean {
-    const files = logFiles(this.#dir)
-    const newer = files.find((f) => f.first === this.#expected && f.first !== this.#fileFirst)
-    if (newer === undefined) return false
-    const fd = openSync(newer.path, constants.O_RDONLY)
-    closeSync(this.#fd)
-    this.#fd = fd
-    this.#offset = 0
-    this.#fileFirst = newer.first
-    return true
+    // A file listed may be gone by the time it is opened (its writer removed it): list again.
+    for (let attempt = 0; attempt < OPEN_ATTEMPTS; attempt++) {
+      const files = logFiles(this.#dir)
+      let newer = files.find((f) => f.first === this.#expected && f.first !== this.#fileFirst)
+      let skipped = 0n
+      if (newer === undefined) {
+        // Files go oldest first, and the one holding `#expected` (or the writer's newest, which
+        // is never removed) is there until then: all starting past it means it went.
+        const oldest = files[0]
+        if (oldest === undefined || oldest.first <= this.#expected) return false
+        skipped = oldest.first - this.#expected
+        newer = oldest
+      }
+      const fd = openIfThere(newer.path)
+      if (fd === undefined) continue
+      closeSync(this.#fd)
+      this.#fd = fd
+      this.#offset = 0
+      this.#fileFirst = newer.first
+      this.#skipped += skipped
+      this.#expected = newer.first
+      return true
+    }
+    return false
+  }
+}
+
+/**
+ * Tries at opening a log file just listed: each failure means its writer removed it meanwhile,
+ * and it never removes the newest, so a second listing almost always does.
+ */
+const OPEN_ATTEMPTS = 16
+
+/** Open `path` to read; undefined when it is gone (its writer removed it since it was listed). */
+function openIfThere(path: string): number | undefined {
+  try {
+    return openSync(path, constants.O_RDONLY)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
   }
 }
 

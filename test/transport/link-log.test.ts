@@ -2,7 +2,8 @@
  * The log of a reliable direct link: what a sender appended is read back whole and in order,
  * across files, a writer SIGKILLed in the middle of its writes, and a reader that reads while
  * the writer writes; a receiver's cursor survives a torn write; the writer collects only what
- * every receiver consumed. Real files, a real child process killed for real.
+ * every receiver consumed, or what a stopped receiver's queue would drop anyway. Real files, a
+ * real child process killed for real.
  */
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
@@ -258,6 +259,71 @@ t.test('consumed files are reused for new ones: readers, also one still holding 
     [],
     'compact removes the spares',
   )
+  cursor.close()
+  log.close()
+})
+
+t.test('a receiver that stopped reading holds the log to its queue, not all of it; readers pass the gap and count it', async (t) => {
+  const dir = t.testdir({})
+  const keep = 10n
+  // Two entries a file: files go while the receiver's cursor stays at 5.
+  const log = LinkLogWriter.open(dir, { fileBytes: 1000 })
+  const cursor = new LinkCursor(dir, 'r')
+  for (let i = 1n; i <= 6n; i++) log.append(Buffer.from(`h${i}`), Buffer.alloc(400))
+  cursor.set({ consumed: 5n, inHand: 6n })
+  // A receiver alive but stuck: its reader holds the file of entry 6, read, and no more.
+  const stuck = new LinkLogReader(dir, 5n)
+  t.equal(stuck.next()?.seq, 6n, 'the stuck reader read entry 6')
+  const logBytes = (): number =>
+    readdirSync(dir)
+      .filter((n) => n.endsWith('.log'))
+      .reduce((sum, n) => sum + statSync(join(dir, n)).size, 0)
+  let most = 0
+  for (let i = 7n; i <= 200n; i++) {
+    log.append(Buffer.from(`h${i}`), Buffer.alloc(400))
+    log.collect(lowestCursor(dir, ['r']), log.nextSeq - 1n - keep)
+    most = Math.max(most, logBytes())
+  }
+  t.ok(most <= 8 * 1000, `the log stayed within its queue and two files (${most} bytes at most; 200 entries are ${200 * 440})`)
+  t.same(
+    readdirSync(dir).filter((n) => n.startsWith('spare.')),
+    [],
+    'an unconsumed file it dropped is never kept as a spare (a reader may be reading it)',
+  )
+  // The newest `keep` entries are all there, from any reader.
+  const fresh = new LinkLogReader(dir, 190n)
+  const tail: bigint[] = []
+  for (let e = fresh.next(); e !== undefined; e = fresh.next()) tail.push(e.seq)
+  t.same(
+    tail,
+    Array.from({ length: 10 }, (_, k) => 191n + BigInt(k)),
+    'the newest queue of entries is whole',
+  )
+  t.equal(fresh.takeSkipped(), 0n, 'nothing passed there')
+  fresh.close()
+  // The stuck reader comes back: in order from the oldest entry left, the gap counted.
+  const seen: bigint[] = []
+  for (let e = stuck.next(); e !== undefined; e = stuck.next()) seen.push(e.seq)
+  const skipped = stuck.takeSkipped()
+  t.ok(seen.length >= Number(keep) && seen.at(-1) === 200n, `it reads on to the newest (${seen.length} entries from ${seen[0]})`)
+  t.same(
+    seen,
+    Array.from({ length: seen.length }, (_, k) => seen[0]! + BigInt(k)),
+    'in order, none twice',
+  )
+  t.equal(skipped, seen[0]! - 7n, 'every entry it passed is counted, once')
+  t.equal(stuck.takeSkipped(), 0n, 'and counted once')
+  stuck.close()
+  // A restarted receiver from its cursor: the same gap, counted.
+  const restarted = new LinkLogReader(dir, 5n)
+  const first = restarted.next()?.seq ?? 0n
+  t.equal(restarted.takeSkipped(), first - 6n, `a reader from cursor 5 starts at ${first}, counting the ${first - 6n} gone`)
+  restarted.close()
+  const newcomer = new LinkLogReader(dir, 0n)
+  const oldest = newcomer.next()?.seq ?? 0n
+  t.ok(oldest > 1n, 'a reader from nothing starts at the oldest entry left')
+  t.equal(newcomer.takeSkipped(), oldest - 1n, 'and says how many entries came before it')
+  newcomer.close()
   cursor.close()
   log.close()
 })
