@@ -43,6 +43,9 @@ import { StopLadder } from './stop-ladder.js'
 import type { Timer } from './timers.js'
 import type { LogEntry, Unit, UnitHost, UnitResult } from './unit.js'
 
+/** The bytes of a message kept for a unit that ended: none (they are in the outbox). */
+const NO_BYTES = new Uint8Array(0)
+
 export type { UnitInfo } from './counters.js'
 export type { RunOptions, RunResult, UnitReport } from './run-types.js'
 
@@ -406,18 +409,37 @@ export class DataflowRun implements AsyncDisposable {
 
   #deliver(receiverKey: string, item: DeliveredEvent): void {
     const unit = this.#units.get(receiverKey)
-    if (unit === undefined || unit.status === 'finished' || unit.status === 'failed') return
+    if (unit === undefined) return
+    if (unit.status === 'finished' || unit.status === 'failed') {
+      if (item.type === 'input') this.#keepForNextRun(unit, item)
+      return
+    }
     if (item.type === 'input') {
       this.#counters.received(receiverKey)
       this.#inputTimeouts.feed(receiverKey, item.id)
     }
-    const displaced = unit.inbox.push(item)
-    // Dropped by drop_oldest: it must not come back from the outbox in the next run.
-    if (displaced !== undefined) {
-      if (unit instanceof OperatorHost) unit.discarded(displaced)
-      else this.#outbox.consumedByNode(unit.key, [displaced])
-    }
+    this.#discardDisplaced(unit, unit.inbox.push(item))
     unit.pump()
+  }
+
+  /** Dropped by drop_oldest: it must not come back from the outbox in the next run. */
+  #discardDisplaced(unit: Unit, displaced: DeliveredEvent | undefined): void {
+    if (displaced === undefined) return
+    if (unit instanceof OperatorHost) unit.discarded(displaced)
+    else this.#outbox.consumedByNode(unit.key, [displaced])
+  }
+
+  /**
+   * A message for a unit that ended for good (failed, or not restarted) stays in the outbox for
+   * the next run, as many of a `drop_oldest` input as its `queue_size`: its queue, never
+   * delivered now, keeps them (without their bytes, which are in the outbox) and drops the
+   * oldest from the outbox, counted, as it would drop them when the next run replays them. So a
+   * dead receiver of a 30 Hz camera holds ten frames in the store, not every frame until the
+   * run ends. (A `backpressure` input keeps every message, as it promises never to drop.)
+   */
+  #keepForNextRun(unit: Unit, item: DeliveredEvent & { type: 'input' }): void {
+    if (!unit.inbox.dropsOldest(item.id)) return
+    this.#discardDisplaced(unit, unit.inbox.push({ type: 'input', id: item.id, header: item.header, data: NO_BYTES }))
   }
 
   #onUnitEnded(unit: Unit, result: UnitResult): void {

@@ -99,6 +99,11 @@ export class Inbox {
     return this.#limits.get(inputId)?.queueSize
   }
 
+  /** True when `inputId` is a `drop_oldest` input: its queue holds `queue_size` messages at most. */
+  dropsOldest(inputId: string): boolean {
+    return this.#limits.get(inputId)?.queuePolicy === 'drop_oldest'
+  }
+
   /** True when `inputId` is a `backpressure` input whose queue holds `queue_size` messages or more. */
   backpressureFull(inputId: string): boolean {
     const limits = this.#limits.get(inputId)

@@ -1,12 +1,15 @@
 /**
- * A reliable direct link whose receiver stopped reading (killed and not restarted, as here, or
- * hung) does not hold every message its sender sends in shared memory: the sender's log keeps
- * about the newest `queue_size` entries past the receiver's cursor (whole log files: 16 MiB),
- * which is all a `drop_oldest` queue would let through anyway. The next run's receiver gets the
- * newest messages, in order, and every message it never got is counted as a drop of its input,
- * so received + dropped = sent. Real processes, a real SIGKILL, the real log files.
+ * A receiver that stopped reading (killed and not restarted, as here, or hung) does not make
+ * its sender's messages pile up in shared memory until the run ends: only about the newest
+ * `queue_size` of them are kept for it, which is all its `drop_oldest` queue would let through
+ * anyway. On a reliable direct link the sender's log keeps the newest `queue_size` entries past
+ * the receiver's cursor (whole log files: 16 MiB); on the supervisor's path the outbox keeps
+ * `queue_size` messages for a receiver that ended. The next run's receiver gets the newest
+ * messages, in order, and every message it never got is counted as a drop of its input. Real
+ * processes, a real SIGKILL, the real files.
  */
 import t from 'tap'
+import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fixture } from '../fixtures/nodes.js'
 import { readJsonl } from '../fixtures/jsonl.js'
@@ -76,4 +79,64 @@ t.test('a receiver killed for good holds its sender log to its queue; the next r
   const dropped = result2.dropped['viewer/frames'] ?? 0
   t.equal(got.length + dropped, COUNT - k + 1, `from frame ${k}, every frame was received (${got.length}) or counted as dropped (${dropped})`)
   t.equal(linkLogBytes(shmRoot()), 0, 'the drained log is gone at the end of run 2')
+})
+
+/** Segment files (payloads of 64 KiB and more kept for a receiver) under the stores' shm folders, spares aside. */
+function segmentFiles(): string[] {
+  const root = shmRoot()
+  if (root === undefined) return []
+  return readdirSync(root, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && e.name.startsWith('store-'))
+    .flatMap((e) =>
+      readdirSync(join(root, e.name), { withFileTypes: true })
+        .filter((f) => f.isFile() && !f.name.startsWith('.'))
+        .map((f) => f.name),
+    )
+}
+
+t.test('through the supervisor: a receiver that ended for good keeps its queue in the outbox, the rest dropped and counted', async (t) => {
+  const dir = t.testdir({})
+  const progress = join(dir, 'progress.txt')
+  const dataflow = (sinkEnv: string): string => `_unstable_direct_links: false
+nodes:
+  - id: camera
+    path: ${fixture('seg-source.mjs')}
+    env: { COUNT: ${COUNT}, SIZE: ${MB}, PROGRESS_FILE: ${JSON.stringify(progress)} }
+    outputs: [frames]
+  - id: viewer
+    path: ${fixture('big-sink.mjs')}
+    env: { SIZE: ${MB}, ${sinkEnv} }
+    restart_policy: never
+    inputs:
+      frames: { source: camera/frames, queue_size: ${QUEUE} }
+`
+  const first = await startInProcess(t, dataflow(`RECORD_FILE: ${JSON.stringify(join(dir, 'run1.jsonl'))}, KILL_FIRST: "1"`), { dir })
+  const result1 = await first.done
+  t.notOk(result1.ok, 'the viewer failed for good in run 1')
+  t.equal(readJsonl<number>(progress).length, COUNT, 'the camera had every send confirmed')
+  const kept = segmentFiles()
+  // Its queue, and what it had been sent and not consumed when it died.
+  t.ok(kept.length <= 2 * QUEUE + 2, `the outbox keeps ${kept.length} frames of ${COUNT} for it`)
+  const dropped1 = result1.dropped['viewer/frames'] ?? 0
+  t.ok(dropped1 > 0, `run 1 counts the frames it dropped (${dropped1})`)
+
+  const record = join(dir, 'run2.jsonl')
+  const second = await startInProcess(t, dataflow(`RECORD_FILE: ${JSON.stringify(record)}`), { dir })
+  const result2 = await second.done
+  t.ok(result2.ok, dump(second.logs))
+  const got = readJsonl<Record>(record)
+  t.ok(
+    got.every((r) => r.ok),
+    'every frame it got is intact',
+  )
+  t.equal(got.at(-1)?.index, COUNT, `up to the last one sent (${got.map((r) => r.index).join(', ')})`)
+  t.ok(
+    got.every((r, i) => i === 0 || r.index > got[i - 1]!.index),
+    'in order, none twice',
+  )
+  // The supervisor counts its own drops exactly: each frame was dropped in run 1, or reached
+  // run 2 (the one the viewer died holding comes again), or was dropped there.
+  const dropped2 = result2.dropped['viewer/frames'] ?? 0
+  t.equal(dropped1 + got.length + dropped2, COUNT, `dropped ${dropped1} + got ${got.length} + dropped ${dropped2} = every frame`)
+  t.same(segmentFiles(), [], 'nothing is left for it after run 2')
 })
