@@ -3,7 +3,7 @@ import type { CommandModule } from 'yargs'
 import { Daemon } from '../daemon/server.js'
 import { createPrinter } from './output.js'
 import { errorStack } from '../../src/errors.js'
-import { StallWatch } from '../daemon/stall-watch.js'
+import { StallWatch, stallText } from '../daemon/stall-watch.js'
 
 interface DaemonArgs {
   tcp?: string | undefined
@@ -27,11 +27,7 @@ export const daemonCommand: CommandModule<object, DaemonArgs> = {
       printer.error(`unhandled rejection (a bug in dora-ts; please report it): ${errorStack(reason)}`)
     })
     // Into the daemon log: why a CLI command timed out, or timers fired late.
-    const stalls = new StallWatch((ms) =>
-      printer.info(
-        `${new Date().toISOString()} the supervisor was held up for ${(ms / 1000).toFixed(1)} s (the machine is loaded past its cores, or a step ran long): control requests, timers and messages waited that long`,
-      ),
-    )
+    const stalls = new StallWatch((ms) => printer.info(`${new Date().toISOString()} ${stallText(ms)}`))
     const shutdown = (): void => void started.destroy()
     process.on('SIGINT', shutdown)
     process.on('SIGTERM', shutdown)

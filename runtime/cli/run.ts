@@ -18,6 +18,8 @@ import { logUnitsOf, RunLogWriter } from '../daemon/run-logs.js'
 import { ensurePrivateDir } from '../../src/security/private-path.js'
 import { DoraError, errorMessage } from '../../src/errors.js'
 import type { DataflowSpec } from '../../src/spec/types.js'
+import type { LogEntry } from '../supervisor/unit.js'
+import { StallWatch, stallText } from '../daemon/stall-watch.js'
 
 interface RunArgs {
   dataflow: string
@@ -77,6 +79,13 @@ export const runCommand: CommandModule<object, RunArgs> = {
       ...(args['kvs-map-size'] === undefined ? {} : { kvsMapSizeBytes: byteSizeOption('--kvs-map-size', args['kvs-map-size']) }),
     })
 
+    // On the terminal and in the run's log, as the background supervisor says it in its own:
+    // why timers fired late and messages waited, when the machine is loaded past its cores.
+    using _stalls = new StallWatch((ms) => {
+      const entry: LogEntry = { source: 'dora-ts', stream: 'supervisor', level: 'warn', text: stallText(ms) }
+      printer.log(entry)
+      logs?.write(entry)
+    })
     let interrupts = 0
     const onSignal = (signal: NodeJS.Signals): void => {
       interrupts++

@@ -17,6 +17,11 @@ export const STALL_CHECK_MS = 250
 /** A delay of at least this long is reported. */
 export const STALL_REPORT_MS = 2000
 
+/** What a hold-up of `heldUpMs` meant, said the same by the background supervisor and `dora-ts run`. */
+export function stallText(heldUpMs: number): string {
+  return `the supervisor was held up for ${(heldUpMs / 1000).toFixed(1)} s (the machine is loaded past its cores, or a step ran long): control requests, timers and messages waited that long`
+}
+
 export interface StallWatchOptions {
   checkMs?: number
   reportMs?: number

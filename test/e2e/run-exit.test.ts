@@ -2,7 +2,7 @@
  * `dora-ts run` end to end, how a run ends other than by its dataflow finishing: Ctrl-C (from
  * the CLI's parent and from a terminal), a node that ignores Stop, a SIGKILLed supervisor, a
  * failing node or operator, garbage on the supervisor socket and bad command-line values, with
- * the exit code and what is left behind. The real CLI, nodes and operators, as in run.test.ts;
+ * the exit code and what is left behind; and a run held up (SIGSTOP) says so when it goes on. The real CLI, nodes and operators, as in run.test.ts;
  * every wait is bounded and nothing asserts a duration.
  */
 import t from 'tap'
@@ -202,4 +202,30 @@ t.test('a terminal Ctrl-C (SIGINT to the whole foreground process group) still e
   t.match(result.stdout, /\[idle\] stop manual/)
   t.notMatch(result.stderr, /killed by SIGINT|failed/)
   t.same(await waitForExit(pids), [], 'no node outlives the run')
+})
+
+t.test('a run whose process was held up says for how long when it goes on, and carries on', async (t) => {
+  const { file, runtimeDir } = dataflow(
+    t,
+    `nodes:
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    inputs: { tick: dora/timer/millis/20 }
+`,
+  )
+  const cli = startCli(['run', file], { env: { DORA_TS_RUNTIME_DIR: runtimeDir } })
+  await cli.waitFor(/\[sink\] got tick null seq=\d+ /)
+  // Held up as a machine loaded far past its cores holds it (the report needs 2 s or more).
+  cli.child.kill('SIGSTOP')
+  await new Promise((resolve) => setTimeout(resolve, 2500))
+  cli.child.kill('SIGCONT')
+  const [said] = await cli.waitFor(/the supervisor was held up for \d+\.\d s \(the machine is loaded past its cores[^\n]*/)
+  const seqs = [...cli.output().stdout.matchAll(/\[sink\] got tick null seq=(\d+)/g)].map((m) => Number(m[1]))
+  const next = Math.max(...seqs) + 3
+  // Timer ticks go on after it.
+  await cli.waitFor(new RegExp(`\\[sink\\] got tick null seq=${next}\\b`))
+  cli.child.kill('SIGINT')
+  const result = await cli.exited
+  t.equal(result.code, 0, result.stderr)
+  t.match(said, /held up for (\d{2,}|[2-9])\.\d s/, `said on the terminal: ${said}`)
 })
