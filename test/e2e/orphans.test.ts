@@ -9,7 +9,7 @@ import t, { type Test } from 'tap'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { shortRuntimeDir, startCli } from './fixtures/cli.js'
-import { dataflow } from './fixtures/run-dataflows.js'
+import { dataflow, TICKING_SINK } from './fixtures/run-dataflows.js'
 import { fixture } from '../fixtures/nodes.js'
 import { processesNaming, running, waitUntilGone, waitUntilNone } from './fixtures/processes.js'
 
@@ -89,14 +89,7 @@ t.test('SIGKILL of the supervisor during start-up: no node outlives it, however 
 })
 
 t.test('a clean stop leaves no reaper process behind', async (t) => {
-  const { file, runtimeDir } = dataflow(
-    t,
-    `nodes:
-  - id: sink
-    path: ${fixture('sink.mjs')}
-    inputs: { tick: dora/timer/millis/20 }
-`,
-  )
+  const { file, runtimeDir } = dataflow(t, TICKING_SINK)
   // Stopped by Ctrl-C once the reaper was seen, not by --stop-after: on a loaded machine a
   // 1 s run was over before the test got to look (it found no reaper).
   const cli = startCli(['run', file], { env: { DORA_TS_RUNTIME_DIR: runtimeDir } })

@@ -9,7 +9,7 @@ import t from 'tap'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { alive, printedPids, runCli, startCli, waitForExit } from './fixtures/cli.js'
-import { dataflow, received } from './fixtures/run-dataflows.js'
+import { dataflow, received, TICKING_SINK } from './fixtures/run-dataflows.js'
 import { fixture } from '../fixtures/nodes.js'
 
 t.test('Ctrl-C sends Stop to every node, ends with exit code 0 and leaves no process or socket behind', async (t) => {
@@ -205,14 +205,7 @@ t.test('a terminal Ctrl-C (SIGINT to the whole foreground process group) still e
 })
 
 t.test('a run whose process was held up says for how long when it goes on, and carries on', async (t) => {
-  const { file, runtimeDir } = dataflow(
-    t,
-    `nodes:
-  - id: sink
-    path: ${fixture('sink.mjs')}
-    inputs: { tick: dora/timer/millis/20 }
-`,
-  )
+  const { file, runtimeDir } = dataflow(t, TICKING_SINK)
   const cli = startCli(['run', file], { env: { DORA_TS_RUNTIME_DIR: runtimeDir } })
   await cli.waitFor(/\[sink\] got tick null seq=\d+ /)
   // Held up as a machine loaded far past its cores holds it (the report needs 2 s or more).
