@@ -78,8 +78,14 @@ export interface LinkEntry {
   payload: Uint8Array
 }
 
-/** The log files of `dir`, oldest first, with the seq each starts at. */
-function logFiles(dir: string): Array<{ first: bigint; path: string }> {
+/** A log file and the seq it starts at. */
+interface LogFile {
+  first: bigint
+  path: string
+}
+
+/** The log files of `dir`, oldest first. */
+function logFiles(dir: string): LogFile[] {
   let names: string[]
   try {
     names = readdirSync(dir)
@@ -425,20 +431,16 @@ export class LinkLogReader {
 
   /** Open the file holding `#expected` and find the entry in it; false when there is none yet. */
   #seek(): boolean {
-    let file: { first: bigint; path: string } | undefined
-    let fd: number | undefined
-    // A file listed may be gone by the time it is opened (its writer removed it): list again.
-    for (let attempt = 0; fd === undefined; attempt++) {
-      const files = logFiles(this.#dir)
-      // The newest file that starts at or before the entry wanted; the oldest when all start after
-      // it (files this receiver had consumed were collected, or dropped past its queue: nothing
-      // before the oldest is there to read).
-      file = files[0]
+    // The newest file that starts at or before the entry wanted; the oldest when all start after
+    // it (files this receiver had consumed were collected, or dropped past its queue: nothing
+    // before the oldest is there to read).
+    const opened = this.#openListed((files) => {
+      let file = files[0]
       for (const f of files) if (f.first <= this.#expected) file = f
-      if (file === undefined || attempt === OPEN_ATTEMPTS) return false
-      fd = openIfThere(file.path)
-    }
-    file = file!
+      return file
+    })
+    if (opened === undefined) return false
+    const { file, fd } = opened
     if (file.first > this.#expected) {
       this.#skipped += file.first - this.#expected
       this.#expected = file.first
@@ -466,30 +468,36 @@ export class LinkLogReader {
    * bound): move to the oldest file left, counting the entries passed.
    */
   #switchToNewer(): boolean {
-    // A file listed may be gone by the time it is opened (its writer removed it): list again.
+    const opened = this.#openListed((files) => {
+      const newer = files.find((f) => f.first === this.#expected && f.first !== this.#fileFirst)
+      if (newer !== undefined) return newer
+      // Files go oldest first, and the one holding `#expected` (or the writer's newest, which
+      // is never removed) is there until then: all starting past it means it went.
+      const oldest = files[0]
+      return oldest !== undefined && oldest.first > this.#expected ? oldest : undefined
+    })
+    if (opened === undefined) return false
+    closeSync(this.#fd)
+    this.#fd = opened.fd
+    this.#offset = 0
+    this.#fileFirst = opened.file.first
+    this.#skipped += opened.file.first - this.#expected
+    this.#expected = opened.file.first
+    return true
+  }
+
+  /**
+   * Open the log file `pick` chooses among those listed now; undefined when it chooses none. A
+   * file listed may be gone by the time it is opened (its writer removed it): listed again.
+   */
+  #openListed(pick: (files: LogFile[]) => LogFile | undefined): { file: LogFile; fd: number } | undefined {
     for (let attempt = 0; attempt < OPEN_ATTEMPTS; attempt++) {
-      const files = logFiles(this.#dir)
-      let newer = files.find((f) => f.first === this.#expected && f.first !== this.#fileFirst)
-      let skipped = 0n
-      if (newer === undefined) {
-        // Files go oldest first, and the one holding `#expected` (or the writer's newest, which
-        // is never removed) is there until then: all starting past it means it went.
-        const oldest = files[0]
-        if (oldest === undefined || oldest.first <= this.#expected) return false
-        skipped = oldest.first - this.#expected
-        newer = oldest
-      }
-      const fd = openIfThere(newer.path)
-      if (fd === undefined) continue
-      closeSync(this.#fd)
-      this.#fd = fd
-      this.#offset = 0
-      this.#fileFirst = newer.first
-      this.#skipped += skipped
-      this.#expected = newer.first
-      return true
+      const file = pick(logFiles(this.#dir))
+      if (file === undefined) return undefined
+      const fd = openIfThere(file.path)
+      if (fd !== undefined) return { file, fd }
     }
-    return false
+    return undefined
   }
 }
 

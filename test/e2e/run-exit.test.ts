@@ -2,8 +2,9 @@
  * `dora-ts run` end to end, how a run ends other than by its dataflow finishing: Ctrl-C (from
  * the CLI's parent and from a terminal), a node that ignores Stop, a SIGKILLed supervisor, a
  * failing node or operator, garbage on the supervisor socket and bad command-line values, with
- * the exit code and what is left behind; and a run held up (SIGSTOP) says so when it goes on. The real CLI, nodes and operators, as in run.test.ts;
- * every wait is bounded and nothing asserts a duration.
+ * the exit code and what is left behind; and a run held up (SIGSTOP) says so when it goes on.
+ * The real CLI, nodes and operators, as in run.test.ts; every wait is bounded and nothing
+ * asserts a duration.
  */
 import t from 'tap'
 import { readdirSync } from 'node:fs'
