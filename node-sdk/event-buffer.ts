@@ -43,6 +43,11 @@ class Fifo<T> {
     this.#items.push(item)
   }
 
+  /** The oldest item, left in place; undefined when empty. */
+  peek(): T | undefined {
+    return this.#head < this.#items.length ? this.#items[this.#head] : undefined
+  }
+
   shift(): T | undefined {
     if (this.#head >= this.#items.length) return undefined
     const item = this.#items[this.#head]
@@ -105,6 +110,11 @@ export class EventBuffer {
     queued.push(item)
     this.push(item)
     return dropped
+  }
+
+  /** The link log entry of the oldest message of reliable direct input `id` waiting here, if any. */
+  oldestLinkSeq(id: string): bigint | undefined {
+    return this.#directQueued.get(id)?.peek()?.link?.seq
   }
 
   /** Messages of direct input `id` waiting here. */

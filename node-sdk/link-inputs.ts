@@ -11,10 +11,14 @@
  * - at start, and on a slow poll (a message appended while this process's socket was not yet
  *   reached, with nothing after it to show the gap), the log is read from where the reader is;
  * - the cursor records how far the program may have been handed entries (`inHand`: written,
- *   when an entry past it is handed over, as that entry + LINK_MARK_AHEAD) and what it
- *   consumed (with those writes, or once its loop has waited a while): a process that starts
- *   again reads on after `consumed`, and marks `redelivered` the entries up to `inHand`, as the
- *   supervisor's path marks the events it had pushed to a dead node;
+ *   when an entry past it is handed over, as that entry + LINK_MARK_AHEAD), how far this
+ *   process may have read them (`read`, the same way when an entry past it is read; one write
+ *   marks both while the program keeps up) and what it consumed (with those writes, or once
+ *   its loop has waited a while, exactly then): a process that starts again reads on after
+ *   `consumed`, and marks `redelivered` the entries up to `inHand`, as the supervisor's path
+ *   marks the events it had pushed to a dead node; an entry past `read` that its sender's log
+ *   no longer holds was certainly never read, a drop no one has counted yet (the supervisor
+ *   counts those of a receiver that stopped reading);
  * - the sender's close is an entry of its log (`link-closed`, with the run's id); the
  *   supervisor's InputClosed ends the input once the log is read to its end, at once: what the
  *   sender appended before is there already.
@@ -62,6 +66,8 @@ interface LinkInput {
   cursor: LinkCursor
   /** The entry the program held when the previous process ended: redelivered if seen again. */
   inHandBefore: bigint
+  /** How far the previous process may have read: a gap up to there is not counted as drops. */
+  readBefore: bigint
   closed: boolean
   /** Consumed, not written to the cursor yet (see {@link LinkInputs.consumed}). */
   pending?: bigint | undefined
@@ -106,15 +112,16 @@ export class LinkInputs {
     for (const spec of inputs) {
       if (!hasLinkLog(spec)) continue
       const cursor = new LinkCursor(spec.logDir, spec.cursorName ?? '')
-      const { consumed, inHand } = cursor.value
+      const { consumed, inHand, read } = cursor.value
       this.#inputs.set(spec.inputId, {
         spec,
         reader: new LinkLogReader(spec.logDir, consumed),
         cursor,
         inHandBefore: inHand,
+        readBefore: read,
         closed: false,
         closing: false,
-        countsSkips: consumed > 0n || inHand > 0n,
+        countsSkips: consumed > 0n || inHand > 0n || read > 0n,
       })
     }
   }
@@ -189,8 +196,9 @@ export class LinkInputs {
    * dies now gets it again marked `redelivered`); a write says so for the next
    * {@link LINK_MARK_AHEAD} entries too (`inHand` is a bound: a process that dies marks every
    * entry up to it, as the supervisor's path marks every event it had pushed to a dead node,
-   * taken or not). So a stream costs one write per that many entries, not one per entry (the
-   * cursor's writes were a third of a receiver's time in an 8 B stream's profile).
+   * taken or not). While the program keeps up, reading the entry wrote that already. So a
+   * stream costs one write per that many entries, not one per entry (the cursor's writes were
+   * a third of a receiver's time in an 8 B stream's profile).
    */
   handedOut(id: string, seq: bigint): void {
     const input = this.#inputs.get(id)
@@ -238,14 +246,17 @@ export class LinkInputs {
    * while handling it, a node released under a running handler) stays `inHand`: it may have
    * been acted on, so it comes again marked redelivered.
    */
-  settle(): void {
+  settle(final = false): void {
     clearTimeout(this.#settleTimer)
     this.#settleTimer = undefined
     for (const input of this.#inputs.values()) {
-      if (input.pending === undefined) continue
-      const seq = input.pending
+      if (input.pending === undefined && !final) continue
+      const consumed = this.#consumedSoFar(input)
       input.pending = undefined
-      input.cursor.set({ consumed: seq, inHand: input.holding ?? 0n })
+      // Exact now: `inHand` the entry held, `read` the last entry read (an entry read and still
+      // waiting in the queue that is gone when the supervisor looks at the end of the run was
+      // never the program's: its drop, runtime/supervisor/link-drops.ts).
+      input.cursor.set({ consumed, inHand: input.holding ?? 0n, read: input.reader.expected - 1n })
     }
   }
 
@@ -264,7 +275,7 @@ export class LinkInputs {
   /** Close the readers and cursors (idempotent). */
   release(): void {
     if (this.#released) return
-    this.settle()
+    this.settle(true)
     this.#released = true
     for (const input of this.#inputs.values()) {
       input.reader.close()
@@ -293,7 +304,15 @@ export class LinkInputs {
       // Entries its sender's log no longer held (more than queue_size waited: see
       // LinkLogWriter.collect) are this input's drops, as if its queue had dropped them.
       const skipped = input.reader.takeSkipped()
-      if (skipped > 0n && input.countsSkips) this.#counter.dropInput(input.spec.inputId, Number(skipped))
+      if (skipped > 0n && input.countsSkips) {
+        // Not those up to what a previous process may have read (its `read` and `inHand`): it
+        // handed them over or counted their drops, or died first; which, no one can tell, so
+        // they are not counted twice (up to LINK_MARK_AHEAD uncounted after a crash).
+        const after = entry?.seq ?? input.reader.expected
+        const seen = input.readBefore > input.inHandBefore ? input.readBefore : input.inHandBefore
+        const from = after - skipped > seen ? after - skipped : seen + 1n
+        if (after > from) this.#counter.dropInput(input.spec.inputId, Number(after - from))
+      }
       if (entry !== undefined || skipped > 0n) input.countsSkips = true
       if (entry === undefined) return read
       read++
@@ -327,8 +346,33 @@ export class LinkInputs {
   /** Buffer entry `seq` of `input` as `event` (redelivered if the program held it before). */
   #take(input: LinkInput, seq: bigint, event: DoraEvent): void {
     if (event.type === 'input' && seq <= input.inHandBefore) event.metadata.redelivered = true
+    // The cursor's `read` bounds what this process has read: an entry past it was certainly
+    // never read here, so when the sender's log no longer holds it, it is a drop no one has
+    // counted (the supervisor counts such entries of a receiver that stopped reading:
+    // runtime/supervisor/link-drops.ts). Written ahead, once per LINK_MARK_AHEAD entries, with
+    // what is consumed so far.
+    const cursor = input.cursor.value
+    if (seq > cursor.read) {
+      // One write for both marks while the program keeps up: an entry with nothing of its
+      // input waiting before it is the next handed over, so it is covered as in hand too.
+      const next = this.#buffer.oldestLinkSeq(input.spec.inputId) === undefined && seq > cursor.inHand
+      input.cursor.set({ consumed: this.#consumedSoFar(input), inHand: next ? seq + LINK_MARK_AHEAD : cursor.inHand, read: seq + LINK_MARK_AHEAD })
+      input.pending = undefined
+    }
     this.#counter.received++
     if (this.#buffer.pushDirect(input.spec.inputId, event, Math.max(1, input.spec.queueSize), seq)) this.#counter.dropInput(input.spec.inputId)
+  }
+
+  /**
+   * Every entry of `input` up to this one is consumed: those before the one the program holds
+   * (handed over before it, or dropped by its queue), or the one it came back from last.
+   */
+  #consumedSoFar(input: LinkInput): bigint {
+    if (input.holding !== undefined) return input.holding - 1n
+    const known = input.pending ?? input.cursor.value.consumed
+    // Nothing held: what its queue dropped before the oldest still waiting is consumed too.
+    const queued = this.#buffer.oldestLinkSeq(input.spec.inputId)
+    return queued !== undefined && queued - 1n > known ? queued - 1n : known
   }
 
   /** End `input` for the program (once); `entrySeq`: the log's close entry, consumed with it. */

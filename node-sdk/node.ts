@@ -265,7 +265,7 @@ export class Node implements AsyncDisposable {
         if (ended && this.#buffer.length === 0) return
       }
     } finally {
-      this.#links.settle()
+      this.#links.settle(true)
       signal?.removeEventListener('abort', onAbort)
     }
   }

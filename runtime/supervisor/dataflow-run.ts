@@ -33,6 +33,7 @@ import { NodeRouter } from './node-router.js'
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../src/transport/node-socket.js'
 import { buildRoutingTable, destinationsOf, type RoutingTable } from './routing.js'
 import { directWiring } from './direct-links.js'
+import { LinkDrops } from './link-drops.js'
 import { prepareLinkLogs } from './link-logs.js'
 import { RunResources } from './run-resources.js'
 import { RunOutbox, type RunOutboxContext } from './run-outbox.js'
@@ -87,6 +88,8 @@ export class DataflowRun implements AsyncDisposable {
   /** What timer ticks and input_timeout act on (run-clocks.ts). */
   readonly #clocks: RunClockTargets
   #resources: RunResources | undefined
+  /** Drops of reliable direct inputs their receivers have not counted yet (link-drops.ts). */
+  #linkDrops: LinkDrops | undefined
   #nodes: NodeRouter | undefined
   /** Custom nodes' messages: committed into the outbox before they are routed and confirmed. */
   #nodeOutputs: NodeOutputs
@@ -264,6 +267,7 @@ export class DataflowRun implements AsyncDisposable {
       return resources.close()
     }
     this.#resources = resources
+    if (linksDir !== undefined) this.#linkDrops = new LinkDrops(direct)
 
     createUnits(this.spec, {
       host: this.#unitHost(),
@@ -343,7 +347,8 @@ export class DataflowRun implements AsyncDisposable {
 
   /** Per node and operator: status, restarts, pid, uptime and message counts. */
   unitInfo(): UnitInfo[] {
-    return unitInfoOf(this.#units.values(), this.#counters)
+    const linkDrops = this.#linkDrops
+    return unitInfoOf(this.#units.values(), this.#counters, linkDrops && ((key) => linkDrops.pendingOf(key)))
   }
 
   /** Find a unit by the name users see (`node` or `node/operator`), or by node id. */
@@ -487,6 +492,9 @@ export class DataflowRun implements AsyncDisposable {
     this.#nodes?.close()
     // Before the drops are read: the links count what was lost on them (operator-links.ts).
     await this.#links?.close()
+    // And before the link logs are compacted (resources.close): what a receiver left unread in
+    // its sender's log and the log no longer holds is this run's drop.
+    this.#linkDrops?.settle((nodeId, inputId, dropped) => this.#units.get(nodeId)?.inbox.countDropped(inputId, dropped))
     try {
       await this.#resources?.close()
     } catch (err) {

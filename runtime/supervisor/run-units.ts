@@ -134,8 +134,11 @@ export function stopUnits(live: readonly Unit[], sendStop: (unit: Unit) => void)
   }
 }
 
-/** Per unit: status, restarts, pid, uptime and message counts. */
-export function unitInfoOf(units: Iterable<Unit>, counters: UnitCounters): UnitInfo[] {
+/**
+ * Per unit: status, restarts, pid, uptime and message counts. `uncountedDrops`: drops of a
+ * node's reliable direct inputs its SDK has not counted yet (link-drops.ts).
+ */
+export function unitInfoOf(units: Iterable<Unit>, counters: UnitCounters, uncountedDrops?: (key: string) => number): UnitInfo[] {
   return [...units].map((unit) => {
     const counter = counters.get(unit.key)
     const operator = unit instanceof OperatorHost
@@ -149,9 +152,10 @@ export function unitInfoOf(units: Iterable<Unit>, counters: UnitCounters): UnitI
       startedAt: counter.startedAt,
       messagesIn: counter.in,
       messagesOut: counter.out,
-      // Reliable inputs' drop_oldest drops (in the supervisor's inbox) and best-effort drops
-      // (reported by the nodes): one figure for `dora-ts list`.
-      messagesDropped: counter.dropped + sumOf(unit.inbox.dropped.values()),
+      // Reliable inputs' drop_oldest drops (in the supervisor's inbox), direct links' drops
+      // (reported by the nodes) and what a hung or dead receiver's link log no longer holds
+      // for it: one figure for `dora-ts list`.
+      messagesDropped: counter.dropped + sumOf(unit.inbox.dropped.values()) + (operator ? 0 : (uncountedDrops?.(unit.key) ?? 0)),
     }
   })
 }

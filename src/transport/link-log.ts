@@ -519,7 +519,12 @@ function openIfThere(path: string): number | undefined {
 
 /** Mixed into a cursor slot's check word, so zeros (a new file, a hole) never read as whole. */
 const CURSOR_CHECK = 0x5a5a5a5a5a5a5a5an
-const SLOT_BYTES = 32
+/** The same for the slots that also hold `read` (written since 2026-12-05): another word. */
+const CURSOR_CHECK_READ = 0x3c3c3c3c3c3c3c3cn
+/** A slot: generation, consumed, inHand, read, check word. */
+const SLOT_BYTES = 40
+/** A slot as written before `read`: generation, consumed, inHand, check word. */
+const OLD_SLOT_BYTES = 32
 const U64 = 0xffffffffffffffffn
 
 /** What a receiver's cursor file says. */
@@ -531,13 +536,20 @@ export interface CursorValue {
    * been acted on without being consumed, so a receiver that starts again marks it redelivered.
    */
   inHand: bigint
+  /**
+   * No entry after this one was read by the process that wrote it (0: none read, or not
+   * known: a cursor written before this field). An entry past it that the log no longer holds
+   * is a drop nobody has counted (runtime/supervisor/link-drops.ts).
+   */
+  read: bigint
 }
 
 /**
- * A receiver's cursor on a link log, in `<dir>/cursor.<name>`: {@link CursorValue}. Two 32-byte
- * slots (generation, consumed, inHand, a check word) written in turn, so a write torn by a kill
- * leaves the other slot standing; the whole slot of the higher generation is the cursor. One
- * `pwrite` per {@link set}.
+ * A receiver's cursor on a link log, in `<dir>/cursor.<name>`: {@link CursorValue}. Two
+ * 40-byte slots (generation, consumed, inHand, read, a check word) written in turn, so a write
+ * torn by a kill leaves the other slot standing; the whole slot of the higher generation is
+ * the cursor. One `pwrite` per {@link set}. A file of the 32-byte slots written before `read`
+ * existed is read as such (`read` 0), and goes on in the new slots from its next write.
  */
 export class LinkCursor {
   readonly #fd: number
@@ -561,19 +573,24 @@ export class LinkCursor {
     return this.#value
   }
 
-  /** Write `value` (`consumed` never moves back: a lower one is raised to the current). */
-  set(value: CursorValue): void {
+  /**
+   * Write `value` (`consumed` never moves back: a lower one is raised to the current; `read`
+   * left out stays as it is).
+   */
+  set(value: { consumed: bigint; inHand: bigint; read?: bigint | undefined }): void {
     if (this.#closed) return
     const consumed = value.consumed > this.#value.consumed ? value.consumed : this.#value.consumed
-    if (consumed === this.#value.consumed && value.inHand === this.#value.inHand) return
+    const read = value.read ?? this.#value.read
+    if (consumed === this.#value.consumed && value.inHand === this.#value.inHand && read === this.#value.read) return
     this.#slot ^= 1
     this.#generation++
     this.#buf.writeBigUInt64LE(this.#generation, 0)
     this.#buf.writeBigUInt64LE(consumed, 8)
     this.#buf.writeBigUInt64LE(value.inHand, 16)
-    this.#buf.writeBigUInt64LE((this.#generation ^ consumed ^ value.inHand ^ CURSOR_CHECK) & U64, 24)
+    this.#buf.writeBigUInt64LE(read, 24)
+    this.#buf.writeBigUInt64LE((this.#generation ^ consumed ^ value.inHand ^ read ^ CURSOR_CHECK_READ) & U64, 32)
     writeSync(this.#fd, this.#buf, 0, SLOT_BYTES, this.#slot * SLOT_BYTES)
-    this.#value = { consumed, inHand: value.inHand }
+    this.#value = { consumed, inHand: value.inHand, read }
   }
 
   /** Idempotent. */
@@ -587,7 +604,7 @@ export class LinkCursor {
 function readCursorFd(fd: number): { value: CursorValue; slot: number; generation: bigint } {
   const buf = Buffer.alloc(2 * SLOT_BYTES)
   const got = readSync(fd, buf, 0, buf.byteLength, 0)
-  let value: CursorValue = { consumed: 0n, inHand: 0n }
+  let value: CursorValue = { consumed: 0n, inHand: 0n, read: 0n }
   let slot = 1 // the first write goes to slot 0
   let generation = 0n
   for (let s = 0; s < 2 && got >= (s + 1) * SLOT_BYTES; s++) {
@@ -595,10 +612,25 @@ function readCursorFd(fd: number): { value: CursorValue; slot: number; generatio
     const gen = buf.readBigUInt64LE(at)
     const consumed = buf.readBigUInt64LE(at + 8)
     const inHand = buf.readBigUInt64LE(at + 16)
+    const read = buf.readBigUInt64LE(at + 24)
+    if (((gen ^ consumed ^ inHand ^ read ^ CURSOR_CHECK_READ) & U64) !== buf.readBigUInt64LE(at + 32)) continue
+    if (gen > generation) {
+      value = { consumed, inHand, read }
+      slot = s
+      generation = gen
+    }
+  }
+  if (generation > 0n) return { value, slot, generation }
+  // No slot of the current layout: a file written before `read` (its slots are 32 bytes). Its
+  // generation goes on, so whichever new slot is written first outranks what is left of it.
+  for (let s = 0; s < 2 && got >= (s + 1) * OLD_SLOT_BYTES; s++) {
+    const at = s * OLD_SLOT_BYTES
+    const gen = buf.readBigUInt64LE(at)
+    const consumed = buf.readBigUInt64LE(at + 8)
+    const inHand = buf.readBigUInt64LE(at + 16)
     if (((gen ^ consumed ^ inHand ^ CURSOR_CHECK) & U64) !== buf.readBigUInt64LE(at + 24)) continue
     if (gen > generation) {
-      value = { consumed, inHand }
-      slot = s
+      value = { consumed, inHand, read: 0n }
       generation = gen
     }
   }
@@ -621,6 +653,30 @@ export function cursorNames(dir: string): string[] {
   return names.filter((n) => n.startsWith(CURSOR_PREFIX)).map((n) => n.slice(CURSOR_PREFIX.length))
 }
 
+/** What cursor `name` in `dir` says; undefined when it has no file. */
+export function readCursor(dir: string, name: string): CursorValue | undefined {
+  let fd: number
+  try {
+    fd = openSync(cursorPath(dir, name), constants.O_RDONLY)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+  try {
+    return readCursorFd(fd).value
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * The seq the oldest log file of `dir` starts at: every entry before it is gone (consumed, or
+ * past the writer's bound). Undefined when the log has no file.
+ */
+export function oldestLogSeq(dir: string): bigint | undefined {
+  return logFiles(dir)[0]?.first
+}
+
 /**
  * The lowest cursor among `names` in `dir` (0 when one has none yet): what the writer may
  * collect up to ({@link LinkLogWriter.collect}).
@@ -628,19 +684,9 @@ export function cursorNames(dir: string): string[] {
 export function lowestCursor(dir: string, names: readonly string[]): bigint {
   let lowest: bigint | undefined
   for (const name of names) {
-    let fd: number
-    try {
-      fd = openSync(cursorPath(dir, name), constants.O_RDONLY)
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0n
-      throw err
-    }
-    try {
-      const { consumed } = readCursorFd(fd).value
-      if (lowest === undefined || consumed < lowest) lowest = consumed
-    } finally {
-      closeSync(fd)
-    }
+    const cursor = readCursor(dir, name)
+    if (cursor === undefined) return 0n
+    if (lowest === undefined || cursor.consumed < lowest) lowest = cursor.consumed
   }
   return lowest ?? 0n
 }

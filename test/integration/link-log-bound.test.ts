@@ -9,15 +9,18 @@
  * processes, a real SIGKILL, the real files.
  */
 import t from 'tap'
-import { readdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { basename, join } from 'node:path'
 import { fixture } from '../fixtures/nodes.js'
 import { readJsonl } from '../fixtures/jsonl.js'
-import { linkLogBytes } from '../fixtures/link-log-files.js'
+import { linkLogBytes, linkLogFiles } from '../fixtures/link-log-files.js'
 import { shmRoot } from '../../src/transport/shm-dir.js'
 import { DEFAULT_LOG_FILE_BYTES } from '../../src/transport/link-log.js'
 import type { Test } from 'tap'
 import type { RunResult } from '../../runtime/supervisor/run-types.js'
+import type { UnitInfo } from '../../runtime/supervisor/counters.js'
+import { LINK_MARK_AHEAD } from '../../node-sdk/link-inputs.js'
+import { waitFor } from '../fixtures/wait-for.js'
 import { dump, startInProcess } from './fixtures/in-process.js'
 
 // Logs go to a folder of this test (not the machine's /dev/shm).
@@ -58,16 +61,19 @@ interface TwoRuns {
 
 /**
  * Run 1: a camera sends COUNT frames of 1 MB to a viewer (queue_size QUEUE, restart_policy
- * never) that SIGKILLs itself at the first frame it gets. `between` checks what was kept for
- * it. Run 2: a viewer that reads; the camera's progress says all was sent, so it sends nothing.
+ * never) that SIGKILLs itself at the first frame it gets: frame 1, sent once the viewer has
+ * connected, the rest once it is dead. `between` checks what was kept for it. Run 2: a viewer
+ * that reads; the camera's progress says all was sent, so it sends nothing.
  */
 async function viewerDiesThenReads(t: Test, top: string, between: (result1: RunResult) => void): Promise<TwoRuns> {
   const dir = t.testdir({})
   const progress = join(dir, 'progress.txt')
+  const start = join(dir, 'start')
+  const rest = join(dir, 'rest')
   const dataflow = (sinkEnv: string): string => `${top}nodes:
   - id: camera
     path: ${fixture('seg-source.mjs')}
-    env: { COUNT: ${COUNT}, SIZE: ${MB}, PROGRESS_FILE: ${JSON.stringify(progress)} }
+    env: { COUNT: ${COUNT}, SIZE: ${MB}, PROGRESS_FILE: ${JSON.stringify(progress)}, START_FILE: ${JSON.stringify(start)}, REST_FILE: ${JSON.stringify(rest)} }
     outputs: [frames]
   - id: viewer
     path: ${fixture('big-sink.mjs')}
@@ -77,9 +83,12 @@ async function viewerDiesThenReads(t: Test, top: string, between: (result1: RunR
       frames: { source: camera/frames, queue_size: ${QUEUE} }
 `
   const first = await startInProcess(t, dataflow(`RECORD_FILE: ${JSON.stringify(join(dir, 'run1.jsonl'))}, KILL_FIRST: "1"`), { dir })
+  await first.run.startupSettled()
+  writeFileSync(start, '')
+  await first.waitForLine(/viewer was killed by SIGKILL/)
+  writeFileSync(rest, '')
   const result1 = await first.done
   t.notOk(result1.ok, 'the viewer failed for good in run 1')
-  t.match(first.lines('dora-ts').join('\n'), /viewer was killed by SIGKILL/, dump(first.logs))
   t.equal(readJsonl<number>(progress).length, COUNT, 'the camera had every send confirmed')
   between(result1)
 
@@ -100,22 +109,42 @@ async function viewerDiesThenReads(t: Test, top: string, between: (result1: RunR
   return { result1, result2, firstHanded: readJsonl<Record>(join(dir, 'run1.jsonl'))[0]?.index ?? 0, got }
 }
 
-t.test('a reliable direct link: the sender log is held to the dead receiver queue; the next run gets the newest, the rest counted as dropped', async (t) => {
-  const {
-    result2,
-    firstHanded: k,
-    got,
-  } = await viewerDiesThenReads(t, '', () => {
-    const left = linkLogBytes(shmRoot())
-    // Its newest QUEUE + 16 entries lie in at most two files; without the bound all 80 MB were kept.
-    t.ok(left > 0 && left <= 2 * DEFAULT_LOG_FILE_BYTES + 2 * MB, `the log holds ${(left / MB).toFixed(1)} MB of the ${COUNT} MB sent`)
-  })
-  // Run 1's viewer was handed frame k (its queue had dropped the ones before): from k on, each
-  // frame reached run 2's viewer or is one of its input's drops (the viewer's own count).
-  const dropped = result2.dropped['viewer/frames'] ?? 0
-  t.equal(got.length + dropped, COUNT - k + 1, `from frame ${k}, every frame was received (${got.length}) or counted as dropped (${dropped})`)
-  t.equal(linkLogBytes(shmRoot()), 0, 'the drained log is gone at the end of run 2')
-})
+t.test(
+  'a reliable direct link: the sender log is held to the dead receiver queue; the frames it no longer holds are run 1 drops, the rest go to the next run',
+  async (t) => {
+    let oldest = 0
+    const {
+      result1,
+      result2,
+      firstHanded: k,
+      got,
+    } = await viewerDiesThenReads(t, '', () => {
+      const files = linkLogFiles(shmRoot())
+      const left = files.reduce((sum, [, bytes]) => sum + bytes, 0)
+      // Its newest QUEUE + 16 entries lie in at most two files; without the bound all 80 MB were kept.
+      t.ok(left > 0 && left <= 2 * DEFAULT_LOG_FILE_BYTES + 2 * MB, `the log holds ${(left / MB).toFixed(1)} MB of the ${COUNT} MB sent`)
+      // Files are named after their first entry; the camera's frame i is entry i.
+      oldest = Math.min(...files.map(([path]) => Number(basename(path, '.log'))))
+    })
+    t.equal(k, 1, "run 1's viewer was handed frame 1, the only one sent before it died")
+    // It had read frame 1 alone, which marked up to LINK_MARK_AHEAD frames past it as maybe read
+    // (its cursor); the frames past those that the log no longer holds were certainly never read:
+    // run 1 counts them itself (the supervisor reads the log and the cursor).
+    const neverRead = oldest - 1 - (k + Number(LINK_MARK_AHEAD))
+    t.ok(neverRead > 0, `the bound removed frames it never read (the oldest left is ${oldest})`)
+    const dropped1 = result1.dropped['viewer/frames'] ?? 0
+    t.equal(dropped1, neverRead, `run 1 counts frames ${k + Number(LINK_MARK_AHEAD) + 1} .. ${oldest - 1} as its drops`)
+    // From the oldest left on, each frame reached run 2's viewer or is one of run 2's drops: run 2
+    // does not count run 1's again.
+    const dropped2 = result2.dropped['viewer/frames'] ?? 0
+    t.equal(
+      got.length + dropped2,
+      COUNT - oldest + 1,
+      `from frame ${oldest}, every frame was received (${got.length}) or counted as dropped in run 2 (${dropped2})`,
+    )
+    t.equal(linkLogBytes(shmRoot()), 0, 'the drained log is gone at the end of run 2')
+  },
+)
 
 t.test('through the supervisor: a receiver that ended for good keeps its queue in the outbox, the rest dropped and counted', async (t) => {
   const { result1, result2, got } = await viewerDiesThenReads(t, '_unstable_direct_links: false\n', (result1) => {
@@ -130,4 +159,115 @@ t.test('through the supervisor: a receiver that ended for good keeps its queue i
   const dropped2 = result2.dropped['viewer/frames'] ?? 0
   t.equal(dropped1 + got.length + dropped2, COUNT, `dropped ${dropped1} + got ${got.length} + dropped ${dropped2} = every frame`)
   t.same(segmentFiles(), [], 'nothing is left for it after run 2')
+})
+
+/**
+ * A camera sends frame 1 to a viewer (queue_size QUEUE) that holds it (its handler waits while
+ * HOLD_FILE exists); `meanwhile` runs once it does, and the camera sends the rest once it has
+ * returned; `thenSent` runs once all COUNT were sent. Then the viewer goes on to the end.
+ */
+async function viewerHoldsFrameOne(
+  t: Test,
+  meanwhile: (viewerPid: number) => void,
+  thenSent: (viewer: () => UnitInfo) => Promise<void>,
+): Promise<{ result: RunResult; got: Record[] }> {
+  const dir = t.testdir({})
+  const progress = join(dir, 'progress.txt')
+  const record = join(dir, 'got.jsonl')
+  const hold = join(dir, 'hold')
+  const start = join(dir, 'start')
+  const rest = join(dir, 'rest')
+  writeFileSync(hold, '')
+  const { run, done, logs } = await startInProcess(
+    t,
+    `nodes:
+  - id: camera
+    path: ${fixture('seg-source.mjs')}
+    env: { COUNT: ${COUNT}, SIZE: ${MB}, PROGRESS_FILE: ${JSON.stringify(progress)}, START_FILE: ${JSON.stringify(start)}, REST_FILE: ${JSON.stringify(rest)} }
+    outputs: [frames]
+  - id: viewer
+    path: ${fixture('big-sink.mjs')}
+    env: { SIZE: ${MB}, RECORD_FILE: ${JSON.stringify(record)}, HOLD_FILE: ${JSON.stringify(hold)} }
+    inputs:
+      frames: { source: camera/frames, queue_size: ${QUEUE} }
+`,
+    { dir },
+  )
+  const viewer = (): UnitInfo => run.unitInfo().find((u) => u.name === 'viewer')!
+  await run.startupSettled()
+  writeFileSync(start, '')
+  await waitFor(() => existsSync(record) && readJsonl<Record>(record).length === 1, { what: 'the first frame at the viewer', detail: () => dump(logs) })
+  t.equal(readJsonl<Record>(record)[0]!.index, 1, 'the viewer holds frame 1')
+  meanwhile(viewer().pid!)
+  writeFileSync(rest, '')
+  await waitFor(() => readJsonl<number>(progress).length === COUNT, { what: 'every frame sent', detail: () => dump(logs) })
+  await thenSent(viewer)
+  rmSync(hold)
+  const result = await done
+  t.ok(result.ok, dump(logs))
+  const got = readJsonl<Record>(record)
+  t.ok(
+    got.every((r, i) => i === 0 || r.index > got[i - 1]!.index),
+    'in order, none twice',
+  )
+  // Each frame was handed to it or dropped (by its queue, or gone from the log), counted once.
+  t.equal(got.length + (result.dropped['viewer/frames'] ?? 0), COUNT, `every frame was received (${got.length}) or counted as dropped`)
+  return { result, got }
+}
+
+t.test(
+  'a hung reliable direct receiver: dora-ts list counts what its sender log no longer holds for it while it is stopped, and no frame twice once it reads again',
+  async (t) => {
+    let pid = 0
+    let live = 0
+    const { result } = await viewerHoldsFrameOne(
+      t,
+      (viewerPid) => {
+        // Stopped for real before the rest is sent: its SDK reads nothing more.
+        pid = viewerPid
+        process.kill(pid, 'SIGSTOP')
+        t.teardown(() => {
+          try {
+            process.kill(pid, 'SIGCONT')
+          } catch {
+            // Ended.
+          }
+        })
+      },
+      async (viewer) => {
+        // The camera's last appends collected the log behind its bound; the files are named
+        // after their first entry (frame i is entry i).
+        const oldest = Math.min(...linkLogFiles(shmRoot()).map(([path]) => Number(basename(path, '.log'))))
+        live = viewer().messagesDropped
+        // It read frame 1 alone, which marked up to LINK_MARK_AHEAD past it as maybe read: the
+        // frames past those that the log no longer holds are drops it has not counted.
+        const neverRead = oldest - 2 - Number(LINK_MARK_AHEAD)
+        t.ok(neverRead > 0, `the log no longer holds frames the stopped viewer never read (the oldest left is ${oldest})`)
+        t.equal(live, neverRead, `while the viewer is stopped, dora-ts list counts frames ${Number(LINK_MARK_AHEAD) + 2} .. ${oldest - 1} as dropped`)
+        process.kill(pid, 'SIGCONT')
+      },
+    )
+    const dropped = result.dropped['viewer/frames'] ?? 0
+    t.ok(live <= dropped, `the live count (${live}) was no more than the final one (${dropped})`)
+  },
+)
+
+t.test('a slow reliable direct receiver (its handler busy, its SDK reading on): dora-ts list counts each drop once', async (t) => {
+  const { result, got } = await viewerHoldsFrameOne(
+    t,
+    () => undefined,
+    async (viewer) => {
+      // Its SDK reads every frame as it comes and its queue drops all but the newest QUEUE,
+      // reported with what it received; the log's bound removes some of them after they were
+      // read, which are not drops again.
+      await waitFor(() => viewer().messagesIn === COUNT, { what: 'the viewer to report every frame received' })
+      t.equal(viewer().messagesDropped, COUNT - 1 - QUEUE, `dora-ts list counts the ${COUNT - 1 - QUEUE} frames its queue dropped, each once`)
+    },
+  )
+  t.equal(result.dropped['viewer/frames'], COUNT - 1 - QUEUE, 'and so does the run')
+  t.same(
+    got.map((r) => r.index),
+    [1, COUNT - 1, COUNT],
+    'it got frame 1 and the newest',
+  )
 })

@@ -12,13 +12,13 @@ import { DirectCounter } from '../../node-sdk/direct-counter.js'
 import { LINK_MARK_AHEAD, LINK_SETTLE_MS, LinkInputs } from '../../node-sdk/link-inputs.js'
 import type { DoraEvent } from '../../node-sdk/events.js'
 
-function setup(t: Test) {
-  const dir = t.testdir({})
-  const writer = LinkLogWriter.open(dir)
+function setup(t: Test, queueSize = 100_000, dir = t.testdir({}), fileBytes?: number) {
+  const writer = LinkLogWriter.open(dir, fileBytes === undefined ? {} : { fileBytes })
   t.teardown(() => writer.close())
   const buffer = new EventBuffer()
-  const spec = { inputId: 'in', queueSize: 100_000, senderNode: 'src', outputId: 'out', logDir: dir, cursorName: 'sink.in' }
-  const inputs = new LinkInputs([spec], buffer, new DirectCounter(), 'flow', 'sink')
+  const spec = { inputId: 'in', queueSize, senderNode: 'src', outputId: 'out', logDir: dir, cursorName: 'sink.in' }
+  const counter = new DirectCounter()
+  const inputs = new LinkInputs([spec], buffer, counter, 'flow', 'sink')
   t.teardown(() => inputs.release())
   const head = (n: number): Uint8Array =>
     encodeNodeToNode({ type: 'input', id: '', sequence: BigInt(n), timestampNs: 0n, messageId: `0.${n}`, encoding: 'raw', metadata: {} })
@@ -48,7 +48,7 @@ function setup(t: Test) {
     for (let item = buffer.shift(); item !== undefined; item = buffer.shift()) if (item.event?.type === 'input') out.push(item.event.data[0]!)
     return out
   }
-  return { dir, inputs, append, taken, buffer }
+  return { dir, inputs, append, taken, buffer, writer, counter }
 }
 
 t.test('the periodic look reads only an input whose socket was quiet since the last one', async (t) => {
@@ -72,32 +72,93 @@ t.test('the periodic look reads only an input whose socket was quiet since the l
   t.same(taken(), [4], 'a whole period quiet: read from the log')
 })
 
-t.test('the cursor covers each entry before the program has it: one write per mark-ahead in a stream, exact after a wait', async (t) => {
+t.test('the cursor covers each entry before the program has it: one write per mark-ahead read in a stream, exact after a wait', async (t) => {
   const { dir, inputs, append, taken } = setup(t)
   const cursor = () => new LinkCursor(dir, 'sink.in').value
   const n = Number(LINK_MARK_AHEAD) + 5
-  for (let i = 1; i <= n; i++) inputs.arrived(append(i))
-  t.equal(taken().length, n)
-  const writes: { consumed: bigint; inHand: bigint }[] = []
+  const writes: { consumed: bigint; inHand: bigint; read: bigint }[] = []
   let last = cursor()
+  // A receiver that keeps up: each message is read, handed over and come back from in turn.
   for (let seq = 1n; seq <= BigInt(n); seq++) {
+    inputs.arrived(append(Number(seq)))
+    t.same(taken(), [Number(seq)])
     inputs.handedOut('in', seq)
     const now = cursor()
     t.ok(now.inHand >= seq, `entry ${seq} is covered before the program sees it`)
-    if (now.inHand !== last.inHand || now.consumed !== last.consumed) writes.push(now)
+    if (now.inHand !== last.inHand || now.consumed !== last.consumed || now.read !== last.read) writes.push(now)
     last = now
     inputs.consumed('in', seq)
   }
   t.same(
     writes,
     [
-      { consumed: 0n, inHand: 1n + LINK_MARK_AHEAD },
-      { consumed: 1n + LINK_MARK_AHEAD, inHand: 2n + 2n * LINK_MARK_AHEAD },
+      { consumed: 0n, inHand: 1n + LINK_MARK_AHEAD, read: 1n + LINK_MARK_AHEAD },
+      { consumed: 1n + LINK_MARK_AHEAD, inHand: 2n + 2n * LINK_MARK_AHEAD, read: 2n + 2n * LINK_MARK_AHEAD },
     ],
-    'two writes for the stream: each covers the next mark-ahead and records what was consumed',
+    'two writes for the stream, as entries past the marks are read: each covers the next mark-ahead, read and in hand, and records what was consumed',
   )
   inputs.settleSoon()
   t.same(cursor(), last, 'the loop just started to wait: nothing written yet')
   await new Promise((resolve) => setTimeout(resolve, LINK_SETTLE_MS * 3))
-  t.same(cursor(), { consumed: BigInt(n), inHand: 0n }, 'after it waited a while: exact, nothing in hand')
+  t.same(cursor(), { consumed: BigInt(n), inHand: 0n, read: BigInt(n) }, 'after it waited a while: exact, nothing in hand')
+})
+
+t.test(
+  'reading ahead of the program: read bounds what was read, inHand what was handed, consumed stays behind what waits, and what the queue dropped is consumed',
+  async (t) => {
+    const { dir, inputs, append, buffer } = setup(t, 2)
+    const cursor = () => new LinkCursor(dir, 'sink.in').value
+    const n = Number(LINK_MARK_AHEAD) + 5
+    for (let i = 1; i <= n; i++) inputs.arrived(append(i))
+    // Read 1 .. n, handed none: its queue of 2 holds n - 1 and n, the rest were dropped.
+    // Written when 1 and 2 + LINK_MARK_AHEAD were read; at the first, nothing waited before it
+    // (it is covered as in hand too, as the next to be handed over); at the second, its queue held
+    // the two before it, and had dropped the rest: consumed unseen.
+    t.same(
+      cursor(),
+      { consumed: LINK_MARK_AHEAD - 1n, inHand: 1n + LINK_MARK_AHEAD, read: 2n + 2n * LINK_MARK_AHEAD },
+      'every entry read is covered; consumed: those dropped before what waits',
+    )
+    t.equal(buffer.oldestLinkSeq('in'), BigInt(n - 1), 'the queue holds the newest two')
+    inputs.settle(true)
+    t.same(
+      cursor(),
+      { consumed: BigInt(n - 2), inHand: 0n, read: BigInt(n) },
+      'settled: the dropped ones are consumed, the two waiting are not, none in hand, exactly what was read',
+    )
+    const item = buffer.shift()!
+    inputs.handedOut('in', item.link!.seq)
+    t.same(cursor(), { consumed: BigInt(n - 2), inHand: BigInt(n - 1) + LINK_MARK_AHEAD, read: BigInt(n) }, 'handed after a settle: covered again')
+  },
+)
+
+t.test('a new process counts as drops only the entries gone past what the last one may have read', async (t) => {
+  const dir = t.testdir({})
+  // Log files of ~3 entries each, so the bound can remove some.
+  const first = setup(t, 100_000, dir, 160)
+  first.inputs.arrived(first.append(1))
+  first.inputs.handedOut('in', 1n)
+  const n = 80
+  for (let i = 2; i <= n; i++) first.append(i)
+  // The process died holding entry 1, having read nothing else; the sender's bound removed
+  // the files holding nothing past entry n - 10.
+  first.writer.collect(0n, BigInt(n - 10))
+  const before = new LinkCursor(dir, 'sink.in').value
+  t.same(before, { consumed: 0n, inHand: 1n + LINK_MARK_AHEAD, read: 1n + LINK_MARK_AHEAD }, 'it had marked up to the mark-ahead past entry 1 as maybe read')
+  const next = new EventBuffer()
+  const counter = new DirectCounter()
+  const again = new LinkInputs(
+    [{ inputId: 'in', queueSize: 100_000, senderNode: 'src', outputId: 'out', logDir: dir, cursorName: 'sink.in' }],
+    next,
+    counter,
+    'flow',
+    'sink',
+  )
+  t.teardown(() => again.release())
+  again.poll()
+  const got: bigint[] = []
+  for (let item = next.shift(); item !== undefined; item = next.shift()) if (item.link !== undefined) got.push(item.link.seq)
+  const oldest = got[0]!
+  t.ok(oldest > 2n + LINK_MARK_AHEAD, `the oldest entry left (${oldest}) is past the mark`)
+  t.equal(counter.dropped, Number(oldest - 2n - LINK_MARK_AHEAD), `drops counted: ${2n + LINK_MARK_AHEAD} .. ${oldest - 1n}, not the ones it may have read`)
 })

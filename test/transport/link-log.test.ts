@@ -7,7 +7,7 @@
  */
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
-import { appendFileSync, closeSync, openSync, readdirSync, statSync, truncateSync, writeSync } from 'node:fs'
+import { appendFileSync, closeSync, openSync, readdirSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { LinkCursor, LinkLogReader, LinkLogWriter, lowestCursor } from '../../src/transport/link-log.js'
@@ -331,20 +331,40 @@ t.test('a receiver that stopped reading holds the log to its queue, not all of i
 t.test('a cursor reads back its last value, and survives a torn write of its slot', async (t) => {
   const dir = t.testdir({})
   const c = new LinkCursor(dir, 'sink.in')
-  t.same(c.value, { consumed: 0n, inHand: 0n }, 'a new cursor is at 0, nothing in hand')
-  c.set({ consumed: 4n, inHand: 5n })
+  t.same(c.value, { consumed: 0n, inHand: 0n, read: 0n }, 'a new cursor is at 0, nothing in hand, nothing read')
+  c.set({ consumed: 4n, inHand: 5n, read: 6n })
   c.set({ consumed: 9n, inHand: 10n })
-  c.set({ consumed: 7n, inHand: 0n })
-  t.same(c.value, { consumed: 9n, inHand: 0n }, 'consumed never moves back')
+  c.set({ consumed: 7n, inHand: 0n, read: 9n })
+  t.same(c.value, { consumed: 9n, inHand: 0n, read: 9n }, 'consumed never moves back; read left out stays')
   c.close()
-  t.same(new LinkCursor(dir, 'sink.in').value, { consumed: 9n, inHand: 0n }, 'read back by a new process')
-  // Tear the slot written last (slot 0: 4/5, slot 1: 9/10, slot 0: 9/0): the other slot stands.
+  t.same(new LinkCursor(dir, 'sink.in').value, { consumed: 9n, inHand: 0n, read: 9n }, 'read back by a new process')
+  // Tear the slot written last (slot 0: 4/5/6, slot 1: 9/10/6, slot 0: 9/0/9): the other stands.
   const fd = openSync(join(dir, 'cursor.sink.in'), 'r+')
   writeSync(fd, Buffer.alloc(4, 0xee), 0, 4, 0)
   closeSync(fd)
   const torn = new LinkCursor(dir, 'sink.in')
-  t.same(torn.value, { consumed: 9n, inHand: 10n }, 'a torn slot falls back to the other one')
-  torn.set({ consumed: 11n, inHand: 12n })
+  t.same(torn.value, { consumed: 9n, inHand: 10n, read: 6n }, 'a torn slot falls back to the other one')
+  torn.set({ consumed: 11n, inHand: 12n, read: 13n })
   torn.close()
-  t.same(new LinkCursor(dir, 'sink.in').value, { consumed: 11n, inHand: 12n }, 'and the next write goes over the torn slot')
+  t.same(new LinkCursor(dir, 'sink.in').value, { consumed: 11n, inHand: 12n, read: 13n }, 'and the next write goes over the torn slot')
+})
+
+t.test('a cursor file of the slots written before `read` is read as it was, and goes on in the new ones', async (t) => {
+  const dir = t.testdir({})
+  // Two 32-byte slots: generation, consumed, inHand, check (generation ^ consumed ^ inHand ^ 0x5a..5a).
+  const old = Buffer.alloc(64)
+  const slot = (at: number, gen: bigint, consumed: bigint, inHand: bigint) => {
+    old.writeBigUInt64LE(gen, at)
+    old.writeBigUInt64LE(consumed, at + 8)
+    old.writeBigUInt64LE(inHand, at + 16)
+    old.writeBigUInt64LE(gen ^ consumed ^ inHand ^ 0x5a5a5a5a5a5a5a5an, at + 24)
+  }
+  slot(0, 7n, 40n, 41n)
+  slot(32, 8n, 50n, 51n)
+  writeFileSync(join(dir, 'cursor.sink.in'), old)
+  const c = new LinkCursor(dir, 'sink.in')
+  t.same(c.value, { consumed: 50n, inHand: 51n, read: 0n }, 'the newer old slot, nothing known of what was read')
+  c.set({ consumed: 52n, inHand: 60n, read: 61n })
+  c.close()
+  t.same(new LinkCursor(dir, 'sink.in').value, { consumed: 52n, inHand: 60n, read: 61n }, 'the new slot outranks what is left of the old ones')
 })
