@@ -87,7 +87,8 @@ export function compactLinkLogs(linksDir: string): void {
 function compact(dir: string, cursors: readonly string[]): boolean {
   // No log file: its sender never sent, so nothing waits in it.
   if (!names(dir).some((n) => n.endsWith('.log'))) return true
-  let consumed = lowestCursor(dir, cursors)
+  const lowest = lowestCursor(dir, cursors)
+  let consumed = lowest
   const reader = new LinkLogReader(dir, consumed)
   try {
     for (let entry = reader.next(); entry !== undefined; entry = reader.next()) {
@@ -96,6 +97,18 @@ function compact(dir: string, cursors: readonly string[]): boolean {
     }
   } finally {
     reader.close()
+  }
+  // The cursors go past those closes too: their files may go now, and a receiver that found
+  // its next entries gone would count them as drops of its input (link-inputs.ts).
+  if (consumed > lowest) {
+    for (const name of cursors) {
+      const cursor = new LinkCursor(dir, name)
+      try {
+        cursor.set({ ...cursor.value, consumed })
+      } finally {
+        cursor.close()
+      }
+    }
   }
   const writer = LinkLogWriter.open(dir)
   try {

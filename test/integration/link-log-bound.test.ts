@@ -164,7 +164,8 @@ t.test('through the supervisor: a receiver that ended for good keeps its queue i
 /**
  * A camera sends frame 1 to a viewer (queue_size QUEUE) that holds it (its handler waits while
  * HOLD_FILE exists); `meanwhile` runs once it does, and the camera sends the rest once it has
- * returned; `thenSent` runs once all COUNT were sent. Then the viewer goes on to the end.
+ * returned; `thenSent` runs once all COUNT were sent and the camera ended. Then the viewer goes
+ * on to the end.
  */
 async function viewerHoldsFrameOne(
   t: Test,
@@ -200,7 +201,9 @@ async function viewerHoldsFrameOne(
   t.equal(readJsonl<Record>(record)[0]!.index, 1, 'the viewer holds frame 1')
   meanwhile(viewer().pid!)
   writeFileSync(rest, '')
-  await waitFor(() => readJsonl<number>(progress).length === COUNT, { what: 'every frame sent', detail: () => dump(logs) })
+  // Once the camera has ended: its close collected the log behind its bound for the last time.
+  await waitFor(() => run.unitInfo().find((u) => u.name === 'camera')?.status === 'finished', { what: 'the camera to end', detail: () => dump(logs) })
+  t.equal(readJsonl<number>(progress).length, COUNT, 'the camera had every send confirmed')
   await thenSent(viewer)
   rmSync(hold)
   const result = await done

@@ -7,7 +7,7 @@
 import t from 'tap'
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { compactLinkLogs } from '../../../runtime/supervisor/link-logs.js'
+import { compactLinkLogs, prepareLinkLogs } from '../../../runtime/supervisor/link-logs.js'
 import { LinkCursor, LinkLogReader, LinkLogWriter } from '../../../src/transport/link-log.js'
 import { encodeNodeToNode } from '../../../src/protocol/node/codec.js'
 
@@ -69,3 +69,24 @@ t.test('a log folder whose sender never sent (cursors only) goes too', async (t)
   compactLinkLogs(links)
   t.notOk(existsSync(links))
 })
+
+t.test(
+  'a close its receiver never read (it ended on its Stop, the supervisor was then killed) is passed at the next start, its cursor with it: no drop',
+  async (t) => {
+    const links = join(t.testdir({}), 'links')
+    const dir = join(links, 'src@out')
+    logWith(dir, 5, 'sink@in', 5)
+    const writer = LinkLogWriter.open(dir)
+    writer.append(encodeNodeToNode({ type: 'link-closed', dataflowId: 'run-1' }), new Uint8Array(0))
+    writer.close()
+    const wiring = new Map([
+      ['sink', { directInputs: [{ inputId: 'in', queueSize: 10, senderNode: 'src', outputId: 'out', logDir: dir, cursorName: 'sink@in' }] }],
+    ])
+    prepareLinkLogs(wiring, links, (text) => t.fail(text))
+    t.equal(new LinkCursor(dir, 'sink@in').value.consumed, 6n, 'the cursor is past the close')
+    const reader = new LinkLogReader(dir, 6n)
+    t.equal(reader.next(), undefined, 'nothing is left to read')
+    t.equal(reader.takeSkipped(), 0n, 'and nothing was passed: no drop to count')
+    reader.close()
+  },
+)
