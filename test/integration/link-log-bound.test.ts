@@ -60,17 +60,15 @@ interface TwoRuns {
 }
 
 /**
- * Run 1: a camera sends COUNT frames of 1 MB to a viewer (queue_size QUEUE, restart_policy
- * never) that SIGKILLs itself at the first frame it gets: frame 1, sent once the viewer has
- * connected, the rest once it is dead. `between` checks what was kept for it. Run 2: a viewer
- * that reads; the camera's progress says all was sent, so it sends nothing.
+ * A camera sending COUNT frames of 1 MB, frame 1 once `<dir>/start` exists and the rest once
+ * `<dir>/rest` does, to a viewer (big-sink.mjs with `sinkEnv`, queue_size QUEUE); `top` goes
+ * before `nodes:`, `viewerKeys` into the viewer's entry.
  */
-async function viewerDiesThenReads(t: Test, top: string, between: (result1: RunResult) => void): Promise<TwoRuns> {
-  const dir = t.testdir({})
+function gatedCamera(dir: string, sinkEnv: string, top = '', viewerKeys = ''): { yaml: string; progress: string; start: string; rest: string } {
   const progress = join(dir, 'progress.txt')
   const start = join(dir, 'start')
   const rest = join(dir, 'rest')
-  const dataflow = (sinkEnv: string): string => `${top}nodes:
+  const yaml = `${top}nodes:
   - id: camera
     path: ${fixture('seg-source.mjs')}
     env: { COUNT: ${COUNT}, SIZE: ${MB}, PROGRESS_FILE: ${JSON.stringify(progress)}, START_FILE: ${JSON.stringify(start)}, REST_FILE: ${JSON.stringify(rest)} }
@@ -78,11 +76,23 @@ async function viewerDiesThenReads(t: Test, top: string, between: (result1: RunR
   - id: viewer
     path: ${fixture('big-sink.mjs')}
     env: { SIZE: ${MB}, ${sinkEnv} }
-    restart_policy: never
-    inputs:
+${viewerKeys}    inputs:
       frames: { source: camera/frames, queue_size: ${QUEUE} }
 `
-  const first = await startInProcess(t, dataflow(`RECORD_FILE: ${JSON.stringify(join(dir, 'run1.jsonl'))}, KILL_FIRST: "1"`), { dir })
+  return { yaml, progress, start, rest }
+}
+
+/**
+ * Run 1: a camera sends COUNT frames of 1 MB to a viewer (queue_size QUEUE, restart_policy
+ * never) that SIGKILLs itself at the first frame it gets: frame 1, sent once the viewer has
+ * connected, the rest once it is dead. `between` checks what was kept for it. Run 2: a viewer
+ * that reads; the camera's progress says all was sent, so it sends nothing.
+ */
+async function viewerDiesThenReads(t: Test, top: string, between: (result1: RunResult) => void): Promise<TwoRuns> {
+  const dir = t.testdir({})
+  const dataflow = (sinkEnv: string) => gatedCamera(dir, sinkEnv, top, '    restart_policy: never\n')
+  const { progress, start, rest } = dataflow('')
+  const first = await startInProcess(t, dataflow(`RECORD_FILE: ${JSON.stringify(join(dir, 'run1.jsonl'))}, KILL_FIRST: "1"`).yaml, { dir })
   await first.run.startupSettled()
   writeFileSync(start, '')
   await first.waitForLine(/viewer was killed by SIGKILL/)
@@ -93,7 +103,7 @@ async function viewerDiesThenReads(t: Test, top: string, between: (result1: RunR
   between(result1)
 
   const record = join(dir, 'run2.jsonl')
-  const second = await startInProcess(t, dataflow(`RECORD_FILE: ${JSON.stringify(record)}`), { dir })
+  const second = await startInProcess(t, dataflow(`RECORD_FILE: ${JSON.stringify(record)}`).yaml, { dir })
   const result2 = await second.done
   t.ok(result2.ok, dump(second.logs))
   const got = readJsonl<Record>(record)
@@ -173,27 +183,11 @@ async function viewerHoldsFrameOne(
   thenSent: (viewer: () => UnitInfo) => Promise<void>,
 ): Promise<{ result: RunResult; got: Record[] }> {
   const dir = t.testdir({})
-  const progress = join(dir, 'progress.txt')
   const record = join(dir, 'got.jsonl')
   const hold = join(dir, 'hold')
-  const start = join(dir, 'start')
-  const rest = join(dir, 'rest')
   writeFileSync(hold, '')
-  const { run, done, logs } = await startInProcess(
-    t,
-    `nodes:
-  - id: camera
-    path: ${fixture('seg-source.mjs')}
-    env: { COUNT: ${COUNT}, SIZE: ${MB}, PROGRESS_FILE: ${JSON.stringify(progress)}, START_FILE: ${JSON.stringify(start)}, REST_FILE: ${JSON.stringify(rest)} }
-    outputs: [frames]
-  - id: viewer
-    path: ${fixture('big-sink.mjs')}
-    env: { SIZE: ${MB}, RECORD_FILE: ${JSON.stringify(record)}, HOLD_FILE: ${JSON.stringify(hold)} }
-    inputs:
-      frames: { source: camera/frames, queue_size: ${QUEUE} }
-`,
-    { dir },
-  )
+  const { yaml, progress, start, rest } = gatedCamera(dir, `RECORD_FILE: ${JSON.stringify(record)}, HOLD_FILE: ${JSON.stringify(hold)}`)
+  const { run, done, logs } = await startInProcess(t, yaml, { dir })
   const viewer = (): UnitInfo => run.unitInfo().find((u) => u.name === 'viewer')!
   await run.startupSettled()
   writeFileSync(start, '')
