@@ -94,30 +94,49 @@ interface Link {
 /**
  * The link log of one output that reliable direct links read (link-log.ts): opened on the
  * first send, collected behind its receivers' cursors every {@link COLLECT_EVERY} appends, and
- * behind its newest `keep` entries whatever the cursors say.
+ * behind its newest `queue_size` messages whatever the cursors say ({@link logBound}).
  */
 interface OutputLog {
   dir: string
   cursors: string[]
   /**
-   * The largest `queue_size` among its receivers, plus {@link CLOSE_ENTRY_ALLOWANCE}: a message
-   * further behind the newest entry would be dropped unread by every receiver's `drop_oldest`
-   * queue, so the log need not keep it for a receiver that stopped reading (its file goes; see
-   * LinkLogWriter.collect).
+   * The largest `queue_size` among its receivers: a message further behind the newest ones
+   * would be dropped unread by every receiver's `drop_oldest` queue, so the log need not keep
+   * it for a receiver that stopped reading (its file goes; see LinkLogWriter.collect and
+   * {@link logBound}).
    */
-  keep: number
+  queue: number
   writer: LinkLogWriter | undefined
+  /** Messages this process appended. */
   appended: number
+  /** Close entries this process appended (its own end). */
+  closes: number
 }
 
 /**
- * Entries of a link log beyond a receiver's `queue_size` kept for it whatever it reads: a log
- * holds the close entry of each clean end of its sender besides messages (one per run, or per
- * restart), and those must not push the newest `queue_size` messages out. More closes than this
- * after a receiver's last read (sixteen runs or restarts that sent nothing) can cost it some
- * of them, as its queue would drop them to newer ones.
+ * Entries of a link log beyond a receiver's `queue_size` kept for it whatever it reads, until
+ * the sender's process has appended a queue's worth of messages: a log holds the close entry of
+ * each clean end of its sender besides messages (one per run, or per restart), and those must
+ * not push the newest `queue_size` messages out. More closes than this after a receiver's last
+ * read (sixteen runs or restarts that sent nothing) can cost it some of them, as its queue would
+ * drop them to newer ones.
  */
 export const CLOSE_ENTRY_ALLOWANCE = 16
+
+/**
+ * The newest seq of `log` that its receivers' queues would drop unread if they came to it now
+ * (`nextSeq`: the seq its next entry gets): entries up to it may go, read or not. Once this
+ * process has appended `queue` messages, they are the newest entries but for its own close
+ * (earlier processes' closes come before them): the newest `queue` messages are known, and
+ * nothing else is kept for a receiver that stopped reading. Before, the closes of earlier runs
+ * and restarts may lie among the newest entries: {@link CLOSE_ENTRY_ALLOWANCE} more are kept.
+ * (A 4 MB camera at 30 Hz into a stopped viewer with `queue_size: 10` kept 26 frames and part
+ * of a 16 MiB file with the allowance alone.)
+ */
+export function logBound(log: Pick<OutputLog, 'queue' | 'appended' | 'closes'>, nextSeq: bigint): bigint {
+  const keep = log.appended >= log.queue ? log.queue + log.closes : log.queue + CLOSE_ENTRY_ALLOWANCE
+  return nextSeq - 1n - BigInt(keep)
+}
 
 /** Appends between two collections of a link log's consumed files (and at every new file). */
 const COLLECT_EVERY = 256
@@ -177,9 +196,9 @@ export class DirectSender {
       list.push({ route, socket })
       this.#links.set(route.outputId, list)
       if (hasLinkLog(route)) {
-        const log = this.#logs.get(route.outputId) ?? { dir: route.logDir, cursors: [], keep: 0, writer: undefined, appended: 0 }
+        const log = this.#logs.get(route.outputId) ?? { dir: route.logDir, cursors: [], queue: 1, writer: undefined, appended: 0, closes: 0 }
         log.cursors.push(route.cursorName ?? '')
-        log.keep = Math.max(log.keep, Math.max(1, route.queueSize) + CLOSE_ENTRY_ALLOWANCE)
+        log.queue = Math.max(log.queue, route.queueSize)
         this.#logs.set(route.outputId, log)
       }
     }
@@ -279,7 +298,7 @@ export class DirectSender {
 
   /**
    * Delete the log files every receiver of `log` has consumed, and those holding only entries
-   * older than its newest `keep` (`compact`: the newest too, when all is consumed, see
+   * its receivers' queues would drop ({@link logBound}; `compact`: the newest too, when all is consumed, see
    * LinkLogWriter.compact). A failure only delays it.
    */
   #collect(log: OutputLog, compact = false): void {
@@ -288,7 +307,7 @@ export class DirectSender {
     if (writer === undefined || (!compact && !writer.hasOlderFiles)) return
     try {
       const consumed = lowestCursor(log.dir, log.cursors)
-      const bound = writer.nextSeq - 1n - BigInt(log.keep)
+      const bound = logBound(log, writer.nextSeq)
       if (compact) writer.compact(consumed, bound)
       else writer.collect(consumed, bound)
     } catch {
@@ -314,6 +333,7 @@ export class DirectSender {
         try {
           log.writer ??= LinkLogWriter.open(log.dir)
           log.writer.append(encodeNodeToNode({ type: 'link-closed', dataflowId: this.#dataflowId }), new Uint8Array(0))
+          log.closes++
         } catch (err) {
           // The supervisor's InputClosed still ends the input after what the log holds.
           process.stderr.write(`dora-ts: node "${this.#nodeId}" could not write the close of output "${output}" into its link log: ${errorMessage(err)}\n`)
