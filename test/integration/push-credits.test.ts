@@ -7,9 +7,10 @@
  * which runs in push mode too.)
  */
 import t from 'tap'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fixture } from '../fixtures/nodes.js'
+import { waitFor } from '../fixtures/wait-for.js'
 import { dump, startInProcess } from './fixtures/in-process.js'
 
 function values(file: string): number[] {
@@ -23,10 +24,15 @@ t.test('a busy receiver is not pushed past queue_size: drop_oldest still hands i
   const dir = t.testdir({})
   const record = join(dir, 'record.jsonl')
   const done = join(dir, 'source-done')
-  // The sink stays in its first input's handler until every send of the source has resolved,
-  // so the 200 messages arrive while it is busy. Pushing them all into its SDK (the window is
-  // 256) would hand it 200 stale messages; a queue_size: 2 input may hold 2 at the node and 2
-  // in the supervisor, and the rest is dropped, oldest first.
+  const release = join(dir, 'release')
+  // The sink stays in its first input's handler until every send of the source has resolved
+  // and every message has reached its SDK, so the 200 messages arrive while it is busy.
+  // Pushing them all into its SDK (the window is 256) would hand it 200 stale messages; a
+  // queue_size: 2 input may hold 2 at the node and 2 in the supervisor, and the rest is
+  // dropped, oldest first. (On a direct link, the default, a send resolves once it is in the
+  // log: under load the last ones may still be on their way to the sink's SDK when the source
+  // is done, and reach the program one by one after its handler returns, newer than what it
+  // held. Hence the wait for the sink's count.)
   const flow = await startInProcess(
     t,
     `nodes:
@@ -36,12 +42,18 @@ t.test('a busy receiver is not pushed past queue_size: drop_oldest still hands i
     outputs: [numbers]
   - id: sink
     path: ${fixture('dedup-sink.mjs')}
-    env: { RECORD_FILE: ${JSON.stringify(record)}, WAIT_FILE: ${JSON.stringify(done)} }
+    env: { RECORD_FILE: ${JSON.stringify(record)}, WAIT_FILE: ${JSON.stringify(release)} }
     inputs:
       numbers: { source: source/numbers, queue_size: 2, queue_policy: drop_oldest }
 `,
     { dir },
   )
+  await waitFor(() => existsSync(done), { what: 'every send of the source to resolve', detail: () => dump(flow.logs) })
+  await waitFor(() => flow.run.unitInfo().find((u) => u.name === 'sink')?.messagesIn === 200, {
+    what: 'the sink to count every message in',
+    detail: () => `${JSON.stringify(flow.run.unitInfo())}\n${dump(flow.logs)}`,
+  })
+  writeFileSync(release, '')
   const result = await flow.done
   t.ok(result.ok, dump(flow.logs))
   const got = values(record)
