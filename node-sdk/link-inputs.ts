@@ -33,7 +33,7 @@
  */
 import { hasLinkLog, type DirectInput, type NodeToNode } from '../src/protocol/node/messages.js'
 import { decodeNodeToNode } from '../src/protocol/node/codec.js'
-import { LinkCursor, LinkLogReader, type LinkEntry } from '../src/transport/link-log.js'
+import { lastMayHaveRead, LinkCursor, LinkLogReader, type LinkEntry } from '../src/transport/link-log.js'
 import { errorMessage } from '../src/errors.js'
 import type { DoraEvent } from './events.js'
 import type { EventBuffer } from './event-buffer.js'
@@ -66,8 +66,8 @@ interface LinkInput {
   cursor: LinkCursor
   /** The entry the program held when the previous process ended: redelivered if seen again. */
   inHandBefore: bigint
-  /** How far the previous process may have read: a gap up to there is not counted as drops. */
-  readBefore: bigint
+  /** How far the previous process may have read (lastMayHaveRead): a gap up to there is not counted as drops. */
+  seenBefore: bigint
   closed: boolean
   /** Consumed, not written to the cursor yet (see {@link LinkInputs.consumed}). */
   pending?: bigint | undefined
@@ -118,7 +118,7 @@ export class LinkInputs {
         reader: new LinkLogReader(spec.logDir, consumed),
         cursor,
         inHandBefore: inHand,
-        readBefore: read,
+        seenBefore: lastMayHaveRead(cursor.value),
         closed: false,
         closing: false,
         countsSkips: consumed > 0n || inHand > 0n || read > 0n,
@@ -309,8 +309,7 @@ export class LinkInputs {
         // handed them over or counted their drops, or died first; which, no one can tell, so
         // they are not counted twice (up to LINK_MARK_AHEAD uncounted after a crash).
         const after = entry?.seq ?? input.reader.expected
-        const seen = input.readBefore > input.inHandBefore ? input.readBefore : input.inHandBefore
-        const from = after - skipped > seen ? after - skipped : seen + 1n
+        const from = after - skipped > input.seenBefore ? after - skipped : input.seenBefore + 1n
         if (after > from) this.#counter.dropInput(input.spec.inputId, Number(after - from))
       }
       if (entry !== undefined || skipped > 0n) input.countsSkips = true

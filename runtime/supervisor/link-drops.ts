@@ -15,14 +15,14 @@
  *   them again. A receiver that ended cleanly wrote exactly what it read; one that was killed
  *   may have read up to LINK_MARK_AHEAD entries past its last one or not (handed over, counted
  *   as drops of its queue): those are not counted.
-
+ *
  * A receiver whose cursor was never written is left alone, as its SDK leaves it: older entries
  * are the log's past (other receivers', earlier runs'), not messages it had coming.
  *
  * @module
  */
 import { hasLinkLog } from '../../src/protocol/node/messages.js'
-import { LinkCursor, oldestLogSeq, readCursor, type CursorValue } from '../../src/transport/link-log.js'
+import { lastMayHaveRead, LinkCursor, oldestLogSeq, readCursor, type CursorValue } from '../../src/transport/link-log.js'
 import type { DirectWiring } from './direct-links.js'
 
 /** A reliable direct input: where its sender's log is, and its cursor there. */
@@ -52,7 +52,7 @@ export class LinkDrops {
     let pending = 0
     for (const input of this.#inputs.get(nodeId) ?? []) {
       try {
-        pending += Number(goneUnread(input, mayHaveRead)?.gone ?? 0n)
+        pending += Number(goneUnread(input, lastMayHaveRead)?.gone ?? 0n)
       } catch {
         // Counted by the receiver when it reads again, or at the end of the run.
       }
@@ -85,7 +85,7 @@ export class LinkDrops {
           } finally {
             written.close()
           }
-          const unread = oldest - 1n - mayHaveRead(cursor)
+          const unread = oldest - 1n - lastMayHaveRead(cursor)
           if (unread > 0n) count(nodeId, input.inputId, Number(unread))
         } catch {
           // Left for the next run's receiver to count.
@@ -93,14 +93,6 @@ export class LinkDrops {
       }
     }
   }
-}
-
-/** The last entry a receiver with this cursor may have read: none after it was. */
-function mayHaveRead(cursor: CursorValue): bigint {
-  let last = cursor.consumed
-  if (cursor.inHand > last) last = cursor.inHand
-  if (cursor.read > last) last = cursor.read
-  return last
 }
 
 /**

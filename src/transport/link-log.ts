@@ -653,6 +653,14 @@ export function cursorNames(dir: string): string[] {
   return names.filter((n) => n.startsWith(CURSOR_PREFIX)).map((n) => n.slice(CURSOR_PREFIX.length))
 }
 
+/** The last entry the process that wrote `cursor` may have read (consumed, held or read ahead): none after it was. */
+export function lastMayHaveRead(cursor: CursorValue): bigint {
+  let last = cursor.consumed
+  if (cursor.inHand > last) last = cursor.inHand
+  if (cursor.read > last) last = cursor.read
+  return last
+}
+
 /** What cursor `name` in `dir` says; undefined when it has no file. */
 export function readCursor(dir: string, name: string): CursorValue | undefined {
   let fd: number
