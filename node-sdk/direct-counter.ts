@@ -35,6 +35,11 @@ export class DirectCounter {
     const total = this.sent + this.received + this.dropped
     if (total === this.#reported) return undefined
     this.#reported = total
+    return this.current()
+  }
+
+  /** The counts now, reported or not. */
+  current(): DirectCounts {
     const inputDrops = [...this.#inputDrops].map(([inputId, dropped]) => ({ inputId, dropped: BigInt(dropped) }))
     return {
       sent: BigInt(this.sent),

@@ -253,10 +253,12 @@ export class LinkInputs {
       if (input.pending === undefined && !final) continue
       const consumed = this.#consumedSoFar(input)
       input.pending = undefined
-      // Exact now: `inHand` the entry held, `read` the last entry read (an entry read and still
-      // waiting in the queue that is gone when the supervisor looks at the end of the run was
-      // never the program's: its drop, runtime/supervisor/link-drops.ts).
-      input.cursor.set({ consumed, inHand: input.holding ?? 0n, read: input.reader.expected - 1n })
+      // Exact now: `inHand` the entry held, `read` the last entry accounted for (handed over,
+      // or dropped by the queue and counted). Not the last read: an entry still waiting in the
+      // queue was never the program's, so when it is gone from the log at the end of the run it
+      // is a drop the supervisor counts (runtime/supervisor/link-drops.ts), and a restarted
+      // process counts it if it finds it gone; past `read`, neither would.
+      input.cursor.set({ consumed, inHand: input.holding ?? 0n, read: this.#accountedSoFar(input) })
     }
   }
 
@@ -372,6 +374,12 @@ export class LinkInputs {
     // Nothing held: what its queue dropped before the oldest still waiting is consumed too.
     const queued = this.#buffer.oldestLinkSeq(input.spec.inputId)
     return queued !== undefined && queued - 1n > known ? queued - 1n : known
+  }
+
+  /** The last entry of `input` handed over or dropped by its queue: every one read but those still waiting in the queue. */
+  #accountedSoFar(input: LinkInput): bigint {
+    const queued = this.#buffer.oldestLinkSeq(input.spec.inputId)
+    return queued !== undefined ? queued - 1n : input.reader.expected - 1n
   }
 
   /** End `input` for the program (once); `entrySeq`: the log's close entry, consumed with it. */

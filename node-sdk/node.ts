@@ -31,6 +31,7 @@ import { decodeOrSay, inputEvent, isEvent } from './node-wire.js'
 import { openConnection } from './node-connect.js'
 import { DirectReceiver } from './direct-receive.js'
 import { DIRECT_REPORT_MS, DirectCounter } from './direct-counter.js'
+import { writeExitCounts } from '../src/transport/exit-counts.js'
 import { DirectInputs } from './direct-inputs.js'
 import { LINK_POLL_MS, LinkInputs } from './link-inputs.js'
 import { EventBuffer } from './event-buffer.js'
@@ -112,6 +113,8 @@ export class Node implements AsyncDisposable {
   #linkPoll: NodeJS.Timeout | undefined
   readonly #directCounter = new DirectCounter()
   #directReport: NodeJS.Timeout | undefined
+  /** The process's `exit` handler while the node is open ({@link #atExit}). */
+  #onExit: (() => void) | undefined
 
   private constructor(socket: Dealer, sender: SendQueue, registration: Registration, directIn: DirectReceiver | undefined) {
     this.#socket = socket
@@ -141,6 +144,10 @@ export class Node implements AsyncDisposable {
     if (this.#outputs.direct !== undefined || directIn !== undefined) {
       this.#directReport = setInterval(() => this.#reportDirect(), DIRECT_REPORT_MS)
       this.#directReport.unref()
+    }
+    if (this.#directReport !== undefined || this.#links.size > 0) {
+      this.#onExit = () => this.#atExit(registration.restartCount)
+      process.on('exit', this.#onExit)
     }
     // A process opens the LMDB environment itself: reads are plain LMDB reads (see kvs.ts).
     this.kvs = createKvs(
@@ -378,6 +385,7 @@ export class Node implements AsyncDisposable {
   #release(now: boolean): void {
     if (this.#state === 'closed') return
     this.#state = 'closed'
+    if (this.#onExit !== undefined) process.off('exit', this.#onExit)
     this.#stopWatching()
     this.#outputs.release(now, this.#dataflowStopping)
     this.#sender.close(this.#destroyCause)
@@ -421,6 +429,29 @@ export class Node implements AsyncDisposable {
   #sendCredit(): void {
     if (this.#state === 'closed') return
     this.#sender.post([encodeNodeToSupervisor({ type: 'credit', ...this.#credit.takeCredit() })])
+  }
+
+  /**
+   * The process exits with the node open (the program threw, or called `process.exit()`):
+   * nothing more can be sent, but files can be written, synchronously. The cursors of the
+   * reliable direct inputs get their exact marks (what the program held, what it consumed, what
+   * was read and accounted for), so the supervisor counts as drops exactly what never reached
+   * the program and is gone from its sender's log, and a restart marks as redelivered only the
+   * entry the program held, not the next LINK_MARK_AHEAD; and the counts not yet reported are
+   * left for the supervisor (src/transport/exit-counts.ts).
+   */
+  #atExit(restartCount: number): void {
+    if (this.#state === 'closed') return
+    try {
+      this.#links.settle(true)
+    } catch {
+      // The cursors keep their last marks: bounds, as after a SIGKILL.
+    }
+    // Whether or not the last report changed anything: one posted just before may still be in
+    // the send queue, which goes with the process. All zeros: nothing to tell.
+    const counts = this.#directCounter.current()
+    if (this.#directReport !== undefined && counts.sent + counts.received + counts.dropped > 0n)
+      writeExitCounts(this.#outputs.shmDir, this.id, restartCount, counts)
   }
 
   /** Tell the supervisor the best-effort counts, if they changed; true when a report went. */

@@ -279,7 +279,10 @@ export class DataflowRun implements AsyncDisposable {
       connected: (nodeId) => this.#startup.connected(nodeId),
       // After its last frames landed (as for its outputs, #onUnitEnded): a report read later
       // would otherwise find no record of the connection and count from zero again.
-      connectionEnded: (identity) => setTimeout(() => this.#nodes?.connectionEnded(identity), CRASH_DRAIN_MS).unref(),
+      connectionEnded: (identity, exitCounts) => {
+        if (exitCounts !== undefined) this.#nodes?.exitCounts(identity, exitCounts)
+        setTimeout(() => this.#nodes?.connectionEnded(identity), CRASH_DRAIN_MS).unref()
+      },
       outboxReceivers: (producer, outputId) => this.#outbox.receivers(producer, outputId),
       receiverCount: (producer, outputId) => destinationsOf(this.#routing, producer, outputId).length,
       links: this.#links,

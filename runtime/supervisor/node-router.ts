@@ -119,6 +119,16 @@ export class NodeRouter {
     this.stats.registeredConnections = this.#byIdentity.size
   }
 
+  /**
+   * The counts the process registered as `identity` left as it exited (src/transport/
+   * exit-counts.ts), taken before {@link connectionEnded}: as a last report, counted from zero
+   * when none came on the socket (the process ended before its first).
+   */
+  exitCounts(identity: Buffer, counts: DirectCounts): void {
+    const node = this.#byIdentity.get(identity.toString('hex'))
+    if (node !== undefined) this.#countDirect(identity, node, counts, true)
+  }
+
   /** Stop receiving and sending, and close the socket. Idempotent. */
   close(): void {
     this.#sender.close()
@@ -183,6 +193,26 @@ export class NodeRouter {
     if (this.#ignored.size > 10_000) this.#ignored.delete(this.#ignored.values().next().value!)
   }
 
+  /**
+   * A `direct-counts` report of `node`'s connection `identity`. Cumulative per connection, so a
+   * late report of a dead process still adds only what is new. `fromZero`: a first report may
+   * be counted whole (a dead process's report read after its connection was let go is already
+   * counted, or too late to tell from a first one: counting it from zero could count it twice).
+   */
+  #countDirect(identity: Buffer, node: CustomNode, message: DirectCounts, fromZero: boolean): void {
+    const key = identity.toString('hex')
+    const seen = this.#directCounts.get(key)
+    if (seen === undefined && !fromZero) return
+    const last = seen ?? { sent: 0n, received: 0n, dropped: 0n }
+    const more = { sent: message.sent - last.sent, received: message.received - last.received, dropped: message.dropped - last.dropped }
+    if (more.sent < 0n || more.received < 0n || more.dropped < 0n) return
+    const inputDrops = moreInputDrops(last.inputDrops, message.inputDrops)
+    if (inputDrops === undefined) return
+    this.#directCounts.set(key, { sent: message.sent, received: message.received, dropped: message.dropped, inputDrops: message.inputDrops })
+    this.stats.directConnections = this.#directCounts.size
+    this.#handlers.directCounts?.(node, { ...more, ...(inputDrops.length === 0 ? {} : { inputDrops }) })
+  }
+
   #handle(identity: Buffer, message: NodeToSupervisor, payload: Buffer | undefined): void {
     if (message.type === 'register') {
       this.#register(identity, message.nodeId, message.protocolVersion, message.secret, message.directLinks === true)
@@ -242,23 +272,9 @@ export class NodeRouter {
       case 'log':
         this.#handlers.log({ source: node.display, stream: 'log', level: message.level, text: message.message })
         return
-      case 'direct-counts': {
-        // Cumulative per connection, so a late report of a dead process still adds only what is new.
-        const key = identity.toString('hex')
-        const seen = this.#directCounts.get(key)
-        // A dead process's report read after its connection was let go: already counted, or
-        // too late to tell from a first one (counting it from zero could count it twice).
-        if (seen === undefined && !current) return
-        const last = seen ?? { sent: 0n, received: 0n, dropped: 0n }
-        const more = { sent: message.sent - last.sent, received: message.received - last.received, dropped: message.dropped - last.dropped }
-        if (more.sent < 0n || more.received < 0n || more.dropped < 0n) return
-        const inputDrops = moreInputDrops(last.inputDrops, message.inputDrops)
-        if (inputDrops === undefined) return
-        this.#directCounts.set(key, { sent: message.sent, received: message.received, dropped: message.dropped, inputDrops: message.inputDrops })
-        this.stats.directConnections = this.#directCounts.size
-        this.#handlers.directCounts?.(node, { ...more, ...(inputDrops.length === 0 ? {} : { inputDrops }) })
+      case 'direct-counts':
+        this.#countDirect(identity, node, message, current)
         return
-      }
       default:
         return
     }

@@ -14,6 +14,8 @@
 import type { DeliveredEvent } from '../../src/events.js'
 import type { DataflowSpec, InputSpec } from '../../src/spec/types.js'
 import type { Frames } from '../../src/transport/send-queue.js'
+import type { DirectCounts } from '../../src/protocol/node/messages.js'
+import { takeExitCounts } from '../../src/transport/exit-counts.js'
 import type { KvsConfig } from '../../node-sdk/kvs.js'
 import { OperatorHost } from '../operator/host.js'
 import type { OperatorLinks } from '../operator/operator-links.js'
@@ -39,8 +41,11 @@ export interface UnitWiring {
   consumed(nodeId: string, events: readonly DeliveredEvent[]): void
   /** A custom node's process connected. */
   connected(nodeId: string): void
-  /** The process registered as `identity` on the ROUTER ended: its connection is done with. */
-  connectionEnded(identity: Buffer): void
+  /**
+   * The process registered as `identity` on the ROUTER ended: its connection is done with.
+   * `exitCounts`: the counts it left as it exited (src/transport/exit-counts.ts), if any.
+   */
+  connectionEnded(identity: Buffer, exitCounts: DirectCounts | undefined): void
   /** The receivers whose copies of an output go into the outbox. */
   outboxReceivers(producer: string, outputId: string): readonly OutboxRoute[]
   /** How many receiver inputs an output feeds, of every kind. */
@@ -67,8 +72,10 @@ export function createUnits(spec: DataflowSpec, wiring: UnitWiring): void {
         consumed: (events) => wiring.consumed(node.id, events),
         connected: () => wiring.connected(node.id),
         processEnded: (identity) => {
+          // Before the sweep: the counts file is under the node's segment prefix.
+          const counts = identity === undefined ? undefined : takeExitCounts(resources.shm?.dir ?? '', node.id, unit.restartCount)
           resources.shm?.sweep(node.id)
-          if (identity !== undefined) wiring.connectionEnded(identity)
+          if (identity !== undefined) wiring.connectionEnded(identity, counts)
         },
       })
       wiring.add(unit)

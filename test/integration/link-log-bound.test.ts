@@ -278,3 +278,61 @@ t.test('a slow reliable direct receiver (its handler busy, its SDK reading on): 
     'it got frame 1 and the newest',
   )
 })
+
+t.test(
+  'a reliable direct receiver that exits on its own right after reading a backlog: its queue drops it had not reported are counted, every frame once over three runs',
+  async (t) => {
+    const dir = t.testdir({})
+    const dataflow = (sinkEnv: string) => gatedCamera(dir, sinkEnv, '', '    restart_policy: never\n')
+    const { progress, start, rest } = dataflow('')
+    const records = [1, 2, 3].map((n) => join(dir, `run${n}.jsonl`))
+    // Run 1: the viewer exits (process.exit) at frame 1, the rest is sent after: its sender's log
+    // keeps the newest frames for the next run (a file's worth and more: 1 MB frames, 16 MiB
+    // files). Its SDK marked its cursor exactly as it exited (not LINK_MARK_AHEAD frames ahead,
+    // as a SIGKILL leaves it), so every frame gone from the log but frame 1 is counted.
+    const first = await startInProcess(t, dataflow(`RECORD_FILE: ${JSON.stringify(records[0])}, EXIT_FIRST: "3"`).yaml, { dir })
+    await first.run.startupSettled()
+    writeFileSync(start, '')
+    await first.waitForLine(/viewer exited with code 3/)
+    writeFileSync(rest, '')
+    const result1 = await first.done
+    t.equal(readJsonl<number>(progress).length, COUNT, 'the camera had every send confirmed')
+    const oldest = Math.min(...linkLogFiles(shmRoot()).map(([path]) => Number(basename(path, '.log'))))
+    t.ok(COUNT - oldest + 1 > 2 * QUEUE, `the log kept frames ${oldest} .. ${COUNT} for the next run`)
+    t.equal(result1.dropped['viewer/frames'], oldest - 2, `run 1 counts frames 2 .. ${oldest - 1} as dropped`)
+
+    // Run 2: its SDK reads that backlog in one slice, its queue keeps the newest QUEUE (the rest
+    // are drops), and the program exits at the first frame it is handed: before the SDK's next
+    // report of its counts (every 0.2 s). Those drops are in the run's count all the same.
+    const second = await startInProcess(t, dataflow(`RECORD_FILE: ${JSON.stringify(records[1])}, EXIT_FIRST: "3"`).yaml, { dir })
+    const result2 = await second.done
+    t.match(dump(second.logs), /viewer exited with code 3/, 'the viewer exited with code 3 in run 2')
+    const got2 = readJsonl<Record>(records[1]!)
+    t.same(
+      got2.map((r) => r.index),
+      [COUNT - QUEUE + 1],
+      'run 2 handed it the oldest of the newest QUEUE frames first',
+    )
+    const dropped2 = result2.dropped['viewer/frames'] ?? 0
+    t.equal(dropped2, COUNT - oldest + 1 - QUEUE, `run 2 counts the ${COUNT - oldest + 1 - QUEUE} frames its queue dropped before it exited`)
+
+    // Run 3: a viewer that reads gets what was left: the frame run 2 held (marked redelivered:
+    // the program had it) and the one still waiting in its queue (not marked: it never had it).
+    const third = await startInProcess(t, dataflow(`RECORD_FILE: ${JSON.stringify(records[2])}`).yaml, { dir })
+    const result3 = await third.done
+    t.ok(result3.ok, dump(third.logs))
+    const got3 = readJsonl<Record>(records[2]!)
+    t.same(
+      got3.map((r) => [r.index, r.redelivered === true]),
+      [
+        [COUNT - 1, true],
+        [COUNT, false],
+      ],
+      'run 3 got frame 79 again, marked, and frame 80',
+    )
+    // Every frame was handed over (in some run) or counted as dropped, once.
+    const handed = new Set([...records].flatMap((r) => (existsSync(r) ? readJsonl<Record>(r).map((x) => x.index) : [])))
+    const dropped = [result1, result2, result3].map((r) => r.dropped['viewer/frames'] ?? 0)
+    t.equal(handed.size + dropped[0]! + dropped[1]! + dropped[2]!, COUNT, `handed ${handed.size} + dropped ${dropped.join(' + ')} = every frame`)
+  },
+)
