@@ -40,7 +40,7 @@ export interface NodeEventsOptions {
   signal?: AbortSignal
 }
 
-/** Options of {@link Node.send}: those of every send, plus the message's id. */
+/** Options of {@link Node.send}: those of every send, plus the message's id and whether its bytes are handed over. */
 export interface NodeSendOptions extends SendOptions {
   /**
    * The message's `messageId`, what receivers dedup by. Give one when the node can produce
@@ -54,4 +54,17 @@ export interface NodeSendOptions extends SendOptions {
    * ```
    */
   messageId?: string
+  /**
+   * Hand `data` over instead of lending it: the SDK (ZeroMQ, on a direct link) may still read
+   * it after `send()` resolved, so do not write into it again. Without it, `data` is yours
+   * again once `send()` resolves (a buffer you refill for the next frame is safe): where ZeroMQ
+   * would still refer to it (a direct link's socket frame of more than 128 bytes, payloads
+   * under 256 KiB on a reliable link), the SDK sends a copy. Set it when each message gets a
+   * fresh buffer, to save that copy.
+   * @example
+   * ```ts
+   * await node.send('frame', camera.grab(), { transfer: true }) // a new buffer every frame
+   * ```
+   */
+  transfer?: boolean
 }

@@ -22,7 +22,7 @@ import { PendingSends } from './pending-sends.js'
 import { OutputPauses } from './output-pauses.js'
 import { ShmSends } from './shm-sends.js'
 import { outputFrames } from './node-wire.js'
-import { DirectSender } from './direct-send.js'
+import { DirectSender, ZMQ_COPIES_UP_TO } from './direct-send.js'
 import type { DirectCounter } from './direct-counter.js'
 import type { PushCredit } from './push-credit.js'
 import type { NodeSendOptions } from './node-options.js'
@@ -114,13 +114,15 @@ export class NodeOutputs {
     }
     if (this.direct?.has(outputId) === true) {
       // Best-effort receivers get it now, from here; if no one else reads the output, that is all.
-      this.direct.send(outputId, header, data)
+      this.direct.send(outputId, header, data, options.transfer === true)
       if (this.direct.only(outputId)) return
     }
     const shm = this.#shm.share(data)
     if (!this.#atLeastOnce) {
-      // A supervisor that confirms nothing: queued in ZeroMQ is all this can know.
-      await this.#sender.send(outputFrames(header, 0n, data, shm))
+      // A supervisor that confirms nothing: queued in ZeroMQ is all this can know, and ZeroMQ
+      // may still refer to the bytes then (see DirectSender.send): it gets its own copy.
+      const wire = shm !== undefined || options.transfer === true || data.byteLength <= ZMQ_COPIES_UP_TO ? data : Buffer.from(data)
+      await this.#sender.send(outputFrames(header, 0n, wire, shm))
       return
     }
     // Numbered and queued in the same synchronous step, so numbers follow the order on the wire.

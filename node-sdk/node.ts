@@ -278,7 +278,10 @@ export class Node implements AsyncDisposable {
   }
 
   /**
-   * Send `data` on `outputId`. The bytes go out as their own ZeroMQ frame, uncopied.
+   * Send `data` on `outputId`. The bytes go out as their own ZeroMQ frame. Once `send()`
+   * resolves, `data` is yours again: refilling the same buffer for the next frame is safe (the
+   * SDK copies it where ZeroMQ would still read it later; `{ transfer: true }` skips that copy
+   * for a buffer you will not touch again). Until then, leave it alone.
    *
    * Resolves once the supervisor has taken the message: routed it to the queue of every
    * receiver it feeds. From then on the message survives this process being killed, so a
@@ -310,7 +313,8 @@ export class Node implements AsyncDisposable {
 
   /** Send a JSON-serialisable value (encoding `json`); resolves as {@link send} does. */
   sendJson(outputId: string, value: unknown, options: NodeSendOptions = {}): Promise<void> {
-    return this.send(outputId, encodeJson(value), { ...options, encoding: Encoding.json })
+    // A fresh buffer nobody else holds: handed over, no copy.
+    return this.send(outputId, encodeJson(value), { ...options, encoding: Encoding.json, transfer: true })
   }
 
   /**
