@@ -44,6 +44,18 @@ export type { NodeConnectOptions, NodeEventsOptions, NodeSendOptions }
 export { CLOSE_ACK_TIMEOUT_MS }
 
 /**
+ * A program that was away this long handling an event (ms) first lets the event loop read what
+ * its direct inputs' sockets hold before it gets the next one. A handler that keeps the thread
+ * busy (a synchronous inference, a tight loop) leaves every message that arrived meanwhile in
+ * ZeroMQ, where no `queue_size` applies; handed over one by one as they were read, a viewer
+ * taking 150 ms a frame of a 30 Hz camera with `queue_size: 1` got every frame, each 115 ms
+ * older than the last (4.5 s behind after 40), where the supervisor's path gives it the newest.
+ * Read first, they go through the queue and its `drop_oldest`. A handler quicker than this
+ * pays nothing (one clock read); a slower one, one turn of the event loop.
+ */
+export const CATCH_UP_AFTER_MS = 1
+
+/**
  * A custom node's connection to its supervisor: {@link Node.connect} registers,
  * {@link Node.events} yields what arrives, {@link Node.send} publishes outputs,
  * {@link Node.close} flushes and leaves.
@@ -245,9 +257,13 @@ export class Node implements AsyncDisposable {
     if (signal?.aborted) return
     const onAbort = (): void => this.#buffer.wake(true)
     signal?.addEventListener('abort', onAbort, { once: true })
+    // When the program was handed its last event from a direct input (see CATCH_UP_AFTER_MS).
+    let handedAt: number | undefined
     try {
       for (;;) {
         if (signal?.aborted) return
+        if (handedAt !== undefined && performance.now() - handedAt >= CATCH_UP_AFTER_MS) await this.#catchUp()
+        handedAt = undefined
         const item = this.#buffer.shift()
         if (item !== undefined) {
           const event = item.event
@@ -256,6 +272,7 @@ export class Node implements AsyncDisposable {
             continue
           }
           if (item.link !== undefined) this.#links.handedOut(item.link.input, item.link.seq)
+          if (this.#directIn !== undefined) handedAt = performance.now()
           yield event
           // The program took it and came back for more: consumed. (A loop that breaks out
           // never comes back: the event it was handling is not.)
@@ -433,6 +450,16 @@ export class Node implements AsyncDisposable {
   #sendCredit(): void {
     if (this.#state === 'closed') return
     this.#sender.post([encodeNodeToSupervisor({ type: 'credit', ...this.#credit.takeCredit() })])
+  }
+
+  /**
+   * One turn of the event loop, in which the direct inputs' socket hands over everything it
+   * holds (zeromq.js reads a readable socket on synchronously, so all of it lands in the event
+   * buffer, through each input's queue). Not asked with `readable`: reading the socket's
+   * events from here would consume the edge its pending receive waits for.
+   */
+  async #catchUp(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve))
   }
 
   /**
