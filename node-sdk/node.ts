@@ -55,6 +55,9 @@ export { CLOSE_ACK_TIMEOUT_MS }
  */
 export const CATCH_UP_AFTER_MS = 1
 
+/** Most turns of the event loop one catch-up takes (a sender still streaming fast would keep it going). */
+const CATCH_UP_TURNS = 8
+
 /**
  * A custom node's connection to its supervisor: {@link Node.connect} registers,
  * {@link Node.events} yields what arrives, {@link Node.send} publishes outputs,
@@ -453,13 +456,23 @@ export class Node implements AsyncDisposable {
   }
 
   /**
-   * One turn of the event loop, in which the direct inputs' socket hands over everything it
+   * Turns of the event loop, in which the direct inputs' socket hands over everything it
    * holds (zeromq.js reads a readable socket on synchronously, so all of it lands in the event
-   * buffer, through each input's queue). Not asked with `readable`: reading the socket's
-   * events from here would consume the edge its pending receive waits for.
+   * buffer, through each input's queue), then the reliable inputs' logs read to their ends:
+   * what their senders appended is there even when its socket copy is still on its way (under
+   * load, a burst sent during the handler came one by one after it, each handed over in turn).
+   * Not asked with `readable`: reading the socket's events from here would consume the edge
+   * its pending receive waits for.
    */
   async #catchUp(): Promise<void> {
-    await new Promise<void>((resolve) => setImmediate(resolve))
+    // Two turns at least (zeromq.js may hand a socket's messages over in the turn after the one
+    // whose poll saw it readable), then on while a turn brought messages.
+    let arrived = -1
+    for (let turn = 0; turn < CATCH_UP_TURNS && (turn < 2 || this.#directCounter.received !== arrived); turn++) {
+      arrived = this.#directCounter.received
+      await new Promise<void>((resolve) => setImmediate(resolve))
+    }
+    if (this.#state !== 'closed') this.#links.poll()
   }
 
   /**

@@ -52,7 +52,10 @@ async function run(t: Test, source: Record<string, number>, sink: Record<string,
 }
 
 t.test('a receiver SIGKILLed with segments unread is restarted; nothing corrupt, nothing replayed, no segment left', async (t) => {
-  const { got, seen } = await run(t, {}, { KILL_AT: 5 })
+  // Killed right after its first payload, while the rest of the burst waits in its socket
+  // unread: it reads what came only when it is ready for more (a program away a while reads
+  // everything queued first, through its queue of 4: at 5, as this was, the kill often never came).
+  const { got, seen } = await run(t, {}, { KILL_AT: 1 })
   t.ok(
     [...seen].some((n) => n.startsWith('sink@source@')),
     'payloads went through shared memory',
@@ -62,8 +65,8 @@ t.test('a receiver SIGKILLed with segments unread is restarted; nothing corrupt,
     'the receiver handed segments back and the sender reused them (the pool is in play when the kill comes)',
   )
   t.ok(
-    got.some((r) => r.life === 0 && r.index === 5),
-    'the first life got as far as its kill',
+    got.some((r) => r.life === 0),
+    `the first life got a payload before its kill (${got.map((r) => `${r.life}:${r.index}`).join(' ')})`,
   )
   t.ok(
     got.every((r) => r.ok && !r.redelivered),

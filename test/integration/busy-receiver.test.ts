@@ -11,6 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fixture } from '../fixtures/nodes.js'
 import { readJsonl } from '../fixtures/jsonl.js'
+import { waitFor } from '../fixtures/wait-for.js'
 import { dump, startInProcess } from './fixtures/in-process.js'
 
 process.env['DORA_TS_SHM_DIR'] = t.testdir({})
@@ -28,13 +29,14 @@ for (const [name, top, inputExtra] of paths) {
     const dir = t.testdir({})
     const record = join(dir, 'got.jsonl')
     const start = join(dir, 'start')
+    const rest = join(dir, 'rest')
     const done = join(dir, 'done')
-    // Frame 1 once every node is up; the viewer keeps its thread busy with it until the camera
-    // has sent the other COUNT - 1 and closed.
+    // Frame 1 once every node is up, the rest once the viewer is busy with it: it keeps its
+    // thread busy until the camera has sent the other COUNT - 1 and closed.
     const yaml = `${top}nodes:
   - id: camera
     path: ${fixture('seg-source.mjs')}
-    env: { COUNT: ${COUNT}, SIZE: 1024, PROGRESS_FILE: ${JSON.stringify(join(dir, 'progress.txt'))}, START_FILE: ${JSON.stringify(start)}, DONE_FILE: ${JSON.stringify(done)} }
+    env: { COUNT: ${COUNT}, SIZE: 1024, PROGRESS_FILE: ${JSON.stringify(join(dir, 'progress.txt'))}, START_FILE: ${JSON.stringify(start)}, REST_FILE: ${JSON.stringify(rest)}, DONE_FILE: ${JSON.stringify(done)} }
     outputs: [frames]
   - id: viewer
     path: ${fixture('big-sink.mjs')}
@@ -45,15 +47,22 @@ for (const [name, top, inputExtra] of paths) {
     const { run, done: finished, logs } = await startInProcess(t, yaml, { dir })
     await run.startupSettled()
     writeFileSync(start, '')
+    await waitFor(() => existsSync(record) && readJsonl<{ index: number }>(record).length === 1, { what: 'frame 1 at the viewer', detail: () => dump(logs) })
+    writeFileSync(rest, '')
     const result = await finished
     t.ok(result.ok, dump(logs))
     t.ok(existsSync(done), 'the camera sent every frame and closed')
     const got = readJsonl<{ index: number; ok: boolean }>(record).map((r) => r.index)
     t.equal(got[0], 1, 'the viewer handled frame 1 first')
     t.equal(got.at(-1), COUNT, 'and the newest frame last')
-    // The frames that reached its socket while it was busy went through its queue of 1: only
-    // the newest is left (one more at most, on a loaded machine, if the last came late).
-    t.ok(got.length <= 3, `it handled ${got.length} of ${COUNT} frames (${got.join(', ')}), not each in turn`)
+    // What was sent while it was busy went through its queue of 1: only the newest is left. A
+    // reliable link's log holds every frame sent (the SDK reads it to its end when the program
+    // comes back), the supervisor's queue too. A best-effort frame exists only on its way: on
+    // a loaded machine some may still be in flight when the viewer comes back, and come after,
+    // newer each (1, 2, 3, 20 and 1..6, 20 in CI runs). Handed over one by one as they were
+    // read, as before, it took all 20 on every path.
+    if (inputExtra === '') t.ok(got.length <= 3, `it handled ${got.length} of ${COUNT} frames (${got.join(', ')}), not each in turn`)
+    else t.ok(got.length < COUNT, `it handled ${got.length} of ${COUNT} frames (${got.join(', ')}), not each in turn`)
     t.equal(got.length + (result.dropped['viewer/frames'] ?? 0), COUNT, 'each frame it did not handle is counted as dropped')
   })
 }
