@@ -152,6 +152,15 @@ export const LINK_READ_BYTES = 256 * 1024
 /** zeromq.js copies a frame of at most this many bytes as it is sent (above, it keeps a reference to it). */
 export const ZMQ_COPIES_UP_TO = 128
 
+/**
+ * Whether ZeroMQ would still read `data` after a send that resolves before its I/O thread has
+ * written it out: a frame above {@link ZMQ_COPIES_UP_TO} that the caller did not hand over
+ * (`transfer`). Such a frame gets a copy, so the caller's buffer is its own again.
+ */
+export function zmqWouldBorrow(data: Uint8Array, transfer: boolean): boolean {
+  return !transfer && data.byteLength > ZMQ_COPIES_UP_TO
+}
+
 export class DirectSender {
   /** output id -> the best-effort receivers of that output. */
   readonly #links = new Map<string, Link[]>()
@@ -232,7 +241,7 @@ export class DirectSender {
     // after send() resolved: a camera that writes its next frame into the same buffer then
     // sent torn frames (1 713 of 3 000 64 KB frames under load on a reliable direct link, whose
     // log held the right bytes; 2 998 of 3 000 on a best-effort one). One copy for every socket.
-    let wire: Uint8Array | undefined = transfer || data.byteLength <= ZMQ_COPIES_UP_TO ? data : undefined
+    let wire: Uint8Array | undefined = zmqWouldBorrow(data, transfer) ? undefined : data
     const log = this.#logs.get(outputId)
     const at = log === undefined ? undefined : this.#append(outputId, log, header, data)
     if (this.#only.has(outputId)) this.#counter.sent++

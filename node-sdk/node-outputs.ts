@@ -22,7 +22,7 @@ import { PendingSends } from './pending-sends.js'
 import { OutputPauses } from './output-pauses.js'
 import { ShmSends } from './shm-sends.js'
 import { outputFrames } from './node-wire.js'
-import { DirectSender, ZMQ_COPIES_UP_TO } from './direct-send.js'
+import { DirectSender, zmqWouldBorrow } from './direct-send.js'
 import type { DirectCounter } from './direct-counter.js'
 import type { PushCredit } from './push-credit.js'
 import type { NodeSendOptions } from './node-options.js'
@@ -121,7 +121,7 @@ export class NodeOutputs {
     if (!this.#atLeastOnce) {
       // A supervisor that confirms nothing: queued in ZeroMQ is all this can know, and ZeroMQ
       // may still refer to the bytes then (see DirectSender.send): it gets its own copy.
-      const wire = shm !== undefined || options.transfer === true || data.byteLength <= ZMQ_COPIES_UP_TO ? data : Buffer.from(data)
+      const wire = shm === undefined && zmqWouldBorrow(data, options.transfer === true) ? Buffer.from(data) : data
       await this.#sender.send(outputFrames(header, 0n, wire, shm))
       return
     }
