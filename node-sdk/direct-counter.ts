@@ -17,10 +17,12 @@ export const DIRECT_REPORT_MS = 200
 export class DirectCounter {
   sent = 0
   received = 0
-  /** Every drop: {@link dropInput}'s and a sender's (a full pipe to a receiver). */
+  /** Every drop: {@link dropInput}'s and {@link dropOnLink}'s. */
   dropped = 0
   /** Drops of each of this node's inputs (a full queue, a message after its input closed). */
   readonly #inputDrops = new Map<string, number>()
+  /** receiving node -> its input -> messages a full pipe to it dropped here, at the sender. */
+  readonly #linkDrops = new Map<string, Map<string, number>>()
   /** The total last reported: all zeros (a node without best-effort traffic) is never reported. */
   #reported = 0
 
@@ -28,6 +30,17 @@ export class DirectCounter {
   dropInput(inputId: string, count = 1): void {
     this.dropped += count
     this.#inputDrops.set(inputId, (this.#inputDrops.get(inputId) ?? 0) + count)
+  }
+
+  /**
+   * A message for input `inputId` of node `node` found the pipe to it full and was dropped here,
+   * at the sender: counted as that input's in the run's report, as the receiver's own drops are.
+   */
+  dropOnLink(node: string, inputId: string): void {
+    this.dropped++
+    let inputs = this.#linkDrops.get(node)
+    if (inputs === undefined) this.#linkDrops.set(node, (inputs = new Map()))
+    inputs.set(inputId, (inputs.get(inputId) ?? 0) + 1)
   }
 
   /** The counts, if they changed since the last call; undefined otherwise. */
@@ -41,11 +54,13 @@ export class DirectCounter {
   /** The counts now, reported or not. */
   current(): DirectCounts {
     const inputDrops = [...this.#inputDrops].map(([inputId, dropped]) => ({ inputId, dropped: BigInt(dropped) }))
+    const linkDrops = [...this.#linkDrops].flatMap(([node, inputs]) => [...inputs].map(([inputId, dropped]) => ({ node, inputId, dropped: BigInt(dropped) })))
     return {
       sent: BigInt(this.sent),
       received: BigInt(this.received),
       dropped: BigInt(this.dropped),
       ...(inputDrops.length === 0 ? {} : { inputDrops }),
+      ...(linkDrops.length === 0 ? {} : { linkDrops }),
     }
   }
 }

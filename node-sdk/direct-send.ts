@@ -18,7 +18,7 @@
  * @module
  */
 import { Push } from 'zeromq'
-import { linkSync } from 'node:fs'
+import { existsSync, linkSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { encodeNodeToNode } from '../src/protocol/node/codec.js'
@@ -36,6 +36,39 @@ import { SegmentPool, unlinkQuietly } from './shm.js'
  * must not be dropped just because it outran that thread by a few messages.
  */
 export const MIN_DIRECT_PIPE = 64
+
+/**
+ * The bytes a sender's pipe to one receiver may hold beyond `queue_size` messages (32 MiB; a
+ * node's `DORA_TS_DIRECT_PIPE_BYTES` overrides it, 0: messages only). A high-water mark counts
+ * messages: 64 of a camera's 4 MB frames waited for a viewer that had stopped reading, 256 MB
+ * in the camera's process. A pipe that has carried a message of `largest` bytes holds at most
+ * `max(queue_size, 2, 32 MiB / largest)` messages from then on ({@link sendPipeLimit}); what
+ * finds no room is dropped and counted, as when the pipe is full of small ones. Large
+ * best-effort payloads that travel as shared-memory files are held to the same number of
+ * files not yet read. (A receiver's own pipe stays counted in messages: ZeroMQ keeps a bound
+ * socket's pipes as they were made when it connected, measured, and a smaller one loses what
+ * its socket had not taken in when the sender ends: see the README.)
+ */
+export const DIRECT_PIPE_BYTES = 32 << 20
+
+function directPipeBytes(): number {
+  const raw = process.env['DORA_TS_DIRECT_PIPE_BYTES']
+  const value = raw === undefined || raw === '' ? DIRECT_PIPE_BYTES : Number(raw)
+  return Number.isSafeInteger(value) && value >= 0 ? value : DIRECT_PIPE_BYTES
+}
+
+/**
+ * The send high-water mark of a pipe whose largest message so far had `largest` bytes, for
+ * receivers whose largest `queue_size` is `queue`, with `budget` bytes ({@link DIRECT_PIPE_BYTES};
+ * 0: none): {@link MIN_DIRECT_PIPE} or twice the queue while such messages fit in the budget;
+ * fewer, but never under the queue (a burst of a queue's worth is never dropped for room) nor
+ * under 2, for larger ones.
+ */
+export function sendPipeLimit(queue: number, largest: number, budget = DIRECT_PIPE_BYTES): number {
+  const byCount = Math.max(MIN_DIRECT_PIPE, 2 * queue)
+  if (budget === 0 || largest * byCount <= budget) return byCount
+  return Math.min(byCount, Math.max(queue, 2, Math.floor(budget / largest)))
+}
 
 /**
  * How long a sender's close keeps trying to put its `input-closed` on a link whose pipe is full
@@ -89,6 +122,25 @@ function directShmThreshold(): number {
 interface Link {
   route: DirectRoute
   socket: Push
+  pipe: Pipe
+  /**
+   * The shared-memory files sent on this link (best effort) whose receiver may not have read
+   * them yet, oldest first: it lets go of each name as it reads it, in order. Their names
+   * travel small, and many wait in the kernel's socket buffer beyond any high-water mark: held
+   * to {@link Pipe.limit} files here.
+   */
+  unread: string[]
+}
+
+/** A sender's pipe to one receiving node (one socket), and what bounds it (see {@link sendPipeLimit}). */
+interface Pipe {
+  socket: Push
+  /** The largest `queue_size` among the receivers it feeds. */
+  queue: number
+  /** The most bytes one message put in it (a shared-memory payload counts: its file waits as long). */
+  largest: number
+  /** Its send high-water mark, messages. */
+  limit: number
 }
 
 /**
@@ -172,6 +224,8 @@ export class DirectSender {
   readonly #counter: DirectCounter
   readonly #shmDir: string
   readonly #shmThreshold: number
+  /** {@link DIRECT_PIPE_BYTES}, or the node's `DORA_TS_DIRECT_PIPE_BYTES`. */
+  readonly #pipeBytes = directPipeBytes()
   readonly #prefix: string
   readonly #nodeId: string
   #segments = 0
@@ -191,21 +245,27 @@ export class DirectSender {
     this.#nodeId = registration.nodeId
     this.#dataflowId = registration.dataflowId
     this.#prefix = `${registration.nodeId}@${registration.restartCount}@`
-    const byEndpoint = new Map<string, Push>()
+    const byEndpoint = new Map<string, Pipe>()
     for (const route of registration.directRoutes ?? []) {
-      let socket = byEndpoint.get(route.endpoint)
-      if (socket === undefined) {
+      let pipe = byEndpoint.get(route.endpoint)
+      if (pipe === undefined) {
         // reconnectInterval: a receiver that binds after this connect (it starts later, or
         // restarts) is reached within ~10 ms instead of ZeroMQ's default 100 ms, during which
         // messages wait in the pipe and a sender that ends meanwhile would lose them.
-        socket = new Push({ sendTimeout: 0, sendHighWaterMark: Math.max(MIN_DIRECT_PIPE, 2 * route.queueSize), linger: 0, reconnectInterval: 10 })
+        const limit = sendPipeLimit(route.queueSize, 0)
+        const socket = new Push({ sendTimeout: 0, sendHighWaterMark: limit, linger: 0, reconnectInterval: 10 })
         socket.connect(route.endpoint)
-        byEndpoint.set(route.endpoint, socket)
+        pipe = { socket, queue: route.queueSize, largest: 0, limit }
+        byEndpoint.set(route.endpoint, pipe)
         this.#sockets.push(socket)
-      } else socket.sendHighWaterMark = Math.max(socket.sendHighWaterMark, 2 * route.queueSize)
+      } else if (route.queueSize > pipe.queue) {
+        pipe.queue = route.queueSize
+        pipe.limit = pipe.socket.sendHighWaterMark = sendPipeLimit(pipe.queue, 0)
+      }
+      const socket = pipe.socket
       if (!hasLinkLog(route)) this.#lingering.add(socket)
       const list = this.#links.get(route.outputId) ?? []
-      list.push({ route, socket })
+      list.push({ route, socket, pipe, unread: [] })
       this.#links.set(route.outputId, list)
       if (hasLinkLog(route)) {
         const log = this.#logs.get(route.outputId) ?? { dir: route.logDir, cursors: [], queue: 1, writer: undefined, appended: 0, closes: 0 }
@@ -245,17 +305,24 @@ export class DirectSender {
     const log = this.#logs.get(outputId)
     const at = log === undefined ? undefined : this.#append(outputId, log, header, data)
     if (this.#only.has(outputId)) this.#counter.sent++
+    for (const link of links) {
+      // A payload that waits in the link log only is bounded there (logBound), not in the pipe.
+      const inLogOnly = at !== undefined && hasLinkLog(link.route) && data.byteLength >= LINK_READ_BYTES
+      if (!inLogOnly && data.byteLength > link.pipe.largest) this.#grow(link.pipe, data.byteLength)
+    }
     const bestEffort = log === undefined ? links : links.filter((l) => !hasLinkLog(l.route))
-    const segments = bestEffort.length === 0 ? undefined : this.#share(data, bestEffort)
-    let shared = 0
+    const shares = bestEffort.length === 0 ? undefined : this.#shareWithRoom(data, bestEffort)
     // The header of a receiver without a segment of its own depends only on its input id and
     // on whether its link is logged: encoded once for every such receiver (fan-out to 16 sinks
     // of one input id encodes one header, not 16).
     let heads: Map<string, Uint8Array> | undefined
     for (let i = 0; i < links.length; i++) {
-      const { route, socket } = links[i]!
+      const link = links[i]!
+      const { route, socket } = link
       const logged = at !== undefined && hasLinkLog(route)
-      const shm = logged ? undefined : segments?.[shared++]
+      // Its receiver has as many of this link's files unread as its pipe may hold: dropped (counted).
+      if (!logged && shares?.full.has(link) === true) continue
+      const shm = logged ? undefined : shares?.segments?.get(link)
       const inLogOnly = logged && data.byteLength >= LINK_READ_BYTES
       // (A single receiver, the common case, allocates no map and no key.)
       const key = links.length > 1 && shm === undefined ? `${logged ? 'l' : 'b'}${route.inputId}` : undefined
@@ -278,10 +345,51 @@ export class DirectSender {
       // logged message the pipe refuses is not lost: its receiver reads it from the log.
       socket.send(shm !== undefined || inLogOnly ? [head] : [head, (wire ??= Buffer.from(data))]).catch(() => {
         if (logged) return
-        this.#counter.dropped++
+        this.#counter.dropOnLink(route.receiverNode, route.inputId)
         if (shm !== undefined) unlinkQuietly(join(this.#shmDir, shm.segment))
       })
     }
+  }
+
+  /**
+   * A pipe carries a message of `bytes`, more than any before: its high-water mark comes down
+   * to what {@link DIRECT_PIPE_BYTES} allows (before this message goes in).
+   */
+  #grow(pipe: Pipe, bytes: number): void {
+    pipe.largest = bytes
+    const limit = sendPipeLimit(pipe.queue, bytes, this.#pipeBytes)
+    if (limit === pipe.limit) return
+    pipe.limit = limit
+    pipe.socket.sendHighWaterMark = limit
+  }
+
+  /**
+   * Share a large payload ({@link #share}) with the best-effort links whose receivers have read
+   * enough of their earlier files (`full`: the others, whose drop is counted here); undefined
+   * when the payload goes on the socket.
+   */
+  #shareWithRoom(data: Uint8Array, links: readonly Link[]): { segments: Map<Link, SharedPayload> | undefined; full: Set<Link> } | undefined {
+    if (!this.#wouldShare(data.byteLength)) return undefined
+    const full = new Set<Link>()
+    const room: Link[] = []
+    for (const link of links) {
+      const unread = link.unread
+      // Read (or deleted unsent): its name is gone. In order, so the first still there ends it.
+      while (unread.length > 0 && !existsSync(join(this.#shmDir, unread[0]!))) unread.shift()
+      if (unread.length < link.pipe.limit) room.push(link)
+      else {
+        full.add(link)
+        this.#counter.dropOnLink(link.route.receiverNode, link.route.inputId)
+      }
+    }
+    const shared = room.length === 0 ? undefined : this.#share(data, room)
+    if (shared === undefined) return { segments: undefined, full }
+    const segments = new Map<Link, SharedPayload>()
+    room.forEach((link, i) => {
+      segments.set(link, shared[i]!)
+      link.unread.push(shared[i]!.segment)
+    })
+    return { segments, full }
   }
 
   /** Append a message of `outputId` to its link log (opened on first use); where it went. */
@@ -385,6 +493,11 @@ export class DirectSender {
     this.#pool?.drain()
   }
 
+  /** Whether a payload of `bytes` goes through a shared-memory file (else on the socket). */
+  #wouldShare(bytes: number): boolean {
+    return this.#shmThreshold !== 0 && !this.#shmFailed && bytes >= this.#shmThreshold
+  }
+
   /**
    * Write a large payload once, with one name per receiver (hard links), named after the
    * receiver so its process end sweeps what it never read: into a file its receivers freed
@@ -392,7 +505,7 @@ export class DirectSender {
    * Undefined: send it on the socket.
    */
   #share(data: Uint8Array, links: readonly Link[]): SharedPayload[] | undefined {
-    if (this.#shmThreshold === 0 || this.#shmFailed || data.byteLength < this.#shmThreshold) return undefined
+    if (!this.#wouldShare(data.byteLength)) return undefined
     const n = ++this.#segments
     const names = links.map((l, i) => `${l.route.receiverNode}@${this.#prefix}${n}.${i}`)
     try {

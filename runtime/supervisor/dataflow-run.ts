@@ -246,12 +246,20 @@ export class DataflowRun implements AsyncDisposable {
         direct: (nodeId) => direct.get(nodeId),
         directCounts: (node, more) => {
           // Drops of an input count as that input's, as the supervisor's own queue drops do
-          // (`dora-ts list`, the run's report); the rest (a sender's full pipe) as the node's.
+          // (`dora-ts list`, the run's report), those of a sender's full pipe too, as the
+          // receiving input's (the viewer's report says what it missed, wherever it was lost);
+          // the rest (a sender older than linkDrops) as the node's.
           let ofInputs = 0n
           const inbox = this.#units.get(node.key)?.inbox
           for (const d of more.inputDrops ?? []) {
             if (inbox === undefined) break
             inbox.countDropped(d.inputId, Number(d.dropped))
+            ofInputs += d.dropped
+          }
+          for (const d of more.linkDrops ?? []) {
+            const receiver = this.#units.get(d.node ?? '')?.inbox
+            if (receiver === undefined) continue
+            receiver.countDropped(d.inputId, Number(d.dropped))
             ofInputs += d.dropped
           }
           this.#counters.direct(node.key, { ...more, dropped: more.dropped > ofInputs ? more.dropped - ofInputs : 0n })

@@ -207,10 +207,17 @@ export class NodeRouter {
     const more = { sent: message.sent - last.sent, received: message.received - last.received, dropped: message.dropped - last.dropped }
     if (more.sent < 0n || more.received < 0n || more.dropped < 0n) return
     const inputDrops = moreInputDrops(last.inputDrops, message.inputDrops)
-    if (inputDrops === undefined) return
-    this.#directCounts.set(key, { sent: message.sent, received: message.received, dropped: message.dropped, inputDrops: message.inputDrops })
+    const linkDrops = moreInputDrops(last.linkDrops, message.linkDrops)
+    if (inputDrops === undefined || linkDrops === undefined) return
+    this.#directCounts.set(key, {
+      sent: message.sent,
+      received: message.received,
+      dropped: message.dropped,
+      inputDrops: message.inputDrops,
+      linkDrops: message.linkDrops,
+    })
     this.stats.directConnections = this.#directCounts.size
-    this.#handlers.directCounts?.(node, { ...more, ...(inputDrops.length === 0 ? {} : { inputDrops }) })
+    this.#handlers.directCounts?.(node, { ...more, ...(inputDrops.length === 0 ? {} : { inputDrops }), ...(linkDrops.length === 0 ? {} : { linkDrops }) })
   }
 
   #handle(identity: Buffer, message: NodeToSupervisor, payload: Buffer | undefined): void {
@@ -386,12 +393,14 @@ export class NodeRouter {
  * with more); undefined when a count went down (a report out of order: ignored, as the totals).
  */
 function moreInputDrops(last: readonly InputDrops[] | undefined, now: readonly InputDrops[] | undefined): InputDrops[] | undefined {
-  const before = new Map((last ?? []).map((d) => [d.inputId, d.dropped]))
+  // Keyed by node too: a sender's link drops name the receiving node's input.
+  const keyOf = (d: InputDrops): string => `${d.node ?? ''}\0${d.inputId}`
+  const before = new Map((last ?? []).map((d) => [keyOf(d), d.dropped]))
   const more: InputDrops[] = []
   for (const d of now ?? []) {
-    const delta = d.dropped - (before.get(d.inputId) ?? 0n)
+    const delta = d.dropped - (before.get(keyOf(d)) ?? 0n)
     if (delta < 0n) return undefined
-    if (delta > 0n) more.push({ inputId: d.inputId, dropped: delta })
+    if (delta > 0n) more.push({ ...d, dropped: delta })
   }
   return more
 }

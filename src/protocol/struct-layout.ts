@@ -90,8 +90,12 @@ export const LAYOUT = {
   'NodeToSupervisor.Register': { bytes: 16, ptrs: 2, fields: { nodeId: p(0), protocolVersion: d(0, 32), pid: d(32, 32), secret: p(1), directLinks: d(64, 1) } },
   'NodeToSupervisor.Output': { bytes: 16, ptrs: 2, fields: { header: p(0), sendSeq: d(0, 64), shm: p(1), consumedUpTo: d(64, 64) } },
   'NodeToSupervisor.Credit': { bytes: 16, ptrs: 0, fields: { consumedUpTo: d(0, 64), window: d(64, 32), inputBatches: d(96, 1) } },
-  'NodeToSupervisor.DirectCounts': { bytes: 24, ptrs: 1, fields: { sent: d(0, 64), received: d(64, 64), dropped: d(128, 64), inputDrops: p(0) } },
-  'NodeToSupervisor.InputDrops': { bytes: 8, ptrs: 1, fields: { inputId: p(0), dropped: d(0, 64) } },
+  'NodeToSupervisor.DirectCounts': {
+    bytes: 24,
+    ptrs: 2,
+    fields: { sent: d(0, 64), received: d(64, 64), dropped: d(128, 64), inputDrops: p(0), linkDrops: p(1) },
+  },
+  'NodeToSupervisor.InputDrops': { bytes: 8, ptrs: 2, fields: { inputId: p(0), dropped: d(0, 64), node: p(1) } },
   'NodeToSupervisor.CloseOutputs': { bytes: 0, ptrs: 1, fields: { outputs: p(0) } },
   'NodeToSupervisor.Log': { bytes: 8, ptrs: 1, fields: { level: d(0, 16), message: p(0) } },
 

@@ -78,12 +78,19 @@ export interface DirectCounts {
   dropped: bigint
   /** Of {@link dropped}, those of each of the node's inputs (a full queue), cumulative; absent: none (or an older node). */
   inputDrops?: InputDrops[] | undefined
+  /**
+   * Of {@link dropped}, those a full pipe to a best-effort receiver dropped on their way, by the
+   * receiver's input ({@link InputDrops.node} set), cumulative; absent: none (or an older node).
+   */
+  linkDrops?: InputDrops[] | undefined
 }
 
 /** Messages of one input of a node dropped since it registered on its connection. */
 export interface InputDrops {
   inputId: string
   dropped: bigint
+  /** In {@link DirectCounts.linkDrops}: the receiving node whose input it is. */
+  node?: string | undefined
 }
 
 /**

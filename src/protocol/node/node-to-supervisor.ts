@@ -9,7 +9,8 @@
 import { ProtocolEncodeError } from '../errors.js'
 import { LAYOUT } from '../struct-layout.js'
 import type { InputDrops, LogLevel, NodeToSupervisor } from './messages.js'
-import { FrameWriter, type StructWriter } from '../wire.js'
+import { FrameWriter, type FrameReader, type StructReader, type StructWriter } from '../wire.js'
+import type { PointerField } from '../struct-layout.js'
 import { bool, decode, describeType, enumOrdinal, readHeader, readShared, str, strList, u32, u64, unencodable, writeHeader, writeShared } from './fields.js'
 
 // Enum ordinals, in schema order (common.capnp). An unknown log level from a newer node is
@@ -94,7 +95,8 @@ export function encodeNodeToSupervisor(msg: NodeToSupervisor): Uint8Array {
       w.setU64(s, g.sent, u64(msg.sent, 'directCounts.sent'))
       w.setU64(s, g.received, u64(msg.received, 'directCounts.received'))
       w.setU64(s, g.dropped, u64(msg.dropped, 'directCounts.dropped'))
-      writeInputDrops(w, s, msg.inputDrops ?? [])
+      writeInputDrops(w, s, g.inputDrops, 'inputDrops', msg.inputDrops ?? [])
+      writeInputDrops(w, s, g.linkDrops, 'linkDrops', msg.linkDrops ?? [])
       break
     }
     default:
@@ -164,19 +166,15 @@ export function decodeNodeToSupervisor(bytes: Uint8Array): NodeToSupervisor {
       case f.directCounts.tag: {
         const s = r.struct(root, f.directCounts)
         const g = N2S_DIRECT_COUNTS.fields
-        const list = r.structList(s, g.inputDrops)
-        const inputDrops: InputDrops[] = []
-        const e = N2S_INPUT_DROPS.fields
-        for (let i = 0; i < list.count; i++) {
-          const item = r.element(list, i)
-          inputDrops.push({ inputId: r.text(item, e.inputId), dropped: r.u64(item, e.dropped) })
-        }
+        const inputDrops = readInputDrops(r, s, g.inputDrops, false)
+        const linkDrops = readInputDrops(r, s, g.linkDrops, true)
         return {
           type: 'direct-counts',
           sent: r.u64(s, g.sent),
           received: r.u64(s, g.received),
           dropped: r.u64(s, g.dropped),
           ...(inputDrops.length === 0 ? {} : { inputDrops }),
+          ...(linkDrops.length === 0 ? {} : { linkDrops }),
         }
       }
       default:
@@ -185,16 +183,31 @@ export function decodeNodeToSupervisor(bytes: Uint8Array): NodeToSupervisor {
   })
 }
 
-/** DirectCounts.inputDrops; an empty list is written as a null pointer. */
-function writeInputDrops(w: FrameWriter, s: StructWriter, drops: readonly InputDrops[]): void {
-  if (!Array.isArray(drops)) throw new ProtocolEncodeError(`directCounts.inputDrops is a ${describeType(drops)}, not an array`)
+/** DirectCounts.inputDrops or .linkDrops (`name`); an empty list is written as a null pointer. */
+function writeInputDrops(w: FrameWriter, s: StructWriter, field: PointerField, name: string, drops: readonly InputDrops[]): void {
+  if (!Array.isArray(drops)) throw new ProtocolEncodeError(`directCounts.${name} is a ${describeType(drops)}, not an array`)
   if (drops.length === 0) return
-  const list = w.structList(s, N2S_DIRECT_COUNTS.fields.inputDrops, N2S_INPUT_DROPS, drops.length)
+  const list = w.structList(s, field, N2S_INPUT_DROPS, drops.length)
   const g = N2S_INPUT_DROPS.fields
   for (let i = 0; i < drops.length; i++) {
     const drop = drops[i] as InputDrops
     const e = list[i] as StructWriter
-    w.text(e, g.inputId, str(drop.inputId, `directCounts.inputDrops[${i}].inputId`))
-    w.setU64(e, g.dropped, u64(drop.dropped, `directCounts.inputDrops[${i}].dropped`))
+    w.text(e, g.inputId, str(drop.inputId, `directCounts.${name}[${i}].inputId`))
+    w.setU64(e, g.dropped, u64(drop.dropped, `directCounts.${name}[${i}].dropped`))
+    if (drop.node !== undefined) w.text(e, g.node, str(drop.node, `directCounts.${name}[${i}].node`))
   }
+}
+
+/** DirectCounts.inputDrops or .linkDrops (`withNode`: each names its receiving node). */
+function readInputDrops(r: FrameReader, s: StructReader, field: PointerField, withNode: boolean): InputDrops[] {
+  const list = r.structList(s, field)
+  const drops: InputDrops[] = []
+  const e = N2S_INPUT_DROPS.fields
+  for (let i = 0; i < list.count; i++) {
+    const item = r.element(list, i)
+    const drop: InputDrops = { inputId: r.text(item, e.inputId), dropped: r.u64(item, e.dropped) }
+    if (withNode) drop.node = r.text(item, e.node)
+    drops.push(drop)
+  }
+  return drops
 }

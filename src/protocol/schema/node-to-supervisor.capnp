@@ -34,11 +34,16 @@ struct NodeToSupervisor {
                                       # inputs (a full queue under drop_oldest), by input, so a
                                       # run's report can name the input. Cumulative; absent in
                                       # a node older than the field.
+    linkDrops @4 :List(InputDrops);   # Of `dropped`, those a full pipe to a best-effort
+                                      # receiver dropped on their way, by the receiver's input
+                                      # (`node` set), so a run's report counts them as that
+                                      # input's. Cumulative; absent in a node older than it.
   }
 
   struct InputDrops {
     inputId @0 :Text;    # The node's input, as declared in the YAML.
     dropped @1 :UInt64;  # Messages of it dropped since the node registered on this connection.
+    node @2 :Text;       # In linkDrops: the receiving node whose input it is (else empty).
   }
 
   struct Register {

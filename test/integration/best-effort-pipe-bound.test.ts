@@ -1,0 +1,97 @@
+/**
+ * What waits in a best-effort sender for a receiver that stopped reading is bounded in bytes,
+ * and what it drops for want of room is counted as the receiving input's drop in the run's
+ * report. ZeroMQ's high-water marks count messages: 64 of a camera's 4 MB frames waited in the
+ * camera's process (353 MB, measured) while its viewer was busy; large payloads sent as
+ * shared-memory files waited as files, every one of them (their names are small, and wait in
+ * the kernel's socket buffer beyond any high-water mark). Now the camera's pipe holds at most
+ * `DORA_TS_DIRECT_PIPE_BYTES` (32 MiB by default; 4 MiB here, 8 frames of 512 KiB) and as
+ * many files wait unread at most (node-sdk/direct-send.ts; the pipe itself is tested in
+ * test/node-sdk/direct-send-pipe.test.ts).
+ *
+ * A viewer stalls at the first of 120 frames while the camera sends the rest and closes; the
+ * test counts the files waiting for it in the run's shared-memory folder, then lets it go on.
+ * Real nodes, real sockets, real files.
+ */
+import t from 'tap'
+import { existsSync, readdirSync, writeFileSync } from 'node:fs'
+import { basename, join } from 'node:path'
+import { fixture } from '../fixtures/nodes.js'
+import { readJsonl } from '../fixtures/jsonl.js'
+import { waitFor } from '../fixtures/wait-for.js'
+import { dump, startInProcess } from './fixtures/in-process.js'
+
+const shmRoot = t.testdir({})
+process.env['DORA_TS_SHM_DIR'] = shmRoot
+
+const COUNT = 120
+const SIZE = 512 << 10
+/** The camera's budget: 8 frames. */
+const PIPE_BYTES = 4 << 20
+const FRAMES_IN_BUDGET = PIPE_BYTES / SIZE
+
+/** The files of the viewer's input waiting to be read, in every run folder under the root. */
+function unreadFiles(): string[] {
+  return (readdirSync(shmRoot, { recursive: true }) as string[])
+    .map((p) => basename(p))
+    .filter((name) => name.startsWith('viewer@camera@') && !name.endsWith('.free'))
+}
+
+const ways: [name: string, cameraEnv: string][] = [
+  ['on the socket', ''],
+  ['through shared-memory files', ', DORA_TS_DIRECT_SHM_THRESHOLD: 262144'],
+]
+
+for (const [name, cameraEnv] of ways) {
+  t.test(`best effort ${name}: a stalled viewer makes its camera hold its budget at most; the rest is the viewer's drop`, async (t) => {
+    const dir = t.testdir({})
+    const record = join(dir, 'got.jsonl')
+    const start = join(dir, 'start')
+    const rest = join(dir, 'rest')
+    const done = join(dir, 'done')
+    const resume = join(dir, 'resume')
+    const yaml = `nodes:
+  - id: camera
+    path: ${fixture('seg-source.mjs')}
+    env: { COUNT: ${COUNT}, SIZE: ${SIZE}, PROGRESS_FILE: ${JSON.stringify(join(dir, 'progress.txt'))}, START_FILE: ${JSON.stringify(start)}, REST_FILE: ${JSON.stringify(rest)}, DONE_FILE: ${JSON.stringify(done)}, DORA_TS_DIRECT_PIPE_BYTES: ${PIPE_BYTES}${cameraEnv} }
+    outputs: [frames]
+  - id: viewer
+    path: ${fixture('big-sink.mjs')}
+    env: { SIZE: ${SIZE}, RECORD_FILE: ${JSON.stringify(record)}, BUSY_UNTIL_FILE: ${JSON.stringify(resume)} }
+    inputs:
+      frames: { source: camera/frames, queue_size: 1, reliability: best_effort }
+`
+    const { run, done: finished, logs } = await startInProcess(t, yaml, { dir })
+    await run.startupSettled()
+    writeFileSync(start, '')
+    await waitFor(() => existsSync(record) && readJsonl<{ index: number }>(record).length === 1, { what: 'frame 1 at the viewer', detail: () => dump(logs) })
+    // The viewer is busy with frame 1 until the camera has sent every other frame and closed.
+    writeFileSync(rest, '')
+    await waitFor(() => existsSync(done), { what: 'the camera to send every frame and close', detail: () => dump(logs) })
+    if (cameraEnv !== '') {
+      const files = unreadFiles()
+      t.ok(
+        files.length >= 1 && files.length <= FRAMES_IN_BUDGET,
+        `${files.length} files wait for the stalled viewer, at most ${FRAMES_IN_BUDGET} (before: all ${COUNT - 1})`,
+      )
+    }
+    writeFileSync(resume, '')
+    const result = await finished
+    t.ok(result.ok, dump(logs))
+    const got = readJsonl<{ index: number; ok: boolean }>(record)
+    const indexes = got.map((r) => r.index)
+    t.ok(
+      got.every((r) => r.ok),
+      'every frame it got has the bytes sent',
+    )
+    t.ok(
+      indexes.every((index, i) => i === 0 || index > indexes[i - 1]!),
+      `in order (${indexes.join(', ')})`,
+    )
+    t.ok(indexes.length >= 2, `frames that waited reached it after its stall (${indexes.join(', ')})`)
+    // The camera's drops for want of room and the viewer's queue drops alike.
+    const dropped = result.dropped['viewer/frames'] ?? 0
+    t.equal(got.length + dropped, COUNT, `each frame it did not handle is counted as its input's drop (got ${got.length}, dropped ${dropped})`)
+    t.same(unreadFiles(), [], 'no file left')
+  })
+}

@@ -1,0 +1,123 @@
+/**
+ * A best-effort sender's pipe to a receiver that stopped reading holds a bounded number of
+ * bytes, not only of messages (node-sdk/direct-send.ts, sendPipeLimit): ZeroMQ's high-water
+ * mark counts messages, and 64 of a camera's 4 MB frames waited in the camera's process (256
+ * MB) for a viewer that had stopped. Payloads sent as shared-memory files are held to as many
+ * files not yet read: their names are small and waited in the kernel's socket buffer beyond
+ * any high-water mark. What finds no room is dropped and counted as the receiving input's.
+ *
+ * Real ZeroMQ sockets and files: the receiver is a PULL socket that never reads, with a pipe
+ * of 2 messages, so what the sender accepted is what its own pipe held (and a few on the way).
+ */
+import t, { type Test } from 'tap'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Pull } from 'zeromq'
+import { DirectSender, DIRECT_PIPE_BYTES, MIN_DIRECT_PIPE, sendPipeLimit } from '../../node-sdk/direct-send.js'
+import { DirectCounter } from '../../node-sdk/direct-counter.js'
+import type { Registration } from '../../src/protocol/node/messages.js'
+import type { MessageHeader } from '../../src/events.js'
+
+const header = (sequence: number): MessageHeader => ({
+  dataflowId: 'df-1',
+  senderNode: 'camera',
+  senderOperator: '',
+  outputId: 'frames',
+  sequence: BigInt(sequence),
+  timestampNs: 0n,
+  metadata: {},
+  encoding: 'raw',
+  messageId: `m${sequence}`,
+  redelivered: false,
+})
+
+t.test('the limit: messages while they fit in the budget, fewer for larger ones, never under the queue nor 2', async (t) => {
+  t.equal(sendPipeLimit(1, 0), MIN_DIRECT_PIPE, 'nothing sent yet')
+  t.equal(sendPipeLimit(1, 1024), MIN_DIRECT_PIPE, '64 x 1 KiB fit')
+  t.equal(sendPipeLimit(100, 1024), 200, 'twice a large queue, as before')
+  t.equal(sendPipeLimit(1, 4 << 20), DIRECT_PIPE_BYTES / (4 << 20), '4 MiB frames: 8 (32 MiB)')
+  t.equal(sendPipeLimit(1, 64 << 20), 2, 'never under 2')
+  t.equal(sendPipeLimit(20, 4 << 20), 20, 'never under the queue: a burst of a queue is not dropped for room')
+  t.equal(sendPipeLimit(1, 4 << 20, 0), MIN_DIRECT_PIPE, 'budget 0: counted in messages only')
+})
+
+async function stalledReceiver(t: Test): Promise<string> {
+  // Its own short folder: a socket path has at most 107 bytes, a test dir's can be longer.
+  const socketDir = mkdtempSync(join(tmpdir(), 'dts-pipe-'))
+  t.teardown(() => rmSync(socketDir, { recursive: true, force: true }))
+  const endpoint = `ipc://${join(socketDir, 'viewer.sock')}`
+  const pull = new Pull({ receiveHighWaterMark: 2, linger: 0 })
+  await pull.bind(endpoint)
+  t.teardown(() => pull.close())
+  return endpoint
+}
+
+function sender(dir: string, endpoint: string, shmThreshold: number): { direct: DirectSender; counter: DirectCounter } {
+  const registration: Registration = {
+    dataflowId: 'df-1',
+    dataflowName: 'pipe-bound',
+    nodeId: 'camera',
+    restartCount: 0,
+    inputs: [],
+    outputs: ['frames'],
+    kvsPath: '',
+    kvsMapSize: 0n,
+    kvsNamespace: '',
+    atLeastOnce: false,
+    maxMessageSize: 0,
+    shmDir: dir,
+    shmThreshold: shmThreshold === 0 ? 0 : 1,
+    directOnly: ['frames'],
+    directRoutes: [{ outputId: 'frames', receiverNode: 'viewer', endpoint, inputId: 'frames', queueSize: 1 }],
+  }
+  const counter = new DirectCounter()
+  return { direct: new DirectSender(registration, counter), counter }
+}
+
+/** Send `count` frames, one per turn of the event loop, as a camera would (the bounds hold whatever the pace). */
+async function sendAll(direct: DirectSender, count: number, size: number): Promise<void> {
+  for (let i = 1; i <= count; i++) {
+    direct.send('frames', header(i), new Uint8Array(size), true)
+    await new Promise<void>((resolve) => setTimeout(resolve, 1))
+  }
+}
+
+t.test('on the socket: 1 MiB frames to a receiver that reads nothing fill 32 MiB of pipe, the rest dropped', async (t) => {
+  const dir = t.testdir({})
+  const endpoint = await stalledReceiver(t)
+  const { direct, counter } = sender(dir, endpoint, 0)
+  t.teardown(() => direct.release(true))
+  const COUNT = 100
+  await sendAll(direct, COUNT, 1 << 20)
+  const accepted = COUNT - counter.dropped
+  // 32 in the sender's pipe, 2 in the receiver's, one or two in ZeroMQ's engines and the kernel.
+  t.ok(accepted >= 32 && accepted <= 32 + 2 + 4, `${accepted} of ${COUNT} accepted (before: 64 + 2 + a few)`)
+  const drops = counter.current().linkDrops ?? []
+  t.same(
+    drops.map((d) => ({ ...d })),
+    [{ node: 'viewer', inputId: 'frames', dropped: BigInt(counter.dropped) }],
+    'every drop counted as the receiving input',
+  )
+})
+
+t.test('through shared-memory files: at most as many files wait unread, the rest dropped; a read one makes room', async (t) => {
+  const dir = t.testdir({})
+  const endpoint = await stalledReceiver(t)
+  process.env['DORA_TS_DIRECT_SHM_THRESHOLD'] = String(1 << 20)
+  t.teardown(() => delete process.env['DORA_TS_DIRECT_SHM_THRESHOLD'])
+  const { direct, counter } = sender(dir, endpoint, 1)
+  t.teardown(() => direct.release(true))
+  const COUNT = 40
+  await sendAll(direct, COUNT, 4 << 20)
+  const unread = () => readdirSync(dir).filter((name) => name.startsWith('viewer@') && !name.endsWith('.free'))
+  const files = unread()
+  const limit = sendPipeLimit(1, 4 << 20)
+  t.equal(files.length, limit, `${files.length} files wait for the receiver (${limit} allowed; before: all ${COUNT})`)
+  t.equal(counter.dropped, COUNT - limit, 'the rest were dropped, counted')
+  // The receiver reads the oldest (it lets go of its name): the next frame has room.
+  rmSync(join(dir, files.sort((a, b) => Number(a.split('@').at(-1)!.split('.')[0]) - Number(b.split('@').at(-1)!.split('.')[0]))[0]!))
+  direct.send('frames', header(COUNT + 1), new Uint8Array(4 << 20), true)
+  t.equal(unread().length, limit, 'a new file took its place')
+  t.equal(counter.dropped, COUNT - limit, 'and nothing more was dropped')
+})
