@@ -18,6 +18,7 @@ import { inputData } from './node-wire.js'
 import type { DoraEvent } from './events.js'
 import { MIN_DIRECT_PIPE } from './direct-send.js'
 import { releaseSegment, segmentPath } from './shm.js'
+import { ACK_FROM_BYTES, AckWriter } from './link-acks.js'
 
 /**
  * What arrived on a direct link: an input's event (undefined: unreadable), or the sender's
@@ -56,12 +57,15 @@ export class DirectReceiver {
   readonly #inputs: ReadonlyMap<string, DirectInput>
   readonly #shmDir: string
   readonly #nodeId: string
+  /** Acknowledges the large best-effort messages taken (link-acks.ts); none without a shared-memory folder. */
+  readonly #acks: AckWriter | undefined
 
   private constructor(socket: Pull, registration: Registration) {
     this.#socket = socket
     this.#inputs = new Map((registration.directInputs ?? []).map((i) => [i.inputId, i]))
     this.#shmDir = registration.shmDir
     this.#nodeId = registration.nodeId
+    this.#acks = registration.shmDir === '' ? undefined : new AckWriter(registration.shmDir, registration.nodeId)
   }
 
   /** Bind the node's best-effort endpoint; undefined when it has no best-effort input. */
@@ -99,6 +103,7 @@ export class DirectReceiver {
 
   close(): void {
     if (!this.#socket.closed) this.#socket.close()
+    this.#acks?.close()
   }
 
   /** Messages wait in the socket, not yet handed over (they are, as soon as the event loop turns). */
@@ -130,6 +135,9 @@ export class DirectReceiver {
     if (segment !== undefined) releaseSegment(segment)
     if (input === undefined) return undefined
     if (message.link !== undefined) return { type: 'input', id: message.id, event, link: message.link, inLog }
+    // Taken from the socket: its sender may count it off what is on its way here.
+    const size = message.shm?.length ?? payload?.byteLength ?? 0
+    if (size >= ACK_FROM_BYTES) this.#acks?.write(input.inputId, input.senderNode, input.outputId, message.sequence)
     return { type: 'input', id: message.id, event }
   }
 }

@@ -29,6 +29,7 @@ import { LinkLogWriter, lowestCursor, type LinkPosition } from '../src/transport
 import type { DirectCounter } from './direct-counter.js'
 import { LinkLogWriteError } from './errors.js'
 import { SegmentPool, unlinkQuietly } from './shm.js'
+import { ACK_FROM_BYTES, ackPath, readAck } from './link-acks.js'
 
 /**
  * The smallest send high-water mark of a link, in messages: ZeroMQ's I/O thread drains the pipe
@@ -130,6 +131,14 @@ interface Link {
    * to {@link Pipe.limit} files here.
    */
   unread: string[]
+  /** Where its receiver acknowledges the large messages it took (link-acks.ts); '' without a shared-memory folder. */
+  ackPath: string
+  /**
+   * The sequences of the large messages sent on this link's socket that its receiver may not
+   * have taken yet, oldest first: with its acknowledgements, what is on its way to it, in its
+   * pipe, the kernel's and the receiver's, held to {@link Pipe.limit} ({@link DirectSender.send}).
+   */
+  unacked: bigint[]
 }
 
 /** A sender's pipe to one receiving node (one socket), and what bounds it (see {@link sendPipeLimit}). */
@@ -265,7 +274,8 @@ export class DirectSender {
       const socket = pipe.socket
       if (!hasLinkLog(route)) this.#lingering.add(socket)
       const list = this.#links.get(route.outputId) ?? []
-      list.push({ route, socket, pipe, unread: [] })
+      const ackFile = registration.shmDir === '' ? '' : ackPath(registration.shmDir, route.receiverNode, registration.nodeId, route.outputId, route.inputId)
+      list.push({ route, socket, pipe, unread: [], ackPath: ackFile, unacked: [] })
       this.#links.set(route.outputId, list)
       if (hasLinkLog(route)) {
         const log = this.#logs.get(route.outputId) ?? { dir: route.logDir, cursors: [], queue: 1, writer: undefined, appended: 0, closes: 0 }
@@ -324,6 +334,9 @@ export class DirectSender {
       if (!logged && shares?.full.has(link) === true) continue
       const shm = logged ? undefined : shares?.segments?.get(link)
       const inLogOnly = logged && data.byteLength >= LINK_READ_BYTES
+      // As many large messages on their way to it as its pipe may hold: dropped (counted).
+      const bounded = !logged && shm === undefined && data.byteLength >= ACK_FROM_BYTES && link.pipe.limit < sendPipeLimit(link.pipe.queue, 0)
+      if (bounded && !this.#roomOnTheWay(link)) continue
       // (A single receiver, the common case, allocates no map and no key.)
       const key = links.length > 1 && shm === undefined ? `${logged ? 'l' : 'b'}${route.inputId}` : undefined
       let head = key === undefined ? undefined : heads?.get(key)
@@ -343,6 +356,7 @@ export class DirectSender {
       }
       // sendTimeout 0: the promise is settled now, either way; never two sends pending. A
       // logged message the pipe refuses is not lost: its receiver reads it from the log.
+      if (bounded) link.unacked.push(header.sequence)
       socket.send(shm !== undefined || inLogOnly ? [head] : [head, (wire ??= Buffer.from(data))]).catch(() => {
         if (logged) return
         this.#counter.dropOnLink(route.receiverNode, route.inputId)
@@ -361,6 +375,29 @@ export class DirectSender {
     if (limit === pipe.limit) return
     pipe.limit = limit
     pipe.socket.sendHighWaterMark = limit
+  }
+
+  /**
+   * Whether a large message may go on `link` as far as its receiver's acknowledgements tell:
+   * fewer than {@link Pipe.limit} of the large messages sent are not acknowledged yet (the
+   * receiver's pipe cannot be bounded in bytes otherwise). No acknowledgement to read (the
+   * receiver has taken no large message yet, restarted, or is an older SDK): its pipes' own
+   * high-water marks bound it. A drop is counted here.
+   */
+  #roomOnTheWay(link: Link): boolean {
+    if (link.ackPath === '') return true
+    const acked = readAck(link.ackPath)
+    const unacked = link.unacked
+    if (acked === undefined) {
+      unacked.length = 0
+      return true
+    }
+    // Taken, or lost on the way (the receiver took a later one): in order either way. An
+    // acknowledgement above all of them is an older sender process's: nothing is known to wait.
+    while (unacked.length > 0 && unacked[0]! <= acked) unacked.shift()
+    if (unacked.length < link.pipe.limit) return true
+    this.#counter.dropOnLink(link.route.receiverNode, link.route.inputId)
+    return false
   }
 
   /**

@@ -1,17 +1,21 @@
 /**
- * What waits in a best-effort sender for a receiver that stopped reading is bounded in bytes,
- * and what it drops for want of room is counted as the receiving input's drop in the run's
+ * What is on its way to a best-effort receiver that stopped reading is bounded in bytes, and
+ * what its sender drops for want of room is counted as the receiving input's drop in the run's
  * report. ZeroMQ's high-water marks count messages: 64 of a camera's 4 MB frames waited in the
- * camera's process (353 MB, measured) while its viewer was busy; large payloads sent as
- * shared-memory files waited as files, every one of them (their names are small, and wait in
- * the kernel's socket buffer beyond any high-water mark). Now the camera's pipe holds at most
- * `DORA_TS_DIRECT_PIPE_BYTES` (32 MiB by default; 4 MiB here, 8 frames of 512 KiB) and as
- * many files wait unread at most (node-sdk/direct-send.ts; the pipe itself is tested in
+ * camera's pipe and 64 more in the viewer's while the viewer was busy (353 MB and 330 MB,
+ * measured); large payloads sent as shared-memory files waited as files, every one of them
+ * (their names are small, and wait in the kernel's socket buffer beyond any high-water mark).
+ * Now at most `DORA_TS_DIRECT_PIPE_BYTES` of large messages (32 MiB by default; 4 MiB here, 8
+ * frames of 512 KiB) are on their way: the receiver acknowledges the large messages it takes
+ * in a small file its sender reads (node-sdk/link-acks.ts), and files count as unread until
+ * their receiver lets go of them (node-sdk/direct-send.ts; the pieces are tested in
  * test/node-sdk/direct-send-pipe.test.ts).
  *
  * A viewer stalls at the first of 120 frames while the camera sends the rest and closes; the
- * test counts the files waiting for it in the run's shared-memory folder, then lets it go on.
- * Real nodes, real sockets, real files.
+ * newest frame it ever gets says how many were let on their way (frames go in order, and none
+ * is acknowledged while it stalls); through files, the test also counts the files waiting for
+ * it. Before, every frame came through on the socket (the newest it got was 92-120), and 119
+ * files waited. Real nodes, real sockets, real files.
  */
 import t from 'tap'
 import { existsSync, readdirSync, writeFileSync } from 'node:fs'
@@ -89,6 +93,8 @@ for (const [name, cameraEnv] of ways) {
       `in order (${indexes.join(', ')})`,
     )
     t.ok(indexes.length >= 2, `frames that waited reached it after its stall (${indexes.join(', ')})`)
+    const newest = Math.max(...indexes)
+    t.ok(newest <= 1 + FRAMES_IN_BUDGET, `the newest frame it got is ${newest}: ${FRAMES_IN_BUDGET} at most were let on their way after frame 1`)
     // The camera's drops for want of room and the viewer's queue drops alike.
     const dropped = result.dropped['viewer/frames'] ?? 0
     t.equal(got.length + dropped, COUNT, `each frame it did not handle is counted as its input's drop (got ${got.length}, dropped ${dropped})`)

@@ -16,6 +16,7 @@ import { join } from 'node:path'
 import { Pull } from 'zeromq'
 import { DirectSender, DIRECT_PIPE_BYTES, MIN_DIRECT_PIPE, sendPipeLimit } from '../../node-sdk/direct-send.js'
 import { DirectCounter } from '../../node-sdk/direct-counter.js'
+import { AckWriter, readAck } from '../../node-sdk/link-acks.js'
 import type { Registration } from '../../src/protocol/node/messages.js'
 import type { MessageHeader } from '../../src/events.js'
 
@@ -120,4 +121,36 @@ t.test('through shared-memory files: at most as many files wait unread, the rest
   direct.send('frames', header(COUNT + 1), new Uint8Array(4 << 20), true)
   t.equal(unread().length, limit, 'a new file took its place')
   t.equal(counter.dropped, COUNT - limit, 'and nothing more was dropped')
+})
+
+t.test('acknowledged: what is on its way to a receiver, all pipes together, is held to the limit', async (t) => {
+  const dir = t.testdir({})
+  const endpoint = await stalledReceiver(t)
+  // 8 frames of 1 MiB: the receiver's own pipe (64 messages) cannot hold more of them either.
+  process.env['DORA_TS_DIRECT_PIPE_BYTES'] = String(8 << 20)
+  t.teardown(() => delete process.env['DORA_TS_DIRECT_PIPE_BYTES'])
+  const { direct, counter } = sender(dir, endpoint, 0)
+  t.teardown(() => direct.release(true))
+  const acks = new AckWriter(dir, 'viewer')
+  t.teardown(() => acks.close())
+  // The receiver took a first large message, number 0.
+  acks.write('frames', 'camera', 'frames', 0n)
+  t.equal(readAck(join(dir, 'viewer@ack@camera@frames@frames')), 0n, 'the acknowledgement is in the file named after the receiver')
+  await sendAll(direct, 40, 1 << 20)
+  t.equal(counter.dropped, 32, 'frames 1..8 let on their way, 9..40 dropped (counted), whatever the sockets held')
+  acks.write('frames', 'camera', 'frames', 3n)
+  for (let i = 41; i <= 50; i++) direct.send('frames', header(i), new Uint8Array(1 << 20), true)
+  t.equal(counter.dropped, 32 + 7, 'the receiver took 1..3: three more went, seven dropped')
+})
+
+t.test('no acknowledgement to read (an older receiver, or none taken yet): the pipes bound it by messages as before', async (t) => {
+  const dir = t.testdir({})
+  const endpoint = await stalledReceiver(t)
+  process.env['DORA_TS_DIRECT_PIPE_BYTES'] = String(8 << 20)
+  t.teardown(() => delete process.env['DORA_TS_DIRECT_PIPE_BYTES'])
+  const { direct, counter } = sender(dir, endpoint, 0)
+  t.teardown(() => direct.release(true))
+  await sendAll(direct, 40, 1 << 20)
+  const accepted = 40 - counter.dropped
+  t.ok(accepted >= 8 && accepted <= 8 + 2 + 4, `${accepted} accepted: the sender's pipe of 8, the receiver's 2, a few on the way`)
 })
