@@ -84,11 +84,22 @@ async function sendAll(direct: DirectSender, count: number, size: number): Promi
   }
 }
 
-t.test('on the socket: 1 MiB frames to a receiver that reads nothing fill 32 MiB of pipe, the rest dropped', async (t) => {
+/**
+ * A stalled receiver and a sender to it, in a fresh folder; `env`: the sender's environment
+ * (`DORA_TS_DIRECT_PIPE_BYTES`, `DORA_TS_DIRECT_SHM_THRESHOLD`), read as it is made.
+ */
+async function setUp(t: Test, env: Record<string, string> = {}): Promise<{ dir: string; direct: DirectSender; counter: DirectCounter }> {
   const dir = t.testdir({})
   const endpoint = await stalledReceiver(t)
-  const { direct, counter } = sender(dir, endpoint, 0)
+  for (const [name, value] of Object.entries(env)) process.env[name] = value
+  const { direct, counter } = sender(dir, endpoint, env['DORA_TS_DIRECT_SHM_THRESHOLD'] === undefined ? 0 : 1)
+  for (const name of Object.keys(env)) delete process.env[name]
   t.teardown(() => direct.release(true))
+  return { dir, direct, counter }
+}
+
+t.test('on the socket: 1 MiB frames to a receiver that reads nothing fill 32 MiB of pipe, the rest dropped', async (t) => {
+  const { direct, counter } = await setUp(t)
   const COUNT = 100
   await sendAll(direct, COUNT, 1 << 20)
   const accepted = COUNT - counter.dropped
@@ -103,12 +114,7 @@ t.test('on the socket: 1 MiB frames to a receiver that reads nothing fill 32 MiB
 })
 
 t.test('through shared-memory files: at most as many files wait unread, the rest dropped; a read one makes room', async (t) => {
-  const dir = t.testdir({})
-  const endpoint = await stalledReceiver(t)
-  process.env['DORA_TS_DIRECT_SHM_THRESHOLD'] = String(1 << 20)
-  t.teardown(() => delete process.env['DORA_TS_DIRECT_SHM_THRESHOLD'])
-  const { direct, counter } = sender(dir, endpoint, 1)
-  t.teardown(() => direct.release(true))
+  const { dir, direct, counter } = await setUp(t, { DORA_TS_DIRECT_SHM_THRESHOLD: String(1 << 20) })
   const COUNT = 40
   await sendAll(direct, COUNT, 4 << 20)
   const unread = () => readdirSync(dir).filter((name) => name.startsWith('viewer@') && !name.endsWith('.free'))
@@ -124,13 +130,8 @@ t.test('through shared-memory files: at most as many files wait unread, the rest
 })
 
 t.test('acknowledged: what is on its way to a receiver, all pipes together, is held to the limit', async (t) => {
-  const dir = t.testdir({})
-  const endpoint = await stalledReceiver(t)
   // 8 frames of 1 MiB: the receiver's own pipe (64 messages) cannot hold more of them either.
-  process.env['DORA_TS_DIRECT_PIPE_BYTES'] = String(8 << 20)
-  t.teardown(() => delete process.env['DORA_TS_DIRECT_PIPE_BYTES'])
-  const { direct, counter } = sender(dir, endpoint, 0)
-  t.teardown(() => direct.release(true))
+  const { dir, direct, counter } = await setUp(t, { DORA_TS_DIRECT_PIPE_BYTES: String(8 << 20) })
   const acks = new AckWriter(dir, 'viewer')
   t.teardown(() => acks.close())
   // The receiver took a first large message, number 0.
@@ -144,12 +145,7 @@ t.test('acknowledged: what is on its way to a receiver, all pipes together, is h
 })
 
 t.test('no acknowledgement to read (an older receiver, or none taken yet): the pipes bound it by messages as before', async (t) => {
-  const dir = t.testdir({})
-  const endpoint = await stalledReceiver(t)
-  process.env['DORA_TS_DIRECT_PIPE_BYTES'] = String(8 << 20)
-  t.teardown(() => delete process.env['DORA_TS_DIRECT_PIPE_BYTES'])
-  const { direct, counter } = sender(dir, endpoint, 0)
-  t.teardown(() => direct.release(true))
+  const { direct, counter } = await setUp(t, { DORA_TS_DIRECT_PIPE_BYTES: String(8 << 20) })
   await sendAll(direct, 40, 1 << 20)
   const accepted = 40 - counter.dropped
   t.ok(accepted >= 8 && accepted <= 8 + 2 + 4, `${accepted} accepted: the sender's pipe of 8, the receiver's 2, a few on the way`)
