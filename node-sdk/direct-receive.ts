@@ -135,9 +135,10 @@ export class DirectReceiver {
     if (segment !== undefined) releaseSegment(segment)
     if (input === undefined) return undefined
     if (message.link !== undefined) return { type: 'input', id: message.id, event, link: message.link, inLog }
-    // Taken from the socket: its sender may count it off what is on its way here.
-    const size = message.shm?.length ?? payload?.byteLength ?? 0
-    if (size >= ACK_FROM_BYTES) this.#acks?.write(input.inputId, input.senderNode, input.outputId, message.sequence)
+    // Taken from the socket: its sender may count it off what is on its way here. (A payload in
+    // a shared-memory file is not acknowledged: its sender sees its name let go instead.)
+    if ((payload?.byteLength ?? 0) >= ACK_FROM_BYTES && message.shm === undefined)
+      this.#acks?.write(input.inputId, input.senderNode, input.outputId, message.sequence)
     return { type: 'input', id: message.id, event }
   }
 }

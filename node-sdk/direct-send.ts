@@ -58,6 +58,11 @@ function directPipeBytes(): number {
   return Number.isSafeInteger(value) && value >= 0 ? value : DIRECT_PIPE_BYTES
 }
 
+/** The send high-water mark of a pipe of small messages, for receivers whose largest `queue_size` is `queue`. */
+function pipeLimitByCount(queue: number): number {
+  return Math.max(MIN_DIRECT_PIPE, 2 * queue)
+}
+
 /**
  * The send high-water mark of a pipe whose largest message so far had `largest` bytes, for
  * receivers whose largest `queue_size` is `queue`, with `budget` bytes ({@link DIRECT_PIPE_BYTES};
@@ -66,7 +71,7 @@ function directPipeBytes(): number {
  * under 2, for larger ones.
  */
 export function sendPipeLimit(queue: number, largest: number, budget = DIRECT_PIPE_BYTES): number {
-  const byCount = Math.max(MIN_DIRECT_PIPE, 2 * queue)
+  const byCount = pipeLimitByCount(queue)
   if (budget === 0 || largest * byCount <= budget) return byCount
   return Math.min(byCount, Math.max(queue, 2, Math.floor(budget / largest)))
 }
@@ -261,7 +266,7 @@ export class DirectSender {
         // reconnectInterval: a receiver that binds after this connect (it starts later, or
         // restarts) is reached within ~10 ms instead of ZeroMQ's default 100 ms, during which
         // messages wait in the pipe and a sender that ends meanwhile would lose them.
-        const limit = sendPipeLimit(route.queueSize, 0)
+        const limit = pipeLimitByCount(route.queueSize)
         const socket = new Push({ sendTimeout: 0, sendHighWaterMark: limit, linger: 0, reconnectInterval: 10 })
         socket.connect(route.endpoint)
         pipe = { socket, queue: route.queueSize, largest: 0, limit }
@@ -269,7 +274,7 @@ export class DirectSender {
         this.#sockets.push(socket)
       } else if (route.queueSize > pipe.queue) {
         pipe.queue = route.queueSize
-        pipe.limit = pipe.socket.sendHighWaterMark = sendPipeLimit(pipe.queue, 0)
+        pipe.limit = pipe.socket.sendHighWaterMark = pipeLimitByCount(pipe.queue)
       }
       const socket = pipe.socket
       if (!hasLinkLog(route)) this.#lingering.add(socket)
@@ -334,8 +339,9 @@ export class DirectSender {
       if (!logged && shares?.full.has(link) === true) continue
       const shm = logged ? undefined : shares?.segments?.get(link)
       const inLogOnly = logged && data.byteLength >= LINK_READ_BYTES
-      // As many large messages on their way to it as its pipe may hold: dropped (counted).
-      const bounded = !logged && shm === undefined && data.byteLength >= ACK_FROM_BYTES && link.pipe.limit < sendPipeLimit(link.pipe.queue, 0)
+      // As many large messages on their way to it as its pipe may hold (once it holds fewer
+      // than small ones, for their bytes): dropped (counted).
+      const bounded = !logged && shm === undefined && data.byteLength >= ACK_FROM_BYTES && link.pipe.limit < pipeLimitByCount(link.pipe.queue)
       if (bounded && !this.#roomOnTheWay(link)) continue
       // (A single receiver, the common case, allocates no map and no key.)
       const key = links.length > 1 && shm === undefined ? `${logged ? 'l' : 'b'}${route.inputId}` : undefined

@@ -6,8 +6,9 @@
  * 64 of its camera's 4 MB frames (330 MB) whatever the camera did.
  *
  * The receiver writes the sequence of the last large message of each best-effort input as it
- * takes it from its socket (one `pwrite` per message of at least {@link ACK_FROM_BYTES}; small
- * ones are never bounded by bytes, so never acknowledged); the sender reads it before a large
+ * takes it from its socket (one `pwrite` per message whose payload of at least
+ * {@link ACK_FROM_BYTES} came on the socket; small ones are never bounded by bytes, and one in
+ * a shared-memory file is bounded by its file, so neither is acknowledged); the sender reads it before a large
  * send and drops the message (counted) when as many as its budget allows are still unread
  * (direct-send.ts). The file is named after the receiver (`<receiver>@ack@...`), so its
  * process end sweeps it like any file sent to it; a sender that finds none bounds nothing by
