@@ -11,19 +11,16 @@
  * their receiver lets go of them (node-sdk/direct-send.ts; the pieces are tested in
  * test/node-sdk/direct-send-pipe.test.ts).
  *
- * A viewer stalls at the first of 120 frames while the camera sends the rest and closes; the
+ * A viewer stalls at the first of 120 frames while the camera sends the rest and ends; the
  * newest frame it ever gets says how many were let on their way (frames go in order, and none
  * is acknowledged while it stalls); through files, the test also counts the files waiting for
  * it. Before, every frame came through on the socket (the newest it got was 92-120), and 119
  * files waited. Real nodes, real sockets, real files.
  */
 import t from 'tap'
-import { existsSync, readdirSync, writeFileSync } from 'node:fs'
-import { basename, join } from 'node:path'
-import { fixture } from '../fixtures/nodes.js'
-import { readJsonl } from '../fixtures/jsonl.js'
-import { waitFor } from '../fixtures/wait-for.js'
-import { dump, startInProcess } from './fixtures/in-process.js'
+import { readdirSync } from 'node:fs'
+import { basename } from 'node:path'
+import { runStalledViewer } from './fixtures/stalled-viewer.js'
 
 const shmRoot = t.testdir({})
 process.env['DORA_TS_SHM_DIR'] = shmRoot
@@ -48,41 +45,21 @@ const ways: [name: string, cameraEnv: string][] = [
 
 for (const [name, cameraEnv] of ways) {
   t.test(`best effort ${name}: a stalled viewer makes its camera hold its budget at most; the rest is the viewer's drop`, async (t) => {
-    const dir = t.testdir({})
-    const record = join(dir, 'got.jsonl')
-    const start = join(dir, 'start')
-    const rest = join(dir, 'rest')
-    const done = join(dir, 'done')
-    const resume = join(dir, 'resume')
-    const yaml = `nodes:
-  - id: camera
-    path: ${fixture('seg-source.mjs')}
-    env: { COUNT: ${COUNT}, SIZE: ${SIZE}, PROGRESS_FILE: ${JSON.stringify(join(dir, 'progress.txt'))}, START_FILE: ${JSON.stringify(start)}, REST_FILE: ${JSON.stringify(rest)}, DONE_FILE: ${JSON.stringify(done)}, DORA_TS_DIRECT_PIPE_BYTES: ${PIPE_BYTES}${cameraEnv} }
-    outputs: [frames]
-  - id: viewer
-    path: ${fixture('big-sink.mjs')}
-    env: { SIZE: ${SIZE}, RECORD_FILE: ${JSON.stringify(record)}, BUSY_UNTIL_FILE: ${JSON.stringify(resume)} }
-    inputs:
-      frames: { source: camera/frames, queue_size: 1, reliability: best_effort }
-`
-    const { run, done: finished, logs } = await startInProcess(t, yaml, { dir })
-    await run.startupSettled()
-    writeFileSync(start, '')
-    await waitFor(() => existsSync(record) && readJsonl<{ index: number }>(record).length === 1, { what: 'frame 1 at the viewer', detail: () => dump(logs) })
-    // The viewer is busy with frame 1 until the camera has sent every other frame and closed.
-    writeFileSync(rest, '')
-    await waitFor(() => existsSync(done), { what: 'the camera to send every frame and close', detail: () => dump(logs) })
-    if (cameraEnv !== '') {
-      const files = unreadFiles()
-      t.ok(
-        files.length >= 1 && files.length <= FRAMES_IN_BUDGET,
-        `${files.length} files wait for the stalled viewer, at most ${FRAMES_IN_BUDGET} (before: all ${COUNT - 1})`,
-      )
-    }
-    writeFileSync(resume, '')
-    const result = await finished
-    t.ok(result.ok, dump(logs))
-    const got = readJsonl<{ index: number; ok: boolean }>(record)
+    const { result, got, detail } = await runStalledViewer(t, {
+      count: COUNT,
+      size: SIZE,
+      input: 'queue_size: 1, reliability: best_effort',
+      cameraEnv: `, DORA_TS_DIRECT_PIPE_BYTES: ${PIPE_BYTES}${cameraEnv}`,
+      whileStalled: () => {
+        if (cameraEnv === '') return
+        const files = unreadFiles()
+        t.ok(
+          files.length >= 1 && files.length <= FRAMES_IN_BUDGET,
+          `${files.length} files wait for the stalled viewer, at most ${FRAMES_IN_BUDGET} (before: all ${COUNT - 1})`,
+        )
+      },
+    })
+    t.ok(result.ok, detail())
     const indexes = got.map((r) => r.index)
     t.ok(
       got.every((r) => r.ok),

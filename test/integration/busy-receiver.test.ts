@@ -7,12 +7,11 @@
  * falling 115 ms further behind with each (4.5 s after 40). Real nodes, real sockets.
  */
 import t from 'tap'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fixture } from '../fixtures/nodes.js'
-import { readJsonl } from '../fixtures/jsonl.js'
-import { waitFor } from '../fixtures/wait-for.js'
 import { dump, startInProcess } from './fixtures/in-process.js'
+import { runStalledViewer } from './fixtures/stalled-viewer.js'
 
 process.env['DORA_TS_SHM_DIR'] = t.testdir({})
 
@@ -26,42 +25,11 @@ const paths: [name: string, top: string, inputExtra: string][] = [
 
 for (const [name, top, inputExtra] of paths) {
   t.test(`${name}: a receiver busy with one frame gets the newest next, queue_size 1`, async (t) => {
-    const dir = t.testdir({})
-    const record = join(dir, 'got.jsonl')
-    const start = join(dir, 'start')
-    const rest = join(dir, 'rest')
-    const done = join(dir, 'done')
-    const resume = join(dir, 'resume')
-    // Frame 1 once every node is up, the rest once the viewer is busy with it: it keeps its
-    // thread busy until the camera has sent the other COUNT - 1, closed and ended (its ZeroMQ
-    // has written out what its pipe held: a best-effort frame exists only on its way, and one
-    // still in the camera's pipe when the viewer came back, on a loaded machine, came after
-    // the others, each handed over in turn as the newest).
-    const yaml = `${top}nodes:
-  - id: camera
-    path: ${fixture('seg-source.mjs')}
-    env: { COUNT: ${COUNT}, SIZE: 1024, PROGRESS_FILE: ${JSON.stringify(join(dir, 'progress.txt'))}, START_FILE: ${JSON.stringify(start)}, REST_FILE: ${JSON.stringify(rest)}, DONE_FILE: ${JSON.stringify(done)} }
-    outputs: [frames]
-  - id: viewer
-    path: ${fixture('big-sink.mjs')}
-    env: { SIZE: 1024, RECORD_FILE: ${JSON.stringify(record)}, BUSY_UNTIL_FILE: ${JSON.stringify(resume)} }
-    inputs:
-      frames: { source: camera/frames, queue_size: 1${inputExtra} }
-`
-    const { run, done: finished, logs } = await startInProcess(t, yaml, { dir })
-    await run.startupSettled()
-    writeFileSync(start, '')
-    await waitFor(() => existsSync(record) && readJsonl<{ index: number }>(record).length === 1, { what: 'frame 1 at the viewer', detail: () => dump(logs) })
-    writeFileSync(rest, '')
-    await waitFor(() => run.unitInfo().find((u) => u.name === 'camera')?.status === 'finished', {
-      what: 'the camera to send every frame and end',
-      detail: () => dump(logs),
-    })
-    writeFileSync(resume, '')
-    const result = await finished
-    t.ok(result.ok, dump(logs))
-    t.ok(existsSync(done), 'the camera sent every frame and closed')
-    const got = readJsonl<{ index: number; ok: boolean }>(record).map((r) => r.index)
+    // Frame 1 once every node is up, the rest while the viewer is busy with it.
+    const { result, got: records, closed, detail } = await runStalledViewer(t, { count: COUNT, size: 1024, top, input: `queue_size: 1${inputExtra}` })
+    t.ok(result.ok, detail())
+    t.ok(closed, 'the camera sent every frame and closed')
+    const got = records.map((r) => r.index)
     t.equal(got[0], 1, 'the viewer handled frame 1 first')
     t.equal(got.at(-1), COUNT, 'and the newest frame last')
     // What was sent while it was busy went through its queue of 1: only the newest is left. A
