@@ -138,7 +138,7 @@ export class DirectReceiver {
     // Taken from the socket: its sender may count it off what is on its way here. (A payload in
     // a shared-memory file is not acknowledged: its sender sees its name let go instead.)
     if ((payload?.byteLength ?? 0) >= ACK_FROM_BYTES && message.shm === undefined)
-      this.#acks?.write(input.inputId, input.senderNode, input.outputId, message.sequence)
+      this.#acks?.write(input.inputId, input.senderNode, input.outputId, message.sequence, message.senderLife ?? 0)
     return { type: 'input', id: message.id, event }
   }
 }

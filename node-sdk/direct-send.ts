@@ -249,6 +249,8 @@ export class DirectSender {
   /** output id -> its link log, for outputs read through reliable direct links. */
   readonly #logs = new Map<string, OutputLog>()
   readonly #dataflowId: string
+  /** This process's restart count in the run, modulo 65536: every message names it, so its receivers' acknowledgements do (link-acks.ts). */
+  readonly #life: number
 
   constructor(registration: Registration, counter: DirectCounter) {
     this.#counter = counter
@@ -259,6 +261,7 @@ export class DirectSender {
     this.#nodeId = registration.nodeId
     this.#dataflowId = registration.dataflowId
     this.#prefix = `${registration.nodeId}@${registration.restartCount}@`
+    this.#life = registration.restartCount & 0xffff
     const byEndpoint = new Map<string, Pipe>()
     for (const route of registration.directRoutes ?? []) {
       let pipe = byEndpoint.get(route.endpoint)
@@ -357,6 +360,7 @@ export class DirectSender {
           metadata: header.metadata,
           ...(shm === undefined ? {} : { shm }),
           ...(logged ? { link: { seq: at.seq, end: at.end, newFile: at.file === at.seq } } : {}),
+          ...(this.#life === 0 ? {} : { senderLife: this.#life }),
         })
         if (key !== undefined) (heads ??= new Map()).set(key, head)
       }
@@ -387,20 +391,22 @@ export class DirectSender {
    * Whether a large message may go on `link` as far as its receiver's acknowledgements tell:
    * fewer than {@link Pipe.limit} of the large messages sent are not acknowledged yet (the
    * receiver's pipe cannot be bounded in bytes otherwise). No acknowledgement to read (the
-   * receiver has taken no large message yet, restarted, or is an older SDK): its pipes' own
-   * high-water marks bound it. A drop is counted here.
+   * receiver has taken no large message yet, or restarted): its pipes' own high-water marks
+   * bound it. One of this sender's older life (it restarted while its receiver stalled): none
+   * of this life's is taken yet. A drop is counted here.
    */
   #roomOnTheWay(link: Link): boolean {
     if (link.ackPath === '') return true
-    const acked = readAck(link.ackPath)
+    const ack = readAck(link.ackPath)
     const unacked = link.unacked
-    if (acked === undefined) {
+    if (ack === undefined) {
       unacked.length = 0
       return true
     }
-    // Taken, or lost on the way (the receiver took a later one): in order either way. An
-    // acknowledgement above all of them is an older sender process's: nothing is known to wait.
-    while (unacked.length > 0 && unacked[0]! <= acked) unacked.shift()
+    // Taken, or lost on the way (the receiver took a later one): in order either way. (From
+    // an older receiver SDK, the sequence alone: one above all of them is an older sender
+    // process's, and nothing is known to wait.)
+    if (ack.life === undefined || ack.life === this.#life) while (unacked.length > 0 && unacked[0]! <= ack.seq) unacked.shift()
     if (unacked.length < link.pipe.limit) return true
     this.#counter.dropOnLink(link.route.receiverNode, link.route.inputId)
     return false

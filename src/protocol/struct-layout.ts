@@ -184,6 +184,7 @@ export const LAYOUT = {
       linkSeq: d(128, 64),
       linkEnd: d(192, 32),
       linkNewFile: d(224, 1),
+      senderLife: d(240, 16),
     },
   },
 } as const satisfies Record<string, StructLayout>

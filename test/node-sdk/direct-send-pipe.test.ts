@@ -10,7 +10,7 @@
  * of 2 messages, so what the sender accepted is what its own pipe held (and a few on the way).
  */
 import t, { type Test } from 'tap'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Pull } from 'zeromq'
@@ -54,12 +54,12 @@ async function stalledReceiver(t: Test): Promise<string> {
   return endpoint
 }
 
-function sender(dir: string, endpoint: string, shmThreshold: number): { direct: DirectSender; counter: DirectCounter } {
+function sender(dir: string, endpoint: string, shmThreshold: number, restartCount: number): { direct: DirectSender; counter: DirectCounter } {
   const registration: Registration = {
     dataflowId: 'df-1',
     dataflowName: 'pipe-bound',
     nodeId: 'camera',
-    restartCount: 0,
+    restartCount,
     inputs: [],
     outputs: ['frames'],
     kvsPath: '',
@@ -86,13 +86,14 @@ async function sendAll(direct: DirectSender, count: number, size: number): Promi
 
 /**
  * A stalled receiver and a sender to it, in a fresh folder; `env`: the sender's environment
- * (`DORA_TS_DIRECT_PIPE_BYTES`, `DORA_TS_DIRECT_SHM_THRESHOLD`), read as it is made.
+ * (`DORA_TS_DIRECT_PIPE_BYTES`, `DORA_TS_DIRECT_SHM_THRESHOLD`), read as it is made;
+ * `restartCount`: the sender's life in the run.
  */
-async function setUp(t: Test, env: Record<string, string> = {}): Promise<{ dir: string; direct: DirectSender; counter: DirectCounter }> {
+async function setUp(t: Test, env: Record<string, string> = {}, restartCount = 0): Promise<{ dir: string; direct: DirectSender; counter: DirectCounter }> {
   const dir = t.testdir({})
   const endpoint = await stalledReceiver(t)
   for (const [name, value] of Object.entries(env)) process.env[name] = value
-  const { direct, counter } = sender(dir, endpoint, env['DORA_TS_DIRECT_SHM_THRESHOLD'] === undefined ? 0 : 1)
+  const { direct, counter } = sender(dir, endpoint, env['DORA_TS_DIRECT_SHM_THRESHOLD'] === undefined ? 0 : 1, restartCount)
   for (const name of Object.keys(env)) delete process.env[name]
   t.teardown(() => direct.release(true))
   return { dir, direct, counter }
@@ -135,11 +136,11 @@ t.test('acknowledged: what is on its way to a receiver, all pipes together, is h
   const acks = new AckWriter(dir, 'viewer')
   t.teardown(() => acks.close())
   // The receiver took a first large message, number 0.
-  acks.write('frames', 'camera', 'frames', 0n)
-  t.equal(readAck(join(dir, 'viewer@ack@camera@frames@frames')), 0n, 'the acknowledgement is in the file named after the receiver')
+  acks.write('frames', 'camera', 'frames', 0n, 0)
+  t.same(readAck(join(dir, 'viewer@ack@camera@frames@frames')), { seq: 0n, life: 0 }, 'the acknowledgement is in the file named after the receiver')
   await sendAll(direct, 40, 1 << 20)
   t.equal(counter.dropped, 32, 'frames 1..8 let on their way, 9..40 dropped (counted), whatever the sockets held')
-  acks.write('frames', 'camera', 'frames', 3n)
+  acks.write('frames', 'camera', 'frames', 3n, 0)
   for (let i = 41; i <= 50; i++) direct.send('frames', header(i), new Uint8Array(1 << 20), true)
   t.equal(counter.dropped, 32 + 7, 'the receiver took 1..3: three more went, seven dropped')
 })
@@ -149,4 +150,34 @@ t.test('no acknowledgement to read (an older receiver, or none taken yet): the p
   await sendAll(direct, 40, 1 << 20)
   const accepted = 40 - counter.dropped
   t.ok(accepted >= 8 && accepted <= 8 + 2 + 4, `${accepted} accepted: the sender's pipe of 8, the receiver's 2, a few on the way`)
+})
+
+t.test("a sender restarted while its receiver stalls: the older life's acknowledgements are not its own, and its own unread ones bound it", async (t) => {
+  // The camera's third process (restart count 2); the viewer's file still says it took frame
+  // 500 of the camera's second, and it takes nothing of this one's.
+  const { dir, direct, counter } = await setUp(t, { DORA_TS_DIRECT_PIPE_BYTES: String(8 << 20) }, 2)
+  const acks = new AckWriter(dir, 'viewer')
+  t.teardown(() => acks.close())
+  acks.write('frames', 'camera', 'frames', 500n, 1)
+  t.same(readAck(join(dir, 'viewer@ack@camera@frames@frames')), { seq: 500n, life: 1 })
+  await sendAll(direct, 40, 1 << 20)
+  t.equal(counter.dropped, 32, 'frames 1..8 on their way, 9..40 dropped (counted)')
+  // The viewer comes back and takes frames 1..5 of this life. (Sent at once, these drops are
+  // the acknowledgements' alone: a full socket's would be counted later, when its send fails.
+  // Before, the older life's 500 read as "all taken", and all ten went to the full socket.)
+  acks.write('frames', 'camera', 'frames', 5n, 2)
+  for (let i = 41; i <= 50; i++) direct.send('frames', header(i), new Uint8Array(1 << 20), true)
+  t.equal(counter.dropped, 32 + 5, 'five more went, five dropped')
+})
+
+t.test("an older receiver's record, the sequence alone, reads as before: one above all sent lets everything through", async (t) => {
+  const { dir, direct, counter } = await setUp(t, { DORA_TS_DIRECT_PIPE_BYTES: String(8 << 20) }, 2)
+  const record = Buffer.alloc(16)
+  record.writeBigUInt64LE(500n, 0)
+  record.writeBigUInt64LE(500n, 8)
+  writeFileSync(join(dir, 'viewer@ack@camera@frames@frames'), record)
+  t.same(readAck(join(dir, 'viewer@ack@camera@frames@frames')), { seq: 500n, life: undefined })
+  await sendAll(direct, 40, 1 << 20)
+  const accepted = 40 - counter.dropped
+  t.ok(accepted >= 8 && accepted <= 8 + 2 + 4, `${accepted} accepted: the pipes bound it by messages, as with no record`)
 })

@@ -207,6 +207,13 @@ export function u32(value: number, name: string): number {
   return value
 }
 
+export function u16(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffff) {
+    throw new ProtocolEncodeError(`${name} must be an integer in [0, 65535], got ${String(value)}`)
+  }
+  return value
+}
+
 export function u64(value: bigint, name: string): bigint {
   if (typeof value !== 'bigint' || value < 0n || value > UINT64_MAX) {
     throw new ProtocolEncodeError(`${name} must be a bigint in [0, 2^64 - 1], got ${describeValue(value)}`)

@@ -138,6 +138,8 @@ export type NodeToNode =
        * its file, and whether it starts a new file (absent: best effort; see LinkPosition).
        */
       link?: { seq: bigint; end: number; newFile: boolean } | undefined
+      /** The sender's restart count in the run, modulo 65536 (absent: 0, its first process). */
+      senderLife?: number | undefined
     }
   | { type: 'input-closed'; id: string }
   /** In a link log only: the sender closed the output in the run `dataflowId`. */

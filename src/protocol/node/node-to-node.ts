@@ -10,7 +10,7 @@ import { ProtocolEncodeError } from '../errors.js'
 import { LAYOUT } from '../struct-layout.js'
 import type { NodeToNode } from './messages.js'
 import { FrameWriter } from '../wire.js'
-import { decode, describeType, readMetadata, readShared, str, u32, u64, unencodable, writeMetadata, writeShared } from './fields.js'
+import { decode, describeType, readMetadata, readShared, str, u16, u32, u64, unencodable, writeMetadata, writeShared } from './fields.js'
 
 const N2N = LAYOUT.NodeToNode
 const N2N_MESSAGE = LAYOUT['NodeToNode.DirectMessage']
@@ -47,6 +47,7 @@ export function encodeNodeToNode(msg: NodeToNode): Uint8Array {
         w.setU32(s, g.linkEnd, u32(msg.link.end, 'input.link.end'))
         w.setBool(s, g.linkNewFile, msg.link.newFile === true)
       }
+      if (msg.senderLife !== undefined) w.setU16(s, g.senderLife, u16(msg.senderLife, 'input.senderLife'))
       break
     }
     case 'input-closed':
@@ -81,6 +82,7 @@ export function decodeNodeToNode(bytes: Uint8Array): NodeToNode {
         const shm = readShared(r, r.struct(s, g.shm))
         const encoding = r.text(s, g.encoding)
         const linkSeq = r.u64(s, g.linkSeq)
+        const senderLife = r.u16(s, g.senderLife)
         return {
           type: 'input',
           id: r.text(s, g.inputId),
@@ -91,6 +93,7 @@ export function decodeNodeToNode(bytes: Uint8Array): NodeToNode {
           metadata: readMetadata(r, s, g.metadata),
           ...(shm === undefined ? {} : { shm }),
           ...(linkSeq === 0n ? {} : { link: { seq: linkSeq, end: r.u32(s, g.linkEnd), newFile: r.bool(s, g.linkNewFile) } }),
+          ...(senderLife === 0 ? {} : { senderLife }),
         }
       }
       case f.inputClosed.tag:

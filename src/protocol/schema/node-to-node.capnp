@@ -43,5 +43,9 @@ struct NodeToNode {
                                       # payload is read from the entry itself (large payloads).
     linkNewFile @9 :Bool;             # The entry starts a new log file (named after linkSeq);
                                       # else it is in the file of the entry before it.
+    senderLife @10 :UInt16;           # The sender's restart count in the run (modulo 65536):
+                                      # which process of the sending node sent it. A
+                                      # best-effort receiver's acknowledgements name it, so a
+                                      # restarted sender never reads its older life's as its own.
   }
 }
