@@ -47,7 +47,7 @@ export interface Ack {
 }
 
 /** The word recording that `seq`, sent by the sender's life `life`, was taken. */
-export function ackWord(seq: bigint, life: number): bigint {
+function ackWord(seq: bigint, life: number): bigint {
   return LIFE_MARK | (BigInt(life & 0xffff) << LIFE_SHIFT) | (seq & SEQ_MASK)
 }
 
