@@ -130,18 +130,35 @@ t.test('through shared-memory files: at most as many files wait unread, the rest
   t.equal(counter.dropped, COUNT - limit, 'and nothing more was dropped')
 })
 
-t.test('acknowledged: what is on its way to a receiver, all pipes together, is held to the limit', async (t) => {
-  // 8 frames of 1 MiB: the receiver's own pipe (64 messages) cannot hold more of them either.
-  const { dir, direct, counter } = await setUp(t, { DORA_TS_DIRECT_PIPE_BYTES: String(8 << 20) })
-  const acks = new AckWriter(dir, 'viewer')
+/**
+ * {@link setUp} with a budget of 8 frames of 1 MiB (the receiver's own pipe of 64 messages
+ * cannot hold more of them either), and the acknowledgement writer the receiving SDK would
+ * make, in the sender's folder.
+ */
+async function setUpAcknowledged(t: Test, restartCount = 0) {
+  const set = await setUp(t, { DORA_TS_DIRECT_PIPE_BYTES: String(8 << 20) }, restartCount)
+  const acks = new AckWriter(set.dir, 'viewer')
   t.teardown(() => acks.close())
+  return { ...set, acks, ackFile: join(set.dir, 'viewer@ack@camera@frames@frames') }
+}
+
+/**
+ * Frames `from`..`to` of 1 MiB, sent at once: the drops counted by the time it returns are
+ * the acknowledgements' alone (a full socket's are counted later, when its send fails).
+ */
+function sendAtOnce(direct: DirectSender, from: number, to: number): void {
+  for (let i = from; i <= to; i++) direct.send('frames', header(i), new Uint8Array(1 << 20), true)
+}
+
+t.test('acknowledged: what is on its way to a receiver, all pipes together, is held to the limit', async (t) => {
+  const { direct, counter, acks, ackFile } = await setUpAcknowledged(t)
   // The receiver took a first large message, number 0.
   acks.write('frames', 'camera', 'frames', 0n, 0)
-  t.same(readAck(join(dir, 'viewer@ack@camera@frames@frames')), { seq: 0n, life: 0 }, 'the acknowledgement is in the file named after the receiver')
+  t.same(readAck(ackFile), { seq: 0n, life: 0 }, 'the acknowledgement is in the file named after the receiver')
   await sendAll(direct, 40, 1 << 20)
   t.equal(counter.dropped, 32, 'frames 1..8 let on their way, 9..40 dropped (counted), whatever the sockets held')
   acks.write('frames', 'camera', 'frames', 3n, 0)
-  for (let i = 41; i <= 50; i++) direct.send('frames', header(i), new Uint8Array(1 << 20), true)
+  sendAtOnce(direct, 41, 50)
   t.equal(counter.dropped, 32 + 7, 'the receiver took 1..3: three more went, seven dropped')
 })
 
@@ -155,18 +172,15 @@ t.test('no acknowledgement to read (an older receiver, or none taken yet): the p
 t.test("a sender restarted while its receiver stalls: the older life's acknowledgements are not its own, and its own unread ones bound it", async (t) => {
   // The camera's third process (restart count 2); the viewer's file still says it took frame
   // 500 of the camera's second, and it takes nothing of this one's.
-  const { dir, direct, counter } = await setUp(t, { DORA_TS_DIRECT_PIPE_BYTES: String(8 << 20) }, 2)
-  const acks = new AckWriter(dir, 'viewer')
-  t.teardown(() => acks.close())
+  const { direct, counter, acks, ackFile } = await setUpAcknowledged(t, 2)
   acks.write('frames', 'camera', 'frames', 500n, 1)
-  t.same(readAck(join(dir, 'viewer@ack@camera@frames@frames')), { seq: 500n, life: 1 })
+  t.same(readAck(ackFile), { seq: 500n, life: 1 })
   await sendAll(direct, 40, 1 << 20)
   t.equal(counter.dropped, 32, 'frames 1..8 on their way, 9..40 dropped (counted)')
-  // The viewer comes back and takes frames 1..5 of this life. (Sent at once, these drops are
-  // the acknowledgements' alone: a full socket's would be counted later, when its send fails.
-  // Before, the older life's 500 read as "all taken", and all ten went to the full socket.)
+  // The viewer comes back and takes frames 1..5 of this life. (Before, the older life's 500
+  // read as "all taken", and all ten went to the full socket.)
   acks.write('frames', 'camera', 'frames', 5n, 2)
-  for (let i = 41; i <= 50; i++) direct.send('frames', header(i), new Uint8Array(1 << 20), true)
+  sendAtOnce(direct, 41, 50)
   t.equal(counter.dropped, 32 + 5, 'five more went, five dropped')
 })
 
