@@ -51,6 +51,8 @@ export class NodeOutputs {
   readonly #gate: OutputGate
   /** The supervisor confirms outputs: a send resolves once it has taken the message. */
   readonly #atLeastOnce: boolean
+  /** Registration.restartsWhenDone: this node's outputs stay open across its restart, so it closes none on its links. */
+  readonly #restartsWhenDone: boolean
   readonly #sequences = new Map<string, bigint>()
   /** Sends not yet confirmed by the supervisor (`outputs-taken`); unused if it does not confirm. */
   readonly #pending = new PendingSends()
@@ -74,6 +76,7 @@ export class NodeOutputs {
     this.#credit = credit
     this.#gate = gate
     this.#atLeastOnce = registration.atLeastOnce
+    this.#restartsWhenDone = registration.restartsWhenDone === true
     // 0 from an older supervisor: its router still drops a peer over the default, so refuse that.
     this.#maxMessageSize = registration.maxMessageSize > 0 ? registration.maxMessageSize : DEFAULT_MAX_MESSAGE_BYTES
     this.#shm = new ShmSends(registration)
@@ -136,8 +139,10 @@ export class NodeOutputs {
   async close(outputs: readonly string[]): Promise<void> {
     for (const output of outputs) checkOutput(this.#outputs, output, `node "${this.#nodeId}"`)
     // Best-effort receivers hear it on the link itself, after the last message sent on it, and
-    // before the supervisor's InputClosed (which tells them to wait for it) can go out.
-    await this.direct?.close(outputs)
+    // before the supervisor's InputClosed (which tells them to wait for it) can go out. Not
+    // from a node the supervisor starts again when it ends cleanly: its next process sends on
+    // (a close record in a link log would end its reliable receivers' inputs for good).
+    if (!this.#restartsWhenDone) await this.direct?.close(outputs)
     const acked = wakeOrTimeout(this.#closeAcks, CLOSE_ACK_TIMEOUT_MS)
     try {
       await this.#sender.send([encodeNodeToSupervisor({ type: 'close-outputs', outputs: [...outputs] })])

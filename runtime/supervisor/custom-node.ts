@@ -147,6 +147,16 @@ export class CustomNode implements Unit {
     return this.#restartCount
   }
 
+  /**
+   * Whether this node is started again when it ends cleanly (`restart_policy: always`,
+   * restarts left, the run not stopping, its inputs not all closed): then its outputs stay open
+   * across the restart, and a close of them by the process itself (its `close()` at the end)
+   * closes nothing for its receivers (Registration.restartsWhenDone).
+   */
+  restartsWhenDone(): boolean {
+    return !this.#stopping && !this.#inputsDone && this.#budget.mayRestartCleanEnd()
+  }
+
   get status(): UnitStatus {
     return this.#status
   }

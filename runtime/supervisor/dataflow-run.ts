@@ -239,7 +239,13 @@ export class DataflowRun implements AsyncDisposable {
         },
         output: (node, header, data, taken, shm) => this.#nodeOutputs.take(node.key, header, data, taken, shm),
         afterOutputs: (node, step) => this.#nodeOutputs.inOrder(node.key, step),
-        closeOutputs: (node, outputs) => this.#downstream.closeOutputs(node.key, outputs, true),
+        // A node started again when it ends cleanly keeps its outputs open across the restart
+        // (as dora keeps a node about to restart running, telling its receivers only that it
+        // restarted): its own close at its end closes nothing for them, and they close when it
+        // ends for good (#onUnitEnded).
+        closeOutputs: (node, outputs) => {
+          if (!node.restartsWhenDone()) this.#downstream.closeOutputs(node.key, outputs, true)
+        },
         log: (entry) => this.#options.log(entry),
         maxMessageBytes: this.spec.maxMessageSize,
         shm: resources.shm,

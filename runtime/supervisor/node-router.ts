@@ -381,6 +381,7 @@ export class NodeRouter {
           // does (to compare the two in a benchmark, and to test the older path).
           pushInputs: process.env['DORA_TS_NODE_PULL'] !== '1',
           ...direct,
+          ...(unit.restartsWhenDone() ? { restartsWhenDone: true } : {}),
         },
       }),
     ])

@@ -19,6 +19,18 @@ export class RestartBudget {
   }
 
   /**
+   * Whether a clean end may be restarted (`always`, restarts left), asked before it ends: a
+   * node told so keeps its outputs open across the restart (Registration.restartsWhenDone). With
+   * a `restart_window` the answer is yes whatever the count, as restarts leave the window by
+   * the time the unit ends; one that then finds no room ends for good, and its outputs close
+   * then. Without a window the count only grows, so a no now is a no at its end.
+   */
+  mayRestartCleanEnd(): boolean {
+    const { policy, maxRestarts, restartWindow } = this.#spec
+    return policy === 'always' && (maxRestarts === 0 || restartWindow !== undefined || this.#restarts.length < maxRestarts)
+  }
+
+  /**
    * Decide what to do after the unit ended. `failed` is false for a clean exit (which only
    * `always` restarts).
    */

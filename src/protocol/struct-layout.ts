@@ -143,6 +143,7 @@ export const LAYOUT = {
       directInputs: p(9),
       directRoutes: p(10),
       directOnly: p(11),
+      restartsWhenDone: d(34, 1),
     },
   },
   'SupervisorToNode.DirectInput': {

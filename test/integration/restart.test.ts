@@ -135,6 +135,43 @@ t.test('a node under restart_policy always that ends after its inputs closed is 
   t.notMatch(dump(flow.logs), /restarting in/)
 })
 
+t.test('a node under restart_policy always that ends cleanly keeps its outputs open: every life reaches its receivers, whatever the path', async (t) => {
+  // The source sends 1..3 and closes, three times (two restarts): a driver that exits when its
+  // device drops and is brought back. Its receivers read on a reliable direct link (sink), a
+  // best-effort link (be-sink) and the supervisor's path (backpressure keeps it there). Before,
+  // its first close ended all three inputs, and lives 1 and 2 sent to no one.
+  const sinkOn = (id: string, input: string) => `  - id: ${id}
+    path: ${fixture('sink.mjs')}
+    inputs:
+      numbers: ${input}
+`
+  const flow = await startInProcess(
+    t,
+    `nodes:
+  - id: source
+    path: ${fixture('source.mjs')}
+    env: { COUNT: 3 }
+    outputs: [numbers]
+    restart_policy: always
+    max_restarts: 2
+    restart_delay: 10ms
+${sinkOn('sink', 'source/numbers')}${sinkOn('be-sink', '{ source: source/numbers, reliability: best_effort }')}${sinkOn('sup-sink', '{ source: source/numbers, queue_policy: backpressure }')}`,
+  )
+  const result = await flow.done
+  t.ok(result.ok, dump(flow.logs))
+  t.equal((dump(flow.logs).match(/source exited; restarting in/g) ?? []).length, 2, 'restarted twice after clean ends')
+  const got = (id: string) => flow.lines(id).flatMap((l) => /^got numbers (\d+)/.exec(l)?.slice(1).map(Number) ?? [])
+  const ending = (id: string) => flow.lines(id).filter((l) => l.startsWith('closed') || l.startsWith('stop'))
+  for (const id of ['sink', 'sup-sink']) {
+    t.same(got(id), [1, 2, 3, 1, 2, 3, 1, 2, 3], `${id}: every number of the three lives, in order`)
+    t.same(ending(id), ['closed numbers', 'stop all-inputs-closed'], `${id}: its input closed once, when the source ended for good`)
+    t.equal(flow.lines(id).filter((l) => l === 'node-restarted source').length, 2, `${id}: told of both restarts`)
+  }
+  // Best effort may drop, but it has no reason to at this pace: more than the first life's come.
+  t.ok(got('be-sink').filter((n) => n === 1).length >= 2, `be-sink: numbers of later lives came (${got('be-sink').join(',')})`)
+  t.same(ending('be-sink'), ['closed numbers', 'stop all-inputs-closed'], 'be-sink: its input closed once, at the end')
+})
+
 t.test('max_restarts bounds the restarts of a node that keeps crashing', async (t) => {
   const flow = await startInProcess(
     t,

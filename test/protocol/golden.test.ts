@@ -50,7 +50,7 @@ if (haveCapnp(t)) {
       '(registered = (dataflowId = "0193a4b2-7c1d-7e0f-8a9b-123456789abc", dataflowName = "robot", nodeId = "planner", ' +
         'restartCount = 3, inputs = ["camera/image", "lidar/points", ""], outputs = ["plan"], ' +
         'kvsPath = "/home/robot/.local/state/dora-ts/kvs", kvsMapSize = 1073741824, kvsNamespace = "robot", atLeastOnce = true, ' +
-        'maxMessageSize = 0, shmThreshold = 0, pushInputs = true))',
+        'maxMessageSize = 0, shmThreshold = 0, pushInputs = true, restartsWhenDone = false))',
     )
     const stop = capnpDecode(S2N_SCHEMA, 'SupervisorToNode', encodeSupervisorToNode({ type: 'stop', cause: 'all-inputs-closed' }))
     t.equal(flat(stop.text), '(stop = (cause = allInputsClosed))')

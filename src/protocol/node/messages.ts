@@ -201,6 +201,12 @@ export interface Registration {
   directRoutes?: DirectRoute[] | undefined
   /** Outputs whose every receiver is best effort: sent to no one but them (absent: none). */
   directOnly?: string[] | undefined
+  /**
+   * True: the supervisor starts this node again when it ends cleanly (`restart_policy:
+   * always`, restarts left): its outputs stay open across the restart, so it closes none on
+   * its links (absent or false: its close closes them).
+   */
+  restartsWhenDone?: boolean | undefined
 }
 
 /**

@@ -87,6 +87,7 @@ export function encodeSupervisorToNode(msg: SupervisorToNode): Uint8Array {
       writeDirectInputs(w, s, r.directInputs ?? [])
       writeDirectRoutes(w, s, r.directRoutes ?? [])
       w.textList(s, g.directOnly, strList(r.directOnly ?? [], 'registration.directOnly'))
+      w.setBool(s, g.restartsWhenDone, bool(r.restartsWhenDone ?? false, 'registration.restartsWhenDone'))
       break
     }
     case 'register-rejected': {
@@ -207,6 +208,7 @@ export function decodeSupervisorToNode(bytes: Uint8Array): SupervisorToNode {
             shmThreshold: safeNumber(r.u64(s, g.shmThreshold)),
             ...(r.bool(s, g.pushInputs) ? { pushInputs: true } : {}),
             ...readDirect(r, s),
+            ...(r.bool(s, g.restartsWhenDone) ? { restartsWhenDone: true } : {}),
           },
         }
       }

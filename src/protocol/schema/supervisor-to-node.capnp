@@ -75,6 +75,11 @@ struct SupervisorToNode {
                                           # node sends them each message itself.
     directOnly @17 :List(Text);  # Outputs whose every receiver is best effort: the node sends
                                  # their messages to no one else (not to the supervisor).
+    restartsWhenDone @18 :Bool;  # True: the supervisor starts this node again when it ends
+                                 # cleanly (`restart_policy: always`, restarts left), so its
+                                 # outputs stay open across the restart: it puts no close on
+                                 # its links (no close record, no marker), and its receivers'
+                                 # inputs close only when it ends for good.
   }
 
   # A best-effort input: messages come on `directEndpoint`, not from the supervisor.

@@ -74,3 +74,20 @@ t.test('max_restarts 1 says "restarted once", not "1 times" (issue 14)', async (
   t.match(b.next(true), { restart: true })
   t.same(b.next(true), { restart: false, reason: 'it was restarted once (max_restarts 1)' })
 })
+
+t.test('whether a clean end may be restarted, asked before it ends: always with restarts left; with a window, always yes', async (t) => {
+  t.notOk(budget({ policy: 'on-failure' }).budget.mayRestartCleanEnd(), 'on-failure: a clean end is final')
+  t.notOk(budget({ policy: 'never' }).budget.mayRestartCleanEnd())
+  const { budget: b } = budget({ policy: 'always', maxRestarts: 2 })
+  t.ok(b.mayRestartCleanEnd(), 'two restarts left')
+  b.next(false)
+  t.ok(b.mayRestartCleanEnd(), 'one left')
+  b.next(false)
+  t.notOk(b.mayRestartCleanEnd(), 'none left: its end is for good, as next() then says')
+  t.match(b.next(false), { restart: false })
+  const windowed = budget({ policy: 'always', maxRestarts: 1, restartWindow: 10 })
+  windowed.budget.next(false)
+  // The restart may have left the window by the time the unit ends: its outputs must stay open.
+  t.ok(windowed.budget.mayRestartCleanEnd(), 'a window: yes, whatever the count now')
+  t.ok(budget({ policy: 'always' }).budget.mayRestartCleanEnd(), 'unlimited')
+})
