@@ -111,15 +111,18 @@ for (const [policy, keys, path] of [
   })
 }
 
+/** A source that sends 1..3 on `numbers` and ends (its keys follow in the YAML that uses it). */
+const SOURCE_OF_THREE = `  - id: source
+    path: ${fixture('source.mjs')}
+    env: { COUNT: 3 }
+    outputs: [numbers]
+`
+
 t.test('a node under restart_policy always that ends after its inputs closed is not restarted', async (t) => {
   const flow = await startInProcess(
     t,
     `nodes:
-  - id: source
-    path: ${fixture('source.mjs')}
-    env: { COUNT: 3 }
-    outputs: [numbers]
-  - id: sink
+${SOURCE_OF_THREE}  - id: sink
     path: ${fixture('sink.mjs')}
     inputs: { numbers: source/numbers }
     restart_policy: always
@@ -148,11 +151,7 @@ t.test('a node under restart_policy always that ends cleanly keeps its outputs o
   const flow = await startInProcess(
     t,
     `nodes:
-  - id: source
-    path: ${fixture('source.mjs')}
-    env: { COUNT: 3 }
-    outputs: [numbers]
-    restart_policy: always
+${SOURCE_OF_THREE}    restart_policy: always
     max_restarts: 2
     restart_delay: 10ms
 ${sinkOn('sink', 'source/numbers')}${sinkOn('be-sink', '{ source: source/numbers, reliability: best_effort }')}${sinkOn('sup-sink', '{ source: source/numbers, queue_policy: backpressure }')}`,
