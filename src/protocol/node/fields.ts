@@ -14,7 +14,6 @@ import type { MessageHeader, MetadataValue, SharedPayload } from './messages.js'
 import { FrameReader, type FrameWriter, type StructReader, type StructWriter } from '../wire.js'
 import { errorMessage } from '../../errors.js'
 
-const UINT32_MAX = 0xffff_ffff
 const UINT64_MAX = (1n << 64n) - 1n
 const INT64_MIN = -(1n << 63n)
 const INT64_MAX = (1n << 63n) - 1n
@@ -200,18 +199,20 @@ export function bool(value: boolean, name: string): boolean {
   return value
 }
 
-export function u32(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 0 || value > UINT32_MAX) {
-    throw new ProtocolEncodeError(`${name} must be an integer in [0, 2^32 - 1], got ${String(value)}`)
+/** `value` if it fits an unsigned field of `bits` bits; a ProtocolEncodeError naming `name` otherwise. */
+function unsigned(value: number, bits: 16 | 32, name: string): number {
+  if (!Number.isInteger(value) || value < 0 || value > 2 ** bits - 1) {
+    throw new ProtocolEncodeError(`${name} must be an integer in [0, 2^${bits} - 1], got ${String(value)}`)
   }
   return value
 }
 
+export function u32(value: number, name: string): number {
+  return unsigned(value, 32, name)
+}
+
 export function u16(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 0 || value > 0xffff) {
-    throw new ProtocolEncodeError(`${name} must be an integer in [0, 65535], got ${String(value)}`)
-  }
-  return value
+  return unsigned(value, 16, name)
 }
 
 export function u64(value: bigint, name: string): bigint {
