@@ -87,8 +87,8 @@ export interface Kvs {
    * update. Keep `fn` short, synchronous and free of side effects: in a custom node it runs
    * holding the KVS's machine-wide write turnstile (every other writer waits for it, and fails
    * with DORA_KVS_STALLED after 60 s; a process.exit() in it frees it like a kill), in an
-   * operator it may run more than once (an optimistic compare-and-set loop). If it throws,
-   * nothing is written. Returns the new value.
+   * operator it may run twice (a compare-and-set first; when another writer got in between,
+   * again holding the write transaction). If it throws, nothing is written. Returns the new value.
    * @example kvs.update('count', (old) => encodeJson((old ? decodeJson<number>(old) : 0) + 1))
    */
   update(key: string, fn: (current: Uint8Array | undefined) => Uint8Array | undefined): Uint8Array | undefined

@@ -6,6 +6,8 @@
  * ```
  * client -> thread   ClientMessage {id, request, flag}   on the client's MessagePort
  * thread -> client   Reply {id, ok, result | error}      on the same port, then flag := id
+ * (a locked update: 'update' answered with the value, then 'update-next' or 'update-abort',
+ * each followed by ack := 1, answered when committed or dropped)
  * supervisor -> thread   {type: 'connect', port, first?} | {type: 'close'}   on parentPort
  * ```
  *
@@ -39,6 +41,24 @@ export type KvsRequest =
   | { op: 'cas'; ns: string; key: string; expected: Uint8Array | undefined; next: Uint8Array | undefined }
   | { op: 'watch-start'; ns: string; prefix: string }
   | { op: 'watch-poll'; ns: string; prefix: string; from: LogPosition; limit: number }
+  /**
+   * The locked update (remote.ts, KvsRemote's update under contention): the thread takes the
+   * write transaction, answers with the key's value, and holds the transaction until the
+   * client's `update-next` (written and committed: answered true) or `update-abort` comes,
+   * each posted with `ack` set to 1, or {@link UPDATE_HOLD_MS} passed (nothing written; a late
+   * `update-next` is answered false and the client tries again).
+   */
+  | { op: 'update'; ns: string; key: string; ack: Int32Array }
+  | { op: 'update-next'; next: Uint8Array | undefined }
+  | { op: 'update-abort' }
+
+/**
+ * How long the KVS thread holds a write transaction for a client's locked update, waiting for
+ * its next value (ms). The client computes it at once; this bounds what a client thread
+ * terminated in the middle (its operator crashed, was killed or timed out) costs every other
+ * writer: the write lock, once, for this long.
+ */
+export const UPDATE_HOLD_MS = 1000
 
 /** The thread's answer to request `id`: its result, or the error it threw (serialized). */
 export type KvsReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: SerializedError }

@@ -9,10 +9,80 @@
  *
  * @module
  */
-import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads'
+import { isMainThread, parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads'
 import { serializeError } from '../../errors.js'
 import { KvsStore } from './store.js'
-import { KVS_THREAD_MARK, type KvsClientMessage, type KvsControlMessage, type KvsReply, type KvsRequest, type KvsServiceConfig } from './service-protocol.js'
+import {
+  KVS_THREAD_MARK,
+  UPDATE_HOLD_MS,
+  type KvsClientMessage,
+  type KvsControlMessage,
+  type KvsReply,
+  type KvsRequest,
+  type KvsServiceConfig,
+} from './service-protocol.js'
+
+/** Answer a client: the reply on its port, then its flag set to the request's id (it sleeps on it). */
+function reply(port: MessagePort, flag: Int32Array, answer: KvsReply): void {
+  try {
+    try {
+      port.postMessage(answer)
+    } catch (err) {
+      // A result that cannot be cloned must still answer the caller, which is waiting.
+      port.postMessage({ id: answer.id, ok: false, error: serializeError(err) } satisfies KvsReply)
+    }
+  } finally {
+    Atomics.store(flag, 0, answer.id)
+    Atomics.notify(flag, 0)
+  }
+}
+
+/** The client's next message, once it set `ack`; undefined after `boundMs` without one. */
+function awaitClient(port: MessagePort, ack: Int32Array, boundMs: number): KvsClientMessage | undefined {
+  const deadline = performance.now() + boundMs
+  for (;;) {
+    const received = receiveMessageOnPort(port)
+    if (received !== undefined) return received.message as KvsClientMessage
+    const left = deadline - performance.now()
+    if (left <= 0) return undefined
+    Atomics.wait(ack, 0, 0, left)
+  }
+}
+
+/** Thrown inside a locked update's transaction to drop it: the client gave up, or did not answer. */
+class UpdateDropped extends Error {}
+
+/**
+ * A client's locked update (service-protocol.ts, `update`): in one write transaction, the key's
+ * value goes to the client, whose next value is written and committed with it. Answers the
+ * `update` request with the value, then the client's `update-next` with true once committed
+ * (false when dropped, or its error), or its `update-abort` with false.
+ */
+function serveUpdate(store: () => KvsStore, port: MessagePort, message: KvsClientMessage): void {
+  const { id, request, flag } = message
+  if (request.op !== 'update') return
+  let answered = false
+  let next: KvsClientMessage | undefined
+  try {
+    store()
+      .namespace(request.ns)
+      .update(request.key, (current) => {
+        reply(port, flag, { id, ok: true, result: current })
+        answered = true
+        next = awaitClient(port, request.ack, UPDATE_HOLD_MS)
+        if (next?.request.op !== 'update-next') throw new UpdateDropped()
+        return next.request.next
+      })
+    reply(port, next!.flag, { id: next!.id, ok: true, result: true })
+  } catch (err) {
+    if (!answered) reply(port, flag, { id, ok: false, error: serializeError(err) })
+    else if (next !== undefined) {
+      const dropped = err instanceof UpdateDropped
+      reply(port, next.flag, dropped ? { id: next.id, ok: true, result: false } : { id: next.id, ok: false, error: serializeError(err) })
+    }
+    // Else the client did not answer in time: its late `update-next` is answered false (serve).
+  }
+}
 
 /** Serve the client ports the supervisor sends over `control`. */
 function serve(config: KvsServiceConfig, control: MessagePort): void {
@@ -22,6 +92,8 @@ function serve(config: KvsServiceConfig, control: MessagePort): void {
   // its error) rather than the thread.
   const open = (): KvsStore => (store ??= KvsStore.open({ dir: config.dir, mapSizeBytes: config.mapSizeBytes, verify: config.verify ?? true }))
   const handle = (request: KvsRequest): unknown => {
+    // The second half of a locked update that was dropped meanwhile: nothing was written.
+    if (request.op === 'update-next' || request.op === 'update-abort') return false
     const ns = open().namespace(request.ns)
     switch (request.op) {
       case 'read':
@@ -38,6 +110,8 @@ function serve(config: KvsServiceConfig, control: MessagePort): void {
         return ns.watchStart(request.prefix)
       case 'watch-poll':
         return ns.changesSince(request.from, request.prefix, request.limit)
+      case 'update':
+        throw new Error('a locked update is served by serveUpdate')
     }
   }
   control.on('message', (message: KvsControlMessage) => {
@@ -51,25 +125,19 @@ function serve(config: KvsServiceConfig, control: MessagePort): void {
     const { port, first } = message
     ports.add(port)
     port.on('close', () => ports.delete(port))
-    const answer = ({ id, request, flag }: KvsClientMessage): void => {
-      try {
-        let reply: KvsReply
-        try {
-          reply = { id, ok: true, result: handle(request) }
-        } catch (err) {
-          reply = { id, ok: false, error: serializeError(err) }
-        }
-        try {
-          port.postMessage(reply)
-        } catch (err) {
-          // A result that cannot be cloned must still answer the caller, which is waiting.
-          port.postMessage({ id, ok: false, error: serializeError(err) } satisfies KvsReply)
-        }
-      } finally {
-        // The caller sleeps until the flag holds its request's id.
-        Atomics.store(flag, 0, id)
-        Atomics.notify(flag, 0)
+    const answer = (message: KvsClientMessage): void => {
+      const { id, request, flag } = message
+      if (request.op === 'update') {
+        serveUpdate(open, port, message)
+        return
       }
+      let result: KvsReply
+      try {
+        result = { id, ok: true, result: handle(request) }
+      } catch (err) {
+        result = { id, ok: false, error: serializeError(err) }
+      }
+      reply(port, flag, result)
     }
     if (first !== undefined) answer(first)
     port.on('message', answer)

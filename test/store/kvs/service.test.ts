@@ -5,9 +5,9 @@
  * process down.
  */
 import t, { type Test } from 'tap'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { dirname, join } from 'node:path'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { kvsThreadEntry, KvsService } from '../../../src/store/kvs/service.js'
@@ -16,6 +16,7 @@ import { KvsError } from '../../../src/store/kvs/errors.js'
 import { KvsStore, MAX_KVS_VALUE_BYTES, type KvsChange } from '../../../src/store/kvs/store.js'
 import { fixture } from '../../fixtures/nodes.js'
 import { ROOT } from '../../e2e/fixtures/cli.js'
+import { waitFor } from '../../fixtures/wait-for.js'
 
 const text = (s: string): Uint8Array => Buffer.from(s)
 const str = (b: Uint8Array | undefined): string | undefined => (b === undefined ? undefined : Buffer.from(b).toString())
@@ -136,6 +137,52 @@ t.test('update through the KVS thread is linearizable: clients in several thread
   const direct = KvsStore.open({ dir })
   t.teardown(() => direct.close())
   t.equal(str(direct.namespace('n').read('count')), String(3 * m))
+})
+
+t.test('an update through the KVS thread beside a process updating the same key in a loop is not starved: its function runs twice at most', async (t) => {
+  // Before, every try was a read and a compare-and-set: the compare-and-set waited for the write
+  // lock after the process's updates and found the value changed, try after try (an operator's
+  // update took up to 10 s in the KVS torture). Now a try that lost holds the write transaction.
+  const { dir, service: svc } = service(t)
+  await startThread(t, svc, dir)
+  const writer = spawn(process.execPath, [fixture('kvs-child.mjs'), 'increment', dir, 'n', 'count', String(1e9)], { stdio: 'ignore' })
+  const writerExited = new Promise((resolve) => writer.once('exit', resolve))
+  // Ended before the test does (its directory is removed then), and on any failure.
+  const stopWriter = async (): Promise<void> => {
+    writer.kill('SIGKILL')
+    await writerExited
+  }
+  t.teardown(stopWriter)
+  const direct = KvsStore.open({ dir })
+  t.teardown(() => direct.close())
+  await waitFor(() => direct.namespace('n').read('count'), { what: 'the writer process updating "count"' })
+  const out = join(dirname(dir), 'calls.json')
+  const body = `
+    const calls = []
+    for (let i = 0; i < workerData.m; i++) {
+      let n = 0
+      ns.update('count', (old) => {
+        n++
+        return Buffer.from(JSON.stringify((old === undefined ? 0 : JSON.parse(Buffer.from(old).toString())) + 1))
+      })
+      calls.push(n)
+    }
+    ;(await import('node:fs')).writeFileSync(workerData.out, JSON.stringify(calls))
+  `
+  const m = 40
+  const exit = await inClientThread(svc, dir, body, { m, out })
+  await stopWriter()
+  t.equal(exit, 0, 'the client thread made its updates')
+  const calls = JSON.parse(readFileSync(out, 'utf8')) as number[]
+  t.equal(calls.length, m)
+  t.ok(
+    calls.some((n) => n === 2),
+    `the writer got in between at least once (function calls per update: ${calls.join(' ')})`,
+  )
+  t.ok(
+    calls.every((n) => n <= 2),
+    `no update ran its function more than twice: an optimistic try, then one holding the transaction (${calls.join(' ')})`,
+  )
 })
 
 t.test('terminating a client thread in the middle of KVS calls blocks no one and crashes nothing', async (t) => {
