@@ -13,6 +13,7 @@ import { Worker } from 'node:worker_threads'
 import { kvsThreadEntry, KvsService } from '../../../src/store/kvs/service.js'
 import { KvsRemote } from '../../../src/store/kvs/remote.js'
 import { KvsError } from '../../../src/store/kvs/errors.js'
+import { UPDATE_HOLD_MS } from '../../../src/store/kvs/service-protocol.js'
 import { KvsStore, MAX_KVS_VALUE_BYTES, type KvsChange } from '../../../src/store/kvs/store.js'
 import { fixture } from '../../fixtures/nodes.js'
 import { ROOT } from '../../e2e/fixtures/cli.js'
@@ -183,6 +184,102 @@ t.test('an update through the KVS thread beside a process updating the same key 
     calls.every((n) => n <= 2),
     `no update ran its function more than twice: an optimistic try, then one holding the transaction (${calls.join(' ')})`,
   )
+})
+
+/**
+ * The body of a client thread whose update's first try always loses: its function's first run
+ * writes the key itself (through the same client, outside any transaction), so the
+ * compare-and-set finds it changed and the second run holds the write transaction. `second` is
+ * the source of what that run does; the runs and the outcome go to `workerData.out`.
+ */
+function losingFirstTry(second: string): string {
+  return `
+    const { writeFileSync } = await import('node:fs')
+    let runs = 0
+    let outcome
+    try {
+      const value = ns.update('k', (old) => {
+        runs++
+        if (runs === 1) {
+          ns.write('k', Buffer.from('changed under it'))
+          return Buffer.from('first')
+        }
+        ${second}
+      })
+      outcome = { value: Buffer.from(value).toString() }
+    } catch (err) {
+      outcome = { error: err.message }
+    }
+    writeFileSync(workerData.out, JSON.stringify({ runs, ...outcome }))
+  `
+}
+
+async function runLosingFirstTry(svc: KvsService, dir: string, second: string): Promise<{ runs: number; value?: string; error?: string }> {
+  const out = join(dirname(dir), `outcome-${++scripts}.json`)
+  const exit = await inClientThread(svc, dir, losingFirstTry(second), { out })
+  if (exit !== 0) throw new Error(`the client thread exited with ${exit}`)
+  return JSON.parse(readFileSync(out, 'utf8')) as { runs: number; value?: string; error?: string }
+}
+
+t.test('an update whose first try lost: its second run sees the newer value and commits, or throws and writes nothing', async (t) => {
+  const { dir, service: svc } = service(t)
+  await startThread(t, svc, dir)
+  const direct = KvsStore.open({ dir })
+  t.teardown(() => direct.close())
+
+  const committed = await runLosingFirstTry(svc, dir, `return Buffer.from(Buffer.from(old).toString() + ', then second')`)
+  t.same(committed, { runs: 2, value: 'changed under it, then second' }, 'the second run got the value written under the first')
+  t.equal(str(direct.namespace('n').read('k')), 'changed under it, then second')
+
+  const thrown = await runLosingFirstTry(svc, dir, `throw new Error('no thanks')`)
+  t.same(thrown, { runs: 2, error: 'no thanks' }, "the function's error comes through as it was thrown")
+  t.equal(str(direct.namespace('n').read('k')), 'changed under it', 'nothing written by the update that threw')
+  // The thread let the write transaction go: another process writes at once.
+  const other = spawnSync(process.execPath, [fixture('kvs-child.mjs'), 'increment', dir, 'n', 'after', '2'], { encoding: 'utf8', timeout: 30_000 })
+  t.equal(other.status, 0, `another process wrote: ${other.stderr}`)
+  t.equal(str(direct.namespace('n').read('after')), '2')
+})
+
+t.test('an update whose second run outlasts the hold: the thread writes nothing for it, and a third run commits', async (t) => {
+  const { dir, service: svc } = service(t)
+  await startThread(t, svc, dir)
+  // Longer than UPDATE_HOLD_MS: the thread gives the transaction up meanwhile.
+  const sleep = `Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ${UPDATE_HOLD_MS + 500})`
+  const outcome = await runLosingFirstTry(svc, dir, `if (runs === 2) { ${sleep}; return Buffer.from('late') } return Buffer.from('third')`)
+  t.same(outcome, { runs: 3, value: 'third' })
+  const direct = KvsStore.open({ dir })
+  t.teardown(() => direct.close())
+  t.equal(str(direct.namespace('n').read('k')), 'third')
+})
+
+t.test('a client thread terminated while the KVS thread holds a write transaction for it: the others write again', async (t) => {
+  const { dir, service: svc } = service(t)
+  await startThread(t, svc, dir)
+  const source = `
+    const { workerData, parentPort } = await import('node:worker_threads')
+    const { KvsRemote } = await import(${JSON.stringify(remoteModule)})
+    const ns = new KvsRemote(workerData.port, workerData.dir).namespace('n')
+    let runs = 0
+    ns.update('k', () => {
+      if (++runs === 1) {
+        ns.write('k', Buffer.from('changed under it'))
+        return Buffer.from('first')
+      }
+      parentPort.postMessage('holding')
+      for (;;) {}
+    })
+  `
+  const port = svc.connect()
+  const worker = new Worker(clientScript(dir, source), { workerData: { port, dir }, transferList: [port] })
+  await new Promise((resolve) => worker.once('message', resolve))
+  await worker.terminate()
+  const other = spawnSync(process.execPath, [fixture('kvs-child.mjs'), 'increment', dir, 'n', 'after', '3'], { encoding: 'utf8', timeout: 30_000 })
+  t.equal(other.status, 0, `another process wrote: ${other.stderr}`)
+  t.equal(await inClientThread(svc, dir, `ns.write('k', Buffer.from('next client'))`), 0, 'another client thread wrote')
+  const direct = KvsStore.open({ dir })
+  t.teardown(() => direct.close())
+  t.equal(str(direct.namespace('n').read('after')), '3')
+  t.equal(str(direct.namespace('n').read('k')), 'next client')
 })
 
 t.test('terminating a client thread in the middle of KVS calls blocks no one and crashes nothing', async (t) => {
