@@ -52,6 +52,11 @@ export class KvsRemote implements KvsProvider {
   /** The id of the last request the KVS thread answered (it stores it, then notifies). */
   readonly #flag = new Int32Array(new SharedArrayBuffer(4))
   #lastId = 0
+  /**
+   * While a locked update's function runs: its `ack`, which every call posted meanwhile bumps
+   * (the KVS thread, holding the transaction, sleeps on it and serves those calls in it).
+   */
+  #held: Int32Array | undefined
   readonly #namespaces = new Map<string, KvsPool>()
   readonly #watches = new Set<KvsWatch>()
   #closed = false
@@ -66,7 +71,13 @@ export class KvsRemote implements KvsProvider {
     checkKvsNamespace(name, this.dir)
     let pool = this.#namespaces.get(name)
     if (pool === undefined) {
-      pool = new RemotePool(name, this.dir, (request, context, ack) => this.#call(request, context, ack), this.#watches)
+      pool = new RemotePool(
+        name,
+        this.dir,
+        (request, context, ack) => this.#call(request, context, ack),
+        this.#watches,
+        (ack, run) => this.#holding(ack, run),
+      )
       this.#namespaces.set(name, pool)
     }
     return pool
@@ -89,15 +100,30 @@ export class KvsRemote implements KvsProvider {
     }
   }
 
-  /** Ask the thread and wait for its answer; `ack`: a locked update's, set once the request is posted (the thread waits on it). */
+  /** `run()` with `ack` as the locked update in progress (see #held); nested ones restore the outer one. */
+  #holding<T>(ack: Int32Array, run: () => T): T {
+    const outer = this.#held
+    this.#held = ack
+    try {
+      return run()
+    } finally {
+      this.#held = outer
+    }
+  }
+
+  /**
+   * Ask the thread and wait for its answer. `ack`: the locked update this ends (else the one in
+   * progress, if any), bumped once the request is posted: the thread waits on it.
+   */
   #call(request: KvsRequest, context: KvsErrorContext, ack?: Int32Array): unknown {
     this.#check(context)
     // Ids only grow (wrapping within int32), so a stale wake-up or answer is told apart.
     const id = (this.#lastId = this.#lastId >= 0x7fff_fff0 ? 1 : this.#lastId + 1)
     this.#port.postMessage({ id, request, flag: this.#flag })
-    if (ack !== undefined) {
-      Atomics.store(ack, 0, 1)
-      Atomics.notify(ack, 0)
+    const signal = ack ?? this.#held
+    if (signal !== undefined) {
+      Atomics.add(signal, 0, 1)
+      Atomics.notify(signal, 0)
     }
     const timeoutMs = callTimeoutMs()
     const deadline = Date.now() + timeoutMs
@@ -136,6 +162,8 @@ export class KvsRemote implements KvsProvider {
 }
 
 type Call = (request: KvsRequest, context: KvsErrorContext, ack?: Int32Array) => unknown
+/** Run a locked update's function with its `ack` in effect (KvsRemote.#holding). */
+type Holding = <T>(ack: Int32Array, run: () => T) => T
 
 /** One namespace through the KVS thread. */
 class RemotePool implements KvsPool {
@@ -144,11 +172,14 @@ class RemotePool implements KvsPool {
   readonly #call: Call
   readonly #watches: Set<KvsWatch>
 
-  constructor(name: string, dir: string, call: Call, watches: Set<KvsWatch>) {
+  readonly #holding: Holding
+
+  constructor(name: string, dir: string, call: Call, watches: Set<KvsWatch>, holding: Holding) {
     this.name = name
     this.#dir = dir
     this.#call = call
     this.#watches = watches
+    this.#holding = holding
   }
 
   read(key: string): Uint8Array | undefined {
@@ -216,7 +247,8 @@ class RemotePool implements KvsPool {
     const current = this.#call({ op: 'update', ns: this.name, key, ack }, context) as Uint8Array | undefined
     let next: Uint8Array | undefined
     try {
-      next = this.#apply(fn, current, context)
+      // Its KVS calls meanwhile are served in the held transaction (and wake the thread).
+      next = this.#holding(ack, () => this.#apply(fn, current, context))
     } catch (err) {
       // The thread holds the write transaction for this: let it go before passing the error on.
       this.#call({ op: 'update-abort' }, context, ack)

@@ -37,15 +37,27 @@ function reply(port: MessagePort, flag: Int32Array, answer: KvsReply): void {
   }
 }
 
-/** The client's next message, once it set `ack`; undefined after `boundMs` without one. */
-function awaitClient(port: MessagePort, ack: Int32Array, boundMs: number): KvsClientMessage | undefined {
+/**
+ * Wait for the client's `update-next` or `update-abort` while holding its update's transaction,
+ * serving (with `other`) the calls its function makes meanwhile, which join the transaction as
+ * they do in a process. The client adds 1 to `ack` after each message it posts meanwhile.
+ * Undefined after `boundMs` without the answer.
+ */
+function awaitClient(port: MessagePort, ack: Int32Array, boundMs: number, other: (message: KvsClientMessage) => void): KvsClientMessage | undefined {
   const deadline = performance.now() + boundMs
   for (;;) {
-    const received = receiveMessageOnPort(port)
-    if (received !== undefined) return received.message as KvsClientMessage
+    // Read before looking at the port: a message posted after the look changes it, so the wait
+    // below returns at once.
+    const seen = Atomics.load(ack, 0)
+    const received = receiveMessageOnPort(port)?.message as KvsClientMessage | undefined
+    if (received !== undefined) {
+      if (received.request.op === 'update-next' || received.request.op === 'update-abort') return received
+      other(received)
+      continue
+    }
     const left = deadline - performance.now()
     if (left <= 0) return undefined
-    Atomics.wait(ack, 0, 0, left)
+    Atomics.wait(ack, 0, seen, left)
   }
 }
 
@@ -58,7 +70,7 @@ class UpdateDropped extends Error {}
  * `update` request with the value, then the client's `update-next` with true once committed
  * (false when dropped, or its error), or its `update-abort` with false.
  */
-function serveUpdate(store: () => KvsStore, port: MessagePort, message: KvsClientMessage): void {
+function serveUpdate(store: () => KvsStore, port: MessagePort, message: KvsClientMessage, other: (message: KvsClientMessage) => void): void {
   const { id, request, flag } = message
   if (request.op !== 'update') return
   let answered = false
@@ -69,7 +81,7 @@ function serveUpdate(store: () => KvsStore, port: MessagePort, message: KvsClien
       .update(request.key, (current) => {
         reply(port, flag, { id, ok: true, result: current })
         answered = true
-        next = awaitClient(port, request.ack, UPDATE_HOLD_MS)
+        next = awaitClient(port, request.ack, UPDATE_HOLD_MS, other)
         if (next?.request.op !== 'update-next') throw new UpdateDropped()
         return next.request.next
       })
@@ -128,7 +140,7 @@ function serve(config: KvsServiceConfig, control: MessagePort): void {
     const answer = (message: KvsClientMessage): void => {
       const { id, request, flag } = message
       if (request.op === 'update') {
-        serveUpdate(open, port, message)
+        serveUpdate(open, port, message, answer)
         return
       }
       let result: KvsReply

@@ -231,9 +231,20 @@ t.test('an update whose first try lost: its second run sees the newer value and 
   t.same(committed, { runs: 2, value: 'changed under it, then second' }, 'the second run got the value written under the first')
   t.equal(str(direct.namespace('n').read('k')), 'changed under it, then second')
 
+  // KVS calls of the second run are served inside the transaction the thread holds for it.
+  direct.namespace('n').write('other', text('o'))
+  const nested = await runLosingFirstTry(
+    svc,
+    dir,
+    `const o = Buffer.from(ns.read('other')).toString(); ns.write('side', Buffer.from('side ' + o)); return Buffer.from('with ' + o)`,
+  )
+  t.same(nested, { runs: 2, value: 'with o' }, 'the second run read another key')
+  t.equal(str(direct.namespace('n').read('side')), 'side o', 'and wrote one, committed with the update')
+
   const thrown = await runLosingFirstTry(svc, dir, `throw new Error('no thanks')`)
   t.same(thrown, { runs: 2, error: 'no thanks' }, "the function's error comes through as it was thrown")
   t.equal(str(direct.namespace('n').read('k')), 'changed under it', 'nothing written by the update that threw')
+  t.equal(str(direct.namespace('n').read('side')), 'side o')
   // The thread let the write transaction go: another process writes at once.
   const other = spawnSync(process.execPath, [fixture('kvs-child.mjs'), 'increment', dir, 'n', 'after', '2'], { encoding: 'utf8', timeout: 30_000 })
   t.equal(other.status, 0, `another process wrote: ${other.stderr}`)
