@@ -250,8 +250,13 @@ class RemotePool implements KvsPool {
       // Its KVS calls meanwhile are served in the held transaction (and wake the thread).
       next = this.#holding(ack, () => this.#apply(fn, current, context))
     } catch (err) {
-      // The thread holds the write transaction for this: let it go before passing the error on.
-      this.#call({ op: 'update-abort' }, context, ack)
+      // The thread holds the write transaction for this: let it go before passing the error on
+      // (the function's own error, whatever the abort meets: a handle closed meanwhile).
+      try {
+        this.#call({ op: 'update-abort' }, context, ack)
+      } catch {
+        // The thread drops the transaction after UPDATE_HOLD_MS anyway.
+      }
       throw err
     }
     return this.#call({ op: 'update-next', next }, context, ack) === true ? { next } : undefined
