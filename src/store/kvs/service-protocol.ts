@@ -1,13 +1,13 @@
 /**
  * The messages between the supervisor's KVS thread (service-thread.ts) and its clients, the
- * operator workers (remote.ts), and what the supervisor (service.ts) hands the thread. Types
- * and constants only: each side imports this without loading the other.
+ * operator workers (remote.ts), and what the supervisor (service.ts) hands the thread. Types,
+ * constants and one predicate: each side imports this without loading the other.
  *
  * ```
  * client -> thread   ClientMessage {id, request, flag}   on the client's MessagePort
  * thread -> client   Reply {id, ok, result | error}      on the same port, then flag := id
  * (a locked update: 'update' answered with the value, then 'update-next' or 'update-abort',
- * each followed by ack := 1, answered when committed or dropped)
+ * answered when committed or dropped; every message the client posts until then adds 1 to ack)
  * supervisor -> thread   {type: 'connect', port, first?} | {type: 'close'}   on parentPort
  * ```
  *
@@ -44,9 +44,10 @@ export type KvsRequest =
   /**
    * The locked update (remote.ts, KvsRemote's update under contention): the thread takes the
    * write transaction, answers with the key's value, and holds the transaction until the
-   * client's `update-next` (written and committed: answered true) or `update-abort` comes,
-   * each posted with `ack` set to 1, or {@link UPDATE_HOLD_MS} passed (nothing written; a late
-   * `update-next` is answered false and the client tries again).
+   * client's `update-next` (written and committed: answered true) or `update-abort` comes, or
+   * {@link UPDATE_HOLD_MS} passed (nothing written; a late `update-next` is answered false and
+   * the client tries again). Every message the client posts meanwhile adds 1 to `ack`, which the
+   * thread sleeps on; the calls its function makes are served inside the transaction.
    */
   | { op: 'update'; ns: string; key: string; ack: Int32Array }
   | { op: 'update-next'; next: Uint8Array | undefined }
@@ -59,6 +60,11 @@ export type KvsRequest =
  * writer: the write lock, once, for this long.
  */
 export const UPDATE_HOLD_MS = 1000
+
+/** The client's second half of a locked update: its next value, or its abort. */
+export function endsUpdate(request: KvsRequest): request is Extract<KvsRequest, { op: 'update-next' | 'update-abort' }> {
+  return request.op === 'update-next' || request.op === 'update-abort'
+}
 
 /** The thread's answer to request `id`: its result, or the error it threw (serialized). */
 export type KvsReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: SerializedError }

@@ -13,6 +13,7 @@ import { isMainThread, parentPort, receiveMessageOnPort, workerData, type Messag
 import { serializeError } from '../../errors.js'
 import { KvsStore } from './store.js'
 import {
+  endsUpdate,
   KVS_THREAD_MARK,
   UPDATE_HOLD_MS,
   type KvsClientMessage,
@@ -51,7 +52,7 @@ function awaitClient(port: MessagePort, ack: Int32Array, boundMs: number, other:
     const seen = Atomics.load(ack, 0)
     const received = receiveMessageOnPort(port)?.message as KvsClientMessage | undefined
     if (received !== undefined) {
-      if (received.request.op === 'update-next' || received.request.op === 'update-abort') return received
+      if (endsUpdate(received.request)) return received
       other(received)
       continue
     }
@@ -70,9 +71,13 @@ class UpdateDropped extends Error {}
  * `update` request with the value, then the client's `update-next` with true once committed
  * (false when dropped, or its error), or its `update-abort` with false.
  */
-function serveUpdate(store: () => KvsStore, port: MessagePort, message: KvsClientMessage, other: (message: KvsClientMessage) => void): void {
-  const { id, request, flag } = message
-  if (request.op !== 'update') return
+function serveUpdate(
+  store: () => KvsStore,
+  port: MessagePort,
+  { id, flag }: KvsClientMessage,
+  request: Extract<KvsRequest, { op: 'update' }>,
+  other: (message: KvsClientMessage) => void,
+): void {
   let answered = false
   let next: KvsClientMessage | undefined
   try {
@@ -105,7 +110,7 @@ function serve(config: KvsServiceConfig, control: MessagePort): void {
   const open = (): KvsStore => (store ??= KvsStore.open({ dir: config.dir, mapSizeBytes: config.mapSizeBytes, verify: config.verify ?? true }))
   const handle = (request: KvsRequest): unknown => {
     // The second half of a locked update that was dropped meanwhile: nothing was written.
-    if (request.op === 'update-next' || request.op === 'update-abort') return false
+    if (endsUpdate(request)) return false
     const ns = open().namespace(request.ns)
     switch (request.op) {
       case 'read':
@@ -140,7 +145,7 @@ function serve(config: KvsServiceConfig, control: MessagePort): void {
     const answer = (message: KvsClientMessage): void => {
       const { id, request, flag } = message
       if (request.op === 'update') {
-        serveUpdate(open, port, message, answer)
+        serveUpdate(open, port, message, request, answer)
         return
       }
       let result: KvsReply
