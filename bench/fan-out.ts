@@ -11,6 +11,16 @@ import { medianOfRounds } from './stats.js'
 
 const SECTION = 'fan-out'
 export const FAN_OUT = [1, 4, 16] as const
+/**
+ * Messages sent before the recorded rounds: 12 s at 200/s. The receivers run the same code on
+ * the same messages, so V8 finds the same functions hot at the same moment in every one of
+ * them and compiles them (TurboFan, on each process's worker threads) all at once: with 50
+ * (250 ms) or 600 (3 s), 16 receivers on 2 cores spent whole seconds of the rounds compiling,
+ * and the messages then waited 20-90 ms (perf: those threads, not the programs, held both
+ * cores). Those bursts end within ~10 s of the start; the figure is the steady state after them
+ * (bench/RESULTS.md, "Fan-out: sixteen receivers compile at once").
+ */
+export const FAN_OUT_WARMUP = 2_400
 /** --quick: enough to show the figure grows with the receivers, without 16 node processes. */
 export const FAN_OUT_QUICK = [1, 4] as const
 
@@ -36,7 +46,7 @@ export async function fanOut(ctx: SectionContext, section: string, path: FanOutP
   const figures: Figure[] = []
   for (const receivers of ctx.quick ? FAN_OUT_QUICK : FAN_OUT) {
     const dir = freshDir(ctx.tmp, `${section}-fan-${receivers}`)
-    const plan = { size: 1024, warmup: ctx.quick ? 5 : 50, rounds: rounds(ctx.quick), count: ctx.quick ? 20 : 300, intervalMs: 5 }
+    const plan = { size: 1024, warmup: ctx.quick ? 5 : FAN_OUT_WARMUP, rounds: rounds(ctx.quick), count: ctx.quick ? 20 : 300, intervalMs: 5 }
     const planFile = writeJson(join(dir, 'plan.json'), plan)
     const sinks = Array.from({ length: receivers }, (_, i) => `sink-${i}`)
     const dataflow = {
