@@ -1,6 +1,6 @@
 /**
  * How much each measurement does, full run and --quick. Counts are per round; each figure is
- * the median over its rounds. Sized so the full run stays around 5 minutes on 2 cores. --quick
+ * the median over its rounds. Sized so the full run stays around 20-25 minutes on 2 cores. --quick
  * is the test suite's smoke check (test/bench/quick.test.ts): it only has to prove that every
  * section runs and reports its figures, so it does the least that yields each one (its numbers
  * are not worth comparing).
