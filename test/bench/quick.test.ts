@@ -61,20 +61,23 @@ const WITH_BASELINE = [
   ...['8B', '64KB'].flatMap((s) => [`node-operator-pipelined.tput.${s}.msgs`, `node-operator-pipelined.tput.${s}.mbs`]),
   ...SCALE.flatMap((n) => [`scale.operators.${n}.rss`, `scale.nodes.${n}.rss`]),
   ...['16B', '1KB', '64KB'].flatMap((s) => [`state.commit.${s}`, `state.operator.${s}`]),
+  // Fan-out beside bare zeromq.js processes at each receiver count, and the spread from one
+  // receiver to the most (the target's figure) for both.
+  ...['fan-out', 'node-node-best-effort-fan-out', 'node-node-direct-fan-out'].flatMap((section) => [
+    ...FAN_OUT.map((n) => `${section}.${n}`),
+    `${section}.spread`,
+  ]),
 ]
 const WITHOUT_BASELINE = [
   ...['8B', '1KB', '64KB', '1MB', '4MB', '16MB', '4MB@30Hz'].flatMap((s) => [`node-operator.n2o.${s}`, `node-operator.o2n.${s}`]),
   ...['operator', 'node'].flatMap((who) => [`timer.${who}.interval`, `timer.${who}.jitter`]),
-  ...FAN_OUT.map((n) => `fan-out.${n}`),
-  ...FAN_OUT.map((n) => `node-node-best-effort-fan-out.${n}`),
-  ...FAN_OUT.map((n) => `node-node-direct-fan-out.${n}`),
   ...SCALE.flatMap((n) => [`scale.operators.${n}.startup`, `scale.nodes.${n}.startup`]),
   'state.operator.none',
   'state.restore.1KB',
   'state.restore.10MB',
 ]
 /** Figures that are distributions (p50, p99, max). */
-const DISTRIBUTIONS = /\.(rtt|n2o|o2n|interval|jitter|restore)\.|fan-out\./
+const DISTRIBUTIONS = /\.(rtt|n2o|o2n|interval|jitter|restore)\.|fan-out\.\d/
 
 /**
  * Run the quick benchmark; kill it (and say so in stderr) if it prints nothing for `stallMs`.
