@@ -61,6 +61,10 @@ const WITH_BASELINE = [
   ...['8B', '64KB'].flatMap((s) => [`node-operator-pipelined.tput.${s}.msgs`, `node-operator-pipelined.tput.${s}.mbs`]),
   ...SCALE.flatMap((n) => [`scale.operators.${n}.rss`, `scale.nodes.${n}.rss`]),
   ...['16B', '1KB', '64KB'].flatMap((s) => [`state.commit.${s}`, `state.operator.${s}`]),
+  // The 1 kHz tail (p99 / p50) beside its baseline's, on every path that runs the paced phase.
+  ...['node-node', 'node-node-best-effort', 'node-node-direct', 'operator-operator', 'operator-operator-best-effort', 'operator-operator-linked'].map(
+    (section) => `${section}.tail.1KB@1000/s`,
+  ),
   // Fan-out beside bare zeromq.js processes at each receiver count, and the spread from one
   // receiver to the most (the target's figure) for both.
   ...['fan-out', 'node-node-best-effort-fan-out', 'node-node-direct-fan-out'].flatMap((section) => [
