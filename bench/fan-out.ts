@@ -9,7 +9,7 @@
 import { join } from 'node:path'
 import { fixture, freshDir, readJson, runDataflow, runProcess, socketDir, writeJson, type SectionContext } from './harness.js'
 import { rounds } from './plans.js'
-import { latencyFigure, type Figure } from './report.js'
+import { latencyFigure, selfRatioFigure, type Figure } from './report.js'
 import { medianOfRounds, type Distribution } from './stats.js'
 
 const SECTION = 'fan-out'
@@ -87,19 +87,19 @@ export async function fanOut(ctx: SectionContext, section: string, path: FanOutP
   const one = p99s[0]
   const most = p99s[p99s.length - 1]
   if (one !== undefined && most !== undefined && most !== one) {
-    const dora = most.dora / one.dora
-    const bare = most.bare / one.bare
-    figures.push({
-      id: `${section}.spread`,
-      section,
-      label: `p99 with ${most.receivers} receivers / p99 with ${one.receivers}`,
-      unit: 'x',
-      value: dora,
-      baseline: bare,
-      baselineLabel: BASELINE,
-      ratio: dora / bare,
-      rounds: rounds(ctx.quick),
-    })
+    figures.push(
+      selfRatioFigure(
+        {
+          id: `${section}.spread`,
+          section,
+          label: `p99 with ${most.receivers} receivers / p99 with ${one.receivers}`,
+          rounds: rounds(ctx.quick),
+          baselineLabel: BASELINE,
+        },
+        most.dora / one.dora,
+        most.bare / one.bare,
+      ),
+    )
   }
   return figures
 }

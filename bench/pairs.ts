@@ -5,7 +5,7 @@
  */
 import { sizeText, type LatencyResult, type Plan, type StreamResult } from './harness.js'
 import { PACED_LABEL } from './plans.js'
-import { latencyFigure, rateFigure, type Figure } from './report.js'
+import { latencyFigure, rateFigure, selfRatioFigure, type Figure } from './report.js'
 import { medianOfRounds } from './stats.js'
 
 type Rounds = Record<string, Record<string, unknown>>
@@ -47,19 +47,11 @@ export function roundTripFigures(section: string, dora: LatencyResult, base: Lat
     if (label !== PACED_LABEL || bd === undefined) return [figure]
     // The target "p99 <= 3x p50 at 1 KB, 1000 msg/s" is read on this, the baseline's own tail
     // beside it (bare zeromq.js's has read 3.2-5.5x on this VM: above the target itself).
-    const tail = d.p99 / d.p50
-    const baseTail = bd.p99 / bd.p50
-    const tailFigure: Figure = {
-      id: `${section}.tail.${label}`,
-      section,
-      label: `p99 / p50 of the round trip ${sizeText(label)}`,
-      unit: 'x',
-      value: tail,
-      baseline: baseTail,
-      baselineLabel,
-      ratio: tail / baseTail,
-      rounds: r.rtt.length,
-    }
+    const tailFigure = selfRatioFigure(
+      { id: `${section}.tail.${label}`, section, label: `p99 / p50 of the round trip ${sizeText(label)}`, rounds: r.rtt.length, baselineLabel },
+      d.p99 / d.p50,
+      bd.p99 / bd.p50,
+    )
     return [figure, tailFigure]
   })
 }

@@ -118,6 +118,11 @@ export function rateFigure(common: Common & { unit: string; samples?: number }, 
   return figure
 }
 
+/** A ratio of a path to itself (unit `x`: a p99 over a p50, or over another p99), beside its baseline's. */
+export function selfRatioFigure(common: Common, value: number, baseline: number): Figure {
+  return { ...common, unit: 'x', value, baseline, ratio: value / baseline }
+}
+
 /** Format a number with about 3 significant digits, thousands grouped. */
 export function fmt(value: number | undefined): string {
   if (value === undefined) return ''
