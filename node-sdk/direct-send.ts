@@ -52,10 +52,11 @@ export const MIN_DIRECT_PIPE = 64
  */
 export const DIRECT_PIPE_BYTES = 32 << 20
 
-function directPipeBytes(): number {
-  const raw = process.env['DORA_TS_DIRECT_PIPE_BYTES']
-  const value = raw === undefined || raw === '' ? DIRECT_PIPE_BYTES : Number(raw)
-  return Number.isSafeInteger(value) && value >= 0 ? value : DIRECT_PIPE_BYTES
+/** A node's setting `name` in bytes (a whole number, 0 and up), else `fallback`. */
+function envBytes(name: string, fallback: number): number {
+  const raw = process.env[name]
+  const value = raw === undefined || raw === '' ? fallback : Number(raw)
+  return Number.isSafeInteger(value) && value >= 0 ? value : fallback
 }
 
 /** The send high-water mark of a pipe of small messages, for receivers whose largest `queue_size` is `queue`. */
@@ -118,12 +119,6 @@ const CLOSE_RETRY_MS = 5
  * overrides it.
  */
 export const DIRECT_SHM_THRESHOLD_BYTES = 8 << 20
-
-function directShmThreshold(): number {
-  const raw = process.env['DORA_TS_DIRECT_SHM_THRESHOLD']
-  const value = raw === undefined || raw === '' ? DIRECT_SHM_THRESHOLD_BYTES : Number(raw)
-  return Number.isSafeInteger(value) && value >= 0 ? value : DIRECT_SHM_THRESHOLD_BYTES
-}
 
 interface Link {
   route: DirectRoute
@@ -209,11 +204,18 @@ const COLLECT_EVERY = 256
 
 /**
  * A message on a reliable direct link whose payload is at least this large travels in the log
- * only: the socket carries its header, and the receiver reads the entry back (one copy out of
- * tmpfs, where the socket would add its own). Below, the payload rides the socket too and the
- * receiver never reads the log unless it missed something.
+ * only (8 KiB): the socket carries its header, and the receiver reads the entry back, one copy
+ * out of tmpfs. On the socket as well, the payload cost the sender a copy for ZeroMQ (which
+ * would read the caller's buffer after send() resolved) and both ZeroMQ I/O threads a copy
+ * through the kernel, while the log holds it already. Measured on the 2-core VM (streams of
+ * awaited sends, the two ways alternating: bench/RESULTS.md): 8 KB 15k -> 24k msg/s, 16 KB 14k
+ * -> 26k, 64 KB 8k -> 12k, round trips no slower; at 4 KB even, at 1 KB the socket ahead
+ * (43k against 35k: a read per message costs more than it saves). Below, the payload rides the
+ * socket too and the receiver never reads the log unless it missed something. (It was 256 KiB
+ * until 2026-12-05.) A node's `DORA_TS_LINK_READ_BYTES` (bytes; 0: always on the socket too)
+ * overrides it.
  */
-export const LINK_READ_BYTES = 256 * 1024
+export const LINK_READ_BYTES = 8 * 1024
 
 /** zeromq.js copies a frame of at most this many bytes as it is sent (above, it keeps a reference to it). */
 export const ZMQ_COPIES_UP_TO = 128
@@ -239,7 +241,9 @@ export class DirectSender {
   readonly #shmDir: string
   readonly #shmThreshold: number
   /** {@link DIRECT_PIPE_BYTES}, or the node's `DORA_TS_DIRECT_PIPE_BYTES`. */
-  readonly #pipeBytes = directPipeBytes()
+  readonly #pipeBytes = envBytes('DORA_TS_DIRECT_PIPE_BYTES', DIRECT_PIPE_BYTES)
+  /** {@link LINK_READ_BYTES}, or the node's `DORA_TS_LINK_READ_BYTES` (0: never in the log only). */
+  readonly #linkReadBytes = envBytes('DORA_TS_LINK_READ_BYTES', LINK_READ_BYTES)
   readonly #prefix: string
   readonly #nodeId: string
   #segments = 0
@@ -257,7 +261,8 @@ export class DirectSender {
     this.#only = new Set(registration.directOnly ?? [])
     this.#shmDir = registration.shmDir
     // The supervisor's threshold 0 means shared memory is off for the run: off here too.
-    this.#shmThreshold = registration.shmDir === '' || registration.shmThreshold === 0 ? 0 : directShmThreshold()
+    this.#shmThreshold =
+      registration.shmDir === '' || registration.shmThreshold === 0 ? 0 : envBytes('DORA_TS_DIRECT_SHM_THRESHOLD', DIRECT_SHM_THRESHOLD_BYTES)
     this.#nodeId = registration.nodeId
     this.#dataflowId = registration.dataflowId
     this.#prefix = `${registration.nodeId}@${registration.restartCount}@`
@@ -325,7 +330,7 @@ export class DirectSender {
     if (this.#only.has(outputId)) this.#counter.sent++
     for (const link of links) {
       // A payload that waits in the link log only is bounded there (logBound), not in the pipe.
-      const inLogOnly = at !== undefined && hasLinkLog(link.route) && data.byteLength >= LINK_READ_BYTES
+      const inLogOnly = at !== undefined && hasLinkLog(link.route) && this.#inLogOnly(data)
       if (!inLogOnly && data.byteLength > link.pipe.largest) this.#grow(link.pipe, data.byteLength)
     }
     const bestEffort = log === undefined ? links : links.filter((l) => !hasLinkLog(l.route))
@@ -341,7 +346,7 @@ export class DirectSender {
       // Its receiver has as many of this link's files unread as its pipe may hold: dropped (counted).
       if (!logged && shares?.full.has(link) === true) continue
       const shm = logged ? undefined : shares?.segments?.get(link)
-      const inLogOnly = logged && data.byteLength >= LINK_READ_BYTES
+      const inLogOnly = logged && this.#inLogOnly(data)
       // As many large messages on their way to it as its pipe may hold (once it holds fewer
       // than small ones, for their bytes): dropped (counted).
       const bounded = !logged && shm === undefined && data.byteLength >= ACK_FROM_BYTES && link.pipe.limit < pipeLimitByCount(link.pipe.queue)
@@ -373,6 +378,11 @@ export class DirectSender {
         if (shm !== undefined) unlinkQuietly(join(this.#shmDir, shm.segment))
       })
     }
+  }
+
+  /** Whether a logged message of `data` travels in its link log only (the socket carries its header). */
+  #inLogOnly(data: Uint8Array): boolean {
+    return this.#linkReadBytes !== 0 && data.byteLength >= this.#linkReadBytes
   }
 
   /**

@@ -56,6 +56,9 @@ export { CLOSE_ACK_TIMEOUT_MS }
  */
 export const CATCH_UP_AFTER_MS = 1
 
+/** How long after its stop event a node still open reminds the program to close it (ms; see Node's #remindToClose). */
+export const CLOSE_REMINDER_MS = 2_000
+
 /** Most turns of the event loop one catch-up takes (a sender still streaming fast would keep it going). */
 const CATCH_UP_TURNS = 8
 
@@ -292,7 +295,10 @@ export class Node implements AsyncDisposable {
           // Written to the cursor later, with the next write or once the loop waited a while (link-inputs.ts).
           if (item.link !== undefined) this.#links.consumed(item.link.input, item.link.seq)
           this.#consume(item.seq)
-          if (event.type === 'stop') return
+          if (event.type === 'stop') {
+            this.#remindToClose()
+            return
+          }
           continue
         }
         if (this.#ended) return
@@ -377,6 +383,23 @@ export class Node implements AsyncDisposable {
     this.#outputs.wakePaused()
     this.#closing = this.#closeGracefully()
     return this.#closing
+  }
+
+  /**
+   * The program came back from its stop event: its loop is over. A node left open keeps the
+   * process running (its sockets), so a program that ends without `close()` would wait for the
+   * supervisor to terminate it after the grace period, which reports the node failed. If the
+   * node is still open {@link CLOSE_REMINDER_MS} later, that is said once on stderr (the timer
+   * holds nothing: a process with nothing else alive exits as before).
+   */
+  #remindToClose(): void {
+    if (this.#state !== 'open') return
+    setTimeout(() => {
+      if (this.#state !== 'open') return
+      process.stderr.write(
+        `dora-ts: node "${this.id}": its events ended ${CLOSE_REMINDER_MS / 1000} s ago (stop) and node.close() was not called; the node's sockets keep this process running until it is, and the supervisor terminates a node that has not exited at the end of its grace period. End the program with \`await node.close()\` (or connect with \`await using node = await Node.connect()\`).\n`,
+      )
+    }, CLOSE_REMINDER_MS).unref()
   }
 
   /**
@@ -477,12 +500,13 @@ export class Node implements AsyncDisposable {
   async #catchUp(): Promise<void> {
     // Two turns at least (zeromq.js may hand a socket's messages over in the turn after the one
     // whose poll saw it readable), then on while a turn brought messages.
+    const endCatchUp = this.#links.beginCatchUp()
     let arrived = -1
     for (let turn = 0; turn < CATCH_UP_TURNS && (turn < 2 || this.#directCounter.received !== arrived); turn++) {
       arrived = this.#directCounter.received
       await new Promise<void>((resolve) => setImmediate(resolve))
     }
-    if (this.#state !== 'closed') this.#links.poll()
+    if (this.#state !== 'closed') endCatchUp()
   }
 
   /**

@@ -118,6 +118,29 @@ t.test('a node that ignores Stop is terminated after the grace period', async (t
   t.notOk(alive(pid!))
 })
 
+t.test('a node whose program ends without close() is told so on stderr before the grace period ends', async (t) => {
+  const { file } = dataflow(
+    t,
+    `nodes:
+  - id: forgetful
+    path: ${fixture('forgets-close.mjs')}
+    inputs: { tick: dora/timer/millis/50 }
+`,
+  )
+  const cli = startCli(['run', file])
+  await cli.waitFor(/pid=(\d+)/)
+  const [pid] = printedPids(cli.output().stdout)
+  cli.child.kill('SIGINT')
+  await cli.waitFor(/events ended/)
+  await cli.waitFor(/node "forgetful": its events ended 2 s ago \(stop\) and node\.close\(\) was not called/)
+  // Again: skip the rest of the grace period.
+  cli.child.kill('SIGINT')
+  const result = await cli.exited
+  t.equal(result.code, 1, 'the node did not exit: the run reports it')
+  t.match(result.stderr + result.stdout, /End the program with `await node\.close\(\)`/, 'the line says what to do')
+  t.notOk(alive(pid!))
+})
+
 t.test('when the supervisor is SIGKILLed, its nodes exit on their own and remove its sockets', async (t) => {
   const { file, runtimeDir } = dataflow(
     t,

@@ -5,7 +5,7 @@
  * supervisor's path must hold as it is: a source SIGKILLed right after sends resolved and a
  * sink SIGKILLed in the middle of its input, both restarted; every message arrives intact, a
  * copy seen twice is marked `redelivered`, and a clean run leaves no message bytes in shared
- * memory. Small payloads ride the socket; large ones (>= 256 KiB) are read from the log.
+ * memory. Small payloads ride the socket; larger ones (>= 8 KiB) are read from the log.
  */
 import t from 'tap'
 import { readJsonl } from '../fixtures/jsonl.js'

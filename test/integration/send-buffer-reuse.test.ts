@@ -11,12 +11,16 @@ import { join } from 'node:path'
 import { fixture } from '../fixtures/nodes.js'
 import { readJsonl } from '../fixtures/jsonl.js'
 import { dump, startInProcess } from './fixtures/in-process.js'
+import { LINK_READ_BYTES, ZMQ_COPIES_UP_TO } from '../../node-sdk/direct-send.js'
 
 process.env['DORA_TS_SHM_DIR'] = t.testdir({})
 
 const COUNT = 1500
-/** Under LINK_READ_BYTES and the shared-memory thresholds: the payload rides the socket. */
-const SIZE = 64 * 1024
+/**
+ * Under LINK_READ_BYTES and the shared-memory thresholds, above what ZeroMQ copies itself: the
+ * payload rides the socket, where ZeroMQ would read the buffer after send() resolved.
+ */
+const SIZE = LINK_READ_BYTES / 2
 
 interface Checked {
   got: number
@@ -30,6 +34,8 @@ const paths: [name: string, top: string, inputExtra: string, sourceEnv: string][
   ['the supervisor path', '_unstable_direct_links: false\n', '', ''],
   ['a reliable direct link, frames handed over with transfer', '', '', ', TRANSFER: "1"'],
 ]
+
+t.ok(SIZE > ZMQ_COPIES_UP_TO, `${SIZE} bytes is a size ZeroMQ does not copy itself`)
 
 for (const [name, top, inputExtra, sourceEnv] of paths) {
   t.test(`${name}: a camera refilling one buffer sends every frame as it was`, async (t) => {

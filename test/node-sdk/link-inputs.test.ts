@@ -1,7 +1,7 @@
 /**
  * A node's reliable direct inputs (node-sdk/link-inputs.ts) on a real link log in a temp
- * folder: the periodic look at the log reads only inputs whose socket went quiet (a flowing
- * socket shows its gaps itself), and the cursor covers each entry before the program is handed
+ * folder: the periodic look at the log, and a busy program's catch-up, read only inputs whose
+ * socket went quiet (a flowing socket shows its gaps itself), and the cursor covers each entry before the program is handed
  * it, with one write per LINK_MARK_AHEAD entries in a stream, exact once the loop has waited.
  */
 import t, { type Test } from 'tap'
@@ -70,6 +70,27 @@ t.test('the periodic look reads only an input whose socket was quiet since the l
   t.same(taken(), [], 'one look after a message arrived: still not read')
   inputs.tick()
   t.same(taken(), [4], 'a whole period quiet: read from the log')
+})
+
+t.test("a busy program's catch-up reads the log only of inputs whose socket brought nothing meanwhile", async (t) => {
+  const { inputs, append, taken } = setup(t)
+  inputs.poll()
+  inputs.arrived(append(1))
+  t.same(taken(), [1])
+  // The program was busy; 2 and 3 were appended, 2's socket copy comes during the catch-up.
+  const two = append(2)
+  const three = append(3)
+  let endCatchUp = inputs.beginCatchUp()
+  inputs.arrived(two)
+  endCatchUp()
+  t.same(taken(), [2], 'the socket flowed: 3 is left to its socket copy, not read ahead from the log')
+  inputs.arrived(three)
+  t.same(taken(), [3], 'its socket copy is taken, not dropped as already read')
+  // 4's socket copy never comes (its sender's pipe refused it): a catch-up that hears nothing reads it.
+  append(4)
+  endCatchUp = inputs.beginCatchUp()
+  endCatchUp()
+  t.same(taken(), [4], 'a quiet socket during the catch-up: read from the log')
 })
 
 t.test('the cursor covers each entry before the program has it: one write per mark-ahead read in a stream, exact after a wait', async (t) => {
