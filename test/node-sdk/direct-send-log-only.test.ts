@@ -16,21 +16,7 @@ import { DirectSender, LINK_READ_BYTES } from '../../node-sdk/direct-send.js'
 import { DirectCounter } from '../../node-sdk/direct-counter.js'
 import { decodeNodeToNode } from '../../src/protocol/node/codec.js'
 import { LinkLogReader } from '../../src/transport/link-log.js'
-import type { Registration } from '../../src/protocol/node/messages.js'
-import type { MessageHeader } from '../../src/events.js'
-
-const header = (sequence: number): MessageHeader => ({
-  dataflowId: 'df-1',
-  senderNode: 'camera',
-  senderOperator: '',
-  outputId: 'frames',
-  sequence: BigInt(sequence),
-  timestampNs: 0n,
-  metadata: {},
-  encoding: 'raw',
-  messageId: `m${sequence}`,
-  redelivered: false,
-})
+import { cameraRegistration, frameHeader } from './fixtures/direct-sender.js'
 
 /** A payload of `size` bytes whose bytes say which message it is (byte i = (seq + i) mod 251). */
 function payload(seq: number, size: number): Uint8Array {
@@ -54,23 +40,10 @@ async function link(t: Test, linkReadBytes: string | undefined): Promise<Link> {
   await pull.bind(endpoint)
   t.teardown(() => pull.close())
   const logDir = join(dir, 'log')
-  const registration: Registration = {
-    dataflowId: 'df-1',
-    dataflowName: 'log-only',
-    nodeId: 'camera',
-    restartCount: 0,
-    inputs: [],
-    outputs: ['frames'],
-    kvsPath: '',
-    kvsMapSize: 0n,
-    kvsNamespace: '',
-    atLeastOnce: false,
-    maxMessageSize: 0,
-    shmDir: '',
-    shmThreshold: 0,
-    directOnly: ['frames'],
-    directRoutes: [{ outputId: 'frames', receiverNode: 'viewer', endpoint, inputId: 'frames', queueSize: 100, logDir, cursorName: 'viewer.frames' }],
-  }
+  const registration = cameraRegistration(
+    { endpoint, queueSize: 100, logDir, cursorName: 'viewer.frames' },
+    { dataflowName: 'log-only', shmDir: '', shmThreshold: 0, restartCount: 0 },
+  )
   const before = process.env['DORA_TS_LINK_READ_BYTES']
   if (linkReadBytes === undefined) delete process.env['DORA_TS_LINK_READ_BYTES']
   else process.env['DORA_TS_LINK_READ_BYTES'] = linkReadBytes
@@ -87,7 +60,7 @@ async function link(t: Test, linkReadBytes: string | undefined): Promise<Link> {
 /** Send one message of each size and report, per message, whether the socket carried its payload and what the log holds. */
 async function sendAndRead(l: Link, sizes: readonly number[]): Promise<{ onSocket: boolean[]; logIntact: boolean[] }> {
   const onSocket: boolean[] = []
-  sizes.forEach((size, i) => l.sender.send('frames', header(i + 1), payload(i + 1, size)))
+  sizes.forEach((size, i) => l.sender.send('frames', frameHeader(i + 1), payload(i + 1, size)))
   for (let i = 0; i < sizes.length; i++) {
     const frames = await l.pull.receive()
     const head = decodeNodeToNode(frames[0]!)

@@ -17,21 +17,7 @@ import { Pull } from 'zeromq'
 import { DirectSender, DIRECT_PIPE_BYTES, MIN_DIRECT_PIPE, sendPipeLimit } from '../../node-sdk/direct-send.js'
 import { DirectCounter } from '../../node-sdk/direct-counter.js'
 import { AckWriter, readAck } from '../../node-sdk/link-acks.js'
-import type { Registration } from '../../src/protocol/node/messages.js'
-import type { MessageHeader } from '../../src/events.js'
-
-const header = (sequence: number): MessageHeader => ({
-  dataflowId: 'df-1',
-  senderNode: 'camera',
-  senderOperator: '',
-  outputId: 'frames',
-  sequence: BigInt(sequence),
-  timestampNs: 0n,
-  metadata: {},
-  encoding: 'raw',
-  messageId: `m${sequence}`,
-  redelivered: false,
-})
+import { cameraRegistration, frameHeader } from './fixtures/direct-sender.js'
 
 t.test('the limit: messages while they fit in the budget, fewer for larger ones, never under the queue nor 2', async (t) => {
   t.equal(sendPipeLimit(1, 0), MIN_DIRECT_PIPE, 'nothing sent yet')
@@ -55,23 +41,10 @@ async function stalledReceiver(t: Test): Promise<string> {
 }
 
 function sender(dir: string, endpoint: string, shmThreshold: number, restartCount: number): { direct: DirectSender; counter: DirectCounter } {
-  const registration: Registration = {
-    dataflowId: 'df-1',
-    dataflowName: 'pipe-bound',
-    nodeId: 'camera',
-    restartCount,
-    inputs: [],
-    outputs: ['frames'],
-    kvsPath: '',
-    kvsMapSize: 0n,
-    kvsNamespace: '',
-    atLeastOnce: false,
-    maxMessageSize: 0,
-    shmDir: dir,
-    shmThreshold: shmThreshold === 0 ? 0 : 1,
-    directOnly: ['frames'],
-    directRoutes: [{ outputId: 'frames', receiverNode: 'viewer', endpoint, inputId: 'frames', queueSize: 1 }],
-  }
+  const registration = cameraRegistration(
+    { endpoint, queueSize: 1 },
+    { dataflowName: 'pipe-bound', shmDir: dir, shmThreshold: shmThreshold === 0 ? 0 : 1, restartCount },
+  )
   const counter = new DirectCounter()
   return { direct: new DirectSender(registration, counter), counter }
 }
@@ -79,7 +52,7 @@ function sender(dir: string, endpoint: string, shmThreshold: number, restartCoun
 /** Send `count` frames, one per turn of the event loop, as a camera would (the bounds hold whatever the pace). */
 async function sendAll(direct: DirectSender, count: number, size: number): Promise<void> {
   for (let i = 1; i <= count; i++) {
-    direct.send('frames', header(i), new Uint8Array(size), true)
+    direct.send('frames', frameHeader(i), new Uint8Array(size), true)
     await new Promise<void>((resolve) => setTimeout(resolve, 1))
   }
 }
@@ -125,7 +98,7 @@ t.test('through shared-memory files: at most as many files wait unread, the rest
   t.equal(counter.dropped, COUNT - limit, 'the rest were dropped, counted')
   // The receiver reads the oldest (it lets go of its name): the next frame has room.
   rmSync(join(dir, files.sort((a, b) => Number(a.split('@').at(-1)!.split('.')[0]) - Number(b.split('@').at(-1)!.split('.')[0]))[0]!))
-  direct.send('frames', header(COUNT + 1), new Uint8Array(4 << 20), true)
+  direct.send('frames', frameHeader(COUNT + 1), new Uint8Array(4 << 20), true)
   t.equal(unread().length, limit, 'a new file took its place')
   t.equal(counter.dropped, COUNT - limit, 'and nothing more was dropped')
 })
@@ -147,7 +120,7 @@ async function setUpAcknowledged(t: Test, restartCount = 0) {
  * the acknowledgements' alone (a full socket's are counted later, when its send fails).
  */
 function sendAtOnce(direct: DirectSender, from: number, to: number): void {
-  for (let i = from; i <= to; i++) direct.send('frames', header(i), new Uint8Array(1 << 20), true)
+  for (let i = from; i <= to; i++) direct.send('frames', frameHeader(i), new Uint8Array(1 << 20), true)
 }
 
 t.test('acknowledged: what is on its way to a receiver, all pipes together, is held to the limit', async (t) => {
