@@ -178,9 +178,9 @@ export class LinkInputs {
 
   /**
    * A busy program's catch-up begins (node.ts: the loop reads what the sockets hold before the
-   * next event); {@link endCatchUp} then looks at the logs of the inputs whose socket brought
-   * nothing meanwhile. What, for an input whose socket flows: as in {@link tick}, reading its
-   * log ahead would take every message still in the socket's pipe twice (in a 64 KB stream
+   * next event); the function returned ends it with a look at the logs of the inputs whose
+   * socket brought nothing meanwhile. Not the others: as in {@link tick}, reading a flowing
+   * input's log ahead would take every message still in its socket's pipe twice (in a 64 KB stream
    * into a receiver kept busy, these reads were 17% of its time), and a gap shows with the
    * next arrival anyway.
    */
