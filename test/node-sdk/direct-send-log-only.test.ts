@@ -8,15 +8,13 @@
  * and what the log holds are read back as the receiver's SDK would.
  */
 import t, { type Test } from 'tap'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Pull } from 'zeromq'
+import type { Pull } from 'zeromq'
 import { DirectSender, LINK_READ_BYTES } from '../../node-sdk/direct-send.js'
 import { DirectCounter } from '../../node-sdk/direct-counter.js'
 import { decodeNodeToNode } from '../../src/protocol/node/codec.js'
 import { LinkLogReader } from '../../src/transport/link-log.js'
-import { cameraRegistration, frameHeader } from './fixtures/direct-sender.js'
+import { cameraRegistration, frameHeader, viewerSocket, withEnv } from './fixtures/direct-sender.js'
 
 /** A payload of `size` bytes whose bytes say which message it is (byte i = (seq + i) mod 251). */
 function payload(seq: number, size: number): Uint8Array {
@@ -32,29 +30,15 @@ interface Link {
 }
 
 async function link(t: Test, linkReadBytes: string | undefined): Promise<Link> {
-  // Its own short folder: a socket path has at most 107 bytes, a test dir's can be longer.
-  const dir = mkdtempSync(join(tmpdir(), 'dts-logonly-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const endpoint = `ipc://${join(dir, 'viewer.sock')}`
-  const pull = new Pull({ linger: 0 })
-  await pull.bind(endpoint)
-  t.teardown(() => pull.close())
+  const { pull, endpoint, dir } = await viewerSocket(t)
   const logDir = join(dir, 'log')
   const registration = cameraRegistration(
     { endpoint, queueSize: 100, logDir, cursorName: 'viewer.frames' },
     { dataflowName: 'log-only', shmDir: '', shmThreshold: 0, restartCount: 0 },
   )
-  const before = process.env['DORA_TS_LINK_READ_BYTES']
-  if (linkReadBytes === undefined) delete process.env['DORA_TS_LINK_READ_BYTES']
-  else process.env['DORA_TS_LINK_READ_BYTES'] = linkReadBytes
-  try {
-    const sender = new DirectSender(registration, new DirectCounter())
-    t.teardown(() => sender.release(true))
-    return { sender, pull, logDir }
-  } finally {
-    if (before === undefined) delete process.env['DORA_TS_LINK_READ_BYTES']
-    else process.env['DORA_TS_LINK_READ_BYTES'] = before
-  }
+  const sender = withEnv({ DORA_TS_LINK_READ_BYTES: linkReadBytes }, () => new DirectSender(registration, new DirectCounter()))
+  t.teardown(() => sender.release(true))
+  return { sender, pull, logDir }
 }
 
 /** Send one message of each size and report, per message, whether the socket carried its payload and what the log holds. */

@@ -10,14 +10,12 @@
  * of 2 messages, so what the sender accepted is what its own pipe held (and a few on the way).
  */
 import t, { type Test } from 'tap'
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Pull } from 'zeromq'
 import { DirectSender, DIRECT_PIPE_BYTES, MIN_DIRECT_PIPE, sendPipeLimit } from '../../node-sdk/direct-send.js'
 import { DirectCounter } from '../../node-sdk/direct-counter.js'
 import { AckWriter, readAck } from '../../node-sdk/link-acks.js'
-import { cameraRegistration, frameHeader } from './fixtures/direct-sender.js'
+import { cameraRegistration, frameHeader, viewerSocket, withEnv } from './fixtures/direct-sender.js'
 
 t.test('the limit: messages while they fit in the budget, fewer for larger ones, never under the queue nor 2', async (t) => {
   t.equal(sendPipeLimit(1, 0), MIN_DIRECT_PIPE, 'nothing sent yet')
@@ -29,15 +27,9 @@ t.test('the limit: messages while they fit in the budget, fewer for larger ones,
   t.equal(sendPipeLimit(1, 4 << 20, 0), MIN_DIRECT_PIPE, 'budget 0: counted in messages only')
 })
 
+/** A viewer that reads nothing, with a pipe of 2 messages; its endpoint. */
 async function stalledReceiver(t: Test): Promise<string> {
-  // Its own short folder: a socket path has at most 107 bytes, a test dir's can be longer.
-  const socketDir = mkdtempSync(join(tmpdir(), 'dts-pipe-'))
-  t.teardown(() => rmSync(socketDir, { recursive: true, force: true }))
-  const endpoint = `ipc://${join(socketDir, 'viewer.sock')}`
-  const pull = new Pull({ receiveHighWaterMark: 2, linger: 0 })
-  await pull.bind(endpoint)
-  t.teardown(() => pull.close())
-  return endpoint
+  return (await viewerSocket(t, { receiveHighWaterMark: 2 })).endpoint
 }
 
 function sender(dir: string, endpoint: string, shmThreshold: number, restartCount: number): { direct: DirectSender; counter: DirectCounter } {
@@ -65,9 +57,7 @@ async function sendAll(direct: DirectSender, count: number, size: number): Promi
 async function setUp(t: Test, env: Record<string, string> = {}, restartCount = 0): Promise<{ dir: string; direct: DirectSender; counter: DirectCounter }> {
   const dir = t.testdir({})
   const endpoint = await stalledReceiver(t)
-  for (const [name, value] of Object.entries(env)) process.env[name] = value
-  const { direct, counter } = sender(dir, endpoint, env['DORA_TS_DIRECT_SHM_THRESHOLD'] === undefined ? 0 : 1, restartCount)
-  for (const name of Object.keys(env)) delete process.env[name]
+  const { direct, counter } = withEnv(env, () => sender(dir, endpoint, env['DORA_TS_DIRECT_SHM_THRESHOLD'] === undefined ? 0 : 1, restartCount))
   t.teardown(() => direct.release(true))
   return { dir, direct, counter }
 }
