@@ -7,7 +7,7 @@
  * machine itself gives (16 processes woken per message on its cores) is read beside dora-ts's.
  */
 import { join } from 'node:path'
-import { fixture, freshDir, readJson, runDataflow, runProcess, socketDir, writeJson, type SectionContext } from './harness.js'
+import { fixture, freshDir, readJson, runDataflow, runProcess, socketDir, writeJson, type LatencyPhase, type SectionContext } from './harness.js'
 import { rounds } from './plans.js'
 import { latencyFigure, selfRatioFigure, type Figure } from './report.js'
 import { medianOfRounds, type Distribution } from './stats.js'
@@ -44,13 +44,8 @@ const FAN_INPUT: Record<FanOutPath, object> = {
   direct: { source: 'src/out', queue_size: 10_000 },
 }
 
-interface FanOutPlan {
-  size: number
-  warmup: number
-  rounds: number
-  count: number
-  intervalMs: number
-}
+/** A latency phase without its label (one plan per receiver count), always paced (fan-src.mjs, zmq-fan.mjs). */
+type FanOutPlan = Omit<LatencyPhase, 'label'> & Required<Pick<LatencyPhase, 'intervalMs'>>
 
 const BASELINE = 'zeromq.js'
 
