@@ -327,10 +327,12 @@ export class DirectSender {
     let wire: Uint8Array | undefined = zmqWouldBorrow(data, transfer) ? undefined : data
     const log = this.#logs.get(outputId)
     const at = log === undefined ? undefined : this.#append(outputId, log, header, data)
+    // Its logged links carry the header alone (the receiver reads the payload from the log).
+    const logOnly = at !== undefined && this.#inLogOnly(data)
     if (this.#only.has(outputId)) this.#counter.sent++
     for (const link of links) {
       // A payload that waits in the link log only is bounded there (logBound), not in the pipe.
-      const inLogOnly = at !== undefined && hasLinkLog(link.route) && this.#inLogOnly(data)
+      const inLogOnly = logOnly && hasLinkLog(link.route)
       if (!inLogOnly && data.byteLength > link.pipe.largest) this.#grow(link.pipe, data.byteLength)
     }
     const bestEffort = log === undefined ? links : links.filter((l) => !hasLinkLog(l.route))
@@ -346,7 +348,7 @@ export class DirectSender {
       // Its receiver has as many of this link's files unread as its pipe may hold: dropped (counted).
       if (!logged && shares?.full.has(link) === true) continue
       const shm = logged ? undefined : shares?.segments?.get(link)
-      const inLogOnly = logged && this.#inLogOnly(data)
+      const inLogOnly = logged && logOnly
       // As many large messages on their way to it as its pipe may hold (once it holds fewer
       // than small ones, for their bytes): dropped (counted).
       const bounded = !logged && shm === undefined && data.byteLength >= ACK_FROM_BYTES && link.pipe.limit < pipeLimitByCount(link.pipe.queue)
