@@ -204,7 +204,7 @@ export class LinkInputs {
     this.#readLog(input, a.link.seq, LINK_READ_SLICE)
     if (input.closed || input.reader.expected !== a.link.seq) return // a duplicate, or closed meanwhile
     if (a.event !== undefined && input.reader.passed(a.link)) this.#take(input, a.link.seq, a.event)
-    else this.#readLog(input, a.link.seq + 1n, 1)
+    else this.#readLog(input, a.link.seq + 1n, 1, a.link.newFile ? undefined : a.link.end)
   }
 
   /**
@@ -309,14 +309,17 @@ export class LinkInputs {
     setImmediate(() => this.poll())
   }
 
-  /** Read at most `budget` entries of `input`'s log, up to (not including) `until` or to its end; how many were read. */
-  #readLog(input: LinkInput, until: bigint | undefined, budget: number): number {
+  /**
+   * Read at most `budget` entries of `input`'s log, up to (not including) `until` or to its end;
+   * how many were read. `end`: where the first of them ends, as its socket message said.
+   */
+  #readLog(input: LinkInput, until: bigint | undefined, budget: number, end?: number): number {
     if (this.#released) return 0
     let read = 0
     while (!input.closed && read < budget && (until === undefined || input.reader.expected < until)) {
       let entry: LinkEntry | undefined
       try {
-        entry = input.reader.next()
+        entry = input.reader.next(read === 0 ? end : undefined)
       } catch (err) {
         process.stderr.write(`dora-ts: node "${this.#nodeId}" could not read the link log of input "${input.spec.inputId}": ${errorMessage(err)}\n`)
         return read

@@ -106,9 +106,16 @@ function logName(first: bigint): string {
 /**
  * The entry at `offset` of the file `fd` when it is whole and numbered `seq`: its parts and
  * where the next one starts; undefined when the file ends first, or holds something else
- * there (a torn tail, or bytes a writer is still copying in).
+ * there (a torn tail, or bytes a writer is still copying in). `end`: where the entry ends, when
+ * the socket said so ({@link LinkPosition}): then one read takes it whole, instead of its head
+ * and then the rest (a log-only payload's receiver reads every one: {@link LinkLogReader.next}).
  */
-function readEntry(fd: number, offset: number, seq: bigint, head: Buffer): { entry: LinkEntry; next: number } | undefined {
+function readEntry(fd: number, offset: number, seq: bigint, head: Buffer, end?: number): { entry: LinkEntry; next: number } | undefined {
+  if (end !== undefined && end - offset >= HEAD_BYTES + TRAIL_BYTES) {
+    const read = readWholeEntry(fd, offset, seq, end)
+    if (read !== undefined) return read
+    // Not the entry the socket described: read it as if it had said nothing.
+  }
   if (readSync(fd, head, 0, HEAD_BYTES, offset) < HEAD_BYTES) return undefined
   if (head.readUInt32LE(0) !== MAGIC || head.readBigUInt64LE(16) !== seq) return undefined
   const headerBytes = head.readUInt32LE(4)
@@ -124,6 +131,17 @@ function readEntry(fd: number, offset: number, seq: bigint, head: Buffer): { ent
     },
     next: offset + HEAD_BYTES + body.byteLength,
   }
+}
+
+/** {@link readEntry} of an entry said to end at `end`, in one read; undefined when it is not that entry. */
+function readWholeEntry(fd: number, offset: number, seq: bigint, end: number): { entry: LinkEntry; next: number } | undefined {
+  const whole = Buffer.allocUnsafe(end - offset)
+  if (readSync(fd, whole, 0, whole.byteLength, offset) < whole.byteLength) return undefined
+  if (whole.readUInt32LE(0) !== MAGIC || whole.readBigUInt64LE(16) !== seq) return undefined
+  const headerEnd = HEAD_BYTES + whole.readUInt32LE(4)
+  const payloadEnd = headerEnd + whole.readUInt32LE(8)
+  if (payloadEnd + TRAIL_BYTES !== whole.byteLength || whole.readBigUInt64LE(payloadEnd) !== seq) return undefined
+  return { entry: { seq, header: whole.subarray(HEAD_BYTES, headerEnd), payload: whole.subarray(headerEnd, payloadEnd) }, next: end }
 }
 
 /**
@@ -385,11 +403,15 @@ export class LinkLogReader {
     return skipped
   }
 
-  /** The next whole entry, or undefined when there is none yet. */
-  next(): LinkEntry | undefined {
+  /**
+   * The next whole entry, or undefined when there is none yet. `end`: where the socket said
+   * this entry ends in the file being read ({@link LinkPosition}; not for one that starts a new
+   * file), so that one read takes it.
+   */
+  next(end?: number): LinkEntry | undefined {
     if (this.#closed) return undefined
     if (this.#fd < 0 && !this.#seek()) return undefined
-    let read = readEntry(this.#fd, this.#offset, this.#expected, this.#head)
+    let read = readEntry(this.#fd, this.#offset, this.#expected, this.#head, end)
     // Nothing more here: the writer may have gone on in a newer file.
     if (read === undefined && this.#switchToNewer()) read = readEntry(this.#fd, this.#offset, this.#expected, this.#head)
     if (read === undefined) return undefined

@@ -102,6 +102,34 @@ t.test('a reader moved past entries that came by socket reads the rest from the 
   log.close()
 })
 
+t.test("a read told where the entry ends (its socket message's `end`) gets the same entry; a wrong end is read past as if unsaid", async (t) => {
+  const dir = t.testdir({})
+  const log = LinkLogWriter.open(dir, { fileBytes: 1 << 20 })
+  const reader = new LinkLogReader(dir, 0n)
+  t.equal(reader.next(64), undefined, 'nothing before the first append, with an end or without')
+  const ends: number[] = []
+  for (let i = 1; i <= 6; i++) ends.push(log.append(Buffer.from(`h${i}`), Buffer.alloc(9000 + i, i)).end)
+  const start = (i: number): number => (i === 1 ? 0 : ends[i - 2]!)
+  // Told right; told too short, too long, short of a whole entry and behind where the reader is.
+  const told = [ends[0], ends[1]! - 8, ends[2]! + 8, start(4) + 20, start(5) - 100, ends[5]]
+  for (let i = 1; i <= 6; i++) {
+    const e = reader.next(told[i - 1])
+    t.ok(
+      e !== undefined &&
+        e.seq === BigInt(i) &&
+        Buffer.from(e.header).toString() === `h${i}` &&
+        e.payload.byteLength === 9000 + i &&
+        e.payload.every((b) => b === i),
+      `entry ${i} whole (told ${told[i - 1]! - start(i)} bytes of its ${ends[i - 1]! - start(i)})`,
+    )
+  }
+  t.equal(reader.next(ends[5]! + 100), undefined, 'an end past the last entry reads nothing')
+  log.append(Buffer.from('h7'), Buffer.alloc(10, 7))
+  t.equal(reader.next()?.seq, 7n, 'and the reader goes on at the next append')
+  reader.close()
+  log.close()
+})
+
 t.test('a torn tail is "not yet" for a reader, and cut off by the next writer, which goes on with its number', async (t) => {
   const dir = t.testdir({})
   const log = LinkLogWriter.open(dir)
