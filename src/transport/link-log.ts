@@ -108,40 +108,28 @@ function logName(first: bigint): string {
  * where the next one starts; undefined when the file ends first, or holds something else
  * there (a torn tail, or bytes a writer is still copying in). `end`: where the entry ends, when
  * the socket said so ({@link LinkPosition}): then one read takes it whole, instead of its head
- * and then the rest (a log-only payload's receiver reads every one: {@link LinkLogReader.next}).
+ * (for its length) and then the entry (a log-only payload's receiver reads every one:
+ * {@link LinkLogReader.next}).
  */
 function readEntry(fd: number, offset: number, seq: bigint, head: Buffer, end?: number): { entry: LinkEntry; next: number } | undefined {
-  if (end !== undefined && end - offset >= HEAD_BYTES + TRAIL_BYTES) {
-    const read = readWholeEntry(fd, offset, seq, end)
-    if (read !== undefined) return read
-    // Not the entry the socket described: read it as if it had said nothing.
-  }
+  const told = end === undefined ? undefined : readSpan(fd, offset, seq, end - offset)
+  if (told !== undefined) return told
+  // Not told, or not the entry the socket described: its head says how long it is.
   if (readSync(fd, head, 0, HEAD_BYTES, offset) < HEAD_BYTES) return undefined
   if (head.readUInt32LE(0) !== MAGIC || head.readBigUInt64LE(16) !== seq) return undefined
-  const headerBytes = head.readUInt32LE(4)
-  const payloadBytes = head.readUInt32LE(8)
-  const body = Buffer.allocUnsafe(headerBytes + payloadBytes + TRAIL_BYTES)
-  if (readSync(fd, body, 0, body.byteLength, offset + HEAD_BYTES) < body.byteLength) return undefined
-  if (body.readBigUInt64LE(headerBytes + payloadBytes) !== seq) return undefined
-  return {
-    entry: {
-      seq,
-      header: body.subarray(0, headerBytes),
-      payload: body.subarray(headerBytes, headerBytes + payloadBytes),
-    },
-    next: offset + HEAD_BYTES + body.byteLength,
-  }
+  return readSpan(fd, offset, seq, HEAD_BYTES + head.readUInt32LE(4) + head.readUInt32LE(8) + TRAIL_BYTES)
 }
 
-/** {@link readEntry} of an entry said to end at `end`, in one read; undefined when it is not that entry. */
-function readWholeEntry(fd: number, offset: number, seq: bigint, end: number): { entry: LinkEntry; next: number } | undefined {
-  const whole = Buffer.allocUnsafe(end - offset)
-  if (readSync(fd, whole, 0, whole.byteLength, offset) < whole.byteLength) return undefined
+/** The entry `seq` when it fills exactly the `length` bytes at `offset`; undefined when it does not, or the file ends first. */
+function readSpan(fd: number, offset: number, seq: bigint, length: number): { entry: LinkEntry; next: number } | undefined {
+  if (length < HEAD_BYTES + TRAIL_BYTES) return undefined
+  const whole = Buffer.allocUnsafe(length)
+  if (readSync(fd, whole, 0, length, offset) < length) return undefined
   if (whole.readUInt32LE(0) !== MAGIC || whole.readBigUInt64LE(16) !== seq) return undefined
   const headerEnd = HEAD_BYTES + whole.readUInt32LE(4)
   const payloadEnd = headerEnd + whole.readUInt32LE(8)
-  if (payloadEnd + TRAIL_BYTES !== whole.byteLength || whole.readBigUInt64LE(payloadEnd) !== seq) return undefined
-  return { entry: { seq, header: whole.subarray(HEAD_BYTES, headerEnd), payload: whole.subarray(headerEnd, payloadEnd) }, next: end }
+  if (payloadEnd + TRAIL_BYTES !== length || whole.readBigUInt64LE(payloadEnd) !== seq) return undefined
+  return { entry: { seq, header: whole.subarray(HEAD_BYTES, headerEnd), payload: whole.subarray(headerEnd, payloadEnd) }, next: offset + length }
 }
 
 /**
