@@ -67,3 +67,21 @@ t.test('a store on a file system that is not there, or without an owner file, is
   t.ok(existsSync(legacy), 'a folder without an owner file stays')
   t.ok(existsSync(forged), 'a folder whose owner file names another store stays')
 })
+
+t.test("a gone store's owner file without a folder is removed, whatever its device; a living store's stays", async (t) => {
+  // A store that was on a file system since unmounted (a small tmpfs, a USB drive) and never
+  // wrote a segment or a link log: its owner file protects nothing.
+  const unmounted = join(base, 'stores', 'old-usb', 'state')
+  const unmountedOwner = `${segmentDirFor(unmounted)!}.owner`
+  writeFileSync(unmountedOwner, JSON.stringify({ store: unmounted, dev: statSync(base).dev + 1 }))
+  // A store that exists and never wrote to its folder: the folder would be made when it does.
+  const living = join(base, 'stores', 'living', 'state')
+  StateStore.open({ dir: living, durability: 'process' }).close()
+  const livingShm = segmentDirFor(realpathSync(living))!
+  t.ok(existsSync(`${livingShm}.owner`), 'the living store recorded its owner file')
+  t.notOk(existsSync(livingShm), 'and has no folder')
+
+  t.same(sweepOrphanSegmentDirs(root), [], 'no folder swept')
+  t.notOk(existsSync(unmountedOwner), "the unmounted store's lone owner file is gone")
+  t.ok(existsSync(`${livingShm}.owner`), "the living store's owner file stays")
+})
