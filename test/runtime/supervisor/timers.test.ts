@@ -59,7 +59,31 @@ t.test('a timer that falls behind skips the ticks it missed instead of bursting'
     timer.start()
   })
   // Bursting, ticks 2 and 3 would both fire at once when the block ends. Skipping, the next
-  // tick is due on the first grid point after it and the one after that an interval later; a
-  // timer never fires before it is due (1 ms of slack for the clock's rounding).
-  t.ok(thirdAt - blockEnded >= 9, `the third tick came ${(thirdAt - blockEnded).toFixed(1)} ms after the block, not in a burst`)
+  // tick is due on the first grid point after it and the one after that an interval later: more
+  // than 10 ms after the block, since a timer never fires before it is due (the next test).
+  t.ok(thirdAt - blockEnded >= 10, `the third tick came ${(thirdAt - blockEnded).toFixed(1)} ms after the block, not in a burst`)
+})
+
+t.test('no tick fires before it is due, though Node may wake a timer early', async (t) => {
+  // Node runs timers against the event loop's clock in whole milliseconds: a setTimeout may
+  // fire up to ~2 ms before its delay has passed. Tick k is due k intervals after start(), and
+  // each tick is for a later grid point than the one before (a late timer skips some): so the
+  // n-th tick can come late, never before n intervals have passed.
+  const intervalMs = 3
+  const early: string[] = []
+  let startedAt = 0
+  await new Promise<void>((resolve) => {
+    let n = 0
+    const timer = new Timer('dora/timer/millis/3', 3_000_000n, 'df', () => {
+      const since = performance.now() - startedAt
+      if (++n * intervalMs > since) early.push(`tick ${n} at ${since.toFixed(2)} ms`)
+      if (n === 100) {
+        timer.stop()
+        resolve()
+      }
+    })
+    startedAt = performance.now()
+    timer.start()
+  })
+  t.same(early, [], 'no tick before its time')
 })
