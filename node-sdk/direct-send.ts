@@ -28,7 +28,8 @@ import { errorMessage } from '../src/errors.js'
 import { LinkLogWriter, lowestCursor, type LinkPosition } from '../src/transport/link-log.js'
 import type { DirectCounter } from './direct-counter.js'
 import { LinkLogWriteError } from './errors.js'
-import { SegmentPool, unlinkQuietly } from './shm.js'
+import { SegmentPool } from './shm.js'
+import { unlinkQuietly } from '../src/unlink-quietly.js'
 import { ACK_FROM_BYTES, ackPath, readAck } from './link-acks.js'
 
 /**

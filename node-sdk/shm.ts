@@ -11,7 +11,8 @@
  * Node has no mmap; `readSync` into a Buffer allocated to the exact length is the fastest
  * portable read (one kernel copy from the page cache), measured in bench/RESULTS.md.
  */
-import { closeSync, existsSync, ftruncateSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync, constants } from 'node:fs'
+import { closeSync, existsSync, ftruncateSync, openSync, readSync, renameSync, statSync, writeSync, constants } from 'node:fs'
+import { unlinkQuietly } from '../src/unlink-quietly.js'
 import { join } from 'node:path'
 import type { SharedPayload } from '../src/protocol/node/messages.js'
 import { FREE_SUFFIX } from '../src/transport/shm-dir.js'
@@ -131,15 +132,6 @@ export function releaseSegment(path: string): void {
     // Gone already (swept at the end of the run), or it could not be renamed: drop the name.
   }
   unlinkQuietly(path)
-}
-
-/** Remove a file that may be gone already (swept, or never made). */
-export function unlinkQuietly(path: string): void {
-  try {
-    unlinkSync(path)
-  } catch {
-    // Gone already: nothing to free.
-  }
 }
 
 /**

@@ -13,7 +13,8 @@
  *
  * @module
  */
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
+import { readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { unlinkQuietly } from '../unlink-quietly.js'
 import { join } from 'node:path'
 import { decodeNodeToSupervisor, encodeNodeToSupervisor } from '../protocol/node/codec.js'
 import type { DirectCounts } from '../protocol/node/messages.js'
@@ -48,11 +49,7 @@ export function takeExitCounts(shmDir: string, nodeId: string, restartCount: num
   } catch {
     return undefined
   }
-  try {
-    unlinkSync(path)
-  } catch {
-    // Swept with the node's segments.
-  }
+  unlinkQuietly(path) // or swept with the node's segments
   try {
     const message = decodeNodeToSupervisor(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength))
     if (message.type !== 'direct-counts') return undefined

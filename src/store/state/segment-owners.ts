@@ -22,6 +22,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, wr
 import { basename, dirname, join } from 'node:path'
 import { ensurePrivateDir } from '../../security/private-path.js'
 import { shmRoot } from '../../transport/shm-dir.js'
+import { unlinkQuietly } from '../../unlink-quietly.js'
 import { segmentDirFor } from './segments.js'
 
 const OWNER_SUFFIX = '.owner'
@@ -82,7 +83,7 @@ export function sweepOrphanSegmentDirs(root: string | undefined = shmRoot()): st
     // piled up, and every run's sweep read them all (736 files, 74 ms of each run's start, on a
     // machine that had run the suite for days).
     if (!existsSync(join(root, folder))) {
-      unlinkQuietly(ownerFile)
+      unlinkQuietly(ownerFile) // gone already (another run's sweep): the same result
       continue
     }
     if (!wasDeleted(owner)) continue
@@ -104,14 +105,6 @@ function readOwner(file: string): Owner | undefined {
     return { store: json.store, dev: json.dev }
   } catch {
     return undefined
-  }
-}
-
-function unlinkQuietly(file: string): void {
-  try {
-    unlinkSync(file)
-  } catch {
-    // Gone already (another run's sweep), or not ours to remove: tried again next time.
   }
 }
 

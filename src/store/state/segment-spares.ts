@@ -22,7 +22,8 @@
  *
  * @module
  */
-import { closeSync, constants, ftruncateSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, constants, ftruncateSync, openSync, renameSync, writeSync } from 'node:fs'
+import { unlinkQuietly } from '../../unlink-quietly.js'
 import { join } from 'node:path'
 
 /** Prefix of a spare's name: no `@`, so never a segment's (the sweep on open removes spares too). */
@@ -124,11 +125,7 @@ export class SegmentSpares {
     const w = this.#words
     for (let slot = 0; slot < SLOTS; slot++) {
       if (Atomics.compareExchange(w, slot * 2, FULL, BUSY) !== FULL) continue
-      try {
-        unlinkSync(this.#path(slot))
-      } catch {
-        // Gone already.
-      }
+      unlinkQuietly(this.#path(slot))
       Atomics.sub(w, TOTAL, Atomics.load(w, slot * 2 + 1))
       Atomics.store(w, slot * 2, EMPTY)
     }

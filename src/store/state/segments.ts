@@ -48,6 +48,7 @@ import {
 import { createHash } from 'node:crypto'
 import { dirname, join } from 'node:path'
 import { ensurePrivateDir } from '../../security/private-path.js'
+import { unlinkQuietly } from '../../unlink-quietly.js'
 import { shmRoot } from '../../transport/shm-dir.js'
 import { SegmentSpares, writeOverSpare } from './segment-spares.js'
 
@@ -261,12 +262,7 @@ export class SegmentFiles {
       return
     }
     for (const name of names) {
-      if (!name.startsWith(`${STAGED_PREFIX}${prefix}`)) continue
-      try {
-        unlinkSync(join(this.dir, name))
-      } catch {
-        // Gone already.
-      }
+      if (name.startsWith(`${STAGED_PREFIX}${prefix}`)) unlinkQuietly(join(this.dir, name))
     }
   }
 
@@ -282,11 +278,7 @@ export class SegmentFiles {
     try {
       const path = join(this.#ensureDir(), name)
       // A file of an attempt that never committed (the name is the message's): replaced.
-      try {
-        unlinkSync(path)
-      } catch {
-        // None: the usual case.
-      }
+      unlinkQuietly(path) // none: the usual case
       linkSync(from, path)
       if (statSync(path).size !== size) {
         unlinkSync(path)
@@ -351,12 +343,7 @@ export class SegmentFiles {
       }
       for (const name of names) {
         if (!name.startsWith(prefix) || this.#refs.has(name.slice(prefix.length))) continue
-        try {
-          unlinkSync(join(dir, name))
-          swept++
-        } catch {
-          // Gone already.
-        }
+        if (unlinkQuietly(join(dir, name))) swept++
       }
     }
     return swept
@@ -435,13 +422,8 @@ export class SegmentFiles {
   }
 
   #unlink(name: string): void {
-    for (const path of this.#paths(name)) {
-      try {
-        unlinkSync(path)
-      } catch {
-        // Not there (or already gone): nothing to do.
-      }
-    }
+    // Not there (or already gone): nothing to do.
+    for (const path of this.#paths(name)) unlinkQuietly(path)
   }
 
   /**
