@@ -133,6 +133,29 @@ function readSpan(fd: number, offset: number, seq: bigint, length: number): { en
 }
 
 /**
+ * Walk the file `fd`, whose first entry is `first`, from its start to entry `until` (not
+ * included) or to the first entry that is not there whole: that entry's seq and offset. Each
+ * step reads only an entry's head, which says where the entry ends: appends go in order, so
+ * only the newest entry of a file can be torn, and only the last one walked past is read whole
+ * to check it. (Reading every entry whole made a receiver's start after a backlog, and each
+ * start of a sender, read up to a whole 16 MB file: 0.75 s of CPU at a torture sink's start
+ * under load.)
+ */
+function walkEntries(fd: number, first: bigint, head: Buffer, until?: bigint): { seq: bigint; offset: number } {
+  let offset = 0
+  let seq = first
+  let previous: number | undefined
+  for (; until === undefined || seq < until; seq++) {
+    if (readSync(fd, head, 0, HEAD_BYTES, offset) < HEAD_BYTES) break
+    if (head.readUInt32LE(0) !== MAGIC || head.readBigUInt64LE(16) !== seq) break
+    previous = offset
+    offset += HEAD_BYTES + head.readUInt32LE(4) + head.readUInt32LE(8) + TRAIL_BYTES
+  }
+  if (previous !== undefined && readEntry(fd, previous, seq - 1n, head) === undefined) return { seq: seq - 1n, offset: previous }
+  return { seq, offset }
+}
+
+/**
  * Where an appended entry is: its seq, the first seq of its file and the offset just past it
  * there. Sent along with the message (as seq, end, and whether file = seq), it lets a receiver
  * that got the entry from the socket move its reader past it without reading it
@@ -201,13 +224,7 @@ export class LinkLogWriter {
     }
     const fd = openSync(newest.path, constants.O_RDWR)
     try {
-      const head = Buffer.alloc(HEAD_BYTES)
-      let offset = 0
-      let seq = newest.first
-      for (let read = readEntry(fd, offset, seq, head); read !== undefined; read = readEntry(fd, offset, seq, head)) {
-        offset = read.next
-        seq++
-      }
+      const { seq, offset } = walkEntries(fd, newest.first, Buffer.alloc(HEAD_BYTES))
       // A torn tail: the entry its killed writer was copying in. Its send never resolved.
       if (fstatSync(fd).size > offset) ftruncateSync(fd, offset)
       return new LinkLogWriter(dir, fd, newest.first, offset, seq, fileBytes)
@@ -455,17 +472,10 @@ export class LinkLogReader {
       this.#skipped += file.first - this.#expected
       this.#expected = file.first
     }
-    let offset = 0
-    for (let seq = file.first; seq < this.#expected; seq++) {
-      const read = readEntry(fd, offset, seq, this.#head)
-      if (read === undefined) {
-        // The entry wanted is not written yet (the cursor is ahead of the file only if the log
-        // was removed under it): start at what is there.
-        this.#expected = seq
-        break
-      }
-      offset = read.next
-    }
+    // Short of the entry wanted when it is not written yet (the cursor is ahead of the file
+    // only if the log was removed under it): start at what is there.
+    const { seq, offset } = walkEntries(fd, file.first, this.#head, this.#expected)
+    this.#expected = seq
     this.#fd = fd
     this.#offset = offset
     this.#fileFirst = file.first
