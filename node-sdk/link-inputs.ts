@@ -60,6 +60,20 @@ export const LINK_POLL_MS = 50
  */
 export const LINK_READ_SLICE = 2048
 
+/**
+ * Most entries of one input read ahead of its program (waiting in the event buffer), and most
+ * bytes of their payloads (one entry is always read when none waits): past either, the log
+ * keeps the rest until the program has taken half of what waits. Only for an input whose
+ * `queue_size` is larger (a smaller queue holds what waits itself, dropping the oldest).
+ *
+ * Without it a receiver that fell behind read its whole backlog into memory, and since every
+ * read came before the program's next event (a busy loop catches up after each one), it spent
+ * its time reading ahead instead of handing over: under heavy load a torture sink took ~50
+ * messages in 5 s while it read 40 000 ahead (torture seed 20261258), and never caught up.
+ */
+export const LINK_READ_AHEAD = 4096
+export const LINK_READ_AHEAD_BYTES = 64 * 1024 * 1024
+
 interface LinkInput {
   spec: DirectInput
   reader: LinkLogReader
@@ -85,6 +99,12 @@ interface LinkInput {
    * log's past (other receivers', earlier runs'), not messages this one ever had coming.
    */
   countsSkips: boolean
+  /** Its `queue_size` is larger than {@link LINK_READ_AHEAD}: reading stops there (see it). */
+  windowed: boolean
+  /** Payload bytes of its entries waiting in the event buffer (windowed inputs only). */
+  aheadBytes: number
+  /** A read stopped at the read-ahead bound: the program's next takes start it again. */
+  throttled: boolean
 }
 
 /** What arrived on the socket for a reliable direct input. */
@@ -126,6 +146,9 @@ export class LinkInputs {
         countsSkips: consumed > 0n || inHand > 0n || read > 0n,
         arrivals: 0,
         arrivalsAtTick: 0,
+        windowed: spec.queueSize > LINK_READ_AHEAD,
+        aheadBytes: 0,
+        throttled: false,
       })
     }
   }
@@ -155,7 +178,7 @@ export class LinkInputs {
       const read = this.#readLog(input, undefined, LINK_READ_SLICE)
       if (read === LINK_READ_SLICE) more = true
       // Read to its end: an input the supervisor closed ends now, after all of it.
-      else if (input.closing) this.#close(input)
+      else if (input.closing && !input.throttled) this.#close(input)
     }
     if (more) this.#schedulePoll()
   }
@@ -195,6 +218,8 @@ export class LinkInputs {
     const input = this.#inputs.get(a.id)
     if (input === undefined || input.closed || input.closing) return
     input.arrivals++
+    // Far enough ahead of the program: the log keeps it (the program's takes read on).
+    if (input.throttled) return
     // Far behind (catching up on a backlog): the log has it, the slices get there.
     if (a.link.seq - input.reader.expected > BigInt(LINK_READ_SLICE)) {
       this.#schedulePoll()
@@ -203,6 +228,7 @@ export class LinkInputs {
     // Missed ones first (their entries are in the log: appended before this was sent).
     this.#readLog(input, a.link.seq, LINK_READ_SLICE)
     if (input.closed || input.reader.expected !== a.link.seq) return // a duplicate, or closed meanwhile
+    if (!this.#hasRoom(input)) return
     if (a.event !== undefined && input.reader.passed(a.link)) this.#take(input, a.link.seq, a.event)
     else this.#readLog(input, a.link.seq + 1n, 1, a.link.newFile ? undefined : a.link.end)
   }
@@ -218,10 +244,18 @@ export class LinkInputs {
    * stream costs one write per that many entries, not one per entry (the cursor's writes were
    * a third of a receiver's time in an 8 B stream's profile).
    */
-  handedOut(id: string, seq: bigint): void {
+  handedOut(id: string, seq: bigint, bytes = 0): void {
     const input = this.#inputs.get(id)
     if (input === undefined) return
     input.holding = seq
+    if (input.windowed) {
+      input.aheadBytes -= bytes
+      // Half of what waited is taken: read on (what the socket brought meanwhile is in the log).
+      if (input.throttled && this.#buffer.directQueued(id) <= LINK_READ_AHEAD / 2 && input.aheadBytes <= LINK_READ_AHEAD_BYTES / 2) {
+        input.throttled = false
+        this.#schedulePoll()
+      }
+    }
     if (seq <= input.cursor.value.inHand) return
     input.pending = undefined
     input.cursor.set({ consumed: seq - 1n, inHand: seq + LINK_MARK_AHEAD })
@@ -292,6 +326,15 @@ export class LinkInputs {
     this.poll()
   }
 
+  /**
+   * The readers and cursors are closed: an entry handed to the program now could not be marked
+   * in its hands first, so the next process would hand it again unmarked (node.ts keeps those
+   * still buffered from the program: they stay in their logs for the next process).
+   */
+  get released(): boolean {
+    return this.#released
+  }
+
   /** Close the readers and cursors (idempotent). */
   release(): void {
     if (this.#released) return
@@ -316,7 +359,7 @@ export class LinkInputs {
   #readLog(input: LinkInput, until: bigint | undefined, budget: number, end?: number): number {
     if (this.#released) return 0
     let read = 0
-    while (!input.closed && read < budget && (until === undefined || input.reader.expected < until)) {
+    while (!input.closed && read < budget && (until === undefined || input.reader.expected < until) && this.#hasRoom(input)) {
       let entry: LinkEntry | undefined
       try {
         entry = input.reader.next(read === 0 ? end : undefined)
@@ -382,7 +425,20 @@ export class LinkInputs {
       input.pending = undefined
     }
     this.#counter.received++
+    if (input.windowed && event.type === 'input') input.aheadBytes += event.data.byteLength
     if (this.#buffer.pushDirect(input.spec.inputId, event, Math.max(1, input.spec.queueSize), seq)) this.#counter.dropInput(input.spec.inputId)
+  }
+
+  /**
+   * Whether one more entry of `input` may be read ahead of its program
+   * ({@link LINK_READ_AHEAD}); when not, it is throttled until the program takes half.
+   */
+  #hasRoom(input: LinkInput): boolean {
+    if (!input.windowed) return true
+    const waiting = this.#buffer.directQueued(input.spec.inputId)
+    if (waiting === 0 || (waiting < LINK_READ_AHEAD && input.aheadBytes < LINK_READ_AHEAD_BYTES)) return true
+    input.throttled = true
+    return false
   }
 
   /**

@@ -280,11 +280,13 @@ export class Node implements AsyncDisposable {
         const item = this.#buffer.shift()
         if (item !== undefined) {
           const event = item.event
-          if (event === undefined) {
+          // Not what was read from a link log before the node was released (its supervisor
+          // died, or it was destroyed): unmarked in the cursor, it would come again unmarked.
+          if (event === undefined || (item.link !== undefined && this.#links.released)) {
             this.#consume(item.seq)
             continue
           }
-          if (item.link !== undefined) this.#links.handedOut(item.link.input, item.link.seq)
+          if (item.link !== undefined) this.#links.handedOut(item.link.input, item.link.seq, event.type === 'input' ? event.data.byteLength : 0)
           if (this.#directIn !== undefined) {
             handedAt = performance.now()
             idleAt = performance.eventLoopUtilization().idle

@@ -174,6 +174,47 @@ nodes:
   )
 })
 
+t.test('a sink destroyed with inputs waiting in its buffer is handed none of them: its next process gets them, none unmarked twice', async (t) => {
+  const dir = t.testdir({})
+  const count = 40
+  const destroyAt = 5
+  const progress = join(dir, 'progress.txt')
+  const yaml = `_unstable_direct_links: true
+nodes:
+  - id: source
+    path: ${fixture('seg-source.mjs')}
+    env: { COUNT: ${count}, SIZE: 4096, PROGRESS_FILE: ${JSON.stringify(progress)} }
+    outputs: [frames]
+  - id: sink
+    path: ${fixture('big-sink.mjs')}
+    env: { RECORD_FILE: ${JSON.stringify(join(dir, 'sink.jsonl'))}, SIZE: 4096, DESTROY_AT: ${destroyAt}, WAIT_FILE: ${JSON.stringify(progress)}, COUNT: ${count} }
+    inputs:
+      frames: { source: source/frames, queue_size: 100000 }
+    restart_policy: on-failure
+    restart_delay: 1ms
+`
+  const flow = await startInProcess(t, yaml, { dir })
+  const result = await flow.done
+  t.ok(result.ok, dump(flow.logs))
+  const got = records(join(dir, 'sink.jsonl')) as Array<Record & { afterDestroy?: boolean }>
+  t.same(
+    got.filter((r) => r.afterDestroy === true).map((r) => r.index),
+    [],
+    'nothing read from the log was handed over once the node was destroyed (its cursor could not mark it)',
+  )
+  t.same(
+    got.filter((r) => r.life === 0).map((r) => r.index),
+    Array.from({ length: destroyAt }, (_, i) => i + 1),
+    `the first life took 1..${destroyAt}`,
+  )
+  t.same(unmarkedRepeats(got), [], 'no message came twice unmarked')
+  t.same(
+    [...new Set(got.map((r) => r.index))].sort((a, b) => a - b),
+    Array.from({ length: count }, (_, i) => i + 1),
+    'every message arrived',
+  )
+})
+
 t.test('examples/odometry: a recorder SIGKILLed mid-run comes back after its last pose: no gap, the held pose a repeat', async (t) => {
   const file = join(ROOT, 'examples', 'odometry', 'dataflow.yml')
   const spec = parseDataflow(readFileSync(file, 'utf8'), file)

@@ -9,7 +9,7 @@ import { encodeNodeToNode } from '../../src/protocol/node/codec.js'
 import { LinkCursor, LinkLogWriter } from '../../src/transport/link-log.js'
 import { EventBuffer } from '../../node-sdk/event-buffer.js'
 import { DirectCounter } from '../../node-sdk/direct-counter.js'
-import { LINK_MARK_AHEAD, LINK_SETTLE_MS, LinkInputs } from '../../node-sdk/link-inputs.js'
+import { LINK_MARK_AHEAD, LINK_READ_AHEAD, LINK_READ_AHEAD_BYTES, LINK_SETTLE_MS, LinkInputs } from '../../node-sdk/link-inputs.js'
 import type { DoraEvent } from '../../node-sdk/events.js'
 
 function setup(t: Test, queueSize = 100_000, dir = t.testdir({}), fileBytes?: number) {
@@ -48,7 +48,29 @@ function setup(t: Test, queueSize = 100_000, dir = t.testdir({}), fileBytes?: nu
     for (let item = buffer.shift(); item !== undefined; item = buffer.shift()) if (item.event?.type === 'input') out.push(item.event.data[0]!)
     return out
   }
-  return { dir, inputs, append, taken, buffer, writer, counter }
+  /**
+   * The program takes up to `count` events as node.ts hands them over (handed out, then come
+   * back from): the link seqs of the inputs, and 'closed' for the input's end.
+   */
+  const take = (count: number): Array<bigint | 'closed'> => {
+    const out: Array<bigint | 'closed'> = []
+    while (out.length < count) {
+      const item = buffer.shift()
+      if (item === undefined) break
+      const event = item.event
+      if (event === undefined) continue
+      if (item.link !== undefined) inputs.handedOut(item.link.input, item.link.seq, event.type === 'input' ? event.data.byteLength : 0)
+      out.push(event.type === 'input-closed' ? 'closed' : item.link!.seq)
+      if (item.link !== undefined) inputs.consumed(item.link.input, item.link.seq)
+    }
+    return out
+  }
+  return { dir, inputs, append, taken, take, buffer, writer, counter }
+}
+
+/** Let the reads the inputs scheduled (one slice per turn) run. */
+async function turns(n = 8): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve))
 }
 
 t.test('the periodic look reads only an input whose socket was quiet since the last one', async (t) => {
@@ -188,4 +210,56 @@ t.test('a new process counts as drops only the entries gone past what the last o
   const oldest = got[0]!
   t.ok(oldest > 2n + LINK_MARK_AHEAD, `the oldest entry left (${oldest}) is past the mark`)
   t.equal(counter.dropped, Number(oldest - 2n - LINK_MARK_AHEAD), `drops counted: ${2n + LINK_MARK_AHEAD} .. ${oldest - 1n}, not the ones it may have read`)
+})
+
+t.test('a program that fell behind has at most LINK_READ_AHEAD entries read ahead of it; taking half reads on, and its close waits for the rest', async (t) => {
+  const { inputs, append, take, buffer } = setup(t)
+  const n = 2 * LINK_READ_AHEAD + 100
+  // A backlog in the log whose socket copies never came (the receiver was busy, or restarting).
+  for (let i = 1; i <= n; i++) append(i)
+  inputs.poll()
+  await turns()
+  t.equal(buffer.directQueued('in'), LINK_READ_AHEAD, 'the reads stop at the bound: the log keeps the rest')
+  inputs.arrived(append(n + 1))
+  inputs.tick()
+  await turns()
+  t.equal(buffer.directQueued('in'), LINK_READ_AHEAD, 'neither a message from the socket nor the periodic look reads past it')
+  // The sender closes: the input ends after all of its log, not at the bound.
+  inputs.supervisorClosed('in', 0)
+  await turns()
+  const got = take(LINK_READ_AHEAD / 2)
+  t.same(
+    got,
+    Array.from({ length: LINK_READ_AHEAD / 2 }, (_, i) => BigInt(i + 1)),
+    'the program gets the oldest first',
+  )
+  await turns()
+  t.equal(buffer.directQueued('in'), LINK_READ_AHEAD, 'half taken: read on to the bound')
+  for (let round = 0; round < 20 && !got.includes('closed'); round++) {
+    got.push(...take(1000))
+    await turns()
+  }
+  t.same(got, [...Array.from({ length: n + 1 }, (_, i) => BigInt(i + 1)), 'closed'], 'every entry once, in order, then the end')
+})
+
+t.test('payload bytes read ahead are bounded too (LINK_READ_AHEAD_BYTES)', async (t) => {
+  const { inputs, writer, take, buffer } = setup(t)
+  const MiB = 1024 * 1024
+  const fit = LINK_READ_AHEAD_BYTES / MiB
+  const head = encodeNodeToNode({ type: 'input', id: '', sequence: 0n, timestampNs: 0n, messageId: 'm', encoding: 'raw', metadata: {} })
+  const payload = new Uint8Array(MiB)
+  // The bound, what taking half lets in again, and one more that stays in the log.
+  for (let i = 0; i < fit + fit / 2 + 1; i++) writer.append(head, payload)
+  inputs.poll()
+  await turns()
+  t.equal(buffer.directQueued('in'), fit, `${fit} entries of 1 MiB wait: the bound's bytes`)
+  t.equal(take(fit / 2 - 1).length, fit / 2 - 1)
+  await turns()
+  t.equal(buffer.directQueued('in'), fit / 2 + 1, 'less than half taken: nothing more read')
+  t.equal(take(1).length, 1)
+  await turns()
+  t.equal(buffer.directQueued('in'), fit, 'half taken: read on to the bound')
+  t.equal(take(fit).length, fit)
+  await turns()
+  t.equal(buffer.directQueued('in'), 1, 'the last one read once there was room')
 })
