@@ -16,7 +16,7 @@ import type { DirectInput, NodeToNode, Registration } from '../src/protocol/node
 import { errorMessage } from '../src/errors.js'
 import { inputData } from './node-wire.js'
 import type { DoraEvent } from './events.js'
-import { MIN_DIRECT_PIPE } from './direct-send.js'
+import { MIN_DIRECT_PIPE, pipeQueue } from './direct-send.js'
 import { releaseSegment, segmentPath } from './shm.js'
 import { ACK_FROM_BYTES, AckWriter } from './link-acks.js'
 
@@ -74,7 +74,7 @@ export class DirectReceiver {
     if (endpoint === undefined || endpoint === '' || (registration.directInputs ?? []).length === 0) return undefined
     // Bounded like the senders' pipes: a process that stalls finds at most this many stale
     // messages waiting in ZeroMQ (the rest were dropped by their senders), not a thousand.
-    const largest = Math.max(...(registration.directInputs ?? []).map((i) => i.queueSize))
+    const largest = Math.max(...(registration.directInputs ?? []).map(pipeQueue))
     const socket = new Pull({ linger: 0, receiveHighWaterMark: Math.max(MIN_DIRECT_PIPE, 2 * largest) })
     try {
       await socket.bind(endpoint)

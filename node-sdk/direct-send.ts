@@ -25,7 +25,7 @@ import { encodeNodeToNode } from '../src/protocol/node/codec.js'
 import { hasLinkLog, type DirectRoute, type Registration, type SharedPayload } from '../src/protocol/node/messages.js'
 import type { MessageHeader } from '../src/events.js'
 import { errorMessage } from '../src/errors.js'
-import { LinkLogWriter, lowestCursor, type LinkPosition } from '../src/transport/link-log.js'
+import { LINK_READ_AHEAD, LinkLogWriter, lowestCursor, type LinkPosition } from '../src/transport/link-log.js'
 import type { DirectCounter } from './direct-counter.js'
 import { LinkLogWriteError } from './errors.js'
 import { SegmentPool } from './shm.js'
@@ -58,6 +58,17 @@ function envBytes(name: string, fallback: number): number {
   const raw = process.env[name]
   const value = raw === undefined || raw === '' ? fallback : Number(raw)
   return Number.isSafeInteger(value) && value >= 0 ? value : fallback
+}
+
+/**
+ * What a route asks of its pipe, in messages: its `queue_size`, or for a reliable direct link
+ * at most {@link LINK_READ_AHEAD} (its receiver reads no further ahead of its program, so a
+ * socket copy past that is dropped there, and the pipe refuses it cheaper here: the log has
+ * it). With the torture's `queue_size` of 10 000 000, a sink that fell behind had ZeroMQ hold
+ * two million socket copies and spent its time taking each in to drop it.
+ */
+export function pipeQueue(route: { queueSize: number; logDir?: string | undefined }): number {
+  return hasLinkLog(route) ? Math.min(route.queueSize, LINK_READ_AHEAD) : route.queueSize
 }
 
 /** The send high-water mark of a pipe of small messages, for receivers whose largest `queue_size` is `queue`. */
@@ -275,14 +286,14 @@ export class DirectSender {
         // reconnectInterval: a receiver that binds after this connect (it starts later, or
         // restarts) is reached within ~10 ms instead of ZeroMQ's default 100 ms, during which
         // messages wait in the pipe and a sender that ends meanwhile would lose them.
-        const limit = pipeLimitByCount(route.queueSize)
+        const limit = pipeLimitByCount(pipeQueue(route))
         const socket = new Push({ sendTimeout: 0, sendHighWaterMark: limit, linger: 0, reconnectInterval: 10 })
         socket.connect(route.endpoint)
-        pipe = { socket, queue: route.queueSize, largest: 0, limit }
+        pipe = { socket, queue: pipeQueue(route), largest: 0, limit }
         byEndpoint.set(route.endpoint, pipe)
         this.#sockets.push(socket)
-      } else if (route.queueSize > pipe.queue) {
-        pipe.queue = route.queueSize
+      } else if (pipeQueue(route) > pipe.queue) {
+        pipe.queue = pipeQueue(route)
         pipe.limit = pipe.socket.sendHighWaterMark = pipeLimitByCount(pipe.queue)
       }
       const socket = pipe.socket

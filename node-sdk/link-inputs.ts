@@ -33,7 +33,7 @@
  */
 import { hasLinkLog, type DirectInput, type NodeToNode } from '../src/protocol/node/messages.js'
 import { decodeNodeToNode } from '../src/protocol/node/codec.js'
-import { lastMayHaveRead, LinkCursor, LinkLogReader, type LinkEntry } from '../src/transport/link-log.js'
+import { lastMayHaveRead, LINK_READ_AHEAD, LINK_READ_AHEAD_BYTES, LinkCursor, LinkLogReader, type LinkEntry } from '../src/transport/link-log.js'
 import { errorMessage } from '../src/errors.js'
 import type { DoraEvent } from './events.js'
 import type { EventBuffer } from './event-buffer.js'
@@ -60,19 +60,8 @@ export const LINK_POLL_MS = 50
  */
 export const LINK_READ_SLICE = 2048
 
-/**
- * Most entries of one input read ahead of its program (waiting in the event buffer), and most
- * bytes of their payloads (one entry is always read when none waits): past either, the log
- * keeps the rest until the program has taken half of what waits. Only for an input whose
- * `queue_size` is larger (a smaller queue holds what waits itself, dropping the oldest).
- *
- * Without it a receiver that fell behind read its whole backlog into memory, and since every
- * read came before the program's next event (a busy loop catches up after each one), it spent
- * its time reading ahead instead of handing over: under heavy load a torture sink took ~50
- * messages in 5 s while it read 40 000 ahead (torture seed 20261258), and never caught up.
- */
-export const LINK_READ_AHEAD = 4096
-export const LINK_READ_AHEAD_BYTES = 64 * 1024 * 1024
+/** See src/transport/link-log.ts (the senders' pipes are bounded by it too). */
+export { LINK_READ_AHEAD, LINK_READ_AHEAD_BYTES }
 
 interface LinkInput {
   spec: DirectInput

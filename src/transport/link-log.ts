@@ -57,6 +57,22 @@ const MAGIC = 0x314b4c44
 const HEAD_BYTES = 24
 /** Bytes after its payload: the seq again. */
 const TRAIL_BYTES = 8
+/**
+ * Most entries of one input read ahead of its program (waiting in the event buffer), and most
+ * bytes of their payloads (one entry is always read when none waits): past either, the log
+ * keeps the rest until the program has taken half of what waits. Only for an input whose
+ * `queue_size` is larger (a smaller queue holds what waits itself, dropping the oldest).
+ *
+ * Without it a receiver that fell behind read its whole backlog into memory, and since every
+ * read came before the program's next event (a busy loop catches up after each one), it spent
+ * its time reading ahead instead of handing over: under heavy load a torture sink took ~50
+ * messages in 5 s while it read 40 000 ahead (torture seed 20261258), and never caught up.
+ * (Read by node-sdk/link-inputs.ts; the pipes of a link's socket are bounded by it too, in
+ * node-sdk/direct-send.ts and direct-receive.ts: a socket copy past it would only be dropped.)
+ */
+export const LINK_READ_AHEAD = 4096
+export const LINK_READ_AHEAD_BYTES = 64 * 1024 * 1024
+
 /** A log file is closed for appends once it holds this much (a new one starts). */
 export const DEFAULT_LOG_FILE_BYTES = 16 * 1024 * 1024
 

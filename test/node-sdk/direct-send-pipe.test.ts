@@ -12,7 +12,8 @@
 import t, { type Test } from 'tap'
 import { readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { DirectSender, DIRECT_PIPE_BYTES, MIN_DIRECT_PIPE, sendPipeLimit } from '../../node-sdk/direct-send.js'
+import { DirectSender, DIRECT_PIPE_BYTES, MIN_DIRECT_PIPE, pipeQueue, sendPipeLimit } from '../../node-sdk/direct-send.js'
+import { LINK_READ_AHEAD } from '../../src/transport/link-log.js'
 import { DirectCounter } from '../../node-sdk/direct-counter.js'
 import { AckWriter, readAck } from '../../node-sdk/link-acks.js'
 import { cameraRegistration, frameHeader, viewerSocket, withEnv } from './fixtures/direct-sender.js'
@@ -25,6 +26,13 @@ t.test('the limit: messages while they fit in the budget, fewer for larger ones,
   t.equal(sendPipeLimit(1, 64 << 20), 2, 'never under 2')
   t.equal(sendPipeLimit(20, 4 << 20), 20, 'never under the queue: a burst of a queue is not dropped for room')
   t.equal(sendPipeLimit(1, 4 << 20, 0), MIN_DIRECT_PIPE, 'budget 0: counted in messages only')
+})
+
+t.test("a reliable direct link's pipe holds no more than its receiver reads ahead of its program; a best-effort one its queue", async (t) => {
+  t.equal(pipeQueue({ queueSize: 10_000_000, logDir: '/dev/shm/x/links/a@out' }), LINK_READ_AHEAD, 'a huge queue on a logged link: the read-ahead bound')
+  t.equal(pipeQueue({ queueSize: 10, logDir: '/dev/shm/x/links/a@out' }), 10, 'a small one: its queue')
+  t.equal(pipeQueue({ queueSize: 10_000_000 }), 10_000_000, 'best effort: its queue, whatever its size (its receiver keeps that many)')
+  t.equal(pipeQueue({ queueSize: 10_000_000, logDir: '' }), 10_000_000, 'no log folder: best effort')
 })
 
 /** A viewer that reads nothing, with a pipe of 2 messages; its endpoint. */
