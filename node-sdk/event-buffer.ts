@@ -72,10 +72,17 @@ export class EventBuffer {
   /** Items dropped where they stand (see pushDirect): skipped by shift(), not counted. */
   readonly #dropped = new WeakSet<BufferedEvent>()
   #droppedCount = 0
+  /** Items from the supervisor waiting (neither a direct message nor a link log's close). */
+  #fromSupervisor = 0
   #waiter: ((ended: boolean) => void) | undefined
 
   get length(): number {
     return this.#items.length - this.#droppedCount
+  }
+
+  /** Items from the supervisor waiting here (events, or placeholders consumed unseen). */
+  get supervisorQueued(): number {
+    return this.#fromSupervisor
   }
 
   /** A waiter is parked: the program asked for more with nothing buffered. */
@@ -85,6 +92,7 @@ export class EventBuffer {
 
   /** Queue an item and wake the waiter. */
   push(item: BufferedEvent): void {
+    if (fromSupervisor(item)) this.#fromSupervisor++
     this.#items.push(item)
     this.wake(false)
   }
@@ -128,6 +136,7 @@ export class EventBuffer {
       const item = this.#items.shift()
       if (item === undefined || !this.#dropped.has(item)) {
         if (item?.direct !== undefined) this.#directQueued.get(item.direct)?.shift()
+        if (item !== undefined && fromSupervisor(item)) this.#fromSupervisor--
         return item
       }
       this.#dropped.delete(item)
@@ -146,4 +155,9 @@ export class EventBuffer {
     this.#waiter = undefined
     waiter?.(ended)
   }
+}
+
+/** Whether `item` came from the supervisor (not straight from a sender, nor a link log's close). */
+function fromSupervisor(item: BufferedEvent): boolean {
+  return item.direct === undefined && item.link === undefined
 }

@@ -286,6 +286,12 @@ export class Node implements AsyncDisposable {
             this.#consume(item.seq)
             continue
           }
+          // A message straight from a sender with nothing of the supervisor's waiting: ask it
+          // for its events now, not only once the buffer is empty. A receiver with a steady
+          // backlog on its direct inputs never has an empty buffer, and got nothing of the
+          // supervisor's (its Stop included) until the backlog was gone: stopped, it was
+          // terminated at the end of the grace period.
+          if (item.direct !== undefined && this.#buffer.supervisorQueued === 0) this.#requestNext(true)
           if (item.link !== undefined) this.#links.handedOut(item.link.input, item.link.seq, event.type === 'input' ? event.data.byteLength : 0)
           if (this.#directIn !== undefined) {
             handedAt = performance.now()
@@ -543,11 +549,16 @@ export class Node implements AsyncDisposable {
     return true
   }
 
-  #requestNext(): void {
+  /**
+   * Ask the supervisor for events: the program waits with nothing buffered, or (`opening`) it
+   * takes a direct message with nothing of the supervisor's waiting. In push mode the first
+   * credit opens the window and later ones tell what it consumed (so the supervisor may send
+   * more, and deletes those); `opening` sends only the first (after it, a quarter of the window
+   * consumed sends the next: see #consume).
+   */
+  #requestNext(opening = false): void {
     if (this.#push) {
-      // The program waits with nothing buffered: the first credit opens the window, later
-      // ones tell what it consumed (so the supervisor may send more, and deletes those).
-      if (this.#credit.wanted) this.#sendCredit()
+      if (opening ? !this.#credit.opened : this.#credit.wanted) this.#sendCredit()
       return
     }
     if (this.#nextRequested || this.#state === 'closed') return

@@ -32,6 +32,11 @@ export class PushCredit {
     return this.#consumed - this.#reported >= PUSH_WINDOW / 4
   }
 
+  /** A first credit went out (the supervisor pushes). */
+  get opened(): boolean {
+    return this.#sent
+  }
+
   /** The program waits with nothing buffered: true when a credit should go (the first, or news). */
   get wanted(): boolean {
     return !this.#sent || this.#consumed > this.#reported

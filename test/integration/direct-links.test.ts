@@ -10,7 +10,7 @@
 import t from 'tap'
 import { readJsonl } from '../fixtures/jsonl.js'
 import { linkLogFiles } from '../fixtures/link-log-files.js'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fixture } from '../fixtures/nodes.js'
 import { dump, startInProcess } from './fixtures/in-process.js'
@@ -213,6 +213,36 @@ nodes:
     Array.from({ length: count }, (_, i) => i + 1),
     'every message arrived',
   )
+})
+
+t.test('a receiver with a backlog on its link gets its Stop after what it has read ahead, not after the whole backlog', async (t) => {
+  const count = 40_000
+  const dir = t.testdir({})
+  const gate = join(dir, 'gate')
+  const yaml = `nodes:
+  - id: source
+    path: ${fixture('backlog-source.mjs')}
+    env: { COUNT: ${count} }
+    outputs: [out]
+  - id: sink
+    path: ${fixture('backlog-sink.mjs')}
+    env: { BUSY_US: 250, GATE_FILE: ${JSON.stringify(gate)} }
+    inputs:
+      in: { source: source/out, queue_size: 1000000 }
+`
+  // A grace period long enough for the whole backlog: a Stop that waits for it still comes.
+  const flow = await startInProcess(t, yaml, { graceMs: 120_000, dir })
+  // Everything is in the log when the sink connects (a restarted receiver's case): its SDK
+  // reads ahead before its program asks for a first event, so its buffer is never empty.
+  await flow.waitForLine(/sent all/)
+  writeFileSync(gate, '')
+  await flow.waitForLine(/took 100/)
+  flow.run.stop()
+  const result = await flow.done
+  t.ok(result.ok, dump(flow.logs))
+  const said = flow.lines('sink').join('\n')
+  const handled = Number(/stop after (\d+) inputs/.exec(said)?.[1] ?? count)
+  t.ok(handled < count, `the sink took its Stop after ${handled} of the ${count} messages: the rest wait in the log for its next run`)
 })
 
 t.test('examples/odometry: a recorder SIGKILLed mid-run comes back after its last pose: no gap, the held pose a repeat', async (t) => {

@@ -124,3 +124,18 @@ t.test('a long catch-up over a small queue_size: the newest stay, in order, and 
   )
   t.notOk(buffer.pushDirect('pose', input('pose', 1), 10), 'taken ones make room again')
 })
+
+t.test("supervisorQueued counts what waits from the supervisor, not direct messages nor a link log's close", async (t) => {
+  const buffer = new EventBuffer()
+  buffer.pushDirect('cam', input('cam', 1), 10)
+  buffer.pushDirect('pose', input('pose', 1), 10, 7n)
+  buffer.push({ event: { type: 'input-closed', id: 'pose' }, seq: 0, link: { input: 'pose', seq: 8n } })
+  t.equal(buffer.supervisorQueued, 0, 'direct messages and a link close: none from the supervisor')
+  buffer.push({ event: { type: 'stop', cause: 'manual' }, seq: 3 })
+  buffer.push({ event: undefined, seq: 4 })
+  buffer.pushDirect('cam', input('cam', 2), 1) // drops cam 1 where it stands
+  t.equal(buffer.supervisorQueued, 2, 'a Stop and a placeholder from the supervisor')
+  const kinds = drain(buffer).map((i) => (i.direct !== undefined ? `direct ${i.direct}` : i.link !== undefined ? 'link close' : `supervisor ${i.seq}`))
+  t.same(kinds, ['direct pose', 'link close', 'supervisor 3', 'supervisor 4', 'direct cam'])
+  t.equal(buffer.supervisorQueued, 0, 'all taken')
+})
