@@ -119,25 +119,33 @@ nodes:
   })
 }
 
+/**
+ * A dataflow of seg-source.mjs (`count` frames of 4 KiB, its progress in `dir`/progress.txt)
+ * -> big-sink.mjs (records in `dir`/sink.jsonl, restarted on failure), the sink's own settings
+ * `sinkEnv` (YAML flow-mapping entries) and its input's `queueSize`.
+ */
+function segmentsToSink(dir: string, count: number, sinkEnv: string, queueSize: number): string {
+  return `_unstable_direct_links: true
+nodes:
+  - id: source
+    path: ${fixture('seg-source.mjs')}
+    env: { COUNT: ${count}, SIZE: 4096, PROGRESS_FILE: ${JSON.stringify(join(dir, 'progress.txt'))} }
+    outputs: [frames]
+  - id: sink
+    path: ${fixture('big-sink.mjs')}
+    env: { RECORD_FILE: ${JSON.stringify(join(dir, 'sink.jsonl'))}, SIZE: 4096, ${sinkEnv} }
+    inputs:
+      frames: { source: source/frames, queue_size: ${queueSize} }
+    restart_policy: on-failure
+    restart_delay: 1ms
+`
+}
+
 t.test('a sink restarted mid-stream resumes from its cursor: nothing lost, every repeat marked, at most a mark-ahead of them', async (t) => {
   const dir = t.testdir({})
   const count = 60
   const killAt = 20
-  const progress = join(dir, 'progress.txt')
-  const yaml = `_unstable_direct_links: true
-nodes:
-  - id: source
-    path: ${fixture('seg-source.mjs')}
-    env: { COUNT: ${count}, SIZE: 4096, PROGRESS_FILE: ${JSON.stringify(progress)} }
-    outputs: [frames]
-  - id: sink
-    path: ${fixture('big-sink.mjs')}
-    env: { RECORD_FILE: ${JSON.stringify(join(dir, 'sink.jsonl'))}, SIZE: 4096, KILL_AT: ${killAt} }
-    inputs:
-      frames: { source: source/frames, queue_size: 1000 }
-    restart_policy: on-failure
-    restart_delay: 1ms
-`
+  const yaml = segmentsToSink(dir, count, `KILL_AT: ${killAt}`, 1000)
   const flow = await startInProcess(t, yaml, { dir })
   const result = await flow.done
   t.ok(result.ok, dump(flow.logs))
@@ -179,20 +187,7 @@ t.test('a sink destroyed with inputs waiting in its buffer is handed none of the
   const count = 40
   const destroyAt = 5
   const progress = join(dir, 'progress.txt')
-  const yaml = `_unstable_direct_links: true
-nodes:
-  - id: source
-    path: ${fixture('seg-source.mjs')}
-    env: { COUNT: ${count}, SIZE: 4096, PROGRESS_FILE: ${JSON.stringify(progress)} }
-    outputs: [frames]
-  - id: sink
-    path: ${fixture('big-sink.mjs')}
-    env: { RECORD_FILE: ${JSON.stringify(join(dir, 'sink.jsonl'))}, SIZE: 4096, DESTROY_AT: ${destroyAt}, WAIT_FILE: ${JSON.stringify(progress)}, COUNT: ${count} }
-    inputs:
-      frames: { source: source/frames, queue_size: 100000 }
-    restart_policy: on-failure
-    restart_delay: 1ms
-`
+  const yaml = segmentsToSink(dir, count, `DESTROY_AT: ${destroyAt}, WAIT_FILE: ${JSON.stringify(progress)}, COUNT: ${count}`, 100_000)
   const flow = await startInProcess(t, yaml, { dir })
   const result = await flow.done
   t.ok(result.ok, dump(flow.logs))
