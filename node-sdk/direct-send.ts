@@ -282,18 +282,19 @@ export class DirectSender {
     const byEndpoint = new Map<string, Pipe>()
     for (const route of registration.directRoutes ?? []) {
       let pipe = byEndpoint.get(route.endpoint)
+      const queue = pipeQueue(route)
       if (pipe === undefined) {
         // reconnectInterval: a receiver that binds after this connect (it starts later, or
         // restarts) is reached within ~10 ms instead of ZeroMQ's default 100 ms, during which
         // messages wait in the pipe and a sender that ends meanwhile would lose them.
-        const limit = pipeLimitByCount(pipeQueue(route))
+        const limit = pipeLimitByCount(queue)
         const socket = new Push({ sendTimeout: 0, sendHighWaterMark: limit, linger: 0, reconnectInterval: 10 })
         socket.connect(route.endpoint)
-        pipe = { socket, queue: pipeQueue(route), largest: 0, limit }
+        pipe = { socket, queue, largest: 0, limit }
         byEndpoint.set(route.endpoint, pipe)
         this.#sockets.push(socket)
-      } else if (pipeQueue(route) > pipe.queue) {
-        pipe.queue = pipeQueue(route)
+      } else if (queue > pipe.queue) {
+        pipe.queue = queue
         pipe.limit = pipe.socket.sendHighWaterMark = pipeLimitByCount(pipe.queue)
       }
       const socket = pipe.socket

@@ -231,14 +231,15 @@ export class LinkInputs {
    * entry up to it, as the supervisor's path marks every event it had pushed to a dead node,
    * taken or not). While the program keeps up, reading the entry wrote that already. So a
    * stream costs one write per that many entries, not one per entry (the cursor's writes were
-   * a third of a receiver's time in an 8 B stream's profile).
+   * a third of a receiver's time in an 8 B stream's profile). `event`: the one handed over,
+   * whose payload leaves the bytes read ahead ({@link LINK_READ_AHEAD_BYTES}).
    */
-  handedOut(id: string, seq: bigint, bytes = 0): void {
+  handedOut(id: string, seq: bigint, event?: DoraEvent): void {
     const input = this.#inputs.get(id)
     if (input === undefined) return
     input.holding = seq
     if (input.windowed) {
-      input.aheadBytes -= bytes
+      input.aheadBytes -= payloadBytes(event)
       // Half of what waited is taken: read on (what the socket brought meanwhile is in the log).
       if (input.throttled && this.#buffer.directQueued(id) <= LINK_READ_AHEAD / 2 && input.aheadBytes <= LINK_READ_AHEAD_BYTES / 2) {
         input.throttled = false
@@ -414,7 +415,7 @@ export class LinkInputs {
       input.pending = undefined
     }
     this.#counter.received++
-    if (input.windowed && event.type === 'input') input.aheadBytes += event.data.byteLength
+    if (input.windowed) input.aheadBytes += payloadBytes(event)
     if (this.#buffer.pushDirect(input.spec.inputId, event, Math.max(1, input.spec.queueSize), seq)) this.#counter.dropInput(input.spec.inputId)
   }
 
@@ -455,4 +456,9 @@ export class LinkInputs {
     const event: DoraEvent = { type: 'input-closed', id: input.spec.inputId }
     this.#buffer.push(entrySeq === undefined ? { event, seq: 0 } : { event, seq: 0, link: { input: input.spec.inputId, seq: entrySeq } })
   }
+}
+
+/** The payload bytes `event` holds in the event buffer (what {@link LINK_READ_AHEAD_BYTES} counts). */
+function payloadBytes(event: DoraEvent | undefined): number {
+  return event?.type === 'input' ? event.data.byteLength : 0
 }

@@ -292,7 +292,7 @@ export class Node implements AsyncDisposable {
           // supervisor's (its Stop included) until the backlog was gone: stopped, it was
           // terminated at the end of the grace period.
           if (item.direct !== undefined && this.#buffer.supervisorQueued === 0) this.#requestNext(true)
-          if (item.link !== undefined) this.#links.handedOut(item.link.input, item.link.seq, event.type === 'input' ? event.data.byteLength : 0)
+          if (item.link !== undefined) this.#links.handedOut(item.link.input, item.link.seq, event)
           if (this.#directIn !== undefined) {
             handedAt = performance.now()
             idleAt = performance.eventLoopUtilization().idle

@@ -131,9 +131,18 @@ function readEntry(fd: number, offset: number, seq: bigint, head: Buffer, end?: 
   const told = end === undefined ? undefined : readSpan(fd, offset, seq, end - offset)
   if (told !== undefined) return told
   // Not told, or not the entry the socket described: its head says how long it is.
+  const length = entryLength(fd, offset, seq, head)
+  return length === undefined ? undefined : readSpan(fd, offset, seq, length)
+}
+
+/**
+ * The length of entry `seq` at `offset` of the file `fd` as its head says (read into `head`);
+ * undefined when the file ends before a whole head, or another entry (or none) is there.
+ */
+function entryLength(fd: number, offset: number, seq: bigint, head: Buffer): number | undefined {
   if (readSync(fd, head, 0, HEAD_BYTES, offset) < HEAD_BYTES) return undefined
   if (head.readUInt32LE(0) !== MAGIC || head.readBigUInt64LE(16) !== seq) return undefined
-  return readSpan(fd, offset, seq, HEAD_BYTES + head.readUInt32LE(4) + head.readUInt32LE(8) + TRAIL_BYTES)
+  return HEAD_BYTES + head.readUInt32LE(4) + head.readUInt32LE(8) + TRAIL_BYTES
 }
 
 /** The entry `seq` when it fills exactly the `length` bytes at `offset`; undefined when it does not, or the file ends first. */
@@ -162,10 +171,10 @@ function walkEntries(fd: number, first: bigint, head: Buffer, until?: bigint): {
   let seq = first
   let previous: number | undefined
   for (; until === undefined || seq < until; seq++) {
-    if (readSync(fd, head, 0, HEAD_BYTES, offset) < HEAD_BYTES) break
-    if (head.readUInt32LE(0) !== MAGIC || head.readBigUInt64LE(16) !== seq) break
+    const length = entryLength(fd, offset, seq, head)
+    if (length === undefined) break
     previous = offset
-    offset += HEAD_BYTES + head.readUInt32LE(4) + head.readUInt32LE(8) + TRAIL_BYTES
+    offset += length
   }
   if (previous !== undefined && readEntry(fd, previous, seq - 1n, head) === undefined) return { seq: seq - 1n, offset: previous }
   return { seq, offset }

@@ -59,7 +59,7 @@ function setup(t: Test, queueSize = 100_000, dir = t.testdir({}), fileBytes?: nu
       if (item === undefined) break
       const event = item.event
       if (event === undefined) continue
-      if (item.link !== undefined) inputs.handedOut(item.link.input, item.link.seq, event.type === 'input' ? event.data.byteLength : 0)
+      if (item.link !== undefined) inputs.handedOut(item.link.input, item.link.seq, event)
       out.push(event.type === 'input-closed' ? 'closed' : item.link!.seq)
       if (item.link !== undefined) inputs.consumed(item.link.input, item.link.seq)
     }
