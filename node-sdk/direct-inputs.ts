@@ -8,12 +8,11 @@
  * twice over: its sender puts a close marker on the link after its last message, and the
  * supervisor sends InputClosed. The program must get exactly one `input-closed`, after the last
  * message that came on the link, so the supervisor's word waits for the marker (bounded), and a
- * Stop(all-inputs-closed) that answers it waits too.
+ * Stop(all-inputs-closed) that answers it waits too (node.ts holds it while {@link closing}).
  *
  * @module
  */
 import type { DirectInput } from '../src/protocol/node/messages.js'
-import type { DoraEvent } from './events.js'
 import type { EventBuffer } from './event-buffer.js'
 import type { DirectArrival, DirectReceiver } from './direct-receive.js'
 import type { DirectCounter } from './direct-counter.js'
@@ -36,11 +35,18 @@ export class DirectInputs {
    * arrived yet: what is still on the link comes first (see supervisorClosed).
    */
   readonly #closing = new Map<string, NodeJS.Timeout>()
-  /** A Stop(all-inputs-closed) that came while some of those waited: it follows their InputClosed. */
-  #heldStop: DoraEvent | undefined
+  /** Called after an input's `input-closed` is buffered (node.ts: a held Stop may follow now). */
+  readonly #onClosed: () => void
 
-  constructor(inputs: readonly DirectInput[], buffer: EventBuffer, counter: DirectCounter, receiver: Pick<DirectReceiver, 'pending'> | undefined) {
+  constructor(
+    inputs: readonly DirectInput[],
+    buffer: EventBuffer,
+    counter: DirectCounter,
+    receiver: Pick<DirectReceiver, 'pending'> | undefined,
+    onClosed: () => void = () => {},
+  ) {
     this.#buffer = buffer
+    this.#onClosed = onClosed
     this.#counter = counter
     this.#receiver = receiver
     for (const input of inputs) this.#limits.set(input.inputId, Math.max(1, input.queueSize))
@@ -49,6 +55,11 @@ export class DirectInputs {
   /** `id` is a best-effort input of this node. */
   has(id: string): boolean {
     return this.#limits.has(id)
+  }
+
+  /** Some input the supervisor closed waits for its sender's marker before it ends. */
+  get closing(): boolean {
+    return this.#closing.size > 0
   }
 
   /**
@@ -92,18 +103,6 @@ export class DirectInputs {
     }
   }
 
-  /**
-   * A Stop(all-inputs-closed), numbered `seq`: when it answers the InputClosed of a best-effort
-   * input whose last messages are still on the link, it is held and yielded after that input's
-   * close (or the program would stop before them); true when held.
-   */
-  holdStop(stop: DoraEvent, seq: number): boolean {
-    if (stop.type !== 'stop' || stop.cause !== 'all-inputs-closed' || this.#closing.size === 0) return false
-    this.#buffer.push({ event: undefined, seq })
-    this.#heldStop = stop
-    return true
-  }
-
   /** The node is released: no close waits any longer. */
   release(): void {
     for (const timer of this.#closing.values()) clearTimeout(timer)
@@ -117,9 +116,6 @@ export class DirectInputs {
     if (this.#closed.has(id)) return
     this.#closed.add(id)
     this.#buffer.push({ event: { type: 'input-closed', id }, seq: 0 })
-    if (this.#heldStop !== undefined && this.#closing.size === 0) {
-      this.#buffer.push({ event: this.#heldStop, seq: 0 })
-      this.#heldStop = undefined
-    }
+    this.#onClosed()
   }
 }

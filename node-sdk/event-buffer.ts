@@ -59,6 +59,12 @@ class Fifo<T> {
     }
     return item
   }
+
+  /** Keep only the items `keep` says to, in order (O(n): once per run, see EventBuffer.withholdLinks). */
+  retain(keep: (item: T) => boolean): void {
+    this.#items = this.#items.slice(this.#head).filter(keep)
+    this.#head = 0
+  }
 }
 
 export class EventBuffer {
@@ -74,6 +80,8 @@ export class EventBuffer {
   #droppedCount = 0
   /** Items from the supervisor waiting (neither a direct message nor a link log's close). */
   #fromSupervisor = 0
+  /** Items read from a link log are kept from the program (see withholdLinks). */
+  #linksWithheld = false
   #waiter: ((ended: boolean) => void) | undefined
 
   get length(): number {
@@ -92,6 +100,7 @@ export class EventBuffer {
 
   /** Queue an item and wake the waiter. */
   push(item: BufferedEvent): void {
+    if (this.#linksWithheld && item.link !== undefined) return
     if (fromSupervisor(item)) this.#fromSupervisor++
     this.#items.push(item)
     this.wake(false)
@@ -103,6 +112,8 @@ export class EventBuffer {
    * (`drop_oldest`). True when one was dropped.
    */
   pushDirect(id: string, event: DoraEvent, limit: number, linkSeq?: bigint): boolean {
+    // Read after the Stop (link-inputs.ts reads no more then): left in the log, as withheld ones.
+    if (this.#linksWithheld && linkSeq !== undefined) return false
     let queued = this.#directQueued.get(id)
     if (queued === undefined) this.#directQueued.set(id, (queued = new Fifo()))
     let dropped = false
@@ -128,6 +139,25 @@ export class EventBuffer {
   /** Messages of direct input `id` waiting here. */
   directQueued(id: string): number {
     return this.#directQueued.get(id)?.length ?? 0
+  }
+
+  /**
+   * The dataflow is stopping: what was read from link logs and not handed over yet is never
+   * handed over, so the Stop comes next, not after up to LINK_READ_AHEAD messages a receiver
+   * read ahead (a program taking 10 ms a message needed 41 s, four times the grace period). It
+   * stays in its sender's log for the node's next run: each input's waiting messages stay
+   * counted here ({@link oldestLinkSeq}, {@link directQueued}), so the cursor says they were
+   * neither consumed nor accounted for. Best-effort messages and the supervisor's events keep
+   * their places: nothing else holds them.
+   */
+  withholdLinks(): void {
+    if (this.#linksWithheld) return
+    this.#linksWithheld = true
+    this.#items.retain((item) => {
+      if (item.link === undefined) return true
+      if (this.#dropped.delete(item)) this.#droppedCount--
+      return false
+    })
   }
 
   /** The oldest item, taken out; undefined when empty. */

@@ -111,12 +111,28 @@ export class LinkInputs {
   readonly #dataflowId: string
   readonly #nodeId: string
   #released = false
+  /** The dataflow is stopping: nothing more is read or handed over (see {@link withhold}). */
+  #withheld = false
   #pollScheduled = false
   #settleTimer: NodeJS.Timeout | undefined
 
-  /** `inputs`: the node's direct inputs; those with a `logDir` are taken here. */
-  constructor(inputs: readonly DirectInput[], buffer: EventBuffer, counter: DirectCounter, dataflowId: string, nodeId: string) {
+  /** Called after an input's `input-closed` is buffered (node.ts: a held Stop may follow now). */
+  readonly #onClosed: () => void
+
+  /**
+   * `inputs`: the node's direct inputs; those with a `logDir` are taken here. `onClosed`: called
+   * after an input's `input-closed` is buffered.
+   */
+  constructor(
+    inputs: readonly DirectInput[],
+    buffer: EventBuffer,
+    counter: DirectCounter,
+    dataflowId: string,
+    nodeId: string,
+    onClosed: () => void = () => {},
+  ) {
     this.#buffer = buffer
+    this.#onClosed = onClosed
     this.#counter = counter
     this.#dataflowId = dataflowId
     this.#nodeId = nodeId
@@ -151,6 +167,24 @@ export class LinkInputs {
     return this.#inputs.size
   }
 
+  /** Some input the supervisor closed still has entries to read before it ends. */
+  get closing(): boolean {
+    for (const input of this.#inputs.values()) if (input.closing && !input.closed) return true
+    return false
+  }
+
+  /**
+   * The dataflow is stopping (a Stop that is not "all inputs closed"): its Stop goes to the
+   * program before anything read from the logs and still waiting (see
+   * EventBuffer.withholdLinks), and nothing more is read. All of it stays in the senders' logs,
+   * unconsumed, for the node's next run; what the program was handed before is consumed as
+   * usual when it comes back for the Stop.
+   */
+  withhold(): void {
+    this.#withheld = true
+    this.#buffer.withholdLinks()
+  }
+
   /**
    * Read the logs on from where each input is (at start: what a previous process or run left
    * unconsumed), a slice per input per turn; what is left is read in the next turns.
@@ -161,6 +195,7 @@ export class LinkInputs {
 
   #poll(which: (input: LinkInput) => boolean): void {
     this.#pollScheduled = false
+    if (this.#withheld) return
     let more = false
     for (const input of this.#inputs.values()) {
       if (input.closed || !which(input)) continue
@@ -205,7 +240,7 @@ export class LinkInputs {
   /** A message came on the socket for input `a.id`. */
   arrived(a: LinkArrival): void {
     const input = this.#inputs.get(a.id)
-    if (input === undefined || input.closed || input.closing) return
+    if (input === undefined || input.closed || input.closing || this.#withheld) return
     input.arrivals++
     // Far enough ahead of the program: the log keeps it (the program's takes read on).
     if (input.throttled) return
@@ -337,7 +372,7 @@ export class LinkInputs {
   }
 
   #schedulePoll(): void {
-    if (this.#pollScheduled || this.#released) return
+    if (this.#pollScheduled || this.#released || this.#withheld) return
     this.#pollScheduled = true
     setImmediate(() => this.poll())
   }
@@ -347,7 +382,7 @@ export class LinkInputs {
    * how many were read. `end`: where the first of them ends, as its socket message said.
    */
   #readLog(input: LinkInput, until: bigint | undefined, budget: number, end?: number): number {
-    if (this.#released) return 0
+    if (this.#released || this.#withheld) return 0
     let read = 0
     while (!input.closed && read < budget && (until === undefined || input.reader.expected < until) && this.#hasRoom(input)) {
       let entry: LinkEntry | undefined
@@ -455,6 +490,7 @@ export class LinkInputs {
     input.closed = true
     const event: DoraEvent = { type: 'input-closed', id: input.spec.inputId }
     this.#buffer.push(entrySeq === undefined ? { event, seq: 0 } : { event, seq: 0, link: { input: input.spec.inputId, seq: entrySeq } })
+    this.#onClosed()
   }
 }
 

@@ -35,6 +35,7 @@ import { writeExitCounts } from '../src/transport/exit-counts.js'
 import { DirectInputs } from './direct-inputs.js'
 import { LINK_POLL_MS, LinkInputs } from './link-inputs.js'
 import { EventBuffer } from './event-buffer.js'
+import { StopHold } from './stop-hold.js'
 import { CLOSE_ACK_TIMEOUT_MS, NodeOutputs } from './node-outputs.js'
 
 import type { NodeConnectOptions, NodeEventsOptions, NodeSendOptions } from './node-options.js'
@@ -129,6 +130,8 @@ export class Node implements AsyncDisposable {
   readonly #directInputs: DirectInputs
   /** Reliable direct inputs (the default between nodes run by node): through their senders' link logs. */
   readonly #links: LinkInputs
+  /** A Stop(all-inputs-closed) waits here for the direct inputs still ending (see stop-hold.ts). */
+  readonly #stopHold: StopHold
   #linkPoll: NodeJS.Timeout | undefined
   readonly #directCounter = new DirectCounter()
   #directReport: NodeJS.Timeout | undefined
@@ -148,12 +151,15 @@ export class Node implements AsyncDisposable {
     this.#push = registration.atLeastOnce && registration.pushInputs === true
     this.#directIn = directIn
     const direct = registration.directInputs ?? []
-    this.#links = new LinkInputs(direct, this.#buffer, this.#directCounter, registration.dataflowId, registration.nodeId)
+    this.#stopHold = new StopHold(this.#buffer, () => this.#directInputs.closing || this.#links.closing)
+    const inputClosed = (): void => this.#stopHold.inputClosed()
+    this.#links = new LinkInputs(direct, this.#buffer, this.#directCounter, registration.dataflowId, registration.nodeId, inputClosed)
     this.#directInputs = new DirectInputs(
       direct.filter((i) => !this.#links.has(i.inputId)),
       this.#buffer,
       this.#directCounter,
       directIn,
+      inputClosed,
     )
     this.#outputs = new NodeOutputs(registration, sender, this.#credit, this.#directCounter, {
       isOpen: () => this.#state === 'open',
@@ -479,8 +485,10 @@ export class Node implements AsyncDisposable {
   #onSupervisorGone(pid: number): void {
     if (this.#state === 'closed') return
     process.stderr.write(`dora-ts: the supervisor (pid ${pid}) is gone; node "${this.id}" stops (its events end with a stop event)\n`)
-    if (!this.#stopQueued) {
+    // A Stop held for inputs still ending will not come now: this one ends the stream.
+    if (!this.#stopQueued || this.#stopHold.holding) {
       this.#stopQueued = true
+      this.#stopHold.drop()
       this.#buffer.push({ event: { type: 'stop', cause: 'manual' }, seq: 0 })
     }
     void this.destroy(new SupervisorGoneError(`the supervisor (pid ${pid}) of node "${this.id}" is gone`))
@@ -629,9 +637,16 @@ export class Node implements AsyncDisposable {
         return
       case 'stop':
         this.#stopQueued = true
-        if (message.cause !== 'all-inputs-closed') this.#dataflowStopping = true
-        // One that answers a best-effort input's close waits for that input's last messages.
-        if (this.#directInputs.holdStop(message, seq)) return
+        if (message.cause !== 'all-inputs-closed') {
+          this.#dataflowStopping = true
+          // The program gets its Stop next: what was read from link logs and not handed over
+          // stays there for the node's next run (see LinkInputs.withhold), and a Stop held for
+          // inputs still ending is this one now.
+          this.#links.withhold()
+          this.#stopHold.drop()
+        }
+        // One that answers the close of inputs still ending on this side waits for their ends.
+        if (this.#stopHold.hold(message, seq)) return
         event = message
         break
       case 'input-closed':

@@ -21,7 +21,7 @@ import type { LogEntry } from '../../runtime/supervisor/unit.js'
 import { shortRuntimeDir } from '../e2e/fixtures/cli.js'
 import { waitFor } from '../fixtures/wait-for.js'
 import { ROOT } from '../fixtures/paths.js'
-import { LINK_MARK_AHEAD } from '../../node-sdk/link-inputs.js'
+import { LINK_MARK_AHEAD, LINK_READ_AHEAD } from '../../node-sdk/link-inputs.js'
 
 interface Record {
   life: number
@@ -210,23 +210,36 @@ t.test('a sink destroyed with inputs waiting in its buffer is handed none of the
   )
 })
 
-t.test('a receiver with a backlog on its link gets its Stop after what it has read ahead, not after the whole backlog', async (t) => {
-  const count = 40_000
-  const dir = t.testdir({})
-  const gate = join(dir, 'gate')
-  const yaml = `nodes:
+/** A backlog-source -> backlog-sink dataflow (test/fixtures/nodes/), the sink's `in` with a queue_size of a million. */
+function backlogYaml(sourceEnv: string, sinkEnv: string): string {
+  return `nodes:
   - id: source
     path: ${fixture('backlog-source.mjs')}
-    env: { COUNT: ${count} }
+    env: ${sourceEnv}
     outputs: [out]
   - id: sink
     path: ${fixture('backlog-sink.mjs')}
-    env: { BUSY_US: 250, GATE_FILE: ${JSON.stringify(gate)} }
+    env: ${sinkEnv}
     inputs:
       in: { source: source/out, queue_size: 1000000 }
 `
-  // A grace period long enough for the whole backlog: a Stop that waits for it still comes.
-  const flow = await startInProcess(t, yaml, { graceMs: 120_000, dir })
+}
+
+/** The number a backlog-sink line matching `pattern` (with one `(\d+)`) says, or undefined. */
+function sinkSaid(flow: { lines: (source: string) => string[] }, pattern: RegExp): number | undefined {
+  const hit = flow
+    .lines('sink')
+    .map((l) => pattern.exec(l))
+    .find((m) => m !== null)
+  return hit === undefined || hit === null ? undefined : Number(hit[1])
+}
+
+t.test("a dataflow's Stop reaches a receiver with a backlog ahead of what it read, which its next run gets: every message once", async (t) => {
+  const count = 40_000
+  const dir = t.testdir({})
+  const gate = join(dir, 'gate')
+  // A grace period long enough for the whole backlog: a Stop that waited for it would still come.
+  const flow = await startInProcess(t, backlogYaml(`{ COUNT: ${count} }`, `{ BUSY_US: 250, GATE_FILE: ${JSON.stringify(gate)} }`), { graceMs: 120_000, dir })
   // Everything is in the log when the sink connects (a restarted receiver's case): its SDK
   // reads ahead before its program asks for a first event, so its buffer is never empty.
   await flow.waitForLine(/sent all/)
@@ -235,9 +248,37 @@ t.test('a receiver with a backlog on its link gets its Stop after what it has re
   flow.run.stop()
   const result = await flow.done
   t.ok(result.ok, dump(flow.logs))
-  const said = flow.lines('sink').join('\n')
-  const handled = Number(/stop after (\d+) inputs/.exec(said)?.[1] ?? count)
-  t.ok(handled < count, `the sink took its Stop after ${handled} of the ${count} messages: the rest wait in the log for its next run`)
+  const handled = sinkSaid(flow, /^stop \(manual\) after (\d+) inputs$/)
+  t.ok(
+    handled !== undefined && handled < LINK_READ_AHEAD,
+    `the sink took its Stop after ${handled} of the ${count} messages, before the ${LINK_READ_AHEAD} it reads ahead: the rest wait in the log`,
+  )
+  // The next run: the source sends nothing more and closes; the sink gets what the first left,
+  // then the input's end, then its Stop (held until the log was read to its end).
+  const next = await startInProcess(t, backlogYaml('{ COUNT: 0, CLOSE_WHEN_SENT: 1 }', '{ BUSY_US: 0 }'), { dir })
+  const again = await next.done
+  t.ok(again.ok, dump(next.logs))
+  const left = sinkSaid(next, /^input-closed after (\d+) inputs$/)
+  t.equal((handled ?? 0) + (left ?? 0), count, `${handled} in the first run and ${left} in the next: each of the ${count} once`)
+  t.equal(sinkSaid(next, /^stop \(all-inputs-closed\) after (\d+) inputs$/), left, 'the Stop came after the input ended, not before its backlog')
+})
+
+t.test("a receiver far behind its closed sender gets every message, then the input's end, then its Stop", async (t) => {
+  const count = 20_000
+  const dir = t.testdir({})
+  const gate = join(dir, 'gate')
+  const flow = await startInProcess(t, backlogYaml(`{ COUNT: ${count}, CLOSE_WHEN_SENT: 1 }`, `{ BUSY_US: 20, GATE_FILE: ${JSON.stringify(gate)} }`), { dir })
+  // The sink connects once the source has sent everything and closed: the supervisor tells it
+  // at once that its input closed and that it should stop.
+  await waitFor(() => flow.run.unitInfo().find((u) => u.name === 'source')?.status === 'finished', {
+    what: 'the source to end',
+    detail: () => dump(flow.logs),
+  })
+  writeFileSync(gate, '')
+  const result = await flow.done
+  t.ok(result.ok, dump(flow.logs))
+  t.equal(sinkSaid(flow, /^input-closed after (\d+) inputs$/), count, 'every message before the input ended')
+  t.equal(sinkSaid(flow, /^stop \(all-inputs-closed\) after (\d+) inputs$/), count, 'the Stop after that (it came before 4 100 without the hold)')
 })
 
 t.test('examples/odometry: a recorder SIGKILLed mid-run comes back after its last pose: no gap, the held pose a repeat', async (t) => {

@@ -1,12 +1,13 @@
 /**
  * A custom node's event buffer and its best-effort inputs: queue_size held per input in the
  * buffer, one input-closed per input after its last message, a Stop that answers a close held
- * until that close.
+ * until that close, and a dataflow's Stop ahead of what was read from link logs.
  */
 import t from 'tap'
 import { EventBuffer, type BufferedEvent } from '../../node-sdk/event-buffer.js'
 import { DirectInputs } from '../../node-sdk/direct-inputs.js'
 import { DirectCounter } from '../../node-sdk/direct-counter.js'
+import { StopHold } from '../../node-sdk/stop-hold.js'
 import type { DoraEvent } from '../../node-sdk/events.js'
 
 function input(id: string, value: number): DoraEvent {
@@ -73,22 +74,32 @@ t.test('best-effort arrivals: counted, dropped once closed, one input-closed per
   )
 })
 
+/** Best-effort input `scan` (queue_size 10) and a StopHold over it, wired as node.ts does. */
+function heldOverScan(buffer: EventBuffer, receiver?: { pending: boolean }): { direct: DirectInputs; hold: StopHold } {
+  const hold: StopHold = new StopHold(buffer, () => direct.closing)
+  const direct = new DirectInputs([{ inputId: 'scan', queueSize: 10, senderNode: 'lidar', outputId: 'scan' }], buffer, new DirectCounter(), receiver, () =>
+    hold.inputClosed(),
+  )
+  return { direct, hold }
+}
+
 t.test("the supervisor's close waits for the sender's marker, and a Stop answering it waits too", async (t) => {
   const buffer = new EventBuffer()
-  const direct = new DirectInputs([{ inputId: 'scan', queueSize: 10, senderNode: 'lidar', outputId: 'scan' }], buffer, new DirectCounter(), undefined)
+  const { direct, hold } = heldOverScan(buffer)
   t.teardown(() => direct.release())
   direct.supervisorClosed('scan', true, 1)
-  t.ok(direct.holdStop({ type: 'stop', cause: 'all-inputs-closed' }, 2), 'the stop is held while the marker is awaited')
+  t.ok(hold.hold({ type: 'stop', cause: 'all-inputs-closed' }, 2), 'the stop is held while the marker is awaited')
   direct.arrived({ type: 'input', id: 'scan', event: input('scan', 1) })
   direct.arrived({ type: 'input-closed', id: 'scan' })
   t.strictSame(shown(drain(buffer)), ['-', '-', 'scan:1', 'closed:scan', 'stop'], 'the last message, then its close, then the stop')
-  t.notOk(direct.holdStop({ type: 'stop', cause: 'all-inputs-closed' }, 3), 'nothing awaited: a stop is not held')
-  t.notOk(direct.holdStop({ type: 'stop', cause: 'manual' }, 4))
+  t.notOk(hold.hold({ type: 'stop', cause: 'all-inputs-closed' }, 3), 'nothing awaited: a stop is not held')
+  direct.supervisorClosed('scan', true, 4)
+  t.notOk(hold.hold({ type: 'stop', cause: 'manual' }, 5), "a dataflow's stop is never held")
 })
 
 t.test('without its marker the input closes after the wait, and the held stop follows', async (t) => {
   const buffer = new EventBuffer()
-  const direct = new DirectInputs([{ inputId: 'scan', queueSize: 10, senderNode: 'lidar', outputId: 'scan' }], buffer, new DirectCounter(), { pending: false })
+  const { direct, hold } = heldOverScan(buffer, { pending: false })
   // The close's timer is unref'd (it must never hold a node's process open): this one keeps
   // the test's process alive until it fires.
   const alive = setInterval(() => {}, 60_000)
@@ -97,7 +108,7 @@ t.test('without its marker the input closes after the wait, and the held stop fo
     direct.release()
   })
   direct.supervisorClosed('scan', true, 1)
-  direct.holdStop({ type: 'stop', cause: 'all-inputs-closed' }, 2)
+  hold.hold({ type: 'stop', cause: 'all-inputs-closed' }, 2)
   t.strictSame(shown(drain(buffer)), ['-', '-'])
   const seen: string[] = []
   while (!seen.includes('stop')) {
@@ -138,4 +149,32 @@ t.test("supervisorQueued counts what waits from the supervisor, not direct messa
   const kinds = drain(buffer).map((i) => (i.direct !== undefined ? `direct ${i.direct}` : i.link !== undefined ? 'link close' : `supervisor ${i.seq}`))
   t.same(kinds, ['direct pose', 'link close', 'supervisor 3', 'supervisor 4', 'direct cam'])
   t.equal(buffer.supervisorQueued, 0, 'all taken')
+})
+
+t.test("a dataflow's Stop goes ahead of what was read from link logs, which stays counted as waiting", async (t) => {
+  const buffer = new EventBuffer()
+  // A link input with a queue_size of 2 (drops the oldest), one of 100, a best-effort input
+  // and the supervisor's events, interleaved.
+  buffer.pushDirect('pose', input('pose', 1), 2, 1n)
+  buffer.push({ event: input('cmd', 1), seq: 1 })
+  buffer.pushDirect('pose', input('pose', 2), 2, 2n)
+  buffer.pushDirect('scan', input('scan', 1), 10)
+  buffer.pushDirect('pose', input('pose', 3), 2, 3n)
+  buffer.pushDirect('map', input('map', 1), 100, 7n)
+  t.strictSame(shown([buffer.shift()!]), ['cmd:1'], 'pose 1 was dropped, the command comes first')
+  buffer.pushDirect('map', input('map', 2), 100, 8n)
+  buffer.withholdLinks()
+  buffer.push({ event: input('cmd', 2), seq: 2 })
+  t.notOk(buffer.pushDirect('pose', input('pose', 4), 2, 4n), 'a link message read after it is not queued')
+  buffer.push({ event: { type: 'input-closed', id: 'map' }, seq: 0, link: { input: 'map', seq: 9n } })
+  buffer.push({ event: { type: 'stop', cause: 'manual' }, seq: 3 })
+  t.equal(buffer.length, 3)
+  t.same(
+    { pose: buffer.oldestLinkSeq('pose'), map: buffer.oldestLinkSeq('map') },
+    { pose: 2n, map: 7n },
+    'the withheld stay the oldest waiting of their inputs',
+  )
+  t.same({ pose: buffer.directQueued('pose'), map: buffer.directQueued('map') }, { pose: 2, map: 2 })
+  t.strictSame(shown(drain(buffer)), ['scan:1', 'cmd:2', 'stop'], 'the best-effort message and the supervisor events keep their places; no link message')
+  t.equal(buffer.supervisorQueued, 0)
 })

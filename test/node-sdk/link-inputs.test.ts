@@ -263,3 +263,44 @@ t.test('payload bytes read ahead are bounded too (LINK_READ_AHEAD_BYTES)', async
   await turns()
   t.equal(buffer.directQueued('in'), 1, 'the last one read once there was room')
 })
+
+t.test("a dataflow's Stop withholds what was read ahead: the cursor leaves it unconsumed and unaccounted, the next process gets it unmarked", async (t) => {
+  const dir = t.testdir({})
+  const first = setup(t, 100_000, dir)
+  for (let i = 1; i <= 500; i++) first.append(i)
+  first.inputs.poll()
+  await turns()
+  t.same(
+    first.take(10),
+    Array.from({ length: 10 }, (_, i) => BigInt(i + 1)),
+    'the program took 10',
+  )
+  first.inputs.withhold()
+  first.inputs.arrived(first.append(501))
+  first.inputs.tick()
+  first.inputs.supervisorClosed('in', 0)
+  await turns()
+  t.same(first.take(1000), [], 'the program gets nothing more of the link, nor its close')
+  t.equal(first.buffer.directQueued('in'), 490, 'nothing more was read')
+  first.inputs.settle(true)
+  t.same(new LinkCursor(dir, 'sink.in').value, { consumed: 10n, inHand: 0n, read: 10n }, 'consumed and accounted for: the 10 taken')
+  first.inputs.release()
+  const next = new EventBuffer()
+  const again = new LinkInputs(
+    [{ inputId: 'in', queueSize: 100_000, senderNode: 'src', outputId: 'out', logDir: dir, cursorName: 'sink.in' }],
+    next,
+    new DirectCounter(),
+    'flow',
+    'sink',
+  )
+  t.teardown(() => again.release())
+  again.poll()
+  const got: Array<{ seq: bigint; redelivered: boolean }> = []
+  for (let item = next.shift(); item !== undefined; item = next.shift())
+    if (item.event?.type === 'input') got.push({ seq: item.link!.seq, redelivered: item.event.metadata.redelivered })
+  t.same(
+    got,
+    Array.from({ length: 491 }, (_, i) => ({ seq: BigInt(i + 11), redelivered: false })),
+    'the next process gets 11..501, none marked redelivered (none was handed over)',
+  )
+})
