@@ -12,8 +12,8 @@
  * portable read (one kernel copy from the page cache), measured in bench/RESULTS.md.
  */
 import { closeSync, existsSync, ftruncateSync, openSync, readSync, renameSync, statSync, writeSync, constants } from 'node:fs'
-import { unlinkQuietly } from '../src/unlink-quietly.js'
 import { join } from 'node:path'
+import { unlinkQuietly } from '../src/unlink-quietly.js'
 import type { SharedPayload } from '../src/protocol/node/messages.js'
 import { FREE_SUFFIX } from '../src/transport/shm-dir.js'
 

@@ -14,8 +14,8 @@
  * @module
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { unlinkQuietly } from '../unlink-quietly.js'
 import { join } from 'node:path'
+import { unlinkQuietly } from '../unlink-quietly.js'
 import { decodeNodeToSupervisor, encodeNodeToSupervisor } from '../protocol/node/codec.js'
 import type { DirectCounts } from '../protocol/node/messages.js'
 import { segmentPrefix } from './shm-dir.js'

@@ -23,8 +23,8 @@
  * @module
  */
 import { closeSync, constants, ftruncateSync, openSync, renameSync, writeSync } from 'node:fs'
-import { unlinkQuietly } from '../../unlink-quietly.js'
 import { join } from 'node:path'
+import { unlinkQuietly } from '../../unlink-quietly.js'
 
 /** Prefix of a spare's name: no `@`, so never a segment's (the sweep on open removes spares too). */
 export const SPARE_PREFIX = '.spare-'

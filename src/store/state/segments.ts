@@ -48,8 +48,8 @@ import {
 import { createHash } from 'node:crypto'
 import { dirname, join } from 'node:path'
 import { ensurePrivateDir } from '../../security/private-path.js'
-import { unlinkQuietly } from '../../unlink-quietly.js'
 import { shmRoot } from '../../transport/shm-dir.js'
+import { unlinkQuietly } from '../../unlink-quietly.js'
 import { SegmentSpares, writeOverSpare } from './segment-spares.js'
 
 /** Operator payloads of at least this many bytes become segment files (measured: bench/RESULTS.md). */
