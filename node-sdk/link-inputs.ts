@@ -335,7 +335,16 @@ export class LinkInputs {
       // queue was never the program's, so when it is gone from the log at the end of the run it
       // is a drop the supervisor counts (runtime/supervisor/link-drops.ts), and a restarted
       // process counts it if it finds it gone; past `read`, neither would.
-      input.cursor.set({ consumed, inHand: input.holding ?? 0n, read: this.#accountedSoFar(input) })
+      // Exact for this process only: an earlier one's bounds stand until this one passed them.
+      // A process started after a crash re-hands entries up to the dead one's `inHand`, marked;
+      // stopped (or released) before it passed them all, writing what it held alone made the
+      // rest, which the dead one may have handled, come unmarked in the next process (torture
+      // seed 20261260: 35..50 again unmarked after a clean stop that came after entry 34).
+      input.cursor.set({
+        consumed,
+        inHand: atLeast(input.holding ?? 0n, input.inHandBefore, consumed),
+        read: atLeast(this.#accountedSoFar(input), input.seenBefore, consumed),
+      })
     }
   }
 
@@ -492,6 +501,11 @@ export class LinkInputs {
     this.#buffer.push(entrySeq === undefined ? { event, seq: 0 } : { event, seq: 0, link: { input: input.spec.inputId, seq: entrySeq } })
     this.#onClosed()
   }
+}
+
+/** `exact`, or an earlier process's bound `before` when that is higher and not yet passed (`consumed` is below it). */
+function atLeast(exact: bigint, before: bigint, consumed: bigint): bigint {
+  return before > consumed && before > exact ? before : exact
 }
 
 /** The payload bytes `event` holds in the event buffer (what {@link LINK_READ_AHEAD_BYTES} counts). */

@@ -304,3 +304,45 @@ t.test("a dataflow's Stop withholds what was read ahead: the cursor leaves it un
     'the next process gets 11..501, none marked redelivered (none was handed over)',
   )
 })
+
+for (const [how, end] of [
+  ['stopped', (inputs: LinkInputs) => (inputs.withhold(), inputs.settle(true))],
+  ['released', (inputs: LinkInputs) => inputs.release()],
+] as const) {
+  t.test(`a process ${how} while re-handing a dead one's entries keeps its bound: the rest come marked in the next`, async (t) => {
+    const dir = t.testdir({})
+    const spec = { inputId: 'in', queueSize: 100_000, senderNode: 'src', outputId: 'out', logDir: dir, cursorName: 'sink.in' }
+    const first = setup(t, 100_000, dir)
+    for (let i = 1; i <= 100; i++) first.append(i)
+    first.inputs.poll()
+    // The first process took 1..49 and died holding 50 (no settle: SIGKILLed).
+    t.equal(first.take(49).length, 49)
+    const held = first.buffer.shift()!
+    first.inputs.handedOut('in', held.link!.seq, held.event)
+    const died = new LinkCursor(dir, 'sink.in').value
+    t.ok(died.inHand >= 50n && died.consumed < 50n, `its cursor covers 50 (${JSON.stringify(died, (_, v) => (typeof v === 'bigint' ? Number(v) : v))})`)
+    /** A new process of the sink on the same cursor: what it is handed, `n` entries, marked or not. */
+    const life = (n: number, finish: (inputs: LinkInputs) => void): Array<[bigint, boolean]> => {
+      const buffer = new EventBuffer()
+      const inputs = new LinkInputs([spec], buffer, new DirectCounter(), 'flow', 'sink')
+      t.teardown(() => inputs.release())
+      inputs.poll()
+      const got: Array<[bigint, boolean]> = []
+      while (got.length < n) {
+        const item = buffer.shift()
+        if (item === undefined) break
+        if (item.event?.type !== 'input') continue
+        inputs.handedOut('in', item.link!.seq, item.event)
+        got.push([item.link!.seq, item.event.metadata.redelivered])
+        inputs.consumed('in', item.link!.seq)
+      }
+      finish(inputs)
+      return got
+    }
+    const second = life(1, end)
+    t.same(second, [[died.consumed + 1n, true]], 'the second process re-handed one, marked, and ended')
+    const third = life(100, () => {})
+    const unmarked = third.filter(([seq, marked]) => seq <= 50n && !marked).map(([seq]) => seq)
+    t.same(unmarked, [], 'the third process marks every entry up to the one the first held')
+  })
+}
