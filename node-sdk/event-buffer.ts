@@ -93,6 +93,11 @@ export class EventBuffer {
     return this.#fromSupervisor
   }
 
+  /** What was read from link logs is kept from the program (see withholdLinks). */
+  get linksWithheld(): boolean {
+    return this.#linksWithheld
+  }
+
   /** A waiter is parked: the program asked for more with nothing buffered. */
   get waiting(): boolean {
     return this.#waiter !== undefined

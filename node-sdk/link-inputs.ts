@@ -111,8 +111,6 @@ export class LinkInputs {
   readonly #dataflowId: string
   readonly #nodeId: string
   #released = false
-  /** The dataflow is stopping: nothing more is read or handed over (see {@link withhold}). */
-  #withheld = false
   #pollScheduled = false
   #settleTimer: NodeJS.Timeout | undefined
 
@@ -181,8 +179,12 @@ export class LinkInputs {
    * usual when it comes back for the Stop.
    */
   withhold(): void {
-    this.#withheld = true
     this.#buffer.withholdLinks()
+  }
+
+  /** Nothing more is read: the node was released, or the dataflow is stopping ({@link withhold}). */
+  get #reading(): boolean {
+    return !this.#released && !this.#buffer.linksWithheld
   }
 
   /**
@@ -195,7 +197,7 @@ export class LinkInputs {
 
   #poll(which: (input: LinkInput) => boolean): void {
     this.#pollScheduled = false
-    if (this.#withheld) return
+    if (!this.#reading) return
     let more = false
     for (const input of this.#inputs.values()) {
       if (input.closed || !which(input)) continue
@@ -240,7 +242,7 @@ export class LinkInputs {
   /** A message came on the socket for input `a.id`. */
   arrived(a: LinkArrival): void {
     const input = this.#inputs.get(a.id)
-    if (input === undefined || input.closed || input.closing || this.#withheld) return
+    if (input === undefined || input.closed || input.closing || !this.#reading) return
     input.arrivals++
     // Far enough ahead of the program: the log keeps it (the program's takes read on).
     if (input.throttled) return
@@ -381,7 +383,7 @@ export class LinkInputs {
   }
 
   #schedulePoll(): void {
-    if (this.#pollScheduled || this.#released || this.#withheld) return
+    if (this.#pollScheduled || !this.#reading) return
     this.#pollScheduled = true
     setImmediate(() => this.poll())
   }
@@ -391,7 +393,7 @@ export class LinkInputs {
    * how many were read. `end`: where the first of them ends, as its socket message said.
    */
   #readLog(input: LinkInput, until: bigint | undefined, budget: number, end?: number): number {
-    if (this.#released || this.#withheld) return 0
+    if (!this.#reading) return 0
     let read = 0
     while (!input.closed && read < budget && (until === undefined || input.reader.expected < until) && this.#hasRoom(input)) {
       let entry: LinkEntry | undefined
