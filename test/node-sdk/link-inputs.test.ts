@@ -12,14 +12,23 @@ import { DirectCounter } from '../../node-sdk/direct-counter.js'
 import { LINK_MARK_AHEAD, LINK_READ_AHEAD, LINK_READ_AHEAD_BYTES, LINK_SETTLE_MS, LinkInputs } from '../../node-sdk/link-inputs.js'
 import type { DoraEvent } from '../../node-sdk/events.js'
 
+/**
+ * A process of the sink: input `in` of node `sink` reading the log in `dir` from its cursor
+ * (`sink.in`), as a new process (or the next run) opens it.
+ */
+function sinkProcess(t: Test, dir: string, queueSize = 100_000) {
+  const buffer = new EventBuffer()
+  const counter = new DirectCounter()
+  const spec = { inputId: 'in', queueSize, senderNode: 'src', outputId: 'out', logDir: dir, cursorName: 'sink.in' }
+  const inputs = new LinkInputs([spec], buffer, counter, 'flow', 'sink')
+  t.teardown(() => inputs.release())
+  return { inputs, buffer, counter }
+}
+
 function setup(t: Test, queueSize = 100_000, dir = t.testdir({}), fileBytes?: number) {
   const writer = LinkLogWriter.open(dir, fileBytes === undefined ? {} : { fileBytes })
   t.teardown(() => writer.close())
-  const buffer = new EventBuffer()
-  const spec = { inputId: 'in', queueSize, senderNode: 'src', outputId: 'out', logDir: dir, cursorName: 'sink.in' }
-  const counter = new DirectCounter()
-  const inputs = new LinkInputs([spec], buffer, counter, 'flow', 'sink')
-  t.teardown(() => inputs.release())
+  const { inputs, buffer, counter } = sinkProcess(t, dir, queueSize)
   const head = (n: number): Uint8Array =>
     encodeNodeToNode({ type: 'input', id: '', sequence: BigInt(n), timestampNs: 0n, messageId: `0.${n}`, encoding: 'raw', metadata: {} })
   /** Append message n to the log; what the socket would carry for it. */
@@ -194,16 +203,7 @@ t.test('a new process counts as drops only the entries gone past what the last o
   first.writer.collect(0n, BigInt(n - 10))
   const before = new LinkCursor(dir, 'sink.in').value
   t.same(before, { consumed: 0n, inHand: 1n + LINK_MARK_AHEAD, read: 1n + LINK_MARK_AHEAD }, 'it had marked up to the mark-ahead past entry 1 as maybe read')
-  const next = new EventBuffer()
-  const counter = new DirectCounter()
-  const again = new LinkInputs(
-    [{ inputId: 'in', queueSize: 100_000, senderNode: 'src', outputId: 'out', logDir: dir, cursorName: 'sink.in' }],
-    next,
-    counter,
-    'flow',
-    'sink',
-  )
-  t.teardown(() => again.release())
+  const { inputs: again, buffer: next, counter } = sinkProcess(t, dir)
   again.poll()
   const got: bigint[] = []
   for (let item = next.shift(); item !== undefined; item = next.shift()) if (item.link !== undefined) got.push(item.link.seq)
@@ -285,15 +285,7 @@ t.test("a dataflow's Stop withholds what was read ahead: the cursor leaves it un
   first.inputs.settle(true)
   t.same(new LinkCursor(dir, 'sink.in').value, { consumed: 10n, inHand: 0n, read: 10n }, 'consumed and accounted for: the 10 taken')
   first.inputs.release()
-  const next = new EventBuffer()
-  const again = new LinkInputs(
-    [{ inputId: 'in', queueSize: 100_000, senderNode: 'src', outputId: 'out', logDir: dir, cursorName: 'sink.in' }],
-    next,
-    new DirectCounter(),
-    'flow',
-    'sink',
-  )
-  t.teardown(() => again.release())
+  const { inputs: again, buffer: next } = sinkProcess(t, dir)
   again.poll()
   const got: Array<{ seq: bigint; redelivered: boolean }> = []
   for (let item = next.shift(); item !== undefined; item = next.shift())
@@ -311,7 +303,6 @@ for (const [how, end] of [
 ] as const) {
   t.test(`a process ${how} while re-handing a dead one's entries keeps its bound: the rest come marked in the next`, async (t) => {
     const dir = t.testdir({})
-    const spec = { inputId: 'in', queueSize: 100_000, senderNode: 'src', outputId: 'out', logDir: dir, cursorName: 'sink.in' }
     const first = setup(t, 100_000, dir)
     for (let i = 1; i <= 100; i++) first.append(i)
     first.inputs.poll()
@@ -323,9 +314,7 @@ for (const [how, end] of [
     t.ok(died.inHand >= 50n && died.consumed < 50n, `its cursor covers 50 (${JSON.stringify(died, (_, v) => (typeof v === 'bigint' ? Number(v) : v))})`)
     /** A new process of the sink on the same cursor: what it is handed, `n` entries, marked or not. */
     const life = (n: number, finish: (inputs: LinkInputs) => void): Array<[bigint, boolean]> => {
-      const buffer = new EventBuffer()
-      const inputs = new LinkInputs([spec], buffer, new DirectCounter(), 'flow', 'sink')
-      t.teardown(() => inputs.release())
+      const { inputs, buffer } = sinkProcess(t, dir)
       inputs.poll()
       const got: Array<[bigint, boolean]> = []
       while (got.length < n) {
