@@ -169,6 +169,14 @@ export class Deliveries {
     return inFlight
   }
 
+  /**
+   * The oldest in-flight event came back unhandled at a Stop of the dataflow (its message waits
+   * in the outbox for the next run): it leaves without a commit, like {@link drop}'s. Returns it.
+   */
+  setAside(): InFlight | undefined {
+    return this.#inFlight.shift()
+  }
+
   /** The meta to commit now (after {@link committed} or {@link launchCommitted}). */
   meta(): OperatorMeta {
     // A copy: #seenMeta changes with the next event, this meta may be committed later (its

@@ -36,6 +36,7 @@ import {
   LINK_ACTIVE,
   LINK_STARTED,
   MIN_TRANSFER_BYTES,
+  STOPPING,
   type BufferedOutput,
   type LinkCounts,
   type LinkMessage,
@@ -144,7 +145,15 @@ export class OperatorHost implements Unit {
    * the event about to be taken, past any copy skipped as already committed.
    */
   readonly #heldItem = (next: DeliveredEvent): boolean =>
-    this.#posted >= depthFor(next) || (next.type === 'input' && (this.#pause.holds() || this.#fresh.holds(next.id)))
+    (this.#posted >= depthFor(next) && !this.inbox.stopRequested) || (next.type === 'input' && (this.#pause.holds() || this.#fresh.holds(next.id)))
+  /**
+   * Set to STOPPING when the dataflow stops: the worker then hands back the posted events of
+   * the inputs that make way for the Stop (OperatorWorkerData.stop). One word for every launch:
+   * a Stop is final.
+   */
+  readonly #stopWord = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT))
+  /** The inputs whose posted events the worker hands back at a Stop of the dataflow. */
+  readonly #waitingAtStop: string[]
 
   /** The names the current worker stages large payloads under (OperatorWorkerData.staging), if it does. */
   #stagePrefix: string | undefined
@@ -172,6 +181,7 @@ export class OperatorHost implements Unit {
     this.#budget = new RestartBudget(spec.restart)
     this.#fresh = new FreshInputs(spec.inputs)
     this.#bestEffort = new Set(spec.inputs.filter((input) => input.reliability === 'best_effort').map((input) => input.id))
+    this.#waitingAtStop = spec.inputs.filter((input) => this.inbox.waitsAtStop(input.id)).map((input) => input.id)
     const sender = { unit: this, host, nodeId: node.id, operatorId: spec.id, stateful: options.state !== undefined }
     this.#sent = new SentMessages(sender, options.outboxRoutes, options.receiverCount)
     this.#commits = new EventCommits(this.key, options.state, this.#deliveries, this.#sent, {
@@ -211,10 +221,13 @@ export class OperatorHost implements Unit {
       this.#failForGood(`${this.#lastCrash ?? 'crashed'}; not restarted: the dataflow is stopping`)
       return
     }
+    // The Stop comes next: what the inbox set aside for it, the worker sets aside too.
+    if (this.inbox.stopRequested) Atomics.store(this.#stopWord, 0, STOPPING)
     if (this.#status !== 'running' || this.#worker === undefined) return
     // Refill in batches: one post carries all the events that fit (see #post), and a worker
-    // with more than half its depth of events queued has enough work until they arrive.
-    if (this.#posted > depthFor(this.inbox.peek()) / 2) return
+    // with more than half its depth of events queued has enough work until they arrive. Not
+    // the Stop: it goes at once.
+    if (this.#posted > depthFor(this.inbox.peek()) / 2 && !this.inbox.stopRequested) return
     while (!this.#stopSent && this.#worker !== undefined) {
       const inFlight = this.#deliveries.take(this.inbox, (skipped) => this.discarded(skipped), this.#heldItem)
       if (inFlight === undefined) return
@@ -293,7 +306,8 @@ export class OperatorHost implements Unit {
       first?.reject(err)
       return
     }
-    const { workerData, kvsPort } = workerDataOf(this.#host, this.node, this.spec, this.#restartCount, state, this.#kvs, this.#staging())
+    const stop = this.#waitingAtStop.length === 0 ? undefined : { word: this.#stopWord.buffer as SharedArrayBuffer, inputs: this.#waitingAtStop }
+    const { workerData, kvsPort } = workerDataOf(this.#host, this.node, this.spec, this.#restartCount, state, this.#kvs, this.#staging(), stop)
     this.#status = 'starting'
     // A worker that dies before its first READY is a load failure, not a reason to loop.
     const loadFailed = (reason: string): boolean => {
@@ -372,6 +386,9 @@ export class OperatorHost implements Unit {
       }
       case 'failed':
         this.#crash(`crashed: ${withCode(deserializeError(message.error))}`, true)
+        return
+      case 'set-aside':
+        this.#onSetAside(message.count)
         return
       case 'done':
         if (message.counts !== undefined) this.#onLinkCounts(message.counts)
@@ -489,6 +506,22 @@ export class OperatorHost implements Unit {
     })
     if (inFlight.item.type !== 'stop') this.pump()
     this.#startSpare()
+  }
+
+  /**
+   * The worker handed back `count` posted events unhandled, at a Stop of the dataflow: their
+   * messages stay in the outbox (the next run replays them), nothing is committed for them.
+   */
+  #onSetAside(count: number): void {
+    for (let i = 0; i < count; i++) {
+      const inFlight = this.#deliveries.setAside()
+      if (inFlight === undefined) break
+      this.#posted = Math.max(0, this.#posted - 1)
+      if (inFlight.item.type === 'input') this.#fresh.handled(inFlight.item.id)
+    }
+    this.#watchdog.clear()
+    if (this.#posted > 0) this.#armHandlerWatchdog()
+    this.pump()
   }
 
   /**

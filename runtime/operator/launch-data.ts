@@ -30,6 +30,7 @@ export function workerDataOf(
   state: Map<string, Uint8Array>,
   kvs: KvsAccess | undefined,
   staging?: OperatorWorkerData['staging'],
+  stop?: OperatorWorkerData['stop'],
 ): { workerData: OperatorWorkerData; kvsPort: MessagePort | undefined } {
   const workerData: OperatorWorkerData = {
     modulePath: spec.module,
@@ -44,6 +45,7 @@ export function workerDataOf(
     state,
   }
   if (staging !== undefined) workerData.staging = staging
+  if (stop !== undefined) workerData.stop = stop
   const kvsPort = kvs?.connect()
   if (kvs !== undefined && kvsPort !== undefined) workerData.kvs = { dir: kvs.dir, namespace: kvs.namespace, port: kvsPort }
   return { workerData, kvsPort }

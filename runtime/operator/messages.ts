@@ -39,7 +39,18 @@ export interface OperatorWorkerData {
    * Undefined: the host stores every payload itself.
    */
   staging?: { dir: string; prefix: string; threshold: number; outputs: string[]; spares?: SharedArrayBuffer | undefined } | undefined
+  /**
+   * A Stop of the dataflow reaching the events already posted: the host sets `word`'s one
+   * Int32 to {@link STOPPING} when the dataflow stops, and from then on the worker hands back,
+   * unhandled, each posted event of `inputs` it has not started (`set-aside`): their messages
+   * are in the outbox for the next run (or are timer ticks), so the Stop is next after the
+   * event being handled (runtime/supervisor/inbox.ts does the same for those still queued).
+   */
+  stop?: { word: SharedArrayBuffer; inputs: string[] } | undefined
 }
+
+/** The value of OperatorWorkerData.stop's word once the dataflow stops. */
+export const STOPPING = 1
 
 /** One buffered state change, shipped with `done` and committed by the host (the store's type: a type-only import, nothing loaded). */
 export type { StateWrite }
@@ -152,6 +163,11 @@ export type WorkerToHost =
       direct?: true | undefined
       counts?: LinkCounts | undefined
     }
+  /**
+   * The next `count` posted events were handed back unhandled, at a Stop of the dataflow
+   * (OperatorWorkerData.stop): nothing of them is committed; the next run gets them again.
+   */
+  | { type: 'set-aside'; count: number }
   /** A handler threw or its promise rejected: the operator crashed. */
   | { type: 'failed'; error: SerializedError }
   | { type: 'log'; level: LogLevel; text: string }

@@ -14,7 +14,7 @@ import type { DoraEvent, SendOptions } from '../../node-sdk/events.js'
 import { unpackEvents } from './event-wire.js'
 import { RecycledBuffers } from './state-buffers.js'
 import { WorkerLinks } from './worker-links.js'
-import { EventQueue } from './event-queue.js'
+import { EventQueue, type Queued } from './event-queue.js'
 import { checkOutput, checkPayload, checkPayloadSize, InvalidOperatorError, InvalidStateKeyError } from '../../node-sdk/errors.js'
 import { toOperatorDefinition, type OperatorContext, type OperatorHandlers, type OperatorSendOptions } from '../../node-sdk/operator.js'
 import { encodeJson, Encoding } from '../../node-sdk/payload.js'
@@ -24,6 +24,7 @@ import { SegmentSpares, writeOverSpare } from '../../src/store/state/segment-spa
 import {
   MIN_TRANSFER_BYTES,
   SPARE_KEY,
+  STOPPING,
   type BufferedOutput,
   type SpareWorkerData,
   type HostToWorker,
@@ -245,6 +246,19 @@ async function handle(handlers: OperatorHandlers, event: DoraEvent): Promise<voi
   }
 }
 
+/** Set by the host when the dataflow stops (OperatorWorkerData.stop). */
+const stopWord = data.stop === undefined ? undefined : new Int32Array(data.stop.word)
+/** The inputs whose posted events are handed back, unhandled, once the dataflow stops. */
+const waitingAtStop = new Set(data.stop?.inputs ?? [])
+
+/** True for a posted event the dataflow's Stop goes ahead of: it waits for the next run. */
+function setAsideAtStop(queued: Queued): boolean {
+  const { event } = queued
+  return (
+    queued.linked === undefined && event.type === 'input' && stopWord !== undefined && waitingAtStop.has(event.id) && Atomics.load(stopWord, 0) === STOPPING
+  )
+}
+
 /** How long the counts of linked events may wait for a `done` to carry them (ms): `dora-ts list` reads them. */
 const COUNTS_WAIT_MS = 200
 let countsTimer: NodeJS.Timeout | undefined
@@ -268,7 +282,15 @@ async function drain(): Promise<void> {
   const loaded = handlers
   if (loaded === undefined) return
   busy = true
+  let setAside = 0
   for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+    if (setAsideAtStop(next)) {
+      setAside++
+      continue
+    }
+    // Told before the next handler runs: a crash in it must count against the right event.
+    if (setAside > 0) post({ type: 'set-aside', count: setAside })
+    setAside = 0
     const linked = next.linked
     if (linked !== undefined) links.handling()
     try {
@@ -304,6 +326,7 @@ async function drain(): Promise<void> {
       reportCountsSoon()
     }
   }
+  if (setAside > 0) post({ type: 'set-aside', count: setAside })
   busy = false
 }
 

@@ -4,6 +4,12 @@
  * input is dropped (and counted) to make room, so a slow receiver always sees the freshest
  * data, as dora does. Control events (input-closed, stop, ...) are never dropped and keep their
  * place in arrival order.
+ *
+ * A Stop of the dataflow (cause `manual`) comes next, ahead of the inputs queued before it that
+ * can wait: those with a copy in the outbox (left there for the next run, which replays them
+ * first) and timer ticks (nothing to keep: time goes on in the next run). So Ctrl-C reaches a
+ * slow receiver after the event it is handling, not after its whole queue. Best-effort inputs,
+ * which have no other copy, keep their place before it.
  */
 import type { DeliveredEvent } from '../../src/events.js'
 import type { QueuePolicy } from '../../src/spec/types.js'
@@ -11,6 +17,8 @@ import type { QueuePolicy } from '../../src/spec/types.js'
 export interface InputLimits {
   queueSize: number
   queuePolicy: QueuePolicy
+  /** Its queued messages make way for a Stop of the dataflow (see the module comment). */
+  waitsAtStop?: boolean | undefined
 }
 
 export class Inbox {
@@ -72,9 +80,31 @@ export class Inbox {
       this.#count(item.id, 1)
       return displaced
     }
-    if (item.type === 'stop' && item.cause === 'manual') this.#stopRequested = true
+    if (item.type === 'stop' && item.cause === 'manual') {
+      this.#stopRequested = true
+      this.#setAside()
+    }
     this.#items.push(item)
     return displaced
+  }
+
+  /** Whether `inputId`'s messages make way for a Stop of the dataflow (see the module comment). */
+  waitsAtStop(inputId: string): boolean {
+    return this.#limits.get(inputId)?.waitsAtStop === true
+  }
+
+  /** Take the queued inputs that can wait out of the queue, ahead of a Stop of the dataflow. */
+  #setAside(): void {
+    const kept = this.#items.filter((item) => item.type !== 'input' || !this.waitsAtStop(item.id))
+    if (kept.length === this.#items.length) return
+    // Not splice(...kept): a queue of 100 000 would overflow the call's arguments.
+    this.#items.length = 0
+    for (const item of kept) this.#items.push(item)
+    const inputs = [...this.#queued.keys()]
+    this.#queued.clear()
+    for (const item of kept) if (item.type === 'input') this.#queued.set(item.id, (this.#queued.get(item.id) ?? 0) + 1)
+    // Told the new lengths: backpressure lets a sender waiting on these go on (to its own Stop).
+    for (const inputId of inputs) this.#count(inputId, 0)
   }
 
   /** The next item, left in place. */

@@ -175,9 +175,21 @@ function sumOf(values: Iterable<number>): number {
 
 /** The inbox of receiver `key`; its queues report their length to flow control. */
 function inboxOf(wiring: UnitWiring, key: string, inputs: InputSpec[]): Inbox {
-  return new Inbox(limitsOf(inputs), (inputId, queued) => wiring.queued(key, inputId, queued))
+  return new Inbox(limitsOf(inputs, wiring.resources.store !== undefined), (inputId, queued) => wiring.queued(key, inputId, queued))
 }
 
-function limitsOf(inputs: InputSpec[]): Map<string, InputLimits> {
-  return new Map(inputs.map((i) => [i.id, { queueSize: i.queueSize, queuePolicy: i.queuePolicy }]))
+/** `outbox`: the run keeps messages in an outbox (it has a state store). */
+function limitsOf(inputs: InputSpec[], outbox: boolean): Map<string, InputLimits> {
+  return new Map(inputs.map((i) => [i.id, { queueSize: i.queueSize, queuePolicy: i.queuePolicy, waitsAtStop: waitsAtStop(i, outbox) }]))
+}
+
+/**
+ * Whether what is queued on `input` makes way for a Stop of the dataflow (inbox.ts): a timer's
+ * ticks, and messages that reach the inbox only once committed into the outbox (every input
+ * from an output in a run with a store, but a best-effort one: a direct link's never reach the
+ * inbox at all).
+ */
+export function waitsAtStop(input: InputSpec, outbox: boolean): boolean {
+  if (input.source.kind === 'timer') return true
+  return outbox && input.reliability !== 'best_effort'
 }

@@ -211,8 +211,9 @@ t.test('a sink destroyed with inputs waiting in its buffer is handed none of the
 })
 
 /** A backlog-source -> backlog-sink dataflow (test/fixtures/nodes/), the sink's `in` with a queue_size of a million. */
-function backlogYaml(sourceEnv: string, sinkEnv: string): string {
-  return `nodes:
+/** `supervised`: every message goes through the supervisor (`_unstable_direct_links: false`). */
+function backlogYaml(sourceEnv: string, sinkEnv: string, supervised = false): string {
+  return `${supervised ? '_unstable_direct_links: false\n' : ''}nodes:
   - id: source
     path: ${fixture('backlog-source.mjs')}
     env: ${sourceEnv}
@@ -261,6 +262,31 @@ t.test("a dataflow's Stop reaches a receiver with a backlog ahead of what it rea
   const left = sinkSaid(next, /^input-closed after (\d+) inputs$/)
   t.equal((handled ?? 0) + (left ?? 0), count, `${handled} in the first run and ${left} in the next: each of the ${count} once`)
   t.equal(sinkSaid(next, /^stop \(all-inputs-closed\) after (\d+) inputs$/), left, 'the Stop came after the input ended, not before its backlog')
+})
+
+t.test("through the supervisor too, a dataflow's Stop goes ahead of what it had not pushed yet, which the next run gets: every message once", async (t) => {
+  const count = 5_000
+  const dir = t.testdir({})
+  const gate = join(dir, 'gate')
+  const flow = await startInProcess(t, backlogYaml(`{ COUNT: ${count} }`, `{ BUSY_US: 250, GATE_FILE: ${JSON.stringify(gate)} }`, true), {
+    graceMs: 120_000,
+    dir,
+  })
+  // Everything waits in the supervisor's inbox (and its outbox) when the sink connects.
+  await flow.waitForLine(/sent all/)
+  writeFileSync(gate, '')
+  await flow.waitForLine(/took 100/)
+  flow.run.stop()
+  const result = await flow.done
+  t.ok(result.ok, dump(flow.logs))
+  const handled = sinkSaid(flow, /^stop \(manual\) after (\d+) inputs$/)
+  // Before its Stop: what the supervisor had pushed (its window, 256 at most) and not more.
+  t.ok(handled !== undefined && handled < 1_000, `the sink took its Stop after ${handled} of the ${count} messages: the rest wait in the outbox`)
+  const next = await startInProcess(t, backlogYaml('{ COUNT: 0, CLOSE_WHEN_SENT: 1 }', '{ BUSY_US: 0 }', true), { dir })
+  const again = await next.done
+  t.ok(again.ok, dump(next.logs))
+  const left = sinkSaid(next, /^input-closed after (\d+) inputs$/)
+  t.equal((handled ?? 0) + (left ?? 0), count, `${handled} in the first run and ${left} in the next: each of the ${count} once`)
 })
 
 t.test("a receiver far behind its closed sender gets every message, then the input's end, then its Stop", async (t) => {

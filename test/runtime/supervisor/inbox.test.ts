@@ -1,5 +1,7 @@
 import t from 'tap'
 import { Inbox } from '../../../runtime/supervisor/inbox.js'
+import { waitsAtStop } from '../../../runtime/supervisor/run-units.js'
+import { parseDataflow } from '../../../src/spec/load.js'
 import type { DeliveredEvent, MessageHeader } from '../../../src/events.js'
 
 function header(sequence: number): MessageHeader {
@@ -103,4 +105,62 @@ t.test('backpressureFull: a backpressure queue at queue_size is full; drop_oldes
     ['fast', 1],
     ['slow', 1],
   ])
+})
+
+t.test("a dataflow's Stop goes ahead of the inputs that can wait; best-effort ones and control events keep their place", async (t) => {
+  const reported: string[] = []
+  const inbox = new Inbox(
+    new Map([
+      ['kept', { queueSize: 10, queuePolicy: 'drop_oldest' as const, waitsAtStop: true }],
+      ['tick', { queueSize: 10, queuePolicy: 'backpressure' as const, waitsAtStop: true }],
+      ['lossy', { queueSize: 10, queuePolicy: 'drop_oldest' as const }],
+    ]),
+    (inputId, queued) => reported.push(`${inputId}=${queued}`),
+  )
+  inbox.push(input('kept', 1))
+  inbox.push(input('lossy', 1))
+  inbox.push(input('tick', 1))
+  inbox.push({ type: 'input-closed', id: 'lossy' })
+  inbox.push(input('kept', 2))
+  t.equal(inbox.waitsAtStop('kept'), true)
+  t.equal(inbox.waitsAtStop('lossy'), false)
+  // The end of all inputs is no Stop of the dataflow: nothing is set aside for it.
+  inbox.push({ type: 'stop', cause: 'all-inputs-closed' })
+  t.equal(inbox.length, 6)
+  reported.length = 0
+  inbox.push({ type: 'stop', cause: 'manual' })
+  t.ok(inbox.stopRequested)
+  t.equal(inbox.queued('kept'), 0)
+  t.equal(inbox.queued('tick'), 0)
+  t.equal(inbox.queued('lossy'), 1)
+  t.same(reported.sort(), ['kept=0', 'lossy=1', 'tick=0'], 'the new lengths are reported (backpressure lets waiting senders go)')
+  t.same(inbox.dropped.size, 0, 'set aside is not dropped')
+  t.same(sequences(inbox), ['lossy:1', 'input-closed', 'stop', 'stop'])
+})
+
+t.test('a Stop of the dataflow sets aside a queue of 100 000 at once', async (t) => {
+  const inbox = new Inbox(new Map([['kept', { queueSize: 200_000, queuePolicy: 'drop_oldest' as const, waitsAtStop: true }]]))
+  for (let i = 1; i <= 100_000; i++) inbox.push(input('kept', i))
+  inbox.push({ type: 'stop', cause: 'manual' })
+  t.same(sequences(inbox), ['stop'])
+})
+
+t.test('what waits at a Stop: timer ticks, and messages the outbox keeps (not best-effort ones, not without a store)', async (t) => {
+  const yaml = `nodes:
+  - id: src
+    path: src.mjs
+    inputs: { tick: dora/timer/millis/10 }
+    outputs: [out]
+  - id: sink
+    path: sink.mjs
+    inputs:
+      tick: dora/timer/millis/10
+      kept: src/out
+      lossy: { source: src/out, reliability: best_effort }
+`
+  const sink = parseDataflow(yaml, '/flows/dataflow.yml', { checkFiles: false }).nodes.find((n) => n.id === 'sink')
+  if (sink?.kind !== 'custom') throw new Error('the sink is a custom node')
+  const verdicts = (outbox: boolean): Record<string, boolean> => Object.fromEntries(sink.inputs.map((i) => [i.id, waitsAtStop(i, outbox)]))
+  t.same(verdicts(true), { tick: true, kept: true, lossy: false })
+  t.same(verdicts(false), { tick: true, kept: false, lossy: false })
 })
