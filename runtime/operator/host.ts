@@ -181,7 +181,7 @@ export class OperatorHost implements Unit {
     this.#budget = new RestartBudget(spec.restart)
     this.#fresh = new FreshInputs(spec.inputs)
     this.#bestEffort = new Set(spec.inputs.filter((input) => input.reliability === 'best_effort').map((input) => input.id))
-    this.#waitingAtStop = spec.inputs.filter((input) => this.inbox.waitsAtStop(input.id)).map((input) => input.id)
+    this.#waitingAtStop = spec.inputs.filter((input) => this.inbox.atStop(input.id) !== undefined).map((input) => input.id)
     const sender = { unit: this, host, nodeId: node.id, operatorId: spec.id, stateful: options.state !== undefined }
     this.#sent = new SentMessages(sender, options.outboxRoutes, options.receiverCount)
     this.#commits = new EventCommits(this.key, options.state, this.#deliveries, this.#sent, {
@@ -513,12 +513,16 @@ export class OperatorHost implements Unit {
    * messages stay in the outbox (the next run replays them), nothing is committed for them.
    */
   #onSetAside(count: number): void {
+    let waiting = 0
     for (let i = 0; i < count; i++) {
       const inFlight = this.#deliveries.setAside()
       if (inFlight === undefined) break
       this.#posted = Math.max(0, this.#posted - 1)
-      if (inFlight.item.type === 'input') this.#fresh.handled(inFlight.item.id)
+      if (inFlight.item.type !== 'input') continue
+      this.#fresh.handled(inFlight.item.id)
+      if (this.inbox.atStop(inFlight.item.id) === 'waits') waiting++
     }
+    this.inbox.countWaitingForNextRun(waiting)
     this.#watchdog.clear()
     if (this.#posted > 0) this.#armHandlerWatchdog()
     this.pump()

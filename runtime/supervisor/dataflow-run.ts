@@ -468,6 +468,8 @@ export class DataflowRun implements AsyncDisposable {
     // It takes nothing more: whatever it held paused goes on (its queue is never delivered).
     this.#flow.release(unit.key)
     this.#results.set(unit.key, { unit: unit.display, status: result.status, error: result.error, stderrTail: result.stderrTail })
+    const waiting = unit.inbox.waitingForNextRun
+    if (waiting > 0) this.#notice('info', `${unit.display}: its Stop went ahead of ${waiting} queued message(s); they wait in the outbox for the next run`)
     if (result.status === 'failed') {
       this.#notice('error', `${unit.display} ${result.error ?? 'failed'}`)
       if (!this.stopping)

@@ -17,8 +17,12 @@ import type { QueuePolicy } from '../../src/spec/types.js'
 export interface InputLimits {
   queueSize: number
   queuePolicy: QueuePolicy
-  /** Its queued messages make way for a Stop of the dataflow (see the module comment). */
-  waitsAtStop?: boolean | undefined
+  /**
+   * What its queued messages do at a Stop of the dataflow (see the module comment): `waits`,
+   * they make way and wait in the outbox for the next run; `dropped`, they make way and are
+   * dropped (timer ticks); undefined, they keep their place.
+   */
+  atStop?: 'waits' | 'dropped' | undefined
 }
 
 export class Inbox {
@@ -28,6 +32,7 @@ export class Inbox {
   readonly #dropped = new Map<string, number>()
   readonly #onQueued: ((inputId: string, queued: number) => void) | undefined
   #stopRequested = false
+  #waitingForNextRun = 0
 
   /** @param onQueued told the new length of an input's queue whenever it changes (for backpressure). */
   constructor(limits: ReadonlyMap<string, InputLimits>, onQueued?: (inputId: string, queued: number) => void) {
@@ -51,6 +56,16 @@ export class Inbox {
    */
   get stopRequested(): boolean {
     return this.#stopRequested
+  }
+
+  /** Messages a Stop of the dataflow went ahead of, left in the outbox for the next run. */
+  get waitingForNextRun(): number {
+    return this.#waitingForNextRun
+  }
+
+  /** `count` more messages a Stop went ahead of (those its operator's worker handed back). */
+  countWaitingForNextRun(count: number): void {
+    this.#waitingForNextRun += count
   }
 
   /** Messages dropped so far, per input id. */
@@ -88,14 +103,19 @@ export class Inbox {
     return displaced
   }
 
-  /** Whether `inputId`'s messages make way for a Stop of the dataflow (see the module comment). */
-  waitsAtStop(inputId: string): boolean {
-    return this.#limits.get(inputId)?.waitsAtStop === true
+  /** What `inputId`'s queued messages do at a Stop of the dataflow (InputLimits.atStop). */
+  atStop(inputId: string): InputLimits['atStop'] {
+    return this.#limits.get(inputId)?.atStop
   }
 
   /** Take the queued inputs that can wait out of the queue, ahead of a Stop of the dataflow. */
   #setAside(): void {
-    const kept = this.#items.filter((item) => item.type !== 'input' || !this.waitsAtStop(item.id))
+    const kept: DeliveredEvent[] = []
+    for (const item of this.#items) {
+      const atStop = item.type === 'input' ? this.atStop(item.id) : undefined
+      if (atStop === undefined) kept.push(item)
+      else if (atStop === 'waits') this.#waitingForNextRun++
+    }
     if (kept.length === this.#items.length) return
     // Not splice(...kept): a queue of 100 000 would overflow the call's arguments.
     this.#items.length = 0

@@ -180,16 +180,16 @@ function inboxOf(wiring: UnitWiring, key: string, inputs: InputSpec[]): Inbox {
 
 /** `outbox`: the run keeps messages in an outbox (it has a state store). */
 function limitsOf(inputs: InputSpec[], outbox: boolean): Map<string, InputLimits> {
-  return new Map(inputs.map((i) => [i.id, { queueSize: i.queueSize, queuePolicy: i.queuePolicy, waitsAtStop: waitsAtStop(i, outbox) }]))
+  return new Map(inputs.map((i) => [i.id, { queueSize: i.queueSize, queuePolicy: i.queuePolicy, atStop: atStop(i, outbox) }]))
 }
 
 /**
- * Whether what is queued on `input` makes way for a Stop of the dataflow (inbox.ts): a timer's
- * ticks, and messages that reach the inbox only once committed into the outbox (every input
- * from an output in a run with a store, but a best-effort one: a direct link's never reach the
- * inbox at all).
+ * What is queued on `input` does at a Stop of the dataflow (inbox.ts): messages that reach the
+ * inbox only once committed into the outbox (every input from an output in a run with a
+ * store, but a best-effort one: a direct link's never reach the inbox at all) wait there for
+ * the next run; a timer's ticks are dropped; the rest keep their place.
  */
-export function waitsAtStop(input: InputSpec, outbox: boolean): boolean {
-  if (input.source.kind === 'timer') return true
-  return outbox && input.reliability !== 'best_effort'
+export function atStop(input: InputSpec, outbox: boolean): InputLimits['atStop'] {
+  if (input.source.kind === 'timer') return 'dropped'
+  return outbox && input.reliability !== 'best_effort' ? 'waits' : undefined
 }

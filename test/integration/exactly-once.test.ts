@@ -134,6 +134,8 @@ t.test("a dataflow's Stop reaches a slow operator next, ahead of its queue, whic
   // after the 64 posted ahead or the queue behind them.
   t.ok(atStop - seen < 32, `Stop after ${atStop} numbers, ${seen} seen when the dataflow stopped`)
   t.equal(Number(match?.[2]), atStop, 'the numbers it handled are 1..count')
+  const waited = first.logs.map((l) => /^count: its Stop went ahead of (\d+) queued message\(s\)/.exec(l.text)).find((m) => m !== null)
+  t.ok(waited !== undefined && waited !== null && Number(waited[1]) > 0, `the run says how many wait for the next one:\n${dump(first.logs)}`)
   const second = await startInProcess(t, seqFlow(LIMIT), { dir })
   await second.waitForLine(new RegExp(`^reached ${LIMIT} `))
   t.ok(

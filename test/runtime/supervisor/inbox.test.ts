@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Inbox } from '../../../runtime/supervisor/inbox.js'
-import { waitsAtStop } from '../../../runtime/supervisor/run-units.js'
+import { atStop } from '../../../runtime/supervisor/run-units.js'
 import { parseDataflow } from '../../../src/spec/load.js'
 import type { DeliveredEvent, MessageHeader } from '../../../src/events.js'
 
@@ -111,8 +111,8 @@ t.test("a dataflow's Stop goes ahead of the inputs that can wait; best-effort on
   const reported: string[] = []
   const inbox = new Inbox(
     new Map([
-      ['kept', { queueSize: 10, queuePolicy: 'drop_oldest' as const, waitsAtStop: true }],
-      ['tick', { queueSize: 10, queuePolicy: 'backpressure' as const, waitsAtStop: true }],
+      ['kept', { queueSize: 10, queuePolicy: 'drop_oldest' as const, atStop: 'waits' as const }],
+      ['tick', { queueSize: 10, queuePolicy: 'backpressure' as const, atStop: 'dropped' as const }],
       ['lossy', { queueSize: 10, queuePolicy: 'drop_oldest' as const }],
     ]),
     (inputId, queued) => reported.push(`${inputId}=${queued}`),
@@ -122,8 +122,8 @@ t.test("a dataflow's Stop goes ahead of the inputs that can wait; best-effort on
   inbox.push(input('tick', 1))
   inbox.push({ type: 'input-closed', id: 'lossy' })
   inbox.push(input('kept', 2))
-  t.equal(inbox.waitsAtStop('kept'), true)
-  t.equal(inbox.waitsAtStop('lossy'), false)
+  t.equal(inbox.atStop('kept'), 'waits')
+  t.equal(inbox.atStop('lossy'), undefined)
   // The end of all inputs is no Stop of the dataflow: nothing is set aside for it.
   inbox.push({ type: 'stop', cause: 'all-inputs-closed' })
   t.equal(inbox.length, 6)
@@ -135,14 +135,18 @@ t.test("a dataflow's Stop goes ahead of the inputs that can wait; best-effort on
   t.equal(inbox.queued('lossy'), 1)
   t.same(reported.sort(), ['kept=0', 'lossy=1', 'tick=0'], 'the new lengths are reported (backpressure lets waiting senders go)')
   t.same(inbox.dropped.size, 0, 'set aside is not dropped')
+  t.equal(inbox.waitingForNextRun, 2, "the two of 'kept' wait for the next run; the tick is dropped")
+  inbox.countWaitingForNextRun(3)
+  t.equal(inbox.waitingForNextRun, 5, "and those its operator's worker handed back")
   t.same(sequences(inbox), ['lossy:1', 'input-closed', 'stop', 'stop'])
 })
 
 t.test('a Stop of the dataflow sets aside a queue of 100 000 at once', async (t) => {
-  const inbox = new Inbox(new Map([['kept', { queueSize: 200_000, queuePolicy: 'drop_oldest' as const, waitsAtStop: true }]]))
+  const inbox = new Inbox(new Map([['kept', { queueSize: 200_000, queuePolicy: 'drop_oldest' as const, atStop: 'waits' as const }]]))
   for (let i = 1; i <= 100_000; i++) inbox.push(input('kept', i))
   inbox.push({ type: 'stop', cause: 'manual' })
   t.same(sequences(inbox), ['stop'])
+  t.equal(inbox.waitingForNextRun, 100_000)
 })
 
 t.test('what waits at a Stop: timer ticks, and messages the outbox keeps (not best-effort ones, not without a store)', async (t) => {
@@ -160,7 +164,7 @@ t.test('what waits at a Stop: timer ticks, and messages the outbox keeps (not be
 `
   const sink = parseDataflow(yaml, '/flows/dataflow.yml', { checkFiles: false }).nodes.find((n) => n.id === 'sink')
   if (sink?.kind !== 'custom') throw new Error('the sink is a custom node')
-  const verdicts = (outbox: boolean): Record<string, boolean> => Object.fromEntries(sink.inputs.map((i) => [i.id, waitsAtStop(i, outbox)]))
-  t.same(verdicts(true), { tick: true, kept: true, lossy: false })
-  t.same(verdicts(false), { tick: true, kept: false, lossy: false })
+  const verdicts = (outbox: boolean): Record<string, string> => Object.fromEntries(sink.inputs.map((i) => [i.id, atStop(i, outbox) ?? 'keeps its place']))
+  t.same(verdicts(true), { tick: 'dropped', kept: 'waits', lossy: 'keeps its place' })
+  t.same(verdicts(false), { tick: 'dropped', kept: 'keeps its place', lossy: 'keeps its place' })
 })
