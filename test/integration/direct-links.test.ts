@@ -7,13 +7,13 @@
  * copy seen twice is marked `redelivered`, and a clean run leaves no message bytes in shared
  * memory. Small payloads ride the socket; larger ones (>= 8 KiB) are read from the log.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { readJsonl } from '../fixtures/jsonl.js'
 import { linkLogFiles } from '../fixtures/link-log-files.js'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fixture } from '../fixtures/nodes.js'
-import { dump, startInProcess } from './fixtures/in-process.js'
+import { dump, startInProcess, type InProcessRun } from './fixtures/in-process.js'
 import { shmRoot } from '../../src/transport/shm-dir.js'
 import { parseDataflow } from '../../src/spec/load.js'
 import { DataflowRun } from '../../runtime/supervisor/dataflow-run.js'
@@ -235,30 +235,46 @@ function sinkSaid(flow: { lines: (source: string) => string[] }, pattern: RegExp
   return hit === undefined || hit === null ? undefined : Number(hit[1])
 }
 
-t.test("a dataflow's Stop reaches a receiver with a backlog ahead of what it read, which its next run gets: every message once", async (t) => {
-  const count = 40_000
-  const dir = t.testdir({})
+/**
+ * The sink (gated to connect once the source sent all `count` messages) is stopped with the
+ * dataflow once it took 100: returns what it had handled at its Stop. A grace period long
+ * enough for the whole backlog: a Stop that waited for it would still come.
+ */
+async function stopAmidBacklog(t: Test, dir: string, count: number, supervised: boolean): Promise<number | undefined> {
   const gate = join(dir, 'gate')
-  // A grace period long enough for the whole backlog: a Stop that waited for it would still come.
-  const flow = await startInProcess(t, backlogYaml(`{ COUNT: ${count} }`, `{ BUSY_US: 250, GATE_FILE: ${JSON.stringify(gate)} }`), { graceMs: 120_000, dir })
-  // Everything is in the log when the sink connects (a restarted receiver's case): its SDK
-  // reads ahead before its program asks for a first event, so its buffer is never empty.
+  const sinkEnv = `{ BUSY_US: 250, GATE_FILE: ${JSON.stringify(gate)} }`
+  const flow = await startInProcess(t, backlogYaml(`{ COUNT: ${count} }`, sinkEnv, supervised), { graceMs: 120_000, dir })
+  // Everything waits (in the log, or in the supervisor's inbox and outbox) when the sink
+  // connects, a restarted receiver's case: the direct path's SDK reads ahead before its
+  // program asks for a first event, so its buffer is never empty.
   await flow.waitForLine(/sent all/)
   writeFileSync(gate, '')
   await flow.waitForLine(/took 100/)
   flow.run.stop()
   const result = await flow.done
   t.ok(result.ok, dump(flow.logs))
-  const handled = sinkSaid(flow, /^stop \(manual\) after (\d+) inputs$/)
+  return sinkSaid(flow, /^stop \(manual\) after (\d+) inputs$/)
+}
+
+/** The next run of {@link stopAmidBacklog}'s dataflow: the source sends nothing and closes. */
+async function drainBacklog(t: Test, dir: string, supervised: boolean): Promise<InProcessRun> {
+  const next = await startInProcess(t, backlogYaml('{ COUNT: 0, CLOSE_WHEN_SENT: 1 }', '{ BUSY_US: 0 }', supervised), { dir })
+  const again = await next.done
+  t.ok(again.ok, dump(next.logs))
+  return next
+}
+
+t.test("a dataflow's Stop reaches a receiver with a backlog ahead of what it read, which its next run gets: every message once", async (t) => {
+  const count = 40_000
+  const dir = t.testdir({})
+  const handled = await stopAmidBacklog(t, dir, count, false)
   t.ok(
     handled !== undefined && handled < LINK_READ_AHEAD,
     `the sink took its Stop after ${handled} of the ${count} messages, before the ${LINK_READ_AHEAD} it reads ahead: the rest wait in the log`,
   )
-  // The next run: the source sends nothing more and closes; the sink gets what the first left,
-  // then the input's end, then its Stop (held until the log was read to its end).
-  const next = await startInProcess(t, backlogYaml('{ COUNT: 0, CLOSE_WHEN_SENT: 1 }', '{ BUSY_US: 0 }'), { dir })
-  const again = await next.done
-  t.ok(again.ok, dump(next.logs))
+  // The sink gets what the first run left, then the input's end, then its Stop (held until
+  // the log was read to its end).
+  const next = await drainBacklog(t, dir, false)
   const left = sinkSaid(next, /^input-closed after (\d+) inputs$/)
   t.equal((handled ?? 0) + (left ?? 0), count, `${handled} in the first run and ${left} in the next: each of the ${count} once`)
   t.equal(sinkSaid(next, /^stop \(all-inputs-closed\) after (\d+) inputs$/), left, 'the Stop came after the input ended, not before its backlog')
@@ -267,25 +283,10 @@ t.test("a dataflow's Stop reaches a receiver with a backlog ahead of what it rea
 t.test("through the supervisor too, a dataflow's Stop goes ahead of what it had not pushed yet, which the next run gets: every message once", async (t) => {
   const count = 5_000
   const dir = t.testdir({})
-  const gate = join(dir, 'gate')
-  const flow = await startInProcess(t, backlogYaml(`{ COUNT: ${count} }`, `{ BUSY_US: 250, GATE_FILE: ${JSON.stringify(gate)} }`, true), {
-    graceMs: 120_000,
-    dir,
-  })
-  // Everything waits in the supervisor's inbox (and its outbox) when the sink connects.
-  await flow.waitForLine(/sent all/)
-  writeFileSync(gate, '')
-  await flow.waitForLine(/took 100/)
-  flow.run.stop()
-  const result = await flow.done
-  t.ok(result.ok, dump(flow.logs))
-  const handled = sinkSaid(flow, /^stop \(manual\) after (\d+) inputs$/)
+  const handled = await stopAmidBacklog(t, dir, count, true)
   // Before its Stop: what the supervisor had pushed (its window, 256 at most) and not more.
   t.ok(handled !== undefined && handled < 1_000, `the sink took its Stop after ${handled} of the ${count} messages: the rest wait in the outbox`)
-  const next = await startInProcess(t, backlogYaml('{ COUNT: 0, CLOSE_WHEN_SENT: 1 }', '{ BUSY_US: 0 }', true), { dir })
-  const again = await next.done
-  t.ok(again.ok, dump(next.logs))
-  const left = sinkSaid(next, /^input-closed after (\d+) inputs$/)
+  const left = sinkSaid(await drainBacklog(t, dir, true), /^input-closed after (\d+) inputs$/)
   t.equal((handled ?? 0) + (left ?? 0), count, `${handled} in the first run and ${left} in the next: each of the ${count} once`)
 })
 
