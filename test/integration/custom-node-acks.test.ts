@@ -25,6 +25,7 @@ import { parseDataflow } from '../../src/spec/load.js'
 import { StateStore } from '../../src/store/state/store.js'
 import { stateDirOf } from '../../runtime/state/location.js'
 import { sourceDir } from '../fixtures/paths.js'
+import { waitFor } from '../fixtures/wait-for.js'
 
 interface Record {
   life: number
@@ -166,9 +167,10 @@ nodes:
 const CHILD = join(sourceDir(import.meta.url), 'fixtures', 'supervisor-child.mjs')
 
 /** node -> node: `source` sends COUNT numbers (each awaited), `sink` records them. */
-function nodeFlow(options: { count: number; record: string; doneFile?: string; waitFile?: string; operator?: boolean }): string {
+function nodeFlow(options: { count: number; record: string; doneFile?: string; waitFile?: string; firstFile?: string; operator?: boolean }): string {
   const done = options.doneFile === undefined ? '' : `, DONE_FILE: ${JSON.stringify(options.doneFile)}`
   const wait = options.waitFile === undefined ? '' : `, WAIT_FILE: ${JSON.stringify(options.waitFile)}`
+  const first = options.firstFile === undefined ? '' : `, FIRST_FILE: ${JSON.stringify(options.firstFile)}`
   const counter =
     options.operator === true
       ? `  - id: count
@@ -188,7 +190,7 @@ nodes:
     outputs: [numbers]
   - id: sink
     path: ${fixture('dedup-sink.mjs')}
-    env: { RECORD_FILE: ${JSON.stringify(options.record)}${wait} }
+    env: { RECORD_FILE: ${JSON.stringify(options.record)}${wait}${first} }
     inputs:
       numbers: { source: source/numbers, queue_size: 1000 }
 ${counter}`
@@ -197,18 +199,29 @@ ${counter}`
 /**
  * Run 1 of a supervisor SIGKILL test, in a supervisor process of its own: `source` sends 1..20,
  * each awaited; the sink takes its first input and then waits for a file that never comes, so
- * the other 19 stay with the supervisor; once every send of the source resolved, SIGKILL it.
- * Returns the supervisor's lines.
+ * the other 19 stay with the supervisor; once every send of the source resolved and the sink
+ * recorded its first input, SIGKILL it. Returns the supervisor's lines. (Not at the sends
+ * alone: the sink, which outlives its supervisor by up to a second, then recorded its first
+ * input after a test had read the record, which a run after then seemed to deliver twice.)
  */
 async function killAfterSends(t: Test, dir: string, file: string, record: string, runtimeDir: string): Promise<string[]> {
-  writeFileSync(file, nodeFlow({ count: 20, record, doneFile: join(dir, 'source-done'), waitFile: join(dir, 'never') }))
+  const firstFile = join(dir, 'sink-first')
+  writeFileSync(file, nodeFlow({ count: 20, record, doneFile: join(dir, 'source-done'), waitFile: join(dir, 'never'), firstFile }))
   const child = spawn(process.execPath, [CHILD, file], { env: { ...process.env, RUNTIME_DIR: runtimeDir }, stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => void child.kill('SIGKILL'))
   const exited = new Promise((resolve) => child.once('exit', resolve))
   const lines: string[] = []
   createInterface({ input: child.stdout! }).on('line', (line) => {
     lines.push(line)
-    if (line.startsWith('[source] sent 1..20')) child.kill('SIGKILL')
+    if (line.startsWith('[source] sent 1..20')) {
+      void waitFor(() => existsSync(firstFile), { what: 'the sink to record its first input', detail: () => lines.join('\n') }).then(
+        () => child.kill('SIGKILL'),
+        (err: unknown) => {
+          child.kill('SIGKILL')
+          t.fail(String(err))
+        },
+      )
+    }
   })
   await exited
   return lines
@@ -276,8 +289,8 @@ t.test("--clean-state forgets what waits for custom nodes and the nodes' message
   const record = join(dir, 'record.jsonl')
   const runtimeDir = shortRuntimeDir(t)
   await killAfterSends(t, dir, file, record, runtimeDir)
-  // What run 1's sink recorded (its first input, unless it had not got it yet).
-  const before = existsSync(record) ? records(record).length : 0
+  // What run 1's sink recorded: its first input.
+  const before = records(record).length
   const stateDir = stateDirOf(parseDataflow(readFileSync(file, 'utf8'), file))
   const left = (): { waiting: number; counter: bigint } => {
     const store = StateStore.open({ dir: stateDir, durability: 'process' })
