@@ -483,12 +483,20 @@ export class OperatorHost implements Unit {
     }
   }
 
+  /**
+   * The worker is through with the oldest posted event (handled or handed back): one fewer
+   * posted, and its input's freshness count goes down.
+   */
+  #workerThrough(item: DeliveredEvent): void {
+    this.#posted = Math.max(0, this.#posted - 1)
+    if (item.type === 'input') this.#fresh.handled(item.id)
+  }
+
   #onDone(writes: StateWrite[], outputs: BufferedOutput[]): void {
     this.#watchdog.clear()
     const inFlight = this.#deliveries.inFlight
     if (inFlight === undefined) return
-    this.#posted = Math.max(0, this.#posted - 1)
-    if (inFlight.item.type === 'input') this.#fresh.handled(inFlight.item.id)
+    this.#workerThrough(inFlight.item)
     if (this.#posted > 0) this.#armHandlerWatchdog()
     const generation = this.#generation
     // Grouped with the other commits of this turn (one transaction); the worker meanwhile
@@ -517,10 +525,8 @@ export class OperatorHost implements Unit {
     for (let i = 0; i < count; i++) {
       const inFlight = this.#deliveries.setAside()
       if (inFlight === undefined) break
-      this.#posted = Math.max(0, this.#posted - 1)
-      if (inFlight.item.type !== 'input') continue
-      this.#fresh.handled(inFlight.item.id)
-      if (this.inbox.atStop(inFlight.item.id) === 'waits') waiting++
+      this.#workerThrough(inFlight.item)
+      if (inFlight.item.type === 'input' && this.inbox.atStop(inFlight.item.id) === 'waits') waiting++
     }
     this.inbox.countWaitingForNextRun(waiting)
     this.#watchdog.clear()
