@@ -120,11 +120,9 @@ export class Inbox {
     // Not splice(...kept): a queue of 100 000 would overflow the call's arguments.
     this.#items.length = 0
     for (const item of kept) this.#items.push(item)
-    const inputs = [...this.#queued.keys()]
-    this.#queued.clear()
-    for (const item of kept) if (item.type === 'input') this.#queued.set(item.id, (this.#queued.get(item.id) ?? 0) + 1)
-    // Told the new lengths: backpressure lets a sender waiting on these go on (to its own Stop).
-    for (const inputId of inputs) this.#count(inputId, 0)
+    // Every queued message of an input that makes way went, none of another. Each length is
+    // told: backpressure lets a sender waiting on an emptied queue go on (to its own Stop).
+    for (const inputId of this.#queued.keys()) this.#count(inputId, this.atStop(inputId) === undefined ? 0 : -this.queued(inputId))
   }
 
   /** The next item, left in place. */
