@@ -33,7 +33,8 @@
  */
 import { hasLinkLog, type DirectInput, type NodeToNode } from '../src/protocol/node/messages.js'
 import { decodeNodeToNode } from '../src/protocol/node/codec.js'
-import { lastMayHaveRead, LINK_READ_AHEAD, LINK_READ_AHEAD_BYTES, LinkCursor, LinkLogReader, type LinkEntry } from '../src/transport/link-log.js'
+import { existsSync } from 'node:fs'
+import { cursorPath, lastMayHaveRead, LINK_READ_AHEAD, LINK_READ_AHEAD_BYTES, LinkCursor, LinkLogReader, type LinkEntry } from '../src/transport/link-log.js'
 import { errorMessage } from '../src/errors.js'
 import type { DoraEvent } from './events.js'
 import type { EventBuffer } from './event-buffer.js'
@@ -64,7 +65,7 @@ export const LINK_READ_SLICE = 2048
 export { LINK_READ_AHEAD, LINK_READ_AHEAD_BYTES }
 
 interface LinkInput {
-  spec: DirectInput
+  spec: DirectInput & { logDir: string }
   reader: LinkLogReader
   cursor: LinkCursor
   /** The entry the program held when the previous process ended: redelivered if seen again. */
@@ -371,15 +372,27 @@ export class LinkInputs {
     return this.#released
   }
 
-  /** Close the readers and cursors (idempotent). */
-  release(): void {
+  /**
+   * Close the readers and cursors (idempotent). `closing`: the node closes (not destroyed): an
+   * entry the program still holds (its loop broke out on it, or it closed from inside the loop)
+   * is consumed if the process then exits with code 0, as the supervisor's path counts the
+   * event named by the closing credit (NodeToSupervisor.Credit.heldAtClose): a `for await`
+   * loop's end cannot tell a `break` from a throw, the exit code can.
+   */
+  release(closing = false): void {
     if (this.#released) return
     this.settle(true)
     this.#released = true
+    const held: HeldEntry[] = []
     for (const input of this.#inputs.values()) {
+      if (closing && input.holding !== undefined) held.push({ dir: input.spec.logDir, cursor: input.spec.cursorName ?? '', seq: input.holding })
       input.reader.close()
       input.cursor.close()
     }
+    if (held.length > 0)
+      process.once('exit', (code) => {
+        if (code === 0) consumeHeld(held)
+      })
   }
 
   #schedulePoll(): void {
@@ -502,6 +515,31 @@ export class LinkInputs {
     const event: DoraEvent = { type: 'input-closed', id: input.spec.inputId }
     this.#buffer.push(entrySeq === undefined ? { event, seq: 0 } : { event, seq: 0, link: { input: input.spec.inputId, seq: entrySeq } })
     this.#onClosed()
+  }
+}
+
+/** An entry in the program's hands as its node closed: its log folder, cursor and seq. */
+interface HeldEntry {
+  dir: string
+  cursor: string
+  seq: bigint
+}
+
+/**
+ * The process exits with code 0 after its node closed: the entries its program held are
+ * consumed (each cursor moves past its entry, only from just before it, as the node's close
+ * left it). Synchronous, at exit; a cursor gone meanwhile (the run's links removed) is left.
+ */
+function consumeHeld(held: readonly HeldEntry[]): void {
+  for (const { dir, cursor: name, seq } of held) {
+    if (!existsSync(cursorPath(dir, name))) continue
+    try {
+      const cursor = new LinkCursor(dir, name)
+      if (cursor.value.consumed === seq - 1n) cursor.set({ consumed: seq, inHand: cursor.value.inHand })
+      cursor.close()
+    } catch {
+      // Left as the close wrote it: the entry comes again, marked, as after a crash.
+    }
   }
 }
 

@@ -299,13 +299,16 @@ export class Node implements AsyncDisposable {
           // terminated at the end of the grace period.
           if (item.direct !== undefined && this.#buffer.supervisorQueued === 0) this.#requestNext(true)
           if (item.link !== undefined) this.#links.handedOut(item.link.input, item.link.seq, event)
+          if (item.seq > 0) this.#credit.handedOut(item.seq)
           if (this.#directIn !== undefined) {
             handedAt = performance.now()
             idleAt = performance.eventLoopUtilization().idle
           }
           yield event
           // The program took it and came back for more: consumed. (A loop that breaks out
-          // never comes back: the event it was handling is not.)
+          // never comes back: the event it was handling is held, consumed only once the process
+          // exits with code 0, as a `for await` loop's return() cannot tell a `break` from a
+          // throw: see #closeGracefully and LinkInputs.release.)
           // Written to the cursor later, with the next write or once the loop waited a while (link-inputs.ts).
           if (item.link !== undefined) this.#links.consumed(item.link.input, item.link.seq)
           this.#consume(item.seq)
@@ -437,15 +440,19 @@ export class Node implements AsyncDisposable {
 
   async #closeGracefully(): Promise<void> {
     try {
-      // The supervisor counts a pushed event consumed only when told: what the program took
-      // since the last credit is told now, and the close round trip (even with no outputs)
-      // makes sure that credit arrived before the process exits. Untold, those events would be
-      // delivered again to the next run (or restart) of this node.
-      const unreported = this.#credit.unreported
-      if (unreported) this.#sendCredit()
+      // The supervisor counts a pushed event consumed only when told: the last credit says
+      // what the program took, and the close round trip (even with no outputs) makes sure it
+      // arrived before the process exits. Untold, those events would be delivered again to the
+      // next run (or restart) of this node; told as closing, nothing more is counted at a clean
+      // exit (without it, one after a pushed Stop counted everything pushed before it, read or
+      // not). The event the program still holds goes with it: consumed if this process exits
+      // with code 0 (it ended by choice, done with what it took), delivered again if it dies or
+      // fails (the program may have failed on it).
+      const pushed = this.#credit.opened
+      if (pushed) this.#sendCredit(true)
       // The last counts of the best-effort links, confirmed by the close round trip below.
       const counted = this.#reportDirect()
-      if (this.outputs.length > 0 || unreported || counted) await this.closeOutputs(this.outputs)
+      if (this.outputs.length > 0 || pushed || counted) await this.closeOutputs(this.outputs)
     } catch {
       // The supervisor may already be gone, or destroy() came first: release the socket anyway.
     }
@@ -465,7 +472,7 @@ export class Node implements AsyncDisposable {
     clearInterval(this.#directReport)
     clearInterval(this.#linkPoll)
     this.#directInputs.release()
-    this.#links.release()
+    this.#links.release(!now)
     this.#directIn?.close()
     this.#ended = true
     this.#buffer.wake(true)
@@ -499,9 +506,10 @@ export class Node implements AsyncDisposable {
     if (this.#credit.consume(seq)) this.#sendCredit()
   }
 
-  #sendCredit(): void {
+  /** `closing`: the node's last credit (see PushCredit.takeCredit). */
+  #sendCredit(closing = false): void {
     if (this.#state === 'closed') return
-    this.#sender.post([encodeNodeToSupervisor({ type: 'credit', ...this.#credit.takeCredit() })])
+    this.#sender.post([encodeNodeToSupervisor({ type: 'credit', ...this.#credit.takeCredit(closing) })])
   }
 
   /**

@@ -19,14 +19,22 @@ export class PushCredit {
   #reported = 0
   /** A first credit went out: the supervisor pushes from then on, and reads `consumedUpTo`. */
   #sent = false
+  /** The number of the event the program was handed last, until it comes back for more (0: none). */
+  #held = 0
 
   /** Number the next event that arrived. */
   number(): number {
     return ++this.#received
   }
 
+  /** The program was handed event `seq` (it holds it until it comes back for more: {@link consume}). */
+  handedOut(seq: number): void {
+    this.#held = seq
+  }
+
   /** The program consumed event `seq`; true when a credit should go now (a quarter of the window). */
   consume(seq: number): boolean {
+    if (seq === this.#held) this.#held = 0
     if (seq <= this.#consumed) return false
     this.#consumed = seq
     return this.#consumed - this.#reported >= PUSH_WINDOW / 4
@@ -42,11 +50,6 @@ export class PushCredit {
     return !this.#sent || this.#consumed > this.#reported
   }
 
-  /** Push mode, and the program consumed events the supervisor has not been told of. */
-  get unreported(): boolean {
-    return this.#sent && this.#consumed > this.#reported
-  }
-
   /** What an output carries of the consumption not yet told (undefined: nothing new). */
   takeReport(): bigint | undefined {
     if (!this.#sent || this.#consumed <= this.#reported) return undefined
@@ -54,11 +57,18 @@ export class PushCredit {
     return BigInt(this.#consumed)
   }
 
-  /** A credit goes now: what it says, counted as told. */
-  takeCredit(): { consumedUpTo: bigint; window: number; inputBatches: boolean } {
+  /**
+   * A credit goes now: what it says, counted as told. `closing`: the node's last, after which a
+   * clean exit consumes exactly what it says, and which names the event the program still holds
+   * (its loop broke out on it, or it closed from inside the loop): the supervisor counts that
+   * one consumed only if the process exits with code 0.
+   */
+  takeCredit(closing = false): { consumedUpTo: bigint; window: number; inputBatches: boolean; heldAtClose?: bigint; closing?: true } {
     this.#sent = true
     this.#reported = this.#consumed
     // This SDK reads several inputs per message: the supervisor may batch what waits.
-    return { consumedUpTo: BigInt(this.#consumed), window: PUSH_WINDOW, inputBatches: true }
+    const credit = { consumedUpTo: BigInt(this.#consumed), window: PUSH_WINDOW, inputBatches: true }
+    if (!closing) return credit
+    return this.#held > this.#consumed ? { ...credit, heldAtClose: BigInt(this.#held), closing } : { ...credit, closing }
   }
 }

@@ -314,10 +314,11 @@ export class CustomNode implements Unit {
   /**
    * Push mode: the node consumed its events up to number `upTo`, and may hold `window`
    * unconsumed (undefined: unchanged, an output's piggybacked `consumedUpTo`); `batches`: it
-   * reads several inputs per message.
+   * reads several inputs per message; `closing`: the node's last credit, with the event its
+   * program held (see NodeDelivery.consumedByCleanExit).
    */
-  credit(upTo: bigint, window?: number, batches = false): void {
-    const { consumed, push } = this.#delivery.credit(upTo, window, batches)
+  credit(upTo: bigint, window?: number, batches = false, closing?: { heldAtClose?: bigint | undefined }): void {
+    const { consumed, push } = this.#delivery.credit(upTo, window, batches, closing)
     if (consumed.length > 0) this.#options.consumed?.(consumed)
     if (push) this.pump()
   }
@@ -429,7 +430,7 @@ export class CustomNode implements Unit {
     // inputs arriving during restart_delay to its identity, where the ROUTER dropped them.)
     const identity = this.#identity
     this.#identity = undefined
-    const consumedAll = this.#delivery.cleanExitConsumesAll
+    const consumedByCleanExit = this.#delivery.consumedByCleanExit
     this.#delivery.reset()
     clearTimeout(this.#connectTimer)
     // A clean exit without ever connecting is a program that is not a dora-ts node (or forgot
@@ -439,17 +440,17 @@ export class CustomNode implements Unit {
       this.#failure = `exited with code 0 without connecting to the supervisor: its program must call \`await Node.connect()\` (from 'dora-ts') to get inputs and send outputs`
     }
     this.#options.processEnded?.(identity)
-    if (code === 0 && signal === null && this.#failure === undefined && consumedAll) {
+    if (code === 0 && signal === null && this.#failure === undefined) {
       // A clean exit is the node's own choice to end: it was done with what it had been given
       // (else the next run would get again what a sink like examples/pipeline's printer had
-      // handled before it ended the run). Not so for a pushed node that ends before its Stop:
-      // what it never consumed stays, like a crash's (below), for its restart or the next run.
-      const batch = this.#redelivery.consumedAll()
+      // handled before it ended the run), the event its loop broke out on included. Not so for
+      // what was pushed to a node that ends before its Stop and its program never took: that
+      // stays, like a crash's (below), for its restart or the next run.
+      const batch = this.#redelivery.consumedUpTo(consumedByCleanExit)
       if (batch.length > 0) this.#options.consumed?.(batch)
-    } else {
-      // What the process had not consumed when it died is kept for a restart (dropped otherwise).
-      this.#redelivery.died()
     }
+    // What the process had not consumed when it ended is kept for a restart (dropped otherwise).
+    this.#redelivery.died()
     if (this.#failure === undefined) {
       if (signal !== null) this.#failure = `was killed by ${signal}`
       else if (code !== 0) this.#failure = `exited with code ${code}`

@@ -42,6 +42,11 @@ export class NodeDelivery {
   #stopPushed = false
   /** Push mode: the node's credit said it reads several inputs per message. */
   #batches = false
+  /**
+   * Push mode: the node sent its closing credit (Credit.closing): the last event a clean exit
+   * consumes, the one its program held (Credit.heldAtClose) or else the last it consumed.
+   */
+  #closedAt: number | undefined
 
   /** The node is pushed to and reads several inputs per message. */
   get batching(): boolean {
@@ -49,13 +54,16 @@ export class NodeDelivery {
   }
 
   /**
-   * Whether a clean exit of the process means it consumed everything it was sent. In pull mode
-   * it asked for each batch it holds; in push mode after its Stop, everything sent came before
-   * that Stop. In push mode before Stop, the node may exit holding pushed events its program
-   * never saw: only its credits say what it consumed (the SDK's close() sends a last one).
+   * The number of the last event a clean exit of the process consumes (with those before it).
+   * A node that sent its closing credit (the SDK's close() does) said exactly: what it
+   * consumed, and the event its program left its loop on (a clean exit says it was done with
+   * it). Otherwise, in pull mode everything sent: it asked for each batch it holds; in push
+   * mode after its Stop, everything sent came before that Stop; in push mode before Stop, the
+   * node may exit holding pushed events its program never saw: only its credits count (0).
    */
-  get cleanExitConsumesAll(): boolean {
-    return !this.#push || this.#stopPushed
+  get consumedByCleanExit(): number {
+    if (this.#closedAt !== undefined) return this.#closedAt
+    return !this.#push || this.#stopPushed ? this.redelivery.lastSent : 0
   }
 
   /** A process starts or ends: it pulls until it sends a credit, and has asked for nothing. */
@@ -64,6 +72,7 @@ export class NodeDelivery {
     this.#push = false
     this.#stopPushed = false
     this.#batches = false
+    this.#closedAt = undefined
   }
 
   /** A new connection numbers its events from 1 again; it pulls until it sends a credit. */
@@ -72,6 +81,7 @@ export class NodeDelivery {
     this.#push = false
     this.#stopPushed = false
     this.#batches = false
+    this.#closedAt = undefined
   }
 
   /** The node asked for its next events: returns the previous batch, now consumed. */
@@ -86,14 +96,14 @@ export class NodeDelivery {
    * several inputs per message if `batches`. Returns the events newly consumed, and whether the
    * node pushes (then pump again).
    */
-  credit(upTo: bigint, window?: number, batches = false): { consumed: DeliveredEvent[]; push: boolean } {
+  credit(upTo: bigint, window?: number, batches = false, closing?: { heldAtClose?: bigint | undefined }): { consumed: DeliveredEvent[]; push: boolean } {
     if (window !== undefined) {
       this.#push = true
       this.#window = window
       this.#batches = batches
     }
-    // Beyond what was sent is a broken peer: cap it (consumedUpTo ignores numbers not sent).
-    const consumed = this.redelivery.consumedUpTo(upTo > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(upTo))
+    if (closing !== undefined) this.#closedAt = Math.max(eventNumber(upTo), eventNumber(closing.heldAtClose ?? 0n))
+    const consumed = this.redelivery.consumedUpTo(eventNumber(upTo))
     return { consumed, push: this.#push }
   }
 
@@ -146,4 +156,9 @@ export class NodeDelivery {
     }
     if (taken.length > 0) target.send(taken, this.#batches)
   }
+}
+
+/** A number from the node's credit; beyond what was sent is a broken peer: capped (Redelivery ignores numbers not sent). */
+function eventNumber(n: bigint): number {
+  return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n)
 }

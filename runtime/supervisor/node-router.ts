@@ -270,7 +270,10 @@ export class NodeRouter {
         if (current) node.requestNext()
         return
       case 'credit':
-        if (current) node.credit(message.consumedUpTo, Math.max(1, Math.min(message.window, MAX_PUSH_WINDOW)), message.inputBatches === true)
+        if (current) {
+          const window = Math.max(1, Math.min(message.window, MAX_PUSH_WINDOW))
+          node.credit(message.consumedUpTo, window, message.inputBatches === true, message.closing === true ? { heldAtClose: message.heldAtClose } : undefined)
+        }
         return
       case 'close-outputs':
         // After the outputs it sent before are committed and routed, or closing would drop them.

@@ -67,7 +67,7 @@ export class Redelivery {
     return done
   }
 
-  /** The node consumed everything sent (pull mode's `next`, or a clean exit). */
+  /** The node consumed everything sent (pull mode's `next`). */
   consumedAll(): DeliveredEvent[] {
     return this.consumedUpTo(this.lastSent)
   }

@@ -89,7 +89,11 @@ export const LAYOUT = {
   },
   'NodeToSupervisor.Register': { bytes: 16, ptrs: 2, fields: { nodeId: p(0), protocolVersion: d(0, 32), pid: d(32, 32), secret: p(1), directLinks: d(64, 1) } },
   'NodeToSupervisor.Output': { bytes: 16, ptrs: 2, fields: { header: p(0), sendSeq: d(0, 64), shm: p(1), consumedUpTo: d(64, 64) } },
-  'NodeToSupervisor.Credit': { bytes: 16, ptrs: 0, fields: { consumedUpTo: d(0, 64), window: d(64, 32), inputBatches: d(96, 1) } },
+  'NodeToSupervisor.Credit': {
+    bytes: 24,
+    ptrs: 0,
+    fields: { consumedUpTo: d(0, 64), window: d(64, 32), inputBatches: d(96, 1), heldAtClose: d(128, 64), closing: d(97, 1) },
+  },
   'NodeToSupervisor.DirectCounts': {
     bytes: 24,
     ptrs: 2,

@@ -124,8 +124,8 @@ nodes:
  * -> big-sink.mjs (records in `dir`/sink.jsonl, restarted on failure), the sink's own settings
  * `sinkEnv` (YAML flow-mapping entries) and its input's `queueSize`.
  */
-function segmentsToSink(dir: string, count: number, sinkEnv: string, queueSize: number): string {
-  return `_unstable_direct_links: true
+function segmentsToSink(dir: string, count: number, sinkEnv: string, queueSize: number, options: { supervised?: boolean } = {}): string {
+  return `_unstable_direct_links: ${options.supervised !== true}
 nodes:
   - id: source
     path: ${fixture('seg-source.mjs')}
@@ -139,6 +139,51 @@ nodes:
     restart_policy: on-failure
     restart_delay: 1ms
 `
+}
+
+const upTo = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => i + from)
+
+// A `for await` loop's end cannot tell a `break` from a throw: the input the program broke out
+// on is consumed only if the process then exits with code 0 (its close named it), on a direct
+// link (its cursor) as on the supervisor's path (Credit.heldAtClose). A failing exit restarts
+// the sink within the run (`on-failure`); a clean one ends it, and the next run goes on.
+for (const [path, supervised] of [
+  ['direct links', false],
+  ["the supervisor's path", true],
+] as const) {
+  for (const exitCode of [0, 3]) {
+    const outcome = exitCode === 0 ? 'is done with the input it broke out on' : 'gets the input it broke out on again, marked'
+    t.test(`${path}: a sink that breaks out of its loop, closes and exits with code ${exitCode} ${outcome}`, async (t) => {
+      const dir = t.testdir({})
+      const count = 30
+      const breakAt = 10
+      const yaml = segmentsToSink(dir, count, `BREAK_AT: ${breakAt}, BREAK_EXIT: ${exitCode}`, 1000, { supervised })
+      for (const run of [1, 2]) {
+        const flow = await startInProcess(t, yaml, { dir })
+        t.ok((await flow.done).ok, `run ${run}: ${dump(flow.logs)}`)
+      }
+      const got = records(join(dir, 'sink.jsonl'))
+      t.same(
+        got.slice(0, breakAt).map((r) => r.index),
+        upTo(1, breakAt),
+        `the first process took 1..${breakAt} and broke out on ${breakAt}`,
+      )
+      const rest = got.slice(breakAt)
+      const from = exitCode === 0 ? breakAt + 1 : breakAt
+      t.same(
+        rest.map((r) => r.index),
+        upTo(from, count),
+        `then ${exitCode === 0 ? 'the next run' : 'its restarted process'} took ${from}..${count}, each once`,
+      )
+      if (exitCode !== 0) t.equal(rest[0]?.redelivered, true, `${breakAt} came again marked redelivered`)
+      // (The supervisor's path marks every event it replays from the outbox, seen or not.)
+      else if (!supervised) t.equal(rest[0]?.redelivered, false, `${from} came unmarked: no process had it before`)
+      t.ok(
+        got.every((r) => r.ok),
+        'every payload intact',
+      )
+    })
+  }
 }
 
 t.test('a sink restarted mid-stream resumes from its cursor: nothing lost, every repeat marked, at most a mark-ahead of them', async (t) => {

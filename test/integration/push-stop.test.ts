@@ -112,52 +112,56 @@ ${sourceNode(LIMIT)}  - id: relay
   )
 })
 
-t.test('a pushed node that ends cleanly before its Stop keeps what it never read: the next run delivers it', async (t) => {
-  const LIMIT = 40
-  const dir = t.testdir({})
-  const record = join(dir, 'record.jsonl')
-  const sinkGate = join(dir, 'sink-gate')
-  const exited = join(dir, 'exited')
-  // src (stateful, one number per tick) -> sink (a custom node; after its first input it waits
-  // until sink-gate exists, so numbers are pushed to it meanwhile; it breaks out of its loop at
-  // its second input, closes and exits 0 without reading the rest).
-  const yaml = `nodes:
+for (const exitCode of [0, 3]) {
+  const how = exitCode === 0 ? 'ends cleanly' : `breaks out and then exits with code ${exitCode}`
+  t.test(`a pushed node that ${how} before its Stop keeps what it never read: the next run delivers it`, async (t) => {
+    const LIMIT = 40
+    const dir = t.testdir({})
+    const record = join(dir, 'record.jsonl')
+    const sinkGate = join(dir, 'sink-gate')
+    const exited = join(dir, 'exited')
+    // src (stateful, one number per tick) -> sink (a custom node; after its first input it
+    // waits until sink-gate exists, so numbers are pushed to it meanwhile; it breaks out of its
+    // loop at its second input, closes and exits with exitCode without reading the rest).
+    const yaml = `nodes:
 ${sourceNode(LIMIT)}  - id: sink
     path: ${fixture('dedup-sink.mjs')}
-    env: { RECORD_FILE: ${JSON.stringify(record)}, WAIT_FILE: ${JSON.stringify(sinkGate)}, EXIT_ONCE: ${JSON.stringify(exited)} }
+    env: { RECORD_FILE: ${JSON.stringify(record)}, WAIT_FILE: ${JSON.stringify(sinkGate)}, EXIT_ONCE: ${JSON.stringify(exited)}, EXIT_CODE: "${exitCode}" }
     inputs:
       n: { source: src/n, queue_size: 100000 }
 `
-  const first = await startInProcess(t, yaml, { dir })
-  await waitFor(() => receipts(record).length >= 1, { what: "the sink's first input", detail: () => dump(first.logs) })
-  // Numbers reach the sink's queue and leave it for the node (pushed, unread behind the gate).
-  const sink = unit(first, 'sink')
-  const queued = (): number => first.run.unitInfo().find((u) => u.name === 'sink')?.messagesIn ?? 0
-  await waitFor(() => queued() >= 10 && sink.inbox.length === 0, { what: 'numbers pushed to the waiting sink', detail: () => dump(first.logs) })
-  writeFileSync(sinkGate, 'go')
-  await waitFor(() => sink.status === 'finished' || sink.status === 'failed', { what: 'the sink to end', detail: () => dump(first.logs) })
-  t.equal(sink.status, 'finished', 'the sink ended cleanly')
-  t.same(
-    receipts(record).map((r) => r.value),
-    [1, 2],
-    'it read only its first two numbers',
-  )
-  first.run.stop()
-  t.ok((await first.done).ok, dump(first.logs))
+    const first = await startInProcess(t, yaml, { dir })
+    await waitFor(() => receipts(record).length >= 1, { what: "the sink's first input", detail: () => dump(first.logs) })
+    // Numbers reach the sink's queue and leave it for the node (pushed, unread behind the gate).
+    const sink = unit(first, 'sink')
+    const queued = (): number => first.run.unitInfo().find((u) => u.name === 'sink')?.messagesIn ?? 0
+    await waitFor(() => queued() >= 10 && sink.inbox.length === 0, { what: 'numbers pushed to the waiting sink', detail: () => dump(first.logs) })
+    writeFileSync(sinkGate, 'go')
+    await waitFor(() => sink.status === 'finished' || sink.status === 'failed', { what: 'the sink to end', detail: () => dump(first.logs) })
+    t.equal(sink.status, exitCode === 0 ? 'finished' : 'failed', `the sink ${exitCode === 0 ? 'ended cleanly' : 'failed'}`)
+    t.same(
+      receipts(record).map((r) => r.value),
+      [1, 2],
+      'it read only its first two numbers',
+    )
+    first.run.stop()
+    t.equal((await first.done).ok, exitCode === 0, dump(first.logs))
 
-  // The next run delivers what was pushed to the first sink and never read, then goes on.
-  const second = await startInProcess(t, yaml, { dir })
-  await waitFor(() => receipts(record).some((r) => r.value === LIMIT), { what: `the sink to get ${LIMIT}`, detail: () => dump(second.logs) })
-  second.run.stop()
-  t.ok((await second.done).ok, dump(second.logs))
-  t.same(missing(record, LIMIT), [], 'every number reached the sink across the two runs')
-  // The loop broke out while handling 2, so 2 is not consumed (the SDK's rule) and comes again,
-  // marked; 1 was consumed, and close() said so: it does not come again.
-  t.same(
-    receipts(record)
-      .filter((r) => r.dup)
-      .map((r) => ({ value: r.value, redelivered: r.redelivered })),
-    [{ value: 2, redelivered: true }],
-    'only the number it broke out on came twice, marked redelivered',
-  )
-})
+    // The next run delivers what was pushed to the first sink and never read, then goes on.
+    const second = await startInProcess(t, yaml, { dir })
+    await waitFor(() => receipts(record).some((r) => r.value === LIMIT), { what: `the sink to get ${LIMIT}`, detail: () => dump(second.logs) })
+    second.run.stop()
+    t.ok((await second.done).ok, dump(second.logs))
+    t.same(missing(record, LIMIT), [], 'every number reached the sink across the two runs')
+    // The loop broke out while handling 2: its close said so (Credit.heldAtClose). A clean exit
+    // then consumes it, as it does 1; a failing one leaves it unconsumed (the program may have
+    // failed on it), so it comes again, marked.
+    t.same(
+      receipts(record)
+        .filter((r) => r.dup)
+        .map((r) => ({ value: r.value, redelivered: r.redelivered })),
+      exitCode === 0 ? [] : [{ value: 2, redelivered: true }],
+      exitCode === 0 ? 'none came twice: not even the one it broke out on' : 'only the number it broke out on came twice, marked redelivered',
+    )
+  })
+}

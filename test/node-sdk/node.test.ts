@@ -414,6 +414,30 @@ t.test('push mode: the first credit opens the window; consumption is told on out
   await events.return()
 })
 
+t.test('push mode: a loop that breaks out and closes names the event it held in its last credit, for the supervisor to count at a clean exit', async (t) => {
+  const supervisor = await FakeSupervisor.start(t)
+  const { node, identity } = await connected(t, supervisor, { ...atLeastOnce, pushInputs: true })
+  const events = node.events()
+  const first = events.next()
+  await supervisor.expect(t, 'credit')
+  const input = (n: number): WireInput => ({ type: 'input', id: 'tick', header: { ...header(n) } })
+  await supervisor.send(identity, { type: 'inputs', inputs: [input(1), input(2), input(3)] }, new Uint8Array([1]), new Uint8Array([2]), new Uint8Array([3]))
+  t.equal((await first).value?.type, 'input')
+  t.equal((await events.next()).value?.type, 'input', 'took 1, asked past it, took 2')
+  // `break` on 2: the loop's return(), as a throw would do too.
+  await events.return()
+  const closing = node.close()
+  const last = await supervisor.expect(t, 'credit')
+  t.strictSame(
+    last.message,
+    { type: 'credit', consumedUpTo: 1n, window: 256, inputBatches: true, heldAtClose: 2n, closing: true },
+    'the closing credit: 1 consumed; 2 held (consumed only by a clean exit); 3 never taken',
+  )
+  await supervisor.expect(t, 'close-outputs')
+  await supervisor.send(identity, { type: 'outputs-closed', outputs: ['image'] })
+  await closing
+})
+
 t.test('push mode: an inputs batch is several events, in list order, each numbered and consumed on its own', async (t) => {
   const supervisor = await FakeSupervisor.start(t)
   const { node, identity } = await connected(t, supervisor, { ...atLeastOnce, pushInputs: true })

@@ -76,7 +76,7 @@ if (haveCapnp(t)) {
       /^\(inputs = \(inputs = \[ ?\(inputId = "a", header = \(.*sequence = 1,.*\)\), \(inputId = "b", header = \(.*sequence = 2,.*\), shm = \(segment = "s@0@1", offset = 0, length = 5\)\) ?\]\)\)$/,
     )
     const credit = capnpDecode(N2S_SCHEMA, 'NodeToSupervisor', encodeNodeToSupervisor({ type: 'credit', consumedUpTo: 5n, window: 256, inputBatches: true }))
-    t.equal(flat(credit.text), '(credit = (consumedUpTo = 5, window = 256, inputBatches = true))')
+    t.equal(flat(credit.text), '(credit = (consumedUpTo = 5, window = 256, inputBatches = true, heldAtClose = 0, closing = false))')
   })
 
   // Through the reference's text form and back: our bytes -> capnp decode -> text ->
@@ -130,6 +130,10 @@ if (haveCapnp(t)) {
     ['(credit = (consumedUpTo = 18446744073709551615, window = 256))', { type: 'credit', consumedUpTo: (1n << 64n) - 1n, window: 256 }],
     ['(credit = ())', { type: 'credit', consumedUpTo: 0n, window: 0 }],
     ['(credit = (consumedUpTo = 3, window = 64, inputBatches = true))', { type: 'credit', consumedUpTo: 3n, window: 64, inputBatches: true }],
+    [
+      '(credit = (consumedUpTo = 9, window = 64, inputBatches = true, heldAtClose = 10, closing = true))',
+      { type: 'credit', consumedUpTo: 9n, window: 64, inputBatches: true, heldAtClose: 10n, closing: true },
+    ],
     ['(closeOutputs = (outputs = ["a", "", "c"]))', { type: 'close-outputs', outputs: ['a', '', 'c'] }],
     ['(log = (level = debug, message = "tab\\there"))', { type: 'log', level: 'debug', message: 'tab\there' }],
   ]

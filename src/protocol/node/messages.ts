@@ -56,8 +56,18 @@ export type NodeToSupervisor =
    * `<= consumedUpTo` (events are numbered per connection from 1), and the supervisor may keep
    * up to `window` events sent and unconsumed. The first one switches the connection to push.
    * `inputBatches`: the node reads `inputs` messages (several inputs in one; absent: false).
+   * `closing`: the node's last credit, as it closes: a clean exit consumes exactly what it says
+   * (absent: false); `heldAtClose` (in it): the event its program was handed last and never
+   * came back from, consumed only if the process then exits with code 0 (absent: none).
    */
-  | { type: 'credit'; consumedUpTo: bigint; window: number; inputBatches?: boolean | undefined }
+  | {
+      type: 'credit'
+      consumedUpTo: bigint
+      window: number
+      inputBatches?: boolean | undefined
+      heldAtClose?: bigint | undefined
+      closing?: boolean | undefined
+    }
   | { type: 'close-outputs'; outputs: string[] }
   | { type: 'log'; level: LogLevel; message: string }
   /**

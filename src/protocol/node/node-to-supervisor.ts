@@ -73,6 +73,8 @@ export function encodeNodeToSupervisor(msg: NodeToSupervisor): Uint8Array {
       w.setU64(s, N2S_CREDIT.fields.consumedUpTo, u64(msg.consumedUpTo, 'credit.consumedUpTo'))
       w.setU32(s, N2S_CREDIT.fields.window, u32(msg.window, 'credit.window'))
       w.setBool(s, N2S_CREDIT.fields.inputBatches, bool(msg.inputBatches ?? false, 'credit.inputBatches'))
+      if (msg.heldAtClose !== undefined) w.setU64(s, N2S_CREDIT.fields.heldAtClose, u64(msg.heldAtClose, 'credit.heldAtClose'))
+      w.setBool(s, N2S_CREDIT.fields.closing, bool(msg.closing ?? false, 'credit.closing'))
       break
     }
     case 'close-outputs': {
@@ -146,11 +148,14 @@ export function decodeNodeToSupervisor(bytes: Uint8Array): NodeToSupervisor {
         return { type: 'next' }
       case f.credit.tag: {
         const s = r.struct(root, f.credit)
+        const heldAtClose = r.u64(s, N2S_CREDIT.fields.heldAtClose)
         return {
           type: 'credit',
           consumedUpTo: r.u64(s, N2S_CREDIT.fields.consumedUpTo),
           window: r.u32(s, N2S_CREDIT.fields.window),
           ...(r.bool(s, N2S_CREDIT.fields.inputBatches) ? { inputBatches: true } : {}),
+          ...(heldAtClose === 0n ? {} : { heldAtClose }),
+          ...(r.bool(s, N2S_CREDIT.fields.closing) ? { closing: true } : {}),
         }
       }
       case f.closeOutputs.tag:

@@ -79,14 +79,27 @@ struct NodeToSupervisor {
   # other message does), as long as fewer than `window` of them are unconsumed. The first
   # credit of a connection switches it to push mode (a node that never sends one keeps pulling
   # with `next`). An event counts as consumed when the node's program has taken it and asked
-  # for more: if the node dies first, the supervisor delivers every unconsumed event again to
-  # the restarted node, inputs with `redelivered` set and their original messageId.
+  # for more (or held it as the node closed, and the process then exited with code 0:
+  # heldAtClose): if the node dies first, the supervisor delivers every unconsumed event again
+  # to the restarted node, inputs with `redelivered` set and their original messageId.
   struct Credit {
     consumedUpTo @0 :UInt64;  # Every event numbered <= this is consumed (cumulative; 0: none).
     window @1 :UInt32;        # Most events the supervisor may have sent and not seen consumed.
     inputBatches @2 :Bool;    # True: the node reads `inputs` (SupervisorToNode.InputBatch), so
                               # several queued inputs may come in one message. False (a node
                               # older than the field): one `input` message per input.
+    heldAtClose @3 :UInt64;   # In a closing credit: the event the node's program was handed
+                              # last and never came back from (its loop broke out while
+                              # handling it, or it closed from inside the loop). Consumed if
+                              # the process then exits with code 0, as what it came back from
+                              # is; delivered again (marked) if it dies or exits with another
+                              # code, since the program may have failed on it. 0: none held.
+    closing @4 :Bool;         # The node's last credit, sent as it closes: a clean exit then
+                              # consumes exactly what it says (consumedUpTo, heldAtClose),
+                              # even after a Stop was pushed (its program may have broken out
+                              # of its loop before reaching the Stop). False (a node that exits
+                              # without one, or older than the field): a clean exit after its
+                              # Stop was pushed consumes everything sent before that Stop.
   }
 
   struct CloseOutputs {
