@@ -60,7 +60,7 @@ class Fifo<T> {
     return item
   }
 
-  /** Keep only the items `keep` says to, in order (O(n): once per run, see EventBuffer.withholdLinks). */
+  /** Keep only the items `keep` says to, in order (O(n): at a Stop, see EventBuffer.withholdLinks and setAsideAtStop). */
   retain(keep: (item: T) => boolean): void {
     this.#items = this.#items.slice(this.#head).filter(keep)
     this.#head = 0
@@ -163,6 +163,27 @@ export class EventBuffer {
       if (this.#dropped.delete(item)) this.#droppedCount--
       return false
     })
+  }
+
+  /**
+   * A Stop of the dataflow came (SupervisorToNode.Stop's lists): the supervisor's inputs of
+   * `waiting` not handed over yet leave the queue, unconsumed (the supervisor keeps them for the
+   * node's next run), and those of `dropped` (timer ticks) stay as placeholders, consumed
+   * unseen; so the Stop, queued after them, comes next. Everything else keeps its place.
+   * Returns the number of the first one that left (undefined: none did).
+   */
+  setAsideAtStop(waiting: ReadonlySet<string>, dropped: ReadonlySet<string>): number | undefined {
+    let first: number | undefined
+    this.#items.retain((item) => {
+      const event = item.event
+      if (item.seq === 0 || event?.type !== 'input' || !fromSupervisor(item)) return true
+      if (dropped.has(event.id)) item.event = undefined
+      if (!waiting.has(event.id)) return true
+      this.#fromSupervisor--
+      if (first === undefined || item.seq < first) first = item.seq
+      return false
+    })
+    return first
   }
 
   /** The oldest item, taken out; undefined when empty. */

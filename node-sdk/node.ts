@@ -14,12 +14,12 @@
  */
 import { Dealer } from 'zeromq'
 import { encodeNodeToSupervisor } from '../src/protocol/node/codec.js'
-import type { Registration, SupervisorToNode, WireInput } from '../src/protocol/node/messages.js'
+import type { Registration, SupervisorToNode, WireInput, WireStop } from '../src/protocol/node/messages.js'
 import { SendQueue } from '../src/transport/send-queue.js'
 import { ClosedError } from '../src/transport/errors.js'
 import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID } from '../src/transport/env.js'
 import { DEFAULT_KVS_MAP_SIZE_BYTES } from '../src/store/kvs/store.js'
-import type { DoraEvent } from './events.js'
+import type { DoraEvent, StopEvent } from './events.js'
 import { NodeConnectError, SupervisorGoneError } from './errors.js'
 import { errorMessage } from '../src/errors.js'
 import { encodeJson, Encoding } from './payload.js'
@@ -111,6 +111,8 @@ export class Node implements AsyncDisposable {
   #ended = false
   /** A `stop` event was received or queued: the supervisor-gone path must not add another. */
   #stopQueued = false
+  /** Events were set aside at a Stop: settled once the supervisor has the credit that says so (see #setAsideAtStop). */
+  #setAsideTold: Promise<unknown> | undefined
   /** A Stop came that is not "all inputs closed": the dataflow (or this node) is being stopped. */
   #dataflowStopping = false
   /** `open` until close() or destroy(); set synchronously, before any await. */
@@ -304,6 +306,7 @@ export class Node implements AsyncDisposable {
             handedAt = performance.now()
             idleAt = performance.eventLoopUtilization().idle
           }
+          if (event.type === 'stop' && this.#setAsideTold !== undefined) await this.#setAsideTold
           yield event
           // The program took it and came back for more: consumed. (A loop that breaks out
           // never comes back: the event it was handling is held, consumed only once the process
@@ -507,6 +510,27 @@ export class Node implements AsyncDisposable {
   }
 
   /** `closing`: the node's last credit (see PushCredit.takeCredit). */
+  /**
+   * A Stop of the dataflow: the pushed inputs it names (SupervisorToNode.Stop.waitingInputs)
+   * that the program has not taken wait for the node's next run, in the supervisor (its
+   * outbox), and the program gets its Stop before them; the ticks of `droppedInputs` are
+   * consumed unseen. A slow program (a 200 ms model) handled up to its queue_size (256 at most)
+   * of them first, past the grace period for a large queue. Credits never count them consumed
+   * from then on (PushCredit.setAsideFrom), and the supervisor is told the credits are exact
+   * before the program sees its Stop (#setAsideTold): a program that then exits with code 0
+   * without close() has them counted as consumed otherwise, as a clean exit after a Stop was.
+   */
+  #setAsideAtStop(message: WireStop): void {
+    if (!this.#push || (message.waitingInputs === undefined && message.droppedInputs === undefined)) return
+    const first = this.#buffer.setAsideAtStop(new Set(message.waitingInputs), new Set(message.droppedInputs))
+    if (first === undefined) return
+    this.#credit.setAsideFrom(first)
+    this.#sendCredit()
+    // Its answer comes after the credit is handled (the supervisor's answer to a close of no
+    // outputs follows everything it received before).
+    this.#setAsideTold = this.#outputs.close([]).catch(() => undefined)
+  }
+
   #sendCredit(closing = false): void {
     if (this.#state === 'closed') return
     this.#sender.post([encodeNodeToSupervisor({ type: 'credit', ...this.#credit.takeCredit(closing) })])
@@ -643,20 +667,25 @@ export class Node implements AsyncDisposable {
       case 'input':
         this.#bufferInput(message, payload, seq)
         return
-      case 'stop':
+      case 'stop': {
         this.#stopQueued = true
         if (message.cause !== 'all-inputs-closed') {
           this.#dataflowStopping = true
           // The program gets its Stop next: what was read from link logs and not handed over
-          // stays there for the node's next run (see LinkInputs.withhold), and a Stop held for
-          // inputs still ending is this one now.
+          // stays there for the node's next run (see LinkInputs.withhold), so do the inputs the
+          // supervisor keeps for it (#setAsideAtStop), and a Stop held for inputs still ending
+          // is this one now.
           this.#links.withhold()
+          this.#setAsideAtStop(message)
           this.#stopHold.drop()
         }
+        // The program's Stop, without the wire's lists.
+        const stop: StopEvent = { type: 'stop', cause: message.cause }
         // One that answers the close of inputs still ending on this side waits for their ends.
-        if (this.#stopHold.hold(message, seq)) return
-        event = message
+        if (this.#stopHold.hold(stop, seq)) return
+        event = stop
         break
+      }
       case 'input-closed':
         if (this.#links.has(message.id)) {
           this.#links.supervisorClosed(message.id, seq)

@@ -21,6 +21,13 @@ export class PushCredit {
   #sent = false
   /** The number of the event the program was handed last, until it comes back for more (0: none). */
   #held = 0
+  /**
+   * The highest number a credit may say consumed: events were set aside at a Stop from the one
+   * after it on (see {@link setAsideFrom}); unbounded before.
+   */
+  #cap = Number.MAX_SAFE_INTEGER
+  /** Events were set aside: every credit says it is exact (NodeToSupervisor.Credit.exact). */
+  #exact = false
 
   /** Number the next event that arrived. */
   number(): number {
@@ -37,7 +44,23 @@ export class PushCredit {
     if (seq === this.#held) this.#held = 0
     if (seq <= this.#consumed) return false
     this.#consumed = seq
-    return this.#consumed - this.#reported >= PUSH_WINDOW / 4
+    return this.#told - this.#reported >= PUSH_WINDOW / 4
+  }
+
+  /**
+   * Events from number `seq` on were set aside at a Stop, unconsumed, for the node's next run
+   * (EventBuffer.setAsideAtStop): credits never say them consumed, so neither what the program
+   * still takes after them (best-effort inputs, notices) nor a clean exit counts past them; the
+   * supervisor keeps those for a restart that a stopping dataflow never makes.
+   */
+  setAsideFrom(seq: number): void {
+    this.#cap = Math.min(this.#cap, seq - 1)
+    this.#exact = true
+  }
+
+  /** What a credit may say consumed. */
+  get #told(): number {
+    return Math.min(this.#consumed, this.#cap)
   }
 
   /** A first credit went out (the supervisor pushes). */
@@ -47,28 +70,31 @@ export class PushCredit {
 
   /** The program waits with nothing buffered: true when a credit should go (the first, or news). */
   get wanted(): boolean {
-    return !this.#sent || this.#consumed > this.#reported
+    return !this.#sent || this.#told > this.#reported
   }
 
   /** What an output carries of the consumption not yet told (undefined: nothing new). */
   takeReport(): bigint | undefined {
-    if (!this.#sent || this.#consumed <= this.#reported) return undefined
-    this.#reported = this.#consumed
-    return BigInt(this.#consumed)
+    if (!this.#sent || this.#told <= this.#reported) return undefined
+    this.#reported = this.#told
+    return BigInt(this.#reported)
   }
 
   /**
-   * A credit goes now: what it says, counted as told. `closing`: the node's last, after which a
-   * clean exit consumes exactly what it says, and which names the event the program still holds
-   * (its loop broke out on it, or it closed from inside the loop): the supervisor counts that
-   * one consumed only if the process exits with code 0.
+   * A credit goes now: what it says, counted as told. `closing`: the node's last, which names
+   * the event the program still holds (its loop broke out on it, or it closed from inside the
+   * loop): the supervisor counts that one consumed only if the process exits with code 0. It
+   * and every credit after events were set aside say they are exact: a clean exit consumes
+   * nothing more than they say.
    */
-  takeCredit(closing = false): { consumedUpTo: bigint; window: number; inputBatches: boolean; heldAtClose?: bigint; closing?: true } {
+  takeCredit(closing = false): { consumedUpTo: bigint; window: number; inputBatches: boolean; heldAtClose?: bigint; exact?: true } {
     this.#sent = true
-    this.#reported = this.#consumed
+    this.#reported = this.#told
     // This SDK reads several inputs per message: the supervisor may batch what waits.
-    const credit = { consumedUpTo: BigInt(this.#consumed), window: PUSH_WINDOW, inputBatches: true }
-    if (!closing) return credit
-    return this.#held > this.#consumed ? { ...credit, heldAtClose: BigInt(this.#held), closing } : { ...credit, closing }
+    const credit = { consumedUpTo: BigInt(this.#reported), window: PUSH_WINDOW, inputBatches: true }
+    if (!closing && !this.#exact) return credit
+    // Not one taken after events set aside (a best-effort input the program broke out on).
+    const held = closing && this.#held > this.#reported && this.#held <= this.#cap
+    return held ? { ...credit, heldAtClose: BigInt(this.#held), exact: true } : { ...credit, exact: true }
   }
 }

@@ -20,12 +20,12 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { commandLine, killGroup } from './node-command.js'
 import { encodeSupervisorToNode } from '../../src/protocol/node/codec.js'
 import { eventFrames } from './event-frames.js'
-import type { SupervisorToNode } from '../../src/protocol/node/messages.js'
+import type { SupervisorToNode, WireStop } from '../../src/protocol/node/messages.js'
 import type { CustomNodeSpec } from '../../src/spec/types.js'
 import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID, ENV_NODE_SECRET, ENV_SUPERVISOR_PID } from '../../src/transport/env.js'
 import { newNodeSecret } from '../../src/security/node-secret.js'
 import type { Frames } from '../../src/transport/send-queue.js'
-import type { DeliveredEvent } from '../../src/events.js'
+import type { DeliveredEvent, StopEvent } from '../../src/events.js'
 import type { Inbox } from './inbox.js'
 import type { Reaper, TrackedSpawnOptions } from './reaper.js'
 import { RestartBudget } from './restart-policy.js'
@@ -314,11 +314,11 @@ export class CustomNode implements Unit {
   /**
    * Push mode: the node consumed its events up to number `upTo`, and may hold `window`
    * unconsumed (undefined: unchanged, an output's piggybacked `consumedUpTo`); `batches`: it
-   * reads several inputs per message; `closing`: the node's last credit, with the event its
-   * program held (see NodeDelivery.consumedByCleanExit).
+   * reads several inputs per message; `exact`: the credits say exactly what the node consumed,
+   * with the event its program held as it closed (see NodeDelivery.consumedByCleanExit).
    */
-  credit(upTo: bigint, window?: number, batches = false, closing?: { heldAtClose?: bigint | undefined }): void {
-    const { consumed, push } = this.#delivery.credit(upTo, window, batches, closing)
+  credit(upTo: bigint, window?: number, batches = false, exact?: { heldAtClose?: bigint | undefined }): void {
+    const { consumed, push } = this.#delivery.credit(upTo, window, batches, exact)
     if (consumed.length > 0) this.#options.consumed?.(consumed)
     if (push) this.pump()
   }
@@ -415,7 +415,17 @@ export class CustomNode implements Unit {
   #sendEvents(events: readonly DeliveredEvent[], batch: boolean): void {
     const identity = this.#identity
     if (identity === undefined) return
-    for (const frames of eventFrames(events, batch)) this.#options.sendTo(identity, frames)
+    const wire = events.map((event) => (event.type === 'stop' && event.cause === 'manual' ? this.#stopOnWire(event) : event))
+    for (const frames of eventFrames(wire, batch)) this.#options.sendTo(identity, frames)
+  }
+
+  /**
+   * A Stop of the dataflow names the inputs whose pushed events the node's program has not
+   * taken may wait for the next run (in the outbox) or be dropped (ticks), as the inbox set
+   * its own aside (inbox.ts): a pushed node's SDK hands its program the Stop before them.
+   */
+  #stopOnWire(stop: StopEvent): WireStop {
+    return { ...stop, waitingInputs: this.inbox.inputsThat('waits'), droppedInputs: this.inbox.inputsThat('dropped') }
   }
 
   #fail(error: string): void {
@@ -431,6 +441,7 @@ export class CustomNode implements Unit {
     const identity = this.#identity
     this.#identity = undefined
     const consumedByCleanExit = this.#delivery.consumedByCleanExit
+    const exact = this.#delivery.exact
     this.#delivery.reset()
     clearTimeout(this.#connectTimer)
     // A clean exit without ever connecting is a program that is not a dora-ts node (or forgot
@@ -448,6 +459,9 @@ export class CustomNode implements Unit {
       // stays, like a crash's (below), for its restart or the next run.
       const batch = this.#redelivery.consumedUpTo(consumedByCleanExit)
       if (batch.length > 0) this.#options.consumed?.(batch)
+      // What its SDK set aside at the Stop (and any the program never took): in the outbox.
+      if (exact && this.inbox.stopRequested)
+        this.inbox.countWaitingForNextRun(this.#redelivery.countUnconsumedInputs((id) => this.inbox.atStop(id) === 'waits'))
     }
     // What the process had not consumed when it ended is kept for a restart (dropped otherwise).
     this.#redelivery.died()

@@ -108,6 +108,13 @@ export class Inbox {
     return this.#limits.get(inputId)?.atStop
   }
 
+  /** The inputs whose queued messages do `kind` at a Stop of the dataflow (InputLimits.atStop). */
+  inputsThat(kind: 'waits' | 'dropped'): string[] {
+    const ids: string[] = []
+    for (const [inputId, limits] of this.#limits) if (limits.atStop === kind) ids.push(inputId)
+    return ids
+  }
+
   /** Take the queued inputs that can wait out of the queue, ahead of a Stop of the dataflow. */
   #setAside(): void {
     const kept: DeliveredEvent[] = []

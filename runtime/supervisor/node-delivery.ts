@@ -43,10 +43,10 @@ export class NodeDelivery {
   /** Push mode: the node's credit said it reads several inputs per message. */
   #batches = false
   /**
-   * Push mode: the node sent its closing credit (Credit.closing): the last event a clean exit
-   * consumes, the one its program held (Credit.heldAtClose) or else the last it consumed.
+   * Push mode: the node's credits say exactly what it consumed (Credit.exact): a clean exit
+   * consumes only the event its program held as the node closed (Credit.heldAtClose; 0: none).
    */
-  #closedAt: number | undefined
+  #exact: { heldAtClose: number } | undefined
 
   /** The node is pushed to and reads several inputs per message. */
   get batching(): boolean {
@@ -55,15 +55,21 @@ export class NodeDelivery {
 
   /**
    * The number of the last event a clean exit of the process consumes (with those before it).
-   * A node that sent its closing credit (the SDK's close() does) said exactly: what it
-   * consumed, and the event its program left its loop on (a clean exit says it was done with
-   * it). Otherwise, in pull mode everything sent: it asked for each batch it holds; in push
-   * mode after its Stop, everything sent came before that Stop; in push mode before Stop, the
-   * node may exit holding pushed events its program never saw: only its credits count (0).
+   * A node whose credits are exact (the SDK's close() says so, and its setting events aside at
+   * a Stop) told what it consumed, and the event its program left its loop on (a clean exit
+   * says it was done with it). Otherwise, in pull mode everything sent: it asked for each
+   * batch it holds; in push mode after its Stop, everything sent came before that Stop; in
+   * push mode before Stop, the node may exit holding pushed events its program never saw:
+   * only its credits count (0).
    */
   get consumedByCleanExit(): number {
-    if (this.#closedAt !== undefined) return this.#closedAt
+    if (this.#exact !== undefined) return this.#exact.heldAtClose
     return !this.#push || this.#stopPushed ? this.redelivery.lastSent : 0
+  }
+
+  /** The node's credits say exactly what it consumed (see {@link consumedByCleanExit}). */
+  get exact(): boolean {
+    return this.#exact !== undefined
   }
 
   /** A process starts or ends: it pulls until it sends a credit, and has asked for nothing. */
@@ -72,7 +78,7 @@ export class NodeDelivery {
     this.#push = false
     this.#stopPushed = false
     this.#batches = false
-    this.#closedAt = undefined
+    this.#exact = undefined
   }
 
   /** A new connection numbers its events from 1 again; it pulls until it sends a credit. */
@@ -81,7 +87,7 @@ export class NodeDelivery {
     this.#push = false
     this.#stopPushed = false
     this.#batches = false
-    this.#closedAt = undefined
+    this.#exact = undefined
   }
 
   /** The node asked for its next events: returns the previous batch, now consumed. */
@@ -96,13 +102,13 @@ export class NodeDelivery {
    * several inputs per message if `batches`. Returns the events newly consumed, and whether the
    * node pushes (then pump again).
    */
-  credit(upTo: bigint, window?: number, batches = false, closing?: { heldAtClose?: bigint | undefined }): { consumed: DeliveredEvent[]; push: boolean } {
+  credit(upTo: bigint, window?: number, batches = false, exact?: { heldAtClose?: bigint | undefined }): { consumed: DeliveredEvent[]; push: boolean } {
     if (window !== undefined) {
       this.#push = true
       this.#window = window
       this.#batches = batches
     }
-    if (closing !== undefined) this.#closedAt = Math.max(eventNumber(upTo), eventNumber(closing.heldAtClose ?? 0n))
+    if (exact !== undefined) this.#exact = { heldAtClose: Math.max(this.#exact?.heldAtClose ?? 0, eventNumber(exact.heldAtClose ?? 0n)) }
     const consumed = this.redelivery.consumedUpTo(eventNumber(upTo))
     return { consumed, push: this.#push }
   }
@@ -146,9 +152,13 @@ export class NodeDelivery {
     // What may go now goes in one send, so that inputs queued together share a message.
     const inbox = target.inbox
     const taken: DeliveredEvent[] = []
-    while (!this.#stopPushed && this.redelivery.inFlight < this.#window) {
+    while (!this.#stopPushed) {
       const head = inbox.peek()
       if (head === undefined) break
+      // A Stop goes past a full window (one message more, far under the socket's high-water
+      // mark): a slow node holding its window got it only once it had consumed a quarter of it,
+      // and then had to work through all it held (the SDK sets those aside at the Stop).
+      if (head.type !== 'stop' && this.redelivery.inFlight >= this.#window) break
       if (head.type === 'input' && this.redelivery.inFlightOf(head.id) >= (inbox.queueSize(head.id) ?? this.#window)) break
       inbox.shift()
       taken.push(head)

@@ -272,7 +272,7 @@ export class NodeRouter {
       case 'credit':
         if (current) {
           const window = Math.max(1, Math.min(message.window, MAX_PUSH_WINDOW))
-          node.credit(message.consumedUpTo, window, message.inputBatches === true, message.closing === true ? { heldAtClose: message.heldAtClose } : undefined)
+          node.credit(message.consumedUpTo, window, message.inputBatches === true, message.exact === true ? { heldAtClose: message.heldAtClose } : undefined)
         }
         return
       case 'close-outputs':

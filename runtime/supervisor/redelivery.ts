@@ -67,6 +67,13 @@ export class Redelivery {
     return done
   }
 
+  /** Inputs sent and not consumed for which `which` says true. */
+  countUnconsumedInputs(which: (inputId: string) => boolean): number {
+    let count = 0
+    for (const [inputId, unconsumed] of this.#perInput) if (which(inputId)) count += unconsumed
+    return count
+  }
+
   /** The node consumed everything sent (pull mode's `next`). */
   consumedAll(): DeliveredEvent[] {
     return this.consumedUpTo(this.lastSent)

@@ -92,7 +92,7 @@ export const LAYOUT = {
   'NodeToSupervisor.Credit': {
     bytes: 24,
     ptrs: 0,
-    fields: { consumedUpTo: d(0, 64), window: d(64, 32), inputBatches: d(96, 1), heldAtClose: d(128, 64), closing: d(97, 1) },
+    fields: { consumedUpTo: d(0, 64), window: d(64, 32), inputBatches: d(96, 1), heldAtClose: d(128, 64), exact: d(97, 1) },
   },
   'NodeToSupervisor.DirectCounts': {
     bytes: 24,
@@ -168,7 +168,7 @@ export const LAYOUT = {
   'SupervisorToNode.OutputsPaused': { bytes: 0, ptrs: 1, fields: { outputs: p(0) } },
   'SupervisorToNode.OutputsClosed': { bytes: 0, ptrs: 1, fields: { outputs: p(0) } },
   'SupervisorToNode.OutputsTaken': { bytes: 8, ptrs: 0, fields: { upTo: d(0, 64) } },
-  'SupervisorToNode.Stop': { bytes: 8, ptrs: 0, fields: { cause: d(0, 16) } },
+  'SupervisorToNode.Stop': { bytes: 8, ptrs: 2, fields: { cause: d(0, 16), waitingInputs: p(0), droppedInputs: p(1) } },
   'SupervisorToNode.Error': { bytes: 0, ptrs: 1, fields: { message: p(0) } },
   'SupervisorToNode.NodeRestarted': { bytes: 0, ptrs: 1, fields: { nodeId: p(0) } },
   'SupervisorToNode.NodeFailed': { bytes: 0, ptrs: 3, fields: { nodeId: p(0), error: p(1), affectedInputs: p(2) } },

@@ -282,12 +282,16 @@ function sinkSaid(flow: { lines: (source: string) => string[] }, pattern: RegExp
 
 /**
  * The sink (gated to connect once the source sent all `count` messages) is stopped with the
- * dataflow once it took 100: returns what it had handled at its Stop. A grace period long
- * enough for the whole backlog: a Stop that waited for it would still come.
+ * dataflow while it handles its 100th: returns what it had handled at its Stop. It goes on
+ * only once its Stop was sent, and is in its SDK's hands (PAUSE_FILE), so what its SDK had
+ * buffered (read ahead from the log, or pushed by the supervisor) would all come before the
+ * Stop if the Stop did not go ahead of it. A grace period long enough for the whole backlog: a
+ * Stop that waited for it would still come.
  */
 async function stopAmidBacklog(t: Test, dir: string, count: number, supervised: boolean): Promise<number | undefined> {
   const gate = join(dir, 'gate')
-  const sinkEnv = `{ BUSY_US: 250, GATE_FILE: ${JSON.stringify(gate)} }`
+  const pause = join(dir, 'pause')
+  const sinkEnv = `{ BUSY_US: 250, GATE_FILE: ${JSON.stringify(gate)}, PAUSE_FILE: ${JSON.stringify(pause)} }`
   const flow = await startInProcess(t, backlogYaml(`{ COUNT: ${count} }`, sinkEnv, supervised), { graceMs: 120_000, dir })
   // Everything waits (in the log, or in the supervisor's inbox and outbox) when the sink
   // connects, a restarted receiver's case: the direct path's SDK reads ahead before its
@@ -296,6 +300,11 @@ async function stopAmidBacklog(t: Test, dir: string, count: number, supervised: 
   writeFileSync(gate, '')
   await flow.waitForLine(/took 100/)
   flow.run.stop()
+  await waitFor(() => flow.run.unitInfo().find((u) => u.name === 'sink')?.status === 'stopping', {
+    what: "the sink's Stop to be sent",
+    detail: () => dump(flow.logs),
+  })
+  writeFileSync(pause, '')
   const result = await flow.done
   t.ok(result.ok, dump(flow.logs))
   return sinkSaid(flow, /^stop \(manual\) after (\d+) inputs$/)
@@ -313,9 +322,10 @@ t.test("a dataflow's Stop reaches a receiver with a backlog ahead of what it rea
   const count = 40_000
   const dir = t.testdir({})
   const handled = await stopAmidBacklog(t, dir, count, false)
-  t.ok(
-    handled !== undefined && handled < LINK_READ_AHEAD,
-    `the sink took its Stop after ${handled} of the ${count} messages, before the ${LINK_READ_AHEAD} it reads ahead: the rest wait in the log`,
+  t.equal(
+    handled,
+    100,
+    `the sink took its Stop after the message it was handling, the 100th of ${count}, before what it had read ahead (up to ${LINK_READ_AHEAD}): the rest wait in the log`,
   )
   // The sink gets what the first run left, then the input's end, then its Stop (held until
   // the log was read to its end).
@@ -329,8 +339,9 @@ t.test("through the supervisor too, a dataflow's Stop goes ahead of what it had 
   const count = 5_000
   const dir = t.testdir({})
   const handled = await stopAmidBacklog(t, dir, count, true)
-  // Before its Stop: what the supervisor had pushed (its window, 256 at most) and not more.
-  t.ok(handled !== undefined && handled < 1_000, `the sink took its Stop after ${handled} of the ${count} messages: the rest wait in the outbox`)
+  // Not after what the supervisor had pushed (its window, 256 at most) either: the SDK sets
+  // those aside (Stop.waitingInputs); before 2026-12-06 it handled them first (320 here).
+  t.equal(handled, 100, `the sink took its Stop after the message it was handling, the 100th of ${count}: the rest wait in the outbox`)
   const left = sinkSaid(await drainBacklog(t, dir, true), /^input-closed after (\d+) inputs$/)
   t.equal((handled ?? 0) + (left ?? 0), count, `${handled} in the first run and ${left} in the next: each of the ${count} once`)
 })

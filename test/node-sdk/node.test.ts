@@ -430,13 +430,57 @@ t.test('push mode: a loop that breaks out and closes names the event it held in 
   const last = await supervisor.expect(t, 'credit')
   t.strictSame(
     last.message,
-    { type: 'credit', consumedUpTo: 1n, window: 256, inputBatches: true, heldAtClose: 2n, closing: true },
+    { type: 'credit', consumedUpTo: 1n, window: 256, inputBatches: true, heldAtClose: 2n, exact: true },
     'the closing credit: 1 consumed; 2 held (consumed only by a clean exit); 3 never taken',
   )
   await supervisor.expect(t, 'close-outputs')
   await supervisor.send(identity, { type: 'outputs-closed', outputs: ['image'] })
   await closing
 })
+
+t.test(
+  'push mode: a Stop that names waiting inputs comes next: their pushed inputs are set aside, never counted consumed, and the supervisor is told first',
+  async (t) => {
+    const supervisor = await FakeSupervisor.start(t)
+    const { node, identity } = await connected(t, supervisor, { ...atLeastOnce, pushInputs: true })
+    const events = node.events()
+    const first = events.next()
+    await supervisor.expect(t, 'credit')
+    const input = (id: string, n: number): WireInput => ({ type: 'input', id, header: { ...header(n) } })
+    // Events 1..5: camera 1, camera 2, a best-effort `pose` 3 (no other copy: it keeps its
+    // place), camera 4, a tick 5 (dropped at the Stop). The program takes 1 and holds it.
+    const frames = [1, 2, 3, 4, 5].map((n) => new Uint8Array([n]))
+    const pushed = [input('camera', 1), input('camera', 2), input('pose', 3), input('camera', 4), input('tick', 5)]
+    await supervisor.send(identity, { type: 'inputs', inputs: pushed }, ...frames)
+    t.equal((await first).value?.type, 'input')
+    // Event 6: the Stop, naming camera as waiting and tick as dropped.
+    await supervisor.send(identity, { type: 'stop', cause: 'manual', waitingInputs: ['camera'], droppedInputs: ['tick'] })
+    // The SDK tells the supervisor its credits are exact, with a round trip, before the program
+    // gets its Stop: 1 is still in the program's hands, so nothing is consumed yet.
+    const told = await supervisor.expect(t, 'credit')
+    t.strictSame(told.message, { type: 'credit', consumedUpTo: 0n, window: 256, inputBatches: true, exact: true }, 'an exact credit: nothing consumed yet')
+    const roundTrip = await supervisor.expect(t, 'close-outputs')
+    t.strictSame(roundTrip.message.outputs, [], 'a round trip of no outputs')
+    const next = events.next()
+    await supervisor.send(identity, { type: 'outputs-closed', outputs: [] })
+    const pose = (await next).value
+    t.equal(pose?.type === 'input' ? pose.id : pose?.type, 'pose', 'the best-effort input kept its place')
+    const stop = (await events.next()).value
+    t.strictSame(stop, { type: 'stop', cause: 'manual' }, 'then the Stop, without the wire lists; cameras 2 and 4 and the tick never came')
+    t.equal((await events.next()).done, true, 'the events end after the Stop')
+    const closing = node.close()
+    const last = await supervisor.expect(t, 'credit')
+    // 1 consumed; 2 (camera) waits, so nothing past 1 is told, though the program took 3 and 6.
+    t.strictSame(
+      last.message,
+      { type: 'credit', consumedUpTo: 1n, window: 256, inputBatches: true, exact: true },
+      'the last credit: up to 1, nothing from the first set aside on',
+    )
+    await supervisor.expect(t, 'close-outputs')
+    await supervisor.send(identity, { type: 'outputs-closed', outputs: ['image'] })
+    await closing
+  },
+)
 
 t.test('push mode: an inputs batch is several events, in list order, each numbered and consumed on its own', async (t) => {
   const supervisor = await FakeSupervisor.start(t)

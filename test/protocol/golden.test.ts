@@ -76,7 +76,7 @@ if (haveCapnp(t)) {
       /^\(inputs = \(inputs = \[ ?\(inputId = "a", header = \(.*sequence = 1,.*\)\), \(inputId = "b", header = \(.*sequence = 2,.*\), shm = \(segment = "s@0@1", offset = 0, length = 5\)\) ?\]\)\)$/,
     )
     const credit = capnpDecode(N2S_SCHEMA, 'NodeToSupervisor', encodeNodeToSupervisor({ type: 'credit', consumedUpTo: 5n, window: 256, inputBatches: true }))
-    t.equal(flat(credit.text), '(credit = (consumedUpTo = 5, window = 256, inputBatches = true, heldAtClose = 0, closing = false))')
+    t.equal(flat(credit.text), '(credit = (consumedUpTo = 5, window = 256, inputBatches = true, heldAtClose = 0, exact = false))')
   })
 
   // Through the reference's text form and back: our bytes -> capnp decode -> text ->
@@ -131,8 +131,8 @@ if (haveCapnp(t)) {
     ['(credit = ())', { type: 'credit', consumedUpTo: 0n, window: 0 }],
     ['(credit = (consumedUpTo = 3, window = 64, inputBatches = true))', { type: 'credit', consumedUpTo: 3n, window: 64, inputBatches: true }],
     [
-      '(credit = (consumedUpTo = 9, window = 64, inputBatches = true, heldAtClose = 10, closing = true))',
-      { type: 'credit', consumedUpTo: 9n, window: 64, inputBatches: true, heldAtClose: 10n, closing: true },
+      '(credit = (consumedUpTo = 9, window = 64, inputBatches = true, heldAtClose = 10, exact = true))',
+      { type: 'credit', consumedUpTo: 9n, window: 64, inputBatches: true, heldAtClose: 10n, exact: true },
     ],
     ['(closeOutputs = (outputs = ["a", "", "c"]))', { type: 'close-outputs', outputs: ['a', '', 'c'] }],
     ['(log = (level = debug, message = "tab\\there"))', { type: 'log', level: 'debug', message: 'tab\there' }],
@@ -196,6 +196,10 @@ if (haveCapnp(t)) {
     ['(outputsClosed = (outputs = ["a"]))', { type: 'outputs-closed', outputs: ['a'] }],
     ['(stop = (cause = manual))', { type: 'stop', cause: 'manual' }],
     ['(stop = (cause = allInputsClosed))', { type: 'stop', cause: 'all-inputs-closed' }],
+    [
+      '(stop = (cause = manual, waitingInputs = ["camera"], droppedInputs = ["tick"]))',
+      { type: 'stop', cause: 'manual', waitingInputs: ['camera'], droppedInputs: ['tick'] },
+    ],
     ['(error = (message = "bad"))', { type: 'error', message: 'bad' }],
     ['(nodeRestarted = (nodeId = "cam"))', { type: 'node-restarted', nodeId: 'cam' }],
     ['(nodeFailed = (nodeId = "cam", error = "boom", affectedInputs = ["i"]))', { type: 'node-failed', nodeId: 'cam', error: 'boom', affectedInputs: ['i'] }],

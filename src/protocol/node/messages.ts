@@ -10,7 +10,7 @@
  * The events among them (inputs, stop, input-closed, ...) are the shared event model of
  * `src/events.ts`; only the session messages (registration, flow control) are defined here.
  */
-import type { ControlEvent, InputDelivery, MessageHeader, MetadataValue, SharedPayload, StopCause } from '../../events.js'
+import type { ControlEvent, InputDelivery, MessageHeader, MetadataValue, SharedPayload, StopCause, StopEvent } from '../../events.js'
 
 /** Bumped when the wire contract changes incompatibly; checked at registration. */
 export const PROTOCOL_VERSION = 1
@@ -56,9 +56,11 @@ export type NodeToSupervisor =
    * `<= consumedUpTo` (events are numbered per connection from 1), and the supervisor may keep
    * up to `window` events sent and unconsumed. The first one switches the connection to push.
    * `inputBatches`: the node reads `inputs` messages (several inputs in one; absent: false).
-   * `closing`: the node's last credit, as it closes: a clean exit consumes exactly what it says
-   * (absent: false); `heldAtClose` (in it): the event its program was handed last and never
-   * came back from, consumed only if the process then exits with code 0 (absent: none).
+   * `exact`: from this credit on, credits say exactly what the program consumed, and a clean
+   * exit consumes nothing more (absent: false; set as the node closes, and as it sets events
+   * aside at a Stop); `heldAtClose` (in the last, as it closes): the event its program was
+   * handed last and never came back from, consumed only if the process then exits with code 0
+   * (absent: none).
    */
   | {
       type: 'credit'
@@ -66,7 +68,7 @@ export type NodeToSupervisor =
       window: number
       inputBatches?: boolean | undefined
       heldAtClose?: bigint | undefined
-      closing?: boolean | undefined
+      exact?: boolean | undefined
     }
   | { type: 'close-outputs'; outputs: string[] }
   | { type: 'log'; level: LogLevel; message: string }
@@ -223,7 +225,15 @@ export interface Registration {
  * An event on the wire: an input's payload is not part of the header message, it travels as
  * frame 1 (see the module comment).
  */
-export type WireEvent = WireInput | ControlEvent
+export type WireEvent = WireInput | Exclude<ControlEvent, StopEvent> | WireStop
+
+/**
+ * A Stop on the wire. Cause `manual`, to a pushed node: `waitingInputs`, the inputs whose
+ * pushed events its program has not taken wait for the next run (the node leaves them
+ * unconsumed and hands its program the Stop first); `droppedInputs`, those whose events not
+ * taken are consumed unseen (timer ticks). Absent: none.
+ */
+export type WireStop = StopEvent & { waitingInputs?: string[] | undefined; droppedInputs?: string[] | undefined }
 
 /** An input on the wire: its payload is a frame of its own, or in shared memory. */
 export type WireInput = Omit<InputDelivery, 'data'>

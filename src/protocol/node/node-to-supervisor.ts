@@ -74,7 +74,7 @@ export function encodeNodeToSupervisor(msg: NodeToSupervisor): Uint8Array {
       w.setU32(s, N2S_CREDIT.fields.window, u32(msg.window, 'credit.window'))
       w.setBool(s, N2S_CREDIT.fields.inputBatches, bool(msg.inputBatches ?? false, 'credit.inputBatches'))
       if (msg.heldAtClose !== undefined) w.setU64(s, N2S_CREDIT.fields.heldAtClose, u64(msg.heldAtClose, 'credit.heldAtClose'))
-      w.setBool(s, N2S_CREDIT.fields.closing, bool(msg.closing ?? false, 'credit.closing'))
+      w.setBool(s, N2S_CREDIT.fields.exact, bool(msg.exact ?? false, 'credit.exact'))
       break
     }
     case 'close-outputs': {
@@ -155,7 +155,7 @@ export function decodeNodeToSupervisor(bytes: Uint8Array): NodeToSupervisor {
           window: r.u32(s, N2S_CREDIT.fields.window),
           ...(r.bool(s, N2S_CREDIT.fields.inputBatches) ? { inputBatches: true } : {}),
           ...(heldAtClose === 0n ? {} : { heldAtClose }),
-          ...(r.bool(s, N2S_CREDIT.fields.closing) ? { closing: true } : {}),
+          ...(r.bool(s, N2S_CREDIT.fields.exact) ? { exact: true } : {}),
         }
       }
       case f.closeOutputs.tag:

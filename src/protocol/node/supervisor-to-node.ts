@@ -146,6 +146,10 @@ export function encodeSupervisorToNode(msg: SupervisorToNode): Uint8Array {
       w.setWhich(root, S2N, f.stop.tag)
       const s = w.struct(root, f.stop, S2N_STOP)
       w.setU16(s, S2N_STOP.fields.cause, enumOrdinal(STOP_CAUSES, msg.cause, 'stop.cause'))
+      if (msg.waitingInputs !== undefined && msg.waitingInputs.length > 0)
+        w.textList(s, S2N_STOP.fields.waitingInputs, strList(msg.waitingInputs, 'stop.waitingInputs'))
+      if (msg.droppedInputs !== undefined && msg.droppedInputs.length > 0)
+        w.textList(s, S2N_STOP.fields.droppedInputs, strList(msg.droppedInputs, 'stop.droppedInputs'))
       break
     }
     case 'error': {
@@ -240,8 +244,17 @@ export function decodeSupervisorToNode(bytes: Uint8Array): SupervisorToNode {
         return { type: 'outputs-taken', upTo: r.u64(r.struct(root, f.outputsTaken), S2N_OUTPUTS_TAKEN.fields.upTo) }
       case f.batchEnd.tag:
         return { type: 'batch-end' }
-      case f.stop.tag:
-        return { type: 'stop', cause: STOP_CAUSES[r.u16(r.struct(root, f.stop), S2N_STOP.fields.cause)] ?? 'manual' }
+      case f.stop.tag: {
+        const s = r.struct(root, f.stop)
+        const waitingInputs = r.textList(s, S2N_STOP.fields.waitingInputs)
+        const droppedInputs = r.textList(s, S2N_STOP.fields.droppedInputs)
+        return {
+          type: 'stop',
+          cause: STOP_CAUSES[r.u16(s, S2N_STOP.fields.cause)] ?? 'manual',
+          ...(waitingInputs.length === 0 ? {} : { waitingInputs }),
+          ...(droppedInputs.length === 0 ? {} : { droppedInputs }),
+        }
+      }
       case f.error.tag:
         return { type: 'error', message: r.text(r.struct(root, f.error), S2N_ERROR.fields.message) }
       case f.nodeRestarted.tag:

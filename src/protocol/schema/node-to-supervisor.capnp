@@ -88,18 +88,21 @@ struct NodeToSupervisor {
     inputBatches @2 :Bool;    # True: the node reads `inputs` (SupervisorToNode.InputBatch), so
                               # several queued inputs may come in one message. False (a node
                               # older than the field): one `input` message per input.
-    heldAtClose @3 :UInt64;   # In a closing credit: the event the node's program was handed
+    heldAtClose @3 :UInt64;   # In the last credit, as the node closes: the event the node's program was handed
                               # last and never came back from (its loop broke out while
                               # handling it, or it closed from inside the loop). Consumed if
                               # the process then exits with code 0, as what it came back from
                               # is; delivered again (marked) if it dies or exits with another
                               # code, since the program may have failed on it. 0: none held.
-    closing @4 :Bool;         # The node's last credit, sent as it closes: a clean exit then
-                              # consumes exactly what it says (consumedUpTo, heldAtClose),
-                              # even after a Stop was pushed (its program may have broken out
-                              # of its loop before reaching the Stop). False (a node that exits
-                              # without one, or older than the field): a clean exit after its
-                              # Stop was pushed consumes everything sent before that Stop.
+    exact @4 :Bool;           # From this credit on, the node's credits say exactly what its
+                              # program consumed: a clean exit consumes nothing more (but
+                              # heldAtClose), even after its Stop was pushed (its program may
+                              # have broken out of its loop before the Stop, or the node set
+                              # aside events at the Stop: Stop.waitingInputs). Set in the last
+                              # credit, sent as the node closes, and in the one it sends as it
+                              # sets events aside. False (a node that exits without either,
+                              # or older than the field): a clean exit after its Stop was
+                              # pushed consumes everything sent before that Stop.
   }
 
   struct CloseOutputs {

@@ -165,7 +165,17 @@ struct SupervisorToNode {
   }
 
   struct Stop {
-    cause @0 :Common.StopCause;  # Why the node is stopped.
+    cause @0 :Common.StopCause;     # Why the node is stopped.
+    waitingInputs @1 :List(Text);   # Cause `manual`, to a pushed node: the inputs whose events
+                                    # it was pushed and its program has not taken may wait for
+                                    # the node's next run (the supervisor keeps them, in its
+                                    # outbox). The node hands its program the Stop before them
+                                    # and leaves them unconsumed (its credits then tell exactly
+                                    # what it consumed: Credit.exact). Empty (a supervisor
+                                    # older than the field): every pushed event comes first.
+    droppedInputs @2 :List(Text);   # The same for inputs whose events not taken are dropped
+                                    # (timer ticks: time goes on in the next run): consumed
+                                    # unseen.
   }
 
   struct Error {
