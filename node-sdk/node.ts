@@ -46,12 +46,14 @@ export { CLOSE_ACK_TIMEOUT_MS }
 
 /**
  * A program that was away this long handling an event (ms) first lets the event loop read what
- * its direct inputs' sockets hold before it gets the next one. A handler that keeps the thread
- * busy (a synchronous inference, a tight loop) leaves every message that arrived meanwhile in
- * ZeroMQ, where no `queue_size` applies; handed over one by one as they were read, a viewer
- * taking 150 ms a frame of a 30 Hz camera with `queue_size: 1` got every frame, each 115 ms
- * older than the last (4.5 s behind after 40), where the supervisor's path gives it the newest.
- * Read first, they go through the queue and its `drop_oldest`. Each event costs two clock reads
+ * its sockets hold before it gets the next one. A handler that keeps the thread busy (a
+ * synchronous inference, a tight loop) leaves every message that arrived meanwhile in ZeroMQ,
+ * where no `queue_size` applies; handed over one by one as they were read, a viewer taking
+ * 150 ms a frame of a 30 Hz camera with `queue_size: 1` got every frame, each 115 ms older than
+ * the last (4.5 s behind after 40), where the supervisor's path gives it the newest. Read
+ * first, they go through the queue and its `drop_oldest`. So does the supervisor's Stop: left
+ * unread behind what had been pushed, a 200 ms model with `queue_size: 100` handled all of it
+ * first and was terminated at the end of the grace period. Each event costs two clock reads
  * (the time, the loop's idle time); a handler this slow whose loop never waited pays a few
  * turns of the event loop and a look at its reliable inputs' logs.
  */
@@ -272,8 +274,8 @@ export class Node implements AsyncDisposable {
     if (signal?.aborted) return
     const onAbort = (): void => this.#buffer.wake(true)
     signal?.addEventListener('abort', onAbort, { once: true })
-    // When the program was handed its last event, on a node with direct inputs, and the event
-    // loop's idle time then (see CATCH_UP_AFTER_MS).
+    // When the program was handed its last event, on a node with direct inputs or pushed
+    // events, and the event loop's idle time then (see CATCH_UP_AFTER_MS).
     let handedAt: number | undefined
     let idleAt = 0
     try {
@@ -302,7 +304,7 @@ export class Node implements AsyncDisposable {
           if (item.direct !== undefined && this.#buffer.supervisorQueued === 0) this.#requestNext(true)
           if (item.link !== undefined) this.#links.handedOut(item.link.input, item.link.seq, event)
           if (item.seq > 0) this.#credit.handedOut(item.seq)
-          if (this.#directIn !== undefined) {
+          if (this.#directIn !== undefined || this.#push) {
             handedAt = performance.now()
             idleAt = performance.eventLoopUtilization().idle
           }

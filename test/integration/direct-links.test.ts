@@ -283,15 +283,17 @@ function sinkSaid(flow: { lines: (source: string) => string[] }, pattern: RegExp
 /**
  * The sink (gated to connect once the source sent all `count` messages) is stopped with the
  * dataflow while it handles its 100th: returns what it had handled at its Stop. It goes on
- * only once its Stop was sent, and is in its SDK's hands (PAUSE_FILE), so what its SDK had
+ * only once its Stop was sent, and is in its SDK's hands (PAUSE_FILE; with `busy`, its thread
+ * is busy meanwhile and each message takes `us` after it, see PAUSE_BUSY), so what its SDK had
  * buffered (read ahead from the log, or pushed by the supervisor) would all come before the
  * Stop if the Stop did not go ahead of it. A grace period long enough for the whole backlog: a
  * Stop that waited for it would still come.
  */
-async function stopAmidBacklog(t: Test, dir: string, count: number, supervised: boolean): Promise<number | undefined> {
+async function stopAmidBacklog(t: Test, dir: string, count: number, supervised: boolean, busy?: { us: number }): Promise<number | undefined> {
   const gate = join(dir, 'gate')
   const pause = join(dir, 'pause')
-  const sinkEnv = `{ BUSY_US: 250, GATE_FILE: ${JSON.stringify(gate)}, PAUSE_FILE: ${JSON.stringify(pause)} }`
+  const busyEnv = busy === undefined ? 'BUSY_US: 250' : `BUSY_US: ${busy.us}, PAUSE_BUSY: 1`
+  const sinkEnv = `{ ${busyEnv}, GATE_FILE: ${JSON.stringify(gate)}, PAUSE_FILE: ${JSON.stringify(pause)} }`
   const flow = await startInProcess(t, backlogYaml(`{ COUNT: ${count} }`, sinkEnv, supervised), { graceMs: 120_000, dir })
   // Everything waits (in the log, or in the supervisor's inbox and outbox) when the sink
   // connects, a restarted receiver's case: the direct path's SDK reads ahead before its
@@ -345,6 +347,26 @@ t.test("through the supervisor too, a dataflow's Stop goes ahead of what it had 
   const left = sinkSaid(await drainBacklog(t, dir, true), /^input-closed after (\d+) inputs$/)
   t.equal((handled ?? 0) + (left ?? 0), count, `${handled} in the first run and ${left} in the next: each of the ${count} once`)
 })
+
+t.test(
+  "a busy receiver on the supervisor's path reads its Stop between two events: it stops after the one it was handling, not after what was pushed",
+  async (t) => {
+    // The sink holds what was pushed to it when it takes its 100th message, then keeps its
+    // thread busy until its Stop was sent, then takes 10 ms a message: the SDK reads its socket
+    // after each such event (CATCH_UP_AFTER_MS), so the Stop comes after the next one or two,
+    // whenever it arrives (a tenth of a second leeway). Before, it stayed unread behind the
+    // buffered ones: after 129 here.
+    const count = 1_000
+    const dir = t.testdir({})
+    const handled = await stopAmidBacklog(t, dir, count, true, { us: 10_000 })
+    t.ok(
+      handled !== undefined && handled >= 100 && handled <= 110,
+      `the sink took its Stop after ${handled} of the ${count} messages, within a few of its 100th`,
+    )
+    const left = sinkSaid(await drainBacklog(t, dir, true), /^input-closed after (\d+) inputs$/)
+    t.equal((handled ?? 0) + (left ?? 0), count, `${handled} in the first run and ${left} in the next: each of the ${count} once`)
+  },
+)
 
 t.test("a receiver far behind its closed sender gets every message, then the input's end, then its Stop", async (t) => {
   const count = 20_000
