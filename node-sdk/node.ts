@@ -448,7 +448,7 @@ export class Node implements AsyncDisposable {
       // The supervisor counts a pushed event consumed only when told: the last credit says
       // what the program took, and the close round trip (even with no outputs) makes sure it
       // arrived before the process exits. Untold, those events would be delivered again to the
-      // next run (or restart) of this node; told as closing, nothing more is counted at a clean
+      // next run (or restart) of this node; told as exact, nothing more is counted at a clean
       // exit (without it, one after a pushed Stop counted everything pushed before it, read or
       // not). The event the program still holds goes with it: consumed if this process exits
       // with code 0 (it ended by choice, done with what it took), delivered again if it dies or
@@ -511,7 +511,6 @@ export class Node implements AsyncDisposable {
     if (this.#credit.consume(seq)) this.#sendCredit()
   }
 
-  /** `closing`: the node's last credit (see PushCredit.takeCredit). */
   /**
    * A Stop of the dataflow: the pushed inputs it names (SupervisorToNode.Stop.waitingInputs)
    * that the program has not taken wait for the node's next run, in the supervisor (its
@@ -519,8 +518,9 @@ export class Node implements AsyncDisposable {
    * consumed unseen. A slow program (a 200 ms model) handled up to its queue_size (256 at most)
    * of them first, past the grace period for a large queue. Credits never count them consumed
    * from then on (PushCredit.setAsideFrom), and the supervisor is told the credits are exact
-   * before the program sees its Stop (#setAsideTold): a program that then exits with code 0
-   * without close() has them counted as consumed otherwise, as a clean exit after a Stop was.
+   * before the program sees its Stop (#setAsideTold): otherwise a program that then exits with
+   * code 0 without close() would have them counted consumed (without an exact credit, a clean
+   * exit after a pushed Stop consumes everything sent).
    */
   #setAsideAtStop(message: WireStop): void {
     if (!this.#push || (message.waitingInputs === undefined && message.droppedInputs === undefined)) return
@@ -533,6 +533,7 @@ export class Node implements AsyncDisposable {
     this.#setAsideTold = this.#outputs.close([]).catch(() => undefined)
   }
 
+  /** `closing`: the node's last credit (see PushCredit.takeCredit). */
   #sendCredit(closing = false): void {
     if (this.#state === 'closed') return
     this.#sender.post([encodeNodeToSupervisor({ type: 'credit', ...this.#credit.takeCredit(closing) })])
