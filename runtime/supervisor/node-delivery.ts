@@ -75,15 +75,17 @@ export class NodeDelivery {
   /** A process starts or ends: it pulls until it sends a credit, and has asked for nothing. */
   reset(): void {
     this.#nextPending = false
-    this.#push = false
-    this.#stopPushed = false
-    this.#batches = false
-    this.#exact = undefined
+    this.#pullUntilCredit()
   }
 
   /** A new connection numbers its events from 1 again; it pulls until it sends a credit. */
   newConnection(): void {
     this.redelivery.newConnection()
+    this.#pullUntilCredit()
+  }
+
+  /** Forget what the last connection's credits said (push mode, batches, exactness, its Stop). */
+  #pullUntilCredit(): void {
     this.#push = false
     this.#stopPushed = false
     this.#batches = false
