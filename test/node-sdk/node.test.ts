@@ -379,6 +379,25 @@ function header(sequence: number): Extract<SupervisorToNode, { type: 'input' }>[
   }
 }
 
+/** A node connected in push mode, its loop asked for a first event, its first credit (the window) received. */
+async function pushedNode(t: Test): Promise<{
+  supervisor: FakeSupervisor
+  node: Node
+  identity: Buffer
+  events: AsyncGenerator<DoraEvent, void, undefined>
+  first: Promise<IteratorResult<DoraEvent, void>>
+}> {
+  const supervisor = await FakeSupervisor.start(t)
+  const { node, identity } = await connected(t, supervisor, { ...atLeastOnce, pushInputs: true })
+  const events = node.events()
+  const first = events.next()
+  await supervisor.expect(t, 'credit')
+  return { supervisor, node, identity, events, first }
+}
+
+/** Input `id` carrying sequence `n`, as the wire has it (its payload goes as a frame). */
+const wireInput = (n: number, id = 'tick'): WireInput => ({ type: 'input', id, header: { ...header(n) } })
+
 t.test('push mode: the first credit opens the window; consumption is told on outputs and when the loop waits, never ahead of it', async (t) => {
   const supervisor = await FakeSupervisor.start(t)
   const { node, identity } = await connected(t, supervisor, { ...atLeastOnce, pushInputs: true })
@@ -415,13 +434,14 @@ t.test('push mode: the first credit opens the window; consumption is told on out
 })
 
 t.test('push mode: a loop that breaks out and closes names the event it held in its last credit, for the supervisor to count at a clean exit', async (t) => {
-  const supervisor = await FakeSupervisor.start(t)
-  const { node, identity } = await connected(t, supervisor, { ...atLeastOnce, pushInputs: true })
-  const events = node.events()
-  const first = events.next()
-  await supervisor.expect(t, 'credit')
-  const input = (n: number): WireInput => ({ type: 'input', id: 'tick', header: { ...header(n) } })
-  await supervisor.send(identity, { type: 'inputs', inputs: [input(1), input(2), input(3)] }, new Uint8Array([1]), new Uint8Array([2]), new Uint8Array([3]))
+  const { supervisor, node, identity, events, first } = await pushedNode(t)
+  await supervisor.send(
+    identity,
+    { type: 'inputs', inputs: [wireInput(1), wireInput(2), wireInput(3)] },
+    new Uint8Array([1]),
+    new Uint8Array([2]),
+    new Uint8Array([3]),
+  )
   t.equal((await first).value?.type, 'input')
   t.equal((await events.next()).value?.type, 'input', 'took 1, asked past it, took 2')
   // `break` on 2: the loop's return(), as a throw would do too.
@@ -441,16 +461,11 @@ t.test('push mode: a loop that breaks out and closes names the event it held in 
 t.test(
   'push mode: a Stop that names waiting inputs comes next: their pushed inputs are set aside, never counted consumed, and the supervisor is told first',
   async (t) => {
-    const supervisor = await FakeSupervisor.start(t)
-    const { node, identity } = await connected(t, supervisor, { ...atLeastOnce, pushInputs: true })
-    const events = node.events()
-    const first = events.next()
-    await supervisor.expect(t, 'credit')
-    const input = (id: string, n: number): WireInput => ({ type: 'input', id, header: { ...header(n) } })
+    const { supervisor, node, identity, events, first } = await pushedNode(t)
     // Events 1..5: camera 1, camera 2, a best-effort `pose` 3 (no other copy: it keeps its
     // place), camera 4, a tick 5 (dropped at the Stop). The program takes 1 and holds it.
     const frames = [1, 2, 3, 4, 5].map((n) => new Uint8Array([n]))
-    const pushed = [input('camera', 1), input('camera', 2), input('pose', 3), input('camera', 4), input('tick', 5)]
+    const pushed = [wireInput(1, 'camera'), wireInput(2, 'camera'), wireInput(3, 'pose'), wireInput(4, 'camera'), wireInput(5)]
     await supervisor.send(identity, { type: 'inputs', inputs: pushed }, ...frames)
     t.equal((await first).value?.type, 'input')
     // Event 6: the Stop, naming camera as waiting and tick as dropped.
@@ -483,16 +498,17 @@ t.test(
 )
 
 t.test('push mode: an inputs batch is several events, in list order, each numbered and consumed on its own', async (t) => {
-  const supervisor = await FakeSupervisor.start(t)
-  const { node, identity } = await connected(t, supervisor, { ...atLeastOnce, pushInputs: true })
-  const events = node.events()
-  const first = events.next()
-  await supervisor.expect(t, 'credit')
-  const input = (n: number): WireInput => ({ type: 'input', id: 'tick', header: { ...header(n) } })
+  const { supervisor, node, identity, events, first } = await pushedNode(t)
   // Three inputs in one message, the second with an empty payload (still its own frame), then
   // a fourth alone: numbered 1..4 on the connection.
-  await supervisor.send(identity, { type: 'inputs', inputs: [input(1), input(2), input(3)] }, new Uint8Array([1]), new Uint8Array(0), new Uint8Array([3, 3]))
-  await supervisor.send(identity, input(4), new Uint8Array([4]))
+  await supervisor.send(
+    identity,
+    { type: 'inputs', inputs: [wireInput(1), wireInput(2), wireInput(3)] },
+    new Uint8Array([1]),
+    new Uint8Array(0),
+    new Uint8Array([3, 3]),
+  )
+  await supervisor.send(identity, wireInput(4), new Uint8Array([4]))
   const got: { sequence: bigint; data: number[] }[] = []
   const take = (e: IteratorResult<DoraEvent>): void => {
     if (e.value?.type !== 'input') throw new Error(`expected an input, got ${e.value?.type}`)
