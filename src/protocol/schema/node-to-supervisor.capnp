@@ -88,12 +88,13 @@ struct NodeToSupervisor {
     inputBatches @2 :Bool;    # True: the node reads `inputs` (SupervisorToNode.InputBatch), so
                               # several queued inputs may come in one message. False (a node
                               # older than the field): one `input` message per input.
-    heldAtClose @3 :UInt64;   # In the last credit, as the node closes: the event the node's program was handed
-                              # last and never came back from (its loop broke out while
-                              # handling it, or it closed from inside the loop). Consumed if
-                              # the process then exits with code 0, as what it came back from
-                              # is; delivered again (marked) if it dies or exits with another
-                              # code, since the program may have failed on it. 0: none held.
+    heldAtClose @3 :UInt64;   # In the last credit, as the node closes: the event its
+                              # program was handed last and never came back from (its loop
+                              # broke out while handling it, or it closed from inside the
+                              # loop). Consumed if the process then exits with code 0, as what
+                              # it came back from is; delivered again (marked) if it dies or
+                              # exits with another code, since the program may have failed on
+                              # it. 0: none held.
     exact @4 :Bool;           # From this credit on, the node's credits say exactly what its
                               # program consumed: a clean exit consumes nothing more (but
                               # heldAtClose), even after its Stop was pushed (its program may
