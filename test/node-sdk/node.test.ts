@@ -343,15 +343,14 @@ t.test('with batch-end, the next request waits until the batch ended and every e
   const events = node.events()
   const first = events.next()
   await supervisor.expect(t, 'next')
-  const input = (n: number): SupervisorToNode => ({ type: 'input', id: 'tick', header: { ...header(n) } })
-  await supervisor.send(identity, input(1), new Uint8Array([1]))
+  await supervisor.send(identity, wireInput(1), new Uint8Array([1]))
   t.equal((await first).value?.type, 'input')
   // The batch's second input is still on its way: taking the first must not ask for more (a
   // `next` now would tell the supervisor the whole batch was consumed).
   const second = events.next()
   const output = node.send('image', new Uint8Array([9]))
   t.equal((await supervisor.receive()).message.type, 'output', 'the output came first: no next was sent before it')
-  await supervisor.send(identity, input(2), new Uint8Array([2]))
+  await supervisor.send(identity, wireInput(2), new Uint8Array([2]))
   t.equal((await second).value?.type, 'input')
   await supervisor.send(identity, { type: 'batch-end' })
   const third = events.next()
@@ -395,8 +394,10 @@ async function pushedNode(t: Test): Promise<{
   return { supervisor, node, identity, events, first }
 }
 
-/** Input `id` carrying sequence `n`, as the wire has it (its payload goes as a frame). */
-const wireInput = (n: number, id = 'tick'): WireInput => ({ type: 'input', id, header: { ...header(n) } })
+/** Input `id` carrying sequence `n`, as the wire has it (its payload goes as a frame). Hoisted: tests above use it too. */
+function wireInput(n: number, id = 'tick'): WireInput {
+  return { type: 'input', id, header: { ...header(n) } }
+}
 
 t.test('push mode: the first credit opens the window; consumption is told on outputs and when the loop waits, never ahead of it', async (t) => {
   const supervisor = await FakeSupervisor.start(t)
@@ -405,11 +406,10 @@ t.test('push mode: the first credit opens the window; consumption is told on out
   const first = events.next()
   const open = await supervisor.expect(t, 'credit')
   t.strictSame(open.message, { type: 'credit', consumedUpTo: 0n, window: 256, inputBatches: true }, 'nothing consumed yet, a window of 256, batches read')
-  const input = (n: number): SupervisorToNode => ({ type: 'input', id: 'tick', header: { ...header(n) } })
   // Pushed without a next: two inputs, numbered 1 and 2 on this connection. In one message, so
   // that 2 is buffered when the loop asks past 1 (two messages raced on a loaded machine: the
   // loop found nothing buffered, waited and sent a credit where the test expected an output).
-  await supervisor.send(identity, { type: 'inputs', inputs: [input(1), input(2)] as WireInput[] }, new Uint8Array([1]), new Uint8Array([2]))
+  await supervisor.send(identity, { type: 'inputs', inputs: [wireInput(1), wireInput(2)] }, new Uint8Array([1]), new Uint8Array([2]))
   t.equal((await first).value?.type, 'input')
   // Taken, not yet asked past: an output carries no consumption.
   const sent1 = node.send('image', new Uint8Array([9]))
