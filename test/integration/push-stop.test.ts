@@ -6,7 +6,7 @@
  * it as consumed, their outbox entries were deleted, and the next run never delivered them (the
  * in-suite torture's "numbers lost before the sink: 4", seed 784642846).
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fixture } from '../fixtures/nodes.js'
@@ -51,6 +51,18 @@ function sourceNode(limit: number): string {
 function missing(record: string, limit: number): number[] {
   const got = new Set(receipts(record).map((r) => r.value))
   return Array.from({ length: limit }, (_, i) => i + 1).filter((v) => !got.has(v))
+}
+
+/**
+ * The dataflow's next run, in `dir`: stopped once the sink recorded `limit`; it ends cleanly and
+ * every number 1..limit reached the sink across the runs.
+ */
+async function nextRunDeliversAll(t: Test, yaml: string, dir: string, record: string, limit: number): Promise<void> {
+  const second = await startInProcess(t, yaml, { dir })
+  await waitFor(() => receipts(record).some((r) => r.value === limit), { what: `the sink to get ${limit}`, detail: () => dump(second.logs) })
+  second.run.stop()
+  t.ok((await second.done).ok, dump(second.logs))
+  t.same(missing(record, limit), [], 'every number reached the sink across the two runs')
 }
 
 t.test('regression: inputs queued behind a custom node’s Stop are not pushed to it, and the next run delivers them', async (t) => {
@@ -100,11 +112,7 @@ ${sourceNode(LIMIT)}  - id: relay
   t.ok(!firstValues.includes(GATE_AT), `the first run's sink never got the numbers behind its Stop: ${JSON.stringify(firstValues)}`)
 
   // The next run replays what the sink did not consume, then goes on to LIMIT.
-  const second = await startInProcess(t, yaml, { dir })
-  await waitFor(() => receipts(record).some((r) => r.value === LIMIT), { what: `the sink to get ${LIMIT}`, detail: () => dump(second.logs) })
-  second.run.stop()
-  t.ok((await second.done).ok, dump(second.logs))
-  t.same(missing(record, LIMIT), [], 'every number reached the sink across the two runs')
+  await nextRunDeliversAll(t, yaml, dir, record, LIMIT)
   t.same(
     receipts(record).filter((r) => r.dup),
     [],
@@ -148,11 +156,7 @@ ${sourceNode(LIMIT)}  - id: sink
     t.equal((await first.done).ok, exitCode === 0, dump(first.logs))
 
     // The next run delivers what was pushed to the first sink and never read, then goes on.
-    const second = await startInProcess(t, yaml, { dir })
-    await waitFor(() => receipts(record).some((r) => r.value === LIMIT), { what: `the sink to get ${LIMIT}`, detail: () => dump(second.logs) })
-    second.run.stop()
-    t.ok((await second.done).ok, dump(second.logs))
-    t.same(missing(record, LIMIT), [], 'every number reached the sink across the two runs')
+    await nextRunDeliversAll(t, yaml, dir, record, LIMIT)
     // The loop broke out while handling 2: its close said so (Credit.heldAtClose). A clean exit
     // then consumes it, as it does 1; a failing one leaves it unconsumed (the program may have
     // failed on it), so it comes again, marked.
