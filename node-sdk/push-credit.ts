@@ -23,11 +23,10 @@ export class PushCredit {
   #held = 0
   /**
    * The highest number a credit may say consumed: events were set aside at a Stop from the one
-   * after it on (see {@link setAsideFrom}); unbounded before.
+   * after it on (see {@link setAsideFrom}), and from then on every credit says it is exact;
+   * unbounded before.
    */
   #cap = Number.MAX_SAFE_INTEGER
-  /** Events were set aside: every credit says it is exact (NodeToSupervisor.Credit.exact). */
-  #exact = false
 
   /** Number the next event that arrived. */
   number(): number {
@@ -55,7 +54,6 @@ export class PushCredit {
    */
   setAsideFrom(seq: number): void {
     this.#cap = Math.min(this.#cap, seq - 1)
-    this.#exact = true
   }
 
   /** What a credit may say consumed. */
@@ -92,7 +90,8 @@ export class PushCredit {
     this.#reported = this.#told
     // This SDK reads several inputs per message: the supervisor may batch what waits.
     const credit = { consumedUpTo: BigInt(this.#reported), window: PUSH_WINDOW, inputBatches: true }
-    if (!closing && !this.#exact) return credit
+    // Events were set aside (a cap): every credit says it is exact (NodeToSupervisor.Credit.exact).
+    if (!closing && this.#cap === Number.MAX_SAFE_INTEGER) return credit
     // Not one taken after events set aside (a best-effort input the program broke out on).
     const held = closing && this.#held > this.#reported && this.#held <= this.#cap
     return held ? { ...credit, heldAtClose: BigInt(this.#held), exact: true } : { ...credit, exact: true }
