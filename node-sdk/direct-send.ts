@@ -25,7 +25,7 @@ import { encodeNodeToNode } from '../src/protocol/node/codec.js'
 import { hasLinkLog, type DirectRoute, type Registration, type SharedPayload } from '../src/protocol/node/messages.js'
 import type { MessageHeader } from '../src/events.js'
 import { errorMessage } from '../src/errors.js'
-import { LINK_READ_AHEAD, LinkLogWriter, lowestCursor, type LinkPosition } from '../src/transport/link-log.js'
+import { isNoRoom, LINK_READ_AHEAD, LinkLogWriter, lowestCursor, type LinkPosition } from '../src/transport/link-log.js'
 import type { DirectCounter } from './direct-counter.js'
 import { LinkLogWriteError } from './errors.js'
 import { SegmentPool } from './shm.js'
@@ -482,7 +482,7 @@ export class DirectSender {
     let at: LinkPosition
     try {
       log.writer ??= LinkLogWriter.open(log.dir)
-      at = log.writer.append(entryHead, data)
+      at = this.#appendMakingRoom(log, log.writer, entryHead, data)
     } catch (err) {
       throw new LinkLogWriteError(
         `node "${this.#nodeId}" could not append its message to the link log of output "${outputId}" in ${log.dir}: ${errorMessage(err)}; nothing was sent`,
@@ -494,6 +494,20 @@ export class DirectSender {
     // instead of tmpfs allocating fresh pages for every file of a stream of large messages.
     if (++log.appended % COLLECT_EVERY === 0 || at.file === at.seq) this.#collect(log)
     return at
+  }
+
+  /**
+   * Append to `writer`; when its file system is full, make room behind the receivers' cursors
+   * and their queues' bound (LinkLogWriter.makeRoom) and try once more.
+   */
+  #appendMakingRoom(log: OutputLog, writer: LinkLogWriter, header: Uint8Array, payload: Uint8Array): LinkPosition {
+    try {
+      return writer.append(header, payload)
+    } catch (err) {
+      if (!isNoRoom(err)) throw err
+      writer.makeRoom(lowestCursor(log.dir, log.cursors), logBound(log, writer.nextSeq))
+      return writer.append(header, payload)
+    }
   }
 
   /**
@@ -532,7 +546,7 @@ export class DirectSender {
       if (log !== undefined) {
         try {
           log.writer ??= LinkLogWriter.open(log.dir)
-          log.writer.append(encodeNodeToNode({ type: 'link-closed', dataflowId: this.#dataflowId }), new Uint8Array(0))
+          this.#appendMakingRoom(log, log.writer, encodeNodeToNode({ type: 'link-closed', dataflowId: this.#dataflowId }), new Uint8Array(0))
           log.closes++
         } catch (err) {
           // The supervisor's InputClosed still ends the input after what the log holds.

@@ -94,6 +94,12 @@ export interface LinkEntry {
   payload: Uint8Array
 }
 
+/** Whether `err` says the file system has no room (full, or over quota): see {@link LinkLogWriter.makeRoom}. */
+export function isNoRoom(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code
+  return code === 'ENOSPC' || code === 'EDQUOT'
+}
+
 /** A log file and the seq it starts at. */
 interface LogFile {
   first: bigint
@@ -220,6 +226,11 @@ export class LinkLogWriter {
   readonly #trail = Buffer.alloc(TRAIL_BYTES)
   #closed = false
   /**
+   * Whether consumed files may be kept as spares: not after the file system was found full
+   * ({@link makeRoom}), where the pages a spare holds are the room the log needs.
+   */
+  #keepSpares = true
+  /**
    * Files older than the newest may exist (left by an earlier writer, or rotated out since the
    * last {@link collect} and not all consumed then): until then a collection, which lists the
    * folder, has nothing to look at.
@@ -331,7 +342,7 @@ export class LinkLogWriter {
       }
       // Readers never look at a spare: one still reading this file (at its end, about to move
       // on) finds no entry of its seq in what is written over it (seqs only grow), and moves on.
-      if (spares < MAX_SPARES) {
+      if (this.#keepSpares && spares < MAX_SPARES) {
         renameSync(files[i]!.path, join(this.#dir, `${SPARE_PREFIX}${files[i]!.first}`))
         spares++
       } else unlinkSync(files[i]!.path)
@@ -339,6 +350,22 @@ export class LinkLogWriter {
     }
     this.#olderFiles = unconsumed
     return removed
+  }
+
+  /**
+   * After an {@link append} failed for want of room (`ENOSPC`): give back what the log holds
+   * that no receiver needs, so the append can be tried again. Its spare files go (and no more
+   * are kept: on this file system their pages are the room), and a non-empty newest file is
+   * closed for appends, so that its consumed entries can go with {@link collect} as any older
+   * file's do (it closes only at {@link DEFAULT_LOG_FILE_BYTES}: in a tmpfs smaller than that,
+   * Docker's 64 MB /dev/shm with 6 MB frames say, the entries of a receiver that had caught up
+   * held the room for good). `consumed`, `bound`: as for {@link collect}.
+   */
+  makeRoom(consumed: bigint, bound?: bigint): number {
+    this.#keepSpares = false
+    for (const spare of this.#spares()) unlinkSync(join(this.#dir, spare))
+    if (!this.#closed && this.#size > 0) this.#rotate()
+    return this.collect(consumed, bound)
   }
 
   /** Files older than the newest may be there to {@link collect}. */

@@ -10,8 +10,9 @@ import { spawn } from 'node:child_process'
 import { appendFileSync, closeSync, openSync, readdirSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { LinkCursor, LinkLogReader, LinkLogWriter, lowestCursor } from '../../src/transport/link-log.js'
+import { isNoRoom, LinkCursor, LinkLogReader, LinkLogWriter, lowestCursor } from '../../src/transport/link-log.js'
 import { sourceDir } from '../fixtures/paths.js'
+import { smallTmpfs } from '../fixtures/small-tmpfs.js'
 
 const WRITER = join(sourceDir(import.meta.url), 'fixtures', 'link-log-writer.mjs')
 
@@ -294,6 +295,65 @@ t.test('consumed files are reused for new ones: readers, also one still holding 
     [],
     'compact removes the spares',
   )
+  cursor.close()
+  log.close()
+})
+
+t.test('on a full file system, makeRoom frees what the receivers consumed and the append goes; no spare is kept after', async (t) => {
+  const fs = smallTmpfs(t, '1m')
+  if (typeof fs !== 'string') return void t.skip(fs.skip, () => {})
+  const dir = join(fs, 'log')
+  // Files close at 16 MiB, far past the 1 MiB of the tmpfs: the newest file is the whole log.
+  const log = LinkLogWriter.open(dir)
+  const cursor = new LinkCursor(dir, 'r')
+  const reader = new LinkLogReader(dir, 0n)
+  const payload = Buffer.alloc(100_000, 7)
+  const readAndConsume = (): void => {
+    for (let e = reader.next(); e !== undefined; e = reader.next()) cursor.set({ consumed: e.seq, inHand: 0n })
+  }
+  let full: unknown
+  for (let i = 0; i < 30 && full === undefined; i++) {
+    try {
+      log.append(Buffer.from('h'), payload)
+    } catch (err) {
+      full = err
+    }
+    readAndConsume()
+    log.collect(lowestCursor(dir, ['r']))
+  }
+  t.ok(isNoRoom(full), `the 1 MiB tmpfs filled: ${String(full)}`)
+  const filled = cursor.value.consumed
+  t.ok(filled > 0n, `the receiver consumed all ${filled} entries`)
+  t.throws(
+    () => log.append(Buffer.from('h'), payload),
+    { code: 'ENOSPC' },
+    'every entry is consumed, yet collect alone frees nothing: the next append fails too',
+  )
+  // What the SDK does on a full file system (node-sdk/direct-send.ts): make room, try once more.
+  // (A receiver's reader holds the file it reads until it looks again and finds the newer one:
+  // the pages of a deleted file go with its last descriptor. The real receiver looks on its
+  // next ring or poll; a send refused meanwhile is the sender's to try again.)
+  let madeRoom = 0
+  for (let i = 0; i < 3 * Number(filled); i++) {
+    try {
+      log.append(Buffer.from('h'), payload)
+    } catch (err) {
+      if (!isNoRoom(err)) throw err
+      log.makeRoom(lowestCursor(dir, ['r']))
+      madeRoom++
+      t.same(
+        readdirSync(dir).filter((n) => !n.endsWith('.log') && !n.startsWith('cursor.')),
+        [],
+        'what it freed was deleted, not kept as a spare',
+      )
+      readAndConsume()
+      log.append(Buffer.from('h'), payload)
+    }
+    readAndConsume()
+  }
+  t.equal(cursor.value.consumed, 4n * filled, `${3n * filled} more entries went through the full tmpfs, read in order`)
+  t.ok(madeRoom >= 2, `room was made ${madeRoom} times`)
+  reader.close()
   cursor.close()
   log.close()
 })

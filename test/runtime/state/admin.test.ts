@@ -1,7 +1,6 @@
 import t from 'tap'
-import { execFileSync, spawnSync } from 'node:child_process'
-import { tmpdir } from 'node:os'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { msgpack } from '../../../node-sdk/state-codecs.js'
 import { StateStore } from '../../../src/store/state/store.js'
@@ -9,6 +8,7 @@ import { clearState, resolveOperator, resolveStateTarget } from '../../../runtim
 import { findSnapshot, listSnapshots, restoreSnapshot, takeSnapshot } from '../../../runtime/state/snapshots.js'
 import { listStores, liveOwner, withStore, type StateTarget } from '../../../runtime/state/store-access.js'
 import { formatValue, printableText } from '../../../runtime/state/value-format.js'
+import { smallTmpfs } from '../../fixtures/small-tmpfs.js'
 
 const meta = (n: bigint) => ({ lastEvent: n, seen: new Map<string, [bigint, number]>() })
 
@@ -184,15 +184,8 @@ t.test('a snapshot whose data.mdb changed after it was taken is refused on resto
 
 t.test('a snapshot that fails (a full disk) leaves nothing that is listed', async (t) => {
   // The state root on a 2 MiB tmpfs, the store filling more than half of it: the copy fails.
-  const root = mkdtempSync(join(tmpdir(), 'dora-ts-snap-'))
-  t.teardown(() => rmSync(root, { recursive: true, force: true }))
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', root], { stdio: 'pipe' })
-  } catch (err) {
-    t.skip(`cannot mount a tmpfs here: ${String(err)}`, () => {})
-    return
-  }
-  t.teardown(() => execFileSync('umount', ['-l', root]))
+  const root = smallTmpfs(t, '2m')
+  if (typeof root !== 'string') return void t.skip(root.skip, () => {})
   const dir = join(root, 'flow')
   const store = StateStore.open({ dir, durability: 'process' })
   store.operator('a/a').commit(

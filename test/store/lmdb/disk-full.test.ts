@@ -5,34 +5,19 @@
  * Uses a 2 MiB tmpfs; skipped, saying why, where mounting is not permitted (not root).
  */
 import t, { type Test } from 'tap'
-import { execFileSync } from 'node:child_process'
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { closeSync, existsSync, openSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { KvsStore } from '../../../src/store/kvs/store.js'
 import { KvsError } from '../../../src/store/kvs/errors.js'
 import { StateStore, type OperatorMeta, type StateWrite } from '../../../src/store/state/store.js'
 import { StateError } from '../../../src/store/state/errors.js'
 import { acquireOwnerLock } from '../../../src/store/state/owner-lock.js'
+import { smallTmpfs } from '../../fixtures/small-tmpfs.js'
 
-/**
- * A fresh 2 MiB tmpfs holding a 256 KiB ballast file (unmounted in teardown), or why not.
- * Not in t.testdir(): tap removes that before later teardowns run, and it cannot remove a
- * mount point.
- */
+/** A fresh 2 MiB tmpfs holding a 256 KiB ballast file, or why not. */
 function smallFileSystem(t: Test): string | { skip: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'dora-ts-full-'))
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir], { stdio: 'pipe' })
-  } catch (err) {
-    rmSync(dir, { recursive: true, force: true })
-    return { skip: `cannot mount a tmpfs here (${String((err as { stderr?: unknown }).stderr ?? err).trim()})` }
-  }
-  t.teardown(() => {
-    execFileSync('umount', ['-l', dir])
-    rmSync(dir, { recursive: true, force: true })
-  })
-  writeFileSync(join(dir, 'ballast'), new Uint8Array(256 * 1024).fill(9))
+  const dir = smallTmpfs(t, '2m')
+  if (typeof dir === 'string') writeFileSync(join(dir, 'ballast'), new Uint8Array(256 * 1024).fill(9))
   return dir
 }
 

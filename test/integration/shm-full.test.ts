@@ -1,0 +1,76 @@
+/**
+ * A reliable direct link whose shared memory is full recovers once its receiver has caught up.
+ * Docker gives a container 64 MB of /dev/shm by default; a 1080p camera's frames (6 MB) filled
+ * it after ten, and from then on every send failed with DORA_LINK_LOG_WRITE for good, though
+ * the viewer had consumed all ten: the consumed frames lay in the log's newest file (a file
+ * closes for appends at 16 MiB, so it never filled), and the consumed files before it had
+ * become spares kept for reuse. The camera here sends 1 MB frames into an 8 MB tmpfs (smaller
+ * than one log file, so the fill is certain) and tries a refused frame again until it goes;
+ * the viewer must get every frame, once, in order. Real processes, a real tmpfs (skipped,
+ * saying why, where mounting is not permitted: not root).
+ */
+import t from 'tap'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { fixture } from '../fixtures/nodes.js'
+import { readJsonl } from '../fixtures/jsonl.js'
+import { linkLogBytes } from '../fixtures/link-log-files.js'
+import { smallTmpfs } from '../fixtures/small-tmpfs.js'
+import { shmRoot } from '../../src/transport/shm-dir.js'
+import { dump, startInProcess } from './fixtures/in-process.js'
+
+const MB = 1024 * 1024
+const COUNT = 40
+
+interface Received {
+  index: number
+  ok: boolean
+  redelivered: boolean
+}
+
+t.test('a reliable direct link on a full tmpfs takes sends again once its receiver has consumed what the log held', async (t) => {
+  const shm = smallTmpfs(t, '8m')
+  if (typeof shm !== 'string') return void t.skip(shm.skip, () => {})
+  const previous = process.env['DORA_TS_SHM_DIR']
+  process.env['DORA_TS_SHM_DIR'] = shm
+  t.teardown(() => {
+    if (previous === undefined) delete process.env['DORA_TS_SHM_DIR']
+    else process.env['DORA_TS_SHM_DIR'] = previous
+  })
+  const dir = t.testdir({})
+  const record = join(dir, 'got.jsonl')
+  const full = join(dir, 'full.txt')
+  const progress = join(dir, 'progress.txt')
+  const yaml = `nodes:
+  - id: camera
+    path: ${fixture('seg-source.mjs')}
+    env: { COUNT: ${COUNT}, SIZE: ${MB}, PROGRESS_FILE: ${JSON.stringify(progress)}, FULL_FILE: ${JSON.stringify(full)} }
+    outputs: [frames]
+  - id: viewer
+    path: ${fixture('big-sink.mjs')}
+    env: { SIZE: ${MB}, RECORD_FILE: ${JSON.stringify(record)} }
+    inputs:
+      frames: { source: camera/frames, queue_size: ${COUNT} }
+`
+  const { done, logs } = await startInProcess(t, yaml, { dir })
+  const result = await done
+  t.ok(result.ok, dump(logs))
+  const refused = existsSync(full) ? readJsonl<number>(full) : []
+  t.ok(refused.length > 0, `the tmpfs filled: ${refused.length} send(s) refused (frames ${[...new Set(refused)].join(', ')}), each tried again`)
+  t.same(
+    readJsonl<number>(progress),
+    Array.from({ length: COUNT }, (_, i) => i + 1),
+    'the camera had every frame confirmed',
+  )
+  const got = readJsonl<Received>(record)
+  t.same(
+    got.map((r) => r.index),
+    Array.from({ length: COUNT }, (_, i) => i + 1),
+    'the viewer got every frame, once, in order',
+  )
+  t.ok(
+    got.every((r) => r.ok && !r.redelivered),
+    'each intact, none marked redelivered',
+  )
+  t.equal(linkLogBytes(shmRoot()), 0, 'the drained log is gone at the end of the run')
+})
