@@ -327,6 +327,11 @@ export const ERROR_CODES = {
   },
 
   // The supervisor daemon and its control socket (runtime/daemon/errors.ts).
+  DORA_LOG_DIR: {
+    className: 'LogDirError',
+    module: 'runtime/daemon/errors.ts',
+    doc: 'the folder of the log files cannot be made: its file system is read-only, or this user cannot write there',
+  },
   DORA_DAEMON_NOT_RUNNING: { className: 'DaemonNotRunningError', module: 'runtime/daemon/errors.ts', doc: 'no supervisor is running (`dora-ts up`)' },
   DORA_DAEMON_UNRESPONSIVE: {
     className: 'DaemonUnresponsiveError',

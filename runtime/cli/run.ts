@@ -13,9 +13,8 @@ import { loadDataflow } from '../../src/spec/load.js'
 import { DataflowRun, type RunResult } from '../supervisor/dataflow-run.js'
 import { createPrinter, type Printer } from './output.js'
 import { byteSizeOption, durationOption } from './options.js'
-import { daemonPaths } from '../daemon/paths.js'
+import { daemonPaths, ensureLogsRoot } from '../daemon/paths.js'
 import { logUnitsOf, RunLogWriter } from '../daemon/run-logs.js'
-import { ensurePrivateDir } from '../../src/security/private-path.js'
 import { DoraError, errorMessage } from '../../src/errors.js'
 import type { DataflowSpec } from '../../src/spec/types.js'
 import type { LogEntry } from '../supervisor/unit.js'
@@ -127,7 +126,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
 function openRunLogs(spec: DataflowSpec, runId: string, printer: Printer): RunLogWriter | undefined {
   const { logsRoot } = daemonPaths()
   try {
-    ensurePrivateDir(logsRoot, { what: 'log directory', hint: `Remove ${logsRoot} or set DORA_TS_LOG_DIR to a directory of yours.` })
+    ensureLogsRoot(logsRoot)
     return new RunLogWriter(logsRoot, spec.name, runId, logUnitsOf(spec))
   } catch (err) {
     printer.error(`this run keeps no log files: ${err instanceof DoraError ? err.describe() : errorMessage(err)}`)

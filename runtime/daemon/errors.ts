@@ -49,6 +49,22 @@ export class BadControlRequestError extends DoraError {
   }
 }
 
-for (const cls of [DaemonNotRunningError, DaemonUnresponsiveError, UnknownDataflowError, DataflowNameInUseError, UnknownNodeError, BadControlRequestError]) {
+/** The folder of the runs' log files cannot be made (a read-only file system, not writable). */
+export class LogDirError extends DoraError {
+  declare readonly code: 'DORA_LOG_DIR'
+  constructor(message: string, options: DoraErrorOptions = {}) {
+    super('DORA_LOG_DIR', message, options)
+  }
+}
+
+for (const cls of [
+  DaemonNotRunningError,
+  DaemonUnresponsiveError,
+  UnknownDataflowError,
+  DataflowNameInUseError,
+  UnknownNodeError,
+  BadControlRequestError,
+  LogDirError,
+]) {
   registerErrorClass(cls)
 }

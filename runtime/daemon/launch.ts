@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 import { DaemonClient, runningDaemonPid } from './client.js'
 import { DaemonUnresponsiveError } from './errors.js'
-import { daemonPaths } from './paths.js'
+import { daemonPaths, ensureLogsRoot } from './paths.js'
 
 const CLI_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js')
 
@@ -32,7 +32,7 @@ export async function launchDaemon(options: { tcp?: string | undefined; timeoutM
   ensurePrivateDir(runRoot(), runtimeDirCheck(runRoot()))
   const running = runningDaemonPid(paths)
   if (running !== undefined) return { pid: running, alreadyRunning: true }
-  ensurePrivateDir(paths.logsRoot, { what: 'log directory', hint: `Remove ${paths.logsRoot} or set DORA_TS_LOG_DIR to a directory of yours.` })
+  ensureLogsRoot(paths.logsRoot)
   const out = openSync(paths.daemonLog, 'a', 0o600)
   const args = [CLI_MAIN, 'daemon', ...(options.tcp === undefined ? [] : ['--tcp', options.tcp])]
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', out, out], env: process.env })

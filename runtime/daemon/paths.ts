@@ -4,8 +4,12 @@
  * persistent per-user directory so `dora-ts logs` works after a run, or the daemon, is gone.
  */
 import { homedir } from 'node:os'
-import { join } from 'node:path'
+import { isAbsolute, join } from 'node:path'
+import { mkdirFailure } from '../../src/dir-failure.js'
+import { InsecurePathError } from '../../src/security/errors.js'
+import { ensurePrivateDir } from '../../src/security/private-path.js'
 import { runRoot } from '../../src/transport/run-dir.js'
+import { LogDirError } from './errors.js'
 
 export interface DaemonPaths {
   /** Private directory of the daemon (inside the 0700 runtime root). */
@@ -22,8 +26,11 @@ export interface DaemonPaths {
 
 export function daemonPaths(): DaemonPaths {
   const dir = join(runRoot(), 'daemon')
-  const stateHome = process.env['XDG_STATE_HOME'] ?? join(homedir(), '.local', 'state')
-  const logsRoot = process.env['DORA_TS_LOG_DIR'] ?? join(stateHome, 'dora-ts', 'logs')
+  const xdg = process.env['XDG_STATE_HOME']
+  // The XDG spec: an empty or relative value is ignored (as for the KVS: src/store/kvs/location.ts).
+  const stateHome = xdg !== undefined && isAbsolute(xdg) ? xdg : join(homedir(), '.local', 'state')
+  const explicit = process.env['DORA_TS_LOG_DIR']
+  const logsRoot = explicit !== undefined && explicit !== '' ? explicit : join(stateHome, 'dora-ts', 'logs')
   const controlSocket = join(dir, 'control.sock')
   return {
     dir,
@@ -32,5 +39,22 @@ export function daemonPaths(): DaemonPaths {
     pidFile: join(dir, 'daemon.pid'),
     logsRoot,
     daemonLog: join(logsRoot, 'daemon.log'),
+  }
+}
+
+/**
+ * Make sure the log folder `logsRoot` is there and this user's alone (ensurePrivateDir);
+ * throws LogDirError saying why when it cannot be made, InsecurePathError when it is not ours.
+ */
+export function ensureLogsRoot(logsRoot: string): void {
+  const elsewhere = 'set DORA_TS_LOG_DIR (or XDG_STATE_HOME) to a folder of yours'
+  try {
+    ensurePrivateDir(logsRoot, { what: 'log directory', hint: `Remove ${logsRoot} or ${elsewhere}.` })
+  } catch (err) {
+    if (err instanceof InsecurePathError) throw err
+    throw new LogDirError(`cannot make the log directory ${logsRoot}: ${mkdirFailure(logsRoot, err)}`, {
+      hint: `Give dora-ts a writable place for its logs: ${elsewhere}.`,
+      cause: err,
+    })
   }
 }

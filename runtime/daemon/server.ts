@@ -11,7 +11,7 @@ import { tryAcquirePidFile } from '../../src/transport/pid-file.js'
 import { ControlServer, type CurveEndpoint } from '../control/server.js'
 import { DataflowRun, type RunResult, type UnitInfo, type UnitReport } from '../supervisor/dataflow-run.js'
 import { CustomNode } from '../supervisor/custom-node.js'
-import { daemonPaths, type DaemonPaths } from './paths.js'
+import { daemonPaths, ensureLogsRoot, type DaemonPaths } from './paths.js'
 import { logUnitsOf, RunLogWriter } from './run-logs.js'
 import { BadControlRequestError, DataflowNameInUseError, UnknownDataflowError, UnknownNodeError } from './errors.js'
 import { loadCurveKeys, readAllowedClients } from '../../src/security/curve-keys.js'
@@ -102,7 +102,7 @@ export class Daemon {
     const paths = daemonPaths()
     ensurePrivateDir(runRoot(), runtimeDirCheck(runRoot()))
     ensurePrivateDir(paths.dir, { what: 'daemon directory' })
-    ensurePrivateDir(paths.logsRoot, { what: 'log directory', hint: `Remove ${paths.logsRoot} or set DORA_TS_LOG_DIR to a directory of yours.` })
+    ensureLogsRoot(paths.logsRoot)
     const lock = tryAcquirePidFile(paths.pidFile)
     if (!lock.acquired) return { ownerPid: lock.ownerPid }
     // We own the pid file: any socket file here is a dead daemon's leftover.

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto'
 import { DoraError, registerErrorClass } from '../errors.js'
 import { InsecurePathError } from '../security/errors.js'
 import { ensurePrivateDir, checkPrivateDir } from '../security/private-path.js'
+import { mkdirFailure } from '../dir-failure.js'
 
 /** Unix socket paths are limited to 107 bytes (sun_path); we stay well under. */
 const MAX_SOCKET_PATH = 100
@@ -61,7 +62,7 @@ export function createRunDir(root: string = runRoot()): RunDir {
     ensurePrivateDir(root, runtimeDirCheck(root))
   } catch (cause) {
     if (cause instanceof InsecurePathError) throw cause
-    throw new RunDirError(`cannot create the runtime directory ${root}`, {
+    throw new RunDirError(`cannot create the runtime directory ${root}: ${mkdirFailure(root, cause)}`, {
       hint: 'Set DORA_TS_RUNTIME_DIR to a writable directory on a local filesystem.',
       cause,
     })

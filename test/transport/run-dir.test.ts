@@ -33,7 +33,10 @@ t.test('a root too deep for a Unix socket path is refused with a hint, and leave
 
 t.test('a root that cannot be created is a RunDirError naming it', async (t) => {
   const file = join(t.testdir({ 'a-file': '' }), 'a-file')
-  t.throws(() => createRunDir(join(file, 'root')), { code: 'DORA_RUN_DIR', message: new RegExp(`cannot create the runtime directory ${file}/root`) })
+  t.throws(() => createRunDir(join(file, 'root')), {
+    code: 'DORA_RUN_DIR',
+    message: new RegExp(`cannot create the runtime directory ${file}/root: ${file} is a file, not a folder`),
+  })
 })
 
 t.test('sweeping removes the run directories of dead processes only', async (t) => {

@@ -10,6 +10,7 @@
 
 import { DoraError, errorCodes, errorMessage, registerErrorClass, type CodesStartingWith, type DoraErrorOptions } from '../../errors.js'
 import { classifyLmdbError } from '../lmdb/errors.js'
+import { mkdirFailure } from '../../dir-failure.js'
 
 /** The code of each kind of KVS failure (rows of {@link ERROR_CODES}). */
 export type KvsErrorCode = CodesStartingWith<'DORA_KVS_'>
@@ -306,7 +307,11 @@ export function kvsErrorFrom(err: unknown, context: KvsErrorContext): KvsError {
       break
   }
   if (context.action === 'open') {
-    return new KvsOpenError(`${what}: ${detail}`, options(`make sure ${dir} is a writable directory, or choose another one with --kvs-dir or DORA_TS_KVS_DIR`))
+    // Made or written where it cannot be: say so (a read-only file system reads as ENOENT).
+    return new KvsOpenError(
+      `${what}: ${mkdirFailure(dir, err)}`,
+      options(`make sure ${dir} is a writable directory, or choose another one with --kvs-dir or DORA_TS_KVS_DIR`),
+    )
   }
   return new KvsIoError(`${what}: ${detail}`, options(`check the disk that holds ${dir}; nothing of the failed operation was applied`))
 }

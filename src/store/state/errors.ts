@@ -10,6 +10,7 @@
 import { basename } from 'node:path'
 import { DoraError, errorMessage, registerErrorClass, type DoraErrorOptions } from '../../errors.js'
 import { classifyLmdbError } from '../lmdb/errors.js'
+import { mkdirFailure } from '../../dir-failure.js'
 
 /**
  * The code of each kind of state store failure (rows of {@link ERROR_CODES}). The `dora-ts
@@ -269,7 +270,8 @@ export function stateErrorFrom(err: unknown, context: StateErrorContext): StateE
       break
   }
   if (context.action === 'open') {
-    return new StateOpenError(`${what}: ${detail}`, options(`make sure ${dir} is a writable directory, or choose another one with --state-dir`))
+    // Made or written where it cannot be: say so (a read-only file system reads as ENOENT).
+    return new StateOpenError(`${what}: ${mkdirFailure(dir, err)}`, options(`make sure ${dir} is a writable directory, or choose another one with --state-dir`))
   }
   return new StateIoError(`${what}: ${detail}`, options(`check the disk that holds ${dir}; nothing of the failed operation was applied`))
 }

@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { livePidFileEntry, tryAcquirePidFile } from '../../transport/pid-file.js'
 import { StateInUseError, StateOpenError, stateErrorFrom } from './errors.js'
-import { errorMessage } from '../../errors.js'
+import { mkdirFailure } from '../../dir-failure.js'
 import { classifyLmdbError } from '../lmdb/errors.js'
 
 export interface OwnerLock {
@@ -41,7 +41,11 @@ export function acquireOwnerLock(dir: string, role: OwnerRole = 'run'): OwnerLoc
     // A full disk says so, with what to do (a run on a full disk fails here first).
     // (No `dir` for the classification: only ENOSPC/EDQUOT count, not an EIO near full.)
     if (classifyLmdbError(err) === 'disk-full') throw stateErrorFrom(err, { dir, action: 'open' })
-    throw new StateOpenError(`cannot lock the state store in ${dir}: ${errorMessage(err)}`, { dir, cause: err })
+    throw new StateOpenError(`cannot make or lock the state store in ${dir}: ${mkdirFailure(dir, err)}`, {
+      dir,
+      cause: err,
+      hint: 'Keep the state on a disk this user can write: dora-ts run --state-dir <folder>, or state_dir: in the dataflow YAML.',
+    })
   }
   if (!result.acquired) {
     throw new StateInUseError(`the state store in ${dir} is in use by another dora-ts process (pid ${result.ownerPid})`, {
