@@ -117,7 +117,7 @@ export const ERROR_CODES = {
     className: 'LinkLogWriteError',
     module: 'node-sdk/errors.ts',
     doc: 'a send on a reliable direct link (between two custom nodes) could not be appended to its link log in shared memory (full, or removed); nothing was sent',
-    hint: 'Free space on /dev/shm (df -h /dev/shm), or let the receivers catch up so the log can be collected; then send again. Or put `_unstable_direct_links: false` at the top of the dataflow to send through the supervisor instead.',
+    hint: 'Give /dev/shm more room (df -h /dev/shm; a container: --shm-size), or the receiving inputs a smaller queue_size (the log keeps that many of the newest messages for a receiver that falls behind), or let the receivers catch up; then send again. Or put `_unstable_direct_links: false` at the top of the dataflow to send through the supervisor instead.',
   },
   DORA_SUPERVISOR_GONE: {
     className: 'SupervisorGoneError',
