@@ -36,9 +36,9 @@ export class OutputPauses {
 
   /** Wait while `outputId` is paused and `waiting()` holds, at most MAX_PAUSE_MS. */
   async wait(outputId: string, waiting: () => boolean): Promise<void> {
-    const deadline = Date.now() + MAX_PAUSE_MS
+    const deadline = performance.now() + MAX_PAUSE_MS
     while (this.#paused.has(outputId) && waiting()) {
-      const left = deadline - Date.now()
+      const left = deadline - performance.now()
       if (left <= 0) {
         if (!this.#warned) {
           this.#warned = true

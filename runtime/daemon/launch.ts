@@ -50,13 +50,13 @@ export async function launchDaemon(options: { tcp?: string | undefined; timeoutM
       resolve()
     })
   })
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
+  const deadline = performance.now() + timeoutMs
+  while (performance.now() < deadline) {
     const pid = runningDaemonPid(paths)
     if (pid !== undefined) {
       const client = DaemonClient.connect(paths)
       try {
-        const pong = await client.request<{ pid: number }>('ping', {}, { timeoutMs: Math.min(2000, Math.max(100, deadline - Date.now())) })
+        const pong = await client.request<{ pid: number }>('ping', {}, { timeoutMs: Math.min(2000, Math.max(100, deadline - performance.now())) })
         return { pid: pong.pid, alreadyRunning: pong.pid !== child.pid }
       } catch {
         // Bound but not answering yet: try again.

@@ -31,21 +31,21 @@ export class PauseGate {
       this.#wake()
       return
     }
-    this.#pausedSince ??= Date.now()
+    this.#pausedSince ??= performance.now()
     this.#wakeAtPauseEnd()
   }
 
   /** True when an input must wait now; false lets one through (and restarts a pause that ran out). */
   holds(): boolean {
     if (this.#pausedSince === undefined) return false
-    if (Date.now() - this.#pausedSince < MAX_PAUSE_MS) return true
+    if (performance.now() - this.#pausedSince < MAX_PAUSE_MS) return true
     if (!this.#warned) {
       this.#warned = true
       this.#warn(
         `its outputs have been paused by backpressure for ${MAX_PAUSE_MS / 1000} s; letting one input through every ${MAX_PAUSE_MS / 1000} s (a cycle of backpressure inputs?)`,
       )
     }
-    this.#pausedSince = Date.now()
+    this.#pausedSince = performance.now()
     this.#wakeAtPauseEnd()
     return false
   }
@@ -53,6 +53,6 @@ export class PauseGate {
   /** Wake the operator when the current pause reaches MAX_PAUSE_MS. */
   #wakeAtPauseEnd(): void {
     clearTimeout(this.#timer)
-    this.#timer = setTimeout(() => this.#wake(), Math.max(0, this.#pausedSince! + MAX_PAUSE_MS - Date.now())).unref()
+    this.#timer = setTimeout(() => this.#wake(), Math.max(0, this.#pausedSince! + MAX_PAUSE_MS - performance.now())).unref()
   }
 }

@@ -123,7 +123,7 @@ const SNAPSHOT_TIMEOUT_MS = 10 * 60_000
  * the store opened here under the owner lock (so no run starts meanwhile).
  */
 export async function withStateReader<T>(target: StateTarget, work: (reader: StateReader) => Promise<T>): Promise<T> {
-  for (const deadline = Date.now() + OWNER_ENDPOINT_WAIT_MS; ;) {
+  for (const deadline = performance.now() + OWNER_ENDPOINT_WAIT_MS; ;) {
     let lock
     try {
       lock = acquireOwnerLock(target.dir, 'cli')
@@ -155,7 +155,7 @@ export async function withStateReader<T>(target: StateTarget, work: (reader: Sta
     }
     // Another command reads it for a moment, or the owner is starting (no endpoint yet) or has
     // just ended (the lock is free again): try again shortly.
-    if (Date.now() > deadline && owner?.role === 'cli') {
+    if (performance.now() > deadline && owner?.role === 'cli') {
       throw new StateInUseError(
         `cannot read the state of dataflow "${target.name}": another dora-ts command (pid ${owner.pid}) has held its store in ${target.dir} for over ${OWNER_ENDPOINT_WAIT_MS / 1000} s`,
         {
@@ -164,7 +164,7 @@ export async function withStateReader<T>(target: StateTarget, work: (reader: Sta
         },
       )
     }
-    if (Date.now() > deadline) {
+    if (performance.now() > deadline) {
       throw new StateInUseError(
         `cannot read the state of dataflow "${target.name}": dora-ts pid ${pid ?? '?'} owns its store in ${target.dir} but does not serve it`,
         {

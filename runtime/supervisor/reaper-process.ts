@@ -78,12 +78,12 @@ function reap(): void {
   const live = [...groups].filter((pgid) => signal(pgid, 'SIGTERM'))
   removeRunDir()
   if (live.length > 0) note(`sent SIGTERM to ${live.length} node process group${live.length === 1 ? '' : 's'} (${live.join(', ')})`)
-  const deadline = Date.now() + graceMs
+  const deadline = performance.now() + graceMs
   // Not our children, so there is no exit event to wait on: probe the groups.
   const check = (): void => {
     const left = liveGroups(live)
     if (left.length === 0) return
-    if (Date.now() < deadline) {
+    if (performance.now() < deadline) {
       setTimeout(check, 20)
       return
     }

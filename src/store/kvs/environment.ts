@@ -148,7 +148,7 @@ function openHolding(dir: string, realDir: string, mapSizeBytes: number): Shared
       floors: new Map(),
       highWater: (stats.lastPageNumber + 1) * stats.pageSize,
       growth: 0,
-      measuredAt: Date.now(),
+      measuredAt: performance.now(),
       writesSinceMeasure: 0,
     }
     environments.set(realDir, shared)

@@ -76,7 +76,7 @@ export function checkKvsValue(value: unknown, pageSize: number, mapSizeBytes: nu
  */
 export function reserveRoom(shared: SharedEnv, bytes: number, mapSizeBytes: number, context: KvsErrorContext): void {
   const growth = bytes + NODE_OVERHEAD_BYTES * 2 + WRITE_SLACK_PAGES * shared.pageSize
-  const now = Date.now()
+  const now = performance.now()
   if (
     shared.highWater + shared.growth + growth > mapSizeBytes ||
     shared.writesSinceMeasure >= MEASURE_EVERY_WRITES ||

@@ -126,7 +126,7 @@ export class KvsRemote implements KvsProvider {
       Atomics.notify(signal, 0)
     }
     const timeoutMs = callTimeoutMs()
-    const deadline = Date.now() + timeoutMs
+    const deadline = performance.now() + timeoutMs
     for (;;) {
       const seen = Atomics.load(this.#flag, 0)
       if (seen === id) {
@@ -136,7 +136,7 @@ export class KvsRemote implements KvsProvider {
           return reply.result
         }
       }
-      const left = deadline - Date.now()
+      const left = deadline - performance.now()
       if (left <= 0) {
         // Instead of waiting forever (issue 12: writers blocked on a lock whose holder never
         // let go): say who holds the write lock, and what to do.

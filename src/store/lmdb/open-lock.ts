@@ -85,12 +85,12 @@ export function withEnvOpenLock<T>(dir: string, work: () => T, timeoutMs = OPEN_
 }
 
 function acquire(file: string, timeoutMs: number): () => void {
-  const deadline = Date.now() + timeoutMs
+  const deadline = performance.now() + timeoutMs
   for (let pause = 1; ; pause = Math.min(pause * 2, 20)) {
     // Takes over a lock left by a process that died while holding it (SIGKILL while opening).
     const result = tryAcquirePidFile(file)
     if (result.acquired) return result.release
-    if (Date.now() > deadline) throw OpenLockTimeoutError.waited(file, result.ownerPid === 0 ? undefined : result.ownerPid, timeoutMs)
+    if (performance.now() > deadline) throw OpenLockTimeoutError.waited(file, result.ownerPid === 0 ? undefined : result.ownerPid, timeoutMs)
     Atomics.wait(sleeper, 0, 0, pause)
   }
 }

@@ -69,12 +69,12 @@ export const OWNER_LOCK_WAIT_MS = 3_000
 
 /** {@link acquireOwnerLock}, retrying for up to `waitMs` while another process holds the lock. */
 export async function acquireOwnerLockWaiting(dir: string, waitMs = OWNER_LOCK_WAIT_MS, role: OwnerRole = 'run'): Promise<OwnerLock> {
-  const deadline = Date.now() + waitMs
+  const deadline = performance.now() + waitMs
   for (;;) {
     try {
       return acquireOwnerLock(dir, role)
     } catch (err) {
-      if (!(err instanceof StateInUseError) || Date.now() >= deadline) throw err
+      if (!(err instanceof StateInUseError) || performance.now() >= deadline) throw err
     }
     await new Promise((r) => setTimeout(r, 25))
   }
