@@ -25,7 +25,9 @@ import { encodeNodeToNode } from '../src/protocol/node/codec.js'
 import { hasLinkLog, type DirectRoute, type Registration, type SharedPayload } from '../src/protocol/node/messages.js'
 import type { MessageHeader } from '../src/events.js'
 import { errorMessage } from '../src/errors.js'
-import { isNoRoom, LINK_READ_AHEAD, LinkLogWriter, lowestCursor, type LinkPosition } from '../src/transport/link-log.js'
+import { LINK_READ_AHEAD, LinkLogWriter, lowestCursor, type LinkPosition } from '../src/transport/link-log.js'
+import { isNoRoom } from '../src/no-room.js'
+import { ShmFallback } from './shm-fallback.js'
 import type { DirectCounter } from './direct-counter.js'
 import { LinkLogWriteError } from './errors.js'
 import { SegmentPool } from './shm.js'
@@ -259,7 +261,8 @@ export class DirectSender {
   readonly #prefix: string
   readonly #nodeId: string
   #segments = 0
-  #shmFailed = false
+  /** Whether shared memory may be tried for the next large best-effort payload. */
+  readonly #shmFallback: ShmFallback
   /** The files this sender wrote, taken back once their receivers free them; made on the first large send. */
   #pool: SegmentPool | undefined
   /** output id -> its link log, for outputs read through reliable direct links. */
@@ -276,6 +279,7 @@ export class DirectSender {
     this.#shmThreshold =
       registration.shmDir === '' || registration.shmThreshold === 0 ? 0 : envBytes('DORA_TS_DIRECT_SHM_THRESHOLD', DIRECT_SHM_THRESHOLD_BYTES)
     this.#nodeId = registration.nodeId
+    this.#shmFallback = new ShmFallback(registration.nodeId, registration.shmDir, 'large best-effort payloads')
     this.#dataflowId = registration.dataflowId
     this.#prefix = `${registration.nodeId}@${registration.restartCount}@`
     this.#life = registration.restartCount & 0xffff
@@ -583,7 +587,7 @@ export class DirectSender {
 
   /** Whether a payload of `bytes` goes through a shared-memory file (else on the socket). */
   #wouldShare(bytes: number): boolean {
-    return this.#shmThreshold !== 0 && !this.#shmFailed && bytes >= this.#shmThreshold
+    return this.#shmThreshold !== 0 && bytes >= this.#shmThreshold && this.#shmFallback.usable
   }
 
   /**
@@ -601,12 +605,10 @@ export class DirectSender {
       this.#pool.write(names[0]!, data)
       for (let i = 1; i < names.length; i++) linkSync(join(this.#shmDir, names[0]!), join(this.#shmDir, names[i]!))
       this.#pool.written(names)
+      this.#shmFallback.succeeded()
     } catch (err) {
       for (const name of names) unlinkQuietly(join(this.#shmDir, name))
-      this.#shmFailed = true
-      process.stderr.write(
-        `dora-ts: node "${this.#nodeId}" could not write a shared-memory segment in ${this.#shmDir} (${errorMessage(err)}); large best-effort payloads go over the socket from now on\n`,
-      )
+      this.#shmFallback.failed(err)
       return undefined
     }
     return names.map((segment) => ({ segment, offset: 0, length: data.byteLength }))

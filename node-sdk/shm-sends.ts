@@ -1,13 +1,14 @@
 /**
  * Which of a node's payloads go through shared memory: those of at least the supervisor's
  * threshold, written into a segment of the run's directory (one copy, no socket bytes). A
- * failed write (tmpfs full, directory gone) is said once, and from then on everything uses the
- * socket: slower, never lost.
+ * failed write sends that payload on the socket, slower and never lost: while the tmpfs is
+ * full, the next ones too, until a try finds room; after any other failure (the directory
+ * gone), all of them (shm-fallback.ts).
  *
  * @module
  */
 import type { Registration, SharedPayload } from '../src/protocol/node/messages.js'
-import { errorMessage } from '../src/errors.js'
+import { ShmFallback } from './shm-fallback.js'
 import { ShmWriter } from './shm.js'
 
 export class ShmSends {
@@ -18,13 +19,14 @@ export class ShmSends {
   readonly #restartCount: number
   /** Created on the first large send. */
   #writer: ShmWriter | undefined
-  #failed = false
+  readonly #fallback: ShmFallback
 
   constructor(registration: Registration) {
     this.#dir = registration.shmDir
     this.#threshold = registration.shmDir === '' ? 0 : registration.shmThreshold
     this.#nodeId = registration.nodeId
     this.#restartCount = registration.restartCount
+    this.#fallback = new ShmFallback(this.#nodeId, this.#dir, 'large payloads')
   }
 
   /** The directory inputs' segments are read from. */
@@ -34,15 +36,14 @@ export class ShmSends {
 
   /** The segment `data` was written to; undefined: it travels as its own frame. */
   share(data: Uint8Array): SharedPayload | undefined {
-    if (this.#threshold === 0 || this.#failed || data.byteLength < this.#threshold) return undefined
+    if (this.#threshold === 0 || data.byteLength < this.#threshold || !this.#fallback.usable) return undefined
     try {
       this.#writer ??= new ShmWriter(this.#dir, this.#nodeId, this.#restartCount)
-      return this.#writer.write(data)
+      const shared = this.#writer.write(data)
+      this.#fallback.succeeded()
+      return shared
     } catch (err) {
-      this.#failed = true
-      process.stderr.write(
-        `dora-ts: node "${this.#nodeId}" could not write a shared-memory segment in ${this.#dir} (${errorMessage(err)}); large payloads go over the socket from now on\n`,
-      )
+      this.#fallback.failed(err)
       return undefined
     }
   }

@@ -39,7 +39,8 @@ export class SegmentPool {
 
   /**
    * Write `data` into segment `name`, reusing a freed file when there is one, else a new file
-   * (created exclusively, private: 0600). Throws what the file system throws (tmpfs full).
+   * (created exclusively, private: 0600). Throws what the file system throws (tmpfs full), and
+   * leaves no file then: a part written would hold the room a later try needs.
    */
   write(name: string, data: Uint8Array): void {
     const path = join(this.#dir, name)
@@ -49,6 +50,9 @@ export class SegmentPool {
       ftruncateSync(fd, data.byteLength)
       let written = 0
       while (written < data.byteLength) written += writeSync(fd, data, written, data.byteLength - written)
+    } catch (err) {
+      unlinkQuietly(path)
+      throw err
     } finally {
       closeSync(fd)
     }

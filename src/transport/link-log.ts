@@ -19,7 +19,8 @@
  * killed inside its `writev` leaves a torn tail, which readers treat as "not yet" and the next
  * {@link LinkLogWriter.open} cuts off before appending (that entry's `send()` never resolved).
  *
- * A file every receiver has consumed is kept as a spare (at most {@link MAX_SPARES}) and renamed
+ * A file every receiver has consumed is kept as a spare (at most {@link MAX_SPARES}, and only
+ * while a quarter of the file system, or 1 GiB, is free: hasRoomToSpare) and renamed
  * into the next file, whose appends then write over its old bytes in pages tmpfs already
  * holds (64 KB appends: ~25 us instead of 45-60 us). Bytes past the last whole entry of such a
  * file are old entries, of lower seqs: a reader wants the next seq exactly, so they are "not
@@ -50,6 +51,7 @@ import {
   writevSync,
 } from 'node:fs'
 import { join } from 'node:path'
+import { hasRoomToSpare } from '../no-room.js'
 
 /** 'DLK1' little endian: the first word of every entry. */
 const MAGIC = 0x314b4c44
@@ -92,12 +94,6 @@ export interface LinkEntry {
   seq: bigint
   header: Uint8Array
   payload: Uint8Array
-}
-
-/** Whether `err` says the file system has no room (full, or over quota): see {@link LinkLogWriter.makeRoom}. */
-export function isNoRoom(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code
-  return code === 'ENOSPC' || code === 'EDQUOT'
 }
 
 /** A log file and the seq it starts at. */
@@ -342,7 +338,7 @@ export class LinkLogWriter {
       }
       // Readers never look at a spare: one still reading this file (at its end, about to move
       // on) finds no entry of its seq in what is written over it (seqs only grow), and moves on.
-      if (this.#keepSpares && spares < MAX_SPARES) {
+      if (this.#keepSpares && spares < MAX_SPARES && hasRoomToSpare(this.#dir)) {
         renameSync(files[i]!.path, join(this.#dir, `${SPARE_PREFIX}${files[i]!.first}`))
         spares++
       } else unlinkSync(files[i]!.path)

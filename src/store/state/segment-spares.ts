@@ -16,7 +16,8 @@
  *
  * Only a file whose only name is the segment's is kept (a custom node's segment adopted with a
  * hard link may still be read through its run's name), and only while the spares hold at most
- * {@link MAX_SPARE_BYTES}: tmpfs is memory.
+ * {@link MAX_SPARE_BYTES} and a quarter of the file system (or 1 GiB) is free (hasRoomToSpare): tmpfs is
+ * memory, and on a small one the spares' pages are the room other writers need.
  *
  * No native addon and nothing of the store is imported here: operator workers load this module.
  *
@@ -25,6 +26,7 @@
 import { closeSync, constants, ftruncateSync, openSync, renameSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { unlinkQuietly } from '../../unlink-quietly.js'
+import { hasRoomToSpare } from '../../no-room.js'
 
 /** Prefix of a spare's name: no `@`, so never a segment's (the sweep on open removes spares too). */
 export const SPARE_PREFIX = '.spare-'
@@ -63,7 +65,7 @@ export class SegmentSpares {
    */
   offer(path: string, size: number): boolean {
     const w = this.#words
-    if (size <= 0 || Atomics.load(w, TOTAL) + size > MAX_SPARE_BYTES) return false
+    if (size <= 0 || Atomics.load(w, TOTAL) + size > MAX_SPARE_BYTES || !hasRoomToSpare(this.#dir)) return false
     for (let slot = 0; slot < SLOTS; slot++) {
       if (Atomics.compareExchange(w, slot * 2, EMPTY, BUSY) !== EMPTY) continue
       try {
