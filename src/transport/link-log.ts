@@ -359,7 +359,7 @@ export class LinkLogWriter {
    */
   makeRoom(consumed: bigint, bound?: bigint): number {
     this.#keepSpares = false
-    for (const spare of this.#spares()) unlinkSync(join(this.#dir, spare))
+    this.#dropSpares()
     if (!this.#closed && this.#size > 0) this.#rotate()
     return this.collect(consumed, bound)
   }
@@ -377,7 +377,7 @@ export class LinkLogWriter {
   compact(consumed: bigint, bound?: bigint): number {
     if (!this.#closed && consumed >= this.#next - 1n && this.#size > 0) this.#rotate()
     const removed = this.collect(consumed, bound)
-    for (const spare of this.#spares()) unlinkSync(join(this.#dir, spare))
+    this.#dropSpares()
     return removed
   }
 
@@ -394,6 +394,11 @@ export class LinkLogWriter {
     } catch {
       // The next open cuts a torn tail off anyway.
     }
+  }
+
+  /** Delete this log's spare files. */
+  #dropSpares(): void {
+    for (const spare of this.#spares()) unlinkSync(join(this.#dir, spare))
   }
 
   /** The names of this log's spare files. */
