@@ -3,9 +3,9 @@
  * file live in the user's private runtime directory (mode 0700, see run-dir.ts); logs live in a
  * persistent per-user directory so `dora-ts logs` works after a run, or the daemon, is gone.
  */
-import { homedir } from 'node:os'
-import { isAbsolute, join } from 'node:path'
+import { join } from 'node:path'
 import { mkdirFailure } from '../../src/dir-failure.js'
+import { stateHome } from '../../src/state-home.js'
 import { InsecurePathError } from '../../src/security/errors.js'
 import { ensurePrivateDir } from '../../src/security/private-path.js'
 import { runRoot } from '../../src/transport/run-dir.js'
@@ -26,11 +26,8 @@ export interface DaemonPaths {
 
 export function daemonPaths(): DaemonPaths {
   const dir = join(runRoot(), 'daemon')
-  const xdg = process.env['XDG_STATE_HOME']
-  // The XDG spec: an empty or relative value is ignored (as for the KVS: src/store/kvs/location.ts).
-  const stateHome = xdg !== undefined && isAbsolute(xdg) ? xdg : join(homedir(), '.local', 'state')
   const explicit = process.env['DORA_TS_LOG_DIR']
-  const logsRoot = explicit !== undefined && explicit !== '' ? explicit : join(stateHome, 'dora-ts', 'logs')
+  const logsRoot = explicit !== undefined && explicit !== '' ? explicit : join(stateHome(), 'dora-ts', 'logs')
   const controlSocket = join(dir, 'control.sock')
   return {
     dir,

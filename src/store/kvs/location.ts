@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { homedir } from 'node:os'
-import { isAbsolute, join, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
+import { stateHome } from '../../state-home.js'
 
 /** Environment variable naming the KVS directory (wins over the XDG default). */
 export const ENV_KVS_DIR = 'DORA_TS_KVS_DIR'
@@ -22,8 +22,5 @@ export const ENV_KVS_DIR = 'DORA_TS_KVS_DIR'
 export function defaultKvsDir(env: NodeJS.ProcessEnv = process.env): string {
   const explicit = env[ENV_KVS_DIR]
   if (explicit !== undefined && explicit !== '') return resolve(explicit)
-  const xdg = env['XDG_STATE_HOME']
-  // The XDG spec says relative paths are invalid and must be ignored.
-  if (xdg !== undefined && isAbsolute(xdg)) return join(xdg, 'dora-ts', 'kvs')
-  return join(homedir(), '.local', 'state', 'dora-ts', 'kvs')
+  return join(stateHome(env), 'dora-ts', 'kvs')
 }
