@@ -1,14 +1,14 @@
 /**
- * Why a folder could not be made, in words a user can act on. Node's `mkdirSync(path,
- * { recursive: true })` reports a parent on a read-only file system as ENOENT for the path
- * itself ("no such file or directory, mkdir '/opt/robot/.dora-ts/state/pipeline'"): it gives
- * the first error it met, not the one that stopped it. A robot's root file system is often
- * read-only, and the state folder sits beside the dataflow by default, so this looks at the
- * nearest part of the path that exists instead.
+ * Why a folder could not be made, in words a user can act on; the nearest part of a path that
+ * exists. Node's `mkdirSync(path, { recursive: true })` reports a parent on a read-only file
+ * system as ENOENT for the path itself ("no such file or directory, mkdir
+ * '/opt/robot/.dora-ts/state/pipeline'"): it gives the first error it met, not the one that
+ * stopped it. A robot's root file system is often read-only, and the state folder sits beside
+ * the dataflow by default, so this looks at the nearest part of the path that exists instead.
  *
  * @module
  */
-import { accessSync, constants, statSync } from 'node:fs'
+import { accessSync, constants, statSync, type Stats } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { errorMessage } from './errors.js'
 
@@ -23,13 +23,9 @@ import { errorMessage } from './errors.js'
  * ```
  */
 export function mkdirFailure(path: string, err: unknown): string {
-  let existing = resolve(path)
-  let stats = statOrUndefined(existing)
-  while (stats === undefined && dirname(existing) !== existing) {
-    existing = dirname(existing)
-    stats = statOrUndefined(existing)
-  }
-  if (stats === undefined) return errorMessage(err)
+  const nearest = nearestExisting(path)
+  if (nearest === undefined) return errorMessage(err)
+  const { path: existing, stats } = nearest
   if (!stats.isDirectory()) return `${existing} is a file, not a folder`
   try {
     accessSync(existing, constants.W_OK)
@@ -41,10 +37,13 @@ export function mkdirFailure(path: string, err: unknown): string {
   return errorMessage(err)
 }
 
-function statOrUndefined(path: string): ReturnType<typeof statSync> | undefined {
-  try {
-    return statSync(path)
-  } catch {
-    return undefined
+/** `path` itself, or the nearest folder above it, whichever exists first, with its stats. */
+export function nearestExisting(path: string): { path: string; stats: Stats } | undefined {
+  for (let at = resolve(path); ; at = dirname(at)) {
+    try {
+      return { path: at, stats: statSync(at) }
+    } catch {
+      if (dirname(at) === at) return undefined
+    }
   }
 }

@@ -20,6 +20,7 @@
  */
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
+import { nearestExisting } from '../../dir-failure.js'
 import { ensurePrivateDir } from '../../security/private-path.js'
 import { shmRoot } from '../../transport/shm-dir.js'
 import { unlinkQuietly } from '../../unlink-quietly.js'
@@ -110,11 +111,5 @@ function readOwner(file: string): Owner | undefined {
 
 /** The store's path (known to be gone) has a nearest existing ancestor on the store's device. */
 function wasDeleted(owner: Owner): boolean {
-  for (let dir = dirname(owner.store); ; dir = dirname(dir)) {
-    try {
-      return statSync(dir).dev === owner.dev
-    } catch {
-      if (dir === dirname(dir)) return false
-    }
-  }
+  return nearestExisting(dirname(owner.store))?.stats.dev === owner.dev
 }
