@@ -158,6 +158,11 @@ export const ERROR_CODES = {
     module: 'runtime/supervisor/reaper.ts',
     doc: "the run's reaper process (it stops every custom node if the supervisor dies) could not be started, or a node could not be spawned behind it",
   },
+  DORA_FD_LIMIT: {
+    className: 'FdLimitError',
+    module: 'src/fd-limit.ts',
+    doc: 'dora-ts ran out of file descriptors (`ulimit -n`, `LimitNOFILE=` of a systemd unit): a command could not load, or a run could not start its nodes',
+  },
   DORA_INTERNAL: {
     className: 'InternalError',
     module: 'src/errors.ts',

@@ -9,6 +9,7 @@
  */
 import { readFileSync } from 'node:fs'
 import type { CommandModule } from 'yargs'
+import { checkOpenFileLimit } from '../../src/fd-limit.js'
 import { createPrinter, reportError } from './output.js'
 
 interface CommandEntry {
@@ -63,6 +64,8 @@ async function main(args: string[]): Promise<void> {
     process.stdout.write(`${packageVersion()}\n`)
     return
   }
+  // Before any command's modules load: too few open files fails them in confusing ways.
+  checkOpenFileLimit()
   // `list` is the command people run in a loop (`watch dora-ts list`): with no options but
   // --json it needs no parser, and yargs alone costs about as much as starting node.
   if ((args[0] === 'list' || args[0] === 'ps') && args.length <= 2 && (args.length === 1 || args[1] === '--json')) {

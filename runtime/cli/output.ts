@@ -4,6 +4,8 @@
  */
 import { escapeForTerminal } from '../../src/security/escape.js'
 import { DoraError, errorStack } from '../../src/errors.js'
+// Loaded up front: under a low `ulimit -n` the commands' own modules are what fails to load.
+import { asFdLimitError } from '../../src/fd-limit.js'
 import type { LogEntry } from '../supervisor/unit.js'
 
 const COLORS = [36, 32, 35, 33, 34, 96, 92, 95, 93, 94]
@@ -49,7 +51,9 @@ export function createPrinter(stream: NodeJS.WriteStream = process.stdout, errSt
 }
 
 /** Print an error the way users should see it; returns the exit code to use. */
-export function reportError(err: unknown, printer: Printer = createPrinter()): number {
+export function reportError(thrown: unknown, printer: Printer = createPrinter()): number {
+  // Out of file descriptors is the machine's limit, not a bug: say which and how to raise it.
+  const err = asFdLimitError(thrown)
   if (err instanceof DoraError) {
     printer.error(err.describe())
     return 1

@@ -11,6 +11,8 @@ import { resolve } from 'node:path'
 import type { CommandModule } from 'yargs'
 import { loadDataflow } from '../../src/spec/load.js'
 import { DataflowRun, type RunResult } from '../supervisor/dataflow-run.js'
+import { outOfFdsNotice } from '../supervisor/fd-budget.js'
+import { isOutOfFds } from '../../src/fd-limit.js'
 import { createPrinter, type Printer } from './output.js'
 import { byteSizeOption, durationOption } from './options.js'
 import { daemonPaths, ensureLogsRoot } from '../daemon/paths.js'
@@ -148,5 +150,7 @@ function summarize(result: RunResult, printer: Printer): number {
     printer.error(`node "${unit.unit}" failed: ${unit.error ?? 'unknown error'}${tail}`)
   }
   printer.error(`dataflow ended with ${failed.length} failed node${failed.length === 1 ? '' : 's'}`)
+  // Said again last: the run's notice of it scrolled away above the failures it caused.
+  if (failed.some((unit) => isOutOfFds(unit.error))) printer.error(outOfFdsNotice())
   return 1
 }

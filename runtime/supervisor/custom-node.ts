@@ -224,20 +224,26 @@ export class CustomNode implements Unit {
         return
       }
       this.#child = child
-      forEachLine(child.stdout!, (text) => this.#host.log({ source: this.display, stream: 'stdout', level: 'info', text }))
-      forEachLine(child.stderr!, (text) => {
-        this.#stderr.push(text)
-        this.#host.log({ source: this.display, stream: 'stderr', level: 'warn', text })
+      // First: a spawn that failed emits 'error' on the next tick, and an unheard 'error' kills
+      // the supervisor. Out of file descriptors, the child has no stdio either.
+      child.once('error', (err) => {
+        this.#fail(`could not start ${this.spec.path}: ${err.message}`)
+        reject(err)
       })
+      if (child.stdout !== null && child.stdout !== undefined) {
+        forEachLine(child.stdout, (text) => this.#host.log({ source: this.display, stream: 'stdout', level: 'info', text }))
+      }
+      if (child.stderr !== null && child.stderr !== undefined) {
+        forEachLine(child.stderr, (text) => {
+          this.#stderr.push(text)
+          this.#host.log({ source: this.display, stream: 'stderr', level: 'warn', text })
+        })
+      }
       child.once('spawn', () => {
         this.#status = 'running'
         this.#armHealthCheck()
         this.#armConnectWarning()
         resolve()
-      })
-      child.once('error', (err) => {
-        this.#fail(`could not start ${this.spec.path}: ${err.message}`)
-        reject(err)
       })
       // 'close' (not 'exit') waits for stdout/stderr to drain, so the last lines are logged
       // before the node counts as ended.

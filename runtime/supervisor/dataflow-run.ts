@@ -11,6 +11,7 @@
  * ROUTER --> node, or MessagePort --> operator worker.
  */
 import { errorMessage } from '../../src/errors.js'
+import { isOutOfFds } from '../../src/fd-limit.js'
 import { randomUUID } from 'node:crypto'
 import type { DataflowSpec } from '../../src/spec/types.js'
 import type { DeliveredEvent, MessageHeader } from '../../src/events.js'
@@ -33,6 +34,7 @@ import { NodeRouter } from './node-router.js'
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../src/transport/node-socket.js'
 import { buildRoutingTable, destinationsOf, type RoutingTable } from './routing.js'
 import { directWiring } from './direct-links.js'
+import { checkFdBudget, outOfFdsNotice } from './fd-budget.js'
 import { LinkDrops } from './link-drops.js'
 import { prepareLinkLogs } from './link-logs.js'
 import { RunResources } from './run-resources.js'
@@ -97,6 +99,8 @@ export class DataflowRun implements AsyncDisposable {
   #closing: Promise<void> | undefined
   #reason: RunResult['reason'] = 'completed'
   #finished = false
+  /** Whether the run has said it is out of file descriptors (once: every unit after fails too). */
+  #saidOutOfFds = false
   /** See {@link startupSettled}. */
   readonly #startup: StartupWatch<UnitReport>
   #resolveDone!: (result: RunResult) => void
@@ -211,6 +215,7 @@ export class DataflowRun implements AsyncDisposable {
   }
 
   async #start(): Promise<void> {
+    checkFdBudget(this.spec)
     const resources = await RunResources.open({
       spec: this.spec,
       stateDir: this.stateDir,
@@ -472,6 +477,10 @@ export class DataflowRun implements AsyncDisposable {
     if (waiting > 0) this.#notice('info', `${unit.display}: its Stop went ahead of ${waiting} queued message(s); they wait in the outbox for the next run`)
     if (result.status === 'failed') {
       this.#notice('error', `${unit.display} ${result.error ?? 'failed'}`)
+      if (!this.#saidOutOfFds && isOutOfFds(result.error)) {
+        this.#saidOutOfFds = true
+        this.#notice('error', outOfFdsNotice())
+      }
       if (!this.stopping)
         this.#downstream.notify(unit.key, (affectedInputs) => ({ type: 'node-failed', nodeId: unit.display, error: result.error ?? 'failed', affectedInputs }))
     }

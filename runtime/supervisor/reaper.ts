@@ -125,7 +125,8 @@ export class Reaper {
     if (this.#closed !== undefined) throw new ReaperError('cannot spawn a node: the run is closing')
     if (command.includes('/')) accessSync(command, constants.X_OK)
     const child = spawn('/bin/sh', ['-c', GATE, command, ...args], { ...options, stdio: [...options.stdio, 'pipe'], detached: true })
-    const gate = child.stdio[3] as Writable | null | undefined
+    // No stdio at all when the spawn failed for want of file descriptors (EMFILE, ENFILE).
+    const gate = (child.stdio as ChildProcess['stdio'] | undefined)?.[3] as Writable | null | undefined
     const pid = child.pid
     if (pid === undefined || gate == null) {
       // The spawn failed: its 'error' event follows, as for a plain spawn.
