@@ -29,10 +29,9 @@ export const listCommand: CommandModule<object, ListArgs> = {
       process.stdout.write('no dataflows\n')
       return
     }
-    const now = Date.now()
     for (const df of dataflows) {
       // A finished run's uptime stops at its end (it used to keep counting until it was dropped).
-      const uptime = df.endedAt === undefined ? `up ${formatDuration(now - df.startedAt)}` : `ran ${formatDuration(df.endedAt - df.startedAt)}`
+      const uptime = `${df.endedAt === undefined ? 'up' : 'ran'} ${formatDuration(df.uptimeMs)}`
       process.stdout.write(`${df.name}  ${df.id}  ${df.status}  ${uptime}  ${df.file}\n`)
       const rows = df.units.map((u) => {
         const state = df.state.find((s) => s.operator === u.name || s.operator.replace(/^.*?\//, '') === u.name)
@@ -42,7 +41,7 @@ export const listCommand: CommandModule<object, ListArgs> = {
           u.status,
           String(u.restarts),
           u.pid === undefined ? '-' : u.kind === 'operator' ? `${u.pid}/t${u.threadId ?? '-'}` : String(u.pid),
-          u.status === 'finished' || u.status === 'failed' ? '-' : formatDuration(now - u.startedAt),
+          u.status === 'finished' || u.status === 'failed' ? '-' : formatDuration(u.uptimeMs),
           String(u.messagesIn),
           String(u.messagesOut),
           String(u.messagesDropped ?? 0),

@@ -37,8 +37,10 @@ export interface DataflowInfo {
   file: string
   status: 'running' | 'stopping' | 'finished' | 'failed'
   startedAt: number
-  /** When the run ended (Date.now()); absent while it runs. `list` shows the uptime it had. */
+  /** When the run ended (Date.now()); absent while it runs. */
   endedAt?: number | undefined
+  /** How long the run has run, or ran once it ended (ms, monotonic: see UnitInfo.uptimeMs). */
+  uptimeMs: number
   logDir: string
   units: UnitInfo[]
   /** Bytes of operator state, per operator. */
@@ -68,6 +70,8 @@ interface Entry {
   logs: RunLogWriter
   result?: RunResult
   endedAt?: number
+  /** performance.now() when it ended. */
+  endedMono?: number
 }
 
 /** Finished dataflows stay listed (with their result) this long. */
@@ -238,6 +242,7 @@ export class Daemon {
     void run.done.then(async (result) => {
       entry.result = result
       entry.endedAt = Date.now()
+      entry.endedMono = performance.now()
       const failed = result.units.filter((u) => u.status === 'failed').map((u) => `${u.unit}: ${u.error ?? 'failed'}`)
       logs.write({
         source: 'dora-ts',
@@ -299,6 +304,7 @@ export class Daemon {
       status: e.result !== undefined ? (e.result.ok ? 'finished' : 'failed') : e.run.stopping ? 'stopping' : 'running',
       startedAt: e.run.startedAt,
       endedAt: e.endedAt,
+      uptimeMs: Math.round((e.endedMono ?? performance.now()) - e.run.startedMono),
       logDir: e.logs.dir,
       units: e.run.unitInfo(),
       state: e.run.finished ? [] : (e.run.store?.stats() ?? []),

@@ -9,6 +9,8 @@ export interface UnitCounter {
   dropped: number
   /** When the current instance started (ms since epoch); reset on a restart. */
   startedAt: number
+  /** The same moment on the monotonic clock (performance.now()), which uptimes are taken from. */
+  startedMono: number
 }
 
 /** One node or operator as `dora-ts list` shows it. */
@@ -23,6 +25,12 @@ export interface UnitInfo {
   threadId?: number | undefined
   /** When the current instance started (ms since epoch). */
   startedAt: number
+  /**
+   * How long the current instance has run (ms), on the supervisor's monotonic clock: what
+   * `list` shows, unmoved when NTP steps the wall clock (at boot, on a robot without a
+   * real-time clock, by months), where now - startedAt would move with it.
+   */
+  uptimeMs: number
   messagesIn: number
   messagesOut: number
   /**
@@ -39,7 +47,7 @@ export class UnitCounters {
 
   /** Start counting for unit `key`. */
   add(key: string): void {
-    this.#counters.set(key, { in: 0, out: 0, dropped: 0, startedAt: Date.now() })
+    this.#counters.set(key, { in: 0, out: 0, dropped: 0, startedAt: Date.now(), startedMono: performance.now() })
   }
 
   /** A message was queued for `key`. */
@@ -69,11 +77,13 @@ export class UnitCounters {
   /** `key` was started again after a crash. */
   restarted(key: string): void {
     const counter = this.#counters.get(key)
-    if (counter !== undefined) counter.startedAt = Date.now()
+    if (counter === undefined) return
+    counter.startedAt = Date.now()
+    counter.startedMono = performance.now()
   }
 
   /** The counts of `key` (zeros for an unknown key). */
   get(key: string): Readonly<UnitCounter> {
-    return this.#counters.get(key) ?? { in: 0, out: 0, dropped: 0, startedAt: 0 }
+    return this.#counters.get(key) ?? { in: 0, out: 0, dropped: 0, startedAt: 0, startedMono: performance.now() }
   }
 }

@@ -70,6 +70,8 @@ export class DataflowRun implements AsyncDisposable {
   /** How the run ended; resolves once every unit ended and everything the run held is released. */
   readonly done: Promise<RunResult>
   readonly startedAt = Date.now()
+  /** The same moment on the monotonic clock (see UnitInfo.uptimeMs). */
+  readonly startedMono = performance.now()
   /** The shared KVS as this run hands it to its nodes and operators (they open it themselves). */
   readonly kvs: KvsConfig
   readonly #options: Required<Pick<RunOptions, 'graceMs' | 'log'>> & Pick<RunOptions, 'stopAfterMs' | 'stateDir' | 'cleanState' | 'runtimeDir'>

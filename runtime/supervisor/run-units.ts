@@ -157,6 +157,7 @@ export function unitInfoOf(units: Iterable<Unit>, counters: UnitCounters, uncoun
       pid: operator ? process.pid : (unit as CustomNode).pid,
       threadId: operator ? unit.threadId : undefined,
       startedAt: counter.startedAt,
+      uptimeMs: Math.round(performance.now() - counter.startedMono),
       messagesIn: counter.in,
       messagesOut: counter.out,
       // Reliable inputs' drop_oldest drops (in the supervisor's inbox), direct links' drops

@@ -79,7 +79,11 @@ t.test('up, start, list, kill (and the restart seen in list and logs), logs, sto
   t.match(start.stderr, /started dataflow "robot" \(id [0-9a-f-]{36}\)/)
 
   // Wait until the operator has handled some ticks.
-  let listed: Array<{ name: string; units: Array<{ name: string; status: string; restarts: number; messagesOut: number; pid: number }> }> = []
+  let listed: Array<{
+    name: string
+    uptimeMs: number
+    units: Array<{ name: string; status: string; restarts: number; messagesOut: number; pid: number; uptimeMs: number }>
+  }> = []
   for (let i = 0; i < 100; i++) {
     listed = JSON.parse((await cli('list', '--json')).stdout)
     if ((listed[0]?.units.find((u) => u.name === 'counter')?.messagesOut ?? 0) > 5) break
@@ -118,6 +122,9 @@ t.test('up, start, list, kill (and the restart seen in list and logs), logs, sto
       ['sink', 'running', 1],
     ],
   )
+  // Uptimes are the supervisor's monotonic time: a restarted unit's counts from its restart.
+  for (const u of listed[0]!.units)
+    t.ok(u.uptimeMs >= 0 && u.uptimeMs < listed[0]!.uptimeMs, `${u.name} up ${u.uptimeMs} ms of the run's ${listed[0]!.uptimeMs}`)
 
   const logs = await cli('logs', 'robot')
   t.match(logs.stderr + logs.stdout, /counter killed on purpose by dora-ts kill \(worker terminated\)/)
@@ -130,8 +137,10 @@ t.test('up, start, list, kill (and the restart seen in list and logs), logs, sto
   const stop = await cli('stop', 'robot')
   t.equal(stop.code, 0, stop.stderr)
   t.match(stop.stderr, /dataflow "robot" stopped/)
-  const after = JSON.parse((await cli('list', '--json')).stdout) as Array<{ status: string }>
+  const after = JSON.parse((await cli('list', '--json')).stdout) as Array<{ status: string; uptimeMs: number }>
   t.equal(after[0]?.status, 'finished')
+  const later = JSON.parse((await cli('list', '--json')).stdout) as Array<{ uptimeMs: number }>
+  t.equal(later[0]?.uptimeMs, after[0]?.uptimeMs, 'a finished run keeps the uptime it ended with')
 
   const destroy = await cli('destroy')
   t.equal(destroy.code, 0, destroy.stderr)
