@@ -10,7 +10,8 @@ import type { CommandModule } from 'yargs'
 import { daemonPaths } from '../daemon/paths.js'
 import { UnknownDataflowError, UnknownNodeError } from '../daemon/errors.js'
 import { loggedDataflows, readRunLogs, readRunResult, runLogDirs, logFileName, type LogLine } from '../daemon/run-logs.js'
-import { existsSync, readdirSync } from 'node:fs'
+import { readdirSync } from 'node:fs'
+import { logExists } from '../daemon/log-files.js'
 import { join } from 'node:path'
 import { createPrinter, type Printer } from './output.js'
 import { durationOption } from './options.js'
@@ -48,7 +49,7 @@ export const logsCommand: CommandModule<object, LogsArgs> = {
             : `Dataflows with logs: ${known.join(', ')}.`,
       })
     }
-    if (args.node !== undefined && !existsSync(join(dir, logFileName(args.node)))) {
+    if (args.node !== undefined && !logExists(join(dir, logFileName(args.node)))) {
       const units = readdirSync(dir)
         .filter((f) => f.endsWith('.log') && f !== 'supervisor.log')
         .map((f) => f.slice(0, -4))
@@ -75,11 +76,11 @@ function printLine(printer: Printer, line: LogLine): void {
 
 /** Print a run's logs as they grow until the run has ended; returns its result. */
 export async function followRunLogs(dir: string, unit: string | undefined, printer: Printer, since?: string): Promise<unknown> {
-  const offsets = new Map<string, number>()
+  const seen = new Map<string, number>()
   for (;;) {
     // Read the result first: lines written before it are then all on disk.
     const result = readRunResult(dir)
-    for (const line of readRunLogs(dir, unit, offsets)) if (since === undefined || line.time >= since) printLine(printer, line)
+    for (const line of readRunLogs(dir, unit, seen)) if (since === undefined || line.time >= since) printLine(printer, line)
     if (result !== undefined) return result
     await new Promise((r) => setTimeout(r, 200))
   }

@@ -4,11 +4,12 @@
  * `<ISO time> <stream> <text>`. When the run ends, `result.json` is written: readers that
  * follow the logs stop there.
  */
-import { createWriteStream, mkdirSync, readdirSync, readFileSync, existsSync, rmSync, writeFileSync, type WriteStream } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { LogEntry } from '../supervisor/unit.js'
 import type { DataflowSpec } from '../../src/spec/types.js'
 import { errorMessage } from '../../src/errors.js'
+import { logMaxBytes, readNewLines, ROTATED_SUFFIX, RotatingLog } from './log-files.js'
 
 export const SUPERVISOR_LOG = 'supervisor'
 export const RESULT_FILE = 'result.json'
@@ -42,8 +43,10 @@ export function logUnitsOf(spec: DataflowSpec): string[] {
 
 export class RunLogWriter {
   readonly dir: string
-  readonly #streams = new Map<string, WriteStream>()
+  readonly #files = new Map<string, RotatingLog>()
   readonly #units: ReadonlySet<string>
+  /** Size past which a file rotates (log-files.ts). */
+  readonly #maxBytes = logMaxBytes()
   #closed = false
 
   /** `units` are the names of the run's nodes and operators, as they appear in log sources. */
@@ -59,14 +62,14 @@ export class RunLogWriter {
     if (this.#closed) return
     const line = `${new Date().toISOString()} ${entry.stream}${entry.stream === 'log' ? `:${entry.level}` : ''} ${entry.text}\n`
     if (entry.stream === 'supervisor') {
-      this.#stream(SUPERVISOR_LOG).write(line)
+      this.#file(SUPERVISOR_LOG).write(line)
       // A notice about a unit also goes into that unit's own log, so `logs NAME NODE` shows
       // its crashes and restarts between its own lines.
       const unit = entry.text.split(/[ :]/, 1)[0] ?? ''
-      if (this.#units.has(unit)) this.#stream(unit).write(line)
+      if (this.#units.has(unit)) this.#file(unit).write(line)
       return
     }
-    this.#stream(entry.source).write(line)
+    this.#file(entry.source).write(line)
   }
 
   /**
@@ -86,7 +89,7 @@ export class RunLogWriter {
   async finish(result: unknown): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    await Promise.all([...this.#streams.values()].map((s) => new Promise<void>((resolve) => s.end(resolve))))
+    await Promise.all([...this.#files.values()].map((file) => file.end()))
     try {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 })
       writeFileSync(join(this.dir, RESULT_FILE), `${JSON.stringify(result, null, 2)}\n`)
@@ -95,15 +98,14 @@ export class RunLogWriter {
     }
   }
 
-  #stream(source: string): WriteStream {
-    let stream = this.#streams.get(source)
-    if (stream === undefined) {
-      stream = createWriteStream(join(this.dir, logFileName(source)), { flags: 'a', mode: 0o600 })
+  #file(source: string): RotatingLog {
+    let file = this.#files.get(source)
+    if (file === undefined) {
       // A log directory removed under a running dataflow must not take the supervisor down.
-      stream.on('error', (err) => process.stderr.write(`dora-ts: log ${join(this.dir, logFileName(source))}: ${err.message}\n`))
-      this.#streams.set(source, stream)
+      file = new RotatingLog(join(this.dir, logFileName(source)), this.#maxBytes, (text) => process.stderr.write(`dora-ts: ${text}\n`))
+      this.#files.set(source, file)
     }
-    return stream
+    return file
   }
 }
 
@@ -160,23 +162,25 @@ export interface LogLine {
   text: string
 }
 
-/** Read the lines of a run's logs (one unit's, or all merged by time), from byte offsets. */
-export function readRunLogs(dir: string, unit: string | undefined, offsets = new Map<string, number>()): LogLine[] {
-  const files = unit === undefined ? readdirSync(dir).filter((f) => f.endsWith('.log')) : [logFileName(unit)]
+/**
+ * Read the lines of a run's logs (one unit's, or all merged by time), each file's rotated part
+ * too. `seen` records what was read (log-files.ts readNewLines): pass the same map again to get
+ * only the lines added since.
+ */
+export function readRunLogs(dir: string, unit: string | undefined, seen = new Map<string, number>()): LogLine[] {
+  const files =
+    unit === undefined
+      ? [
+          ...new Set(
+            readdirSync(dir).flatMap((f) => (f.endsWith('.log') ? [f] : f.endsWith(`.log${ROTATED_SUFFIX}`) ? [f.slice(0, -ROTATED_SUFFIX.length)] : [])),
+          ),
+        ]
+      : [logFileName(unit)]
   const lines: LogLine[] = []
   for (const file of files) {
-    const path = join(dir, file)
-    if (!existsSync(path)) continue
-    const content = readFileSync(path)
-    const from = offsets.get(file) ?? 0
-    // Only whole lines: a line being written is read on the next pass.
-    const end = content.lastIndexOf(0x0a) + 1
-    if (end <= from) continue
-    offsets.set(file, end)
     const source = file.slice(0, -'.log'.length)
     // In the merged view a notice appears once: from supervisor.log, not again from the unit.
-    for (const raw of content.subarray(from, end).toString('utf8').split('\n')) {
-      if (raw === '') continue
+    for (const raw of readNewLines(join(dir, file), seen)) {
       const space = raw.indexOf(' ')
       const entry = { time: raw.slice(0, space), source, text: raw.slice(space + 1) }
       if (unit === undefined && source !== SUPERVISOR_LOG && entry.text.startsWith('supervisor ')) continue

@@ -5,6 +5,7 @@
  * One foreground run serves every test: a node crashes once and is restarted.
  */
 import t from 'tap'
+import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { runCli, shortRuntimeDir } from './fixtures/cli.js'
 import { fixture } from '../fixtures/nodes.js'
@@ -54,4 +55,34 @@ t.test('logs NAME NODE shows one node with its restart notice', async (t) => {
   t.equal(logs.stderr, '')
   t.match(logs.stdout, /restarting in/)
   t.notMatch(logs.stdout, /\[source\]/)
+})
+
+t.test('a chatty node: its log files stay within DORA_TS_LOG_MAX_SIZE, and logs shows its newest lines', async (t) => {
+  const chattyDir = t.testdir({
+    'dataflow.yml': `name: chatty
+nodes:
+  - id: chatty
+    path: ${fixture('chatty.mjs')}
+    env: { COUNT: 5000 }
+`,
+  })
+  const chattyEnv = { ...env, DORA_TS_LOG_MAX_SIZE: '64KiB' }
+  const ran = await runCli(['run', join(chattyDir, 'dataflow.yml')], { env: chattyEnv })
+  t.equal(ran.code, 0, ran.stderr)
+  t.equal(ran.stdout.split('\n').filter((l) => l.startsWith('[chatty] line ')).length, 5000, 'the terminal got every line')
+  const runDir = /logs in (\S+) \(dora-ts logs chatty\)/.exec(ran.stderr)![1]!
+  const sizes = ['chatty.log', 'chatty.log.1'].map((f) => statSync(join(runDir, f)).size)
+  t.ok(
+    sizes.every((size) => size <= 64 * 1024),
+    `each file within 64 KiB: ${sizes.join(', ')} bytes (the node printed ~500 KB)`,
+  )
+  const logs = await runCli(['logs', 'chatty', 'chatty'], { env: chattyEnv })
+  t.equal(logs.code, 0, logs.stderr)
+  const shown = [...logs.stdout.matchAll(/ line (\d{6}) /g)].map((m) => Number(m[1]))
+  t.ok(shown.length > 500 && shown.length < 5000, `${shown.length} newest lines kept`)
+  t.same(
+    shown,
+    Array.from({ length: shown.length }, (_, i) => 5001 - shown.length + i),
+    'contiguous, up to the last line',
+  )
 })

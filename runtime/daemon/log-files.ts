@@ -1,0 +1,162 @@
+/**
+ * One node's log file, bounded in size, and reading what was added to it since the last look.
+ *
+ * A robot's dataflow runs for weeks, and one chatty node (a line per 30 Hz frame: ~260 MB a
+ * day) filled the disk that also holds the state store, whose commits then fail. So past
+ * {@link logMaxBytes} a log file is renamed to `<file>.1` (replacing the one before) and a new
+ * one is started: a node's log holds its latest lines, at most twice the limit.
+ *
+ * A reader follows a file across a rotation by its identity (inode and birth time), not its
+ * name: the lines written to `x.log` just before it became `x.log.1` are still read once, from
+ * where the reader was, and the new `x.log` from its start.
+ *
+ * @module
+ */
+import { closeSync, createWriteStream, fstatSync, openSync, readSync, renameSync, statSync } from 'node:fs'
+import { Writable } from 'node:stream'
+import { errorMessage } from '../../src/errors.js'
+import { parseByteSize } from '../../src/spec/byte-size.js'
+
+/** The suffix of a log file's previous part. */
+export const ROTATED_SUFFIX = '.1'
+
+/** Size past which a log file rotates, unless `DORA_TS_LOG_MAX_SIZE` says otherwise. */
+export const DEFAULT_LOG_MAX_BYTES = 16 * 1024 * 1024
+
+/**
+ * The size past which a log file rotates: `$DORA_TS_LOG_MAX_SIZE` (bytes, or a size such as
+ * `64MiB`; `0` for no limit), else {@link DEFAULT_LOG_MAX_BYTES}. A value that is neither is
+ * reported once through `warn`, and the default applies.
+ */
+export function logMaxBytes(env: NodeJS.ProcessEnv = process.env, warn: (text: string) => void = warnOnce): number {
+  const value = env['DORA_TS_LOG_MAX_SIZE']
+  if (value === undefined || value.trim() === '') return DEFAULT_LOG_MAX_BYTES
+  if (value.trim() === '0') return Infinity
+  const bytes = parseByteSize(value)
+  if (bytes !== undefined) return bytes
+  warn(
+    `DORA_TS_LOG_MAX_SIZE=${JSON.stringify(value)} is not a size (e.g. 64MiB, or 0 for no limit); log files rotate at ${DEFAULT_LOG_MAX_BYTES / 1024 / 1024} MiB`,
+  )
+  return DEFAULT_LOG_MAX_BYTES
+}
+
+let warned = false
+function warnOnce(text: string): void {
+  if (warned) return
+  warned = true
+  process.stderr.write(`dora-ts: ${text}\n`)
+}
+
+/** A log file that rotates to `<path>.1` once it would grow past `maxBytes`. */
+export class RotatingLog {
+  readonly path: string
+  readonly #maxBytes: number
+  readonly #report: (text: string) => void
+  #stream: Writable
+  #size: number
+  /** Streams rotated away and still writing what was queued to them (into `<path>.1`). */
+  readonly #retiring = new Set<Promise<void>>()
+
+  /** `report`: where a failure of the file goes (never thrown: logs must not stop a run). */
+  constructor(path: string, maxBytes: number, report: (text: string) => void) {
+    this.path = path
+    this.#maxBytes = maxBytes
+    this.#report = report
+    ;[this.#stream, this.#size] = this.#open()
+  }
+
+  write(line: string): void {
+    const bytes = Buffer.byteLength(line)
+    if (this.#size > 0 && this.#size + bytes > this.#maxBytes) this.#rotate()
+    this.#size += bytes
+    this.#stream.write(line)
+  }
+
+  /** Close the file, once everything written (to it and to a file rotated away) is on disk. */
+  async end(): Promise<void> {
+    const stream = this.#stream
+    await Promise.all([new Promise<void>((resolve) => stream.end(resolve)), ...this.#retiring])
+  }
+
+  /**
+   * Opened synchronously, so the file exists before the first line is queued: a rotation
+   * renames it, and a stream still opening would create it again under the old name.
+   */
+  #open(): [Writable, number] {
+    let fd: number
+    try {
+      fd = openSync(this.path, 'a', 0o600)
+    } catch (err) {
+      // No file (its folder removed under a running dataflow, no descriptor left): said once,
+      // and the lines are dropped.
+      this.#report(`log ${this.path}: ${errorMessage(err)}`)
+      return [new Writable({ write: (_chunk, _encoding, done) => done() }), 0]
+    }
+    const stream = createWriteStream(this.path, { fd })
+    stream.on('error', (err) => this.#report(`log ${this.path}: ${err.message}`))
+    return [stream, fstatSync(fd).size]
+  }
+
+  #rotate(): void {
+    try {
+      renameSync(this.path, `${this.path}${ROTATED_SUFFIX}`)
+    } catch (err) {
+      this.#report(`log ${this.path} could not be rotated: ${errorMessage(err)}`)
+      this.#size = 0
+      return
+    }
+    // Its descriptor follows the file to its new name: what it has queued lands there.
+    const old = this.#stream
+    const ended = new Promise<void>((resolve) => old.end(resolve)).finally(() => this.#retiring.delete(ended))
+    this.#retiring.add(ended)
+    ;[this.#stream, this.#size] = this.#open()
+  }
+}
+
+/**
+ * The whole lines added to the log at `path`, its rotated part first, since the reads recorded
+ * in `seen` (file identity -> bytes read), which this updates. A line still being written is
+ * left for the next read. A file rotated twice between two reads loses the lines of the part
+ * in between; at the default size that takes 32 MiB of output between two looks.
+ */
+export function readNewLines(path: string, seen: Map<string, number>): string[] {
+  const lines: string[] = []
+  for (const file of [`${path}${ROTATED_SUFFIX}`, path]) {
+    let fd: number
+    try {
+      fd = openSync(file, 'r')
+    } catch {
+      continue
+    }
+    try {
+      const { ino, birthtimeMs, size } = fstatSync(fd)
+      const key = `${ino}:${birthtimeMs}`
+      // Smaller than what was read: a new file that reused the identity of one read before.
+      let from = seen.get(key) ?? 0
+      if (size < from) from = 0
+      if (size === from) continue
+      const bytes = Buffer.allocUnsafe(size - from)
+      const got = readSync(fd, bytes, 0, bytes.length, from)
+      const whole = bytes.subarray(0, got).lastIndexOf(0x0a) + 1
+      if (whole === 0) continue
+      seen.set(key, from + whole)
+      for (const line of bytes.subarray(0, whole).toString('utf8').split('\n')) if (line !== '') lines.push(line)
+    } finally {
+      closeSync(fd)
+    }
+  }
+  return lines
+}
+
+/** Whether `path` or its rotated part exists (a node whose log has just rotated has only the part). */
+export function logExists(path: string): boolean {
+  for (const file of [path, `${path}${ROTATED_SUFFIX}`]) {
+    try {
+      statSync(file)
+      return true
+    } catch {
+      // Not this one.
+    }
+  }
+  return false
+}
