@@ -47,7 +47,15 @@ function warnOnce(text: string): void {
   process.stderr.write(`dora-ts: ${text}\n`)
 }
 
-/** A log file that rotates to `<path>.1` once it would grow past `maxBytes`. */
+/** How long a log that could not be written waits before it is opened again (ms). */
+export const LOG_RETRY_MS = 2000
+
+/**
+ * A log file that rotates to `<path>.1` once it would grow past `maxBytes`. A file that cannot
+ * be written (its disk full, its folder removed) drops lines and is opened again
+ * {@link LOG_RETRY_MS} later, at the next line: one full spell of the disk must not end a
+ * robot's logging for the rest of the run.
+ */
 export class RotatingLog {
   readonly path: string
   readonly #maxBytes: number
@@ -56,6 +64,12 @@ export class RotatingLog {
   #size: number
   /** Streams rotated away and still writing what was queued to them (into `<path>.1`). */
   readonly #retiring = new Set<Promise<void>>()
+  /** When the file last failed (performance.now()); undefined while it is written, or tried again. */
+  #failedAt: number | undefined
+  /** From a failure until a line is written again: the spell, said once at each end. */
+  #failing = false
+  /** Lines dropped in this spell. */
+  #dropped = 0
 
   /** `report`: where a failure of the file goes (never thrown: logs must not stop a run). */
   constructor(path: string, maxBytes: number, report: (text: string) => void) {
@@ -66,10 +80,31 @@ export class RotatingLog {
   }
 
   write(line: string): void {
+    if (this.#failedAt !== undefined) {
+      if (performance.now() - this.#failedAt < LOG_RETRY_MS) {
+        this.#dropped++
+        return
+      }
+      this.#reopen()
+      if (this.#failedAt !== undefined) {
+        this.#dropped++
+        return
+      }
+    }
     const bytes = Buffer.byteLength(line)
     if (this.#size > 0 && this.#size + bytes > this.#maxBytes) this.#rotate()
     this.#size += bytes
-    this.#stream.write(line)
+    if (!this.#failing) {
+      this.#stream.write(line)
+      return
+    }
+    this.#stream.write(line, (err) => {
+      if (err !== null && err !== undefined) return
+      if (!this.#failing) return
+      this.#failing = false
+      this.#report(`log ${this.path} is written again; at least ${this.#dropped} line(s) were dropped while it could not be`)
+      this.#dropped = 0
+    })
   }
 
   /** Close the file, once everything written (to it and to a file rotated away) is on disk. */
@@ -87,14 +122,26 @@ export class RotatingLog {
     try {
       fd = openSync(this.path, 'a', 0o600)
     } catch (err) {
-      // No file (its folder removed under a running dataflow, no descriptor left): said once,
-      // and the lines are dropped.
-      this.#report(`log ${this.path}: ${errorMessage(err)}`)
+      // No file (its folder removed under a running dataflow, no descriptor left).
+      this.#failed(err)
       return [new Writable({ write: (_chunk, _encoding, done) => done() }), 0]
     }
     const stream = createWriteStream(this.path, { fd })
-    stream.on('error', (err) => this.#report(`log ${this.path}: ${err.message}`))
+    stream.on('error', (err) => this.#failed(err))
     return [stream, fstatSync(fd).size]
+  }
+
+  /** Lines are dropped until the file is opened again; said once per spell. */
+  #failed(err: unknown): void {
+    if (!this.#failing) this.#report(`log ${this.path}: ${errorMessage(err)}; its lines are dropped until it can be written again`)
+    this.#failing = true
+    this.#failedAt = performance.now()
+  }
+
+  #reopen(): void {
+    this.#stream.destroy()
+    this.#failedAt = undefined
+    ;[this.#stream, this.#size] = this.#open()
   }
 
   #rotate(): void {

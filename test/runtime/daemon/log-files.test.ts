@@ -4,10 +4,11 @@
  * once, in order. Real files; each line is numbered, so a gap or a repeat shows.
  */
 import t from 'tap'
-import { readFileSync, statSync, truncateSync, appendFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { DEFAULT_LOG_MAX_BYTES, logExists, logMaxBytes, readNewLines, ROTATED_SUFFIX, RotatingLog } from '../../../runtime/daemon/log-files.js'
 import { readRunLogs, RunLogWriter } from '../../../runtime/daemon/run-logs.js'
+import { smallTmpfs } from '../../fixtures/small-tmpfs.js'
 import { waitFor } from '../../fixtures/wait-for.js'
 
 /** Line n, {@link LINE} bytes. */
@@ -106,4 +107,46 @@ t.test("a run's logs rotate per node, and reading them gives each node's newest 
   const all = readRunLogs(writer.dir, undefined)
   t.equal(all.filter((l) => l.source === 'lidar').length, lidar.length, 'the merged view reads the rotated part too')
   t.equal(all.filter((l) => l.source === 'planner').length, 1)
+})
+
+t.test('a log on a full disk drops lines, says so once, and is written again once there is room', async (t) => {
+  const fs = smallTmpfs(t, '1m')
+  if (typeof fs !== 'string') return void t.skip(fs.skip, () => {})
+  const path = join(fs, 'lidar.log')
+  const reports: string[] = []
+  const log = new RotatingLog(path, DEFAULT_LOG_MAX_BYTES, (text) => reports.push(text))
+  log.write(line(1))
+  await waitFor(() => statSync(path).size > 0, { what: 'the first line on disk' })
+  // Fill what is left (tmpfs counts whole pages: a one-byte file still takes one).
+  const ballast = join(fs, 'ballast')
+  try {
+    writeFileSync(ballast, Buffer.alloc(1024 * 1024, 1))
+  } catch {
+    // Full, as meant.
+  }
+  let n = 1
+  await waitFor(
+    () => {
+      log.write(line(++n))
+      return reports.length > 0
+    },
+    { what: 'the failure said', detail: () => reports.join('\n') },
+  )
+  t.match(reports, [/^log .*lidar\.log: ENOSPC: no space left on device.*; its lines are dropped until it can be written again$/])
+  const full = n
+  rmSync(ballast)
+  await waitFor(
+    () => {
+      log.write(line(++n))
+      return reports.length > 1
+    },
+    { what: 'the log written again', intervalMs: 50, detail: () => reports.join('\n') },
+  )
+  await log.end()
+  t.equal(reports.length, 2, 'said once at each end of the spell')
+  t.match(reports[1], /^log .*lidar\.log is written again; at least \d+ line\(s\) were dropped while it could not be$/)
+  const kept = numbers(readNewLines(path, new Map()))
+  t.equal(kept[0], 1, 'the line before the disk filled')
+  t.equal(kept.at(-1), n, 'the last line, after it had room again')
+  t.ok(kept.every((k, i) => i === 0 || k > kept[i - 1]!) && kept.length < n && !kept.includes(full), 'in order, with the lines of the full spell dropped')
 })
