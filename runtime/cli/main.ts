@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs'
 import type { CommandModule } from 'yargs'
 import { checkOpenFileLimit } from '../../src/fd-limit.js'
 import { createPrinter, reportError } from './output.js'
+import { watchOutput } from './terminal.js'
 
 interface CommandEntry {
   names: readonly string[]
@@ -48,10 +49,7 @@ const printer = createPrinter()
 const argv = process.argv.slice(2)
 
 // `dora-ts list | head -1` closes the pipe early: that is the reader being done, not an error.
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') process.exit(0)
-  throw err
-})
+watchOutput()
 
 try {
   await main(argv)

@@ -14,6 +14,7 @@ import { DataflowRun, type RunResult } from '../supervisor/dataflow-run.js'
 import { outOfFdsNotice } from '../supervisor/fd-budget.js'
 import { isOutOfFds } from '../../src/fd-limit.js'
 import { createPrinter, type Printer } from './output.js'
+import { onOutputGone } from './terminal.js'
 import { byteSizeOption, durationOption } from './options.js'
 import { daemonPaths, ensureLogsRoot } from '../daemon/paths.js'
 import { logUnitsOf, RunLogWriter } from '../daemon/run-logs.js'
@@ -94,10 +95,24 @@ export const runCommand: CommandModule<object, RunArgs> = {
       else printer.info(`${signal} again: terminating every node now`)
       run.stop()
     }
+    // The terminal gone (an SSH session dropped: SIGHUP, then EIO on writes; a closed pipe):
+    // stop cleanly, as for a first Ctrl-C, and leave the reason in the run's log.
+    let hungUp = false
+    const onHangUp = (why: string): void => {
+      if (hungUp) return
+      hungUp = true
+      const entry: LogEntry = { source: 'dora-ts', stream: 'supervisor', level: 'warn', text: `${why}: stopping dataflow "${spec.name}"` }
+      printer.log(entry)
+      logs?.write(entry)
+      if (interrupts++ === 0) run.stop()
+    }
+    const onSighup = (): void => onHangUp('SIGHUP (the terminal hung up)')
     logs = openRunLogs(spec, run.id, printer)
     logs?.writeInfo({ dataflow: spec.name, file: spec.file, stateDir: run.stateDir })
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)
+    process.on('SIGHUP', onSighup)
+    onOutputGone(() => onHangUp('the output was closed'))
     try {
       await run.start()
       printer.info(`dataflow "${spec.name}" running (id ${run.id})${logs === undefined ? '' : `; logs in ${logs.dir} (dora-ts logs ${spec.name})`}`)
@@ -116,6 +131,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
     } finally {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
+      process.off('SIGHUP', onSighup)
+      onOutputGone(undefined)
     }
   },
 }

@@ -7,7 +7,7 @@
  * asserts a duration.
  */
 import t from 'tap'
-import { readdirSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { alive, printedPids, runCli, startCli, waitForExit } from './fixtures/cli.js'
 import { dataflow, received, TICKING_SINK } from './fixtures/run-dataflows.js'
@@ -226,6 +226,32 @@ t.test('a terminal Ctrl-C (SIGINT to the whole foreground process group) still e
   t.match(result.stdout, /\[idle\] stop manual/)
   t.notMatch(result.stderr, /killed by SIGINT|failed/)
   t.same(await waitForExit(pids), [], 'no node outlives the run')
+})
+
+t.test('its terminal gone (SIGHUP, or its output closed) stops the run cleanly, as a Ctrl-C does, and its log says why', async (t) => {
+  // Before, SIGHUP (an SSH session dropped) killed the CLI outright and EPIPE made it exit at
+  // once: the reaper SIGTERMed the nodes, and the run's log had no end.
+  const yaml = `nodes:
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    inputs: { tick: dora/timer/millis/20 }
+`
+  for (const how of ['SIGHUP', 'output closed'] as const) {
+    const { file, runtimeDir } = dataflow(t, yaml)
+    const cli = startCli(['run', file], { env: { DORA_TS_RUNTIME_DIR: runtimeDir } })
+    await cli.waitFor(/\[sink\] got tick null seq=3/)
+    const logDir = /logs in (\S+) \(dora-ts logs/.exec(cli.output().stderr)![1]!
+    const [pid] = printedPids(cli.output().stdout)
+    if (how === 'SIGHUP') cli.child.kill('SIGHUP')
+    else cli.child.stdout!.destroy()
+    const result = await cli.exited
+    t.equal(result.code, 0, `${how}: ${result.stderr}`)
+    t.match(result.stderr, how === 'SIGHUP' ? /SIGHUP \(the terminal hung up\): stopping dataflow/ : /the output was closed: stopping dataflow/)
+    t.match(result.stderr, /dataflow finished \(stopped\): 1 node ended cleanly/, `${how}: the run ended as a stop does`)
+    t.match(readFileSync(join(logDir, 'sink.log'), 'utf8'), /stop manual/, `${how}: the node got Stop`)
+    t.match(readFileSync(join(logDir, 'supervisor.log'), 'utf8'), /stopping dataflow .*\n.*dataflow finished \(stopped\)/, `${how}: in the run's log`)
+    t.same(await waitForExit([pid!]), [], `${how}: no node outlives the run`)
+  }
 })
 
 t.test('a run whose process was held up says for how long when it goes on, and carries on', async (t) => {
