@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path'
 import { DaemonClient, runningDaemonPid } from './client.js'
 import { DaemonUnresponsiveError } from './errors.js'
 import { daemonPaths, ensureLogsRoot } from './paths.js'
+import { logMaxBytes, rotateIfFull } from './log-files.js'
 
 const CLI_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js')
 
@@ -33,6 +34,8 @@ export async function launchDaemon(options: { tcp?: string | undefined; timeoutM
   const running = runningDaemonPid(paths)
   if (running !== undefined) return { pid: running, alreadyRunning: true }
   ensureLogsRoot(paths.logsRoot)
+  // Appended to by every supervisor started here: bounded as a node's log is, at each start.
+  rotateIfFull(paths.daemonLog, logMaxBytes())
   const out = openSync(paths.daemonLog, 'a', 0o600)
   const args = [CLI_MAIN, 'daemon', ...(options.tcp === undefined ? [] : ['--tcp', options.tcp])]
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', out, out], env: process.env })

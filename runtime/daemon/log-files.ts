@@ -161,6 +161,19 @@ export class RotatingLog {
 }
 
 /**
+ * Rotate `path` now if it has reached `maxBytes`: for a file written by another process, which
+ * cannot rotate as it writes (the supervisor's daemon.log is its stdout and stderr), at the
+ * moment a new writer is about to open it. Never throws.
+ */
+export function rotateIfFull(path: string, maxBytes: number): void {
+  try {
+    if (statSync(path).size >= maxBytes) renameSync(path, `${path}${ROTATED_SUFFIX}`)
+  } catch {
+    // No file yet, or it cannot be renamed: appended to as it is.
+  }
+}
+
+/**
  * The whole lines added to the log at `path`, its rotated part first, since the reads recorded
  * in `seen` (file identity -> bytes read), which this updates. A line still being written is
  * left for the next read. A file rotated twice between two reads loses the lines of the part

@@ -4,9 +4,9 @@
  * once, in order. Real files; each line is numbered, so a gap or a repeat shows.
  */
 import t from 'tap'
-import { appendFileSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { DEFAULT_LOG_MAX_BYTES, logExists, logMaxBytes, readNewLines, ROTATED_SUFFIX, RotatingLog } from '../../../runtime/daemon/log-files.js'
+import { DEFAULT_LOG_MAX_BYTES, logExists, logMaxBytes, readNewLines, ROTATED_SUFFIX, rotateIfFull, RotatingLog } from '../../../runtime/daemon/log-files.js'
 import { readRunLogs, RunLogWriter } from '../../../runtime/daemon/run-logs.js'
 import { smallTmpfs } from '../../fixtures/small-tmpfs.js'
 import { waitFor } from '../../fixtures/wait-for.js'
@@ -149,4 +149,15 @@ t.test('a log on a full disk drops lines, says so once, and is written again onc
   t.equal(kept[0], 1, 'the line before the disk filled')
   t.equal(kept.at(-1), n, 'the last line, after it had room again')
   t.ok(kept.every((k, i) => i === 0 || k > kept[i - 1]!) && kept.length < n && !kept.includes(full), 'in order, with the lines of the full spell dropped')
+})
+
+t.test('a file another process writes (daemon.log) rotates when its next writer opens it, once it is full', async (t) => {
+  const dir = t.testdir({ 'small.log': 'x\n', 'full.log': `${'x'.repeat(999)}\n` })
+  rotateIfFull(join(dir, 'small.log'), 1000)
+  rotateIfFull(join(dir, 'full.log'), 1000)
+  rotateIfFull(join(dir, 'none.log'), 1000)
+  t.equal(statSync(join(dir, 'small.log')).size, 2, 'below the limit: left as it is')
+  t.equal(statSync(`${join(dir, 'full.log')}${ROTATED_SUFFIX}`).size, 1000, 'at the limit: it became the rotated part')
+  t.notOk(existsSync(join(dir, 'full.log')))
+  t.notOk(existsSync(join(dir, 'none.log')), 'no file: nothing made')
 })
