@@ -35,6 +35,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES } from '../../src/transport/node-socket.js'
 import { buildRoutingTable, destinationsOf, type RoutingTable } from './routing.js'
 import { directWiring } from './direct-links.js'
 import { checkFdBudget, outOfFdsNotice } from './fd-budget.js'
+import { initProcessWarning } from './init-process.js'
 import { LinkDrops } from './link-drops.js'
 import { prepareLinkLogs } from './link-logs.js'
 import { RunResources } from './run-resources.js'
@@ -218,6 +219,8 @@ export class DataflowRun implements AsyncDisposable {
 
   async #start(): Promise<void> {
     checkFdBudget(this.spec)
+    const asInit = initProcessWarning()
+    if (asInit !== undefined) this.#notice('warn', asInit)
     const resources = await RunResources.open({
       spec: this.spec,
       stateDir: this.stateDir,
