@@ -154,7 +154,7 @@ export class CustomNode implements Unit {
    * closes nothing for its receivers (Registration.restartsWhenDone).
    */
   restartsWhenDone(): boolean {
-    return !this.#stopping && !this.#inputsDone && this.#budget.mayRestartCleanEnd()
+    return !this.#stopping && !this.inbox.stopRequested && !this.#inputsDone && this.#budget.mayRestartCleanEnd()
   }
 
   get status(): UnitStatus {
@@ -352,6 +352,13 @@ export class CustomNode implements Unit {
   }
 
   pump(): void {
+    // Stop is final: a node waiting for its restart ends now, with its real cause if it crashed.
+    if (this.#status === 'restarting' && this.inbox.stopRequested) {
+      clearTimeout(this.#restartTimer)
+      if (this.#failure !== undefined) this.#failure = `${this.#failure}; not restarted: the dataflow is stopping`
+      this.#report()
+      return
+    }
     if (!this.#delivery.batching) return this.#pumpNow()
     // A node that reads batches: what arrives in one synchronous pass (a group commit routes
     // its whole group in one) goes out together at the end of it, so consecutive inputs share
@@ -475,7 +482,10 @@ export class CustomNode implements Unit {
       if (signal !== null) this.#failure = `was killed by ${signal}`
       else if (code !== 0) this.#failure = `exited with code ${code}`
     }
-    if (!this.#stopping && !(this.#inputsDone && this.#failure === undefined)) {
+    if (this.inbox.stopRequested && !this.#stopping && this.#failure !== undefined) {
+      // Ended before it took the run's Stop: after a Stop nothing restarts.
+      this.#failure = `${this.#failure}; not restarted: the dataflow is stopping`
+    } else if (!this.#stopping && !this.inbox.stopRequested && !(this.#inputsDone && this.#failure === undefined)) {
       const failed = this.#failure !== undefined
       const decision = this.#budget.next(failed)
       if (decision.restart) {

@@ -2,7 +2,7 @@
 import t from 'tap'
 import { fixture } from '../fixtures/nodes.js'
 import type { CustomNode } from '../../runtime/supervisor/custom-node.js'
-import { waitFor } from '../fixtures/wait-for.js'
+import { WAIT_LIMIT_MS, waitFor, within } from '../fixtures/wait-for.js'
 import { dump, startInProcess, type InProcessRun } from './fixtures/in-process.js'
 
 /** source -> flaky (crashes on its third input, in its first life) -> sink; `env` adds to a node's env map. */
@@ -169,6 +169,40 @@ ${sinkOn('sink', 'source/numbers')}${sinkOn('be-sink', '{ source: source/numbers
   // Best effort may drop, but it has no reason to at this pace: more than the first life's come.
   t.ok(got('be-sink').filter((n) => n === 1).length >= 2, `be-sink: numbers of later lives came (${got('be-sink').join(',')})`)
   t.same(ending('be-sink'), ['closed numbers', 'stop all-inputs-closed'], 'be-sink: its input closed once, at the end')
+})
+
+t.test('a Stop while a node waits for its restart ends it at once: finished after a clean exit, failed with its crash after one', async (t) => {
+  // Before, the restart went ahead after the Stop, the new process ended before it took the
+  // Stop, and so on until the grace period ran out: "did not stop within the grace period".
+  for (const [policy, exitCode] of [
+    ['always', 0],
+    ['on-failure', 3],
+  ] as const) {
+    const flow = await startInProcess(
+      t,
+      `nodes:
+  - id: brief
+    path: ${fixture('connect-and-exit.mjs')}
+    env: { EXIT_CODE: ${exitCode} }
+    restart_policy: ${policy}
+    restart_delay: 30s
+`,
+      // A grace period no run could wait out here: the end must come from the Stop itself.
+      { graceMs: 600_000 },
+    )
+    await flow.waitForLine(/^brief .*; restarting in 30000 ms \(restart 1\)$/)
+    flow.run.stop()
+    const result = await within(flow.done, WAIT_LIMIT_MS)
+    if (result === undefined) return void t.fail(`policy ${policy}: the run did not end after its Stop\n${dump(flow.logs)}`)
+    if (exitCode === 0) t.match(result, { ok: true, units: [{ unit: 'brief', status: 'finished' }] }, `${policy}: ended cleanly`)
+    else
+      t.match(
+        result,
+        { ok: false, units: [{ unit: 'brief', status: 'failed', error: 'exited with code 3; not restarted: the dataflow is stopping' }] },
+        `${policy}: its crash`,
+      )
+    t.notMatch(dump(flow.logs), /restart 2/, `${policy}: never restarted after the Stop`)
+  }
 })
 
 t.test('max_restarts bounds the restarts of a node that keeps crashing', async (t) => {
