@@ -59,6 +59,14 @@ export interface CustomNodeOptions {
   processEnded?: ((identity: Buffer | undefined) => void) | undefined
 }
 
+/**
+ * Said of a node killed by a SIGTERM that dora-ts did not send (its own come with a reason, set
+ * as the failure first): most often a service manager stopping every process of the service at
+ * once (systemd's default KillMode=control-group), so the node died before it got its Stop.
+ */
+const FOREIGN_SIGTERM =
+  ' (not sent by dora-ts: a service manager that stops the dataflow should signal only dora-ts, which stops every node with Stop first: KillMode=mixed in a systemd unit)'
+
 export class CustomNode implements Unit {
   readonly key: string
   readonly display: string
@@ -111,6 +119,8 @@ export class CustomNode implements Unit {
   #paused: string[] = []
   #endedReported = false
   #failure: string | undefined
+  /** Whether dora-ts signalled the current process (the stop ladder, `dora-ts kill`). */
+  #signalled = false
   readonly #stderr = new LineTail()
   readonly #host: UnitHost
   readonly #options: CustomNodeOptions
@@ -194,6 +204,7 @@ export class CustomNode implements Unit {
 
   start(): Promise<void> {
     this.#failure = undefined
+    this.#signalled = false
     this.#identity = undefined
     this.#delivery.reset()
     this.#connectedThisProcess = false
@@ -405,6 +416,7 @@ export class CustomNode implements Unit {
     const child = this.#child
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
     this.#host.log({ source: 'dora-ts', stream: 'supervisor', level: 'warn', text: `${this.display} ${reason}` })
+    this.#signalled = true
     killGroup(child, signal)
   }
 
@@ -421,6 +433,7 @@ export class CustomNode implements Unit {
     const child = this.#child
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
     this.#failure ??= reason
+    this.#signalled = true
     killGroup(child, signal)
   }
 
@@ -479,7 +492,7 @@ export class CustomNode implements Unit {
     // What the process had not consumed when it ended is kept for a restart (dropped otherwise).
     this.#redelivery.died()
     if (this.#failure === undefined) {
-      if (signal !== null) this.#failure = `was killed by ${signal}`
+      if (signal !== null) this.#failure = `was killed by ${signal}${signal === 'SIGTERM' && !this.#signalled ? FOREIGN_SIGTERM : ''}`
       else if (code !== 0) this.#failure = `exited with code ${code}`
     }
     if (this.inbox.stopRequested && !this.#stopping && this.#failure !== undefined) {

@@ -254,6 +254,27 @@ t.test('its terminal gone (SIGHUP, or its output closed) stops the run cleanly, 
   }
 })
 
+t.test('a node killed by a SIGTERM that dora-ts did not send is named as such, with the systemd fix', async (t) => {
+  // systemd's default KillMode signals every process of the service at once: the node dies
+  // before it gets its Stop. KillMode=mixed signals only dora-ts, which stops the nodes first.
+  const { file, runtimeDir } = dataflow(
+    t,
+    `nodes:
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    inputs: { tick: dora/timer/millis/20 }
+`,
+  )
+  const cli = startCli(['run', file], { env: { DORA_TS_RUNTIME_DIR: runtimeDir } })
+  await cli.waitFor(/\[sink\] got tick null seq=3/)
+  const [pid] = printedPids(cli.output().stdout)
+  process.kill(pid!, 'SIGTERM')
+  cli.child.kill('SIGTERM')
+  const result = await cli.exited
+  t.equal(result.code, 1, result.stderr)
+  t.match(result.stderr, /node "sink" failed: was killed by SIGTERM \(not sent by dora-ts: .*KillMode=mixed in a systemd unit\)/)
+})
+
 t.test('a run whose process was held up says for how long when it goes on, and carries on', async (t) => {
   const { file, runtimeDir } = dataflow(t, TICKING_SINK)
   const cli = startCli(['run', file], { env: { DORA_TS_RUNTIME_DIR: runtimeDir } })
