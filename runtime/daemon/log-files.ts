@@ -64,6 +64,12 @@ export class RotatingLog {
   #size: number
   /** Streams rotated away and still writing what was queued to them (into `<path>.1`). */
   readonly #retiring = new Set<Promise<void>>()
+  /**
+   * Lines for the new file, held until the file rotated away has all of its own: both streams
+   * write on libuv's threads, and the new one's first lines reached the disk before the old
+   * one's last (a reader following the log saw lines 93-95, then 78-92).
+   */
+  #held: string[] | undefined
   /** When the file last failed (performance.now()); undefined while it is written, or tried again. */
   #failedAt: number | undefined
   /** From a failure until a line is written again: the spell, said once at each end. */
@@ -94,6 +100,11 @@ export class RotatingLog {
     const bytes = Buffer.byteLength(line)
     if (this.#size > 0 && this.#size + bytes > this.#maxBytes) this.#rotate()
     this.#size += bytes
+    if (this.#held !== undefined) this.#held.push(line)
+    else this.#put(line)
+  }
+
+  #put(line: string): void {
     if (!this.#failing) {
       this.#stream.write(line)
       return
@@ -109,8 +120,9 @@ export class RotatingLog {
 
   /** Close the file, once everything written (to it and to a file rotated away) is on disk. */
   async end(): Promise<void> {
+    while (this.#retiring.size > 0) await Promise.all(this.#retiring)
     const stream = this.#stream
-    await Promise.all([new Promise<void>((resolve) => stream.end(resolve)), ...this.#retiring])
+    await new Promise<void>((resolve) => stream.end(resolve))
   }
 
   /**
@@ -154,9 +166,24 @@ export class RotatingLog {
     }
     // Its descriptor follows the file to its new name: what it has queued lands there.
     const old = this.#stream
-    const ended = new Promise<void>((resolve) => old.end(resolve)).finally(() => this.#retiring.delete(ended))
-    this.#retiring.add(ended)
+    // Lines held for it wait no longer: the file they had to follow was just replaced.
+    this.#release(this.#held)
     ;[this.#stream, this.#size] = this.#open()
+    // The new file's lines go out once the old one has all of its own.
+    const held: string[] = []
+    this.#held = held
+    const ended = new Promise<void>((resolve) => old.end(resolve)).then(() => {
+      this.#retiring.delete(ended)
+      this.#release(held)
+    })
+    this.#retiring.add(ended)
+  }
+
+  /** Write `held` to the current stream, if they are still the lines held for it. */
+  #release(held: string[] | undefined): void {
+    if (held === undefined || held !== this.#held) return
+    this.#held = undefined
+    for (const line of held) this.#put(line)
   }
 }
 
