@@ -47,7 +47,7 @@ import {
 import type { OperatorLinks } from './operator-links.js'
 import { STAGED_PREFIX } from '../../src/store/state/segments.js'
 import { SPLIT_BYTES } from '../../src/store/state/outbox.js'
-import { RestartBudget } from '../supervisor/restart-policy.js'
+import { RestartBudget, STOPPING_REASON } from '../supervisor/restart-policy.js'
 import { displayName, operatorKey } from '../supervisor/routing.js'
 import { LineTail, type LogEntry, type Unit, type UnitHost, type UnitResult, type UnitStatus } from '../supervisor/unit.js'
 import { Deliveries, poisonReport, type InFlight } from './deliveries.js'
@@ -218,7 +218,7 @@ export class OperatorHost implements Unit {
   pump(): void {
     // Stop is final: a crashed operator waiting for its restart ends now, with its real cause.
     if (this.#status === 'restarting' && this.inbox.stopRequested) {
-      this.#failForGood(`${this.#lastCrash ?? 'crashed'}; not restarted: the dataflow is stopping`)
+      this.#failForGood(`${this.#lastCrash ?? 'crashed'}; not restarted: ${STOPPING_REASON}`)
       return
     }
     // The Stop comes next: what the inbox set aside for it, the worker sets aside too.
@@ -631,11 +631,7 @@ export class OperatorHost implements Unit {
     }
     this.#dropLost()
     // Stop is final: after it nothing restarts.
-    if (this.inbox.stopRequested) {
-      this.#failForGood(`${reason}; not restarted: the dataflow is stopping`)
-      return
-    }
-    const decision = this.#budget.next(true)
+    const decision = this.#budget.next(true, this.inbox.stopRequested)
     if (!decision.restart) {
       this.#failForGood(`${reason}; not restarted: ${decision.reason}`)
       return

@@ -28,7 +28,7 @@ import type { Frames } from '../../src/transport/send-queue.js'
 import type { DeliveredEvent, StopEvent } from '../../src/events.js'
 import type { Inbox } from './inbox.js'
 import type { Reaper, TrackedSpawnOptions } from './reaper.js'
-import { RestartBudget } from './restart-policy.js'
+import { RestartBudget, STOPPING_REASON } from './restart-policy.js'
 import { forEachLine, LineTail, type Unit, type UnitHost, type UnitResult, type UnitStatus } from './unit.js'
 import { errorMessage } from '../../src/errors.js'
 import { OutputAcks } from './output-acks.js'
@@ -365,10 +365,7 @@ export class CustomNode implements Unit {
   pump(): void {
     // Stop is final: a node waiting for its restart ends now, with its real cause if it crashed.
     if (this.#status === 'restarting' && this.inbox.stopRequested) {
-      clearTimeout(this.#restartTimer)
-      if (this.#failure !== undefined) this.#failure = `${this.#failure}; not restarted: the dataflow is stopping`
-      this.#report()
-      return
+      return this.#endRestart(this.#failure === undefined ? undefined : `${this.#failure}; not restarted: ${STOPPING_REASON}`)
     }
     if (!this.#delivery.batching) return this.#pumpNow()
     // A node that reads batches: what arrives in one synchronous pass (a group commit routes
@@ -423,10 +420,15 @@ export class CustomNode implements Unit {
   /** A node waiting to be restarted has no process to signal: it just ends. */
   #cancelRestart(reason: string): boolean {
     if (this.#status !== 'restarting') return false
-    clearTimeout(this.#restartTimer)
-    this.#failure ??= reason
-    this.#report()
+    this.#endRestart(this.#failure ?? reason)
     return true
+  }
+
+  /** End a node waiting for its restart, with `failure` (undefined: it ended cleanly). */
+  #endRestart(failure: string | undefined): void {
+    clearTimeout(this.#restartTimer)
+    this.#failure = failure
+    this.#report()
   }
 
   #signal(signal: NodeJS.Signals, reason: string): void {
@@ -495,12 +497,10 @@ export class CustomNode implements Unit {
       if (signal !== null) this.#failure = `was killed by ${signal}${signal === 'SIGTERM' && !this.#signalled ? FOREIGN_SIGTERM : ''}`
       else if (code !== 0) this.#failure = `exited with code ${code}`
     }
-    if (this.inbox.stopRequested && !this.#stopping && this.#failure !== undefined) {
-      // Ended before it took the run's Stop: after a Stop nothing restarts.
-      this.#failure = `${this.#failure}; not restarted: the dataflow is stopping`
-    } else if (!this.#stopping && !this.inbox.stopRequested && !(this.#inputsDone && this.#failure === undefined)) {
+    if (!this.#stopping && !(this.#inputsDone && this.#failure === undefined)) {
       const failed = this.#failure !== undefined
-      const decision = this.#budget.next(failed)
+      // Ended before it took the run's Stop: after a Stop nothing restarts.
+      const decision = this.#budget.next(failed, this.inbox.stopRequested)
       if (decision.restart) {
         this.#restartAfter(decision.delayMs, failed ? this.#failure! : 'exited')
         return

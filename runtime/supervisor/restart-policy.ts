@@ -8,6 +8,9 @@ import type { RestartSpec } from '../../src/spec/types.js'
 
 export type RestartDecision = { restart: true; delayMs: number; attempt: number } | { restart: false; reason: string }
 
+/** Why nothing restarts once the dataflow's Stop was queued (stop is final), whatever the policy. */
+export const STOPPING_REASON = 'the dataflow is stopping'
+
 export class RestartBudget {
   readonly #spec: RestartSpec
   readonly #restarts: number[] = []
@@ -32,10 +35,11 @@ export class RestartBudget {
 
   /**
    * Decide what to do after the unit ended. `failed` is false for a clean exit (which only
-   * `always` restarts).
+   * `always` restarts); `stopping`: the dataflow's Stop was queued for the unit, so it ends.
    */
-  next(failed: boolean): RestartDecision {
+  next(failed: boolean, stopping = false): RestartDecision {
     const { policy, maxRestarts, restartWindow } = this.#spec
+    if (stopping) return { restart: false, reason: STOPPING_REASON }
     if (policy === 'never') return { restart: false, reason: 'restart_policy is never' }
     if (!failed && policy !== 'always') return { restart: false, reason: 'it ended cleanly' }
     const now = this.#now()

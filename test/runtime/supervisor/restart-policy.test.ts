@@ -1,6 +1,6 @@
 /** dora's restart policy: which exits restart, how many times, and after how long. */
 import t from 'tap'
-import { RestartBudget } from '../../../runtime/supervisor/restart-policy.js'
+import { RestartBudget, STOPPING_REASON } from '../../../runtime/supervisor/restart-policy.js'
 import type { RestartSpec } from '../../../src/spec/types.js'
 
 const spec = (overrides: Partial<RestartSpec>): RestartSpec => ({ policy: 'on-failure', maxRestarts: 0, restartDelay: 0.1, maxRestartDelay: 10, ...overrides })
@@ -22,6 +22,13 @@ t.test('on-failure restarts a crash but not a clean exit; always restarts both',
   t.same(budget({ policy: 'on-failure' }).budget.next(false), { restart: false, reason: 'it ended cleanly' })
   t.match(budget({ policy: 'always' }).budget.next(true), { restart: true })
   t.match(budget({ policy: 'always' }).budget.next(false), { restart: true })
+})
+
+t.test('once the Stop is queued nothing restarts, whatever the policy, and no restart is counted', async (t) => {
+  const { budget: b } = budget({ policy: 'always', maxRestarts: 1 })
+  t.same(b.next(true, true), { restart: false, reason: STOPPING_REASON })
+  t.same(b.next(false, true), { restart: false, reason: 'the dataflow is stopping' })
+  t.match(b.next(true), { restart: true, attempt: 1 }, 'the one restart allowed is still there')
 })
 
 t.test('the delay doubles with each restart up to max_restart_delay; attempts count from 1', async (t) => {
