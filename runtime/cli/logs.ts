@@ -9,8 +9,7 @@
 import type { CommandModule } from 'yargs'
 import { daemonPaths } from '../daemon/paths.js'
 import { UnknownDataflowError, UnknownNodeError } from '../daemon/errors.js'
-import { loggedDataflows, readRunLogs, readRunResult, runLogDirs, logFileName, type LogLine } from '../daemon/run-logs.js'
-import { readdirSync } from 'node:fs'
+import { loggedDataflows, readRunLogs, readRunResult, runLogDirs, runLogFiles, logFileName, SUPERVISOR_LOG, type LogLine } from '../daemon/run-logs.js'
 import { logExists } from '../daemon/log-files.js'
 import { join } from 'node:path'
 import { createPrinter, type Printer } from './output.js'
@@ -50,9 +49,9 @@ export const logsCommand: CommandModule<object, LogsArgs> = {
       })
     }
     if (args.node !== undefined && !logExists(join(dir, logFileName(args.node)))) {
-      const units = readdirSync(dir)
-        .filter((f) => f.endsWith('.log') && f !== 'supervisor.log')
-        .map((f) => f.slice(0, -4))
+      const units = runLogFiles(dir)
+        .filter((f) => f !== logFileName(SUPERVISOR_LOG))
+        .map((f) => f.slice(0, -'.log'.length))
       throw new UnknownNodeError(`the latest run of "${args.name}" has no logs of "${args.node}"`, {
         hint: units.length === 0 ? 'No node has written anything yet.' : `Nodes with logs: ${units.join(', ')}.`,
       })

@@ -162,20 +162,19 @@ export interface LogLine {
   text: string
 }
 
+/** The log files of a run's folder (`supervisor.log` and one per unit), a unit's whose only part is rotated too. */
+export function runLogFiles(dir: string): string[] {
+  const names = readdirSync(dir).flatMap((f) => (f.endsWith('.log') ? [f] : f.endsWith(`.log${ROTATED_SUFFIX}`) ? [f.slice(0, -ROTATED_SUFFIX.length)] : []))
+  return [...new Set(names)]
+}
+
 /**
  * Read the lines of a run's logs (one unit's, or all merged by time), each file's rotated part
  * too. `seen` records what was read (log-files.ts readNewLines): pass the same map again to get
  * only the lines added since.
  */
 export function readRunLogs(dir: string, unit: string | undefined, seen = new Map<string, number>()): LogLine[] {
-  const files =
-    unit === undefined
-      ? [
-          ...new Set(
-            readdirSync(dir).flatMap((f) => (f.endsWith('.log') ? [f] : f.endsWith(`.log${ROTATED_SUFFIX}`) ? [f.slice(0, -ROTATED_SUFFIX.length)] : [])),
-          ),
-        ]
-      : [logFileName(unit)]
+  const files = unit === undefined ? runLogFiles(dir) : [logFileName(unit)]
   const lines: LogLine[] = []
   for (const file of files) {
     const source = file.slice(0, -'.log'.length)
