@@ -12,7 +12,7 @@
  *   time for the spare thread an operator keeps after its first crash to start (worker-launch.ts).
  */
 import { join } from 'node:path'
-import { open as openLmdb } from 'lmdb'
+import { lmdbJs } from '../src/store/lmdb/lmdb-js.js'
 import { StateStore } from '../src/store/state/store.js'
 import { fixture, freshDir, linesMatching, readJson, runDataflow, sizeText, writeJson, type SectionContext, type StreamResult } from './harness.js'
 import { rounds } from './plans.js'
@@ -59,7 +59,7 @@ async function commits(ctx: SectionContext): Promise<Figure[]> {
   const figures: Figure[] = []
   const store = StateStore.open({ dir: freshDir(ctx.tmp, 'store'), durability: 'process' })
   const rawDir = freshDir(ctx.tmp, 'raw')
-  const env = openLmdb<Buffer, Buffer>({
+  const env = lmdbJs().open<Buffer, Buffer>({
     path: rawDir,
     noSubdir: false,
     maxDbs: 16,

@@ -15,7 +15,8 @@
  * // ...
  * restoreState(state) { count = msgpack.decode<number>(state.get('count')!) }
  */
-import { Packr } from 'msgpackr'
+import { createRequire } from 'node:module'
+import type { Packr } from 'msgpackr'
 import { decodeJson, encodeJson } from './payload.js'
 
 export interface StateCodec {
@@ -23,13 +24,25 @@ export interface StateCodec {
   decode<T = unknown>(bytes: Uint8Array): T
 }
 
-// `useRecords: false` keeps the output plain MessagePack any reader understands; `int64AsType`
-// round-trips bigints.
-const packr = new Packr({ useRecords: false, int64AsType: 'bigint', moreTypes: true })
+let packr: Packr | undefined
+
+/**
+ * Made on first use: msgpackr costs ~25 ms of a process start, which every custom node (and
+ * every restart of one) would pay whether or not it uses the codec. Its CommonJS build, as
+ * lmdb-js loads it (src/store/lmdb/lmdb-js.ts). `useRecords: false` keeps the output plain
+ * MessagePack any reader understands; `int64AsType` round-trips bigints.
+ */
+function packer(): Packr {
+  if (packr === undefined) {
+    const { Packr } = createRequire(import.meta.url)('msgpackr') as typeof import('msgpackr')
+    packr = new Packr({ useRecords: false, int64AsType: 'bigint', moreTypes: true })
+  }
+  return packr
+}
 
 export const msgpack: StateCodec = {
-  encode: (value) => packr.pack(value),
-  decode: <T>(bytes: Uint8Array) => packr.unpack(bytes) as T,
+  encode: (value) => packer().pack(value),
+  decode: <T>(bytes: Uint8Array) => packer().unpack(bytes) as T,
 }
 
 export const json: StateCodec = {

@@ -22,7 +22,7 @@
  */
 import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { ABORT } from 'lmdb'
+import { lmdbJs } from '../lmdb/lmdb-js.js'
 import { kvsErrorFrom } from './errors.js'
 import { withEnvOpenLock } from '../lmdb/open-lock.js'
 import { dbExists, KVS_COMMIT_FLAGS, type SharedEnv } from './environment.js'
@@ -85,7 +85,7 @@ export function freeDroppedNamespaces(shared: SharedEnv, dir: string): KvsFreeRe
         shared.env.transactionSync(() => {
           // A stale record of the last commit (write-base.ts) would need a repair, which opens
           // the KVS in a child process: not under the open lock we hold. Leave it to the next drop.
-          if (!writeBaseIsNewest(shared.env)) return ABORT
+          if (!writeBaseIsNewest(shared.env)) return lmdbJs().ABORT
           for (const name of droppedNamespaces(shared)) {
             for (const dbName of [NAMESPACE_DB_PREFIX + name, LOG_DB_PREFIX + name]) {
               if (!dbExists(shared.env, dbName, false)) continue

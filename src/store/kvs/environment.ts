@@ -18,7 +18,8 @@
  */
 import { LMDB_PRIVATE_FILES, PRIVATE_FILE_MODE } from '../../security/private-path.js'
 import { mkdirSync, realpathSync } from 'node:fs'
-import { ABORT, open as openLmdb, type Database, type Key, type RootDatabase, type Transaction } from 'lmdb'
+import type { Database, Key, RootDatabase, Transaction } from 'lmdb'
+import { lmdbJs } from '../lmdb/lmdb-js.js'
 import { META_DB } from '../state/disk-layout.js'
 import { markVerified, preflight } from '../lmdb/preflight.js'
 import { withEnvOpenLock } from '../lmdb/open-lock.js'
@@ -115,7 +116,7 @@ function openEnvironment(dir: string, realDir: string, mapSizeBytes: number, ver
 function openHolding(dir: string, realDir: string, mapSizeBytes: number): SharedEnv {
   // Killed writers leave their prepared turnstile files behind: clear them now and then.
   sweepTurnstileFiles(realDir)
-  const env = openLmdb<Buffer, Buffer>({
+  const env = lmdbJs().open<Buffer, Buffer>({
     path: dir,
     noSubdir: false, // lmdb-js takes a path whose last part has a dot for a file
     maxDbs: MAX_DBS,
@@ -166,7 +167,7 @@ function checkWriteBaseAfterOpen(env: RootDatabase<Buffer, Buffer>, dir: string)
     let newest = true
     env.transactionSync(() => {
       newest = writeBaseIsNewest(env)
-      return ABORT
+      return lmdbJs().ABORT
     }, KVS_COMMIT_FLAGS)
     if (newest) return
     repairWriteBase(dir)

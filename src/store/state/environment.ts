@@ -11,7 +11,8 @@
  */
 import { LMDB_PRIVATE_FILES, PRIVATE_FILE_MODE } from '../../security/private-path.js'
 import { existsSync, realpathSync } from 'node:fs'
-import { open as openLmdb, type Database, type RootDatabase } from 'lmdb'
+import type { Database, RootDatabase } from 'lmdb'
+import { lmdbJs } from '../lmdb/lmdb-js.js'
 import type { Durability } from '../../spec/types.js'
 import { corruptHint, layoutHint, StateCorruptError, StateLayoutError, StateOpenError, stateErrorFrom } from './errors.js'
 import { decodeLayout, encodeLayout, LAYOUT_FORMAT, LAYOUT_KEY, LAYOUT_VERSION, META_DB, OLDEST_LAYOUT_VERSION } from './disk-layout.js'
@@ -95,7 +96,7 @@ export function openStateEnvironment(dir: string, mapSizeBytes: number): StateEn
 
   let env: RootDatabase<Buffer, Buffer>
   try {
-    env = openLmdb<Buffer, Buffer>({
+    env = lmdbJs().open<Buffer, Buffer>({
       path: dir,
       noSubdir: false, // lmdb-js takes a path whose last part has a dot ("flow.v2") for a file
       maxDbs: MAX_DBS,

@@ -7,7 +7,7 @@
 import t, { type Test } from 'tap'
 import { closeSync, cpSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import { open as openLmdb } from 'lmdb'
+import { lmdbJs } from '../../../src/store/lmdb/lmdb-js.js'
 import { KvsStore } from '../../../src/store/kvs/store.js'
 import { KvsError } from '../../../src/store/kvs/errors.js'
 import { crc32 } from '../../../src/store/lmdb/checksum.js'
@@ -141,7 +141,7 @@ t.test('a new KVS stores each value with the CRC-32 of its key and bytes after i
   const store = KvsStore.open({ dir })
   store.namespace('robot').write('pose', Buffer.from('x=1'))
   store.close()
-  const env = openLmdb<Buffer, Buffer>({ path: dir, maxDbs: 10, keyEncoding: 'binary', encoding: 'binary', readOnly: true })
+  const env = lmdbJs().open<Buffer, Buffer>({ path: dir, maxDbs: 10, keyEncoding: 'binary', encoding: 'binary', readOnly: true })
   t.teardown(() => env.close())
   const layout = env.openDB<Buffer, Buffer>({ name: '__meta__', keyEncoding: 'binary', encoding: 'binary' }).get(Buffer.from('layout'))
   t.same(JSON.parse(String(layout)), { format: 'dora-ts-kvs', version: 2 })

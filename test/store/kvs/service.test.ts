@@ -385,14 +385,15 @@ t.test('the thread entry is the compiled service-thread.js, from the sources or 
   t.equal(kvsThreadEntry(pathToFileURL(join(ROOT, 'src', 'store', 'kvs', 'service.ts')).href), join(ROOT, 'dist', 'src', 'store', 'kvs', 'service-thread.js'))
 })
 
-t.test('the client module an operator worker loads does not load LMDB (the store module does)', async (t) => {
-  /** The native addons a fresh node loads when it imports `module`. */
-  const addons = (module: string): string[] => {
+t.test('the client module an operator worker loads does not load LMDB (a store does once it opens)', async (t) => {
+  /** The native addons a fresh node loads when it imports `module` and runs `then` (the module as `m`). */
+  const addons = (module: string, then = ''): string[] => {
     const probe = `
       const loaded = []
       const dlopen = process.dlopen
       process.dlopen = function (module, file, ...rest) { loaded.push(file); return dlopen.call(this, module, file, ...rest) }
-      await import(${JSON.stringify(module)})
+      const m = await import(${JSON.stringify(module)})
+      ${then}
       process.stdout.write(JSON.stringify(loaded))
     `
     const result = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8', timeout: 30_000 })
@@ -400,9 +401,11 @@ t.test('the client module an operator worker loads does not load LMDB (the store
     return JSON.parse(result.stdout) as string[]
   }
   t.same(addons(remoteModule), [], 'remote.js loads no native addon')
-  const store = pathToFileURL(join(ROOT, 'dist', 'src', 'store', 'kvs', 'store.js')).href
+  // Every store loads lmdb-js through this module, on first use (src/store/lmdb/lmdb-js.ts).
+  const lmdbJs = pathToFileURL(join(ROOT, 'dist', 'src', 'store', 'lmdb', 'lmdb-js.js')).href
+  t.same(addons(lmdbJs), [], 'importing the loader loads nothing')
   t.ok(
-    addons(store).some((file) => file.includes('lmdb')),
+    addons(lmdbJs, 'm.lmdbJs()').some((file) => file.includes('lmdb')),
     'the probe does see LMDB where it is loaded',
   )
 })

@@ -7,7 +7,7 @@
 import t, { type Test } from 'tap'
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
-import { open as openLmdb } from 'lmdb'
+import { lmdbJs } from '../../../src/store/lmdb/lmdb-js.js'
 import { StateError } from '../../../src/store/state/errors.js'
 import { MIN_MAP_SIZE_BYTES, StateStore } from '../../../src/store/state/store.js'
 import { bytes, meta, openStore, text, throwsState } from '../fixtures/state-store.js'
@@ -138,7 +138,7 @@ t.test('the writes of one event that can never fit together are DORA_STATE_VALUE
 
 t.test('a store whose creation stopped before the layout record was written opens as new', async (t) => {
   const dir = t.testdir()
-  const env = openLmdb({ path: dir, noSubdir: false, maxDbs: 10, keyEncoding: 'binary', encoding: 'binary', overlappingSync: false })
+  const env = lmdbJs().open({ path: dir, noSubdir: false, maxDbs: 10, keyEncoding: 'binary', encoding: 'binary', overlappingSync: false })
   env.openDB({ name: '__meta__', keyEncoding: 'binary', encoding: 'binary' })
   await env.close()
   const store = StateStore.open({ dir, durability: 'process' })
@@ -152,7 +152,7 @@ t.test('a newer layout version is refused with DORA_STATE_LAYOUT, and nothing is
   const store = StateStore.open({ dir, durability: 'process' })
   store.operator('n/o').commit([{ key: 'k', value: bytes('precious') }], meta(1n))
   store.close()
-  const env = openLmdb({ path: dir, noSubdir: false, maxDbs: 10, keyEncoding: 'binary', encoding: 'binary', overlappingSync: false })
+  const env = lmdbJs().open({ path: dir, noSubdir: false, maxDbs: 10, keyEncoding: 'binary', encoding: 'binary', overlappingSync: false })
   const metaDb = env.openDB({ name: '__meta__', keyEncoding: 'binary', encoding: 'binary' })
   env.transactionSync(() => metaDb.putSync(Buffer.from('layout'), Buffer.from('{"format":"dora-ts-state","version":3}')))
   await env.close()
@@ -164,7 +164,7 @@ t.test('a newer layout version is refused with DORA_STATE_LAYOUT, and nothing is
     dir,
     /layout version 3, written by a newer dora-ts; this one reads versions 1 to 2/,
   )
-  const again = openLmdb({ path: dir, noSubdir: false, maxDbs: 10, keyEncoding: 'binary', encoding: 'binary', overlappingSync: false })
+  const again = lmdbJs().open({ path: dir, noSubdir: false, maxDbs: 10, keyEncoding: 'binary', encoding: 'binary', overlappingSync: false })
   // The value as stored: its bytes, then its 4-byte seal.
   t.equal(text(again.openDB({ name: 'op/n/o', keyEncoding: 'binary', encoding: 'binary' }).get(Buffer.from('k'))?.subarray(0, -4)), 'precious')
   await again.close()
@@ -172,7 +172,7 @@ t.test('a newer layout version is refused with DORA_STATE_LAYOUT, and nothing is
 
 t.test('an LMDB environment that is not dora-ts state is refused with DORA_STATE_LAYOUT', async (t) => {
   const dir = t.testdir()
-  const env = openLmdb({ path: dir, noSubdir: false, maxDbs: 10, overlappingSync: false })
+  const env = lmdbJs().open({ path: dir, noSubdir: false, maxDbs: 10, overlappingSync: false })
   const other = env.openDB({ name: 'someone-else' })
   env.transactionSync(() => other.putSync('k', 'v'))
   await env.close()
