@@ -11,7 +11,10 @@
  *   Each instance runs RUN_BEFORE_CRASH_MS before it crashes, as a real operator runs a while:
  *   time for the spare thread an operator keeps after its first crash to start (worker-launch.ts).
  */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { lmdbJs } from '../src/store/lmdb/lmdb-js.js'
 import { StateStore } from '../src/store/state/store.js'
 import { fixture, freshDir, linesMatching, readJson, runDataflow, sizeText, writeJson, type SectionContext, type StreamResult } from './harness.js'
@@ -29,7 +32,7 @@ const RESTORE_SIZES = { '1KB': 1024, '10MB': 10 * 1024 * 1024 } as const
 const RUN_BEFORE_CRASH_MS = 500
 
 export async function benchState(ctx: SectionContext): Promise<Figure[]> {
-  return [...(await commits(ctx)), ...(await operatorLoop(ctx)), ...(await restores(ctx))]
+  return [...(await commits(ctx)), ...(await operatorLoop(ctx)), ...(await restores(ctx)), ...(await nodeRestarts(ctx))]
 }
 
 function commitsPerRound(quick: boolean, size: number): number {
@@ -214,4 +217,75 @@ async function restores(ctx: SectionContext): Promise<Figure[]> {
     )
   }
   return figures
+}
+
+/** How a custom node's program runs: a `.js` file with node, a `.ts` file through tsx. */
+const NODE_RUNTIMES = [
+  { label: '.js', file: (name: string) => fileURLToPath(new URL(`./fixtures/${name}.js`, import.meta.url)), args: [] as string[] },
+  { label: '.ts', file: (name: string) => fixture(`${name}.ts`), args: ['--import', import.meta.resolve('tsx')] },
+] as const
+
+/**
+ * A custom node's crash -> restarted process -> first event, `.js` and `.ts`: the time from its
+ * CRASH_AT (just before exit(1)) to the restarted process's first input. Beside it, the floor
+ * no runtime can go under: a bare program of the same kind from spawn() to its first line
+ * (bench/fixtures/first-line.ts), spawned by this process as the supervisor spawns a node.
+ */
+async function nodeRestarts(ctx: SectionContext): Promise<Figure[]> {
+  const figures: Figure[] = []
+  const crashes = ctx.quick ? 2 : 11 // the first one warms up
+  for (const runtime of NODE_RUNTIMES) {
+    const dir = freshDir(ctx.tmp, `node-restart-${runtime.label.slice(1)}`)
+    const dataflow = {
+      name: 'bench-node-restart',
+      nodes: [
+        {
+          id: 'crash',
+          path: runtime.file('crash-node'),
+          env: { CRASHES: String(crashes), RUN_MS: String(RUN_BEFORE_CRASH_MS) },
+          restart_policy: 'on-failure',
+          restart_delay: 0,
+          inputs: { tick: 'dora/timer/millis/1' },
+        },
+      ],
+    }
+    ctx.progress(`custom node (${runtime.label}) crash-to-restarted (${crashes} crashes)`)
+    const { logs } = await runDataflow(dir, dataflow, { timeoutMs: 180_000, until: (l) => linesMatching(l, /^BENCH_DONE/) > 0 })
+    const stamps = (re: RegExp) => logs.flatMap((l) => re.exec(l.text)?.[1] ?? []).map(Number)
+    const crashedAt = stamps(/^CRASH_AT (\S+)/)
+    const restartedAt = stamps(/^RESTARTED_AT (\S+)/)
+    if (crashedAt.length !== crashes || restartedAt.length !== crashes)
+      throw new Error(`expected ${crashes} crashes and restarts, saw ${crashedAt.length} and ${restartedAt.length}`)
+    const ms = crashedAt.map((t, i) => (restartedAt[i] as number) - t).slice(1)
+    const bare: number[] = []
+    for (let i = 0; i < crashes; i++) bare.push(await firstLineMs(runtime.args, runtime.file('first-line')))
+    figures.push(
+      latencyFigure(
+        {
+          id: `${SECTION}.node-restart.${runtime.label.slice(1)}`,
+          section: SECTION,
+          label: `custom node (${runtime.label}) crash -> restarted -> first event`,
+          unit: 'ms',
+          rounds: 1,
+          baselineLabel: `bare ${runtime.label} start`,
+          note: `restart_delay 0, a 1 ms timer; baseline: spawn -> first line of a ${runtime.label} program that only prints`,
+        },
+        distribution(ms),
+        distribution(bare.slice(1)),
+      ),
+    )
+  }
+  return figures
+}
+
+/** Spawn `node [args] file` and time spawn() -> the FIRST_LINE stamp it prints, in ms. */
+async function firstLineMs(args: readonly string[], file: string): Promise<number> {
+  const started = Number(process.hrtime.bigint()) / 1e6
+  const child = spawn(process.execPath, [...args, file], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk))
+  const [code] = (await once(child, 'close')) as [number | null]
+  const stamp = /^FIRST_LINE (\S+)/m.exec(out)?.[1]
+  if (code !== 0 || stamp === undefined) throw new Error(`${file} exited with ${code} and printed ${JSON.stringify(out)}`)
+  return Number(stamp) - started
 }

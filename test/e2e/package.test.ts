@@ -37,6 +37,7 @@ t.test('the packed package installs into a scaffolded project, whose dataflow ru
   const files = info!.files.map((f) => f.path)
   t.ok(files.includes('dist/runtime/cli/main.js'), 'the CLI is in the package')
   t.ok(files.includes('dist/node-sdk/index.d.ts'), 'the SDK types are in the package')
+  t.ok(files.includes('dist/node-sdk/bundle.js'), "the SDK's bundle, which nodes import, is in the package")
   t.same(
     files.filter((f) => /^(test|bench|scripts|examples|src|runtime|node-sdk)\//.test(f) || f.startsWith('dist/bench') || f.startsWith('dist/scripts')),
     [],
