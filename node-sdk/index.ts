@@ -6,6 +6,13 @@
  * - Payload helpers: JSON, text and typed arrays over raw `Uint8Array` bytes.
  * - The machine's shared key-value store: `node.kvs`, `ctx.kvs`, or `openKvs()` elsewhere.
  */
+import { CRASH_NOTE_ENV, noteFatalExceptions } from '../src/transport/crash-note.js'
+
 export * from './portable.js'
 export { Node, type NodeConnectOptions, type NodeEventsOptions, type NodeSendOptions } from './node.js'
 export { openKvs, type OpenKvsOptions } from './kvs-direct.js'
+
+// In a process the supervisor started, the exception that ends it is written where the
+// supervisor reads it for the run's report (src/transport/crash-note.ts). From the import,
+// not from Node.connect(): a program that throws before it connects is named too.
+noteFatalExceptions(process.env[CRASH_NOTE_ENV])

@@ -23,6 +23,8 @@ import { eventFrames } from './event-frames.js'
 import type { SupervisorToNode, WireStop } from '../../src/protocol/node/messages.js'
 import type { CustomNodeSpec } from '../../src/spec/types.js'
 import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID, ENV_NODE_SECRET, ENV_SUPERVISOR_PID } from '../../src/transport/env.js'
+import { CRASH_NOTE_ENV, crashNotePath, takeCrashNote } from '../../src/transport/crash-note.js'
+import { unlinkQuietly } from '../../src/unlink-quietly.js'
 import { newNodeSecret } from '../../src/security/node-secret.js'
 import type { Frames } from '../../src/transport/send-queue.js'
 import type { DeliveredEvent, StopEvent } from '../../src/events.js'
@@ -57,6 +59,11 @@ export interface CustomNodeOptions {
    * connection, if it registered.
    */
   processEnded?: ((identity: Buffer | undefined) => void) | undefined
+  /**
+   * The run's private directory: each process is told a file there to write the exception
+   * that ends it (src/transport/crash-note.ts). Without it, a crash is named by its exit code.
+   */
+  crashNoteDir?: string | undefined
 }
 
 /**
@@ -219,6 +226,11 @@ export class CustomNode implements Unit {
       [ENV_DATAFLOW_ID]: this.#host.dataflowId,
       [ENV_SUPERVISOR_PID]: String(process.pid),
       [ENV_NODE_SECRET]: (this.secret = newNodeSecret()),
+    }
+    const note = this.#crashNotePath()
+    if (note !== undefined) {
+      unlinkQuietly(note) // a note from an earlier run of this id's restart count
+      env[CRASH_NOTE_ENV] = note
     }
     return new Promise((resolve, reject) => {
       let child: ChildProcess
@@ -479,6 +491,8 @@ export class CustomNode implements Unit {
       this.#failure = `exited with code 0 without connecting to the supervisor: its program must call \`await Node.connect()\` (from 'dora-ts') to get inputs and send outputs`
     }
     this.#options.processEnded?.(identity)
+    const note = this.#crashNotePath()
+    const crash = note === undefined ? undefined : takeCrashNote(note)
     if (code === 0 && signal === null && this.#failure === undefined) {
       // A clean exit is the node's own choice to end: it was done with what it had been given
       // (else the next run would get again what a sink like examples/pipeline's printer had
@@ -495,7 +509,7 @@ export class CustomNode implements Unit {
     this.#redelivery.died()
     if (this.#failure === undefined) {
       if (signal !== null) this.#failure = `was killed by ${signal}${signal === 'SIGTERM' && !this.#signalled ? FOREIGN_SIGTERM : ''}`
-      else if (code !== 0) this.#failure = `exited with code ${code}`
+      else if (code !== 0) this.#failure = `exited with code ${code}${crash === undefined ? '' : `: ${crash}`}`
     }
     if (!this.#stopping && !(this.#inputsDone && this.#failure === undefined)) {
       const failed = this.#failure !== undefined
@@ -508,6 +522,12 @@ export class CustomNode implements Unit {
       if (failed) this.#failure = `${this.#failure}; not restarted: ${decision.reason}`
     }
     this.#report()
+  }
+
+  /** Where the current process writes the exception that ends it, if the run has a place for it. */
+  #crashNotePath(): string | undefined {
+    const dir = this.#options.crashNoteDir
+    return dir === undefined ? undefined : crashNotePath(dir, this.spec.id, this.#restartCount)
   }
 
   #restartAfter(delayMs: number, why: string): void {

@@ -69,6 +69,7 @@ export function createUnits(spec: DataflowSpec, wiring: UnitWiring): void {
         inbox: inboxOf(wiring, node.id, node.inputs),
         cwd: spec.baseDir,
         reaper: resources.reaper,
+        crashNoteDir: resources.runDir.path,
         consumed: (events) => wiring.consumed(node.id, events),
         connected: () => wiring.connected(node.id),
         processEnded: (identity) => {
