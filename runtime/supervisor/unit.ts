@@ -82,20 +82,50 @@ export class LineTail {
   }
 }
 
-/** Split a byte stream into lines, calling `onLine` for each complete line. */
+/** The longest line a node's stdout or stderr gets into the log; the rest of a longer one is not kept. */
+export const MAX_LOG_LINE_CHARS = 64 * 1024
+
+/**
+ * Split a byte stream into lines, calling `onLine` for each complete line.
+ *
+ * A line longer than {@link MAX_LOG_LINE_CHARS} is handed over cut, as soon as it is that long,
+ * and the rest of it, up to its newline, is dropped. A node that writes without
+ * newlines (a driver dumping frames to stdout by mistake) used to grow one string in the
+ * supervisor without bound, each chunk searched from its start again for a newline: 300 MB in
+ * 90 s held the supervisor's thread up for seconds at a time (every message of the dataflow
+ * waited), and would have ended in V8's string limit thrown on it.
+ */
 export function forEachLine(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
-  let pending = ''
+  let pending = '' // the current line so far, never longer than the limit
+  let dropping = false // the current line was handed over cut; skip to its end
+  const take = (part: string): void => {
+    if (dropping) return
+    const room = MAX_LOG_LINE_CHARS - pending.length
+    if (part.length <= room) {
+      pending += part
+      return
+    }
+    onLine(`${pending}${part.slice(0, room)} [line cut at ${MAX_LOG_LINE_CHARS / 1024} KiB: the rest of it is not logged]`)
+    pending = ''
+    dropping = true
+  }
+  const end = (): void => {
+    if (!dropping) onLine(pending.replace(/\r$/, ''))
+    pending = ''
+    dropping = false
+  }
   stream.setEncoding('utf8')
   stream.on('data', (chunk: string) => {
-    pending += chunk
+    let start = 0
     let index: number
-    while ((index = pending.indexOf('\n')) >= 0) {
-      onLine(pending.slice(0, index).replace(/\r$/, ''))
-      pending = pending.slice(index + 1)
+    while ((index = chunk.indexOf('\n', start)) >= 0) {
+      take(chunk.slice(start, index))
+      end()
+      start = index + 1
     }
+    take(chunk.slice(start))
   })
   stream.on('end', () => {
-    if (pending.length > 0) onLine(pending)
-    pending = ''
+    if (pending.length > 0) end()
   })
 }

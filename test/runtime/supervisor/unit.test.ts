@@ -1,7 +1,7 @@
 /** The unit helpers: the stderr tail kept for failure reports, and line splitting of child output. */
 import t from 'tap'
 import { PassThrough } from 'node:stream'
-import { forEachLine, LineTail } from '../../../runtime/supervisor/unit.js'
+import { forEachLine, LineTail, MAX_LOG_LINE_CHARS } from '../../../runtime/supervisor/unit.js'
 
 t.test('LineTail keeps the last lines, in order, as a copy', async (t) => {
   const tail = new LineTail(3)
@@ -44,4 +44,17 @@ t.test('forEachLine does not break a multi-byte character split across chunks', 
   const bytes = Buffer.from('température ✓\n')
   const cut = bytes.indexOf(0xe2) + 1 // inside the three bytes of ✓
   t.same(await split([bytes.subarray(0, cut), bytes.subarray(cut)]), ['température ✓'])
+})
+
+t.test('forEachLine hands over a line longer than the limit cut, once, and drops the rest of it', async (t) => {
+  const chunk = 'x'.repeat(16 * 1024)
+  // 40 MiB without a newline, then two ordinary lines: the line is cut as soon as it is too
+  // long (bounded memory), and what follows it is split as ever.
+  const lines = await split([...Array.from({ length: 2560 }, () => chunk), '\nnext\r\nlast'])
+  t.equal(lines.length, 3, 'the cut line, then the next ones')
+  const marker = ` [line cut at ${MAX_LOG_LINE_CHARS / 1024} KiB: the rest of it is not logged]`
+  t.equal(lines[0], 'x'.repeat(MAX_LOG_LINE_CHARS) + marker)
+  t.same(lines.slice(1), ['next', 'last'])
+  t.same(await split(['y'.repeat(MAX_LOG_LINE_CHARS) + '\n']), ['y'.repeat(MAX_LOG_LINE_CHARS)], 'a line of exactly the limit is whole')
+  t.same(await split(['z'.repeat(MAX_LOG_LINE_CHARS + 1)]), ['z'.repeat(MAX_LOG_LINE_CHARS) + marker], 'cut at the end of the stream too')
 })
