@@ -58,7 +58,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .example('$0 run dataflow.yml --stop-after 30s', 'Run for 30 seconds, then stop cleanly')
       .example('$0 run dataflow.yml --clean-state', "Forget every operator's saved state first"),
   handler: async (args) => {
-    const printer = createPrinter()
+    // Never holds the supervisor up: a terminal that stops reading misses lines instead.
+    const printer = createPrinter(process.stdout, process.stderr, { live: true })
     const stopAfterMs = args['stop-after'] === undefined ? undefined : durationOption('--stop-after', args['stop-after']) * 1000
     const graceMs = durationOption('--grace', args.grace) * 1000
     const spec = await loadDataflow(args.dataflow)
