@@ -14,5 +14,7 @@ export { openKvs, type OpenKvsOptions } from './kvs-direct.js'
 
 // In a process the supervisor started, the exception that ends it is written where the
 // supervisor reads it for the run's report (src/transport/crash-note.ts). From the import,
-// not from Node.connect(): a program that throws before it connects is named too.
+// not from Node.connect(): a program that throws before it connects is named too. The
+// variable goes with it: a helper process this one starts must not write this one's note.
 noteFatalExceptions(process.env[CRASH_NOTE_ENV])
+delete process.env[CRASH_NOTE_ENV]
