@@ -2,7 +2,12 @@
  * dora's restart policy, applied to operators and custom nodes alike: `never`, `on-failure`
  * (default for operators) or `always`; at most `max_restarts` restarts (0 = unlimited) within
  * `restart_window` seconds (or the whole run); a delay of `restart_delay` that doubles with
- * each restart counted in the window, up to `max_restart_delay`.
+ * each restart of a crash loop (and of the window, with one), up to `max_restart_delay`.
+ *
+ * A crash loop ends when the unit runs for `max_restart_delay` or longer: its next restart
+ * waits `restart_delay` again, as Docker's and systemd's back-offs reset. Before, without a
+ * window the delay doubled with every restart of the run: a driver that crashed once an hour
+ * on a robot running for days waited the full 10 s from its eighth crash on, every time.
  */
 import type { RestartSpec } from '../../src/spec/types.js'
 
@@ -15,6 +20,10 @@ export class RestartBudget {
   readonly #spec: RestartSpec
   readonly #restarts: number[] = []
   readonly #now: () => number
+  /** Restarts since the unit last ran for max_restart_delay: the delay's exponent. */
+  #loop = 0
+  /** When the last restart's unit started (its decision plus its delay), in the clock's ms. */
+  #lastStartMs: number | undefined
 
   constructor(spec: RestartSpec, now: () => number = () => performance.now()) {
     this.#spec = spec
@@ -48,9 +57,15 @@ export class RestartBudget {
       const window = restartWindow === undefined ? '' : ` within ${restartWindow} s`
       return { restart: false, reason: `it was restarted ${inWindow === 1 ? 'once' : `${inWindow} times`}${window} (max_restarts ${maxRestarts})` }
     }
+    const { restartDelay, maxRestartDelay } = this.#spec
+    if (this.#lastStartMs !== undefined && now - this.#lastStartMs >= maxRestartDelay * 1000) this.#loop = 0
+    // The delay doubles with each restart of the loop, as dora's does per try; with a window,
+    // only with those in it.
+    const exponent = restartWindow === undefined ? this.#loop : Math.min(this.#loop, inWindow)
+    const delay = Math.min(restartDelay * 2 ** exponent, maxRestartDelay)
     this.#restarts.push(now)
-    // The delay doubles with each restart counted in the window, as dora's does per try.
-    const delay = Math.min(this.#spec.restartDelay * 2 ** inWindow, this.#spec.maxRestartDelay)
+    this.#loop++
+    this.#lastStartMs = now + delay * 1000
     return { restart: true, delayMs: delay * 1000, attempt: this.#restarts.length }
   }
 }

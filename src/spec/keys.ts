@@ -41,7 +41,8 @@ const restartKeys = {
     schema: { type: 'integer', minimum: 0 },
   },
   restart_delay: {
-    description: 'Wait before the first restart (seconds, or a duration such as `500ms`); doubles on each restart up to `max_restart_delay`. Default 0.1 s.',
+    description:
+      'Wait before the first restart (seconds, or a duration such as `500ms`); doubles on each restart of a crash loop up to `max_restart_delay`, and starts again once the node ran for `max_restart_delay`. Default 0.1 s.',
     schema: { $ref: '#/$defs/duration' },
   },
   max_restart_delay: {

@@ -98,3 +98,24 @@ t.test('whether a clean end may be restarted, asked before it ends: always with 
   t.ok(windowed.budget.mayRestartCleanEnd(), 'a window: yes, whatever the count now')
   t.ok(budget({ policy: 'always' }).budget.mayRestartCleanEnd(), 'unlimited')
 })
+
+t.test('a unit that ran for max_restart_delay or longer starts a new loop: its restart waits restart_delay again', async (t) => {
+  // Before, without a window the delay doubled with every restart of the run: a driver that
+  // crashed once an hour waited the full max_restart_delay from its eighth crash on.
+  const { budget: b, advance } = budget({ restartDelay: 0.1, maxRestartDelay: 10 })
+  const loop = Array.from({ length: 9 }, () => b.next(true)) // back to back: a crash loop
+  t.same(
+    loop.map((d) => (d.restart ? d.delayMs : -1)),
+    [100, 200, 400, 800, 1600, 3200, 6400, 10_000, 10_000],
+  )
+  advance(10) // the last restart's 10 s delay: the unit has only just started
+  advance(9.9)
+  t.match(b.next(true), { restart: true, delayMs: 10_000 }, 'ran 9.9 s: still the loop')
+  advance(10 + 10) // waited 10 s, then ran 10 s
+  t.match(b.next(true), { restart: true, delayMs: 100 }, 'ran 10 s: a new loop')
+  t.match(b.next(true), { restart: true, delayMs: 200 }, 'and it doubles again from there')
+  for (let hour = 0; hour < 24; hour++) {
+    advance(3600)
+    t.match(b.next(true), { restart: true, delayMs: 100 }, `an hourly crash (${hour + 1}) waits restart_delay`)
+  }
+})
