@@ -4,14 +4,21 @@
  * `restart_window` seconds (or the whole run); a delay of `restart_delay` that doubles with
  * each restart of a crash loop (and of the window, with one), up to `max_restart_delay`.
  *
- * A crash loop ends when the unit runs for `max_restart_delay` or longer: its next restart
- * waits `restart_delay` again, as Docker's and systemd's back-offs reset. Before, without a
+ * A crash loop ends when the unit runs for {@link STABLE_RUN_MS} (or `max_restart_delay`, if
+ * longer): its next restart waits `restart_delay` again, as Docker's back-off resets. Before, without a
  * window the delay doubled with every restart of the run: a driver that crashed once an hour
  * on a robot running for days waited the full 10 s from its eighth crash on, every time.
  */
 import type { RestartSpec } from '../../src/spec/types.js'
 
 export type RestartDecision = { restart: true; delayMs: number; attempt: number } | { restart: false; reason: string }
+
+/**
+ * A unit that ran this long (or `max_restart_delay`, if longer) before it ended was not in a
+ * crash loop: its restart waits `restart_delay` again. Docker's back-off resets after 10 s of
+ * running too.
+ */
+export const STABLE_RUN_MS = 10_000
 
 /** Why nothing restarts once the dataflow's Stop was queued (stop is final), whatever the policy. */
 export const STOPPING_REASON = 'the dataflow is stopping'
@@ -20,7 +27,7 @@ export class RestartBudget {
   readonly #spec: RestartSpec
   readonly #restarts: number[] = []
   readonly #now: () => number
-  /** Restarts since the unit last ran for max_restart_delay: the delay's exponent. */
+  /** Restarts since the unit last ran for STABLE_RUN_MS: the delay's exponent. */
   #loop = 0
   /** When the last restart's unit started (its decision plus its delay), in the clock's ms. */
   #lastStartMs: number | undefined
@@ -58,7 +65,7 @@ export class RestartBudget {
       return { restart: false, reason: `it was restarted ${inWindow === 1 ? 'once' : `${inWindow} times`}${window} (max_restarts ${maxRestarts})` }
     }
     const { restartDelay, maxRestartDelay } = this.#spec
-    if (this.#lastStartMs !== undefined && now - this.#lastStartMs >= maxRestartDelay * 1000) this.#loop = 0
+    if (this.#lastStartMs !== undefined && now - this.#lastStartMs >= Math.max(STABLE_RUN_MS, maxRestartDelay * 1000)) this.#loop = 0
     // The delay doubles with each restart of the loop, as dora's does per try; with a window,
     // only with those in it.
     const exponent = restartWindow === undefined ? this.#loop : Math.min(this.#loop, inWindow)

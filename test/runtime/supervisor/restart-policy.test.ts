@@ -99,7 +99,7 @@ t.test('whether a clean end may be restarted, asked before it ends: always with 
   t.ok(budget({ policy: 'always' }).budget.mayRestartCleanEnd(), 'unlimited')
 })
 
-t.test('a unit that ran for max_restart_delay or longer starts a new loop: its restart waits restart_delay again', async (t) => {
+t.test('a unit that ran for 10 s or longer starts a new loop: its restart waits restart_delay again', async (t) => {
   // Before, without a window the delay doubled with every restart of the run: a driver that
   // crashed once an hour waited the full max_restart_delay from its eighth crash on.
   const { budget: b, advance } = budget({ restartDelay: 0.1, maxRestartDelay: 10 })
@@ -118,4 +118,17 @@ t.test('a unit that ran for max_restart_delay or longer starts a new loop: its r
     advance(3600)
     t.match(b.next(true), { restart: true, delayMs: 100 }, `an hourly crash (${hour + 1}) waits restart_delay`)
   }
+})
+
+t.test('a max_restart_delay longer than 10 s is the bound of a loop; a short one is not', async (t) => {
+  const long = budget({ restartDelay: 1, maxRestartDelay: 60 })
+  t.match(long.budget.next(true), { delayMs: 1000 })
+  long.advance(1 + 30) // its delay, then 30 s of running: still within max_restart_delay
+  t.match(long.budget.next(true), { delayMs: 2000 }, 'ran 30 s under a 60 s max_restart_delay: the loop goes on')
+  long.advance(2 + 60)
+  t.match(long.budget.next(true), { delayMs: 1000 }, 'ran 60 s: a new loop')
+  const short = budget({ restartDelay: 0.02, maxRestartDelay: 0.08 })
+  short.budget.next(true)
+  short.advance(0.02 + 0.5) // crashes every half second: a loop, whatever max_restart_delay says
+  t.match(short.budget.next(true), { delayMs: 40 })
 })
