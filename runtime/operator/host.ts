@@ -387,6 +387,13 @@ export class OperatorHost implements Unit {
       case 'failed':
         this.#crash(`crashed: ${withCode(deserializeError(message.error))}`, true)
         return
+      case 'memory-exceeded': {
+        const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(0)
+        const held = `${mib(message.heapBytes + message.bufferBytes)} MiB (${mib(message.bufferBytes)} MiB of it in buffers)`
+        // Held across events (a leak), not one input's fault: no input is counted as poison.
+        this.#crash(`ran out of memory: it held ${held} after a full collection, over max_memory_mb ${this.#maxMemoryMb} MiB`, false)
+        return
+      }
       case 'set-aside':
         this.#onSetAside(message.count)
         return

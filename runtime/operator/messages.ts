@@ -171,5 +171,7 @@ export type WorkerToHost =
   /** A handler threw or its promise rejected: the operator crashed. */
   | { type: 'failed'; error: SerializedError }
   | { type: 'log'; level: LogLevel; text: string }
+  /** Its heap and buffers were over max_memory_mb after a full collection (memory-watch.ts). */
+  | { type: 'memory-exceeded'; heapBytes: number; bufferBytes: number }
   /** What its direct links did since the last report, when no `done` carried it for a while. */
   | { type: 'counts'; counts: LinkCounts }

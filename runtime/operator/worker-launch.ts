@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 import { SPARE_KEY, type HostToWorker, type SpareWorkerData, type OperatorWorkerData, type WorkerToHost } from './messages.js'
 import { forEachLine, type LineTail, type LogEntry } from '../supervisor/unit.js'
+import { MEMORY_LIMIT_ENV } from './memory-watch.js'
 
 /**
  * The worker entry is always the compiled file: when this module itself runs from the TS
@@ -62,7 +63,12 @@ function startThread(options: ThreadOptions, workerData: unknown, kvsPort?: Mess
     stdout: true,
     stderr: true,
     // msgpackr's optional native accelerator is a native addon too: a worker loads none.
-    env: { ...options.env, MSGPACKR_NATIVE_ACCELERATION_DISABLED: 'true' },
+    env: {
+      ...options.env,
+      MSGPACKR_NATIVE_ACCELERATION_DISABLED: 'true',
+      // The heap limit below does not cover buffers: the worker watches those (memory-watch.ts).
+      ...(maxMemoryMb === undefined ? {} : { [MEMORY_LIMIT_ENV]: String(maxMemoryMb) }),
+    },
     name: `dora-ts operator ${display}`,
     // Not the host's flags: its --import/--loader preloads (tsx, a test runner's coverage and
     // mocks) would run again in every operator thread and put their hooks in front of every

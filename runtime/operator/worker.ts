@@ -15,6 +15,7 @@ import { unpackEvents } from './event-wire.js'
 import { RecycledBuffers } from './state-buffers.js'
 import { WorkerLinks } from './worker-links.js'
 import { EventQueue, type Queued } from './event-queue.js'
+import { MEMORY_LIMIT_ENV, MemoryWatch } from './memory-watch.js'
 import { checkOutput, checkPayload, checkPayloadSize, InvalidOperatorError, InvalidStateKeyError } from '../../node-sdk/errors.js'
 import { toOperatorDefinition, type OperatorContext, type OperatorHandlers, type OperatorSendOptions } from '../../node-sdk/operator.js'
 import { encodeJson, Encoding } from '../../node-sdk/payload.js'
@@ -84,6 +85,9 @@ function post(message: WorkerToHost, transfer?: ArrayBuffer[]): void {
 function log(level: LogLevel, args: unknown[]): void {
   post({ type: 'log', level, text: format(...args) })
 }
+
+/** max_memory_mb for buffers too, checked after each event (memory-watch.ts). */
+const memory = new MemoryWatch(Number(process.env[MEMORY_LIMIT_ENV]) || undefined)
 
 /**
  * State changes of the event being handled, latest per key. They leave the worker only with
@@ -284,6 +288,9 @@ async function drain(): Promise<void> {
   busy = true
   let setAside = 0
   for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+    // What the last event left held, before the next one runs; busy stays set: the host ends
+    // this thread.
+    if (overMemory()) return
     if (setAsideAtStop(next)) {
       setAside++
       continue
@@ -327,7 +334,16 @@ async function drain(): Promise<void> {
     }
   }
   if (setAside > 0) post({ type: 'set-aside', count: setAside })
+  if (overMemory()) return
   busy = false
+}
+
+/** Over max_memory_mb with what it holds after a full collection: tell the host, which ends the thread. */
+function overMemory(): boolean {
+  const use = memory.check()
+  if (use === undefined) return false
+  post({ type: 'memory-exceeded', ...use })
+  return true
 }
 
 async function main(): Promise<void> {

@@ -42,7 +42,7 @@ const restartKeys = {
   },
   restart_delay: {
     description:
-      'Wait before the first restart (seconds, or a duration such as `500ms`); doubles on each restart of a crash loop up to `max_restart_delay`, and starts again once the node ran for `max_restart_delay`. Default 0.1 s.',
+      'Wait before the first restart (seconds, or a duration such as `500ms`); doubles on each restart of a crash loop up to `max_restart_delay`, and starts again once the node ran for 10 s (or `max_restart_delay`, if longer). Default 0.1 s.',
     schema: { $ref: '#/$defs/duration' },
   },
   max_restart_delay: {
@@ -237,7 +237,7 @@ export const OPERATOR_KEYS = {
   },
   max_memory_mb: {
     description:
-      "dora-ts: heap limit of the operator's worker thread in MiB; an operator that exceeds it counts as crashed and is restarted. Default: Node's own limit.",
+      "dora-ts: memory limit of the operator's worker thread in MiB, its heap and its buffers (Buffer, ArrayBuffer) together; an operator that exceeds it counts as crashed and is restarted. Default: Node's own heap limit, buffers unbounded.",
     schema: { type: 'integer', minimum: 1 },
   },
   max_redeliveries: {
