@@ -24,7 +24,6 @@ import type { SupervisorToNode, WireStop } from '../../src/protocol/node/message
 import type { CustomNodeSpec } from '../../src/spec/types.js'
 import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID, ENV_NODE_SECRET, ENV_SUPERVISOR_PID } from '../../src/transport/env.js'
 import { CRASH_NOTE_ENV, crashNotePath, takeCrashNote } from '../../src/transport/crash-note.js'
-import { unlinkQuietly } from '../../src/unlink-quietly.js'
 import { newNodeSecret } from '../../src/security/node-secret.js'
 import type { Frames } from '../../src/transport/send-queue.js'
 import type { DeliveredEvent, StopEvent } from '../../src/events.js'
@@ -227,11 +226,10 @@ export class CustomNode implements Unit {
       [ENV_SUPERVISOR_PID]: String(process.pid),
       [ENV_NODE_SECRET]: (this.secret = newNodeSecret()),
     }
+    // Its own file: the run's directory is new with each run, and each process of the node has
+    // a restart count of its own.
     const note = this.#crashNotePath()
-    if (note !== undefined) {
-      unlinkQuietly(note) // a note from an earlier run of this id's restart count
-      env[CRASH_NOTE_ENV] = note
-    }
+    if (note !== undefined) env[CRASH_NOTE_ENV] = note
     return new Promise((resolve, reject) => {
       let child: ChildProcess
       try {
