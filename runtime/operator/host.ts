@@ -65,6 +65,7 @@ import { workerDataOf, workerEnv, type KvsAccess } from './launch-data.js'
 import { Watchdog } from './watchdog.js'
 import { SpareSlot } from './spare-slot.js'
 import { FreshInputs } from './fresh-inputs.js'
+import { loadFailureHint } from '../../src/spec/load-hint.js'
 
 export interface OperatorHostOptions {
   inbox: Inbox
@@ -376,7 +377,10 @@ export class OperatorHost implements Unit {
         if (first !== undefined) {
           // Failing to load the first time is a bug in the module or the YAML, not a crash:
           // restarting would only loop.
-          this.#failForGood(`failed to load ${this.spec.module}: ${withCode(error)}`)
+          // The project's part in it, if any, after the message's first line (not Node's require stack).
+          const hint = loadFailureHint(this.spec.module, [error.message, String((error as { code?: unknown }).code)])
+          const why = hint === undefined ? withCode(error) : `${error.message.split('\n', 1)[0]}; it is ${hint}`
+          this.#failForGood(`failed to load ${this.spec.module}: ${why}`)
           first.reject(error)
         } else {
           // restoreState or init failed: not the fault of the input waiting for it.

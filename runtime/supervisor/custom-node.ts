@@ -23,6 +23,7 @@ import { eventFrames } from './event-frames.js'
 import type { SupervisorToNode, WireStop } from '../../src/protocol/node/messages.js'
 import type { CustomNodeSpec } from '../../src/spec/types.js'
 import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID, ENV_NODE_SECRET, ENV_SUPERVISOR_PID } from '../../src/transport/env.js'
+import { loadFailureHint } from '../../src/spec/load-hint.js'
 import { CRASH_NOTE_ENV, crashNotePath, takeCrashNote } from '../../src/transport/crash-note.js'
 import { newNodeSecret } from '../../src/security/node-secret.js'
 import type { Frames } from '../../src/transport/send-queue.js'
@@ -507,7 +508,7 @@ export class CustomNode implements Unit {
     this.#redelivery.died()
     if (this.#failure === undefined) {
       if (signal !== null) this.#failure = `was killed by ${signal}${signal === 'SIGTERM' && !this.#signalled ? FOREIGN_SIGTERM : ''}`
-      else if (code !== 0) this.#failure = `exited with code ${code}${crash === undefined ? '' : `: ${crash}`}`
+      else if (code !== 0) this.#failure = `exited with code ${code}${this.#causeOfExit(crash)}`
     }
     if (!this.#stopping && !(this.#inputsDone && this.#failure === undefined)) {
       const failed = this.#failure !== undefined
@@ -520,6 +521,17 @@ export class CustomNode implements Unit {
       if (failed) this.#failure = `${this.#failure}; not restarted: ${decision.reason}`
     }
     this.#report()
+  }
+
+  /**
+   * What ended a process that exited with an error: its crash note, else, for one that never
+   * connected, what in its project kept its module from loading (load-hint.ts).
+   */
+  #causeOfExit(crash: string | undefined): string {
+    if (crash !== undefined) return `: ${crash}`
+    if (this.#connectedThisProcess || (this.spec.runtime !== 'ts' && this.spec.runtime !== 'js')) return ''
+    const hint = loadFailureHint(this.spec.path, this.#stderr.lines)
+    return hint === undefined ? '' : `: ${this.spec.path} is ${hint}`
   }
 
   /** Where the current process writes the exception that ends it, if the run has a place for it. */
