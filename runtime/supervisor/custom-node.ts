@@ -30,6 +30,7 @@ import type { Frames } from '../../src/transport/send-queue.js'
 import type { DeliveredEvent, StopEvent } from '../../src/events.js'
 import type { Inbox } from './inbox.js'
 import type { Reaper, TrackedSpawnOptions } from './reaper.js'
+import { oomScoreAdjOf } from './oom-score.js'
 import { RestartBudget, STOPPING_REASON } from './restart-policy.js'
 import { forEachLine, LineTail, type Unit, type UnitHost, type UnitResult, type UnitStatus } from './unit.js'
 import { errorMessage } from '../../src/errors.js'
@@ -239,7 +240,9 @@ export class CustomNode implements Unit {
         // failed). The supervisor alone decides: Stop, grace, SIGTERM, SIGKILL, to the group.
         // If the supervisor dies, even by SIGKILL, the run's reaper stops the group (reaper.ts).
         const options: TrackedSpawnOptions = { cwd: this.#options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] }
-        child = this.#options.reaper?.spawn(command, args, options) ?? spawn(command, args, { ...options, detached: true })
+        // The kernel's OOM killer is to pick it before the supervisor (oom-score.ts).
+        const tracked = { ...options, oomScoreAdj: oomScoreAdjOf(this.spec) }
+        child = this.#options.reaper?.spawn(command, args, tracked) ?? spawn(command, args, { ...options, detached: true })
       } catch (err) {
         this.#fail(`could not start ${this.spec.path}: ${errorMessage(err)}`)
         reject(err)

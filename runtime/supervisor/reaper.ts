@@ -40,9 +40,15 @@ export const REAPER_GRACE_MS = 300
 /**
  * Run by `/bin/sh -c` with the node's command as `$0` and its arguments as `$@`: wait for the
  * supervisor's go on fd 3; at end-of-file (the supervisor died) exit without running the node.
- * `exec` keeps the pid, so the gate's process group is the node's.
+ * `exec` keeps the pid, so the gate's process group is the node's. The go is `go`, or the
+ * node's `oom_score_adj` (oom-score.ts), set here so that it holds from the node's first
+ * instruction and is inherited by its helpers; a refused value is said on the node's stderr.
  */
-const GATE = 'read -r go <&3 || exit 1; exec 3<&- "$0" "$@"'
+const GATE = [
+  'read -r go <&3 || exit 1',
+  'if [ "$go" != go ] && [ -w /proc/self/oom_score_adj ]; then { echo "$go" >/proc/self/oom_score_adj; } 2>/dev/null || echo "dora-ts: the kernel refused oom_score_adj $go for this node (lowering it needs root or CAP_SYS_RESOURCE): it runs with $(cat /proc/self/oom_score_adj)" >&2; fi',
+  'exec 3<&- "$0" "$@"',
+].join('; ')
 
 /** What a reaper that could not start means for the run, for its log. */
 const UNPROTECTED = "this run's custom nodes will not be stopped if the supervisor dies"
@@ -66,8 +72,11 @@ export interface ReaperOptions {
   log?: ((level: 'warn' | 'error', text: string) => void) | undefined
 }
 
-/** Spawn options of a tracked node: its stdio is 0..2 only (the gate takes fd 3). */
-export type TrackedSpawnOptions = Omit<SpawnOptions, 'stdio' | 'detached'> & { stdio: Array<'ignore' | 'pipe' | 'inherit'> }
+/**
+ * Spawn options of a tracked node: its stdio is 0..2 only (the gate takes fd 3); its
+ * `oom_score_adj` (Linux), if it is to be set.
+ */
+export type TrackedSpawnOptions = Omit<SpawnOptions, 'stdio' | 'detached'> & { stdio: Array<'ignore' | 'pipe' | 'inherit'>; oomScoreAdj?: number | undefined }
 
 /**
  * The supervisor's side of one run's reaper process: starts it, spawns nodes through it, and
@@ -121,9 +130,10 @@ export class Reaper {
    * Failures are those of `child_process.spawn`: a missing or non-executable command throws
    * (checked up front, since behind the gate `exec` would only fail later, as an exit code).
    */
-  spawn(command: string, args: readonly string[], options: TrackedSpawnOptions): ChildProcess {
+  spawn(command: string, args: readonly string[], tracked: TrackedSpawnOptions): ChildProcess {
     if (this.#closed !== undefined) throw new ReaperError('cannot spawn a node: the run is closing')
     if (command.includes('/')) accessSync(command, constants.X_OK)
+    const { oomScoreAdj, ...options } = tracked
     const child = spawn('/bin/sh', ['-c', GATE, command, ...args], { ...options, stdio: [...options.stdio, 'pipe'], detached: true })
     // No stdio at all when the spawn failed for want of file descriptors (EMFILE, ENFILE).
     const gate = (child.stdio as ChildProcess['stdio'] | undefined)?.[3] as Writable | null | undefined
@@ -138,7 +148,7 @@ export class Reaper {
     this.#groups.add(pid)
     // Open the gate only once the line is in the reaper's pipe (the write callback), so there
     // is no moment at which the node runs and the reaper could not know of it.
-    this.#write(`+${pid}\n`, () => gate.end('go\n'))
+    this.#write(`+${pid}\n`, () => gate.end(`${oomScoreAdj ?? 'go'}\n`))
     child.once('exit', () => {
       if (this.#groups.delete(pid)) this.#write(`-${pid}\n`)
     })

@@ -61,6 +61,7 @@ export interface DraftCustomBody {
   path?: At<string> | undefined
   args: string[]
   connectTimeout?: number | undefined
+  oomScoreAdj?: number | undefined
   inputs: DraftInput[]
   outputs: string[] | undefined
 }

@@ -145,6 +145,11 @@ export const NODE_KEYS = {
       'dora-ts, custom nodes: time (seconds or a duration) the program may take from its start to `Node.connect()`; past it the supervisor logs a warning naming the node (it is not stopped: `health_check_timeout` does that), and `dora-ts start` stops waiting for it. Default 10 s.',
     schema: { $ref: '#/$defs/duration' },
   },
+  oom_score_adj: {
+    description:
+      "dora-ts, custom nodes (Linux): the kernel's OOM-killer adjustment of the node's process, -1000 to 1000, as docker-compose's `oom_score_adj`. Default: the supervisor's own plus 300, so that under memory pressure the kernel ends a node (restarted by its `restart_policy`) before the supervisor, whose death stops every node. Below the supervisor's own needs root or CAP_SYS_RESOURCE.",
+    schema: { type: 'integer', minimum: -1000, maximum: 1000 },
+  },
   env: {
     description: 'Environment variables for this node; wins over the top-level `env`.',
     schema: { $ref: '#/$defs/env' },

@@ -164,11 +164,12 @@ export class Reader {
   }
 
   /** An integer >= `min`. */
-  integer(field: Field | undefined, scope: Scope, min: number): number | undefined {
+  integer(field: Field | undefined, scope: Scope, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
     if (field === undefined) return undefined
     const v = field.value
-    if (isScalar(v) && typeof v.value === 'number' && Number.isSafeInteger(v.value) && v.value >= min) return v.value
-    this.wrongType(field, scope, min === 0 ? 'a non-negative integer' : `an integer >= ${min}`)
+    if (isScalar(v) && typeof v.value === 'number' && Number.isSafeInteger(v.value) && v.value >= min && v.value <= max) return v.value
+    const range = max < Number.MAX_SAFE_INTEGER ? `an integer from ${min} to ${max}` : min === 0 ? 'a non-negative integer' : `an integer >= ${min}`
+    this.wrongType(field, scope, range)
     return undefined
   }
 

@@ -136,6 +136,7 @@ class Resolver {
         runtime: runtimeOf(body.path?.value ?? ''),
         args: body.args,
         connectTimeout: body.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_S,
+        oomScoreAdj: body.oomScoreAdj,
         inputs: body.inputs.map((input) => this.input(input, scope, true)),
         outputs: body.outputs ?? [],
       }

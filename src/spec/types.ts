@@ -105,6 +105,12 @@ interface NodeSpecBase {
 /** Default `connect_timeout:` of a custom node, in seconds. */
 export const DEFAULT_CONNECT_TIMEOUT_S = 10
 
+/**
+ * How much likelier than the supervisor a custom node is to be picked by the kernel's OOM killer
+ * by default: a node is restarted, the supervisor's death stops every node.
+ */
+export const DEFAULT_OOM_SCORE_ADJ_ABOVE_SUPERVISOR = 300
+
 /** A custom node: a separate executable launched as a child process. */
 export interface CustomNodeSpec extends NodeSpecBase {
   kind: 'custom'
@@ -119,6 +125,11 @@ export interface CustomNodeSpec extends NodeSpecBase {
    * (`connect_timeout:`, default {@link DEFAULT_CONNECT_TIMEOUT_S}).
    */
   connectTimeout: number
+  /**
+   * The kernel's OOM-killer adjustment for the node's process (`oom_score_adj:`); undefined: the
+   * supervisor's own plus {@link DEFAULT_OOM_SCORE_ADJ_ABOVE_SUPERVISOR}.
+   */
+  oomScoreAdj?: number | undefined
   inputs: InputSpec[]
   outputs: string[]
 }

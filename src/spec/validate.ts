@@ -298,6 +298,7 @@ class Validator implements ValidateContext {
       path: path === undefined || f.path === undefined ? undefined : { value: path, at: this.pos(f.path.value) },
       args,
       connectTimeout: this.read.duration(f.connect_timeout, scope, true),
+      oomScoreAdj: this.read.integer(f.oom_score_adj, scope, -1000, 1000),
       inputs: validateInputs(this, f.inputs, scope),
       outputs: validateOutputs(this, f.outputs, scope, rejected),
     }
@@ -311,6 +312,15 @@ class Validator implements ValidateContext {
         scope,
         '`connect_timeout` is for custom nodes (`path:`): operators are loaded by the supervisor and never connect',
         "remove `connect_timeout:`; `health_check_timeout:` bounds an operator's start-up",
+      )
+    }
+    if (f.oom_score_adj !== undefined) {
+      this.problems.add(
+        'DORA_SPEC_CONFLICTING_KEYS',
+        f.oom_score_adj.key,
+        scope,
+        "`oom_score_adj` is for custom nodes (`path:`): operators run in the supervisor's process",
+        'remove `oom_score_adj:`; `max_memory_mb:` bounds an operator',
       )
     }
     for (const key of ['args', 'inputs', 'outputs'] as const) {

@@ -40,6 +40,7 @@ const SAMPLES: Record<keyof typeof KEY_TABLES, Record<string, unknown>> = {
     restart_window: 60,
     health_check_timeout: '1m',
     connect_timeout: '30s',
+    oom_score_adj: 500,
   },
   operator: {
     id: 'op',
@@ -86,9 +87,13 @@ t.test('the validator accepts every supported key of the table with a valid valu
     ...pick('root', []),
     nodes: [
       { ...pick('node', ['operator', 'operators']), inputs: { tick: 'dora/timer/millis/5', long: input } },
-      { ...pick('node', ['path', 'args', 'inputs', 'outputs', 'operators', 'connect_timeout']), id: 'single', operator: { ...operator, inputs: { x: input } } },
       {
-        ...pick('node', ['path', 'args', 'inputs', 'outputs', 'operator', 'connect_timeout']),
+        ...pick('node', ['path', 'args', 'inputs', 'outputs', 'operators', 'connect_timeout', 'oom_score_adj']),
+        id: 'single',
+        operator: { ...operator, inputs: { x: input } },
+      },
+      {
+        ...pick('node', ['path', 'args', 'inputs', 'outputs', 'operator', 'connect_timeout', 'oom_score_adj']),
         id: 'list',
         operators: [operator, { ...operator, id: 'js', typescript: undefined, javascript: './op.js' }],
       },

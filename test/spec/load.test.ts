@@ -29,6 +29,7 @@ nodes:
     restart_window: 1m
     health_check_timeout: 10
     connect_timeout: 30s
+    oom_score_adj: 500
   - id: obstacle-filter
     operator:
       typescript: ./examples/operators/filter.ts
@@ -91,6 +92,7 @@ t.test('a full dataflow resolves to the expected spec', async (t) => {
         runtime: 'ts',
         args: ['--rate', '10', '--frame', 'base link'],
         connectTimeout: 30,
+        oomScoreAdj: 500,
         inputs: [
           {
             id: 'tick',
@@ -218,6 +220,7 @@ t.test('a full dataflow resolves to the expected spec', async (t) => {
         runtime: 'js',
         args: [],
         connectTimeout: 10,
+        oomScoreAdj: undefined,
         inputs: [
           {
             id: 'nearest',
