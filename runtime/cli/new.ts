@@ -5,6 +5,7 @@
 import { join, resolve } from 'node:path'
 import type { CommandModule } from 'yargs'
 import { commonJsPackage, displayPath, scaffoldFiles, scaffoldNameProblem, writeScaffold, type ScaffoldKind, type ScaffoldLang } from '../tools/scaffold.js'
+import { ownPackage } from '../../src/package-scope.js'
 import { CliUsageError } from './options.js'
 import { createPrinter } from './output.js'
 
@@ -68,7 +69,10 @@ export const newCommand: CommandModule<object, NewArgs> = {
     if (args.kind === 'dataflow') {
       const yml = displayPath(join(dir, name, 'dataflow.yml'))
       const folder = displayPath(join(dir, name))
-      printer.info(`next: cd ${folder} && npm install && npx dora-ts run dataflow.yml   (it depends on dora-ts; check it with npx dora-ts check dataflow.yml)`)
+      // dora-ts is not on the npm registry yet: a plain `npm install` there fails with E404.
+      printer.info(
+        `next: cd ${folder} && npm install ${ownPackage().root} && npx dora-ts run dataflow.yml   (it depends on dora-ts, installed from this copy; check it with npx dora-ts check dataflow.yml)`,
+      )
       void yml
     } else {
       printer.info(`next: add it to a dataflow YAML as shown at the top of ${displayPath(written[0]!)}`)

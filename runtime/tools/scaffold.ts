@@ -3,9 +3,9 @@
  * it is (the dataflow: a timer-driven source node, an operator that transforms and keeps
  * state, and a sink node that prints), and nothing existing is ever overwritten.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
-import { dirname, join, relative, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { join, relative, resolve } from 'node:path'
+import { ownPackage, packageScopeOf } from '../../src/package-scope.js'
 import { nodeIdProblem } from '../../src/spec/ids.js'
 import { FileExistsError, writeTextFile } from './file-output.js'
 
@@ -88,43 +88,15 @@ export function writeScaffold(dir: string, files: readonly ScaffoldFile[], folde
  * Node (and tsx) then load a `.ts` file as CommonJS, which cannot import dora-ts.
  */
 export function commonJsPackage(dir: string): string | undefined {
-  let current = resolve(dir)
-  for (;;) {
-    const file = join(current, 'package.json')
-    if (existsSync(file)) {
-      try {
-        const json = JSON.parse(readFileSync(file, 'utf8')) as { type?: unknown }
-        return json.type === 'module' ? undefined : file
-      } catch {
-        return file
-      }
-    }
-    const parent = dirname(current)
-    if (parent === current) return 'none'
-    current = parent
-  }
+  const scope = packageScopeOf(resolve(dir))
+  if (scope === undefined) return 'none'
+  return scope.json?.type === 'module' ? undefined : scope.file
 }
 
 /** How to show `path` to the user: relative to the cwd when it is below it. */
 export function displayPath(path: string): string {
   const rel = relative(process.cwd(), path)
   return rel === '' || rel.startsWith('..') ? path : rel
-}
-
-/** The version of the dora-ts package this CLI belongs to, for the new project's dependency. */
-function ownVersion(): string {
-  // Walk up: this file runs from dist/runtime/tools/ when built and from runtime/tools/ in tests.
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (;;) {
-    const file = join(dir, 'package.json')
-    if (existsSync(file)) {
-      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version: string }
-      if (pkg.name === 'dora-ts') return pkg.version
-    }
-    const parent = dirname(dir)
-    if (parent === dir) throw new Error(`no dora-ts package.json above ${fileURLToPath(import.meta.url)}`)
-    dir = parent
-  }
 }
 
 /** dora-ts's runtime dependencies (direct or not) that run an install script. */
@@ -143,7 +115,7 @@ function projectPackageJson(name: string): string {
     private: true,
     type: 'module',
     scripts: { start: 'dora-ts run dataflow.yml', check: 'dora-ts check dataflow.yml' },
-    dependencies: { 'dora-ts': `^${ownVersion()}` },
+    dependencies: { 'dora-ts': `^${ownPackage().version}` },
     // npm 11.16+ lists every dependency install script not approved here, and npm 12 skips
     // them: these are dora-ts's native dependencies' (prebuilt binaries where they exist,
     // a build from source elsewhere), so a new project installs quietly and works anywhere.

@@ -17,9 +17,8 @@
  *
  * @module
  */
-import { readFileSync } from 'node:fs'
-import { dirname, extname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { dirname, extname } from 'node:path'
+import { ownPackage, packageScopeOf } from '../package-scope.js'
 
 /** What Node, tsx and esbuild print when ES module syntax is loaded as CommonJS. */
 const ESM_LOADED_AS_COMMONJS = [
@@ -36,12 +35,14 @@ const SDK_NOT_FOUND = ["Cannot find package 'dora-ts'", "Cannot find module 'dor
 /** Extensions whose format the package decides (`.mjs`/`.mts` are always ES modules). */
 const PACKAGE_DECIDES = new Set(['.js', '.ts', '.tsx', '.jsx'])
 
-/** This copy of dora-ts, for `npm install <it>`: the package this file is part of. */
-const OWN_PACKAGE = ((): string => {
-  const here = fileURLToPath(import.meta.url)
-  const scope = packageScopeOf(here)
-  return scope === undefined ? 'dora-ts' : dirname(scope.path)
-})()
+/** This copy of dora-ts, to install from (it is not on the npm registry yet). */
+function ownFolder(): string {
+  try {
+    return ownPackage().root
+  } catch {
+    return '/path/to/dora-ts'
+  }
+}
 
 /**
  * For a module at `file` that failed to load with `output` (its error message, stderr lines):
@@ -51,35 +52,15 @@ const OWN_PACKAGE = ((): string => {
 export function loadFailureHint(file: string, output: readonly string[]): string | undefined {
   const printed = (signs: readonly string[]): boolean => output.some((line) => signs.some((sign) => line.includes(sign)))
   if (printed(SDK_NOT_FOUND))
-    return `not in a project with dora-ts installed: run \`npm install ${OWN_PACKAGE}\` in the project the file belongs to (or beside it)`
+    return `not in a project with dora-ts installed: run \`npm install ${ownFolder()}\` in the project the file belongs to (or beside it)`
   if (!PACKAGE_DECIDES.has(extname(file)) || !printed(ESM_LOADED_AS_COMMONJS)) return undefined
-  const scope = packageScopeOf(file)
-  if (scope?.type === 'module') return undefined
+  const scope = packageScopeOf(dirname(file))
+  const type = scope?.json?.type
+  if (type === 'module') return undefined
   const fix = `or name the file ${/\.tsx?$/.test(file) ? '.mts' : '.mjs'}`
   if (scope === undefined)
     return `an ES module that Node loads as CommonJS, as no package.json above it says "type": "module": create one beside it with {"type": "module"}, ${fix}`
-  if (scope.type === 'commonjs')
-    return `an ES module that Node loads as CommonJS, as ${scope.path} says "type": "commonjs" (\`npm init\` writes that): make it "module", ${fix}`
-  return `an ES module that Node loads as CommonJS, as ${scope.path} does not say "type": "module": add that there, ${fix}`
-}
-
-/** The package.json that decides `file`'s format, as Node finds it: the nearest one above it. */
-function packageScopeOf(file: string): { path: string; type: unknown } | undefined {
-  for (let dir = dirname(file); ; dir = dirname(dir)) {
-    const path = join(dir, 'package.json')
-    let text: string | undefined
-    try {
-      text = readFileSync(path, 'utf8')
-    } catch {
-      text = undefined
-    }
-    if (text !== undefined) {
-      try {
-        return { path, type: (JSON.parse(text) as { type?: unknown }).type }
-      } catch {
-        return { path, type: undefined }
-      }
-    }
-    if (dirname(dir) === dir) return undefined
-  }
+  if (type === 'commonjs')
+    return `an ES module that Node loads as CommonJS, as ${scope.file} says "type": "commonjs" (\`npm init\` writes that): make it "module", ${fix}`
+  return `an ES module that Node loads as CommonJS, as ${scope.file} does not say "type": "module": add that there, ${fix}`
 }
