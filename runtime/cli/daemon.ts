@@ -34,5 +34,11 @@ export const daemonCommand: CommandModule<object, DaemonArgs> = {
     await started.closed
     stalls.close()
     printer.info('supervisor stopped')
+    // Every run is closed: anything still holding the event loop (a worker thread that never
+    // ended) must not keep a stopped supervisor alive, its pid file gone, unseen by `up`.
+    setTimeout(() => {
+      printer.error('the supervisor was still held up 2 s after it stopped every dataflow (a bug in dora-ts; please report it): exiting')
+      process.exit(1)
+    }, 2000).unref()
   },
 }

@@ -32,6 +32,13 @@ export const destroyCommand: CommandModule<object, object> = {
       const pid = client.pid
       for (let i = 0; i < 100 && pid !== undefined && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50))
       const names = stopped.map((n) => `"${n}"`).join(', ')
+      if (pid !== undefined && isAlive(pid)) {
+        printer.error(
+          `the supervisor (pid ${pid}) stopped its dataflows${stopped.length === 0 ? '' : ` (${names})`} but had not exited 5 s later; its log says why. Stop it with kill ${pid}`,
+        )
+        process.exitCode = 1
+        return
+      }
       printer.info(`supervisor stopped${stopped.length === 0 ? '' : `, and with it dataflow${stopped.length === 1 ? '' : 's'} ${names}`}`)
     } finally {
       client.close()

@@ -116,7 +116,11 @@ export const runCommand: CommandModule<object, RunArgs> = {
     onOutputGone(() => onHangUp('the output was closed'))
     try {
       await run.start()
-      printer.info(`dataflow "${spec.name}" running (id ${run.id})${logs === undefined ? '' : `; logs in ${logs.dir} (dora-ts logs ${spec.name})`}`)
+      const where = logs === undefined ? '' : `; logs in ${logs.dir} (dora-ts logs ${spec.name})`
+      // Not "running" when it is already stopping: a node failed to start, or a Stop came
+      // during start-up (an operator that never finished loading).
+      if (run.stopping) printer.info(`dataflow "${spec.name}" stopped while starting (id ${run.id})${where}`)
+      else printer.info(`dataflow "${spec.name}" running (id ${run.id})${where}`)
       const result = await run.done
       // The same closing line as a supervisor's run (daemon/server.ts), in the log only: the
       // terminal gets the summary below.

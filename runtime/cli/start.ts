@@ -123,6 +123,11 @@ export const startCommand: CommandModule<object, StartArgs> = {
     for (const node of started.notConnected) {
       printer.info(`warning: node "${node}" has not connected yet (its program must call Node.connect()); dora-ts logs ${started.name} ${node}`)
     }
+    for (const operator of started.loading) {
+      printer.info(
+        `warning: operator ${operator} has not finished loading yet (its module's top level, restoreState() or init() has not returned); dora-ts logs ${started.name}, dora-ts stop ${started.name}`,
+      )
+    }
     if (!args.attach) {
       process.stdout.write(`${started.id}\n`)
       if (failedAtOnce) process.exitCode = 1

@@ -4,6 +4,7 @@
  * only one daemon runs per user (two `up` at once: one wins); a pid file or socket left by a
  * daemon that died is detected and replaced.
  */
+import { once } from 'node:events'
 import { chmodSync, rmSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { loadDataflow } from '../../src/spec/load.js'
@@ -11,6 +12,7 @@ import { tryAcquirePidFile } from '../../src/transport/pid-file.js'
 import { ControlServer, type CurveEndpoint } from '../control/server.js'
 import { DataflowRun, type RunResult, type UnitInfo, type UnitReport } from '../supervisor/dataflow-run.js'
 import { CustomNode } from '../supervisor/custom-node.js'
+import { LOAD_WARNING_S, OperatorHost } from '../operator/host.js'
 import { daemonPaths, ensureLogsRoot, type DaemonPaths } from './paths.js'
 import { logUnitsOf, RunLogWriter } from './run-logs.js'
 import { BadControlRequestError, DataflowNameInUseError, UnknownDataflowError, UnknownNodeError } from './errors.js'
@@ -59,6 +61,8 @@ export interface StartReply {
   ended: boolean
   /** Custom nodes that had not connected when the wait (their longest connect_timeout) ran out. */
   notConnected: string[]
+  /** Operators still loading (module, restoreState, init) when the wait ran out. */
+  loading: string[]
   /** Set when the name was taken by a run of another file: the name it would have had, and that file. */
   renamed?: { from: string; clashWith: string } | undefined
 }
@@ -235,9 +239,22 @@ export class Daemon {
     })
     logs = new RunLogWriter(this.paths.logsRoot, name, run.id, units)
     logs.writeInfo({ dataflow: spec.name, file: spec.file, stateDir: run.stateDir })
-    await run.start()
+    // Known before it has started: `list`, `stop` and `kill` reach a run whose operator never
+    // finishes loading (it was invisible, and `dora-ts start` waited for it without end).
     const entry: Entry = { run, name, file: spec.file, logs }
     this.#entries.set(run.id, entry)
+    // The longest a start-up is waited for: custom nodes' connect_timeout, operators' load warning.
+    const custom = spec.nodes.filter((n) => n.kind === 'custom')
+    const patience = AbortSignal.timeout(Math.max(LOAD_WARNING_S * 1000, ...custom.map((n) => n.connectTimeout * 1000)))
+    const starting = run.start()
+    starting.catch(() => {}) // A failure after the wait is the run's own to report (its log, `list`).
+    let startedInTime: boolean
+    try {
+      startedInTime = await Promise.race([starting.then(() => true), once(patience, 'abort').then(() => false)])
+    } catch (err) {
+      this.#entries.delete(run.id)
+      throw err
+    }
     logs.write({ source: 'dora-ts', stream: 'supervisor', level: 'info', text: `dataflow "${name}" started (id ${run.id}) from ${spec.file}` })
     void run.done.then(async (result) => {
       entry.result = result
@@ -255,17 +272,15 @@ export class Daemon {
     })
     // Answer once the run is past start-up (or failed in it), so `start` can say which; a node
     // still loading after its connect_timeout is reported as such, not waited for.
-    const custom = spec.nodes.filter((n) => n.kind === 'custom')
-    const waitMs = Math.max(0, ...custom.map((n) => n.connectTimeout * 1000))
-    const patience = AbortSignal.timeout(waitMs)
-    const failed = await run.startupSettled(patience)
+    const failed = startedInTime ? await run.startupSettled(patience) : []
     // Every unit already ended: the run is over but for releasing its store; say so.
     if ([...run.units.values()].every((u) => u.status === 'finished' || u.status === 'failed')) await run.done
     const notConnected = custom
       .filter((n) => !failed.some((f) => f.unit === n.id) && run.findUnit(n.id)?.status !== 'finished' && !connected(run, n.id))
       .map((n) => n.id)
+    const loading = [...run.units.values()].filter((u) => u instanceof OperatorHost && u.status === 'starting').map((u) => u.display)
     const renamed = clash === undefined ? undefined : { from: spec.name, clashWith: clash.file }
-    return { id: run.id, name, logDir: logs.dir, failed, ended: run.finished, notConnected, renamed }
+    return { id: run.id, name, logDir: logs.dir, failed, ended: run.finished, notConnected, loading, renamed }
   }
 
   async #stop(target: string | undefined, graceMs: number | undefined): Promise<{ id: string; name: string; result: RunResult }> {

@@ -69,6 +69,8 @@ import { loadFailureHint } from '../../src/spec/load-hint.js'
 
 export interface OperatorHostOptions {
   inbox: Inbox
+  /** How long it may load before the run says so (default {@link LOAD_WARNING_S}). */
+  loadWarningMs?: number | undefined
   /** The operator's private state; undefined runs it without persistence. */
   state?: OperatorState | undefined
   /** Heap limit of the worker in MiB (resource limits); undefined = Node's default. */
@@ -91,6 +93,12 @@ export { DEEP_PIPELINE_DEPTH, PIPELINE_DEPTH } from './post-batch.js'
 function withCode(error: Error): string {
   return error instanceof DoraError ? `${error.message} [${error.code}]` : error.message
 }
+
+/**
+ * Seconds a worker may take to load its operator (module, restoreState, init) before the run
+ * says so: as long as a custom node's default connect_timeout.
+ */
+export const LOAD_WARNING_S = 10
 
 /** The promise of the first start(), settled by the first launch. */
 type FirstLaunch = { resolve: () => void; reject: (err: unknown) => void }
@@ -126,10 +134,20 @@ export class OperatorHost implements Unit {
   readonly #spare: SpareSlot
   /** Times the start-up (health_check_timeout) and the event being handled (timeout). */
   readonly #watchdog = new Watchdog((reason, caused) => this.#crash(reason, caused))
+  /** Says once that the current worker has been loading for {@link LOAD_WARNING_S}. */
+  #loadTimer: NodeJS.Timeout | undefined
+  #loadOverdue = false
+  /**
+   * start()'s reject while its first launch has not settled: an operator ended while loading
+   * (a Stop, `dora-ts kill`) must settle it, or `dora-ts run` awaited it until Node gave up on
+   * the unsettled top-level await (exit code 13, no report).
+   */
+  #unsettledStart: ((err: unknown) => void) | undefined
   readonly #stderr = new LineTail()
   readonly #host: UnitHost
   readonly #state: OperatorState | undefined
   readonly #maxMemoryMb: number | undefined
+  readonly #loadWarningMs: number
   readonly #kvs: OperatorHostOptions['kvs']
   readonly #budget: RestartBudget
   /** Headers and routes of what it sends (sent-messages.ts). */
@@ -178,6 +196,7 @@ export class OperatorHost implements Unit {
     this.#host = host
     this.#state = options.state
     this.#maxMemoryMb = options.maxMemoryMb
+    this.#loadWarningMs = options.loadWarningMs ?? LOAD_WARNING_S * 1000
     this.#kvs = options.kvs
     this.#budget = new RestartBudget(spec.restart)
     this.#fresh = new FreshInputs(spec.inputs)
@@ -207,13 +226,38 @@ export class OperatorHost implements Unit {
     return this.#restartCount
   }
 
+  /** The current worker has been loading its operator longer than {@link LOAD_WARNING_S}, and is still at it. */
+  get loadOverdue(): boolean {
+    return this.#loadOverdue && this.#status === 'starting'
+  }
+
+  /** Seconds it may load before the run says so. */
+  get loadWarningS(): number {
+    return this.#loadWarningMs / 1000
+  }
+
   get threadId(): number | undefined {
     return this.#worker?.threadId
   }
 
   /** Launch the first worker. Rejects when the operator fails to load (no restart loop). */
   start(): Promise<void> {
-    return new Promise((resolve, reject) => this.#launch({ resolve, reject }))
+    return new Promise((resolve, reject) => {
+      const settled = (): void => {
+        this.#unsettledStart = undefined
+      }
+      this.#unsettledStart = reject
+      this.#launch({
+        resolve: () => {
+          settled()
+          resolve()
+        },
+        reject: (err) => {
+          settled()
+          reject(err)
+        },
+      })
+    })
   }
 
   pump(): void {
@@ -272,8 +316,37 @@ export class OperatorHost implements Unit {
     this.#report()
   }
 
+  /**
+   * An operator whose module's top level, restoreState() or init() never returns (a loop, a
+   * wait on a device that never answers) held `dora-ts run` silent: no line, no "running",
+   * until Ctrl-C, and then the whole grace period. Say so once it has loaded for
+   * {@link LOAD_WARNING_S} (or the run's operatorLoadWarningMs), naming the operator and what to set; a Stop then ends it at once
+   * (stopUnits): it cannot handle one, and nothing of it has committed.
+   */
+  #armLoadWarning(): void {
+    this.#clearLoadWarning()
+    const generation = this.#generation
+    this.#loadTimer = setTimeout(() => {
+      if (generation !== this.#generation || this.#status !== 'starting') return
+      this.#loadOverdue = true
+      this.#host.log({
+        source: 'dora-ts',
+        stream: 'supervisor',
+        level: 'warn',
+        text: `${this.display} has not finished loading ${this.#loadWarningMs / 1000} s after its worker started: its module's top level, restoreState() or init() has not returned, and it gets no inputs until they do. If it only loads slowly (a model), this is all; if it is stuck, \`health_check_timeout:\` on operator "${this.spec.id}" makes a start that long count as a crash, restarted by its restart_policy.`,
+      })
+    }, this.#loadWarningMs)
+    this.#loadTimer.unref()
+  }
+
+  #clearLoadWarning(): void {
+    clearTimeout(this.#loadTimer)
+    this.#loadOverdue = false
+  }
+
   /** Retire the current worker: its later messages and exit are ignored, and its thread ends. */
   #stopWorker(): void {
+    this.#clearLoadWarning()
     this.#generation++
     clearInterval(this.#linkWatch)
     this.#linkActivity = undefined
@@ -349,6 +422,7 @@ export class OperatorHost implements Unit {
       this.#spare.take(),
     )
     this.#wireLinks()
+    this.#armLoadWarning()
     const healthTimeout = this.spec.restart.healthCheckTimeout
     if (healthTimeout !== undefined) {
       this.#watchdog.arm(healthTimeout, `did not become ready within health_check_timeout (${healthTimeout} s)`, false)
@@ -360,6 +434,7 @@ export class OperatorHost implements Unit {
       case 'ready': {
         if (message.counts !== undefined) this.#onLinkCounts(message.counts)
         this.#watchdog.clear()
+        this.#clearLoadWarning()
         if (!this.#commits.launch(message.writes, message.outputs)) return
         this.#status = 'running'
         first?.resolve()
@@ -706,6 +781,7 @@ export class OperatorHost implements Unit {
     this.#state?.flush()
     this.#status = this.#failure === undefined ? 'finished' : 'failed'
     const result: UnitResult = { status: this.#status, error: this.#failure, stderrTail: this.#stderr.lines }
+    this.#unsettledStart?.(new Error(`${this.display} ${this.#failure ?? 'ended before it loaded'}`))
     this.#host.ended(this, result)
   }
 }

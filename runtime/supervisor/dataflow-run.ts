@@ -75,7 +75,8 @@ export class DataflowRun implements AsyncDisposable {
   readonly startedMono = performance.now()
   /** The shared KVS as this run hands it to its nodes and operators (they open it themselves). */
   readonly kvs: KvsConfig
-  readonly #options: Required<Pick<RunOptions, 'graceMs' | 'log'>> & Pick<RunOptions, 'stopAfterMs' | 'stateDir' | 'cleanState' | 'runtimeDir'>
+  readonly #options: Required<Pick<RunOptions, 'graceMs' | 'log'>> &
+    Pick<RunOptions, 'stopAfterMs' | 'stateDir' | 'cleanState' | 'runtimeDir' | 'operatorLoadWarningMs'>
   readonly #routing: RoutingTable
   /** Direct links between operators (operator-links.ts), when the dataflow has any. */
   readonly #links: OperatorLinks | undefined
@@ -123,6 +124,7 @@ export class DataflowRun implements AsyncDisposable {
       stateDir: options.stateDir,
       cleanState: options.cleanState,
       runtimeDir: options.runtimeDir,
+      operatorLoadWarningMs: options.operatorLoadWarningMs,
     }
     this.#routing = buildRoutingTable(spec)
     this.#links = OperatorLinks.of(spec)
@@ -295,6 +297,7 @@ export class DataflowRun implements AsyncDisposable {
 
     createUnits(this.spec, {
       host: this.#unitHost(),
+      operatorLoadWarningMs: this.#options.operatorLoadWarningMs,
       resources,
       kvs: this.kvs,
       sendTo: (identity, frames) => this.#nodes?.send(identity, frames),
@@ -321,7 +324,8 @@ export class DataflowRun implements AsyncDisposable {
     // The input_timeout clocks exist since the constructor: messages routed while a slow
     // receiver is still starting feed them too (armed later, a pause during start-up went unseen).
     if (!(await startUnits(this.#units.values()))) {
-      this.#reason = 'start-failed'
+      // A unit ended by a Stop while it was starting: the run stopped, it did not fail to start.
+      if (!this.stopping) this.#reason = 'start-failed'
       this.stop()
       return
     }

@@ -1,0 +1,96 @@
+/**
+ * An operator whose module never finishes loading (a top level waiting on a device that never
+ * answers) held `dora-ts run` silent until Ctrl-C, then for the whole grace period, and the run
+ * never settled (the CLI exited with Node's code 13 for an unsettled await, without a report).
+ * Now the run says so after the load warning (10 s by default), a Stop ends it at once with
+ * that reason, and one that only loads slowly runs on. Real worker threads, blocked for real.
+ */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { parseDataflow } from '../../src/spec/load.js'
+import { DataflowRun } from '../../runtime/supervisor/dataflow-run.js'
+import type { LogEntry } from '../../runtime/supervisor/unit.js'
+import { shortRuntimeDir } from '../e2e/fixtures/cli.js'
+import { fixture } from '../fixtures/nodes.js'
+import { waitFor } from '../fixtures/wait-for.js'
+
+const LOADER = fixture('stuck-loader.mjs')
+
+/** A run of `yaml` whose operators get the load warning after 300 ms; not awaited: start() waits for the loads. */
+function runOf(t: Test, yaml: string): { run: DataflowRun; logs: LogEntry[]; started: Promise<void> } {
+  const dir = t.testdir({})
+  const file = join(dir, 'dataflow.yml')
+  writeFileSync(file, yaml)
+  const logs: LogEntry[] = []
+  const run = new DataflowRun(parseDataflow(yaml, file), {
+    graceMs: 60_000,
+    runtimeDir: shortRuntimeDir(t),
+    operatorLoadWarningMs: 300,
+    log: (entry) => logs.push(entry),
+  })
+  t.teardown(async () => {
+    run.stop()
+    run.stop()
+    await run.done
+  })
+  return { run, logs, started: run.start() }
+}
+
+const dump = (logs: LogEntry[]): string => logs.map((l) => `[${l.source}] ${l.text}`).join('\n')
+
+t.test('an operator stuck loading is named after the load warning, and a Stop ends it at once', async (t) => {
+  const { run, logs, started } = runOf(
+    t,
+    `nodes:
+  - id: stuck
+    env:
+      MODE: forever
+    operator:
+      javascript: ${LOADER}
+      inputs:
+        tick: dora/timer/millis/50
+`,
+  )
+  await waitFor(() => logs.some((l) => l.text.includes('stuck has not finished loading 0.3 s after its worker started')), {
+    what: 'the load warning',
+    detail: () => dump(logs),
+  })
+  const warning = logs.find((l) => l.text.includes('has not finished loading'))!
+  t.equal(warning.level, 'warn')
+  t.match(warning.text, /`health_check_timeout:` on operator "stuck"/, 'names what to set')
+  // Its grace period is a minute: the run ends long before, without its second step.
+  run.stop()
+  await started
+  const result = await run.done
+  t.equal(result.reason, 'stopped', 'the run stopped; it did not fail to start')
+  t.match(
+    result.units.find((u) => u.unit === 'stuck')?.error,
+    /^had not finished loading when the dataflow stopped, 0\.3 s or more after its worker started \(its module's top level, restoreState\(\) or init\(\) had not returned\), so it was terminated at once/,
+    dump(logs),
+  )
+})
+
+t.test('an operator that only loads slowly gets the warning, then runs', async (t) => {
+  const { run, logs, started } = runOf(
+    t,
+    `nodes:
+  - id: slow
+    env:
+      LOAD_MS: "1500"
+    operator:
+      javascript: ${LOADER}
+      inputs:
+        tick: dora/timer/millis/50
+`,
+  )
+  await started
+  t.ok(
+    logs.some((l) => l.text.includes('slow has not finished loading 0.3 s')),
+    dump(logs),
+  )
+  await waitFor(() => logs.some((l) => l.source === 'slow' && l.text === 'event 3'), { what: 'its third input handled', detail: () => dump(logs) })
+  run.stop()
+  const result = await run.done
+  t.ok(result.ok, dump(logs))
+})
