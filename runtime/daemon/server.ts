@@ -12,7 +12,7 @@ import { tryAcquirePidFile } from '../../src/transport/pid-file.js'
 import { ControlServer, type CurveEndpoint } from '../control/server.js'
 import { DataflowRun, type RunResult, type UnitInfo, type UnitReport } from '../supervisor/dataflow-run.js'
 import { CustomNode } from '../supervisor/custom-node.js'
-import { LOAD_WARNING_S, OperatorHost } from '../operator/host.js'
+import { SLOW_WARNING_S, OperatorHost } from '../operator/host.js'
 import { daemonPaths, ensureLogsRoot, type DaemonPaths } from './paths.js'
 import { logUnitsOf, RunLogWriter } from './run-logs.js'
 import { BadControlRequestError, DataflowNameInUseError, UnknownDataflowError, UnknownNodeError } from './errors.js'
@@ -245,7 +245,7 @@ export class Daemon {
     this.#entries.set(run.id, entry)
     // The longest a start-up is waited for: custom nodes' connect_timeout, operators' load warning.
     const custom = spec.nodes.filter((n) => n.kind === 'custom')
-    const patience = AbortSignal.timeout(Math.max(LOAD_WARNING_S * 1000, ...custom.map((n) => n.connectTimeout * 1000)))
+    const patience = AbortSignal.timeout(Math.max(SLOW_WARNING_S * 1000, ...custom.map((n) => n.connectTimeout * 1000)))
     const starting = run.start()
     starting.catch(() => {}) // A failure after the wait is the run's own to report (its log, `list`).
     let startedInTime: boolean

@@ -65,12 +65,13 @@ import { workerDataOf, workerEnv, type KvsAccess } from './launch-data.js'
 import { Watchdog } from './watchdog.js'
 import { SpareSlot } from './spare-slot.js'
 import { FreshInputs } from './fresh-inputs.js'
+import { LongHandlerWatch } from './long-handler-watch.js'
 import { loadFailureHint } from '../../src/spec/load-hint.js'
 
 export interface OperatorHostOptions {
   inbox: Inbox
-  /** How long it may load before the run says so (default {@link LOAD_WARNING_S}). */
-  loadWarningMs?: number | undefined
+  /** How long it may take to load, or to handle one event, before the run says so (default {@link SLOW_WARNING_S}). */
+  warningMs?: number | undefined
   /** The operator's private state; undefined runs it without persistence. */
   state?: OperatorState | undefined
   /** Heap limit of the worker in MiB (resource limits); undefined = Node's default. */
@@ -95,10 +96,15 @@ function withCode(error: Error): string {
 }
 
 /**
- * Seconds a worker may take to load its operator (module, restoreState, init) before the run
- * says so: as long as a custom node's default connect_timeout.
+ * Seconds a worker may take to load its operator (module, restoreState, init), or to handle one
+ * event, before the run says so: as long as a custom node's default connect_timeout.
  */
-export const LOAD_WARNING_S = 10
+export const SLOW_WARNING_S = 10
+
+/** `ms` in seconds for a notice: tenths below 10 s. */
+function secondsOf(ms: number): string {
+  return (ms / 1000).toFixed(ms < 10_000 ? 1 : 0)
+}
 
 /** The promise of the first start(), settled by the first launch. */
 type FirstLaunch = { resolve: () => void; reject: (err: unknown) => void }
@@ -134,7 +140,7 @@ export class OperatorHost implements Unit {
   readonly #spare: SpareSlot
   /** Times the start-up (health_check_timeout) and the event being handled (timeout). */
   readonly #watchdog = new Watchdog((reason, caused) => this.#crash(reason, caused))
-  /** Says once that the current worker has been loading for {@link LOAD_WARNING_S}. */
+  /** Says once that the current worker has been loading for {@link SLOW_WARNING_S}. */
   #loadTimer: NodeJS.Timeout | undefined
   #loadOverdue = false
   /**
@@ -143,11 +149,13 @@ export class OperatorHost implements Unit {
    * the unsettled top-level await (exit code 13, no report).
    */
   #unsettledStart: ((err: unknown) => void) | undefined
+  /** Says when a handler has run for the warning time (no `timeout:` shorter than it); from start() on. */
+  #longHandler: LongHandlerWatch | undefined
   readonly #stderr = new LineTail()
   readonly #host: UnitHost
   readonly #state: OperatorState | undefined
   readonly #maxMemoryMb: number | undefined
-  readonly #loadWarningMs: number
+  readonly #warningMs: number
   readonly #kvs: OperatorHostOptions['kvs']
   readonly #budget: RestartBudget
   /** Headers and routes of what it sends (sent-messages.ts). */
@@ -196,7 +204,7 @@ export class OperatorHost implements Unit {
     this.#host = host
     this.#state = options.state
     this.#maxMemoryMb = options.maxMemoryMb
-    this.#loadWarningMs = options.loadWarningMs ?? LOAD_WARNING_S * 1000
+    this.#warningMs = options.warningMs ?? SLOW_WARNING_S * 1000
     this.#kvs = options.kvs
     this.#budget = new RestartBudget(spec.restart)
     this.#fresh = new FreshInputs(spec.inputs)
@@ -226,14 +234,14 @@ export class OperatorHost implements Unit {
     return this.#restartCount
   }
 
-  /** The current worker has been loading its operator longer than {@link LOAD_WARNING_S}, and is still at it. */
+  /** The current worker has been loading its operator longer than {@link SLOW_WARNING_S}, and is still at it. */
   get loadOverdue(): boolean {
     return this.#loadOverdue && this.#status === 'starting'
   }
 
   /** Seconds it may load before the run says so. */
-  get loadWarningS(): number {
-    return this.#loadWarningMs / 1000
+  get warningS(): number {
+    return this.#warningMs / 1000
   }
 
   get threadId(): number | undefined {
@@ -242,6 +250,27 @@ export class OperatorHost implements Unit {
 
   /** Launch the first worker. Rejects when the operator fails to load (no restart loop). */
   start(): Promise<void> {
+    // Here, not in the constructor: a run that fails before its units start never ends them.
+    if (this.spec.timeout === undefined || this.spec.timeout * 1000 > this.#warningMs) {
+      this.#longHandler ??= new LongHandlerWatch({
+        warnAfterMs: this.#warningMs,
+        busy: () => this.#posted > 0 && this.#status === 'running' && this.#worker !== undefined,
+        stalled: (ms) =>
+          this.#host.log({
+            source: 'dora-ts',
+            stream: 'supervisor',
+            level: 'warn',
+            text: `${this.display} has been handling one event for ${secondsOf(ms)} s: a handler has not returned (a loop, or a call that never ends), and its inputs wait or drop meanwhile. If it is only slow, this is all; \`timeout:\` on operator "${this.spec.id}" makes a handler that long count as a crash, restarted by its restart_policy.`,
+          }),
+        resumed: (ms) =>
+          this.#host.log({
+            source: 'dora-ts',
+            stream: 'supervisor',
+            level: 'info',
+            text: `${this.display} is through that event, about ${secondsOf(ms)} s after it began`,
+          }),
+      })
+    }
     return new Promise((resolve, reject) => {
       const settled = (): void => {
         this.#unsettledStart = undefined
@@ -320,7 +349,7 @@ export class OperatorHost implements Unit {
    * An operator whose module's top level, restoreState() or init() never returns (a loop, a
    * wait on a device that never answers) held `dora-ts run` silent: no line, no "running",
    * until Ctrl-C, and then the whole grace period. Say so once it has loaded for
-   * {@link LOAD_WARNING_S} (or the run's operatorLoadWarningMs), naming the operator and what to set; a Stop then ends it at once
+   * {@link SLOW_WARNING_S} (or the run's operatorWarningMs), naming the operator and what to set; a Stop then ends it at once
    * (stopUnits): it cannot handle one, and nothing of it has committed.
    */
   #armLoadWarning(): void {
@@ -333,9 +362,9 @@ export class OperatorHost implements Unit {
         source: 'dora-ts',
         stream: 'supervisor',
         level: 'warn',
-        text: `${this.display} has not finished loading ${this.#loadWarningMs / 1000} s after its worker started: its module's top level, restoreState() or init() has not returned, and it gets no inputs until they do. If it only loads slowly (a model), this is all; if it is stuck, \`health_check_timeout:\` on operator "${this.spec.id}" makes a start that long count as a crash, restarted by its restart_policy.`,
+        text: `${this.display} has not finished loading ${this.#warningMs / 1000} s after its worker started: its module's top level, restoreState() or init() has not returned, and it gets no inputs until they do. If it only loads slowly (a model), this is all; if it is stuck, \`health_check_timeout:\` on operator "${this.spec.id}" makes a start that long count as a crash, restarted by its restart_policy.`,
       })
-    }, this.#loadWarningMs)
+    }, this.#warningMs)
     this.#loadTimer.unref()
   }
 
@@ -574,6 +603,7 @@ export class OperatorHost implements Unit {
    * posted, and its input's freshness count goes down.
    */
   #workerThrough(item: DeliveredEvent): void {
+    this.#longHandler?.through()
     this.#posted = Math.max(0, this.#posted - 1)
     if (item.type === 'input') this.#fresh.handled(item.id)
   }
@@ -767,6 +797,7 @@ export class OperatorHost implements Unit {
 
   #report(): void {
     this.#spare.close()
+    this.#longHandler?.close()
     // A clean end (Stop handled, the worker exited) does not go through #stopWorker.
     clearInterval(this.#linkWatch)
     this.#links?.ended(this.key)

@@ -76,7 +76,7 @@ export class DataflowRun implements AsyncDisposable {
   /** The shared KVS as this run hands it to its nodes and operators (they open it themselves). */
   readonly kvs: KvsConfig
   readonly #options: Required<Pick<RunOptions, 'graceMs' | 'log'>> &
-    Pick<RunOptions, 'stopAfterMs' | 'stateDir' | 'cleanState' | 'runtimeDir' | 'operatorLoadWarningMs'>
+    Pick<RunOptions, 'stopAfterMs' | 'stateDir' | 'cleanState' | 'runtimeDir' | 'operatorWarningMs'>
   readonly #routing: RoutingTable
   /** Direct links between operators (operator-links.ts), when the dataflow has any. */
   readonly #links: OperatorLinks | undefined
@@ -124,7 +124,7 @@ export class DataflowRun implements AsyncDisposable {
       stateDir: options.stateDir,
       cleanState: options.cleanState,
       runtimeDir: options.runtimeDir,
-      operatorLoadWarningMs: options.operatorLoadWarningMs,
+      operatorWarningMs: options.operatorWarningMs,
     }
     this.#routing = buildRoutingTable(spec)
     this.#links = OperatorLinks.of(spec)
@@ -297,7 +297,7 @@ export class DataflowRun implements AsyncDisposable {
 
     createUnits(this.spec, {
       host: this.#unitHost(),
-      operatorLoadWarningMs: this.#options.operatorLoadWarningMs,
+      operatorWarningMs: this.#options.operatorWarningMs,
       resources,
       kvs: this.kvs,
       sendTo: (identity, frames) => this.#nodes?.send(identity, frames),

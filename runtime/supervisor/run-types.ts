@@ -34,8 +34,8 @@ export interface RunOptions {
   kvsDir?: string
   /** Size limit of the KVS in bytes, handed to every node and operator (default 1 GiB). */
   kvsMapSizeBytes?: number
-  /** How long an operator may load before the run says so (default 10 s: LOAD_WARNING_S in operator/host.ts). */
-  operatorLoadWarningMs?: number
+  /** How long an operator may take to load, or to handle one event, before the run says so (default 10 s: SLOW_WARNING_S in operator/host.ts). */
+  operatorWarningMs?: number
 }
 
 export interface UnitReport {

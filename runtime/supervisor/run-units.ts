@@ -31,8 +31,8 @@ import type { Unit, UnitHost } from './unit.js'
 /** What the units of a run are wired to (see {@link createUnits}). */
 export interface UnitWiring {
   host: UnitHost
-  /** See RunOptions.operatorLoadWarningMs. */
-  operatorLoadWarningMs?: number | undefined
+  /** See RunOptions.operatorWarningMs. */
+  operatorWarningMs?: number | undefined
   resources: RunResources
   kvs: KvsConfig
   /** Send frames to a custom node on the run's ROUTER. */
@@ -96,7 +96,7 @@ export function createUnits(spec: DataflowSpec, wiring: UnitWiring): void {
             inbox,
             state,
             maxMemoryMb: op.maxMemoryMb,
-            loadWarningMs: wiring.operatorLoadWarningMs,
+            warningMs: wiring.operatorWarningMs,
             kvs,
             outboxRoutes,
             receiverCount,
@@ -142,9 +142,9 @@ export function stopUnits(live: readonly Unit[], sendStop: (unit: Unit) => void)
         'had not connected to the supervisor when the dataflow stopped, past its connect_timeout (its program never called Node.connect()), so it was terminated at once',
       )
     } else if (unit instanceof OperatorHost && unit.loadOverdue) {
-      // Likewise an operator still loading past LOAD_WARNING_S: its handlers are not even defined.
+      // Likewise an operator still loading past SLOW_WARNING_S: its handlers are not even defined.
       unit.terminate(
-        `had not finished loading when the dataflow stopped, ${unit.loadWarningS} s or more after its worker started (its module's top level, restoreState() or init() had not returned), so it was terminated at once`,
+        `had not finished loading when the dataflow stopped, ${unit.warningS} s or more after its worker started (its module's top level, restoreState() or init() had not returned), so it was terminated at once`,
       )
     } else sendStop(unit)
   }

@@ -15,7 +15,7 @@ import { shortRuntimeDir } from '../e2e/fixtures/cli.js'
 import { fixture } from '../fixtures/nodes.js'
 import { waitFor } from '../fixtures/wait-for.js'
 
-const LOADER = fixture('stuck-loader.mjs')
+const LOADER = fixture('slow-operator.mjs')
 
 /** A run of `yaml` whose operators get the load warning after 300 ms; not awaited: start() waits for the loads. */
 function runOf(t: Test, yaml: string): { run: DataflowRun; logs: LogEntry[]; started: Promise<void> } {
@@ -26,7 +26,7 @@ function runOf(t: Test, yaml: string): { run: DataflowRun; logs: LogEntry[]; sta
   const run = new DataflowRun(parseDataflow(yaml, file), {
     graceMs: 60_000,
     runtimeDir: shortRuntimeDir(t),
-    operatorLoadWarningMs: 300,
+    operatorWarningMs: 300,
     log: (entry) => logs.push(entry),
   })
   t.teardown(async () => {
@@ -93,4 +93,36 @@ t.test('an operator that only loads slowly gets the warning, then runs', async (
   run.stop()
   const result = await run.done
   t.ok(result.ok, dump(logs))
+})
+
+t.test('a handler that runs past the warning time is named while it runs, and again when it returns', async (t) => {
+  const { run, logs, started } = runOf(
+    t,
+    `nodes:
+  - id: busy
+    env:
+      HANG_AT: "2"
+      HANDLER_MS: "1500"
+    operator:
+      javascript: ${LOADER}
+      inputs:
+        tick: dora/timer/millis/50
+`,
+  )
+  await started
+  // The line that it returned comes at the watch's next look, after the event itself.
+  await waitFor(() => logs.some((l) => l.text.startsWith('busy is through that event')), { what: 'the line that it returned', detail: () => dump(logs) })
+  const notices = logs.filter((l) => l.source === 'dora-ts' && l.text.startsWith('busy ')).map((l) => `${l.level} ${l.text}`)
+  t.equal(notices.length, 2, notices.join('\n'))
+  t.match(
+    notices[0],
+    /^warn busy has been handling one event for \d+\.\d s: a handler has not returned .* `timeout:` on operator "busy" makes a handler that long count as a crash/,
+  )
+  t.match(notices[1], /^info busy is through that event, about \d+\.\d s after it began$/)
+  // Said while it ran: before the event it was on was logged as handled.
+  const warnedAt = logs.findIndex((l) => l.text.startsWith('busy has been handling'))
+  const handledAt = logs.findIndex((l) => l.source === 'busy' && l.text === 'event 2')
+  t.ok(warnedAt < handledAt, 'the warning came while the handler ran')
+  run.stop()
+  t.ok((await run.done).ok, dump(logs))
 })
