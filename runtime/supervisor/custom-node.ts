@@ -75,6 +75,11 @@ export interface CustomNodeOptions {
 const FOREIGN_SIGTERM =
   ' (not sent by dora-ts: a service manager that stops the dataflow should signal only dora-ts, which stops every node with Stop first: KillMode=mixed in a systemd unit)'
 
+/** After a node's process exited, how long its output may take to drain before its leftover processes are stopped (ms). */
+const LEFTOVER_DRAIN_MS = 500
+/** Between the SIGTERM and the SIGKILL of those leftovers (ms). */
+const LEFTOVER_GRACE_MS = 1000
+
 export class CustomNode implements Unit {
   readonly key: string
   readonly display: string
@@ -273,7 +278,47 @@ export class CustomNode implements Unit {
       // 'close' (not 'exit') waits for stdout/stderr to drain, so the last lines are logged
       // before the node counts as ended.
       child.once('close', (code, signal) => this.#onClose(code, signal))
+      child.once('exit', () => this.#endLeftovers(child))
     })
+  }
+
+  /**
+   * A node's process exited, and processes it started (a wrapper script's `helper &`) may still
+   * hold its stdout and stderr: 'close' then waited for them, so the node counted as running,
+   * was not restarted and kept the run from ending for as long as they lived (a driver wrapper
+   * with a background helper of 30 s: its crash was seen 30 s late). They are the node's, in
+   * its process group: they go with it, as a service's leftover processes go with its main
+   * process under systemd. SIGTERM, then SIGKILL; the group is checked first, so a node whose
+   * output only drains slowly is not called names.
+   */
+  #endLeftovers(child: ChildProcess): void {
+    const pid = child.pid
+    if (pid === undefined) return
+    const groupAlive = (): boolean => {
+      try {
+        process.kill(-pid, 0)
+        return true
+      } catch {
+        return false
+      }
+    }
+    const closed = (): boolean => child.stdout?.readableEnded !== false && child.stderr?.readableEnded !== false
+    const term = setTimeout(() => {
+      if (closed() || !groupAlive()) return
+      this.#host.log({
+        source: 'dora-ts',
+        stream: 'supervisor',
+        level: 'warn',
+        text: `${this.display} exited, but processes it started (its process group ${pid}) still hold its output: stopping them, as the node has ended`,
+      })
+      killGroup(child, 'SIGTERM')
+      const kill = setTimeout(() => {
+        if (!closed() && groupAlive()) killGroup(child, 'SIGKILL')
+      }, LEFTOVER_GRACE_MS)
+      kill.unref()
+    }, LEFTOVER_DRAIN_MS)
+    term.unref()
+    child.once('close', () => clearTimeout(term))
   }
 
   /** A (re)started node must register within health_check_timeout, or it counts as crashed. */
