@@ -84,6 +84,13 @@ export class InvalidStateKeyError extends DoraError {
   }
 }
 
+export class InvalidStateValueError extends DoraError {
+  declare readonly code: 'DORA_INVALID_STATE_VALUE'
+  constructor(message: string, options: DoraErrorOptions = {}) {
+    super('DORA_INVALID_STATE_VALUE', message, options)
+  }
+}
+
 for (const cls of [
   NodeConnectError,
   UnknownOutputError,
@@ -93,6 +100,7 @@ for (const cls of [
   SupervisorGoneError,
   InvalidOperatorError,
   InvalidStateKeyError,
+  InvalidStateValueError,
 ])
   registerErrorClass(cls)
 
@@ -113,9 +121,21 @@ export function checkMessageId(messageId: unknown, who: string): void {
 
 export function checkPayload(data: unknown, who: string): asserts data is Uint8Array {
   if (data instanceof Uint8Array) return
-  throw new InvalidSendError(`${who} tried to send a ${data === null ? 'null' : typeof data} payload; payloads are Uint8Array`, {
+  throw new InvalidSendError(`${who} tried to send a ${kindOf(data)} payload; payloads are Uint8Array`, {
     hint: 'Encode the value first, e.g. with encodeJson(value) or typedArrayBytes(array), or use sendJson().',
   })
+}
+
+/** Refuse a saveState value that is not bytes (it said "tried to send a number payload", though nothing was sent). */
+export function checkStateValue(value: unknown, key: string, who: string): asserts value is Uint8Array {
+  if (value instanceof Uint8Array) return
+  throw new InvalidStateValueError(`${who} passed saveState(${JSON.stringify(key)}) a ${kindOf(value)} value; state values are Uint8Array`, {
+    hint: "Encode the value first, e.g. with msgpack.encode(value) or json.encode(value) (import { msgpack } from 'dora-ts'), and decode it in restoreState.",
+  })
+}
+
+function kindOf(value: unknown): string {
+  return value === null ? 'null' : typeof value
 }
 
 /**

@@ -55,6 +55,7 @@ export {
   SupervisorGoneError,
   InvalidOperatorError,
   InvalidStateKeyError,
+  InvalidStateValueError,
 } from './errors.js'
 export { ClosedError } from '../src/transport/errors.js'
 export { DoraError, type DoraErrorCode } from '../src/errors.js'

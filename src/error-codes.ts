@@ -130,6 +130,11 @@ export const ERROR_CODES = {
     module: 'node-sdk/errors.ts',
     doc: '`saveState`/`deleteState` called with a key that is not a non-empty string (thrown into the handler)',
   },
+  DORA_INVALID_STATE_VALUE: {
+    className: 'InvalidStateValueError',
+    module: 'node-sdk/errors.ts',
+    doc: '`saveState` called with a value that is not a `Uint8Array` (encode it first, e.g. `msgpack.encode(value)`; thrown into the handler)',
+  },
 
   // Runtime plumbing (src/transport/, src/errors.ts).
   DORA_CLOSED: {

@@ -16,7 +16,7 @@ import { RecycledBuffers } from './state-buffers.js'
 import { WorkerLinks } from './worker-links.js'
 import { EventQueue, type Queued } from './event-queue.js'
 import { MEMORY_LIMIT_ENV, MemoryWatch } from './memory-watch.js'
-import { checkOutput, checkPayload, checkPayloadSize, InvalidOperatorError, InvalidStateKeyError } from '../../node-sdk/errors.js'
+import { checkOutput, checkPayload, checkPayloadSize, checkStateValue, InvalidOperatorError, InvalidStateKeyError } from '../../node-sdk/errors.js'
 import { toOperatorDefinition, type OperatorContext, type OperatorHandlers, type OperatorSendOptions } from '../../node-sdk/operator.js'
 import { encodeJson, Encoding } from '../../node-sdk/payload.js'
 import { createKvs } from '../../node-sdk/kvs.js'
@@ -182,7 +182,7 @@ const ctx: OperatorContext = {
   ),
   saveState(key: string, value: Uint8Array) {
     checkStateKey(key)
-    checkPayload(value, who)
+    checkStateValue(value, key, who)
     // Copy now (the caller may reuse its buffer, and the copy is ours to transfer later), with
     // its seal after it: the checksum is computed here, beside the handler, not on the
     // supervisor's routing thread that commits every operator's events (checksum.ts).
