@@ -17,8 +17,19 @@ import { waitFor } from '../fixtures/wait-for.js'
 
 const LOADER = fixture('slow-operator.mjs')
 
-/** A run of `yaml` whose operators get the load warning after 300 ms; not awaited: start() waits for the loads. */
-function runOf(t: Test, yaml: string): { run: DataflowRun; logs: LogEntry[]; started: Promise<void> } {
+/**
+ * A run of the fixture as operator `id` with `env`, on a 50 ms timer, warned about after 300 ms;
+ * its start is not awaited here: start() waits for the load.
+ */
+function runOf(t: Test, id: string, env: Record<string, string>): { run: DataflowRun; logs: LogEntry[]; started: Promise<void> } {
+  const yaml = `nodes:
+  - id: ${id}
+    env: ${JSON.stringify(env)}
+    operator:
+      javascript: ${LOADER}
+      inputs:
+        tick: dora/timer/millis/50
+`
   const dir = t.testdir({})
   const file = join(dir, 'dataflow.yml')
   writeFileSync(file, yaml)
@@ -40,18 +51,7 @@ function runOf(t: Test, yaml: string): { run: DataflowRun; logs: LogEntry[]; sta
 const dump = (logs: LogEntry[]): string => logs.map((l) => `[${l.source}] ${l.text}`).join('\n')
 
 t.test('an operator stuck loading is named after the load warning, and a Stop ends it at once', async (t) => {
-  const { run, logs, started } = runOf(
-    t,
-    `nodes:
-  - id: stuck
-    env:
-      MODE: forever
-    operator:
-      javascript: ${LOADER}
-      inputs:
-        tick: dora/timer/millis/50
-`,
-  )
+  const { run, logs, started } = runOf(t, 'stuck', { MODE: 'forever' })
   await waitFor(() => logs.some((l) => l.text.includes('stuck has not finished loading 0.3 s after its worker started')), {
     what: 'the load warning',
     detail: () => dump(logs),
@@ -72,18 +72,7 @@ t.test('an operator stuck loading is named after the load warning, and a Stop en
 })
 
 t.test('an operator that only loads slowly gets the warning, then runs', async (t) => {
-  const { run, logs, started } = runOf(
-    t,
-    `nodes:
-  - id: slow
-    env:
-      LOAD_MS: "1500"
-    operator:
-      javascript: ${LOADER}
-      inputs:
-        tick: dora/timer/millis/50
-`,
-  )
+  const { run, logs, started } = runOf(t, 'slow', { LOAD_MS: '1500' })
   await started
   t.ok(
     logs.some((l) => l.text.includes('slow has not finished loading 0.3 s')),
@@ -96,19 +85,7 @@ t.test('an operator that only loads slowly gets the warning, then runs', async (
 })
 
 t.test('a handler that runs past the warning time is named while it runs, and again when it returns', async (t) => {
-  const { run, logs, started } = runOf(
-    t,
-    `nodes:
-  - id: busy
-    env:
-      HANG_AT: "2"
-      HANDLER_MS: "1500"
-    operator:
-      javascript: ${LOADER}
-      inputs:
-        tick: dora/timer/millis/50
-`,
-  )
+  const { run, logs, started } = runOf(t, 'busy', { HANG_AT: '2', HANDLER_MS: '1500' })
   await started
   // The line that it returned comes at the watch's next look, after the event itself.
   await waitFor(() => logs.some((l) => l.text.startsWith('busy is through that event')), { what: 'the line that it returned', detail: () => dump(logs) })
