@@ -58,7 +58,10 @@ function offsetAt(seen: number, mono: number): number {
   if (!ahead && (seen >= offsetMs - STEP_MS || mono < backwardCheckAfterMs)) return offsetMs
   if (!ahead) backwardCheckAfterMs = mono + BACKWARD_RECHECK_MS
   const measured = measureOffsetMs()
-  if (Math.abs(measured - offsetMs) > STEP_MS) offsetMs = measured
+  // Ahead, the offset is at least what was seen (a lower bound), even if the measurement was
+  // preempted into a looser one: else every stamp would measure again.
+  if (ahead) offsetMs = Math.max(measured, seen)
+  else if (Math.abs(measured - offsetMs) > STEP_MS) offsetMs = measured
   return offsetMs
 }
 

@@ -250,7 +250,28 @@ export class OperatorHost implements Unit {
 
   /** Launch the first worker. Rejects when the operator fails to load (no restart loop). */
   start(): Promise<void> {
-    // Here, not in the constructor: a run that fails before its units start never ends them.
+    this.#watchLongHandlers()
+    return new Promise((resolve, reject) => {
+      const first: FirstLaunch = {
+        resolve: () => {
+          this.#unsettledStart = undefined
+          resolve()
+        },
+        reject: (err) => {
+          this.#unsettledStart = undefined
+          reject(err)
+        },
+      }
+      this.#unsettledStart = first.reject
+      this.#launch(first)
+    })
+  }
+
+  /**
+   * Say when a handler has run for the warning time, unless its `timeout:` ends it first.
+   * From start(), not the constructor: a run that fails before its units start never ends them.
+   */
+  #watchLongHandlers(): void {
     if (this.spec.timeout === undefined || this.spec.timeout * 1000 > this.#warningMs) {
       this.#longHandler ??= new LongHandlerWatch({
         warnAfterMs: this.#warningMs,
@@ -271,22 +292,6 @@ export class OperatorHost implements Unit {
           }),
       })
     }
-    return new Promise((resolve, reject) => {
-      const settled = (): void => {
-        this.#unsettledStart = undefined
-      }
-      this.#unsettledStart = reject
-      this.#launch({
-        resolve: () => {
-          settled()
-          resolve()
-        },
-        reject: (err) => {
-          settled()
-          reject(err)
-        },
-      })
-    })
   }
 
   pump(): void {
@@ -349,8 +354,9 @@ export class OperatorHost implements Unit {
    * An operator whose module's top level, restoreState() or init() never returns (a loop, a
    * wait on a device that never answers) held `dora-ts run` silent: no line, no "running",
    * until Ctrl-C, and then the whole grace period. Say so once it has loaded for
-   * {@link SLOW_WARNING_S} (or the run's operatorWarningMs), naming the operator and what to set; a Stop then ends it at once
-   * (stopUnits): it cannot handle one, and nothing of it has committed.
+   * {@link SLOW_WARNING_S} (or the run's operatorWarningMs), naming the operator and what to
+   * set; a Stop then ends it at once (stopUnits): it cannot handle one, and nothing of it has
+   * committed.
    */
   #armLoadWarning(): void {
     this.#clearLoadWarning()
