@@ -8,12 +8,12 @@
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
+import { ROOT } from '../fixtures/paths.js'
 import { dump, startInProcess } from './fixtures/in-process.js'
 
-/** This repository: what a project's node_modules/dora-ts links to. */
-const REPO = fileURLToPath(new URL('../../../', import.meta.url))
+/** This repository: what a project's node_modules/dora-ts links to (from dist/test/ or, under tap's TypeScript loader, test/). */
+const REPO = ROOT
 
 const JS_NODE = `import { Node } from 'dora-ts'
 const node = await Node.connect()
@@ -129,7 +129,7 @@ t.test('a file outside any project with dora-ts installed is told to install it'
         tick: dora/timer/millis/50
 `,
   )
-  const install = `not in a project with dora-ts installed: run \`npm install ${REPO.replace(/\/$/, '')}\``
+  const install = `not in a project with dora-ts installed: run \`npm install ${REPO}\``
   t.match(errors.get('node'), /^exited with code 1: \S+node\.mjs is /)
   t.ok(errors.get('node')?.includes(install), `the node advises: ${install}`, { error: errors.get('node') })
   t.match(errors.get('operator'), /^failed to load \S+operator\.mjs: Cannot find \w+ 'dora-ts'.*; it is /)

@@ -89,17 +89,25 @@ t.test('a handler that runs past the warning time is named while it runs, and ag
   await started
   // The line that it returned comes at the watch's next look, after the event itself.
   await waitFor(() => logs.some((l) => l.text.startsWith('busy is through that event')), { what: 'the line that it returned', detail: () => dump(logs) })
-  const notices = logs.filter((l) => l.source === 'dora-ts' && l.text.startsWith('busy ')).map((l) => `${l.level} ${l.text}`)
-  t.equal(notices.length, 2, notices.join('\n'))
+  // Its load may be named too on a loaded machine (over 300 ms), and another event may run
+  // 300 ms: what must hold is a warning while the 1.5 s handler ran, and the line after it.
+  const handling = logs.filter((l) => l.source === 'dora-ts' && /^busy (has been handling|is through)/.test(l.text))
+  const warnings = handling.filter((l) => l.level === 'warn')
+  t.ok(warnings.length >= 1, handling.map((l) => l.text).join('\n'))
   t.match(
-    notices[0],
-    /^warn busy has been handling one event for \d+\.\d s: a handler has not returned .* `timeout:` on operator "busy" makes a handler that long count as a crash/,
+    warnings[0]?.text,
+    /^busy has been handling one event for \d+\.\d s: a handler has not returned .* `timeout:` on operator "busy" makes a handler that long count as a crash/,
   )
-  t.match(notices[1], /^info busy is through that event, about \d+\.\d s after it began$/)
+  t.ok(
+    handling.some((l) => l.level === 'info' && /^busy is through that event, about \d+\.\d s after it began$/.test(l.text)),
+    handling.map((l) => l.text).join('\n'),
+  )
   // Said while it ran: before the event it was on was logged as handled.
-  const warnedAt = logs.findIndex((l) => l.text.startsWith('busy has been handling'))
   const handledAt = logs.findIndex((l) => l.source === 'busy' && l.text === 'event 2')
-  t.ok(warnedAt < handledAt, 'the warning came while the handler ran')
+  t.ok(
+    logs.some((l, i) => i < handledAt && l.text.startsWith('busy has been handling')),
+    'the warning came while the handler ran',
+  )
   run.stop()
   t.ok((await run.done).ok, dump(logs))
 })
