@@ -24,6 +24,7 @@ import type { SupervisorToNode, WireStop } from '../../src/protocol/node/message
 import type { CustomNodeSpec } from '../../src/spec/types.js'
 import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID, ENV_NODE_SECRET, ENV_SUPERVISOR_PID } from '../../src/transport/env.js'
 import { loadFailureHint } from '../../src/spec/load-hint.js'
+import { isAlive } from '../../src/transport/run-dir.js'
 import { CRASH_NOTE_ENV, crashNotePath, takeCrashNote } from '../../src/transport/crash-note.js'
 import { newNodeSecret } from '../../src/security/node-secret.js'
 import type { Frames } from '../../src/transport/send-queue.js'
@@ -294,14 +295,7 @@ export class CustomNode implements Unit {
   #endLeftovers(child: ChildProcess): void {
     const pid = child.pid
     if (pid === undefined) return
-    const groupAlive = (): boolean => {
-      try {
-        process.kill(-pid, 0)
-        return true
-      } catch {
-        return false
-      }
-    }
+    const groupAlive = (): boolean => isAlive(-pid)
     const closed = (): boolean => child.stdout?.readableEnded !== false && child.stderr?.readableEnded !== false
     const term = setTimeout(() => {
       if (closed() || !groupAlive()) return

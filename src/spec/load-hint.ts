@@ -5,10 +5,11 @@
  * - **An ES module its package loads as CommonJS.** A `.js` or `.ts` file is an ES module to
  *   Node (and tsx) only under a package.json that says `"type": "module"`; `npm init` writes
  *   `"type": "commonjs"`, and without a type only Node's syntax detection (Node 20.19 and
- *   later, `.js` only) saves a file. Our examples and the SDK are ES modules, so a node copied into such a project failed
- *   on its first line with Node's or esbuild's message (`Cannot use import statement outside a
- *   module`, `Top-level await is currently not supported with the "cjs" output format`) and a
- *   stack of loader frames, restarted with back-off, and nothing said which file to change.
+ *   later, `.js` only) saves a file. Our examples and the SDK are ES modules, so a node copied
+ *   into such a project failed on its first line with Node's or esbuild's message (`Cannot
+ *   use import statement outside a module`, `Top-level await is currently not supported with
+ *   the "cjs" output format`) and a stack of loader frames, restarted with back-off, and
+ *   nothing said which file to change.
  * - **dora-ts not installed where the file is.** `Cannot find package 'dora-ts'`: the file
  *   lives outside any project that depends on dora-ts.
  *
