@@ -32,6 +32,7 @@ import type { DeliveredEvent, StopEvent } from '../../src/events.js'
 import type { Inbox } from './inbox.js'
 import type { Reaper, TrackedSpawnOptions } from './reaper.js'
 import { oomScoreAdjOf } from './oom-score.js'
+import { groupMemory } from './group-memory.js'
 import { RestartBudget, STOPPING_REASON } from './restart-policy.js'
 import { forEachLine, LineTail, type Unit, type UnitHost, type UnitResult, type UnitStatus } from './unit.js'
 import { errorMessage } from '../../src/errors.js'
@@ -272,6 +273,7 @@ export class CustomNode implements Unit {
       }
       child.once('spawn', () => {
         this.#status = 'running'
+        this.#watchMemory(child)
         this.#armHealthCheck()
         this.#armConnectWarning()
         resolve()
@@ -313,6 +315,31 @@ export class CustomNode implements Unit {
     }, LEFTOVER_DRAIN_MS)
     term.unref()
     child.once('close', () => clearTimeout(term))
+  }
+
+  /**
+   * `max_memory_mb`: the node's processes are read once a second (group-memory.ts); over the
+   * limit, the group is killed at once (a SIGTERM's grace would let a runaway allocation take
+   * the machine) and the node counts as crashed, so its restart_policy applies.
+   */
+  #watchMemory(child: ChildProcess): void {
+    const limitMb = this.spec.maxMemoryMb
+    const pid = child.pid
+    if (limitMb === undefined || pid === undefined) return
+    const unwatch = groupMemory.watch(pid, limitMb, (resident) => {
+      if (child !== this.#child || child.exitCode !== null || child.signalCode !== null) return
+      const held = `${Math.round(resident / (1024 * 1024))} MiB`
+      this.#failure ??= `ran out of memory: its processes held ${held} resident, over max_memory_mb ${limitMb} MiB, so it was killed`
+      this.#host.log({
+        source: 'dora-ts',
+        stream: 'supervisor',
+        level: 'warn',
+        text: `${this.display} holds ${held} resident (its process group ${pid}), over max_memory_mb ${limitMb} MiB: killing it`,
+      })
+      this.#signalled = true
+      killGroup(child, 'SIGKILL')
+    })
+    child.once('exit', unwatch)
   }
 
   /** A (re)started node must register within health_check_timeout, or it counts as crashed. */

@@ -62,6 +62,7 @@ export interface DraftCustomBody {
   args: string[]
   connectTimeout?: number | undefined
   oomScoreAdj?: number | undefined
+  maxMemoryMb?: number | undefined
   inputs: DraftInput[]
   outputs: string[] | undefined
 }

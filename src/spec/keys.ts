@@ -150,6 +150,11 @@ export const NODE_KEYS = {
       "dora-ts, custom nodes (Linux): the kernel's OOM-killer adjustment of the node's process, -1000 to 1000, as docker-compose's `oom_score_adj`. Default: the supervisor's own plus 300, so that under memory pressure the kernel ends a node (restarted by its `restart_policy`) before the supervisor, whose death stops every node. Below the supervisor's own needs root or CAP_SYS_RESOURCE.",
     schema: { type: 'integer', minimum: -1000, maximum: 1000 },
   },
+  max_memory_mb: {
+    description:
+      "dora-ts, custom nodes (Linux): memory limit of the node in MiB, the resident memory (RSS) of its processes together (its process group, a wrapper script's children included), read every second; a node over it is killed and counts as crashed, so its `restart_policy` applies. Default: none. An operator's limit goes under `operator:`.",
+    schema: { type: 'integer', minimum: 1 },
+  },
   env: {
     description: 'Environment variables for this node; wins over the top-level `env`.',
     schema: { $ref: '#/$defs/env' },

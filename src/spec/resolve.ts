@@ -137,6 +137,7 @@ class Resolver {
         args: body.args,
         connectTimeout: body.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_S,
         oomScoreAdj: body.oomScoreAdj,
+        maxMemoryMb: body.maxMemoryMb,
         inputs: body.inputs.map((input) => this.input(input, scope, true)),
         outputs: body.outputs ?? [],
       }

@@ -130,6 +130,11 @@ export interface CustomNodeSpec extends NodeSpecBase {
    * supervisor's own plus {@link DEFAULT_OOM_SCORE_ADJ_ABOVE_SUPERVISOR}.
    */
   oomScoreAdj?: number | undefined
+  /**
+   * The most resident memory, in MiB, the node's processes may hold together (`max_memory_mb:`;
+   * runtime/supervisor/group-memory.ts); undefined: no limit.
+   */
+  maxMemoryMb?: number | undefined
   inputs: InputSpec[]
   outputs: string[]
 }

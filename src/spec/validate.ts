@@ -299,6 +299,7 @@ class Validator implements ValidateContext {
       args,
       connectTimeout: this.read.duration(f.connect_timeout, scope, true),
       oomScoreAdj: this.read.integer(f.oom_score_adj, scope, -1000, 1000),
+      maxMemoryMb: this.read.integer(f.max_memory_mb, scope, 1),
       inputs: validateInputs(this, f.inputs, scope),
       outputs: validateOutputs(this, f.outputs, scope, rejected),
     }
@@ -321,6 +322,15 @@ class Validator implements ValidateContext {
         scope,
         "`oom_score_adj` is for custom nodes (`path:`): operators run in the supervisor's process",
         'remove `oom_score_adj:`; `max_memory_mb:` bounds an operator',
+      )
+    }
+    if (f.max_memory_mb !== undefined) {
+      this.problems.add(
+        'DORA_SPEC_CONFLICTING_KEYS',
+        f.max_memory_mb.key,
+        scope,
+        "`max_memory_mb` beside `operator:` is for custom nodes (`path:`); an operator's limit is its own",
+        'indent `max_memory_mb:` under `operator:` (or put it in each entry of `operators:`)',
       )
     }
     for (const key of ['args', 'inputs', 'outputs'] as const) {

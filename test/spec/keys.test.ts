@@ -41,6 +41,7 @@ const SAMPLES: Record<keyof typeof KEY_TABLES, Record<string, unknown>> = {
     health_check_timeout: '1m',
     connect_timeout: '30s',
     oom_score_adj: 500,
+    max_memory_mb: 512,
   },
   operator: {
     id: 'op',
@@ -88,12 +89,12 @@ t.test('the validator accepts every supported key of the table with a valid valu
     nodes: [
       { ...pick('node', ['operator', 'operators']), inputs: { tick: 'dora/timer/millis/5', long: input } },
       {
-        ...pick('node', ['path', 'args', 'inputs', 'outputs', 'operators', 'connect_timeout', 'oom_score_adj']),
+        ...pick('node', ['path', 'args', 'inputs', 'outputs', 'operators', 'connect_timeout', 'oom_score_adj', 'max_memory_mb']),
         id: 'single',
         operator: { ...operator, inputs: { x: input } },
       },
       {
-        ...pick('node', ['path', 'args', 'inputs', 'outputs', 'operator', 'connect_timeout', 'oom_score_adj']),
+        ...pick('node', ['path', 'args', 'inputs', 'outputs', 'operator', 'connect_timeout', 'oom_score_adj', 'max_memory_mb']),
         id: 'list',
         operators: [operator, { ...operator, id: 'js', typescript: undefined, javascript: './op.js' }],
       },

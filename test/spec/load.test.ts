@@ -30,6 +30,7 @@ nodes:
     health_check_timeout: 10
     connect_timeout: 30s
     oom_score_adj: 500
+    max_memory_mb: 512
   - id: obstacle-filter
     operator:
       typescript: ./examples/operators/filter.ts
@@ -93,6 +94,7 @@ t.test('a full dataflow resolves to the expected spec', async (t) => {
         args: ['--rate', '10', '--frame', 'base link'],
         connectTimeout: 30,
         oomScoreAdj: 500,
+        maxMemoryMb: 512,
         inputs: [
           {
             id: 'tick',
@@ -221,6 +223,7 @@ t.test('a full dataflow resolves to the expected spec', async (t) => {
         args: [],
         connectTimeout: 10,
         oomScoreAdj: undefined,
+        maxMemoryMb: undefined,
         inputs: [
           {
             id: 'nearest',

@@ -1,0 +1,128 @@
+/**
+ * `max_memory_mb` for custom nodes: the resident memory of each limited node's process group,
+ * read from /proc once a second, and a callback when a group holds more than its limit.
+ *
+ * Why a reading and not a kernel limit: a cgroup (systemd's MemoryMax, docker's --memory) needs
+ * a delegated cgroup tree that a supervisor started from a shell or a container rarely has, and
+ * RLIMIT_AS bounds address space, which V8 and CUDA reserve by gigabytes without using it. What
+ * a leaking perception node does to a robot is grow its resident set until the machine swaps
+ * and the kernel's OOM killer picks a process; a reading a second apart ends it long before.
+ *
+ * Why the group: the node is killed as a group (node-command.ts killGroup), and a wrapper
+ * script's `python3 detector.py` child holds the memory while the node's own pid is a shell of
+ * 2 MB. A helper that left the group (`setsid`) is neither counted nor killed.
+ *
+ * Reads are asynchronous (libuv's pool) so that a scan of a few hundred processes never holds
+ * up the supervisor's routing thread; nothing is read while no node has a limit.
+ *
+ * @module
+ */
+import { readdir, readFile } from 'node:fs/promises'
+
+/** How often the groups are read (ms). */
+export const MEMORY_SCAN_INTERVAL_MS = 1000
+
+const PROC = '/proc'
+
+interface Watched {
+  readonly pgid: number
+  readonly limitBytes: number
+  readonly over: (residentBytes: number) => void
+}
+
+/**
+ * The resident memory (VmRSS) in bytes of every process in each of `groups`, summed per group.
+ * A group none of whose processes could be read is missing from the result.
+ */
+export async function residentBytesByGroup(groups: ReadonlySet<number>): Promise<Map<number, number>> {
+  const totals = new Map<number, number>()
+  let entries: string[]
+  try {
+    entries = await readdir(PROC)
+  } catch {
+    return totals
+  }
+  await Promise.all(
+    entries.map(async (entry) => {
+      if (!/^\d+$/.test(entry)) return
+      const group = await groupOf(entry)
+      if (group === undefined || !groups.has(group)) return
+      const resident = await residentBytesOf(entry)
+      if (resident === undefined) return
+      totals.set(group, (totals.get(group) ?? 0) + resident)
+    }),
+  )
+  return totals
+}
+
+/** A process's group from /proc/<pid>/stat (after the command, which may hold spaces and parentheses); undefined once it is gone. */
+async function groupOf(pid: string): Promise<number | undefined> {
+  const stat = await readQuietly(`${PROC}/${pid}/stat`)
+  if (stat === undefined) return undefined
+  // Fields after ") ": state, ppid, pgrp, ...
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const pgrp = Number(fields[2])
+  return Number.isInteger(pgrp) ? pgrp : undefined
+}
+
+/** A process's resident set from /proc/<pid>/status, in bytes (kB there: no page size to know); a zombie has none. */
+async function residentBytesOf(pid: string): Promise<number | undefined> {
+  const status = await readQuietly(`${PROC}/${pid}/status`)
+  const kb = status === undefined ? undefined : /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]
+  return kb === undefined ? undefined : Number(kb) * 1024
+}
+
+async function readQuietly(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'latin1')
+  } catch {
+    // The process ended between the listing and the read.
+    return undefined
+  }
+}
+
+/** Watches process groups against their limits; one per supervisor process ({@link groupMemory}). */
+export class GroupMemoryWatch {
+  readonly #watched = new Set<Watched>()
+  #timer: NodeJS.Timeout | undefined
+  #scanning = false
+
+  /**
+   * Call `over` (once) when the processes of group `pgid` hold more than `limitMb` MiB resident.
+   * Returns the function that ends the watch (the node's process exited).
+   */
+  watch(pgid: number, limitMb: number, over: (residentBytes: number) => void): () => void {
+    const watched: Watched = { pgid, limitBytes: limitMb * 1024 * 1024, over }
+    this.#watched.add(watched)
+    this.#timer ??= setInterval(() => void this.#scan(), MEMORY_SCAN_INTERVAL_MS).unref()
+    return () => this.#unwatch(watched)
+  }
+
+  #unwatch(watched: Watched): void {
+    this.#watched.delete(watched)
+    if (this.#watched.size > 0) return
+    clearInterval(this.#timer)
+    this.#timer = undefined
+  }
+
+  async #scan(): Promise<void> {
+    // A scan slower than the interval (a loaded machine) is not stacked up behind.
+    if (this.#scanning || this.#watched.size === 0) return
+    this.#scanning = true
+    try {
+      const totals = await residentBytesByGroup(new Set([...this.#watched].map((w) => w.pgid)))
+      for (const watched of [...this.#watched]) {
+        const resident = totals.get(watched.pgid)
+        // Unwatched during the scan: its process has gone, the reading is of nothing of it.
+        if (resident === undefined || resident <= watched.limitBytes || !this.#watched.has(watched)) continue
+        this.#unwatch(watched)
+        watched.over(resident)
+      }
+    } finally {
+      this.#scanning = false
+    }
+  }
+}
+
+/** The supervisor process's watch: one scan a second for every limited node of every run. */
+export const groupMemory = new GroupMemoryWatch()
