@@ -2,6 +2,7 @@
 import type { CommandModule } from 'yargs'
 import { DaemonClient } from '../daemon/client.js'
 import type { DataflowInfo } from '../daemon/server.js'
+import type { UnitInfo } from '../supervisor/counters.js'
 
 interface ListArgs {
   json: boolean
@@ -10,7 +11,7 @@ interface ListArgs {
 export const listCommand: CommandModule<object, ListArgs> = {
   command: 'list',
   aliases: ['ps'],
-  describe: 'List dataflows and their nodes: status, restarts, pid, uptime, messages, state size',
+  describe: 'List dataflows and their nodes: status, restarts, pid, uptime, memory, messages, state size',
   builder: (yargs) =>
     yargs.option('json', { type: 'boolean', default: false, describe: 'Print JSON for scripts' }).example('$0 list --json', 'Machine-readable listing'),
   handler: async (args) => {
@@ -42,13 +43,14 @@ export const listCommand: CommandModule<object, ListArgs> = {
           String(u.restarts),
           u.pid === undefined ? '-' : u.kind === 'operator' ? `${u.pid}/t${u.threadId ?? '-'}` : String(u.pid),
           u.status === 'finished' || u.status === 'failed' ? '-' : formatDuration(u.uptimeMs),
+          memoryOf(u),
           String(u.messagesIn),
           String(u.messagesOut),
           String(u.messagesDropped ?? 0),
           state === undefined ? '-' : formatBytes(state.bytes),
         ]
       })
-      process.stdout.write(table(['NODE', 'KIND', 'STATUS', 'RESTARTS', 'PID', 'UPTIME', 'IN', 'OUT', 'DROPPED', 'STATE'], rows))
+      process.stdout.write(table(['NODE', 'KIND', 'STATUS', 'RESTARTS', 'PID', 'UPTIME', 'MEM', 'IN', 'OUT', 'DROPPED', 'STATE'], rows))
     }
   },
 }
@@ -61,6 +63,13 @@ function table(header: string[], rows: string[][]): string {
       .join('  ')
       .trimEnd()}\n`
   return line(header) + rows.map(line).join('')
+}
+
+/** A custom node's resident memory, and its max_memory_mb if it has one; operators live in the supervisor's process. */
+function memoryOf(u: UnitInfo): string {
+  if (u.residentBytes === undefined) return '-'
+  const held = formatBytes(u.residentBytes)
+  return u.maxMemoryMb === undefined ? held : `${held} of ${u.maxMemoryMb} MiB`
 }
 
 function formatDuration(ms: number): string {

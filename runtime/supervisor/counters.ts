@@ -40,6 +40,13 @@ export interface UnitInfo {
    * input closed).
    */
   messagesDropped: number
+  /**
+   * A running custom node's resident memory, its process group's together (group-memory.ts), in
+   * bytes; filled in by the supervisor's `list` (it reads /proc), absent for operators.
+   */
+  residentBytes?: number | undefined
+  /** A custom node's `max_memory_mb`, if it has one. */
+  maxMemoryMb?: number | undefined
 }
 
 export class UnitCounters {

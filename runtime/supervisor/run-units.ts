@@ -173,6 +173,7 @@ export function unitInfoOf(units: Iterable<Unit>, counters: UnitCounters, uncoun
       // (reported by the nodes) and what a hung or dead receiver's link log no longer holds
       // for it: one figure for `dora-ts list`.
       messagesDropped: counter.dropped + sumOf(unit.inbox.dropped.values()) + (operator ? 0 : (uncountedDrops?.(unit.key) ?? 0)),
+      maxMemoryMb: operator ? undefined : (unit as CustomNode).spec.maxMemoryMb,
     }
   })
 }
