@@ -35,6 +35,7 @@ import { writeExitCounts } from '../src/transport/exit-counts.js'
 import { DirectInputs } from './direct-inputs.js'
 import { LINK_POLL_MS, LinkInputs } from './link-inputs.js'
 import { EventBuffer } from './event-buffer.js'
+import { NodeHandlerWatch } from './handler-watch.js'
 import { StopHold } from './stop-hold.js'
 import { CLOSE_ACK_TIMEOUT_MS, NodeOutputs } from './node-outputs.js'
 
@@ -137,6 +138,8 @@ export class Node implements AsyncDisposable {
   /** A Stop(all-inputs-closed) waits here for the direct inputs still ending (see stop-hold.ts). */
   readonly #stopHold: StopHold
   #linkPoll: NodeJS.Timeout | undefined
+  /** Says when the program has been on one event for long (handler-watch.ts); from the first events(). */
+  #handlerWatch: NodeHandlerWatch | undefined
   readonly #directCounter = new DirectCounter()
   #directReport: NodeJS.Timeout | undefined
   /** The process's `exit` handler while the node is open ({@link #atExit}). */
@@ -274,6 +277,7 @@ export class Node implements AsyncDisposable {
     if (signal?.aborted) return
     const onAbort = (): void => this.#buffer.wake(true)
     signal?.addEventListener('abort', onAbort, { once: true })
+    const watch = (this.#handlerWatch ??= new NodeHandlerWatch(this.id))
     // When the program was handed its last event, on a node with direct inputs or pushed
     // events, and the event loop's idle time then (see CATCH_UP_AFTER_MS).
     let handedAt: number | undefined
@@ -309,7 +313,10 @@ export class Node implements AsyncDisposable {
             idleAt = performance.eventLoopUtilization().idle
           }
           if (event.type === 'stop' && this.#setAsideTold !== undefined) await this.#setAsideTold
+          // Not a Stop: what the program does after it (its own clean-up) holds up no input.
+          if (event.type !== 'stop') watch.taken(event.type === 'input' ? `input "${event.id}"` : event.type)
           yield event
+          watch.through()
           // The program took it and came back for more: consumed. (A loop that breaks out
           // never comes back: the event it was handling is held, consumed only once the process
           // exits with code 0, as a `for await` loop's return() cannot tell a `break` from a
@@ -330,6 +337,7 @@ export class Node implements AsyncDisposable {
         if (ended && this.#buffer.length === 0) return
       }
     } finally {
+      watch.left()
       this.#links.settle(true)
       signal?.removeEventListener('abort', onAbort)
     }
@@ -476,6 +484,7 @@ export class Node implements AsyncDisposable {
     this.#socket.close()
     clearInterval(this.#directReport)
     clearInterval(this.#linkPoll)
+    this.#handlerWatch?.close()
     this.#directInputs.release()
     this.#links.release(!now)
     this.#directIn?.close()

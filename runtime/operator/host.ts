@@ -65,7 +65,7 @@ import { workerDataOf, workerEnv, type KvsAccess } from './launch-data.js'
 import { Watchdog } from './watchdog.js'
 import { SpareSlot } from './spare-slot.js'
 import { FreshInputs } from './fresh-inputs.js'
-import { LongHandlerWatch } from './long-handler-watch.js'
+import { LongHandlerWatch } from '../../src/long-handler-watch.js'
 import { loadFailureHint } from '../../src/spec/load-hint.js'
 
 export interface OperatorHostOptions {
