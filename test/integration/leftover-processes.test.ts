@@ -5,22 +5,11 @@
  * end only when its helpers did: its restart, and the run's end, waited as long (an hour here).
  * Real processes: a shell wrapper and a `sleep` it leaves behind.
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
+import { processGone } from '../fixtures/process-gone.js'
 import { dump, startInProcess } from './fixtures/in-process.js'
-
-/** Whether `pid` is gone (or a zombie, which holds nothing and waits only to be reaped). */
-function gone(pid: number): boolean {
-  const stat = `/proc/${pid}/stat`
-  if (!existsSync(stat)) return true
-  try {
-    const text = readFileSync(stat, 'utf8')
-    return text[text.lastIndexOf(')') + 2] === 'Z'
-  } catch {
-    return true
-  }
-}
 
 t.test('a node that exits leaving a helper on its output ends at once, and its helper with it', async (t) => {
   const dir = t.testdir({
@@ -47,5 +36,5 @@ exit 1
     dump(flow.logs),
   )
   const helper = Number(readFileSync(join(dir, 'helper.pid'), 'utf8'))
-  t.ok(gone(helper), `the helper (pid ${helper}) is gone`)
+  t.ok(processGone(helper), `the helper (pid ${helper}) is gone`)
 })

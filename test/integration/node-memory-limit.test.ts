@@ -7,22 +7,11 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
+import { processGone } from '../fixtures/process-gone.js'
 import { dump, startInProcess } from './fixtures/in-process.js'
 import { ROOT } from '../fixtures/paths.js'
 
 const EATER = join(ROOT, 'test', 'fixtures', 'nodes', 'memory-eater.mjs')
-
-/** Whether `pid` is gone (or a zombie, which holds nothing). */
-function gone(pid: number): boolean {
-  const stat = `/proc/${pid}/stat`
-  if (!existsSync(stat)) return true
-  try {
-    const text = readFileSync(stat, 'utf8')
-    return text[text.lastIndexOf(')') + 2] === 'Z'
-  } catch {
-    return true
-  }
-}
 
 t.test(
   'a node whose processes grow over max_memory_mb is killed, restarted by its policy, and fails with the reason',
@@ -60,7 +49,7 @@ t.test(
     t.notOk(flow.lines('detector').includes('holding 608 MiB'), 'killed before it took what it wanted')
     const pids = readFileSync(join(dir, 'eater.pids'), 'utf8').trim().split('\n').map(Number)
     t.equal(pids.length, 2, 'each run of the node started its child')
-    for (const pid of pids) t.ok(gone(pid), `the leaking child ${pid} is gone`)
+    for (const pid of pids) t.ok(processGone(pid), `the leaking child ${pid} is gone`)
   },
 )
 
