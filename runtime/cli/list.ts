@@ -11,7 +11,7 @@ interface ListArgs {
 export const listCommand: CommandModule<object, ListArgs> = {
   command: 'list',
   aliases: ['ps'],
-  describe: 'List dataflows and their nodes: status, restarts, pid, uptime, memory, messages, state size',
+  describe: 'List dataflows and their nodes: status, restarts, pid, uptime, memory, CPU, messages, state size',
   builder: (yargs) =>
     yargs.option('json', { type: 'boolean', default: false, describe: 'Print JSON for scripts' }).example('$0 list --json', 'Machine-readable listing'),
   handler: async (args) => {
@@ -44,13 +44,14 @@ export const listCommand: CommandModule<object, ListArgs> = {
           u.pid === undefined ? '-' : u.kind === 'operator' ? `${u.pid}/t${u.threadId ?? '-'}` : String(u.pid),
           u.status === 'finished' || u.status === 'failed' ? '-' : formatDuration(u.uptimeMs),
           memoryOf(u),
+          cpuOf(u),
           String(u.messagesIn),
           String(u.messagesOut),
           String(u.messagesDropped ?? 0),
           state === undefined ? '-' : formatBytes(state.bytes),
         ]
       })
-      process.stdout.write(table(['NODE', 'KIND', 'STATUS', 'RESTARTS', 'PID', 'UPTIME', 'MEM', 'IN', 'OUT', 'DROPPED', 'STATE'], rows))
+      process.stdout.write(table(['NODE', 'KIND', 'STATUS', 'RESTARTS', 'PID', 'UPTIME', 'MEM', 'CPU', 'IN', 'OUT', 'DROPPED', 'STATE'], rows))
     }
   },
 }
@@ -70,6 +71,15 @@ function memoryOf(u: UnitInfo): string {
   if (u.residentBytes === undefined) return '-'
   const held = formatBytes(u.residentBytes)
   return u.maxMemoryMb === undefined ? held : `${held} of ${u.maxMemoryMb} MiB`
+}
+
+/**
+ * A custom node's CPU use as `ps` gives it: its processes' CPU time over its uptime, in percent
+ * of one core (a node using two cores reads 200%).
+ */
+function cpuOf(u: UnitInfo): string {
+  if (u.cpuSeconds === undefined || u.uptimeMs <= 0) return '-'
+  return `${Math.round((u.cpuSeconds * 100_000) / u.uptimeMs)}%`
 }
 
 function formatDuration(ms: number): string {

@@ -22,7 +22,7 @@ import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../../src/security/private-
 import { runRoot, runtimeDirCheck } from '../../src/transport/run-dir.js'
 import { checkDaemonRequest } from './requests.js'
 import { checkName } from '../../src/security/names.js'
-import { residentBytesByGroup } from '../supervisor/group-memory.js'
+import { usageByGroup } from '../supervisor/group-memory.js'
 
 export interface StartRequest {
   file: string
@@ -190,7 +190,7 @@ export class Daemon {
       case 'stop':
         return this.#stop(args['target'] as string | undefined, args['graceMs'] as number | undefined)
       case 'list':
-        return withResidentMemory(this.#list())
+        return withGroupUsage(this.#list())
       case 'kill':
         return this.#kill(args['target'] as string | undefined, String(args['unit'] ?? ''), (args['signal'] as NodeJS.Signals | undefined) ?? 'SIGKILL')
       case 'destroy':
@@ -349,15 +349,18 @@ export class Daemon {
 }
 
 /**
- * Each running custom node's resident memory (its process group's, as max_memory_mb counts it),
- * read from /proc when `list` asks; without /proc, the listing goes without.
+ * Each running custom node's resident memory (its process group's, as max_memory_mb counts it)
+ * and CPU time, read from /proc when `list` asks; without /proc, the listing goes without.
  */
-async function withResidentMemory(dataflows: DataflowInfo[]): Promise<DataflowInfo[]> {
+async function withGroupUsage(dataflows: DataflowInfo[]): Promise<DataflowInfo[]> {
   const running = dataflows.flatMap((df) =>
     df.units.filter((u) => u.kind === 'custom' && u.pid !== undefined && u.status !== 'finished' && u.status !== 'failed'),
   )
   if (running.length === 0) return dataflows
-  const resident = await residentBytesByGroup(new Set(running.map((u) => u.pid!)))
-  for (const unit of running) unit.residentBytes = resident.get(unit.pid!)
+  const usage = await usageByGroup(new Set(running.map((u) => u.pid!)))
+  for (const unit of running) {
+    unit.residentBytes = usage.get(unit.pid!)?.residentBytes
+    unit.cpuSeconds = usage.get(unit.pid!)?.cpuSeconds
+  }
   return dataflows
 }

@@ -45,6 +45,8 @@ export interface UnitInfo {
    * bytes; filled in by the supervisor's `list` (it reads /proc), absent for operators.
    */
   residentBytes?: number | undefined
+  /** A running custom node's CPU time (its process group's, seconds), filled in as residentBytes is. */
+  cpuSeconds?: number | undefined
   /** A custom node's `max_memory_mb`, if it has one. */
   maxMemoryMb?: number | undefined
 }

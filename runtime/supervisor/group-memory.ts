@@ -1,6 +1,7 @@
 /**
  * `max_memory_mb` for custom nodes: the resident memory of each limited node's process group,
- * read from /proc once a second, and a callback when a group holds more than its limit.
+ * read from /proc once a second, and a callback when a group holds more than its limit. The same
+ * reading, with CPU time, is what `dora-ts list` shows per node ({@link usageByGroup}).
  *
  * Why a reading and not a kernel limit: a cgroup (systemd's MemoryMax, docker's --memory) needs
  * a delegated cgroup tree that a supervisor started from a shell or a container rarely has, and
@@ -30,12 +31,29 @@ interface Watched {
   readonly over: (residentBytes: number) => void
 }
 
+/** What a process group uses, its processes' together. */
+export interface GroupUsage {
+  /** Resident memory (VmRSS), bytes. */
+  residentBytes: number
+  /**
+   * CPU time, seconds: user and system, with that of the children they waited for (a wrapper's
+   * finished commands).
+   */
+  cpuSeconds: number
+}
+
 /**
- * The resident memory (VmRSS) in bytes of every process in each of `groups`, summed per group.
- * A group none of whose processes could be read is missing from the result.
+ * Clock ticks per second of /proc's CPU times: USER_HZ, 100 on every architecture Linux runs
+ * on (the kernel converts to it for user space whatever its own HZ).
  */
-export async function residentBytesByGroup(groups: ReadonlySet<number>): Promise<Map<number, number>> {
-  const totals = new Map<number, number>()
+const USER_HZ = 100
+
+/**
+ * What the processes in each of `groups` use, summed per group. A group none of whose processes
+ * could be read is missing from the result.
+ */
+export async function usageByGroup(groups: ReadonlySet<number>): Promise<Map<number, GroupUsage>> {
+  const totals = new Map<number, GroupUsage>()
   let entries: string[]
   try {
     entries = await readdir(PROC)
@@ -45,24 +63,33 @@ export async function residentBytesByGroup(groups: ReadonlySet<number>): Promise
   await Promise.all(
     entries.map(async (entry) => {
       if (!/^\d+$/.test(entry)) return
-      const group = await groupOf(entry)
-      if (group === undefined || !groups.has(group)) return
+      const stat = await statOf(entry)
+      if (stat === undefined || !groups.has(stat.group)) return
       const resident = await residentBytesOf(entry)
       if (resident === undefined) return
-      totals.set(group, (totals.get(group) ?? 0) + resident)
+      const total = totals.get(stat.group) ?? { residentBytes: 0, cpuSeconds: 0 }
+      total.residentBytes += resident
+      total.cpuSeconds += stat.cpuSeconds
+      totals.set(stat.group, total)
     }),
   )
   return totals
 }
 
-/** A process's group from /proc/<pid>/stat (after the command, which may hold spaces and parentheses); undefined once it is gone. */
-async function groupOf(pid: string): Promise<number | undefined> {
+/**
+ * A process's group and CPU time from /proc/<pid>/stat (read after the command, which may hold
+ * spaces and parentheses); undefined once it is gone.
+ */
+async function statOf(pid: string): Promise<{ group: number; cpuSeconds: number } | undefined> {
   const stat = await readQuietly(`${PROC}/${pid}/stat`)
   if (stat === undefined) return undefined
-  // Fields after ") ": state, ppid, pgrp, ...
+  // Fields after ") ", from field 3 of proc(5): state, ppid, pgrp, ..., utime (14), stime,
+  // cutime, cstime (17).
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  const pgrp = Number(fields[2])
-  return Number.isInteger(pgrp) ? pgrp : undefined
+  const group = Number(fields[2])
+  if (!Number.isInteger(group)) return undefined
+  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + (Number(fields[i]) || 0), 0)
+  return { group, cpuSeconds: ticks / USER_HZ }
 }
 
 /** A process's resident set from /proc/<pid>/status, in bytes (kB there: no page size to know); a zombie has none. */
@@ -110,9 +137,9 @@ export class GroupMemoryWatch {
     if (this.#scanning || this.#watched.size === 0) return
     this.#scanning = true
     try {
-      const totals = await residentBytesByGroup(new Set([...this.#watched].map((w) => w.pgid)))
+      const totals = await usageByGroup(new Set([...this.#watched].map((w) => w.pgid)))
       for (const watched of [...this.#watched]) {
-        const resident = totals.get(watched.pgid)
+        const resident = totals.get(watched.pgid)?.residentBytes
         // Unwatched during the scan: its process has gone, the reading is of nothing of it.
         if (resident === undefined || resident <= watched.limitBytes || !this.#watched.has(watched)) continue
         this.#unwatch(watched)

@@ -99,10 +99,10 @@ t.test('up, start, list, kill (and the restart seen in list and logs), logs, sto
   )
   const table = await cli('list')
   t.match(table.stdout, /robot\s+[0-9a-f-]{36}\s+running/)
-  t.match(table.stdout, /NODE\s+KIND\s+STATUS\s+RESTARTS\s+PID\s+UPTIME\s+MEM\s+IN\s+OUT\s+DROPPED\s+STATE/)
-  // An operator's memory is the supervisor's; a custom node's is its processes' resident set.
-  t.match(table.stdout, /counter\s+operator\s+running\s+0\s+\d+\/t\d+\s+\d+s\s+-\s/)
-  t.match(table.stdout, /sink\s+custom\s+running\s+0\s+\d+\s+\d+s\s+\d+\.\d (KiB|MiB)\s/)
+  t.match(table.stdout, /NODE\s+KIND\s+STATUS\s+RESTARTS\s+PID\s+UPTIME\s+MEM\s+CPU\s+IN\s+OUT\s+DROPPED\s+STATE/)
+  // An operator's memory and CPU are the supervisor's; a custom node's are its processes'.
+  t.match(table.stdout, /counter\s+operator\s+running\s+0\s+\d+\/t\d+\s+\d+s\s+-\s+-\s/)
+  t.match(table.stdout, /sink\s+custom\s+running\s+0\s+\d+\s+\d+s\s+\d+\.\d (KiB|MiB)\s+\d+%\s/)
 
   const killOp = await cli('kill', 'robot', 'counter')
   t.equal(killOp.code, 0, killOp.stderr)
