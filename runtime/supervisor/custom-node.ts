@@ -33,6 +33,7 @@ import type { Inbox } from './inbox.js'
 import type { Reaper, TrackedSpawnOptions } from './reaper.js'
 import { oomScoreAdjOf } from './oom-score.js'
 import { groupMemory } from './group-memory.js'
+import { oomKillCount, signalCause } from './signal-cause.js'
 import { RestartBudget, STOPPING_REASON } from './restart-policy.js'
 import { forEachLine, LineTail, type Unit, type UnitHost, type UnitResult, type UnitStatus } from './unit.js'
 import { errorMessage } from '../../src/errors.js'
@@ -68,14 +69,6 @@ export interface CustomNodeOptions {
    */
   crashNoteDir?: string | undefined
 }
-
-/**
- * Said of a node killed by a SIGTERM that dora-ts did not send (its own come with a reason, set
- * as the failure first): most often a service manager stopping every process of the service at
- * once (systemd's default KillMode=control-group), so the node died before it got its Stop.
- */
-const FOREIGN_SIGTERM =
-  ' (not sent by dora-ts: a service manager that stops the dataflow should signal only dora-ts, which stops every node with Stop first: KillMode=mixed in a systemd unit)'
 
 /** After a node's process exited, how long its output may take to drain before its leftover processes are stopped (ms). */
 const LEFTOVER_DRAIN_MS = 500
@@ -136,6 +129,8 @@ export class CustomNode implements Unit {
   #failure: string | undefined
   /** Whether dora-ts signalled the current process (the stop ladder, `dora-ts kill`). */
   #signalled = false
+  /** The kernel's OOM kill count when the current process started (signal-cause.ts). */
+  #oomKillsAtStart: number | undefined
   readonly #stderr = new LineTail()
   readonly #host: UnitHost
   readonly #options: CustomNodeOptions
@@ -220,6 +215,7 @@ export class CustomNode implements Unit {
   start(): Promise<void> {
     this.#failure = undefined
     this.#signalled = false
+    this.#oomKillsAtStart = oomKillCount()
     this.#identity = undefined
     this.#delivery.reset()
     this.#connectedThisProcess = false
@@ -576,7 +572,7 @@ export class CustomNode implements Unit {
     // What the process had not consumed when it ended is kept for a restart (dropped otherwise).
     this.#redelivery.died()
     if (this.#failure === undefined) {
-      if (signal !== null) this.#failure = `was killed by ${signal}${signal === 'SIGTERM' && !this.#signalled ? FOREIGN_SIGTERM : ''}`
+      if (signal !== null) this.#failure = `was killed by ${signal}${signalCause(signal, this.#signalled, this.#oomKillsSince())}`
       else if (code !== 0) this.#failure = `exited with code ${code}${this.#causeOfExit(crash)}`
     }
     if (!this.#stopping && !(this.#inputsDone && this.#failure === undefined)) {
@@ -601,6 +597,12 @@ export class CustomNode implements Unit {
     if (this.#connectedThisProcess || (this.spec.runtime !== 'ts' && this.spec.runtime !== 'js')) return ''
     const hint = loadFailureHint(this.spec.path, this.#stderr.lines)
     return hint === undefined ? '' : `: ${this.spec.path} is ${hint}`
+  }
+
+  /** How many processes the kernel's OOM killer ended since the current process started, if known. */
+  #oomKillsSince(): number | undefined {
+    const now = oomKillCount()
+    return now === undefined || this.#oomKillsAtStart === undefined ? undefined : now - this.#oomKillsAtStart
   }
 
   /** Where the current process writes the exception that ends it, if the run has a place for it. */
