@@ -1,7 +1,9 @@
 /**
  * `dora-ts logs NAME [NODE]`: the logs of a dataflow's latest run (on the supervisor or in the
  * foreground with `dora-ts run`), kept on disk per run and per node, with the restarts and
- * crashes (and their errors) in order. `--follow` keeps printing until the run ends.
+ * crashes (and their errors) in order. `--follow` keeps printing until the run ends; `--tail N`
+ * starts with the last N lines, `--grep RE` keeps the lines that match (as `journalctl -n`,
+ * `docker logs --tail`, and dora's own `logs --tail --grep`).
  *
  * Every line goes to stdout, the supervisor's notices included: `dora-ts logs robot | grep` must
  * see the crash and restart lines in their place between the nodes' own lines (issue 14).
@@ -13,13 +15,26 @@ import { loggedDataflows, readRunLogs, readRunResult, runLogDirs, runLogFiles, l
 import { logExists } from '../daemon/log-files.js'
 import { join } from 'node:path'
 import { createPrinter, type Printer } from './output.js'
-import { durationOption } from './options.js'
+import { CliUsageError, durationOption } from './options.js'
+import { errorMessage } from '../../src/errors.js'
 
 interface LogsArgs {
   name: string
   node?: string | undefined
   follow: boolean
   since?: string | undefined
+  tail?: number | undefined
+  grep?: string | undefined
+}
+
+/** Which lines a reading prints. */
+export interface LogFilter {
+  /** ISO time: only lines at or after it. */
+  since?: string | undefined
+  /** Only lines whose text or node matches. */
+  grep?: RegExp | undefined
+  /** Of what is there when the reading starts, only the last this many lines (what comes after, all). */
+  tail?: number | undefined
 }
 
 export const logsCommand: CommandModule<object, LogsArgs> = {
@@ -31,8 +46,11 @@ export const logsCommand: CommandModule<object, LogsArgs> = {
       .positional('node', { type: 'string', describe: 'Only this node or operator (node/operator)' })
       .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'Keep printing until the run ends' })
       .option('since', { type: 'string', describe: 'Only lines newer than this, e.g. 5m' })
+      .option('tail', { alias: 'n', type: 'number', describe: 'Only the last N lines (then, with --follow, every new one)' })
+      .option('grep', { type: 'string', describe: 'Only lines matching this regular expression (their text or node id)' })
       .example('$0 logs robot', 'Everything the latest run of "robot" printed, crashes and restarts included')
-      .example('$0 logs robot obstacle-filter --follow', 'Follow one operator'),
+      .example('$0 logs robot obstacle-filter --follow', 'Follow one operator')
+      .example("$0 logs robot --tail 50 --grep 'crash|restart'", 'The last 50 crash and restart lines of the latest run'),
   handler: async (args) => {
     // What the log holds is this command's output: all of it on stdout, in order.
     const printer = createPrinter(process.stdout, process.stdout)
@@ -56,10 +74,42 @@ export const logsCommand: CommandModule<object, LogsArgs> = {
         hint: units.length === 0 ? 'No node has written anything yet.' : `Nodes with logs: ${units.join(', ')}.`,
       })
     }
-    const since = args.since === undefined ? undefined : new Date(Date.now() - durationOption('--since', args.since) * 1000).toISOString()
-    if (args.follow) await followRunLogs(dir, args.node, printer, since)
-    else for (const line of readRunLogs(dir, args.node)) if (since === undefined || line.time >= since) printLine(printer, line)
+    const filter: LogFilter = {
+      since: args.since === undefined ? undefined : new Date(Date.now() - durationOption('--since', args.since) * 1000).toISOString(),
+      grep: args.grep === undefined ? undefined : grepOption(args.grep),
+      tail: args.tail === undefined ? undefined : tailOption(args.tail),
+    }
+    if (args.follow) await followRunLogs(dir, args.node, printer, filter)
+    else for (const line of filtered(readRunLogs(dir, args.node), filter)) printLine(printer, line)
   },
+}
+
+function grepOption(pattern: string): RegExp {
+  try {
+    return new RegExp(pattern)
+  } catch (err) {
+    throw new CliUsageError(`--grep ${JSON.stringify(pattern)} is not a regular expression: ${errorMessage(err)}`, {
+      hint: "Use JavaScript's syntax, e.g. --grep 'crash|restart'; escape ( [ { . * + ? with a backslash to match them as they are.",
+    })
+  }
+}
+
+function tailOption(count: number): number {
+  if (!Number.isInteger(count) || count < 0)
+    throw new CliUsageError(`--tail ${count} is not a number of lines`, { hint: 'Use a whole number, e.g. --tail 50.' })
+  return count
+}
+
+/** The lines `filter` keeps, of those read in one go (its tail, of these). */
+function filtered(lines: readonly LogLine[], filter: LogFilter): LogLine[] {
+  const kept = lines.filter((line) => keeps(line, filter))
+  return filter.tail === undefined ? kept : kept.slice(Math.max(0, kept.length - filter.tail))
+}
+
+function keeps(line: LogLine, { since, grep }: LogFilter): boolean {
+  if (since !== undefined && line.time < since) return false
+  // The text without its stream word, as printed.
+  return grep === undefined || grep.test(line.text.slice(line.text.indexOf(' ') + 1)) || grep.test(line.source)
 }
 
 function printLine(printer: Printer, line: LogLine): void {
@@ -74,12 +124,15 @@ function printLine(printer: Printer, line: LogLine): void {
 }
 
 /** Print a run's logs as they grow until the run has ended; returns its result. */
-export async function followRunLogs(dir: string, unit: string | undefined, printer: Printer, since?: string): Promise<unknown> {
+export async function followRunLogs(dir: string, unit: string | undefined, printer: Printer, filter: LogFilter = {}): Promise<unknown> {
   const seen = new Map<string, number>()
+  // The tail is of what is there at the start; after it, every new line.
+  let { tail } = filter
   for (;;) {
     // Read the result first: lines written before it are then all on disk.
     const result = readRunResult(dir)
-    for (const line of readRunLogs(dir, unit, seen)) if (since === undefined || line.time >= since) printLine(printer, line)
+    for (const line of filtered(readRunLogs(dir, unit, seen), { ...filter, tail })) printLine(printer, line)
+    tail = undefined
     if (result !== undefined) return result
     await new Promise((r) => setTimeout(r, 200))
   }

@@ -57,6 +57,29 @@ t.test('logs NAME NODE shows one node with its restart notice', async (t) => {
   t.notMatch(logs.stdout, /\[source\]/)
 })
 
+t.test('logs --tail N starts with the last N lines, --grep keeps the matching ones, a bad value is one clear line', async (t) => {
+  const all = (await runCli(['logs', 'flaky-run'], { env })).stdout.trimEnd().split('\n')
+  const tail = await runCli(['logs', 'flaky-run', '--tail', '3'], { env })
+  t.equal(tail.code, 0, tail.stderr)
+  t.same(tail.stdout.trimEnd().split('\n'), all.slice(-3), 'the last 3 lines, as logs prints them')
+  const grep = await runCli(['logs', 'flaky-run', '--grep', 'restarting in|giving up'], { env })
+  t.equal(grep.code, 0, grep.stderr)
+  const kept = grep.stdout.trimEnd().split('\n')
+  t.same(
+    kept,
+    all.filter((l) => /restarting in|giving up/.test(l)),
+    'only the matching lines, in order',
+  )
+  t.ok(kept.length >= 2, kept.join('\n'))
+  // The node's id matches too: every line of the flaky node, none of the source's.
+  const byNode = (await runCli(['logs', 'flaky-run', '--grep', '^flaky$', '--tail', '1'], { env })).stdout.trimEnd().split('\n')
+  t.same(byNode, all.filter((l) => l.startsWith('[flaky]')).slice(-1))
+  const bad = await runCli(['logs', 'flaky-run', '--grep', '(unclosed'], { env })
+  t.equal(bad.code, 1)
+  t.match(bad.stderr, /^error: --grep "\(unclosed" is not a regular expression: .*\n.*escape \( \[/)
+  t.notMatch(bad.stderr, /\n\s+at /, 'no stack')
+})
+
 t.test('a chatty node: its log files stay within DORA_TS_LOG_MAX_SIZE, and logs shows its newest lines', async (t) => {
   const chattyDir = t.testdir({
     'dataflow.yml': `name: chatty
