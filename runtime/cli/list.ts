@@ -3,6 +3,7 @@ import type { CommandModule } from 'yargs'
 import { DaemonClient } from '../daemon/client.js'
 import type { DataflowInfo } from '../daemon/server.js'
 import type { UnitInfo } from '../supervisor/counters.js'
+import { formatBytes, formatDuration, memoryOf, percentOfCore, pidOf, table } from './unit-table.js'
 
 interface ListArgs {
   json: boolean
@@ -41,7 +42,7 @@ export const listCommand: CommandModule<object, ListArgs> = {
           u.kind,
           u.status,
           String(u.restarts),
-          u.pid === undefined ? '-' : u.kind === 'operator' ? `${u.pid}/t${u.threadId ?? '-'}` : String(u.pid),
+          pidOf(u),
           u.status === 'finished' || u.status === 'failed' ? '-' : formatDuration(u.uptimeMs),
           memoryOf(u),
           cpuOf(u),
@@ -56,41 +57,7 @@ export const listCommand: CommandModule<object, ListArgs> = {
   },
 }
 
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
-  const line = (cells: string[]): string =>
-    `  ${cells
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd()}\n`
-  return line(header) + rows.map(line).join('')
-}
-
-/** A custom node's resident memory, and its max_memory_mb if it has one; operators live in the supervisor's process. */
-function memoryOf(u: UnitInfo): string {
-  if (u.residentBytes === undefined) return '-'
-  const held = formatBytes(u.residentBytes)
-  return u.maxMemoryMb === undefined ? held : `${held} of ${u.maxMemoryMb} MiB`
-}
-
-/**
- * A custom node's CPU use as `ps` gives it: its processes' CPU time over its uptime, in percent
- * of one core (a node using two cores reads 200%).
- */
+/** A custom node's CPU use as `ps` gives it: its processes' CPU time over its uptime. */
 function cpuOf(u: UnitInfo): string {
-  if (u.cpuSeconds === undefined || u.uptimeMs <= 0) return '-'
-  return `${Math.round((u.cpuSeconds * 100_000) / u.uptimeMs)}%`
-}
-
-function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000))
-  if (s < 60) return `${s}s`
-  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`
-  return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`
-}
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`
+  return u.cpuSeconds === undefined || u.uptimeMs <= 0 ? '-' : percentOfCore(u.cpuSeconds, u.uptimeMs)
 }

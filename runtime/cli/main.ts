@@ -30,6 +30,7 @@ const COMMANDS: readonly CommandEntry[] = [
   { names: ['start'], load: async () => (await import('./start.js')).startCommand as CommandModule<object, never> },
   { names: ['stop'], load: async () => (await import('./stop.js')).stopCommand as CommandModule<object, never> },
   { names: ['list', 'ps'], load: async () => (await import('./list.js')).listCommand as CommandModule<object, never> },
+  { names: ['top'], load: async () => (await import('./top.js')).topCommand as CommandModule<object, never> },
   { names: ['logs'], load: async () => (await import('./logs.js')).logsCommand as CommandModule<object, never> },
   { names: ['kill'], load: async () => (await import('./kill.js')).killCommand as CommandModule<object, never> },
   { names: ['destroy'], load: async () => (await import('./destroy.js')).destroyCommand as CommandModule<object, never> },

@@ -64,6 +64,34 @@ t.test('without a supervisor, commands say so and how to start one', async (t) =
   t.match(autoUp.stderr, /supervisor started \(pid \d+\)\n.*started dataflow "robot-auto"/s)
 })
 
+t.test('top: each node’s CPU over the last interval and its messages per second, frame after frame', async (t) => {
+  const { cli } = daemonEnv(t)
+  const { file, stateDir } = dataflowFiles(t, {
+    'robot.yml': `${TICKING}  - id: spinner
+    path: ${fixture('spinner.mjs')}
+`,
+  })
+  t.equal((await cli('up')).code, 0)
+  const start = await cli('start', file, '--state-dir', stateDir)
+  t.equal(start.code, 0, start.stderr)
+  const top = await cli('top', 'robot', '-n', '2', '--interval', '1s')
+  t.equal(top.code, 0, top.stderr)
+  // Piped: frames one after the other, each headed by its time.
+  const frames = top.stdout.split(/^(?=\d{4}-\d\d-\d\dT)/m).filter((f) => f.trim() !== '')
+  t.equal(frames.length, 2, top.stdout)
+  const second = frames[1]!
+  t.match(second, /NODE\s+KIND\s+STATUS\s+RESTARTS\s+PID\s+MEM\s+CPU\s+IN\/s\s+OUT\/s\s+DROPPED/)
+  // The spinner's CPU over that second (some share of a core on a loaded machine, never '-').
+  t.match(second, /spinner\s+custom\s+running\s+0\s+\d+\s+\d+\.\d MiB\s+\d+%\s+0\.0\s+0\.0\s/, second)
+  // The sink gets the counter's outputs: a rate, not a count.
+  const sinkIn = /sink\s+custom\s+running\s+0\s+\d+\s+\S+ \S+\s+\d+%\s+([\d.]+)\s/.exec(second)?.[1]
+  t.ok(sinkIn !== undefined && Number(sinkIn) > 0, `the sink's inputs per second: ${sinkIn}\n${second}`)
+  t.match(second, /counter\s+operator\s+running\s+0\s+\d+\/t\d+\s+-\s+-\s+[\d.]+\s+[\d.]+\s/)
+  const none = await cli('top', 'nosuch', '-n', '1')
+  t.equal(none.code, 1)
+  t.match(none.stderr, /^error: no dataflow on the supervisor is named "nosuch".*\nListed: robot\./)
+})
+
 t.test('up, start, list, kill (and the restart seen in list and logs), logs, stop, destroy', async (t) => {
   const { cli } = daemonEnv(t)
   const { file, stateDir } = dataflowFiles(t)
