@@ -360,6 +360,11 @@ export const ERROR_CODES = {
     doc: 'a dataflow with that name already runs on the supervisor',
   },
   DORA_DAEMON_UNKNOWN_NODE: { className: 'UnknownNodeError', module: 'runtime/daemon/errors.ts', doc: 'the dataflow has no node or operator of that name' },
+  DORA_DAEMON_NOT_RESTARTABLE: {
+    className: 'NotRestartableError',
+    module: 'runtime/daemon/errors.ts',
+    doc: '`dora-ts restart` named a node that has ended for good, or its dataflow is stopping',
+  },
   DORA_DAEMON_BAD_REQUEST: {
     className: 'BadControlRequestError',
     module: 'runtime/daemon/errors.ts',

@@ -32,6 +32,7 @@ const COMMANDS: readonly CommandEntry[] = [
   { names: ['list', 'ps'], load: async () => (await import('./list.js')).listCommand as CommandModule<object, never> },
   { names: ['top'], load: async () => (await import('./top.js')).topCommand as CommandModule<object, never> },
   { names: ['logs'], load: async () => (await import('./logs.js')).logsCommand as CommandModule<object, never> },
+  { names: ['restart'], load: async () => (await import('./restart.js')).restartCommand as CommandModule<object, never> },
   { names: ['kill'], load: async () => (await import('./kill.js')).killCommand as CommandModule<object, never> },
   { names: ['destroy'], load: async () => (await import('./destroy.js')).destroyCommand as CommandModule<object, never> },
   { names: ['daemon'], load: async () => (await import('./daemon.js')).daemonCommand as CommandModule<object, never> },

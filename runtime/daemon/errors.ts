@@ -41,6 +41,14 @@ export class UnknownNodeError extends DoraError {
   }
 }
 
+/** `dora-ts restart` named a node that has ended for good, or its dataflow is stopping. */
+export class NotRestartableError extends DoraError {
+  declare readonly code: 'DORA_DAEMON_NOT_RESTARTABLE'
+  constructor(message: string, options: DoraErrorOptions = {}) {
+    super('DORA_DAEMON_NOT_RESTARTABLE', message, options)
+  }
+}
+
 /** A control request the daemon does not understand. */
 export class BadControlRequestError extends DoraError {
   declare readonly code: 'DORA_DAEMON_BAD_REQUEST'
@@ -63,6 +71,7 @@ for (const cls of [
   UnknownDataflowError,
   DataflowNameInUseError,
   UnknownNodeError,
+  NotRestartableError,
   BadControlRequestError,
   LogDirError,
 ]) {

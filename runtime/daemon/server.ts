@@ -12,10 +12,11 @@ import { tryAcquirePidFile } from '../../src/transport/pid-file.js'
 import { ControlServer, type CurveEndpoint } from '../control/server.js'
 import { DataflowRun, type RunResult, type UnitInfo, type UnitReport } from '../supervisor/dataflow-run.js'
 import { CustomNode } from '../supervisor/custom-node.js'
+import type { Unit } from '../supervisor/unit.js'
 import { SLOW_WARNING_S, OperatorHost } from '../operator/host.js'
 import { daemonPaths, ensureLogsRoot, type DaemonPaths } from './paths.js'
 import { logUnitsOf, RunLogWriter } from './run-logs.js'
-import { BadControlRequestError, DataflowNameInUseError, UnknownDataflowError, UnknownNodeError } from './errors.js'
+import { BadControlRequestError, DataflowNameInUseError, NotRestartableError, UnknownDataflowError, UnknownNodeError } from './errors.js'
 import { loadCurveKeys, readAllowedClients } from '../../src/security/curve-keys.js'
 import { RateLimitedLog } from '../../src/security/rate-limited-log.js'
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../../src/security/private-path.js'
@@ -193,6 +194,8 @@ export class Daemon {
         return withGroupUsage(this.#list())
       case 'kill':
         return this.#kill(args['target'] as string | undefined, String(args['unit'] ?? ''), (args['signal'] as NodeJS.Signals | undefined) ?? 'SIGKILL')
+      case 'restart':
+        return this.#restart(args['target'] as string | undefined, String(args['unit'] ?? ''))
       case 'destroy':
         return { stopped: await this.#stopAll() }
       default:
@@ -294,14 +297,7 @@ export class Daemon {
   }
 
   #kill(target: string | undefined, unitName: string, signal: NodeJS.Signals): { unit: string; pid?: number | undefined } {
-    const entry = this.#find(target, true)
-    const unit = entry.run.findUnit(unitName)
-    if (unit === undefined) {
-      const names = entry.run.unitInfo().map((u) => u.name)
-      throw new UnknownNodeError(`dataflow "${entry.name}" has no node or operator "${unitName}"`, {
-        hint: `Its nodes and operators are: ${names.join(', ')}.`,
-      })
-    }
+    const { unit } = this.#findUnit(target, unitName)
     const reason = `killed on purpose by dora-ts kill (${unit instanceof CustomNode ? signal : 'worker terminated'})`
     if (unit instanceof CustomNode) {
       const pid = unit.pid
@@ -310,6 +306,32 @@ export class Daemon {
     }
     unit.crash(reason)
     return { unit: unit.display }
+  }
+
+  /** `dora-ts restart NAME NODE`: the node or operator starts again now, whatever its restart policy. */
+  #restart(target: string | undefined, unitName: string): { unit: string; pid?: number | undefined } {
+    const { entry, unit } = this.#findUnit(target, unitName)
+    const pid = unit instanceof CustomNode ? unit.pid : undefined
+    const why = unit.restartNow('is being restarted on purpose (dora-ts restart)')
+    if (why !== undefined) {
+      throw new NotRestartableError(`${unit.display} of dataflow "${entry.name}" cannot be restarted: ${why}`, {
+        hint: 'dora-ts restart acts on a running node; to run an ended one again, start the dataflow again (dora-ts stop, then dora-ts start).',
+      })
+    }
+    return { unit: unit.display, pid }
+  }
+
+  /** A running dataflow's node or operator, by the name users see. */
+  #findUnit(target: string | undefined, unitName: string): { entry: Entry; unit: Unit } {
+    const entry = this.#find(target, true)
+    const unit = entry.run.findUnit(unitName)
+    if (unit === undefined) {
+      const names = entry.run.unitInfo().map((u) => u.name)
+      throw new UnknownNodeError(`dataflow "${entry.name}" has no node or operator "${unitName}"`, {
+        hint: `Its nodes and operators are: ${names.join(', ')}.`,
+      })
+    }
+    return { entry, unit }
   }
 
   #list(): DataflowInfo[] {

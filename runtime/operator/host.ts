@@ -47,7 +47,7 @@ import {
 import type { OperatorLinks } from './operator-links.js'
 import { STAGED_PREFIX } from '../../src/store/state/segments.js'
 import { SPLIT_BYTES } from '../../src/store/state/outbox.js'
-import { RestartBudget, STOPPING_REASON } from '../supervisor/restart-policy.js'
+import { RestartBudget, STOPPING_REASON, type RestartDecision } from '../supervisor/restart-policy.js'
 import { displayName, operatorKey } from '../supervisor/routing.js'
 import { LineTail, type LogEntry, type Unit, type UnitHost, type UnitResult, type UnitStatus } from '../supervisor/unit.js'
 import { Deliveries, poisonReport, type InFlight } from './deliveries.js'
@@ -339,6 +339,21 @@ export class OperatorHost implements Unit {
   crash(reason = 'killed on purpose'): void {
     // Not the input's fault: it does not count towards max_redeliveries.
     if (this.#worker !== undefined) this.#crash(reason, false)
+  }
+
+  restartNow(reason: string): string | undefined {
+    if (this.inbox.stopRequested) return 'its dataflow is stopping'
+    if (this.#endedReported) return 'it has ended for good'
+    if (this.#status === 'restarting') {
+      // Waiting out its restart delay: now.
+      clearTimeout(this.#restartTimer)
+      this.#relaunch()
+      return undefined
+    }
+    if (this.#worker === undefined) return 'it has no worker to restart yet'
+    // Not the input's fault, and not a crash: neither max_redeliveries nor max_restarts counts it.
+    this.#crash(reason, false, true)
+    return undefined
   }
 
   #end(reason: string): void {
@@ -731,7 +746,8 @@ export class OperatorHost implements Unit {
    * out, or the worker died while running it), so it counts towards max_redeliveries; a failed
    * restore, a kill on purpose or a health check does not.
    */
-  #crash(reason: string, caused: boolean): void {
+  /** `requested`: a restart asked for (restartNow): at once, whatever the restart policy, not counted. */
+  #crash(reason: string, caused: boolean, requested = false): void {
     if (this.#endedReported || this.#status === 'restarting') return
     // Read before the worker is retired (that forgets its activity words): a crash or a hang in
     // an event that came over a link is that event's alone, lost with it (at most once).
@@ -739,7 +755,7 @@ export class OperatorHost implements Unit {
     this.#watchdog.clear()
     this.#stopWorker()
     this.#lastCrash = reason
-    this.#notice('error', `${this.display} ${reason}`)
+    this.#notice(requested ? 'warn' : 'error', `${this.display} ${reason}`)
 
     const oldest = this.#deliveries.inFlight
     const consumed = oldest === undefined ? undefined : consumedKey(this.key, oldest.item)
@@ -753,7 +769,9 @@ export class OperatorHost implements Unit {
     }
     this.#dropLost()
     // Stop is final: after it nothing restarts.
-    const decision = this.#budget.next(true, this.inbox.stopRequested)
+    const decision: RestartDecision = requested
+      ? { restart: true, delayMs: 0, attempt: this.#restartCount + 1 }
+      : this.#budget.next(true, this.inbox.stopRequested)
     if (!decision.restart) {
       this.#failForGood(`${reason}; not restarted: ${decision.reason}`)
       return
@@ -763,11 +781,14 @@ export class OperatorHost implements Unit {
     // during restart_delay, rather than never.
     this.#startSpare()
     this.#notice('warn', `${this.display} restarting in ${Math.round(decision.delayMs)} ms (restart ${decision.attempt})`)
-    this.#restartTimer = setTimeout(() => {
-      this.#restartCount++
-      this.#host.restarted(this)
-      this.#launch()
-    }, decision.delayMs)
+    this.#restartTimer = setTimeout(() => this.#relaunch(), decision.delayMs)
+  }
+
+  /** Start the next worker of a crashed (or restarted) operator. */
+  #relaunch(): void {
+    this.#restartCount++
+    this.#host.restarted(this)
+    this.#launch()
   }
 
   /** Whether `item` is an input on one of this operator's best-effort inputs. */

@@ -129,6 +129,8 @@ export class CustomNode implements Unit {
   #failure: string | undefined
   /** Whether dora-ts signalled the current process (the stop ladder, `dora-ts kill`). */
   #signalled = false
+  /** Why the current process is being ended to start again at once (restartNow), if it is. */
+  #restartRequested: string | undefined
   /** The kernel's OOM kill count when the current process started (signal-cause.ts). */
   #oomKillsAtStart: number | undefined
   readonly #stderr = new LineTail()
@@ -493,6 +495,26 @@ export class CustomNode implements Unit {
     killGroup(child, signal)
   }
 
+  restartNow(reason: string): string | undefined {
+    if (this.#stopping || this.inbox.stopRequested) return 'its dataflow is stopping'
+    if (this.#status === 'finished' || this.#status === 'failed') return 'it has ended for good'
+    if (this.#status === 'restarting') {
+      // Waiting out its restart delay: now.
+      clearTimeout(this.#restartTimer)
+      this.#relaunch()
+      return undefined
+    }
+    const child = this.#child
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return 'it has no process to restart yet'
+    // SIGKILL, as a crash: the promise is that a node killed at any moment comes back with
+    // nothing lost, and a SIGTERM would end an SDK node the same way, only later.
+    this.#restartRequested = reason
+    this.#host.log({ source: 'dora-ts', stream: 'supervisor', level: 'warn', text: `${this.display} ${reason}` })
+    this.#signalled = true
+    killGroup(child, 'SIGKILL')
+    return undefined
+  }
+
   /** A node waiting to be restarted has no process to signal: it just ends. */
   #cancelRestart(reason: string): boolean {
     if (this.#status !== 'restarting') return false
@@ -571,6 +593,14 @@ export class CustomNode implements Unit {
     }
     // What the process had not consumed when it ended is kept for a restart (dropped otherwise).
     this.#redelivery.died()
+    const requested = this.#restartRequested
+    this.#restartRequested = undefined
+    if (requested !== undefined && !this.#stopping && !this.inbox.stopRequested) {
+      // Asked for (dora-ts restart): at once, whatever the policy, not counted against it.
+      this.#failure = undefined
+      this.#restartAfter(0, 'was ended to be restarted')
+      return
+    }
     if (this.#failure === undefined) {
       if (signal !== null) this.#failure = `was killed by ${signal}${signalCause(signal, this.#signalled, this.#oomKillsSince())}`
       else if (code !== 0) this.#failure = `exited with code ${code}${this.#causeOfExit(crash)}`
@@ -619,24 +649,27 @@ export class CustomNode implements Unit {
       level: 'warn',
       text: `${this.display} ${why}; restarting in ${Math.round(delayMs)} ms (restart ${this.#restartCount + 1})`,
     })
-    this.#restartTimer = setTimeout(() => {
-      this.#restartCount++
-      this.#host.restarted(this)
-      // Ahead of what was queued while it was down: the notices of the inputs closed before the
-      // batch it died with, then that batch again (inputs marked redelivered, with their own
-      // closed/recovered notices in place); nothing more arrives on a closed input. Stop last,
-      // as the run sent it: after Stop(all-inputs-closed) only notices get queued.
-      const { closedBefore, replay } = this.#redelivery.takeReplay(this.#closedInputs)
-      for (let i = replay.length - 1; i >= 0; i--) this.inbox.unshift(replay[i]!)
-      for (const inputId of closedBefore) this.inbox.unshift({ type: 'input-closed', id: inputId })
-      if (this.#inputsDone) this.inbox.push({ type: 'stop', cause: 'all-inputs-closed' })
-      this.#closedInputs.clear()
-      this.#inputsDone = false
-      this.start().catch(() => {
-        // A node that cannot even be spawned again has failed for good.
-        this.#report()
-      })
-    }, delayMs)
+    this.#restartTimer = setTimeout(() => this.#relaunch(), delayMs)
+  }
+
+  /** Start the next process of a node that ended, with what the last one left unconsumed first. */
+  #relaunch(): void {
+    this.#restartCount++
+    this.#host.restarted(this)
+    // Ahead of what was queued while it was down: the notices of the inputs closed before the
+    // batch it died with, then that batch again (inputs marked redelivered, with their own
+    // closed/recovered notices in place); nothing more arrives on a closed input. Stop last,
+    // as the run sent it: after Stop(all-inputs-closed) only notices get queued.
+    const { closedBefore, replay } = this.#redelivery.takeReplay(this.#closedInputs)
+    for (let i = replay.length - 1; i >= 0; i--) this.inbox.unshift(replay[i]!)
+    for (const inputId of closedBefore) this.inbox.unshift({ type: 'input-closed', id: inputId })
+    if (this.#inputsDone) this.inbox.push({ type: 'stop', cause: 'all-inputs-closed' })
+    this.#closedInputs.clear()
+    this.#inputsDone = false
+    this.start().catch(() => {
+      // A node that cannot even be spawned again has failed for good.
+      this.#report()
+    })
   }
 
   #report(): void {

@@ -62,6 +62,13 @@ export interface Unit {
   kill(reason: string): void
   /** Crash it on purpose (fault injection); the restart policy then acts as for any crash. */
   crash(reason?: string): void
+  /**
+   * End the current process or worker at once (SIGKILL / terminate) and start it again, whatever
+   * its restart policy, without counting against max_restarts (`dora-ts restart`: new code, a
+   * device re-plugged). What it had not consumed is given again, as after any crash. Returns
+   * why it cannot (it has ended for good, or the run is stopping), undefined when it restarts.
+   */
+  restartNow(reason: string): string | undefined
   /** Backpressure: the unit's outputs that must wait now (the whole set; empty: none). See flow-control.ts. */
   setPausedOutputs(outputs: ReadonlySet<string>): void
 }

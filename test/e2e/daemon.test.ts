@@ -92,6 +92,70 @@ t.test('top: each node’s CPU over the last interval and its messages per secon
   t.match(none.stderr, /^error: no dataflow on the supervisor is named "nosuch".*\nListed: robot\./)
 })
 
+t.test('restart: a node and an operator start again now, whatever their policy, not counted against max_restarts', async (t) => {
+  const { cli } = daemonEnv(t)
+  const { file, stateDir } = dataflowFiles(t, {
+    'robot.yml': `nodes:
+  - id: counter
+    operator:
+      javascript: ${fixture('counter.mjs')}
+      inputs: { tick: dora/timer/millis/20 }
+      outputs: [count]
+      restart_policy: never
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    max_restarts: 1
+    restart_policy: on-failure
+    inputs:
+      count: counter/count
+  - id: once
+    path: ${fixture('connect-and-exit.mjs')}
+`,
+  })
+  t.equal((await cli('up')).code, 0)
+  const start = await cli('start', file, '--state-dir', stateDir)
+  t.equal(start.code, 0, start.stderr)
+  type Listed = Array<{ units: Array<{ name: string; status: string; restarts: number; pid: number; messagesIn: number }> }>
+  const units = async (): Promise<Listed[0]['units']> => (JSON.parse((await cli('list', '--json')).stdout) as Listed)[0]?.units ?? []
+  const unit = async (name: string) => (await units()).find((u) => u.name === name)!
+  await waitFor(async () => (await unit('once')).status === 'finished' && (await unit('sink')).messagesIn > 3, { what: 'the run to be going' })
+  const firstPid = (await unit('sink')).pid
+  // Twice the sink (max_restarts 1), once the operator (restart_policy never).
+  for (const [name, n] of [
+    ['sink', 1],
+    ['sink', 2],
+    ['counter', 1],
+  ] as const) {
+    const done = await cli('restart', 'robot', name)
+    t.equal(done.code, 0, done.stderr)
+    t.match(done.stderr, new RegExp(`${name}( \\(pid \\d+\\))? restarted; what it had not consumed is given to it again`))
+    await waitFor(
+      async () => {
+        const u = await unit(name)
+        return u.restarts === n && u.status === 'running'
+      },
+      { what: `${name} to run again (restart ${n})` },
+    )
+  }
+  t.not((await unit('sink')).pid, firstPid, 'a new process')
+  // The sink's own budget is untouched: a crash now is restarted under its policy (its 1 restart).
+  const before = (await unit('sink')).messagesIn
+  t.equal((await cli('kill', 'robot', 'sink')).code, 0)
+  await waitFor(
+    async () => {
+      const u = await unit('sink')
+      return u.restarts === 3 && u.status === 'running' && u.messagesIn > before
+    },
+    { what: 'the sink restarted by its policy after the kill, and fed' },
+  )
+  const ended = await cli('restart', 'robot', 'once')
+  t.equal(ended.code, 1)
+  t.match(ended.stderr, /^error: once of dataflow "robot" cannot be restarted: it has ended for good\n.*dora-ts stop, then dora-ts start/)
+  const logs = await cli('logs', 'robot')
+  t.match(logs.stdout, /sink is being restarted on purpose \(dora-ts restart\)/)
+  t.match(logs.stdout, /counter restarting in 0 ms \(restart 1\)/)
+})
+
 t.test('up, start, list, kill (and the restart seen in list and logs), logs, stop, destroy', async (t) => {
   const { cli } = daemonEnv(t)
   const { file, stateDir } = dataflowFiles(t)
