@@ -48,7 +48,7 @@ nodes:
   )
   const result = await flow.done
   t.ok(result.ok, dump(flow.logs))
-  t.match(flow.lines('dora-ts').join('\n'), /sink was killed by SIGKILL; restarting/)
+  t.match(flow.lines('dora-ts').join('\n'), /sink was killed by SIGKILL \(not sent by dora-ts: [^)]*\); restarting/)
   const lines = readFileSync(record, 'utf8')
     .split('\n')
     .filter((l) => l !== '')
