@@ -8,6 +8,7 @@ import { durationOption } from './options.js'
 interface StopArgs {
   target?: string | undefined
   grace?: string | undefined
+  force?: boolean | undefined
 }
 
 export const stopCommand: CommandModule<object, StopArgs> = {
@@ -17,10 +18,13 @@ export const stopCommand: CommandModule<object, StopArgs> = {
     yargs
       .positional('target', { type: 'string', describe: 'Dataflow name or id' })
       .option('grace', { type: 'string', describe: 'Time nodes get to handle Stop before SIGTERM (default: as started)' })
-      .example('$0 stop robot --grace 2s', 'Stop "robot", giving nodes 2 s to finish'),
+      .option('force', { type: 'boolean', describe: 'No grace period: SIGTERM at once, SIGKILL 3 s later (as --grace 0)' })
+      .conflicts('force', 'grace')
+      .example('$0 stop robot --grace 2s', 'Stop "robot", giving nodes 2 s to finish')
+      .example('$0 stop robot --force', 'Stop "robot" without waiting for its nodes to handle Stop'),
   handler: async (args) => {
     const printer = createPrinter()
-    const graceMs = args.grace === undefined ? undefined : durationOption('--grace', args.grace) * 1000
+    const graceMs = args.force === true ? 0 : args.grace === undefined ? undefined : durationOption('--grace', args.grace) * 1000
     const client = DaemonClient.connect()
     try {
       const { name, result } = await client.request<{ name: string; result: RunResult }>(

@@ -289,7 +289,8 @@ export class Daemon {
 
   async #stop(target: string | undefined, graceMs: number | undefined): Promise<{ id: string; name: string; result: RunResult }> {
     const entry = this.#find(target, true)
-    entry.run.stop()
+    // `--grace`: this stop's own grace period (it was honoured only as 0, skipping it).
+    entry.run.stop(graceMs)
     // A second request skips the grace period (stop-ladder.ts).
     if (graceMs === 0) entry.run.stop()
     const result = await entry.run.done

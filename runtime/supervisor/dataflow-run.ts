@@ -344,12 +344,13 @@ export class DataflowRun implements AsyncDisposable {
    * Stop the dataflow: every node gets Stop, then after the grace period SIGTERM, then SIGKILL.
    * Calling it again skips the grace period (a second Ctrl-C).
    */
-  stop(): void {
+  /** Stop the run (the stop ladder's next step); `graceMs`: a first stop's own grace period, instead of the run's. */
+  stop(graceMs?: number): void {
     // Paused senders must be able to flush and see Stop.
     this.#flow.releaseAll()
     if (this.#reason === 'completed') this.#reason = 'stopped'
     for (const timer of this.#timers) timer.stop()
-    this.#ladder.request()
+    this.#ladder.request(graceMs)
     this.#checkFinished()
   }
 

@@ -33,9 +33,12 @@ export class StopLadder {
   readonly #options: StopLadderOptions
   readonly #timers: NodeJS.Timeout[] = []
   #requests = 0
+  /** The grace period the first request gave (its own, or the run's). */
+  #graceMs: number
 
   constructor(options: StopLadderOptions) {
     this.#options = options
+    this.#graceMs = options.graceMs
   }
 
   /** Stop requests so far. */
@@ -43,12 +46,16 @@ export class StopLadder {
     return this.#requests
   }
 
-  /** One more stop request: take the next step. */
-  request(): void {
+  /**
+   * One more stop request: take the next step. `graceMs`: the first request's own grace period
+   * (`dora-ts stop --grace 2s`), instead of the run's.
+   */
+  request(graceMs?: number): void {
     this.#requests++
     if (stopStep(this.#requests) === 'send-stop') {
+      this.#graceMs = graceMs ?? this.#options.graceMs
       this.#options.sendStop()
-      this.#after(this.#options.graceMs, () => this.#escalate())
+      this.#after(this.#graceMs, () => this.#escalate())
     } else {
       this.#escalate()
     }
@@ -65,7 +72,7 @@ export class StopLadder {
   }
 
   #escalate(): void {
-    this.#options.terminate(`did not stop within the ${this.#options.graceMs / 1000} s grace period and was terminated`)
+    this.#options.terminate(`did not stop within the ${this.#graceMs / 1000} s grace period and was terminated`)
     this.#after(this.#options.killAfterMs ?? KILL_AFTER_TERM_MS, () => this.#options.kill('did not exit after SIGTERM and was killed'))
   }
 

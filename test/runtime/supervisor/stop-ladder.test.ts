@@ -65,3 +65,13 @@ t.test('a deadline runs its function unless cleared', async (t) => {
   await new Promise<void>((resolve) => l.deadline(1, resolve))
   t.pass('the deadline fired')
 })
+
+t.test("a first request's own grace period replaces the run's (dora-ts stop --grace)", async (t) => {
+  // The run's is an hour: only the request's 10 ms can end this test.
+  const { ladder: l, steps, next } = ladder(3_600_000, 10)
+  t.teardown(() => l.clear())
+  l.request(10)
+  t.same(steps, ['stop'])
+  t.equal(await next(), 'terminate: did not stop within the 0.01 s grace period and was terminated')
+  t.equal(await next(), 'kill: did not exit after SIGTERM and was killed')
+})
