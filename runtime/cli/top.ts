@@ -1,8 +1,8 @@
 /**
  * `dora-ts top [NAME]`: `dora-ts list`, refreshed, with what changed since the last look: each
- * custom node's CPU over the interval (not since it started, which hides a node that just began
- * to spin; the first frame has only that), and messages in and out per second. As dora's own `top`, and `watch dora-ts list`
- * without the arithmetic.
+ * node's CPU (an operator's: its worker's busy time) over the interval, not since it started,
+ * which hides a node that just began to spin (the first frame has only that), and messages in
+ * and out per second. As dora's own `top`, and `watch dora-ts list` without the arithmetic.
  *
  * On a terminal each frame replaces the last; piped, frames follow one another, each headed by
  * its time (`--iterations N` ends after N of them, for scripts).

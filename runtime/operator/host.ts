@@ -248,6 +248,21 @@ export class OperatorHost implements Unit {
     return this.#worker?.threadId
   }
 
+  /**
+   * Seconds its current worker's thread has been busy (its event loop's active time: handlers,
+   * loading, and whatever holds the thread), which `dora-ts list` and `top` give as an
+   * operator's CPU; undefined without a worker. No per-thread CPU clock is open to Node 20.
+   */
+  get busySeconds(): number | undefined {
+    try {
+      const active = this.#worker?.performance.eventLoopUtilization().active
+      return active === undefined ? undefined : active / 1000
+    } catch {
+      // A worker that has just exited.
+      return undefined
+    }
+  }
+
   /** Launch the first worker. Rejects when the operator fails to load (no restart loop). */
   start(): Promise<void> {
     this.#watchLongHandlers()

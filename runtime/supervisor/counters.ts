@@ -45,7 +45,10 @@ export interface UnitInfo {
    * bytes; filled in by the supervisor's `list` (it reads /proc), absent for operators.
    */
   residentBytes?: number | undefined
-  /** A running custom node's CPU time (its process group's, seconds), filled in as residentBytes is. */
+  /**
+   * CPU time in seconds: a running custom node's process group's (filled in as residentBytes is),
+   * an operator's worker's busy time (OperatorHost.busySeconds).
+   */
   cpuSeconds?: number | undefined
   /** A custom node's `max_memory_mb`, if it has one. */
   maxMemoryMb?: number | undefined

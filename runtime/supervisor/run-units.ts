@@ -165,6 +165,8 @@ export function unitInfoOf(units: Iterable<Unit>, counters: UnitCounters, uncoun
       restarts: unit.restartCount,
       pid: operator ? process.pid : (unit as CustomNode).pid,
       threadId: operator ? unit.threadId : undefined,
+      // A custom node's is read from /proc when `list` asks (daemon/server.ts).
+      cpuSeconds: operator ? unit.busySeconds : undefined,
       startedAt: counter.startedAt,
       uptimeMs: Math.round(performance.now() - counter.startedMono),
       messagesIn: counter.in,

@@ -86,7 +86,7 @@ t.test('top: each node’s CPU over the last interval and its messages per secon
   // The sink gets the counter's outputs: a rate, not a count.
   const sinkIn = /sink\s+custom\s+running\s+0\s+\d+\s+\S+ \S+\s+\d+%\s+([\d.]+)\s/.exec(second)?.[1]
   t.ok(sinkIn !== undefined && Number(sinkIn) > 0, `the sink's inputs per second: ${sinkIn}\n${second}`)
-  t.match(second, /counter\s+operator\s+running\s+0\s+\d+\/t\d+\s+-\s+-\s+[\d.]+\s+[\d.]+\s/)
+  t.match(second, /counter\s+operator\s+running\s+0\s+\d+\/t\d+\s+-\s+\d+%\s+[\d.]+\s+[\d.]+\s/)
   const none = await cli('top', 'nosuch', '-n', '1')
   t.equal(none.code, 1)
   t.match(none.stderr, /^error: no dataflow on the supervisor is named "nosuch".*\nListed: robot\./)
@@ -156,6 +156,29 @@ t.test('restart: a node and an operator start again now, whatever their policy, 
   t.match(logs.stdout, /counter restarting in 0 ms \(restart 1\)/)
 })
 
+t.test('stop --grace gives this stop its own grace period; --force none', async (t) => {
+  const { cli } = daemonEnv(t)
+  const { dir } = dataflowFiles(t, {
+    'stubborn.yml': `nodes:
+  - id: stubborn
+    path: ${fixture('stubborn.mjs')}
+    inputs: { tick: dora/timer/millis/50 }
+`,
+  })
+  t.equal((await cli('up')).code, 0)
+  for (const [args, grace] of [
+    [['--grace', '500ms'], '0.5'],
+    [['--force'], '0'],
+  ] as const) {
+    // Started with a grace period longer than the test may take: the stop's own must be the one.
+    const start = await cli('start', join(dir, 'stubborn.yml'), '--state-dir', join(dir, 'state'), '--grace', '1h')
+    t.equal(start.code, 0, start.stderr)
+    const stop = await cli('stop', 'stubborn', ...args)
+    t.equal(stop.code, 1, `the node that ignored Stop counts as failed: ${stop.stderr}`)
+    t.match(stop.stderr, new RegExp(`node "stubborn" failed: did not stop within the ${grace} s grace period`), args.join(' '))
+  }
+})
+
 t.test('up, start, list, kill (and the restart seen in list and logs), logs, stop, destroy', async (t) => {
   const { cli } = daemonEnv(t)
   const { file, stateDir } = dataflowFiles(t)
@@ -192,8 +215,8 @@ t.test('up, start, list, kill (and the restart seen in list and logs), logs, sto
   const table = await cli('list')
   t.match(table.stdout, /robot\s+[0-9a-f-]{36}\s+running/)
   t.match(table.stdout, /NODE\s+KIND\s+STATUS\s+RESTARTS\s+PID\s+UPTIME\s+MEM\s+CPU\s+IN\s+OUT\s+DROPPED\s+STATE/)
-  // An operator's memory and CPU are the supervisor's; a custom node's are its processes'.
-  t.match(table.stdout, /counter\s+operator\s+running\s+0\s+\d+\/t\d+\s+\d+s\s+-\s+-\s/)
+  // An operator's memory is the supervisor's, its CPU its worker's busy time; a custom node's are its processes'.
+  t.match(table.stdout, /counter\s+operator\s+running\s+0\s+\d+\/t\d+\s+\d+s\s+-\s+\d+%\s/)
   t.match(table.stdout, /sink\s+custom\s+running\s+0\s+\d+\s+\d+s\s+\d+\.\d (KiB|MiB)\s+\d+%\s/)
 
   const killOp = await cli('kill', 'robot', 'counter')
