@@ -34,13 +34,14 @@ for (const [name, top, inputExtra] of paths) {
     t.equal(got.at(-1), COUNT, 'and the newest frame last')
     // What was sent while it was busy went through its queue of 1: only the newest is left. A
     // reliable link's log holds every frame sent (the SDK reads it to its end when the program
-    // comes back), the supervisor's queue too. A best-effort frame exists only on its way: the
-    // camera has ended, but the viewer's ZeroMQ thread may not have read them all from the
-    // kernel when it comes back, on a loaded machine (1, 2, 3, 20 and 1..6, 20 in CI runs
-    // before the camera's end was awaited; 1..20 once beside the rest of the suite). Handed
-    // over one by one as they were read, as before, it took all 20 on every path.
+    // comes back), the supervisor's queue too. Handed over one by one as they were read, as
+    // before, it took all 20 on every path. A best-effort frame exists only on its way: the
+    // camera has ended, but the viewer's ZeroMQ thread may not have read them from the kernel
+    // when the program comes back, on a loaded machine (1, 2, 3, 20 and 1..6, 20 in CI runs;
+    // 1..20 twice beside the rest of the suite, the viewer's I/O thread not run while its main
+    // thread spun on one core and the suite held the other), and those it reads later are each
+    // the newest: nothing bounds how many it handles. What holds there is the count below.
     if (inputExtra === '') t.ok(got.length <= 3, `it handled ${got.length} of ${COUNT} frames (${got.join(', ')}), not each in turn`)
-    else t.ok(got.length < COUNT, `it handled ${got.length} of ${COUNT} frames (${got.join(', ')}), not each in turn`)
     t.equal(got.length + (result.dropped['viewer/frames'] ?? 0), COUNT, 'each frame it did not handle is counted as dropped')
   })
 }
