@@ -4,25 +4,33 @@
  * its code, re-plugging its device, or to see it come back. It is ended as a crash is (SIGKILL,
  * or its worker terminated), so what it had not consumed is given again to the new process.
  * As dora's `node restart`.
+ *
+ * `dora-ts restart NAME`: the whole dataflow, stopped as `stop` does and started again from its
+ * YAML (read anew) with the options it was started with, as dora's `restart`.
  */
 import type { CommandModule } from 'yargs'
 import { DaemonClient } from '../daemon/client.js'
 import { createPrinter } from './output.js'
+import { reportStarted } from './start.js'
+import type { StartReply } from '../daemon/server.js'
+import type { RunResult } from '../supervisor/dataflow-run.js'
 
 interface RestartArgs {
   name: string
-  node: string
+  node?: string | undefined
 }
 
 export const restartCommand: CommandModule<object, RestartArgs> = {
-  command: 'restart <name> <node>',
-  describe: 'Restart a node or operator of a running dataflow now, whatever its restart policy',
+  command: 'restart <name> [node]',
+  describe: 'Restart a node or operator of a running dataflow now, whatever its restart policy; or, without a node, the whole dataflow',
   builder: (yargs) =>
     yargs
       .positional('name', { type: 'string', demandOption: true, describe: 'Dataflow name or id' })
-      .positional('node', { type: 'string', demandOption: true, describe: 'node, or node/operator' })
-      .example('$0 restart robot planner', 'Run the planner again (its new code, say); the rest of the dataflow runs on'),
+      .positional('node', { type: 'string', describe: 'node, or node/operator (omit it to restart the whole dataflow)' })
+      .example('$0 restart robot planner', 'Run the planner again (its new code, say); the rest of the dataflow runs on')
+      .example('$0 restart robot', 'Stop "robot" and start it again from its YAML, read anew'),
   handler: async (args) => {
+    if (args.node === undefined) return restartDataflow(args.name)
     const client = DaemonClient.connect()
     try {
       const done = await client.request<{ unit: string; pid?: number }>('restart', { target: args.name, unit: args.node })
@@ -31,4 +39,21 @@ export const restartCommand: CommandModule<object, RestartArgs> = {
       client.close()
     }
   },
+}
+
+async function restartDataflow(name: string): Promise<void> {
+  const printer = createPrinter()
+  const client = DaemonClient.connect()
+  let reply: StartReply & { stopped: RunResult }
+  try {
+    // The run's grace period, then a start's wait for its nodes: minutes at most.
+    reply = await client.request<StartReply & { stopped: RunResult }>('restart', { target: name }, { timeoutMs: 300_000 })
+  } finally {
+    client.close()
+  }
+  const failed = reply.stopped.units.filter((u) => u.status === 'failed')
+  for (const unit of failed) printer.error(`node "${unit.unit}" failed: ${unit.error ?? 'unknown error'}`)
+  printer.info(`dataflow "${name}" stopped${failed.length === 0 ? '' : ` with ${failed.length} failed node${failed.length === 1 ? '' : 's'}`}`)
+  if (reportStarted(reply, printer)) process.exitCode = 1
+  process.stdout.write(`${reply.id}\n`)
 }

@@ -13,7 +13,7 @@ import { loadDataflow } from '../../src/spec/load.js'
 import { DaemonClient, runningDaemonPid } from '../daemon/client.js'
 import { DaemonNotRunningError } from '../daemon/errors.js'
 import { launchDaemon } from '../daemon/launch.js'
-import { createPrinter } from './output.js'
+import { createPrinter, type Printer } from './output.js'
 import { durationOption } from './options.js'
 import { ENV_KVS_DIR } from '../../src/store/kvs/store.js'
 import { followRunLogs } from './logs.js'
@@ -101,33 +101,7 @@ export const startCommand: CommandModule<object, StartArgs> = {
     } finally {
       client.close()
     }
-    if (started.renamed !== undefined) {
-      printer.info(
-        `"${started.renamed.from}" is taken by a run of ${started.renamed.clashWith}: this run is named "${started.name}" on the supervisor (its state and KVS namespace stay "${started.renamed.from}"); choose with --name or name: in the YAML`,
-      )
-    }
-    const failedAtOnce = started.failed.length > 0
-    if (failedAtOnce) {
-      for (const unit of started.failed) {
-        const tail = unit.stderrTail.length === 0 ? '' : `\n  last stderr lines:\n${unit.stderrTail.map((l) => `    ${l}`).join('\n')}`
-        printer.error(`node "${unit.unit}" failed: ${unit.error ?? 'unknown error'}${tail}`)
-      }
-      printer.error(
-        started.ended
-          ? `dataflow "${started.name}" (id ${started.id}) failed at start and has ended; dora-ts logs ${started.name} shows its logs`
-          : `dataflow "${started.name}" (id ${started.id}) started, but ${started.failed.length === 1 ? 'a node' : `${started.failed.length} nodes`} failed at once; the rest still runs (dora-ts stop ${started.name}, dora-ts logs ${started.name})`,
-      )
-    } else {
-      printer.info(`started dataflow "${started.name}" (id ${started.id}); logs: dora-ts logs ${started.name}`)
-    }
-    for (const node of started.notConnected) {
-      printer.info(`warning: node "${node}" has not connected yet (its program must call Node.connect()); dora-ts logs ${started.name} ${node}`)
-    }
-    for (const operator of started.loading) {
-      printer.info(
-        `warning: operator ${operator} has not finished loading yet (its module's top level, restoreState() or init() has not returned); dora-ts logs ${started.name}, dora-ts stop ${started.name}`,
-      )
-    }
+    const failedAtOnce = reportStarted(started, printer)
     if (!args.attach) {
       process.stdout.write(`${started.id}\n`)
       if (failedAtOnce) process.exitCode = 1
@@ -151,4 +125,36 @@ export const startCommand: CommandModule<object, StartArgs> = {
       process.off('SIGINT', onSignal)
     }
   },
+}
+
+/** Say how a start went (a rename, nodes that failed at once, nodes not yet connected or loaded); true when a node failed at once. */
+export function reportStarted(started: StartReply, printer: Printer): boolean {
+  if (started.renamed !== undefined) {
+    printer.info(
+      `"${started.renamed.from}" is taken by a run of ${started.renamed.clashWith}: this run is named "${started.name}" on the supervisor (its state and KVS namespace stay "${started.renamed.from}"); choose with --name or name: in the YAML`,
+    )
+  }
+  const failedAtOnce = started.failed.length > 0
+  if (failedAtOnce) {
+    for (const unit of started.failed) {
+      const tail = unit.stderrTail.length === 0 ? '' : `\n  last stderr lines:\n${unit.stderrTail.map((l) => `    ${l}`).join('\n')}`
+      printer.error(`node "${unit.unit}" failed: ${unit.error ?? 'unknown error'}${tail}`)
+    }
+    printer.error(
+      started.ended
+        ? `dataflow "${started.name}" (id ${started.id}) failed at start and has ended; dora-ts logs ${started.name} shows its logs`
+        : `dataflow "${started.name}" (id ${started.id}) started, but ${started.failed.length === 1 ? 'a node' : `${started.failed.length} nodes`} failed at once; the rest still runs (dora-ts stop ${started.name}, dora-ts logs ${started.name})`,
+    )
+  } else {
+    printer.info(`started dataflow "${started.name}" (id ${started.id}); logs: dora-ts logs ${started.name}`)
+  }
+  for (const node of started.notConnected) {
+    printer.info(`warning: node "${node}" has not connected yet (its program must call Node.connect()); dora-ts logs ${started.name} ${node}`)
+  }
+  for (const operator of started.loading) {
+    printer.info(
+      `warning: operator ${operator} has not finished loading yet (its module's top level, restoreState() or init() has not returned); dora-ts logs ${started.name}, dora-ts stop ${started.name}`,
+    )
+  }
+  return failedAtOnce
 }

@@ -73,6 +73,8 @@ interface Entry {
   run: DataflowRun
   name: string
   file: string
+  /** What started it, for `dora-ts restart NAME` (the same file and options again). */
+  request: StartRequest
   logs: RunLogWriter
   result?: RunResult
   endedAt?: number
@@ -195,7 +197,9 @@ export class Daemon {
       case 'kill':
         return this.#kill(args['target'] as string | undefined, String(args['unit'] ?? ''), (args['signal'] as NodeJS.Signals | undefined) ?? 'SIGKILL')
       case 'restart':
-        return this.#restart(args['target'] as string | undefined, String(args['unit'] ?? ''))
+        return args['unit'] === undefined
+          ? this.#restartDataflow(args['target'] as string | undefined)
+          : this.#restart(args['target'] as string | undefined, String(args['unit']))
       case 'destroy':
         return { stopped: await this.#stopAll() }
       default:
@@ -245,7 +249,7 @@ export class Daemon {
     logs.writeInfo({ dataflow: spec.name, file: spec.file, stateDir: run.stateDir })
     // Known before it has started: `list`, `stop` and `kill` reach a run whose operator never
     // finishes loading (it was invisible, and `dora-ts start` waited for it without end).
-    const entry: Entry = { run, name, file: spec.file, logs }
+    const entry: Entry = { run, name, file: spec.file, request, logs }
     this.#entries.set(run.id, entry)
     // The longest a start-up is waited for: custom nodes' connect_timeout, operators' load warning.
     const custom = spec.nodes.filter((n) => n.kind === 'custom')
@@ -320,6 +324,20 @@ export class Daemon {
       })
     }
     return { unit: unit.display, pid }
+  }
+
+  /**
+   * `dora-ts restart NAME`: stop the run (its grace period, as `stop`), then start the same file
+   * again with the same request, its YAML read anew: the same name (a run renamed for a clash
+   * is named again as then: its state keeps the dataflow's own name). Never with --clean-state
+   * again: what the run left (state, outbox) is what the next one goes on from.
+   */
+  async #restartDataflow(target: string | undefined): Promise<StartReply & { stopped: RunResult }> {
+    const entry = this.#find(target, true)
+    entry.run.stop()
+    const stopped = await entry.run.done
+    const started = await this.#start({ ...entry.request, cleanState: false })
+    return { ...started, stopped }
   }
 
   /** A running dataflow's node or operator, by the name users see. */

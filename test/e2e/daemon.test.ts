@@ -156,6 +156,33 @@ t.test('restart: a node and an operator start again now, whatever their policy, 
   t.match(logs.stdout, /counter restarting in 0 ms \(restart 1\)/)
 })
 
+t.test('restart NAME: the dataflow stops and starts again from its YAML, its state going on', async (t) => {
+  const { cli } = daemonEnv(t)
+  const { file, stateDir } = dataflowFiles(t)
+  t.equal((await cli('up')).code, 0)
+  const start = await cli('start', file, '--state-dir', stateDir)
+  t.equal(start.code, 0, start.stderr)
+  const firstId = start.stdout.trim()
+  type Listed = Array<{ id: string; units: Array<{ name: string; messagesIn: number }> }>
+  await waitFor(async () => ((JSON.parse((await cli('list', '--json')).stdout) as Listed)[0]?.units.find((u) => u.name === 'sink')?.messagesIn ?? 0) > 3, {
+    what: 'the sink to get counts',
+  })
+  const restart = await cli('restart', 'robot')
+  t.equal(restart.code, 0, restart.stderr)
+  t.match(restart.stderr, /dataflow "robot" stopped\n.*started dataflow "robot" \(id [0-9a-f-]{36}\)/)
+  const secondId = restart.stdout.trim()
+  t.not(secondId, firstId, 'a new run')
+  const listed = JSON.parse((await cli('list', '--json')).stdout) as Listed
+  t.ok(
+    listed.some((df) => df.id === secondId),
+    'the new run is listed',
+  )
+  // Its state went on: the counter's first count in the new run is past the old run's.
+  await waitFor(async () => /got count \d+/.test((await cli('logs', 'robot', 'sink')).stdout), { what: 'the new run to count' })
+  const first = Number(/got count (\d+)/.exec((await cli('logs', 'robot', 'sink')).stdout)![1])
+  t.ok(first > 3, `the count goes on from the old run: ${first}`)
+})
+
 t.test('stop --grace gives this stop its own grace period; --force none', async (t) => {
   const { cli } = daemonEnv(t)
   const { dir } = dataflowFiles(t, {
