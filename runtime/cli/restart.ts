@@ -11,6 +11,7 @@
 import type { CommandModule } from 'yargs'
 import { DaemonClient } from '../daemon/client.js'
 import { createPrinter } from './output.js'
+import { CliUsageError, durationOption } from './options.js'
 import { reportStarted } from './start.js'
 import type { StartReply } from '../daemon/server.js'
 import type { RunResult } from '../supervisor/dataflow-run.js'
@@ -18,6 +19,7 @@ import type { RunResult } from '../supervisor/dataflow-run.js'
 interface RestartArgs {
   name: string
   node?: string | undefined
+  grace?: string | undefined
 }
 
 export const restartCommand: CommandModule<object, RestartArgs> = {
@@ -27,10 +29,13 @@ export const restartCommand: CommandModule<object, RestartArgs> = {
     yargs
       .positional('name', { type: 'string', demandOption: true, describe: 'Dataflow name or id' })
       .positional('node', { type: 'string', describe: 'node, or node/operator (omit it to restart the whole dataflow)' })
+      .option('grace', { type: 'string', describe: "Restarting the whole dataflow: the time its nodes get to handle Stop (default: the run's)" })
       .example('$0 restart robot planner', 'Run the planner again (its new code, say); the rest of the dataflow runs on')
       .example('$0 restart robot', 'Stop "robot" and start it again from its YAML, read anew'),
   handler: async (args) => {
-    if (args.node === undefined) return restartDataflow(args.name)
+    if (args.node === undefined) return restartDataflow(args.name, args.grace === undefined ? undefined : durationOption('--grace', args.grace) * 1000)
+    if (args.grace !== undefined)
+      throw new CliUsageError('--grace is for restarting a whole dataflow', { hint: 'A node is restarted at once, as a crash ends it; drop --grace.' })
     const client = DaemonClient.connect()
     try {
       const done = await client.request<{ unit: string; pid?: number }>('restart', { target: args.name, unit: args.node })
@@ -41,13 +46,13 @@ export const restartCommand: CommandModule<object, RestartArgs> = {
   },
 }
 
-async function restartDataflow(name: string): Promise<void> {
+async function restartDataflow(name: string, graceMs: number | undefined): Promise<void> {
   const printer = createPrinter()
   const client = DaemonClient.connect()
   let reply: StartReply & { stopped: RunResult }
   try {
     // The run's grace period, then a start's wait for its nodes: minutes at most.
-    reply = await client.request<StartReply & { stopped: RunResult }>('restart', { target: name }, { timeoutMs: 300_000 })
+    reply = await client.request<StartReply & { stopped: RunResult }>('restart', { target: name, graceMs }, { timeoutMs: (graceMs ?? 60_000) + 300_000 })
   } finally {
     client.close()
   }

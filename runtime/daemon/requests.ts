@@ -27,7 +27,7 @@ const SCHEMAS: Record<string, Schema> = {
   },
   stop: { optional: { target: 'string', graceMs: 'duration' } },
   kill: { required: { unit: 'string' }, optional: { target: 'string', signal: 'signal' } },
-  restart: { optional: { target: 'string', unit: 'string' } },
+  restart: { optional: { target: 'string', unit: 'string', graceMs: 'duration' } },
 }
 
 /** Longest string field we take (paths included). */

@@ -198,7 +198,7 @@ export class Daemon {
         return this.#kill(args['target'] as string | undefined, String(args['unit'] ?? ''), (args['signal'] as NodeJS.Signals | undefined) ?? 'SIGKILL')
       case 'restart':
         return args['unit'] === undefined
-          ? this.#restartDataflow(args['target'] as string | undefined)
+          ? this.#restartDataflow(args['target'] as string | undefined, args['graceMs'] as number | undefined)
           : this.#restart(args['target'] as string | undefined, String(args['unit']))
       case 'destroy':
         return { stopped: await this.#stopAll() }
@@ -332,9 +332,10 @@ export class Daemon {
    * is named again as then: its state keeps the dataflow's own name). Never with --clean-state
    * again: what the run left (state, outbox) is what the next one goes on from.
    */
-  async #restartDataflow(target: string | undefined): Promise<StartReply & { stopped: RunResult }> {
+  async #restartDataflow(target: string | undefined, graceMs: number | undefined): Promise<StartReply & { stopped: RunResult }> {
     const entry = this.#find(target, true)
-    entry.run.stop()
+    entry.run.stop(graceMs)
+    if (graceMs === 0) entry.run.stop()
     const stopped = await entry.run.done
     const started = await this.#start({ ...entry.request, cleanState: false })
     return { ...started, stopped }

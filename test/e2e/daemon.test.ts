@@ -167,7 +167,7 @@ t.test('restart NAME: the dataflow stops and starts again from its YAML, its sta
   await waitFor(async () => ((JSON.parse((await cli('list', '--json')).stdout) as Listed)[0]?.units.find((u) => u.name === 'sink')?.messagesIn ?? 0) > 3, {
     what: 'the sink to get counts',
   })
-  const restart = await cli('restart', 'robot')
+  const restart = await cli('restart', 'robot', '--grace', '5s')
   t.equal(restart.code, 0, restart.stderr)
   t.match(restart.stderr, /dataflow "robot" stopped\n.*started dataflow "robot" \(id [0-9a-f-]{36}\)/)
   const secondId = restart.stdout.trim()
