@@ -25,6 +25,13 @@ export const MEMORY_SCAN_INTERVAL_MS = 1000
 
 const PROC = '/proc'
 
+/**
+ * At most this many /proc files open at once: a robot runs hundreds of processes, and a scan
+ * that opened one file each at once would take that many descriptors from the supervisor, whose
+ * sockets need them (libzmq aborts the process on EMFILE: fd-budget.ts).
+ */
+const OPEN_AT_ONCE = 8
+
 interface Watched {
   readonly pgid: number
   readonly limitBytes: number
@@ -60,19 +67,22 @@ export async function usageByGroup(groups: ReadonlySet<number>): Promise<Map<num
   } catch {
     return totals
   }
-  await Promise.all(
-    entries.map(async (entry) => {
-      if (!/^\d+$/.test(entry)) return
-      const stat = await statOf(entry)
-      if (stat === undefined || !groups.has(stat.group)) return
-      const resident = await residentBytesOf(entry)
-      if (resident === undefined) return
+  const pids = entries.filter((entry) => /^\d+$/.test(entry))
+  let next = 0
+  const reader = async (): Promise<void> => {
+    while (next < pids.length) {
+      const pid = pids[next++]!
+      const stat = await statOf(pid)
+      if (stat === undefined || !groups.has(stat.group)) continue
+      const resident = await residentBytesOf(pid)
+      if (resident === undefined) continue
       const total = totals.get(stat.group) ?? { residentBytes: 0, cpuSeconds: 0 }
       total.residentBytes += resident
       total.cpuSeconds += stat.cpuSeconds
       totals.set(stat.group, total)
-    }),
-  )
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(OPEN_AT_ONCE, pids.length) }, reader))
   return totals
 }
 
