@@ -278,6 +278,8 @@ export class Node implements AsyncDisposable {
     const onAbort = (): void => this.#buffer.wake(true)
     signal?.addEventListener('abort', onAbort, { once: true })
     const watch = (this.#handlerWatch ??= new NodeHandlerWatch(this.id))
+    // A closed node's events end at once; #release closed its watch already, or never will.
+    if (this.#state === 'closed') watch.close()
     // When the program was handed its last event, on a node with direct inputs or pushed
     // events, and the event loop's idle time then (see CATCH_UP_AFTER_MS).
     let handedAt: number | undefined

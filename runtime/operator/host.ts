@@ -365,7 +365,9 @@ export class OperatorHost implements Unit {
       this.#relaunch()
       return undefined
     }
-    if (this.#worker === undefined) return 'it has no worker to restart yet'
+    // Its load (module, restoreState, init) settles the run's start: a restart in the middle of
+    // it would leave that unanswered. A Stop ends one that never finishes loading.
+    if (this.#status === 'starting' || this.#worker === undefined) return 'it is still loading; restart it once it runs'
     // Not the input's fault, and not a crash: neither max_redeliveries nor max_restarts counts it.
     this.#crash(reason, false, true)
     return undefined
@@ -759,9 +761,9 @@ export class OperatorHost implements Unit {
   /**
    * A crash. `caused`: the event the worker was handling caused it (its handler threw or timed
    * out, or the worker died while running it), so it counts towards max_redeliveries; a failed
-   * restore, a kill on purpose or a health check does not.
+   * restore, a kill on purpose or a health check does not. `requested`: a restart asked for
+   * (restartNow): at once, whatever the restart policy, and not counted against it.
    */
-  /** `requested`: a restart asked for (restartNow): at once, whatever the restart policy, not counted. */
   #crash(reason: string, caused: boolean, requested = false): void {
     if (this.#endedReported || this.#status === 'restarting') return
     // Read before the worker is retired (that forgets its activity words): a crash or a hang in
