@@ -3,7 +3,7 @@ import type { CommandModule } from 'yargs'
 import { DaemonClient } from '../daemon/client.js'
 import type { DataflowInfo } from '../daemon/server.js'
 import type { UnitInfo } from '../supervisor/counters.js'
-import { formatBytes, formatDuration, memoryOf, percentOfCore, pidOf, table } from './unit-table.js'
+import { formatBytes, formatDuration, memoryOf, percentOfCore, table, unitCells } from './unit-table.js'
 
 interface ListArgs {
   json: boolean
@@ -38,11 +38,7 @@ export const listCommand: CommandModule<object, ListArgs> = {
       const rows = df.units.map((u) => {
         const state = df.state.find((s) => s.operator === u.name || s.operator.replace(/^.*?\//, '') === u.name)
         return [
-          u.name,
-          u.kind,
-          u.status,
-          String(u.restarts),
-          pidOf(u),
+          ...unitCells(u),
           u.status === 'finished' || u.status === 'failed' ? '-' : formatDuration(u.uptimeMs),
           memoryOf(u),
           cpuOf(u),

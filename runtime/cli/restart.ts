@@ -13,6 +13,7 @@ import { DaemonClient } from '../daemon/client.js'
 import { createPrinter } from './output.js'
 import { CliUsageError, durationOption } from './options.js'
 import { reportStarted } from './start.js'
+import { reportStopped } from './stop.js'
 import type { StartReply } from '../daemon/server.js'
 import type { RunResult } from '../supervisor/dataflow-run.js'
 
@@ -56,9 +57,7 @@ async function restartDataflow(name: string, graceMs: number | undefined): Promi
   } finally {
     client.close()
   }
-  const failed = reply.stopped.units.filter((u) => u.status === 'failed')
-  for (const unit of failed) printer.error(`node "${unit.unit}" failed: ${unit.error ?? 'unknown error'}`)
-  printer.info(`dataflow "${name}" stopped${failed.length === 0 ? '' : ` with ${failed.length} failed node${failed.length === 1 ? '' : 's'}`}`)
+  reportStopped(name, reply.stopped, printer)
   if (reportStarted(reply, printer)) process.exitCode = 1
   process.stdout.write(`${reply.id}\n`)
 }

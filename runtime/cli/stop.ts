@@ -2,7 +2,7 @@
 import type { CommandModule } from 'yargs'
 import { DaemonClient } from '../daemon/client.js'
 import type { RunResult } from '../supervisor/dataflow-run.js'
-import { createPrinter } from './output.js'
+import { createPrinter, type Printer } from './output.js'
 import { durationOption } from './options.js'
 
 interface StopArgs {
@@ -32,12 +32,17 @@ export const stopCommand: CommandModule<object, StopArgs> = {
         { target: args.target, graceMs },
         { timeoutMs: (graceMs ?? 60_000) + 30_000 },
       )
-      const failed = result.units.filter((u) => u.status === 'failed')
-      for (const unit of failed) printer.error(`node "${unit.unit}" failed: ${unit.error ?? 'unknown error'}`)
-      printer.info(`dataflow "${name}" stopped${failed.length === 0 ? '' : ` with ${failed.length} failed node${failed.length === 1 ? '' : 's'}`}`)
-      if (failed.length > 0) process.exitCode = 1
+      if (reportStopped(name, result, printer)) process.exitCode = 1
     } finally {
       client.close()
     }
   },
+}
+
+/** Say how a stop went: each node that failed, then the line; true when one failed. */
+export function reportStopped(name: string, result: RunResult, printer: Printer): boolean {
+  const failed = result.units.filter((u) => u.status === 'failed')
+  for (const unit of failed) printer.error(`node "${unit.unit}" failed: ${unit.error ?? 'unknown error'}`)
+  printer.info(`dataflow "${name}" stopped${failed.length === 0 ? '' : ` with ${failed.length} failed node${failed.length === 1 ? '' : 's'}`}`)
+  return failed.length > 0
 }

@@ -13,7 +13,7 @@ import type { DataflowInfo } from '../daemon/server.js'
 import { UnknownDataflowError } from '../daemon/errors.js'
 import type { UnitInfo } from '../supervisor/counters.js'
 import { CliUsageError, durationOption } from './options.js'
-import { formatDuration, memoryOf, percentOfCore, pidOf, table } from './unit-table.js'
+import { formatDuration, memoryOf, percentOfCore, table, unitCells } from './unit-table.js'
 
 interface TopArgs {
   name?: string | undefined
@@ -94,11 +94,7 @@ function render(dataflows: DataflowInfo[], previous: Map<string, Sample>): strin
       const spanMs = same ? u.uptimeMs - before.uptimeMs : 0
       const live = u.status !== 'finished' && u.status !== 'failed'
       return [
-        u.name,
-        u.kind,
-        u.status,
-        String(u.restarts),
-        pidOf(u),
+        ...unitCells(u),
         memoryOf(u),
         // At the first look (or after a restart), since the process started, as list gives it.
         !live || u.cpuSeconds === undefined || u.uptimeMs <= 0

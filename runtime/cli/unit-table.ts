@@ -16,6 +16,11 @@ export function table(header: string[], rows: string[][]): string {
   return line(header) + rows.map(line).join('')
 }
 
+/** The cells that say which unit a row is and how it is: NODE, KIND, STATUS, RESTARTS, PID. */
+export function unitCells(u: UnitInfo): string[] {
+  return [u.name, u.kind, u.status, String(u.restarts), pidOf(u)]
+}
+
 /** `pid`, or `pid/t<thread>` for an operator (its worker thread in the supervisor's process). */
 export function pidOf(u: UnitInfo): string {
   if (u.pid === undefined) return '-'
