@@ -1,7 +1,8 @@
 /**
  * `dora-ts logs NAME [NODE]`: the logs of a dataflow's latest run (on the supervisor or in the
  * foreground with `dora-ts run`), kept on disk per run and per node, with the restarts and
- * crashes (and their errors) in order. `--follow` keeps printing until the run ends; `--tail N`
+ * crashes (and their errors) in order; `--run 2` the run before it (after `dora-ts restart
+ * robot`, the crash was in that one). `--follow` keeps printing until the run ends; `--tail N`
  * starts with the last N lines, `--grep RE` keeps the lines that match (as `journalctl -n`,
  * `docker logs --tail`, and dora's own `logs --tail --grep`).
  *
@@ -11,7 +12,17 @@
 import type { CommandModule } from 'yargs'
 import { daemonPaths } from '../daemon/paths.js'
 import { UnknownDataflowError, UnknownNodeError } from '../daemon/errors.js'
-import { loggedDataflows, readRunLogs, readRunResult, runLogDirs, runLogFiles, logFileName, SUPERVISOR_LOG, type LogLine } from '../daemon/run-logs.js'
+import {
+  keptRuns,
+  loggedDataflows,
+  readRunLogs,
+  readRunResult,
+  runLogDirs,
+  runLogFiles,
+  logFileName,
+  SUPERVISOR_LOG,
+  type LogLine,
+} from '../daemon/run-logs.js'
 import { logExists } from '../daemon/log-files.js'
 import { join } from 'node:path'
 import { createPrinter, type Printer } from './output.js'
@@ -25,6 +36,7 @@ interface LogsArgs {
   since?: string | undefined
   tail?: number | undefined
   grep?: string | undefined
+  run?: number | undefined
 }
 
 /** Which lines a reading prints. */
@@ -48,6 +60,7 @@ export const logsCommand: CommandModule<object, LogsArgs> = {
       .option('since', { type: 'string', describe: 'Only lines newer than this, e.g. 5m' })
       .option('tail', { alias: 'n', type: 'number', describe: 'Only the last N lines (then, with --follow, every new one)' })
       .option('grep', { type: 'string', describe: 'Only lines matching this regular expression (their text or node id)' })
+      .option('run', { type: 'number', describe: 'Which run: 1 is the latest (the default), 2 the one before, ...' })
       .example('$0 logs robot', 'Everything the latest run of "robot" printed, crashes and restarts included')
       .example('$0 logs robot obstacle-filter --follow', 'Follow one operator')
       .example("$0 logs robot --tail 50 --grep 'crash|restart'", 'The last 50 crash and restart lines of the latest run'),
@@ -56,7 +69,13 @@ export const logsCommand: CommandModule<object, LogsArgs> = {
     const printer = createPrinter(process.stdout, process.stdout)
     const { logsRoot } = daemonPaths()
     const dirs = runLogDirs(logsRoot, args.name)
-    const dir = dirs.at(-1)
+    const back = args.run === undefined ? 1 : runOption(args.run)
+    const dir = dirs.at(-back)
+    if (dir === undefined && dirs.length > 0) {
+      throw new UnknownDataflowError(`"${args.name}" has logs of ${dirs.length} run${dirs.length === 1 ? '' : 's'}, not ${back}`, {
+        hint: `Use --run 1 (the latest) to --run ${dirs.length}; the newest ${keptRuns()} runs of each dataflow are kept (DORA_TS_KEEP_RUNS).`,
+      })
+    }
     if (dir === undefined) {
       const known = loggedDataflows(logsRoot)
       throw new UnknownDataflowError(`no logs of a dataflow named "${args.name}" in ${logsRoot}`, {
@@ -70,7 +89,7 @@ export const logsCommand: CommandModule<object, LogsArgs> = {
       const units = runLogFiles(dir)
         .filter((f) => f !== logFileName(SUPERVISOR_LOG))
         .map((f) => f.slice(0, -'.log'.length))
-      throw new UnknownNodeError(`the latest run of "${args.name}" has no logs of "${args.node}"`, {
+      throw new UnknownNodeError(`${back === 1 ? 'the latest run' : `run ${back} back`} of "${args.name}" has no logs of "${args.node}"`, {
         hint: units.length === 0 ? 'No node has written anything yet.' : `Nodes with logs: ${units.join(', ')}.`,
       })
     }
@@ -92,6 +111,12 @@ function grepOption(pattern: string): RegExp {
       hint: "Use JavaScript's syntax, e.g. --grep 'crash|restart'; escape ( [ { . * + ? with a backslash to match them as they are.",
     })
   }
+}
+
+function runOption(run: number): number {
+  if (!Number.isInteger(run) || run < 1)
+    throw new CliUsageError(`--run ${run} is not a run`, { hint: 'Use 1 for the latest run, 2 for the one before, and so on.' })
+  return run
 }
 
 function tailOption(count: number): number {

@@ -109,3 +109,18 @@ nodes:
     'contiguous, up to the last line',
   )
 })
+
+t.test('logs --run 2 shows the run before the latest; a run that is not kept is one clear line', async (t) => {
+  const firstRun = (await runCli(['logs', 'flaky-run'], { env })).stdout
+  const again = await runCli(['run', join(dir, 'dataflow.yml')], { env })
+  t.equal(again.code, 0, again.stderr)
+  const latest = await runCli(['logs', 'flaky-run', '--run', '1'], { env })
+  const before = await runCli(['logs', 'flaky-run', '--run', '2'], { env })
+  t.equal(before.code, 0, before.stderr)
+  t.equal(before.stdout, firstRun, 'run 2 is the first run, as logs showed it then')
+  t.not(latest.stdout, firstRun, 'run 1 is the new one (its own times and id)')
+  t.match(latest.stdout, /dataflow finished \(completed\)/)
+  const missing = await runCli(['logs', 'flaky-run', '--run', '3'], { env })
+  t.equal(missing.code, 1)
+  t.match(missing.stderr, /^error: "flaky-run" has logs of 2 runs, not 3\nUse --run 1 \(the latest\) to --run 2/)
+})
