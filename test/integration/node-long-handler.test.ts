@@ -34,7 +34,10 @@ t.test('a node on one event past the warning time is named, and so is a thread h
   const stalls = lines.filter((l) =>
     /^dora-ts: node "slow" has been handling one event \(input "tick"\) for \d+\.\d s: its program has not come back for the next one/.test(l),
   )
-  t.equal(stalls.length, 1, `one warning for the one await that outlasted the warning time\n${dump(flow.logs)}`)
+  // At least the one await that outlasted the warning time. A process the machine did not run
+  // for a second while on an event reads the same as a stall from inside: on a loaded machine
+  // there may be more.
+  t.ok(stalls.length >= 1, `a warning for the await that outlasted the warning time\n${dump(flow.logs)}`)
   const through = lines.map((l) => /^dora-ts: node "slow" is through that event, about ([\d.]+) s after it began$/.exec(l)?.[1]).find((s) => s !== undefined)
   t.ok(through !== undefined && Number(through) >= 1, `the end of that event is said: ${through}\n${dump(flow.logs)}`)
   const blocked = lines

@@ -46,7 +46,6 @@ t.test(
       dump(flow.logs),
     )
     t.notOk(flow.lines('detector').includes('not reached'), 'the wrapper went with its child')
-    t.notOk(flow.lines('detector').includes('holding 608 MiB'), 'killed before it took what it wanted')
     const pids = readFileSync(join(dir, 'eater.pids'), 'utf8').trim().split('\n').map(Number)
     t.equal(pids.length, 2, 'each run of the node started its child')
     for (const pid of pids) t.ok(processGone(pid), `the leaking child ${pid} is gone`)
