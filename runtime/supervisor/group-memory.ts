@@ -19,6 +19,7 @@
  * @module
  */
 import { readdir, readFile } from 'node:fs/promises'
+import { statFields } from '../../src/transport/proc-stat.js'
 
 /** How often the groups are read (ms). */
 export const MEMORY_SCAN_INTERVAL_MS = 1000
@@ -93,12 +94,11 @@ export async function usageByGroup(groups: ReadonlySet<number>): Promise<Map<num
 async function statOf(pid: string): Promise<{ group: number; cpuSeconds: number } | undefined> {
   const stat = await readQuietly(`${PROC}/${pid}/stat`)
   if (stat === undefined) return undefined
-  // Fields after ") ", from field 3 of proc(5): state, ppid, pgrp, ..., utime (14), stime,
-  // cutime, cstime (17).
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  const group = Number(fields[2])
+  const field = statFields(stat)
+  const group = Number(field(5))
   if (!Number.isInteger(group)) return undefined
-  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + (Number(fields[i]) || 0), 0)
+  // utime, stime, cutime, cstime.
+  const ticks = [14, 15, 16, 17].reduce((sum, n) => sum + (Number(field(n)) || 0), 0)
   return { group, cpuSeconds: ticks / USER_HZ }
 }
 

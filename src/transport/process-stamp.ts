@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { isAlive } from './run-dir.js'
+import { statFields } from './proc-stat.js'
 
 let bootId: string | undefined | null = null
 
@@ -31,9 +32,7 @@ export function processStamp(pid: number): string | undefined {
   } catch {
     return undefined
   }
-  // The command name (field 2) is in parentheses and may hold spaces: count after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  const startTime = fields[19] // field 22 overall
+  const startTime = statFields(stat)(22)
   return startTime === undefined ? undefined : `${boot}:${startTime}`
 }
 

@@ -41,6 +41,7 @@ import { join } from 'node:path'
 import { threadId } from 'node:worker_threads'
 import { livePidFileEntry, pidFileContent, readPidFileEntry, tryLinkPidFile, type PidFileEntry, type PreparedPidFile } from '../../transport/pid-file.js'
 import { isSameProcess } from '../../transport/process-stamp.js'
+import { statFields } from '../../transport/proc-stat.js'
 import { describeKvsAction, kvsErrorFrom, KvsStalledError, type KvsErrorContext } from './errors.js'
 import { commandOf } from './write-lock.js'
 
@@ -107,7 +108,7 @@ function ownTag(): string {
 function threadStart(pid: number, tid: string): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+    return statFields(stat)(22)
   } catch {
     return undefined
   }
