@@ -328,14 +328,7 @@ export class CustomNode implements Unit {
       if (child !== this.#child || child.exitCode !== null || child.signalCode !== null) return
       const held = `${Math.round(resident / (1024 * 1024))} MiB`
       this.#failure ??= `ran out of memory: its processes held ${held} resident, over max_memory_mb ${limitMb} MiB, so it was killed`
-      this.#host.log({
-        source: 'dora-ts',
-        stream: 'supervisor',
-        level: 'warn',
-        text: `${this.display} holds ${held} resident (its process group ${pid}), over max_memory_mb ${limitMb} MiB: killing it`,
-      })
-      this.#signalled = true
-      killGroup(child, 'SIGKILL')
+      this.crash(`holds ${held} resident (its process group ${pid}), over max_memory_mb ${limitMb} MiB: killing it`)
     })
     child.once('exit', unwatch)
   }
@@ -509,9 +502,7 @@ export class CustomNode implements Unit {
     // SIGKILL, as a crash: the promise is that a node killed at any moment comes back with
     // nothing lost, and a SIGTERM would end an SDK node the same way, only later.
     this.#restartRequested = reason
-    this.#host.log({ source: 'dora-ts', stream: 'supervisor', level: 'warn', text: `${this.display} ${reason}` })
-    this.#signalled = true
-    killGroup(child, 'SIGKILL')
+    this.crash(reason)
     return undefined
   }
 
