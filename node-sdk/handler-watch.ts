@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { LongHandlerWatch } from '../src/long-handler-watch.js'
+import { LongHandlerWatch, secondsText } from '../src/long-handler-watch.js'
 
 /** How long the program may be on one event before it is said (ms), as for operators (runtime/operator/host.ts SLOW_WARNING_S). */
 export const HANDLER_WARNING_MS = 10_000
@@ -20,10 +20,6 @@ export const HANDLER_WARNING_ENV = 'DORA_TS_HANDLER_WARNING_MS'
 function warningMs(): number {
   const set = Number(process.env[HANDLER_WARNING_ENV])
   return Number.isFinite(set) && set > 0 ? set : HANDLER_WARNING_MS
-}
-
-function seconds(ms: number): string {
-  return ms < 10_000 ? (ms / 1000).toFixed(1) : String(Math.round(ms / 1000))
 }
 
 /** What `events()` tells it: the program took an event, came back for the next, or left the loop. */
@@ -40,12 +36,12 @@ export class NodeHandlerWatch {
       busy: () => this.#current !== undefined,
       stalled: (ms) =>
         write(
-          `dora-ts: node "${this.#nodeId}" has been handling one event (${this.#current ?? 'an event'}) for ${seconds(ms)} s: its program has not come back for the next one (a handler awaiting something that never settles, such as a device read without a timeout), so its inputs wait in their queues, the oldest dropped past queue_size, and it sends nothing meanwhile. If it is only slow, this is all.`,
+          `dora-ts: node "${this.#nodeId}" has been handling one event (${this.#current ?? 'an event'}) for ${secondsText(ms)} s: its program has not come back for the next one (a handler awaiting something that never settles, such as a device read without a timeout), so its inputs wait in their queues, the oldest dropped past queue_size, and it sends nothing meanwhile. If it is only slow, this is all.`,
         ),
-      resumed: (ms) => write(`dora-ts: node "${this.#nodeId}" is through that event, about ${seconds(ms)} s after it began`),
+      resumed: (ms) => write(`dora-ts: node "${this.#nodeId}" is through that event, about ${secondsText(ms)} s after it began`),
       blocked: (ms) =>
         write(
-          `dora-ts: nothing of node "${this.#nodeId}" ran for ${seconds(ms)} s: its thread was held by a synchronous call (a loop, a blocking read) or the process was stopped; its inputs waited meanwhile. Long work belongs in a worker thread or an awaited call.`,
+          `dora-ts: nothing of node "${this.#nodeId}" ran for ${secondsText(ms)} s: its thread was held by a synchronous call (a loop, a blocking read) or the process was stopped; its inputs waited meanwhile. Long work belongs in a worker thread or an awaited call.`,
         ),
     })
   }

@@ -13,6 +13,11 @@
  * @module
  */
 
+/** A stall's length as its lines give it: tenths under 10 s, whole seconds from there. */
+export function secondsText(ms: number): string {
+  return (ms / 1000).toFixed(ms < 10_000 ? 1 : 0)
+}
+
 /** How often the count is looked at (ms): a stall is said between its limit and this much later. */
 const CHECK_EVERY_MS = 1000
 

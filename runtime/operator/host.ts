@@ -65,7 +65,7 @@ import { workerDataOf, workerEnv, type KvsAccess } from './launch-data.js'
 import { Watchdog } from './watchdog.js'
 import { SpareSlot } from './spare-slot.js'
 import { FreshInputs } from './fresh-inputs.js'
-import { LongHandlerWatch } from '../../src/long-handler-watch.js'
+import { LongHandlerWatch, secondsText } from '../../src/long-handler-watch.js'
 import { loadFailureHint } from '../../src/spec/load-hint.js'
 
 export interface OperatorHostOptions {
@@ -100,11 +100,6 @@ function withCode(error: Error): string {
  * event, before the run says so: as long as a custom node's default connect_timeout.
  */
 export const SLOW_WARNING_S = 10
-
-/** `ms` in seconds for a notice: tenths below 10 s. */
-function secondsOf(ms: number): string {
-  return (ms / 1000).toFixed(ms < 10_000 ? 1 : 0)
-}
 
 /** The promise of the first start(), settled by the first launch. */
 type FirstLaunch = { resolve: () => void; reject: (err: unknown) => void }
@@ -296,14 +291,14 @@ export class OperatorHost implements Unit {
             source: 'dora-ts',
             stream: 'supervisor',
             level: 'warn',
-            text: `${this.display} has been handling one event for ${secondsOf(ms)} s: a handler has not returned (a loop, or a call that never ends), and its inputs wait or drop meanwhile. If it is only slow, this is all; \`timeout:\` on operator "${this.spec.id}" makes a handler that long count as a crash, restarted by its restart_policy.`,
+            text: `${this.display} has been handling one event for ${secondsText(ms)} s: a handler has not returned (a loop, or a call that never ends), and its inputs wait or drop meanwhile. If it is only slow, this is all; \`timeout:\` on operator "${this.spec.id}" makes a handler that long count as a crash, restarted by its restart_policy.`,
           }),
         resumed: (ms) =>
           this.#host.log({
             source: 'dora-ts',
             stream: 'supervisor',
             level: 'info',
-            text: `${this.display} is through that event, about ${secondsOf(ms)} s after it began`,
+            text: `${this.display} is through that event, about ${secondsText(ms)} s after it began`,
           }),
       })
     }
