@@ -2,8 +2,7 @@
 import type { CommandModule } from 'yargs'
 import { DaemonClient } from '../daemon/client.js'
 import type { DataflowInfo } from '../daemon/server.js'
-import type { UnitInfo } from '../supervisor/counters.js'
-import { formatBytes, formatDuration, memoryOf, percentOfCore, table, unitCells } from './unit-table.js'
+import { cpuSinceStart, formatBytes, formatDuration, memoryOf, table, unitCells } from './unit-table.js'
 
 interface ListArgs {
   json: boolean
@@ -41,7 +40,7 @@ export const listCommand: CommandModule<object, ListArgs> = {
           ...unitCells(u),
           u.status === 'finished' || u.status === 'failed' ? '-' : formatDuration(u.uptimeMs),
           memoryOf(u),
-          cpuOf(u),
+          cpuSinceStart(u),
           String(u.messagesIn),
           String(u.messagesOut),
           String(u.messagesDropped ?? 0),
@@ -51,9 +50,4 @@ export const listCommand: CommandModule<object, ListArgs> = {
       process.stdout.write(table(['NODE', 'KIND', 'STATUS', 'RESTARTS', 'PID', 'UPTIME', 'MEM', 'CPU', 'IN', 'OUT', 'DROPPED', 'STATE'], rows))
     }
   },
-}
-
-/** A custom node's CPU use as `ps` gives it: its processes' CPU time over its uptime. */
-function cpuOf(u: UnitInfo): string {
-  return u.cpuSeconds === undefined || u.uptimeMs <= 0 ? '-' : percentOfCore(u.cpuSeconds, u.uptimeMs)
 }

@@ -26,7 +26,7 @@ import {
 import { logExists } from '../daemon/log-files.js'
 import { join } from 'node:path'
 import { createPrinter, type Printer } from './output.js'
-import { CliUsageError, durationOption } from './options.js'
+import { CliUsageError, durationOption, wholeNumberOption } from './options.js'
 import { errorMessage } from '../../src/errors.js'
 
 interface LogsArgs {
@@ -69,7 +69,7 @@ export const logsCommand: CommandModule<object, LogsArgs> = {
     const printer = createPrinter(process.stdout, process.stdout)
     const { logsRoot } = daemonPaths()
     const dirs = runLogDirs(logsRoot, args.name)
-    const back = args.run === undefined ? 1 : runOption(args.run)
+    const back = args.run === undefined ? 1 : wholeNumberOption('--run', args.run, 1, 'a run', 'Use 1 for the latest run, 2 for the one before, and so on.')
     const dir = dirs.at(-back)
     if (dir === undefined && dirs.length > 0) {
       throw new UnknownDataflowError(`"${args.name}" has logs of ${dirs.length} run${dirs.length === 1 ? '' : 's'}, not ${back}`, {
@@ -96,7 +96,7 @@ export const logsCommand: CommandModule<object, LogsArgs> = {
     const filter: LogFilter = {
       since: args.since === undefined ? undefined : new Date(Date.now() - durationOption('--since', args.since) * 1000).toISOString(),
       grep: args.grep === undefined ? undefined : grepOption(args.grep),
-      tail: args.tail === undefined ? undefined : tailOption(args.tail),
+      tail: args.tail === undefined ? undefined : wholeNumberOption('--tail', args.tail, 0, 'a number of lines', 'Use a whole number, e.g. --tail 50.'),
     }
     if (args.follow) await followRunLogs(dir, args.node, printer, filter)
     else for (const line of filtered(readRunLogs(dir, args.node), filter)) printLine(printer, line)
@@ -111,18 +111,6 @@ function grepOption(pattern: string): RegExp {
       hint: "Use JavaScript's syntax, e.g. --grep 'crash|restart'; escape ( [ { . * + ? with a backslash to match them as they are.",
     })
   }
-}
-
-function runOption(run: number): number {
-  if (!Number.isInteger(run) || run < 1)
-    throw new CliUsageError(`--run ${run} is not a run`, { hint: 'Use 1 for the latest run, 2 for the one before, and so on.' })
-  return run
-}
-
-function tailOption(count: number): number {
-  if (!Number.isInteger(count) || count < 0)
-    throw new CliUsageError(`--tail ${count} is not a number of lines`, { hint: 'Use a whole number, e.g. --tail 50.' })
-  return count
 }
 
 /** The lines `filter` keeps, of those read in one go (its tail, of these). */

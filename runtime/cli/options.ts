@@ -17,6 +17,12 @@ export function byteSizeOption(option: string, value: string): number {
   return bytes
 }
 
+/** `value` if it is a whole number from `min`; else a usage error saying it is not `what`, with `hint`. */
+export function wholeNumberOption(option: string, value: number, min: number, what: string, hint: string): number {
+  if (!Number.isInteger(value) || value < min) throw new CliUsageError(`${option} ${value} is not ${what}`, { hint })
+  return value
+}
+
 /** Seconds from a CLI duration such as `30s`, `500ms`, `2m` or a bare number of seconds. */
 export function durationOption(option: string, value: string): number {
   const seconds = parseDuration(/^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value)

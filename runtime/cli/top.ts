@@ -12,8 +12,8 @@ import { DaemonClient } from '../daemon/client.js'
 import type { DataflowInfo } from '../daemon/server.js'
 import { UnknownDataflowError } from '../daemon/errors.js'
 import type { UnitInfo } from '../supervisor/counters.js'
-import { CliUsageError, durationOption } from './options.js'
-import { formatDuration, memoryOf, percentOfCore, table, unitCells } from './unit-table.js'
+import { CliUsageError, durationOption, wholeNumberOption } from './options.js'
+import { cpuSinceStart, formatDuration, memoryOf, percentOfCore, table, unitCells } from './unit-table.js'
 
 interface TopArgs {
   name?: string | undefined
@@ -46,9 +46,10 @@ export const topCommand: CommandModule<object, TopArgs> = {
   handler: async (args) => {
     const intervalMs = durationOption('--interval', args.interval) * 1000
     if (intervalMs < 100) throw new CliUsageError(`--interval ${args.interval} is too short`, { hint: 'Use 100ms or more, e.g. --interval 1s.' })
-    const iterations = args.iterations
-    if (iterations !== undefined && (!Number.isInteger(iterations) || iterations < 1))
-      throw new CliUsageError(`--iterations ${iterations} is not a number of frames`, { hint: 'Use a whole number from 1, e.g. -n 5.' })
+    const iterations =
+      args.iterations === undefined
+        ? undefined
+        : wholeNumberOption('--iterations', args.iterations, 1, 'a number of frames', 'Use a whole number from 1, e.g. -n 5.')
     const terminal = process.stdout.isTTY === true
     const client = DaemonClient.connect()
     const previous = new Map<string, Sample>()
@@ -97,9 +98,7 @@ function render(dataflows: DataflowInfo[], previous: Map<string, Sample>): strin
         ...unitCells(u),
         memoryOf(u),
         // At the first look (or after a restart), since the process started, as list gives it.
-        !live || u.cpuSeconds === undefined || u.uptimeMs <= 0
-          ? '-'
-          : percentOfCore(same ? u.cpuSeconds - (before.cpuSeconds ?? 0) : u.cpuSeconds, same ? spanMs : u.uptimeMs),
+        !live ? '-' : same && u.cpuSeconds !== undefined ? percentOfCore(u.cpuSeconds - (before.cpuSeconds ?? 0), spanMs) : cpuSinceStart(u),
         same && live ? perSecond(u.messagesIn - before.messagesIn, spanMs) : '-',
         same && live ? perSecond(u.messagesOut - before.messagesOut, spanMs) : '-',
         String(u.messagesDropped ?? 0),

@@ -34,6 +34,11 @@ export function memoryOf(u: UnitInfo): string {
   return u.maxMemoryMb === undefined ? held : `${held} of ${u.maxMemoryMb} MiB`
 }
 
+/** A unit's CPU use as `ps` gives it: its CPU time over its uptime ('-' when not known). */
+export function cpuSinceStart(u: UnitInfo): string {
+  return u.cpuSeconds === undefined || u.uptimeMs <= 0 ? '-' : percentOfCore(u.cpuSeconds, u.uptimeMs)
+}
+
 /** CPU time over a span, in percent of one core (a node busy on two cores reads 200%). */
 export function percentOfCore(cpuSeconds: number, overMs: number): string {
   return `${Math.round((cpuSeconds * 100_000) / overMs)}%`
