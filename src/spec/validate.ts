@@ -20,6 +20,25 @@ import type { Durability, RestartPolicy, SourcePosition } from './types.js'
 const RESTART_POLICIES: readonly RestartPolicy[] = ['never', 'on-failure', 'always']
 const DURABILITIES: readonly Durability[] = ['process', 'power']
 
+/** Node-level keys only a custom node (`path:`) has, refused beside `operator:`: what each is, and what to do instead. */
+const CUSTOM_NODE_KEYS = [
+  [
+    'connect_timeout',
+    '`connect_timeout` is for custom nodes (`path:`): operators are loaded by the supervisor and never connect',
+    "remove `connect_timeout:`; `health_check_timeout:` bounds an operator's start-up",
+  ],
+  [
+    'oom_score_adj',
+    "`oom_score_adj` is for custom nodes (`path:`): operators run in the supervisor's process",
+    'remove `oom_score_adj:`; `max_memory_mb:` bounds an operator',
+  ],
+  [
+    'max_memory_mb',
+    "`max_memory_mb` beside `operator:` is for custom nodes (`path:`); an operator's limit is its own",
+    'indent `max_memory_mb:` under `operator:` (or put it in each entry of `operators:`)',
+  ],
+] as const
+
 export { DEFAULT_QUEUE_SIZE } from './validate-data.js'
 
 type RestartFields = Partial<
@@ -306,32 +325,9 @@ class Validator implements ValidateContext {
   }
 
   private operatorsBody(f: Fields<typeof NODE_KEYS>, scope: Scope, nodeId: string | undefined): DraftOperatorsBody {
-    if (f.connect_timeout !== undefined) {
-      this.problems.add(
-        'DORA_SPEC_CONFLICTING_KEYS',
-        f.connect_timeout.key,
-        scope,
-        '`connect_timeout` is for custom nodes (`path:`): operators are loaded by the supervisor and never connect',
-        "remove `connect_timeout:`; `health_check_timeout:` bounds an operator's start-up",
-      )
-    }
-    if (f.oom_score_adj !== undefined) {
-      this.problems.add(
-        'DORA_SPEC_CONFLICTING_KEYS',
-        f.oom_score_adj.key,
-        scope,
-        "`oom_score_adj` is for custom nodes (`path:`): operators run in the supervisor's process",
-        'remove `oom_score_adj:`; `max_memory_mb:` bounds an operator',
-      )
-    }
-    if (f.max_memory_mb !== undefined) {
-      this.problems.add(
-        'DORA_SPEC_CONFLICTING_KEYS',
-        f.max_memory_mb.key,
-        scope,
-        "`max_memory_mb` beside `operator:` is for custom nodes (`path:`); an operator's limit is its own",
-        'indent `max_memory_mb:` under `operator:` (or put it in each entry of `operators:`)',
-      )
+    for (const [key, says, hint] of CUSTOM_NODE_KEYS) {
+      const field = f[key]
+      if (field !== undefined) this.problems.add('DORA_SPEC_CONFLICTING_KEYS', field.key, scope, says, hint)
     }
     for (const key of ['args', 'inputs', 'outputs'] as const) {
       const field = f[key]
