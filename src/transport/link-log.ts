@@ -635,7 +635,8 @@ export class LinkCursor {
   constructor(dir: string, name: string) {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     this.#fd = openSync(cursorPath(dir, name), constants.O_RDWR | constants.O_CREAT, 0o600)
-    const { value, slot, generation } = readCursorFd(this.#fd)
+    const { value, slot, generation, bytes } = readCursorFd(this.#fd)
+    if (bytes < 2 * SLOT_BYTES) fillCursorFile(this.#fd, bytes)
     this.#value = value
     this.#slot = slot
     this.#generation = generation
@@ -674,7 +675,19 @@ export class LinkCursor {
   }
 }
 
-function readCursorFd(fd: number): { value: CursorValue; slot: number; generation: bigint } {
+/**
+ * Give a cursor file its two slots' bytes now (zeros, which never read as a slot), from
+ * `from` on. The supervisor makes every cursor before a sender starts (runtime/supervisor/
+ * link-logs.ts), so its page is taken then: on a tmpfs a page is allocated at its first write,
+ * and a receiver whose first write came after its sender had filled /dev/shm failed with
+ * ENOSPC, leaving the sender nothing it could collect to make room.
+ */
+function fillCursorFile(fd: number, from: number): void {
+  const zeros = Buffer.alloc(2 * SLOT_BYTES - from)
+  writeSync(fd, zeros, 0, zeros.byteLength, from)
+}
+
+function readCursorFd(fd: number): { value: CursorValue; slot: number; generation: bigint; bytes: number } {
   const buf = Buffer.alloc(2 * SLOT_BYTES)
   const got = readSync(fd, buf, 0, buf.byteLength, 0)
   let value: CursorValue = { consumed: 0n, inHand: 0n, read: 0n }
@@ -693,7 +706,7 @@ function readCursorFd(fd: number): { value: CursorValue; slot: number; generatio
       generation = gen
     }
   }
-  if (generation > 0n) return { value, slot, generation }
+  if (generation > 0n) return { value, slot, generation, bytes: got }
   // No slot of the current layout: a file written before `read` (its slots are 32 bytes). Its
   // generation goes on, so whichever new slot is written first outranks what is left of it.
   for (let s = 0; s < 2 && got >= (s + 1) * OLD_SLOT_BYTES; s++) {
@@ -707,7 +720,7 @@ function readCursorFd(fd: number): { value: CursorValue; slot: number; generatio
       generation = gen
     }
   }
-  return { value, slot, generation }
+  return { value, slot, generation, bytes: got }
 }
 
 /** The file of cursor `name` in the log folder `dir`. */

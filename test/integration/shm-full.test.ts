@@ -6,8 +6,11 @@
  * closes for appends at 16 MiB, so it never filled), and the consumed files before it had
  * become spares kept for reuse. The camera here sends 1 MB frames into an 8 MB tmpfs (smaller
  * than one log file, so the fill is certain) and tries a refused frame again until it goes;
- * the viewer must get every frame, once, in order. Real processes, a real tmpfs (skipped,
- * saying why, where mounting is not permitted: not root).
+ * the viewer must get every frame, once, in order. The viewer connects only once the tmpfs has
+ * filled, so its first cursor writes come while it is (nearly) full: CI once saw one fail there
+ * with ENOSPC, the camera quicker than usual, and nothing could be collected after (the exact
+ * case, a tmpfs full to its last page, is in test/transport/link-log.test.ts). Real
+ * processes, a real tmpfs (skipped, saying why, where mounting is not permitted: not root).
  */
 import t, { type Test } from 'tap'
 import { existsSync, rmSync, writeFileSync } from 'node:fs'
@@ -55,7 +58,7 @@ t.test('a reliable direct link on a full tmpfs takes sends again once its receiv
     outputs: [frames]
   - id: viewer
     path: ${fixture('big-sink.mjs')}
-    env: { SIZE: ${MB}, RECORD_FILE: ${JSON.stringify(record)} }
+    env: { SIZE: ${MB}, RECORD_FILE: ${JSON.stringify(record)}, CONNECT_AFTER_FILE: ${JSON.stringify(full)} }
     inputs:
       frames: { source: camera/frames, queue_size: ${COUNT} }
 `

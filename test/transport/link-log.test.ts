@@ -445,6 +445,34 @@ t.test('a cursor reads back its last value, and survives a torn write of its slo
   t.same(new LinkCursor(dir, 'sink.in').value, { consumed: 11n, inHand: 12n, read: 13n }, 'and the next write goes over the torn slot')
 })
 
+t.test('a cursor made before its file system filled can still be written: its bytes are taken when it is made', async (t) => {
+  const fs = smallTmpfs(t, '1m')
+  if (typeof fs !== 'string') return void t.skip(fs.skip, () => {})
+  const dir = join(fs, 'log')
+  // As the supervisor does before any sender starts (runtime/supervisor/link-logs.ts).
+  new LinkCursor(dir, 'viewer.frames').close()
+  t.equal(statSync(join(dir, 'cursor.viewer.frames')).size, 80, 'a new cursor file holds its two 40-byte slots')
+  t.same(new LinkCursor(dir, 'viewer.frames').value, { consumed: 0n, inHand: 0n, read: 0n }, 'which read as no cursor written yet')
+  // A sender fills the tmpfs to its last byte.
+  const ballast = openSync(join(fs, 'ballast'), 'w')
+  let wrote = 0
+  const block = Buffer.alloc(4096, 1)
+  try {
+    for (;;) wrote += writeSync(ballast, block)
+  } catch (err) {
+    t.equal((err as NodeJS.ErrnoException).code, 'ENOSPC', `the tmpfs is full after ${wrote} bytes`)
+  } finally {
+    closeSync(ballast)
+  }
+  const cursor = new LinkCursor(dir, 'viewer.frames')
+  t.doesNotThrow(() => {
+    cursor.set({ consumed: 1n, inHand: 2n, read: 2n })
+    cursor.set({ consumed: 2n, inHand: 0n, read: 2n })
+  }, 'the receiver writes both slots on a full tmpfs (before, its first write failed with ENOSPC)')
+  cursor.close()
+  t.same(new LinkCursor(dir, 'viewer.frames').value, { consumed: 2n, inHand: 0n, read: 2n }, 'and what it wrote reads back')
+})
+
 t.test('a cursor file of the slots written before `read` is read as it was, and goes on in the new ones', async (t) => {
   const dir = t.testdir({})
   // Two 32-byte slots: generation, consumed, inHand, check (generation ^ consumed ^ inHand ^ 0x5a..5a).
