@@ -516,12 +516,12 @@ export class OperatorHost implements Unit {
           // restarting would only loop.
           // The project's part in it, if any, after the message's first line (not Node's require stack).
           const hint = loadFailureHint(this.spec.module, [error.message, String((error as { code?: unknown }).code)])
-          const why = hint === undefined ? withCode(error) : `${error.message.split('\n', 1)[0]}; it is ${hint}`
+          const why = hint === undefined ? message.why : `${error.message.split('\n', 1)[0]}; it is ${hint}`
           this.#failForGood(`failed to load ${this.spec.module}: ${why}`)
           first.reject(error)
         } else {
           // restoreState or init failed: not the fault of the input waiting for it.
-          this.#crash(`failed to load on restart: ${withCode(error)}`, false)
+          this.#crash(`failed to load on restart: ${message.why}`, false)
         }
         return
       }

@@ -150,7 +150,8 @@ export interface SpareWorkerData {
 export type WorkerToHost =
   /** Loaded, restored and initialised; `writes` and `outputs` are what restoreState/init did. */
   | { type: 'ready'; writes: StateWrite[]; outputs: BufferedOutput[]; counts?: LinkCounts | undefined }
-  | { type: 'load-failed'; error: SerializedError }
+  /** `why`: the error in one line, with its place (load-failure.ts). */
+  | { type: 'load-failed'; error: SerializedError; why: string }
   /**
    * The last event was handled completely; its state changes and outputs, to commit together
    * (both left out when there are none: most events of a filter or a sink, and a smaller post).

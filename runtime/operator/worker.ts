@@ -12,6 +12,7 @@ import { copyBytes, ownsWholeBuffer } from '../../src/bytes.js'
 import { SEALED_VALUES } from '../../src/store/lmdb/checksum.js'
 import type { DoraEvent, SendOptions } from '../../node-sdk/events.js'
 import { unpackEvents } from './event-wire.js'
+import { describeLoadFailure } from './load-failure.js'
 import { RecycledBuffers } from './state-buffers.js'
 import { WorkerLinks } from './worker-links.js'
 import { EventQueue, type Queued } from './event-queue.js'
@@ -352,7 +353,7 @@ async function main(): Promise<void> {
     loaded = await load()
   } catch (err) {
     // The host terminates the worker when it reads this; the thread has nothing left to do.
-    post({ type: 'load-failed', error: serializeError(err) })
+    post({ type: 'load-failed', error: serializeError(err), why: describeLoadFailure(err, data.modulePath) })
     return
   }
 

@@ -26,6 +26,7 @@ import { ENV_DATAFLOW_ID, ENV_ENDPOINT, ENV_NODE_ID, ENV_NODE_SECRET, ENV_SUPERV
 import { loadFailureHint } from '../../src/spec/load-hint.js'
 import { isAlive } from '../../src/transport/run-dir.js'
 import { CRASH_NOTE_ENV, crashNotePath, takeCrashNote } from '../../src/transport/crash-note.js'
+import { printedFailure } from '../../src/transport/printed-failure.js'
 import { newNodeSecret } from '../../src/security/node-secret.js'
 import type { Frames } from '../../src/transport/send-queue.js'
 import type { DeliveredEvent, StopEvent } from '../../src/events.js'
@@ -610,14 +611,18 @@ export class CustomNode implements Unit {
   }
 
   /**
-   * What ended a process that exited with an error: its crash note, else, for one that never
-   * connected, what in its project kept its module from loading (load-hint.ts).
+   * What ended a process that exited with an error: its crash note; else, for one that never
+   * connected, what in its project kept its module from loading (load-hint.ts); else the error
+   * its stderr ends with (a syntax error, a Python traceback: printed-failure.ts).
    */
   #causeOfExit(crash: string | undefined): string {
     if (crash !== undefined) return `: ${crash}`
-    if (this.#connectedThisProcess || (this.spec.runtime !== 'ts' && this.spec.runtime !== 'js')) return ''
-    const hint = loadFailureHint(this.spec.path, this.#stderr.lines)
-    return hint === undefined ? '' : `: ${this.spec.path} is ${hint}`
+    if (!this.#connectedThisProcess && (this.spec.runtime === 'ts' || this.spec.runtime === 'js')) {
+      const hint = loadFailureHint(this.spec.path, this.#stderr.lines)
+      if (hint !== undefined) return `: ${this.spec.path} is ${hint}`
+    }
+    const printed = printedFailure(this.#stderr.lines, this.#options.cwd)
+    return printed === undefined ? '' : `: ${printed}`
   }
 
   /** How many processes the kernel's OOM killer ended since the current process started, if known. */

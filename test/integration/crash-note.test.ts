@@ -2,9 +2,13 @@
  * A custom node that dies of an uncaught exception is named by it in the run's report:
  * `exited with code 1: TypeError: ... (at ./node.mjs:24:20)`, where the report said only
  * `exited with code 1` and showed the end of Node's error block (src/transport/crash-note.ts).
- * Real node processes through the real supervisor; each MODE of the fixture dies its own way.
+ * One that dies before the SDK is loaded (a syntax error, a Python traceback) is named by the
+ * error its stderr ends with, and an operator that fails to load by its error and its place
+ * (src/transport/printed-failure.ts, runtime/operator/load-failure.ts). Real node and python3
+ * processes through the real supervisor; each MODE of the fixture dies its own way.
  */
 import t, { type Test } from 'tap'
+import { join } from 'node:path'
 import { fixture } from '../fixtures/nodes.js'
 import { dump, startInProcess } from './fixtures/in-process.js'
 
@@ -68,4 +72,57 @@ t.test('each crash of a restarting node is named, the last one in the final fail
   t.match(result.units[0]?.error, /^exited with code 1: TypeError: .*; not restarted: it was restarted 2 times/)
   const restarts = flow.logs.filter((l) => /crasher exited with code 1: TypeError: .*; restarting in/.test(l.text))
   t.equal(restarts.length, 2, dump(flow.logs))
+})
+
+t.test('a node that cannot be parsed, or a Python node that raises, is named by the error its stderr ends with, and its line', async (t) => {
+  const dir = t.testdir({
+    // A parenthesis never closed: Node fails on the line after it, before any of it runs.
+    'camera.mjs': "import { Node } from 'dora-ts'\nconst node = await Node.connect(\nfor await (const e of node.events()) {}\n",
+    'detector.py': 'import sys\n\n\ndef load():\n    import cv2_not_installed\n\n\nload()\n',
+  })
+  const flow = await startInProcess(
+    t,
+    `nodes:
+  - id: camera
+    path: ${join(dir, 'camera.mjs')}
+  - id: detector
+    path: ${join(dir, 'detector.py')}
+`,
+    { dir },
+  )
+  const result = await flow.done
+  t.notOk(result.ok, dump(flow.logs))
+  const errors = new Map(result.units.map((u) => [u.unit, u.error]))
+  t.match(errors.get('camera'), /^exited with code 1: SyntaxError: Unexpected token 'for' \(at \S*camera\.mjs:3\);/)
+  t.match(errors.get('detector'), /^exited with code 1: ModuleNotFoundError: No module named 'cv2_not_installed' \(at \S*detector\.py:5\);/)
+})
+
+/** Run an operator whose module is `source` until it fails; its failure as the run reports it. */
+async function operatorFailureOf(t: Test, source: string): Promise<string | undefined> {
+  const dir = t.testdir({ 'operator.mjs': source })
+  const flow = await startInProcess(
+    t,
+    `nodes:
+  - id: op
+    operator:
+      javascript: ${join(dir, 'operator.mjs')}
+      inputs:
+        tick: dora/timer/millis/20
+`,
+    { dir },
+  )
+  const result = await flow.done
+  t.notOk(result.ok, dump(flow.logs))
+  return result.units[0]?.error
+}
+
+t.test('an operator whose module has a syntax error is named by it and its line', async (t) => {
+  const error = await operatorFailureOf(t, "export default {\n  onInput(input, ctx) {\n    ctx.send('out', input.data\n  },\n}\n")
+  // Before, without the place: `failed to load .../operator.mjs: missing ) after argument list`.
+  t.match(error, /^failed to load \S+operator\.mjs: SyntaxError: missing \) after argument list \(at \S*operator\.mjs:3\)$/)
+})
+
+t.test("an operator whose init throws is named by the error and the operator's frame", async (t) => {
+  const error = await operatorFailureOf(t, 'export default {\n  init(ctx) {\n    ctx.calibrate()\n  },\n  onInput() {},\n}\n')
+  t.match(error, /^failed to load \S+operator\.mjs: TypeError: ctx\.calibrate is not a function \(at \S*operator\.mjs:3:\d+\)$/)
 })

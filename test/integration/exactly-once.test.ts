@@ -179,7 +179,11 @@ t.test('restore failures and kills do not count against the input in flight (no 
   await flow.waitForLine(/^reached 20 /)
   t.notMatch(dump(flow.logs), /poison/, 'no input was dropped as poison')
   t.ok(flow.lines('count').includes('reached 20 count=20 sum=210'), dump(flow.logs))
-  t.equal(flow.logs.filter((l) => /failed to load on restart: restore failure/.test(l.text)).length, 2)
+  t.equal(
+    flow.logs.filter((l) => /failed to load on restart: Error: restore failure at restart \d \(at \S*seq-counter\.mjs:\d+:\d+\)/.test(l.text)).length,
+    2,
+    'each restore failure is named, with the line of the operator that threw it',
+  )
 })
 
 t.test('stopping a crash-looping operator ends it at once, naming its real cause', async (t) => {
