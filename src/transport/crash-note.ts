@@ -12,9 +12,11 @@
  * writes there `TypeError: x is not a function (at ./nodes/camera.ts:43:12)`, our errors with
  * their code. The supervisor reads it when the process has ended with a non-zero code and
  * adds it to the failure: `exited with code 1: TypeError: ...`. An exception the program
- * handles itself (an `uncaughtException` listener of its own) writes nothing; nor does a
- * process killed by a signal, or one that fails before it imports the SDK (a syntax error):
- * their stderr tail stays what the report shows.
+ * handles itself (an `uncaughtException` listener of its own) writes nothing of it, but a
+ * `process.exit(code)` it then calls is noted with its place, as is any such call of the
+ * program's (noteFatalExceptions). A process killed by a signal writes nothing, nor does one
+ * that fails before it imports the SDK (a syntax error): what its stderr ends with names it
+ * (printed-failure.ts).
  *
  * @module
  */
@@ -92,17 +94,34 @@ let watching = false
  * Write the exception that is about to end this process to `path` (once per process; a no-op
  * without a path). Node ends the process for an uncaught exception only while nobody listens
  * for `uncaughtException`; with a listener of the program's own, nothing is written.
+ *
+ * A process that ends itself with `process.exit(code)`, code not 0, is noted too, with the
+ * place of the call: Node prints nothing then, and the run said `exited with code 1` alone
+ * (a driver's `if (!port) process.exit(1)` deep in a node). Node emits `exit` inside the call,
+ * so the stack there holds its caller; a process that ends with `process.exitCode` set, or a
+ * call made by the SDK or a package with no frame of the program's below it, has none, and
+ * nothing is written.
  */
 export function noteFatalExceptions(path: string | undefined): void {
   if (path === undefined || path === '' || watching) return
   watching = true
-  process.on('uncaughtExceptionMonitor', (err) => {
-    if (process.listenerCount('uncaughtException') > 0) return
+  let written = false
+  const write = (text: string): void => {
+    written = true
     try {
-      writeFileSync(path, describeUncaught(err), { mode: 0o600 })
+      writeFileSync(path, text, { mode: 0o600 })
     } catch {
       // Best effort by nature: the process is ending, and its stderr still has the error.
     }
+  }
+  process.on('uncaughtExceptionMonitor', (err) => {
+    if (process.listenerCount('uncaughtException') > 0) return
+    write(describeUncaught(err))
+  })
+  process.on('exit', (code) => {
+    if (code === 0 || written) return
+    const at = programFrame(new Error().stack ?? '', process.cwd())
+    if (at !== undefined) write(`process.exit(${code}) called (at ${at})`)
   })
 }
 

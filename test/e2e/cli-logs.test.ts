@@ -42,7 +42,7 @@ t.test('logs prints the supervisor notices on stdout, in order with the nodes li
   t.equal(logs.stderr, '', 'nothing on stderr: a pipe gets it all')
   const lines = logs.stdout.split('\n')
   const crash = lines.findIndex((l) => /flaky: giving up/.test(l))
-  const restart = lines.findIndex((l) => /flaky exited with code 1; restarting in/.test(l))
+  const restart = lines.findIndex((l) => /flaky exited with code 1: process\.exit\(1\) called \(at \S*flaky-node\.mjs:\d+:\d+\); restarting in/.test(l))
   const second = lines.findIndex((l) => /started restartCount=1/.test(l))
   t.ok(crash !== -1 && restart !== -1 && second !== -1, logs.stdout)
   t.ok(crash < restart && restart < second, 'the crash, then the restart notice, then the new life')

@@ -90,7 +90,7 @@ t.test("list counts a restarted sender's two lives together, and the supervisor 
   const result = await flow.done
   t.ok(result.ok, dump(flow.logs))
   t.ok(
-    flow.lines('dora-ts').some((l) => /source exited with code 3; restarting/.test(l)),
+    flow.lines('dora-ts').some((l) => /source exited with code 3: process\.exit\(3\) called \(at \S*direct-source\.mjs:\d+:\d+\); restarting/.test(l)),
     'the sender was restarted',
   )
   const info = new Map(flow.run.unitInfo().map((u) => [u.name, u]))

@@ -49,8 +49,18 @@ t.test('an exception thrown before Node.connect() is named too', async (t) => {
 
 t.test('an exception the program handles itself is not the reason given: its own exit is', async (t) => {
   const error = await failureOf(t, 'handled')
-  t.match(error, /^exited with code 3(;|$)/)
+  t.match(error, /^exited with code 3: process\.exit\(3\) called \(at \S*uncaught\.mjs:\d+:\d+\)(;|$)/)
   t.notMatch(error, /TypeError/)
+})
+
+t.test('a process.exit() of the program is named with the place of the call', async (t) => {
+  const error = await failureOf(t, 'exit')
+  t.match(error, /^exited with code 4: process\.exit\(4\) called \(at \S*uncaught\.mjs:\d+:\d+\)(;|$)/)
+})
+
+t.test('an end with process.exitCode set has no call to name: its exit code alone is given', async (t) => {
+  const error = await failureOf(t, 'exit-code')
+  t.match(error, /^exited with code 5(;|$)/)
 })
 
 t.test('each crash of a restarting node is named, the last one in the final failure', async (t) => {

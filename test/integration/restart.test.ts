@@ -38,7 +38,7 @@ t.test('a custom node with restart_policy on-failure is restarted, knows it, and
   // crashed: whenever its process starts and however slowly it runs, the rest reaches the
   // new process (queued while it is down, or sent to it).
   const flow = await startInProcess(t, flakyFlow('    restart_policy: on-failure\n    restart_delay: 10ms', { source: 'COUNT: 30, GO_AFTER: 3' }))
-  await flow.waitForLine(/^flaky exited with code 1; restarting in 10 ms \(restart 1\)$/)
+  await flow.waitForLine(/^flaky exited with code 1: process\.exit\(1\) called \(at \S*flaky-node\.mjs:\d+:\d+\); restarting in 10 ms \(restart 1\)$/)
   process.kill(pidOf(flow, 'source'), 'SIGUSR1')
   const result = await flow.done
   t.ok(result.ok, dump(flow.logs))
@@ -60,7 +60,10 @@ t.test('a custom node with the default policy (never) fails the run when it cras
   const flow = await startInProcess(t, flakyFlow(''))
   const result = await flow.done
   t.notOk(result.ok)
-  t.match(result.units.find((u) => u.unit === 'flaky')?.error, /exited with code 1; not restarted: restart_policy is never/)
+  t.match(
+    result.units.find((u) => u.unit === 'flaky')?.error,
+    /exited with code 1: process\.exit\(1\) called \(at \S*flaky-node\.mjs:\d+:\d+\); not restarted: restart_policy is never/,
+  )
   t.same(result.units.find((u) => u.unit === 'flaky')?.stderrTail, ['flaky: giving up'])
 })
 
@@ -106,7 +109,10 @@ for (const [policy, keys, path] of [
     } else {
       const result = await flow.done
       t.notOk(result.ok)
-      t.match(result.units.find((u) => u.unit === 'flaky')?.error, /^exited with code 1; not restarted: restart_policy is never$/)
+      t.match(
+        result.units.find((u) => u.unit === 'flaky')?.error,
+        /^exited with code 1: process\.exit\(1\) called \(at \S*flaky-node\.mjs:\d+:\d+\); not restarted: restart_policy is never$/,
+      )
     }
   })
 }
@@ -219,7 +225,10 @@ t.test('max_restarts bounds the restarts of a node that keeps crashing', async (
   )
   const result = await flow.done
   t.notOk(result.ok)
-  t.match(result.units[0]?.error, /exited with code 3; not restarted: it was restarted 2 times \(max_restarts 2\)/)
+  t.match(
+    result.units[0]?.error,
+    /exited with code 3: process\.exit\(3\) called \(at \S*broken\.mjs:\d+:\d+\); not restarted: it was restarted 2 times \(max_restarts 2\)/,
+  )
   t.equal((dump(flow.logs).match(/restarting in/g) ?? []).length, 2)
 })
 
