@@ -138,6 +138,10 @@ export class Node implements AsyncDisposable {
   /** A Stop(all-inputs-closed) waits here for the direct inputs still ending (see stop-hold.ts). */
   readonly #stopHold: StopHold
   #linkPoll: NodeJS.Timeout | undefined
+  /** events() loops running now: a reminder to close is not given while the program reads again. */
+  #loops = 0
+  /** A reminder to close is scheduled (one at a time). */
+  #reminding = false
   /** Says when the program has been on one event for long (handler-watch.ts); from the first events(). */
   #handlerWatch: NodeHandlerWatch | undefined
   readonly #directCounter = new DirectCounter()
@@ -284,9 +288,12 @@ export class Node implements AsyncDisposable {
     // events, and the event loop's idle time then (see CATCH_UP_AFTER_MS).
     let handedAt: number | undefined
     let idleAt = 0
+    // Still false in `finally`: the program left the loop itself (a `break`, or a throw).
+    let ended = false
+    this.#loops++
     try {
       for (;;) {
-        if (signal?.aborted) return
+        if (signal?.aborted) return void (ended = true)
         // Only when the loop never waited meanwhile: a handler that awaited something (a timer,
         // a send) let the loop read the socket then, and a catch-up would only delay the next
         // event (a 1 kHz round trip's p50 rose by a fifth with one after every event).
@@ -327,18 +334,21 @@ export class Node implements AsyncDisposable {
           if (item.link !== undefined) this.#links.consumed(item.link.input, item.link.seq)
           this.#consume(item.seq)
           if (event.type === 'stop') {
-            this.#remindToClose()
+            ended = true
+            this.#remindToClose('stop')
             return
           }
           continue
         }
-        if (this.#ended) return
+        if (this.#ended) return void (ended = true)
         this.#links.settleSoon()
         this.#requestNext()
-        const ended = await this.#buffer.wait()
-        if (ended && this.#buffer.length === 0) return
+        const last = await this.#buffer.wait()
+        if (last && this.#buffer.length === 0) return void (ended = true)
       }
     } finally {
+      this.#loops--
+      if (!ended) this.#remindToClose('left')
       watch.left()
       this.#links.settle(true)
       signal?.removeEventListener('abort', onAbort)
@@ -418,18 +428,26 @@ export class Node implements AsyncDisposable {
   }
 
   /**
-   * The program came back from its stop event: its loop is over. A node left open keeps the
-   * process running (its sockets), so a program that ends without `close()` would wait for the
-   * supervisor to terminate it after the grace period, which reports the node failed. If the
-   * node is still open {@link CLOSE_REMINDER_MS} later, that is said once on stderr (the timer
-   * holds nothing: a process with nothing else alive exits as before).
+   * The program came back from its stop event (`stop`), or left its loop before its events
+   * ended (`left`: a `break`): its loop is over. A node left open keeps the process running
+   * (its sockets), so a program that ends without `close()` would wait for the supervisor to
+   * terminate it at a Stop, after the grace period, which reports the node failed; one that
+   * breaks out waits for that Stop first, its inputs unread meanwhile. If the node is still
+   * open {@link CLOSE_REMINDER_MS} later, and no loop took its events again, that is said once
+   * on stderr (the timer holds nothing: a process with nothing else alive exits as before).
    */
-  #remindToClose(): void {
-    if (this.#state !== 'open') return
+  #remindToClose(why: 'stop' | 'left'): void {
+    if (this.#state !== 'open' || this.#reminding) return
+    this.#reminding = true
     setTimeout(() => {
-      if (this.#state !== 'open') return
+      this.#reminding = false
+      if (this.#state !== 'open' || this.#loops > 0) return
+      const what =
+        why === 'stop'
+          ? `its events ended ${CLOSE_REMINDER_MS / 1000} s ago (stop) and node.close() was not called`
+          : `its program left its events() loop ${CLOSE_REMINDER_MS / 1000} s ago, before they ended, and node.close() was not called`
       process.stderr.write(
-        `dora-ts: node "${this.id}": its events ended ${CLOSE_REMINDER_MS / 1000} s ago (stop) and node.close() was not called; the node's sockets keep this process running until it is, and the supervisor terminates a node that has not exited at the end of its grace period. End the program with \`await node.close()\` (or connect with \`await using node = await Node.connect()\`).\n`,
+        `dora-ts: node "${this.id}": ${what}; the node's sockets keep this process running until it is, and the supervisor terminates a node that has not exited at the end of its grace period. End the program with \`await node.close()\` (or connect with \`await using node = await Node.connect()\`).\n`,
       )
     }, CLOSE_REMINDER_MS).unref()
   }

@@ -141,6 +141,31 @@ t.test('a node whose program ends without close() is told so on stderr before th
   t.notOk(alive(pid!))
 })
 
+t.test('a node whose program breaks out of its loop without close() is told so on stderr, not when it reads again', async (t) => {
+  const { file } = dataflow(
+    t,
+    `nodes:
+  - id: leaver
+    path: ${fixture('forgets-close.mjs')}
+    env: { BREAK_AFTER: 3 }
+    inputs: { tick: dora/timer/millis/50 }
+  - id: rereader
+    path: ${fixture('forgets-close.mjs')}
+    env: { BREAK_AFTER: 3, READ_AGAIN: 1 }
+    inputs: { tick: dora/timer/millis/50 }
+`,
+  )
+  const cli = startCli(['run', file])
+  await cli.waitFor(/node "leaver": its program left its events\(\) loop 2 s ago, before they ended, and node\.close\(\) was not called/)
+  await cli.waitFor(/\[rereader\] left the loop/)
+  cli.child.kill('SIGINT')
+  await cli.waitFor(/\[rereader\] events ended/)
+  cli.child.kill('SIGINT')
+  const result = await cli.exited
+  t.notMatch(result.stderr + result.stdout, /node "rereader": its program left/, 'no reminder for a node reading its events again')
+  t.match(result.stderr, /node "leaver" failed: did not stop/, 'the node that left is terminated, as the line said it would be')
+})
+
 t.test('when the supervisor is SIGKILLed, its nodes exit on their own and remove its sockets', async (t) => {
   const { file, runtimeDir } = dataflow(
     t,
