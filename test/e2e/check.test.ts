@@ -53,9 +53,34 @@ t.test('check compiles the operators (a syntax error used to pass) and checks th
   })
   const ops = await runCli(['check', join(dir, 'ops.yml')])
   t.equal(ops.code, 1)
-  t.match(ops.stderr, /1 syntax error in operators:\n.*op\.ts:2:\d+: operator "filter": /)
+  t.match(ops.stderr, /1 problem in the sources of its operators and nodes:\n.*op\.ts:2:\d+: operator "filter": /)
   t.notMatch(ops.stderr, /please report/)
   const exe = await runCli(['check', join(dir, 'exe.yml')])
   t.equal(exe.code, 1)
   t.match(exe.stderr, /node "tool": `path` .*node\.bin is not executable[\s\S]*chmod \+x/)
+})
+
+t.test("check compiles custom nodes too, and has python3 parse a Python node's file without running it", async (t) => {
+  const dir = t.testdir({
+    'camera.mjs': "import { Node } from 'dora-ts'\nconst node = await Node.connect(\nfor await (const e of node.events()) {}\n",
+    'planner.ts': 'const goal: number = (1\nconsole.log(goal)\n',
+    'detector.py': 'import sys\n\ndef load(:\n    pass\n',
+    // Parsed, never run: its import of a module nobody installed is no syntax error.
+    'fine.py': 'import a_module_nobody_installed\nprint("ran")\n',
+    'bad.yml': 'nodes:\n  - id: camera\n    path: ./camera.mjs\n  - id: planner\n    path: ./planner.ts\n  - id: detector\n    path: ./detector.py\n',
+    'good.yml': 'nodes:\n  - id: fine\n    path: ./fine.py\n',
+  })
+  const bad = await runCli(['check', join(dir, 'bad.yml')])
+  t.equal(bad.code, 1)
+  t.match(bad.stderr, /3 problems in the sources of its operators and nodes:/)
+  t.match(bad.stderr, /camera\.mjs:3:1: node "camera": Unexpected "for"/)
+  t.match(bad.stderr, /planner\.ts:2:1: node "planner": Expected "\)" but found "console"/)
+  t.match(bad.stderr, /detector\.py:3: node "detector": SyntaxError: /)
+  t.notMatch(bad.stderr, /\n\s+at \S+ \(/, 'no stack trace')
+  const good = await runCli(['check', join(dir, 'good.yml')])
+  t.equal(good.code, 0, good.stderr)
+  t.notMatch(good.stdout + good.stderr, /ran/, 'the Python file was parsed, not run')
+  const noPython = await runCli(['check', join(dir, 'good.yml')], { env: { PATH: join(dir, 'no-such-bin') } })
+  t.equal(noPython.code, 1)
+  t.match(noPython.stderr, /fine\.py: node "fine": python3 is not on PATH, and dora-ts runs \.py nodes with it/)
 })
