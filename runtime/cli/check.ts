@@ -99,7 +99,7 @@ function pythonSyntaxError(source: Source): string | undefined {
 
 export const checkCommand: CommandModule<object, CheckArgs> = {
   command: 'check <dataflow>',
-  describe: 'Validate a dataflow YAML, its files and its operators’ syntax without running it',
+  describe: 'Validate a dataflow YAML, its files and the syntax of its operators and nodes without running it',
   builder: (yargs) =>
     yargs
       .positional('dataflow', { type: 'string', demandOption: true, describe: 'Path of the dataflow YAML' })
