@@ -27,7 +27,7 @@ export function pidOf(u: UnitInfo): string {
   return u.kind === 'operator' ? `${u.pid}/t${u.threadId ?? '-'}` : String(u.pid)
 }
 
-/** A custom node's resident memory, and its max_memory_mb if it has one; operators live in the supervisor's process. */
+/** A custom node's resident memory or an operator's heap and buffers, and its max_memory_mb if it has one. */
 export function memoryOf(u: UnitInfo): string {
   if (u.residentBytes === undefined) return '-'
   const held = formatBytes(u.residentBytes)

@@ -174,6 +174,8 @@ export class OperatorHost implements Unit {
    * a Stop is final.
    */
   readonly #stopWord = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT))
+  /** What the current worker holds, as it tells it (OperatorWorkerData.held); 0 until it does. */
+  readonly #heldWord = new BigInt64Array(new SharedArrayBuffer(BigInt64Array.BYTES_PER_ELEMENT))
   /** The inputs whose posted events the worker hands back at a Stop of the dataflow. */
   readonly #waitingAtStop: string[]
 
@@ -256,6 +258,21 @@ export class OperatorHost implements Unit {
       // A worker that has just exited.
       return undefined
     }
+  }
+
+  /**
+   * Bytes its current worker holds (heap in use and buffers, as max_memory_mb counts them), as
+   * it last told (within a second); undefined before it has loaded, or without a worker.
+   */
+  get heldBytes(): number | undefined {
+    if (this.#worker === undefined) return undefined
+    const held = Number(Atomics.load(this.#heldWord, 0))
+    return held > 0 ? held : undefined
+  }
+
+  /** The operator's `max_memory_mb`, if it has one. */
+  get maxMemoryMb(): number | undefined {
+    return this.#maxMemoryMb
   }
 
   /** Launch the first worker. Rejects when the operator fails to load (no restart loop). */
@@ -443,7 +460,19 @@ export class OperatorHost implements Unit {
       return
     }
     const stop = this.#waitingAtStop.length === 0 ? undefined : { word: this.#stopWord.buffer as SharedArrayBuffer, inputs: this.#waitingAtStop }
-    const { workerData, kvsPort } = workerDataOf(this.#host, this.node, this.spec, this.#restartCount, state, this.#kvs, this.#staging(), stop)
+    // A new worker's word: nothing told yet (what the last one held is gone with it).
+    Atomics.store(this.#heldWord, 0, 0n)
+    const { workerData, kvsPort } = workerDataOf(
+      this.#host,
+      this.node,
+      this.spec,
+      this.#restartCount,
+      state,
+      this.#kvs,
+      this.#staging(),
+      stop,
+      this.#heldWord.buffer as SharedArrayBuffer,
+    )
     this.#status = 'starting'
     // A worker that dies before its first READY is a load failure, not a reason to loop.
     const loadFailed = (reason: string): boolean => {

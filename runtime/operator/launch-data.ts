@@ -31,6 +31,7 @@ export function workerDataOf(
   kvs: KvsAccess | undefined,
   staging?: OperatorWorkerData['staging'],
   stop?: OperatorWorkerData['stop'],
+  held?: SharedArrayBuffer,
 ): { workerData: OperatorWorkerData; kvsPort: MessagePort | undefined } {
   const workerData: OperatorWorkerData = {
     modulePath: spec.module,
@@ -46,6 +47,7 @@ export function workerDataOf(
   }
   if (staging !== undefined) workerData.staging = staging
   if (stop !== undefined) workerData.stop = stop
+  if (held !== undefined) workerData.held = held
   const kvsPort = kvs?.connect()
   if (kvs !== undefined && kvsPort !== undefined) workerData.kvs = { dir: kvs.dir, namespace: kvs.namespace, port: kvsPort }
   return { workerData, kvsPort }

@@ -42,12 +42,29 @@ export class MemoryWatch {
   }
 }
 
-function use(): MemoryUse {
+/** What this thread holds now: its heap in use and its buffers. */
+export function use(): MemoryUse {
   const stats = getHeapStatistics()
   return { heapBytes: stats.used_heap_size, bufferBytes: stats.external_memory }
 }
 
-const held = (use: MemoryUse): number => use.heapBytes + use.bufferBytes
+export const held = (use: MemoryUse): number => use.heapBytes + use.bufferBytes
+
+/** How often a worker tells what it holds (OperatorWorkerData.held). */
+const TELL_HELD_EVERY_MS = 1000
+
+/**
+ * Keep `word` (OperatorWorkerData.held) set to what this thread holds: now, then every second
+ * while the thread runs (the timer keeps nothing alive; a thread held by a long handler tells
+ * it once it runs again).
+ */
+export function tellHeld(word: SharedArrayBuffer | undefined): void {
+  if (word === undefined) return
+  const view = new BigInt64Array(word)
+  const tell = (): void => void Atomics.store(view, 0, BigInt(held(use())))
+  tell()
+  setInterval(tell, TELL_HELD_EVERY_MS).unref()
+}
 
 let gc: (() => void) | undefined
 

@@ -47,6 +47,12 @@ export interface OperatorWorkerData {
    * event being handled (runtime/supervisor/inbox.ts does the same for those still queued).
    */
   stop?: { word: SharedArrayBuffer; inputs: string[] } | undefined
+  /**
+   * One BigInt64 the worker keeps set to what it holds (its heap in use and its buffers, as
+   * max_memory_mb counts them: memory-watch.ts), from its load on and then every second, for
+   * `dora-ts list` and `top` (a worker's memory cannot be read from outside on Node 20).
+   */
+  held?: SharedArrayBuffer | undefined
 }
 
 /** The value of OperatorWorkerData.stop's word once the dataflow stops. */

@@ -16,7 +16,7 @@ import { describeLoadFailure } from './load-failure.js'
 import { RecycledBuffers } from './state-buffers.js'
 import { WorkerLinks } from './worker-links.js'
 import { EventQueue, type Queued } from './event-queue.js'
-import { MEMORY_LIMIT_ENV, MemoryWatch } from './memory-watch.js'
+import { MEMORY_LIMIT_ENV, MemoryWatch, tellHeld } from './memory-watch.js'
 import { checkOutput, checkPayload, checkPayloadSize, checkStateValue, InvalidOperatorError, InvalidStateKeyError } from '../../node-sdk/errors.js'
 import { toOperatorDefinition, type OperatorContext, type OperatorHandlers, type OperatorSendOptions } from '../../node-sdk/operator.js'
 import { encodeJson, Encoding } from '../../node-sdk/payload.js'
@@ -369,6 +369,7 @@ async function main(): Promise<void> {
     }
     if (!busy) void drain()
   })
+  tellHeld(data.held)
   const { writes, outputs, transfer, linkedOutputs } = takeResults()
   const counts = links.takeCounts()
   post({ type: 'ready', writes, outputs, ...(counts === undefined ? {} : { counts }) }, transfer)

@@ -42,7 +42,8 @@ export interface UnitInfo {
   messagesDropped: number
   /**
    * A running custom node's resident memory, its process group's together (group-memory.ts), in
-   * bytes; filled in by the supervisor's `list` (it reads /proc), absent for operators.
+   * bytes, filled in by the supervisor's `list` (it reads /proc); an operator's worker's heap in
+   * use and buffers, as max_memory_mb counts them (it shares the supervisor's process).
    */
   residentBytes?: number | undefined
   /**
@@ -50,7 +51,7 @@ export interface UnitInfo {
    * an operator's worker's busy time (OperatorHost.busySeconds).
    */
   cpuSeconds?: number | undefined
-  /** A custom node's `max_memory_mb`, if it has one. */
+  /** The unit's `max_memory_mb`, if it has one. */
   maxMemoryMb?: number | undefined
 }
 

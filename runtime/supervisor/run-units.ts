@@ -175,7 +175,10 @@ export function unitInfoOf(units: Iterable<Unit>, counters: UnitCounters, uncoun
       // (reported by the nodes) and what a hung or dead receiver's link log no longer holds
       // for it: one figure for `dora-ts list`.
       messagesDropped: counter.dropped + sumOf(unit.inbox.dropped.values()) + (operator ? 0 : (uncountedDrops?.(unit.key) ?? 0)),
-      maxMemoryMb: operator ? undefined : (unit as CustomNode).spec.maxMemoryMb,
+      // An operator's is its worker's heap and buffers, as it tells them; a custom node's is
+      // read from /proc when `list` asks (daemon/server.ts).
+      residentBytes: operator ? unit.heldBytes : undefined,
+      maxMemoryMb: operator ? unit.maxMemoryMb : (unit as CustomNode).spec.maxMemoryMb,
     }
   })
 }

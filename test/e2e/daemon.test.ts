@@ -86,7 +86,7 @@ t.test('top: each node’s CPU over the last interval and its messages per secon
   // The sink gets the counter's outputs: a rate, not a count.
   const sinkIn = /sink\s+custom\s+running\s+0\s+\d+\s+\S+ \S+\s+\d+%\s+([\d.]+)\s/.exec(second)?.[1]
   t.ok(sinkIn !== undefined && Number(sinkIn) > 0, `the sink's inputs per second: ${sinkIn}\n${second}`)
-  t.match(second, /counter\s+operator\s+running\s+0\s+\d+\/t\d+\s+-\s+\d+%\s+[\d.]+\s+[\d.]+\s/)
+  t.match(second, /counter\s+operator\s+running\s+0\s+\d+\/t\d+\s+\d+\.\d (KiB|MiB)\s+\d+%\s+[\d.]+\s+[\d.]+\s/)
   const none = await cli('top', 'nosuch', '-n', '1')
   t.equal(none.code, 1)
   t.match(none.stderr, /^error: no dataflow on the supervisor is named "nosuch".*\nListed: robot\./)
@@ -242,8 +242,8 @@ t.test('up, start, list, kill (and the restart seen in list and logs), logs, sto
   const table = await cli('list')
   t.match(table.stdout, /robot\s+[0-9a-f-]{36}\s+running/)
   t.match(table.stdout, /NODE\s+KIND\s+STATUS\s+RESTARTS\s+PID\s+UPTIME\s+MEM\s+CPU\s+IN\s+OUT\s+DROPPED\s+STATE/)
-  // An operator's memory is the supervisor's, its CPU its worker's busy time; a custom node's are its processes'.
-  t.match(table.stdout, /counter\s+operator\s+running\s+0\s+\d+\/t\d+\s+\d+s\s+-\s+\d+%\s/)
+  // An operator's memory is its worker's heap and buffers, its CPU its worker's busy time; a custom node's are its processes'.
+  t.match(table.stdout, /counter\s+operator\s+running\s+0\s+\d+\/t\d+\s+\d+s\s+\d+\.\d (KiB|MiB)\s+\d+%\s/)
   t.match(table.stdout, /sink\s+custom\s+running\s+0\s+\d+\s+\d+s\s+\d+\.\d (KiB|MiB)\s+\d+%\s/)
 
   const killOp = await cli('kill', 'robot', 'counter')

@@ -57,7 +57,7 @@ t.test('a thrown value that is not an Error, and a message too long for a report
   t.end()
 })
 
-t.test('a process that dies of an uncaught exception leaves its note; one that handles it leaves none', (t) => {
+t.test('a process that dies of an uncaught exception leaves its note; one that handles it leaves the note of its own exit', (t) => {
   const dir = t.testdir({})
   const module = pathToFileURL(join(ROOT, 'dist', 'src', 'transport', 'crash-note.js')).href
   const die = (path: string, handled: boolean) =>
@@ -80,8 +80,32 @@ t.test('a process that dies of an uncaught exception leaves its note; one that h
   t.equal(takeCrashNote(fatal), undefined, 'a second take finds nothing')
   const handled = join(dir, 'handled@crash')
   t.equal(die(handled, true).status, 3)
-  t.notOk(existsSync(handled), 'handled by the program: no note')
+  const note = takeCrashNote(handled)
+  t.match(note, /^process\.exit\(3\) called \(at /, 'handled by the program: its process.exit() is the note')
+  t.notMatch(note, /bad calibration/, 'not the exception it handled')
   writeFileSync(join(dir, 'empty@crash'), '\n')
   t.equal(takeCrashNote(join(dir, 'empty@crash')), undefined, 'an empty note is no note')
+  t.end()
+})
+
+t.test('an exit with process.exitCode set, or with code 0, leaves no note', (t) => {
+  const dir = t.testdir({})
+  const module = pathToFileURL(join(ROOT, 'dist', 'src', 'transport', 'crash-note.js')).href
+  const end = (path: string, how: string) =>
+    spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { noteFatalExceptions } = await import(${JSON.stringify(module)})\nnoteFatalExceptions(${JSON.stringify(path)})\n${how}`,
+      ],
+      { encoding: 'utf8', timeout: 30_000 },
+    )
+  const exitCode = join(dir, 'exit-code@crash')
+  t.equal(end(exitCode, 'process.exitCode = 4').status, 4)
+  t.notOk(existsSync(exitCode), 'process.exitCode: no call to name')
+  const clean = join(dir, 'clean@crash')
+  t.equal(end(clean, 'process.exit(0)').status, 0)
+  t.notOk(existsSync(clean), 'process.exit(0): not a failure')
   t.end()
 })
