@@ -9,7 +9,9 @@
 import { nameProblem, showName } from '../security/names.js'
 import { isScalar, type Document, type Node, type YAMLMap } from 'yaml'
 import type { At, DraftCustomBody, DraftDataflow, DraftNode, DraftOperator, DraftOperatorsBody, DraftRestart } from './draft.js'
+import { runtimeOf } from './files.js'
 import { nodeIdProblem } from './ids.js'
+import { memoryFloorNote } from './memory-floor.js'
 import { NODE_KEYS, OPERATOR_KEYS, ROOT_KEYS } from './keys.js'
 import type { Problems, Scope } from './problems.js'
 import { Reader, type Field, type Fields } from './reader.js'
@@ -312,13 +314,16 @@ class Validator implements ValidateContext {
           'close the quote, or escape it with a backslash',
         )
     }
+    const maxMemoryMb = this.read.integer(f.max_memory_mb, scope, 1)
+    const tooLittle = maxMemoryMb === undefined || path === undefined ? undefined : memoryFloorNote(runtimeOf(path), maxMemoryMb)
+    if (tooLittle !== undefined && f.max_memory_mb !== undefined) this.problems.note(f.max_memory_mb.value, scope, tooLittle)
     return {
       kind: 'custom',
       path: path === undefined || f.path === undefined ? undefined : { value: path, at: this.pos(f.path.value) },
       args,
       connectTimeout: this.read.duration(f.connect_timeout, scope, true),
       oomScoreAdj: this.read.integer(f.oom_score_adj, scope, -1000, 1000),
-      maxMemoryMb: this.read.integer(f.max_memory_mb, scope, 1),
+      maxMemoryMb,
       inputs: validateInputs(this, f.inputs, scope),
       outputs: validateOutputs(this, f.outputs, scope, rejected),
     }

@@ -36,3 +36,22 @@ t.test('max_memory_mb beside operator: is refused with where an operator’s lim
   const node = spec.nodes[0]
   t.equal(node?.kind === 'operators' ? node.operators[0]?.maxMemoryMb : null, 256)
 })
+
+t.test('max_memory_mb below what the node holds when it starts is noted on its line, by how the node is run', async (t) => {
+  const spec = parseOk(
+    'nodes:\n' +
+      '  - id: camera\n    path: ./camera.mjs\n    max_memory_mb: 40\n' +
+      '  - id: planner\n    path: ./planner.ts\n    max_memory_mb: 80\n' +
+      '  - id: detector\n    path: ./detector.py\n    max_memory_mb: 8\n' +
+      '  - id: driver\n    path: ./driver\n    max_memory_mb: 8\n' +
+      '  - id: roomy\n    path: ./roomy.ts\n    max_memory_mb: 100\n',
+  )
+  const notes = spec.notes ?? []
+  t.equal(notes.length, 3, `a note each for camera, planner and detector, none for the executable or the roomy one:\n${notes.join('\n')}`)
+  t.match(
+    notes[0],
+    /:4:\d+ \(node "camera"\): max_memory_mb 40 is below what the node holds when it starts \(a Node\.js node .*\): it would be killed at every start; give it at least 64/,
+  )
+  t.match(notes[1], /:7:\d+ \(node "planner"\): max_memory_mb 80 .*TypeScript.*at least 100/)
+  t.match(notes[2], /:10:\d+ \(node "detector"\): max_memory_mb 8 .*python3.*at least 16/)
+})
