@@ -330,6 +330,11 @@ export const ERROR_CODES = {
     module: 'runtime/tools/file-output.ts',
     doc: '`dora-ts new` would overwrite a file or a non-empty folder',
   },
+  DORA_CLI_BUILD_FAILED: {
+    className: 'BuildFailedError',
+    module: 'runtime/cli/build.ts',
+    doc: "a node's `build:` command failed (`dora-ts build`): it exited with an error, was killed, or could not be started",
+  },
   DORA_CLI_WRITE: {
     className: 'FileWriteError',
     module: 'runtime/tools/file-output.ts',

@@ -79,6 +79,8 @@ export interface DraftNode {
   idAt?: SourcePosition | undefined
   name?: string | undefined
   description?: string | undefined
+  /** `build:`, the node's build command (dora-ts build). */
+  build?: string | undefined
   env: Record<string, string>
   restart: DraftRestart
   /** Undefined when the node's kind could not be told (no or conflicting path/operator keys). */

@@ -176,7 +176,11 @@ export const NODE_KEYS = {
     schema: { type: 'array', minItems: 1, items: { $ref: '#/$defs/listedOperator' } },
   },
   ...restartKeys,
-  build: { description: 'dora: build command.', unsupported: 'build the node yourself before `dora-ts run`; remove `build:`.' },
+  build: {
+    description:
+      "dora: a shell command that builds the node (`pip install -e .`, `npm ci`, `cargo build --release`), run by `dora-ts build` in the dataflow file's folder with the node's `env`; `run` and `start` do not build. Its `path` need not exist until it has run.",
+    schema: { type: 'string', minLength: 1 },
+  },
   git: {
     description: 'dora: git repository to fetch the node from.',
     unsupported: 'clone the repository yourself and point `path:` at the file; remove `git:`.',

@@ -123,6 +123,7 @@ class Resolver {
       id: node.id,
       name: node.name,
       description: node.description,
+      build: node.build,
       env: { ...this.draft.env, ...node.env },
       position: node.position,
     }

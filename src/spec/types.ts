@@ -96,6 +96,8 @@ interface NodeSpecBase {
   id: string
   name?: string | undefined
   description?: string | undefined
+  /** `build:`: a shell command that builds the node, run by `dora-ts build` (never by run or start). */
+  build?: string | undefined
   /** Merged environment: global `env` overridden by the node's own. Values are strings. */
   env: Record<string, string>
   restart: RestartSpec

@@ -211,6 +211,7 @@ class Validator implements ValidateContext {
       idAt: id?.at,
       name: this.read.string(f.name, scope, true),
       description: this.read.string(f.description, scope, true),
+      build: this.read.string(f.build, scope),
       env: this.read.env(f.env, scope),
       restart: this.restart(f, scope),
       body: undefined,

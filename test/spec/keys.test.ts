@@ -42,6 +42,7 @@ const SAMPLES: Record<keyof typeof KEY_TABLES, Record<string, unknown>> = {
     connect_timeout: '30s',
     oom_score_adj: 500,
     max_memory_mb: 512,
+    build: 'npm ci',
   },
   operator: {
     id: 'op',

@@ -31,6 +31,7 @@ nodes:
     connect_timeout: 30s
     oom_score_adj: 500
     max_memory_mb: 512
+    build: pip install -e .
   - id: obstacle-filter
     operator:
       typescript: ./examples/operators/filter.ts
@@ -86,6 +87,7 @@ t.test('a full dataflow resolves to the expected spec', async (t) => {
         id: 'lidar',
         name: 'Lidar',
         description: 'Publishes scans',
+        build: 'pip install -e .',
         env: { GLOBAL: '1', NOISE: '0.1', DEBUG: 'true' },
         restart: { policy: 'on-failure', maxRestarts: 3, restartDelay: 0.5, maxRestartDelay: 10, restartWindow: 60, healthCheckTimeout: 10 },
         position: pos('id: lidar'),
@@ -113,6 +115,7 @@ t.test('a full dataflow resolves to the expected spec', async (t) => {
         id: 'obstacle-filter',
         name: undefined,
         description: undefined,
+        build: undefined,
         env: { GLOBAL: '1', NOISE: '0' },
         single: true,
         restart: { policy: 'on-failure', maxRestarts: 0, restartDelay: 0.1, maxRestartDelay: 10, restartWindow: undefined, healthCheckTimeout: undefined },
@@ -148,6 +151,7 @@ t.test('a full dataflow resolves to the expected spec', async (t) => {
         id: 'pipeline',
         name: undefined,
         description: undefined,
+        build: undefined,
         env: { GLOBAL: '1', NOISE: '0' },
         single: false,
         restart: { policy: 'always', maxRestarts: 5, restartDelay: 0.1, maxRestartDelay: 10, restartWindow: undefined, healthCheckTimeout: undefined },
@@ -215,6 +219,7 @@ t.test('a full dataflow resolves to the expected spec', async (t) => {
         id: 'controller',
         name: undefined,
         description: undefined,
+        build: undefined,
         env: { GLOBAL: '1', NOISE: '0' },
         restart: { policy: 'never', maxRestarts: 0, restartDelay: 0.1, maxRestartDelay: 10, restartWindow: undefined, healthCheckTimeout: undefined },
         position: pos('id: controller'),

@@ -64,7 +64,7 @@ _unstable_debug: {}
 nodes:
   - id: cam
     path: ./cam.py
-    build: pip install -e .
+    branch: main
     git: https://example.com/x.git
     send_stdout_as: log
     min_log_level: info
@@ -92,7 +92,7 @@ nodes:
   expectProblem(
     t,
     errors.filter((e) => e.line === 6),
-    { code: 'DORA_SPEC_NOT_SUPPORTED', text, needle: 'build', nodeId: 'cam', says: ['node key `build` is not supported yet'] },
+    { code: 'DORA_SPEC_NOT_SUPPORTED', text, needle: 'branch', nodeId: 'cam', says: ['node key `branch` is not supported yet'] },
   )
   expectProblem(
     t,
