@@ -133,7 +133,7 @@ class Resolver {
         ...base,
         kind: 'custom',
         restart: this.restart(RESTART_DEFAULTS.customPolicy, [node.restart], scope),
-        path: this.executable(body.path, scope),
+        path: this.executable(body.path, scope, node.build !== undefined),
         runtime: runtimeOf(body.path?.value ?? ''),
         args: body.args,
         connectTimeout: body.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_S,
@@ -180,7 +180,8 @@ class Resolver {
     }
   }
 
-  private executable(path: At<string> | undefined, scope: Scope): string {
+  /** `built`: the node has a `build:` command, which may be what makes its file. */
+  private executable(path: At<string> | undefined, scope: Scope, built = false): string {
     if (path === undefined) return ''
     const value = path.value
     if (/^https?:\/\//i.test(value)) {
@@ -212,7 +213,9 @@ class Resolver {
         path.at,
         scope,
         `\`path\` ${found.reason}`,
-        `create the file or fix the path; paths are relative to the dataflow's folder ${this.baseDir}`,
+        built
+          ? `the node has a build: command: run \`dora-ts build ${basename(this.options.file)}\` first (it may be what makes the file); else fix the path, relative to the dataflow's folder ${this.baseDir}`
+          : `create the file or fix the path; paths are relative to the dataflow's folder ${this.baseDir}`,
       )
     }
     // A file run directly needs the executable bit, or a `#!` line we can run it through;

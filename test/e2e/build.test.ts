@@ -28,6 +28,9 @@ nodes:
     'planner.mjs': '',
     'viewer.mjs': '',
   })
+  const before = await runCli(['check', join(dir, 'robot.yml')])
+  t.equal(before.code, 1, 'before its build, the driver is missing')
+  t.match(before.stderr, /node "driver": `path` [\s\S]*run `dora-ts build robot\.yml` first/, 'and check says to build it')
   // From another folder: the commands run in the dataflow's.
   const result = await runCli(['build', join(dir, 'robot.yml')], { cwd: join(dir, '..') })
   t.equal(result.code, 0, result.stderr)
