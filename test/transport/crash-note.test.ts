@@ -57,29 +57,24 @@ t.test('a thrown value that is not an Error, and a message too long for a report
   t.end()
 })
 
+/** The exit status of a node process that notes its fatal errors in `path`, then runs `program`. */
+function runNoting(path: string, program: string): number | null {
+  const module = pathToFileURL(join(ROOT, 'dist', 'src', 'transport', 'crash-note.js')).href
+  const script = `const { noteFatalExceptions } = await import(${JSON.stringify(module)})\nnoteFatalExceptions(${JSON.stringify(path)})\n${program}`
+  return spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 }).status
+}
+
+const THROW_LATER = "setTimeout(() => { throw new SyntaxError('bad calibration') }, 1)"
+
 t.test('a process that dies of an uncaught exception leaves its note; one that handles it leaves the note of its own exit', (t) => {
   const dir = t.testdir({})
-  const module = pathToFileURL(join(ROOT, 'dist', 'src', 'transport', 'crash-note.js')).href
-  const die = (path: string, handled: boolean) =>
-    spawnSync(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        `const { noteFatalExceptions } = await import(${JSON.stringify(module)})
-         noteFatalExceptions(${JSON.stringify(path)})
-         ${handled ? "process.on('uncaughtException', () => process.exit(3))" : ''}
-         setTimeout(() => { throw new SyntaxError('bad calibration') }, 1)`,
-      ],
-      { encoding: 'utf8', timeout: 30_000 },
-    )
   const fatal = join(dir, 'fatal@crash')
-  t.equal(die(fatal, false).status, 1, "Node's own handling is unchanged: exit code 1")
+  t.equal(runNoting(fatal, THROW_LATER), 1, "Node's own handling is unchanged: exit code 1")
   t.match(takeCrashNote(fatal), /^SyntaxError: bad calibration \(at /)
   t.notOk(existsSync(fatal), 'taken: read and deleted')
   t.equal(takeCrashNote(fatal), undefined, 'a second take finds nothing')
   const handled = join(dir, 'handled@crash')
-  t.equal(die(handled, true).status, 3)
+  t.equal(runNoting(handled, `process.on('uncaughtException', () => process.exit(3))\n${THROW_LATER}`), 3)
   const note = takeCrashNote(handled)
   t.match(note, /^process\.exit\(3\) called \(at /, 'handled by the program: its process.exit() is the note')
   t.notMatch(note, /bad calibration/, 'not the exception it handled')
@@ -90,22 +85,11 @@ t.test('a process that dies of an uncaught exception leaves its note; one that h
 
 t.test('an exit with process.exitCode set, or with code 0, leaves no note', (t) => {
   const dir = t.testdir({})
-  const module = pathToFileURL(join(ROOT, 'dist', 'src', 'transport', 'crash-note.js')).href
-  const end = (path: string, how: string) =>
-    spawnSync(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        `const { noteFatalExceptions } = await import(${JSON.stringify(module)})\nnoteFatalExceptions(${JSON.stringify(path)})\n${how}`,
-      ],
-      { encoding: 'utf8', timeout: 30_000 },
-    )
   const exitCode = join(dir, 'exit-code@crash')
-  t.equal(end(exitCode, 'process.exitCode = 4').status, 4)
+  t.equal(runNoting(exitCode, 'process.exitCode = 4'), 4)
   t.notOk(existsSync(exitCode), 'process.exitCode: no call to name')
   const clean = join(dir, 'clean@crash')
-  t.equal(end(clean, 'process.exit(0)').status, 0)
+  t.equal(runNoting(clean, 'process.exit(0)'), 0)
   t.notOk(existsSync(clean), 'process.exit(0): not a failure')
   t.end()
 })
