@@ -288,8 +288,10 @@ export class Node implements AsyncDisposable {
     // events, and the event loop's idle time then (see CATCH_UP_AFTER_MS).
     let handedAt: number | undefined
     let idleAt = 0
-    // Still false in `finally`: the program left the loop itself (a `break`, or a throw).
+    // Still false in `finally`: the program left the loop itself (a `break`, or a throw), on
+    // the event of type `lastType` (a break on the stop event ends the loop as its end does).
     let ended = false
+    let lastType: DoraEvent['type'] | undefined
     this.#loops++
     try {
       for (;;) {
@@ -324,6 +326,7 @@ export class Node implements AsyncDisposable {
           if (event.type === 'stop' && this.#setAsideTold !== undefined) await this.#setAsideTold
           // Not a Stop: what the program does after it (its own clean-up) holds up no input.
           if (event.type !== 'stop') watch.taken(event.type === 'input' ? `input "${event.id}"` : event.type)
+          lastType = event.type
           yield event
           watch.through()
           // The program took it and came back for more: consumed. (A loop that breaks out
@@ -348,7 +351,7 @@ export class Node implements AsyncDisposable {
       }
     } finally {
       this.#loops--
-      if (!ended) this.#remindToClose('left')
+      if (!ended) this.#remindToClose(lastType === 'stop' ? 'stop' : 'left')
       watch.left()
       this.#links.settle(true)
       signal?.removeEventListener('abort', onAbort)

@@ -125,20 +125,27 @@ t.test('a node whose program ends without close() is told so on stderr before th
   - id: forgetful
     path: ${fixture('forgets-close.mjs')}
     inputs: { tick: dora/timer/millis/50 }
+  - id: breaker
+    path: ${fixture('forgets-close.mjs')}
+    env: { BREAK_ON_STOP: 1 }
+    inputs: { tick: dora/timer/millis/50 }
 `,
   )
   const cli = startCli(['run', file])
-  await cli.waitFor(/pid=(\d+)/)
-  const [pid] = printedPids(cli.output().stdout)
+  await cli.waitFor(/\[forgetful\] pid=(\d+)/)
+  await cli.waitFor(/\[breaker\] pid=(\d+)/)
+  const pids = printedPids(cli.output().stdout)
   cli.child.kill('SIGINT')
   await cli.waitFor(/events ended/)
   await cli.waitFor(/node "forgetful": its events ended 2 s ago \(stop\) and node\.close\(\) was not called/)
+  // A loop that breaks on its stop event ended with its events: the same words.
+  await cli.waitFor(/node "breaker": its events ended 2 s ago \(stop\) and node\.close\(\) was not called/)
   // Again: skip the rest of the grace period.
   cli.child.kill('SIGINT')
   const result = await cli.exited
   t.equal(result.code, 1, 'the node did not exit: the run reports it')
   t.match(result.stderr + result.stdout, /End the program with `await node\.close\(\)`/, 'the line says what to do')
-  t.notOk(alive(pid!))
+  t.ok(pids.length === 2 && pids.every((pid) => !alive(pid)), `both nodes' processes are gone (${pids.join(', ')})`)
 })
 
 t.test('a node whose program breaks out of its loop without close() is told so on stderr, not when it reads again', async (t) => {
