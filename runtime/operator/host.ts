@@ -174,6 +174,8 @@ export class OperatorHost implements Unit {
    * a Stop is final.
    */
   readonly #stopWord = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT))
+  /** Where the current worker's operator called process.exit(), if it said so as it ended. */
+  #exitCall: string | undefined
   /** What the current worker holds, as it tells it (OperatorWorkerData.held); 0 until it does. */
   readonly #heldWord = new BigInt64Array(new SharedArrayBuffer(BigInt64Array.BYTES_PER_ELEMENT))
   /** The inputs whose posted events the worker hands back at a Stop of the dataflow. */
@@ -462,6 +464,7 @@ export class OperatorHost implements Unit {
     const stop = this.#waitingAtStop.length === 0 ? undefined : { word: this.#stopWord.buffer as SharedArrayBuffer, inputs: this.#waitingAtStop }
     // A new worker's word: nothing told yet (what the last one held is gone with it).
     Atomics.store(this.#heldWord, 0, 0n)
+    this.#exitCall = undefined
     const { workerData, kvsPort } = workerDataOf(
       this.#host,
       this.node,
@@ -506,7 +509,7 @@ export class OperatorHost implements Unit {
             this.#report()
             return
           }
-          const reason = `its worker exited with code ${code}`
+          const reason = `its worker exited with code ${code}${this.#exitCall === undefined ? '' : `: ${this.#exitCall}`}`
           if (!loadFailed(`failed to start: ${reason}`)) this.#crash(reason, this.#status === 'running')
         },
       },
@@ -538,6 +541,9 @@ export class OperatorHost implements Unit {
         if (this.#posted === 0) this.#startSpare()
         return
       }
+      case 'exiting':
+        this.#exitCall = message.why
+        return
       case 'load-failed': {
         const error = deserializeError(message.error)
         if (first !== undefined) {

@@ -156,6 +156,8 @@ export interface SpareWorkerData {
 export type WorkerToHost =
   /** Loaded, restored and initialised; `writes` and `outputs` are what restoreState/init did. */
   | { type: 'ready'; writes: StateWrite[]; outputs: BufferedOutput[]; counts?: LinkCounts | undefined }
+  /** The operator called `process.exit()`, which ends its thread: where (crash-note.ts's exitCallNote). */
+  | { type: 'exiting'; why: string }
   /** `why`: the error in one line, with its place (load-failure.ts). */
   | { type: 'load-failed'; error: SerializedError; why: string }
   /**

@@ -13,6 +13,7 @@ import { SEALED_VALUES } from '../../src/store/lmdb/checksum.js'
 import type { DoraEvent, SendOptions } from '../../node-sdk/events.js'
 import { unpackEvents } from './event-wire.js'
 import { describeLoadFailure } from './load-failure.js'
+import { exitCallNote } from '../../src/transport/crash-note.js'
 import { RecycledBuffers } from './state-buffers.js'
 import { WorkerLinks } from './worker-links.js'
 import { EventQueue, type Queued } from './event-queue.js'
@@ -86,6 +87,13 @@ function post(message: WorkerToHost, transfer?: ArrayBuffer[]): void {
 function log(level: LogLevel, args: unknown[]): void {
   post({ type: 'log', level, text: format(...args) })
 }
+
+// An operator's process.exit() ends its thread, and the host saw only the exit code: say where
+// it was called (the message arrives before the thread's exit).
+process.on('exit', (code) => {
+  const why = exitCallNote(code)
+  if (why !== undefined) post({ type: 'exiting', why })
+})
 
 /** max_memory_mb for buffers too, checked after each event (memory-watch.ts). */
 const memory = new MemoryWatch(Number(process.env[MEMORY_LIMIT_ENV]) || undefined)

@@ -120,9 +120,19 @@ export function noteFatalExceptions(path: string | undefined): void {
   })
   process.on('exit', (code) => {
     if (code === 0 || written) return
-    const at = programFrame(new Error().stack ?? '', process.cwd())
-    if (at !== undefined) write(`process.exit(${code}) called (at ${at})`)
+    const note = exitCallNote(code)
+    if (note !== undefined) write(note)
   })
+}
+
+/**
+ * `process.exit(code) called (at ./file:line:col)`, for a listener of `exit` to call: Node emits
+ * it inside a `process.exit()`, so the stack there holds the program's call; undefined when it
+ * has no frame of the program's (an end with `process.exitCode` set, a call of a package's).
+ */
+export function exitCallNote(code: number, cwd = process.cwd()): string | undefined {
+  const at = programFrame(new Error().stack ?? '', cwd)
+  return at === undefined ? undefined : `process.exit(${code}) called (at ${at})`
 }
 
 /** Take (read and delete) the note a process left at `path`; undefined when there is none. Never throws. */

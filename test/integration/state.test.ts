@@ -46,7 +46,7 @@ function sinkValues(lines: string[]): number[] {
 const crashKinds: Array<{ mode: string; keys?: string; expect: RegExp }> = [
   { mode: 'throw', expect: /counter crashed: injected crash at input 10/ },
   { mode: 'reject', expect: /counter crashed: injected rejection at input 10/ },
-  { mode: 'exit', expect: /counter its worker exited with code 7/ },
+  { mode: 'exit', expect: /counter its worker exited with code 7: process\.exit\(7\) called \(at \S*counter\.mjs:\d+:\d+\)/ },
   { mode: 'hang', keys: '      timeout: 3s', expect: /counter a handler did not return within its timeout \(3 s\)/ },
   { mode: 'oom', keys: '      max_memory_mb: 64', expect: /counter ran out of memory \(limit 64 MiB\)/ },
 ]
