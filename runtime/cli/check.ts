@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import type { CommandModule } from 'yargs'
 import { loadDataflow } from '../../src/spec/load.js'
+import { pythonTraceback } from '../../src/transport/printed-failure.js'
 import { createPrinter } from './output.js'
 import { CliUsageError } from './options.js'
 
@@ -88,13 +89,9 @@ function pythonSyntaxError(source: Source): string | undefined {
     return `${source.path}: ${source.who}: python3 is not on PATH, and dora-ts runs .py nodes with it: install Python 3 (Debian: apt-get install python3)`
   if (parse.status === 0 || typeof parse.stderr !== 'string') return undefined
   const lines = parse.stderr.split('\n')
-  let line: string | undefined
-  for (const l of lines) {
-    const frame = /^\s*File "(.+)", line (\d+)/.exec(l)
-    if (frame !== null && frame[1] === source.path) line = frame[2]
-  }
-  const error = lines.filter((l) => l.trim() !== '').at(-1) ?? 'a syntax error'
-  return `${line === undefined ? source.path : `${source.path}:${line}`}: ${source.who}: ${error}`
+  const traceback = pythonTraceback(lines)
+  if (traceback === undefined) return `${source.path}: ${source.who}: ${lines.filter((l) => l.trim() !== '').at(-1) ?? 'a syntax error'}`
+  return `${traceback.file === source.path ? `${source.path}:${traceback.line}` : source.path}: ${source.who}: ${traceback.exception}`
 }
 
 export const checkCommand: CommandModule<object, CheckArgs> = {

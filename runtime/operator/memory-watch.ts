@@ -43,12 +43,12 @@ export class MemoryWatch {
 }
 
 /** What this thread holds now: its heap in use and its buffers. */
-export function use(): MemoryUse {
+function use(): MemoryUse {
   const stats = getHeapStatistics()
   return { heapBytes: stats.used_heap_size, bufferBytes: stats.external_memory }
 }
 
-export const held = (use: MemoryUse): number => use.heapBytes + use.bufferBytes
+const held = (use: MemoryUse): number => use.heapBytes + use.bufferBytes
 
 /** How often a worker tells what it holds (OperatorWorkerData.held). */
 const TELL_HELD_EVERY_MS = 1000

@@ -59,21 +59,35 @@ export function describeUncaught(value: unknown, cwd = process.cwd()): string {
   const code = (value as { code?: unknown }).code
   const tag = typeof code === 'string' && code.startsWith('DORA_') ? ` [${code}]` : ''
   const firstLine = value.message.split('\n', 1)[0] ?? ''
-  const at = programFrame(value.stack ?? '', cwd)
+  const at = programFrame(framesOf(value.stack), cwd)
   return clip(`${value.name}: ${firstLine}${tag}${at === undefined ? '' : ` (at ${at})`}`)
 }
 
-/** The first `file:line:col` of `stack` outside Node, packages and this one's code. */
-function programFrame(stack: string, cwd: string): string | undefined {
-  for (const line of stack.split('\n').slice(1)) {
+/** The frames of an error's `stack`: its lines after the message's. */
+function framesOf(stack: string | undefined): string[] {
+  return (stack ?? '').split('\n').slice(1)
+}
+
+/**
+ * The first `file:line:col` of the stack frames `frames` (`    at f (file:///x.mjs:3:9)`, one a
+ * line) outside Node, packages and this one's code, placed by {@link placeOf}.
+ */
+export function programFrame(frames: readonly string[], cwd: string): string | undefined {
+  for (const line of frames) {
     const frame = /(?:^|[\s(])((?:file:\/\/)?\/[^()\s]*?):(\d+):(\d+)\)?$/.exec(line.trim())
     if (frame === null) continue
     const file = frame[1]!.startsWith('file://') ? fileURLToPath(frame[1]!) : frame[1]!
     if (file.includes(`${sep}node_modules${sep}`) || OWN_CODE.some((dir) => file.startsWith(dir))) continue
-    const rel = relative(cwd, file)
-    return `${rel.startsWith('..') ? file : `.${sep}${rel}`}:${frame[2]}:${frame[3]}`
+    return `${placeOf(file, cwd)}:${frame[2]}:${frame[3]}`
   }
   return undefined
+}
+
+/** `file` (a path or a file: URL) relative to `cwd` when under it, as `./x`; else absolute. */
+export function placeOf(file: string, cwd: string): string {
+  const path = file.startsWith('file://') ? fileURLToPath(file) : file
+  const rel = relative(cwd, path)
+  return rel.startsWith('..') ? path : `.${sep}${rel}`
 }
 
 function safeString(value: unknown): string {
@@ -84,7 +98,8 @@ function safeString(value: unknown): string {
   }
 }
 
-function clip(text: string): string {
+/** `text` cut to {@link MAX_NOTE_CHARS}: one line of a report. */
+export function clip(text: string): string {
   return text.length <= MAX_NOTE_CHARS ? text : `${text.slice(0, MAX_NOTE_CHARS - 3)}...`
 }
 
@@ -131,7 +146,7 @@ export function noteFatalExceptions(path: string | undefined): void {
  * has no frame of the program's (an end with `process.exitCode` set, a call of a package's).
  */
 export function exitCallNote(code: number, cwd = process.cwd()): string | undefined {
-  const at = programFrame(new Error().stack ?? '', cwd)
+  const at = programFrame(framesOf(new Error().stack), cwd)
   return at === undefined ? undefined : `process.exit(${code}) called (at ${at})`
 }
 

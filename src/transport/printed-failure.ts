@@ -16,11 +16,7 @@
  *
  * @module
  */
-import { relative, sep } from 'node:path'
-import { fileURLToPath } from 'node:url'
-
-/** The longest summary kept: one line of a report. */
-const MAX_CHARS = 500
+import { clip, placeOf, programFrame } from './crash-note.js'
 
 /** Node's last line for an uncaught exception. */
 const NODE_VERSION = /^Node\.js v\d+\.\d+\.\d+$/
@@ -47,8 +43,12 @@ const PYTHON_LIBRARY = /[/\\](site-packages|dist-packages|lib[/\\]python\d[\d.]*
 export function printedFailure(lines: readonly string[], cwd: string): string | undefined {
   const end = lastNonEmpty(lines)
   if (end < 0) return undefined
-  const summary = NODE_VERSION.test(lines[end]!) ? nodeBlock(lines, end, cwd) : pythonTraceback(lines, end, cwd)
-  return summary === undefined ? undefined : clip(summary)
+  if (NODE_VERSION.test(lines[end]!)) {
+    const summary = nodeBlock(lines, end, cwd)
+    return summary === undefined ? undefined : clip(summary)
+  }
+  const python = pythonTraceback(lines)
+  return python === undefined ? undefined : clip(`${python.exception} (at ${placeOf(python.file, cwd)}:${python.line})`)
 }
 
 function nodeBlock(lines: readonly string[], versionLine: number, cwd: string): string | undefined {
@@ -71,7 +71,7 @@ function nodeBlock(lines: readonly string[], versionLine: number, cwd: string): 
   // the caret.
   for (let i = head - 1; i >= 0 && i >= head - 6; i--) {
     const at = SOURCE_PLACE.exec(lines[i]!)
-    if (at !== null) return `${text} (at ${place(at[1]!, cwd)}:${at[2]})`
+    if (at !== null) return `${text} (at ${placeOf(at[1]!, cwd)}:${at[2]})`
   }
   return text
 }
@@ -83,20 +83,17 @@ function nodeBlock(lines: readonly string[], versionLine: number, cwd: string): 
  */
 export function esbuildFailure(message: readonly string[], cwd: string): string | undefined {
   const head = /^(?:[\w$]+(?: \[[\w$]+\])?: )?Transform failed with \d+ errors?:$/.test(message[0] ?? '') ? ESBUILD_ERROR.exec(message[1] ?? '') : null
-  return head === null ? undefined : `SyntaxError: ${head[4]} (at ${place(head[1]!, cwd)}:${head[2]}:${head[3]})`
+  return head === null ? undefined : `SyntaxError: ${head[4]} (at ${placeOf(head[1]!, cwd)}:${head[2]}:${head[3]})`
 }
 
-/** The first frame of `stack` in a file of the program's (not Node's, not a package's). */
-function programFrame(stack: readonly string[], cwd: string): string | undefined {
-  for (const line of stack) {
-    const frame = /(?:^|[\s(])((?:file:\/\/)?\/[^()\s]*?):(\d+):(\d+)\)?$/.exec(line.trim())
-    if (frame === null || frame[1]!.includes(`${sep}node_modules${sep}`)) continue
-    return `${place(frame[1]!, cwd)}:${frame[2]}:${frame[3]}`
-  }
-  return undefined
-}
-
-function pythonTraceback(lines: readonly string[], end: number, cwd: string): string | undefined {
+/**
+ * The exception a Python traceback in `lines` ends with (`Name: message`), and the frame it is
+ * placed at: the one nearest the end in the program's own files, else the last. Undefined when
+ * `lines` do not end with a traceback.
+ */
+export function pythonTraceback(lines: readonly string[]): { exception: string; file: string; line: string } | undefined {
+  const end = lastNonEmpty(lines)
+  if (end < 0) return undefined
   const exception = PYTHON_EXCEPTION.exec(lines[end]!)
   // Python's exception line comes right after the indented lines of its traceback.
   if (exception === null || end === 0 || !/^\s/.test(lines[end - 1]!)) return undefined
@@ -112,23 +109,11 @@ function pythonTraceback(lines: readonly string[], end: number, cwd: string): st
     }
   }
   if (frame === undefined) return undefined
-  const text = exception[2] === undefined ? exception[1]! : `${exception[1]}: ${exception[2]}`
-  return `${text} (at ${place(frame[1]!, cwd)}:${frame[2]})`
-}
-
-/** `file` (a path or a file: URL) relative to `cwd` when under it, as `./x`. */
-function place(file: string, cwd: string): string {
-  const path = file.startsWith('file://') ? fileURLToPath(file) : file
-  const rel = relative(cwd, path)
-  return rel.startsWith('..') || rel.startsWith(sep) ? path : `.${sep}${rel}`
+  return { exception: exception[2] === undefined ? exception[1]! : `${exception[1]}: ${exception[2]}`, file: frame[1]!, line: frame[2]! }
 }
 
 function lastNonEmpty(lines: readonly string[]): number {
   let i = lines.length - 1
   while (i >= 0 && lines[i]!.trim() === '') i--
   return i
-}
-
-function clip(text: string): string {
-  return text.length <= MAX_CHARS ? text : `${text.slice(0, MAX_CHARS - 3)}...`
 }
