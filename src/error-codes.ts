@@ -370,6 +370,16 @@ export const ERROR_CODES = {
     module: 'runtime/daemon/errors.ts',
     doc: '`dora-ts restart` named a node that has ended for good, or its dataflow is stopping',
   },
+  DORA_DAEMON_UNKNOWN_TOPIC: {
+    className: 'UnknownTopicError',
+    module: 'runtime/daemon/errors.ts',
+    doc: '`dora-ts topic echo` or `hz` named an output the dataflow does not have',
+  },
+  DORA_DAEMON_TOPIC_NOT_TAPPABLE: {
+    className: 'TopicNotTappableError',
+    module: 'runtime/daemon/errors.ts',
+    doc: '`dora-ts topic echo` or `hz` named an output that goes straight to its receivers with nothing kept (best effort), where no tap can see it',
+  },
   DORA_DAEMON_BAD_REQUEST: {
     className: 'BadControlRequestError',
     module: 'runtime/daemon/errors.ts',

@@ -34,6 +34,7 @@ const COMMANDS: readonly CommandEntry[] = [
   { names: ['top'], load: async () => (await import('./top.js')).topCommand as CommandModule<object, never> },
   { names: ['logs'], load: async () => (await import('./logs.js')).logsCommand as CommandModule<object, never> },
   { names: ['restart'], load: async () => (await import('./restart.js')).restartCommand as CommandModule<object, never> },
+  { names: ['topic'], load: async () => (await import('./topic.js')).topicCommand as CommandModule<object, never> },
   { names: ['kill'], load: async () => (await import('./kill.js')).killCommand as CommandModule<object, never> },
   { names: ['destroy'], load: async () => (await import('./destroy.js')).destroyCommand as CommandModule<object, never> },
   { names: ['daemon'], load: async () => (await import('./daemon.js')).daemonCommand as CommandModule<object, never> },

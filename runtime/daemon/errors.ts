@@ -49,6 +49,22 @@ export class NotRestartableError extends DoraError {
   }
 }
 
+/** `dora-ts topic echo` or `hz` named an output the dataflow does not have. */
+export class UnknownTopicError extends DoraError {
+  declare readonly code: 'DORA_DAEMON_UNKNOWN_TOPIC'
+  constructor(message: string, options: DoraErrorOptions = {}) {
+    super('DORA_DAEMON_UNKNOWN_TOPIC', message, options)
+  }
+}
+
+/** `dora-ts topic echo` or `hz` named an output whose messages pass nowhere a tap can see them. */
+export class TopicNotTappableError extends DoraError {
+  declare readonly code: 'DORA_DAEMON_TOPIC_NOT_TAPPABLE'
+  constructor(message: string, options: DoraErrorOptions = {}) {
+    super('DORA_DAEMON_TOPIC_NOT_TAPPABLE', message, options)
+  }
+}
+
 /** A control request the daemon does not understand. */
 export class BadControlRequestError extends DoraError {
   declare readonly code: 'DORA_DAEMON_BAD_REQUEST'
@@ -72,6 +88,8 @@ for (const cls of [
   DataflowNameInUseError,
   UnknownNodeError,
   NotRestartableError,
+  UnknownTopicError,
+  TopicNotTappableError,
   BadControlRequestError,
   LogDirError,
 ]) {

@@ -10,7 +10,7 @@ import { constants } from 'node:os'
 import { BadControlRequestError } from './errors.js'
 import { checkName } from '../../src/security/names.js'
 
-type FieldType = 'string' | 'boolean' | 'duration' | 'signal' | 'name'
+type FieldType = 'string' | 'strings' | 'boolean' | 'duration' | 'count' | 'signal' | 'name'
 
 interface Schema {
   required?: Record<string, FieldType>
@@ -28,7 +28,14 @@ const SCHEMAS: Record<string, Schema> = {
   stop: { optional: { target: 'string', graceMs: 'duration' } },
   kill: { required: { unit: 'string' }, optional: { target: 'string', signal: 'signal' } },
   restart: { optional: { target: 'string', unit: 'string', graceMs: 'duration' } },
+  topics: { optional: { target: 'string' } },
+  tap: { required: { topics: 'strings' }, optional: { target: 'string', previewBytes: 'count' } },
+  'tap-read': { required: { tap: 'string' } },
+  'tap-close': { required: { tap: 'string' } },
 }
+
+/** Most strings a `strings` field holds. */
+const MAX_STRINGS = 256
 
 /** Longest string field we take (paths included). */
 const MAX_STRING = 4096
@@ -42,6 +49,15 @@ function problem(command: string, field: string, type: FieldType, value: unknown
       if (value.length > MAX_STRING) return `is longer than ${MAX_STRING} characters`
       if (value.includes('\0')) return 'contains a NUL character'
       return undefined
+    case 'strings':
+      if (!Array.isArray(value) || value.length === 0 || value.length > MAX_STRINGS) return `must be a list of 1 to ${MAX_STRINGS} strings`
+      for (const item of value as unknown[]) {
+        const why = problem(command, field, 'string', item)
+        if (why !== undefined) return `has an item that ${why}`
+      }
+      return undefined
+    case 'count':
+      return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 2 ** 31 ? undefined : 'must be a whole number'
     case 'name':
       if (typeof value !== 'string') return 'must be a string'
       checkName(value, { what: `the ${command} request's ${field}` })

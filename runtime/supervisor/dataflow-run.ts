@@ -33,7 +33,9 @@ import { NodeOutputs } from './node-outputs.js'
 import { NodeRouter } from './node-router.js'
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../src/transport/node-socket.js'
 import { buildRoutingTable, destinationsOf, type RoutingTable } from './routing.js'
-import { directWiring } from './direct-links.js'
+import { directWiring, type DirectWiring } from './direct-links.js'
+import { OutputTaps, type TapRead } from './output-taps.js'
+import { tapSourceOf, topicsOf, type TopicInfo } from './topics.js'
 import { checkFdBudget, outOfFdsNotice } from './fd-budget.js'
 import { initProcessWarning } from './init-process.js'
 import { LinkDrops } from './link-drops.js'
@@ -97,6 +99,10 @@ export class DataflowRun implements AsyncDisposable {
   /** Drops of reliable direct inputs their receivers have not counted yet (link-drops.ts). */
   #linkDrops: LinkDrops | undefined
   #nodes: NodeRouter | undefined
+  /** Copies of tapped outputs for `dora-ts topic echo` and `hz` (output-taps.ts). */
+  readonly #taps = new OutputTaps()
+  /** The run's direct wiring, once started: which outputs pass the supervisor (topics.ts). */
+  #wiring: ReadonlyMap<string, DirectWiring> | undefined
   /** Custom nodes' messages: committed into the outbox before they are routed and confirmed. */
   #nodeOutputs: NodeOutputs
   #starting: Promise<void> | undefined
@@ -238,6 +244,7 @@ export class DataflowRun implements AsyncDisposable {
     this.#nodeOutputs = new NodeOutputs(resources.store, this.#outbox.nodeOutputsOptions())
     const linksDir = resources.store?.linksDir
     const direct = directWiring(this.spec, resources.runDir.path, linksDir)
+    this.#wiring = direct
     try {
       // Before any node starts: every receiver's cursor exists, links the YAML dropped are gone.
       if (linksDir !== undefined) prepareLinkLogs(direct, linksDir, (text) => this.#notice('warn', text))
@@ -383,6 +390,32 @@ export class DataflowRun implements AsyncDisposable {
     return unitInfoOf(this.#units.values(), this.#counters, linkDrops && ((key) => linkDrops.pendingOf(key)))
   }
 
+  /** Every output of the dataflow, with its receivers and the path it takes (`dora-ts topic list`). */
+  topics(): TopicInfo[] {
+    return topicsOf(this.spec, this.#routing, this.#wiring, (key) => this.#nameOf(key))
+  }
+
+  /**
+   * Open a tap on `topics` (each as {@link topics} names it, every one a topic a tap can see:
+   * the caller checks); its id for {@link readTap}. `previewBytes`: how much of each payload
+   * it keeps.
+   */
+  openTap(topics: readonly TopicInfo[], previewBytes: number): string {
+    return this.#taps.open(
+      topics.flatMap((info) => tapSourceOf(info) ?? []),
+      previewBytes,
+    )
+  }
+
+  /** What tap `id` caught since it was last read; undefined once it is closed (the run ended, or it idled out). */
+  readTap(id: string): TapRead | undefined {
+    return this.#taps.read(id)
+  }
+
+  closeTap(id: string): void {
+    this.#taps.close(id)
+  }
+
   /** Find a unit by the name users see (`node` or `node/operator`), or by node id. */
   findUnit(name: string): Unit | undefined {
     for (const unit of this.#units.values()) if (unit.display === name || unit.key === name) return unit
@@ -426,6 +459,7 @@ export class DataflowRun implements AsyncDisposable {
     const key = this.#downstream.openOutputKey(producerKey, outputId)
     if (key === undefined) return
     this.#counters.sent(producerKey)
+    if (this.#taps.watching(key)) this.#taps.record(key, header, () => (shm === undefined ? payload : shm.bytes()))
     const destinations = this.#routing.outputs.get(key)
     if (destinations === undefined) return
     // Every receiver shares the same bytes: nothing writes to a payload, and an operator's
@@ -525,6 +559,8 @@ export class DataflowRun implements AsyncDisposable {
 
   async #finish(): Promise<void> {
     for (const timer of this.#timers) timer.stop()
+    // Before the link logs are compacted: a tap may be reading one.
+    this.#taps.closeAll()
     this.#inputTimeouts.stop()
     this.#ladder.clear()
     this.#nodes?.close()

@@ -772,6 +772,32 @@ export function oldestLogSeq(dir: string): bigint | undefined {
 }
 
 /**
+ * The seq of the newest whole entry of the log in `dir` (0 when it has none): a reader made
+ * with it reads what is appended from now on (`dora-ts topic echo`). Walks only the heads of
+ * the newest file's entries.
+ */
+export function newestLogSeq(dir: string): bigint {
+  // The newest file may be renamed away by a rotation while it is looked at: look again.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const newest = logFiles(dir).at(-1)
+    if (newest === undefined) return 0n
+    let fd: number
+    try {
+      fd = openSync(newest.path, constants.O_RDONLY)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
+      throw err
+    }
+    try {
+      return walkEntries(fd, newest.first, Buffer.alloc(HEAD_BYTES)).seq - 1n
+    } finally {
+      closeSync(fd)
+    }
+  }
+  return 0n
+}
+
+/**
  * The lowest cursor among `names` in `dir` (0 when one has none yet): what the writer may
  * collect up to ({@link LinkLogWriter.collect}).
  */

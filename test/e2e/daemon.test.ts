@@ -6,28 +6,10 @@ import t, { type Test } from 'tap'
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { alive, ROOT, runCli, shortRuntimeDir, waitForExit, type CliResult } from './fixtures/cli.js'
+import { alive, ROOT, runCli, waitForExit, type CliResult } from './fixtures/cli.js'
+import { daemonEnv } from './fixtures/daemon-env.js'
 import { fixture } from '../fixtures/nodes.js'
-import { readPidFile } from '../../src/transport/pid-file.js'
 import { waitFor } from '../fixtures/wait-for.js'
-
-/** A private daemon environment; the daemon is destroyed (or killed) when the test ends. */
-function daemonEnv(t: Test): { env: NodeJS.ProcessEnv; cli: (...args: string[]) => Promise<CliResult>; runtimeDir: string; logDir: string } {
-  const runtimeDir = shortRuntimeDir(t)
-  // Not t.testdir(): the dataflow files of a test live there, and each call recreates it.
-  const logDir = join(runtimeDir, 'logs')
-  const env = { DORA_TS_RUNTIME_DIR: runtimeDir, DORA_TS_LOG_DIR: logDir }
-  const cli = (...args: string[]): Promise<CliResult> => runCli(args, { env })
-  t.teardown(async () => {
-    const pidFile = join(runtimeDir, `dora-ts-${process.getuid!()}`, 'daemon', 'daemon.pid')
-    // The pid file holds `<pid> <tag> <stamp>` (pid-file.ts): Number() of it was NaN, so a
-    // supervisor that destroy could not stop was never killed and outlived the test run.
-    const pid = readPidFile(pidFile)
-    await cli('destroy')
-    if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGKILL')
-  })
-  return { env, cli, runtimeDir, logDir }
-}
 
 const TICKING = `nodes:
   - id: counter

@@ -1,0 +1,214 @@
+/**
+ * `dora-ts topic list|echo|hz`: what flows between the nodes of a dataflow running on the
+ * supervisor, as `dora topic` and `ros2 topic` show it. `list` names every output with its
+ * receivers and path; `echo` prints each message of the outputs named, `hz` their rates, from
+ * a tap the supervisor keeps while the command reads it (runtime/supervisor/output-taps.ts).
+ * A tap changes nothing in the dataflow: it shows what was committed and sent, from the moment
+ * it opened.
+ */
+import type { Argv, CommandModule } from 'yargs'
+import { DaemonClient } from '../daemon/client.js'
+import type { TapReadReply, TapReply } from '../daemon/topic-requests.js'
+import type { TopicInfo } from '../supervisor/topics.js'
+import { CliUsageError, byteSizeOption, durationOption, wholeNumberOption } from './options.js'
+import { createPrinter } from './output.js'
+import { table } from './unit-table.js'
+import { formatMessage, formatRate, messageJson, rateOf } from './topic-format.js'
+import { escapeForTerminal } from '../../src/security/escape.js'
+
+/** How often a tap is read while it keeps up. */
+const POLL_MS = 100
+
+interface TopicArgs {
+  dataflow?: string | undefined
+  json: boolean
+}
+
+interface ListArgs extends TopicArgs {
+  name?: string | undefined
+}
+
+interface EchoArgs extends TopicArgs {
+  topics: string[]
+  count?: number | undefined
+  bytes: string
+}
+
+interface HzArgs extends TopicArgs {
+  topics: string[]
+  window: number
+  interval: string
+  count?: number | undefined
+}
+
+const PATHS: Record<TopicInfo['path'], string> = {
+  supervisor: 'supervisor',
+  'link-log': 'link log',
+  direct: 'best effort (no tap)',
+}
+
+const listCommand: CommandModule<TopicArgs, ListArgs> = {
+  command: 'list [name]',
+  aliases: ['ls'],
+  describe: "A running dataflow's outputs: who sends each, who receives it, and its path",
+  builder: (yargs) =>
+    yargs
+      .positional('name', { type: 'string', describe: 'Dataflow name or id (the only running one when omitted)' })
+      .example('$0 topic list robot', 'camera/image  camera  detector/image, viewer/frame  link log'),
+  handler: async (args) => {
+    const topics = await withClient((client) => client.request<TopicInfo[]>('topics', { target: args.name ?? args.dataflow }))
+    if (args.json) {
+      process.stdout.write(`${JSON.stringify(topics.map(({ logDir: _, ...t }) => t))}\n`)
+      return
+    }
+    const rows = topics.filter((t) => !t.topic.endsWith('/_errors') || t.receivers.length > 0)
+    process.stdout.write(
+      escapeForTerminal(
+        table(
+          ['TOPIC', 'FROM', 'TO', 'PATH'],
+          rows.map((t) => [t.topic, t.sender, t.receivers.join(', ') || '-', PATHS[t.path]]),
+        ),
+        { keepNewlines: true },
+      ),
+    )
+  },
+}
+
+const echoCommand: CommandModule<TopicArgs, EchoArgs> = {
+  command: 'echo <topics..>',
+  describe: 'Print each message of outputs as it is sent, until Ctrl-C',
+  builder: (yargs) =>
+    yargs
+      .positional('topics', { type: 'string', array: true, demandOption: true, describe: 'node/output (or node: all its outputs)' })
+      .option('count', { alias: 'n', type: 'number', describe: 'Exit after this many messages' })
+      .option('bytes', { type: 'string', default: '1KiB', describe: 'How much of each payload to fetch and show (up to 1MiB)' })
+      .example('$0 topic echo camera/image -d robot', '14:02:11.532 camera/image #42 json 18 B: {"frame":42,"ok":true}')
+      .example('$0 topic echo controller --json -n 10', 'Ten messages of every output of controller, one JSON object per line'),
+  handler: async (args) => {
+    const count =
+      args.count === undefined ? undefined : wholeNumberOption('--count', args.count, 1, 'a number of messages', 'Use a whole number from 1, e.g. -n 10.')
+    const bytes = byteSizeOption('--bytes', args.bytes)
+    if (bytes > 1024 * 1024)
+      throw new CliUsageError(`--bytes ${args.bytes} is more than a tap keeps of a message`, { hint: 'Use up to 1MiB, e.g. --bytes 64KiB.' })
+    let seen = 0
+    await follow(args, bytes, (messages) => {
+      for (const message of messages) {
+        process.stdout.write(`${args.json ? JSON.stringify(messageJson(message)) : formatMessage(message)}\n`)
+        if (count !== undefined && ++seen >= count) return false
+      }
+      return true
+    })
+  },
+}
+
+const hzCommand: CommandModule<TopicArgs, HzArgs> = {
+  command: 'hz <topics..>',
+  describe: "Print the rate of outputs every interval (from the senders' stamps), until Ctrl-C",
+  builder: (yargs) =>
+    yargs
+      .positional('topics', { type: 'string', array: true, demandOption: true, describe: 'node/output (or node: all its outputs)' })
+      .option('window', { alias: 'w', type: 'number', default: 100, describe: 'Messages the rate is taken over (the latest ones)' })
+      .option('interval', { type: 'string', default: '1s', describe: 'Time between reports' })
+      .option('count', { alias: 'n', type: 'number', describe: 'Exit after this many reports' })
+      .example('$0 topic hz camera/image -d robot', 'camera/image: 29.97 Hz (min 32.1 ms, max 35.0 ms, std dev 0.90 ms, window 100)'),
+  handler: async (args) => {
+    const window = wholeNumberOption('--window', args.window, 2, 'a number of messages', 'Use a whole number from 2, e.g. --window 100.')
+    const reports =
+      args.count === undefined ? undefined : wholeNumberOption('--count', args.count, 1, 'a number of reports', 'Use a whole number from 1, e.g. -n 5.')
+    const intervalMs = durationOption('--interval', args.interval) * 1000
+    if (intervalMs < POLL_MS) throw new CliUsageError(`--interval ${args.interval} is too short`, { hint: 'Use 100ms or more, e.g. --interval 1s.' })
+    const stamps = new Map<string, bigint[]>()
+    const fresh = new Map<string, number>()
+    let nextReport = performance.now() + intervalMs
+    let made = 0
+    await follow(args, 0, (messages, topics) => {
+      for (const message of messages) {
+        const list = stamps.get(message.topic) ?? []
+        list.push(BigInt(message.timestampNs))
+        if (list.length > window) list.splice(0, list.length - window)
+        stamps.set(message.topic, list)
+        fresh.set(message.topic, (fresh.get(message.topic) ?? 0) + 1)
+      }
+      if (performance.now() < nextReport) return true
+      nextReport += intervalMs
+      for (const topic of topics) {
+        const figures = rateOf(stamps.get(topic.topic) ?? [])
+        const line = formatRate(topic.topic, figures, fresh.get(topic.topic) ?? 0)
+        process.stdout.write(`${args.json ? JSON.stringify({ topic: topic.topic, ...figures, new: fresh.get(topic.topic) ?? 0 }) : line}\n`)
+      }
+      fresh.clear()
+      return reports === undefined || ++made < reports
+    })
+  },
+}
+
+/**
+ * Open a tap on `args.topics`, hand what it catches to `take` every {@link POLL_MS} (also with
+ * nothing, so `hz` can report) until `take` returns false, the dataflow ends, or Ctrl-C; the
+ * tap is closed on every path.
+ */
+async function follow(
+  args: TopicArgs & { topics: string[] },
+  previewBytes: number,
+  take: (messages: TapReadReply['messages'], topics: TopicInfo[]) => boolean,
+): Promise<void> {
+  const printer = createPrinter()
+  await withClient(async (client) => {
+    const opened = await client.request<TapReply>('tap', { target: args.dataflow, topics: args.topics, previewBytes })
+    const controller = new AbortController()
+    const stop = (): void => controller.abort()
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+    const paths = [...new Set(opened.topics.map((t) => PATHS[t.path]))].join(' and ')
+    printer.info(`tapping ${opened.topics.map((t) => t.topic).join(', ')} (${paths}); Ctrl-C to stop`)
+    try {
+      for (;;) {
+        const read = await client.request<TapReadReply>('tap-read', { tap: opened.tap })
+        if (read.skipped > 0) printer.error(`${read.skipped} message(s) passed while this command fell behind; they are not shown`)
+        if (!take(read.messages, opened.topics)) return
+        if (read.ended !== undefined) {
+          printer.info(`the tap ended: ${read.ended}`)
+          return
+        }
+        if (controller.signal.aborted) return
+        await new Promise<void>((resolve) => {
+          const wake = (): void => {
+            clearTimeout(timer)
+            controller.signal.removeEventListener('abort', wake)
+            resolve()
+          }
+          const timer = setTimeout(wake, POLL_MS)
+          controller.signal.addEventListener('abort', wake, { once: true })
+        })
+        if (controller.signal.aborted) return
+      }
+    } finally {
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+      await client.request('tap-close', { tap: opened.tap }).catch(() => {})
+    }
+  })
+}
+
+async function withClient<T>(use: (client: DaemonClient) => Promise<T>): Promise<T> {
+  const client = DaemonClient.connect()
+  try {
+    return await use(client)
+  } finally {
+    client.close()
+  }
+}
+
+export const topicCommand: CommandModule<object, TopicArgs> = {
+  command: 'topic <command>',
+  describe: "Inspect a running dataflow's outputs: list them, echo their messages, measure their rates",
+  builder: (yargs: Argv) =>
+    yargs
+      .option('dataflow', { alias: 'd', type: 'string', describe: 'Dataflow name or id (the only running one when omitted)' })
+      .option('json', { type: 'boolean', default: false, describe: 'Machine-readable output, one JSON object per line' })
+      .command(listCommand)
+      .command(echoCommand)
+      .command(hzCommand)
+      .demandCommand(1, 'Name a topic command: list, echo or hz.') as unknown as Argv<TopicArgs>,
+  handler: () => {},
+}

@@ -1,0 +1,77 @@
+/**
+ * What the daemon answers for `dora-ts topic list`, `echo` and `hz`: a run's topics, and taps
+ * on them (runtime/supervisor/output-taps.ts) that the CLI opens, reads every ~100 ms and
+ * closes.
+ *
+ * @module
+ */
+import type { DataflowRun } from '../supervisor/dataflow-run.js'
+import type { TappedMessage } from '../supervisor/output-taps.js'
+import type { TopicInfo } from '../supervisor/topics.js'
+import { TopicNotTappableError, UnknownTopicError } from './errors.js'
+
+/** What `tap` answers. */
+export interface TapReply {
+  tap: string
+  topics: TopicInfo[]
+}
+
+/** What `tap-read` answers. */
+export interface TapReadReply {
+  messages: TappedMessage[]
+  skipped: number
+  /** Set once the tap is closed: why (its dataflow ended, or it was not read for too long). */
+  ended?: string | undefined
+}
+
+/**
+ * The topics of `run` that `wanted` names, in YAML order: each a topic (`camera/image`), or a
+ * node or operator (`camera`: all its outputs a tap can see). Throws {@link UnknownTopicError}
+ * for a name that matches none, {@link TopicNotTappableError} for a topic no tap can see.
+ */
+export function topicsToTap(run: DataflowRun, dataflowName: string, wanted: readonly string[]): TopicInfo[] {
+  const all = run.topics()
+  const chosen = new Set<TopicInfo>()
+  for (const name of wanted) {
+    const topic = all.find((t) => t.topic === name)
+    if (topic !== undefined) {
+      if (topic.path === 'direct') throw notTappable(topic, dataflowName)
+      chosen.add(topic)
+      continue
+    }
+    const ofSender = all.filter((t) => t.sender === name || t.topic.startsWith(`${name}/`))
+    const seen = ofSender.filter((t) => t.path !== 'direct')
+    if (seen.length > 0) {
+      seen.forEach((t) => chosen.add(t))
+      continue
+    }
+    if (ofSender.length > 0) throw notTappable(ofSender[0]!, dataflowName)
+    if (run.findUnit(name) !== undefined) {
+      throw new UnknownTopicError(`${name} of dataflow "${dataflowName}" has no outputs`, {
+        hint: `Tap what feeds it instead: its inputs come from ${describeInputs(all, name)}.`,
+      })
+    }
+    throw new UnknownTopicError(`dataflow "${dataflowName}" has no output "${name}"`, {
+      hint: `Its outputs are: ${all
+        .filter((t) => !t.topic.endsWith('/_errors'))
+        .map((t) => t.topic)
+        .join(', ')} (dora-ts topic list ${dataflowName}). Name one as inputs do: node/output, or node/operator/output.`,
+    })
+  }
+  return all.filter((t) => chosen.has(t))
+}
+
+/** The topics that feed `receiver` (a unit's name), for a hint. */
+function describeInputs(all: readonly TopicInfo[], receiver: string): string {
+  const feeding = all.filter((t) => t.receivers.some((r) => r.startsWith(`${receiver}/`))).map((t) => t.topic)
+  return feeding.length === 0 ? 'timers only' : feeding.join(', ')
+}
+
+function notTappable(topic: TopicInfo, dataflowName: string): TopicNotTappableError {
+  return new TopicNotTappableError(
+    `${topic.topic} of dataflow "${dataflowName}" goes straight from ${topic.sender} to ${topic.receivers.join(', ')} on best-effort links, with nothing kept where a tap could read it`,
+    {
+      hint: 'A tap sees what passes the supervisor or a reliable link log: make one receiver of it reliable (remove its reliability: best_effort), or tap the output that feeds it or the one it feeds.',
+    },
+  )
+}

@@ -1,0 +1,146 @@
+/**
+ * `dora-ts topic list|echo|hz` against a real supervisor: an operator's output (the
+ * supervisor's path), a custom node's output on a reliable direct link (its link log) and one
+ * on best-effort links only (which no tap can see).
+ */
+import t from 'tap'
+import { join } from 'node:path'
+import { startCli } from './fixtures/cli.js'
+import { daemonEnv } from './fixtures/daemon-env.js'
+import { fixture } from '../fixtures/nodes.js'
+
+const ROBOT = `nodes:
+  - id: counter
+    operator:
+      javascript: ${fixture('counter.mjs')}
+      inputs: { tick: dora/timer/millis/20 }
+      outputs: [count]
+  - id: source
+    path: ${fixture('source.mjs')}
+    env: { COUNT: 1000000, DELAY_MS: 10 }
+    outputs: [numbers]
+  - id: sink
+    path: ${fixture('sink.mjs')}
+    inputs:
+      count: counter/count
+      numbers: source/numbers
+  - id: lossy
+    path: ${fixture('source.mjs')}
+    env: { COUNT: 1000000, DELAY_MS: 10 }
+    outputs: [numbers]
+  - id: fast
+    path: ${fixture('sink.mjs')}
+    inputs:
+      numbers: { source: lossy/numbers, reliability: best_effort }
+`
+
+interface Listed {
+  topic: string
+  sender: string
+  receivers: string[]
+  path: string
+}
+
+/** `n` consecutive whole numbers, each one more than the one before. */
+function consecutive(values: number[]): boolean {
+  return values.every((v, i) => i === 0 || v === values[i - 1]! + 1)
+}
+
+t.test('list, echo and hz on a running dataflow; what no tap can see is refused with why', async (t) => {
+  const { cli, env } = daemonEnv(t)
+  const none = await cli('topic', 'list')
+  t.equal(none.code, 1)
+  t.match(none.stderr, /no dora-ts supervisor is running\nStart one with dora-ts up/)
+
+  const file = join(t.testdir({ 'robot.yml': ROBOT }), 'robot.yml')
+  t.equal((await cli('up')).code, 0)
+  const start = await cli('start', file)
+  t.equal(start.code, 0, start.stderr)
+
+  const list = await cli('topic', 'list', 'robot', '--json')
+  t.equal(list.code, 0, list.stderr)
+  const topics = JSON.parse(list.stdout) as Listed[]
+  t.same(
+    topics.filter((x) => !x.topic.endsWith('/_errors')),
+    [
+      { topic: 'counter/count', sender: 'counter', receivers: ['sink/count'], path: 'supervisor' },
+      { topic: 'source/numbers', sender: 'source', receivers: ['sink/numbers'], path: 'link-log' },
+      { topic: 'lossy/numbers', sender: 'lossy', receivers: ['fast/numbers'], path: 'direct' },
+    ],
+  )
+  const table = await cli('topic', 'list')
+  t.match(table.stdout, /TOPIC +FROM +TO +PATH\n +counter\/count +counter +sink\/count +supervisor\n/)
+  t.match(table.stdout, /lossy\/numbers +lossy +fast\/numbers +best effort \(no tap\)/)
+
+  // The operator's output, through the supervisor: committed counts, one after another.
+  const counts = await cli('topic', 'echo', 'counter/count', '-n', '5', '--json')
+  t.equal(counts.code, 0, counts.stderr)
+  const countLines = counts.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { topic: string; encoding: string; json: number })
+  t.equal(countLines.length, 5)
+  t.ok(countLines.every((m) => m.topic === 'counter/count' && m.encoding === 'json'))
+  t.ok(consecutive(countLines.map((m) => m.json)), `counts ${countLines.map((m) => m.json).join(' ')}`)
+  t.match(counts.stderr, /tapping counter\/count \(supervisor\)/)
+
+  // The custom node's output, read from its link log: every number, with its metadata.
+  const numbers = await cli('topic', 'echo', 'source/numbers', '-n', '6')
+  t.equal(numbers.code, 0, numbers.stderr)
+  const lines = numbers.stdout.trim().split('\n')
+  t.equal(lines.length, 6)
+  const parsed = lines.map((l) => /^\d\d:\d\d:\d\d\.\d{3} source\/numbers #(\d+) json \d+ B: (\d+) {2}\{"index":(\d+)\}$/.exec(l))
+  t.ok(
+    parsed.every((m) => m !== null && m[1] === m[2] && m[2] === m[3]),
+    `sequence, value and metadata agree:\n${numbers.stdout}`,
+  )
+  t.ok(consecutive(parsed.map((m) => Number(m?.[2]))), 'none missed, none twice')
+  t.match(numbers.stderr, /tapping source\/numbers \(link log\)/)
+
+  const hz = await cli('topic', 'hz', 'counter/count', '-n', '1', '--interval', '2s', '--json')
+  t.equal(hz.code, 0, hz.stderr)
+  const rate = JSON.parse(hz.stdout) as { topic: string; hz: number; min: number; max: number; window: number }
+  t.equal(rate.topic, 'counter/count')
+  t.ok(rate.hz > 0 && rate.min > 0 && rate.max >= rate.min && rate.window >= 2, JSON.stringify(rate))
+
+  const lossy = await cli('topic', 'echo', 'lossy/numbers')
+  t.equal(lossy.code, 1)
+  t.match(
+    lossy.stderr,
+    /^error: lossy\/numbers of dataflow "robot" goes straight from lossy to fast\/numbers on best-effort links, with nothing kept where a tap could read it\n/,
+  )
+  t.match(lossy.stderr, /make one receiver of it reliable/)
+  const unknown = await cli('topic', 'echo', 'counter/cnt')
+  t.equal(unknown.code, 1)
+  t.match(unknown.stderr, /^error: dataflow "robot" has no output "counter\/cnt"\nIts outputs are: counter\/count, source\/numbers, lossy\/numbers/)
+  const noOutputs = await cli('topic', 'hz', 'sink')
+  t.equal(noOutputs.code, 1)
+  t.match(
+    noOutputs.stderr,
+    /^error: sink of dataflow "robot" has no outputs\nTap what feeds it instead: its inputs come from counter\/count, source\/numbers\./,
+  )
+  const badBytes = await cli('topic', 'echo', 'counter/count', '--bytes', '2MiB')
+  t.equal(badBytes.code, 1)
+  t.match(badBytes.stderr, /--bytes 2MiB is more than a tap keeps of a message/)
+
+  // An echo with no count ends with its dataflow, having printed what came before the end.
+  const echo = startCli(['topic', 'echo', 'counter'], { env })
+  await echo.waitFor(/counter\/count #\d+/)
+  t.equal((await cli('stop', 'robot')).code, 0)
+  const ended = await echo.exited
+  t.equal(ended.code, 0, ended.stderr)
+  t.match(ended.stderr, /tapping counter\/count, counter\/_errors \(supervisor\)[\s\S]*the tap ended: its dataflow ended/)
+})
+
+t.test('Ctrl-C ends an echo with exit 0', async (t) => {
+  const { cli, env } = daemonEnv(t)
+  const file = join(t.testdir({ 'robot.yml': ROBOT }), 'robot.yml')
+  t.equal((await cli('up')).code, 0)
+  t.equal((await cli('start', file)).code, 0)
+  const echo = startCli(['topic', 'echo', 'source/numbers'], { env })
+  await echo.waitFor(/source\/numbers #\d+/)
+  echo.child.kill('SIGINT')
+  const ended = await echo.exited
+  t.equal(ended.code, 0, ended.stderr)
+  t.notMatch(ended.stderr, /error/)
+})
