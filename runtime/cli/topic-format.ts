@@ -21,7 +21,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /** Element sizes of the numeric encodings the SDK's helpers declare (node-sdk/payload.ts). */
 const NUMERIC: Record<string, { size: number; read: (view: DataView, at: number) => number }> = {
-  f32: { size: 4, read: (v, at) => v.getFloat32(at, true) },
+  // A float32 holds ~7 significant digits: more would show the widening to a double.
+  f32: { size: 4, read: (v, at) => Number(v.getFloat32(at, true).toPrecision(7)) },
   f64: { size: 8, read: (v, at) => v.getFloat64(at, true) },
   i32: { size: 4, read: (v, at) => v.getInt32(at, true) },
   u8: { size: 1, read: (v, at) => v.getUint8(at) },
@@ -107,7 +108,7 @@ export function messageJson(message: TappedMessage): Record<string, unknown> {
 }
 
 function sizeOf(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`
+  if (bytes < 1024) return `${Math.round(bytes)} B`
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`
   return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`
 }
@@ -119,10 +120,12 @@ export function clockTime(ns: bigint): string {
   return `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}.${String(date.getMilliseconds()).padStart(3, '0')}`
 }
 
-/** What `topic hz` says of a topic: as `ros2 topic hz`, over the last messages of a window. */
+/** What `topic hz` says of a topic: as `ros2 topic hz` (and `bw`), over the last messages of a window. */
 export interface RateFigures {
   /** Messages per second over the window. */
   hz: number
+  /** Payload bytes per second over the window (as `ros2 topic bw`). */
+  bytesPerSecond: number
   /** Shortest, longest and the standard deviation of the gaps between messages, in seconds. */
   min: number
   max: number
@@ -131,30 +134,43 @@ export interface RateFigures {
   window: number
 }
 
+/** One message as `topic hz` keeps it: when its sender sent it and its payload's size. */
+export interface Stamp {
+  ns: bigint
+  bytes: number
+}
+
 /**
- * The rate of messages stamped `stampsNs` (sender's send times, oldest first): undefined with
- * fewer than two. Gaps are between consecutive stamps, the rate is their count over their sum.
+ * The rate of `stamps` (oldest first): undefined with fewer than two. Gaps are between
+ * consecutive send times; the rate is their count over their sum, and the bandwidth the bytes
+ * of every message after the first over the same time.
  */
-export function rateOf(stampsNs: readonly bigint[]): RateFigures | undefined {
-  if (stampsNs.length < 2) return undefined
+export function rateOf(stamps: readonly Stamp[]): RateFigures | undefined {
+  if (stamps.length < 2) return undefined
   const gaps: number[] = []
-  for (let i = 1; i < stampsNs.length; i++) gaps.push(Number(stampsNs[i]! - stampsNs[i - 1]!) / 1e9)
+  let bytes = 0
+  for (let i = 1; i < stamps.length; i++) {
+    gaps.push(Number(stamps[i]!.ns - stamps[i - 1]!.ns) / 1e9)
+    bytes += stamps[i]!.bytes
+  }
   const total = gaps.reduce((a, b) => a + b, 0)
   const mean = total / gaps.length
   const variance = gaps.reduce((a, g) => a + (g - mean) ** 2, 0) / gaps.length
   return {
     hz: total > 0 ? gaps.length / total : Infinity,
+    bytesPerSecond: total > 0 ? bytes / total : Infinity,
     min: Math.min(...gaps),
     max: Math.max(...gaps),
     stdDev: Math.sqrt(variance),
-    window: stampsNs.length,
+    window: stamps.length,
   }
 }
 
-/** One line of `topic hz`: `camera/image: 29.97 Hz (min 32.1 ms, max 35.0 ms, std dev 0.90 ms, window 30)`. */
+/** One line of `topic hz`: `camera/image: 29.97 Hz, 26.3 MiB/s (min 32.1 ms, max 35.0 ms, std dev 0.9 ms, window 30)`. */
 export function formatRate(topic: string, figures: RateFigures | undefined, newMessages: number): string {
   if (figures === undefined) return `${topic}: ${newMessages === 0 ? 'no messages yet' : 'one message so far'}`
+  if (!Number.isFinite(figures.hz)) return `${topic}: ${figures.window} messages all sent at once (window ${figures.window})`
   const ms = (s: number): string => `${(s * 1000).toFixed(s < 0.001 ? 3 : 1)} ms`
-  const hz = Number.isFinite(figures.hz) ? `${figures.hz.toFixed(figures.hz < 10 ? 3 : 2)} Hz` : 'all at once'
+  const hz = `${figures.hz.toFixed(figures.hz < 10 ? 3 : 2)} Hz, ${sizeOf(figures.bytesPerSecond)}/s`
   return `${topic}: ${hz} (min ${ms(figures.min)}, max ${ms(figures.max)}, std dev ${ms(figures.stdDev)}, window ${figures.window})${newMessages === 0 ? ', nothing new' : ''}`
 }

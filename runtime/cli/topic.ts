@@ -13,7 +13,7 @@ import type { TopicInfo } from '../supervisor/topics.js'
 import { CliUsageError, byteSizeOption, durationOption, wholeNumberOption } from './options.js'
 import { createPrinter } from './output.js'
 import { table } from './unit-table.js'
-import { formatMessage, formatRate, messageJson, rateOf } from './topic-format.js'
+import { formatMessage, formatRate, messageJson, rateOf, type Stamp } from './topic-format.js'
 import { escapeForTerminal } from '../../src/security/escape.js'
 
 /** How often a tap is read while it keeps up. */
@@ -103,33 +103,34 @@ const echoCommand: CommandModule<TopicArgs, EchoArgs> = {
 
 const hzCommand: CommandModule<TopicArgs, HzArgs> = {
   command: 'hz <topics..>',
-  describe: "Print the rate of outputs every interval (from the senders' stamps), until Ctrl-C",
+  describe: "Print the rate and bandwidth of outputs every interval (from the senders' stamps), until Ctrl-C",
   builder: (yargs) =>
     yargs
       .positional('topics', { type: 'string', array: true, demandOption: true, describe: 'node/output (or node: all its outputs)' })
       .option('window', { alias: 'w', type: 'number', default: 100, describe: 'Messages the rate is taken over (the latest ones)' })
       .option('interval', { type: 'string', default: '1s', describe: 'Time between reports' })
       .option('count', { alias: 'n', type: 'number', describe: 'Exit after this many reports' })
-      .example('$0 topic hz camera/image -d robot', 'camera/image: 29.97 Hz (min 32.1 ms, max 35.0 ms, std dev 0.90 ms, window 100)'),
+      .example('$0 topic hz camera/image -d robot', 'camera/image: 29.97 Hz, 26.3 MiB/s (min 32.1 ms, max 35.0 ms, std dev 0.9 ms, window 100)'),
   handler: async (args) => {
     const window = wholeNumberOption('--window', args.window, 2, 'a number of messages', 'Use a whole number from 2, e.g. --window 100.')
     const reports =
       args.count === undefined ? undefined : wholeNumberOption('--count', args.count, 1, 'a number of reports', 'Use a whole number from 1, e.g. -n 5.')
     const intervalMs = durationOption('--interval', args.interval) * 1000
     if (intervalMs < POLL_MS) throw new CliUsageError(`--interval ${args.interval} is too short`, { hint: 'Use 100ms or more, e.g. --interval 1s.' })
-    const stamps = new Map<string, bigint[]>()
+    const stamps = new Map<string, Stamp[]>()
     const fresh = new Map<string, number>()
     let nextReport = performance.now() + intervalMs
     let made = 0
-    await follow(args, 0, (messages, topics) => {
+    await follow(args, 0, (messages, topics, last) => {
       for (const message of messages) {
         const list = stamps.get(message.topic) ?? []
-        list.push(BigInt(message.timestampNs))
+        list.push({ ns: BigInt(message.timestampNs), bytes: message.bytes })
         if (list.length > window) list.splice(0, list.length - window)
         stamps.set(message.topic, list)
         fresh.set(message.topic, (fresh.get(message.topic) ?? 0) + 1)
       }
-      if (performance.now() < nextReport) return true
+      // The last messages of a dataflow that ended get their report too.
+      if (performance.now() < nextReport && !(last && fresh.size > 0)) return true
       nextReport += intervalMs
       for (const topic of topics) {
         const figures = rateOf(stamps.get(topic.topic) ?? [])
@@ -144,13 +145,13 @@ const hzCommand: CommandModule<TopicArgs, HzArgs> = {
 
 /**
  * Open a tap on `args.topics`, hand what it catches to `take` every {@link POLL_MS} (also with
- * nothing, so `hz` can report) until `take` returns false, the dataflow ends, or Ctrl-C; the
- * tap is closed on every path.
+ * nothing, so `hz` can report; `last` with the dataflow's last messages) until `take` returns
+ * false, the dataflow ends, or Ctrl-C; the tap is closed on every path.
  */
 async function follow(
   args: TopicArgs & { topics: string[] },
   previewBytes: number,
-  take: (messages: TapReadReply['messages'], topics: TopicInfo[]) => boolean,
+  take: (messages: TapReadReply['messages'], topics: TopicInfo[], last: boolean) => boolean,
 ): Promise<void> {
   const printer = createPrinter()
   await withClient(async (client) => {
@@ -165,7 +166,7 @@ async function follow(
       for (;;) {
         const read = await client.request<TapReadReply>('tap-read', { tap: opened.tap })
         if (read.skipped > 0) printer.error(`${read.skipped} message(s) passed while this command fell behind; they are not shown`)
-        if (!take(read.messages, opened.topics)) return
+        if (!take(read.messages, opened.topics, read.ended !== undefined)) return
         if (read.ended !== undefined) {
           printer.info(`the tap ended: ${read.ended}`)
           return

@@ -38,6 +38,8 @@ t.test('a long text is cut, and a preview that ends inside a character is still 
 t.test('numeric encodings are shown as numbers; binary as hex', async (t) => {
   const floats = new Float32Array([1.5, -2, 0.25])
   t.equal(payloadPreview(message(new Uint8Array(floats.buffer), { encoding: 'f32' })), '[1.5, -2, 0.25]')
+  const reading = new Float32Array([4.99564])
+  t.equal(payloadPreview(message(new Uint8Array(reading.buffer), { encoding: 'f32' })), '[4.99564]', 'not 4.995639801025391')
   const many = new Int32Array(Array.from({ length: 20 }, (_, i) => i * 10))
   t.equal(payloadPreview(message(new Uint8Array(many.buffer), { encoding: 'i32' })), '[0, 10, 20, 30, 40, 50, 60, 70, ... (20 values)]')
   const binary = Uint8Array.from({ length: 40 }, (_, i) => (i * 37) & 0xff)
@@ -52,19 +54,20 @@ t.test('what a node put in its topic or encoding cannot move the cursor', async 
   t.notOk(line.includes('\x1b') || line.includes('\n'), line)
 })
 
-t.test('rateOf: messages per second over the gaps of the window, with their spread', async (t) => {
+t.test('rateOf: messages and bytes per second over the gaps of the window, with their spread', async (t) => {
   t.equal(rateOf([]), undefined)
-  t.equal(rateOf([5n]), undefined)
-  const ms = (n: number): bigint => BigInt(n) * 1_000_000n
-  // Gaps of 40, 60, 40, 60 ms: 4 gaps in 200 ms, 20 Hz.
-  const figures = rateOf([ms(0), ms(40), ms(100), ms(140), ms(200)])!
+  t.equal(rateOf([{ ns: 5n, bytes: 1 }]), undefined)
+  const at = (ms: number, bytes = 1000): { ns: bigint; bytes: number } => ({ ns: BigInt(ms) * 1_000_000n, bytes })
+  // Gaps of 40, 60, 40, 60 ms: 4 gaps in 200 ms, 20 Hz; 4 000 bytes after the first in 0.2 s.
+  const figures = rateOf([at(0, 99_999), at(40), at(100), at(140), at(200)])!
   t.equal(figures.hz, 20)
+  t.equal(figures.bytesPerSecond, 20_000)
   t.equal(figures.min, 0.04)
   t.equal(figures.max, 0.06)
   t.ok(Math.abs(figures.stdDev - 0.01) < 1e-12, `std dev ${figures.stdDev}`)
   t.equal(figures.window, 5)
-  t.equal(formatRate('camera/image', figures, 3), 'camera/image: 20.00 Hz (min 40.0 ms, max 60.0 ms, std dev 10.0 ms, window 5)')
-  t.equal(formatRate('a/b', figures, 0), 'a/b: 20.00 Hz (min 40.0 ms, max 60.0 ms, std dev 10.0 ms, window 5), nothing new')
+  t.equal(formatRate('camera/image', figures, 3), 'camera/image: 20.00 Hz, 19.5 KiB/s (min 40.0 ms, max 60.0 ms, std dev 10.0 ms, window 5)')
+  t.equal(formatRate('a/b', figures, 0), 'a/b: 20.00 Hz, 19.5 KiB/s (min 40.0 ms, max 60.0 ms, std dev 10.0 ms, window 5), nothing new')
   t.equal(formatRate('a/b', undefined, 0), 'a/b: no messages yet')
-  t.equal(formatRate('a/b', rateOf([ms(1), ms(1)]), 2).startsWith('a/b: all at once'), true, 'two stamps alike: no rate to divide by')
+  t.equal(formatRate('a/b', rateOf([at(1), at(1)]), 2), 'a/b: 2 messages all sent at once (window 2)', 'two stamps alike: no rate to divide by')
 })
