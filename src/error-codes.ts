@@ -370,6 +370,16 @@ export const ERROR_CODES = {
     module: 'runtime/daemon/errors.ts',
     doc: '`dora-ts restart` named a node that has ended for good, or its dataflow is stopping',
   },
+  DORA_RECORDING_INVALID: {
+    className: 'RecordingInvalidError',
+    module: 'src/recording/errors.ts',
+    doc: '`dora-ts replay` was given a file that is not a dora-ts recording, or one whose header is damaged',
+  },
+  DORA_RECORDING_PLAN: {
+    className: 'RecordingPlanError',
+    module: 'src/recording/errors.ts',
+    doc: '`dora-ts record` or `replay` named a topic the dataflow does not have, or a node the recording cannot stand in for',
+  },
   DORA_DAEMON_UNKNOWN_TOPIC: {
     className: 'UnknownTopicError',
     module: 'runtime/daemon/errors.ts',

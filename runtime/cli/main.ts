@@ -22,6 +22,8 @@ interface CommandEntry {
 const COMMANDS: readonly CommandEntry[] = [
   { names: ['run'], load: async () => (await import('./run.js')).runCommand as CommandModule<object, never> },
   { names: ['check'], load: async () => (await import('./check.js')).checkCommand as CommandModule<object, never> },
+  { names: ['record'], load: async () => (await import('./record.js')).recordCommand as CommandModule<object, never> },
+  { names: ['replay'], load: async () => (await import('./replay.js')).replayCommand as CommandModule<object, never> },
   { names: ['build'], load: async () => (await import('./build.js')).buildCommand as CommandModule<object, never> },
   { names: ['kvs'], load: async () => (await import('./kvs.js')).kvsCommand as CommandModule<object, never> },
   { names: ['graph'], load: async () => (await import('./graph.js')).graphCommand as CommandModule<object, never> },
