@@ -8,6 +8,7 @@
  */
 import type { Argv, CommandModule } from 'yargs'
 import { DaemonClient } from '../daemon/client.js'
+import { DaemonNotRunningError } from '../daemon/errors.js'
 import type { TapReadReply, TapReply } from '../daemon/topic-requests.js'
 import type { TopicInfo } from '../supervisor/topics.js'
 import { CliUsageError, byteSizeOption, durationOption, wholeNumberOption } from './options.js'
@@ -192,7 +193,17 @@ async function follow(
 }
 
 async function withClient<T>(use: (client: DaemonClient) => Promise<T>): Promise<T> {
-  const client = DaemonClient.connect()
+  let client: DaemonClient
+  try {
+    client = DaemonClient.connect()
+  } catch (err) {
+    // A newcomer's first dataflow runs in the foreground (npm start, dora-ts run), which no
+    // other command reaches: say how to run it where topic can look.
+    if (!(err instanceof DaemonNotRunningError) || process.env['DORA_TS_SUPERVISOR'] !== undefined) throw err
+    throw new DaemonNotRunningError('no dora-ts supervisor is running, and dora-ts topic looks at the dataflows it runs', {
+      hint: 'A dataflow run with dora-ts run (or npm start) is not reachable from other commands. Run it on the supervisor, still in the foreground: dora-ts start dataflow.yml --attach --auto-up, then dora-ts topic ... from another terminal.',
+    })
+  }
   try {
     return await use(client)
   } finally {

@@ -50,7 +50,10 @@ t.test('list, echo and hz on a running dataflow; what no tap can see is refused 
   const { cli, env } = daemonEnv(t)
   const none = await cli('topic', 'list')
   t.equal(none.code, 1)
-  t.match(none.stderr, /no dora-ts supervisor is running\nStart one with dora-ts up/)
+  t.match(
+    none.stderr,
+    /^error: no dora-ts supervisor is running, and dora-ts topic looks at the dataflows it runs\n.*dora-ts start dataflow\.yml --attach --auto-up/,
+  )
 
   const file = join(t.testdir({ 'robot.yml': ROBOT }), 'robot.yml')
   t.equal((await cli('up')).code, 0)
