@@ -7,8 +7,9 @@
  * message is consumed when the recorder asks for the next one, after it wrote it. Killed, it is
  * restarted (restart_policy on-failure), opens the file again (a torn last entry cut off) and
  * is given again what it held, marked redelivered; an id the file already has is not written
- * twice. A message its input queue dropped (the recorder fell behind) is missing from the
- * file, and its summary says how many, per topic, from the gaps in their sequence numbers.
+ * twice. A message its input queue dropped (the recorder fell behind), or a best-effort link
+ * (recording-plan.ts takes sensor streams as their receivers do), is missing from the file,
+ * and its summary says how many, per topic, from the gaps in their sequence numbers.
  *
  * Environment: DORA_TS_RECORD_FILE (the recording), DORA_TS_RECORD_TOPICS (JSON: input id ->
  * topic), DORA_TS_RECORD_HEADER (JSON: the header of a new recording).
@@ -59,7 +60,9 @@ try {
   const per = [...written].map(([topic, n]) => `${topic} ${n}`).join(', ')
   console.log(`recorded ${total} message(s) to ${file}${per === '' ? '' : ` (${per})`}; the file holds ${writer.entries}`)
   for (const [topic, n] of missed) {
-    console.log(`${n} message(s) of ${topic} are not in the recording: the recorder fell behind and its input queue dropped them`)
+    console.log(
+      `${n} message(s) of ${topic} are not in the recording: dropped on their way to the recorder (it fell behind its input's queue, or they came on a best-effort link)`,
+    )
   }
   await node.close()
 }

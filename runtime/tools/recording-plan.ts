@@ -16,8 +16,12 @@ import type { RecordingHeader } from '../../src/recording/format.js'
 
 /** The id of the node `record` adds. */
 export const RECORDER_ID = 'dora-ts-recorder'
-/** How many messages the recorder's inputs hold before dropping the oldest: it must keep up, and a burst must not cost the recording. */
-export const RECORDER_QUEUE = 10_000
+/**
+ * How many messages the recorder's inputs hold before dropping the oldest: a burst must not
+ * cost the recording, and a reliable link's log (in shared memory) keeps up to this many for
+ * a recorder that fell behind, so not more (1 000 camera frames of 900 KiB are 0.9 GB).
+ */
+export const RECORDER_QUEUE = 1000
 
 const RECORDER_PATH = fileURLToPath(new URL('./recorder-node.js', import.meta.url))
 const REPLAY_PATH = fileURLToPath(new URL('./replay-node.js', import.meta.url))
@@ -63,7 +67,7 @@ export function withRecorder(spec: DataflowSpec, file: string, wanted: readonly 
       parts.length === 3
         ? { kind: 'output' as const, node: parts[0]!, operator: parts[1]!, output: parts[2]! }
         : { kind: 'output' as const, node: parts[0]!, output: parts[1]! }
-    return { id: `t${i}`, source, queueSize: RECORDER_QUEUE, queuePolicy: 'drop_oldest', reliability: 'reliable', position }
+    return { id: `t${i}`, source, queueSize: RECORDER_QUEUE, queuePolicy: 'drop_oldest', reliability: reliabilityFor(spec, topic), position }
   })
   const header: RecordingHeader = { version: 1, dataflow: spec.name, yamlFile: spec.file, topics, startedAt: Date.now() }
   const recorder: CustomNodeSpec = {
@@ -86,6 +90,22 @@ export function withRecorder(spec: DataflowSpec, file: string, wanted: readonly 
     outputs: [],
   }
   return { spec: { ...spec, nodes: [...spec.nodes, recorder] }, topics }
+}
+
+/**
+ * How the recorder takes `topic`: best effort when its sender is a custom node and every
+ * receiver the dataflow gives it takes it best effort (sensor data where the newest matters:
+ * recording it must not make its sender keep what its own receivers drop); reliable otherwise.
+ */
+function reliabilityFor(spec: DataflowSpec, topic: string): InputSpec['reliability'] {
+  const parts = topic.split('/')
+  const sender = spec.nodes.find((n) => n.id === parts[0])
+  if (sender?.kind !== 'custom' || parts.length !== 2) return 'reliable'
+  const inputs = spec.nodes.flatMap((n) => (n.kind === 'custom' ? n.inputs : n.operators.flatMap((op) => op.inputs)))
+  const feeding = inputs.filter(
+    (i) => i.source.kind === 'output' && i.source.node === parts[0] && i.source.operator === undefined && i.source.output === parts[1],
+  )
+  return feeding.length > 0 && feeding.every((i) => i.reliability === 'best_effort') ? 'best_effort' : 'reliable'
 }
 
 export interface ReplayOptions {

@@ -31,6 +31,10 @@ const YAML = `nodes:
       image: camera/image
       boxes: { source: perception/detector/boxes, queue_size: 2 }
       errors: filter/_errors
+  - id: monitor
+    path: monitor.mjs
+    inputs:
+      info: { source: camera/info, reliability: best_effort }
 `
 const spec = parseDataflow(YAML, '/robot/dataflow.yml', { checkFiles: false })
 
@@ -57,6 +61,20 @@ t.test('record adds one node with a reliable input per topic, and changes nothin
   t.equal(recorder.env['DORA_TS_RECORD_FILE'], '/tmp/r.dtsrec')
   t.equal(recorder.restart.policy, 'on-failure', 'killed, it goes on')
   t.same(withRecorder(spec, '/tmp/r', []).topics, topicsOf(spec), 'no topics named: all of them')
+})
+
+t.test('a stream its receivers all take best effort is recorded best effort; anything else reliably', async (t) => {
+  const { spec: recorded } = withRecorder(spec, '/tmp/r', [])
+  const recorder = recorded.nodes.at(-1) as CustomNodeSpec
+  t.same(
+    recorder.inputs.map((i) => [i.source.kind === 'output' ? i.source.output : '', i.reliability]),
+    [
+      ['image', 'reliable'],
+      ['info', 'best_effort'],
+      ['clean', 'reliable'],
+      ['boxes', 'reliable'],
+    ],
+  )
 })
 
 t.test('record refuses a topic the dataflow does not have, and a node already named like the recorder', async (t) => {
