@@ -22,6 +22,7 @@ import { DoraError, errorMessage } from '../../src/errors.js'
 import type { DataflowSpec } from '../../src/spec/types.js'
 import type { LogEntry } from '../supervisor/unit.js'
 import { StallWatch, stallText } from '../daemon/stall-watch.js'
+import { ForegroundControl } from './foreground-control.js'
 
 interface RunArgs {
   dataflow: string
@@ -130,8 +131,14 @@ export async function runInForeground(spec: DataflowSpec, args: ForegroundRunArg
   process.on('SIGTERM', onSignal)
   process.on('SIGHUP', onSighup)
   onOutputGone(() => onHangUp('the output was closed'))
+  let control: ForegroundControl | undefined
   try {
     await run.start()
+    // `dora-ts topic` from another terminal reaches this run too; never a reason not to run.
+    control = await ForegroundControl.start(run, spec.name).catch((err: unknown) => {
+      printer.info(`note: dora-ts topic will not reach this run: ${errorMessage(err)}`)
+      return undefined
+    })
     const where = logs === undefined ? '' : `; logs in ${logs.dir} (dora-ts logs ${spec.name})`
     // Not "running" when it is already stopping: a node failed to start, or a Stop came
     // during start-up (an operator that never finished loading).
@@ -150,6 +157,7 @@ export async function runInForeground(spec: DataflowSpec, args: ForegroundRunArg
     await logs?.finish(result)
     process.exitCode = summarize(result, printer)
   } finally {
+    control?.close()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
     process.off('SIGHUP', onSighup)

@@ -8,7 +8,9 @@
  */
 import type { Argv, CommandModule } from 'yargs'
 import { DaemonClient } from '../daemon/client.js'
-import { DaemonNotRunningError } from '../daemon/errors.js'
+import { DaemonNotRunningError, UnknownDataflowError } from '../daemon/errors.js'
+import type { ControlClient } from '../control/client.js'
+import { ForegroundRunClient, foregroundRuns } from './foreground-control.js'
 import type { TapReadReply, TapReply } from '../daemon/topic-requests.js'
 import type { TopicInfo } from '../supervisor/topics.js'
 import { CliUsageError, byteSizeOption, durationOption, wholeNumberOption } from './options.js'
@@ -57,7 +59,8 @@ const listCommand: CommandModule<TopicArgs, ListArgs> = {
       .positional('name', { type: 'string', describe: 'Dataflow name or id (the only running one when omitted)' })
       .example('$0 topic list robot', 'camera/image  camera  detector/image, viewer/frame  link log'),
   handler: async (args) => {
-    const topics = await withClient((client) => client.request<TopicInfo[]>('topics', { target: args.name ?? args.dataflow }))
+    const target = args.name ?? args.dataflow
+    const topics = await withClient(target, (client) => client.request<TopicInfo[]>('topics', { target }))
     if (args.json) {
       process.stdout.write(`${JSON.stringify(topics.map(({ logDir: _, ...t }) => t))}\n`)
       return
@@ -155,7 +158,7 @@ async function follow(
   take: (messages: TapReadReply['messages'], topics: TopicInfo[], last: boolean) => boolean,
 ): Promise<void> {
   const printer = createPrinter()
-  await withClient(async (client) => {
+  await withClient(args.dataflow, async (client) => {
     const opened = await client.request<TapReply>('tap', { target: args.dataflow, topics: args.topics, previewBytes })
     const controller = new AbortController()
     const stop = (): void => controller.abort()
@@ -192,22 +195,40 @@ async function follow(
   })
 }
 
-async function withClient<T>(use: (client: DaemonClient) => Promise<T>): Promise<T> {
-  let client: DaemonClient
-  try {
-    client = DaemonClient.connect()
-  } catch (err) {
-    // A newcomer's first dataflow runs in the foreground (npm start, dora-ts run), which no
-    // other command reaches: say how to run it where topic can look.
-    if (!(err instanceof DaemonNotRunningError) || process.env['DORA_TS_SUPERVISOR'] !== undefined) throw err
-    throw new DaemonNotRunningError('no dora-ts supervisor is running, and dora-ts topic looks at the dataflows it runs', {
-      hint: 'A dataflow run with dora-ts run (or npm start) is not reachable from other commands. Run it on the supervisor, still in the foreground: dora-ts start dataflow.yml --attach --auto-up, then dora-ts topic ... from another terminal.',
-    })
-  }
+/**
+ * A connection to what runs `target` (a name or id prefix; none: the only one): a foreground
+ * run of that name (foreground-control.ts), else the supervisor, else the only foreground run.
+ */
+async function withClient<T>(target: string | undefined, use: (client: ControlClient) => Promise<T>): Promise<T> {
+  const client = connect(target)
   try {
     return await use(client)
   } finally {
     client.close()
+  }
+}
+
+function connect(target: string | undefined): ControlClient {
+  const remote = process.env['DORA_TS_SUPERVISOR'] !== undefined
+  const local = remote ? [] : foregroundRuns()
+  const named = target === undefined ? undefined : local.find((r) => r.name === target || r.id.startsWith(target))
+  if (named !== undefined) return new ForegroundRunClient(named)
+  try {
+    return DaemonClient.connect()
+  } catch (err) {
+    if (!(err instanceof DaemonNotRunningError) || remote) throw err
+    if (target === undefined && local.length === 1) return new ForegroundRunClient(local[0]!)
+    if (local.length > 0) {
+      throw new UnknownDataflowError(
+        target === undefined
+          ? `${local.length} dataflows run in the foreground; name one`
+          : `no dataflow named "${target}" runs in the foreground or on a supervisor`,
+        { hint: `Running in the foreground: ${local.map((r) => `${r.name} (pid ${r.pid})`).join(', ')}. Name one with -d NAME (topic list NAME).` },
+      )
+    }
+    throw new DaemonNotRunningError('no dataflow is running: neither a dora-ts supervisor nor a foreground dora-ts run', {
+      hint: 'Start one: npm start or dora-ts run dataflow.yml in another terminal (or dora-ts up and dora-ts start dataflow.yml), then dora-ts topic again.',
+    })
   }
 }
 

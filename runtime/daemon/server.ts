@@ -24,8 +24,7 @@ import { runRoot, runtimeDirCheck } from '../../src/transport/run-dir.js'
 import { checkDaemonRequest } from './requests.js'
 import { checkName } from '../../src/security/names.js'
 import { usageByGroup } from '../supervisor/group-memory.js'
-import { topicsToTap, type TapReadReply, type TapReply } from './topic-requests.js'
-import type { TopicInfo } from '../supervisor/topics.js'
+import { TopicService } from './topic-requests.js'
 
 export interface StartRequest {
   file: string
@@ -98,8 +97,8 @@ export class Daemon {
   readonly closed: Promise<void>
   #server: ControlServer | undefined
   readonly #entries = new Map<string, Entry>()
-  /** Open taps (`dora-ts topic echo`, `hz`) by id, with the run each is on. */
-  readonly #taps = new Map<string, Entry>()
+  /** `dora-ts topic` on the running dataflows. */
+  readonly #topics = new TopicService((target) => this.#find(target, true))
   readonly #release: () => void
   #closing = false
   #resolveClosed!: () => void
@@ -207,17 +206,10 @@ export class Daemon {
       case 'destroy':
         return { stopped: await this.#stopAll() }
       case 'topics':
-        return this.#find(args['target'] as string | undefined, true).run.topics() satisfies TopicInfo[]
       case 'tap':
-        return this.#tap(args['target'] as string | undefined, args['topics'] as string[], (args['previewBytes'] as number | undefined) ?? 256)
       case 'tap-read':
-        return this.#readTap(String(args['tap']))
-      case 'tap-close': {
-        const tap = String(args['tap'])
-        this.#taps.get(tap)?.run.closeTap(tap)
-        this.#taps.delete(tap)
-        return {}
-      }
+      case 'tap-close':
+        return this.#topics.handle(command, args)
       default:
         throw new BadControlRequestError(`the supervisor does not know the command "${command}"`, {
           hint: 'The CLI and the running supervisor may be different dora-ts versions: run dora-ts destroy, then dora-ts up.',
@@ -327,27 +319,6 @@ export class Daemon {
     }
     unit.crash(reason)
     return { unit: unit.display }
-  }
-
-  /** `dora-ts topic echo` and `hz`: a tap on topics of a running dataflow. */
-  #tap(target: string | undefined, wanted: string[], previewBytes: number): TapReply {
-    const entry = this.#find(target, true)
-    const topics = topicsToTap(entry.run, entry.name, wanted)
-    const tap = entry.run.openTap(topics, previewBytes)
-    this.#taps.set(tap, entry)
-    return { tap, topics }
-  }
-
-  #readTap(tap: string): TapReadReply {
-    const entry = this.#taps.get(tap)
-    const read = entry?.run.readTap(tap)
-    if (entry === undefined || read === undefined) {
-      this.#taps.delete(tap)
-      return { messages: [], skipped: 0, ended: entry?.run.finished === true ? 'its dataflow ended' : 'the supervisor closed the tap' }
-    }
-    if (read.ended !== true) return { messages: read.messages, skipped: read.skipped }
-    this.#taps.delete(tap)
-    return { messages: read.messages, skipped: read.skipped, ended: 'its dataflow ended' }
   }
 
   /** `dora-ts restart NAME NODE`: the node or operator starts again now, whatever its restart policy. */

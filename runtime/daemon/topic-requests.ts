@@ -1,7 +1,8 @@
 /**
- * What the daemon answers for `dora-ts topic list`, `echo` and `hz`: a run's topics, and taps
+ * What a supervisor answers for `dora-ts topic list`, `echo` and `hz`: a run's topics, and taps
  * on them (runtime/supervisor/output-taps.ts) that the CLI opens, reads every ~100 ms and
- * closes.
+ * closes. The daemon answers them for its runs, a foreground `dora-ts run` for its own
+ * (runtime/cli/foreground-control.ts).
  *
  * @module
  */
@@ -9,6 +10,64 @@ import type { DataflowRun } from '../supervisor/dataflow-run.js'
 import type { TappedMessage } from '../supervisor/output-taps.js'
 import type { TopicInfo } from '../supervisor/topics.js'
 import { TopicNotTappableError, UnknownTopicError } from './errors.js'
+
+/** The commands of {@link TopicService} (their fields are checked by runtime/daemon/requests.ts). */
+export const TOPIC_COMMANDS = ['topics', 'tap', 'tap-read', 'tap-close'] as const
+
+/** A run a topic command reaches, and the name it goes by there. */
+export interface TopicTarget {
+  run: DataflowRun
+  name: string
+}
+
+/**
+ * Answers the {@link TOPIC_COMMANDS} for the runs `find` gives (by the request's `target`: a
+ * name or id prefix, or none for the only one), keeping which run each open tap is on.
+ */
+export class TopicService {
+  readonly #find: (target: string | undefined) => TopicTarget
+  readonly #taps = new Map<string, TopicTarget>()
+
+  constructor(find: (target: string | undefined) => TopicTarget) {
+    this.#find = find
+  }
+
+  /** The answer to `command` (one of {@link TOPIC_COMMANDS}, its body checked). */
+  handle(command: (typeof TOPIC_COMMANDS)[number], args: Record<string, unknown>): TopicInfo[] | TapReply | TapReadReply | Record<string, never> {
+    const target = args['target'] as string | undefined
+    switch (command) {
+      case 'topics':
+        return this.#find(target).run.topics()
+      case 'tap': {
+        const found = this.#find(target)
+        const topics = topicsToTap(found.run, found.name, args['topics'] as string[])
+        const tap = found.run.openTap(topics, (args['previewBytes'] as number | undefined) ?? 256)
+        this.#taps.set(tap, found)
+        return { tap, topics }
+      }
+      case 'tap-read':
+        return this.#read(String(args['tap']))
+      case 'tap-close': {
+        const tap = String(args['tap'])
+        this.#taps.get(tap)?.run.closeTap(tap)
+        this.#taps.delete(tap)
+        return {}
+      }
+    }
+  }
+
+  #read(tap: string): TapReadReply {
+    const found = this.#taps.get(tap)
+    const read = found?.run.readTap(tap)
+    if (found === undefined || read === undefined) {
+      this.#taps.delete(tap)
+      return { messages: [], skipped: 0, ended: found?.run.finished === true ? 'its dataflow ended' : 'the supervisor closed the tap' }
+    }
+    if (read.ended !== true) return { messages: read.messages, skipped: read.skipped }
+    this.#taps.delete(tap)
+    return { messages: read.messages, skipped: read.skipped, ended: 'its dataflow ended' }
+  }
+}
 
 /** What `tap` answers. */
 export interface TapReply {

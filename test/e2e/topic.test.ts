@@ -5,8 +5,10 @@
  */
 import t from 'tap'
 import { join } from 'node:path'
-import { startCli } from './fixtures/cli.js'
+import { readdirSync } from 'node:fs'
+import { runCli, shortRuntimeDir, startCli, type CliResult } from './fixtures/cli.js'
 import { daemonEnv } from './fixtures/daemon-env.js'
+import { ForegroundRunClient, foregroundRuns } from '../../runtime/cli/foreground-control.js'
 import { fixture } from '../fixtures/nodes.js'
 
 const ROBOT = `nodes:
@@ -52,7 +54,7 @@ t.test('list, echo and hz on a running dataflow; what no tap can see is refused 
   t.equal(none.code, 1)
   t.match(
     none.stderr,
-    /^error: no dora-ts supervisor is running, and dora-ts topic looks at the dataflows it runs\n.*dora-ts start dataflow\.yml --attach --auto-up/,
+    /^error: no dataflow is running: neither a dora-ts supervisor nor a foreground dora-ts run\nStart one: npm start or dora-ts run dataflow\.yml/,
   )
 
   const file = join(t.testdir({ 'robot.yml': ROBOT }), 'robot.yml')
@@ -146,4 +148,58 @@ t.test('Ctrl-C ends an echo with exit 0', async (t) => {
   const ended = await echo.exited
   t.equal(ended.code, 0, ended.stderr)
   t.notMatch(ended.stderr, /error/)
+})
+
+t.test('a foreground dora-ts run answers topic too; its files go with it', async (t) => {
+  const runtimeDir = shortRuntimeDir(t)
+  const env = { DORA_TS_RUNTIME_DIR: runtimeDir, DORA_TS_LOG_DIR: join(runtimeDir, 'logs') }
+  const dir = t.testdir({ 'robot.yml': ROBOT })
+  const run = startCli(['run', join(dir, 'robot.yml'), '--state-dir', join(dir, 'state')], { env })
+  t.teardown(() => {
+    if (run.child.exitCode === null) run.child.kill('SIGKILL')
+  })
+  await run.waitFor(/dataflow "robot" running/)
+  const cli = (...args: string[]): Promise<CliResult> => runCli(args, { env })
+  const list = await cli('topic', 'list', '--json')
+  t.equal(list.code, 0, list.stderr)
+  t.same(
+    (JSON.parse(list.stdout) as Listed[]).map((x) => [x.topic, x.path]).filter(([topic]) => !topic!.endsWith('/_errors')),
+    [
+      ['counter/count', 'supervisor'],
+      ['source/numbers', 'link-log'],
+      ['lossy/numbers', 'direct'],
+    ],
+  )
+  const echo = await cli('topic', 'echo', 'source/numbers', '-n', '4', '--json', '-d', 'robot')
+  t.equal(echo.code, 0, echo.stderr)
+  t.ok(
+    consecutive(
+      echo.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { json: number }).json),
+    ),
+    echo.stdout,
+  )
+  const other = await cli('topic', 'list', 'nope')
+  t.equal(other.code, 1)
+  t.match(other.stderr, /^error: no dataflow named "nope" runs in the foreground or on a supervisor\nRunning in the foreground: robot \(pid \d+\)/)
+  // It answers topic only: a stop, kill or restart belongs to the terminal that runs it.
+  const before = process.env['DORA_TS_RUNTIME_DIR']
+  process.env['DORA_TS_RUNTIME_DIR'] = runtimeDir
+  const [published] = foregroundRuns()
+  if (before === undefined) delete process.env['DORA_TS_RUNTIME_DIR']
+  else process.env['DORA_TS_RUNTIME_DIR'] = before
+  t.equal(published?.name, 'robot')
+  const client = new ForegroundRunClient(published!)
+  await t.rejects(client.request('kill', { unit: 'counter' }), { code: 'DORA_DAEMON_BAD_REQUEST', message: /answers dora-ts topic only, not "kill"/ })
+  client.close()
+  const foreground = join(runtimeDir, `dora-ts-${process.getuid!()}`, 'foreground')
+  t.equal(readdirSync(foreground).filter((f) => f.endsWith('.json')).length, 1, 'published while it runs')
+  run.child.kill('SIGINT')
+  t.equal((await run.exited).code, 0)
+  t.same(readdirSync(foreground), [], 'withdrawn when it ends')
+  const after = await cli('topic', 'list')
+  t.equal(after.code, 1)
+  t.match(after.stderr, /no dataflow is running/)
 })

@@ -1,0 +1,124 @@
+/**
+ * A foreground run (`dora-ts run`, `npm start`, `record`, `replay`) answers `dora-ts topic` too,
+ * as the supervisor daemon does for its runs: a newcomer's first dataflow runs in the
+ * foreground, and `topic echo` from another terminal is the first thing they reach for (as
+ * `ros2 topic echo` beside `ros2 run`).
+ *
+ * The run binds a control socket in `<runtime dir>/foreground/` (the user's private runtime
+ * root, 0700, as the daemon's) and writes beside it `<run id>.json`: its name, pid and
+ * endpoint. The CLI lists those whose process is alive ({@link foregroundRuns}). It answers the
+ * topic commands only: stopping, killing and restarting stay with the terminal that runs it.
+ *
+ * @module
+ */
+import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { ControlServer } from '../control/server.js'
+import { ControlClient } from '../control/client.js'
+import { BadControlRequestError, UnknownDataflowError } from '../daemon/errors.js'
+import { checkDaemonRequest } from '../daemon/requests.js'
+import { TOPIC_COMMANDS, TopicService } from '../daemon/topic-requests.js'
+import type { DataflowRun } from '../supervisor/dataflow-run.js'
+import { isAlive, runRoot } from '../../src/transport/run-dir.js'
+import { ensurePrivateDir } from '../../src/security/private-path.js'
+
+/** What a foreground run publishes about itself. */
+export interface ForegroundRun {
+  name: string
+  id: string
+  pid: number
+  endpoint: string
+}
+
+function folder(): string {
+  return join(runRoot(), 'foreground')
+}
+
+/** Serves `dora-ts topic` for one foreground run; {@link close} it when the run ends. */
+export class ForegroundControl {
+  readonly #server: ControlServer
+  readonly #files: string[]
+
+  private constructor(server: ControlServer, files: string[]) {
+    this.#server = server
+    this.#files = files
+  }
+
+  /** Bind and publish; throws when the folder or socket cannot be made (the caller runs on without it). */
+  static async start(run: DataflowRun, name: string): Promise<ForegroundControl> {
+    const dir = folder()
+    ensurePrivateDir(runRoot(), { what: 'runtime directory' })
+    ensurePrivateDir(dir, { what: 'foreground runs directory' })
+    const socket = join(dir, `${run.id}.sock`)
+    const topics = new TopicService((target) => {
+      if (target !== undefined && target !== name && !run.id.startsWith(target)) {
+        throw new UnknownDataflowError(`this foreground run is "${name}", not "${target}"`, { hint: `Name it as ${name}, or leave the name out.` })
+      }
+      return { run, name }
+    })
+    const server = await ControlServer.bind({
+      endpoints: [`ipc://${socket}`],
+      dispatch: async (command, args) => {
+        const checked = checkDaemonRequest(command, args)
+        if ((TOPIC_COMMANDS as readonly string[]).includes(command)) return topics.handle(command as (typeof TOPIC_COMMANDS)[number], checked)
+        throw new BadControlRequestError(`a foreground run (dora-ts run) answers dora-ts topic only, not "${command}"`, {
+          hint: 'Stop it with Ctrl-C in its terminal; for list, kill and restart, run it on the supervisor (dora-ts start --attach --auto-up).',
+        })
+      },
+    })
+    const file = join(dir, `${run.id}.json`)
+    try {
+      const info: ForegroundRun = { name, id: run.id, pid: process.pid, endpoint: `ipc://${socket}` }
+      // Whole or not at all: a reader never sees half of it.
+      writeFileSync(`${file}.tmp`, JSON.stringify(info), { mode: 0o600 })
+      renameSync(`${file}.tmp`, file)
+    } catch (err) {
+      server.close()
+      rmSync(socket, { force: true })
+      throw err
+    }
+    return new ForegroundControl(server, [file, socket])
+  }
+
+  /** Withdraw and stop answering. Idempotent. */
+  close(): void {
+    for (const file of this.#files) rmSync(file, { force: true })
+    this.#server.close()
+  }
+}
+
+/** The foreground runs of this user that are alive; the files of dead ones are removed on the way. */
+export function foregroundRuns(): ForegroundRun[] {
+  const dir = folder()
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+  } catch {
+    return []
+  }
+  const runs: ForegroundRun[] = []
+  for (const name of names.filter((n) => n.endsWith('.json'))) {
+    const path = join(dir, name)
+    let info: ForegroundRun
+    try {
+      info = JSON.parse(readFileSync(path, 'utf8')) as ForegroundRun
+    } catch {
+      continue
+    }
+    if (typeof info.pid === 'number' && isAlive(info.pid)) {
+      runs.push(info)
+      continue
+    }
+    // Its run was killed: nothing answers there.
+    rmSync(path, { force: true })
+    rmSync(join(dir, name.replace(/\.json$/, '.sock')), { force: true })
+  }
+  return runs
+}
+
+/** A connection to a foreground run's control socket. */
+export class ForegroundRunClient extends ControlClient {
+  constructor(run: ForegroundRun) {
+    super(run.endpoint, `the foreground run "${run.name}" (pid ${run.pid})`, run.pid, 'It may be busy: the terminal that runs it shows why.')
+  }
+}
