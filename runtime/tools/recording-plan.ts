@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { POISON_OUTPUT } from '../../src/spec/resolve.js'
 import { DEFAULT_CONNECT_TIMEOUT_S, type CustomNodeSpec, type DataflowSpec, type InputSpec, type NodeSpec } from '../../src/spec/types.js'
@@ -23,8 +24,15 @@ export const RECORDER_ID = 'dora-ts-recorder'
  */
 export const RECORDER_QUEUE = 1000
 
-const RECORDER_PATH = fileURLToPath(new URL('./recorder-node.js', import.meta.url))
-const REPLAY_PATH = fileURLToPath(new URL('./replay-node.js', import.meta.url))
+/**
+ * The program of a node this module adds: the compiled `.js` beside it, or, when it runs from
+ * the TypeScript sources (the tests on Node 22 and 24), the `.ts` one, run with tsx.
+ */
+function toolNode(name: string): Pick<CustomNodeSpec, 'path' | 'runtime'> {
+  const js = fileURLToPath(new URL(`./${name}.js`, import.meta.url))
+  if (existsSync(js)) return { path: js, runtime: 'js' }
+  return { path: fileURLToPath(new URL(`./${name}.ts`, import.meta.url)), runtime: 'ts' }
+}
 
 /** Every output of `spec` as inputs name it (`node/output`, `node/operator/output`), without operators' `_errors`. */
 export function topicsOf(spec: DataflowSpec): string[] {
@@ -73,8 +81,7 @@ export function withRecorder(spec: DataflowSpec, file: string, wanted: readonly 
   const recorder: CustomNodeSpec = {
     kind: 'custom',
     id: RECORDER_ID,
-    path: RECORDER_PATH,
-    runtime: 'js',
+    ...toolNode('recorder-node'),
     args: [],
     connectTimeout: DEFAULT_CONNECT_TIMEOUT_S,
     env: {
@@ -156,8 +163,7 @@ export function withReplay(
     const replay: CustomNodeSpec = {
       kind: 'custom',
       id: node.id,
-      path: REPLAY_PATH,
-      runtime: 'js',
+      ...toolNode('replay-node'),
       args: [],
       connectTimeout: DEFAULT_CONNECT_TIMEOUT_S,
       env: {
