@@ -6,8 +6,10 @@
  *
  * The run binds a control socket in `<runtime dir>/foreground/` (the user's private runtime
  * root, 0700, as the daemon's) and writes beside it `<run id>.json`: its name, pid and
- * endpoint. The CLI lists those whose process is alive ({@link foregroundRuns}). It answers the
- * topic commands only: stopping, killing and restarting stay with the terminal that runs it.
+ * endpoint. The CLI lists those whose process is alive ({@link foregroundRuns}). It answers
+ * `topic`, `list` (and so `top`), `kill` and `restart NAME NODE`, as the daemon does for a run
+ * (unit-requests.ts): crash-restart testing with `dora-ts kill` works on `dora-ts run`. Stopping
+ * it, or restarting it whole, stays with the terminal that runs it.
  *
  * @module
  */
@@ -18,6 +20,7 @@ import { ControlClient } from '../control/client.js'
 import { BadControlRequestError, UnknownDataflowError } from '../daemon/errors.js'
 import { checkDaemonRequest } from '../daemon/requests.js'
 import { TOPIC_COMMANDS, TopicService } from '../daemon/topic-requests.js'
+import { dataflowInfo, killUnit, restartUnit, withGroupUsage } from '../daemon/unit-requests.js'
 import type { DataflowRun } from '../supervisor/dataflow-run.js'
 import { isAlive, runRoot } from '../../src/transport/run-dir.js'
 import { ensurePrivateDir } from '../../src/security/private-path.js'
@@ -45,15 +48,18 @@ export class ForegroundControl {
   }
 
   /** Bind and publish; throws when the folder or socket cannot be made (the caller runs on without it). */
-  static async start(run: DataflowRun, name: string): Promise<ForegroundControl> {
+  static async start(run: DataflowRun, name: string, logDir: string): Promise<ForegroundControl> {
     const dir = folder()
     ensurePrivateDir(runRoot(), { what: 'runtime directory' })
     ensurePrivateDir(dir, { what: 'foreground runs directory' })
     const socket = join(dir, `${run.id}.sock`)
-    const topics = new TopicService((target) => {
-      if (target !== undefined && target !== name && !run.id.startsWith(target)) {
-        throw new UnknownDataflowError(`this foreground run is "${name}", not "${target}"`, { hint: `Name it as ${name}, or leave the name out.` })
+    const check = (target: unknown): void => {
+      if (target !== undefined && target !== name && !run.id.startsWith(String(target))) {
+        throw new UnknownDataflowError(`this foreground run is "${name}", not "${String(target)}"`, { hint: `Name it as ${name}, or leave the name out.` })
       }
+    }
+    const topics = new TopicService((target) => {
+      check(target)
       return { run, name }
     })
     const server = await ControlServer.bind({
@@ -61,9 +67,21 @@ export class ForegroundControl {
       dispatch: async (command, args) => {
         const checked = checkDaemonRequest(command, args)
         if ((TOPIC_COMMANDS as readonly string[]).includes(command)) return topics.handle(command as (typeof TOPIC_COMMANDS)[number], checked)
-        throw new BadControlRequestError(`a foreground run (dora-ts run) answers dora-ts topic only, not "${command}"`, {
-          hint: 'Stop it with Ctrl-C in its terminal; for list, kill and restart, run it on the supervisor (dora-ts start --attach --auto-up).',
-        })
+        check(checked['target'])
+        switch (command) {
+          case 'list':
+            return withGroupUsage([{ ...dataflowInfo({ run, name, file: run.spec.file, logDir }), foreground: { pid: process.pid } }])
+          case 'kill':
+            return killUnit(run, name, String(checked['unit']), (checked['signal'] as NodeJS.Signals | undefined) ?? 'SIGKILL')
+          case 'restart':
+            if (checked['unit'] !== undefined) return restartUnit(run, name, String(checked['unit']))
+        }
+        throw new BadControlRequestError(
+          `a foreground run (dora-ts run) does not answer "${command === 'restart' ? 'restart NAME' : command}" from another terminal`,
+          {
+            hint: 'Stop it with Ctrl-C (or SIGTERM) where it runs; to stop or restart a whole dataflow from anywhere, run it on the supervisor (dora-ts start --attach --auto-up).',
+          },
+        )
       },
     })
     const file = join(dir, `${run.id}.json`)

@@ -4,7 +4,7 @@
  * `--signal`), and lets its restart policy act.
  */
 import type { CommandModule } from 'yargs'
-import { DaemonClient } from '../daemon/client.js'
+import { withConnection } from './connect.js'
 import { CliUsageError } from './options.js'
 import { createPrinter } from './output.js'
 import { constants } from 'node:os'
@@ -38,12 +38,9 @@ export const killCommand: CommandModule<object, KillArgs> = {
     if (signal === undefined) {
       throw new CliUsageError(`--signal ${args.signal} is not a signal`, { hint: 'Use a name such as SIGKILL, SIGTERM or SIGSEGV, or a number such as 9.' })
     }
-    const client = DaemonClient.connect()
-    try {
-      const killed = await client.request<{ unit: string; pid?: number }>('kill', { target: args.name, unit: args.node, signal })
-      createPrinter().info(`${killed.unit}${killed.pid === undefined ? '' : ` (pid ${killed.pid})`} killed; its restart policy decides what happens next`)
-    } finally {
-      client.close()
-    }
+    const killed = await withConnection(args.name, (client) =>
+      client.request<{ unit: string; pid?: number }>('kill', { target: args.name, unit: args.node, signal }),
+    )
+    createPrinter().info(`${killed.unit}${killed.pid === undefined ? '' : ` (pid ${killed.pid})`} killed; its restart policy decides what happens next`)
   },
 }

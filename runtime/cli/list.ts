@@ -1,7 +1,6 @@
-/** `dora-ts list` (alias `ps`): dataflows on the supervisor and, per node and operator, how they are. */
+/** `dora-ts list` (alias `ps`): dataflows on the supervisor and in the foreground and, per node and operator, how they are. */
 import type { CommandModule } from 'yargs'
-import { DaemonClient } from '../daemon/client.js'
-import type { DataflowInfo } from '../daemon/server.js'
+import { listEverywhere } from './connect.js'
 import { cpuSinceStart, formatBytes, formatDuration, memoryOf, table, unitCells } from './unit-table.js'
 
 interface ListArgs {
@@ -15,13 +14,7 @@ export const listCommand: CommandModule<object, ListArgs> = {
   builder: (yargs) =>
     yargs.option('json', { type: 'boolean', default: false, describe: 'Print JSON for scripts' }).example('$0 list --json', 'Machine-readable listing'),
   handler: async (args) => {
-    const client = DaemonClient.connect()
-    let dataflows: DataflowInfo[]
-    try {
-      dataflows = await client.request<DataflowInfo[]>('list')
-    } finally {
-      client.close()
-    }
+    const dataflows = await listEverywhere()
     if (args.json) {
       process.stdout.write(`${JSON.stringify(dataflows, null, 2)}\n`)
       return
@@ -33,7 +26,8 @@ export const listCommand: CommandModule<object, ListArgs> = {
     for (const df of dataflows) {
       // A finished run's uptime stops at its end (it used to keep counting until it was dropped).
       const uptime = `${df.endedAt === undefined ? 'up' : 'ran'} ${formatDuration(df.uptimeMs)}`
-      process.stdout.write(`${df.name}  ${df.id}  ${df.status}  ${uptime}  ${df.file}\n`)
+      const where = df.foreground === undefined ? '' : `  (in the foreground, pid ${df.foreground.pid})`
+      process.stdout.write(`${df.name}  ${df.id}  ${df.status}  ${uptime}  ${df.file}${where}\n`)
       const rows = df.units.map((u) => {
         const state = df.state.find((s) => s.operator === u.name || s.operator.replace(/^.*?\//, '') === u.name)
         return [

@@ -9,7 +9,7 @@
  * YAML (read anew) with the options it was started with, as dora's `restart`.
  */
 import type { CommandModule } from 'yargs'
-import { DaemonClient } from '../daemon/client.js'
+import { connectToSupervisor, withConnection } from './connect.js'
 import { createPrinter } from './output.js'
 import { CliUsageError, durationOption } from './options.js'
 import { reportStarted } from './start.js'
@@ -37,19 +37,14 @@ export const restartCommand: CommandModule<object, RestartArgs> = {
     if (args.node === undefined) return restartDataflow(args.name, args.grace === undefined ? undefined : durationOption('--grace', args.grace) * 1000)
     if (args.grace !== undefined)
       throw new CliUsageError('--grace is for restarting a whole dataflow', { hint: 'A node is restarted at once, as a crash ends it; drop --grace.' })
-    const client = DaemonClient.connect()
-    try {
-      const done = await client.request<{ unit: string; pid?: number }>('restart', { target: args.name, unit: args.node })
-      createPrinter().info(`${done.unit}${done.pid === undefined ? '' : ` (pid ${done.pid})`} restarted; what it had not consumed is given to it again`)
-    } finally {
-      client.close()
-    }
+    const done = await withConnection(args.name, (client) => client.request<{ unit: string; pid?: number }>('restart', { target: args.name, unit: args.node }))
+    createPrinter().info(`${done.unit}${done.pid === undefined ? '' : ` (pid ${done.pid})`} restarted; what it had not consumed is given to it again`)
   },
 }
 
 async function restartDataflow(name: string, graceMs: number | undefined): Promise<void> {
   const printer = createPrinter()
-  const client = DaemonClient.connect()
+  const client = connectToSupervisor(name, 'restart')
   let reply: StartReply & { stopped: RunResult }
   try {
     // The run's grace period, then a start's wait for its nodes: minutes at most.

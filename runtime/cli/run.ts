@@ -135,8 +135,8 @@ export async function runInForeground(spec: DataflowSpec, args: ForegroundRunArg
   try {
     await run.start()
     // `dora-ts topic` from another terminal reaches this run too; never a reason not to run.
-    control = await ForegroundControl.start(run, spec.name).catch((err: unknown) => {
-      printer.info(`note: dora-ts topic will not reach this run: ${errorMessage(err)}`)
+    control = await ForegroundControl.start(run, spec.name, logs?.dir ?? '').catch((err: unknown) => {
+      printer.info(`note: dora-ts topic, list and kill will not reach this run: ${errorMessage(err)}`)
       return undefined
     })
     const where = logs === undefined ? '' : `; logs in ${logs.dir} (dora-ts logs ${spec.name})`

@@ -1,6 +1,6 @@
 /** `dora-ts stop [NAME|ID]`: stop a dataflow on the supervisor (Stop, grace, SIGTERM, SIGKILL). */
 import type { CommandModule } from 'yargs'
-import { DaemonClient } from '../daemon/client.js'
+import { connectToSupervisor } from './connect.js'
 import type { RunResult } from '../supervisor/dataflow-run.js'
 import { createPrinter, type Printer } from './output.js'
 import { durationOption } from './options.js'
@@ -25,7 +25,7 @@ export const stopCommand: CommandModule<object, StopArgs> = {
   handler: async (args) => {
     const printer = createPrinter()
     const graceMs = args.force === true ? 0 : args.grace === undefined ? undefined : durationOption('--grace', args.grace) * 1000
-    const client = DaemonClient.connect()
+    const client = connectToSupervisor(args.target, 'stop')
     try {
       const { name, result } = await client.request<{ name: string; result: RunResult }>(
         'stop',

@@ -8,7 +8,7 @@
  * its time (`--iterations N` ends after N of them, for scripts).
  */
 import type { CommandModule } from 'yargs'
-import { DaemonClient } from '../daemon/client.js'
+import { listEverywhere } from './connect.js'
 import type { DataflowInfo } from '../daemon/server.js'
 import { UnknownDataflowError } from '../daemon/errors.js'
 import type { UnitInfo } from '../supervisor/counters.js'
@@ -51,18 +51,13 @@ export const topCommand: CommandModule<object, TopArgs> = {
         ? undefined
         : wholeNumberOption('--iterations', args.iterations, 1, 'a number of frames', 'Use a whole number from 1, e.g. -n 5.')
     const terminal = process.stdout.isTTY === true
-    const client = DaemonClient.connect()
     const previous = new Map<string, Sample>()
-    try {
-      for (let frame = 1; iterations === undefined || frame <= iterations; frame++) {
-        const dataflows = chosen(await client.request<DataflowInfo[]>('list'), args.name)
-        const text = render(dataflows, previous)
-        const head = terminal ? `${CLEAR}dora-ts top: every ${args.interval}, Ctrl-C quits\n\n` : `${frame > 1 ? '\n' : ''}${new Date().toISOString()}\n`
-        process.stdout.write(head + text)
-        if (iterations === undefined || frame < iterations) await new Promise((resolve) => setTimeout(resolve, intervalMs))
-      }
-    } finally {
-      client.close()
+    for (let frame = 1; iterations === undefined || frame <= iterations; frame++) {
+      const dataflows = chosen(await listEverywhere(), args.name)
+      const text = render(dataflows, previous)
+      const head = terminal ? `${CLEAR}dora-ts top: every ${args.interval}, Ctrl-C quits\n\n` : `${frame > 1 ? '\n' : ''}${new Date().toISOString()}\n`
+      process.stdout.write(head + text)
+      if (iterations === undefined || frame < iterations) await new Promise((resolve) => setTimeout(resolve, intervalMs))
     }
   },
 }

@@ -7,10 +7,7 @@
  * it opened.
  */
 import type { Argv, CommandModule } from 'yargs'
-import { DaemonClient } from '../daemon/client.js'
-import { DaemonNotRunningError, UnknownDataflowError } from '../daemon/errors.js'
-import type { ControlClient } from '../control/client.js'
-import { ForegroundRunClient, foregroundRuns } from './foreground-control.js'
+import { withConnection } from './connect.js'
 import type { TapReadReply, TapReply } from '../daemon/topic-requests.js'
 import type { TopicInfo } from '../supervisor/topics.js'
 import { CliUsageError, byteSizeOption, durationOption, wholeNumberOption } from './options.js'
@@ -60,7 +57,7 @@ const listCommand: CommandModule<TopicArgs, ListArgs> = {
       .example('$0 topic list robot', 'camera/image  camera  detector/image, viewer/frame  link log'),
   handler: async (args) => {
     const target = args.name ?? args.dataflow
-    const topics = await withClient(target, (client) => client.request<TopicInfo[]>('topics', { target }))
+    const topics = await withConnection(target, (client) => client.request<TopicInfo[]>('topics', { target }))
     if (args.json) {
       process.stdout.write(`${JSON.stringify(topics.map(({ logDir: _, ...t }) => t))}\n`)
       return
@@ -158,7 +155,7 @@ async function follow(
   take: (messages: TapReadReply['messages'], topics: TopicInfo[], last: boolean) => boolean,
 ): Promise<void> {
   const printer = createPrinter()
-  await withClient(args.dataflow, async (client) => {
+  await withConnection(args.dataflow, async (client) => {
     const opened = await client.request<TapReply>('tap', { target: args.dataflow, topics: args.topics, previewBytes })
     const controller = new AbortController()
     const stop = (): void => controller.abort()
@@ -193,43 +190,6 @@ async function follow(
       await client.request('tap-close', { tap: opened.tap }).catch(() => {})
     }
   })
-}
-
-/**
- * A connection to what runs `target` (a name or id prefix; none: the only one): a foreground
- * run of that name (foreground-control.ts), else the supervisor, else the only foreground run.
- */
-async function withClient<T>(target: string | undefined, use: (client: ControlClient) => Promise<T>): Promise<T> {
-  const client = connect(target)
-  try {
-    return await use(client)
-  } finally {
-    client.close()
-  }
-}
-
-function connect(target: string | undefined): ControlClient {
-  const remote = process.env['DORA_TS_SUPERVISOR'] !== undefined
-  const local = remote ? [] : foregroundRuns()
-  const named = target === undefined ? undefined : local.find((r) => r.name === target || r.id.startsWith(target))
-  if (named !== undefined) return new ForegroundRunClient(named)
-  try {
-    return DaemonClient.connect()
-  } catch (err) {
-    if (!(err instanceof DaemonNotRunningError) || remote) throw err
-    if (target === undefined && local.length === 1) return new ForegroundRunClient(local[0]!)
-    if (local.length > 0) {
-      throw new UnknownDataflowError(
-        target === undefined
-          ? `${local.length} dataflows run in the foreground; name one`
-          : `no dataflow named "${target}" runs in the foreground or on a supervisor`,
-        { hint: `Running in the foreground: ${local.map((r) => `${r.name} (pid ${r.pid})`).join(', ')}. Name one with -d NAME (topic list NAME).` },
-      )
-    }
-    throw new DaemonNotRunningError('no dataflow is running: neither a dora-ts supervisor nor a foreground dora-ts run', {
-      hint: 'Start one: npm start or dora-ts run dataflow.yml in another terminal (or dora-ts up and dora-ts start dataflow.yml), then dora-ts topic again.',
-    })
-  }
 }
 
 export const topicCommand: CommandModule<object, TopicArgs> = {

@@ -10,21 +10,20 @@ import { resolve } from 'node:path'
 import { loadDataflow } from '../../src/spec/load.js'
 import { tryAcquirePidFile } from '../../src/transport/pid-file.js'
 import { ControlServer, type CurveEndpoint } from '../control/server.js'
-import { DataflowRun, type RunResult, type UnitInfo, type UnitReport } from '../supervisor/dataflow-run.js'
+import { DataflowRun, type RunResult, type UnitReport } from '../supervisor/dataflow-run.js'
 import { CustomNode } from '../supervisor/custom-node.js'
-import type { Unit } from '../supervisor/unit.js'
 import { SLOW_WARNING_S, OperatorHost } from '../operator/host.js'
 import { daemonPaths, ensureLogsRoot, type DaemonPaths } from './paths.js'
 import { logUnitsOf, RunLogWriter } from './run-logs.js'
-import { BadControlRequestError, DataflowNameInUseError, NotRestartableError, UnknownDataflowError, UnknownNodeError } from './errors.js'
+import { BadControlRequestError, DataflowNameInUseError, UnknownDataflowError } from './errors.js'
 import { loadCurveKeys, readAllowedClients } from '../../src/security/curve-keys.js'
 import { RateLimitedLog } from '../../src/security/rate-limited-log.js'
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../../src/security/private-path.js'
 import { runRoot, runtimeDirCheck } from '../../src/transport/run-dir.js'
 import { checkDaemonRequest } from './requests.js'
 import { checkName } from '../../src/security/names.js'
-import { usageByGroup } from '../supervisor/group-memory.js'
 import { TopicService } from './topic-requests.js'
+import { dataflowInfo, killUnit, restartUnit, withGroupUsage, type DataflowInfo } from './unit-requests.js'
 
 export interface StartRequest {
   file: string
@@ -36,22 +35,7 @@ export interface StartRequest {
   stopAfterMs?: number | undefined
 }
 
-export interface DataflowInfo {
-  id: string
-  name: string
-  file: string
-  status: 'running' | 'stopping' | 'finished' | 'failed'
-  startedAt: number
-  /** When the run ended (Date.now()); absent while it runs. */
-  endedAt?: number | undefined
-  /** How long the run has run, or ran once it ended (ms, monotonic: see UnitInfo.uptimeMs). */
-  uptimeMs: number
-  logDir: string
-  units: UnitInfo[]
-  /** Bytes of operator state, per operator. */
-  state: Array<{ operator: string; entries: number; bytes: number }>
-  result?: RunResult | undefined
-}
+export type { DataflowInfo } from './unit-requests.js'
 
 /** What `start` answers: the run, and how its start-up went (see {@link DataflowRun.startupSettled}). */
 export interface StartReply {
@@ -310,28 +294,14 @@ export class Daemon {
   }
 
   #kill(target: string | undefined, unitName: string, signal: NodeJS.Signals): { unit: string; pid?: number | undefined } {
-    const { unit } = this.#findUnit(target, unitName)
-    const reason = `killed on purpose by dora-ts kill (${unit instanceof CustomNode ? signal : 'worker terminated'})`
-    if (unit instanceof CustomNode) {
-      const pid = unit.pid
-      unit.crash(reason, signal)
-      return { unit: unit.display, pid }
-    }
-    unit.crash(reason)
-    return { unit: unit.display }
+    const entry = this.#find(target, true)
+    return killUnit(entry.run, entry.name, unitName, signal)
   }
 
   /** `dora-ts restart NAME NODE`: the node or operator starts again now, whatever its restart policy. */
   #restart(target: string | undefined, unitName: string): { unit: string; pid?: number | undefined } {
-    const { entry, unit } = this.#findUnit(target, unitName)
-    const pid = unit instanceof CustomNode ? unit.pid : undefined
-    const why = unit.restartNow('is being restarted on purpose (dora-ts restart)')
-    if (why !== undefined) {
-      throw new NotRestartableError(`${unit.display} of dataflow "${entry.name}" cannot be restarted: ${why}`, {
-        hint: 'dora-ts restart acts on a running node; to run an ended one again, start the dataflow again (dora-ts stop, then dora-ts start).',
-      })
-    }
-    return { unit: unit.display, pid }
+    const entry = this.#find(target, true)
+    return restartUnit(entry.run, entry.name, unitName)
   }
 
   /**
@@ -349,33 +319,8 @@ export class Daemon {
     return { ...started, stopped }
   }
 
-  /** A running dataflow's node or operator, by the name users see. */
-  #findUnit(target: string | undefined, unitName: string): { entry: Entry; unit: Unit } {
-    const entry = this.#find(target, true)
-    const unit = entry.run.findUnit(unitName)
-    if (unit === undefined) {
-      const names = entry.run.unitInfo().map((u) => u.name)
-      throw new UnknownNodeError(`dataflow "${entry.name}" has no node or operator "${unitName}"`, {
-        hint: `Its nodes and operators are: ${names.join(', ')}.`,
-      })
-    }
-    return { entry, unit }
-  }
-
   #list(): DataflowInfo[] {
-    return [...this.#entries.values()].map((e) => ({
-      id: e.run.id,
-      name: e.name,
-      file: e.file,
-      status: e.result !== undefined ? (e.result.ok ? 'finished' : 'failed') : e.run.stopping ? 'stopping' : 'running',
-      startedAt: e.run.startedAt,
-      endedAt: e.endedAt,
-      uptimeMs: Math.round((e.endedMono ?? performance.now()) - e.run.startedMono),
-      logDir: e.logs.dir,
-      units: e.run.unitInfo(),
-      state: e.run.finished ? [] : (e.run.store?.stats() ?? []),
-      result: e.result,
-    }))
+    return [...this.#entries.values()].map((e) => dataflowInfo({ ...e, logDir: e.logs.dir }))
   }
 
   /** A dataflow by name or id (prefix); the only running one when no target is given. */
@@ -396,21 +341,4 @@ export class Daemon {
       hint: known.length === 0 ? 'No dataflow is running; start one with dora-ts start dataflow.yml.' : `Running: ${known.join(', ')}.`,
     })
   }
-}
-
-/**
- * Each running custom node's resident memory (its process group's, as max_memory_mb counts it)
- * and CPU time, read from /proc when `list` asks; without /proc, the listing goes without.
- */
-async function withGroupUsage(dataflows: DataflowInfo[]): Promise<DataflowInfo[]> {
-  const running = dataflows.flatMap((df) =>
-    df.units.filter((u) => u.kind === 'custom' && u.pid !== undefined && u.status !== 'finished' && u.status !== 'failed'),
-  )
-  if (running.length === 0) return dataflows
-  const usage = await usageByGroup(new Set(running.map((u) => u.pid!)))
-  for (const unit of running) {
-    unit.residentBytes = usage.get(unit.pid!)?.residentBytes
-    unit.cpuSeconds = usage.get(unit.pid!)?.cpuSeconds
-  }
-  return dataflows
 }

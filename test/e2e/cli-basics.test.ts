@@ -98,7 +98,7 @@ t.test('kill --signal takes a number as kill(1) does (--signal 9 was refused)', 
   const nine = await runCli(['kill', 'robot', 'lidar', '--signal', '9'], { env })
   t.equal(nine.code, 1)
   t.notMatch(nine.stderr, /is not a signal/, 'accepted')
-  t.match(nine.stderr, /no dora-ts supervisor is running/, 'and it got as far as asking the supervisor')
+  t.match(nine.stderr, /no dataflow is running: neither a dora-ts supervisor nor a foreground dora-ts run/, 'and it got as far as looking for the dataflow')
   const bad = await runCli(['kill', 'robot', 'lidar', '--signal', '999'], { env })
   t.match(bad.stderr, /--signal 999 is not a signal/)
 })

@@ -32,10 +32,17 @@ function dataflowFiles(t: Test, files: Record<string, string> = { 'robot.yml': T
 
 t.test('without a supervisor, commands say so and how to start one', async (t) => {
   const { cli } = daemonEnv(t)
-  for (const args of [['list'], ['stop', 'x'], ['kill', 'x', 'y']]) {
+  const stop = await cli('stop', 'x')
+  t.equal(stop.code, 1)
+  t.match(stop.stderr, /no dora-ts supervisor is running\nStart one with dora-ts up/)
+  // These reach a dataflow run in the foreground too (runtime/cli/connect.ts).
+  for (const args of [['list'], ['kill', 'x', 'y']]) {
     const result = await cli(...args)
     t.equal(result.code, 1, args.join(' '))
-    t.match(result.stderr, /no dora-ts supervisor is running\nStart one with dora-ts up/)
+    t.match(
+      result.stderr,
+      /no dataflow is running: neither a dora-ts supervisor nor a foreground dora-ts run\nStart one: npm start or dora-ts run dataflow\.yml/,
+    )
   }
   const { file, stateDir } = dataflowFiles(t)
   const start = await cli('start', file)
@@ -271,7 +278,7 @@ t.test('up, start, list, kill (and the restart seen in list and logs), logs, sto
   const destroy = await cli('destroy')
   t.equal(destroy.code, 0, destroy.stderr)
   t.notOk(alive(daemonPid), 'the supervisor process is gone')
-  t.match((await cli('list')).stderr, /no dora-ts supervisor is running/)
+  t.match((await cli('list')).stderr, /no dataflow is running: neither a dora-ts supervisor nor a foreground dora-ts run/)
 })
 
 t.test('a stale pid file and socket of a dead supervisor are cleaned, and up works', async (t) => {
@@ -282,7 +289,7 @@ t.test('a stale pid file and socket of a dead supervisor are cleaned, and up wor
   writeFileSync(join(dir, 'control.sock'), '')
   const list = await cli('list')
   t.equal(list.code, 1)
-  t.match(list.stderr, /no dora-ts supervisor is running/)
+  t.match(list.stderr, /no dataflow is running: neither a dora-ts supervisor nor a foreground dora-ts run/)
   t.notOk(existsSync(join(dir, 'daemon.pid')), 'stale pid file removed')
   t.notOk(existsSync(join(dir, 'control.sock')), 'stale socket removed')
   const up = await cli('up')

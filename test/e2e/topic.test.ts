@@ -184,7 +184,7 @@ t.test('a foreground dora-ts run answers topic too; its files go with it', async
   const other = await cli('topic', 'list', 'nope')
   t.equal(other.code, 1)
   t.match(other.stderr, /^error: no dataflow named "nope" runs in the foreground or on a supervisor\nRunning in the foreground: robot \(pid \d+\)/)
-  // It answers topic only: a stop, kill or restart belongs to the terminal that runs it.
+  // A stop belongs to the terminal that runs it (foreground-control.test.ts: list, kill, restart).
   const before = process.env['DORA_TS_RUNTIME_DIR']
   process.env['DORA_TS_RUNTIME_DIR'] = runtimeDir
   const [published] = foregroundRuns()
@@ -192,7 +192,7 @@ t.test('a foreground dora-ts run answers topic too; its files go with it', async
   else process.env['DORA_TS_RUNTIME_DIR'] = before
   t.equal(published?.name, 'robot')
   const client = new ForegroundRunClient(published!)
-  await t.rejects(client.request('kill', { unit: 'counter' }), { code: 'DORA_DAEMON_BAD_REQUEST', message: /answers dora-ts topic only, not "kill"/ })
+  await t.rejects(client.request('stop', {}), { code: 'DORA_DAEMON_BAD_REQUEST', message: /does not answer "stop" from another terminal/ })
   client.close()
   const foreground = join(runtimeDir, `dora-ts-${process.getuid!()}`, 'foreground')
   t.equal(readdirSync(foreground).filter((f) => f.endsWith('.json')).length, 1, 'published while it runs')
