@@ -16,8 +16,9 @@
 import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ControlServer } from '../control/server.js'
-import { ControlClient } from '../control/client.js'
-import { BadControlRequestError, UnknownDataflowError } from '../daemon/errors.js'
+import { ControlClient, type RequestOptions } from '../control/client.js'
+import { abortWhenGone } from '../daemon/client.js'
+import { BadControlRequestError, DaemonNotRunningError, UnknownDataflowError } from '../daemon/errors.js'
 import { checkDaemonRequest } from '../daemon/requests.js'
 import { TOPIC_COMMANDS, TopicService } from '../daemon/topic-requests.js'
 import { dataflowInfo, killUnit, restartUnit, withGroupUsage } from '../daemon/unit-requests.js'
@@ -33,6 +34,9 @@ export interface ForegroundRun {
   endpoint: string
 }
 
+/** How long a run that ended waits for its taps' last read (a topic command reads every 100 ms). */
+const LAST_READ_MS = 1000
+
 function folder(): string {
   return join(runRoot(), 'foreground')
 }
@@ -41,10 +45,12 @@ function folder(): string {
 export class ForegroundControl {
   readonly #server: ControlServer
   readonly #files: string[]
+  readonly #topics: TopicService
 
-  private constructor(server: ControlServer, files: string[]) {
+  private constructor(server: ControlServer, files: string[], topics: TopicService) {
     this.#server = server
     this.#files = files
+    this.#topics = topics
   }
 
   /** Bind and publish; throws when the folder or socket cannot be made (the caller runs on without it). */
@@ -95,12 +101,17 @@ export class ForegroundControl {
       rmSync(socket, { force: true })
       throw err
     }
-    return new ForegroundControl(server, [file, socket])
+    return new ForegroundControl(server, [file, socket], topics)
   }
 
-  /** Withdraw and stop answering. Idempotent. */
-  close(): void {
+  /**
+   * Withdraw and stop answering, once the taps open at the run's end had their last read (at
+   * most {@link LAST_READ_MS}: a `topic echo` gets what came before the end, and its end).
+   */
+  async close(): Promise<void> {
     for (const file of this.#files) rmSync(file, { force: true })
+    const until = performance.now() + LAST_READ_MS
+    while (this.#topics.open > 0 && performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 20))
     this.#server.close()
   }
 }
@@ -134,9 +145,19 @@ export function foregroundRuns(): ForegroundRun[] {
   return runs
 }
 
-/** A connection to a foreground run's control socket. */
+/** A connection to a foreground run's control socket; a request ends with DaemonNotRunningError once its process is gone. */
 export class ForegroundRunClient extends ControlClient {
+  readonly #run: ForegroundRun
+
   constructor(run: ForegroundRun) {
     super(run.endpoint, `the foreground run "${run.name}" (pid ${run.pid})`, run.pid, 'It may be busy: the terminal that runs it shows why.')
+    this.#run = run
+  }
+
+  override request<T>(command: string, body: object = {}, options: RequestOptions = {}): Promise<T> {
+    const { name, pid } = this.#run
+    const gone = abortWhenGone(pid, () => new DaemonNotRunningError(`the foreground run "${name}" (pid ${pid}) ended before it answered "${command}"`))
+    const signal = options.signal === undefined ? gone.signal : AbortSignal.any([options.signal, gone.signal])
+    return super.request<T>(command, body, { ...options, signal }).finally(gone.done)
   }
 }

@@ -157,7 +157,7 @@ export async function runInForeground(spec: DataflowSpec, args: ForegroundRunArg
     await logs?.finish(result)
     process.exitCode = summarize(result, printer)
   } finally {
-    control?.close()
+    await control?.close()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
     process.off('SIGHUP', onSighup)

@@ -1,13 +1,16 @@
 /**
- * `dora-ts topic list|echo|hz`: what flows between the nodes of a dataflow running on the
- * supervisor, as `dora topic` and `ros2 topic` show it. `list` names every output with its
- * receivers and path; `echo` prints each message of the outputs named, `hz` their rates, from
- * a tap the supervisor keeps while the command reads it (runtime/supervisor/output-taps.ts).
+ * `dora-ts topic list|echo|hz`: what flows between the nodes of a running dataflow (on the
+ * supervisor, or in the foreground: connect.ts), as `dora topic` and `ros2 topic` show it.
+ * `list` names every output with its receivers and path; `echo` prints each message of the
+ * outputs named, `hz` their rates, from a tap the supervisor keeps while the command reads it
+ * (runtime/supervisor/output-taps.ts).
  * A tap changes nothing in the dataflow: it shows what was committed and sent, from the moment
  * it opened.
  */
 import type { Argv, CommandModule } from 'yargs'
 import { withConnection } from './connect.js'
+import { ForegroundRunClient } from './foreground-control.js'
+import { DaemonNotRunningError } from '../daemon/errors.js'
 import type { TapReadReply, TapReply } from '../daemon/topic-requests.js'
 import type { TopicInfo } from '../supervisor/topics.js'
 import { CliUsageError, byteSizeOption, durationOption, wholeNumberOption } from './options.js'
@@ -165,7 +168,15 @@ async function follow(
     printer.info(`tapping ${opened.topics.map((t) => t.topic).join(', ')} (${paths}); Ctrl-C to stop`)
     try {
       for (;;) {
-        const read = await client.request<TapReadReply>('tap-read', { tap: opened.tap })
+        let read: TapReadReply
+        try {
+          read = await client.request<TapReadReply>('tap-read', { tap: opened.tap })
+        } catch (err) {
+          // A foreground run that ended between two reads: its end, not a failure.
+          if (!(client instanceof ForegroundRunClient && err instanceof DaemonNotRunningError)) throw err
+          printer.info('the tap ended: its dataflow ended')
+          return
+        }
         if (read.skipped > 0) printer.error(`${read.skipped} message(s) passed while this command fell behind; they are not shown`)
         if (!take(read.messages, opened.topics, read.ended !== undefined)) return
         if (read.ended !== undefined) {

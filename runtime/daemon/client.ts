@@ -59,6 +59,27 @@ export function probeTcp(endpoint: string, timeoutMs = PROBE_TIMEOUT_MS): Promis
   })
 }
 
+/**
+ * A signal that aborts with `error()` once process `pid` is gone: checked every PID_CHECK_MS;
+ * once it is gone, a reply already on its way still gets DEATH_GRACE_MS to be read. Call
+ * `done` when the request settled.
+ */
+export function abortWhenGone(pid: number, error: () => Error): { signal: AbortSignal; done: () => void } {
+  const gone = new AbortController()
+  let grace: ReturnType<typeof setTimeout> | undefined
+  const check = setInterval(() => {
+    if (isAlive(pid) || grace !== undefined) return
+    grace = setTimeout(() => gone.abort(error()), DEATH_GRACE_MS)
+  }, PID_CHECK_MS)
+  return {
+    signal: gone.signal,
+    done: () => {
+      clearInterval(check)
+      clearTimeout(grace)
+    },
+  }
+}
+
 /** The CLI's connection to the supervisor daemon. */
 export class DaemonClient extends ControlClient {
   #probed: Promise<void> | undefined
@@ -84,29 +105,12 @@ export class DaemonClient extends ControlClient {
   /**
    * A request to the local daemon that ends as DORA_DAEMON_NOT_RUNNING once its process is gone:
    * a daemon SIGKILLed just before (still dying when the pid file was checked) never reads the
-   * request, and `destroy` used to wait its whole 120 s for it. The pid is checked every
-   * PID_CHECK_MS; once it is gone, a reply already on its way still gets DEATH_GRACE_MS to be read.
+   * request, and `destroy` used to wait its whole 120 s for it.
    */
   #whileAlive<T>(pid: number, command: string, body: object, options: RequestOptions): Promise<T> {
-    const gone = new AbortController()
-    let grace: ReturnType<typeof setTimeout> | undefined
-    const check = setInterval(() => {
-      if (isAlive(pid) || grace !== undefined) return
-      grace = setTimeout(
-        () =>
-          gone.abort(
-            new DaemonNotRunningError(`the supervisor (pid ${pid}) ended before it answered "${command}"`, {
-              hint: UP_HINT,
-            }),
-          ),
-        DEATH_GRACE_MS,
-      )
-    }, PID_CHECK_MS)
+    const gone = abortWhenGone(pid, () => new DaemonNotRunningError(`the supervisor (pid ${pid}) ended before it answered "${command}"`, { hint: UP_HINT }))
     const signal = options.signal === undefined ? gone.signal : AbortSignal.any([options.signal, gone.signal])
-    return super.request<T>(command, body, { ...options, signal }).finally(() => {
-      clearInterval(check)
-      clearTimeout(grace)
-    })
+    return super.request<T>(command, body, { ...options, signal }).finally(gone.done)
   }
 
   /** Connect to the running daemon; throws DaemonNotRunningError when there is none. */

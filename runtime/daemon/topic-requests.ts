@@ -32,6 +32,11 @@ export class TopicService {
     this.#find = find
   }
 
+  /** Taps open (not yet closed, or ended and not yet read for the last time). */
+  get open(): number {
+    return this.#taps.size
+  }
+
   /** The answer to `command` (one of {@link TOPIC_COMMANDS}, its body checked). */
   handle(command: (typeof TOPIC_COMMANDS)[number], args: Record<string, unknown>): TopicInfo[] | TapReply | TapReadReply | Record<string, never> {
     const target = args['target'] as string | undefined

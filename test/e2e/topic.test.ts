@@ -196,8 +196,14 @@ t.test('a foreground dora-ts run answers topic too; its files go with it', async
   client.close()
   const foreground = join(runtimeDir, `dora-ts-${process.getuid!()}`, 'foreground')
   t.equal(readdirSync(foreground).filter((f) => f.endsWith('.json')).length, 1, 'published while it runs')
+  // An echo that runs when the run ends gets its end, not a 10 s wait for a socket gone.
+  const following = startCli(['topic', 'echo', 'counter/count'], { env })
+  await following.waitFor(/counter\/count #\d+/)
   run.child.kill('SIGINT')
   t.equal((await run.exited).code, 0)
+  const followed = await following.exited
+  t.equal(followed.code, 0, followed.stderr)
+  t.match(followed.stderr, /the tap ended: its dataflow ended/)
   t.same(readdirSync(foreground), [], 'withdrawn when it ends')
   const after = await cli('topic', 'list')
   t.equal(after.code, 1)
