@@ -23,7 +23,8 @@ import { checkDaemonRequest } from '../daemon/requests.js'
 import { TOPIC_COMMANDS, TopicService } from '../daemon/topic-requests.js'
 import { dataflowInfo, killUnit, restartUnit, withGroupUsage } from '../daemon/unit-requests.js'
 import type { DataflowRun } from '../supervisor/dataflow-run.js'
-import { isAlive, runRoot } from '../../src/transport/run-dir.js'
+import { runRoot } from '../../src/transport/run-dir.js'
+import { livePidFileOwner, pidFileContent } from '../../src/transport/pid-file.js'
 import { ensurePrivateDir } from '../../src/security/private-path.js'
 
 /** What a foreground run publishes about itself. */
@@ -91,17 +92,21 @@ export class ForegroundControl {
       },
     })
     const file = join(dir, `${run.id}.json`)
+    // With the process's start time as a pid file has it: a pid another process got after this
+    // one was killed (a reboot, a wrap-around) is not taken for this run.
+    const pidFile = join(dir, `${run.id}.pid`)
     try {
+      writeFileSync(pidFile, pidFileContent(), { mode: 0o600 })
       const info: ForegroundRun = { name, id: run.id, pid: process.pid, endpoint: `ipc://${socket}` }
       // Whole or not at all: a reader never sees half of it.
       writeFileSync(`${file}.tmp`, JSON.stringify(info), { mode: 0o600 })
       renameSync(`${file}.tmp`, file)
     } catch (err) {
       server.close()
-      rmSync(socket, { force: true })
+      for (const path of [socket, pidFile]) rmSync(path, { force: true })
       throw err
     }
-    return new ForegroundControl(server, [file, socket], topics)
+    return new ForegroundControl(server, [file, pidFile, socket], topics)
   }
 
   /**
@@ -134,13 +139,13 @@ export function foregroundRuns(): ForegroundRun[] {
     } catch {
       continue
     }
-    if (typeof info.pid === 'number' && isAlive(info.pid)) {
+    const base = name.replace(/\.json$/, '')
+    if (typeof info.pid === 'number' && livePidFileOwner(join(dir, `${base}.pid`)) === info.pid) {
       runs.push(info)
       continue
     }
     // Its run was killed: nothing answers there.
-    rmSync(path, { force: true })
-    rmSync(join(dir, name.replace(/\.json$/, '.sock')), { force: true })
+    for (const suffix of ['.json', '.pid', '.sock']) rmSync(join(dir, `${base}${suffix}`), { force: true })
   }
   return runs
 }
