@@ -4,9 +4,10 @@
  * foreground, and `topic echo` from another terminal is the first thing they reach for (as
  * `ros2 topic echo` beside `ros2 run`).
  *
- * The run binds a control socket in `<runtime dir>/foreground/` (the user's private runtime
- * root, 0700, as the daemon's) and writes beside it `<run id>.json`: its name, pid and
- * endpoint. The CLI lists those whose process is alive ({@link foregroundRuns}). It answers
+ * The run binds a control socket in its private run directory (`<runtime dir>/run-<pid>-<x>/`,
+ * 0700, with its nodes' socket; removed on every way the run ends, a SIGKILL included, by its
+ * nodes or its reaper) and writes beside it `foreground.json` (its name, id, pid and endpoint)
+ * and `foreground.pid`. The CLI lists those whose process is alive ({@link foregroundRuns}). It answers
  * `topic`, `list` (and so `top`), `kill` and `restart NAME NODE`, as the daemon does for a run
  * (unit-requests.ts): crash-restart testing with `dora-ts kill` works on `dora-ts run`. Stopping
  * it, or restarting it whole, stays with the terminal that runs it.
@@ -25,7 +26,6 @@ import { dataflowInfo, killUnit, restartUnit, withGroupUsage } from '../daemon/u
 import type { DataflowRun } from '../supervisor/dataflow-run.js'
 import { runRoot } from '../../src/transport/run-dir.js'
 import { livePidFileOwner, pidFileContent } from '../../src/transport/pid-file.js'
-import { ensurePrivateDir } from '../../src/security/private-path.js'
 
 /** What a foreground run publishes about itself. */
 export interface ForegroundRun {
@@ -35,14 +35,14 @@ export interface ForegroundRun {
   endpoint: string
 }
 
+/** What a foreground run writes in its run directory. */
+const INFO_FILE = 'foreground.json'
+const PID_FILE = 'foreground.pid'
+
 /** How long a run that ended waits for its taps' last read (a topic command reads every 100 ms). */
 const LAST_READ_MS = 1000
 
-function folder(): string {
-  return join(runRoot(), 'foreground')
-}
-
-/** Serves `dora-ts topic` for one foreground run; {@link close} it when the run ends. */
+/** Serves the CLI for one foreground run; {@link close} it when the run ends. */
 export class ForegroundControl {
   readonly #server: ControlServer
   readonly #files: string[]
@@ -56,10 +56,10 @@ export class ForegroundControl {
 
   /** Bind and publish; throws when the folder or socket cannot be made (the caller runs on without it). */
   static async start(run: DataflowRun, name: string, logDir: string): Promise<ForegroundControl> {
-    const dir = folder()
-    ensurePrivateDir(runRoot(), { what: 'runtime directory' })
-    ensurePrivateDir(dir, { what: 'foreground runs directory' })
-    const socket = join(dir, `${run.id}.sock`)
+    const dir = run.runDirPath
+    if (dir === undefined) throw new Error('the run has no run directory yet')
+    // Shorter than the nodes.sock the run directory was made with room for.
+    const socket = join(dir, 'ctl.sock')
     const check = (target: unknown): void => {
       if (target !== undefined && target !== name && !run.id.startsWith(String(target))) {
         throw new UnknownDataflowError(`this foreground run is "${name}", not "${String(target)}"`, { hint: `Name it as ${name}, or leave the name out.` })
@@ -91,10 +91,10 @@ export class ForegroundControl {
         )
       },
     })
-    const file = join(dir, `${run.id}.json`)
+    const file = join(dir, INFO_FILE)
     // With the process's start time as a pid file has it: a pid another process got after this
     // one was killed (a reboot, a wrap-around) is not taken for this run.
-    const pidFile = join(dir, `${run.id}.pid`)
+    const pidFile = join(dir, PID_FILE)
     try {
       writeFileSync(pidFile, pidFileContent(), { mode: 0o600 })
       const info: ForegroundRun = { name, id: run.id, pid: process.pid, endpoint: `ipc://${socket}` }
@@ -121,31 +121,25 @@ export class ForegroundControl {
   }
 }
 
-/** The foreground runs of this user that are alive; the files of dead ones are removed on the way. */
+/** The foreground runs of this user that are alive (a dead one's run directory is swept by the next run). */
 export function foregroundRuns(): ForegroundRun[] {
-  const dir = folder()
+  const root = runRoot()
   let names: string[]
   try {
-    names = readdirSync(dir)
+    names = readdirSync(root)
   } catch {
     return []
   }
   const runs: ForegroundRun[] = []
-  for (const name of names.filter((n) => n.endsWith('.json'))) {
-    const path = join(dir, name)
+  for (const name of names.filter((n) => n.startsWith('run-'))) {
     let info: ForegroundRun
     try {
-      info = JSON.parse(readFileSync(path, 'utf8')) as ForegroundRun
+      info = JSON.parse(readFileSync(join(root, name, INFO_FILE), 'utf8')) as ForegroundRun
     } catch {
+      // Not a foreground run (a daemon's run, a run still starting), or one that just ended.
       continue
     }
-    const base = name.replace(/\.json$/, '')
-    if (typeof info.pid === 'number' && livePidFileOwner(join(dir, `${base}.pid`)) === info.pid) {
-      runs.push(info)
-      continue
-    }
-    // Its run was killed: nothing answers there.
-    for (const suffix of ['.json', '.pid', '.sock']) rmSync(join(dir, `${base}${suffix}`), { force: true })
+    if (typeof info.pid === 'number' && livePidFileOwner(join(root, name, PID_FILE)) === info.pid) runs.push(info)
   }
   return runs
 }

@@ -189,6 +189,11 @@ export class DataflowRun implements AsyncDisposable {
     return this.#nodes?.stats
   }
 
+  /** The run's private directory (its sockets), once started. */
+  get runDirPath(): string | undefined {
+    return this.#resources?.runDir.path
+  }
+
   /** The custom nodes' ZeroMQ endpoint, once started. */
   get endpoint(): string | undefined {
     return this.#resources?.runDir.nodeEndpoint

@@ -43,6 +43,18 @@ interface Listed {
   path: string
 }
 
+/** `read()` with DORA_TS_RUNTIME_DIR set to `dir`, as the CLI's child processes have it. */
+function inRuntimeDir<T>(dir: string, read: () => T): T {
+  const before = process.env['DORA_TS_RUNTIME_DIR']
+  process.env['DORA_TS_RUNTIME_DIR'] = dir
+  try {
+    return read()
+  } finally {
+    if (before === undefined) delete process.env['DORA_TS_RUNTIME_DIR']
+    else process.env['DORA_TS_RUNTIME_DIR'] = before
+  }
+}
+
 /** `n` consecutive whole numbers, each one more than the one before. */
 function consecutive(values: number[]): boolean {
   return values.every((v, i) => i === 0 || v === values[i - 1]! + 1)
@@ -185,17 +197,15 @@ t.test('a foreground dora-ts run answers topic too; its files go with it', async
   t.equal(other.code, 1)
   t.match(other.stderr, /^error: no dataflow named "nope" runs in the foreground or on a supervisor\nRunning in the foreground: robot \(pid \d+\)/)
   // A stop belongs to the terminal that runs it (foreground-control.test.ts: list, kill, restart).
-  const before = process.env['DORA_TS_RUNTIME_DIR']
-  process.env['DORA_TS_RUNTIME_DIR'] = runtimeDir
-  const [published] = foregroundRuns()
-  if (before === undefined) delete process.env['DORA_TS_RUNTIME_DIR']
-  else process.env['DORA_TS_RUNTIME_DIR'] = before
-  t.equal(published?.name, 'robot')
-  const client = new ForegroundRunClient(published!)
+  const published = inRuntimeDir(runtimeDir, foregroundRuns)
+  t.same(
+    published.map((r) => [r.name, r.pid]),
+    [['robot', run.child.pid]],
+    'published while it runs',
+  )
+  const client = new ForegroundRunClient(published[0]!)
   await t.rejects(client.request('stop', {}), { code: 'DORA_DAEMON_BAD_REQUEST', message: /does not answer "stop" from another terminal/ })
   client.close()
-  const foreground = join(runtimeDir, `dora-ts-${process.getuid!()}`, 'foreground')
-  t.equal(readdirSync(foreground).filter((f) => f.endsWith('.json')).length, 1, 'published while it runs')
   // An echo that runs when the run ends gets its end, not a 10 s wait for a socket gone.
   const following = startCli(['topic', 'echo', 'counter/count'], { env })
   await following.waitFor(/counter\/count #\d+/)
@@ -204,7 +214,7 @@ t.test('a foreground dora-ts run answers topic too; its files go with it', async
   const followed = await following.exited
   t.equal(followed.code, 0, followed.stderr)
   t.match(followed.stderr, /the tap ended: its dataflow ended/)
-  t.same(readdirSync(foreground), [], 'withdrawn when it ends')
+  t.same(readdirSync(join(runtimeDir, `dora-ts-${process.getuid!()}`)), [], 'its run directory, where it published itself, is gone with it')
   const after = await cli('topic', 'list')
   t.equal(after.code, 1)
   t.match(after.stderr, /no dataflow is running/)
