@@ -7,22 +7,9 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { alive, ROOT, runCli, waitForExit, type CliResult } from './fixtures/cli.js'
-import { daemonEnv } from './fixtures/daemon-env.js'
+import { daemonEnv, TICKING } from './fixtures/daemon-env.js'
 import { fixture } from '../fixtures/nodes.js'
 import { waitFor } from '../fixtures/wait-for.js'
-
-const TICKING = `nodes:
-  - id: counter
-    operator:
-      javascript: ${fixture('counter.mjs')}
-      inputs: { tick: dora/timer/millis/20 }
-      outputs: [count]
-  - id: sink
-    path: ${fixture('sink.mjs')}
-    restart_policy: on-failure
-    inputs:
-      count: counter/count
-`
 
 /** Write the test's dataflow files (all at once: each t.testdir() call recreates the dir). */
 function dataflowFiles(t: Test, files: Record<string, string> = { 'robot.yml': TICKING }): { dir: string; file: string; stateDir: string } {

@@ -4,23 +4,8 @@
  * testing works without a supervisor; `stop` and a whole restart say to use its terminal.
  */
 import t from 'tap'
-import { join } from 'node:path'
-import { runCli, shortRuntimeDir, startCli, type CliResult } from './fixtures/cli.js'
-import { fixture } from '../fixtures/nodes.js'
+import { foregroundRun, TICKING } from './fixtures/daemon-env.js'
 import { waitFor } from '../fixtures/wait-for.js'
-
-const TICKING = `nodes:
-  - id: counter
-    operator:
-      javascript: ${fixture('counter.mjs')}
-      inputs: { tick: dora/timer/millis/20 }
-      outputs: [count]
-  - id: sink
-    path: ${fixture('sink.mjs')}
-    restart_policy: on-failure
-    inputs:
-      count: counter/count
-`
 
 interface Listed {
   name: string
@@ -29,15 +14,7 @@ interface Listed {
 }
 
 t.test('list, top, kill and restart reach a foreground run; stop says where to stop it', async (t) => {
-  const runtimeDir = shortRuntimeDir(t)
-  const env = { DORA_TS_RUNTIME_DIR: runtimeDir, DORA_TS_LOG_DIR: join(runtimeDir, 'logs') }
-  const dir = t.testdir({ 'robot.yml': TICKING })
-  const run = startCli(['run', join(dir, 'robot.yml'), '--state-dir', join(dir, 'state')], { env })
-  t.teardown(() => {
-    if (run.child.exitCode === null) run.child.kill('SIGKILL')
-  })
-  await run.waitFor(/dataflow "robot" running/)
-  const cli = (...args: string[]): Promise<CliResult> => runCli(args, { env })
+  const { run, cli } = await foregroundRun(t, TICKING)
   const listed = async (): Promise<Listed> => {
     const list = await cli('list', '--json')
     t.equal(list.code, 0, list.stderr)

@@ -6,8 +6,8 @@
 import t from 'tap'
 import { join } from 'node:path'
 import { readdirSync } from 'node:fs'
-import { runCli, shortRuntimeDir, startCli, type CliResult } from './fixtures/cli.js'
-import { daemonEnv } from './fixtures/daemon-env.js'
+import { startCli } from './fixtures/cli.js'
+import { daemonEnv, foregroundRun } from './fixtures/daemon-env.js'
 import { ForegroundRunClient, foregroundRuns } from '../../runtime/cli/foreground-control.js'
 import { fixture } from '../fixtures/nodes.js'
 
@@ -163,15 +163,7 @@ t.test('Ctrl-C ends an echo with exit 0', async (t) => {
 })
 
 t.test('a foreground dora-ts run answers topic too; its files go with it', async (t) => {
-  const runtimeDir = shortRuntimeDir(t)
-  const env = { DORA_TS_RUNTIME_DIR: runtimeDir, DORA_TS_LOG_DIR: join(runtimeDir, 'logs') }
-  const dir = t.testdir({ 'robot.yml': ROBOT })
-  const run = startCli(['run', join(dir, 'robot.yml'), '--state-dir', join(dir, 'state')], { env })
-  t.teardown(() => {
-    if (run.child.exitCode === null) run.child.kill('SIGKILL')
-  })
-  await run.waitFor(/dataflow "robot" running/)
-  const cli = (...args: string[]): Promise<CliResult> => runCli(args, { env })
+  const { run, cli, env, runtimeDir } = await foregroundRun(t, ROBOT)
   const list = await cli('topic', 'list', '--json')
   t.equal(list.code, 0, list.stderr)
   t.same(
