@@ -65,6 +65,7 @@ interface Tap {
   readonly queue: TappedMessage[]
   readonly logs: Array<{ topic: string; reader: LinkLogReader }>
   skipped: number
+  /** When it was last read (ms, monotonic: the step NTP makes at boot does not close it). */
   readAt: number
   /** Closed by the run's end ({@link OutputTaps.closeAll}), with what it caught still to hand over. */
   ended: boolean
@@ -85,7 +86,7 @@ export class OutputTaps {
   record(topic: string, header: MessageHeader, payload: () => Uint8Array): void {
     const taps = this.#bySupervisorTopic.get(topic)
     if (taps === undefined) return
-    const now = Date.now()
+    const now = performance.now()
     let bytes: Uint8Array | undefined
     for (const tap of taps) {
       if (now - tap.readAt > TAP_IDLE_MS) {
@@ -106,7 +107,7 @@ export class OutputTaps {
       queue: [],
       logs: [],
       skipped: 0,
-      readAt: Date.now(),
+      readAt: performance.now(),
       ended: false,
     }
     for (const source of sources) {
@@ -128,13 +129,13 @@ export class OutputTaps {
     this.#sweep()
     const tap = this.#taps.get(id)
     if (tap === undefined) return undefined
-    tap.readAt = Date.now()
+    tap.readAt = performance.now()
     readLogs(tap)
     const messages = tap.queue.splice(0)
     const skipped = tap.skipped
     tap.skipped = 0
     // Topics read from link logs come after those recorded: in the order they were sent.
-    if (tap.topics.size > 1) messages.sort((a, b) => (BigInt(a.timestampNs) < BigInt(b.timestampNs) ? -1 : 1))
+    if (tap.topics.size > 1) messages.sort(bySendTime)
     if (!tap.ended) return { messages, skipped }
     this.#taps.delete(id)
     return { messages, skipped, ended: true }
@@ -159,7 +160,7 @@ export class OutputTaps {
   }
 
   #sweep(): void {
-    const now = Date.now()
+    const now = performance.now()
     for (const tap of [...this.#taps.values()]) if (now - tap.readAt > TAP_IDLE_MS) this.#drop(tap)
   }
 
@@ -192,6 +193,12 @@ function readLogs(tap: Tap): void {
     }
     tap.skipped += Number(reader.takeSkipped())
   }
+}
+
+function bySendTime(a: TappedMessage, b: TappedMessage): number {
+  const x = BigInt(a.timestampNs)
+  const y = BigInt(b.timestampNs)
+  return x < y ? -1 : x > y ? 1 : 0
 }
 
 function push(tap: Tap, message: TappedMessage): void {
