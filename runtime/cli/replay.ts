@@ -72,6 +72,12 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
     const { spec, replaced, notes } = withReplay(loaded, new Set(counts.keys()), { file, speed: args.speed, loop: args.loop, replace })
     const printer = createPrinter()
     for (const note of notes) printer.info(`note: ${note}`)
+    if (args.speed === 0 && replaced.length < loaded.nodes.length) {
+      // As dora says it: only the inputs the replay feeds wait for their receivers.
+      printer.info(
+        'note: at full speed only the inputs the replay feeds wait for their receivers; a live node between them may pass a burst on faster than the queue_size of the inputs it feeds holds',
+      )
+    }
     const total = [...counts.values()].reduce((a, b) => a + b, 0)
     printer.info(
       `replaying ${total} recorded message(s) of ${replaced.join(', ')} at ${args.speed === 0 ? 'full speed' : `${args.speed}x`}${args.loop ? ', looping' : ''}`,

@@ -27,7 +27,9 @@ function flow(count: number, delayMs: number): string {
     path: ${fixture('sink.mjs')}
     inputs:
       numbers: source/numbers
-      count: counter/count
+      # A replay at full speed makes only the inputs it feeds wait (backpressure): the live
+      # counter between the two then counts a burst, which a queue of 10 would drop from.
+      count: { source: counter/count, queue_size: 1000 }
 `
 }
 
