@@ -21,14 +21,15 @@ function flow(count: number, delayMs: number): string {
   - id: counter
     operator:
       javascript: ${fixture('counter.mjs')}
-      inputs: { n: source/numbers }
+      inputs: { n: { source: source/numbers, queue_size: 1000 } }
       outputs: [count]
   - id: sink
     path: ${fixture('sink.mjs')}
     inputs:
-      numbers: source/numbers
-      # A replay at full speed makes only the inputs it feeds wait (backpressure): the live
-      # counter between the two then counts a burst, which a queue of 10 would drop from.
+      # Queues that hold every message, on a loaded machine too: what is under test is the
+      # recording. (A replay at full speed makes only the inputs it feeds wait: the live counter
+      # between the two then passes a burst on, which a queue of 10 would drop from.)
+      numbers: { source: source/numbers, queue_size: 1000 }
       count: { source: counter/count, queue_size: 1000 }
 `
 }
