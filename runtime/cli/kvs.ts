@@ -11,6 +11,7 @@ import { defaultKvsDir, ENV_KVS_DIR, formatHolder, KvsStore, type KvsChange, typ
 import { createPrinter } from './output.js'
 import { byteSizeOption, CliUsageError } from './options.js'
 import { errorMessage } from '../../src/errors.js'
+import { describeValue, oneLine, utf8Text } from './value-text.js'
 import { didYouMean } from '../../src/spec/did-you-mean.js'
 
 /** Environment variable with the default `--namespace` of the kvs commands. */
@@ -40,24 +41,6 @@ interface WatchArgs extends PrefixArgs {
   count?: number | undefined
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true })
-
-/** A value as `--json` shows it: size, base64, and its text and JSON when it has them. */
-export function describeValue(bytes: Uint8Array): { bytes: number; text?: string; json?: unknown; base64: string } {
-  const base64 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
-  let text: string
-  try {
-    text = utf8.decode(bytes)
-  } catch {
-    return { bytes: bytes.byteLength, base64 }
-  }
-  try {
-    return { bytes: bytes.byteLength, text, json: JSON.parse(text) as unknown, base64 }
-  } catch {
-    return { bytes: bytes.byteLength, text, base64 }
-  }
-}
-
 /** Characters of a value `kvs ls` and `kvs watch` show before cutting it short. */
 export const PREVIEW_CHARS = 80
 
@@ -67,14 +50,10 @@ export const PREVIEW_CHARS = 80
  * get KEY` or `--json` give the whole value).
  */
 export function preview(bytes: Uint8Array): string {
-  const { text } = describeValue(bytes)
+  const text = utf8Text(bytes)
   if (text === undefined) return `<${bytes.byteLength} bytes of binary>`
-  // Control characters would break the one-line-per-key output: show those values JSON-escaped.
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
-  const shown = /[\u0000-\u001f\u007f]/.test(text) ? JSON.stringify(text) : text
-  const chars = [...shown]
-  if (chars.length <= PREVIEW_CHARS) return shown
-  return `${chars.slice(0, PREVIEW_CHARS).join('')}... (${bytes.byteLength} bytes)`
+  const { shown, cut } = oneLine(text, PREVIEW_CHARS)
+  return cut ? `${shown}... (${bytes.byteLength} bytes)` : shown
 }
 
 /**

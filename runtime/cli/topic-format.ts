@@ -6,6 +6,8 @@
  */
 import type { TappedMessage } from '../supervisor/output-taps.js'
 import { escapeForTerminal } from '../../src/security/escape.js'
+import { formatBytes } from './unit-table.js'
+import { describeValue, oneLine, utf8Text } from './value-text.js'
 
 /** Characters of a text payload shown on a message's line. */
 export const TEXT_CHARS = 160
@@ -16,8 +18,6 @@ export const HEX_BYTES = 16
 
 /** Encodings whose payload is text whatever it holds. */
 const TEXT_ENCODINGS = new Set(['json', 'utf8', 'text', 'yaml'])
-
-const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /** Element sizes of the numeric encodings the SDK's helpers declare (node-sdk/payload.ts). */
 const NUMERIC: Record<string, { size: number; read: (view: DataView, at: number) => number }> = {
@@ -36,20 +36,14 @@ export function previewBytes(message: TappedMessage): Buffer {
 /** The payload as text when it is UTF-8 (undefined when not, or when only part of it was kept and that part is not). */
 export function payloadText(message: TappedMessage): string | undefined {
   const bytes = previewBytes(message)
-  try {
-    return utf8.decode(bytes)
-  } catch {
-    // A preview may end inside a character: what comes before it is still text.
-    if (bytes.byteLength === message.bytes) return undefined
-    for (let cut = 1; cut <= 3 && cut < bytes.byteLength; cut++) {
-      try {
-        return utf8.decode(bytes.subarray(0, bytes.byteLength - cut))
-      } catch {
-        continue
-      }
-    }
-    return undefined
+  const text = utf8Text(bytes)
+  if (text !== undefined || bytes.byteLength === message.bytes) return text
+  // A preview may end inside a character: what comes before it is still text.
+  for (let cut = 1; cut <= 3 && cut < bytes.byteLength; cut++) {
+    const before = utf8Text(bytes.subarray(0, bytes.byteLength - cut))
+    if (before !== undefined) return before
   }
+  return undefined
 }
 
 /**
@@ -60,7 +54,7 @@ export function payloadText(message: TappedMessage): string | undefined {
  */
 export function formatMessage(message: TappedMessage): string {
   const time = clockTime(BigInt(message.timestampNs))
-  const head = `${time} ${message.topic} #${message.sequence} ${message.encoding || 'raw'} ${sizeOf(message.bytes)}`
+  const head = `${time} ${message.topic} #${message.sequence} ${message.encoding || 'raw'} ${formatBytes(message.bytes)}`
   const metadata = Object.keys(message.metadata).length === 0 ? '' : `  ${JSON.stringify(message.metadata)}`
   return escapeForTerminal(`${head}: ${payloadPreview(message)}${metadata}`, { keepNewlines: false })
 }
@@ -82,11 +76,8 @@ export function payloadPreview(message: TappedMessage): string {
   // Zeros and other control bytes are valid UTF-8: a raw payload full of them is binary.
   // eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
   if (text !== undefined && (TEXT_ENCODINGS.has(message.encoding) || !/[\u0000-\u0008\u000e-\u001f\u007f]/.test(text))) {
-    // eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
-    const shown = /[\u0000-\u001f\u007f]/.test(text) ? JSON.stringify(text) : text
-    const chars = [...shown]
-    if (chars.length <= TEXT_CHARS && !partial) return shown
-    return `${chars.slice(0, TEXT_CHARS).join('')}... (${sizeOf(message.bytes)})`
+    const { shown, cut } = oneLine(text, TEXT_CHARS)
+    return cut || partial ? `${shown}... (${formatBytes(message.bytes)})` : shown
   }
   const hex = [...bytes.subarray(0, HEX_BYTES)].map((b) => b.toString(16).padStart(2, '0')).join(' ')
   return `<${hex}${message.bytes > HEX_BYTES ? ' ...' : ''}>`
@@ -94,23 +85,11 @@ export function payloadPreview(message: TappedMessage): string {
 
 /** A message as `--json` prints it: the tap's fields, and its text and JSON value when it has them. */
 export function messageJson(message: TappedMessage): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...message, partial: previewBytes(message).byteLength < message.bytes }
-  const text = payloadText(message)
-  if (text !== undefined && out['partial'] === false) {
-    out['text'] = text
-    try {
-      out['json'] = JSON.parse(text) as unknown
-    } catch {
-      // Text, not JSON.
-    }
-  }
-  return out
-}
-
-function sizeOf(bytes: number): string {
-  if (bytes < 1024) return `${Math.round(bytes)} B`
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`
+  const bytes = previewBytes(message)
+  const partial = bytes.byteLength < message.bytes
+  if (partial) return { ...message, partial }
+  const { text, json } = describeValue(bytes)
+  return { ...message, partial, ...(text === undefined ? {} : { text }), ...(json === undefined ? {} : { json }) }
 }
 
 /** Local time of day with milliseconds, from nanoseconds since the epoch. */
@@ -171,6 +150,6 @@ export function formatRate(topic: string, figures: RateFigures | undefined, newM
   if (figures === undefined) return `${topic}: ${newMessages === 0 ? 'no messages yet' : 'one message so far'}`
   if (!Number.isFinite(figures.hz)) return `${topic}: ${figures.window} messages all sent at once (window ${figures.window})`
   const ms = (s: number): string => `${(s * 1000).toFixed(s < 0.001 ? 3 : 1)} ms`
-  const hz = `${figures.hz.toFixed(figures.hz < 10 ? 3 : 2)} Hz, ${sizeOf(figures.bytesPerSecond)}/s`
+  const hz = `${figures.hz.toFixed(figures.hz < 10 ? 3 : 2)} Hz, ${formatBytes(Math.round(figures.bytesPerSecond))}/s`
   return `${topic}: ${hz} (min ${ms(figures.min)}, max ${ms(figures.max)}, std dev ${ms(figures.stdDev)}, window ${figures.window})${newMessages === 0 ? ', nothing new' : ''}`
 }

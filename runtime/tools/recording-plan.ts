@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { POISON_OUTPUT } from '../../src/spec/resolve.js'
 import { DEFAULT_CONNECT_TIMEOUT_S, type CustomNodeSpec, type DataflowSpec, type InputSpec, type NodeSpec } from '../../src/spec/types.js'
 import { RecordingPlanError } from '../../src/recording/errors.js'
+import { outputKey } from '../supervisor/routing.js'
 import type { RecordingHeader } from '../../src/recording/format.js'
 
 /** The id of the node `record` adds. */
@@ -35,11 +36,11 @@ function toolNode(name: string): Pick<CustomNodeSpec, 'path' | 'runtime'> {
 }
 
 /** Every output of `spec` as inputs name it (`node/output`, `node/operator/output`), without operators' `_errors`. */
-export function topicsOf(spec: DataflowSpec): string[] {
+export function recordableTopics(spec: DataflowSpec): string[] {
   const topics: string[] = []
   for (const node of spec.nodes) {
-    if (node.kind === 'custom') topics.push(...node.outputs.map((o) => `${node.id}/${o}`))
-    else for (const op of node.operators) topics.push(...op.outputs.map((o) => (node.single ? `${node.id}/${o}` : `${node.id}/${op.id}/${o}`)))
+    if (node.kind === 'custom') topics.push(...node.outputs.map((o) => outputKey(node.id, undefined, o)))
+    else for (const op of node.operators) topics.push(...op.outputs.map((o) => outputKey(node.id, node.single ? undefined : op.id, o)))
   }
   return topics
 }
@@ -50,7 +51,7 @@ export function topicsOf(spec: DataflowSpec): string[] {
  * named {@link RECORDER_ID}.
  */
 export function withRecorder(spec: DataflowSpec, file: string, wanted: readonly string[]): { spec: DataflowSpec; topics: string[] } {
-  const all = topicsOf(spec)
+  const all = recordableTopics(spec)
   const poison = (t: string): boolean => t.endsWith(`/${POISON_OUTPUT}`)
   for (const topic of wanted) {
     if (!all.includes(topic) && !poison(topic)) {

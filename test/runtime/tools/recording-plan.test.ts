@@ -6,7 +6,7 @@
 import t from 'tap'
 import { existsSync } from 'node:fs'
 import { parseDataflow } from '../../../src/spec/load.js'
-import { RECORDER_ID, RECORDER_QUEUE, topicsOf, withRecorder, withReplay } from '../../../runtime/tools/recording-plan.js'
+import { RECORDER_ID, RECORDER_QUEUE, recordableTopics, withRecorder, withReplay } from '../../../runtime/tools/recording-plan.js'
 import { RecordingPlanError } from '../../../src/recording/errors.js'
 import type { CustomNodeSpec, OperatorNodeSpec } from '../../../src/spec/types.js'
 
@@ -39,7 +39,7 @@ const YAML = `nodes:
 const spec = parseDataflow(YAML, '/robot/dataflow.yml', { checkFiles: false })
 
 t.test('every output is a topic, as inputs name them', async (t) => {
-  t.same(topicsOf(spec), ['camera/image', 'camera/info', 'filter/clean', 'perception/detector/boxes'])
+  t.same(recordableTopics(spec), ['camera/image', 'camera/info', 'filter/clean', 'perception/detector/boxes'])
 })
 
 t.test('record adds one node with a reliable input per topic, and changes nothing else', async (t) => {
@@ -60,7 +60,7 @@ t.test('record adds one node with a reliable input per topic, and changes nothin
   t.same(JSON.parse(recorder.env['DORA_TS_RECORD_TOPICS']!), { t0: 'camera/image', t1: 'perception/detector/boxes', t2: 'filter/_errors' })
   t.equal(recorder.env['DORA_TS_RECORD_FILE'], '/tmp/r.dtsrec')
   t.equal(recorder.restart.policy, 'on-failure', 'killed, it goes on')
-  t.same(withRecorder(spec, '/tmp/r', []).topics, topicsOf(spec), 'no topics named: all of them')
+  t.same(withRecorder(spec, '/tmp/r', []).topics, recordableTopics(spec), 'no topics named: all of them')
 })
 
 t.test('a stream its receivers all take best effort is recorded best effort; anything else reliably', async (t) => {
