@@ -636,7 +636,8 @@ export class OperatorHost implements Unit {
     if (where === undefined) return undefined
     const outputs = this.spec.outputs.filter((o) => this.#sent.routes(o).length > 0)
     if (outputs.length === 0) return undefined
-    const prefix = `${randomBytes(6).toString('hex')}-`
+    // `<launch>@`: each file `.staged-<launch>@<n>` is a segment's name, kept when a commit takes it.
+    const prefix = `${randomBytes(8).toString('hex')}@`
     this.#stagePrefix = prefix
     return { dir: where.dir, prefix: `${STAGED_PREFIX}${prefix}`, threshold: Math.max(where.threshold, SPLIT_BYTES), outputs, spares: where.spares }
   }

@@ -35,7 +35,8 @@ export interface OperatorWorkerData {
   /**
    * Where to write the payloads of `threshold` bytes or more sent on `outputs` (those that go
    * through the outbox), each as `<dir>/<prefix><n>`, for the store to take as segment files
-   * (OperatorState.staging): the routing thread then renames a file instead of writing it.
+   * (OperatorState.staging): a commit then references the file as it is, the routing thread
+   * writes nothing.
    * Undefined: the host stores every payload itself.
    */
   staging?: { dir: string; prefix: string; threshold: number; outputs: string[]; spares?: SharedArrayBuffer | undefined } | undefined

@@ -113,18 +113,24 @@ const stagedOutputs = new Set(staging?.outputs ?? [])
 let staged = 0
 /** The store's spare segment files, written over instead of new ones (segment-spares.ts). */
 const spares = staging?.spares === undefined ? undefined : new SegmentSpares(staging.dir, staging.spares)
+/**
+ * A spare this worker may write over under its name: one it staged itself (its launch's prefix).
+ * Another launch's name is renamed first: the host drops what a gone launch left by its prefix.
+ */
+const ownStagedName = (name: string): boolean => staging !== undefined && name.startsWith(staging.prefix)
 
 /**
  * Write `output`'s bytes to a file of the staging folder (see OperatorWorkerData.staging), so
- * that the host's commit renames it into place instead of writing it on the routing thread;
+ * that the host's commit references that file instead of writing it on the routing thread;
  * this thread is idle most of the time. Left to the host when it cannot be written.
  */
 function stage(output: BufferedOutput): void {
   if (staging === undefined || output.data.byteLength < staging.threshold || !stagedOutputs.has(output.outputId)) return
   const path = `${staging.dir}/${staging.prefix}${++staged}`
   try {
-    writeOverSpare(spares, path, output.data)
-    output.file = path
+    // Over a spare of this launch under its name (no rename), else at `path`. A spare left
+    // half-written by a failure is this launch's: the host drops it with the launch's others.
+    output.file = writeOverSpare(spares, path, output.data, ownStagedName)
   } catch {
     rmSync(path, { force: true })
   }

@@ -59,12 +59,12 @@ export class OutboxTxn {
     for (const put of puts) {
       const source = put.file?.path ?? put.data
       if (source === undefined || this.#placed.has(source)) continue
-      const named = senderAndOrder(put.key)
-      const name = named === undefined ? undefined : segmentName(named.sender, named.order)
       if (put.file?.owned === true) {
-        if (files !== undefined && name !== undefined && files.take(name, put.file.path)) {
-          this.#prepared.add(name)
-          this.#placed.set(source, segmentPlacement(name, put.file.size))
+        // Staged by the operator's worker: a segment under the name it has.
+        const staged = files?.take(put.file.path, put.file.size)
+        if (staged !== undefined) {
+          this.#prepared.add(staged)
+          this.#placed.set(source, segmentPlacement(staged, put.file.size))
         } else {
           // Not moved ('power', another folder): the bytes, then the staged file goes.
           this.#placed.set(source, { data: readFileSync(put.file.path).subarray(0, put.file.size) })
@@ -72,6 +72,8 @@ export class OutboxTxn {
         }
         continue
       }
+      const named = senderAndOrder(put.key)
+      const name = named === undefined ? undefined : segmentName(named.sender, named.order)
       if (put.file !== undefined) {
         if (files !== undefined && name !== undefined && files.adopt(name, put.file.path, put.file.size)) {
           this.#prepared.add(name)

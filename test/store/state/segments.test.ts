@@ -93,15 +93,16 @@ t.test('a large payload is one segment file for all its receivers, unlinked afte
   t.same(store.receiverOutbox('n/c').pending('df'), [])
 })
 
-t.test("a payload its operator's worker staged is taken by a rename; one no commit took is dropped", async (t) => {
+t.test("a payload its operator's worker staged is taken under its own name; one no commit took is dropped", async (t) => {
   const dirs = dirsOf(t)
   const store = openStore(t, dirs)
   const op = store.operator('n/a')
   const staging = op.staging()
   t.ok(staging !== undefined, 'durability process with a shm folder: the worker may stage')
-  t.equal(staging!.dir, dirs.segmentDir, 'in the segment folder itself (a rename never crosses file systems)')
+  t.equal(staging!.dir, dirs.segmentDir, 'in the segment folder itself (the file stays where the worker wrote it)')
   t.equal(store.operator('n/p', { durability: 'power' }).staging(), undefined, "'power': payloads stay in LMDB, nothing is staged")
-  const staged = join(staging!.dir, `${STAGED_PREFIX}w1-1`)
+  const name = `${STAGED_PREFIX}w1@1`
+  const staged = join(staging!.dir, name)
   writeFileSync(staged, payload)
   const put = ['n/b', 'n/c'].map((receiver) => ({
     key: outboxKey(receiver, 'in', 'n/a', eventOrder(1, 0)),
@@ -109,15 +110,48 @@ t.test("a payload its operator's worker staged is taken by a rename; one no comm
     file: { path: staged, size: SIZE, owned: true },
   }))
   op.commit([], meta(1n), { put, remove: [] })
-  t.same(files(dirs.segmentDir), [SEGMENT], 'the staged file became the one segment of both entries')
+  t.same(files(dirs.segmentDir), [name], 'the staged file is the one segment of both entries, under its name')
   t.ok(Buffer.from(store.receiverOutbox('n/b').pending('df')[0]!.data).equals(payload), 'read back intact')
   // A worker that died mid-event left a file no commit took.
-  writeFileSync(join(staging!.dir, `${STAGED_PREFIX}w1-2`), payload)
-  writeFileSync(join(staging!.dir, `${STAGED_PREFIX}w2-1`), payload)
-  op.dropStaged('w1-')
-  t.same(files(dirs.segmentDir), [`${STAGED_PREFIX}w2-1`, SEGMENT].sort(), "only that worker's leftovers go")
+  writeFileSync(join(staging!.dir, `${STAGED_PREFIX}w1@2`), payload)
+  writeFileSync(join(staging!.dir, `${STAGED_PREFIX}w2@1`), payload)
+  op.dropStaged('w1@')
+  t.same(files(dirs.segmentDir), [`${STAGED_PREFIX}w2@1`, name].sort(), "only that worker's leftovers go, not the segment a commit took")
   store.close()
-  t.same(files(dirs.segmentDir), [SEGMENT], 'close() drops what is still staged, the committed segment stays')
+  t.same(files(dirs.segmentDir), [name], 'close() drops what is still staged, the committed segment stays')
+  const again = openStore(t, dirs)
+  t.same(files(dirs.segmentDir), [name], 'reopened: the sweep keeps the referenced segment')
+  const b = again.receiverOutbox('n/b')
+  const [entry] = b.pending('df')
+  t.ok(Buffer.from(entry!.data).equals(payload), 'and the entry reads it after the reopen')
+  b.discard([entry!.key])
+  const c = again.receiverOutbox('n/c')
+  c.discard(c.pending('df').map((e) => e.key))
+  t.same(files(dirs.segmentDir), [name], 'let go once both receivers consumed it: kept as a spare under its name')
+  again.close()
+  t.notOk(existsSync(dirs.segmentDir), 'which close() removes with the folder')
+})
+
+t.test('a staged file that is not a segment name, or not in the folder, is read and stored as bytes', async (t) => {
+  const dirs = dirsOf(t)
+  const store = openStore(t, dirs)
+  const op = store.operator('n/a')
+  const staging = op.staging()!
+  const elsewhere = join(dirs.root, `${STAGED_PREFIX}w1@1`)
+  const unnamed = join(staging.dir, `${STAGED_PREFIX}w1-2`)
+  writeFileSync(elsewhere, payload)
+  writeFileSync(unnamed, payload)
+  const put = [elsewhere, unnamed].map((path, i) => ({
+    key: outboxKey('n/b', 'in', 'n/a', eventOrder(1, i)),
+    value: encodeOutboxHeader(header(`n/a:1.${i}`)),
+    file: { path, size: SIZE, owned: true },
+  }))
+  op.commit([], meta(1n), { put, remove: [] })
+  t.same(files(dirs.segmentDir), [], 'no segment: both went into LMDB, and their files are gone')
+  t.notOk(existsSync(elsewhere), 'the file outside the folder was removed once read')
+  const entries = store.receiverOutbox('n/b').pending('df')
+  t.equal(entries.length, 2)
+  for (const e of entries) t.ok(Buffer.from(e.data).equals(payload), 'read back intact')
 })
 
 t.test('a small payload, durability power, and a threshold of 0 keep the bytes in LMDB', async (t) => {
