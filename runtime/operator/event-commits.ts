@@ -14,7 +14,7 @@ import type { OperatorState } from '../../src/store/state/store.js'
 import { eventOrder, initOrder, SPLIT_BYTES } from '../../src/store/state/outbox.js'
 import type { Deliveries, InFlight } from './deliveries.js'
 import type { BufferedOutput, StateWrite } from './messages.js'
-import { consumedKey, discardConsumed } from './outbox.js'
+import { consumedKey, consumedSegment, discardConsumed } from './outbox.js'
 import type { SentMessages } from './sent-messages.js'
 import { commitEvent, commitEventLater, type EventCommit, type SentMessage } from './state-commit.js'
 
@@ -78,6 +78,7 @@ export class EventCommits {
     // After committed(): the meta it carries is the one with this event.
     const commit = this.#eventCommit(writes, sent, consumed)
     commit.consumedInline = consumed !== undefined && inlineEntry(inFlight)
+    if (consumed !== undefined && !commit.consumedInline) commit.consumedSegment = consumedSegment(inFlight.item)
     commitEventLater(this.#state, commit, (failure) => {
       if (failure !== undefined) {
         this.#fail(failure)

@@ -23,10 +23,14 @@ export interface OnlyEntry {
   key: Buffer
 }
 
-/** What {@link orders} keeps of a message: its sort key, and the key of its only entry if known. */
+/**
+ * What {@link orders} keeps of a message: its sort key, the key of its only entry if known, and
+ * the segment its entries reference if the commit that put them said (OutboxPut.file.segment).
+ */
 interface OrderRecord {
   order: string
   only: OnlyEntry | undefined
+  segment: string | undefined
 }
 
 /**
@@ -39,10 +43,20 @@ const orders = new WeakMap<MessageHeader, OrderRecord>()
 /**
  * Remember the outbox sort key of a message about to be routed; `only`: the entry of its only
  * receiver, whose key the commit built already (the receiver's commit deletes it by that key:
- * building it again from four strings was ~1 us a message on the routing thread).
+ * building it again from four strings was ~1 us a message on the routing thread). `segment`:
+ * the segment file its entries reference, when its commit made one of a staged payload.
  */
-export function rememberOrder(header: MessageHeader, order: string, only?: OnlyEntry): void {
-  orders.set(header, { order, only })
+export function rememberOrder(header: MessageHeader, order: string, only?: OnlyEntry, segment?: string): void {
+  orders.set(header, { order, only, segment })
+}
+
+/**
+ * The segment the outbox entry of `item` references, when the commit that put it in this
+ * process said (its consumer then deletes the entry without reading the reference), else
+ * undefined.
+ */
+export function consumedSegment(item: DeliveredEvent): string | undefined {
+  return item.type === 'input' ? orders.get(item.header)?.segment : undefined
 }
 
 /**

@@ -76,7 +76,8 @@ export class SentMessages {
     // Only a message some receiver consumes from the outbox has an entry to find again: one
     // for best-effort receivers alone has none (a best-effort receiver of a message that also
     // went into the outbox for others deletes a key that was never written: nothing happens).
-    if (message.only !== undefined || this.routes(message.header.outputId).length > 0) rememberOrder(message.header, message.order, message.only)
+    if (message.only !== undefined || this.routes(message.header.outputId).length > 0)
+      rememberOrder(message.header, message.order, message.only, message.placed?.segment)
     // Its only receiver may move the bytes into its worker (see input-transfer.ts): this host
     // no longer needs them, and the outbox has them.
     // Only bytes that would be transferred (input-transfer.ts): a WeakSet entry per small message

@@ -26,6 +26,8 @@ export interface SentMessage {
   only?: OnlyEntry | undefined
   /** The file its worker wrote its bytes to (BufferedOutput.file): the store takes it as the segment. */
   file?: string | undefined
+  /** That file as put in the outbox: its commit sets the segment it became (OutboxPut.file.segment). */
+  placed?: { segment?: string | undefined } | undefined
 }
 
 /** What one event (or one launch's init) did, to commit. */
@@ -40,6 +42,8 @@ export interface EventCommit {
   consumed: Buffer | undefined
   /** That entry holds its payload behind its header (OutboxChange.removeInline). */
   consumedInline?: boolean | undefined
+  /** That entry references this segment (OutboxChange.removeSegment). */
+  consumedSegment?: string | undefined
   meta: OperatorMeta
 }
 
@@ -87,7 +91,13 @@ function outboxChange(commit: EventCommit): OutboxChange | undefined {
   const { writes, sent, consumed } = commit
   if (writes.length === 0 && sent.length === 0 && consumed === undefined) return undefined
   const inline = consumed !== undefined && commit.consumedInline === true
-  const outbox: OutboxChange = { put: [], remove: consumed === undefined || inline ? [] : [consumed], removeInline: inline ? [consumed] : undefined }
+  const segment = consumed === undefined || inline ? undefined : commit.consumedSegment
+  const outbox: OutboxChange = {
+    put: [],
+    remove: consumed === undefined || inline || segment !== undefined ? [] : [consumed],
+    removeInline: inline ? [consumed] : undefined,
+    removeSegment: consumed !== undefined && segment !== undefined ? [{ key: consumed, name: segment }] : undefined,
+  }
   for (const message of sent) {
     const routes = commit.routes(message.header.outputId)
     if (routes.length === 0) continue
@@ -96,6 +106,7 @@ function outboxChange(commit: EventCommit): OutboxChange | undefined {
         ? encodeOutboxValue(message.header, message.data)
         : { value: encodeOutboxHeader(message.header), file: { path: message.file, size: message.data.byteLength, owned: true } }
     for (const route of routes) outbox.put.push({ key: outboxKey(route.receiver, route.inputId, commit.sender, message.order), ...stored })
+    message.placed = stored.file
     // Its receiver's commit deletes the entry by this very key (outbox.ts consumedKey).
     if (routes.length === 1) {
       const route = routes[0] as OutboxRoute

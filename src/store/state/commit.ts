@@ -233,6 +233,7 @@ export function writeCommit(db: Bytes, meta: Bytes, commit: EncodedCommit, outbo
     const { db: outboxDb, txn } = outboxWrites
     for (const key of outbox.remove) txn.remove(outboxDb, key)
     if (outbox.removeInline !== undefined) for (const key of outbox.removeInline) txn.removeInline(outboxDb, key)
+    if (outbox.removeSegment !== undefined) for (const { key, name } of outbox.removeSegment) txn.removeSegment(outboxDb, key, name)
     for (const put of outbox.put) txn.put(outboxDb, put)
   }
 }

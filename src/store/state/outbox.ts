@@ -64,10 +64,11 @@ export interface OutboxPut {
   /**
    * Instead of `data`: the payload is this file (a custom node's shared-memory segment), which
    * the store adopts as its segment without copying, or reads when it cannot (see segments.ts).
-   * `owned`: a file an operator's worker staged for the store (SegmentFiles.take): moved,
-   * not linked, and removed once read when it cannot be moved.
+   * `owned`: a file an operator's worker staged for the store (SegmentFiles.take): kept
+   * where it is, or read and removed when it cannot be. `segment`: set by the commit that puts
+   * it, the name of the segment an owned file became (undefined: its bytes went into LMDB).
    */
-  file?: { path: string; size: number; owned?: boolean | undefined } | undefined
+  file?: { path: string; size: number; owned?: boolean | undefined; segment?: string | undefined } | undefined
 }
 
 /** Outbox changes committed with an event: entries to add, keys to delete. */
@@ -79,6 +80,12 @@ export interface OutboxChange {
    * operator's message under {@link SPLIT_BYTES}): no payload key or segment to look for.
    */
   removeInline?: Buffer[] | undefined
+  /**
+   * Keys to delete whose entries are known to reference segment `name` (an operator's staged
+   * payload, put in this process: OutboxPut.file.segment): no payload key, and no read of the
+   * reference to learn its name.
+   */
+  removeSegment?: Array<{ key: Buffer; name: string }> | undefined
 }
 
 function hex(n: number, width: number): string {

@@ -172,7 +172,11 @@ export class SegmentFiles {
    * a crash before the unlink leaves a file nothing references, swept on the next open.
    */
   release(name: string, later = false): void {
-    const left = (this.#refs.get(name) ?? 0) - 1
+    const count = this.#refs.get(name)
+    // No entry references it (counted on open and at every put): a second release of one
+    // message's segment lets nothing go again (the spare pool must never hold a file twice).
+    if (count === undefined) return
+    const left = count - 1
     if (left > 0) {
       this.#refs.set(name, left)
       return

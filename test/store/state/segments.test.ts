@@ -6,9 +6,9 @@ import { promisify } from 'node:util'
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { StateError } from '../../../src/store/state/errors.js'
-import { encodeOutboxHeader, encodeOutboxValue, eventOrder, outboxKey } from '../../../src/store/state/outbox.js'
+import { encodeOutboxHeader, encodeOutboxValue, eventOrder, outboxKey, type OutboxPut } from '../../../src/store/state/outbox.js'
 import { segmentName, STAGED_PREFIX } from '../../../src/store/state/segments.js'
-import { SPARE_PREFIX } from '../../../src/store/state/segment-spares.js'
+import { SegmentSpares, SPARE_PREFIX } from '../../../src/store/state/segment-spares.js'
 import { StateStore, type StateStoreOptions } from '../../../src/store/state/store.js'
 import type { MessageHeader } from '../../../src/events.js'
 import { waitFor } from '../../fixtures/wait-for.js'
@@ -130,6 +130,40 @@ t.test("a payload its operator's worker staged is taken under its own name; one 
   t.same(files(dirs.segmentDir), [name], 'let go once both receivers consumed it: kept as a spare under its name')
   again.close()
   t.notOk(existsSync(dirs.segmentDir), 'which close() removes with the folder')
+})
+
+t.test('a commit names the segment a staged payload became, and its consumer deletes the entry by that name', async (t) => {
+  const dirs = dirsOf(t)
+  const store = openStore(t, dirs)
+  const op = store.operator('n/a')
+  const staging = op.staging()!
+  const name = `${STAGED_PREFIX}w1@1`
+  writeFileSync(join(staging.dir, name), payload)
+  const file: NonNullable<OutboxPut['file']> = { path: join(staging.dir, name), size: SIZE, owned: true }
+  const put = ['n/b', 'n/c'].map((receiver) => ({
+    key: outboxKey(receiver, 'in', 'n/a', eventOrder(1, 0)),
+    value: encodeOutboxHeader(header('n/a:1.0')),
+    file,
+  }))
+  op.commit([], meta(1n), { put, remove: [] })
+  t.equal(put[0]!.file.segment, name, 'the commit says which segment the file became')
+  const consume = (receiver: string, n: bigint): void =>
+    store.operator(receiver).commit([], meta(n), { put: [], remove: [], removeSegment: [{ key: put[receiver === 'n/b' ? 0 : 1]!.key, name }] })
+  consume('n/b', 1n)
+  t.same(store.receiverOutbox('n/b').pending('df'), [], "n/b's entry is gone")
+  t.same(files(dirs.segmentDir), [name], 'the file stays: n/c still has it')
+  t.ok(Buffer.from(store.receiverOutbox('n/c').pending('df')[0]!.data).equals(payload), 'and reads it whole')
+  consume('n/c', 1n)
+  t.same(store.receiverOutbox('n/c').pending('df'), [], "n/c's entry is gone")
+  // A second release of the same segment (the entry was gone already) must not let it go twice.
+  consume('n/c', 2n)
+  const pool = new SegmentSpares(staging.dir, staging.spares)
+  t.same([...pool.names()], [name], 'the consumed file waits in the spare pool, under its name')
+  const keep = (): boolean => true
+  t.equal(pool.claim(join(staging.dir, 'x'), SIZE, keep)?.path, join(staging.dir, name), 'one writer gets it')
+  t.equal(pool.claim(join(staging.dir, 'y'), SIZE, keep), undefined, 'and no second one: it was in the pool once')
+  store.close()
+  t.notOk(existsSync(dirs.segmentDir), 'nothing left once closed')
 })
 
 t.test('a staged file that is not a segment name, or not in the folder, is read and stored as bytes', async (t) => {
