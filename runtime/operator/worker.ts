@@ -3,7 +3,6 @@
  * and runs its handlers one event at a time, reporting `done` after each so the host knows the
  * event completed. Runs on the worker thread: imports only the SDK and types, never the host.
  */
-import { rmSync } from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
 import { pathToFileURL } from 'node:url'
 import { format } from 'node:util'
@@ -128,11 +127,11 @@ function stage(output: BufferedOutput): void {
   if (staging === undefined || output.data.byteLength < staging.threshold || !stagedOutputs.has(output.outputId)) return
   const path = `${staging.dir}/${staging.prefix}${++staged}`
   try {
-    // Over a spare of this launch under its name (no rename), else at `path`. A spare left
-    // half-written by a failure is this launch's: the host drops it with the launch's others.
+    // Over a spare of this launch under its name (no rename), else at `path`; a file it could
+    // not write is removed there. The host then stores the bytes.
     output.file = writeOverSpare(spares, path, output.data, ownStagedName)
   } catch {
-    rmSync(path, { force: true })
+    // Nothing to undo.
   }
 }
 

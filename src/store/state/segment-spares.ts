@@ -194,19 +194,25 @@ export class SegmentSpares {
  * (cut to `data`'s size after), else into a new file at `path`. Returns the file written:
  * `path`, or a spare that kept its name because `mayKeep` allowed it (see
  * {@link SegmentSpares.claim}). A file already at `path` (an attempt that never committed) is
- * replaced either way.
+ * replaced either way. Throws when it cannot be written (a full tmpfs), the file removed.
  */
 export function writeOverSpare(spares: SegmentSpares | undefined, path: string, data: Uint8Array, mayKeep?: (name: string) => boolean): string {
   const spare = spares?.claim(path, data.byteLength, mayKeep)
   const target = spare?.path ?? path
-  const fd = openSync(target, spare === undefined ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC : constants.O_WRONLY, 0o600)
   try {
-    for (let written = 0; written < data.byteLength;) written += writeSync(fd, data, written, data.byteLength - written, written)
-    // Whatever the spare held past this payload goes (always: the size the pool recorded is
-    // not checked against the file, and a reader checks the file's size against the entry's).
-    if (spare !== undefined) ftruncateSync(fd, data.byteLength)
-  } finally {
-    closeSync(fd)
+    const fd = openSync(target, spare === undefined ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC : constants.O_WRONLY, 0o600)
+    try {
+      for (let written = 0; written < data.byteLength; ) written += writeSync(fd, data, written, data.byteLength - written, written)
+      // Whatever the spare held past this payload goes (always: the size the pool recorded is
+      // not checked against the file, and a reader checks the file's size against the entry's).
+      if (spare !== undefined) ftruncateSync(fd, data.byteLength)
+    } finally {
+      closeSync(fd)
+    }
+  } catch (err) {
+    // Half written, under a name nothing references: not left for the next sweep.
+    unlinkQuietly(target)
+    throw err
   }
   return target
 }
