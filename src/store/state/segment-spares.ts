@@ -202,7 +202,7 @@ export function writeOverSpare(spares: SegmentSpares | undefined, path: string, 
   try {
     const fd = openSync(target, spare === undefined ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC : constants.O_WRONLY, 0o600)
     try {
-      for (let written = 0; written < data.byteLength; ) written += writeSync(fd, data, written, data.byteLength - written, written)
+      for (let written = 0; written < data.byteLength;) written += writeSync(fd, data, written, data.byteLength - written, written)
       // Whatever the spare held past this payload goes (always: the size the pool recorded is
       // not checked against the file, and a reader checks the file's size against the entry's).
       if (spare !== undefined) ftruncateSync(fd, data.byteLength)
