@@ -205,3 +205,23 @@ t.test("a consumed staged segment waits in the pool under its name: its retired 
   files.close()
   t.notOk(existsSync(shm), 'close() removes what is left, then the folder')
 })
+
+t.test("a staged segment let go while a snapshot holds the unlinks stays through its launch's clean-up", async (t) => {
+  const root = t.testdir({ shm: {}, store: {} })
+  const shm = join(root, 'shm')
+  const files = new SegmentFiles(shm, join(root, 'store'))
+  const dir = files.stagingDir()!
+  writeFileSync(join(dir, '.staged-aa@1'), Buffer.alloc(70_000, 3))
+  const name = files.take(join(dir, '.staged-aa@1'), 70_000)!
+  files.retain(name)
+  files.pin()
+  files.release(name)
+  files.dropStaged('aa@')
+  t.ok(existsSync(join(shm, name)), 'held for the snapshot, which may reference it: not dropped')
+  t.same([...files.spares!.names()], [], 'nor pooled yet')
+  files.unpin()
+  t.same([...files.spares!.names()], [name], 'let go when the snapshot is done: pooled under its name')
+  files.close()
+  t.notOk(existsSync(shm))
+})
+
