@@ -224,4 +224,3 @@ t.test("a staged segment let go while a snapshot holds the unlinks stays through
   files.close()
   t.notOk(existsSync(shm))
 })
-
