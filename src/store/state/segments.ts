@@ -192,13 +192,7 @@ export class SegmentFiles {
       this.#deferred.add(name)
       return
     }
-    const staged = this.#stagedSizes.get(name)
-    if (staged !== undefined) {
-      this.#stagedSizes.delete(name)
-      if (this.spares?.offer(name, staged, true) !== true) this.#unlinkNowOrLater(name, later)
-      return
-    }
-    const stat = this.dir === undefined ? undefined : statSync(join(this.dir, name), { throwIfNoEntry: false })
+    const stat = this.#fileOf(name)
     if (this.#recycle(name, stat)) return
     // Another name still holds the file (an adopted custom node's segment, named in its run's
     // folder until its receivers are done): removing this one frees no page, so it costs
@@ -211,13 +205,21 @@ export class SegmentFiles {
     if (stat !== undefined && stat.nlink > 1) {
       this.#unlink(name)
       if (origin !== undefined) this.onAdoptedLetGo?.(origin)
-    } else this.#unlinkNowOrLater(name, later)
+    } else if (later) this.#unlinkLater(name)
+    else this.#unlink(name)
   }
 
-  /** Unlink `name`, now or on the thread pool. */
-  #unlinkNowOrLater(name: string, later: boolean): void {
-    if (later) this.#unlinkLater(name)
-    else this.#unlink(name)
+  /**
+   * The size and link count of segment `name`'s file in the shm folder, if it is there. A staged
+   * payload taken in this process needs no stat: nothing links it, and its size is known.
+   */
+  #fileOf(name: string): Pick<Stats, 'size' | 'nlink'> | undefined {
+    const staged = this.#stagedSizes.get(name)
+    if (staged !== undefined) {
+      this.#stagedSizes.delete(name)
+      return { size: staged, nlink: 1 }
+    }
+    return this.dir === undefined ? undefined : statSync(join(this.dir, name), { throwIfNoEntry: false })
   }
 
   /**
@@ -226,7 +228,7 @@ export class SegmentFiles {
    * whose only name this is (an adopted custom node's segment may still be read through its
    * run's name). False: unlink it.
    */
-  #recycle(name: string, stat: Stats | undefined): boolean {
+  #recycle(name: string, stat: Pick<Stats, 'size' | 'nlink'> | undefined): boolean {
     if (this.spares === undefined || this.dir === undefined) return false
     if (stat === undefined || stat.nlink !== 1) return false
     return this.spares.offer(name, stat.size, name.startsWith(STAGED_PREFIX))
