@@ -90,13 +90,12 @@ function failureOf(err: unknown): string {
 function outboxChange(commit: EventCommit): OutboxChange | undefined {
   const { writes, sent, consumed } = commit
   if (writes.length === 0 && sent.length === 0 && consumed === undefined) return undefined
-  const inline = consumed !== undefined && commit.consumedInline === true
-  const segment = consumed === undefined || inline ? undefined : commit.consumedSegment
-  const outbox: OutboxChange = {
-    put: [],
-    remove: consumed === undefined || inline || segment !== undefined ? [] : [consumed],
-    removeInline: inline ? [consumed] : undefined,
-    removeSegment: consumed !== undefined && segment !== undefined ? [{ key: consumed, name: segment }] : undefined,
+  const outbox: OutboxChange = { put: [], remove: [] }
+  // The consumed entry, deleted the cheapest way what is known of it allows.
+  if (consumed !== undefined) {
+    if (commit.consumedInline === true) outbox.removeInline = [consumed]
+    else if (commit.consumedSegment !== undefined) outbox.removeSegment = [{ key: consumed, name: commit.consumedSegment }]
+    else outbox.remove.push(consumed)
   }
   for (const message of sent) {
     const routes = commit.routes(message.header.outputId)
