@@ -18,7 +18,7 @@ import { createPrinter } from './output.js'
 import { table } from './unit-table.js'
 import { formatMessage, formatRate, messageJson, rateOf, type Stamp } from './topic-format.js'
 import { escapeForTerminal } from '../../src/security/escape.js'
-import { POISON_OUTPUT } from '../../src/spec/resolve.js'
+import { isPoisonTopic } from '../../src/spec/resolve.js'
 
 /** How often a tap is read while it keeps up. */
 const POLL_MS = 100
@@ -66,7 +66,7 @@ const listCommand: CommandModule<TopicArgs, ListArgs> = {
       process.stdout.write(`${JSON.stringify(topics.map(({ logDir: _, ...t }) => t))}\n`)
       return
     }
-    const rows = topics.filter((t) => !t.topic.endsWith(`/${POISON_OUTPUT}`) || t.receivers.length > 0)
+    const rows = topics.filter((t) => !isPoisonTopic(t.topic) || t.receivers.length > 0)
     process.stdout.write(
       escapeForTerminal(
         table(

@@ -10,7 +10,7 @@ import type { DataflowRun } from '../supervisor/dataflow-run.js'
 import type { TappedMessage } from '../supervisor/output-taps.js'
 import type { TopicInfo } from '../supervisor/topics.js'
 import { TopicNotTappableError, UnknownTopicError } from './errors.js'
-import { POISON_OUTPUT } from '../../src/spec/resolve.js'
+import { isPoisonTopic } from '../../src/spec/resolve.js'
 
 /** The commands of {@link TopicService} (their fields are checked by runtime/daemon/requests.ts). */
 export const TOPIC_COMMANDS = ['topics', 'tap', 'tap-read', 'tap-close'] as const
@@ -118,7 +118,7 @@ export function topicsToTap(run: DataflowRun, dataflowName: string, wanted: read
     }
     throw new UnknownTopicError(`dataflow "${dataflowName}" has no output "${name}"`, {
       hint: `Its outputs are: ${all
-        .filter((t) => !t.topic.endsWith(`/${POISON_OUTPUT}`))
+        .filter((t) => !isPoisonTopic(t.topic))
         .map((t) => t.topic)
         .join(', ')} (dora-ts topic list ${dataflowName}). Name one as inputs do: node/output, or node/operator/output.`,
     })

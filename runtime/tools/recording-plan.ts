@@ -10,7 +10,7 @@
  */
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { POISON_OUTPUT } from '../../src/spec/resolve.js'
+import { isPoisonTopic, POISON_OUTPUT } from '../../src/spec/resolve.js'
 import { DEFAULT_CONNECT_TIMEOUT_S, type CustomNodeSpec, type DataflowSpec, type InputSpec, type NodeSpec } from '../../src/spec/types.js'
 import { RecordingPlanError } from '../../src/recording/errors.js'
 import { outputKey } from '../supervisor/routing.js'
@@ -52,9 +52,8 @@ export function recordableTopics(spec: DataflowSpec): string[] {
  */
 export function withRecorder(spec: DataflowSpec, file: string, wanted: readonly string[]): { spec: DataflowSpec; topics: string[] } {
   const all = recordableTopics(spec)
-  const poison = (t: string): boolean => t.endsWith(`/${POISON_OUTPUT}`)
   for (const topic of wanted) {
-    if (!all.includes(topic) && !poison(topic)) {
+    if (!all.includes(topic) && !isPoisonTopic(topic)) {
       throw new RecordingPlanError(`dataflow "${spec.name}" has no output "${topic}" to record`, {
         hint: `Its outputs are: ${all.join(', ') || 'none'}. Name them as inputs do: node/output, or node/operator/output.`,
       })

@@ -44,6 +44,11 @@ export const RESTART_DEFAULTS = {
  */
 export const POISON_OUTPUT = '_errors'
 
+/** Whether `topic` (an output as inputs name it: `node/output`, `node/operator/output`) is an operator's {@link POISON_OUTPUT}. */
+export function isPoisonTopic(topic: string): boolean {
+  return topic.endsWith(`/${POISON_OUTPUT}`)
+}
+
 export const DEFAULT_HEALTH_CHECK_INTERVAL = 5
 export const DEFAULT_MAX_REDELIVERIES = 3
 export const DEFAULT_DURABILITY: Durability = 'process'
