@@ -8,7 +8,7 @@
  */
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fixture } from '../fixtures/nodes.js'
@@ -16,6 +16,7 @@ import { shortRuntimeDir } from '../e2e/fixtures/cli.js'
 import { waitFor } from '../fixtures/wait-for.js'
 import { shmRoot } from '../../src/transport/shm-dir.js'
 import { linkLogBytes } from '../fixtures/link-log-files.js'
+import { completeLines } from '../fixtures/jsonl.js'
 import { sourceDir } from '../fixtures/paths.js'
 
 const CHILD = join(sourceDir(import.meta.url), 'fixtures', 'supervisor-child.mjs')
@@ -29,10 +30,6 @@ interface Record {
   redelivered: boolean
   /** The source process that sent it (run and restart: TAG_SENDER). */
   sender: string
-}
-
-function lines(file: string): string[] {
-  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []
 }
 
 /** Bytes of the link log files under this test's shm root. */
@@ -65,8 +62,8 @@ ${chains
   .join('')}`,
   )
   const runtimeDir = shortRuntimeDir(t)
-  const confirmed = (c: (typeof chains)[number]): Set<number> => new Set(lines(c.progress).map(Number))
-  const got = (c: (typeof chains)[number]): Record[] => lines(c.sink).map((l) => JSON.parse(l) as Record)
+  const confirmed = (c: (typeof chains)[number]): Set<number> => new Set(completeLines(c.progress).map(Number))
+  const got = (c: (typeof chains)[number]): Record[] => completeLines(c.sink).map((l) => JSON.parse(l) as Record)
 
   const runChild = async (until: (out: string[]) => boolean, signal: NodeJS.Signals): Promise<string[]> => {
     const child = spawn(process.execPath, [CHILD, file], { env: { ...process.env, RUNTIME_DIR: runtimeDir }, stdio: ['ignore', 'pipe', 'inherit'] })

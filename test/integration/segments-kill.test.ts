@@ -7,7 +7,7 @@
  * operators, and no segment is left once the last run consumed everything.
  */
 import t from 'tap'
-import { readJsonl } from '../fixtures/jsonl.js'
+import { completeLines, readJsonl } from '../fixtures/jsonl.js'
 import { spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -116,7 +116,7 @@ t.test('supervisor SIGKILLs mid-burst of 256 KiB payloads: every confirmed paylo
     return lines
   }
 
-  const confirmedIndexes = (): Set<number> => new Set(existsSync(progress) ? readFileSync(progress, 'utf8').split('\n').filter(Boolean).map(Number) : [])
+  const confirmedIndexes = (): Set<number> => new Set(completeLines(progress).map(Number))
   const sinkIndexes = (): Set<number> => new Set(records(sinkFile).map((r) => r.index))
   for (let kill = 1; kill <= 3; kill++) {
     // Mid-burst: the held sink took its one input of this run, the source has had more sends

@@ -1,7 +1,7 @@
 /** The spare worker an operator keeps after a crash: started ahead, module imported, used by the next restart. */
 import t from 'tap'
-import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { completeLines } from '../../fixtures/jsonl.js'
 import { fixture } from '../../fixtures/nodes.js'
 import { waitFor } from '../../fixtures/wait-for.js'
 import { dump, startInProcess } from '../../integration/fixtures/in-process.js'
@@ -24,7 +24,7 @@ t.test('after a crash an operator keeps a spare thread that imports its module a
     { dir },
   )
   const host = [...flow.run.units.values()].find((u) => u.key.startsWith('op')) as OperatorHost
-  const threads = (): number[] => (existsSync(imports) ? readFileSync(imports, 'utf8').trim().split('\n').map(Number) : [])
+  const threads = (): number[] => completeLines(imports).map(Number)
   t.equal(threads().length, 1, 'one import at start: no spare before any crash')
   host.crash('crash on purpose (test)')
   await waitFor(() => host.restartCount === 1 && host.status === 'running', { what: 'the first restart', detail: () => dump(flow.logs) })
