@@ -10,13 +10,14 @@
 import type { Argv, CommandModule } from 'yargs'
 import { withConnection } from './connect.js'
 import { ForegroundRunClient } from './foreground-control.js'
-import { DaemonNotRunningError } from '../daemon/errors.js'
+import { DaemonNotRunningError, UnknownDataflowError } from '../daemon/errors.js'
 import type { TapReadReply, TapReply } from '../daemon/topic-requests.js'
 import type { TopicInfo } from '../supervisor/topics.js'
 import { CliUsageError, byteSizeOption, durationOption, wholeNumberOption } from './options.js'
 import { createPrinter } from './output.js'
 import { table } from './unit-table.js'
 import { formatMessage, formatRate, messageJson, rateOf, type Stamp } from './topic-format.js'
+import type { ControlClient } from '../control/client.js'
 import { escapeForTerminal } from '../../src/security/escape.js'
 import { isPoisonTopic } from '../../src/spec/resolve.js'
 
@@ -160,7 +161,7 @@ async function follow(
 ): Promise<void> {
   const printer = createPrinter()
   await withConnection(args.dataflow, async (client) => {
-    const opened = await client.request<TapReply>('tap', { target: args.dataflow, topics: args.topics, previewBytes })
+    let opened = await client.request<TapReply>('tap', { target: args.dataflow, topics: args.topics, previewBytes })
     const controller = new AbortController()
     const stop = (): void => controller.abort()
     process.once('SIGINT', stop)
@@ -179,6 +180,21 @@ async function follow(
           return
         }
         if (read.skipped > 0) printer.error(`${read.skipped} message(s) passed while this command fell behind; they are not shown`)
+        if (read.dropped === true) {
+          // Suspended (Ctrl-Z), its terminal paused (Ctrl-S) or the machine asleep: the
+          // supervisor took the tap for one whose command was killed. The dataflow runs on, so
+          // does this command, saying what it could not show.
+          const again = await tapAgain(client, opened, args.topics, previewBytes)
+          if (again === undefined) {
+            printer.info('the tap ended: its dataflow ended')
+            return
+          }
+          printer.error(
+            'this command read nothing for too long (suspended, or its terminal paused), so the supervisor closed its tap; tapping again: messages sent meanwhile are not shown',
+          )
+          opened = again
+          continue
+        }
         if (!take(read.messages, opened.topics, read.ended !== undefined)) return
         if (read.ended !== undefined) {
           printer.info(`the tap ended: ${read.ended}`)
@@ -202,6 +218,16 @@ async function follow(
       await client.request('tap-close', { tap: opened.tap }).catch(() => {})
     }
   })
+}
+
+/** A new tap on the run `opened` tapped; undefined when that run has ended meanwhile. */
+async function tapAgain(client: ControlClient, opened: TapReply, topics: string[], previewBytes: number): Promise<TapReply | undefined> {
+  try {
+    return await client.request<TapReply>('tap', { target: opened.dataflowId, topics, previewBytes })
+  } catch (err) {
+    if (err instanceof UnknownDataflowError || (client instanceof ForegroundRunClient && err instanceof DaemonNotRunningError)) return undefined
+    throw err
+  }
 }
 
 export const topicCommand: CommandModule<object, TopicArgs> = {

@@ -49,7 +49,7 @@ export class TopicService {
         const topics = topicsToTap(found.run, found.name, args['topics'] as string[])
         const tap = found.run.openTap(topics, (args['previewBytes'] as number | undefined) ?? 256)
         this.#taps.set(tap, found)
-        return { tap, topics }
+        return { tap, topics, dataflowId: found.run.id }
       }
       case 'tap-read':
         return this.#read(String(args['tap']))
@@ -67,7 +67,8 @@ export class TopicService {
     const read = found?.run.readTap(tap)
     if (found === undefined || read === undefined) {
       this.#taps.delete(tap)
-      return { messages: [], skipped: 0, ended: found?.run.finished === true ? 'its dataflow ended' : 'the supervisor closed the tap' }
+      if (found?.run.finished === true) return { messages: [], skipped: 0, ended: 'its dataflow ended' }
+      return { messages: [], skipped: 0, ended: 'the supervisor closed the tap', dropped: true }
     }
     if (read.ended !== true) return { messages: read.messages, skipped: read.skipped }
     this.#taps.delete(tap)
@@ -79,6 +80,8 @@ export class TopicService {
 export interface TapReply {
   tap: string
   topics: TopicInfo[]
+  /** The run tapped: a tap opened again (after {@link TapReadReply.dropped}) names it, not "the only one". */
+  dataflowId: string
 }
 
 /** What `tap-read` answers. */
@@ -87,6 +90,11 @@ export interface TapReadReply {
   skipped: number
   /** Set once the tap is closed: why (its dataflow ended, or it was not read for too long). */
   ended?: string | undefined
+  /**
+   * The tap was closed while its dataflow may run on (it went unread for too long, or the
+   * supervisor that held it was restarted): a new one can be opened.
+   */
+  dropped?: true | undefined
 }
 
 /**

@@ -14,8 +14,8 @@
  * best-effort link, a direct link between operators) passes nowhere a tap can look.
  *
  * What it holds is bounded: {@link TAP_QUEUE} messages of at most the tap's preview bytes each
- * (older ones counted as skipped), and a tap that is not read for {@link TAP_IDLE_MS} (its CLI
- * was killed) is closed.
+ * (older ones counted as skipped), and a tap that is not read for {@link tapIdleMs} (its CLI
+ * was killed, or suspended: `topic` then taps again) is closed.
  *
  * @module
  */
@@ -26,8 +26,15 @@ import { decodeNodeToNode } from '../../src/protocol/node/codec.js'
 
 /** Messages a tap holds until it is read; past it the oldest are dropped and counted. */
 export const TAP_QUEUE = 2000
-/** A tap not read for this long is closed (the CLI that opened it is gone). */
+/** A tap not read for this long is closed (the CLI that opened it is gone), unless {@link ENV_TAP_IDLE_MS} says otherwise. */
 export const TAP_IDLE_MS = 15_000
+export const ENV_TAP_IDLE_MS = 'DORA_TS_TAP_IDLE_MS'
+
+/** How long a tap may go unread before it is closed: `$DORA_TS_TAP_IDLE_MS` (ms), else {@link TAP_IDLE_MS}. */
+export function tapIdleMs(env: NodeJS.ProcessEnv = process.env): number {
+  const value = Number(env[ENV_TAP_IDLE_MS])
+  return Number.isFinite(value) && value > 0 ? value : TAP_IDLE_MS
+}
 /** Largest preview a tap may ask for: what a message's copy holds of its payload. */
 export const MAX_PREVIEW_BYTES = 1024 * 1024
 
@@ -76,6 +83,11 @@ export class OutputTaps {
   readonly #taps = new Map<string, Tap>()
   /** topic -> the taps that take it from {@link record}. Empty unless someone is tapping. */
   readonly #bySupervisorTopic = new Map<string, Set<Tap>>()
+  readonly #idleMs: number
+
+  constructor(idleMs = tapIdleMs()) {
+    this.#idleMs = idleMs
+  }
 
   /** Whether `topic` is tapped on the supervisor's path: the routing's one check per message. */
   watching(topic: string): boolean {
@@ -89,7 +101,7 @@ export class OutputTaps {
     const now = performance.now()
     let bytes: Uint8Array | undefined
     for (const tap of taps) {
-      if (now - tap.readAt > TAP_IDLE_MS) {
+      if (now - tap.readAt > this.#idleMs) {
         this.#drop(tap)
         continue
       }
@@ -161,7 +173,7 @@ export class OutputTaps {
 
   #sweep(): void {
     const now = performance.now()
-    for (const tap of [...this.#taps.values()]) if (now - tap.readAt > TAP_IDLE_MS) this.#drop(tap)
+    for (const tap of [...this.#taps.values()]) if (now - tap.readAt > this.#idleMs) this.#drop(tap)
   }
 
   #drop(tap: Tap): void {

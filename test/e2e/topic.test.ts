@@ -6,7 +6,10 @@
 import t from 'tap'
 import { join } from 'node:path'
 import { readdirSync } from 'node:fs'
-import { startCli } from './fixtures/cli.js'
+import { runCli, startCli } from './fixtures/cli.js'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { waitFor } from '../fixtures/wait-for.js'
+import { wholeLines } from '../fixtures/jsonl.js'
 import { daemonEnv, foregroundRun } from './fixtures/daemon-env.js'
 import { ForegroundRunClient, foregroundRuns } from '../../runtime/cli/foreground-control.js'
 import { fixture } from '../fixtures/nodes.js'
@@ -160,6 +163,30 @@ t.test('Ctrl-C ends an echo with exit 0', async (t) => {
   const ended = await echo.exited
   t.equal(ended.code, 0, ended.stderr)
   t.notMatch(ended.stderr, /error/)
+})
+
+t.test('an echo suspended past the time a tap may go unread taps again and goes on, saying what it missed', async (t) => {
+  const { env } = daemonEnv(t)
+  const file = join(t.testdir({ 'robot.yml': ROBOT }), 'robot.yml')
+  // The supervisor closes a tap unread for 300 ms here (15 s by default).
+  t.equal((await runCli(['up'], { env: { ...env, DORA_TS_TAP_IDLE_MS: '300' } })).code, 0)
+  t.equal((await runCli(['start', file], { env })).code, 0)
+  const echo = startCli(['topic', 'echo', 'counter/count', '--json'], { env })
+  const counts = (): number[] => wholeLines(echo.output().stdout).map((l) => (JSON.parse(l) as { json: number }).json)
+  await echo.waitFor(/"json":\d+/)
+  // Ctrl-Z for longer than the tap may go unread (a sleep is a lower bound on the time passed).
+  echo.child.kill('SIGSTOP')
+  await sleep(1000)
+  const before = counts().at(-1)!
+  echo.child.kill('SIGCONT')
+  await echo.waitFor(/the supervisor closed its tap; tapping again: messages sent meanwhile are not shown/)
+  // The counter went on while the echo slept: the tap opened again shows its counts from then on.
+  await waitFor(() => counts().some((c) => c > before + 10), { what: 'the echo to go on after it was resumed', detail: () => JSON.stringify(echo.output()) })
+  t.equal(echo.child.exitCode, null, 'still running')
+  echo.child.kill('SIGINT')
+  const ended = await echo.exited
+  t.equal(ended.code, 0, ended.stderr)
+  t.notMatch(ended.stderr, /the tap ended/)
 })
 
 t.test('a foreground dora-ts run answers topic too; its files go with it', async (t) => {
