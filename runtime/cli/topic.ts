@@ -12,7 +12,7 @@ import { withConnection } from './connect.js'
 import { ForegroundRunClient } from './foreground-control.js'
 import { DaemonNotRunningError, UnknownDataflowError } from '../daemon/errors.js'
 import type { TapReadReply, TapReply } from '../daemon/topic-requests.js'
-import type { TopicInfo } from '../supervisor/topics.js'
+import type { TopicInfo, TopicReceiver } from '../supervisor/topics.js'
 import { CliUsageError, byteSizeOption, durationOption, wholeNumberOption } from './options.js'
 import { createPrinter } from './output.js'
 import { table } from './unit-table.js'
@@ -31,6 +31,10 @@ interface TopicArgs {
 
 interface ListArgs extends TopicArgs {
   name?: string | undefined
+}
+
+interface InfoArgs extends TopicArgs {
+  topics: string[]
 }
 
 interface EchoArgs extends TopicArgs {
@@ -78,6 +82,46 @@ const listCommand: CommandModule<TopicArgs, ListArgs> = {
       ),
     )
   },
+}
+
+const RECEIVER_PATHS: Record<TopicReceiver['path'], string> = {
+  supervisor: 'through the supervisor',
+  'link-log': 'from the link log (reliable direct link)',
+  'best-effort': 'best-effort direct link',
+  'operator-link': 'direct link between operators (best effort)',
+}
+
+const infoCommand: CommandModule<TopicArgs, InfoArgs> = {
+  command: 'info <topics..>',
+  describe: 'Who sends an output, who receives it, on what path and with which queue settings',
+  builder: (yargs) =>
+    yargs
+      .positional('topics', { type: 'string', array: true, demandOption: true, describe: 'node/output (or node: all its outputs)' })
+      .example('$0 topic info camera/image -d robot', 'camera/image, sent by camera, on a link log: detector/image queue_size 1, drop_oldest, reliable, ...'),
+  handler: async (args) => {
+    const topics = await withConnection(args.dataflow, (client) => client.request<TopicInfo[]>('topic-info', { target: args.dataflow, topics: args.topics }))
+    if (args.json) {
+      for (const { logDir: _, ...topic } of topics) process.stdout.write(`${JSON.stringify(topic)}\n`)
+      return
+    }
+    process.stdout.write(escapeForTerminal(topics.map(describeTopic).join('\n'), { keepNewlines: true }))
+  },
+}
+
+/** `topic info`'s text for one topic: a line on it, then one per receiver. */
+function describeTopic(info: TopicInfo): string {
+  const seen = info.path === 'direct' ? 'no tap can see it' : `topic echo and hz see it (${PATHS[info.path]})`
+  const lines = [
+    `${info.topic}`,
+    `  sent by:   ${info.sender}`,
+    `  tapping:   ${seen}`,
+    `  receivers: ${info.inputs.length === 0 ? 'none' : info.inputs.length}`,
+  ]
+  for (const r of info.inputs) {
+    const timeout = r.inputTimeout === undefined ? '' : `, input_timeout ${r.inputTimeout} s`
+    lines.push(`    ${r.input}: ${RECEIVER_PATHS[r.path]}, queue_size ${r.queueSize}, ${r.queuePolicy}, ${r.reliability}${timeout}`)
+  }
+  return `${lines.join('\n')}\n`
 }
 
 const echoCommand: CommandModule<TopicArgs, EchoArgs> = {
@@ -232,14 +276,15 @@ async function tapAgain(client: ControlClient, opened: TapReply, topics: string[
 
 export const topicCommand: CommandModule<object, TopicArgs> = {
   command: 'topic <command>',
-  describe: "Inspect a running dataflow's outputs: list them, echo their messages, measure their rates",
+  describe: "Inspect a running dataflow's outputs: list them, describe one, echo their messages, measure their rates",
   builder: (yargs: Argv) =>
     yargs
       .option('dataflow', { alias: 'd', type: 'string', describe: 'Dataflow name or id (the only running one when omitted)' })
       .option('json', { type: 'boolean', default: false, describe: 'Machine-readable output, one JSON object per line' })
       .command(listCommand)
+      .command(infoCommand)
       .command(echoCommand)
       .command(hzCommand)
-      .demandCommand(1, 'Name a topic command: list, echo or hz.') as unknown as Argv<TopicArgs>,
+      .demandCommand(1, 'Name a topic command: list, info, echo or hz.') as unknown as Argv<TopicArgs>,
   handler: () => {},
 }

@@ -29,6 +29,7 @@ const SCHEMAS: Record<string, Schema> = {
   kill: { required: { unit: 'string' }, optional: { target: 'string', signal: 'signal' } },
   restart: { optional: { target: 'string', unit: 'string', graceMs: 'duration' } },
   topics: { optional: { target: 'string' } },
+  'topic-info': { required: { topics: 'strings' }, optional: { target: 'string' } },
   tap: { required: { topics: 'strings' }, optional: { target: 'string', previewBytes: 'count' } },
   'tap-read': { required: { tap: 'string' } },
   'tap-close': { required: { tap: 'string' } },

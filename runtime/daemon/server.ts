@@ -190,6 +190,7 @@ export class Daemon {
       case 'destroy':
         return { stopped: await this.#stopAll() }
       case 'topics':
+      case 'topic-info':
       case 'tap':
       case 'tap-read':
       case 'tap-close':

@@ -13,7 +13,7 @@ import { TopicNotTappableError, UnknownTopicError } from './errors.js'
 import { isPoisonTopic } from '../../src/spec/resolve.js'
 
 /** The commands of {@link TopicService} (their fields are checked by runtime/daemon/requests.ts). */
-export const TOPIC_COMMANDS = ['topics', 'tap', 'tap-read', 'tap-close'] as const
+export const TOPIC_COMMANDS = ['topics', 'topic-info', 'tap', 'tap-read', 'tap-close'] as const
 
 /** A run a topic command reaches, and the name it goes by there. */
 export interface TopicTarget {
@@ -44,6 +44,10 @@ export class TopicService {
     switch (command) {
       case 'topics':
         return this.#find(target).run.topics()
+      case 'topic-info': {
+        const found = this.#find(target)
+        return topicsNamed(found.run, found.name, args['topics'] as string[], false)
+      }
       case 'tap': {
         const found = this.#find(target)
         const topics = topicsToTap(found.run, found.name, args['topics'] as string[])
@@ -103,17 +107,25 @@ export interface TapReadReply {
  * for a name that matches none, {@link TopicNotTappableError} for a topic no tap can see.
  */
 export function topicsToTap(run: DataflowRun, dataflowName: string, wanted: readonly string[]): TopicInfo[] {
+  return topicsNamed(run, dataflowName, wanted, true)
+}
+
+/**
+ * The topics `wanted` names, as {@link topicsToTap} finds them; with `forTap`, only those a
+ * tap can see (`topic info` asks about every one).
+ */
+function topicsNamed(run: DataflowRun, dataflowName: string, wanted: readonly string[], forTap: boolean): TopicInfo[] {
   const all = run.topics()
   const chosen = new Set<TopicInfo>()
   for (const name of wanted) {
     const topic = all.find((t) => t.topic === name)
     if (topic !== undefined) {
-      if (topic.path === 'direct') throw notTappable(topic, dataflowName)
+      if (forTap && topic.path === 'direct') throw notTappable(topic, dataflowName)
       chosen.add(topic)
       continue
     }
     const ofSender = all.filter((t) => t.sender === name || t.topic.startsWith(`${name}/`))
-    const seen = ofSender.filter((t) => t.path !== 'direct')
+    const seen = ofSender.filter((t) => !forTap || t.path !== 'direct')
     if (seen.length > 0) {
       seen.forEach((t) => chosen.add(t))
       continue
@@ -121,7 +133,7 @@ export function topicsToTap(run: DataflowRun, dataflowName: string, wanted: read
     if (ofSender.length > 0) throw notTappable(ofSender[0]!, dataflowName)
     if (run.findUnit(name) !== undefined) {
       throw new UnknownTopicError(`${name} of dataflow "${dataflowName}" has no outputs`, {
-        hint: `Tap what feeds it instead: its inputs come from ${describeInputs(all, name)}.`,
+        hint: `${forTap ? 'Tap' : 'Ask about'} what feeds it instead: its inputs come from ${describeInputs(all, name)}.`,
       })
     }
     throw new UnknownTopicError(`dataflow "${dataflowName}" has no output "${name}"`, {

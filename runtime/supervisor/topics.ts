@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { DataflowSpec } from '../../src/spec/types.js'
+import type { DataflowSpec, QueuePolicy, Reliability } from '../../src/spec/types.js'
 import type { DirectWiring } from './direct-links.js'
 import type { RoutingTable } from './routing.js'
 import type { TapSource } from './output-taps.js'
@@ -20,12 +20,33 @@ import type { TapSource } from './output-taps.js'
  */
 export type TopicPath = 'supervisor' | 'link-log' | 'direct'
 
+/**
+ * How one receiver takes a topic (`dora-ts topic info`): through the supervisor, from the
+ * sender's link log, on a best-effort link between custom nodes, or worker to worker on a
+ * direct link between operators.
+ */
+export type ReceiverPath = 'supervisor' | 'link-log' | 'best-effort' | 'operator-link'
+
+/** A receiver of a topic and the input it takes it on, as its YAML set it. */
+export interface TopicReceiver {
+  /** `name/input`, as {@link TopicInfo.receivers} names it. */
+  input: string
+  path: ReceiverPath
+  queueSize: number
+  queuePolicy: QueuePolicy
+  reliability: Reliability
+  /** Seconds without a message before the input counts as timed out, if set. */
+  inputTimeout?: number | undefined
+}
+
 export interface TopicInfo {
   topic: string
   /** The node or operator that sends it, as `dora-ts list` names it. */
   sender: string
   /** Its receivers, `name/input`. */
   receivers: string[]
+  /** The same receivers, each with its input's settings and the path it takes the topic on. */
+  inputs: TopicReceiver[]
   path: TopicPath
   /** Where its link log is (path `link-log`). */
   logDir?: string | undefined
@@ -47,7 +68,15 @@ export function topicsOf(
     for (const [outputId, topic] of producer.outputKeys) {
       const destinations = routing.outputs.get(topic) ?? []
       const receivers = destinations.map((d) => `${nameOf(d.receiver)}/${d.inputId}`)
-      const info: TopicInfo = { topic, sender: nameOf(producerKey), receivers, path: 'supervisor' }
+      const inputs = destinations.flatMap((d, i): TopicReceiver[] => {
+        const input = routing.inputs.get(d.receiver)?.find((x) => x.id === d.inputId)
+        if (input === undefined) return []
+        // Direct links join custom nodes to custom nodes, and operators to operators.
+        const path: ReceiverPath = d.direct !== true ? 'supervisor' : !custom ? 'operator-link' : input.reliability === 'reliable' ? 'link-log' : 'best-effort'
+        const { queueSize, queuePolicy, reliability, inputTimeout } = input
+        return [{ input: receivers[i]!, path, queueSize, queuePolicy, reliability, ...(inputTimeout === undefined ? {} : { inputTimeout }) }]
+      })
+      const info: TopicInfo = { topic, sender: nameOf(producerKey), receivers, inputs, path: 'supervisor' }
       if (custom) {
         const w = wiring?.get(producerKey)
         if (w?.directOnly?.includes(outputId) === true) {

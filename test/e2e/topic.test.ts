@@ -79,9 +79,9 @@ t.test('list, echo and hz on a running dataflow; what no tap can see is refused 
 
   const list = await cli('topic', 'list', 'robot', '--json')
   t.equal(list.code, 0, list.stderr)
-  const topics = JSON.parse(list.stdout) as Listed[]
+  const topics = JSON.parse(list.stdout) as Array<Listed & { inputs: unknown[] }>
   t.same(
-    topics.filter((x) => !x.topic.endsWith('/_errors')),
+    topics.filter((x) => !x.topic.endsWith('/_errors')).map(({ inputs: _, ...x }) => x),
     [
       { topic: 'counter/count', sender: 'counter', receivers: ['sink/count'], path: 'supervisor' },
       { topic: 'source/numbers', sender: 'source', receivers: ['sink/numbers'], path: 'link-log' },
@@ -91,6 +91,35 @@ t.test('list, echo and hz on a running dataflow; what no tap can see is refused 
   const table = await cli('topic', 'list')
   t.match(table.stdout, /TOPIC +FROM +TO +PATH\n +counter\/count +counter +sink\/count +supervisor\n/)
   t.match(table.stdout, /lossy\/numbers +lossy +fast\/numbers +best effort \(no tap\)/)
+
+  // info: each receiver, the path it takes the topic on and its input's settings from the YAML.
+  const info = await cli('topic', 'info', 'counter/count', 'source/numbers', 'lossy', '--json')
+  t.equal(info.code, 0, info.stderr)
+  const reliable = { queueSize: 10, queuePolicy: 'drop_oldest', reliability: 'reliable' }
+  t.same(
+    info.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Listed & { inputs: unknown[] })
+      .map((x) => [x.topic, x.path, x.inputs]),
+    [
+      ['counter/count', 'supervisor', [{ input: 'sink/count', path: 'supervisor', ...reliable }]],
+      ['source/numbers', 'link-log', [{ input: 'sink/numbers', path: 'link-log', ...reliable }]],
+      ['lossy/numbers', 'direct', [{ input: 'fast/numbers', path: 'best-effort', ...reliable, reliability: 'best_effort' }]],
+    ],
+  )
+  const described = await cli('topic', 'info', 'lossy/numbers')
+  t.equal(described.code, 0, described.stderr)
+  t.equal(
+    described.stdout,
+    'lossy/numbers\n  sent by:   lossy\n  tapping:   no tap can see it\n  receivers: 1\n    fast/numbers: best-effort direct link, queue_size 10, drop_oldest, best_effort\n',
+  )
+  const infoOfSink = await cli('topic', 'info', 'sink')
+  t.equal(infoOfSink.code, 1)
+  t.match(
+    infoOfSink.stderr,
+    /^error: sink of dataflow "robot" has no outputs\nAsk about what feeds it instead: its inputs come from counter\/count, source\/numbers\./,
+  )
 
   // The operator's output, through the supervisor: committed counts, one after another.
   const counts = await cli('topic', 'echo', 'counter/count', '-n', '5', '--json')
