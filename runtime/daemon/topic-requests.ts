@@ -38,18 +38,26 @@ export class TopicService {
     return this.#taps.size
   }
 
-  /** The answer to `command` (one of {@link TOPIC_COMMANDS}, its body checked). */
-  handle(command: (typeof TOPIC_COMMANDS)[number], args: Record<string, unknown>): TopicInfo[] | TapReply | TapReadReply | Record<string, never> {
+  /**
+   * The answer to `command` (one of {@link TOPIC_COMMANDS}, its body checked). What names
+   * topics waits for a run still starting to know its paths (DataflowRun.pathsKnown).
+   */
+  async handle(
+    command: (typeof TOPIC_COMMANDS)[number],
+    args: Record<string, unknown>,
+  ): Promise<TopicInfo[] | TapReply | TapReadReply | Record<string, never>> {
     const target = args['target'] as string | undefined
     switch (command) {
-      case 'topics':
-        return this.#find(target).run.topics()
+      case 'topics': {
+        const found = await this.#wired(target)
+        return found.run.topics()
+      }
       case 'topic-info': {
-        const found = this.#find(target)
+        const found = await this.#wired(target)
         return topicsNamed(found.run, found.name, args['topics'] as string[], false)
       }
       case 'tap': {
-        const found = this.#find(target)
+        const found = await this.#wired(target)
         const topics = topicsToTap(found.run, found.name, args['topics'] as string[])
         const tap = found.run.openTap(topics, (args['previewBytes'] as number | undefined) ?? 256)
         this.#taps.set(tap, found)
@@ -64,6 +72,12 @@ export class TopicService {
         return {}
       }
     }
+  }
+
+  async #wired(target: string | undefined): Promise<TopicTarget> {
+    const found = this.#find(target)
+    await found.run.pathsKnown()
+    return found
   }
 
   #read(tap: string): TapReadReply {

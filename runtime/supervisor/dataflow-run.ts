@@ -103,6 +103,9 @@ export class DataflowRun implements AsyncDisposable {
   readonly #taps = new OutputTaps()
   /** The run's direct wiring, once started: which outputs pass the supervisor (topics.ts). */
   #wiring: ReadonlyMap<string, DirectWiring> | undefined
+  /** Resolves once {@link #wiring} is set, or the start ended without it (see {@link pathsKnown}). */
+  readonly #wired: Promise<void>
+  #setWired!: () => void
   /** Custom nodes' messages: committed into the outbox before they are routed and confirmed. */
   #nodeOutputs: NodeOutputs
   #starting: Promise<void> | undefined
@@ -118,6 +121,7 @@ export class DataflowRun implements AsyncDisposable {
   constructor(spec: DataflowSpec, options: RunOptions = {}) {
     this.spec = spec
     this.id = options.dataflowId ?? randomUUID()
+    this.#wired = new Promise((resolve) => (this.#setWired = resolve))
     this.kvs = {
       dir: resolve(options.kvsDir ?? defaultKvsDir()),
       mapSizeBytes: options.kvsMapSizeBytes ?? spec.kvsMapSize ?? DEFAULT_KVS_MAP_SIZE_BYTES,
@@ -226,7 +230,7 @@ export class DataflowRun implements AsyncDisposable {
    */
   start(): Promise<void> {
     if (this.#starting !== undefined || this.#closing !== undefined) return Promise.reject(new Error('DataflowRun.start() can be called once, before close()'))
-    this.#starting = this.#start()
+    this.#starting = this.#start().finally(() => this.#setWired())
     return this.#starting
   }
 
@@ -250,6 +254,7 @@ export class DataflowRun implements AsyncDisposable {
     const linksDir = resources.store?.linksDir
     const direct = directWiring(this.spec, resources.runDir.path, linksDir)
     this.#wiring = direct
+    this.#setWired()
     try {
       // Before any node starts: every receiver's cursor exists, links the YAML dropped are gone.
       if (linksDir !== undefined) prepareLinkLogs(direct, linksDir, (text) => this.#notice('warn', text))
@@ -396,6 +401,15 @@ export class DataflowRun implements AsyncDisposable {
   }
 
   /** Every output of the dataflow, with its receivers and the path it takes (`dora-ts topic list`). */
+  /**
+   * Resolves once {@link topics} says the paths the run really uses: a run still opening its
+   * store has no direct wiring yet, and its link-log outputs would read as `supervisor` (a tap
+   * opened then waited on a path no message takes). At once for a run not started.
+   */
+  pathsKnown(): Promise<void> {
+    return this.#starting === undefined ? Promise.resolve() : this.#wired
+  }
+
   topics(): TopicInfo[] {
     return topicsOf(this.spec, this.#routing, this.#wiring, (key) => this.#nameOf(key))
   }
