@@ -400,7 +400,6 @@ export class DataflowRun implements AsyncDisposable {
     return unitInfoOf(this.#units.values(), this.#counters, linkDrops && ((key) => linkDrops.pendingOf(key)))
   }
 
-  /** Every output of the dataflow, with its receivers and the path it takes (`dora-ts topic list`). */
   /**
    * Resolves once {@link topics} says the paths the run really uses: a run still opening its
    * store has no direct wiring yet, and its link-log outputs would read as `supervisor` (a tap
@@ -410,6 +409,7 @@ export class DataflowRun implements AsyncDisposable {
     return this.#starting === undefined ? Promise.resolve() : this.#wired
   }
 
+  /** Every output of the dataflow, with its receivers and the path it takes (`dora-ts topic list`). */
   topics(): TopicInfo[] {
     return topicsOf(this.spec, this.#routing, this.#wiring, (key) => this.#nameOf(key))
   }

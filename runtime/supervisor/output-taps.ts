@@ -35,6 +35,7 @@ export function tapIdleMs(env: NodeJS.ProcessEnv = process.env): number {
   const value = Number(env[ENV_TAP_IDLE_MS])
   return Number.isFinite(value) && value > 0 ? value : TAP_IDLE_MS
 }
+
 /** Largest preview a tap may ask for: what a message's copy holds of its payload. */
 export const MAX_PREVIEW_BYTES = 1024 * 1024
 
