@@ -135,14 +135,16 @@ export class Deliveries {
   /**
    * Ids of the `count` messages the oldest in-flight event sent: they depend only on the event
    * and their place in it, so the same event handled again after a crash sends the same ids.
+   * They are not marked redelivered when it ran before: nothing an event sends is routed
+   * before it commits, so no receiver saw what the crashed attempt sent.
    */
-  messageIds(count: number): { ids: string[]; redelivered: boolean } {
+  messageIds(count: number): string[] {
     const inFlight = this.#inFlight[0]
-    if (inFlight === undefined) return { ids: new Array<string>(count).fill(''), redelivered: false }
+    if (inFlight === undefined) return new Array<string>(count).fill('')
     const ids = new Array<string>(count)
     const prefix = `${inFlight.eventNo}.`
     for (let i = 0; i < count; i++) ids[i] = prefix + i
-    return { ids, redelivered: inFlight.interrupted }
+    return ids
   }
 
   /** The launch number for messages sent by init()/restoreState now, and their ids. */

@@ -71,8 +71,9 @@ export class EventCommits {
    * this turn (one transaction), then route its messages and call `committed`.
    */
   eventLater(inFlight: InFlight, writes: StateWrite[], outputs: BufferedOutput[], committed: () => void): void {
-    const { ids, redelivered } = this.#deliveries.messageIds(outputs.length)
-    const sent = outputs.map((output, i) => this.#sent.message(output, ids[i] ?? '', redelivered, eventOrder(inFlight.eventNo, i)))
+    const ids = this.#deliveries.messageIds(outputs.length)
+    // First deliveries, also when the event ran before a crash: that attempt's outputs were never routed.
+    const sent = outputs.map((output, i) => this.#sent.message(output, ids[i] ?? '', false, eventOrder(inFlight.eventNo, i)))
     const consumed = consumedKey(this.#key, inFlight.item)
     this.#deliveries.committed()
     // After committed(): the meta it carries is the one with this event.
