@@ -59,7 +59,7 @@ export class EventCommits {
     if (outputs.length === 0) return this.commit(writes, [], undefined)
     const { launch, ids } = this.#deliveries.launchIds(outputs.length)
     const lastEvent = this.#deliveries.committedNo
-    const sent = outputs.map((output, i) => this.#sent.message(output, ids[i] ?? '', false, initOrder(lastEvent, launch, i)))
+    const sent = outputs.map((output, i) => this.#sent.message(output, ids[i] ?? '', initOrder(lastEvent, launch, i)))
     this.#deliveries.launchCommitted(launch)
     if (!this.commit(writes, sent, undefined)) return false
     for (const message of sent) this.#sent.route(message)
@@ -72,8 +72,7 @@ export class EventCommits {
    */
   eventLater(inFlight: InFlight, writes: StateWrite[], outputs: BufferedOutput[], committed: () => void): void {
     const ids = this.#deliveries.messageIds(outputs.length)
-    // First deliveries, also when the event ran before a crash: that attempt's outputs were never routed.
-    const sent = outputs.map((output, i) => this.#sent.message(output, ids[i] ?? '', false, eventOrder(inFlight.eventNo, i)))
+    const sent = outputs.map((output, i) => this.#sent.message(output, ids[i] ?? '', eventOrder(inFlight.eventNo, i)))
     const consumed = consumedKey(this.#key, inFlight.item)
     this.#deliveries.committed()
     // After committed(): the meta it carries is the one with this event.
@@ -103,7 +102,7 @@ export class EventCommits {
     if (outputs.length > 0) {
       const { launch, ids } = this.#deliveries.launchIds(outputs.length)
       const lastEvent = this.#deliveries.committedNo
-      sent = outputs.map((output, i) => this.#sent.message(output, ids[i] ?? '', false, initOrder(lastEvent, launch, i)))
+      sent = outputs.map((output, i) => this.#sent.message(output, ids[i] ?? '', initOrder(lastEvent, launch, i)))
       this.#deliveries.launchCommitted(launch)
     }
     commitEventLater(this.#state, this.#eventCommit(writes, sent, undefined), (failure) => {

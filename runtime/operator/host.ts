@@ -813,7 +813,7 @@ export class OperatorHost implements Unit {
       if (!this.#commits.commit([], [], consumed)) return
       const { text, payload } = poisonReport(this.display, poison, this.spec.maxRedeliveries, reason)
       this.#notice('error', `${this.display} ${text}`)
-      this.#sent.emit(POISON_OUTPUT, payload, 'json', {}, '', false)
+      this.#sent.emit(POISON_OUTPUT, payload, 'json', {}, '')
     }
     this.#dropLost()
     // Stop is final: after it nothing restarts.

@@ -61,10 +61,14 @@ export class SentMessages {
           }
   }
 
-  /** A message the worker sent, with its header and outbox sort key, ready to commit and route. */
-  message(output: BufferedOutput, messageId: string, redelivered: boolean, order: string): SentMessage {
+  /**
+   * A message the worker sent, with its header and outbox sort key, ready to commit and route.
+   * Never marked redelivered: nothing is routed before its event commits, so a message of an
+   * event run again after a crash is a first delivery (a replay from the outbox marks its own).
+   */
+  message(output: BufferedOutput, messageId: string, order: string): SentMessage {
     return {
-      header: this.#header(output.outputId, output.encoding, output.parameters, messageId, redelivered),
+      header: this.#header(output.outputId, output.encoding, output.parameters, messageId),
       data: output.data,
       order,
       file: output.file,
@@ -102,11 +106,11 @@ export class SentMessages {
   }
 
   /** Send a message the host makes itself (the poison report), uncommitted. */
-  emit(outputId: string, data: Uint8Array, encoding: string, parameters: MessageHeader['metadata'], messageId: string, redelivered: boolean): void {
-    this.#sender.host.emit(this.#sender.unit, outputId, this.#header(outputId, encoding, parameters, messageId, redelivered), data)
+  emit(outputId: string, data: Uint8Array, encoding: string, parameters: MessageHeader['metadata'], messageId: string): void {
+    this.#sender.host.emit(this.#sender.unit, outputId, this.#header(outputId, encoding, parameters, messageId), data)
   }
 
-  #header(outputId: string, encoding: string, parameters: MessageHeader['metadata'], messageId: string, redelivered: boolean): MessageHeader {
+  #header(outputId: string, encoding: string, parameters: MessageHeader['metadata'], messageId: string): MessageHeader {
     const sequence = (this.#sequences.get(outputId) ?? 0n) + 1n
     this.#sequences.set(outputId, sequence)
     return {
@@ -119,7 +123,7 @@ export class SentMessages {
       metadata: parameters,
       encoding,
       messageId,
-      redelivered,
+      redelivered: false,
     }
   }
 }
