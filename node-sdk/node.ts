@@ -140,8 +140,8 @@ export class Node implements AsyncDisposable {
   #linkPoll: NodeJS.Timeout | undefined
   /** events() loops running now: a reminder to close is not given while the program reads again. */
   #loops = 0
-  /** A reminder to close is scheduled (one at a time). */
-  #reminding = false
+  /** The reminder to close scheduled for the loop that ended last (one at a time). */
+  #reminder: NodeJS.Timeout | undefined
   /** Says when the program has been on one event for long (handler-watch.ts); from the first events(). */
   #handlerWatch: NodeHandlerWatch | undefined
   readonly #directCounter = new DirectCounter()
@@ -293,6 +293,8 @@ export class Node implements AsyncDisposable {
     let ended = false
     let lastType: DoraEvent['type'] | undefined
     this.#loops++
+    // Reading again: a reminder is for the loop that ends last, with its reason.
+    clearTimeout(this.#reminder)
     try {
       for (;;) {
         if (signal?.aborted) return void (ended = true)
@@ -438,12 +440,15 @@ export class Node implements AsyncDisposable {
    * breaks out waits for that Stop first, its inputs unread meanwhile. If the node is still
    * open {@link CLOSE_REMINDER_MS} later, and no loop took its events again, that is said once
    * on stderr (the timer holds nothing: a process with nothing else alive exits as before).
+   * A loop that ends later replaces the reminder with its own reason: a program that broke out
+   * and read again to its stop is told about the stop (it was told it had left its loop when
+   * the first reminder's timer fired after the second loop had ended, on a loaded machine).
    */
   #remindToClose(why: 'stop' | 'left'): void {
-    if (this.#state !== 'open' || this.#reminding) return
-    this.#reminding = true
-    setTimeout(() => {
-      this.#reminding = false
+    clearTimeout(this.#reminder)
+    if (this.#state !== 'open') return
+    this.#reminder = setTimeout(() => {
+      this.#reminder = undefined
       if (this.#state !== 'open' || this.#loops > 0) return
       const what =
         why === 'stop'
