@@ -133,6 +133,8 @@ export class OperatorHost implements Unit {
   #restartTimer: NodeJS.Timeout | undefined
   /** A started thread for the next restart, kept once the operator has crashed (spare-slot.ts). */
   readonly #spare: SpareSlot
+  /** Exits of retired workers' threads not yet awaited ({@link threadsGone}). */
+  readonly #retired: Promise<unknown>[] = []
   /** Times the start-up (health_check_timeout) and the event being handled (timeout). */
   readonly #watchdog = new Watchdog((reason, caused) => this.#crash(reason, caused))
   /** Says once that the current worker has been loading for {@link SLOW_WARNING_S}. */
@@ -436,7 +438,20 @@ export class OperatorHost implements Unit {
     this.#dropStaged()
     this.#batch.clear()
     // No worker: its thread already exited (the 'exit' that brought us here).
-    this.#linksGone(worker === undefined ? Promise.resolve() : worker.terminate())
+    const exited = worker === undefined ? Promise.resolve() : worker.terminate()
+    this.#retired.push(exited)
+    this.#linksGone(exited)
+  }
+
+  /**
+   * Resolves once the threads of the workers this host retired have ended (the run closes its
+   * store after it). terminate() is not instant: a worker in the middle of a burst of sends went
+   * on writing staged payloads after the unit had ended, and those written after the store's
+   * close were left in shared memory (six 256 KiB files in a CI run's segments-kill test).
+   */
+  threadsGone(): Promise<void> {
+    const retired = this.#retired.splice(0)
+    return Promise.allSettled(retired).then(() => undefined)
   }
 
   /** The worker that held the current ends of links is retired; `exited` settles when its thread is gone. */

@@ -10,6 +10,7 @@
  * Message path: node --(DEALER/ROUTER, ipc)--> supervisor --> receiver inbox --> either
  * ROUTER --> node, or MessagePort --> operator worker.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { errorMessage } from '../../src/errors.js'
 import { isOutOfFds } from '../../src/fd-limit.js'
 import { randomUUID } from 'node:crypto'
@@ -57,6 +58,8 @@ export type { RunOptions, RunResult, UnitReport } from './run-types.js'
 
 /** A node that crashed may still have frames in flight on the socket; wait this long for them. */
 const CRASH_DRAIN_MS = 50
+/** How long a finished run waits for its operators' retired worker threads to end before it closes its store (ms). */
+const THREADS_GONE_WAIT_MS = 5_000
 
 /**
  * A dataflow run: `start()` it, await `done` for how it ended, `stop()` it (again to skip the
@@ -588,6 +591,11 @@ export class DataflowRun implements AsyncDisposable {
     // And before the link logs are compacted (resources.close): what a receiver left unread in
     // its sender's log and the log no longer holds is this run's drop.
     this.#linkDrops?.settle((nodeId, inputId, dropped) => this.#units.get(nodeId)?.inbox.countDropped(inputId, dropped))
+    // Before the store closes: a retired worker's thread may still be writing staged payloads,
+    // which the store's close removes only if they are there by then. Bounded: a thread stuck
+    // in a native call is not waited for forever.
+    const threads = [...this.#units.values()].flatMap((u) => (u instanceof OperatorHost ? [u.threadsGone()] : []))
+    await Promise.race([Promise.all(threads), sleep(THREADS_GONE_WAIT_MS, undefined, { ref: false })])
     try {
       await this.#resources?.close()
     } catch (err) {
