@@ -440,6 +440,12 @@ export class OperatorHost implements Unit {
     // No worker: its thread already exited (the 'exit' that brought us here).
     const exited = worker === undefined ? Promise.resolve() : worker.terminate()
     this.#retired.push(exited)
+    // Gone: nothing to wait for (a crash-looping operator retires a worker per restart).
+    const forget = (): void => {
+      const at = this.#retired.indexOf(exited)
+      if (at >= 0) void this.#retired.splice(at, 1)
+    }
+    exited.then(forget, forget)
     this.#linksGone(exited)
   }
 
