@@ -133,8 +133,8 @@ export class OperatorHost implements Unit {
   #restartTimer: NodeJS.Timeout | undefined
   /** A started thread for the next restart, kept once the operator has crashed (spare-slot.ts). */
   readonly #spare: SpareSlot
-  /** Exits of retired workers' threads not yet awaited ({@link threadsGone}). */
-  readonly #retired: Promise<unknown>[] = []
+  /** Settles once every worker this host retired has its thread gone ({@link threadsGone}). */
+  #retiredGone: Promise<void> = Promise.resolve()
   /** Times the start-up (health_check_timeout) and the event being handled (timeout). */
   readonly #watchdog = new Watchdog((reason, caused) => this.#crash(reason, caused))
   /** Says once that the current worker has been loading for {@link SLOW_WARNING_S}. */
@@ -439,13 +439,8 @@ export class OperatorHost implements Unit {
     this.#batch.clear()
     // No worker: its thread already exited (the 'exit' that brought us here).
     const exited = worker === undefined ? Promise.resolve() : worker.terminate()
-    this.#retired.push(exited)
-    // Gone: nothing to wait for (a crash-looping operator retires a worker per restart).
-    const forget = (): void => {
-      const at = this.#retired.indexOf(exited)
-      if (at >= 0) void this.#retired.splice(at, 1)
-    }
-    exited.then(forget, forget)
+    // Settled, the chain holds nothing (a crash-looping operator retires a worker per restart).
+    this.#retiredGone = Promise.allSettled([this.#retiredGone, exited]).then(() => undefined)
     this.#linksGone(exited)
   }
 
@@ -456,8 +451,7 @@ export class OperatorHost implements Unit {
    * close were left in shared memory (six 256 KiB files in a CI run's segments-kill test).
    */
   threadsGone(): Promise<void> {
-    const retired = this.#retired.splice(0)
-    return Promise.allSettled(retired).then(() => undefined)
+    return this.#retiredGone
   }
 
   /** The worker that held the current ends of links is retired; `exited` settles when its thread is gone. */
