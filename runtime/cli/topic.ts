@@ -218,8 +218,7 @@ async function follow(
         try {
           read = await client.request<TapReadReply>('tap-read', { tap: opened.tap })
         } catch (err) {
-          // A foreground run that ended between two reads: its end, not a failure.
-          if (!(client instanceof ForegroundRunClient && err instanceof DaemonNotRunningError)) throw err
+          if (!foregroundRunEnded(client, err)) throw err
           printer.info('the tap ended: its dataflow ended')
           return
         }
@@ -269,9 +268,14 @@ async function tapAgain(client: ControlClient, opened: TapReply, topics: string[
   try {
     return await client.request<TapReply>('tap', { target: opened.dataflowId, topics, previewBytes })
   } catch (err) {
-    if (err instanceof UnknownDataflowError || (client instanceof ForegroundRunClient && err instanceof DaemonNotRunningError)) return undefined
+    if (err instanceof UnknownDataflowError || foregroundRunEnded(client, err)) return undefined
     throw err
   }
+}
+
+/** A foreground run that ended between two requests (its socket is gone): its end, not a failure. */
+function foregroundRunEnded(client: ControlClient, err: unknown): boolean {
+  return client instanceof ForegroundRunClient && err instanceof DaemonNotRunningError
 }
 
 export const topicCommand: CommandModule<object, TopicArgs> = {
