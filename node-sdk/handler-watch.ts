@@ -10,6 +10,7 @@
  * @module
  */
 import { LongHandlerWatch, secondsText } from '../src/long-handler-watch.js'
+import { positiveEnvNumber } from '../src/env-number.js'
 
 /** How long the program may be on one event before it is said (ms), as for operators (runtime/operator/host.ts SLOW_WARNING_S). */
 export const HANDLER_WARNING_MS = 10_000
@@ -18,8 +19,7 @@ export const HANDLER_WARNING_MS = 10_000
 export const HANDLER_WARNING_ENV = 'DORA_TS_HANDLER_WARNING_MS'
 
 function warningMs(): number {
-  const set = Number(process.env[HANDLER_WARNING_ENV])
-  return Number.isFinite(set) && set > 0 ? set : HANDLER_WARNING_MS
+  return positiveEnvNumber(HANDLER_WARNING_ENV, HANDLER_WARNING_MS)
 }
 
 /** What `events()` tells it: the program took an event, came back for the next, or left the loop. */

@@ -23,6 +23,7 @@ import { randomUUID } from 'node:crypto'
 import type { MessageHeader, MetadataValue } from '../../src/events.js'
 import { LinkLogReader, newestLogSeq } from '../../src/transport/link-log.js'
 import { decodeNodeToNode } from '../../src/protocol/node/codec.js'
+import { positiveEnvNumber } from '../../src/env-number.js'
 
 /** Messages a tap holds until it is read; past it the oldest are dropped and counted. */
 export const TAP_QUEUE = 2000
@@ -32,8 +33,7 @@ export const ENV_TAP_IDLE_MS = 'DORA_TS_TAP_IDLE_MS'
 
 /** How long a tap may go unread before it is closed: `$DORA_TS_TAP_IDLE_MS` (ms), else {@link TAP_IDLE_MS}. */
 export function tapIdleMs(env: NodeJS.ProcessEnv = process.env): number {
-  const value = Number(env[ENV_TAP_IDLE_MS])
-  return Number.isFinite(value) && value > 0 ? value : TAP_IDLE_MS
+  return positiveEnvNumber(ENV_TAP_IDLE_MS, TAP_IDLE_MS, env)
 }
 
 /** Largest preview a tap may ask for: what a message's copy holds of its payload. */

@@ -42,6 +42,7 @@ import { threadId } from 'node:worker_threads'
 import { livePidFileEntry, pidFileContent, readPidFileEntry, tryLinkPidFile, type PidFileEntry, type PreparedPidFile } from '../../transport/pid-file.js'
 import { isSameProcess } from '../../transport/process-stamp.js'
 import { statFields } from '../../transport/proc-stat.js'
+import { positiveEnvNumber } from '../../env-number.js'
 import { describeKvsAction, kvsErrorFrom, KvsStalledError, type KvsErrorContext } from './errors.js'
 import { commandOf } from './write-lock.js'
 
@@ -64,8 +65,7 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4))
 
 /** The bound of a wait for the turnstile: `DORA_TS_KVS_STALL_MS` when a positive number, else 60 s. */
 export function kvsStallMs(env: NodeJS.ProcessEnv = process.env): number {
-  const value = Number(env[ENV_KVS_STALL_MS])
-  return Number.isFinite(value) && value > 0 ? value : DEFAULT_KVS_STALL_MS
+  return positiveEnvNumber(ENV_KVS_STALL_MS, DEFAULT_KVS_STALL_MS, env)
 }
 
 /**
