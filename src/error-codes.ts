@@ -383,12 +383,17 @@ export const ERROR_CODES = {
   DORA_DAEMON_UNKNOWN_TOPIC: {
     className: 'UnknownTopicError',
     module: 'runtime/daemon/errors.ts',
-    doc: '`dora-ts topic echo` or `hz` named an output the dataflow does not have',
+    doc: '`dora-ts topic echo`, `hz`, `info` or `pub` named an output the dataflow does not have',
   },
   DORA_DAEMON_TOPIC_NOT_TAPPABLE: {
     className: 'TopicNotTappableError',
     module: 'runtime/daemon/errors.ts',
     doc: '`dora-ts topic echo` or `hz` named an output that goes straight to its receivers with nothing kept (best effort), where no tap can see it',
+  },
+  DORA_DAEMON_TOPIC_CLOSED: {
+    className: 'TopicClosedError',
+    module: 'runtime/daemon/errors.ts',
+    doc: '`dora-ts topic pub` named an output that has closed (its sender ended or closed it), or its dataflow is stopping',
   },
   DORA_DAEMON_BAD_REQUEST: {
     className: 'BadControlRequestError',

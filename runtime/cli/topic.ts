@@ -1,6 +1,7 @@
 /**
- * `dora-ts topic list|echo|hz`: what flows between the nodes of a running dataflow (on the
- * supervisor, or in the foreground: connect.ts), as `dora topic` and `ros2 topic` show it.
+ * `dora-ts topic list|info|echo|hz|pub`: what flows between the nodes of a running dataflow (on
+ * the supervisor, or in the foreground: connect.ts), as `dora topic` and `ros2 topic` show it
+ * (`pub`, which puts a message on an output, is topic-pub.ts).
  * `list` names every output with its receivers and path; `echo` prints each message of the
  * outputs named, `hz` their rates, from a tap the supervisor keeps while the command reads it
  * (runtime/supervisor/output-taps.ts).
@@ -20,6 +21,7 @@ import { formatMessage, formatRate, messageJson, rateOf, type Stamp } from './to
 import type { ControlClient } from '../control/client.js'
 import { escapeForTerminal } from '../../src/security/escape.js'
 import { isPoisonTopic } from '../../src/spec/resolve.js'
+import { pubCommand } from './topic-pub.js'
 
 /** How often a tap is read while it keeps up. */
 const POLL_MS = 100
@@ -280,7 +282,7 @@ function foregroundRunEnded(client: ControlClient, err: unknown): boolean {
 
 export const topicCommand: CommandModule<object, TopicArgs> = {
   command: 'topic <command>',
-  describe: "Inspect a running dataflow's outputs: list them, describe one, echo their messages, measure their rates",
+  describe: "Inspect a running dataflow's outputs: list them, describe one, echo their messages, measure their rates, publish on one",
   builder: (yargs: Argv) =>
     yargs
       .option('dataflow', { alias: 'd', type: 'string', describe: 'Dataflow name or id (the only running one when omitted)' })
@@ -289,6 +291,7 @@ export const topicCommand: CommandModule<object, TopicArgs> = {
       .command(infoCommand)
       .command(echoCommand)
       .command(hzCommand)
-      .demandCommand(1, 'Name a topic command: list, info, echo or hz.') as unknown as Argv<TopicArgs>,
+      .command(pubCommand)
+      .demandCommand(1, 'Name a topic command: list, info, echo, hz or pub.') as unknown as Argv<TopicArgs>,
   handler: () => {},
 }

@@ -65,6 +65,14 @@ export class TopicNotTappableError extends DoraError {
   }
 }
 
+/** `dora-ts topic pub` named an output that has closed (its sender ended or closed it), or its dataflow is stopping. */
+export class TopicClosedError extends DoraError {
+  declare readonly code: 'DORA_DAEMON_TOPIC_CLOSED'
+  constructor(message: string, options: DoraErrorOptions = {}) {
+    super('DORA_DAEMON_TOPIC_CLOSED', message, options)
+  }
+}
+
 /** A control request the daemon does not understand. */
 export class BadControlRequestError extends DoraError {
   declare readonly code: 'DORA_DAEMON_BAD_REQUEST'
@@ -90,6 +98,7 @@ for (const cls of [
   NotRestartableError,
   UnknownTopicError,
   TopicNotTappableError,
+  TopicClosedError,
   BadControlRequestError,
   LogDirError,
 ]) {

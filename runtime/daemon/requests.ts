@@ -9,8 +9,9 @@
 import { constants } from 'node:os'
 import { BadControlRequestError } from './errors.js'
 import { checkName } from '../../src/security/names.js'
+import { MAX_PUBLISH_BYTES } from '../supervisor/topic-publish.js'
 
-type FieldType = 'string' | 'strings' | 'boolean' | 'duration' | 'count' | 'signal' | 'name'
+type FieldType = 'string' | 'strings' | 'boolean' | 'duration' | 'count' | 'signal' | 'name' | 'payload'
 
 interface Schema {
   required?: Record<string, FieldType>
@@ -31,9 +32,13 @@ const SCHEMAS: Record<string, Schema> = {
   topics: { optional: { target: 'string' } },
   'topic-info': { required: { topics: 'strings' }, optional: { target: 'string' } },
   tap: { required: { topics: 'strings' }, optional: { target: 'string', previewBytes: 'count' } },
+  'topic-pub': { required: { topic: 'string', data: 'payload', encoding: 'string' }, optional: { target: 'string' } },
   'tap-read': { required: { tap: 'string' } },
   'tap-close': { required: { tap: 'string' } },
 }
+
+/** Longest `payload` field: {@link MAX_PUBLISH_BYTES} in base64. */
+const MAX_PAYLOAD_CHARS = Math.ceil(MAX_PUBLISH_BYTES / 3) * 4
 
 /** Most strings a `strings` field holds. */
 const MAX_STRINGS = 256
@@ -57,6 +62,9 @@ function problem(command: string, field: string, type: FieldType, value: unknown
         if (why !== undefined) return `has an item that ${why}`
       }
       return undefined
+    case 'payload':
+      if (typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) return 'must be bytes in base64'
+      return value.length > MAX_PAYLOAD_CHARS ? `holds more than ${MAX_PUBLISH_BYTES} bytes` : undefined
     case 'count':
       return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 2 ** 31 ? undefined : 'must be a whole number'
     case 'name':

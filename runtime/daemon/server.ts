@@ -191,6 +191,7 @@ export class Daemon {
         return { stopped: await this.#stopAll() }
       case 'topics':
       case 'topic-info':
+      case 'topic-pub':
       case 'tap':
       case 'tap-read':
       case 'tap-close':

@@ -1,7 +1,8 @@
 /**
- * What a supervisor answers for `dora-ts topic list`, `echo` and `hz`: a run's topics, and taps
- * on them (runtime/supervisor/output-taps.ts) that the CLI opens, reads every ~100 ms and
- * closes. The daemon answers them for its runs, a foreground `dora-ts run` for its own
+ * What a supervisor answers for `dora-ts topic list`, `info`, `echo`, `hz` and `pub`: a run's
+ * topics, taps on them (runtime/supervisor/output-taps.ts) that the CLI opens, reads every
+ * ~100 ms and closes, and messages put on them (runtime/supervisor/topic-publish.ts). The
+ * daemon answers them for its runs, a foreground `dora-ts run` for its own
  * (runtime/cli/foreground-control.ts).
  *
  * @module
@@ -9,11 +10,12 @@
 import type { DataflowRun } from '../supervisor/dataflow-run.js'
 import type { TappedMessage } from '../supervisor/output-taps.js'
 import type { TopicInfo } from '../supervisor/topics.js'
-import { TopicNotTappableError, UnknownTopicError } from './errors.js'
+import type { PublishReply } from '../supervisor/topic-publish.js'
+import { TopicClosedError, TopicNotTappableError, UnknownTopicError } from './errors.js'
 import { isPoisonTopic } from '../../src/spec/resolve.js'
 
 /** The commands of {@link TopicService} (their fields are checked by runtime/daemon/requests.ts). */
-export const TOPIC_COMMANDS = ['topics', 'topic-info', 'tap', 'tap-read', 'tap-close'] as const
+export const TOPIC_COMMANDS = ['topics', 'topic-info', 'topic-pub', 'tap', 'tap-read', 'tap-close'] as const
 
 /** A run a topic command reaches, and the name it goes by there. */
 export interface TopicTarget {
@@ -45,7 +47,7 @@ export class TopicService {
   async handle(
     command: (typeof TOPIC_COMMANDS)[number],
     args: Record<string, unknown>,
-  ): Promise<TopicInfo[] | TapReply | TapReadReply | Record<string, never>> {
+  ): Promise<TopicInfo[] | PublishReply | TapReply | TapReadReply | Record<string, never>> {
     const target = args['target'] as string | undefined
     switch (command) {
       case 'topics': {
@@ -55,6 +57,17 @@ export class TopicService {
       case 'topic-info': {
         const found = await this.#wired(target)
         return topicsNamed(found.run, found.name, args['topics'] as string[], false)
+      }
+      case 'topic-pub': {
+        const found = await this.#wired(target)
+        const topic = oneTopic(found.run, found.name, String(args['topic']))
+        const published = found.run.publish(topic, Buffer.from(String(args['data']), 'base64'), String(args['encoding']))
+        if ('refused' in published) {
+          throw new TopicClosedError(`nothing was published: ${published.refused}`, {
+            hint: `Publish on an output that is open (dora-ts topic list ${found.name}), or start the dataflow again.`,
+          })
+        }
+        return published
       }
       case 'tap': {
         const found = await this.#wired(target)
@@ -158,6 +171,20 @@ function topicsNamed(run: DataflowRun, dataflowName: string, wanted: readonly st
     })
   }
   return all.filter((t) => chosen.has(t))
+}
+
+/**
+ * The one topic `name` names for `topic pub` (a node or operator with a single output names
+ * that one); {@link UnknownTopicError} when it names none or several.
+ */
+function oneTopic(run: DataflowRun, dataflowName: string, name: string): string {
+  const all = topicsNamed(run, dataflowName, [name], false)
+  // A unit's name leaves out its `_errors` output, unless that is all it has.
+  const named = all.length === 1 ? all : all.filter((t) => t.topic === name || !isPoisonTopic(t.topic))
+  if (named.length === 1) return named[0]!.topic
+  throw new UnknownTopicError(`${name} of dataflow "${dataflowName}" has ${named.length} outputs, and topic pub puts a message on one`, {
+    hint: `Name one: ${named.map((t) => t.topic).join(', ')}.`,
+  })
 }
 
 /** The topics that feed `receiver` (a unit's name), for a hint. */

@@ -37,6 +37,7 @@ import { buildRoutingTable, destinationsOf, type RoutingTable } from './routing.
 import { directWiring, type DirectWiring } from './direct-links.js'
 import { OutputTaps, type TapRead } from './output-taps.js'
 import { tapSourceOf, topicsOf, type TopicInfo } from './topics.js'
+import { producerOf, PublishedHeaders, type PublishReply } from './topic-publish.js'
 import { checkFdBudget, outOfFdsNotice } from './fd-budget.js'
 import { initProcessWarning } from './init-process.js'
 import { LinkDrops } from './link-drops.js'
@@ -104,6 +105,8 @@ export class DataflowRun implements AsyncDisposable {
   #nodes: NodeRouter | undefined
   /** Copies of tapped outputs for `dora-ts topic echo` and `hz` (output-taps.ts). */
   readonly #taps = new OutputTaps()
+  /** Headers of what `dora-ts topic pub` puts on outputs (topic-publish.ts). */
+  readonly #published = new PublishedHeaders()
   /** The run's direct wiring, once started: which outputs pass the supervisor (topics.ts). */
   #wiring: ReadonlyMap<string, DirectWiring> | undefined
   /** Resolves once {@link #wiring} is set, or the start ended without it (see {@link pathsKnown}). */
@@ -438,6 +441,36 @@ export class DataflowRun implements AsyncDisposable {
     this.#taps.close(id)
   }
 
+  /**
+   * Put `data` on `topic` (as {@link topics} names it) from outside: `dora-ts topic pub`
+   * (topic-publish.ts). Every receiver of it that runs and is not stopping gets it through the
+   * supervisor; taps on the topic see it. `refused`: why nothing was sent (the run is stopping,
+   * or the output has closed).
+   */
+  publish(topic: string, data: Uint8Array, encoding: string): PublishReply | { refused: string } {
+    const producer = producerOf(this.#routing, topic)
+    if (producer === undefined) return { refused: `dataflow "${this.spec.name}" has no output ${topic}` }
+    if (this.stopping || this.#finished) return { refused: `dataflow "${this.spec.name}" is stopping` }
+    if (this.#downstream.openOutputKey(producer.key, producer.outputId) === undefined) {
+      return { refused: `${topic} has closed (${this.#nameOf(producer.key)} ended or closed it), and its receivers were told their inputs ended` }
+    }
+    const header = this.#published.next(this.id, producer.key, producer.outputId, encoding)
+    this.#taps.published(topic, header, data)
+    const reply: PublishReply = { topic, messageId: header.messageId, delivered: [], notDelivered: [] }
+    for (const dest of this.#routing.outputs.get(topic) ?? []) {
+      const unit = this.#units.get(dest.receiver)
+      const input = `${this.#nameOf(dest.receiver)}/${dest.inputId}`
+      const why = unit === undefined ? 'it is not part of this run' : notTaking(unit)
+      if (why !== undefined) {
+        reply.notDelivered.push({ input, why })
+        continue
+      }
+      this.#deliver(dest.receiver, { type: 'input', id: dest.inputId, header, data })
+      reply.delivered.push(input)
+    }
+    return reply
+  }
+
   /** Find a unit by the name users see (`node` or `node/operator`), or by node id. */
   findUnit(name: string): Unit | undefined {
     for (const unit of this.#units.values()) if (unit.display === name || unit.key === name) return unit
@@ -610,4 +643,12 @@ export class DataflowRun implements AsyncDisposable {
     this.#resolveDone({ ok, reason: this.#reason, units, dropped })
     this.#startup.check()
   }
+}
+
+/** Why `unit` takes no published message now (it ended, failed or is stopping), or undefined. */
+function notTaking(unit: Unit): string | undefined {
+  if (unit.status === 'finished') return 'it has ended'
+  if (unit.status === 'failed') return 'it has failed'
+  if (unit.status === 'stopping' || unit.inbox.stopRequested) return 'it is stopping'
+  return undefined
 }

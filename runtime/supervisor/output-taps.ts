@@ -110,6 +110,14 @@ export class OutputTaps {
     }
   }
 
+  /**
+   * A message `dora-ts topic pub` put on `topic`: every tap on it takes it, also one that reads
+   * the topic's link log (the supervisor writes nothing there: see topic-publish.ts).
+   */
+  published(topic: string, header: MessageHeader, payload: Uint8Array): void {
+    for (const tap of this.#taps.values()) if (!tap.ended && tap.topics.has(topic)) push(tap, copyOf(topic, header, payload, tap.previewBytes))
+  }
+
   /** Open a tap on `sources`; its id for {@link read}. */
   open(sources: readonly TapSource[], previewBytes: number): string {
     this.#sweep()

@@ -56,3 +56,36 @@ nodes:
   await started
   t.equal(pathOf(run.topics()), 'link-log')
 })
+
+t.test('topic-pub names one output, says who it reached, and is refused once the run stops', async (t) => {
+  const dir = t.testdir({})
+  const yaml = `name: pub
+nodes:
+  - id: two
+    operator:
+      javascript: ${fixture('relay-op.mjs')}
+      inputs: { tick: dora/timer/secs/600 }
+      outputs: [seen, other]
+  - id: quiet
+    operator:
+      javascript: ${fixture('relay-op.mjs')}
+      inputs: { x: two/other }
+      outputs: [seen]
+`
+  const file = join(dir, 'dataflow.yml')
+  writeFileSync(file, yaml)
+  const run = new DataflowRun(parseDataflow(yaml, file), { graceMs: 5000, runtimeDir: shortRuntimeDir(t), stateDir: join(dir, 'state'), log: () => {} })
+  t.teardown(() => run.close())
+  const service = new TopicService(() => ({ run, name: 'pub' }))
+  await run.start()
+  const pub = (topic: string): Promise<unknown> => service.handle('topic-pub', { topic, data: Buffer.from('1').toString('base64'), encoding: 'json' })
+  await t.rejects(pub('two'), {
+    code: 'DORA_DAEMON_UNKNOWN_TOPIC',
+    message: 'two of dataflow "pub" has 2 outputs, and topic pub puts a message on one',
+    hint: 'Name one: two/seen, two/other.',
+  })
+  t.match(await pub('two/other'), { topic: 'two/other', messageId: /^pub-[0-9a-f]{8}\.1$/, delivered: ['quiet/x'], notDelivered: [] })
+  t.match(await pub('quiet'), { topic: 'quiet/seen', messageId: /^pub-[0-9a-f]{8}\.2$/, delivered: [], notDelivered: [] }, 'a node with one output names it')
+  run.stop()
+  await t.rejects(pub('two/other'), { code: 'DORA_DAEMON_TOPIC_CLOSED', message: 'nothing was published: dataflow "pub" is stopping' })
+})
