@@ -13,6 +13,7 @@
  */
 import type { DeliveredEvent } from '../../src/events.js'
 import type { QueuePolicy } from '../../src/spec/types.js'
+import { isPublished } from './topic-publish.js'
 
 export interface InputLimits {
   queueSize: number
@@ -121,7 +122,8 @@ export class Inbox {
     for (const item of this.#items) {
       const atStop = item.type === 'input' ? this.atStop(item.id) : undefined
       if (atStop === undefined) kept.push(item)
-      else if (atStop === 'waits') this.#waitingForNextRun++
+      // A message `topic pub` put there has no outbox entry to wait in: it goes (at most once).
+      else if (atStop === 'waits' && item.type === 'input' && !isPublished(item.header)) this.#waitingForNextRun++
     }
     if (kept.length === this.#items.length) return
     // Not splice(...kept): a queue of 100 000 would overflow the call's arguments.

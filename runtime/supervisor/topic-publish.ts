@@ -42,12 +42,20 @@ export function producerOf(routing: RoutingTable, topic: string): { key: string;
   return undefined
 }
 
+/** What every published message's id starts with, before its `-<8 hex>.<n>`. */
+const PREFIX = 'pub'
+
+/** Whether `header` is that of a message `topic pub` put on an output (no outbox entry behind it). */
+export function isPublished(header: MessageHeader): boolean {
+  return header.sequence === 0n && header.messageId.startsWith(`${PREFIX}-`)
+}
+
 /**
  * The headers of one run's published messages: ids `pub-<x>.<n>`, with `x` drawn once per run
  * (so ids never repeat across runs or supervisors) and `n` counting from 1.
  */
 export class PublishedHeaders {
-  readonly #prefix = `pub-${randomBytes(4).toString('hex')}`
+  readonly #prefix = `${PREFIX}-${randomBytes(4).toString('hex')}`
   #count = 0
 
   /** The header of the next message published on `producerKey`'s output `outputId`. */

@@ -2,6 +2,7 @@ import t from 'tap'
 import { Inbox } from '../../../runtime/supervisor/inbox.js'
 import { atStop } from '../../../runtime/supervisor/run-units.js'
 import { parseDataflow } from '../../../src/spec/load.js'
+import { PublishedHeaders } from '../../../runtime/supervisor/topic-publish.js'
 import type { DeliveredEvent, MessageHeader } from '../../../src/events.js'
 
 function header(sequence: number): MessageHeader {
@@ -167,4 +168,14 @@ t.test('what waits at a Stop: timer ticks, and messages the outbox keeps (not be
   const verdicts = (outbox: boolean): Record<string, string> => Object.fromEntries(sink.inputs.map((i) => [i.id, atStop(i, outbox) ?? 'keeps its place']))
   t.same(verdicts(true), { tick: 'dropped', kept: 'waits', lossy: 'keeps its place' })
   t.same(verdicts(false), { tick: 'dropped', kept: 'keeps its place', lossy: 'keeps its place' })
+})
+
+t.test('a message topic pub put in a queue makes way at a Stop without counting as waiting in the outbox', async (t) => {
+  const inbox = new Inbox(new Map([['kept', { queueSize: 10, queuePolicy: 'drop_oldest' as const, atStop: 'waits' as const }]]))
+  const published = new PublishedHeaders().next('df', 'src', 'out', 'json')
+  inbox.push(input('kept', 1))
+  inbox.push({ type: 'input', id: 'kept', header: published, data: new Uint8Array([7]) })
+  inbox.push({ type: 'stop', cause: 'manual' })
+  t.same(sequences(inbox), ['stop'])
+  t.equal(inbox.waitingForNextRun, 1, 'only the one with an outbox entry waits for the next run')
 })
