@@ -3,14 +3,12 @@
  * while dataflows run (the CLI opens the same LMDB environment as the nodes do). `--json`
  * prints machine-readable output for scripts; `watch --json` prints one JSON object per line.
  */
-import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { createInterface } from 'node:readline/promises'
 import type { Argv, CommandModule } from 'yargs'
 import { defaultKvsDir, ENV_KVS_DIR, formatHolder, KvsStore, type KvsChange, type KvsNamespace } from '../../src/store/kvs/store.js'
 import { createPrinter } from './output.js'
-import { byteSizeOption, CliUsageError } from './options.js'
-import { errorMessage } from '../../src/errors.js'
+import { byteSizeOption, CliUsageError, valueOrFileBytes } from './options.js'
 import { describeValue, oneLine, utf8Text } from './value-text.js'
 import { didYouMean } from '../../src/spec/did-you-mean.js'
 
@@ -147,21 +145,10 @@ const putCommand: CommandModule<KvsArgs, PutArgs> = {
       .example('$0 kvs put map.png --file map.png -n robot', 'Store a file')
       .example('echo 1.5 | $0 kvs put settings/max-speed - -n robot', 'Store what stdin gives'),
   handler: (args) => {
-    if ((args.value === undefined) === (args.file === undefined)) {
-      throw new CliUsageError('kvs put takes a value or --file, exactly one of them', {
-        hint: 'e.g. dora-ts kvs put KEY VALUE, or dora-ts kvs put KEY --file PATH',
-      })
-    }
-    let bytes: Uint8Array
-    if (args.file !== undefined) {
-      try {
-        bytes = readFileSync(args.file === '-' ? 0 : args.file)
-      } catch (err) {
-        throw new CliUsageError(`cannot read --file ${args.file}: ${errorMessage(err)}`, { hint: 'pass a readable file, or - for stdin' })
-      }
-    } else {
-      bytes = Buffer.from(args.value ?? '', 'utf8')
-    }
+    const bytes = valueOrFileBytes(args.value, args.file, {
+      message: 'kvs put takes a value or --file, exactly one of them',
+      hint: 'e.g. dora-ts kvs put KEY VALUE, or dora-ts kvs put KEY --file PATH',
+    })
     return withNamespace(
       args,
       (ns) => {

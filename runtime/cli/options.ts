@@ -1,5 +1,6 @@
 /** Parsing of CLI option values, with errors that name the option. */
-import { DoraError, registerErrorClass } from '../../src/errors.js'
+import { readFileSync } from 'node:fs'
+import { DoraError, errorMessage, registerErrorClass } from '../../src/errors.js'
 import { parseDuration } from '../../src/spec/duration.js'
 import { BYTE_SIZE_EXAMPLE, parseByteSize } from '../../src/spec/byte-size.js'
 
@@ -30,4 +31,18 @@ export function durationOption(option: string, value: string): number {
     throw new CliUsageError(`${option} ${JSON.stringify(value)} is not a duration`, { hint: 'Use a number of seconds or a value such as 500ms, 30s, 2m.' })
   }
   return seconds
+}
+
+/**
+ * The bytes of a command's value argument (as UTF-8) or of its `--file` (`-` reads stdin):
+ * exactly one of them, else a usage error with `usage`'s words (`kvs put`, `topic pub`).
+ */
+export function valueOrFileBytes(value: string | undefined, file: string | undefined, usage: { message: string; hint: string }): Uint8Array {
+  if ((value === undefined) === (file === undefined)) throw new CliUsageError(usage.message, { hint: usage.hint })
+  if (file === undefined) return Buffer.from(value!, 'utf8')
+  try {
+    return readFileSync(file === '-' ? 0 : file)
+  } catch (err) {
+    throw new CliUsageError(`cannot read --file ${file}: ${errorMessage(err)}`, { hint: 'Pass a readable file, or - for stdin.' })
+  }
 }

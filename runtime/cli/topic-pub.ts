@@ -7,11 +7,10 @@
  *
  * @module
  */
-import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { CommandModule } from 'yargs'
 import { withConnection } from './connect.js'
-import { CliUsageError, wholeNumberOption } from './options.js'
+import { CliUsageError, valueOrFileBytes, wholeNumberOption } from './options.js'
 import { errorMessage } from '../../src/errors.js'
 import { escapeForTerminal } from '../../src/security/escape.js'
 import { MAX_PUBLISH_BYTES, type PublishReply } from '../supervisor/topic-publish.js'
@@ -71,19 +70,10 @@ export const pubCommand: CommandModule<{ dataflow?: string | undefined; json: bo
 
 /** The payload `args` give: DATA (checked as JSON under `--encoding json`) or the bytes of `--file`. */
 function payloadOf(args: PubArgs): Uint8Array {
-  if ((args.data === undefined) === (args.file === undefined)) {
-    throw new CliUsageError('topic pub takes DATA or --file, exactly one of them', {
-      hint: `e.g. dora-ts topic pub ${args.topic} '{"speed":0.5}', or dora-ts topic pub ${args.topic} --file msg.json`,
-    })
-  }
-  let bytes: Uint8Array
-  if (args.file !== undefined) {
-    try {
-      bytes = readFileSync(args.file === '-' ? 0 : args.file)
-    } catch (err) {
-      throw new CliUsageError(`cannot read --file ${args.file}: ${errorMessage(err)}`, { hint: 'Pass a readable file, or - for stdin.' })
-    }
-  } else bytes = Buffer.from(args.data!, 'utf8')
+  const bytes = valueOrFileBytes(args.data, args.file, {
+    message: 'topic pub takes DATA or --file, exactly one of them',
+    hint: `e.g. dora-ts topic pub ${args.topic} '{"speed":0.5}', or dora-ts topic pub ${args.topic} --file msg.json`,
+  })
   if (bytes.byteLength > MAX_PUBLISH_BYTES) {
     throw new CliUsageError(`the message is ${bytes.byteLength} bytes, and topic pub sends at most ${MAX_PUBLISH_BYTES}`, {
       hint: 'Send a smaller one; large payloads (images, point clouds) belong to a node that sends them (dora-ts replay can stand in for one).',
