@@ -136,7 +136,7 @@ export interface InputMetadata {
   senderOperator: string
   /** The sender's output id (the timer's name for timers). */
   outputId: string
-  /** Monotonic per sender output, from 1. */
+  /** Monotonic per sender output, from 1; 0 for a message `dora-ts topic pub` put on the output. */
   sequence: bigint
   /** Wall-clock nanoseconds since the epoch when it was sent. */
   timestampNs: bigint
@@ -144,7 +144,10 @@ export interface InputMetadata {
   encoding: string
   /** The sender's metadata parameters. */
   parameters: Record<string, MetadataValue>
-  /** Identity that depends only on the event that produced the message (for dedup). */
+  /**
+   * Identity that depends only on the event that produced the message (for dedup); `pub-<8
+   * hex>.<n>` for a message `dora-ts topic pub` put on the output.
+   */
   messageId: string
   /** True when delivered again after a crash. */
   redelivered: boolean
