@@ -370,6 +370,11 @@ export const ERROR_CODES = {
     module: 'runtime/daemon/errors.ts',
     doc: '`dora-ts restart` named a node that has ended for good, or its dataflow is stopping',
   },
+  DORA_DAEMON_NOT_STOPPABLE: {
+    className: 'NotStoppableError',
+    module: 'runtime/daemon/errors.ts',
+    doc: '`dora-ts stop NAME NODE` named a node that has ended, or its dataflow is stopping',
+  },
   DORA_RECORDING_INVALID: {
     className: 'RecordingInvalidError',
     module: 'src/recording/errors.ts',

@@ -8,9 +8,9 @@
  * 0700, with its nodes' socket; removed on every way the run ends, a SIGKILL included, by its
  * nodes or its reaper) and writes beside it `foreground.json` (its name, id, pid and endpoint)
  * and `foreground.pid`. The CLI lists those whose process is alive ({@link foregroundRuns}). It answers
- * `topic`, `list` (and so `top`), `kill` and `restart NAME NODE`, as the daemon does for a run
- * (unit-requests.ts): crash-restart testing with `dora-ts kill` works on `dora-ts run`. Stopping
- * it, or restarting it whole, stays with the terminal that runs it.
+ * `topic`, `list` (and so `top`), `kill`, `restart NAME NODE` and `stop NAME NODE`, as the daemon
+ * does for a run (unit-requests.ts): crash-restart testing with `dora-ts kill` works on `dora-ts
+ * run`. Stopping it, or restarting it whole, stays with the terminal that runs it.
  *
  * @module
  */
@@ -22,7 +22,7 @@ import { abortWhenGone } from '../daemon/client.js'
 import { BadControlRequestError, DaemonNotRunningError, UnknownDataflowError } from '../daemon/errors.js'
 import { checkDaemonRequest } from '../daemon/requests.js'
 import { TOPIC_COMMANDS, TopicService } from '../daemon/topic-requests.js'
-import { dataflowInfo, killUnit, restartUnit, withGroupUsage } from '../daemon/unit-requests.js'
+import { dataflowInfo, killUnit, restartUnit, stopUnit, withGroupUsage } from '../daemon/unit-requests.js'
 import type { DataflowRun } from '../supervisor/dataflow-run.js'
 import { runRoot } from '../../src/transport/run-dir.js'
 import { livePidFileOwner, pidFileContent } from '../../src/transport/pid-file.js'
@@ -82,9 +82,12 @@ export class ForegroundControl {
             return killUnit(run, name, String(checked['unit']), (checked['signal'] as NodeJS.Signals | undefined) ?? 'SIGKILL')
           case 'restart':
             if (checked['unit'] !== undefined) return restartUnit(run, name, String(checked['unit']))
+            break
+          case 'stop':
+            if (checked['unit'] !== undefined) return stopUnit(run, name, String(checked['unit']), checked['graceMs'] as number | undefined)
         }
         throw new BadControlRequestError(
-          `a foreground run (dora-ts run) does not answer "${command === 'restart' ? 'restart NAME' : command}" from another terminal`,
+          `a foreground run (dora-ts run) does not answer "${command === 'restart' || command === 'stop' ? `${command} NAME` : command}" from another terminal`,
           {
             hint: 'Stop it with Ctrl-C (or SIGTERM) where it runs; to stop or restart a whole dataflow from anywhere, run it on the supervisor (dora-ts start --attach --auto-up).',
           },

@@ -49,6 +49,14 @@ export class NotRestartableError extends DoraError {
   }
 }
 
+/** `dora-ts stop NAME NODE` named a node that has ended, or its dataflow is stopping. */
+export class NotStoppableError extends DoraError {
+  declare readonly code: 'DORA_DAEMON_NOT_STOPPABLE'
+  constructor(message: string, options: DoraErrorOptions = {}) {
+    super('DORA_DAEMON_NOT_STOPPABLE', message, options)
+  }
+}
+
 /** `dora-ts topic echo` or `hz` named an output the dataflow does not have. */
 export class UnknownTopicError extends DoraError {
   declare readonly code: 'DORA_DAEMON_UNKNOWN_TOPIC'
@@ -96,6 +104,7 @@ for (const cls of [
   DataflowNameInUseError,
   UnknownNodeError,
   NotRestartableError,
+  NotStoppableError,
   UnknownTopicError,
   TopicNotTappableError,
   TopicClosedError,

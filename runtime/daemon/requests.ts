@@ -26,7 +26,7 @@ const SCHEMAS: Record<string, Schema> = {
     required: { file: 'string' },
     optional: { name: 'name', stateDir: 'string', kvsDir: 'string', cleanState: 'boolean', graceMs: 'duration', stopAfterMs: 'duration' },
   },
-  stop: { optional: { target: 'string', graceMs: 'duration' } },
+  stop: { optional: { target: 'string', graceMs: 'duration', unit: 'string' } },
   kill: { required: { unit: 'string' }, optional: { target: 'string', signal: 'signal' } },
   restart: { optional: { target: 'string', unit: 'string', graceMs: 'duration' } },
   topics: { optional: { target: 'string' } },

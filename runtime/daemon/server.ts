@@ -23,7 +23,7 @@ import { runRoot, runtimeDirCheck } from '../../src/transport/run-dir.js'
 import { checkDaemonRequest } from './requests.js'
 import { checkName } from '../../src/security/names.js'
 import { TopicService } from './topic-requests.js'
-import { dataflowInfo, killUnit, restartUnit, withGroupUsage, type DataflowInfo } from './unit-requests.js'
+import { dataflowInfo, killUnit, restartUnit, stopUnit, withGroupUsage, type DataflowInfo } from './unit-requests.js'
 
 export interface StartRequest {
   file: string
@@ -178,6 +178,10 @@ export class Daemon {
       case 'start':
         return this.#start(args as unknown as StartRequest)
       case 'stop':
+        if (args['unit'] !== undefined) {
+          const entry = this.#find(args['target'] as string | undefined, true)
+          return stopUnit(entry.run, entry.name, String(args['unit']), args['graceMs'] as number | undefined)
+        }
         return this.#stop(args['target'] as string | undefined, args['graceMs'] as number | undefined)
       case 'list':
         return withGroupUsage(this.#list())

@@ -1,15 +1,15 @@
 /**
- * What a supervisor does for `dora-ts list`, `kill` and `restart NAME NODE` on one run: the
+ * What a supervisor does for `dora-ts list`, `kill`, `restart NAME NODE` and `stop NAME NODE` on one run: the
  * daemon for each of its runs, a foreground `dora-ts run` for its own
  * (runtime/cli/foreground-control.ts).
  *
  * @module
  */
 import { CustomNode } from '../supervisor/custom-node.js'
-import type { DataflowRun, RunResult, UnitInfo } from '../supervisor/dataflow-run.js'
+import type { DataflowRun, RunResult, UnitInfo, UnitReport } from '../supervisor/dataflow-run.js'
 import { usageByGroup } from '../supervisor/group-memory.js'
 import type { Unit } from '../supervisor/unit.js'
-import { NotRestartableError, UnknownNodeError } from './errors.js'
+import { NotRestartableError, NotStoppableError, UnknownNodeError } from './errors.js'
 
 /** One dataflow as `dora-ts list` shows it. */
 export interface DataflowInfo {
@@ -110,4 +110,20 @@ export function restartUnit(run: DataflowRun, name: string, unitName: string): {
     })
   }
   return { unit: unit.display, pid }
+}
+
+/**
+ * `dora-ts stop NAME NODE` (dora's `node stop`): the node or operator gets Stop and ends for
+ * good while the rest runs on (runtime/supervisor/unit-stops.ts); resolves with its report once
+ * it has ended.
+ */
+export async function stopUnit(run: DataflowRun, name: string, unitName: string, graceMs: number | undefined): Promise<{ name: string; unit: UnitReport }> {
+  const unit = findUnit(run, name, unitName)
+  const stopped = run.stopUnit(unit, graceMs)
+  if ('refused' in stopped) {
+    throw new NotStoppableError(`${unit.display} of dataflow "${name}" cannot be stopped: ${stopped.refused}`, {
+      hint: 'dora-ts stop NAME NODE acts on a running node; dora-ts list shows which are.',
+    })
+  }
+  return { name, unit: await stopped }
 }

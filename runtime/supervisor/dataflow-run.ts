@@ -38,6 +38,7 @@ import { directWiring, type DirectWiring } from './direct-links.js'
 import { OutputTaps, type TapRead } from './output-taps.js'
 import { tapSourceOf, topicsOf, type TopicInfo } from './topics.js'
 import { producerOf, PublishedHeaders, type PublishReply } from './topic-publish.js'
+import { UnitStops } from './unit-stops.js'
 import { checkFdBudget, outOfFdsNotice } from './fd-budget.js'
 import { initProcessWarning } from './init-process.js'
 import { LinkDrops } from './link-drops.js'
@@ -105,6 +106,8 @@ export class DataflowRun implements AsyncDisposable {
   #nodes: NodeRouter | undefined
   /** Copies of tapped outputs for `dora-ts topic echo` and `hz` (output-taps.ts). */
   readonly #taps = new OutputTaps()
+  /** Units stopped one by one (`dora-ts stop NAME NODE`: unit-stops.ts). */
+  readonly #unitStops = new UnitStops()
   /** Headers of what `dora-ts topic pub` puts on outputs (topic-publish.ts). */
   readonly #published = new PublishedHeaders()
   /** The run's direct wiring, once started: which outputs pass the supervisor (topics.ts). */
@@ -471,6 +474,20 @@ export class DataflowRun implements AsyncDisposable {
     return reply
   }
 
+  /**
+   * `dora-ts stop NAME NODE`: Stop to one unit, which ends for good while the rest runs on
+   * (unit-stops.ts); `graceMs` before it is terminated, the run's by default. Resolves with its
+   * report once it has ended; `refused`: why it cannot be stopped (the run is stopping, or the
+   * unit has ended).
+   */
+  stopUnit(unit: Unit, graceMs = this.#options.graceMs): Promise<UnitReport> | { refused: string } {
+    if (this.#finished) return { refused: 'its dataflow has ended' }
+    if (this.stopping) return { refused: 'its dataflow is stopping' }
+    const report = this.#results.get(unit.key)
+    if (report !== undefined) return { refused: `it has ${report.status === 'failed' ? 'failed' : 'ended'}` }
+    return this.#unitStops.stop(unit, graceMs, () => stopUnits([unit], (u) => this.#deliver(u.key, { type: 'stop', cause: 'manual' })))
+  }
+
   /** Find a unit by the name users see (`node` or `node/operator`), or by node id. */
   findUnit(name: string): Unit | undefined {
     for (const unit of this.#units.values()) if (unit.display === name || unit.key === name) return unit
@@ -571,7 +588,9 @@ export class DataflowRun implements AsyncDisposable {
   #onUnitEnded(unit: Unit, result: UnitResult): void {
     // It takes nothing more: whatever it held paused goes on (its queue is never delivered).
     this.#flow.release(unit.key)
-    this.#results.set(unit.key, { unit: unit.display, status: result.status, error: result.error, stderrTail: result.stderrTail })
+    const report: UnitReport = { unit: unit.display, status: result.status, error: result.error, stderrTail: result.stderrTail }
+    this.#results.set(unit.key, report)
+    this.#unitStops.ended(unit.key, report)
     const waiting = unit.inbox.waitingForNextRun
     if (waiting > 0) this.#notice('info', `${unit.display}: its Stop went ahead of ${waiting} queued message(s); they wait in the outbox for the next run`)
     if (result.status === 'failed') {
@@ -618,6 +637,7 @@ export class DataflowRun implements AsyncDisposable {
     this.#taps.closeAll()
     this.#inputTimeouts.stop()
     this.#ladder.clear()
+    this.#unitStops.clear()
     this.#nodes?.close()
     // Before the drops are read: the links count what was lost on them (operator-links.ts).
     await this.#links?.close()
