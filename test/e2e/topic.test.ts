@@ -244,7 +244,7 @@ t.test('a foreground dora-ts run answers topic too; its files go with it', async
   const other = await cli('topic', 'list', 'nope')
   t.equal(other.code, 1)
   t.match(other.stderr, /^error: no dataflow named "nope" runs in the foreground or on a supervisor\nRunning in the foreground: robot \(pid \d+\)/)
-  // A stop belongs to the terminal that runs it (foreground-control.test.ts: list, kill, restart).
+  // A stop belongs to the terminal that runs it (foreground-control.test.ts: list, kill, restart; stop-node.test.ts: stop NAME NODE).
   const published = inRuntimeDir(runtimeDir, foregroundRuns)
   t.same(
     published.map((r) => [r.name, r.pid]),
@@ -252,7 +252,7 @@ t.test('a foreground dora-ts run answers topic too; its files go with it', async
     'published while it runs',
   )
   const client = new ForegroundRunClient(published[0]!)
-  await t.rejects(client.request('stop', {}), { code: 'DORA_DAEMON_BAD_REQUEST', message: /does not answer "stop" from another terminal/ })
+  await t.rejects(client.request('stop', {}), { code: 'DORA_DAEMON_BAD_REQUEST', message: /does not answer "stop NAME" from another terminal/ })
   client.close()
   // An echo that runs when the run ends gets its end, not a 10 s wait for a socket gone.
   const following = startCli(['topic', 'echo', 'counter/count'], { env })
