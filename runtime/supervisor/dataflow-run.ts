@@ -485,7 +485,11 @@ export class DataflowRun implements AsyncDisposable {
     if (this.stopping) return { refused: 'its dataflow is stopping' }
     const report = this.#results.get(unit.key)
     if (report !== undefined) return { refused: `it has ${report.status === 'failed' ? 'failed' : 'ended'}` }
-    return this.#unitStops.stop(unit, graceMs, () => stopUnits([unit], (u) => this.#deliver(u.key, { type: 'stop', cause: 'manual' })))
+    return this.#unitStops.stop(unit, graceMs, () => {
+      // A send of it that waits on a full backpressure queue must go on for it to see its Stop.
+      this.#flow.releaseProducer(unit.key)
+      stopUnits([unit], (u) => this.#deliver(u.key, { type: 'stop', cause: 'manual' }))
+    })
   }
 
   /** Find a unit by the name users see (`node` or `node/operator`), or by node id. */

@@ -92,6 +92,22 @@ export class FlowControl {
     for (const hold of this.#inputs.keys()) if (hold.startsWith(prefix)) this.queued(receiver, hold.slice(prefix.length), 0)
   }
 
+  /**
+   * Resume `producer`'s outputs for good (it alone is stopping: `dora-ts stop NAME NODE`), so a
+   * send of it that waits can go on and it reaches its Stop, as {@link releaseAll} does for a
+   * whole run. Its receivers' queues no longer hold it back.
+   */
+  releaseProducer(producer: string): void {
+    for (const [hold, input] of this.#inputs) {
+      if (input.producer !== producer) continue
+      this.#inputs.delete(hold)
+      const split = hold.indexOf('\0')
+      this.#byReceiver.get(hold.slice(0, split))?.delete(hold.slice(split + 1))
+      this.#holds.delete(input.key)
+    }
+    this.#onChange(producer, new Set())
+  }
+
   /** Resume everything for good (the dataflow is stopping). */
   releaseAll(): void {
     const producers = new Set([...this.#holds.keys()].map((key) => key.slice(0, key.indexOf('\0'))))

@@ -81,3 +81,26 @@ t.test('a node and then an operator stopped alone end for good; their receivers 
   )
   t.same(flow.run.stopUnit(ticker), { refused: 'its dataflow has ended' }, 'after the run ended, refused')
 })
+
+t.test('a node held back by backpressure still ends cleanly when stopped alone', async (t) => {
+  const flow = await startInProcess(
+    t,
+    `nodes:
+  - id: source
+    path: ${fixture('source.mjs')}
+    env: { COUNT: 1000000 }
+    outputs: [numbers]
+  - id: sink
+    path: ${fixture('idle-sink.mjs')}
+    inputs:
+      numbers: { source: source/numbers, queue_size: 4, queue_policy: backpressure }
+`,
+  )
+  const sink = flow.run.findUnit('sink')!
+  // Full: the source's sends wait (flow-control.ts), its program inside one.
+  await waitFor(() => sink.inbox.queued('numbers') >= 4, { what: "the sink's queue to fill", detail: () => dump(flow.logs) })
+  const stopped = flow.run.stopUnit(flow.run.findUnit('source')!)
+  t.notOk('refused' in stopped)
+  t.match(await stopped, { unit: 'source', status: 'finished' }, 'its send went on, it saw its Stop and ended: not terminated at the grace period')
+  t.notMatch(dump(flow.logs), /source did not stop within/)
+})

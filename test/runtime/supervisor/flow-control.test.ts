@@ -70,3 +70,15 @@ t.test('a receiver that ends releases what it held; releaseAll resumes everythin
   flow.queued('other', 'image', 10)
   t.same(changes.at(-1), ['camera', []], 'and never paused again')
 })
+
+t.test('a producer stopped alone is resumed for good', async (t) => {
+  const { flow, changes } = setup()
+  flow.queued('slow', 'image', 4)
+  t.same(changes.at(-1), ['camera', ['image']])
+  flow.releaseProducer('camera')
+  t.same(changes.at(-1), ['camera', []], 'resumed at once')
+  flow.queued('slow', 'image', 10)
+  flow.queued('other', 'image', 10)
+  t.same(changes.at(-1), ['camera', []], 'and never paused again')
+  t.equal(changes.length, 2)
+})
