@@ -27,6 +27,11 @@ export interface StopLadderOptions {
   terminate(reason: string): void
   /** Kill every unit (those already ended ignore it). */
   kill(reason: string): void
+  /**
+   * The reason `terminate` gets when a later request skips the grace period; by default the
+   * grace period's own (a second Ctrl-C of a whole run). A node stopped alone says it was asked again.
+   */
+  askedAgainReason?: string | undefined
 }
 
 export class StopLadder {
@@ -57,7 +62,7 @@ export class StopLadder {
       this.#options.sendStop()
       this.#after(this.#graceMs, () => this.#escalate())
     } else {
-      this.#escalate()
+      this.#escalate(this.#options.askedAgainReason)
     }
   }
 
@@ -71,8 +76,8 @@ export class StopLadder {
     for (const timer of this.#timers.splice(0)) clearTimeout(timer)
   }
 
-  #escalate(): void {
-    this.#options.terminate(`did not stop within the ${this.#graceMs / 1000} s grace period and was terminated`)
+  #escalate(reason = `did not stop within the ${this.#graceMs / 1000} s grace period and was terminated`): void {
+    this.#options.terminate(reason)
     this.#after(this.#options.killAfterMs ?? KILL_AFTER_TERM_MS, () => this.#options.kill('did not exit after SIGTERM and was killed'))
   }
 

@@ -3,19 +3,19 @@
  * gets Stop and ends for good, while the rest of the dataflow runs on. As after any Stop it is
  * never restarted (whatever its restart_policy), what it had queued waits in the outbox for the
  * next run, and its receivers see its outputs close (InputClosed, and Stop once all of a
- * receiver's inputs are closed: dora's rule). It gets the run's stop ladder to itself: the grace
- * period, then SIGTERM (a worker terminated), then SIGKILL 3 s later; a second request skips
- * the grace period.
+ * receiver's inputs are closed: dora's rule). It gets a stop ladder of its own (stop-ladder.ts):
+ * the grace period, then SIGTERM (a worker terminated), then SIGKILL 3 s later; a second
+ * request skips the grace period.
  *
  * @module
  */
-import { KILL_AFTER_TERM_MS } from './stop-ladder.js'
+import { StopLadder } from './stop-ladder.js'
 import type { UnitReport } from './run-types.js'
 import type { Unit } from './unit.js'
 
 interface Stopping {
+  readonly ladder: StopLadder
   readonly waiters: Array<(report: UnitReport) => void>
-  readonly timers: NodeJS.Timeout[]
 }
 
 /** The units of one run stopped one by one, until each has ended. */
@@ -30,36 +30,32 @@ export class UnitStops {
   stop(unit: Unit, graceMs: number, sendStop: () => void): Promise<UnitReport> {
     let stopping = this.#stopping.get(unit.key)
     if (stopping === undefined) {
-      stopping = { waiters: [], timers: [] }
+      const ladder = new StopLadder({
+        graceMs,
+        sendStop,
+        terminate: (reason) => unit.terminate(reason),
+        kill: (reason) => unit.kill(reason),
+        askedAgainReason: 'was terminated: its stop was asked for again before the grace period ended',
+      })
+      stopping = { ladder, waiters: [] }
       this.#stopping.set(unit.key, stopping)
-      sendStop()
-      this.#after(stopping, graceMs, () => this.#escalate(unit, stopping!, `did not stop within the ${graceMs / 1000} s grace period and was terminated`))
-    } else this.#escalate(unit, stopping, 'was terminated: its stop was asked for again before the grace period ended')
+    }
+    stopping.ladder.request()
     const waiters = stopping.waiters
     return new Promise((resolve) => waiters.push(resolve))
   }
 
-  /** `key` has ended, as `report` says: its waiters get it, its timers go. */
+  /** `key` has ended, as `report` says: its waiters get it, its ladder's timers go. */
   ended(key: string, report: UnitReport): void {
     const stopping = this.#stopping.get(key)
     if (stopping === undefined) return
     this.#stopping.delete(key)
-    for (const timer of stopping.timers) clearTimeout(timer)
+    stopping.ladder.clear()
     for (const resolve of stopping.waiters) resolve(report)
   }
 
   /** The run has ended: no timer is left behind (every unit's end was {@link ended} already). */
   clear(): void {
-    for (const stopping of this.#stopping.values()) for (const timer of stopping.timers) clearTimeout(timer)
-  }
-
-  #escalate(unit: Unit, stopping: Stopping, reason: string): void {
-    for (const timer of stopping.timers.splice(0)) clearTimeout(timer)
-    unit.terminate(reason)
-    this.#after(stopping, KILL_AFTER_TERM_MS, () => unit.kill('did not exit after SIGTERM and was killed'))
-  }
-
-  #after(stopping: Stopping, ms: number, fn: () => void): void {
-    stopping.timers.push(setTimeout(fn, ms).unref())
+    for (const stopping of this.#stopping.values()) stopping.ladder.clear()
   }
 }
